@@ -1,0 +1,355 @@
+//! The JSON bodies of protocol v1. `PROTOCOL.md` documents every type here field by field.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Protocol version carried in the canonical signing string and in `/api/runner/ping`.
+pub const PROTOCOL_VERSION: &str = "v1";
+
+/// Longest text of one `stdout`/`stderr` event, in bytes; longer lines are split.
+pub const MAX_LINE_BYTES: usize = 16 * 1024;
+/// Most events one ingest batch may carry.
+pub const MAX_BATCH_EVENTS: usize = 5_000;
+/// Largest ingest request body, in bytes.
+pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
+/// Longest a run id may be.
+pub const MAX_RUN_ID_LEN: usize = 64;
+
+/// What an event is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    Stdout,
+    Stderr,
+    Marker,
+    Info,
+    Error,
+    Assist,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Stdout => "stdout",
+            EventKind::Stderr => "stderr",
+            EventKind::Marker => "marker",
+            EventKind::Info => "info",
+            EventKind::Error => "error",
+            EventKind::Assist => "assist",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "stdout" => EventKind::Stdout,
+            "stderr" => EventKind::Stderr,
+            "marker" => EventKind::Marker,
+            "info" => EventKind::Info,
+            "error" => EventKind::Error,
+            "assist" => EventKind::Assist,
+            _ => return None,
+        })
+    }
+}
+
+/// One event of a run. `sequence` starts at 1 and increases by one per event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub sequence: u64,
+    #[serde(rename = "type")]
+    pub kind: EventKind,
+    /// A string for `stdout`, `stderr`, `info` and `error`; an object for `marker` and `assist`.
+    pub data: Value,
+    /// Unix time in milliseconds when the runner framed the event.
+    pub ts: i64,
+}
+
+/// `POST /api/ingest/event` body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IngestBatch {
+    pub run_id: String,
+    pub events: Vec<Event>,
+}
+
+/// `POST /api/ingest/event` success answer: every sequence up to `acked_through` is committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestAck {
+    pub acked_through: u64,
+}
+
+/// `409` answer to an ingest batch that would leave a gap: resend from `expected`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GapError {
+    pub error: GapTag,
+    pub expected: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GapTag {
+    SequenceGap,
+}
+
+/// Marker payloads (`type: "marker"`); `event` names the lifecycle step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Marker {
+    /// The child was spawned. `command` is the argv as run (already redacted).
+    Started {
+        command: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pid: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cwd: Option<String>,
+    },
+    /// The child ended. `exitCode` is the exit status, or 128 + signal number.
+    Finished {
+        #[serde(rename = "exitCode")]
+        exit_code: i32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signal: Option<i32>,
+        #[serde(rename = "durationMs")]
+        duration_ms: u64,
+    },
+    /// A stop was requested (`reason`: `signal`, `command`, …).
+    StopRequested { reason: String },
+}
+
+impl Marker {
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).expect("markers always serialize")
+    }
+}
+
+/// Run states as the gateway reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Created, no event yet.
+    Pending,
+    Running,
+    /// The child exited with code 0.
+    Finished,
+    /// The child exited with a non-zero code or a signal.
+    Failed,
+    /// A person stopped the run.
+    Stopped,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Pending => "pending",
+            RunStatus::Running => "running",
+            RunStatus::Finished => "finished",
+            RunStatus::Failed => "failed",
+            RunStatus::Stopped => "stopped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => RunStatus::Pending,
+            "running" => RunStatus::Running,
+            "finished" => RunStatus::Finished,
+            "failed" => RunStatus::Failed,
+            "stopped" => RunStatus::Stopped,
+            _ => return None,
+        })
+    }
+
+    /// True once the run can take no further events.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Finished | RunStatus::Failed | RunStatus::Stopped
+        )
+    }
+}
+
+/// `POST /api/runner/runs` (signed with the shared secret) and `POST /api/runs` (admin) body.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CreateRun {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+}
+
+/// Answer to a run creation. The token is shown this once; the gateway keeps only the derived key.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreatedRun {
+    pub run_id: String,
+    pub token: String,
+    /// Where a person watches the run.
+    pub ui_url: String,
+}
+
+impl std::fmt::Debug for CreatedRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedRun")
+            .field("run_id", &self.run_id)
+            .field("token", &"********")
+            .field("ui_url", &self.ui_url)
+            .finish()
+    }
+}
+
+/// A run as the admin API lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub id: String,
+    pub name: Option<String>,
+    pub status: RunStatus,
+    pub prompt: Option<String>,
+    pub cwd: Option<String>,
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+    pub exit_code: Option<i32>,
+    /// Highest sequence committed; 0 before the first event.
+    pub last_sequence: u64,
+    /// Unix ms of the last committed event.
+    pub last_event_at: Option<i64>,
+}
+
+/// `GET /api/runs/:id/events?after=N&limit=M` answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventPage {
+    pub run_id: String,
+    pub events: Vec<Event>,
+    /// Pass as `after` to read the next page; equals the last returned sequence.
+    pub next_after: u64,
+    /// Highest sequence committed for the run when the page was read.
+    pub last_sequence: u64,
+}
+
+/// A command a person queued for a run (`GET /api/runs/:id/commands`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Command {
+    pub id: String,
+    #[serde(flatten)]
+    pub kind: CommandKind,
+    pub created_at: i64,
+}
+
+/// What a command asks of the runner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CommandKind {
+    /// Run an allowlisted command line.
+    Exec { command: String },
+    /// A follow-up prompt for the Claude session.
+    Prompt { prompt: String },
+    /// Stop the run gracefully.
+    Stop,
+}
+
+/// An uploaded artifact as the gateway lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArtifactInfo {
+    pub name: String,
+    pub size: u64,
+    pub sha256: String,
+    pub created_at: i64,
+}
+
+/// `GET /api/runner/ping` answer (signed request) and `GET /api/health` answer (unsigned).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ping {
+    pub ok: bool,
+    pub protocol: String,
+    /// The gateway's clock, unix seconds: lets a runner measure its skew.
+    pub server_time: i64,
+    pub version: String,
+}
+
+/// The JSON body of every error answer: a stable machine-readable `error` code and a sentence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub message: String,
+}
+
+/// True if `id` is a well-formed run id: 1..=64 of `[A-Za-z0-9_-]`.
+pub fn valid_run_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_RUN_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn event_json_shape() {
+        let e = Event {
+            sequence: 7,
+            kind: EventKind::Stderr,
+            data: json!("boom"),
+            ts: 1,
+        };
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            json!({"sequence": 7, "type": "stderr", "data": "boom", "ts": 1})
+        );
+    }
+
+    #[test]
+    fn marker_json_shape() {
+        let m = Marker::Finished {
+            exit_code: 3,
+            signal: None,
+            duration_ms: 12,
+        };
+        assert_eq!(
+            m.to_value(),
+            json!({"event": "finished", "exitCode": 3, "durationMs": 12})
+        );
+        let back: Marker = serde_json::from_value(m.to_value()).unwrap();
+        assert_eq!(back, m);
+    }
+
+    #[test]
+    fn command_json_shape() {
+        let c = Command {
+            id: "c1".into(),
+            kind: CommandKind::Exec {
+                command: "git status".into(),
+            },
+            created_at: 5,
+        };
+        assert_eq!(
+            serde_json::to_value(&c).unwrap(),
+            json!({"id": "c1", "kind": "exec", "command": "git status", "created_at": 5})
+        );
+        let stop: Command =
+            serde_json::from_value(json!({"id": "c2", "kind": "stop", "created_at": 1})).unwrap();
+        assert_eq!(stop.kind, CommandKind::Stop);
+    }
+
+    #[test]
+    fn created_run_debug_hides_token() {
+        let c = CreatedRun {
+            run_id: "r".into(),
+            token: "tok-secret".into(),
+            ui_url: "u".into(),
+        };
+        assert!(!format!("{c:?}").contains("tok-secret"));
+    }
+
+    #[test]
+    fn run_ids() {
+        assert!(valid_run_id("r_abc-123"));
+        assert!(!valid_run_id(""));
+        assert!(!valid_run_id("../x"));
+        assert!(!valid_run_id(&"a".repeat(65)));
+    }
+}
