@@ -1,0 +1,264 @@
+//! The built-in rule table: every well-known secret shape, with the literal anchors that let a
+//! single prefilter pass skip lines that cannot hold it.
+//!
+//! Shapes follow gitleaks' default rule set, loosened where a truncated or reformatted token
+//! should still be caught. Every regex is ASCII-only (`(?-u)`) and every repetition is bounded, so
+//! no match is longer than [`super::MAX_MATCH`] except a private-key block, which has its own code.
+
+/// How a candidate match is checked after the regex matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Check {
+    /// The regex alone decides.
+    None,
+    /// A `name=value` rule: the value must not look like code or a placeholder.
+    Value,
+}
+
+/// One built-in rule: a short name (used in counts), anchors (literals one of which every match
+/// contains, in the casings we look for), the regex, and the post-check.
+#[derive(Debug)]
+pub(crate) struct Builtin {
+    pub name: &'static str,
+    pub anchors: &'static [&'static str],
+    pub regex: &'static str,
+    pub check: Check,
+}
+
+/// The value of a `name=value` pair: quoted or bare, JSON-escaped quotes allowed around it.
+macro_rules! kv {
+    ($name:literal) => {
+        concat!(
+            r#"(?i-u)"#,
+            $name,
+            r#"(?:\\?["'])?[ \t]*[:=][ \t]*(?:\\?["'])?(?P<secret>(?:[^\s"'\\,;&<>`]|\\[^nrtu"'\s]){1,512})"#
+        )
+    };
+}
+
+const TOKEN_ANCHORS: &[&str] = &["token", "Token", "TOKEN"];
+const PASSWORD_ANCHORS: &[&str] = &["passw", "Passw", "PASSW"];
+const SECRET_ANCHORS: &[&str] = &["secret", "Secret", "SECRET"];
+const API_KEY_ANCHORS: &[&str] = &[
+    "api_key", "api-key", "apikey", "apiKey", "ApiKey", "API_KEY", "API-KEY", "APIKEY", "Api-Key",
+    "api.key",
+];
+
+/// The rules, most specific first: when two overlap, the first one is counted.
+pub(crate) const BUILTINS: &[Builtin] = &[
+    Builtin {
+        name: "anthropic",
+        anchors: &["sk-ant-"],
+        regex: r"(?-u)sk-ant-(?:api03|admin01|oat01|ort01)-[A-Za-z0-9_-]{16,160}",
+        check: Check::None,
+    },
+    Builtin {
+        name: "openai",
+        anchors: &["sk-proj-", "sk-svcacct-", "sk-admin-"],
+        regex: r"(?-u)sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{16,200}",
+        check: Check::None,
+    },
+    Builtin {
+        name: "sk",
+        anchors: &["sk-"],
+        regex: r"(?-u)\bsk-[A-Za-z0-9_-]{16,200}",
+        check: Check::None,
+    },
+    Builtin {
+        name: "stripe",
+        anchors: &[
+            "sk_live_", "sk_test_", "sk_prod_", "rk_live_", "rk_test_", "rk_prod_",
+        ],
+        regex: r"(?-u)\b[sr]k_(?:live|test|prod)_[A-Za-z0-9]{10,99}",
+        check: Check::None,
+    },
+    Builtin {
+        name: "github",
+        anchors: &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
+        regex: r"(?-u)\b(?:gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_[A-Za-z0-9_]{40,255})",
+        check: Check::None,
+    },
+    Builtin {
+        name: "gitlab",
+        anchors: &[
+            "glpat-",
+            "glptt-",
+            "gldt-",
+            "glrt-",
+            "glcbt-",
+            "glsoat-",
+            "glffct-",
+            "glimt-",
+            "GR1348941",
+        ],
+        regex: r"(?-u)\b(?:gl(?:pat|ptt|dt|rt|cbt|soat|ffct|imt)-[A-Za-z0-9_-]{20,64}|GR1348941[A-Za-z0-9_-]{20,64})",
+        check: Check::None,
+    },
+    Builtin {
+        name: "slack",
+        anchors: &["xox", "xapp-"],
+        regex: r"(?-u)\b(?:xox[abeoprs]-[A-Za-z0-9-]{10,250}|xoxe\.xox[bp]-[0-9]-[A-Za-z0-9]{20,200}|xapp-[0-9]-[A-Za-z0-9-]{10,200})",
+        check: Check::None,
+    },
+    Builtin {
+        name: "slack_webhook",
+        anchors: &["hooks.slack.com"],
+        regex: r"(?-u)(?:https?://)?hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9+/_-]{20,128}",
+        check: Check::None,
+    },
+    Builtin {
+        name: "aws_access_key",
+        anchors: &["AKIA", "ASIA", "ABIA", "ACCA", "A3T"],
+        regex: r"(?-u)\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b",
+        check: Check::None,
+    },
+    Builtin {
+        name: "aws_secret_key",
+        anchors: &["aws", "AWS", "Aws"],
+        regex: r#"(?i-u)aws[a-z0-9_.-]{0,24}(?:secret|key)[a-z0-9_.-]{0,16}(?:\\?["'])?[ \t]*[:=>]+[ \t]*(?:\\?["'])?(?P<secret>[A-Za-z0-9/+=]{40})\b"#,
+        check: Check::None,
+    },
+    Builtin {
+        name: "google",
+        anchors: &["AIza"],
+        regex: r"(?-u)\bAIza[A-Za-z0-9_-]{35}",
+        check: Check::None,
+    },
+    Builtin {
+        name: "jwt",
+        anchors: &["eyJ"],
+        regex: r"(?-u)\beyJ[A-Za-z0-9_-]{10,1000}\.eyJ[A-Za-z0-9_-]{10,2000}\.[A-Za-z0-9_-]{0,1000}",
+        check: Check::None,
+    },
+    Builtin {
+        name: "npm",
+        anchors: &["npm_"],
+        regex: r"(?-u)\bnpm_[A-Za-z0-9]{30,64}",
+        check: Check::None,
+    },
+    Builtin {
+        name: "pypi",
+        anchors: &["pypi-AgE"],
+        regex: r"(?-u)pypi-AgE[A-Za-z0-9_-]{40,1000}",
+        check: Check::None,
+    },
+    Builtin {
+        name: "huggingface",
+        anchors: &["hf_", "api_org_"],
+        regex: r"(?-u)\b(?:hf_|api_org_)[A-Za-z0-9]{30,64}\b",
+        check: Check::None,
+    },
+    Builtin {
+        name: "sendgrid",
+        anchors: &["SG."],
+        regex: r"(?-u)\bSG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{16,64}",
+        check: Check::None,
+    },
+    Builtin {
+        name: "vault",
+        anchors: &["hvs.", "hvb.", "hvr."],
+        regex: r"(?-u)\bhv[sbr]\.[A-Za-z0-9_-]{24,300}",
+        check: Check::None,
+    },
+    Builtin {
+        name: "digitalocean",
+        anchors: &["dop_v1_", "doo_v1_", "dor_v1_"],
+        regex: r"(?-u)\bdo[opr]_v1_[a-f0-9]{64}",
+        check: Check::None,
+    },
+    Builtin {
+        name: "url_credentials",
+        anchors: &["://"],
+        regex: r#"(?i-u)\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@"'<>]{1,128}:(?P<secret>[^\s/@"'<>]{1,256})@[^\s/@]"#,
+        check: Check::Value,
+    },
+    Builtin {
+        name: "authorization",
+        anchors: &["authorization", "Authorization", "AUTHORIZATION"],
+        regex: r#"(?i-u)\bauthorization(?:\\?["'])?[ \t]*[:=][ \t]*(?:\\?["'])?(?:(?:bearer|basic|token|bot|digest|negotiate|apikey)[ \t]+)?(?P<secret>[A-Za-z0-9._~+/=:-]{4,2048})"#,
+        check: Check::Value,
+    },
+    Builtin {
+        name: "bearer",
+        anchors: &["bearer", "Bearer", "BEARER"],
+        regex: r"(?i-u)\bbearer[ \t]+(?P<secret>[A-Za-z0-9._~+/=-]{8,2048})",
+        check: Check::Value,
+    },
+    Builtin {
+        name: "api_key",
+        anchors: API_KEY_ANCHORS,
+        regex: kv!(r"(?:x-)?api[_.-]?key"),
+        check: Check::Value,
+    },
+    Builtin {
+        name: "password",
+        anchors: PASSWORD_ANCHORS,
+        regex: kv!(r"passw(?:or)?d"),
+        check: Check::Value,
+    },
+    Builtin {
+        name: "secret",
+        anchors: SECRET_ANCHORS,
+        regex: kv!(r"secret(?:[_.-]?access)?(?:[_.-]?key)?"),
+        check: Check::Value,
+    },
+    Builtin {
+        name: "token",
+        anchors: TOKEN_ANCHORS,
+        regex: kv!(r"token"),
+        check: Check::Value,
+    },
+    Builtin {
+        name: "cli_flag",
+        anchors: &["--token", "--password", "--api-key", "--secret"],
+        regex: r"(?-u)--(?:token|password|api-key|secret)[ =](?P<secret>[^\s-][^\s]{0,511})",
+        check: Check::Value,
+    },
+];
+
+/// The private-key header; its block is found by code, not by one regex (it can span lines).
+pub(crate) const PRIVATE_KEY_BEGIN: &str =
+    r"(?-u)-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----";
+/// The private-key footer.
+pub(crate) const PRIVATE_KEY_END: &str = r"(?-u)-----END[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----";
+/// The literal every private-key header contains.
+pub(crate) const PRIVATE_KEY_ANCHOR: &str = "-----BEGIN";
+
+/// Whether a `name=value` value could be a secret rather than code, a type or a placeholder.
+pub(crate) fn plausible_value(v: &[u8]) -> bool {
+    let Some(&first) = v.first() else {
+        return false;
+    };
+    if matches!(first, b'{' | b'$' | b'%' | b'(' | b'*' | b'[' | b'#') {
+        return false; // template, variable, format string, pointer, list, comment
+    }
+    if v.contains(&b'(') || v.windows(2).any(|w| w == b"::") {
+        return false; // a call or a path
+    }
+    let lower = v.to_ascii_lowercase();
+    const WORDS: &[&[u8]] = &[
+        b"null",
+        b"none",
+        b"true",
+        b"false",
+        b"undefined",
+        b"redacted",
+        b"string",
+        b"str",
+        b"self",
+        b"xxx",
+        b"***",
+        b"<redacted>",
+        b"[redacted]",
+        b"required",
+        b"optional",
+    ];
+    if WORDS.contains(&lower.as_slice()) || lower.starts_with(b"[redacted]") {
+        return false;
+    }
+    // A CamelCase type name (`Secret`, `HmacKey`, `Option<Token>` stops at `<`).
+    let alpha = v.iter().all(u8::is_ascii_alphabetic);
+    if alpha && first.is_ascii_uppercase() && v[1..].iter().any(u8::is_ascii_lowercase) {
+        return false;
+    }
+    true
+}
