@@ -1,0 +1,885 @@
+//! Server-side TLS: a local CA and leaf certificate kept in the data directory, or user-provided files.
+//!
+//! On first start [`load_or_generate`] creates a local CA (ECDSA P-256) and a leaf certificate
+//! signed by it; later starts reuse them and re-issue only the leaf when it is missing, expires
+//! within [`RENEW_BEFORE_DAYS`] days, or lacks a requested name. The server presents the chain
+//! `[leaf, CA]`, so a runner can pin the CA's SHA-256 fingerprint (which survives leaf re-issues)
+//! or trust `ca.pem` directly.
+
+use std::fs;
+use std::io::Write;
+use std::net::IpAddr;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, anyhow, bail};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
+};
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::ServerCertVerifier;
+use rustls::crypto::CryptoProvider;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use sha2::{Digest, Sha256};
+
+/// File name of the local CA certificate (PEM) inside the TLS directory.
+pub const CA_CERT_FILE: &str = "ca.pem";
+/// File name of the local CA private key (PEM, PKCS#8, mode 0600).
+pub const CA_KEY_FILE: &str = "ca-key.pem";
+/// File name of the leaf certificate chain (PEM: leaf, then CA).
+pub const LEAF_CERT_FILE: &str = "cert.pem";
+/// File name of the leaf private key (PEM, PKCS#8, mode 0600).
+pub const LEAF_KEY_FILE: &str = "key.pem";
+/// Common name of the generated local CA.
+pub const CA_COMMON_NAME: &str = "claude-runner gateway local CA";
+/// Names every generated leaf certificate covers.
+pub const DEFAULT_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+/// The leaf is re-issued when it expires within this many days.
+pub const RENEW_BEFORE_DAYS: i64 = 7;
+
+const LEAF_COMMON_NAME: &str = "claude-runner gateway";
+const LEAF_VALIDITY_DAYS: i64 = 365;
+const CA_VALIDITY_DAYS: i64 = 3650;
+const DAY: i64 = 86_400;
+
+/// Everything the gateway needs to serve TLS, plus what it should print at start.
+#[derive(Debug, Clone)]
+pub struct TlsMaterial {
+    /// Ready server configuration (ring provider, ALPN `h2` and `http/1.1`).
+    pub config: Arc<rustls::ServerConfig>,
+    /// SHA-256 of the CA certificate's DER, 64 lowercase hex characters. For a generated CA this
+    /// is the value runners put in `GATEWAY_CERT_SHA256`. For user-provided files it is the
+    /// fingerprint of the last certificate of the chain when the chain has more than one.
+    pub ca_fingerprint: Option<String>,
+    /// Path of the generated CA certificate (`ca.pem`), for runners' `GATEWAY_CA_FILE`.
+    pub ca_path: Option<PathBuf>,
+    /// SHA-256 of the leaf (end-entity) certificate's DER, 64 lowercase hex characters.
+    pub leaf_fingerprint: String,
+    /// True when the CA (and with it the leaf) was created on this start.
+    pub generated: bool,
+}
+
+/// SHA-256 of a certificate's DER encoding as 64 lowercase hex characters, no separators.
+#[must_use]
+pub fn fingerprint(der: &[u8]) -> String {
+    hex::encode(Sha256::digest(der))
+}
+
+/// Loads the local CA and leaf certificate from `dir`, creating or renewing them as needed.
+///
+/// `extra_names` are host names or IP addresses (IP-looking names become IP SANs) the leaf must
+/// cover in addition to [`DEFAULT_NAMES`]. The CA key is only read when the leaf has to be
+/// re-issued, so it may be kept offline once a long-lived leaf exists.
+pub fn load_or_generate(dir: &Path, extra_names: &[String]) -> anyhow::Result<TlsMaterial> {
+    let names = requested_names(extra_names)?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create the TLS directory {}", dir.display()))?;
+
+    let ca_path = dir.join(CA_CERT_FILE);
+    let ca_key_path = dir.join(CA_KEY_FILE);
+    let leaf_path = dir.join(LEAF_CERT_FILE);
+    let leaf_key_path = dir.join(LEAF_KEY_FILE);
+
+    if !ca_path.exists() {
+        if ca_key_path.exists() {
+            tracing::warn!(
+                "{} exists without {}; generating a new local CA",
+                ca_key_path.display(),
+                ca_path.display()
+            );
+        }
+        return generate_all(dir, &names);
+    }
+
+    let ca_der = read_first_cert(&ca_path)?;
+    let now = unix_now();
+    if let Some(ca_end) = not_after(&ca_der)
+        && ca_end < now + RENEW_BEFORE_DAYS * DAY
+    {
+        tracing::warn!(
+            "the local CA in {} expires within {RENEW_BEFORE_DAYS} days; generating a new CA: \
+             runners that pin or trust the old one must be updated",
+            dir.display()
+        );
+        return generate_all(dir, &names);
+    }
+    let provider = provider();
+
+    // Reuse the existing leaf when it is still good.
+    match load_leaf(&leaf_path, &leaf_key_path) {
+        Ok((leaf, key)) => match check_leaf(&leaf, &ca_der, &names, &provider) {
+            Ok(()) => match server_config(vec![leaf.clone(), ca_der.clone()], key) {
+                Ok(config) => return Ok(material(config, &ca_der, &ca_path, &leaf, false)),
+                Err(e) => tracing::info!("re-issuing the leaf certificate: {e:#}"),
+            },
+            Err(reason) => tracing::info!("re-issuing the leaf certificate: {reason}"),
+        },
+        Err(reason) => tracing::info!("issuing a new leaf certificate: {reason:#}"),
+    }
+
+    let ca_key_pem = fs::read_to_string(&ca_key_path).with_context(|| {
+        format!(
+            "the leaf certificate must be re-issued but the CA key {} cannot be read; restore it, \
+             or delete {} to generate a new CA (runners that pin or trust the old CA must then be updated)",
+            ca_key_path.display(),
+            ca_path.display()
+        )
+    })?;
+    let ca_key = KeyPair::from_pem(&ca_key_pem)
+        .map_err(|e| anyhow!("cannot parse the CA key {}: {e}", ca_key_path.display()))?;
+    let issuer = Issuer::new(ca_params(), ca_key);
+    let (leaf, leaf_key) = issue_leaf(&issuer, &names, LEAF_VALIDITY_DAYS)?;
+    if let Err(reason) = check_leaf(&leaf, &ca_der, &names, &provider) {
+        bail!(
+            "the local CA in {} does not validate a freshly issued certificate ({reason}); it may \
+             be damaged or not match its key: delete {} and {} to generate a new one",
+            dir.display(),
+            ca_path.display(),
+            ca_key_path.display()
+        );
+    }
+    write_leaf(dir, &leaf, &leaf_key, &ca_der)?;
+    let config = server_config(vec![leaf.clone(), ca_der.clone()], pkcs8(&leaf_key))?;
+    Ok(material(config, &ca_der, &ca_path, &leaf, false))
+}
+
+/// Loads a user-provided PEM certificate chain (leaf first) and private key (PKCS#8, RSA or SEC1).
+pub fn load_files(cert: &Path, key: &Path) -> anyhow::Result<TlsMaterial> {
+    let chain = CertificateDer::pem_file_iter(cert)
+        .with_context(|| format!("cannot read the TLS certificate file {}", cert.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("cannot parse the TLS certificate file {}", cert.display()))?;
+    let Some(leaf) = chain.first().cloned() else {
+        bail!(
+            "the TLS certificate file {} contains no PEM CERTIFICATE block",
+            cert.display()
+        );
+    };
+    let key_der = PrivateKeyDer::from_pem_file(key).with_context(|| {
+        format!(
+            "cannot read a private key (PKCS#8, RSA or SEC1 PEM) from {}",
+            key.display()
+        )
+    })?;
+    let ca_fingerprint = (chain.len() > 1)
+        .then(|| chain.last().map(|c| fingerprint(c)))
+        .flatten();
+    let config = server_config(chain, key_der).with_context(|| {
+        format!(
+            "cannot use the certificate {} with the key {}",
+            cert.display(),
+            key.display()
+        )
+    })?;
+    Ok(TlsMaterial {
+        config,
+        ca_fingerprint,
+        ca_path: None,
+        leaf_fingerprint: fingerprint(&leaf),
+        generated: false,
+    })
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn server_config(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .context("the TLS provider supports no safe protocol version")?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .context("the certificate and private key do not form a usable pair")?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+fn material(
+    config: Arc<rustls::ServerConfig>,
+    ca_der: &CertificateDer<'_>,
+    ca_path: &Path,
+    leaf: &CertificateDer<'_>,
+    generated: bool,
+) -> TlsMaterial {
+    TlsMaterial {
+        config,
+        ca_fingerprint: Some(fingerprint(ca_der)),
+        ca_path: Some(ca_path.to_path_buf()),
+        leaf_fingerprint: fingerprint(leaf),
+        generated,
+    }
+}
+
+/// A name the leaf must cover, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Name {
+    Dns(String),
+    Ip(IpAddr),
+}
+
+impl Name {
+    fn san(&self) -> String {
+        match self {
+            Name::Dns(s) => s.clone(),
+            Name::Ip(ip) => ip.to_string(),
+        }
+    }
+
+    /// A server name a client could use, to check the leaf covers this name.
+    fn server_name(&self) -> Option<ServerName<'static>> {
+        match self {
+            Name::Ip(ip) => Some(ServerName::IpAddress((*ip).into())),
+            Name::Dns(s) => {
+                let probe = match s.strip_prefix("*.") {
+                    Some(rest) => format!("wildcard-probe.{rest}"),
+                    None => s.clone(),
+                };
+                ServerName::try_from(probe).ok()
+            }
+        }
+    }
+}
+
+fn parse_name(raw: &str) -> anyhow::Result<Name> {
+    let s = raw.trim();
+    let unbracketed = s
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(s);
+    if let Ok(ip) = unbracketed.parse::<IpAddr>() {
+        return Ok(Name::Ip(ip));
+    }
+    let lower = s.trim_end_matches('.').to_ascii_lowercase();
+    let name = Name::Dns(lower);
+    if name.server_name().is_none() {
+        bail!("{raw:?} is neither an IP address nor a valid DNS name for the TLS certificate");
+    }
+    Ok(name)
+}
+
+fn requested_names(extra: &[String]) -> anyhow::Result<Vec<Name>> {
+    let mut names = Vec::new();
+    for raw in DEFAULT_NAMES
+        .iter()
+        .copied()
+        .chain(extra.iter().map(String::as_str))
+    {
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let name = parse_name(raw)?;
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    Ok(names)
+}
+
+fn ca_params() -> CertificateParams {
+    let mut params = CertificateParams::default();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, CA_COMMON_NAME);
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    params
+}
+
+fn generate_all(dir: &Path, names: &[Name]) -> anyhow::Result<TlsMaterial> {
+    let ca_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+        .map_err(|e| anyhow!("cannot generate the CA key: {e}"))?;
+    let mut params = ca_params();
+    set_validity(&mut params, CA_VALIDITY_DAYS);
+    let ca_cert = params
+        .self_signed(&ca_key)
+        .map_err(|e| anyhow!("cannot create the CA certificate: {e}"))?;
+    let ca_der = ca_cert.der().clone();
+    let ca_path = dir.join(CA_CERT_FILE);
+    write_atomic(
+        &dir.join(CA_KEY_FILE),
+        ca_key.serialize_pem().as_bytes(),
+        0o600,
+    )?;
+    write_atomic(&ca_path, ca_cert.pem().as_bytes(), 0o644)?;
+
+    let issuer = Issuer::new(params, ca_key);
+    let (leaf, leaf_key) = issue_leaf(&issuer, names, LEAF_VALIDITY_DAYS)?;
+    write_leaf(dir, &leaf, &leaf_key, &ca_der)?;
+    let config = server_config(vec![leaf.clone(), ca_der.clone()], pkcs8(&leaf_key))?;
+    tracing::info!(
+        "generated a local CA in {} (sha256 {})",
+        dir.display(),
+        fingerprint(&ca_der)
+    );
+    Ok(material(config, &ca_der, &ca_path, &leaf, true))
+}
+
+fn issue_leaf(
+    issuer: &Issuer<'_, KeyPair>,
+    names: &[Name],
+    validity_days: i64,
+) -> anyhow::Result<(CertificateDer<'static>, KeyPair)> {
+    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+        .map_err(|e| anyhow!("cannot generate the leaf key: {e}"))?;
+    let mut params = CertificateParams::default();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, LEAF_COMMON_NAME);
+    params.subject_alt_names = names
+        .iter()
+        .map(|n| match n {
+            Name::Ip(ip) => Ok(SanType::IpAddress(*ip)),
+            Name::Dns(s) => s
+                .clone()
+                .try_into()
+                .map(SanType::DnsName)
+                .map_err(|e| anyhow!("{s:?} cannot be put in a certificate: {e}")),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.use_authority_key_identifier_extension = true;
+    set_validity(&mut params, validity_days);
+    let cert = params
+        .signed_by(&key, issuer)
+        .map_err(|e| anyhow!("cannot issue the leaf certificate: {e}"))?;
+    Ok((cert.der().clone(), key))
+}
+
+fn write_leaf(
+    dir: &Path,
+    leaf: &CertificateDer<'_>,
+    key: &KeyPair,
+    ca: &CertificateDer<'_>,
+) -> anyhow::Result<()> {
+    // Key first: a crash between the two writes leaves a mismatched pair, re-issued next start.
+    write_atomic(
+        &dir.join(LEAF_KEY_FILE),
+        key.serialize_pem().as_bytes(),
+        0o600,
+    )?;
+    let chain = format!("{}{}", pem_cert(leaf), pem_cert(ca));
+    write_atomic(&dir.join(LEAF_CERT_FILE), chain.as_bytes(), 0o644)
+}
+
+fn pem_cert(der: &[u8]) -> String {
+    use std::fmt::Write as _;
+    // Standard base64 with 64-character lines, as PEM requires.
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut b64 = String::with_capacity(der.len().div_ceil(3) * 4);
+    for chunk in der.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                b64.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                b64.push('=');
+            }
+        }
+    }
+    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        let _ = writeln!(out, "{}", String::from_utf8_lossy(line));
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
+}
+
+fn pkcs8(key: &KeyPair) -> PrivateKeyDer<'static> {
+    PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()))
+}
+
+fn read_first_cert(path: &Path) -> anyhow::Result<CertificateDer<'static>> {
+    let mut certs = CertificateDer::pem_file_iter(path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    match certs.next() {
+        Some(Ok(cert)) => Ok(cert),
+        Some(Err(e)) => Err(anyhow!("cannot parse {}: {e}", path.display())),
+        None => bail!("{} contains no PEM CERTIFICATE block", path.display()),
+    }
+}
+
+fn load_leaf(
+    cert: &Path,
+    key: &Path,
+) -> anyhow::Result<(CertificateDer<'static>, PrivateKeyDer<'static>)> {
+    let leaf = read_first_cert(cert)?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("cannot read the key {}", key.display()))?;
+    Ok((leaf, key))
+}
+
+/// Checks the leaf chains to the CA, covers every name, and is valid now and in
+/// [`RENEW_BEFORE_DAYS`] days. The error is a plain-words reason.
+fn check_leaf(
+    leaf: &CertificateDer<'_>,
+    ca: &CertificateDer<'static>,
+    names: &[Name],
+    provider: &Arc<CryptoProvider>,
+) -> Result<(), String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(ca.clone())
+        .map_err(|e| format!("the CA certificate is unusable: {e}"))?;
+    let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| format!("cannot build a verifier: {e}"))?;
+    let now = Duration::from_secs(u64::try_from(unix_now()).unwrap_or(0));
+    let later = now + Duration::from_secs(u64::try_from(RENEW_BEFORE_DAYS * DAY).unwrap_or(0));
+    for name in names {
+        let Some(server_name) = name.server_name() else {
+            return Err(format!("{} is not a usable server name", name.san()));
+        };
+        for (when, label) in [(now, "now"), (later, "soon")] {
+            let at = UnixTime::since_unix_epoch(when);
+            if let Err(e) = verifier.verify_server_cert(leaf, &[], &server_name, &[], at) {
+                return Err(match e {
+                    rustls::Error::InvalidCertificate(
+                        rustls::CertificateError::Expired
+                        | rustls::CertificateError::ExpiredContext { .. },
+                    ) if label == "soon" => {
+                        format!("it expires within {RENEW_BEFORE_DAYS} days")
+                    }
+                    rustls::Error::InvalidCertificate(
+                        rustls::CertificateError::Expired
+                        | rustls::CertificateError::ExpiredContext { .. },
+                    ) => "it has expired".to_string(),
+                    rustls::Error::InvalidCertificate(
+                        rustls::CertificateError::NotValidForName
+                        | rustls::CertificateError::NotValidForNameContext { .. },
+                    ) => format!("it does not cover {}", name.san()),
+                    other => format!("it does not validate against the CA: {other}"),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sets not-before to yesterday (tolerates clock skew) and not-after to `days` from today,
+/// both at midnight UTC.
+fn set_validity(params: &mut CertificateParams, days: i64) {
+    let today = unix_now().div_euclid(DAY);
+    let (y, m, d) = civil_from_days(today - 1);
+    params.not_before = rcgen::date_time_ymd(y, m, d);
+    let (y, m, d) = civil_from_days(today + days);
+    params.not_after = rcgen::date_time_ymd(y, m, d);
+}
+
+/// Calendar date (proleptic Gregorian, UTC) of a count of days since 1970-01-01.
+/// Howard Hinnant's `civil_from_days`; always yields a valid date.
+fn civil_from_days(days: i64) -> (i32, u8, u8) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (
+        i32::try_from(year).unwrap_or(1970),
+        u8::try_from(month).unwrap_or(1),
+        u8::try_from(day).unwrap_or(1),
+    )
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (inverse of [`civil_from_days`]).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// One DER element: (tag, contents, rest). `None` on malformed input.
+fn der_next(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&len0, mut rest) = rest.split_first()?;
+    let len = if len0 < 0x80 {
+        usize::from(len0)
+    } else {
+        let n = usize::from(len0 & 0x7f);
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let bytes = rest.get(..n)?;
+        rest = rest.get(n..)?;
+        bytes
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b))
+    };
+    Some((tag, rest.get(..len)?, rest.get(len..)?))
+}
+
+/// The notAfter of a DER certificate as unix seconds; `None` when it cannot be read.
+fn not_after(cert: &[u8]) -> Option<i64> {
+    let (_, cert_body, _) = der_next(cert)?;
+    let (_, tbs, _) = der_next(cert_body)?;
+    let mut rest = tbs;
+    if let (0xa0, _, after_version) = der_next(rest)? {
+        rest = after_version;
+    }
+    // serialNumber, signature algorithm, issuer
+    for _ in 0..3 {
+        rest = der_next(rest)?.2;
+    }
+    let (_, validity, _) = der_next(rest)?;
+    let not_before_rest = der_next(validity)?.2;
+    let (tag, time, _) = der_next(not_before_rest)?;
+    parse_der_time(tag, time)
+}
+
+/// `UTCTime` (`YYMMDDHHMMSSZ`) or `GeneralizedTime` (`YYYYMMDDHHMMSSZ`) as unix seconds.
+fn parse_der_time(tag: u8, text: &[u8]) -> Option<i64> {
+    let text = std::str::from_utf8(text).ok()?.strip_suffix('Z')?;
+    if !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
+    let (year, rest) = match (tag, text.len()) {
+        (0x17, 12) => {
+            let yy = num(0..2)?;
+            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, 2)
+        }
+        (0x18, 14) => (num(0..4)?, 4),
+        _ => return None,
+    };
+    let month = num(rest..rest + 2)?;
+    let day = num(rest + 2..rest + 4)?;
+    let hour = num(rest + 4..rest + 6)?;
+    let minute = num(rest + 6..rest + 8)?;
+    let second = num(rest + 8..rest + 10)?;
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * DAY + hour * 3600 + minute * 60 + second)
+}
+
+/// Writes `data` to `path` through a temporary file in the same directory and a rename, so a
+/// reader never sees a half-written file. The file gets `mode`.
+fn write_atomic(path: &Path, data: &[u8], mode: u32) -> anyhow::Result<()> {
+    let file_name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| anyhow!("{} is not a file path", path.display()))?;
+    let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    let result = (|| -> std::io::Result<()> {
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)?;
+        file.write_all(data)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).map_or(0, |m| m.permissions().mode() & 0o777)
+    }
+
+    fn leaf_der(dir: &Path) -> CertificateDer<'static> {
+        read_first_cert(&dir.join(LEAF_CERT_FILE)).expect("leaf readable")
+    }
+
+    #[test]
+    fn first_start_generates_ca_and_leaf_with_private_keys() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("tls");
+        let m = load_or_generate(&dir, &[]).expect("generate");
+        assert!(m.generated);
+        assert_eq!(m.ca_path.as_deref(), Some(dir.join(CA_CERT_FILE).as_path()));
+        let fp = m.ca_fingerprint.clone().expect("ca fingerprint");
+        assert_eq!(fp.len(), 64);
+        assert!(
+            fp.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        );
+        let ca = read_first_cert(&dir.join(CA_CERT_FILE)).expect("ca");
+        assert_eq!(fp, fingerprint(&ca));
+        assert_eq!(m.leaf_fingerprint, fingerprint(&leaf_der(&dir)));
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join(CA_KEY_FILE)), 0o600);
+        assert_eq!(mode(&dir.join(LEAF_KEY_FILE)), 0o600);
+        assert_eq!(
+            m.config.alpn_protocols,
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        );
+        // cert.pem holds the chain [leaf, CA].
+        let chain = CertificateDer::pem_file_iter(dir.join(LEAF_CERT_FILE))
+            .expect("open")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("parse");
+        assert_eq!(chain.len(), 2);
+        assert_eq!(chain[1], ca);
+        // Validity: CA about ten years, leaf about one year, both started yesterday.
+        let now = unix_now();
+        let ca_end = not_after(&ca).expect("ca not_after");
+        let leaf_end = not_after(&chain[0]).expect("leaf not_after");
+        assert!(ca_end > now + 3640 * DAY && ca_end < now + 3660 * DAY);
+        assert!(leaf_end > now + 360 * DAY && leaf_end < now + 370 * DAY);
+        let names = requested_names(&[]).expect("names");
+        check_leaf(&chain[0], &ca, &names, &provider()).expect("leaf valid for defaults");
+    }
+
+    #[test]
+    fn second_start_reuses_everything() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let first = load_or_generate(tmp.path(), &[]).expect("first");
+        let leaf_before = fs::read(tmp.path().join(LEAF_CERT_FILE)).expect("read");
+        let second = load_or_generate(tmp.path(), &[]).expect("second");
+        assert!(!second.generated);
+        assert_eq!(first.ca_fingerprint, second.ca_fingerprint);
+        assert_eq!(first.leaf_fingerprint, second.leaf_fingerprint);
+        assert_eq!(
+            leaf_before,
+            fs::read(tmp.path().join(LEAF_CERT_FILE)).expect("read")
+        );
+    }
+
+    #[test]
+    fn extra_names_reissue_the_leaf_from_the_same_ca() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let first = load_or_generate(tmp.path(), &[]).expect("first");
+        let extra = vec!["gateway.example.org".to_string(), "10.1.2.3".to_string()];
+        let second = load_or_generate(tmp.path(), &extra).expect("second");
+        assert!(!second.generated);
+        assert_eq!(first.ca_fingerprint, second.ca_fingerprint);
+        assert_ne!(first.leaf_fingerprint, second.leaf_fingerprint);
+        let ca = read_first_cert(&tmp.path().join(CA_CERT_FILE)).expect("ca");
+        let names = requested_names(&extra).expect("names");
+        check_leaf(&leaf_der(tmp.path()), &ca, &names, &provider()).expect("covers extra names");
+        // Same names again: no further re-issue.
+        let third = load_or_generate(tmp.path(), &extra).expect("third");
+        assert_eq!(second.leaf_fingerprint, third.leaf_fingerprint);
+        // A subset of the names is still covered: no re-issue either.
+        let fourth = load_or_generate(tmp.path(), &extra[..1]).expect("fourth");
+        assert_eq!(second.leaf_fingerprint, fourth.leaf_fingerprint);
+    }
+
+    #[test]
+    fn missing_or_mismatched_leaf_is_reissued() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let first = load_or_generate(tmp.path(), &[]).expect("first");
+        fs::remove_file(tmp.path().join(LEAF_CERT_FILE)).expect("rm");
+        let second = load_or_generate(tmp.path(), &[]).expect("second");
+        assert_eq!(first.ca_fingerprint, second.ca_fingerprint);
+        assert_ne!(first.leaf_fingerprint, second.leaf_fingerprint);
+        // A key that does not belong to the certificate.
+        let stray = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+        write_atomic(
+            &tmp.path().join(LEAF_KEY_FILE),
+            stray.serialize_pem().as_bytes(),
+            0o600,
+        )
+        .expect("write");
+        let third = load_or_generate(tmp.path(), &[]).expect("third");
+        assert_eq!(first.ca_fingerprint, third.ca_fingerprint);
+        assert_ne!(second.leaf_fingerprint, third.leaf_fingerprint);
+    }
+
+    #[test]
+    fn expiring_leaf_is_reissued() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let first = load_or_generate(tmp.path(), &[]).expect("first");
+        let ca_key =
+            KeyPair::from_pem(&fs::read_to_string(tmp.path().join(CA_KEY_FILE)).expect("read"))
+                .expect("ca key");
+        let issuer = Issuer::new(ca_params(), ca_key);
+        let names = requested_names(&[]).expect("names");
+        let (short, short_key) = issue_leaf(&issuer, &names, 3).expect("issue");
+        let ca = read_first_cert(&tmp.path().join(CA_CERT_FILE)).expect("ca");
+        write_leaf(tmp.path(), &short, &short_key, &ca).expect("write");
+        let reason = check_leaf(&short, &ca, &names, &provider()).expect_err("expiring");
+        assert!(reason.contains("expires within"), "{reason}");
+        let second = load_or_generate(tmp.path(), &[]).expect("second");
+        assert_eq!(first.ca_fingerprint, second.ca_fingerprint);
+        assert_ne!(second.leaf_fingerprint, fingerprint(&short));
+        check_leaf(&leaf_der(tmp.path()), &ca, &names, &provider()).expect("renewed");
+    }
+
+    #[test]
+    fn missing_ca_key_is_fine_until_a_reissue_is_needed() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let first = load_or_generate(tmp.path(), &[]).expect("first");
+        fs::remove_file(tmp.path().join(CA_KEY_FILE)).expect("rm");
+        let second = load_or_generate(tmp.path(), &[]).expect("leaf still good");
+        assert_eq!(first.leaf_fingerprint, second.leaf_fingerprint);
+        let err = load_or_generate(tmp.path(), &["new.example".to_string()])
+            .expect_err("needs the CA key");
+        assert!(format!("{err:#}").contains(CA_KEY_FILE), "{err:#}");
+    }
+
+    #[test]
+    fn missing_ca_cert_regenerates_everything() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let first = load_or_generate(tmp.path(), &[]).expect("first");
+        fs::remove_file(tmp.path().join(CA_CERT_FILE)).expect("rm");
+        let second = load_or_generate(tmp.path(), &[]).expect("second");
+        assert!(second.generated);
+        assert_ne!(first.ca_fingerprint, second.ca_fingerprint);
+    }
+
+    #[test]
+    fn damaged_ca_gives_a_clear_error() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        load_or_generate(tmp.path(), &[]).expect("first");
+        fs::write(tmp.path().join(CA_CERT_FILE), "not a certificate\n").expect("write");
+        let err = load_or_generate(tmp.path(), &[]).expect_err("damaged");
+        assert!(format!("{err:#}").contains(CA_CERT_FILE), "{err:#}");
+        // A CA that does not match its key.
+        let other = tempfile::tempdir().expect("tempdir");
+        load_or_generate(other.path(), &[]).expect("other");
+        fs::copy(
+            other.path().join(CA_CERT_FILE),
+            tmp.path().join(CA_CERT_FILE),
+        )
+        .expect("copy");
+        let err = load_or_generate(tmp.path(), &[]).expect_err("mismatched CA");
+        assert!(format!("{err:#}").contains("delete"), "{err:#}");
+    }
+
+    #[test]
+    fn bad_names_are_rejected_without_panicking() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        for bad in ["exa mple.com", "a..b", "-", "bad_name!"] {
+            let err = load_or_generate(tmp.path(), &[bad.to_string()]).expect_err(bad);
+            assert!(format!("{err:#}").contains("valid DNS name"), "{err:#}");
+        }
+        let names = requested_names(&[
+            "[fe80::1]".into(),
+            "LOCALHOST".into(),
+            " ".into(),
+            "*.internal.example".into(),
+        ])
+        .expect("names");
+        assert!(names.contains(&Name::Ip("fe80::1".parse().expect("ip"))));
+        assert!(names.contains(&Name::Dns("*.internal.example".into())));
+        assert_eq!(names.iter().filter(|n| n.san() == "localhost").count(), 1);
+        let m = load_or_generate(tmp.path(), &["*.internal.example".into()]).expect("wildcard");
+        assert!(m.generated);
+    }
+
+    #[test]
+    fn load_files_uses_the_generated_pair() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let generated = load_or_generate(tmp.path(), &[]).expect("generate");
+        let m = load_files(
+            &tmp.path().join(LEAF_CERT_FILE),
+            &tmp.path().join(LEAF_KEY_FILE),
+        )
+        .expect("load");
+        assert!(!m.generated);
+        assert_eq!(m.ca_path, None);
+        assert_eq!(m.ca_fingerprint, generated.ca_fingerprint);
+        assert_eq!(m.leaf_fingerprint, generated.leaf_fingerprint);
+        assert_eq!(
+            m.config.alpn_protocols,
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        );
+    }
+
+    #[test]
+    fn load_files_reports_bad_input() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        load_or_generate(tmp.path(), &[]).expect("generate");
+        let cert = tmp.path().join(LEAF_CERT_FILE);
+        let key = tmp.path().join(LEAF_KEY_FILE);
+        let missing = tmp.path().join("nope.pem");
+        let empty = tmp.path().join("empty.pem");
+        fs::write(&empty, "").expect("write");
+        let cases = [
+            (&missing, &key, "nope.pem"),
+            (&cert, &missing, "nope.pem"),
+            (&empty, &key, "no PEM CERTIFICATE"),
+            (&cert, &empty, "private key"),
+            (
+                &cert,
+                &tmp.path().join(CA_KEY_FILE),
+                "do not form a usable pair",
+            ),
+        ];
+        for (c, k, want) in cases {
+            let err = load_files(c, k).expect_err(want);
+            assert!(format!("{err:#}").contains(want), "{want}: {err:#}");
+        }
+    }
+
+    #[test]
+    fn pem_encoding_round_trips() {
+        for len in [0usize, 1, 2, 3, 47, 48, 49, 100] {
+            let data: Vec<u8> = (0..len)
+                .map(|i| u8::try_from(i * 37 % 256).unwrap_or(0))
+                .collect();
+            let pem = pem_cert(&data);
+            let back = CertificateDer::from_pem_slice(pem.as_bytes());
+            if len == 0 {
+                continue;
+            }
+            assert_eq!(back.expect("parse").as_ref(), data.as_slice(), "len {len}");
+        }
+    }
+
+    #[test]
+    fn dates_and_der_times() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+        assert_eq!(days_from_civil(2024, 2, 29), 19_782);
+        for d in [-1000, 0, 59, 10_000, 20_000, 50_000] {
+            let (y, m, day) = civil_from_days(d);
+            assert_eq!(days_from_civil(y.into(), m.into(), day.into()), d);
+        }
+        assert_eq!(parse_der_time(0x17, b"700101000000Z"), Some(0));
+        assert_eq!(
+            parse_der_time(0x18, b"20240229000001Z"),
+            Some(19_782 * DAY + 1)
+        );
+        assert_eq!(parse_der_time(0x17, b"7001010000Z"), None);
+        assert_eq!(parse_der_time(0x17, b"70010100000xZ"), None);
+        assert_eq!(not_after(b""), None);
+        assert_eq!(not_after(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]), None);
+    }
+}
