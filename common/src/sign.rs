@@ -162,6 +162,14 @@ pub fn check_timestamp(now: i64, timestamp: i64) -> Result<(), AuthReason> {
     }
 }
 
+/// Compare two byte strings in time that depends only on their lengths.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// A nonce is 22..=128 base64url characters (≥ 128 random bits).
 pub fn valid_nonce(nonce: &str) -> bool {
     (MIN_NONCE_LEN..=MAX_NONCE_LEN).contains(&nonce.len())
@@ -262,6 +270,13 @@ mod tests {
         assert!(check_timestamp(1000, 700).is_ok());
         assert_eq!(check_timestamp(1000, 1301), Err(AuthReason::StaleTimestamp));
         assert_eq!(check_timestamp(1000, 699), Err(AuthReason::StaleTimestamp));
+    }
+
+    #[test]
+    fn constant_time_eq_compares() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
     }
 
     #[test]

@@ -113,6 +113,10 @@ pub enum Marker {
     },
     /// A stop was requested (`reason`: `signal`, `command`, …).
     StopRequested { reason: String },
+    /// How many times each redaction rule fired in the run (counts only, never values).
+    Redactions {
+        counts: std::collections::BTreeMap<String, u64>,
+    },
 }
 
 impl Marker {

@@ -1,1 +1,51 @@
-fn main() {}
+//! `claude-runner`: parse the command line, run the subcommand, exit with its code.
+//!
+//! Exit codes: `start` exits with the child's code (128 + signal if a signal ended it); 125 when
+//! the runner itself fails, 126/127 when `CLAUDE_COMMAND` cannot be run or found;
+//! `test-connection` exits 0 when every check passes and 1 otherwise.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use claude_runner::cli::{Cli, Command};
+use claude_runner::config::{Settings, read_layers};
+use claude_runner::{connection, start};
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RUNNER_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("claude-runner: {e:#}");
+            125
+        }
+    };
+    ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    let (layers, env_file) = read_layers(&cli.settings)?;
+    let settings = Settings::resolve(&cli.settings, &layers, env_file)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Info => {
+            print!("{}", settings.report());
+            Ok(0)
+        }
+        Command::TestConnection => {
+            let steps = rt.block_on(connection::check(&settings));
+            Ok(if connection::report(&steps) { 0 } else { 1 })
+        }
+        Command::Start(args) => rt.block_on(start::run(settings, args)),
+    }
+}

@@ -1,0 +1,80 @@
+//! The command line of `claude-runner`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "claude-runner",
+    version,
+    about = "Run Claude Code, redact secrets from its output, and stream it to a gateway",
+    long_about = "Run Claude Code, redact secrets from everything it prints, and stream stdout, \
+        stderr and lifecycle markers as HMAC-signed events to a gateway.\n\n\
+        Settings come from flags, then the environment, then .env in the working directory (or \
+        --env-file), then built-in defaults; `claude-runner info` shows each one and its source."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: SettingFlags,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags shared by every subcommand; each has an environment variable of the same meaning.
+#[derive(Debug, Default, Clone, Args)]
+pub struct SettingFlags {
+    /// Read settings from this file instead of ./.env
+    #[arg(long, global = true, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
+    /// Gateway base URL [env: GATEWAY_URL] [default: https://localhost:3100]
+    #[arg(long, global = true, value_name = "URL")]
+    pub gateway_url: Option<String>,
+    /// PEM file of the CA that signed the gateway's certificate [env: GATEWAY_CA_FILE]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub gateway_ca_file: Option<PathBuf>,
+    /// Pin the gateway's certificate (or its CA) by SHA-256 fingerprint [env: GATEWAY_CERT_SHA256]
+    #[arg(long, global = true, value_name = "HEX")]
+    pub gateway_cert_sha256: Option<String>,
+    /// Accept any certificate from the gateway (insecure; prefer a CA file or a pin) [env: ALLOW_SELF_SIGNED]
+    #[arg(long, global = true)]
+    pub allow_self_signed: bool,
+    /// The Claude Code command to run [env: CLAUDE_COMMAND] [default: claude]
+    #[arg(long, global = true, value_name = "CMD")]
+    pub claude_command: Option<String>,
+    /// Where runs keep their logs [env: RUNNER_DATA_DIR] [default: .data]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run Claude Code headless and stream its output to the gateway
+    Start(StartArgs),
+    /// Print every setting, its effective value (secrets masked) and where it came from
+    Info,
+    /// Check DNS, TCP, TLS, clock skew and the HMAC secret against the gateway
+    TestConnection,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StartArgs {
+    /// The prompt for Claude Code
+    #[arg(long = "cmd", value_name = "PROMPT")]
+    pub prompt: String,
+    /// Attach to a run created at the gateway (omit to create one) [env: RUN_ID]
+    #[arg(long, value_name = "ID", requires = "token")]
+    pub run_id: Option<String>,
+    /// The run's token, shown once when it was created [env: RUN_TOKEN]
+    #[arg(long, value_name = "TOKEN", requires = "run_id")]
+    pub token: Option<String>,
+    /// Working directory for Claude Code [default: the current directory]
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// A name for a run this command creates
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Do not echo the (redacted) output to this terminal
+    #[arg(long, short)]
+    pub quiet: bool,
+}

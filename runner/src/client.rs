@@ -1,0 +1,300 @@
+//! The signed HTTP client: every request to the gateway goes out through [`GatewayClient::send`].
+
+use std::time::Duration;
+
+use anyhow::Context;
+use common::Secret;
+use common::sign::{self, AuthReason, SignedParts};
+use common::wire::{CreateRun, CreatedRun, ErrorBody, GapError, IngestAck, IngestBatch, Ping};
+use reqwest::{Method, StatusCode};
+
+use crate::config::Settings;
+
+/// Who signs a request: the shared secret (no run) or a run's derived key.
+#[derive(Clone)]
+pub enum Signer {
+    Shared(Secret),
+    Run { run_id: String, key: [u8; 32] },
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Signer::Shared(_) => f.write_str("Signer::Shared(********)"),
+            Signer::Run { run_id, .. } => write!(f, "Signer::Run({run_id}, ********)"),
+        }
+    }
+}
+
+impl Signer {
+    pub fn for_run(secret: &Secret, run_id: &str, token: &Secret) -> Self {
+        Signer::Run {
+            run_id: run_id.to_string(),
+            key: sign::derive_run_key(secret.expose().as_bytes(), run_id, token.expose()),
+        }
+    }
+
+    fn key_and_run(&self) -> (&[u8], &str) {
+        match self {
+            Signer::Shared(s) => (s.expose().as_bytes(), ""),
+            Signer::Run { run_id, key } => (key, run_id),
+        }
+    }
+}
+
+/// What an ingest attempt came to.
+#[derive(Debug)]
+pub enum IngestOutcome {
+    Acked(u64),
+    /// 409: the gateway wants the stream from this sequence.
+    Gap(u64),
+    /// 401/403: sending cannot succeed without a person fixing something.
+    Refused {
+        status: StatusCode,
+        reason: Option<String>,
+        message: String,
+    },
+    /// Network error, timeout, 408, 429, 5xx: try again (after `retry_after` if given).
+    Retry {
+        cause: String,
+        retry_after: Option<Duration>,
+    },
+    /// Any other answer (400, 413): the batch itself is wrong; retrying cannot help.
+    Rejected {
+        status: StatusCode,
+        message: String,
+    },
+}
+
+/// A client for one gateway.
+#[derive(Debug, Clone)]
+pub struct GatewayClient {
+    http: reqwest::Client,
+    base: url::Url,
+}
+
+/// Make sure a crypto provider is installed for rustls (ring; no other is compiled in).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// `n` random bytes from the OS, as base64url.
+pub fn random_b64(n: usize) -> String {
+    let mut buf = vec![0u8; n];
+    getrandom::fill(&mut buf).expect("the OS provides randomness");
+    sign::encode_nonce(&buf)
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl GatewayClient {
+    pub fn new(settings: &Settings) -> anyhow::Result<Self> {
+        install_crypto_provider();
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .pool_idle_timeout(Duration::from_secs(50))
+            .no_proxy()
+            .user_agent(concat!("claude-runner/", env!("CARGO_PKG_VERSION")));
+        if settings.gateway_url.scheme() == "https" {
+            let tls = crate::tls::client_config(&settings.trust)?;
+            builder = builder.tls_backend_preconfigured(tls);
+        }
+        let http = builder.build().context("build the HTTP client")?;
+        let mut base = settings.gateway_url.clone();
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        Ok(Self { http, base })
+    }
+
+    /// The URL for an API path such as `api/ingest/event` (no leading slash).
+    pub fn url(&self, path_and_query: &str) -> anyhow::Result<url::Url> {
+        self.base
+            .join(path_and_query)
+            .with_context(|| format!("build URL for {path_and_query}"))
+    }
+
+    /// Send a signed request.
+    pub async fn send(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        signer: &Signer,
+        body: Vec<u8>,
+    ) -> anyhow::Result<reqwest::Response> {
+        let url = self.url(path_and_query)?;
+        let (key, run_id) = signer.key_and_run();
+        let timestamp = unix_now();
+        let nonce = random_b64(18);
+        let signature = sign::sign(
+            key,
+            &SignedParts {
+                method: method.as_str(),
+                path: url.path(),
+                query: url.query().unwrap_or(""),
+                run_id,
+                timestamp,
+                nonce: &nonce,
+                body: &body,
+            },
+        );
+        let mut req = self
+            .http
+            .request(method, url)
+            .header(sign::HEADER_TIMESTAMP, timestamp.to_string())
+            .header(sign::HEADER_NONCE, nonce)
+            .header(sign::HEADER_RUN, run_id)
+            .header(sign::HEADER_SIGNATURE, signature);
+        if !body.is_empty() {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
+        }
+        Ok(req.send().await?)
+    }
+
+    /// Unsigned `GET /api/health`: the gateway's clock and version.
+    pub async fn health(&self) -> anyhow::Result<Ping> {
+        let resp = self.http.get(self.url("api/health")?).send().await?;
+        let status = resp.status();
+        anyhow::ensure!(status.is_success(), "GET /api/health answered {status}");
+        Ok(resp.json().await?)
+    }
+
+    /// Signed `GET /api/runner/ping`.
+    pub async fn ping(
+        &self,
+        signer: &Signer,
+    ) -> anyhow::Result<Result<Ping, (StatusCode, ErrorBody)>> {
+        let resp = self
+            .send(Method::GET, "api/runner/ping", signer, Vec::new())
+            .await?;
+        let status = resp.status();
+        if status.is_success() {
+            Ok(Ok(resp.json().await?))
+        } else {
+            Ok(Err((status, error_body(resp).await)))
+        }
+    }
+
+    /// Create a run, signed with the shared secret.
+    pub async fn create_run(&self, secret: &Secret, req: &CreateRun) -> anyhow::Result<CreatedRun> {
+        let body = serde_json::to_vec(req)?;
+        let resp = self
+            .send(
+                Method::POST,
+                "api/runner/runs",
+                &Signer::Shared(secret.clone()),
+                body,
+            )
+            .await?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp.json().await?);
+        }
+        let err = error_body(resp).await;
+        let hint = match err.reason.as_deref().and_then(AuthReason::from_code) {
+            Some(AuthReason::BadSignature) => ": HMAC_SECRET differs from the gateway's",
+            Some(AuthReason::StaleTimestamp) => {
+                ": this machine's clock is more than 300 s off the gateway's"
+            }
+            _ => "",
+        };
+        anyhow::bail!(
+            "the gateway refused to create the run ({status}: {}){hint}",
+            err.message
+        )
+    }
+
+    /// Send one batch of events.
+    pub async fn ingest(&self, signer: &Signer, batch: &IngestBatch) -> IngestOutcome {
+        let body = match serde_json::to_vec(batch) {
+            Ok(b) => b,
+            Err(e) => {
+                return IngestOutcome::Rejected {
+                    status: StatusCode::BAD_REQUEST,
+                    message: e.to_string(),
+                };
+            }
+        };
+        let resp = match self
+            .send(Method::POST, "api/ingest/event", signer, body)
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                return IngestOutcome::Retry {
+                    cause: format!("{e:#}"),
+                    retry_after: None,
+                };
+            }
+        };
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        match status {
+            s if s.is_success() => match resp.json::<IngestAck>().await {
+                Ok(ack) => IngestOutcome::Acked(ack.acked_through),
+                Err(e) => IngestOutcome::Retry {
+                    cause: format!("unreadable answer: {e}"),
+                    retry_after: None,
+                },
+            },
+            StatusCode::CONFLICT => match resp.json::<GapError>().await {
+                Ok(gap) => IngestOutcome::Gap(gap.expected),
+                Err(e) => IngestOutcome::Retry {
+                    cause: format!("unreadable 409: {e}"),
+                    retry_after: None,
+                },
+            },
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                let err = error_body(resp).await;
+                // A stale timestamp or a replayed nonce can be a transient clock or retry issue.
+                match err.reason.as_deref().and_then(AuthReason::from_code) {
+                    Some(AuthReason::ReplayedNonce) => IngestOutcome::Retry {
+                        cause: "nonce collision".into(),
+                        retry_after: None,
+                    },
+                    _ => IngestOutcome::Refused {
+                        status,
+                        reason: err.reason,
+                        message: err.message,
+                    },
+                }
+            }
+            StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => IngestOutcome::Retry {
+                cause: status.to_string(),
+                retry_after,
+            },
+            s if s.is_server_error() => IngestOutcome::Retry {
+                cause: s.to_string(),
+                retry_after,
+            },
+            _ => IngestOutcome::Rejected {
+                status,
+                message: error_body(resp).await.message,
+            },
+        }
+    }
+}
+
+/// The JSON error body of an answer, or a stand-in if it has none.
+pub async fn error_body(resp: reqwest::Response) -> ErrorBody {
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    serde_json::from_str(&text).unwrap_or(ErrorBody {
+        error: status.as_str().to_string(),
+        reason: None,
+        message: text.chars().take(200).collect(),
+    })
+}

@@ -1,0 +1,306 @@
+//! Runner settings: one resolution (flag > environment > `.env` > default), one report (`info`).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use common::Secret;
+use common::settings::{Layers, Source, parse_bool, parse_dotenv};
+
+use crate::cli::SettingFlags;
+use crate::tls::{self, Trust};
+
+pub const DEFAULT_GATEWAY_URL: &str = "https://localhost:3100";
+
+/// A setting's effective value (as shown by `info`, masked if secret) and its origin.
+#[derive(Debug, Clone)]
+pub struct Shown {
+    pub name: &'static str,
+    pub value: String,
+    pub source: Source,
+}
+
+/// The effective runner configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub gateway_url: url::Url,
+    pub hmac_secret: Option<Secret>,
+    pub trust: Trust,
+    pub claude_command: Vec<String>,
+    pub extra_allowed_commands: Vec<String>,
+    pub data_dir: PathBuf,
+    /// The environment as captured at start (known-value redaction reads it).
+    pub env: BTreeMap<String, String>,
+    /// Every setting with its source, for `info`.
+    pub shown: Vec<Shown>,
+    /// Where the `.env` layer came from, if a file was read.
+    pub env_file: Option<PathBuf>,
+}
+
+/// Read the `.env` layer: `--env-file` (must exist) or `./.env` (optional).
+pub fn read_layers(flags: &SettingFlags) -> anyhow::Result<(Layers, Option<PathBuf>)> {
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    let (path, required) = match &flags.env_file {
+        Some(p) => (p.clone(), true),
+        None => (PathBuf::from(".env"), false),
+    };
+    let dotenv = match std::fs::read_to_string(&path) {
+        Ok(text) => parse_dotenv(&text).with_context(|| format!("{}", path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+            return Ok((
+                Layers {
+                    env,
+                    dotenv: BTreeMap::new(),
+                },
+                None,
+            ));
+        }
+        Err(e) => return Err(e).with_context(|| format!("read {}", path.display())),
+    };
+    Ok((Layers { env, dotenv }, Some(path)))
+}
+
+impl Settings {
+    /// Resolve every setting. No side effects: files named here are only read when used.
+    pub fn resolve(
+        flags: &SettingFlags,
+        layers: &Layers,
+        env_file: Option<PathBuf>,
+    ) -> anyhow::Result<Self> {
+        let mut shown = Vec::new();
+        let mut get =
+            |name: &'static str, flag: Option<String>, default: Option<&str>, secret: bool| {
+                let r = layers.resolve(name, flag.as_deref(), default);
+                let value = match (&r.value, secret) {
+                    (None, _) => "(unset)".to_string(),
+                    (Some(v), true) => Secret::new(v.clone()).masked(),
+                    (Some(v), false) => v.clone(),
+                };
+                shown.push(Shown {
+                    name,
+                    value,
+                    source: r.source,
+                });
+                r.value
+            };
+
+        let url_text = get(
+            "GATEWAY_URL",
+            flags.gateway_url.clone(),
+            Some(DEFAULT_GATEWAY_URL),
+            false,
+        )
+        .unwrap_or_default();
+        let hmac_secret = get("HMAC_SECRET", None, None, true).map(Secret::new);
+        let ca_file = get(
+            "GATEWAY_CA_FILE",
+            flags
+                .gateway_ca_file
+                .as_ref()
+                .map(|p| p.display().to_string()),
+            None,
+            false,
+        );
+        let pin = get(
+            "GATEWAY_CERT_SHA256",
+            flags.gateway_cert_sha256.clone(),
+            None,
+            false,
+        );
+        let self_signed_raw = get(
+            "ALLOW_SELF_SIGNED",
+            flags.allow_self_signed.then(|| "true".to_string()),
+            Some("false"),
+            false,
+        );
+        let claude = get(
+            "CLAUDE_COMMAND",
+            flags.claude_command.clone(),
+            Some("claude"),
+            false,
+        )
+        .unwrap_or_default();
+        let extra = get("EXTRA_ALLOWED_COMMANDS", None, None, false);
+        let data_dir = get(
+            "RUNNER_DATA_DIR",
+            flags.data_dir.as_ref().map(|p| p.display().to_string()),
+            Some(".data"),
+            false,
+        )
+        .unwrap_or_default();
+
+        let gateway_url = url::Url::parse(&url_text)
+            .with_context(|| format!("GATEWAY_URL {url_text:?} is not a URL"))?;
+        if !matches!(gateway_url.scheme(), "https" | "http") {
+            bail!(
+                "GATEWAY_URL must start with https:// (or http:// for a plain-HTTP gateway on loopback)"
+            );
+        }
+        let allow_self_signed = match self_signed_raw.as_deref().map(parse_bool) {
+            Some(Some(b)) => b,
+            Some(None) => bail!("ALLOW_SELF_SIGNED must be true or false"),
+            None => false,
+        };
+        let trust = match (ca_file, pin) {
+            (Some(_), Some(_)) => bail!("set GATEWAY_CA_FILE or GATEWAY_CERT_SHA256, not both"),
+            (Some(ca), None) => Trust::CaFile(PathBuf::from(ca)),
+            (None, Some(pin)) => {
+                Trust::Pin(tls::normalize_fingerprint(&pin).context("GATEWAY_CERT_SHA256")?)
+            }
+            (None, None) if allow_self_signed => Trust::Insecure,
+            (None, None) => Trust::System,
+        };
+        let claude_command: Vec<String> = claude.split_whitespace().map(String::from).collect();
+        if claude_command.is_empty() {
+            bail!("CLAUDE_COMMAND is empty");
+        }
+        let extra_allowed_commands = extra
+            .map(|s| {
+                s.split(',')
+                    .map(|c| c.split_whitespace().collect::<Vec<_>>().join(" "))
+                    .filter(|c| !c.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        shown.push(Shown {
+            name: "(trust)",
+            value: tls::describe(&trust),
+            source: Source::Default,
+        });
+        Ok(Self {
+            gateway_url,
+            hmac_secret,
+            trust,
+            claude_command,
+            extra_allowed_commands,
+            data_dir: PathBuf::from(data_dir),
+            env: layers.env.clone(),
+            shown,
+            env_file,
+        })
+    }
+
+    /// The shared secret, or a plain-words error.
+    pub fn require_secret(&self) -> anyhow::Result<&Secret> {
+        self.hmac_secret.as_ref().context(
+            "HMAC_SECRET is not set: copy it from the gateway (its data directory holds runner.env) \
+             into the environment or .env",
+        )
+    }
+
+    /// The `info` report: one line per setting.
+    pub fn report(&self) -> String {
+        let mut out = String::new();
+        match &self.env_file {
+            Some(p) => out.push_str(&format!("settings file: {}\n", p.display())),
+            None => out.push_str("settings file: (none; ./.env not found)\n"),
+        }
+        out.push_str(&format!("{:<24} {:<48} {}\n", "SETTING", "VALUE", "SOURCE"));
+        for s in &self.shown {
+            if s.name == "(trust)" {
+                continue;
+            }
+            out.push_str(&format!("{:<24} {:<48} {}\n", s.name, s.value, s.source));
+        }
+        out.push_str(&format!(
+            "\ngateway certificate trust: {}\n",
+            tls::describe(&self.trust)
+        ));
+        if matches!(self.trust, Trust::Insecure) {
+            out.push_str("WARNING: ALLOW_SELF_SIGNED turns certificate verification off; prefer GATEWAY_CA_FILE or GATEWAY_CERT_SHA256\n");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layers(env: &[(&str, &str)], dot: &[(&str, &str)]) -> Layers {
+        Layers {
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            dotenv: dot
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn defaults_and_sources() {
+        let s = Settings::resolve(
+            &SettingFlags::default(),
+            &layers(&[], &[("HMAC_SECRET", "dot-secret-value")]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(s.gateway_url.as_str(), "https://localhost:3100/");
+        assert_eq!(s.claude_command, vec!["claude"]);
+        assert_eq!(s.trust, Trust::System);
+        let secret = s.shown.iter().find(|x| x.name == "HMAC_SECRET").unwrap();
+        assert_eq!(secret.source, Source::DotEnv);
+        assert!(!secret.value.contains("dot-secret-value"));
+        assert!(!s.report().contains("dot-secret-value"));
+    }
+
+    #[test]
+    fn flag_beats_env_beats_dotenv() {
+        let flags = SettingFlags {
+            gateway_url: Some("https://flag:1".into()),
+            ..Default::default()
+        };
+        let l = layers(
+            &[
+                ("GATEWAY_URL", "https://env:1"),
+                ("CLAUDE_COMMAND", "node fake.js"),
+            ],
+            &[("CLAUDE_COMMAND", "x")],
+        );
+        let s = Settings::resolve(&flags, &l, None).unwrap();
+        assert_eq!(s.gateway_url.host_str(), Some("flag"));
+        assert_eq!(s.claude_command, vec!["node", "fake.js"]);
+    }
+
+    #[test]
+    fn trust_choices() {
+        let pin = "AB:".repeat(31) + "AB";
+        let s = Settings::resolve(
+            &SettingFlags::default(),
+            &layers(&[("GATEWAY_CERT_SHA256", &pin)], &[]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(s.trust, Trust::Pin("ab".repeat(32)));
+        let s = Settings::resolve(
+            &SettingFlags::default(),
+            &layers(&[("ALLOW_SELF_SIGNED", "1")], &[]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(s.trust, Trust::Insecure);
+        assert!(s.report().contains("WARNING"));
+        let both = layers(
+            &[("GATEWAY_CA_FILE", "/x"), ("GATEWAY_CERT_SHA256", &pin)],
+            &[],
+        );
+        assert!(Settings::resolve(&SettingFlags::default(), &both, None).is_err());
+    }
+
+    #[test]
+    fn extra_commands_are_normalised() {
+        let s = Settings::resolve(
+            &SettingFlags::default(),
+            &layers(
+                &[("EXTRA_ALLOWED_COMMANDS", " make   check ,, npm run lint")],
+                &[],
+            ),
+            None,
+        )
+        .unwrap();
+        assert_eq!(s.extra_allowed_commands, vec!["make check", "npm run lint"]);
+    }
+}

@@ -1,0 +1,121 @@
+//! Line framing: redacted bytes in, one string per line out, long lines split at a bound.
+
+/// Splits a byte stream into lines of at most `max` bytes (on UTF-8 boundaries where possible).
+/// A trailing `\r` is dropped with the `\n`; invalid UTF-8 becomes U+FFFD.
+#[derive(Debug)]
+pub struct LineFramer {
+    buf: Vec<u8>,
+    max: usize,
+}
+
+impl LineFramer {
+    pub fn new(max: usize) -> Self {
+        assert!(max >= 4, "a line bound must hold one UTF-8 character");
+        Self {
+            buf: Vec::new(),
+            max,
+        }
+    }
+
+    /// Append `bytes`; push every complete line (and every full `max`-byte piece of an
+    /// unfinished one) to `out`.
+    pub fn push(&mut self, bytes: &[u8], out: &mut Vec<String>) {
+        self.buf.extend_from_slice(bytes);
+        let mut start = 0;
+        while let Some(i) = self.buf[start..].iter().position(|&b| b == b'\n') {
+            let end = start + i;
+            let line = self.buf[start..end]
+                .strip_suffix(b"\r")
+                .unwrap_or(&self.buf[start..end]);
+            split_into(line, self.max, out);
+            start = end + 1;
+        }
+        while self.buf.len() - start > self.max {
+            let cut = boundary(&self.buf[start..], self.max);
+            out.push(String::from_utf8_lossy(&self.buf[start..start + cut]).into_owned());
+            start += cut;
+        }
+        self.buf.drain(..start);
+    }
+
+    /// End of stream: the last line, if it had no newline.
+    pub fn finish(&mut self, out: &mut Vec<String>) {
+        if !self.buf.is_empty() {
+            let rest = std::mem::take(&mut self.buf);
+            split_into(&rest, self.max, out);
+        }
+    }
+}
+
+/// The largest cut `<= max` that does not split a UTF-8 character (or `max` if none exists).
+fn boundary(bytes: &[u8], max: usize) -> usize {
+    if bytes.len() <= max {
+        return bytes.len();
+    }
+    let mut cut = max;
+    while cut > 0 && (bytes[cut] & 0xC0) == 0x80 {
+        cut -= 1;
+    }
+    if cut == 0 { max } else { cut }
+}
+
+fn split_into(mut line: &[u8], max: usize, out: &mut Vec<String>) {
+    loop {
+        let cut = boundary(line, max);
+        out.push(String::from_utf8_lossy(&line[..cut]).into_owned());
+        line = &line[cut..];
+        if line.is_empty() {
+            break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(chunks: &[&[u8]], max: usize) -> Vec<String> {
+        let mut f = LineFramer::new(max);
+        let mut out = Vec::new();
+        for c in chunks {
+            f.push(c, &mut out);
+        }
+        f.finish(&mut out);
+        out
+    }
+
+    #[test]
+    fn lines_across_chunks() {
+        assert_eq!(
+            frame(&[b"a\nb", b"c\r\n", b"\nd"], 100),
+            vec!["a", "bc", "", "d"]
+        );
+    }
+
+    #[test]
+    fn long_lines_split_on_char_boundaries() {
+        let text = "é".repeat(5); // 10 bytes
+        let out = frame(&[text.as_bytes(), b"\n"], 4);
+        assert_eq!(out, vec!["éé", "éé", "é"]);
+        assert!(out.iter().all(|l| l.len() <= 4));
+    }
+
+    #[test]
+    fn unfinished_long_line_is_released_in_pieces() {
+        let mut f = LineFramer::new(4);
+        let mut out = Vec::new();
+        f.push(b"abcdefghij", &mut out);
+        assert_eq!(
+            out,
+            vec!["abcd", "efgh"],
+            "full pieces go out before the newline arrives"
+        );
+        f.finish(&mut out);
+        assert_eq!(out.last().unwrap(), "ij");
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_not_dropped() {
+        assert_eq!(frame(&[b"a\xffb\n"], 100), vec!["a\u{fffd}b"]);
+    }
+}

@@ -1,0 +1,17 @@
+//! claude-runner: runs the Claude Code CLI, redacts its output, streams it to a gateway.
+//!
+//! `main.rs` parses the command line and calls [`start::run`], [`connection::check`] or prints
+//! [`config::Settings::report`]. The data path of `start` is child → [`pipeline::read_stream`]
+//! (redact, frame) → [`pipeline::sequence`] (number, `claude.log`) → [`outbox::Outbox`] →
+//! [`pipeline::send_loop`] (signed batches).
+
+pub mod child;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod connection;
+pub mod frame;
+pub mod outbox;
+pub mod pipeline;
+pub mod start;
+pub mod tls;
