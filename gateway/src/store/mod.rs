@@ -1,0 +1,414 @@
+//! Durable storage behind one trait: runs, their events, commands, artifacts and a small key/value table.
+//!
+//! The server holds an `Arc<dyn Store>`. Every method takes owned arguments and returns a boxed
+//! `'static` future, so the trait is object-safe and a backend is free to run its work on a blocking
+//! pool (SQLite) or on an async driver (a future PostgreSQL backend). No backend type appears here.
+//!
+//! The ingest rules (duplicates, gaps, status transitions) live in [`plan_append`] so that every
+//! backend applies exactly the same ones; a backend only has to run it inside one transaction.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use common::wire::{ArtifactInfo, Command, CommandKind, Event, EventKind, RunStatus, RunSummary};
+
+pub mod sqlite;
+
+/// What every [`Store`] method returns.
+pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'static>>;
+
+/// Why a storage call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no such run")]
+    NotFound,
+    /// The batch does not continue the stored stream; resend from `expected`.
+    #[error("sequence gap: expected {expected}")]
+    Gap { expected: u64 },
+    /// The run is finished, failed or stopped and takes no new events.
+    #[error("the run has finished")]
+    RunFinished,
+    #[error("already exists")]
+    Conflict,
+    /// The database failed; the text is for the log, never for a client.
+    #[error("storage failure: {0}")]
+    Backend(String),
+}
+
+/// A run to create.
+pub struct NewRun {
+    pub id: String,
+    pub name: Option<String>,
+    pub prompt: Option<String>,
+    pub cwd: Option<String>,
+    /// `K_run`, the run's signing key.
+    pub key: [u8; 32],
+    /// Unix ms.
+    pub created_at: i64,
+}
+
+impl fmt::Debug for NewRun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewRun")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("prompt", &self.prompt)
+            .field("cwd", &self.cwd)
+            .field("key", &"********")
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+/// A stored run with its signing key.
+#[derive(Clone, PartialEq)]
+pub struct RunRecord {
+    pub summary: RunSummary,
+    pub key: [u8; 32],
+}
+
+impl fmt::Debug for RunRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunRecord")
+            .field("summary", &self.summary)
+            .field("key", &"********")
+            .finish()
+    }
+}
+
+/// The run's state after an ingest batch committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendOutcome {
+    /// Every sequence up to this one is stored.
+    pub acked_through: u64,
+    /// How many events of the batch were new.
+    pub inserted: usize,
+    pub status: RunStatus,
+}
+
+/// Durable storage of the gateway.
+///
+/// Reads of an unknown run answer empty (`events`, `pending_commands`, `list_artifacts`), `None`
+/// (`run`, `artifact`) or `false` (`ack_command`); writes to an unknown run answer
+/// [`StoreError::NotFound`].
+pub trait Store: Send + Sync + 'static {
+    /// Stores a new run in status `pending`; [`StoreError::Conflict`] if the id exists.
+    fn create_run(&self, run: NewRun) -> StoreFuture<()>;
+
+    fn run(&self, id: String) -> StoreFuture<Option<RunRecord>>;
+
+    /// At most `limit` runs, newest first.
+    fn list_runs(&self, limit: usize) -> StoreFuture<Vec<RunSummary>>;
+
+    /// Commits one ingest batch atomically under the rules of [`plan_append`].
+    fn append_events(&self, run_id: String, events: Vec<Event>) -> StoreFuture<AppendOutcome>;
+
+    /// At most `limit` events with `sequence > after`, ascending.
+    fn events(&self, run_id: String, after: u64, limit: usize) -> StoreFuture<Vec<Event>>;
+
+    /// Queues a command under a fresh unique id.
+    fn enqueue_command(
+        &self,
+        run_id: String,
+        kind: CommandKind,
+        created_at: i64,
+    ) -> StoreFuture<Command>;
+
+    /// The commands not yet acknowledged, oldest first.
+    fn pending_commands(&self, run_id: String) -> StoreFuture<Vec<Command>>;
+
+    /// Marks a command taken; `true` if it was pending. Acking again answers `false`.
+    fn ack_command(&self, run_id: String, command_id: String) -> StoreFuture<bool>;
+
+    /// Stores an artifact, replacing one of the same name, with its size and hex SHA-256.
+    fn put_artifact(
+        &self,
+        run_id: String,
+        name: String,
+        bytes: Vec<u8>,
+        created_at: i64,
+    ) -> StoreFuture<ArtifactInfo>;
+
+    /// The run's artifacts by name.
+    fn list_artifacts(&self, run_id: String) -> StoreFuture<Vec<ArtifactInfo>>;
+
+    fn artifact(
+        &self,
+        run_id: String,
+        name: String,
+    ) -> StoreFuture<Option<(ArtifactInfo, Vec<u8>)>>;
+
+    fn get_meta(&self, key: String) -> StoreFuture<Option<String>>;
+
+    /// Inserts or replaces.
+    fn set_meta(&self, key: String, value: String) -> StoreFuture<()>;
+}
+
+/// The part of a run that ingest reads and rewrites.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Progress {
+    pub status: RunStatus,
+    pub last_seq: u64,
+    pub last_event_at: Option<i64>,
+    pub exit_code: Option<i32>,
+    pub finished_at: Option<i64>,
+    /// A `stop_requested` marker is stored: the next `finished` marker means `stopped`.
+    pub stop_requested: bool,
+}
+
+/// Checks a batch against the stored `before` and works out what to write.
+///
+/// Returns the new events (in order) and the run's progress once they are stored. Events with
+/// `sequence <= last_seq` are resends and are dropped. The rest must be `last_seq + 1, +2, …` or the
+/// answer is [`StoreError::Gap`]; a terminal run refuses new events with [`StoreError::RunFinished`]
+/// (checked first: resending would not help). The first event moves `pending` to `running`; a
+/// `finished` marker ends the run as `finished` (exit code 0), `failed` (any other or no exit code) or
+/// `stopped` (a `stop_requested` marker came before it). Once the run is terminal within a batch, later
+/// markers of that batch change nothing.
+pub(crate) fn plan_append<'a>(
+    before: &Progress,
+    events: &'a [Event],
+) -> Result<(Vec<&'a Event>, Progress), StoreError> {
+    let fresh: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.sequence > before.last_seq)
+        .collect();
+    if fresh.is_empty() {
+        return Ok((fresh, before.clone()));
+    }
+    if before.status.is_terminal() {
+        return Err(StoreError::RunFinished);
+    }
+    // `fresh` is non-empty, so `last_seq < u64::MAX` and the addition cannot overflow.
+    let expected = before.last_seq + 1;
+    let contiguous = fresh
+        .iter()
+        .zip(expected..)
+        .all(|(event, want)| event.sequence == want);
+    if !contiguous {
+        return Err(StoreError::Gap { expected });
+    }
+
+    let mut after = before.clone();
+    if after.status == RunStatus::Pending {
+        after.status = RunStatus::Running;
+    }
+    for event in &fresh {
+        after.last_seq = event.sequence;
+        after.last_event_at = Some(after.last_event_at.map_or(event.ts, |t| t.max(event.ts)));
+        if event.kind != EventKind::Marker || after.status.is_terminal() {
+            continue;
+        }
+        match event.data.get("event").and_then(|v| v.as_str()) {
+            Some("stop_requested") => after.stop_requested = true,
+            Some("finished") => {
+                let code = event
+                    .data
+                    .get("exitCode")
+                    .and_then(|v| v.as_i64())
+                    .and_then(|c| i32::try_from(c).ok());
+                after.exit_code = code;
+                after.finished_at = Some(event.ts);
+                after.status = if after.stop_requested {
+                    RunStatus::Stopped
+                } else if code == Some(0) {
+                    RunStatus::Finished
+                } else {
+                    RunStatus::Failed
+                };
+            }
+            _ => {}
+        }
+    }
+    Ok((fresh, after))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn ev(sequence: u64, kind: EventKind, data: Value) -> Event {
+        Event {
+            sequence,
+            kind,
+            data,
+            ts: 1000 + sequence as i64,
+        }
+    }
+
+    fn out(sequence: u64) -> Event {
+        ev(sequence, EventKind::Stdout, json!("line"))
+    }
+
+    fn fin(sequence: u64, code: Value) -> Event {
+        ev(
+            sequence,
+            EventKind::Marker,
+            json!({"event": "finished", "exitCode": code, "durationMs": 5}),
+        )
+    }
+
+    fn stop(sequence: u64) -> Event {
+        ev(
+            sequence,
+            EventKind::Marker,
+            json!({"event": "stop_requested", "reason": "command"}),
+        )
+    }
+
+    fn fresh_run() -> Progress {
+        Progress {
+            status: RunStatus::Pending,
+            last_seq: 0,
+            last_event_at: None,
+            exit_code: None,
+            finished_at: None,
+            stop_requested: false,
+        }
+    }
+
+    fn seqs(events: &[&Event]) -> Vec<u64> {
+        events.iter().map(|e| e.sequence).collect()
+    }
+
+    #[test]
+    fn statuses_after_one_batch() {
+        let cases: Vec<(&str, Vec<Event>, RunStatus, Option<i32>)> = vec![
+            ("empty", vec![], RunStatus::Pending, None),
+            ("output", vec![out(1), out(2)], RunStatus::Running, None),
+            (
+                "exit 0",
+                vec![out(1), fin(2, json!(0))],
+                RunStatus::Finished,
+                Some(0),
+            ),
+            ("exit 3", vec![fin(1, json!(3))], RunStatus::Failed, Some(3)),
+            ("no code", vec![fin(1, json!("x"))], RunStatus::Failed, None),
+            (
+                "huge code",
+                vec![fin(1, json!(1u64 << 40))],
+                RunStatus::Failed,
+                None,
+            ),
+            (
+                "stopped",
+                vec![stop(1), fin(2, json!(130))],
+                RunStatus::Stopped,
+                Some(130),
+            ),
+            (
+                "stop after end",
+                vec![fin(1, json!(0)), stop(2)],
+                RunStatus::Finished,
+                Some(0),
+            ),
+            (
+                "second finish ignored",
+                vec![fin(1, json!(0)), fin(2, json!(9))],
+                RunStatus::Finished,
+                Some(0),
+            ),
+            (
+                "marker without event",
+                vec![ev(1, EventKind::Marker, json!("finished"))],
+                RunStatus::Running,
+                None,
+            ),
+        ];
+        for (name, batch, status, code) in cases {
+            let (new, after) = plan_append(&fresh_run(), &batch).expect(name);
+            assert_eq!(new.len(), batch.len(), "{name}");
+            assert_eq!(after.status, status, "{name}");
+            assert_eq!(after.exit_code, code, "{name}");
+            assert_eq!(after.last_seq, batch.len() as u64, "{name}");
+        }
+    }
+
+    #[test]
+    fn finish_records_time_and_latest_event() {
+        let mut batch = vec![out(1), fin(2, json!(0))];
+        batch[0].ts = 9_999; // clocks may step back; last_event_at keeps the maximum
+        let (_, after) = plan_append(&fresh_run(), &batch).unwrap();
+        assert_eq!(after.finished_at, Some(1002));
+        assert_eq!(after.last_event_at, Some(9_999));
+    }
+
+    #[test]
+    fn resends_are_dropped_and_gaps_refused() {
+        let before = Progress {
+            status: RunStatus::Running,
+            last_seq: 5,
+            last_event_at: Some(1005),
+            ..fresh_run()
+        };
+        let ok: Vec<(Vec<u64>, Vec<u64>)> = vec![
+            (vec![4, 5], vec![]),
+            (vec![3, 4, 5, 6, 7], vec![6, 7]),
+            (vec![6, 2, 7], vec![6, 7]),
+        ];
+        for (batch, new) in ok {
+            let events: Vec<Event> = batch.iter().map(|&s| out(s)).collect();
+            let (got, _) = plan_append(&before, &events).unwrap();
+            assert_eq!(seqs(&got), new, "{batch:?}");
+        }
+        for batch in [vec![7], vec![6, 8], vec![6, 6], vec![7, 6], vec![u64::MAX]] {
+            let events: Vec<Event> = batch.iter().map(|&s| out(s)).collect();
+            match plan_append(&before, &events) {
+                Err(StoreError::Gap { expected: 6 }) => {}
+                other => panic!("{batch:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn terminal_runs_refuse_only_new_events() {
+        let before = Progress {
+            status: RunStatus::Finished,
+            last_seq: 2,
+            ..fresh_run()
+        };
+        let resend = [out(1), out(2)];
+        let (new, after) = plan_append(&before, &resend).unwrap();
+        assert!(new.is_empty());
+        assert_eq!(after, before);
+        for batch in [vec![out(3)], vec![out(2), out(3)], vec![out(9)]] {
+            assert!(matches!(
+                plan_append(&before, &batch),
+                Err(StoreError::RunFinished)
+            ));
+        }
+    }
+
+    #[test]
+    fn record_debug_hides_key() {
+        let key = [0xab; 32];
+        let new = NewRun {
+            id: "r".into(),
+            name: None,
+            prompt: None,
+            cwd: None,
+            key,
+            created_at: 0,
+        };
+        let record = RunRecord {
+            summary: RunSummary {
+                id: "r".into(),
+                name: None,
+                status: RunStatus::Pending,
+                prompt: None,
+                cwd: None,
+                created_at: 0,
+                finished_at: None,
+                exit_code: None,
+                last_sequence: 0,
+                last_event_at: None,
+            },
+            key,
+        };
+        for text in [format!("{new:?}"), format!("{record:?}")] {
+            assert!(!text.contains("171") && !text.contains("ab"), "{text}");
+        }
+    }
+}
