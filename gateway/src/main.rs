@@ -1,1 +1,95 @@
-fn main() {}
+//! `gateway`: parse the configuration, bind, print the start-up facts, serve until Ctrl-C.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use common::settings::{Layers, parse_dotenv};
+use gateway::Gateway;
+use gateway::config::{Args, Config};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GATEWAY_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gateway: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let env_file = args.env_file.clone().unwrap_or_else(|| ".env".into());
+    let dotenv = match std::fs::read_to_string(&env_file) {
+        Ok(text) => parse_dotenv(&text).with_context(|| format!("{}", env_file.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && args.env_file.is_none() => {
+            Default::default()
+        }
+        Err(e) => return Err(e).with_context(|| format!("read {}", env_file.display())),
+    };
+    let layers = Layers {
+        env: std::env::vars().collect(),
+        dotenv,
+    };
+    let config = Config::resolve(args, &layers)?;
+
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("listen on {}", config.listen))?;
+    let bound = listener.local_addr()?;
+    let gw = Gateway::open(config, bound).await?;
+    print_banner(&gw, bound);
+
+    gw.run(listener, async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    })
+    .await
+}
+
+/// What a person needs right after start: where it listens, how to trust it, how to use it.
+fn print_banner(gw: &Gateway, bound: std::net::SocketAddr) {
+    if let Some(w) = &gw.warning {
+        tracing::warn!("{w}");
+    }
+    println!("gateway listening on {} ({bound})", gw.base_url);
+    if let Some(tls) = &gw.tls {
+        if let Some(ca) = &tls.ca_path {
+            println!("  CA certificate:    {}", ca.display());
+        }
+        if let Some(fp) = &tls.ca_fingerprint {
+            println!("  CA SHA-256:        {fp}");
+        }
+        if tls.generated {
+            println!("  (a local CA and a certificate for localhost were generated on this start)");
+        }
+    } else {
+        println!("  plain HTTP: no TLS");
+    }
+    if let Some(path) = &gw.generated_secret_path {
+        println!(
+            "  HMAC secret:       generated, saved in {}",
+            path.display()
+        );
+    }
+    if let Some(token) = &gw.new_admin_token {
+        println!(
+            "  admin token:       {}  (shown once; the gateway keeps only its hash)",
+            token.expose()
+        );
+    }
+    println!("start a runner against it:");
+    println!(
+        "  claude-runner --env-file {} start --cmd \"your prompt\"",
+        gw.runner_env_path.display()
+    );
+}

@@ -1,0 +1,315 @@
+//! The HTTP routes: runner ingest and run creation (signed), health, and the admin read API.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use common::sign::AuthReason;
+use common::wire::{
+    self, CreateRun, CreatedRun, Event, EventKind, EventPage, IngestAck, IngestBatch, Ping,
+    RunSummary,
+};
+use serde::Deserialize;
+
+use crate::auth::{self, Caller, now_ms, now_secs, verify_runner};
+use crate::error::ApiError;
+use crate::secrets::random_token;
+use crate::state::AppState;
+use crate::store::NewRun;
+
+/// The whole router; handlers are tested through it with `oneshot`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/health", get(health))
+        .route("/api/runner/ping", get(ping))
+        .route("/api/runner/runs", post(create_run_signed))
+        .route("/api/ingest/event", post(ingest_events))
+        .route("/api/runs", get(list_runs).post(create_run_admin))
+        .route("/api/runs/{id}", get(get_run))
+        .route("/api/runs/{id}/events", get(run_events))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such route")
+}
+
+/// Read a body of at most `limit` bytes, answering 413 past it.
+async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::TooLarge { limit });
+    }
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::TooLarge { limit })
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request("malformed_json", format!("the body is not valid here: {e}"))
+    })
+}
+
+fn ping_body() -> Ping {
+    Ping {
+        ok: true,
+        protocol: wire::PROTOCOL_VERSION.into(),
+        server_time: now_secs(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    }
+}
+
+/// Unsigned liveness answer with the gateway's clock (runners measure their skew with it).
+async fn health() -> Json<Ping> {
+    Json(ping_body())
+}
+
+/// Signed echo: proves the runner's secret (or run token) is right.
+async fn ping(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Json<Ping>, ApiError> {
+    verify_runner(&state, &method, &uri, &headers, b"").await?;
+    Ok(Json(ping_body()))
+}
+
+/// Validate and bound the fields of a run creation.
+fn check_create(req: &CreateRun) -> Result<(), ApiError> {
+    let too_long = |v: &Option<String>, max: usize| v.as_ref().is_some_and(|s| s.len() > max);
+    if too_long(&req.name, 200) {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "name is longer than 200 bytes",
+        ));
+    }
+    if too_long(&req.cwd, 4096) {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "cwd is longer than 4096 bytes",
+        ));
+    }
+    if too_long(&req.prompt, 32 * 1024) {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "prompt is longer than 32 KiB",
+        ));
+    }
+    Ok(())
+}
+
+async fn create_run(state: &AppState, req: CreateRun) -> Result<CreatedRun, ApiError> {
+    check_create(&req)?;
+    let new_id = || {
+        random_token(9)
+            .map(|t| format!("r_{t}"))
+            .map_err(|e| ApiError::Internal(e.to_string()))
+    };
+    let token = random_token(32).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let id = new_id()?;
+    let key = common::sign::derive_run_key(state.hmac_secret.expose().as_bytes(), &id, &token);
+    state
+        .store
+        .create_run(NewRun {
+            id: id.clone(),
+            name: req.name,
+            prompt: req.prompt,
+            cwd: req.cwd,
+            key,
+            created_at: now_ms(),
+        })
+        .await?;
+    tracing::info!(run = %id, "run created");
+    Ok(CreatedRun {
+        ui_url: format!("{}/runs/{id}", state.base_url),
+        run_id: id,
+        token,
+    })
+}
+
+/// A runner creates its own run, signed with the shared secret.
+async fn create_run_signed(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<CreatedRun>), ApiError> {
+    let bytes = read_body(body, &headers, state.limits.max_json_bytes).await?;
+    match verify_runner(&state, &method, &uri, &headers, &bytes).await? {
+        Caller::Shared => {}
+        // A run key cannot mint further runs.
+        Caller::Run(_) => return Err(ApiError::Unauthorized(AuthReason::BadSignature)),
+    }
+    let req: CreateRun = if bytes.is_empty() {
+        CreateRun::default()
+    } else {
+        parse_json(&bytes)?
+    };
+    Ok((StatusCode::CREATED, Json(create_run(&state, req).await?)))
+}
+
+/// Check one event's shape: a positive sequence and data of the right JSON type for its kind.
+fn check_event(e: &Event) -> Result<(), ApiError> {
+    if e.sequence == 0 {
+        return Err(ApiError::bad_request(
+            "invalid_event",
+            "sequences start at 1",
+        ));
+    }
+    let ok = match e.kind {
+        EventKind::Stdout | EventKind::Stderr | EventKind::Info | EventKind::Error => e
+            .data
+            .as_str()
+            .is_some_and(|s| s.len() <= 4 * wire::MAX_LINE_BYTES),
+        EventKind::Marker | EventKind::Assist => e.data.is_object(),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_event",
+            format!(
+                "event {}: {} data must be {}",
+                e.sequence,
+                e.kind.as_str(),
+                match e.kind {
+                    EventKind::Marker | EventKind::Assist => "an object",
+                    _ => "a string of at most 64 KiB",
+                }
+            ),
+        ))
+    }
+}
+
+/// Batched, idempotent event ingest.
+async fn ingest_events(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<IngestAck>, ApiError> {
+    let bytes = read_body(body, &headers, state.limits.max_ingest_bytes).await?;
+    let run_id = match verify_runner(&state, &method, &uri, &headers, &bytes).await? {
+        Caller::Run(id) => id,
+        Caller::Shared => return Err(ApiError::Unauthorized(AuthReason::UnknownRun)),
+    };
+    let batch: IngestBatch = parse_json(&bytes)?;
+    if batch.run_id != run_id {
+        return Err(ApiError::bad_request(
+            "run_mismatch",
+            "run_id in the body differs from X-Runner-Run",
+        ));
+    }
+    if batch.events.len() > wire::MAX_BATCH_EVENTS {
+        return Err(ApiError::bad_request(
+            "batch_too_large",
+            format!("at most {} events per batch", wire::MAX_BATCH_EVENTS),
+        ));
+    }
+    batch.events.iter().try_for_each(check_event)?;
+    let outcome = state.store.append_events(run_id, batch.events).await?;
+    Ok(Json(IngestAck {
+        acked_through: outcome.acked_through,
+    }))
+}
+
+/// The admin creates a run for a runner to attach to (the token is shown once).
+async fn create_run_admin(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<CreatedRun>), ApiError> {
+    auth::require_admin(&state, &headers)?;
+    let bytes = read_body(body, &headers, state.limits.max_json_bytes).await?;
+    let req: CreateRun = if bytes.is_empty() {
+        CreateRun::default()
+    } else {
+        parse_json(&bytes)?
+    };
+    Ok((StatusCode::CREATED, Json(create_run(&state, req).await?)))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    limit: Option<usize>,
+}
+
+async fn list_runs(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<RunSummary>>, ApiError> {
+    auth::require_admin(&state, &headers)?;
+    Ok(Json(
+        state
+            .store
+            .list_runs(q.limit.unwrap_or(200).clamp(1, 1000))
+            .await?,
+    ))
+}
+
+fn check_run_id(id: &str) -> Result<(), ApiError> {
+    if wire::valid_run_id(id) {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound("no such run"))
+    }
+}
+
+async fn get_run(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<RunSummary>, ApiError> {
+    auth::require_admin(&state, &headers)?;
+    check_run_id(&id)?;
+    let run = state
+        .store
+        .run(id)
+        .await?
+        .ok_or(ApiError::NotFound("no such run"))?;
+    Ok(Json(run.summary))
+}
+
+#[derive(Debug, Deserialize)]
+struct EventsQuery {
+    after: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// A page of a run's events, ascending by sequence.
+async fn run_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<EventsQuery>,
+) -> Result<Json<EventPage>, ApiError> {
+    auth::require_admin(&state, &headers)?;
+    check_run_id(&id)?;
+    let run = state
+        .store
+        .run(id.clone())
+        .await?
+        .ok_or(ApiError::NotFound("no such run"))?;
+    let after = q.after.unwrap_or(0);
+    let events = state
+        .store
+        .events(id.clone(), after, q.limit.unwrap_or(1000).clamp(1, 5000))
+        .await?;
+    let next_after = events.last().map_or(after, |e| e.sequence);
+    Ok(Json(EventPage {
+        run_id: id,
+        events,
+        next_after,
+        last_sequence: run.summary.last_sequence,
+    }))
+}

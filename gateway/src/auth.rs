@@ -1,0 +1,228 @@
+//! Who may call what: runner signatures (HMAC, timestamp window, nonce cache) and the admin token.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use axum::http::{HeaderMap, Method, Uri};
+use common::sign::{self, AuthReason, SignedParts};
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// What a verified runner request is allowed to act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// Signed with the shared `HMAC_SECRET` (no run).
+    Shared,
+    /// Signed with the key of this run.
+    Run(String),
+}
+
+/// Remembers nonces until their signatures could no longer pass the timestamp check.
+///
+/// Bounded: when full of live entries it refuses new ones (the caller answers 503 and the runner
+/// retries) rather than forgetting a nonce that could still be replayed.
+#[derive(Debug)]
+pub struct NonceCache {
+    inner: Mutex<NonceInner>,
+    capacity: usize,
+}
+
+#[derive(Debug, Default)]
+struct NonceInner {
+    seen: HashMap<String, i64>,
+    /// (expiry, nonce) in insertion order; expiry = insertion time + 2 windows, so it is ordered.
+    order: VecDeque<(i64, String)>,
+}
+
+/// The outcome of recording a nonce.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NonceOutcome {
+    Fresh,
+    Replayed,
+    Full,
+}
+
+impl NonceCache {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            inner: Mutex::new(NonceInner::default()),
+            capacity,
+        }
+    }
+
+    /// Record `nonce` at time `now` (unix seconds).
+    pub fn record(&self, nonce: &str, now: i64) -> NonceOutcome {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        while let Some((expiry, _)) = inner.order.front() {
+            if *expiry > now {
+                break;
+            }
+            let (_, old) = inner.order.pop_front().expect("front exists");
+            inner.seen.remove(&old);
+        }
+        if inner.seen.contains_key(nonce) {
+            return NonceOutcome::Replayed;
+        }
+        if inner.seen.len() >= self.capacity {
+            return NonceOutcome::Full;
+        }
+        // A request signed at ts is accepted until ts + window, and ts <= now + window.
+        let expiry = now + 2 * sign::MAX_SKEW_SECS + 1;
+        inner.seen.insert(nonce.to_string(), expiry);
+        inner.order.push_back((expiry, nonce.to_string()));
+        NonceOutcome::Fresh
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .seen
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
+    headers
+        .get(name)
+        .ok_or(ApiError::Unauthorized(AuthReason::MissingHeader))?
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized(AuthReason::MalformedHeader))
+}
+
+/// Unix seconds now.
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Verify a runner request. Order matters: timestamp, key lookup, signature over the received
+/// bytes in constant time, and only then the nonce, so a forged request cannot fill the cache.
+pub async fn verify_runner(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Caller, ApiError> {
+    let ts_raw = header(headers, sign::HEADER_TIMESTAMP)?;
+    let nonce = header(headers, sign::HEADER_NONCE)?;
+    let run_id = header(headers, sign::HEADER_RUN).unwrap_or("");
+    let signature = header(headers, sign::HEADER_SIGNATURE)?;
+    let timestamp: i64 = ts_raw
+        .trim()
+        .parse()
+        .map_err(|_| ApiError::Unauthorized(AuthReason::MalformedHeader))?;
+    if !sign::valid_nonce(nonce) {
+        return Err(ApiError::Unauthorized(AuthReason::MalformedHeader));
+    }
+    let now = now_secs();
+    sign::check_timestamp(now, timestamp).map_err(ApiError::Unauthorized)?;
+
+    let (key, caller): (Vec<u8>, Caller) = if run_id.is_empty() {
+        (
+            state.hmac_secret.expose().as_bytes().to_vec(),
+            Caller::Shared,
+        )
+    } else {
+        if !common::wire::valid_run_id(run_id) {
+            return Err(ApiError::Unauthorized(AuthReason::UnknownRun));
+        }
+        let run = state
+            .store
+            .run(run_id.to_string())
+            .await?
+            .ok_or(ApiError::Unauthorized(AuthReason::UnknownRun))?;
+        (run.key.to_vec(), Caller::Run(run_id.to_string()))
+    };
+
+    let parts = SignedParts {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query().unwrap_or(""),
+        run_id,
+        timestamp,
+        nonce,
+        body,
+    };
+    sign::verify(&key, &parts, signature).map_err(ApiError::Unauthorized)?;
+
+    match state.nonces.record(nonce, now) {
+        NonceOutcome::Fresh => Ok(caller),
+        NonceOutcome::Replayed => Err(ApiError::Unauthorized(AuthReason::ReplayedNonce)),
+        NonceOutcome::Full => Err(ApiError::Busy {
+            message: "too many signed requests in the replay window; retry shortly",
+            retry_after: 5,
+        }),
+    }
+}
+
+/// SHA-256 of an admin token, as stored.
+pub fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Check `Authorization: Bearer <admin token>` against the stored hash, in constant time.
+pub fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let presented = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError::AdminRequired)?;
+    let hash = token_hash(presented.trim());
+    if sign::constant_time_eq(&hash, &state.admin_token_hash) {
+        Ok(())
+    } else {
+        Err(ApiError::AdminRequired)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nonce_cache_detects_replay_and_expires() {
+        let c = NonceCache::new(10);
+        assert_eq!(c.record("a", 1000), NonceOutcome::Fresh);
+        assert_eq!(c.record("a", 1000), NonceOutcome::Replayed);
+        assert_eq!(c.record("a", 1000 + 600), NonceOutcome::Replayed);
+        assert_eq!(
+            c.record("a", 1000 + 602),
+            NonceOutcome::Fresh,
+            "expired entries are forgotten"
+        );
+    }
+
+    #[test]
+    fn nonce_cache_is_bounded() {
+        let c = NonceCache::new(3);
+        for n in ["a", "b", "c"] {
+            assert_eq!(c.record(n, 0), NonceOutcome::Fresh);
+        }
+        assert_eq!(c.record("d", 0), NonceOutcome::Full);
+        assert_eq!(c.len(), 3);
+        assert_eq!(
+            c.record("d", 700),
+            NonceOutcome::Fresh,
+            "room again once old ones expire"
+        );
+        assert_eq!(c.len(), 1);
+    }
+}

@@ -1,0 +1,316 @@
+//! Gateway settings: command-line flags over environment over `.env` over built-in defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use common::Secret;
+use common::settings::{Layers, parse_bool};
+
+/// Command-line flags. Every flag also has an environment variable (shown in `--help`); the
+/// flag wins, then the environment, then `.env` in the working directory, then the default.
+#[derive(Debug, Default, Parser)]
+#[command(
+    name = "gateway",
+    version,
+    about = "Self-hosted HTTPS gateway for claude-runner: stores signed run events and serves them",
+    long_about = "Self-hosted HTTPS gateway for claude-runner.\n\n\
+        With no configuration it listens on https://127.0.0.1:3100, keeps its SQLite database, \
+        certificates and secrets in .data/gateway, creates a local CA and a certificate for \
+        localhost on first start, and prints the CA fingerprint, the admin token and how to \
+        start a runner against it."
+)]
+pub struct Args {
+    /// Address to listen on [env: GATEWAY_LISTEN] [default: 127.0.0.1:3100]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Data directory: database, certificates, secrets [env: GATEWAY_DATA_DIR] [default: .data/gateway]
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL; only sqlite: is built in [env: DATABASE_URL] [default: sqlite:<data-dir>/gateway.db]
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Base URL people and runners use to reach this gateway [env: GATEWAY_PUBLIC_URL]
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// PEM certificate chain to serve instead of the generated one [env: GATEWAY_TLS_CERT]
+    #[arg(long, value_name = "PATH", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert [env: GATEWAY_TLS_KEY]
+    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Extra DNS names or IPs for the generated certificate, comma-separated [env: GATEWAY_TLS_NAMES]
+    #[arg(long, value_name = "NAMES")]
+    pub tls_names: Option<String>,
+    /// Serve plain HTTP instead of HTTPS (loopback only unless --allow-plain-http-remote) [env: GATEWAY_PLAIN_HTTP]
+    #[arg(long)]
+    pub plain_http: bool,
+    /// Allow plain HTTP on a non-loopback address (secrets would cross the network in clear)
+    #[arg(long, requires = "plain_http")]
+    pub allow_plain_http_remote: bool,
+    /// Print a new admin token (and forget the old one), then serve
+    #[arg(long)]
+    pub rotate_admin_token: bool,
+    /// Read this file instead of ./.env
+    #[arg(long, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub database_path: PathBuf,
+    pub public_url: Option<String>,
+    pub tls: TlsChoice,
+    /// `HMAC_SECRET`; generated and kept in the data directory when unset.
+    pub hmac_secret: Option<Secret>,
+    /// `GATEWAY_ADMIN_TOKEN`; generated on first start when unset.
+    pub admin_token: Option<Secret>,
+    pub rotate_admin_token: bool,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsChoice {
+    /// Generate (first start) or reuse a local CA and leaf in `<data>/tls`.
+    Generated {
+        extra_names: Vec<String>,
+    },
+    Files {
+        cert: PathBuf,
+        key: PathBuf,
+    },
+    /// Plain HTTP; `remote_allowed` when forced on a non-loopback address.
+    PlainHttp {
+        remote_allowed: bool,
+    },
+}
+
+/// Request-size and cache bounds.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_ingest_bytes: usize,
+    pub max_json_bytes: usize,
+    pub max_artifact_bytes: usize,
+    pub nonce_cache_entries: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_ingest_bytes: common::wire::MAX_BATCH_BYTES,
+            max_json_bytes: 64 * 1024,
+            max_artifact_bytes: 32 * 1024 * 1024,
+            nonce_cache_entries: 500_000,
+        }
+    }
+}
+
+impl Config {
+    /// Resolve flags, environment and `.env` into a configuration. No side effects.
+    pub fn resolve(args: Args, layers: &Layers) -> anyhow::Result<Self> {
+        let get = |name: &str, flag: Option<String>, default: Option<&str>| {
+            layers.resolve(name, flag.as_deref(), default).value
+        };
+        let listen = get("GATEWAY_LISTEN", args.listen, Some("127.0.0.1:3100")).unwrap_or_default();
+        let data_dir = PathBuf::from(
+            get(
+                "GATEWAY_DATA_DIR",
+                args.data_dir.map(|p| p.display().to_string()),
+                Some(".data/gateway"),
+            )
+            .unwrap_or_default(),
+        );
+        let database_path = match get("DATABASE_URL", args.database_url, None) {
+            None => data_dir.join("gateway.db"),
+            Some(url) => match url.strip_prefix("sqlite:") {
+                Some(p) => PathBuf::from(p.trim_start_matches("//")),
+                None => {
+                    bail!("DATABASE_URL {url:?}: only sqlite: URLs are supported by this build")
+                }
+            },
+        };
+        let plain = args.plain_http
+            || match get("GATEWAY_PLAIN_HTTP", None, None) {
+                Some(v) => parse_bool(&v).context("GATEWAY_PLAIN_HTTP must be true or false")?,
+                None => false,
+            };
+        let cert = get(
+            "GATEWAY_TLS_CERT",
+            args.tls_cert.map(|p| p.display().to_string()),
+            None,
+        );
+        let key = get(
+            "GATEWAY_TLS_KEY",
+            args.tls_key.map(|p| p.display().to_string()),
+            None,
+        );
+        let tls = match (plain, cert, key) {
+            (true, _, _) => TlsChoice::PlainHttp {
+                remote_allowed: args.allow_plain_http_remote,
+            },
+            (false, Some(cert), Some(key)) => TlsChoice::Files {
+                cert: cert.into(),
+                key: key.into(),
+            },
+            (false, None, None) => TlsChoice::Generated {
+                extra_names: get("GATEWAY_TLS_NAMES", args.tls_names, None)
+                    .map(|s| {
+                        s.split(',')
+                            .map(str::trim)
+                            .filter(|n| !n.is_empty())
+                            .map(String::from)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            },
+            _ => bail!("GATEWAY_TLS_CERT and GATEWAY_TLS_KEY must be given together"),
+        };
+        Ok(Self {
+            listen,
+            data_dir,
+            database_path,
+            public_url: get("GATEWAY_PUBLIC_URL", args.public_url, None),
+            tls,
+            hmac_secret: get("HMAC_SECRET", None, None).map(Secret::new),
+            admin_token: get("GATEWAY_ADMIN_TOKEN", None, None).map(Secret::new),
+            rotate_admin_token: args.rotate_admin_token,
+            limits: Limits::default(),
+        })
+    }
+
+    /// Check the listen address against the TLS choice: plain HTTP stays on loopback unless forced.
+    pub fn check_listen(&self, addr: SocketAddr) -> anyhow::Result<Option<String>> {
+        match self.tls {
+            TlsChoice::PlainHttp { remote_allowed } if !addr.ip().is_loopback() => {
+                if remote_allowed {
+                    Ok(Some(format!(
+                        "serving plain HTTP on {addr}: tokens and secrets cross the network unencrypted"
+                    )))
+                } else {
+                    bail!(
+                        "refusing plain HTTP on non-loopback address {addr}: use HTTPS, or pass \
+                         --allow-plain-http-remote if a TLS proxy in front of this host handles it"
+                    )
+                }
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The base URL for links, given the address actually bound.
+    pub fn base_url(&self, bound: SocketAddr) -> String {
+        if let Some(u) = &self.public_url {
+            return u.trim_end_matches('/').to_string();
+        }
+        let scheme = if matches!(self.tls, TlsChoice::PlainHttp { .. }) {
+            "http"
+        } else {
+            "https"
+        };
+        let host = if bound.ip().is_loopback() || bound.ip().is_unspecified() {
+            "localhost".to_string()
+        } else {
+            bound.ip().to_string()
+        };
+        format!("{scheme}://{host}:{}", bound.port())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layers(env: &[(&str, &str)]) -> Layers {
+        let mut l = Layers::default();
+        for (k, v) in env {
+            l.env.insert(k.to_string(), v.to_string());
+        }
+        l
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::resolve(Args::default(), &Layers::default()).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:3100");
+        assert_eq!(c.database_path, PathBuf::from(".data/gateway/gateway.db"));
+        assert_eq!(
+            c.tls,
+            TlsChoice::Generated {
+                extra_names: vec![]
+            }
+        );
+        assert!(c.hmac_secret.is_none());
+    }
+
+    #[test]
+    fn flags_beat_env() {
+        let args = Args {
+            listen: Some("127.0.0.1:0".into()),
+            ..Args::default()
+        };
+        let c = Config::resolve(
+            args,
+            &layers(&[
+                ("GATEWAY_LISTEN", "0.0.0.0:1"),
+                ("GATEWAY_TLS_NAMES", "a.example, 10.0.0.1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.listen, "127.0.0.1:0");
+        assert_eq!(
+            c.tls,
+            TlsChoice::Generated {
+                extra_names: vec!["a.example".into(), "10.0.0.1".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn plain_http_needs_loopback_or_force() {
+        let c = Config::resolve(
+            Args {
+                plain_http: true,
+                ..Args::default()
+            },
+            &Layers::default(),
+        )
+        .unwrap();
+        assert!(
+            c.check_listen("127.0.0.1:1".parse().unwrap())
+                .unwrap()
+                .is_none()
+        );
+        assert!(c.check_listen("0.0.0.0:1".parse().unwrap()).is_err());
+        let forced = Args {
+            plain_http: true,
+            allow_plain_http_remote: true,
+            ..Args::default()
+        };
+        let c = Config::resolve(forced, &Layers::default()).unwrap();
+        assert!(
+            c.check_listen("0.0.0.0:1".parse().unwrap())
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn database_url_must_be_sqlite() {
+        let err = Config::resolve(
+            Args::default(),
+            &layers(&[("DATABASE_URL", "postgres://x")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("only sqlite"));
+        let c = Config::resolve(
+            Args::default(),
+            &layers(&[("DATABASE_URL", "sqlite:///tmp/x.db")]),
+        )
+        .unwrap();
+        assert_eq!(c.database_path, PathBuf::from("/tmp/x.db"));
+    }
+}

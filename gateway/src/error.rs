@@ -1,0 +1,139 @@
+//! The error boundary: every failure becomes a JSON answer with a stable code; internal causes
+//! are logged, never sent.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use common::sign::AuthReason;
+use common::wire::{ErrorBody, GapError, GapTag};
+
+use crate::store::StoreError;
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// 401 with the reason code of a refused signature or credential.
+    Unauthorized(AuthReason),
+    /// 401 for the admin API: missing or wrong admin token.
+    AdminRequired,
+    /// 400 with a machine-readable code and a sentence.
+    BadRequest { code: &'static str, message: String },
+    /// 404.
+    NotFound(&'static str),
+    /// 409: the batch would leave a gap; resend from `expected`.
+    Gap { expected: u64 },
+    /// 413: the body is larger than `limit` bytes.
+    TooLarge { limit: usize },
+    /// 503: a bounded resource is full; try again after `retry_after` seconds.
+    Busy {
+        message: &'static str,
+        retry_after: u64,
+    },
+    /// 500: the cause is logged, the client gets a generic sentence.
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::NotFound("no such run"),
+            StoreError::Gap { expected } => ApiError::Gap { expected },
+            StoreError::RunFinished => ApiError::Unauthorized(AuthReason::RunFinished),
+            StoreError::Conflict => ApiError::bad_request("conflict", "already exists"),
+            StoreError::Backend(cause) => ApiError::Internal(cause),
+        }
+    }
+}
+
+fn body(error: &str, reason: Option<&str>, message: String) -> axum::Json<ErrorBody> {
+    axum::Json(ErrorBody {
+        error: error.to_string(),
+        reason: reason.map(String::from),
+        message,
+    })
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Unauthorized(reason) => (
+                StatusCode::UNAUTHORIZED,
+                body("unauthorized", Some(reason.code()), reason.to_string()),
+            )
+                .into_response(),
+            ApiError::AdminRequired => {
+                let mut r = (
+                    StatusCode::UNAUTHORIZED,
+                    body(
+                        "unauthorized",
+                        Some("admin_required"),
+                        "send the admin token as Authorization: Bearer <token>".into(),
+                    ),
+                )
+                    .into_response();
+                r.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                r
+            }
+            ApiError::BadRequest { code, message } => (
+                StatusCode::BAD_REQUEST,
+                body("bad_request", Some(code), message),
+            )
+                .into_response(),
+            ApiError::NotFound(what) => (
+                StatusCode::NOT_FOUND,
+                body("not_found", None, what.to_string()),
+            )
+                .into_response(),
+            ApiError::Gap { expected } => (
+                StatusCode::CONFLICT,
+                axum::Json(GapError {
+                    error: GapTag::SequenceGap,
+                    expected,
+                }),
+            )
+                .into_response(),
+            ApiError::TooLarge { limit } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                body(
+                    "payload_too_large",
+                    None,
+                    format!("the body exceeds {limit} bytes"),
+                ),
+            )
+                .into_response(),
+            ApiError::Busy {
+                message,
+                retry_after,
+            } => {
+                let mut r = (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    body("busy", None, message.into()),
+                )
+                    .into_response();
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+                r
+            }
+            ApiError::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    body(
+                        "internal",
+                        None,
+                        "internal error; see the gateway log".into(),
+                    ),
+                )
+                    .into_response()
+            }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! The gateway: a self-hosted HTTPS server that stores signed run events from claude-runner and
+//! serves them to people.
+//!
+//! Entry points: [`serve`] (what `main` and the tests call), [`Gateway::open`] + [`Gateway::run`]
+//! when the caller wants the start-up facts (URL, CA fingerprint, first-start secrets) before
+//! serving, and [`api::router`] for handler tests without a socket.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod secrets;
+pub mod server;
+pub mod state;
+pub mod store;
+pub mod tls;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::config::{Config, TlsChoice};
+use crate::state::{AppState, StateInner};
+use crate::store::Store;
+use crate::store::sqlite::SqliteStore;
+
+/// A gateway ready to serve: storage open, secrets and certificates in place.
+#[derive(Debug)]
+pub struct Gateway {
+    pub state: AppState,
+    pub tls: Option<tls::TlsMaterial>,
+    /// Base URL people and runners use.
+    pub base_url: String,
+    /// Set on first start (or rotation): the admin token, to show once.
+    pub new_admin_token: Option<common::Secret>,
+    /// Set when the HMAC secret was generated on this start.
+    pub generated_secret_path: Option<PathBuf>,
+    /// `<data>/runner.env`, the settings a local runner needs.
+    pub runner_env_path: PathBuf,
+    /// A warning to show (plain HTTP on a non-loopback address).
+    pub warning: Option<String>,
+}
+
+impl Gateway {
+    /// Prepare everything for `bound` (the listener's address): data directory, database,
+    /// secrets, TLS material, `runner.env`.
+    pub async fn open(mut config: Config, bound: SocketAddr) -> anyhow::Result<Self> {
+        // Absolute, so the paths printed and written into runner.env work from anywhere.
+        config.data_dir =
+            std::path::absolute(&config.data_dir).context("resolve the data directory")?;
+        config.database_path =
+            std::path::absolute(&config.database_path).context("resolve the database path")?;
+        let warning = config.check_listen(bound)?;
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("create data directory {}", config.data_dir.display()))?;
+        if let Some(parent) = config
+            .database_path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("create database directory {}", parent.display()))?;
+        }
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&config.database_path)
+                .with_context(|| format!("open database {}", config.database_path.display()))?,
+        );
+        let secrets = secrets::load_or_create(
+            &config.data_dir,
+            config.hmac_secret.clone(),
+            config.admin_token.clone(),
+            config.rotate_admin_token,
+            store.as_ref(),
+        )
+        .await?;
+        let tls = match &config.tls {
+            TlsChoice::Generated { extra_names } => Some(tls::load_or_generate(
+                &config.data_dir.join("tls"),
+                extra_names,
+            )?),
+            TlsChoice::Files { cert, key } => Some(tls::load_files(cert, key)?),
+            TlsChoice::PlainHttp { .. } => None,
+        };
+        let base_url = config.base_url(bound);
+        let ca_path = tls.as_ref().and_then(|t| t.ca_path.as_deref());
+        let runner_env_path =
+            secrets::write_runner_env(&config.data_dir, &base_url, &secrets.hmac_secret, ca_path)?;
+        let state = AppState::new(StateInner {
+            store,
+            hmac_secret: secrets.hmac_secret,
+            admin_token_hash: secrets.admin_token_hash,
+            nonces: auth::NonceCache::new(config.limits.nonce_cache_entries),
+            limits: config.limits.clone(),
+            base_url: base_url.clone(),
+        });
+        Ok(Self {
+            state,
+            tls,
+            base_url,
+            new_admin_token: secrets.new_admin_token,
+            generated_secret_path: secrets.hmac_generated.then_some(secrets.hmac_path),
+            runner_env_path,
+            warning,
+        })
+    }
+
+    /// Serve until `shutdown` resolves.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let app = api::router(self.state.clone());
+        server::run(app, listener, self.tls.map(|t| t.config), shutdown).await
+    }
+}
+
+/// Open the gateway for `config` and serve on `listener` until `shutdown` resolves.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let bound = listener
+        .local_addr()
+        .context("read the listener's address")?;
+    Gateway::open(config, bound)
+        .await?
+        .run(listener, shutdown)
+        .await
+}

@@ -1,0 +1,48 @@
+//! Shared state of the running gateway, cloned into every handler.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use common::Secret;
+
+use crate::auth::NonceCache;
+use crate::config::Limits;
+use crate::store::Store;
+
+/// Cheap to clone: one `Arc` around the real state.
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<StateInner>);
+
+pub struct StateInner {
+    pub store: Arc<dyn Store>,
+    pub hmac_secret: Secret,
+    /// SHA-256 of the admin token; the token itself is never kept.
+    pub admin_token_hash: [u8; 32],
+    pub nonces: NonceCache,
+    pub limits: Limits,
+    /// Base URL for links shown to people (`https://localhost:3100`).
+    pub base_url: String,
+}
+
+impl std::fmt::Debug for StateInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateInner")
+            .field("hmac_secret", &self.hmac_secret)
+            .field("limits", &self.limits)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    pub fn new(inner: StateInner) -> Self {
+        Self(Arc::new(inner))
+    }
+}
+
+impl Deref for AppState {
+    type Target = StateInner;
+    fn deref(&self) -> &StateInner {
+        &self.0
+    }
+}

@@ -1,0 +1,523 @@
+//! Handler tests through `Router::oneshot`: signatures, replay, limits, idempotent ingest.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::Secret;
+use common::sign::{self, SignedParts};
+use common::wire::{CreatedRun, Event, EventKind, EventPage, IngestBatch};
+use gateway::auth::{NonceCache, token_hash};
+use gateway::config::Limits;
+use gateway::state::{AppState, StateInner};
+use gateway::store::Store;
+use gateway::store::sqlite::SqliteStore;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const SECRET: &str = "test-shared-secret-0123456789";
+const ADMIN: &str = "admin-token-for-tests";
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    state: AppState,
+}
+
+fn harness() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("g.db")).unwrap());
+    let state = AppState::new(StateInner {
+        store,
+        hmac_secret: Secret::new(SECRET),
+        admin_token_hash: token_hash(ADMIN),
+        nonces: NonceCache::new(1000),
+        limits: Limits {
+            max_ingest_bytes: 64 * 1024,
+            ..Limits::default()
+        },
+        base_url: "https://localhost:3100".into(),
+    });
+    Harness { _dir: dir, state }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn nonce() -> String {
+    let mut b = [0u8; 18];
+    getrandom::fill(&mut b).unwrap();
+    sign::encode_nonce(&b)
+}
+
+/// A signed request; `tamper` edits the parts after signing.
+struct Signed {
+    method: &'static str,
+    path: String,
+    run_id: String,
+    key: Vec<u8>,
+    ts: i64,
+    nonce: String,
+    body: Vec<u8>,
+}
+
+impl Signed {
+    fn new(method: &'static str, path: &str, run_id: &str, key: &[u8], body: Vec<u8>) -> Self {
+        Self {
+            method,
+            path: path.into(),
+            run_id: run_id.into(),
+            key: key.to_vec(),
+            ts: now(),
+            nonce: nonce(),
+            body,
+        }
+    }
+
+    fn signature(&self) -> String {
+        let (path, query) = self.path.split_once('?').unwrap_or((&self.path, ""));
+        sign::sign(
+            &self.key,
+            &SignedParts {
+                method: self.method,
+                path,
+                query,
+                run_id: &self.run_id,
+                timestamp: self.ts,
+                nonce: &self.nonce,
+                body: &self.body,
+            },
+        )
+    }
+
+    fn request_with(&self, signature: &str, body: Vec<u8>) -> Request<Body> {
+        Request::builder()
+            .method(self.method)
+            .uri(&self.path)
+            .header(sign::HEADER_TIMESTAMP, self.ts.to_string())
+            .header(sign::HEADER_NONCE, &self.nonce)
+            .header(sign::HEADER_RUN, &self.run_id)
+            .header(sign::HEADER_SIGNATURE, signature)
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap()
+    }
+
+    fn request(&self) -> Request<Body> {
+        self.request_with(&self.signature(), self.body.clone())
+    }
+}
+
+async fn call(state: &AppState, req: Request<Body>) -> (StatusCode, Value) {
+    let resp = gateway::api::router(state.clone())
+        .oneshot(req)
+        .await
+        .unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+async fn admin_get(state: &AppState, path: &str) -> (StatusCode, Value) {
+    let req = Request::get(path)
+        .header("authorization", format!("Bearer {ADMIN}"))
+        .body(Body::empty())
+        .unwrap();
+    call(state, req).await
+}
+
+async fn create_run(state: &AppState) -> CreatedRun {
+    let s = Signed::new(
+        "POST",
+        "/api/runner/runs",
+        "",
+        SECRET.as_bytes(),
+        br#"{"name":"t"}"#.to_vec(),
+    );
+    let (status, body) = call(state, s.request()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    serde_json::from_value(body).unwrap()
+}
+
+fn run_key(run: &CreatedRun) -> [u8; 32] {
+    sign::derive_run_key(SECRET.as_bytes(), &run.run_id, &run.token)
+}
+
+fn batch(run_id: &str, seqs: std::ops::RangeInclusive<u64>) -> Vec<u8> {
+    let events = seqs
+        .map(|s| Event {
+            sequence: s,
+            kind: EventKind::Stdout,
+            data: json!(format!("line {s}")),
+            ts: 1,
+        })
+        .collect();
+    serde_json::to_vec(&IngestBatch {
+        run_id: run_id.into(),
+        events,
+    })
+    .unwrap()
+}
+
+async fn ingest(state: &AppState, run: &CreatedRun, body: Vec<u8>) -> (StatusCode, Value) {
+    let s = Signed::new(
+        "POST",
+        "/api/ingest/event",
+        &run.run_id,
+        &run_key(run),
+        body,
+    );
+    call(state, s.request()).await
+}
+
+async fn stored(state: &AppState, run: &CreatedRun) -> Vec<u64> {
+    let (status, body) = admin_get(
+        state,
+        &format!("/api/runs/{}/events?after=0&limit=5000", run.run_id),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let page: EventPage = serde_json::from_value(body).unwrap();
+    page.events.iter().map(|e| e.sequence).collect()
+}
+
+fn reason(body: &Value) -> &str {
+    body["reason"].as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn ingest_is_idempotent_and_refuses_gaps() {
+    let h = harness();
+    let run = create_run(&h.state).await;
+    let (s, b) = ingest(&h.state, &run, batch(&run.run_id, 1..=3)).await;
+    assert_eq!((s, b["acked_through"].as_u64()), (StatusCode::OK, Some(3)));
+    // A resend overlapping what is stored is acked, nothing doubled.
+    let (s, b) = ingest(&h.state, &run, batch(&run.run_id, 2..=5)).await;
+    assert_eq!((s, b["acked_through"].as_u64()), (StatusCode::OK, Some(5)));
+    // A gap answers 409 with where to resume, and stores nothing.
+    let (s, b) = ingest(&h.state, &run, batch(&run.run_id, 8..=9)).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(b["expected"], 6);
+    assert_eq!(stored(&h.state, &run).await, vec![1, 2, 3, 4, 5]);
+}
+
+#[tokio::test]
+async fn forged_tampered_stale_replayed_and_unknown_requests_are_refused_and_store_nothing() {
+    let h = harness();
+    let run = create_run(&h.state).await;
+    let body = batch(&run.run_id, 1..=1);
+
+    // Forged: signed with a key derived from a wrong token.
+    let wrong = sign::derive_run_key(SECRET.as_bytes(), &run.run_id, "not-the-token");
+    let s = Signed::new(
+        "POST",
+        "/api/ingest/event",
+        &run.run_id,
+        &wrong,
+        body.clone(),
+    );
+    let (status, b) = call(&h.state, s.request()).await;
+    assert_eq!(
+        (status, reason(&b)),
+        (StatusCode::UNAUTHORIZED, "bad_signature")
+    );
+
+    // Forged with the shared secret instead of the run key.
+    let s = Signed::new(
+        "POST",
+        "/api/ingest/event",
+        &run.run_id,
+        SECRET.as_bytes(),
+        body.clone(),
+    );
+    let (status, b) = call(&h.state, s.request()).await;
+    assert_eq!(
+        (status, reason(&b)),
+        (StatusCode::UNAUTHORIZED, "bad_signature")
+    );
+
+    // Tampered: a valid signature over a different body.
+    let s = Signed::new(
+        "POST",
+        "/api/ingest/event",
+        &run.run_id,
+        &run_key(&run),
+        body.clone(),
+    );
+    let other = batch(&run.run_id, 1..=2);
+    let (status, b) = call(&h.state, s.request_with(&s.signature(), other)).await;
+    assert_eq!(
+        (status, reason(&b)),
+        (StatusCode::UNAUTHORIZED, "bad_signature")
+    );
+
+    // Tampered path: signed for the ping, sent to ingest.
+    let mut s = Signed::new(
+        "POST",
+        "/api/runner/ping",
+        &run.run_id,
+        &run_key(&run),
+        body.clone(),
+    );
+    let sig = s.signature();
+    s.path = "/api/ingest/event".into();
+    let (status, b) = call(&h.state, s.request_with(&sig, body.clone())).await;
+    assert_eq!(
+        (status, reason(&b)),
+        (StatusCode::UNAUTHORIZED, "bad_signature")
+    );
+
+    // Stale, both ways.
+    for skew in [-301, 301] {
+        let mut s = Signed::new(
+            "POST",
+            "/api/ingest/event",
+            &run.run_id,
+            &run_key(&run),
+            body.clone(),
+        );
+        s.ts += skew;
+        let (status, b) = call(&h.state, s.request()).await;
+        assert_eq!(
+            (status, reason(&b)),
+            (StatusCode::UNAUTHORIZED, "stale_timestamp"),
+            "skew {skew}"
+        );
+    }
+
+    // Unknown run.
+    let s = Signed::new(
+        "POST",
+        "/api/ingest/event",
+        "r_nosuchrun",
+        &run_key(&run),
+        body.clone(),
+    );
+    let (status, b) = call(&h.state, s.request()).await;
+    assert_eq!(
+        (status, reason(&b)),
+        (StatusCode::UNAUTHORIZED, "unknown_run")
+    );
+
+    // Missing and malformed headers.
+    let req = Request::post("/api/ingest/event")
+        .body(Body::from(body.clone()))
+        .unwrap();
+    let (status, b) = call(&h.state, req).await;
+    assert_eq!(
+        (status, reason(&b)),
+        (StatusCode::UNAUTHORIZED, "missing_header")
+    );
+    let mut s = Signed::new(
+        "POST",
+        "/api/ingest/event",
+        &run.run_id,
+        &run_key(&run),
+        body.clone(),
+    );
+    s.nonce = "short".into();
+    let (status, b) = call(&h.state, s.request()).await;
+    assert_eq!(
+        (status, reason(&b)),
+        (StatusCode::UNAUTHORIZED, "malformed_header")
+    );
+
+    assert!(
+        stored(&h.state, &run).await.is_empty(),
+        "no refused request reached storage"
+    );
+
+    // Replayed: the same signed request twice.
+    let s = Signed::new(
+        "POST",
+        "/api/ingest/event",
+        &run.run_id,
+        &run_key(&run),
+        body.clone(),
+    );
+    let (status, _) = call(&h.state, s.request()).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, b) = call(&h.state, s.request()).await;
+    assert_eq!(
+        (status, reason(&b)),
+        (StatusCode::UNAUTHORIZED, "replayed_nonce")
+    );
+    assert_eq!(stored(&h.state, &run).await, vec![1]);
+}
+
+#[tokio::test]
+async fn a_forged_request_does_not_use_up_its_nonce() {
+    let h = harness();
+    let run = create_run(&h.state).await;
+    let body = batch(&run.run_id, 1..=1);
+    let good = Signed::new(
+        "POST",
+        "/api/ingest/event",
+        &run.run_id,
+        &run_key(&run),
+        body.clone(),
+    );
+    let forged = good.request_with(&format!("v1={}", "0".repeat(64)), body);
+    let (status, _) = call(&h.state, forged).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = call(&h.state, good.request()).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the genuine request with the same nonce still passes"
+    );
+}
+
+#[tokio::test]
+async fn finished_runs_take_no_new_events_but_ack_resends() {
+    let h = harness();
+    let run = create_run(&h.state).await;
+    let events = vec![
+        Event {
+            sequence: 1,
+            kind: EventKind::Stdout,
+            data: json!("hi"),
+            ts: 1,
+        },
+        Event {
+            sequence: 2,
+            kind: EventKind::Marker,
+            data: json!({"event": "finished", "exitCode": 0, "durationMs": 5}),
+            ts: 2,
+        },
+    ];
+    let body = serde_json::to_vec(&IngestBatch {
+        run_id: run.run_id.clone(),
+        events,
+    })
+    .unwrap();
+    let (status, _) = ingest(&h.state, &run, body.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, b) = ingest(&h.state, &run, body).await;
+    assert_eq!(
+        (status, b["acked_through"].as_u64()),
+        (StatusCode::OK, Some(2)),
+        "a resend is still acked"
+    );
+    let (status, b) = ingest(&h.state, &run, batch(&run.run_id, 3..=3)).await;
+    assert_eq!(
+        (status, reason(&b)),
+        (StatusCode::UNAUTHORIZED, "run_finished")
+    );
+    let (_, summary) = admin_get(&h.state, &format!("/api/runs/{}", run.run_id)).await;
+    assert_eq!(summary["status"], "finished");
+    assert_eq!(summary["exit_code"], 0);
+}
+
+#[tokio::test]
+async fn bad_bodies_get_clear_errors() {
+    let h = harness();
+    let run = create_run(&h.state).await;
+    // Oversized: over the 64 KiB limit of this harness.
+    let big = batch(&run.run_id, 1..=4000);
+    assert!(big.len() > 64 * 1024);
+    let (status, b) = ingest(&h.state, &run, big).await;
+    assert_eq!(
+        (status, b["error"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large"))
+    );
+    // Malformed JSON.
+    let (status, b) = ingest(&h.state, &run, b"{not json".to_vec()).await;
+    assert_eq!(
+        (status, reason(&b)),
+        (StatusCode::BAD_REQUEST, "malformed_json")
+    );
+    // Wrong data type for the kind.
+    let body = json!({"run_id": run.run_id, "events": [{"sequence": 1, "type": "marker", "data": "x", "ts": 0}]});
+    let (status, b) = ingest(&h.state, &run, serde_json::to_vec(&body).unwrap()).await;
+    assert_eq!(
+        (status, reason(&b)),
+        (StatusCode::BAD_REQUEST, "invalid_event")
+    );
+    // Sequence 0.
+    let body = json!({"run_id": run.run_id, "events": [{"sequence": 0, "type": "stdout", "data": "x", "ts": 0}]});
+    let (status, b) = ingest(&h.state, &run, serde_json::to_vec(&body).unwrap()).await;
+    assert_eq!(
+        (status, reason(&b)),
+        (StatusCode::BAD_REQUEST, "invalid_event")
+    );
+    // Body for another run.
+    let (status, b) = ingest(&h.state, &run, batch("r_other", 1..=1)).await;
+    assert_eq!(
+        (status, reason(&b)),
+        (StatusCode::BAD_REQUEST, "run_mismatch")
+    );
+    assert!(stored(&h.state, &run).await.is_empty());
+}
+
+#[tokio::test]
+async fn admin_api_needs_the_token_and_pages_events() {
+    let h = harness();
+    let req = Request::get("/api/runs").body(Body::empty()).unwrap();
+    let (status, b) = call(&h.state, req).await;
+    assert_eq!(
+        (status, reason(&b)),
+        (StatusCode::UNAUTHORIZED, "admin_required")
+    );
+    let req = Request::get("/api/runs")
+        .header("authorization", "Bearer wrong")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&h.state, req).await.0, StatusCode::UNAUTHORIZED);
+
+    let run = create_run(&h.state).await;
+    ingest(&h.state, &run, batch(&run.run_id, 1..=10)).await;
+    let (status, b) = admin_get(
+        &h.state,
+        &format!("/api/runs/{}/events?after=4&limit=3", run.run_id),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let page: EventPage = serde_json::from_value(b).unwrap();
+    assert_eq!(
+        page.events.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+        vec![5, 6, 7]
+    );
+    assert_eq!((page.next_after, page.last_sequence), (7, 10));
+    let (status, runs) = admin_get(&h.state, "/api/runs").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(runs[0]["id"], run.run_id.as_str());
+    assert_eq!(
+        admin_get(&h.state, "/api/runs/..%2Fx/events").await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn run_keys_cannot_create_runs_and_ping_needs_a_signature() {
+    let h = harness();
+    let run = create_run(&h.state).await;
+    let s = Signed::new(
+        "POST",
+        "/api/runner/runs",
+        &run.run_id,
+        &run_key(&run),
+        b"{}".to_vec(),
+    );
+    assert_eq!(
+        call(&h.state, s.request()).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let s = Signed::new("GET", "/api/runner/ping", "", SECRET.as_bytes(), vec![]);
+    let (status, b) = call(&h.state, s.request()).await;
+    assert_eq!((status, b["ok"].as_bool()), (StatusCode::OK, Some(true)));
+    let s = Signed::new("GET", "/api/runner/ping", "", b"wrong-secret", vec![]);
+    let (status, b) = call(&h.state, s.request()).await;
+    assert_eq!(
+        (status, reason(&b)),
+        (StatusCode::UNAUTHORIZED, "bad_signature")
+    );
+}
