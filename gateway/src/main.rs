@@ -87,9 +87,12 @@ fn print_banner(gw: &Gateway, bound: std::net::SocketAddr) {
             token.expose()
         );
     }
+    // Name the runner binary built beside this one when there is one, so the line can be pasted.
+    let runner = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("claude-runner")))
+        .filter(|p| p.exists())
+        .map_or_else(|| "claude-runner".to_string(), |p| p.display().to_string());
     println!("start a runner against it:");
-    println!(
-        "  claude-runner --env-file {} start --cmd \"your prompt\"",
-        gw.runner_env_path.display()
-    );
+    println!("  {runner} --env-file {} start --cmd \"your prompt\"", gw.runner_env_path.display());
 }
