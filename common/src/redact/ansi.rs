@@ -21,6 +21,30 @@ pub(crate) fn strip(line: &[u8]) -> (Vec<u8>, Vec<usize>) {
     (view, map)
 }
 
+/// Whether some escape sequence in `line` sits between two non-blank bytes, as one spliced into
+/// a secret or into a rule's keyword would. Colour around words and at line edges does not.
+pub(crate) fn splits_word(line: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(p) = line[i..].iter().position(|&b| b == ESC) {
+        let at = i + p;
+        let mut j = at;
+        while j < line.len() && line[j] == ESC {
+            j += sequence_len(&line[j..]);
+        }
+        let before = at.checked_sub(1).map(|k| line[k]);
+        let after = line.get(j).copied();
+        let solid = |b: Option<u8>| b.is_some_and(|b| !b.is_ascii_whitespace());
+        if solid(before) && solid(after) {
+            return true;
+        }
+        i = j;
+        if i >= line.len() {
+            return false;
+        }
+    }
+    false
+}
+
 /// Length of the escape sequence at the start of `s` (which starts with ESC).
 fn sequence_len(s: &[u8]) -> usize {
     match s.get(1) {
@@ -71,6 +95,16 @@ mod tests {
         assert_eq!(view, b"abcdunterminated");
         assert_eq!(map[..4], [0, 8, 23, 27]);
         assert_eq!(line[map[4]], b'u');
+    }
+
+    #[test]
+    fn only_escapes_inside_words_count_as_splits() {
+        assert!(!splits_word(
+            b"\x1b[1m\x1b[32m    Finished\x1b[0m `test` profile\n"
+        ));
+        assert!(!splits_word(b"plain\n"));
+        assert!(splits_word(b"ghp_abc\x1b[31mdef\n"));
+        assert!(splits_word(b"password\x1b[0m\x1b[1m=x\n"));
     }
 
     #[test]

@@ -14,8 +14,9 @@ pub(crate) enum Check {
     Value,
 }
 
-/// One built-in rule: a short name (used in counts), anchors (literals one of which every match
-/// contains, in the casings we look for), the regex, and the post-check.
+/// One built-in rule: a short name (used in counts), anchors (regex fragments, one of which every
+/// match contains, in the casings we look for — mostly plain literals), the regex, and the
+/// post-check.
 #[derive(Debug)]
 pub(crate) struct Builtin {
     pub name: &'static str,
@@ -35,25 +36,35 @@ macro_rules! kv {
     };
 }
 
-const TOKEN_ANCHORS: &[&str] = &["token", "Token", "TOKEN"];
-const PASSWORD_ANCHORS: &[&str] = &["passw", "Passw", "PASSW"];
-const SECRET_ANCHORS: &[&str] = &["secret", "Secret", "SECRET"];
-const API_KEY_ANCHORS: &[&str] = &[
-    "api_key", "api-key", "apikey", "apiKey", "ApiKey", "API_KEY", "API-KEY", "APIKEY", "Api-Key",
-    "api.key",
-];
+/// A name and the byte that must follow it in `name=value` (see [`kv!`]): anchors of such rules
+/// include it, so `input_tokens` or `broken` do not send a line down the slow path, and the
+/// prefilter stays a set of plain literals.
+macro_rules! sep {
+    ($name:literal) => {
+        concat!($name, r#"[\\"' \t:=]"#)
+    };
+}
+
+const TOKEN_ANCHORS: &[&str] = &[sep!("(?:oken|OKEN)")];
+const PASSWORD_ANCHORS: &[&str] = &[sep!("(?:assw|ASSW)(?:or|OR)?[dD]")];
+const SECRET_ANCHORS: &[&str] = &[sep!(
+    "(?:ecret|ECRET)(?:[_.-]?(?:access|ACCESS|Access))?(?:[_.-]?(?:key|KEY|Key))?"
+)];
+const API_KEY_ANCHORS: &[&str] = &[sep!(
+    "(?:api[_.-]?key|api[_.-]?Key|Api[_.-]?Key|API[_.-]?KEY|ApiKey|apiKey)"
+)];
 
 /// The rules, most specific first: when two overlap, the first one is counted.
 pub(crate) const BUILTINS: &[Builtin] = &[
     Builtin {
         name: "anthropic",
-        anchors: &["sk-ant-"],
+        anchors: &["sk-"],
         regex: r"(?-u)sk-ant-(?:api03|admin01|oat01|ort01)-[A-Za-z0-9_-]{16,160}",
         check: Check::None,
     },
     Builtin {
         name: "openai",
-        anchors: &["sk-proj-", "sk-svcacct-", "sk-admin-"],
+        anchors: &["sk-"],
         regex: r"(?-u)sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{16,200}",
         check: Check::None,
     },
@@ -113,8 +124,8 @@ pub(crate) const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "aws_secret_key",
-        anchors: &["aws", "AWS", "Aws"],
-        regex: r#"(?i-u)aws[a-z0-9_.-]{0,24}(?:secret|key)[a-z0-9_.-]{0,16}(?:\\?["'])?[ \t]*[:=>]+[ \t]*(?:\\?["'])?(?P<secret>[A-Za-z0-9/+=]{40})\b"#,
+        anchors: SECRET_ANCHORS,
+        regex: r#"(?i-u)aws[a-z0-9_.-]{0,24}secret(?:[_.-]?access)?(?:[_.-]?key)?(?:\\?["'])?[ \t]*[:=][ \t]*(?:\\?["'])?(?P<secret>[A-Za-z0-9/+=]{40})\b"#,
         check: Check::None,
     },
     Builtin {
@@ -161,7 +172,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "digitalocean",
-        anchors: &["dop_v1_", "doo_v1_", "dor_v1_"],
+        anchors: &["_v1_"],
         regex: r"(?-u)\bdo[opr]_v1_[a-f0-9]{64}",
         check: Check::None,
     },
@@ -173,13 +184,13 @@ pub(crate) const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "authorization",
-        anchors: &["authorization", "Authorization", "AUTHORIZATION"],
+        anchors: &[sep!("(?:uthorization|UTHORIZATION)")],
         regex: r#"(?i-u)\bauthorization(?:\\?["'])?[ \t]*[:=][ \t]*(?:\\?["'])?(?:(?:bearer|basic|token|bot|digest|negotiate|apikey)[ \t]+)?(?P<secret>[A-Za-z0-9._~+/=:-]{4,2048})"#,
         check: Check::Value,
     },
     Builtin {
         name: "bearer",
-        anchors: &["bearer", "Bearer", "BEARER"],
+        anchors: &[r"(?:earer|EARER)[ \t]"],
         regex: r"(?i-u)\bbearer[ \t]+(?P<secret>[A-Za-z0-9._~+/=-]{8,2048})",
         check: Check::Value,
     },
@@ -209,7 +220,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "cli_flag",
-        anchors: &["--token", "--password", "--api-key", "--secret"],
+        anchors: &["--(?:token|password|api-key|secret)[ =]"],
         regex: r"(?-u)--(?:token|password|api-key|secret)[ =](?P<secret>[^\s-][^\s]{0,511})",
         check: Check::Value,
     },

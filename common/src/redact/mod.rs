@@ -156,21 +156,39 @@ impl Redactor {
     /// (the lines after it are left to the caller).
     fn lines(&mut self, batch: &[u8], out: &mut Vec<u8>) -> Option<usize> {
         let rules = Arc::clone(&self.rules);
-        let mut emitted = 0;
-        while let Some(m) = rules.prefilter.find_at(batch, emitted) {
-            let start = batch[emitted..m.start()]
+        // The next hit of each finder at or after `from` (usize::MAX: none left). Finder 0 is
+        // ESC: a line whose only hit it is needs a look only if an escape splits a word.
+        let mut next: Vec<usize> = vec![0; rules.finders.len()];
+        let (mut emitted, mut from) = (0, 0);
+        let mut first = true;
+        loop {
+            for (n, f) in next.iter_mut().zip(&rules.finders) {
+                if first || *n < from {
+                    *n = f.find_at(batch, from).map_or(usize::MAX, |m| m.start());
+                }
+            }
+            first = false;
+            let hit = next.iter().copied().min().unwrap_or(usize::MAX);
+            if hit == usize::MAX {
+                break;
+            }
+            let start = batch[from..hit]
                 .iter()
                 .rposition(is_sep)
-                .map_or(emitted, |p| emitted + p + 1);
-            let end = batch[m.start()..]
+                .map_or(from, |p| from + p + 1);
+            let end = batch[hit..]
                 .iter()
                 .position(is_sep)
-                .map_or(batch.len(), |p| m.start() + p + 1);
-            out.extend_from_slice(&batch[emitted..start]);
+                .map_or(batch.len(), |p| hit + p + 1);
             let line = &batch[start..end];
+            if next[1..].iter().all(|&n| n >= end) && !ansi::splits_word(line) {
+                from = end;
+                continue;
+            }
+            out.extend_from_slice(&batch[emitted..start]);
             let (spans, tail) = self.scan(line, true);
             self.emit(line, &spans, out);
-            emitted = end;
+            (emitted, from) = (end, end);
             if tail == Tail::OpenKey {
                 return Some(end);
             }

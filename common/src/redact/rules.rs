@@ -40,6 +40,14 @@ struct Pattern {
     grouped: bool,
 }
 
+/// Literals per finder regex (measured: past about a dozen, SIMD literal search slows down faster
+/// than passes add up).
+const LITERALS_PER_FINDER: usize = 11;
+/// Known-value literals per finder regex (longer literals, so more fit).
+const KNOWN_PER_FINDER: usize = 24;
+/// Regex fragments (`name` then `=`) per finder regex.
+const FRAGMENTS_PER_FINDER: usize = 3;
+
 /// A compiled rule set, shared (behind an `Arc`) by every redactor of a process.
 pub struct Rules {
     /// Rule names: `private_key`, then one per pattern, then `known_value`.
@@ -49,8 +57,12 @@ pub struct Rules {
     set: RegexSet,
     /// Known values in every encoding, as one literal alternation.
     known: Option<Regex>,
-    /// Anchors of every rule, known values and ESC: a line with no match here is copied as is.
+    /// Anchors of every rule and every known value, in one regex: a line (ANSI stripped) with no
+    /// match here cannot hold a secret.
     pub(crate) prefilter: Regex,
+    /// ESC, then the same anchors split into small groups: a few literals per regex keep each
+    /// pass on its SIMD literal search, and many fast passes beat one slow one.
+    pub(crate) finders: Vec<Regex>,
     key_begin: Regex,
     pub(crate) key_end: Regex,
     known_count: usize,
@@ -90,8 +102,9 @@ impl Rules {
         let mut names = vec!["private_key".to_string()];
         let mut patterns = Vec::new();
         let mut sources = Vec::new();
-        let mut anchors: Vec<String> =
-            vec![regex::escape(builtin::PRIVATE_KEY_ANCHOR), r"\x1b".into()];
+        // Plain literals (escaped here) and regex fragments, kept apart for the finders.
+        let mut plain = vec![regex::escape(builtin::PRIVATE_KEY_ANCHOR)];
+        let mut fancy = Vec::new();
         for b in BUILTINS {
             let regex = compile(b.name, b.regex)?;
             let grouped = regex
@@ -105,7 +118,13 @@ impl Rules {
                 grouped,
             });
             sources.push(b.regex.to_string());
-            anchors.extend(b.anchors.iter().map(|a| regex::escape(a)));
+            for a in b.anchors {
+                if a.contains(['(', '[', '|', '?', '*', '\\']) {
+                    fancy.push(a.to_string());
+                } else {
+                    plain.push(regex::escape(a));
+                }
+            }
         }
         for (name, re) in extra {
             let regex = compile(name, re)?;
@@ -121,7 +140,7 @@ impl Rules {
             });
             sources.push(re.clone());
             // An extra rule has no declared anchors: the prefilter carries the regex itself.
-            anchors.push(format!("(?:{})", strip_names(re)));
+            fancy.push(format!("(?:{})", strip_names(re)));
         }
         names.push("known_value".into());
 
@@ -136,8 +155,22 @@ impl Rules {
                 &format!("(?-u){}", known_alt.join("|")),
             )?)
         };
-        anchors.extend(known_alt);
-        let prefilter = compile("prefilter", &format!("(?-u){}", anchors.join("|")))?;
+        for v in [&mut plain, &mut fancy] {
+            v.sort();
+            v.dedup();
+        }
+        // Plain literals share a pass; fragments that may need the regex engine past their
+        // literal prefix go a few at a time.
+        let mut finders = vec![compile("prefilter", r"\x1b")?];
+        let groups = plain
+            .chunks(LITERALS_PER_FINDER)
+            .chain(fancy.chunks(FRAGMENTS_PER_FINDER))
+            .chain(known_alt.chunks(KNOWN_PER_FINDER));
+        for group in groups {
+            finders.push(compile("prefilter", &format!("(?-u){}", group.join("|")))?);
+        }
+        let all: Vec<String> = [plain, fancy, known_alt].concat();
+        let prefilter = compile("prefilter", &format!("(?-u){}", all.join("|")))?;
         let set = RegexSetBuilder::new(&sources)
             .size_limit(64 << 20)
             .dfa_size_limit(16 << 20)
@@ -152,10 +185,17 @@ impl Rules {
             set,
             known: known_re,
             prefilter,
+            finders,
             key_begin: compile("private_key", builtin::PRIVATE_KEY_BEGIN)?,
             key_end: compile("private_key", builtin::PRIVATE_KEY_END)?,
             known_count,
         })
+    }
+
+    /// The prefilter regexes alone, for benchmarks.
+    #[doc(hidden)]
+    pub fn prefilter_regexes(&self) -> &[Regex] {
+        &self.finders
     }
 
     /// Index of the `known_value` rule in [`Self::names`].

@@ -1,0 +1,184 @@
+//! Redactor throughput on one core over ≥ 100 MB of generated mixed log text, next to a plain
+//! copy of the same bytes. Run with `cargo bench -p common --bench redact`.
+
+use common::redact::{DEFAULT_CONFIG, Redactor, Rules};
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Instant;
+
+const TARGET: usize = 128 << 20;
+const CHUNK: usize = 64 << 10;
+
+/// A small deterministic generator (xorshift), so every run measures the same text.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[(self.next() % xs.len() as u64) as usize]
+    }
+    fn word(&mut self, out: &mut String, len: usize) {
+        for _ in 0..len {
+            out.push((b'a' + (self.next() % 26) as u8) as char);
+        }
+    }
+}
+
+const CRATES: &[&str] = &[
+    "serde", "tokio", "regex", "hyper", "axum", "rustls", "clap", "tracing", "proptest", "sha2",
+];
+const SECRETS: &[&str] = &[
+    "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+    "AKIAIOSFODNN7EXAMPLE",
+    "password=hunter2222",
+    "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig123456789",
+    "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789ABCDEF",
+    "the run token is bench-run-token-123456",
+];
+
+fn line(rng: &mut Rng, out: &mut String) {
+    match rng.next() % 100 {
+        0..=24 => {
+            let c = rng.pick(CRATES);
+            out.push_str(&format!(
+                "   Compiling {c} v1.{}.{} (/home/user/.cargo/registry/src/index.crates.io-6f17d22bba15001f/{c}-1.0.0)\n",
+                rng.next() % 40,
+                rng.next() % 10
+            ));
+        }
+        25..=34 => out.push_str(&format!(
+            "\x1b[1m\x1b[32m    Finished\x1b[0m `test` profile [unoptimized + debuginfo] target(s) in {}.{}s\n",
+            rng.next() % 60,
+            rng.next() % 100
+        )),
+        35..=49 => {
+            out.push_str("tests/test_");
+            rng.word(out, 8);
+            out.push_str(".py::test_");
+            rng.word(out, 12);
+            out.push_str(&format!(" PASSED                     [{:>3}%]\n", rng.next() % 100));
+        }
+        50..=59 => {
+            out.push_str("npm WARN deprecated ");
+            rng.word(out, 10);
+            out.push_str("@2.0.3: This package is no longer supported. Please use @npmcli/fs instead\n");
+        }
+        60..=79 => {
+            out.push_str(r#"{"type":"assistant","message":{"id":"msg_01"#);
+            rng.word(out, 20);
+            out.push_str(r#"","role":"assistant","content":[{"type":"text","text":"I'll run the test suite to check the change in src/lib.rs.\n"}],"usage":{"input_tokens":"#);
+            out.push_str(&format!("{},\"output_tokens\":{}}}}},\"session_id\":\"1f0c\"}}\n", rng.next() % 9000, rng.next() % 900));
+        }
+        80..=94 => {
+            out.push_str(&format!(
+                "2025-05-01T12:{:02}:{:02}.{:03}Z  INFO runner::client: sent batch seq={} events={} bytes={}\n",
+                rng.next() % 60,
+                rng.next() % 60,
+                rng.next() % 1000,
+                rng.next() % 100000,
+                rng.next() % 64,
+                rng.next() % 65536
+            ));
+        }
+        _ => {
+            out.push_str("test ");
+            rng.word(out, 6);
+            out.push_str("::tests::");
+            rng.word(out, 14);
+            out.push_str(" ... ok\n");
+        }
+    }
+}
+
+fn generate() -> Vec<u8> {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut text = String::with_capacity(TARGET + 4096);
+    let mut n = 0u64;
+    while text.len() < TARGET {
+        n += 1;
+        if n % 20_000 == 0 {
+            text.push_str("log: ");
+            text.push_str(rng.pick(SECRETS));
+            text.push('\n');
+        } else {
+            line(&mut rng, &mut text);
+        }
+    }
+    text.into_bytes()
+}
+
+fn mb_per_s(bytes: usize, secs: f64) -> f64 {
+    bytes as f64 / secs / 1e6
+}
+
+fn main() {
+    let text = generate();
+    let env = BTreeMap::from([
+        ("FOO_TOKEN".to_string(), "foo-token-value-1234".to_string()),
+        (
+            "DB_PASSWORD".to_string(),
+            "correct horse battery".to_string(),
+        ),
+        ("HOME".to_string(), "/home/user".to_string()),
+    ]);
+    let known = vec![
+        "bench-run-token-123456".to_string(),
+        "hmac-secret-0123456789".to_string(),
+    ];
+    if std::env::var_os("DUMP").is_some() {
+        std::fs::write("/tmp/bench_text.log", &text).unwrap();
+    }
+    let rules = Arc::new(Rules::from_config(DEFAULT_CONFIG, &env, known).expect("rules"));
+
+    let mut out = Vec::with_capacity(text.len() + 1024);
+    let mut best_copy = f64::MAX;
+    let mut best_red = f64::MAX;
+    let mut counts = BTreeMap::new();
+    for _ in 0..3 {
+        out.clear();
+        let t = Instant::now();
+        for chunk in text.chunks(CHUNK) {
+            out.extend_from_slice(black_box(chunk));
+        }
+        black_box(&out);
+        best_copy = best_copy.min(t.elapsed().as_secs_f64());
+
+        out.clear();
+        let t = Instant::now();
+        let mut r = Redactor::new(Arc::clone(&rules));
+        for chunk in text.chunks(CHUNK) {
+            r.push(black_box(chunk), &mut out);
+        }
+        r.finish(&mut out);
+        black_box(&out);
+        best_red = best_red.min(t.elapsed().as_secs_f64());
+        counts = r.counts().clone();
+    }
+    let t = Instant::now();
+    let mut hits = 0;
+    for f in rules.prefilter_regexes() {
+        let t = Instant::now();
+        let n = f.find_iter(&text).count();
+        if std::env::var_os("VERBOSE").is_some() {
+            let rate = mb_per_s(text.len(), t.elapsed().as_secs_f64());
+            println!("  {rate:>8.0} MB/s {n:>7} hits {}", f.as_str());
+        }
+        hits += n;
+    }
+    let pre = t.elapsed().as_secs_f64();
+    println!(
+        "prefilter passes alone: {:>8.0} MB/s, {hits} hits",
+        mb_per_s(text.len(), pre)
+    );
+    let mb = text.len() as f64 / 1e6;
+    println!("input: {mb:.0} MB of mixed log text, {CHUNK} B chunks, best of 3, one core");
+    println!("copy:     {:>8.0} MB/s", mb_per_s(text.len(), best_copy));
+    println!("redactor: {:>8.0} MB/s", mb_per_s(text.len(), best_red));
+    println!("hits: {counts:?}");
+}
