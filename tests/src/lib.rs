@@ -4,6 +4,8 @@
 //! The binaries are found next to the test executable (`target/<profile>/`); the README's test
 //! command builds them first (`cargo build --workspace --bins`).
 
+pub mod fake_anthropic;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

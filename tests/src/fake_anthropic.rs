@@ -1,0 +1,212 @@
+//! A fake Anthropic Messages API on loopback, so tests drive the real Claude Code CLI offline.
+//!
+//! It answers `POST /v1/messages` with the streaming SSE sequence the CLI expects, choosing the
+//! answer from the last user message:
+//! * a `tool_result` → text `Tool said: <result>`;
+//! * `RUN: <command>` in the prompt → a `tool_use` of `Bash` with that command;
+//! * `WRITE: <path> <content…>` → a `tool_use` of `Write`;
+//! * `SLOW` → a text answer streamed over about 20 s (for interrupt tests);
+//! * anything else → text `ECHO(<n> msgs): <prompt>`.
+//!
+//! Every request body is kept for assertions (`requests()`).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::Response;
+use axum::routing::post;
+use serde_json::{Value, json};
+
+#[derive(Debug, Default)]
+struct Shared {
+    requests: Mutex<Vec<Value>>,
+    counter: Mutex<u64>,
+}
+
+/// A running fake API.
+#[derive(Debug)]
+pub struct FakeAnthropic {
+    pub addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FakeAnthropic {
+    /// Serve on `127.0.0.1:0` in the current tokio runtime.
+    pub async fn start() -> Self {
+        let shared = Arc::new(Shared::default());
+        let app = Router::new()
+            .route("/v1/messages", post(messages))
+            .fallback(|req: axum::extract::Request| async move {
+                eprintln!("fake-anthropic: unexpected {} {}", req.method(), req.uri());
+                StatusCode::NOT_FOUND
+            })
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind fake API");
+        let addr = listener.local_addr().expect("addr");
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { addr, shared, task }
+    }
+
+    /// `ANTHROPIC_BASE_URL` for the CLI.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every request body received so far.
+    pub fn requests(&self) -> Vec<Value> {
+        self.shared.requests.lock().expect("lock").clone()
+    }
+}
+
+impl Drop for FakeAnthropic {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The environment that makes the CLI talk only to this fake, with a throwaway home.
+pub fn claude_env(base_url: &str, home: &std::path::Path) -> Vec<(String, String)> {
+    let tmp = home.join("tmp");
+    let _ = std::fs::create_dir_all(&tmp);
+    [
+        ("ANTHROPIC_BASE_URL", base_url.to_string()),
+        ("ANTHROPIC_API_KEY", "sk-ant-api03-fake-key-for-tests-only".to_string()),
+        ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1".into()),
+        ("DISABLE_TELEMETRY", "1".into()),
+        ("DISABLE_AUTOUPDATER", "1".into()),
+        ("CLAUDE_CODE_MAX_RETRIES", "0".into()),
+        ("HOME", home.display().to_string()),
+        ("CLAUDE_CONFIG_DIR", home.join(".claude").display().to_string()),
+        ("TMPDIR", tmp.display().to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// The text of the last user message and whether it carries a tool result.
+fn last_user(body: &Value) -> (String, Option<String>) {
+    let Some(msg) = body["messages"].as_array().and_then(|m| m.iter().rev().find(|m| m["role"] == "user")) else {
+        return (String::new(), None);
+    };
+    match &msg["content"] {
+        Value::String(s) => (s.clone(), None),
+        Value::Array(blocks) => {
+            let tool = blocks.iter().find(|b| b["type"] == "tool_result").map(|b| match &b["content"] {
+                Value::String(s) => s.clone(),
+                Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect::<Vec<_>>().join(""),
+                other => other.to_string(),
+            });
+            // The prompt is the last text block that is not a system reminder.
+            let text = blocks
+                .iter()
+                .rev()
+                .filter_map(|b| b["text"].as_str())
+                .find(|t| !t.trim_start().starts_with("<system-reminder>"))
+                .unwrap_or_default()
+                .to_string();
+            (text, tool)
+        }
+        _ => (String::new(), None),
+    }
+}
+
+fn sse(event: &str, data: &Value) -> Bytes {
+    Bytes::from(format!("event: {event}\ndata: {data}\n\n"))
+}
+
+async fn messages(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    shared.requests.lock().expect("lock").push(req.clone());
+    let n = {
+        let mut c = shared.counter.lock().expect("lock");
+        *c += 1;
+        *c
+    };
+    let model = req["model"].as_str().unwrap_or("claude-fake").to_string();
+    let n_msgs = req["messages"].as_array().map_or(0, |m| m.iter().filter(|m| m["role"] != "system").count());
+    let (prompt, tool_result) = last_user(&req);
+
+    enum Plan {
+        Text(String, Duration),
+        Tool(&'static str, Value),
+    }
+    let plan = if let Some(result) = tool_result {
+        Plan::Text(format!("Tool said: {}", result.trim()), Duration::ZERO)
+    } else if let Some(cmd) = prompt.split("RUN: ").nth(1) {
+        Plan::Tool("Bash", json!({"command": cmd.lines().next().unwrap_or_default().trim(), "description": "run it"}))
+    } else if let Some(rest) = prompt.split("WRITE: ").nth(1) {
+        let rest = rest.lines().next().unwrap_or_default().trim();
+        let (path, content) = rest.split_once(' ').unwrap_or((rest, ""));
+        Plan::Tool("Write", json!({"file_path": path, "content": content}))
+    } else if prompt.contains("SLOW") {
+        Plan::Text("slow answer ".repeat(40), Duration::from_millis(500))
+    } else {
+        Plan::Text(format!("ECHO({n_msgs} msgs): {}", prompt.trim()), Duration::ZERO)
+    };
+
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(64);
+    tokio::spawn(async move {
+        let usage = json!({"input_tokens": 100, "output_tokens": 1, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0});
+        let start = json!({"type": "message_start", "message": {"id": format!("msg_fake_{n}"), "type": "message", "role": "assistant",
+            "model": model, "content": [], "stop_reason": null, "stop_sequence": null, "usage": usage}});
+        let _ = tx.send(Ok(sse("message_start", &start))).await;
+        let stop_reason = match plan {
+            Plan::Text(text, pause) => {
+                let _ = tx.send(Ok(sse("content_block_start", &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})))).await;
+                let words: Vec<&str> = text.split_inclusive(' ').collect();
+                let chunk = if pause.is_zero() { words.len().max(1) } else { 1 };
+                for piece in words.chunks(chunk) {
+                    let delta = json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece.concat()}});
+                    if tx.send(Ok(sse("content_block_delta", &delta))).await.is_err() {
+                        return;
+                    }
+                    if !pause.is_zero() {
+                        tokio::time::sleep(pause).await;
+                    }
+                }
+                "end_turn"
+            }
+            Plan::Tool(name, input) => {
+                let start = json!({"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": format!("toolu_fake_{n}"), "name": name, "input": {}}});
+                let _ = tx.send(Ok(sse("content_block_start", &start))).await;
+                let delta = json!({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": input.to_string()}});
+                let _ = tx.send(Ok(sse("content_block_delta", &delta))).await;
+                "tool_use"
+            }
+        };
+        let _ = tx.send(Ok(sse("content_block_stop", &json!({"type": "content_block_stop", "index": 0})))).await;
+        let delta = json!({"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": null}, "usage": {"output_tokens": 12}});
+        let _ = tx.send(Ok(sse("message_delta", &delta))).await;
+        let _ = tx.send(Ok(sse("message_stop", &json!({"type": "message_stop"})))).await;
+    });
+    let stream = RecvStream(rx);
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .header("request-id", format!("req_fake_{n}"))
+        .body(Body::from_stream(stream))
+        .expect("response")
+}
+
+/// The receiver as a `Stream` (futures-core is already in the tree through axum).
+struct RecvStream(tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>);
+
+impl futures_core::Stream for RecvStream {
+    type Item = Result<Bytes, std::io::Error>;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx)
+    }
+}
