@@ -102,7 +102,7 @@ fn generate() -> Vec<u8> {
     let mut n = 0u64;
     while text.len() < TARGET {
         n += 1;
-        if n % 20_000 == 0 {
+        if n.is_multiple_of(20_000) {
             text.push_str("log: ");
             text.push_str(rng.pick(SECRETS));
             text.push('\n');

@@ -236,11 +236,22 @@ pub(crate) const PRIVATE_KEY_ANCHOR: &str = "-----BEGIN";
 
 /// Whether a `name=value` value could be a secret rather than code, a type or a placeholder.
 pub(crate) fn plausible_value(v: &[u8]) -> bool {
+    let end = v
+        .iter()
+        .rposition(|b| !matches!(b, b',' | b'|' | b')' | b']' | b'}' | b';' | b'.'))
+        .map_or(0, |p| p + 1);
+    let v = &v[..end];
     let Some(&first) = v.first() else {
         return false;
     };
-    if matches!(first, b'{' | b'$' | b'%' | b'(' | b'*' | b'[' | b'#') {
-        return false; // template, variable, format string, pointer, list, comment
+    if matches!(
+        first,
+        b'{' | b'$' | b'%' | b'(' | b'*' | b'[' | b'#' | b':' | b'=' | b'<'
+    ) {
+        return false; // template, variable, format string, pointer, list, comment, path, <NAME>
+    }
+    if !v.iter().any(u8::is_ascii_alphanumeric) {
+        return false; // `…`, `***`, `---`
     }
     if v.contains(&b'(') || v.windows(2).any(|w| w == b"::") {
         return false; // a call or a path
@@ -262,14 +273,62 @@ pub(crate) fn plausible_value(v: &[u8]) -> bool {
         b"[redacted]",
         b"required",
         b"optional",
+        b"bool",
+        b"u8",
+        b"u16",
+        b"u32",
+        b"u64",
+        b"usize",
+        b"i32",
+        b"i64",
+        b"vec<u8>",
+        b"option<string>",
     ];
     if WORDS.contains(&lower.as_slice()) || lower.starts_with(b"[redacted]") {
         return false;
     }
-    // A CamelCase type name (`Secret`, `HmacKey`, `Option<Token>` stops at `<`).
+    // A CamelCase type name (`Secret`, `HmacKey`; `Option<Token>` stops at `<`).
     let alpha = v.iter().all(u8::is_ascii_alphabetic);
     if alpha && first.is_ascii_uppercase() && v[1..].iter().any(u8::is_ascii_lowercase) {
         return false;
     }
+    // A field path in code (`args.token`, `self.config.api_key`).
+    let ident = |p: &[u8]| {
+        p.first()
+            .is_some_and(|b| b.is_ascii_lowercase() || *b == b'_')
+            && p.iter().all(|b| b.is_ascii_lowercase() || *b == b'_')
+    };
+    if v.contains(&b'.') && v.split(|&b| b == b'.').all(ident) {
+        return false;
+    }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_that_are_code_or_placeholders_are_not_secrets() {
+        for v in [
+            "bool,",
+            "String",
+            "Secret",
+            ":new",
+            "args.rotate_token,",
+            "${{ secrets.X }}",
+            "{}",
+            "make_token(",
+            "u64",
+            "[REDACTED]",
+            "self.token",
+            "<TOKEN>",
+            "\u{2026}",
+        ] {
+            assert!(!plausible_value(v.as_bytes()), "{v:?}");
+        }
+        for v in ["hunter22", "abc123xyz", "s3cr3t.value", "Zx9-Qw", "tok_1.2"] {
+            assert!(plausible_value(v.as_bytes()), "{v:?}");
+        }
+    }
 }

@@ -66,6 +66,24 @@ impl fmt::Debug for Redactor {
     }
 }
 
+/// `line` with the letter of each JSON `\n`, `\r` and `\t` escape replaced by a blank: same
+/// length, so offsets still hold, but word boundaries are where the decoded text has them.
+fn unescape_blanks(line: &[u8]) -> Vec<u8> {
+    let mut view = line.to_vec();
+    let mut i = 0;
+    while i + 1 < view.len() {
+        if view[i] == b'\\' {
+            if matches!(view[i + 1], b'n' | b'r' | b't') {
+                view[i + 1] = b' ';
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    view
+}
+
 fn is_sep(b: &u8) -> bool {
     *b == b'\n' || *b == b'\r'
 }
@@ -221,12 +239,19 @@ impl Redactor {
         cut
     }
 
-    /// The spans to replace in `line`, matched with escape sequences stripped.
+    /// The spans to replace in `line`, matched with escape sequences stripped and JSON escapes
+    /// neutralised (`\n` reads as a blank, so `\nghp_…` still starts a word).
     fn scan(&self, line: &[u8], complete: bool) -> (Vec<Span>, Tail) {
         if !line.contains(&0x1b) {
-            return self.rules.spans(line, complete);
+            if !line.contains(&b'\\') {
+                return self.rules.spans(line, complete);
+            }
+            return self.rules.spans(&unescape_blanks(line), complete);
         }
-        let (view, map) = ansi::strip(line);
+        let (mut view, map) = ansi::strip(line);
+        if view.contains(&b'\\') {
+            view = unescape_blanks(&view);
+        }
         if !self.rules.prefilter.is_match(&view) {
             return (Vec::new(), Tail::Closed);
         }

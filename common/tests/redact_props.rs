@@ -1,0 +1,229 @@
+//! Property tests for the redactor: whatever the text around them, however the stream is cut into
+//! chunks, and with terminal escapes spliced into them, planted secrets never come out.
+
+use common::redact::{DEFAULT_CONFIG, Redactor, Rules};
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+
+const KNOWN: &str = "Run-Token_9f8e7d6c5b4a";
+
+/// `(text to plant, the secret part of it)`: the secret part must never appear in the output.
+const PLANTS: &[(&str, &str)] = &[
+    (
+        "ghp_Q7wErTy8UiOp9AsDfGh0JkLzXcVbNm12Ab34",
+        "ghp_Q7wErTy8UiOp9AsDfGh0JkLzXcVbNm12Ab34",
+    ),
+    ("AKIAQWERTYUIOP234567", "AKIAQWERTYUIOP234567"),
+    (
+        "sk-ant-api03-Zq9Xw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0FeDcBa-_Zq9Xw8Vu7Ts6Rq5PoAA",
+        "sk-ant-api03-Zq9Xw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0FeDcBa-_Zq9Xw8Vu7Ts6Rq5PoAA",
+    ),
+    (
+        "sk-proj-Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56",
+        "sk-proj-Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56",
+    ),
+    (
+        "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+        "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+    ),
+    ("glpat-Xy9Zw8Vu7Ts6Rq5Po4Nm", "glpat-Xy9Zw8Vu7Ts6Rq5Po4Nm"),
+    (
+        "npm_Ab1Cd2Ef3Gh4Ij5Kl6Mn7Op8Qr9St0Uv1Wx2",
+        "npm_Ab1Cd2Ef3Gh4Ij5Kl6Mn7Op8Qr9St0Uv1Wx2",
+    ),
+    (
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJydW4tNDIifQ.Qm9ndXNTaWduYXR1cmVYeXo",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJydW4tNDIifQ.Qm9ndXNTaWduYXR1cmVYeXo",
+    ),
+    ("password=Pa55-Word-XyZ-42", "Pa55-Word-XyZ-42"),
+    ("api_key: QwErTy123456UiOp", "QwErTy123456UiOp"),
+    (
+        "Authorization: Bearer Zm9vYmFyQmF6UXV4MTIzNDU2",
+        "Zm9vYmFyQmF6UXV4MTIzNDU2",
+    ),
+    (
+        "https://deploy:Url-Pa55-Word9@git.example.com/x",
+        "Url-Pa55-Word9",
+    ),
+    (KNOWN, KNOWN),
+    (
+        "UnVuLVRva2VuXzlmOGU3ZDZjNWI0YQ==",
+        "UnVuLVRva2VuXzlmOGU3ZDZjNWI0YQ",
+    ),
+];
+
+const KEY_BODY: &[&str] = &[
+    "MIIEpAIBAAKCAQEA1x2y3z4QwErTyUiOpAsDfGhJkLzXcVbNm0123456789abcd",
+    "Zq9Xw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0FeDcBaZq9Xw8Vu7Ts6Rq5Po4Nm3Lk2Ji1H",
+];
+
+fn rules() -> Arc<Rules> {
+    static RULES: OnceLock<Arc<Rules>> = OnceLock::new();
+    Arc::clone(RULES.get_or_init(|| {
+        let env = BTreeMap::from([("RUN_TOKEN".to_string(), KNOWN.to_string())]);
+        Arc::new(Rules::from_config(DEFAULT_CONFIG, &env, Vec::new()).unwrap())
+    }))
+}
+
+fn run(text: &[u8], cuts: &[usize]) -> Vec<u8> {
+    let mut r = Redactor::new(rules());
+    let mut out = Vec::new();
+    let mut rest = text;
+    for &c in cuts {
+        let (head, tail) = rest.split_at(c.min(rest.len()));
+        r.push(head, &mut out);
+        rest = tail;
+    }
+    r.push(rest, &mut out);
+    r.finish(&mut out);
+    out
+}
+
+fn strip_ansi(b: &[u8]) -> Vec<u8> {
+    let re = regex::bytes::Regex::new(r"\x1b(?:\[[0-9;]*[A-Za-z]|\][^\x07]*\x07)").unwrap();
+    re.replace_all(b, &b""[..]).into_owned()
+}
+
+/// No 12-byte window of `secret` appears in `out`: neither the secret nor a long part of it.
+fn leaks(out: &[u8], secret: &str) -> Option<String> {
+    let s = secret.as_bytes();
+    let w = 12.min(s.len());
+    (0..=s.len() - w)
+        .map(|i| &s[i..i + w])
+        .find(|win| out.windows(w).any(|o| o == *win))
+        .map(|win| String::from_utf8_lossy(win).into_owned())
+}
+
+fn filler() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof![
+            4 => "[a-z0-9]{1,9}",
+            2 => Just(" ".to_string()),
+            1 => Just("\n".to_string()),
+            1 => "[.,:/=-]",
+            1 => Just("\x1b[32m".to_string()),
+            1 => Just("\x1b[0m".to_string()),
+            1 => Just("{\"text\":\"".to_string()),
+        ],
+        0..40,
+    )
+    .prop_map(|v| v.concat())
+}
+
+const ESCAPES: &[&str] = &[
+    "\x1b[31m",
+    "\x1b[0m",
+    "\x1b[1;33m",
+    "\x1b]8;;https://x.test\x07",
+];
+
+/// `plant` with escapes spliced in at the given interior offsets (taken modulo its length).
+fn splice(plant: &str, at: &[(usize, usize)]) -> String {
+    let mut offsets: Vec<(usize, &str)> = at
+        .iter()
+        .map(|&(o, e)| (1 + o % (plant.len() - 1), ESCAPES[e % ESCAPES.len()]))
+        .collect();
+    offsets.sort();
+    let mut out = String::new();
+    let mut last = 0;
+    for (o, esc) in offsets {
+        out.push_str(&plant[last..o]);
+        out.push_str(esc);
+        last = o;
+    }
+    out.push_str(&plant[last..]);
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn planted_secrets_never_come_out(
+        parts in prop::collection::vec((filler(), 0..PLANTS.len(), prop::bool::ANY), 1..6),
+        tail in filler(),
+        cuts in prop::collection::vec(0usize..80, 0..30),
+    ) {
+        let mut text = String::new();
+        for (fill, i, newline) in &parts {
+            text.push_str(fill);
+            text.push(if *newline { '\n' } else { ' ' });
+            text.push_str(PLANTS[*i].0);
+            text.push(' ');
+        }
+        text.push_str(&tail);
+        let out = run(text.as_bytes(), &cuts);
+        for (_, i, _) in &parts {
+            let secret = PLANTS[*i].1;
+            prop_assert!(leaks(&out, secret).is_none(), "{:?} leaks from {:?}: {:?}",
+                secret, text, String::from_utf8_lossy(&out));
+        }
+    }
+
+    #[test]
+    fn escapes_spliced_into_secrets_do_not_hide_them(
+        before in filler(),
+        i in 0..PLANTS.len(),
+        at in prop::collection::vec((0usize..200, 0usize..4), 1..4),
+        after in filler(),
+        cuts in prop::collection::vec(0usize..40, 0..20),
+    ) {
+        let (plant, secret) = PLANTS[i];
+        let text = format!("{before} {}\x1b[0m {after}\n", splice(plant, &at));
+        let out = run(text.as_bytes(), &cuts);
+        let visible = strip_ansi(&out);
+        prop_assert!(leaks(&visible, secret).is_none() && leaks(&out, secret).is_none(),
+            "{:?} leaks from {:?}: {:?}", secret, text, String::from_utf8_lossy(&out));
+    }
+
+    #[test]
+    fn private_keys_never_come_out(
+        before in filler(),
+        after in filler(),
+        json in prop::bool::ANY,
+        cuts in prop::collection::vec(0usize..50, 0..40),
+    ) {
+        let block = format!("-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n-----END OPENSSH PRIVATE KEY-----", KEY_BODY.join("\n"));
+        let block = if json { serde_json::to_string(&block).unwrap() } else { block };
+        let text = format!("{before}\n{block}\n{after}");
+        let out = run(text.as_bytes(), &cuts);
+        for line in KEY_BODY {
+            prop_assert!(leaks(&out, line).is_none(), "key leaks: {:?}", String::from_utf8_lossy(&out));
+        }
+    }
+}
+
+#[test]
+fn a_line_without_end_is_released_in_bounded_pieces_without_cutting_a_secret() {
+    let secret = PLANTS[0].0;
+    let mut text = Vec::new();
+    while text.len() < 300 * 1024 {
+        text.extend_from_slice(b"abc def ghi jkl ");
+        text.extend_from_slice(secret.as_bytes());
+        text.push(b' ');
+    }
+    let mut r = Redactor::new(rules());
+    let mut out = Vec::new();
+    for chunk in text.chunks(4093) {
+        r.push(chunk, &mut out);
+    }
+    let before_finish = out.len();
+    r.finish(&mut out);
+    let held = out.len() - before_finish;
+    assert!(
+        before_finish > 0 && held <= 64 * 1024,
+        "held back {held} of {}",
+        out.len()
+    );
+    assert!(
+        leaks(&out, secret).is_none(),
+        "no secret is split at a release point"
+    );
+    let count = r.counts().get("github").copied().unwrap_or(0) as usize;
+    let planted = text
+        .windows(secret.len())
+        .filter(|w| *w == secret.as_bytes())
+        .count();
+    assert_eq!(count, planted, "every planted secret counted once");
+}
