@@ -1,0 +1,650 @@
+//! Claude Code's `--output-format stream-json` output, parsed into what a run needs: the session,
+//! each turn's outcome, and a transcript of prompts, answers, tool calls and results.
+//!
+//! This is the one place that knows Claude's line format. The runner reads turn outcomes from it
+//! (the exit code alone is not reliable: SIGINT exits 0, API errors come back as `is_error`); the
+//! gateway builds transcripts and run summaries from stored events with it. Another CLI agent
+//! would get a sibling module with the same outputs.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::wire::{Event, EventKind};
+
+/// One content block of an assistant or user message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Block {
+    Text(String),
+    Thinking(String),
+    ToolUse {
+        id: String,
+        name: String,
+        input: Value,
+    },
+    ToolResult {
+        tool_use_id: String,
+        content: String,
+        is_error: bool,
+    },
+}
+
+/// Token counts of a message or a turn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_input_tokens: u64,
+    pub cache_creation_input_tokens: u64,
+}
+
+impl Usage {
+    fn from_value(v: &Value) -> Self {
+        let n = |k: &str| v[k].as_u64().unwrap_or(0);
+        Self {
+            input_tokens: n("input_tokens"),
+            output_tokens: n("output_tokens"),
+            cache_read_input_tokens: n("cache_read_input_tokens"),
+            cache_creation_input_tokens: n("cache_creation_input_tokens"),
+        }
+    }
+
+    fn add(&mut self, o: &Usage) {
+        self.input_tokens += o.input_tokens;
+        self.output_tokens += o.output_tokens;
+        self.cache_read_input_tokens += o.cache_read_input_tokens;
+        self.cache_creation_input_tokens += o.cache_creation_input_tokens;
+    }
+}
+
+/// The final `result` line of one CLI invocation (one turn).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub subtype: String,
+    pub is_error: bool,
+    pub terminal_reason: Option<String>,
+    pub num_turns: u64,
+    pub total_cost_usd: f64,
+    pub duration_ms: u64,
+    pub session_id: Option<String>,
+    pub result: Option<String>,
+    pub usage: Usage,
+    pub permission_denials: usize,
+}
+
+impl Outcome {
+    /// A turn failed even if the CLI exited 0: an error flag, a non-success subtype, or an abort.
+    pub fn failed(&self) -> bool {
+        self.is_error
+            || self.subtype != "success"
+            || self
+                .terminal_reason
+                .as_deref()
+                .is_some_and(|r| r != "completed")
+    }
+
+    /// The turn was interrupted (SIGINT): `aborted_streaming` or `aborted_tools`.
+    pub fn aborted(&self) -> bool {
+        self.terminal_reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("aborted"))
+    }
+}
+
+/// One parsed stream-json line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Line {
+    Init {
+        session_id: String,
+        model: Option<String>,
+        cwd: Option<String>,
+    },
+    Assistant {
+        blocks: Vec<Block>,
+        usage: Usage,
+    },
+    User {
+        blocks: Vec<Block>,
+    },
+    PermissionDenied {
+        tool: String,
+        message: String,
+    },
+    ApiRetry {
+        message: String,
+    },
+    Result(Outcome),
+    /// Valid stream-json this module does not interpret (`stream_event`, `status`, …).
+    Other,
+}
+
+fn string(v: &Value) -> Option<String> {
+    v.as_str().map(String::from)
+}
+
+fn blocks(content: &Value) -> Vec<Block> {
+    match content {
+        Value::String(s) => vec![Block::Text(s.clone())],
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|b| match b["type"].as_str()? {
+                "text" => Some(Block::Text(string(&b["text"])?)),
+                "thinking" => Some(Block::Thinking(string(&b["thinking"]).unwrap_or_default())),
+                "tool_use" => Some(Block::ToolUse {
+                    id: string(&b["id"]).unwrap_or_default(),
+                    name: string(&b["name"]).unwrap_or_default(),
+                    input: b["input"].clone(),
+                }),
+                "tool_result" => Some(Block::ToolResult {
+                    tool_use_id: string(&b["tool_use_id"]).unwrap_or_default(),
+                    content: match &b["content"] {
+                        Value::String(s) => s.clone(),
+                        Value::Array(parts) => parts
+                            .iter()
+                            .filter_map(|p| p["text"].as_str())
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                        Value::Null => String::new(),
+                        other => other.to_string(),
+                    },
+                    is_error: b["is_error"].as_bool().unwrap_or(false),
+                }),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Parse one line of stream-json; `None` if it is not a JSON object with a known `type`.
+pub fn parse_line(text: &str) -> Option<Line> {
+    let text = text.trim();
+    if !text.starts_with('{') {
+        return None;
+    }
+    let v: Value = serde_json::from_str(text).ok()?;
+    Some(match (v["type"].as_str()?, v["subtype"].as_str()) {
+        ("system", Some("init")) => Line::Init {
+            session_id: string(&v["session_id"])?,
+            model: string(&v["model"]),
+            cwd: string(&v["cwd"]),
+        },
+        ("system", Some("permission_denied")) => Line::PermissionDenied {
+            tool: string(&v["tool_name"]).unwrap_or_default(),
+            message: string(&v["message"]).unwrap_or_default(),
+        },
+        ("system", Some("api_retry")) => Line::ApiRetry {
+            message: string(&v["error"])
+                .or_else(|| string(&v["message"]))
+                .unwrap_or_else(|| "API retry".into()),
+        },
+        ("assistant", _) => Line::Assistant {
+            blocks: blocks(&v["message"]["content"]),
+            usage: Usage::from_value(&v["message"]["usage"]),
+        },
+        ("user", _) => Line::User {
+            blocks: blocks(&v["message"]["content"]),
+        },
+        ("result", _) => Line::Result(Outcome {
+            subtype: string(&v["subtype"]).unwrap_or_default(),
+            is_error: v["is_error"].as_bool().unwrap_or(false),
+            terminal_reason: string(&v["terminal_reason"]),
+            num_turns: v["num_turns"].as_u64().unwrap_or(0),
+            total_cost_usd: v["total_cost_usd"].as_f64().unwrap_or(0.0),
+            duration_ms: v["duration_ms"].as_u64().unwrap_or(0),
+            session_id: string(&v["session_id"]),
+            result: string(&v["result"]),
+            usage: Usage::from_value(&v["usage"]),
+            permission_denials: v["permission_denials"].as_array().map_or(0, Vec::len),
+        }),
+        _ => Line::Other,
+    })
+}
+
+/// What a transcript entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    Prompt,
+    Answer,
+    Thinking,
+    ToolCall,
+    ToolResult,
+    Error,
+    System,
+}
+
+/// One entry of a run's conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub kind: EntryKind,
+    /// The event it came from.
+    pub sequence: u64,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_use_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<Value>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_error: bool,
+}
+
+/// What a run amounts to, from its Claude output.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub session_id: Option<String>,
+    pub model: Option<String>,
+    /// Sum of `num_turns` over the invocations' results.
+    pub turns: u64,
+    /// Number of `result` lines (CLI invocations that finished).
+    pub invocations: u64,
+    pub usage: Usage,
+    pub cost_usd: f64,
+    /// Files Claude wrote or edited (from `Write`, `Edit`, `MultiEdit`, `NotebookEdit` inputs).
+    pub files_written: BTreeSet<String>,
+    pub last_outcome: Option<Outcome>,
+    pub permission_denials: u64,
+}
+
+/// A run's transcript, built event by event.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Transcript {
+    pub entries: Vec<Entry>,
+    pub summary: Summary,
+}
+
+fn entry(kind: EntryKind, sequence: u64, text: impl Into<String>) -> Entry {
+    Entry {
+        kind,
+        sequence,
+        text: text.into(),
+        tool: None,
+        tool_use_id: None,
+        input: None,
+        is_error: false,
+    }
+}
+
+/// The prompt in a `started` marker's argv: the argument after `-p`/`--print`, if not a flag.
+pub fn prompt_from_argv(argv: &[String]) -> Option<String> {
+    let i = argv.iter().position(|a| a == "-p" || a == "--print")?;
+    argv.get(i + 1).filter(|a| !a.starts_with("--")).cloned()
+}
+
+impl Transcript {
+    /// Build from a run's stored events, in sequence order.
+    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a Event>) -> Self {
+        let mut t = Self::default();
+        for e in events {
+            t.push_event(e);
+        }
+        t
+    }
+
+    /// Add one event: markers carrying prompts, stdout stream-json lines, runner errors.
+    pub fn push_event(&mut self, e: &Event) {
+        match e.kind {
+            EventKind::Stdout => {
+                if let Some(text) = e.data.as_str() {
+                    self.push_line(e.sequence, text);
+                }
+            }
+            EventKind::Error => self.entries.push(Entry {
+                is_error: true,
+                ..entry(
+                    EntryKind::Error,
+                    e.sequence,
+                    e.data.as_str().unwrap_or_default(),
+                )
+            }),
+            EventKind::Marker => match e.data["event"].as_str() {
+                Some("started") => {
+                    let argv: Vec<String> =
+                        serde_json::from_value(e.data["command"].clone()).unwrap_or_default();
+                    if let Some(p) = prompt_from_argv(&argv) {
+                        self.entries.push(entry(EntryKind::Prompt, e.sequence, p));
+                    }
+                }
+                Some("turn_started") => {
+                    if let Some(p) = e.data["prompt"].as_str() {
+                        self.entries.push(entry(EntryKind::Prompt, e.sequence, p));
+                    }
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+
+    /// Add one stdout line (ignored unless it is stream-json).
+    pub fn push_line(&mut self, sequence: u64, text: &str) {
+        let Some(line) = parse_line(text) else { return };
+        let s = &mut self.summary;
+        match line {
+            Line::Init {
+                session_id, model, ..
+            } => {
+                s.session_id = Some(session_id);
+                if model.is_some() {
+                    s.model = model;
+                }
+            }
+            Line::Assistant { blocks, .. } => {
+                for b in blocks {
+                    self.entries.push(match b {
+                        Block::Text(t) => entry(EntryKind::Answer, sequence, t),
+                        Block::Thinking(t) => entry(EntryKind::Thinking, sequence, t),
+                        Block::ToolUse { id, name, input } => {
+                            for key in ["file_path", "notebook_path"] {
+                                if matches!(
+                                    name.as_str(),
+                                    "Write" | "Edit" | "MultiEdit" | "NotebookEdit"
+                                ) {
+                                    if let Some(p) = input[key].as_str() {
+                                        self.summary.files_written.insert(p.to_string());
+                                    }
+                                }
+                            }
+                            Entry {
+                                tool: Some(name.clone()),
+                                tool_use_id: Some(id),
+                                input: Some(input),
+                                ..entry(EntryKind::ToolCall, sequence, name)
+                            }
+                        }
+                        Block::ToolResult { .. } => continue,
+                    });
+                }
+            }
+            Line::User { blocks } => {
+                for b in blocks {
+                    match b {
+                        Block::ToolResult {
+                            tool_use_id,
+                            content,
+                            is_error,
+                        } => {
+                            let tool = self
+                                .entries
+                                .iter()
+                                .rev()
+                                .find(|e| {
+                                    e.tool_use_id.as_deref() == Some(&tool_use_id)
+                                        && e.kind == EntryKind::ToolCall
+                                })
+                                .and_then(|e| e.tool.clone());
+                            self.entries.push(Entry {
+                                tool,
+                                tool_use_id: Some(tool_use_id),
+                                is_error,
+                                ..entry(EntryKind::ToolResult, sequence, content)
+                            });
+                        }
+                        // Text in a user message mid-run is the CLI speaking (e.g. an interrupt).
+                        Block::Text(t) => self.entries.push(entry(EntryKind::System, sequence, t)),
+                        _ => {}
+                    }
+                }
+            }
+            Line::PermissionDenied { tool, message } => self.entries.push(Entry {
+                tool: Some(tool.clone()),
+                is_error: true,
+                ..entry(
+                    EntryKind::Error,
+                    sequence,
+                    format!("permission denied for {tool}: {message}"),
+                )
+            }),
+            Line::ApiRetry { message } => {
+                self.entries
+                    .push(entry(EntryKind::System, sequence, message))
+            }
+            Line::Result(outcome) => {
+                let s = &mut self.summary;
+                s.turns += outcome.num_turns;
+                s.invocations += 1;
+                s.cost_usd += outcome.total_cost_usd;
+                s.usage.add(&outcome.usage);
+                s.permission_denials += outcome.permission_denials as u64;
+                if s.session_id.is_none() {
+                    s.session_id = outcome.session_id.clone();
+                }
+                if outcome.failed() {
+                    let why = outcome.result.clone().unwrap_or_else(|| {
+                        format!(
+                            "turn ended: {}",
+                            outcome
+                                .terminal_reason
+                                .as_deref()
+                                .unwrap_or(&outcome.subtype)
+                        )
+                    });
+                    self.entries.push(Entry {
+                        is_error: true,
+                        ..entry(EntryKind::Error, sequence, why)
+                    });
+                }
+                s.last_outcome = Some(outcome);
+            }
+            Line::Other => {}
+        }
+    }
+
+    /// The conversation as Markdown (tool inputs and results in fenced blocks).
+    pub fn to_markdown(&self, title: &str) -> String {
+        let fence = |text: &str| {
+            let ticks = "`".repeat(longest_backtick_run(text).max(2) + 1);
+            format!("{ticks}\n{text}\n{ticks}\n")
+        };
+        let mut out = format!("# {title}\n\n");
+        let s = &self.summary;
+        if let Some(id) = &s.session_id {
+            out.push_str(&format!("- session: `{id}`\n"));
+        }
+        if let Some(m) = &s.model {
+            out.push_str(&format!("- model: `{m}`\n"));
+        }
+        out.push_str(&format!(
+            "- turns: {}, cost: ${:.4}, tokens: {} in / {} out\n\n",
+            s.turns, s.cost_usd, s.usage.input_tokens, s.usage.output_tokens
+        ));
+        for e in &self.entries {
+            match e.kind {
+                EntryKind::Prompt => out.push_str(&format!("## Prompt\n\n{}\n\n", e.text)),
+                EntryKind::Answer => out.push_str(&format!("{}\n\n", e.text)),
+                EntryKind::Thinking => out.push_str(&format!(
+                    "> *thinking:* {}\n\n",
+                    e.text.replace('\n', "\n> ")
+                )),
+                EntryKind::ToolCall => {
+                    let input = e
+                        .input
+                        .as_ref()
+                        .map(|v| serde_json::to_string_pretty(v).unwrap_or_default())
+                        .unwrap_or_default();
+                    out.push_str(&format!("**Tool call: {}**\n\n{}\n", e.text, fence(&input)));
+                }
+                EntryKind::ToolResult => {
+                    let label = if e.is_error {
+                        "Tool error"
+                    } else {
+                        "Tool result"
+                    };
+                    out.push_str(&format!("**{label}**\n\n{}\n", fence(&e.text)));
+                }
+                EntryKind::Error => out.push_str(&format!("**Error:** {}\n\n", e.text)),
+                EntryKind::System => out.push_str(&format!("*{}*\n\n", e.text)),
+            }
+        }
+        out
+    }
+}
+
+fn longest_backtick_run(text: &str) -> usize {
+    text.split(|c| c != '`').map(str::len).max().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const SAMPLES: &str = include_str!("../tests/data/claude-stream-json-samples.jsonl");
+
+    fn sample(pred: impl Fn(&Value) -> bool) -> String {
+        SAMPLES
+            .lines()
+            .find(|l| pred(&serde_json::from_str::<Value>(l).unwrap()))
+            .expect("sample present")
+            .to_string()
+    }
+
+    #[test]
+    fn every_sample_line_parses() {
+        for l in SAMPLES.lines() {
+            assert!(
+                parse_line(l).is_some(),
+                "unparsed: {}",
+                &l[..l.len().min(120)]
+            );
+        }
+    }
+
+    #[test]
+    fn init_and_results() {
+        let init = parse_line(&sample(|v| v["subtype"] == "init")).unwrap();
+        assert!(matches!(init, Line::Init { ref session_id, ref model, .. }
+            if session_id == "ea70748c-227f-4a2f-be89-7d657b290db7" && model.as_deref() == Some("claude-opus-5-5")));
+
+        let Some(Line::Result(ok)) = parse_line(&sample(|v| v["terminal_reason"] == "completed"))
+        else {
+            panic!()
+        };
+        assert!(!ok.failed());
+        assert_eq!(
+            (ok.num_turns, ok.result.as_deref()),
+            (1, Some("ECHO(1 msgs): Say hello"))
+        );
+
+        let Some(Line::Result(api)) = parse_line(&sample(|v| v["terminal_reason"] == "api_error"))
+        else {
+            panic!()
+        };
+        assert!(
+            api.failed(),
+            "an API error is a failure even with subtype success"
+        );
+        let Some(Line::Result(aborted)) =
+            parse_line(&sample(|v| v["terminal_reason"] == "aborted_streaming"))
+        else {
+            panic!()
+        };
+        assert!(aborted.failed() && aborted.aborted());
+    }
+
+    #[test]
+    fn not_stream_json_is_ignored() {
+        assert_eq!(parse_line("plain text"), None);
+        assert_eq!(parse_line("{broken"), None);
+        assert_eq!(parse_line(r#"{"no_type": 1}"#), None);
+    }
+
+    fn ev(sequence: u64, kind: EventKind, data: Value) -> Event {
+        Event {
+            sequence,
+            kind,
+            data,
+            ts: 0,
+        }
+    }
+
+    #[test]
+    fn transcript_of_a_tool_call_turn() {
+        let tool_use = sample(|v| v["message"]["content"][0]["type"] == "tool_use");
+        let tool_result = sample(|v| v["message"]["content"][0]["type"] == "tool_result");
+        let answer = r#"{"type":"assistant","message":{"content":[{"type":"text","text":"done"}],"usage":{"input_tokens":5,"output_tokens":2}}}"#;
+        let write = r#"{"type":"assistant","message":{"content":[{"type":"tool_use","id":"t2","name":"Write","input":{"file_path":"/w/a.txt","content":"x"}}]}}"#;
+        let result = sample(|v| v["terminal_reason"] == "completed");
+        let events = vec![
+            ev(
+                1,
+                EventKind::Marker,
+                json!({"event": "started", "command": ["claude", "-p", "do it", "--verbose"]}),
+            ),
+            ev(
+                2,
+                EventKind::Stdout,
+                json!(sample(|v| v["subtype"] == "init")),
+            ),
+            ev(3, EventKind::Stdout, json!(tool_use)),
+            ev(4, EventKind::Stdout, json!(tool_result)),
+            ev(5, EventKind::Stdout, json!(write)),
+            ev(6, EventKind::Stdout, json!(answer)),
+            ev(7, EventKind::Stderr, json!("noise")),
+            ev(8, EventKind::Stdout, json!(result)),
+            ev(
+                9,
+                EventKind::Marker,
+                json!({"event": "turn_started", "prompt": "again"}),
+            ),
+        ];
+        let t = Transcript::from_events(&events);
+        let kinds: Vec<EntryKind> = t.entries.iter().map(|e| e.kind).collect();
+        use EntryKind::*;
+        assert_eq!(
+            kinds,
+            vec![Prompt, ToolCall, ToolResult, ToolCall, Answer, Prompt]
+        );
+        assert_eq!(t.entries[0].text, "do it");
+        assert_eq!(t.entries[1].tool.as_deref(), Some("Bash"));
+        assert_eq!(
+            t.entries[1].input.as_ref().unwrap()["command"],
+            "echo hello > out.txt && cat out.txt"
+        );
+        assert_eq!(
+            (t.entries[2].text.as_str(), t.entries[2].tool.as_deref()),
+            ("hello", Some("Bash"))
+        );
+        assert_eq!(
+            t.summary.files_written.iter().collect::<Vec<_>>(),
+            vec!["/w/a.txt"]
+        );
+        assert_eq!(t.summary.turns, 1);
+        assert!((t.summary.cost_usd - 0.050348).abs() < 1e-9);
+        assert_eq!(t.summary.model.as_deref(), Some("claude-opus-5-5"));
+        let md = t.to_markdown("run r_1");
+        assert!(
+            md.contains("## Prompt\n\ndo it")
+                && md.contains("**Tool call: Bash**")
+                && md.contains("done")
+        );
+    }
+
+    #[test]
+    fn failed_turns_and_denials_become_errors() {
+        let mut t = Transcript::default();
+        t.push_line(1, &sample(|v| v["subtype"] == "permission_denied"));
+        t.push_line(2, &sample(|v| v["terminal_reason"] == "api_error"));
+        assert_eq!(t.entries.len(), 2);
+        assert!(
+            t.entries
+                .iter()
+                .all(|e| e.kind == EntryKind::Error && e.is_error)
+        );
+        assert!(t.entries[1].text.starts_with("API Error: 529"));
+    }
+
+    #[test]
+    fn markdown_fences_survive_backticks() {
+        let mut t = Transcript::default();
+        t.entries.push(Entry {
+            kind: EntryKind::ToolResult,
+            ..entry(EntryKind::ToolResult, 1, "```\ninner\n```")
+        });
+        let md = t.to_markdown("x");
+        assert!(md.contains("````\n```\ninner\n```\n````"), "{md}");
+    }
+}
