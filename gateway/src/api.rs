@@ -28,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/runs", get(list_runs).post(create_run_admin))
         .route("/api/runs/{id}", get(get_run))
         .route("/api/runs/{id}/events", get(run_events))
+        .merge(crate::transcript::routes())
         .fallback(not_found)
         .with_state(state)
 }

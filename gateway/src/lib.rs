@@ -14,6 +14,7 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod tls;
+pub mod transcript;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -1,0 +1,89 @@
+//! A run's Claude transcript, derived from its stored events, as JSON for the UI and as Markdown
+//! or JSON downloads.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use common::claude::Transcript;
+use common::wire;
+
+use crate::auth;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Events read per store call while building a transcript.
+const PAGE: usize = 5_000;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/runs/{id}/transcript", get(transcript_json))
+        .route("/api/runs/{id}/transcript.md", get(export_markdown))
+        .route("/api/runs/{id}/transcript.json", get(export_json))
+}
+
+/// Read every event of a run and build its transcript.
+pub async fn build(state: &AppState, run_id: &str) -> Result<Transcript, ApiError> {
+    if !wire::valid_run_id(run_id) || state.store.run(run_id.to_string()).await?.is_none() {
+        return Err(ApiError::NotFound("no such run"));
+    }
+    let mut transcript = Transcript::default();
+    let mut after = 0;
+    loop {
+        let events = state.store.events(run_id.to_string(), after, PAGE).await?;
+        let Some(last) = events.last() else { break };
+        after = last.sequence;
+        for e in &events {
+            transcript.push_event(e);
+        }
+        if events.len() < PAGE {
+            break;
+        }
+    }
+    Ok(transcript)
+}
+
+async fn transcript_json(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Transcript>, ApiError> {
+    auth::require_admin(&state, &headers)?;
+    Ok(Json(build(&state, &id).await?))
+}
+
+fn attachment(body: String, content_type: &'static str, filename: String) -> Response {
+    let mut resp = body.into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    // The run id is [A-Za-z0-9_-] only (checked in `build`), so the name needs no escaping.
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox"));
+    resp
+}
+
+async fn export_markdown(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    auth::require_admin(&state, &headers)?;
+    let t = build(&state, &id).await?;
+    let md = t.to_markdown(&format!("Run {id}"));
+    Ok(attachment(md, "text/markdown; charset=utf-8", format!("{id}-transcript.md")))
+}
+
+async fn export_json(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    auth::require_admin(&state, &headers)?;
+    let t = build(&state, &id).await?;
+    let json = serde_json::to_string_pretty(&t).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(attachment(json, "application/json", format!("{id}-transcript.json")))
+}
