@@ -26,30 +26,15 @@ const PIPE_GRACE: Duration = Duration::from_secs(5);
 /// How long to keep trying to deliver what is left after the child exited.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Environment variable name endings whose values are treated as secrets.
-const SECRET_SUFFIXES: &[&str] = &[
-    "_KEY",
-    "_TOKEN",
-    "_SECRET",
-    "_PASSWORD",
-    "_PRIVATE_KEY",
-    "_CONNECTION_STRING",
-];
-
-/// The values the redactor must never let through: the runner's own secrets and every
-/// environment variable that looks like one.
-pub fn known_values(settings: &Settings, token: &Secret) -> Vec<String> {
-    let mut v: Vec<String> = settings
-        .env
-        .iter()
-        .filter(|(k, _)| SECRET_SUFFIXES.iter().any(|s| k.ends_with(s)))
-        .map(|(_, v)| v.clone())
-        .collect();
+/// The redaction rules of a run: the shipped `config/redaction.rules` (secret-looking environment
+/// variables, extra patterns) plus the runner's own HMAC secret and the run token.
+pub fn redaction_rules(settings: &Settings, token: &Secret) -> anyhow::Result<Rules> {
+    let mut own = vec![token.expose().to_string()];
     if let Some(s) = &settings.hmac_secret {
-        v.push(s.expose().to_string());
+        own.push(s.expose().to_string());
     }
-    v.push(token.expose().to_string());
-    v
+    Rules::from_config(common::redact::DEFAULT_CONFIG, &settings.env, own)
+        .context("redaction rules")
 }
 
 /// Run `start`; the result is the process exit code.
@@ -94,8 +79,7 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
         }
     };
     let signer = Signer::for_run(&secret, &run_id, &token);
-    let rules =
-        Arc::new(Rules::new(&[], known_values(&settings, &token)).context("redaction rules")?);
+    let rules = Arc::new(redaction_rules(&settings, &token)?);
 
     let run_dir: PathBuf = settings.data_dir.join("runs").join(&run_id);
     std::fs::create_dir_all(&run_dir).with_context(|| format!("create {}", run_dir.display()))?;
