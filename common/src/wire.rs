@@ -117,6 +117,24 @@ pub enum Marker {
     Redactions {
         counts: std::collections::BTreeMap<String, u64>,
     },
+    /// An `exec` command ended. `exitCode` as for `finished`; `timedOut` if the runner ended it.
+    CommandFinished {
+        id: String,
+        #[serde(rename = "exitCode")]
+        exit_code: i32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signal: Option<i32>,
+        #[serde(rename = "durationMs")]
+        duration_ms: u64,
+        #[serde(
+            rename = "timedOut",
+            default,
+            skip_serializing_if = "std::ops::Not::not"
+        )]
+        timed_out: bool,
+    },
+    /// An `exec` command is not on the runner's allowlist: nothing ran.
+    CommandRefused { id: String, command: String },
 }
 
 impl Marker {
@@ -248,6 +266,47 @@ pub enum CommandKind {
     Prompt { prompt: String },
     /// Stop the run gracefully.
     Stop,
+    /// An assist link to publish as an `assist` event. Queued by `POST /api/runs/:id/assist`
+    /// (signed by `claude-runner assist`), never by the admin API.
+    Assist { assist: AssistLink },
+}
+
+/// The data of an `assist` event: a tmate session's links, or the notice that they closed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssistLink {
+    /// Always `tmate` in v1.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `ssh <session>@<host>`; absent once closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// `https://…` read-write web link; absent once closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web: Option<String>,
+    /// Unix ms when the session will be ended at the latest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    /// True when the session has ended and the links no longer work.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub closed: bool,
+    /// Why it closed: `stopped`, `expired`, `run_ended`, `session_ended`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// `POST /api/runs/:id/assist` and `GET /api/runs/:id/assist` answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssistState {
+    pub run_status: RunStatus,
+    /// The command that carries a posted link to the runner (absent for `GET`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_id: Option<String>,
+}
+
+/// `POST /api/runs/:id/commands/:cid/ack` answer: `acked` is false if it was already taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandAck {
+    pub acked: bool,
 }
 
 /// An uploaded artifact as the gateway lists it.
@@ -337,6 +396,43 @@ mod tests {
         let stop: Command =
             serde_json::from_value(json!({"id": "c2", "kind": "stop", "created_at": 1})).unwrap();
         assert_eq!(stop.kind, CommandKind::Stop);
+        let assist = CommandKind::Assist {
+            assist: AssistLink {
+                kind: "tmate".into(),
+                url: Some("ssh a@b".into()),
+                web: Some("https://w".into()),
+                expires_at: None,
+                closed: false,
+                reason: None,
+            },
+        };
+        assert_eq!(
+            serde_json::to_value(&assist).unwrap(),
+            json!({"kind": "assist", "assist": {"type": "tmate", "url": "ssh a@b", "web": "https://w"}})
+        );
+    }
+
+    #[test]
+    fn command_markers_json_shape() {
+        let m = Marker::CommandFinished {
+            id: "c1".into(),
+            exit_code: 0,
+            signal: None,
+            duration_ms: 3,
+            timed_out: false,
+        };
+        assert_eq!(
+            m.to_value(),
+            json!({"event": "command_finished", "id": "c1", "exitCode": 0, "durationMs": 3})
+        );
+        let r = Marker::CommandRefused {
+            id: "c2".into(),
+            command: "rm -rf /".into(),
+        };
+        assert_eq!(
+            r.to_value(),
+            json!({"event": "command_refused", "id": "c2", "command": "rm -rf /"})
+        );
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/runs", get(list_runs).post(create_run_admin))
         .route("/api/runs/{id}", get(get_run))
         .route("/api/runs/{id}/events", get(run_events))
+        .merge(crate::commands::routes())
+        .merge(crate::artifacts::routes())
         .merge(crate::transcript::routes())
         .fallback(not_found)
         .with_state(state)
@@ -38,7 +40,11 @@ async fn not_found() -> ApiError {
 }
 
 /// Read a body of at most `limit` bytes, answering 413 past it.
-async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -51,7 +57,7 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Byte
         .map_err(|_| ApiError::TooLarge { limit })
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| {
         ApiError::bad_request("malformed_json", format!("the body is not valid here: {e}"))
     })

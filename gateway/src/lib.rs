@@ -6,7 +6,9 @@
 //! serving, and [`api::router`] for handler tests without a socket.
 
 pub mod api;
+pub mod artifacts;
 pub mod auth;
+pub mod commands;
 pub mod config;
 pub mod error;
 pub mod secrets;
@@ -97,6 +99,7 @@ impl Gateway {
             nonces: auth::NonceCache::new(config.limits.nonce_cache_entries),
             limits: config.limits.clone(),
             base_url: base_url.clone(),
+            command_waiters: commands::Waiters::default(),
         });
         Ok(Self {
             state,

@@ -22,6 +22,8 @@ pub struct StateInner {
     pub limits: Limits,
     /// Base URL for links shown to people (`https://localhost:3100`).
     pub base_url: String,
+    /// Runners long-polling for commands, woken when one is queued.
+    pub command_waiters: crate::commands::Waiters,
 }
 
 impl std::fmt::Debug for StateInner {

