@@ -28,11 +28,17 @@ pub fn router(state: AppState) -> Router {
         .route("/api/runs", get(list_runs).post(create_run_admin))
         .route("/api/runs/{id}", get(get_run))
         .route("/api/runs/{id}/events", get(run_events))
+        .merge(crate::sse::routes())
+        .merge(crate::session::routes())
+        .merge(crate::web::routes())
         .merge(crate::commands::routes())
         .merge(crate::artifacts::routes())
         .merge(crate::transcript::routes())
         .fallback(not_found)
         .with_state(state)
+        // Outermost last: every answer gets the security headers, even a refusal by the guard.
+        .layer(axum::middleware::from_fn(crate::session::csrf_guard))
+        .layer(axum::middleware::map_response(crate::web::security_headers))
 }
 
 async fn not_found() -> ApiError {
@@ -134,6 +140,7 @@ async fn create_run(state: &AppState, req: CreateRun) -> Result<CreatedRun, ApiE
         })
         .await?;
     tracing::info!(run = %id, "run created");
+    crate::hub::announce_run(state, &id).await;
     Ok(CreatedRun {
         ui_url: format!("{}/runs/{id}", state.base_url),
         run_id: id,
@@ -223,7 +230,11 @@ async fn ingest_events(
         ));
     }
     batch.events.iter().try_for_each(check_event)?;
-    let outcome = state.store.append_events(run_id, batch.events).await?;
+    let outcome = state
+        .store
+        .append_events(run_id.clone(), batch.events.clone())
+        .await?;
+    crate::hub::announce_append(&state, &run_id, batch.events, &outcome).await;
     Ok(Json(IngestAck {
         acked_through: outcome.acked_through,
     }))
@@ -290,6 +301,8 @@ async fn get_run(
 #[derive(Debug, Deserialize)]
 struct EventsQuery {
     after: Option<u64>,
+    /// Page backwards instead: the events just below this sequence (the tail when past the end).
+    before: Option<u64>,
     limit: Option<usize>,
 }
 
@@ -308,10 +321,11 @@ async fn run_events(
         .await?
         .ok_or(ApiError::NotFound("no such run"))?;
     let after = q.after.unwrap_or(0);
-    let events = state
-        .store
-        .events(id.clone(), after, q.limit.unwrap_or(1000).clamp(1, 5000))
-        .await?;
+    let limit = q.limit.unwrap_or(1000).clamp(1, 5000);
+    let events = match q.before {
+        Some(before) => state.store.events_before(id.clone(), before, limit).await?,
+        None => state.store.events(id.clone(), after, limit).await?,
+    };
     let next_after = events.last().map_or(after, |e| e.sequence);
     Ok(Json(EventPage {
         run_id: id,

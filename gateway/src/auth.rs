@@ -178,11 +178,20 @@ pub fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-/// Check `Authorization: Bearer <admin token>` against the stored hash, in constant time.
+/// Admit `Authorization: Bearer <admin token>` (checked against the stored hash, in constant
+/// time) or, without that header, the web UI's session cookie. The one gate of the admin API; the
+/// CSRF guard (`session::csrf_guard`) has already checked state-changing cookie requests.
 pub fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let presented = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
+    let Some(authorization) = headers.get(axum::http::header::AUTHORIZATION) else {
+        return if crate::session::authenticated(state, headers) {
+            Ok(())
+        } else {
+            Err(ApiError::AdminRequired)
+        };
+    };
+    let presented = authorization
+        .to_str()
+        .ok()
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or(ApiError::AdminRequired)?;
     let hash = token_hash(presented.trim());

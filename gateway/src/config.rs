@@ -69,6 +69,8 @@ pub struct Config {
     pub hmac_secret: Option<Secret>,
     /// `GATEWAY_ADMIN_TOKEN`; generated on first start when unset.
     pub admin_token: Option<Secret>,
+    /// `GATEWAY_ADMIN_PASSWORD` for the web UI; generated on first start when unset.
+    pub admin_password: Option<Secret>,
     pub rotate_admin_token: bool,
     pub limits: Limits,
 }
@@ -177,6 +179,7 @@ impl Config {
             tls,
             hmac_secret: get("HMAC_SECRET", None, None).map(Secret::new),
             admin_token: get("GATEWAY_ADMIN_TOKEN", None, None).map(Secret::new),
+            admin_password: get("GATEWAY_ADMIN_PASSWORD", None, None).map(Secret::new),
             rotate_admin_token: args.rotate_admin_token,
             limits: Limits::default(),
         })

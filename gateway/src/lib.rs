@@ -11,11 +11,15 @@ pub mod auth;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod hub;
 pub mod secrets;
 pub mod server;
+pub mod session;
+pub mod sse;
 pub mod state;
 pub mod store;
 pub mod tls;
+pub mod web;
 pub mod transcript;
 
 use std::future::Future;
@@ -40,6 +44,8 @@ pub struct Gateway {
     pub base_url: String,
     /// Set on first start (or rotation): the admin token, to show once.
     pub new_admin_token: Option<common::Secret>,
+    /// Set on first start when no password is configured: the web UI's password, to show once.
+    pub new_admin_password: Option<common::Secret>,
     /// Set when the HMAC secret was generated on this start.
     pub generated_secret_path: Option<PathBuf>,
     /// `<data>/runner.env`, the settings a local runner needs.
@@ -80,6 +86,8 @@ impl Gateway {
             store.as_ref(),
         )
         .await?;
+        let (sessions, new_admin_password) =
+            session::Sessions::open(store.as_ref(), config.admin_password.clone()).await?;
         let tls = match &config.tls {
             TlsChoice::Generated { extra_names } => Some(tls::load_or_generate(
                 &config.data_dir.join("tls"),
@@ -99,6 +107,8 @@ impl Gateway {
             nonces: auth::NonceCache::new(config.limits.nonce_cache_entries),
             limits: config.limits.clone(),
             base_url: base_url.clone(),
+            hub: Default::default(),
+            sessions,
             command_waiters: commands::Waiters::default(),
         });
         Ok(Self {
@@ -106,6 +116,7 @@ impl Gateway {
             tls,
             base_url,
             new_admin_token: secrets.new_admin_token,
+            new_admin_password,
             generated_secret_path: secrets.hmac_generated.then_some(secrets.hmac_path),
             runner_env_path,
             warning,

@@ -87,6 +87,12 @@ fn print_banner(gw: &Gateway, bound: std::net::SocketAddr) {
             token.expose()
         );
     }
+    if let Some(password) = &gw.new_admin_password {
+        println!(
+            "  admin password:    {}  (web UI sign-in; shown once; set GATEWAY_ADMIN_PASSWORD to choose it)",
+            password.expose()
+        );
+    }
     // Name the runner binary built beside this one when there is one, so the line can be pasted.
     let runner = std::env::current_exe()
         .ok()

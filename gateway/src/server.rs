@@ -42,7 +42,14 @@ pub async fn run(
             () = &mut shutdown => break,
         };
         let _ = tcp.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
+        // Handlers that need the client's address (the sign-in rate limit) read `ConnectInfo`.
+        let service = TowerToHyperService::new(tower::util::MapRequest::new(
+            app.clone(),
+            move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                req
+            },
+        ));
         let builder = builder.clone();
         let watcher = graceful.watcher();
         match acceptor.clone() {

@@ -22,6 +22,10 @@ pub struct StateInner {
     pub limits: Limits,
     /// Base URL for links shown to people (`https://localhost:3100`).
     pub base_url: String,
+    /// Live fan-out of stored events and run changes to the web UI's streams.
+    pub hub: crate::hub::Hub,
+    /// The web UI's password hash, sign-in sessions and sign-in rate limits.
+    pub sessions: crate::session::Sessions,
     /// Runners long-polling for commands, woken when one is queued.
     pub command_waiters: crate::commands::Waiters,
 }

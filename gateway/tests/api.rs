@@ -36,6 +36,8 @@ fn harness() -> Harness {
             ..Limits::default()
         },
         base_url: "https://localhost:3100".into(),
+        hub: Default::default(),
+        sessions: Default::default(),
         command_waiters: Default::default(),
     });
     Harness { _dir: dir, state }

@@ -55,6 +55,8 @@ pub enum Command {
     Info,
     /// Check DNS, TCP, TLS, clock skew and the HMAC secret against the gateway
     TestConnection,
+    /// Open a tmate session on this machine and publish its links on a run
+    Assist(AssistArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -77,4 +79,17 @@ pub struct StartArgs {
     /// Do not echo the (redacted) output to this terminal
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AssistArgs {
+    /// The run to publish the links on [env: RUN_ID]
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+    /// The run's token [env: RUN_TOKEN]
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Close the session after this long, e.g. 30m, 2h [env: ASSIST_EXPIRES] [default: 2h]
+    #[arg(long, value_name = "DURATION")]
+    pub expires: Option<String>,
 }

@@ -5,7 +5,9 @@ use std::time::Duration;
 use anyhow::Context;
 use common::Secret;
 use common::sign::{self, AuthReason, SignedParts};
-use common::wire::{CreateRun, CreatedRun, ErrorBody, GapError, IngestAck, IngestBatch, Ping};
+use common::wire::{
+    ArtifactInfo, CreateRun, CreatedRun, ErrorBody, GapError, IngestAck, IngestBatch, Ping,
+};
 use reqwest::{Method, StatusCode};
 
 use crate::config::Settings;
@@ -120,13 +122,26 @@ impl GatewayClient {
             .with_context(|| format!("build URL for {path_and_query}"))
     }
 
-    /// Send a signed request.
+    /// Send a signed request with a JSON body (or none).
     pub async fn send(
         &self,
         method: Method,
         path_and_query: &str,
         signer: &Signer,
         body: Vec<u8>,
+    ) -> anyhow::Result<reqwest::Response> {
+        self.send_as(method, path_and_query, signer, body, "application/json")
+            .await
+    }
+
+    /// Send a signed request whose body has `content_type`.
+    pub async fn send_as(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        signer: &Signer,
+        body: Vec<u8>,
+        content_type: &'static str,
     ) -> anyhow::Result<reqwest::Response> {
         let url = self.url(path_and_query)?;
         let (key, run_id) = signer.key_and_run();
@@ -153,7 +168,7 @@ impl GatewayClient {
             .header(sign::HEADER_SIGNATURE, signature);
         if !body.is_empty() {
             req = req
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header(reqwest::header::CONTENT_TYPE, content_type)
                 .body(body);
         }
         Ok(req.send().await?)
@@ -210,6 +225,36 @@ impl GatewayClient {
             "the gateway refused to create the run ({status}: {}){hint}",
             err.message
         )
+    }
+
+    /// Upload an artifact's raw bytes (already redacted); the signature covers them.
+    pub async fn upload_artifact(
+        &self,
+        signer: &Signer,
+        run_id: &str,
+        name: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<Result<ArtifactInfo, (StatusCode, ErrorBody)>> {
+        let mut path = self.url("api/ingest/artifact")?;
+        path.query_pairs_mut()
+            .append_pair("run_id", run_id)
+            .append_pair("name", name);
+        let path_and_query = format!("api/ingest/artifact?{}", path.query().unwrap_or_default());
+        let resp = self
+            .send_as(
+                Method::POST,
+                &path_and_query,
+                signer,
+                body,
+                "application/octet-stream",
+            )
+            .await?;
+        let status = resp.status();
+        if status.is_success() {
+            Ok(Ok(resp.json().await?))
+        } else {
+            Ok(Err((status, error_body(resp).await)))
+        }
     }
 
     /// Send one batch of events.

@@ -29,6 +29,10 @@ pub struct Settings {
     pub claude_command: Vec<String>,
     pub extra_allowed_commands: Vec<String>,
     pub data_dir: PathBuf,
+    /// The tmate program (and leading arguments) `assist` runs.
+    pub tmate_command: Vec<String>,
+    /// How long an `assist` session stays open unless `--expires` says otherwise.
+    pub assist_expires: std::time::Duration,
     /// The environment as captured at start (known-value redaction reads it).
     pub env: BTreeMap<String, String>,
     /// Every setting with its source, for `info`.
@@ -121,6 +125,8 @@ impl Settings {
         )
         .unwrap_or_default();
         let extra = get("EXTRA_ALLOWED_COMMANDS", None, None, false);
+        let tmate = get("TMATE_COMMAND", None, Some("tmate"), false).unwrap_or_default();
+        let expires = get("ASSIST_EXPIRES", None, Some("2h"), false).unwrap_or_default();
         let data_dir = get(
             "RUNNER_DATA_DIR",
             flags.data_dir.as_ref().map(|p| p.display().to_string()),
@@ -150,6 +156,12 @@ impl Settings {
             (None, None) if allow_self_signed => Trust::Insecure,
             (None, None) => Trust::System,
         };
+        let tmate_command: Vec<String> = tmate.split_whitespace().map(String::from).collect();
+        if tmate_command.is_empty() {
+            bail!("TMATE_COMMAND is empty");
+        }
+        let assist_expires = crate::assist::parse_duration(&expires)
+            .map_err(|e| anyhow::anyhow!("ASSIST_EXPIRES {e}"))?;
         let claude_command: Vec<String> = claude.split_whitespace().map(String::from).collect();
         if claude_command.is_empty() {
             bail!("CLAUDE_COMMAND is empty");
@@ -174,6 +186,8 @@ impl Settings {
             claude_command,
             extra_allowed_commands,
             data_dir: PathBuf::from(data_dir),
+            tmate_command,
+            assist_expires,
             env: layers.env.clone(),
             shown,
             env_file,
@@ -205,6 +219,11 @@ impl Settings {
         out.push_str(&format!(
             "\ngateway certificate trust: {}\n",
             tls::describe(&self.trust)
+        ));
+let allowlist = crate::allowlist::Allowlist::new(&self.extra_allowed_commands);
+        out.push_str(&format!(
+            "commands the gateway may run (exec): {}\n",
+            allowlist.lines().collect::<Vec<_>>().join(", ")
         ));
         if matches!(self.trust, Trust::Insecure) {
             out.push_str("WARNING: ALLOW_SELF_SIGNED turns certificate verification off; prefer GATEWAY_CA_FILE or GATEWAY_CERT_SHA256\n");
@@ -301,6 +320,28 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(s.extra_allowed_commands, vec!["make check", "npm run lint"]);
+assert_eq!(s.extra_allowed_commands, vec!["make check", "npm run lint"]);
+        assert!(s.report().contains("make check, npm run lint"));
+    }
+
+    #[test]
+    fn assist_settings() {
+        let s = Settings::resolve(&SettingFlags::default(), &layers(&[], &[]), None).unwrap();
+        assert_eq!(s.tmate_command, vec!["tmate"]);
+        assert_eq!(s.assist_expires, std::time::Duration::from_secs(7200));
+        let report = s.report();
+        assert!(report.contains("TMATE_COMMAND") && report.contains("ASSIST_EXPIRES"));
+        let l = layers(
+            &[
+                ("TMATE_COMMAND", "/opt/tmate -v"),
+                ("ASSIST_EXPIRES", "15m"),
+            ],
+            &[],
+        );
+        let s = Settings::resolve(&SettingFlags::default(), &l, None).unwrap();
+        assert_eq!(s.tmate_command, vec!["/opt/tmate", "-v"]);
+        assert_eq!(s.assist_expires, std::time::Duration::from_secs(900));
+        let bad = layers(&[("ASSIST_EXPIRES", "soon")], &[]);
+        assert!(Settings::resolve(&SettingFlags::default(), &bad, None).is_err());
     }
 }

@@ -5,9 +5,13 @@
 //! (redact, frame) → [`pipeline::sequence`] (number, `claude.log`) → [`outbox::Outbox`] →
 //! [`pipeline::send_loop`] (signed batches).
 
+pub mod allowlist;
+pub mod artifacts;
+pub mod assist;
 pub mod child;
 pub mod cli;
 pub mod client;
+pub mod commands;
 pub mod config;
 pub mod connection;
 pub mod frame;

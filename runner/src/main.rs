@@ -2,14 +2,15 @@
 //!
 //! Exit codes: `start` exits with the child's code (128 + signal if a signal ended it); 125 when
 //! the runner itself fails, 126/127 when `CLAUDE_COMMAND` cannot be run or found;
-//! `test-connection` exits 0 when every check passes and 1 otherwise.
+//! `test-connection` exits 0 when every check passes and 1 otherwise; `assist` exits 0 once its
+//! session has closed and 125 when it could not open one.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use claude_runner::cli::{Cli, Command};
 use claude_runner::config::{Settings, read_layers};
-use claude_runner::{connection, start};
+use claude_runner::{assist, connection, start};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -47,5 +48,6 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(if connection::report(&steps) { 0 } else { 1 })
         }
         Command::Start(args) => rt.block_on(start::run(settings, args)),
+        Command::Assist(args) => rt.block_on(assist::run(settings, args)),
     }
 }

@@ -12,9 +12,11 @@ use nix::sys::signal::Signal;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use crate::allowlist::Allowlist;
 use crate::child::{self, STOP_GRACE};
 use crate::cli::StartArgs;
 use crate::client::{GatewayClient, Signer};
+use crate::commands;
 use crate::config::Settings;
 use crate::outbox::Outbox;
 use crate::pipeline::{self, Frame, Sinks};
@@ -102,8 +104,8 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
         outbox.clone(),
     ));
     let sender = tokio::spawn(pipeline::send_loop(
-        client,
-        signer,
+        client.clone(),
+        signer.clone(),
         run_id.clone(),
         outbox.clone(),
     ));
@@ -147,7 +149,22 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
                 rules.clone(),
                 tx.clone(),
             ));
-            let status = wait_or_stop(&mut running.child, running.pid, &tx).await;
+            // Commands from the gateway run beside the child until it has ended.
+            let stop_command = Arc::new(tokio::sync::Notify::new());
+            let steering = commands::spawn(commands::Context {
+                client: client.clone(),
+                signer: signer.clone(),
+                run_id: run_id.clone(),
+                cwd: cwd.clone(),
+                allowlist: Allowlist::new(&settings.extra_allowed_commands),
+                rules: rules.clone(),
+                tx: tx.clone(),
+                stop: stop_command.clone(),
+                seen_file: run_dir.join("commands.seen"),
+                time_limit: commands::EXEC_TIME_LIMIT,
+            });
+            let status = wait_or_stop(&mut running.child, running.pid, &tx, &stop_command).await;
+            steering.finish().await;
             let mut counts = std::collections::BTreeMap::new();
             for reader in [out, err] {
                 let abort = reader.abort_handle();
@@ -194,6 +211,8 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
         Ok(Err(e)) => eprintln!("claude-runner: writing {} failed: {e}", log_path.display()),
         Err(e) => eprintln!("claude-runner: the sequencer failed: {e}"),
     }
+    // claude.log is complete once the sequencer has ended.
+    crate::artifacts::upload_run_log(&client, &signer, &run_id, &rules, &log_path).await;
     let abort = sender.abort_handle();
     match tokio::time::timeout(DRAIN_TIMEOUT, sender).await {
         Ok(Ok(None)) => {}
@@ -212,25 +231,28 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
     Ok(exit_code)
 }
 
-/// Wait for the child; on Ctrl-C (or SIGTERM) stop its group: SIGINT, grace, SIGKILL.
+/// Wait for the child; on Ctrl-C (or SIGTERM) or a `stop` command stop its group: SIGINT, grace,
+/// SIGKILL.
 async fn wait_or_stop(
     child: &mut tokio::process::Child,
     pid: u32,
     tx: &mpsc::Sender<Frame>,
+    stop_command: &tokio::sync::Notify,
 ) -> std::process::ExitStatus {
     use tokio::signal::unix::{SignalKind, signal};
     let mut int = signal(SignalKind::interrupt()).ok();
     let mut term = signal(SignalKind::terminate()).ok();
-    tokio::select! {
+    let reason = tokio::select! {
         status = child.wait() => return status.unwrap_or_else(|_| std::process::ExitStatus::default()),
-        _ = recv(&mut int) => {}
-        _ = recv(&mut term) => {}
-    }
+        _ = recv(&mut int) => "signal",
+        _ = recv(&mut term) => "signal",
+        () = stop_command.notified() => "command",
+    };
     let _ = tx
         .send(Frame::new(
             EventKind::Marker,
             Marker::StopRequested {
-                reason: "signal".into(),
+                reason: reason.into(),
             }
             .to_value(),
         ))
@@ -244,6 +266,7 @@ async fn wait_or_stop(
         status = child.wait() => return status.unwrap_or_default(),
         () = tokio::time::sleep(STOP_GRACE) => {}
         _ = recv(&mut int) => {}
+        () = stop_command.notified() => {}
     }
     child::signal_group(pid, Signal::SIGKILL);
     child.wait().await.unwrap_or_default()

@@ -77,6 +77,26 @@ impl fmt::Debug for RunRecord {
     }
 }
 
+/// A sign-in session of the web UI, kept by the SHA-256 of its cookie value (never the value).
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredSession {
+    pub id_hash: [u8; 32],
+    /// Unix ms when the person signed in (the absolute expiry counts from here).
+    pub created_at: i64,
+    /// Unix ms of the last request seen (the idle expiry counts from here), to the minute.
+    pub last_seen: i64,
+}
+
+impl fmt::Debug for StoredSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredSession")
+            .field("id_hash", &"********")
+            .field("created_at", &self.created_at)
+            .field("last_seen", &self.last_seen)
+            .finish()
+    }
+}
+
 /// The run's state after an ingest batch committed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AppendOutcome {
@@ -106,6 +126,19 @@ pub trait Store: Send + Sync + 'static {
 
     /// At most `limit` events with `sequence > after`, ascending.
     fn events(&self, run_id: String, after: u64, limit: usize) -> StoreFuture<Vec<Event>>;
+
+    /// The `limit` events with the highest sequences below `before`, ascending: the tail of the
+    /// run when `before` is past its end, the page above a window when paging backwards.
+    fn events_before(&self, run_id: String, before: u64, limit: usize) -> StoreFuture<Vec<Event>>;
+
+    /// Inserts or replaces a sign-in session.
+    fn save_session(&self, session: StoredSession) -> StoreFuture<()>;
+
+    /// Every stored sign-in session.
+    fn sessions(&self) -> StoreFuture<Vec<StoredSession>>;
+
+    /// Forgets a sign-in session; `false` if there was none.
+    fn delete_session(&self, id_hash: [u8; 32]) -> StoreFuture<bool>;
 
     /// Queues a command under a fresh unique id.
     fn enqueue_command(

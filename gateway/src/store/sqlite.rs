@@ -21,7 +21,9 @@ use sha2::{Digest, Sha256};
 mod pool;
 
 use self::pool::ReadPool;
-use super::{AppendOutcome, NewRun, Progress, RunRecord, Store, StoreError, StoreFuture};
+use super::{
+    AppendOutcome, NewRun, Progress, RunRecord, Store, StoreError, StoreFuture, StoredSession,
+};
 
 /// The schema, one step per entry; `PRAGMA user_version` counts the steps applied. Append only:
 /// never edit a step that has shipped.
@@ -72,6 +74,12 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE meta (
         key TEXT PRIMARY KEY NOT NULL,
         value TEXT NOT NULL
+    ) WITHOUT ROWID;",
+    // 2: web UI sign-in sessions, by the SHA-256 of the cookie value.
+    "CREATE TABLE sessions (
+        id_hash BLOB PRIMARY KEY NOT NULL CHECK (length(id_hash) = 32),
+        created_at INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL
     ) WITHOUT ROWID;",
 ];
 
@@ -646,6 +654,73 @@ impl Store for SqliteStore {
             Ok(())
         })
     }
+
+    fn events_before(&self, run_id: String, before: u64, limit: usize) -> StoreFuture<Vec<Event>> {
+        self.read(move |conn| {
+            let mut page: Vec<Event> = conn
+                .prepare_cached(
+                    "SELECT seq, kind, data, ts FROM events
+                     WHERE run_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
+                )
+                .and_then(|mut stmt| {
+                    stmt.query_map(
+                        rusqlite::params![run_id, sql_seq(before), sql_limit(limit)],
+                        event,
+                    )?
+                    .collect()
+                })
+                .map_err(|e| backend(format!("read events of {run_id}"), e))?;
+            page.reverse();
+            Ok(page)
+        })
+    }
+
+    fn save_session(&self, session: StoredSession) -> StoreFuture<()> {
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO sessions (id_hash, created_at, last_seen) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id_hash) DO UPDATE SET last_seen = excluded.last_seen",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(rusqlite::params![
+                    &session.id_hash[..],
+                    session.created_at,
+                    session.last_seen
+                ])
+            })
+            .map_err(|e| backend("save session", e))?;
+            Ok(())
+        })
+    }
+
+    fn sessions(&self) -> StoreFuture<Vec<StoredSession>> {
+        self.read(move |conn| {
+            conn.prepare_cached("SELECT id_hash, created_at, last_seen FROM sessions")
+                .and_then(|mut stmt| {
+                    stmt.query_map([], |row| {
+                        let hash: Vec<u8> = row.get(0)?;
+                        Ok(StoredSession {
+                            id_hash: hash.try_into().map_err(|_| {
+                                bad_column(0, Type::Blob, "a session hash is not 32 bytes")
+                            })?,
+                            created_at: row.get(1)?,
+                            last_seen: row.get(2)?,
+                        })
+                    })?
+                    .collect()
+                })
+                .map_err(|e| backend("read sessions", e))
+        })
+    }
+
+    fn delete_session(&self, id_hash: [u8; 32]) -> StoreFuture<bool> {
+        self.write(move |conn| {
+            conn.prepare_cached("DELETE FROM sessions WHERE id_hash = ?1")
+                .and_then(|mut stmt| stmt.execute([&id_hash[..]]))
+                .map(|n| n > 0)
+                .map_err(|e| backend("delete session", e))
+        })
+    }
 }
 
 #[cfg(test)]
@@ -1087,6 +1162,65 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[tokio::test]
+    async fn events_before_pages_backwards_from_the_tail() {
+        let (_dir, _path, store) = with_run("r").await;
+        store.append_events("r".into(), lines(1, 10)).await.unwrap();
+        let seqs = |page: Vec<Event>| page.iter().map(|e| e.sequence).collect::<Vec<_>>();
+        let cases: [(u64, usize, Vec<u64>); 5] = [
+            (u64::MAX, 3, vec![8, 9, 10]),
+            (11, 3, vec![8, 9, 10]),
+            (8, 3, vec![5, 6, 7]),
+            (3, 5, vec![1, 2]),
+            (1, 5, vec![]),
+        ];
+        for (before, limit, want) in cases {
+            let page = store
+                .events_before("r".into(), before, limit)
+                .await
+                .unwrap();
+            assert_eq!(seqs(page), want, "before {before} limit {limit}");
+        }
+        assert!(
+            store
+                .events_before("nope".into(), 5, 5)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn sessions_are_saved_touched_and_deleted() {
+        let (_dir, path, store) = open_temp();
+        let s = StoredSession {
+            id_hash: [7; 32],
+            created_at: 1,
+            last_seen: 2,
+        };
+        store.save_session(s.clone()).await.unwrap();
+        store
+            .save_session(StoredSession {
+                last_seen: 9,
+                created_at: 100,
+                ..s.clone()
+            })
+            .await
+            .unwrap();
+        let want = StoredSession { last_seen: 9, ..s };
+        assert_eq!(
+            store.sessions().await.unwrap(),
+            vec![want.clone()],
+            "touch keeps created_at"
+        );
+        drop(store);
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+        assert_eq!(store.sessions().await.unwrap(), vec![want]);
+        assert!(store.delete_session([7; 32]).await.unwrap());
+        assert!(!store.delete_session([7; 32]).await.unwrap());
+        assert!(store.sessions().await.unwrap().is_empty());
     }
 
     #[tokio::test]

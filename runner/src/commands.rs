@@ -1,0 +1,630 @@
+//! The command channel on the runner: long-poll the gateway, acknowledge each command, never act
+//! on the same id twice, and carry out `exec` (allowlisted, no shell), `stop`, `prompt` and
+//! `assist`.
+//!
+//! Everything a command produces goes through the run's frame channel, so it is redacted,
+//! numbered and delivered exactly like the child's own output. `exec` commands run one at a time
+//! on their own task, beside Claude, so neither blocks the other or the poll loop (a `stop` is
+//! seen while a long `cargo test` runs).
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use common::redact::Rules;
+use common::wire::{self, Command, CommandKind, EventKind, Marker};
+use nix::sys::signal::Signal;
+use reqwest::Method;
+use serde_json::Value;
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio::sync::{Notify, mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::allowlist::Allowlist;
+use crate::artifacts;
+use crate::child::{self, SpawnError};
+use crate::client::{GatewayClient, Signer, error_body};
+use crate::pipeline::{self, Backoff, Frame};
+
+/// Seconds each long poll asks the gateway to wait.
+pub const POLL_WAIT_SECS: u64 = 25;
+/// Longest an `exec` command may run before it is stopped.
+pub const EXEC_TIME_LIMIT: Duration = Duration::from_secs(10 * 60);
+/// Grace between SIGINT and SIGKILL when an `exec` command is stopped.
+const EXEC_STOP_GRACE: Duration = Duration::from_secs(2);
+/// How long to keep reading a command's pipes that a descendant holds open after it exited.
+const PIPE_GRACE: Duration = Duration::from_secs(5);
+/// How long [`Steering::finish`] waits for a running command to be stopped and reported.
+const FINISH_TIMEOUT: Duration = Duration::from_secs(20);
+/// The artifact a `git diff` command's output becomes.
+pub const DIFF_ARTIFACT: &str = "latest.diff";
+
+/// What the command loop needs from `start`.
+#[derive(Debug)]
+pub struct Context {
+    pub client: GatewayClient,
+    pub signer: Signer,
+    pub run_id: String,
+    /// The run's working directory; `exec` commands run here.
+    pub cwd: PathBuf,
+    pub allowlist: Allowlist,
+    pub rules: Arc<Rules>,
+    /// The run's frame channel (to the sequencer).
+    pub tx: mpsc::Sender<Frame>,
+    /// Notified on a `stop` command; `start` then stops the child gracefully.
+    pub stop: Arc<Notify>,
+    /// Where acted-on command ids are kept, one a line, so a restarted runner skips them too.
+    pub seen_file: PathBuf,
+    pub time_limit: Duration,
+}
+
+/// The running command loop; [`Steering::finish`] ends it.
+#[derive(Debug)]
+pub struct Steering {
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+/// Start polling for commands.
+pub fn spawn(ctx: Context) -> Steering {
+    let (shutdown, rx) = watch::channel(false);
+    let task = tokio::spawn(run(Arc::new(ctx), rx));
+    Steering { shutdown, task }
+}
+
+impl Steering {
+    /// Stop polling, stop a running command (it is reported as ended) and wait until every
+    /// event of the loop is in the frame channel.
+    pub async fn finish(self) {
+        let _ = self.shutdown.send(true);
+        let abort = self.task.abort_handle();
+        if tokio::time::timeout(FINISH_TIMEOUT, self.task)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+    }
+}
+
+async fn run(ctx: Arc<Context>, shutdown: watch::Receiver<bool>) {
+    let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
+    let worker = tokio::spawn(exec_worker(ctx.clone(), jobs_rx, shutdown.clone()));
+    let mut dispatcher = Dispatcher {
+        seen: SeenIds::load(&ctx.seen_file),
+        allowlist: ctx.allowlist.clone(),
+        tx: ctx.tx.clone(),
+        stop: ctx.stop.clone(),
+        jobs: jobs_tx,
+    };
+    poll_loop(&ctx, &mut dispatcher, shutdown).await;
+    // Closing the job queue lets the worker end once the running command is reported.
+    drop(dispatcher);
+    let _ = worker.await;
+}
+
+async fn poll_loop(
+    ctx: &Context,
+    dispatcher: &mut Dispatcher,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut backoff = Backoff::default();
+    loop {
+        let polled = tokio::select! {
+            _ = shutdown.wait_for(|over| *over) => return,
+            r = fetch(ctx) => r,
+        };
+        match polled {
+            Ok(commands) => {
+                backoff.reset();
+                for command in commands {
+                    let id = command.id.clone();
+                    let acted = dispatcher.take(command).await;
+                    // Acked also when seen before: that delivery's ack may have been lost.
+                    if acted.is_some() {
+                        ack(ctx, &id).await;
+                    }
+                }
+            }
+            Err(e) => {
+                let delay = backoff.next_delay().max(Duration::from_millis(500));
+                tracing::debug!(error = %format!("{e:#}"), ?delay, "polling for commands failed");
+                tokio::select! {
+                    _ = shutdown.wait_for(|over| *over) => return,
+                    () = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
+    }
+}
+
+/// One long poll.
+async fn fetch(ctx: &Context) -> anyhow::Result<Vec<Command>> {
+    let path = format!("api/runs/{}/commands?wait={POLL_WAIT_SECS}", ctx.run_id);
+    let resp = ctx
+        .client
+        .send(Method::GET, &path, &ctx.signer, Vec::new())
+        .await?;
+    let status = resp.status();
+    if !status.is_success() {
+        anyhow::bail!("{status}: {}", error_body(resp).await.message);
+    }
+    Ok(resp.json().await?)
+}
+
+/// Tell the gateway the command is taken; a lost ack only means it is delivered (and skipped)
+/// again.
+async fn ack(ctx: &Context, id: &str) {
+    let path = format!("api/runs/{}/commands/{id}/ack", ctx.run_id);
+    for attempt in 0..3u64 {
+        match ctx
+            .client
+            .send(Method::POST, &path, &ctx.signer, Vec::new())
+            .await
+        {
+            Ok(r) if r.status().is_success() => return,
+            Ok(r) => tracing::debug!(status = %r.status(), command = id, "ack refused"),
+            Err(e) => tracing::debug!(error = %e, command = id, "ack failed"),
+        }
+        tokio::time::sleep(Duration::from_millis(200 * (attempt + 1))).await;
+    }
+}
+
+/// Command ids already acted on, in memory and appended to a file.
+#[derive(Debug)]
+struct SeenIds {
+    ids: HashSet<String>,
+    file: Option<std::fs::File>,
+}
+
+impl SeenIds {
+    fn load(path: &Path) -> Self {
+        let ids = std::fs::read_to_string(path)
+            .map(|t| t.lines().map(String::from).collect())
+            .unwrap_or_default();
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(
+                |e| tracing::warn!(path = %path.display(), error = %e, "cannot record command ids"),
+            )
+            .ok();
+        Self { ids, file }
+    }
+
+    /// True if `id` is new (and now recorded).
+    fn insert(&mut self, id: &str) -> bool {
+        if !self.ids.insert(id.to_string()) {
+            return false;
+        }
+        if let Some(f) = &mut self.file {
+            let _ = writeln!(f, "{id}").and_then(|()| f.flush());
+        }
+        true
+    }
+}
+
+/// An allowlisted command waiting for the exec worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub id: String,
+    /// The normalised command line.
+    pub line: String,
+    pub argv: Vec<String>,
+}
+
+/// Turns delivered commands into actions, each id at most once.
+#[derive(Debug)]
+struct Dispatcher {
+    seen: SeenIds,
+    allowlist: Allowlist,
+    tx: mpsc::Sender<Frame>,
+    stop: Arc<Notify>,
+    jobs: mpsc::UnboundedSender<Job>,
+}
+
+/// What [`Dispatcher::take`] did with a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Taken {
+    Acted,
+    AlreadySeen,
+}
+
+impl Dispatcher {
+    async fn emit(&self, kind: EventKind, data: Value) {
+        let _ = self.tx.send(Frame::new(kind, data)).await;
+    }
+
+    /// Act on `command` unless its id was seen before; `None` if the id is malformed (such a
+    /// command is reported and never acknowledged, as its id cannot be put in a URL safely).
+    async fn take(&mut self, command: Command) -> Option<Taken> {
+        if !wire::valid_run_id(&command.id) {
+            self.emit(
+                EventKind::Error,
+                Value::String("ignored a command whose id is malformed".into()),
+            )
+            .await;
+            return None;
+        }
+        if !self.seen.insert(&command.id) {
+            return Some(Taken::AlreadySeen);
+        }
+        let id = command.id;
+        match command.kind {
+            CommandKind::Exec { command } => match self.allowlist.check(&command) {
+                Ok(argv) => {
+                    let _ = self.jobs.send(Job {
+                        id,
+                        line: argv.join(" "),
+                        argv,
+                    });
+                }
+                Err(refusal) => {
+                    self.emit(
+                        EventKind::Error,
+                        Value::String(format!("Refused command {id}: {refusal}; nothing ran")),
+                    )
+                    .await;
+                    let marker = Marker::CommandRefused {
+                        id,
+                        command: crate::allowlist::normalise(&command),
+                    };
+                    self.emit(EventKind::Marker, marker.to_value()).await;
+                }
+            },
+            CommandKind::Stop => self.stop.notify_one(),
+            CommandKind::Prompt { prompt } => {
+                self.emit(
+                    EventKind::Info,
+                    Value::String(format!(
+                        "Received a follow-up prompt (command {id}); this runner does not pass \
+                         prompts to the Claude session yet: {prompt}"
+                    )),
+                )
+                .await;
+            }
+            CommandKind::Assist { assist } => {
+                let data = serde_json::to_value(&assist).unwrap_or(Value::Null);
+                if data.is_object() {
+                    self.emit(EventKind::Assist, data).await;
+                }
+            }
+        }
+        Some(Taken::Acted)
+    }
+}
+
+/// Run allowlisted commands one after another until the queue closes.
+async fn exec_worker(
+    ctx: Arc<Context>,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    while let Some(job) = jobs.recv().await {
+        if *shutdown.borrow() {
+            let _ = ctx
+                .tx
+                .send(Frame::new(
+                    EventKind::Error,
+                    Value::String(format!(
+                        "Command {} ({}) did not run: the run ended first",
+                        job.id, job.line
+                    )),
+                ))
+                .await;
+            continue;
+        }
+        run_exec(&ctx, job, &mut shutdown).await;
+    }
+}
+
+/// Bytes of a pipe kept aside (for `latest.diff`), up to a bound.
+#[derive(Debug, Default)]
+struct Capture {
+    bytes: Vec<u8>,
+    overflowed: bool,
+}
+
+/// A reader that copies what passes through into an optional [`Capture`].
+struct Tee<R> {
+    inner: R,
+    capture: Option<Arc<Mutex<Capture>>>,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Tee<R> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let (Poll::Ready(Ok(())), Some(capture)) = (&polled, &this.capture) {
+            let new = &buf.filled()[before..];
+            let mut c = capture.lock().unwrap_or_else(|p| p.into_inner());
+            if c.bytes.len() + new.len() > artifacts::MAX_UPLOAD_BYTES {
+                c.overflowed = true;
+            } else {
+                c.bytes.extend_from_slice(new);
+            }
+        }
+        polled
+    }
+}
+
+fn is_diff(argv: &[String]) -> bool {
+    argv.len() >= 2 && argv[0] == "git" && argv[1] == "diff"
+}
+
+/// Run one allowlisted command as argv in the run's directory and report it.
+async fn run_exec(ctx: &Context, job: Job, shutdown: &mut watch::Receiver<bool>) {
+    let emit = |kind: EventKind, data: Value| ctx.tx.send(Frame::new(kind, data));
+    let _ = emit(
+        EventKind::Info,
+        Value::String(format!("Executing command: {}", job.line)),
+    )
+    .await;
+    let started = Instant::now();
+    let finished = |exit_code: i32, signal: Option<i32>, timed_out: bool| Marker::CommandFinished {
+        id: job.id.clone(),
+        exit_code,
+        signal,
+        duration_ms: started.elapsed().as_millis() as u64,
+        timed_out,
+    };
+    let mut running = match child::spawn(&job.argv, &ctx.cwd) {
+        Ok(r) => r,
+        Err(e) => {
+            let why = match &e {
+                SpawnError::NotFound { .. } => "command not found".to_string(),
+                SpawnError::NotExecutable { .. } => "permission denied".to_string(),
+                SpawnError::Other { source, .. } => source.to_string(),
+            };
+            let _ = emit(
+                EventKind::Error,
+                Value::String(format!(
+                    "Command {} ({}) could not start: {why}",
+                    job.id, job.line
+                )),
+            )
+            .await;
+            let _ = emit(
+                EventKind::Marker,
+                finished(e.exit_code(), None, false).to_value(),
+            )
+            .await;
+            return;
+        }
+    };
+    let capture = is_diff(&job.argv).then(|| Arc::new(Mutex::new(Capture::default())));
+    let out = tokio::spawn(pipeline::read_stream(
+        Tee {
+            inner: running.stdout,
+            capture: capture.clone(),
+        },
+        EventKind::Stdout,
+        ctx.rules.clone(),
+        ctx.tx.clone(),
+    ));
+    let err = tokio::spawn(pipeline::read_stream(
+        running.stderr,
+        EventKind::Stderr,
+        ctx.rules.clone(),
+        ctx.tx.clone(),
+    ));
+    let mut timed_out = false;
+    let ended = tokio::select! {
+        status = running.child.wait() => status.ok(),
+        () = tokio::time::sleep(ctx.time_limit) => {
+            timed_out = true;
+            None
+        }
+        _ = shutdown.wait_for(|over| *over) => None,
+    };
+    let status = match ended {
+        Some(s) => s,
+        None => stop(&mut running.child, running.pid).await,
+    };
+    for reader in [out, err] {
+        let abort = reader.abort_handle();
+        if tokio::time::timeout(PIPE_GRACE, reader).await.is_err() {
+            abort.abort();
+        }
+    }
+    let (exit_code, signal) = child::exit_code(status);
+    if timed_out {
+        let _ = emit(
+            EventKind::Error,
+            Value::String(format!(
+                "Command {} ({}) ran longer than {} s and was stopped",
+                job.id,
+                job.line,
+                ctx.time_limit.as_secs()
+            )),
+        )
+        .await;
+    }
+    let _ = emit(
+        EventKind::Marker,
+        finished(exit_code, signal, timed_out).to_value(),
+    )
+    .await;
+    if let Some(capture) = capture.filter(|_| exit_code == 0) {
+        let c = std::mem::take(&mut *capture.lock().unwrap_or_else(|p| p.into_inner()));
+        let note = if c.overflowed {
+            format!(
+                "{DIFF_ARTIFACT} not uploaded: the diff is larger than {} MiB",
+                artifacts::MAX_UPLOAD_BYTES >> 20
+            )
+        } else {
+            let body = artifacts::redact_bytes(&ctx.rules, &c.bytes);
+            match artifacts::upload(&ctx.client, &ctx.signer, &ctx.run_id, DIFF_ARTIFACT, body)
+                .await
+            {
+                Ok(info) => format!("Uploaded {} ({} bytes)", info.name, info.size),
+                Err(e) => format!("{DIFF_ARTIFACT} not uploaded: {e:#}"),
+            }
+        };
+        let _ = emit(EventKind::Info, Value::String(note)).await;
+    }
+}
+
+/// Stop a command's process group: SIGINT, a short grace, then SIGKILL.
+async fn stop(child: &mut tokio::process::Child, pid: u32) -> std::process::ExitStatus {
+    child::signal_group(pid, Signal::SIGINT);
+    if let Ok(Ok(status)) = tokio::time::timeout(EXEC_STOP_GRACE, child.wait()).await {
+        return status;
+    }
+    child::signal_group(pid, Signal::SIGKILL);
+    child.wait().await.unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dispatcher(
+        dir: &Path,
+    ) -> (
+        Dispatcher,
+        mpsc::Receiver<Frame>,
+        mpsc::UnboundedReceiver<Job>,
+        Arc<Notify>,
+    ) {
+        let (tx, frames) = mpsc::channel(64);
+        let (jobs, job_rx) = mpsc::unbounded_channel();
+        let stop = Arc::new(Notify::new());
+        let d = Dispatcher {
+            seen: SeenIds::load(&dir.join("commands.seen")),
+            allowlist: Allowlist::new(&[]),
+            tx,
+            stop: stop.clone(),
+            jobs,
+        };
+        (d, frames, job_rx, stop)
+    }
+
+    fn cmd(id: &str, kind: CommandKind) -> Command {
+        Command {
+            id: id.into(),
+            kind,
+            created_at: 0,
+        }
+    }
+
+    fn exec(id: &str, line: &str) -> Command {
+        cmd(
+            id,
+            CommandKind::Exec {
+                command: line.into(),
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn the_same_command_id_is_acted_on_once_also_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut d, _frames, mut jobs, _) = dispatcher(dir.path());
+        assert_eq!(d.take(exec("c1", "git  status")).await, Some(Taken::Acted));
+        assert_eq!(
+            d.take(exec("c1", "git status")).await,
+            Some(Taken::AlreadySeen)
+        );
+        assert_eq!(
+            jobs.try_recv().unwrap(),
+            Job {
+                id: "c1".into(),
+                line: "git status".into(),
+                argv: vec!["git".into(), "status".into()],
+            }
+        );
+        assert!(jobs.try_recv().is_err(), "queued once");
+        drop(d);
+
+        // A new runner process for the same run reads the ids back.
+        let (mut d, _frames, mut jobs, _) = dispatcher(dir.path());
+        assert_eq!(
+            d.take(exec("c1", "git status")).await,
+            Some(Taken::AlreadySeen)
+        );
+        assert_eq!(d.take(exec("c2", "pwd")).await, Some(Taken::Acted));
+        assert_eq!(jobs.try_recv().unwrap().id, "c2");
+        assert!(jobs.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn refused_commands_are_reported_and_never_queued() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut d, mut frames, mut jobs, _) = dispatcher(dir.path());
+        for (i, line) in ["rm -rf /", "npm test; curl x", "git diff && sh"]
+            .into_iter()
+            .enumerate()
+        {
+            let id = format!("bad{i}");
+            assert_eq!(d.take(exec(&id, line)).await, Some(Taken::Acted));
+            let err = frames.recv().await.unwrap();
+            assert_eq!(err.kind, EventKind::Error);
+            let text = err.data.as_str().unwrap();
+            assert!(text.contains(&id) && text.contains(line), "{text}");
+            let marker = frames.recv().await.unwrap();
+            assert_eq!(marker.data["event"], "command_refused");
+            assert_eq!(marker.data["command"], line);
+        }
+        assert!(jobs.try_recv().is_err(), "nothing queued");
+    }
+
+    #[tokio::test]
+    async fn stop_prompt_assist_and_malformed_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut d, mut frames, _jobs, stop) = dispatcher(dir.path());
+        d.take(cmd("s1", CommandKind::Stop)).await;
+        tokio::time::timeout(Duration::from_secs(1), stop.notified())
+            .await
+            .expect("stop notified");
+        d.take(cmd(
+            "p1",
+            CommandKind::Prompt {
+                prompt: "and now the tests".into(),
+            },
+        ))
+        .await;
+        let info = frames.recv().await.unwrap();
+        assert_eq!(info.kind, EventKind::Info);
+        assert!(info.data.as_str().unwrap().contains("and now the tests"));
+        let link = wire::AssistLink {
+            kind: "tmate".into(),
+            url: Some("ssh x@y".into()),
+            web: Some("https://y/x".into()),
+            expires_at: None,
+            closed: false,
+            reason: None,
+        };
+        d.take(cmd("a1", CommandKind::Assist { assist: link }))
+            .await;
+        let assist = frames.recv().await.unwrap();
+        assert_eq!(assist.kind, EventKind::Assist);
+        assert_eq!(assist.data["url"], "ssh x@y");
+        assert_eq!(d.take(exec("../x", "pwd")).await, None);
+        assert_eq!(frames.recv().await.unwrap().kind, EventKind::Error);
+    }
+
+    #[tokio::test]
+    async fn tee_keeps_a_bounded_copy() {
+        use tokio::io::AsyncReadExt;
+        let capture = Arc::new(Mutex::new(Capture::default()));
+        let mut t = Tee {
+            inner: &b"diff --git a b\n+x\n"[..],
+            capture: Some(capture.clone()),
+        };
+        let mut s = String::new();
+        t.read_to_string(&mut s).await.unwrap();
+        assert_eq!(capture.lock().unwrap().bytes, s.as_bytes());
+        assert!(!capture.lock().unwrap().overflowed);
+    }
+}
