@@ -104,13 +104,16 @@ async fn asset(headers: HeaderMap, Path(name): Path<String>) -> Response {
     }
 }
 
-/// Added to every answer, API included: a JSON answer is never rendered as a page either.
+/// Added to every answer, API included: a JSON answer is never rendered as a page either. A
+/// handler that set a stricter policy keeps it (artifact downloads are sandboxed).
 pub async fn security_headers(mut resp: Response) -> Response {
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
