@@ -110,9 +110,40 @@ pub enum Marker {
         signal: Option<i32>,
         #[serde(rename = "durationMs")]
         duration_ms: u64,
+        /// How many events came before this marker (so `sequence - 1` when nothing was lost).
+        #[serde(
+            rename = "eventCount",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        event_count: Option<u64>,
+        /// Hex SHA-256 of those events in canonical form (`crate::digest`).
+        #[serde(
+            rename = "streamSha256",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        stream_sha256: Option<String>,
+        /// Output lines not kept because the spool reached its size cap (see `truncated`).
+        #[serde(
+            rename = "droppedLines",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        dropped_lines: Option<u64>,
     },
     /// A stop was requested (`reason`: `signal`, `command`, …).
     StopRequested { reason: String },
+    /// How a requested stop ended: `exited_after_sigint` (within the grace) or `killed` (SIGKILL).
+    Stopped { outcome: String },
+    /// The spool reached `limitBytes`: later output lines are dropped (counted in `finished`).
+    Truncated {
+        reason: String,
+        #[serde(rename = "limitBytes")]
+        limit_bytes: u64,
+    },
+    /// Processes the child left behind were killed when the run ended.
+    Reaped { processes: u64 },
     /// How many times each redaction rule fired in the run (counts only, never values).
     Redactions {
         counts: std::collections::BTreeMap<String, u64>,
@@ -234,6 +265,35 @@ pub struct RunSummary {
     pub last_sequence: u64,
     /// Unix ms of the last committed event.
     pub last_event_at: Option<i64>,
+    /// Set when the `finished` marker arrives: whether the stored stream matches the count and
+    /// SHA-256 the runner put in it. `None` while running, or if the runner sent neither.
+    #[serde(default)]
+    pub delivery: Option<Delivery>,
+}
+
+/// Whether a finished run's stored events are the ones its runner sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    Complete,
+    Incomplete,
+}
+
+impl Delivery {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Complete => "complete",
+            Delivery::Incomplete => "incomplete",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "complete" => Some(Delivery::Complete),
+            "incomplete" => Some(Delivery::Incomplete),
+            _ => None,
+        }
+    }
 }
 
 /// `GET /api/runs/:id/events?after=N&limit=M` answer.
@@ -371,6 +431,9 @@ mod tests {
             exit_code: 3,
             signal: None,
             duration_ms: 12,
+            event_count: None,
+            stream_sha256: None,
+            dropped_lines: None,
         };
         assert_eq!(
             m.to_value(),
@@ -378,6 +441,26 @@ mod tests {
         );
         let back: Marker = serde_json::from_value(m.to_value()).unwrap();
         assert_eq!(back, m);
+        let m = Marker::Finished {
+            exit_code: 0,
+            signal: None,
+            duration_ms: 1,
+            event_count: Some(4),
+            stream_sha256: Some("ab".into()),
+            dropped_lines: None,
+        };
+        assert_eq!(
+            m.to_value(),
+            json!({"event": "finished", "exitCode": 0, "durationMs": 1,
+                   "eventCount": 4, "streamSha256": "ab"})
+        );
+        assert_eq!(
+            Marker::Stopped {
+                outcome: "killed".into()
+            }
+            .to_value(),
+            json!({"event": "stopped", "outcome": "killed"})
+        );
     }
 
     #[test]

@@ -55,8 +55,23 @@ pub enum Command {
     Info,
     /// Check DNS, TCP, TLS, clock skew and the HMAC secret against the gateway
     TestConnection,
+    /// Deliver what a run's spool still holds (after a crash or an outage); needs no token
+    Flush(FlushArgs),
     /// Open a tmate session on this machine and publish its links on a run
     Assist(AssistArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FlushArgs {
+    /// The run whose spool to deliver (under RUNNER_DATA_DIR/runs/)
+    #[arg(long, value_name = "ID")]
+    pub run_id: String,
+    /// If the runner died before the run's end, end the run (a finished marker, exit code 125)
+    #[arg(long)]
+    pub close: bool,
+    /// Give up after this many seconds [default: keep trying until delivered or Ctrl-C]
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
 }
 
 #[derive(Debug, Clone, Args)]

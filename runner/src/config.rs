@@ -11,6 +11,10 @@ use crate::cli::SettingFlags;
 use crate::tls::{self, Trust};
 
 pub const DEFAULT_GATEWAY_URL: &str = "https://localhost:3100";
+/// 1 GiB: room for hours of ordinary output while the gateway is away.
+pub const DEFAULT_SPOOL_MAX_BYTES: &str = "1073741824";
+/// Below this a spool could not hold one batch and its markers.
+pub const MIN_SPOOL_MAX_BYTES: u64 = 1024 * 1024;
 
 /// A setting's effective value (as shown by `info`, masked if secret) and its origin.
 #[derive(Debug, Clone)]
@@ -33,6 +37,8 @@ pub struct Settings {
     pub tmate_command: Vec<String>,
     /// How long an `assist` session stays open unless `--expires` says otherwise.
     pub assist_expires: std::time::Duration,
+    /// Largest a run's spool of undelivered events may grow before output is dropped.
+    pub spool_max_bytes: u64,
     /// The environment as captured at start (known-value redaction reads it).
     pub env: BTreeMap<String, String>,
     /// Every setting with its source, for `info`.
@@ -134,6 +140,13 @@ impl Settings {
             false,
         )
         .unwrap_or_default();
+        let spool_max = get(
+            "RUNNER_SPOOL_MAX_BYTES",
+            None,
+            Some(DEFAULT_SPOOL_MAX_BYTES),
+            false,
+        )
+        .unwrap_or_default();
 
         let gateway_url = url::Url::parse(&url_text)
             .with_context(|| format!("GATEWAY_URL {url_text:?} is not a URL"))?;
@@ -156,6 +169,16 @@ impl Settings {
             (None, None) if allow_self_signed => Trust::Insecure,
             (None, None) => Trust::System,
         };
+        let spool_max_bytes = spool_max
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|&n| n >= MIN_SPOOL_MAX_BYTES)
+            .with_context(|| {
+                format!(
+                    "RUNNER_SPOOL_MAX_BYTES {spool_max:?} must be a number of bytes, at least {MIN_SPOOL_MAX_BYTES}"
+                )
+            })?;
         let tmate_command: Vec<String> = tmate.split_whitespace().map(String::from).collect();
         if tmate_command.is_empty() {
             bail!("TMATE_COMMAND is empty");
@@ -188,6 +211,7 @@ impl Settings {
             data_dir: PathBuf::from(data_dir),
             tmate_command,
             assist_expires,
+            spool_max_bytes,
             env: layers.env.clone(),
             shown,
             env_file,
@@ -220,7 +244,7 @@ impl Settings {
             "\ngateway certificate trust: {}\n",
             tls::describe(&self.trust)
         ));
-let allowlist = crate::allowlist::Allowlist::new(&self.extra_allowed_commands);
+        let allowlist = crate::allowlist::Allowlist::new(&self.extra_allowed_commands);
         out.push_str(&format!(
             "commands the gateway may run (exec): {}\n",
             allowlist.lines().collect::<Vec<_>>().join(", ")
@@ -320,7 +344,7 @@ mod tests {
             None,
         )
         .unwrap();
-assert_eq!(s.extra_allowed_commands, vec!["make check", "npm run lint"]);
+        assert_eq!(s.extra_allowed_commands, vec!["make check", "npm run lint"]);
         assert!(s.report().contains("make check, npm run lint"));
     }
 

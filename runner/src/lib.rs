@@ -2,8 +2,9 @@
 //!
 //! `main.rs` parses the command line and calls [`start::run`], [`connection::check`] or prints
 //! [`config::Settings::report`]. The data path of `start` is child → [`pipeline::read_stream`]
-//! (redact, frame) → [`pipeline::sequence`] (number, `claude.log`) → [`outbox::Outbox`] →
-//! [`pipeline::send_loop`] (signed batches).
+//! (redact, frame) → [`pipeline::sequence`] (number, `claude.log`, [`spool`] on disk) →
+//! [`pipeline::send_loop`] (signed batches read back from the spool). [`flush`] delivers a spool
+//! left behind.
 
 pub mod allowlist;
 pub mod artifacts;
@@ -14,8 +15,9 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod connection;
+pub mod flush;
 pub mod frame;
-pub mod outbox;
 pub mod pipeline;
+pub mod spool;
 pub mod start;
 pub mod tls;

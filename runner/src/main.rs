@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use claude_runner::cli::{Cli, Command};
 use claude_runner::config::{Settings, read_layers};
-use claude_runner::{assist, connection, start};
+use claude_runner::{assist, connection, flush, start};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -48,6 +48,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(if connection::report(&steps) { 0 } else { 1 })
         }
         Command::Start(args) => rt.block_on(start::run(settings, args)),
+        Command::Flush(args) => rt.block_on(flush::run(settings, args)),
         Command::Assist(args) => rt.block_on(assist::run(settings, args)),
     }
 }

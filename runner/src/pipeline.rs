@@ -1,5 +1,5 @@
 //! From pipes to the gateway: readers redact and frame, one sequencer numbers events and writes
-//! `claude.log`, one sender batches them to the gateway.
+//! `claude.log` and the disk spool, one sender batches the spool to the gateway.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::redact::{Redactor, Rules, redact_text};
-use common::wire::{self, Event, EventKind, IngestBatch};
+use common::wire::{self, EventKind, IngestBatch, Marker};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 
 use crate::client::{GatewayClient, IngestOutcome, Signer};
 use crate::frame::LineFramer;
-use crate::outbox::Outbox;
+use crate::spool::{self, Spool};
 
 /// Most events in one ingest request.
 pub const BATCH_EVENTS: usize = 2_000;
@@ -106,7 +106,7 @@ pub fn redact_value(rules: &Arc<Rules>, v: &Value) -> Value {
     }
 }
 
-/// Where a sequencer writes besides the outbox.
+/// Where a sequencer writes besides the spool.
 #[derive(Debug)]
 pub struct Sinks {
     /// `claude.log`: the redacted stdout and stderr lines.
@@ -115,53 +115,116 @@ pub struct Sinks {
     pub echo: bool,
 }
 
-/// Number frames, write them to `claude.log` (and the terminal), queue them for sending.
-/// Returns the last sequence used.
-pub async fn sequence(
+/// Most frames written with one `write` + `fdatasync`.
+const COMMIT_FRAMES: usize = 1024;
+
+/// What the sequencer did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sequenced {
+    /// The last sequence it assigned (0 if none).
+    pub last_sequence: u64,
+    /// Output lines dropped after the spool reached its cap.
+    pub dropped_lines: u64,
+    /// How long it waited for the gateway to catch up (back-pressure on the child).
+    pub waited: Duration,
+}
+
+/// Number frames, write them to `claude.log` (and the terminal) and to the spool, committing
+/// whatever has arrived since the last commit with one `fdatasync`. Blocking: runs on its own
+/// thread. Fills `eventCount`/`streamSha256` into the `finished` marker, and past `spool_limit`
+/// bytes drops output lines after one `truncated` marker. Closes the spool at the end.
+pub fn sequence(
     mut rx: mpsc::Receiver<Frame>,
     rules: Arc<Rules>,
     mut sinks: Sinks,
-    outbox: Arc<Outbox>,
-) -> std::io::Result<u64> {
-    let mut seq = 0u64;
+    mut spool: spool::Writer,
+    spool_limit: u64,
+) -> std::io::Result<Sequenced> {
+    let result = sequence_inner(&mut rx, &rules, &mut sinks, &mut spool, spool_limit);
+    spool.spool().close();
+    result
+}
+
+fn sequence_inner(
+    rx: &mut mpsc::Receiver<Frame>,
+    rules: &Arc<Rules>,
+    sinks: &mut Sinks,
+    spool: &mut spool::Writer,
+    spool_limit: u64,
+) -> std::io::Result<Sequenced> {
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
-    while let Some(first) = rx.recv().await {
+    let mut done = Sequenced {
+        last_sequence: spool.next_sequence() - 1,
+        dropped_lines: 0,
+        waited: Duration::ZERO,
+    };
+    let mut truncated = false;
+    while let Some(first) = rx.blocking_recv() {
+        done.waited += spool.spool().wait_for_room();
         let mut next = Some(first);
+        let mut n = 0;
         while let Some(frame) = next {
-            seq += 1;
-            let data = match frame.kind {
+            match frame.kind {
                 // Already redacted as a stream by the reader.
                 EventKind::Stdout | EventKind::Stderr => {
                     let text = frame.data.as_str().unwrap_or_default();
-                    sinks.log.write_all(text.as_bytes())?;
-                    sinks.log.write_all(b"\n")?;
-                    if sinks.echo {
-                        if frame.kind == EventKind::Stdout {
-                            let _ = writeln!(stdout.lock(), "{text}");
-                        } else {
-                            let _ = writeln!(stderr.lock(), "{text}");
+                    if truncated {
+                        done.dropped_lines += 1;
+                    } else if spool.bytes() + text.len() as u64 + 256 > spool_limit {
+                        truncated = true;
+                        done.dropped_lines += 1;
+                        eprintln!(
+                            "claude-runner: the spool reached RUNNER_SPOOL_MAX_BYTES ({spool_limit} bytes); \
+                             further output of this run is dropped (the gateway gets a truncated marker)"
+                        );
+                        let marker = Marker::Truncated {
+                            reason: "spool_full".into(),
+                            limit_bytes: spool_limit,
+                        };
+                        done.last_sequence =
+                            spool.stage(EventKind::Marker, &marker.to_value(), frame.ts)?;
+                    } else {
+                        sinks.log.write_all(text.as_bytes())?;
+                        sinks.log.write_all(b"\n")?;
+                        if sinks.echo {
+                            if frame.kind == EventKind::Stdout {
+                                let _ = writeln!(stdout.lock(), "{text}");
+                            } else {
+                                let _ = writeln!(stderr.lock(), "{text}");
+                            }
+                        }
+                        done.last_sequence = spool.stage(frame.kind, &frame.data, frame.ts)?;
+                    }
+                }
+                _ => {
+                    let mut data = redact_value(rules, &frame.data);
+                    if frame.kind == EventKind::Marker && data["event"] == "finished" {
+                        let (count, sha) = spool.digest();
+                        if let Some(o) = data.as_object_mut() {
+                            o.insert("eventCount".into(), count.into());
+                            o.insert("streamSha256".into(), sha.into());
+                            if done.dropped_lines > 0 {
+                                o.insert("droppedLines".into(), done.dropped_lines.into());
+                            }
                         }
                     }
-                    frame.data
+                    done.last_sequence = spool.stage(frame.kind, &data, frame.ts)?;
                 }
-                _ => redact_value(&rules, &frame.data),
+            }
+            n += 1;
+            next = if n < COMMIT_FRAMES {
+                rx.try_recv().ok()
+            } else {
+                None
             };
-            outbox
-                .push(Event {
-                    sequence: seq,
-                    kind: frame.kind,
-                    data,
-                    ts: frame.ts,
-                })
-                .await;
-            next = rx.try_recv().ok();
         }
         sinks.log.flush()?;
+        spool.commit()?;
     }
     sinks.log.flush()?;
-    outbox.close();
-    Ok(seq)
+    spool.commit()?;
+    Ok(done)
 }
 
 /// Exponential backoff with full jitter, 100 ms up to 10 s.
@@ -184,16 +247,49 @@ impl Backoff {
     }
 }
 
-/// Send queued events until the outbox is closed and empty, or sending fails for good.
-/// Returns a sentence describing a permanent failure, if one happened.
+/// How sending ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendEnd {
+    /// The spool is closed and the gateway acknowledged all of it.
+    Delivered,
+    /// Sending stopped for good; the sentence says why. The events stay in the spool.
+    Stopped(String),
+}
+
+/// Longest wait a `Retry-After` may ask for.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// Send the spool from the first unacknowledged event until it is closed and fully acknowledged,
+/// or sending fails for good. Network errors, timeouts, 408/429/5xx are retried without limit
+/// (backoff with full jitter, or `Retry-After`); a 409 resends from the sequence the gateway
+/// expects; 401/403 and other 4xx stop.
 pub async fn send_loop(
     client: GatewayClient,
     signer: Signer,
     run_id: String,
-    outbox: Arc<Outbox>,
-) -> Option<String> {
+    spool: Arc<Spool>,
+) -> SendEnd {
     let mut backoff = Backoff::default();
-    while let Some(events) = outbox.next_batch(BATCH_EVENTS, BATCH_BYTES).await {
+    let mut from = spool.progress().1 + 1;
+    loop {
+        let (appended, _, closed) = spool.progress();
+        if from > appended {
+            if closed {
+                return SendEnd::Delivered;
+            }
+            spool.wait_beyond(from - 1).await;
+            continue;
+        }
+        let reader = spool.clone();
+        let events =
+            match tokio::task::spawn_blocking(move || reader.read(from, BATCH_EVENTS, BATCH_BYTES))
+                .await
+            {
+                Ok(Ok(events)) if !events.is_empty() => events,
+                Ok(Ok(_)) => continue,
+                Ok(Err(e)) => return stop(&spool, format!("cannot read the spool: {e}")),
+                Err(e) => return stop(&spool, format!("reading the spool failed: {e}")),
+            };
         let first = events[0].sequence;
         let batch = IngestBatch {
             run_id: run_id.clone(),
@@ -202,22 +298,35 @@ pub async fn send_loop(
         match client.ingest(&signer, &batch).await {
             IngestOutcome::Acked(n) => {
                 backoff.reset();
-                outbox.ack(n);
+                if let Err(e) = spool.ack(n) {
+                    tracing::warn!(error = %e, "could not record the acknowledgement in the spool");
+                }
+                from = n + 1;
             }
-            IngestOutcome::Gap(expected) if expected > first => {
-                // The gateway already holds everything before `expected`.
-                outbox.ack(expected - 1);
+            IngestOutcome::Gap(expected) if expected > appended + 1 => {
+                return stop(
+                    &spool,
+                    format!(
+                        "the gateway holds events of this run up to {} but this runner's spool ends at \
+                         {appended}: the spool is not this run's stream",
+                        expected - 1
+                    ),
+                );
             }
             IngestOutcome::Gap(expected) => {
-                let msg = format!(
-                    "the gateway expects sequence {expected} but this runner only holds events from {first}: \
-                     the earlier events are in claude.log but cannot be resent"
-                );
-                outbox.abandon();
-                return Some(msg);
+                // The gateway holds everything before `expected`; resend from there.
+                if expected > 1 {
+                    let _ = spool.ack(expected - 1);
+                }
+                if expected == first {
+                    tokio::time::sleep(backoff.next_delay()).await;
+                }
+                from = expected;
             }
             IngestOutcome::Retry { cause, retry_after } => {
-                let delay = retry_after.unwrap_or_else(|| backoff.next_delay());
+                let delay = retry_after
+                    .map(|d| d.min(MAX_RETRY_AFTER))
+                    .unwrap_or_else(|| backoff.next_delay());
                 tracing::debug!(%cause, ?delay, "sending events failed; retrying");
                 tokio::time::sleep(delay).await;
             }
@@ -226,19 +335,29 @@ pub async fn send_loop(
                 reason,
                 message,
             } => {
-                outbox.abandon();
-                return Some(format!(
-                    "the gateway refused this run's events ({status}, {}): {message}; stopped sending",
-                    reason.as_deref().unwrap_or("no reason given")
-                ));
+                return stop(
+                    &spool,
+                    format!(
+                        "the gateway refused this run's events ({status}, {}): {message}; stopped sending",
+                        reason.as_deref().unwrap_or("no reason given")
+                    ),
+                );
             }
             IngestOutcome::Rejected { status, message } => {
-                outbox.abandon();
-                return Some(format!(
-                    "the gateway rejected a batch ({status}): {message}; stopped sending"
-                ));
+                return stop(
+                    &spool,
+                    format!("the gateway rejected a batch ({status}): {message}; stopped sending"),
+                );
             }
         }
     }
-    None
+}
+
+fn stop(spool: &Spool, why: String) -> SendEnd {
+    spool.give_up();
+    SendEnd::Stopped(format!(
+        "{why}; the {} undelivered events stay in {}",
+        spool.undelivered(),
+        spool.dir().display()
+    ))
 }

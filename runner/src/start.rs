@@ -18,15 +18,14 @@ use crate::cli::StartArgs;
 use crate::client::{GatewayClient, Signer};
 use crate::commands;
 use crate::config::Settings;
-use crate::outbox::Outbox;
-use crate::pipeline::{self, Frame, Sinks};
+use crate::pipeline::{self, Frame, SendEnd, Sinks};
+use crate::spool::{self, Spool};
 
-/// Events held in memory awaiting acknowledgement before the child is slowed down.
-const OUTBOX_CAPACITY: usize = 50_000;
 /// How long to keep reading pipes a descendant still holds open after the child exited.
 const PIPE_GRACE: Duration = Duration::from_secs(5);
-/// How long to keep trying to deliver what is left after the child exited.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long `start` keeps delivering after the child exited; what is left stays in the spool for
+/// `claude-runner flush` (or the next `start` of the run).
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The redaction rules of a run: the shipped `config/redaction.rules` (secret-looking environment
 /// variables, extra patterns) plus the runner's own HMAC secret and the run token.
@@ -80,7 +79,11 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
             (created.run_id, Secret::new(created.token))
         }
     };
-    let signer = Signer::for_run(&secret, &run_id, &token);
+    let key = common::sign::derive_run_key(secret.expose().as_bytes(), &run_id, token.expose());
+    let signer = Signer::Run {
+        run_id: run_id.clone(),
+        key,
+    };
     let rules = Arc::new(redaction_rules(&settings, &token)?);
 
     let run_dir: PathBuf = settings.data_dir.join("runs").join(&run_id);
@@ -92,23 +95,39 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
         .open(&log_path)
         .with_context(|| format!("open {}", log_path.display()))?;
 
-    let outbox = Arc::new(Outbox::new(OUTBOX_CAPACITY));
+    let (spool, writer, recovered) = Spool::open(&run_dir.join("spool"))?;
+    anyhow::ensure!(
+        !recovered.finished,
+        "run {run_id} already finished on this machine; `claude-runner flush --run-id {run_id}` \
+         delivers what is left of it"
+    );
+    if recovered.last_sequence > 0 {
+        eprintln!(
+            "claude-runner: continuing run {run_id} after event {}; {} spooled events were not delivered yet",
+            recovered.last_sequence,
+            recovered.last_sequence - recovered.acked
+        );
+    }
+    // Before the child runs: a crash from here on leaves a spool that `flush` can deliver.
+    spool::save_run_key(&run_dir, &run_id, &key)?;
+    child::become_subreaper();
+
     let (tx, rx) = mpsc::channel::<Frame>(1024);
-    let sequencer = tokio::spawn(pipeline::sequence(
-        rx,
-        rules.clone(),
-        Sinks {
-            log: std::io::BufWriter::new(log),
-            echo: !args.quiet,
-        },
-        outbox.clone(),
-    ));
-    let sender = tokio::spawn(pipeline::send_loop(
+    let sinks = Sinks {
+        log: std::io::BufWriter::new(log),
+        echo: !args.quiet,
+    };
+    let sequencer = tokio::task::spawn_blocking({
+        let rules = rules.clone();
+        let limit = settings.spool_max_bytes;
+        move || pipeline::sequence(rx, rules, sinks, writer, limit)
+    });
+    let sender = spawn_sender(
         client.clone(),
         signer.clone(),
         run_id.clone(),
-        outbox.clone(),
-    ));
+        spool.clone(),
+    );
 
     let mut argv = settings.claude_command.clone();
     argv.extend([
@@ -119,6 +138,8 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
         "--verbose".into(),
     ]);
     let started = Instant::now();
+    // Spawned from the task `block_on` drives on the main thread (see `child`: the guard, not
+    // the spawning thread, is what ties the child's life to the runner's).
     let (exit_code, signal) = match child::spawn(&argv, &cwd) {
         Err(e) => {
             let code = e.exit_code();
@@ -129,6 +150,7 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
             (code, None)
         }
         Ok(mut running) => {
+            let guard = child::guard(running.pid);
             let marker = Marker::Started {
                 command: argv.clone(),
                 pid: Some(running.pid),
@@ -163,8 +185,17 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
                 seen_file: run_dir.join("commands.seen"),
                 time_limit: commands::EXEC_TIME_LIMIT,
             });
-            let status = wait_or_stop(&mut running.child, running.pid, &tx, &stop_command).await;
+            let (status, stop) =
+                wait_or_stop(&mut running.child, running.pid, &tx, &stop_command).await;
             steering.finish().await;
+            if let Some(outcome) = stop {
+                let marker = Marker::Stopped {
+                    outcome: outcome.into(),
+                };
+                let _ = tx
+                    .send(Frame::new(EventKind::Marker, marker.to_value()))
+                    .await;
+            }
             let mut counts = std::collections::BTreeMap::new();
             for reader in [out, err] {
                 let abort = reader.abort_handle();
@@ -193,6 +224,20 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
                     ))
                     .await;
             }
+            let keep: Vec<u32> = guard.iter().filter_map(child::Guard::pid).collect();
+            let pid = running.pid;
+            let reaped = tokio::task::spawn_blocking(move || child::reap_leftovers(pid, &keep))
+                .await
+                .unwrap_or(0);
+            if reaped > 0 {
+                let marker = Marker::Reaped { processes: reaped };
+                let _ = tx
+                    .send(Frame::new(EventKind::Marker, marker.to_value()))
+                    .await;
+            }
+            if let Some(g) = guard {
+                g.release().await;
+            }
             child::exit_code(status)
         }
     };
@@ -200,6 +245,10 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
         exit_code,
         signal,
         duration_ms: started.elapsed().as_millis() as u64,
+        // Filled in by the sequencer, which alone knows the stream before this marker.
+        event_count: None,
+        stream_sha256: None,
+        dropped_lines: None,
     };
     let _ = tx
         .send(Frame::new(EventKind::Marker, finished.to_value()))
@@ -207,43 +256,92 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
     drop(tx);
 
     match sequencer.await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => eprintln!("claude-runner: writing {} failed: {e}", log_path.display()),
+        Ok(Ok(done)) => {
+            if !done.waited.is_zero() {
+                tracing::info!(waited = ?done.waited, "the child was slowed while the gateway caught up");
+            }
+        }
+        Ok(Err(e)) => eprintln!(
+            "claude-runner: writing {} or the spool failed: {e}",
+            log_path.display()
+        ),
         Err(e) => eprintln!("claude-runner: the sequencer failed: {e}"),
     }
     // claude.log is complete once the sequencer has ended.
     crate::artifacts::upload_run_log(&client, &signer, &run_id, &rules, &log_path).await;
-    let abort = sender.abort_handle();
-    match tokio::time::timeout(DRAIN_TIMEOUT, sender).await {
-        Ok(Ok(None)) => {}
-        Ok(Ok(Some(problem))) => eprintln!("claude-runner: {problem}"),
-        Ok(Err(e)) => eprintln!("claude-runner: the sender failed: {e}"),
-        Err(_) => {
-            abort.abort();
-            eprintln!(
-                "claude-runner: gave up delivering after {} s: {} events not delivered (they are in {})",
-                DRAIN_TIMEOUT.as_secs(),
-                outbox.undelivered(),
-                log_path.display()
-            );
-        }
+    if finish_delivery(sender, &spool, &run_id, Some(DRAIN_TIMEOUT)).await {
+        // Nothing is left for `flush`: the key need not stay on disk.
+        let _ = std::fs::remove_file(run_dir.join("run.key"));
     }
     Ok(exit_code)
 }
 
+/// Start sending the spool; a permanent failure is reported the moment it happens.
+pub fn spawn_sender(
+    client: GatewayClient,
+    signer: Signer,
+    run_id: String,
+    spool: Arc<Spool>,
+) -> tokio::task::JoinHandle<SendEnd> {
+    tokio::spawn(async move {
+        let end = pipeline::send_loop(client, signer, run_id, spool).await;
+        if let SendEnd::Stopped(why) = &end {
+            eprintln!("claude-runner: {why}");
+        }
+        end
+    })
+}
+
+/// Wait for the sender to deliver the closed spool, at most `limit` and until Ctrl-C. True if the
+/// gateway acknowledged everything; otherwise says how to deliver the rest.
+pub async fn finish_delivery(
+    sender: tokio::task::JoinHandle<SendEnd>,
+    spool: &Spool,
+    run_id: &str,
+    limit: Option<Duration>,
+) -> bool {
+    let abort = sender.abort_handle();
+    let deadline = async {
+        match limit {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    let outcome = tokio::select! {
+        r = sender => Some(r),
+        () = deadline => None,
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    match outcome {
+        Some(Ok(SendEnd::Delivered)) => return true,
+        // Already reported by the sender.
+        Some(Ok(SendEnd::Stopped(_))) => {}
+        Some(Err(e)) => eprintln!("claude-runner: the sender failed: {e}"),
+        None => abort.abort(),
+    }
+    eprintln!(
+        "claude-runner: {} events of run {run_id} are not delivered yet; they are kept in {}; \
+         `claude-runner flush --run-id {run_id}` delivers them",
+        spool.undelivered(),
+        spool.dir().display()
+    );
+    false
+}
+
 /// Wait for the child; on Ctrl-C (or SIGTERM) or a `stop` command stop its group: SIGINT, grace,
-/// SIGKILL.
+/// SIGKILL. The second value is how a stop ended (`exited_after_sigint` or `killed`), `None`
+/// without a stop.
 async fn wait_or_stop(
     child: &mut tokio::process::Child,
     pid: u32,
     tx: &mpsc::Sender<Frame>,
     stop_command: &tokio::sync::Notify,
-) -> std::process::ExitStatus {
+) -> (std::process::ExitStatus, Option<&'static str>) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut int = signal(SignalKind::interrupt()).ok();
     let mut term = signal(SignalKind::terminate()).ok();
     let reason = tokio::select! {
-        status = child.wait() => return status.unwrap_or_else(|_| std::process::ExitStatus::default()),
+        status = child.wait() => return (status.unwrap_or_default(), None),
         _ = recv(&mut int) => "signal",
         _ = recv(&mut term) => "signal",
         () = stop_command.notified() => "command",
@@ -263,13 +361,13 @@ async fn wait_or_stop(
     );
     child::signal_group(pid, Signal::SIGINT);
     tokio::select! {
-        status = child.wait() => return status.unwrap_or_default(),
+        status = child.wait() => return (status.unwrap_or_default(), Some("exited_after_sigint")),
         () = tokio::time::sleep(STOP_GRACE) => {}
         _ = recv(&mut int) => {}
         () = stop_command.notified() => {}
     }
     child::signal_group(pid, Signal::SIGKILL);
-    child.wait().await.unwrap_or_default()
+    (child.wait().await.unwrap_or_default(), Some("killed"))
 }
 
 /// The next delivery of `s`, or never if the handler could not be installed.

@@ -11,7 +11,10 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-use common::wire::{ArtifactInfo, Command, CommandKind, Event, EventKind, RunStatus, RunSummary};
+use common::digest::StreamDigest;
+use common::wire::{
+    ArtifactInfo, Command, CommandKind, Delivery, Event, EventKind, RunStatus, RunSummary,
+};
 
 pub mod sqlite;
 
@@ -188,6 +191,29 @@ pub(crate) struct Progress {
     pub finished_at: Option<i64>,
     /// A `stop_requested` marker is stored: the next `finished` marker means `stopped`.
     pub stop_requested: bool,
+    /// The digest of every stored event, in sequence order.
+    pub stream: StreamDigest,
+    /// Set by the `finished` marker; see [`delivery_of`].
+    pub delivery: Option<Delivery>,
+}
+
+/// Compares the count and SHA-256 a `finished` marker claims with the stream stored before it:
+/// `None` if the marker claims neither (an older runner), else complete or incomplete.
+pub(crate) fn delivery_of(stored: &StreamDigest, finished: &serde_json::Value) -> Option<Delivery> {
+    let count = finished.get("eventCount");
+    let sha = finished.get("streamSha256");
+    if count.is_none() && sha.is_none() {
+        return None;
+    }
+    let count_ok = count.and_then(|c| c.as_u64()) == Some(stored.events());
+    let sha_ok = sha
+        .and_then(|s| s.as_str())
+        .is_some_and(|s| s.eq_ignore_ascii_case(&stored.hex()));
+    Some(if count_ok && sha_ok {
+        Delivery::Complete
+    } else {
+        Delivery::Incomplete
+    })
 }
 
 /// Checks a batch against the stored `before` and works out what to write.
@@ -197,8 +223,9 @@ pub(crate) struct Progress {
 /// answer is [`StoreError::Gap`]; a terminal run refuses new events with [`StoreError::RunFinished`]
 /// (checked first: resending would not help). The first event moves `pending` to `running`; a
 /// `finished` marker ends the run as `finished` (exit code 0), `failed` (any other or no exit code) or
-/// `stopped` (a `stop_requested` marker came before it). Once the run is terminal within a batch, later
-/// markers of that batch change nothing.
+/// `stopped` (a `stop_requested` marker came before it), and its `eventCount`/`streamSha256` are checked
+/// against the events stored before it ([`delivery_of`]). Once the run is terminal within a batch,
+/// later markers of that batch change nothing. Every stored event feeds the stream digest.
 pub(crate) fn plan_append<'a>(
     before: &Progress,
     events: &'a [Event],
@@ -230,31 +257,37 @@ pub(crate) fn plan_append<'a>(
     for event in &fresh {
         after.last_seq = event.sequence;
         after.last_event_at = Some(after.last_event_at.map_or(event.ts, |t| t.max(event.ts)));
-        if event.kind != EventKind::Marker || after.status.is_terminal() {
-            continue;
+        if event.kind == EventKind::Marker && !after.status.is_terminal() {
+            apply_marker(&mut after, event);
         }
-        match event.data.get("event").and_then(|v| v.as_str()) {
-            Some("stop_requested") => after.stop_requested = true,
-            Some("finished") => {
-                let code = event
-                    .data
-                    .get("exitCode")
-                    .and_then(|v| v.as_i64())
-                    .and_then(|c| i32::try_from(c).ok());
-                after.exit_code = code;
-                after.finished_at = Some(event.ts);
-                after.status = if after.stop_requested {
-                    RunStatus::Stopped
-                } else if code == Some(0) {
-                    RunStatus::Finished
-                } else {
-                    RunStatus::Failed
-                };
-            }
-            _ => {}
-        }
+        after.stream.push(event);
     }
     Ok((fresh, after))
+}
+
+/// What a lifecycle marker does to a run that is not yet terminal.
+fn apply_marker(after: &mut Progress, event: &Event) {
+    match event.data.get("event").and_then(|v| v.as_str()) {
+        Some("stop_requested") => after.stop_requested = true,
+        Some("finished") => {
+            let code = event
+                .data
+                .get("exitCode")
+                .and_then(|v| v.as_i64())
+                .and_then(|c| i32::try_from(c).ok());
+            after.exit_code = code;
+            after.finished_at = Some(event.ts);
+            after.status = if after.stop_requested {
+                RunStatus::Stopped
+            } else if code == Some(0) {
+                RunStatus::Finished
+            } else {
+                RunStatus::Failed
+            };
+            after.delivery = delivery_of(&after.stream, &event.data);
+        }
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -299,6 +332,8 @@ mod tests {
             exit_code: None,
             finished_at: None,
             stop_requested: false,
+            stream: StreamDigest::new(),
+            delivery: None,
         }
     }
 
@@ -415,6 +450,49 @@ mod tests {
     }
 
     #[test]
+    fn the_finished_marker_is_checked_against_the_stored_stream() {
+        let lines = [out(1), out(2)];
+        let sha = common::digest::stream_sha256(&lines);
+        let claim = |count: Value, sha: Value| {
+            ev(
+                3,
+                EventKind::Marker,
+                json!({"event": "finished", "exitCode": 0, "eventCount": count, "streamSha256": sha}),
+            )
+        };
+        let cases = [
+            (
+                "match",
+                claim(json!(2), json!(sha)),
+                Some(Delivery::Complete),
+            ),
+            (
+                "upper-case hex",
+                claim(json!(2), json!(sha.to_uppercase())),
+                Some(Delivery::Complete),
+            ),
+            (
+                "count off",
+                claim(json!(3), json!(sha)),
+                Some(Delivery::Incomplete),
+            ),
+            (
+                "hash off",
+                claim(json!(2), json!("00")),
+                Some(Delivery::Incomplete),
+            ),
+            ("no claim", fin(3, json!(0)), None),
+        ];
+        for (name, finish, want) in cases {
+            // Split over two batches: the digest carries over in the progress.
+            let (_, mid) = plan_append(&fresh_run(), &lines[..1]).unwrap();
+            let (_, after) = plan_append(&mid, &[lines[1].clone(), finish]).unwrap();
+            assert_eq!(after.delivery, want, "{name}");
+            assert_eq!(after.stream.events(), 3, "{name}");
+        }
+    }
+
+    #[test]
     fn record_debug_hides_key() {
         let key = [0xab; 32];
         let new = NewRun {
@@ -437,6 +515,7 @@ mod tests {
                 exit_code: None,
                 last_sequence: 0,
                 last_event_at: None,
+                delivery: None,
             },
             key,
         };

@@ -13,7 +13,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::wire::{ArtifactInfo, Command, CommandKind, Event, EventKind, RunStatus, RunSummary};
+use common::digest::StreamDigest;
+use common::wire::{
+    ArtifactInfo, Command, CommandKind, Delivery, Event, EventKind, RunStatus, RunSummary,
+};
 use rusqlite::types::Type;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 use sha2::{Digest, Sha256};
@@ -81,6 +84,10 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL,
         last_seen INTEGER NOT NULL
     ) WITHOUT ROWID;",
+    // 3: delivery check. `stream_state` is the running digest of the stored events
+    // (`common::digest`), `delivery` the verdict of the `finished` marker's count and SHA-256.
+    "ALTER TABLE runs ADD COLUMN stream_state TEXT;
+    ALTER TABLE runs ADD COLUMN delivery TEXT CHECK (delivery IN ('complete', 'incomplete'));",
 ];
 
 /// How long a statement waits for a lock held by another process before failing.
@@ -89,7 +96,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const STATEMENT_CACHE: usize = 32;
 
 const RUN_COLUMNS: &str = "id, name, status, prompt, cwd, created_at, finished_at, exit_code, \
-                           last_seq, last_event_at, key";
+                           last_seq, last_event_at, key, delivery";
 
 /// [`Store`] on a SQLite database.
 pub struct SqliteStore {
@@ -256,6 +263,12 @@ fn run_record(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
             exit_code: row.get(7)?,
             last_sequence: row.get(8)?,
             last_event_at: row.get(9)?,
+            delivery: match row.get_ref(11)?.as_str_or_null()? {
+                None => None,
+                Some(d) => Some(Delivery::parse(d).ok_or_else(|| {
+                    bad_column(11, Type::Text, format!("unknown delivery {d:?}"))
+                })?),
+            },
         },
         key: row.get(10)?,
     })
@@ -341,7 +354,8 @@ fn append(
         .map_err(|e| backend("begin ingest", e))?;
     let before = tx
         .prepare_cached(
-            "SELECT status, last_seq, last_event_at, exit_code, finished_at, stop_requested
+            "SELECT status, last_seq, last_event_at, exit_code, finished_at, stop_requested,
+                 stream_state, delivery
              FROM runs WHERE id = ?1",
         )
         .and_then(|mut stmt| {
@@ -357,12 +371,21 @@ fn append(
                     exit_code: row.get(3)?,
                     finished_at: row.get(4)?,
                     stop_requested: row.get(5)?,
+                    // Parsed below: an absent state is rebuilt from the stored events.
+                    stream: StreamDigest::restore(row.get_ref(6)?.as_str_or_null()?.unwrap_or(""))
+                        .unwrap_or_default(),
+                    delivery: row.get_ref(7)?.as_str_or_null()?.and_then(Delivery::parse),
                 })
             })
             .optional()
         })
         .map_err(|e| backend(format!("read run {run_id}"), e))?
         .ok_or(StoreError::NotFound)?;
+    let mut before = before;
+    if before.stream.events() != before.last_seq {
+        // A run from before migration 3 (or a damaged state): hash what is stored, once.
+        before.stream = stored_digest(&tx, run_id, before.last_seq)?;
+    }
 
     let (fresh, after) = super::plan_append(&before, events)?;
     if fresh.is_empty() {
@@ -401,7 +424,7 @@ fn append(
     }
     tx.prepare_cached(
         "UPDATE runs SET status = ?2, last_seq = ?3, last_event_at = ?4, exit_code = ?5,
-             finished_at = ?6, stop_requested = ?7
+             finished_at = ?6, stop_requested = ?7, stream_state = ?8, delivery = ?9
          WHERE id = ?1",
     )
     .and_then(|mut stmt| {
@@ -412,7 +435,9 @@ fn append(
             after.last_event_at,
             after.exit_code,
             after.finished_at,
-            after.stop_requested
+            after.stop_requested,
+            after.stream.save(),
+            after.delivery.map(Delivery::as_str)
         ])
     })
     .map_err(|e| backend(format!("update run {run_id}"), e))?;
@@ -422,6 +447,27 @@ fn append(
         inserted: fresh.len(),
         status: after.status,
     })
+}
+
+/// The digest of a run's stored events `1..=last_seq`, read in sequence order.
+fn stored_digest(
+    conn: &Connection,
+    run_id: &str,
+    last_seq: u64,
+) -> Result<StreamDigest, StoreError> {
+    let mut digest = StreamDigest::new();
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT seq, kind, data, ts FROM events WHERE run_id = ?1 AND seq <= ?2 ORDER BY seq",
+        )
+        .map_err(|e| backend("prepare digest read", e))?;
+    let rows = stmt
+        .query_map(rusqlite::params![run_id, sql_seq(last_seq)], event)
+        .map_err(|e| backend(format!("read events of {run_id}"), e))?;
+    for row in rows {
+        digest.push(&row.map_err(|e| backend(format!("read events of {run_id}"), e))?);
+    }
+    Ok(digest)
 }
 
 fn run_exists(conn: &Connection, run_id: &str) -> Result<bool, StoreError> {
@@ -791,6 +837,60 @@ mod tests {
         store.events(id.into(), 0, usize::MAX).await.unwrap()
     }
 
+    fn finished_claiming(sequence: u64, count: u64, sha: &str) -> Event {
+        marker(
+            sequence,
+            json!({"event": "finished", "exitCode": 0, "durationMs": 1,
+                   "eventCount": count, "streamSha256": sha}),
+        )
+    }
+
+    #[tokio::test]
+    async fn delivery_is_judged_across_batches_reopens_and_legacy_runs() {
+        let (_dir, path, store) = open_temp();
+        for id in ["ok", "bad", "legacy"] {
+            store.create_run(new_run(id, 1)).await.unwrap();
+            store.append_events(id.into(), lines(1, 3)).await.unwrap();
+            store.append_events(id.into(), lines(4, 5)).await.unwrap();
+        }
+        let sha = common::digest::stream_sha256(&lines(1, 5));
+        // A run stored before migration 3 has no digest state: it is rebuilt from its events.
+        Connection::open(&path)
+            .unwrap()
+            .execute(
+                "UPDATE runs SET stream_state = NULL WHERE id = 'legacy'",
+                [],
+            )
+            .unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+        for (id, finish, want) in [
+            (
+                "ok",
+                finished_claiming(6, 5, &sha),
+                Some(Delivery::Complete),
+            ),
+            (
+                "bad",
+                finished_claiming(6, 5, &"0".repeat(64)),
+                Some(Delivery::Incomplete),
+            ),
+            (
+                "legacy",
+                finished_claiming(6, 5, &sha),
+                Some(Delivery::Complete),
+            ),
+        ] {
+            store.append_events(id.into(), vec![finish]).await.unwrap();
+            assert_eq!(summary(&store, id).await.delivery, want, "{id}");
+        }
+        let listed = store.list_runs(10).await.unwrap();
+        assert!(
+            listed
+                .iter()
+                .any(|r| r.id == "bad" && r.delivery == Some(Delivery::Incomplete))
+        );
+    }
+
     #[tokio::test]
     async fn create_get_and_list_runs() {
         let (_dir, _path, store) = open_temp();
@@ -812,6 +912,7 @@ mod tests {
                 exit_code: None,
                 last_sequence: 0,
                 last_event_at: None,
+                delivery: None,
             }
         );
         assert!(store.run("zz".into()).await.unwrap().is_none());

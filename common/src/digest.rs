@@ -1,0 +1,267 @@
+//! The stream digest: the SHA-256 of a run's events in canonical form, resumable from saved state.
+//!
+//! The runner puts the count and the digest of every event before the `finished` marker into that
+//! marker; the gateway computes the same over what it stored and marks the run `complete` when they
+//! agree. What is hashed (`PROTOCOL.md` §5): for each event in sequence order, the line
+//!
+//! ```text
+//! {"data":<data>,"sequence":<n>,"type":"<type>"}\n
+//! ```
+//!
+//! with no insignificant whitespace, object keys sorted bytewise at every level, and strings escaped
+//! as serde_json does (`"`, `\` and U+0000–U+001F only; `\b \f \n \r \t` or `\u00xx`). `ts` is not
+//! hashed. Both sides keep the digest as it goes (the runner across a crash, the gateway across
+//! batches), so the state of the hash function itself can be saved and restored: [`StreamDigest`]
+//! drives SHA-256's compression function directly and serialises its midstate.
+
+use std::fmt::Write as _;
+
+use sha2::digest::generic_array::GenericArray;
+use sha2::{Digest, Sha256};
+
+use crate::wire::Event;
+
+const INITIAL: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+
+/// A running SHA-256 over canonical event lines, with the number of events it has seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamDigest {
+    state: [u32; 8],
+    /// Bytes not yet compressed (always fewer than 64).
+    pending: Vec<u8>,
+    /// Bytes hashed so far, pending included.
+    bytes: u64,
+    events: u64,
+}
+
+impl Default for StreamDigest {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Why a saved digest state could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("malformed stream digest state")]
+pub struct BadState;
+
+/// Appends the canonical line of `event` (with its final `\n`) to `out`.
+pub fn canonical_line(event: &Event, out: &mut Vec<u8>) {
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        data: &'a serde_json::Value,
+        sequence: u64,
+        #[serde(rename = "type")]
+        kind: &'a str,
+    }
+    // A `Value` map is a BTreeMap (serde_json's `preserve_order` is off), so nested keys come out
+    // sorted; the three top-level fields are declared in sorted order.
+    serde_json::to_writer(
+        &mut *out,
+        &Line {
+            data: &event.data,
+            sequence: event.sequence,
+            kind: event.kind.as_str(),
+        },
+    )
+    .expect("a JSON value always serialises");
+    out.push(b'\n');
+}
+
+impl StreamDigest {
+    pub fn new() -> Self {
+        Self {
+            state: INITIAL,
+            pending: Vec::with_capacity(64),
+            bytes: 0,
+            events: 0,
+        }
+    }
+
+    /// Events hashed so far.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Hash one event.
+    pub fn push(&mut self, event: &Event) {
+        let mut line = Vec::with_capacity(128);
+        canonical_line(event, &mut line);
+        self.push_line(&line);
+    }
+
+    /// Hash one event already in canonical form (as [`canonical_line`] wrote it).
+    pub fn push_line(&mut self, line: &[u8]) {
+        self.update(line);
+        self.events += 1;
+    }
+
+    fn update(&mut self, mut data: &[u8]) {
+        self.bytes += data.len() as u64;
+        if !self.pending.is_empty() {
+            let take = (64 - self.pending.len()).min(data.len());
+            self.pending.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.pending.len() < 64 {
+                return;
+            }
+            let block = GenericArray::clone_from_slice(&self.pending);
+            sha2::compress256(&mut self.state, std::slice::from_ref(&block));
+            self.pending.clear();
+        }
+        let whole = data.len() / 64 * 64;
+        for block in data[..whole].chunks_exact(64) {
+            sha2::compress256(
+                &mut self.state,
+                std::slice::from_ref(GenericArray::from_slice(block)),
+            );
+        }
+        self.pending.extend_from_slice(&data[whole..]);
+    }
+
+    /// The SHA-256 of everything hashed so far, as 64 lower-case hex digits.
+    pub fn hex(&self) -> String {
+        let mut state = self.state;
+        let mut tail = self.pending.clone();
+        tail.push(0x80);
+        while tail.len() % 64 != 56 {
+            tail.push(0);
+        }
+        tail.extend_from_slice(&(self.bytes * 8).to_be_bytes());
+        for block in tail.chunks_exact(64) {
+            sha2::compress256(
+                &mut state,
+                std::slice::from_ref(GenericArray::from_slice(block)),
+            );
+        }
+        let mut out = String::with_capacity(64);
+        for word in state {
+            let _ = write!(out, "{word:08x}");
+        }
+        out
+    }
+
+    /// The state as one line of text: `v1:<events>:<bytes>:<64 hex midstate>:<hex pending>`.
+    pub fn save(&self) -> String {
+        let mut mid = String::with_capacity(64);
+        for word in self.state {
+            let _ = write!(mid, "{word:08x}");
+        }
+        format!(
+            "v1:{}:{}:{mid}:{}",
+            self.events,
+            self.bytes,
+            hex::encode(&self.pending)
+        )
+    }
+
+    /// Reads what [`StreamDigest::save`] wrote.
+    pub fn restore(text: &str) -> Result<Self, BadState> {
+        let mut parts = text.trim().split(':');
+        if parts.next() != Some("v1") {
+            return Err(BadState);
+        }
+        let events = parts.next().and_then(|p| p.parse().ok()).ok_or(BadState)?;
+        let bytes: u64 = parts.next().and_then(|p| p.parse().ok()).ok_or(BadState)?;
+        let mid = hex::decode(parts.next().ok_or(BadState)?).map_err(|_| BadState)?;
+        let pending = hex::decode(parts.next().ok_or(BadState)?).map_err(|_| BadState)?;
+        if parts.next().is_some()
+            || mid.len() != 32
+            || pending.len() >= 64
+            || bytes % 64 != pending.len() as u64
+        {
+            return Err(BadState);
+        }
+        let mut state = [0u32; 8];
+        for (word, chunk) in state.iter_mut().zip(mid.chunks_exact(4)) {
+            *word = u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        }
+        Ok(Self {
+            state,
+            pending,
+            bytes,
+            events,
+        })
+    }
+}
+
+/// The digest of a whole list of events at once, as hex (for tests and checks).
+pub fn stream_sha256(events: &[Event]) -> String {
+    let mut h = Sha256::new();
+    let mut line = Vec::new();
+    for e in events {
+        line.clear();
+        canonical_line(e, &mut line);
+        h.update(&line);
+    }
+    hex::encode(h.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::EventKind;
+    use serde_json::json;
+
+    fn ev(sequence: u64, data: serde_json::Value) -> Event {
+        Event {
+            sequence,
+            kind: if data.is_string() {
+                EventKind::Stdout
+            } else {
+                EventKind::Marker
+            },
+            data,
+            ts: 99,
+        }
+    }
+
+    #[test]
+    fn canonical_lines_sort_keys_and_skip_ts() {
+        let mut out = Vec::new();
+        canonical_line(
+            &ev(
+                3,
+                json!({"z": 1, "a": {"y": "\u{1}\n\"", "b": [true, null]}}),
+            ),
+            &mut out,
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"data\":{\"a\":{\"b\":[true,null],\"y\":\"\\u0001\\n\\\"\"},\"z\":1},\"sequence\":3,\"type\":\"marker\"}\n"
+        );
+    }
+
+    #[test]
+    fn the_running_digest_equals_sha256_of_the_lines_whatever_the_lengths() {
+        // Line lengths around every block boundary, restored from saved state at every step.
+        let events: Vec<Event> = (1..=200)
+            .map(|i| ev(i, json!("é".repeat(i as usize % 70))))
+            .collect();
+        let mut d = StreamDigest::new();
+        assert_eq!(d.hex(), hex::encode(Sha256::digest(b"")));
+        for (i, e) in events.iter().enumerate() {
+            d = StreamDigest::restore(&d.save()).unwrap();
+            d.push(e);
+            assert_eq!(d.hex(), stream_sha256(&events[..=i]), "after {i}");
+        }
+        assert_eq!(d.events(), 200);
+    }
+
+    #[test]
+    fn bad_states_are_refused() {
+        let good = StreamDigest::new().save();
+        assert!(StreamDigest::restore(&good).is_ok());
+        for bad in [
+            "",
+            "v2:0:0:00:",
+            "v1:0:1::",
+            "v1:x:0:00:",
+            &good.replace("v1:0:0", "v1:0:3"),
+        ] {
+            assert!(StreamDigest::restore(bad).is_err(), "{bad}");
+        }
+    }
+}
