@@ -5,6 +5,7 @@
 //! command builds them first (`cargo build --workspace --bins`).
 
 pub mod fake_anthropic;
+pub mod proxy;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -51,10 +52,24 @@ impl Gateway {
 
     /// Start with extra flags; `admin_token` reuses a token printed by an earlier start.
     pub fn start_with(dir: &Path, extra: &[&str], admin_token: Option<String>) -> Self {
+        Self::launch(dir, "127.0.0.1:0", extra, admin_token)
+    }
+
+    /// Start again on `listen` (e.g. the port an earlier start got from the OS) with the same
+    /// data directory, after that one was killed.
+    pub fn restart_on(dir: &Path, listen: &str, admin_token: String) -> Self {
+        Self::launch(dir, listen, &[], Some(admin_token))
+    }
+
+    fn launch(dir: &Path, listen: &str, extra: &[&str], admin_token: Option<String>) -> Self {
         let data = dir.join("gateway-data");
-        let log = std::fs::File::create(dir.join("gateway.log")).expect("gateway log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("gateway.log"))
+            .expect("gateway log");
         let mut child = Command::new(bin("gateway"))
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .args(["--listen", listen, "--data-dir"])
             .arg(&data)
             .args(extra)
             .current_dir(dir)
