@@ -16,7 +16,7 @@ use crate::auth::{self, Caller, now_ms, now_secs, verify_runner};
 use crate::error::ApiError;
 use crate::secrets::random_token;
 use crate::state::AppState;
-use crate::store::NewRun;
+use crate::store::{NewRun, StoreError};
 
 /// The whole router; handlers are tested through it with `oneshot`.
 pub fn router(state: AppState) -> Router {
@@ -34,11 +34,13 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::commands::routes())
         .merge(crate::artifacts::routes())
         .merge(crate::transcript::routes())
+        .merge(crate::metrics::routes())
         .fallback(not_found)
-        .with_state(state)
+        .with_state(state.clone())
         // Outermost last: every answer gets the security headers, even a refusal by the guard.
         .layer(axum::middleware::from_fn(crate::session::csrf_guard))
         .layer(axum::middleware::map_response(crate::web::security_headers))
+        .layer(axum::middleware::from_fn_with_state(state, crate::metrics::track))
 }
 
 async fn not_found() -> ApiError {
@@ -211,29 +213,50 @@ async fn ingest_events(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<IngestAck>, ApiError> {
+    let started = std::time::Instant::now();
     let bytes = read_body(body, &headers, state.limits.max_ingest_bytes).await?;
     let run_id = match verify_runner(&state, &method, &uri, &headers, &bytes).await? {
         Caller::Run(id) => id,
         Caller::Shared => return Err(ApiError::Unauthorized(AuthReason::UnknownRun)),
     };
-    let batch: IngestBatch = parse_json(&bytes)?;
+    let batch: IngestBatch = parse_json(&bytes).inspect_err(|_| state.metrics.ingest_refused())?;
     if batch.run_id != run_id {
+        state.metrics.ingest_refused();
         return Err(ApiError::bad_request(
             "run_mismatch",
             "run_id in the body differs from X-Runner-Run",
         ));
     }
     if batch.events.len() > wire::MAX_BATCH_EVENTS {
+        state.metrics.ingest_refused();
         return Err(ApiError::bad_request(
             "batch_too_large",
             format!("at most {} events per batch", wire::MAX_BATCH_EVENTS),
         ));
     }
-    batch.events.iter().try_for_each(check_event)?;
-    let outcome = state
+    batch
+        .events
+        .iter()
+        .try_for_each(check_event)
+        .inspect_err(|_| state.metrics.ingest_refused())?;
+    let outcome = match state
         .store
         .append_events(run_id.clone(), batch.events.clone())
-        .await?;
+        .await
+    {
+        Ok(outcome) => outcome,
+        Err(StoreError::Gap { expected }) => {
+            state.metrics.gap();
+            return Err(ApiError::Gap { expected });
+        }
+        Err(e) => {
+            state.metrics.ingest_refused();
+            return Err(e.into());
+        }
+    };
+    state
+        .metrics
+        .ingested(&batch.events, &outcome, bytes.len(), started.elapsed());
     crate::hub::announce_append(&state, &run_id, batch.events, &outcome).await;
     Ok(Json(IngestAck {
         acked_through: outcome.acked_through,

@@ -71,6 +71,8 @@ pub struct Config {
     pub admin_token: Option<Secret>,
     /// `GATEWAY_ADMIN_PASSWORD` for the web UI; generated on first start when unset.
     pub admin_password: Option<Secret>,
+    /// `GATEWAY_METRICS_TOKEN`: a Bearer token that reads `/metrics` and nothing else.
+    pub metrics_token: Option<Secret>,
     pub rotate_admin_token: bool,
     pub limits: Limits,
 }
@@ -180,6 +182,9 @@ impl Config {
             hmac_secret: get("HMAC_SECRET", None, None).map(Secret::new),
             admin_token: get("GATEWAY_ADMIN_TOKEN", None, None).map(Secret::new),
             admin_password: get("GATEWAY_ADMIN_PASSWORD", None, None).map(Secret::new),
+            metrics_token: get("GATEWAY_METRICS_TOKEN", None, None)
+                .filter(|t| !t.trim().is_empty())
+                .map(Secret::new),
             rotate_admin_token: args.rotate_admin_token,
             limits: Limits::default(),
         })

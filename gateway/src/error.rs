@@ -63,11 +63,16 @@ fn body(error: &str, reason: Option<&str>, message: String) -> axum::Json<ErrorB
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
-            ApiError::Unauthorized(reason) => (
-                StatusCode::UNAUTHORIZED,
-                body("unauthorized", Some(reason.code()), reason.to_string()),
-            )
-                .into_response(),
+            ApiError::Unauthorized(reason) => {
+                let mut r = (
+                    StatusCode::UNAUTHORIZED,
+                    body("unauthorized", Some(reason.code()), reason.to_string()),
+                )
+                    .into_response();
+                r.extensions_mut()
+                    .insert(crate::metrics::Refusal(reason.code()));
+                r
+            }
             ApiError::AdminRequired => {
                 let mut r = (
                     StatusCode::UNAUTHORIZED,
@@ -80,6 +85,8 @@ impl IntoResponse for ApiError {
                     .into_response();
                 r.headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                r.extensions_mut()
+                    .insert(crate::metrics::Refusal("admin_required"));
                 r
             }
             ApiError::BadRequest { code, message } => (
@@ -124,7 +131,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
-                (
+                let mut r = (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     body(
                         "internal",
@@ -132,7 +139,9 @@ impl IntoResponse for ApiError {
                         "internal error; see the gateway log".into(),
                     ),
                 )
-                    .into_response()
+                    .into_response();
+                r.extensions_mut().insert(crate::metrics::InternalError);
+                r
             }
         }
     }

@@ -78,6 +78,12 @@ impl Hub {
         self.list.receiver_count() > 0
     }
 
+    /// Open streams: receivers of run channels plus of the runs list (for `/metrics`).
+    pub fn subscribers(&self) -> usize {
+        let runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        runs.values().map(|tx| tx.receiver_count()).sum::<usize>() + self.list.receiver_count()
+    }
+
     /// How many runs have a live channel (for tests and diagnostics).
     pub fn watched_runs(&self) -> usize {
         self.runs.lock().unwrap_or_else(|p| p.into_inner()).len()

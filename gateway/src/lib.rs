@@ -12,6 +12,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod hub;
+pub mod metrics;
 pub mod secrets;
 pub mod server;
 pub mod session;
@@ -110,6 +111,7 @@ impl Gateway {
             hub: Default::default(),
             sessions,
             command_waiters: commands::Waiters::default(),
+            metrics: metrics::Metrics::new(config.metrics_token.as_ref()),
         });
         Ok(Self {
             state,

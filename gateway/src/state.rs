@@ -28,6 +28,8 @@ pub struct StateInner {
     pub sessions: crate::session::Sessions,
     /// Runners long-polling for commands, woken when one is queued.
     pub command_waiters: crate::commands::Waiters,
+    /// Counters served at `/metrics`.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl std::fmt::Debug for StateInner {

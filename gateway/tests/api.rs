@@ -39,6 +39,7 @@ fn harness() -> Harness {
         hub: Default::default(),
         sessions: Default::default(),
         command_waiters: Default::default(),
+        metrics: Default::default(),
     });
     Harness { _dir: dir, state }
 }

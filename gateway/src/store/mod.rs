@@ -179,6 +179,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Inserts or replaces.
     fn set_meta(&self, key: String, value: String) -> StoreFuture<()>;
+
+    /// How many runs are in each status (statuses with none may be left out); for `/metrics`.
+    fn run_counts(&self) -> StoreFuture<Vec<(RunStatus, u64)>>;
+
+    /// Calls that failed with [`StoreError::Backend`] since the store was opened.
+    fn backend_errors(&self) -> u64 {
+        0
+    }
 }
 
 /// The part of a run that ingest reads and rewrites.

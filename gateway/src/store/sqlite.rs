@@ -110,6 +110,8 @@ struct Inner {
     readers: Option<ReadPool>,
     writer: Mutex<Connection>,
     path: Option<PathBuf>,
+    /// Calls that failed in the database, for `/metrics`.
+    errors: std::sync::atomic::AtomicU64,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -163,6 +165,7 @@ impl SqliteStore {
                 readers,
                 writer: Mutex::new(writer),
                 path,
+                errors: Default::default(),
             }),
         })
     }
@@ -174,7 +177,7 @@ impl SqliteStore {
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        blocking(move || work(&mut lock(&inner.writer)))
+        blocking(move || inner.count(work(&mut lock(&inner.writer))))
     }
 
     /// Runs `work` on a reader connection (the writer for an in-memory database).
@@ -184,10 +187,24 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        blocking(move || match &inner.readers {
-            Some(pool) => work(&*pool.get()?),
-            None => work(&lock(&inner.writer)),
+        blocking(move || {
+            let result = match &inner.readers {
+                Some(pool) => pool.get().and_then(|conn| work(&conn)),
+                None => work(&lock(&inner.writer)),
+            };
+            inner.count(result)
         })
+    }
+}
+
+impl Inner {
+    /// Count a database failure on its way out.
+    fn count<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Err(StoreError::Backend(_)) = &result {
+            self.errors
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        result
     }
 }
 
@@ -679,6 +696,33 @@ impl Store for SqliteStore {
             })
             .map_err(|e| backend(format!("read artifact {run_id}/{name}"), e))
         })
+    }
+
+    fn run_counts(&self) -> StoreFuture<Vec<(RunStatus, u64)>> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT status, count(*) FROM runs GROUP BY status")
+                .map_err(|e| backend("prepare run counts", e))?;
+            let rows = stmt
+                .query_map([], |row| {
+                    let status: String = row.get(0)?;
+                    Ok((RunStatus::parse(&status), row.get::<_, u64>(1)?))
+                })
+                .map_err(|e| backend("count runs", e))?;
+            let mut counts = Vec::new();
+            for row in rows {
+                if let (Some(status), n) = row.map_err(|e| backend("count runs", e))? {
+                    counts.push((status, n));
+                }
+            }
+            Ok(counts)
+        })
+    }
+
+    fn backend_errors(&self) -> u64 {
+        self.inner
+            .errors
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn get_meta(&self, key: String) -> StoreFuture<Option<String>> {

@@ -1,0 +1,552 @@
+//! `GET /metrics`: the gateway's counters in the Prometheus text format (0.0.4), hand-written.
+//!
+//! Counters are atomics in [`Metrics`] (one in the shared state), bumped where the work happens:
+//! ingest counts events, bytes, resends, gaps, redaction hits and its own latency; the [`track`]
+//! middleware counts 401s by reason and internal errors from markers the error boundary leaves on
+//! the response. Gauges (runs by status, live streams, nonces, memory, CPU) are read when scraped.
+//!
+//! Nothing here is per run: no run id, key or token ever becomes a label. Redaction rule names do
+//! (they name patterns, never values), bounded to [`MAX_RULES`] well-formed names; any other name
+//! counts under `other`. The route takes the admin token or session, or `GATEWAY_METRICS_TOKEN`
+//! as a Bearer token so a scraper needs no admin rights.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use common::Secret;
+use common::wire::{Event, EventKind, RunStatus};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::AppendOutcome;
+
+/// Upper bounds (seconds) of the ingest latency buckets; `+Inf` is implied.
+const BUCKETS: [f64; 13] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+/// Distinct redaction rule names kept as labels; later names count under `other`.
+pub const MAX_RULES: usize = 64;
+/// Reasons a 401 is counted under (the `reason` codes of `PROTOCOL.md` §3).
+const REFUSALS: [&str; 11] = [
+    "missing_header",
+    "malformed_header",
+    "stale_timestamp",
+    "bad_signature",
+    "replayed_nonce",
+    "unknown_run",
+    "run_finished",
+    "admin_required",
+    "bad_password",
+    "signed_out",
+    "other",
+];
+
+/// Left on a 401 answer by the error boundary: the reason it is counted under.
+#[derive(Debug, Clone, Copy)]
+pub struct Refusal(pub &'static str);
+
+/// Left on a 500 answer by the error boundary.
+#[derive(Debug, Clone, Copy)]
+pub struct InternalError;
+
+/// The gateway's counters.
+pub struct Metrics {
+    /// SHA-256 of `GATEWAY_METRICS_TOKEN`, if one is configured.
+    token_hash: Option<[u8; 32]>,
+    events_ingested: AtomicU64,
+    bytes_ingested: AtomicU64,
+    batches_ingested: AtomicU64,
+    events_resent: AtomicU64,
+    gaps: AtomicU64,
+    ingest_refused: AtomicU64,
+    /// Per bucket (not cumulative), the last one being `+Inf`.
+    latency_buckets: [AtomicU64; BUCKETS.len() + 1],
+    latency_sum_us: AtomicU64,
+    refusals: [AtomicU64; REFUSALS.len()],
+    internal_errors: AtomicU64,
+    redactions: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new(None)
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics")
+            .field("token", &self.token_hash.map(|_| "********"))
+            .field("events_ingested", &self.events_ingested)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    /// Counters at zero; `token` also admits scrapers to `/metrics`.
+    pub fn new(token: Option<&Secret>) -> Self {
+        Self {
+            token_hash: token.map(|t| crate::auth::token_hash(t.expose().trim())),
+            events_ingested: AtomicU64::new(0),
+            bytes_ingested: AtomicU64::new(0),
+            batches_ingested: AtomicU64::new(0),
+            events_resent: AtomicU64::new(0),
+            gaps: AtomicU64::new(0),
+            ingest_refused: AtomicU64::new(0),
+            latency_buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            latency_sum_us: AtomicU64::new(0),
+            refusals: std::array::from_fn(|_| AtomicU64::new(0)),
+            internal_errors: AtomicU64::new(0),
+            redactions: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// An ingest batch of `body_bytes` committed (`outcome`) after `took`. `events` is the batch
+    /// as received; only the new ones count as ingested, the others as resent.
+    pub fn ingested(
+        &self,
+        events: &[Event],
+        outcome: &AppendOutcome,
+        body_bytes: usize,
+        took: Duration,
+    ) {
+        self.batches_ingested.fetch_add(1, Relaxed);
+        self.events_ingested
+            .fetch_add(outcome.inserted as u64, Relaxed);
+        self.events_resent.fetch_add(
+            (events.len() - outcome.inserted.min(events.len())) as u64,
+            Relaxed,
+        );
+        self.bytes_ingested.fetch_add(body_bytes as u64, Relaxed);
+        let secs = took.as_secs_f64();
+        let bucket = BUCKETS
+            .iter()
+            .position(|&le| secs <= le)
+            .unwrap_or(BUCKETS.len());
+        self.latency_buckets[bucket].fetch_add(1, Relaxed);
+        self.latency_sum_us
+            .fetch_add(u64::try_from(took.as_micros()).unwrap_or(u64::MAX), Relaxed);
+        if outcome.inserted > 0 {
+            let first_new = outcome.acked_through + 1 - outcome.inserted as u64;
+            let fresh = events
+                .iter()
+                .filter(|e| (first_new..=outcome.acked_through).contains(&e.sequence));
+            for e in fresh.filter(|e| e.kind == EventKind::Marker) {
+                self.count_redactions(e);
+            }
+        }
+    }
+
+    /// A batch answered 409: the runner resends from the expected sequence.
+    pub fn gap(&self) {
+        self.gaps.fetch_add(1, Relaxed);
+    }
+
+    /// A batch refused after its signature passed (bad shape, finished run, storage failure).
+    pub fn ingest_refused(&self) {
+        self.ingest_refused.fetch_add(1, Relaxed);
+    }
+
+    /// Add a `redactions` marker's `counts` (rule name → hits) to the totals.
+    fn count_redactions(&self, marker: &Event) {
+        if marker.data.get("event").and_then(|v| v.as_str()) != Some("redactions") {
+            return;
+        }
+        let Some(counts) = marker.data.get("counts").and_then(|v| v.as_object()) else {
+            return;
+        };
+        let mut totals = self.redactions.lock().unwrap_or_else(|p| p.into_inner());
+        for (rule, hits) in counts {
+            let Some(hits) = hits.as_u64() else { continue };
+            let known = totals.contains_key(rule.as_str());
+            let name = if valid_rule(rule) && (known || totals.len() < MAX_RULES) {
+                rule.as_str()
+            } else {
+                "other"
+            };
+            let total = totals.entry(name.to_string()).or_insert(0);
+            *total = total.saturating_add(hits);
+        }
+    }
+
+    fn refused(&self, reason: &str) {
+        let i = REFUSALS
+            .iter()
+            .position(|&r| r == reason)
+            .unwrap_or(REFUSALS.len() - 1);
+        self.refusals[i].fetch_add(1, Relaxed);
+    }
+
+    /// May `headers` read the metrics: the metrics token, else the admin credentials.
+    fn authorize(&self, state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+        if let Some(want) = &self.token_hash {
+            let presented = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "));
+            if let Some(token) = presented {
+                let hash = crate::auth::token_hash(token.trim());
+                if common::sign::constant_time_eq(&hash, want) {
+                    return Ok(());
+                }
+            }
+        }
+        crate::auth::require_admin(state, headers)
+    }
+}
+
+/// A rule name fit to be a label value: what `config/redaction.rules` and the built-ins use.
+fn valid_rule(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
+}
+
+/// Middleware: count 401 answers by reason and 500 answers.
+pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    match resp.status() {
+        StatusCode::UNAUTHORIZED => state
+            .metrics
+            .refused(resp.extensions().get::<Refusal>().map_or("other", |r| r.0)),
+        StatusCode::INTERNAL_SERVER_ERROR if resp.extensions().get::<InternalError>().is_some() => {
+            state.metrics.internal_errors.fetch_add(1, Relaxed);
+        }
+        _ => {}
+    }
+    resp
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/metrics", get(scrape))
+}
+
+async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    state.metrics.authorize(&state, &headers)?;
+    let runs = state.store.run_counts().await?;
+    let text = render(&state, &runs);
+    let mut resp = text.into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+/// One metric family: its help and type lines, then `samples` as (labels, value).
+fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(String, String)]) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    for (labels, value) in samples {
+        let _ = writeln!(out, "{name}{labels} {value}");
+    }
+}
+
+fn one(value: impl std::fmt::Display) -> Vec<(String, String)> {
+    vec![(String::new(), value.to_string())]
+}
+
+/// The whole exposition.
+pub fn render(state: &AppState, runs: &[(RunStatus, u64)]) -> String {
+    let m = &state.metrics;
+    let mut out = String::with_capacity(4096);
+    let get = |c: &AtomicU64| c.load(Relaxed);
+    family(
+        &mut out,
+        "gateway_events_ingested_total",
+        "counter",
+        "Events stored by ingest (resent events are not counted again).",
+        &one(get(&m.events_ingested)),
+    );
+    family(
+        &mut out,
+        "gateway_ingest_bytes_total",
+        "counter",
+        "Request body bytes of committed ingest batches.",
+        &one(get(&m.bytes_ingested)),
+    );
+    family(
+        &mut out,
+        "gateway_ingest_batches_total",
+        "counter",
+        "Ingest batches committed and acknowledged.",
+        &one(get(&m.batches_ingested)),
+    );
+    family(
+        &mut out,
+        "gateway_events_resent_total",
+        "counter",
+        "Events acknowledged without insert because they were already stored (runner resends).",
+        &one(get(&m.events_resent)),
+    );
+    family(
+        &mut out,
+        "gateway_ingest_gaps_total",
+        "counter",
+        "Ingest batches answered 409 sequence_gap (the runner resends from the expected sequence).",
+        &one(get(&m.gaps)),
+    );
+    family(
+        &mut out,
+        "gateway_ingest_refused_total",
+        "counter",
+        "Signed ingest batches refused after verification (bad shape, finished run, storage failure).",
+        &one(get(&m.ingest_refused)),
+    );
+
+    let name = "gateway_ingest_duration_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Time to verify, store and acknowledge one ingest batch."
+    );
+    let _ = writeln!(out, "# TYPE {name} histogram");
+    let mut cumulative = 0;
+    for (i, bucket) in m.latency_buckets.iter().enumerate() {
+        cumulative += get(bucket);
+        let le = BUCKETS.get(i).map_or("+Inf".to_string(), |b| b.to_string());
+        let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+    }
+    let _ = writeln!(out, "{name}_sum {}", get(&m.latency_sum_us) as f64 / 1e6);
+    let _ = writeln!(out, "{name}_count {cumulative}");
+
+    let by_status: Vec<(String, String)> = [
+        RunStatus::Pending,
+        RunStatus::Running,
+        RunStatus::Finished,
+        RunStatus::Failed,
+        RunStatus::Stopped,
+    ]
+    .iter()
+    .map(|s| {
+        let n = runs.iter().find(|(r, _)| r == s).map_or(0, |(_, n)| *n);
+        (format!("{{status=\"{}\"}}", s.as_str()), n.to_string())
+    })
+    .collect();
+    family(
+        &mut out,
+        "gateway_runs",
+        "gauge",
+        "Stored runs by status; pending and running ones are the active runs.",
+        &by_status,
+    );
+    let active: u64 = runs
+        .iter()
+        .filter(|(s, _)| !s.is_terminal())
+        .map(|(_, n)| n)
+        .sum();
+    family(
+        &mut out,
+        "gateway_active_runs",
+        "gauge",
+        "Runs not yet finished (pending or running).",
+        &one(active),
+    );
+    family(
+        &mut out,
+        "gateway_sse_subscribers",
+        "gauge",
+        "Open server-sent event streams (run streams and runs-list streams).",
+        &one(state.hub.subscribers()),
+    );
+    family(
+        &mut out,
+        "gateway_nonce_cache_entries",
+        "gauge",
+        "Nonces remembered for replay protection.",
+        &one(state.nonces.len()),
+    );
+
+    let redactions: Vec<(String, String)> = m
+        .redactions
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .map(|(rule, n)| (format!("{{rule=\"{rule}\"}}"), n.to_string()))
+        .collect();
+    family(
+        &mut out,
+        "gateway_redactions_total",
+        "counter",
+        "Secrets the runners redacted, by rule, from the redactions markers ingested.",
+        &redactions,
+    );
+    let refusals: Vec<(String, String)> = REFUSALS
+        .iter()
+        .zip(&m.refusals)
+        .map(|(r, c)| (format!("{{reason=\"{r}\"}}"), get(c).to_string()))
+        .collect();
+    family(
+        &mut out,
+        "gateway_unauthorized_total",
+        "counter",
+        "Requests answered 401, by reason.",
+        &refusals,
+    );
+    family(
+        &mut out,
+        "gateway_store_errors_total",
+        "counter",
+        "Storage calls that failed in the database.",
+        &one(state.store.backend_errors()),
+    );
+    family(
+        &mut out,
+        "gateway_internal_errors_total",
+        "counter",
+        "Requests answered 500 (the cause is in the gateway's log).",
+        &one(get(&m.internal_errors)),
+    );
+
+    if let Some(p) = crate::metrics::process() {
+        family(
+            &mut out,
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory of the gateway process.",
+            &one(p.rss),
+        );
+        family(
+            &mut out,
+            "process_resident_memory_max_bytes",
+            "gauge",
+            "Peak resident memory of the gateway process (VmHWM).",
+            &one(p.hwm),
+        );
+        family(
+            &mut out,
+            "process_cpu_seconds_total",
+            "counter",
+            "User and system CPU time of the gateway process.",
+            &one(p.cpu_seconds),
+        );
+    }
+    out
+}
+
+/// This process's memory and CPU time, from `/proc` (Linux; `None` elsewhere).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProcessStats {
+    pub rss: u64,
+    pub hwm: u64,
+    pub cpu_seconds: f64,
+}
+
+/// Read [`ProcessStats`] of `/proc/self`.
+pub fn process() -> Option<ProcessStats> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    parse_process(&status, &stat)
+}
+
+/// Parse `/proc/<pid>/status` (VmRSS, VmHWM in kB) and `/proc/<pid>/stat` (utime and stime, in
+/// clock ticks of the fixed 100 Hz `USER_HZ` that `/proc` reports in).
+pub fn parse_process(status: &str, stat: &str) -> Option<ProcessStats> {
+    let kb = |key: &str| {
+        status.lines().find_map(|l| {
+            l.strip_prefix(key)?
+                .trim()
+                .strip_suffix("kB")?
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+    };
+    // Fields after the command name (which may hold spaces) start at field 3 (`state`);
+    // utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ProcessStats {
+        rss: kb("VmRSS:")? * 1024,
+        hwm: kb("VmHWM:")? * 1024,
+        cpu_seconds: ticks as f64 / 100.0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn marker(sequence: u64, counts: serde_json::Value) -> Event {
+        Event {
+            sequence,
+            kind: EventKind::Marker,
+            data: json!({"event": "redactions", "counts": counts}),
+            ts: 0,
+        }
+    }
+
+    fn outcome(acked_through: u64, inserted: usize) -> AppendOutcome {
+        AppendOutcome {
+            acked_through,
+            inserted,
+            status: RunStatus::Running,
+        }
+    }
+
+    #[test]
+    fn redaction_counts_are_bounded_and_resends_do_not_count_twice() {
+        let m = Metrics::default();
+        let batch = [
+            marker(1, json!({"github_token": 2, "bad name\"}": 1})),
+            marker(2, json!({"aws_key": 1, "github_token": "x"})),
+        ];
+        m.ingested(&batch, &outcome(2, 2), 100, Duration::from_millis(3));
+        // A resend of the same batch stores nothing and counts no hits.
+        m.ingested(&batch, &outcome(2, 0), 100, Duration::from_millis(3));
+        for i in 0..(MAX_RULES as u64 + 5) {
+            m.ingested(
+                &[marker(3 + i, json!({format!("rule{i}"): 1}))],
+                &outcome(3 + i, 1),
+                10,
+                Duration::ZERO,
+            );
+        }
+        let totals = m.redactions.lock().unwrap().clone();
+        assert_eq!(totals["github_token"], 2);
+        assert_eq!(totals["aws_key"], 1);
+        assert!(totals.len() <= MAX_RULES + 1, "{}", totals.len());
+        // The malformed name, then the rules past the bound (three names were taken first).
+        assert_eq!(
+            totals["other"],
+            1 + (MAX_RULES as u64 + 5) - (MAX_RULES as u64 - 3)
+        );
+        assert_eq!(m.events_resent.load(Relaxed), 2);
+        assert_eq!(m.events_ingested.load(Relaxed), 2 + MAX_RULES as u64 + 5);
+    }
+
+    #[test]
+    fn latency_lands_in_its_bucket() {
+        let m = Metrics::default();
+        m.ingested(&[], &outcome(0, 0), 0, Duration::from_micros(700));
+        m.ingested(&[], &outcome(0, 0), 0, Duration::from_secs(9));
+        assert_eq!(m.latency_buckets[1].load(Relaxed), 1, "0.0007 s ≤ 0.001");
+        assert_eq!(m.latency_buckets[BUCKETS.len()].load(Relaxed), 1, "+Inf");
+        assert_eq!(m.latency_sum_us.load(Relaxed), 9_000_700);
+    }
+
+    #[test]
+    fn proc_files_parse() {
+        let status = "Name:\tgateway\nVmHWM:\t   12000 kB\nVmRSS:\t    9000 kB\n";
+        let stat = "123 (gate way) S 1 123 123 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 4 0";
+        let p = parse_process(status, stat).unwrap();
+        assert_eq!(p.rss, 9000 * 1024);
+        assert_eq!(p.hwm, 12000 * 1024);
+        assert!((p.cpu_seconds - 3.0).abs() < 1e-9, "{}", p.cpu_seconds);
+        assert!(parse_process("", stat).is_none());
+    }
+}
