@@ -287,6 +287,15 @@ pub(crate) fn plausible_value(v: &[u8]) -> bool {
     if WORDS.contains(&lower.as_slice()) || lower.starts_with(b"[redacted]") {
         return false;
     }
+    // A short lowercase word (`password: the …`, `token = args`): prose or code, not a secret a
+    // person would set; anything longer, or with a digit or a capital, still counts.
+    if v.len() <= 5 && v.iter().all(u8::is_ascii_lowercase) {
+        return false;
+    }
+    // A small count (`"github_token": 2` in a table of rule hits); four digits can be a PIN.
+    if v.len() <= 3 && v.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
     // A CamelCase type name (`Secret`, `HmacKey`; `Option<Token>` stops at `<`).
     let alpha = v.iter().all(u8::is_ascii_alphabetic);
     if alpha && first.is_ascii_uppercase() && v[1..].iter().any(u8::is_ascii_lowercase) {
@@ -316,6 +325,10 @@ mod tests {
             "Secret",
             ":new",
             "args.rotate_token,",
+            "the",
+            "args",
+            "2",
+            "100",
             "${{ secrets.X }}",
             "{}",
             "make_token(",
