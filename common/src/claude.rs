@@ -254,6 +254,9 @@ pub struct Summary {
 pub struct Transcript {
     pub entries: Vec<Entry>,
     pub summary: Summary,
+    /// A `turn_started` marker came and its child's `started` marker has not.
+    #[serde(skip)]
+    turn_open: bool,
 }
 
 fn entry(kind: EntryKind, sequence: u64, text: impl Into<String>) -> Entry {
@@ -266,6 +269,16 @@ fn entry(kind: EntryKind, sequence: u64, text: impl Into<String>) -> Entry {
         input: None,
         is_error: false,
     }
+}
+
+/// The file a tool call writes or edits (`Write`, `Edit`, `MultiEdit`, `NotebookEdit`), if any.
+pub fn written_file<'a>(tool: &str, input: &'a Value) -> Option<&'a str> {
+    if !matches!(tool, "Write" | "Edit" | "MultiEdit" | "NotebookEdit") {
+        return None;
+    }
+    input["file_path"]
+        .as_str()
+        .or_else(|| input["notebook_path"].as_str())
 }
 
 /// The prompt in a `started` marker's argv: the argument after `-p`/`--print`, if not a flag.
@@ -301,7 +314,9 @@ impl Transcript {
                 )
             }),
             EventKind::Marker => match e.data["event"].as_str() {
-                Some("started") => {
+                // A runner that brackets turns says the prompt in `turn_started`, before the
+                // child's `started`; older runs have only the argv.
+                Some("started") if !std::mem::take(&mut self.turn_open) => {
                     let argv: Vec<String> =
                         serde_json::from_value(e.data["command"].clone()).unwrap_or_default();
                     if let Some(p) = prompt_from_argv(&argv) {
@@ -309,6 +324,7 @@ impl Transcript {
                     }
                 }
                 Some("turn_started") => {
+                    self.turn_open = true;
                     if let Some(p) = e.data["prompt"].as_str() {
                         self.entries.push(entry(EntryKind::Prompt, e.sequence, p));
                     }
@@ -338,15 +354,8 @@ impl Transcript {
                         Block::Text(t) => entry(EntryKind::Answer, sequence, t),
                         Block::Thinking(t) => entry(EntryKind::Thinking, sequence, t),
                         Block::ToolUse { id, name, input } => {
-                            for key in ["file_path", "notebook_path"] {
-                                if matches!(
-                                    name.as_str(),
-                                    "Write" | "Edit" | "MultiEdit" | "NotebookEdit"
-                                ) {
-                                    if let Some(p) = input[key].as_str() {
-                                        self.summary.files_written.insert(p.to_string());
-                                    }
-                                }
+                            if let Some(p) = written_file(&name, &input) {
+                                self.summary.files_written.insert(p.to_string());
                             }
                             Entry {
                                 tool: Some(name.clone()),
@@ -588,7 +597,12 @@ mod tests {
             ev(
                 9,
                 EventKind::Marker,
-                json!({"event": "turn_started", "prompt": "again"}),
+                json!({"event": "turn_started", "turn": 2, "prompt": "again"}),
+            ),
+            ev(
+                10,
+                EventKind::Marker,
+                json!({"event": "started", "command": ["claude", "-p", "again", "--resume", "s"]}),
             ),
         ];
         let t = Transcript::from_events(&events);

@@ -166,6 +166,86 @@ pub enum Marker {
     },
     /// An `exec` command is not on the runner's allowlist: nothing ran.
     CommandRefused { id: String, command: String },
+    /// The agent's session became known (Claude's `system/init`): sent once per session.
+    Session {
+        #[serde(rename = "sessionId")]
+        session_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model: Option<String>,
+    },
+    /// A turn (one CLI invocation for one prompt) begins; `commandId` names the `prompt`
+    /// command it answers (absent for the first prompt, given on the command line).
+    TurnStarted {
+        turn: u64,
+        prompt: String,
+        #[serde(rename = "commandId", default, skip_serializing_if = "Option::is_none")]
+        command_id: Option<String>,
+    },
+    /// A turn ended; see [`TurnFinished`].
+    TurnFinished(TurnFinished),
+    /// The working directory's file tree was uploaded as the artifact `artifact`.
+    Files {
+        artifact: String,
+        count: u64,
+        truncated: bool,
+    },
+    /// A `file` command's content was uploaded as the artifact `artifact` (redacted; the first
+    /// `bytes` bytes of the file, `truncated` if it is longer).
+    File {
+        id: String,
+        path: String,
+        artifact: String,
+        bytes: u64,
+        truncated: bool,
+    },
+    /// A `file` command was refused (outside the working directory, not a file, …).
+    FileRefused {
+        id: String,
+        path: String,
+        reason: String,
+    },
+    /// The working tree was committed on the run's branch so no edit is lost.
+    Checkpoint {
+        branch: String,
+        commit: String,
+        reason: String,
+        turn: u64,
+    },
+    /// The session is over (`reason`: `end_session`, `idle`, `stop`, `deleted`, `single_turn`);
+    /// `finished` follows.
+    SessionEnded { reason: String, turns: u64 },
+}
+
+/// The `turn_finished` marker: how one turn ended, read from the agent's own report (Claude's
+/// `result` line), not from its exit code alone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnFinished {
+    pub turn: u64,
+    /// `success`, `failed` or `aborted` (interrupted).
+    pub outcome: String,
+    /// The CLI's exit code (128 + signal if a signal ended it).
+    pub exit_code: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subtype: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminal_reason: Option<String>,
+    #[serde(default)]
+    pub is_error: bool,
+    /// Model round trips in the turn.
+    #[serde(default)]
+    pub num_turns: u64,
+    #[serde(default)]
+    pub cost_usd: f64,
+    #[serde(default)]
+    pub duration_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::claude::Usage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// Files the agent wrote or edited in the turn (from its tool inputs).
+    #[serde(default)]
+    pub files_written: Vec<String>,
 }
 
 impl Marker {
@@ -269,7 +349,33 @@ pub struct RunSummary {
     /// SHA-256 the runner put in it. `None` while running, or if the runner sent neither.
     #[serde(default)]
     pub delivery: Option<Delivery>,
+    /// What the run's Claude session amounts to, from its `session` and `turn_finished`
+    /// markers; `None` until one arrives (and for runs of older runners).
+    #[serde(default)]
+    pub claude: Option<ClaudeStats>,
 }
+
+/// A run's Claude session as the gateway records it at ingest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClaudeStats {
+    pub session_id: Option<String>,
+    pub model: Option<String>,
+    /// Turns finished (prompts answered or ended).
+    pub prompts: u64,
+    /// Model round trips, summed over the turns (`numTurns`).
+    pub turns: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_usd: f64,
+    /// Files written or edited, first seen first, at most [`MAX_FILES_WRITTEN`].
+    pub files_written: Vec<String>,
+    /// The last turn's outcome: `success`, `failed` or `aborted`.
+    pub last_outcome: Option<String>,
+}
+
+/// Most file names a run's [`ClaudeStats::files_written`] keeps.
+pub const MAX_FILES_WRITTEN: usize = 500;
 
 /// Whether a finished run's stored events are the ones its runner sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -324,8 +430,14 @@ pub enum CommandKind {
     Exec { command: String },
     /// A follow-up prompt for the Claude session.
     Prompt { prompt: String },
-    /// Stop the run gracefully.
+    /// Stop the run gracefully (a session ends; its current turn gets the graceful stop).
     Stop,
+    /// End the current turn (SIGINT to its process group); the session goes on.
+    Interrupt,
+    /// End the session cleanly after (interrupting) the current turn.
+    EndSession,
+    /// Read one file of the working directory, read-only, redacted, size-limited.
+    File { path: String },
     /// An assist link to publish as an `assist` event. Queued by `POST /api/runs/:id/assist`
     /// (signed by `claude-runner assist`), never by the admin API.
     Assist { assist: AssistLink },

@@ -2,7 +2,8 @@
 //! them (signed), and `claude-runner assist` posts its links through the same queue.
 //!
 //! A long poll waits on the run's [`Waiters`] entry; queueing a command wakes it, so a command
-//! reaches a waiting runner as soon as it is committed.
+//! reaches a waiting runner as soon as it is committed. Deleting a run (`DELETE /api/runs/:id`)
+//! wakes it too: the poll then answers `401 unknown_run`, which tells the runner the run is gone.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,7 +12,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use common::wire::{self, AssistLink, AssistState, Command, CommandAck, CommandKind};
 use serde::Deserialize;
@@ -76,6 +77,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/runs/{id}/commands", get(poll).post(enqueue))
         .route("/api/runs/{id}/commands/{cid}/ack", post(ack))
+        .route("/api/runs/{id}", delete(delete_run))
         .route("/api/runs/{id}/assist", get(assist_state).post(post_assist))
 }
 
@@ -123,7 +125,21 @@ fn check_kind(kind: &CommandKind) -> Result<(), ApiError> {
                 ));
             }
         }
-        CommandKind::Stop => {}
+        CommandKind::File { path } => {
+            if path.trim().is_empty() || path.len() > MAX_COMMAND_BYTES {
+                return Err(ApiError::bad_request(
+                    "invalid_field",
+                    format!("path must be 1 to {MAX_COMMAND_BYTES} bytes"),
+                ));
+            }
+            if path.chars().any(char::is_control) {
+                return Err(ApiError::bad_request(
+                    "invalid_field",
+                    "path holds a control character",
+                ));
+            }
+        }
+        CommandKind::Stop | CommandKind::Interrupt | CommandKind::EndSession => {}
         CommandKind::Assist { .. } => {
             return Err(ApiError::bad_request(
                 "invalid_field",
@@ -163,7 +179,25 @@ async fn queue(state: &AppState, id: &str, kind: CommandKind) -> Result<Command,
     Ok(command)
 }
 
-/// Admin: `POST /api/runs/:id/commands` with `{"kind": "exec" | "prompt" | "stop", …}`.
+/// Admin: `DELETE /api/runs/:id`: the run, its events, commands and artifacts are deleted. A
+/// runner still attached learns it from its next poll (`401 unknown_run`; a waiting poll is
+/// woken), ends the session and removes an auto workspace.
+async fn delete_run(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    auth::require_admin(&state, &headers)?;
+    if !wire::valid_run_id(&id) || !state.store.delete_run(id.clone()).await? {
+        return Err(ApiError::NotFound("no such run"));
+    }
+    state.command_waiters.ring(&id);
+    tracing::info!(run = %id, "run deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Admin: `POST /api/runs/:id/commands` with `{"kind": "exec" | "prompt" | "stop" |
+/// "interrupt" | "end_session" | "file", …}`.
 async fn enqueue(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -218,6 +252,10 @@ async fn wait_for_commands(
         let pending = state.store.pending_commands(id.to_string()).await?;
         if !pending.is_empty() {
             return Ok(pending);
+        }
+        // Deleted while (or before) waiting: say so now rather than at the next poll.
+        if state.store.run(id.to_string()).await?.is_none() {
+            return Err(ApiError::Unauthorized(common::sign::AuthReason::UnknownRun));
         }
         if tokio::time::timeout_at(deadline, rung).await.is_err() {
             return Ok(Vec::new());
@@ -348,6 +386,12 @@ mod tests {
         assert!(check_kind(&exec("  ")).is_err());
         assert!(check_kind(&exec(&"x".repeat(5000))).is_err());
         assert!(check_kind(&CommandKind::Stop).is_ok());
+        assert!(check_kind(&CommandKind::Interrupt).is_ok());
+        assert!(check_kind(&CommandKind::EndSession).is_ok());
+        let file = |p: &str| CommandKind::File { path: p.into() };
+        assert!(check_kind(&file("src/main.rs")).is_ok());
+        assert!(check_kind(&file(" ")).is_err());
+        assert!(check_kind(&file("a\nb")).is_err());
         assert!(
             check_kind(&CommandKind::Prompt {
                 prompt: String::new()

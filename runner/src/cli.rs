@@ -45,6 +45,21 @@ pub struct SettingFlags {
     /// Where runs keep their logs [env: RUNNER_DATA_DIR] [default: .data]
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Claude's --model [env: CLAUDE_MODEL] [default: the CLI's own]
+    #[arg(long, global = true, value_name = "MODEL")]
+    pub model: Option<String>,
+    /// Claude's --permission-mode [env: CLAUDE_PERMISSION_MODE] [default: the CLI's own]
+    #[arg(long, global = true, value_name = "MODE")]
+    pub permission_mode: Option<String>,
+    /// Tools Claude may use, comma-separated [env: CLAUDE_ALLOWED_TOOLS] [default: Read,Write,Edit,Bash,Glob,Grep]
+    #[arg(long, global = true, value_name = "TOOLS")]
+    pub allowed_tools: Option<String>,
+    /// Tools Claude may never use, comma-separated [env: CLAUDE_DISALLOWED_TOOLS]
+    #[arg(long, global = true, value_name = "TOOLS")]
+    pub disallowed_tools: Option<String>,
+    /// End a `start --session` nobody prompts for this long [env: SESSION_IDLE_TIMEOUT] [default: 20m]
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub session_idle_timeout: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,8 +101,20 @@ pub struct StartArgs {
     #[arg(long, value_name = "TOKEN", requires = "run_id")]
     pub token: Option<String>,
     /// Working directory for Claude Code [default: the current directory]
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "workspace")]
     pub cwd: Option<PathBuf>,
+    /// `auto`: work in a fresh RUNNER_DATA_DIR/workspaces/<run-id>/ (removed when the run is
+    /// deleted at the gateway)
+    #[arg(long, value_name = "auto", value_parser = ["auto"])]
+    pub workspace: Option<String>,
+    /// Stay after the first turn and take follow-up prompts from the gateway, each resuming the
+    /// same Claude session, until end_session, stop or SESSION_IDLE_TIMEOUT
+    #[arg(long)]
+    pub session: bool,
+    /// Work on the git branch claude/<run-id> and commit a checkpoint of the working tree when a
+    /// turn is interrupted and when the run ends (an auto workspace is `git init`ed)
+    #[arg(long)]
+    pub git_branch: bool,
     /// A name for a run this command creates
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,

@@ -1,11 +1,13 @@
 //! The command channel on the runner: long-poll the gateway, acknowledge each command, never act
-//! on the same id twice, and carry out `exec` (allowlisted, no shell), `stop`, `prompt` and
-//! `assist`.
+//! on the same id twice, and carry out `exec` (allowlisted, no shell), `stop`, `file` and
+//! `assist`; `prompt`, `interrupt` and `end_session` go to the session (`session.rs`).
 //!
 //! Everything a command produces goes through the run's frame channel, so it is redacted,
 //! numbered and delivered exactly like the child's own output. `exec` commands run one at a time
 //! on their own task, beside Claude, so neither blocks the other or the poll loop (a `stop` is
-//! seen while a long `cargo test` runs).
+//! seen while a long `cargo test` runs); `file` reads run on another, so opening a file does not
+//! wait for a test run. A poll refused with `unknown_run` means the run was deleted at the
+//! gateway: the session is told, and polling ends.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -29,6 +31,8 @@ use crate::artifacts;
 use crate::child::{self, SpawnError};
 use crate::client::{GatewayClient, Signer, error_body};
 use crate::pipeline::{self, Backoff, Frame};
+use crate::session::Control;
+use crate::workspace;
 
 /// Seconds each long poll asks the gateway to wait.
 pub const POLL_WAIT_SECS: u64 = 25;
@@ -57,6 +61,8 @@ pub struct Context {
     pub tx: mpsc::Sender<Frame>,
     /// Notified on a `stop` command; `start` then stops the child gracefully.
     pub stop: Arc<Notify>,
+    /// Prompts, interrupts, the end of the session and the run's deletion, for the session.
+    pub controls: mpsc::UnboundedSender<Control>,
     /// Where acted-on command ids are kept, one a line, so a restarted runner skips them too.
     pub seen_file: PathBuf,
     pub time_limit: Duration,
@@ -94,17 +100,22 @@ impl Steering {
 async fn run(ctx: Arc<Context>, shutdown: watch::Receiver<bool>) {
     let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
     let worker = tokio::spawn(exec_worker(ctx.clone(), jobs_rx, shutdown.clone()));
+    let (files_tx, files_rx) = mpsc::unbounded_channel();
+    let file_worker = tokio::spawn(file_worker(ctx.clone(), files_rx));
     let mut dispatcher = Dispatcher {
         seen: SeenIds::load(&ctx.seen_file),
         allowlist: ctx.allowlist.clone(),
         tx: ctx.tx.clone(),
         stop: ctx.stop.clone(),
+        controls: ctx.controls.clone(),
         jobs: jobs_tx,
+        files: files_tx,
     };
     poll_loop(&ctx, &mut dispatcher, shutdown).await;
-    // Closing the job queue lets the worker end once the running command is reported.
+    // Closing the queues lets the workers end once the running command is reported.
     drop(dispatcher);
     let _ = worker.await;
+    let _ = file_worker.await;
 }
 
 async fn poll_loop(
@@ -119,7 +130,20 @@ async fn poll_loop(
             r = fetch(ctx) => r,
         };
         match polled {
-            Ok(commands) => {
+            Ok(Polled::Deleted) => {
+                let _ = ctx
+                    .tx
+                    .send(Frame::new(
+                        EventKind::Error,
+                        Value::String(
+                            "The gateway no longer knows this run (deleted); ending it".into(),
+                        ),
+                    ))
+                    .await;
+                let _ = dispatcher.controls.send(Control::Deleted);
+                return;
+            }
+            Ok(Polled::Commands(commands)) => {
                 backoff.reset();
                 for command in commands {
                     let id = command.id.clone();
@@ -142,8 +166,16 @@ async fn poll_loop(
     }
 }
 
+/// What one long poll got.
+#[derive(Debug)]
+enum Polled {
+    Commands(Vec<Command>),
+    /// `401 unknown_run`: the run was deleted at the gateway.
+    Deleted,
+}
+
 /// One long poll.
-async fn fetch(ctx: &Context) -> anyhow::Result<Vec<Command>> {
+async fn fetch(ctx: &Context) -> anyhow::Result<Polled> {
     let path = format!("api/runs/{}/commands?wait={POLL_WAIT_SECS}", ctx.run_id);
     let resp = ctx
         .client
@@ -151,9 +183,15 @@ async fn fetch(ctx: &Context) -> anyhow::Result<Vec<Command>> {
         .await?;
     let status = resp.status();
     if !status.is_success() {
-        anyhow::bail!("{status}: {}", error_body(resp).await.message);
+        let body = error_body(resp).await;
+        if status == reqwest::StatusCode::UNAUTHORIZED
+            && body.reason.as_deref() == Some("unknown_run")
+        {
+            return Ok(Polled::Deleted);
+        }
+        anyhow::bail!("{status}: {}", body.message);
     }
-    Ok(resp.json().await?)
+    Ok(Polled::Commands(resp.json().await?))
 }
 
 /// Tell the gateway the command is taken; a lost ack only means it is delivered (and skipped)
@@ -225,7 +263,10 @@ struct Dispatcher {
     allowlist: Allowlist,
     tx: mpsc::Sender<Frame>,
     stop: Arc<Notify>,
+    controls: mpsc::UnboundedSender<Control>,
     jobs: mpsc::UnboundedSender<Job>,
+    /// `file` commands: (command id, path).
+    files: mpsc::UnboundedSender<(String, String)>,
 }
 
 /// What [`Dispatcher::take`] did with a command.
@@ -279,14 +320,16 @@ impl Dispatcher {
             },
             CommandKind::Stop => self.stop.notify_one(),
             CommandKind::Prompt { prompt } => {
-                self.emit(
-                    EventKind::Info,
-                    Value::String(format!(
-                        "Received a follow-up prompt (command {id}); this runner does not pass \
-                         prompts to the Claude session yet: {prompt}"
-                    )),
-                )
-                .await;
+                let _ = self.controls.send(Control::Prompt { id, prompt });
+            }
+            CommandKind::Interrupt => {
+                let _ = self.controls.send(Control::Interrupt { id });
+            }
+            CommandKind::EndSession => {
+                let _ = self.controls.send(Control::EndSession { id });
+            }
+            CommandKind::File { path } => {
+                let _ = self.files.send((id, path));
             }
             CommandKind::Assist { assist } => {
                 let data = serde_json::to_value(&assist).unwrap_or(Value::Null);
@@ -320,6 +363,61 @@ async fn exec_worker(
             continue;
         }
         run_exec(&ctx, job, &mut shutdown).await;
+    }
+}
+
+/// Serve `file` commands one after another until the queue closes.
+async fn file_worker(ctx: Arc<Context>, mut files: mpsc::UnboundedReceiver<(String, String)>) {
+    while let Some((id, path)) = files.recv().await {
+        serve_file(&ctx, id, path).await;
+    }
+}
+
+/// Read one file of the working directory (see [`workspace::read_file`] for what is refused),
+/// redact it and upload it as `file-….txt`; a `file` marker names the artifact, or a
+/// `file_refused` marker and an `error` event say why not.
+async fn serve_file(ctx: &Context, id: String, path: String) {
+    let emit = |kind: EventKind, data: Value| ctx.tx.send(Frame::new(kind, data));
+    let root = ctx.cwd.clone();
+    let rel = path.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        workspace::read_file(&root, &rel, workspace::MAX_FILE_BYTES)
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("the read failed: {e}")));
+    let refuse = |reason: String| async {
+        let _ = emit(
+            EventKind::Error,
+            Value::String(format!(
+                "File {path:?} (command {id}) was not read: {reason}"
+            )),
+        )
+        .await;
+        let marker = Marker::FileRefused {
+            id: id.clone(),
+            path: path.clone(),
+            reason,
+        };
+        let _ = emit(EventKind::Marker, marker.to_value()).await;
+    };
+    let read = match read {
+        Ok(r) => r,
+        Err(reason) => return refuse(reason).await,
+    };
+    let body = artifacts::redact_bytes(&ctx.rules, &read.bytes);
+    let name = workspace::artifact_name(&path);
+    match artifacts::upload(&ctx.client, &ctx.signer, &ctx.run_id, &name, body).await {
+        Ok(info) => {
+            let marker = Marker::File {
+                id: id.clone(),
+                path: path.clone(),
+                artifact: info.name,
+                bytes: read.bytes.len() as u64,
+                truncated: read.truncated,
+            };
+            let _ = emit(EventKind::Marker, marker.to_value()).await;
+        }
+        Err(e) => refuse(format!("the upload failed: {e:#}")).await,
     }
 }
 
@@ -496,18 +594,23 @@ mod tests {
         mpsc::Receiver<Frame>,
         mpsc::UnboundedReceiver<Job>,
         Arc<Notify>,
+        mpsc::UnboundedReceiver<Control>,
     ) {
         let (tx, frames) = mpsc::channel(64);
         let (jobs, job_rx) = mpsc::unbounded_channel();
+        let (controls, control_rx) = mpsc::unbounded_channel();
+        let (files, _) = mpsc::unbounded_channel();
         let stop = Arc::new(Notify::new());
         let d = Dispatcher {
             seen: SeenIds::load(&dir.join("commands.seen")),
             allowlist: Allowlist::new(&[]),
             tx,
             stop: stop.clone(),
+            controls,
             jobs,
+            files,
         };
-        (d, frames, job_rx, stop)
+        (d, frames, job_rx, stop, control_rx)
     }
 
     fn cmd(id: &str, kind: CommandKind) -> Command {
@@ -530,7 +633,7 @@ mod tests {
     #[tokio::test]
     async fn the_same_command_id_is_acted_on_once_also_after_a_restart() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut d, _frames, mut jobs, _) = dispatcher(dir.path());
+        let (mut d, _frames, mut jobs, _, _) = dispatcher(dir.path());
         assert_eq!(d.take(exec("c1", "git  status")).await, Some(Taken::Acted));
         assert_eq!(
             d.take(exec("c1", "git status")).await,
@@ -548,7 +651,7 @@ mod tests {
         drop(d);
 
         // A new runner process for the same run reads the ids back.
-        let (mut d, _frames, mut jobs, _) = dispatcher(dir.path());
+        let (mut d, _frames, mut jobs, _, _) = dispatcher(dir.path());
         assert_eq!(
             d.take(exec("c1", "git status")).await,
             Some(Taken::AlreadySeen)
@@ -561,7 +664,7 @@ mod tests {
     #[tokio::test]
     async fn refused_commands_are_reported_and_never_queued() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut d, mut frames, mut jobs, _) = dispatcher(dir.path());
+        let (mut d, mut frames, mut jobs, _, _) = dispatcher(dir.path());
         for (i, line) in ["rm -rf /", "npm test; curl x", "git diff && sh"]
             .into_iter()
             .enumerate()
@@ -582,7 +685,7 @@ mod tests {
     #[tokio::test]
     async fn stop_prompt_assist_and_malformed_ids() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut d, mut frames, _jobs, stop) = dispatcher(dir.path());
+        let (mut d, mut frames, _jobs, stop, mut controls) = dispatcher(dir.path());
         d.take(cmd("s1", CommandKind::Stop)).await;
         tokio::time::timeout(Duration::from_secs(1), stop.notified())
             .await
@@ -594,9 +697,23 @@ mod tests {
             },
         ))
         .await;
-        let info = frames.recv().await.unwrap();
-        assert_eq!(info.kind, EventKind::Info);
-        assert!(info.data.as_str().unwrap().contains("and now the tests"));
+        d.take(cmd("i1", CommandKind::Interrupt)).await;
+        d.take(cmd("e1", CommandKind::EndSession)).await;
+        assert_eq!(
+            controls.try_recv().unwrap(),
+            Control::Prompt {
+                id: "p1".into(),
+                prompt: "and now the tests".into()
+            }
+        );
+        assert_eq!(
+            controls.try_recv().unwrap(),
+            Control::Interrupt { id: "i1".into() }
+        );
+        assert_eq!(
+            controls.try_recv().unwrap(),
+            Control::EndSession { id: "e1".into() }
+        );
         let link = wire::AssistLink {
             kind: "tmate".into(),
             url: Some("ssh x@y".into()),

@@ -39,6 +39,10 @@ pub struct Settings {
     pub assist_expires: std::time::Duration,
     /// Largest a run's spool of undelivered events may grow before output is dropped.
     pub spool_max_bytes: u64,
+    /// How Claude Code is invoked (`CLAUDE_MODEL`, `CLAUDE_PERMISSION_MODE`, tool lists).
+    pub claude: crate::agent::ClaudeOptions,
+    /// `start --session`: a session without a prompt for this long ends.
+    pub session_idle_timeout: std::time::Duration,
     /// The environment as captured at start (known-value redaction reads it).
     pub env: BTreeMap<String, String>,
     /// Every setting with its source, for `info`.
@@ -77,6 +81,14 @@ impl Settings {
         layers: &Layers,
         env_file: Option<PathBuf>,
     ) -> anyhow::Result<Self> {
+        let claude_defaults =
+            parse_dotenv(crate::agent::DEFAULTS).context("the built-in config/claude.defaults")?;
+        let claude_default = |name: &str| {
+            claude_defaults
+                .get(name)
+                .map(String::as_str)
+                .filter(|v| !v.is_empty())
+        };
         let mut shown = Vec::new();
         let mut get =
             |name: &'static str, flag: Option<String>, default: Option<&str>, secret: bool| {
@@ -148,6 +160,38 @@ impl Settings {
         )
         .unwrap_or_default();
 
+        let model = get(
+            "CLAUDE_MODEL",
+            flags.model.clone(),
+            claude_default("CLAUDE_MODEL"),
+            false,
+        );
+        let permission_mode = get(
+            "CLAUDE_PERMISSION_MODE",
+            flags.permission_mode.clone(),
+            claude_default("CLAUDE_PERMISSION_MODE"),
+            false,
+        );
+        let allowed_tools = get(
+            "CLAUDE_ALLOWED_TOOLS",
+            flags.allowed_tools.clone(),
+            claude_default("CLAUDE_ALLOWED_TOOLS"),
+            false,
+        );
+        let disallowed_tools = get(
+            "CLAUDE_DISALLOWED_TOOLS",
+            flags.disallowed_tools.clone(),
+            claude_default("CLAUDE_DISALLOWED_TOOLS"),
+            false,
+        );
+        let idle = get(
+            "SESSION_IDLE_TIMEOUT",
+            flags.session_idle_timeout.clone(),
+            claude_default("SESSION_IDLE_TIMEOUT"),
+            false,
+        )
+        .unwrap_or_else(|| "20m".into());
+
         let gateway_url = url::Url::parse(&url_text)
             .with_context(|| format!("GATEWAY_URL {url_text:?} is not a URL"))?;
         if !matches!(gateway_url.scheme(), "https" | "http") {
@@ -197,6 +241,28 @@ impl Settings {
                     .collect()
             })
             .unwrap_or_default();
+        let tools = |v: Option<String>| -> Vec<String> {
+            v.map(|s| {
+                s.split([',', ' '])
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+        };
+        let claude_options = crate::agent::ClaudeOptions {
+            model: model.filter(|m| !m.trim().is_empty()),
+            permission_mode: permission_mode.filter(|m| !m.trim().is_empty()),
+            allowed_tools: tools(allowed_tools),
+            disallowed_tools: tools(disallowed_tools),
+        };
+        let session_idle_timeout = crate::assist::parse_duration(&idle)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .with_context(|| {
+                format!("SESSION_IDLE_TIMEOUT {idle:?} must be a duration such as 20m, 90s or 2h")
+            })?;
         shown.push(Shown {
             name: "(trust)",
             value: tls::describe(&trust),
@@ -212,6 +278,8 @@ impl Settings {
             tmate_command,
             assist_expires,
             spool_max_bytes,
+            claude: claude_options,
+            session_idle_timeout,
             env: layers.env.clone(),
             shown,
             env_file,
@@ -346,6 +414,55 @@ mod tests {
         .unwrap();
         assert_eq!(s.extra_allowed_commands, vec!["make check", "npm run lint"]);
         assert!(s.report().contains("make check, npm run lint"));
+    }
+
+    #[test]
+    fn claude_settings_default_from_config_and_are_overridable() {
+        let s = Settings::resolve(&SettingFlags::default(), &layers(&[], &[]), None).unwrap();
+        assert_eq!(
+            s.claude.allowed_tools,
+            ["Read", "Write", "Edit", "Bash", "Glob", "Grep"]
+        );
+        assert_eq!(
+            (
+                s.claude.model.as_deref(),
+                s.claude.permission_mode.as_deref()
+            ),
+            (None, None)
+        );
+        assert!(s.claude.disallowed_tools.is_empty());
+        assert_eq!(
+            s.session_idle_timeout,
+            std::time::Duration::from_secs(20 * 60)
+        );
+        let report = s.report();
+        for name in [
+            "CLAUDE_MODEL",
+            "CLAUDE_PERMISSION_MODE",
+            "CLAUDE_ALLOWED_TOOLS",
+            "CLAUDE_DISALLOWED_TOOLS",
+            "SESSION_IDLE_TIMEOUT",
+        ] {
+            assert!(report.contains(name), "{name} in info");
+        }
+        let flags = SettingFlags {
+            model: Some("opus".into()),
+            ..Default::default()
+        };
+        let l = layers(
+            &[
+                ("CLAUDE_ALLOWED_TOOLS", "Read, Grep"),
+                ("SESSION_IDLE_TIMEOUT", "90s"),
+            ],
+            &[("CLAUDE_DISALLOWED_TOOLS", "WebFetch")],
+        );
+        let s = Settings::resolve(&flags, &l, None).unwrap();
+        assert_eq!(s.claude.model.as_deref(), Some("opus"));
+        assert_eq!(s.claude.allowed_tools, ["Read", "Grep"]);
+        assert_eq!(s.claude.disallowed_tools, ["WebFetch"]);
+        assert_eq!(s.session_idle_timeout, std::time::Duration::from_secs(90));
+        let bad = layers(&[("SESSION_IDLE_TIMEOUT", "0s")], &[]);
+        assert!(Settings::resolve(&SettingFlags::default(), &bad, None).is_err());
     }
 
     #[test]

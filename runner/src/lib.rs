@@ -8,6 +8,7 @@
 
 pub mod allowlist;
 pub mod artifacts;
+pub mod agent;
 pub mod assist;
 pub mod child;
 pub mod cli;
@@ -18,6 +19,8 @@ pub mod connection;
 pub mod flush;
 pub mod frame;
 pub mod pipeline;
+pub mod session;
 pub mod spool;
 pub mod start;
 pub mod tls;
+pub mod workspace;

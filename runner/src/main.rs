@@ -1,6 +1,7 @@
 //! `claude-runner`: parse the command line, run the subcommand, exit with its code.
 //!
-//! Exit codes: `start` exits with the child's code (128 + signal if a signal ended it); 125 when
+//! Exit codes: `start` exits with the last turn's CLI exit code (128 + signal if a signal ended
+//! it), but 1 when that turn failed (Claude's `result` says so) while the CLI exited 0; 125 when
 //! the runner itself fails, 126/127 when `CLAUDE_COMMAND` cannot be run or found;
 //! `test-connection` exits 0 when every check passes and 1 otherwise; `assist` exits 0 once its
 //! session has closed and 125 when it could not open one.

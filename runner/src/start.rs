@@ -8,21 +8,19 @@ use anyhow::Context;
 use common::Secret;
 use common::redact::Rules;
 use common::wire::{CreateRun, EventKind, Marker};
-use nix::sys::signal::Signal;
-use serde_json::Value;
 use tokio::sync::mpsc;
 
+use crate::agent::RunnerType;
 use crate::allowlist::Allowlist;
-use crate::child::{self, STOP_GRACE};
+use crate::child;
 use crate::cli::StartArgs;
 use crate::client::{GatewayClient, Signer};
 use crate::commands;
 use crate::config::Settings;
 use crate::pipeline::{self, Frame, SendEnd, Sinks};
 use crate::spool::{self, Spool};
+use crate::{session, workspace};
 
-/// How long to keep reading pipes a descendant still holds open after the child exited.
-const PIPE_GRACE: Duration = Duration::from_secs(5);
 /// How long `start` keeps delivering after the child exited; what is left stays in the spool for
 /// `claude-runner flush` (or the next `start` of the run).
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -42,12 +40,20 @@ pub fn redaction_rules(settings: &Settings, token: &Secret) -> anyhow::Result<Ru
 pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
     let secret = settings.require_secret()?.clone();
     let client = GatewayClient::new(&settings)?;
-    let cwd = match &args.cwd {
-        Some(d) => d.clone(),
-        None => std::env::current_dir().context("read the current directory")?,
+    let auto_workspace = args.workspace.as_deref() == Some("auto");
+    // An auto workspace is named after the run, which may not exist yet.
+    let given_cwd = if auto_workspace {
+        None
+    } else {
+        let cwd = match &args.cwd {
+            Some(d) => d.clone(),
+            None => std::env::current_dir().context("read the current directory")?,
+        };
+        Some(
+            std::fs::canonicalize(&cwd)
+                .with_context(|| format!("working directory {}", cwd.display()))?,
+        )
     };
-    let cwd = std::fs::canonicalize(&cwd)
-        .with_context(|| format!("working directory {}", cwd.display()))?;
 
     let token_env = settings.env.get("RUN_TOKEN").cloned();
     let (run_id, token) = match (
@@ -71,7 +77,7 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
                     &CreateRun {
                         name: args.name.clone(),
                         prompt: None,
-                        cwd: Some(cwd.display().to_string()),
+                        cwd: given_cwd.as_ref().map(|c| c.display().to_string()),
                     },
                 )
                 .await?;
@@ -85,6 +91,22 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
         key,
     };
     let rules = Arc::new(redaction_rules(&settings, &token)?);
+    let cwd = match given_cwd {
+        Some(c) => c,
+        None => {
+            let dir = workspace::auto_dir(&settings.data_dir, &run_id);
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("create the workspace {}", dir.display()))?;
+            std::fs::canonicalize(&dir).with_context(|| format!("workspace {}", dir.display()))?
+        }
+    };
+    let git_branch = if args.git_branch {
+        let branch = workspace::branch_name(&run_id);
+        workspace::prepare_branch(&cwd, &branch, auto_workspace)?;
+        Some(branch)
+    } else {
+        None
+    };
 
     let run_dir: PathBuf = settings.data_dir.join("runs").join(&run_id);
     std::fs::create_dir_all(&run_dir).with_context(|| format!("create {}", run_dir.display()))?;
@@ -129,118 +151,53 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
         spool.clone(),
     );
 
-    let mut argv = settings.claude_command.clone();
-    argv.extend([
-        "-p".into(),
-        args.prompt.clone(),
-        "--output-format".into(),
-        "stream-json".into(),
-        "--verbose".into(),
-    ]);
     let started = Instant::now();
-    // Spawned from the task `block_on` drives on the main thread (see `child`: the guard, not
-    // the spawning thread, is what ties the child's life to the runner's).
-    let (exit_code, signal) = match child::spawn(&argv, &cwd) {
-        Err(e) => {
-            let code = e.exit_code();
-            let _ = tx
-                .send(Frame::new(EventKind::Error, Value::String(e.to_string())))
-                .await;
-            eprintln!("claude-runner: {e}");
-            (code, None)
-        }
-        Ok(mut running) => {
-            let guard = child::guard(running.pid);
-            let marker = Marker::Started {
-                command: argv.clone(),
-                pid: Some(running.pid),
-                cwd: Some(cwd.display().to_string()),
-            };
-            let _ = tx
-                .send(Frame::new(EventKind::Marker, marker.to_value()))
-                .await;
-            let out = tokio::spawn(pipeline::read_stream(
-                running.stdout,
-                EventKind::Stdout,
-                rules.clone(),
-                tx.clone(),
-            ));
-            let err = tokio::spawn(pipeline::read_stream(
-                running.stderr,
-                EventKind::Stderr,
-                rules.clone(),
-                tx.clone(),
-            ));
-            // Commands from the gateway run beside the child until it has ended.
-            let stop_command = Arc::new(tokio::sync::Notify::new());
-            let steering = commands::spawn(commands::Context {
-                client: client.clone(),
-                signer: signer.clone(),
-                run_id: run_id.clone(),
-                cwd: cwd.clone(),
-                allowlist: Allowlist::new(&settings.extra_allowed_commands),
-                rules: rules.clone(),
-                tx: tx.clone(),
-                stop: stop_command.clone(),
-                seen_file: run_dir.join("commands.seen"),
-                time_limit: commands::EXEC_TIME_LIMIT,
-            });
-            let (status, stop) =
-                wait_or_stop(&mut running.child, running.pid, &tx, &stop_command).await;
-            steering.finish().await;
-            if let Some(outcome) = stop {
-                let marker = Marker::Stopped {
-                    outcome: outcome.into(),
-                };
-                let _ = tx
-                    .send(Frame::new(EventKind::Marker, marker.to_value()))
-                    .await;
-            }
-            let mut counts = std::collections::BTreeMap::new();
-            for reader in [out, err] {
-                let abort = reader.abort_handle();
-                match tokio::time::timeout(PIPE_GRACE, reader).await {
-                    Ok(Ok(c)) => {
-                        for (k, v) in c {
-                            *counts.entry(k).or_insert(0) += v;
-                        }
-                    }
-                    Ok(Err(_)) => {}
-                    Err(_) => {
-                        abort.abort();
-                        let _ = tx
-                            .send(Frame::new(EventKind::Info, Value::String(
-                                "a process started by the child still holds its output open; stopped reading it".into(),
-                            )))
-                            .await;
-                    }
-                }
-            }
-            if !counts.is_empty() {
-                let _ = tx
-                    .send(Frame::new(
-                        EventKind::Marker,
-                        Marker::Redactions { counts }.to_value(),
-                    ))
-                    .await;
-            }
-            let keep: Vec<u32> = guard.iter().filter_map(child::Guard::pid).collect();
-            let pid = running.pid;
-            let reaped = tokio::task::spawn_blocking(move || child::reap_leftovers(pid, &keep))
-                .await
-                .unwrap_or(0);
-            if reaped > 0 {
-                let marker = Marker::Reaped { processes: reaped };
-                let _ = tx
-                    .send(Frame::new(EventKind::Marker, marker.to_value()))
-                    .await;
-            }
-            if let Some(g) = guard {
-                g.release().await;
-            }
-            child::exit_code(status)
-        }
+    // Commands from the gateway are taken for as long as the session lasts.
+    let stop_command = Arc::new(tokio::sync::Notify::new());
+    let (controls_tx, controls) = mpsc::unbounded_channel();
+    let steering = commands::spawn(commands::Context {
+        client: client.clone(),
+        signer: signer.clone(),
+        run_id: run_id.clone(),
+        cwd: cwd.clone(),
+        allowlist: Allowlist::new(&settings.extra_allowed_commands),
+        rules: rules.clone(),
+        tx: tx.clone(),
+        stop: stop_command.clone(),
+        controls: controls_tx,
+        seen_file: run_dir.join("commands.seen"),
+        time_limit: commands::EXEC_TIME_LIMIT,
+    });
+    // Children are spawned from the task `block_on` drives on the main thread (see `child`: the
+    // guard, not the spawning thread, is what ties a child's life to the runner's).
+    let driver = session::Driver {
+        agent: RunnerType::Claude {
+            command: settings.claude_command.clone(),
+            options: settings.claude.clone(),
+        },
+        cwd: cwd.clone(),
+        rules: rules.clone(),
+        tx: tx.clone(),
+        client: client.clone(),
+        signer: signer.clone(),
+        run_id: run_id.clone(),
+        session: args.session,
+        idle_timeout: settings.session_idle_timeout,
+        git_branch,
+        controls,
+        stop: stop_command,
     };
+    let (ended, counts) = driver.run(args.prompt.clone()).await;
+    steering.finish().await;
+    if !counts.is_empty() {
+        let _ = tx
+            .send(Frame::new(
+                EventKind::Marker,
+                Marker::Redactions { counts }.to_value(),
+            ))
+            .await;
+    }
+    let (exit_code, signal) = (ended.exit_code, ended.signal);
     let finished = Marker::Finished {
         exit_code,
         signal,
@@ -266,6 +223,25 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
             log_path.display()
         ),
         Err(e) => eprintln!("claude-runner: the sequencer failed: {e}"),
+    }
+    if ended.deleted {
+        // The gateway refuses this run's events and artifacts now; stop trying.
+        sender.abort();
+        if auto_workspace {
+            match std::fs::remove_dir_all(&cwd) {
+                Ok(()) => eprintln!(
+                    "claude-runner: run {run_id} was deleted at the gateway; removed its workspace {}",
+                    cwd.display()
+                ),
+                Err(e) => eprintln!(
+                    "claude-runner: run {run_id} was deleted; its workspace {} was not removed: {e}",
+                    cwd.display()
+                ),
+            }
+        } else {
+            eprintln!("claude-runner: run {run_id} was deleted at the gateway");
+        }
+        return Ok(exit_code);
     }
     // claude.log is complete once the sequencer has ended.
     crate::artifacts::upload_run_log(&client, &signer, &run_id, &rules, &log_path).await;
@@ -326,56 +302,4 @@ pub async fn finish_delivery(
         spool.dir().display()
     );
     false
-}
-
-/// Wait for the child; on Ctrl-C (or SIGTERM) or a `stop` command stop its group: SIGINT, grace,
-/// SIGKILL. The second value is how a stop ended (`exited_after_sigint` or `killed`), `None`
-/// without a stop.
-async fn wait_or_stop(
-    child: &mut tokio::process::Child,
-    pid: u32,
-    tx: &mpsc::Sender<Frame>,
-    stop_command: &tokio::sync::Notify,
-) -> (std::process::ExitStatus, Option<&'static str>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut int = signal(SignalKind::interrupt()).ok();
-    let mut term = signal(SignalKind::terminate()).ok();
-    let reason = tokio::select! {
-        status = child.wait() => return (status.unwrap_or_default(), None),
-        _ = recv(&mut int) => "signal",
-        _ = recv(&mut term) => "signal",
-        () = stop_command.notified() => "command",
-    };
-    let _ = tx
-        .send(Frame::new(
-            EventKind::Marker,
-            Marker::StopRequested {
-                reason: reason.into(),
-            }
-            .to_value(),
-        ))
-        .await;
-    eprintln!(
-        "claude-runner: stopping (SIGINT to the child's process group; SIGKILL in {} s)",
-        STOP_GRACE.as_secs()
-    );
-    child::signal_group(pid, Signal::SIGINT);
-    tokio::select! {
-        status = child.wait() => return (status.unwrap_or_default(), Some("exited_after_sigint")),
-        () = tokio::time::sleep(STOP_GRACE) => {}
-        _ = recv(&mut int) => {}
-        () = stop_command.notified() => {}
-    }
-    child::signal_group(pid, Signal::SIGKILL);
-    (child.wait().await.unwrap_or_default(), Some("killed"))
-}
-
-/// The next delivery of `s`, or never if the handler could not be installed.
-async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
-    match s {
-        Some(s) => {
-            s.recv().await;
-        }
-        None => std::future::pending().await,
-    }
 }

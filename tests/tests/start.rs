@@ -46,19 +46,39 @@ async fn start_streams_both_streams_and_markers_in_order_and_exits_with_the_chil
         "sequences 1..N, no gap"
     );
 
-    let first = &events[0];
-    assert_eq!(first.kind, EventKind::Marker);
-    assert_eq!(first.data["event"], "started");
-    let argv: Vec<String> = serde_json::from_value(first.data["command"].clone()).unwrap();
+    // The file tree, then the turn and the child it spawned.
+    let markers: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Marker)
+        .map(|e| &e.data)
+        .collect();
     assert_eq!(
-        &argv[1..],
-        [
-            "-p",
-            "say hi",
-            "--output-format",
-            "stream-json",
-            "--verbose"
-        ]
+        markers[..3]
+            .iter()
+            .map(|m| m["event"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["files", "turn_started", "started"]
+    );
+    assert_eq!(markers[1]["prompt"], "say hi");
+    let argv: Vec<String> = serde_json::from_value(markers[2]["command"].clone()).unwrap();
+    let expected_args = [
+        "-p",
+        "say hi",
+        "--output-format",
+        "stream-json",
+        "--verbose",
+        "--allowedTools",
+        "Read,Write,Edit,Bash,Glob,Grep",
+    ];
+    assert_eq!(&argv[1..], expected_args);
+    // The child exited 3 without a result line: the turn failed with its exit code.
+    let turn = markers
+        .iter()
+        .find(|m| m["event"] == "turn_finished")
+        .unwrap();
+    assert_eq!(
+        (&turn["outcome"], &turn["exitCode"]),
+        (&json!("failed"), &json!(3))
     );
 
     let last = events.last().unwrap();
@@ -83,7 +103,8 @@ async fn start_streams_both_streams_and_markers_in_order_and_exits_with_the_chil
     assert_eq!(stdout[2], "stdout two");
     assert_eq!(
         stdout[3],
-        "args: [-p] [say hi] [--output-format] [stream-json] [--verbose]"
+        "args: [-p] [say hi] [--output-format] [stream-json] [--verbose] [--allowedTools] \
+         [Read,Write,Edit,Bash,Glob,Grep]"
     );
     assert_eq!(stdout[4], "no newline at the end");
     assert_eq!(lines(EventKind::Stderr), vec!["stderr one", "stderr two"]);
@@ -182,14 +203,8 @@ async fn a_missing_claude_command_is_reported_and_exits_127() {
     assert_eq!(out.status.code(), Some(127), "{stderr}");
     assert!(stderr.contains("command not found"), "{stderr}");
     let events = gw.events(&run_id_from(&stderr)).await;
-    assert_eq!(events[0].kind, EventKind::Error);
-    assert!(
-        events[0]
-            .data
-            .as_str()
-            .unwrap()
-            .contains("/nonexistent/claude")
-    );
+    let error = events.iter().find(|e| e.kind == EventKind::Error).unwrap();
+    assert!(error.data.as_str().unwrap().contains("/nonexistent/claude"));
     assert_eq!(events.last().unwrap().data["exitCode"], 127);
 }
 

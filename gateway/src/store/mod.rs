@@ -13,7 +13,8 @@ use std::pin::Pin;
 
 use common::digest::StreamDigest;
 use common::wire::{
-    ArtifactInfo, Command, CommandKind, Delivery, Event, EventKind, RunStatus, RunSummary,
+    ArtifactInfo, ClaudeStats, Command, CommandKind, Delivery, Event, EventKind, RunStatus,
+    RunSummary,
 };
 
 pub mod sqlite;
@@ -121,6 +122,9 @@ pub trait Store: Send + Sync + 'static {
 
     fn run(&self, id: String) -> StoreFuture<Option<RunRecord>>;
 
+    /// Deletes a run with its events, commands and artifacts; `false` if there was none.
+    fn delete_run(&self, id: String) -> StoreFuture<bool>;
+
     /// At most `limit` runs, newest first.
     fn list_runs(&self, limit: usize) -> StoreFuture<Vec<RunSummary>>;
 
@@ -203,6 +207,8 @@ pub(crate) struct Progress {
     pub stream: StreamDigest,
     /// Set by the `finished` marker; see [`delivery_of`].
     pub delivery: Option<Delivery>,
+    /// The run's Claude session, from `session` and `turn_finished` markers.
+    pub claude: Option<ClaudeStats>,
 }
 
 /// Compares the count and SHA-256 a `finished` marker claims with the stream stored before it:
@@ -294,7 +300,47 @@ fn apply_marker(after: &mut Progress, event: &Event) {
             };
             after.delivery = delivery_of(&after.stream, &event.data);
         }
+        Some("session") => {
+            let c = after.claude.get_or_insert_with(ClaudeStats::default);
+            if let Some(id) = event.data["sessionId"].as_str() {
+                c.session_id = Some(id.to_string());
+            }
+            if let Some(m) = event.data["model"].as_str() {
+                c.model = Some(m.to_string());
+            }
+        }
+        Some("turn_finished") => add_turn(
+            after.claude.get_or_insert_with(ClaudeStats::default),
+            &event.data,
+        ),
         _ => {}
+    }
+}
+
+/// Add one `turn_finished` marker to a run's Claude totals.
+fn add_turn(c: &mut ClaudeStats, m: &serde_json::Value) {
+    let n = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
+    c.prompts += 1;
+    c.turns += n(&m["numTurns"]);
+    c.input_tokens += n(&m["usage"]["input_tokens"]);
+    c.output_tokens += n(&m["usage"]["output_tokens"]);
+    c.cost_usd += m["costUsd"]
+        .as_f64()
+        .filter(|x| x.is_finite() && *x >= 0.0)
+        .unwrap_or(0.0);
+    if let Some(s) = m["sessionId"].as_str() {
+        c.session_id.get_or_insert_with(|| s.to_string());
+    }
+    if let Some(o) = m["outcome"].as_str() {
+        c.last_outcome = Some(o.to_string());
+    }
+    for f in m["filesWritten"].as_array().into_iter().flatten() {
+        if let Some(f) = f.as_str()
+            && c.files_written.len() < common::wire::MAX_FILES_WRITTEN
+            && !c.files_written.iter().any(|x| x == f)
+        {
+            c.files_written.push(f.to_string());
+        }
     }
 }
 
@@ -342,6 +388,7 @@ mod tests {
             stop_requested: false,
             stream: StreamDigest::new(),
             delivery: None,
+            claude: None,
         }
     }
 
@@ -524,6 +571,7 @@ mod tests {
                 last_sequence: 0,
                 last_event_at: None,
                 delivery: None,
+                claude: None,
             },
             key,
         };

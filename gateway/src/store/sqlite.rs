@@ -15,7 +15,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::digest::StreamDigest;
 use common::wire::{
-    ArtifactInfo, Command, CommandKind, Delivery, Event, EventKind, RunStatus, RunSummary,
+    ArtifactInfo, ClaudeStats, Command, CommandKind, Delivery, Event, EventKind, RunStatus,
+    RunSummary,
 };
 use rusqlite::types::Type;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
@@ -88,6 +89,9 @@ const MIGRATIONS: &[&str] = &[
     // (`common::digest`), `delivery` the verdict of the `finished` marker's count and SHA-256.
     "ALTER TABLE runs ADD COLUMN stream_state TEXT;
     ALTER TABLE runs ADD COLUMN delivery TEXT CHECK (delivery IN ('complete', 'incomplete'));",
+    // 4: the run's Claude session (`common::wire::ClaudeStats` as JSON), kept up to date from
+    // the `session` and `turn_finished` markers at ingest.
+    "ALTER TABLE runs ADD COLUMN claude TEXT;",
 ];
 
 /// How long a statement waits for a lock held by another process before failing.
@@ -96,7 +100,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const STATEMENT_CACHE: usize = 32;
 
 const RUN_COLUMNS: &str = "id, name, status, prompt, cwd, created_at, finished_at, exit_code, \
-                           last_seq, last_event_at, key, delivery";
+                           last_seq, last_event_at, key, delivery, claude";
 
 /// [`Store`] on a SQLite database.
 pub struct SqliteStore {
@@ -286,9 +290,15 @@ fn run_record(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
                     bad_column(11, Type::Text, format!("unknown delivery {d:?}"))
                 })?),
             },
+            claude: claude_stats(row.get_ref(12)?.as_str_or_null()?),
         },
         key: row.get(10)?,
     })
+}
+
+/// The stored Claude session of a run; a value this gateway cannot read counts as none.
+fn claude_stats(text: Option<&str>) -> Option<ClaudeStats> {
+    serde_json::from_str(text?).ok()
 }
 
 /// Reads `seq, kind, data, ts`.
@@ -333,6 +343,9 @@ fn command_kind_name(kind: &CommandKind) -> &'static str {
         CommandKind::Prompt { .. } => "prompt",
         CommandKind::Stop => "stop",
         CommandKind::Assist { .. } => "assist",
+        CommandKind::Interrupt => "interrupt",
+        CommandKind::EndSession => "end_session",
+        CommandKind::File { .. } => "file",
     }
 }
 
@@ -372,7 +385,7 @@ fn append(
     let before = tx
         .prepare_cached(
             "SELECT status, last_seq, last_event_at, exit_code, finished_at, stop_requested,
-                 stream_state, delivery
+                 stream_state, delivery, claude
              FROM runs WHERE id = ?1",
         )
         .and_then(|mut stmt| {
@@ -392,6 +405,7 @@ fn append(
                     stream: StreamDigest::restore(row.get_ref(6)?.as_str_or_null()?.unwrap_or(""))
                         .unwrap_or_default(),
                     delivery: row.get_ref(7)?.as_str_or_null()?.and_then(Delivery::parse),
+                    claude: claude_stats(row.get_ref(8)?.as_str_or_null()?),
                 })
             })
             .optional()
@@ -441,7 +455,8 @@ fn append(
     }
     tx.prepare_cached(
         "UPDATE runs SET status = ?2, last_seq = ?3, last_event_at = ?4, exit_code = ?5,
-             finished_at = ?6, stop_requested = ?7, stream_state = ?8, delivery = ?9
+             finished_at = ?6, stop_requested = ?7, stream_state = ?8, delivery = ?9,
+             claude = ?10
          WHERE id = ?1",
     )
     .and_then(|mut stmt| {
@@ -454,7 +469,11 @@ fn append(
             after.finished_at,
             after.stop_requested,
             after.stream.save(),
-            after.delivery.map(Delivery::as_str)
+            after.delivery.map(Delivery::as_str),
+            after
+                .claude
+                .as_ref()
+                .and_then(|c| serde_json::to_string(c).ok())
         ])
     })
     .map_err(|e| backend(format!("update run {run_id}"), e))?;
@@ -518,6 +537,16 @@ impl Store for SqliteStore {
                 }
             })?;
             Ok(())
+        })
+    }
+
+    fn delete_run(&self, id: String) -> StoreFuture<bool> {
+        self.write(move |conn| {
+            // Events, commands and artifacts go with it (ON DELETE CASCADE).
+            conn.prepare_cached("DELETE FROM runs WHERE id = ?1")
+                .and_then(|mut stmt| stmt.execute([&id]))
+                .map(|n| n > 0)
+                .map_err(|e| backend(format!("delete run {id}"), e))
         })
     }
 
@@ -936,6 +965,48 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn claude_markers_are_recorded_on_the_run_and_deleting_a_run_removes_it() {
+        let (_dir, _path, store) = with_run("r1").await;
+        let turn = |seq: u64, outcome: &str, cost: f64, file: &str| {
+            marker(
+                seq,
+                json!({"event": "turn_finished", "turn": seq, "outcome": outcome, "exitCode": 0,
+                       "numTurns": 2, "costUsd": cost, "durationMs": 5,
+                       "usage": {"input_tokens": 100, "output_tokens": 7,
+                                 "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0},
+                       "filesWritten": [file]}),
+            )
+        };
+        let batch = vec![
+            marker(1, json!({"event": "session", "sessionId": "s-1", "model": "claude-x"})),
+            turn(2, "success", 0.25, "/w/a.txt"),
+        ];
+        store.append_events("r1".into(), batch).await.unwrap();
+        // A second batch: the totals carry over; the same file is listed once.
+        store
+            .append_events("r1".into(), vec![turn(3, "aborted", 0.5, "/w/a.txt")])
+            .await
+            .unwrap();
+        let c = summary(&store, "r1").await.claude.expect("claude stats");
+        assert_eq!(c.session_id.as_deref(), Some("s-1"));
+        assert_eq!(c.model.as_deref(), Some("claude-x"));
+        assert_eq!((c.prompts, c.turns, c.input_tokens, c.output_tokens), (2, 4, 200, 14));
+        assert!((c.cost_usd - 0.75).abs() < 1e-9);
+        assert_eq!(c.files_written, ["/w/a.txt"]);
+        assert_eq!(c.last_outcome.as_deref(), Some("aborted"));
+
+        store
+            .enqueue_command("r1".into(), CommandKind::File { path: "a".into() }, 1)
+            .await
+            .unwrap();
+        assert!(store.delete_run("r1".into()).await.unwrap());
+        assert!(store.run("r1".into()).await.unwrap().is_none());
+        assert!(all_events(&store, "r1").await.is_empty());
+        assert!(store.pending_commands("r1".into()).await.unwrap().is_empty());
+        assert!(!store.delete_run("r1".into()).await.unwrap(), "already gone");
+    }
+
+    #[tokio::test]
     async fn create_get_and_list_runs() {
         let (_dir, _path, store) = open_temp();
         for (id, at) in [("a", 10), ("b", 30), ("c", 20), ("d", 30)] {
@@ -957,6 +1028,7 @@ mod tests {
                 last_sequence: 0,
                 last_event_at: None,
                 delivery: None,
+                claude: None,
             }
         );
         assert!(store.run("zz".into()).await.unwrap().is_none());

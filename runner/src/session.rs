@@ -1,0 +1,563 @@
+//! The turns of a run: the first prompt, then (with `start --session`) each follow-up prompt from
+//! the gateway as one more CLI invocation resuming the same agent session, one at a time.
+//!
+//! Each turn is bracketed by `turn_started` and `turn_finished` markers; the outcome comes from
+//! the agent's own report (Claude's `result` line), read as the lines stream by. A turn is
+//! interrupted with SIGINT to its process group (the session goes on); `stop`, the runner's own
+//! SIGINT/SIGTERM and the run's deletion stop the turn gracefully and end the session;
+//! `end_session` and the idle timeout end it between turns. The file tree is published when the
+//! session starts and after each turn; with `--git-branch` a checkpoint commit follows an
+//! interrupted turn and the end of the session.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::redact::Rules;
+use common::wire::{EventKind, Marker, TurnFinished};
+use nix::sys::signal::Signal;
+use serde_json::Value;
+use tokio::sync::{Notify, mpsc};
+
+use crate::agent::{RunnerType, Sighting};
+use crate::child::{self, STOP_GRACE};
+use crate::client::{GatewayClient, Signer};
+use crate::pipeline::{self, Frame};
+use crate::workspace;
+
+/// How long to keep reading pipes a descendant still holds open after the child exited.
+const PIPE_GRACE: Duration = Duration::from_secs(5);
+
+/// What the command loop hands the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Control {
+    /// A follow-up prompt (`prompt` command).
+    Prompt { id: String, prompt: String },
+    /// End the current turn (`interrupt` command).
+    Interrupt { id: String },
+    /// End the session (`end_session` command).
+    EndSession { id: String },
+    /// The gateway no longer knows the run: it was deleted.
+    Deleted,
+}
+
+/// Everything the session needs from `start`.
+#[derive(Debug)]
+pub struct Driver {
+    pub agent: RunnerType,
+    pub cwd: PathBuf,
+    pub rules: Arc<Rules>,
+    pub tx: mpsc::Sender<Frame>,
+    pub client: GatewayClient,
+    pub signer: Signer,
+    pub run_id: String,
+    /// `start --session`: stay after the first turn.
+    pub session: bool,
+    pub idle_timeout: Duration,
+    /// `--git-branch`: the branch checkpoints are committed on.
+    pub git_branch: Option<String>,
+    pub controls: mpsc::UnboundedReceiver<Control>,
+    /// Notified by a `stop` command.
+    pub stop: Arc<Notify>,
+}
+
+/// How the session ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ended {
+    /// The last turn's exit code (see [`crate::agent::run_exit_code`]); the spawn error's code
+    /// if the CLI could not start.
+    pub exit_code: i32,
+    pub signal: Option<i32>,
+    /// The gateway deleted the run.
+    pub deleted: bool,
+}
+
+/// Why the session is ending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    EndSession,
+    Idle,
+    Stop,
+    Deleted,
+    SingleTurn,
+}
+
+impl Ending {
+    fn as_str(self) -> &'static str {
+        match self {
+            Ending::EndSession => "end_session",
+            Ending::Idle => "idle",
+            Ending::Stop => "stop",
+            Ending::Deleted => "deleted",
+            Ending::SingleTurn => "single_turn",
+        }
+    }
+}
+
+/// The runner's own SIGINT and SIGTERM.
+struct Signals {
+    int: Option<tokio::signal::unix::Signal>,
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        Self {
+            int: signal(SignalKind::interrupt()).ok(),
+            term: signal(SignalKind::terminate()).ok(),
+        }
+    }
+
+    async fn recv(&mut self) {
+        async fn one(s: &mut Option<tokio::signal::unix::Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+        tokio::select! {
+            () = one(&mut self.int) => {}
+            () = one(&mut self.term) => {}
+        }
+    }
+}
+
+/// A prompt waiting for its turn: (command id, text).
+type Queued = (Option<String>, String);
+
+/// What one turn left behind.
+struct TurnEnd {
+    finished: TurnFinished,
+    signal: Option<i32>,
+    counts: BTreeMap<String, u64>,
+}
+
+impl Driver {
+    async fn emit(&self, kind: EventKind, data: Value) {
+        let _ = self.tx.send(Frame::new(kind, data)).await;
+    }
+
+    async fn marker(&self, m: Marker) {
+        self.emit(EventKind::Marker, m.to_value()).await;
+    }
+
+    async fn info(&self, text: String) {
+        self.emit(EventKind::Info, Value::String(text)).await;
+    }
+
+    /// Run the session from its first prompt to its end. Returns how it ended and the
+    /// redaction counts of the agent's output.
+    pub async fn run(mut self, first_prompt: String) -> (Ended, BTreeMap<String, u64>) {
+        let mut signals = Signals::new();
+        let mut queue: VecDeque<Queued> = VecDeque::from([(None, first_prompt)]);
+        let mut counts = BTreeMap::new();
+        let mut session_id: Option<String> = None;
+        let mut ending: Option<Ending> = None;
+        let mut last: Option<(TurnFinished, Option<i32>)> = None;
+        let mut turn = 0;
+        self.publish_tree().await;
+        while let Some((command_id, prompt)) = queue.pop_front() {
+            turn += 1;
+            let end = self
+                .run_turn(
+                    turn,
+                    command_id,
+                    prompt,
+                    &mut session_id,
+                    &mut queue,
+                    &mut ending,
+                    &mut signals,
+                )
+                .await;
+            for (k, v) in end.counts {
+                *counts.entry(k).or_insert(0) += v;
+            }
+            self.publish_tree().await;
+            if end.finished.outcome == "aborted" {
+                self.checkpoint(turn, "interrupted").await;
+            }
+            last = Some((end.finished, end.signal));
+            if ending.is_some() {
+                break;
+            }
+            if !self.session {
+                ending = Some(Ending::SingleTurn);
+                break;
+            }
+            if queue.is_empty() {
+                match self.wait_idle(&mut queue, &mut signals).await {
+                    Some(e) => {
+                        ending = Some(e);
+                        break;
+                    }
+                    None => continue,
+                }
+            }
+        }
+        for (_, prompt) in &queue {
+            self.info(format!(
+                "A queued prompt was not run because the session ended: {prompt}"
+            ))
+            .await;
+        }
+        let ending = ending.unwrap_or(Ending::SingleTurn);
+        self.checkpoint(turn, "session ended").await;
+        if self.session {
+            self.marker(Marker::SessionEnded {
+                reason: ending.as_str().into(),
+                turns: turn,
+            })
+            .await;
+        }
+        let (exit_code, signal) = match &last {
+            Some((f, sig)) => (crate::agent::run_exit_code(f), *sig),
+            None => (125, None),
+        };
+        (
+            Ended {
+                exit_code,
+                signal,
+                deleted: ending == Ending::Deleted,
+            },
+            counts,
+        )
+    }
+
+    /// Between turns: wait for a prompt (queued; `None` returned) or the session's end.
+    async fn wait_idle(
+        &mut self,
+        queue: &mut VecDeque<Queued>,
+        signals: &mut Signals,
+    ) -> Option<Ending> {
+        let deadline = tokio::time::Instant::now() + self.idle_timeout;
+        loop {
+            tokio::select! {
+                c = self.controls.recv() => match c {
+                    Some(Control::Prompt { id, prompt }) => {
+                        queue.push_back((Some(id), prompt));
+                        return None;
+                    }
+                    Some(Control::Interrupt { id }) => {
+                        self.info(format!("Nothing to interrupt (command {id}): no turn is running")).await;
+                    }
+                    Some(Control::EndSession { .. }) => return Some(Ending::EndSession),
+                    Some(Control::Deleted) => return Some(Ending::Deleted),
+                    // The command loop ended: no more prompts can come.
+                    None => return Some(Ending::EndSession),
+                },
+                () = self.stop.notified() => {
+                    self.marker(Marker::StopRequested { reason: "command".into() }).await;
+                    return Some(Ending::Stop);
+                }
+                () = signals.recv() => {
+                    self.marker(Marker::StopRequested { reason: "signal".into() }).await;
+                    return Some(Ending::Stop);
+                }
+                () = tokio::time::sleep_until(deadline) => {
+                    self.info(format!(
+                        "The session was idle for {} s (SESSION_IDLE_TIMEOUT); ending it",
+                        self.idle_timeout.as_secs()
+                    )).await;
+                    return Some(Ending::Idle);
+                }
+            }
+        }
+    }
+
+    /// One CLI invocation for one prompt, from `turn_started` to `turn_finished`.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_turn(
+        &mut self,
+        turn: u64,
+        command_id: Option<String>,
+        prompt: String,
+        session_id: &mut Option<String>,
+        queue: &mut VecDeque<Queued>,
+        ending: &mut Option<Ending>,
+        signals: &mut Signals,
+    ) -> TurnEnd {
+        self.marker(Marker::TurnStarted {
+            turn,
+            prompt: prompt.clone(),
+            command_id,
+        })
+        .await;
+        let argv = self.agent.argv(&prompt, session_id.as_deref());
+        let mut running = match child::spawn(&argv, &self.cwd) {
+            Ok(r) => r,
+            Err(e) => {
+                self.emit(EventKind::Error, Value::String(e.to_string()))
+                    .await;
+                eprintln!("claude-runner: {e}");
+                let finished = self.agent.observer().finish(turn, e.exit_code(), false);
+                self.marker(Marker::TurnFinished(finished.clone())).await;
+                // A CLI that cannot start will not start for the next prompt either.
+                ending.get_or_insert(Ending::Stop);
+                return TurnEnd {
+                    finished,
+                    signal: None,
+                    counts: BTreeMap::new(),
+                };
+            }
+        };
+        let guard = child::guard(running.pid);
+        self.marker(Marker::Started {
+            command: argv.clone(),
+            pid: Some(running.pid),
+            cwd: Some(self.cwd.display().to_string()),
+        })
+        .await;
+
+        // stdout passes an observer on its way to the sequencer: session id, outcome, files.
+        let (out_tx, mut out_rx) = mpsc::channel::<Frame>(1024);
+        let out = tokio::spawn(pipeline::read_stream(
+            running.stdout,
+            EventKind::Stdout,
+            self.rules.clone(),
+            out_tx,
+        ));
+        let err = tokio::spawn(pipeline::read_stream(
+            running.stderr,
+            EventKind::Stderr,
+            self.rules.clone(),
+            self.tx.clone(),
+        ));
+        let observer = tokio::spawn({
+            let tx = self.tx.clone();
+            let mut observer = self.agent.observer();
+            let known = session_id.clone();
+            async move {
+                let mut announced = known;
+                while let Some(frame) = out_rx.recv().await {
+                    let sighting = frame.data.as_str().and_then(|l| observer.observe(l));
+                    if tx.send(frame).await.is_err() {
+                        break;
+                    }
+                    if let Some(Sighting::Session { session_id, model }) = sighting
+                        && announced.as_deref() != Some(session_id.as_str())
+                    {
+                        announced = Some(session_id.clone());
+                        let m = Marker::Session { session_id, model };
+                        let _ = tx.send(Frame::new(EventKind::Marker, m.to_value())).await;
+                    }
+                }
+                observer
+            }
+        });
+
+        let mut interrupted = false;
+        let mut stopping = false;
+        let mut kill_at: Option<tokio::time::Instant> = None;
+        let mut killed = false;
+        let mut controls_open = true;
+        let pid = running.pid;
+        let sigint = |kill_at: &mut Option<tokio::time::Instant>| {
+            child::signal_group(pid, Signal::SIGINT);
+            kill_at.get_or_insert(tokio::time::Instant::now() + STOP_GRACE);
+        };
+        let status = loop {
+            tokio::select! {
+                status = running.child.wait() => break status.unwrap_or_default(),
+                c = self.controls.recv(), if controls_open => match c {
+                    Some(Control::Prompt { id, prompt }) => {
+                        if self.session {
+                            self.info(format!("Prompt {id} is queued behind turn {turn}")).await;
+                            queue.push_back((Some(id), prompt));
+                        } else {
+                            self.info(format!(
+                                "Prompt {id} was not run: this run is not a session (start --session takes follow-up prompts)"
+                            )).await;
+                        }
+                    }
+                    Some(Control::Interrupt { id }) => {
+                        self.info(format!("Interrupting turn {turn} (command {id})")).await;
+                        interrupted = true;
+                        sigint(&mut kill_at);
+                    }
+                    Some(Control::EndSession { id }) => {
+                        self.info(format!("Ending the session (command {id}); interrupting turn {turn}")).await;
+                        interrupted = true;
+                        ending.get_or_insert(Ending::EndSession);
+                        sigint(&mut kill_at);
+                    }
+                    Some(Control::Deleted) => {
+                        interrupted = true;
+                        ending.get_or_insert(Ending::Deleted);
+                        sigint(&mut kill_at);
+                    }
+                    None => controls_open = false,
+                },
+                () = self.stop.notified(), if !stopping => {
+                    stopping = true;
+                    interrupted = true;
+                    ending.get_or_insert(Ending::Stop);
+                    self.marker(Marker::StopRequested { reason: "command".into() }).await;
+                    self.stop_notice();
+                    sigint(&mut kill_at);
+                }
+                () = signals.recv() => {
+                    if stopping {
+                        // A second Ctrl-C: do not wait out the grace.
+                        kill_at = Some(tokio::time::Instant::now());
+                    } else {
+                        stopping = true;
+                        interrupted = true;
+                        ending.get_or_insert(Ending::Stop);
+                        self.marker(Marker::StopRequested { reason: "signal".into() }).await;
+                        self.stop_notice();
+                        sigint(&mut kill_at);
+                    }
+                }
+                () = sleep_until_opt(kill_at), if kill_at.is_some() && !killed => {
+                    child::signal_group(pid, Signal::SIGKILL);
+                    killed = true;
+                }
+            }
+        };
+        if stopping {
+            let outcome = if killed {
+                "killed"
+            } else {
+                "exited_after_sigint"
+            };
+            self.marker(Marker::Stopped {
+                outcome: outcome.into(),
+            })
+            .await;
+        }
+
+        let mut counts = BTreeMap::new();
+        for reader in [out, err] {
+            let abort = reader.abort_handle();
+            match tokio::time::timeout(PIPE_GRACE, reader).await {
+                Ok(Ok(c)) => {
+                    for (k, v) in c {
+                        *counts.entry(k).or_insert(0) += v;
+                    }
+                }
+                Ok(Err(_)) => {}
+                Err(_) => {
+                    abort.abort();
+                    self.info(
+                        "a process started by the child still holds its output open; stopped reading it"
+                            .into(),
+                    )
+                    .await;
+                }
+            }
+        }
+        let keep: Vec<u32> = guard.iter().filter_map(child::Guard::pid).collect();
+        let reaped = tokio::task::spawn_blocking(move || child::reap_leftovers(pid, &keep))
+            .await
+            .unwrap_or(0);
+        if reaped > 0 {
+            self.marker(Marker::Reaped { processes: reaped }).await;
+        }
+        if let Some(g) = guard {
+            g.release().await;
+        }
+        let (exit_code, signal) = child::exit_code(status);
+        let finished = match observer.await {
+            Ok(o) => {
+                if let Some(id) = o.session_id() {
+                    *session_id = Some(id.to_string());
+                }
+                o.finish(turn, exit_code, interrupted)
+            }
+            Err(_) => self.agent.observer().finish(turn, exit_code, interrupted),
+        };
+        self.marker(Marker::TurnFinished(finished.clone())).await;
+        TurnEnd {
+            finished,
+            signal,
+            counts,
+        }
+    }
+
+    fn stop_notice(&self) {
+        eprintln!(
+            "claude-runner: stopping (SIGINT to the child's process group; SIGKILL in {} s)",
+            STOP_GRACE.as_secs()
+        );
+    }
+
+    /// Upload the working directory's file tree as `files.json` and say so with a `files`
+    /// marker. The tree passes the redactor (file names can hold secrets too).
+    async fn publish_tree(&self) {
+        let dir = self.cwd.clone();
+        let Ok(tree) =
+            tokio::task::spawn_blocking(move || workspace::tree(&dir, workspace::MAX_TREE_ENTRIES))
+                .await
+        else {
+            return;
+        };
+        let clean = pipeline::redact_value(&self.rules, &tree);
+        let body = serde_json::to_vec(&clean).unwrap_or_default();
+        match crate::artifacts::upload(
+            &self.client,
+            &self.signer,
+            &self.run_id,
+            workspace::TREE_ARTIFACT,
+            body,
+        )
+        .await
+        {
+            Ok(_) => {
+                self.marker(Marker::Files {
+                    artifact: workspace::TREE_ARTIFACT.into(),
+                    count: clean["count"].as_u64().unwrap_or(0),
+                    truncated: clean["truncated"].as_bool().unwrap_or(false),
+                })
+                .await;
+            }
+            Err(e) => {
+                self.emit(
+                    EventKind::Error,
+                    Value::String(format!("The file tree was not uploaded: {e:#}")),
+                )
+                .await;
+            }
+        }
+    }
+
+    /// With `--git-branch`: commit the working tree, if anything changed.
+    async fn checkpoint(&self, turn: u64, reason: &str) {
+        let Some(branch) = self.git_branch.clone() else {
+            return;
+        };
+        let dir = self.cwd.clone();
+        let message = format!("checkpoint: {reason} (run {}, turn {turn})", self.run_id);
+        let done = tokio::task::spawn_blocking(move || workspace::checkpoint(&dir, &message)).await;
+        match done {
+            Ok(Ok(Some(commit))) => {
+                self.marker(Marker::Checkpoint {
+                    branch,
+                    commit,
+                    reason: reason.into(),
+                    turn,
+                })
+                .await;
+            }
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => {
+                self.emit(
+                    EventKind::Error,
+                    Value::String(format!("The checkpoint commit failed: {e:#}")),
+                )
+                .await;
+            }
+            Err(e) => tracing::warn!(error = %e, "checkpoint task failed"),
+        }
+    }
+}
+
+async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
