@@ -47,6 +47,12 @@ const ASSETS: &[Asset] = &[
         mime: "text/css; charset=utf-8",
         body: include_bytes!("app.css"),
     },
+    // The runner's built-in `exec` allowlist, offered as suggestions (the runner decides).
+    Asset {
+        name: "allowlist.txt",
+        mime: "text/plain; charset=utf-8",
+        body: include_bytes!("../../../config/allowlist.txt"),
+    },
     Asset {
         name: "icon.svg",
         mime: "image/svg+xml",
