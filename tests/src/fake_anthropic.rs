@@ -47,7 +47,9 @@ impl FakeAnthropic {
                 StatusCode::NOT_FOUND
             })
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind fake API");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind fake API");
         let addr = listener.local_addr().expect("addr");
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -78,13 +80,19 @@ pub fn claude_env(base_url: &str, home: &std::path::Path) -> Vec<(String, String
     let _ = std::fs::create_dir_all(&tmp);
     [
         ("ANTHROPIC_BASE_URL", base_url.to_string()),
-        ("ANTHROPIC_API_KEY", "sk-ant-api03-fake-key-for-tests-only".to_string()),
+        (
+            "ANTHROPIC_API_KEY",
+            "sk-ant-api03-fake-key-for-tests-only".to_string(),
+        ),
         ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1".into()),
         ("DISABLE_TELEMETRY", "1".into()),
         ("DISABLE_AUTOUPDATER", "1".into()),
         ("CLAUDE_CODE_MAX_RETRIES", "0".into()),
         ("HOME", home.display().to_string()),
-        ("CLAUDE_CONFIG_DIR", home.join(".claude").display().to_string()),
+        (
+            "CLAUDE_CONFIG_DIR",
+            home.join(".claude").display().to_string(),
+        ),
         ("TMPDIR", tmp.display().to_string()),
     ]
     .into_iter()
@@ -94,17 +102,28 @@ pub fn claude_env(base_url: &str, home: &std::path::Path) -> Vec<(String, String
 
 /// The text of the last user message and whether it carries a tool result.
 fn last_user(body: &Value) -> (String, Option<String>) {
-    let Some(msg) = body["messages"].as_array().and_then(|m| m.iter().rev().find(|m| m["role"] == "user")) else {
+    let Some(msg) = body["messages"]
+        .as_array()
+        .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
+    else {
         return (String::new(), None);
     };
     match &msg["content"] {
         Value::String(s) => (s.clone(), None),
         Value::Array(blocks) => {
-            let tool = blocks.iter().find(|b| b["type"] == "tool_result").map(|b| match &b["content"] {
-                Value::String(s) => s.clone(),
-                Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect::<Vec<_>>().join(""),
-                other => other.to_string(),
-            });
+            let tool =
+                blocks
+                    .iter()
+                    .find(|b| b["type"] == "tool_result")
+                    .map(|b| match &b["content"] {
+                        Value::String(s) => s.clone(),
+                        Value::Array(parts) => parts
+                            .iter()
+                            .filter_map(|p| p["text"].as_str())
+                            .collect::<Vec<_>>()
+                            .join(""),
+                        other => other.to_string(),
+                    });
             // The prompt is the last text block that is not a system reminder.
             let text = blocks
                 .iter()
@@ -132,7 +151,9 @@ async fn messages(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         *c
     };
     let model = req["model"].as_str().unwrap_or("claude-fake").to_string();
-    let n_msgs = req["messages"].as_array().map_or(0, |m| m.iter().filter(|m| m["role"] != "system").count());
+    let n_msgs = req["messages"]
+        .as_array()
+        .map_or(0, |m| m.iter().filter(|m| m["role"] != "system").count());
     let (prompt, tool_result) = last_user(&req);
 
     enum Plan {
@@ -142,7 +163,10 @@ async fn messages(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let plan = if let Some(result) = tool_result {
         Plan::Text(format!("Tool said: {}", result.trim()), Duration::ZERO)
     } else if let Some(cmd) = prompt.split("RUN: ").nth(1) {
-        Plan::Tool("Bash", json!({"command": cmd.lines().next().unwrap_or_default().trim(), "description": "run it"}))
+        Plan::Tool(
+            "Bash",
+            json!({"command": cmd.lines().next().unwrap_or_default().trim(), "description": "run it"}),
+        )
     } else if let Some(rest) = prompt.split("WRITE: ").nth(1) {
         let rest = rest.lines().next().unwrap_or_default().trim();
         let (path, content) = rest.split_once(' ').unwrap_or((rest, ""));
@@ -150,7 +174,10 @@ async fn messages(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     } else if prompt.contains("SLOW") {
         Plan::Text("slow answer ".repeat(40), Duration::from_millis(500))
     } else {
-        Plan::Text(format!("ECHO({n_msgs} msgs): {}", prompt.trim()), Duration::ZERO)
+        Plan::Text(
+            format!("ECHO({n_msgs} msgs): {}", prompt.trim()),
+            Duration::ZERO,
+        )
     };
 
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(64);
@@ -163,10 +190,18 @@ async fn messages(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
             Plan::Text(text, pause) => {
                 let _ = tx.send(Ok(sse("content_block_start", &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})))).await;
                 let words: Vec<&str> = text.split_inclusive(' ').collect();
-                let chunk = if pause.is_zero() { words.len().max(1) } else { 1 };
+                let chunk = if pause.is_zero() {
+                    words.len().max(1)
+                } else {
+                    1
+                };
                 for piece in words.chunks(chunk) {
                     let delta = json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece.concat()}});
-                    if tx.send(Ok(sse("content_block_delta", &delta))).await.is_err() {
+                    if tx
+                        .send(Ok(sse("content_block_delta", &delta)))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                     if !pause.is_zero() {
@@ -183,10 +218,17 @@ async fn messages(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
                 "tool_use"
             }
         };
-        let _ = tx.send(Ok(sse("content_block_stop", &json!({"type": "content_block_stop", "index": 0})))).await;
+        let _ = tx
+            .send(Ok(sse(
+                "content_block_stop",
+                &json!({"type": "content_block_stop", "index": 0}),
+            )))
+            .await;
         let delta = json!({"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": null}, "usage": {"output_tokens": 12}});
         let _ = tx.send(Ok(sse("message_delta", &delta))).await;
-        let _ = tx.send(Ok(sse("message_stop", &json!({"type": "message_stop"})))).await;
+        let _ = tx
+            .send(Ok(sse("message_stop", &json!({"type": "message_stop"}))))
+            .await;
     });
     let stream = RecvStream(rx);
     Response::builder()

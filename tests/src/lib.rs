@@ -190,6 +190,37 @@ impl Gateway {
         }
     }
 
+    /// Create a run through the admin API: `(run id, token)`.
+    pub async fn create_run(&self, name: &str) -> (String, String) {
+        let resp = self
+            .client()
+            .post(format!("{}/api/runs", self.url))
+            .bearer_auth(&self.admin_token)
+            .json(&serde_json::json!({ "name": name }))
+            .send()
+            .await
+            .expect("create run");
+        assert_eq!(resp.status(), 201, "create run");
+        let v: serde_json::Value = resp.json().await.expect("json");
+        let field = |k: &str| v[k].as_str().expect("run_id and token").to_string();
+        (field("run_id"), field("token"))
+    }
+
+    /// Queue a command through the admin API; returns its id.
+    pub async fn queue_command(&self, run_id: &str, body: serde_json::Value) -> String {
+        let resp = self
+            .client()
+            .post(format!("{}/api/runs/{run_id}/commands", self.url))
+            .bearer_auth(&self.admin_token)
+            .json(&body)
+            .send()
+            .await
+            .expect("queue command");
+        assert_eq!(resp.status(), 201, "queue {body}");
+        let v: serde_json::Value = resp.json().await.expect("json");
+        v["id"].as_str().expect("command id").to_string()
+    }
+
     pub async fn runs(&self) -> Vec<RunSummary> {
         serde_json::from_value(self.admin_get("/api/runs").await).expect("runs")
     }

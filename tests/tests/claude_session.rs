@@ -61,7 +61,7 @@ impl Setup {
 
     /// Start a session on an admin-created run in the background.
     async fn session(&self, prompt: &str, extra: &[&str]) -> (String, Child) {
-        let (run_id, token) = self.admin_run().await;
+        let (run_id, token) = self.gw.create_run("session").await;
         let child = self
             .runner(prompt, extra)
             .args(["--session", "--run-id", &run_id, "--token", &token])
@@ -76,46 +76,33 @@ impl Setup {
         std::fs::read_to_string(self.dir.path().join("runner.log")).unwrap_or_default()
     }
 
-    async fn admin_run(&self) -> (String, String) {
-        let v: Value = self
-            .gw
-            .client()
-            .post(format!("{}/api/runs", self.gw.url))
-            .bearer_auth(&self.gw.admin_token)
-            .json(&json!({"name": "session"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        (
-            v["run_id"].as_str().unwrap().to_string(),
-            v["token"].as_str().unwrap().to_string(),
-        )
-    }
-
-    /// Queue a command through the admin API.
-    async fn queue(&self, run_id: &str, body: Value) {
-        let resp = self
-            .gw
-            .client()
-            .post(format!("{}/api/runs/{run_id}/commands", self.gw.url))
-            .bearer_auth(&self.gw.admin_token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 201, "queue {body}");
-    }
-
     /// The run's events once `check` finds what it wants in them.
+    /// The run's events once `check` holds; on timeout the panic shows what did arrive and the
+    /// runner's log, so a failure in CI can be read without re-running it.
     async fn events_when(&self, run_id: &str, check: impl Fn(&[Event]) -> bool) -> Vec<Event> {
-        eventually(WAIT, || async {
+        let deadline = Instant::now() + WAIT;
+        loop {
             let events = self.gw.events(run_id).await;
-            check(&events).then_some(events)
-        })
-        .await
+            if check(&events) {
+                return events;
+            }
+            if Instant::now() > deadline {
+                let seen: Vec<String> = events
+                    .iter()
+                    .map(|e| match e.data["event"].as_str() {
+                        Some(m) => format!("{} marker {m}", e.sequence),
+                        None => format!("{} {:?} {:.80}", e.sequence, e.kind, e.data.to_string()),
+                    })
+                    .collect();
+                panic!(
+                    "condition not met within {WAIT:?}; events:\n{}\nrunner log:\n{}\nfake API requests: {}",
+                    seen.join("\n"),
+                    self.runner_log(),
+                    self.api.requests().len()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     async fn run(&self, run_id: &str) -> RunSummary {
@@ -140,7 +127,9 @@ impl Setup {
 
     /// End the session and wait for the runner to exit.
     async fn end(&self, run_id: &str, child: &mut Child) -> std::process::ExitStatus {
-        self.queue(run_id, json!({"kind": "end_session"})).await;
+        self.gw
+            .queue_command(run_id, json!({"kind": "end_session"}))
+            .await;
         exit_of(child, || self.runner_log()).await
     }
 }
@@ -283,7 +272,7 @@ async fn a_follow_up_prompt_resumes_the_same_claude_session() {
         .session("first prompt alpha", &["--cwd", ws.to_str().unwrap()])
         .await;
     s.events_when(&run_id, has_turn(1)).await;
-    s.queue(
+    s.gw.queue_command(
         &run_id,
         json!({"kind": "prompt", "prompt": "second prompt beta"}),
     )
@@ -371,7 +360,8 @@ async fn an_interrupt_ends_a_slow_turn_quickly_and_the_session_goes_on() {
     .await;
 
     let asked = Instant::now();
-    s.queue(&run_id, json!({"kind": "interrupt"})).await;
+    s.gw.queue_command(&run_id, json!({"kind": "interrupt"}))
+        .await;
     let events = eventually(WAIT, || async {
         let events = s.gw.events(&run_id).await;
         has_turn(1)(&events).then_some(events)
@@ -392,7 +382,7 @@ async fn an_interrupt_ends_a_slow_turn_quickly_and_the_session_goes_on() {
     );
     assert!(latency < Duration::from_secs(5), "took {latency:?}");
 
-    s.queue(&run_id, json!({"kind": "prompt", "prompt": "still there?"}))
+    s.gw.queue_command(&run_id, json!({"kind": "prompt", "prompt": "still there?"}))
         .await;
     let events = s.events_when(&run_id, has_turn(2)).await;
     let two = turn_finished(&events, 2).unwrap();
@@ -417,7 +407,7 @@ async fn an_interrupt_ends_a_slow_turn_quickly_and_the_session_goes_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_reads_stay_in_the_workspace_arrive_redacted_and_deleting_the_run_removes_it() {
     let s = Setup::new().await;
-    let (run_id, token) = s.admin_run().await;
+    let (run_id, token) = s.gw.create_run("session").await;
     // The auto workspace of an admin-created run: its id is known before the runner starts.
     let ws = s.dir.path().join(".data/workspaces").join(&run_id);
     std::fs::create_dir_all(ws.join("src")).unwrap();
@@ -446,7 +436,7 @@ async fn file_reads_stay_in_the_workspace_arrive_redacted_and_deleting_the_run_r
         "link-out",
         "src/../../outside.txt",
     ] {
-        s.queue(&run_id, json!({"kind": "file", "path": path}))
+        s.gw.queue_command(&run_id, json!({"kind": "file", "path": path}))
             .await;
     }
     let events = s
@@ -533,7 +523,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_turn_leaves_a_checkpoint_commit_with_the_file_claude_wrote() {
     let s = Setup::new().await;
-    let (run_id, token) = s.admin_run().await;
+    let (run_id, token) = s.gw.create_run("session").await;
     let ws = s.dir.path().join(".data/workspaces").join(&run_id);
     let target = std::fs::canonicalize(s.dir.path())
         .unwrap()
@@ -559,10 +549,11 @@ async fn an_interrupted_turn_leaves_a_checkpoint_commit_with_the_file_claude_wro
         "written by claude"
     );
 
-    s.queue(&run_id, json!({"kind": "prompt", "prompt": "SLOW now"}))
+    s.gw.queue_command(&run_id, json!({"kind": "prompt", "prompt": "SLOW now"}))
         .await;
     eventually(WAIT, || async { api_saw(&s.api, "SLOW now").then_some(()) }).await;
-    s.queue(&run_id, json!({"kind": "interrupt"})).await;
+    s.gw.queue_command(&run_id, json!({"kind": "interrupt"}))
+        .await;
     let events = s
         .events_when(&run_id, |e| !markers(e, "checkpoint").is_empty())
         .await;

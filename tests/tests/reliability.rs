@@ -9,26 +9,6 @@ use common::digest::{canonical_line, stream_sha256};
 use common::wire::{Delivery, Event, EventKind, RunStatus};
 use e2e::proxy::Proxy;
 use e2e::{Gateway, eventually, runner, script};
-use serde_json::json;
-
-/// Create a run through the admin API: `(run id, token)`.
-async fn create_run(gw: &Gateway) -> (String, String) {
-    let created: serde_json::Value = gw
-        .client()
-        .post(format!("{}/api/runs", gw.url))
-        .bearer_auth(&gw.admin_token)
-        .json(&json!({"name": "reliability"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (
-        created["run_id"].as_str().unwrap().to_string(),
-        created["token"].as_str().unwrap().to_string(),
-    )
-}
 
 /// The gateway's URL with the proxy's port.
 fn via(gw: &Gateway, proxy: &Proxy) -> String {
@@ -195,7 +175,7 @@ async fn a_run_survives_cuts_stalls_and_three_gateway_kills_with_nothing_lost() 
     let listen = format!("127.0.0.1:{}", gw.port);
     let token = gw.admin_token.clone();
     let proxy = Proxy::start(listen.parse().unwrap());
-    let run = create_run(&gw).await;
+    let run = gw.create_run("reliability").await;
     // About 3,000 lines over 6 s or more; the whole stream stays in one spool segment.
     let child = script(
         &dir.path().join("child"),
@@ -250,7 +230,7 @@ async fn a_30_second_outage_mid_run_loses_nothing_and_does_not_block_the_child()
     let dir = tempfile::tempdir().unwrap();
     let gw = Gateway::start(dir.path());
     let proxy = Proxy::start(format!("127.0.0.1:{}", gw.port).parse().unwrap());
-    let run = create_run(&gw).await;
+    let run = gw.create_run("reliability").await;
     let stamps = dir.path().join("stamps");
     // 3,000 lines a second for 40 s; the child notes the time before each burst.
     let child = script(
@@ -315,7 +295,7 @@ async fn a_runner_killed_mid_run_takes_its_child_along_and_flush_delivers_the_sp
     let dir = tempfile::tempdir().unwrap();
     let gw = Gateway::start(dir.path());
     let proxy = Proxy::start(format!("127.0.0.1:{}", gw.port).parse().unwrap());
-    let run = create_run(&gw).await;
+    let run = gw.create_run("reliability").await;
     let d = dir.path().display();
     let child = script(
         &dir.path().join("child"),
@@ -423,7 +403,7 @@ done
 async fn ctrl_c_stops_a_child_that_ignores_sigint_within_the_grace_and_leaves_no_process() {
     let dir = tempfile::tempdir().unwrap();
     let gw = Gateway::start(dir.path());
-    let run = create_run(&gw).await;
+    let run = gw.create_run("reliability").await;
     let d = dir.path().display();
     let child = script(
         &dir.path().join("child"),

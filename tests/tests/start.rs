@@ -140,19 +140,8 @@ async fn start_trusts_the_gateway_by_fingerprint_pin_and_attaches_to_an_admin_cr
     let gw = Gateway::start(dir.path());
     let child = script(&dir.path().join("ok-child"), "echo fine\nexit 0\n");
 
-    let created: serde_json::Value = gw
-        .client()
-        .post(format!("{}/api/runs", gw.url))
-        .bearer_auth(&gw.admin_token)
-        .json(&json!({"name": "from the admin"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let run_id = created["run_id"].as_str().unwrap();
-    let token = created["token"].as_str().unwrap();
+    let (run_id, token) = gw.create_run("from the admin").await;
+    let (run_id, token) = (run_id.as_str(), token.as_str());
 
     let out = runner(dir.path())
         .args([

@@ -28,42 +28,9 @@ fn github_token() -> String {
     format!("ghp_{}", "Ab3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0dF3gH6")
 }
 
-/// An admin-created run: (run id, token).
-async fn admin_run(gw: &Gateway) -> (String, String) {
-    let v: Value = gw
-        .client()
-        .post(format!("{}/api/runs", gw.url))
-        .bearer_auth(&gw.admin_token)
-        .json(&json!({"name": "steered"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (
-        v["run_id"].as_str().unwrap().to_string(),
-        v["token"].as_str().unwrap().to_string(),
-    )
-}
-
-/// Queue a command; returns its id.
-async fn queue(gw: &Gateway, run_id: &str, body: Value) -> String {
-    let resp = gw
-        .client()
-        .post(format!("{}/api/runs/{run_id}/commands", gw.url))
-        .bearer_auth(&gw.admin_token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201, "queue {body}");
-    let v: Value = resp.json().await.unwrap();
-    v["id"].as_str().unwrap().to_string()
-}
-
 async fn exec(gw: &Gateway, run_id: &str, command: &str) -> String {
-    queue(gw, run_id, json!({"kind": "exec", "command": command})).await
+    gw.queue_command(run_id, json!({"kind": "exec", "command": command}))
+        .await
 }
 
 /// An artifact's bytes, or `None` while it does not exist.
@@ -178,7 +145,7 @@ async fn queued_commands_run_beside_claude_and_git_diff_becomes_a_redacted_artif
     )
     .unwrap();
     let bin = trap_bin(dir.path());
-    let run = admin_run(&gw).await;
+    let run = gw.create_run("steered").await;
     let mut proc = start_runner(&gw, dir.path(), &work, &bin, &run);
     let run_id = run.0.as_str();
     events_when(&gw, run_id, |e| {
@@ -303,7 +270,7 @@ async fn queued_commands_run_beside_claude_and_git_diff_becomes_a_redacted_artif
     );
 
     // A stop command stops the run gracefully; claude.log is uploaded after it.
-    queue(&gw, run_id, json!({"kind": "stop"})).await;
+    gw.queue_command(run_id, json!({"kind": "stop"})).await;
     let code = exit_of(&mut proc).await;
     assert_eq!(
         code.code(),
@@ -424,7 +391,7 @@ async fn assist_publishes_tmate_links_and_closes_them_on_expiry_ctrl_c_and_run_e
     std::fs::create_dir(&bin).unwrap();
     let tmate_log = dir.path().join("tmate.log");
     fake_tmate(&bin, &tmate_log);
-    let run = admin_run(&gw).await;
+    let run = gw.create_run("steered").await;
     let mut proc = start_runner(&gw, dir.path(), dir.path(), &bin, &run);
     let run_id = run.0.as_str();
 
@@ -501,7 +468,7 @@ async fn assist_publishes_tmate_links_and_closes_them_on_expiry_ctrl_c_and_run_e
         .spawn()
         .unwrap();
     events_when(&gw, run_id, |e| assists(e).len() == 5).await;
-    queue(&gw, run_id, json!({"kind": "stop"})).await;
+    gw.queue_command(run_id, json!({"kind": "stop"})).await;
     exit_of(&mut proc).await;
     assert_eq!(exit_of(&mut child).await.code(), Some(0));
     let mut rest = String::new();
@@ -518,7 +485,7 @@ async fn assist_publishes_tmate_links_and_closes_them_on_expiry_ctrl_c_and_run_e
 async fn assist_reports_a_missing_tmate_and_an_unreachable_tmate_server() {
     let dir = tempfile::tempdir().unwrap();
     let gw = Gateway::start(dir.path());
-    let run = admin_run(&gw).await;
+    let run = gw.create_run("steered").await;
     let empty = dir.path().join("empty-bin");
     std::fs::create_dir(&empty).unwrap();
 
