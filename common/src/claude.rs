@@ -51,10 +51,14 @@ impl Usage {
     }
 
     fn add(&mut self, o: &Usage) {
-        self.input_tokens += o.input_tokens;
-        self.output_tokens += o.output_tokens;
-        self.cache_read_input_tokens += o.cache_read_input_tokens;
-        self.cache_creation_input_tokens += o.cache_creation_input_tokens;
+        self.input_tokens = self.input_tokens.saturating_add(o.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(o.output_tokens);
+        self.cache_read_input_tokens = self
+            .cache_read_input_tokens
+            .saturating_add(o.cache_read_input_tokens);
+        self.cache_creation_input_tokens = self
+            .cache_creation_input_tokens
+            .saturating_add(o.cache_creation_input_tokens);
     }
 }
 
@@ -413,11 +417,13 @@ impl Transcript {
             }
             Line::Result(outcome) => {
                 let s = &mut self.summary;
-                s.turns += outcome.num_turns;
-                s.invocations += 1;
+                s.turns = s.turns.saturating_add(outcome.num_turns);
+                s.invocations = s.invocations.saturating_add(1);
                 s.cost_usd += outcome.total_cost_usd;
                 s.usage.add(&outcome.usage);
-                s.permission_denials += outcome.permission_denials as u64;
+                s.permission_denials = s
+                    .permission_denials
+                    .saturating_add(outcome.permission_denials as u64);
                 if s.session_id.is_none() {
                     s.session_id = outcome.session_id.clone();
                 }

@@ -37,14 +37,43 @@ pub struct Waiters {
     runs: Mutex<HashMap<String, Arc<Notify>>>,
 }
 
+/// A waiter's hold on its run's bell, released on drop.
+#[derive(Debug)]
+pub struct Joined<'a> {
+    waiters: &'a Waiters,
+    run_id: String,
+    bell: Option<Arc<Notify>>,
+}
+
+impl std::ops::Deref for Joined<'_> {
+    type Target = Notify;
+    fn deref(&self) -> &Notify {
+        self.bell.as_deref().expect("held until drop")
+    }
+}
+
+impl Drop for Joined<'_> {
+    fn drop(&mut self) {
+        if let Some(bell) = self.bell.take() {
+            self.waiters.release(&self.run_id, bell);
+        }
+    }
+}
+
 impl Waiters {
     /// The run's bell, created if nobody waits yet. Give it back with [`Waiters::release`].
-    fn join(&self, run_id: &str) -> Arc<Notify> {
+    fn join<'a>(&'a self, run_id: &str) -> Joined<'a> {
         let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
-        runs.entry(run_id.to_string()).or_default().clone()
+        let bell = runs.entry(run_id.to_string()).or_default().clone();
+        Joined {
+            waiters: self,
+            run_id: run_id.to_string(),
+            bell: Some(bell),
+        }
     }
 
-    /// Drop a bell got from [`Waiters::join`]; the entry goes when its last waiter leaves.
+    /// Give back a bell; the entry goes when its last waiter leaves. Called by [`Joined`]'s drop,
+    /// so a poll whose client disconnects mid-wait (its future dropped) still leaves no entry.
     fn release(&self, run_id: &str, bell: Arc<Notify>) {
         drop(bell);
         let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
@@ -233,7 +262,7 @@ async fn poll(
     let wait = Duration::from_secs(q.wait.unwrap_or(0).min(MAX_WAIT_SECS));
     let bell = state.command_waiters.join(&id);
     let answer = wait_for_commands(&state, &id, &bell, wait).await;
-    state.command_waiters.release(&id, bell);
+    drop(bell);
     Ok(Json(answer?))
 }
 
@@ -373,9 +402,9 @@ mod tests {
         }
         assert_eq!(w.len(), 1);
         let second = w.join("r");
-        w.release("r", bell);
+        drop(bell);
         assert_eq!(w.len(), 1, "still held by the second waiter");
-        w.release("r", second);
+        drop(second);
         assert!(w.is_empty());
     }
 

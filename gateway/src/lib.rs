@@ -20,11 +20,12 @@ pub mod sse;
 pub mod state;
 pub mod store;
 pub mod tls;
-pub mod web;
 pub mod transcript;
+pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -67,6 +68,10 @@ impl Gateway {
         let warning = config.check_listen(bound)?;
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("create data directory {}", config.data_dir.display()))?;
+        // The directory holds the database (every run's key), the HMAC secret and TLS keys:
+        // owner only, whatever the umask.
+        std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restrict {}", config.data_dir.display()))?;
         if let Some(parent) = config
             .database_path
             .parent()
@@ -74,6 +79,15 @@ impl Gateway {
         {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("create database directory {}", parent.display()))?;
+        }
+        // Create the database owner-only before SQLite does it with the umask's mode.
+        if !config.database_path.exists() {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&config.database_path)
+                .with_context(|| format!("create database {}", config.database_path.display()))?;
         }
         let store: Arc<dyn Store> = Arc::new(
             SqliteStore::open(&config.database_path)

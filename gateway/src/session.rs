@@ -14,8 +14,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 
 use anyhow::Context;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -34,7 +34,9 @@ use crate::state::AppState;
 use crate::store::{Store, StoredSession};
 
 /// The session cookie's name.
-pub const COOKIE: &str = "gw_session";
+/// `__Host-`: the browser only accepts it Secure, for Path=/ and with no Domain, so a sibling
+/// subdomain cannot plant or overwrite it.
+pub const COOKIE: &str = "__Host-gw_session";
 /// The header the page sends its CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// A session ends after this long without a request (ms).
@@ -188,14 +190,13 @@ impl Sessions {
                 if tokio::task::spawn_blocking(move || verify_password(&h, p.expose())).await? {
                     (phc, None, false)
                 } else {
-                    let phc = tokio::task::spawn_blocking(move || hash_password(pw.expose()))
-                        .await??;
+                    let phc =
+                        tokio::task::spawn_blocking(move || hash_password(pw.expose())).await??;
                     (phc, None, true)
                 }
             }
             (Some(pw), None) => {
-                let phc =
-                    tokio::task::spawn_blocking(move || hash_password(pw.expose())).await??;
+                let phc = tokio::task::spawn_blocking(move || hash_password(pw.expose())).await??;
                 (phc, None, true)
             }
             (None, Some(phc)) => (phc, None, false),
@@ -349,7 +350,14 @@ async fn sign_in(State(state): State<AppState>, request: Request) -> Response {
     }
     let bytes = match axum::body::to_bytes(request.into_body(), 4096).await {
         Ok(b) => b,
-        Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "body", "the body exceeds 4096 bytes"),
+        Err(_) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "body",
+                "the body exceeds 4096 bytes",
+            );
+        }
     };
     let Ok(form) = serde_json::from_slice::<SignIn>(&bytes) else {
         return error(
@@ -451,7 +459,8 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Response
         }
     }
     let mut r = StatusCode::NO_CONTENT.into_response();
-    r.headers_mut().insert(header::SET_COOKIE, set_cookie("", 0));
+    r.headers_mut()
+        .insert(header::SET_COOKIE, set_cookie("", 0));
     r
 }
 
@@ -470,7 +479,10 @@ fn request_host(request: &Request) -> Option<String> {
 /// must also carry the session's CSRF token (except sign-in itself, which has no session yet).
 /// Runners and scripts send none of these headers nor the cookie, so they pass untouched.
 pub async fn csrf_guard(request: Request, next: Next) -> Response {
-    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
         return next.run(request).await;
     }
     let headers = request.headers();
@@ -534,10 +546,20 @@ mod tests {
         for _ in 0..PER_IP_FAILURES {
             assert!(l.reserve(Some(a), 1000).is_ok());
         }
-        assert_eq!(l.reserve(Some(a), 1000), Err(60), "seconds left in the window");
-        assert!(l.reserve(Some(b), 1000).is_ok(), "another address is not blocked");
+        assert_eq!(
+            l.reserve(Some(a), 1000),
+            Err(60),
+            "seconds left in the window"
+        );
+        assert!(
+            l.reserve(Some(b), 1000).is_ok(),
+            "another address is not blocked"
+        );
         l.refund(Some(a));
-        assert!(l.reserve(Some(a), 1000).is_ok(), "a right password gives the attempt back");
+        assert!(
+            l.reserve(Some(a), 1000).is_ok(),
+            "a right password gives the attempt back"
+        );
         for i in 0..GLOBAL_FAILURES {
             let ip = IpAddr::from([10, 1, (i / 256) as u8, (i % 256) as u8]);
             let _ = l.reserve(Some(ip), 2000);
@@ -567,8 +589,15 @@ mod tests {
         assert_eq!(s.len(), 1, "the idle one is dropped on load");
         let now = ABSOLUTE_MS - 5;
         assert_eq!(s.touch("idle", now), None);
-        assert_eq!(s.touch("old", now), Some(None), "touched recently: nothing to save");
-        assert!(matches!(s.touch("old", now + TOUCH_MS), None), "past the absolute limit");
+        assert_eq!(
+            s.touch("old", now),
+            Some(None),
+            "touched recently: nothing to save"
+        );
+        assert!(
+            matches!(s.touch("old", now + TOUCH_MS), None),
+            "past the absolute limit"
+        );
         assert!(s.is_empty());
     }
 
@@ -601,7 +630,10 @@ mod tests {
     #[test]
     fn cookie_and_csrf() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, "a=1; gw_session=abc ; b=2".parse().unwrap());
+        h.insert(
+            header::COOKIE,
+            "a=1; __Host-gw_session=abc ; b=2".parse().unwrap(),
+        );
         assert_eq!(cookie_value(&h), Some("abc"));
         assert_ne!(csrf_token("abc"), csrf_token("abd"));
         assert_eq!(csrf_token("abc").len(), 64);

@@ -127,7 +127,7 @@ async fn sign_in_sets_a_strict_cookie_that_opens_the_admin_api() {
     assert_eq!(session["csrf"], browser.csrf.as_str());
 
     let forged = Request::get("/api/runs")
-        .header(header::COOKIE, "gw_session=not-a-session")
+        .header(header::COOKIE, "__Host-gw_session=not-a-session")
         .body(Body::empty())
         .unwrap();
     assert_eq!(send(&state, forged).await.status(), StatusCode::UNAUTHORIZED);

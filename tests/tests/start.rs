@@ -219,3 +219,15 @@ async fn a_wrong_secret_fails_before_the_child_runs() {
     assert!(stderr.contains("HMAC_SECRET differs"), "{stderr}");
     assert!(!marker.exists(), "the child never started");
 }
+
+#[test]
+fn the_gateway_keeps_its_data_directory_and_database_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = Gateway::start(dir.path());
+    let data = gw.runner_env.parent().unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(data), 0o700, "{}", data.display());
+    assert_eq!(mode(&data.join("gateway.db")), 0o600);
+    assert_eq!(mode(&data.join("hmac_secret")), 0o600);
+}
