@@ -1,6 +1,6 @@
 //! Who may call what: runner signatures (HMAC, timestamp window, nonce cache) and the admin token.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
 
 use axum::http::{HeaderMap, Method, Uri};
@@ -22,18 +22,25 @@ pub enum Caller {
 /// Remembers nonces until their signatures could no longer pass the timestamp check.
 ///
 /// Bounded: when full of live entries it refuses new ones (the caller answers 503 and the runner
-/// retries) rather than forgetting a nonce that could still be replayed.
+/// retries) rather than forgetting a nonce that could still be replayed. Compact, because its
+/// size caps the signed requests per second a gateway sustains (capacity / 300 s): a nonce is kept
+/// as a 64-bit keyed hash (SipHash with a per-process random key, so nobody can aim for a
+/// collision) in a set, and in a bucket of the second it expires, about 20 bytes in all. A
+/// collision, about one in 10^6 at millions of entries, reads as a replay, which a runner answers
+/// by signing again. A nonce expires when its own timestamp leaves the window (`timestamp + 300 s`),
+/// not 600 s after it was seen.
 #[derive(Debug)]
 pub struct NonceCache {
     inner: Mutex<NonceInner>,
     capacity: usize,
+    key: std::collections::hash_map::RandomState,
 }
 
 #[derive(Debug, Default)]
 struct NonceInner {
-    seen: HashMap<String, i64>,
-    /// (expiry, nonce) in insertion order; expiry = insertion time + 2 windows, so it is ordered.
-    order: VecDeque<(i64, String)>,
+    seen: HashSet<u64>,
+    /// Hashes by the second after which their timestamp no longer passes the window check.
+    by_expiry: BTreeMap<i64, Vec<u64>>,
 }
 
 /// The outcome of recording a nonce.
@@ -49,29 +56,34 @@ impl NonceCache {
         Self {
             inner: Mutex::new(NonceInner::default()),
             capacity,
+            key: Default::default(),
         }
     }
 
-    /// Record `nonce` at time `now` (unix seconds).
-    pub fn record(&self, nonce: &str, now: i64) -> NonceOutcome {
+    /// Record `nonce` of a request signed at `timestamp` (already checked against the window),
+    /// at time `now` (unix seconds).
+    pub fn record(&self, nonce: &str, timestamp: i64, now: i64) -> NonceOutcome {
+        use std::hash::BuildHasher;
+        let hash = self.key.hash_one(nonce);
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        while let Some((expiry, _)) = inner.order.front() {
-            if *expiry > now {
+        while let Some(entry) = inner.by_expiry.first_entry() {
+            if *entry.key() >= now {
                 break;
             }
-            let (_, old) = inner.order.pop_front().expect("front exists");
-            inner.seen.remove(&old);
+            for old in entry.remove() {
+                inner.seen.remove(&old);
+            }
         }
-        if inner.seen.contains_key(nonce) {
+        if inner.seen.contains(&hash) {
             return NonceOutcome::Replayed;
         }
         if inner.seen.len() >= self.capacity {
             return NonceOutcome::Full;
         }
-        // A request signed at ts is accepted until ts + window, and ts <= now + window.
-        let expiry = now + 2 * sign::MAX_SKEW_SECS + 1;
-        inner.seen.insert(nonce.to_string(), expiry);
-        inner.order.push_back((expiry, nonce.to_string()));
+        // Accepted while `now - timestamp <= window`: replayable until `timestamp + window`.
+        let expiry = timestamp.max(now - sign::MAX_SKEW_SECS) + sign::MAX_SKEW_SECS;
+        inner.seen.insert(hash);
+        inner.by_expiry.entry(expiry).or_default().push(hash);
         NonceOutcome::Fresh
     }
 
@@ -163,7 +175,7 @@ pub async fn verify_runner(
     };
     sign::verify(&key, &parts, signature).map_err(ApiError::Unauthorized)?;
 
-    match state.nonces.record(nonce, now) {
+    match state.nonces.record(nonce, timestamp, now) {
         NonceOutcome::Fresh => Ok(caller),
         NonceOutcome::Replayed => Err(ApiError::Unauthorized(AuthReason::ReplayedNonce)),
         NonceOutcome::Full => Err(ApiError::Busy {
@@ -209,26 +221,31 @@ mod tests {
     #[test]
     fn nonce_cache_detects_replay_and_expires() {
         let c = NonceCache::new(10);
-        assert_eq!(c.record("a", 1000), NonceOutcome::Fresh);
-        assert_eq!(c.record("a", 1000), NonceOutcome::Replayed);
-        assert_eq!(c.record("a", 1000 + 600), NonceOutcome::Replayed);
+        assert_eq!(c.record("a", 1000, 1000), NonceOutcome::Fresh);
+        assert_eq!(c.record("a", 1000, 1000), NonceOutcome::Replayed);
+        // Still inside the window of its timestamp (now - ts <= 300): still a replay.
+        assert_eq!(c.record("a", 1000, 1000 + 300), NonceOutcome::Replayed);
         assert_eq!(
-            c.record("a", 1000 + 602),
+            c.record("a", 1000, 1000 + 301),
             NonceOutcome::Fresh,
-            "expired entries are forgotten"
+            "forgotten once its timestamp can no longer pass the window check"
         );
+        // A timestamp ahead of the gateway's clock stays remembered until it too leaves the window.
+        assert_eq!(c.record("b", 2300, 2000), NonceOutcome::Fresh);
+        assert_eq!(c.record("b", 2300, 2599), NonceOutcome::Replayed);
+        assert_eq!(c.record("b", 2300, 2601), NonceOutcome::Fresh);
     }
 
     #[test]
     fn nonce_cache_is_bounded() {
         let c = NonceCache::new(3);
         for n in ["a", "b", "c"] {
-            assert_eq!(c.record(n, 0), NonceOutcome::Fresh);
+            assert_eq!(c.record(n, 0, 0), NonceOutcome::Fresh);
         }
-        assert_eq!(c.record("d", 0), NonceOutcome::Full);
+        assert_eq!(c.record("d", 0, 0), NonceOutcome::Full);
         assert_eq!(c.len(), 3);
         assert_eq!(
-            c.record("d", 700),
+            c.record("d", 700, 700),
             NonceOutcome::Fresh,
             "room again once old ones expire"
         );

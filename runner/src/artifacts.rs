@@ -31,20 +31,59 @@ pub fn redact_bytes(rules: &Arc<Rules>, bytes: &[u8]) -> Vec<u8> {
 
 /// Keep at most the last `max` bytes of `bytes`, cut at a line start, behind a note saying so.
 pub fn tail(bytes: Vec<u8>, max: usize, full_copy: &str) -> Vec<u8> {
-    if bytes.len() <= max {
+    tail_after(bytes, 0, max, full_copy)
+}
+
+/// [`tail`] of a text whose first `dropped` bytes were already let go (`bytes` is the rest).
+fn tail_after(bytes: Vec<u8>, dropped: usize, max: usize, full_copy: &str) -> Vec<u8> {
+    if dropped == 0 && bytes.len() <= max {
         return bytes;
     }
-    let from = bytes.len() - max;
+    let from = bytes.len().saturating_sub(max);
     let start = bytes[from..]
         .iter()
         .position(|&b| b == b'\n')
         .map_or(from, |i| from + i + 1);
     let mut out = format!(
-        "[claude-runner: the first {start} bytes are left out of this upload; the whole file is {full_copy}]\n"
+        "[claude-runner: the first {} bytes are left out of this upload; the whole file is {full_copy}]\n",
+        dropped + start
     )
     .into_bytes();
     out.extend_from_slice(&bytes[start..]);
     out
+}
+
+/// Redact the file at `path` as one stream with a fresh [`Redactor`], keeping only what [`tail`]
+/// would keep of the result. Reads 64 KiB at a time and holds at most about `2 × max` bytes, so
+/// a 1 GB `claude.log` costs tens of MB, not gigabytes.
+pub fn redact_file_tail(
+    rules: &Arc<Rules>,
+    path: &Path,
+    max: usize,
+    full_copy: &str,
+) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut redactor = Redactor::new(Arc::clone(rules));
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut kept = Vec::new();
+    let mut dropped = 0;
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        redactor.push(&buf[..n], &mut kept);
+        if kept.len() > 2 * max {
+            let cut = kept.len() - max;
+            kept.drain(..cut);
+            dropped += cut;
+        }
+    }
+    redactor.finish(&mut kept);
+    Ok(tail_after(kept, dropped, max, full_copy))
 }
 
 /// Upload `body` (already redacted) as `name`, retrying transient failures with backoff.
@@ -92,15 +131,14 @@ pub async fn upload_file(
     name: &str,
     path: &Path,
 ) -> anyhow::Result<ArtifactInfo> {
-    let raw = tokio::fs::read(path)
-        .await
-        .with_context(|| format!("read {}", path.display()))?;
-    let clean = redact_bytes(rules, &raw);
-    let body = tail(
-        clean,
-        MAX_UPLOAD_BYTES,
-        &format!("in {} on the runner", path.display()),
-    );
+    let (rules, owned) = (Arc::clone(rules), path.to_owned());
+    let body = tokio::task::spawn_blocking(move || {
+        let note = format!("in {} on the runner", owned.display());
+        redact_file_tail(&rules, &owned, MAX_UPLOAD_BYTES, &note)
+    })
+    .await
+    .context("redacting the file failed")?
+    .with_context(|| format!("read {}", path.display()))?;
     upload(client, signer, run_id, name, body).await
 }
 
@@ -143,6 +181,27 @@ mod tests {
             out.contains("[REDACTED]") && out.ends_with("clean line\n"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn a_file_is_redacted_as_a_stream_and_keeps_the_same_tail() {
+        let rules = Arc::new(Rules::new(&[], vec!["known-value-123456".into()]).unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("claude.log");
+        let mut text = String::new();
+        for i in 0..40_000 {
+            text.push_str(&format!("line {i} known-value-123456 and some more text\n"));
+        }
+        std::fs::write(&path, &text).unwrap();
+        for max in [100, 4096, 70_000, 300_000, 10_000_000] {
+            let whole = tail(redact_bytes(&rules, text.as_bytes()), max, "x");
+            let streamed = redact_file_tail(&rules, &path, max, "x").unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&streamed),
+                String::from_utf8_lossy(&whole),
+                "max {max}"
+            );
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! command builds them first (`cargo build --workspace --bins`).
 
 pub mod fake_anthropic;
+pub mod load;
 pub mod proxy;
 
 use std::io::{BufRead, BufReader};
@@ -14,12 +15,13 @@ use std::time::{Duration, Instant};
 
 use common::wire::{Event, EventPage, RunSummary};
 
-/// Path of a workspace binary built beside this test.
+/// Path of a workspace binary built beside this test (`target/<profile>/deps/`) or this binary
+/// (`target/<profile>/`, the benchmarks).
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let dir = exe
         .parent()
-        .and_then(Path::parent)
+        .and_then(|d| if d.ends_with("deps") { d.parent() } else { Some(d) })
         .expect("target/<profile>/deps/..");
     let path = dir.join(name);
     assert!(
@@ -135,6 +137,11 @@ impl Gateway {
             runner_env: data.join("runner.env"),
             hmac_secret,
         }
+    }
+
+    /// The gateway's process id (to read its CPU time and memory from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Kill the gateway process (SIGKILL).
