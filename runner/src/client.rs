@@ -102,6 +102,8 @@ impl GatewayClient {
             .timeout(Duration::from_secs(60))
             .pool_idle_timeout(Duration::from_secs(50))
             .no_proxy()
+            // A signed request is for the gateway alone: a redirect is an answer, not followed.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("claude-runner/", env!("CARGO_PKG_VERSION")));
         if settings.gateway_url.scheme() == "https" {
             let tls = crate::tls::client_config(&settings.trust)?;
@@ -342,4 +344,121 @@ pub async fn error_body(resp: reqwest::Response) -> ErrorBody {
         reason: None,
         message: text.chars().take(200).collect(),
     })
+}
+
+/// A minimal plain-HTTP server for the runner's unit tests: answers every request with what
+/// `answer` returns for its request line, and records the request lines.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::sync::{Arc, Mutex};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    pub type Seen = Arc<Mutex<Vec<String>>>;
+
+    /// Serve on `127.0.0.1:0`; returns the base URL and the request lines seen.
+    pub async fn serve(answer: impl Fn(&str) -> String + Send + Sync + 'static) -> (String, Seen) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let seen = Seen::default();
+        let (answer, log) = (Arc::new(answer), seen.clone());
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let (answer, log) = (answer.clone(), log.clone());
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    let head_end = loop {
+                        let Ok(n) = sock.read(&mut chunk).await else {
+                            return;
+                        };
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse().ok())?
+                        })
+                        .unwrap_or(0);
+                    while buf.len() < head_end + length {
+                        let Ok(n) = sock.read(&mut chunk).await else {
+                            return;
+                        };
+                        if n == 0 {
+                            break;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                    }
+                    let line = head.lines().next().unwrap_or_default().to_string();
+                    let reply = answer(&line);
+                    log.lock().unwrap().push(line);
+                    let _ = sock.write_all(reply.as_bytes()).await;
+                    let _ = sock.shutdown().await;
+                });
+            }
+        });
+        (url, seen)
+    }
+
+    /// A `200` with a JSON body.
+    pub fn json(body: &str) -> String {
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    }
+
+    /// A client for `url` (plain HTTP on loopback).
+    pub fn client(url: &str) -> super::GatewayClient {
+        let layers = common::settings::Layers {
+            env: [
+                ("GATEWAY_URL".to_string(), url.to_string()),
+                (
+                    "HMAC_SECRET".to_string(),
+                    "test-secret-test-secret".to_string(),
+                ),
+            ]
+            .into(),
+            dotenv: Default::default(),
+        };
+        let settings =
+            crate::config::Settings::resolve(&Default::default(), &layers, None).expect("settings");
+        super::GatewayClient::new(&settings).expect("client")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn redirects_are_not_followed_with_a_signed_body() {
+        let (elsewhere, elsewhere_seen) = testing::serve(|_| testing::json("{}")).await;
+        let (url, _) = testing::serve(move |_| {
+            format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nlocation: {elsewhere}api/ingest/event\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            )
+        })
+        .await;
+        let client = testing::client(&url);
+        let signer = Signer::Run {
+            run_id: "r1".into(),
+            key: [7; 32],
+        };
+        let resp = client
+            .send(Method::POST, "api/ingest/event", &signer, b"{}".to_vec())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::TEMPORARY_REDIRECT);
+        assert!(elsewhere_seen.lock().unwrap().is_empty(), "not followed");
+    }
 }

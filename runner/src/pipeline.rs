@@ -296,6 +296,18 @@ pub async fn send_loop(
             events,
         };
         match client.ingest(&signer, &batch).await {
+            IngestOutcome::Acked(n) if n > spool.progress().0 => {
+                // Acknowledging what this runner never wrote: skipping ahead would silently lose
+                // the events in between.
+                return stop(
+                    &spool,
+                    format!(
+                        "the gateway acknowledged events of this run up to {n} but this runner's \
+                         spool ends at {}: the spool is not this run's stream",
+                        spool.progress().0
+                    ),
+                );
+            }
             IngestOutcome::Acked(n) => {
                 backoff.reset();
                 if let Err(e) = spool.ack(n) {
@@ -360,4 +372,45 @@ fn stop(spool: &Spool, why: String) -> SendEnd {
         spool.undelivered(),
         spool.dir().display()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::testing;
+
+    #[tokio::test]
+    async fn an_ack_beyond_the_spool_stops_sending_and_keeps_the_spool() {
+        let dir = tempfile::tempdir().unwrap();
+        let (spool, mut writer, _) = Spool::open(&dir.path().join("spool")).unwrap();
+        for i in 0..3 {
+            writer
+                .stage(EventKind::Stdout, &Value::String(format!("line {i}")), 0)
+                .unwrap();
+        }
+        writer.commit().unwrap();
+        // The gateway claims events 4..=10 this runner never wrote.
+        let (url, seen) = testing::serve(|_| testing::json(r#"{"acked_through":10}"#)).await;
+        let end = tokio::time::timeout(
+            Duration::from_secs(10),
+            send_loop(
+                testing::client(&url),
+                Signer::Run {
+                    run_id: "r1".into(),
+                    key: [1; 32],
+                },
+                "r1".into(),
+                spool.clone(),
+            ),
+        )
+        .await
+        .expect("sending stops instead of waiting for events 4..=10");
+        match end {
+            SendEnd::Stopped(why) => assert!(why.contains("not this run's stream"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(seen.lock().unwrap().len(), 1);
+        assert_eq!(spool.progress().1, 0, "nothing recorded as acknowledged");
+        assert_eq!(spool.undelivered(), 3);
+    }
 }
