@@ -365,6 +365,7 @@ impl Tmate {
     /// Run `tmate -S <socket> <args…>` with a time limit.
     async fn call(&self, args: &[&str], limit: Duration) -> anyhow::Result<std::process::Output> {
         let mut cmd = tokio::process::Command::new(&self.program[0]);
+        crate::child::scrub_env(cmd.as_std_mut());
         cmd.args(&self.program[1..])
             .arg("-S")
             .arg(&self.socket)

@@ -12,9 +12,19 @@
 //!   This covers the whole group, where `PR_SET_PDEATHSIG` (via `setpriv --pdeathsig`, as
 //!   `unsafe_code` rules out `pre_exec`) would cover only the direct child and is tied to the
 //!   thread that forked rather than to the process.
+//!
+//! Claude's turns and `exec` commands run side by side, so reaping must not reach across: an
+//! `exec` command's group and its guard are [`Protection`]-registered from the moment they are
+//! spawned ([`spawn_protected`]) until the command has been waited for, and [`reap_leftovers`]
+//! never touches a registered process or group member.
+//!
+//! No child inherits the runner's own secrets: every spawn passes through [`scrub_env`].
 
+use std::collections::BTreeSet;
+use std::ffi::OsString;
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill, killpg};
@@ -63,10 +73,88 @@ impl SpawnError {
     }
 }
 
-/// Spawn `argv` in `cwd`, in a new process group, stdin from /dev/null.
+/// Environment variables of the runner no child may see: the HMAC secret, the run's token and id,
+/// and every `GATEWAY_*` setting.
+const SECRET_ENV: &[&str] = &["HMAC_SECRET", "RUN_TOKEN", "RUN_ID"];
+
+/// The names among `vars` that [`scrub_env`] removes.
+fn secret_env_names(vars: impl Iterator<Item = OsString>) -> Vec<OsString> {
+    vars.filter(|name| {
+        let bytes = name.as_encoded_bytes();
+        SECRET_ENV.iter().any(|s| bytes == s.as_bytes()) || bytes.starts_with(b"GATEWAY_")
+    })
+    .collect()
+}
+
+/// Remove the runner's secrets (see [`SECRET_ENV`]) from what `cmd` passes to its process. Every
+/// process the runner starts goes through this: Claude's turns, `exec` commands, guards, `git`,
+/// tmate.
+pub fn scrub_env(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    let mut names = secret_env_names(std::env::vars_os().map(|(k, _)| k));
+    names.extend(SECRET_ENV.iter().map(OsString::from));
+    for name in names {
+        cmd.env_remove(name);
+    }
+    cmd
+}
+
+/// Process ids (each also a process group id: group leaders) [`reap_leftovers`] must not touch,
+/// with the lock held while a protected child is spawned or a reaping pass runs, so a pass never
+/// sees a protected child before it is registered.
+static PROTECTED: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
+
+fn protected() -> std::sync::MutexGuard<'static, BTreeSet<u32>> {
+    PROTECTED.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Keeps processes out of [`reap_leftovers`]' reach until dropped.
+#[derive(Debug, Default)]
+pub struct Protection {
+    pids: Vec<u32>,
+}
+
+impl Protection {
+    /// Stop protecting `pid` (and its group), keeping the rest protected.
+    pub fn release(&mut self, pid: u32) {
+        if let Some(i) = self.pids.iter().position(|&p| p == pid) {
+            self.pids.remove(i);
+            protected().remove(&pid);
+        }
+    }
+}
+
+impl Drop for Protection {
+    fn drop(&mut self) {
+        let mut set = protected();
+        for pid in &self.pids {
+            set.remove(pid);
+        }
+    }
+}
+
+/// [`spawn`] plus a [`Guard`] for the new group, both registered as protected before any reaping
+/// pass can see them. For `exec` commands, which run beside Claude's turns.
+pub fn spawn_protected(
+    argv: &[String],
+    cwd: &Path,
+) -> Result<(Running, Option<Guard>, Protection), SpawnError> {
+    let mut set = protected();
+    let running = spawn(argv, cwd)?;
+    let guard = guard(running.pid);
+    let mut pids = vec![running.pid];
+    pids.extend(guard.as_ref().and_then(Guard::pid));
+    pids.retain(|&p| p != 0);
+    set.extend(pids.iter().copied());
+    drop(set);
+    Ok((running, guard, Protection { pids }))
+}
+
+/// Spawn `argv` in `cwd`, in a new process group, stdin from /dev/null, without the runner's
+/// secrets in its environment.
 pub fn spawn(argv: &[String], cwd: &Path) -> Result<Running, SpawnError> {
     let program = argv[0].clone();
     let mut cmd = Command::new(&program);
+    scrub_env(cmd.as_std_mut());
     cmd.args(&argv[1..])
         .current_dir(cwd)
         .stdin(Stdio::null())
@@ -108,6 +196,9 @@ pub fn signal_group(pid: u32, signal: Signal) {
     }
 }
 
+/// The exit code reported when waiting for a child failed, so how it ended is unknown (never 0).
+pub const UNKNOWN_EXIT: i32 = 125;
+
 /// The exit code the runner reports: the child's code, or 128 + the signal that ended it.
 pub fn exit_code(status: ExitStatus) -> (i32, Option<i32>) {
     use std::os::unix::process::ExitStatusExt;
@@ -127,7 +218,9 @@ pub struct Guard {
 
 /// Start a guard for the process group `pgid`. `None` (with a warning) if `sh` cannot be run.
 pub fn guard(pgid: u32) -> Option<Guard> {
-    let spawned = Command::new("/bin/sh")
+    let mut cmd = Command::new("/bin/sh");
+    scrub_env(cmd.as_std_mut());
+    let spawned = cmd
         .args(["-c", GUARD_SCRIPT, "claude-runner-guard", &pgid.to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -185,30 +278,49 @@ fn processes() -> Vec<(u32, u32, u32)> {
         .collect()
 }
 
-/// Kill what is left of the process group `pgid` and every other process re-parented to this
-/// runner (except `keep`), and reap those that are its children. Returns how many were killed.
-pub fn reap_leftovers(pgid: u32, keep: &[u32]) -> u64 {
+/// What [`reap_leftovers`] kills besides the members of its process group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Only the group.
+    Group,
+    /// Also every process re-parented to this runner (the subreaper).
+    Orphans,
+}
+
+/// Kill what is left of the process group `pgid` (none if 0) and, with [`Reach::Orphans`], every
+/// other child of this runner, except `keep` and anything [`Protection`]-registered (a running
+/// `exec` command's group and guard); reap those that are its children. Returns how many were
+/// killed.
+pub fn reap_leftovers(pgid: u32, reach: Reach, keep: &[u32]) -> u64 {
     let me = std::process::id();
-    let mut killed = std::collections::BTreeSet::new();
+    let mut killed = BTreeSet::new();
     // New orphans can appear while the group dies (a grandchild whose parent was just killed).
     for _ in 0..5 {
-        let victims: Vec<(u32, u32)> = processes()
-            .into_iter()
-            .filter(|&(pid, ppid, pgrp)| {
-                pid != me && !keep.contains(&pid) && ((pgid != 0 && pgrp == pgid) || ppid == me)
-            })
-            .map(|(pid, ppid, _)| (pid, ppid))
-            .collect();
-        if victims.is_empty() {
-            break;
-        }
-        for &(pid, ppid) in &victims {
-            let p = Pid::from_raw(pid as i32);
-            if kill(p, Signal::SIGKILL).is_ok() && is_alive(pid) {
-                killed.insert(pid);
+        {
+            // Held for the whole pass: a protected child is either registered or not spawned yet.
+            let spared = protected();
+            let victims: Vec<(u32, u32)> = processes()
+                .into_iter()
+                .filter(|&(pid, ppid, pgrp)| {
+                    pid != me
+                        && !keep.contains(&pid)
+                        && !spared.contains(&pid)
+                        && !spared.contains(&pgrp)
+                        && ((pgid != 0 && pgrp == pgid) || (reach == Reach::Orphans && ppid == me))
+                })
+                .map(|(pid, ppid, _)| (pid, ppid))
+                .collect();
+            if victims.is_empty() {
+                break;
             }
-            if ppid == me {
-                let _ = nix::sys::wait::waitpid(p, None);
+            for &(pid, ppid) in &victims {
+                let p = Pid::from_raw(pid as i32);
+                if kill(p, Signal::SIGKILL).is_ok() && is_alive(pid) {
+                    killed.insert(pid);
+                }
+                if ppid == me {
+                    let _ = nix::sys::wait::waitpid(p, None);
+                }
             }
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -225,4 +337,49 @@ fn is_alive(pid: u32) -> bool {
                 .map(|r| !r.starts_with('Z') && !r.starts_with('X'))
         })
         .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_runners_secrets_are_removed_from_children() {
+        let names = secret_env_names(
+            [
+                "PATH",
+                "HMAC_SECRET",
+                "RUN_TOKEN",
+                "RUN_ID",
+                "GATEWAY_URL",
+                "GATEWAY_CA_FILE",
+                "MY_GATEWAY_HOST",
+                "HOME",
+            ]
+            .into_iter()
+            .map(OsString::from),
+        );
+        assert_eq!(
+            names,
+            [
+                "HMAC_SECRET",
+                "RUN_TOKEN",
+                "RUN_ID",
+                "GATEWAY_URL",
+                "GATEWAY_CA_FILE"
+            ]
+        );
+        // Whatever the runner's own environment holds, a child never sees these.
+        let mut cmd = std::process::Command::new("env");
+        cmd.env("HMAC_SECRET", "x")
+            .env("GATEWAY_X", "y")
+            .env("KEPT", "z");
+        let out = scrub_env(&mut cmd).output().unwrap();
+        let env = String::from_utf8_lossy(&out.stdout);
+        assert!(env.contains("KEPT=z"), "{env}");
+        assert!(
+            !env.contains("HMAC_SECRET") && !env.contains("RUN_TOKEN"),
+            "{env}"
+        );
+    }
 }

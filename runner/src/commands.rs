@@ -46,6 +46,13 @@ const PIPE_GRACE: Duration = Duration::from_secs(5);
 const FINISH_TIMEOUT: Duration = Duration::from_secs(20);
 /// The artifact a `git diff` command's output becomes.
 pub const DIFF_ARTIFACT: &str = "latest.diff";
+/// Most `exec` commands (and, separately, `file` reads) waiting behind the running one; more are
+/// refused rather than queued without bound.
+pub const MAX_QUEUED: usize = 64;
+/// Most controls (prompts, interrupts, …) waiting for the session.
+pub const MAX_CONTROLS: usize = 256;
+/// Largest poll answer read; a gateway sending more is not followed.
+pub const MAX_POLL_BYTES: usize = 1024 * 1024;
 
 /// What the command loop needs from `start`.
 #[derive(Debug)]
@@ -55,6 +62,8 @@ pub struct Context {
     pub run_id: String,
     /// The run's working directory; `exec` commands run here.
     pub cwd: PathBuf,
+    /// Inside `cwd` but never served by `file` commands: the runner's own data directory.
+    pub hidden: Vec<PathBuf>,
     pub allowlist: Allowlist,
     pub rules: Arc<Rules>,
     /// The run's frame channel (to the sequencer).
@@ -62,7 +71,7 @@ pub struct Context {
     /// Notified on a `stop` command; `start` then stops the child gracefully.
     pub stop: Arc<Notify>,
     /// Prompts, interrupts, the end of the session and the run's deletion, for the session.
-    pub controls: mpsc::UnboundedSender<Control>,
+    pub controls: mpsc::Sender<Control>,
     /// Where acted-on command ids are kept, one a line, so a restarted runner skips them too.
     pub seen_file: PathBuf,
     pub time_limit: Duration,
@@ -98,9 +107,9 @@ impl Steering {
 }
 
 async fn run(ctx: Arc<Context>, shutdown: watch::Receiver<bool>) {
-    let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
+    let (jobs_tx, jobs_rx) = mpsc::channel(MAX_QUEUED);
     let worker = tokio::spawn(exec_worker(ctx.clone(), jobs_rx, shutdown.clone()));
-    let (files_tx, files_rx) = mpsc::unbounded_channel();
+    let (files_tx, files_rx) = mpsc::channel(MAX_QUEUED);
     let file_worker = tokio::spawn(file_worker(ctx.clone(), files_rx));
     let mut dispatcher = Dispatcher {
         seen: SeenIds::load(&ctx.seen_file),
@@ -140,7 +149,7 @@ async fn poll_loop(
                         ),
                     ))
                     .await;
-                let _ = dispatcher.controls.send(Control::Deleted);
+                let _ = dispatcher.controls.send(Control::Deleted).await;
                 return;
             }
             Ok(Polled::Commands(commands)) => {
@@ -191,7 +200,20 @@ async fn fetch(ctx: &Context) -> anyhow::Result<Polled> {
         }
         anyhow::bail!("{status}: {}", body.message);
     }
-    Ok(Polled::Commands(resp.json().await?))
+    let body = read_capped(resp, MAX_POLL_BYTES).await?;
+    Ok(Polled::Commands(serde_json::from_slice(&body)?))
+}
+
+/// A response body, refused once it passes `limit` bytes (read no further).
+async fn read_capped(mut resp: reqwest::Response, limit: usize) -> anyhow::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            anyhow::bail!("the gateway's answer is larger than {limit} bytes");
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Tell the gateway the command is taken; a lost ack only means it is delivered (and skipped)
@@ -263,10 +285,10 @@ struct Dispatcher {
     allowlist: Allowlist,
     tx: mpsc::Sender<Frame>,
     stop: Arc<Notify>,
-    controls: mpsc::UnboundedSender<Control>,
-    jobs: mpsc::UnboundedSender<Job>,
+    controls: mpsc::Sender<Control>,
+    jobs: mpsc::Sender<Job>,
     /// `file` commands: (command id, path).
-    files: mpsc::UnboundedSender<(String, String)>,
+    files: mpsc::Sender<(String, String)>,
 }
 
 /// What [`Dispatcher::take`] did with a command.
@@ -279,6 +301,20 @@ enum Taken {
 impl Dispatcher {
     async fn emit(&self, kind: EventKind, data: Value) {
         let _ = self.tx.send(Frame::new(kind, data)).await;
+    }
+
+    /// Hand `item` to a bounded queue without waiting (a full queue must not stall the poll
+    /// loop, which has to keep seeing `stop`); a full queue is reported and the command dropped.
+    async fn enqueue<T>(&self, queue: &mpsc::Sender<T>, item: T, id: &str, what: &str) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = queue.try_send(item) {
+            self.emit(
+                EventKind::Error,
+                Value::String(format!(
+                    "Command {id} ({what}) was dropped: too many commands are already waiting"
+                )),
+            )
+            .await;
+        }
     }
 
     /// Act on `command` unless its id was seen before; `None` if the id is malformed (such a
@@ -299,11 +335,13 @@ impl Dispatcher {
         match command.kind {
             CommandKind::Exec { command } => match self.allowlist.check(&command) {
                 Ok(argv) => {
-                    let _ = self.jobs.send(Job {
-                        id,
-                        line: argv.join(" "),
+                    let line = argv.join(" ");
+                    let job = Job {
+                        id: id.clone(),
+                        line: line.clone(),
                         argv,
-                    });
+                    };
+                    self.enqueue(&self.jobs, job, &id, &line).await;
                 }
                 Err(refusal) => {
                     self.emit(
@@ -320,16 +358,23 @@ impl Dispatcher {
             },
             CommandKind::Stop => self.stop.notify_one(),
             CommandKind::Prompt { prompt } => {
-                let _ = self.controls.send(Control::Prompt { id, prompt });
+                let c = Control::Prompt {
+                    id: id.clone(),
+                    prompt,
+                };
+                self.enqueue(&self.controls, c, &id, "prompt").await;
             }
             CommandKind::Interrupt => {
-                let _ = self.controls.send(Control::Interrupt { id });
+                let c = Control::Interrupt { id: id.clone() };
+                self.enqueue(&self.controls, c, &id, "interrupt").await;
             }
             CommandKind::EndSession => {
-                let _ = self.controls.send(Control::EndSession { id });
+                let c = Control::EndSession { id: id.clone() };
+                self.enqueue(&self.controls, c, &id, "end_session").await;
             }
             CommandKind::File { path } => {
-                let _ = self.files.send((id, path));
+                self.enqueue(&self.files, (id.clone(), path), &id, "file")
+                    .await;
             }
             CommandKind::Assist { assist } => {
                 let data = serde_json::to_value(&assist).unwrap_or(Value::Null);
@@ -345,7 +390,7 @@ impl Dispatcher {
 /// Run allowlisted commands one after another until the queue closes.
 async fn exec_worker(
     ctx: Arc<Context>,
-    mut jobs: mpsc::UnboundedReceiver<Job>,
+    mut jobs: mpsc::Receiver<Job>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     while let Some(job) = jobs.recv().await {
@@ -367,7 +412,7 @@ async fn exec_worker(
 }
 
 /// Serve `file` commands one after another until the queue closes.
-async fn file_worker(ctx: Arc<Context>, mut files: mpsc::UnboundedReceiver<(String, String)>) {
+async fn file_worker(ctx: Arc<Context>, mut files: mpsc::Receiver<(String, String)>) {
     while let Some((id, path)) = files.recv().await {
         serve_file(&ctx, id, path).await;
     }
@@ -380,8 +425,9 @@ async fn serve_file(ctx: &Context, id: String, path: String) {
     let emit = |kind: EventKind, data: Value| ctx.tx.send(Frame::new(kind, data));
     let root = ctx.cwd.clone();
     let rel = path.clone();
+    let hidden = ctx.hidden.clone();
     let read = tokio::task::spawn_blocking(move || {
-        workspace::read_file(&root, &rel, workspace::MAX_FILE_BYTES)
+        workspace::read_file(&root, &rel, workspace::MAX_FILE_BYTES, &hidden)
     })
     .await
     .unwrap_or_else(|e| Err(format!("the read failed: {e}")));
@@ -404,7 +450,8 @@ async fn serve_file(ctx: &Context, id: String, path: String) {
         Ok(r) => r,
         Err(reason) => return refuse(reason).await,
     };
-    let body = artifacts::redact_bytes(&ctx.rules, &read.bytes);
+    let (size, truncated) = (read.bytes.len() as u64, read.truncated);
+    let body = redact_off_thread(&ctx.rules, read.bytes).await;
     let name = workspace::artifact_name(&path);
     match artifacts::upload(&ctx.client, &ctx.signer, &ctx.run_id, &name, body).await {
         Ok(info) => {
@@ -412,13 +459,21 @@ async fn serve_file(ctx: &Context, id: String, path: String) {
                 id: id.clone(),
                 path: path.clone(),
                 artifact: info.name,
-                bytes: read.bytes.len() as u64,
-                truncated: read.truncated,
+                bytes: size,
+                truncated,
             };
             let _ = emit(EventKind::Marker, marker.to_value()).await;
         }
         Err(e) => refuse(format!("the upload failed: {e:#}")).await,
     }
+}
+
+/// [`artifacts::redact_bytes`] on the blocking pool: up to 30 MiB is too much for an async worker.
+async fn redact_off_thread(rules: &Arc<Rules>, bytes: Vec<u8>) -> Vec<u8> {
+    let rules = rules.clone();
+    tokio::task::spawn_blocking(move || artifacts::redact_bytes(&rules, &bytes))
+        .await
+        .unwrap_or_default()
 }
 
 /// Bytes of a pipe kept aside (for `latest.diff`), up to a bound.
@@ -476,7 +531,9 @@ async fn run_exec(ctx: &Context, job: Job, shutdown: &mut watch::Receiver<bool>)
         duration_ms: started.elapsed().as_millis() as u64,
         timed_out,
     };
-    let mut running = match child::spawn(&job.argv, &ctx.cwd) {
+    // Protected from the reaping at the end of Claude's turns until it has been waited for, and
+    // guarded: the guard kills its group if the runner dies.
+    let (mut running, guard, protection) = match child::spawn_protected(&job.argv, &ctx.cwd) {
         Ok(r) => r,
         Err(e) => {
             let why = match &e {
@@ -518,7 +575,7 @@ async fn run_exec(ctx: &Context, job: Job, shutdown: &mut watch::Receiver<bool>)
     ));
     let mut timed_out = false;
     let ended = tokio::select! {
-        status = running.child.wait() => status.ok(),
+        status = running.child.wait() => Some(status),
         () = tokio::time::sleep(ctx.time_limit) => {
             timed_out = true;
             None
@@ -535,7 +592,32 @@ async fn run_exec(ctx: &Context, job: Job, shutdown: &mut watch::Receiver<bool>)
             abort.abort();
         }
     }
-    let (exit_code, signal) = child::exit_code(status);
+    // Waited for: what is left of its group goes; its guard stays protected until released.
+    let (pgid, mut protection) = (running.pid, protection);
+    protection.release(pgid);
+    let _ =
+        tokio::task::spawn_blocking(move || child::reap_leftovers(pgid, child::Reach::Group, &[]))
+            .await;
+    if let Some(g) = guard {
+        g.release().await;
+    }
+    drop(protection);
+    let (exit_code, signal) = match status {
+        Ok(status) => child::exit_code(status),
+        Err(e) => {
+            let _ = emit(
+                EventKind::Error,
+                Value::String(format!(
+                    "Could not learn how command {} ({}) ended: {e}; reporting exit code {}",
+                    job.id,
+                    job.line,
+                    child::UNKNOWN_EXIT
+                )),
+            )
+            .await;
+            (child::UNKNOWN_EXIT, None)
+        }
+    };
     if timed_out {
         let _ = emit(
             EventKind::Error,
@@ -561,7 +643,7 @@ async fn run_exec(ctx: &Context, job: Job, shutdown: &mut watch::Receiver<bool>)
                 artifacts::MAX_UPLOAD_BYTES >> 20
             )
         } else {
-            let body = artifacts::redact_bytes(&ctx.rules, &c.bytes);
+            let body = redact_off_thread(&ctx.rules, c.bytes).await;
             match artifacts::upload(&ctx.client, &ctx.signer, &ctx.run_id, DIFF_ARTIFACT, body)
                 .await
             {
@@ -573,14 +655,18 @@ async fn run_exec(ctx: &Context, job: Job, shutdown: &mut watch::Receiver<bool>)
     }
 }
 
-/// Stop a command's process group: SIGINT, a short grace, then SIGKILL.
-async fn stop(child: &mut tokio::process::Child, pid: u32) -> std::process::ExitStatus {
+/// Stop a command's process group: SIGINT, a short grace, then SIGKILL. A failed wait is
+/// returned as it is: the process may be gone, so its id is not signalled again.
+async fn stop(
+    child: &mut tokio::process::Child,
+    pid: u32,
+) -> std::io::Result<std::process::ExitStatus> {
     child::signal_group(pid, Signal::SIGINT);
-    if let Ok(Ok(status)) = tokio::time::timeout(EXEC_STOP_GRACE, child.wait()).await {
-        return status;
+    if let Ok(waited) = tokio::time::timeout(EXEC_STOP_GRACE, child.wait()).await {
+        return waited;
     }
     child::signal_group(pid, Signal::SIGKILL);
-    child.wait().await.unwrap_or_default()
+    child.wait().await
 }
 
 #[cfg(test)]
@@ -592,14 +678,14 @@ mod tests {
     ) -> (
         Dispatcher,
         mpsc::Receiver<Frame>,
-        mpsc::UnboundedReceiver<Job>,
+        mpsc::Receiver<Job>,
         Arc<Notify>,
-        mpsc::UnboundedReceiver<Control>,
+        mpsc::Receiver<Control>,
     ) {
         let (tx, frames) = mpsc::channel(64);
-        let (jobs, job_rx) = mpsc::unbounded_channel();
-        let (controls, control_rx) = mpsc::unbounded_channel();
-        let (files, _) = mpsc::unbounded_channel();
+        let (jobs, job_rx) = mpsc::channel(MAX_QUEUED);
+        let (controls, control_rx) = mpsc::channel(MAX_CONTROLS);
+        let (files, _) = mpsc::channel(MAX_QUEUED);
         let stop = Arc::new(Notify::new());
         let d = Dispatcher {
             seen: SeenIds::load(&dir.join("commands.seen")),
@@ -729,6 +815,49 @@ mod tests {
         assert_eq!(assist.data["url"], "ssh x@y");
         assert_eq!(d.take(exec("../x", "pwd")).await, None);
         assert_eq!(frames.recv().await.unwrap().kind, EventKind::Error);
+    }
+
+    #[tokio::test]
+    async fn a_poll_answer_is_read_only_up_to_its_cap() {
+        let big = format!("[{}]", " ".repeat(4096));
+        let (url, _) =
+            crate::client::testing::serve(move |_| crate::client::testing::json(&big)).await;
+        let client = crate::client::testing::client(&url);
+        let signer = Signer::Run {
+            run_id: "r1".into(),
+            key: [1; 32],
+        };
+        let get = || client.send(Method::GET, "api/runs/r1/commands", &signer, Vec::new());
+        let e = read_capped(get().await.unwrap(), 1024).await.unwrap_err();
+        assert!(e.to_string().contains("larger than 1024 bytes"), "{e}");
+        assert_eq!(
+            read_capped(get().await.unwrap(), 8192).await.unwrap().len(),
+            4098
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_instead_of_stalling_the_poll_loop() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut d, mut frames, mut jobs, _, _) = dispatcher(dir.path());
+        for i in 0..=MAX_QUEUED {
+            assert_eq!(
+                d.take(exec(&format!("c{i}"), "pwd")).await,
+                Some(Taken::Acted)
+            );
+        }
+        let err = frames.recv().await.unwrap();
+        assert_eq!(err.kind, EventKind::Error);
+        assert!(
+            err.data
+                .as_str()
+                .unwrap()
+                .contains(&format!("c{MAX_QUEUED}"))
+        );
+        for _ in 0..MAX_QUEUED {
+            jobs.try_recv().unwrap();
+        }
+        assert!(jobs.try_recv().is_err());
     }
 
     #[tokio::test]

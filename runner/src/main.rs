@@ -7,11 +7,15 @@
 //! session has closed and 125 when it could not open one.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use claude_runner::cli::{Cli, Command};
 use claude_runner::config::{Settings, read_layers};
 use claude_runner::{assist, connection, flush, start};
+
+/// Longest the runtime waits for its tasks once the subcommand has its answer.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -39,7 +43,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    match cli.command {
+    let result = match cli.command {
         Command::Info => {
             print!("{}", settings.report());
             Ok(0)
@@ -51,5 +55,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Start(args) => rt.block_on(start::run(settings, args)),
         Command::Flush(args) => rt.block_on(flush::run(settings, args)),
         Command::Assist(args) => rt.block_on(assist::run(settings, args)),
-    }
+    };
+    // A blocking task stuck in a system call must not keep the process alive after its answer.
+    rt.shutdown_timeout(SHUTDOWN_TIMEOUT);
+    result
 }

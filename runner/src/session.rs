@@ -47,6 +47,8 @@ pub enum Control {
 pub struct Driver {
     pub agent: RunnerType,
     pub cwd: PathBuf,
+    /// Inside `cwd` but never listed or committed: the runner's own data directory.
+    pub hidden: Vec<PathBuf>,
     pub rules: Arc<Rules>,
     pub tx: mpsc::Sender<Frame>,
     pub client: GatewayClient,
@@ -57,7 +59,7 @@ pub struct Driver {
     pub idle_timeout: Duration,
     /// `--git-branch`: the branch checkpoints are committed on.
     pub git_branch: Option<String>,
-    pub controls: mpsc::UnboundedReceiver<Control>,
+    pub controls: mpsc::Receiver<Control>,
     /// Notified by a `stop` command.
     pub stop: Arc<Notify>,
 }
@@ -361,7 +363,7 @@ impl Driver {
         };
         let status = loop {
             tokio::select! {
-                status = running.child.wait() => break status.unwrap_or_default(),
+                status = running.child.wait() => break status,
                 c = self.controls.recv(), if controls_open => match c {
                     Some(Control::Prompt { id, prompt }) => {
                         if self.session {
@@ -451,16 +453,33 @@ impl Driver {
             }
         }
         let keep: Vec<u32> = guard.iter().filter_map(child::Guard::pid).collect();
-        let reaped = tokio::task::spawn_blocking(move || child::reap_leftovers(pid, &keep))
-            .await
-            .unwrap_or(0);
+        // Not a running `exec` command's processes: those are protected (see `child`).
+        let reaped = tokio::task::spawn_blocking(move || {
+            child::reap_leftovers(pid, child::Reach::Orphans, &keep)
+        })
+        .await
+        .unwrap_or(0);
         if reaped > 0 {
             self.marker(Marker::Reaped { processes: reaped }).await;
         }
         if let Some(g) = guard {
             g.release().await;
         }
-        let (exit_code, signal) = child::exit_code(status);
+        let (exit_code, signal) = match status {
+            Ok(status) => child::exit_code(status),
+            Err(e) => {
+                // Never a success by default: how the CLI ended is unknown.
+                self.emit(
+                    EventKind::Error,
+                    Value::String(format!(
+                        "Could not learn how turn {turn} ended ({e}); reporting exit code {}",
+                        child::UNKNOWN_EXIT
+                    )),
+                )
+                .await;
+                (child::UNKNOWN_EXIT, None)
+            }
+        };
         let finished = match observer.await {
             Ok(o) => {
                 if let Some(id) = o.session_id() {
@@ -489,9 +508,11 @@ impl Driver {
     /// marker. The tree passes the redactor (file names can hold secrets too).
     async fn publish_tree(&self) {
         let dir = self.cwd.clone();
-        let Ok(tree) =
-            tokio::task::spawn_blocking(move || workspace::tree(&dir, workspace::MAX_TREE_ENTRIES))
-                .await
+        let hidden = self.hidden.clone();
+        let Ok(tree) = tokio::task::spawn_blocking(move || {
+            workspace::tree(&dir, workspace::MAX_TREE_ENTRIES, &hidden)
+        })
+        .await
         else {
             return;
         };
@@ -531,7 +552,10 @@ impl Driver {
         };
         let dir = self.cwd.clone();
         let message = format!("checkpoint: {reason} (run {}, turn {turn})", self.run_id);
-        let done = tokio::task::spawn_blocking(move || workspace::checkpoint(&dir, &message)).await;
+        let hidden = self.hidden.clone();
+        let done =
+            tokio::task::spawn_blocking(move || workspace::checkpoint(&dir, &message, &hidden))
+                .await;
         match done {
             Ok(Ok(Some(commit))) => {
                 self.marker(Marker::Checkpoint {

@@ -91,6 +91,10 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
         key,
     };
     let rules = Arc::new(redaction_rules(&settings, &token)?);
+    // Run keys, spools and logs live here; its `.gitignore` keeps them out of any repository.
+    workspace::ensure_data_dir(&settings.data_dir)?;
+    let data_dir = std::fs::canonicalize(&settings.data_dir)
+        .with_context(|| format!("data directory {}", settings.data_dir.display()))?;
     let cwd = match given_cwd {
         Some(c) => c,
         None => {
@@ -100,6 +104,7 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
             std::fs::canonicalize(&dir).with_context(|| format!("workspace {}", dir.display()))?
         }
     };
+    let hidden = workspace::hidden_dirs(&cwd, &data_dir);
     let git_branch = if args.git_branch {
         let branch = workspace::branch_name(&run_id);
         workspace::prepare_branch(&cwd, &branch, auto_workspace)?;
@@ -154,12 +159,13 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
     let started = Instant::now();
     // Commands from the gateway are taken for as long as the session lasts.
     let stop_command = Arc::new(tokio::sync::Notify::new());
-    let (controls_tx, controls) = mpsc::unbounded_channel();
+    let (controls_tx, controls) = mpsc::channel(commands::MAX_CONTROLS);
     let steering = commands::spawn(commands::Context {
         client: client.clone(),
         signer: signer.clone(),
         run_id: run_id.clone(),
         cwd: cwd.clone(),
+        hidden: hidden.clone(),
         allowlist: Allowlist::new(&settings.extra_allowed_commands),
         rules: rules.clone(),
         tx: tx.clone(),
@@ -176,6 +182,7 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
             options: settings.claude.clone(),
         },
         cwd: cwd.clone(),
+        hidden,
         rules: rules.clone(),
         tx: tx.clone(),
         client: client.clone(),
@@ -189,6 +196,20 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
     };
     let (ended, counts) = driver.run(args.prompt.clone()).await;
     steering.finish().await;
+    // Nothing outlives the run: no command runs any more, so whatever is left of any group or
+    // re-parented to the runner goes (an `exec` command's orphans included).
+    let reaped =
+        tokio::task::spawn_blocking(|| child::reap_leftovers(0, child::Reach::Orphans, &[]))
+            .await
+            .unwrap_or(0);
+    if reaped > 0 {
+        let _ = tx
+            .send(Frame::new(
+                EventKind::Marker,
+                Marker::Reaped { processes: reaped }.to_value(),
+            ))
+            .await;
+    }
     if !counts.is_empty() {
         let _ = tx
             .send(Frame::new(
@@ -228,7 +249,11 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
         // The gateway refuses this run's events and artifacts now; stop trying.
         sender.abort();
         if auto_workspace {
-            match std::fs::remove_dir_all(&cwd) {
+            let dir = cwd.clone();
+            let removed = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&dir))
+                .await
+                .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+            match removed {
                 Ok(()) => eprintln!(
                     "claude-runner: run {run_id} was deleted at the gateway; removed its workspace {}",
                     cwd.display()

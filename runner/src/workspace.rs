@@ -3,6 +3,15 @@
 //!
 //! Everything here is blocking (files, `git`); callers run it on the blocking pool. Nothing here
 //! redacts: callers pass what it returns through the redactor before it leaves the machine.
+//!
+//! The runner's own data directory (run keys, spools, `claude.log`) is often inside the working
+//! directory (the default `.data`). It is `hidden`: never listed, read or committed here
+//! ([`hidden_dirs`], [`ensure_data_dir`]).
+//!
+//! The working directory is not trusted: Claude writes to it, `.git/config` included. The `git`
+//! the runner runs itself ([`git`]) therefore ignores the settings that run commands
+//! (`core.fsmonitor`, hooks, `diff.external`, pagers, signing programs), reads no system
+//! configuration, never prompts, and gets none of the runner's secrets.
 
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
@@ -19,13 +28,56 @@ pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 pub const TREE_ARTIFACT: &str = "files.json";
 /// Directories a walk outside git never enters.
 const SKIPPED_DIRS: &[&str] = &[".git", "node_modules", "target"];
-/// The author of checkpoint commits.
-const AUTHOR: [&str; 4] = [
+/// The author of checkpoint commits, and settings that would make `git` run a program the
+/// repository names turned off (`fsmonitor`, hooks, external diff, pager, signing).
+const GIT_CONFIG: [&str; 14] = [
     "-c",
     "user.name=claude-runner",
     "-c",
     "user.email=claude-runner@localhost",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "diff.external=",
+    "-c",
+    "core.pager=cat",
+    "-c",
+    "commit.gpgsign=false",
 ];
+/// What [`ensure_data_dir`] writes to `<data>/.gitignore`.
+const DATA_GITIGNORE: &str =
+    "# claude-runner's data: run keys, spools, logs. Never commit it.\n*\n";
+
+/// Create the runner's data directory if needed, with a `.gitignore` that ignores all of it (a
+/// repository around it then never lists or commits a run key or a spool).
+pub fn ensure_data_dir(data_dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("create the data directory {}", data_dir.display()))?;
+    let ignore = data_dir.join(".gitignore");
+    if std::fs::symlink_metadata(&ignore).is_err() {
+        std::fs::write(&ignore, DATA_GITIGNORE)
+            .with_context(|| format!("write {}", ignore.display()))?;
+    }
+    Ok(())
+}
+
+/// What of the data directory lies inside the working directory `cwd` (both canonical) and must
+/// stay hidden: the data directory itself, or when the working directory is the data directory,
+/// its `runs` (keys, spools, logs). Nothing when the working directory is inside it (an auto
+/// workspace: the rest of the data directory is outside it).
+pub fn hidden_dirs(cwd: &Path, data_dir: &Path) -> Vec<PathBuf> {
+    [data_dir.to_path_buf(), data_dir.join("runs")]
+        .into_iter()
+        .find(|d| d.starts_with(cwd) && d != cwd)
+        .into_iter()
+        .collect()
+}
+
+fn is_hidden(path: &Path, hidden: &[PathBuf]) -> bool {
+    hidden.iter().any(|h| path.starts_with(h))
+}
 
 /// `<data>/workspaces/<run-id>/`.
 pub fn auto_dir(data_dir: &Path, run_id: &str) -> PathBuf {
@@ -37,12 +89,18 @@ pub fn branch_name(run_id: &str) -> String {
     format!("claude/{run_id}")
 }
 
+/// Run the runner's own `git` in `dir`; see the module documentation for what it ignores.
 fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new("git")
-        .args(AUTHOR)
-        .args(["-c", "commit.gpgsign=false"])
+    let mut cmd = Command::new("git");
+    crate::child::scrub_env(&mut cmd);
+    let out = cmd
+        .args(GIT_CONFIG)
         .args(args)
         .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env_remove("GIT_EXTERNAL_DIFF")
+        .env_remove("GIT_PAGER")
         .stdin(Stdio::null())
         .output()
         .context("run git")?;
@@ -61,11 +119,37 @@ pub fn is_git_repo(dir: &Path) -> bool {
     git(dir, &["rev-parse", "--is-inside-work-tree"]).is_ok_and(|o| o.trim() == "true")
 }
 
+/// True if `dir` is the top of its own git working tree (not a directory inside another's).
+fn is_repo_top(dir: &Path) -> bool {
+    let top = git(dir, &["rev-parse", "--show-toplevel"]);
+    match (top, std::fs::canonicalize(dir)) {
+        (Ok(top), Ok(dir)) => std::fs::canonicalize(top.trim()).is_ok_and(|t| t == dir),
+        _ => false,
+    }
+}
+
+/// The `git` pathspec for "the whole working tree but the hidden directories".
+fn pathspec(dir: &Path, hidden: &[PathBuf]) -> Vec<String> {
+    let mut spec = vec![":(top)".to_string()];
+    let top = git(dir, &["rev-parse", "--show-toplevel"])
+        .ok()
+        .and_then(|t| std::fs::canonicalize(t.trim()).ok());
+    for h in hidden {
+        if let Some(rel) = top.as_ref().and_then(|t| h.strip_prefix(t).ok()) {
+            spec.push(format!(":(top,exclude){}", rel.display()));
+        }
+    }
+    spec
+}
+
 /// Put `dir` on `branch`: switch to it if it exists (a continued run), else create it from the
-/// current commit. `init` runs `git init` first where there is no repository (auto workspaces);
+/// current commit. `init` runs `git init` first where `dir` is not a repository's top (auto
+/// workspaces, which may lie inside another repository: that one's branch is not touched);
 /// otherwise a directory outside git is an error.
 pub fn prepare_branch(dir: &Path, branch: &str, init: bool) -> anyhow::Result<()> {
-    if !is_git_repo(dir) {
+    if init && !is_repo_top(dir) {
+        git(dir, &["init", "--quiet"])?;
+    } else if !is_git_repo(dir) {
         if !init {
             bail!(
                 "--git-branch needs a git repository, and {} is not in one (`git init` it, or use \
@@ -93,13 +177,24 @@ pub fn prepare_branch(dir: &Path, branch: &str, init: bool) -> anyhow::Result<()
     Ok(())
 }
 
-/// Commit everything in the working tree (`git add -A`) on the current branch, without hooks.
+/// Commit everything in the working tree (`git add -A`) on the current branch, without hooks,
+/// but nothing under `hidden` (the runner's data directory).
 /// `Ok(None)` if there was nothing to commit; `Ok(Some(hash))` otherwise.
-pub fn checkpoint(dir: &Path, message: &str) -> anyhow::Result<Option<String>> {
-    if git(dir, &["status", "--porcelain"])?.trim().is_empty() {
+pub fn checkpoint(dir: &Path, message: &str, hidden: &[PathBuf]) -> anyhow::Result<Option<String>> {
+    let spec = pathspec(dir, hidden);
+    let with_spec = |args: &[&'static str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.push("--");
+        all.extend(spec.iter().map(String::as_str));
+        git(dir, &all)
+    };
+    if with_spec(&["status", "--porcelain"])?.trim().is_empty() {
         return Ok(None);
     }
-    git(dir, &["add", "-A"])?;
+    with_spec(&["add", "-A"])?;
+    if git(dir, &["diff", "--cached", "--quiet"]).is_ok() {
+        return Ok(None);
+    }
     git(dir, &["commit", "--quiet", "--no-verify", "-m", message])?;
     Ok(Some(git(dir, &["rev-parse", "HEAD"])?.trim().to_string()))
 }
@@ -108,9 +203,12 @@ pub fn checkpoint(dir: &Path, message: &str) -> anyhow::Result<Option<String>> {
 /// "truncated"}`, at most `max` entries by path. In a git repository the files git would show
 /// (`git ls-files -co --exclude-standard`: tracked, and untracked but not ignored); elsewhere a
 /// walk that skips `.git`, `node_modules` and `target`. Symbolic links are listed with
-/// `"symlink": true` and never followed.
-pub fn tree(dir: &Path, max: usize) -> Value {
-    let mut paths = if is_git_repo(dir) {
+/// `"symlink": true` and never followed. Nothing under `hidden` is listed.
+pub fn tree(dir: &Path, max: usize, hidden: &[PathBuf]) -> Value {
+    // A directory its repository ignores (an auto workspace under an ignored data directory) is
+    // walked: git would list nothing in it.
+    let ignored = || git(dir, &["check-ignore", "-q", "."]).is_ok();
+    let mut paths = if is_git_repo(dir) && !ignored() {
         git(dir, &["ls-files", "-co", "--exclude-standard", "-z"])
             .map(|o| {
                 o.split('\0')
@@ -120,8 +218,9 @@ pub fn tree(dir: &Path, max: usize) -> Value {
             })
             .unwrap_or_default()
     } else {
-        walk(dir, max + 1)
+        walk(dir, max + 1, hidden)
     };
+    paths.retain(|p| !is_hidden(&dir.join(p), hidden));
     paths.sort();
     paths.dedup();
     let truncated = paths.len() > max;
@@ -148,7 +247,7 @@ pub fn tree(dir: &Path, max: usize) -> Value {
 }
 
 /// Relative paths of files under `root`, breadth first, at most `limit`.
-fn walk(root: &Path, limit: usize) -> Vec<String> {
+fn walk(root: &Path, limit: usize, hidden: &[PathBuf]) -> Vec<String> {
     let mut out = Vec::new();
     let mut queue = std::collections::VecDeque::from([PathBuf::new()]);
     while let Some(rel) = queue.pop_front() {
@@ -161,7 +260,9 @@ fn walk(root: &Path, limit: usize) -> Vec<String> {
             let Ok(kind) = e.file_type() else { continue };
             let path = rel.join(e.file_name());
             if kind.is_dir() {
-                if !SKIPPED_DIRS.iter().any(|s| e.file_name() == *s) {
+                if !SKIPPED_DIRS.iter().any(|s| e.file_name() == *s)
+                    && !is_hidden(&root.join(&path), hidden)
+                {
                     queue.push_back(path);
                 }
             } else {
@@ -185,9 +286,12 @@ pub struct FileRead {
 
 /// Read at most `max` bytes of `rel`, a path inside `root`. Refused (with the reason as a
 /// sentence): an empty or absolute path, a `..` component, a path that leads outside `root`
-/// through a symbolic link, anything but a regular file. The opened file is checked again
-/// through `/proc/self/fd`, so a link swapped in after the check cannot lead out either.
-pub fn read_file(root: &Path, rel: &str, max: u64) -> Result<FileRead, String> {
+/// through a symbolic link or into `hidden` (the runner's data directory), anything but a
+/// regular file with one link (a hard link can point anywhere on the file system). The file is
+/// opened non-blocking (a FIFO cannot hang the read), then checked by its descriptor: its type
+/// and link count by `fstat`, its path again through `/proc/self/fd`, so a link swapped in after
+/// the first check cannot lead out either; whatever cannot be checked is refused.
+pub fn read_file(root: &Path, rel: &str, max: u64, hidden: &[PathBuf]) -> Result<FileRead, String> {
     let path = Path::new(rel);
     if rel.is_empty() {
         return Err("the path is empty".into());
@@ -206,10 +310,15 @@ pub fn read_file(root: &Path, rel: &str, max: u64) -> Result<FileRead, String> {
     if !full.starts_with(&root) {
         return Err("the path leads outside the working directory (a symbolic link)".into());
     }
-    use std::os::unix::fs::OpenOptionsExt;
+    let refused_hidden = || "the runner's own data directory is not served".to_string();
+    if is_hidden(&full, hidden) {
+        return Err(refused_hidden());
+    }
+    use nix::fcntl::OFlag;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let mut file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+        .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC).bits())
         .open(&full)
         .map_err(|e| format!("cannot open it: {e}"))?;
     let meta = file
@@ -218,12 +327,24 @@ pub fn read_file(root: &Path, rel: &str, max: u64) -> Result<FileRead, String> {
     if !meta.is_file() {
         return Err("not a regular file".into());
     }
+    if meta.nlink() != 1 {
+        return Err(
+            "the file has more than one hard link, so it may lie outside the working directory"
+                .into(),
+        );
+    }
     #[cfg(target_os = "linux")]
     {
         use std::os::fd::AsRawFd;
-        let opened = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()));
-        if opened.is_ok_and(|p| !p.starts_with(&root)) {
-            return Err("the path leads outside the working directory (a symbolic link)".into());
+        match std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())) {
+            Ok(p) if !p.starts_with(&root) => {
+                return Err(
+                    "the path leads outside the working directory (a symbolic link)".into(),
+                );
+            }
+            Ok(p) if is_hidden(&p, hidden) => return Err(refused_hidden()),
+            Ok(_) => {}
+            Err(e) => return Err(format!("cannot check where the opened file is: {e}")),
         }
     }
     let mut bytes = Vec::new();
@@ -272,11 +393,11 @@ mod tests {
         std::os::unix::fs::symlink("sub/a.txt", root.join("in")).unwrap();
         std::fs::write(root.join("big"), vec![b'x'; 10]).unwrap();
 
-        let read = |p: &str| read_file(&root, p, 4);
+        let read = |p: &str| read_file(&root, p, 4, &[]);
         assert_eq!(read("sub/a.txt").unwrap().bytes, b"hell");
         assert!(read("sub/a.txt").unwrap().truncated);
         assert_eq!(
-            read_file(&root, "./sub/a.txt", 100).unwrap().bytes,
+            read_file(&root, "./sub/a.txt", 100, &[]).unwrap().bytes,
             b"hello"
         );
         assert_eq!(read("in").unwrap().bytes, b"hell", "a link inside is fine");
@@ -321,7 +442,7 @@ mod tests {
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, "12345").unwrap();
         }
-        let t = tree(dir.path(), 10);
+        let t = tree(dir.path(), 10, &[]);
         let paths: Vec<&str> = t["files"]
             .as_array()
             .unwrap()
@@ -331,7 +452,7 @@ mod tests {
         assert_eq!(paths, ["a.txt", "src/b.rs"]);
         assert_eq!(t["files"][0]["size"], 5);
         assert_eq!(t["truncated"], false);
-        let t = tree(dir.path(), 1);
+        let t = tree(dir.path(), 1, &[]);
         assert_eq!(
             (t["count"].as_u64(), t["truncated"].as_bool()),
             (Some(1), Some(true))
@@ -347,9 +468,9 @@ mod tests {
             "not a repo"
         );
         prepare_branch(ws, "claude/r1", true).unwrap();
-        assert_eq!(checkpoint(ws, "checkpoint: nothing").unwrap(), None);
+        assert_eq!(checkpoint(ws, "checkpoint: nothing", &[]).unwrap(), None);
         std::fs::write(ws.join("new.txt"), "x").unwrap();
-        let commit = checkpoint(ws, "checkpoint: test")
+        let commit = checkpoint(ws, "checkpoint: test", &[])
             .unwrap()
             .expect("a commit");
         let files = git(ws, &["show", "--name-only", "--format=%an %s", &commit]).unwrap();
@@ -363,7 +484,159 @@ mod tests {
         );
         // Switching to an existing branch (a continued run) works too.
         prepare_branch(ws, "claude/r1", false).unwrap();
-        let t = tree(ws, 10);
+        let t = tree(ws, 10, &[]);
         assert_eq!(t["files"][0]["path"], "new.txt");
+    }
+
+    /// Run `read_file` on another thread: a read that blocks fails the test instead of hanging it.
+    fn read_within(root: &Path, rel: &str, hidden: &[PathBuf]) -> Result<FileRead, String> {
+        let (root, rel, hidden) = (root.to_path_buf(), rel.to_string(), hidden.to_vec());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(read_file(&root, &rel, 100, &hidden));
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(5))
+            .expect("read_file returned instead of blocking")
+    }
+
+    #[test]
+    fn fifos_and_hard_links_are_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("ws");
+        std::fs::create_dir(&root).unwrap();
+        nix::unistd::mkfifo(
+            &root.join("pipe"),
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
+        let e = read_within(&root, "pipe", &[]).unwrap_err();
+        assert!(e.contains("regular file"), "{e}");
+
+        // A hard link to a file outside the working directory looks like a file inside it.
+        std::fs::write(dir.path().join("secret"), "s3cret").unwrap();
+        std::fs::hard_link(dir.path().join("secret"), root.join("linked")).unwrap();
+        let e = read_within(&root, "linked", &[]).unwrap_err();
+        assert!(e.contains("hard link"), "{e}");
+    }
+
+    /// A repository whose working directory holds the runner's data directory (the default
+    /// `.data`), with a run key and a spool in it.
+    fn repo_with_data_dir() -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = std::fs::canonicalize(dir.path()).unwrap();
+        prepare_branch(&ws, "claude/r1", true).unwrap();
+        let data = ws.join(".data");
+        let run = data.join("runs/r1");
+        std::fs::create_dir_all(run.join("spool")).unwrap();
+        std::fs::write(run.join("run.key"), "r1 K_run").unwrap();
+        std::fs::write(run.join("spool/0001.seg"), "events").unwrap();
+        std::fs::write(ws.join("code.rs"), "fn main() {}").unwrap();
+        (dir, ws, data)
+    }
+
+    #[test]
+    fn the_data_dir_is_never_listed_read_or_committed() {
+        // With the `.gitignore` the runner writes, and without (a data directory from before).
+        for ignore in [true, false] {
+            let (_dir, ws, data) = repo_with_data_dir();
+            if ignore {
+                ensure_data_dir(&data).unwrap();
+                assert_eq!(
+                    std::fs::read_to_string(data.join(".gitignore")).unwrap(),
+                    DATA_GITIGNORE
+                );
+            }
+            let hidden = hidden_dirs(&ws, &data);
+            assert_eq!(hidden, std::slice::from_ref(&data));
+            let t = tree(&ws, 10, &hidden);
+            assert_eq!(
+                t["files"],
+                json!([{"path": "code.rs", "size": 12}]),
+                "{ignore}"
+            );
+            let e = read_file(&ws, ".data/runs/r1/run.key", 100, &hidden).unwrap_err();
+            assert!(e.contains("data directory"), "{e}");
+            let commit = checkpoint(&ws, "checkpoint: test", &hidden)
+                .unwrap()
+                .expect("a commit");
+            let files = git(&ws, &["show", "--name-only", "--format=", &commit]).unwrap();
+            assert_eq!(files.trim(), "code.rs", "{ignore}");
+            // Only the data directory changed: nothing to commit.
+            std::fs::write(data.join("runs/r1/claude.log"), "log").unwrap();
+            assert_eq!(checkpoint(&ws, "again", &hidden).unwrap(), None);
+            // The walk outside git skips it too.
+            std::fs::remove_dir_all(ws.join(".git")).unwrap();
+            let t = tree(&ws, 10, &hidden);
+            assert_eq!(
+                t["files"],
+                json!([{"path": "code.rs", "size": 12}]),
+                "{ignore}"
+            );
+        }
+    }
+
+    #[test]
+    fn hidden_dirs_cover_the_data_dir_only_inside_the_working_directory() {
+        let p = Path::new;
+        assert_eq!(hidden_dirs(p("/w"), p("/w/.data")), [p("/w/.data")]);
+        assert_eq!(hidden_dirs(p("/w"), p("/w"))[..], [p("/w/runs")]);
+        assert!(hidden_dirs(p("/d/workspaces/r1"), p("/d")).is_empty());
+        assert!(hidden_dirs(p("/w"), p("/elsewhere")).is_empty());
+    }
+
+    #[test]
+    fn an_auto_workspace_inside_another_repository_gets_its_own() {
+        let (_dir, ws, data) = repo_with_data_dir();
+        ensure_data_dir(&data).unwrap();
+        let auto = auto_dir(&data, "r2");
+        std::fs::create_dir_all(&auto).unwrap();
+        std::fs::write(auto.join("made.txt"), "x").unwrap();
+        // Without --git-branch: listed although the outer repository ignores it.
+        let t = tree(&auto, 10, &[]);
+        assert_eq!(t["files"][0]["path"], "made.txt");
+        prepare_branch(&auto, "claude/r2", true).unwrap();
+        assert_eq!(
+            git(&ws, &["branch", "--show-current"]).unwrap().trim(),
+            "claude/r1",
+            "the outer repository's branch is untouched"
+        );
+        assert!(checkpoint(&auto, "c", &[]).unwrap().is_some());
+    }
+
+    #[test]
+    fn git_runs_no_program_the_repository_names() {
+        let (dir, ws, _) = repo_with_data_dir();
+        let mark = |name: &str| dir.path().join(format!("ran-{name}"));
+        let hook = |name: &str| format!("#!/bin/sh\ntouch {}\n", mark(name).display());
+        let write_exec = |path: PathBuf, body: String| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, body).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+            path
+        };
+        write_exec(ws.join(".git/hooks/post-commit"), hook("post-commit"));
+        write_exec(ws.join(".git/hooks/pre-commit"), hook("pre-commit"));
+        let monitor = write_exec(dir.path().join("fsmonitor"), hook("fsmonitor"));
+        let pager = write_exec(dir.path().join("pager"), hook("pager"));
+        for (k, v) in [
+            ("core.fsmonitor", monitor.display().to_string()),
+            ("core.pager", pager.display().to_string()),
+            ("diff.external", pager.display().to_string()),
+        ] {
+            Command::new("git")
+                .args(["config", k, &v])
+                .current_dir(&ws)
+                .status()
+                .unwrap();
+        }
+        let hidden = [ws.join(".data")];
+        tree(&ws, 10, &hidden);
+        checkpoint(&ws, "checkpoint: test", &hidden)
+            .unwrap()
+            .expect("a commit");
+        for name in ["post-commit", "pre-commit", "fsmonitor", "pager"] {
+            assert!(!mark(name).exists(), "{name} ran");
+        }
     }
 }
