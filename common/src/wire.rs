@@ -372,6 +372,9 @@ pub struct ClaudeStats {
     pub files_written: Vec<String>,
     /// The last turn's outcome: `success`, `failed` or `aborted`.
     pub last_outcome: Option<String>,
+    /// A turn has finished and no other has started (nor has the session ended): a `--session`
+    /// run in this state, still running, is waiting for a prompt.
+    pub between_turns: bool,
 }
 
 /// Most file names a run's [`ClaudeStats::files_written`] keeps.

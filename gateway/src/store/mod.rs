@@ -309,10 +309,16 @@ fn apply_marker(after: &mut Progress, event: &Event) {
                 c.model = Some(m.to_string());
             }
         }
-        Some("turn_finished") => add_turn(
-            after.claude.get_or_insert_with(ClaudeStats::default),
-            &event.data,
-        ),
+        Some("turn_finished") => {
+            let c = after.claude.get_or_insert_with(ClaudeStats::default);
+            add_turn(c, &event.data);
+            c.between_turns = true;
+        }
+        Some("turn_started" | "session_ended") => {
+            if let Some(c) = after.claude.as_mut() {
+                c.between_turns = false;
+            }
+        }
         _ => {}
     }
 }

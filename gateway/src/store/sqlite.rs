@@ -994,6 +994,38 @@ mod tests {
         assert!((c.cost_usd - 0.75).abs() < 1e-9);
         assert_eq!(c.files_written, ["/w/a.txt"]);
         assert_eq!(c.last_outcome.as_deref(), Some("aborted"));
+        assert!(c.between_turns, "a turn finished and none has started");
+        // Between turns only from a turn's end to the next start or the session's end.
+        let between = |seq: u64, m: serde_json::Value| {
+            let store = &store;
+            async move {
+                store
+                    .append_events("r1".into(), vec![marker(seq, m)])
+                    .await
+                    .unwrap();
+                summary(store, "r1").await.claude.unwrap().between_turns
+            }
+        };
+        assert!(
+            !between(
+                4,
+                json!({"event": "turn_started", "turn": 3, "prompt": "go"})
+            )
+            .await
+        );
+        store
+            .append_events("r1".into(), vec![turn(5, "success", 0.0, "/w/b.txt")])
+            .await
+            .unwrap();
+        assert!(summary(&store, "r1").await.claude.unwrap().between_turns);
+        assert!(
+            !between(
+                6,
+                json!({"event": "session_ended", "reason": "idle", "turns": 3})
+            )
+            .await
+        );
+
 
         store
             .enqueue_command("r1".into(), CommandKind::File { path: "a".into() }, 1)
