@@ -6,7 +6,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { request as httpsRequest } from 'node:https';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,12 +32,14 @@ for (const p of [CHROMIUM, join(BIN, 'gateway'), join(BIN, 'claude-runner')]) {
 }
 
 const work = mkdtempSync(join(tmpdir(), 'gateway-ui-'));
+const children = new Set(); // gateways and runners still running, killed at the end whatever happened
 let browser;
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
 });
 after(async () => {
+  for (const c of children) c.kill('SIGKILL');
   await browser?.close();
   rmSync(work, { recursive: true, force: true });
 });
@@ -50,6 +54,8 @@ async function startGateway(dir, port = 0) {
     env: { PATH: process.env.PATH, GATEWAY_ADMIN_PASSWORD: PASSWORD, GATEWAY_LOG: 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  children.add(proc);
+  proc.on('exit', () => children.delete(proc));
   const lines = createInterface({ input: proc.stdout });
   const url = await new Promise((ok, fail) => {
     let found = null;
@@ -76,25 +82,97 @@ function script(path, body) {
 }
 
 /** Run `claude-runner start` for an existing run; resolves with its exit code. */
-function startRunner(gw, run, child) {
+function startRunner(gw, run, child, { prompt = 'say hi', args = [] } = {}) {
   const proc = spawn(
     join(BIN, 'claude-runner'),
-    ['--env-file', gw.runnerEnv, 'start', '--run-id', run.run_id, '--token', run.token, '--cmd', 'say hi', '--quiet'],
+    ['--env-file', gw.runnerEnv, 'start', '--run-id', run.run_id, '--token', run.token, '--cmd', prompt, '--quiet', ...args],
     { cwd: gw.dir, env: { PATH: process.env.PATH, HOME: gw.dir, CLAUDE_COMMAND: child }, stdio: ['ignore', 'ignore', 'pipe'] },
   );
+  children.add(proc);
   let stderr = '';
   proc.stderr.on('data', (d) => (stderr += d));
-  const done = new Promise((ok) => proc.on('exit', (code) => ok({ code, stderr })));
+  const done = new Promise((ok) =>
+    proc.on('exit', (code) => {
+      children.delete(proc);
+      ok({ code, stderr });
+    }),
+  );
   return { proc, done };
+}
+
+/** The fake Claude Code CLI (fake-claude.mjs) behind a wrapper, with its own turn counter. */
+function fakeClaude(dir) {
+  const state = mkdtempSync(join(dir, 'claude-state-'));
+  const q = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
+  return script(join(state, 'claude'), `exec ${q(process.execPath)} ${q(join(HERE, 'fake-claude.mjs'))} ${q(state)} "$@"\n`);
+}
+
+/** A git repository with one committed file and an uncommitted change to it. */
+function gitRepo(dir) {
+  const repo = join(dir, 'repo');
+  mkdirSync(join(repo, 'src'), { recursive: true });
+  const git = (...a) =>
+    new Promise((ok, fail) =>
+      spawn('git', ['-c', 'user.name=t', '-c', 'user.email=t@localhost', ...a], { cwd: repo, stdio: 'ignore' }).on('exit', (c) =>
+        c === 0 ? ok() : fail(new Error(`git ${a.join(' ')}: ${c}`)),
+      ),
+    );
+  return (async () => {
+    await git('init', '-q');
+    writeFileSync(join(repo, 'src', 'lib.rs'), 'pub fn last(v: &[u8]) -> u8 {\n    v[v.len()]\n}\n');
+    await git('add', '.');
+    await git('commit', '-qm', 'start');
+    writeFileSync(join(repo, 'src', 'lib.rs'), 'pub fn last(v: &[u8]) -> u8 {\n    v[v.len() - 1]\n}\n');
+    return repo;
+  })();
+}
+
+/** `POST /api/runs/:id/assist` as `claude-runner assist` sends it: signed with the run key (PROTOCOL.md §2). */
+async function postAssist(gw, run, body) {
+  const secret = readFileSync(gw.runnerEnv, 'utf8').match(/^HMAC_SECRET=(.*)$/m)[1];
+  const key = createHmac('sha256', secret).update(`run\n${run.run_id}\n${run.token}`).digest();
+  const path = `/api/runs/${run.run_id}/assist`;
+  const raw = JSON.stringify(body);
+  const ts = String(Math.floor(Date.now() / 1000));
+  const nonce = randomBytes(18).toString('base64url');
+  const canonical = ['v1', 'POST', path, '', run.run_id, ts, nonce, createHash('sha256').update(raw).digest('hex')].join('\n');
+  // The gateway's certificate is self-signed here: trust it for this one request only.
+  const { status, text } = await new Promise((ok, fail) => {
+    const req = httpsRequest(`${gw.url}${path}`, {
+      method: 'POST',
+      rejectUnauthorized: false,
+      headers: {
+        'content-type': 'application/json',
+        'x-runner-timestamp': ts,
+        'x-runner-nonce': nonce,
+        'x-runner-run': run.run_id,
+        'x-runner-signature': `v1=${createHmac('sha256', key).update(canonical).digest('hex')}`,
+      },
+    }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => ok({ status: res.statusCode, text }));
+    });
+    req.on('error', fail);
+    req.end(raw);
+  });
+  assert.equal(status, 202, text);
 }
 
 // ---------- browser helpers ----------
 
-async function newPage(options = {}) {
+/** A fresh browser context. Dialogs are refused and count as problems, unless `confirm`: then
+ *  confirmations are accepted and listed in `problems.confirmed`. */
+async function newPage(options = {}, { confirm = false } = {}) {
   const context = await browser.newContext({ ignoreHTTPSErrors: true, ...options });
   const page = await context.newPage();
   const problems = { dialogs: [], errors: [] };
+  if (confirm) problems.confirmed = [];
   page.on('dialog', (d) => {
+    if (confirm && d.type() === 'confirm') {
+      problems.confirmed.push(d.message());
+      return d.accept();
+    }
     problems.dialogs.push(d.message());
     d.dismiss();
   });
@@ -223,8 +301,8 @@ printf '%s\\n' '{"type":"assistant","text":"<b onmouseover=alert(1)>bold</b> & <
 printf 'title\\033]0;<img src=x onerror=alert(4)>\\007 after\\n'
 `,
   );
-  const { code } = await startRunner(gw, run, child).done;
-  assert.equal(code, 0);
+  const { code, stderr } = await startRunner(gw, run, child).done;
+  assert.equal(code, 0, stderr);
   await page.goto(`${gw.url}/runs/${run.run_id}`);
   await page.waitForSelector('.run-view:not([hidden]) .k-marker:has-text("finished")');
   assert.deepEqual(await lineTexts(page), [
@@ -306,6 +384,199 @@ test('phone layout at 390x844: runs list and a run fit the screen', async () => 
   await page.waitForSelector('.run-view:not([hidden]) .k-marker:has-text("finished: exit 1")');
   assert.equal(await overflow(), 0, 'no sideways scrolling');
   await page.screenshot({ path: join(SHOTS, 'phone-run.png') });
+  assert.deepEqual(problems, { dialogs: [], errors: [] });
+  await context.close();
+  await stopGateway(gw);
+});
+
+test('a Claude session: transcript, prompt box with recall, interrupt, git diff viewer, assist link, end session', { timeout: 120000 }, async () => {
+  const dir = mkdtempSync(join(work, 'session-'));
+  const gw = await startGateway(dir);
+  const repo = await gitRepo(dir);
+  const { context, page, problems } = await newPage({ viewport: { width: 1280, height: 860 } }, { confirm: true });
+  await signIn(page, gw.url);
+  const run = await createRunInPage(page, { name: 'fix the off-by-one', cwd: repo });
+  const runner = startRunner(gw, run, fakeClaude(dir), { prompt: 'fix the off-by-one in src/lib.rs', args: ['--session', '--cwd', repo] });
+  await page.goto(`${gw.url}/runs/${run.run_id}`);
+  const view = `.run-view[data-run="${run.run_id}"]`;
+
+  // The first turn, as a conversation.
+  await page.click(`${view} .pane-tab[data-pane="transcript"]`);
+  await page.waitForSelector(`${view} .tx-answer .tx-text >> text=/Fixed the off-by-one/`);
+  const kinds = await page.$$eval(`${view} .tx`, (els) => els.map((e) => [...e.classList].find((c) => /^tx-[a-z_]+$/.test(c) && c !== 'tx-bad')));
+  assert.deepEqual(kinds, ['tx-prompt', 'tx-thinking', 'tx-tool_call', 'tx-answer'], 'the result is paired into its call');
+  assert.equal(await page.textContent(`${view} .tx-prompt .tx-text`), 'fix the off-by-one in src/lib.rs');
+  assert.equal(await page.textContent(`${view} .tx-tool_call .tx-tool`), 'Bash');
+  assert.equal(await page.textContent(`${view} .tx-tool_call .tx-gist`), 'git diff --stat');
+  assert.equal(await page.textContent(`${view} .tx-tool_call .tx-status`), 'done');
+  assert.equal(await page.isVisible(`${view} .tx-input`), false, 'the input is folded');
+  await page.click(`${view} .tx-tool_call summary`);
+  assert.deepEqual(JSON.parse(await page.textContent(`${view} .tx-input`)), { command: 'git diff --stat', description: 'Show what changed' });
+  assert.equal(await page.textContent(`${view} .tx-result`), ' src/lib.rs | 2 +-\n 1 file changed, 1 insertion(+), 1 deletion(-)');
+  // The answer's HTML is text; nothing ran.
+  assert.equal(
+    await page.textContent(`${view} .tx-answer .tx-text`),
+    'Fixed the off-by-one in src/lib.rs: the loop now stops at len - 1.\nAs text: <img src=x onerror="window.__pwned=1"> <script>window.__pwned=2</script>',
+  );
+  assert.equal(await page.$$eval(`${view} .transcript img, ${view} .transcript script`, (e) => e.length), 0);
+  await page.waitForSelector(`${view} .tx-totals >> text=/\\$0\\.0503/`);
+  assert.match(await page.textContent(`${view} .tx-totals`), /^claude-opus-5-5 {2}· {2}2 turns {2}· {2}25k in · 49 out {2}· {2}\$0\.0503$/);
+  const md = await page.evaluate(async (href) => (await fetch(href)).text(), await page.getAttribute(`${view} .exports a:text-is(".md")`, 'href'));
+  assert.match(md, /fix the off-by-one in src\/lib\.rs/);
+
+  // Between turns the session waits for a prompt: so say the badge and the runs list.
+  await page.waitForSelector(`${view} .run-head .badge.s-waiting_for_input`);
+  await page.screenshot({ path: join(SHOTS, 'transcript.png') });
+  await page.click('button.tab[data-tab="runs"]');
+  const row = `.run-row[data-id="${run.run_id}"]`;
+  await page.waitForSelector(`${row} .badge.s-waiting_for_input`);
+  assert.equal(await page.textContent(`${row} .c-model`), 'claude-opus-5-5');
+  assert.equal(await page.textContent(`${row} .c-cost`), '$0.0503');
+  await page.selectOption('#status-filter', 'waiting_for_input');
+  assert.equal(await page.$$eval('.run-row', (e) => e.length), 1);
+  await page.screenshot({ path: join(SHOTS, 'runs-list-session.png') });
+  await page.selectOption('#status-filter', '');
+  await page.click(`.run-tab[data-tab="${run.run_id}"] .tab-open`);
+
+  // A follow-up prompt: Enter sends it, the runner runs it as turn 2 (its turn_started marker
+  // puts it in the transcript), and Up recalls it, then the first prompt.
+  const box = `${view} .prompt-box textarea`;
+  const second = 'now wait for me <b>here</b>';
+  await page.fill(box, 'line one');
+  await page.press(box, 'Shift+Enter');
+  await page.type(box, 'line two');
+  assert.equal(await page.inputValue(box), 'line one\nline two', 'Shift+Enter adds a line');
+  await page.fill(box, second);
+  await page.press(box, 'Enter');
+  await page.waitForFunction((b) => document.querySelector(b).value === '', box);
+  await page.waitForSelector(`${view} .tx-prompt .tx-text:text-is("${second}")`);
+  await page.waitForSelector(`${view} .tx-answer .tx-text:text-is("Working on it: ${second}")`);
+  await page.waitForSelector(`${view} .run-head .badge.s-running`);
+  await page.focus(box);
+  await page.press(box, 'ArrowUp');
+  assert.equal(await page.inputValue(box), second);
+  await page.press(box, 'ArrowUp');
+  assert.equal(await page.inputValue(box), 'fix the off-by-one in src/lib.rs');
+  await page.press(box, 'ArrowDown');
+  await page.press(box, 'ArrowDown');
+  assert.equal(await page.inputValue(box), '', 'back to the (empty) draft');
+
+  // Interrupt ends the turn, not the session.
+  await page.click(`${view} .session-controls button:text-is("Interrupt")`);
+  await page.waitForSelector(`${view} .tx-system .tx-text:text-is("[Request interrupted by user]")`);
+  await page.waitForSelector(`${view} .run-head .badge.s-waiting_for_input`);
+  const summary = await page.evaluate(async (id) => (await fetch(`/api/runs/${id}`)).json(), run.run_id);
+  assert.equal(summary.claude.last_outcome, 'aborted');
+  assert.equal(summary.claude.prompts, 2);
+
+  // git diff through the command chip: latest.diff opens in the viewer as a coloured diff.
+  await page.click(`${view} .chip:text-is("git diff")`);
+  await page.click(`${view} .artifacts button[data-artifact="latest.diff"]`);
+  await page.waitForSelector('#viewer[open] .d-add');
+  const diff = await page.$$eval('#viewer-body span', (els) => els.map((e) => [e.className, e.textContent.trimEnd()]));
+  assert.deepEqual(diff.filter(([c]) => c !== 'd-ctx').map(([c, t]) => [c, t.startsWith('index ') ? 'index' : t]), [
+    ['d-head', 'diff --git a/src/lib.rs b/src/lib.rs'],
+    ['d-head', 'index'],
+    ['d-head', '--- a/src/lib.rs'],
+    ['d-head', '+++ b/src/lib.rs'],
+    ['d-hunk', '@@ -1,3 +1,3 @@'],
+    ['d-del', '-    v[v.len()]'],
+    ['d-add', '+    v[v.len() - 1]'],
+  ]);
+  const colours = await page.$$eval('#viewer-body .d-add, #viewer-body .d-del', (els) => els.map((e) => getComputedStyle(e).color));
+  assert.notEqual(colours[0], colours[1], 'added and removed lines differ in colour');
+  await page.screenshot({ path: join(SHOTS, 'diff-viewer.png') });
+  await page.click('#viewer-close');
+
+  // files.json (the working tree) is a JSON artifact: pretty-printed in the viewer.
+  await page.click(`${view} .artifacts button[data-artifact="files.json"]`);
+  await page.waitForSelector('#viewer-body >> text=/"path": "src\\/lib.rs"/');
+  await page.click('#viewer-close');
+
+  // An assist link: the https page is a link that opens nothing else, ssh is copyable, then it closes.
+  await postAssist(gw, run, { type: 'tmate', url: 'ssh AbCd1234@lon1.tmate.io', web: 'https://tmate.io/t/AbCd1234', expires_at: Date.now() + 3600e3 });
+  const web = await page.waitForSelector(`${view} .assist a.assist-web`);
+  assert.equal(await web.getAttribute('href'), 'https://tmate.io/t/AbCd1234');
+  assert.equal(await web.getAttribute('rel'), 'noopener noreferrer');
+  assert.equal(await page.textContent(`${view} .assist .assist-ssh`), 'ssh AbCd1234@lon1.tmate.io');
+  await page.click(`${view} .assist button`);
+  await page.waitForSelector(`${view} .assist button:text-matches("Copied|Selected")`);
+  await page.screenshot({ path: join(SHOTS, 'session.png') });
+  await postAssist(gw, run, { type: 'tmate', closed: true, reason: 'stopped' });
+  await page.waitForSelector(`${view} .assist[data-state="closed"]:has-text("Assist closed (stopped)")`);
+  assert.equal(await page.$(`${view} .assist a`), null);
+
+  // End session (confirmed): the run finishes and its controls go.
+  await page.click(`${view} .session-controls button:text-is("End session")`);
+  await page.waitForSelector(`${view} .run-head .badge.s-finished`);
+  assert.match(problems.confirmed[0], /^End the Claude session of "fix the off-by-one"\?/);
+  assert.equal(await page.isVisible(`${view} .prompt-box`), false);
+  const { code, stderr } = await runner.done;
+  assert.equal(code, 0, stderr);
+  assert.equal(await page.evaluate(() => window.__pwned), undefined);
+  assert.deepEqual([problems.dialogs, problems.errors], [[], []]);
+  await context.close();
+  await stopGateway(gw);
+});
+
+test('phone: a session run with its prompt box and Stop, which stops it after a confirmation', { timeout: 90000 }, async () => {
+  const dir = mkdtempSync(join(work, 'stop-'));
+  const gw = await startGateway(dir);
+  const { context, page, problems } = await newPage(
+    { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 },
+    { confirm: true },
+  );
+  await signIn(page, gw.url);
+  const run = await createRunInPage(page, { name: 'tidy the README', cwd: dir });
+  const runner = startRunner(gw, run, fakeClaude(dir), { prompt: 'tidy the README', args: ['--session', '--cwd', dir] });
+  await page.goto(`${gw.url}/runs/${run.run_id}`);
+  const view = `.run-view[data-run="${run.run_id}"]`;
+  await page.waitForSelector(`${view} .run-head .badge.s-waiting_for_input`);
+  await page.click(`${view} .pane-tab[data-pane="transcript"]`);
+  await page.waitForSelector(`${view} .tx-answer`);
+  const inView = (sel) =>
+    page.$eval(sel, (e) => {
+      const r = e.getBoundingClientRect();
+      return r.width > 0 && r.left >= 0 && r.right <= innerWidth && r.top >= 0 && r.bottom <= innerHeight;
+    });
+  assert.ok(await inView(`${view} .prompt-box textarea`), 'the prompt box is on screen');
+  assert.ok(await inView(`${view} .prompt-box button`), 'Send is on screen');
+  assert.ok(await inView(`${view} .run-controls .danger`), 'Stop is on screen');
+  assert.equal(await page.evaluate(() => document.documentElement.scrollWidth - innerWidth), 0, 'no sideways scrolling');
+  await page.screenshot({ path: join(SHOTS, 'phone-session.png') });
+
+  await page.click(`${view} .run-controls .danger`);
+  await page.waitForSelector(`${view} .run-head .badge.s-stopped`);
+  assert.match(problems.confirmed[0], /^Stop "tidy the README"\?/);
+  await runner.done;
+  const link = await page.waitForSelector(`${view} .artifacts a:text-is("claude.log")`, { timeout: 15000 });
+  assert.equal(await link.getAttribute('download'), 'claude.log');
+  const log = await page.evaluate(async (href) => (await fetch(href)).text(), await link.getAttribute('href'));
+  assert.match(log, /"type":"result"/);
+  assert.deepEqual([problems.dialogs, problems.errors], [[], []]);
+  await context.close();
+  await stopGateway(gw);
+});
+
+test('the first load is gzipped and well under 200 KB', async (t) => {
+  const dir = mkdtempSync(join(work, 'weight-'));
+  const gw = await startGateway(dir);
+  const { context, page, problems } = await newPage();
+  const encodings = new Map();
+  page.on('response', async (r) => {
+    const path = new URL(r.url()).pathname;
+    if (path === '/' || path.startsWith('/assets/')) encodings.set(path, (await r.allHeaders())['content-encoding']);
+  });
+  await signIn(page, gw.url);
+  const bytes = await page.evaluate(() =>
+    [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')]
+      .filter((e) => ['/', '/assets/'].some((p) => new URL(e.name).pathname === p || new URL(e.name).pathname.startsWith('/assets/')))
+      .reduce((n, e) => n + e.encodedBodySize, 0),
+  );
+  assert.deepEqual([...encodings.keys()].sort(), ['/', '/assets/ansi.mjs', '/assets/app.css', '/assets/app.mjs', '/assets/icon.svg', '/assets/transcript.mjs', '/assets/viewer.mjs']);
+  assert.ok([...encodings.values()].every((e) => e === 'gzip'), JSON.stringify([...encodings]));
+  assert.ok(bytes > 10000 && bytes < 200 * 1024, `first load: ${bytes} bytes`);
+  t.diagnostic(`first load: ${bytes} bytes compressed`);
   assert.deepEqual(problems, { dialogs: [], errors: [] });
   await context.close();
   await stopGateway(gw);

@@ -1,8 +1,11 @@
-// The gateway's web UI: sign-in, the runs list, new runs, and run tabs with a live terminal.
+// The gateway's web UI: sign-in, the runs list, new runs, and run tabs with a live terminal, the
+// Claude transcript, a prompt box, commands, assist links and artifacts.
 // Plain DOM, no framework. Everything a run printed is untrusted: it reaches the page only through
-// textContent / createTextNode (see ansi.mjs), never as HTML.
+// textContent / createTextNode (see ansi.mjs), never as HTML; links from it are checked first.
 
 import { renderAnsi } from './ansi.mjs';
+import { TranscriptView, fmtCost, fmtTokens } from './transcript.mjs';
+import { VIEW_LIMIT, readCapped, renderArtifact } from './viewer.mjs';
 
 const PAGE = 500; // events per history request
 const MAX_LINES = 2000; // line elements one terminal keeps in the DOM
@@ -98,6 +101,36 @@ function runDuration(run) {
 function badge(status) {
   const b = el('span', `badge s-${String(status).replace(/[^a-z_]/g, '')}`, String(status).replace(/_/g, ' '));
   return b;
+}
+
+/** The status to show: a running session between turns is waiting for a prompt. */
+function shownStatus(run) {
+  if (!run) return 'unknown';
+  return run.status === 'running' && run.claude && run.claude.between_turns ? 'waiting_for_input' : run.status;
+}
+
+/** A link target from run output or an assist event: only an absolute https URL. */
+function httpsUrl(text) {
+  try {
+    const u = new URL(String(text));
+    return u.protocol === 'https:' ? u.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Copy `text`; where the Clipboard API is refused, select `node` so the reader can copy it. */
+async function copyText(text, node) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    getSelection().removeAllRanges();
+    getSelection().addRange(range);
+    return false;
+  }
 }
 
 function shellQuote(s) {
@@ -254,7 +287,7 @@ function renderRuns() {
   const list = $('runs-list');
   const rows = [];
   for (const r of runs.values()) {
-    if (status && r.status !== status) continue;
+    if (status && shownStatus(r) !== status) continue;
     if (q && !(`${r.name || ''} ${r.id}`.toLowerCase().includes(q))) continue;
     rows.push(r);
   }
@@ -268,12 +301,15 @@ function renderRuns() {
     const name = el('span', 'c-name');
     name.append(el('b', '', r.name || r.id));
     if (r.name) name.append(el('small', 'mono', r.id));
+    const c = r.claude || {};
     row.append(
-      wrapCell('c-status', badge(r.status)),
+      wrapCell('c-status', badge(shownStatus(r))),
       name,
       el('span', 'c-cwd mono', r.cwd || '—'),
+      el('span', 'c-model mono', c.model || '—'),
       el('span', 'c-start', fmtTime(r.created_at)),
       el('span', 'c-dur', runDuration(r)),
+      el('span', 'c-cost', r.claude ? fmtCost(c.cost_usd) : '—'),
       el('span', 'c-last', fmtAgo(r.last_event_at)),
     );
     row.querySelector('.c-start').title = fmtStamp(r.created_at);
@@ -317,7 +353,7 @@ function renderTabs() {
     const b = el('button', 'tab-open');
     b.type = 'button';
     b.dataset.tab = id;
-    b.append(el('i', `dot s-${r ? r.status : 'unknown'}`), el('span', '', (r && r.name) || id));
+    b.append(el('i', `dot s-${shownStatus(r)}`), el('span', '', (r && r.name) || id));
     b.title = (r && r.name) || id;
     const x = el('button', 'tab-close', '×');
     x.type = 'button';
@@ -428,15 +464,7 @@ $('new-run-form').addEventListener('submit', async (ev) => {
 });
 
 $('nr-copy').addEventListener('click', async () => {
-  try {
-    await navigator.clipboard.writeText($('nr-command').textContent);
-    $('nr-copy').textContent = 'Copied';
-  } catch {
-    const range = document.createRange();
-    range.selectNodeContents($('nr-command'));
-    getSelection().removeAllRanges();
-    getSelection().addRange(range);
-  }
+  if (await copyText($('nr-command').textContent, $('nr-command'))) $('nr-copy').textContent = 'Copied';
   setTimeout(() => ($('nr-copy').textContent = 'Copy'), 1500);
 });
 
@@ -516,8 +544,13 @@ function renderLine(e) {
   return d;
 }
 
-// Claude's stream-json lines, when they are on stdout, tell the model, turns and cost.
+// Claude's stream-json lines, when they are on stdout, tell the model, turns and cost (for runs
+// whose summary has no `claude` yet); a `session` marker says the run holds a Claude session.
 function claudeFacts(e, facts) {
+  if (e.type === 'marker' && e.data && e.data.event === 'session') {
+    facts.session = true;
+    return true;
+  }
   if (e.type !== 'stdout' || typeof e.data !== 'string' || e.data[0] !== '{') return false;
   let j;
   try {
@@ -576,11 +609,38 @@ class RunView {
     this.conn = el('span', 'conn small');
     this.conn.dataset.state = 'connecting';
     this.conn.append(el('i'), el('span', '', 'connecting'));
+    this.assistBox = el('span', 'assist');
+    this.assistBox.hidden = true;
     const titleRow = el('div', 'title-row');
-    titleRow.append(this.badge, this.title, this.conn);
+    titleRow.append(this.badge, this.title, this.assistBox, this.conn);
     this.meta = el('dl', 'run-meta');
     this.controls = el('div', 'run-controls');
     head.append(titleRow, this.meta, this.controls);
+
+    // Two panes over the same run: the raw terminal and the Claude conversation.
+    const bar = el('div', 'pane-bar');
+    bar.setAttribute('role', 'tablist');
+    this.paneButtons = {};
+    for (const [key, label] of [['terminal', 'Terminal'], ['transcript', 'Transcript']]) {
+      const b = el('button', 'pane-tab', label);
+      b.type = 'button';
+      b.dataset.pane = key;
+      b.setAttribute('role', 'tab');
+      b.addEventListener('click', () => this.showPane(key));
+      this.paneButtons[key] = b;
+      bar.append(b);
+    }
+    this.txTotals = el('span', 'tx-totals');
+    this.exports = el('span', 'exports');
+    for (const ext of ['md', 'json']) {
+      const a = el('a', 'mono', `.${ext}`);
+      a.href = `/api/runs/${encodeURIComponent(this.id)}/transcript.${ext}`;
+      a.download = `${this.id}-transcript.${ext}`;
+      a.title = `Download the transcript as ${ext === 'md' ? 'Markdown' : 'JSON'}`;
+      this.exports.append(a);
+    }
+    this.exports.prepend(el('span', 'muted', 'Export'));
+    bar.append(this.txTotals, this.exports);
 
     const termWrap = el('div', 'term-wrap');
     this.term = el('div', 'term');
@@ -596,12 +656,195 @@ class RunView {
     this.pill.addEventListener('click', () => this.jumpToTail());
     termWrap.append(this.term, this.pill);
     this.term.addEventListener('scroll', () => this.onScroll(), { passive: true });
+    this.termWrap = termWrap;
 
+    this.txPane = el('div', 'transcript');
+    this.txPane.tabIndex = 0;
+    this.tx = new TranscriptView(this.txPane);
+    this.txLoaded = false;
+    this.txDirty = true;
+    this.txTimer = null;
+    this.txBusy = false;
+
+    this.promptBox = this.buildPromptBox();
     this.artifacts = el('section', 'artifacts');
     this.artifacts.hidden = true;
-    root.append(head, termWrap, this.artifacts);
+    root.append(head, bar, termWrap, this.txPane, this.promptBox, this.artifacts);
     this.root = root;
+    this.assist = null; // the newest assist event's data
+    this.showPane(localStorage.getItem('gw.pane') === 'transcript' ? 'transcript' : 'terminal', false);
     this.setRun(runs.get(this.id));
+  }
+
+  showPane(key, remember = true) {
+    this.pane = key;
+    if (remember) localStorage.setItem('gw.pane', key);
+    for (const [k, b] of Object.entries(this.paneButtons)) {
+      b.classList.toggle('active', k === key);
+      b.setAttribute('aria-selected', String(k === key));
+    }
+    this.termWrap.hidden = key !== 'terminal';
+    this.txPane.hidden = key !== 'transcript';
+    this.exports.hidden = key !== 'transcript';
+    if (key === 'terminal' && this.stick) this.scrollToBottom();
+    if (key === 'transcript' && this.txDirty) this.refreshTranscript(0);
+  }
+
+  // ---- the transcript: fetched whole, drawn incrementally, refetched as the run speaks ----
+
+  refreshTranscript(delay = 600) {
+    this.txDirty = true;
+    if (this.txTimer || this.root.hidden || (this.pane !== 'transcript' && this.txLoaded)) return;
+    this.txTimer = setTimeout(() => this.fetchTranscript(), delay);
+  }
+
+  async fetchTranscript() {
+    this.txTimer = null;
+    if (this.txBusy) return this.refreshTranscript();
+    this.txBusy = true;
+    this.txDirty = false;
+    try {
+      const t = await api('GET', `/api/runs/${this.id}/transcript`);
+      const pane = this.txPane;
+      const atEnd = pane.scrollTop + pane.clientHeight >= pane.scrollHeight - 40;
+      if (this.tx.update(t) && (atEnd || !this.txLoaded)) pane.scrollTop = pane.scrollHeight;
+      this.txLoaded = true;
+      this.renderTotals(t.summary || {});
+    } catch (e) {
+      if (e.status !== 401) this.note(`Could not load the transcript: ${e.message}`);
+    } finally {
+      this.txBusy = false;
+    }
+  }
+
+  renderTotals(s) {
+    const parts = [];
+    if (s.model) parts.push(s.model);
+    if (s.turns) parts.push(`${s.turns} turn${s.turns === 1 ? '' : 's'}`);
+    const u = s.usage || {};
+    if (u.input_tokens || u.output_tokens) {
+      parts.push(`${fmtTokens(u.input_tokens + (u.cache_read_input_tokens || 0) + (u.cache_creation_input_tokens || 0))} in · ${fmtTokens(u.output_tokens)} out`);
+    }
+    if (s.cost_usd) parts.push(fmtCost(s.cost_usd));
+    this.txTotals.textContent = parts.join('  ·  ');
+  }
+
+  // ---- the prompt box ----
+
+  buildPromptBox() {
+    const form = el('form', 'prompt-box');
+    form.hidden = true;
+    const ta = el('textarea', '');
+    ta.rows = 1;
+    ta.maxLength = 32768;
+    ta.placeholder = matchMedia('(max-width: 700px)').matches
+      ? 'Follow-up prompt'
+      : 'Follow-up prompt: Enter sends, Shift+Enter adds a line, ↑ recalls earlier prompts';
+    ta.setAttribute('aria-label', 'Follow-up prompt');
+    const send = el('button', 'primary', 'Send');
+    send.type = 'submit';
+    form.append(ta, send);
+    this.sent = []; // prompts sent from this page, until the transcript shows them
+    this.recall = -1; // index into history() while recalling, -1 for the draft
+    this.draft = '';
+    const fit = () => {
+      ta.style.height = 'auto';
+      ta.style.height = `${Math.min(ta.scrollHeight + 2, 220)}px`;
+    };
+    ta.addEventListener('input', () => {
+      this.recall = -1;
+      fit();
+    });
+    ta.addEventListener('focus', () => {
+      if (this.txDirty && !this.txLoaded) this.fetchTranscript();
+    });
+    ta.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
+        ev.preventDefault();
+        form.requestSubmit();
+      } else if (ev.key === 'ArrowUp' && !ta.value.slice(0, ta.selectionStart).includes('\n')) {
+        const h = this.history();
+        const i = this.recall < 0 ? h.length - 1 : this.recall - 1;
+        if (i < 0 || !h.length) return;
+        if (this.recall < 0) this.draft = ta.value;
+        ev.preventDefault();
+        this.recall = i;
+        ta.value = h[i];
+        fit();
+        ta.setSelectionRange(0, 0);
+      } else if (ev.key === 'ArrowDown' && this.recall >= 0 && !ta.value.slice(ta.selectionEnd).includes('\n')) {
+        ev.preventDefault();
+        const h = this.history();
+        this.recall = this.recall + 1 < h.length ? this.recall + 1 : -1;
+        ta.value = this.recall < 0 ? this.draft : h[this.recall];
+        fit();
+      }
+    });
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const prompt = ta.value;
+      if (!prompt.trim()) return;
+      if (await this.command({ kind: 'prompt', prompt }, send)) {
+        this.sent.push(prompt);
+        this.recall = -1;
+        this.draft = '';
+        ta.value = '';
+        fit();
+        this.note('Prompt queued: it runs as the next turn.');
+      }
+    });
+    this.promptInput = ta;
+    return form;
+  }
+
+  /** This run's earlier prompts, oldest first: the transcript's, then those sent since. */
+  history() {
+    const known = this.tx.prompts;
+    const pending = this.sent.filter((p) => !known.includes(p));
+    return [...known, ...pending];
+  }
+
+  // ---- assist ----
+
+  noteAssist(e) {
+    if (e.type !== 'assist' || !e.data || typeof e.data !== 'object') return;
+    if (this.assist && this.assist.sequence > e.sequence) return;
+    this.assist = { ...e.data, sequence: e.sequence };
+    this.renderAssist();
+  }
+
+  renderAssist() {
+    const a = this.assist;
+    const box = this.assistBox;
+    box.hidden = !a;
+    if (!a) return;
+    const ended = this.run && TERMINAL.has(this.run.status);
+    if (a.closed || ended || !a.url) {
+      const why = a.closed ? a.reason || 'closed' : 'run ended';
+      box.replaceChildren(el('span', 'assist-closed', `Assist closed (${String(why).replace(/_/g, ' ')})`));
+      box.dataset.state = 'closed';
+      return;
+    }
+    box.dataset.state = 'open';
+    const parts = [el('span', 'assist-label', 'Assist')];
+    const web = httpsUrl(a.web);
+    if (web) {
+      const link = el('a', 'assist-web', 'Open in browser');
+      link.href = web;
+      link.target = '_blank';
+      link.rel = 'noopener noreferrer';
+      parts.push(link);
+    }
+    const ssh = el('code', 'assist-ssh', a.url);
+    const copy = el('button', 'chip', 'Copy ssh');
+    copy.type = 'button';
+    copy.addEventListener('click', async () => {
+      copy.textContent = (await copyText(String(a.url), ssh)) ? 'Copied' : 'Selected';
+      setTimeout(() => (copy.textContent = 'Copy ssh'), 1500);
+    });
+    parts.push(ssh, copy);
+    if (a.expires_at) ssh.title = `Expires ${fmtStamp(a.expires_at)}`;
+    box.replaceChildren(...parts);
   }
 
   setRun(run) {
@@ -609,18 +852,23 @@ class RunView {
     const was = this.run && this.run.status;
     this.run = run;
     this.title.textContent = run.name || run.id;
-    this.badge.className = `badge s-${run.status}`;
-    this.badge.textContent = run.status;
-    if (active === this.id) document.title = `${run.name || run.id} · ${run.status}`;
+    const status = shownStatus(run);
+    this.badge.className = `badge s-${status}`;
+    this.badge.textContent = status.replace(/_/g, ' ');
+    if (active === this.id) document.title = `${run.name || run.id} · ${status.replace(/_/g, ' ')}`;
     this.renderMeta();
     if (was !== run.status) {
       this.renderControls();
+      this.renderAssist();
       if (TERMINAL.has(run.status)) this.loadArtifacts();
     }
+    this.updateSession();
   }
 
   renderMeta() {
     const r = this.run;
+    if (!r) return;
+    const c = r.claude;
     const items = [
       ['Run', r.id, 'mono'],
       ['Directory', r.cwd || '—', 'mono'],
@@ -628,22 +876,41 @@ class RunView {
       ['Duration', runDuration(r), ''],
     ];
     if (r.exit_code !== null && r.exit_code !== undefined) items.push(['Exit', r.exit_code, 'mono']);
-    if (this.facts.model) items.push(['Model', this.facts.model, 'mono']);
-    if (this.facts.turns !== undefined) items.push(['Turns', this.facts.turns, '']);
-    if (this.facts.cost !== undefined) items.push(['Cost', `$${this.facts.cost.toFixed(4)}`, 'mono']);
+    const model = (c && c.model) || this.facts.model;
+    if (model) items.push(['Model', model, 'mono']);
+    if (c) {
+      items.push(['Turns', c.turns, '']);
+      items.push(['Tokens', `${fmtTokens(c.input_tokens)} in · ${fmtTokens(c.output_tokens)} out`, '']);
+      items.push(['Cost', fmtCost(c.cost_usd), 'mono']);
+    } else {
+      if (this.facts.turns !== undefined) items.push(['Turns', this.facts.turns, '']);
+      if (this.facts.cost !== undefined) items.push(['Cost', fmtCost(this.facts.cost), 'mono']);
+    }
     const frag = document.createDocumentFragment();
     for (const [k, v, cls] of items) {
-      const d = el('div');
+      const d = el('div', `m-${k.toLowerCase()}`);
       d.append(el('dt', '', k), el('dd', cls, v));
       frag.append(d);
     }
     this.meta.replaceChildren(frag);
   }
 
+  isSession() {
+    return Boolean((this.run && this.run.claude && this.run.claude.session_id) || this.facts.session);
+  }
+
+  /** Interrupt, End session and the prompt box: for a Claude session that is still running. */
+  updateSession() {
+    const on = Boolean(this.run && this.run.status === 'running' && this.isSession());
+    if (this.sessionBox) this.sessionBox.hidden = !on;
+    this.promptBox.hidden = !on;
+  }
+
   async renderControls() {
     const running = this.run && !TERMINAL.has(this.run.status);
     this.controls.replaceChildren();
-    if (!running) return;
+    this.sessionBox = null;
+    if (!running) return this.updateSession();
     const stop = el('button', 'danger', 'Stop');
     stop.type = 'button';
     stop.addEventListener('click', () => this.stop(stop));
@@ -664,7 +931,24 @@ class RunView {
       if (command) this.command({ kind: 'exec', command }, send).then((ok) => ok && (input.value = ''));
     });
     const quick = el('div', 'quick');
-    this.controls.append(form, quick, stop);
+    const session = el('span', 'session-controls');
+    const interrupt = el('button', '', 'Interrupt');
+    interrupt.type = 'button';
+    interrupt.title = 'End the current turn (SIGINT); the session goes on';
+    interrupt.addEventListener('click', async () => {
+      if (await this.command({ kind: 'interrupt' }, interrupt)) this.note('Interrupt sent: the current turn ends.');
+    });
+    const end = el('button', '', 'End session');
+    end.type = 'button';
+    end.title = 'Interrupt the turn, drop queued prompts and end the session';
+    end.addEventListener('click', async () => {
+      if (!confirm(`End the Claude session of "${(this.run && this.run.name) || this.id}"? The current turn is interrupted and queued prompts are dropped.`)) return;
+      if (await this.command({ kind: 'end_session' }, end)) end.textContent = 'Ending…';
+    });
+    session.append(interrupt, end);
+    this.sessionBox = session;
+    this.controls.append(form, quick, session, stop);
+    this.updateSession();
     const cmds = await builtinAllowlist();
     for (const c of cmds) list.append(Object.assign(el('option'), { value: c }));
     for (const c of ['git status', 'git diff', 'cargo test', 'npm test'].filter((c) => cmds.includes(c))) {
@@ -693,26 +977,44 @@ class RunView {
     if (await this.command({ kind: 'stop' }, button)) button.textContent = 'Stopping…';
   }
 
-  async loadArtifacts() {
-    let list;
+  // ---- artifacts ----
+
+  /** List the run's artifacts. A run that has ended uploads claude.log last: ask again until it is there. */
+  async loadArtifacts(attempt = 0) {
+    clearTimeout(this.artifactTimer);
+    let items;
     try {
-      list = await api('GET', `/api/runs/${this.id}/artifacts`);
+      const list = await api('GET', `/api/runs/${this.id}/artifacts`);
+      items = Array.isArray(list) ? list : [];
     } catch {
       return;
     }
-    const items = Array.isArray(list) ? list : (list && list.artifacts) || [];
+    const ended = this.run && TERMINAL.has(this.run.status);
+    if (ended && attempt < 6 && !items.some((a) => a.name === 'claude.log')) {
+      this.artifactTimer = setTimeout(() => this.loadArtifacts(attempt + 1), 500 * 2 ** attempt);
+    }
     if (!items.length) return;
     const ul = el('ul');
     for (const a of items) {
       const li = el('li');
+      const href = `/api/runs/${encodeURIComponent(this.id)}/artifacts/${encodeURIComponent(a.name)}`;
       const link = el('a', 'mono', a.name);
-      link.href = `/api/runs/${encodeURIComponent(this.id)}/artifacts/${encodeURIComponent(a.name)}`;
+      link.href = href;
       link.download = a.name;
-      li.append(link, el('span', 'muted', ` ${(a.size / 1024).toFixed(1)} KiB`));
+      const view = el('button', 'chip', 'View');
+      view.type = 'button';
+      view.dataset.artifact = a.name;
+      view.addEventListener('click', () => openViewer(href, a));
+      li.append(link, el('span', 'muted', fmtSize(a.size)), view);
       ul.append(li);
     }
     this.artifacts.replaceChildren(el('h2', '', 'Artifacts'), ul);
     this.artifacts.hidden = false;
+  }
+
+  loadArtifactsSoon() {
+    clearTimeout(this.artifactTimer);
+    this.artifactTimer = setTimeout(() => this.loadArtifacts(), 800);
   }
 
   note(text) {
@@ -729,6 +1031,7 @@ class RunView {
 
   show() {
     this.root.hidden = false;
+    if (this.pane === 'transcript' && this.txDirty) this.refreshTranscript(0);
     if (this.run) document.title = `${this.run.name || this.id} · ${this.run.status}`;
     if (!this.started) {
       this.started = true;
@@ -760,6 +1063,7 @@ class RunView {
       this.live = this.last;
       this.scrollToBottom();
       this.connect();
+      if (!TERMINAL.has(run.status)) this.loadArtifacts();
     } catch (e) {
       if (e.status === 404) this.note('No such run.');
       else if (e.status !== 401) {
@@ -810,18 +1114,20 @@ class RunView {
   receive(e) {
     if (e.sequence <= this.live) return; // already have it
     this.live = e.sequence;
-    if (claudeFacts(e, this.facts)) this.renderMeta();
-    if (e.type === 'marker' && e.data && e.data.event === 'finished') this.loadArtifactsSoon();
+    if (claudeFacts(e, this.facts)) {
+      this.renderMeta();
+      this.updateSession();
+    }
+    this.noteAssist(e);
+    const ev = e.type === 'marker' && e.data ? e.data.event : null;
+    if (['finished', 'files', 'file'].includes(ev) || (e.type === 'info' && /latest\.diff/.test(String(e.data)))) this.loadArtifactsSoon();
+    if (e.type === 'error' || e.type === 'marker' || (e.type === 'stdout' && String(e.data).startsWith('{'))) this.refreshTranscript();
     if (!this.atTail) return this.updatePill();
     this.queue.push(e);
     if (!this.flushQueued) {
       this.flushQueued = true;
       requestAnimationFrame(() => this.flush());
     }
-  }
-
-  loadArtifactsSoon() {
-    setTimeout(() => this.loadArtifacts(), 1500);
   }
 
   flush() {
@@ -863,8 +1169,12 @@ class RunView {
     this.lines.replaceChildren();
     this.first = 0;
     this.last = 0;
-    for (const e of events) claudeFacts(e, this.facts);
+    for (const e of events) {
+      claudeFacts(e, this.facts);
+      this.noteAssist(e);
+    }
     this.renderMeta();
+    this.updateSession();
     this.appendLines(events);
     if (!events.length) this.last = this.live;
     this.updateEdge();
@@ -918,6 +1228,7 @@ class RunView {
       const page = await api('GET', `/api/runs/${this.id}/events?before=${this.first}&limit=${PAGE}`);
       const events = page.events.filter((e) => e.sequence < this.first);
       if (events.length) {
+        for (const e of events) this.noteAssist(e);
         const t = this.term;
         const height = t.scrollHeight;
         const frag = document.createDocumentFragment();
@@ -980,6 +1291,49 @@ class RunView {
     }
   }
 }
+
+// ---------- the artifact viewer ----------
+
+function fmtSize(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+let viewing = null; // the fetch being shown, so a slow one cannot overwrite a newer one
+
+async function openViewer(href, artifact) {
+  const body = $('viewer-body');
+  const note = $('viewer-note');
+  const token = (viewing = {});
+  $('viewer-title').textContent = artifact.name;
+  $('viewer-size').textContent = fmtSize(artifact.size);
+  $('viewer-download').href = href;
+  $('viewer-download').download = artifact.name;
+  body.className = 'viewer-body';
+  body.textContent = 'Loading…';
+  note.hidden = true;
+  if (!$('viewer').open) $('viewer').showModal();
+  try {
+    const r = await fetch(href, { credentials: 'same-origin', cache: 'no-store' });
+    if (!r.ok) throw new Error(`HTTP ${r.status}`);
+    const { text, truncated } = await readCapped(r, VIEW_LIMIT);
+    if (viewing !== token) return;
+    renderArtifact(body, artifact.name, text, truncated);
+    if (truncated) {
+      note.textContent = `Showing the first ${fmtSize(VIEW_LIMIT)} of ${fmtSize(artifact.size)}: download it for the rest.`;
+      note.hidden = false;
+    }
+  } catch (e) {
+    if (viewing === token) body.textContent = `Could not load ${artifact.name}: ${e.message}`;
+  }
+}
+
+$('viewer-close').addEventListener('click', () => $('viewer').close());
+$('viewer').addEventListener('close', () => {
+  viewing = null;
+  $('viewer-body').replaceChildren();
+});
 
 // ---------- start ----------
 

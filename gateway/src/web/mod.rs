@@ -1,18 +1,20 @@
 //! The web UI: static files compiled into the binary, the page's routes, and the security headers
 //! every answer carries.
 //!
-//! No build step and no framework: `index.html`, `app.css` and two ES modules (`app.mjs`, and
-//! `ansi.mjs`, the terminal colour parser) are served as written. Run output reaches the DOM only
+//! No build step and no framework: `index.html`, `app.css` and four ES modules (`app.mjs`;
+//! `ansi.mjs`, the terminal colour parser; `transcript.mjs`, the Claude conversation; `viewer.mjs`,
+//! the artifact viewer) are served as written. Run output reaches the DOM only
 //! as text (`textContent`); the Content-Security-Policy allows scripts and styles from this origin
 //! only, so even a rendering bug could not run injected script.
 
+use std::io::Write;
 use std::sync::OnceLock;
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::Router;
 use axum::extract::Path;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use sha2::{Digest, Sha256};
 
 use crate::state::AppState;
@@ -43,6 +45,16 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("ansi.mjs"),
     },
     Asset {
+        name: "transcript.mjs",
+        mime: "text/javascript; charset=utf-8",
+        body: include_bytes!("transcript.mjs"),
+    },
+    Asset {
+        name: "viewer.mjs",
+        mime: "text/javascript; charset=utf-8",
+        body: include_bytes!("viewer.mjs"),
+    },
+    Asset {
         name: "app.css",
         mime: "text/css; charset=utf-8",
         body: include_bytes!("app.css"),
@@ -67,20 +79,73 @@ pub fn routes() -> Router<AppState> {
         .route("/assets/{name}", get(asset))
 }
 
-/// Strong ETags (hash of the content), computed once.
-fn etags() -> &'static [String] {
-    static TAGS: OnceLock<Vec<String>> = OnceLock::new();
-    TAGS.get_or_init(|| {
+/// One file as served: its bytes, gzipped, and a strong ETag (hash of the content) for each.
+struct Variants {
+    etag: String,
+    gzip: Vec<u8>,
+    gzip_etag: String,
+}
+
+/// The variants of `INDEX` (first) and of each asset, computed once, at the first request
+/// (about 85 KB of text: a few milliseconds).
+fn variants() -> &'static [Variants] {
+    static ALL: OnceLock<Vec<Variants>> = OnceLock::new();
+    ALL.get_or_init(|| {
         std::iter::once(INDEX)
             .chain(ASSETS.iter().map(|a| a.body))
-            .map(|body| format!("\"{}\"", &hex::encode(Sha256::digest(body))[..20]))
+            .map(|body| {
+                let tag = &hex::encode(Sha256::digest(body))[..20];
+                Variants {
+                    etag: format!("\"{tag}\""),
+                    gzip: gzip(body),
+                    gzip_etag: format!("\"{tag}-gz\""),
+                }
+            })
             .collect()
     })
 }
 
-/// Serve `body`, or 304 when the browser's copy is current. `no-cache` makes the browser ask each
-/// time (a cheap 304), so a new gateway version is picked up at the next load.
-fn serve(headers: &HeaderMap, etag: &str, mime: &'static str, body: &'static [u8]) -> Response {
+fn gzip(body: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    // Writing to a Vec cannot fail.
+    enc.write_all(body).expect("gzip into memory");
+    enc.finish().expect("gzip into memory")
+}
+
+/// Whether the request's `Accept-Encoding` takes gzip (listed, or `*`, without `q=0`).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let coding = parts.next().unwrap_or_default();
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+        })
+}
+
+/// Serve `body` (gzipped when the browser takes it), or 304 when the browser's copy is current.
+/// `no-cache` makes the browser ask each time (a cheap 304), so a new gateway version is picked
+/// up at the next load.
+fn serve(
+    headers: &HeaderMap,
+    v: &'static Variants,
+    mime: &'static str,
+    body: &'static [u8],
+) -> Response {
+    let gz = accepts_gzip(headers);
+    let (etag, bytes) = if gz {
+        (&v.gzip_etag, v.gzip.as_slice())
+    } else {
+        (&v.etag, body)
+    };
     let fresh = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -88,10 +153,14 @@ fn serve(headers: &HeaderMap, etag: &str, mime: &'static str, body: &'static [u8
     let mut resp = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        ([(header::CONTENT_TYPE, mime)], body).into_response()
+        ([(header::CONTENT_TYPE, mime)], bytes).into_response()
     };
     let h = resp.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if gz && !fresh {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
     if let Ok(v) = HeaderValue::from_str(etag) {
         h.insert(header::ETAG, v);
     }
@@ -100,12 +169,12 @@ fn serve(headers: &HeaderMap, etag: &str, mime: &'static str, body: &'static [u8
 
 /// The page (for `/` and for the links to runs, `/runs/:id`).
 async fn index(headers: HeaderMap) -> Response {
-    serve(&headers, &etags()[0], "text/html; charset=utf-8", INDEX)
+    serve(&headers, &variants()[0], "text/html; charset=utf-8", INDEX)
 }
 
 async fn asset(headers: HeaderMap, Path(name): Path<String>) -> Response {
     match ASSETS.iter().position(|a| a.name == name) {
-        Some(i) => serve(&headers, &etags()[i + 1], ASSETS[i].mime, ASSETS[i].body),
+        Some(i) => serve(&headers, &variants()[i + 1], ASSETS[i].mime, ASSETS[i].body),
         None => crate::error::ApiError::NotFound("no such asset").into_response(),
     }
 }
@@ -124,7 +193,10 @@ pub async fn security_headers(mut resp: Response) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         "cross-origin-opener-policy",
@@ -135,4 +207,90 @@ pub async fn security_headers(mut resp: Response) -> Response {
         HeaderValue::from_static("same-origin"),
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use axum::body::{Body, to_bytes};
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn fetch(path: &str, accept: Option<&str>, etag: Option<&str>) -> Response {
+        let mut req = Request::get(path);
+        if let Some(a) = accept {
+            req = req.header(header::ACCEPT_ENCODING, a);
+        }
+        if let Some(t) = etag {
+            req = req.header(header::IF_NONE_MATCH, t);
+        }
+        let app: Router<()> = Router::new()
+            .route("/", get(index))
+            .route("/assets/{name}", get(asset));
+        app.oneshot(req.body(Body::empty()).unwrap()).await.unwrap()
+    }
+
+    #[test]
+    fn accept_encoding_is_read_with_its_weights() {
+        let h = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(v).unwrap());
+            accepts_gzip(&m)
+        };
+        for (value, gz) in [
+            ("gzip, deflate, br, zstd", true),
+            ("GZIP", true),
+            ("br;q=1.0, gzip;q=0.5", true),
+            ("*", true),
+            ("gzip;q=0", false),
+            ("br, deflate", false),
+            ("identity", false),
+            ("x-gzip-not", false),
+        ] {
+            assert_eq!(h(value), gz, "{value}");
+        }
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+
+    #[tokio::test]
+    async fn assets_are_gzipped_when_accepted_with_their_own_etag() {
+        let plain = fetch("/assets/app.mjs", None, None).await;
+        assert_eq!(plain.status(), StatusCode::OK);
+        assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+        assert_eq!(plain.headers()[header::VARY], "accept-encoding");
+        let plain_tag = plain.headers()[header::ETAG].to_str().unwrap().to_string();
+        let plain_body = to_bytes(plain.into_body(), usize::MAX).await.unwrap();
+        assert_eq!(&plain_body[..], ASSETS[0].body);
+
+        let gz = fetch("/assets/app.mjs", Some("gzip, br"), None).await;
+        assert_eq!(gz.headers()[header::CONTENT_ENCODING], "gzip");
+        assert_eq!(gz.headers()[header::VARY], "accept-encoding");
+        let gz_tag = gz.headers()[header::ETAG].to_str().unwrap().to_string();
+        assert_ne!(gz_tag, plain_tag, "each encoding has its own validator");
+        let packed = to_bytes(gz.into_body(), usize::MAX).await.unwrap();
+        assert!(
+            packed.len() * 3 < plain_body.len(),
+            "{} → {}",
+            plain_body.len(),
+            packed.len()
+        );
+        let mut unpacked = Vec::new();
+        flate2::read::GzDecoder::new(&packed[..])
+            .read_to_end(&mut unpacked)
+            .unwrap();
+        assert_eq!(unpacked, plain_body);
+
+        // Revalidation: 304 for the matching variant's tag, no body, no Content-Encoding.
+        let again = fetch("/assets/app.mjs", Some("gzip"), Some(&gz_tag)).await;
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+        assert!(again.headers().get(header::CONTENT_ENCODING).is_none());
+        let other = fetch("/assets/app.mjs", Some("gzip"), Some(&plain_tag)).await;
+        assert_eq!(other.status(), StatusCode::OK);
+
+        let page = fetch("/", Some("gzip"), None).await;
+        assert_eq!(page.headers()[header::CONTENT_ENCODING], "gzip");
+    }
 }
