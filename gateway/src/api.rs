@@ -28,19 +28,23 @@ pub fn router(state: AppState) -> Router {
         .route("/api/runs", get(list_runs).post(create_run_admin))
         .route("/api/runs/{id}", get(get_run))
         .route("/api/runs/{id}/events", get(run_events))
+        .merge(crate::commands::routes())
         .merge(crate::sse::routes())
         .merge(crate::session::routes())
         .merge(crate::web::routes())
-        .merge(crate::commands::routes())
         .merge(crate::artifacts::routes())
         .merge(crate::transcript::routes())
         .merge(crate::metrics::routes())
         .fallback(not_found)
         .with_state(state.clone())
         // Outermost last: every answer gets the security headers, even a refusal by the guard.
+        .layer(axum::middleware::map_response(crate::error::json_rejections))
         .layer(axum::middleware::from_fn(crate::session::csrf_guard))
         .layer(axum::middleware::map_response(crate::web::security_headers))
-        .layer(axum::middleware::from_fn_with_state(state, crate::metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::metrics::track,
+        ))
 }
 
 async fn not_found() -> ApiError {
@@ -60,9 +64,38 @@ pub(crate) async fn read_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(ApiError::TooLarge { limit });
     }
-    axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::TooLarge { limit })
+    // A client that trickles its body does not hold a slot and its memory forever.
+    match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, limit)).await {
+        Ok(read) => read.map_err(|_| ApiError::TooLarge { limit }),
+        Err(_) => Err(ApiError::BodyTimeout),
+    }
+}
+
+/// Longest a client may take to send a request body.
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How many large bodies are read at once. A request waits for a slot only after its headers,
+/// timestamp and run passed [`auth::begin_runner`], and holds it until it is answered, so
+/// parallel uploads bound the memory they can take instead of exhausting it.
+#[derive(Debug)]
+pub struct BodySlots {
+    /// Ingest batches (≤ 4 MiB each): 64 × 4 MiB at most.
+    pub ingest: tokio::sync::Semaphore,
+    /// Artifacts (≤ 32 MiB each): 4 × 32 MiB at most.
+    pub artifacts: tokio::sync::Semaphore,
+}
+
+impl Default for BodySlots {
+    fn default() -> Self {
+        Self { ingest: tokio::sync::Semaphore::new(64), artifacts: tokio::sync::Semaphore::new(4) }
+    }
+}
+
+/// Wait for one of `slots`.
+pub(crate) async fn take_slot(
+    slots: &tokio::sync::Semaphore,
+) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+    slots.acquire().await.map_err(|_| ApiError::Internal("body slots closed".into()))
 }
 
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
@@ -214,8 +247,13 @@ async fn ingest_events(
     body: Body,
 ) -> Result<Json<IngestAck>, ApiError> {
     let started = std::time::Instant::now();
+    let check = auth::begin_runner(&state, &headers).await?;
+    if check.run_id().is_none() {
+        return Err(ApiError::Unauthorized(AuthReason::UnknownRun));
+    }
+    let _slot = take_slot(&state.body_slots.ingest).await?;
     let bytes = read_body(body, &headers, state.limits.max_ingest_bytes).await?;
-    let run_id = match verify_runner(&state, &method, &uri, &headers, &bytes).await? {
+    let run_id = match check.finish(&state, &method, &uri, &bytes)? {
         Caller::Run(id) => id,
         Caller::Shared => return Err(ApiError::Unauthorized(AuthReason::UnknownRun)),
     };

@@ -14,8 +14,8 @@ use common::sign::AuthReason;
 use common::wire::{self, ArtifactInfo};
 use serde::Deserialize;
 
-use crate::api::read_body;
-use crate::auth::{self, Caller, now_ms, verify_runner};
+use crate::api::{read_body, take_slot};
+use crate::auth::{self, Caller, now_ms};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -91,18 +91,24 @@ async fn upload(
 ) -> Result<(StatusCode, Json<ArtifactInfo>), ApiError> {
     let name = q.name.unwrap_or_default();
     check_name(&name).map_err(|m| ApiError::bad_request("invalid_name", m))?;
-    // Read with the bound before anything else: an oversized body is refused, not buffered.
-    let bytes = read_body(body, &headers, state.limits.max_artifact_bytes).await?;
-    let run_id = match verify_runner(&state, &method, &uri, &headers, &bytes).await? {
-        Caller::Run(id) => id,
-        Caller::Shared => return Err(ApiError::Unauthorized(AuthReason::UnknownRun)),
+    // Headers, window and run first; only then wait for a slot and read the (bounded) body, so
+    // an unauthenticated client cannot make the gateway buffer anything large.
+    let check = auth::begin_runner(&state, &headers).await?;
+    let Some(claimed) = check.run_id() else {
+        return Err(ApiError::Unauthorized(AuthReason::UnknownRun));
     };
-    if q.run_id.as_deref() != Some(run_id.as_str()) {
+    if q.run_id.as_deref() != Some(claimed) {
         return Err(ApiError::bad_request(
             "run_mismatch",
             "run_id in the query differs from X-Runner-Run",
         ));
     }
+    let _slot = take_slot(&state.body_slots.artifacts).await?;
+    let bytes = read_body(body, &headers, state.limits.max_artifact_bytes).await?;
+    let run_id = match check.finish(&state, &method, &uri, &bytes)? {
+        Caller::Run(id) => id,
+        Caller::Shared => return Err(ApiError::Unauthorized(AuthReason::UnknownRun)),
+    };
     let info = state
         .store
         .put_artifact(run_id.clone(), name, bytes.to_vec(), now_ms())

@@ -124,15 +124,22 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Verify a runner request. Order matters: timestamp, key lookup, signature over the received
-/// bytes in constant time, and only then the nonce, so a forged request cannot fill the cache.
-pub async fn verify_runner(
-    state: &AppState,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Caller, ApiError> {
+/// A runner request whose headers, timestamp and key passed the cheap checks; its body has not
+/// been read yet. Handlers read the body only after [`begin_runner`], so an unauthenticated
+/// client cannot make the gateway buffer a large body, then call [`RunnerCheck::finish`].
+#[derive(Debug)]
+pub struct RunnerCheck {
+    timestamp: i64,
+    nonce: String,
+    run_id: String,
+    signature: String,
+    key: Vec<u8>,
+    caller: Caller,
+}
+
+/// The first half of [`verify_runner`]: headers well-formed, timestamp inside the window, and
+/// the key of the named run (or the shared secret). Nothing is recorded yet.
+pub async fn begin_runner(state: &AppState, headers: &HeaderMap) -> Result<RunnerCheck, ApiError> {
     let ts_raw = header(headers, sign::HEADER_TIMESTAMP)?;
     let nonce = header(headers, sign::HEADER_NONCE)?;
     let run_id = header(headers, sign::HEADER_RUN).unwrap_or("");
@@ -144,8 +151,7 @@ pub async fn verify_runner(
     if !sign::valid_nonce(nonce) {
         return Err(ApiError::Unauthorized(AuthReason::MalformedHeader));
     }
-    let now = now_secs();
-    sign::check_timestamp(now, timestamp).map_err(ApiError::Unauthorized)?;
+    sign::check_timestamp(now_secs(), timestamp).map_err(ApiError::Unauthorized)?;
 
     let (key, caller): (Vec<u8>, Caller) = if run_id.is_empty() {
         (
@@ -163,26 +169,71 @@ pub async fn verify_runner(
             .ok_or(ApiError::Unauthorized(AuthReason::UnknownRun))?;
         (run.key.to_vec(), Caller::Run(run_id.to_string()))
     };
-
-    let parts = SignedParts {
-        method: method.as_str(),
-        path: uri.path(),
-        query: uri.query().unwrap_or(""),
-        run_id,
+    Ok(RunnerCheck {
         timestamp,
-        nonce,
-        body,
-    };
-    sign::verify(&key, &parts, signature).map_err(ApiError::Unauthorized)?;
+        nonce: nonce.to_string(),
+        run_id: run_id.to_string(),
+        signature: signature.to_string(),
+        key,
+        caller,
+    })
+}
 
-    match state.nonces.record(nonce, timestamp, now) {
-        NonceOutcome::Fresh => Ok(caller),
-        NonceOutcome::Replayed => Err(ApiError::Unauthorized(AuthReason::ReplayedNonce)),
-        NonceOutcome::Full => Err(ApiError::Busy {
-            message: "too many signed requests in the replay window; retry shortly",
-            retry_after: 5,
-        }),
+impl RunnerCheck {
+    /// The second half: the signature over the received bytes in constant time, and only then
+    /// the nonce, so a forged request can neither use up a genuine nonce nor fill the cache.
+    pub fn finish(
+        self,
+        state: &AppState,
+        method: &Method,
+        uri: &Uri,
+        body: &[u8],
+    ) -> Result<Caller, ApiError> {
+        let parts = SignedParts {
+            method: method.as_str(),
+            path: uri.path(),
+            query: uri.query().unwrap_or(""),
+            run_id: &self.run_id,
+            timestamp: self.timestamp,
+            nonce: &self.nonce,
+            body,
+        };
+        sign::verify(&self.key, &parts, &self.signature).map_err(ApiError::Unauthorized)?;
+        // The clock is read again: reading a slow body must not stretch the window.
+        let now = now_secs();
+        sign::check_timestamp(now, self.timestamp).map_err(ApiError::Unauthorized)?;
+        match state.nonces.record(&self.nonce, self.timestamp, now) {
+            NonceOutcome::Fresh => Ok(self.caller),
+            NonceOutcome::Replayed => Err(ApiError::Unauthorized(AuthReason::ReplayedNonce)),
+            NonceOutcome::Full => Err(ApiError::Busy {
+                message: "too many signed requests in the replay window; retry shortly",
+                retry_after: 5,
+            }),
+        }
     }
+
+    /// The run the request names, if any (known to exist).
+    pub fn run_id(&self) -> Option<&str> {
+        match &self.caller {
+            Caller::Run(id) => Some(id),
+            Caller::Shared => None,
+        }
+    }
+}
+
+/// Verify a runner request whose body is already in hand (or empty): [`begin_runner`] then
+/// [`RunnerCheck::finish`]. Order matters: timestamp, key lookup, signature over the received
+/// bytes in constant time, and only then the nonce.
+pub async fn verify_runner(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Caller, ApiError> {
+    begin_runner(state, headers)
+        .await?
+        .finish(state, method, uri, body)
 }
 
 /// SHA-256 of an admin token, as stored.

@@ -20,6 +20,8 @@ pub enum ApiError {
     NotFound(&'static str),
     /// 409: the batch would leave a gap; resend from `expected`.
     Gap { expected: u64 },
+    /// 408: the client took longer than the read timeout to send its body.
+    BodyTimeout,
     /// 413: the body is larger than `limit` bytes.
     TooLarge { limit: usize },
     /// 503: a bounded resource is full; try again after `retry_after` seconds.
@@ -47,6 +49,7 @@ impl From<StoreError> for ApiError {
             StoreError::Gap { expected } => ApiError::Gap { expected },
             StoreError::RunFinished => ApiError::Unauthorized(AuthReason::RunFinished),
             StoreError::Conflict => ApiError::bad_request("conflict", "already exists"),
+            StoreError::Invalid(why) => ApiError::bad_request("invalid_event", why),
             StoreError::Backend(cause) => ApiError::Internal(cause),
         }
     }
@@ -107,6 +110,15 @@ impl IntoResponse for ApiError {
                 }),
             )
                 .into_response(),
+            ApiError::BodyTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                body(
+                    "request_timeout",
+                    None,
+                    "the body took too long to arrive".into(),
+                ),
+            )
+                .into_response(),
             ApiError::TooLarge { limit } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 body(
@@ -145,4 +157,38 @@ impl IntoResponse for ApiError {
             }
         }
     }
+}
+
+/// Axum's own extractor rejections (a malformed `?query`, a bad path segment, a wrong content
+/// type) answer in plain text; give them the JSON error shape of every other answer.
+pub async fn json_rejections(resp: Response) -> Response {
+    let status = resp.status();
+    let plain = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/plain"));
+    if !plain || !(status.is_client_error()) {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let message: String = String::from_utf8_lossy(&text).chars().take(300).collect();
+    let json = serde_json::to_vec(&ErrorBody {
+        error: if status == StatusCode::NOT_FOUND {
+            "not_found"
+        } else {
+            "bad_request"
+        }
+        .into(),
+        reason: Some("invalid_request".into()),
+        message,
+    })
+    .unwrap_or_default();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(json))
 }

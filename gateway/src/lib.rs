@@ -116,6 +116,7 @@ impl Gateway {
         let runner_env_path =
             secrets::write_runner_env(&config.data_dir, &base_url, &secrets.hmac_secret, ca_path)?;
         let state = AppState::new(StateInner {
+            body_slots: Default::default(),
             store,
             hmac_secret: secrets.hmac_secret,
             admin_token_hash: secrets.admin_token_hash,

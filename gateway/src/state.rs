@@ -30,6 +30,8 @@ pub struct StateInner {
     pub command_waiters: crate::commands::Waiters,
     /// Counters served at `/metrics`.
     pub metrics: crate::metrics::Metrics,
+    /// Bounds on large bodies read at once.
+    pub body_slots: crate::api::BodySlots,
 }
 
 impl std::fmt::Debug for StateInner {

@@ -27,6 +27,7 @@ fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("g.db")).unwrap());
     let state = AppState::new(StateInner {
+        body_slots: Default::default(),
         store,
         hmac_secret: Secret::new(SECRET),
         admin_token_hash: token_hash(ADMIN),
@@ -523,5 +524,48 @@ async fn run_keys_cannot_create_runs_and_ping_needs_a_signature() {
     assert_eq!(
         (status, reason(&b)),
         (StatusCode::UNAUTHORIZED, "bad_signature")
+    );
+}
+
+#[tokio::test]
+async fn an_unauthenticated_upload_is_refused_before_its_body_is_read() {
+    let h = harness();
+    // A body that never ends: answering at all proves the gateway did not wait to buffer it.
+    for uri in [
+        "/api/ingest/event",
+        "/api/ingest/artifact?run_id=r_x&name=a.log",
+    ] {
+        let req = Request::post(uri)
+            .header("content-type", "application/json")
+            .body(Body::from_stream(futures_util::stream::pending::<
+                Result<axum::body::Bytes, std::io::Error>,
+            >()))
+            .unwrap();
+        let answer =
+            tokio::time::timeout(std::time::Duration::from_secs(5), call(&h.state, req)).await;
+        let (status, b) =
+            answer.unwrap_or_else(|_| panic!("{uri}: the gateway waited for the body"));
+        assert_eq!(
+            (status, reason(&b)),
+            (StatusCode::UNAUTHORIZED, "missing_header"),
+            "{uri}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn malformed_queries_get_the_json_error_shape() {
+    let h = harness();
+    let run = create_run(&h.state).await;
+    let (status, b) = admin_get(
+        &h.state,
+        &format!("/api/runs/{}/events?after=abc", run.run_id),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        (b["error"].as_str(), reason(&b)),
+        (Some("bad_request"), "invalid_request"),
+        "{b}"
     );
 }
