@@ -23,6 +23,7 @@ pub struct Cli {
 
 /// Flags shared by every subcommand; each has an environment variable of the same meaning.
 #[derive(Debug, Default, Clone, Args)]
+#[command(next_help_heading = "Settings (every subcommand; also from the environment or .env)")]
 pub struct SettingFlags {
     /// Read settings from this file instead of ./.env
     #[arg(long, global = true, value_name = "PATH")]
