@@ -97,7 +97,7 @@ function startRunner(gw, run, child, { prompt = 'say hi', args = [] } = {}) {
       ok({ code, stderr });
     }),
   );
-  return { proc, done };
+  return { proc, done, stderr: () => stderr };
 }
 
 /** The fake Claude Code CLI (fake-claude.mjs) behind a wrapper, with its own turn counter. */
@@ -241,7 +241,13 @@ while [ $i -le 100 ]; do echo "line $i"; i=$((i+1)); done
 `,
   );
   const runner = startRunner(gw, run, child);
-  await page.waitForSelector('.run-view:not([hidden]) .ln:text-is("line 50")');
+  await page.waitForSelector('.run-view:not([hidden]) .ln:text-is("line 50")').catch(async (e) => {
+    // Say what the runner and the gateway saw, so a failure in CI explains itself.
+    const stored = await page
+      .evaluate((id) => fetch(`/api/runs/${id}`).then((r) => r.text()), run.run_id)
+      .catch((x) => String(x));
+    throw new Error(`${e.message}\nrunner exit: ${runner.proc.exitCode}\nrunner stderr:\n${runner.stderr()}\nrun at the gateway: ${stored}`);
+  });
   assert.equal(await page.textContent('.run-view:not([hidden]) .conn span'), 'live');
   await page.waitForFunction(() => [...document.querySelectorAll('.ln')].some((l) => l.textContent === 'coloured and plain'));
   const colour = await page.$$eval('.run-view:not([hidden]) .ln', (els) => els.find((l) => l.textContent === 'coloured and plain').innerHTML);
