@@ -2,8 +2,8 @@
 //! or JSON downloads.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use common::claude::Transcript;
@@ -53,19 +53,6 @@ async fn transcript_json(
     Ok(Json(build(&state, &id).await?))
 }
 
-fn attachment(body: String, content_type: &'static str, filename: String) -> Response {
-    let mut resp = body.into_response();
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    // The run id is [A-Za-z0-9_-] only (checked in `build`), so the name needs no escaping.
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox"));
-    resp
-}
-
 async fn export_markdown(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -74,7 +61,11 @@ async fn export_markdown(
     auth::require_admin(&state, &headers)?;
     let t = build(&state, &id).await?;
     let md = t.to_markdown(&format!("Run {id}"));
-    Ok(attachment(md, "text/markdown; charset=utf-8", format!("{id}-transcript.md")))
+    crate::artifacts::attachment(
+        md,
+        "text/markdown; charset=utf-8",
+        &format!("{id}-transcript.md"),
+    )
 }
 
 async fn export_json(
@@ -85,5 +76,5 @@ async fn export_json(
     auth::require_admin(&state, &headers)?;
     let t = build(&state, &id).await?;
     let json = serde_json::to_string_pretty(&t).map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(attachment(json, "application/json", format!("{id}-transcript.json")))
+    crate::artifacts::attachment(json, "application/json", &format!("{id}-transcript.json"))
 }
