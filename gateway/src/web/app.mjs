@@ -98,8 +98,14 @@ function runDuration(run) {
   return fmtDuration(end - run.created_at);
 }
 
+/** `waiting_for_input` → `Waiting for input`. */
+function statusLabel(status) {
+  const words = String(status).replace(/_/g, ' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
 function badge(status) {
-  const b = el('span', `badge s-${String(status).replace(/[^a-z_]/g, '')}`, String(status).replace(/_/g, ' '));
+  const b = el('span', `badge s-${String(status).replace(/[^a-z_]/g, '')}`, statusLabel(status));
   return b;
 }
 
@@ -854,7 +860,7 @@ class RunView {
     this.title.textContent = run.name || run.id;
     const status = shownStatus(run);
     this.badge.className = `badge s-${status}`;
-    this.badge.textContent = status.replace(/_/g, ' ');
+    this.badge.textContent = statusLabel(status);
     if (active === this.id) document.title = `${run.name || run.id} · ${status.replace(/_/g, ' ')}`;
     this.renderMeta();
     if (was !== run.status) {
