@@ -294,7 +294,8 @@ pub fn authenticated(state: &AppState, headers: &HeaderMap) -> bool {
         Some(Some(save)) => {
             let store = state.store.clone();
             tokio::spawn(async move {
-                if let Err(e) = store.save_session(save).await {
+                // Only an update: a touch landing after sign-out's delete must not revive it.
+                if let Err(e) = store.touch_session(save.id_hash, save.last_seen).await {
                     tracing::warn!(error = %e, "could not record session activity");
                 }
             });

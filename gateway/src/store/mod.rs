@@ -35,6 +35,10 @@ pub enum StoreError {
     RunFinished,
     #[error("already exists")]
     Conflict,
+    /// The batch breaks a rule of the stream (for example, events after the `finished` marker);
+    /// resending it cannot help.
+    #[error("invalid event: {0}")]
+    Invalid(String),
     /// The database failed; the text is for the log, never for a client.
     #[error("storage failure: {0}")]
     Backend(String),
@@ -138,8 +142,12 @@ pub trait Store: Send + Sync + 'static {
     /// run when `before` is past its end, the page above a window when paging backwards.
     fn events_before(&self, run_id: String, before: u64, limit: usize) -> StoreFuture<Vec<Event>>;
 
-    /// Inserts or replaces a sign-in session.
+    /// Stores a new sign-in session (or replaces one with the same hash).
     fn save_session(&self, session: StoredSession) -> StoreFuture<()>;
+
+    /// Records activity on a stored session: sets `last_seen` only if the session still exists
+    /// (a touch racing a sign-out must not bring the session back). `false` if there was none.
+    fn touch_session(&self, id_hash: [u8; 32], last_seen: i64) -> StoreFuture<bool>;
 
     /// Every stored sign-in session.
     fn sessions(&self) -> StoreFuture<Vec<StoredSession>>;
@@ -238,8 +246,9 @@ pub(crate) fn delivery_of(stored: &StreamDigest, finished: &serde_json::Value) -
 /// (checked first: resending would not help). The first event moves `pending` to `running`; a
 /// `finished` marker ends the run as `finished` (exit code 0), `failed` (any other or no exit code) or
 /// `stopped` (a `stop_requested` marker came before it), and its `eventCount`/`streamSha256` are checked
-/// against the events stored before it ([`delivery_of`]). Once the run is terminal within a batch,
-/// later markers of that batch change nothing. Every stored event feeds the stream digest.
+/// against the events stored before it ([`delivery_of`]). `finished` is the last event of a run: a
+/// batch with new events after its `finished` marker is refused whole with [`StoreError::Invalid`].
+/// Every stored event feeds the stream digest.
 pub(crate) fn plan_append<'a>(
     before: &Progress,
     events: &'a [Event],
@@ -269,9 +278,15 @@ pub(crate) fn plan_append<'a>(
         after.status = RunStatus::Running;
     }
     for event in &fresh {
+        if after.status.is_terminal() {
+            return Err(StoreError::Invalid(format!(
+                "event {}: events after finished",
+                event.sequence
+            )));
+        }
         after.last_seq = event.sequence;
         after.last_event_at = Some(after.last_event_at.map_or(event.ts, |t| t.max(event.ts)));
-        if event.kind == EventKind::Marker && !after.status.is_terminal() {
+        if event.kind == EventKind::Marker {
             apply_marker(&mut after, event);
         }
         after.stream.push(event);
@@ -428,18 +443,6 @@ mod tests {
                 Some(130),
             ),
             (
-                "stop after end",
-                vec![fin(1, json!(0)), stop(2)],
-                RunStatus::Finished,
-                Some(0),
-            ),
-            (
-                "second finish ignored",
-                vec![fin(1, json!(0)), fin(2, json!(9))],
-                RunStatus::Finished,
-                Some(0),
-            ),
-            (
                 "marker without event",
                 vec![ev(1, EventKind::Marker, json!("finished"))],
                 RunStatus::Running,
@@ -452,6 +455,20 @@ mod tests {
             assert_eq!(after.status, status, "{name}");
             assert_eq!(after.exit_code, code, "{name}");
             assert_eq!(after.last_seq, batch.len() as u64, "{name}");
+        }
+    }
+
+    #[test]
+    fn events_after_finished_refuse_the_batch() {
+        for batch in [
+            vec![fin(1, json!(0)), stop(2)],
+            vec![fin(1, json!(0)), fin(2, json!(9))],
+            vec![out(1), fin(2, json!(0)), out(3)],
+        ] {
+            match plan_append(&fresh_run(), &batch) {
+                Err(StoreError::Invalid(why)) => assert!(why.contains("after finished"), "{why}"),
+                other => panic!("{other:?}"),
+            }
         }
     }
 

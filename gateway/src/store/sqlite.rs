@@ -92,6 +92,23 @@ const MIGRATIONS: &[&str] = &[
     // 4: the run's Claude session (`common::wire::ClaudeStats` as JSON), kept up to date from
     // the `session` and `turn_finished` markers at ingest.
     "ALTER TABLE runs ADD COLUMN claude TEXT;",
+    // 5: events in chunks, one row per committed batch instead of one per event. `body` is a
+    // JSON array with one `[type, ts, data]` per event, sequences `first_seq..=last_seq` in order
+    // (see `encode_chunk`). A rowid table: rows are appended, and large bodies go to overflow
+    // pages without weighing on the key index. The old rows move over 1,000 to a chunk.
+    "CREATE TABLE event_chunks (
+        run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        first_seq INTEGER NOT NULL CHECK (first_seq >= 1),
+        last_seq INTEGER NOT NULL CHECK (last_seq >= first_seq),
+        body TEXT NOT NULL,
+        PRIMARY KEY (run_id, first_seq)
+    );
+    INSERT INTO event_chunks (run_id, first_seq, last_seq, body)
+        SELECT run_id, min(seq), max(seq),
+            '[' || group_concat('[\"' || kind || '\",' || ts || ',' || data || ']', ',' ORDER BY seq)
+                || ']'
+        FROM events GROUP BY run_id, (seq - 1) / 1000;
+    DROP TABLE events;",
 ];
 
 /// How long a statement waits for a lock held by another process before failing.
@@ -150,14 +167,14 @@ impl SqliteStore {
     }
 
     fn start(mut writer: Connection, path: Option<PathBuf>) -> Result<Self, StoreError> {
-        // NORMAL in WAL mode syncs at checkpoints, not at every commit. A commit survives the
-        // process being killed (kill -9, a panic): it is in the WAL file, which the OS holds. A power
-        // loss or kernel crash may lose the last commits since the previous sync, never corrupt the
-        // file. The runner spools events to disk and resends whatever was not acknowledged, so losing
-        // a tail of acknowledged events to a power cut is the one gap left; FULL would close it at the
-        // price of an fsync per batch.
+        // FULL in WAL mode syncs the WAL at every commit, so a committed ingest batch survives a
+        // power loss or kernel crash, not only the process being killed. That is what
+        // `acked_through` promises (PROTOCOL.md): the runner deletes spool segments the gateway
+        // acknowledged. (NORMAL would sync only at checkpoints and could lose the last
+        // acknowledged batches to a power cut.) With one row per batch the cost is one fsync of
+        // the WAL per batch.
         writer
-            .pragma_update(None, "synchronous", "NORMAL")
+            .pragma_update(None, "synchronous", "FULL")
             .and_then(|()| writer.pragma_update(None, "foreign_keys", "ON"))
             .and_then(|()| writer.busy_timeout(BUSY_TIMEOUT))
             .map_err(|e| backend("configure connection", e))?;
@@ -301,19 +318,54 @@ fn claude_stats(text: Option<&str>) -> Option<ClaudeStats> {
     serde_json::from_str(text?).ok()
 }
 
-/// Reads `seq, kind, data, ts`.
-fn event(row: &Row<'_>) -> rusqlite::Result<Event> {
-    let kind = row.get_ref(1)?.as_str()?;
-    let kind = EventKind::parse(kind)
-        .ok_or_else(|| bad_column(1, Type::Text, format!("unknown event kind {kind:?}")))?;
-    let data = serde_json::from_str(row.get_ref(2)?.as_str()?)
-        .map_err(|e| bad_column(2, Type::Text, format!("event data is not JSON: {e}")))?;
-    Ok(Event {
-        sequence: row.get(0)?,
-        kind,
-        data,
-        ts: row.get(3)?,
-    })
+/// Appends the body of a chunk holding `events` (consecutive sequences) to `out`: a JSON array
+/// with one `[type, ts, data]` per event. The sequence is the chunk's `first_seq` plus the index.
+fn encode_chunk(events: &[&Event], out: &mut Vec<u8>) -> Result<(), StoreError> {
+    out.push(b'[');
+    for (i, event) in events.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"[\"");
+        out.extend_from_slice(event.kind.as_str().as_bytes());
+        out.extend_from_slice(b"\",");
+        out.extend_from_slice(event.ts.to_string().as_bytes());
+        out.push(b',');
+        serde_json::to_writer(&mut *out, &event.data)
+            .map_err(|e| StoreError::Backend(format!("encode event {}: {e}", event.sequence)))?;
+        out.push(b']');
+    }
+    out.push(b']');
+    Ok(())
+}
+
+/// Reads a chunk row `first_seq, last_seq, body` into its events.
+fn chunk(row: &Row<'_>) -> rusqlite::Result<Vec<Event>> {
+    let first: u64 = row.get(0)?;
+    let last: u64 = row.get(1)?;
+    let items: Vec<(&str, i64, serde_json::Value)> = serde_json::from_str(row.get_ref(2)?.as_str()?)
+        .map_err(|e| bad_column(2, Type::Text, format!("event chunk is not JSON: {e}")))?;
+    if last.checked_sub(first).and_then(|d| d.checked_add(1)) != Some(items.len() as u64) {
+        return Err(bad_column(
+            2,
+            Type::Text,
+            format!("event chunk {first}..={last} holds {} events", items.len()),
+        ));
+    }
+    items
+        .into_iter()
+        .zip(first..)
+        .map(|((kind, ts, data), sequence)| {
+            let kind = EventKind::parse(kind)
+                .ok_or_else(|| bad_column(2, Type::Text, format!("unknown event kind {kind:?}")))?;
+            Ok(Event {
+                sequence,
+                kind,
+                data,
+                ts,
+            })
+        })
+        .collect()
 }
 
 /// Reads `id, body, created_at`.
@@ -427,31 +479,17 @@ fn append(
         });
     }
     {
-        let mut insert = tx
-            .prepare_cached(
-                "INSERT INTO events (run_id, seq, kind, data, ts) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .map_err(|e| backend("prepare event insert", e))?;
-        // One buffer for the whole batch: serialising is the only per-event work besides the insert.
-        let mut buf = Vec::new();
-        for event in &fresh {
-            buf.clear();
-            serde_json::to_writer(&mut buf, &event.data).map_err(|e| {
-                StoreError::Backend(format!("encode event {}: {e}", event.sequence))
-            })?;
-            let data = std::str::from_utf8(&buf).map_err(|e| {
-                StoreError::Backend(format!("encode event {}: {e}", event.sequence))
-            })?;
-            insert
-                .execute(rusqlite::params![
-                    run_id,
-                    event.sequence,
-                    event.kind.as_str(),
-                    data,
-                    event.ts
-                ])
-                .map_err(|e| backend(format!("insert event {run_id}/{}", event.sequence), e))?;
-        }
+        // The new events are one row: one chunk, whatever the batch's size.
+        let mut body = Vec::with_capacity(fresh.len() * 64);
+        encode_chunk(&fresh, &mut body)?;
+        let body = String::from_utf8(body)
+            .map_err(|e| StoreError::Backend(format!("encode events of {run_id}: {e}")))?;
+        let (first, last) = (fresh[0].sequence, after.last_seq);
+        tx.prepare_cached(
+            "INSERT INTO event_chunks (run_id, first_seq, last_seq, body) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .and_then(|mut stmt| stmt.execute(rusqlite::params![run_id, first, last, body]))
+        .map_err(|e| backend(format!("insert events {run_id}/{first}..={last}"), e))?;
     }
     tx.prepare_cached(
         "UPDATE runs SET status = ?2, last_seq = ?3, last_event_at = ?4, exit_code = ?5,
@@ -494,14 +532,18 @@ fn stored_digest(
     let mut digest = StreamDigest::new();
     let mut stmt = conn
         .prepare_cached(
-            "SELECT seq, kind, data, ts FROM events WHERE run_id = ?1 AND seq <= ?2 ORDER BY seq",
+            "SELECT first_seq, last_seq, body FROM event_chunks
+             WHERE run_id = ?1 AND first_seq <= ?2 ORDER BY first_seq",
         )
         .map_err(|e| backend("prepare digest read", e))?;
     let rows = stmt
-        .query_map(rusqlite::params![run_id, sql_seq(last_seq)], event)
+        .query_map(rusqlite::params![run_id, sql_seq(last_seq)], chunk)
         .map_err(|e| backend(format!("read events of {run_id}"), e))?;
     for row in rows {
-        digest.push(&row.map_err(|e| backend(format!("read events of {run_id}"), e))?);
+        let events = row.map_err(|e| backend(format!("read events of {run_id}"), e))?;
+        for event in events.iter().filter(|e| e.sequence <= last_seq) {
+            digest.push(event);
+        }
     }
     Ok(digest)
 }
@@ -577,18 +619,32 @@ impl Store for SqliteStore {
 
     fn events(&self, run_id: String, after: u64, limit: usize) -> StoreFuture<Vec<Event>> {
         self.read(move |conn| {
-            conn.prepare_cached(
-                "SELECT seq, kind, data, ts FROM events
-                 WHERE run_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_map(
-                    rusqlite::params![run_id, sql_seq(after), sql_limit(limit)],
-                    event,
-                )?
-                .collect()
-            })
-            .map_err(|e| backend(format!("read events of {run_id}"), e))
+            let mut out = Vec::new();
+            if limit == 0 {
+                return Ok(out);
+            }
+            // From the chunk holding `after + 1` (the last one starting at or below it) on.
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT first_seq, last_seq, body FROM event_chunks
+                     WHERE run_id = ?1 AND last_seq > ?2 AND first_seq >= (
+                         SELECT ifnull(max(first_seq), 0) FROM event_chunks
+                         WHERE run_id = ?1 AND first_seq <= ?2 + 1)
+                     ORDER BY first_seq",
+                )
+                .map_err(|e| backend("prepare event read", e))?;
+            let rows = stmt
+                .query_map(rusqlite::params![run_id, sql_seq(after)], chunk)
+                .map_err(|e| backend(format!("read events of {run_id}"), e))?;
+            for row in rows {
+                let events = row.map_err(|e| backend(format!("read events of {run_id}"), e))?;
+                let wanted = limit - out.len();
+                out.extend(events.into_iter().filter(|e| e.sequence > after).take(wanted));
+                if out.len() >= limit {
+                    break;
+                }
+            }
+            Ok(out)
         })
     }
 
@@ -749,9 +805,7 @@ impl Store for SqliteStore {
     }
 
     fn backend_errors(&self) -> u64 {
-        self.inner
-            .errors
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.inner.errors.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn get_meta(&self, key: String) -> StoreFuture<Option<String>> {
@@ -776,19 +830,34 @@ impl Store for SqliteStore {
 
     fn events_before(&self, run_id: String, before: u64, limit: usize) -> StoreFuture<Vec<Event>> {
         self.read(move |conn| {
-            let mut page: Vec<Event> = conn
+            // Newest first, each chunk's events reversed, until `limit`; then turned around.
+            let mut page: Vec<Event> = Vec::new();
+            if limit == 0 {
+                return Ok(page);
+            }
+            let mut stmt = conn
                 .prepare_cached(
-                    "SELECT seq, kind, data, ts FROM events
-                     WHERE run_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
+                    "SELECT first_seq, last_seq, body FROM event_chunks
+                     WHERE run_id = ?1 AND first_seq < ?2 ORDER BY first_seq DESC",
                 )
-                .and_then(|mut stmt| {
-                    stmt.query_map(
-                        rusqlite::params![run_id, sql_seq(before), sql_limit(limit)],
-                        event,
-                    )?
-                    .collect()
-                })
+                .map_err(|e| backend("prepare event read", e))?;
+            let rows = stmt
+                .query_map(rusqlite::params![run_id, sql_seq(before)], chunk)
                 .map_err(|e| backend(format!("read events of {run_id}"), e))?;
+            for row in rows {
+                let events = row.map_err(|e| backend(format!("read events of {run_id}"), e))?;
+                let wanted = limit - page.len();
+                page.extend(
+                    events
+                        .into_iter()
+                        .rev()
+                        .filter(|e| e.sequence < before)
+                        .take(wanted),
+                );
+                if page.len() >= limit {
+                    break;
+                }
+            }
             page.reverse();
             Ok(page)
         })
@@ -809,6 +878,15 @@ impl Store for SqliteStore {
             })
             .map_err(|e| backend("save session", e))?;
             Ok(())
+        })
+    }
+
+    fn touch_session(&self, id_hash: [u8; 32], last_seen: i64) -> StoreFuture<bool> {
+        self.write(move |conn| {
+            conn.prepare_cached("UPDATE sessions SET last_seen = ?2 WHERE id_hash = ?1")
+                .and_then(|mut stmt| stmt.execute(rusqlite::params![&id_hash[..], last_seen]))
+                .map(|n| n > 0)
+                .map_err(|e| backend("touch session", e))
         })
     }
 
@@ -978,7 +1056,10 @@ mod tests {
             )
         };
         let batch = vec![
-            marker(1, json!({"event": "session", "sessionId": "s-1", "model": "claude-x"})),
+            marker(
+                1,
+                json!({"event": "session", "sessionId": "s-1", "model": "claude-x"}),
+            ),
             turn(2, "success", 0.25, "/w/a.txt"),
         ];
         store.append_events("r1".into(), batch).await.unwrap();
@@ -990,7 +1071,10 @@ mod tests {
         let c = summary(&store, "r1").await.claude.expect("claude stats");
         assert_eq!(c.session_id.as_deref(), Some("s-1"));
         assert_eq!(c.model.as_deref(), Some("claude-x"));
-        assert_eq!((c.prompts, c.turns, c.input_tokens, c.output_tokens), (2, 4, 200, 14));
+        assert_eq!(
+            (c.prompts, c.turns, c.input_tokens, c.output_tokens),
+            (2, 4, 200, 14)
+        );
         assert!((c.cost_usd - 0.75).abs() < 1e-9);
         assert_eq!(c.files_written, ["/w/a.txt"]);
         assert_eq!(c.last_outcome.as_deref(), Some("aborted"));
@@ -1026,7 +1110,6 @@ mod tests {
             .await
         );
 
-
         store
             .enqueue_command("r1".into(), CommandKind::File { path: "a".into() }, 1)
             .await
@@ -1034,8 +1117,17 @@ mod tests {
         assert!(store.delete_run("r1".into()).await.unwrap());
         assert!(store.run("r1".into()).await.unwrap().is_none());
         assert!(all_events(&store, "r1").await.is_empty());
-        assert!(store.pending_commands("r1".into()).await.unwrap().is_empty());
-        assert!(!store.delete_run("r1".into()).await.unwrap(), "already gone");
+        assert!(
+            store
+                .pending_commands("r1".into())
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            !store.delete_run("r1".into()).await.unwrap(),
+            "already gone"
+        );
     }
 
     #[tokio::test]
@@ -1442,6 +1534,157 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn pages_split_chunks_anywhere() {
+        let (_dir, _path, store) = with_run("r").await;
+        // Chunks 1..=3, 4..=4, 5..=9, 10..=12.
+        for (a, b) in [(1, 3), (4, 4), (5, 9), (10, 12)] {
+            store.append_events("r".into(), lines(a, b)).await.unwrap();
+        }
+        // A resend overlapping a chunk stores nothing new.
+        store.append_events("r".into(), lines(8, 12)).await.unwrap();
+        for after in 0..=13 {
+            for limit in [0, 1, 2, 3, 5, 20] {
+                let want: Vec<Event> = (after + 1..=12).take(limit).map(line).collect();
+                let got = store.events("r".into(), after, limit).await.unwrap();
+                assert_eq!(got, want, "after {after} limit {limit}");
+            }
+        }
+        for before in 0..=14 {
+            for limit in [0, 1, 2, 4, 20] {
+                let mut want: Vec<Event> =
+                    (1..before.min(13)).rev().take(limit).map(line).collect();
+                want.reverse();
+                let got = store.events_before("r".into(), before, limit).await.unwrap();
+                assert_eq!(got, want, "before {before} limit {limit}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn migration_5_moves_event_rows_into_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            // A database at schema 4 with events stored one row each.
+            let mut raw = Connection::open(&path).unwrap();
+            let tx = raw.transaction().unwrap();
+            for sql in &MIGRATIONS[..4] {
+                tx.execute_batch(sql).unwrap();
+            }
+            tx.pragma_update(None, "user_version", 4).unwrap();
+            tx.execute(
+                "INSERT INTO runs (id, key, status, created_at, last_seq) VALUES ('r', ?1, 'running', 1, 2500)",
+                [vec![7u8; 32]],
+            )
+            .unwrap();
+            tx.execute(
+                "INSERT INTO runs (id, key, status, created_at, last_seq) VALUES ('m', ?1, 'running', 1, 1)",
+                [vec![7u8; 32]],
+            )
+            .unwrap();
+            for e in lines(1, 2500) {
+                tx.execute(
+                    "INSERT INTO events (run_id, seq, kind, data, ts) VALUES ('r', ?1, ?2, ?3, ?4)",
+                    rusqlite::params![
+                        e.sequence,
+                        e.kind.as_str(),
+                        serde_json::to_string(&e.data).unwrap(),
+                        e.ts
+                    ],
+                )
+                .unwrap();
+            }
+            tx.execute(
+                "INSERT INTO events (run_id, seq, kind, data, ts)
+                 VALUES ('m', 1, 'marker', '{\"event\":\"x\",\"n\":[1,2.5,\"a\\\"b\"]}', 9)",
+                [],
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+        assert_eq!(all_events(&store, "r").await, lines(1, 2500));
+        assert_eq!(
+            all_events(&store, "m").await,
+            vec![Event {
+                sequence: 1,
+                kind: EventKind::Marker,
+                data: json!({"event": "x", "n": [1, 2.5, "a\"b"]}),
+                ts: 9
+            }]
+        );
+        let raw = Connection::open(&path).unwrap();
+        let chunks: i64 = raw
+            .query_row("SELECT count(*) FROM event_chunks WHERE run_id = 'r'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(chunks, 3, "1,000 events to a chunk");
+        let old: i64 = raw
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'events'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(old, 0);
+        // The digest is rebuilt from the chunks and ingest continues.
+        store.append_events("r".into(), lines(2501, 2502)).await.unwrap();
+        let sha = common::digest::stream_sha256(&lines(1, 2502));
+        store
+            .append_events(
+                "r".into(),
+                vec![marker(
+                    2503,
+                    json!({"event": "finished", "exitCode": 0, "eventCount": 2502, "streamSha256": sha}),
+                )],
+            )
+            .await
+            .unwrap();
+        assert_eq!(summary(&store, "r").await.delivery, Some(Delivery::Complete));
+        assert!(store.delete_run("r".into()).await.unwrap());
+        let left: i64 = raw
+            .query_row("SELECT count(*) FROM event_chunks WHERE run_id = 'r'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 0, "deleting a run deletes its chunks");
+    }
+
+    #[tokio::test]
+    async fn a_touch_after_sign_out_does_not_revive_the_session() {
+        let (_dir, _path, store) = open_temp();
+        let s = StoredSession {
+            id_hash: [3; 32],
+            created_at: 1,
+            last_seen: 1,
+        };
+        store.save_session(s.clone()).await.unwrap();
+        assert!(store.touch_session([3; 32], 5).await.unwrap());
+        assert_eq!(store.sessions().await.unwrap()[0].last_seen, 5);
+        assert!(store.delete_session([3; 32]).await.unwrap());
+        assert!(!store.touch_session([3; 32], 9).await.unwrap());
+        assert!(store.sessions().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_batch_with_events_after_finished_is_refused_whole() {
+        let (_dir, _path, store) = with_run("r").await;
+        let got = store
+            .append_events("r".into(), vec![line(1), finished(2, 0), line(3)])
+            .await;
+        assert!(matches!(got, Err(StoreError::Invalid(_))), "{got:?}");
+        assert!(all_events(&store, "r").await.is_empty());
+        assert_eq!(summary(&store, "r").await.status, RunStatus::Pending);
+    }
+
+    #[test]
+    fn synchronous_is_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let level: i64 = lock(&store.inner.writer)
+            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .unwrap();
+        assert_eq!(level, 2, "FULL");
+    }
+
+    #[tokio::test]
     async fn sessions_are_saved_touched_and_deleted() {
         let (_dir, path, store) = open_temp();
         let s = StoredSession {
@@ -1552,13 +1795,25 @@ mod tests {
     #[tokio::test]
     async fn bad_stored_data_is_an_error_not_a_panic() {
         let (_dir, path, store) = with_run("r").await;
-        store.append_events("r".into(), lines(1, 2)).await.unwrap();
+        store.append_events("r".into(), lines(1, 1)).await.unwrap();
+        store.append_events("r".into(), lines(2, 3)).await.unwrap();
         let raw = Connection::open(&path).unwrap();
-        raw.execute("UPDATE events SET data = '{not json' WHERE seq = 2", [])
-            .unwrap();
+        raw.execute(
+            "UPDATE event_chunks SET body = '{not json' WHERE first_seq = 2",
+            [],
+        )
+        .unwrap();
         let got = store.events("r".into(), 0, 10).await;
         assert!(matches!(got, Err(StoreError::Backend(_))), "{got:?}");
         assert_eq!(store.events("r".into(), 0, 1).await.unwrap(), lines(1, 1));
+        // A chunk whose range and events disagree is refused too.
+        raw.execute(
+            "UPDATE event_chunks SET body = '[[\"stdout\",1,\"x\"]]' WHERE first_seq = 2",
+            [],
+        )
+        .unwrap();
+        let got = store.events("r".into(), 1, 10).await;
+        assert!(matches!(got, Err(StoreError::Backend(_))), "{got:?}");
         // Past the CHECK constraints, as a hand edit or another program might leave it.
         raw.execute_batch(
             "PRAGMA ignore_check_constraints = ON;
