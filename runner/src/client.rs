@@ -270,6 +270,11 @@ impl GatewayClient {
                 };
             }
         };
+        self.ingest_body(signer, body).await
+    }
+
+    /// [`GatewayClient::ingest`] with the body already encoded (an `IngestBatch` as JSON).
+    pub async fn ingest_body(&self, signer: &Signer, body: Vec<u8>) -> IngestOutcome {
         let resp = match self
             .send(Method::POST, "api/ingest/event", signer, body)
             .await

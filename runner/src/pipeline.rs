@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::redact::{Redactor, Rules, redact_text};
-use common::wire::{self, EventKind, IngestBatch, Marker};
+use common::wire::{self, EventKind, Marker};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
@@ -271,6 +271,14 @@ pub async fn send_loop(
 ) -> SendEnd {
     let mut backoff = Backoff::default();
     let mut from = spool.progress().1 + 1;
+    // Where reading stopped: the next batch continues there (a retry reads its batch again).
+    let mut cursor = Some(spool::Cursor::default());
+    let head = {
+        let mut h = b"{\"run_id\":".to_vec();
+        serde_json::to_writer(&mut h, &run_id).expect("a string serialises");
+        h.extend_from_slice(b",\"events\":");
+        Arc::<[u8]>::from(h)
+    };
     loop {
         let (appended, _, closed) = spool.progress();
         if from > appended {
@@ -281,21 +289,31 @@ pub async fn send_loop(
             continue;
         }
         let reader = spool.clone();
-        let events =
-            match tokio::task::spawn_blocking(move || reader.read(from, BATCH_EVENTS, BATCH_BYTES))
-                .await
-            {
-                Ok(Ok(events)) if !events.is_empty() => events,
-                Ok(Ok(_)) => continue,
-                Ok(Err(e)) => return stop(&spool, format!("cannot read the spool: {e}")),
-                Err(e) => return stop(&spool, format!("reading the spool failed: {e}")),
-            };
-        let first = events[0].sequence;
-        let batch = IngestBatch {
-            run_id: run_id.clone(),
-            events,
+        let head = head.clone();
+        let mut c = cursor.take().unwrap_or_default();
+        let read = tokio::task::spawn_blocking(move || {
+            // The request body is built right away: the head, the spooled lines, the end.
+            let mut body = Vec::with_capacity(head.len() + BATCH_BYTES / 4);
+            body.extend_from_slice(&head);
+            let batch = reader.read_batch(&mut c, from, BATCH_EVENTS, BATCH_BYTES, &mut body);
+            (c, batch, body)
+        })
+        .await;
+        let (batch, mut body) = match read {
+            Ok((c, batch, body)) => {
+                cursor = Some(c);
+                (batch, body)
+            }
+            Err(e) => return stop(&spool, format!("reading the spool failed: {e}")),
         };
-        match client.ingest(&signer, &batch).await {
+        match batch {
+            Ok(b) if !b.is_empty() => {}
+            Ok(_) => continue,
+            Err(e) => return stop(&spool, format!("cannot read the spool: {e}")),
+        }
+        body.push(b'}');
+        let first = from;
+        match client.ingest_body(&signer, body).await {
             IngestOutcome::Acked(n) if n > spool.progress().0 => {
                 // Acknowledging what this runner never wrote: skipping ahead would silently lose
                 // the events in between.

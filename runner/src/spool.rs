@@ -207,6 +207,72 @@ pub fn read_lines(dir: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
     Ok(out)
 }
 
+/// Where the sender stands in the spool: an open segment and the byte offset of the record of
+/// `next_seq`, so consecutive batches continue where the last one stopped instead of reading and
+/// decoding the segment from its start again.
+#[derive(Default)]
+pub struct Cursor {
+    /// The segment's first sequence and a buffered reader positioned at record `next_seq`.
+    open: Option<(u64, io::BufReader<File>)>,
+    next_seq: u64,
+    /// The record of `next_seq`, read but left out of the last batch (it did not fit), or the
+    /// last record read.
+    payload: Vec<u8>,
+    held: bool,
+}
+
+impl std::fmt::Debug for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cursor")
+            .field("segment", &self.open.as_ref().map(|(first, _)| first))
+            .field("next_seq", &self.next_seq)
+            .finish()
+    }
+}
+
+/// The sequences a [`Spool::read_batch`] wrote out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawBatch {
+    pub first: u64,
+    pub last: u64,
+}
+
+impl RawBatch {
+    pub fn len(&self) -> u64 {
+        (self.last + 1).saturating_sub(self.first)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Buffer of the sender's reader: large enough for few reads per batch, small next to a batch.
+const CURSOR_BUFFER: usize = 256 * 1024;
+
+fn invalid(why: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, why)
+}
+
+/// Reads the next record's payload into `out`; `false` at the end of the file.
+fn next_record(reader: &mut io::BufReader<File>, out: &mut Vec<u8>) -> io::Result<bool> {
+    use std::io::Read;
+    let mut head = [0u8; RECORD_HEAD];
+    match reader.read_exact(&mut head) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(false),
+        Err(e) => return Err(e),
+    }
+    let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+    out.clear();
+    out.resize(len, 0);
+    reader.read_exact(out)?;
+    if checksum(out) != head[4..8] {
+        return Err(invalid("a spool record fails its checksum".into()));
+    }
+    Ok(true)
+}
+
 impl Spool {
     /// Open (or create) the spool in `dir`, repairing a torn tail, and take its lock.
     pub fn open(dir: &Path) -> anyhow::Result<(Arc<Spool>, Writer, Recovered)> {
@@ -512,6 +578,124 @@ impl Spool {
     }
 }
 
+impl Spool {
+    /// Up to `max_events` events from sequence `from` (about `max_bytes` of JSON at most, but at
+    /// least one), appended to `json` as the JSON array of an ingest request,
+    /// `[{"data":…,"sequence":…,"type":…,"ts":…},…]`: each event's spooled canonical line with
+    /// its `ts` added, nothing decoded or encoded again. Read through `cursor`: when `from`
+    /// continues the cursor's last batch, reading goes on where it stopped. Nothing is appended
+    /// when no event past `from` is. Blocking.
+    pub fn read_batch(
+        &self,
+        cursor: &mut Cursor,
+        from: u64,
+        max_events: usize,
+        max_bytes: usize,
+        json: &mut Vec<u8>,
+    ) -> io::Result<RawBatch> {
+        let mut out = RawBatch {
+            first: from,
+            last: from.saturating_sub(1),
+        };
+        let start = json.len();
+        let appended = lock(&self.meta).appended;
+        if from > appended {
+            return Ok(out);
+        }
+        if cursor.next_seq != from {
+            // Not where the last batch ended (a resend, a skip): find `from` again.
+            cursor.open = None;
+            cursor.held = false;
+            cursor.next_seq = from;
+        }
+        let mut count = 0;
+        while count < max_events && cursor.next_seq <= appended {
+            if cursor.open.is_none() {
+                self.position(cursor, cursor.next_seq)?;
+            }
+            let (_, reader) = cursor.open.as_mut().expect("positioned");
+            if !std::mem::take(&mut cursor.held) && !next_record(reader, &mut cursor.payload)? {
+                // The end of this segment: the next sequence starts the next one.
+                cursor.open = None;
+                let seq = cursor.next_seq;
+                let m = lock(&self.meta);
+                if !m.segments.iter().any(|s| s.first == seq) {
+                    return Err(invalid(format!(
+                        "sequence {seq} is appended but not in the spool"
+                    )));
+                }
+                continue;
+            }
+            let payload = &cursor.payload;
+            let seq = cursor.next_seq;
+            if payload.len() < 10 || payload_sequence(payload) != Some(seq) {
+                return Err(invalid(format!("the spool record of sequence {seq} is damaged")));
+            }
+            let line = &payload[8..];
+            // `…}\n` → `…,"ts":<ts>}`
+            let body = line
+                .strip_suffix(b"}\n")
+                .ok_or_else(|| invalid(format!("the spool record of sequence {seq} is damaged")))?;
+            if count > 0 && json.len() - start + body.len() + 32 > max_bytes {
+                // Kept for the next batch, which starts with it.
+                cursor.held = true;
+                break;
+            }
+            let ts = i64::from_le_bytes(payload[..8].try_into().expect("8 bytes"));
+            json.push(if count == 0 { b'[' } else { b',' });
+            json.extend_from_slice(body);
+            json.extend_from_slice(b",\"ts\":");
+            json.extend_from_slice(ts.to_string().as_bytes());
+            json.push(b'}');
+            out.last = seq;
+            count += 1;
+            cursor.next_seq = seq + 1;
+        }
+        if count > 0 {
+            json.push(b']');
+        }
+        Ok(out)
+    }
+
+    /// Opens the segment holding `from` and reads up to its record.
+    fn position(&self, cursor: &mut Cursor, from: u64) -> io::Result<()> {
+        let (first, path) = {
+            let m = lock(&self.meta);
+            let seg = m
+                .segments
+                .iter()
+                .rev()
+                .find(|s| s.first <= from)
+                .filter(|s| from <= s.last)
+                .ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::NotFound,
+                        format!("sequence {from} is no longer in the spool"),
+                    )
+                })?;
+            (seg.first, seg.path.clone())
+        };
+        let mut reader = io::BufReader::with_capacity(CURSOR_BUFFER, File::open(&path)?);
+        cursor.held = false;
+        let mut payload = std::mem::take(&mut cursor.payload);
+        if !next_record(&mut reader, &mut payload)? || !payload.starts_with(HEADER) {
+            return Err(invalid(format!("{} has no header", path.display())));
+        }
+        let mut seq = first;
+        while seq < from {
+            // Skip by length: only the records before `from` of this segment.
+            if !next_record(&mut reader, &mut payload)? {
+                return Err(invalid(format!("{} ends before {from}", path.display())));
+            }
+            seq += 1;
+        }
+        cursor.payload = payload;
+        cursor.open = Some((first, reader));
+        cursor.next_seq = from;
+        Ok(())
+    }
+}
+
 impl Writer {
     /// The sequence the next staged event gets.
     pub fn next_sequence(&self) -> u64 {
@@ -771,6 +955,60 @@ mod tests {
             (600, sha),
             "the digest resumes from the segment header"
         );
+    }
+
+    /// `read_batch` from `from` into a fresh body, parsed back as events.
+    fn batch(spool: &Spool, c: &mut Cursor, from: u64, max: usize, bytes: usize) -> Vec<Event> {
+        let mut json = b"prefix".to_vec();
+        let got = spool.read_batch(c, from, max, bytes, &mut json).unwrap();
+        assert!(json.starts_with(b"prefix"));
+        if got.is_empty() {
+            assert_eq!(json, b"prefix");
+            return Vec::new();
+        }
+        let events: Vec<Event> = serde_json::from_slice(&json[6..]).unwrap();
+        assert_eq!(got.len(), events.len() as u64);
+        assert_eq!((got.first, got.last), (from, events.last().unwrap().sequence));
+        events
+    }
+
+    #[test]
+    fn read_batch_continues_across_segments_resends_and_matches_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let (spool, mut w, _) = Spool::open(dir.path()).unwrap();
+        let big = "y\t\"\u{1b}é".repeat(4 * 1024);
+        for round in 0..3 {
+            stage_lines(&mut w, 200, &format!("{round} {big}")); // ~3.3 MiB per round: rotates
+        }
+        w.stage(EventKind::Marker, &json!({"event": "x", "n": [1, {"b": 2, "a": 1}]}), -5)
+            .unwrap();
+        w.commit().unwrap();
+        let all = spool.read(1, 10_000, usize::MAX).unwrap();
+        assert_eq!(all.len(), 601);
+        let mut c = Cursor::default();
+        let mut got = Vec::new();
+        let mut from = 1;
+        while from <= 601 {
+            let b = batch(&spool, &mut c, from, 70, 1 << 20);
+            assert!(!b.is_empty());
+            from = b.last().unwrap().sequence + 1;
+            got.extend(b);
+        }
+        assert_eq!(got, all, "batches in order equal the decoded spool");
+        assert!(batch(&spool, &mut c, 602, 70, 1 << 20).is_empty());
+        // A resend from earlier, a skip ahead, a single event past the byte bound.
+        assert_eq!(batch(&spool, &mut c, 150, 3, 1 << 20), all[149..152]);
+        assert_eq!(batch(&spool, &mut c, 500, 2, 1 << 20), all[499..501]);
+        assert_eq!(batch(&spool, &mut c, 501, 10, 1), all[500..501]);
+        // More appended after the cursor reached the end: it continues.
+        assert_eq!(batch(&spool, &mut c, 600, 10, 1 << 20), all[599..601]);
+        stage_lines(&mut w, 2, "late");
+        let late = batch(&spool, &mut c, 602, 10, 1 << 20);
+        assert_eq!(late.iter().map(|e| e.sequence).collect::<Vec<_>>(), [602, 603]);
+        // Acknowledged segments are gone: reading them fails instead of skipping.
+        spool.ack(599).unwrap();
+        let mut json = Vec::new();
+        assert!(spool.read_batch(&mut Cursor::default(), 1, 5, 1 << 20, &mut json).is_err());
     }
 
     #[test]
