@@ -277,9 +277,11 @@ async fn ingest_events(
         .iter()
         .try_for_each(check_event)
         .inspect_err(|_| state.metrics.ingest_refused())?;
+    // Shared from here on, not copied: the store encodes it, the hub hands it to the streams.
+    let events: crate::hub::Batch = batch.events.into();
     let outcome = match state
         .store
-        .append_events(run_id.clone(), batch.events.clone())
+        .append_events(run_id.clone(), events.clone())
         .await
     {
         Ok(outcome) => outcome,
@@ -294,8 +296,8 @@ async fn ingest_events(
     };
     state
         .metrics
-        .ingested(&batch.events, &outcome, bytes.len(), started.elapsed());
-    crate::hub::announce_append(&state, &run_id, batch.events, &outcome).await;
+        .ingested(&events, &outcome, bytes.len(), started.elapsed());
+    crate::hub::announce_append(&state, &run_id, events, &outcome).await;
     Ok(Json(IngestAck {
         acked_through: outcome.acked_through,
     }))

@@ -48,7 +48,8 @@ impl Hub {
     }
 
     /// Hand newly stored events of `run_id` to whoever watches it. Call after the commit.
-    pub fn publish(&self, run_id: &str, events: Vec<Event>) {
+    pub fn publish(&self, run_id: &str, events: impl Into<Batch>) {
+        let events: Batch = events.into();
         if events.is_empty() {
             return;
         }
@@ -56,7 +57,7 @@ impl Hub {
         let Some(tx) = runs.get(run_id) else {
             return;
         };
-        if tx.send(events.into()).is_err() {
+        if tx.send(events).is_err() {
             // Every receiver is gone: forget the channel (and the batches it kept).
             runs.remove(run_id);
         }
@@ -95,19 +96,22 @@ impl Hub {
 pub async fn announce_append(
     state: &crate::state::AppState,
     run_id: &str,
-    events: Vec<Event>,
+    events: Batch,
     outcome: &crate::store::AppendOutcome,
 ) {
     if outcome.inserted == 0 {
         return;
     }
-    // The new events are the `inserted` sequences ending at `acked_through`.
+    // The new events are the `inserted` sequences ending at `acked_through`: usually the whole
+    // batch, handed on as it is; a batch that overlapped stored events is filtered.
     let first_new = outcome.acked_through + 1 - outcome.inserted as u64;
-    let fresh: Vec<Event> = events
-        .into_iter()
-        .filter(|e| (first_new..=outcome.acked_through).contains(&e.sequence))
-        .collect();
-    state.hub.publish(run_id, fresh);
+    let new = |e: &Event| (first_new..=outcome.acked_through).contains(&e.sequence);
+    if events.len() == outcome.inserted && events.iter().all(new) {
+        state.hub.publish(run_id, events);
+    } else {
+        let fresh: Vec<Event> = events.iter().filter(|e| new(e)).cloned().collect();
+        state.hub.publish(run_id, fresh);
+    }
     announce_run(state, run_id).await;
 }
 
@@ -148,10 +152,7 @@ mod tests {
         hub.publish("other", vec![ev(1)]);
         for rx in [&mut a, &mut b] {
             let batch = rx.try_recv().unwrap();
-            assert_eq!(
-                batch.iter().map(|e| e.sequence).collect::<Vec<_>>(),
-                [2, 3]
-            );
+            assert_eq!(batch.iter().map(|e| e.sequence).collect::<Vec<_>>(), [2, 3]);
             assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
         }
     }

@@ -10,6 +10,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use common::digest::StreamDigest;
 use common::wire::{
@@ -132,8 +133,9 @@ pub trait Store: Send + Sync + 'static {
     /// At most `limit` runs, newest first.
     fn list_runs(&self, limit: usize) -> StoreFuture<Vec<RunSummary>>;
 
-    /// Commits one ingest batch atomically under the rules of [`plan_append`].
-    fn append_events(&self, run_id: String, events: Vec<Event>) -> StoreFuture<AppendOutcome>;
+    /// Commits one ingest batch atomically under the rules of [`plan_append`]. The batch is shared
+    /// (not copied) with whoever publishes it afterwards.
+    fn append_events(&self, run_id: String, events: Arc<[Event]>) -> StoreFuture<AppendOutcome>;
 
     /// At most `limit` events with `sequence > after`, ascending.
     fn events(&self, run_id: String, after: u64, limit: usize) -> StoreFuture<Vec<Event>>;
@@ -249,9 +251,21 @@ pub(crate) fn delivery_of(stored: &StreamDigest, finished: &serde_json::Value) -
 /// against the events stored before it ([`delivery_of`]). `finished` is the last event of a run: a
 /// batch with new events after its `finished` marker is refused whole with [`StoreError::Invalid`].
 /// Every stored event feeds the stream digest.
+#[cfg(test)]
 pub(crate) fn plan_append<'a>(
     before: &Progress,
     events: &'a [Event],
+) -> Result<(Vec<&'a Event>, Progress), StoreError> {
+    plan_append_with(before, events, |_, _| {})
+}
+
+/// [`plan_append`], handing each new event's canonical line (`common::digest`, the bytes the
+/// stream digest hashes) to `on_line` as well, so a backend can store from it without encoding
+/// the event a second time. On an error, what `on_line` saw must be thrown away.
+pub(crate) fn plan_append_with<'a>(
+    before: &Progress,
+    events: &'a [Event],
+    mut on_line: impl FnMut(&Event, &[u8]),
 ) -> Result<(Vec<&'a Event>, Progress), StoreError> {
     let fresh: Vec<&Event> = events
         .iter()
@@ -274,6 +288,7 @@ pub(crate) fn plan_append<'a>(
     }
 
     let mut after = before.clone();
+    let mut line = Vec::with_capacity(256);
     if after.status == RunStatus::Pending {
         after.status = RunStatus::Running;
     }
@@ -289,7 +304,10 @@ pub(crate) fn plan_append<'a>(
         if event.kind == EventKind::Marker {
             apply_marker(&mut after, event);
         }
-        after.stream.push(event);
+        line.clear();
+        common::digest::canonical_line(event, &mut line);
+        after.stream.push_line(&line);
+        on_line(event, &line);
     }
     Ok((fresh, after))
 }

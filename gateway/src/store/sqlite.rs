@@ -318,25 +318,27 @@ fn claude_stats(text: Option<&str>) -> Option<ClaudeStats> {
     serde_json::from_str(text?).ok()
 }
 
-/// Appends the body of a chunk holding `events` (consecutive sequences) to `out`: a JSON array
-/// with one `[type, ts, data]` per event. The sequence is the chunk's `first_seq` plus the index.
-fn encode_chunk(events: &[&Event], out: &mut Vec<u8>) -> Result<(), StoreError> {
-    out.push(b'[');
-    for (i, event) in events.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(b"[\"");
-        out.extend_from_slice(event.kind.as_str().as_bytes());
-        out.extend_from_slice(b"\",");
-        out.extend_from_slice(event.ts.to_string().as_bytes());
-        out.push(b',');
-        serde_json::to_writer(&mut *out, &event.data)
-            .map_err(|e| StoreError::Backend(format!("encode event {}: {e}", event.sequence)))?;
-        out.push(b']');
+/// Appends one event to the body of a chunk (consecutive sequences): a JSON array with one
+/// `[type, ts, data]` per event, the sequence being the chunk's `first_seq` plus the index.
+/// `line` is the event's canonical line, `{"data":<data>,"sequence":<n>,"type":"<type>"}\n`:
+/// `data` is copied out of it rather than encoded again. Close the array with `]`.
+fn push_chunk_event(out: &mut Vec<u8>, event: &Event, line: &[u8]) {
+    out.push(if out.is_empty() { b'[' } else { b',' });
+    out.extend_from_slice(b"[\"");
+    out.extend_from_slice(event.kind.as_str().as_bytes());
+    out.extend_from_slice(b"\",");
+    out.extend_from_slice(event.ts.to_string().as_bytes());
+    out.push(b',');
+    let tail = format!(",\"sequence\":{},\"type\":\"{}\"}}\n", event.sequence, event.kind.as_str());
+    let data = line
+        .strip_prefix(b"{\"data\":")
+        .and_then(|rest| rest.strip_suffix(tail.as_bytes()));
+    match data {
+        Some(data) => out.extend_from_slice(data),
+        // Not reached: `canonical_line` writes exactly that shape.
+        None => serde_json::to_writer(&mut *out, &event.data).expect("a JSON value serialises"),
     }
     out.push(b']');
-    Ok(())
 }
 
 /// Reads a chunk row `first_seq, last_seq, body` into its events.
@@ -470,7 +472,10 @@ fn append(
         before.stream = stored_digest(&tx, run_id, before.last_seq)?;
     }
 
-    let (fresh, after) = super::plan_append(&before, events)?;
+    let mut body = Vec::new();
+    let (fresh, after) = super::plan_append_with(&before, events, |event, line| {
+        push_chunk_event(&mut body, event, line)
+    })?;
     if fresh.is_empty() {
         return Ok(AppendOutcome {
             acked_through: before.last_seq,
@@ -480,8 +485,7 @@ fn append(
     }
     {
         // The new events are one row: one chunk, whatever the batch's size.
-        let mut body = Vec::with_capacity(fresh.len() * 64);
-        encode_chunk(&fresh, &mut body)?;
+        body.push(b']');
         let body = String::from_utf8(body)
             .map_err(|e| StoreError::Backend(format!("encode events of {run_id}: {e}")))?;
         let (first, last) = (fresh[0].sequence, after.last_seq);
@@ -613,7 +617,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn append_events(&self, run_id: String, events: Vec<Event>) -> StoreFuture<AppendOutcome> {
+    fn append_events(&self, run_id: String, events: Arc<[Event]>) -> StoreFuture<AppendOutcome> {
         self.write(move |conn| append(conn, &run_id, &events))
     }
 
@@ -1001,8 +1005,8 @@ mod tests {
         let (_dir, path, store) = open_temp();
         for id in ["ok", "bad", "legacy"] {
             store.create_run(new_run(id, 1)).await.unwrap();
-            store.append_events(id.into(), lines(1, 3)).await.unwrap();
-            store.append_events(id.into(), lines(4, 5)).await.unwrap();
+            store.append_events(id.into(), lines(1, 3).into()).await.unwrap();
+            store.append_events(id.into(), lines(4, 5).into()).await.unwrap();
         }
         let sha = common::digest::stream_sha256(&lines(1, 5));
         // A run stored before migration 3 has no digest state: it is rebuilt from its events.
@@ -1031,7 +1035,7 @@ mod tests {
                 Some(Delivery::Complete),
             ),
         ] {
-            store.append_events(id.into(), vec![finish]).await.unwrap();
+            store.append_events(id.into(), vec![finish].into()).await.unwrap();
             assert_eq!(summary(&store, id).await.delivery, want, "{id}");
         }
         let listed = store.list_runs(10).await.unwrap();
@@ -1062,10 +1066,10 @@ mod tests {
             ),
             turn(2, "success", 0.25, "/w/a.txt"),
         ];
-        store.append_events("r1".into(), batch).await.unwrap();
+        store.append_events("r1".into(), batch.into()).await.unwrap();
         // A second batch: the totals carry over; the same file is listed once.
         store
-            .append_events("r1".into(), vec![turn(3, "aborted", 0.5, "/w/a.txt")])
+            .append_events("r1".into(), vec![turn(3, "aborted", 0.5, "/w/a.txt")].into())
             .await
             .unwrap();
         let c = summary(&store, "r1").await.claude.expect("claude stats");
@@ -1084,7 +1088,7 @@ mod tests {
             let store = &store;
             async move {
                 store
-                    .append_events("r1".into(), vec![marker(seq, m)])
+                    .append_events("r1".into(), vec![marker(seq, m)].into())
                     .await
                     .unwrap();
                 summary(store, "r1").await.claude.unwrap().between_turns
@@ -1098,7 +1102,7 @@ mod tests {
             .await
         );
         store
-            .append_events("r1".into(), vec![turn(5, "success", 0.0, "/w/b.txt")])
+            .append_events("r1".into(), vec![turn(5, "success", 0.0, "/w/b.txt")].into())
             .await
             .unwrap();
         assert!(summary(&store, "r1").await.claude.unwrap().between_turns);
@@ -1174,9 +1178,9 @@ mod tests {
     #[tokio::test]
     async fn unknown_runs() {
         let (_dir, _path, store) = open_temp();
-        let append = store.append_events("nope".into(), lines(1, 1)).await;
+        let append = store.append_events("nope".into(), lines(1, 1).into()).await;
         assert!(matches!(append, Err(StoreError::NotFound)), "{append:?}");
-        let empty = store.append_events("nope".into(), vec![]).await;
+        let empty = store.append_events("nope".into(), vec![].into()).await;
         assert!(matches!(empty, Err(StoreError::NotFound)), "{empty:?}");
         let cmd = store
             .enqueue_command("nope".into(), CommandKind::Stop, 1)
@@ -1230,7 +1234,7 @@ mod tests {
             },
         ];
         let outcome = store
-            .append_events("r".into(), batch.clone())
+            .append_events("r".into(), batch.clone().into())
             .await
             .unwrap();
         assert_eq!(
@@ -1251,8 +1255,8 @@ mod tests {
     #[tokio::test]
     async fn resending_a_batch_is_idempotent() {
         let (_dir, _path, store) = with_run("r").await;
-        store.append_events("r".into(), lines(1, 5)).await.unwrap();
-        let again = store.append_events("r".into(), lines(1, 5)).await.unwrap();
+        store.append_events("r".into(), lines(1, 5).into()).await.unwrap();
+        let again = store.append_events("r".into(), lines(1, 5).into()).await.unwrap();
         assert_eq!(
             again,
             AppendOutcome {
@@ -1261,9 +1265,9 @@ mod tests {
                 status: RunStatus::Running
             }
         );
-        let overlap = store.append_events("r".into(), lines(3, 8)).await.unwrap();
+        let overlap = store.append_events("r".into(), lines(3, 8).into()).await.unwrap();
         assert_eq!((overlap.acked_through, overlap.inserted), (8, 3));
-        let empty = store.append_events("r".into(), vec![]).await.unwrap();
+        let empty = store.append_events("r".into(), vec![].into()).await.unwrap();
         assert_eq!((empty.acked_through, empty.inserted), (8, 0));
         assert_eq!(all_events(&store, "r").await, lines(1, 8));
     }
@@ -1271,10 +1275,10 @@ mod tests {
     #[tokio::test]
     async fn a_gap_answers_expected_and_writes_nothing() {
         let (_dir, _path, store) = with_run("r").await;
-        store.append_events("r".into(), lines(1, 4)).await.unwrap();
+        store.append_events("r".into(), lines(1, 4).into()).await.unwrap();
         let before = summary(&store, "r").await;
         for batch in [lines(6, 9), vec![line(5), line(7)], vec![line(5), line(5)]] {
-            let got = store.append_events("r".into(), batch).await;
+            let got = store.append_events("r".into(), batch.into()).await;
             assert!(
                 matches!(got, Err(StoreError::Gap { expected: 5 })),
                 "{got:?}"
@@ -1283,7 +1287,7 @@ mod tests {
         // A gap in the first batch of a run, with an end marker in it: still nothing stored.
         store.create_run(new_run("fresh", 2)).await.unwrap();
         let got = store
-            .append_events("fresh".into(), vec![line(2), finished(3, 0)])
+            .append_events("fresh".into(), vec![line(2), finished(3, 0)].into())
             .await;
         assert!(
             matches!(got, Err(StoreError::Gap { expected: 1 })),
@@ -1294,7 +1298,7 @@ mod tests {
 
         assert_eq!(summary(&store, "r").await, before);
         assert_eq!(all_events(&store, "r").await, lines(1, 4));
-        let resumed = store.append_events("r".into(), lines(5, 6)).await.unwrap();
+        let resumed = store.append_events("r".into(), lines(5, 6).into()).await.unwrap();
         assert_eq!(resumed.acked_through, 6);
     }
 
@@ -1307,9 +1311,9 @@ mod tests {
             ("killed", 137, RunStatus::Failed),
         ] {
             store.create_run(new_run(id, 1)).await.unwrap();
-            store.append_events(id.into(), lines(1, 2)).await.unwrap();
+            store.append_events(id.into(), lines(1, 2).into()).await.unwrap();
             let outcome = store
-                .append_events(id.into(), vec![line(3), finished(4, code)])
+                .append_events(id.into(), vec![line(3), finished(4, code)].into())
                 .await
                 .unwrap();
             assert_eq!(outcome.status, status, "{id}");
@@ -1325,18 +1329,18 @@ mod tests {
     async fn a_terminal_run_takes_no_new_events() {
         let (_dir, _path, store) = with_run("r").await;
         store
-            .append_events("r".into(), vec![line(1), finished(2, 0)])
+            .append_events("r".into(), vec![line(1), finished(2, 0)].into())
             .await
             .unwrap();
-        let late = store.append_events("r".into(), lines(3, 3)).await;
+        let late = store.append_events("r".into(), lines(3, 3).into()).await;
         assert!(matches!(late, Err(StoreError::RunFinished)), "{late:?}");
         let mixed = store
-            .append_events("r".into(), vec![finished(2, 0), line(3)])
+            .append_events("r".into(), vec![finished(2, 0), line(3)].into())
             .await;
         assert!(matches!(mixed, Err(StoreError::RunFinished)), "{mixed:?}");
         // A resend of what is stored is still acknowledged.
         let resend = store
-            .append_events("r".into(), vec![line(1), finished(2, 0)])
+            .append_events("r".into(), vec![line(1), finished(2, 0)].into())
             .await
             .unwrap();
         assert_eq!(
@@ -1355,12 +1359,12 @@ mod tests {
         let (_dir, _path, store) = with_run("r").await;
         let stop = marker(2, json!({"event": "stop_requested", "reason": "command"}));
         store
-            .append_events("r".into(), vec![line(1), stop])
+            .append_events("r".into(), vec![line(1), stop].into())
             .await
             .unwrap();
         assert_eq!(summary(&store, "r").await.status, RunStatus::Running);
         let outcome = store
-            .append_events("r".into(), vec![line(3), finished(4, 130)])
+            .append_events("r".into(), vec![line(3), finished(4, 130)].into())
             .await
             .unwrap();
         assert_eq!(outcome.status, RunStatus::Stopped);
@@ -1374,10 +1378,10 @@ mod tests {
     #[tokio::test]
     async fn events_page_by_after_and_limit() {
         let (_dir, _path, store) = with_run("r").await;
-        store.append_events("r".into(), lines(1, 25)).await.unwrap();
+        store.append_events("r".into(), lines(1, 25).into()).await.unwrap();
         store.create_run(new_run("other", 2)).await.unwrap();
         store
-            .append_events("other".into(), lines(1, 3))
+            .append_events("other".into(), lines(1, 3).into())
             .await
             .unwrap();
 
@@ -1508,7 +1512,7 @@ mod tests {
     #[tokio::test]
     async fn events_before_pages_backwards_from_the_tail() {
         let (_dir, _path, store) = with_run("r").await;
-        store.append_events("r".into(), lines(1, 10)).await.unwrap();
+        store.append_events("r".into(), lines(1, 10).into()).await.unwrap();
         let seqs = |page: Vec<Event>| page.iter().map(|e| e.sequence).collect::<Vec<_>>();
         let cases: [(u64, usize, Vec<u64>); 5] = [
             (u64::MAX, 3, vec![8, 9, 10]),
@@ -1538,10 +1542,10 @@ mod tests {
         let (_dir, _path, store) = with_run("r").await;
         // Chunks 1..=3, 4..=4, 5..=9, 10..=12.
         for (a, b) in [(1, 3), (4, 4), (5, 9), (10, 12)] {
-            store.append_events("r".into(), lines(a, b)).await.unwrap();
+            store.append_events("r".into(), lines(a, b).into()).await.unwrap();
         }
         // A resend overlapping a chunk stores nothing new.
-        store.append_events("r".into(), lines(8, 12)).await.unwrap();
+        store.append_events("r".into(), lines(8, 12).into()).await.unwrap();
         for after in 0..=13 {
             for limit in [0, 1, 2, 3, 5, 20] {
                 let want: Vec<Event> = (after + 1..=12).take(limit).map(line).collect();
@@ -1627,7 +1631,7 @@ mod tests {
             .unwrap();
         assert_eq!(old, 0);
         // The digest is rebuilt from the chunks and ingest continues.
-        store.append_events("r".into(), lines(2501, 2502)).await.unwrap();
+        store.append_events("r".into(), lines(2501, 2502).into()).await.unwrap();
         let sha = common::digest::stream_sha256(&lines(1, 2502));
         store
             .append_events(
@@ -1635,7 +1639,7 @@ mod tests {
                 vec![marker(
                     2503,
                     json!({"event": "finished", "exitCode": 0, "eventCount": 2502, "streamSha256": sha}),
-                )],
+                )].into(),
             )
             .await
             .unwrap();
@@ -1667,7 +1671,7 @@ mod tests {
     async fn a_batch_with_events_after_finished_is_refused_whole() {
         let (_dir, _path, store) = with_run("r").await;
         let got = store
-            .append_events("r".into(), vec![line(1), finished(2, 0), line(3)])
+            .append_events("r".into(), vec![line(1), finished(2, 0), line(3)].into())
             .await;
         assert!(matches!(got, Err(StoreError::Invalid(_))), "{got:?}");
         assert!(all_events(&store, "r").await.is_empty());
@@ -1731,7 +1735,7 @@ mod tests {
     async fn everything_survives_a_reopen() {
         let (_dir, path, store) = with_run("r").await;
         store
-            .append_events("r".into(), vec![line(1), finished(2, 1)])
+            .append_events("r".into(), vec![line(1), finished(2, 1)].into())
             .await
             .unwrap();
         let cmd = store
@@ -1775,7 +1779,7 @@ mod tests {
                 store.get_meta("k".into()).await.unwrap().as_deref(),
                 Some("v")
             );
-            let late = store.append_events("r".into(), lines(3, 3)).await;
+            let late = store.append_events("r".into(), lines(3, 3).into()).await;
             assert!(matches!(late, Err(StoreError::RunFinished)), "{late:?}");
         }
     }
@@ -1795,8 +1799,8 @@ mod tests {
     #[tokio::test]
     async fn bad_stored_data_is_an_error_not_a_panic() {
         let (_dir, path, store) = with_run("r").await;
-        store.append_events("r".into(), lines(1, 1)).await.unwrap();
-        store.append_events("r".into(), lines(2, 3)).await.unwrap();
+        store.append_events("r".into(), lines(1, 1).into()).await.unwrap();
+        store.append_events("r".into(), lines(2, 3).into()).await.unwrap();
         let raw = Connection::open(&path).unwrap();
         raw.execute(
             "UPDATE event_chunks SET body = '{not json' WHERE first_seq = 2",
@@ -1822,7 +1826,7 @@ mod tests {
         .unwrap();
         let got = store.run("r".into()).await;
         assert!(matches!(got, Err(StoreError::Backend(_))), "{got:?}");
-        let got = store.append_events("r".into(), lines(3, 3)).await;
+        let got = store.append_events("r".into(), lines(3, 3).into()).await;
         assert!(matches!(got, Err(StoreError::Backend(_))), "{got:?}");
     }
 
@@ -1830,7 +1834,7 @@ mod tests {
     async fn in_memory_store_works() {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
         store.create_run(new_run("r", 1)).await.unwrap();
-        store.append_events("r".into(), lines(1, 3)).await.unwrap();
+        store.append_events("r".into(), lines(1, 3).into()).await.unwrap();
         assert_eq!(all_events(&store, "r").await, lines(1, 3));
     }
 
@@ -1838,7 +1842,7 @@ mod tests {
     async fn a_batch_of_ten_thousand_commits() {
         let (_dir, _path, store) = with_run("r").await;
         let outcome = store
-            .append_events("r".into(), lines(1, 10_000))
+            .append_events("r".into(), lines(1, 10_000).into())
             .await
             .unwrap();
         assert_eq!(outcome.acked_through, 10_000);
@@ -1855,7 +1859,7 @@ mod tests {
                 for batch in 0..100 {
                     let first = batch * 50 + 1;
                     store
-                        .append_events("r".into(), lines(first, first + 49))
+                        .append_events("r".into(), lines(first, first + 49).into())
                         .await
                         .unwrap();
                 }
@@ -1901,7 +1905,7 @@ mod tests {
             .collect();
         let start = Instant::now();
         for batch in batches {
-            store.append_events("r".into(), batch).await.unwrap();
+            store.append_events("r".into(), batch.into()).await.unwrap();
         }
         let elapsed = start.elapsed();
         let rate = 100_000.0 / elapsed.as_secs_f64();
