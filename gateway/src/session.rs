@@ -87,10 +87,10 @@ impl Limiter {
             return Err(retry);
         }
         self.global += 1;
-        if let Some(ip) = ip {
-            if self.per_ip.len() < MAX_TRACKED_IPS || self.per_ip.contains_key(&ip) {
-                *self.per_ip.entry(ip).or_default() += 1;
-            }
+        if let Some(ip) = ip
+            && (self.per_ip.len() < MAX_TRACKED_IPS || self.per_ip.contains_key(&ip))
+        {
+            *self.per_ip.entry(ip).or_default() += 1;
         }
         Ok(())
     }
@@ -495,10 +495,10 @@ pub async fn csrf_guard(request: Request, next: Next) -> Response {
             "cross-site requests are refused",
         )
     };
-    if let Some(site) = headers.get("sec-fetch-site") {
-        if !matches!(site.to_str(), Ok("same-origin" | "none")) {
-            return cross_site();
-        }
+    if let Some(site) = headers.get("sec-fetch-site")
+        && !matches!(site.to_str(), Ok("same-origin" | "none"))
+    {
+        return cross_site();
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let authority = origin
@@ -515,21 +515,22 @@ pub async fn csrf_guard(request: Request, next: Next) -> Response {
         }
     }
     let signing_in = request.method() == Method::POST && request.uri().path() == "/api/session";
-    if let Some(value) = cookie_value(headers) {
-        if !signing_in && !headers.contains_key(header::AUTHORIZATION) {
-            let want = csrf_token(value);
-            let sent = headers
-                .get(CSRF_HEADER)
-                .map(|v| v.as_bytes())
-                .unwrap_or_default();
-            if !common::sign::constant_time_eq(sent, want.as_bytes()) {
-                return error(
-                    StatusCode::FORBIDDEN,
-                    "forbidden",
-                    "csrf",
-                    "missing or wrong X-CSRF-Token",
-                );
-            }
+    if let Some(value) = cookie_value(headers)
+        && !signing_in
+        && !headers.contains_key(header::AUTHORIZATION)
+    {
+        let want = csrf_token(value);
+        let sent = headers
+            .get(CSRF_HEADER)
+            .map(|v| v.as_bytes())
+            .unwrap_or_default();
+        if !common::sign::constant_time_eq(sent, want.as_bytes()) {
+            return error(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "csrf",
+                "missing or wrong X-CSRF-Token",
+            );
         }
     }
     next.run(request).await
@@ -596,7 +597,7 @@ mod tests {
             "touched recently: nothing to save"
         );
         assert!(
-            matches!(s.touch("old", now + TOUCH_MS), None),
+            s.touch("old", now + TOUCH_MS).is_none(),
             "past the absolute limit"
         );
         assert!(s.is_empty());
