@@ -54,20 +54,36 @@ fn tail_after(bytes: Vec<u8>, dropped: usize, max: usize, full_copy: &str) -> Ve
 }
 
 /// Redact the file at `path` as one stream with a fresh [`Redactor`], keeping only what [`tail`]
-/// would keep of the result. Reads 64 KiB at a time and holds at most about `2 × max` bytes, so
-/// a 1 GB `claude.log` costs tens of MB, not gigabytes.
+/// would keep of the result. Reads 64 KiB at a time into a ring of about `max` bytes, so a 1 GB
+/// `claude.log` costs `max` plus 128 KiB, and the upload body is built in the same buffer.
 pub fn redact_file_tail(
     rules: &Arc<Rules>,
     path: &Path,
     max: usize,
     full_copy: &str,
 ) -> std::io::Result<Vec<u8>> {
+    use std::collections::VecDeque;
     use std::io::Read;
     let mut file = std::fs::File::open(path)?;
     let mut redactor = Redactor::new(Arc::clone(rules));
     let mut buf = vec![0u8; 64 * 1024];
-    let mut kept = Vec::new();
+    let mut out = Vec::with_capacity(128 * 1024);
+    // The last `max` bytes of the redacted text (one more byte tells where a line starts).
+    // Reserved once (pages are touched only as they fill): a ring that grew by doubling would
+    // wander over twice the room.
+    let size = file.metadata().map_or(max as u64, |m| m.len());
+    let mut kept: VecDeque<u8> =
+        VecDeque::with_capacity(usize::try_from(size).unwrap_or(max).min(max) + 256 * 1024);
     let mut dropped = 0;
+    let mut keep = |out: &mut Vec<u8>, kept: &mut VecDeque<u8>| {
+        kept.extend(out.iter());
+        out.clear();
+        if kept.len() > max + 1 {
+            let cut = kept.len() - (max + 1);
+            kept.drain(..cut);
+            dropped += cut;
+        }
+    };
     loop {
         let n = match file.read(&mut buf) {
             Ok(0) => break,
@@ -75,15 +91,30 @@ pub fn redact_file_tail(
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        redactor.push(&buf[..n], &mut kept);
-        if kept.len() > 2 * max {
-            let cut = kept.len() - max;
-            kept.drain(..cut);
-            dropped += cut;
-        }
+        redactor.push(&buf[..n], &mut out);
+        keep(&mut out, &mut kept);
     }
-    redactor.finish(&mut kept);
-    Ok(tail_after(kept, dropped, max, full_copy))
+    redactor.finish(&mut out);
+    keep(&mut out, &mut kept);
+    drop(buf);
+    if dropped == 0 && kept.len() <= max {
+        return Ok(Vec::from(kept));
+    }
+    // As `tail_after`: the last `max` bytes from the first line start, behind the note.
+    let from = kept.len().saturating_sub(max);
+    let start = kept
+        .range(from..)
+        .position(|&b| b == b'\n')
+        .map_or(from, |i| from + i + 1);
+    kept.drain(..start);
+    let note = format!(
+        "[claude-runner: the first {} bytes are left out of this upload; the whole file is {full_copy}]\n",
+        dropped + start
+    );
+    for &b in note.as_bytes().iter().rev() {
+        kept.push_front(b);
+    }
+    Ok(Vec::from(kept))
 }
 
 /// Upload `body` (already redacted) as `name`, retrying transient failures with backoff.
@@ -96,6 +127,8 @@ pub async fn upload(
 ) -> anyhow::Result<ArtifactInfo> {
     let mut backoff = Backoff::default();
     let mut last = String::new();
+    // Shared by every attempt, never copied (a `claude.log` tail is up to 30 MiB).
+    let body = bytes::Bytes::from(body);
     for attempt in 1..=ATTEMPTS {
         if attempt > 1 {
             tokio::time::sleep(backoff.next_delay().max(Duration::from_millis(200))).await;

@@ -142,9 +142,11 @@ impl GatewayClient {
         method: Method,
         path_and_query: &str,
         signer: &Signer,
-        body: Vec<u8>,
+        body: impl Into<bytes::Bytes>,
         content_type: &'static str,
     ) -> anyhow::Result<reqwest::Response> {
+        // Bytes: a body is handed to the HTTP client without a copy, also on a retry.
+        let body: bytes::Bytes = body.into();
         let url = self.url(path_and_query)?;
         let (key, run_id) = signer.key_and_run();
         let timestamp = unix_now();
@@ -235,7 +237,7 @@ impl GatewayClient {
         signer: &Signer,
         run_id: &str,
         name: &str,
-        body: Vec<u8>,
+        body: impl Into<bytes::Bytes>,
     ) -> anyhow::Result<Result<ArtifactInfo, (StatusCode, ErrorBody)>> {
         let mut path = self.url("api/ingest/artifact")?;
         path.query_pairs_mut()
