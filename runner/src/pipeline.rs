@@ -283,6 +283,9 @@ pub async fn send_loop(
         let (appended, _, closed) = spool.progress();
         if from > appended {
             if closed {
+                if let Err(e) = spool.save_ack() {
+                    tracing::warn!(error = %e, "could not record the acknowledgement in the spool");
+                }
                 return SendEnd::Delivered;
             }
             spool.wait_beyond(from - 1).await;

@@ -130,6 +130,8 @@ struct Inner {
     /// read-only connection cannot do.
     readers: Option<ReadPool>,
     writer: Mutex<Connection>,
+    /// Ingest batches waiting for the writer (see [`append_group`]).
+    appends: Mutex<Vec<PendingAppend>>,
     path: Option<PathBuf>,
     /// Calls that failed in the database, for `/metrics`.
     errors: std::sync::atomic::AtomicU64,
@@ -185,6 +187,7 @@ impl SqliteStore {
             inner: Arc::new(Inner {
                 readers,
                 writer: Mutex::new(writer),
+                appends: Mutex::new(Vec::new()),
                 path,
                 errors: Default::default(),
             }),
@@ -245,6 +248,10 @@ where
 /// transaction rolls it back), so a poisoned lock is safe to take over.
 fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     conn.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn lock_queue(queue: &Mutex<Vec<PendingAppend>>) -> MutexGuard<'_, Vec<PendingAppend>> {
+    queue.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn backend(context: impl fmt::Display, err: rusqlite::Error) -> StoreError {
@@ -427,15 +434,55 @@ fn sql_seq(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// One ingest batch in one transaction; see [`super::plan_append`].
-fn append(
-    conn: &mut Connection,
-    run_id: &str,
-    events: &[Event],
-) -> Result<AppendOutcome, StoreError> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|e| backend("begin ingest", e))?;
+/// An ingest batch waiting for the writer, and where its answer goes.
+struct PendingAppend {
+    run_id: String,
+    events: Arc<[Event]>,
+    answer: std::sync::mpsc::SyncSender<Result<AppendOutcome, StoreError>>,
+}
+
+/// Most batches committed together.
+const GROUP_MAX: usize = 64;
+
+/// Group commit: the batches that queued while the writer was busy are written in one
+/// transaction, each inside its own savepoint (a batch that fails, a gap say, leaves the others
+/// alone), and committed with one sync of the WAL; every answer is sent after that commit.
+fn append_group(conn: &mut Connection, group: Vec<PendingAppend>) {
+    let mut answers = Vec::with_capacity(group.len());
+    let result = (|| {
+        let mut tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| backend("begin ingest", e))?;
+        for item in &group {
+            let sp = tx.savepoint().map_err(|e| backend("begin savepoint", e))?;
+            let outcome = append(&sp, &item.run_id, &item.events);
+            if outcome.is_ok() {
+                sp.commit().map_err(|e| backend("release savepoint", e))?;
+            } // else dropping it rolls the batch back
+            answers.push(outcome);
+        }
+        tx.commit().map_err(|e| backend("commit ingest", e))
+    })();
+    // A group that failed to commit stored nothing: its batches get the failure, except those
+    // the rules refused (that answer holds either way).
+    let failed = result.err().map(|e| e.to_string());
+    let mut answers = answers.into_iter();
+    for item in group {
+        let answer = match (answers.next(), &failed) {
+            (Some(answer), None) => answer,
+            (Some(Err(e)), Some(_)) if !matches!(e, StoreError::Backend(_)) => Err(e),
+            (_, why) => Err(StoreError::Backend(
+                why.clone()
+                    .unwrap_or_else(|| "the ingest batch was not written".into()),
+            )),
+        };
+        let _ = item.answer.send(answer);
+    }
+}
+
+/// One ingest batch inside the caller's transaction; see [`super::plan_append`].
+fn append(conn: &Connection, run_id: &str, events: &[Event]) -> Result<AppendOutcome, StoreError> {
+    let tx = conn;
     let before = tx
         .prepare_cached(
             "SELECT status, last_seq, last_event_at, exit_code, finished_at, stop_requested,
@@ -519,7 +566,6 @@ fn append(
         ])
     })
     .map_err(|e| backend(format!("update run {run_id}"), e))?;
-    tx.commit().map_err(|e| backend("commit ingest", e))?;
     Ok(AppendOutcome {
         acked_through: after.last_seq,
         inserted: fresh.len(),
@@ -618,7 +664,38 @@ impl Store for SqliteStore {
     }
 
     fn append_events(&self, run_id: String, events: Arc<[Event]>) -> StoreFuture<AppendOutcome> {
-        self.write(move |conn| append(conn, &run_id, &events))
+        let inner = Arc::clone(&self.inner);
+        blocking(move || {
+            let (answer, answered) = std::sync::mpsc::sync_channel(1);
+            lock_queue(&inner.appends).push(PendingAppend {
+                run_id,
+                events,
+                answer,
+            });
+            {
+                // Whoever holds the writer next writes every batch queued by then, this one
+                // included unless a writer before took it already (then its answer is sent).
+                let mut conn = lock(&inner.writer);
+                loop {
+                    let group: Vec<PendingAppend> = {
+                        let mut queue = lock_queue(&inner.appends);
+                        let n = queue.len().min(GROUP_MAX);
+                        queue.drain(..n).collect()
+                    };
+                    if group.is_empty() {
+                        break;
+                    }
+                    append_group(&mut conn, group);
+                    if let Ok(result) = answered.try_recv() {
+                        return inner.count(result);
+                    }
+                }
+            }
+            let result = answered
+                .recv()
+                .unwrap_or_else(|_| Err(StoreError::Backend("ingest writer went away".into())));
+            inner.count(result)
+        })
     }
 
     fn events(&self, run_id: String, after: u64, limit: usize) -> StoreFuture<Vec<Event>> {
@@ -1649,6 +1726,41 @@ mod tests {
             .query_row("SELECT count(*) FROM event_chunks WHERE run_id = 'r'", [], |r| r.get(0))
             .unwrap();
         assert_eq!(left, 0, "deleting a run deletes its chunks");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_batches_commit_together_each_with_its_own_answer() {
+        let (_dir, _path, store) = open_temp();
+        for r in 0..16 {
+            store.create_run(new_run(&format!("r{r}"), 1)).await.unwrap();
+        }
+        let mut tasks = Vec::new();
+        for r in 0..16 {
+            let store = Arc::clone(&store);
+            tasks.push(tokio::spawn(async move {
+                let id = format!("r{r}");
+                for b in 0..50u64 {
+                    // Every run also sends a batch with a gap: refused alone, nothing stored.
+                    let gap = store
+                        .append_events(id.clone(), lines(b * 10 + 5, b * 10 + 6).into())
+                        .await;
+                    assert!(matches!(gap, Err(StoreError::Gap { expected }) if expected == b * 10 + 1));
+                    let ok = store
+                        .append_events(id.clone(), lines(b * 10 + 1, b * 10 + 10).into())
+                        .await
+                        .unwrap();
+                    assert_eq!((ok.acked_through, ok.inserted), (b * 10 + 10, 10));
+                }
+                let unknown = store.append_events("nope".into(), lines(1, 1).into()).await;
+                assert!(matches!(unknown, Err(StoreError::NotFound)));
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        for r in 0..16 {
+            assert_eq!(all_events(&store, &format!("r{r}")).await, lines(1, 500));
+        }
     }
 
     #[tokio::test]
