@@ -8,14 +8,18 @@
 //!   (i64 LE) followed by its canonical line (`common::digest`), the exact bytes the run's
 //!   `streamSha256` covers. Segments rotate at [`SEGMENT_BYTES`]; the header carries the digest
 //!   state so a crashed run resumes its digest from the oldest segment still on disk.
-//! * `acked`: the highest sequence the gateway committed, replaced by write + rename. It is not
-//!   synced: losing it only makes the runner resend, and resends are idempotent.
+//! * `acked`: the highest sequence the gateway committed, replaced by write + rename at most once
+//!   a second (and before a segment is deleted, and at the end). It is not synced: a stale or
+//!   lost value only makes the runner resend, and resends are idempotent.
 //! * `lock`: `flock`ed by the one process (a `start` or a `flush`) that owns the run.
 //!
 //! Durability: a batch of events (whatever the pipes produced since the last batch, at most a
 //! channel's worth) is one `write` and one `fdatasync`; an event is sent only after that. A crash
 //! can leave a torn last record: its length or checksum does not match, and opening the spool
 //! truncates the segment there. Fully acknowledged segments are deleted, except the newest one.
+//!
+//! Reading: the sender keeps a [`Cursor`] (an open segment and the offset of the next record)
+//! and copies the spooled canonical lines straight into its request body ([`Spool::read_batch`]).
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
