@@ -5,8 +5,8 @@
 //! function of its inputs, so both binaries (and a runner written in another language, through
 //! `PROTOCOL.md`) agree on exactly the same bytes.
 
-pub mod digest;
 pub mod claude;
+pub mod digest;
 pub mod redact;
 pub mod secret;
 pub mod settings;

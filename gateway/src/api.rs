@@ -38,7 +38,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .with_state(state.clone())
         // Outermost last: every answer gets the security headers, even a refusal by the guard.
-        .layer(axum::middleware::map_response(crate::error::json_rejections))
+        .layer(axum::middleware::map_response(
+            crate::error::json_rejections,
+        ))
         .layer(axum::middleware::from_fn(crate::session::csrf_guard))
         .layer(axum::middleware::map_response(crate::web::security_headers))
         .layer(axum::middleware::from_fn_with_state(
@@ -87,7 +89,10 @@ pub struct BodySlots {
 
 impl Default for BodySlots {
     fn default() -> Self {
-        Self { ingest: tokio::sync::Semaphore::new(64), artifacts: tokio::sync::Semaphore::new(4) }
+        Self {
+            ingest: tokio::sync::Semaphore::new(64),
+            artifacts: tokio::sync::Semaphore::new(4),
+        }
     }
 }
 
@@ -95,7 +100,10 @@ impl Default for BodySlots {
 pub(crate) async fn take_slot(
     slots: &tokio::sync::Semaphore,
 ) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
-    slots.acquire().await.map_err(|_| ApiError::Internal("body slots closed".into()))
+    slots
+        .acquire()
+        .await
+        .map_err(|_| ApiError::Internal("body slots closed".into()))
 }
 
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {

@@ -100,5 +100,8 @@ fn print_banner(gw: &Gateway, bound: std::net::SocketAddr) {
         .filter(|p| p.exists())
         .map_or_else(|| "claude-runner".to_string(), |p| p.display().to_string());
     println!("start a runner against it:");
-    println!("  {runner} --env-file {} start --cmd \"your prompt\"", gw.runner_env_path.display());
+    println!(
+        "  {runner} --env-file {} start --cmd \"your prompt\"",
+        gw.runner_env_path.display()
+    );
 }

@@ -46,7 +46,8 @@ pub async fn run(
         let service = TowerToHyperService::new(tower::util::MapRequest::new(
             app.clone(),
             move |mut req: hyper::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
                 req
             },
         ));

@@ -9,12 +9,12 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use common::wire::{self, Event, EventKind};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
@@ -170,7 +170,12 @@ impl RunPump {
     /// Write every stored event after `last`, page by page.
     async fn catch_up(&mut self) -> Result<(), Gone> {
         loop {
-            let page = match self.state.store.events(self.id.clone(), self.last, PAGE).await {
+            let page = match self
+                .state
+                .store
+                .events(self.id.clone(), self.last, PAGE)
+                .await
+            {
                 Ok(page) => page,
                 Err(e) => {
                     tracing::error!(run = %self.id, error = %e, "stream replay failed");

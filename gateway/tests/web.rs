@@ -41,11 +41,16 @@ async fn open(dir: &std::path::Path) -> AppState {
 }
 
 async fn send(state: &AppState, req: Request<Body>) -> axum::response::Response {
-    gateway::api::router(state.clone()).oneshot(req).await.unwrap()
+    gateway::api::router(state.clone())
+        .oneshot(req)
+        .await
+        .unwrap()
 }
 
 async fn json_of(resp: axum::response::Response) -> Value {
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
     serde_json::from_slice(&bytes).unwrap_or(Value::Null)
 }
 
@@ -75,7 +80,10 @@ struct Browser {
 async fn sign_in(state: &AppState) -> Browser {
     let resp = send(state, from([127, 0, 0, 1], sign_in_request(PASSWORD))).await;
     assert_eq!(resp.status(), StatusCode::OK);
-    let set = resp.headers()[header::SET_COOKIE].to_str().unwrap().to_string();
+    let set = resp.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_string();
     let cookie = set.split(';').next().unwrap().to_string();
     let csrf = json_of(resp).await["csrf"].as_str().unwrap().to_string();
     Browser { cookie, csrf }
@@ -116,8 +124,17 @@ async fn sign_in_sets_a_strict_cookie_that_opens_the_admin_api() {
 
     let resp = send(&state, from([127, 0, 0, 1], sign_in_request(PASSWORD))).await;
     assert_eq!(resp.status(), StatusCode::OK);
-    let set = resp.headers()[header::SET_COOKIE].to_str().unwrap().to_string();
-    for attr in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/", "Max-Age="] {
+    let set = resp.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_string();
+    for attr in [
+        "HttpOnly",
+        "Secure",
+        "SameSite=Strict",
+        "Path=/",
+        "Max-Age=",
+    ] {
         assert!(set.contains(attr), "{set}");
     }
     let browser = sign_in(&state).await;
@@ -130,7 +147,10 @@ async fn sign_in_sets_a_strict_cookie_that_opens_the_admin_api() {
         .header(header::COOKIE, "__Host-gw_session=not-a-session")
         .body(Body::empty())
         .unwrap();
-    assert_eq!(send(&state, forged).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        send(&state, forged).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
     // A wrong Bearer token is refused even with a good cookie beside it.
     let mut both = browser.get("/api/runs");
     both.headers_mut()
@@ -152,7 +172,10 @@ async fn state_changing_requests_need_the_csrf_token_and_the_same_origin() {
     cross
         .headers_mut()
         .insert("sec-fetch-site", "cross-site".parse().unwrap());
-    assert_eq!(json_of(send(&state, cross).await).await["reason"], "cross_site");
+    assert_eq!(
+        json_of(send(&state, cross).await).await["reason"],
+        "cross_site"
+    );
 
     let mut other_origin = b.write("POST", "/api/runs", json!({}), true);
     other_origin
@@ -163,7 +186,11 @@ async fn state_changing_requests_need_the_csrf_token_and_the_same_origin() {
         StatusCode::FORBIDDEN
     );
 
-    let ok = send(&state, b.write("POST", "/api/runs", json!({"name": "ui"}), true)).await;
+    let ok = send(
+        &state,
+        b.write("POST", "/api/runs", json!({"name": "ui"}), true),
+    )
+    .await;
     assert_eq!(ok.status(), StatusCode::CREATED);
 
     // Scripts with the admin token send no cookie, no Origin and no token, and still work.
@@ -181,7 +208,12 @@ async fn ingest_never_accepts_a_session_cookie() {
     let b = sign_in(&state).await;
     let resp = send(
         &state,
-        b.write("POST", "/api/ingest/event", json!({"run_id": "r_x", "events": []}), true),
+        b.write(
+            "POST",
+            "/api/ingest/event",
+            json!({"run_id": "r_x", "events": []}),
+            true,
+        ),
     )
     .await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
@@ -194,10 +226,19 @@ async fn sign_out_ends_the_session_and_clears_the_cookie() {
     let state = open(dir.path()).await;
     let b = sign_in(&state).await;
     let no_token = send(&state, b.write("DELETE", "/api/session", json!({}), false)).await;
-    assert_eq!(no_token.status(), StatusCode::FORBIDDEN, "sign-out is CSRF-checked too");
+    assert_eq!(
+        no_token.status(),
+        StatusCode::FORBIDDEN,
+        "sign-out is CSRF-checked too"
+    );
     let out = send(&state, b.write("DELETE", "/api/session", json!({}), true)).await;
     assert_eq!(out.status(), StatusCode::NO_CONTENT);
-    assert!(out.headers()[header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+    assert!(
+        out.headers()[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
     assert_eq!(
         send(&state, b.get("/api/runs")).await.status(),
         StatusCode::UNAUTHORIZED
@@ -214,10 +255,18 @@ async fn sign_in_attempts_are_rate_limited_per_address() {
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     }
     let limited = send(&state, from([10, 0, 0, 1], sign_in_request(PASSWORD))).await;
-    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS, "even the right password waits");
+    assert_eq!(
+        limited.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
     assert!(limited.headers().contains_key(header::RETRY_AFTER));
     let other = send(&state, from([10, 0, 0, 2], sign_in_request(PASSWORD))).await;
-    assert_eq!(other.status(), StatusCode::OK, "another address is not blocked");
+    assert_eq!(
+        other.status(),
+        StatusCode::OK,
+        "another address is not blocked"
+    );
 }
 
 #[tokio::test]
@@ -225,7 +274,10 @@ async fn sessions_survive_a_restart_and_a_new_password_ends_them() {
     let dir = tempfile::tempdir().unwrap();
     let b = sign_in(&open(dir.path()).await).await;
     let again = open(dir.path()).await;
-    assert_eq!(send(&again, b.get("/api/runs")).await.status(), StatusCode::OK);
+    assert_eq!(
+        send(&again, b.get("/api/runs")).await.status(),
+        StatusCode::OK
+    );
     drop(again);
     let changed = open_with(dir.path(), "a new password").await.state;
     assert_eq!(
@@ -247,8 +299,13 @@ async fn a_generated_password_is_returned_once_and_only_its_hash_is_stored() {
     )
     .unwrap();
     config.admin_password = None;
-    let first = Gateway::open(config.clone(), "127.0.0.1:1".parse().unwrap()).await.unwrap();
-    let password = first.new_admin_password.clone().expect("generated on first start");
+    let first = Gateway::open(config.clone(), "127.0.0.1:1".parse().unwrap())
+        .await
+        .unwrap();
+    let password = first
+        .new_admin_password
+        .clone()
+        .expect("generated on first start");
     let stored = first
         .state
         .store
@@ -258,9 +315,15 @@ async fn a_generated_password_is_returned_once_and_only_its_hash_is_stored() {
         .unwrap();
     assert!(stored.starts_with("$argon2id$") && !stored.contains(password.expose()));
     drop(first);
-    let second = Gateway::open(config, "127.0.0.1:1".parse().unwrap()).await.unwrap();
+    let second = Gateway::open(config, "127.0.0.1:1".parse().unwrap())
+        .await
+        .unwrap();
     assert!(second.new_admin_password.is_none(), "shown once");
-    let ok = send(&second.state, from([127, 0, 0, 1], sign_in_request(password.expose()))).await;
+    let ok = send(
+        &second.state,
+        from([127, 0, 0, 1], sign_in_request(password.expose())),
+    )
+    .await;
     assert_eq!(ok.status(), StatusCode::OK);
 }
 
@@ -278,7 +341,10 @@ async fn the_page_is_served_with_strict_security_headers() {
         let resp = send(&state, Request::get(path).body(Body::empty()).unwrap()).await;
         assert_eq!(resp.status(), StatusCode::OK, "{path}");
         let h = resp.headers();
-        assert!(h[header::CONTENT_TYPE].to_str().unwrap().starts_with(mime), "{path}");
+        assert!(
+            h[header::CONTENT_TYPE].to_str().unwrap().starts_with(mime),
+            "{path}"
+        );
         let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
         assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"));
         assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"));
@@ -300,8 +366,15 @@ async fn the_page_is_served_with_strict_security_headers() {
     .await
     .unwrap();
     let html = String::from_utf8(html.to_vec()).unwrap();
-    assert!(!html.contains("<script>") && !html.contains(" style="), "no inline script or style");
-    let missing = send(&state, Request::get("/assets/nope.js").body(Body::empty()).unwrap()).await;
+    assert!(
+        !html.contains("<script>") && !html.contains(" style="),
+        "no inline script or style"
+    );
+    let missing = send(
+        &state,
+        Request::get("/assets/nope.js").body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
 
@@ -330,8 +403,14 @@ async fn ingest(state: &AppState, run: &CreatedRun, seqs: std::ops::RangeInclusi
             ts: 1000 + s as i64,
         })
         .collect();
-    let body = json!({"run_id": run.run_id, "events": events}).to_string().into_bytes();
-    let key = sign::derive_run_key(state.hmac_secret.expose().as_bytes(), &run.run_id, &run.token);
+    let body = json!({"run_id": run.run_id, "events": events})
+        .to_string()
+        .into_bytes();
+    let key = sign::derive_run_key(
+        state.hmac_secret.expose().as_bytes(),
+        &run.run_id,
+        &run.token,
+    );
     let (ts, nonce) = (gateway::auth::now_secs(), nonce());
     let signature = sign::sign(
         &key,
@@ -412,7 +491,11 @@ async fn a_run_stream_replays_then_goes_live_with_no_gap_and_no_duplicate() {
 
     let path = format!("/api/runs/{}/stream", run.run_id);
     let mut s = Stream::open(&state, &b, &path, Some(1)).await;
-    assert_eq!(s.ids_through(3).await, [2, 3], "resumes after Last-Event-ID");
+    assert_eq!(
+        s.ids_through(3).await,
+        [2, 3],
+        "resumes after Last-Event-ID"
+    );
     assert!(s.text.starts_with("retry: "));
 
     ingest(&state, &run, 4..=6).await;
@@ -424,7 +507,11 @@ async fn a_run_stream_replays_then_goes_live_with_no_gap_and_no_duplicate() {
 
     let q = format!("/api/runs/{}/stream?after=6", run.run_id);
     let mut from_query = Stream::open(&state, &b, &q, None).await;
-    assert_eq!(from_query.ids_through(8).await, [7, 8], "?after= when no header");
+    assert_eq!(
+        from_query.ids_through(8).await,
+        [7, 8],
+        "?after= when no header"
+    );
 }
 
 fn ev(sequence: u64) -> Event {
@@ -483,9 +570,12 @@ async fn the_list_stream_sends_a_snapshot_then_run_changes() {
     ingest(&state, &run, 1..=2).await;
     read_until!("\"status\":\"running\"".into());
     assert_eq!(
-        send(&state, Request::get("/api/stream").body(Body::empty()).unwrap())
-            .await
-            .status(),
+        send(
+            &state,
+            Request::get("/api/stream").body(Body::empty()).unwrap()
+        )
+        .await
+        .status(),
         StatusCode::UNAUTHORIZED,
         "streams need a session or the admin token"
     );

@@ -6,9 +6,9 @@
 //! [`pipeline::send_loop`] (signed batches read back from the spool). [`flush`] delivers a spool
 //! left behind.
 
+pub mod agent;
 pub mod allowlist;
 pub mod artifacts;
-pub mod agent;
 pub mod assist;
 pub mod child;
 pub mod cli;

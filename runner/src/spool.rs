@@ -684,7 +684,9 @@ impl Spool {
             let payload = &cursor.payload;
             let seq = cursor.next_seq;
             if payload.len() < 10 || payload_sequence(payload) != Some(seq) {
-                return Err(invalid(format!("the spool record of sequence {seq} is damaged")));
+                return Err(invalid(format!(
+                    "the spool record of sequence {seq} is damaged"
+                )));
             }
             let line = &payload[8..];
             // `…}\n` → `…,"ts":<ts>}`
@@ -1023,7 +1025,10 @@ mod tests {
         }
         let events: Vec<Event> = serde_json::from_slice(&json[6..]).unwrap();
         assert_eq!(got.len(), events.len() as u64);
-        assert_eq!((got.first, got.last), (from, events.last().unwrap().sequence));
+        assert_eq!(
+            (got.first, got.last),
+            (from, events.last().unwrap().sequence)
+        );
         events
     }
 
@@ -1035,8 +1040,12 @@ mod tests {
         for round in 0..3 {
             stage_lines(&mut w, 200, &format!("{round} {big}")); // ~3.3 MiB per round: rotates
         }
-        w.stage(EventKind::Marker, &json!({"event": "x", "n": [1, {"b": 2, "a": 1}]}), -5)
-            .unwrap();
+        w.stage(
+            EventKind::Marker,
+            &json!({"event": "x", "n": [1, {"b": 2, "a": 1}]}),
+            -5,
+        )
+        .unwrap();
         w.commit().unwrap();
         let all = spool.read(1, 10_000, usize::MAX).unwrap();
         assert_eq!(all.len(), 601);
@@ -1059,11 +1068,18 @@ mod tests {
         assert_eq!(batch(&spool, &mut c, 600, 10, 1 << 20), all[599..601]);
         stage_lines(&mut w, 2, "late");
         let late = batch(&spool, &mut c, 602, 10, 1 << 20);
-        assert_eq!(late.iter().map(|e| e.sequence).collect::<Vec<_>>(), [602, 603]);
+        assert_eq!(
+            late.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+            [602, 603]
+        );
         // Acknowledged segments are gone: reading them fails instead of skipping.
         spool.ack(599).unwrap();
         let mut json = Vec::new();
-        assert!(spool.read_batch(&mut Cursor::default(), 1, 5, 1 << 20, &mut json).is_err());
+        assert!(
+            spool
+                .read_batch(&mut Cursor::default(), 1, 5, 1 << 20, &mut json)
+                .is_err()
+        );
     }
 
     #[test]

@@ -5,6 +5,13 @@ async fn main() {
     println!("{}", fake.base_url());
     let _ = tokio::signal::ctrl_c().await;
     for r in fake.requests() {
-        eprintln!("{}", serde_json::to_string(&r["messages"]).unwrap_or_default().chars().take(300).collect::<String>());
+        eprintln!(
+            "{}",
+            serde_json::to_string(&r["messages"])
+                .unwrap_or_default()
+                .chars()
+                .take(300)
+                .collect::<String>()
+        );
     }
 }

@@ -271,6 +271,7 @@ pub async fn deliver(
 }
 
 /// One simulated runner; returns the events it sent, `finished` included.
+#[allow(clippy::too_many_arguments)] // one task's whole context, passed once at spawn
 async fn simulate_runner(
     http: reqwest::Client,
     base: String,

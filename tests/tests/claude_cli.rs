@@ -8,7 +8,8 @@ use serde_json::Value;
 
 /// The pinned CLI; `tests/run` installs it with `npm ci --prefix tests/claude`.
 fn claude_cli() -> std::path::PathBuf {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("claude/node_modules/.bin/claude");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("claude/node_modules/.bin/claude");
     assert!(
         path.exists(),
         "the Claude Code CLI is not installed at {}: run `npm ci --prefix tests/claude` (tests/run does)",
@@ -35,7 +36,10 @@ async fn start_streams_a_real_claude_code_session() {
         .arg(&ws)
         .env("CLAUDE_COMMAND", &cli)
         .envs(claude_env(&api.base_url(), &home));
-    let out = tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().unwrap();
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 
@@ -45,20 +49,37 @@ async fn start_streams_a_real_claude_code_session() {
         .filter(|e| e.kind == EventKind::Stdout)
         .filter_map(|e| serde_json::from_str(e.data.as_str()?).ok())
         .collect();
-    let init = json_lines.iter().find(|l| l["type"] == "system" && l["subtype"] == "init").expect("system/init line");
+    let init = json_lines
+        .iter()
+        .find(|l| l["type"] == "system" && l["subtype"] == "init")
+        .expect("system/init line");
     assert!(init["session_id"].as_str().is_some_and(|s| !s.is_empty()));
     let answer = json_lines
         .iter()
         .filter(|l| l["type"] == "assistant")
-        .flat_map(|l| l["message"]["content"].as_array().cloned().unwrap_or_default())
+        .flat_map(|l| {
+            l["message"]["content"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
         .find_map(|b| b["text"].as_str().map(String::from))
         .expect("an assistant text block");
     assert_eq!(answer, "ECHO(1 msgs): Say hello");
-    let result = json_lines.iter().find(|l| l["type"] == "result").expect("result line");
+    let result = json_lines
+        .iter()
+        .find(|l| l["type"] == "result")
+        .expect("result line");
     assert_eq!(result["is_error"], false);
     assert!(result["total_cost_usd"].as_f64().is_some());
 
     let stored = serde_json::to_string(&events).unwrap();
-    assert!(!stored.contains("sk-ant-api03-fake-key-for-tests-only"), "the API key never reaches the gateway");
-    assert!(api.requests().iter().any(|r| r["stream"] == true), "the CLI streamed from the fake API");
+    assert!(
+        !stored.contains("sk-ant-api03-fake-key-for-tests-only"),
+        "the API key never reaches the gateway"
+    );
+    assert!(
+        api.requests().iter().any(|r| r["stream"] == true),
+        "the CLI streamed from the fake API"
+    );
 }

@@ -46,7 +46,13 @@ exit 0
     let run_id = run_id_from(&stderr);
 
     let stored = serde_json::to_string(&gw.events(&run_id).await).unwrap();
-    let log = std::fs::read_to_string(dir.path().join(".data/runs").join(&run_id).join("claude.log")).unwrap();
+    let log = std::fs::read_to_string(
+        dir.path()
+            .join(".data/runs")
+            .join(&run_id)
+            .join("claude.log"),
+    )
+    .unwrap();
     let terminal = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr);
     let resp = gw
         .client()
@@ -55,7 +61,11 @@ exit 0
         .send()
         .await
         .unwrap();
-    assert!(resp.status().is_success(), "claude.log artifact: {}", resp.status());
+    assert!(
+        resp.status().is_success(),
+        "claude.log artifact: {}",
+        resp.status()
+    );
     let artifact = resp.text().await.unwrap();
     for (place, text) in [
         ("stored events", &stored),
@@ -63,10 +73,22 @@ exit 0
         ("the claude.log artifact", &artifact),
         ("the runner's terminal", &terminal),
     ] {
-        for secret in [gw.hmac_secret.as_str(), FOO_TOKEN, GH_TOKEN, KEY_BODY, "PRIVATE KEY"] {
-            assert!(!text.contains(secret), "{secret:?} leaked into {place}:\n{text}");
+        for secret in [
+            gw.hmac_secret.as_str(),
+            FOO_TOKEN,
+            GH_TOKEN,
+            KEY_BODY,
+            "PRIVATE KEY",
+        ] {
+            assert!(
+                !text.contains(secret),
+                "{secret:?} leaked into {place}:\n{text}"
+            );
         }
-        assert!(text.contains("after the key"), "output after the key block is kept in {place}");
+        assert!(
+            text.contains("after the key"),
+            "output after the key block is kept in {place}"
+        );
         assert!(text.contains("[REDACTED]"), "{place}");
     }
     // The end-of-run marker counts what was redacted, by rule, without values.
@@ -76,5 +98,8 @@ exit 0
         .find(|e| e.data["event"] == "redactions")
         .map(|e| e.data["counts"].clone())
         .expect("a redactions marker");
-    assert!(counts.as_object().is_some_and(|c| !c.is_empty()), "{counts}");
+    assert!(
+        counts.as_object().is_some_and(|c| !c.is_empty()),
+        "{counts}"
+    );
 }

@@ -336,7 +336,11 @@ fn push_chunk_event(out: &mut Vec<u8>, event: &Event, line: &[u8]) {
     out.extend_from_slice(b"\",");
     out.extend_from_slice(event.ts.to_string().as_bytes());
     out.push(b',');
-    let tail = format!(",\"sequence\":{},\"type\":\"{}\"}}\n", event.sequence, event.kind.as_str());
+    let tail = format!(
+        ",\"sequence\":{},\"type\":\"{}\"}}\n",
+        event.sequence,
+        event.kind.as_str()
+    );
     let data = line
         .strip_prefix(b"{\"data\":")
         .and_then(|rest| rest.strip_suffix(tail.as_bytes()));
@@ -352,8 +356,9 @@ fn push_chunk_event(out: &mut Vec<u8>, event: &Event, line: &[u8]) {
 fn chunk(row: &Row<'_>) -> rusqlite::Result<Vec<Event>> {
     let first: u64 = row.get(0)?;
     let last: u64 = row.get(1)?;
-    let items: Vec<(&str, i64, serde_json::Value)> = serde_json::from_str(row.get_ref(2)?.as_str()?)
-        .map_err(|e| bad_column(2, Type::Text, format!("event chunk is not JSON: {e}")))?;
+    let items: Vec<(&str, i64, serde_json::Value)> =
+        serde_json::from_str(row.get_ref(2)?.as_str()?)
+            .map_err(|e| bad_column(2, Type::Text, format!("event chunk is not JSON: {e}")))?;
     if last.checked_sub(first).and_then(|d| d.checked_add(1)) != Some(items.len() as u64) {
         return Err(bad_column(
             2,
@@ -471,10 +476,11 @@ fn append_group(conn: &mut Connection, group: Vec<PendingAppend>) {
         let answer = match (answers.next(), &failed) {
             (Some(answer), None) => answer,
             (Some(Err(e)), Some(_)) if !matches!(e, StoreError::Backend(_)) => Err(e),
-            (_, why) => Err(StoreError::Backend(
-                why.clone()
-                    .unwrap_or_else(|| "the ingest batch was not written".into()),
-            )),
+            (_, why) => {
+                Err(StoreError::Backend(why.clone().unwrap_or_else(|| {
+                    "the ingest batch was not written".into()
+                })))
+            }
         };
         let _ = item.answer.send(answer);
     }
@@ -516,7 +522,7 @@ fn append(conn: &Connection, run_id: &str, events: &[Event]) -> Result<AppendOut
     let mut before = before;
     if before.stream.events() != before.last_seq {
         // A run from before migration 3 (or a damaged state): hash what is stored, once.
-        before.stream = stored_digest(&tx, run_id, before.last_seq)?;
+        before.stream = stored_digest(tx, run_id, before.last_seq)?;
     }
 
     let mut body = Vec::new();
@@ -720,7 +726,12 @@ impl Store for SqliteStore {
             for row in rows {
                 let events = row.map_err(|e| backend(format!("read events of {run_id}"), e))?;
                 let wanted = limit - out.len();
-                out.extend(events.into_iter().filter(|e| e.sequence > after).take(wanted));
+                out.extend(
+                    events
+                        .into_iter()
+                        .filter(|e| e.sequence > after)
+                        .take(wanted),
+                );
                 if out.len() >= limit {
                     break;
                 }
@@ -1082,8 +1093,14 @@ mod tests {
         let (_dir, path, store) = open_temp();
         for id in ["ok", "bad", "legacy"] {
             store.create_run(new_run(id, 1)).await.unwrap();
-            store.append_events(id.into(), lines(1, 3).into()).await.unwrap();
-            store.append_events(id.into(), lines(4, 5).into()).await.unwrap();
+            store
+                .append_events(id.into(), lines(1, 3).into())
+                .await
+                .unwrap();
+            store
+                .append_events(id.into(), lines(4, 5).into())
+                .await
+                .unwrap();
         }
         let sha = common::digest::stream_sha256(&lines(1, 5));
         // A run stored before migration 3 has no digest state: it is rebuilt from its events.
@@ -1112,7 +1129,10 @@ mod tests {
                 Some(Delivery::Complete),
             ),
         ] {
-            store.append_events(id.into(), vec![finish].into()).await.unwrap();
+            store
+                .append_events(id.into(), vec![finish].into())
+                .await
+                .unwrap();
             assert_eq!(summary(&store, id).await.delivery, want, "{id}");
         }
         let listed = store.list_runs(10).await.unwrap();
@@ -1143,10 +1163,16 @@ mod tests {
             ),
             turn(2, "success", 0.25, "/w/a.txt"),
         ];
-        store.append_events("r1".into(), batch.into()).await.unwrap();
+        store
+            .append_events("r1".into(), batch.into())
+            .await
+            .unwrap();
         // A second batch: the totals carry over; the same file is listed once.
         store
-            .append_events("r1".into(), vec![turn(3, "aborted", 0.5, "/w/a.txt")].into())
+            .append_events(
+                "r1".into(),
+                vec![turn(3, "aborted", 0.5, "/w/a.txt")].into(),
+            )
             .await
             .unwrap();
         let c = summary(&store, "r1").await.claude.expect("claude stats");
@@ -1179,7 +1205,10 @@ mod tests {
             .await
         );
         store
-            .append_events("r1".into(), vec![turn(5, "success", 0.0, "/w/b.txt")].into())
+            .append_events(
+                "r1".into(),
+                vec![turn(5, "success", 0.0, "/w/b.txt")].into(),
+            )
             .await
             .unwrap();
         assert!(summary(&store, "r1").await.claude.unwrap().between_turns);
@@ -1332,8 +1361,14 @@ mod tests {
     #[tokio::test]
     async fn resending_a_batch_is_idempotent() {
         let (_dir, _path, store) = with_run("r").await;
-        store.append_events("r".into(), lines(1, 5).into()).await.unwrap();
-        let again = store.append_events("r".into(), lines(1, 5).into()).await.unwrap();
+        store
+            .append_events("r".into(), lines(1, 5).into())
+            .await
+            .unwrap();
+        let again = store
+            .append_events("r".into(), lines(1, 5).into())
+            .await
+            .unwrap();
         assert_eq!(
             again,
             AppendOutcome {
@@ -1342,9 +1377,15 @@ mod tests {
                 status: RunStatus::Running
             }
         );
-        let overlap = store.append_events("r".into(), lines(3, 8).into()).await.unwrap();
+        let overlap = store
+            .append_events("r".into(), lines(3, 8).into())
+            .await
+            .unwrap();
         assert_eq!((overlap.acked_through, overlap.inserted), (8, 3));
-        let empty = store.append_events("r".into(), vec![].into()).await.unwrap();
+        let empty = store
+            .append_events("r".into(), vec![].into())
+            .await
+            .unwrap();
         assert_eq!((empty.acked_through, empty.inserted), (8, 0));
         assert_eq!(all_events(&store, "r").await, lines(1, 8));
     }
@@ -1352,7 +1393,10 @@ mod tests {
     #[tokio::test]
     async fn a_gap_answers_expected_and_writes_nothing() {
         let (_dir, _path, store) = with_run("r").await;
-        store.append_events("r".into(), lines(1, 4).into()).await.unwrap();
+        store
+            .append_events("r".into(), lines(1, 4).into())
+            .await
+            .unwrap();
         let before = summary(&store, "r").await;
         for batch in [lines(6, 9), vec![line(5), line(7)], vec![line(5), line(5)]] {
             let got = store.append_events("r".into(), batch.into()).await;
@@ -1375,7 +1419,10 @@ mod tests {
 
         assert_eq!(summary(&store, "r").await, before);
         assert_eq!(all_events(&store, "r").await, lines(1, 4));
-        let resumed = store.append_events("r".into(), lines(5, 6).into()).await.unwrap();
+        let resumed = store
+            .append_events("r".into(), lines(5, 6).into())
+            .await
+            .unwrap();
         assert_eq!(resumed.acked_through, 6);
     }
 
@@ -1388,7 +1435,10 @@ mod tests {
             ("killed", 137, RunStatus::Failed),
         ] {
             store.create_run(new_run(id, 1)).await.unwrap();
-            store.append_events(id.into(), lines(1, 2).into()).await.unwrap();
+            store
+                .append_events(id.into(), lines(1, 2).into())
+                .await
+                .unwrap();
             let outcome = store
                 .append_events(id.into(), vec![line(3), finished(4, code)].into())
                 .await
@@ -1455,7 +1505,10 @@ mod tests {
     #[tokio::test]
     async fn events_page_by_after_and_limit() {
         let (_dir, _path, store) = with_run("r").await;
-        store.append_events("r".into(), lines(1, 25).into()).await.unwrap();
+        store
+            .append_events("r".into(), lines(1, 25).into())
+            .await
+            .unwrap();
         store.create_run(new_run("other", 2)).await.unwrap();
         store
             .append_events("other".into(), lines(1, 3).into())
@@ -1589,7 +1642,10 @@ mod tests {
     #[tokio::test]
     async fn events_before_pages_backwards_from_the_tail() {
         let (_dir, _path, store) = with_run("r").await;
-        store.append_events("r".into(), lines(1, 10).into()).await.unwrap();
+        store
+            .append_events("r".into(), lines(1, 10).into())
+            .await
+            .unwrap();
         let seqs = |page: Vec<Event>| page.iter().map(|e| e.sequence).collect::<Vec<_>>();
         let cases: [(u64, usize, Vec<u64>); 5] = [
             (u64::MAX, 3, vec![8, 9, 10]),
@@ -1619,10 +1675,16 @@ mod tests {
         let (_dir, _path, store) = with_run("r").await;
         // Chunks 1..=3, 4..=4, 5..=9, 10..=12.
         for (a, b) in [(1, 3), (4, 4), (5, 9), (10, 12)] {
-            store.append_events("r".into(), lines(a, b).into()).await.unwrap();
+            store
+                .append_events("r".into(), lines(a, b).into())
+                .await
+                .unwrap();
         }
         // A resend overlapping a chunk stores nothing new.
-        store.append_events("r".into(), lines(8, 12).into()).await.unwrap();
+        store
+            .append_events("r".into(), lines(8, 12).into())
+            .await
+            .unwrap();
         for after in 0..=13 {
             for limit in [0, 1, 2, 3, 5, 20] {
                 let want: Vec<Event> = (after + 1..=12).take(limit).map(line).collect();
@@ -1635,7 +1697,10 @@ mod tests {
                 let mut want: Vec<Event> =
                     (1..before.min(13)).rev().take(limit).map(line).collect();
                 want.reverse();
-                let got = store.events_before("r".into(), before, limit).await.unwrap();
+                let got = store
+                    .events_before("r".into(), before, limit)
+                    .await
+                    .unwrap();
                 assert_eq!(got, want, "before {before} limit {limit}");
             }
         }
@@ -1696,7 +1761,11 @@ mod tests {
         );
         let raw = Connection::open(&path).unwrap();
         let chunks: i64 = raw
-            .query_row("SELECT count(*) FROM event_chunks WHERE run_id = 'r'", [], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM event_chunks WHERE run_id = 'r'",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(chunks, 3, "1,000 events to a chunk");
         let old: i64 = raw
@@ -1708,7 +1777,10 @@ mod tests {
             .unwrap();
         assert_eq!(old, 0);
         // The digest is rebuilt from the chunks and ingest continues.
-        store.append_events("r".into(), lines(2501, 2502).into()).await.unwrap();
+        store
+            .append_events("r".into(), lines(2501, 2502).into())
+            .await
+            .unwrap();
         let sha = common::digest::stream_sha256(&lines(1, 2502));
         store
             .append_events(
@@ -1720,10 +1792,17 @@ mod tests {
             )
             .await
             .unwrap();
-        assert_eq!(summary(&store, "r").await.delivery, Some(Delivery::Complete));
+        assert_eq!(
+            summary(&store, "r").await.delivery,
+            Some(Delivery::Complete)
+        );
         assert!(store.delete_run("r".into()).await.unwrap());
         let left: i64 = raw
-            .query_row("SELECT count(*) FROM event_chunks WHERE run_id = 'r'", [], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM event_chunks WHERE run_id = 'r'",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(left, 0, "deleting a run deletes its chunks");
     }
@@ -1732,7 +1811,10 @@ mod tests {
     async fn concurrent_batches_commit_together_each_with_its_own_answer() {
         let (_dir, _path, store) = open_temp();
         for r in 0..16 {
-            store.create_run(new_run(&format!("r{r}"), 1)).await.unwrap();
+            store
+                .create_run(new_run(&format!("r{r}"), 1))
+                .await
+                .unwrap();
         }
         let mut tasks = Vec::new();
         for r in 0..16 {
@@ -1744,7 +1826,9 @@ mod tests {
                     let gap = store
                         .append_events(id.clone(), lines(b * 10 + 5, b * 10 + 6).into())
                         .await;
-                    assert!(matches!(gap, Err(StoreError::Gap { expected }) if expected == b * 10 + 1));
+                    assert!(
+                        matches!(gap, Err(StoreError::Gap { expected }) if expected == b * 10 + 1)
+                    );
                     let ok = store
                         .append_events(id.clone(), lines(b * 10 + 1, b * 10 + 10).into())
                         .await
@@ -1911,8 +1995,14 @@ mod tests {
     #[tokio::test]
     async fn bad_stored_data_is_an_error_not_a_panic() {
         let (_dir, path, store) = with_run("r").await;
-        store.append_events("r".into(), lines(1, 1).into()).await.unwrap();
-        store.append_events("r".into(), lines(2, 3).into()).await.unwrap();
+        store
+            .append_events("r".into(), lines(1, 1).into())
+            .await
+            .unwrap();
+        store
+            .append_events("r".into(), lines(2, 3).into())
+            .await
+            .unwrap();
         let raw = Connection::open(&path).unwrap();
         raw.execute(
             "UPDATE event_chunks SET body = '{not json' WHERE first_seq = 2",
@@ -1946,7 +2036,10 @@ mod tests {
     async fn in_memory_store_works() {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
         store.create_run(new_run("r", 1)).await.unwrap();
-        store.append_events("r".into(), lines(1, 3).into()).await.unwrap();
+        store
+            .append_events("r".into(), lines(1, 3).into())
+            .await
+            .unwrap();
         assert_eq!(all_events(&store, "r").await, lines(1, 3));
     }
 
