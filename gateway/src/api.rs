@@ -168,7 +168,11 @@ async fn create_run(state: &AppState, req: CreateRun) -> Result<CreatedRun, ApiE
             .map(|t| format!("r_{t}"))
             .map_err(|e| ApiError::Internal(e.to_string()))
     };
-    let token = random_token(32).map_err(|e| ApiError::Internal(e.to_string()))?;
+    // The prefix keeps the token from starting with '-', which a command line would take for a
+    // flag (`--token -a…`), and says what it is when it turns up in a shell history.
+    let token = random_token(32)
+        .map(|t| format!("rt_{t}"))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let id = new_id()?;
     let key = common::sign::derive_run_key(state.hmac_secret.expose().as_bytes(), &id, &token);
     state

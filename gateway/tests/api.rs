@@ -149,7 +149,12 @@ async fn create_run(state: &AppState) -> CreatedRun {
     );
     let (status, body) = call(state, s.request()).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    serde_json::from_value(body).unwrap()
+    let run: CreatedRun = serde_json::from_value(body).unwrap();
+    assert!(
+        run.token.starts_with("rt_"),
+        "a token never starts with '-'"
+    );
+    run
 }
 
 fn run_key(run: &CreatedRun) -> [u8; 32] {

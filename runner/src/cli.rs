@@ -93,13 +93,18 @@ pub struct FlushArgs {
 #[derive(Debug, Clone, Args)]
 pub struct StartArgs {
     /// The prompt for Claude Code
-    #[arg(long = "cmd", value_name = "PROMPT")]
+    #[arg(long = "cmd", value_name = "PROMPT", allow_hyphen_values = true)]
     pub prompt: String,
     /// Attach to a run created at the gateway (omit to create one) [env: RUN_ID]
     #[arg(long, value_name = "ID", requires = "token")]
     pub run_id: Option<String>,
     /// The run's token, shown once when it was created [env: RUN_TOKEN]
-    #[arg(long, value_name = "TOKEN", requires = "run_id")]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        requires = "run_id",
+        allow_hyphen_values = true
+    )]
     pub token: Option<String>,
     /// Working directory for Claude Code [default: the current directory]
     #[arg(long, value_name = "DIR", conflicts_with = "workspace")]
@@ -130,9 +135,35 @@ pub struct AssistArgs {
     #[arg(long, value_name = "ID")]
     pub run_id: Option<String>,
     /// The run's token [env: RUN_TOKEN]
-    #[arg(long, value_name = "TOKEN")]
+    #[arg(long, value_name = "TOKEN", allow_hyphen_values = true)]
     pub token: Option<String>,
     /// Close the session after this long, e.g. 30m, 2h [env: ASSIST_EXPIRES] [default: 2h]
     #[arg(long, value_name = "DURATION")]
     pub expires: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_and_prompts_may_start_with_a_hyphen() {
+        // Older run tokens are plain base64url, one in 64 of which starts with '-'.
+        let cli = Cli::try_parse_from([
+            "claude-runner",
+            "start",
+            "--run-id",
+            "r_x",
+            "--token",
+            "-aB3",
+            "--cmd",
+            "-v: explain",
+        ])
+        .expect("parses");
+        let Command::Start(args) = cli.command else {
+            panic!("start")
+        };
+        assert_eq!(args.token.as_deref(), Some("-aB3"));
+        assert_eq!(args.prompt, "-v: explain");
+    }
 }
