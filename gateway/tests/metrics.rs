@@ -1,6 +1,8 @@
 //! `GET /metrics` through `Router::oneshot`: who may scrape it, and that its series exist and move
 //! with ingest, resends, gaps, refusals, redaction markers and open streams.
 
+mod support;
+
 use std::collections::HashMap;
 
 use axum::body::Body;
@@ -8,24 +10,15 @@ use axum::http::{Request, StatusCode, header};
 use common::Secret;
 use common::sign::{self, SignedParts};
 use common::wire::{CreatedRun, Event, EventKind, IngestBatch};
-use gateway::config::{Args, Config};
 use gateway::state::AppState;
 use serde_json::json;
-use tower::ServiceExt;
+use support::send;
 
 const ADMIN: &str = "admin-token-for-metrics-tests";
 const SCRAPER: &str = "metrics-token-for-tests";
 
 async fn open(dir: &std::path::Path) -> AppState {
-    let mut config = Config::resolve(
-        Args {
-            plain_http: true,
-            data_dir: Some(dir.to_path_buf()),
-            ..Args::default()
-        },
-        &Default::default(),
-    )
-    .unwrap();
+    let mut config = support::plain_config(dir);
     config.admin_token = Some(Secret::new(ADMIN));
     config.admin_password = Some(Secret::new("a password for the metrics tests"));
     config.metrics_token = Some(Secret::new(SCRAPER));
@@ -33,13 +26,6 @@ async fn open(dir: &std::path::Path) -> AppState {
         .await
         .unwrap()
         .state
-}
-
-async fn send(state: &AppState, req: Request<Body>) -> axum::response::Response {
-    gateway::api::router(state.clone())
-        .oneshot(req)
-        .await
-        .unwrap()
 }
 
 fn bearer(path: &str, token: &str) -> Request<Body> {

@@ -1,18 +1,17 @@
 //! Handler tests of the steering routes through `Router::oneshot`: queueing, long polling and
 //! acknowledging commands, assist links, artifact upload rules and download headers.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::settings::Layers;
 use common::sign::{self, SignedParts};
 use common::wire::{Command, CommandKind, CreatedRun};
 use gateway::Gateway;
-use gateway::config::{Args, Config};
 use gateway::state::AppState;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 const ARTIFACT_LIMIT: usize = 64 * 1024;
 
@@ -25,16 +24,7 @@ struct Harness {
 
 async fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
-    let args = Args {
-        data_dir: Some(dir.path().join("data")),
-        plain_http: true,
-        ..Args::default()
-    };
-    let layers = Layers {
-        env: Default::default(),
-        dotenv: Default::default(),
-    };
-    let mut config = Config::resolve(args, &layers).unwrap();
+    let mut config = support::plain_config(&dir.path().join("data"));
     config.limits.max_artifact_bytes = ARTIFACT_LIMIT;
     let gw = Gateway::open(config, "127.0.0.1:3100".parse().unwrap())
         .await
@@ -99,10 +89,7 @@ struct Run {
 
 impl Harness {
     async fn send(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-        let resp = gateway::api::router(self.state.clone())
-            .oneshot(req)
-            .await
-            .unwrap();
+        let resp = support::send(&self.state, req).await;
         let status = resp.status();
         let headers = resp.headers().clone();
         let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)

@@ -1,6 +1,8 @@
 //! The web UI's server side through `Router::oneshot`: sign-in, sessions, the CSRF guard, the
 //! security headers, and the event streams (replay, live, no gap, no duplicate, restarts).
 
+mod support;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -12,23 +14,14 @@ use common::sign::{self, SignedParts};
 use common::wire::{CreatedRun, Event, EventKind};
 use futures_util::StreamExt;
 use gateway::Gateway;
-use gateway::config::{Args, Config};
 use gateway::state::AppState;
 use serde_json::{Value, json};
-use tower::ServiceExt;
+use support::send;
 
 const PASSWORD: &str = "correct horse battery";
 
 async fn open_with(dir: &std::path::Path, password: &str) -> Gateway {
-    let mut config = Config::resolve(
-        Args {
-            plain_http: true,
-            data_dir: Some(dir.to_path_buf()),
-            ..Args::default()
-        },
-        &Default::default(),
-    )
-    .unwrap();
+    let mut config = support::plain_config(dir);
     config.admin_password = Some(Secret::new(password));
     config.admin_token = Some(Secret::new("admin-token-for-web-tests"));
     Gateway::open(config, "127.0.0.1:3100".parse().unwrap())
@@ -38,13 +31,6 @@ async fn open_with(dir: &std::path::Path, password: &str) -> Gateway {
 
 async fn open(dir: &std::path::Path) -> AppState {
     open_with(dir, PASSWORD).await.state
-}
-
-async fn send(state: &AppState, req: Request<Body>) -> axum::response::Response {
-    gateway::api::router(state.clone())
-        .oneshot(req)
-        .await
-        .unwrap()
 }
 
 async fn json_of(resp: axum::response::Response) -> Value {
@@ -289,15 +275,7 @@ async fn sessions_survive_a_restart_and_a_new_password_ends_them() {
 #[tokio::test]
 async fn a_generated_password_is_returned_once_and_only_its_hash_is_stored() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::resolve(
-        Args {
-            plain_http: true,
-            data_dir: Some(dir.path().to_path_buf()),
-            ..Args::default()
-        },
-        &Default::default(),
-    )
-    .unwrap();
+    let mut config = support::plain_config(dir.path());
     config.admin_password = None;
     let first = Gateway::open(config.clone(), "127.0.0.1:1".parse().unwrap())
         .await
