@@ -261,3 +261,27 @@ fn benign_text_is_left_alone_but_for_accepted_false_positives() {
         unexpected.join("\n")
     );
 }
+
+/// Token lengths are open-ended: a token longer than any cap a shape might have had (and a
+/// `name=value` value of kilobytes) is replaced whole, with nothing of it left over.
+#[test]
+fn long_tokens_are_replaced_whole() {
+    let rules = rules();
+    let body: String = (0..3000)
+        .map(|i| (b'a' + (i * 7 % 26) as u8) as char)
+        .collect();
+    for (prefix, rule) in [
+        (format!("gh{}_", 'p'), "github"),
+        (format!("Authorization: Bear{} ", "er"), "authorization"),
+        ("api_to".to_string() + "ken=", "token"),
+    ] {
+        let line = format!("before {prefix}{body} after\n");
+        let (out, counts) = redact_chunks(&rules, &[line.as_bytes()]);
+        assert!(!out.contains(&body[..40]), "{rule}: {out:.200}");
+        assert!(
+            out.ends_with(&format!("{REDACTED} after\n")),
+            "{rule}: {out:.200}"
+        );
+        assert_eq!(counts.values().sum::<u64>(), 1, "{rule}: {counts:?}");
+    }
+}

@@ -29,7 +29,8 @@ use std::sync::Arc;
 pub const REDACTED: &str = "[REDACTED]";
 /// Longest stretch without a line end held back before part of it is released anyway.
 pub const MAX_PENDING: usize = 64 * 1024;
-/// Longest match a line without end is guaranteed to catch whole (built-in rules stay below it).
+/// Longest match a line without end is guaranteed to catch whole (a longer token there is replaced
+/// up to the release point, and its rest is released as it is).
 pub const MAX_MATCH: usize = 16 * 1024;
 /// Most bytes of a private-key block dropped while waiting for its footer; past it the block is
 /// taken to have ended unseen and output resumes.
