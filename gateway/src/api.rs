@@ -291,28 +291,53 @@ async fn ingest_events(
         .inspect_err(|_| state.metrics.ingest_refused())?;
     // Shared from here on, not copied: the store encodes it, the hub hands it to the streams.
     let events: crate::hub::Batch = batch.events.into();
-    let outcome = match state
-        .store
-        .append_events(run_id.clone(), events.clone())
-        .await
-    {
-        Ok(outcome) => outcome,
-        Err(StoreError::Gap { expected }) => {
-            state.metrics.gap();
-            return Err(ApiError::Gap { expected });
-        }
-        Err(e) => {
-            state.metrics.ingest_refused();
-            return Err(e.into());
-        }
-    };
-    state
-        .metrics
-        .ingested(&events, &outcome, bytes.len(), started.elapsed());
-    crate::hub::announce_append(&state, &run_id, events, &outcome).await;
+    let outcome = append_and_announce(&state, run_id, events, bytes.len(), started).await?;
     Ok(Json(IngestAck {
         acked_through: outcome.acked_through,
     }))
+}
+
+/// Commit a batch, then count and publish it, in a task of its own: hyper drops a handler whose
+/// client went away, but the commit runs on the blocking pool and lands anyway; were the publish
+/// left in the handler, the watchers would never hear of that commit (the runner's resend finds
+/// it stored and publishes nothing). The task runs to its end whatever becomes of the request.
+async fn append_and_announce(
+    state: &AppState,
+    run_id: String,
+    events: crate::hub::Batch,
+    body_len: usize,
+    started: std::time::Instant,
+) -> Result<crate::store::AppendOutcome, ApiError> {
+    let state = state.clone();
+    let task = tokio::spawn(async move {
+        let outcome = match state
+            .store
+            .append_events(run_id.clone(), events.clone())
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(StoreError::Gap { expected }) => {
+                state.metrics.gap();
+                return Err(ApiError::Gap { expected });
+            }
+            Err(e) => {
+                state.metrics.ingest_refused();
+                return Err(e.into());
+            }
+        };
+        state
+            .metrics
+            .ingested(&events, &outcome, body_len, started.elapsed());
+        crate::hub::announce_append(&state, &run_id, events, &outcome).await;
+        Ok(outcome)
+    });
+    match task.await {
+        Ok(result) => result,
+        // As if the work had run in the handler: its panic is the handler's.
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // Only a runtime shutting down cancels the task.
+        Err(e) => Err(ApiError::Internal(format!("ingest task: {e}"))),
+    }
 }
 
 /// The admin creates a run for a runner to attach to (the token is shown once).

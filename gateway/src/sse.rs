@@ -5,6 +5,9 @@
 //! order. Whatever the hub cannot vouch for (a lagged receiver, a batch that does not continue the
 //! last sequence written) is read from the store instead, so the stream has no gap and no
 //! duplicate, also across a gateway restart (the store is the truth; `id:` is the sequence).
+//! A commit the hub never carried (its publish was lost) is found by a reconcile: about once a
+//! second while no batch arrives, one read of the run's row compares its last sequence and status
+//! with what the stream has written, and catches up from the store or ends the stream.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -15,10 +18,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use common::wire::{self, Event, EventKind};
+use common::wire::{self, Event, EventKind, RunSummary};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
 
 use crate::auth;
 use crate::error::ApiError;
@@ -26,6 +30,9 @@ use crate::state::AppState;
 
 /// A comment line this often keeps proxies and the browser from timing the stream out.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How long a run stream waits for a batch before it checks the store for one the hub never
+/// carried. One primary-key read of the run's row per open stream and period.
+const RECONCILE: Duration = Duration::from_secs(1);
 /// Events read from the store per query while catching up.
 const PAGE: usize = 1000;
 /// How long the browser waits before reconnecting (the `retry:` field), in ms.
@@ -207,19 +214,55 @@ impl RunPump {
         self.out.flush().await
     }
 
-    /// The run has ended and the client has everything: tell it so it stops reconnecting.
+    /// The run's row, `None` when it is gone or cannot be read (then nothing is decided from it).
+    async fn summary(&self) -> Option<RunSummary> {
+        match self.state.store.run(self.id.clone()).await {
+            Ok(run) => run.map(|r| r.summary),
+            Err(e) => {
+                // Quiet: every open stream asks once a second, and the store counts its failures.
+                tracing::debug!(run = %self.id, error = %e, "read a streamed run");
+                None
+            }
+        }
+    }
+
+    /// Whether the run has ended and the client has everything, judged from `run` (read before
+    /// the last catch-up: a terminal run takes no new events, so its last sequence is final).
+    fn done(&self, run: Option<&RunSummary>) -> bool {
+        self.finished || run.is_some_and(|r| r.status.is_terminal() && self.last >= r.last_sequence)
+    }
+
+    /// Tell the client the run has ended, so it stops reconnecting.
+    async fn end(&mut self) -> Result<(), Gone> {
+        self.out.frame(None, Some("end"), "{}");
+        self.out.flush().await
+    }
+
+    /// The run has ended and the client has everything: tell it so. `true` if it was told.
     async fn ended(&mut self) -> Result<bool, Gone> {
         if !self.finished {
-            let run = self.state.store.run(self.id.clone()).await.ok().flatten();
-            let done = run.is_some_and(|r| {
-                r.summary.status.is_terminal() && self.last >= r.summary.last_sequence
-            });
-            if !done {
+            let run = self.summary().await;
+            if !self.done(run.as_ref()) {
                 return Ok(false);
             }
         }
-        self.out.frame(None, Some("end"), "{}");
-        self.out.flush().await?;
+        self.end().await?;
+        Ok(true)
+    }
+
+    /// Catch up with a commit the hub never carried: when the store's last sequence is past the
+    /// last one written, write the rest from the store; then end the stream if the run has ended
+    /// and everything is written. One read of the run's row when there is nothing new. `true`
+    /// once the end was sent.
+    async fn reconcile(&mut self) -> Result<bool, Gone> {
+        let run = self.summary().await;
+        if run.as_ref().is_some_and(|r| r.last_sequence > self.last) {
+            self.catch_up().await?;
+        }
+        if !self.done(run.as_ref()) {
+            return Ok(false);
+        }
+        self.end().await?;
         Ok(true)
     }
 }
@@ -245,12 +288,22 @@ async fn pump_run(
         }
         let mut keep_alive = tokio::time::interval(KEEP_ALIVE);
         keep_alive.tick().await;
+        let mut reconcile =
+            tokio::time::interval_at(tokio::time::Instant::now() + RECONCILE, RECONCILE);
+        reconcile.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                msg = rx.recv() => match msg {
-                    Ok(batch) => pump.live(&batch).await?,
-                    Err(RecvError::Lagged(_)) => pump.catch_up().await?,
-                    Err(RecvError::Closed) => return Ok(()),
+                msg = rx.recv() => {
+                    // The hub is speaking: no need to ask the store for a while.
+                    reconcile.reset();
+                    match msg {
+                        Ok(batch) => pump.live(&batch).await?,
+                        Err(RecvError::Lagged(_)) => pump.catch_up().await?,
+                        Err(RecvError::Closed) => return Ok(()),
+                    }
+                }
+                _ = reconcile.tick() => if pump.reconcile().await? {
+                    return Ok(());
                 },
                 _ = keep_alive.tick() => {
                     pump.out.buf.push_str(": keep-alive\n\n");
