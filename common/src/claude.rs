@@ -161,6 +161,22 @@ fn blocks(content: &Value) -> Vec<Block> {
     }
 }
 
+/// The top-level `type` of a stream-json line, read without building the line's values (`None`
+/// if it is not a JSON object with a string `type`): a reader that needs only some kinds skips
+/// the rest (tool results can be megabytes) at the cost of one scan.
+pub fn line_type(text: &str) -> Option<std::borrow::Cow<'_, str>> {
+    #[derive(Deserialize)]
+    struct Head<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: Option<std::borrow::Cow<'a, str>>,
+    }
+    let text = text.trim();
+    if !text.starts_with('{') {
+        return None;
+    }
+    serde_json::from_str::<Head<'_>>(text).ok()?.kind
+}
+
 /// Parse one line of stream-json; `None` if it is not a JSON object with a known `type`.
 pub fn parse_line(text: &str) -> Option<Line> {
     let text = text.trim();
@@ -562,6 +578,14 @@ mod tests {
 
     #[test]
     fn not_stream_json_is_ignored() {
+        assert_eq!(
+            line_type(r#" {"a":{"type":"x"},"type":"result","b":[1]}"#).as_deref(),
+            Some("result")
+        );
+        assert_eq!(line_type(r#"{"type":"a\"b"}"#).as_deref(), Some("a\"b"));
+        assert_eq!(line_type(r#"{"no_type":1}"#), None);
+        assert_eq!(line_type(r#"{"type":1}"#), None);
+        assert_eq!(line_type("{broken"), None);
         assert_eq!(parse_line("plain text"), None);
         assert_eq!(parse_line("{broken"), None);
         assert_eq!(parse_line(r#"{"no_type": 1}"#), None);

@@ -26,15 +26,34 @@ const INITIAL: [u32; 8] = [
 ];
 
 /// A running SHA-256 over canonical event lines, with the number of events it has seen.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct StreamDigest {
     state: [u32; 8],
-    /// Bytes not yet compressed (always fewer than 64).
+    /// Whole blocks not yet compressed: they go [`BLOCKS_PER_CALL`] to a call, because calling the
+    /// compression function once per 64-byte block costs nearly as much as the hashing itself
+    /// (measured on 180-byte lines: 911 MB/s one block per call, 1,570 MB/s 32 per call, against
+    /// 1,620 MB/s through `Sha256::update`).
+    blocks: Vec<Block>,
+    /// Bytes of the next block (always fewer than 64).
     pending: Vec<u8>,
-    /// Bytes hashed so far, pending included.
+    /// Bytes hashed so far, blocks and pending included.
     bytes: u64,
     events: u64,
 }
+
+type Block = GenericArray<u8, sha2::digest::consts::U64>;
+const BLOCKS_PER_CALL: usize = 32;
+
+impl PartialEq for StreamDigest {
+    fn eq(&self, other: &Self) -> bool {
+        self.flushed_state() == other.flushed_state()
+            && self.pending == other.pending
+            && self.bytes == other.bytes
+            && self.events == other.events
+    }
+}
+
+impl Eq for StreamDigest {}
 
 impl Default for StreamDigest {
     fn default() -> Self {
@@ -49,6 +68,11 @@ pub struct BadState;
 
 /// Appends the canonical line of `event` (with its final `\n`) to `out`.
 pub fn canonical_line(event: &Event, out: &mut Vec<u8>) {
+    canonical_line_of(&event.data, event.sequence, event.kind.as_str(), out);
+}
+
+/// [`canonical_line`] from an event's parts, for callers that do not hold an [`Event`].
+pub fn canonical_line_of(data: &serde_json::Value, sequence: u64, kind: &str, out: &mut Vec<u8>) {
     #[derive(serde::Serialize)]
     struct Line<'a> {
         data: &'a serde_json::Value,
@@ -61,19 +85,31 @@ pub fn canonical_line(event: &Event, out: &mut Vec<u8>) {
     serde_json::to_writer(
         &mut *out,
         &Line {
-            data: &event.data,
-            sequence: event.sequence,
-            kind: event.kind.as_str(),
+            data,
+            sequence,
+            kind,
         },
     )
     .expect("a JSON value always serialises");
     out.push(b'\n');
 }
 
+/// [`canonical_line`] of an event whose `data` is the string `text`.
+pub fn canonical_text_line(text: &str, sequence: u64, kind: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"data\":");
+    serde_json::to_writer(&mut *out, text).expect("a string serialises");
+    out.extend_from_slice(b",\"sequence\":");
+    serde_json::to_writer(&mut *out, &sequence).expect("a number serialises");
+    out.extend_from_slice(b",\"type\":\"");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\"}\n");
+}
+
 impl StreamDigest {
     pub fn new() -> Self {
         Self {
             state: INITIAL,
+            blocks: Vec::with_capacity(BLOCKS_PER_CALL),
             pending: Vec::with_capacity(64),
             bytes: 0,
             events: 0,
@@ -107,23 +143,37 @@ impl StreamDigest {
             if self.pending.len() < 64 {
                 return;
             }
-            let block = GenericArray::clone_from_slice(&self.pending);
-            sha2::compress256(&mut self.state, std::slice::from_ref(&block));
+            self.blocks.push(*Block::from_slice(&self.pending));
             self.pending.clear();
+            self.compress_full();
         }
-        let whole = data.len() / 64 * 64;
-        for block in data[..whole].chunks_exact(64) {
-            sha2::compress256(
-                &mut self.state,
-                std::slice::from_ref(GenericArray::from_slice(block)),
-            );
+        let mut whole = data.chunks_exact(64);
+        for block in &mut whole {
+            self.blocks.push(*Block::from_slice(block));
+            self.compress_full();
         }
-        self.pending.extend_from_slice(&data[whole..]);
+        self.pending.extend_from_slice(whole.remainder());
+    }
+
+    fn compress_full(&mut self) {
+        if self.blocks.len() == BLOCKS_PER_CALL {
+            sha2::compress256(&mut self.state, &self.blocks);
+            self.blocks.clear();
+        }
+    }
+
+    /// The midstate with every whole block compressed.
+    fn flushed_state(&self) -> [u32; 8] {
+        let mut state = self.state;
+        if !self.blocks.is_empty() {
+            sha2::compress256(&mut state, &self.blocks);
+        }
+        state
     }
 
     /// The SHA-256 of everything hashed so far, as 64 lower-case hex digits.
     pub fn hex(&self) -> String {
-        let mut state = self.state;
+        let mut state = self.flushed_state();
         let mut tail = self.pending.clone();
         tail.push(0x80);
         while tail.len() % 64 != 56 {
@@ -146,7 +196,7 @@ impl StreamDigest {
     /// The state as one line of text: `v1:<events>:<bytes>:<64 hex midstate>:<hex pending>`.
     pub fn save(&self) -> String {
         let mut mid = String::with_capacity(64);
-        for word in self.state {
+        for word in self.flushed_state() {
             let _ = write!(mid, "{word:08x}");
         }
         format!(
@@ -180,6 +230,7 @@ impl StreamDigest {
         }
         Ok(Self {
             state,
+            blocks: Vec::with_capacity(BLOCKS_PER_CALL),
             pending,
             bytes,
             events,
@@ -215,6 +266,29 @@ mod tests {
             },
             data,
             ts: 99,
+        }
+    }
+
+    #[test]
+    fn a_text_line_is_canonical() {
+        for text in [
+            "",
+            "plain",
+            "quote \" back \\ nl \n tab \t nul \0 esc \x1b é ✓",
+            "{\"data\":1}",
+        ] {
+            for (kind, k) in [(EventKind::Stdout, "stdout"), (EventKind::Stderr, "stderr")] {
+                let event = Event {
+                    sequence: 42,
+                    kind,
+                    data: serde_json::Value::String(text.into()),
+                    ts: 9,
+                };
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                canonical_line(&event, &mut a);
+                canonical_text_line(text, 42, k, &mut b);
+                assert_eq!(String::from_utf8(a).unwrap(), String::from_utf8(b).unwrap());
+            }
         }
     }
 

@@ -99,6 +99,13 @@ pub struct TurnObserver {
 impl TurnObserver {
     /// Read one stdout line.
     pub fn observe(&mut self, line: &str) -> Option<Sighting> {
+        // Only these kinds matter here; the others (tool results above all) are not built.
+        if !matches!(
+            claude::line_type(line).as_deref(),
+            Some("system" | "assistant" | "result")
+        ) {
+            return None;
+        }
         match claude::parse_line(line)? {
             Line::Init {
                 session_id, model, ..

@@ -14,14 +14,18 @@ use tokio::sync::mpsc;
 
 use crate::client::{GatewayClient, IngestOutcome, Signer};
 use crate::frame::LineFramer;
-use crate::spool::{self, Spool};
+use crate::spool::{self, RawBatch, Spool};
 
 /// Most events in one ingest request.
 pub const BATCH_EVENTS: usize = 2_000;
 /// Rough bound on one ingest request's JSON size.
 pub const BATCH_BYTES: usize = 2 * 1024 * 1024;
 
-/// An event before it has a sequence number.
+/// An event before it has a sequence number; or, from a pipe, a run of lines.
+///
+/// A `stdout`/`stderr` frame from [`read_stream`] carries every whole line of one read as
+/// `data` = an array of strings, each of which becomes one event: a flood of short lines then
+/// costs one channel message and one timestamp per read, not per line.
 #[derive(Debug)]
 pub struct Frame {
     pub kind: EventKind,
@@ -37,6 +41,16 @@ impl Frame {
             ts: now_ms(),
         }
     }
+
+    /// The lines of a `stdout`/`stderr` frame: its array's strings, or its one string.
+    pub fn lines(&self) -> impl Iterator<Item = &str> {
+        let (one, many) = match &self.data {
+            Value::Array(a) => (None, a.as_slice()),
+            v => (Some(v.as_str().unwrap_or_default()), &[][..]),
+        };
+        one.into_iter()
+            .chain(many.iter().map(|v| v.as_str().unwrap_or_default()))
+    }
 }
 
 pub fn now_ms() -> i64 {
@@ -46,7 +60,8 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Read one pipe to its end: redact, frame into lines, send. Returns the redaction counts.
+/// Read one pipe to its end: redact, frame into lines, send each read's lines as one frame.
+/// Returns the redaction counts.
 pub async fn read_stream(
     mut pipe: impl AsyncRead + Unpin,
     kind: EventKind,
@@ -58,6 +73,12 @@ pub async fn read_stream(
     let mut buf = vec![0u8; 64 * 1024];
     let mut clean = Vec::with_capacity(64 * 1024);
     let mut lines = Vec::new();
+    let batch = |lines: &mut Vec<String>| {
+        Frame::new(
+            kind,
+            Value::Array(lines.drain(..).map(Value::String).collect()),
+        )
+    };
     loop {
         let n = match pipe.read(&mut buf).await {
             Ok(0) => break,
@@ -71,23 +92,17 @@ pub async fn read_stream(
         clean.clear();
         redactor.push(&buf[..n], &mut clean);
         framer.push(&clean, &mut lines);
-        for line in lines.drain(..) {
-            // Waiting here is the back-pressure: the pipe fills and the child blocks on write.
-            if tx
-                .send(Frame::new(kind, Value::String(line)))
-                .await
-                .is_err()
-            {
-                return redactor.counts().clone();
-            }
+        // Waiting here is the back-pressure: the pipe fills and the child blocks on write.
+        if !lines.is_empty() && tx.send(batch(&mut lines)).await.is_err() {
+            return redactor.counts().clone();
         }
     }
     clean.clear();
     redactor.finish(&mut clean);
     framer.push(&clean, &mut lines);
     framer.finish(&mut lines);
-    for line in lines.drain(..) {
-        let _ = tx.send(Frame::new(kind, Value::String(line))).await;
+    if !lines.is_empty() {
+        let _ = tx.send(batch(&mut lines)).await;
     }
     redactor.counts().clone()
 }
@@ -115,8 +130,12 @@ pub struct Sinks {
     pub echo: bool,
 }
 
-/// Most frames written with one `write` + `fdatasync`.
-const COMMIT_FRAMES: usize = 1024;
+/// Frames a channel into the sequencer holds: a pipe's frame is one read (up to 64 KiB of lines),
+/// so this bounds what waits in memory to about 1 MiB per channel.
+pub const CHANNEL_FRAMES: usize = 16;
+/// Staged spool bytes past which the sequencer commits (one `write` + `fdatasync`) before taking
+/// more frames.
+const COMMIT_BYTES: usize = 1 << 20;
 
 /// What the sequencer did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,38 +182,38 @@ fn sequence_inner(
     while let Some(first) = rx.blocking_recv() {
         done.waited += spool.spool().wait_for_room();
         let mut next = Some(first);
-        let mut n = 0;
         while let Some(frame) = next {
             match frame.kind {
                 // Already redacted as a stream by the reader.
                 EventKind::Stdout | EventKind::Stderr => {
-                    let text = frame.data.as_str().unwrap_or_default();
-                    if truncated {
-                        done.dropped_lines += 1;
-                    } else if spool.bytes() + text.len() as u64 + 256 > spool_limit {
-                        truncated = true;
-                        done.dropped_lines += 1;
-                        eprintln!(
-                            "claude-runner: the spool reached RUNNER_SPOOL_MAX_BYTES ({spool_limit} bytes); \
-                             further output of this run is dropped (the gateway gets a truncated marker)"
-                        );
-                        let marker = Marker::Truncated {
-                            reason: "spool_full".into(),
-                            limit_bytes: spool_limit,
-                        };
-                        done.last_sequence =
-                            spool.stage(EventKind::Marker, &marker.to_value(), frame.ts)?;
-                    } else {
-                        sinks.log.write_all(text.as_bytes())?;
-                        sinks.log.write_all(b"\n")?;
-                        if sinks.echo {
-                            if frame.kind == EventKind::Stdout {
-                                let _ = writeln!(stdout.lock(), "{text}");
-                            } else {
-                                let _ = writeln!(stderr.lock(), "{text}");
+                    for text in frame.lines() {
+                        if truncated {
+                            done.dropped_lines += 1;
+                        } else if spool.bytes() + text.len() as u64 + 256 > spool_limit {
+                            truncated = true;
+                            done.dropped_lines += 1;
+                            eprintln!(
+                                "claude-runner: the spool reached RUNNER_SPOOL_MAX_BYTES ({spool_limit} bytes); \
+                                 further output of this run is dropped (the gateway gets a truncated marker)"
+                            );
+                            let marker = Marker::Truncated {
+                                reason: "spool_full".into(),
+                                limit_bytes: spool_limit,
+                            };
+                            done.last_sequence =
+                                spool.stage(EventKind::Marker, &marker.to_value(), frame.ts)?;
+                        } else {
+                            sinks.log.write_all(text.as_bytes())?;
+                            sinks.log.write_all(b"\n")?;
+                            if sinks.echo {
+                                if frame.kind == EventKind::Stdout {
+                                    let _ = writeln!(stdout.lock(), "{text}");
+                                } else {
+                                    let _ = writeln!(stderr.lock(), "{text}");
+                                }
                             }
+                            done.last_sequence = spool.stage_line(frame.kind, text, frame.ts)?;
                         }
-                        done.last_sequence = spool.stage(frame.kind, &frame.data, frame.ts)?;
                     }
                 }
                 _ => {
@@ -212,8 +231,7 @@ fn sequence_inner(
                     done.last_sequence = spool.stage(frame.kind, &data, frame.ts)?;
                 }
             }
-            n += 1;
-            next = if n < COMMIT_FRAMES {
+            next = if spool.staged() < COMMIT_BYTES {
                 rx.try_recv().ok()
             } else {
                 None
@@ -259,6 +277,39 @@ pub enum SendEnd {
 /// Longest wait a `Retry-After` may ask for.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
+/// A batch being read ahead: its first sequence and the reading task.
+struct Prefetch {
+    from: u64,
+    task: tokio::task::JoinHandle<ReadBatch>,
+}
+
+/// A cursor, what reading found, and the request body so far (head and events).
+type ReadBatch = (spool::Cursor, std::io::Result<RawBatch>, Vec<u8>);
+
+fn read_batch_fn(
+    spool: Arc<Spool>,
+    head: Arc<[u8]>,
+    mut c: spool::Cursor,
+    from: u64,
+) -> impl FnOnce() -> ReadBatch {
+    move || {
+        // The request body is built right away: the head, the spooled lines, the end.
+        let mut body = Vec::with_capacity(head.len() + BATCH_BYTES / 4);
+        body.extend_from_slice(&head);
+        let batch = spool.read_batch(&mut c, from, BATCH_EVENTS, BATCH_BYTES, &mut body);
+        (c, batch, body)
+    }
+}
+
+async fn read_ahead(
+    spool: &Arc<Spool>,
+    head: &Arc<[u8]>,
+    c: spool::Cursor,
+    from: u64,
+) -> Result<ReadBatch, tokio::task::JoinError> {
+    tokio::task::spawn_blocking(read_batch_fn(spool.clone(), head.clone(), c, from)).await
+}
+
 /// Send the spool from the first unacknowledged event until it is closed and fully acknowledged,
 /// or sending fails for good. Network errors, timeouts, 408/429/5xx are retried without limit
 /// (backoff with full jitter, or `Retry-After`); a 409 resends from the sequence the gateway
@@ -279,6 +330,9 @@ pub async fn send_loop(
         h.extend_from_slice(b",\"events\":");
         Arc::<[u8]>::from(h)
     };
+    // The next batch, read while the current one is on its way: reading the spool and waiting
+    // for the gateway overlap. Used only if the gateway acknowledges what it expects.
+    let mut ahead: Option<Prefetch> = None;
     loop {
         let (appended, _, closed) = spool.progress();
         if from > appended {
@@ -291,28 +345,40 @@ pub async fn send_loop(
             spool.wait_beyond(from - 1).await;
             continue;
         }
-        let reader = spool.clone();
-        let head = head.clone();
-        let mut c = cursor.take().unwrap_or_default();
-        let read = tokio::task::spawn_blocking(move || {
-            // The request body is built right away: the head, the spooled lines, the end.
-            let mut body = Vec::with_capacity(head.len() + BATCH_BYTES / 4);
-            body.extend_from_slice(&head);
-            let batch = reader.read_batch(&mut c, from, BATCH_EVENTS, BATCH_BYTES, &mut body);
-            (c, batch, body)
-        })
-        .await;
-        let (batch, mut body) = match read {
-            Ok((c, batch, body)) => {
-                cursor = Some(c);
-                (batch, body)
-            }
+        let got = match ahead.take() {
+            Some(p) if p.from == from => p.task.await,
+            // Stale (a resend, a gap): its cursor is repositioned by this read.
+            Some(p) => match p.task.await {
+                Ok((c, _, _)) => read_ahead(&spool, &head, c, from).await,
+                Err(e) => Err(e),
+            },
+            None => read_ahead(&spool, &head, cursor.take().unwrap_or_default(), from).await,
+        };
+        let (c, batch, mut body) = match got {
+            Ok(r) => r,
             Err(e) => return stop(&spool, format!("reading the spool failed: {e}")),
         };
-        match batch {
-            Ok(b) if !b.is_empty() => {}
-            Ok(_) => continue,
+        let batch = match batch {
+            Ok(b) if !b.is_empty() => b,
+            Ok(_) => {
+                cursor = Some(c);
+                continue;
+            }
             Err(e) => return stop(&spool, format!("cannot read the spool: {e}")),
+        };
+        // Read the next batch meanwhile, if there is one.
+        if batch.last < appended {
+            ahead = Some(Prefetch {
+                from: batch.last + 1,
+                task: tokio::task::spawn_blocking(read_batch_fn(
+                    spool.clone(),
+                    head.clone(),
+                    c,
+                    batch.last + 1,
+                )),
+            });
+        } else {
+            cursor = Some(c);
         }
         body.push(b'}');
         let first = from;

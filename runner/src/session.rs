@@ -315,7 +315,7 @@ impl Driver {
         .await;
 
         // stdout passes an observer on its way to the sequencer: session id, outcome, files.
-        let (out_tx, mut out_rx) = mpsc::channel::<Frame>(1024);
+        let (out_tx, mut out_rx) = mpsc::channel::<Frame>(pipeline::CHANNEL_FRAMES);
         let out = tokio::spawn(pipeline::read_stream(
             running.stdout,
             EventKind::Stdout,
@@ -335,7 +335,10 @@ impl Driver {
             async move {
                 let mut announced = known;
                 while let Some(frame) = out_rx.recv().await {
-                    let sighting = frame.data.as_str().and_then(|l| observer.observe(l));
+                    // A frame's lines reach the sequencer before the marker about them.
+                    let sighting = frame
+                        .lines()
+                        .fold(None, |seen, l| observer.observe(l).or(seen));
                     if tx.send(frame).await.is_err() {
                         break;
                     }

@@ -3,11 +3,13 @@
 //!
 //! Layout of `<data>/runs/<run-id>/spool/`:
 //! * `<first sequence, 20 digits>.seg`: records `len: u32 LE | check: 4 bytes | payload`, `check`
-//!   being the first 4 bytes of the payload's SHA-256. A segment's first payload is a header,
-//!   `#spool v1 <first sequence> <stream digest state>\n`; every other payload is the event's `ts`
+//!   being the payload's CRC-32 (LE). A segment's first payload is a header,
+//!   `#spool v2 <first sequence> <stream digest state>\n`; every other payload is the event's `ts`
 //!   (i64 LE) followed by its canonical line (`common::digest`), the exact bytes the run's
 //!   `streamSha256` covers. Segments rotate at [`SEGMENT_BYTES`]; the header carries the digest
-//!   state so a crashed run resumes its digest from the oldest segment still on disk.
+//!   state so a crashed run resumes its digest from the oldest segment still on disk. Format v1
+//!   differed only in `check` (the first 4 bytes of the payload's SHA-256, a second hash pass per
+//!   event next to the stream digest); its segments are still read.
 //! * `acked`: the highest sequence the gateway committed, replaced by write + rename at most once
 //!   a second (and before a segment is deleted, and at the end). It is not synced: a stale or
 //!   lost value only makes the runner resend, and resends are idempotent.
@@ -30,7 +32,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use common::digest::{StreamDigest, canonical_line};
+use common::digest::{StreamDigest, canonical_line_of, canonical_text_line};
 use common::wire::{Event, EventKind};
 use nix::fcntl::{Flock, FlockArg};
 use serde_json::Value;
@@ -45,7 +47,9 @@ pub const BACKPRESSURE_BYTES: u64 = 64 << 20;
 const ACK_SAVE_EVERY: Duration = Duration::from_secs(1);
 /// The gateway counts as taking events if it acknowledged something this recently.
 const HEALTHY_WITHIN: Duration = Duration::from_secs(5);
-const HEADER: &[u8] = b"#spool v1 ";
+/// A segment's header payload starts with this; v1 segments (`#spool v1 `) are still read.
+const HEADER: &[u8] = b"#spool v2 ";
+const HEADER_V1: &[u8] = b"#spool v1 ";
 /// Bytes before a record's payload.
 const RECORD_HEAD: usize = 8;
 
@@ -130,20 +134,23 @@ fn lock(m: &Mutex<Meta>) -> MutexGuard<'_, Meta> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn checksum(payload: &[u8]) -> [u8; 4] {
-    let h = Sha256::digest(payload);
-    [h[0], h[1], h[2], h[3]]
+/// Whether `check` is the checksum of `payload`: its CRC-32 (v2), or the first 4 bytes of its
+/// SHA-256 (segments written by v1 runners, still read so a spool left by one is delivered).
+fn checksum_ok(payload: &[u8], check: &[u8]) -> bool {
+    crc32fast::hash(payload).to_le_bytes() == check || {
+        let h = Sha256::digest(payload);
+        h[..4] == *check
+    }
 }
 
 fn push_record(buf: &mut Vec<u8>, payload_parts: &[&[u8]]) {
     let len: usize = payload_parts.iter().map(|p| p.len()).sum();
-    let mut h = Sha256::new();
+    let mut h = crc32fast::Hasher::new();
     for p in payload_parts {
         h.update(p);
     }
-    let h = h.finalize();
     buf.extend_from_slice(&(len as u32).to_le_bytes());
-    buf.extend_from_slice(&h[..4]);
+    buf.extend_from_slice(&h.finalize().to_le_bytes());
     for p in payload_parts {
         buf.extend_from_slice(p);
     }
@@ -154,7 +161,7 @@ fn record_at(buf: &[u8], pos: usize) -> Option<(&[u8], usize)> {
     let head = buf.get(pos..pos + RECORD_HEAD)?;
     let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
     let payload = buf.get(pos + RECORD_HEAD..pos + RECORD_HEAD + len)?;
-    (checksum(payload) == head[4..8]).then_some((payload, pos + RECORD_HEAD + len))
+    checksum_ok(payload, &head[4..8]).then_some((payload, pos + RECORD_HEAD + len))
 }
 
 /// The sequence of an event payload, read from the end of its canonical line without parsing it
@@ -190,9 +197,16 @@ pub fn decode_event(payload: &[u8]) -> Option<Event> {
 }
 
 fn parse_header(payload: &[u8]) -> Option<(u64, StreamDigest)> {
-    let text = std::str::from_utf8(payload.strip_prefix(HEADER)?).ok()?;
+    let rest = payload
+        .strip_prefix(HEADER)
+        .or_else(|| payload.strip_prefix(HEADER_V1))?;
+    let text = std::str::from_utf8(rest).ok()?;
     let (first, state) = text.trim_end().split_once(' ')?;
     Some((first.parse().ok()?, StreamDigest::restore(state).ok()?))
+}
+
+fn is_header(payload: &[u8]) -> bool {
+    payload.starts_with(HEADER) || payload.starts_with(HEADER_V1)
 }
 
 fn segment_name(first: u64) -> String {
@@ -215,7 +229,7 @@ pub fn read_lines(dir: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
         let buf = fs::read(&path)?;
         let mut pos = 0;
         while let Some((payload, next)) = record_at(&buf, pos) {
-            if !payload.starts_with(HEADER) {
+            if !is_header(payload) {
                 out.push(payload[8..].to_vec());
             }
             pos = next;
@@ -284,7 +298,7 @@ fn next_record(reader: &mut io::BufReader<File>, out: &mut Vec<u8>) -> io::Resul
     out.clear();
     out.resize(len, 0);
     reader.read_exact(out)?;
-    if checksum(out) != head[4..8] {
+    if !checksum_ok(out, &head[4..8]) {
         return Err(invalid("a spool record fails its checksum".into()));
     }
     Ok(true)
@@ -735,7 +749,7 @@ impl Spool {
         let mut reader = io::BufReader::with_capacity(CURSOR_BUFFER, File::open(&path)?);
         cursor.held = false;
         let mut payload = std::mem::take(&mut cursor.payload);
-        if !next_record(&mut reader, &mut payload)? || !payload.starts_with(HEADER) {
+        if !next_record(&mut reader, &mut payload)? || !is_header(&payload) {
             return Err(invalid(format!("{} has no header", path.display())));
         }
         let mut seq = first;
@@ -764,6 +778,11 @@ impl Writer {
         (self.digest.events(), self.digest.hex())
     }
 
+    /// Bytes staged for the next [`Writer::commit`].
+    pub fn staged(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Spool bytes on disk plus what is staged.
     pub fn bytes(&self) -> u64 {
         self.spool.bytes() + self.buf.len() as u64
@@ -779,14 +798,23 @@ impl Writer {
             self.rotate()?;
         }
         let sequence = self.next_seq;
-        let event = Event {
-            sequence,
-            kind,
-            data: data.clone(),
-            ts,
-        };
         self.line.clear();
-        canonical_line(&event, &mut self.line);
+        canonical_line_of(data, sequence, kind.as_str(), &mut self.line);
+        self.digest.push_line(&self.line);
+        push_record(&mut self.buf, &[&ts.to_le_bytes(), &self.line]);
+        self.next_seq += 1;
+        Ok(sequence)
+    }
+
+    /// [`Writer::stage`] for one line of output (a JSON string as `data`), without building a
+    /// `Value` for it.
+    pub fn stage_line(&mut self, kind: EventKind, text: &str, ts: i64) -> io::Result<u64> {
+        if self.file.is_none() || self.seg_bytes + self.buf.len() as u64 >= SEGMENT_BYTES {
+            self.rotate()?;
+        }
+        let sequence = self.next_seq;
+        self.line.clear();
+        canonical_text_line(text, sequence, kind.as_str(), &mut self.line);
         self.digest.push_line(&self.line);
         push_record(&mut self.buf, &[&ts.to_le_bytes(), &self.line]);
         self.next_seq += 1;
@@ -930,6 +958,47 @@ mod tests {
         );
         assert_eq!(w.digest(), (5, sha));
         assert_eq!(spool.read(4, 10, 1 << 20).unwrap().len(), 2);
+    }
+
+    /// A spool written by a v1 runner (SHA-256 record checks, `#spool v1` header) is still read,
+    /// repaired and continued: an upgrade in the middle of a run loses nothing.
+    #[test]
+    fn a_v1_spool_is_read_and_continued() {
+        let dir = tempfile::tempdir().unwrap();
+        let (spool, mut w, _) = Spool::open(dir.path()).unwrap();
+        stage_lines(&mut w, 3, "v");
+        let (_, sha3) = w.digest();
+        let seg = spool.dir().join(segment_name(1));
+        drop((spool, w));
+        // Rewrite every record as v1 wrote it.
+        let buf = fs::read(&seg).unwrap();
+        let mut v1 = Vec::new();
+        let mut pos = 0;
+        while let Some((payload, next)) = record_at(&buf, pos) {
+            let payload = match payload.strip_prefix(HEADER) {
+                Some(rest) => [HEADER_V1, rest].concat(),
+                None => payload.to_vec(),
+            };
+            v1.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+            v1.extend_from_slice(&Sha256::digest(&payload)[..4]);
+            v1.extend_from_slice(&payload);
+            pos = next;
+        }
+        assert_eq!(pos, buf.len());
+        fs::write(&seg, &v1[..v1.len() - 2]).unwrap(); // and tear its last record
+
+        let (spool, mut w, rec) = Spool::open(dir.path()).unwrap();
+        assert_eq!(rec.last_sequence, 2, "the torn third record is cut");
+        w.stage(EventKind::Stdout, &json!("v 2"), 7).unwrap();
+        w.commit().unwrap();
+        assert_eq!(w.digest(), (3, sha3), "the digest goes on across formats");
+        let mut body = Vec::new();
+        let batch = spool
+            .read_batch(&mut Cursor::default(), 1, 10, 1 << 20, &mut body)
+            .unwrap();
+        assert_eq!((batch.first, batch.last), (1, 3));
+        let events: Vec<Event> = serde_json::from_slice(&body).unwrap();
+        assert_eq!(events[2].data, json!("v 2"));
     }
 
     #[test]

@@ -139,7 +139,7 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
     spool::save_run_key(&run_dir, &run_id, &key)?;
     child::become_subreaper();
 
-    let (tx, rx) = mpsc::channel::<Frame>(1024);
+    let (tx, rx) = mpsc::channel::<Frame>(pipeline::CHANNEL_FRAMES);
     let sinks = Sinks {
         log: std::io::BufWriter::new(log),
         echo: !args.quiet,

@@ -41,6 +41,11 @@ fn main() {
         Some("child-ticks") => {
             return child_ticks(args[2].parse().expect("N"), args[3].parse().expect("MS"));
         }
+        // The pipeline's corpus, for profiling a runner by hand: `write-corpus MB FILE`.
+        Some("write-corpus") => {
+            let text = corpus(args[2].parse().expect("MB"));
+            return std::fs::write(&args[3], text).expect("write corpus");
+        }
         Some("--help" | "-h") => {
             println!(
                 "pipeline_bench [--mb 256] [--runs 200] [--only startup,pipeline,ingest,latency]"
