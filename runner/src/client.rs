@@ -147,11 +147,26 @@ impl GatewayClient {
     ) -> anyhow::Result<reqwest::Response> {
         // Bytes: a body is handed to the HTTP client without a copy, also on a retry.
         let body: bytes::Bytes = body.into();
+        let sha = sign::sha256_hex(&body);
+        self.send_hashed(method, path_and_query, signer, body, &sha, content_type)
+            .await
+    }
+
+    /// [`Self::send_as`] with the body's SHA-256 (lower-case hex) computed beforehand.
+    pub async fn send_hashed(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        signer: &Signer,
+        body: bytes::Bytes,
+        body_sha256: &str,
+        content_type: &'static str,
+    ) -> anyhow::Result<reqwest::Response> {
         let url = self.url(path_and_query)?;
         let (key, run_id) = signer.key_and_run();
         let timestamp = unix_now();
         let nonce = random_b64(18);
-        let signature = sign::sign(
+        let signature = sign::sign_hashed(
             key,
             &SignedParts {
                 method: method.as_str(),
@@ -162,6 +177,7 @@ impl GatewayClient {
                 nonce: &nonce,
                 body: &body,
             },
+            body_sha256,
         );
         let mut req = self
             .http
@@ -277,8 +293,26 @@ impl GatewayClient {
 
     /// [`GatewayClient::ingest`] with the body already encoded (an `IngestBatch` as JSON).
     pub async fn ingest_body(&self, signer: &Signer, body: Vec<u8>) -> IngestOutcome {
+        let sha = sign::sha256_hex(&body);
+        self.ingest_hashed(signer, body, &sha).await
+    }
+
+    /// [`Self::ingest_body`] with the body's SHA-256 computed beforehand.
+    pub async fn ingest_hashed(
+        &self,
+        signer: &Signer,
+        body: Vec<u8>,
+        body_sha256: &str,
+    ) -> IngestOutcome {
         let resp = match self
-            .send(Method::POST, "api/ingest/event", signer, body)
+            .send_hashed(
+                Method::POST,
+                "api/ingest/event",
+                signer,
+                body.into(),
+                body_sha256,
+                "application/json",
+            )
             .await
         {
             Ok(r) => r,

@@ -17,9 +17,9 @@ use crate::frame::LineFramer;
 use crate::spool::{self, RawBatch, Spool};
 
 /// Most events in one ingest request.
-pub const BATCH_EVENTS: usize = 2_000;
+pub const BATCH_EVENTS: usize = 5_000;
 /// Rough bound on one ingest request's JSON size.
-pub const BATCH_BYTES: usize = 2 * 1024 * 1024;
+pub const BATCH_BYTES: usize = 3 * 1024 * 1024 + 512 * 1024;
 
 /// An event before it has a sequence number; or, from a pipe, a run of lines.
 ///
@@ -283,8 +283,8 @@ struct Prefetch {
     task: tokio::task::JoinHandle<ReadBatch>,
 }
 
-/// A cursor, what reading found, and the request body so far (head and events).
-type ReadBatch = (spool::Cursor, std::io::Result<RawBatch>, Vec<u8>);
+/// A cursor, what reading found, and the request body with its SHA-256 (hex) for the signature.
+type ReadBatch = (spool::Cursor, std::io::Result<RawBatch>, (Vec<u8>, String));
 
 fn read_batch_fn(
     spool: Arc<Spool>,
@@ -297,7 +297,13 @@ fn read_batch_fn(
         let mut body = Vec::with_capacity(head.len() + BATCH_BYTES / 4);
         body.extend_from_slice(&head);
         let batch = spool.read_batch(&mut c, from, BATCH_EVENTS, BATCH_BYTES, &mut body);
-        (c, batch, body)
+        body.push(b'}');
+        // Hashed here, off the path between an acknowledgement and the next request.
+        let sha = match &batch {
+            Ok(b) if !b.is_empty() => common::sign::sha256_hex(&body),
+            _ => String::new(),
+        };
+        (c, batch, (body, sha))
     }
 }
 
@@ -354,7 +360,7 @@ pub async fn send_loop(
             },
             None => read_ahead(&spool, &head, cursor.take().unwrap_or_default(), from).await,
         };
-        let (c, batch, mut body) = match got {
+        let (c, batch, (body, sha)) = match got {
             Ok(r) => r,
             Err(e) => return stop(&spool, format!("reading the spool failed: {e}")),
         };
@@ -380,9 +386,8 @@ pub async fn send_loop(
         } else {
             cursor = Some(c);
         }
-        body.push(b'}');
         let first = from;
-        match client.ingest_body(&signer, body).await {
+        match client.ingest_hashed(&signer, body, &sha).await {
             IngestOutcome::Acked(n) if n > spool.progress().0 => {
                 // Acknowledging what this runner never wrote: skipping ahead would silently lose
                 // the events in between.
