@@ -277,6 +277,9 @@ pub enum SendEnd {
 /// Longest wait a `Retry-After` may ask for.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
+/// Events read on the sender's own task rather than on a blocking thread.
+const INLINE_READ_EVENTS: u64 = 16;
+
 /// A batch being read ahead: its first sequence and the reading task.
 struct Prefetch {
     from: u64,
@@ -358,6 +361,14 @@ pub async fn send_loop(
                 Ok((c, _, _)) => read_ahead(&spool, &head, c, from).await,
                 Err(e) => Err(e),
             },
+            // A few events (a trickle of output) are read here: a handoff to a blocking thread
+            // would cost more than reading them from the page cache.
+            None if appended - from < INLINE_READ_EVENTS => Ok(read_batch_fn(
+                spool.clone(),
+                head.clone(),
+                cursor.take().unwrap_or_default(),
+                from,
+            )()),
             None => read_ahead(&spool, &head, cursor.take().unwrap_or_default(), from).await,
         };
         let (c, batch, (body, sha)) = match got {
