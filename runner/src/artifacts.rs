@@ -1,6 +1,7 @@
 //! Artifacts: files the runner uploads to the gateway (`claude.log` at the end of a run,
 //! `latest.diff` after a `git diff` command). Every byte passes a fresh redactor first.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,37 +54,117 @@ fn tail_after(bytes: Vec<u8>, dropped: usize, max: usize, full_copy: &str) -> Ve
     out
 }
 
-/// Redact the file at `path` as one stream with a fresh [`Redactor`], keeping only what [`tail`]
-/// would keep of the result. Reads 64 KiB at a time into a ring of about `max` bytes, so a 1 GB
-/// `claude.log` costs `max` plus 128 KiB, and the upload body is built in the same buffer.
-pub fn redact_file_tail(
+/// Redact the file at `path` as one stream with a fresh [`Redactor`] and write what [`tail`]
+/// would keep of the result to `out`. Returns its size and SHA-256 (hex, for the signature).
+///
+/// Memory stays at a few 64 KiB buffers whatever the size of the file: a first pass only counts
+/// the redacted bytes (to know where the kept part starts), the second writes them. The second
+/// pass redacts again rather than keeping the first's output, which could be gigabytes.
+pub fn redact_file_tail_to(
     rules: &Arc<Rules>,
     path: &Path,
     max: usize,
     full_copy: &str,
-) -> std::io::Result<Vec<u8>> {
-    use std::collections::VecDeque;
+    out: &Path,
+) -> std::io::Result<(u64, String)> {
+    use sha2::Digest as _;
+    use std::io::Write as _;
+    // Pass 1: how long is the redacted text?
+    let mut total = 0u64;
+    redact_stream(rules, path, |chunk| {
+        total += chunk.len() as u64;
+        Ok(())
+    })?;
+    // Where `tail` starts: the first line start at or after `total - max` (that very offset if
+    // no line starts there).
+    let from = total.saturating_sub(max as u64);
+    let mut writer = std::io::BufWriter::with_capacity(
+        64 * 1024,
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .mode(0o600)
+            .open(out)?,
+    );
+    let mut hash = sha2::Sha256::new();
+    let mut size = 0u64;
+    let mut emit = |bytes: &[u8]| -> std::io::Result<()> {
+        hash.update(bytes);
+        size += bytes.len() as u64;
+        writer.write_all(bytes)
+    };
+    let mut offset = 0u64;
+    let mut started = from == 0;
+    // Pass 2: the kept part, behind its note.
+    redact_stream(rules, path, |chunk| {
+        let at = offset;
+        offset += chunk.len() as u64;
+        if started {
+            return emit(chunk);
+        }
+        if offset <= from {
+            return Ok(());
+        }
+        let skip = usize::try_from(from.saturating_sub(at))
+            .unwrap_or(usize::MAX)
+            .min(chunk.len());
+        // The kept part starts after the first line end at or past `from`.
+        if let Some(i) = chunk[skip..].iter().position(|&b| b == b'\n') {
+            started = true;
+            let cut = skip + i + 1;
+            emit(
+                format!(
+                    "[claude-runner: the first {} bytes are left out of this upload; the whole file is {full_copy}]\n",
+                    at + cut as u64
+                )
+                .as_bytes(),
+            )?;
+            return emit(&chunk[cut..]);
+        }
+        Ok(())
+    })?;
+    if !started {
+        // No line starts in the last `max` bytes: they are kept from `from` on. Only possible
+        // when the last line is longer than `max`; read them once more.
+        let mut offset = 0u64;
+        let mut noted = false;
+        redact_stream(rules, path, |chunk| {
+            let at = offset;
+            offset += chunk.len() as u64;
+            if offset <= from {
+                return Ok(());
+            }
+            if !noted {
+                noted = true;
+                emit(
+                    format!(
+                        "[claude-runner: the first {from} bytes are left out of this upload; the whole file is {full_copy}]\n"
+                    )
+                    .as_bytes(),
+                )?;
+            }
+            let skip = usize::try_from(from.saturating_sub(at))
+                .unwrap_or(usize::MAX)
+                .min(chunk.len());
+            emit(&chunk[skip..])
+        })?;
+    }
+    writer.flush()?;
+    Ok((size, hex::encode(hash.finalize())))
+}
+
+/// Feed the file at `path`, redacted as one stream, to `sink` piece by piece.
+fn redact_stream(
+    rules: &Arc<Rules>,
+    path: &Path,
+    mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     use std::io::Read;
     let mut file = std::fs::File::open(path)?;
     let mut redactor = Redactor::new(Arc::clone(rules));
     let mut buf = vec![0u8; 64 * 1024];
     let mut out = Vec::with_capacity(128 * 1024);
-    // The last `max` bytes of the redacted text (one more byte tells where a line starts).
-    // Reserved once (pages are touched only as they fill): a ring that grew by doubling would
-    // wander over twice the room.
-    let size = file.metadata().map_or(max as u64, |m| m.len());
-    let mut kept: VecDeque<u8> =
-        VecDeque::with_capacity(usize::try_from(size).unwrap_or(max).min(max) + 256 * 1024);
-    let mut dropped = 0;
-    let mut keep = |out: &mut Vec<u8>, kept: &mut VecDeque<u8>| {
-        kept.extend(out.iter());
-        out.clear();
-        if kept.len() > max + 1 {
-            let cut = kept.len() - (max + 1);
-            kept.drain(..cut);
-            dropped += cut;
-        }
-    };
     loop {
         let n = match file.read(&mut buf) {
             Ok(0) => break,
@@ -91,30 +172,13 @@ pub fn redact_file_tail(
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
+        out.clear();
         redactor.push(&buf[..n], &mut out);
-        keep(&mut out, &mut kept);
+        sink(&out)?;
     }
+    out.clear();
     redactor.finish(&mut out);
-    keep(&mut out, &mut kept);
-    drop(buf);
-    if dropped == 0 && kept.len() <= max {
-        return Ok(Vec::from(kept));
-    }
-    // As `tail_after`: the last `max` bytes from the first line start, behind the note.
-    let from = kept.len().saturating_sub(max);
-    let start = kept
-        .range(from..)
-        .position(|&b| b == b'\n')
-        .map_or(from, |i| from + i + 1);
-    kept.drain(..start);
-    let note = format!(
-        "[claude-runner: the first {} bytes are left out of this upload; the whole file is {full_copy}]\n",
-        dropped + start
-    );
-    for &b in note.as_bytes().iter().rev() {
-        kept.push_front(b);
-    }
-    Ok(Vec::from(kept))
+    sink(&out)
 }
 
 /// Upload `body` (already redacted) as `name`, retrying transient failures with backoff.
@@ -125,18 +189,29 @@ pub async fn upload(
     name: &str,
     body: Vec<u8>,
 ) -> anyhow::Result<ArtifactInfo> {
+    // Shared by every attempt, never copied.
+    let body = bytes::Bytes::from(body);
+    upload_with(name, || {
+        client.upload_artifact(signer, run_id, name, body.clone())
+    })
+    .await
+}
+
+/// Try `attempt` up to [`ATTEMPTS`] times while the gateway is unreachable or busy.
+async fn upload_with<F, Fut>(name: &str, mut attempt: F) -> anyhow::Result<ArtifactInfo>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<
+            Output = anyhow::Result<Result<ArtifactInfo, (StatusCode, common::wire::ErrorBody)>>,
+        >,
+{
     let mut backoff = Backoff::default();
     let mut last = String::new();
-    // Shared by every attempt, never copied (a `claude.log` tail is up to 30 MiB).
-    let body = bytes::Bytes::from(body);
-    for attempt in 1..=ATTEMPTS {
-        if attempt > 1 {
+    for n in 1..=ATTEMPTS {
+        if n > 1 {
             tokio::time::sleep(backoff.next_delay().max(Duration::from_millis(200))).await;
         }
-        match client
-            .upload_artifact(signer, run_id, name, body.clone())
-            .await
-        {
+        match attempt().await {
             Ok(Ok(info)) => return Ok(info),
             Ok(Err((status, err)))
                 if status.is_server_error()
@@ -156,6 +231,8 @@ pub async fn upload(
 }
 
 /// Read the file at `path`, redact it, and upload it as `name` (its last part if too large).
+/// The redacted copy is written beside the file and sent from there, so memory does not grow
+/// with the upload (it was up to 30 MiB held for the request); it is removed afterwards.
 pub async fn upload_file(
     client: &GatewayClient,
     signer: &Signer,
@@ -164,15 +241,30 @@ pub async fn upload_file(
     name: &str,
     path: &Path,
 ) -> anyhow::Result<ArtifactInfo> {
-    let (rules, owned) = (Arc::clone(rules), path.to_owned());
-    let body = tokio::task::spawn_blocking(move || {
+    let mut staged = path.as_os_str().to_owned();
+    staged.push(".upload");
+    let staged = std::path::PathBuf::from(staged);
+    let (rules, owned, out) = (Arc::clone(rules), path.to_owned(), staged.clone());
+    let (size, sha) = tokio::task::spawn_blocking(move || {
         let note = format!("in {} on the runner", owned.display());
-        redact_file_tail(&rules, &owned, MAX_UPLOAD_BYTES, &note)
+        redact_file_tail_to(&rules, &owned, MAX_UPLOAD_BYTES, &note, &out)
     })
     .await
     .context("redacting the file failed")?
-    .with_context(|| format!("read {}", path.display()))?;
-    upload(client, signer, run_id, name, body).await
+    .with_context(|| format!("read {} and write {}", path.display(), staged.display()))?;
+    let result = upload_with(name, || async {
+        let file = tokio::fs::File::open(&staged).await?;
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
+            file,
+            64 * 1024,
+        ));
+        client
+            .upload_artifact_hashed(signer, run_id, name, body, size, &sha)
+            .await
+    })
+    .await;
+    let _ = std::fs::remove_file(&staged);
+    result
 }
 
 /// Upload the run's `claude.log` once it is complete; a failure is told on stderr (the run's
@@ -222,13 +314,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("claude.log");
         let mut text = String::new();
-        for i in 0..40_000 {
+        for i in 0..8_000 {
             text.push_str(&format!("line {i} known-value-123456 and some more text\n"));
         }
         std::fs::write(&path, &text).unwrap();
-        for max in [100, 4096, 70_000, 300_000, 10_000_000] {
+        // A last line longer than `max` (no line start in the kept part) too.
+        text.push_str(&"x".repeat(5000));
+        std::fs::write(&path, &text).unwrap();
+        for max in [100, 4999, 5000, 5001, 70_000, 10_000_000] {
             let whole = tail(redact_bytes(&rules, text.as_bytes()), max, "x");
-            let streamed = redact_file_tail(&rules, &path, max, "x").unwrap();
+            let out = dir.path().join("claude.log.upload");
+            let (size, sha) = redact_file_tail_to(&rules, &path, max, "x", &out).unwrap();
+            let streamed = std::fs::read(&out).unwrap();
+            assert_eq!(size, streamed.len() as u64);
+            assert_eq!(sha, common::sign::sha256_hex(&streamed));
             assert_eq!(
                 String::from_utf8_lossy(&streamed),
                 String::from_utf8_lossy(&whole),

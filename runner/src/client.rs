@@ -148,17 +148,28 @@ impl GatewayClient {
         // Bytes: a body is handed to the HTTP client without a copy, also on a retry.
         let body: bytes::Bytes = body.into();
         let sha = sign::sha256_hex(&body);
-        self.send_hashed(method, path_and_query, signer, body, &sha, content_type)
-            .await
+        let len = body.len() as u64;
+        self.send_hashed(
+            method,
+            path_and_query,
+            signer,
+            body.into(),
+            len,
+            &sha,
+            content_type,
+        )
+        .await
     }
 
     /// [`Self::send_as`] with the body's SHA-256 (lower-case hex) computed beforehand.
+    #[allow(clippy::too_many_arguments)]
     pub async fn send_hashed(
         &self,
         method: Method,
         path_and_query: &str,
         signer: &Signer,
-        body: bytes::Bytes,
+        body: reqwest::Body,
+        body_len: u64,
         body_sha256: &str,
         content_type: &'static str,
     ) -> anyhow::Result<reqwest::Response> {
@@ -175,7 +186,8 @@ impl GatewayClient {
                 run_id,
                 timestamp,
                 nonce: &nonce,
-                body: &body,
+                // Covered by `body_sha256`; `sign_hashed` does not read it.
+                body: &[],
             },
             body_sha256,
         );
@@ -186,9 +198,10 @@ impl GatewayClient {
             .header(sign::HEADER_NONCE, nonce)
             .header(sign::HEADER_RUN, run_id)
             .header(sign::HEADER_SIGNATURE, signature);
-        if !body.is_empty() {
+        if body_len > 0 {
             req = req
                 .header(reqwest::header::CONTENT_TYPE, content_type)
+                .header(reqwest::header::CONTENT_LENGTH, body_len)
                 .body(body);
         }
         Ok(req.send().await?)
@@ -255,17 +268,35 @@ impl GatewayClient {
         name: &str,
         body: impl Into<bytes::Bytes>,
     ) -> anyhow::Result<Result<ArtifactInfo, (StatusCode, ErrorBody)>> {
+        let body: bytes::Bytes = body.into();
+        let (len, sha) = (body.len() as u64, sign::sha256_hex(&body));
+        self.upload_artifact_hashed(signer, run_id, name, body.into(), len, &sha)
+            .await
+    }
+
+    /// [`Self::upload_artifact`] of a body (a stream, say) whose length and SHA-256 are known.
+    pub async fn upload_artifact_hashed(
+        &self,
+        signer: &Signer,
+        run_id: &str,
+        name: &str,
+        body: reqwest::Body,
+        body_len: u64,
+        body_sha256: &str,
+    ) -> anyhow::Result<Result<ArtifactInfo, (StatusCode, ErrorBody)>> {
         let mut path = self.url("api/ingest/artifact")?;
         path.query_pairs_mut()
             .append_pair("run_id", run_id)
             .append_pair("name", name);
         let path_and_query = format!("api/ingest/artifact?{}", path.query().unwrap_or_default());
         let resp = self
-            .send_as(
+            .send_hashed(
                 Method::POST,
                 &path_and_query,
                 signer,
                 body,
+                body_len,
+                body_sha256,
                 "application/octet-stream",
             )
             .await?;
@@ -304,12 +335,14 @@ impl GatewayClient {
         body: Vec<u8>,
         body_sha256: &str,
     ) -> IngestOutcome {
+        let len = body.len() as u64;
         let resp = match self
             .send_hashed(
                 Method::POST,
                 "api/ingest/event",
                 signer,
-                body.into(),
+                reqwest::Body::from(body),
+                len,
                 body_sha256,
                 "application/json",
             )

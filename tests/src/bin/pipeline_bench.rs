@@ -472,10 +472,17 @@ async fn pipeline(mb: usize) {
     let http = load::client(&target);
     let (run_id, token) = admin_run(&http, &target).await;
     let started_file = dir.path().join("child.started");
+    let done_file = dir.path().join("child.done");
     let cmd = format!("{} child-flood {}", me.display(), file.display());
+    // `done` marks the end of the child's output: memory sampled until then is the runner's
+    // while streaming; the `claude.log` upload comes after.
     let wrapper = e2e::script(
         &dir.path().join("flood.sh"),
-        &format!("date +%s%6N > {}\nexec {cmd}\n", started_file.display()),
+        &format!(
+            "date +%s%6N > {}\n{cmd}\ntouch {}\n",
+            started_file.display(),
+            done_file.display()
+        ),
     );
     let t0 = Instant::now();
     let mut runner = e2e::runner(dir.path())
@@ -494,7 +501,9 @@ async fn pipeline(mb: usize) {
     let mut hwm_total = 0;
     let end_us = loop {
         if let Some(p) = proc_stats(pid) {
-            peak_streaming = peak_streaming.max(p.rss);
+            if !done_file.exists() {
+                peak_streaming = peak_streaming.max(p.rss);
+            }
             hwm_total = p.hwm;
         }
         let run: serde_json::Value = http
