@@ -39,8 +39,11 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<i32> {
     let (layers, env_file) = read_layers(&cli.settings)?;
     let settings = Settings::resolve(&cli.settings, &layers, env_file)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread for every task: the runner's work is a few pipes, one sender and a poll, and
+    // handing wake-ups between worker threads cost more than it bought (measured with 200
+    // runners at 10 lines/s on 2 cores: p99 −30 %; a flood −5 %). Blocking work goes to the
+    // blocking pool; the sequencer has its own thread.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let result = match cli.command {

@@ -343,6 +343,8 @@ pub struct Seen {
     pub ended: bool,
     /// Microseconds from each line's embedded due time to its arrival.
     pub latencies: Vec<u64>,
+    /// Each line's embedded due time (Unix µs), in the order of `latencies`.
+    pub printed: Vec<u64>,
 }
 
 /// Watch one run's stream until `event: end` (or `deadline`), checking each sequence arrives once
@@ -402,6 +404,7 @@ pub async fn view(mut resp: reqwest::Response, deadline: Instant, errors: Arc<Er
                 .and_then(|t| t.parse::<u64>().ok())
             {
                 seen.latencies.push(arrived.saturating_sub(due));
+                seen.printed.push(due);
             }
         }
     }
