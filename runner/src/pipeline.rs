@@ -131,11 +131,12 @@ pub struct Sinks {
 }
 
 /// Frames a channel into the sequencer holds: a pipe's frame is one read (up to 64 KiB of lines),
-/// so this bounds what waits in memory to about 1 MiB per channel.
-pub const CHANNEL_FRAMES: usize = 16;
+/// so this bounds what waits in memory to about 256 KiB per channel. (16 cost 1.6 MiB of a
+/// flooding runner's memory and no throughput.)
+pub const CHANNEL_FRAMES: usize = 4;
 /// Staged spool bytes past which the sequencer commits (one `write` + `fdatasync`) before taking
 /// more frames.
-const COMMIT_BYTES: usize = 1 << 20;
+const COMMIT_BYTES: usize = 512 << 10;
 
 /// What the sequencer did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

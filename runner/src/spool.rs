@@ -279,7 +279,7 @@ impl RawBatch {
 }
 
 /// Buffer of the sender's reader: large enough for few reads per batch, small next to a batch.
-const CURSOR_BUFFER: usize = 256 * 1024;
+const CURSOR_BUFFER: usize = 128 * 1024;
 
 fn invalid(why: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, why)
