@@ -45,13 +45,16 @@ fn tail_after(bytes: Vec<u8>, dropped: usize, max: usize, full_copy: &str) -> Ve
         .iter()
         .position(|&b| b == b'\n')
         .map_or(from, |i| from + i + 1);
-    let mut out = format!(
-        "[claude-runner: the first {} bytes are left out of this upload; the whole file is {full_copy}]\n",
-        dropped + start
-    )
-    .into_bytes();
+    let mut out = cut_note(dropped as u64 + start as u64, full_copy).into_bytes();
     out.extend_from_slice(&bytes[start..]);
     out
+}
+
+/// The line that heads an upload whose first `left_out` bytes were cut.
+fn cut_note(left_out: u64, full_copy: &str) -> String {
+    format!(
+        "[claude-runner: the first {left_out} bytes are left out of this upload; the whole file is {full_copy}]\n"
+    )
 }
 
 /// Redact the file at `path` as one stream with a fresh [`Redactor`] and write what [`tail`]
@@ -113,13 +116,7 @@ pub fn redact_file_tail_to(
         if let Some(i) = chunk[skip..].iter().position(|&b| b == b'\n') {
             started = true;
             let cut = skip + i + 1;
-            emit(
-                format!(
-                    "[claude-runner: the first {} bytes are left out of this upload; the whole file is {full_copy}]\n",
-                    at + cut as u64
-                )
-                .as_bytes(),
-            )?;
+            emit(cut_note(at + cut as u64, full_copy).as_bytes())?;
             return emit(&chunk[cut..]);
         }
         Ok(())
@@ -137,12 +134,7 @@ pub fn redact_file_tail_to(
             }
             if !noted {
                 noted = true;
-                emit(
-                    format!(
-                        "[claude-runner: the first {from} bytes are left out of this upload; the whole file is {full_copy}]\n"
-                    )
-                    .as_bytes(),
-                )?;
+                emit(cut_note(from, full_copy).as_bytes())?;
             }
             let skip = usize::try_from(from.saturating_sub(at))
                 .unwrap_or(usize::MAX)
@@ -334,6 +326,87 @@ mod tests {
                 "max {max}"
             );
         }
+    }
+
+    /// A file upload is redacted, streamed from disk with its length and signed hash known
+    /// beforehand, sent again whole after a 503, and its staged copy removed.
+    #[tokio::test]
+    async fn a_file_upload_is_streamed_signed_and_retried_whole() {
+        use crate::client::testing;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let rules = Arc::new(Rules::new(&[], vec!["known-value-123456".into()]).unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("claude.log");
+        let text: String = (0..5_000)
+            .map(|i| format!("line {i} known-value-123456 and some more text\n"))
+            .collect();
+        std::fs::write(&path, &text).unwrap();
+        let tries = Arc::new(AtomicUsize::new(0));
+        let (url, _, requests) = testing::serve_recording({
+            let tries = tries.clone();
+            move |_| {
+                if tries.fetch_add(1, Ordering::SeqCst) == 0 {
+                    let body = r#"{"error":"unavailable","message":"busy"}"#;
+                    format!(
+                        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                } else {
+                    testing::json(
+                        r#"{"name":"claude.log","size":1,"sha256":"x","created_at":0}"#,
+                    )
+                }
+            }
+        })
+        .await;
+        let key = [3u8; 32];
+        let signer = Signer::Run {
+            run_id: "r1".into(),
+            key,
+        };
+        let info = upload_file(
+            &testing::client(&url),
+            &signer,
+            "r1",
+            &rules,
+            "claude.log",
+            &path,
+        )
+        .await
+        .unwrap();
+        assert_eq!(info.name, "claude.log");
+        let requests = requests.lock().unwrap().clone();
+        assert_eq!(requests.len(), 2, "one 503, then the upload");
+        let want = redact_bytes(&rules, text.as_bytes());
+        assert!(!String::from_utf8_lossy(&want).contains("known-value-123456"));
+        for (head, body) in &requests {
+            assert_eq!(body, &want, "every attempt sends the whole redacted file");
+            let header = |name: &str| {
+                head.lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+                    })
+                    .unwrap_or_default()
+            };
+            let target = head.split(' ').nth(1).unwrap();
+            let (path, query) = target.split_once('?').unwrap();
+            let parts = common::sign::SignedParts {
+                method: "POST",
+                path,
+                query,
+                run_id: "r1",
+                timestamp: header(common::sign::HEADER_TIMESTAMP).parse().unwrap(),
+                nonce: &header(common::sign::HEADER_NONCE),
+                body,
+            };
+            common::sign::verify(&key, &parts, &header(common::sign::HEADER_SIGNATURE))
+                .expect("the signature covers the streamed body");
+        }
+        assert!(
+            !dir.path().join("claude.log.upload").exists(),
+            "the staged copy is removed"
+        );
     }
 
     #[test]

@@ -429,16 +429,27 @@ pub(crate) mod testing {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     pub type Seen = Arc<Mutex<Vec<String>>>;
+    /// Whole requests: the head (request line and headers) and the body.
+    pub type Requests = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
 
     /// Serve on `127.0.0.1:0`; returns the base URL and the request lines seen.
     pub async fn serve(answer: impl Fn(&str) -> String + Send + Sync + 'static) -> (String, Seen) {
+        let (url, seen, _) = serve_recording(answer).await;
+        (url, seen)
+    }
+
+    /// [`serve`], also recording every request whole.
+    pub async fn serve_recording(
+        answer: impl Fn(&str) -> String + Send + Sync + 'static,
+    ) -> (String, Seen, Requests) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/", listener.local_addr().unwrap());
         let seen = Seen::default();
-        let (answer, log) = (Arc::new(answer), seen.clone());
+        let requests = Requests::default();
+        let (answer, log, whole) = (Arc::new(answer), seen.clone(), requests.clone());
         tokio::spawn(async move {
             while let Ok((mut sock, _)) = listener.accept().await {
-                let (answer, log) = (answer.clone(), log.clone());
+                let (answer, log, whole) = (answer.clone(), log.clone(), whole.clone());
                 tokio::spawn(async move {
                     let mut buf = Vec::new();
                     let mut chunk = [0u8; 4096];
@@ -475,12 +486,14 @@ pub(crate) mod testing {
                     let line = head.lines().next().unwrap_or_default().to_string();
                     let reply = answer(&line);
                     log.lock().unwrap().push(line);
+                    let body = buf[head_end.min(buf.len())..].to_vec();
+                    whole.lock().unwrap().push((head.clone(), body));
                     let _ = sock.write_all(reply.as_bytes()).await;
                     let _ = sock.shutdown().await;
                 });
             }
         });
-        (url, seen)
+        (url, seen, requests)
     }
 
     /// A `200` with a JSON body.
