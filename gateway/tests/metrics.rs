@@ -8,11 +8,11 @@ use std::collections::HashMap;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use common::Secret;
-use common::sign::{self, SignedParts};
-use common::wire::{CreatedRun, Event, EventKind, IngestBatch};
+use common::sign;
+use common::wire::{CreatedRun, Event, EventKind};
 use gateway::state::AppState;
 use serde_json::json;
-use support::send;
+use support::{ingest, send};
 
 const ADMIN: &str = "admin-token-for-metrics-tests";
 const SCRAPER: &str = "metrics-token-for-tests";
@@ -58,46 +58,6 @@ async fn scrape(state: &AppState, token: &str) -> HashMap<String, f64> {
         samples.insert(series.to_string(), value.parse::<f64>().expect(line));
     }
     samples
-}
-
-fn nonce() -> String {
-    let mut b = [0u8; 18];
-    getrandom::fill(&mut b).unwrap();
-    sign::encode_nonce(&b)
-}
-
-/// A signed ingest request for `events`; `key` may be wrong on purpose.
-fn ingest(run_id: &str, key: &[u8], events: Vec<Event>) -> Request<Body> {
-    let body = serde_json::to_vec(&IngestBatch {
-        run_id: run_id.into(),
-        events,
-    })
-    .unwrap();
-    let ts = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let nonce = nonce();
-    let signature = sign::sign(
-        key,
-        &SignedParts {
-            method: "POST",
-            path: "/api/ingest/event",
-            query: "",
-            run_id,
-            timestamp: ts,
-            nonce: &nonce,
-            body: &body,
-        },
-    );
-    Request::post("/api/ingest/event")
-        .header(sign::HEADER_TIMESTAMP, ts.to_string())
-        .header(sign::HEADER_NONCE, nonce)
-        .header(sign::HEADER_RUN, run_id)
-        .header(sign::HEADER_SIGNATURE, signature)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body))
-        .unwrap()
 }
 
 fn line(sequence: u64) -> Event {

@@ -11,12 +11,10 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use common::Secret;
-use common::sign::{self, SignedParts};
 use common::wire::{CreatedRun, Event, EventKind};
-use futures_util::StreamExt;
 use gateway::state::AppState;
 use serde_json::json;
-use support::send;
+use support::{SseStream, send};
 
 const ADMIN: &str = "admin-token-for-sse-tests";
 
@@ -59,89 +57,12 @@ fn line(sequence: u64) -> Event {
     }
 }
 
-/// A signed ingest request carrying `events`.
-fn ingest_request(state: &AppState, run: &CreatedRun, events: &[Event]) -> Request<Body> {
-    let body = json!({"run_id": run.run_id, "events": events})
-        .to_string()
-        .into_bytes();
-    let key = sign::derive_run_key(
-        state.hmac_secret.expose().as_bytes(),
-        &run.run_id,
-        &run.token,
-    );
-    let mut nonce = [0u8; 18];
-    getrandom::fill(&mut nonce).unwrap();
-    let nonce = sign::encode_nonce(&nonce);
-    let ts = gateway::auth::now_secs();
-    let signature = sign::sign(
-        &key,
-        &SignedParts {
-            method: "POST",
-            path: "/api/ingest/event",
-            query: "",
-            run_id: &run.run_id,
-            timestamp: ts,
-            nonce: &nonce,
-            body: &body,
-        },
-    );
-    Request::post("/api/ingest/event")
-        .header(sign::HEADER_TIMESTAMP, ts.to_string())
-        .header(sign::HEADER_NONCE, nonce)
-        .header(sign::HEADER_RUN, &run.run_id)
-        .header(sign::HEADER_SIGNATURE, signature)
-        .body(Body::from(body))
-        .unwrap()
-}
-
-/// An open run stream, read chunk by chunk.
-struct Stream {
-    body: axum::body::BodyDataStream,
-    text: String,
-}
-
-impl Stream {
-    async fn open(state: &AppState, run: &CreatedRun) -> Self {
-        let path = format!("/api/runs/{}/stream", run.run_id);
-        let resp = send(state, admin("GET", &path)).await;
-        assert_eq!(resp.status(), StatusCode::OK);
-        let mut s = Self {
-            body: resp.into_body().into_data_stream(),
-            text: String::new(),
-        };
-        // The replay of what is stored: the stream is subscribed and waiting.
-        s.read_until(|text| text.starts_with("retry: ")).await;
-        s
-    }
-
-    /// Read until `done` holds for the text so far (or the stream closes), for at most 5 s.
-    async fn read_until(&mut self, done: impl Fn(&str) -> bool) {
-        let read = tokio::time::timeout(Duration::from_secs(5), async {
-            while !done(&self.text) {
-                match self.body.next().await {
-                    Some(chunk) => self
-                        .text
-                        .push_str(std::str::from_utf8(&chunk.unwrap()).unwrap()),
-                    None => return,
-                }
-            }
-        })
-        .await;
-        assert!(read.is_ok(), "the stream stalled at:\n{}", self.text);
-    }
-
-    /// Read until the stream closes.
-    async fn read_to_close(&mut self) {
-        self.read_until(|_| false).await;
-    }
-
-    fn ids(&self) -> Vec<u64> {
-        self.text
-            .lines()
-            .filter_map(|l| l.strip_prefix("id: "))
-            .map(|v| v.parse().unwrap())
-            .collect()
-    }
+/// The stream of `run`, once its replay of what is stored is done (it is subscribed and waiting).
+async fn open_stream(state: &AppState, run: &CreatedRun) -> SseStream {
+    let path = format!("/api/runs/{}/stream", run.run_id);
+    let mut s = SseStream::new(send(state, admin("GET", &path)).await);
+    s.read_until(|text| text.starts_with("retry: ")).await;
+    s
 }
 
 /// Commit `events` straight into the store, as when the ingest request was dropped before its
@@ -168,7 +89,7 @@ async fn a_commit_the_hub_never_heard_of_still_reaches_the_stream_and_ends_it() 
     let dir = tempfile::tempdir().unwrap();
     let (state, _) = open(dir.path()).await;
     let run = create_run(&state).await;
-    let mut s = Stream::open(&state, &run).await;
+    let mut s = open_stream(&state, &run).await;
 
     commit_unpublished(&state, &run, (1..=5).map(line).collect()).await;
     commit_unpublished(&state, &run, vec![finished(6)]).await;
@@ -192,7 +113,7 @@ async fn a_late_publish_of_a_reconciled_commit_is_not_written_twice() {
     let dir = tempfile::tempdir().unwrap();
     let (state, _) = open(dir.path()).await;
     let run = create_run(&state).await;
-    let mut s = Stream::open(&state, &run).await;
+    let mut s = open_stream(&state, &run).await;
 
     let first: Vec<Event> = (1..=3).map(line).collect();
     commit_unpublished(&state, &run, first.clone()).await;
@@ -200,7 +121,7 @@ async fn a_late_publish_of_a_reconciled_commit_is_not_written_twice() {
     // The publish of that commit comes after all, then the run goes on through ingest.
     state.hub.publish(&run.run_id, first);
     let more = [line(4), line(5), finished(6)];
-    let resp = send(&state, ingest_request(&state, &run, &more)).await;
+    let resp = send(&state, support::ingest_for(&state, &run, more.to_vec())).await;
     assert_eq!(resp.status(), StatusCode::OK);
 
     s.read_to_close().await;
@@ -215,7 +136,7 @@ async fn an_ingest_request_dropped_while_its_append_waits_still_publishes_the_ba
     let run = create_run(&state).await;
     let mut rx = state.hub.subscribe(&run.run_id);
     let events: Vec<Event> = (1..=3).map(line).collect();
-    let req = ingest_request(&state, &run, &events);
+    let req = support::ingest_for(&state, &run, events.to_vec());
 
     // Another connection holds the write lock, so the append waits inside the store (the
     // gateway's writer retries for 5 s) while the request is dropped, as hyper drops a handler

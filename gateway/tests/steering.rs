@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::sign::{self, SignedParts};
+use common::sign;
 use common::wire::{Command, CommandKind, CreatedRun};
 use gateway::Gateway;
 use gateway::state::AppState;
 use serde_json::{Value, json};
+use support::signed;
 
 const ARTIFACT_LIMIT: usize = 64 * 1024;
 
@@ -40,46 +41,6 @@ async fn harness() -> Harness {
         state: gw.state,
         admin,
     }
-}
-
-fn nonce() -> String {
-    let mut b = [0u8; 18];
-    getrandom::fill(&mut b).unwrap();
-    sign::encode_nonce(&b)
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-/// A request signed with `key` for `run_id`; `path` may carry a query.
-fn signed(method: &str, path: &str, run_id: &str, key: &[u8], body: Vec<u8>) -> Request<Body> {
-    let (p, q) = path.split_once('?').unwrap_or((path, ""));
-    let (ts, nonce) = (now(), nonce());
-    let signature = sign::sign(
-        key,
-        &SignedParts {
-            method,
-            path: p,
-            query: q,
-            run_id,
-            timestamp: ts,
-            nonce: &nonce,
-            body: &body,
-        },
-    );
-    Request::builder()
-        .method(method)
-        .uri(path)
-        .header(sign::HEADER_TIMESTAMP, ts.to_string())
-        .header(sign::HEADER_NONCE, nonce)
-        .header(sign::HEADER_RUN, run_id)
-        .header(sign::HEADER_SIGNATURE, signature)
-        .body(Body::from(body))
-        .unwrap()
 }
 
 struct Run {

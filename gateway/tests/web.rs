@@ -10,13 +10,12 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
 use common::Secret;
-use common::sign::{self, SignedParts};
 use common::wire::{CreatedRun, Event, EventKind};
 use futures_util::StreamExt;
 use gateway::Gateway;
 use gateway::state::AppState;
 use serde_json::{Value, json};
-use support::send;
+use support::{SseStream, send};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -358,12 +357,6 @@ async fn the_page_is_served_with_strict_security_headers() {
 
 // ---------- streams ----------
 
-fn nonce() -> String {
-    let mut b = [0u8; 18];
-    getrandom::fill(&mut b).unwrap();
-    sign::encode_nonce(&b)
-}
-
 async fn create_run(state: &AppState) -> CreatedRun {
     let req = Request::post("/api/runs")
         .header(header::AUTHORIZATION, "Bearer admin-token-for-web-tests")
@@ -381,82 +374,18 @@ async fn ingest(state: &AppState, run: &CreatedRun, seqs: std::ops::RangeInclusi
             ts: 1000 + s as i64,
         })
         .collect();
-    let body = json!({"run_id": run.run_id, "events": events})
-        .to_string()
-        .into_bytes();
-    let key = sign::derive_run_key(
-        state.hmac_secret.expose().as_bytes(),
-        &run.run_id,
-        &run.token,
-    );
-    let (ts, nonce) = (gateway::auth::now_secs(), nonce());
-    let signature = sign::sign(
-        &key,
-        &SignedParts {
-            method: "POST",
-            path: "/api/ingest/event",
-            query: "",
-            run_id: &run.run_id,
-            timestamp: ts,
-            nonce: &nonce,
-            body: &body,
-        },
-    );
-    let req = Request::post("/api/ingest/event")
-        .header(sign::HEADER_TIMESTAMP, ts.to_string())
-        .header(sign::HEADER_NONCE, nonce)
-        .header(sign::HEADER_RUN, &run.run_id)
-        .header(sign::HEADER_SIGNATURE, signature)
-        .body(Body::from(body))
-        .unwrap();
+    let req = support::ingest_for(state, run, events);
     assert_eq!(send(state, req).await.status(), StatusCode::OK);
 }
 
-/// An open SSE answer, read frame by frame.
-struct Stream {
-    body: axum::body::BodyDataStream,
-    text: String,
-}
-
-impl Stream {
-    async fn open(state: &AppState, b: &Browser, path: &str, last_id: Option<u64>) -> Self {
-        let mut req = b.get(path);
-        if let Some(id) = last_id {
-            req.headers_mut()
-                .insert("last-event-id", id.to_string().parse().unwrap());
-        }
-        let resp = send(state, req).await;
-        assert_eq!(resp.status(), StatusCode::OK);
-        assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/event-stream");
-        Self {
-            body: resp.into_body().into_data_stream(),
-            text: String::new(),
-        }
+/// Open `path` as `b`, resuming after `last_id` if given.
+async fn open_stream(state: &AppState, b: &Browser, path: &str, last_id: Option<u64>) -> SseStream {
+    let mut req = b.get(path);
+    if let Some(id) = last_id {
+        req.headers_mut()
+            .insert("last-event-id", id.to_string().parse().unwrap());
     }
-
-    /// Read until the `id:` lines reach `last`; the ids seen, in order.
-    async fn ids_through(&mut self, last: u64) -> Vec<u64> {
-        tokio::time::timeout(Duration::from_secs(10), async {
-            loop {
-                let ids = self.ids();
-                if ids.last() == Some(&last) {
-                    return ids;
-                }
-                let chunk = self.body.next().await.expect("stream open").unwrap();
-                self.text.push_str(std::str::from_utf8(&chunk).unwrap());
-            }
-        })
-        .await
-        .unwrap_or_else(|_| panic!("no id {last} in:\n{}", self.text))
-    }
-
-    fn ids(&self) -> Vec<u64> {
-        self.text
-            .lines()
-            .filter_map(|l| l.strip_prefix("id: "))
-            .map(|v| v.parse().unwrap())
-            .collect()
-    }
+    SseStream::new(send(state, req).await)
 }
 
 #[tokio::test]
@@ -468,7 +397,7 @@ async fn a_run_stream_replays_then_goes_live_with_no_gap_and_no_duplicate() {
     ingest(&state, &run, 1..=3).await;
 
     let path = format!("/api/runs/{}/stream", run.run_id);
-    let mut s = Stream::open(&state, &b, &path, Some(1)).await;
+    let mut s = open_stream(&state, &b, &path, Some(1)).await;
     assert_eq!(
         s.ids_through(3).await,
         [2, 3],
@@ -484,7 +413,7 @@ async fn a_run_stream_replays_then_goes_live_with_no_gap_and_no_duplicate() {
     assert_eq!(s.ids_through(8).await, [2, 3, 4, 5, 6, 7, 8]);
 
     let q = format!("/api/runs/{}/stream?after=6", run.run_id);
-    let mut from_query = Stream::open(&state, &b, &q, None).await;
+    let mut from_query = open_stream(&state, &b, &q, None).await;
     assert_eq!(
         from_query.ids_through(8).await,
         [7, 8],
@@ -509,14 +438,14 @@ async fn a_stream_resumes_after_a_gateway_restart() {
     let run = create_run(&state).await;
     ingest(&state, &run, 1..=4).await;
     let path = format!("/api/runs/{}/stream", run.run_id);
-    let mut s = Stream::open(&state, &b, &path, None).await;
+    let mut s = open_stream(&state, &b, &path, None).await;
     assert_eq!(s.ids_through(4).await, [1, 2, 3, 4]);
     drop(s);
     drop(state);
 
     let state = open(dir.path()).await;
     ingest(&state, &run, 5..=6).await;
-    let mut s = Stream::open(&state, &b, &path, Some(4)).await;
+    let mut s = open_stream(&state, &b, &path, Some(4)).await;
     assert_eq!(s.ids_through(6).await, [5, 6]);
 }
 

@@ -30,3 +30,129 @@ pub async fn send(state: &AppState, req: Request<Body>) -> axum::response::Respo
         .await
         .expect("the router answers")
 }
+
+/// A fresh nonce, as a runner makes one.
+pub fn nonce() -> String {
+    let mut b = [0u8; 18];
+    getrandom::fill(&mut b).unwrap();
+    common::sign::encode_nonce(&b)
+}
+
+/// A request signed with `key` for `run_id` now; `path` may carry a query.
+pub fn signed(method: &str, path: &str, run_id: &str, key: &[u8], body: Vec<u8>) -> Request<Body> {
+    use common::sign::{self, SignedParts};
+    let (p, q) = path.split_once('?').unwrap_or((path, ""));
+    let (ts, nonce) = (gateway::auth::now_secs(), nonce());
+    let signature = sign::sign(
+        key,
+        &SignedParts {
+            method,
+            path: p,
+            query: q,
+            run_id,
+            timestamp: ts,
+            nonce: &nonce,
+            body: &body,
+        },
+    );
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(sign::HEADER_TIMESTAMP, ts.to_string())
+        .header(sign::HEADER_NONCE, nonce)
+        .header(sign::HEADER_RUN, run_id)
+        .header(sign::HEADER_SIGNATURE, signature);
+    if !body.is_empty() {
+        req = req.header(axum::http::header::CONTENT_TYPE, "application/json");
+    }
+    req.body(Body::from(body)).unwrap()
+}
+
+/// A signed ingest request of `events` for `run_id`; `key` may be wrong on purpose.
+pub fn ingest(run_id: &str, key: &[u8], events: Vec<common::wire::Event>) -> Request<Body> {
+    let body = serde_json::to_vec(&common::wire::IngestBatch {
+        run_id: run_id.into(),
+        events,
+    })
+    .unwrap();
+    signed("POST", "/api/ingest/event", run_id, key, body)
+}
+
+/// [`ingest`] with the key of a run created through the API.
+pub fn ingest_for(
+    state: &AppState,
+    run: &common::wire::CreatedRun,
+    events: Vec<common::wire::Event>,
+) -> Request<Body> {
+    let key = common::sign::derive_run_key(
+        state.hmac_secret.expose().as_bytes(),
+        &run.run_id,
+        &run.token,
+    );
+    ingest(&run.run_id, &key, events)
+}
+
+/// An open server-sent-events answer, read as it comes.
+pub struct SseStream {
+    body: axum::body::BodyDataStream,
+    /// Everything read so far.
+    pub text: String,
+}
+
+impl SseStream {
+    /// Take an answer that must be a `200` event stream.
+    pub fn new(resp: axum::response::Response) -> Self {
+        assert_eq!(resp.status(), axum::http::StatusCode::OK);
+        assert_eq!(
+            resp.headers()[axum::http::header::CONTENT_TYPE],
+            "text/event-stream"
+        );
+        Self {
+            body: resp.into_body().into_data_stream(),
+            text: String::new(),
+        }
+    }
+
+    /// Read until `done` holds for the text so far or the stream closes; fails after 10 s.
+    pub async fn read_until(&mut self, done: impl Fn(&str) -> bool) {
+        use futures_util::StreamExt;
+        let read = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            while !done(&self.text) {
+                match self.body.next().await {
+                    Some(chunk) => self
+                        .text
+                        .push_str(std::str::from_utf8(&chunk.unwrap()).unwrap()),
+                    None => return,
+                }
+            }
+        })
+        .await;
+        assert!(read.is_ok(), "the stream stalled at:\n{}", self.text);
+    }
+
+    /// Read until the stream closes.
+    pub async fn read_to_close(&mut self) {
+        self.read_until(|_| false).await;
+    }
+
+    /// Read until the `id:` lines reach `last`; the ids seen, in order.
+    pub async fn ids_through(&mut self, last: u64) -> Vec<u64> {
+        self.read_until(|text| ids_in(text).last() == Some(&last))
+            .await;
+        let ids = self.ids();
+        assert_eq!(ids.last(), Some(&last), "no id {last} in:\n{}", self.text);
+        ids
+    }
+
+    /// The `id:` values read so far.
+    pub fn ids(&self) -> Vec<u64> {
+        ids_in(&self.text)
+    }
+}
+
+fn ids_in(text: &str) -> Vec<u64> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("id: "))
+        .map(|v| v.parse().unwrap())
+        .collect()
+}
