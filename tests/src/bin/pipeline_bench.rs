@@ -506,15 +506,7 @@ async fn pipeline(mb: usize) {
             }
             hwm_total = p.hwm;
         }
-        let run: serde_json::Value = http
-            .get(format!("{}/api/runs/{run_id}", target.url))
-            .bearer_auth(&target.admin_token)
-            .send()
-            .await
-            .expect("run")
-            .json()
-            .await
-            .expect("run json");
+        let run = run_json(&http, &target, &run_id).await;
         if run["status"]
             .as_str()
             .is_some_and(|s| RunStatus::parse(s).is_some_and(RunStatus::is_terminal))
@@ -539,15 +531,7 @@ async fn pipeline(mb: usize) {
         .parse()
         .expect("µs");
     let e2e_s = (end_us - start_us) as f64 / 1e6;
-    let stored: serde_json::Value = http
-        .get(format!("{}/api/runs/{run_id}", target.url))
-        .bearer_auth(&target.admin_token)
-        .send()
-        .await
-        .expect("run")
-        .json()
-        .await
-        .expect("json");
+    let stored = run_json(&http, &target, &run_id).await;
 
     let n = text.len();
     println!(
@@ -582,6 +566,18 @@ async fn pipeline(mb: usize) {
 }
 
 /// Create a run through the admin API: `(run id, token)`.
+/// `GET /api/runs/:id` as the admin.
+async fn run_json(http: &reqwest::Client, target: &Target, run_id: &str) -> serde_json::Value {
+    http.get(format!("{}/api/runs/{run_id}", target.url))
+        .bearer_auth(&target.admin_token)
+        .send()
+        .await
+        .expect("run")
+        .json()
+        .await
+        .expect("run json")
+}
+
 async fn admin_run(http: &reqwest::Client, target: &Target) -> (String, String) {
     let created: serde_json::Value = http
         .post(format!("{}/api/runs", target.url))
