@@ -180,6 +180,16 @@ pub enum Marker {
         prompt: String,
         #[serde(rename = "commandId", default, skip_serializing_if = "Option::is_none")]
         command_id: Option<String>,
+        /// The model and permission mode the turn runs with, when the runner sets them (its
+        /// own settings, or what a `prompt` command chose within the runner's ceilings).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model: Option<String>,
+        #[serde(
+            rename = "permissionMode",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        permission_mode: Option<String>,
     },
     /// A turn ended; see [`TurnFinished`].
     TurnFinished(TurnFinished),
@@ -214,7 +224,95 @@ pub enum Marker {
     /// The session is over (`reason`: `end_session`, `idle`, `stop`, `deleted`, `single_turn`);
     /// `finished` follows.
     SessionEnded { reason: String, turns: u64 },
+    /// Claude asks to use a tool the run's policy puts before a person; see
+    /// [`PermissionRequest`].
+    PermissionRequest(PermissionRequest),
+    /// How a permission request (or a tool call the policy or a remembered rule settled without
+    /// asking) was decided; see [`PermissionDecision`].
+    PermissionDecision(PermissionDecision),
 }
+
+/// The `permission_request` marker: one tool call waiting for a person's decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PermissionRequest {
+    /// What a decision names (`pr_` and 16 characters of `[A-Za-z0-9_-]`).
+    pub request_id: String,
+    pub tool: String,
+    /// The `tool_use` block it belongs to in Claude's output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_use_id: Option<String>,
+    /// The tool's input as Claude gave it (redacted; long strings cut, see `inputTruncated`).
+    pub input: Value,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub input_truncated: bool,
+    /// Bash: the command line and the directory the turn runs in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// Edit, MultiEdit, Write: a unified diff of the change against the file on disk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub diff_truncated: bool,
+    /// Why the diff is not against the whole file (outside the working directory, too large, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff_note: Option<String>,
+    /// Unix ms after which the runner denies the call (`decision: "timeout"`).
+    pub expires_at: i64,
+}
+
+/// The `permission_decision` marker: the audit record of one decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PermissionDecision {
+    pub request_id: String,
+    /// `allow`, `allow_run`, `deny` (a person), `timeout`, `cancelled` (the runner).
+    pub decision: String,
+    pub tool: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_use_id: Option<String>,
+    /// What Claude is told when the call is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// `allow_run`: the rule remembered for the rest of the run; `by: "rule"`: the rule that
+    /// allowed the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// Who decided: the person the gateway names (`admin`), `runner` (timeout, cancelled),
+    /// `rule` (a remembered `allow_run` rule) or `policy` (a tool the runner neither allows nor
+    /// asks about).
+    pub by: String,
+    /// The `permission` command that carried a person's decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_id: Option<String>,
+}
+
+/// What a person decides about a permission request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PermissionChoice {
+    /// Run this call.
+    Allow,
+    /// Run this call and the ones its rule covers, for the rest of the run.
+    AllowRun,
+    /// Refuse it; Claude is told the message.
+    Deny,
+}
+
+impl PermissionChoice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PermissionChoice::Allow => "allow",
+            PermissionChoice::AllowRun => "allow_run",
+            PermissionChoice::Deny => "deny",
+        }
+    }
+}
+
+/// Longest message a person may send Claude with a denial, and longest rule, in bytes.
+pub const MAX_PERMISSION_MESSAGE_BYTES: usize = 4096;
 
 /// The `turn_finished` marker: how one turn ended, read from the agent's own report (Claude's
 /// `result` line), not from its exit code alone.
@@ -431,8 +529,15 @@ pub struct Command {
 pub enum CommandKind {
     /// Run an allowlisted command line.
     Exec { command: String },
-    /// A follow-up prompt for the Claude session.
-    Prompt { prompt: String },
+    /// A follow-up prompt for the Claude session; `model` and `permission_mode` switch the
+    /// session's for this turn and the next ones, within the ceilings the runner allows.
+    Prompt {
+        prompt: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        permission_mode: Option<String>,
+    },
     /// Stop the run gracefully (a session ends; its current turn gets the graceful stop).
     Stop,
     /// End the current turn (SIGINT to its process group); the session goes on.
@@ -444,6 +549,21 @@ pub enum CommandKind {
     /// An assist link to publish as an `assist` event. Queued by `POST /api/runs/:id/assist`
     /// (signed by `claude-runner assist`), never by the admin API.
     Assist { assist: AssistLink },
+    /// A person's decision on a `permission_request`. Queued by
+    /// `POST /api/runs/:id/permissions/:request_id`, which stamps `by`.
+    Permission {
+        request_id: String,
+        decision: PermissionChoice,
+        /// `deny`: what Claude is told.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+        /// `allow_run`: what to allow from now on: a tool (`Edit`), or for Bash an exact command
+        /// (`Bash(npm test)`) or a command prefix (`Bash(git status:*)`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rule: Option<String>,
+        /// Who decided, as the gateway knows them.
+        by: String,
+    },
 }
 
 /// The data of an `assist` event: a tmate session's links, or the notice that they closed.
@@ -631,6 +751,74 @@ mod tests {
             r.to_value(),
             json!({"event": "command_refused", "id": "c2", "command": "rm -rf /"})
         );
+    }
+
+    #[test]
+    fn approval_json_shapes() {
+        let req = Marker::PermissionRequest(PermissionRequest {
+            request_id: "pr_1".into(),
+            tool: "Bash".into(),
+            tool_use_id: Some("toolu_1".into()),
+            input: json!({"command": "ls"}),
+            input_truncated: false,
+            command: Some("ls".into()),
+            cwd: Some("/w".into()),
+            diff: None,
+            diff_truncated: false,
+            diff_note: None,
+            expires_at: 9,
+        });
+        assert_eq!(
+            req.to_value(),
+            json!({"event": "permission_request", "requestId": "pr_1", "tool": "Bash",
+                   "toolUseId": "toolu_1", "input": {"command": "ls"}, "command": "ls",
+                   "cwd": "/w", "expiresAt": 9})
+        );
+        let dec = Marker::PermissionDecision(PermissionDecision {
+            request_id: "pr_1".into(),
+            decision: "allow_run".into(),
+            tool: "Bash".into(),
+            tool_use_id: None,
+            message: None,
+            rule: Some("Bash(ls:*)".into()),
+            by: "admin".into(),
+            command_id: Some("c1".into()),
+        });
+        assert_eq!(
+            dec.to_value(),
+            json!({"event": "permission_decision", "requestId": "pr_1", "decision": "allow_run",
+                   "tool": "Bash", "rule": "Bash(ls:*)", "by": "admin", "commandId": "c1"})
+        );
+        assert_eq!(
+            serde_json::from_value::<Marker>(dec.to_value()).unwrap(),
+            dec
+        );
+        let cmd: Command = serde_json::from_value(json!({"id": "c1", "kind": "permission",
+            "request_id": "pr_1", "decision": "deny", "message": "no", "by": "admin",
+            "created_at": 1}))
+        .unwrap();
+        assert_eq!(
+            cmd.kind,
+            CommandKind::Permission {
+                request_id: "pr_1".into(),
+                decision: PermissionChoice::Deny,
+                message: Some("no".into()),
+                rule: None,
+                by: "admin".into(),
+            }
+        );
+        let prompt = CommandKind::Prompt {
+            prompt: "go".into(),
+            model: None,
+            permission_mode: Some("plan".into()),
+        };
+        assert_eq!(
+            serde_json::to_value(&prompt).unwrap(),
+            json!({"kind": "prompt", "prompt": "go", "permission_mode": "plan"})
+        );
+        let old: CommandKind =
+            serde_json::from_value(json!({"kind": "prompt", "prompt": "go"})).unwrap();
+        assert!(matches!(old, CommandKind::Prompt { model: None, .. }));
     }
 
     #[test]

@@ -143,7 +143,11 @@ fn check_kind(kind: &CommandKind) -> Result<(), ApiError> {
                 ));
             }
         }
-        CommandKind::Prompt { prompt } => {
+        CommandKind::Prompt {
+            prompt,
+            model,
+            permission_mode,
+        } => {
             if prompt.trim().is_empty() {
                 return Err(ApiError::bad_request("invalid_field", "prompt is empty"));
             }
@@ -152,6 +156,17 @@ fn check_kind(kind: &CommandKind) -> Result<(), ApiError> {
                     "invalid_field",
                     "prompt is longer than 32 KiB",
                 ));
+            }
+            // The runner decides what it allows; here only the shape (it becomes an argument).
+            for (name, v) in [("model", model), ("permission_mode", permission_mode)] {
+                if v.as_deref().is_some_and(|v| !plain_name(v)) {
+                    return Err(ApiError::bad_request(
+                        "invalid_field",
+                        format!(
+                            "{name} must be 1 to 128 characters of [A-Za-z0-9._:/@[]-], not starting with -"
+                        ),
+                    ));
+                }
             }
         }
         CommandKind::File { path } => {
@@ -175,8 +190,23 @@ fn check_kind(kind: &CommandKind) -> Result<(), ApiError> {
                 "assist links are posted by the runner, not queued as commands",
             ));
         }
+        CommandKind::Permission { .. } => {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                "a decision names who decided, which only the gateway may set",
+            ));
+        }
     }
     Ok(())
+}
+
+/// A model or permission mode name: safe as a command-line argument.
+fn plain_name(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 128
+        && !v.starts_with('-')
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._:/@[]-".contains(c))
 }
 
 /// Refuse work for a run that has ended (404 if there is no such run).
@@ -421,11 +451,32 @@ mod tests {
         assert!(check_kind(&file("src/main.rs")).is_ok());
         assert!(check_kind(&file(" ")).is_err());
         assert!(check_kind(&file("a\nb")).is_err());
+        let prompt = |model: Option<&str>, mode: Option<&str>| CommandKind::Prompt {
+            prompt: "go on".into(),
+            model: model.map(String::from),
+            permission_mode: mode.map(String::from),
+        };
         assert!(
             check_kind(&CommandKind::Prompt {
-                prompt: String::new()
+                prompt: String::new(),
+                model: None,
+                permission_mode: None,
             })
             .is_err()
+        );
+        assert!(check_kind(&prompt(Some("claude-opus-4-1[1m]"), Some("acceptEdits"))).is_ok());
+        assert!(check_kind(&prompt(Some("--dangerously-skip-permissions"), None)).is_err());
+        assert!(check_kind(&prompt(None, Some("plan; rm"))).is_err());
+        let permission = CommandKind::Permission {
+            request_id: "pr_1".into(),
+            decision: wire::PermissionChoice::Allow,
+            message: None,
+            rule: None,
+            by: "someone else".into(),
+        };
+        assert!(
+            check_kind(&permission).is_err(),
+            "the generic route never carries a decision"
         );
         let link = AssistLink {
             kind: "tmate".into(),

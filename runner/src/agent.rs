@@ -5,6 +5,7 @@
 //! sequencer, spool, sender) and the session loop in `session.rs` do not change.
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 
 use common::claude::{self, Block, Line, Outcome};
 use common::wire::TurnFinished;
@@ -22,6 +23,20 @@ pub struct ClaudeOptions {
     pub permission_mode: Option<String>,
     pub allowed_tools: Vec<String>,
     pub disallowed_tools: Vec<String>,
+    /// Tools whose calls a person decides (`CLAUDE_ASK_TOOLS`; `*` for every tool neither
+    /// allowed nor refused). Named here, a tool is taken out of `--allowedTools`.
+    pub ask_tools: Vec<String>,
+}
+
+/// What one turn sets beyond the runner's options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TurnOptions {
+    /// A model or permission mode a `prompt` command chose (within the runner's ceilings);
+    /// the runner's own when `None`.
+    pub model: Option<String>,
+    pub permission_mode: Option<String>,
+    /// `--mcp-config` naming the run's permission-prompt server, when some tool asks.
+    pub mcp_config: Option<PathBuf>,
 }
 
 /// The kinds of agent a runner can drive.
@@ -36,9 +51,29 @@ pub enum RunnerType {
 }
 
 impl RunnerType {
+    /// The runner's settings for the agent.
+    pub fn options(&self) -> &ClaudeOptions {
+        match self {
+            RunnerType::Claude { options, .. } => options,
+        }
+    }
+
+    /// The model and permission mode a turn runs with.
+    pub fn effective(&self, turn: &TurnOptions) -> (Option<String>, Option<String>) {
+        match self {
+            RunnerType::Claude { options, .. } => (
+                turn.model.clone().or_else(|| options.model.clone()),
+                turn.permission_mode
+                    .clone()
+                    .or_else(|| options.permission_mode.clone()),
+            ),
+        }
+    }
+
     /// The argv of one turn. The prompt comes right after `-p`, before any variadic flag
     /// (`--allowedTools` would swallow a prompt that follows it).
-    pub fn argv(&self, prompt: &str, resume: Option<&str>) -> Vec<String> {
+    pub fn argv(&self, prompt: &str, resume: Option<&str>, turn: &TurnOptions) -> Vec<String> {
+        let (model, permission_mode) = self.effective(turn);
         match self {
             RunnerType::Claude { command, options } => {
                 let mut argv = command.clone();
@@ -52,19 +87,34 @@ impl RunnerType {
                 if let Some(session) = resume {
                     argv.extend(["--resume".into(), session.to_string()]);
                 }
-                if let Some(m) = &options.model {
-                    argv.extend(["--model".into(), m.clone()]);
+                if let Some(m) = model {
+                    argv.extend(["--model".into(), m]);
                 }
-                if let Some(p) = &options.permission_mode {
-                    argv.extend(["--permission-mode".into(), p.clone()]);
+                if let Some(p) = permission_mode {
+                    argv.extend(["--permission-mode".into(), p]);
                 }
-                if !options.allowed_tools.is_empty() {
-                    argv.extend(["--allowedTools".into(), options.allowed_tools.join(",")]);
+                // A tool that asks must not also be allowed outright.
+                let allowed: Vec<&str> = options
+                    .allowed_tools
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|t| !options.ask_tools.iter().any(|a| a == t))
+                    .collect();
+                if !allowed.is_empty() {
+                    argv.extend(["--allowedTools".into(), allowed.join(",")]);
                 }
                 if !options.disallowed_tools.is_empty() {
                     argv.extend([
                         "--disallowedTools".into(),
                         options.disallowed_tools.join(","),
+                    ]);
+                }
+                if let Some(config) = &turn.mcp_config {
+                    argv.extend([
+                        "--mcp-config".into(),
+                        config.display().to_string(),
+                        "--permission-prompt-tool".into(),
+                        crate::permission::PERMISSION_TOOL.into(),
                     ]);
                 }
                 argv
@@ -219,8 +269,9 @@ mod tests {
             permission_mode: Some("acceptEdits".into()),
             allowed_tools: vec!["Read".into(), "Bash".into()],
             disallowed_tools: vec!["WebFetch".into()],
+            ask_tools: vec![],
         })
-        .argv("--do it", Some("sess-1"));
+        .argv("--do it", Some("sess-1"), &TurnOptions::default());
         assert_eq!(
             argv,
             [
@@ -242,8 +293,43 @@ mod tests {
                 "WebFetch"
             ]
         );
-        let bare = claude(ClaudeOptions::default()).argv("hi", None);
+        let bare = claude(ClaudeOptions::default()).argv("hi", None, &TurnOptions::default());
         assert_eq!(bare.len(), 6);
+    }
+
+    #[test]
+    fn asking_tools_leave_the_allowed_list_and_bring_the_prompt_tool() {
+        let agent = claude(ClaudeOptions {
+            model: Some("sonnet".into()),
+            allowed_tools: vec!["Read".into(), "Bash".into(), "Bash(git diff:*)".into()],
+            ask_tools: vec!["Bash".into()],
+            ..Default::default()
+        });
+        let turn = TurnOptions {
+            model: Some("opus".into()),
+            permission_mode: Some("plan".into()),
+            mcp_config: Some("/tmp/x/mcp.json".into()),
+        };
+        let argv = agent.argv("go", None, &turn);
+        assert_eq!(
+            argv[6..],
+            [
+                "--model",
+                "opus",
+                "--permission-mode",
+                "plan",
+                "--allowedTools",
+                "Read,Bash(git diff:*)",
+                "--mcp-config",
+                "/tmp/x/mcp.json",
+                "--permission-prompt-tool",
+                "mcp__claude-runner__approve"
+            ]
+        );
+        assert_eq!(
+            agent.effective(&TurnOptions::default()),
+            (Some("sonnet".into()), None)
+        );
     }
 
     #[test]

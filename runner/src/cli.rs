@@ -58,6 +58,19 @@ pub struct SettingFlags {
     /// Tools Claude may never use, comma-separated [env: CLAUDE_DISALLOWED_TOOLS]
     #[arg(long, global = true, value_name = "TOOLS")]
     pub disallowed_tools: Option<String>,
+    /// Tools whose calls a person approves from the gateway, comma-separated; `*` for every
+    /// tool neither allowed nor disallowed [env: CLAUDE_ASK_TOOLS] [default: none]
+    #[arg(long, global = true, value_name = "TOOLS")]
+    pub ask_tools: Option<String>,
+    /// Deny a call nobody approved within this long [env: CLAUDE_ASK_TIMEOUT] [default: 10m]
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub ask_timeout: Option<String>,
+    /// Models a follow-up prompt may switch to, comma-separated; `*` for any [env: CLAUDE_ALLOWED_MODELS] [default: none]
+    #[arg(long, global = true, value_name = "MODELS")]
+    pub allowed_models: Option<String>,
+    /// Permission modes a follow-up prompt may switch to [env: CLAUDE_ALLOWED_PERMISSION_MODES] [default: default,acceptEdits,plan]
+    #[arg(long, global = true, value_name = "MODES")]
+    pub allowed_permission_modes: Option<String>,
     /// End a `start --session` nobody prompts for this long [env: SESSION_IDLE_TIMEOUT] [default: 20m]
     #[arg(long, global = true, value_name = "DURATION")]
     pub session_idle_timeout: Option<String>,
@@ -75,6 +88,16 @@ pub enum Command {
     Flush(FlushArgs),
     /// Open a tmate session on this machine and publish its links on a run
     Assist(AssistArgs),
+    /// The MCP server Claude Code starts to ask about tool calls (started by `start`, not by hand)
+    #[command(hide = true)]
+    McpPermission(McpPermissionArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct McpPermissionArgs {
+    /// The runner's permission socket; the token comes in CLAUDE_RUNNER_PERMISSION_TOKEN
+    #[arg(long, value_name = "PATH")]
+    pub socket: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]

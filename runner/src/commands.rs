@@ -1,6 +1,7 @@
 //! The command channel on the runner: long-poll the gateway, acknowledge each command, never act
 //! on the same id twice, and carry out `exec` (allowlisted, no shell), `stop`, `file` and
-//! `assist`; `prompt`, `interrupt` and `end_session` go to the session (`session.rs`).
+//! `assist`; `prompt`, `interrupt` and `end_session` go to the session (`session.rs`),
+//! `permission` decisions to the run's approvals (`permission::broker`).
 //!
 //! Everything a command produces goes through the run's frame channel, so it is redacted,
 //! numbered and delivered exactly like the child's own output. `exec` commands run one at a time
@@ -30,6 +31,7 @@ use crate::allowlist::Allowlist;
 use crate::artifacts;
 use crate::child::{self, SpawnError};
 use crate::client::{GatewayClient, Signer, error_body};
+use crate::permission::broker::{Broker, Decision};
 use crate::pipeline::{self, Backoff, Frame};
 use crate::session::Control;
 use crate::workspace;
@@ -72,6 +74,8 @@ pub struct Context {
     pub stop: Arc<Notify>,
     /// Prompts, interrupts, the end of the session and the run's deletion, for the session.
     pub controls: mpsc::Sender<Control>,
+    /// Takes `permission` decisions.
+    pub broker: Arc<Broker>,
     /// Where acted-on command ids are kept, one a line, so a restarted runner skips them too.
     pub seen_file: PathBuf,
     pub time_limit: Duration,
@@ -117,6 +121,7 @@ async fn run(ctx: Arc<Context>, shutdown: watch::Receiver<bool>) {
         tx: ctx.tx.clone(),
         stop: ctx.stop.clone(),
         controls: ctx.controls.clone(),
+        broker: ctx.broker.clone(),
         jobs: jobs_tx,
         files: files_tx,
     };
@@ -286,6 +291,7 @@ struct Dispatcher {
     tx: mpsc::Sender<Frame>,
     stop: Arc<Notify>,
     controls: mpsc::Sender<Control>,
+    broker: Arc<Broker>,
     jobs: mpsc::Sender<Job>,
     /// `file` commands: (command id, path).
     files: mpsc::Sender<(String, String)>,
@@ -357,10 +363,16 @@ impl Dispatcher {
                 }
             },
             CommandKind::Stop => self.stop.notify_one(),
-            CommandKind::Prompt { prompt } => {
+            CommandKind::Prompt {
+                prompt,
+                model,
+                permission_mode,
+            } => {
                 let c = Control::Prompt {
                     id: id.clone(),
                     prompt,
+                    model,
+                    permission_mode,
                 };
                 self.enqueue(&self.controls, c, &id, "prompt").await;
             }
@@ -381,6 +393,24 @@ impl Dispatcher {
                 if data.is_object() {
                     self.emit(EventKind::Assist, data).await;
                 }
+            }
+            CommandKind::Permission {
+                request_id,
+                decision,
+                message,
+                rule,
+                by,
+            } => {
+                self.broker
+                    .decide(Decision {
+                        command_id: id,
+                        request_id,
+                        choice: decision,
+                        message,
+                        rule,
+                        by,
+                    })
+                    .await;
             }
         }
         Some(Taken::Acted)
@@ -690,6 +720,7 @@ mod tests {
         let d = Dispatcher {
             seen: SeenIds::load(&dir.join("commands.seen")),
             allowlist: Allowlist::new(&[]),
+            broker: crate::permission::broker::testing(dir, &["Bash"], tx.clone()),
             tx,
             stop: stop.clone(),
             controls,
@@ -780,6 +811,8 @@ mod tests {
             "p1",
             CommandKind::Prompt {
                 prompt: "and now the tests".into(),
+                model: Some("opus".into()),
+                permission_mode: None,
             },
         ))
         .await;
@@ -789,7 +822,9 @@ mod tests {
             controls.try_recv().unwrap(),
             Control::Prompt {
                 id: "p1".into(),
-                prompt: "and now the tests".into()
+                prompt: "and now the tests".into(),
+                model: Some("opus".into()),
+                permission_mode: None,
             }
         );
         assert_eq!(
@@ -815,6 +850,22 @@ mod tests {
         assert_eq!(assist.data["url"], "ssh x@y");
         assert_eq!(d.take(exec("../x", "pwd")).await, None);
         assert_eq!(frames.recv().await.unwrap().kind, EventKind::Error);
+        // A decision for a request that is not waiting is reported, and taken once.
+        let decision = CommandKind::Permission {
+            request_id: "pr_gone".into(),
+            decision: wire::PermissionChoice::Allow,
+            message: None,
+            rule: None,
+            by: "admin".into(),
+        };
+        assert_eq!(
+            d.take(cmd("d1", decision.clone())).await,
+            Some(Taken::Acted)
+        );
+        let info = frames.recv().await.unwrap();
+        assert_eq!(info.kind, EventKind::Info);
+        assert!(info.data.as_str().unwrap().contains("pr_gone"));
+        assert_eq!(d.take(cmd("d1", decision)).await, Some(Taken::AlreadySeen));
     }
 
     #[tokio::test]

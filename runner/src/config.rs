@@ -43,6 +43,10 @@ pub struct Settings {
     pub claude: crate::agent::ClaudeOptions,
     /// `start --session`: a session without a prompt for this long ends.
     pub session_idle_timeout: std::time::Duration,
+    /// A call nobody approved within this long is denied (`CLAUDE_ASK_TIMEOUT`).
+    pub ask_timeout: std::time::Duration,
+    /// What a `prompt` command may switch (`CLAUDE_ALLOWED_MODELS`, `…_PERMISSION_MODES`).
+    pub ceilings: crate::permission::policy::Ceilings,
     /// The environment as captured at start (known-value redaction reads it).
     pub env: BTreeMap<String, String>,
     /// Every setting with its source, for `info`.
@@ -184,6 +188,31 @@ impl Settings {
             claude_default("CLAUDE_DISALLOWED_TOOLS"),
             false,
         );
+        let ask_tools = get(
+            "CLAUDE_ASK_TOOLS",
+            flags.ask_tools.clone(),
+            claude_default("CLAUDE_ASK_TOOLS"),
+            false,
+        );
+        let ask_timeout = get(
+            "CLAUDE_ASK_TIMEOUT",
+            flags.ask_timeout.clone(),
+            claude_default("CLAUDE_ASK_TIMEOUT"),
+            false,
+        )
+        .unwrap_or_else(|| "10m".into());
+        let allowed_models = get(
+            "CLAUDE_ALLOWED_MODELS",
+            flags.allowed_models.clone(),
+            claude_default("CLAUDE_ALLOWED_MODELS"),
+            false,
+        );
+        let allowed_modes = get(
+            "CLAUDE_ALLOWED_PERMISSION_MODES",
+            flags.allowed_permission_modes.clone(),
+            claude_default("CLAUDE_ALLOWED_PERMISSION_MODES"),
+            false,
+        );
         let idle = get(
             "SESSION_IDLE_TIMEOUT",
             flags.session_idle_timeout.clone(),
@@ -256,7 +285,26 @@ impl Settings {
             permission_mode: permission_mode.filter(|m| !m.trim().is_empty()),
             allowed_tools: tools(allowed_tools),
             disallowed_tools: tools(disallowed_tools),
+            ask_tools: tools(ask_tools),
         };
+        if let Some(bad) = claude_options.ask_tools.iter().find(|t| {
+            t.as_str() != "*"
+                && !t
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        }) {
+            bail!("CLAUDE_ASK_TOOLS names tools (or *), not rules: {bad:?}");
+        }
+        let ceilings = crate::permission::policy::Ceilings {
+            models: tools(allowed_models),
+            permission_modes: tools(allowed_modes),
+        };
+        let ask_timeout = crate::assist::parse_duration(&ask_timeout)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .with_context(|| {
+                format!("CLAUDE_ASK_TIMEOUT {ask_timeout:?} must be a duration such as 10m or 90s")
+            })?;
         let session_idle_timeout = crate::assist::parse_duration(&idle)
             .ok()
             .filter(|d| !d.is_zero())
@@ -280,6 +328,8 @@ impl Settings {
             spool_max_bytes,
             claude: claude_options,
             session_idle_timeout,
+            ask_timeout,
+            ceilings,
             env: layers.env.clone(),
             shown,
             env_file,
@@ -317,8 +367,47 @@ impl Settings {
             "commands the gateway may run (exec): {}\n",
             allowlist.lines().collect::<Vec<_>>().join(", ")
         ));
+        out.push_str(&self.tool_policy());
         if matches!(self.trust, Trust::Insecure) {
             out.push_str("WARNING: ALLOW_SELF_SIGNED turns certificate verification off; prefer GATEWAY_CA_FILE or GATEWAY_CERT_SHA256\n");
+        }
+        out
+    }
+}
+
+impl Settings {
+    /// The tool policy in plain words, for `info`.
+    fn tool_policy(&self) -> String {
+        let c = &self.claude;
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "none".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        let allowed: Vec<String> = c
+            .allowed_tools
+            .iter()
+            .filter(|t| !c.ask_tools.contains(t))
+            .cloned()
+            .collect();
+        let asked = if c.ask_tools.iter().any(|t| t == "*") {
+            "every other tool".to_string()
+        } else {
+            list(&c.ask_tools)
+        };
+        let mut out = format!(
+            "tools Claude uses without asking: {}
+tools a person approves (within {} s, else denied): {asked}
+tools always refused: {}
+",
+            list(&allowed),
+            self.ask_timeout.as_secs(),
+            list(&c.disallowed_tools),
+        );
+        if c.ask_tools.is_empty() {
+            out.push_str("(any other tool is refused: set CLAUDE_ASK_TOOLS to approve calls from the gateway)\n");
         }
         out
     }
@@ -463,6 +552,57 @@ mod tests {
         assert_eq!(s.session_idle_timeout, std::time::Duration::from_secs(90));
         let bad = layers(&[("SESSION_IDLE_TIMEOUT", "0s")], &[]);
         assert!(Settings::resolve(&SettingFlags::default(), &bad, None).is_err());
+    }
+
+    #[test]
+    fn approval_settings() {
+        let s = Settings::resolve(&SettingFlags::default(), &layers(&[], &[]), None).unwrap();
+        assert!(s.claude.ask_tools.is_empty());
+        assert_eq!(s.ask_timeout, std::time::Duration::from_secs(600));
+        assert!(s.ceilings.models.is_empty());
+        assert_eq!(
+            s.ceilings.permission_modes,
+            ["default", "acceptEdits", "plan"]
+        );
+        let report = s.report();
+        for text in [
+            "CLAUDE_ASK_TOOLS",
+            "CLAUDE_ASK_TIMEOUT",
+            "CLAUDE_ALLOWED_MODELS",
+            "CLAUDE_ALLOWED_PERMISSION_MODES",
+            "tools a person approves (within 600 s, else denied): none",
+        ] {
+            assert!(report.contains(text), "{text} in info:\n{report}");
+        }
+        let flags = SettingFlags {
+            ask_tools: Some("Bash, WebFetch".into()),
+            ask_timeout: Some("90s".into()),
+            ..Default::default()
+        };
+        let l = layers(&[("CLAUDE_ALLOWED_MODELS", "opus,sonnet")], &[]);
+        let s = Settings::resolve(&flags, &l, None).unwrap();
+        assert_eq!(s.claude.ask_tools, ["Bash", "WebFetch"]);
+        assert_eq!(s.ask_timeout, std::time::Duration::from_secs(90));
+        assert_eq!(s.ceilings.models, ["opus", "sonnet"]);
+        let report = s.report();
+        assert!(
+            report.contains("without asking: Read, Write, Edit, Glob, Grep\n"),
+            "{report}"
+        );
+        assert!(
+            report.contains("approves (within 90 s, else denied): Bash, WebFetch"),
+            "{report}"
+        );
+        for bad in [
+            ("CLAUDE_ASK_TOOLS", "Bash(rm:*)"),
+            ("CLAUDE_ASK_TIMEOUT", "0s"),
+        ] {
+            let l = layers(&[bad], &[]);
+            assert!(
+                Settings::resolve(&SettingFlags::default(), &l, None).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

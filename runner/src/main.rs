@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::Parser;
 use claude_runner::cli::{Cli, Command};
 use claude_runner::config::{Settings, read_layers};
-use claude_runner::{assist, connection, flush, start};
+use claude_runner::{assist, connection, flush, permission, start};
 
 /// Longest the runtime waits for its tasks once the subcommand has its answer.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -26,6 +26,16 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // Started by Claude Code in the run's working directory: no settings, no `.env` of its own.
+    if let Command::McpPermission(args) = &cli.command {
+        return match permission_server(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("claude-runner mcp-permission: {e:#}");
+                ExitCode::from(125)
+            }
+        };
+    }
     let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -34,6 +44,22 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+fn permission_server(args: &claude_runner::cli::McpPermissionArgs) -> anyhow::Result<()> {
+    let token = std::env::var(permission::TOKEN_ENV)
+        .map_err(|_| anyhow::anyhow!("{} is not set", permission::TOKEN_ENV))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(permission::mcp::serve(
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+        args.socket.clone(),
+        common::Secret::new(token),
+    ));
+    rt.shutdown_timeout(SHUTDOWN_TIMEOUT);
+    Ok(())
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
@@ -58,6 +84,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Start(args) => rt.block_on(start::run(settings, args)),
         Command::Flush(args) => rt.block_on(flush::run(settings, args)),
         Command::Assist(args) => rt.block_on(assist::run(settings, args)),
+        Command::McpPermission(args) => permission_server(&args).map(|()| 0),
     };
     // A blocking task stuck in a system call must not keep the process alive after its answer.
     rt.shutdown_timeout(SHUTDOWN_TIMEOUT);

@@ -8,6 +8,11 @@
 //! `end_session` and the idle timeout end it between turns. The file tree is published when the
 //! session starts and after each turn; with `--git-branch` a checkpoint commit follows an
 //! interrupted turn and the end of the session.
+//!
+//! A turn's permission requests (`permission::broker`) never outlive it: stopping or
+//! interrupting the turn, ending the session and the turn's end cancel what still waits. A
+//! `prompt` may switch the model or permission mode within the runner's ceilings; the switch
+//! holds for the turns after it.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
@@ -20,9 +25,11 @@ use nix::sys::signal::Signal;
 use serde_json::Value;
 use tokio::sync::{Notify, mpsc};
 
-use crate::agent::{RunnerType, Sighting};
+use crate::agent::{RunnerType, Sighting, TurnOptions};
 use crate::child::{self, STOP_GRACE};
 use crate::client::{GatewayClient, Signer};
+use crate::permission::broker::Broker;
+use crate::permission::policy::Ceilings;
 use crate::pipeline::{self, Frame};
 use crate::workspace;
 
@@ -32,8 +39,13 @@ const PIPE_GRACE: Duration = Duration::from_secs(5);
 /// What the command loop hands the session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Control {
-    /// A follow-up prompt (`prompt` command).
-    Prompt { id: String, prompt: String },
+    /// A follow-up prompt (`prompt` command), maybe switching the model or permission mode.
+    Prompt {
+        id: String,
+        prompt: String,
+        model: Option<String>,
+        permission_mode: Option<String>,
+    },
     /// End the current turn (`interrupt` command).
     Interrupt { id: String },
     /// End the session (`end_session` command).
@@ -62,6 +74,12 @@ pub struct Driver {
     pub controls: mpsc::Receiver<Control>,
     /// Notified by a `stop` command.
     pub stop: Arc<Notify>,
+    /// The run's approvals: what waits is cancelled when a turn is stopped or ends.
+    pub broker: Arc<Broker>,
+    /// `--mcp-config` of the permission-prompt server, when some tool asks.
+    pub mcp_config: Option<PathBuf>,
+    /// What a `prompt` command may switch.
+    pub ceilings: Ceilings,
 }
 
 /// How the session ended.
@@ -128,8 +146,16 @@ impl Signals {
     }
 }
 
-/// A prompt waiting for its turn: (command id, text).
-type Queued = (Option<String>, String);
+/// A prompt waiting for its turn.
+#[derive(Debug, Clone)]
+struct Queued {
+    /// The `prompt` command (none for the first prompt).
+    id: Option<String>,
+    prompt: String,
+    /// What the turn switches to (and keeps for the next ones).
+    model: Option<String>,
+    permission_mode: Option<String>,
+}
 
 /// What one turn left behind.
 struct TurnEnd {
@@ -155,20 +181,36 @@ impl Driver {
     /// redaction counts of the agent's output.
     pub async fn run(mut self, first_prompt: String) -> (Ended, BTreeMap<String, u64>) {
         let mut signals = Signals::new();
-        let mut queue: VecDeque<Queued> = VecDeque::from([(None, first_prompt)]);
+        let mut queue: VecDeque<Queued> = VecDeque::from([Queued {
+            id: None,
+            prompt: first_prompt,
+            model: None,
+            permission_mode: None,
+        }]);
+        let mut turn_options = TurnOptions {
+            mcp_config: self.mcp_config.clone(),
+            ..TurnOptions::default()
+        };
         let mut counts = BTreeMap::new();
         let mut session_id: Option<String> = None;
         let mut ending: Option<Ending> = None;
         let mut last: Option<(TurnFinished, Option<i32>)> = None;
         let mut turn = 0;
         self.publish_tree().await;
-        while let Some((command_id, prompt)) = queue.pop_front() {
+        while let Some(next) = queue.pop_front() {
             turn += 1;
+            if next.model.is_some() {
+                turn_options.model = next.model;
+            }
+            if next.permission_mode.is_some() {
+                turn_options.permission_mode = next.permission_mode;
+            }
             let end = self
                 .run_turn(
                     turn,
-                    command_id,
-                    prompt,
+                    next.id,
+                    next.prompt,
+                    &turn_options,
                     &mut session_id,
                     &mut queue,
                     &mut ending,
@@ -200,9 +242,10 @@ impl Driver {
                 }
             }
         }
-        for (_, prompt) in &queue {
+        for q in &queue {
             self.info(format!(
-                "A queued prompt was not run because the session ended: {prompt}"
+                "A queued prompt was not run because the session ended: {}",
+                q.prompt
             ))
             .await;
         }
@@ -239,9 +282,11 @@ impl Driver {
         loop {
             tokio::select! {
                 c = self.controls.recv() => match c {
-                    Some(Control::Prompt { id, prompt }) => {
-                        queue.push_back((Some(id), prompt));
-                        return None;
+                    Some(Control::Prompt { id, prompt, model, permission_mode }) => {
+                        if let Some(q) = self.admit(id, prompt, model, permission_mode).await {
+                            queue.push_back(q);
+                            return None;
+                        }
                     }
                     Some(Control::Interrupt { id }) => {
                         self.info(format!("Nothing to interrupt (command {id}): no turn is running")).await;
@@ -270,6 +315,36 @@ impl Driver {
         }
     }
 
+    /// A follow-up prompt as a queued turn, if what it switches is within the runner's
+    /// ceilings; otherwise an `error` event says why and the turn does not run.
+    async fn admit(
+        &self,
+        id: String,
+        prompt: String,
+        model: Option<String>,
+        permission_mode: Option<String>,
+    ) -> Option<Queued> {
+        let refused = self.ceilings.check(
+            self.agent.options(),
+            model.as_deref(),
+            permission_mode.as_deref(),
+        );
+        if let Some(why) = refused {
+            self.emit(
+                EventKind::Error,
+                Value::String(format!("Prompt {id} was not run: {why}")),
+            )
+            .await;
+            return None;
+        }
+        Some(Queued {
+            id: Some(id),
+            prompt,
+            model,
+            permission_mode,
+        })
+    }
+
     /// One CLI invocation for one prompt, from `turn_started` to `turn_finished`.
     #[allow(clippy::too_many_arguments)]
     async fn run_turn(
@@ -277,18 +352,22 @@ impl Driver {
         turn: u64,
         command_id: Option<String>,
         prompt: String,
+        options: &TurnOptions,
         session_id: &mut Option<String>,
         queue: &mut VecDeque<Queued>,
         ending: &mut Option<Ending>,
         signals: &mut Signals,
     ) -> TurnEnd {
+        let (model, permission_mode) = self.agent.effective(options);
         self.marker(Marker::TurnStarted {
             turn,
             prompt: prompt.clone(),
             command_id,
+            model,
+            permission_mode,
         })
         .await;
-        let argv = self.agent.argv(&prompt, session_id.as_deref());
+        let argv = self.agent.argv(&prompt, session_id.as_deref(), options);
         let mut running = match child::spawn(&argv, &self.cwd) {
             Ok(r) => r,
             Err(e) => {
@@ -368,10 +447,12 @@ impl Driver {
             tokio::select! {
                 status = running.child.wait() => break status,
                 c = self.controls.recv(), if controls_open => match c {
-                    Some(Control::Prompt { id, prompt }) => {
+                    Some(Control::Prompt { id, prompt, model, permission_mode }) => {
                         if self.session {
-                            self.info(format!("Prompt {id} is queued behind turn {turn}")).await;
-                            queue.push_back((Some(id), prompt));
+                            if let Some(q) = self.admit(id.clone(), prompt, model, permission_mode).await {
+                                self.info(format!("Prompt {id} is queued behind turn {turn}")).await;
+                                queue.push_back(q);
+                            }
                         } else {
                             self.info(format!(
                                 "Prompt {id} was not run: this run is not a session (start --session takes follow-up prompts)"
@@ -381,17 +462,20 @@ impl Driver {
                     Some(Control::Interrupt { id }) => {
                         self.info(format!("Interrupting turn {turn} (command {id})")).await;
                         interrupted = true;
+                        self.broker.cancel_all("the turn was interrupted").await;
                         sigint(&mut kill_at);
                     }
                     Some(Control::EndSession { id }) => {
                         self.info(format!("Ending the session (command {id}); interrupting turn {turn}")).await;
                         interrupted = true;
                         ending.get_or_insert(Ending::EndSession);
+                        self.broker.cancel_all("the session is ending").await;
                         sigint(&mut kill_at);
                     }
                     Some(Control::Deleted) => {
                         interrupted = true;
                         ending.get_or_insert(Ending::Deleted);
+                        self.broker.cancel_all("the run was deleted").await;
                         sigint(&mut kill_at);
                     }
                     None => controls_open = false,
@@ -402,6 +486,7 @@ impl Driver {
                     ending.get_or_insert(Ending::Stop);
                     self.marker(Marker::StopRequested { reason: "command".into() }).await;
                     self.stop_notice();
+                    self.broker.cancel_all("the run is stopping").await;
                     sigint(&mut kill_at);
                 }
                 () = signals.recv() => {
@@ -414,6 +499,7 @@ impl Driver {
                         ending.get_or_insert(Ending::Stop);
                         self.marker(Marker::StopRequested { reason: "signal".into() }).await;
                         self.stop_notice();
+                        self.broker.cancel_all("the run is stopping").await;
                         sigint(&mut kill_at);
                     }
                 }
@@ -423,6 +509,8 @@ impl Driver {
                 }
             }
         };
+        // A request cannot outlive the turn that asked it.
+        self.broker.cancel_all("the turn ended").await;
         if stopping {
             let outcome = if killed {
                 "killed"

@@ -157,6 +157,16 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
     );
 
     let started = Instant::now();
+    let approvals = crate::permission::Approvals::start(
+        &settings.claude,
+        settings.ask_timeout,
+        crate::permission::request::Scope {
+            cwd: cwd.clone(),
+            hidden: hidden.clone(),
+            rules: rules.clone(),
+        },
+        tx.clone(),
+    )?;
     // Commands from the gateway are taken for as long as the session lasts.
     let stop_command = Arc::new(tokio::sync::Notify::new());
     let (controls_tx, controls) = mpsc::channel(commands::MAX_CONTROLS);
@@ -171,6 +181,7 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
         tx: tx.clone(),
         stop: stop_command.clone(),
         controls: controls_tx,
+        broker: approvals.broker.clone(),
         seen_file: run_dir.join("commands.seen"),
         time_limit: commands::EXEC_TIME_LIMIT,
     });
@@ -193,9 +204,13 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
         git_branch,
         controls,
         stop: stop_command,
+        broker: approvals.broker.clone(),
+        mcp_config: approvals.mcp_config(),
+        ceilings: settings.ceilings.clone(),
     };
     let (ended, counts) = driver.run(args.prompt.clone()).await;
     steering.finish().await;
+    approvals.close().await;
     // Nothing outlives the run: no command runs any more, so whatever is left of any group or
     // re-parented to the runner goes (an `exec` command's orphans included).
     let reaped =

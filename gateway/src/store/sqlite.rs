@@ -435,6 +435,7 @@ fn command_kind_name(kind: &CommandKind) -> &'static str {
         CommandKind::Interrupt => "interrupt",
         CommandKind::EndSession => "end_session",
         CommandKind::File { .. } => "file",
+        CommandKind::Permission { .. } => "permission",
     }
 }
 
@@ -1721,6 +1722,8 @@ mod tests {
             },
             CommandKind::Prompt {
                 prompt: "and now the docs".into(),
+                model: None,
+                permission_mode: None,
             },
             CommandKind::Stop,
         ];
