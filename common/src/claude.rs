@@ -233,6 +233,10 @@ pub enum EntryKind {
     ToolResult,
     Error,
     System,
+    /// A tool call waiting for a person (a `permission_request` marker).
+    PermissionRequest,
+    /// How a permission request, or a call settled without asking, was decided.
+    PermissionDecision,
 }
 
 /// One entry of a run's conversation.
@@ -250,6 +254,9 @@ pub struct Entry {
     pub input: Option<Value>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub is_error: bool,
+    /// The permission marker itself (request id, command, diff, decision, who decided, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission: Option<Value>,
 }
 
 /// What a run amounts to, from its Claude output.
@@ -288,6 +295,23 @@ fn entry(kind: EntryKind, sequence: u64, text: impl Into<String>) -> Entry {
         tool_use_id: None,
         input: None,
         is_error: false,
+        permission: None,
+    }
+}
+
+/// A line saying how a permission was decided, from a `permission_decision` marker.
+pub fn decision_text(m: &Value) -> String {
+    let s = |k: &str| m[k].as_str().unwrap_or_default();
+    let (by, message, rule) = (s("by"), s("message"), s("rule"));
+    match (s("decision"), by) {
+        ("allow", "rule") => format!("allowed by the rule {rule} given earlier in the run"),
+        ("allow", _) => format!("allowed once by {by}"),
+        ("allow_run", _) => format!("allowed by {by} for the rest of the run: {rule}"),
+        ("deny", "policy") => format!("refused: {message}"),
+        ("deny", _) => format!("denied by {by}: {message}"),
+        ("timeout", _) => format!("denied: {message}"),
+        ("cancelled", _) => format!("cancelled: {message}"),
+        (other, _) => format!("{other} by {by}"),
     }
 }
 
@@ -348,6 +372,28 @@ impl Transcript {
                     if let Some(p) = e.data["prompt"].as_str() {
                         self.entries.push(entry(EntryKind::Prompt, e.sequence, p));
                     }
+                }
+                Some(kind @ ("permission_request" | "permission_decision")) => {
+                    let tool = e.data["tool"].as_str().unwrap_or_default().to_string();
+                    let (kind, text) = if kind == "permission_request" {
+                        let what = e.data["command"]
+                            .as_str()
+                            .or_else(|| e.data["input"]["file_path"].as_str())
+                            .map_or_else(|| tool.clone(), |w| format!("{tool}: {w}"));
+                        (EntryKind::PermissionRequest, what)
+                    } else {
+                        (EntryKind::PermissionDecision, decision_text(&e.data))
+                    };
+                    self.entries.push(Entry {
+                        tool: Some(tool),
+                        tool_use_id: e.data["toolUseId"].as_str().map(String::from),
+                        is_error: matches!(
+                            e.data["decision"].as_str(),
+                            Some("deny" | "timeout" | "cancelled")
+                        ),
+                        permission: Some(e.data.clone()),
+                        ..entry(kind, e.sequence, text)
+                    });
                 }
                 _ => {}
             },
@@ -508,6 +554,16 @@ impl Transcript {
                 }
                 EntryKind::Error => out.push_str(&format!("**Error:** {}\n\n", e.text)),
                 EntryKind::System => out.push_str(&format!("*{}*\n\n", e.text)),
+                EntryKind::PermissionRequest => {
+                    out.push_str(&format!("**Permission asked:** {}\n\n", e.text));
+                    if let Some(diff) = e.permission.as_ref().and_then(|p| p["diff"].as_str()) {
+                        out.push_str(&fence(diff));
+                        out.push('\n');
+                    }
+                }
+                EntryKind::PermissionDecision => {
+                    out.push_str(&format!("**Permission:** {}\n\n", e.text))
+                }
             }
         }
         out
@@ -679,6 +735,71 @@ mod tests {
                 .all(|e| e.kind == EntryKind::Error && e.is_error)
         );
         assert!(t.entries[1].text.starts_with("API Error: 529"));
+    }
+
+    #[test]
+    fn permission_markers_become_entries() {
+        let events = vec![
+            ev(
+                1,
+                EventKind::Marker,
+                json!({"event": "permission_request", "requestId": "pr_1", "tool": "Bash",
+                       "toolUseId": "toolu_1", "input": {"command": "touch a"}, "command": "touch a",
+                       "cwd": "/w", "expiresAt": 5}),
+            ),
+            ev(
+                2,
+                EventKind::Marker,
+                json!({"event": "permission_decision", "requestId": "pr_1", "decision": "allow_run",
+                       "tool": "Bash", "toolUseId": "toolu_1", "rule": "Bash(touch a)", "by": "admin",
+                       "commandId": "c1"}),
+            ),
+            ev(
+                3,
+                EventKind::Marker,
+                json!({"event": "permission_request", "requestId": "pr_2", "tool": "Edit",
+                       "input": {"file_path": "/w/a.txt"}, "diff": "--- a/a.txt\n+++ b/a.txt\n",
+                       "expiresAt": 5}),
+            ),
+            ev(
+                4,
+                EventKind::Marker,
+                json!({"event": "permission_decision", "requestId": "pr_2", "decision": "deny",
+                       "tool": "Edit", "message": "not that file", "by": "admin"}),
+            ),
+        ];
+        let t = Transcript::from_events(&events);
+        use EntryKind::*;
+        let got: Vec<(EntryKind, &str, bool)> = t
+            .entries
+            .iter()
+            .map(|e| (e.kind, e.text.as_str(), e.is_error))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (PermissionRequest, "Bash: touch a", false),
+                (
+                    PermissionDecision,
+                    "allowed by admin for the rest of the run: Bash(touch a)",
+                    false
+                ),
+                (PermissionRequest, "Edit: /w/a.txt", false),
+                (PermissionDecision, "denied by admin: not that file", true),
+            ]
+        );
+        assert_eq!(
+            t.entries[0].permission.as_ref().unwrap()["requestId"],
+            "pr_1"
+        );
+        assert_eq!(t.entries[0].tool_use_id.as_deref(), Some("toolu_1"));
+        let md = t.to_markdown("x");
+        assert!(
+            md.contains("**Permission asked:** Edit: /w/a.txt\n\n```\n--- a/a.txt"),
+            "{md}"
+        );
+        let json = serde_json::to_value(&t.entries[1]).unwrap();
+        assert_eq!(json["kind"], "permission_decision");
     }
 
     #[test]

@@ -473,7 +473,15 @@ pub struct ClaudeStats {
     /// A turn has finished and no other has started (nor has the session ended): a `--session`
     /// run in this state, still running, is waiting for a prompt.
     pub between_turns: bool,
+    /// Permission requests waiting for a decision: a running run with any needs approval.
+    pub pending_approvals: u64,
+    /// Their request ids, oldest first (at most [`MAX_PENDING_REQUESTS`]).
+    pub pending_requests: Vec<String>,
 }
+
+/// Most pending request ids a run's [`ClaudeStats::pending_requests`] keeps; a runner never has
+/// more waiting at once (it denies beyond its own, smaller bound).
+pub const MAX_PENDING_REQUESTS: usize = 64;
 
 /// Most file names a run's [`ClaudeStats::files_written`] keeps.
 pub const MAX_FILES_WRITTEN: usize = 500;

@@ -1,5 +1,6 @@
 //! The command channel: a person queues commands (admin), the runner long-polls and acknowledges
-//! them (signed), and `claude-runner assist` posts its links through the same queue.
+//! them (signed), and `claude-runner assist` posts its links through the same queue. A person's
+//! decision on a permission request travels the same way, stamped here with who decided.
 //!
 //! A long poll waits on the run's [`Waiters`] entry; queueing a command wakes it, so a command
 //! reaches a waiting runner as soon as it is committed. Deleting a run (`DELETE /api/runs/:id`)
@@ -14,7 +15,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use common::wire::{self, AssistLink, AssistState, Command, CommandAck, CommandKind};
+use common::wire::{
+    self, AssistLink, AssistState, Command, CommandAck, CommandKind, PermissionChoice,
+};
 use serde::Deserialize;
 use tokio::sync::Notify;
 
@@ -108,6 +111,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/runs/{id}/commands/{cid}/ack", post(ack))
         .route("/api/runs/{id}", delete(delete_run))
         .route("/api/runs/{id}/assist", get(assist_state).post(post_assist))
+        .route("/api/runs/{id}/permissions/{request_id}", post(decide))
 }
 
 /// A signed request about run `id`: verify it and check it was signed with that run's key.
@@ -193,7 +197,7 @@ fn check_kind(kind: &CommandKind) -> Result<(), ApiError> {
         CommandKind::Permission { .. } => {
             return Err(ApiError::bad_request(
                 "invalid_field",
-                "a decision names who decided, which only the gateway may set",
+                "decisions are posted to /api/runs/:id/permissions/:request_id",
             ));
         }
     }
@@ -207,6 +211,80 @@ fn plain_name(v: &str) -> bool {
         && !v.starts_with('-')
         && v.chars()
             .all(|c| c.is_ascii_alphanumeric() || "._:/@[]-".contains(c))
+}
+
+/// `POST /api/runs/:id/permissions/:request_id` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecisionBody {
+    decision: PermissionChoice,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    rule: Option<String>,
+}
+
+/// Check a decision before it is queued: a message only with `deny`, a rule only with
+/// `allow_run`, both bounded and free of control characters (a message may hold line breaks).
+fn check_decision(d: &DecisionBody) -> Result<(), ApiError> {
+    let bad = |m: &str| Err(ApiError::bad_request("invalid_field", m.to_string()));
+    if d.message.is_some() && d.decision != PermissionChoice::Deny {
+        return bad("message goes with decision \"deny\"");
+    }
+    if d.rule.is_some() && d.decision != PermissionChoice::AllowRun {
+        return bad("rule goes with decision \"allow_run\"");
+    }
+    let max = wire::MAX_PERMISSION_MESSAGE_BYTES;
+    if let Some(m) = &d.message
+        && (m.len() > max || m.chars().any(|c| c.is_control() && c != '\n' && c != '\t'))
+    {
+        return bad("message must be at most 4096 bytes without control characters");
+    }
+    if let Some(r) = &d.rule
+        && (r.trim().is_empty() || r.len() > max || r.chars().any(char::is_control))
+    {
+        return bad("rule must be 1 to 4096 bytes without control characters");
+    }
+    Ok(())
+}
+
+/// Admin: `POST /api/runs/:id/permissions/:request_id` with `{"decision": "allow" |
+/// "allow_run" | "deny", "message"?, "rule"?}`: queue a person's decision for the runner,
+/// stamped with who decided. Only a request the run lists as waiting can be decided.
+async fn decide(
+    State(state): State<AppState>,
+    Path((id, request_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Command>), ApiError> {
+    auth::require_admin(&state, &headers)?;
+    let bytes = read_body(body, &headers, state.limits.max_json_bytes).await?;
+    let d: DecisionBody = parse_json(&bytes)?;
+    check_decision(&d)?;
+    require_live_run(&state, &id).await?;
+    let waiting = state
+        .store
+        .run(id.clone())
+        .await?
+        .and_then(|r| r.summary.claude)
+        .is_some_and(|c| c.pending_requests.contains(&request_id));
+    if !waiting {
+        return Err(ApiError::bad_request(
+            "not_pending",
+            "no permission request with this id waits for a decision",
+        ));
+    }
+    let kind = CommandKind::Permission {
+        request_id,
+        decision: d.decision,
+        message: d.message,
+        rule: d.rule,
+        // One person today: whoever holds the admin credentials.
+        by: "admin".into(),
+    };
+    let command = queue(&state, &id, kind).await?;
+    tracing::info!(run = %id, command = %command.id, "permission decision queued");
+    Ok((StatusCode::CREATED, Json(command)))
 }
 
 /// Refuse work for a run that has ended (404 if there is no such run).
@@ -469,15 +547,33 @@ mod tests {
         assert!(check_kind(&prompt(None, Some("plan; rm"))).is_err());
         let permission = CommandKind::Permission {
             request_id: "pr_1".into(),
-            decision: wire::PermissionChoice::Allow,
+            decision: PermissionChoice::Allow,
             message: None,
             rule: None,
             by: "someone else".into(),
         };
         assert!(
             check_kind(&permission).is_err(),
-            "the generic route never carries a decision"
+            "only the decision route stamps `by`"
         );
+        let d = |decision, message: Option<&str>, rule: Option<&str>| DecisionBody {
+            decision,
+            message: message.map(String::from),
+            rule: rule.map(String::from),
+        };
+        assert!(check_decision(&d(PermissionChoice::Deny, Some("not now,\nplease"), None)).is_ok());
+        assert!(
+            check_decision(&d(
+                PermissionChoice::AllowRun,
+                None,
+                Some("Bash(git status:*)")
+            ))
+            .is_ok()
+        );
+        assert!(check_decision(&d(PermissionChoice::Allow, Some("x"), None)).is_err());
+        assert!(check_decision(&d(PermissionChoice::Deny, None, Some("Edit"))).is_err());
+        assert!(check_decision(&d(PermissionChoice::Deny, Some("\u{1b}[2J"), None)).is_err());
+        assert!(check_decision(&d(PermissionChoice::AllowRun, None, Some(" "))).is_err());
         let link = AssistLink {
             kind: "tmate".into(),
             url: Some("ssh a@b".into()),

@@ -332,6 +332,10 @@ fn apply_marker(after: &mut Progress, event: &Event) {
                 RunStatus::Failed
             };
             after.delivery = delivery_of(&after.stream, &event.data);
+            // Nothing waits for a decision once the run is over.
+            if let Some(c) = after.claude.as_mut() {
+                set_pending(c, Vec::new());
+            }
         }
         Some("session") => {
             let c = after.claude.get_or_insert_with(ClaudeStats::default);
@@ -346,6 +350,30 @@ fn apply_marker(after: &mut Progress, event: &Event) {
             let c = after.claude.get_or_insert_with(ClaudeStats::default);
             add_turn(c, &event.data);
             c.between_turns = true;
+            // A request cannot outlive the turn that asked it (the runner cancels it; a runner
+            // that died did not).
+            set_pending(c, Vec::new());
+        }
+        Some("permission_request") => {
+            if let Some(id) = event.data["requestId"].as_str() {
+                let c = after.claude.get_or_insert_with(ClaudeStats::default);
+                let mut ids = std::mem::take(&mut c.pending_requests);
+                if !ids.iter().any(|x| x == id) {
+                    ids.push(id.to_string());
+                }
+                // Beyond the bound the oldest is forgotten rather than the run's row growing.
+                if ids.len() > common::wire::MAX_PENDING_REQUESTS {
+                    ids.remove(0);
+                }
+                set_pending(c, ids);
+            }
+        }
+        Some("permission_decision") => {
+            if let (Some(id), Some(c)) = (event.data["requestId"].as_str(), after.claude.as_mut()) {
+                let mut ids = std::mem::take(&mut c.pending_requests);
+                ids.retain(|x| x != id);
+                set_pending(c, ids);
+            }
         }
         Some("turn_started" | "session_ended") => {
             if let Some(c) = after.claude.as_mut() {
@@ -354,6 +382,12 @@ fn apply_marker(after: &mut Progress, event: &Event) {
         }
         _ => {}
     }
+}
+
+/// The requests waiting for a decision, and their count.
+fn set_pending(c: &mut ClaudeStats, ids: Vec<String>) {
+    c.pending_approvals = ids.len() as u64;
+    c.pending_requests = ids;
 }
 
 /// Add one `turn_finished` marker to a run's Claude totals.
@@ -586,6 +620,51 @@ mod tests {
             assert_eq!(after.delivery, want, "{name}");
             assert_eq!(after.stream.events(), 3, "{name}");
         }
+    }
+
+    #[test]
+    fn pending_approvals_follow_requests_and_decisions() {
+        let m = |seq: u64, data: Value| ev(seq, EventKind::Marker, data);
+        let req = |seq, id: &str| {
+            m(
+                seq,
+                json!({"event": "permission_request", "requestId": id, "tool": "Bash",
+                          "input": {}, "expiresAt": 1}),
+            )
+        };
+        let dec = |seq, id: &str| {
+            m(
+                seq,
+                json!({"event": "permission_decision", "requestId": id,
+                          "decision": "allow", "tool": "Bash", "by": "admin"}),
+            )
+        };
+        let pending = |p: &Progress| {
+            let c = p.claude.clone().unwrap_or_default();
+            (c.pending_approvals, c.pending_requests)
+        };
+        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (_, p) = plan_append(
+            &fresh_run(),
+            &[req(1, "pr_a"), req(2, "pr_b"), req(3, "pr_a")],
+        )
+        .unwrap();
+        assert_eq!(pending(&p), (2, ids(&["pr_a", "pr_b"])));
+        // A decision for a request never seen (a remembered rule's) changes nothing.
+        let (_, p) = plan_append(&p, &[dec(4, "pr_a"), dec(5, "pr_x")]).unwrap();
+        assert_eq!(pending(&p), (1, ids(&["pr_b"])));
+        let turn_end = m(
+            6,
+            json!({"event": "turn_finished", "turn": 1, "outcome": "aborted"}),
+        );
+        let (_, p) = plan_append(&p, &[turn_end, req(7, "pr_c")]).unwrap();
+        assert_eq!(pending(&p), (1, ids(&["pr_c"])));
+        let (_, p) = plan_append(&p, &[fin(8, json!(0))]).unwrap();
+        assert_eq!(pending(&p), (0, vec![]));
+        let many: Vec<Event> = (1..=70).map(|i| req(i, &format!("pr_{i}"))).collect();
+        let (_, p) = plan_append(&fresh_run(), &many).unwrap();
+        let (n, kept) = pending(&p);
+        assert_eq!((n, kept.first().map(String::as_str)), (64, Some("pr_7")));
     }
 
     #[test]

@@ -23,6 +23,21 @@ pub fn plain_config(dir: &Path) -> Config {
     .expect("a plain configuration resolves")
 }
 
+/// A gateway opened the way `main` opens one (plain HTTP, data in `dir`), without a socket: its
+/// state and the admin token its first start made.
+pub async fn open(dir: &Path) -> (AppState, String) {
+    let gw = gateway::Gateway::open(plain_config(dir), "127.0.0.1:3100".parse().unwrap())
+        .await
+        .expect("the gateway opens");
+    let admin = gw
+        .new_admin_token
+        .as_ref()
+        .expect("first start makes an admin token")
+        .expose()
+        .to_string();
+    (gw.state, admin)
+}
+
 /// One request through the whole router, no socket.
 pub async fn send(state: &AppState, req: Request<Body>) -> axum::response::Response {
     gateway::api::router(state.clone())
