@@ -2,8 +2,11 @@
 //!
 //! It answers `POST /v1/messages` with the streaming SSE sequence the CLI expects, choosing the
 //! answer from the last user message:
-//! * a `tool_result` → text `Tool said: <result>`;
+//! * a `tool_result` → text `Tool said: <result>`, or `Tool refused: <result>` when it is an
+//!   error (a denied permission: the result is the denial's message);
 //! * `RUN: <command>` in the prompt → a `tool_use` of `Bash` with that command;
+//! * `RUN TWICE: <command>` → that `tool_use`, and after its result the same call once more
+//!   (then the text answer to the second result);
 //! * `WRITE: <path> <content…>` → a `tool_use` of `Write`;
 //! * `SLOW` → a text answer streamed over about 20 s (for interrupt tests);
 //! * anything else → text `ECHO(<n> msgs): <prompt>`.
@@ -100,30 +103,53 @@ pub fn claude_env(base_url: &str, home: &std::path::Path) -> Vec<(String, String
     .collect()
 }
 
-/// The text of the last user message and whether it carries a tool result.
-fn last_user(body: &Value) -> (String, Option<String>) {
+/// The last prompt (a user text that is not a tool result) and how many tool results came
+/// after it.
+fn prompt_and_results(body: &Value) -> (String, usize) {
+    let users: Vec<&Value> = body["messages"]
+        .as_array()
+        .map(|m| m.iter().filter(|m| m["role"] == "user").collect())
+        .unwrap_or_default();
+    let mut results = 0;
+    for m in users.iter().rev() {
+        let (text, tool) = user_content(m);
+        if tool.is_some() {
+            results += 1;
+        } else if !text.is_empty() {
+            return (text, results);
+        }
+    }
+    (String::new(), results)
+}
+
+/// The text of the last user message and whether it carries a tool result (with its error
+/// flag).
+fn last_user(body: &Value) -> (String, Option<(String, bool)>) {
     let Some(msg) = body["messages"]
         .as_array()
         .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
     else {
         return (String::new(), None);
     };
+    user_content(msg)
+}
+
+fn user_content(msg: &Value) -> (String, Option<(String, bool)>) {
     match &msg["content"] {
         Value::String(s) => (s.clone(), None),
         Value::Array(blocks) => {
-            let tool =
-                blocks
-                    .iter()
-                    .find(|b| b["type"] == "tool_result")
-                    .map(|b| match &b["content"] {
-                        Value::String(s) => s.clone(),
-                        Value::Array(parts) => parts
-                            .iter()
-                            .filter_map(|p| p["text"].as_str())
-                            .collect::<Vec<_>>()
-                            .join(""),
-                        other => other.to_string(),
-                    });
+            let tool = blocks.iter().find(|b| b["type"] == "tool_result").map(|b| {
+                let text = match &b["content"] {
+                    Value::String(s) => s.clone(),
+                    Value::Array(parts) => parts
+                        .iter()
+                        .filter_map(|p| p["text"].as_str())
+                        .collect::<Vec<_>>()
+                        .join(""),
+                    other => other.to_string(),
+                };
+                (text, b["is_error"] == true)
+            });
             // The prompt is the last text block that is not a system reminder.
             let text = blocks
                 .iter()
@@ -155,13 +181,30 @@ async fn messages(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         .as_array()
         .map_or(0, |m| m.iter().filter(|m| m["role"] != "system").count());
     let (prompt, tool_result) = last_user(&req);
+    let (first_prompt, results) = prompt_and_results(&req);
+    let twice = first_prompt
+        .split("RUN TWICE: ")
+        .nth(1)
+        .map(|c| c.lines().next().unwrap_or_default().trim().to_string());
 
     enum Plan {
         Text(String, Duration),
         Tool(&'static str, Value),
     }
-    let plan = if let Some(result) = tool_result {
-        Plan::Text(format!("Tool said: {}", result.trim()), Duration::ZERO)
+    let plan = if let (Some(cmd), 1) = (&twice, results) {
+        Plan::Tool(
+            "Bash",
+            json!({"command": cmd, "description": "run it again"}),
+        )
+    } else if let Some((result, is_error)) = tool_result {
+        let said = if is_error {
+            "Tool refused"
+        } else {
+            "Tool said"
+        };
+        Plan::Text(format!("{said}: {}", result.trim()), Duration::ZERO)
+    } else if let Some(cmd) = &twice {
+        Plan::Tool("Bash", json!({"command": cmd, "description": "run it"}))
     } else if let Some(cmd) = prompt.split("RUN: ").nth(1) {
         Plan::Tool(
             "Bash",
