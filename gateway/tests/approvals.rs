@@ -28,15 +28,7 @@ impl Harness {
     }
 
     async fn json(&self, req: Request<Body>) -> (StatusCode, Value) {
-        let resp = support::send(&self.state, req).await;
-        let status = resp.status();
-        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        support::send_json(&self.state, req).await
     }
 
     async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {

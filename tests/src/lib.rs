@@ -4,6 +4,7 @@
 //! The binaries are found next to the test executable (`target/<profile>/`); the README's test
 //! command builds them first (`cargo build --workspace --bins`).
 
+pub mod claude;
 pub mod fake_anthropic;
 pub mod load;
 pub mod proxy;

@@ -2,27 +2,14 @@
 //! (pinned in `tests/claude/`) against the fake Messages API; Bash asks a person
 //! (`CLAUDE_ASK_TOOLS=Bash`), who decides through `POST /api/runs/:id/permissions/:request_id`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::wire::{Event, EventKind, RunStatus, RunSummary};
+use e2e::claude::{cli, events_when, exit_of, has_turn, markers};
 use e2e::fake_anthropic::{FakeAnthropic, claude_env};
 use e2e::{Gateway, runner};
 use serde_json::{Value, json};
-
-const WAIT: Duration = Duration::from_secs(90);
-
-/// The pinned CLI; `tests/run` installs it with `npm ci --prefix tests/claude`.
-fn claude_cli() -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("claude/node_modules/.bin/claude");
-    assert!(
-        path.exists(),
-        "the Claude Code CLI is not installed at {}: run `npm ci --prefix tests/claude`",
-        path.display()
-    );
-    path
-}
 
 struct Setup {
     dir: tempfile::TempDir,
@@ -51,7 +38,7 @@ impl Setup {
             .arg(&self.ws)
             .args(["--run-id", &run_id, "--token", &token])
             .args(extra)
-            .env("CLAUDE_COMMAND", claude_cli())
+            .env("CLAUDE_COMMAND", cli())
             .env("CLAUDE_ASK_TOOLS", "Bash")
             .envs(claude_env(
                 &self.api.base_url(),
@@ -67,27 +54,12 @@ impl Setup {
         std::fs::read_to_string(self.dir.path().join("runner.log")).unwrap_or_default()
     }
 
-    /// The run's events once `check` holds them; a timeout shows what did arrive.
+    /// The run's events once `check` holds them.
     async fn events_when(&self, run_id: &str, check: impl Fn(&[Event]) -> bool) -> Vec<Event> {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let events = self.gw.events(run_id).await;
-            if check(&events) {
-                return events;
-            }
-            if Instant::now() > deadline {
-                let seen: Vec<String> = events
-                    .iter()
-                    .map(|e| format!("{} {:?} {:.160}", e.sequence, e.kind, e.data.to_string()))
-                    .collect();
-                panic!(
-                    "condition not met within {WAIT:?}; events:\n{}\nrunner log:\n{}",
-                    seen.join("\n"),
-                    self.runner_log()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        events_when(&self.gw, run_id, check, || {
+            format!("runner log:\n{}", self.runner_log())
+        })
+        .await
     }
 
     /// The `n`-th (1-based) `permission_request` marker, once it is stored.
@@ -130,37 +102,6 @@ impl Setup {
                 })
             })
         })
-    }
-}
-
-fn markers(events: &[Event], name: &str) -> Vec<Value> {
-    events
-        .iter()
-        .filter(|e| e.kind == EventKind::Marker && e.data["event"] == name)
-        .map(|e| e.data.clone())
-        .collect()
-}
-
-fn has_turn(turn: u64) -> impl Fn(&[Event]) -> bool {
-    move |events| {
-        markers(events, "turn_finished")
-            .iter()
-            .any(|m| m["turn"] == turn)
-    }
-}
-
-async fn exit_of(child: &mut Child, log: impl Fn() -> String) -> std::process::ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(
-            start.elapsed() < WAIT,
-            "the runner did not exit; its log:\n{}",
-            log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -369,7 +310,11 @@ async fn a_person_allows_denies_and_allows_for_the_rest_of_the_run() {
         )
     );
     assert_eq!(run_rule["commandId"], cmd3["id"]);
-    let by_rule: Vec<&Value> = decided.iter().filter(|d| d["by"] == "rule").collect();
+    let by_rule: Vec<&Value> = decided
+        .iter()
+        .copied()
+        .filter(|d| d["by"] == "rule")
+        .collect();
     assert_eq!(by_rule.len(), 1, "{decided:?}");
     assert_eq!(
         (by_rule[0]["decision"].as_str(), by_rule[0]["rule"].as_str()),

@@ -6,21 +6,9 @@ use e2e::fake_anthropic::{FakeAnthropic, claude_env};
 use e2e::{Gateway, run_id_from, runner};
 use serde_json::Value;
 
-/// The pinned CLI; `tests/run` installs it with `npm ci --prefix tests/claude`.
-fn claude_cli() -> std::path::PathBuf {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("claude/node_modules/.bin/claude");
-    assert!(
-        path.exists(),
-        "the Claude Code CLI is not installed at {}: run `npm ci --prefix tests/claude` (tests/run does)",
-        path.display()
-    );
-    path
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_streams_a_real_claude_code_session() {
-    let cli = claude_cli();
+    let cli = e2e::claude::cli();
     let dir = tempfile::tempdir().unwrap();
     let gw = Gateway::start(dir.path());
     let api = FakeAnthropic::start().await;

@@ -2,27 +2,15 @@
 //! Code CLI (pinned in `tests/claude/`) against the fake Messages API on loopback. Tool calls,
 //! follow-up prompts resuming the session, interrupts, file reads and checkpoint commits.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::wire::{Event, EventKind, RunStatus, RunSummary};
+use e2e::claude::{WAIT, events_when, exit_of, has_turn, markers, turn_finished};
 use e2e::fake_anthropic::{FakeAnthropic, claude_env};
 use e2e::{Gateway, eventually, run_id_from, runner};
 use serde_json::{Value, json};
-
-const WAIT: Duration = Duration::from_secs(90);
-
-/// The pinned CLI; `tests/run` installs it with `npm ci --prefix tests/claude`.
-fn claude_cli() -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("claude/node_modules/.bin/claude");
-    assert!(
-        path.exists(),
-        "the Claude Code CLI is not installed at {}: run `npm ci --prefix tests/claude`",
-        path.display()
-    );
-    path
-}
 
 /// A GitHub token planted in files; it must never reach the gateway.
 fn github_token() -> String {
@@ -51,7 +39,7 @@ impl Setup {
             .arg(&self.gw.runner_env)
             .args(["start", "--quiet", "--cmd", prompt])
             .args(extra)
-            .env("CLAUDE_COMMAND", claude_cli())
+            .env("CLAUDE_COMMAND", e2e::claude::cli())
             .envs(claude_env(
                 &self.api.base_url(),
                 &self.dir.path().join("home"),
@@ -76,33 +64,16 @@ impl Setup {
         std::fs::read_to_string(self.dir.path().join("runner.log")).unwrap_or_default()
     }
 
-    /// The run's events once `check` finds what it wants in them.
-    /// The run's events once `check` holds; on timeout the panic shows what did arrive and the
-    /// runner's log, so a failure in CI can be read without re-running it.
+    /// The run's events once `check` holds (see [`e2e::claude::events_when`]).
     async fn events_when(&self, run_id: &str, check: impl Fn(&[Event]) -> bool) -> Vec<Event> {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let events = self.gw.events(run_id).await;
-            if check(&events) {
-                return events;
-            }
-            if Instant::now() > deadline {
-                let seen: Vec<String> = events
-                    .iter()
-                    .map(|e| match e.data["event"].as_str() {
-                        Some(m) => format!("{} marker {m}", e.sequence),
-                        None => format!("{} {:?} {:.80}", e.sequence, e.kind, e.data.to_string()),
-                    })
-                    .collect();
-                panic!(
-                    "condition not met within {WAIT:?}; events:\n{}\nrunner log:\n{}\nfake API requests: {}",
-                    seen.join("\n"),
-                    self.runner_log(),
-                    self.api.requests().len()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        events_when(&self.gw, run_id, check, || {
+            format!(
+                "runner log:\n{}\nfake API requests: {}",
+                self.runner_log(),
+                self.api.requests().len()
+            )
+        })
+        .await
     }
 
     async fn run(&self, run_id: &str) -> RunSummary {
@@ -132,39 +103,6 @@ impl Setup {
             .await;
         exit_of(child, || self.runner_log()).await
     }
-}
-
-async fn exit_of(child: &mut Child, log: impl Fn() -> String) -> std::process::ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(
-            start.elapsed() < WAIT,
-            "the runner did not exit; its log:\n{}",
-            log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn markers<'a>(events: &'a [Event], name: &str) -> Vec<&'a Value> {
-    events
-        .iter()
-        .filter(|e| e.kind == EventKind::Marker && e.data["event"] == name)
-        .map(|e| &e.data)
-        .collect()
-}
-
-fn turn_finished(events: &[Event], turn: u64) -> Option<&Value> {
-    markers(events, "turn_finished")
-        .into_iter()
-        .find(|m| m["turn"] == turn)
-}
-
-fn has_turn(turn: u64) -> impl Fn(&[Event]) -> bool {
-    move |events| turn_finished(events, turn).is_some()
 }
 
 /// True once the fake API got a request whose last user text holds `needle`.

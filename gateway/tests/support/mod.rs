@@ -46,6 +46,22 @@ pub async fn send(state: &AppState, req: Request<Body>) -> axum::response::Respo
         .expect("the router answers")
 }
 
+/// [`send`], with the answer's status and its body as JSON (`null` if it is not JSON).
+pub async fn send_json(
+    state: &AppState,
+    req: Request<Body>,
+) -> (axum::http::StatusCode, serde_json::Value) {
+    let resp = send(state, req).await;
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .expect("the body arrives");
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
 /// A fresh nonce, as a runner makes one.
 pub fn nonce() -> String {
     let mut b = [0u8; 18];
