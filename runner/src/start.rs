@@ -49,10 +49,12 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
             Some(d) => d.clone(),
             None => std::env::current_dir().context("read the current directory")?,
         };
-        Some(
-            std::fs::canonicalize(&cwd)
-                .with_context(|| format!("working directory {}", cwd.display()))?,
-        )
+        // Checked before the run exists: a bad directory must not leave a run behind.
+        let cwd = workspace::working_dir(&cwd)?;
+        if args.git_branch {
+            workspace::require_git_repo(&cwd)?;
+        }
+        Some(cwd)
     };
 
     let token_env = settings.env.get("RUN_TOKEN").cloned();

@@ -114,6 +114,40 @@ fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// `dir` as the run's working directory: canonical, a directory, readable and enterable. The
+/// error names the directory (it is checked before the run is created at the gateway).
+pub fn working_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+    let canonical = std::fs::canonicalize(dir)
+        .with_context(|| format!("working directory {}", dir.display()))?;
+    let meta = std::fs::metadata(&canonical)
+        .with_context(|| format!("working directory {}", dir.display()))?;
+    if !meta.is_dir() {
+        bail!("working directory {}: it is not a directory", dir.display());
+    }
+    use nix::unistd::{AccessFlags, access};
+    access(&canonical, AccessFlags::R_OK | AccessFlags::X_OK).map_err(|e| {
+        anyhow::anyhow!(
+            "working directory {}: cannot read and enter it ({})",
+            dir.display(),
+            e.desc()
+        )
+    })?;
+    Ok(canonical)
+}
+
+/// An error unless `dir` is in a git working tree (what `--git-branch` needs outside an auto
+/// workspace).
+pub fn require_git_repo(dir: &Path) -> anyhow::Result<()> {
+    if !is_git_repo(dir) {
+        bail!(
+            "--git-branch needs a git repository, and {} is not in one (`git init` it, or use \
+             --workspace auto)",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 /// True if `dir` is inside a git working tree.
 pub fn is_git_repo(dir: &Path) -> bool {
     git(dir, &["rev-parse", "--is-inside-work-tree"]).is_ok_and(|o| o.trim() == "true")
@@ -151,11 +185,7 @@ pub fn prepare_branch(dir: &Path, branch: &str, init: bool) -> anyhow::Result<()
         git(dir, &["init", "--quiet"])?;
     } else if !is_git_repo(dir) {
         if !init {
-            bail!(
-                "--git-branch needs a git repository, and {} is not in one (`git init` it, or use \
-                 --workspace auto)",
-                dir.display()
-            );
+            require_git_repo(dir)?;
         }
         git(dir, &["init", "--quiet"])?;
     }
