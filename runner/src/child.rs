@@ -136,10 +136,11 @@ impl Drop for Protection {
 /// pass can see them. For `exec` commands, which run beside Claude's turns.
 pub fn spawn_protected(
     argv: &[String],
+    env: &[(String, Option<String>)],
     cwd: &Path,
 ) -> Result<(Running, Option<Guard>, Protection), SpawnError> {
     let mut set = protected();
-    let running = spawn(argv, cwd)?;
+    let running = spawn_with(argv, env, cwd)?;
     let guard = guard(running.pid);
     let mut pids = vec![running.pid];
     pids.extend(guard.as_ref().and_then(Guard::pid));
@@ -152,9 +153,24 @@ pub fn spawn_protected(
 /// Spawn `argv` in `cwd`, in a new process group, stdin from /dev/null, without the runner's
 /// secrets in its environment.
 pub fn spawn(argv: &[String], cwd: &Path) -> Result<Running, SpawnError> {
+    spawn_with(argv, &[], cwd)
+}
+
+/// [`spawn`] with `env` set (`Some`) or removed (`None`) on top of the scrubbed environment.
+pub fn spawn_with(
+    argv: &[String],
+    env: &[(String, Option<String>)],
+    cwd: &Path,
+) -> Result<Running, SpawnError> {
     let program = argv[0].clone();
     let mut cmd = Command::new(&program);
     scrub_env(cmd.as_std_mut());
+    for (k, v) in env {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
     cmd.args(&argv[1..])
         .current_dir(cwd)
         .stdin(Stdio::null())

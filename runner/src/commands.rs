@@ -531,9 +531,23 @@ async fn run_exec(ctx: &Context, job: Job, shutdown: &mut watch::Receiver<bool>)
         duration_ms: started.elapsed().as_millis() as u64,
         timed_out,
     };
+    // `git` runs hardened, as the runner's own does: no program the repository names runs.
+    let prepared = if crate::git::is_git(&job.argv) {
+        let (cwd, argv) = (ctx.cwd.clone(), job.argv.clone());
+        tokio::task::spawn_blocking(move || crate::git::harden(&argv, &cwd))
+            .await
+            .map(|h| (h.argv, h.env))
+            .map_err(|e| SpawnError::Other {
+                program: "git".into(),
+                source: std::io::Error::other(e),
+            })
+    } else {
+        Ok((job.argv.clone(), Vec::new()))
+    };
     // Protected from the reaping at the end of Claude's turns until it has been waited for, and
     // guarded: the guard kills its group if the runner dies.
-    let (mut running, guard, protection) = match child::spawn_protected(&job.argv, &ctx.cwd) {
+    let spawned = prepared.and_then(|(argv, env)| child::spawn_protected(&argv, &env, &ctx.cwd));
+    let (mut running, guard, protection) = match spawned {
         Ok(r) => r,
         Err(e) => {
             let why = match &e {

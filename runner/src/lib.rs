@@ -18,6 +18,7 @@ pub mod config;
 pub mod connection;
 pub mod flush;
 pub mod frame;
+pub mod git;
 pub mod pipeline;
 pub mod session;
 pub mod spool;
