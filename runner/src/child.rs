@@ -86,7 +86,8 @@ fn secret_env_names(vars: impl Iterator<Item = OsString>) -> Vec<OsString> {
     .collect()
 }
 
-/// Remove the runner's secrets (see [`SECRET_ENV`]) from what `cmd` passes to its process. Every
+/// Remove the runner's secrets (see [`SECRET_ENV`]) from what `cmd` passes to its process, and
+/// mark it as the run's with the cookie of [`crate::reaper`] once `start` has set one. Every
 /// process the runner starts goes through this: Claude's turns, `exec` commands, guards, `git`,
 /// tmate.
 pub fn scrub_env(cmd: &mut std::process::Command) -> &mut std::process::Command {
@@ -95,7 +96,22 @@ pub fn scrub_env(cmd: &mut std::process::Command) -> &mut std::process::Command 
     for name in names {
         cmd.env_remove(name);
     }
+    if let Some(cookie) = TREE_COOKIE
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+    {
+        cmd.env(crate::reaper::COOKIE_VAR, cookie);
+    }
     cmd
+}
+
+/// The run's cookie (see [`crate::reaper`]), set by `start` before its first child.
+static TREE_COOKIE: std::sync::RwLock<Option<String>> = std::sync::RwLock::new(None);
+
+/// Mark every process started from now on with `cookie`.
+pub fn set_tree_cookie(cookie: &str) {
+    *TREE_COOKIE.write().unwrap_or_else(|p| p.into_inner()) = Some(cookie.to_string());
 }
 
 /// Process ids (each also a process group id: group leaders) [`reap_leftovers`] must not touch,
@@ -130,6 +146,13 @@ impl Drop for Protection {
             set.remove(pid);
         }
     }
+}
+
+/// Keep `pid` (and its group) out of [`reap_leftovers`]' reach until the [`Protection`] drops:
+/// the run's reaper, which runs for as long as the run.
+pub fn protect(pid: u32) -> Protection {
+    protected().insert(pid);
+    Protection { pids: vec![pid] }
 }
 
 /// [`spawn`] plus a [`Guard`] for the new group, both registered as protected before any reaping
@@ -345,7 +368,7 @@ pub fn reap_leftovers(pgid: u32, reach: Reach, keep: &[u32]) -> u64 {
 }
 
 /// True unless the process is gone or a zombie.
-fn is_alive(pid: u32) -> bool {
+pub fn is_alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|s| {

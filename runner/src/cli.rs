@@ -75,6 +75,19 @@ pub enum Command {
     Flush(FlushArgs),
     /// Open a tmate session on this machine and publish its links on a run
     Assist(AssistArgs),
+    /// Internal: the process `start` leaves behind to kill the run's processes if it dies
+    #[command(hide = true)]
+    Reaper(ReaperArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReaperArgs {
+    /// The environment cookie that marks the run's processes
+    #[arg(long)]
+    pub cookie: String,
+    /// The run's cgroup directory, if it has one
+    #[arg(long)]
+    pub cgroup: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -20,6 +20,7 @@ pub mod flush;
 pub mod frame;
 pub mod git;
 pub mod pipeline;
+pub mod reaper;
 pub mod session;
 pub mod spool;
 pub mod start;

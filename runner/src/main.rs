@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::Parser;
 use claude_runner::cli::{Cli, Command};
 use claude_runner::config::{Settings, read_layers};
-use claude_runner::{assist, connection, flush, start};
+use claude_runner::{assist, connection, flush, reaper, start};
 
 /// Longest the runtime waits for its tasks once the subcommand has its answer.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -26,6 +26,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if let Command::Reaper(args) = &cli.command {
+        // Reads no settings: it must be up, whatever the environment holds, before any child.
+        return ExitCode::from(reaper::reaper_main(args.cgroup.clone(), &args.cookie) as u8);
+    }
     let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -58,6 +62,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Start(args) => rt.block_on(start::run(settings, args)),
         Command::Flush(args) => rt.block_on(flush::run(settings, args)),
         Command::Assist(args) => rt.block_on(assist::run(settings, args)),
+        Command::Reaper(_) => Ok(0),
     };
     // A blocking task stuck in a system call must not keep the process alive after its answer.
     rt.shutdown_timeout(SHUTDOWN_TIMEOUT);

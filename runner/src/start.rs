@@ -19,7 +19,7 @@ use crate::commands;
 use crate::config::Settings;
 use crate::pipeline::{self, Frame, SendEnd, Sinks};
 use crate::spool::{self, Spool};
-use crate::{session, workspace};
+use crate::{reaper, session, workspace};
 
 /// How long `start` keeps delivering after the child exited; what is left stays in the spool for
 /// `claude-runner flush` (or the next `start` of the run).
@@ -140,6 +140,13 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
     // Before the child runs: a crash from here on leaves a spool that `flush` can deliver.
     spool::save_run_key(&run_dir, &run_id, &key)?;
     child::become_subreaper();
+    // Before the first child: whatever the run starts is held together, and killed if the
+    // runner dies (see `reaper`).
+    let containment = reaper::Containment::start(&run_id);
+    tracing::debug!(
+        mode = containment.mode(),
+        "the run's processes are contained"
+    );
 
     let (tx, rx) = mpsc::channel::<Frame>(pipeline::CHANNEL_FRAMES);
     let sinks = Sinks {
@@ -200,10 +207,12 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
     steering.finish().await;
     // Nothing outlives the run: no command runs any more, so whatever is left of any group or
     // re-parented to the runner goes (an `exec` command's orphans included).
-    let reaped =
-        tokio::task::spawn_blocking(|| child::reap_leftovers(0, child::Reach::Orphans, &[]))
-            .await
-            .unwrap_or(0);
+    // Then the cgroup or the cookie finds what left both the groups and the runner's children.
+    let reaped = tokio::task::spawn_blocking(move || {
+        child::reap_leftovers(0, child::Reach::Orphans, &[]) + containment.finish()
+    })
+    .await
+    .unwrap_or(0);
     if reaped > 0 {
         let _ = tx
             .send(Frame::new(
