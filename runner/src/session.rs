@@ -128,6 +128,30 @@ impl Signals {
     }
 }
 
+/// The agent's session as the turns go: its id, and its total cost after the last turn that
+/// reported one.
+#[derive(Debug, Default)]
+struct AgentSession {
+    id: Option<String>,
+    cost: Option<(String, f64)>,
+}
+
+impl AgentSession {
+    /// Make the turn's `costUsd` its own cost: the CLI reports the session's running total
+    /// (`sessionCostUsd`), which includes the turns before it.
+    fn account(&mut self, f: &mut TurnFinished) {
+        let (Some(total), Some(id)) = (f.session_cost_usd, f.session_id.clone()) else {
+            return;
+        };
+        let before = match &self.cost {
+            Some((seen, cost)) if *seen == id => Some(*cost),
+            _ => None,
+        };
+        f.cost_usd = common::claude::turn_cost(total, before);
+        self.cost = Some((id, total));
+    }
+}
+
 /// A prompt waiting for its turn: (command id, text).
 type Queued = (Option<String>, String);
 
@@ -157,7 +181,7 @@ impl Driver {
         let mut signals = Signals::new();
         let mut queue: VecDeque<Queued> = VecDeque::from([(None, first_prompt)]);
         let mut counts = BTreeMap::new();
-        let mut session_id: Option<String> = None;
+        let mut session = AgentSession::default();
         let mut ending: Option<Ending> = None;
         let mut last: Option<(TurnFinished, Option<i32>)> = None;
         let mut turn = 0;
@@ -169,7 +193,7 @@ impl Driver {
                     turn,
                     command_id,
                     prompt,
-                    &mut session_id,
+                    &mut session,
                     &mut queue,
                     &mut ending,
                     &mut signals,
@@ -277,7 +301,7 @@ impl Driver {
         turn: u64,
         command_id: Option<String>,
         prompt: String,
-        session_id: &mut Option<String>,
+        session: &mut AgentSession,
         queue: &mut VecDeque<Queued>,
         ending: &mut Option<Ending>,
         signals: &mut Signals,
@@ -288,7 +312,7 @@ impl Driver {
             command_id,
         })
         .await;
-        let argv = self.agent.argv(&prompt, session_id.as_deref());
+        let argv = self.agent.argv(&prompt, session.id.as_deref());
         let mut running = match child::spawn(&argv, &self.cwd) {
             Ok(r) => r,
             Err(e) => {
@@ -331,7 +355,7 @@ impl Driver {
         let observer = tokio::spawn({
             let tx = self.tx.clone();
             let mut observer = self.agent.observer();
-            let known = session_id.clone();
+            let known = session.id.clone();
             async move {
                 let mut announced = known;
                 while let Some(frame) = out_rx.recv().await {
@@ -483,15 +507,16 @@ impl Driver {
                 (child::UNKNOWN_EXIT, None)
             }
         };
-        let finished = match observer.await {
+        let mut finished = match observer.await {
             Ok(o) => {
                 if let Some(id) = o.session_id() {
-                    *session_id = Some(id.to_string());
+                    session.id = Some(id.to_string());
                 }
                 o.finish(turn, exit_code, interrupted)
             }
             Err(_) => self.agent.observer().finish(turn, exit_code, interrupted),
         };
+        session.account(&mut finished);
         self.marker(Marker::TurnFinished(finished.clone())).await;
         TurnEnd {
             finished,
@@ -586,5 +611,48 @@ async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_turns_cost_is_what_it_adds_to_its_sessions_total() {
+        let turn = |session: &str, total: Option<f64>| TurnFinished {
+            turn: 1,
+            outcome: "success".into(),
+            exit_code: 0,
+            subtype: None,
+            terminal_reason: None,
+            is_error: false,
+            num_turns: 1,
+            cost_usd: total.unwrap_or(0.0),
+            session_cost_usd: total,
+            duration_ms: 0,
+            usage: None,
+            session_id: Some(session.into()),
+            files_written: Vec::new(),
+        };
+        let mut session = AgentSession::default();
+        let mut costs = Vec::new();
+        // An aborted turn without a result line in between: the next total includes its cost.
+        for (id, total) in [
+            ("s1", Some(0.1)),
+            ("s1", Some(0.25)),
+            ("s1", None),
+            ("s1", Some(0.4)),
+            ("s2", Some(0.05)),
+        ] {
+            let mut f = turn(id, total);
+            session.account(&mut f);
+            costs.push(f.cost_usd);
+        }
+        let want = [0.1, 0.15, 0.0, 0.15, 0.05];
+        assert!(
+            costs.iter().zip(want).all(|(c, w)| (c - w).abs() < 1e-12),
+            "{costs:?}"
+        );
     }
 }
