@@ -14,11 +14,12 @@ use serde_json::Value;
 use crate::cli::FlushArgs;
 use crate::client::{GatewayClient, Signer};
 use crate::config::Settings;
+use crate::exit;
 use crate::pipeline::now_ms;
 use crate::spool::{self, Spool};
 use crate::start::{finish_delivery, spawn_sender};
 
-/// Run `flush`: 0 when everything is delivered, 1 otherwise.
+/// Run `flush`: 0 when everything is delivered, [`exit::UNDELIVERED`] otherwise.
 pub async fn run(settings: Settings, args: FlushArgs) -> anyhow::Result<i32> {
     let run_id = args.run_id;
     anyhow::ensure!(
@@ -79,7 +80,7 @@ pub async fn run(settings: Settings, args: FlushArgs) -> anyhow::Result<i32> {
         let sender = spawn_sender(client, signer, run_id.clone(), spool.clone());
         let limit = args.timeout.map(Duration::from_secs);
         if !finish_delivery(sender, &spool, &run_id, limit).await {
-            return Ok(1);
+            return Ok(exit::UNDELIVERED);
         }
         eprintln!(
             "claude-runner: delivered; the gateway holds all {appended} events of run {run_id}"

@@ -16,6 +16,7 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod connection;
+pub mod exit;
 pub mod flush;
 pub mod frame;
 pub mod git;

@@ -1,10 +1,15 @@
 //! `claude-runner`: parse the command line, run the subcommand, exit with its code.
 //!
-//! Exit codes: `start` exits with the last turn's CLI exit code (128 + signal if a signal ended
-//! it), but 1 when that turn failed (Claude's `result` says so) while the CLI exited 0; 125 when
-//! the runner itself fails, 126/127 when `CLAUDE_COMMAND` cannot be run or found;
-//! `test-connection` exits 0 when every check passes and 1 otherwise; `assist` exits 0 once its
-//! session has closed and 125 when it could not open one.
+//! Exit codes (`exit.rs`): `start` exits 0 only when Claude's last turn succeeded, the run was
+//! not stopped, and everything reached the gateway whole. Otherwise the first that applies:
+//! 124 the run was stopped (a `stop` command, SIGINT/SIGTERM, the run deleted at the gateway);
+//! the last turn's CLI exit code (128 + signal if a signal ended it; 1 when the turn failed while
+//! the CLI exited 0; 126/127 when `CLAUDE_COMMAND` cannot be run or found); 123 the gateway holds
+//! the run as incomplete; 122 events or artifacts are still undelivered (`flush` delivers them);
+//! 121 output was dropped at the spool cap. 125 when the runner itself fails. `flush` exits 0
+//! when everything is delivered (or nothing was left), 122 and 123 as `start`. `test-connection`
+//! exits 0 when every check passes and 1 otherwise; `assist` exits 0 once its session has
+//! closed and 125 when it could not open one.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -34,7 +39,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("claude-runner: {e:#}");
-            125
+            claude_runner::exit::RUNNER_FAILED
         }
     };
     ExitCode::from(code.clamp(0, 255) as u8)

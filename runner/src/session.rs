@@ -73,6 +73,8 @@ pub struct Ended {
     pub signal: Option<i32>,
     /// The gateway deleted the run.
     pub deleted: bool,
+    /// The run was stopped (a `stop` command, the runner's SIGINT/SIGTERM) or deleted.
+    pub stopped: bool,
 }
 
 /// Why the session is ending.
@@ -83,6 +85,8 @@ enum Ending {
     Stop,
     Deleted,
     SingleTurn,
+    /// The agent's CLI could not be started.
+    CannotStart,
 }
 
 impl Ending {
@@ -93,6 +97,7 @@ impl Ending {
             Ending::Stop => "stop",
             Ending::Deleted => "deleted",
             Ending::SingleTurn => "single_turn",
+            Ending::CannotStart => "cannot_start",
         }
     }
 }
@@ -248,6 +253,7 @@ impl Driver {
                 exit_code,
                 signal,
                 deleted: ending == Ending::Deleted,
+                stopped: matches!(ending, Ending::Stop | Ending::Deleted),
             },
             counts,
         )
@@ -322,7 +328,7 @@ impl Driver {
                 let finished = self.agent.observer().finish(turn, e.exit_code(), false);
                 self.marker(Marker::TurnFinished(finished.clone())).await;
                 // A CLI that cannot start will not start for the next prompt either.
-                ending.get_or_insert(Ending::Stop);
+                ending.get_or_insert(Ending::CannotStart);
                 return TurnEnd {
                     finished,
                     signal: None,

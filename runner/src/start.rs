@@ -19,7 +19,7 @@ use crate::commands;
 use crate::config::Settings;
 use crate::pipeline::{self, Frame, SendEnd, Sinks};
 use crate::spool::{self, Spool};
-use crate::{reaper, session, workspace};
+use crate::{exit, reaper, session, workspace};
 
 /// How long `start` keeps delivering after the child exited; what is left stays in the spool for
 /// `claude-runner flush` (or the next `start` of the run).
@@ -244,17 +244,29 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
         .await;
     drop(tx);
 
+    let mut outcome = exit::Ending {
+        run_code: exit_code,
+        stopped: ended.stopped,
+        ..exit::Ending::default()
+    };
     match sequencer.await {
         Ok(Ok(done)) => {
             if !done.waited.is_zero() {
                 tracing::info!(waited = ?done.waited, "the child was slowed while the gateway caught up");
             }
+            outcome.dropped = done.dropped_lines > 0;
         }
-        Ok(Err(e)) => eprintln!(
-            "claude-runner: writing {} or the spool failed: {e}",
-            log_path.display()
-        ),
-        Err(e) => eprintln!("claude-runner: the sequencer failed: {e}"),
+        Ok(Err(e)) => {
+            eprintln!(
+                "claude-runner: writing {} or the spool failed: {e}",
+                log_path.display()
+            );
+            outcome.undelivered = true;
+        }
+        Err(e) => {
+            eprintln!("claude-runner: the sequencer failed: {e}");
+            outcome.undelivered = true;
+        }
     }
     if ended.deleted {
         // The gateway refuses this run's events and artifacts now; stop trying.
@@ -277,15 +289,17 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
         } else {
             eprintln!("claude-runner: run {run_id} was deleted at the gateway");
         }
-        return Ok(exit_code);
+        return Ok(exit::of_start(outcome));
     }
     // claude.log is complete once the sequencer has ended.
     crate::artifacts::upload_run_log(&client, &signer, &run_id, &rules, &log_path).await;
     if finish_delivery(sender, &spool, &run_id, Some(DRAIN_TIMEOUT)).await {
         // Nothing is left for `flush`: the key need not stay on disk.
         let _ = std::fs::remove_file(run_dir.join("run.key"));
+    } else {
+        outcome.undelivered = true;
     }
-    Ok(exit_code)
+    Ok(exit::of_start(outcome))
 }
 
 /// Start sending the spool; a permanent failure is reported the moment it happens.

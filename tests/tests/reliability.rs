@@ -437,7 +437,12 @@ while true; do echo still here; sleep 0.2; done
         took < Duration::from_secs(12),
         "stopped in {took:?} (grace 10 s)"
     );
-    assert_eq!(status.code(), Some(128 + 9), "{}", runner_err(dir.path()));
+    assert_eq!(
+        status.code(),
+        Some(124),
+        "stopped; {}",
+        runner_err(dir.path())
+    );
     assert!(
         group_members(pid).is_empty(),
         "no process of the group is left"
