@@ -75,6 +75,10 @@ pub struct IngestBatch {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IngestAck {
     pub acked_through: u64,
+    /// Once the run's `finished` marker is stored: whether the stored stream is the one the
+    /// runner sent (the run's `delivery`). Absent before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
 }
 
 /// `409` answer to an ingest batch that would leave a gap: resend from `expected`.
