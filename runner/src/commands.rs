@@ -27,7 +27,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::allowlist::Allowlist;
-use crate::artifacts;
+use crate::artifacts::{self, UploadError};
 use crate::child::{self, SpawnError};
 use crate::client::{GatewayClient, Signer, error_body};
 use crate::pipeline::{self, Backoff, Frame};
@@ -74,6 +74,8 @@ pub struct Context {
     pub controls: mpsc::Sender<Control>,
     /// Where acted-on command ids are kept, one a line, so a restarted runner skips them too.
     pub seen_file: PathBuf,
+    /// Where artifacts (`latest.diff`, file contents) wait until the gateway has them.
+    pub outbox: crate::outbox::Outbox,
     pub time_limit: Duration,
 }
 
@@ -453,7 +455,11 @@ async fn serve_file(ctx: &Context, id: String, path: String) {
     let (size, truncated) = (read.bytes.len() as u64, read.truncated);
     let body = redact_off_thread(&ctx.rules, read.bytes).await;
     let name = workspace::artifact_name(&path);
-    match artifacts::upload(&ctx.client, &ctx.signer, &ctx.run_id, &name, body).await {
+    let uploaded = ctx
+        .outbox
+        .upload(&ctx.client, &ctx.signer, &ctx.run_id, &name, body)
+        .await;
+    match uploaded {
         Ok(info) => {
             let marker = Marker::File {
                 id: id.clone(),
@@ -464,7 +470,14 @@ async fn serve_file(ctx: &Context, id: String, path: String) {
             };
             let _ = emit(EventKind::Marker, marker.to_value()).await;
         }
-        Err(e) => refuse(format!("the upload failed: {e:#}")).await,
+        Err(e @ UploadError::Transient(_)) => {
+            let text = format!(
+                "The content of {path} (command {id}) was not uploaded yet: {e}{}",
+                crate::outbox::kept_note(&e)
+            );
+            let _ = emit(EventKind::Error, Value::String(text)).await;
+        }
+        Err(e) => refuse(format!("the upload failed: {e}")).await,
     }
 }
 
@@ -658,11 +671,16 @@ async fn run_exec(ctx: &Context, job: Job, shutdown: &mut watch::Receiver<bool>)
             )
         } else {
             let body = redact_off_thread(&ctx.rules, c.bytes).await;
-            match artifacts::upload(&ctx.client, &ctx.signer, &ctx.run_id, DIFF_ARTIFACT, body)
+            match ctx
+                .outbox
+                .upload(&ctx.client, &ctx.signer, &ctx.run_id, DIFF_ARTIFACT, body)
                 .await
             {
                 Ok(info) => format!("Uploaded {} ({} bytes)", info.name, info.size),
-                Err(e) => format!("{DIFF_ARTIFACT} not uploaded: {e:#}"),
+                Err(e) => format!(
+                    "{DIFF_ARTIFACT} not uploaded: {e}{}",
+                    crate::outbox::kept_note(&e)
+                ),
             }
         };
         let _ = emit(EventKind::Info, Value::String(note)).await;

@@ -62,6 +62,8 @@ pub struct Driver {
     pub controls: mpsc::Receiver<Control>,
     /// Notified by a `stop` command.
     pub stop: Arc<Notify>,
+    /// Where artifacts wait until the gateway has them.
+    pub outbox: crate::outbox::Outbox,
 }
 
 /// How the session ended.
@@ -552,14 +554,16 @@ impl Driver {
         };
         let clean = pipeline::redact_value(&self.rules, &tree);
         let body = serde_json::to_vec(&clean).unwrap_or_default();
-        match crate::artifacts::upload(
-            &self.client,
-            &self.signer,
-            &self.run_id,
-            workspace::TREE_ARTIFACT,
-            body,
-        )
-        .await
+        match self
+            .outbox
+            .upload(
+                &self.client,
+                &self.signer,
+                &self.run_id,
+                workspace::TREE_ARTIFACT,
+                body,
+            )
+            .await
         {
             Ok(_) => {
                 self.marker(Marker::Files {
@@ -572,7 +576,10 @@ impl Driver {
             Err(e) => {
                 self.emit(
                     EventKind::Error,
-                    Value::String(format!("The file tree was not uploaded: {e:#}")),
+                    Value::String(format!(
+                        "The file tree was not uploaded: {e}{}",
+                        crate::outbox::kept_note(&e)
+                    )),
                 )
                 .await;
             }

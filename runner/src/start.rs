@@ -17,7 +17,9 @@ use crate::cli::StartArgs;
 use crate::client::{GatewayClient, Signer};
 use crate::commands;
 use crate::config::Settings;
-use crate::pipeline::{self, Frame, SendEnd, Sinks};
+use crate::delivery::{self, Events};
+use crate::outbox::Outbox;
+use crate::pipeline::{self, Frame, Sinks};
 use crate::spool::{self, Spool};
 use crate::{exit, reaper, session, workspace};
 
@@ -158,7 +160,7 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
         let limit = settings.spool_max_bytes;
         move || pipeline::sequence(rx, rules, sinks, writer, limit)
     });
-    let sender = spawn_sender(
+    let sender = delivery::spawn_sender(
         client.clone(),
         signer.clone(),
         run_id.clone(),
@@ -166,6 +168,7 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
     );
 
     let started = Instant::now();
+    let outbox = Outbox::new(&run_dir);
     // Commands from the gateway are taken for as long as the session lasts.
     let stop_command = Arc::new(tokio::sync::Notify::new());
     let (controls_tx, controls) = mpsc::channel(commands::MAX_CONTROLS);
@@ -181,6 +184,7 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
         stop: stop_command.clone(),
         controls: controls_tx,
         seen_file: run_dir.join("commands.seen"),
+        outbox: outbox.clone(),
         time_limit: commands::EXEC_TIME_LIMIT,
     });
     // Children are spawned from the task `block_on` drives on the main thread (see `child`: the
@@ -202,8 +206,12 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
         git_branch,
         controls,
         stop: stop_command,
+        outbox: outbox.clone(),
     };
     let (ended, counts) = driver.run(args.prompt.clone()).await;
+    // From here Ctrl-C or SIGTERM ends the drain early (listening now: one that comes before
+    // the drain starts counts too).
+    let interrupted = delivery::interruption();
     steering.finish().await;
     // Nothing outlives the run: no command runs any more, so whatever is left of any group or
     // re-parented to the runner goes (an `exec` command's orphans included).
@@ -292,64 +300,29 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
         return Ok(exit::of_start(outcome));
     }
     // claude.log is complete once the sequencer has ended.
-    crate::artifacts::upload_run_log(&client, &signer, &run_id, &rules, &log_path).await;
-    if finish_delivery(sender, &spool, &run_id, Some(DRAIN_TIMEOUT)).await {
-        // Nothing is left for `flush`: the key need not stay on disk.
-        let _ = std::fs::remove_file(run_dir.join("run.key"));
-    } else {
+    if let Err(e) = outbox.stage_log(&rules).await {
+        eprintln!("claude-runner: claude.log was not staged for upload: {e:#}");
+    }
+    let artifacts = Some((&outbox, &client, &signer));
+    let until = delivery::window(Some(DRAIN_TIMEOUT), interrupted);
+    let rest = delivery::deliver_rest(sender, &spool, artifacts, &run_id, until).await;
+    match rest.events {
+        Events::Delivered => {}
+        Events::Incomplete => {
+            outcome.incomplete = true;
+            delivery::note_incomplete(
+                &run_dir,
+                "the events it stored differ from the ones the runner sent",
+            );
+        }
+        Events::Undelivered | Events::Lost { .. } => outcome.undelivered = true,
+    }
+    if !rest.artifacts_left.is_empty() || !outbox.is_settled() {
         outcome.undelivered = true;
     }
-    Ok(exit::of_start(outcome))
-}
-
-/// Start sending the spool; a permanent failure is reported the moment it happens.
-pub fn spawn_sender(
-    client: GatewayClient,
-    signer: Signer,
-    run_id: String,
-    spool: Arc<Spool>,
-) -> tokio::task::JoinHandle<SendEnd> {
-    tokio::spawn(async move {
-        let end = pipeline::send_loop(client, signer, run_id, spool).await;
-        if let SendEnd::Stopped(why) = &end {
-            eprintln!("claude-runner: {why}");
-        }
-        end
-    })
-}
-
-/// Wait for the sender to deliver the closed spool, at most `limit` and until Ctrl-C. True if the
-/// gateway acknowledged everything; otherwise says how to deliver the rest.
-pub async fn finish_delivery(
-    sender: tokio::task::JoinHandle<SendEnd>,
-    spool: &Spool,
-    run_id: &str,
-    limit: Option<Duration>,
-) -> bool {
-    let abort = sender.abort_handle();
-    let deadline = async {
-        match limit {
-            Some(d) => tokio::time::sleep(d).await,
-            None => std::future::pending().await,
-        }
-    };
-    let outcome = tokio::select! {
-        r = sender => Some(r),
-        () = deadline => None,
-        _ = tokio::signal::ctrl_c() => None,
-    };
-    match outcome {
-        Some(Ok(SendEnd::Delivered)) => return true,
-        // Already reported by the sender.
-        Some(Ok(SendEnd::Stopped(_))) => {}
-        Some(Err(e)) => eprintln!("claude-runner: the sender failed: {e}"),
-        None => abort.abort(),
+    if !outcome.undelivered {
+        // Nothing is left for `flush`: the key need not stay on disk.
+        let _ = std::fs::remove_file(run_dir.join("run.key"));
     }
-    eprintln!(
-        "claude-runner: {} events of run {run_id} are not delivered yet; they are kept in {}; \
-         `claude-runner flush --run-id {run_id}` delivers them",
-        spool.undelivered(),
-        spool.dir().display()
-    );
-    false
+    Ok(exit::of_start(outcome))
 }
