@@ -6,7 +6,7 @@
 //! gateway builds transcripts and run summaries from stored events with it. Another CLI agent
 //! would get a sibling module with the same outputs.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -259,6 +259,16 @@ pub struct Entry {
     pub permission: Option<Value>,
 }
 
+/// One turn's cost from the CLI's `total_cost_usd`, which after `--resume` is the session's
+/// running total: what it adds to `before`, the session's total after the previous turn (none
+/// for a session's first turn; a total below it means the CLI counted afresh).
+pub fn turn_cost(total: f64, before: Option<f64>) -> f64 {
+    match before {
+        Some(b) if total >= b => total - b,
+        _ => total,
+    }
+}
+
 /// What a run amounts to, from its Claude output.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
@@ -284,6 +294,9 @@ pub struct Transcript {
     /// A `turn_started` marker came and its child's `started` marker has not.
     #[serde(skip)]
     turn_open: bool,
+    /// Each session's total cost so far (the last `total_cost_usd` of its results).
+    #[serde(skip)]
+    session_costs: BTreeMap<String, f64>,
 }
 
 fn entry(kind: EntryKind, sequence: u64, text: impl Into<String>) -> Entry {
@@ -481,7 +494,11 @@ impl Transcript {
                 let s = &mut self.summary;
                 s.turns = s.turns.saturating_add(outcome.num_turns);
                 s.invocations = s.invocations.saturating_add(1);
-                s.cost_usd += outcome.total_cost_usd;
+                let total = outcome.total_cost_usd;
+                s.cost_usd += match &outcome.session_id {
+                    Some(id) => turn_cost(total, self.session_costs.insert(id.clone(), total)),
+                    None => total,
+                };
                 s.usage.add(&outcome.usage);
                 s.permission_denials = s
                     .permission_denials
@@ -721,6 +738,37 @@ mod tests {
                 && md.contains("**Tool call: Bash**")
                 && md.contains("done")
         );
+    }
+
+    /// After `--resume` the CLI's `total_cost_usd` is the session's running total: the
+    /// summary counts each session once, at its last total.
+    #[test]
+    fn a_resumed_sessions_cost_is_its_last_total() {
+        let result = |session: &str, total: f64| {
+            json!({"type": "result", "subtype": "success", "is_error": false, "num_turns": 1,
+                "session_id": session, "total_cost_usd": total})
+            .to_string()
+        };
+        let mut t = Transcript::default();
+        for (i, (session, total)) in [("s1", 0.1), ("s1", 0.25), ("s1", 0.4), ("s2", 0.05)]
+            .into_iter()
+            .enumerate()
+        {
+            t.push_line(i as u64 + 1, &result(session, total));
+        }
+        assert!(
+            (t.summary.cost_usd - 0.45).abs() < 1e-9,
+            "{}",
+            t.summary.cost_usd
+        );
+        assert_eq!(t.summary.invocations, 4);
+        for (total, before, want) in [
+            (0.3, None, 0.3),
+            (0.3, Some(0.1), 0.2),
+            (0.05, Some(0.1), 0.05),
+        ] {
+            assert!((turn_cost(total, before) - want).abs() < 1e-12);
+        }
     }
 
     #[test]

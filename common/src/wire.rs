@@ -75,6 +75,10 @@ pub struct IngestBatch {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IngestAck {
     pub acked_through: u64,
+    /// Once the run's `finished` marker is stored: whether the stored stream is the one the
+    /// runner sent (the run's `delivery`). Absent before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
 }
 
 /// `409` answer to an ingest batch that would leave a gap: resend from `expected`.
@@ -333,8 +337,13 @@ pub struct TurnFinished {
     /// Model round trips in the turn.
     #[serde(default)]
     pub num_turns: u64,
+    /// The turn's own cost: the CLI's `total_cost_usd` less the session's total before the turn
+    /// (after `--resume` the CLI reports the session's running total).
     #[serde(default)]
     pub cost_usd: f64,
+    /// The session's total so far, as the CLI reported it (absent without a `result` line).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_cost_usd: Option<f64>,
     #[serde(default)]
     pub duration_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]

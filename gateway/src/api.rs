@@ -294,6 +294,7 @@ async fn ingest_events(
     let outcome = append_and_announce(&state, run_id, events, bytes.len(), started).await?;
     Ok(Json(IngestAck {
         acked_through: outcome.acked_through,
+        delivery: outcome.delivery,
     }))
 }
 

@@ -495,6 +495,7 @@ mod tests {
             acked_through,
             inserted,
             status: RunStatus::Running,
+            delivery: None,
         }
     }
 

@@ -210,7 +210,9 @@ impl TurnObserver {
                 terminal_reason: o.terminal_reason,
                 is_error: o.is_error,
                 num_turns: o.num_turns,
+                // The session's running total until `session` subtracts what came before.
                 cost_usd: o.total_cost_usd,
+                session_cost_usd: Some(o.total_cost_usd),
                 duration_ms: o.duration_ms,
                 usage: Some(o.usage),
                 session_id,
@@ -232,6 +234,7 @@ impl TurnObserver {
                 is_error: false,
                 num_turns: 0,
                 cost_usd: 0.0,
+                session_cost_usd: None,
                 duration_ms: 0,
                 usage: None,
                 session_id,

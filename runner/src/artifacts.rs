@@ -1,12 +1,12 @@
 //! Artifacts: files the runner uploads to the gateway (`claude.log` at the end of a run,
-//! `latest.diff` after a `git diff` command). Every byte passes a fresh redactor first.
+//! `latest.diff` after a `git diff` command, `files.json`, file contents). Every byte passes a
+//! fresh redactor first; what is to be uploaded waits in the run's outbox (`outbox.rs`).
 
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use common::redact::{Redactor, Rules};
 use common::wire::ArtifactInfo;
 use reqwest::StatusCode;
@@ -16,8 +16,9 @@ use crate::pipeline::Backoff;
 
 /// Largest artifact this runner uploads (the gateway's default limit is 32 MiB).
 pub const MAX_UPLOAD_BYTES: usize = 30 * 1024 * 1024;
-/// How many times an upload is tried when the gateway is unreachable or busy.
-const ATTEMPTS: u32 = 5;
+/// How many times an upload during the run is tried while the gateway is unreachable or busy;
+/// one that still fails stays in the run's outbox (`outbox.rs`) for the end of the run and `flush`.
+pub const ATTEMPTS: u32 = 5;
 
 /// Redact `bytes` as one stream with a fresh [`Redactor`].
 pub fn redact_bytes(rules: &Arc<Rules>, bytes: &[u8]) -> Vec<u8> {
@@ -173,24 +174,35 @@ fn redact_stream(
     sink(&out)
 }
 
-/// Upload `body` (already redacted) as `name`, retrying transient failures with backoff.
-pub async fn upload(
-    client: &GatewayClient,
-    signer: &Signer,
-    run_id: &str,
-    name: &str,
-    body: Vec<u8>,
-) -> anyhow::Result<ArtifactInfo> {
-    // Shared by every attempt, never copied.
-    let body = bytes::Bytes::from(body);
-    upload_with(name, || {
-        client.upload_artifact(signer, run_id, name, body.clone())
-    })
-    .await
+/// Why an upload did not happen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UploadError {
+    /// The gateway was unreachable or busy (network error, 408, 429, 5xx): worth trying again.
+    #[error("{0}")]
+    Transient(String),
+    /// The gateway refused the artifact itself (its name, its size, …): it never will take it.
+    #[error("the gateway refused {name} ({status}): {message}")]
+    Refused {
+        name: String,
+        status: u16,
+        message: String,
+    },
+    /// The gateway refused the run's signature (401/403): nothing of the run can be delivered
+    /// with this key now (a deleted run, a wrong token).
+    #[error("the gateway refused {name} ({status}): {message}")]
+    Unauthorized {
+        name: String,
+        status: u16,
+        message: String,
+    },
 }
 
-/// Try `attempt` up to [`ATTEMPTS`] times while the gateway is unreachable or busy.
-async fn upload_with<F, Fut>(name: &str, mut attempt: F) -> anyhow::Result<ArtifactInfo>
+/// Try `attempt` up to `attempts` times while the gateway is unreachable or busy.
+async fn upload_with<F, Fut>(
+    name: &str,
+    attempts: u32,
+    mut attempt: F,
+) -> Result<ArtifactInfo, UploadError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<
@@ -199,7 +211,7 @@ where
 {
     let mut backoff = Backoff::default();
     let mut last = String::new();
-    for n in 1..=ATTEMPTS {
+    for n in 1..=attempts.max(1) {
         if n > 1 {
             tokio::time::sleep(backoff.next_delay().max(Duration::from_millis(200))).await;
         }
@@ -213,39 +225,47 @@ where
             {
                 last = format!("{status}: {}", err.message);
             }
+            Ok(Err((status, err)))
+                if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN =>
+            {
+                return Err(UploadError::Unauthorized {
+                    name: name.into(),
+                    status: status.as_u16(),
+                    message: err.message,
+                });
+            }
             Ok(Err((status, err))) => {
-                anyhow::bail!("the gateway refused {name} ({status}): {}", err.message)
+                return Err(UploadError::Refused {
+                    name: name.into(),
+                    status: status.as_u16(),
+                    message: err.message,
+                });
             }
             Err(e) => last = format!("{e:#}"),
         }
     }
-    anyhow::bail!("could not upload {name} after {ATTEMPTS} attempts: {last}")
+    Err(UploadError::Transient(format!(
+        "could not upload {name} ({attempts} attempts): {last}"
+    )))
 }
 
-/// Read the file at `path`, redact it, and upload it as `name` (its last part if too large).
-/// The redacted copy is written beside the file and sent from there, so memory does not grow
-/// with the upload (it was up to 30 MiB held for the request); it is removed afterwards.
-pub async fn upload_file(
+/// Upload the file at `path` (already redacted) as `name`, streamed from disk with its length
+/// and SHA-256 read first, in up to `attempts` tries. Memory stays at a few 64 KiB buffers.
+pub async fn send_file(
     client: &GatewayClient,
     signer: &Signer,
     run_id: &str,
-    rules: &Arc<Rules>,
     name: &str,
     path: &Path,
-) -> anyhow::Result<ArtifactInfo> {
-    let mut staged = path.as_os_str().to_owned();
-    staged.push(".upload");
-    let staged = std::path::PathBuf::from(staged);
-    let (rules, owned, out) = (Arc::clone(rules), path.to_owned(), staged.clone());
-    let (size, sha) = tokio::task::spawn_blocking(move || {
-        let note = format!("in {} on the runner", owned.display());
-        redact_file_tail_to(&rules, &owned, MAX_UPLOAD_BYTES, &note, &out)
-    })
-    .await
-    .context("redacting the file failed")?
-    .with_context(|| format!("read {} and write {}", path.display(), staged.display()))?;
-    let result = upload_with(name, || async {
-        let file = tokio::fs::File::open(&staged).await?;
+    attempts: u32,
+) -> Result<ArtifactInfo, UploadError> {
+    let owned = path.to_owned();
+    let (size, sha) = tokio::task::spawn_blocking(move || hash_file(&owned))
+        .await
+        .map_err(|e| UploadError::Transient(format!("hashing {name} failed: {e}")))?
+        .map_err(|e| UploadError::Transient(format!("read {}: {e}", path.display())))?;
+    upload_with(name, attempts, || async {
+        let file = tokio::fs::File::open(path).await?;
         let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
             file,
             64 * 1024,
@@ -254,30 +274,28 @@ pub async fn upload_file(
             .upload_artifact_hashed(signer, run_id, name, body, size, &sha)
             .await
     })
-    .await;
-    let _ = std::fs::remove_file(&staged);
-    result
+    .await
 }
 
-/// Upload the run's `claude.log` once it is complete; a failure is told on stderr (the run's
-/// events are closed by then). Returns whether it was uploaded.
-pub async fn upload_run_log(
-    client: &GatewayClient,
-    signer: &Signer,
-    run_id: &str,
-    rules: &Arc<Rules>,
-    path: &Path,
-) -> bool {
-    match upload_file(client, signer, run_id, rules, "claude.log", path).await {
-        Ok(info) => {
-            tracing::info!(size = info.size, "claude.log uploaded");
-            true
-        }
-        Err(e) => {
-            eprintln!("claude-runner: claude.log was not uploaded: {e:#}");
-            false
-        }
+/// Length and SHA-256 (hex) of the file at `path`, read in 64 KiB pieces.
+fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
+    use sha2::Digest as _;
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path)?;
+    let mut hash = sha2::Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hash.update(&buf[..n]);
+        size += n as u64;
     }
+    Ok((size, hex::encode(hash.finalize())))
 }
 
 #[cfg(test)]
@@ -328,8 +346,8 @@ mod tests {
         }
     }
 
-    /// A file upload is redacted, streamed from disk with its length and signed hash known
-    /// beforehand, sent again whole after a 503, and its staged copy removed.
+    /// A file upload is streamed from disk with its length and signed hash known beforehand and
+    /// sent again whole after a 503.
     #[tokio::test]
     async fn a_file_upload_is_streamed_signed_and_retried_whole() {
         use crate::client::testing;
@@ -340,7 +358,8 @@ mod tests {
         let text: String = (0..5_000)
             .map(|i| format!("line {i} known-value-123456 and some more text\n"))
             .collect();
-        std::fs::write(&path, &text).unwrap();
+        let want = redact_bytes(&rules, text.as_bytes());
+        std::fs::write(&path, &want).unwrap();
         let tries = Arc::new(AtomicUsize::new(0));
         let (url, _, requests) = testing::serve_recording({
             let tries = tries.clone();
@@ -364,20 +383,19 @@ mod tests {
             run_id: "r1".into(),
             key,
         };
-        let info = upload_file(
+        let info = send_file(
             &testing::client(&url),
             &signer,
             "r1",
-            &rules,
             "claude.log",
             &path,
+            3,
         )
         .await
         .unwrap();
         assert_eq!(info.name, "claude.log");
         let requests = requests.lock().unwrap().clone();
         assert_eq!(requests.len(), 2, "one 503, then the upload");
-        let want = redact_bytes(&rules, text.as_bytes());
         assert!(!String::from_utf8_lossy(&want).contains("known-value-123456"));
         for (head, body) in &requests {
             assert_eq!(body, &want, "every attempt sends the whole redacted file");
@@ -403,10 +421,6 @@ mod tests {
             common::sign::verify(&key, &parts, &header(common::sign::HEADER_SIGNATURE))
                 .expect("the signature covers the streamed body");
         }
-        assert!(
-            !dir.path().join("claude.log.upload").exists(),
-            "the staged copy is removed"
-        );
     }
 
     #[test]

@@ -86,7 +86,8 @@ fn secret_env_names(vars: impl Iterator<Item = OsString>) -> Vec<OsString> {
     .collect()
 }
 
-/// Remove the runner's secrets (see [`SECRET_ENV`]) from what `cmd` passes to its process. Every
+/// Remove the runner's secrets (see [`SECRET_ENV`]) from what `cmd` passes to its process, and
+/// mark it as the run's with the cookie of [`crate::reaper`] once `start` has set one. Every
 /// process the runner starts goes through this: Claude's turns, `exec` commands, guards, `git`,
 /// tmate.
 pub fn scrub_env(cmd: &mut std::process::Command) -> &mut std::process::Command {
@@ -95,7 +96,22 @@ pub fn scrub_env(cmd: &mut std::process::Command) -> &mut std::process::Command 
     for name in names {
         cmd.env_remove(name);
     }
+    if let Some(cookie) = TREE_COOKIE
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+    {
+        cmd.env(crate::reaper::COOKIE_VAR, cookie);
+    }
     cmd
+}
+
+/// The run's cookie (see [`crate::reaper`]), set by `start` before its first child.
+static TREE_COOKIE: std::sync::RwLock<Option<String>> = std::sync::RwLock::new(None);
+
+/// Mark every process started from now on with `cookie`.
+pub fn set_tree_cookie(cookie: &str) {
+    *TREE_COOKIE.write().unwrap_or_else(|p| p.into_inner()) = Some(cookie.to_string());
 }
 
 /// Process ids (each also a process group id: group leaders) [`reap_leftovers`] must not touch,
@@ -132,14 +148,22 @@ impl Drop for Protection {
     }
 }
 
+/// Keep `pid` (and its group) out of [`reap_leftovers`]' reach until the [`Protection`] drops:
+/// the run's reaper, which runs for as long as the run.
+pub fn protect(pid: u32) -> Protection {
+    protected().insert(pid);
+    Protection { pids: vec![pid] }
+}
+
 /// [`spawn`] plus a [`Guard`] for the new group, both registered as protected before any reaping
 /// pass can see them. For `exec` commands, which run beside Claude's turns.
 pub fn spawn_protected(
     argv: &[String],
+    env: &[(String, Option<String>)],
     cwd: &Path,
 ) -> Result<(Running, Option<Guard>, Protection), SpawnError> {
     let mut set = protected();
-    let running = spawn(argv, cwd)?;
+    let running = spawn_with(argv, env, cwd)?;
     let guard = guard(running.pid);
     let mut pids = vec![running.pid];
     pids.extend(guard.as_ref().and_then(Guard::pid));
@@ -152,9 +176,24 @@ pub fn spawn_protected(
 /// Spawn `argv` in `cwd`, in a new process group, stdin from /dev/null, without the runner's
 /// secrets in its environment.
 pub fn spawn(argv: &[String], cwd: &Path) -> Result<Running, SpawnError> {
+    spawn_with(argv, &[], cwd)
+}
+
+/// [`spawn`] with `env` set (`Some`) or removed (`None`) on top of the scrubbed environment.
+pub fn spawn_with(
+    argv: &[String],
+    env: &[(String, Option<String>)],
+    cwd: &Path,
+) -> Result<Running, SpawnError> {
     let program = argv[0].clone();
     let mut cmd = Command::new(&program);
     scrub_env(cmd.as_std_mut());
+    for (k, v) in env {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
     cmd.args(&argv[1..])
         .current_dir(cwd)
         .stdin(Stdio::null())
@@ -329,7 +368,7 @@ pub fn reap_leftovers(pgid: u32, reach: Reach, keep: &[u32]) -> u64 {
 }
 
 /// True unless the process is gone or a zombie.
-fn is_alive(pid: u32) -> bool {
+pub fn is_alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|s| {

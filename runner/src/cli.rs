@@ -84,13 +84,16 @@ pub enum Command {
     Info,
     /// Check DNS, TCP, TLS, clock skew and the HMAC secret against the gateway
     TestConnection,
-    /// Deliver what a run's spool still holds (after a crash or an outage); needs no token
+    /// Deliver what a run left undelivered (after a crash or an outage); needs no token
     Flush(FlushArgs),
     /// Open a tmate session on this machine and publish its links on a run
     Assist(AssistArgs),
     /// The MCP server Claude Code starts to ask about tool calls (started by `start`, not by hand)
     #[command(hide = true)]
     McpPermission(McpPermissionArgs),
+    /// Internal: the process `start` leaves behind to kill the run's processes if it dies
+    #[command(hide = true)]
+    Reaper(ReaperArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -101,11 +104,22 @@ pub struct McpPermissionArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct ReaperArgs {
+    /// The environment cookie that marks the run's processes
+    #[arg(long)]
+    pub cookie: String,
+    /// The run's cgroup directory, if it has one
+    #[arg(long)]
+    pub cgroup: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct FlushArgs {
     /// The run whose spool to deliver (under RUNNER_DATA_DIR/runs/)
     #[arg(long, value_name = "ID")]
     pub run_id: String,
-    /// If the runner died before the run's end, end the run (a finished marker, exit code 125)
+    /// End the run: if its runner died, with a finished marker (exit code 125); if the gateway
+    /// lost events it had acknowledged, marked incomplete
     #[arg(long)]
     pub close: bool,
     /// Give up after this many seconds [default: keep trying until delivered or Ctrl-C]

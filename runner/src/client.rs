@@ -47,7 +47,12 @@ impl Signer {
 /// What an ingest attempt came to.
 #[derive(Debug)]
 pub enum IngestOutcome {
-    Acked(u64),
+    /// Every sequence up to `through` is stored; `delivery` is the run's verdict once its
+    /// `finished` marker is.
+    Acked {
+        through: u64,
+        delivery: Option<common::wire::Delivery>,
+    },
     /// 409: the gateway wants the stream from this sequence.
     Gap(u64),
     /// 401/403: sending cannot succeed without a person fixing something.
@@ -62,10 +67,7 @@ pub enum IngestOutcome {
         retry_after: Option<Duration>,
     },
     /// Any other answer (400, 413): the batch itself is wrong; retrying cannot help.
-    Rejected {
-        status: StatusCode,
-        message: String,
-    },
+    Rejected { status: StatusCode, message: String },
 }
 
 /// A client for one gateway.
@@ -365,7 +367,10 @@ impl GatewayClient {
             .map(Duration::from_secs);
         match status {
             s if s.is_success() => match resp.json::<IngestAck>().await {
-                Ok(ack) => IngestOutcome::Acked(ack.acked_through),
+                Ok(ack) => IngestOutcome::Acked {
+                    through: ack.acked_through,
+                    delivery: ack.delivery,
+                },
                 Err(e) => IngestOutcome::Retry {
                     cause: format!("unreadable answer: {e}"),
                     retry_after: None,

@@ -28,7 +28,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::allowlist::Allowlist;
-use crate::artifacts;
+use crate::artifacts::{self, UploadError};
 use crate::child::{self, SpawnError};
 use crate::client::{GatewayClient, Signer, error_body};
 use crate::permission::broker::{Broker, Decision};
@@ -78,6 +78,8 @@ pub struct Context {
     pub broker: Arc<Broker>,
     /// Where acted-on command ids are kept, one a line, so a restarted runner skips them too.
     pub seen_file: PathBuf,
+    /// Where artifacts (`latest.diff`, file contents) wait until the gateway has them.
+    pub outbox: crate::outbox::Outbox,
     pub time_limit: Duration,
 }
 
@@ -483,7 +485,11 @@ async fn serve_file(ctx: &Context, id: String, path: String) {
     let (size, truncated) = (read.bytes.len() as u64, read.truncated);
     let body = redact_off_thread(&ctx.rules, read.bytes).await;
     let name = workspace::artifact_name(&path);
-    match artifacts::upload(&ctx.client, &ctx.signer, &ctx.run_id, &name, body).await {
+    let uploaded = ctx
+        .outbox
+        .upload(&ctx.client, &ctx.signer, &ctx.run_id, &name, body)
+        .await;
+    match uploaded {
         Ok(info) => {
             let marker = Marker::File {
                 id: id.clone(),
@@ -494,7 +500,14 @@ async fn serve_file(ctx: &Context, id: String, path: String) {
             };
             let _ = emit(EventKind::Marker, marker.to_value()).await;
         }
-        Err(e) => refuse(format!("the upload failed: {e:#}")).await,
+        Err(e @ UploadError::Transient(_)) => {
+            let text = format!(
+                "The content of {path} (command {id}) was not uploaded yet: {e}{}",
+                crate::outbox::kept_note(&e)
+            );
+            let _ = emit(EventKind::Error, Value::String(text)).await;
+        }
+        Err(e) => refuse(format!("the upload failed: {e}")).await,
     }
 }
 
@@ -561,9 +574,23 @@ async fn run_exec(ctx: &Context, job: Job, shutdown: &mut watch::Receiver<bool>)
         duration_ms: started.elapsed().as_millis() as u64,
         timed_out,
     };
+    // `git` runs hardened, as the runner's own does: no program the repository names runs.
+    let prepared = if crate::git::is_git(&job.argv) {
+        let (cwd, argv) = (ctx.cwd.clone(), job.argv.clone());
+        tokio::task::spawn_blocking(move || crate::git::harden(&argv, &cwd))
+            .await
+            .map(|h| (h.argv, h.env))
+            .map_err(|e| SpawnError::Other {
+                program: "git".into(),
+                source: std::io::Error::other(e),
+            })
+    } else {
+        Ok((job.argv.clone(), Vec::new()))
+    };
     // Protected from the reaping at the end of Claude's turns until it has been waited for, and
     // guarded: the guard kills its group if the runner dies.
-    let (mut running, guard, protection) = match child::spawn_protected(&job.argv, &ctx.cwd) {
+    let spawned = prepared.and_then(|(argv, env)| child::spawn_protected(&argv, &env, &ctx.cwd));
+    let (mut running, guard, protection) = match spawned {
         Ok(r) => r,
         Err(e) => {
             let why = match &e {
@@ -674,11 +701,16 @@ async fn run_exec(ctx: &Context, job: Job, shutdown: &mut watch::Receiver<bool>)
             )
         } else {
             let body = redact_off_thread(&ctx.rules, c.bytes).await;
-            match artifacts::upload(&ctx.client, &ctx.signer, &ctx.run_id, DIFF_ARTIFACT, body)
+            match ctx
+                .outbox
+                .upload(&ctx.client, &ctx.signer, &ctx.run_id, DIFF_ARTIFACT, body)
                 .await
             {
                 Ok(info) => format!("Uploaded {} ({} bytes)", info.name, info.size),
-                Err(e) => format!("{DIFF_ARTIFACT} not uploaded: {e:#}"),
+                Err(e) => format!(
+                    "{DIFF_ARTIFACT} not uploaded: {e}{}",
+                    crate::outbox::kept_note(&e)
+                ),
             }
         };
         let _ = emit(EventKind::Info, Value::String(note)).await;

@@ -1,10 +1,15 @@
 //! `claude-runner`: parse the command line, run the subcommand, exit with its code.
 //!
-//! Exit codes: `start` exits with the last turn's CLI exit code (128 + signal if a signal ended
-//! it), but 1 when that turn failed (Claude's `result` says so) while the CLI exited 0; 125 when
-//! the runner itself fails, 126/127 when `CLAUDE_COMMAND` cannot be run or found;
-//! `test-connection` exits 0 when every check passes and 1 otherwise; `assist` exits 0 once its
-//! session has closed and 125 when it could not open one.
+//! Exit codes (`exit.rs`): `start` exits 0 only when Claude's last turn succeeded, the run was
+//! not stopped, and everything reached the gateway whole. Otherwise the first that applies:
+//! 124 the run was stopped (a `stop` command, SIGINT/SIGTERM, the run deleted at the gateway);
+//! the last turn's CLI exit code (128 + signal if a signal ended it; 1 when the turn failed while
+//! the CLI exited 0; 126/127 when `CLAUDE_COMMAND` cannot be run or found); 123 the gateway holds
+//! the run as incomplete; 122 events or artifacts are still undelivered (`flush` delivers them);
+//! 121 output was dropped at the spool cap. 125 when the runner itself fails. `flush` exits 0
+//! when everything is delivered (or nothing was left), 122 and 123 as `start`. `test-connection`
+//! exits 0 when every check passes and 1 otherwise; `assist` exits 0 once its session has
+//! closed and 125 when it could not open one.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -12,7 +17,7 @@ use std::time::Duration;
 use clap::Parser;
 use claude_runner::cli::{Cli, Command};
 use claude_runner::config::{Settings, read_layers};
-use claude_runner::{assist, connection, flush, permission, start};
+use claude_runner::{assist, connection, flush, permission, reaper, start};
 
 /// Longest the runtime waits for its tasks once the subcommand has its answer.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -36,11 +41,15 @@ fn main() -> ExitCode {
             }
         };
     }
+    if let Command::Reaper(args) = &cli.command {
+        // Reads no settings: it must be up, whatever the environment holds, before any child.
+        return ExitCode::from(reaper::reaper_main(args.cgroup.clone(), &args.cookie) as u8);
+    }
     let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("claude-runner: {e:#}");
-            125
+            claude_runner::exit::RUNNER_FAILED
         }
     };
     ExitCode::from(code.clamp(0, 255) as u8)
@@ -85,6 +94,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Flush(args) => rt.block_on(flush::run(settings, args)),
         Command::Assist(args) => rt.block_on(assist::run(settings, args)),
         Command::McpPermission(args) => permission_server(&args).map(|()| 0),
+        Command::Reaper(_) => Ok(0),
     };
     // A blocking task stuck in a system call must not keep the process alive after its answer.
     rt.shutdown_timeout(SHUTDOWN_TIMEOUT);

@@ -269,10 +269,17 @@ impl Backoff {
 /// How sending ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendEnd {
-    /// The spool is closed and the gateway acknowledged all of it.
-    Delivered,
+    /// The spool is closed and the gateway acknowledged all of it; `verdict` is the run's
+    /// `delivery` as the gateway judged it (absent from a gateway that does not say).
+    Delivered {
+        verdict: Option<common::wire::Delivery>,
+    },
     /// Sending stopped for good; the sentence says why. The events stay in the spool.
     Stopped(String),
+    /// The gateway lacks the events from `expected` on, which it had acknowledged (it lost
+    /// them: restored from a copy, a torn write-ahead log) and which the spool no longer holds:
+    /// the stream cannot be completed, only closed (`flush --close`).
+    Lost { expected: u64 },
 }
 
 /// Longest wait a `Retry-After` may ask for.
@@ -343,6 +350,7 @@ pub async fn send_loop(
     // The next batch, read while the current one is on its way: reading the spool and waiting
     // for the gateway overlap. Used only if the gateway acknowledges what it expects.
     let mut ahead: Option<Prefetch> = None;
+    let mut verdict = None;
     loop {
         let (appended, _, closed) = spool.progress();
         if from > appended {
@@ -350,7 +358,7 @@ pub async fn send_loop(
                 if let Err(e) = spool.save_ack() {
                     tracing::warn!(error = %e, "could not record the acknowledgement in the spool");
                 }
-                return SendEnd::Delivered;
+                return SendEnd::Delivered { verdict };
             }
             spool.wait_beyond(from - 1).await;
             continue;
@@ -400,7 +408,7 @@ pub async fn send_loop(
         }
         let first = from;
         match client.ingest_hashed(&signer, body, &sha).await {
-            IngestOutcome::Acked(n) if n > spool.progress().0 => {
+            IngestOutcome::Acked { through: n, .. } if n > spool.progress().0 => {
                 // Acknowledging what this runner never wrote: skipping ahead would silently lose
                 // the events in between.
                 return stop(
@@ -412,8 +420,12 @@ pub async fn send_loop(
                     ),
                 );
             }
-            IngestOutcome::Acked(n) => {
+            IngestOutcome::Acked {
+                through: n,
+                delivery,
+            } => {
                 backoff.reset();
+                verdict = delivery.or(verdict);
                 if let Err(e) = spool.ack(n) {
                     tracing::warn!(error = %e, "could not record the acknowledgement in the spool");
                 }
@@ -428,6 +440,11 @@ pub async fn send_loop(
                         expected - 1
                     ),
                 );
+            }
+            IngestOutcome::Gap(expected) if expected < spool.first_held() => {
+                // Acknowledged once (its segment is gone), lost since by the gateway.
+                spool.give_up();
+                return SendEnd::Lost { expected };
             }
             IngestOutcome::Gap(expected) => {
                 // The gateway holds everything before `expected`; resend from there.
@@ -516,5 +533,50 @@ mod tests {
         assert_eq!(seen.lock().unwrap().len(), 1);
         assert_eq!(spool.progress().1, 0, "nothing recorded as acknowledged");
         assert_eq!(spool.undelivered(), 3);
+    }
+
+    /// The gateway expects a sequence it acknowledged before and the spool has deleted: the
+    /// stream can only be closed (`flush --close`), and sending says so instead of failing to
+    /// read the spool.
+    #[tokio::test]
+    async fn a_gap_before_what_the_spool_holds_is_reported_as_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let (spool, mut writer, _) = Spool::open(&dir.path().join("spool")).unwrap();
+        let big = Value::String("x".repeat(1 << 20));
+        for _ in 0..5 {
+            writer.stage(EventKind::Stdout, &big, 0).unwrap();
+        }
+        writer.commit().unwrap();
+        spool.ack(5).unwrap();
+        assert!(spool.first_held() > 2, "the first segment is deleted");
+        writer
+            .stage(EventKind::Stdout, &Value::String("six".into()), 0)
+            .unwrap();
+        writer.commit().unwrap();
+        let gap = r#"{"error":"sequence_gap","expected":2}"#;
+        let (url, seen) = testing::serve(move |_| {
+            format!(
+                "HTTP/1.1 409 Conflict\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{gap}",
+                gap.len()
+            )
+        })
+        .await;
+        let end = tokio::time::timeout(
+            Duration::from_secs(10),
+            send_loop(
+                testing::client(&url),
+                Signer::Run {
+                    run_id: "r1".into(),
+                    key: [1; 32],
+                },
+                "r1".into(),
+                spool.clone(),
+            ),
+        )
+        .await
+        .expect("sending ends");
+        assert_eq!(end, SendEnd::Lost { expected: 2 });
+        assert_eq!(seen.lock().unwrap().len(), 1);
+        assert_eq!(spool.undelivered(), 1, "the spool is kept");
     }
 }

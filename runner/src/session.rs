@@ -80,6 +80,8 @@ pub struct Driver {
     pub mcp_config: Option<PathBuf>,
     /// What a `prompt` command may switch.
     pub ceilings: Ceilings,
+    /// Where artifacts wait until the gateway has them.
+    pub outbox: crate::outbox::Outbox,
 }
 
 /// How the session ended.
@@ -91,6 +93,8 @@ pub struct Ended {
     pub signal: Option<i32>,
     /// The gateway deleted the run.
     pub deleted: bool,
+    /// The run was stopped (a `stop` command, the runner's SIGINT/SIGTERM) or deleted.
+    pub stopped: bool,
 }
 
 /// Why the session is ending.
@@ -101,6 +105,8 @@ enum Ending {
     Stop,
     Deleted,
     SingleTurn,
+    /// The agent's CLI could not be started.
+    CannotStart,
 }
 
 impl Ending {
@@ -111,6 +117,7 @@ impl Ending {
             Ending::Stop => "stop",
             Ending::Deleted => "deleted",
             Ending::SingleTurn => "single_turn",
+            Ending::CannotStart => "cannot_start",
         }
     }
 }
@@ -157,6 +164,30 @@ struct Queued {
     permission_mode: Option<String>,
 }
 
+/// The agent's session as the turns go: its id, and its total cost after the last turn that
+/// reported one.
+#[derive(Debug, Default)]
+struct AgentSession {
+    id: Option<String>,
+    cost: Option<(String, f64)>,
+}
+
+impl AgentSession {
+    /// Make the turn's `costUsd` its own cost: the CLI reports the session's running total
+    /// (`sessionCostUsd`), which includes the turns before it.
+    fn account(&mut self, f: &mut TurnFinished) {
+        let (Some(total), Some(id)) = (f.session_cost_usd, f.session_id.clone()) else {
+            return;
+        };
+        let before = match &self.cost {
+            Some((seen, cost)) if *seen == id => Some(*cost),
+            _ => None,
+        };
+        f.cost_usd = common::claude::turn_cost(total, before);
+        self.cost = Some((id, total));
+    }
+}
+
 /// What one turn left behind.
 struct TurnEnd {
     finished: TurnFinished,
@@ -192,7 +223,7 @@ impl Driver {
             ..TurnOptions::default()
         };
         let mut counts = BTreeMap::new();
-        let mut session_id: Option<String> = None;
+        let mut session = AgentSession::default();
         let mut ending: Option<Ending> = None;
         let mut last: Option<(TurnFinished, Option<i32>)> = None;
         let mut turn = 0;
@@ -211,7 +242,7 @@ impl Driver {
                     next.id,
                     next.prompt,
                     &turn_options,
-                    &mut session_id,
+                    &mut session,
                     &mut queue,
                     &mut ending,
                     &mut signals,
@@ -267,6 +298,7 @@ impl Driver {
                 exit_code,
                 signal,
                 deleted: ending == Ending::Deleted,
+                stopped: matches!(ending, Ending::Stop | Ending::Deleted),
             },
             counts,
         )
@@ -353,7 +385,7 @@ impl Driver {
         command_id: Option<String>,
         prompt: String,
         options: &TurnOptions,
-        session_id: &mut Option<String>,
+        session: &mut AgentSession,
         queue: &mut VecDeque<Queued>,
         ending: &mut Option<Ending>,
         signals: &mut Signals,
@@ -367,7 +399,7 @@ impl Driver {
             permission_mode,
         })
         .await;
-        let argv = self.agent.argv(&prompt, session_id.as_deref(), options);
+        let argv = self.agent.argv(&prompt, session.id.as_deref(), options);
         let mut running = match child::spawn(&argv, &self.cwd) {
             Ok(r) => r,
             Err(e) => {
@@ -377,7 +409,7 @@ impl Driver {
                 let finished = self.agent.observer().finish(turn, e.exit_code(), false);
                 self.marker(Marker::TurnFinished(finished.clone())).await;
                 // A CLI that cannot start will not start for the next prompt either.
-                ending.get_or_insert(Ending::Stop);
+                ending.get_or_insert(Ending::CannotStart);
                 return TurnEnd {
                     finished,
                     signal: None,
@@ -410,7 +442,7 @@ impl Driver {
         let observer = tokio::spawn({
             let tx = self.tx.clone();
             let mut observer = self.agent.observer();
-            let known = session_id.clone();
+            let known = session.id.clone();
             async move {
                 let mut announced = known;
                 while let Some(frame) = out_rx.recv().await {
@@ -571,15 +603,16 @@ impl Driver {
                 (child::UNKNOWN_EXIT, None)
             }
         };
-        let finished = match observer.await {
+        let mut finished = match observer.await {
             Ok(o) => {
                 if let Some(id) = o.session_id() {
-                    *session_id = Some(id.to_string());
+                    session.id = Some(id.to_string());
                 }
                 o.finish(turn, exit_code, interrupted)
             }
             Err(_) => self.agent.observer().finish(turn, exit_code, interrupted),
         };
+        session.account(&mut finished);
         self.marker(Marker::TurnFinished(finished.clone())).await;
         TurnEnd {
             finished,
@@ -609,14 +642,16 @@ impl Driver {
         };
         let clean = pipeline::redact_value(&self.rules, &tree);
         let body = serde_json::to_vec(&clean).unwrap_or_default();
-        match crate::artifacts::upload(
-            &self.client,
-            &self.signer,
-            &self.run_id,
-            workspace::TREE_ARTIFACT,
-            body,
-        )
-        .await
+        match self
+            .outbox
+            .upload(
+                &self.client,
+                &self.signer,
+                &self.run_id,
+                workspace::TREE_ARTIFACT,
+                body,
+            )
+            .await
         {
             Ok(_) => {
                 self.marker(Marker::Files {
@@ -629,7 +664,10 @@ impl Driver {
             Err(e) => {
                 self.emit(
                     EventKind::Error,
-                    Value::String(format!("The file tree was not uploaded: {e:#}")),
+                    Value::String(format!(
+                        "The file tree was not uploaded: {e}{}",
+                        crate::outbox::kept_note(&e)
+                    )),
                 )
                 .await;
             }
@@ -674,5 +712,48 @@ async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_turns_cost_is_what_it_adds_to_its_sessions_total() {
+        let turn = |session: &str, total: Option<f64>| TurnFinished {
+            turn: 1,
+            outcome: "success".into(),
+            exit_code: 0,
+            subtype: None,
+            terminal_reason: None,
+            is_error: false,
+            num_turns: 1,
+            cost_usd: total.unwrap_or(0.0),
+            session_cost_usd: total,
+            duration_ms: 0,
+            usage: None,
+            session_id: Some(session.into()),
+            files_written: Vec::new(),
+        };
+        let mut session = AgentSession::default();
+        let mut costs = Vec::new();
+        // An aborted turn without a result line in between: the next total includes its cost.
+        for (id, total) in [
+            ("s1", Some(0.1)),
+            ("s1", Some(0.25)),
+            ("s1", None),
+            ("s1", Some(0.4)),
+            ("s2", Some(0.05)),
+        ] {
+            let mut f = turn(id, total);
+            session.account(&mut f);
+            costs.push(f.cost_usd);
+        }
+        let want = [0.1, 0.15, 0.0, 0.15, 0.05];
+        assert!(
+            costs.iter().zip(want).all(|(c, w)| (c - w).abs() < 1e-12),
+            "{costs:?}"
+        );
     }
 }

@@ -475,6 +475,12 @@ impl Spool {
         (m.appended, m.acked, m.closed)
     }
 
+    /// The first sequence still on disk (acknowledged segments are deleted; 1 for a new spool).
+    pub fn first_held(&self) -> u64 {
+        let m = lock(&self.meta);
+        m.segments.front().map_or(m.appended + 1, |s| s.first)
+    }
+
     /// Events spooled but not acknowledged.
     pub fn undelivered(&self) -> u64 {
         let m = lock(&self.meta);

@@ -17,9 +17,11 @@ use crate::cli::StartArgs;
 use crate::client::{GatewayClient, Signer};
 use crate::commands;
 use crate::config::Settings;
-use crate::pipeline::{self, Frame, SendEnd, Sinks};
+use crate::delivery::{self, Events};
+use crate::outbox::Outbox;
+use crate::pipeline::{self, Frame, Sinks};
 use crate::spool::{self, Spool};
-use crate::{session, workspace};
+use crate::{exit, reaper, session, workspace};
 
 /// How long `start` keeps delivering after the child exited; what is left stays in the spool for
 /// `claude-runner flush` (or the next `start` of the run).
@@ -49,10 +51,12 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
             Some(d) => d.clone(),
             None => std::env::current_dir().context("read the current directory")?,
         };
-        Some(
-            std::fs::canonicalize(&cwd)
-                .with_context(|| format!("working directory {}", cwd.display()))?,
-        )
+        // Checked before the run exists: a bad directory must not leave a run behind.
+        let cwd = workspace::working_dir(&cwd)?;
+        if args.git_branch {
+            workspace::require_git_repo(&cwd)?;
+        }
+        Some(cwd)
     };
 
     let token_env = settings.env.get("RUN_TOKEN").cloned();
@@ -138,6 +142,13 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
     // Before the child runs: a crash from here on leaves a spool that `flush` can deliver.
     spool::save_run_key(&run_dir, &run_id, &key)?;
     child::become_subreaper();
+    // Before the first child: whatever the run starts is held together, and killed if the
+    // runner dies (see `reaper`).
+    let containment = reaper::Containment::start(&run_id);
+    tracing::debug!(
+        mode = containment.mode(),
+        "the run's processes are contained"
+    );
 
     let (tx, rx) = mpsc::channel::<Frame>(pipeline::CHANNEL_FRAMES);
     let sinks = Sinks {
@@ -149,7 +160,7 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
         let limit = settings.spool_max_bytes;
         move || pipeline::sequence(rx, rules, sinks, writer, limit)
     });
-    let sender = spawn_sender(
+    let sender = delivery::spawn_sender(
         client.clone(),
         signer.clone(),
         run_id.clone(),
@@ -167,6 +178,7 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
         },
         tx.clone(),
     )?;
+    let outbox = Outbox::new(&run_dir);
     // Commands from the gateway are taken for as long as the session lasts.
     let stop_command = Arc::new(tokio::sync::Notify::new());
     let (controls_tx, controls) = mpsc::channel(commands::MAX_CONTROLS);
@@ -183,6 +195,7 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
         controls: controls_tx,
         broker: approvals.broker.clone(),
         seen_file: run_dir.join("commands.seen"),
+        outbox: outbox.clone(),
         time_limit: commands::EXEC_TIME_LIMIT,
     });
     // Children are spawned from the task `block_on` drives on the main thread (see `child`: the
@@ -207,16 +220,22 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
         broker: approvals.broker.clone(),
         mcp_config: approvals.mcp_config(),
         ceilings: settings.ceilings.clone(),
+        outbox: outbox.clone(),
     };
     let (ended, counts) = driver.run(args.prompt.clone()).await;
+    // From here Ctrl-C or SIGTERM ends the drain early (listening now: one that comes before
+    // the drain starts counts too).
+    let interrupted = delivery::interruption();
     steering.finish().await;
     approvals.close().await;
     // Nothing outlives the run: no command runs any more, so whatever is left of any group or
     // re-parented to the runner goes (an `exec` command's orphans included).
-    let reaped =
-        tokio::task::spawn_blocking(|| child::reap_leftovers(0, child::Reach::Orphans, &[]))
-            .await
-            .unwrap_or(0);
+    // Then the cgroup or the cookie finds what left both the groups and the runner's children.
+    let reaped = tokio::task::spawn_blocking(move || {
+        child::reap_leftovers(0, child::Reach::Orphans, &[]) + containment.finish()
+    })
+    .await
+    .unwrap_or(0);
     if reaped > 0 {
         let _ = tx
             .send(Frame::new(
@@ -248,17 +267,29 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
         .await;
     drop(tx);
 
+    let mut outcome = exit::Ending {
+        run_code: exit_code,
+        stopped: ended.stopped,
+        ..exit::Ending::default()
+    };
     match sequencer.await {
         Ok(Ok(done)) => {
             if !done.waited.is_zero() {
                 tracing::info!(waited = ?done.waited, "the child was slowed while the gateway caught up");
             }
+            outcome.dropped = done.dropped_lines > 0;
         }
-        Ok(Err(e)) => eprintln!(
-            "claude-runner: writing {} or the spool failed: {e}",
-            log_path.display()
-        ),
-        Err(e) => eprintln!("claude-runner: the sequencer failed: {e}"),
+        Ok(Err(e)) => {
+            eprintln!(
+                "claude-runner: writing {} or the spool failed: {e}",
+                log_path.display()
+            );
+            outcome.undelivered = true;
+        }
+        Err(e) => {
+            eprintln!("claude-runner: the sequencer failed: {e}");
+            outcome.undelivered = true;
+        }
     }
     if ended.deleted {
         // The gateway refuses this run's events and artifacts now; stop trying.
@@ -281,65 +312,32 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
         } else {
             eprintln!("claude-runner: run {run_id} was deleted at the gateway");
         }
-        return Ok(exit_code);
+        return Ok(exit::of_start(outcome));
     }
     // claude.log is complete once the sequencer has ended.
-    crate::artifacts::upload_run_log(&client, &signer, &run_id, &rules, &log_path).await;
-    if finish_delivery(sender, &spool, &run_id, Some(DRAIN_TIMEOUT)).await {
+    if let Err(e) = outbox.stage_log(&rules).await {
+        eprintln!("claude-runner: claude.log was not staged for upload: {e:#}");
+    }
+    let artifacts = Some((&outbox, &client, &signer));
+    let until = delivery::window(Some(DRAIN_TIMEOUT), interrupted);
+    let rest = delivery::deliver_rest(sender, &spool, artifacts, &run_id, until).await;
+    match rest.events {
+        Events::Delivered => {}
+        Events::Incomplete => {
+            outcome.incomplete = true;
+            delivery::note_incomplete(
+                &run_dir,
+                "the events it stored differ from the ones the runner sent",
+            );
+        }
+        Events::Undelivered | Events::Lost { .. } => outcome.undelivered = true,
+    }
+    if !rest.artifacts_left.is_empty() || !outbox.is_settled() {
+        outcome.undelivered = true;
+    }
+    if !outcome.undelivered {
         // Nothing is left for `flush`: the key need not stay on disk.
         let _ = std::fs::remove_file(run_dir.join("run.key"));
     }
-    Ok(exit_code)
-}
-
-/// Start sending the spool; a permanent failure is reported the moment it happens.
-pub fn spawn_sender(
-    client: GatewayClient,
-    signer: Signer,
-    run_id: String,
-    spool: Arc<Spool>,
-) -> tokio::task::JoinHandle<SendEnd> {
-    tokio::spawn(async move {
-        let end = pipeline::send_loop(client, signer, run_id, spool).await;
-        if let SendEnd::Stopped(why) = &end {
-            eprintln!("claude-runner: {why}");
-        }
-        end
-    })
-}
-
-/// Wait for the sender to deliver the closed spool, at most `limit` and until Ctrl-C. True if the
-/// gateway acknowledged everything; otherwise says how to deliver the rest.
-pub async fn finish_delivery(
-    sender: tokio::task::JoinHandle<SendEnd>,
-    spool: &Spool,
-    run_id: &str,
-    limit: Option<Duration>,
-) -> bool {
-    let abort = sender.abort_handle();
-    let deadline = async {
-        match limit {
-            Some(d) => tokio::time::sleep(d).await,
-            None => std::future::pending().await,
-        }
-    };
-    let outcome = tokio::select! {
-        r = sender => Some(r),
-        () = deadline => None,
-        _ = tokio::signal::ctrl_c() => None,
-    };
-    match outcome {
-        Some(Ok(SendEnd::Delivered)) => return true,
-        // Already reported by the sender.
-        Some(Ok(SendEnd::Stopped(_))) => {}
-        Some(Err(e)) => eprintln!("claude-runner: the sender failed: {e}"),
-        None => abort.abort(),
-    }
-    eprintln!(
-        "claude-runner: {} events of run {run_id} are not delivered yet; they are kept in {}; \
-         `claude-runner flush --run-id {run_id}` delivers them",
-        spool.undelivered(),
-        spool.dir().display()
-    );
-    false
+    Ok(exit::of_start(outcome))
 }

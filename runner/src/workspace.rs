@@ -9,13 +9,11 @@
 //! ([`hidden_dirs`], [`ensure_data_dir`]).
 //!
 //! The working directory is not trusted: Claude writes to it, `.git/config` included. The `git`
-//! the runner runs itself ([`git`]) therefore ignores the settings that run commands
-//! (`core.fsmonitor`, hooks, `diff.external`, pagers, signing programs), reads no system
-//! configuration, never prompts, and gets none of the runner's secrets.
+//! the runner runs itself ([`git`]) is therefore the hardened one of [`crate::git`]: no hook,
+//! fsmonitor, pager, filter, external diff or signing program the repository names runs.
 
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
@@ -28,23 +26,12 @@ pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 pub const TREE_ARTIFACT: &str = "files.json";
 /// Directories a walk outside git never enters.
 const SKIPPED_DIRS: &[&str] = &[".git", "node_modules", "target"];
-/// The author of checkpoint commits, and settings that would make `git` run a program the
-/// repository names turned off (`fsmonitor`, hooks, external diff, pager, signing).
-const GIT_CONFIG: [&str; 14] = [
+/// The author of checkpoint commits.
+const GIT_AUTHOR: [&str; 4] = [
     "-c",
     "user.name=claude-runner",
     "-c",
     "user.email=claude-runner@localhost",
-    "-c",
-    "core.fsmonitor=false",
-    "-c",
-    "core.hooksPath=/dev/null",
-    "-c",
-    "diff.external=",
-    "-c",
-    "core.pager=cat",
-    "-c",
-    "commit.gpgsign=false",
 ];
 /// What [`ensure_data_dir`] writes to `<data>/.gitignore`.
 const DATA_GITIGNORE: &str =
@@ -89,19 +76,16 @@ pub fn branch_name(run_id: &str) -> String {
     format!("claude/{run_id}")
 }
 
-/// Run the runner's own `git` in `dir`; see the module documentation for what it ignores.
+/// Run the runner's own `git` in `dir`, hardened ([`crate::git`]): no program the repository
+/// names runs.
 fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let mut cmd = Command::new("git");
-    crate::child::scrub_env(&mut cmd);
-    let out = cmd
-        .args(GIT_CONFIG)
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env_remove("GIT_EXTERNAL_DIFF")
-        .env_remove("GIT_PAGER")
-        .stdin(Stdio::null())
+    let argv: Vec<String> = std::iter::once("git")
+        .chain(GIT_AUTHOR)
+        .chain(args.iter().copied())
+        .map(String::from)
+        .collect();
+    let out = crate::git::harden(&argv, dir)
+        .command(dir)
         .output()
         .context("run git")?;
     if !out.status.success() {
@@ -112,6 +96,40 @@ fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
         );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// `dir` as the run's working directory: canonical, a directory, readable and enterable. The
+/// error names the directory (it is checked before the run is created at the gateway).
+pub fn working_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+    let canonical = std::fs::canonicalize(dir)
+        .with_context(|| format!("working directory {}", dir.display()))?;
+    let meta = std::fs::metadata(&canonical)
+        .with_context(|| format!("working directory {}", dir.display()))?;
+    if !meta.is_dir() {
+        bail!("working directory {}: it is not a directory", dir.display());
+    }
+    use nix::unistd::{AccessFlags, access};
+    access(&canonical, AccessFlags::R_OK | AccessFlags::X_OK).map_err(|e| {
+        anyhow::anyhow!(
+            "working directory {}: cannot read and enter it ({})",
+            dir.display(),
+            e.desc()
+        )
+    })?;
+    Ok(canonical)
+}
+
+/// An error unless `dir` is in a git working tree (what `--git-branch` needs outside an auto
+/// workspace).
+pub fn require_git_repo(dir: &Path) -> anyhow::Result<()> {
+    if !is_git_repo(dir) {
+        bail!(
+            "--git-branch needs a git repository, and {} is not in one (`git init` it, or use \
+             --workspace auto)",
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// True if `dir` is inside a git working tree.
@@ -151,11 +169,7 @@ pub fn prepare_branch(dir: &Path, branch: &str, init: bool) -> anyhow::Result<()
         git(dir, &["init", "--quiet"])?;
     } else if !is_git_repo(dir) {
         if !init {
-            bail!(
-                "--git-branch needs a git repository, and {} is not in one (`git init` it, or use \
-                 --workspace auto)",
-                dir.display()
-            );
+            require_git_repo(dir)?;
         }
         git(dir, &["init", "--quiet"])?;
     }
@@ -619,23 +633,27 @@ mod tests {
         write_exec(ws.join(".git/hooks/pre-commit"), hook("pre-commit"));
         let monitor = write_exec(dir.path().join("fsmonitor"), hook("fsmonitor"));
         let pager = write_exec(dir.path().join("pager"), hook("pager"));
+        let filter = write_exec(dir.path().join("filter"), hook("filter") + "cat\n");
         for (k, v) in [
             ("core.fsmonitor", monitor.display().to_string()),
             ("core.pager", pager.display().to_string()),
             ("diff.external", pager.display().to_string()),
+            ("filter.evil.clean", filter.display().to_string()),
+            ("filter.evil.required", "true".into()),
         ] {
-            Command::new("git")
+            std::process::Command::new("git")
                 .args(["config", k, &v])
                 .current_dir(&ws)
                 .status()
                 .unwrap();
         }
+        std::fs::write(ws.join(".gitattributes"), "* filter=evil\n").unwrap();
         let hidden = [ws.join(".data")];
         tree(&ws, 10, &hidden);
         checkpoint(&ws, "checkpoint: test", &hidden)
             .unwrap()
             .expect("a commit");
-        for name in ["post-commit", "pre-commit", "fsmonitor", "pager"] {
+        for name in ["post-commit", "pre-commit", "fsmonitor", "pager", "filter"] {
             assert!(!mark(name).exists(), "{name} ran");
         }
     }

@@ -77,6 +77,18 @@ impl Drop for FakeAnthropic {
     }
 }
 
+/// The pinned Claude Code CLI; `tests/run` installs it with `npm ci --prefix tests/claude`.
+pub fn claude_cli() -> std::path::PathBuf {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("claude/node_modules/.bin/claude");
+    assert!(
+        path.exists(),
+        "the Claude Code CLI is not installed at {}: run `npm ci --prefix tests/claude` (tests/run does)",
+        path.display()
+    );
+    path
+}
+
 /// The environment that makes the CLI talk only to this fake, with a throwaway home.
 pub fn claude_env(base_url: &str, home: &std::path::Path) -> Vec<(String, String)> {
     let tmp = home.join("tmp");

@@ -114,6 +114,8 @@ pub struct AppendOutcome {
     /// How many events of the batch were new.
     pub inserted: usize,
     pub status: RunStatus,
+    /// The run's delivery verdict once its `finished` marker is stored.
+    pub delivery: Option<common::wire::Delivery>,
 }
 
 /// Durable storage of the gateway.

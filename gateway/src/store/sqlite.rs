@@ -663,6 +663,7 @@ fn append(conn: &Connection, run_id: &str, events: &[Event]) -> Result<AppendOut
             acked_through: before.last_seq,
             inserted: 0,
             status: before.status,
+            delivery: before.delivery,
         });
     }
     {
@@ -705,6 +706,7 @@ fn append(conn: &Connection, run_id: &str, events: &[Event]) -> Result<AppendOut
         acked_through: after.last_seq,
         inserted: fresh.len(),
         status: after.status,
+        delivery: after.delivery,
     })
 }
 
@@ -1302,11 +1304,18 @@ mod tests {
                 Some(Delivery::Complete),
             ),
         ] {
-            store
-                .append_events(id.into(), vec![finish].into())
+            let acked = store
+                .append_events(id.into(), vec![finish.clone()].into())
                 .await
                 .unwrap();
             assert_eq!(summary(&store, id).await.delivery, want, "{id}");
+            // The runner learns the verdict from the acknowledgement, of a resend too.
+            assert_eq!(acked.delivery, want, "{id}");
+            let again = store
+                .append_events(id.into(), vec![finish].into())
+                .await
+                .unwrap();
+            assert_eq!((again.inserted, again.delivery), (0, want), "{id}");
         }
         let listed = store.list_runs(10).await.unwrap();
         assert!(
@@ -1521,7 +1530,8 @@ mod tests {
             AppendOutcome {
                 acked_through: 3,
                 inserted: 3,
-                status: RunStatus::Running
+                status: RunStatus::Running,
+                delivery: None
             }
         );
         assert_eq!(all_events(&store, "r").await, batch);
@@ -1547,7 +1557,8 @@ mod tests {
             AppendOutcome {
                 acked_through: 5,
                 inserted: 0,
-                status: RunStatus::Running
+                status: RunStatus::Running,
+                delivery: None
             }
         );
         let overlap = store
@@ -1648,7 +1659,8 @@ mod tests {
             AppendOutcome {
                 acked_through: 2,
                 inserted: 0,
-                status: RunStatus::Finished
+                status: RunStatus::Finished,
+                delivery: None
             }
         );
         assert_eq!(all_events(&store, "r").await.len(), 2);

@@ -1,0 +1,396 @@
+//! The run's reaper: what makes "nothing outlives a run" hold for every process `start` starts,
+//! however it detaches, even when the runner itself dies by SIGKILL. The Claude Code CLI starts
+//! each Bash tool in a session and process group of its own, out of reach of the per-child
+//! [`crate::child::Guard`], which kills only the child's group.
+//!
+//! `start` sets up a [`Containment`] before its first child, in the best way the machine allows:
+//! * **a cgroup** (v2): the runner creates `claude-runner-<run>-<pid>` under its own cgroup and
+//!   moves itself into it, so every process it starts from then on, and all of theirs, is a
+//!   member and cannot leave without write access to another cgroup. Killing the cgroup
+//!   (`cgroup.kill`; on kernels before 5.14 every member, frozen first) kills them all. Needs a
+//!   cgroup v2 hierarchy the runner may write to (root, a container, a delegated systemd unit);
+//! * **an environment cookie**, always: every child gets `CLAUDE_RUNNER_TREE=<random>` in its
+//!   environment (see [`crate::child::scrub_env`]), which its descendants inherit through
+//!   `setsid` and double forks; a process carrying it is one of the run's. This is how Jenkins'
+//!   process-tree killer finds a build's processes. Only a process that starts a program with a
+//!   cleared environment sheds it.
+//!
+//! One reaper process (the runner's own binary, hidden `reaper` subcommand, in a process group of
+//! its own, outside the cgroup) blocks reading a pipe only the runner holds. When the runner dies,
+//! however it dies, the kernel closes the pipe: the reaper kills the cgroup, then every process
+//! with the cookie, and removes the cgroup. When the run ends normally, [`Containment::finish`]
+//! does the same from the runner (after moving itself out of the cgroup) and releases the reaper.
+//!
+//! A PID namespace whose init is the reaper would also do it (as root), but without
+//! `unsafe_code` the runner cannot give its children a `/proc` of their own: they would see the
+//! machine's process ids in `/proc` while their own are the namespace's, so `pkill` or
+//! `lsof -t … | xargs kill` in a Bash tool would signal nothing, or the wrong process.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// The environment variable that marks the run's processes.
+pub const COOKIE_VAR: &str = "CLAUDE_RUNNER_TREE";
+/// What the runner writes to release the reaper without killing anything.
+const RELEASE: &[u8] = b"done\n";
+/// How long killing waits for the cgroup to empty before giving up on removing it.
+const EMPTY_WAIT: Duration = Duration::from_secs(5);
+
+/// How a run's processes are held together; see the module documentation.
+#[derive(Debug)]
+pub struct Containment {
+    cgroup: Option<Cgroup>,
+    cookie: String,
+    reaper: Option<Child>,
+    /// The reaper is the runner's child: the reaping at the end of a turn must spare it.
+    _spared: Option<crate::child::Protection>,
+}
+
+/// The run's cgroup and the one the runner came from.
+#[derive(Debug, Clone)]
+struct Cgroup {
+    dir: PathBuf,
+    home: PathBuf,
+}
+
+impl Containment {
+    /// Set up the containment for run `run_id`: spawn the reaper, then (if the machine allows)
+    /// move the runner into a new cgroup, and mark every child from now on with the cookie.
+    /// Never fails: what cannot be had is logged and left out.
+    pub fn start(run_id: &str) -> Self {
+        let cookie = crate::client::random_b64(24);
+        let cgroup = Cgroup::create(run_id)
+            .map_err(|e| tracing::info!(error = %e, "no cgroup for the run; the cookie alone finds its processes"))
+            .ok();
+        let reaper = spawn_reaper(cgroup.as_ref().map(|c| c.dir.as_path()), &cookie);
+        if let Some(c) = &cgroup
+            && let Err(e) = c.enter()
+        {
+            tracing::info!(error = %e, "could not enter the run's cgroup");
+            let _ = std::fs::remove_dir(&c.dir);
+            // The reaper was told of it; an empty cgroup it cannot remove is harmless.
+            return Self::with(None, cookie, reaper);
+        }
+        Self::with(cgroup, cookie, reaper)
+    }
+
+    fn with(cgroup: Option<Cgroup>, cookie: String, reaper: Option<Child>) -> Self {
+        crate::child::set_tree_cookie(&cookie);
+        let _spared = reaper.as_ref().map(|r| crate::child::protect(r.id()));
+        Self {
+            cgroup,
+            cookie,
+            reaper,
+            _spared,
+        }
+    }
+
+    /// `cgroup` or `cookie`: how the run's processes are found.
+    pub fn mode(&self) -> &'static str {
+        if self.cgroup.is_some() {
+            "cgroup"
+        } else {
+            "cookie"
+        }
+    }
+
+    /// The run is over: kill whatever of it is left (none, normally: `start` reaped already),
+    /// remove the cgroup and release the reaper. Returns how many processes were killed.
+    /// Blocking.
+    pub fn finish(mut self) -> u64 {
+        self.finish_inner()
+    }
+
+    fn finish_inner(&mut self) -> u64 {
+        let mut killed = 0;
+        if let Some(c) = self.cgroup.take() {
+            if let Err(e) = c.leave() {
+                // Killing the cgroup now would kill the runner; the reaper does it at exit.
+                tracing::warn!(error = %e, "could not leave the run's cgroup");
+                return 0;
+            }
+            killed += c.kill_all();
+        }
+        killed += kill_by_cookie(&self.cookie, &[]);
+        if let Some(mut r) = self.reaper.take() {
+            if let Some(pipe) = r.stdin.as_mut() {
+                let _ = pipe.write_all(RELEASE);
+            }
+            drop(r.stdin.take());
+            let _ = r.wait();
+        }
+        killed
+    }
+}
+
+impl Drop for Containment {
+    fn drop(&mut self) {
+        self.finish_inner();
+    }
+}
+
+/// Start the reaper for `cgroup` and `cookie`; `None` (with a warning) if it cannot run.
+fn spawn_reaper(cgroup: Option<&Path>, cookie: &str) -> Option<Child> {
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot find the runner's own binary for the reaper");
+            return None;
+        }
+    };
+    let mut cmd = Command::new(exe);
+    crate::child::scrub_env(&mut cmd);
+    cmd.env_remove(COOKIE_VAR)
+        .args(["reaper", "--cookie", cookie]);
+    if let Some(dir) = cgroup {
+        cmd.arg("--cgroup").arg(dir);
+    }
+    use std::os::unix::process::CommandExt;
+    match cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .process_group(0)
+        .spawn()
+    {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not start the reaper that stops the run's processes if the runner dies");
+            None
+        }
+    }
+}
+
+/// The reaper process: wait for the runner to release it or die; in the second case kill the
+/// run's cgroup and every process with the cookie. Returns its exit code.
+pub fn reaper_main(cgroup: Option<PathBuf>, cookie: &str) -> i32 {
+    // A terminal's hangup or Ctrl-C is the runner's to handle; it releases or dies.
+    let mut quiet = nix::sys::signal::SigSet::empty();
+    quiet.add(Signal::SIGHUP);
+    quiet.add(Signal::SIGINT);
+    let _ = quiet.thread_block();
+    let mut said = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut said);
+    if said.starts_with(RELEASE) {
+        return 0;
+    }
+    if let Some(dir) = cgroup {
+        // The runner is dead, so it is no member any more; whatever is, goes.
+        Cgroup {
+            dir,
+            home: PathBuf::new(),
+        }
+        .kill_all();
+    }
+    kill_by_cookie(cookie, &[std::process::id()]);
+    0
+}
+
+impl Cgroup {
+    /// Create the run's cgroup under the runner's own (cgroup v2 only).
+    fn create(run_id: &str) -> std::io::Result<Self> {
+        let home = own_cgroup_dir()?;
+        let dir = home.join(format!("claude-runner-{run_id}-{}", std::process::id()));
+        std::fs::create_dir(&dir)?;
+        Ok(Self { dir, home })
+    }
+
+    /// Move the runner (all its threads) into the cgroup.
+    fn enter(&self) -> std::io::Result<()> {
+        std::fs::write(
+            self.dir.join("cgroup.procs"),
+            std::process::id().to_string(),
+        )
+    }
+
+    /// Move the runner back to the cgroup it came from.
+    fn leave(&self) -> std::io::Result<()> {
+        std::fs::write(
+            self.home.join("cgroup.procs"),
+            std::process::id().to_string(),
+        )
+    }
+
+    fn members(&self) -> Vec<u32> {
+        std::fs::read_to_string(self.dir.join("cgroup.procs"))
+            .map(|t| t.lines().filter_map(|l| l.trim().parse().ok()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Kill every member, wait until none is left, remove the cgroup. Returns how many members
+    /// there were.
+    fn kill_all(&self) -> u64 {
+        let members = self.members();
+        if !members.is_empty() && std::fs::write(self.dir.join("cgroup.kill"), "1").is_err() {
+            // Before Linux 5.14: freeze, so none can fork while its siblings are killed.
+            let _ = std::fs::write(self.dir.join("cgroup.freeze"), "1");
+            for _ in 0..10 {
+                let left = self.members();
+                if left.is_empty() {
+                    break;
+                }
+                for pid in left {
+                    let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = std::fs::write(self.dir.join("cgroup.freeze"), "0");
+        }
+        // Removing it fails (EBUSY) until the last member has fully exited.
+        let deadline = Instant::now() + EMPTY_WAIT;
+        loop {
+            match std::fs::remove_dir(&self.dir) {
+                Ok(()) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                Err(e) => {
+                    tracing::warn!(dir = %self.dir.display(), error = %e, "could not remove the run's cgroup");
+                    break;
+                }
+            }
+        }
+        members.len() as u64
+    }
+}
+
+/// The directory of the runner's own cgroup in the cgroup v2 hierarchy, from `/proc/self/cgroup`
+/// (`0::<path>`) and the `cgroup2` mount in `/proc/self/mountinfo`.
+fn own_cgroup_dir() -> std::io::Result<PathBuf> {
+    let not_there =
+        |what: &str| std::io::Error::new(std::io::ErrorKind::NotFound, what.to_string());
+    let own = std::fs::read_to_string("/proc/self/cgroup")?;
+    let path = own
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .ok_or_else(|| not_there("no cgroup v2 entry in /proc/self/cgroup"))?
+        .trim()
+        .to_string();
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo")?;
+    cgroup2_dir(&mounts, &path)
+        .ok_or_else(|| not_there("no cgroup2 mount holds the runner's cgroup"))
+}
+
+/// Where the cgroup `path` lies, given the mount table: `<mount point>/<path below its root>`.
+fn cgroup2_dir(mountinfo: &str, path: &str) -> Option<PathBuf> {
+    mountinfo.lines().find_map(|line| {
+        let (head, tail) = line.split_once(" - ")?;
+        if tail.split(' ').next()? != "cgroup2" {
+            return None;
+        }
+        let mut fields = head.split(' ');
+        let root = fields.nth(3)?;
+        let mount = fields.next()?;
+        let below = path.strip_prefix(root)?.trim_start_matches('/');
+        if below.split('/').any(|c| c == "..") {
+            return None;
+        }
+        Some(Path::new(mount).join(below))
+    })
+}
+
+/// Kill (SIGKILL) every process whose environment holds the cookie, except `spare`, until none
+/// is left (a few passes: a dying parent's child may fork once more). Returns how many.
+pub fn kill_by_cookie(cookie: &str, spare: &[u32]) -> u64 {
+    let needle = format!("{COOKIE_VAR}={cookie}");
+    let me = std::process::id();
+    let mut killed = std::collections::BTreeSet::new();
+    for _ in 0..10 {
+        let found: Vec<u32> = carrying(needle.as_bytes())
+            .into_iter()
+            .filter(|p| *p != me && !spare.contains(p))
+            .collect();
+        if found.is_empty() {
+            break;
+        }
+        for pid in found {
+            if kill(Pid::from_raw(pid as i32), Signal::SIGKILL).is_ok() {
+                killed.insert(pid);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    killed.len() as u64
+}
+
+/// Live processes whose environment has the entry `needle` (`NAME=value`); those whose
+/// environment cannot be read (another user's) are not.
+fn carrying(needle: &[u8]) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|entry| entry == needle))
+        })
+        .filter(|&pid| crate::child::is_alive(pid))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cgroup_dir_is_found_below_the_cgroup2_mount() {
+        let hybrid = "25 1 0:22 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro\n\
+                      41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+        assert_eq!(
+            cgroup2_dir(hybrid, "/user.slice/x.scope"),
+            Some(PathBuf::from("/sys/fs/cgroup/unified/user.slice/x.scope"))
+        );
+        assert_eq!(
+            cgroup2_dir(hybrid, "/"),
+            Some(PathBuf::from("/sys/fs/cgroup/unified"))
+        );
+        // A container whose mount shows only its own part of the hierarchy.
+        let nested = "30 20 0:27 /docker/abc /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
+        assert_eq!(
+            cgroup2_dir(nested, "/docker/abc/sub"),
+            Some(PathBuf::from("/sys/fs/cgroup/sub"))
+        );
+        assert_eq!(cgroup2_dir(nested, "/elsewhere"), None);
+        assert_eq!(cgroup2_dir("1 0 0:1 / / rw - ext4 /dev/x rw\n", "/"), None);
+    }
+
+    #[test]
+    fn the_cookie_finds_a_detached_process_and_nothing_else() {
+        let cookie = crate::client::random_b64(24);
+        let spawn = |with: bool| {
+            let mut cmd = Command::new("setsid");
+            cmd.args(["sleep", "300"]).stdin(Stdio::null());
+            if with {
+                cmd.env(COOKIE_VAR, &cookie);
+            }
+            cmd.spawn().unwrap()
+        };
+        let (mut marked, mut other) = (spawn(true), spawn(false));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        // setsid may fork first: wait until the marked sleep carries the cookie.
+        while carrying(format!("{COOKIE_VAR}={cookie}").as_bytes()).is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "the marked process never showed up"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(kill_by_cookie(&cookie, &[]), 1);
+        assert!(
+            marked.wait().unwrap().code().is_none(),
+            "killed by a signal"
+        );
+        assert!(
+            other.try_wait().unwrap().is_none(),
+            "the unmarked one runs on"
+        );
+        other.kill().unwrap();
+        other.wait().unwrap();
+    }
+}
