@@ -65,6 +65,7 @@ while [ $i -le 100 ]; do echo "line $i"; i=$((i+1)); done
   // Each line's number links to it and tells its time.
   const number = await page.$('.run-view:not([hidden]) .ln:has(.ln-x:text-is("line 1")) .ln-n');
   assert.match(await number.getAttribute('href'), /^#L\d+$/);
+  await number.hover();
   assert.match(await number.getAttribute('title'), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC$/);
 
   // An allowlisted command from the page, through the runner, back as output: the feedback and

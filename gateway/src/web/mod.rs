@@ -60,6 +60,7 @@ const ASSETS: &[Asset] = &[
     module!("format.mjs"),
     module!("runs.mjs"),
     module!("runview.mjs"),
+    module!("stream.mjs"),
     module!("controls.mjs"),
     module!("terminal.mjs"),
     module!("search.mjs"),

@@ -10,6 +10,7 @@ import { LogView, PAGE } from './terminal.mjs';
 import { LogSearch } from './search.mjs';
 import { Controls, PromptBox } from './controls.mjs';
 import { openViewer } from './viewer.mjs';
+import { readStream } from './stream.mjs';
 import { copyText } from './dom.mjs';
 
 const PANES = [
@@ -436,7 +437,7 @@ export class RunView {
 
   disconnect() {
     clearTimeout(this.retry);
-    if (this.es) this.es.close();
+    if (this.es) this.es.abort();
     this.es = null;
   }
 
@@ -476,42 +477,55 @@ export class RunView {
     }
   }
 
+  /** Follow the live stream from the last sequence this view has; on a cut, check the session
+   *  and reconnect with a growing delay (the view de-duplicates by sequence). */
   connect() {
     this.disconnect();
     this.setConn('connecting', 'connecting');
-    const es = new EventSource(runPath(this.id, `/stream?after=${this.log.live}`));
-    this.es = es;
-    es.onopen = () => {
-      this.retryDelay = 1000;
-      this.setConn('live', 'live');
-    };
-    es.onmessage = (ev) => this.receive(JSON.parse(ev.data));
-    es.addEventListener('end', () => {
-      es.close();
-      this.es = null;
-      this.ended = true;
-      this.setConn('ended', 'ended');
-      api('GET', runPath(this.id)).then((r) => this.setRun(r), () => {});
-    });
-    es.onerror = () => {
-      if (es.readyState === EventSource.CLOSED) {
-        // Refused (signed out, gateway error): check the session, then try again.
+    const ctrl = new AbortController();
+    this.es = ctrl;
+    readStream(runPath(this.id, `/stream?after=${this.log.live}`), {
+      signal: ctrl.signal,
+      onOpen: () => {
+        this.retryDelay = 1000;
+        this.setConn('live', 'live');
+      },
+      onEvent: (e) => this.receive(e),
+      onEnd: () => {
+        this.ended = true;
+        this.setConn('ended', 'ended');
+        api('GET', runPath(this.id)).then((r) => this.setRun(r), () => {});
+      },
+    }).then(
+      ({ ended }) => {
+        if (this.es !== ctrl) return;
         this.es = null;
-        this.setConn('offline', 'offline');
-        this.retry = setTimeout(async () => {
-          try {
-            const s = await api('GET', '/api/session');
-            setCsrf(s.csrf);
-            if (this.shell.isActive(this.id)) this.connect();
-          } catch (e) {
-            if (e.status !== 401 && this.shell.isActive(this.id)) this.connect();
-          }
-        }, this.retryDelay);
-        this.retryDelay = Math.min(this.retryDelay * 2, 15000);
-      } else {
-        this.setConn('connecting', 'reconnecting');
+        if (!ended) this.reconnect(false);
+      },
+      (e) => {
+        if (this.es !== ctrl || ctrl.signal.aborted) return;
+        this.es = null;
+        this.reconnect(Boolean(e.status));
+      },
+    );
+  }
+
+  reconnect(refused) {
+    this.setConn(refused ? 'offline' : 'connecting', refused ? 'offline' : 'reconnecting');
+    clearTimeout(this.retry);
+    this.retry = setTimeout(async () => {
+      if (refused) {
+        // Refused (signed out, gateway error): still signed in?
+        try {
+          const s = await api('GET', '/api/session');
+          setCsrf(s.csrf);
+        } catch (e) {
+          if (e.status === 401) return;
+        }
       }
-    };
+      if (this.shell.isActive(this.id) && !this.ended) this.connect();
+    }, this.retryDelay);
+    this.retryDelay = Math.min(this.retryDelay * 2, 15000);
   }
 
   /**

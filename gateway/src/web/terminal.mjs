@@ -67,6 +67,12 @@ export class LogView {
     this.pillText = '';
     wrap.append(this.term, this.pill);
     this.term.addEventListener('scroll', () => this.onScroll(), { passive: true });
+    // A line number tells its full time when pointed at (set then: formatting thousands of
+    // dates per second of a flood would cost more than the lines themselves).
+    this.lines.addEventListener('mouseover', (ev) => {
+      const a = ev.target.closest && ev.target.closest('a.ln-n');
+      if (a && !a.title) a.title = fmtStamp(a.parentElement._event.ts);
+    });
     this.lines.addEventListener('click', (ev) => {
       const a = ev.target.closest('a.ln-n');
       if (!a || ev.metaKey || ev.ctrlKey || ev.shiftKey) return;
@@ -109,7 +115,6 @@ export class LogView {
     n.href = `#L${e.sequence}`;
     n.tabIndex = -1;
     n.textContent = e.sequence;
-    n.title = fmtStamp(e.ts);
     const x = document.createElement('span');
     x.className = 'ln-x';
     if (d.label) {
