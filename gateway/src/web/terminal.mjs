@@ -11,7 +11,11 @@ import { describeEvent } from './lines.mjs';
 
 export const PAGE = 500; // events per history request
 export const MAX_LINES = 2000; // line elements kept in the DOM
-const BUDGET_MS = 8; // rendering work per animation frame while output streams in
+const BUDGET_MS = 6; // rendering work per animation frame while output streams in
+const FRAME_LINES = 200; // lines drawn per animation frame at most
+const FLOOD = 1000; // lines waiting while following: a flood
+const FLOOD_LINES = 100; // lines kept of a flood while following (a screenful or two)
+const FLOOD_MS = 100; // drawn at most this often
 const NEAR = 400; // pixels from an edge at which the next page is fetched
 
 export class LogView {
@@ -33,6 +37,7 @@ export class LogView {
     this.loading = false;
     this.queue = [];
     this.frame = 0;
+    this.floodDrawn = 0; // when a flood was last drawn
     this.raw = localStorage.getItem('gw.raw') === '1';
     this.expectScroll = -1; // the scrollTop this view set itself, to tell it from the reader's
     this.build();
@@ -170,14 +175,20 @@ export class LogView {
     this.frame = 0;
     if (!this.queue.length) return;
     const started = performance.now();
-    if (this.stick && this.queue.length >= MAX_LINES) {
-      // Following: only the newest MAX_LINES can end up in the DOM anyway; the rest is paged
-      // in from the gateway if the reader scrolls up.
-      this.queue = this.queue.slice(-MAX_LINES);
+    if (this.stick && this.queue.length > FLOOD) {
+      // Following a flood: only the newest lines can be seen; drawing the rest would only
+      // stall the page. They are paged in from the gateway if the reader scrolls up. The view
+      // is redrawn at most every FLOOD_MS meanwhile.
+      this.queue = this.queue.slice(-FLOOD_LINES);
+      if (started - this.floodDrawn < FLOOD_MS) {
+        this.frame = requestAnimationFrame(() => this.flush());
+        return;
+      }
+      this.floodDrawn = started;
       this.lines.replaceChildren();
       this.first = 0;
     }
-    let room = this.stick ? Infinity : MAX_LINES - this.lines.childElementCount;
+    let room = Math.min(FRAME_LINES, this.stick ? Infinity : MAX_LINES - this.lines.childElementCount);
     const frag = document.createDocumentFragment();
     let i = 0;
     let firstSeq = 0;
@@ -185,7 +196,7 @@ export class LogView {
       const e = this.queue[i];
       if (!firstSeq) firstSeq = e.sequence;
       frag.append(this.line(e));
-      if ((i & 63) === 63 && performance.now() - started > BUDGET_MS) {
+      if ((i & 31) === 31 && performance.now() - started > BUDGET_MS) {
         i++;
         break;
       }
@@ -200,7 +211,7 @@ export class LogView {
       this.trimTop();
       this.scrollToBottom();
       this.seen = this.last;
-    } else if (room <= 0 && this.queue.length) {
+    } else if (this.lines.childElementCount >= MAX_LINES && this.queue.length) {
       // The reader is reading: stop growing the window, offer a jump.
       this.queue = [];
       this.atTail = false;
@@ -267,8 +278,9 @@ export class LogView {
     const t = this.term;
     const bottom = t.scrollTop + t.clientHeight >= t.scrollHeight - 24;
     if (this.expectScroll >= 0 && Math.abs(t.scrollTop - this.expectScroll) <= 1) {
-      // Our own scroll to the bottom: nothing the reader did.
+      // Our own scroll to the bottom: nothing the reader did, nothing to load.
       this.expectScroll = -1;
+      return;
     } else {
       this.expectScroll = -1;
       this.stick = this.atTail && bottom;
