@@ -152,6 +152,13 @@ test('accessible: axe finds nothing serious; focus, ARIA tabs, touch targets, to
   // ARIA tabs: a tablist of tabs controlling panels, arrow keys move between them.
   const tab = await page.$eval(`${view} .pane-tab[data-pane="terminal"]`, (t) => [t.getAttribute('role'), t.getAttribute('aria-selected'), document.getElementById(t.getAttribute('aria-controls')).getAttribute('role')]);
   assert.deepEqual(tab, ['tab', 'true', 'tabpanel']);
+  await page.waitForSelector(`${view} .pane-tab[data-pane="files"]:not([hidden])`);
+  await page.focus(`${view} .pane-tab[data-pane="terminal"]`);
+  await page.keyboard.press('ArrowRight');
+  assert.deepEqual(await page.evaluate(() => [document.activeElement.dataset.pane, document.activeElement.getAttribute('aria-selected')]), ['files', 'true']);
+  assert.equal(await page.isVisible(`${view} .files-pane`), true);
+  await page.keyboard.press('ArrowLeft');
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.pane), 'terminal');
   assert.deepEqual(await audit(page), [], 'run view');
   // Visible focus on the orange button: a ring that is not the button's own colour.
   await page.focus('#new-run-open');
@@ -178,7 +185,7 @@ test('accessible: axe finds nothing serious; focus, ARIA tabs, touch targets, to
   const r2 = startRunner(gw, live, script(join(dir, 'wait'), `echo waiting\nwhile [ ! -e ${go2} ]; do sleep 0.05; done\n`));
   await phone.page.goto(`${gw.url}/runs/${live.run_id}`);
   await phone.page.waitForSelector(`.run-view[data-run="${live.run_id}"] .chip:text-is("git status")`);
-  const small = await phone.page.$$eval('button, a.button, select, input, .pane-tab', (els) =>
+  const small = await phone.page.$$eval('button, a.button, select, input:not([type="checkbox"]), .pane-tab', (els) =>
     els.filter((e) => e.offsetParent !== null && e.getBoundingClientRect().height < 44).map((e) => `${e.tagName}.${e.className} ${e.textContent.slice(0, 20)}`),
   );
   assert.deepEqual(small, [], 'touch targets under 44 px');

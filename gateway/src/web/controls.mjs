@@ -70,7 +70,10 @@ export class Controls {
       if (!confirm(`Stop "${(this.view.run && this.view.run.name) || this.view.id}"? Claude gets SIGINT, then SIGKILL after 10 s.`)) return;
       if (await this.command({ kind: 'stop' }, stop)) stop.textContent = 'Stopping…';
     });
-    this.root.append(form, quick, session, stop, this.status);
+    // On a phone the quick commands and the session buttons scroll sideways in one row.
+    const row = el('div', 'cmd-row');
+    row.append(quick, session);
+    this.root.append(form, row, stop, this.status);
     this.view.updateSession();
     const cmds = await builtinAllowlist();
     for (const c of cmds) list.append(Object.assign(el('option'), { value: c }));
