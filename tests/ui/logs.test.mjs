@@ -176,6 +176,13 @@ test('accessible: axe finds nothing serious; focus, ARIA tabs, touch targets, to
   assert.ok(!(await page.textContent('#viewer-body')).includes('\x1b'), 'no escape in the viewer');
   assert.deepEqual(await audit(page), [], 'artifact viewer');
   await page.click('#viewer-close');
+  // Finished, the plain run still shows no Claude totals, here or in the list.
+  await page.waitForSelector(`${view} .run-head .badge.s-finished`);
+  assert.equal(await page.$(`${view} .m-cost, ${view} .m-turns, ${view} .m-tokens`), null, 'no empty Claude totals once finished');
+  assert.equal(await page.isVisible(`${view} .pane-tab[data-pane="transcript"]`), false);
+  assert.equal(await page.isVisible(`${view} .tx-totals`), false);
+  await page.click('button.tab[data-tab="runs"]');
+  assert.equal(await page.textContent(`.run-row[data-id="${run.run_id}"] .c-cost`), '—');
 
   // On a phone every control is at least 44 px high and the commands are reachable.
   const phone = await newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });

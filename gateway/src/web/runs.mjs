@@ -159,7 +159,8 @@ export class RunsList {
       cell('c-model mono', c.model || '—'),
       cell('c-start', fmtTime(r.created_at)),
       dur,
-      cell('c-cost', r.claude ? fmtCost(c.cost_usd) : '—'),
+      // A plain command's run has a `claude` summary too (the runner brackets it in turns).
+      cell('c-cost', c.session_id || c.model ? fmtCost(c.cost_usd) : '—'),
       cell('c-last', fmtAgo(r.last_event_at)),
     );
     row.querySelector('.c-start').title = fmtStamp(r.created_at);

@@ -24,13 +24,12 @@ const PANES = [
  *  the transcript, so they agree. Null for a run that is not a Claude run. */
 export function claudeTotals(run, facts) {
   const c = run && run.claude;
-  if (c) {
-    return { model: c.model || facts.model || null, turns: c.turns, prompts: c.prompts, input: c.input_tokens, output: c.output_tokens, cost: c.cost_usd };
-  }
-  if (facts.model || facts.session || facts.cost !== undefined) {
-    return { model: facts.model || null, turns: facts.turns, prompts: undefined, input: undefined, output: undefined, cost: facts.cost };
-  }
-  return null;
+  // The runner brackets any child in turns, so a plain command has a `claude` summary too: only
+  // a session id or a model (from Claude's init line) makes it a Claude run.
+  const claude = Boolean((c && (c.session_id || c.model)) || facts.model || facts.session);
+  if (!claude) return null;
+  if (c) return { model: c.model || facts.model || null, turns: c.turns, prompts: c.prompts, input: c.input_tokens, output: c.output_tokens, cost: c.cost_usd };
+  return { model: facts.model || null, turns: facts.turns, prompts: undefined, input: undefined, output: undefined, cost: facts.cost };
 }
 
 export class RunView {
