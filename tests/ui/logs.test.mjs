@@ -156,7 +156,7 @@ test('accessible: axe finds nothing serious; focus, ARIA tabs, touch targets, to
   await page.focus(`${view} .pane-tab[data-pane="terminal"]`);
   await page.keyboard.press('ArrowRight');
   assert.deepEqual(await page.evaluate(() => [document.activeElement.dataset.pane, document.activeElement.getAttribute('aria-selected')]), ['files', 'true']);
-  assert.equal(await page.isVisible(`${view} .files-pane`), true);
+  await page.waitForSelector(`${view} .files-pane`); // its module loads on first use
   await page.keyboard.press('ArrowLeft');
   assert.equal(await page.evaluate(() => document.activeElement.dataset.pane), 'terminal');
   assert.deepEqual(await audit(page), [], 'run view');
