@@ -1,7 +1,7 @@
 // The Files pane: the run's working tree (files.json) as a collapsible tree, a file opened by the
 // `file` command and shown highlighted, and latest.diff as a diff with its list of files.
 
-import { ApiError, runPath, sendCommand } from './api.mjs';
+import { runPath, sendCommand } from './api.mjs';
 import { button, el } from './dom.mjs';
 import { fmtSize } from './format.mjs';
 import { highlightInto } from './highlight.mjs';
@@ -13,12 +13,12 @@ import { stripAnsi } from './ansi.mjs';
 const WAIT_MS = 30000; // how long an opened file may take to arrive
 
 export class FilesView {
-  /** `run()` gives the run summary; `artifacts()` the names listed; `note(text)` tells the reader. */
-  constructor(runId, { run, artifacts, note, sent }) {
+  /** `run()` gives the run summary; `artifacts()` the artifacts listed; `sent(command)` learns
+   *  a command this pane queued (so the terminal names it). */
+  constructor(runId, { run, artifacts, sent }) {
     this.id = runId;
     this.run = run;
     this.artifacts = artifacts;
-    this.note = note;
     this.sent = sent;
     this.waiting = new Map(); // command id → {resolve, reject}
     this.filesKey = null; // size of the files.json drawn, to skip redrawing the same one
@@ -174,7 +174,7 @@ export class FilesView {
     } catch (e) {
       if (this.opening !== token) return;
       status.textContent = '';
-      pre.replaceWith(el('p', 'form-error', `Could not read ${path}: ${e instanceof ApiError ? e.message : e.message}`));
+      pre.replaceWith(el('p', 'form-error', `Could not read ${path}: ${e.message}`));
     }
   }
 

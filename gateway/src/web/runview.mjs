@@ -3,7 +3,7 @@
 // artifacts list. The controls and the prompt box are in controls.mjs.
 
 import { api, runPath, setCsrf } from './api.mjs';
-import { button, el } from './dom.mjs';
+import { button, copyText, el } from './dom.mjs';
 import { TERMINAL, fmtCost, fmtStamp, fmtTime, fmtTokens, httpsUrl, runDuration, shownStatus, statusLabel, fmtSize } from './format.mjs';
 import { CommandNames, streamJson } from './lines.mjs';
 import { LogView, PAGE } from './terminal.mjs';
@@ -11,7 +11,6 @@ import { LogSearch } from './search.mjs';
 import { Controls, PromptBox } from './controls.mjs';
 import { openViewer } from './viewer.mjs';
 import { readStream } from './stream.mjs';
-import { copyText } from './dom.mjs';
 
 const PANES = [
   ['terminal', 'Terminal'],
@@ -227,7 +226,6 @@ export class RunView {
         this.files = new FilesView(this.id, {
           run: () => this.run,
           artifacts: () => this.artifactList,
-          note: (t) => this.note(t),
           sent: (c) => this.ctx.names.sent(c),
         });
         this.filesPane.append(this.files.root);

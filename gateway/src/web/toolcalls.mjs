@@ -54,26 +54,3 @@ export function understand(entry, cwd = null) {
   }
   return { shape: 'json', input };
 }
-
-/** Group transcript entries into turns: each `prompt` entry opens one; entries before the
- *  first prompt form a turn without one. `figures` (the transcript's `turns`, one per
- *  `turn_finished` marker) are matched by sequence: a turn's figures come after its prompt and
- *  before the next prompt. */
-export function groupTurns(entries, figures = []) {
-  const turns = [];
-  let cur = null;
-  for (const e of entries) {
-    if (e.kind === 'prompt' || !cur) {
-      cur = { prompt: e.kind === 'prompt' ? e : null, entries: [], start: e.sequence, end: Infinity, figures: null };
-      if (turns.length) turns[turns.length - 1].end = e.sequence;
-      turns.push(cur);
-      if (e.kind === 'prompt') continue;
-    }
-    cur.entries.push(e);
-  }
-  for (const f of Array.isArray(figures) ? figures : []) {
-    const t = turns.find((t) => f.sequence > t.start && f.sequence < t.end) || null;
-    if (t && !t.figures) t.figures = f;
-  }
-  return turns;
-}

@@ -1,11 +1,12 @@
 // tree.mjs and toolcalls.mjs: files.json as a tree, languages, file artifact names; tool calls
-// understood as diffs, commands and checklists; entries grouped into turns.
+// understood as diffs, commands and checklists; a turn header's figures.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { buildTree, fenceLanguage, fileArtifactName, languageOf } from '../../../gateway/src/web/tree.mjs';
-import { groupTurns, understand } from '../../../gateway/src/web/toolcalls.mjs';
+import { understand } from '../../../gateway/src/web/toolcalls.mjs';
+import { turnStats } from '../../../gateway/src/web/transcript.mjs';
 
 test('files.json becomes folders first, sorted, with counts; bad entries are skipped', () => {
   const t = buildTree([
@@ -58,15 +59,9 @@ test('tool calls: Edit and MultiEdit as diffs, Write as added lines, Bash, TodoW
   assert.equal(understand({ tool: 'Bash', input: null }).shape, 'json');
 });
 
-test('entries group into turns under their prompts, with their figures by sequence', () => {
-  const e = (kind, sequence) => ({ kind, sequence, text: kind });
-  const turns = groupTurns([e('answer', 1), e('prompt', 3), e('answer', 5), e('prompt', 9), e('tool_call', 10)], [
-    { sequence: 7, turn: 1, costUsd: 0.1 },
-    { sequence: 12, turn: 2, costUsd: 0.2 },
-  ]);
-  assert.deepEqual(turns.map((t) => [t.prompt && t.prompt.sequence, t.entries.map((x) => x.sequence), t.figures && t.figures.turn]), [
-    [null, [1], null],
-    [3, [5], 1],
-    [9, [10], 2],
-  ]);
+test('a turn header\'s figures: duration, tokens with cache, cost; the outcome unless success', () => {
+  const usage = { input_tokens: 200, cache_read_input_tokens: 25000, cache_creation_input_tokens: 3, output_tokens: 49 };
+  assert.equal(turnStats({ outcome: 'success', durationMs: 1840, usage, costUsd: 0.050348 }), '1s · 25k in · 49 out · $0.0503');
+  assert.equal(turnStats({ outcome: 'aborted', durationMs: 120 }), 'aborted · 0.1s');
+  assert.equal(turnStats(null), '');
 });
