@@ -291,12 +291,24 @@ pub struct Summary {
 pub struct Transcript {
     pub entries: Vec<Entry>,
     pub summary: Summary,
+    /// Each finished turn's figures (its `turn_finished` marker), for the UI's turn headers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub turns: Vec<TurnFigures>,
     /// A `turn_started` marker came and its child's `started` marker has not.
     #[serde(skip)]
     turn_open: bool,
     /// Each session's total cost so far (the last `total_cost_usd` of its results).
     #[serde(skip)]
     session_costs: BTreeMap<String, f64>,
+}
+
+/// A finished turn: the sequence of its `turn_finished` marker and the marker's fields
+/// (`turn`, `outcome`, `durationMs`, `usage`, `costUsd`, …, camelCase as in the marker).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TurnFigures {
+    pub sequence: u64,
+    #[serde(flatten)]
+    pub marker: crate::wire::TurnFinished,
 }
 
 fn entry(kind: EntryKind, sequence: u64, text: impl Into<String>) -> Entry {
@@ -378,6 +390,14 @@ impl Transcript {
                         serde_json::from_value(e.data["command"].clone()).unwrap_or_default();
                     if let Some(p) = prompt_from_argv(&argv) {
                         self.entries.push(entry(EntryKind::Prompt, e.sequence, p));
+                    }
+                }
+                Some("turn_finished") => {
+                    if let Ok(marker) = serde_json::from_value(e.data.clone()) {
+                        self.turns.push(TurnFigures {
+                            sequence: e.sequence,
+                            marker,
+                        });
                     }
                 }
                 Some("turn_started") => {
@@ -769,6 +789,41 @@ mod tests {
         ] {
             assert!((turn_cost(total, before) - want).abs() < 1e-12);
         }
+    }
+
+    #[test]
+    fn turns_keep_their_figures_from_turn_finished() {
+        let finished = json!({"event": "turn_finished", "turn": 1, "outcome": "success", "exitCode": 0,
+            "numTurns": 2, "costUsd": 0.05, "durationMs": 1840,
+            "usage": {"input_tokens": 25203, "output_tokens": 49, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}});
+        let events = vec![
+            ev(
+                1,
+                EventKind::Marker,
+                json!({"event": "turn_started", "turn": 1, "prompt": "go"}),
+            ),
+            ev(2, EventKind::Marker, finished),
+            // A malformed marker is skipped, not fatal.
+            ev(
+                3,
+                EventKind::Marker,
+                json!({"event": "turn_finished", "turn": "x"}),
+            ),
+        ];
+        let t = Transcript::from_events(&events);
+        assert_eq!(t.turns.len(), 1);
+        assert_eq!((t.turns[0].sequence, t.turns[0].marker.turn), (2, 1));
+        let v = serde_json::to_value(&t).unwrap();
+        assert_eq!(v["turns"][0]["sequence"], 2);
+        assert_eq!(v["turns"][0]["durationMs"], 1840);
+        assert_eq!(v["turns"][0]["usage"]["output_tokens"], 49);
+        assert_eq!(
+            serde_json::from_value::<Transcript>(v).unwrap().turns,
+            t.turns
+        );
+        // No turns: the field is left out, as before.
+        let none = serde_json::to_value(Transcript::default()).unwrap();
+        assert!(none.get("turns").is_none());
     }
 
     #[test]

@@ -49,7 +49,43 @@ const result = (fields) =>
 
 out({ type: 'system', subtype: 'init', cwd: process.cwd(), session_id: session, tools: ['Bash', 'Edit', 'Read', 'Write'], mcp_servers: [], model, permissionMode: 'default', apiKeySource: 'ANTHROPIC_API_KEY', claude_code_version: '2.1.330', uuid: uuid() });
 
-if (turn === 1) {
+const call = (id, name, input, content) => {
+  assistant([{ type: 'tool_use', id, name, input }]);
+  out({ type: 'user', message: { role: 'user', content: [{ tool_use_id: id, type: 'tool_result', content, is_error: false }] }, parent_tool_use_id: null, session_id: session, uuid: uuid() });
+};
+
+if (prompt.includes('show me everything')) {
+  // One turn with every kind the transcript draws specially.
+  assistant([{ type: 'thinking', thinking: 'Look at the diff, fix the bound, write a note, track the work.', signature: 'sig' }]);
+  call('toolu_bash', 'Bash', { command: 'git diff --stat', description: 'Show what changed' }, ' src/lib.rs | 2 +-\n 1 file changed, 1 insertion(+), 1 deletion(-)');
+  call('toolu_edit', 'Edit', { file_path: `${process.cwd()}/src/lib.rs`, old_string: 'pub fn last(v: &[u8]) -> u8 {\n    v[v.len()]\n}', new_string: 'pub fn last(v: &[u8]) -> u8 {\n    v[v.len() - 1]\n}' }, 'The file src/lib.rs has been updated.');
+  call('toolu_write', 'Write', { file_path: `${process.cwd()}/NOTES.md`, content: '# Notes\n\nThe bound was off by one.\n' }, 'File created successfully at: NOTES.md');
+  call('toolu_todo', 'TodoWrite', { todos: [{ content: 'Find the bug', status: 'completed', activeForm: 'Finding the bug' }, { content: 'Fix the bound', status: 'in_progress', activeForm: 'Fixing the bound' }, { content: 'Add a test', status: 'pending', activeForm: 'Adding a test' }] }, 'Todos have been modified successfully.');
+  call('toolu_log', 'Bash', { command: 'cargo test', description: 'Run the tests' }, Array.from({ length: 40 }, (_, i) => `test case_${i} ... ok`).join('\n'));
+  const md = [
+    '## Fixed',
+    '',
+    'The **off-by-one** in `last()` is gone:',
+    '',
+    '```rust',
+    'pub fn last(v: &[u8]) -> u8 {',
+    '    v[v.len() - 1] // the last element',
+    '}',
+    '```',
+    '',
+    '- [x] found the bug',
+    '- [ ] add a test',
+    '',
+    '| file | change |',
+    '|:--|--:|',
+    '| src/lib.rs | +1 −1 |',
+    '',
+    'See [the docs](https://doc.rust-lang.org/std/primitive.slice.html), not [this](javascript:window.__pwned=3).',
+    'Raw <img src=x onerror="window.__pwned=4"> stays text.',
+  ].join('\n');
+  assistant([{ type: 'text', text: md }], usage(12620, 48));
+  result({ num_turns: 6, total_cost_usd: 0.0812, duration_ms: 4200, usage: usage(31000, 310), result: 'Fixed.' });
+} else if (turn === 1) {
   assistant([{ type: 'thinking', thinking: 'The test fails on the last element: the loop bound is off by one.', signature: 'sig' }]);
   assistant([{ type: 'tool_use', id: 'toolu_c01d241093614f8db8ee104f', name: 'Bash', input: { command: 'git diff --stat', description: 'Show what changed' } }]);
   out({

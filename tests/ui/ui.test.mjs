@@ -1,206 +1,15 @@
-// Browser tests of the gateway's web UI: the real gateway and claude-runner binaries (built by
-// `cargo build --workspace --bins`), a fake Claude child, and headless Debian Chromium driven by
-// playwright-core. Screenshots go to tests/ui/ui-artifacts/ (not committed).
+// Browser tests of the gateway's web UI: sign-in, live runs, a gateway restart, output as text,
+// long runs, the phone layout, a Claude session, the first load's weight. Shared set-up in
+// harness.mjs.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { request as httpsRequest } from 'node:https';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-
-const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = resolve(HERE, '../..');
-const BIN = join(ROOT, 'target', 'debug');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const SHOTS = join(HERE, 'ui-artifacts');
-const PASSWORD = 'ui-test-password-1';
-const FLAGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
-
-for (const p of [CHROMIUM, join(BIN, 'gateway'), join(BIN, 'claude-runner')]) {
-  if (!existsSync(p)) {
-    throw new Error(`${p} is missing: install Debian's chromium (apt-get install chromium) and build the binaries (cargo build --workspace --bins)`);
-  }
-}
-
-const work = mkdtempSync(join(tmpdir(), 'gateway-ui-'));
-const children = new Set(); // gateways and runners still running, killed at the end whatever happened
-let browser;
-before(async () => {
-  mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
-});
-after(async () => {
-  for (const c of children) c.kill('SIGKILL');
-  await browser?.close();
-  rmSync(work, { recursive: true, force: true });
-});
-
-// ---------- processes ----------
-
-/** Start the gateway (port 0 = any) and wait for its banner. */
-async function startGateway(dir, port = 0) {
-  const data = join(dir, 'data');
-  const proc = spawn(join(BIN, 'gateway'), ['--listen', `127.0.0.1:${port}`, '--data-dir', data], {
-    cwd: dir,
-    env: { PATH: process.env.PATH, GATEWAY_ADMIN_PASSWORD: PASSWORD, GATEWAY_LOG: 'warn' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.add(proc);
-  proc.on('exit', () => children.delete(proc));
-  const lines = createInterface({ input: proc.stdout });
-  const url = await new Promise((ok, fail) => {
-    let found = null;
-    lines.on('line', (line) => {
-      const m = line.match(/^gateway listening on (\S+)/);
-      if (m) found = m[1];
-      if (line.startsWith('start a runner') && found) ok(found);
-    });
-    proc.on('exit', (code) => fail(new Error(`gateway exited with ${code} before its banner`)));
-  });
-  return { proc, url, port: Number(new URL(url).port), dir, runnerEnv: join(data, 'runner.env') };
-}
-
-async function stopGateway(gw) {
-  const exited = new Promise((ok) => gw.proc.once('exit', ok));
-  gw.proc.kill('SIGKILL');
-  await exited;
-}
-
-function script(path, body) {
-  writeFileSync(path, `#!/bin/sh\n${body}`);
-  chmodSync(path, 0o755);
-  return path;
-}
-
-/** Run `claude-runner start` for an existing run; resolves with its exit code. */
-function startRunner(gw, run, child, { prompt = 'say hi', args = [] } = {}) {
-  const proc = spawn(
-    join(BIN, 'claude-runner'),
-    ['--env-file', gw.runnerEnv, 'start', '--run-id', run.run_id, '--token', run.token, '--cmd', prompt, '--quiet', ...args],
-    { cwd: gw.dir, env: { PATH: process.env.PATH, HOME: gw.dir, CLAUDE_COMMAND: child }, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  children.add(proc);
-  let stderr = '';
-  proc.stderr.on('data', (d) => (stderr += d));
-  const done = new Promise((ok) =>
-    proc.on('exit', (code) => {
-      children.delete(proc);
-      ok({ code, stderr });
-    }),
-  );
-  return { proc, done, stderr: () => stderr };
-}
-
-/** The fake Claude Code CLI (fake-claude.mjs) behind a wrapper, with its own turn counter. */
-function fakeClaude(dir) {
-  const state = mkdtempSync(join(dir, 'claude-state-'));
-  const q = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
-  return script(join(state, 'claude'), `exec ${q(process.execPath)} ${q(join(HERE, 'fake-claude.mjs'))} ${q(state)} "$@"\n`);
-}
-
-/** A git repository with one committed file and an uncommitted change to it. */
-function gitRepo(dir) {
-  const repo = join(dir, 'repo');
-  mkdirSync(join(repo, 'src'), { recursive: true });
-  const git = (...a) =>
-    new Promise((ok, fail) =>
-      spawn('git', ['-c', 'user.name=t', '-c', 'user.email=t@localhost', ...a], { cwd: repo, stdio: 'ignore' }).on('exit', (c) =>
-        c === 0 ? ok() : fail(new Error(`git ${a.join(' ')}: ${c}`)),
-      ),
-    );
-  return (async () => {
-    await git('init', '-q');
-    writeFileSync(join(repo, 'src', 'lib.rs'), 'pub fn last(v: &[u8]) -> u8 {\n    v[v.len()]\n}\n');
-    await git('add', '.');
-    await git('commit', '-qm', 'start');
-    writeFileSync(join(repo, 'src', 'lib.rs'), 'pub fn last(v: &[u8]) -> u8 {\n    v[v.len() - 1]\n}\n');
-    return repo;
-  })();
-}
-
-/** `POST /api/runs/:id/assist` as `claude-runner assist` sends it: signed with the run key (PROTOCOL.md §2). */
-async function postAssist(gw, run, body) {
-  const secret = readFileSync(gw.runnerEnv, 'utf8').match(/^HMAC_SECRET=(.*)$/m)[1];
-  const key = createHmac('sha256', secret).update(`run\n${run.run_id}\n${run.token}`).digest();
-  const path = `/api/runs/${run.run_id}/assist`;
-  const raw = JSON.stringify(body);
-  const ts = String(Math.floor(Date.now() / 1000));
-  const nonce = randomBytes(18).toString('base64url');
-  const canonical = ['v1', 'POST', path, '', run.run_id, ts, nonce, createHash('sha256').update(raw).digest('hex')].join('\n');
-  // The gateway's certificate is self-signed here: trust it for this one request only.
-  const { status, text } = await new Promise((ok, fail) => {
-    const req = httpsRequest(`${gw.url}${path}`, {
-      method: 'POST',
-      rejectUnauthorized: false,
-      headers: {
-        'content-type': 'application/json',
-        'x-runner-timestamp': ts,
-        'x-runner-nonce': nonce,
-        'x-runner-run': run.run_id,
-        'x-runner-signature': `v1=${createHmac('sha256', key).update(canonical).digest('hex')}`,
-      },
-    }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => ok({ status: res.statusCode, text }));
-    });
-    req.on('error', fail);
-    req.end(raw);
-  });
-  assert.equal(status, 202, text);
-}
-
-// ---------- browser helpers ----------
-
-/** A fresh browser context. Dialogs are refused and count as problems, unless `confirm`: then
- *  confirmations are accepted and listed in `problems.confirmed`. */
-async function newPage(options = {}, { confirm = false } = {}) {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true, ...options });
-  const page = await context.newPage();
-  const problems = { dialogs: [], errors: [] };
-  if (confirm) problems.confirmed = [];
-  page.on('dialog', (d) => {
-    if (confirm && d.type() === 'confirm') {
-      problems.confirmed.push(d.message());
-      return d.accept();
-    }
-    problems.dialogs.push(d.message());
-    d.dismiss();
-  });
-  page.on('pageerror', (e) => problems.errors.push(String(e)));
-  return { context, page, problems };
-}
-
-async function signIn(page, url) {
-  await page.goto(url);
-  await page.fill('#password', PASSWORD);
-  await page.click('#login-form button[type=submit]');
-  await page.waitForSelector('#shell:not([hidden])');
-}
-
-/** Create a run from inside the signed-in page (same-origin fetch with the CSRF token). */
-async function createRunInPage(page, body) {
-  return page.evaluate(async (body) => {
-    const { csrf } = await (await fetch('/api/session')).json();
-    const r = await fetch('/api/runs', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-csrf-token': csrf },
-      body: JSON.stringify(body),
-    });
-    return r.json();
-  }, body);
-}
-
-const lineTexts = (page, sel = '.run-view:not([hidden]) .ln.k-stdout') => page.$$eval(sel, (els) => els.map((e) => e.textContent));
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  SHOTS, work, startGateway, stopGateway, script, startRunner, fakeClaude, gitRepo, postAssist, newPage, signIn,
+  createRunInPage, lineTexts, waitForLine,
+} from './harness.mjs';
 
 // ---------- tests ----------
 
@@ -241,7 +50,7 @@ while [ $i -le 100 ]; do echo "line $i"; i=$((i+1)); done
 `,
   );
   const runner = startRunner(gw, run, child);
-  await page.waitForSelector('.run-view:not([hidden]) .ln:text-is("line 50")').catch(async (e) => {
+  await page.waitForSelector('.run-view:not([hidden]) .ln-x:text-is("line 50")').catch(async (e) => {
     // Say what the runner and the gateway saw, so a failure in CI explains itself.
     const stored = await page
       .evaluate((id) => fetch(`/api/runs/${id}`).then((r) => r.text()), run.run_id)
@@ -249,15 +58,21 @@ while [ $i -le 100 ]; do echo "line $i"; i=$((i+1)); done
     throw new Error(`${e.message}\nrunner exit: ${runner.proc.exitCode}\nrunner stderr:\n${runner.stderr()}\nrun at the gateway: ${stored}`);
   });
   assert.equal(await page.textContent('.run-view:not([hidden]) .conn span'), 'live');
-  await page.waitForFunction(() => [...document.querySelectorAll('.ln')].some((l) => l.textContent === 'coloured and plain'));
-  const colour = await page.$$eval('.run-view:not([hidden]) .ln', (els) => els.find((l) => l.textContent === 'coloured and plain').innerHTML);
+  await page.waitForFunction(() => [...document.querySelectorAll('.ln-x')].some((l) => l.textContent === 'coloured and plain'));
+  const colour = await page.$$eval('.run-view:not([hidden]) .ln-x', (els) => els.find((l) => l.textContent === 'coloured and plain').innerHTML);
   assert.equal(colour, '<span class="f2 sb">coloured</span> and plain', 'SGR colours become classes');
-  assert.ok(await page.$('.run-view:not([hidden]) .ln.k-stderr:text-is("a warning on stderr")'));
-  assert.match(await page.getAttribute('.run-view:not([hidden]) .ln:text-is("line 1")', 'title'), /^#\d+ · \d{4}-/);
+  assert.ok(await page.$('.run-view:not([hidden]) .ln.k-stderr .ln-x:text-is("a warning on stderr")'));
+  // Each line's number links to it and tells its time.
+  const number = await page.$('.run-view:not([hidden]) .ln:has(.ln-x:text-is("line 1")) .ln-n');
+  assert.match(await number.getAttribute('href'), /^#L\d+$/);
+  await number.hover();
+  assert.match(await number.getAttribute('title'), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC$/);
 
-  // An allowlisted command from the page, through the runner, back as output.
+  // An allowlisted command from the page, through the runner, back as output: the feedback and
+  // the command's end name the command, never its id.
   await page.click('.run-view:not([hidden]) .chip:text-is("git status")');
-  await page.waitForSelector('.run-view:not([hidden]) .k-marker:has-text("command") >> text=/exited/');
+  await page.waitForSelector('.run-view:not([hidden]) .cmd-status:text-is("git status: sent to the runner")');
+  await waitForLine(page, '^command git status: exit \\d+', 'k-marker');
   await page.screenshot({ path: join(SHOTS, 'run.png') });
 
   // Restart the gateway on the same port and data directory while the run is between outputs.
@@ -265,8 +80,8 @@ while [ $i -le 100 ]; do echo "line $i"; i=$((i+1)); done
   await page.waitForSelector('.run-view:not([hidden]) .conn[data-state="connecting"]');
   gw = await startGateway(dir, gw.port);
   writeFileSync(go, '');
-  await page.waitForSelector('.run-view:not([hidden]) .ln:text-is("line 100")', { timeout: 30000 });
-  await page.waitForSelector('.run-view:not([hidden]) .k-marker:has-text("finished: exit 0")');
+  await page.waitForSelector('.run-view:not([hidden]) .ln-x:text-is("line 100")', { timeout: 30000 });
+  await waitForLine(page, '^finished exit 0', 'k-marker');
   const { code, stderr } = await runner.done;
   assert.equal(code, 0, stderr);
 
@@ -310,7 +125,7 @@ printf 'title\\033]0;<img src=x onerror=alert(4)>\\007 after\\n'
   const { code, stderr } = await startRunner(gw, run, child).done;
   assert.equal(code, 0, stderr);
   await page.goto(`${gw.url}/runs/${run.run_id}`);
-  await page.waitForSelector('.run-view:not([hidden]) .k-marker:has-text("finished")');
+  await waitForLine(page, '^finished', 'k-marker');
   assert.deepEqual(await lineTexts(page), [
     '<img src=x onerror="window.__pwned=1;alert(1)">',
     '<script>window.__pwned=2</script>',
@@ -319,7 +134,7 @@ printf 'title\\033]0;<img src=x onerror=alert(4)>\\007 after\\n'
     'title after',
   ]);
   assert.equal(await page.textContent('.run-view:not([hidden]) .run-title'), '<b>xss</b> probe');
-  const injected = await page.$$eval('.run-view img, .run-view script, .run-view iframe, .run-view b, .lines a, .tabs b', (e) => e.length);
+  const injected = await page.$$eval('.run-view img, .run-view script, .run-view iframe, .run-view b, .lines .ln-x a, .tabs b', (e) => e.length);
   assert.equal(injected, 0, 'no element was made from run output');
   // Hover everything, in case a handler had been attached.
   for (const ln of await page.$$('.run-view:not([hidden]) .ln')) await ln.hover();
@@ -340,7 +155,7 @@ test('a 100,000-line run opens at its tail with a bounded DOM and loads earlier 
 
   const started = Date.now();
   await page.goto(`${gw.url}/runs/${run.run_id}`);
-  await page.waitForSelector('.run-view:not([hidden]) .ln:text-is("100000")');
+  await page.waitForSelector('.run-view:not([hidden]) .ln-x:text-is("100000")');
   const openMs = Date.now() - started;
   assert.ok(openMs < 5000, `the tail showed in ${openMs} ms`);
   const count = () => page.$$eval('.run-view:not([hidden]) .ln', (e) => e.length);
@@ -364,7 +179,7 @@ test('a 100,000-line run opens at its tail with a bounded DOM and loads earlier 
 
   // Back to the end: the newest line returns.
   await page.click('.run-view:not([hidden]) .jump');
-  await page.waitForSelector('.run-view:not([hidden]) .ln:text-is("100000")');
+  await page.waitForSelector('.run-view:not([hidden]) .ln-x:text-is("100000")');
   assert.ok((await count()) <= 2000);
   assert.deepEqual(problems, { dialogs: [], errors: [] });
   await context.close();
@@ -387,7 +202,7 @@ test('phone layout at 390x844: runs list and a run fit the screen', async () => 
   assert.equal(await overflow(), 0, 'no sideways scrolling');
   await page.screenshot({ path: join(SHOTS, 'phone-runs.png') });
   await page.click('.run-row:has-text("refactor the parser")');
-  await page.waitForSelector('.run-view:not([hidden]) .k-marker:has-text("finished: exit 1")');
+  await waitForLine(page, '^finished exit 1', 'k-marker');
   assert.equal(await overflow(), 0, 'no sideways scrolling');
   await page.screenshot({ path: join(SHOTS, 'phone-run.png') });
   assert.deepEqual(problems, { dialogs: [], errors: [] });
@@ -413,13 +228,16 @@ test('a Claude session: transcript, prompt box with recall, interrupt, git diff 
   assert.deepEqual(kinds, ['tx-prompt', 'tx-thinking', 'tx-tool_call', 'tx-answer'], 'the result is paired into its call');
   assert.equal(await page.textContent(`${view} .tx-prompt .tx-text`), 'fix the off-by-one in src/lib.rs');
   assert.equal(await page.textContent(`${view} .tx-tool_call .tx-tool`), 'Bash');
-  assert.equal(await page.textContent(`${view} .tx-tool_call .tx-gist`), 'git diff --stat');
+  assert.equal(await page.textContent(`${view} .tx-tool_call .tx-gist`), '$ git diff --stat');
   assert.equal(await page.textContent(`${view} .tx-tool_call .tx-status`), 'done');
-  assert.equal(await page.isVisible(`${view} .tx-input`), false, 'the input is folded');
-  await page.click(`${view} .tx-tool_call summary`);
-  assert.deepEqual(JSON.parse(await page.textContent(`${view} .tx-input`)), { command: 'git diff --stat', description: 'Show what changed' });
-  assert.equal(await page.textContent(`${view} .tx-result`), ' src/lib.rs | 2 +-\n 1 file changed, 1 insertion(+), 1 deletion(-)');
+  // A Bash call is its command, its directory and its output, open.
+  assert.equal(await page.textContent(`${view} .tx-tool_call .tx-cmd`), '$ git diff --stat');
+  assert.equal(await page.textContent(`${view} .tx-tool_call .tx-bash .tx-sub`), `Show what changed · in ${repo}`);
+  assert.equal(await page.textContent(`${view} .tx-tool_call .tx-result`), ' src/lib.rs | 2 +-\n 1 file changed, 1 insertion(+), 1 deletion(-)');
+  // Thinking is folded.
+  assert.equal(await page.isVisible(`${view} .tx-thinking .tx-text`), false, 'thinking is folded');
   // The answer's HTML is text; nothing ran.
+  await page.waitForSelector(`${view} .tx-answer .tx-text > p`);
   assert.equal(
     await page.textContent(`${view} .tx-answer .tx-text`),
     'Fixed the off-by-one in src/lib.rs: the loop now stops at len - 1.\nAs text: <img src=x onerror="window.__pwned=1"> <script>window.__pwned=2</script>',
@@ -427,6 +245,11 @@ test('a Claude session: transcript, prompt box with recall, interrupt, git diff 
   assert.equal(await page.$$eval(`${view} .transcript img, ${view} .transcript script`, (e) => e.length), 0);
   await page.waitForSelector(`${view} .tx-totals >> text=/\\$0\\.0503/`);
   assert.match(await page.textContent(`${view} .tx-totals`), /^claude-opus-5-5 {2}· {2}2 turns {2}· {2}25k in · 49 out {2}· {2}\$0\.0503$/);
+  // The header says the same.
+  assert.deepEqual(
+    await page.$$eval(`${view} .run-meta dd`, (els) => els.map((e) => e.textContent)).then((v) => v.slice(-4)),
+    ['claude-opus-5-5', '2', '25k in · 49 out', '$0.0503'],
+  );
   const md = await page.evaluate(async (href) => (await fetch(href)).text(), await page.getAttribute(`${view} .exports a:text-is(".md")`, 'href'));
   assert.match(md, /fix the off-by-one in src\/lib\.rs/);
 
@@ -456,7 +279,7 @@ test('a Claude session: transcript, prompt box with recall, interrupt, git diff 
   await page.press(box, 'Enter');
   await page.waitForFunction((b) => document.querySelector(b).value === '', box);
   await page.waitForSelector(`${view} .tx-prompt .tx-text:text-is("${second}")`);
-  await page.waitForSelector(`${view} .tx-answer .tx-text:text-is("Working on it: ${second}")`);
+  await page.waitForSelector(`${view} .tx-answer .tx-text:has-text("Working on it: ${second}")`);
   await page.waitForSelector(`${view} .run-head .badge.s-running`);
   await page.focus(box);
   await page.press(box, 'ArrowUp');
@@ -579,7 +402,15 @@ test('the first load is gzipped and well under 200 KB', async (t) => {
       .filter((e) => ['/', '/assets/'].some((p) => new URL(e.name).pathname === p || new URL(e.name).pathname.startsWith('/assets/')))
       .reduce((n, e) => n + e.encodedBodySize, 0),
   );
-  assert.deepEqual([...encodings.keys()].sort(), ['/', '/assets/ansi.mjs', '/assets/app.css', '/assets/app.mjs', '/assets/icon.svg', '/assets/transcript.mjs', '/assets/viewer.mjs']);
+  // The list and run screens load at once; the transcript, files, Markdown and the highlighter
+  // do not (they load on first use).
+  const loaded = [...encodings.keys()].sort();
+  for (const m of ['/', '/assets/app.mjs', '/assets/app.css', '/assets/runs.mjs', '/assets/runview.mjs', '/assets/terminal.mjs', '/assets/ansi.mjs']) {
+    assert.ok(loaded.includes(m), `${m} in ${loaded}`);
+  }
+  for (const m of ['/assets/transcript.mjs', '/assets/markdown.mjs', '/assets/marked.mjs', '/assets/prism.mjs', '/assets/files.mjs']) {
+    assert.ok(!loaded.includes(m), `${m} loads only when first used`);
+  }
   assert.ok([...encodings.values()].every((e) => e === 'gzip'), JSON.stringify([...encodings]));
   assert.ok(bytes > 10000 && bytes < 200 * 1024, `first load: ${bytes} bytes`);
   t.diagnostic(`first load: ${bytes} bytes compressed`);

@@ -1,7 +1,8 @@
 // Terminal text → styled segments. Run output is untrusted: this parser only ever produces plain
 // strings plus a style; the caller puts them in the page with textContent. SGR colours become
 // classes (or a computed rgb() for 256/true colour), every other escape sequence is dropped,
-// OSC sequences (titles, OSC 8 hyperlinks…) included: their text stays text, never a link.
+// OSC sequences (titles, OSC 8 hyperlinks…) included: their text stays text, never a link. A bare
+// carriage return starts the line over, so a progress bar shows its current state.
 
 const ESC = '\x1b';
 
@@ -174,4 +175,18 @@ export function renderAnsi(parent, text) {
     span.textContent = seg.text;
     parent.appendChild(span);
   }
+}
+
+// Any escape introducer (7-bit ESC, 8-bit CSI/OSC/DCS/…), a carriage return or another control
+// character the terminal would not print: text without one is shown as it is.
+const NEEDS_PARSE = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
+
+/** `text` as a terminal would show it, without styles: escapes dropped, each line after its
+ *  last carriage return (the artifact viewer shows logs with this). */
+export function stripAnsi(text) {
+  if (!NEEDS_PARSE.test(text)) return text;
+  return text
+    .split('\n')
+    .map((line) => (NEEDS_PARSE.test(line) ? parseAnsi(line).map((s) => s.text).join('') : line))
+    .join('\n');
 }

@@ -1,11 +1,12 @@
 //! The web UI: static files compiled into the binary, the page's routes, and the security headers
 //! every answer carries.
 //!
-//! No build step and no framework: `index.html`, `app.css` and four ES modules (`app.mjs`;
-//! `ansi.mjs`, the terminal colour parser; `transcript.mjs`, the Claude conversation; `viewer.mjs`,
-//! the artifact viewer) are served as written. Run output reaches the DOM only
-//! as text (`textContent`); the Content-Security-Policy allows scripts and styles from this origin
-//! only, so even a rendering bug could not run injected script.
+//! No build step and no framework: `index.html`, `app.css` and the ES modules beside this file
+//! (one per screen or concern; ARCHITECTURE.md lists them) are served as written, with two
+//! vendored packages from `vendor/` (marked, Prism; pinned in `gateway/web-deps/`, so building the
+//! gateway needs no npm). Run output reaches the DOM only as text (`textContent`); the
+//! Content-Security-Policy allows scripts and styles from this origin only, so even a rendering
+//! bug could not run injected script.
 
 use std::io::Write;
 use std::sync::OnceLock;
@@ -33,26 +34,60 @@ struct Asset {
 
 const INDEX: &[u8] = include_bytes!("index.html");
 
+/// An ES module of the page, served from `/assets/<name>`.
+macro_rules! module {
+    ($name:literal) => {
+        Asset {
+            name: $name,
+            mime: "text/javascript; charset=utf-8",
+            body: include_bytes!($name),
+        }
+    };
+    ($name:literal, vendor) => {
+        Asset {
+            name: $name,
+            mime: "text/javascript; charset=utf-8",
+            body: include_bytes!(concat!("vendor/", $name)),
+        }
+    };
+}
+
 const ASSETS: &[Asset] = &[
+    // The entry module and what it imports at load (index.html preloads them).
+    module!("app.mjs"),
+    module!("api.mjs"),
+    module!("dom.mjs"),
+    module!("format.mjs"),
+    module!("runs.mjs"),
+    module!("runview.mjs"),
+    module!("stream.mjs"),
+    module!("controls.mjs"),
+    module!("terminal.mjs"),
+    module!("search.mjs"),
+    module!("lines.mjs"),
+    module!("ansi.mjs"),
+    module!("viewer.mjs"),
+    module!("diff.mjs"),
+    module!("tree.mjs"),
+    module!("highlight.mjs"),
+    // Imported on first use: the transcript pane, the files pane.
+    module!("transcript.mjs"),
+    module!("markdown.mjs"),
+    module!("toolcalls.mjs"),
+    module!("files.mjs"),
+    // Vendored packages (gateway/web-deps/vendor.mjs copies them), imported on first use: the
+    // Markdown lexer with the first answer, the highlighter with the first code block or file.
+    module!("marked.mjs", vendor),
+    module!("prism.mjs", vendor),
     Asset {
-        name: "app.mjs",
-        mime: "text/javascript; charset=utf-8",
-        body: include_bytes!("app.mjs"),
+        name: "marked.LICENSE",
+        mime: "text/plain; charset=utf-8",
+        body: include_bytes!("vendor/marked.LICENSE"),
     },
     Asset {
-        name: "ansi.mjs",
-        mime: "text/javascript; charset=utf-8",
-        body: include_bytes!("ansi.mjs"),
-    },
-    Asset {
-        name: "transcript.mjs",
-        mime: "text/javascript; charset=utf-8",
-        body: include_bytes!("transcript.mjs"),
-    },
-    Asset {
-        name: "viewer.mjs",
-        mime: "text/javascript; charset=utf-8",
-        body: include_bytes!("viewer.mjs"),
+        name: "prism.LICENSE",
+        mime: "text/plain; charset=utf-8",
+        body: include_bytes!("vendor/prism.LICENSE"),
     },
     Asset {
         name: "app.css",
@@ -87,7 +122,7 @@ struct Variants {
 }
 
 /// The variants of `INDEX` (first) and of each asset, computed once, at the first request
-/// (about 85 KB of text: a few milliseconds).
+/// (about 300 KB of text: some tens of milliseconds).
 fn variants() -> &'static [Variants] {
     static ALL: OnceLock<Vec<Variants>> = OnceLock::new();
     ALL.get_or_init(|| {
@@ -233,6 +268,66 @@ mod tests {
         app.oneshot(req.body(Body::empty()).unwrap()).await.unwrap()
     }
 
+    /// The module names a source imports (`from './x.mjs'`, `import('./x.mjs')`).
+    fn imports(src: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for pat in ["from './", "import('./"] {
+            for (i, _) in src.match_indices(pat) {
+                let rest = &src[i + pat.len()..];
+                if let Some(end) = rest.find('\'') {
+                    out.push(rest[..end].to_string());
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_imported_module_is_served_and_preloads_are_modules() {
+        let names: Vec<&str> = ASSETS.iter().map(|a| a.name).collect();
+        let mut seen = 0;
+        for a in ASSETS.iter().filter(|a| a.name.ends_with(".mjs")) {
+            for m in imports(std::str::from_utf8(a.body).unwrap()) {
+                assert!(
+                    names.contains(&m.as_str()),
+                    "{} imports {m}, not served",
+                    a.name
+                );
+                seen += 1;
+            }
+        }
+        assert!(seen > 20, "imports found: {seen}");
+        let page = std::str::from_utf8(INDEX).unwrap();
+        for (i, _) in page.match_indices("href=\"/assets/") {
+            let rest = &page[i + 14..];
+            let name = &rest[..rest.find('"').unwrap()];
+            assert!(names.contains(&name), "index.html links {name}, not served");
+        }
+        // The page itself runs no inline script: its only script is the entry module.
+        assert_eq!(page.matches("<script").count(), 1);
+        assert!(page.contains("<script type=\"module\" src=\"/assets/app.mjs\"></script>"));
+    }
+
+    #[test]
+    fn own_modules_never_assign_html() {
+        for a in ASSETS.iter().filter(|a| a.name.ends_with(".mjs")) {
+            if a.name == "marked.mjs" || a.name == "prism.mjs" {
+                continue; // vendored: only their lexer and tokenizer are called
+            }
+            let src = std::str::from_utf8(a.body).unwrap();
+            for bad in [
+                "innerHTML",
+                "outerHTML",
+                "insertAdjacentHTML",
+                "document.write",
+                "eval(",
+                "new Function",
+            ] {
+                assert!(!src.contains(bad), "{} uses {bad}", a.name);
+            }
+        }
+    }
+
     #[test]
     fn accept_encoding_is_read_with_its_weights() {
         let h = |v: &str| {
@@ -257,22 +352,23 @@ mod tests {
 
     #[tokio::test]
     async fn assets_are_gzipped_when_accepted_with_their_own_etag() {
-        let plain = fetch("/assets/app.mjs", None, None).await;
+        let plain = fetch("/assets/prism.mjs", None, None).await;
         assert_eq!(plain.status(), StatusCode::OK);
         assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
         assert_eq!(plain.headers()[header::VARY], "accept-encoding");
         let plain_tag = plain.headers()[header::ETAG].to_str().unwrap().to_string();
         let plain_body = to_bytes(plain.into_body(), usize::MAX).await.unwrap();
-        assert_eq!(&plain_body[..], ASSETS[0].body);
+        let prism = ASSETS.iter().find(|a| a.name == "prism.mjs").unwrap();
+        assert_eq!(&plain_body[..], prism.body);
 
-        let gz = fetch("/assets/app.mjs", Some("gzip, br"), None).await;
+        let gz = fetch("/assets/prism.mjs", Some("gzip, br"), None).await;
         assert_eq!(gz.headers()[header::CONTENT_ENCODING], "gzip");
         assert_eq!(gz.headers()[header::VARY], "accept-encoding");
         let gz_tag = gz.headers()[header::ETAG].to_str().unwrap().to_string();
         assert_ne!(gz_tag, plain_tag, "each encoding has its own validator");
         let packed = to_bytes(gz.into_body(), usize::MAX).await.unwrap();
         assert!(
-            packed.len() * 3 < plain_body.len(),
+            packed.len() * 2 < plain_body.len(),
             "{} → {}",
             plain_body.len(),
             packed.len()
@@ -284,10 +380,10 @@ mod tests {
         assert_eq!(unpacked, plain_body);
 
         // Revalidation: 304 for the matching variant's tag, no body, no Content-Encoding.
-        let again = fetch("/assets/app.mjs", Some("gzip"), Some(&gz_tag)).await;
+        let again = fetch("/assets/prism.mjs", Some("gzip"), Some(&gz_tag)).await;
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
         assert!(again.headers().get(header::CONTENT_ENCODING).is_none());
-        let other = fetch("/assets/app.mjs", Some("gzip"), Some(&plain_tag)).await;
+        let other = fetch("/assets/prism.mjs", Some("gzip"), Some(&plain_tag)).await;
         assert_eq!(other.status(), StatusCode::OK);
 
         let page = fetch("/", Some("gzip"), None).await;

@@ -1,0 +1,119 @@
+// Formatting shared by every screen: times, durations, sizes, money, tokens, run states, and the
+// one check every link made from run data passes. Pure: no DOM, unit-tested under node --test.
+
+/** A run state after which nothing more happens. */
+export const TERMINAL = new Set(['finished', 'failed', 'stopped', 'incomplete']);
+
+const pad = (n, w = 2) => String(n).padStart(w, '0');
+
+/** Clock time today, else a short date and time (local). */
+export function fmtTime(ms, now = Date.now()) {
+  if (!ms) return '';
+  const d = new Date(ms);
+  const sameDay = d.toDateString() === new Date(now).toDateString();
+  return sameDay
+    ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })
+    : d.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+}
+
+/** `2026-12-01 02:04:16.123 UTC`. */
+export function fmtStamp(ms) {
+  return ms ? new Date(ms).toISOString().replace('T', ' ').replace('Z', ' UTC') : '';
+}
+
+/** A log line's time of day in UTC, to the millisecond: `02:04:16.123`. */
+export function fmtClock(ms) {
+  if (!ms) return '';
+  const d = new Date(ms);
+  return `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(d.getUTCMilliseconds(), 3)}`;
+}
+
+export function fmtDuration(ms) {
+  if (ms === null || ms === undefined || !Number.isFinite(ms) || ms < 0) return '';
+  if (ms < 1000) return `${(ms / 1000).toFixed(1)}s`;
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${pad(s % 60)}s`;
+  const h = Math.floor(m / 60);
+  return `${h}h ${pad(m % 60)}m`;
+}
+
+export function fmtAgo(ms, now = Date.now()) {
+  if (!ms) return '—';
+  const s = Math.max(0, Math.round((now - ms) / 1000));
+  if (s < 5) return 'just now';
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
+  return `${Math.floor(s / 86400)}d ago`;
+}
+
+export function fmtSize(n) {
+  if (!Number.isFinite(n) || n < 0) return '';
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+export function fmtTokens(n) {
+  if (!n) return '0';
+  if (n < 1000) return String(n);
+  if (n < 1e6) return `${(n / 1000).toFixed(n < 10000 ? 1 : 0)}k`;
+  return `${(n / 1e6).toFixed(1)}M`;
+}
+
+export function fmtCost(usd) {
+  if (typeof usd !== 'number' || !Number.isFinite(usd)) return '';
+  return usd < 1 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`;
+}
+
+/** Input tokens as Claude bills them: fresh, cache reads and cache writes together. */
+export function inputTokens(u) {
+  if (!u) return 0;
+  return (u.input_tokens || 0) + (u.cache_read_input_tokens || 0) + (u.cache_creation_input_tokens || 0);
+}
+
+/** How long a run has been going (to `now` while it runs), formatted. */
+export function runDuration(run, now = Date.now()) {
+  if (!run || !run.created_at) return '';
+  const end = run.finished_at || (TERMINAL.has(run.status) ? run.last_event_at : null) || now;
+  return fmtDuration(end - run.created_at);
+}
+
+/** `waiting_for_input` → `Waiting for input`. */
+export function statusLabel(status) {
+  const words = String(status).replace(/_/g, ' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/** The status to show: a running session between turns is waiting for a prompt. */
+export function shownStatus(run) {
+  if (!run) return 'unknown';
+  return run.status === 'running' && run.claude && run.claude.between_turns ? 'waiting_for_input' : run.status;
+}
+
+/** A link target from run data: only an absolute https URL, normalised by the URL parser. */
+export function httpsUrl(text) {
+  try {
+    const u = new URL(String(text));
+    return u.protocol === 'https:' ? u.href : null;
+  } catch {
+    return null;
+  }
+}
+
+export function shellQuote(s) {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** One line of at most `n` characters (whitespace runs made one space). */
+export function clip(s, n) {
+  const one = String(s ?? '').replace(/\s+/g, ' ').trim();
+  return one.length > n ? `${one.slice(0, n - 1)}…` : one;
+}
+
+/** A session id or command id, shortened for a label: `9c797fd8`. */
+export function shortId(id) {
+  return String(id ?? '').slice(0, 8);
+}

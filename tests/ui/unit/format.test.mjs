@@ -1,0 +1,52 @@
+// format.mjs: durations, sizes, money, tokens, run states, link checks.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as f from '../../../gateway/src/web/format.mjs';
+
+test('durations, sizes, tokens and costs', () => {
+  for (const [ms, want] of [[null, ''], [-1, ''], [450, '0.5s'], [59_000, '59s'], [61_000, '1m 01s'], [3_723_000, '1h 02m']]) {
+    assert.equal(f.fmtDuration(ms), want, String(ms));
+  }
+  assert.deepEqual([0, 999, 1500, 25_203, 2_500_000].map(f.fmtTokens), ['0', '999', '1.5k', '25k', '2.5M']);
+  assert.deepEqual([512, 2048, 3 * 1024 * 1024].map(f.fmtSize), ['512 B', '2.0 KiB', '3.0 MiB']);
+  assert.deepEqual([0.050348, 12.5, NaN, undefined].map(f.fmtCost), ['$0.0503', '$12.50', '', '']);
+  assert.equal(f.inputTokens({ input_tokens: 1, cache_read_input_tokens: 10, cache_creation_input_tokens: 100 }), 111);
+  assert.equal(f.fmtClock(Date.UTC(2026, 0, 2, 3, 4, 5, 67)), '03:04:05.067');
+});
+
+test('a running run’s duration goes on with the clock; an ended one stops', () => {
+  const run = { created_at: 1_000, status: 'running', last_event_at: 5_000 };
+  assert.equal(f.runDuration(run, 61_000), '1m 00s');
+  assert.equal(f.runDuration(run, 121_000), '2m 00s');
+  assert.equal(f.runDuration({ ...run, status: 'failed' }, 121_000), '4s');
+  assert.equal(f.runDuration({ ...run, status: 'finished', finished_at: 11_000 }, 121_000), '10s');
+});
+
+test('states: a running session between turns waits for input', () => {
+  assert.equal(f.shownStatus({ status: 'running', claude: { between_turns: true } }), 'waiting_for_input');
+  assert.equal(f.shownStatus({ status: 'running', claude: null }), 'running');
+  assert.equal(f.shownStatus(null), 'unknown');
+  assert.equal(f.statusLabel('waiting_for_input'), 'Waiting for input');
+});
+
+test('links from run data: https only, normalised', () => {
+  for (const [input, want] of [
+    ['https://tmate.io/t/x', 'https://tmate.io/t/x'],
+    ['HTTPS://Example.COM', 'https://example.com/'],
+    ['http://example.com', null],
+    ['javascript:alert(1)', null],
+    [' javascript:alert(1)', null],
+    ['data:text/html,<script>', null],
+    ['//evil.example/x', null],
+    ['/runs/x', null],
+    [undefined, null],
+  ]) {
+    assert.equal(f.httpsUrl(input), want, String(input));
+  }
+});
+
+test('shell quoting for the command line to copy', () => {
+  assert.equal(f.shellQuote('/home/me/project'), '/home/me/project');
+  assert.equal(f.shellQuote("it's $HOME"), `'it'\\''s $HOME'`);
+});
