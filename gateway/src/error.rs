@@ -14,6 +14,17 @@ pub enum ApiError {
     Unauthorized(AuthReason),
     /// 401 for the admin API: missing or wrong admin token.
     AdminRequired,
+    /// 401 from the web UI's sign-in: the password was wrong.
+    BadPassword,
+    /// 401 from the web UI: no live session.
+    SignedOut,
+    /// 403 with a reason code (`cross_site`, `csrf`) and a sentence.
+    Forbidden {
+        reason: &'static str,
+        message: &'static str,
+    },
+    /// 429: too many failed sign-ins; try again after `retry_after` seconds.
+    RateLimited { retry_after: u64 },
     /// 400 with a machine-readable code and a sentence.
     BadRequest { code: &'static str, message: String },
     /// 404.
@@ -66,16 +77,7 @@ fn body(error: &str, reason: Option<&str>, message: String) -> axum::Json<ErrorB
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
-            ApiError::Unauthorized(reason) => {
-                let mut r = (
-                    StatusCode::UNAUTHORIZED,
-                    body("unauthorized", Some(reason.code()), reason.to_string()),
-                )
-                    .into_response();
-                r.extensions_mut()
-                    .insert(crate::metrics::Refusal(reason.code()));
-                r
-            }
+            ApiError::Unauthorized(reason) => refusal(reason.code(), &reason.to_string()),
             ApiError::AdminRequired => {
                 let mut r = (
                     StatusCode::UNAUTHORIZED,
@@ -90,6 +92,27 @@ impl IntoResponse for ApiError {
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
                 r.extensions_mut()
                     .insert(crate::metrics::Refusal("admin_required"));
+                r
+            }
+            ApiError::BadPassword => refusal("bad_password", "wrong password"),
+            ApiError::SignedOut => refusal("signed_out", "sign in first"),
+            ApiError::Forbidden { reason, message } => (
+                StatusCode::FORBIDDEN,
+                body("forbidden", Some(reason), message.into()),
+            )
+                .into_response(),
+            ApiError::RateLimited { retry_after } => {
+                let mut r = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    body(
+                        "rate_limited",
+                        Some("too_many_attempts"),
+                        "too many sign-in attempts; wait a minute".into(),
+                    ),
+                )
+                    .into_response();
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
                 r
             }
             ApiError::BadRequest { code, message } => (
@@ -157,6 +180,17 @@ impl IntoResponse for ApiError {
             }
         }
     }
+}
+
+/// A 401 counted under `reason` by the metrics.
+fn refusal(reason: &'static str, message: &str) -> Response {
+    let mut r = (
+        StatusCode::UNAUTHORIZED,
+        body("unauthorized", Some(reason), message.into()),
+    )
+        .into_response();
+    r.extensions_mut().insert(crate::metrics::Refusal(reason));
+    r
 }
 
 /// Axum's own extractor rejections (a malformed `?query`, a bad path segment, a wrong content
