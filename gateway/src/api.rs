@@ -1,8 +1,8 @@
 //! The HTTP routes: runner ingest and run creation (signed), health, and the admin read API.
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use common::sign::AuthReason;
@@ -12,9 +12,11 @@ use common::wire::{
 };
 use serde::Deserialize;
 
-use crate::auth::{self, Caller, now_ms, now_secs, verify_runner};
+use crate::auth::{self, now_ms, now_secs};
+use crate::body::{parse_json, read_body};
 use crate::error::ApiError;
 use crate::secrets::random_token;
+use crate::signed::{self, Signed};
 use crate::state::AppState;
 use crate::store::{NewRun, StoreError};
 
@@ -53,65 +55,6 @@ async fn not_found() -> ApiError {
     ApiError::NotFound("no such route")
 }
 
-/// Read a body of at most `limit` bytes, answering 413 past it.
-pub(crate) async fn read_body(
-    body: Body,
-    headers: &HeaderMap,
-    limit: usize,
-) -> Result<Bytes, ApiError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(ApiError::TooLarge { limit });
-    }
-    // A client that trickles its body does not hold a slot and its memory forever.
-    match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, limit)).await {
-        Ok(read) => read.map_err(|_| ApiError::TooLarge { limit }),
-        Err(_) => Err(ApiError::BodyTimeout),
-    }
-}
-
-/// Longest a client may take to send a request body.
-pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// How many large bodies are read at once. A request waits for a slot only after its headers,
-/// timestamp and run passed [`auth::begin_runner`], and holds it until it is answered, so
-/// parallel uploads bound the memory they can take instead of exhausting it.
-#[derive(Debug)]
-pub struct BodySlots {
-    /// Ingest batches (≤ 4 MiB each): 64 × 4 MiB at most.
-    pub ingest: tokio::sync::Semaphore,
-    /// Artifacts (≤ 32 MiB each): 4 × 32 MiB at most.
-    pub artifacts: tokio::sync::Semaphore,
-}
-
-impl Default for BodySlots {
-    fn default() -> Self {
-        Self {
-            ingest: tokio::sync::Semaphore::new(64),
-            artifacts: tokio::sync::Semaphore::new(4),
-        }
-    }
-}
-
-/// Wait for one of `slots`.
-pub(crate) async fn take_slot(
-    slots: &tokio::sync::Semaphore,
-) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
-    slots
-        .acquire()
-        .await
-        .map_err(|_| ApiError::Internal("body slots closed".into()))
-}
-
-pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::bad_request("malformed_json", format!("the body is not valid here: {e}"))
-    })
-}
-
 fn ping_body() -> Ping {
     Ping {
         ok: true,
@@ -127,14 +70,8 @@ async fn health() -> Json<Ping> {
 }
 
 /// Signed echo: proves the runner's secret (or run token) is right.
-async fn ping(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Result<Json<Ping>, ApiError> {
-    verify_runner(&state, &method, &uri, &headers, b"").await?;
-    Ok(Json(ping_body()))
+async fn ping(_signed: Signed<signed::Ping>) -> Json<Ping> {
+    Json(ping_body())
 }
 
 /// Validate and bound the fields of a run creation.
@@ -198,21 +135,13 @@ async fn create_run(state: &AppState, req: CreateRun) -> Result<CreatedRun, ApiE
 /// A runner creates its own run, signed with the shared secret.
 async fn create_run_signed(
     State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    signed: Signed<signed::SharedJson>,
 ) -> Result<(StatusCode, Json<CreatedRun>), ApiError> {
-    let bytes = read_body(body, &headers, state.limits.max_json_bytes).await?;
-    match verify_runner(&state, &method, &uri, &headers, &bytes).await? {
-        Caller::Shared => {}
-        // A run key cannot mint further runs.
-        Caller::Run(_) => return Err(ApiError::Unauthorized(AuthReason::BadSignature)),
-    }
+    let bytes = signed.body();
     let req: CreateRun = if bytes.is_empty() {
         CreateRun::default()
     } else {
-        parse_json(&bytes)?
+        parse_json(bytes)?
     };
     Ok((StatusCode::CREATED, Json(create_run(&state, req).await?)))
 }
@@ -253,23 +182,15 @@ fn check_event(e: &Event) -> Result<(), ApiError> {
 /// Batched, idempotent event ingest.
 async fn ingest_events(
     State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    signed: Signed<signed::Ingest>,
 ) -> Result<Json<IngestAck>, ApiError> {
     let started = std::time::Instant::now();
-    let check = auth::begin_runner(&state, &headers).await?;
-    if check.run_id().is_none() {
-        return Err(ApiError::Unauthorized(AuthReason::UnknownRun));
-    }
-    let _slot = take_slot(&state.body_slots.ingest).await?;
-    let bytes = read_body(body, &headers, state.limits.max_ingest_bytes).await?;
-    let run_id = match check.finish(&state, &method, &uri, &bytes)? {
-        Caller::Run(id) => id,
-        Caller::Shared => return Err(ApiError::Unauthorized(AuthReason::UnknownRun)),
-    };
-    let batch: IngestBatch = parse_json(&bytes).inspect_err(|_| state.metrics.ingest_refused())?;
+    let run_id = signed
+        .run_id()
+        .ok_or(ApiError::Unauthorized(AuthReason::UnknownRun))?
+        .to_string();
+    let bytes = signed.body();
+    let batch: IngestBatch = parse_json(bytes).inspect_err(|_| state.metrics.ingest_refused())?;
     if batch.run_id != run_id {
         state.metrics.ingest_refused();
         return Err(ApiError::bad_request(
@@ -291,7 +212,8 @@ async fn ingest_events(
         .inspect_err(|_| state.metrics.ingest_refused())?;
     // Shared from here on, not copied: the store encodes it, the hub hands it to the streams.
     let events: crate::hub::Batch = batch.events.into();
-    let outcome = append_and_announce(&state, run_id, events, bytes.len(), started).await?;
+    let nonce = signed.batch_nonce();
+    let outcome = append_and_announce(&state, run_id, events, nonce, bytes.len(), started).await?;
     Ok(Json(IngestAck {
         acked_through: outcome.acked_through,
     }))
@@ -305,6 +227,7 @@ async fn append_and_announce(
     state: &AppState,
     run_id: String,
     events: crate::hub::Batch,
+    nonce: Option<crate::store::Nonce>,
     body_len: usize,
     started: std::time::Instant,
 ) -> Result<crate::store::AppendOutcome, ApiError> {
@@ -312,7 +235,7 @@ async fn append_and_announce(
     let task = tokio::spawn(async move {
         let outcome = match state
             .store
-            .append_events(run_id.clone(), events.clone())
+            .append_events(run_id.clone(), events.clone(), nonce)
             .await
         {
             Ok(outcome) => outcome,
@@ -320,6 +243,7 @@ async fn append_and_announce(
                 state.metrics.gap();
                 return Err(ApiError::Gap { expected });
             }
+            Err(StoreError::Replayed) => return Err(StoreError::Replayed.into()),
             Err(e) => {
                 state.metrics.ingest_refused();
                 return Err(e.into());

@@ -59,6 +59,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => ApiError::NotFound("no such run"),
             StoreError::Gap { expected } => ApiError::Gap { expected },
             StoreError::RunFinished => ApiError::Unauthorized(AuthReason::RunFinished),
+            StoreError::Replayed => ApiError::Unauthorized(AuthReason::ReplayedNonce),
             StoreError::Conflict => ApiError::bad_request("conflict", "already exists"),
             StoreError::Invalid(why) => ApiError::bad_request("invalid_event", why),
             StoreError::Backend(cause) => ApiError::Internal(cause),

@@ -8,14 +8,17 @@
 pub mod api;
 pub mod artifacts;
 pub mod auth;
+pub mod body;
 pub mod commands;
 pub mod config;
 pub mod error;
 pub mod hub;
 pub mod metrics;
+pub mod replay;
 pub mod secrets;
 pub mod server;
 pub mod session;
+pub mod signed;
 pub mod sse;
 pub mod state;
 pub mod store;
@@ -120,7 +123,7 @@ impl Gateway {
             store,
             hmac_secret: secrets.hmac_secret,
             admin_token_hash: secrets.admin_token_hash,
-            nonces: auth::NonceCache::new(config.limits.nonce_cache_entries),
+            nonces: replay::NonceCache::new(config.limits.nonce_cache_entries),
             limits: config.limits.clone(),
             base_url: base_url.clone(),
             hub: Default::default(),
@@ -147,7 +150,10 @@ impl Gateway {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let app = api::router(self.state.clone());
-        server::run(app, listener, self.tls.map(|t| t.config), shutdown).await
+        let pruner = tokio::spawn(replay::prune_forever(self.state.store.clone()));
+        let served = server::run(app, listener, self.tls.map(|t| t.config), shutdown).await;
+        pruner.abort();
+        served
     }
 }
 

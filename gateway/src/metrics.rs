@@ -365,7 +365,7 @@ pub fn render(state: &AppState, runs: &[(RunStatus, u64)]) -> String {
         &mut out,
         "gateway_nonce_cache_entries",
         "gauge",
-        "Nonces remembered for replay protection.",
+        "Nonces in this process's memory front of replay protection (the store keeps them all).",
         &one(state.nonces.len()),
     );
 

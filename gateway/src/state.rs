@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use common::Secret;
 
-use crate::auth::NonceCache;
 use crate::config::Limits;
+use crate::replay::NonceCache;
 use crate::store::Store;
 
 /// Cheap to clone: one `Arc` around the real state.
@@ -31,7 +31,7 @@ pub struct StateInner {
     /// Counters served at `/metrics`.
     pub metrics: crate::metrics::Metrics,
     /// Bounds on large bodies read at once.
-    pub body_slots: crate::api::BodySlots,
+    pub body_slots: crate::body::BodySlots,
 }
 
 impl std::fmt::Debug for StateInner {

@@ -70,7 +70,7 @@ async fn open_stream(state: &AppState, run: &CreatedRun) -> SseStream {
 async fn commit_unpublished(state: &AppState, run: &CreatedRun, events: Vec<Event>) {
     state
         .store
-        .append_events(run.run_id.clone(), Arc::from(events))
+        .append_events(run.run_id.clone(), Arc::from(events), None)
         .await
         .unwrap();
 }

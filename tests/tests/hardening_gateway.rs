@@ -1,4 +1,5 @@
-//! The gateway binary under an operator's signals: SIGTERM drains open requests as Ctrl-C does.
+//! The gateway binary under attack and under an operator's signals: a signed request captured
+//! before a restart is refused after it, and SIGTERM drains open requests as Ctrl-C does.
 
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use e2e::{Gateway, eventually};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// A signed request as it goes over the wire.
+/// A signed request as it went over the wire, to be sent again byte for byte.
 struct Captured {
     method: &'static str,
     path: String,
@@ -43,6 +44,101 @@ fn capture(method: &'static str, path: &str, run_id: &str, key: &[u8], body: Vec
         ],
         body,
     }
+}
+
+async fn send(gw: &Gateway, c: &Captured) -> (u16, Value) {
+    let mut req = gw.client().request(
+        c.method.parse().expect("method"),
+        format!("{}{}", gw.url, c.path),
+    );
+    for (name, value) in &c.headers {
+        req = req.header(*name, value);
+    }
+    let resp = req.body(c.body.clone()).send().await.expect("request");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn signed_requests_captured_before_a_restart_are_refused_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut gw = Gateway::start(dir.path());
+    let create = capture(
+        "POST",
+        "/api/runner/runs",
+        "",
+        gw.hmac_secret.as_bytes(),
+        br#"{"name":"captured"}"#.to_vec(),
+    );
+    let (status, created) = send(&gw, &create).await;
+    assert_eq!(status, 201, "{created}");
+    let run_id = created["run_id"].as_str().unwrap().to_string();
+    let key = sign::derive_run_key(
+        gw.hmac_secret.as_bytes(),
+        &run_id,
+        created["token"].as_str().unwrap(),
+    );
+    let upload = |text: &str| {
+        capture(
+            "POST",
+            &format!("/api/ingest/artifact?run_id={run_id}&name=r.txt"),
+            &run_id,
+            &key,
+            text.as_bytes().to_vec(),
+        )
+    };
+    let old_upload = upload("the older r.txt");
+    assert_eq!(send(&gw, &old_upload).await.0, 201);
+    assert_eq!(send(&gw, &upload("the newer r.txt")).await.0, 201);
+    let batch = json!({"run_id": run_id, "events": [
+        {"sequence": 1, "type": "stdout", "data": "one", "ts": 1},
+        {"sequence": 2, "type": "stdout", "data": "two", "ts": 2},
+    ]});
+    let ingest = capture(
+        "POST",
+        "/api/ingest/event",
+        &run_id,
+        &key,
+        serde_json::to_vec(&batch).unwrap(),
+    );
+    assert_eq!(send(&gw, &ingest).await.0, 200);
+
+    gw.kill();
+    let gw = Gateway::restart_on(
+        dir.path(),
+        &format!("127.0.0.1:{}", gw.port),
+        gw.admin_token.clone(),
+    );
+    for captured in [&create, &old_upload, &ingest] {
+        let (status, body) = send(&gw, captured).await;
+        assert_eq!(
+            (status, body["reason"].as_str()),
+            (401, Some("replayed_nonce")),
+            "{} {}: {body}",
+            captured.method,
+            captured.path
+        );
+    }
+    assert_eq!(
+        gw.runs().await.len(),
+        1,
+        "the replayed creation made no run"
+    );
+    let r = gw
+        .client()
+        .get(format!("{}/api/runs/{run_id}/artifacts/r.txt", gw.url))
+        .bearer_auth(&gw.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), "the newer r.txt");
+    let seqs: Vec<u64> = gw
+        .events(&run_id)
+        .await
+        .iter()
+        .map(|e| e.sequence)
+        .collect();
+    assert_eq!(seqs, vec![1, 2]);
 }
 
 /// systemd and container runtimes stop a service with SIGTERM: the gateway stops accepting,

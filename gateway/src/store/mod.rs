@@ -1,4 +1,5 @@
-//! Durable storage behind one trait: runs, their events, commands, artifacts and a small key/value table.
+//! Durable storage behind one trait: runs, their events, commands, artifacts, the nonces of
+//! signed requests and a small key/value table.
 //!
 //! The server holds an `Arc<dyn Store>`. Every method takes owned arguments and returns a boxed
 //! `'static` future, so the trait is object-safe and a backend is free to run its work on a blocking
@@ -40,6 +41,9 @@ pub enum StoreError {
     /// resending it cannot help.
     #[error("invalid event: {0}")]
     Invalid(String),
+    /// The signed request's nonce was recorded before: a replay. Nothing was stored.
+    #[error("replayed nonce")]
+    Replayed,
     /// The database failed; the text is for the log, never for a client.
     #[error("storage failure: {0}")]
     Backend(String),
@@ -106,6 +110,16 @@ impl fmt::Debug for StoredSession {
     }
 }
 
+/// A signed request's nonce as replay protection keeps it: a hash (never the nonce itself is
+/// needed) and the unix second after which the request's timestamp no longer passes the window
+/// check, so a replay can no longer be accepted anyway. A replay carries the same signed
+/// timestamp, hence the same expiry: a backend may key the record by both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Nonce {
+    pub hash: [u8; 32],
+    pub expires_at: i64,
+}
+
 /// The run's state after an ingest batch committed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AppendOutcome {
@@ -134,8 +148,24 @@ pub trait Store: Send + Sync + 'static {
     fn list_runs(&self, limit: usize) -> StoreFuture<Vec<RunSummary>>;
 
     /// Commits one ingest batch atomically under the rules of [`plan_append`]. The batch is shared
-    /// (not copied) with whoever publishes it afterwards.
-    fn append_events(&self, run_id: String, events: Arc<[Event]>) -> StoreFuture<AppendOutcome>;
+    /// (not copied) with whoever publishes it afterwards. `nonce`, the signed request's, is
+    /// recorded in the same transaction, as [`Store::record_nonce`] would: seen before, the
+    /// answer is [`StoreError::Replayed`] and nothing is stored; recorded, it stays recorded even
+    /// when the rules refuse the batch (a gap, say), so a replay is refused as a replay.
+    fn append_events(
+        &self,
+        run_id: String,
+        events: Arc<[Event]>,
+        nonce: Option<Nonce>,
+    ) -> StoreFuture<AppendOutcome>;
+
+    /// Records a signed request's nonce: `true` if it is fresh, `false` if this nonce with this
+    /// expiry is recorded already (a replay). Durable before it answers, and shared by every
+    /// gateway process using the store (PostgreSQL: one `INSERT … ON CONFLICT DO NOTHING`).
+    fn record_nonce(&self, nonce: Nonce) -> StoreFuture<bool>;
+
+    /// Forgets the nonces that expired before `before` (unix s); how many there were.
+    fn prune_nonces(&self, before: i64) -> StoreFuture<u64>;
 
     /// At most `limit` events with `sequence > after`, ascending.
     fn events(&self, run_id: String, after: u64, limit: usize) -> StoreFuture<Vec<Event>>;

@@ -26,7 +26,8 @@ mod pool;
 
 use self::pool::ReadPool;
 use super::{
-    AppendOutcome, NewRun, Progress, RunRecord, Store, StoreError, StoreFuture, StoredSession,
+    AppendOutcome, NewRun, Nonce, Progress, RunRecord, Store, StoreError, StoreFuture,
+    StoredSession,
 };
 
 /// The schema, one step per entry; `PRAGMA user_version` counts the steps applied. Append only:
@@ -109,6 +110,14 @@ const MIGRATIONS: &[&str] = &[
                 || ']'
         FROM events GROUP BY run_id, (seq - 1) / 1000;
     DROP TABLE events;",
+    // 6: replay protection. The nonce of every signed request (its SHA-256), until its timestamp
+    // leaves the window; keyed by expiry first so pruning is a range delete, and a replay, which
+    // carries the same signed timestamp, finds the same key.
+    "CREATE TABLE nonces (
+        expires_at INTEGER NOT NULL,
+        hash BLOB NOT NULL CHECK (length(hash) = 32),
+        PRIMARY KEY (expires_at, hash)
+    ) WITHOUT ROWID;",
 ];
 
 /// How long a statement waits for a lock held by another process before failing.
@@ -571,6 +580,7 @@ impl Drop for Checkpointer {
 struct PendingAppend {
     run_id: String,
     events: Arc<[Event]>,
+    nonce: Option<Nonce>,
     answer: std::sync::mpsc::SyncSender<Result<AppendOutcome, StoreError>>,
 }
 
@@ -587,6 +597,14 @@ fn append_group(conn: &mut Connection, group: Vec<PendingAppend>) {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| backend("begin ingest", e))?;
         for item in &group {
+            // The nonce outside the batch's savepoint: it stays recorded if the rules refuse
+            // the batch, and goes with it if the group fails to commit.
+            if let Some(nonce) = item.nonce
+                && !insert_nonce(&tx, nonce)?
+            {
+                answers.push(Err(StoreError::Replayed));
+                continue;
+            }
             let sp = tx.savepoint().map_err(|e| backend("begin savepoint", e))?;
             let outcome = append(&sp, &item.run_id, &item.events);
             if outcome.is_ok() {
@@ -612,6 +630,14 @@ fn append_group(conn: &mut Connection, group: Vec<PendingAppend>) {
         };
         let _ = item.answer.send(answer);
     }
+}
+
+/// Records `nonce` inside the caller's transaction; `false` if it was recorded before.
+fn insert_nonce(conn: &Connection, nonce: Nonce) -> Result<bool, StoreError> {
+    conn.prepare_cached("INSERT OR IGNORE INTO nonces (expires_at, hash) VALUES (?1, ?2)")
+        .and_then(|mut stmt| stmt.execute(rusqlite::params![nonce.expires_at, &nonce.hash[..]]))
+        .map(|n| n == 1)
+        .map_err(|e| backend("record nonce", e))
 }
 
 /// One ingest batch inside the caller's transaction; see [`super::plan_append`].
@@ -797,13 +823,19 @@ impl Store for SqliteStore {
         })
     }
 
-    fn append_events(&self, run_id: String, events: Arc<[Event]>) -> StoreFuture<AppendOutcome> {
+    fn append_events(
+        &self,
+        run_id: String,
+        events: Arc<[Event]>,
+        nonce: Option<Nonce>,
+    ) -> StoreFuture<AppendOutcome> {
         let inner = Arc::clone(&self.inner);
         blocking(move || {
             let (answer, answered) = std::sync::mpsc::sync_channel(1);
             lock_queue(&inner.appends).push(PendingAppend {
                 run_id,
                 events,
+                nonce,
                 answer,
             });
             {
@@ -832,6 +864,19 @@ impl Store for SqliteStore {
                 .recv()
                 .unwrap_or_else(|_| Err(StoreError::Backend("ingest writer went away".into())));
             inner.count(result)
+        })
+    }
+
+    fn record_nonce(&self, nonce: Nonce) -> StoreFuture<bool> {
+        self.write(move |conn| insert_nonce(conn, nonce))
+    }
+
+    fn prune_nonces(&self, before: i64) -> StoreFuture<u64> {
+        self.write(move |conn| {
+            conn.prepare_cached("DELETE FROM nonces WHERE expires_at < ?1")
+                .and_then(|mut stmt| stmt.execute([before]))
+                .map(|n| n as u64)
+                .map_err(|e| backend("prune nonces", e))
         })
     }
 
@@ -1243,7 +1288,7 @@ mod tests {
                 })
                 .collect();
             store
-                .append_events("r1".into(), events.into())
+                .append_events("r1".into(), events.into(), None)
                 .await
                 .unwrap();
         }
@@ -1266,11 +1311,11 @@ mod tests {
         for id in ["ok", "bad", "legacy"] {
             store.create_run(new_run(id, 1)).await.unwrap();
             store
-                .append_events(id.into(), lines(1, 3).into())
+                .append_events(id.into(), lines(1, 3).into(), None)
                 .await
                 .unwrap();
             store
-                .append_events(id.into(), lines(4, 5).into())
+                .append_events(id.into(), lines(4, 5).into(), None)
                 .await
                 .unwrap();
         }
@@ -1302,7 +1347,7 @@ mod tests {
             ),
         ] {
             store
-                .append_events(id.into(), vec![finish].into())
+                .append_events(id.into(), vec![finish].into(), None)
                 .await
                 .unwrap();
             assert_eq!(summary(&store, id).await.delivery, want, "{id}");
@@ -1336,7 +1381,7 @@ mod tests {
             turn(2, "success", 0.25, "/w/a.txt"),
         ];
         store
-            .append_events("r1".into(), batch.into())
+            .append_events("r1".into(), batch.into(), None)
             .await
             .unwrap();
         // A second batch: the totals carry over; the same file is listed once.
@@ -1344,6 +1389,7 @@ mod tests {
             .append_events(
                 "r1".into(),
                 vec![turn(3, "aborted", 0.5, "/w/a.txt")].into(),
+                None,
             )
             .await
             .unwrap();
@@ -1363,7 +1409,7 @@ mod tests {
             let store = &store;
             async move {
                 store
-                    .append_events("r1".into(), vec![marker(seq, m)].into())
+                    .append_events("r1".into(), vec![marker(seq, m)].into(), None)
                     .await
                     .unwrap();
                 summary(store, "r1").await.claude.unwrap().between_turns
@@ -1380,6 +1426,7 @@ mod tests {
             .append_events(
                 "r1".into(),
                 vec![turn(5, "success", 0.0, "/w/b.txt")].into(),
+                None,
             )
             .await
             .unwrap();
@@ -1456,9 +1503,13 @@ mod tests {
     #[tokio::test]
     async fn unknown_runs() {
         let (_dir, _path, store) = open_temp();
-        let append = store.append_events("nope".into(), lines(1, 1).into()).await;
+        let append = store
+            .append_events("nope".into(), lines(1, 1).into(), None)
+            .await;
         assert!(matches!(append, Err(StoreError::NotFound)), "{append:?}");
-        let empty = store.append_events("nope".into(), vec![].into()).await;
+        let empty = store
+            .append_events("nope".into(), vec![].into(), None)
+            .await;
         assert!(matches!(empty, Err(StoreError::NotFound)), "{empty:?}");
         let cmd = store
             .enqueue_command("nope".into(), CommandKind::Stop, 1)
@@ -1512,7 +1563,7 @@ mod tests {
             },
         ];
         let outcome = store
-            .append_events("r".into(), batch.clone().into())
+            .append_events("r".into(), batch.clone().into(), None)
             .await
             .unwrap();
         assert_eq!(
@@ -1534,11 +1585,11 @@ mod tests {
     async fn resending_a_batch_is_idempotent() {
         let (_dir, _path, store) = with_run("r").await;
         store
-            .append_events("r".into(), lines(1, 5).into())
+            .append_events("r".into(), lines(1, 5).into(), None)
             .await
             .unwrap();
         let again = store
-            .append_events("r".into(), lines(1, 5).into())
+            .append_events("r".into(), lines(1, 5).into(), None)
             .await
             .unwrap();
         assert_eq!(
@@ -1550,12 +1601,12 @@ mod tests {
             }
         );
         let overlap = store
-            .append_events("r".into(), lines(3, 8).into())
+            .append_events("r".into(), lines(3, 8).into(), None)
             .await
             .unwrap();
         assert_eq!((overlap.acked_through, overlap.inserted), (8, 3));
         let empty = store
-            .append_events("r".into(), vec![].into())
+            .append_events("r".into(), vec![].into(), None)
             .await
             .unwrap();
         assert_eq!((empty.acked_through, empty.inserted), (8, 0));
@@ -1566,12 +1617,12 @@ mod tests {
     async fn a_gap_answers_expected_and_writes_nothing() {
         let (_dir, _path, store) = with_run("r").await;
         store
-            .append_events("r".into(), lines(1, 4).into())
+            .append_events("r".into(), lines(1, 4).into(), None)
             .await
             .unwrap();
         let before = summary(&store, "r").await;
         for batch in [lines(6, 9), vec![line(5), line(7)], vec![line(5), line(5)]] {
-            let got = store.append_events("r".into(), batch.into()).await;
+            let got = store.append_events("r".into(), batch.into(), None).await;
             assert!(
                 matches!(got, Err(StoreError::Gap { expected: 5 })),
                 "{got:?}"
@@ -1580,7 +1631,7 @@ mod tests {
         // A gap in the first batch of a run, with an end marker in it: still nothing stored.
         store.create_run(new_run("fresh", 2)).await.unwrap();
         let got = store
-            .append_events("fresh".into(), vec![line(2), finished(3, 0)].into())
+            .append_events("fresh".into(), vec![line(2), finished(3, 0)].into(), None)
             .await;
         assert!(
             matches!(got, Err(StoreError::Gap { expected: 1 })),
@@ -1592,7 +1643,7 @@ mod tests {
         assert_eq!(summary(&store, "r").await, before);
         assert_eq!(all_events(&store, "r").await, lines(1, 4));
         let resumed = store
-            .append_events("r".into(), lines(5, 6).into())
+            .append_events("r".into(), lines(5, 6).into(), None)
             .await
             .unwrap();
         assert_eq!(resumed.acked_through, 6);
@@ -1608,11 +1659,11 @@ mod tests {
         ] {
             store.create_run(new_run(id, 1)).await.unwrap();
             store
-                .append_events(id.into(), lines(1, 2).into())
+                .append_events(id.into(), lines(1, 2).into(), None)
                 .await
                 .unwrap();
             let outcome = store
-                .append_events(id.into(), vec![line(3), finished(4, code)].into())
+                .append_events(id.into(), vec![line(3), finished(4, code)].into(), None)
                 .await
                 .unwrap();
             assert_eq!(outcome.status, status, "{id}");
@@ -1628,18 +1679,20 @@ mod tests {
     async fn a_terminal_run_takes_no_new_events() {
         let (_dir, _path, store) = with_run("r").await;
         store
-            .append_events("r".into(), vec![line(1), finished(2, 0)].into())
+            .append_events("r".into(), vec![line(1), finished(2, 0)].into(), None)
             .await
             .unwrap();
-        let late = store.append_events("r".into(), lines(3, 3).into()).await;
+        let late = store
+            .append_events("r".into(), lines(3, 3).into(), None)
+            .await;
         assert!(matches!(late, Err(StoreError::RunFinished)), "{late:?}");
         let mixed = store
-            .append_events("r".into(), vec![finished(2, 0), line(3)].into())
+            .append_events("r".into(), vec![finished(2, 0), line(3)].into(), None)
             .await;
         assert!(matches!(mixed, Err(StoreError::RunFinished)), "{mixed:?}");
         // A resend of what is stored is still acknowledged.
         let resend = store
-            .append_events("r".into(), vec![line(1), finished(2, 0)].into())
+            .append_events("r".into(), vec![line(1), finished(2, 0)].into(), None)
             .await
             .unwrap();
         assert_eq!(
@@ -1658,12 +1711,12 @@ mod tests {
         let (_dir, _path, store) = with_run("r").await;
         let stop = marker(2, json!({"event": "stop_requested", "reason": "command"}));
         store
-            .append_events("r".into(), vec![line(1), stop].into())
+            .append_events("r".into(), vec![line(1), stop].into(), None)
             .await
             .unwrap();
         assert_eq!(summary(&store, "r").await.status, RunStatus::Running);
         let outcome = store
-            .append_events("r".into(), vec![line(3), finished(4, 130)].into())
+            .append_events("r".into(), vec![line(3), finished(4, 130)].into(), None)
             .await
             .unwrap();
         assert_eq!(outcome.status, RunStatus::Stopped);
@@ -1678,12 +1731,12 @@ mod tests {
     async fn events_page_by_after_and_limit() {
         let (_dir, _path, store) = with_run("r").await;
         store
-            .append_events("r".into(), lines(1, 25).into())
+            .append_events("r".into(), lines(1, 25).into(), None)
             .await
             .unwrap();
         store.create_run(new_run("other", 2)).await.unwrap();
         store
-            .append_events("other".into(), lines(1, 3).into())
+            .append_events("other".into(), lines(1, 3).into(), None)
             .await
             .unwrap();
 
@@ -1815,7 +1868,7 @@ mod tests {
     async fn events_before_pages_backwards_from_the_tail() {
         let (_dir, _path, store) = with_run("r").await;
         store
-            .append_events("r".into(), lines(1, 10).into())
+            .append_events("r".into(), lines(1, 10).into(), None)
             .await
             .unwrap();
         let seqs = |page: Vec<Event>| page.iter().map(|e| e.sequence).collect::<Vec<_>>();
@@ -1848,13 +1901,13 @@ mod tests {
         // Chunks 1..=3, 4..=4, 5..=9, 10..=12.
         for (a, b) in [(1, 3), (4, 4), (5, 9), (10, 12)] {
             store
-                .append_events("r".into(), lines(a, b).into())
+                .append_events("r".into(), lines(a, b).into(), None)
                 .await
                 .unwrap();
         }
         // A resend overlapping a chunk stores nothing new.
         store
-            .append_events("r".into(), lines(8, 12).into())
+            .append_events("r".into(), lines(8, 12).into(), None)
             .await
             .unwrap();
         for after in 0..=13 {
@@ -1950,7 +2003,7 @@ mod tests {
         assert_eq!(old, 0);
         // The digest is rebuilt from the chunks and ingest continues.
         store
-            .append_events("r".into(), lines(2501, 2502).into())
+            .append_events("r".into(), lines(2501, 2502).into(), None)
             .await
             .unwrap();
         let sha = common::digest::stream_sha256(&lines(1, 2502));
@@ -1960,7 +2013,7 @@ mod tests {
                 vec![marker(
                     2503,
                     json!({"event": "finished", "exitCode": 0, "eventCount": 2502, "streamSha256": sha}),
-                )].into(),
+                )].into(), None,
             )
             .await
             .unwrap();
@@ -1996,18 +2049,20 @@ mod tests {
                 for b in 0..50u64 {
                     // Every run also sends a batch with a gap: refused alone, nothing stored.
                     let gap = store
-                        .append_events(id.clone(), lines(b * 10 + 5, b * 10 + 6).into())
+                        .append_events(id.clone(), lines(b * 10 + 5, b * 10 + 6).into(), None)
                         .await;
                     assert!(
                         matches!(gap, Err(StoreError::Gap { expected }) if expected == b * 10 + 1)
                     );
                     let ok = store
-                        .append_events(id.clone(), lines(b * 10 + 1, b * 10 + 10).into())
+                        .append_events(id.clone(), lines(b * 10 + 1, b * 10 + 10).into(), None)
                         .await
                         .unwrap();
                     assert_eq!((ok.acked_through, ok.inserted), (b * 10 + 10, 10));
                 }
-                let unknown = store.append_events("nope".into(), lines(1, 1).into()).await;
+                let unknown = store
+                    .append_events("nope".into(), lines(1, 1).into(), None)
+                    .await;
                 assert!(matches!(unknown, Err(StoreError::NotFound)));
             }));
         }
@@ -2039,7 +2094,11 @@ mod tests {
     async fn a_batch_with_events_after_finished_is_refused_whole() {
         let (_dir, _path, store) = with_run("r").await;
         let got = store
-            .append_events("r".into(), vec![line(1), finished(2, 0), line(3)].into())
+            .append_events(
+                "r".into(),
+                vec![line(1), finished(2, 0), line(3)].into(),
+                None,
+            )
             .await;
         assert!(matches!(got, Err(StoreError::Invalid(_))), "{got:?}");
         assert!(all_events(&store, "r").await.is_empty());
@@ -2103,7 +2162,7 @@ mod tests {
     async fn everything_survives_a_reopen() {
         let (_dir, path, store) = with_run("r").await;
         store
-            .append_events("r".into(), vec![line(1), finished(2, 1)].into())
+            .append_events("r".into(), vec![line(1), finished(2, 1)].into(), None)
             .await
             .unwrap();
         let cmd = store
@@ -2147,7 +2206,9 @@ mod tests {
                 store.get_meta("k".into()).await.unwrap().as_deref(),
                 Some("v")
             );
-            let late = store.append_events("r".into(), lines(3, 3).into()).await;
+            let late = store
+                .append_events("r".into(), lines(3, 3).into(), None)
+                .await;
             assert!(matches!(late, Err(StoreError::RunFinished)), "{late:?}");
         }
     }
@@ -2168,11 +2229,11 @@ mod tests {
     async fn bad_stored_data_is_an_error_not_a_panic() {
         let (_dir, path, store) = with_run("r").await;
         store
-            .append_events("r".into(), lines(1, 1).into())
+            .append_events("r".into(), lines(1, 1).into(), None)
             .await
             .unwrap();
         store
-            .append_events("r".into(), lines(2, 3).into())
+            .append_events("r".into(), lines(2, 3).into(), None)
             .await
             .unwrap();
         let raw = Connection::open(&path).unwrap();
@@ -2200,7 +2261,9 @@ mod tests {
         .unwrap();
         let got = store.run("r".into()).await;
         assert!(matches!(got, Err(StoreError::Backend(_))), "{got:?}");
-        let got = store.append_events("r".into(), lines(3, 3).into()).await;
+        let got = store
+            .append_events("r".into(), lines(3, 3).into(), None)
+            .await;
         assert!(matches!(got, Err(StoreError::Backend(_))), "{got:?}");
     }
 
@@ -2209,7 +2272,7 @@ mod tests {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
         store.create_run(new_run("r", 1)).await.unwrap();
         store
-            .append_events("r".into(), lines(1, 3).into())
+            .append_events("r".into(), lines(1, 3).into(), None)
             .await
             .unwrap();
         assert_eq!(all_events(&store, "r").await, lines(1, 3));
@@ -2219,7 +2282,7 @@ mod tests {
     async fn a_batch_of_ten_thousand_commits() {
         let (_dir, _path, store) = with_run("r").await;
         let outcome = store
-            .append_events("r".into(), lines(1, 10_000).into())
+            .append_events("r".into(), lines(1, 10_000).into(), None)
             .await
             .unwrap();
         assert_eq!(outcome.acked_through, 10_000);
@@ -2236,7 +2299,7 @@ mod tests {
                 for batch in 0..100 {
                     let first = batch * 50 + 1;
                     store
-                        .append_events("r".into(), lines(first, first + 49).into())
+                        .append_events("r".into(), lines(first, first + 49).into(), None)
                         .await
                         .unwrap();
                 }
@@ -2282,7 +2345,10 @@ mod tests {
             .collect();
         let start = Instant::now();
         for batch in batches {
-            store.append_events("r".into(), batch.into()).await.unwrap();
+            store
+                .append_events("r".into(), batch.into(), None)
+                .await
+                .unwrap();
         }
         let elapsed = start.elapsed();
         let rate = 100_000.0 / elapsed.as_secs_f64();

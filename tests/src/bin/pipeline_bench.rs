@@ -459,7 +459,7 @@ async fn pipeline(mb: usize) {
     while it.peek().is_some() {
         let batch: Vec<Event> = it.by_ref().take(2000).collect();
         store
-            .append_events("r_direct".into(), batch.into())
+            .append_events("r_direct".into(), batch.into(), None)
             .await
             .expect("append");
     }
