@@ -35,9 +35,11 @@ pub enum ApiError {
     BodyTimeout,
     /// 413: the body is larger than `limit` bytes.
     TooLarge { limit: usize },
-    /// 503: a bounded resource is full; try again after `retry_after` seconds.
+    /// 503: a bounded resource is full (`reason` names it); try again after `retry_after`
+    /// seconds.
     Busy {
-        message: &'static str,
+        reason: &'static str,
+        message: String,
         retry_after: u64,
     },
     /// 500: the cause is logged, the client gets a generic sentence.
@@ -153,12 +155,13 @@ impl IntoResponse for ApiError {
             )
                 .into_response(),
             ApiError::Busy {
+                reason,
                 message,
                 retry_after,
             } => {
                 let mut r = (
                     StatusCode::SERVICE_UNAVAILABLE,
-                    body("busy", None, message.into()),
+                    body("busy", Some(reason), message),
                 )
                     .into_response();
                 r.headers_mut()

@@ -129,7 +129,7 @@ impl Gateway {
             hub: Default::default(),
             sessions,
             command_waiters: commands::Waiters::default(),
-            metrics: metrics::Metrics::new(config.metrics_token.as_ref()),
+            metrics: Arc::new(metrics::Metrics::new(config.metrics_token.as_ref())),
         });
         Ok(Self {
             state,
@@ -151,7 +151,20 @@ impl Gateway {
     ) -> anyhow::Result<()> {
         let app = api::router(self.state.clone());
         let pruner = tokio::spawn(replay::prune_forever(self.state.store.clone()));
-        let served = server::run(app, listener, self.tls.map(|t| t.config), shutdown).await;
+        let limits = server::ConnLimits {
+            max_connections: self.state.limits.max_connections,
+            header_timeout: self.state.limits.header_timeout,
+            idle_timeout: self.state.limits.idle_timeout,
+        };
+        let served = server::run(
+            app,
+            listener,
+            self.tls.map(|t| t.config),
+            limits,
+            self.state.metrics.clone(),
+            shutdown,
+        )
+        .await;
         pruner.abort();
         served
     }

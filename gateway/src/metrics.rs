@@ -73,6 +73,8 @@ pub struct Metrics {
     latency_sum_us: AtomicU64,
     refusals: [AtomicU64; REFUSALS.len()],
     internal_errors: AtomicU64,
+    connections_open: AtomicU64,
+    connections_refused: AtomicU64,
     redactions: Mutex<BTreeMap<String, u64>>,
 }
 
@@ -106,6 +108,8 @@ impl Metrics {
             latency_sum_us: AtomicU64::new(0),
             refusals: std::array::from_fn(|_| AtomicU64::new(0)),
             internal_errors: AtomicU64::new(0),
+            connections_open: AtomicU64::new(0),
+            connections_refused: AtomicU64::new(0),
             redactions: Mutex::new(BTreeMap::new()),
         }
     }
@@ -144,6 +148,21 @@ impl Metrics {
                 self.count_redactions(e);
             }
         }
+    }
+
+    /// A connection is being served (within the cap).
+    pub fn connection_opened(&self) {
+        self.connections_open.fetch_add(1, Relaxed);
+    }
+
+    /// A connection served within the cap ended.
+    pub fn connection_closed(&self) {
+        self.connections_open.fetch_sub(1, Relaxed);
+    }
+
+    /// A connection came past the cap (answered 503 or closed).
+    pub fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Relaxed);
     }
 
     /// A batch answered 409: the runner resends from the expected sequence.
@@ -367,6 +386,21 @@ pub fn render(state: &AppState, runs: &[(RunStatus, u64)]) -> String {
         "gauge",
         "Nonces in this process's memory front of replay protection (the store keeps them all).",
         &one(state.nonces.len()),
+    );
+
+    family(
+        &mut out,
+        "gateway_connections",
+        "gauge",
+        "Client connections being served (at most GATEWAY_MAX_CONNECTIONS).",
+        &one(get(&m.connections_open)),
+    );
+    family(
+        &mut out,
+        "gateway_connections_refused_total",
+        "counter",
+        "Connections that came past the connection cap (answered 503 and closed).",
+        &one(get(&m.connections_refused)),
     );
 
     let redactions: Vec<(String, String)> = m

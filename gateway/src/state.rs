@@ -29,7 +29,7 @@ pub struct StateInner {
     /// Runners long-polling for commands, woken when one is queued.
     pub command_waiters: crate::commands::Waiters,
     /// Counters served at `/metrics`.
-    pub metrics: crate::metrics::Metrics,
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Bounds on large bodies read at once.
     pub body_slots: crate::body::BodySlots,
 }
