@@ -43,8 +43,14 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::map_response(
             crate::error::json_rejections,
         ))
-        .layer(axum::middleware::from_fn(crate::session::csrf_guard))
-        .layer(axum::middleware::map_response(crate::web::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::session::csrf_guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::web::security_headers,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state,
             crate::metrics::track,

@@ -126,6 +126,7 @@ impl Gateway {
             nonces: replay::NonceCache::new(config.limits.nonce_cache_entries),
             limits: config.limits.clone(),
             base_url: base_url.clone(),
+            tls: tls.is_some(),
             hub: Default::default(),
             sessions,
             command_waiters: commands::Waiters::default(),

@@ -438,10 +438,11 @@ fn request_host(request: &Request) -> Option<String> {
 }
 
 /// Middleware on every route: a state-changing request (not GET/HEAD/OPTIONS) from a browser
-/// must be same-origin (`Sec-Fetch-Site`, `Origin`), and one that carries the session cookie
-/// must also carry the session's CSRF token (except sign-in itself, which has no session yet).
+/// must be same-origin (`Sec-Fetch-Site`, `Origin` in scheme and host), and one that carries the
+/// session cookie must also carry the session's CSRF token (except sign-in itself, which has no
+/// session yet).
 /// Runners and scripts send none of these headers nor the cookie, so they pass untouched.
-pub async fn csrf_guard(request: Request, next: Next) -> Response {
+pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -462,13 +463,12 @@ pub async fn csrf_guard(request: Request, next: Next) -> Response {
         return cross_site();
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
-        let authority = origin
-            .to_str()
-            .ok()
-            .and_then(|o| o.split_once("://"))
-            .map(|(_, rest)| rest);
-        let same = match (authority, request_host(&request)) {
-            (Some(a), Some(host)) => a.eq_ignore_ascii_case(&host),
+        let parts = origin.to_str().ok().and_then(|o| o.split_once("://"));
+        let same = match (parts, request_host(&request)) {
+            (Some((scheme, authority)), Some(host)) => {
+                scheme.eq_ignore_ascii_case(state.page_scheme())
+                    && authority.eq_ignore_ascii_case(&host)
+            }
             _ => false,
         };
         if !same {

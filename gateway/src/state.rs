@@ -22,6 +22,8 @@ pub struct StateInner {
     pub limits: Limits,
     /// Base URL for links shown to people (`https://localhost:3100`).
     pub base_url: String,
+    /// The listener serves TLS: answers carry HSTS, and a browser's `Origin` must be `https`.
+    pub tls: bool,
     /// Live fan-out of stored events and run changes to the web UI's streams.
     pub hub: crate::hub::Hub,
     /// The web UI's password hash, sign-in sessions and sign-in rate limits.
@@ -47,6 +49,19 @@ impl std::fmt::Debug for StateInner {
 impl AppState {
     pub fn new(inner: StateInner) -> Self {
         Self(Arc::new(inner))
+    }
+}
+
+impl StateInner {
+    /// The scheme of the pages this gateway serves, which a browser names in `Origin`: `https`
+    /// on a TLS listener; on plain HTTP that of the public URL (a TLS proxy in front), else
+    /// `http`.
+    pub fn page_scheme(&self) -> &'static str {
+        if self.tls || self.base_url.starts_with("https://") {
+            "https"
+        } else {
+            "http"
+        }
     }
 }
 

@@ -45,6 +45,7 @@ fn state_on(path: &std::path::Path) -> AppState {
             ..Limits::default()
         },
         base_url: "https://localhost:3100".into(),
+        tls: true,
         hub: Default::default(),
         sessions: Default::default(),
         command_waiters: Default::default(),

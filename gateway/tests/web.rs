@@ -21,6 +21,8 @@ const PASSWORD: &str = "correct horse battery";
 
 async fn open_with(dir: &std::path::Path, password: &str) -> Gateway {
     let mut config = support::plain_config(dir);
+    // Plain HTTP behind a TLS proxy: pages come from the HTTPS origin the public URL names.
+    config.public_url = Some("https://localhost:3100".into());
     config.admin_password = Some(Secret::new(password));
     config.admin_token = Some(Secret::new("admin-token-for-web-tests"));
     Gateway::open(config, "127.0.0.1:3100".parse().unwrap())
@@ -275,6 +277,7 @@ async fn sessions_survive_a_restart_and_a_new_password_ends_them() {
 async fn a_generated_password_is_returned_once_and_only_its_hash_is_stored() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = support::plain_config(dir.path());
+    config.public_url = Some("https://localhost:3100".into());
     config.admin_password = None;
     let first = Gateway::open(config.clone(), "127.0.0.1:1".parse().unwrap())
         .await
