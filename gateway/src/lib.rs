@@ -152,6 +152,11 @@ impl Gateway {
     ) -> anyhow::Result<()> {
         let app = api::router(self.state.clone());
         let pruner = tokio::spawn(replay::prune_forever(self.state.store.clone()));
+        let renewal = self
+            .tls
+            .as_ref()
+            .and_then(|t| t.renewer.clone())
+            .map(|r| tokio::spawn(tls::renew_forever(r)));
         let limits = server::ConnLimits {
             max_connections: self.state.limits.max_connections,
             header_timeout: self.state.limits.header_timeout,
@@ -167,6 +172,9 @@ impl Gateway {
         )
         .await;
         pruner.abort();
+        if let Some(r) = renewal {
+            r.abort();
+        }
         served
     }
 }
