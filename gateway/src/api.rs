@@ -5,11 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use common::sign::AuthReason;
-use common::wire::{
-    self, CreateRun, CreatedRun, Event, EventKind, EventPage, IngestAck, IngestBatch, Ping,
-    RunSummary,
-};
+use common::wire::{self, CreateRun, CreatedRun, EventPage, Ping, RunSummary};
 use serde::Deserialize;
 
 use crate::auth::{self, now_ms, now_secs};
@@ -18,7 +14,7 @@ use crate::error::ApiError;
 use crate::secrets::random_token;
 use crate::signed::{self, Signed};
 use crate::state::AppState;
-use crate::store::{NewRun, StoreError};
+use crate::store::NewRun;
 
 /// The whole router; handlers are tested through it with `oneshot`.
 pub fn router(state: AppState) -> Router {
@@ -26,10 +22,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/health", get(health))
         .route("/api/runner/ping", get(ping))
         .route("/api/runner/runs", post(create_run_signed))
-        .route("/api/ingest/event", post(ingest_events))
         .route("/api/runs", get(list_runs).post(create_run_admin))
         .route("/api/runs/{id}", get(get_run))
         .route("/api/runs/{id}/events", get(run_events))
+        .merge(crate::ingest::routes())
         .merge(crate::commands::routes())
         .merge(crate::sse::routes())
         .merge(crate::session::routes())
@@ -152,124 +148,6 @@ async fn create_run_signed(
     Ok((StatusCode::CREATED, Json(create_run(&state, req).await?)))
 }
 
-/// Check one event's shape: a positive sequence and data of the right JSON type for its kind.
-fn check_event(e: &Event) -> Result<(), ApiError> {
-    if e.sequence == 0 {
-        return Err(ApiError::bad_request(
-            "invalid_event",
-            "sequences start at 1",
-        ));
-    }
-    let ok = match e.kind {
-        EventKind::Stdout | EventKind::Stderr | EventKind::Info | EventKind::Error => e
-            .data
-            .as_str()
-            .is_some_and(|s| s.len() <= 4 * wire::MAX_LINE_BYTES),
-        EventKind::Marker | EventKind::Assist => e.data.is_object(),
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "invalid_event",
-            format!(
-                "event {}: {} data must be {}",
-                e.sequence,
-                e.kind.as_str(),
-                match e.kind {
-                    EventKind::Marker | EventKind::Assist => "an object",
-                    _ => "a string of at most 64 KiB",
-                }
-            ),
-        ))
-    }
-}
-
-/// Batched, idempotent event ingest.
-async fn ingest_events(
-    State(state): State<AppState>,
-    signed: Signed<signed::Ingest>,
-) -> Result<Json<IngestAck>, ApiError> {
-    let started = std::time::Instant::now();
-    let run_id = signed
-        .run_id()
-        .ok_or(ApiError::Unauthorized(AuthReason::UnknownRun))?
-        .to_string();
-    let bytes = signed.body();
-    let batch: IngestBatch = parse_json(bytes).inspect_err(|_| state.metrics.ingest_refused())?;
-    if batch.run_id != run_id {
-        state.metrics.ingest_refused();
-        return Err(ApiError::bad_request(
-            "run_mismatch",
-            "run_id in the body differs from X-Runner-Run",
-        ));
-    }
-    if batch.events.len() > wire::MAX_BATCH_EVENTS {
-        state.metrics.ingest_refused();
-        return Err(ApiError::bad_request(
-            "batch_too_large",
-            format!("at most {} events per batch", wire::MAX_BATCH_EVENTS),
-        ));
-    }
-    batch
-        .events
-        .iter()
-        .try_for_each(check_event)
-        .inspect_err(|_| state.metrics.ingest_refused())?;
-    // Shared from here on, not copied: the store encodes it, the hub hands it to the streams.
-    let events: crate::hub::Batch = batch.events.into();
-    let nonce = signed.batch_nonce();
-    let outcome = append_and_announce(&state, run_id, events, nonce, bytes.len(), started).await?;
-    Ok(Json(IngestAck {
-        acked_through: outcome.acked_through,
-    }))
-}
-
-/// Commit a batch, then count and publish it, in a task of its own: hyper drops a handler whose
-/// client went away, but the commit runs on the blocking pool and lands anyway; were the publish
-/// left in the handler, the watchers would never hear of that commit (the runner's resend finds
-/// it stored and publishes nothing). The task runs to its end whatever becomes of the request.
-async fn append_and_announce(
-    state: &AppState,
-    run_id: String,
-    events: crate::hub::Batch,
-    nonce: Option<crate::store::Nonce>,
-    body_len: usize,
-    started: std::time::Instant,
-) -> Result<crate::store::AppendOutcome, ApiError> {
-    let state = state.clone();
-    let task = tokio::spawn(async move {
-        let outcome = match state
-            .store
-            .append_events(run_id.clone(), events.clone(), nonce)
-            .await
-        {
-            Ok(outcome) => outcome,
-            Err(StoreError::Gap { expected }) => {
-                state.metrics.gap();
-                return Err(ApiError::Gap { expected });
-            }
-            Err(StoreError::Replayed) => return Err(StoreError::Replayed.into()),
-            Err(e) => {
-                state.metrics.ingest_refused();
-                return Err(e.into());
-            }
-        };
-        state
-            .metrics
-            .ingested(&events, &outcome, body_len, started.elapsed());
-        crate::hub::announce_append(&state, &run_id, events, &outcome).await;
-        Ok(outcome)
-    });
-    match task.await {
-        Ok(result) => result,
-        // As if the work had run in the handler: its panic is the handler's.
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        // Only a runtime shutting down cancels the task.
-        Err(e) => Err(ApiError::Internal(format!("ingest task: {e}"))),
-    }
-}
-
 /// The admin creates a run for a runner to attach to (the token is shown once).
 async fn create_run_admin(
     State(state): State<AppState>,
@@ -342,7 +220,7 @@ async fn run_events(
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<EventsQuery>,
-) -> Result<Json<EventPage>, ApiError> {
+) -> Result<Json<EventPage<Box<serde_json::value::RawValue>>>, ApiError> {
     auth::require_admin(&state, &headers)?;
     check_run_id(&id)?;
     let run = state

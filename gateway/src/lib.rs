@@ -13,6 +13,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod hub;
+pub mod ingest;
 pub mod metrics;
 pub mod replay;
 pub mod secrets;

@@ -23,7 +23,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use common::Secret;
-use common::wire::{Event, EventKind, RunStatus};
+use common::wire::{EventKind, RawEvent, RunStatus};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -118,7 +118,7 @@ impl Metrics {
     /// as received; only the new ones count as ingested, the others as resent.
     pub fn ingested(
         &self,
-        events: &[Event],
+        events: &[RawEvent],
         outcome: &AppendOutcome,
         body_bytes: usize,
         took: Duration,
@@ -176,11 +176,12 @@ impl Metrics {
     }
 
     /// Add a `redactions` marker's `counts` (rule name → hits) to the totals.
-    fn count_redactions(&self, marker: &Event) {
-        if marker.data.get("event").and_then(|v| v.as_str()) != Some("redactions") {
+    fn count_redactions(&self, marker: &RawEvent) {
+        let data = marker.data_value();
+        if data["event"].as_str() != Some("redactions") {
             return;
         }
-        let Some(counts) = marker.data.get("counts").and_then(|v| v.as_object()) else {
+        let Some(counts) = data["counts"].as_object() else {
             return;
         };
         let mut totals = self.redactions.lock().unwrap_or_else(|p| p.into_inner());
@@ -387,7 +388,6 @@ pub fn render(state: &AppState, runs: &[(RunStatus, u64)]) -> String {
         "Nonces in this process's memory front of replay protection (the store keeps them all).",
         &one(state.nonces.len()),
     );
-
     family(
         &mut out,
         "gateway_connections",
@@ -515,13 +515,14 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn marker(sequence: u64, counts: serde_json::Value) -> Event {
-        Event {
+    fn marker(sequence: u64, counts: serde_json::Value) -> RawEvent {
+        common::wire::Event {
             sequence,
             kind: EventKind::Marker,
             data: json!({"event": "redactions", "counts": counts}),
             ts: 0,
         }
+        .to_raw()
     }
 
     fn outcome(acked_through: u64, inserted: usize) -> AppendOutcome {

@@ -698,3 +698,66 @@ async fn a_request_replayed_after_a_restart_is_refused() {
     );
     assert_eq!(stored(&restarted, &run).await, vec![1, 2]);
 }
+
+/// Numbers a `serde_json::Value` would rewrite (an integer past 2^64, floats as another language
+/// writes them) are stored and served exactly as received, and the stream digest a runner
+/// computes from what it sent (PROTOCOL.md §5) matches the gateway's.
+#[tokio::test]
+async fn event_data_is_kept_exactly_as_received() {
+    use sha2::{Digest, Sha256};
+    let h = harness();
+    let run = create_run(&h.state).await;
+    // Written by hand: key order, spacing and escapes as another runner might send them.
+    let sent = r#"{ "event": "probe", "text": "\u00e9 ✓ \/", "neg": -18446744073709551617,
+        "big": 18446744073709551616, "cost": 1.5e-05, "small": 0.000015, "exp": 1E+2, "z": [0.10, -0] }"#;
+    let canonical = r#"{"big":18446744073709551616,"cost":1.5e-05,"event":"probe","exp":1E+2,"neg":-18446744073709551617,"small":0.000015,"text":"é ✓ /","z":[0.10,-0]}"#;
+    let line = format!("{{\"data\":{canonical},\"sequence\":1,\"type\":\"marker\"}}\n");
+    let sha = hex::encode(Sha256::digest(line.as_bytes()));
+    let body = format!(
+        r#"{{"run_id":"{}","events":[{{"sequence":1,"type":"marker","data":{sent},"ts":1}},
+        {{"sequence":2,"type":"marker","ts":2,"data":{{"event":"finished","exitCode":0,"durationMs":1,"eventCount":1,"streamSha256":"{sha}"}}}}]}}"#,
+        run.run_id
+    );
+    let (status, b) = ingest(&h.state, &run, body.into_bytes()).await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    let resp = gateway::api::router(h.state.clone())
+        .oneshot(
+            Request::get(format!("/api/runs/{}/events?after=0", run.run_id))
+                .header("authorization", format!("Bearer {ADMIN}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let text = String::from_utf8(
+        axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(text.contains(&format!("\"data\":{canonical}")), "{text}");
+    let (_, summary) = admin_get(&h.state, &format!("/api/runs/{}", run.run_id)).await;
+    assert_eq!(summary["delivery"], "complete", "{summary}");
+}
+
+/// Data whose meaning is ambiguous or not text is refused with a reason, and nothing is stored.
+#[tokio::test]
+async fn ambiguous_event_data_is_refused() {
+    let h = harness();
+    let run = create_run(&h.state).await;
+    for data in [r#"{"a":1,"a":2}"#, r#""\ud800""#, r#"{"x":{"y":1,"y":1}}"#] {
+        let kind = if data.starts_with('"') {
+            "stdout"
+        } else {
+            "marker"
+        };
+        let body = format!(
+            r#"{{"run_id":"{}","events":[{{"sequence":1,"type":"{kind}","data":{data},"ts":1}}]}}"#,
+            run.run_id
+        );
+        let (status, b) = ingest(&h.state, &run, body.into_bytes()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{data}: {b}");
+    }
+    assert!(stored(&h.state, &run).await.is_empty());
+}

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use common::digest::StreamDigest;
 use common::wire::{
-    ArtifactInfo, ClaudeStats, Command, CommandKind, Delivery, Event, EventKind, RunStatus,
+    ArtifactInfo, ClaudeStats, Command, CommandKind, Delivery, EventKind, RawEvent, RunStatus,
     RunSummary,
 };
 
@@ -155,7 +155,7 @@ pub trait Store: Send + Sync + 'static {
     fn append_events(
         &self,
         run_id: String,
-        events: Arc<[Event]>,
+        events: Arc<[RawEvent]>,
         nonce: Option<Nonce>,
     ) -> StoreFuture<AppendOutcome>;
 
@@ -167,12 +167,18 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets the nonces that expired before `before` (unix s); how many there were.
     fn prune_nonces(&self, before: i64) -> StoreFuture<u64>;
 
-    /// At most `limit` events with `sequence > after`, ascending.
-    fn events(&self, run_id: String, after: u64, limit: usize) -> StoreFuture<Vec<Event>>;
+    /// At most `limit` events with `sequence > after`, ascending, their data as stored (the
+    /// canonical form the ingest handler gave it).
+    fn events(&self, run_id: String, after: u64, limit: usize) -> StoreFuture<Vec<RawEvent>>;
 
     /// The `limit` events with the highest sequences below `before`, ascending: the tail of the
     /// run when `before` is past its end, the page above a window when paging backwards.
-    fn events_before(&self, run_id: String, before: u64, limit: usize) -> StoreFuture<Vec<Event>>;
+    fn events_before(
+        &self,
+        run_id: String,
+        before: u64,
+        limit: usize,
+    ) -> StoreFuture<Vec<RawEvent>>;
 
     /// Stores a new sign-in session (or replaces one with the same hash).
     fn save_session(&self, session: StoredSession) -> StoreFuture<()>;
@@ -284,20 +290,21 @@ pub(crate) fn delivery_of(stored: &StreamDigest, finished: &serde_json::Value) -
 #[cfg(test)]
 pub(crate) fn plan_append<'a>(
     before: &Progress,
-    events: &'a [Event],
-) -> Result<(Vec<&'a Event>, Progress), StoreError> {
+    events: &'a [RawEvent],
+) -> Result<(Vec<&'a RawEvent>, Progress), StoreError> {
     plan_append_with(before, events, |_, _| {})
 }
 
 /// [`plan_append`], handing each new event's canonical line (`common::digest`, the bytes the
-/// stream digest hashes) to `on_line` as well, so a backend can store from it without encoding
-/// the event a second time. On an error, what `on_line` saw must be thrown away.
+/// stream digest hashes) to `on_line` as well. Every event's `data` must be in canonical form
+/// (`common::canonical`; the ingest handler sees to it). On an error, what `on_line` saw must be
+/// thrown away.
 pub(crate) fn plan_append_with<'a>(
     before: &Progress,
-    events: &'a [Event],
-    mut on_line: impl FnMut(&Event, &[u8]),
-) -> Result<(Vec<&'a Event>, Progress), StoreError> {
-    let fresh: Vec<&Event> = events
+    events: &'a [RawEvent],
+    mut on_line: impl FnMut(&RawEvent, &[u8]),
+) -> Result<(Vec<&'a RawEvent>, Progress), StoreError> {
+    let fresh: Vec<&RawEvent> = events
         .iter()
         .filter(|e| e.sequence > before.last_seq)
         .collect();
@@ -335,7 +342,12 @@ pub(crate) fn plan_append_with<'a>(
             apply_marker(&mut after, event);
         }
         line.clear();
-        common::digest::canonical_line(event, &mut line);
+        common::digest::canonical_raw_line(
+            event.data.get(),
+            event.sequence,
+            event.kind.as_str(),
+            &mut line,
+        );
         after.stream.push_line(&line);
         on_line(event, &line);
     }
@@ -343,12 +355,12 @@ pub(crate) fn plan_append_with<'a>(
 }
 
 /// What a lifecycle marker does to a run that is not yet terminal.
-fn apply_marker(after: &mut Progress, event: &Event) {
-    match event.data.get("event").and_then(|v| v.as_str()) {
+fn apply_marker(after: &mut Progress, event: &RawEvent) {
+    let data = event.data_value();
+    match data["event"].as_str() {
         Some("stop_requested") => after.stop_requested = true,
         Some("finished") => {
-            let code = event
-                .data
+            let code = data
                 .get("exitCode")
                 .and_then(|v| v.as_i64())
                 .and_then(|c| i32::try_from(c).ok());
@@ -361,20 +373,20 @@ fn apply_marker(after: &mut Progress, event: &Event) {
             } else {
                 RunStatus::Failed
             };
-            after.delivery = delivery_of(&after.stream, &event.data);
+            after.delivery = delivery_of(&after.stream, &data);
         }
         Some("session") => {
             let c = after.claude.get_or_insert_with(ClaudeStats::default);
-            if let Some(id) = event.data["sessionId"].as_str() {
+            if let Some(id) = data["sessionId"].as_str() {
                 c.session_id = Some(id.to_string());
             }
-            if let Some(m) = event.data["model"].as_str() {
+            if let Some(m) = data["model"].as_str() {
                 c.model = Some(m.to_string());
             }
         }
         Some("turn_finished") => {
             let c = after.claude.get_or_insert_with(ClaudeStats::default);
-            add_turn(c, &event.data);
+            add_turn(c, &data);
             c.between_turns = true;
         }
         Some("turn_started" | "session_ended") => {
@@ -416,22 +428,24 @@ fn add_turn(c: &mut ClaudeStats, m: &serde_json::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use common::wire::Event;
     use serde_json::{Value, json};
 
-    fn ev(sequence: u64, kind: EventKind, data: Value) -> Event {
+    fn ev(sequence: u64, kind: EventKind, data: Value) -> RawEvent {
         Event {
             sequence,
             kind,
             data,
             ts: 1000 + sequence as i64,
         }
+        .to_raw()
     }
 
-    fn out(sequence: u64) -> Event {
+    fn out(sequence: u64) -> RawEvent {
         ev(sequence, EventKind::Stdout, json!("line"))
     }
 
-    fn fin(sequence: u64, code: Value) -> Event {
+    fn fin(sequence: u64, code: Value) -> RawEvent {
         ev(
             sequence,
             EventKind::Marker,
@@ -439,7 +453,7 @@ mod tests {
         )
     }
 
-    fn stop(sequence: u64) -> Event {
+    fn stop(sequence: u64) -> RawEvent {
         ev(
             sequence,
             EventKind::Marker,
@@ -461,13 +475,13 @@ mod tests {
         }
     }
 
-    fn seqs(events: &[&Event]) -> Vec<u64> {
+    fn seqs(events: &[&RawEvent]) -> Vec<u64> {
         events.iter().map(|e| e.sequence).collect()
     }
 
     #[test]
     fn statuses_after_one_batch() {
-        let cases: Vec<(&str, Vec<Event>, RunStatus, Option<i32>)> = vec![
+        let cases: Vec<(&str, Vec<RawEvent>, RunStatus, Option<i32>)> = vec![
             ("empty", vec![], RunStatus::Pending, None),
             ("output", vec![out(1), out(2)], RunStatus::Running, None),
             (
@@ -543,12 +557,12 @@ mod tests {
             (vec![6, 2, 7], vec![6, 7]),
         ];
         for (batch, new) in ok {
-            let events: Vec<Event> = batch.iter().map(|&s| out(s)).collect();
+            let events: Vec<RawEvent> = batch.iter().map(|&s| out(s)).collect();
             let (got, _) = plan_append(&before, &events).unwrap();
             assert_eq!(seqs(&got), new, "{batch:?}");
         }
         for batch in [vec![7], vec![6, 8], vec![6, 6], vec![7, 6], vec![u64::MAX]] {
-            let events: Vec<Event> = batch.iter().map(|&s| out(s)).collect();
+            let events: Vec<RawEvent> = batch.iter().map(|&s| out(s)).collect();
             match plan_append(&before, &events) {
                 Err(StoreError::Gap { expected: 6 }) => {}
                 other => panic!("{batch:?}: {other:?}"),
@@ -578,7 +592,8 @@ mod tests {
     #[test]
     fn the_finished_marker_is_checked_against_the_stored_stream() {
         let lines = [out(1), out(2)];
-        let sha = common::digest::stream_sha256(&lines);
+        let sha =
+            common::digest::stream_sha256(&lines.iter().map(RawEvent::parsed).collect::<Vec<_>>());
         let claim = |count: Value, sha: Value| {
             ev(
                 3,
