@@ -8,9 +8,9 @@
 //! {"data":<data>,"sequence":<n>,"type":"<type>"}\n
 //! ```
 //!
-//! with no insignificant whitespace, object keys sorted bytewise at every level, and strings escaped
-//! as serde_json does (`"`, `\` and U+0000–U+001F only; `\b \f \n \r \t` or `\u00xx`). `ts` is not
-//! hashed. Both sides keep the digest as it goes (the runner across a crash, the gateway across
+//! with `<data>` in canonical form ([`crate::canonical`]: no insignificant whitespace, object keys
+//! sorted bytewise at every level, strings escaped as serde_json does, numbers exactly as written).
+//! `ts` is not hashed. Both sides keep the digest as it goes (the runner across a crash, the gateway across
 //! batches), so the state of the hash function itself can be saved and restored: [`StreamDigest`]
 //! drives SHA-256's compression function directly and serialises its midstate.
 
@@ -100,6 +100,18 @@ fn canonical_value_line(data: &serde_json::Value, sequence: u64, kind: &str, out
     )
     .expect("a JSON value always serialises");
     out.push(b'\n');
+}
+
+/// [`canonical_line`] of an event whose `data` is the JSON text `data`, already in canonical
+/// form ([`crate::canonical`]): copied as it is, numbers as written.
+pub fn canonical_raw_line(data: &str, sequence: u64, kind: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"data\":");
+    out.extend_from_slice(data.as_bytes());
+    out.extend_from_slice(b",\"sequence\":");
+    serde_json::to_writer(&mut *out, &sequence).expect("a number serialises");
+    out.extend_from_slice(b",\"type\":\"");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\"}\n");
 }
 
 /// [`canonical_line`] of an event whose `data` is the string `text`.
@@ -331,6 +343,51 @@ mod tests {
             assert_eq!(d.hex(), stream_sha256(&events[..=i]), "after {i}");
         }
         assert_eq!(d.events(), 200);
+    }
+
+    /// The vectors of PROTOCOL.md §5 (checked against Python's hashlib): data as a runner in
+    /// another language may send it, its canonical line, and the digest of the stream.
+    #[test]
+    fn protocol_test_vectors() {
+        let sent = [
+            (1, "stdout", r#""h\u00e9llo ✓\tend""#),
+            (
+                2,
+                "marker",
+                r#"{"event": "turn_finished", "usage": {"output_tokens": 7, "input_tokens": 3},
+                    "costUsd": 1.5e-5, "big": 18446744073709551616, "ratio": 0.250,
+                    "note": "\u65e5本"}"#,
+            ),
+        ];
+        let want = [
+            (
+                "{\"data\":\"héllo ✓\\tend\",\"sequence\":1,\"type\":\"stdout\"}\n",
+                "2e02464bb665ce6c66926bdcf68d3129c88719dd8ba03cc7a5192810f7a3b2a3",
+            ),
+            (
+                "{\"data\":{\"big\":18446744073709551616,\"costUsd\":1.5e-5,\"event\":\"turn_finished\",\"note\":\"日本\",\"ratio\":0.250,\"usage\":{\"input_tokens\":3,\"output_tokens\":7}},\"sequence\":2,\"type\":\"marker\"}\n",
+                "83ca19af547d7cfc05eeb5e5fd9a98667ab5191c439d1e041b4cfc2abd65cc2c",
+            ),
+        ];
+        let mut digest = StreamDigest::new();
+        for ((sequence, kind, data), (line, sha)) in sent.iter().zip(want) {
+            let mut canonical = Vec::new();
+            crate::canonical::canonicalize(data, &mut canonical).unwrap();
+            let mut out = Vec::new();
+            canonical_raw_line(
+                std::str::from_utf8(&canonical).unwrap(),
+                *sequence,
+                kind,
+                &mut out,
+            );
+            assert_eq!(String::from_utf8(out.clone()).unwrap(), line);
+            assert_eq!(hex::encode(Sha256::digest(&out)), sha);
+            digest.push_line(&out);
+        }
+        assert_eq!(
+            digest.hex(),
+            "9577dce60b5fa5c0ac3420aad4b3b5b2af2d1b6c805ffbdf907be3ab59032d54"
+        );
     }
 
     #[test]

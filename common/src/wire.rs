@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// Protocol version carried in the canonical signing string and in `/api/runner/ping`.
 pub const PROTOCOL_VERSION: &str = "v1";
@@ -53,22 +54,59 @@ impl EventKind {
 }
 
 /// One event of a run. `sequence` starts at 1 and increases by one per event.
+///
+/// `data` is a parsed [`Value`] by default; the gateway holds it as JSON text instead
+/// ([`RawEvent`]), so that it keeps and serves every number exactly as written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Event {
+pub struct Event<D = Value> {
     pub sequence: u64,
     #[serde(rename = "type")]
     pub kind: EventKind,
     /// A string for `stdout`, `stderr`, `info` and `error`; an object for `marker` and `assist`.
-    pub data: Value,
+    pub data: D,
     /// Unix time in milliseconds when the runner framed the event.
     pub ts: i64,
 }
 
+/// An event whose `data` is kept as JSON text (in the gateway: its canonical form,
+/// [`crate::canonical`]), never parsed into numbers that could lose digits.
+pub type RawEvent = Event<Box<RawValue>>;
+
+impl RawEvent {
+    /// The data parsed (numbers past `f64`'s precision lose digits here: read fields with it,
+    /// never store or serve what it gives).
+    pub fn data_value(&self) -> Value {
+        serde_json::from_str(self.data.get()).unwrap_or(Value::Null)
+    }
+
+    /// The event with its data parsed; see [`RawEvent::data_value`].
+    pub fn parsed(&self) -> Event {
+        Event {
+            sequence: self.sequence,
+            kind: self.kind,
+            data: self.data_value(),
+            ts: self.ts,
+        }
+    }
+}
+
+impl Event {
+    /// The event with its data as JSON text, as `serde_json` writes it (which is canonical).
+    pub fn to_raw(&self) -> RawEvent {
+        Event {
+            sequence: self.sequence,
+            kind: self.kind,
+            data: serde_json::value::to_raw_value(&self.data).expect("a JSON value serialises"),
+            ts: self.ts,
+        }
+    }
+}
+
 /// `POST /api/ingest/event` body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct IngestBatch {
+pub struct IngestBatch<D = Value> {
     pub run_id: String,
-    pub events: Vec<Event>,
+    pub events: Vec<Event<D>>,
 }
 
 /// `POST /api/ingest/event` success answer: every sequence up to `acked_through` is committed.
@@ -522,9 +560,9 @@ impl Delivery {
 
 /// `GET /api/runs/:id/events?after=N&limit=M` answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EventPage {
+pub struct EventPage<D = Value> {
     pub run_id: String,
-    pub events: Vec<Event>,
+    pub events: Vec<Event<D>>,
     /// Pass as `after` to read the next page; equals the last returned sequence.
     pub next_after: u64,
     /// Highest sequence committed for the run when the page was read.

@@ -4,9 +4,9 @@
 //! Names are untrusted: they are checked to be plain file names with an allowed ending and only
 //! ever used as keys in the [`crate::store::Store`], never as paths.
 
-use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -14,9 +14,9 @@ use common::sign::AuthReason;
 use common::wire::{self, ArtifactInfo};
 use serde::Deserialize;
 
-use crate::api::{read_body, take_slot};
-use crate::auth::{self, Caller, now_ms};
+use crate::auth::{self, now_ms};
 use crate::error::ApiError;
+use crate::signed::{BodyKind, Key, Signed, SignedRoute};
 use crate::state::AppState;
 
 /// The endings an artifact name may have.
@@ -110,38 +110,49 @@ struct UploadQuery {
     name: Option<String>,
 }
 
+/// `POST /api/ingest/artifact?run_id=&name=`: signed with the run's key; the name and the run
+/// in the query are checked before the body is read.
+#[derive(Debug)]
+struct Upload;
+
+impl SignedRoute for Upload {
+    const KEY: Key = Key::Run;
+    const BODY: BodyKind = BodyKind::Artifact;
+
+    fn precheck(parts: &Parts, run: Option<&str>) -> Result<(), ApiError> {
+        let q = upload_query(parts)?;
+        check_name(&q.name.unwrap_or_default())
+            .map_err(|m| ApiError::bad_request("invalid_name", m))?;
+        if q.run_id.as_deref() != run {
+            return Err(ApiError::bad_request(
+                "run_mismatch",
+                "run_id in the query differs from X-Runner-Run",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn upload_query(parts: &Parts) -> Result<UploadQuery, ApiError> {
+    Query::<UploadQuery>::try_from_uri(&parts.uri)
+        .map(|q| q.0)
+        .map_err(|e| ApiError::bad_request("invalid_request", e.body_text()))
+}
+
 /// Runner: `POST /api/ingest/artifact?run_id=&name=`, the raw (already redacted) bytes.
 async fn upload(
     State(state): State<AppState>,
     Query(q): Query<UploadQuery>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    signed: Signed<Upload>,
 ) -> Result<(StatusCode, Json<ArtifactInfo>), ApiError> {
+    let run_id = signed
+        .run_id()
+        .ok_or(ApiError::Unauthorized(AuthReason::UnknownRun))?
+        .to_string();
     let name = q.name.unwrap_or_default();
-    check_name(&name).map_err(|m| ApiError::bad_request("invalid_name", m))?;
-    // Headers, window and run first; only then wait for a slot and read the (bounded) body, so
-    // an unauthenticated client cannot make the gateway buffer anything large.
-    let check = auth::begin_runner(&state, &headers).await?;
-    let Some(claimed) = check.run_id() else {
-        return Err(ApiError::Unauthorized(AuthReason::UnknownRun));
-    };
-    if q.run_id.as_deref() != Some(claimed) {
-        return Err(ApiError::bad_request(
-            "run_mismatch",
-            "run_id in the query differs from X-Runner-Run",
-        ));
-    }
-    let _slot = take_slot(&state.body_slots.artifacts).await?;
-    let bytes = read_body(body, &headers, state.limits.max_artifact_bytes).await?;
-    let run_id = match check.finish(&state, &method, &uri, &bytes)? {
-        Caller::Run(id) => id,
-        Caller::Shared => return Err(ApiError::Unauthorized(AuthReason::UnknownRun)),
-    };
     let info = state
         .store
-        .put_artifact(run_id.clone(), name, bytes.to_vec(), now_ms())
+        .put_artifact(run_id.clone(), name, signed.body().to_vec(), now_ms())
         .await?;
     tracing::info!(run = %run_id, artifact = %info.name, size = info.size, "artifact stored");
     Ok((StatusCode::CREATED, Json(info)))

@@ -1,7 +1,6 @@
-//! Who may call what: runner signatures (HMAC, timestamp window, nonce cache) and the admin token.
-
-use std::collections::{BTreeMap, HashSet};
-use std::sync::Mutex;
+//! Who may call what: runner signatures (HMAC over the canonical string, the timestamp window)
+//! and the admin token. Handlers of signed routes do not call this directly: they take a
+//! [`crate::signed::Signed`] extractor, which runs these checks in their order.
 
 use axum::http::{HeaderMap, Method, Uri};
 use common::sign::{self, AuthReason, SignedParts};
@@ -17,87 +16,6 @@ pub enum Caller {
     Shared,
     /// Signed with the key of this run.
     Run(String),
-}
-
-/// Remembers nonces until their signatures could no longer pass the timestamp check.
-///
-/// Bounded: when full of live entries it refuses new ones (the caller answers 503 and the runner
-/// retries) rather than forgetting a nonce that could still be replayed. Compact, because its
-/// size caps the signed requests per second a gateway sustains (capacity / 300 s): a nonce is kept
-/// as a 64-bit keyed hash (SipHash with a per-process random key, so nobody can aim for a
-/// collision) in a set, and in a bucket of the second it expires, about 20 bytes in all. A
-/// collision, about one in 10^6 at millions of entries, reads as a replay, which a runner answers
-/// by signing again. A nonce expires when its own timestamp leaves the window (`timestamp + 300 s`),
-/// not 600 s after it was seen.
-#[derive(Debug)]
-pub struct NonceCache {
-    inner: Mutex<NonceInner>,
-    capacity: usize,
-    key: std::collections::hash_map::RandomState,
-}
-
-#[derive(Debug, Default)]
-struct NonceInner {
-    seen: HashSet<u64>,
-    /// Hashes by the second after which their timestamp no longer passes the window check.
-    by_expiry: BTreeMap<i64, Vec<u64>>,
-}
-
-/// The outcome of recording a nonce.
-#[derive(Debug, PartialEq, Eq)]
-pub enum NonceOutcome {
-    Fresh,
-    Replayed,
-    Full,
-}
-
-impl NonceCache {
-    pub fn new(capacity: usize) -> Self {
-        Self {
-            inner: Mutex::new(NonceInner::default()),
-            capacity,
-            key: Default::default(),
-        }
-    }
-
-    /// Record `nonce` of a request signed at `timestamp` (already checked against the window),
-    /// at time `now` (unix seconds).
-    pub fn record(&self, nonce: &str, timestamp: i64, now: i64) -> NonceOutcome {
-        use std::hash::BuildHasher;
-        let hash = self.key.hash_one(nonce);
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        while let Some(entry) = inner.by_expiry.first_entry() {
-            if *entry.key() >= now {
-                break;
-            }
-            for old in entry.remove() {
-                inner.seen.remove(&old);
-            }
-        }
-        if inner.seen.contains(&hash) {
-            return NonceOutcome::Replayed;
-        }
-        if inner.seen.len() >= self.capacity {
-            return NonceOutcome::Full;
-        }
-        // Accepted while `now - timestamp <= window`: replayable until `timestamp + window`.
-        let expiry = timestamp.max(now - sign::MAX_SKEW_SECS) + sign::MAX_SKEW_SECS;
-        inner.seen.insert(hash);
-        inner.by_expiry.entry(expiry).or_default().push(hash);
-        NonceOutcome::Fresh
-    }
-
-    pub fn len(&self) -> usize {
-        self.inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .seen
-            .len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
@@ -125,8 +43,9 @@ pub fn now_ms() -> i64 {
 }
 
 /// A runner request whose headers, timestamp and key passed the cheap checks; its body has not
-/// been read yet. Handlers read the body only after [`begin_runner`], so an unauthenticated
-/// client cannot make the gateway buffer a large body, then call [`RunnerCheck::finish`].
+/// been read yet. [`crate::signed::Signed`] reads the body only after [`begin_runner`], so an
+/// unauthenticated client cannot make the gateway buffer a large body, then calls
+/// [`RunnerCheck::verify`].
 #[derive(Debug)]
 pub struct RunnerCheck {
     timestamp: i64,
@@ -137,8 +56,8 @@ pub struct RunnerCheck {
     caller: Caller,
 }
 
-/// The first half of [`verify_runner`]: headers well-formed, timestamp inside the window, and
-/// the key of the named run (or the shared secret). Nothing is recorded yet.
+/// Headers well-formed, timestamp inside the window, and the key of the named run (or the
+/// shared secret). Nothing is recorded yet.
 pub async fn begin_runner(state: &AppState, headers: &HeaderMap) -> Result<RunnerCheck, ApiError> {
     let ts_raw = header(headers, sign::HEADER_TIMESTAMP)?;
     let nonce = header(headers, sign::HEADER_NONCE)?;
@@ -180,15 +99,16 @@ pub async fn begin_runner(state: &AppState, headers: &HeaderMap) -> Result<Runne
 }
 
 impl RunnerCheck {
-    /// The second half: the signature over the received bytes in constant time, and only then
-    /// the nonce, so a forged request can neither use up a genuine nonce nor fill the cache.
-    pub fn finish(
-        self,
-        state: &AppState,
+    /// The signature over the received bytes, in constant time, and the window once more (reading
+    /// a slow body must not stretch it). The nonce is not recorded here: the caller records it
+    /// only now that the request is known genuine, so a forged request can neither use up a
+    /// genuine nonce nor fill the record.
+    pub fn verify(
+        &self,
         method: &Method,
         uri: &Uri,
         body: &[u8],
-    ) -> Result<Caller, ApiError> {
+    ) -> Result<crate::replay::Claim, ApiError> {
         let parts = SignedParts {
             method: method.as_str(),
             path: uri.path(),
@@ -199,17 +119,14 @@ impl RunnerCheck {
             body,
         };
         sign::verify(&self.key, &parts, &self.signature).map_err(ApiError::Unauthorized)?;
-        // The clock is read again: reading a slow body must not stretch the window.
         let now = now_secs();
         sign::check_timestamp(now, self.timestamp).map_err(ApiError::Unauthorized)?;
-        match state.nonces.record(&self.nonce, self.timestamp, now) {
-            NonceOutcome::Fresh => Ok(self.caller),
-            NonceOutcome::Replayed => Err(ApiError::Unauthorized(AuthReason::ReplayedNonce)),
-            NonceOutcome::Full => Err(ApiError::Busy {
-                message: "too many signed requests in the replay window; retry shortly",
-                retry_after: 5,
-            }),
-        }
+        Ok(crate::replay::Claim::new(&self.nonce, self.timestamp, now))
+    }
+
+    /// Who signed: the shared secret or a run's key (the run is known to exist).
+    pub fn caller(&self) -> &Caller {
+        &self.caller
     }
 
     /// The run the request names, if any (known to exist).
@@ -219,21 +136,6 @@ impl RunnerCheck {
             Caller::Shared => None,
         }
     }
-}
-
-/// Verify a runner request whose body is already in hand (or empty): [`begin_runner`] then
-/// [`RunnerCheck::finish`]. Order matters: timestamp, key lookup, signature over the received
-/// bytes in constant time, and only then the nonce.
-pub async fn verify_runner(
-    state: &AppState,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Caller, ApiError> {
-    begin_runner(state, headers)
-        .await?
-        .finish(state, method, uri, body)
 }
 
 /// SHA-256 of an admin token, as stored.
@@ -262,44 +164,5 @@ pub fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiErr
         Ok(())
     } else {
         Err(ApiError::AdminRequired)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nonce_cache_detects_replay_and_expires() {
-        let c = NonceCache::new(10);
-        assert_eq!(c.record("a", 1000, 1000), NonceOutcome::Fresh);
-        assert_eq!(c.record("a", 1000, 1000), NonceOutcome::Replayed);
-        // Still inside the window of its timestamp (now - ts <= 300): still a replay.
-        assert_eq!(c.record("a", 1000, 1000 + 300), NonceOutcome::Replayed);
-        assert_eq!(
-            c.record("a", 1000, 1000 + 301),
-            NonceOutcome::Fresh,
-            "forgotten once its timestamp can no longer pass the window check"
-        );
-        // A timestamp ahead of the gateway's clock stays remembered until it too leaves the window.
-        assert_eq!(c.record("b", 2300, 2000), NonceOutcome::Fresh);
-        assert_eq!(c.record("b", 2300, 2599), NonceOutcome::Replayed);
-        assert_eq!(c.record("b", 2300, 2601), NonceOutcome::Fresh);
-    }
-
-    #[test]
-    fn nonce_cache_is_bounded() {
-        let c = NonceCache::new(3);
-        for n in ["a", "b", "c"] {
-            assert_eq!(c.record(n, 0, 0), NonceOutcome::Fresh);
-        }
-        assert_eq!(c.record("d", 0, 0), NonceOutcome::Full);
-        assert_eq!(c.len(), 3);
-        assert_eq!(
-            c.record("d", 700, 700),
-            NonceOutcome::Fresh,
-            "room again once old ones expire"
-        );
-        assert_eq!(c.len(), 1);
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use common::wire::{
@@ -21,9 +21,10 @@ use common::wire::{
 use serde::Deserialize;
 use tokio::sync::Notify;
 
-use crate::api::{parse_json, read_body};
-use crate::auth::{self, Caller, now_ms, verify_runner};
+use crate::auth::{self, now_ms};
+use crate::body::{parse_json, read_body};
 use crate::error::ApiError;
+use crate::signed::{self, Signed};
 use crate::state::AppState;
 
 /// Longest a long poll may wait, in seconds.
@@ -112,25 +113,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/runs/{id}", delete(delete_run))
         .route("/api/runs/{id}/assist", get(assist_state).post(post_assist))
         .route("/api/runs/{id}/permissions/{request_id}", post(decide))
-}
-
-/// A signed request about run `id`: verify it and check it was signed with that run's key.
-async fn verify_for_run(
-    state: &AppState,
-    id: &str,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(), ApiError> {
-    match verify_runner(state, method, uri, headers, body).await? {
-        Caller::Run(signed) if signed == id => Ok(()),
-        Caller::Run(_) => Err(ApiError::bad_request(
-            "run_mismatch",
-            "the path names a different run than X-Runner-Run",
-        )),
-        Caller::Shared => Err(ApiError::Unauthorized(common::sign::AuthReason::UnknownRun)),
-    }
 }
 
 /// Check what the admin asks for before it is queued.
@@ -362,11 +344,8 @@ async fn poll(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<PollQuery>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    _signed: Signed<signed::RunRead>,
 ) -> Result<Json<Vec<Command>>, ApiError> {
-    verify_for_run(&state, &id, &method, &uri, &headers, b"").await?;
     let wait = Duration::from_secs(q.wait.unwrap_or(0).min(MAX_WAIT_SECS));
     let bell = state.command_waiters.join(&id);
     let answer = wait_for_commands(&state, &id, &bell, wait).await;
@@ -404,13 +383,8 @@ async fn wait_for_commands(
 async fn ack(
     State(state): State<AppState>,
     Path((id, cid)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    _signed: Signed<signed::RunJson>,
 ) -> Result<Json<CommandAck>, ApiError> {
-    let bytes = read_body(body, &headers, state.limits.max_json_bytes).await?;
-    verify_for_run(&state, &id, &method, &uri, &headers, &bytes).await?;
     let acked = state.store.ack_command(id, cid).await?;
     Ok(Json(CommandAck { acked }))
 }
@@ -449,14 +423,9 @@ fn check_link(link: &AssistLink) -> Result<(), ApiError> {
 async fn post_assist(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    signed: Signed<signed::RunJson>,
 ) -> Result<(StatusCode, Json<AssistState>), ApiError> {
-    let bytes = read_body(body, &headers, state.limits.max_json_bytes).await?;
-    verify_for_run(&state, &id, &method, &uri, &headers, &bytes).await?;
-    let link: AssistLink = parse_json(&bytes)?;
+    let link: AssistLink = parse_json(signed.body())?;
     check_link(&link)?;
     let run_status = require_live_run(&state, &id).await?;
     let command = queue(&state, &id, CommandKind::Assist { assist: link }).await?;
@@ -474,11 +443,8 @@ async fn post_assist(
 async fn assist_state(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    _signed: Signed<signed::RunRead>,
 ) -> Result<Json<AssistState>, ApiError> {
-    verify_for_run(&state, &id, &method, &uri, &headers, b"").await?;
     let run = state
         .store
         .run(id)

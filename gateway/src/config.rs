@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
@@ -49,6 +50,17 @@ pub struct Args {
     /// Allow plain HTTP on a non-loopback address (secrets would cross the network in clear)
     #[arg(long, requires = "plain_http")]
     pub allow_plain_http_remote: bool,
+    /// Seconds a client has to send a request head (from connecting or its previous answer)
+    /// [env: GATEWAY_HEADER_TIMEOUT] [default: 20]
+    #[arg(long, value_name = "SECS")]
+    pub header_timeout: Option<u64>,
+    /// Seconds a connection may stay without a request in progress before it is closed
+    /// [env: GATEWAY_IDLE_TIMEOUT] [default: 120]
+    #[arg(long, value_name = "SECS")]
+    pub idle_timeout: Option<u64>,
+    /// Connections served at once; past it clients get 503 [env: GATEWAY_MAX_CONNECTIONS] [default: 1000]
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<u64>,
     /// Print a new admin token (and forget the old one), then serve
     #[arg(long)]
     pub rotate_admin_token: bool,
@@ -93,13 +105,19 @@ pub enum TlsChoice {
     },
 }
 
-/// Request-size and cache bounds.
+/// Request-size, connection and cache bounds.
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub max_ingest_bytes: usize,
     pub max_json_bytes: usize,
     pub max_artifact_bytes: usize,
     pub nonce_cache_entries: usize,
+    /// Connections served at once (`GATEWAY_MAX_CONNECTIONS`).
+    pub max_connections: usize,
+    /// Time to send a request head (`GATEWAY_HEADER_TIMEOUT`).
+    pub header_timeout: Duration,
+    /// Time a connection may stay without a request in progress (`GATEWAY_IDLE_TIMEOUT`).
+    pub idle_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -108,9 +126,14 @@ impl Default for Limits {
             max_ingest_bytes: common::wire::MAX_BATCH_BYTES,
             max_json_bytes: 64 * 1024,
             max_artifact_bytes: 32 * 1024 * 1024,
-            // About 20 bytes each (see `auth::NonceCache`): 2 M entries are ~50 MB at most and
-            // sustain ~6,600 signed requests per second (each is remembered for 300 s).
+            // About 20 bytes each (see `replay::NonceCache`): 2 M entries are ~50 MB at most
+            // and hold ~6,600 signed requests per second (each is remembered for 300 s); past
+            // that the store alone answers.
             nonce_cache_entries: 2_000_000,
+            // Below the usual open-file limit of 1,024 with room for the database's own files.
+            max_connections: 1000,
+            header_timeout: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -175,6 +198,36 @@ impl Config {
             },
             _ => bail!("GATEWAY_TLS_CERT and GATEWAY_TLS_KEY must be given together"),
         };
+        let number = |name: &str, flag: Option<u64>, default: u64| -> anyhow::Result<u64> {
+            let Some(text) = get(name, flag.map(|n| n.to_string()), None) else {
+                return Ok(default);
+            };
+            text.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .with_context(|| format!("{name} {text:?} must be a whole number above 0"))
+        };
+        let defaults = Limits::default();
+        let limits = Limits {
+            header_timeout: Duration::from_secs(number(
+                "GATEWAY_HEADER_TIMEOUT",
+                args.header_timeout,
+                defaults.header_timeout.as_secs(),
+            )?),
+            idle_timeout: Duration::from_secs(number(
+                "GATEWAY_IDLE_TIMEOUT",
+                args.idle_timeout,
+                defaults.idle_timeout.as_secs(),
+            )?),
+            max_connections: usize::try_from(number(
+                "GATEWAY_MAX_CONNECTIONS",
+                args.max_connections,
+                defaults.max_connections as u64,
+            )?)
+            .context("GATEWAY_MAX_CONNECTIONS is too large")?,
+            ..defaults
+        };
         Ok(Self {
             listen,
             data_dir,
@@ -188,7 +241,7 @@ impl Config {
                 .filter(|t| !t.trim().is_empty())
                 .map(Secret::new),
             rotate_admin_token: args.rotate_admin_token,
-            limits: Limits::default(),
+            limits,
         })
     }
 
@@ -306,6 +359,45 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
+    }
+
+    #[test]
+    fn connection_limits_come_from_flags_or_env_and_must_be_positive() {
+        let c = Config::resolve(Args::default(), &Layers::default()).unwrap();
+        assert_eq!(c.limits.max_connections, 1000);
+        assert_eq!(c.limits.header_timeout, Duration::from_secs(20));
+        assert_eq!(c.limits.idle_timeout, Duration::from_secs(120));
+        let args = Args {
+            idle_timeout: Some(5),
+            ..Args::default()
+        };
+        let c = Config::resolve(
+            args,
+            &layers(&[
+                ("GATEWAY_IDLE_TIMEOUT", "9"),
+                ("GATEWAY_HEADER_TIMEOUT", " 3 "),
+                ("GATEWAY_MAX_CONNECTIONS", "7"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.limits.idle_timeout,
+            Duration::from_secs(5),
+            "the flag wins"
+        );
+        assert_eq!(c.limits.header_timeout, Duration::from_secs(3));
+        assert_eq!(c.limits.max_connections, 7);
+        for bad in ["0", "-1", "ten", "1.5"] {
+            let err = Config::resolve(
+                Args::default(),
+                &layers(&[("GATEWAY_MAX_CONNECTIONS", bad)]),
+            )
+            .unwrap_err();
+            assert!(
+                err.to_string().contains("GATEWAY_MAX_CONNECTIONS"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

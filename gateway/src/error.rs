@@ -14,6 +14,17 @@ pub enum ApiError {
     Unauthorized(AuthReason),
     /// 401 for the admin API: missing or wrong admin token.
     AdminRequired,
+    /// 401 from the web UI's sign-in: the password was wrong.
+    BadPassword,
+    /// 401 from the web UI: no live session.
+    SignedOut,
+    /// 403 with a reason code (`cross_site`, `csrf`) and a sentence.
+    Forbidden {
+        reason: &'static str,
+        message: &'static str,
+    },
+    /// 429: too many failed sign-ins; try again after `retry_after` seconds.
+    RateLimited { retry_after: u64 },
     /// 400 with a machine-readable code and a sentence.
     BadRequest { code: &'static str, message: String },
     /// 404.
@@ -24,9 +35,11 @@ pub enum ApiError {
     BodyTimeout,
     /// 413: the body is larger than `limit` bytes.
     TooLarge { limit: usize },
-    /// 503: a bounded resource is full; try again after `retry_after` seconds.
+    /// 503: a bounded resource is full (`reason` names it); try again after `retry_after`
+    /// seconds.
     Busy {
-        message: &'static str,
+        reason: &'static str,
+        message: String,
         retry_after: u64,
     },
     /// 500: the cause is logged, the client gets a generic sentence.
@@ -48,6 +61,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => ApiError::NotFound("no such run"),
             StoreError::Gap { expected } => ApiError::Gap { expected },
             StoreError::RunFinished => ApiError::Unauthorized(AuthReason::RunFinished),
+            StoreError::Replayed => ApiError::Unauthorized(AuthReason::ReplayedNonce),
             StoreError::Conflict => ApiError::bad_request("conflict", "already exists"),
             StoreError::Invalid(why) => ApiError::bad_request("invalid_event", why),
             StoreError::Backend(cause) => ApiError::Internal(cause),
@@ -66,16 +80,7 @@ fn body(error: &str, reason: Option<&str>, message: String) -> axum::Json<ErrorB
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
-            ApiError::Unauthorized(reason) => {
-                let mut r = (
-                    StatusCode::UNAUTHORIZED,
-                    body("unauthorized", Some(reason.code()), reason.to_string()),
-                )
-                    .into_response();
-                r.extensions_mut()
-                    .insert(crate::metrics::Refusal(reason.code()));
-                r
-            }
+            ApiError::Unauthorized(reason) => refusal(reason.code(), &reason.to_string()),
             ApiError::AdminRequired => {
                 let mut r = (
                     StatusCode::UNAUTHORIZED,
@@ -90,6 +95,27 @@ impl IntoResponse for ApiError {
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
                 r.extensions_mut()
                     .insert(crate::metrics::Refusal("admin_required"));
+                r
+            }
+            ApiError::BadPassword => refusal("bad_password", "wrong password"),
+            ApiError::SignedOut => refusal("signed_out", "sign in first"),
+            ApiError::Forbidden { reason, message } => (
+                StatusCode::FORBIDDEN,
+                body("forbidden", Some(reason), message.into()),
+            )
+                .into_response(),
+            ApiError::RateLimited { retry_after } => {
+                let mut r = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    body(
+                        "rate_limited",
+                        Some("too_many_attempts"),
+                        "too many sign-in attempts; wait a minute".into(),
+                    ),
+                )
+                    .into_response();
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
                 r
             }
             ApiError::BadRequest { code, message } => (
@@ -129,12 +155,13 @@ impl IntoResponse for ApiError {
             )
                 .into_response(),
             ApiError::Busy {
+                reason,
                 message,
                 retry_after,
             } => {
                 let mut r = (
                     StatusCode::SERVICE_UNAVAILABLE,
-                    body("busy", None, message.into()),
+                    body("busy", Some(reason), message),
                 )
                     .into_response();
                 r.headers_mut()
@@ -157,6 +184,17 @@ impl IntoResponse for ApiError {
             }
         }
     }
+}
+
+/// A 401 counted under `reason` by the metrics.
+fn refusal(reason: &'static str, message: &str) -> Response {
+    let mut r = (
+        StatusCode::UNAUTHORIZED,
+        body("unauthorized", Some(reason), message.into()),
+    )
+        .into_response();
+    r.extensions_mut().insert(crate::metrics::Refusal(reason));
+    r
 }
 
 /// Axum's own extractor rejections (a malformed `?query`, a bad path segment, a wrong content

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use common::wire::{Event, RunSummary};
+use common::wire::{RawEvent, RunSummary};
 use tokio::sync::broadcast;
 
 /// Batches a run's channel holds for a slow reader before it lags. A batch can be large (up to
@@ -20,7 +20,7 @@ const RUN_CAPACITY: usize = 16;
 const LIST_CAPACITY: usize = 256;
 
 /// Events committed together, ascending by sequence.
-pub type Batch = Arc<[Event]>;
+pub type Batch = Arc<[RawEvent]>;
 
 /// The in-memory fan-out, shared through the gateway's state.
 #[derive(Debug)]
@@ -105,11 +105,11 @@ pub async fn announce_append(
     // The new events are the `inserted` sequences ending at `acked_through`: usually the whole
     // batch, handed on as it is; a batch that overlapped stored events is filtered.
     let first_new = outcome.acked_through + 1 - outcome.inserted as u64;
-    let new = |e: &Event| (first_new..=outcome.acked_through).contains(&e.sequence);
+    let new = |e: &RawEvent| (first_new..=outcome.acked_through).contains(&e.sequence);
     if events.len() == outcome.inserted && events.iter().all(new) {
         state.hub.publish(run_id, events);
     } else {
-        let fresh: Vec<Event> = events.iter().filter(|e| new(e)).cloned().collect();
+        let fresh: Vec<RawEvent> = events.iter().filter(|e| new(e)).cloned().collect();
         state.hub.publish(run_id, fresh);
     }
     announce_run(state, run_id).await;
@@ -133,13 +133,14 @@ mod tests {
     use common::wire::EventKind;
     use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
-    fn ev(sequence: u64) -> Event {
-        Event {
+    fn ev(sequence: u64) -> RawEvent {
+        common::wire::Event {
             sequence,
             kind: EventKind::Stdout,
             data: serde_json::json!(format!("line {sequence}")),
             ts: 0,
         }
+        .to_raw()
     }
 
     #[test]

@@ -8,14 +8,18 @@
 pub mod api;
 pub mod artifacts;
 pub mod auth;
+pub mod body;
 pub mod commands;
 pub mod config;
 pub mod error;
 pub mod hub;
+pub mod ingest;
 pub mod metrics;
+pub mod replay;
 pub mod secrets;
 pub mod server;
 pub mod session;
+pub mod signed;
 pub mod sse;
 pub mod state;
 pub mod store;
@@ -120,13 +124,14 @@ impl Gateway {
             store,
             hmac_secret: secrets.hmac_secret,
             admin_token_hash: secrets.admin_token_hash,
-            nonces: auth::NonceCache::new(config.limits.nonce_cache_entries),
+            nonces: replay::NonceCache::new(config.limits.nonce_cache_entries),
             limits: config.limits.clone(),
             base_url: base_url.clone(),
+            tls: tls.is_some(),
             hub: Default::default(),
             sessions,
             command_waiters: commands::Waiters::default(),
-            metrics: metrics::Metrics::new(config.metrics_token.as_ref()),
+            metrics: Arc::new(metrics::Metrics::new(config.metrics_token.as_ref())),
         });
         Ok(Self {
             state,
@@ -147,7 +152,31 @@ impl Gateway {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let app = api::router(self.state.clone());
-        server::run(app, listener, self.tls.map(|t| t.config), shutdown).await
+        let pruner = tokio::spawn(replay::prune_forever(self.state.store.clone()));
+        let renewal = self
+            .tls
+            .as_ref()
+            .and_then(|t| t.renewer.clone())
+            .map(|r| tokio::spawn(tls::renew_forever(r)));
+        let limits = server::ConnLimits {
+            max_connections: self.state.limits.max_connections,
+            header_timeout: self.state.limits.header_timeout,
+            idle_timeout: self.state.limits.idle_timeout,
+        };
+        let served = server::run(
+            app,
+            listener,
+            self.tls.map(|t| t.config),
+            limits,
+            self.state.metrics.clone(),
+            shutdown,
+        )
+        .await;
+        pruner.abort();
+        if let Some(r) = renewal {
+            r.abort();
+        }
+        served
     }
 }
 

@@ -1,4 +1,5 @@
-//! `gateway`: parse the configuration, bind, print the start-up facts, serve until Ctrl-C.
+//! `gateway`: parse the configuration, bind, print the start-up facts, serve until Ctrl-C or
+//! SIGTERM, then drain.
 
 use std::process::ExitCode;
 
@@ -46,11 +47,19 @@ async fn run() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listen on {}", config.listen))?;
     let bound = listener.local_addr()?;
+    // Installed before serving: a SIGTERM from then on drains instead of killing the process.
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("listen for SIGTERM")?;
     let gw = Gateway::open(config, bound).await?;
     print_banner(&gw, bound);
 
-    gw.run(listener, async {
-        let _ = tokio::signal::ctrl_c().await;
+    // systemd and container runtimes stop a service with SIGTERM, a terminal with Ctrl-C: both
+    // stop accepting and let open requests finish.
+    gw.run(listener, async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
         tracing::info!("shutting down");
     })
     .await

@@ -23,7 +23,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use common::Secret;
-use common::wire::{Event, EventKind, RunStatus};
+use common::wire::{EventKind, RawEvent, RunStatus};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -73,6 +73,8 @@ pub struct Metrics {
     latency_sum_us: AtomicU64,
     refusals: [AtomicU64; REFUSALS.len()],
     internal_errors: AtomicU64,
+    connections_open: AtomicU64,
+    connections_refused: AtomicU64,
     redactions: Mutex<BTreeMap<String, u64>>,
 }
 
@@ -106,6 +108,8 @@ impl Metrics {
             latency_sum_us: AtomicU64::new(0),
             refusals: std::array::from_fn(|_| AtomicU64::new(0)),
             internal_errors: AtomicU64::new(0),
+            connections_open: AtomicU64::new(0),
+            connections_refused: AtomicU64::new(0),
             redactions: Mutex::new(BTreeMap::new()),
         }
     }
@@ -114,7 +118,7 @@ impl Metrics {
     /// as received; only the new ones count as ingested, the others as resent.
     pub fn ingested(
         &self,
-        events: &[Event],
+        events: &[RawEvent],
         outcome: &AppendOutcome,
         body_bytes: usize,
         took: Duration,
@@ -146,6 +150,21 @@ impl Metrics {
         }
     }
 
+    /// A connection is being served (within the cap).
+    pub fn connection_opened(&self) {
+        self.connections_open.fetch_add(1, Relaxed);
+    }
+
+    /// A connection served within the cap ended.
+    pub fn connection_closed(&self) {
+        self.connections_open.fetch_sub(1, Relaxed);
+    }
+
+    /// A connection came past the cap (answered 503 or closed).
+    pub fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Relaxed);
+    }
+
     /// A batch answered 409: the runner resends from the expected sequence.
     pub fn gap(&self) {
         self.gaps.fetch_add(1, Relaxed);
@@ -157,11 +176,12 @@ impl Metrics {
     }
 
     /// Add a `redactions` marker's `counts` (rule name → hits) to the totals.
-    fn count_redactions(&self, marker: &Event) {
-        if marker.data.get("event").and_then(|v| v.as_str()) != Some("redactions") {
+    fn count_redactions(&self, marker: &RawEvent) {
+        let data = marker.data_value();
+        if data["event"].as_str() != Some("redactions") {
             return;
         }
-        let Some(counts) = marker.data.get("counts").and_then(|v| v.as_object()) else {
+        let Some(counts) = data["counts"].as_object() else {
             return;
         };
         let mut totals = self.redactions.lock().unwrap_or_else(|p| p.into_inner());
@@ -365,8 +385,22 @@ pub fn render(state: &AppState, runs: &[(RunStatus, u64)]) -> String {
         &mut out,
         "gateway_nonce_cache_entries",
         "gauge",
-        "Nonces remembered for replay protection.",
+        "Nonces in this process's memory front of replay protection (the store keeps them all).",
         &one(state.nonces.len()),
+    );
+    family(
+        &mut out,
+        "gateway_connections",
+        "gauge",
+        "Client connections being served (at most GATEWAY_MAX_CONNECTIONS).",
+        &one(get(&m.connections_open)),
+    );
+    family(
+        &mut out,
+        "gateway_connections_refused_total",
+        "counter",
+        "Connections that came past the connection cap (answered 503 and closed).",
+        &one(get(&m.connections_refused)),
     );
 
     let redactions: Vec<(String, String)> = m
@@ -481,13 +515,14 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn marker(sequence: u64, counts: serde_json::Value) -> Event {
-        Event {
+    fn marker(sequence: u64, counts: serde_json::Value) -> RawEvent {
+        common::wire::Event {
             sequence,
             kind: EventKind::Marker,
             data: json!({"event": "redactions", "counts": counts}),
             ts: 0,
         }
+        .to_raw()
     }
 
     fn outcome(acked_through: u64, inserted: usize) -> AppendOutcome {

@@ -23,12 +23,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use common::Secret;
-use common::wire::ErrorBody;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::auth::now_ms;
+use crate::error::ApiError;
 use crate::secrets::random_token;
 use crate::state::AppState;
 use crate::store::{Store, StoredSession};
@@ -304,15 +304,6 @@ pub fn authenticated(state: &AppState, headers: &HeaderMap) -> bool {
     }
 }
 
-fn error(status: StatusCode, error: &str, reason: &str, message: &str) -> Response {
-    let body = ErrorBody {
-        error: error.into(),
-        reason: Some(reason.into()),
-        message: message.into(),
-    };
-    (status, Json(body)).into_response()
-}
-
 fn set_cookie(value: &str, max_age_secs: i64) -> HeaderValue {
     HeaderValue::from_str(&format!(
         "{COOKIE}={value}; Path=/; Max-Age={max_age_secs}; HttpOnly; Secure; SameSite=Strict"
@@ -338,35 +329,16 @@ async fn sign_in(State(state): State<AppState>, request: Request) -> Response {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .reserve(ip, now);
-    if let Err(retry) = reserved {
-        let mut r = error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too_many_attempts",
-            "too many sign-in attempts; wait a minute",
-        );
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(retry));
-        return r;
+    if let Err(retry_after) = reserved {
+        return ApiError::RateLimited { retry_after }.into_response();
     }
     let bytes = match axum::body::to_bytes(request.into_body(), 4096).await {
         Ok(b) => b,
-        Err(_) => {
-            return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "body",
-                "the body exceeds 4096 bytes",
-            );
-        }
+        Err(_) => return ApiError::TooLarge { limit: 4096 }.into_response(),
     };
     let Ok(form) = serde_json::from_slice::<SignIn>(&bytes) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "malformed_json",
-            "send {\"password\": \"…\"}",
-        );
+        return ApiError::bad_request("malformed_json", "send {\"password\": \"…\"}")
+            .into_response();
     };
     let ok = match state.sessions.password_hash.clone() {
         Some(phc) => tokio::task::spawn_blocking(move || verify_password(&phc, &form.password))
@@ -376,12 +348,7 @@ async fn sign_in(State(state): State<AppState>, request: Request) -> Response {
     };
     if !ok {
         tracing::info!(?ip, "sign-in refused");
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "bad_password",
-            "wrong password",
-        );
+        return ApiError::BadPassword.into_response();
     }
     state
         .sessions
@@ -391,7 +358,7 @@ async fn sign_in(State(state): State<AppState>, request: Request) -> Response {
         .refund(ip);
     let value = match random_token(32) {
         Ok(v) => v,
-        Err(e) => return crate::error::ApiError::Internal(e.to_string()).into_response(),
+        Err(e) => return ApiError::Internal(e.to_string()).into_response(),
     };
     let record = StoredSession {
         id_hash: session_hash(&value),
@@ -399,7 +366,7 @@ async fn sign_in(State(state): State<AppState>, request: Request) -> Response {
         last_seen: now,
     };
     if let Err(e) = state.store.save_session(record.clone()).await {
-        return crate::error::ApiError::from(e).into_response();
+        return ApiError::from(e).into_response();
     }
     state
         .sessions
@@ -436,12 +403,7 @@ async fn current(State(state): State<AppState>, headers: HeaderMap) -> Response 
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             r
         }
-        _ => error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "signed_out",
-            "sign in first",
-        ),
+        _ => ApiError::SignedOut.into_response(),
     }
 }
 
@@ -456,7 +418,7 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Response
             .unwrap_or_else(|p| p.into_inner())
             .remove(&hash);
         if let Err(e) = state.store.delete_session(hash).await {
-            return crate::error::ApiError::from(e).into_response();
+            return ApiError::from(e).into_response();
         }
     }
     let mut r = StatusCode::NO_CONTENT.into_response();
@@ -476,10 +438,11 @@ fn request_host(request: &Request) -> Option<String> {
 }
 
 /// Middleware on every route: a state-changing request (not GET/HEAD/OPTIONS) from a browser
-/// must be same-origin (`Sec-Fetch-Site`, `Origin`), and one that carries the session cookie
-/// must also carry the session's CSRF token (except sign-in itself, which has no session yet).
+/// must be same-origin (`Sec-Fetch-Site`, `Origin` in scheme and host), and one that carries the
+/// session cookie must also carry the session's CSRF token (except sign-in itself, which has no
+/// session yet).
 /// Runners and scripts send none of these headers nor the cookie, so they pass untouched.
-pub async fn csrf_guard(request: Request, next: Next) -> Response {
+pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -488,12 +451,11 @@ pub async fn csrf_guard(request: Request, next: Next) -> Response {
     }
     let headers = request.headers();
     let cross_site = || {
-        error(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "cross_site",
-            "cross-site requests are refused",
-        )
+        ApiError::Forbidden {
+            reason: "cross_site",
+            message: "cross-site requests are refused",
+        }
+        .into_response()
     };
     if let Some(site) = headers.get("sec-fetch-site")
         && !matches!(site.to_str(), Ok("same-origin" | "none"))
@@ -501,13 +463,12 @@ pub async fn csrf_guard(request: Request, next: Next) -> Response {
         return cross_site();
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
-        let authority = origin
-            .to_str()
-            .ok()
-            .and_then(|o| o.split_once("://"))
-            .map(|(_, rest)| rest);
-        let same = match (authority, request_host(&request)) {
-            (Some(a), Some(host)) => a.eq_ignore_ascii_case(&host),
+        let parts = origin.to_str().ok().and_then(|o| o.split_once("://"));
+        let same = match (parts, request_host(&request)) {
+            (Some((scheme, authority)), Some(host)) => {
+                scheme.eq_ignore_ascii_case(state.page_scheme())
+                    && authority.eq_ignore_ascii_case(&host)
+            }
             _ => false,
         };
         if !same {
@@ -525,12 +486,11 @@ pub async fn csrf_guard(request: Request, next: Next) -> Response {
             .map(|v| v.as_bytes())
             .unwrap_or_default();
         if !common::sign::constant_time_eq(sent, want.as_bytes()) {
-            return error(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "csrf",
-                "missing or wrong X-CSRF-Token",
-            );
+            return ApiError::Forbidden {
+                reason: "csrf",
+                message: "missing or wrong X-CSRF-Token",
+            }
+            .into_response();
         }
     }
     next.run(request).await

@@ -18,7 +18,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use common::wire::{self, Event, EventKind, RunSummary};
+use common::wire::{self, EventKind, RawEvent, RunSummary};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
@@ -154,8 +154,8 @@ impl Out {
     }
 }
 
-fn is_finished(e: &Event) -> bool {
-    e.kind == EventKind::Marker && e.data.get("event").and_then(|v| v.as_str()) == Some("finished")
+fn is_finished(e: &RawEvent) -> bool {
+    e.kind == EventKind::Marker && e.data_value()["event"].as_str() == Some("finished")
 }
 
 /// The writer of one run stream: `last` is the highest sequence written.
@@ -168,7 +168,7 @@ struct RunPump {
 }
 
 impl RunPump {
-    fn write(&mut self, e: &Event) {
+    fn write(&mut self, e: &RawEvent) {
         self.out.json(Some(e.sequence), None, e);
         self.last = e.sequence;
         self.finished |= is_finished(e);
@@ -200,7 +200,7 @@ impl RunPump {
     }
 
     /// Write a live batch, reading from the store whatever it does not continue.
-    async fn live(&mut self, batch: &[Event]) -> Result<(), Gone> {
+    async fn live(&mut self, batch: &[RawEvent]) -> Result<(), Gone> {
         for e in batch {
             if e.sequence <= self.last {
                 continue;

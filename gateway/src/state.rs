@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use common::Secret;
 
-use crate::auth::NonceCache;
 use crate::config::Limits;
+use crate::replay::NonceCache;
 use crate::store::Store;
 
 /// Cheap to clone: one `Arc` around the real state.
@@ -22,6 +22,8 @@ pub struct StateInner {
     pub limits: Limits,
     /// Base URL for links shown to people (`https://localhost:3100`).
     pub base_url: String,
+    /// The listener serves TLS: answers carry HSTS, and a browser's `Origin` must be `https`.
+    pub tls: bool,
     /// Live fan-out of stored events and run changes to the web UI's streams.
     pub hub: crate::hub::Hub,
     /// The web UI's password hash, sign-in sessions and sign-in rate limits.
@@ -29,9 +31,9 @@ pub struct StateInner {
     /// Runners long-polling for commands, woken when one is queued.
     pub command_waiters: crate::commands::Waiters,
     /// Counters served at `/metrics`.
-    pub metrics: crate::metrics::Metrics,
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Bounds on large bodies read at once.
-    pub body_slots: crate::api::BodySlots,
+    pub body_slots: crate::body::BodySlots,
 }
 
 impl std::fmt::Debug for StateInner {
@@ -47,6 +49,19 @@ impl std::fmt::Debug for StateInner {
 impl AppState {
     pub fn new(inner: StateInner) -> Self {
         Self(Arc::new(inner))
+    }
+}
+
+impl StateInner {
+    /// The scheme of the pages this gateway serves, which a browser names in `Origin`: `https`
+    /// on a TLS listener; on plain HTTP that of the public URL (a TLS proxy in front), else
+    /// `http`.
+    pub fn page_scheme(&self) -> &'static str {
+        if self.tls || self.base_url.starts_with("https://") {
+            "https"
+        } else {
+            "http"
+        }
     }
 }
 

@@ -35,7 +35,7 @@ pub async fn build(state: &AppState, run_id: &str) -> Result<Transcript, ApiErro
         let Some(last) = events.last() else { break };
         after = last.sequence;
         for e in &events {
-            transcript.push_event(e);
+            transcript.push_event(&e.parsed());
         }
         if events.len() < PAGE {
             break;

@@ -7,8 +7,9 @@ use axum::http::{Request, StatusCode};
 use common::Secret;
 use common::sign::{self, SignedParts};
 use common::wire::{CreatedRun, Event, EventKind, EventPage, IngestBatch};
-use gateway::auth::{NonceCache, token_hash};
+use gateway::auth::token_hash;
 use gateway::config::Limits;
+use gateway::replay::NonceCache;
 use gateway::state::{AppState, StateInner};
 use gateway::store::Store;
 use gateway::store::sqlite::SqliteStore;
@@ -25,8 +26,15 @@ struct Harness {
 
 fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("g.db")).unwrap());
-    let state = AppState::new(StateInner {
+    let state = state_on(&dir.path().join("g.db"));
+    Harness { _dir: dir, state }
+}
+
+/// A gateway's state over the database at `path`: a second one over the same file is what a
+/// restarted gateway (or another replica) sees.
+fn state_on(path: &std::path::Path) -> AppState {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(path).unwrap());
+    AppState::new(StateInner {
         body_slots: Default::default(),
         store,
         hmac_secret: Secret::new(SECRET),
@@ -37,12 +45,12 @@ fn harness() -> Harness {
             ..Limits::default()
         },
         base_url: "https://localhost:3100".into(),
+        tls: true,
         hub: Default::default(),
         sessions: Default::default(),
         command_waiters: Default::default(),
         metrics: Default::default(),
-    });
-    Harness { _dir: dir, state }
+    })
 }
 
 fn now() -> i64 {
@@ -532,29 +540,81 @@ async fn run_keys_cannot_create_runs_and_ping_needs_a_signature() {
     );
 }
 
+/// A body that never ends: answering at all proves the gateway did not wait to buffer it.
+fn endless() -> Body {
+    Body::from_stream(futures_util::stream::pending::<
+        Result<axum::body::Bytes, std::io::Error>,
+    >())
+}
+
 #[tokio::test]
-async fn an_unauthenticated_upload_is_refused_before_its_body_is_read() {
+async fn every_signed_route_refuses_before_reading_the_body() {
     let h = harness();
-    // A body that never ends: answering at all proves the gateway did not wait to buffer it.
-    for uri in [
-        "/api/ingest/event",
-        "/api/ingest/artifact?run_id=r_x&name=a.log",
-    ] {
-        let req = Request::post(uri)
-            .header("content-type", "application/json")
-            .body(Body::from_stream(futures_util::stream::pending::<
-                Result<axum::body::Bytes, std::io::Error>,
-            >()))
-            .unwrap();
-        let answer =
-            tokio::time::timeout(std::time::Duration::from_secs(5), call(&h.state, req)).await;
-        let (status, b) =
-            answer.unwrap_or_else(|_| panic!("{uri}: the gateway waited for the body"));
-        assert_eq!(
-            (status, reason(&b)),
-            (StatusCode::UNAUTHORIZED, "missing_header"),
-            "{uri}"
-        );
+    let run = create_run(&h.state).await;
+    let other = create_run(&h.state).await;
+    let routes = [
+        "/api/runner/runs".to_string(),
+        "/api/ingest/event".to_string(),
+        format!("/api/ingest/artifact?run_id={}&name=a.log", run.run_id),
+        format!("/api/runs/{}/commands/c1/ack", run.run_id),
+        format!("/api/runs/{}/assist", run.run_id),
+    ];
+    // (what is wrong, run header, timestamp, expected status and reason)
+    let cases: [(&str, Option<&str>, i64, StatusCode, &str); 4] = [
+        (
+            "no headers",
+            None,
+            0,
+            StatusCode::UNAUTHORIZED,
+            "missing_header",
+        ),
+        (
+            "stale",
+            Some(""),
+            -1000,
+            StatusCode::UNAUTHORIZED,
+            "stale_timestamp",
+        ),
+        (
+            "unknown run",
+            Some("r_nobody"),
+            0,
+            StatusCode::UNAUTHORIZED,
+            "unknown_run",
+        ),
+        (
+            "another run",
+            Some(other.run_id.as_str()),
+            0,
+            StatusCode::BAD_REQUEST,
+            "run_mismatch",
+        ),
+    ];
+    for uri in &routes {
+        for (what, run_header, skew, status, want) in &cases {
+            if *what == "another run" && uri.as_str() == "/api/runner/runs" {
+                continue; // signed with the shared secret: no run to mismatch
+            }
+            if *what == "another run" && uri.as_str() == "/api/ingest/event" {
+                continue; // the body names the run: checked once it is read and verified
+            }
+            let mut req = Request::post(uri.as_str()).header("content-type", "application/json");
+            if let Some(run_id) = run_header {
+                req = req
+                    .header(sign::HEADER_TIMESTAMP, (now() + skew).to_string())
+                    .header(sign::HEADER_NONCE, nonce())
+                    .header(sign::HEADER_RUN, *run_id)
+                    .header(sign::HEADER_SIGNATURE, format!("v1={}", "0".repeat(64)));
+            }
+            let answer = tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                call(&h.state, req.body(endless()).unwrap()),
+            )
+            .await;
+            let (got, b) = answer
+                .unwrap_or_else(|_| panic!("{uri} ({what}): the gateway waited for the body"));
+            assert_eq!((got, reason(&b)), (*status, *want), "{uri} ({what}): {b}");
+        }
     }
 }
 
@@ -573,4 +633,131 @@ async fn malformed_queries_get_the_json_error_shape() {
         (Some("bad_request"), "invalid_request"),
         "{b}"
     );
+}
+
+/// A signed request captured before a restart is refused by the restarted gateway: the nonces are
+/// kept by the store, not only in the memory of the process that saw them.
+#[tokio::test]
+async fn a_request_replayed_after_a_restart_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("g.db");
+    let first = state_on(&db);
+    let run = create_run(&first).await;
+    let key = run_key(&run);
+    let captured = [
+        Signed::new(
+            "POST",
+            "/api/runner/runs",
+            "",
+            SECRET.as_bytes(),
+            br#"{"name":"replayed"}"#.to_vec(),
+        ),
+        Signed::new(
+            "POST",
+            &format!("/api/ingest/artifact?run_id={}&name=r.txt", run.run_id),
+            &run.run_id,
+            &key,
+            b"the first version".to_vec(),
+        ),
+        Signed::new(
+            "POST",
+            "/api/ingest/event",
+            &run.run_id,
+            &key,
+            batch(&run.run_id, 1..=2),
+        ),
+        Signed::new(
+            "GET",
+            &format!("/api/runs/{}/commands?wait=0", run.run_id),
+            &run.run_id,
+            &key,
+            Vec::new(),
+        ),
+    ];
+    for s in &captured {
+        let (status, b) = call(&first, s.request()).await;
+        assert!(status.is_success(), "{} {}: {status} {b}", s.method, s.path);
+    }
+    drop(first);
+    let restarted = state_on(&db);
+    for s in &captured {
+        let (status, b) = call(&restarted, s.request()).await;
+        assert_eq!(
+            (status, reason(&b)),
+            (StatusCode::UNAUTHORIZED, "replayed_nonce"),
+            "{} {}: {b}",
+            s.method,
+            s.path
+        );
+    }
+    let (_, runs) = admin_get(&restarted, "/api/runs").await;
+    assert_eq!(
+        runs.as_array().unwrap().len(),
+        2,
+        "the replay made no run: {runs}"
+    );
+    assert_eq!(stored(&restarted, &run).await, vec![1, 2]);
+}
+
+/// Numbers a `serde_json::Value` would rewrite (an integer past 2^64, floats as another language
+/// writes them) are stored and served exactly as received, and the stream digest a runner
+/// computes from what it sent (PROTOCOL.md §5) matches the gateway's.
+#[tokio::test]
+async fn event_data_is_kept_exactly_as_received() {
+    use sha2::{Digest, Sha256};
+    let h = harness();
+    let run = create_run(&h.state).await;
+    // Written by hand: key order, spacing and escapes as another runner might send them.
+    let sent = r#"{ "event": "probe", "text": "\u00e9 ✓ \/", "neg": -18446744073709551617,
+        "big": 18446744073709551616, "cost": 1.5e-05, "small": 0.000015, "exp": 1E+2, "z": [0.10, -0] }"#;
+    let canonical = r#"{"big":18446744073709551616,"cost":1.5e-05,"event":"probe","exp":1E+2,"neg":-18446744073709551617,"small":0.000015,"text":"é ✓ /","z":[0.10,-0]}"#;
+    let line = format!("{{\"data\":{canonical},\"sequence\":1,\"type\":\"marker\"}}\n");
+    let sha = hex::encode(Sha256::digest(line.as_bytes()));
+    let body = format!(
+        r#"{{"run_id":"{}","events":[{{"sequence":1,"type":"marker","data":{sent},"ts":1}},
+        {{"sequence":2,"type":"marker","ts":2,"data":{{"event":"finished","exitCode":0,"durationMs":1,"eventCount":1,"streamSha256":"{sha}"}}}}]}}"#,
+        run.run_id
+    );
+    let (status, b) = ingest(&h.state, &run, body.into_bytes()).await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    let resp = gateway::api::router(h.state.clone())
+        .oneshot(
+            Request::get(format!("/api/runs/{}/events?after=0", run.run_id))
+                .header("authorization", format!("Bearer {ADMIN}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let text = String::from_utf8(
+        axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(text.contains(&format!("\"data\":{canonical}")), "{text}");
+    let (_, summary) = admin_get(&h.state, &format!("/api/runs/{}", run.run_id)).await;
+    assert_eq!(summary["delivery"], "complete", "{summary}");
+}
+
+/// Data whose meaning is ambiguous or not text is refused with a reason, and nothing is stored.
+#[tokio::test]
+async fn ambiguous_event_data_is_refused() {
+    let h = harness();
+    let run = create_run(&h.state).await;
+    for data in [r#"{"a":1,"a":2}"#, r#""\ud800""#, r#"{"x":{"y":1,"y":1}}"#] {
+        let kind = if data.starts_with('"') {
+            "stdout"
+        } else {
+            "marker"
+        };
+        let body = format!(
+            r#"{{"run_id":"{}","events":[{{"sequence":1,"type":"{kind}","data":{data},"ts":1}}]}}"#,
+            run.run_id
+        );
+        let (status, b) = ingest(&h.state, &run, body.into_bytes()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{data}: {b}");
+    }
+    assert!(stored(&h.state, &run).await.is_empty());
 }

@@ -245,3 +245,29 @@ async fn gateway_sse_subscribers_eventually_zero(state: &AppState) -> f64 {
     }
     scrape(state, SCRAPER).await["gateway_sse_subscribers"]
 }
+
+/// Sign-in refusals pass the error boundary like every other 401, so they are counted by reason.
+#[tokio::test]
+async fn sign_in_refusals_are_counted_by_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = open(dir.path()).await;
+    let wrong = Request::post("/api/session")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(r#"{"password": "not the password"}"#))
+        .unwrap();
+    assert_eq!(send(&state, wrong).await.status(), StatusCode::UNAUTHORIZED);
+    for _ in 0..2 {
+        let no_session = Request::get("/api/session").body(Body::empty()).unwrap();
+        assert_eq!(
+            send(&state, no_session).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let m = scrape(&state, SCRAPER).await;
+    assert_eq!(
+        m[r#"gateway_unauthorized_total{reason="bad_password"}"#],
+        1.0
+    );
+    assert_eq!(m[r#"gateway_unauthorized_total{reason="signed_out"}"#], 2.0);
+    assert_eq!(m[r#"gateway_unauthorized_total{reason="other"}"#], 0.0);
+}

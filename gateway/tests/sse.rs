@@ -5,7 +5,6 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -70,7 +69,11 @@ async fn open_stream(state: &AppState, run: &CreatedRun) -> SseStream {
 async fn commit_unpublished(state: &AppState, run: &CreatedRun, events: Vec<Event>) {
     state
         .store
-        .append_events(run.run_id.clone(), Arc::from(events))
+        .append_events(
+            run.run_id.clone(),
+            events.iter().map(Event::to_raw).collect(),
+            None,
+        )
         .await
         .unwrap();
 }
@@ -119,7 +122,10 @@ async fn a_late_publish_of_a_reconciled_commit_is_not_written_twice() {
     commit_unpublished(&state, &run, first.clone()).await;
     s.read_until(|text| text.contains("id: 3\n")).await;
     // The publish of that commit comes after all, then the run goes on through ingest.
-    state.hub.publish(&run.run_id, first);
+    state.hub.publish(
+        &run.run_id,
+        first.iter().map(Event::to_raw).collect::<Vec<_>>(),
+    );
     let more = [line(4), line(5), finished(6)];
     let resp = send(&state, support::ingest_for(&state, &run, more.to_vec())).await;
     assert_eq!(resp.status(), StatusCode::OK);

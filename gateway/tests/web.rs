@@ -21,6 +21,8 @@ const PASSWORD: &str = "correct horse battery";
 
 async fn open_with(dir: &std::path::Path, password: &str) -> Gateway {
     let mut config = support::plain_config(dir);
+    // Plain HTTP behind a TLS proxy: pages come from the HTTPS origin the public URL names.
+    config.public_url = Some("https://localhost:3100".into());
     config.admin_password = Some(Secret::new(password));
     config.admin_token = Some(Secret::new("admin-token-for-web-tests"));
     Gateway::open(config, "127.0.0.1:3100".parse().unwrap())
@@ -275,6 +277,7 @@ async fn sessions_survive_a_restart_and_a_new_password_ends_them() {
 async fn a_generated_password_is_returned_once_and_only_its_hash_is_stored() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = support::plain_config(dir.path());
+    config.public_url = Some("https://localhost:3100".into());
     config.admin_password = None;
     let first = Gateway::open(config.clone(), "127.0.0.1:1".parse().unwrap())
         .await
@@ -407,8 +410,10 @@ async fn a_run_stream_replays_then_goes_live_with_no_gap_and_no_duplicate() {
 
     ingest(&state, &run, 4..=6).await;
     // Batches the hub cannot vouch for: a stale copy, then one past a gap (not stored).
-    state.hub.publish(&run.run_id, vec![ev(5), ev(6)]);
-    state.hub.publish(&run.run_id, vec![ev(9)]);
+    state
+        .hub
+        .publish(&run.run_id, vec![ev(5).to_raw(), ev(6).to_raw()]);
+    state.hub.publish(&run.run_id, vec![ev(9).to_raw()]);
     ingest(&state, &run, 7..=8).await;
     assert_eq!(s.ids_through(8).await, [2, 3, 4, 5, 6, 7, 8]);
 

@@ -151,6 +151,30 @@ impl Gateway {
         self.child.id()
     }
 
+    /// Send `signal` to the gateway process.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).expect("pid"));
+        nix::sys::signal::kill(pid, signal).expect("signal the gateway");
+    }
+
+    /// Wait up to `limit` for the gateway to exit by itself; its exit status, `None` if it
+    /// still runs.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// What the gateway has logged so far (its stderr).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("gateway.log")).unwrap_or_default()
+    }
+
     /// Kill the gateway process (SIGKILL).
     pub fn kill(&mut self) {
         let _ = self.child.kill();

@@ -116,10 +116,13 @@ async fn pin_of_the_ca_fingerprint_is_trusted() {
 #[tokio::test]
 async fn ca_pin_survives_a_leaf_reissue() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let first = generated(tmp.path());
-    let second = gateway_tls::load_or_generate(tmp.path(), &["gw.example.net".to_string()])
-        .expect("reissue");
+    let names = ["gw.example.net".to_string()];
+    let first = gateway_tls::load_or_generate(tmp.path(), &names).expect("generate");
+    // The leaf is re-issued (here: it went missing; also when it nears expiry) by the same CA.
+    std::fs::remove_file(tmp.path().join(gateway_tls::LEAF_CERT_FILE)).expect("rm");
+    let second = gateway_tls::load_or_generate(tmp.path(), &names).expect("reissue");
     assert_ne!(first.leaf_fingerprint, second.leaf_fingerprint);
+    assert_eq!(first.ca_fingerprint, second.ca_fingerprint);
     let addr = serve(second.config.clone()).await;
     let trust = Trust::Pin(first.ca_fingerprint.clone().expect("fingerprint"));
     connect(addr, &trust, "gw.example.net")

@@ -1,4 +1,5 @@
-//! Durable storage behind one trait: runs, their events, commands, artifacts and a small key/value table.
+//! Durable storage behind one trait: runs, their events, commands, artifacts, the nonces of
+//! signed requests and a small key/value table.
 //!
 //! The server holds an `Arc<dyn Store>`. Every method takes owned arguments and returns a boxed
 //! `'static` future, so the trait is object-safe and a backend is free to run its work on a blocking
@@ -14,7 +15,7 @@ use std::sync::Arc;
 
 use common::digest::StreamDigest;
 use common::wire::{
-    ArtifactInfo, ClaudeStats, Command, CommandKind, Delivery, Event, EventKind, RunStatus,
+    ArtifactInfo, ClaudeStats, Command, CommandKind, Delivery, EventKind, RawEvent, RunStatus,
     RunSummary,
 };
 
@@ -40,6 +41,9 @@ pub enum StoreError {
     /// resending it cannot help.
     #[error("invalid event: {0}")]
     Invalid(String),
+    /// The signed request's nonce was recorded before: a replay. Nothing was stored.
+    #[error("replayed nonce")]
+    Replayed,
     /// The database failed; the text is for the log, never for a client.
     #[error("storage failure: {0}")]
     Backend(String),
@@ -106,6 +110,16 @@ impl fmt::Debug for StoredSession {
     }
 }
 
+/// A signed request's nonce as replay protection keeps it: a hash (never the nonce itself is
+/// needed) and the unix second after which the request's timestamp no longer passes the window
+/// check, so a replay can no longer be accepted anyway. A replay carries the same signed
+/// timestamp, hence the same expiry: a backend may key the record by both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Nonce {
+    pub hash: [u8; 32],
+    pub expires_at: i64,
+}
+
 /// The run's state after an ingest batch committed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AppendOutcome {
@@ -136,15 +150,37 @@ pub trait Store: Send + Sync + 'static {
     fn list_runs(&self, limit: usize) -> StoreFuture<Vec<RunSummary>>;
 
     /// Commits one ingest batch atomically under the rules of [`plan_append`]. The batch is shared
-    /// (not copied) with whoever publishes it afterwards.
-    fn append_events(&self, run_id: String, events: Arc<[Event]>) -> StoreFuture<AppendOutcome>;
+    /// (not copied) with whoever publishes it afterwards. `nonce`, the signed request's, is
+    /// recorded in the same transaction, as [`Store::record_nonce`] would: seen before, the
+    /// answer is [`StoreError::Replayed`] and nothing is stored; recorded, it stays recorded even
+    /// when the rules refuse the batch (a gap, say), so a replay is refused as a replay.
+    fn append_events(
+        &self,
+        run_id: String,
+        events: Arc<[RawEvent]>,
+        nonce: Option<Nonce>,
+    ) -> StoreFuture<AppendOutcome>;
 
-    /// At most `limit` events with `sequence > after`, ascending.
-    fn events(&self, run_id: String, after: u64, limit: usize) -> StoreFuture<Vec<Event>>;
+    /// Records a signed request's nonce: `true` if it is fresh, `false` if this nonce with this
+    /// expiry is recorded already (a replay). Durable before it answers, and shared by every
+    /// gateway process using the store (PostgreSQL: one `INSERT … ON CONFLICT DO NOTHING`).
+    fn record_nonce(&self, nonce: Nonce) -> StoreFuture<bool>;
+
+    /// Forgets the nonces that expired before `before` (unix s); how many there were.
+    fn prune_nonces(&self, before: i64) -> StoreFuture<u64>;
+
+    /// At most `limit` events with `sequence > after`, ascending, their data as stored (the
+    /// canonical form the ingest handler gave it).
+    fn events(&self, run_id: String, after: u64, limit: usize) -> StoreFuture<Vec<RawEvent>>;
 
     /// The `limit` events with the highest sequences below `before`, ascending: the tail of the
     /// run when `before` is past its end, the page above a window when paging backwards.
-    fn events_before(&self, run_id: String, before: u64, limit: usize) -> StoreFuture<Vec<Event>>;
+    fn events_before(
+        &self,
+        run_id: String,
+        before: u64,
+        limit: usize,
+    ) -> StoreFuture<Vec<RawEvent>>;
 
     /// Stores a new sign-in session (or replaces one with the same hash).
     fn save_session(&self, session: StoredSession) -> StoreFuture<()>;
@@ -256,20 +292,21 @@ pub(crate) fn delivery_of(stored: &StreamDigest, finished: &serde_json::Value) -
 #[cfg(test)]
 pub(crate) fn plan_append<'a>(
     before: &Progress,
-    events: &'a [Event],
-) -> Result<(Vec<&'a Event>, Progress), StoreError> {
+    events: &'a [RawEvent],
+) -> Result<(Vec<&'a RawEvent>, Progress), StoreError> {
     plan_append_with(before, events, |_, _| {})
 }
 
 /// [`plan_append`], handing each new event's canonical line (`common::digest`, the bytes the
-/// stream digest hashes) to `on_line` as well, so a backend can store from it without encoding
-/// the event a second time. On an error, what `on_line` saw must be thrown away.
+/// stream digest hashes) to `on_line` as well. Every event's `data` must be in canonical form
+/// (`common::canonical`; the ingest handler sees to it). On an error, what `on_line` saw must be
+/// thrown away.
 pub(crate) fn plan_append_with<'a>(
     before: &Progress,
-    events: &'a [Event],
-    mut on_line: impl FnMut(&Event, &[u8]),
-) -> Result<(Vec<&'a Event>, Progress), StoreError> {
-    let fresh: Vec<&Event> = events
+    events: &'a [RawEvent],
+    mut on_line: impl FnMut(&RawEvent, &[u8]),
+) -> Result<(Vec<&'a RawEvent>, Progress), StoreError> {
+    let fresh: Vec<&RawEvent> = events
         .iter()
         .filter(|e| e.sequence > before.last_seq)
         .collect();
@@ -307,7 +344,12 @@ pub(crate) fn plan_append_with<'a>(
             apply_marker(&mut after, event);
         }
         line.clear();
-        common::digest::canonical_line(event, &mut line);
+        common::digest::canonical_raw_line(
+            event.data.get(),
+            event.sequence,
+            event.kind.as_str(),
+            &mut line,
+        );
         after.stream.push_line(&line);
         on_line(event, &line);
     }
@@ -315,12 +357,12 @@ pub(crate) fn plan_append_with<'a>(
 }
 
 /// What a lifecycle marker does to a run that is not yet terminal.
-fn apply_marker(after: &mut Progress, event: &Event) {
-    match event.data.get("event").and_then(|v| v.as_str()) {
+fn apply_marker(after: &mut Progress, event: &RawEvent) {
+    let data = event.data_value();
+    match data["event"].as_str() {
         Some("stop_requested") => after.stop_requested = true,
         Some("finished") => {
-            let code = event
-                .data
+            let code = data
                 .get("exitCode")
                 .and_then(|v| v.as_i64())
                 .and_then(|c| i32::try_from(c).ok());
@@ -333,7 +375,7 @@ fn apply_marker(after: &mut Progress, event: &Event) {
             } else {
                 RunStatus::Failed
             };
-            after.delivery = delivery_of(&after.stream, &event.data);
+            after.delivery = delivery_of(&after.stream, &data);
             // Nothing waits for a decision once the run is over.
             if let Some(c) = after.claude.as_mut() {
                 set_pending(c, Vec::new());
@@ -341,23 +383,23 @@ fn apply_marker(after: &mut Progress, event: &Event) {
         }
         Some("session") => {
             let c = after.claude.get_or_insert_with(ClaudeStats::default);
-            if let Some(id) = event.data["sessionId"].as_str() {
+            if let Some(id) = data["sessionId"].as_str() {
                 c.session_id = Some(id.to_string());
             }
-            if let Some(m) = event.data["model"].as_str() {
+            if let Some(m) = data["model"].as_str() {
                 c.model = Some(m.to_string());
             }
         }
         Some("turn_finished") => {
             let c = after.claude.get_or_insert_with(ClaudeStats::default);
-            add_turn(c, &event.data);
+            add_turn(c, &data);
             c.between_turns = true;
             // A request cannot outlive the turn that asked it (the runner cancels it; a runner
             // that died did not).
             set_pending(c, Vec::new());
         }
         Some("permission_request") => {
-            if let Some(id) = event.data["requestId"].as_str() {
+            if let Some(id) = data["requestId"].as_str() {
                 let c = after.claude.get_or_insert_with(ClaudeStats::default);
                 let mut ids = std::mem::take(&mut c.pending_requests);
                 if !ids.iter().any(|x| x == id) {
@@ -371,7 +413,7 @@ fn apply_marker(after: &mut Progress, event: &Event) {
             }
         }
         Some("permission_decision") => {
-            if let (Some(id), Some(c)) = (event.data["requestId"].as_str(), after.claude.as_mut()) {
+            if let (Some(id), Some(c)) = (data["requestId"].as_str(), after.claude.as_mut()) {
                 let mut ids = std::mem::take(&mut c.pending_requests);
                 ids.retain(|x| x != id);
                 set_pending(c, ids);
@@ -422,22 +464,24 @@ fn add_turn(c: &mut ClaudeStats, m: &serde_json::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use common::wire::Event;
     use serde_json::{Value, json};
 
-    fn ev(sequence: u64, kind: EventKind, data: Value) -> Event {
+    fn ev(sequence: u64, kind: EventKind, data: Value) -> RawEvent {
         Event {
             sequence,
             kind,
             data,
             ts: 1000 + sequence as i64,
         }
+        .to_raw()
     }
 
-    fn out(sequence: u64) -> Event {
+    fn out(sequence: u64) -> RawEvent {
         ev(sequence, EventKind::Stdout, json!("line"))
     }
 
-    fn fin(sequence: u64, code: Value) -> Event {
+    fn fin(sequence: u64, code: Value) -> RawEvent {
         ev(
             sequence,
             EventKind::Marker,
@@ -445,7 +489,7 @@ mod tests {
         )
     }
 
-    fn stop(sequence: u64) -> Event {
+    fn stop(sequence: u64) -> RawEvent {
         ev(
             sequence,
             EventKind::Marker,
@@ -467,13 +511,13 @@ mod tests {
         }
     }
 
-    fn seqs(events: &[&Event]) -> Vec<u64> {
+    fn seqs(events: &[&RawEvent]) -> Vec<u64> {
         events.iter().map(|e| e.sequence).collect()
     }
 
     #[test]
     fn statuses_after_one_batch() {
-        let cases: Vec<(&str, Vec<Event>, RunStatus, Option<i32>)> = vec![
+        let cases: Vec<(&str, Vec<RawEvent>, RunStatus, Option<i32>)> = vec![
             ("empty", vec![], RunStatus::Pending, None),
             ("output", vec![out(1), out(2)], RunStatus::Running, None),
             (
@@ -549,12 +593,12 @@ mod tests {
             (vec![6, 2, 7], vec![6, 7]),
         ];
         for (batch, new) in ok {
-            let events: Vec<Event> = batch.iter().map(|&s| out(s)).collect();
+            let events: Vec<RawEvent> = batch.iter().map(|&s| out(s)).collect();
             let (got, _) = plan_append(&before, &events).unwrap();
             assert_eq!(seqs(&got), new, "{batch:?}");
         }
         for batch in [vec![7], vec![6, 8], vec![6, 6], vec![7, 6], vec![u64::MAX]] {
-            let events: Vec<Event> = batch.iter().map(|&s| out(s)).collect();
+            let events: Vec<RawEvent> = batch.iter().map(|&s| out(s)).collect();
             match plan_append(&before, &events) {
                 Err(StoreError::Gap { expected: 6 }) => {}
                 other => panic!("{batch:?}: {other:?}"),
@@ -584,7 +628,8 @@ mod tests {
     #[test]
     fn the_finished_marker_is_checked_against_the_stored_stream() {
         let lines = [out(1), out(2)];
-        let sha = common::digest::stream_sha256(&lines);
+        let sha =
+            common::digest::stream_sha256(&lines.iter().map(RawEvent::parsed).collect::<Vec<_>>());
         let claim = |count: Value, sha: Value| {
             ev(
                 3,
@@ -663,7 +708,7 @@ mod tests {
         assert_eq!(pending(&p), (1, ids(&["pr_c"])));
         let (_, p) = plan_append(&p, &[fin(8, json!(0))]).unwrap();
         assert_eq!(pending(&p), (0, vec![]));
-        let many: Vec<Event> = (1..=70).map(|i| req(i, &format!("pr_{i}"))).collect();
+        let many: Vec<RawEvent> = (1..=70).map(|i| req(i, &format!("pr_{i}"))).collect();
         let (_, p) = plan_append(&fresh_run(), &many).unwrap();
         let (n, kept) = pending(&p);
         assert_eq!((n, kept.first().map(String::as_str)), (64, Some("pr_7")));

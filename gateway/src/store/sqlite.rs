@@ -15,8 +15,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::digest::StreamDigest;
 use common::wire::{
-    ArtifactInfo, ClaudeStats, Command, CommandKind, Delivery, Event, EventKind, RunStatus,
-    RunSummary,
+    ArtifactInfo, ClaudeStats, Command, CommandKind, Delivery, Event, EventKind, RawEvent,
+    RunStatus, RunSummary,
 };
 use rusqlite::types::Type;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
@@ -26,7 +26,8 @@ mod pool;
 
 use self::pool::ReadPool;
 use super::{
-    AppendOutcome, NewRun, Progress, RunRecord, Store, StoreError, StoreFuture, StoredSession,
+    AppendOutcome, NewRun, Nonce, Progress, RunRecord, Store, StoreError, StoreFuture,
+    StoredSession,
 };
 
 /// The schema, one step per entry; `PRAGMA user_version` counts the steps applied. Append only:
@@ -109,6 +110,14 @@ const MIGRATIONS: &[&str] = &[
                 || ']'
         FROM events GROUP BY run_id, (seq - 1) / 1000;
     DROP TABLE events;",
+    // 6: replay protection. The nonce of every signed request (its SHA-256), until its timestamp
+    // leaves the window; keyed by expiry first so pruning is a range delete, and a replay, which
+    // carries the same signed timestamp, finds the same key.
+    "CREATE TABLE nonces (
+        expires_at INTEGER NOT NULL,
+        hash BLOB NOT NULL CHECK (length(hash) = 32),
+        PRIMARY KEY (expires_at, hash)
+    ) WITHOUT ROWID;",
 ];
 
 /// How long a statement waits for a lock held by another process before failing.
@@ -342,9 +351,8 @@ fn claude_stats(text: Option<&str>) -> Option<ClaudeStats> {
 
 /// Appends one event to the body of a chunk (consecutive sequences): a JSON array with one
 /// `[type, ts, data]` per event, the sequence being the chunk's `first_seq` plus the index.
-/// `line` is the event's canonical line, `{"data":<data>,"sequence":<n>,"type":"<type>"}\n`:
-/// `data` is copied out of it rather than encoded again. Close the array with `]`.
-fn push_chunk_event(out: &mut Vec<u8>, event: &Event, line: &[u8]) {
+/// `data` is the event's canonical text, copied as it is. Close the array with `]`.
+fn push_chunk_event(out: &mut Vec<u8>, event: &RawEvent) {
     use std::io::Write as _;
     out.push(if out.is_empty() { b'[' } else { b',' });
     out.extend_from_slice(b"[\"");
@@ -352,34 +360,15 @@ fn push_chunk_event(out: &mut Vec<u8>, event: &Event, line: &[u8]) {
     out.extend_from_slice(b"\",");
     let _ = write!(out, "{}", event.ts);
     out.push(b',');
-    // The line's end, written on the stack: no allocation per event.
-    let mut tail = [0u8; 64];
-    let tail_len = {
-        let mut w = &mut tail[..];
-        let _ = writeln!(
-            w,
-            ",\"sequence\":{},\"type\":\"{}\"}}",
-            event.sequence,
-            event.kind.as_str()
-        );
-        64 - w.len()
-    };
-    let data = line
-        .strip_prefix(b"{\"data\":")
-        .and_then(|rest| rest.strip_suffix(&tail[..tail_len]));
-    match data {
-        Some(data) => out.extend_from_slice(data),
-        // Not reached: `canonical_line` writes exactly that shape.
-        None => serde_json::to_writer(&mut *out, &event.data).expect("a JSON value serialises"),
-    }
+    out.extend_from_slice(event.data.get().as_bytes());
     out.push(b']');
 }
 
-/// Reads a chunk row `first_seq, last_seq, body` into its events.
-fn chunk(row: &Row<'_>) -> rusqlite::Result<Vec<Event>> {
+/// Reads a chunk row `first_seq, last_seq, body` into its events, their data as stored.
+fn chunk(row: &Row<'_>) -> rusqlite::Result<Vec<RawEvent>> {
     let first: u64 = row.get(0)?;
     let last: u64 = row.get(1)?;
-    let items: Vec<(&str, i64, serde_json::Value)> =
+    let items: Vec<(&str, i64, Box<serde_json::value::RawValue>)> =
         serde_json::from_str(row.get_ref(2)?.as_str()?)
             .map_err(|e| bad_column(2, Type::Text, format!("event chunk is not JSON: {e}")))?;
     if last.checked_sub(first).and_then(|d| d.checked_add(1)) != Some(items.len() as u64) {
@@ -571,7 +560,8 @@ impl Drop for Checkpointer {
 /// An ingest batch waiting for the writer, and where its answer goes.
 struct PendingAppend {
     run_id: String,
-    events: Arc<[Event]>,
+    events: Arc<[RawEvent]>,
+    nonce: Option<Nonce>,
     answer: std::sync::mpsc::SyncSender<Result<AppendOutcome, StoreError>>,
 }
 
@@ -588,6 +578,14 @@ fn append_group(conn: &mut Connection, group: Vec<PendingAppend>) {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| backend("begin ingest", e))?;
         for item in &group {
+            // The nonce outside the batch's savepoint: it stays recorded if the rules refuse
+            // the batch, and goes with it if the group fails to commit.
+            if let Some(nonce) = item.nonce
+                && !insert_nonce(&tx, nonce)?
+            {
+                answers.push(Err(StoreError::Replayed));
+                continue;
+            }
             let sp = tx.savepoint().map_err(|e| backend("begin savepoint", e))?;
             let outcome = append(&sp, &item.run_id, &item.events);
             if outcome.is_ok() {
@@ -615,8 +613,20 @@ fn append_group(conn: &mut Connection, group: Vec<PendingAppend>) {
     }
 }
 
+/// Records `nonce` inside the caller's transaction; `false` if it was recorded before.
+fn insert_nonce(conn: &Connection, nonce: Nonce) -> Result<bool, StoreError> {
+    conn.prepare_cached("INSERT OR IGNORE INTO nonces (expires_at, hash) VALUES (?1, ?2)")
+        .and_then(|mut stmt| stmt.execute(rusqlite::params![nonce.expires_at, &nonce.hash[..]]))
+        .map(|n| n == 1)
+        .map_err(|e| backend("record nonce", e))
+}
+
 /// One ingest batch inside the caller's transaction; see [`super::plan_append`].
-fn append(conn: &Connection, run_id: &str, events: &[Event]) -> Result<AppendOutcome, StoreError> {
+fn append(
+    conn: &Connection,
+    run_id: &str,
+    events: &[RawEvent],
+) -> Result<AppendOutcome, StoreError> {
     let tx = conn;
     let before = tx
         .prepare_cached(
@@ -655,8 +665,8 @@ fn append(conn: &Connection, run_id: &str, events: &[Event]) -> Result<AppendOut
     }
 
     let mut body = Vec::new();
-    let (fresh, after) = super::plan_append_with(&before, events, |event, line| {
-        push_chunk_event(&mut body, event, line)
+    let (fresh, after) = super::plan_append_with(&before, events, |event, _| {
+        push_chunk_event(&mut body, event)
     })?;
     if fresh.is_empty() {
         return Ok(AppendOutcome {
@@ -728,8 +738,16 @@ fn stored_digest(
         .map_err(|e| backend(format!("read events of {run_id}"), e))?;
     for row in rows {
         let events = row.map_err(|e| backend(format!("read events of {run_id}"), e))?;
+        let mut line = Vec::with_capacity(256);
         for event in events.iter().filter(|e| e.sequence <= last_seq) {
-            digest.push(event);
+            line.clear();
+            common::digest::canonical_raw_line(
+                event.data.get(),
+                event.sequence,
+                event.kind.as_str(),
+                &mut line,
+            );
+            digest.push_line(&line);
         }
     }
     Ok(digest)
@@ -800,13 +818,19 @@ impl Store for SqliteStore {
         })
     }
 
-    fn append_events(&self, run_id: String, events: Arc<[Event]>) -> StoreFuture<AppendOutcome> {
+    fn append_events(
+        &self,
+        run_id: String,
+        events: Arc<[RawEvent]>,
+        nonce: Option<Nonce>,
+    ) -> StoreFuture<AppendOutcome> {
         let inner = Arc::clone(&self.inner);
         blocking(move || {
             let (answer, answered) = std::sync::mpsc::sync_channel(1);
             lock_queue(&inner.appends).push(PendingAppend {
                 run_id,
                 events,
+                nonce,
                 answer,
             });
             {
@@ -838,7 +862,20 @@ impl Store for SqliteStore {
         })
     }
 
-    fn events(&self, run_id: String, after: u64, limit: usize) -> StoreFuture<Vec<Event>> {
+    fn record_nonce(&self, nonce: Nonce) -> StoreFuture<bool> {
+        self.write(move |conn| insert_nonce(conn, nonce))
+    }
+
+    fn prune_nonces(&self, before: i64) -> StoreFuture<u64> {
+        self.write(move |conn| {
+            conn.prepare_cached("DELETE FROM nonces WHERE expires_at < ?1")
+                .and_then(|mut stmt| stmt.execute([before]))
+                .map(|n| n as u64)
+                .map_err(|e| backend("prune nonces", e))
+        })
+    }
+
+    fn events(&self, run_id: String, after: u64, limit: usize) -> StoreFuture<Vec<RawEvent>> {
         self.read(move |conn| {
             let mut out = Vec::new();
             if limit == 0 {
@@ -1054,10 +1091,15 @@ impl Store for SqliteStore {
         })
     }
 
-    fn events_before(&self, run_id: String, before: u64, limit: usize) -> StoreFuture<Vec<Event>> {
+    fn events_before(
+        &self,
+        run_id: String,
+        before: u64,
+        limit: usize,
+    ) -> StoreFuture<Vec<RawEvent>> {
         self.read(move |conn| {
             // Newest first, each chunk's events reversed, until `limit`; then turned around.
-            let mut page: Vec<Event> = Vec::new();
+            let mut page: Vec<RawEvent> = Vec::new();
             if limit == 0 {
                 return Ok(page);
             }
@@ -1150,6 +1192,16 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
     use serde_json::{Value, json};
+
+    /// Events as the ingest handler hands them to the store (data in canonical form).
+    fn stored(events: impl AsRef<[Event]>) -> Arc<[RawEvent]> {
+        events.as_ref().iter().map(Event::to_raw).collect()
+    }
+
+    /// Stored events with their data parsed, to compare with what was sent.
+    fn parsed(events: Vec<RawEvent>) -> Vec<Event> {
+        events.iter().map(RawEvent::parsed).collect()
+    }
     use std::time::Instant;
     use tempfile::TempDir;
 
@@ -1211,7 +1263,7 @@ mod tests {
     }
 
     async fn all_events(store: &Arc<dyn Store>, id: &str) -> Vec<Event> {
-        store.events(id.into(), 0, usize::MAX).await.unwrap()
+        parsed(store.events(id.into(), 0, usize::MAX).await.unwrap())
     }
 
     fn finished_claiming(sequence: u64, count: u64, sha: &str) -> Event {
@@ -1246,7 +1298,7 @@ mod tests {
                 })
                 .collect();
             store
-                .append_events("r1".into(), events.into())
+                .append_events("r1".into(), stored(events), None)
                 .await
                 .unwrap();
         }
@@ -1269,11 +1321,11 @@ mod tests {
         for id in ["ok", "bad", "legacy"] {
             store.create_run(new_run(id, 1)).await.unwrap();
             store
-                .append_events(id.into(), lines(1, 3).into())
+                .append_events(id.into(), stored(lines(1, 3)), None)
                 .await
                 .unwrap();
             store
-                .append_events(id.into(), lines(4, 5).into())
+                .append_events(id.into(), stored(lines(4, 5)), None)
                 .await
                 .unwrap();
         }
@@ -1305,14 +1357,14 @@ mod tests {
             ),
         ] {
             let acked = store
-                .append_events(id.into(), vec![finish.clone()].into())
+                .append_events(id.into(), stored(vec![finish.clone()]), None)
                 .await
                 .unwrap();
             assert_eq!(summary(&store, id).await.delivery, want, "{id}");
             // The runner learns the verdict from the acknowledgement, of a resend too.
             assert_eq!(acked.delivery, want, "{id}");
             let again = store
-                .append_events(id.into(), vec![finish].into())
+                .append_events(id.into(), stored(vec![finish]), None)
                 .await
                 .unwrap();
             assert_eq!((again.inserted, again.delivery), (0, want), "{id}");
@@ -1346,14 +1398,15 @@ mod tests {
             turn(2, "success", 0.25, "/w/a.txt"),
         ];
         store
-            .append_events("r1".into(), batch.into())
+            .append_events("r1".into(), stored(batch), None)
             .await
             .unwrap();
         // A second batch: the totals carry over; the same file is listed once.
         store
             .append_events(
                 "r1".into(),
-                vec![turn(3, "aborted", 0.5, "/w/a.txt")].into(),
+                stored(vec![turn(3, "aborted", 0.5, "/w/a.txt")]),
+                None,
             )
             .await
             .unwrap();
@@ -1373,7 +1426,7 @@ mod tests {
             let store = &store;
             async move {
                 store
-                    .append_events("r1".into(), vec![marker(seq, m)].into())
+                    .append_events("r1".into(), stored(vec![marker(seq, m)]), None)
                     .await
                     .unwrap();
                 summary(store, "r1").await.claude.unwrap().between_turns
@@ -1389,7 +1442,8 @@ mod tests {
         store
             .append_events(
                 "r1".into(),
-                vec![turn(5, "success", 0.0, "/w/b.txt")].into(),
+                stored(vec![turn(5, "success", 0.0, "/w/b.txt")]),
+                None,
             )
             .await
             .unwrap();
@@ -1466,9 +1520,13 @@ mod tests {
     #[tokio::test]
     async fn unknown_runs() {
         let (_dir, _path, store) = open_temp();
-        let append = store.append_events("nope".into(), lines(1, 1).into()).await;
+        let append = store
+            .append_events("nope".into(), stored(lines(1, 1)), None)
+            .await;
         assert!(matches!(append, Err(StoreError::NotFound)), "{append:?}");
-        let empty = store.append_events("nope".into(), vec![].into()).await;
+        let empty = store
+            .append_events("nope".into(), stored(vec![]), None)
+            .await;
         assert!(matches!(empty, Err(StoreError::NotFound)), "{empty:?}");
         let cmd = store
             .enqueue_command("nope".into(), CommandKind::Stop, 1)
@@ -1522,7 +1580,7 @@ mod tests {
             },
         ];
         let outcome = store
-            .append_events("r".into(), batch.clone().into())
+            .append_events("r".into(), stored(batch.clone()), None)
             .await
             .unwrap();
         assert_eq!(
@@ -1545,11 +1603,11 @@ mod tests {
     async fn resending_a_batch_is_idempotent() {
         let (_dir, _path, store) = with_run("r").await;
         store
-            .append_events("r".into(), lines(1, 5).into())
+            .append_events("r".into(), stored(lines(1, 5)), None)
             .await
             .unwrap();
         let again = store
-            .append_events("r".into(), lines(1, 5).into())
+            .append_events("r".into(), stored(lines(1, 5)), None)
             .await
             .unwrap();
         assert_eq!(
@@ -1562,12 +1620,12 @@ mod tests {
             }
         );
         let overlap = store
-            .append_events("r".into(), lines(3, 8).into())
+            .append_events("r".into(), stored(lines(3, 8)), None)
             .await
             .unwrap();
         assert_eq!((overlap.acked_through, overlap.inserted), (8, 3));
         let empty = store
-            .append_events("r".into(), vec![].into())
+            .append_events("r".into(), stored(vec![]), None)
             .await
             .unwrap();
         assert_eq!((empty.acked_through, empty.inserted), (8, 0));
@@ -1578,12 +1636,12 @@ mod tests {
     async fn a_gap_answers_expected_and_writes_nothing() {
         let (_dir, _path, store) = with_run("r").await;
         store
-            .append_events("r".into(), lines(1, 4).into())
+            .append_events("r".into(), stored(lines(1, 4)), None)
             .await
             .unwrap();
         let before = summary(&store, "r").await;
         for batch in [lines(6, 9), vec![line(5), line(7)], vec![line(5), line(5)]] {
-            let got = store.append_events("r".into(), batch.into()).await;
+            let got = store.append_events("r".into(), stored(batch), None).await;
             assert!(
                 matches!(got, Err(StoreError::Gap { expected: 5 })),
                 "{got:?}"
@@ -1592,7 +1650,7 @@ mod tests {
         // A gap in the first batch of a run, with an end marker in it: still nothing stored.
         store.create_run(new_run("fresh", 2)).await.unwrap();
         let got = store
-            .append_events("fresh".into(), vec![line(2), finished(3, 0)].into())
+            .append_events("fresh".into(), stored(vec![line(2), finished(3, 0)]), None)
             .await;
         assert!(
             matches!(got, Err(StoreError::Gap { expected: 1 })),
@@ -1604,7 +1662,7 @@ mod tests {
         assert_eq!(summary(&store, "r").await, before);
         assert_eq!(all_events(&store, "r").await, lines(1, 4));
         let resumed = store
-            .append_events("r".into(), lines(5, 6).into())
+            .append_events("r".into(), stored(lines(5, 6)), None)
             .await
             .unwrap();
         assert_eq!(resumed.acked_through, 6);
@@ -1620,11 +1678,11 @@ mod tests {
         ] {
             store.create_run(new_run(id, 1)).await.unwrap();
             store
-                .append_events(id.into(), lines(1, 2).into())
+                .append_events(id.into(), stored(lines(1, 2)), None)
                 .await
                 .unwrap();
             let outcome = store
-                .append_events(id.into(), vec![line(3), finished(4, code)].into())
+                .append_events(id.into(), stored(vec![line(3), finished(4, code)]), None)
                 .await
                 .unwrap();
             assert_eq!(outcome.status, status, "{id}");
@@ -1640,18 +1698,20 @@ mod tests {
     async fn a_terminal_run_takes_no_new_events() {
         let (_dir, _path, store) = with_run("r").await;
         store
-            .append_events("r".into(), vec![line(1), finished(2, 0)].into())
+            .append_events("r".into(), stored(vec![line(1), finished(2, 0)]), None)
             .await
             .unwrap();
-        let late = store.append_events("r".into(), lines(3, 3).into()).await;
+        let late = store
+            .append_events("r".into(), stored(lines(3, 3)), None)
+            .await;
         assert!(matches!(late, Err(StoreError::RunFinished)), "{late:?}");
         let mixed = store
-            .append_events("r".into(), vec![finished(2, 0), line(3)].into())
+            .append_events("r".into(), stored(vec![finished(2, 0), line(3)]), None)
             .await;
         assert!(matches!(mixed, Err(StoreError::RunFinished)), "{mixed:?}");
         // A resend of what is stored is still acknowledged.
         let resend = store
-            .append_events("r".into(), vec![line(1), finished(2, 0)].into())
+            .append_events("r".into(), stored(vec![line(1), finished(2, 0)]), None)
             .await
             .unwrap();
         assert_eq!(
@@ -1671,12 +1731,12 @@ mod tests {
         let (_dir, _path, store) = with_run("r").await;
         let stop = marker(2, json!({"event": "stop_requested", "reason": "command"}));
         store
-            .append_events("r".into(), vec![line(1), stop].into())
+            .append_events("r".into(), stored(vec![line(1), stop]), None)
             .await
             .unwrap();
         assert_eq!(summary(&store, "r").await.status, RunStatus::Running);
         let outcome = store
-            .append_events("r".into(), vec![line(3), finished(4, 130)].into())
+            .append_events("r".into(), stored(vec![line(3), finished(4, 130)]), None)
             .await
             .unwrap();
         assert_eq!(outcome.status, RunStatus::Stopped);
@@ -1691,12 +1751,12 @@ mod tests {
     async fn events_page_by_after_and_limit() {
         let (_dir, _path, store) = with_run("r").await;
         store
-            .append_events("r".into(), lines(1, 25).into())
+            .append_events("r".into(), stored(lines(1, 25)), None)
             .await
             .unwrap();
         store.create_run(new_run("other", 2)).await.unwrap();
         store
-            .append_events("other".into(), lines(1, 3).into())
+            .append_events("other".into(), stored(lines(1, 3)), None)
             .await
             .unwrap();
 
@@ -1710,7 +1770,7 @@ mod tests {
         }
         assert_eq!(pages, [10, 10, 5]);
         assert_eq!(
-            store.events("r".into(), 20, 3).await.unwrap(),
+            parsed(store.events("r".into(), 20, 3).await.unwrap()),
             lines(21, 23)
         );
         assert!(store.events("r".into(), 25, 10).await.unwrap().is_empty());
@@ -1830,10 +1890,10 @@ mod tests {
     async fn events_before_pages_backwards_from_the_tail() {
         let (_dir, _path, store) = with_run("r").await;
         store
-            .append_events("r".into(), lines(1, 10).into())
+            .append_events("r".into(), stored(lines(1, 10)), None)
             .await
             .unwrap();
-        let seqs = |page: Vec<Event>| page.iter().map(|e| e.sequence).collect::<Vec<_>>();
+        let seqs = |page: Vec<RawEvent>| page.iter().map(|e| e.sequence).collect::<Vec<_>>();
         let cases: [(u64, usize, Vec<u64>); 5] = [
             (u64::MAX, 3, vec![8, 9, 10]),
             (11, 3, vec![8, 9, 10]),
@@ -1863,19 +1923,19 @@ mod tests {
         // Chunks 1..=3, 4..=4, 5..=9, 10..=12.
         for (a, b) in [(1, 3), (4, 4), (5, 9), (10, 12)] {
             store
-                .append_events("r".into(), lines(a, b).into())
+                .append_events("r".into(), stored(lines(a, b)), None)
                 .await
                 .unwrap();
         }
         // A resend overlapping a chunk stores nothing new.
         store
-            .append_events("r".into(), lines(8, 12).into())
+            .append_events("r".into(), stored(lines(8, 12)), None)
             .await
             .unwrap();
         for after in 0..=13 {
             for limit in [0, 1, 2, 3, 5, 20] {
                 let want: Vec<Event> = (after + 1..=12).take(limit).map(line).collect();
-                let got = store.events("r".into(), after, limit).await.unwrap();
+                let got = parsed(store.events("r".into(), after, limit).await.unwrap());
                 assert_eq!(got, want, "after {after} limit {limit}");
             }
         }
@@ -1884,10 +1944,12 @@ mod tests {
                 let mut want: Vec<Event> =
                     (1..before.min(13)).rev().take(limit).map(line).collect();
                 want.reverse();
-                let got = store
-                    .events_before("r".into(), before, limit)
-                    .await
-                    .unwrap();
+                let got = parsed(
+                    store
+                        .events_before("r".into(), before, limit)
+                        .await
+                        .unwrap(),
+                );
                 assert_eq!(got, want, "before {before} limit {limit}");
             }
         }
@@ -1965,17 +2027,17 @@ mod tests {
         assert_eq!(old, 0);
         // The digest is rebuilt from the chunks and ingest continues.
         store
-            .append_events("r".into(), lines(2501, 2502).into())
+            .append_events("r".into(), stored(lines(2501, 2502)), None)
             .await
             .unwrap();
         let sha = common::digest::stream_sha256(&lines(1, 2502));
         store
             .append_events(
                 "r".into(),
-                vec![marker(
+                stored(vec![marker(
                     2503,
                     json!({"event": "finished", "exitCode": 0, "eventCount": 2502, "streamSha256": sha}),
-                )].into(),
+                )]), None,
             )
             .await
             .unwrap();
@@ -2011,18 +2073,20 @@ mod tests {
                 for b in 0..50u64 {
                     // Every run also sends a batch with a gap: refused alone, nothing stored.
                     let gap = store
-                        .append_events(id.clone(), lines(b * 10 + 5, b * 10 + 6).into())
+                        .append_events(id.clone(), stored(lines(b * 10 + 5, b * 10 + 6)), None)
                         .await;
                     assert!(
                         matches!(gap, Err(StoreError::Gap { expected }) if expected == b * 10 + 1)
                     );
                     let ok = store
-                        .append_events(id.clone(), lines(b * 10 + 1, b * 10 + 10).into())
+                        .append_events(id.clone(), stored(lines(b * 10 + 1, b * 10 + 10)), None)
                         .await
                         .unwrap();
                     assert_eq!((ok.acked_through, ok.inserted), (b * 10 + 10, 10));
                 }
-                let unknown = store.append_events("nope".into(), lines(1, 1).into()).await;
+                let unknown = store
+                    .append_events("nope".into(), stored(lines(1, 1)), None)
+                    .await;
                 assert!(matches!(unknown, Err(StoreError::NotFound)));
             }));
         }
@@ -2054,7 +2118,11 @@ mod tests {
     async fn a_batch_with_events_after_finished_is_refused_whole() {
         let (_dir, _path, store) = with_run("r").await;
         let got = store
-            .append_events("r".into(), vec![line(1), finished(2, 0), line(3)].into())
+            .append_events(
+                "r".into(),
+                stored(vec![line(1), finished(2, 0), line(3)]),
+                None,
+            )
             .await;
         assert!(matches!(got, Err(StoreError::Invalid(_))), "{got:?}");
         assert!(all_events(&store, "r").await.is_empty());
@@ -2118,7 +2186,7 @@ mod tests {
     async fn everything_survives_a_reopen() {
         let (_dir, path, store) = with_run("r").await;
         store
-            .append_events("r".into(), vec![line(1), finished(2, 1)].into())
+            .append_events("r".into(), stored(vec![line(1), finished(2, 1)]), None)
             .await
             .unwrap();
         let cmd = store
@@ -2162,7 +2230,9 @@ mod tests {
                 store.get_meta("k".into()).await.unwrap().as_deref(),
                 Some("v")
             );
-            let late = store.append_events("r".into(), lines(3, 3).into()).await;
+            let late = store
+                .append_events("r".into(), stored(lines(3, 3)), None)
+                .await;
             assert!(matches!(late, Err(StoreError::RunFinished)), "{late:?}");
         }
     }
@@ -2183,11 +2253,11 @@ mod tests {
     async fn bad_stored_data_is_an_error_not_a_panic() {
         let (_dir, path, store) = with_run("r").await;
         store
-            .append_events("r".into(), lines(1, 1).into())
+            .append_events("r".into(), stored(lines(1, 1)), None)
             .await
             .unwrap();
         store
-            .append_events("r".into(), lines(2, 3).into())
+            .append_events("r".into(), stored(lines(2, 3)), None)
             .await
             .unwrap();
         let raw = Connection::open(&path).unwrap();
@@ -2198,7 +2268,10 @@ mod tests {
         .unwrap();
         let got = store.events("r".into(), 0, 10).await;
         assert!(matches!(got, Err(StoreError::Backend(_))), "{got:?}");
-        assert_eq!(store.events("r".into(), 0, 1).await.unwrap(), lines(1, 1));
+        assert_eq!(
+            parsed(store.events("r".into(), 0, 1).await.unwrap()),
+            lines(1, 1)
+        );
         // A chunk whose range and events disagree is refused too.
         raw.execute(
             "UPDATE event_chunks SET body = '[[\"stdout\",1,\"x\"]]' WHERE first_seq = 2",
@@ -2215,7 +2288,9 @@ mod tests {
         .unwrap();
         let got = store.run("r".into()).await;
         assert!(matches!(got, Err(StoreError::Backend(_))), "{got:?}");
-        let got = store.append_events("r".into(), lines(3, 3).into()).await;
+        let got = store
+            .append_events("r".into(), stored(lines(3, 3)), None)
+            .await;
         assert!(matches!(got, Err(StoreError::Backend(_))), "{got:?}");
     }
 
@@ -2224,7 +2299,7 @@ mod tests {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
         store.create_run(new_run("r", 1)).await.unwrap();
         store
-            .append_events("r".into(), lines(1, 3).into())
+            .append_events("r".into(), stored(lines(1, 3)), None)
             .await
             .unwrap();
         assert_eq!(all_events(&store, "r").await, lines(1, 3));
@@ -2234,7 +2309,7 @@ mod tests {
     async fn a_batch_of_ten_thousand_commits() {
         let (_dir, _path, store) = with_run("r").await;
         let outcome = store
-            .append_events("r".into(), lines(1, 10_000).into())
+            .append_events("r".into(), stored(lines(1, 10_000)), None)
             .await
             .unwrap();
         assert_eq!(outcome.acked_through, 10_000);
@@ -2251,7 +2326,7 @@ mod tests {
                 for batch in 0..100 {
                     let first = batch * 50 + 1;
                     store
-                        .append_events("r".into(), lines(first, first + 49).into())
+                        .append_events("r".into(), stored(lines(first, first + 49)), None)
                         .await
                         .unwrap();
                 }
@@ -2297,7 +2372,10 @@ mod tests {
             .collect();
         let start = Instant::now();
         for batch in batches {
-            store.append_events("r".into(), batch.into()).await.unwrap();
+            store
+                .append_events("r".into(), stored(batch), None)
+                .await
+                .unwrap();
         }
         let elapsed = start.elapsed();
         let rate = 100_000.0 / elapsed.as_secs_f64();

@@ -216,8 +216,22 @@ async fn asset(headers: HeaderMap, Path(name): Path<String>) -> Response {
 
 /// Added to every answer, API included: a JSON answer is never rendered as a page either. A
 /// handler that set a stricter policy keeps it (artifact downloads are sandboxed).
-pub async fn security_headers(mut resp: Response) -> Response {
+pub async fn security_headers(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    // HSTS on the TLS listener, except for `localhost`: a browser would then force HTTPS on
+    // every port of it, breaking other local development servers (IP addresses it ignores).
+    let hsts = state.tls && !is_localhost(req.headers());
+    let mut resp = next.run(req).await;
     let h = resp.headers_mut();
+    if hsts {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
+    }
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
         h.insert(
             header::CONTENT_SECURITY_POLICY,
@@ -242,6 +256,22 @@ pub async fn security_headers(mut resp: Response) -> Response {
         HeaderValue::from_static("same-origin"),
     );
     resp
+}
+
+/// One year; no `includeSubDomains`: the gateway speaks for its own host only.
+const HSTS: &str = "max-age=31536000";
+
+/// The request was sent to `localhost` or a name under it.
+fn is_localhost(headers: &axum::http::HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost" || name.ends_with(".localhost")
 }
 
 #[cfg(test)]

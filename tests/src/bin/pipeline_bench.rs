@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::redact::{DEFAULT_CONFIG, Redactor, Rules};
-use common::wire::{Event, EventKind, IngestBatch, RunStatus};
+use common::wire::{Event, EventKind, IngestBatch, RawEvent, RunStatus};
 use e2e::Gateway;
 use e2e::load::{self, Errors, Latencies, Target, flag, proc_stats, unix_us};
 use gateway::store::{NewRun, Store};
@@ -444,22 +444,25 @@ async fn pipeline(mb: usize) {
         })
         .await
         .expect("run");
-    let events: Vec<Event> = String::from_utf8_lossy(&text)
+    let events: Vec<RawEvent> = String::from_utf8_lossy(&text)
         .lines()
         .enumerate()
-        .map(|(i, l)| Event {
-            sequence: i as u64 + 1,
-            kind: EventKind::Stdout,
-            data: json!(l),
-            ts: 0,
+        .map(|(i, l)| {
+            Event {
+                sequence: i as u64 + 1,
+                kind: EventKind::Stdout,
+                data: json!(l),
+                ts: 0,
+            }
+            .to_raw()
         })
         .collect();
     let t0 = Instant::now();
     let mut it = events.into_iter().peekable();
     while it.peek().is_some() {
-        let batch: Vec<Event> = it.by_ref().take(2000).collect();
+        let batch: Vec<RawEvent> = it.by_ref().take(2000).collect();
         store
-            .append_events("r_direct".into(), batch.into())
+            .append_events("r_direct".into(), batch.into(), None)
             .await
             .expect("append");
     }

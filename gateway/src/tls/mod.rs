@@ -5,6 +5,13 @@
 //! within [`RENEW_BEFORE_DAYS`] days, or lacks a requested name. The server presents the chain
 //! `[leaf, CA]`, so a runner can pin the CA's SHA-256 fingerprint (which survives leaf re-issues)
 //! or trust `ca.pem` directly.
+//!
+//! The CA is name-constrained to the names it was generated for (`localhost`, the loopback
+//! addresses, `GATEWAY_TLS_NAMES`): imported into a browser, it can never vouch for another
+//! domain. It lives [`CA_VALIDITY_DAYS`] days, the leaf [`LEAF_VALIDITY_DAYS`]; the running
+//! gateway renews the leaf by itself ([`renew`]) and serves the new one without a restart. A CA
+//! generated before the constraints existed is kept (runners trust or pin it) with a warning at
+//! every start saying how to replace it.
 
 use std::fs;
 use std::io::Write;
@@ -16,8 +23,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, anyhow, bail};
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, CidrSubnet, DnType, ExtendedKeyUsagePurpose,
+    GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose, NameConstraints, SanType,
 };
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::ServerCertVerifier;
@@ -39,12 +46,19 @@ pub const CA_COMMON_NAME: &str = "claude-runner gateway local CA";
 /// Names every generated leaf certificate covers.
 pub const DEFAULT_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 /// The leaf is re-issued when it expires within this many days.
-pub const RENEW_BEFORE_DAYS: i64 = 7;
+pub const RENEW_BEFORE_DAYS: i64 = 30;
+/// How long a generated leaf certificate is valid.
+pub const LEAF_VALIDITY_DAYS: i64 = 90;
+/// How long a generated CA is valid (a new one means updating every runner that trusts it).
+pub const CA_VALIDITY_DAYS: i64 = 825;
+
+mod renew;
+pub use renew::{Renewer, renew_forever};
 
 const LEAF_COMMON_NAME: &str = "claude-runner gateway";
-const LEAF_VALIDITY_DAYS: i64 = 365;
-const CA_VALIDITY_DAYS: i64 = 3650;
 const DAY: i64 = 86_400;
+/// DER of the object identifier of the name constraints extension (2.5.29.30).
+const NAME_CONSTRAINTS_OID: &[u8] = &[0x06, 0x03, 0x55, 0x1d, 0x1e];
 
 /// Everything the gateway needs to serve TLS, plus what it should print at start.
 #[derive(Debug, Clone)]
@@ -61,6 +75,8 @@ pub struct TlsMaterial {
     pub leaf_fingerprint: String,
     /// True when the CA (and with it the leaf) was created on this start.
     pub generated: bool,
+    /// For a generated CA: what renews the served leaf while the gateway runs.
+    pub renewer: Option<Arc<Renewer>>,
 }
 
 /// SHA-256 of a certificate's DER encoding as 64 lowercase hex characters, no separators.
@@ -110,13 +126,25 @@ pub fn load_or_generate(dir: &Path, extra_names: &[String]) -> anyhow::Result<Tl
         );
         return generate_all(dir, &names);
     }
+    if !is_name_constrained(&ca_der) {
+        tracing::warn!(
+            "the local CA {} was generated before CAs were name-constrained: trusted by a browser, \
+             it could vouch for any domain if its key ({}) leaked. It is kept so that runners \
+             trusting or pinning it go on working. To replace it with a CA limited to this \
+             gateway's names: stop the gateway, delete {}, start it, and give runners the new \
+             ca.pem or fingerprint",
+            ca_path.display(),
+            ca_key_path.display(),
+            dir.display()
+        );
+    }
     let provider = provider();
 
     // Reuse the existing leaf when it is still good.
     match load_leaf(&leaf_path, &leaf_key_path) {
         Ok((leaf, key)) => match check_leaf(&leaf, &ca_der, &names, &provider) {
-            Ok(()) => match server_config(vec![leaf.clone(), ca_der.clone()], key) {
-                Ok(config) => return Ok(material(config, &ca_der, &ca_path, &leaf, false)),
+            Ok(()) => match generated_material(dir, &names, &ca_der, &leaf, key, false) {
+                Ok(material) => return Ok(material),
                 Err(e) => tracing::info!("re-issuing the leaf certificate: {e:#}"),
             },
             Err(reason) => tracing::info!("re-issuing the leaf certificate: {reason}"),
@@ -137,6 +165,15 @@ pub fn load_or_generate(dir: &Path, extra_names: &[String]) -> anyhow::Result<Tl
     let issuer = Issuer::new(ca_params(), ca_key);
     let (leaf, leaf_key) = issue_leaf(&issuer, &names, LEAF_VALIDITY_DAYS)?;
     if let Err(reason) = check_leaf(&leaf, &ca_der, &names, &provider) {
+        if reason.contains("name constraint") || reason.contains("NameConstraint") {
+            bail!(
+                "the local CA in {} may only vouch for the names it was generated for, and a \
+                 requested name is not one of them ({reason}): delete {} to generate a CA for the \
+                 new names (runners that pin or trust the old CA must then be updated)",
+                dir.display(),
+                dir.display()
+            );
+        }
         bail!(
             "the local CA in {} does not validate a freshly issued certificate ({reason}); it may \
              be damaged or not match its key: delete {} and {} to generate a new one",
@@ -146,8 +183,7 @@ pub fn load_or_generate(dir: &Path, extra_names: &[String]) -> anyhow::Result<Tl
         );
     }
     write_leaf(dir, &leaf, &leaf_key, &ca_der)?;
-    let config = server_config(vec![leaf.clone(), ca_der.clone()], pkcs8(&leaf_key))?;
-    Ok(material(config, &ca_der, &ca_path, &leaf, false))
+    generated_material(dir, &names, &ca_der, &leaf, pkcs8(&leaf_key), false)
 }
 
 /// Loads a user-provided PEM certificate chain (leaf first) and private key (PKCS#8, RSA or SEC1).
@@ -184,6 +220,7 @@ pub fn load_files(cert: &Path, key: &Path) -> anyhow::Result<TlsMaterial> {
         ca_path: None,
         leaf_fingerprint: fingerprint(&leaf),
         generated: false,
+        renewer: None,
     })
 }
 
@@ -205,20 +242,58 @@ fn server_config(
     Ok(Arc::new(config))
 }
 
-fn material(
-    config: Arc<rustls::ServerConfig>,
-    ca_der: &CertificateDer<'_>,
-    ca_path: &Path,
-    leaf: &CertificateDer<'_>,
+/// The material of a generated CA: the leaf is served through a [`Renewer`], which the running
+/// gateway renews.
+fn generated_material(
+    dir: &Path,
+    names: &[Name],
+    ca_der: &CertificateDer<'static>,
+    leaf: &CertificateDer<'static>,
+    key: PrivateKeyDer<'static>,
     generated: bool,
-) -> TlsMaterial {
-    TlsMaterial {
-        config,
+) -> anyhow::Result<TlsMaterial> {
+    let renewer = Arc::new(Renewer::new(
+        dir.to_path_buf(),
+        names.to_vec(),
+        ca_der.clone(),
+        leaf,
+        key,
+    )?);
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .context("the TLS provider supports no safe protocol version")?
+        .with_no_client_auth()
+        .with_cert_resolver(renewer.clone());
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsMaterial {
+        config: Arc::new(config),
         ca_fingerprint: Some(fingerprint(ca_der)),
-        ca_path: Some(ca_path.to_path_buf()),
+        ca_path: Some(dir.join(CA_CERT_FILE)),
         leaf_fingerprint: fingerprint(leaf),
         generated,
-    }
+        renewer: Some(renewer),
+    })
+}
+
+/// Whether a certificate carries the name constraints extension.
+fn is_name_constrained(cert: &[u8]) -> bool {
+    cert.windows(NAME_CONSTRAINTS_OID.len())
+        .any(|w| w == NAME_CONSTRAINTS_OID)
+}
+
+/// The subtrees a CA generated for `names` is limited to: each DNS name (and the names under
+/// it; a wildcard's base), each IP address alone.
+fn permitted_subtrees(names: &[Name]) -> Vec<GeneralSubtree> {
+    names
+        .iter()
+        .map(|n| match n {
+            Name::Dns(s) => GeneralSubtree::DnsName(s.trim_start_matches("*.").to_string()),
+            Name::Ip(ip) => GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(
+                *ip,
+                if ip.is_ipv4() { 32 } else { 128 },
+            )),
+        })
+        .collect()
 }
 
 /// A name the leaf must cover, validated.
@@ -304,6 +379,10 @@ fn generate_all(dir: &Path, names: &[Name]) -> anyhow::Result<TlsMaterial> {
     let ca_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
         .map_err(|e| anyhow!("cannot generate the CA key: {e}"))?;
     let mut params = ca_params();
+    params.name_constraints = Some(NameConstraints {
+        permitted_subtrees: permitted_subtrees(names),
+        excluded_subtrees: Vec::new(),
+    });
     set_validity(&mut params, CA_VALIDITY_DAYS);
     let ca_cert = params
         .self_signed(&ca_key)
@@ -320,13 +399,12 @@ fn generate_all(dir: &Path, names: &[Name]) -> anyhow::Result<TlsMaterial> {
     let issuer = Issuer::new(params, ca_key);
     let (leaf, leaf_key) = issue_leaf(&issuer, names, LEAF_VALIDITY_DAYS)?;
     write_leaf(dir, &leaf, &leaf_key, &ca_der)?;
-    let config = server_config(vec![leaf.clone(), ca_der.clone()], pkcs8(&leaf_key))?;
     tracing::info!(
         "generated a local CA in {} (sha256 {})",
         dir.display(),
         fingerprint(&ca_der)
     );
-    Ok(material(config, &ca_der, &ca_path, &leaf, true))
+    generated_material(dir, names, &ca_der, &leaf, pkcs8(&leaf_key), true)
 }
 
 fn issue_leaf(
@@ -655,12 +733,13 @@ mod tests {
             .expect("parse");
         assert_eq!(chain.len(), 2);
         assert_eq!(chain[1], ca);
-        // Validity: CA about ten years, leaf about one year, both started yesterday.
+        // Validity: CA about 27 months, leaf about 90 days, both started yesterday.
         let now = unix_now();
         let ca_end = not_after(&ca).expect("ca not_after");
         let leaf_end = not_after(&chain[0]).expect("leaf not_after");
-        assert!(ca_end > now + 3640 * DAY && ca_end < now + 3660 * DAY);
-        assert!(leaf_end > now + 360 * DAY && leaf_end < now + 370 * DAY);
+        assert!(ca_end > now + 820 * DAY && ca_end < now + 830 * DAY);
+        assert!(leaf_end > now + 85 * DAY && leaf_end < now + 95 * DAY);
+        assert!(is_name_constrained(&ca));
         let names = requested_names(&[]).expect("names");
         check_leaf(&chain[0], &ca, &names, &provider()).expect("leaf valid for defaults");
     }
@@ -683,12 +762,29 @@ mod tests {
     #[test]
     fn extra_names_reissue_the_leaf_from_the_same_ca() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let first = load_or_generate(tmp.path(), &[]).expect("first");
         let extra = vec!["gateway.example.org".to_string(), "10.1.2.3".to_string()];
+        // A CA made for the extra names, then a start with fewer of them and a leaf for those.
+        let first = load_or_generate(tmp.path(), &extra[..1]).expect("first");
+        fs::remove_file(tmp.path().join(CA_CERT_FILE)).expect("rm");
+        let first = {
+            drop(first);
+            load_or_generate(tmp.path(), &extra).expect("CA for both")
+        };
+        let ca_key =
+            KeyPair::from_pem(&fs::read_to_string(tmp.path().join(CA_KEY_FILE)).expect("read"))
+                .expect("ca key");
+        let (narrow, narrow_key) = issue_leaf(
+            &Issuer::new(ca_params(), ca_key),
+            &requested_names(&[]).expect("names"),
+            90,
+        )
+        .expect("issue");
+        let ca = read_first_cert(&tmp.path().join(CA_CERT_FILE)).expect("ca");
+        write_leaf(tmp.path(), &narrow, &narrow_key, &ca).expect("write");
         let second = load_or_generate(tmp.path(), &extra).expect("second");
         assert!(!second.generated);
         assert_eq!(first.ca_fingerprint, second.ca_fingerprint);
-        assert_ne!(first.leaf_fingerprint, second.leaf_fingerprint);
+        assert_ne!(fingerprint(&narrow), second.leaf_fingerprint);
         let ca = read_first_cert(&tmp.path().join(CA_CERT_FILE)).expect("ca");
         let names = requested_names(&extra).expect("names");
         check_leaf(&leaf_der(tmp.path()), &ca, &names, &provider()).expect("covers extra names");
@@ -801,6 +897,122 @@ mod tests {
         assert_eq!(names.iter().filter(|n| n.san() == "localhost").count(), 1);
         let m = load_or_generate(tmp.path(), &["*.internal.example".into()]).expect("wildcard");
         assert!(m.generated);
+    }
+
+    /// The generated CA vouches only for the names it was generated for: a leaf it signs for
+    /// any other domain does not validate, so importing it into a browser risks nothing else.
+    #[test]
+    fn the_generated_ca_is_limited_to_its_names() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let extra = vec!["gw.example.org".to_string(), "10.1.2.3".to_string()];
+        load_or_generate(tmp.path(), &extra).expect("generate");
+        let ca = read_first_cert(&tmp.path().join(CA_CERT_FILE)).expect("ca");
+        let ca_key =
+            KeyPair::from_pem(&fs::read_to_string(tmp.path().join(CA_KEY_FILE)).expect("read"))
+                .expect("ca key");
+        let issuer = Issuer::new(ca_params(), ca_key);
+        for (name, ok) in [
+            ("localhost", true),
+            ("app.localhost", true),
+            ("127.0.0.1", true),
+            ("::1", true),
+            ("gw.example.org", true),
+            ("a.gw.example.org", true),
+            ("10.1.2.3", true),
+            ("www.bank.example", false),
+            ("example.org", false),
+            ("10.1.2.4", false),
+            ("127.0.0.2", false),
+        ] {
+            let names = vec![parse_name(name).expect("name")];
+            let (leaf, _) = issue_leaf(&issuer, &names, 90).expect("issue");
+            let verdict = check_leaf(&leaf, &ca, &names, &provider());
+            assert_eq!(verdict.is_ok(), ok, "{name}: {verdict:?}");
+        }
+        // Asking for a name the CA was not made for says what to do.
+        let err = load_or_generate(tmp.path(), &["new.example".to_string()])
+            .expect_err("not a name of this CA");
+        assert!(format!("{err:#}").contains("generated for"), "{err:#}");
+    }
+
+    /// A data directory from before the constraints keeps its CA (runners trust or pin it):
+    /// the gateway starts and serves a leaf from it.
+    #[test]
+    fn an_unconstrained_ca_from_an_older_gateway_is_kept() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let ca_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+        let mut params = ca_params();
+        set_validity(&mut params, 3650);
+        let ca = params.self_signed(&ca_key).expect("old CA");
+        write_atomic(
+            &tmp.path().join(CA_KEY_FILE),
+            ca_key.serialize_pem().as_bytes(),
+            0o600,
+        )
+        .expect("write");
+        write_atomic(&tmp.path().join(CA_CERT_FILE), ca.pem().as_bytes(), 0o644).expect("write");
+        assert!(!is_name_constrained(ca.der()));
+        let m = load_or_generate(tmp.path(), &[]).expect("kept");
+        assert!(!m.generated);
+        assert_eq!(m.ca_fingerprint, Some(fingerprint(ca.der())));
+    }
+
+    /// The running gateway renews a leaf that is due and serves it on the next handshake,
+    /// through the same server configuration: no restart.
+    #[tokio::test]
+    async fn a_due_leaf_is_renewed_and_served_without_a_restart() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let m = load_or_generate(tmp.path(), &[]).expect("generate");
+        let renewer = m.renewer.clone().expect("a generated CA renews");
+        let ca = read_first_cert(&tmp.path().join(CA_CERT_FILE)).expect("ca");
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca).expect("root");
+        let first = handshake_leaf(m.config.clone(), roots.clone()).await;
+        assert_eq!(first, m.leaf_fingerprint);
+        let now = unix_now();
+        assert!(!renewer.renew_if_due(now).expect("not due"), "not due yet");
+        // Two months on, the leaf is within its renewal window.
+        assert!(renewer.renew_if_due(now + 65 * DAY).expect("renewed"));
+        let second = handshake_leaf(m.config.clone(), roots).await;
+        assert_ne!(second, first, "new connections get the new leaf");
+        assert_eq!(
+            second,
+            fingerprint(&leaf_der(tmp.path())),
+            "and it is on disk"
+        );
+        let again = load_or_generate(tmp.path(), &[]).expect("restart");
+        assert_eq!(again.leaf_fingerprint, second, "a restart keeps it");
+    }
+
+    /// A TLS handshake with `config` over an in-memory pipe; the SHA-256 of the leaf served.
+    async fn handshake_leaf(
+        config: Arc<rustls::ServerConfig>,
+        roots: rustls::RootCertStore,
+    ) -> String {
+        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+        let server = tokio::spawn(async move {
+            tokio_rustls::TlsAcceptor::from(config)
+                .accept(server_io)
+                .await
+                .map(drop)
+        });
+        let client_config = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let stream = tokio_rustls::TlsConnector::from(Arc::new(client_config))
+            .connect(ServerName::try_from("localhost").expect("name"), client_io)
+            .await
+            .expect("handshake");
+        let leaf = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|c| c.first().cloned())
+            .expect("a leaf");
+        server.await.expect("server task").expect("server side");
+        fingerprint(&leaf)
     }
 
     #[test]

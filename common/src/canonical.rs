@@ -1,0 +1,465 @@
+//! Canonical JSON for event data: the form the stream digest hashes and the gateway stores.
+//!
+//! Defined in `PROTOCOL.md` §5, so that a runner in any language can compute it from the text it
+//! sent: no insignificant whitespace; object members sorted by the UTF-8 bytes of their
+//! (unescaped) keys; strings with `"`, `\` and the characters below U+0020 escaped (`\b \f \n \r
+//! \t`, else `\u00xx` in lower-case hex) and every other character as raw UTF-8; `true`,
+//! `false`, `null`; and numbers **exactly as written** (the token's characters, never
+//! reformatted), so an integer past 2^64 or a float keeps its digits. Data whose meaning would be
+//! ambiguous is refused: an object with a key twice, an escape of a lone UTF-16 surrogate, or
+//! nesting deeper than [`MAX_DEPTH`].
+//!
+//! For data that is already canonical (what `serde_json` writes for a `Value`, hence everything
+//! the Rust runner sends) the output is the input, byte for byte.
+
+use std::borrow::Cow;
+
+/// Deepest nesting of arrays and objects accepted (as `serde_json`'s own parser).
+pub const MAX_DEPTH: usize = 128;
+
+/// Why a JSON text has no canonical form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} at byte {at}")]
+pub struct CanonicalError {
+    pub what: &'static str,
+    pub at: usize,
+}
+
+/// Append the canonical form of the JSON text `text` (one value, whitespace around it allowed)
+/// to `out`. On an error, what was appended must be thrown away.
+pub fn canonicalize(text: &str, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
+    let mut p = Parser {
+        b: text.as_bytes(),
+        i: 0,
+    };
+    p.ws();
+    p.value(out, 0)?;
+    p.ws();
+    if p.i != p.b.len() {
+        return Err(p.err("text after the value"));
+    }
+    Ok(())
+}
+
+/// Append `s` as a canonical JSON string (quotes included).
+pub fn write_string(s: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &c) in bytes.iter().enumerate() {
+        let escape: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x00..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if escape.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(c >> 4)]);
+            out.push(HEX[usize::from(c & 0xf)]);
+        } else {
+            out.extend_from_slice(escape);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+struct Parser<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn err(&self, what: &'static str) -> CanonicalError {
+        CanonicalError { what, at: self.i }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    fn expect(&mut self, c: u8, what: &'static str) -> Result<(), CanonicalError> {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(self.err(what))
+        }
+    }
+
+    fn value(&mut self, out: &mut Vec<u8>, depth: usize) -> Result<(), CanonicalError> {
+        match self.peek() {
+            Some(b'{') => self.object(out, depth + 1),
+            Some(b'[') => self.array(out, depth + 1),
+            Some(b'"') => {
+                let s = self.string()?;
+                write_string(&s, out);
+                Ok(())
+            }
+            Some(b'-' | b'0'..=b'9') => self.number(out),
+            Some(b't') => self.literal(b"true", out),
+            Some(b'f') => self.literal(b"false", out),
+            Some(b'n') => self.literal(b"null", out),
+            _ => Err(self.err("expected a JSON value")),
+        }
+    }
+
+    fn literal(&mut self, word: &'static [u8], out: &mut Vec<u8>) -> Result<(), CanonicalError> {
+        if self.b[self.i..].starts_with(word) {
+            self.i += word.len();
+            out.extend_from_slice(word);
+            Ok(())
+        } else {
+            Err(self.err("expected true, false or null"))
+        }
+    }
+
+    /// A number, copied as written once it is checked against the JSON grammar.
+    fn number(&mut self, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
+        let start = self.i;
+        let digits = |p: &mut Self| {
+            let from = p.i;
+            while matches!(p.peek(), Some(b'0'..=b'9')) {
+                p.i += 1;
+            }
+            p.i > from
+        };
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => {
+                digits(self);
+            }
+            _ => return Err(self.err("a number needs a digit")),
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            if !digits(self) {
+                return Err(self.err("a fraction needs a digit"));
+            }
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            if !digits(self) {
+                return Err(self.err("an exponent needs a digit"));
+            }
+        }
+        out.extend_from_slice(&self.b[start..self.i]);
+        Ok(())
+    }
+
+    fn array(&mut self, out: &mut Vec<u8>, depth: usize) -> Result<(), CanonicalError> {
+        if depth > MAX_DEPTH {
+            return Err(self.err("nested too deeply"));
+        }
+        self.i += 1;
+        out.push(b'[');
+        self.ws();
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            out.push(b']');
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            self.value(out, depth)?;
+            self.ws();
+            match self.peek() {
+                Some(b',') => {
+                    self.i += 1;
+                    out.push(b',');
+                }
+                Some(b']') => {
+                    self.i += 1;
+                    out.push(b']');
+                    return Ok(());
+                }
+                _ => return Err(self.err("expected , or ] in an array")),
+            }
+        }
+    }
+
+    fn object(&mut self, out: &mut Vec<u8>, depth: usize) -> Result<(), CanonicalError> {
+        if depth > MAX_DEPTH {
+            return Err(self.err("nested too deeply"));
+        }
+        self.i += 1;
+        let mut members: Vec<(Cow<'a, str>, Vec<u8>)> = Vec::new();
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            out.extend_from_slice(b"{}");
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.err("expected a key"));
+            }
+            let key = self.string()?;
+            self.ws();
+            self.expect(b':', "expected : after a key")?;
+            self.ws();
+            let mut value = Vec::new();
+            self.value(&mut value, depth)?;
+            members.push((key, value));
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    break;
+                }
+                _ => return Err(self.err("expected , or } in an object")),
+            }
+        }
+        members.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        if members.windows(2).any(|w| w[0].0 == w[1].0) {
+            return Err(self.err("an object has a key twice"));
+        }
+        out.push(b'{');
+        for (n, (key, value)) in members.iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            write_string(key, out);
+            out.push(b':');
+            out.extend_from_slice(value);
+        }
+        out.push(b'}');
+        Ok(())
+    }
+
+    /// A string's text, unescaped (borrowed when it has no escape).
+    fn string(&mut self) -> Result<Cow<'a, str>, CanonicalError> {
+        self.i += 1; // the opening quote
+        let start = self.i;
+        loop {
+            match self.peek() {
+                None => return Err(self.err("unterminated string")),
+                Some(b'"') => {
+                    let s = std::str::from_utf8(&self.b[start..self.i])
+                        .map_err(|_| self.err("a string is not UTF-8"))?;
+                    self.i += 1;
+                    return Ok(Cow::Borrowed(s));
+                }
+                Some(b'\\') => break,
+                Some(0x00..=0x1f) => return Err(self.err("a control character in a string")),
+                Some(_) => self.i += 1,
+            }
+        }
+        // Escapes: build the text.
+        let mut text = String::from(
+            std::str::from_utf8(&self.b[start..self.i])
+                .map_err(|_| self.err("a string is not UTF-8"))?,
+        );
+        loop {
+            let run = self.i;
+            while !matches!(self.peek(), None | Some(b'"' | b'\\' | 0x00..=0x1f)) {
+                self.i += 1;
+            }
+            text.push_str(
+                std::str::from_utf8(&self.b[run..self.i])
+                    .map_err(|_| self.err("a string is not UTF-8"))?,
+            );
+            match self.peek() {
+                Some(b'"') => {
+                    self.i += 1;
+                    return Ok(Cow::Owned(text));
+                }
+                Some(b'\\') => {
+                    self.i += 1;
+                    let c = match self.peek() {
+                        Some(b'"') => '"',
+                        Some(b'\\') => '\\',
+                        Some(b'/') => '/',
+                        Some(b'b') => '\u{8}',
+                        Some(b'f') => '\u{c}',
+                        Some(b'n') => '\n',
+                        Some(b'r') => '\r',
+                        Some(b't') => '\t',
+                        Some(b'u') => {
+                            self.i += 1;
+                            let c = self.unicode_escape()?;
+                            text.push(c);
+                            continue;
+                        }
+                        _ => return Err(self.err("an unknown escape in a string")),
+                    };
+                    self.i += 1;
+                    text.push(c);
+                }
+                None => return Err(self.err("unterminated string")),
+                Some(_) => return Err(self.err("a control character in a string")),
+            }
+        }
+    }
+
+    /// The four hex digits after `\u` (and a low surrogate's escape after a high one).
+    fn unicode_escape(&mut self) -> Result<char, CanonicalError> {
+        let first = self.hex4()?;
+        let code = match first {
+            0xd800..=0xdbff => {
+                if !self.b[self.i..].starts_with(b"\\u") {
+                    return Err(self.err("a lone surrogate in a string"));
+                }
+                self.i += 2;
+                let low = self.hex4()?;
+                if !(0xdc00..=0xdfff).contains(&low) {
+                    return Err(self.err("a lone surrogate in a string"));
+                }
+                0x10000 + ((first - 0xd800) << 10) + (low - 0xdc00)
+            }
+            0xdc00..=0xdfff => return Err(self.err("a lone surrogate in a string")),
+            c => c,
+        };
+        char::from_u32(code).ok_or_else(|| self.err("an invalid escape in a string"))
+    }
+
+    fn hex4(&mut self) -> Result<u32, CanonicalError> {
+        let digits = self
+            .b
+            .get(self.i..self.i + 4)
+            .ok_or_else(|| self.err("a short \\u escape"))?;
+        let text = std::str::from_utf8(digits).map_err(|_| self.err("a bad \\u escape"))?;
+        let v = u32::from_str_radix(text, 16).map_err(|_| self.err("a bad \\u escape"))?;
+        if !digits.iter().all(u8::is_ascii_hexdigit) {
+            return Err(self.err("a bad \\u escape"));
+        }
+        self.i += 4;
+        Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    fn canon(text: &str) -> Result<String, CanonicalError> {
+        let mut out = Vec::new();
+        canonicalize(text, &mut out)?;
+        Ok(String::from_utf8(out).expect("UTF-8"))
+    }
+
+    #[test]
+    fn numbers_are_kept_as_written() {
+        for (text, want) in [
+            ("18446744073709551616", "18446744073709551616"),
+            ("-18446744073709551617", "-18446744073709551617"),
+            ("1.5e-05", "1.5e-05"),
+            ("0.000015", "0.000015"),
+            ("1E+2", "1E+2"),
+            ("0.10", "0.10"),
+            ("-0", "-0"),
+            (" [1.0 , 2e3] ", "[1.0,2e3]"),
+        ] {
+            assert_eq!(canon(text).as_deref(), Ok(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn keys_sort_by_bytes_and_strings_escape_canonically() {
+        let cases = [
+            (
+                r#"{"b":1,"a":{"z":[],"é":null,"Z":true}}"#,
+                r#"{"a":{"Z":true,"z":[],"é":null},"b":1}"#,
+            ),
+            (
+                r#""\u00e9 \/ \u0001 \b\f\n\r\t \" \\ \ud83d\ude00""#,
+                "\"é / \\u0001 \\b\\f\\n\\r\\t \\\" \\\\ 😀\"",
+            ),
+            (r#""\u007f \u2028""#, "\"\u{7f} \u{2028}\""),
+            (r#"{"\u0061":1,"b":2}"#, r#"{"a":1,"b":2}"#),
+            ("{ }", "{}"),
+            ("[ ]", "[]"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(canon(text).as_deref(), Ok(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn ambiguous_or_broken_text_is_refused() {
+        for bad in [
+            r#"{"a":1,"a":2}"#,
+            r#"{"a":1,"\u0061":2}"#,
+            r#""\ud800""#,
+            r#""\udc00x""#,
+            r#""\ud800\u0041""#,
+            "01",
+            "1.",
+            "1e",
+            "-",
+            "+1",
+            ".5",
+            "[1,]",
+            "{\"a\"}",
+            "\"\t\"",
+            "\"\\x\"",
+            "tru",
+            "1 2",
+            "",
+        ] {
+            assert!(canon(bad).is_err(), "{bad:?} -> {:?}", canon(bad));
+        }
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        assert!(canon(&deep).is_err());
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert_eq!(canon(&ok), Ok(ok.clone()));
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<u64>().prop_map(|n| json!(n)),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(|f| json!(f)),
+            ".*".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(".*", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// What serde_json writes for a value is canonical already, and canonicalising its
+        /// pretty-printed form gives the same bytes: the gateway's form and the Rust runner's
+        /// `Value`-based lines agree.
+        #[test]
+        fn serde_json_output_is_canonical(v in json_value()) {
+            let compact = serde_json::to_string(&v).unwrap();
+            prop_assert_eq!(canon(&compact).unwrap(), compact.clone());
+            let pretty = serde_json::to_string_pretty(&v).unwrap();
+            prop_assert_eq!(canon(&pretty).unwrap(), compact);
+        }
+    }
+}
