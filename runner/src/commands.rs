@@ -579,10 +579,12 @@ async fn run_exec(ctx: &Context, job: Job, shutdown: &mut watch::Receiver<bool>)
         let (cwd, argv) = (ctx.cwd.clone(), job.argv.clone());
         tokio::task::spawn_blocking(move || crate::git::harden(&argv, &cwd))
             .await
+            .map_err(std::io::Error::other)
+            .and_then(|h| h)
             .map(|h| (h.argv, h.env))
-            .map_err(|e| SpawnError::Other {
+            .map_err(|source| SpawnError::Other {
                 program: "git".into(),
-                source: std::io::Error::other(e),
+                source,
             })
     } else {
         Ok((job.argv.clone(), Vec::new()))

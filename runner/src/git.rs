@@ -85,22 +85,23 @@ pub fn is_git(argv: &[String]) -> bool {
 
 /// `argv` (`git …`) hardened for the repository in `dir`: `--no-pager` first, the patch flags
 /// after a diff-family subcommand, and the environment that turns the rest off. Asks the
-/// repository's config which filter drivers it defines (`git config`, which runs nothing).
-pub fn harden(argv: &[String], dir: &Path) -> Hardened {
+/// repository's config which filter drivers it defines (`git config`, which runs nothing); when
+/// that cannot be learned the answer is an error, never a command that would run them.
+pub fn harden(argv: &[String], dir: &Path) -> std::io::Result<Hardened> {
     let mut settings: Vec<(String, String)> = SETTINGS
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    for name in repository_filters(dir) {
+    for name in repository_filters(dir)? {
         for key in ["clean", "smudge", "process"] {
             settings.push((format!("filter.{name}.{key}"), String::new()));
         }
         settings.push((format!("filter.{name}.required"), "false".into()));
     }
-    Hardened {
+    Ok(Hardened {
         argv: with_flags(argv),
         env: environment(&settings),
-    }
+    })
 }
 
 /// The environment carrying `settings`.
@@ -141,8 +142,10 @@ fn with_flags(argv: &[String]) -> Vec<String> {
 }
 
 /// Names of the filter drivers the repository's own config files (local and worktree scope,
-/// with their includes) define. Reading config runs nothing; an error means none.
-fn repository_filters(dir: &Path) -> Vec<String> {
+/// with their includes) define. Reading config runs nothing. `git config` answers 1 when no
+/// key matches; anything else but success (it could not start, a config file it cannot parse, a
+/// signal) is an error: a filter left unnamed would run.
+fn repository_filters(dir: &Path) -> std::io::Result<Vec<String>> {
     let query: Vec<String> = [
         "git",
         "config",
@@ -163,9 +166,17 @@ fn repository_filters(dir: &Path) -> Vec<String> {
                 .collect::<Vec<_>>(),
         ),
     };
-    let Ok(out) = plain.command(dir).stderr(Stdio::null()).output() else {
-        return Vec::new();
-    };
+    let out = plain.command(dir).stderr(Stdio::null()).output()?;
+    match out.status.code() {
+        Some(0) => {}
+        Some(1) if out.stdout.is_empty() => return Ok(Vec::new()),
+        _ => {
+            return Err(std::io::Error::other(format!(
+                "could not read the repository's filter drivers ({}); git not run",
+                out.status
+            )));
+        }
+    }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut fields = text.split('\0');
     let mut names: Vec<String> = Vec::new();
@@ -181,7 +192,7 @@ fn repository_filters(dir: &Path) -> Vec<String> {
             names.push(name);
         }
     }
-    names
+    Ok(names)
 }
 
 #[cfg(test)]
@@ -234,7 +245,7 @@ mod tests {
         git(&["config", "filter.we=ird.clean", "x"]);
         git(&["config", "filter.a.b.process", "y"]);
         git(&["config", "filter.a.b.smudge", "y"]);
-        let h = harden(&argv("git status"), dir.path());
+        let h = harden(&argv("git status"), dir.path()).unwrap();
         let value = |key: &str| {
             let i = h
                 .env
@@ -263,5 +274,29 @@ mod tests {
             .and_then(|(_, v)| v.clone())
             .unwrap();
         assert_eq!(count, (SETTINGS.len() + 8).to_string());
+    }
+
+    #[test]
+    fn filters_that_cannot_be_read_refuse_the_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = Command::new("git")
+            .args(["init", "-q"])
+            .current_dir(dir.path())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        assert!(
+            harden(&argv("git status"), dir.path()).is_ok(),
+            "no filters: fine"
+        );
+        // A config file git cannot parse: its filters are unknown, so git must not run.
+        std::fs::write(
+            dir.path().join(".git/config"),
+            "[filter \"x\"\n\tclean = boom\n",
+        )
+        .unwrap();
+        let err = harden(&argv("git status"), dir.path()).unwrap_err();
+        assert!(err.to_string().contains("git not run"), "{err}");
     }
 }

@@ -85,6 +85,7 @@ fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
         .map(String::from)
         .collect();
     let out = crate::git::harden(&argv, dir)
+        .context("harden git")?
         .command(dir)
         .output()
         .context("run git")?;
