@@ -8,8 +8,9 @@ use axum::{Json, Router};
 use common::wire::{self, CreateRun, CreatedRun, EventPage, Ping, RunSummary};
 use serde::Deserialize;
 
-use crate::auth::{self, now_ms, now_secs};
+use crate::auth;
 use crate::body::{parse_json, read_body};
+use crate::clock::{now_ms, now_secs};
 use crate::error::ApiError;
 use crate::secrets::random_token;
 use crate::signed::{self, Signed};

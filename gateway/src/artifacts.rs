@@ -14,7 +14,8 @@ use common::sign::AuthReason;
 use common::wire::{self, ArtifactInfo};
 use serde::Deserialize;
 
-use crate::auth::{self, now_ms};
+use crate::auth;
+use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::signed::{BodyKind, Key, Signed, SignedRoute};
 use crate::state::AppState;

@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, Method, Uri};
 use common::sign::{self, AuthReason, SignedParts};
 use sha2::{Digest, Sha256};
 
+use crate::clock::now_secs;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -24,22 +25,6 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
         .ok_or(ApiError::Unauthorized(AuthReason::MissingHeader))?
         .to_str()
         .map_err(|_| ApiError::Unauthorized(AuthReason::MalformedHeader))
-}
-
-/// Unix seconds now.
-pub fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-/// Unix milliseconds now.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// A runner request whose headers, timestamp and key passed the cheap checks; its body has not

@@ -21,8 +21,9 @@ use common::wire::{
 use serde::Deserialize;
 use tokio::sync::Notify;
 
-use crate::auth::{self, now_ms};
+use crate::auth;
 use crate::body::{parse_json, read_body};
+use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::signed::{self, Signed};
 use crate::state::AppState;

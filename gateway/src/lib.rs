@@ -9,6 +9,7 @@ pub mod api;
 pub mod artifacts;
 pub mod auth;
 pub mod body;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod error;

@@ -84,7 +84,7 @@ pub async fn prune_forever(store: Arc<dyn Store>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let before = crate::auth::now_secs() - PRUNE_GRACE_SECS;
+        let before = crate::clock::now_secs() - PRUNE_GRACE_SECS;
         match store.prune_nonces(before).await {
             Ok(n) if n > 0 => tracing::debug!(pruned = n, "expired nonces pruned"),
             Ok(_) => {}

@@ -27,7 +27,7 @@ use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::auth::now_ms;
+use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::secrets::random_token;
 use crate::state::AppState;

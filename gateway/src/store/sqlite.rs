@@ -11,7 +11,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use common::digest::StreamDigest;
 use common::wire::{
@@ -29,6 +29,7 @@ use super::{
     AppendOutcome, NewRun, Nonce, Progress, RunRecord, Store, StoreError, StoreFuture,
     StoredSession,
 };
+use crate::clock::now_ms;
 
 /// The schema, one step per entry; `PRAGMA user_version` counts the steps applied. Append only:
 /// never edit a step that has shipped.
@@ -426,12 +427,6 @@ fn command_kind_name(kind: &CommandKind) -> &'static str {
         CommandKind::File { .. } => "file",
         CommandKind::Permission { .. } => "permission",
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn is_primary_key_conflict(err: &rusqlite::Error) -> bool {

@@ -19,7 +19,7 @@ use std::net::IpAddr;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use rcgen::{
@@ -32,6 +32,8 @@ use rustls::crypto::CryptoProvider;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
 use sha2::{Digest, Sha256};
+
+use crate::clock::now_secs;
 
 /// File name of the local CA certificate (PEM) inside the TLS directory.
 pub const CA_CERT_FILE: &str = "ca.pem";
@@ -115,7 +117,7 @@ pub fn load_or_generate(dir: &Path, extra_names: &[String]) -> anyhow::Result<Tl
     }
 
     let ca_der = read_first_cert(&ca_path)?;
-    let now = unix_now();
+    let now = now_secs();
     if let Some(ca_end) = not_after(&ca_der)
         && ca_end < now + RENEW_BEFORE_DAYS * DAY
     {
@@ -523,7 +525,7 @@ fn check_leaf(
     let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
         .map_err(|e| format!("cannot build a verifier: {e}"))?;
-    let now = Duration::from_secs(u64::try_from(unix_now()).unwrap_or(0));
+    let now = Duration::from_secs(u64::try_from(now_secs()).unwrap_or(0));
     let later = now + Duration::from_secs(u64::try_from(RENEW_BEFORE_DAYS * DAY).unwrap_or(0));
     for name in names {
         let Some(server_name) = name.server_name() else {
@@ -558,7 +560,7 @@ fn check_leaf(
 /// Sets not-before to yesterday (tolerates clock skew) and not-after to `days` from today,
 /// both at midnight UTC.
 fn set_validity(params: &mut CertificateParams, days: i64) {
-    let today = unix_now().div_euclid(DAY);
+    let today = now_secs().div_euclid(DAY);
     let (y, m, d) = civil_from_days(today - 1);
     params.not_before = rcgen::date_time_ymd(y, m, d);
     let (y, m, d) = civil_from_days(today + days);
@@ -582,12 +584,6 @@ fn civil_from_days(days: i64) -> (i32, u8, u8) {
         u8::try_from(month).unwrap_or(1),
         u8::try_from(day).unwrap_or(1),
     )
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (inverse of [`civil_from_days`]).
@@ -734,7 +730,7 @@ mod tests {
         assert_eq!(chain.len(), 2);
         assert_eq!(chain[1], ca);
         // Validity: CA about 27 months, leaf about 90 days, both started yesterday.
-        let now = unix_now();
+        let now = now_secs();
         let ca_end = not_after(&ca).expect("ca not_after");
         let leaf_end = not_after(&chain[0]).expect("leaf not_after");
         assert!(ca_end > now + 820 * DAY && ca_end < now + 830 * DAY);
@@ -969,7 +965,7 @@ mod tests {
         roots.add(ca).expect("root");
         let first = handshake_leaf(m.config.clone(), roots.clone()).await;
         assert_eq!(first, m.leaf_fingerprint);
-        let now = unix_now();
+        let now = now_secs();
         assert!(!renewer.renew_if_due(now).expect("not due"), "not due yet");
         // Two months on, the leaf is within its renewal window.
         assert!(renewer.renew_if_due(now + 65 * DAY).expect("renewed"));

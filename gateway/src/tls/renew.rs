@@ -18,8 +18,9 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::{
     CA_KEY_FILE, DAY, LEAF_VALIDITY_DAYS, Name, RENEW_BEFORE_DAYS, ca_params, check_leaf,
-    fingerprint, issue_leaf, not_after, pkcs8, provider, unix_now, write_leaf,
+    fingerprint, issue_leaf, not_after, pkcs8, provider, write_leaf,
 };
+use crate::clock::now_secs;
 
 /// How often the running gateway looks at its leaf's expiry.
 const CHECK_EVERY: Duration = Duration::from_secs(6 * 60 * 60);
@@ -144,7 +145,7 @@ pub async fn renew_forever(renewer: Arc<Renewer>) {
     loop {
         tick.tick().await;
         let r = Arc::clone(&renewer);
-        match tokio::task::spawn_blocking(move || r.renew_if_due(unix_now())).await {
+        match tokio::task::spawn_blocking(move || r.renew_if_due(now_secs())).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::warn!(
                 "could not renew the TLS leaf certificate: {e:#}; the current one is served \

@@ -73,7 +73,7 @@ pub fn nonce() -> String {
 pub fn signed(method: &str, path: &str, run_id: &str, key: &[u8], body: Vec<u8>) -> Request<Body> {
     use common::sign::{self, SignedParts};
     let (p, q) = path.split_once('?').unwrap_or((path, ""));
-    let (ts, nonce) = (gateway::auth::now_secs(), nonce());
+    let (ts, nonce) = (gateway::clock::now_secs(), nonce());
     let signature = sign::sign(
         key,
         &SignedParts {
