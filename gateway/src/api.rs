@@ -9,9 +9,9 @@ use common::wire::{self, CreateRun, CreatedRun, EventPage, Ping, RunSummary};
 use serde::Deserialize;
 
 use crate::auth;
-use crate::body::{parse_json, read_body};
 use crate::clock::{now_ms, now_secs};
 use crate::error::ApiError;
+use crate::http::{self, parse_json, read_body};
 use crate::secrets::random_token;
 use crate::signed::{self, Signed};
 use crate::state::AppState;
@@ -45,8 +45,8 @@ pub fn router(state: AppState) -> Router {
             crate::session::csrf_guard,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::web::security_headers,
+            state.tls,
+            http::headers::security_headers,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state,
@@ -184,26 +184,13 @@ async fn list_runs(
     ))
 }
 
-fn check_run_id(id: &str) -> Result<(), ApiError> {
-    if wire::valid_run_id(id) {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound("no such run"))
-    }
-}
-
 async fn get_run(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<RunSummary>, ApiError> {
     auth::require_admin(&state, &headers)?;
-    check_run_id(&id)?;
-    let run = state
-        .store
-        .run(id)
-        .await?
-        .ok_or(ApiError::NotFound("no such run"))?;
+    let run = http::stored_run(state.store.as_ref(), &id).await?;
     Ok(Json(run.summary))
 }
 
@@ -223,12 +210,7 @@ async fn run_events(
     Query(q): Query<EventsQuery>,
 ) -> Result<Json<EventPage<Box<serde_json::value::RawValue>>>, ApiError> {
     auth::require_admin(&state, &headers)?;
-    check_run_id(&id)?;
-    let run = state
-        .store
-        .run(id.clone())
-        .await?
-        .ok_or(ApiError::NotFound("no such run"))?;
+    let run = http::stored_run(state.store.as_ref(), &id).await?;
     let after = q.after.unwrap_or(0);
     let limit = q.limit.unwrap_or(1000).clamp(1, 5000);
     let events = match q.before {

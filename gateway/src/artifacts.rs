@@ -6,7 +6,7 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -24,39 +24,6 @@ use crate::state::AppState;
 pub const ALLOWED_ENDINGS: &[&str] = &[".log", ".txt", ".json", ".diff", ".patch", ".md"];
 /// Longest artifact name, in bytes.
 pub const MAX_NAME_BYTES: usize = 128;
-/// Served with every download: no script, no plugin, no same-origin access, even if opened.
-const SANDBOX_CSP: &str = "default-src 'none'; sandbox";
-
-/// A download the browser saves rather than renders: `Content-Disposition: attachment`, no
-/// sniffing, a sandboxing CSP, not cached. `filename` must be a plain name of `[A-Za-z0-9._-]`
-/// (artifact names pass `check_name`, transcript names are built from a run id), so it needs no
-/// quoting or escaping.
-pub(crate) fn attachment(
-    body: impl Into<axum::body::Body>,
-    content_type: &'static str,
-    filename: &str,
-) -> Result<Response, ApiError> {
-    let mut resp = Response::new(body.into());
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
-        .map_err(|e| ApiError::Internal(format!("attachment header: {e}")))?;
-    h.insert(header::CONTENT_DISPOSITION, disposition);
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(SANDBOX_CSP),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
-    );
-    Ok(resp)
-}
-
 /// The artifact routes, merged into [`crate::api::router`].
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -166,9 +133,7 @@ async fn list(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<ArtifactInfo>>, ApiError> {
     auth::require_admin(&state, &headers)?;
-    if !wire::valid_run_id(&id) || state.store.run(id.clone()).await?.is_none() {
-        return Err(ApiError::NotFound("no such run"));
-    }
+    crate::http::stored_run(state.store.as_ref(), &id).await?;
     Ok(Json(state.store.list_artifacts(id).await?))
 }
 
@@ -192,7 +157,7 @@ async fn download(
     } else {
         "text/plain; charset=utf-8"
     };
-    let mut resp = attachment(bytes, content_type, &info.name)?;
+    let mut resp = crate::http::attachment(bytes, content_type, &info.name)?;
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&info.sha256) {
         h.insert("x-artifact-sha256", v);

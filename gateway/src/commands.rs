@@ -22,9 +22,9 @@ use serde::Deserialize;
 use tokio::sync::Notify;
 
 use crate::auth;
-use crate::body::{parse_json, read_body};
 use crate::clock::now_ms;
 use crate::error::ApiError;
+use crate::http::{parse_json, read_body};
 use crate::signed::{self, Signed};
 use crate::state::AppState;
 
@@ -272,14 +272,7 @@ async fn decide(
 
 /// Refuse work for a run that has ended (404 if there is no such run).
 async fn require_live_run(state: &AppState, id: &str) -> Result<wire::RunStatus, ApiError> {
-    if !wire::valid_run_id(id) {
-        return Err(ApiError::NotFound("no such run"));
-    }
-    let run = state
-        .store
-        .run(id.to_string())
-        .await?
-        .ok_or(ApiError::NotFound("no such run"))?;
+    let run = crate::http::stored_run(state.store.as_ref(), id).await?;
     if run.summary.status.is_terminal() {
         return Err(ApiError::bad_request(
             "run_finished",
@@ -308,7 +301,7 @@ async fn delete_run(
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     auth::require_admin(&state, &headers)?;
-    if !wire::valid_run_id(&id) || !state.store.delete_run(id.clone()).await? {
+    if crate::http::run_id(&id).is_err() || !state.store.delete_run(id.clone()).await? {
         return Err(ApiError::NotFound("no such run"));
     }
     state.command_waiters.ring(&id);

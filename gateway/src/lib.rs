@@ -8,11 +8,11 @@
 pub mod api;
 pub mod artifacts;
 pub mod auth;
-pub mod body;
 pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod http;
 pub mod hub;
 pub mod ingest;
 pub mod metrics;

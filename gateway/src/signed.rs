@@ -17,8 +17,8 @@ use common::sign::AuthReason;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::auth::{self, Caller};
-use crate::body::{read_body, take_slot};
 use crate::error::ApiError;
+use crate::http::{read_body, take_slot};
 use crate::replay::{self, Claim};
 use crate::state::AppState;
 use crate::store::Nonce;

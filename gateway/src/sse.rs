@@ -18,7 +18,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use common::wire::{self, EventKind, RawEvent, RunSummary};
+use common::wire::{EventKind, RawEvent, RunSummary};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
@@ -59,14 +59,7 @@ async fn run_stream(
     Query(q): Query<StreamQuery>,
 ) -> Result<Response, ApiError> {
     auth::require_admin(&state, &headers)?;
-    if !wire::valid_run_id(&id) {
-        return Err(ApiError::NotFound("no such run"));
-    }
-    state
-        .store
-        .run(id.clone())
-        .await?
-        .ok_or(ApiError::NotFound("no such run"))?;
+    crate::http::stored_run(state.store.as_ref(), &id).await?;
     // The header wins: it is what the browser sends when it reconnects by itself.
     let after = headers
         .get("last-event-id")

@@ -33,7 +33,7 @@ pub struct StateInner {
     /// Counters served at `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Bounds on large bodies read at once.
-    pub body_slots: crate::body::BodySlots,
+    pub body_slots: crate::http::BodySlots,
 }
 
 impl std::fmt::Debug for StateInner {

@@ -7,7 +7,6 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use common::claude::Transcript;
-use common::wire;
 
 use crate::auth;
 use crate::error::ApiError;
@@ -25,9 +24,7 @@ pub fn routes() -> Router<AppState> {
 
 /// Read every event of a run and build its transcript.
 pub async fn build(state: &AppState, run_id: &str) -> Result<Transcript, ApiError> {
-    if !wire::valid_run_id(run_id) || state.store.run(run_id.to_string()).await?.is_none() {
-        return Err(ApiError::NotFound("no such run"));
-    }
+    crate::http::stored_run(state.store.as_ref(), run_id).await?;
     let mut transcript = Transcript::default();
     let mut after = 0;
     loop {
@@ -61,7 +58,7 @@ async fn export_markdown(
     auth::require_admin(&state, &headers)?;
     let t = build(&state, &id).await?;
     let md = t.to_markdown(&format!("Run {id}"));
-    crate::artifacts::attachment(
+    crate::http::attachment(
         md,
         "text/markdown; charset=utf-8",
         &format!("{id}-transcript.md"),
@@ -76,5 +73,5 @@ async fn export_json(
     auth::require_admin(&state, &headers)?;
     let t = build(&state, &id).await?;
     let json = serde_json::to_string_pretty(&t).map_err(|e| ApiError::Internal(e.to_string()))?;
-    crate::artifacts::attachment(json, "application/json", &format!("{id}-transcript.json"))
+    crate::http::attachment(json, "application/json", &format!("{id}-transcript.json"))
 }
