@@ -127,7 +127,7 @@ async fn create_run(state: &AppState, req: CreateRun) -> Result<CreatedRun, ApiE
         })
         .await?;
     tracing::info!(run = %id, "run created");
-    crate::hub::announce_run(state, &id).await;
+    state.live.announce_run(state.store.as_ref(), &id).await;
     Ok(CreatedRun {
         ui_url: format!("{}/runs/{id}", state.base_url),
         run_id: id,

@@ -2,12 +2,10 @@
 //! them (signed), and `claude-runner assist` posts its links through the same queue. A person's
 //! decision on a permission request travels the same way, stamped here with who decided.
 //!
-//! A long poll waits on the run's [`Waiters`] entry; queueing a command wakes it, so a command
+//! A long poll waits on the run's bell (`crate::live`); queueing a command rings it, so a command
 //! reaches a waiting runner as soon as it is committed. Deleting a run (`DELETE /api/runs/:id`)
 //! wakes it too: the poll then answers `401 unknown_run`, which tells the runner the run is gone.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -35,76 +33,6 @@ const MAX_COMMAND_BYTES: usize = 4096;
 const MAX_PROMPT_BYTES: usize = 32 * 1024;
 /// Longest assist link accepted, in bytes.
 const MAX_LINK_BYTES: usize = 2048;
-
-/// One [`Notify`] per run with a runner waiting on it; entries live only while someone waits.
-#[derive(Debug, Default)]
-pub struct Waiters {
-    runs: Mutex<HashMap<String, Arc<Notify>>>,
-}
-
-/// A waiter's hold on its run's bell, released on drop.
-#[derive(Debug)]
-pub struct Joined<'a> {
-    waiters: &'a Waiters,
-    run_id: String,
-    bell: Option<Arc<Notify>>,
-}
-
-impl std::ops::Deref for Joined<'_> {
-    type Target = Notify;
-    fn deref(&self) -> &Notify {
-        self.bell.as_deref().expect("held until drop")
-    }
-}
-
-impl Drop for Joined<'_> {
-    fn drop(&mut self) {
-        if let Some(bell) = self.bell.take() {
-            self.waiters.release(&self.run_id, bell);
-        }
-    }
-}
-
-impl Waiters {
-    /// The run's bell, created if nobody waits yet. Give it back with [`Waiters::release`].
-    fn join<'a>(&'a self, run_id: &str) -> Joined<'a> {
-        let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
-        let bell = runs.entry(run_id.to_string()).or_default().clone();
-        Joined {
-            waiters: self,
-            run_id: run_id.to_string(),
-            bell: Some(bell),
-        }
-    }
-
-    /// Give back a bell; the entry goes when its last waiter leaves. Called by [`Joined`]'s drop,
-    /// so a poll whose client disconnects mid-wait (its future dropped) still leaves no entry.
-    fn release(&self, run_id: &str, bell: Arc<Notify>) {
-        drop(bell);
-        let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
-        // Clones are only made under this lock, so a count of one means nobody else holds it.
-        if runs.get(run_id).is_some_and(|b| Arc::strong_count(b) == 1) {
-            runs.remove(run_id);
-        }
-    }
-
-    /// Wake every runner waiting on `run_id`.
-    pub fn ring(&self, run_id: &str) {
-        let runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(bell) = runs.get(run_id) {
-            bell.notify_waiters();
-        }
-    }
-
-    /// How many runs have a waiter (for tests).
-    pub fn len(&self) -> usize {
-        self.runs.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
 
 /// The command routes, merged into [`crate::api::router`].
 pub fn routes() -> Router<AppState> {
@@ -288,7 +216,7 @@ async fn queue(state: &AppState, id: &str, kind: CommandKind) -> Result<Command,
         .store
         .enqueue_command(id.to_string(), kind, now_ms())
         .await?;
-    state.command_waiters.ring(id);
+    state.live.ring(id);
     Ok(command)
 }
 
@@ -304,7 +232,7 @@ async fn delete_run(
     if crate::http::run_id(&id).is_err() || !state.store.delete_run(id.clone()).await? {
         return Err(ApiError::NotFound("no such run"));
     }
-    state.command_waiters.ring(&id);
+    state.live.ring(&id);
     tracing::info!(run = %id, "run deleted");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -341,7 +269,7 @@ async fn poll(
     _signed: Signed<signed::RunRead>,
 ) -> Result<Json<Vec<Command>>, ApiError> {
     let wait = Duration::from_secs(q.wait.unwrap_or(0).min(MAX_WAIT_SECS));
-    let bell = state.command_waiters.join(&id);
+    let bell = state.live.bell(&id);
     let answer = wait_for_commands(&state, &id, &bell, wait).await;
     drop(bell);
     Ok(Json(answer?))
@@ -453,28 +381,6 @@ async fn assist_state(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn a_bell_wakes_its_waiter_and_leaves_no_entry_behind() {
-        let w = Arc::new(Waiters::default());
-        let bell = w.join("r");
-        {
-            let rung = bell.notified();
-            tokio::pin!(rung);
-            rung.as_mut().enable();
-            w.ring("other");
-            w.ring("r");
-            tokio::time::timeout(Duration::from_secs(1), rung)
-                .await
-                .expect("woken");
-        }
-        assert_eq!(w.len(), 1);
-        let second = w.join("r");
-        drop(bell);
-        assert_eq!(w.len(), 1, "still held by the second waiter");
-        drop(second);
-        assert!(w.is_empty());
-    }
 
     #[test]
     fn admin_commands_are_checked() {

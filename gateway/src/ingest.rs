@@ -104,8 +104,8 @@ async fn ingest_events(
         .map(|e| admit(e, &mut scratch))
         .collect::<Result<_, _>>()
         .map_err(refused)?;
-    // Shared from here on, not copied: the store encodes it, the hub hands it to the streams.
-    let events: crate::hub::Batch = events.into();
+    // Shared from here on, not copied: the store encodes it, `live` hands it to the streams.
+    let events: crate::live::Batch = events.into();
     let nonce = signed.batch_nonce();
     let outcome = append_and_announce(&state, run_id, events, nonce, bytes.len(), started).await?;
     Ok(Json(IngestAck {
@@ -121,7 +121,7 @@ async fn ingest_events(
 async fn append_and_announce(
     state: &AppState,
     run_id: String,
-    events: crate::hub::Batch,
+    events: crate::live::Batch,
     nonce: Option<Nonce>,
     body_len: usize,
     started: std::time::Instant,
@@ -147,7 +147,10 @@ async fn append_and_announce(
         state
             .metrics
             .ingested(&events, &outcome, body_len, started.elapsed());
-        crate::hub::announce_append(&state, &run_id, events, &outcome).await;
+        state
+            .live
+            .announce_append(state.store.as_ref(), &run_id, events, &outcome)
+            .await;
         Ok(outcome)
     });
     match task.await {

@@ -13,8 +13,8 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod http;
-pub mod hub;
 pub mod ingest;
+pub mod live;
 pub mod metrics;
 pub mod replay;
 pub mod secrets;
@@ -129,9 +129,8 @@ impl Gateway {
             limits: config.limits.clone(),
             base_url: base_url.clone(),
             tls: tls.is_some(),
-            hub: Default::default(),
             sessions,
-            command_waiters: commands::Waiters::default(),
+            live: Default::default(),
             metrics: Arc::new(metrics::Metrics::new(config.metrics_token.as_ref())),
         });
         Ok(Self {

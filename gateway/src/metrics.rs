@@ -379,7 +379,7 @@ pub fn render(state: &AppState, runs: &[(RunStatus, u64)]) -> String {
         "gateway_sse_subscribers",
         "gauge",
         "Open server-sent event streams (run streams and runs-list streams).",
-        &one(state.hub.subscribers()),
+        &one(state.live.subscribers()),
     );
     family(
         &mut out,

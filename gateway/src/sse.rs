@@ -69,7 +69,7 @@ async fn run_stream(
         .unwrap_or(0);
     // Subscribe before reading the store: a batch committed in between is then either in the
     // replay or in the channel (or both, and the sequence check drops the second copy).
-    let rx = state.hub.subscribe(&id);
+    let rx = state.live.subscribe_run(&id);
     let (tx, body) = mpsc::channel(4);
     tokio::spawn(pump_run(state, id, after, rx, Out::new(tx)));
     Ok(event_stream(body))
@@ -81,7 +81,7 @@ async fn list_stream(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     auth::require_admin(&state, &headers)?;
-    let rx = state.hub.subscribe_list();
+    let rx = state.live.subscribe_runs();
     let (tx, body) = mpsc::channel(4);
     tokio::spawn(pump_list(state, rx, Out::new(tx)));
     Ok(event_stream(body))
@@ -264,7 +264,7 @@ async fn pump_run(
     state: AppState,
     id: String,
     after: u64,
-    mut rx: tokio::sync::broadcast::Receiver<crate::hub::Batch>,
+    mut rx: tokio::sync::broadcast::Receiver<crate::live::Batch>,
     out: Out,
 ) {
     let mut pump = RunPump {

@@ -24,12 +24,11 @@ pub struct StateInner {
     pub base_url: String,
     /// The listener serves TLS: answers carry HSTS, and a browser's `Origin` must be `https`.
     pub tls: bool,
-    /// Live fan-out of stored events and run changes to the web UI's streams.
-    pub hub: crate::hub::Hub,
+    /// Live fan-out of stored events and run changes to the web UI's streams, and the bells of
+    /// runners long-polling for commands.
+    pub live: crate::live::Live,
     /// The web UI's password hash, sign-in sessions and sign-in rate limits.
     pub sessions: crate::session::Sessions,
-    /// Runners long-polling for commands, woken when one is queued.
-    pub command_waiters: crate::commands::Waiters,
     /// Counters served at `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Bounds on large bodies read at once.

@@ -46,9 +46,8 @@ fn state_on(path: &std::path::Path) -> AppState {
         },
         base_url: "https://localhost:3100".into(),
         tls: true,
-        hub: Default::default(),
+        live: Default::default(),
         sessions: Default::default(),
-        command_waiters: Default::default(),
         metrics: Default::default(),
     })
 }

@@ -1,10 +1,10 @@
-//! Live fan-out: newly stored events go to the browsers watching their run, run changes to the
-//! runs list.
+//! The fan-out of one process: newly stored events go to the streams watching their run, run
+//! changes to the runs list.
 //!
 //! One bounded `tokio::sync::broadcast` channel per watched run carries the batches ingest has
 //! committed, and one channel carries run summaries for the list. Nothing here is durable: the
 //! store is the truth, and a subscriber that falls behind (the channel answers `Lagged`) or sees a
-//! gap reads the missing events from the store (see `sse.rs`). Channels exist only while someone
+//! gap reads the missing events from the store (see `routes/stream.rs`). Channels exist only while someone
 //! listens, so a run nobody watches costs nothing.
 
 use std::collections::HashMap;
@@ -88,42 +88,6 @@ impl Hub {
     /// How many runs have a live channel (for tests and diagnostics).
     pub fn watched_runs(&self) -> usize {
         self.runs.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
-}
-
-/// After an ingest batch committed: publish its new events to the run's watchers and the run's
-/// new state to the runs list.
-pub async fn announce_append(
-    state: &crate::state::AppState,
-    run_id: &str,
-    events: Batch,
-    outcome: &crate::store::AppendOutcome,
-) {
-    if outcome.inserted == 0 {
-        return;
-    }
-    // The new events are the `inserted` sequences ending at `acked_through`: usually the whole
-    // batch, handed on as it is; a batch that overlapped stored events is filtered.
-    let first_new = outcome.acked_through + 1 - outcome.inserted as u64;
-    let new = |e: &RawEvent| (first_new..=outcome.acked_through).contains(&e.sequence);
-    if events.len() == outcome.inserted && events.iter().all(new) {
-        state.hub.publish(run_id, events);
-    } else {
-        let fresh: Vec<RawEvent> = events.iter().filter(|e| new(e)).cloned().collect();
-        state.hub.publish(run_id, fresh);
-    }
-    announce_run(state, run_id).await;
-}
-
-/// Publish a run's current summary to the runs list (after it was created or changed).
-pub async fn announce_run(state: &crate::state::AppState, run_id: &str) {
-    if !state.hub.list_watched() {
-        return;
-    }
-    match state.store.run(run_id.to_string()).await {
-        Ok(Some(run)) => state.hub.publish_run(run.summary),
-        Ok(None) => {}
-        Err(e) => tracing::warn!(run = %run_id, error = %e, "read a run to announce it"),
     }
 }
 
