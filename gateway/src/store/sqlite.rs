@@ -25,9 +25,9 @@ use sha2::{Digest, Sha256};
 mod pool;
 
 use self::pool::ReadPool;
+use super::rules::{self, Progress};
 use super::{
-    AppendOutcome, NewRun, Nonce, Progress, RunRecord, Store, StoreError, StoreFuture,
-    StoredSession,
+    AppendOutcome, NewRun, Nonce, RunRecord, Store, StoreError, StoreFuture, StoredSession,
 };
 use crate::clock::now_ms;
 
@@ -616,7 +616,7 @@ fn insert_nonce(conn: &Connection, nonce: Nonce) -> Result<bool, StoreError> {
         .map_err(|e| backend("record nonce", e))
 }
 
-/// One ingest batch inside the caller's transaction; see [`super::plan_append`].
+/// One ingest batch inside the caller's transaction; see [`rules::plan_append_with`].
 fn append(
     conn: &Connection,
     run_id: &str,
@@ -660,7 +660,7 @@ fn append(
     }
 
     let mut body = Vec::new();
-    let (fresh, after) = super::plan_append_with(&before, events, |event, _| {
+    let (fresh, after) = rules::plan_append_with(&before, events, |event, _| {
         push_chunk_event(&mut body, event)
     })?;
     if fresh.is_empty() {
