@@ -1,0 +1,258 @@
+//! Ingest on the writer connection: batches queue, and whoever holds the writer commits every
+//! batch queued by then in one transaction (group commit), each inside its own savepoint, then
+//! answers each after the commit.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use common::digest::StreamDigest;
+use common::wire::{Delivery, RawEvent, RunStatus};
+use rusqlite::types::Type;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+use super::codec::{bad_column, chunk, claude_stats, push_chunk_event, sql_seq};
+use super::{Inner, backend, lock};
+use crate::store::rules::{self, Progress};
+use crate::store::{AppendOutcome, Nonce, StoreError};
+
+/// Commits `events` of `run_id` with the request's `nonce`: queued, then written by this call or
+/// by the one holding the writer when it was queued (see [`append_group`]).
+pub(super) fn append_events(
+    inner: &Inner,
+    run_id: String,
+    events: Arc<[RawEvent]>,
+    nonce: Option<Nonce>,
+) -> Result<AppendOutcome, StoreError> {
+    let (answer, answered) = std::sync::mpsc::sync_channel(1);
+    lock_queue(&inner.appends).push(PendingAppend {
+        run_id,
+        events,
+        nonce,
+        answer,
+    });
+    {
+        // Whoever holds the writer next writes every batch queued by then, this one
+        // included unless a writer before took it already (then its answer is sent).
+        let mut conn = lock(&inner.writer);
+        loop {
+            let group: Vec<PendingAppend> = {
+                let mut queue = lock_queue(&inner.appends);
+                let n = queue.len().min(GROUP_MAX);
+                queue.drain(..n).collect()
+            };
+            if group.is_empty() {
+                break;
+            }
+            append_group(&mut conn, group);
+            if let Some(c) = &inner.checkpointer {
+                c.nudge();
+            }
+            if let Ok(result) = answered.try_recv() {
+                return inner.count(result);
+            }
+        }
+    }
+    let result = answered
+        .recv()
+        .unwrap_or_else(|_| Err(StoreError::Backend("ingest writer went away".into())));
+    inner.count(result)
+}
+
+fn lock_queue(queue: &Mutex<Vec<PendingAppend>>) -> MutexGuard<'_, Vec<PendingAppend>> {
+    queue.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// An ingest batch waiting for the writer, and where its answer goes.
+pub(super) struct PendingAppend {
+    run_id: String,
+    events: Arc<[RawEvent]>,
+    nonce: Option<Nonce>,
+    answer: std::sync::mpsc::SyncSender<Result<AppendOutcome, StoreError>>,
+}
+
+/// Most batches committed together.
+const GROUP_MAX: usize = 64;
+
+/// Group commit: the batches that queued while the writer was busy are written in one
+/// transaction, each inside its own savepoint (a batch that fails, a gap say, leaves the others
+/// alone), and committed with one sync of the WAL; every answer is sent after that commit.
+fn append_group(conn: &mut Connection, group: Vec<PendingAppend>) {
+    let mut answers = Vec::with_capacity(group.len());
+    let result = (|| {
+        let mut tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| backend("begin ingest", e))?;
+        for item in &group {
+            // The nonce outside the batch's savepoint: it stays recorded if the rules refuse
+            // the batch, and goes with it if the group fails to commit.
+            if let Some(nonce) = item.nonce
+                && !insert_nonce(&tx, nonce)?
+            {
+                answers.push(Err(StoreError::Replayed));
+                continue;
+            }
+            let sp = tx.savepoint().map_err(|e| backend("begin savepoint", e))?;
+            let outcome = append(&sp, &item.run_id, &item.events);
+            if outcome.is_ok() {
+                sp.commit().map_err(|e| backend("release savepoint", e))?;
+            } // else dropping it rolls the batch back
+            answers.push(outcome);
+        }
+        tx.commit().map_err(|e| backend("commit ingest", e))
+    })();
+    // A group that failed to commit stored nothing: its batches get the failure, except those
+    // the rules refused (that answer holds either way).
+    let failed = result.err().map(|e| e.to_string());
+    let mut answers = answers.into_iter();
+    for item in group {
+        let answer = match (answers.next(), &failed) {
+            (Some(answer), None) => answer,
+            (Some(Err(e)), Some(_)) if !matches!(e, StoreError::Backend(_)) => Err(e),
+            (_, why) => {
+                Err(StoreError::Backend(why.clone().unwrap_or_else(|| {
+                    "the ingest batch was not written".into()
+                })))
+            }
+        };
+        let _ = item.answer.send(answer);
+    }
+}
+
+/// Records `nonce` inside the caller's transaction; `false` if it was recorded before.
+pub(super) fn insert_nonce(conn: &Connection, nonce: Nonce) -> Result<bool, StoreError> {
+    conn.prepare_cached("INSERT OR IGNORE INTO nonces (expires_at, hash) VALUES (?1, ?2)")
+        .and_then(|mut stmt| stmt.execute(rusqlite::params![nonce.expires_at, &nonce.hash[..]]))
+        .map(|n| n == 1)
+        .map_err(|e| backend("record nonce", e))
+}
+
+/// One ingest batch inside the caller's transaction; see [`rules::plan_append_with`].
+fn append(
+    conn: &Connection,
+    run_id: &str,
+    events: &[RawEvent],
+) -> Result<AppendOutcome, StoreError> {
+    let tx = conn;
+    let before = tx
+        .prepare_cached(
+            "SELECT status, last_seq, last_event_at, exit_code, finished_at, stop_requested,
+                 stream_state, delivery, claude
+             FROM runs WHERE id = ?1",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row([run_id], |row| {
+                let status: String = row.get(0)?;
+                let status = RunStatus::parse(&status).ok_or_else(|| {
+                    bad_column(0, Type::Text, format!("unknown run status {status:?}"))
+                })?;
+                Ok(Progress {
+                    status,
+                    last_seq: row.get(1)?,
+                    last_event_at: row.get(2)?,
+                    exit_code: row.get(3)?,
+                    finished_at: row.get(4)?,
+                    stop_requested: row.get(5)?,
+                    // Parsed below: an absent state is rebuilt from the stored events.
+                    stream: StreamDigest::restore(row.get_ref(6)?.as_str_or_null()?.unwrap_or(""))
+                        .unwrap_or_default(),
+                    delivery: row.get_ref(7)?.as_str_or_null()?.and_then(Delivery::parse),
+                    claude: claude_stats(row.get_ref(8)?.as_str_or_null()?),
+                })
+            })
+            .optional()
+        })
+        .map_err(|e| backend(format!("read run {run_id}"), e))?
+        .ok_or(StoreError::NotFound)?;
+    let mut before = before;
+    if before.stream.events() != before.last_seq {
+        // A run from before migration 3 (or a damaged state): hash what is stored, once.
+        before.stream = stored_digest(tx, run_id, before.last_seq)?;
+    }
+
+    let mut body = Vec::new();
+    let (fresh, after) = rules::plan_append_with(&before, events, |event, _| {
+        push_chunk_event(&mut body, event)
+    })?;
+    if fresh.is_empty() {
+        return Ok(AppendOutcome {
+            acked_through: before.last_seq,
+            inserted: 0,
+            status: before.status,
+            delivery: before.delivery,
+        });
+    }
+    {
+        // The new events are one row: one chunk, whatever the batch's size.
+        body.push(b']');
+        let body = String::from_utf8(body)
+            .map_err(|e| StoreError::Backend(format!("encode events of {run_id}: {e}")))?;
+        let (first, last) = (fresh[0].sequence, after.last_seq);
+        tx.prepare_cached(
+            "INSERT INTO event_chunks (run_id, first_seq, last_seq, body) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .and_then(|mut stmt| stmt.execute(rusqlite::params![run_id, first, last, body]))
+        .map_err(|e| backend(format!("insert events {run_id}/{first}..={last}"), e))?;
+    }
+    tx.prepare_cached(
+        "UPDATE runs SET status = ?2, last_seq = ?3, last_event_at = ?4, exit_code = ?5,
+             finished_at = ?6, stop_requested = ?7, stream_state = ?8, delivery = ?9,
+             claude = ?10
+         WHERE id = ?1",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(rusqlite::params![
+            run_id,
+            after.status.as_str(),
+            after.last_seq,
+            after.last_event_at,
+            after.exit_code,
+            after.finished_at,
+            after.stop_requested,
+            after.stream.save(),
+            after.delivery.map(Delivery::as_str),
+            after
+                .claude
+                .as_ref()
+                .and_then(|c| serde_json::to_string(c).ok())
+        ])
+    })
+    .map_err(|e| backend(format!("update run {run_id}"), e))?;
+    Ok(AppendOutcome {
+        acked_through: after.last_seq,
+        inserted: fresh.len(),
+        status: after.status,
+        delivery: after.delivery,
+    })
+}
+
+/// The digest of a run's stored events `1..=last_seq`, read in sequence order.
+fn stored_digest(
+    conn: &Connection,
+    run_id: &str,
+    last_seq: u64,
+) -> Result<StreamDigest, StoreError> {
+    let mut digest = StreamDigest::new();
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT first_seq, last_seq, body FROM event_chunks
+             WHERE run_id = ?1 AND first_seq <= ?2 ORDER BY first_seq",
+        )
+        .map_err(|e| backend("prepare digest read", e))?;
+    let rows = stmt
+        .query_map(rusqlite::params![run_id, sql_seq(last_seq)], chunk)
+        .map_err(|e| backend(format!("read events of {run_id}"), e))?;
+    for row in rows {
+        let events = row.map_err(|e| backend(format!("read events of {run_id}"), e))?;
+        let mut line = Vec::with_capacity(256);
+        for event in events.iter().filter(|e| e.sequence <= last_seq) {
+            line.clear();
+            common::digest::canonical_raw_line(
+                event.data.get(),
+                event.sequence,
+                event.kind.as_str(),
+                &mut line,
+            );
+            digest.push_line(&line);
+        }
+    }
+    Ok(digest)
+}
