@@ -256,3 +256,108 @@ fn stored_digest(
     }
     Ok(digest)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use common::wire::Event;
+
+    use super::super::SqliteStore;
+    use super::super::tests::{lines, new_run};
+    use super::*;
+    use crate::store::Store;
+
+    /// Transactions committed to the WAL since it last restarted: its valid frames (those with
+    /// the header's salts) that end a transaction (only those carry the database's size).
+    fn wal_commits(db: &Path) -> usize {
+        let wal = std::fs::read(db.with_extension("db-wal")).unwrap_or_default();
+        let Some(header) = wal.get(..32) else {
+            return 0;
+        };
+        let page = u32::from_be_bytes(header[8..12].try_into().unwrap()) as usize;
+        wal[32..]
+            .chunks_exact(24 + page)
+            .filter(|frame| frame[8..16] == header[16..24] && frame[4..8] != [0; 4])
+            .count()
+    }
+
+    /// Group commit, without the luck of timing: one group with batches that succeed, leave a
+    /// gap, replay a nonce and name no run is one transaction, and each batch gets its own answer.
+    #[tokio::test]
+    async fn a_group_is_one_transaction_with_an_answer_per_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gateway.db");
+        let sqlite = SqliteStore::open(&path).unwrap();
+        for id in ["a", "b"] {
+            sqlite.create_run(new_run(id, 1)).await.unwrap();
+        }
+        let nonce = |n: u8| {
+            Some(Nonce {
+                hash: [n; 32],
+                expires_at: 100,
+            })
+        };
+        let batches = [
+            ("a", 1, 3, nonce(1)),
+            ("b", 2, 2, nonce(2)),
+            ("a", 4, 5, nonce(1)),
+            ("a", 4, 5, nonce(3)),
+            ("nope", 1, 1, None),
+        ];
+        let mut answers = Vec::new();
+        let group = batches
+            .iter()
+            .map(|&(run, from, to, nonce)| {
+                let (answer, answered) = std::sync::mpsc::sync_channel(1);
+                answers.push(answered);
+                PendingAppend {
+                    run_id: run.into(),
+                    events: lines(from, to).iter().map(Event::to_raw).collect(),
+                    nonce,
+                    answer,
+                }
+            })
+            .collect();
+        let before = wal_commits(&path);
+        assert!(before >= 2, "the counter sees the runs' commits: {before}");
+        append_group(&mut lock(&sqlite.inner.writer), group);
+        assert_eq!(wal_commits(&path), before + 1, "one commit for the group");
+
+        let got: Vec<_> = answers.iter().map(|a| a.recv().unwrap()).collect();
+        assert!(matches!(
+            got[0],
+            Ok(AppendOutcome {
+                acked_through: 3,
+                inserted: 3,
+                ..
+            })
+        ));
+        assert!(matches!(got[1], Err(StoreError::Gap { expected: 1 })));
+        assert!(matches!(got[2], Err(StoreError::Replayed)));
+        assert!(
+            matches!(
+                got[3],
+                Ok(AppendOutcome {
+                    acked_through: 5,
+                    inserted: 2,
+                    ..
+                })
+            ),
+            "a batch sees the batches before it in its group: {:?}",
+            got[3]
+        );
+        assert!(matches!(got[4], Err(StoreError::NotFound)));
+        let events = |run: &str| {
+            let store = &sqlite;
+            let run = run.to_string();
+            async move { store.events(run, 0, 100).await.unwrap().len() }
+        };
+        assert_eq!((events("a").await, events("b").await), (5, 0));
+        let conn = lock(&sqlite.inner.writer);
+        assert!(
+            !insert_nonce(&conn, nonce(2).unwrap()).unwrap(),
+            "the refused batch's nonce stays recorded"
+        );
+    }
+}
