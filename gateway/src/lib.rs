@@ -30,7 +30,7 @@ pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -39,8 +39,6 @@ use tokio::net::TcpListener;
 
 use crate::config::{Config, TlsChoice};
 use crate::state::{AppState, StateInner};
-use crate::store::Store;
-use crate::store::sqlite::SqliteStore;
 
 /// A gateway ready to serve: storage open, secrets and certificates in place.
 #[derive(Debug)]
@@ -68,8 +66,6 @@ impl Gateway {
         // Absolute, so the paths printed and written into runner.env work from anywhere.
         config.data_dir =
             std::path::absolute(&config.data_dir).context("resolve the data directory")?;
-        config.database_path =
-            std::path::absolute(&config.database_path).context("resolve the database path")?;
         let warning = config.check_listen(bound)?;
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("create data directory {}", config.data_dir.display()))?;
@@ -77,27 +73,9 @@ impl Gateway {
         // owner only, whatever the umask.
         std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700))
             .with_context(|| format!("restrict {}", config.data_dir.display()))?;
-        if let Some(parent) = config
-            .database_path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("create database directory {}", parent.display()))?;
-        }
-        // Create the database owner-only before SQLite does it with the umask's mode.
-        if !config.database_path.exists() {
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&config.database_path)
-                .with_context(|| format!("create database {}", config.database_path.display()))?;
-        }
-        let store: Arc<dyn Store> = Arc::new(
-            SqliteStore::open(&config.database_path)
-                .with_context(|| format!("open database {}", config.database_path.display()))?,
-        );
+        let store = store::open(&config.database)
+            .await
+            .with_context(|| format!("open the database {}", config.database))?;
         let secrets = secrets::load_or_create(
             &config.data_dir,
             config.hmac_secret.clone(),

@@ -22,7 +22,8 @@ async fn open(dir: &Path) -> (AppState, PathBuf) {
     let mut config = support::plain_config(dir);
     config.admin_token = Some(Secret::new(ADMIN));
     config.admin_password = Some(Secret::new("a password for the stream tests"));
-    let db = std::path::absolute(&config.database_path).unwrap();
+    let gateway::store::Location::Sqlite(db) = &config.database;
+    let db = std::path::absolute(db).unwrap();
     let gateway = gateway::Gateway::open(config, "127.0.0.1:3100".parse().unwrap())
         .await
         .unwrap();

@@ -5,7 +5,8 @@
 //! `'static` future, so the trait is object-safe and a backend is free to run its work on a blocking
 //! pool (SQLite) or on an async driver (a future PostgreSQL backend). No backend type appears here.
 //!
-//! This file holds the trait and its types only. The ingest rules (duplicates, gaps, status
+//! This file holds the trait and its types only; `open.rs` opens the backend a database URL
+//! names. The ingest rules (duplicates, gaps, status
 //! transitions, the delivery check, what markers do) are `rules.rs` and `markers.rs`, so that
 //! every backend applies exactly the same ones; each backend lives in its own folder (`sqlite/`),
 //! and `gateway/tests/store/` is the conformance suite every backend must pass.
@@ -51,8 +52,11 @@ use std::sync::Arc;
 use common::wire::{ArtifactInfo, Command, CommandKind, RawEvent, RunStatus, RunSummary};
 
 mod markers;
+mod open;
 pub(crate) mod rules;
 pub mod sqlite;
+
+pub use open::{Location, SCHEMES, UnsupportedUrl, open};
 
 /// What every [`Store`] method returns.
 pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'static>>;
