@@ -3,25 +3,22 @@
 //!
 //! Entry points: [`serve`] (what `main` and the tests call), [`Gateway::open`] + [`Gateway::run`]
 //! when the caller wants the start-up facts (URL, CA fingerprint, first-start secrets) before
-//! serving, and [`api::router`] for handler tests without a socket.
+//! serving, and [`routes::router`] for handler tests without a socket.
 
-pub mod api;
-pub mod artifacts;
 pub mod auth;
 pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod error;
 pub mod http;
-pub mod ingest;
 pub mod live;
 pub mod metrics;
 pub mod replay;
+pub mod routes;
 pub mod secrets;
 pub mod server;
 pub mod session;
 pub mod signed;
-pub mod sse;
 pub mod state;
 pub mod store;
 pub mod tls;
@@ -129,7 +126,7 @@ impl Gateway {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let app = api::router(self.state.clone());
+        let app = routes::router(self.state.clone());
         let pruner = tokio::spawn(replay::prune_forever(self.state.store.clone()));
         let renewal = self
             .tls

@@ -1,4 +1,5 @@
-//! `GET /metrics`: the gateway's counters in the Prometheus text format (0.0.4), hand-written.
+//! The gateway's counters and their exposition in the Prometheus text format (0.0.4), written by
+//! hand; `routes/metrics.rs` serves it at `GET /metrics`.
 //!
 //! Counters are atomics in [`Metrics`] (one in the shared state), bumped where the work happens:
 //! ingest counts events, bytes, resends, gaps, redaction hits and its own latency; the [`track`]
@@ -12,21 +13,17 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::response::Response;
 use common::Secret;
 use common::wire::{EventKind, RawEvent, RunStatus};
 
-use crate::error::ApiError;
-use crate::state::AppState;
 use crate::store::AppendOutcome;
 
 /// Upper bounds (seconds) of the ingest latency buckets; `+Inf` is implied.
@@ -206,21 +203,19 @@ impl Metrics {
         self.refusals[i].fetch_add(1, Relaxed);
     }
 
-    /// May `headers` read the metrics: the metrics token, else the admin credentials.
-    fn authorize(&self, state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-        if let Some(want) = &self.token_hash {
-            let presented = headers
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "));
-            if let Some(token) = presented {
+    /// Whether `headers` carry the metrics token (`Authorization: Bearer`, constant time).
+    pub fn admits(&self, headers: &HeaderMap) -> bool {
+        let Some(want) = &self.token_hash else {
+            return false;
+        };
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|token| {
                 let hash = crate::auth::token_hash(token.trim());
-                if common::sign::constant_time_eq(&hash, want) {
-                    return Ok(());
-                }
-            }
-        }
-        crate::auth::require_admin(state, headers)
+                common::sign::constant_time_eq(&hash, want)
+            })
     }
 }
 
@@ -234,36 +229,18 @@ fn valid_rule(name: &str) -> bool {
 }
 
 /// Middleware: count 401 answers by reason and 500 answers.
-pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
     match resp.status() {
-        StatusCode::UNAUTHORIZED => state
-            .metrics
-            .refused(resp.extensions().get::<Refusal>().map_or("other", |r| r.0)),
+        StatusCode::UNAUTHORIZED => {
+            metrics.refused(resp.extensions().get::<Refusal>().map_or("other", |r| r.0))
+        }
         StatusCode::INTERNAL_SERVER_ERROR if resp.extensions().get::<InternalError>().is_some() => {
-            state.metrics.internal_errors.fetch_add(1, Relaxed);
+            metrics.internal_errors.fetch_add(1, Relaxed);
         }
         _ => {}
     }
     resp
-}
-
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/metrics", get(scrape))
-}
-
-async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    state.metrics.authorize(&state, &headers)?;
-    let runs = state.store.run_counts().await?;
-    let text = render(&state, &runs);
-    let mut resp = text.into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(resp)
 }
 
 /// One metric family: its help and type lines, then `samples` as (labels, value).
@@ -279,9 +256,22 @@ fn one(value: impl std::fmt::Display) -> Vec<(String, String)> {
     vec![(String::new(), value.to_string())]
 }
 
+/// What `/metrics` reads at scrape time, outside the counters.
+#[derive(Debug, Clone, Default)]
+pub struct Gauges {
+    /// Stored runs by status (statuses with none may be left out).
+    pub runs: Vec<(RunStatus, u64)>,
+    /// Open event streams.
+    pub streams: usize,
+    /// Nonces in this process's memory front.
+    pub nonces: usize,
+    /// The store's failed calls.
+    pub store_errors: u64,
+}
+
 /// The whole exposition.
-pub fn render(state: &AppState, runs: &[(RunStatus, u64)]) -> String {
-    let m = &state.metrics;
+pub fn render(m: &Metrics, gauges: &Gauges) -> String {
+    let runs = &gauges.runs;
     let mut out = String::with_capacity(4096);
     let get = |c: &AtomicU64| c.load(Relaxed);
     family(
@@ -379,14 +369,14 @@ pub fn render(state: &AppState, runs: &[(RunStatus, u64)]) -> String {
         "gateway_sse_subscribers",
         "gauge",
         "Open server-sent event streams (run streams and runs-list streams).",
-        &one(state.live.subscribers()),
+        &one(gauges.streams),
     );
     family(
         &mut out,
         "gateway_nonce_cache_entries",
         "gauge",
         "Nonces in this process's memory front of replay protection (the store keeps them all).",
-        &one(state.nonces.len()),
+        &one(gauges.nonces),
     );
     family(
         &mut out,
@@ -434,7 +424,7 @@ pub fn render(state: &AppState, runs: &[(RunStatus, u64)]) -> String {
         "gateway_store_errors_total",
         "counter",
         "Storage calls that failed in the database.",
-        &one(state.store.backend_errors()),
+        &one(gauges.store_errors),
     );
     family(
         &mut out,
@@ -444,7 +434,7 @@ pub fn render(state: &AppState, runs: &[(RunStatus, u64)]) -> String {
         &one(get(&m.internal_errors)),
     );
 
-    if let Some(p) = crate::metrics::process() {
+    if let Some(p) = process() {
         family(
             &mut out,
             "process_resident_memory_bytes",

@@ -10,21 +10,18 @@
 //! cannot compute it.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Mutex;
 
 use anyhow::Context;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
 use common::Secret;
 use hmac::{Hmac, Mac};
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::clock::now_ms;
@@ -52,10 +49,6 @@ const GLOBAL_FAILURES: u32 = 30;
 /// Client addresses the limiter tracks before it counts only the global limit.
 const MAX_TRACKED_IPS: usize = 10_000;
 const PASSWORD_KEY: &str = "admin_password_argon2id";
-
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/session", post(sign_in).get(current).delete(sign_out))
-}
 
 #[derive(Debug, Clone, Copy)]
 struct Live {
@@ -249,6 +242,65 @@ impl Sessions {
         }))
     }
 
+    /// Count a sign-in attempt from `ip` before its password is checked; `Err(seconds)` to wait
+    /// when over a limit.
+    pub fn reserve(&self, ip: Option<IpAddr>, now: i64) -> Result<(), u64> {
+        self.limiter
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .reserve(ip, now)
+    }
+
+    /// The password was right: the attempt does not count.
+    pub fn refund(&self, ip: Option<IpAddr>) {
+        self.limiter
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .refund(ip);
+    }
+
+    /// Whether `password` is the admin password (Argon2id, on the blocking pool); never when no
+    /// password is set.
+    pub async fn password_matches(&self, password: String) -> bool {
+        match self.password_hash.clone() {
+            Some(phc) => tokio::task::spawn_blocking(move || verify_password(&phc, &password))
+                .await
+                .unwrap_or(false),
+            None => false,
+        }
+    }
+
+    /// Start a session at `now`: stored, then live; the cookie value to send.
+    pub async fn start(&self, store: &dyn Store, now: i64) -> Result<String, ApiError> {
+        let value = random_token(32).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let record = StoredSession {
+            id_hash: session_hash(&value),
+            created_at: now,
+            last_seen: now,
+        };
+        store.save_session(record.clone()).await?;
+        self.live.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            record.id_hash,
+            Live {
+                created_at: now,
+                last_seen: now,
+                saved: now,
+            },
+        );
+        Ok(value)
+    }
+
+    /// End the session of this cookie value, here and in the store.
+    pub async fn end(&self, store: &dyn Store, value: &str) -> Result<(), ApiError> {
+        let hash = session_hash(value);
+        self.live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&hash);
+        store.delete_session(hash).await?;
+        Ok(())
+    }
+
     /// How many sessions are live (for tests and diagnostics).
     pub fn len(&self) -> usize {
         self.live.lock().unwrap_or_else(|p| p.into_inner()).len()
@@ -264,7 +316,7 @@ fn session_hash(value: &str) -> [u8; 32] {
 }
 
 /// The CSRF token of a session: HMAC-SHA256 keyed by the cookie value, hex.
-fn csrf_token(value: &str) -> String {
+pub fn csrf_token(value: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(value.as_bytes()).expect("any key length");
     mac.update(b"gateway csrf v1");
     hex::encode(mac.finalize().into_bytes())
@@ -304,127 +356,11 @@ pub fn authenticated(state: &AppState, headers: &HeaderMap) -> bool {
     }
 }
 
-fn set_cookie(value: &str, max_age_secs: i64) -> HeaderValue {
+pub fn set_cookie(value: &str, max_age_secs: i64) -> HeaderValue {
     HeaderValue::from_str(&format!(
         "{COOKIE}={value}; Path=/; Max-Age={max_age_secs}; HttpOnly; Secure; SameSite=Strict"
     ))
     .expect("cookie value is base64url")
-}
-
-#[derive(Deserialize)]
-struct SignIn {
-    password: String,
-}
-
-/// `POST /api/session` `{"password"}`: sign in; answers `{"csrf"}` and sets the cookie.
-async fn sign_in(State(state): State<AppState>, request: Request) -> Response {
-    let ip = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    let now = now_ms();
-    let reserved = state
-        .sessions
-        .limiter
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .reserve(ip, now);
-    if let Err(retry_after) = reserved {
-        return ApiError::RateLimited { retry_after }.into_response();
-    }
-    let bytes = match axum::body::to_bytes(request.into_body(), 4096).await {
-        Ok(b) => b,
-        Err(_) => return ApiError::TooLarge { limit: 4096 }.into_response(),
-    };
-    let Ok(form) = serde_json::from_slice::<SignIn>(&bytes) else {
-        return ApiError::bad_request("malformed_json", "send {\"password\": \"…\"}")
-            .into_response();
-    };
-    let ok = match state.sessions.password_hash.clone() {
-        Some(phc) => tokio::task::spawn_blocking(move || verify_password(&phc, &form.password))
-            .await
-            .unwrap_or(false),
-        None => false,
-    };
-    if !ok {
-        tracing::info!(?ip, "sign-in refused");
-        return ApiError::BadPassword.into_response();
-    }
-    state
-        .sessions
-        .limiter
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .refund(ip);
-    let value = match random_token(32) {
-        Ok(v) => v,
-        Err(e) => return ApiError::Internal(e.to_string()).into_response(),
-    };
-    let record = StoredSession {
-        id_hash: session_hash(&value),
-        created_at: now,
-        last_seen: now,
-    };
-    if let Err(e) = state.store.save_session(record.clone()).await {
-        return ApiError::from(e).into_response();
-    }
-    state
-        .sessions
-        .live
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(
-            record.id_hash,
-            Live {
-                created_at: now,
-                last_seen: now,
-                saved: now,
-            },
-        );
-    tracing::info!(?ip, "signed in");
-    let mut r = Json(serde_json::json!({
-        "csrf": csrf_token(&value),
-        "expires_at": now + ABSOLUTE_MS,
-    }))
-    .into_response();
-    r.headers_mut()
-        .insert(header::SET_COOKIE, set_cookie(&value, ABSOLUTE_MS / 1000));
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
-}
-
-/// `GET /api/session`: `{"csrf"}` for a signed-in page (how it gets its token after a reload).
-async fn current(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    match cookie_value(&headers) {
-        Some(value) if authenticated(&state, &headers) => {
-            let mut r = Json(serde_json::json!({ "csrf": csrf_token(value) })).into_response();
-            r.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r
-        }
-        _ => ApiError::SignedOut.into_response(),
-    }
-}
-
-/// `DELETE /api/session`: sign out (the CSRF guard has checked the token).
-async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(value) = cookie_value(&headers) {
-        let hash = session_hash(value);
-        state
-            .sessions
-            .live
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&hash);
-        if let Err(e) = state.store.delete_session(hash).await {
-            return ApiError::from(e).into_response();
-        }
-    }
-    let mut r = StatusCode::NO_CONTENT.into_response();
-    r.headers_mut()
-        .insert(header::SET_COOKIE, set_cookie("", 0));
-    r
 }
 
 /// The host the request was sent to (`Host`, or the HTTP/2 authority).

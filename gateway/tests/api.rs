@@ -124,7 +124,7 @@ impl Signed {
 }
 
 async fn call(state: &AppState, req: Request<Body>) -> (StatusCode, Value) {
-    let resp = gateway::api::router(state.clone())
+    let resp = gateway::routes::router(state.clone())
         .oneshot(req)
         .await
         .unwrap();
@@ -719,7 +719,7 @@ async fn event_data_is_kept_exactly_as_received() {
     );
     let (status, b) = ingest(&h.state, &run, body.into_bytes()).await;
     assert_eq!(status, StatusCode::OK, "{b}");
-    let resp = gateway::api::router(h.state.clone())
+    let resp = gateway::routes::router(h.state.clone())
         .oneshot(
             Request::get(format!("/api/runs/{}/events?after=0", run.run_id))
                 .header("authorization", format!("Bearer {ADMIN}"))

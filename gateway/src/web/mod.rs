@@ -1,5 +1,5 @@
-//! The web UI: static files compiled into the binary and the page's routes (the security headers
-//! every answer carries are `crate::http::headers`).
+//! The web UI: static files compiled into the binary, served as they are asked for (the routes are
+//! `routes/assets.rs`; the security headers every answer carries are `crate::http::headers`).
 //!
 //! No build step and no framework: `index.html`, `app.css` and the ES modules beside this file
 //! (one per screen or concern; ARCHITECTURE.md lists them) are served as written, with two
@@ -11,14 +11,9 @@
 use std::io::Write;
 use std::sync::OnceLock;
 
-use axum::Router;
-use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use sha2::{Digest, Sha256};
-
-use crate::state::AppState;
 
 struct Asset {
     name: &'static str,
@@ -100,13 +95,6 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("icon.svg"),
     },
 ];
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(index))
-        .route("/runs/{id}", get(index))
-        .route("/assets/{name}", get(asset))
-}
 
 /// One file as served: its bytes, gzipped, and a strong ETag (hash of the content) for each.
 struct Variants {
@@ -197,39 +185,41 @@ fn serve(
 }
 
 /// The page (for `/` and for the links to runs, `/runs/:id`).
-async fn index(headers: HeaderMap) -> Response {
-    serve(&headers, &variants()[0], "text/html; charset=utf-8", INDEX)
+pub fn page(headers: &HeaderMap) -> Response {
+    serve(headers, &variants()[0], "text/html; charset=utf-8", INDEX)
 }
 
-async fn asset(headers: HeaderMap, Path(name): Path<String>) -> Response {
-    match ASSETS.iter().position(|a| a.name == name) {
-        Some(i) => serve(&headers, &variants()[i + 1], ASSETS[i].mime, ASSETS[i].body),
-        None => crate::error::ApiError::NotFound("no such asset").into_response(),
-    }
+/// The asset called `name`, if there is one.
+pub fn asset(headers: &HeaderMap, name: &str) -> Option<Response> {
+    let i = ASSETS.iter().position(|a| a.name == name)?;
+    Some(serve(
+        headers,
+        &variants()[i + 1],
+        ASSETS[i].mime,
+        ASSETS[i].body,
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use std::io::Read;
 
-    use axum::body::{Body, to_bytes};
-    use axum::http::Request;
-    use tower::ServiceExt;
+    use axum::body::to_bytes;
 
     use super::*;
 
     async fn fetch(path: &str, accept: Option<&str>, etag: Option<&str>) -> Response {
-        let mut req = Request::get(path);
+        let mut headers = HeaderMap::new();
         if let Some(a) = accept {
-            req = req.header(header::ACCEPT_ENCODING, a);
+            headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(a).unwrap());
         }
         if let Some(t) = etag {
-            req = req.header(header::IF_NONE_MATCH, t);
+            headers.insert(header::IF_NONE_MATCH, HeaderValue::from_str(t).unwrap());
         }
-        let app: Router<()> = Router::new()
-            .route("/", get(index))
-            .route("/assets/{name}", get(asset));
-        app.oneshot(req.body(Body::empty()).unwrap()).await.unwrap()
+        match path.strip_prefix("/assets/") {
+            Some(name) => asset(&headers, name).expect("an asset"),
+            None => page(&headers),
+        }
     }
 
     /// The module names a source imports (`from './x.mjs'`, `import('./x.mjs')`).

@@ -40,7 +40,7 @@ pub async fn open(dir: &Path) -> (AppState, String) {
 
 /// One request through the whole router, no socket.
 pub async fn send(state: &AppState, req: Request<Body>) -> axum::response::Response {
-    gateway::api::router(state.clone())
+    gateway::routes::router(state.clone())
         .oneshot(req)
         .await
         .expect("the router answers")

@@ -1,15 +1,16 @@
-//! The HTTP routes: runner ingest and run creation (signed), health, and the admin read API.
+//! Runs: created by a runner (signed with the shared secret) or by a person, listed, read, and
+//! their events paged.
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use common::wire::{self, CreateRun, CreatedRun, EventPage, Ping, RunSummary};
+use common::wire::{CreateRun, CreatedRun, EventPage, RunSummary};
 use serde::Deserialize;
 
 use crate::auth;
-use crate::clock::{now_ms, now_secs};
+use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::http::{self, parse_json, read_body};
 use crate::secrets::random_token;
@@ -17,64 +18,12 @@ use crate::signed::{self, Signed};
 use crate::state::AppState;
 use crate::store::NewRun;
 
-/// The whole router; handlers are tested through it with `oneshot`.
-pub fn router(state: AppState) -> Router {
+pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/health", get(health))
-        .route("/api/runner/ping", get(ping))
         .route("/api/runner/runs", post(create_run_signed))
         .route("/api/runs", get(list_runs).post(create_run_admin))
         .route("/api/runs/{id}", get(get_run))
         .route("/api/runs/{id}/events", get(run_events))
-        .merge(crate::ingest::routes())
-        .merge(crate::commands::routes())
-        .merge(crate::sse::routes())
-        .merge(crate::session::routes())
-        .merge(crate::web::routes())
-        .merge(crate::artifacts::routes())
-        .merge(crate::transcript::routes())
-        .merge(crate::metrics::routes())
-        .fallback(not_found)
-        .with_state(state.clone())
-        // Outermost last: every answer gets the security headers, even a refusal by the guard.
-        .layer(axum::middleware::map_response(
-            crate::error::json_rejections,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::session::csrf_guard,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.tls,
-            http::headers::security_headers,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state,
-            crate::metrics::track,
-        ))
-}
-
-async fn not_found() -> ApiError {
-    ApiError::NotFound("no such route")
-}
-
-fn ping_body() -> Ping {
-    Ping {
-        ok: true,
-        protocol: wire::PROTOCOL_VERSION.into(),
-        server_time: now_secs(),
-        version: env!("CARGO_PKG_VERSION").into(),
-    }
-}
-
-/// Unsigned liveness answer with the gateway's clock (runners measure their skew with it).
-async fn health() -> Json<Ping> {
-    Json(ping_body())
-}
-
-/// Signed echo: proves the runner's secret (or run token) is right.
-async fn ping(_signed: Signed<signed::Ping>) -> Json<Ping> {
-    Json(ping_body())
 }
 
 /// Validate and bound the fields of a run creation.

@@ -24,7 +24,7 @@ use crate::state::AppState;
 pub const ALLOWED_ENDINGS: &[&str] = &[".log", ".txt", ".json", ".diff", ".patch", ".md"];
 /// Longest artifact name, in bytes.
 pub const MAX_NAME_BYTES: usize = 128;
-/// The artifact routes, merged into [`crate::api::router`].
+/// The artifact routes, merged into [`super::router`].
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/ingest/artifact", post(upload))
