@@ -7,7 +7,7 @@
 //!
 //! This file holds the trait and its types only; `open.rs` opens the backend a database URL
 //! names. The ingest rules (duplicates, gaps, status
-//! transitions, the delivery check, what markers do) are `rules.rs` and `markers.rs`, so that
+//! transitions, the delivery check, what markers do) are `rules.rs` and `progress.rs`, so that
 //! every backend applies exactly the same ones; each backend lives in its own folder (`sqlite/`),
 //! and `gateway/tests/store/` is the conformance suite every backend must pass.
 //!
@@ -51,8 +51,8 @@ use std::sync::Arc;
 
 use common::wire::{ArtifactInfo, Command, CommandKind, RawEvent, RunStatus, RunSummary};
 
-mod markers;
 mod open;
+mod progress;
 pub(crate) mod rules;
 pub mod sqlite;
 

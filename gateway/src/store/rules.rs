@@ -3,50 +3,13 @@
 //!
 //! Pure: a backend reads the run's [`Progress`], calls [`plan_append_with`], and writes what it
 //! returns, all inside one transaction with the run's row locked (see `store/mod.rs`, "What a
-//! backend must guarantee"). What each lifecycle marker does to the run is `markers.rs`.
+//! backend must guarantee"). What each lifecycle marker does to the run is `progress.rs`.
 
-use common::digest::StreamDigest;
-use common::wire::{ClaudeStats, Delivery, EventKind, RawEvent, RunStatus};
+use common::wire::{EventKind, RawEvent, RunStatus};
 
 use super::StoreError;
-use super::markers::apply_marker;
-
-/// The part of a run that ingest reads and rewrites.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Progress {
-    pub status: RunStatus,
-    pub last_seq: u64,
-    pub last_event_at: Option<i64>,
-    pub exit_code: Option<i32>,
-    pub finished_at: Option<i64>,
-    /// A `stop_requested` marker is stored: the next `finished` marker means `stopped`.
-    pub stop_requested: bool,
-    /// The digest of every stored event, in sequence order.
-    pub stream: StreamDigest,
-    /// Set by the `finished` marker; see [`delivery_of`].
-    pub delivery: Option<Delivery>,
-    /// The run's Claude session, from `session` and `turn_finished` markers.
-    pub claude: Option<ClaudeStats>,
-}
-
-/// Compares the count and SHA-256 a `finished` marker claims with the stream stored before it:
-/// `None` if the marker claims neither (an older runner), else complete or incomplete.
-pub(crate) fn delivery_of(stored: &StreamDigest, finished: &serde_json::Value) -> Option<Delivery> {
-    let count = finished.get("eventCount");
-    let sha = finished.get("streamSha256");
-    if count.is_none() && sha.is_none() {
-        return None;
-    }
-    let count_ok = count.and_then(|c| c.as_u64()) == Some(stored.events());
-    let sha_ok = sha
-        .and_then(|s| s.as_str())
-        .is_some_and(|s| s.eq_ignore_ascii_case(&stored.hex()));
-    Some(if count_ok && sha_ok {
-        Delivery::Complete
-    } else {
-        Delivery::Incomplete
-    })
-}
+pub(crate) use super::progress::Progress;
+use super::progress::apply_marker;
 
 /// Checks a batch against the stored `before` and works out what to write.
 ///
@@ -129,7 +92,8 @@ pub(crate) fn plan_append_with<'a>(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use common::wire::Event;
+    use common::digest::StreamDigest;
+    use common::wire::{Delivery, Event};
     use serde_json::{Value, json};
 
     pub(crate) fn ev(sequence: u64, kind: EventKind, data: Value) -> RawEvent {

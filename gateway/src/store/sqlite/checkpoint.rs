@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use super::{BUSY_TIMEOUT, backend};
+use super::conn::{BUSY_TIMEOUT, backend};
 use crate::store::StoreError;
 
 /// WAL pages past which a commit checkpoints by itself (SQLite's own default is 1,000): only

@@ -8,7 +8,8 @@
 //! others. An in-memory database has no WAL and cannot be shared between connections, so there the
 //! writer serves the reads too.
 //!
-//! The files: `schema.rs` (migrations), `codec.rs` (rows), `writer.rs` (ingest and group commit),
+//! The files: `conn.rs` (connection settings, errors), `schema.rs` (migrations), `codec.rs` (rows),
+//! `writer.rs` (ingest and group commit),
 //! `checkpoint.rs` (the WAL copied beside the writer), `pool.rs` (the readers), `runs.rs` and
 //! `records.rs` (the SQL of the other calls).
 //!
@@ -20,14 +21,14 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 use common::wire::{ArtifactInfo, Command, CommandKind, RawEvent, RunStatus, RunSummary};
 use rusqlite::Connection;
 
 mod checkpoint;
 mod codec;
+mod conn;
 mod pool;
 mod records;
 mod runs;
@@ -35,17 +36,13 @@ mod schema;
 mod writer;
 
 use self::checkpoint::{Checkpointer, WAL_BACKSTOP_PAGES, WAL_KEEP_BYTES};
+use self::conn::{BUSY_TIMEOUT, STATEMENT_CACHE, backend, lock};
 use self::pool::ReadPool;
 use self::schema::migrate;
-use self::writer::PendingAppend;
+use self::writer::Queue;
 use super::{
     AppendOutcome, NewRun, Nonce, RunRecord, Store, StoreError, StoreFuture, StoredSession,
 };
-
-/// How long a statement waits for a lock held by another process before failing.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Enough for every statement this file prepares.
-const STATEMENT_CACHE: usize = 32;
 
 /// [`Store`] on a SQLite database.
 pub struct SqliteStore {
@@ -61,7 +58,7 @@ struct Inner {
     checkpointer: Option<Checkpointer>,
     writer: Mutex<Connection>,
     /// Ingest batches waiting for the writer (see `writer.rs`).
-    appends: Mutex<Vec<PendingAppend>>,
+    appends: Queue,
     path: Option<PathBuf>,
     /// Calls that failed in the database, for `/metrics`.
     errors: std::sync::atomic::AtomicU64,
@@ -130,7 +127,7 @@ impl SqliteStore {
                 readers,
                 checkpointer,
                 writer: Mutex::new(writer),
-                appends: Mutex::new(Vec::new()),
+                appends: Queue::default(),
                 path,
                 errors: Default::default(),
             }),
@@ -187,16 +184,6 @@ where
     })
 }
 
-/// A panic while the lock was held cannot leave a transaction half-applied (dropping a rusqlite
-/// transaction rolls it back), so a poisoned lock is safe to take over.
-fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
-    conn.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn backend(context: impl fmt::Display, err: rusqlite::Error) -> StoreError {
-    StoreError::Backend(format!("{context}: {err}"))
-}
-
 impl Store for SqliteStore {
     fn create_run(&self, run: NewRun) -> StoreFuture<()> {
         self.write(move |c| runs::create_run(c, run))
@@ -221,7 +208,13 @@ impl Store for SqliteStore {
         nonce: Option<Nonce>,
     ) -> StoreFuture<AppendOutcome> {
         let inner = Arc::clone(&self.inner);
-        blocking(move || writer::append_events(&inner, run_id, events, nonce))
+        blocking(move || {
+            let checkpointer = inner.checkpointer.as_ref();
+            let result = inner
+                .appends
+                .append(&inner.writer, checkpointer, run_id, events, nonce);
+            inner.count(result)
+        })
     }
 
     fn record_nonce(&self, nonce: Nonce) -> StoreFuture<bool> {

@@ -6,8 +6,8 @@ use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
-use super::backend;
 use super::codec::{artifact_info, bad_column, command, command_kind_name};
+use super::conn::backend;
 use super::runs::run_exists;
 use crate::clock::now_ms;
 use crate::store::{StoreError, StoredSession};

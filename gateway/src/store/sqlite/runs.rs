@@ -4,8 +4,8 @@
 use common::wire::{RawEvent, RunStatus, RunSummary};
 use rusqlite::{Connection, OptionalExtension};
 
-use super::backend;
 use super::codec::{RUN_COLUMNS, chunk, is_primary_key_conflict, run_record, sql_limit, sql_seq};
+use super::conn::backend;
 use crate::store::{NewRun, RunRecord, StoreError};
 
 pub(super) fn create_run(conn: &Connection, run: NewRun) -> Result<(), StoreError> {

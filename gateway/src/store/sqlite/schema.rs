@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::backend;
+use super::conn::backend;
 use crate::store::StoreError;
 
 /// The schema, one step per entry; `PRAGMA user_version` counts the steps applied. Append only:

@@ -9,60 +9,69 @@ use common::wire::{Delivery, RawEvent, RunStatus};
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
+use super::checkpoint::Checkpointer;
 use super::codec::{bad_column, chunk, claude_stats, push_chunk_event, sql_seq};
-use super::{Inner, backend, lock};
+use super::conn::{backend, lock};
 use crate::store::rules::{self, Progress};
 use crate::store::{AppendOutcome, Nonce, StoreError};
 
-/// Commits `events` of `run_id` with the request's `nonce`: queued, then written by this call or
-/// by the one holding the writer when it was queued (see [`append_group`]).
-pub(super) fn append_events(
-    inner: &Inner,
-    run_id: String,
-    events: Arc<[RawEvent]>,
-    nonce: Option<Nonce>,
-) -> Result<AppendOutcome, StoreError> {
-    let (answer, answered) = std::sync::mpsc::sync_channel(1);
-    lock_queue(&inner.appends).push(PendingAppend {
-        run_id,
-        events,
-        nonce,
-        answer,
-    });
-    {
-        // Whoever holds the writer next writes every batch queued by then, this one
-        // included unless a writer before took it already (then its answer is sent).
-        let mut conn = lock(&inner.writer);
-        loop {
-            let group: Vec<PendingAppend> = {
-                let mut queue = lock_queue(&inner.appends);
-                let n = queue.len().min(GROUP_MAX);
-                queue.drain(..n).collect()
-            };
-            if group.is_empty() {
-                break;
-            }
-            append_group(&mut conn, group);
-            if let Some(c) = &inner.checkpointer {
-                c.nudge();
-            }
-            if let Ok(result) = answered.try_recv() {
-                return inner.count(result);
+/// Ingest batches waiting for the writer.
+#[derive(Default)]
+pub(super) struct Queue(Mutex<Vec<PendingAppend>>);
+
+impl Queue {
+    /// Commits `events` of `run_id` with the request's `nonce`: queued, then written by this call
+    /// or by the one holding `writer` when it was queued (see [`append_group`]); `checkpointer`
+    /// hears of each commit.
+    pub(super) fn append(
+        &self,
+        writer: &Mutex<Connection>,
+        checkpointer: Option<&Checkpointer>,
+        run_id: String,
+        events: Arc<[RawEvent]>,
+        nonce: Option<Nonce>,
+    ) -> Result<AppendOutcome, StoreError> {
+        let (answer, answered) = std::sync::mpsc::sync_channel(1);
+        self.lock().push(PendingAppend {
+            run_id,
+            events,
+            nonce,
+            answer,
+        });
+        {
+            // Whoever holds the writer next writes every batch queued by then, this one
+            // included unless a writer before took it already (then its answer is sent).
+            let mut conn = lock(writer);
+            loop {
+                let group: Vec<PendingAppend> = {
+                    let mut queue = self.lock();
+                    let n = queue.len().min(GROUP_MAX);
+                    queue.drain(..n).collect()
+                };
+                if group.is_empty() {
+                    break;
+                }
+                append_group(&mut conn, group);
+                if let Some(c) = checkpointer {
+                    c.nudge();
+                }
+                if let Ok(result) = answered.try_recv() {
+                    return result;
+                }
             }
         }
+        answered
+            .recv()
+            .unwrap_or_else(|_| Err(StoreError::Backend("ingest writer went away".into())))
     }
-    let result = answered
-        .recv()
-        .unwrap_or_else(|_| Err(StoreError::Backend("ingest writer went away".into())));
-    inner.count(result)
-}
 
-fn lock_queue(queue: &Mutex<Vec<PendingAppend>>) -> MutexGuard<'_, Vec<PendingAppend>> {
-    queue.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Vec<PendingAppend>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// An ingest batch waiting for the writer, and where its answer goes.
-pub(super) struct PendingAppend {
+struct PendingAppend {
     run_id: String,
     events: Arc<[RawEvent]>,
     nonce: Option<Nonce>,

@@ -1,10 +1,47 @@
-//! What the lifecycle markers of a stream do to its run: `stop_requested` and `finished` end it,
+//! A run's progress as ingest keeps it, and what the lifecycle markers of its stream do to it:
+//! `stop_requested` and `finished` end it (with the delivery check of the `finished` marker),
 //! `session`, `turn_finished` and the permission markers keep its Claude totals and the requests
-//! waiting for a person. Called by [`super::rules::plan_append_with`] for each new marker.
+//! waiting for a person. `rules.rs` calls [`apply_marker`] for each new marker.
 
-use common::wire::{ClaudeStats, RawEvent, RunStatus};
+use common::digest::StreamDigest;
+use common::wire::{ClaudeStats, Delivery, RawEvent, RunStatus};
 
-use super::rules::{Progress, delivery_of};
+/// The part of a run that ingest reads and rewrites.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Progress {
+    pub status: RunStatus,
+    pub last_seq: u64,
+    pub last_event_at: Option<i64>,
+    pub exit_code: Option<i32>,
+    pub finished_at: Option<i64>,
+    /// A `stop_requested` marker is stored: the next `finished` marker means `stopped`.
+    pub stop_requested: bool,
+    /// The digest of every stored event, in sequence order.
+    pub stream: StreamDigest,
+    /// Set by the `finished` marker; see [`delivery_of`].
+    pub delivery: Option<Delivery>,
+    /// The run's Claude session, from `session` and `turn_finished` markers.
+    pub claude: Option<ClaudeStats>,
+}
+
+/// Compares the count and SHA-256 a `finished` marker claims with the stream stored before it:
+/// `None` if the marker claims neither (an older runner), else complete or incomplete.
+pub(crate) fn delivery_of(stored: &StreamDigest, finished: &serde_json::Value) -> Option<Delivery> {
+    let count = finished.get("eventCount");
+    let sha = finished.get("streamSha256");
+    if count.is_none() && sha.is_none() {
+        return None;
+    }
+    let count_ok = count.and_then(|c| c.as_u64()) == Some(stored.events());
+    let sha_ok = sha
+        .and_then(|s| s.as_str())
+        .is_some_and(|s| s.eq_ignore_ascii_case(&stored.hex()));
+    Some(if count_ok && sha_ok {
+        Delivery::Complete
+    } else {
+        Delivery::Incomplete
+    })
+}
 
 /// What a lifecycle marker does to a run that is not yet terminal.
 pub(super) fn apply_marker(after: &mut Progress, event: &RawEvent) {
