@@ -129,7 +129,7 @@ impl Default for Limits {
             max_ingest_bytes: common::wire::MAX_BATCH_BYTES,
             max_json_bytes: 64 * 1024,
             max_artifact_bytes: 32 * 1024 * 1024,
-            // About 20 bytes each (see `replay::NonceCache`): 2 M entries are ~50 MB at most
+            // About 20 bytes each (see `auth::replay::NonceCache`): 2 M entries are ~50 MB at most
             // and hold ~6,600 signed requests per second (each is remembered for 300 s); past
             // that the store alone answers.
             nonce_cache_entries: 2_000_000,

@@ -13,12 +13,10 @@ pub mod error;
 pub mod http;
 pub mod live;
 pub mod metrics;
-pub mod replay;
 pub mod routes;
 pub mod secrets;
 pub mod server;
 pub mod session;
-pub mod signed;
 pub mod state;
 pub mod store;
 pub mod tls;
@@ -100,7 +98,7 @@ impl Gateway {
             store,
             hmac_secret: secrets.hmac_secret,
             admin_token_hash: secrets.admin_token_hash,
-            nonces: replay::NonceCache::new(config.limits.nonce_cache_entries),
+            nonces: auth::replay::NonceCache::new(config.limits.nonce_cache_entries),
             limits: config.limits.clone(),
             base_url: base_url.clone(),
             tls: tls.is_some(),
@@ -127,7 +125,7 @@ impl Gateway {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let app = routes::router(self.state.clone());
-        let pruner = tokio::spawn(replay::prune_forever(self.state.store.clone()));
+        let pruner = tokio::spawn(auth::replay::prune_forever(self.state.store.clone()));
         let renewal = self
             .tls
             .as_ref()

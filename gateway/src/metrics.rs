@@ -18,12 +18,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use common::Secret;
 use common::wire::{EventKind, RawEvent, RunStatus};
 
+use crate::auth::tokens;
 use crate::store::AppendOutcome;
 
 /// Upper bounds (seconds) of the ingest latency buckets; `+Inf` is implied.
@@ -94,7 +95,7 @@ impl Metrics {
     /// Counters at zero; `token` also admits scrapers to `/metrics`.
     pub fn new(token: Option<&Secret>) -> Self {
         Self {
-            token_hash: token.map(|t| crate::auth::token_hash(t.expose().trim())),
+            token_hash: token.map(|t| tokens::token_hash(t.expose().trim())),
             events_ingested: AtomicU64::new(0),
             bytes_ingested: AtomicU64::new(0),
             batches_ingested: AtomicU64::new(0),
@@ -208,14 +209,9 @@ impl Metrics {
         let Some(want) = &self.token_hash else {
             return false;
         };
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|token| {
-                let hash = crate::auth::token_hash(token.trim());
-                common::sign::constant_time_eq(&hash, want)
-            })
+        tokens::bearer(headers)
+            .flatten()
+            .is_some_and(|token| tokens::matches(token, want))
     }
 }
 

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use common::Secret;
 
+use crate::auth::replay::NonceCache;
 use crate::config::Limits;
-use crate::replay::NonceCache;
 use crate::store::Store;
 
 /// Cheap to clone: one `Arc` around the real state.

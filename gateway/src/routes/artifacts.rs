@@ -15,9 +15,9 @@ use common::wire::{self, ArtifactInfo};
 use serde::Deserialize;
 
 use crate::auth;
+use crate::auth::{BodyKind, Key, Signed, SignedRoute};
 use crate::clock::now_ms;
 use crate::error::ApiError;
-use crate::signed::{BodyKind, Key, Signed, SignedRoute};
 use crate::state::AppState;
 
 /// The endings an artifact name may have.

@@ -17,10 +17,10 @@ use serde::Deserialize;
 use tokio::sync::Notify;
 
 use crate::auth;
+use crate::auth::signed::{self, Signed};
 use crate::commands;
 use crate::error::ApiError;
 use crate::http::{parse_json, read_body};
-use crate::signed::{self, Signed};
 use crate::state::AppState;
 
 /// The command routes, merged into [`super::router`].

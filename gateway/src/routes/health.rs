@@ -6,8 +6,8 @@ use axum::Router;
 use axum::routing::get;
 use common::wire::{self, Ping};
 
+use crate::auth::signed::{self, Signed};
 use crate::clock::now_secs;
-use crate::signed::{self, Signed};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {

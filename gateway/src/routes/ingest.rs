@@ -13,9 +13,9 @@ use common::sign::AuthReason;
 use common::wire::{self, EventKind, IngestAck, IngestBatch, RawEvent};
 use serde_json::value::RawValue;
 
+use crate::auth::signed::{self, Signed};
 use crate::error::ApiError;
 use crate::http::parse_json;
-use crate::signed::{self, Signed};
 use crate::state::AppState;
 use crate::store::{Nonce, StoreError};
 

@@ -10,11 +10,11 @@ use common::wire::{CreateRun, CreatedRun, EventPage, RunSummary};
 use serde::Deserialize;
 
 use crate::auth;
+use crate::auth::signed::{self, Signed};
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::http::{self, parse_json, read_body};
 use crate::secrets::random_token;
-use crate::signed::{self, Signed};
 use crate::state::AppState;
 use crate::store::NewRun;
 

@@ -15,7 +15,6 @@ use common::sign::{self, AuthReason};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
-use crate::state::AppState;
 use crate::store::{Nonce, Store};
 
 /// How often expired nonces are pruned.
@@ -58,20 +57,17 @@ fn expiry(timestamp: i64, now: i64) -> i64 {
 }
 
 /// The memory front's verdict: a replay this process saw is refused here.
-pub fn check_front(state: &AppState, claim: &Claim) -> Result<(), ApiError> {
-    match state
-        .nonces
-        .record(&claim.nonce, claim.timestamp, claim.now)
-    {
+pub fn check_front(nonces: &NonceCache, claim: &Claim) -> Result<(), ApiError> {
+    match nonces.record(&claim.nonce, claim.timestamp, claim.now) {
         NonceOutcome::Replayed => Err(ApiError::Unauthorized(AuthReason::ReplayedNonce)),
         NonceOutcome::Fresh | NonceOutcome::Full => Ok(()),
     }
 }
 
 /// Record `claim` for good: the memory front, then the store; a replay is refused.
-pub async fn record(state: &AppState, claim: &Claim) -> Result<(), ApiError> {
-    check_front(state, claim)?;
-    if state.store.record_nonce(claim.stored()).await? {
+pub async fn record(nonces: &NonceCache, store: &dyn Store, claim: &Claim) -> Result<(), ApiError> {
+    check_front(nonces, claim)?;
+    if store.record_nonce(claim.stored()).await? {
         Ok(())
     } else {
         Err(ApiError::Unauthorized(AuthReason::ReplayedNonce))

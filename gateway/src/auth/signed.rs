@@ -16,10 +16,10 @@ use axum::http::request::Parts;
 use common::sign::AuthReason;
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::auth::{self, Caller};
+use super::replay::{self, Claim};
+use super::runner::{Caller, begin_runner};
 use crate::error::ApiError;
 use crate::http::{read_body, take_slot};
-use crate::replay::{self, Claim};
 use crate::state::AppState;
 use crate::store::Nonce;
 
@@ -117,7 +117,7 @@ impl<R: SignedRoute> FromRequest<AppState> for Signed<R> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let (mut parts, body) = req.into_parts();
-        let check = auth::begin_runner(state, &parts.headers).await?;
+        let check = begin_runner(&state.hmac_secret, state.store.as_ref(), &parts.headers).await?;
         match (R::KEY, check.caller()) {
             // A run key cannot act for the shared secret (mint runs, say).
             (Key::Shared, Caller::Run(_)) => {
@@ -157,10 +157,10 @@ impl<R: SignedRoute> FromRequest<AppState> for Signed<R> {
         };
         let claim: Claim = check.verify(&parts.method, &parts.uri, &bytes)?;
         let nonce = if R::BODY == BodyKind::Ingest {
-            replay::check_front(state, &claim)?;
+            replay::check_front(&state.nonces, &claim)?;
             Some(claim.stored())
         } else {
-            replay::record(state, &claim).await?;
+            replay::record(&state.nonces, state.store.as_ref(), &claim).await?;
             None
         };
         Ok(Self {

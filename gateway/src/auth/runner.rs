@@ -1,14 +1,16 @@
-//! Who may call what: runner signatures (HMAC over the canonical string, the timestamp window)
-//! and the admin token. Handlers of signed routes do not call this directly: they take a
-//! [`crate::signed::Signed`] extractor, which runs these checks in their order.
+//! A runner's signature: the headers, the timestamp window and the key of the named run, checked
+//! before any body byte is read ([`begin_runner`]), then the HMAC over the canonical string of
+//! the bytes received ([`RunnerCheck::verify`]). Handlers do not call this: they take a
+//! [`super::Signed`] extractor, which runs these checks in their order.
 
 use axum::http::{HeaderMap, Method, Uri};
+use common::Secret;
 use common::sign::{self, AuthReason, SignedParts};
-use sha2::{Digest, Sha256};
 
+use super::replay::Claim;
 use crate::clock::now_secs;
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::store::Store;
 
 /// What a verified runner request is allowed to act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +30,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
 }
 
 /// A runner request whose headers, timestamp and key passed the cheap checks; its body has not
-/// been read yet. [`crate::signed::Signed`] reads the body only after [`begin_runner`], so an
+/// been read yet. [`super::Signed`] reads the body only after [`begin_runner`], so an
 /// unauthenticated client cannot make the gateway buffer a large body, then calls
 /// [`RunnerCheck::verify`].
 #[derive(Debug)]
@@ -43,7 +45,11 @@ pub struct RunnerCheck {
 
 /// Headers well-formed, timestamp inside the window, and the key of the named run (or the
 /// shared secret). Nothing is recorded yet.
-pub async fn begin_runner(state: &AppState, headers: &HeaderMap) -> Result<RunnerCheck, ApiError> {
+pub async fn begin_runner(
+    hmac_secret: &Secret,
+    store: &dyn Store,
+    headers: &HeaderMap,
+) -> Result<RunnerCheck, ApiError> {
     let ts_raw = header(headers, sign::HEADER_TIMESTAMP)?;
     let nonce = header(headers, sign::HEADER_NONCE)?;
     let run_id = header(headers, sign::HEADER_RUN).unwrap_or("");
@@ -58,16 +64,12 @@ pub async fn begin_runner(state: &AppState, headers: &HeaderMap) -> Result<Runne
     sign::check_timestamp(now_secs(), timestamp).map_err(ApiError::Unauthorized)?;
 
     let (key, caller): (Vec<u8>, Caller) = if run_id.is_empty() {
-        (
-            state.hmac_secret.expose().as_bytes().to_vec(),
-            Caller::Shared,
-        )
+        (hmac_secret.expose().as_bytes().to_vec(), Caller::Shared)
     } else {
         if !common::wire::valid_run_id(run_id) {
             return Err(ApiError::Unauthorized(AuthReason::UnknownRun));
         }
-        let run = state
-            .store
+        let run = store
             .run(run_id.to_string())
             .await?
             .ok_or(ApiError::Unauthorized(AuthReason::UnknownRun))?;
@@ -88,12 +90,7 @@ impl RunnerCheck {
     /// a slow body must not stretch it). The nonce is not recorded here: the caller records it
     /// only now that the request is known genuine, so a forged request can neither use up a
     /// genuine nonce nor fill the record.
-    pub fn verify(
-        &self,
-        method: &Method,
-        uri: &Uri,
-        body: &[u8],
-    ) -> Result<crate::replay::Claim, ApiError> {
+    pub fn verify(&self, method: &Method, uri: &Uri, body: &[u8]) -> Result<Claim, ApiError> {
         let parts = SignedParts {
             method: method.as_str(),
             path: uri.path(),
@@ -106,7 +103,7 @@ impl RunnerCheck {
         sign::verify(&self.key, &parts, &self.signature).map_err(ApiError::Unauthorized)?;
         let now = now_secs();
         sign::check_timestamp(now, self.timestamp).map_err(ApiError::Unauthorized)?;
-        Ok(crate::replay::Claim::new(&self.nonce, self.timestamp, now))
+        Ok(Claim::new(&self.nonce, self.timestamp, now))
     }
 
     /// Who signed: the shared secret or a run's key (the run is known to exist).
@@ -120,34 +117,5 @@ impl RunnerCheck {
             Caller::Run(id) => Some(id),
             Caller::Shared => None,
         }
-    }
-}
-
-/// SHA-256 of an admin token, as stored.
-pub fn token_hash(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
-}
-
-/// Admit `Authorization: Bearer <admin token>` (checked against the stored hash, in constant
-/// time) or, without that header, the web UI's session cookie. The one gate of the admin API; the
-/// CSRF guard (`session::csrf_guard`) has already checked state-changing cookie requests.
-pub fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(authorization) = headers.get(axum::http::header::AUTHORIZATION) else {
-        return if crate::session::authenticated(state, headers) {
-            Ok(())
-        } else {
-            Err(ApiError::AdminRequired)
-        };
-    };
-    let presented = authorization
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(ApiError::AdminRequired)?;
-    let hash = token_hash(presented.trim());
-    if sign::constant_time_eq(&hash, &state.admin_token_hash) {
-        Ok(())
-    } else {
-        Err(ApiError::AdminRequired)
     }
 }
