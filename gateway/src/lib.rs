@@ -16,12 +16,12 @@ pub mod metrics;
 pub mod routes;
 pub mod secrets;
 pub mod server;
-pub mod session;
 pub mod state;
 pub mod store;
 pub mod tls;
 pub mod transcript;
 pub mod web;
+pub mod web_session;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -80,7 +80,7 @@ impl Gateway {
         )
         .await?;
         let (sessions, new_admin_password) =
-            session::Sessions::open(store.as_ref(), config.admin_password.clone()).await?;
+            web_session::Sessions::open(store.as_ref(), config.admin_password.clone()).await?;
         let tls = match &config.tls {
             TlsChoice::Generated { extra_names } => Some(tls::load_or_generate(
                 &config.data_dir.join("tls"),

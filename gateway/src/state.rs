@@ -28,7 +28,7 @@ pub struct StateInner {
     /// runners long-polling for commands.
     pub live: crate::live::Live,
     /// The web UI's password hash, sign-in sessions and sign-in rate limits.
-    pub sessions: crate::session::Sessions,
+    pub sessions: crate::web_session::Sessions,
     /// Counters served at `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Bounds on large bodies read at once.

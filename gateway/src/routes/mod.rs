@@ -39,8 +39,8 @@ pub fn router(state: AppState) -> Router {
             crate::error::json_rejections,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::session::csrf_guard,
+            state.page_scheme(),
+            crate::web_session::csrf_guard,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.tls,

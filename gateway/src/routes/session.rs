@@ -1,6 +1,6 @@
 //! Sign-in for the web UI: `POST /api/session` with the admin password, `GET` for the page's CSRF
 //! token after a reload, `DELETE` to sign out. The sessions, the limiter and the guard are
-//! `crate::session`.
+//! `crate::web_session`.
 
 use std::net::SocketAddr;
 
@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 use crate::clock::now_ms;
 use crate::error::ApiError;
-use crate::session::{ABSOLUTE_MS, authenticated, cookie_value, csrf_token, set_cookie};
 use crate::state::AppState;
+use crate::web_session::{ABSOLUTE_MS, cookie_value, csrf_token, set_cookie};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/api/session", post(sign_in).get(current).delete(sign_out))
@@ -68,7 +68,7 @@ async fn sign_in(State(state): State<AppState>, request: Request) -> Response {
 /// `GET /api/session`: `{"csrf"}` for a signed-in page (how it gets its token after a reload).
 async fn current(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match cookie_value(&headers) {
-        Some(value) if authenticated(&state, &headers) => {
+        Some(value) if state.sessions.authenticate(&state.store, &headers) => {
             let mut r = Json(serde_json::json!({ "csrf": csrf_token(value) })).into_response();
             r.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
