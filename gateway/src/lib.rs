@@ -27,7 +27,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -98,13 +97,17 @@ impl Gateway {
             store,
             hmac_secret: secrets.hmac_secret,
             admin_token_hash: secrets.admin_token_hash,
+            metrics_token_hash: config
+                .metrics_token
+                .as_ref()
+                .map(|t| auth::tokens::token_hash(t.expose().trim())),
             nonces: auth::replay::NonceCache::new(config.limits.nonce_cache_entries),
             limits: config.limits.clone(),
             base_url: base_url.clone(),
             tls: tls.is_some(),
             sessions,
             live: Default::default(),
-            metrics: Arc::new(metrics::Metrics::new(config.metrics_token.as_ref())),
+            metrics: Default::default(),
         });
         Ok(Self {
             state,

@@ -8,8 +8,8 @@
 //!
 //! Nothing here is per run: no run id, key or token ever becomes a label. Redaction rule names do
 //! (they name patterns, never values), bounded to [`MAX_RULES`] well-formed names; any other name
-//! counts under `other`. The route takes the admin token or session, or `GATEWAY_METRICS_TOKEN`
-//! as a Bearer token so a scraper needs no admin rights.
+//! counts under `other`. The route (`routes/metrics.rs`) takes the admin token or session, or
+//! `GATEWAY_METRICS_TOKEN` as a Bearer token so a scraper needs no admin rights.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -18,13 +18,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
-use common::Secret;
 use common::wire::{EventKind, RawEvent, RunStatus};
 
-use crate::auth::tokens;
 use crate::store::AppendOutcome;
 
 /// Upper bounds (seconds) of the ingest latency buckets; `+Inf` is implied.
@@ -58,8 +56,6 @@ pub struct InternalError;
 
 /// The gateway's counters.
 pub struct Metrics {
-    /// SHA-256 of `GATEWAY_METRICS_TOKEN`, if one is configured.
-    token_hash: Option<[u8; 32]>,
     events_ingested: AtomicU64,
     bytes_ingested: AtomicU64,
     batches_ingested: AtomicU64,
@@ -78,24 +74,22 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        Self::new(None)
+        Self::new()
     }
 }
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Metrics")
-            .field("token", &self.token_hash.map(|_| "********"))
             .field("events_ingested", &self.events_ingested)
             .finish_non_exhaustive()
     }
 }
 
 impl Metrics {
-    /// Counters at zero; `token` also admits scrapers to `/metrics`.
-    pub fn new(token: Option<&Secret>) -> Self {
+    /// Counters at zero.
+    pub fn new() -> Self {
         Self {
-            token_hash: token.map(|t| tokens::token_hash(t.expose().trim())),
             events_ingested: AtomicU64::new(0),
             bytes_ingested: AtomicU64::new(0),
             batches_ingested: AtomicU64::new(0),
@@ -202,16 +196,6 @@ impl Metrics {
             .position(|&r| r == reason)
             .unwrap_or(REFUSALS.len() - 1);
         self.refusals[i].fetch_add(1, Relaxed);
-    }
-
-    /// Whether `headers` carry the metrics token (`Authorization: Bearer`, constant time).
-    pub fn admits(&self, headers: &HeaderMap) -> bool {
-        let Some(want) = &self.token_hash else {
-            return false;
-        };
-        tokens::bearer(headers)
-            .flatten()
-            .is_some_and(|token| tokens::matches(token, want))
     }
 }
 

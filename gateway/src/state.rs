@@ -18,6 +18,8 @@ pub struct StateInner {
     pub hmac_secret: Secret,
     /// SHA-256 of the admin token; the token itself is never kept.
     pub admin_token_hash: [u8; 32],
+    /// SHA-256 of `GATEWAY_METRICS_TOKEN`, which reads `/metrics` and nothing else.
+    pub metrics_token_hash: Option<[u8; 32]>,
     pub nonces: NonceCache,
     pub limits: Limits,
     /// Base URL for links shown to people (`https://localhost:3100`).

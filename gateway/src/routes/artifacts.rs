@@ -6,7 +6,7 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -14,8 +14,7 @@ use common::sign::AuthReason;
 use common::wire::{self, ArtifactInfo};
 use serde::Deserialize;
 
-use crate::auth;
-use crate::auth::{BodyKind, Key, Signed, SignedRoute};
+use crate::auth::{Authorized, BodyKind, Key, ReadRuns, Signed, SignedRoute};
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -129,10 +128,9 @@ async fn upload(
 /// Admin: `GET /api/runs/:id/artifacts`, the run's artifacts by name.
 async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
+    _caller: Authorized<ReadRuns>,
 ) -> Result<Json<Vec<ArtifactInfo>>, ApiError> {
-    auth::require_admin(&state, &headers)?;
     crate::http::stored_run(state.store.as_ref(), &id).await?;
     Ok(Json(state.store.list_artifacts(id).await?))
 }
@@ -140,10 +138,9 @@ async fn list(
 /// Admin: `GET /api/runs/:id/artifacts/:name`, the bytes as an attachment.
 async fn download(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path((id, name)): Path<(String, String)>,
+    _caller: Authorized<ReadRuns>,
 ) -> Result<Response, ApiError> {
-    auth::require_admin(&state, &headers)?;
     if !wire::valid_run_id(&id) || check_name(&name).is_err() {
         return Err(ApiError::NotFound("no such artifact"));
     }

@@ -16,8 +16,8 @@ use common::wire::{AssistLink, AssistState, Command, CommandAck, CommandKind};
 use serde::Deserialize;
 use tokio::sync::Notify;
 
-use crate::auth;
 use crate::auth::signed::{self, Signed};
+use crate::auth::{AdminOnly, Authorized, OperateRuns};
 use crate::commands;
 use crate::error::ApiError;
 use crate::http::{parse_json, read_body};
@@ -39,10 +39,10 @@ pub fn routes() -> Router<AppState> {
 async fn decide(
     State(state): State<AppState>,
     Path((id, request_id)): Path<(String, String)>,
+    _caller: Authorized<OperateRuns>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Command>), ApiError> {
-    auth::require_admin(&state, &headers)?;
     let bytes = read_body(body, &headers, state.limits.max_json_bytes).await?;
     let d: commands::DecisionBody = parse_json(&bytes)?;
     commands::check_decision(&d)?;
@@ -78,9 +78,8 @@ async fn decide(
 async fn delete_run(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    _caller: Authorized<AdminOnly>,
 ) -> Result<StatusCode, ApiError> {
-    auth::require_admin(&state, &headers)?;
     if crate::http::run_id(&id).is_err() || !state.store.delete_run(id.clone()).await? {
         return Err(ApiError::NotFound("no such run"));
     }
@@ -94,10 +93,10 @@ async fn delete_run(
 async fn enqueue(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    _caller: Authorized<OperateRuns>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Command>), ApiError> {
-    auth::require_admin(&state, &headers)?;
     let bytes = read_body(body, &headers, state.limits.max_json_bytes).await?;
     let kind: CommandKind = parse_json(&bytes)?;
     commands::check_kind(&kind)?;

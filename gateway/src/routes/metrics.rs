@@ -3,11 +3,11 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::auth;
+use crate::auth::{Authorized, ReadMetrics};
 use crate::error::ApiError;
 use crate::metrics::{Gauges, render};
 use crate::state::AppState;
@@ -16,10 +16,10 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/metrics", get(scrape))
 }
 
-async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    if !state.metrics.admits(&headers) {
-        auth::require_admin(&state, &headers)?;
-    }
+async fn scrape(
+    State(state): State<AppState>,
+    _caller: Authorized<ReadMetrics>,
+) -> Result<Response, ApiError> {
     let gauges = Gauges {
         runs: state.store.run_counts().await?,
         streams: state.live.subscribers(),

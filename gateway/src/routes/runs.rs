@@ -9,8 +9,8 @@ use axum::{Json, Router};
 use common::wire::{CreateRun, CreatedRun, EventPage, RunSummary};
 use serde::Deserialize;
 
-use crate::auth;
 use crate::auth::signed::{self, Signed};
+use crate::auth::{Authorized, OperateRuns, ReadRuns};
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::http::{self, parse_json, read_body};
@@ -101,10 +101,10 @@ async fn create_run_signed(
 /// The admin creates a run for a runner to attach to (the token is shown once).
 async fn create_run_admin(
     State(state): State<AppState>,
+    _caller: Authorized<OperateRuns>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<CreatedRun>), ApiError> {
-    auth::require_admin(&state, &headers)?;
     let bytes = read_body(body, &headers, state.limits.max_json_bytes).await?;
     let req: CreateRun = if bytes.is_empty() {
         CreateRun::default()
@@ -121,10 +121,9 @@ struct ListQuery {
 
 async fn list_runs(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Query(q): Query<ListQuery>,
+    _caller: Authorized<ReadRuns>,
 ) -> Result<Json<Vec<RunSummary>>, ApiError> {
-    auth::require_admin(&state, &headers)?;
     Ok(Json(
         state
             .store
@@ -135,10 +134,9 @@ async fn list_runs(
 
 async fn get_run(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
+    _caller: Authorized<ReadRuns>,
 ) -> Result<Json<RunSummary>, ApiError> {
-    auth::require_admin(&state, &headers)?;
     let run = http::stored_run(state.store.as_ref(), &id).await?;
     Ok(Json(run.summary))
 }
@@ -154,11 +152,10 @@ struct EventsQuery {
 /// A page of a run's events, ascending by sequence.
 async fn run_events(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<EventsQuery>,
+    _caller: Authorized<ReadRuns>,
 ) -> Result<Json<EventPage<Box<serde_json::value::RawValue>>>, ApiError> {
-    auth::require_admin(&state, &headers)?;
     let run = http::stored_run(state.store.as_ref(), &id).await?;
     let after = q.after.unwrap_or(0);
     let limit = q.limit.unwrap_or(1000).clamp(1, 5000);

@@ -24,7 +24,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 
-use crate::auth;
+use crate::auth::{Authorized, ReadRuns};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -57,8 +57,8 @@ async fn run_stream(
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<StreamQuery>,
+    _caller: Authorized<ReadRuns>,
 ) -> Result<Response, ApiError> {
-    auth::require_admin(&state, &headers)?;
     crate::http::stored_run(state.store.as_ref(), &id).await?;
     // The header wins: it is what the browser sends when it reconnects by itself.
     let after = headers
@@ -78,9 +78,8 @@ async fn run_stream(
 /// `GET /api/stream`: a `runs` snapshot (newest first), then each changed run as a `run` event.
 async fn list_stream(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _caller: Authorized<ReadRuns>,
 ) -> Result<Response, ApiError> {
-    auth::require_admin(&state, &headers)?;
     let rx = state.live.subscribe_runs();
     let (tx, body) = mpsc::channel(4);
     tokio::spawn(pump_list(state, rx, Out::new(tx)));

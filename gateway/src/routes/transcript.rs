@@ -1,13 +1,12 @@
 //! A run's transcript as JSON for the UI, and as Markdown or JSON downloads.
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use common::claude::Transcript;
 
-use crate::auth;
+use crate::auth::{Authorized, ReadRuns};
 use crate::error::ApiError;
 use crate::http::attachment;
 use crate::state::AppState;
@@ -22,19 +21,17 @@ pub fn routes() -> Router<AppState> {
 
 async fn transcript_json(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
+    _caller: Authorized<ReadRuns>,
 ) -> Result<Json<Transcript>, ApiError> {
-    auth::require_admin(&state, &headers)?;
     Ok(Json(build(state.store.as_ref(), &id).await?))
 }
 
 async fn export_markdown(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
+    _caller: Authorized<ReadRuns>,
 ) -> Result<Response, ApiError> {
-    auth::require_admin(&state, &headers)?;
     let t = build(state.store.as_ref(), &id).await?;
     let md = t.to_markdown(&format!("Run {id}"));
     attachment(
@@ -46,10 +43,9 @@ async fn export_markdown(
 
 async fn export_json(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
+    _caller: Authorized<ReadRuns>,
 ) -> Result<Response, ApiError> {
-    auth::require_admin(&state, &headers)?;
     let t = build(state.store.as_ref(), &id).await?;
     let json = serde_json::to_string_pretty(&t).map_err(|e| ApiError::Internal(e.to_string()))?;
     attachment(json, "application/json", &format!("{id}-transcript.json"))
