@@ -18,7 +18,6 @@ pub mod secrets;
 pub mod server;
 pub mod state;
 pub mod store;
-pub mod tls;
 pub mod transcript;
 pub mod web;
 pub mod web_session;
@@ -38,7 +37,7 @@ use crate::state::{AppState, StateInner};
 #[derive(Debug)]
 pub struct Gateway {
     pub state: AppState,
-    pub tls: Option<tls::TlsMaterial>,
+    pub tls: Option<server::tls::TlsMaterial>,
     /// Base URL people and runners use.
     pub base_url: String,
     /// Set on first start (or rotation): the admin token, to show once.
@@ -81,11 +80,11 @@ impl Gateway {
         let (sessions, new_admin_password) =
             web_session::Sessions::open(store.as_ref(), config.admin_password.clone()).await?;
         let tls = match &config.tls {
-            TlsChoice::Generated { extra_names } => Some(tls::load_or_generate(
+            TlsChoice::Generated { extra_names } => Some(server::tls::load_or_generate(
                 &config.data_dir.join("tls"),
                 extra_names,
             )?),
-            TlsChoice::Files { cert, key } => Some(tls::load_files(cert, key)?),
+            TlsChoice::Files { cert, key } => Some(server::tls::load_files(cert, key)?),
             TlsChoice::PlainHttp { .. } => None,
         };
         let base_url = config.base_url(bound);
@@ -133,7 +132,7 @@ impl Gateway {
             .tls
             .as_ref()
             .and_then(|t| t.renewer.clone())
-            .map(|r| tokio::spawn(tls::renew_forever(r)));
+            .map(|r| tokio::spawn(server::tls::renew_forever(r)));
         let limits = server::ConnLimits {
             max_connections: self.state.limits.max_connections,
             header_timeout: self.state.limits.header_timeout,

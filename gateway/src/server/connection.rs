@@ -1,19 +1,7 @@
-//! Accept loops: HTTPS through rustls (default) or plain HTTP, with the limits a server facing
-//! untrusted clients needs, and a graceful drain.
-//!
-//! * A connection cap: at most [`ConnLimits::max_connections`] are served at once. Past it a
-//!   client is not left hanging: a few more connections at a time get one `503 busy /
-//!   too_many_connections` answer with `Retry-After` and are closed; beyond those, the connection
-//!   is closed at once.
-//! * The TLS handshake must end within [`HANDSHAKE_TIMEOUT`]; an HTTP/1 request head within the
-//!   header timeout (counted from the connection's start or the end of the previous answer, so
-//!   it also ends idle keep-alive connections); a connection with no request in progress for the
-//!   idle timeout is closed, HTTP/2 included. An answer still being sent (an event stream) is a
-//!   request in progress: a viewer is never cut for being quiet.
-//! * Shutdown stops accepting, asks every connection to finish what it is doing, and waits up to
-//!   [`DRAIN_TIMEOUT`].
+//! One accepted connection: its TLS handshake within a time limit, its hold on the connection
+//! cap, its requests served until it leaves, idles too long or the server stops, and the short
+//! `503` answer of a connection past the cap.
 
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -23,23 +11,22 @@ use axum::Router;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use hyper::body::{Frame, SizeHint};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio_rustls::TlsAcceptor;
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 
 /// How long a client has to finish its TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long open connections get to finish after shutdown is asked.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connections past the cap that may be waiting for their `503` at once.
-const OVERFLOW: usize = 64;
+pub(super) const OVERFLOW: usize = 64;
 /// How long a connection past the cap is kept to answer it.
 const OVERFLOW_LINGER: Duration = Duration::from_secs(2);
 /// How long a connection asked to close gets before it is dropped.
@@ -53,90 +40,7 @@ pub struct ConnLimits {
     pub idle_timeout: Duration,
 }
 
-/// Serve `app` on `listener` until `shutdown` resolves; TLS when `tls` is given.
-pub async fn run(
-    app: Router,
-    listener: TcpListener,
-    tls: Option<Arc<rustls::ServerConfig>>,
-    limits: ConnLimits,
-    metrics: Arc<Metrics>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let acceptor = tls.map(TlsAcceptor::from);
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let overflow = Arc::new(Semaphore::new(OVERFLOW));
-    let (stop, stopping) = watch::channel(false);
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
-    builder.http2().timer(TokioTimer::new());
-    let mut warned: Option<tokio::time::Instant> = None;
-    tokio::pin!(shutdown);
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let _ = tcp.set_nodelay(true);
-        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            metrics.connection_refused();
-            if warned.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
-                warned = Some(tokio::time::Instant::now());
-                tracing::warn!(
-                    limit = limits.max_connections,
-                    "connection cap reached: new clients get 503 until connections close \
-                     (GATEWAY_MAX_CONNECTIONS)"
-                );
-            }
-            if let Ok(permit) = Arc::clone(&overflow).try_acquire_owned() {
-                let acceptor = acceptor.clone();
-                tokio::spawn(refuse(tcp, acceptor, limits.max_connections, permit));
-            }
-            continue;
-        };
-        let conn = Connection {
-            peer,
-            limits,
-            builder: builder.clone(),
-            stopping: stopping.clone(),
-            _slot: OpenSlot::new(slot, Arc::clone(&metrics)),
-        };
-        let app = app.clone();
-        match acceptor.clone() {
-            Some(acceptor) => {
-                tokio::spawn(async move {
-                    if let Some(stream) = handshake(&acceptor, tcp, peer).await {
-                        conn.serve(stream, app).await;
-                    }
-                });
-            }
-            None => {
-                tokio::spawn(conn.serve(tcp, app));
-            }
-        }
-    }
-    drop(listener);
-    let _ = stop.send(true);
-    // Every connection holds a slot until it ends: all slots back means all connections ended.
-    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
-    tokio::select! {
-        _ = slots.acquire_many(all) => {}
-        () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::info!("closing connections still open after the drain timeout"),
-    }
-    Ok(())
-}
-
-async fn handshake(
+pub(super) async fn handshake(
     acceptor: &TlsAcceptor,
     tcp: tokio::net::TcpStream,
     peer: std::net::SocketAddr,
@@ -155,13 +59,13 @@ async fn handshake(
 }
 
 /// A connection's hold on the cap, counted in the metrics while held.
-struct OpenSlot {
+pub(super) struct OpenSlot {
     _permit: OwnedSemaphorePermit,
     metrics: Arc<Metrics>,
 }
 
 impl OpenSlot {
-    fn new(permit: OwnedSemaphorePermit, metrics: Arc<Metrics>) -> Self {
+    pub(super) fn new(permit: OwnedSemaphorePermit, metrics: Arc<Metrics>) -> Self {
         metrics.connection_opened();
         Self {
             _permit: permit,
@@ -177,18 +81,18 @@ impl Drop for OpenSlot {
 }
 
 /// One accepted connection within the cap.
-struct Connection {
-    peer: std::net::SocketAddr,
-    limits: ConnLimits,
-    builder: auto::Builder<TokioExecutor>,
-    stopping: watch::Receiver<bool>,
-    _slot: OpenSlot,
+pub(super) struct Connection {
+    pub(super) peer: std::net::SocketAddr,
+    pub(super) limits: ConnLimits,
+    pub(super) builder: auto::Builder<TokioExecutor>,
+    pub(super) stopping: watch::Receiver<bool>,
+    pub(super) _slot: OpenSlot,
 }
 
 impl Connection {
     /// Serve requests until the client leaves, the connection stays idle too long, or the
     /// server stops.
-    async fn serve<IO>(mut self, io: IO, app: Router)
+    pub(super) async fn serve<IO>(mut self, io: IO, app: Router)
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -307,7 +211,7 @@ impl hyper::body::Body for Tracked {
 
 /// A connection past the cap: answer its requests `503 too_many_connections` for a moment, then
 /// close it.
-async fn refuse(
+pub(super) async fn refuse(
     tcp: tokio::net::TcpStream,
     acceptor: Option<TlsAcceptor>,
     limit: usize,

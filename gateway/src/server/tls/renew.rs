@@ -16,10 +16,12 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use super::{
-    CA_KEY_FILE, DAY, LEAF_VALIDITY_DAYS, Name, RENEW_BEFORE_DAYS, ca_params, check_leaf,
-    fingerprint, issue_leaf, not_after, pkcs8, provider, write_leaf,
+use super::dates::{DAY, not_after};
+use super::issue::{
+    CA_KEY_FILE, LEAF_VALIDITY_DAYS, RENEW_BEFORE_DAYS, ca_params, check_leaf, fingerprint,
+    issue_leaf, pkcs8, provider, write_leaf,
 };
+use super::names::Name;
 use crate::clock::now_secs;
 
 /// How often the running gateway looks at its leaf's expiry.
