@@ -1,5 +1,6 @@
 //! The gateway's counters and their exposition in the Prometheus text format (0.0.4), written by
-//! hand; `routes/metrics.rs` serves it at `GET /metrics`.
+//! hand (`exposition.rs`, with this process's memory and CPU from `process.rs`);
+//! `routes/metrics.rs` serves it at `GET /metrics`.
 //!
 //! Counters are atomics in [`Metrics`] (one in the shared state), bumped where the work happens:
 //! ingest counts events, bytes, resends, gaps, redaction hits and its own latency; the [`track`]
@@ -12,7 +13,6 @@
 //! `GATEWAY_METRICS_TOKEN` as a Bearer token so a scraper needs no admin rights.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,18 +21,24 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
-use common::wire::{EventKind, RawEvent, RunStatus};
+use common::wire::{EventKind, RawEvent};
+
+pub use exposition::{Gauges, render};
+pub use process::{ProcessStats, parse_process, process};
 
 use crate::store::AppendOutcome;
 
+mod exposition;
+mod process;
+
 /// Upper bounds (seconds) of the ingest latency buckets; `+Inf` is implied.
-const BUCKETS: [f64; 13] = [
+pub(crate) const BUCKETS: [f64; 13] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 /// Distinct redaction rule names kept as labels; later names count under `other`.
 pub const MAX_RULES: usize = 64;
 /// Reasons a 401 is counted under (the `reason` codes of `PROTOCOL.md` §3).
-const REFUSALS: [&str; 11] = [
+pub(crate) const REFUSALS: [&str; 11] = [
     "missing_header",
     "malformed_header",
     "stale_timestamp",
@@ -223,267 +229,12 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
     resp
 }
 
-/// One metric family: its help and type lines, then `samples` as (labels, value).
-fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(String, String)]) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-    for (labels, value) in samples {
-        let _ = writeln!(out, "{name}{labels} {value}");
-    }
-}
-
-fn one(value: impl std::fmt::Display) -> Vec<(String, String)> {
-    vec![(String::new(), value.to_string())]
-}
-
-/// What `/metrics` reads at scrape time, outside the counters.
-#[derive(Debug, Clone, Default)]
-pub struct Gauges {
-    /// Stored runs by status (statuses with none may be left out).
-    pub runs: Vec<(RunStatus, u64)>,
-    /// Open event streams.
-    pub streams: usize,
-    /// Nonces in this process's memory front.
-    pub nonces: usize,
-    /// The store's failed calls.
-    pub store_errors: u64,
-}
-
-/// The whole exposition.
-pub fn render(m: &Metrics, gauges: &Gauges) -> String {
-    let runs = &gauges.runs;
-    let mut out = String::with_capacity(4096);
-    let get = |c: &AtomicU64| c.load(Relaxed);
-    family(
-        &mut out,
-        "gateway_events_ingested_total",
-        "counter",
-        "Events stored by ingest (resent events are not counted again).",
-        &one(get(&m.events_ingested)),
-    );
-    family(
-        &mut out,
-        "gateway_ingest_bytes_total",
-        "counter",
-        "Request body bytes of committed ingest batches.",
-        &one(get(&m.bytes_ingested)),
-    );
-    family(
-        &mut out,
-        "gateway_ingest_batches_total",
-        "counter",
-        "Ingest batches committed and acknowledged.",
-        &one(get(&m.batches_ingested)),
-    );
-    family(
-        &mut out,
-        "gateway_events_resent_total",
-        "counter",
-        "Events acknowledged without insert because they were already stored (runner resends).",
-        &one(get(&m.events_resent)),
-    );
-    family(
-        &mut out,
-        "gateway_ingest_gaps_total",
-        "counter",
-        "Ingest batches answered 409 sequence_gap (the runner resends from the expected sequence).",
-        &one(get(&m.gaps)),
-    );
-    family(
-        &mut out,
-        "gateway_ingest_refused_total",
-        "counter",
-        "Signed ingest batches refused after verification (bad shape, finished run, storage failure).",
-        &one(get(&m.ingest_refused)),
-    );
-
-    let name = "gateway_ingest_duration_seconds";
-    let _ = writeln!(
-        out,
-        "# HELP {name} Time to verify, store and acknowledge one ingest batch."
-    );
-    let _ = writeln!(out, "# TYPE {name} histogram");
-    let mut cumulative = 0;
-    for (i, bucket) in m.latency_buckets.iter().enumerate() {
-        cumulative += get(bucket);
-        let le = BUCKETS.get(i).map_or("+Inf".to_string(), |b| b.to_string());
-        let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
-    }
-    let _ = writeln!(out, "{name}_sum {}", get(&m.latency_sum_us) as f64 / 1e6);
-    let _ = writeln!(out, "{name}_count {cumulative}");
-
-    let by_status: Vec<(String, String)> = [
-        RunStatus::Pending,
-        RunStatus::Running,
-        RunStatus::Finished,
-        RunStatus::Failed,
-        RunStatus::Stopped,
-    ]
-    .iter()
-    .map(|s| {
-        let n = runs.iter().find(|(r, _)| r == s).map_or(0, |(_, n)| *n);
-        (format!("{{status=\"{}\"}}", s.as_str()), n.to_string())
-    })
-    .collect();
-    family(
-        &mut out,
-        "gateway_runs",
-        "gauge",
-        "Stored runs by status; pending and running ones are the active runs.",
-        &by_status,
-    );
-    let active: u64 = runs
-        .iter()
-        .filter(|(s, _)| !s.is_terminal())
-        .map(|(_, n)| n)
-        .sum();
-    family(
-        &mut out,
-        "gateway_active_runs",
-        "gauge",
-        "Runs not yet finished (pending or running).",
-        &one(active),
-    );
-    family(
-        &mut out,
-        "gateway_sse_subscribers",
-        "gauge",
-        "Open server-sent event streams (run streams and runs-list streams).",
-        &one(gauges.streams),
-    );
-    family(
-        &mut out,
-        "gateway_nonce_cache_entries",
-        "gauge",
-        "Nonces in this process's memory front of replay protection (the store keeps them all).",
-        &one(gauges.nonces),
-    );
-    family(
-        &mut out,
-        "gateway_connections",
-        "gauge",
-        "Client connections being served (at most GATEWAY_MAX_CONNECTIONS).",
-        &one(get(&m.connections_open)),
-    );
-    family(
-        &mut out,
-        "gateway_connections_refused_total",
-        "counter",
-        "Connections that came past the connection cap (answered 503 and closed).",
-        &one(get(&m.connections_refused)),
-    );
-
-    let redactions: Vec<(String, String)> = m
-        .redactions
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-        .map(|(rule, n)| (format!("{{rule=\"{rule}\"}}"), n.to_string()))
-        .collect();
-    family(
-        &mut out,
-        "gateway_redactions_total",
-        "counter",
-        "Secrets the runners redacted, by rule, from the redactions markers ingested.",
-        &redactions,
-    );
-    let refusals: Vec<(String, String)> = REFUSALS
-        .iter()
-        .zip(&m.refusals)
-        .map(|(r, c)| (format!("{{reason=\"{r}\"}}"), get(c).to_string()))
-        .collect();
-    family(
-        &mut out,
-        "gateway_unauthorized_total",
-        "counter",
-        "Requests answered 401, by reason.",
-        &refusals,
-    );
-    family(
-        &mut out,
-        "gateway_store_errors_total",
-        "counter",
-        "Storage calls that failed in the database.",
-        &one(gauges.store_errors),
-    );
-    family(
-        &mut out,
-        "gateway_internal_errors_total",
-        "counter",
-        "Requests answered 500 (the cause is in the gateway's log).",
-        &one(get(&m.internal_errors)),
-    );
-
-    if let Some(p) = process() {
-        family(
-            &mut out,
-            "process_resident_memory_bytes",
-            "gauge",
-            "Resident memory of the gateway process.",
-            &one(p.rss),
-        );
-        family(
-            &mut out,
-            "process_resident_memory_max_bytes",
-            "gauge",
-            "Peak resident memory of the gateway process (VmHWM).",
-            &one(p.hwm),
-        );
-        family(
-            &mut out,
-            "process_cpu_seconds_total",
-            "counter",
-            "User and system CPU time of the gateway process.",
-            &one(p.cpu_seconds),
-        );
-    }
-    out
-}
-
-/// This process's memory and CPU time, from `/proc` (Linux; `None` elsewhere).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ProcessStats {
-    pub rss: u64,
-    pub hwm: u64,
-    pub cpu_seconds: f64,
-}
-
-/// Read [`ProcessStats`] of `/proc/self`.
-pub fn process() -> Option<ProcessStats> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    parse_process(&status, &stat)
-}
-
-/// Parse `/proc/<pid>/status` (VmRSS, VmHWM in kB) and `/proc/<pid>/stat` (utime and stime, in
-/// clock ticks of the fixed 100 Hz `USER_HZ` that `/proc` reports in).
-pub fn parse_process(status: &str, stat: &str) -> Option<ProcessStats> {
-    let kb = |key: &str| {
-        status.lines().find_map(|l| {
-            l.strip_prefix(key)?
-                .trim()
-                .strip_suffix("kB")?
-                .trim()
-                .parse::<u64>()
-                .ok()
-        })
-    };
-    // Fields after the command name (which may hold spaces) start at field 3 (`state`);
-    // utime and stime are fields 14 and 15.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(ProcessStats {
-        rss: kb("VmRSS:")? * 1024,
-        hwm: kb("VmHWM:")? * 1024,
-        cpu_seconds: ticks as f64 / 100.0,
-    })
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use common::wire::RunStatus;
     use serde_json::json;
+
+    use super::*;
 
     fn marker(sequence: u64, counts: serde_json::Value) -> RawEvent {
         common::wire::Event {
@@ -543,16 +294,5 @@ mod tests {
         assert_eq!(m.latency_buckets[1].load(Relaxed), 1, "0.0007 s ≤ 0.001");
         assert_eq!(m.latency_buckets[BUCKETS.len()].load(Relaxed), 1, "+Inf");
         assert_eq!(m.latency_sum_us.load(Relaxed), 9_000_700);
-    }
-
-    #[test]
-    fn proc_files_parse() {
-        let status = "Name:\tgateway\nVmHWM:\t   12000 kB\nVmRSS:\t    9000 kB\n";
-        let stat = "123 (gate way) S 1 123 123 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 4 0";
-        let p = parse_process(status, stat).unwrap();
-        assert_eq!(p.rss, 9000 * 1024);
-        assert_eq!(p.hwm, 12000 * 1024);
-        assert!((p.cpu_seconds - 3.0).abs() < 1e-9, "{}", p.cpu_seconds);
-        assert!(parse_process("", stat).is_none());
     }
 }
