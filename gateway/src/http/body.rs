@@ -33,8 +33,8 @@ pub(crate) async fn read_body(
 pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How many large bodies are read at once. A request waits for a slot only after its headers,
-/// timestamp and run passed [`crate::auth::runner::begin_runner`], and holds it until it is answered,
-/// so parallel uploads bound the memory they can take instead of exhausting it.
+/// timestamp and run passed [`crate::auth::runner::begin_runner`], and holds it until it is
+/// answered, so parallel uploads bound the memory they can take instead of exhausting it.
 #[derive(Debug)]
 pub struct BodySlots {
     /// Ingest batches (≤ 4 MiB each): 64 × 4 MiB at most.

@@ -4,8 +4,8 @@
 //! One bounded `tokio::sync::broadcast` channel per watched run carries the batches ingest has
 //! committed, and one channel carries run summaries for the list. Nothing here is durable: the
 //! store is the truth, and a subscriber that falls behind (the channel answers `Lagged`) or sees a
-//! gap reads the missing events from the store (see `routes/stream.rs`). Channels exist only while someone
-//! listens, so a run nobody watches costs nothing.
+//! gap reads the missing events from the store (see `routes/stream.rs`). Channels exist only
+//! while someone listens, so a run nobody watches costs nothing.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -3,11 +3,12 @@
 //!
 //! Nothing here is durable: the store is the truth, and every reader can catch up from it (a
 //! stream that lags or sees a gap reads the store; a long poll reads the store before it waits).
-//! It is also the one part of the gateway that several replicas must share: a batch committed
-//! by one replica must reach viewers connected to another, a command queued on one must wake a
-//! runner polling another. Every publish and every wait goes through [`Live`], so a shared
+//! It is the part of live delivery that several replicas must share: a batch committed by one
+//! replica must reach viewers connected to another, a command queued on one must wake a runner
+//! polling another. Every publish and every wait goes through [`Live`], so a shared
 //! implementation (a database's notifications feeding each replica's own hub and bells) replaces
-//! this module alone; handlers do not change.
+//! this module alone; handlers do not change. (The rest of what a process keeps in memory is
+//! listed in ARCHITECTURE.md, `gateway/`.)
 
 mod hub;
 mod waiters;

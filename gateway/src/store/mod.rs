@@ -17,9 +17,9 @@
 //! each backend must hold by its design, and says how in its own module documentation.
 //!
 //! * **Ingest is one read-modify-write of the run's row, serialised per run.**
-//!   [`Store::append_events`] reads the run's progress ([`rules::Progress`]: status, last
+//!   [`Store::append_events`] reads the run's progress (`rules::Progress`: status, last
 //!   sequence, stop flag, the stream digest's saved state, the delivery verdict, the Claude
-//!   totals), runs [`rules::plan_append_with`] on it, inserts the new events and writes the new
+//!   totals), runs `rules::plan_append_with` on it, inserts the new events and writes the new
 //!   progress back, in one transaction, with the run's row locked from the read to the commit.
 //!   SQLite gets that from its single writer; PostgreSQL needs `SELECT … FOR UPDATE` on the run's
 //!   row (or an equivalent lock) before it reads. Without the lock two processes ingesting the
@@ -186,8 +186,8 @@ pub trait Store: Send + Sync + 'static {
     /// At most `limit` runs, newest first.
     fn list_runs(&self, limit: usize) -> StoreFuture<Vec<RunSummary>>;
 
-    /// Commits one ingest batch atomically under the rules of [`rules::plan_append_with`]. The batch is shared
-    /// (not copied) with whoever publishes it afterwards. `nonce`, the signed request's, is
+    /// Commits one ingest batch atomically under the rules of `rules::plan_append_with`. The
+    /// batch is shared (not copied) with whoever publishes it afterwards. `nonce`, the signed request's, is
     /// recorded in the same transaction, as [`Store::record_nonce`] would: seen before, the
     /// answer is [`StoreError::Replayed`] and nothing is stored; recorded, it stays recorded even
     /// when the rules refuse the batch (a gap, say), so a replay is refused as a replay.
