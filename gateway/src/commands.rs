@@ -1,122 +1,25 @@
-//! The command channel: a person queues commands (admin), the runner long-polls and acknowledges
-//! them (signed), and `claude-runner assist` posts its links through the same queue. A person's
-//! decision on a permission request travels the same way, stamped here with who decided.
-//!
-//! A long poll waits on the run's [`Waiters`] entry; queueing a command wakes it, so a command
-//! reaches a waiting runner as soon as it is committed. Deleting a run (`DELETE /api/runs/:id`)
-//! wakes it too: the poll then answers `401 unknown_run`, which tells the runner the run is gone.
+//! What a command may be: the checks of what a person queues (commands, permission decisions)
+//! and of the assist links a runner posts, and queueing itself (stored, then the run's bell
+//! rung). The routes are `routes/commands.rs`.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use axum::body::Body;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
-use common::wire::{
-    self, AssistLink, AssistState, Command, CommandAck, CommandKind, PermissionChoice,
-};
+use common::wire::{self, AssistLink, Command, CommandKind, PermissionChoice};
 use serde::Deserialize;
-use tokio::sync::Notify;
 
-use crate::auth::{self, now_ms};
-use crate::body::{parse_json, read_body};
+use crate::clock::now_ms;
 use crate::error::ApiError;
-use crate::signed::{self, Signed};
-use crate::state::AppState;
+use crate::live::Live;
+use crate::store::Store;
 
 /// Longest a long poll may wait, in seconds.
 pub const MAX_WAIT_SECS: u64 = 30;
 /// Longest `exec` command line and `prompt` text accepted, in bytes.
-const MAX_COMMAND_BYTES: usize = 4096;
-const MAX_PROMPT_BYTES: usize = 32 * 1024;
+pub const MAX_COMMAND_BYTES: usize = 4096;
+pub const MAX_PROMPT_BYTES: usize = 32 * 1024;
 /// Longest assist link accepted, in bytes.
-const MAX_LINK_BYTES: usize = 2048;
-
-/// One [`Notify`] per run with a runner waiting on it; entries live only while someone waits.
-#[derive(Debug, Default)]
-pub struct Waiters {
-    runs: Mutex<HashMap<String, Arc<Notify>>>,
-}
-
-/// A waiter's hold on its run's bell, released on drop.
-#[derive(Debug)]
-pub struct Joined<'a> {
-    waiters: &'a Waiters,
-    run_id: String,
-    bell: Option<Arc<Notify>>,
-}
-
-impl std::ops::Deref for Joined<'_> {
-    type Target = Notify;
-    fn deref(&self) -> &Notify {
-        self.bell.as_deref().expect("held until drop")
-    }
-}
-
-impl Drop for Joined<'_> {
-    fn drop(&mut self) {
-        if let Some(bell) = self.bell.take() {
-            self.waiters.release(&self.run_id, bell);
-        }
-    }
-}
-
-impl Waiters {
-    /// The run's bell, created if nobody waits yet. Give it back with [`Waiters::release`].
-    fn join<'a>(&'a self, run_id: &str) -> Joined<'a> {
-        let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
-        let bell = runs.entry(run_id.to_string()).or_default().clone();
-        Joined {
-            waiters: self,
-            run_id: run_id.to_string(),
-            bell: Some(bell),
-        }
-    }
-
-    /// Give back a bell; the entry goes when its last waiter leaves. Called by [`Joined`]'s drop,
-    /// so a poll whose client disconnects mid-wait (its future dropped) still leaves no entry.
-    fn release(&self, run_id: &str, bell: Arc<Notify>) {
-        drop(bell);
-        let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
-        // Clones are only made under this lock, so a count of one means nobody else holds it.
-        if runs.get(run_id).is_some_and(|b| Arc::strong_count(b) == 1) {
-            runs.remove(run_id);
-        }
-    }
-
-    /// Wake every runner waiting on `run_id`.
-    pub fn ring(&self, run_id: &str) {
-        let runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(bell) = runs.get(run_id) {
-            bell.notify_waiters();
-        }
-    }
-
-    /// How many runs have a waiter (for tests).
-    pub fn len(&self) -> usize {
-        self.runs.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// The command routes, merged into [`crate::api::router`].
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/runs/{id}/commands", get(poll).post(enqueue))
-        .route("/api/runs/{id}/commands/{cid}/ack", post(ack))
-        .route("/api/runs/{id}", delete(delete_run))
-        .route("/api/runs/{id}/assist", get(assist_state).post(post_assist))
-        .route("/api/runs/{id}/permissions/{request_id}", post(decide))
-}
+pub const MAX_LINK_BYTES: usize = 2048;
 
 /// Check what the admin asks for before it is queued.
-fn check_kind(kind: &CommandKind) -> Result<(), ApiError> {
+pub fn check_kind(kind: &CommandKind) -> Result<(), ApiError> {
     match kind {
         CommandKind::Exec { command } => {
             if command.trim().is_empty() {
@@ -198,17 +101,17 @@ fn plain_name(v: &str) -> bool {
 /// `POST /api/runs/:id/permissions/:request_id` body.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DecisionBody {
-    decision: PermissionChoice,
+pub struct DecisionBody {
+    pub decision: PermissionChoice,
     #[serde(default)]
-    message: Option<String>,
+    pub message: Option<String>,
     #[serde(default)]
-    rule: Option<String>,
+    pub rule: Option<String>,
 }
 
 /// Check a decision before it is queued: a message only with `deny`, a rule only with
 /// `allow_run`, both bounded and free of control characters (a message may hold line breaks).
-fn check_decision(d: &DecisionBody) -> Result<(), ApiError> {
+pub fn check_decision(d: &DecisionBody) -> Result<(), ApiError> {
     let bad = |m: &str| Err(ApiError::bad_request("invalid_field", m.to_string()));
     if d.message.is_some() && d.decision != PermissionChoice::Deny {
         return bad("message goes with decision \"deny\"");
@@ -230,167 +133,8 @@ fn check_decision(d: &DecisionBody) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Admin: `POST /api/runs/:id/permissions/:request_id` with `{"decision": "allow" |
-/// "allow_run" | "deny", "message"?, "rule"?}`: queue a person's decision for the runner,
-/// stamped with who decided. Only a request the run lists as waiting can be decided.
-async fn decide(
-    State(state): State<AppState>,
-    Path((id, request_id)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<(StatusCode, Json<Command>), ApiError> {
-    auth::require_admin(&state, &headers)?;
-    let bytes = read_body(body, &headers, state.limits.max_json_bytes).await?;
-    let d: DecisionBody = parse_json(&bytes)?;
-    check_decision(&d)?;
-    require_live_run(&state, &id).await?;
-    let waiting = state
-        .store
-        .run(id.clone())
-        .await?
-        .and_then(|r| r.summary.claude)
-        .is_some_and(|c| c.pending_requests.contains(&request_id));
-    if !waiting {
-        return Err(ApiError::bad_request(
-            "not_pending",
-            "no permission request with this id waits for a decision",
-        ));
-    }
-    let kind = CommandKind::Permission {
-        request_id,
-        decision: d.decision,
-        message: d.message,
-        rule: d.rule,
-        // One person today: whoever holds the admin credentials.
-        by: "admin".into(),
-    };
-    let command = queue(&state, &id, kind).await?;
-    tracing::info!(run = %id, command = %command.id, "permission decision queued");
-    Ok((StatusCode::CREATED, Json(command)))
-}
-
-/// Refuse work for a run that has ended (404 if there is no such run).
-async fn require_live_run(state: &AppState, id: &str) -> Result<wire::RunStatus, ApiError> {
-    if !wire::valid_run_id(id) {
-        return Err(ApiError::NotFound("no such run"));
-    }
-    let run = state
-        .store
-        .run(id.to_string())
-        .await?
-        .ok_or(ApiError::NotFound("no such run"))?;
-    if run.summary.status.is_terminal() {
-        return Err(ApiError::bad_request(
-            "run_finished",
-            "the run has ended and takes no more commands",
-        ));
-    }
-    Ok(run.summary.status)
-}
-
-/// Queue a command and wake the runner's long poll.
-async fn queue(state: &AppState, id: &str, kind: CommandKind) -> Result<Command, ApiError> {
-    let command = state
-        .store
-        .enqueue_command(id.to_string(), kind, now_ms())
-        .await?;
-    state.command_waiters.ring(id);
-    Ok(command)
-}
-
-/// Admin: `DELETE /api/runs/:id`: the run, its events, commands and artifacts are deleted. A
-/// runner still attached learns it from its next poll (`401 unknown_run`; a waiting poll is
-/// woken), ends the session and removes an auto workspace.
-async fn delete_run(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<StatusCode, ApiError> {
-    auth::require_admin(&state, &headers)?;
-    if !wire::valid_run_id(&id) || !state.store.delete_run(id.clone()).await? {
-        return Err(ApiError::NotFound("no such run"));
-    }
-    state.command_waiters.ring(&id);
-    tracing::info!(run = %id, "run deleted");
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// Admin: `POST /api/runs/:id/commands` with `{"kind": "exec" | "prompt" | "stop" |
-/// "interrupt" | "end_session" | "file", …}`.
-async fn enqueue(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<(StatusCode, Json<Command>), ApiError> {
-    auth::require_admin(&state, &headers)?;
-    let bytes = read_body(body, &headers, state.limits.max_json_bytes).await?;
-    let kind: CommandKind = parse_json(&bytes)?;
-    check_kind(&kind)?;
-    require_live_run(&state, &id).await?;
-    let command = queue(&state, &id, kind).await?;
-    tracing::info!(run = %id, command = %command.id, "command queued");
-    Ok((StatusCode::CREATED, Json(command)))
-}
-
-#[derive(Debug, Deserialize)]
-struct PollQuery {
-    wait: Option<u64>,
-}
-
-/// Runner: `GET /api/runs/:id/commands?wait=S`, the pending commands, waiting up to S seconds
-/// (at most [`MAX_WAIT_SECS`]) for one to be queued.
-async fn poll(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(q): Query<PollQuery>,
-    _signed: Signed<signed::RunRead>,
-) -> Result<Json<Vec<Command>>, ApiError> {
-    let wait = Duration::from_secs(q.wait.unwrap_or(0).min(MAX_WAIT_SECS));
-    let bell = state.command_waiters.join(&id);
-    let answer = wait_for_commands(&state, &id, &bell, wait).await;
-    drop(bell);
-    Ok(Json(answer?))
-}
-
-async fn wait_for_commands(
-    state: &AppState,
-    id: &str,
-    bell: &Notify,
-    wait: Duration,
-) -> Result<Vec<Command>, ApiError> {
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        // Registered before reading, so a command queued after the read still wakes us.
-        let rung = bell.notified();
-        tokio::pin!(rung);
-        rung.as_mut().enable();
-        let pending = state.store.pending_commands(id.to_string()).await?;
-        if !pending.is_empty() {
-            return Ok(pending);
-        }
-        // Deleted while (or before) waiting: say so now rather than at the next poll.
-        if state.store.run(id.to_string()).await?.is_none() {
-            return Err(ApiError::Unauthorized(common::sign::AuthReason::UnknownRun));
-        }
-        if tokio::time::timeout_at(deadline, rung).await.is_err() {
-            return Ok(Vec::new());
-        }
-    }
-}
-
-/// Runner: `POST /api/runs/:id/commands/:cid/ack`: the runner took the command.
-async fn ack(
-    State(state): State<AppState>,
-    Path((id, cid)): Path<(String, String)>,
-    _signed: Signed<signed::RunJson>,
-) -> Result<Json<CommandAck>, ApiError> {
-    let acked = state.store.ack_command(id, cid).await?;
-    Ok(Json(CommandAck { acked }))
-}
-
 /// Check a link before it is queued: tmate only, bounded, printable, plausible schemes.
-fn check_link(link: &AssistLink) -> Result<(), ApiError> {
+pub fn check_link(link: &AssistLink) -> Result<(), ApiError> {
     let bad = |m: &str| Err(ApiError::bad_request("invalid_field", m.to_string()));
     if link.kind != "tmate" {
         return bad("type must be \"tmate\"");
@@ -418,69 +162,35 @@ fn check_link(link: &AssistLink) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Runner (`claude-runner assist`): `POST /api/runs/:id/assist` queues the link for the run's
-/// `start` process, which publishes it as an `assist` event (it owns the run's sequence).
-async fn post_assist(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    signed: Signed<signed::RunJson>,
-) -> Result<(StatusCode, Json<AssistState>), ApiError> {
-    let link: AssistLink = parse_json(signed.body())?;
-    check_link(&link)?;
-    let run_status = require_live_run(&state, &id).await?;
-    let command = queue(&state, &id, CommandKind::Assist { assist: link }).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(AssistState {
-            run_status,
-            command_id: Some(command.id),
-        }),
-    ))
+/// Refuse work for a run that has ended (404 if there is no such run).
+pub async fn require_live_run(store: &dyn Store, id: &str) -> Result<wire::RunStatus, ApiError> {
+    let run = crate::http::stored_run(store, id).await?;
+    if run.summary.status.is_terminal() {
+        return Err(ApiError::bad_request(
+            "run_finished",
+            "the run has ended and takes no more commands",
+        ));
+    }
+    Ok(run.summary.status)
 }
 
-/// Runner (`claude-runner assist`): `GET /api/runs/:id/assist`, the run's status, so the
-/// assist session can end with the run.
-async fn assist_state(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    _signed: Signed<signed::RunRead>,
-) -> Result<Json<AssistState>, ApiError> {
-    let run = state
-        .store
-        .run(id)
-        .await?
-        .ok_or(ApiError::NotFound("no such run"))?;
-    Ok(Json(AssistState {
-        run_status: run.summary.status,
-        command_id: None,
-    }))
+/// Queue a command and wake the runner's long poll.
+pub async fn queue(
+    store: &dyn Store,
+    live: &Live,
+    id: &str,
+    kind: CommandKind,
+) -> Result<Command, ApiError> {
+    let command = store
+        .enqueue_command(id.to_string(), kind, now_ms())
+        .await?;
+    live.ring(id);
+    Ok(command)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn a_bell_wakes_its_waiter_and_leaves_no_entry_behind() {
-        let w = Arc::new(Waiters::default());
-        let bell = w.join("r");
-        {
-            let rung = bell.notified();
-            tokio::pin!(rung);
-            rung.as_mut().enable();
-            w.ring("other");
-            w.ring("r");
-            tokio::time::timeout(Duration::from_secs(1), rung)
-                .await
-                .expect("woken");
-        }
-        assert_eq!(w.len(), 1);
-        let second = w.join("r");
-        drop(bell);
-        assert_eq!(w.len(), 1, "still held by the second waiter");
-        drop(second);
-        assert!(w.is_empty());
-    }
 
     #[test]
     fn admin_commands_are_checked() {

@@ -9,6 +9,8 @@ use clap::Parser;
 use common::Secret;
 use common::settings::{Layers, parse_bool};
 
+use crate::store::Location;
+
 /// Command-line flags. Every flag also has an environment variable (shown in `--help`); the
 /// flag wins, then the environment, then `.env` in the working directory, then the default.
 #[derive(Debug, Default, Parser)]
@@ -74,7 +76,8 @@ pub struct Args {
 pub struct Config {
     pub listen: String,
     pub data_dir: PathBuf,
-    pub database_path: PathBuf,
+    /// `DATABASE_URL`: the store to open.
+    pub database: Location,
     pub public_url: Option<String>,
     pub tls: TlsChoice,
     /// `HMAC_SECRET`; generated and kept in the data directory when unset.
@@ -126,7 +129,7 @@ impl Default for Limits {
             max_ingest_bytes: common::wire::MAX_BATCH_BYTES,
             max_json_bytes: 64 * 1024,
             max_artifact_bytes: 32 * 1024 * 1024,
-            // About 20 bytes each (see `replay::NonceCache`): 2 M entries are ~50 MB at most
+            // About 20 bytes each (see `auth::replay::NonceCache`): 2 M entries are ~50 MB at most
             // and hold ~6,600 signed requests per second (each is remembered for 300 s); past
             // that the store alone answers.
             nonce_cache_entries: 2_000_000,
@@ -153,14 +156,9 @@ impl Config {
             )
             .unwrap_or_default(),
         );
-        let database_path = match get("DATABASE_URL", args.database_url, None) {
-            None => data_dir.join("gateway.db"),
-            Some(url) => match url.strip_prefix("sqlite:") {
-                Some(p) => PathBuf::from(p.trim_start_matches("//")),
-                None => {
-                    bail!("DATABASE_URL {url:?}: only sqlite: URLs are supported by this build")
-                }
-            },
+        let database = match get("DATABASE_URL", args.database_url, None) {
+            None => Location::Sqlite(data_dir.join("gateway.db")),
+            Some(url) => Location::parse(&url)?,
         };
         let plain = args.plain_http
             || match get("GATEWAY_PLAIN_HTTP", None, None) {
@@ -231,7 +229,7 @@ impl Config {
         Ok(Self {
             listen,
             data_dir,
-            database_path,
+            database,
             public_url: get("GATEWAY_PUBLIC_URL", args.public_url, None),
             tls,
             hmac_secret: get("HMAC_SECRET", None, None).map(Secret::new),
@@ -299,7 +297,10 @@ mod tests {
     fn defaults() {
         let c = Config::resolve(Args::default(), &Layers::default()).unwrap();
         assert_eq!(c.listen, "127.0.0.1:3100");
-        assert_eq!(c.database_path, PathBuf::from(".data/gateway/gateway.db"));
+        assert_eq!(
+            c.database,
+            Location::Sqlite(PathBuf::from(".data/gateway/gateway.db"))
+        );
         assert_eq!(
             c.tls,
             TlsChoice::Generated {
@@ -413,6 +414,6 @@ mod tests {
             &layers(&[("DATABASE_URL", "sqlite:///tmp/x.db")]),
         )
         .unwrap();
-        assert_eq!(c.database_path, PathBuf::from("/tmp/x.db"));
+        assert_eq!(c.database, Location::Sqlite(PathBuf::from("/tmp/x.db")));
     }
 }

@@ -3,49 +3,41 @@
 //!
 //! Entry points: [`serve`] (what `main` and the tests call), [`Gateway::open`] + [`Gateway::run`]
 //! when the caller wants the start-up facts (URL, CA fingerprint, first-start secrets) before
-//! serving, and [`api::router`] for handler tests without a socket.
+//! serving, and [`routes::router`] for handler tests without a socket.
 
-pub mod api;
-pub mod artifacts;
 pub mod auth;
-pub mod body;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod error;
-pub mod hub;
-pub mod ingest;
+pub mod http;
+pub mod live;
 pub mod metrics;
-pub mod replay;
+pub mod routes;
 pub mod secrets;
 pub mod server;
-pub mod session;
-pub mod signed;
-pub mod sse;
 pub mod state;
 pub mod store;
-pub mod tls;
 pub mod transcript;
 pub mod web;
+pub mod web_session;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::config::{Config, TlsChoice};
 use crate::state::{AppState, StateInner};
-use crate::store::Store;
-use crate::store::sqlite::SqliteStore;
 
 /// A gateway ready to serve: storage open, secrets and certificates in place.
 #[derive(Debug)]
 pub struct Gateway {
     pub state: AppState,
-    pub tls: Option<tls::TlsMaterial>,
+    pub tls: Option<server::tls::TlsMaterial>,
     /// Base URL people and runners use.
     pub base_url: String,
     /// Set on first start (or rotation): the admin token, to show once.
@@ -67,8 +59,6 @@ impl Gateway {
         // Absolute, so the paths printed and written into runner.env work from anywhere.
         config.data_dir =
             std::path::absolute(&config.data_dir).context("resolve the data directory")?;
-        config.database_path =
-            std::path::absolute(&config.database_path).context("resolve the database path")?;
         let warning = config.check_listen(bound)?;
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("create data directory {}", config.data_dir.display()))?;
@@ -76,27 +66,9 @@ impl Gateway {
         // owner only, whatever the umask.
         std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700))
             .with_context(|| format!("restrict {}", config.data_dir.display()))?;
-        if let Some(parent) = config
-            .database_path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("create database directory {}", parent.display()))?;
-        }
-        // Create the database owner-only before SQLite does it with the umask's mode.
-        if !config.database_path.exists() {
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&config.database_path)
-                .with_context(|| format!("create database {}", config.database_path.display()))?;
-        }
-        let store: Arc<dyn Store> = Arc::new(
-            SqliteStore::open(&config.database_path)
-                .with_context(|| format!("open database {}", config.database_path.display()))?,
-        );
+        let store = store::open(&config.database)
+            .await
+            .with_context(|| format!("open the database {}", config.database))?;
         let secrets = secrets::load_or_create(
             &config.data_dir,
             config.hmac_secret.clone(),
@@ -106,13 +78,13 @@ impl Gateway {
         )
         .await?;
         let (sessions, new_admin_password) =
-            session::Sessions::open(store.as_ref(), config.admin_password.clone()).await?;
+            web_session::Sessions::open(store.as_ref(), config.admin_password.clone()).await?;
         let tls = match &config.tls {
-            TlsChoice::Generated { extra_names } => Some(tls::load_or_generate(
+            TlsChoice::Generated { extra_names } => Some(server::tls::load_or_generate(
                 &config.data_dir.join("tls"),
                 extra_names,
             )?),
-            TlsChoice::Files { cert, key } => Some(tls::load_files(cert, key)?),
+            TlsChoice::Files { cert, key } => Some(server::tls::load_files(cert, key)?),
             TlsChoice::PlainHttp { .. } => None,
         };
         let base_url = config.base_url(bound);
@@ -124,14 +96,17 @@ impl Gateway {
             store,
             hmac_secret: secrets.hmac_secret,
             admin_token_hash: secrets.admin_token_hash,
-            nonces: replay::NonceCache::new(config.limits.nonce_cache_entries),
+            metrics_token_hash: config
+                .metrics_token
+                .as_ref()
+                .map(|t| auth::tokens::token_hash(t.expose().trim())),
+            nonces: auth::replay::NonceCache::new(config.limits.nonce_cache_entries),
             limits: config.limits.clone(),
             base_url: base_url.clone(),
             tls: tls.is_some(),
-            hub: Default::default(),
             sessions,
-            command_waiters: commands::Waiters::default(),
-            metrics: Arc::new(metrics::Metrics::new(config.metrics_token.as_ref())),
+            live: Default::default(),
+            metrics: Default::default(),
         });
         Ok(Self {
             state,
@@ -151,13 +126,13 @@ impl Gateway {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let app = api::router(self.state.clone());
-        let pruner = tokio::spawn(replay::prune_forever(self.state.store.clone()));
+        let app = routes::router(self.state.clone());
+        let pruner = tokio::spawn(auth::replay::prune_forever(self.state.store.clone()));
         let renewal = self
             .tls
             .as_ref()
             .and_then(|t| t.renewer.clone())
-            .map(|r| tokio::spawn(tls::renew_forever(r)));
+            .map(|r| tokio::spawn(server::tls::renew_forever(r)));
         let limits = server::ConnLimits {
             max_connections: self.state.limits.max_connections,
             header_timeout: self.state.limits.header_timeout,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use common::Secret;
 
-use crate::auth::token_hash;
+use crate::auth::tokens::token_hash;
 use crate::store::Store;
 
 const ADMIN_HASH_KEY: &str = "admin_token_sha256";

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use common::Secret;
 
+use crate::auth::replay::NonceCache;
 use crate::config::Limits;
-use crate::replay::NonceCache;
 use crate::store::Store;
 
 /// Cheap to clone: one `Arc` around the real state.
@@ -18,22 +18,23 @@ pub struct StateInner {
     pub hmac_secret: Secret,
     /// SHA-256 of the admin token; the token itself is never kept.
     pub admin_token_hash: [u8; 32],
+    /// SHA-256 of `GATEWAY_METRICS_TOKEN`, which reads `/metrics` and nothing else.
+    pub metrics_token_hash: Option<[u8; 32]>,
     pub nonces: NonceCache,
     pub limits: Limits,
     /// Base URL for links shown to people (`https://localhost:3100`).
     pub base_url: String,
     /// The listener serves TLS: answers carry HSTS, and a browser's `Origin` must be `https`.
     pub tls: bool,
-    /// Live fan-out of stored events and run changes to the web UI's streams.
-    pub hub: crate::hub::Hub,
+    /// Live fan-out of stored events and run changes to the web UI's streams, and the bells of
+    /// runners long-polling for commands.
+    pub live: crate::live::Live,
     /// The web UI's password hash, sign-in sessions and sign-in rate limits.
-    pub sessions: crate::session::Sessions,
-    /// Runners long-polling for commands, woken when one is queued.
-    pub command_waiters: crate::commands::Waiters,
+    pub sessions: crate::web_session::Sessions,
     /// Counters served at `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Bounds on large bodies read at once.
-    pub body_slots: crate::body::BodySlots,
+    pub body_slots: crate::http::BodySlots,
 }
 
 impl std::fmt::Debug for StateInner {

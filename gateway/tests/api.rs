@@ -7,9 +7,9 @@ use axum::http::{Request, StatusCode};
 use common::Secret;
 use common::sign::{self, SignedParts};
 use common::wire::{CreatedRun, Event, EventKind, EventPage, IngestBatch};
+use gateway::auth::replay::NonceCache;
 use gateway::auth::token_hash;
 use gateway::config::Limits;
-use gateway::replay::NonceCache;
 use gateway::state::{AppState, StateInner};
 use gateway::store::Store;
 use gateway::store::sqlite::SqliteStore;
@@ -39,6 +39,7 @@ fn state_on(path: &std::path::Path) -> AppState {
         store,
         hmac_secret: Secret::new(SECRET),
         admin_token_hash: token_hash(ADMIN),
+        metrics_token_hash: None,
         nonces: NonceCache::new(1000),
         limits: Limits {
             max_ingest_bytes: 64 * 1024,
@@ -46,9 +47,8 @@ fn state_on(path: &std::path::Path) -> AppState {
         },
         base_url: "https://localhost:3100".into(),
         tls: true,
-        hub: Default::default(),
+        live: Default::default(),
         sessions: Default::default(),
-        command_waiters: Default::default(),
         metrics: Default::default(),
     })
 }
@@ -125,7 +125,7 @@ impl Signed {
 }
 
 async fn call(state: &AppState, req: Request<Body>) -> (StatusCode, Value) {
-    let resp = gateway::api::router(state.clone())
+    let resp = gateway::routes::router(state.clone())
         .oneshot(req)
         .await
         .unwrap();
@@ -720,7 +720,7 @@ async fn event_data_is_kept_exactly_as_received() {
     );
     let (status, b) = ingest(&h.state, &run, body.into_bytes()).await;
     assert_eq!(status, StatusCode::OK, "{b}");
-    let resp = gateway::api::router(h.state.clone())
+    let resp = gateway::routes::router(h.state.clone())
         .oneshot(
             Request::get(format!("/api/runs/{}/events?after=0", run.run_id))
                 .header("authorization", format!("Bearer {ADMIN}"))

@@ -22,7 +22,8 @@ async fn open(dir: &Path) -> (AppState, PathBuf) {
     let mut config = support::plain_config(dir);
     config.admin_token = Some(Secret::new(ADMIN));
     config.admin_password = Some(Secret::new("a password for the stream tests"));
-    let db = std::path::absolute(&config.database_path).unwrap();
+    let gateway::store::Location::Sqlite(db) = &config.database;
+    let db = std::path::absolute(db).unwrap();
     let gateway = gateway::Gateway::open(config, "127.0.0.1:3100".parse().unwrap())
         .await
         .unwrap();
@@ -122,7 +123,7 @@ async fn a_late_publish_of_a_reconciled_commit_is_not_written_twice() {
     commit_unpublished(&state, &run, first.clone()).await;
     s.read_until(|text| text.contains("id: 3\n")).await;
     // The publish of that commit comes after all, then the run goes on through ingest.
-    state.hub.publish(
+    state.live.publish_events(
         &run.run_id,
         first.iter().map(Event::to_raw).collect::<Vec<_>>(),
     );
@@ -140,7 +141,7 @@ async fn an_ingest_request_dropped_while_its_append_waits_still_publishes_the_ba
     let dir = tempfile::tempdir().unwrap();
     let (state, db) = open(dir.path()).await;
     let run = create_run(&state).await;
-    let mut rx = state.hub.subscribe(&run.run_id);
+    let mut rx = state.live.subscribe_run(&run.run_id);
     let events: Vec<Event> = (1..=3).map(line).collect();
     let req = support::ingest_for(&state, &run, events.to_vec());
 

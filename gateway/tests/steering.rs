@@ -180,7 +180,7 @@ async fn a_long_poll_answers_as_soon_as_a_command_is_queued() {
     let poll = h.poll(&run, 20);
     let queue = async {
         // Queue only once the poll is waiting on the run's bell.
-        while h.state.command_waiters.is_empty() {
+        while h.state.live.waiting_runs() == 0 {
             tokio::task::yield_now().await;
         }
         h.queue(&run, json!({"kind": "exec", "command": "pwd"}))
@@ -196,7 +196,7 @@ async fn a_long_poll_answers_as_soon_as_a_command_is_queued() {
         started.elapsed()
     );
     assert!(
-        h.state.command_waiters.is_empty(),
+        h.state.live.waiting_runs() == 0,
         "no waiter entry left behind"
     );
 

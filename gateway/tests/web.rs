@@ -411,9 +411,9 @@ async fn a_run_stream_replays_then_goes_live_with_no_gap_and_no_duplicate() {
     ingest(&state, &run, 4..=6).await;
     // Batches the hub cannot vouch for: a stale copy, then one past a gap (not stored).
     state
-        .hub
-        .publish(&run.run_id, vec![ev(5).to_raw(), ev(6).to_raw()]);
-    state.hub.publish(&run.run_id, vec![ev(9).to_raw()]);
+        .live
+        .publish_events(&run.run_id, vec![ev(5).to_raw(), ev(6).to_raw()]);
+    state.live.publish_events(&run.run_id, vec![ev(9).to_raw()]);
     ingest(&state, &run, 7..=8).await;
     assert_eq!(s.ids_through(8).await, [2, 3, 4, 5, 6, 7, 8]);
 

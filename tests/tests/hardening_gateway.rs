@@ -18,7 +18,7 @@ struct Captured {
 
 fn capture(method: &'static str, path: &str, run_id: &str, key: &[u8], body: Vec<u8>) -> Captured {
     let (p, q) = path.split_once('?').unwrap_or((path, ""));
-    let timestamp = gateway::auth::now_secs();
+    let timestamp = gateway::clock::now_secs();
     let nonce = claude_runner::client::random_b64(18);
     let signature = sign::sign(
         key,

@@ -1,13 +1,13 @@
 //! Real TLS handshakes between the gateway's server material and the runner's client trust modes.
 //!
 //! In the e2e crate, replace the `use tlsdev::...` lines with
-//! `use gateway::tls as gateway_tls;` and `use claude_runner::tls as runner_tls;`.
+//! `use gateway::server::tls as gateway_tls;` and `use claude_runner::tls as runner_tls;`.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use claude_runner::tls::{self as runner_tls, Trust};
-use gateway::tls as gateway_tls;
+use gateway::server::tls as gateway_tls;
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

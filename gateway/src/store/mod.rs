@@ -5,21 +5,58 @@
 //! `'static` future, so the trait is object-safe and a backend is free to run its work on a blocking
 //! pool (SQLite) or on an async driver (a future PostgreSQL backend). No backend type appears here.
 //!
-//! The ingest rules (duplicates, gaps, status transitions) live in [`plan_append`] so that every
-//! backend applies exactly the same ones; a backend only has to run it inside one transaction.
+//! This file holds the trait and its types only; `open.rs` opens the backend a database URL
+//! names. The ingest rules (duplicates, gaps, status
+//! transitions, the delivery check, what markers do) are `rules.rs` and `progress.rs`, so that
+//! every backend applies exactly the same ones; each backend lives in its own folder (`sqlite/`),
+//! and `gateway/tests/store/` is the conformance suite every backend must pass.
+//!
+//! # What a backend must guarantee
+//!
+//! The handlers rely on these. The conformance suite checks what a test can observe; the rest
+//! each backend must hold by its design, and says how in its own module documentation.
+//!
+//! * **Ingest is one read-modify-write of the run's row, serialised per run.**
+//!   [`Store::append_events`] reads the run's progress (`rules::Progress`: status, last
+//!   sequence, stop flag, the stream digest's saved state, the delivery verdict, the Claude
+//!   totals), runs `rules::plan_append_with` on it, inserts the new events and writes the new
+//!   progress back, in one transaction, with the run's row locked from the read to the commit.
+//!   SQLite gets that from its single writer; PostgreSQL needs `SELECT … FOR UPDATE` on the run's
+//!   row (or an equivalent lock) before it reads. Without the lock two processes ingesting the
+//!   same run could both read the same `last_seq`: one would store a gap or a duplicate, the
+//!   digest would miss events, and the delivery check would lie.
+//! * **The nonce goes with the batch.** A batch's nonce is recorded in the batch's transaction
+//!   but outside the batch's own rollback: seen before, the answer is
+//!   [`StoreError::Replayed`] and nothing is stored; refused by the rules (a gap, say), the nonce
+//!   stays recorded; a transaction that fails to commit records neither.
+//! * **Acknowledged means durable.** A batch is on disk (or on a synchronous standby) before
+//!   `append_events` answers: the runner deletes what the gateway acknowledged.
+//! * **A batch is seen whole or not at all** by `events`, `events_before` and `run`, and readers
+//!   do not hold up ingest.
+//! * **Nonces are shared.** [`Store::record_nonce`] is an atomic insert-if-absent, durable before
+//!   it answers and visible to every process using the database.
+//! * **Writes need their run, under the same lock.** `enqueue_command` and `put_artifact` check
+//!   that the run exists in the transaction that writes, and deleting a run deletes its events,
+//!   commands and artifacts with it, so a run deleted meanwhile leaves nothing behind.
+//! * **Commands keep their queue order** (the order they were stored, not their `created_at`) and
+//!   get ids unique without a shared counter.
+//! * **A touch never revives a session**: [`Store::touch_session`] only updates a row that exists.
+//! * **Failures are [`StoreError::Backend`]**, with text for the log only, counted by
+//!   [`Store::backend_errors`].
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use common::digest::StreamDigest;
-use common::wire::{
-    ArtifactInfo, ClaudeStats, Command, CommandKind, Delivery, EventKind, RawEvent, RunStatus,
-    RunSummary,
-};
+use common::wire::{ArtifactInfo, Command, CommandKind, RawEvent, RunStatus, RunSummary};
 
+mod open;
+mod progress;
+pub(crate) mod rules;
 pub mod sqlite;
+
+pub use open::{Location, SCHEMES, UnsupportedUrl, open};
 
 /// What every [`Store`] method returns.
 pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'static>>;
@@ -149,8 +186,8 @@ pub trait Store: Send + Sync + 'static {
     /// At most `limit` runs, newest first.
     fn list_runs(&self, limit: usize) -> StoreFuture<Vec<RunSummary>>;
 
-    /// Commits one ingest batch atomically under the rules of [`plan_append`]. The batch is shared
-    /// (not copied) with whoever publishes it afterwards. `nonce`, the signed request's, is
+    /// Commits one ingest batch atomically under the rules of `rules::plan_append_with`. The
+    /// batch is shared (not copied) with whoever publishes it afterwards. `nonce`, the signed request's, is
     /// recorded in the same transaction, as [`Store::record_nonce`] would: seen before, the
     /// answer is [`StoreError::Replayed`] and nothing is stored; recorded, it stays recorded even
     /// when the rules refuse the batch (a gap, say), so a replay is refused as a replay.
@@ -241,478 +278,9 @@ pub trait Store: Send + Sync + 'static {
     }
 }
 
-/// The part of a run that ingest reads and rewrites.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Progress {
-    pub status: RunStatus,
-    pub last_seq: u64,
-    pub last_event_at: Option<i64>,
-    pub exit_code: Option<i32>,
-    pub finished_at: Option<i64>,
-    /// A `stop_requested` marker is stored: the next `finished` marker means `stopped`.
-    pub stop_requested: bool,
-    /// The digest of every stored event, in sequence order.
-    pub stream: StreamDigest,
-    /// Set by the `finished` marker; see [`delivery_of`].
-    pub delivery: Option<Delivery>,
-    /// The run's Claude session, from `session` and `turn_finished` markers.
-    pub claude: Option<ClaudeStats>,
-}
-
-/// Compares the count and SHA-256 a `finished` marker claims with the stream stored before it:
-/// `None` if the marker claims neither (an older runner), else complete or incomplete.
-pub(crate) fn delivery_of(stored: &StreamDigest, finished: &serde_json::Value) -> Option<Delivery> {
-    let count = finished.get("eventCount");
-    let sha = finished.get("streamSha256");
-    if count.is_none() && sha.is_none() {
-        return None;
-    }
-    let count_ok = count.and_then(|c| c.as_u64()) == Some(stored.events());
-    let sha_ok = sha
-        .and_then(|s| s.as_str())
-        .is_some_and(|s| s.eq_ignore_ascii_case(&stored.hex()));
-    Some(if count_ok && sha_ok {
-        Delivery::Complete
-    } else {
-        Delivery::Incomplete
-    })
-}
-
-/// Checks a batch against the stored `before` and works out what to write.
-///
-/// Returns the new events (in order) and the run's progress once they are stored. Events with
-/// `sequence <= last_seq` are resends and are dropped. The rest must be `last_seq + 1, +2, …` or the
-/// answer is [`StoreError::Gap`]; a terminal run refuses new events with [`StoreError::RunFinished`]
-/// (checked first: resending would not help). The first event moves `pending` to `running`; a
-/// `finished` marker ends the run as `finished` (exit code 0), `failed` (any other or no exit code) or
-/// `stopped` (a `stop_requested` marker came before it), and its `eventCount`/`streamSha256` are checked
-/// against the events stored before it ([`delivery_of`]). `finished` is the last event of a run: a
-/// batch with new events after its `finished` marker is refused whole with [`StoreError::Invalid`].
-/// Every stored event feeds the stream digest.
-#[cfg(test)]
-pub(crate) fn plan_append<'a>(
-    before: &Progress,
-    events: &'a [RawEvent],
-) -> Result<(Vec<&'a RawEvent>, Progress), StoreError> {
-    plan_append_with(before, events, |_, _| {})
-}
-
-/// [`plan_append`], handing each new event's canonical line (`common::digest`, the bytes the
-/// stream digest hashes) to `on_line` as well. Every event's `data` must be in canonical form
-/// (`common::canonical`; the ingest handler sees to it). On an error, what `on_line` saw must be
-/// thrown away.
-pub(crate) fn plan_append_with<'a>(
-    before: &Progress,
-    events: &'a [RawEvent],
-    mut on_line: impl FnMut(&RawEvent, &[u8]),
-) -> Result<(Vec<&'a RawEvent>, Progress), StoreError> {
-    let fresh: Vec<&RawEvent> = events
-        .iter()
-        .filter(|e| e.sequence > before.last_seq)
-        .collect();
-    if fresh.is_empty() {
-        return Ok((fresh, before.clone()));
-    }
-    if before.status.is_terminal() {
-        return Err(StoreError::RunFinished);
-    }
-    // `fresh` is non-empty, so `last_seq < u64::MAX` and the addition cannot overflow.
-    let expected = before.last_seq + 1;
-    let contiguous = fresh
-        .iter()
-        .zip(expected..)
-        .all(|(event, want)| event.sequence == want);
-    if !contiguous {
-        return Err(StoreError::Gap { expected });
-    }
-
-    let mut after = before.clone();
-    let mut line = Vec::with_capacity(256);
-    if after.status == RunStatus::Pending {
-        after.status = RunStatus::Running;
-    }
-    for event in &fresh {
-        if after.status.is_terminal() {
-            return Err(StoreError::Invalid(format!(
-                "event {}: events after finished",
-                event.sequence
-            )));
-        }
-        after.last_seq = event.sequence;
-        after.last_event_at = Some(after.last_event_at.map_or(event.ts, |t| t.max(event.ts)));
-        if event.kind == EventKind::Marker {
-            apply_marker(&mut after, event);
-        }
-        line.clear();
-        common::digest::canonical_raw_line(
-            event.data.get(),
-            event.sequence,
-            event.kind.as_str(),
-            &mut line,
-        );
-        after.stream.push_line(&line);
-        on_line(event, &line);
-    }
-    Ok((fresh, after))
-}
-
-/// What a lifecycle marker does to a run that is not yet terminal.
-fn apply_marker(after: &mut Progress, event: &RawEvent) {
-    let data = event.data_value();
-    match data["event"].as_str() {
-        Some("stop_requested") => after.stop_requested = true,
-        Some("finished") => {
-            let code = data
-                .get("exitCode")
-                .and_then(|v| v.as_i64())
-                .and_then(|c| i32::try_from(c).ok());
-            after.exit_code = code;
-            after.finished_at = Some(event.ts);
-            after.status = if after.stop_requested {
-                RunStatus::Stopped
-            } else if code == Some(0) {
-                RunStatus::Finished
-            } else {
-                RunStatus::Failed
-            };
-            after.delivery = delivery_of(&after.stream, &data);
-            // Nothing waits for a decision once the run is over.
-            if let Some(c) = after.claude.as_mut() {
-                set_pending(c, Vec::new());
-            }
-        }
-        Some("session") => {
-            let c = after.claude.get_or_insert_with(ClaudeStats::default);
-            if let Some(id) = data["sessionId"].as_str() {
-                c.session_id = Some(id.to_string());
-            }
-            if let Some(m) = data["model"].as_str() {
-                c.model = Some(m.to_string());
-            }
-        }
-        Some("turn_finished") => {
-            let c = after.claude.get_or_insert_with(ClaudeStats::default);
-            add_turn(c, &data);
-            c.between_turns = true;
-            // A request cannot outlive the turn that asked it (the runner cancels it; a runner
-            // that died did not).
-            set_pending(c, Vec::new());
-        }
-        Some("permission_request") => {
-            if let Some(id) = data["requestId"].as_str() {
-                let c = after.claude.get_or_insert_with(ClaudeStats::default);
-                let mut ids = std::mem::take(&mut c.pending_requests);
-                if !ids.iter().any(|x| x == id) {
-                    ids.push(id.to_string());
-                }
-                // Beyond the bound the oldest is forgotten rather than the run's row growing.
-                if ids.len() > common::wire::MAX_PENDING_REQUESTS {
-                    ids.remove(0);
-                }
-                set_pending(c, ids);
-            }
-        }
-        Some("permission_decision") => {
-            if let (Some(id), Some(c)) = (data["requestId"].as_str(), after.claude.as_mut()) {
-                let mut ids = std::mem::take(&mut c.pending_requests);
-                ids.retain(|x| x != id);
-                set_pending(c, ids);
-            }
-        }
-        Some("turn_started" | "session_ended") => {
-            if let Some(c) = after.claude.as_mut() {
-                c.between_turns = false;
-            }
-        }
-        _ => {}
-    }
-}
-
-/// The requests waiting for a decision, and their count.
-fn set_pending(c: &mut ClaudeStats, ids: Vec<String>) {
-    c.pending_approvals = ids.len() as u64;
-    c.pending_requests = ids;
-}
-
-/// Add one `turn_finished` marker to a run's Claude totals.
-fn add_turn(c: &mut ClaudeStats, m: &serde_json::Value) {
-    let n = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
-    c.prompts += 1;
-    c.turns += n(&m["numTurns"]);
-    c.input_tokens += n(&m["usage"]["input_tokens"]);
-    c.output_tokens += n(&m["usage"]["output_tokens"]);
-    c.cost_usd += m["costUsd"]
-        .as_f64()
-        .filter(|x| x.is_finite() && *x >= 0.0)
-        .unwrap_or(0.0);
-    if let Some(s) = m["sessionId"].as_str() {
-        c.session_id.get_or_insert_with(|| s.to_string());
-    }
-    if let Some(o) = m["outcome"].as_str() {
-        c.last_outcome = Some(o.to_string());
-    }
-    for f in m["filesWritten"].as_array().into_iter().flatten() {
-        if let Some(f) = f.as_str()
-            && c.files_written.len() < common::wire::MAX_FILES_WRITTEN
-            && !c.files_written.iter().any(|x| x == f)
-        {
-            c.files_written.push(f.to_string());
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use common::wire::Event;
-    use serde_json::{Value, json};
-
-    fn ev(sequence: u64, kind: EventKind, data: Value) -> RawEvent {
-        Event {
-            sequence,
-            kind,
-            data,
-            ts: 1000 + sequence as i64,
-        }
-        .to_raw()
-    }
-
-    fn out(sequence: u64) -> RawEvent {
-        ev(sequence, EventKind::Stdout, json!("line"))
-    }
-
-    fn fin(sequence: u64, code: Value) -> RawEvent {
-        ev(
-            sequence,
-            EventKind::Marker,
-            json!({"event": "finished", "exitCode": code, "durationMs": 5}),
-        )
-    }
-
-    fn stop(sequence: u64) -> RawEvent {
-        ev(
-            sequence,
-            EventKind::Marker,
-            json!({"event": "stop_requested", "reason": "command"}),
-        )
-    }
-
-    fn fresh_run() -> Progress {
-        Progress {
-            status: RunStatus::Pending,
-            last_seq: 0,
-            last_event_at: None,
-            exit_code: None,
-            finished_at: None,
-            stop_requested: false,
-            stream: StreamDigest::new(),
-            delivery: None,
-            claude: None,
-        }
-    }
-
-    fn seqs(events: &[&RawEvent]) -> Vec<u64> {
-        events.iter().map(|e| e.sequence).collect()
-    }
-
-    #[test]
-    fn statuses_after_one_batch() {
-        let cases: Vec<(&str, Vec<RawEvent>, RunStatus, Option<i32>)> = vec![
-            ("empty", vec![], RunStatus::Pending, None),
-            ("output", vec![out(1), out(2)], RunStatus::Running, None),
-            (
-                "exit 0",
-                vec![out(1), fin(2, json!(0))],
-                RunStatus::Finished,
-                Some(0),
-            ),
-            ("exit 3", vec![fin(1, json!(3))], RunStatus::Failed, Some(3)),
-            ("no code", vec![fin(1, json!("x"))], RunStatus::Failed, None),
-            (
-                "huge code",
-                vec![fin(1, json!(1u64 << 40))],
-                RunStatus::Failed,
-                None,
-            ),
-            (
-                "stopped",
-                vec![stop(1), fin(2, json!(130))],
-                RunStatus::Stopped,
-                Some(130),
-            ),
-            (
-                "marker without event",
-                vec![ev(1, EventKind::Marker, json!("finished"))],
-                RunStatus::Running,
-                None,
-            ),
-        ];
-        for (name, batch, status, code) in cases {
-            let (new, after) = plan_append(&fresh_run(), &batch).expect(name);
-            assert_eq!(new.len(), batch.len(), "{name}");
-            assert_eq!(after.status, status, "{name}");
-            assert_eq!(after.exit_code, code, "{name}");
-            assert_eq!(after.last_seq, batch.len() as u64, "{name}");
-        }
-    }
-
-    #[test]
-    fn events_after_finished_refuse_the_batch() {
-        for batch in [
-            vec![fin(1, json!(0)), stop(2)],
-            vec![fin(1, json!(0)), fin(2, json!(9))],
-            vec![out(1), fin(2, json!(0)), out(3)],
-        ] {
-            match plan_append(&fresh_run(), &batch) {
-                Err(StoreError::Invalid(why)) => assert!(why.contains("after finished"), "{why}"),
-                other => panic!("{other:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn finish_records_time_and_latest_event() {
-        let mut batch = vec![out(1), fin(2, json!(0))];
-        batch[0].ts = 9_999; // clocks may step back; last_event_at keeps the maximum
-        let (_, after) = plan_append(&fresh_run(), &batch).unwrap();
-        assert_eq!(after.finished_at, Some(1002));
-        assert_eq!(after.last_event_at, Some(9_999));
-    }
-
-    #[test]
-    fn resends_are_dropped_and_gaps_refused() {
-        let before = Progress {
-            status: RunStatus::Running,
-            last_seq: 5,
-            last_event_at: Some(1005),
-            ..fresh_run()
-        };
-        let ok: Vec<(Vec<u64>, Vec<u64>)> = vec![
-            (vec![4, 5], vec![]),
-            (vec![3, 4, 5, 6, 7], vec![6, 7]),
-            (vec![6, 2, 7], vec![6, 7]),
-        ];
-        for (batch, new) in ok {
-            let events: Vec<RawEvent> = batch.iter().map(|&s| out(s)).collect();
-            let (got, _) = plan_append(&before, &events).unwrap();
-            assert_eq!(seqs(&got), new, "{batch:?}");
-        }
-        for batch in [vec![7], vec![6, 8], vec![6, 6], vec![7, 6], vec![u64::MAX]] {
-            let events: Vec<RawEvent> = batch.iter().map(|&s| out(s)).collect();
-            match plan_append(&before, &events) {
-                Err(StoreError::Gap { expected: 6 }) => {}
-                other => panic!("{batch:?}: {other:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn terminal_runs_refuse_only_new_events() {
-        let before = Progress {
-            status: RunStatus::Finished,
-            last_seq: 2,
-            ..fresh_run()
-        };
-        let resend = [out(1), out(2)];
-        let (new, after) = plan_append(&before, &resend).unwrap();
-        assert!(new.is_empty());
-        assert_eq!(after, before);
-        for batch in [vec![out(3)], vec![out(2), out(3)], vec![out(9)]] {
-            assert!(matches!(
-                plan_append(&before, &batch),
-                Err(StoreError::RunFinished)
-            ));
-        }
-    }
-
-    #[test]
-    fn the_finished_marker_is_checked_against_the_stored_stream() {
-        let lines = [out(1), out(2)];
-        let sha =
-            common::digest::stream_sha256(&lines.iter().map(RawEvent::parsed).collect::<Vec<_>>());
-        let claim = |count: Value, sha: Value| {
-            ev(
-                3,
-                EventKind::Marker,
-                json!({"event": "finished", "exitCode": 0, "eventCount": count, "streamSha256": sha}),
-            )
-        };
-        let cases = [
-            (
-                "match",
-                claim(json!(2), json!(sha)),
-                Some(Delivery::Complete),
-            ),
-            (
-                "upper-case hex",
-                claim(json!(2), json!(sha.to_uppercase())),
-                Some(Delivery::Complete),
-            ),
-            (
-                "count off",
-                claim(json!(3), json!(sha)),
-                Some(Delivery::Incomplete),
-            ),
-            (
-                "hash off",
-                claim(json!(2), json!("00")),
-                Some(Delivery::Incomplete),
-            ),
-            ("no claim", fin(3, json!(0)), None),
-        ];
-        for (name, finish, want) in cases {
-            // Split over two batches: the digest carries over in the progress.
-            let (_, mid) = plan_append(&fresh_run(), &lines[..1]).unwrap();
-            let (_, after) = plan_append(&mid, &[lines[1].clone(), finish]).unwrap();
-            assert_eq!(after.delivery, want, "{name}");
-            assert_eq!(after.stream.events(), 3, "{name}");
-        }
-    }
-
-    #[test]
-    fn pending_approvals_follow_requests_and_decisions() {
-        let m = |seq: u64, data: Value| ev(seq, EventKind::Marker, data);
-        let req = |seq, id: &str| {
-            m(
-                seq,
-                json!({"event": "permission_request", "requestId": id, "tool": "Bash",
-                          "input": {}, "expiresAt": 1}),
-            )
-        };
-        let dec = |seq, id: &str| {
-            m(
-                seq,
-                json!({"event": "permission_decision", "requestId": id,
-                          "decision": "allow", "tool": "Bash", "by": "admin"}),
-            )
-        };
-        let pending = |p: &Progress| {
-            let c = p.claude.clone().unwrap_or_default();
-            (c.pending_approvals, c.pending_requests)
-        };
-        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let (_, p) = plan_append(
-            &fresh_run(),
-            &[req(1, "pr_a"), req(2, "pr_b"), req(3, "pr_a")],
-        )
-        .unwrap();
-        assert_eq!(pending(&p), (2, ids(&["pr_a", "pr_b"])));
-        // A decision for a request never seen (a remembered rule's) changes nothing.
-        let (_, p) = plan_append(&p, &[dec(4, "pr_a"), dec(5, "pr_x")]).unwrap();
-        assert_eq!(pending(&p), (1, ids(&["pr_b"])));
-        let turn_end = m(
-            6,
-            json!({"event": "turn_finished", "turn": 1, "outcome": "aborted"}),
-        );
-        let (_, p) = plan_append(&p, &[turn_end, req(7, "pr_c")]).unwrap();
-        assert_eq!(pending(&p), (1, ids(&["pr_c"])));
-        let (_, p) = plan_append(&p, &[fin(8, json!(0))]).unwrap();
-        assert_eq!(pending(&p), (0, vec![]));
-        let many: Vec<RawEvent> = (1..=70).map(|i| req(i, &format!("pr_{i}"))).collect();
-        let (_, p) = plan_append(&fresh_run(), &many).unwrap();
-        let (n, kept) = pending(&p);
-        assert_eq!((n, kept.first().map(String::as_str)), (64, Some("pr_7")));
-    }
 
     #[test]
     fn record_debug_hides_key() {

@@ -1,5 +1,5 @@
-//! The web UI: static files compiled into the binary, the page's routes, and the security headers
-//! every answer carries.
+//! The web UI: static files compiled into the binary, served as they are asked for (the routes are
+//! `routes/assets.rs`; the security headers every answer carries are `crate::http::headers`).
 //!
 //! No build step and no framework: `index.html`, `app.css` and the ES modules beside this file
 //! (one per screen or concern; ARCHITECTURE.md lists them) are served as written, with two
@@ -11,20 +11,9 @@
 use std::io::Write;
 use std::sync::OnceLock;
 
-use axum::Router;
-use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use sha2::{Digest, Sha256};
-
-use crate::state::AppState;
-
-/// Scripts, styles, images and connections from this origin only; no inline script or style
-/// sheet, no `eval`, no plugins, no framing, no `<base>` games, forms post here only.
-pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-    img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; \
-    base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 struct Asset {
     name: &'static str,
@@ -106,13 +95,6 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("icon.svg"),
     },
 ];
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(index))
-        .route("/runs/{id}", get(index))
-        .route("/assets/{name}", get(asset))
-}
 
 /// One file as served: its bytes, gzipped, and a strong ETag (hash of the content) for each.
 struct Variants {
@@ -203,99 +185,41 @@ fn serve(
 }
 
 /// The page (for `/` and for the links to runs, `/runs/:id`).
-async fn index(headers: HeaderMap) -> Response {
-    serve(&headers, &variants()[0], "text/html; charset=utf-8", INDEX)
+pub fn page(headers: &HeaderMap) -> Response {
+    serve(headers, &variants()[0], "text/html; charset=utf-8", INDEX)
 }
 
-async fn asset(headers: HeaderMap, Path(name): Path<String>) -> Response {
-    match ASSETS.iter().position(|a| a.name == name) {
-        Some(i) => serve(&headers, &variants()[i + 1], ASSETS[i].mime, ASSETS[i].body),
-        None => crate::error::ApiError::NotFound("no such asset").into_response(),
-    }
-}
-
-/// Added to every answer, API included: a JSON answer is never rendered as a page either. A
-/// handler that set a stricter policy keeps it (artifact downloads are sandboxed).
-pub async fn security_headers(
-    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    // HSTS on the TLS listener, except for `localhost`: a browser would then force HTTPS on
-    // every port of it, breaking other local development servers (IP addresses it ignores).
-    let hsts = state.tls && !is_localhost(req.headers());
-    let mut resp = next.run(req).await;
-    let h = resp.headers_mut();
-    if hsts {
-        h.insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static(HSTS),
-        );
-    }
-    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        );
-    }
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        "cross-origin-opener-policy",
-        HeaderValue::from_static("same-origin"),
-    );
-    h.insert(
-        "cross-origin-resource-policy",
-        HeaderValue::from_static("same-origin"),
-    );
-    resp
-}
-
-/// One year; no `includeSubDomains`: the gateway speaks for its own host only.
-const HSTS: &str = "max-age=31536000";
-
-/// The request was sent to `localhost` or a name under it.
-fn is_localhost(headers: &axum::http::HeaderMap) -> bool {
-    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let name = match host.rsplit_once(':') {
-        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
-        _ => host,
-    };
-    let name = name.trim_end_matches('.').to_ascii_lowercase();
-    name == "localhost" || name.ends_with(".localhost")
+/// The asset called `name`, if there is one.
+pub fn asset(headers: &HeaderMap, name: &str) -> Option<Response> {
+    let i = ASSETS.iter().position(|a| a.name == name)?;
+    Some(serve(
+        headers,
+        &variants()[i + 1],
+        ASSETS[i].mime,
+        ASSETS[i].body,
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use std::io::Read;
 
-    use axum::body::{Body, to_bytes};
-    use axum::http::Request;
-    use tower::ServiceExt;
+    use axum::body::to_bytes;
 
     use super::*;
 
     async fn fetch(path: &str, accept: Option<&str>, etag: Option<&str>) -> Response {
-        let mut req = Request::get(path);
+        let mut headers = HeaderMap::new();
         if let Some(a) = accept {
-            req = req.header(header::ACCEPT_ENCODING, a);
+            headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(a).unwrap());
         }
         if let Some(t) = etag {
-            req = req.header(header::IF_NONE_MATCH, t);
+            headers.insert(header::IF_NONE_MATCH, HeaderValue::from_str(t).unwrap());
         }
-        let app: Router<()> = Router::new()
-            .route("/", get(index))
-            .route("/assets/{name}", get(asset));
-        app.oneshot(req.body(Body::empty()).unwrap()).await.unwrap()
+        match path.strip_prefix("/assets/") {
+            Some(name) => asset(&headers, name).expect("an asset"),
+            None => page(&headers),
+        }
     }
 
     /// The module names a source imports (`from './x.mjs'`, `import('./x.mjs')`).

@@ -40,7 +40,7 @@ pub async fn open(dir: &Path) -> (AppState, String) {
 
 /// One request through the whole router, no socket.
 pub async fn send(state: &AppState, req: Request<Body>) -> axum::response::Response {
-    gateway::api::router(state.clone())
+    gateway::routes::router(state.clone())
         .oneshot(req)
         .await
         .expect("the router answers")
@@ -73,7 +73,7 @@ pub fn nonce() -> String {
 pub fn signed(method: &str, path: &str, run_id: &str, key: &[u8], body: Vec<u8>) -> Request<Body> {
     use common::sign::{self, SignedParts};
     let (p, q) = path.split_once('?').unwrap_or((path, ""));
-    let (ts, nonce) = (gateway::auth::now_secs(), nonce());
+    let (ts, nonce) = (gateway::clock::now_secs(), nonce());
     let signature = sign::sign(
         key,
         &SignedParts {

@@ -6,7 +6,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::{BUSY_TIMEOUT, STATEMENT_CACHE, backend};
+use super::conn::{BUSY_TIMEOUT, STATEMENT_CACHE, backend};
 use crate::store::StoreError;
 
 /// Most read-only connections open at once: a few UI readers side by side; more would only contend

@@ -1,0 +1,19 @@
+//! Who may call what. Runners sign their requests (`runner.rs`: headers, window, key; then the
+//! signature over the bytes received), and the extractor [`Signed`] is the only way a handler of
+//! a signed route gets its caller and body (`signed.rs`); every verified nonce is recorded once
+//! (`replay.rs`). People and scripts present a token or a session cookie: a handler of their
+//! routes takes [`Authorized<R>`], whose requirement `R` says who may call it (`people.rs`);
+//! tokens are kept as hashes (`tokens.rs`).
+
+pub mod people;
+pub mod replay;
+pub mod runner;
+pub mod signed;
+pub mod tokens;
+
+pub use people::{
+    AdminOnly, Authorized, OperateRuns, Principal, ReadMetrics, ReadRuns, Requirement,
+};
+pub use runner::Caller;
+pub use signed::{BodyKind, Key, Signed, SignedRoute};
+pub use tokens::token_hash;

@@ -1,0 +1,214 @@
+//! A runner-signed request as an axum extractor: the one way a handler of a signed route gets
+//! at its caller and its body.
+//!
+//! [`Signed<R>`] runs the checks of PROTOCOL.md §2 in their order: headers, timestamp window,
+//! the run and its key, the run the path names, the route's own checks of its request line; only
+//! then does it wait for a body slot and read the body (bounded); then the signature over the
+//! bytes received, and the nonce. A handler never sees the raw body of a signed route, so it
+//! cannot read a byte before the caller is known; the route's [`SignedRoute`] says which key
+//! signs it and what body it takes.
+
+use std::marker::PhantomData;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::http::request::Parts;
+use common::sign::AuthReason;
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::replay::{self, Claim};
+use super::runner::{Caller, begin_runner};
+use crate::error::ApiError;
+use crate::http::{read_body, take_slot};
+use crate::state::AppState;
+use crate::store::Nonce;
+
+/// Which key signs a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// `HMAC_SECRET` itself (`X-Runner-Run` empty).
+    Shared,
+    /// A run's `K_run`. When the path names a run (`{id}`), it must be that run.
+    Run,
+    /// Either.
+    Either,
+}
+
+/// What body a route takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    /// None: the signature covers the empty body (a `GET`).
+    Empty,
+    /// A small JSON document (`max_json_bytes`).
+    Json,
+    /// An ingest batch (`max_ingest_bytes`, an ingest slot). Its nonce is not recorded by the
+    /// extractor but handed to the handler, which commits it with the batch.
+    Ingest,
+    /// An artifact's bytes (`max_artifact_bytes`, an artifact slot).
+    Artifact,
+}
+
+/// How a signed route is called.
+pub trait SignedRoute: Send + Sync + 'static {
+    const KEY: Key;
+    const BODY: BodyKind;
+
+    /// Checks of the request line (path, query) made before the body is read; `run` is the
+    /// signing run, if any.
+    fn precheck(_parts: &Parts, _run: Option<&str>) -> Result<(), ApiError> {
+        Ok(())
+    }
+}
+
+/// A verified runner request to route `R`: its caller and its body.
+pub struct Signed<R> {
+    caller: Caller,
+    body: Bytes,
+    /// Only for [`BodyKind::Ingest`]: the nonce to record with the batch.
+    nonce: Option<Nonce>,
+    /// The body slot, held until the handler is done.
+    _slot: Option<OwnedSemaphorePermit>,
+    _route: PhantomData<R>,
+}
+
+impl<R> std::fmt::Debug for Signed<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signed")
+            .field("caller", &self.caller)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R> Signed<R> {
+    /// The body, verified by the signature.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The run whose key signed the request; `None` for the shared secret.
+    pub fn run_id(&self) -> Option<&str> {
+        match &self.caller {
+            Caller::Run(id) => Some(id),
+            Caller::Shared => None,
+        }
+    }
+}
+
+impl<R: SignedRoute> Signed<R> {
+    /// The nonce an ingest handler commits with its batch (`None` for every other route: the
+    /// extractor has recorded it).
+    pub fn batch_nonce(&self) -> Option<Nonce> {
+        self.nonce
+    }
+}
+
+/// The run a path names (`{id}`), if the route has one.
+async fn path_run(parts: &mut Parts, state: &AppState) -> Option<String> {
+    let params = RawPathParams::from_request_parts(parts, state).await.ok()?;
+    params
+        .iter()
+        .find(|(name, _)| *name == "id")
+        .map(|(_, value)| value.to_string())
+}
+
+impl<R: SignedRoute> FromRequest<AppState> for Signed<R> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let (mut parts, body) = req.into_parts();
+        let check = begin_runner(&state.hmac_secret, state.store.as_ref(), &parts.headers).await?;
+        match (R::KEY, check.caller()) {
+            // A run key cannot act for the shared secret (mint runs, say).
+            (Key::Shared, Caller::Run(_)) => {
+                return Err(ApiError::Unauthorized(AuthReason::BadSignature));
+            }
+            (Key::Run, Caller::Shared) => {
+                return Err(ApiError::Unauthorized(AuthReason::UnknownRun));
+            }
+            _ => {}
+        }
+        if let (Some(signing), Some(named)) = (check.run_id(), path_run(&mut parts, state).await)
+            && signing != named
+        {
+            return Err(ApiError::bad_request(
+                "run_mismatch",
+                "the path names a different run than X-Runner-Run",
+            ));
+        }
+        R::precheck(&parts, check.run_id())?;
+        let limits = &state.limits;
+        let (slot, bytes) = match R::BODY {
+            BodyKind::Empty => (None, Bytes::new()),
+            BodyKind::Json => (
+                None,
+                read_body(body, &parts.headers, limits.max_json_bytes).await?,
+            ),
+            BodyKind::Ingest => {
+                let slot = take_slot(&state.body_slots.ingest).await?;
+                let bytes = read_body(body, &parts.headers, limits.max_ingest_bytes).await?;
+                (Some(slot), bytes)
+            }
+            BodyKind::Artifact => {
+                let slot = take_slot(&state.body_slots.artifacts).await?;
+                let bytes = read_body(body, &parts.headers, limits.max_artifact_bytes).await?;
+                (Some(slot), bytes)
+            }
+        };
+        let claim: Claim = check.verify(&parts.method, &parts.uri, &bytes)?;
+        let nonce = if R::BODY == BodyKind::Ingest {
+            replay::check_front(&state.nonces, &claim)?;
+            Some(claim.stored())
+        } else {
+            replay::record(&state.nonces, state.store.as_ref(), &claim).await?;
+            None
+        };
+        Ok(Self {
+            caller: check.caller().clone(),
+            body: bytes,
+            nonce,
+            _slot: slot,
+            _route: PhantomData,
+        })
+    }
+}
+
+/// `GET /api/runner/ping`: either key, no body.
+#[derive(Debug)]
+pub struct Ping;
+impl SignedRoute for Ping {
+    const KEY: Key = Key::Either;
+    const BODY: BodyKind = BodyKind::Empty;
+}
+
+/// A call outside a run with a JSON body (`POST /api/runner/runs`).
+#[derive(Debug)]
+pub struct SharedJson;
+impl SignedRoute for SharedJson {
+    const KEY: Key = Key::Shared;
+    const BODY: BodyKind = BodyKind::Json;
+}
+
+/// A call about the run in the path, no body (the command poll, the assist state).
+#[derive(Debug)]
+pub struct RunRead;
+impl SignedRoute for RunRead {
+    const KEY: Key = Key::Run;
+    const BODY: BodyKind = BodyKind::Empty;
+}
+
+/// A call about the run in the path with a JSON body (a command ack, an assist link).
+#[derive(Debug)]
+pub struct RunJson;
+impl SignedRoute for RunJson {
+    const KEY: Key = Key::Run;
+    const BODY: BodyKind = BodyKind::Json;
+}
+
+/// `POST /api/ingest/event`.
+#[derive(Debug)]
+pub struct Ingest;
+impl SignedRoute for Ingest {
+    const KEY: Key = Key::Run;
+    const BODY: BodyKind = BodyKind::Ingest;
+}

@@ -1,0 +1,28 @@
+//! The web UI's page and its assets (`crate::web` holds and serves the files).
+
+use axum::Router;
+use axum::extract::Path;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::web;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(page))
+        .route("/runs/{id}", get(page))
+        .route("/assets/{name}", get(asset))
+}
+
+/// The page, for `/` and for the links to runs (`/runs/:id`).
+async fn page(headers: HeaderMap) -> Response {
+    web::page(&headers)
+}
+
+async fn asset(headers: HeaderMap, Path(name): Path<String>) -> Response {
+    web::asset(&headers, &name)
+        .unwrap_or_else(|| ApiError::NotFound("no such asset").into_response())
+}

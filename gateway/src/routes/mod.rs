@@ -1,0 +1,57 @@
+//! The HTTP routes, one file per group, and [`router`], which puts them together with the layers
+//! every request passes. Handlers take their helpers from below (`crate::http`, `crate::auth`,
+//! the domain modules, `crate::store`), never from each other.
+
+mod artifacts;
+mod assets;
+mod commands;
+mod health;
+mod ingest;
+mod metrics;
+mod runs;
+mod session;
+mod stream;
+mod transcript;
+
+use axum::Router;
+
+use crate::error::ApiError;
+use crate::http;
+use crate::state::AppState;
+
+/// The whole router; handlers are tested through it with `oneshot`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(health::routes())
+        .merge(runs::routes())
+        .merge(ingest::routes())
+        .merge(commands::routes())
+        .merge(stream::routes())
+        .merge(session::routes())
+        .merge(assets::routes())
+        .merge(artifacts::routes())
+        .merge(transcript::routes())
+        .merge(metrics::routes())
+        .fallback(not_found)
+        .with_state(state.clone())
+        // Outermost last: every answer gets the security headers, even a refusal by the guard.
+        .layer(axum::middleware::map_response(
+            crate::error::json_rejections,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.page_scheme(),
+            crate::web_session::csrf_guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.tls,
+            http::headers::security_headers,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::metrics::track,
+        ))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such route")
+}

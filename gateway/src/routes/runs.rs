@@ -1,0 +1,173 @@
+//! Runs: created by a runner (signed with the shared secret) or by a person, listed, read, and
+//! their events paged.
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use common::wire::{CreateRun, CreatedRun, EventPage, RunSummary};
+use serde::Deserialize;
+
+use crate::auth::signed::{self, Signed};
+use crate::auth::{Authorized, OperateRuns, ReadRuns};
+use crate::clock::now_ms;
+use crate::error::ApiError;
+use crate::http::{self, parse_json, read_body};
+use crate::secrets::random_token;
+use crate::state::AppState;
+use crate::store::NewRun;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/runner/runs", post(create_run_signed))
+        .route("/api/runs", get(list_runs).post(create_run_admin))
+        .route("/api/runs/{id}", get(get_run))
+        .route("/api/runs/{id}/events", get(run_events))
+}
+
+/// Validate and bound the fields of a run creation.
+fn check_create(req: &CreateRun) -> Result<(), ApiError> {
+    let too_long = |v: &Option<String>, max: usize| v.as_ref().is_some_and(|s| s.len() > max);
+    if too_long(&req.name, 200) {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "name is longer than 200 bytes",
+        ));
+    }
+    if too_long(&req.cwd, 4096) {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "cwd is longer than 4096 bytes",
+        ));
+    }
+    if too_long(&req.prompt, 32 * 1024) {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "prompt is longer than 32 KiB",
+        ));
+    }
+    Ok(())
+}
+
+async fn create_run(state: &AppState, req: CreateRun) -> Result<CreatedRun, ApiError> {
+    check_create(&req)?;
+    let new_id = || {
+        random_token(9)
+            .map(|t| format!("r_{t}"))
+            .map_err(|e| ApiError::Internal(e.to_string()))
+    };
+    // The prefix keeps the token from starting with '-', which a command line would take for a
+    // flag (`--token -a…`), and says what it is when it turns up in a shell history.
+    let token = random_token(32)
+        .map(|t| format!("rt_{t}"))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let id = new_id()?;
+    let key = common::sign::derive_run_key(state.hmac_secret.expose().as_bytes(), &id, &token);
+    state
+        .store
+        .create_run(NewRun {
+            id: id.clone(),
+            name: req.name,
+            prompt: req.prompt,
+            cwd: req.cwd,
+            key,
+            created_at: now_ms(),
+        })
+        .await?;
+    tracing::info!(run = %id, "run created");
+    state.live.announce_run(state.store.as_ref(), &id).await;
+    Ok(CreatedRun {
+        ui_url: format!("{}/runs/{id}", state.base_url),
+        run_id: id,
+        token,
+    })
+}
+
+/// A runner creates its own run, signed with the shared secret.
+async fn create_run_signed(
+    State(state): State<AppState>,
+    signed: Signed<signed::SharedJson>,
+) -> Result<(StatusCode, Json<CreatedRun>), ApiError> {
+    let bytes = signed.body();
+    let req: CreateRun = if bytes.is_empty() {
+        CreateRun::default()
+    } else {
+        parse_json(bytes)?
+    };
+    Ok((StatusCode::CREATED, Json(create_run(&state, req).await?)))
+}
+
+/// The admin creates a run for a runner to attach to (the token is shown once).
+async fn create_run_admin(
+    State(state): State<AppState>,
+    _caller: Authorized<OperateRuns>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<CreatedRun>), ApiError> {
+    let bytes = read_body(body, &headers, state.limits.max_json_bytes).await?;
+    let req: CreateRun = if bytes.is_empty() {
+        CreateRun::default()
+    } else {
+        parse_json(&bytes)?
+    };
+    Ok((StatusCode::CREATED, Json(create_run(&state, req).await?)))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    limit: Option<usize>,
+}
+
+async fn list_runs(
+    State(state): State<AppState>,
+    Query(q): Query<ListQuery>,
+    _caller: Authorized<ReadRuns>,
+) -> Result<Json<Vec<RunSummary>>, ApiError> {
+    Ok(Json(
+        state
+            .store
+            .list_runs(q.limit.unwrap_or(200).clamp(1, 1000))
+            .await?,
+    ))
+}
+
+async fn get_run(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    _caller: Authorized<ReadRuns>,
+) -> Result<Json<RunSummary>, ApiError> {
+    let run = http::stored_run(state.store.as_ref(), &id).await?;
+    Ok(Json(run.summary))
+}
+
+#[derive(Debug, Deserialize)]
+struct EventsQuery {
+    after: Option<u64>,
+    /// Page backwards instead: the events just below this sequence (the tail when past the end).
+    before: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// A page of a run's events, ascending by sequence.
+async fn run_events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<EventsQuery>,
+    _caller: Authorized<ReadRuns>,
+) -> Result<Json<EventPage<Box<serde_json::value::RawValue>>>, ApiError> {
+    let run = http::stored_run(state.store.as_ref(), &id).await?;
+    let after = q.after.unwrap_or(0);
+    let limit = q.limit.unwrap_or(1000).clamp(1, 5000);
+    let events = match q.before {
+        Some(before) => state.store.events_before(id.clone(), before, limit).await?,
+        None => state.store.events(id.clone(), after, limit).await?,
+    };
+    let next_after = events.last().map_or(after, |e| e.sequence);
+    Ok(Json(EventPage {
+        run_id: id,
+        events,
+        next_after,
+        last_sequence: run.summary.last_sequence,
+    }))
+}

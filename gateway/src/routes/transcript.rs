@@ -1,0 +1,52 @@
+//! A run's transcript as JSON for the UI, and as Markdown or JSON downloads.
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
+use common::claude::Transcript;
+
+use crate::auth::{Authorized, ReadRuns};
+use crate::error::ApiError;
+use crate::http::attachment;
+use crate::state::AppState;
+use crate::transcript::build;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/runs/{id}/transcript", get(transcript_json))
+        .route("/api/runs/{id}/transcript.md", get(export_markdown))
+        .route("/api/runs/{id}/transcript.json", get(export_json))
+}
+
+async fn transcript_json(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    _caller: Authorized<ReadRuns>,
+) -> Result<Json<Transcript>, ApiError> {
+    Ok(Json(build(state.store.as_ref(), &id).await?))
+}
+
+async fn export_markdown(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    _caller: Authorized<ReadRuns>,
+) -> Result<Response, ApiError> {
+    let t = build(state.store.as_ref(), &id).await?;
+    let md = t.to_markdown(&format!("Run {id}"));
+    attachment(
+        md,
+        "text/markdown; charset=utf-8",
+        &format!("{id}-transcript.md"),
+    )
+}
+
+async fn export_json(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    _caller: Authorized<ReadRuns>,
+) -> Result<Response, ApiError> {
+    let t = build(state.store.as_ref(), &id).await?;
+    let json = serde_json::to_string_pretty(&t).map_err(|e| ApiError::Internal(e.to_string()))?;
+    attachment(json, "application/json", &format!("{id}-transcript.json"))
+}

@@ -1,0 +1,149 @@
+//! Rows to values and back: runs, event chunks, commands and artifacts as SQLite stores them.
+
+use common::wire::{
+    ArtifactInfo, ClaudeStats, Command, CommandKind, Delivery, Event, EventKind, RawEvent,
+    RunStatus, RunSummary,
+};
+use rusqlite::types::Type;
+use rusqlite::{ErrorCode, Row};
+
+use crate::store::RunRecord;
+
+pub(super) const RUN_COLUMNS: &str = "id, name, status, prompt, cwd, created_at, finished_at, exit_code, \
+                           last_seq, last_event_at, key, delivery, claude";
+
+/// A conversion failure of column `index`, reported like rusqlite's own.
+pub(super) fn bad_column(index: usize, ty: Type, why: impl Into<String>) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(index, ty, why.into().into())
+}
+
+/// Reads a row selected with [`RUN_COLUMNS`].
+pub(super) fn run_record(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
+    let status: String = row.get(2)?;
+    let status = RunStatus::parse(&status)
+        .ok_or_else(|| bad_column(2, Type::Text, format!("unknown run status {status:?}")))?;
+    Ok(RunRecord {
+        summary: RunSummary {
+            id: row.get(0)?,
+            name: row.get(1)?,
+            status,
+            prompt: row.get(3)?,
+            cwd: row.get(4)?,
+            created_at: row.get(5)?,
+            finished_at: row.get(6)?,
+            exit_code: row.get(7)?,
+            last_sequence: row.get(8)?,
+            last_event_at: row.get(9)?,
+            delivery: match row.get_ref(11)?.as_str_or_null()? {
+                None => None,
+                Some(d) => Some(Delivery::parse(d).ok_or_else(|| {
+                    bad_column(11, Type::Text, format!("unknown delivery {d:?}"))
+                })?),
+            },
+            claude: claude_stats(row.get_ref(12)?.as_str_or_null()?),
+        },
+        key: row.get(10)?,
+    })
+}
+
+/// The stored Claude session of a run; a value this gateway cannot read counts as none.
+pub(super) fn claude_stats(text: Option<&str>) -> Option<ClaudeStats> {
+    serde_json::from_str(text?).ok()
+}
+
+/// Appends one event to the body of a chunk (consecutive sequences): a JSON array with one
+/// `[type, ts, data]` per event, the sequence being the chunk's `first_seq` plus the index.
+/// `data` is the event's canonical text, copied as it is. Close the array with `]`.
+pub(super) fn push_chunk_event(out: &mut Vec<u8>, event: &RawEvent) {
+    use std::io::Write as _;
+    out.push(if out.is_empty() { b'[' } else { b',' });
+    out.extend_from_slice(b"[\"");
+    out.extend_from_slice(event.kind.as_str().as_bytes());
+    out.extend_from_slice(b"\",");
+    let _ = write!(out, "{}", event.ts);
+    out.push(b',');
+    out.extend_from_slice(event.data.get().as_bytes());
+    out.push(b']');
+}
+
+/// Reads a chunk row `first_seq, last_seq, body` into its events, their data as stored.
+pub(super) fn chunk(row: &Row<'_>) -> rusqlite::Result<Vec<RawEvent>> {
+    let first: u64 = row.get(0)?;
+    let last: u64 = row.get(1)?;
+    let items: Vec<(&str, i64, Box<serde_json::value::RawValue>)> =
+        serde_json::from_str(row.get_ref(2)?.as_str()?)
+            .map_err(|e| bad_column(2, Type::Text, format!("event chunk is not JSON: {e}")))?;
+    if last.checked_sub(first).and_then(|d| d.checked_add(1)) != Some(items.len() as u64) {
+        return Err(bad_column(
+            2,
+            Type::Text,
+            format!("event chunk {first}..={last} holds {} events", items.len()),
+        ));
+    }
+    items
+        .into_iter()
+        .zip(first..)
+        .map(|((kind, ts, data), sequence)| {
+            let kind = EventKind::parse(kind)
+                .ok_or_else(|| bad_column(2, Type::Text, format!("unknown event kind {kind:?}")))?;
+            Ok(Event {
+                sequence,
+                kind,
+                data,
+                ts,
+            })
+        })
+        .collect()
+}
+
+/// Reads `id, body, created_at`.
+pub(super) fn command(row: &Row<'_>) -> rusqlite::Result<Command> {
+    let kind = serde_json::from_str(row.get_ref(1)?.as_str()?)
+        .map_err(|e| bad_column(1, Type::Text, format!("command body: {e}")))?;
+    Ok(Command {
+        id: row.get(0)?,
+        kind,
+        created_at: row.get(2)?,
+    })
+}
+
+/// Reads `name, size, sha256, created_at`.
+pub(super) fn artifact_info(row: &Row<'_>) -> rusqlite::Result<ArtifactInfo> {
+    Ok(ArtifactInfo {
+        name: row.get(0)?,
+        size: row.get(1)?,
+        sha256: row.get(2)?,
+        created_at: row.get(3)?,
+    })
+}
+
+pub(super) fn command_kind_name(kind: &CommandKind) -> &'static str {
+    match kind {
+        CommandKind::Exec { .. } => "exec",
+        CommandKind::Prompt { .. } => "prompt",
+        CommandKind::Stop => "stop",
+        CommandKind::Assist { .. } => "assist",
+        CommandKind::Interrupt => "interrupt",
+        CommandKind::EndSession => "end_session",
+        CommandKind::File { .. } => "file",
+        CommandKind::Permission { .. } => "permission",
+    }
+}
+
+pub(super) fn is_primary_key_conflict(err: &rusqlite::Error) -> bool {
+    matches!(
+        err,
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.code == ErrorCode::ConstraintViolation
+                && e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    )
+}
+
+/// Clamps a count to SQLite's integer range.
+pub(super) fn sql_limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+pub(super) fn sql_seq(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}

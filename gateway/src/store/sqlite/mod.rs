@@ -1,0 +1,314 @@
+//! The embedded SQLite backend of [`Store`]: one WAL database file, one writer, a few readers.
+//!
+//! Every call runs on tokio's blocking pool. Writes go through a single connection behind a mutex:
+//! SQLite admits one writer at a time anyway, and one connection keeps its prepared statements hot.
+//! Reads take a connection from a small pool of read-only connections. In WAL mode a reader sees the
+//! last committed snapshot and neither blocks nor waits for the writer, so a long event replay for a
+//! browser never holds up ingest; a single mutexed reader would queue every UI read behind the
+//! others. An in-memory database has no WAL and cannot be shared between connections, so there the
+//! writer serves the reads too.
+//!
+//! The files: `conn.rs` (connection settings, errors), `schema.rs` (migrations), `codec.rs` (rows),
+//! `writer.rs` (ingest and group commit),
+//! `checkpoint.rs` (the WAL copied beside the writer), `pool.rs` (the readers), `runs.rs` and
+//! `records.rs` (the SQL of the other calls).
+//!
+//! How it holds `store/mod.rs`' guarantees: ingest's read-modify-write of a run's row runs on the
+//! one writer connection inside an `IMMEDIATE` transaction, so no other write, from this process
+//! or another, can come between its read and its commit (SQLite's database lock is the row lock);
+//! `synchronous=FULL` makes every commit durable before it is answered; WAL readers see only
+//! committed transactions, hence whole batches.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use common::wire::{ArtifactInfo, Command, CommandKind, RawEvent, RunStatus, RunSummary};
+use rusqlite::Connection;
+
+mod checkpoint;
+mod codec;
+mod conn;
+mod pool;
+mod records;
+mod runs;
+mod schema;
+mod writer;
+
+use self::checkpoint::{Checkpointer, WAL_BACKSTOP_PAGES, WAL_KEEP_BYTES};
+use self::conn::{BUSY_TIMEOUT, STATEMENT_CACHE, backend, lock};
+use self::pool::ReadPool;
+use self::schema::migrate;
+use self::writer::Queue;
+use super::{
+    AppendOutcome, NewRun, Nonce, RunRecord, Store, StoreError, StoreFuture, StoredSession,
+};
+
+/// [`Store`] on a SQLite database.
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// `None` for an in-memory database: the writer serves reads. Declared before the writer so it
+    /// is dropped first: the last connection to close checkpoints the WAL and deletes it, which a
+    /// read-only connection cannot do.
+    readers: Option<ReadPool>,
+    /// `None` for an in-memory database. Before the writer too, for the same reason.
+    checkpointer: Option<Checkpointer>,
+    writer: Mutex<Connection>,
+    /// Ingest batches waiting for the writer (see `writer.rs`).
+    appends: Queue,
+    path: Option<PathBuf>,
+    /// Calls that failed in the database, for `/metrics`.
+    errors: std::sync::atomic::AtomicU64,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let writer =
+            Connection::open(path).map_err(|e| backend(format!("open {}", path.display()), e))?;
+        let mode: String = writer
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(|e| backend("enable WAL", e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Backend(format!(
+                "{} refused WAL mode (journal_mode = {mode})",
+                path.display()
+            )));
+        }
+        Self::start(writer, Some(path.to_owned()))
+    }
+
+    /// A private database in memory that disappears with the store; for tests.
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        let writer = Connection::open_in_memory().map_err(|e| backend("open in memory", e))?;
+        Self::start(writer, None)
+    }
+
+    fn start(mut writer: Connection, path: Option<PathBuf>) -> Result<Self, StoreError> {
+        // FULL in WAL mode syncs the WAL at every commit, so a committed ingest batch survives a
+        // power loss or kernel crash, not only the process being killed. That is what
+        // `acked_through` promises (PROTOCOL.md): the runner deletes spool segments the gateway
+        // acknowledged. (NORMAL would sync only at checkpoints and could lose the last
+        // acknowledged batches to a power cut.) With one row per batch the cost is one fsync of
+        // the WAL per batch.
+        writer
+            .pragma_update(None, "synchronous", "FULL")
+            .and_then(|()| writer.pragma_update(None, "foreign_keys", "ON"))
+            .and_then(|()| writer.busy_timeout(BUSY_TIMEOUT))
+            .map_err(|e| backend("configure connection", e))?;
+        writer.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        migrate(&mut writer)?;
+        let readers = path.clone().map(ReadPool::new);
+        let checkpointer = match &path {
+            Some(p) => {
+                // The writer checkpoints only if the checkpointer falls far behind (a backstop
+                // that bounds the WAL); the WAL file is cut back after it restarts.
+                writer
+                    .pragma_update(None, "wal_autocheckpoint", WAL_BACKSTOP_PAGES)
+                    .and_then(|()| writer.pragma_update(None, "journal_size_limit", WAL_KEEP_BYTES))
+                    .map_err(|e| backend("configure checkpoints", e))?;
+                Some(Checkpointer::start(p)?)
+            }
+            None => None,
+        };
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                readers,
+                checkpointer,
+                writer: Mutex::new(writer),
+                appends: Queue::default(),
+                path,
+                errors: Default::default(),
+            }),
+        })
+    }
+
+    /// Runs `work` on the writer connection on the blocking pool.
+    fn write<T, F>(&self, work: F) -> StoreFuture<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        blocking(move || inner.count(work(&mut lock(&inner.writer))))
+    }
+
+    /// Runs `work` on a reader connection (the writer for an in-memory database).
+    fn read<T, F>(&self, work: F) -> StoreFuture<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        blocking(move || {
+            let result = match &inner.readers {
+                Some(pool) => pool.get().and_then(|conn| work(&conn)),
+                None => work(&lock(&inner.writer)),
+            };
+            inner.count(result)
+        })
+    }
+}
+
+impl Inner {
+    /// Count a database failure on its way out.
+    fn count<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Err(StoreError::Backend(_)) = &result {
+            self.errors
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        result
+    }
+}
+
+fn blocking<T, F>(work: F) -> StoreFuture<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+{
+    Box::pin(async move {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| StoreError::Backend(format!("storage task failed: {e}")))?
+    })
+}
+
+impl Store for SqliteStore {
+    fn create_run(&self, run: NewRun) -> StoreFuture<()> {
+        self.write(move |c| runs::create_run(c, run))
+    }
+
+    fn run(&self, id: String) -> StoreFuture<Option<RunRecord>> {
+        self.read(move |c| runs::run(c, id))
+    }
+
+    fn delete_run(&self, id: String) -> StoreFuture<bool> {
+        self.write(move |c| runs::delete_run(c, id))
+    }
+
+    fn list_runs(&self, limit: usize) -> StoreFuture<Vec<RunSummary>> {
+        self.read(move |c| runs::list_runs(c, limit))
+    }
+
+    fn append_events(
+        &self,
+        run_id: String,
+        events: Arc<[RawEvent]>,
+        nonce: Option<Nonce>,
+    ) -> StoreFuture<AppendOutcome> {
+        let inner = Arc::clone(&self.inner);
+        blocking(move || {
+            let checkpointer = inner.checkpointer.as_ref();
+            let result = inner
+                .appends
+                .append(&inner.writer, checkpointer, run_id, events, nonce);
+            inner.count(result)
+        })
+    }
+
+    fn record_nonce(&self, nonce: Nonce) -> StoreFuture<bool> {
+        self.write(move |c| writer::insert_nonce(c, nonce))
+    }
+
+    fn prune_nonces(&self, before: i64) -> StoreFuture<u64> {
+        self.write(move |c| records::prune_nonces(c, before))
+    }
+
+    fn events(&self, run_id: String, after: u64, limit: usize) -> StoreFuture<Vec<RawEvent>> {
+        self.read(move |c| runs::events(c, run_id, after, limit))
+    }
+
+    fn events_before(
+        &self,
+        run_id: String,
+        before: u64,
+        limit: usize,
+    ) -> StoreFuture<Vec<RawEvent>> {
+        self.read(move |c| runs::events_before(c, run_id, before, limit))
+    }
+
+    fn save_session(&self, session: StoredSession) -> StoreFuture<()> {
+        self.write(move |c| records::save_session(c, session))
+    }
+
+    fn touch_session(&self, id_hash: [u8; 32], last_seen: i64) -> StoreFuture<bool> {
+        self.write(move |c| records::touch_session(c, id_hash, last_seen))
+    }
+
+    fn sessions(&self) -> StoreFuture<Vec<StoredSession>> {
+        self.read(records::sessions)
+    }
+
+    fn delete_session(&self, id_hash: [u8; 32]) -> StoreFuture<bool> {
+        self.write(move |c| records::delete_session(c, id_hash))
+    }
+
+    fn enqueue_command(
+        &self,
+        run_id: String,
+        kind: CommandKind,
+        created_at: i64,
+    ) -> StoreFuture<Command> {
+        self.write(move |c| records::enqueue_command(c, run_id, kind, created_at))
+    }
+
+    fn pending_commands(&self, run_id: String) -> StoreFuture<Vec<Command>> {
+        self.read(move |c| records::pending_commands(c, run_id))
+    }
+
+    fn ack_command(&self, run_id: String, command_id: String) -> StoreFuture<bool> {
+        self.write(move |c| records::ack_command(c, run_id, command_id))
+    }
+
+    fn put_artifact(
+        &self,
+        run_id: String,
+        name: String,
+        bytes: Vec<u8>,
+        created_at: i64,
+    ) -> StoreFuture<ArtifactInfo> {
+        self.write(move |c| records::put_artifact(c, run_id, name, bytes, created_at))
+    }
+
+    fn list_artifacts(&self, run_id: String) -> StoreFuture<Vec<ArtifactInfo>> {
+        self.read(move |c| records::list_artifacts(c, run_id))
+    }
+
+    fn artifact(
+        &self,
+        run_id: String,
+        name: String,
+    ) -> StoreFuture<Option<(ArtifactInfo, Vec<u8>)>> {
+        self.read(move |c| records::artifact(c, run_id, name))
+    }
+
+    fn get_meta(&self, key: String) -> StoreFuture<Option<String>> {
+        self.read(move |c| records::get_meta(c, key))
+    }
+
+    fn set_meta(&self, key: String, value: String) -> StoreFuture<()> {
+        self.write(move |c| records::set_meta(c, key, value))
+    }
+
+    fn run_counts(&self) -> StoreFuture<Vec<(RunStatus, u64)>> {
+        self.read(runs::run_counts)
+    }
+
+    fn backend_errors(&self) -> u64 {
+        self.inner.errors.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests;

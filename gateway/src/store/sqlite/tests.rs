@@ -1,0 +1,423 @@
+//! Tests of what only the SQLite backend has: the checkpoint thread, `synchronous=FULL`, the
+//! migrations, what a clean close leaves, rows damaged by hand, the in-memory database, group
+//! commit. What every backend must do is the conformance suite, `gateway/tests/store/`, which
+//! `gateway/tests/store_sqlite.rs` runs on this backend.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::wire::{CommandKind, Delivery, Event, EventKind, RawEvent};
+use rusqlite::Connection;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+use super::checkpoint::WAL_BACKSTOP_PAGES;
+use super::schema::MIGRATIONS;
+use super::{SqliteStore, lock};
+use crate::store::{NewRun, Store, StoreError};
+
+/// Events as the ingest handler hands them to the store (data in canonical form).
+fn stored(events: impl AsRef<[Event]>) -> Arc<[RawEvent]> {
+    events.as_ref().iter().map(Event::to_raw).collect()
+}
+
+/// Stored events with their data parsed, to compare with what was sent.
+fn parsed(events: Vec<RawEvent>) -> Vec<Event> {
+    events.iter().map(RawEvent::parsed).collect()
+}
+
+fn open_temp() -> (TempDir, PathBuf, Arc<dyn Store>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gateway.db");
+    let store = SqliteStore::open(&path).unwrap();
+    (dir, path, Arc::new(store))
+}
+
+pub(super) fn new_run(id: &str, created_at: i64) -> NewRun {
+    NewRun {
+        id: id.into(),
+        name: Some(format!("name of {id}")),
+        prompt: Some("fix the tests".into()),
+        cwd: None,
+        key: [7; 32],
+        created_at,
+    }
+}
+
+async fn with_run(id: &str) -> (TempDir, PathBuf, Arc<dyn Store>) {
+    let (dir, path, store) = open_temp();
+    store.create_run(new_run(id, 1)).await.unwrap();
+    (dir, path, store)
+}
+
+pub(super) fn line(sequence: u64) -> Event {
+    Event {
+        sequence,
+        kind: EventKind::Stdout,
+        data: json!(format!("line {sequence} ✓")),
+        ts: 1_000 + sequence as i64,
+    }
+}
+
+pub(super) fn lines(from: u64, to: u64) -> Vec<Event> {
+    (from..=to).map(line).collect()
+}
+
+fn marker(sequence: u64, data: Value) -> Event {
+    Event {
+        sequence,
+        kind: EventKind::Marker,
+        data,
+        ts: 5_000 + sequence as i64,
+    }
+}
+
+fn finished(sequence: u64, code: i32) -> Event {
+    marker(
+        sequence,
+        json!({"event": "finished", "exitCode": code, "durationMs": 10}),
+    )
+}
+
+fn finished_claiming(sequence: u64, count: u64, sha: &str) -> Event {
+    marker(
+        sequence,
+        json!({"event": "finished", "exitCode": 0, "durationMs": 1,
+               "eventCount": count, "streamSha256": sha}),
+    )
+}
+
+async fn summary(store: &Arc<dyn Store>, id: &str) -> common::wire::RunSummary {
+    store.run(id.into()).await.unwrap().unwrap().summary
+}
+
+async fn all_events(store: &Arc<dyn Store>, id: &str) -> Vec<Event> {
+    parsed(store.events(id.into(), 0, usize::MAX).await.unwrap())
+}
+
+/// Ingest commits leave copying the WAL into the database file to the checkpoint thread: the
+/// file grows while the writer, whose own threshold is far off, does not checkpoint.
+#[tokio::test]
+async fn the_wal_is_checkpointed_beside_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gateway.db");
+    let sqlite = SqliteStore::open(&path).unwrap();
+    let own: i64 = lock(&sqlite.inner.writer)
+        .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
+        .unwrap();
+    assert_eq!(own, WAL_BACKSTOP_PAGES);
+    let store: Arc<dyn Store> = Arc::new(sqlite);
+    store.create_run(new_run("r1", 1)).await.unwrap();
+    let db_len = || std::fs::metadata(&path).unwrap().len();
+    let before = db_len();
+    let text = "x".repeat(1000);
+    for b in 0..10u64 {
+        let events: Vec<Event> = (1..=500)
+            .map(|i| Event {
+                data: json!(text),
+                ..line(b * 500 + i)
+            })
+            .collect();
+        store
+            .append_events("r1".into(), stored(events), None)
+            .await
+            .unwrap();
+    }
+    // ~5 MB committed: past SQLite's usual 1,000-page checkpoint, far below the backstop.
+    let t0 = Instant::now();
+    while db_len() < before + 4_000_000 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the database file stayed at {} bytes",
+            db_len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(all_events(&store, "r1").await.len(), 5000);
+}
+
+/// A run stored before migration 3 has no digest state: it is rebuilt from its events once, and
+/// the delivery check judges the `finished` marker against it.
+#[tokio::test]
+async fn a_run_without_a_saved_digest_is_judged_from_its_events() {
+    let (_dir, path, store) = with_run("legacy").await;
+    store
+        .append_events("legacy".into(), stored(lines(1, 3)), None)
+        .await
+        .unwrap();
+    store
+        .append_events("legacy".into(), stored(lines(4, 5)), None)
+        .await
+        .unwrap();
+    let sha = common::digest::stream_sha256(&lines(1, 5));
+    Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE runs SET stream_state = NULL WHERE id = 'legacy'",
+            [],
+        )
+        .unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+    let finish = finished_claiming(6, 5, &sha);
+    let want = Some(Delivery::Complete);
+    let acked = store
+        .append_events("legacy".into(), stored(vec![finish.clone()]), None)
+        .await
+        .unwrap();
+    assert_eq!(summary(&store, "legacy").await.delivery, want);
+    assert_eq!(acked.delivery, want);
+    let again = store
+        .append_events("legacy".into(), stored(vec![finish]), None)
+        .await
+        .unwrap();
+    assert_eq!((again.inserted, again.delivery), (0, want));
+}
+
+#[tokio::test]
+async fn migration_5_moves_event_rows_into_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        // A database at schema 4 with events stored one row each.
+        let mut raw = Connection::open(&path).unwrap();
+        let tx = raw.transaction().unwrap();
+        for sql in &MIGRATIONS[..4] {
+            tx.execute_batch(sql).unwrap();
+        }
+        tx.pragma_update(None, "user_version", 4).unwrap();
+        tx.execute(
+            "INSERT INTO runs (id, key, status, created_at, last_seq) VALUES ('r', ?1, 'running', 1, 2500)",
+            [vec![7u8; 32]],
+        )
+        .unwrap();
+        tx.execute(
+            "INSERT INTO runs (id, key, status, created_at, last_seq) VALUES ('m', ?1, 'running', 1, 1)",
+            [vec![7u8; 32]],
+        )
+        .unwrap();
+        for e in lines(1, 2500) {
+            tx.execute(
+                "INSERT INTO events (run_id, seq, kind, data, ts) VALUES ('r', ?1, ?2, ?3, ?4)",
+                rusqlite::params![
+                    e.sequence,
+                    e.kind.as_str(),
+                    serde_json::to_string(&e.data).unwrap(),
+                    e.ts
+                ],
+            )
+            .unwrap();
+        }
+        tx.execute(
+            "INSERT INTO events (run_id, seq, kind, data, ts)
+             VALUES ('m', 1, 'marker', '{\"event\":\"x\",\"n\":[1,2.5,\"a\\\"b\"]}', 9)",
+            [],
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+    assert_eq!(all_events(&store, "r").await, lines(1, 2500));
+    assert_eq!(
+        all_events(&store, "m").await,
+        vec![Event {
+            sequence: 1,
+            kind: EventKind::Marker,
+            data: json!({"event": "x", "n": [1, 2.5, "a\"b"]}),
+            ts: 9
+        }]
+    );
+    let raw = Connection::open(&path).unwrap();
+    let chunks: i64 = raw
+        .query_row(
+            "SELECT count(*) FROM event_chunks WHERE run_id = 'r'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(chunks, 3, "1,000 events to a chunk");
+    let old: i64 = raw
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'events'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(old, 0);
+    // The digest is rebuilt from the chunks and ingest continues.
+    store
+        .append_events("r".into(), stored(lines(2501, 2502)), None)
+        .await
+        .unwrap();
+    let sha = common::digest::stream_sha256(&lines(1, 2502));
+    store
+        .append_events(
+            "r".into(),
+            stored(vec![marker(
+                2503,
+                json!({"event": "finished", "exitCode": 0, "eventCount": 2502, "streamSha256": sha}),
+            )]), None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        summary(&store, "r").await.delivery,
+        Some(Delivery::Complete)
+    );
+    assert!(store.delete_run("r".into()).await.unwrap());
+    let left: i64 = raw
+        .query_row(
+            "SELECT count(*) FROM event_chunks WHERE run_id = 'r'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0, "deleting a run deletes its chunks");
+}
+
+#[test]
+fn synchronous_is_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+    let level: i64 = lock(&store.inner.writer)
+        .pragma_query_value(None, "synchronous", |r| r.get(0))
+        .unwrap();
+    assert_eq!(level, 2, "FULL");
+}
+
+/// A clean close checkpoints and removes the WAL, and leaves the schema version and WAL mode
+/// recorded in the file (what every store keeps across a reopen is in the conformance suite).
+#[tokio::test]
+async fn a_clean_close_removes_the_wal_and_keeps_the_schema_version() {
+    let (_dir, path, store) = with_run("r").await;
+    store
+        .append_events("r".into(), stored(vec![line(1), finished(2, 1)]), None)
+        .await
+        .unwrap();
+    store
+        .enqueue_command("r".into(), CommandKind::Stop, 5)
+        .await
+        .unwrap();
+    store
+        .put_artifact("r".into(), "out.txt".into(), b"x".to_vec(), 6)
+        .await
+        .unwrap();
+    store.set_meta("k".into(), "v".into()).await.unwrap();
+    let run = store.run("r".into()).await.unwrap();
+    drop(store);
+    let wal = path.with_extension("db-wal");
+    assert!(
+        !wal.exists(),
+        "a clean close checkpoints and removes the WAL"
+    );
+
+    let raw = Connection::open(&path).unwrap();
+    let version: i64 = raw
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, MIGRATIONS.len() as i64);
+    let mode: String = raw
+        .pragma_query_value(None, "journal_mode", |row| row.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    drop(raw);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+    assert_eq!(store.run("r".into()).await.unwrap(), run);
+}
+
+#[tokio::test]
+async fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("future.db");
+    let raw = Connection::open(&path).unwrap();
+    raw.pragma_update(None, "user_version", MIGRATIONS.len() as i64 + 1)
+        .unwrap();
+    drop(raw);
+    let got = SqliteStore::open(&path);
+    assert!(matches!(got, Err(StoreError::Backend(_))), "{got:?}");
+}
+
+#[tokio::test]
+async fn bad_stored_data_is_an_error_not_a_panic() {
+    let (_dir, path, store) = with_run("r").await;
+    store
+        .append_events("r".into(), stored(lines(1, 1)), None)
+        .await
+        .unwrap();
+    store
+        .append_events("r".into(), stored(lines(2, 3)), None)
+        .await
+        .unwrap();
+    let raw = Connection::open(&path).unwrap();
+    raw.execute(
+        "UPDATE event_chunks SET body = '{not json' WHERE first_seq = 2",
+        [],
+    )
+    .unwrap();
+    let got = store.events("r".into(), 0, 10).await;
+    assert!(matches!(got, Err(StoreError::Backend(_))), "{got:?}");
+    assert_eq!(
+        parsed(store.events("r".into(), 0, 1).await.unwrap()),
+        lines(1, 1)
+    );
+    // A chunk whose range and events disagree is refused too.
+    raw.execute(
+        "UPDATE event_chunks SET body = '[[\"stdout\",1,\"x\"]]' WHERE first_seq = 2",
+        [],
+    )
+    .unwrap();
+    let got = store.events("r".into(), 1, 10).await;
+    assert!(matches!(got, Err(StoreError::Backend(_))), "{got:?}");
+    // Past the CHECK constraints, as a hand edit or another program might leave it.
+    raw.execute_batch(
+        "PRAGMA ignore_check_constraints = ON;
+         UPDATE runs SET status = 'zombie';",
+    )
+    .unwrap();
+    let got = store.run("r".into()).await;
+    assert!(matches!(got, Err(StoreError::Backend(_))), "{got:?}");
+    let got = store
+        .append_events("r".into(), stored(lines(3, 3)), None)
+        .await;
+    assert!(matches!(got, Err(StoreError::Backend(_))), "{got:?}");
+}
+
+#[tokio::test]
+async fn in_memory_store_works() {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
+    store.create_run(new_run("r", 1)).await.unwrap();
+    store
+        .append_events("r".into(), stored(lines(1, 3)), None)
+        .await
+        .unwrap();
+    assert_eq!(all_events(&store, "r").await, lines(1, 3));
+}
+
+/// Not an assertion: prints where ingest stands (the target is 100k events/s).
+#[tokio::test]
+async fn ingest_throughput() {
+    let (_dir, _path, store) = with_run("r").await;
+    let batches: Vec<Vec<Event>> = (0..200u64)
+        .map(|b| {
+            (b * 500 + 1..=b * 500 + 500)
+                .map(|sequence| Event {
+                    sequence,
+                    kind: EventKind::Stdout,
+                    data: json!("2024-01-01T00:00:00Z compiling crate foo v0.1.0 (/src/foo) ..."),
+                    ts: 1_000 + sequence as i64,
+                })
+                .collect()
+        })
+        .collect();
+    let start = Instant::now();
+    for batch in batches {
+        store
+            .append_events("r".into(), stored(batch), None)
+            .await
+            .unwrap();
+    }
+    let elapsed = start.elapsed();
+    let rate = 100_000.0 / elapsed.as_secs_f64();
+    println!("ingest: 200 batches x 500 events in {elapsed:?} = {rate:.0} events/s");
+    assert_eq!(summary(&store, "r").await.last_sequence, 100_000);
+}

@@ -1,0 +1,121 @@
+//! The CSRF guard every state-changing request passes, and the CSRF token of a session: an HMAC
+//! of the cookie value, so it needs no storage and a cross-site page, which cannot read the
+//! cookie, cannot compute it.
+
+use axum::extract::{Request, State};
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use super::cookie::cookie_value;
+use crate::error::ApiError;
+
+/// The header the page sends its CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The CSRF token of a session: HMAC-SHA256 keyed by the cookie value, hex.
+pub fn csrf_token(value: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(value.as_bytes()).expect("any key length");
+    mac.update(b"gateway csrf v1");
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// The host the request was sent to (`Host`, or the HTTP/2 authority).
+fn request_host(request: &Request) -> Option<String> {
+    request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| request.uri().authority().map(|a| a.to_string()))
+}
+
+/// Middleware on every route: a state-changing request (not GET/HEAD/OPTIONS) from a browser
+/// must be same-origin (`Sec-Fetch-Site`, `Origin` in scheme and host), and one that carries the
+/// session cookie must also carry the session's CSRF token (except sign-in itself, which has no
+/// session yet).
+/// Runners and scripts send none of these headers nor the cookie, so they pass untouched. Its
+/// state is the scheme of the pages this gateway serves (`StateInner::page_scheme`).
+pub async fn csrf_guard(
+    State(page_scheme): State<&'static str>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
+        return next.run(request).await;
+    }
+    let headers = request.headers();
+    let cross_site = || {
+        ApiError::Forbidden {
+            reason: "cross_site",
+            message: "cross-site requests are refused",
+        }
+        .into_response()
+    };
+    if let Some(site) = headers.get("sec-fetch-site")
+        && !matches!(site.to_str(), Ok("same-origin" | "none"))
+    {
+        return cross_site();
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let parts = origin.to_str().ok().and_then(|o| o.split_once("://"));
+        let same = match (parts, request_host(&request)) {
+            (Some((scheme, authority)), Some(host)) => {
+                scheme.eq_ignore_ascii_case(page_scheme) && authority.eq_ignore_ascii_case(&host)
+            }
+            _ => false,
+        };
+        if !same {
+            return cross_site();
+        }
+    }
+    let signing_in = request.method() == Method::POST && request.uri().path() == "/api/session";
+    if let Some(value) = cookie_value(headers)
+        && !signing_in
+        && !headers.contains_key(header::AUTHORIZATION)
+    {
+        let want = csrf_token(value);
+        let sent = headers
+            .get(CSRF_HEADER)
+            .map(|v| v.as_bytes())
+            .unwrap_or_default();
+        if !common::sign::constant_time_eq(sent, want.as_bytes()) {
+            return ApiError::Forbidden {
+                reason: "csrf",
+                message: "missing or wrong X-CSRF-Token",
+            }
+            .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderMap;
+
+    use super::super::cookie::set_cookie;
+    use super::*;
+
+    #[test]
+    fn cookie_and_csrf() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            "a=1; __Host-gw_session=abc ; b=2".parse().unwrap(),
+        );
+        assert_eq!(cookie_value(&h), Some("abc"));
+        assert_ne!(csrf_token("abc"), csrf_token("abd"));
+        assert_eq!(csrf_token("abc").len(), 64);
+        let c = set_cookie("v", 60);
+        let c = c.to_str().unwrap();
+        for attr in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
+            assert!(c.contains(attr), "{c}");
+        }
+    }
+}
