@@ -18,6 +18,7 @@ pub mod secrets;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod team;
 pub mod transcript;
 pub mod web;
 pub mod web_session;

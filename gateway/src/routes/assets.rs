@@ -14,10 +14,11 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(page))
         .route("/runs/{id}", get(page))
+        .route("/join", get(page))
         .route("/assets/{name}", get(asset))
 }
 
-/// The page, for `/` and for the links to runs (`/runs/:id`).
+/// The page, for `/`, for the links to runs (`/runs/:id`) and for invitations (`/join#…`).
 async fn page(headers: HeaderMap) -> Response {
     web::page(&headers)
 }

@@ -8,6 +8,7 @@ mod commands;
 mod health;
 mod ingest;
 mod metrics;
+mod people;
 mod runs;
 mod session;
 mod stream;
@@ -28,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         .merge(commands::routes())
         .merge(stream::routes())
         .merge(session::routes())
+        .merge(people::routes())
         .merge(assets::routes())
         .merge(artifacts::routes())
         .merge(transcript::routes())
