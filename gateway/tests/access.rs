@@ -82,6 +82,8 @@ const ROUTES: &[(&str, &str, &str, Admits)] = &[
         "/api/invitations",
         Admits::Admin,
     ),
+    ("GET", "/api/audit", "/api/audit", Admits::Admin),
+    ("GET", "/api/audit.jsonl", "/api/audit.jsonl", Admits::Admin),
     ("GET", "/api/runs", "/api/runs", Admits::Viewer),
     ("POST", "/api/runs", "/api/runs", Admits::Operator),
     (
@@ -113,6 +115,12 @@ const ROUTES: &[(&str, &str, &str, Admits)] = &[
         "/api/runs/{id}/permissions/{request_id}",
         "/api/runs/r_nobody/permissions/pr_1",
         Admits::Operator,
+    ),
+    (
+        "GET",
+        "/api/runs/{id}/activity",
+        "/api/runs/r_nobody/activity",
+        Admits::Viewer,
     ),
     (
         "GET",

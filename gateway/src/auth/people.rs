@@ -15,6 +15,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use super::tokens;
+use crate::audit::{self, Who};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::Role;
@@ -58,13 +59,13 @@ impl Principal {
         }
     }
 
-    /// Who did it, as the audit log and a run's history say: an id (`p_…`, `admin_token`) and
-    /// a name to show.
-    pub fn actor(&self) -> (String, String) {
+    /// Who it is, as the audit log and a run's history say: an id (`p_…`, `admin_token`) and a
+    /// name to show.
+    pub fn who(&self) -> Who {
         match self {
-            Principal::Person { id, name, .. } => (id.clone(), name.clone()),
-            Principal::AdminToken => (ADMIN_TOKEN_ID.into(), "admin token".into()),
-            Principal::MetricsScraper => ("metrics_token".into(), "metrics token".into()),
+            Principal::Person { id, name, .. } => Who::new(id, name),
+            Principal::AdminToken => Who::new(ADMIN_TOKEN_ID, "admin token"),
+            Principal::MetricsScraper => Who::new("metrics_token", "metrics token"),
         }
     }
 }
@@ -99,10 +100,39 @@ impl FromRequestParts<AppState> for Principal {
                 }
             }
             Some(Some(token)) if tokens::matches(token, &state.admin_token_hash) => {
+                first_use_of_admin_token(state, audit::source_of(&parts.extensions)).await;
                 Ok(Principal::AdminToken)
             }
             Some(Some(token)) if metrics(token) => Ok(Principal::MetricsScraper),
             _ => Err(ApiError::AdminRequired),
+        }
+    }
+}
+
+/// The `meta` key holding the hash of the admin token whose first use is in the audit log.
+const ADMIN_TOKEN_USED_KEY: &str = "admin_token_used";
+
+/// Record the admin token's first use (once per token: a rotated token is used for the first
+/// time again). This process asks the store only until it has seen the token once.
+async fn first_use_of_admin_token(state: &AppState, source: Option<std::net::IpAddr>) {
+    use std::sync::atomic::Ordering;
+    if state.admin_token_seen.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let hash = hex::encode(state.admin_token_hash);
+    let store = state.store.as_ref();
+    match store.get_meta(ADMIN_TOKEN_USED_KEY.into()).await {
+        Ok(Some(used)) if used == hash => {}
+        Ok(_) => {
+            if let Err(e) = store.set_meta(ADMIN_TOKEN_USED_KEY.into(), hash).await {
+                tracing::warn!(error = %e, "could not note the admin token's first use");
+            }
+            let who = Principal::AdminToken.who();
+            audit::record(store, &who, source, audit::Event::new("token_first_used")).await;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the admin token's first use");
+            state.admin_token_seen.store(false, Ordering::Release);
         }
     }
 }
@@ -159,6 +189,7 @@ impl Requirement for ReadMetrics {
 /// A caller that meets requirement `R`.
 pub struct Authorized<R> {
     principal: Principal,
+    source: Option<std::net::IpAddr>,
     _requirement: PhantomData<R>,
 }
 
@@ -166,6 +197,16 @@ impl<R> Authorized<R> {
     /// Who the caller is.
     pub fn principal(&self) -> &Principal {
         &self.principal
+    }
+
+    /// The caller's address, as the connection saw it.
+    pub fn source(&self) -> Option<std::net::IpAddr> {
+        self.source
+    }
+
+    /// Append `event` to the audit log as done by this caller, from their address.
+    pub async fn audit(&self, store: &dyn crate::store::Store, event: audit::Event) {
+        audit::record(store, &self.principal.who(), self.source, event).await;
     }
 }
 
@@ -186,6 +227,7 @@ impl<R: Requirement> FromRequestParts<AppState> for Authorized<R> {
         if R::allows(&principal) {
             Ok(Self {
                 principal,
+                source: audit::source_of(&parts.extensions),
                 _requirement: PhantomData,
             })
         } else if principal.role().is_some() {

@@ -4,6 +4,7 @@
 
 mod artifacts;
 mod assets;
+mod audit;
 mod commands;
 mod health;
 mod ingest;
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .merge(stream::routes())
         .merge(session::routes())
         .merge(people::routes())
+        .merge(audit::routes())
         .merge(assets::routes())
         .merge(artifacts::routes())
         .merge(transcript::routes())

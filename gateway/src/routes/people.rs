@@ -9,7 +9,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
+use crate::audit;
 use crate::auth::{AdminOnly, Authorized, ReadRuns, Role, token_hash};
 use crate::clock::now_ms;
 use crate::error::ApiError;
@@ -57,8 +59,8 @@ impl From<Person> for PersonView {
 
 /// `GET /api/me`: who the caller is (`{"id", "name", "role"}`).
 async fn me(caller: Authorized<ReadRuns>) -> Json<serde_json::Value> {
-    let (id, name) = caller.principal().actor();
-    Json(serde_json::json!({ "id": id, "name": name, "role": caller.principal().role() }))
+    let who = caller.principal().who();
+    Json(serde_json::json!({ "id": who.id, "name": who.name, "role": caller.principal().role() }))
 }
 
 /// `GET /api/me/sessions`: the caller's live sign-in sessions, the current one marked (none for
@@ -85,6 +87,8 @@ async fn sign_out_everywhere(
     ))?;
     let ended = state.sessions.end_all(state.store.as_ref(), id).await?;
     tracing::info!(person = %id, ended, "signed out everywhere");
+    let event = audit::Event::new("signed_out_everywhere").detail(json!({ "sessions": ended }));
+    caller.audit(state.store.as_ref(), event).await;
     let mut r = StatusCode::NO_CONTENT.into_response();
     r.headers_mut()
         .insert(header::SET_COOKIE, set_cookie("", 0));
@@ -109,6 +113,8 @@ async fn revoke_session(
     {
         return Err(ApiError::NotFound("no such session"));
     }
+    let event = audit::Event::new("session_revoked").target(&session[..16]);
+    caller.audit(state.store.as_ref(), event).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -144,6 +150,7 @@ async fn change_person(
         .person(id.clone())
         .await?
         .ok_or(ApiError::NotFound("no such person"))?;
+    let before = person.clone();
     if let Some(role) = change.role {
         person.role = role;
     }
@@ -159,8 +166,23 @@ async fn change_person(
     if person.disabled_at.is_some() {
         state.sessions.end_all(store, &person.id).await?;
     }
-    let (by, _) = caller.principal().actor();
-    tracing::info!(person = %person.id, role = person.role.as_str(), disabled = person.disabled_at.is_some(), %by, "person changed");
+    tracing::info!(person = %person.id, role = person.role.as_str(), disabled = person.disabled_at.is_some(), "person changed");
+    if before.role != person.role {
+        let event = audit::Event::new("role_changed")
+            .target(&person.id)
+            .detail(json!({ "name": person.name, "from": before.role, "to": person.role }));
+        caller.audit(store, event).await;
+    }
+    if before.disabled_at.is_some() != person.disabled_at.is_some() {
+        let action = match person.disabled_at {
+            Some(_) => "person_disabled",
+            None => "person_enabled",
+        };
+        let event = audit::Event::new(action)
+            .target(&person.id)
+            .detail(json!({ "name": person.name }));
+        caller.audit(store, event).await;
+    }
     Ok(Json(person.into()))
 }
 
@@ -211,7 +233,7 @@ async fn invite(
     }
     let token = random_token(24).map_err(|e| ApiError::Internal(e.to_string()))?;
     let now = now_ms();
-    let (by, _) = caller.principal().actor();
+    let by = caller.principal().who().id;
     let invitation = Invitation {
         token_hash: token_hash(&token),
         name: new.name,
@@ -222,9 +244,13 @@ async fn invite(
     };
     store.create_invitation(invitation.clone()).await?;
     tracing::info!(role = invitation.role.as_str(), "invitation created");
+    let event = audit::Event::new("invitation_created")
+        .target(&invitation.name)
+        .detail(json!({ "role": invitation.role, "expires_at": invitation.expires_at }));
+    caller.audit(store, event).await;
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({
+        Json(json!({
             "url": format!("{}/join#{token}", state.base_url),
             "name": invitation.name,
             "role": invitation.role,

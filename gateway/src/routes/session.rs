@@ -12,6 +12,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
 
+use crate::audit::{self, Source};
 use crate::auth::token_hash;
 use crate::clock::now_ms;
 use crate::error::ApiError;
@@ -86,6 +87,10 @@ async fn sign_in(State(state): State<AppState>, request: Request) -> Response {
         Ok(Some(person)) => person,
         Ok(None) => {
             tracing::info!(?ip, "sign-in refused");
+            let name = form.name.as_deref().unwrap_or(team::FIRST_ADMIN_NAME);
+            let event = audit::Event::new("sign_in_failed")
+                .detail(serde_json::json!({ "name": audit::excerpt(name) }));
+            audit::record(store, &audit::Who::anonymous(), ip, event).await;
             return ApiError::BadPassword.into_response();
         }
         Err(e) => return e.into_response(),
@@ -96,6 +101,8 @@ async fn sign_in(State(state): State<AppState>, request: Request) -> Response {
         Err(e) => return e.into_response(),
     };
     tracing::info!(?ip, person = %person.id, "signed in");
+    let event = audit::Event::new("signed_in").detail(serde_json::json!({ "method": "password" }));
+    audit::record(store, &who(&person), ip, event).await;
     signed_in(&value, &person, now)
 }
 
@@ -125,8 +132,23 @@ async fn current(State(state): State<AppState>, headers: HeaderMap) -> Response 
     }
 }
 
+/// Who a person is, as the audit log names them.
+fn who(person: &Person) -> audit::Who {
+    audit::Who::new(&person.id, &person.name)
+}
+
 /// `DELETE /api/session`: sign out (the CSRF guard has checked the token).
-async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn sign_out(
+    State(state): State<AppState>,
+    Source(source): Source,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(signed_in) = state.sessions.authenticate(&state.store, &headers)
+        && let Ok(Some(person)) = state.store.person(signed_in.person_id).await
+    {
+        let event = audit::Event::new("signed_out");
+        audit::record(state.store.as_ref(), &who(&person), source, event).await;
+    }
     if let Some(value) = cookie_value(&headers)
         && let Err(e) = state.sessions.end(state.store.as_ref(), value).await
     {
@@ -191,6 +213,7 @@ async fn join(State(state): State<AppState>, request: Request) -> Response {
 
 async fn join_inner(state: &AppState, request: Request) -> Result<Response, ApiError> {
     let device = web_session::device(request.headers());
+    let source = audit::source_of(request.extensions());
     let bytes = axum::body::to_bytes(request.into_body(), 4096)
         .await
         .map_err(|_| ApiError::TooLarge { limit: 4096 })?;
@@ -225,6 +248,14 @@ async fn join_inner(state: &AppState, request: Request) -> Result<Response, ApiE
             e => e.into(),
         })?;
     tracing::info!(person = %person.id, role = person.role.as_str(), "joined by invitation");
+    let event = audit::Event::new("joined")
+        .target(&person.id)
+        .detail(serde_json::json!({
+            "role": person.role,
+            "invited_by": invitation.created_by,
+            "method": "password",
+        }));
+    audit::record(store, &who(&person), source, event).await;
     let value = state.sessions.start(store, &person.id, device, now).await?;
     Ok(signed_in(&value, &person, now))
 }

@@ -44,6 +44,8 @@
 //! * **An invitation is used once**: [`Store::take_invitation`] checks and marks it in one
 //!   statement (or under one lock), so two people holding the link cannot both join.
 //! * **Names are unique**: two people never share a name, whatever the order of writes.
+//! * **The audit log only grows**, with ids ascending in the order lines were appended, and
+//!   keeps the lines of deleted runs.
 //! * **Failures are [`StoreError::Backend`]**, with text for the log only, counted by
 //!   [`Store::backend_errors`].
 
@@ -61,7 +63,7 @@ pub mod sqlite;
 mod team;
 
 pub use open::{Location, SCHEMES, UnsupportedUrl, open};
-pub use team::{Invitation, Person, Role};
+pub use team::{AuditEntry, Invitation, Person, Role};
 
 /// What every [`Store`] method returns.
 pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'static>>;
@@ -274,6 +276,22 @@ pub trait Store: Send + Sync + 'static {
 
     /// The invitations still usable at `now`, oldest first.
     fn open_invitations(&self, now: i64) -> StoreFuture<Vec<Invitation>>;
+
+    /// Appends a line to the audit log (its `id` is ignored); the id it got, greater than every
+    /// id given before.
+    fn append_audit(&self, entry: AuditEntry) -> StoreFuture<u64>;
+
+    /// At most `limit` lines of the audit log with an id below `before` (all when `None`),
+    /// newest first.
+    fn audit(&self, before: Option<u64>, limit: usize) -> StoreFuture<Vec<AuditEntry>>;
+
+    /// At most `limit` lines of the audit log with an id above `after`, oldest first (an export
+    /// reads the log forwards with it).
+    fn audit_after(&self, after: u64, limit: usize) -> StoreFuture<Vec<AuditEntry>>;
+
+    /// The audit lines of a run, oldest first (who started it, who sent each prompt, command and
+    /// decision).
+    fn run_audit(&self, run_id: String) -> StoreFuture<Vec<AuditEntry>>;
 
     /// Queues a command under a fresh unique id.
     fn enqueue_command(

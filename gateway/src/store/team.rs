@@ -103,3 +103,29 @@ impl fmt::Debug for Invitation {
             .finish()
     }
 }
+
+/// One line of the audit log: who did what, to what, from where. Kept for good: deleting a run
+/// or a person leaves their lines.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AuditEntry {
+    /// Given by the store, ascending in the order lines were appended; 0 for a new line.
+    pub id: u64,
+    /// Unix ms.
+    pub at: i64,
+    /// Who: a person (`p_…`), `admin_token`, `runner` (the shared secret), or `anonymous` (a
+    /// failed sign-in).
+    pub actor_id: String,
+    /// Their name as it was then.
+    pub actor_name: String,
+    /// What: `signed_in`, `run_started`, `prompt_sent`, … (PROTOCOL.md lists them).
+    pub action: String,
+    /// The run it concerns.
+    pub run_id: Option<String>,
+    /// Another thing it concerns: the person changed, the session ended, the command queued.
+    pub target: Option<String>,
+    /// What else there is to say, as a JSON object (a role's old and new value, a prompt's first
+    /// words, a decision).
+    pub detail: serde_json::Value,
+    /// The client's address, as the connection saw it.
+    pub source: Option<String>,
+}

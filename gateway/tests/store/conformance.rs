@@ -13,7 +13,8 @@ use common::wire::{
     ArtifactInfo, CommandKind, Delivery, Event, EventKind, RawEvent, RunStatus, RunSummary,
 };
 use gateway::store::{
-    AppendOutcome, Invitation, NewRun, Nonce, Person, Role, Store, StoreError, StoredSession,
+    AppendOutcome, AuditEntry, Invitation, NewRun, Nonce, Person, Role, Store, StoreError,
+    StoredSession,
 };
 use serde_json::{Value, json};
 
@@ -1008,6 +1009,66 @@ pub async fn an_invitation_is_taken_by_one_of_many(db: &dyn Database) {
         got += usize::from(t.await.unwrap().is_some());
     }
     assert_eq!(got, 1, "exactly one caller joins");
+}
+
+fn audit_line(action: &str, run: Option<&str>) -> AuditEntry {
+    AuditEntry {
+        id: 0,
+        at: 5,
+        actor_id: "p_a".into(),
+        actor_name: "ada".into(),
+        action: action.into(),
+        run_id: run.map(String::from),
+        target: Some("c_1".into()),
+        detail: json!({ "prompt": "fix it", "n": 1.5 }),
+        source: Some("127.0.0.1".into()),
+    }
+}
+
+pub async fn the_audit_log_grows_and_reads_both_ways(db: &dyn Database) {
+    let store = with_run(db, "r").await;
+    let mut ids = Vec::new();
+    for (action, run) in [
+        ("signed_in", None),
+        ("run_started", Some("r")),
+        ("prompt_sent", Some("r")),
+        ("run_started", Some("other")),
+    ] {
+        ids.push(store.append_audit(audit_line(action, run)).await.unwrap());
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ascending: {ids:?}");
+    let newest = store.audit(None, 10).await.unwrap();
+    assert_eq!(newest.len(), 4);
+    assert_eq!(newest[0].id, ids[3]);
+    assert_eq!(
+        newest[3],
+        AuditEntry {
+            id: ids[0],
+            ..audit_line("signed_in", None)
+        }
+    );
+    let page = store.audit(Some(ids[2]), 1).await.unwrap();
+    assert_eq!(page.iter().map(|e| e.id).collect::<Vec<_>>(), [ids[1]]);
+    let forwards = store.audit_after(ids[0], 2).await.unwrap();
+    assert_eq!(
+        forwards.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [ids[1], ids[2]]
+    );
+    let of_run: Vec<_> = store.run_audit("r".into()).await.unwrap();
+    assert_eq!(
+        of_run.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        ["run_started", "prompt_sent"]
+    );
+    // Deleting the run keeps its lines; a reopened store keeps them all.
+    assert!(store.delete_run("r".into()).await.unwrap());
+    drop(store);
+    let store = db.open().await;
+    assert_eq!(store.run_audit("r".into()).await.unwrap(), of_run);
+    let next = store
+        .append_audit(audit_line("signed_out", None))
+        .await
+        .unwrap();
+    assert!(next > ids[3]);
 }
 
 pub async fn meta_is_a_key_value_table(db: &dyn Database) {

@@ -33,6 +33,7 @@ macro_rules! conformance_tests {
                 a_persons_sessions_end_together,
                 people_have_unique_names_and_change,
                 invitations_are_taken_once_until_they_expire,
+                the_audit_log_grows_and_reads_both_ways,
                 meta_is_a_key_value_table,
                 everything_survives_a_reopen;
             concurrent:

@@ -41,8 +41,8 @@ use self::pool::ReadPool;
 use self::schema::migrate;
 use self::writer::Queue;
 use super::{
-    AppendOutcome, Invitation, NewRun, Nonce, Person, RunRecord, Store, StoreError, StoreFuture,
-    StoredSession,
+    AppendOutcome, AuditEntry, Invitation, NewRun, Nonce, Person, RunRecord, Store, StoreError,
+    StoreFuture, StoredSession,
 };
 
 /// [`Store`] on a SQLite database.
@@ -293,6 +293,22 @@ impl Store for SqliteStore {
 
     fn open_invitations(&self, now: i64) -> StoreFuture<Vec<Invitation>> {
         self.read(move |c| records::open_invitations(c, now))
+    }
+
+    fn append_audit(&self, entry: AuditEntry) -> StoreFuture<u64> {
+        self.write(move |c| records::append_audit(c, entry))
+    }
+
+    fn audit(&self, before: Option<u64>, limit: usize) -> StoreFuture<Vec<AuditEntry>> {
+        self.read(move |c| records::audit(c, before, limit))
+    }
+
+    fn audit_after(&self, after: u64, limit: usize) -> StoreFuture<Vec<AuditEntry>> {
+        self.read(move |c| records::audit_after(c, after, limit))
+    }
+
+    fn run_audit(&self, run_id: String) -> StoreFuture<Vec<AuditEntry>> {
+        self.read(move |c| records::run_audit(c, run_id))
     }
 
     fn enqueue_command(

@@ -10,7 +10,7 @@ use super::codec::{artifact_info, bad_column, command, command_kind_name};
 use super::conn::backend;
 use super::runs::run_exists;
 use crate::clock::now_ms;
-use crate::store::{Invitation, Person, Role, StoreError, StoredSession};
+use crate::store::{AuditEntry, Invitation, Person, Role, StoreError, StoredSession};
 
 pub(super) fn enqueue_command(
     conn: &mut Connection,
@@ -391,6 +391,87 @@ pub(super) fn open_invitations(conn: &Connection, now: i64) -> Result<Vec<Invita
     ))
     .and_then(|mut stmt| stmt.query_map([now], invitation_row)?.collect())
     .map_err(|e| backend("read invitations", e))
+}
+
+const AUDIT_COLUMNS: &str = "id, at, actor_id, actor_name, action, run_id, target, detail, source";
+
+fn audit_row(row: &Row<'_>) -> rusqlite::Result<AuditEntry> {
+    let detail: String = row.get(7)?;
+    Ok(AuditEntry {
+        id: row.get(0)?,
+        at: row.get(1)?,
+        actor_id: row.get(2)?,
+        actor_name: row.get(3)?,
+        action: row.get(4)?,
+        run_id: row.get(5)?,
+        target: row.get(6)?,
+        detail: serde_json::from_str(&detail)
+            .map_err(|e| bad_column(7, Type::Text, format!("audit detail is not JSON: {e}")))?,
+        source: row.get(8)?,
+    })
+}
+
+pub(super) fn append_audit(conn: &Connection, e: AuditEntry) -> Result<u64, StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO audit (at, actor_id, actor_name, action, run_id, target, detail, source)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_row(
+            rusqlite::params![
+                e.at,
+                e.actor_id,
+                e.actor_name,
+                e.action,
+                e.run_id,
+                e.target,
+                e.detail.to_string(),
+                e.source
+            ],
+            |row| row.get(0),
+        )
+    })
+    .map_err(|e| backend("append to the audit log", e))
+}
+
+pub(super) fn audit(
+    conn: &Connection,
+    before: Option<u64>,
+    limit: usize,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+    conn.prepare_cached(&format!(
+        "SELECT {AUDIT_COLUMNS} FROM audit WHERE id < ?1 ORDER BY id DESC LIMIT ?2"
+    ))
+    .and_then(|mut stmt| {
+        stmt.query_map(rusqlite::params![before, limit as i64], audit_row)?
+            .collect()
+    })
+    .map_err(|e| backend("read the audit log", e))
+}
+
+pub(super) fn audit_after(
+    conn: &Connection,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let after = i64::try_from(after).unwrap_or(i64::MAX);
+    conn.prepare_cached(&format!(
+        "SELECT {AUDIT_COLUMNS} FROM audit WHERE id > ?1 ORDER BY id LIMIT ?2"
+    ))
+    .and_then(|mut stmt| {
+        stmt.query_map(rusqlite::params![after, limit as i64], audit_row)?
+            .collect()
+    })
+    .map_err(|e| backend("read the audit log forwards", e))
+}
+
+pub(super) fn run_audit(conn: &Connection, run_id: String) -> Result<Vec<AuditEntry>, StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT {AUDIT_COLUMNS} FROM audit WHERE run_id = ?1 ORDER BY id"
+    ))
+    .and_then(|mut stmt| stmt.query_map([&run_id], audit_row)?.collect())
+    .map_err(|e| backend(format!("read the audit log of {run_id}"), e))
 }
 
 pub(super) fn prune_nonces(conn: &Connection, before: i64) -> Result<u64, StoreError> {

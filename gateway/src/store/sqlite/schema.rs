@@ -117,6 +117,19 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE sessions ADD COLUMN person_id TEXT;
     ALTER TABLE sessions ADD COLUMN device TEXT NOT NULL DEFAULT '';
     CREATE INDEX sessions_by_person ON sessions (person_id);",
+    // 8: the audit log. No foreign key: a run's lines outlive the run. `detail` is a JSON object.
+    "CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        actor_id TEXT NOT NULL,
+        actor_name TEXT NOT NULL,
+        action TEXT NOT NULL,
+        run_id TEXT,
+        target TEXT,
+        detail TEXT NOT NULL,
+        source TEXT
+    );
+    CREATE INDEX audit_by_run ON audit (run_id, id) WHERE run_id IS NOT NULL;",
 ];
 
 /// Applies the migrations `user_version` has not seen yet, all in one transaction.
