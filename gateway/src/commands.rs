@@ -4,7 +4,9 @@
 
 use common::wire::{self, AssistLink, Command, CommandKind, PermissionChoice};
 use serde::Deserialize;
+use serde_json::json;
 
+use crate::audit;
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::live::Live;
@@ -186,6 +188,45 @@ pub async fn queue(
         .await?;
     live.ring(id);
     Ok(command)
+}
+
+/// The audit line of a queued command: `prompt_sent`, `run_stopped`, `approval_decided`, or
+/// `command_sent` with its kind.
+pub fn audit_event(run_id: &str, command: &Command) -> audit::Event {
+    let event = |action| audit::Event::new(action).run(run_id).target(&command.id);
+    match &command.kind {
+        CommandKind::Prompt {
+            prompt,
+            model,
+            permission_mode,
+        } => event("prompt_sent").detail(json!({
+            "prompt": audit::excerpt(prompt),
+            "model": model,
+            "permission_mode": permission_mode,
+        })),
+        CommandKind::Stop => event("run_stopped"),
+        CommandKind::Permission {
+            request_id,
+            decision,
+            message,
+            rule,
+            ..
+        } => event("approval_decided").detail(json!({
+            "request_id": request_id,
+            "decision": decision,
+            "message": message.as_deref().map(audit::excerpt),
+            "rule": rule,
+        })),
+        CommandKind::Exec { command } => {
+            event("command_sent").detail(json!({ "kind": "exec", "command": command }))
+        }
+        CommandKind::File { path } => {
+            event("command_sent").detail(json!({ "kind": "file", "path": path }))
+        }
+        CommandKind::Interrupt => event("command_sent").detail(json!({ "kind": "interrupt" })),
+        CommandKind::EndSession => event("command_sent").detail(json!({ "kind": "end_session" })),
+        CommandKind::Assist { .. } => event("assist_link"),
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! when the caller wants the start-up facts (URL, CA fingerprint, first-start secrets) before
 //! serving, and [`routes::router`] for handler tests without a socket.
 
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod commands;
@@ -18,6 +19,7 @@ pub mod secrets;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod team;
 pub mod transcript;
 pub mod web;
 pub mod web_session;
@@ -77,6 +79,10 @@ impl Gateway {
             store.as_ref(),
         )
         .await?;
+        if secrets.new_admin_token.is_some() {
+            let made = audit::Event::new("token_created").target(auth::ADMIN_TOKEN_ID);
+            audit::record(store.as_ref(), &audit::Who::gateway(), None, made).await;
+        }
         let (sessions, new_admin_password) =
             web_session::Sessions::open(store.as_ref(), config.admin_password.clone()).await?;
         let tls = match &config.tls {
@@ -96,6 +102,7 @@ impl Gateway {
             store,
             hmac_secret: secrets.hmac_secret,
             admin_token_hash: secrets.admin_token_hash,
+            admin_token_seen: Default::default(),
             metrics_token_hash: config
                 .metrics_token
                 .as_ref()

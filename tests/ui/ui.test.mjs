@@ -21,7 +21,7 @@ test('sign in, create a run, watch it live, run a command, survive a gateway res
   await page.goto(gw.url);
   await page.fill('#password', 'wrong');
   await page.click('#login-form button[type=submit]');
-  await page.waitForSelector('#login-error:text("Wrong password.")');
+  await page.waitForSelector('#login-error:text("Wrong name or password.")');
   await signIn(page, gw.url);
 
   // New run through the dialog: the command line to copy carries the id and the token.

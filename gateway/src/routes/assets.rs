@@ -14,10 +14,15 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(page))
         .route("/runs/{id}", get(page))
+        .route("/join", get(page))
+        .route("/people", get(page))
+        .route("/account", get(page))
+        .route("/audit", get(page))
         .route("/assets/{name}", get(asset))
 }
 
-/// The page, for `/` and for the links to runs (`/runs/:id`).
+/// The page, for `/`, the links to runs (`/runs/:id`), invitations (`/join#…`) and the team's
+/// pages.
 async fn page(headers: HeaderMap) -> Response {
     web::page(&headers)
 }

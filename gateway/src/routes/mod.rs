@@ -4,10 +4,12 @@
 
 mod artifacts;
 mod assets;
+mod audit;
 mod commands;
 mod health;
 mod ingest;
 mod metrics;
+mod people;
 mod runs;
 mod session;
 mod stream;
@@ -28,6 +30,8 @@ pub fn router(state: AppState) -> Router {
         .merge(commands::routes())
         .merge(stream::routes())
         .merge(session::routes())
+        .merge(people::routes())
+        .merge(audit::routes())
         .merge(assets::routes())
         .merge(artifacts::routes())
         .merge(transcript::routes())

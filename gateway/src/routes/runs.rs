@@ -8,7 +8,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use common::wire::{CreateRun, CreatedRun, EventPage, RunSummary};
 use serde::Deserialize;
+use serde_json::json;
 
+use crate::audit::{self, Source, Who};
 use crate::auth::signed::{self, Signed};
 use crate::auth::{Authorized, OperateRuns, ReadRuns};
 use crate::clock::now_ms;
@@ -24,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/runs", get(list_runs).post(create_run_admin))
         .route("/api/runs/{id}", get(get_run))
         .route("/api/runs/{id}/events", get(run_events))
+        .route("/api/runs/{id}/activity", get(run_activity))
 }
 
 /// Validate and bound the fields of a run creation.
@@ -50,7 +53,13 @@ fn check_create(req: &CreateRun) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn create_run(state: &AppState, req: CreateRun) -> Result<CreatedRun, ApiError> {
+/// Create a run for `who`, from `source`.
+async fn create_run(
+    state: &AppState,
+    req: CreateRun,
+    who: &Who,
+    source: Option<std::net::IpAddr>,
+) -> Result<CreatedRun, ApiError> {
     check_create(&req)?;
     let new_id = || {
         random_token(9)
@@ -64,6 +73,9 @@ async fn create_run(state: &AppState, req: CreateRun) -> Result<CreatedRun, ApiE
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let id = new_id()?;
     let key = common::sign::derive_run_key(state.hmac_secret.expose().as_bytes(), &id, &token);
+    let started = audit::Event::new("run_started")
+        .run(&id)
+        .detail(json!({ "name": req.name, "prompt": req.prompt.as_deref().map(audit::excerpt) }));
     state
         .store
         .create_run(NewRun {
@@ -76,6 +88,7 @@ async fn create_run(state: &AppState, req: CreateRun) -> Result<CreatedRun, ApiE
         })
         .await?;
     tracing::info!(run = %id, "run created");
+    audit::record(state.store.as_ref(), who, source, started).await;
     state.live.announce_run(state.store.as_ref(), &id).await;
     Ok(CreatedRun {
         ui_url: format!("{}/runs/{id}", state.base_url),
@@ -87,6 +100,7 @@ async fn create_run(state: &AppState, req: CreateRun) -> Result<CreatedRun, ApiE
 /// A runner creates its own run, signed with the shared secret.
 async fn create_run_signed(
     State(state): State<AppState>,
+    Source(source): Source,
     signed: Signed<signed::SharedJson>,
 ) -> Result<(StatusCode, Json<CreatedRun>), ApiError> {
     let bytes = signed.body();
@@ -95,13 +109,14 @@ async fn create_run_signed(
     } else {
         parse_json(bytes)?
     };
-    Ok((StatusCode::CREATED, Json(create_run(&state, req).await?)))
+    let created = create_run(&state, req, &Who::runner(), source).await?;
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
-/// The admin creates a run for a runner to attach to (the token is shown once).
+/// A person creates a run for a runner to attach to (the token is shown once).
 async fn create_run_admin(
     State(state): State<AppState>,
-    _caller: Authorized<OperateRuns>,
+    caller: Authorized<OperateRuns>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<CreatedRun>), ApiError> {
@@ -111,7 +126,47 @@ async fn create_run_admin(
     } else {
         parse_json(&bytes)?
     };
-    Ok((StatusCode::CREATED, Json(create_run(&state, req).await?)))
+    let who = caller.principal().who();
+    let created = create_run(&state, req, &who, caller.source()).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// What was done to a run and by whom, as its history shows it: the audit lines of the run,
+/// oldest first, without the addresses they came from (those are for admins, at `/api/audit`).
+#[derive(Debug, serde::Serialize)]
+struct Activity {
+    id: u64,
+    at: i64,
+    action: String,
+    by: String,
+    by_id: String,
+    target: Option<String>,
+    detail: serde_json::Value,
+}
+
+/// `GET /api/runs/:id/activity`: who started the run and who sent each prompt, command and
+/// decision.
+async fn run_activity(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    _caller: Authorized<ReadRuns>,
+) -> Result<Json<Vec<Activity>>, ApiError> {
+    http::stored_run(state.store.as_ref(), &id).await?;
+    let lines = state.store.run_audit(id).await?;
+    Ok(Json(
+        lines
+            .into_iter()
+            .map(|e| Activity {
+                id: e.id,
+                at: e.at,
+                action: e.action,
+                by: e.actor_name,
+                by_id: e.actor_id,
+                target: e.target,
+                detail: e.detail,
+            })
+            .collect(),
+    ))
 }
 
 #[derive(Debug, Deserialize)]

@@ -41,6 +41,11 @@
 //! * **Commands keep their queue order** (the order they were stored, not their `created_at`) and
 //!   get ids unique without a shared counter.
 //! * **A touch never revives a session**: [`Store::touch_session`] only updates a row that exists.
+//! * **An invitation is used once**: [`Store::take_invitation`] checks and marks it in one
+//!   statement (or under one lock), so two people holding the link cannot both join.
+//! * **Names are unique**: two people never share a name, whatever the order of writes.
+//! * **The audit log only grows**, with ids ascending in the order lines were appended, and
+//!   keeps the lines of deleted runs.
 //! * **Failures are [`StoreError::Backend`]**, with text for the log only, counted by
 //!   [`Store::backend_errors`].
 
@@ -55,8 +60,10 @@ mod open;
 mod progress;
 pub(crate) mod rules;
 pub mod sqlite;
+mod team;
 
 pub use open::{Location, SCHEMES, UnsupportedUrl, open};
+pub use team::{AuditEntry, Invitation, Person, Role};
 
 /// What every [`Store`] method returns.
 pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'static>>;
@@ -135,6 +142,11 @@ pub struct StoredSession {
     pub created_at: i64,
     /// Unix ms of the last request seen (the idle expiry counts from here), to the minute.
     pub last_seen: i64,
+    /// The person signed in (`p_…`); `None` only for a session stored before people existed,
+    /// which the gateway gives to its first admin when it opens.
+    pub person_id: Option<String>,
+    /// What the browser said it is (`User-Agent`, at most 200 bytes), to tell sessions apart.
+    pub device: String,
 }
 
 impl fmt::Debug for StoredSession {
@@ -143,6 +155,8 @@ impl fmt::Debug for StoredSession {
             .field("id_hash", &"********")
             .field("created_at", &self.created_at)
             .field("last_seen", &self.last_seen)
+            .field("person_id", &self.person_id)
+            .field("device", &self.device)
             .finish()
     }
 }
@@ -219,7 +233,8 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> StoreFuture<Vec<RawEvent>>;
 
-    /// Stores a new sign-in session (or replaces one with the same hash).
+    /// Stores a new sign-in session (or replaces one with the same hash: its `last_seen`,
+    /// person and device).
     fn save_session(&self, session: StoredSession) -> StoreFuture<()>;
 
     /// Records activity on a stored session: sets `last_seen` only if the session still exists
@@ -231,6 +246,52 @@ pub trait Store: Send + Sync + 'static {
 
     /// Forgets a sign-in session; `false` if there was none.
     fn delete_session(&self, id_hash: [u8; 32]) -> StoreFuture<bool>;
+
+    /// Forgets every sign-in session of a person (signing out everywhere, disabling); how many.
+    fn delete_sessions_of(&self, person_id: String) -> StoreFuture<u64>;
+
+    /// Stores a new person; [`StoreError::Conflict`] if the id or the name is taken.
+    fn create_person(&self, person: Person) -> StoreFuture<()>;
+
+    /// Replaces a person's name, role, disabled time and password hash; `false` if there was
+    /// none; [`StoreError::Conflict`] if the new name is another's.
+    fn update_person(&self, person: Person) -> StoreFuture<bool>;
+
+    fn person(&self, id: String) -> StoreFuture<Option<Person>>;
+
+    fn person_by_name(&self, name: String) -> StoreFuture<Option<Person>>;
+
+    /// Everyone, oldest first.
+    fn people(&self) -> StoreFuture<Vec<Person>>;
+
+    /// Stores a new invitation.
+    fn create_invitation(&self, invitation: Invitation) -> StoreFuture<()>;
+
+    /// The invitation with this token hash if it is unused and not expired at `now` (unix ms).
+    fn invitation(&self, token_hash: [u8; 32], now: i64) -> StoreFuture<Option<Invitation>>;
+
+    /// Uses an invitation up: answers it and marks it used, atomically, only if it is unused
+    /// and not expired at `now`; two callers never both get it.
+    fn take_invitation(&self, token_hash: [u8; 32], now: i64) -> StoreFuture<Option<Invitation>>;
+
+    /// The invitations still usable at `now`, oldest first.
+    fn open_invitations(&self, now: i64) -> StoreFuture<Vec<Invitation>>;
+
+    /// Appends a line to the audit log (its `id` is ignored); the id it got, greater than every
+    /// id given before.
+    fn append_audit(&self, entry: AuditEntry) -> StoreFuture<u64>;
+
+    /// At most `limit` lines of the audit log with an id below `before` (all when `None`),
+    /// newest first.
+    fn audit(&self, before: Option<u64>, limit: usize) -> StoreFuture<Vec<AuditEntry>>;
+
+    /// At most `limit` lines of the audit log with an id above `after`, oldest first (an export
+    /// reads the log forwards with it).
+    fn audit_after(&self, after: u64, limit: usize) -> StoreFuture<Vec<AuditEntry>>;
+
+    /// The audit lines of a run, oldest first (who started it, who sent each prompt, command and
+    /// decision).
+    fn run_audit(&self, run_id: String) -> StoreFuture<Vec<AuditEntry>>;
 
     /// Queues a command under a fresh unique id.
     fn enqueue_command(

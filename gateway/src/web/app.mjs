@@ -1,5 +1,6 @@
-// The gateway's web UI, the entry module: sign-in, the live runs list stream, the open-run tabs
-// and the address bar (`/runs/:id`, `#L1234` for a line), the new-run dialog. The screens live
+// The gateway's web UI, the entry module: sign-in and joining by invitation, the live runs list
+// stream, the open-run tabs, the team's pages (`/people`, `/account`, `/audit`) and the address
+// bar (`/runs/:id`, `#L1234` for a line), the new-run dialog. The screens live
 // in their own modules (runs.mjs, runview.mjs and what it uses); heavy parts (the transcript,
 // Markdown, highlighting, files) load on first use.
 // Plain DOM, no framework. Everything a run printed is untrusted: it reaches the page only through
@@ -11,6 +12,8 @@ import { shellQuote, shownStatus } from './format.mjs';
 import { RunsList } from './runs.mjs';
 import { RunView } from './runview.mjs';
 import { setUpViewer } from './viewer.mjs';
+import { can, me, setMe } from './me.mjs';
+import { showPage, signOutEverywhere } from './team.mjs';
 
 const runs = new Map(); // id → summary, from the list stream
 const views = new Map(); // id → RunView
@@ -18,6 +21,12 @@ let tabs = [];
 let active = 'runs';
 
 const RUN_PATH = /^\/runs\/([A-Za-z0-9_-]{1,64})$/;
+const PAGES = new Set(['people', 'account', 'audit']);
+const PAGE_TITLES = { people: 'People', account: 'Your account', audit: 'Audit log' };
+const pageFromPath = () => {
+  const name = location.pathname.slice(1);
+  return PAGES.has(name) ? name : null;
+};
 const lineFromHash = () => {
   const m = location.hash.match(/^#L(\d{1,12})$/);
   return m ? Number(m[1]) : null;
@@ -31,7 +40,7 @@ function loadTabs() {
     tabs = [];
   }
   active = localStorage.getItem('gw.active') || 'runs';
-  if (active !== 'runs' && !tabs.includes(active)) active = 'runs';
+  if (active !== 'runs' && !PAGES.has(active) && !tabs.includes(active)) active = 'runs';
 }
 
 function saveTabs() {
@@ -44,16 +53,25 @@ function saveTabs() {
 function showLogin() {
   for (const v of views.values()) v.disconnect();
   listStream.stop();
+  setMe(null);
   $('shell').hidden = true;
+  $('join').hidden = true;
   $('login').hidden = false;
   document.title = 'Sign in · claude-runner gateway';
   $('password').focus();
 }
 whenSignedOut(showLogin);
 
-async function signedIn(token, fromForm = false) {
+async function signedIn(token, person, fromForm = false) {
   setCsrf(token);
+  setMe(person);
+  // What the role may not do is left out (the gateway refuses it anyway).
+  $('new-run-open').hidden = !can('operator');
+  $('nav-people').hidden = !can('admin');
+  $('nav-audit').hidden = !can('admin');
+  $('nav-account').textContent = me.name;
   $('login').hidden = true;
+  $('join').hidden = true;
   $('shell').hidden = false;
   loadTabs();
   const m = location.pathname.match(RUN_PATH);
@@ -61,6 +79,10 @@ async function signedIn(token, fromForm = false) {
     if (!tabs.includes(m[1])) tabs.push(m[1]);
     active = m[1];
   }
+  const page = pageFromPath();
+  if (page) active = page;
+  // People and the audit log are an admin's.
+  if (PAGES.has(active) && active !== 'account' && !can('admin')) active = 'runs';
   listStream.start();
   activate(active, { push: false, target: m ? lineFromHash() : null, focus: fromForm });
 }
@@ -72,12 +94,19 @@ $('login-form').addEventListener('submit', async (ev) => {
   const submit = ev.target.querySelector('button');
   submit.disabled = true;
   try {
-    const r = await api('POST', '/api/session', { password: $('password').value });
+    const body = { password: $('password').value };
+    const name = $('login-name').value.trim();
+    if (name) body.name = name;
+    const r = await api('POST', '/api/session', body);
     $('password').value = '';
-    await signedIn(r.csrf, true);
+    await signedIn(r.csrf, r.person, true);
   } catch (e) {
     err.textContent =
-      e.status === 429 ? 'Too many attempts. Wait a minute and try again.' : e.status === 401 ? 'Wrong password.' : `Could not sign in: ${e.message}`;
+      e.status === 429
+        ? 'Too many attempts. Wait a minute and try again.'
+        : e.status === 401
+          ? 'Wrong name or password.'
+          : `Could not sign in: ${e.message}`;
     $('password').focus();
   } finally {
     submit.disabled = false;
@@ -90,6 +119,56 @@ $('sign-out').addEventListener('click', async () => {
   } finally {
     setCsrf('');
     showLogin();
+  }
+});
+
+$('sign-out-all').addEventListener('click', async () => {
+  if (!confirm('Sign out of every browser, this one included?')) return;
+  try {
+    await signOutEverywhere();
+  } finally {
+    setCsrf('');
+    showLogin();
+  }
+});
+
+// ---------- joining by invitation (/join#<token>) ----------
+
+let joinToken = '';
+
+async function showJoin() {
+  joinToken = location.hash.slice(1);
+  $('login').hidden = true;
+  $('shell').hidden = true;
+  $('join').hidden = false;
+  document.title = 'Join · claude-runner gateway';
+  try {
+    const i = await api('POST', '/api/join/check', { token: joinToken });
+    $('join-title').textContent = `Join as ${i.name}`;
+    $('join-name').value = i.name;
+    $('join-for').textContent = `You are invited as ${i.role}. The link works once, until ${new Date(i.expires_at).toLocaleString()}.`;
+    $('join-password').focus();
+  } catch (e) {
+    $('join-title').textContent = 'This invitation cannot be used';
+    $('join-for').textContent = e.message;
+    $('join-submit').disabled = true;
+  }
+}
+
+$('join-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  $('join-error').textContent = '';
+  $('join-submit').disabled = true;
+  try {
+    const r = await api('POST', '/api/join', { token: joinToken, password: $('join-password').value });
+    $('join-password').value = '';
+    joinToken = '';
+    history.replaceState(null, '', '/');
+    await signedIn(r.csrf, r.person, true);
+  } catch (e) {
+    $('join-error').textContent = e.message;
+  } finally {
+    $('join-submit').disabled = false;
   }
 });
 
@@ -142,6 +221,7 @@ async function recheck() {
   try {
     const s = await api('GET', '/api/session');
     setCsrf(s.csrf);
+    setMe(s.person);
     listStream.start();
   } catch (e) {
     if (e.status !== 401) listStream.retry = setTimeout(recheck, 5000);
@@ -239,11 +319,21 @@ function activate(id, { push = true, target = null, focus = false } = {}) {
   active = id;
   saveTabs();
   for (const [vid, v] of views) if (vid !== id) v.hide();
-  const url = id === 'runs' ? '/' : `/runs/${id}${target ? `#L${target}` : ''}`;
+  const page = PAGES.has(id);
+  const url = id === 'runs' ? '/' : page ? `/${id}` : `/runs/${id}${target ? `#L${target}` : ''}`;
   if (push && location.pathname + location.hash !== url) history.pushState(null, '', url);
   $('runs-view').hidden = id !== 'runs';
-  $('run-views').hidden = id === 'runs';
-  if (id === 'runs') {
+  $('run-views').hidden = id === 'runs' || page;
+  for (const p of PAGES) $(`${p}-view`).hidden = p !== id;
+  for (const a of document.querySelectorAll('.team-nav a')) {
+    if (a.dataset.page === id) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  if (page) {
+    document.title = `${PAGE_TITLES[id]} · claude-runner gateway`;
+    showPage(id);
+    if (focus) $(`${id}-view`).querySelector('h1').focus();
+  } else if (id === 'runs') {
     document.title = 'Runs · claude-runner gateway';
     list.render();
     if (focus) $('search').focus();
@@ -265,9 +355,18 @@ function activate(id, { push = true, target = null, focus = false } = {}) {
   renderTabs();
 }
 
+document.querySelector('.team-nav').addEventListener('click', (ev) => {
+  const a = ev.target.closest('a[data-page]');
+  if (!a) return;
+  ev.preventDefault();
+  activate(a.dataset.page, { focus: true });
+});
+
 window.addEventListener('popstate', () => {
   const m = location.pathname.match(RUN_PATH);
-  if (m) {
+  const page = pageFromPath();
+  if (page) activate(page, { push: false });
+  else if (m) {
     if (!tabs.includes(m[1])) tabs.push(m[1]);
     activate(m[1], { push: false, target: lineFromHash() });
   } else activate('runs', { push: false });
@@ -345,9 +444,10 @@ setUpViewer();
 // ---------- start ----------
 
 (async () => {
+  if (location.pathname === '/join' && location.hash.length > 1) return showJoin();
   try {
     const s = await api('GET', '/api/session');
-    await signedIn(s.csrf);
+    await signedIn(s.csrf, s.person);
   } catch {
     showLogin();
   }

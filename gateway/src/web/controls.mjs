@@ -6,6 +6,7 @@ import { builtinAllowlist, sendCommand } from './api.mjs';
 import { button, el } from './dom.mjs';
 import { TERMINAL } from './format.mjs';
 import { describeCommand } from './lines.mjs';
+import { can } from './me.mjs';
 
 const QUICK = ['git status', 'git diff', 'cargo test', 'npm test'];
 
@@ -34,7 +35,8 @@ export class Controls {
     const running = run && !TERMINAL.has(run.status);
     this.root.replaceChildren();
     this.sessionBox = null;
-    if (!running) return;
+    // A viewer reads runs; commands, Stop and prompts are an operator's.
+    if (!running || !can('operator')) return;
     const form = el('form', 'exec');
     const input = el('input', 'mono');
     input.name = 'command';

@@ -58,6 +58,8 @@ const ASSETS: &[Asset] = &[
     module!("viewer.mjs"),
     module!("diff.mjs"),
     module!("tree.mjs"),
+    module!("me.mjs"),
+    module!("team.mjs"),
     module!("highlight.mjs"),
     // Imported on first use: the transcript pane, the files pane.
     module!("transcript.mjs"),

@@ -9,6 +9,7 @@ import { CommandNames, streamJson } from './lines.mjs';
 import { LogView, PAGE } from './terminal.mjs';
 import { LogSearch } from './search.mjs';
 import { Controls, PromptBox } from './controls.mjs';
+import { can } from './me.mjs';
 import { openViewer } from './viewer.mjs';
 import { readStream } from './stream.mjs';
 
@@ -64,7 +65,11 @@ export class RunView {
     titleRow.append(this.badge, this.title, this.assistBox, this.conn);
     this.meta = el('dl', 'run-meta');
     this.controls = new Controls(this);
-    head.append(titleRow, this.meta, this.controls.root);
+    // Who started the run and who sent each prompt, command and decision (the run's audit lines).
+    this.history = el('details', 'run-history');
+    this.history.hidden = true;
+    this.activity = null;
+    head.append(titleRow, this.meta, this.history, this.controls.root);
 
     // The panes over the same run, as tabs.
     const bar = el('div', 'pane-bar');
@@ -247,6 +252,7 @@ export class RunView {
     if (this.shell.isActive(this.id)) document.title = `${run.name || run.id} · ${status.replace(/_/g, ' ')}`;
     this.renderMeta();
     if (was !== run.status) {
+      this.loadActivity();
       this.controls.render();
       this.renderAssist();
       if (TERMINAL.has(run.status)) this.loadArtifacts();
@@ -264,6 +270,8 @@ export class RunView {
       ['Started', fmtTime(r.created_at), ''],
       ['Duration', runDuration(r), 'tick'],
     ];
+    const started = this.activity && this.activity.find((a) => a.action === 'run_started');
+    if (started) items.push(['By', started.by, '']);
     if (r.exit_code !== null && r.exit_code !== undefined) items.push(['Exit', r.exit_code, 'mono']);
     const t = claudeTotals(r, this.facts);
     if (t) {
@@ -283,6 +291,34 @@ export class RunView {
     this.meta.replaceChildren(frag);
     this.durationEl = this.meta.querySelector('.m-duration dd');
     this.renderTotals(t);
+  }
+
+  /** Read the run's history again (on opening it and when its status changes). */
+  async loadActivity() {
+    try {
+      this.activity = await api('GET', runPath(this.id, '/activity'));
+    } catch {
+      return;
+    }
+    const sent = this.activity.filter((a) => a.action !== 'run_started');
+    this.history.hidden = sent.length === 0;
+    const list = el('ol');
+    for (const a of sent) {
+      const d = a.detail || {};
+      const what =
+        a.action === 'prompt_sent'
+          ? `prompt: ${d.prompt}`
+          : a.action === 'command_sent'
+            ? `${d.kind}${d.command ? `: ${d.command}` : d.path ? `: ${d.path}` : ''}`
+            : a.action === 'approval_decided'
+              ? `${d.decision} ${d.request_id}${d.message ? `: ${d.message}` : ''}`
+              : a.action.replace(/_/g, ' ');
+      const li = el('li');
+      li.append(el('span', 'muted', fmtTime(a.at)), el('b', '', ` ${a.by} `), el('span', '', what));
+      list.append(li);
+    }
+    this.history.replaceChildren(el('summary', '', `Sent by people (${sent.length})`), list);
+    this.renderMeta();
   }
 
   /** The transcript bar's totals: the same figures as the header. */
@@ -310,7 +346,7 @@ export class RunView {
   updateSession() {
     const on = Boolean(this.run && this.run.status === 'running' && this.isSession());
     this.controls.setSession(on);
-    this.prompt.root.hidden = !on;
+    this.prompt.root.hidden = !on || !can('operator');
   }
 
   // ---- assist ----

@@ -12,7 +12,10 @@ use std::sync::Arc;
 use common::wire::{
     ArtifactInfo, CommandKind, Delivery, Event, EventKind, RawEvent, RunStatus, RunSummary,
 };
-use gateway::store::{AppendOutcome, NewRun, Nonce, Store, StoreError, StoredSession};
+use gateway::store::{
+    AppendOutcome, AuditEntry, Invitation, NewRun, Nonce, Person, Role, Store, StoreError,
+    StoredSession,
+};
 use serde_json::{Value, json};
 
 /// What [`Database::open`] returns.
@@ -797,21 +800,30 @@ pub async fn sessions_are_saved_touched_and_deleted(db: &dyn Database) {
         id_hash: [7; 32],
         created_at: 1,
         last_seen: 2,
+        person_id: None,
+        device: String::new(),
     };
     store.save_session(s.clone()).await.unwrap();
     store
         .save_session(StoredSession {
             last_seen: 9,
             created_at: 100,
+            person_id: Some("p_1".into()),
+            device: "Firefox on Linux".into(),
             ..s.clone()
         })
         .await
         .unwrap();
-    let want = StoredSession { last_seen: 9, ..s };
+    let want = StoredSession {
+        last_seen: 9,
+        person_id: Some("p_1".into()),
+        device: "Firefox on Linux".into(),
+        ..s
+    };
     assert_eq!(
         store.sessions().await.unwrap(),
         vec![want.clone()],
-        "touch keeps created_at"
+        "saving again keeps created_at and sets the person and device"
     );
     drop(store);
     let store = db.open().await;
@@ -827,6 +839,8 @@ pub async fn a_touch_after_sign_out_does_not_revive_the_session(db: &dyn Databas
         id_hash: [3; 32],
         created_at: 1,
         last_seen: 1,
+        person_id: Some("p_1".into()),
+        device: String::new(),
     };
     store.save_session(s.clone()).await.unwrap();
     assert!(store.touch_session([3; 32], 5).await.unwrap());
@@ -834,6 +848,227 @@ pub async fn a_touch_after_sign_out_does_not_revive_the_session(db: &dyn Databas
     assert!(store.delete_session([3; 32]).await.unwrap());
     assert!(!store.touch_session([3; 32], 9).await.unwrap());
     assert!(store.sessions().await.unwrap().is_empty());
+}
+
+fn session_of(hash: u8, person: &str) -> StoredSession {
+    StoredSession {
+        id_hash: [hash; 32],
+        created_at: 1,
+        last_seen: 1,
+        person_id: Some(person.into()),
+        device: String::new(),
+    }
+}
+
+pub async fn a_persons_sessions_end_together(db: &dyn Database) {
+    let store = db.open().await;
+    for (hash, person) in [(1, "p_a"), (2, "p_a"), (3, "p_b")] {
+        store.save_session(session_of(hash, person)).await.unwrap();
+    }
+    assert_eq!(store.delete_sessions_of("p_a".into()).await.unwrap(), 2);
+    assert_eq!(store.delete_sessions_of("p_a".into()).await.unwrap(), 0);
+    assert_eq!(store.sessions().await.unwrap(), vec![session_of(3, "p_b")]);
+}
+
+fn person(id: &str, name: &str, role: Role, created_at: i64) -> Person {
+    Person {
+        id: id.into(),
+        name: name.into(),
+        role,
+        created_at,
+        disabled_at: None,
+        password_hash: Some(format!("$argon2id$hash-of-{id}")),
+    }
+}
+
+pub async fn people_have_unique_names_and_change(db: &dyn Database) {
+    let store = db.open().await;
+    assert!(store.people().await.unwrap().is_empty());
+    let ada = person("p_a", "ada", Role::Admin, 1);
+    let bob = person("p_b", "bob", Role::Viewer, 2);
+    store.create_person(bob.clone()).await.unwrap();
+    store.create_person(ada.clone()).await.unwrap();
+    assert!(matches!(
+        store
+            .create_person(person("p_c", "ada", Role::Viewer, 3))
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(matches!(
+        store
+            .create_person(person("p_a", "cy", Role::Viewer, 3))
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        store.people().await.unwrap(),
+        vec![ada.clone(), bob.clone()]
+    );
+    assert_eq!(store.person("p_b".into()).await.unwrap(), Some(bob.clone()));
+    assert_eq!(
+        store.person_by_name("ada".into()).await.unwrap(),
+        Some(ada.clone())
+    );
+    assert_eq!(store.person("p_none".into()).await.unwrap(), None);
+    assert_eq!(store.person_by_name("Ada".into()).await.unwrap(), None);
+    let changed = Person {
+        role: Role::Operator,
+        disabled_at: Some(7),
+        password_hash: None,
+        ..bob.clone()
+    };
+    assert!(store.update_person(changed.clone()).await.unwrap());
+    assert!(matches!(
+        store
+            .update_person(Person {
+                name: "ada".into(),
+                ..changed.clone()
+            })
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(
+        !store
+            .update_person(person("p_none", "x", Role::Viewer, 1))
+            .await
+            .unwrap()
+    );
+    drop(store);
+    let store = db.open().await;
+    assert_eq!(store.person("p_b".into()).await.unwrap(), Some(changed));
+}
+
+fn invitation(hash: u8, name: &str, expires_at: i64) -> Invitation {
+    Invitation {
+        token_hash: [hash; 32],
+        name: name.into(),
+        role: Role::Operator,
+        created_by: "p_a".into(),
+        created_at: 10,
+        expires_at,
+    }
+}
+
+pub async fn invitations_are_taken_once_until_they_expire(db: &dyn Database) {
+    let store = db.open().await;
+    let live = invitation(1, "cy", 1_000);
+    let old = invitation(2, "di", 50);
+    store.create_invitation(live.clone()).await.unwrap();
+    store.create_invitation(old.clone()).await.unwrap();
+    assert_eq!(
+        store.open_invitations(100).await.unwrap(),
+        vec![live.clone()]
+    );
+    assert_eq!(
+        store.invitation([1; 32], 100).await.unwrap(),
+        Some(live.clone()),
+        "reading does not use it"
+    );
+    assert_eq!(
+        store.invitation([2; 32], 100).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(store.take_invitation([2; 32], 100).await.unwrap(), None);
+    assert_eq!(store.take_invitation([9; 32], 100).await.unwrap(), None);
+    assert_eq!(
+        store.take_invitation([1; 32], 100).await.unwrap(),
+        Some(live)
+    );
+    assert_eq!(
+        store.take_invitation([1; 32], 100).await.unwrap(),
+        None,
+        "once"
+    );
+    assert_eq!(store.invitation([1; 32], 100).await.unwrap(), None);
+    assert!(
+        store.open_invitations(0).await.unwrap().len() == 1,
+        "the unused one"
+    );
+}
+
+pub async fn an_invitation_is_taken_by_one_of_many(db: &dyn Database) {
+    let store = db.open().await;
+    store
+        .create_invitation(invitation(5, "eve", 1_000))
+        .await
+        .unwrap();
+    let other = db.open().await;
+    let takers: Vec<_> = (0..8)
+        .map(|i| {
+            let s = if i % 2 == 0 {
+                store.clone()
+            } else {
+                other.clone()
+            };
+            tokio::spawn(async move { s.take_invitation([5; 32], 100).await.unwrap() })
+        })
+        .collect();
+    let mut got = 0;
+    for t in takers {
+        got += usize::from(t.await.unwrap().is_some());
+    }
+    assert_eq!(got, 1, "exactly one caller joins");
+}
+
+fn audit_line(action: &str, run: Option<&str>) -> AuditEntry {
+    AuditEntry {
+        id: 0,
+        at: 5,
+        actor_id: "p_a".into(),
+        actor_name: "ada".into(),
+        action: action.into(),
+        run_id: run.map(String::from),
+        target: Some("c_1".into()),
+        detail: json!({ "prompt": "fix it", "n": 1.5 }),
+        source: Some("127.0.0.1".into()),
+    }
+}
+
+pub async fn the_audit_log_grows_and_reads_both_ways(db: &dyn Database) {
+    let store = with_run(db, "r").await;
+    let mut ids = Vec::new();
+    for (action, run) in [
+        ("signed_in", None),
+        ("run_started", Some("r")),
+        ("prompt_sent", Some("r")),
+        ("run_started", Some("other")),
+    ] {
+        ids.push(store.append_audit(audit_line(action, run)).await.unwrap());
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ascending: {ids:?}");
+    let newest = store.audit(None, 10).await.unwrap();
+    assert_eq!(newest.len(), 4);
+    assert_eq!(newest[0].id, ids[3]);
+    assert_eq!(
+        newest[3],
+        AuditEntry {
+            id: ids[0],
+            ..audit_line("signed_in", None)
+        }
+    );
+    let page = store.audit(Some(ids[2]), 1).await.unwrap();
+    assert_eq!(page.iter().map(|e| e.id).collect::<Vec<_>>(), [ids[1]]);
+    let forwards = store.audit_after(ids[0], 2).await.unwrap();
+    assert_eq!(
+        forwards.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [ids[1], ids[2]]
+    );
+    let of_run: Vec<_> = store.run_audit("r".into()).await.unwrap();
+    assert_eq!(
+        of_run.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        ["run_started", "prompt_sent"]
+    );
+    // Deleting the run keeps its lines; a reopened store keeps them all.
+    assert!(store.delete_run("r".into()).await.unwrap());
+    drop(store);
+    let store = db.open().await;
+    assert_eq!(store.run_audit("r".into()).await.unwrap(), of_run);
+    let next = store
+        .append_audit(audit_line("signed_out", None))
+        .await
+        .unwrap();
+    assert!(next > ids[3]);
 }
 
 pub async fn meta_is_a_key_value_table(db: &dyn Database) {

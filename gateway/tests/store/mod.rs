@@ -30,12 +30,17 @@ macro_rules! conformance_tests {
                 artifacts_are_replaced_by_name,
                 sessions_are_saved_touched_and_deleted,
                 a_touch_after_sign_out_does_not_revive_the_session,
+                a_persons_sessions_end_together,
+                people_have_unique_names_and_change,
+                invitations_are_taken_once_until_they_expire,
+                the_audit_log_grows_and_reads_both_ways,
                 meta_is_a_key_value_table,
                 everything_survives_a_reopen;
             concurrent:
                 concurrent_batches_commit_together_each_with_its_own_answer,
                 readers_see_whole_batches_while_ingest_runs,
-                two_stores_ingesting_one_run_store_each_event_once
+                two_stores_ingesting_one_run_store_each_event_once,
+                an_invitation_is_taken_by_one_of_many
         );
     };
     (@cases $db:expr; current: $($case:ident),*; concurrent: $($many:ident),*) => {

@@ -41,7 +41,8 @@ use self::pool::ReadPool;
 use self::schema::migrate;
 use self::writer::Queue;
 use super::{
-    AppendOutcome, NewRun, Nonce, RunRecord, Store, StoreError, StoreFuture, StoredSession,
+    AppendOutcome, AuditEntry, Invitation, NewRun, Nonce, Person, RunRecord, Store, StoreError,
+    StoreFuture, StoredSession,
 };
 
 /// [`Store`] on a SQLite database.
@@ -252,6 +253,62 @@ impl Store for SqliteStore {
 
     fn delete_session(&self, id_hash: [u8; 32]) -> StoreFuture<bool> {
         self.write(move |c| records::delete_session(c, id_hash))
+    }
+
+    fn delete_sessions_of(&self, person_id: String) -> StoreFuture<u64> {
+        self.write(move |c| records::delete_sessions_of(c, person_id))
+    }
+
+    fn create_person(&self, person: Person) -> StoreFuture<()> {
+        self.write(move |c| records::create_person(c, person))
+    }
+
+    fn update_person(&self, person: Person) -> StoreFuture<bool> {
+        self.write(move |c| records::update_person(c, person))
+    }
+
+    fn person(&self, id: String) -> StoreFuture<Option<Person>> {
+        self.read(move |c| records::person(c, id))
+    }
+
+    fn person_by_name(&self, name: String) -> StoreFuture<Option<Person>> {
+        self.read(move |c| records::person_by_name(c, name))
+    }
+
+    fn people(&self) -> StoreFuture<Vec<Person>> {
+        self.read(records::people)
+    }
+
+    fn create_invitation(&self, invitation: Invitation) -> StoreFuture<()> {
+        self.write(move |c| records::create_invitation(c, invitation))
+    }
+
+    fn invitation(&self, token_hash: [u8; 32], now: i64) -> StoreFuture<Option<Invitation>> {
+        self.read(move |c| records::invitation(c, token_hash, now))
+    }
+
+    fn take_invitation(&self, token_hash: [u8; 32], now: i64) -> StoreFuture<Option<Invitation>> {
+        self.write(move |c| records::take_invitation(c, token_hash, now))
+    }
+
+    fn open_invitations(&self, now: i64) -> StoreFuture<Vec<Invitation>> {
+        self.read(move |c| records::open_invitations(c, now))
+    }
+
+    fn append_audit(&self, entry: AuditEntry) -> StoreFuture<u64> {
+        self.write(move |c| records::append_audit(c, entry))
+    }
+
+    fn audit(&self, before: Option<u64>, limit: usize) -> StoreFuture<Vec<AuditEntry>> {
+        self.read(move |c| records::audit(c, before, limit))
+    }
+
+    fn audit_after(&self, after: u64, limit: usize) -> StoreFuture<Vec<AuditEntry>> {
+        self.read(move |c| records::audit_after(c, after, limit))
+    }
+
+    fn run_audit(&self, run_id: String) -> StoreFuture<Vec<AuditEntry>> {
+        self.read(move |c| records::run_audit(c, run_id))
     }
 
     fn enqueue_command(

@@ -93,6 +93,43 @@ pub(super) const MIGRATIONS: &[&str] = &[
         hash BLOB NOT NULL CHECK (length(hash) = 32),
         PRIMARY KEY (expires_at, hash)
     ) WITHOUT ROWID;",
+    // 7: a team. People with a role (the first admin is made by the gateway when it opens, with
+    // the admin password that was stored in `meta`), one-time invitations by the SHA-256 of
+    // their token, and sessions that belong to a person and name the browser they came from
+    // (sessions of before are given to the first admin when the gateway opens).
+    "CREATE TABLE people (
+        id TEXT PRIMARY KEY NOT NULL,
+        name TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+        created_at INTEGER NOT NULL,
+        disabled_at INTEGER,
+        password_hash TEXT
+    );
+    CREATE TABLE invitations (
+        token_hash BLOB PRIMARY KEY NOT NULL CHECK (length(token_hash) = 32),
+        name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER
+    ) WITHOUT ROWID;
+    ALTER TABLE sessions ADD COLUMN person_id TEXT;
+    ALTER TABLE sessions ADD COLUMN device TEXT NOT NULL DEFAULT '';
+    CREATE INDEX sessions_by_person ON sessions (person_id);",
+    // 8: the audit log. No foreign key: a run's lines outlive the run. `detail` is a JSON object.
+    "CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        actor_id TEXT NOT NULL,
+        actor_name TEXT NOT NULL,
+        action TEXT NOT NULL,
+        run_id TEXT,
+        target TEXT,
+        detail TEXT NOT NULL,
+        source TEXT
+    );
+    CREATE INDEX audit_by_run ON audit (run_id, id) WHERE run_id IS NOT NULL;",
 ];
 
 /// Applies the migrations `user_version` has not seen yet, all in one transaction.

@@ -1,0 +1,269 @@
+//! People: one's own account and sign-in sessions (any role), and what admins do with the team:
+//! list people, change a role, disable someone, invite someone by a one-time link. Joining by
+//! that link is a way of signing in (`session.rs`).
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, patch, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::audit;
+use crate::auth::{AdminOnly, Authorized, ReadRuns, Role, token_hash};
+use crate::clock::now_ms;
+use crate::error::ApiError;
+use crate::http::{parse_json, read_body};
+use crate::secrets::random_token;
+use crate::state::AppState;
+use crate::store::{Invitation, Person};
+use crate::team;
+use crate::web_session::{SessionView, set_cookie};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/me", get(me))
+        .route(
+            "/api/me/sessions",
+            get(my_sessions).delete(sign_out_everywhere),
+        )
+        .route("/api/me/sessions/{id}", delete(revoke_session))
+        .route("/api/people", get(people))
+        .route("/api/people/{id}", patch(change_person))
+        .route("/api/invitations", post(invite).get(invitations))
+}
+
+/// A person as the API shows them (never their password hash).
+#[derive(Debug, Serialize)]
+struct PersonView {
+    id: String,
+    name: String,
+    role: Role,
+    created_at: i64,
+    disabled_at: Option<i64>,
+}
+
+impl From<Person> for PersonView {
+    fn from(p: Person) -> Self {
+        Self {
+            id: p.id,
+            name: p.name,
+            role: p.role,
+            created_at: p.created_at,
+            disabled_at: p.disabled_at,
+        }
+    }
+}
+
+/// `GET /api/me`: who the caller is (`{"id", "name", "role"}`).
+async fn me(caller: Authorized<ReadRuns>) -> Json<serde_json::Value> {
+    let who = caller.principal().who();
+    Json(serde_json::json!({ "id": who.id, "name": who.name, "role": caller.principal().role() }))
+}
+
+/// `GET /api/me/sessions`: the caller's live sign-in sessions, the current one marked (none for
+/// a token).
+async fn my_sessions(
+    State(state): State<AppState>,
+    caller: Authorized<ReadRuns>,
+    headers: HeaderMap,
+) -> Json<Vec<SessionView>> {
+    Json(match caller.principal().person_id() {
+        Some(id) => state.sessions.list(id, &headers),
+        None => Vec::new(),
+    })
+}
+
+/// `DELETE /api/me/sessions`: sign out everywhere, this browser included.
+async fn sign_out_everywhere(
+    State(state): State<AppState>,
+    caller: Authorized<ReadRuns>,
+) -> Result<Response, ApiError> {
+    let id = caller.principal().person_id().ok_or(ApiError::bad_request(
+        "not_a_person",
+        "a token has no sessions",
+    ))?;
+    let ended = state.sessions.end_all(state.store.as_ref(), id).await?;
+    tracing::info!(person = %id, ended, "signed out everywhere");
+    let event = audit::Event::new("signed_out_everywhere").detail(json!({ "sessions": ended }));
+    caller.audit(state.store.as_ref(), event).await;
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    r.headers_mut()
+        .insert(header::SET_COOKIE, set_cookie("", 0));
+    Ok(r)
+}
+
+/// `DELETE /api/me/sessions/:id`: end one of the caller's sessions (`id` from the list).
+async fn revoke_session(
+    State(state): State<AppState>,
+    Path(session): Path<String>,
+    caller: Authorized<ReadRuns>,
+) -> Result<StatusCode, ApiError> {
+    let hash: [u8; 32] = hex::decode(&session)
+        .ok()
+        .and_then(|h| h.try_into().ok())
+        .ok_or(ApiError::NotFound("no such session"))?;
+    let person = caller.principal().person_id().unwrap_or_default();
+    if !state
+        .sessions
+        .revoke(state.store.as_ref(), person, hash)
+        .await?
+    {
+        return Err(ApiError::NotFound("no such session"));
+    }
+    let event = audit::Event::new("session_revoked").target(&session[..16]);
+    caller.audit(state.store.as_ref(), event).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/people`: everyone, oldest first.
+async fn people(
+    State(state): State<AppState>,
+    _caller: Authorized<AdminOnly>,
+) -> Result<Json<Vec<PersonView>>, ApiError> {
+    let people = state.store.people().await?;
+    Ok(Json(people.into_iter().map(PersonView::from).collect()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PersonChange {
+    role: Option<Role>,
+    disabled: Option<bool>,
+}
+
+/// `PATCH /api/people/:id` `{"role"?, "disabled"?}`: change a role, disable or enable someone.
+/// Disabling ends their sessions; the last enabled admin cannot be demoted or disabled.
+async fn change_person(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Authorized<AdminOnly>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<PersonView>, ApiError> {
+    let bytes = read_body(body, &headers, state.limits.max_json_bytes).await?;
+    let change: PersonChange = parse_json(&bytes)?;
+    let store = state.store.as_ref();
+    let mut person = store
+        .person(id.clone())
+        .await?
+        .ok_or(ApiError::NotFound("no such person"))?;
+    let before = person.clone();
+    if let Some(role) = change.role {
+        person.role = role;
+    }
+    match change.disabled {
+        Some(true) if person.disabled_at.is_none() => person.disabled_at = Some(now_ms()),
+        Some(false) => person.disabled_at = None,
+        _ => {}
+    }
+    team::keep_an_admin(store, &person).await?;
+    if !store.update_person(person.clone()).await? {
+        return Err(ApiError::NotFound("no such person"));
+    }
+    if person.disabled_at.is_some() {
+        state.sessions.end_all(store, &person.id).await?;
+    }
+    tracing::info!(person = %person.id, role = person.role.as_str(), disabled = person.disabled_at.is_some(), "person changed");
+    if before.role != person.role {
+        let event = audit::Event::new("role_changed")
+            .target(&person.id)
+            .detail(json!({ "name": person.name, "from": before.role, "to": person.role }));
+        caller.audit(store, event).await;
+    }
+    if before.disabled_at.is_some() != person.disabled_at.is_some() {
+        let action = match person.disabled_at {
+            Some(_) => "person_disabled",
+            None => "person_enabled",
+        };
+        let event = audit::Event::new(action)
+            .target(&person.id)
+            .detail(json!({ "name": person.name }));
+        caller.audit(store, event).await;
+    }
+    Ok(Json(person.into()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewInvitation {
+    name: String,
+    role: Role,
+}
+
+/// An invitation as admins see it (never its token).
+#[derive(Debug, Serialize)]
+struct InvitationView {
+    name: String,
+    role: Role,
+    created_by: String,
+    created_at: i64,
+    expires_at: i64,
+}
+
+impl From<Invitation> for InvitationView {
+    fn from(i: Invitation) -> Self {
+        Self {
+            name: i.name,
+            role: i.role,
+            created_by: i.created_by,
+            created_at: i.created_at,
+            expires_at: i.expires_at,
+        }
+    }
+}
+
+/// `POST /api/invitations` `{"name", "role"}`: a one-time link for a new person, shown once
+/// (`{"url", "expires_at"}`). The token travels in the link's fragment, which browsers do not
+/// send, so it reaches no server log; the store keeps its SHA-256.
+async fn invite(
+    State(state): State<AppState>,
+    caller: Authorized<AdminOnly>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let bytes = read_body(body, &headers, state.limits.max_json_bytes).await?;
+    let new: NewInvitation = parse_json(&bytes)?;
+    team::check_name(&new.name)?;
+    let store = state.store.as_ref();
+    if store.person_by_name(new.name.clone()).await?.is_some() {
+        return Err(ApiError::bad_request("name_taken", "someone has this name"));
+    }
+    let token = random_token(24).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let now = now_ms();
+    let by = caller.principal().who().id;
+    let invitation = Invitation {
+        token_hash: token_hash(&token),
+        name: new.name,
+        role: new.role,
+        created_by: by,
+        created_at: now,
+        expires_at: now + team::INVITATION_MS,
+    };
+    store.create_invitation(invitation.clone()).await?;
+    tracing::info!(role = invitation.role.as_str(), "invitation created");
+    let event = audit::Event::new("invitation_created")
+        .target(&invitation.name)
+        .detail(json!({ "role": invitation.role, "expires_at": invitation.expires_at }));
+    caller.audit(store, event).await;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "url": format!("{}/join#{token}", state.base_url),
+            "name": invitation.name,
+            "role": invitation.role,
+            "expires_at": invitation.expires_at,
+        })),
+    ))
+}
+
+/// `GET /api/invitations`: the invitations still usable.
+async fn invitations(
+    State(state): State<AppState>,
+    _caller: Authorized<AdminOnly>,
+) -> Result<Json<Vec<InvitationView>>, ApiError> {
+    let open = state.store.open_invitations(now_ms()).await?;
+    Ok(Json(open.into_iter().map(InvitationView::from).collect()))
+}
