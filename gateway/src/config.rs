@@ -16,7 +16,7 @@ use crate::store::Location;
 #[derive(Debug, Default, Parser)]
 #[command(
     name = "gateway",
-    version,
+    version = crate::version::describe(),
     about = "Self-hosted HTTPS gateway for claude-runner: stores signed run events and serves them",
     long_about = "Self-hosted HTTPS gateway for claude-runner.\n\n\
         With no configuration it listens on https://127.0.0.1:3100, keeps its SQLite database, \

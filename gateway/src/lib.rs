@@ -19,6 +19,7 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod transcript;
+pub mod version;
 pub mod web;
 pub mod web_session;
 

@@ -28,6 +28,7 @@ enum Admits {
 /// Every route the router serves, with an id no run has (nothing is changed by the calls).
 const ROUTES: &[(&str, &str, Admits)] = &[
     ("GET", "/api/health", Admits::Anyone),
+    ("GET", "/api/version", Admits::Anyone),
     ("GET", "/", Admits::Anyone),
     ("GET", "/runs/r_nobody", Admits::Anyone),
     ("GET", "/assets/app.mjs", Admits::Anyone),

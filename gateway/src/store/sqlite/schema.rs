@@ -95,30 +95,54 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;",
 ];
 
-/// Applies the migrations `user_version` has not seen yet, all in one transaction.
+/// Applies the migrations `user_version` has not seen yet, all in one transaction: a failing
+/// step leaves the database as it was, and the error names the step and SQLite's reason. A
+/// database from a newer release (a version past the last step this build knows) is refused
+/// before anything is written.
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    migrate_with(conn, MIGRATIONS)
+}
+
+/// [`migrate`] over any list of steps, so a test can make one fail.
+pub(super) fn migrate_with(conn: &mut Connection, steps: &[&str]) -> Result<(), StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| backend("begin migration", e))?;
     let current: i64 = tx
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .map_err(|e| backend("read schema version", e))?;
-    let known = MIGRATIONS.len();
-    let applied = usize::try_from(current)
-        .ok()
-        .filter(|&v| v <= known)
-        .ok_or_else(|| {
-            StoreError::Backend(format!(
-                "database schema version {current} is not one this gateway knows (0..={known})"
-            ))
+    let known = steps.len();
+    let applied = match usize::try_from(current) {
+        Ok(v) if v <= known => v,
+        Ok(_) => {
+            return Err(StoreError::Backend(format!(
+                "the database is at schema version {current}, written by a newer gateway \
+                 release; this one knows versions up to {known}. Run that release (or a later \
+                 one), or restore a backup taken before the upgrade"
+            )));
+        }
+        Err(_) => {
+            return Err(StoreError::Backend(format!(
+                "the database's schema version {current} is not one any gateway writes"
+            )));
+        }
+    };
+    for (index, sql) in steps.iter().enumerate().skip(applied) {
+        tx.execute_batch(sql).map_err(|e| {
+            backend(
+                format!(
+                    "migration {} of {known} failed and was rolled back; the database is as it \
+                     was, at schema version {applied}",
+                    index + 1
+                ),
+                e,
+            )
         })?;
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
-        tx.execute_batch(sql)
-            .map_err(|e| backend(format!("apply migration {}", index + 1), e))?;
     }
     if applied < known {
         tx.pragma_update(None, "user_version", known as i64)
             .map_err(|e| backend("record schema version", e))?;
+        tracing::info!(from = applied, to = known, "database schema migrated");
     }
     tx.commit().map_err(|e| backend("commit migration", e))
 }
