@@ -25,14 +25,16 @@ use crate::store::Location;
         start a runner against it."
 )]
 pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// Address to listen on [env: GATEWAY_LISTEN] [default: 127.0.0.1:3100]
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
     /// Data directory: database, certificates, secrets [env: GATEWAY_DATA_DIR] [default: .data/gateway]
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
     /// Database URL; only sqlite: is built in [env: DATABASE_URL] [default: sqlite:<data-dir>/gateway.db]
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", global = true)]
     pub database_url: Option<String>,
     /// Base URL people and runners use to reach this gateway [env: GATEWAY_PUBLIC_URL]
     #[arg(long, value_name = "URL")]
@@ -67,8 +69,26 @@ pub struct Args {
     #[arg(long)]
     pub rotate_admin_token: bool,
     /// Read this file instead of ./.env
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", global = true)]
     pub env_file: Option<PathBuf>,
+}
+
+/// What to do instead of serving.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
+pub enum Command {
+    /// Write a consistent backup of the database, secrets and certificates to FILE, also while
+    /// the gateway runs (SQLite; for PostgreSQL see the README)
+    Backup {
+        /// The backup file to write (must not exist); it holds every secret: keep it private
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
+    /// Restore a backup into an empty data directory, then start the gateway on it
+    Restore {
+        /// A file written by `gateway backup`
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+    },
 }
 
 /// The effective configuration.
@@ -90,6 +110,8 @@ pub struct Config {
     pub metrics_token: Option<Secret>,
     pub rotate_admin_token: bool,
     pub limits: Limits,
+    /// How long ended runs are kept (`GATEWAY_RETENTION`, `GATEWAY_RETENTION_<STATUS>`).
+    pub retention: crate::retention::Policy,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,6 +262,7 @@ impl Config {
                 .map(Secret::new),
             rotate_admin_token: args.rotate_admin_token,
             limits,
+            retention: crate::retention::Policy::resolve(|name| get(name, None, None))?,
         })
     }
 

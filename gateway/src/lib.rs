@@ -6,6 +6,7 @@
 //! serving, and [`routes::router`] for handler tests without a socket.
 
 pub mod auth;
+pub mod backup;
 pub mod clock;
 pub mod commands;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod http;
 pub mod live;
 pub mod metrics;
+pub mod retention;
 pub mod routes;
 pub mod secrets;
 pub mod server;
@@ -103,6 +105,7 @@ impl Gateway {
                 .map(|t| auth::tokens::token_hash(t.expose().trim())),
             nonces: auth::replay::NonceCache::new(config.limits.nonce_cache_entries),
             limits: config.limits.clone(),
+            retention: config.retention.clone(),
             base_url: base_url.clone(),
             tls: tls.is_some(),
             sessions,
@@ -129,6 +132,10 @@ impl Gateway {
     ) -> anyhow::Result<()> {
         let app = routes::router(self.state.clone());
         let pruner = tokio::spawn(auth::replay::prune_forever(self.state.store.clone()));
+        let retention = tokio::spawn(retention::sweep_forever(
+            self.state.store.clone(),
+            self.state.retention.clone(),
+        ));
         let renewal = self
             .tls
             .as_ref()
@@ -149,6 +156,7 @@ impl Gateway {
         )
         .await;
         pruner.abort();
+        retention.abort();
         if let Some(r) = renewal {
             r.abort();
         }

@@ -45,6 +45,7 @@ fn state_on(path: &std::path::Path) -> AppState {
             max_ingest_bytes: 64 * 1024,
             ..Limits::default()
         },
+        retention: Default::default(),
         base_url: "https://localhost:3100".into(),
         tls: true,
         live: Default::default(),

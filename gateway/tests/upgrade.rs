@@ -123,6 +123,15 @@ async fn a_database_of_an_earlier_release_serves_every_run_unchanged() {
         let store = SqliteStore::open(&dir.path().join("gateway.db")).unwrap();
         assert_eq!(kept(&store).await, expected_kept, "{name}");
         drop(store);
+        let conn = rusqlite::Connection::open(dir.path().join("gateway.db")).unwrap();
+        let auto_vacuum: i64 = conn
+            .pragma_query_value(None, "auto_vacuum", |r| r.get(0))
+            .unwrap();
+        assert_eq!(
+            auto_vacuum, 2,
+            "{name}: switched to incremental vacuum once"
+        );
+        drop(conn);
         let got = served(dir.path()).await;
         for ((path, status, body), (_, want_status, want_body)) in got.iter().zip(&expected) {
             assert_eq!(status, want_status, "{name}: {path}");

@@ -93,6 +93,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
         hash BLOB NOT NULL CHECK (length(hash) = 32),
         PRIMARY KEY (expires_at, hash)
     ) WITHOUT ROWID;",
+    // 7: retention. `pinned`: a person keeps the run whatever its age. `purging`: retention has
+    // begun deleting the run in small steps; it is hidden from then on and cannot be pinned.
+    // (The switch to incremental auto-vacuum that lets retention give space back is not a step
+    // here: it needs a VACUUM, which cannot run in a transaction; see `ensure_incremental_vacuum`.)
+    "ALTER TABLE runs ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0 CHECK (pinned IN (0, 1));
+    ALTER TABLE runs ADD COLUMN purging INTEGER NOT NULL DEFAULT 0 CHECK (purging IN (0, 1));",
 ];
 
 /// Applies the migrations `user_version` has not seen yet, all in one transaction: a failing
@@ -145,4 +151,45 @@ pub(super) fn migrate_with(conn: &mut Connection, steps: &[&str]) -> Result<(), 
         tracing::info!(from = applied, to = known, "database schema migrated");
     }
     tx.commit().map_err(|e| backend("commit migration", e))
+}
+
+/// `auto_vacuum = INCREMENTAL`: space that deletions free can be given back to the file system
+/// (`PRAGMA incremental_vacuum`, a few pages at a time) instead of only being reused. Run after
+/// the migrations. The mode can only change by one `VACUUM` once a table exists (SQLite's
+/// default is `NONE`; a new database pays a few milliseconds, a database of an earlier release
+/// once): it rewrites the file, atomically (a failure leaves the file as it was), with about the
+/// database's size in free space and time in proportion. If it
+/// fails, the gateway says why and goes on: deleted runs' pages are still reused, the file just
+/// does not shrink; the next start tries again.
+pub(super) fn ensure_incremental_vacuum(conn: &Connection) -> Result<(), StoreError> {
+    const INCREMENTAL: i64 = 2;
+    let mode = |conn: &Connection| -> Result<i64, StoreError> {
+        conn.pragma_query_value(None, "auto_vacuum", |row| row.get(0))
+            .map_err(|e| backend("read auto_vacuum", e))
+    };
+    if mode(conn)? == INCREMENTAL {
+        return Ok(());
+    }
+    conn.pragma_update(None, "auto_vacuum", INCREMENTAL)
+        .map_err(|e| backend("set auto_vacuum", e))?;
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))
+        .map_err(|e| backend("read the schema", e))?;
+    if tables > 0 {
+        tracing::info!(
+            "rewriting the database once (VACUUM) so that retention can give space back; \
+             this takes a while for a large database"
+        );
+        if let Err(e) = conn.execute_batch("VACUUM") {
+            tracing::warn!(
+                "could not switch the database to incremental vacuum ({e}); it works as before, \
+                 but deleted runs' space is only reused, not given back; the next start tries again"
+            );
+            return Ok(());
+        }
+    }
+    if mode(conn)? != INCREMENTAL {
+        tracing::warn!("the database kept auto_vacuum off; its file will not shrink");
+    }
+    Ok(())
 }
