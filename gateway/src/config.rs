@@ -65,6 +65,10 @@ pub struct Args {
     /// Connections served at once; past it clients get 503 [env: GATEWAY_MAX_CONNECTIONS] [default: 1000]
     #[arg(long, value_name = "N")]
     pub max_connections: Option<u64>,
+    /// Reverse proxies whose X-Forwarded-For / Forwarded header names the client, comma-separated
+    /// addresses or networks (10.0.0.0/8) [env: GATEWAY_TRUSTED_PROXIES] [default: none]
+    #[arg(long, value_name = "ADDRS")]
+    pub trusted_proxies: Option<String>,
     /// Print a new admin token (and forget the old one), then serve
     #[arg(long)]
     pub rotate_admin_token: bool,
@@ -112,6 +116,8 @@ pub struct Config {
     pub limits: Limits,
     /// How long ended runs are kept (`GATEWAY_RETENTION`, `GATEWAY_RETENTION_<STATUS>`).
     pub retention: crate::retention::Policy,
+    /// `GATEWAY_TRUSTED_PROXIES`: whose forwarding headers name the client.
+    pub trusted_proxies: crate::http::TrustedProxies,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -263,6 +269,10 @@ impl Config {
             rotate_admin_token: args.rotate_admin_token,
             limits,
             retention: crate::retention::Policy::resolve(|name| get(name, None, None))?,
+            trusted_proxies: crate::http::TrustedProxies::parse(
+                &get("GATEWAY_TRUSTED_PROXIES", args.trusted_proxies, None).unwrap_or_default(),
+            )
+            .context("GATEWAY_TRUSTED_PROXIES")?,
         })
     }
 

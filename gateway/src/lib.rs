@@ -106,6 +106,7 @@ impl Gateway {
             nonces: auth::replay::NonceCache::new(config.limits.nonce_cache_entries),
             limits: config.limits.clone(),
             retention: config.retention.clone(),
+            trusted_proxies: config.trusted_proxies.clone(),
             base_url: base_url.clone(),
             tls: tls.is_some(),
             sessions,

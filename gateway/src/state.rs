@@ -24,6 +24,8 @@ pub struct StateInner {
     pub limits: Limits,
     /// How long ended runs are kept; the UI shows it.
     pub retention: crate::retention::Policy,
+    /// The reverse proxies whose forwarding headers name the client.
+    pub trusted_proxies: crate::http::TrustedProxies,
     /// Base URL for links shown to people (`https://localhost:3100`).
     pub base_url: String,
     /// The listener serves TLS: answers carry HSTS, and a browser's `Origin` must be `https`.

@@ -46,6 +46,7 @@ fn state_on(path: &std::path::Path) -> AppState {
             ..Limits::default()
         },
         retention: Default::default(),
+        trusted_proxies: Default::default(),
         base_url: "https://localhost:3100".into(),
         tls: true,
         live: Default::default(),

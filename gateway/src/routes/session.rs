@@ -2,9 +2,7 @@
 //! token after a reload, `DELETE` to sign out. The sessions, the limiter and the guard are
 //! `crate::web_session`.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -27,10 +25,8 @@ struct SignIn {
 
 /// `POST /api/session` `{"password"}`: sign in; answers `{"csrf"}` and sets the cookie.
 async fn sign_in(State(state): State<AppState>, request: Request) -> Response {
-    let ip = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+    // Behind a trusted reverse proxy, the client it names; else the connection's peer.
+    let ip = state.trusted_proxies.client_of(&request);
     let now = now_ms();
     if let Err(retry_after) = state.sessions.reserve(ip, now) {
         return ApiError::RateLimited { retry_after }.into_response();
