@@ -498,6 +498,9 @@ pub struct RunSummary {
     /// markers; `None` until one arrives (and for runs of older runners).
     #[serde(default)]
     pub claude: Option<ClaudeStats>,
+    /// A person pinned the run: retention never deletes it.
+    #[serde(default)]
+    pub pinned: bool,
 }
 
 /// A run's Claude session as the gateway records it at ingest.

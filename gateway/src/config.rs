@@ -16,7 +16,7 @@ use crate::store::Location;
 #[derive(Debug, Default, Parser)]
 #[command(
     name = "gateway",
-    version,
+    version = crate::version::describe(),
     about = "Self-hosted HTTPS gateway for claude-runner: stores signed run events and serves them",
     long_about = "Self-hosted HTTPS gateway for claude-runner.\n\n\
         With no configuration it listens on https://127.0.0.1:3100, keeps its SQLite database, \
@@ -25,14 +25,16 @@ use crate::store::Location;
         start a runner against it."
 )]
 pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// Address to listen on [env: GATEWAY_LISTEN] [default: 127.0.0.1:3100]
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
     /// Data directory: database, certificates, secrets [env: GATEWAY_DATA_DIR] [default: .data/gateway]
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
     /// Database URL; only sqlite: is built in [env: DATABASE_URL] [default: sqlite:<data-dir>/gateway.db]
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", global = true)]
     pub database_url: Option<String>,
     /// Base URL people and runners use to reach this gateway [env: GATEWAY_PUBLIC_URL]
     #[arg(long, value_name = "URL")]
@@ -63,12 +65,34 @@ pub struct Args {
     /// Connections served at once; past it clients get 503 [env: GATEWAY_MAX_CONNECTIONS] [default: 1000]
     #[arg(long, value_name = "N")]
     pub max_connections: Option<u64>,
+    /// Reverse proxies whose X-Forwarded-For / Forwarded header names the client, comma-separated
+    /// addresses or networks (10.0.0.0/8) [env: GATEWAY_TRUSTED_PROXIES] [default: none]
+    #[arg(long, value_name = "ADDRS")]
+    pub trusted_proxies: Option<String>,
     /// Print a new admin token (and forget the old one), then serve
     #[arg(long)]
     pub rotate_admin_token: bool,
     /// Read this file instead of ./.env
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", global = true)]
     pub env_file: Option<PathBuf>,
+}
+
+/// What to do instead of serving.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
+pub enum Command {
+    /// Write a consistent backup of the database, secrets and certificates to FILE, also while
+    /// the gateway runs (SQLite; for PostgreSQL see the README)
+    Backup {
+        /// The backup file to write (must not exist); it holds every secret: keep it private
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
+    /// Restore a backup into an empty data directory, then start the gateway on it
+    Restore {
+        /// A file written by `gateway backup`
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+    },
 }
 
 /// The effective configuration.
@@ -90,6 +114,10 @@ pub struct Config {
     pub metrics_token: Option<Secret>,
     pub rotate_admin_token: bool,
     pub limits: Limits,
+    /// How long ended runs are kept (`GATEWAY_RETENTION`, `GATEWAY_RETENTION_<STATUS>`).
+    pub retention: crate::retention::Policy,
+    /// `GATEWAY_TRUSTED_PROXIES`: whose forwarding headers name the client.
+    pub trusted_proxies: crate::http::TrustedProxies,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,6 +268,11 @@ impl Config {
                 .map(Secret::new),
             rotate_admin_token: args.rotate_admin_token,
             limits,
+            retention: crate::retention::Policy::resolve(|name| get(name, None, None))?,
+            trusted_proxies: crate::http::TrustedProxies::parse(
+                &get("GATEWAY_TRUSTED_PROXIES", args.trusted_proxies, None).unwrap_or_default(),
+            )
+            .context("GATEWAY_TRUSTED_PROXIES")?,
         })
     }
 

@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod clock;
 pub mod commands;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod error;
 pub mod http;
 pub mod live;
 pub mod metrics;
+pub mod retention;
 pub mod routes;
 pub mod secrets;
 pub mod server;
@@ -21,6 +23,7 @@ pub mod state;
 pub mod store;
 pub mod team;
 pub mod transcript;
+pub mod version;
 pub mod web;
 pub mod web_session;
 
@@ -109,6 +112,8 @@ impl Gateway {
                 .map(|t| auth::tokens::token_hash(t.expose().trim())),
             nonces: auth::replay::NonceCache::new(config.limits.nonce_cache_entries),
             limits: config.limits.clone(),
+            retention: config.retention.clone(),
+            trusted_proxies: config.trusted_proxies.clone(),
             base_url: base_url.clone(),
             tls: tls.is_some(),
             sessions,
@@ -135,6 +140,10 @@ impl Gateway {
     ) -> anyhow::Result<()> {
         let app = routes::router(self.state.clone());
         let pruner = tokio::spawn(auth::replay::prune_forever(self.state.store.clone()));
+        let retention = tokio::spawn(retention::sweep_forever(
+            self.state.store.clone(),
+            self.state.retention.clone(),
+        ));
         let renewal = self
             .tls
             .as_ref()
@@ -155,6 +164,7 @@ impl Gateway {
         )
         .await;
         pruner.abort();
+        retention.abort();
         if let Some(r) = renewal {
             r.abort();
         }

@@ -24,6 +24,10 @@ pub struct StateInner {
     pub metrics_token_hash: Option<[u8; 32]>,
     pub nonces: NonceCache,
     pub limits: Limits,
+    /// How long ended runs are kept; the UI shows it.
+    pub retention: crate::retention::Policy,
+    /// The reverse proxies whose forwarding headers name the client.
+    pub trusted_proxies: crate::http::TrustedProxies,
     /// Base URL for links shown to people (`https://localhost:3100`).
     pub base_url: String,
     /// The listener serves TLS: answers carry HSTS, and a browser's `Origin` must be `https`.

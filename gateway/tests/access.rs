@@ -40,6 +40,7 @@ enum Admits {
 /// (an id no run or person has, so nothing is changed by the calls), and who it admits.
 const ROUTES: &[(&str, &str, &str, Admits)] = &[
     ("GET", "/api/health", "/api/health", Admits::Anyone),
+    ("GET", "/api/version", "/api/version", Admits::Anyone),
     ("GET", "/", "/", Admits::Anyone),
     ("GET", "/runs/{id}", "/runs/r_nobody", Admits::Anyone),
     ("GET", "/join", "/join", Admits::Anyone),
@@ -119,6 +120,19 @@ const ROUTES: &[(&str, &str, &str, Admits)] = &[
         "/api/runs/r_nobody/permissions/pr_1",
         Admits::Operator,
     ),
+    (
+        "PUT",
+        "/api/runs/{id}/pin",
+        "/api/runs/r_nobody/pin",
+        Admits::Operator,
+    ),
+    (
+        "DELETE",
+        "/api/runs/{id}/pin",
+        "/api/runs/r_nobody/pin",
+        Admits::Operator,
+    ),
+    ("GET", "/api/retention", "/api/retention", Admits::Viewer),
     (
         "GET",
         "/api/runs/{id}/activity",

@@ -46,6 +46,8 @@ fn state_on(path: &std::path::Path) -> AppState {
             max_ingest_bytes: 64 * 1024,
             ..Limits::default()
         },
+        retention: Default::default(),
+        trusted_proxies: Default::default(),
         base_url: "https://localhost:3100".into(),
         tls: true,
         live: Default::default(),

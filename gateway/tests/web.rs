@@ -492,3 +492,63 @@ async fn the_list_stream_sends_a_snapshot_then_run_changes() {
         "streams need a session or the admin token"
     );
 }
+
+/// Behind a trusted reverse proxy each client it names has its own sign-in limit; a header from
+/// anyone else is ignored, so a client cannot give itself fresh attempts by inventing addresses.
+#[tokio::test]
+async fn the_limiter_counts_the_client_a_trusted_proxy_names_and_ignores_spoofed_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = support::plain_config(dir.path());
+    config.public_url = Some("https://localhost:3100".into());
+    config.admin_password = Some(Secret::new(PASSWORD));
+    config.trusted_proxies = gateway::http::TrustedProxies::parse("10.0.0.0/8").unwrap();
+    let gw = gateway::Gateway::open(config, "127.0.0.1:3100".parse().unwrap())
+        .await
+        .unwrap();
+    let state = gw.state;
+    let via = |xff: &str, req: Request<Body>| {
+        let mut req = req;
+        req.headers_mut()
+            .insert("x-forwarded-for", xff.parse().unwrap());
+        req
+    };
+
+    // A client straight on the internet rotating X-Forwarded-For: one address, one limit.
+    for i in 0..5 {
+        let req = via(&format!("198.51.100.{i}"), sign_in_request("guess"));
+        let r = send(&state, from([203, 0, 113, 9], req)).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let req = via("198.51.100.99", sign_in_request(PASSWORD));
+    let r = send(&state, from([203, 0, 113, 9], req)).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the spoofed header changed nothing"
+    );
+
+    // Through the proxy (10.0.0.5): the client it names is counted, not the proxy.
+    for _ in 0..5 {
+        let req = via("192.0.2.1", sign_in_request("guess"));
+        let r = send(&state, from([10, 0, 0, 5], req)).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let req = via("192.0.2.1", sign_in_request(PASSWORD));
+    let r = send(&state, from([10, 0, 0, 5], req)).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "that client is limited"
+    );
+    let req = via("192.0.2.2", sign_in_request(PASSWORD));
+    let r = send(&state, from([10, 0, 0, 5], req)).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "another client behind the same proxy is not"
+    );
+    // A client's own claim to the left of what the proxy saw is not believed.
+    let req = via("192.0.2.2, 192.0.2.1", sign_in_request(PASSWORD));
+    let r = send(&state, from([10, 0, 0, 5], req)).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+}

@@ -51,11 +51,11 @@ after(async () => {
 // ---------- processes ----------
 
 /** Start the gateway (port 0 = any) and wait for its banner. */
-export async function startGateway(dir, port = 0) {
+export async function startGateway(dir, port = 0, env = {}) {
   const data = join(dir, 'data');
   const proc = spawn(GATEWAY, ['--listen', `127.0.0.1:${port}`, '--data-dir', data], {
     cwd: dir,
-    env: { PATH: process.env.PATH, GATEWAY_ADMIN_PASSWORD: PASSWORD, GATEWAY_LOG: 'warn' },
+    env: { PATH: process.env.PATH, GATEWAY_ADMIN_PASSWORD: PASSWORD, GATEWAY_LOG: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.add(proc);

@@ -387,6 +387,31 @@ test('phone: a session run with its prompt box and Stop, which stops it after a 
   await stopGateway(gw);
 });
 
+test('a run shows how long retention keeps it, and a person pins it', async () => {
+  const dir = mkdtempSync(join(work, 'retention-'));
+  const gw = await startGateway(dir, 0, { GATEWAY_RETENTION: '90d', GATEWAY_RETENTION_FAILED: '30d' });
+  const { context, page, problems } = await newPage({ viewport: { width: 1280, height: 800 } });
+  await signIn(page, gw.url);
+  const run = await createRunInPage(page, { name: 'a failing build', cwd: dir });
+  await startRunner(gw, run, script(join(dir, 'c'), 'echo building; exit 2\n')).done;
+  await page.click('.run-row:has-text("a failing build")');
+  const kept = '.run-view:not([hidden]) .m-kept dd';
+  await page.waitForSelector(`${kept}:has-text("30 days after it ended")`);
+  const pin = '.run-view:not([hidden]) button.pin';
+  assert.equal(await page.getAttribute(pin, 'aria-pressed'), 'false');
+  await page.click(pin);
+  await page.waitForSelector(`${kept}:text-is("pinned: kept until unpinned")`);
+  assert.equal(await page.getAttribute(pin, 'aria-pressed'), 'true');
+  // The pin is the gateway's, not the page's: a reload shows it.
+  await page.goto(`${gw.url}/runs/${run.run_id}`);
+  await page.waitForSelector(`${kept}:text-is("pinned: kept until unpinned")`);
+  await page.click(`${pin}:text-is("Unpin")`);
+  await page.waitForSelector(`${kept}:has-text("30 days after it ended")`);
+  assert.deepEqual(problems, { dialogs: [], errors: [] });
+  await context.close();
+  await stopGateway(gw);
+});
+
 test('the first load is gzipped and well under 200 KB', async (t) => {
   const dir = mkdtempSync(join(work, 'weight-'));
   const gw = await startGateway(dir);

@@ -4,7 +4,7 @@
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use common::wire::{CreateRun, CreatedRun, EventPage, RunSummary};
 use serde::Deserialize;
@@ -27,6 +27,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/runs/{id}", get(get_run))
         .route("/api/runs/{id}/events", get(run_events))
         .route("/api/runs/{id}/activity", get(run_activity))
+        .route("/api/runs/{id}/pin", put(pin).delete(unpin))
+        .route("/api/retention", get(retention))
 }
 
 /// Validate and bound the fields of a run creation.
@@ -224,5 +226,52 @@ async fn run_events(
         events,
         next_after,
         last_sequence: run.summary.last_sequence,
+    }))
+}
+
+/// `PUT /api/runs/:id/pin`: retention keeps the run whatever its age; answers the run.
+async fn pin(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    _caller: Authorized<OperateRuns>,
+) -> Result<Json<RunSummary>, ApiError> {
+    set_pinned(&state, id, true).await
+}
+
+/// `DELETE /api/runs/:id/pin`: the run is kept only as long as its status's retention says.
+async fn unpin(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    _caller: Authorized<OperateRuns>,
+) -> Result<Json<RunSummary>, ApiError> {
+    set_pinned(&state, id, false).await
+}
+
+async fn set_pinned(
+    state: &AppState,
+    id: String,
+    pinned: bool,
+) -> Result<Json<RunSummary>, ApiError> {
+    if http::run_id(&id).is_err() || !state.store.set_pinned(id.clone(), pinned).await? {
+        return Err(ApiError::NotFound("no such run"));
+    }
+    tracing::info!(run = %id, pinned, "run pin changed");
+    state.live.announce_run(state.store.as_ref(), &id).await;
+    Ok(Json(
+        http::stored_run(state.store.as_ref(), &id).await?.summary,
+    ))
+}
+
+/// `GET /api/retention`: how long ended runs are kept after they end, per status, in seconds
+/// (`null`: forever); pinned, pending and running runs are always kept.
+async fn retention(
+    State(state): State<AppState>,
+    _caller: Authorized<ReadRuns>,
+) -> Json<serde_json::Value> {
+    let secs = |s| state.retention.keep(s).map(|d| d.as_secs());
+    Json(serde_json::json!({
+        "finished": secs(common::wire::RunStatus::Finished),
+        "failed": secs(common::wire::RunStatus::Failed),
+        "stopped": secs(common::wire::RunStatus::Stopped),
     }))
 }

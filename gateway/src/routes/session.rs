@@ -3,9 +3,7 @@
 //! in after a reload, `DELETE` to sign out. The sessions, the limiter and the guard are
 //! `crate::web_session`.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -58,10 +56,8 @@ fn me(p: &Person) -> serde_json::Value {
 /// `POST /api/session` `{"name"?, "password"}`: sign in; answers `{"csrf", "person"}` and sets
 /// the cookie.
 async fn sign_in(State(state): State<AppState>, request: Request) -> Response {
-    let ip = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+    // Behind a trusted reverse proxy, the client it names; else the connection's peer.
+    let ip = state.trusted_proxies.client_of(&request);
     let now = now_ms();
     if let Err(retry_after) = state.sessions.reserve(ip, now) {
         return ApiError::RateLimited { retry_after }.into_response();

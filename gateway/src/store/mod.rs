@@ -183,6 +183,17 @@ pub struct AppendOutcome {
     pub delivery: Option<common::wire::Delivery>,
 }
 
+/// What one step of [`Store::purge_run`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purge {
+    /// The run is pinned: nothing was deleted.
+    Kept,
+    /// Part of the run was deleted; call again.
+    More,
+    /// The run is gone (or there was none).
+    Gone,
+}
+
 /// Durable storage of the gateway.
 ///
 /// Reads of an unknown run answer empty (`events`, `pending_commands`, `list_artifacts`), `None`
@@ -333,6 +344,36 @@ pub trait Store: Send + Sync + 'static {
     /// How many runs are in each status (statuses with none may be left out); for `/metrics`.
     fn run_counts(&self) -> StoreFuture<Vec<(RunStatus, u64)>>;
 
+    /// Pins (`true`) or unpins a run: retention never deletes a pinned run. `false` if there is
+    /// no such run (a run retention has begun deleting counts as none).
+    fn set_pinned(&self, run_id: String, pinned: bool) -> StoreFuture<bool>;
+
+    /// At most `limit` ids of runs retention may delete: first any whose deletion has begun
+    /// (a purge a restart interrupted), then ended runs (finished, failed, stopped), not pinned,
+    /// that ended (or, without an end time, were created) before the cutoff (unix ms) given for
+    /// their status, oldest first. A status without a cutoff is kept; so are pending and running
+    /// runs, whatever the cutoffs say.
+    fn expired_runs(
+        &self,
+        cutoffs: Vec<(RunStatus, i64)>,
+        limit: usize,
+    ) -> StoreFuture<Vec<String>>;
+
+    /// One small step of deleting a run for retention: at most `max_rows` rows in one short
+    /// transaction, so ingest never waits long behind it. The first step hides the run (`run`,
+    /// `list_runs` and `set_pinned` see none from then on), unless it is pinned by then
+    /// ([`Purge::Kept`], nothing deleted); the next ones delete its events, then its artifacts,
+    /// then its commands and the run itself ([`Purge::Gone`]).
+    fn purge_run(&self, run_id: String, max_rows: usize) -> StoreFuture<Purge>;
+
+    /// Gives space freed by deletions back to the file system, at most about `max_bytes` in this
+    /// call; how many bytes it gave back (`0`: nothing left to give). A backend whose storage
+    /// reclaims space by itself (PostgreSQL's autovacuum) answers `0`.
+    fn reclaim_space(&self, max_bytes: u64) -> StoreFuture<u64> {
+        let _ = max_bytes;
+        Box::pin(async { Ok(0) })
+    }
+
     /// Calls that failed with [`StoreError::Backend`] since the store was opened.
     fn backend_errors(&self) -> u64 {
         0
@@ -368,6 +409,7 @@ mod tests {
                 last_event_at: None,
                 delivery: None,
                 claude: None,
+                pinned: false,
             },
             key,
         };

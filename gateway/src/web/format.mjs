@@ -117,3 +117,18 @@ export function clip(s, n) {
 export function shortId(id) {
   return String(id ?? '').slice(0, 8);
 }
+
+/** How long retention keeps `run`, in words, given `policy` from `GET /api/retention` (seconds
+ *  per ended status, null: forever): pinned runs and runs still going are kept; an ended run
+ *  until its end (or creation) plus its status's time. */
+export function keptUntil(run, policy) {
+  if (!run) return '';
+  if (run.pinned) return 'pinned: kept until unpinned';
+  if (!TERMINAL.has(run.status)) return 'while it runs';
+  const secs = policy ? policy[run.status] : null;
+  if (secs === null || secs === undefined) return 'forever';
+  const from = run.finished_at || run.created_at;
+  const days = Math.round(secs / 86_400);
+  const span = days >= 1 ? `${days} day${days === 1 ? '' : 's'}` : `${Math.round(secs / 3600)} h`;
+  return `until ${fmtStamp(from + secs * 1000)} (${span} after it ended)`;
+}

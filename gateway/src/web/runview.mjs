@@ -2,9 +2,9 @@
 // Terminal / Transcript / Files panes as ARIA tabs, the live stream that feeds them, and the
 // artifacts list. The controls and the prompt box are in controls.mjs.
 
-import { api, runPath, setCsrf } from './api.mjs';
+import { api, retention, runPath, setCsrf, setPinned } from './api.mjs';
 import { button, copyText, el } from './dom.mjs';
-import { TERMINAL, fmtCost, fmtStamp, fmtTime, fmtTokens, httpsUrl, runDuration, shownStatus, statusLabel, fmtSize } from './format.mjs';
+import { TERMINAL, fmtCost, fmtStamp, fmtTime, fmtTokens, httpsUrl, keptUntil, runDuration, shownStatus, statusLabel, fmtSize } from './format.mjs';
 import { CommandNames, streamJson } from './lines.mjs';
 import { LogView, PAGE } from './terminal.mjs';
 import { LogSearch } from './search.mjs';
@@ -61,8 +61,16 @@ export class RunView {
     this.conn.append(el('i'), el('span', '', 'connecting'));
     this.assistBox = el('span', 'assist');
     this.assistBox.hidden = true;
+    this.pin = button('ghost pin', 'Pin', () => this.togglePin());
+    this.pin.setAttribute('aria-pressed', 'false');
+    this.pin.title = 'A pinned run is never deleted by retention';
+    this.policy = null;
+    retention().then((p) => {
+      this.policy = p;
+      this.renderMeta();
+    });
     const titleRow = el('div', 'title-row');
-    titleRow.append(this.badge, this.title, this.assistBox, this.conn);
+    titleRow.append(this.badge, this.title, this.pin, this.assistBox, this.conn);
     this.meta = el('dl', 'run-meta');
     this.controls = new Controls(this);
     // Who started the run and who sent each prompt, command and decision (the run's audit lines).
@@ -273,6 +281,9 @@ export class RunView {
     const started = this.activity && this.activity.find((a) => a.action === 'run_started');
     if (started) items.push(['By', started.by, '']);
     if (r.exit_code !== null && r.exit_code !== undefined) items.push(['Exit', r.exit_code, 'mono']);
+    items.push(['Kept', keptUntil(r, this.policy), '']);
+    this.pin.textContent = r.pinned ? 'Unpin' : 'Pin';
+    this.pin.setAttribute('aria-pressed', String(Boolean(r.pinned)));
     const t = claudeTotals(r, this.facts);
     if (t) {
       if (t.model) items.push(['Model', t.model, 'mono']);
@@ -319,6 +330,18 @@ export class RunView {
     }
     this.history.replaceChildren(el('summary', '', `Sent by people (${sent.length})`), list);
     this.renderMeta();
+  /** Pin or unpin the run (retention keeps a pinned run whatever its age). */
+  async togglePin() {
+    const want = !(this.run && this.run.pinned);
+    this.pin.disabled = true;
+    try {
+      this.setRun(await setPinned(this.id, want));
+      this.controls.say(want ? 'Pinned: retention keeps this run.' : 'Unpinned.');
+    } catch (e) {
+      this.controls.say(`Could not ${want ? 'pin' : 'unpin'} the run: ${e.message}`);
+    } finally {
+      this.pin.disabled = false;
+    }
   }
 
   /** The transcript bar's totals: the same figures as the header. */

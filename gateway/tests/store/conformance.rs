@@ -13,7 +13,7 @@ use common::wire::{
     ArtifactInfo, CommandKind, Delivery, Event, EventKind, RawEvent, RunStatus, RunSummary,
 };
 use gateway::store::{
-    AppendOutcome, AuditEntry, Invitation, NewRun, Nonce, Person, Role, Store, StoreError,
+    AppendOutcome, AuditEntry, Invitation, NewRun, Nonce, Person, Purge, Role, Store, StoreError,
     StoredSession,
 };
 use serde_json::{Value, json};
@@ -122,6 +122,7 @@ pub async fn create_get_and_list_runs(db: &dyn Database) {
             last_event_at: None,
             delivery: None,
             claude: None,
+            pinned: false,
         }
     );
     assert!(store.run("zz".into()).await.unwrap().is_none());
@@ -1228,4 +1229,199 @@ pub async fn two_stores_ingesting_one_run_store_each_event_once(db: &dyn Databas
         .unwrap();
     assert_eq!(done.delivery, Some(Delivery::Complete));
     assert_eq!(summary(&a, "r").await.last_sequence, 201);
+}
+
+/// Ends `id` with `status` at `at` (unix ms, the `finished` marker's `ts`).
+async fn end_run(store: &Arc<dyn Store>, id: &str, status: RunStatus, at: i64) {
+    let mut events = vec![line(1)];
+    if status == RunStatus::Stopped {
+        events.push(marker(
+            2,
+            json!({"event": "stop_requested", "reason": "command"}),
+        ));
+    }
+    let code = if status == RunStatus::Finished { 0 } else { 1 };
+    let mut end = finished(events.len() as u64 + 1, code);
+    end.ts = at;
+    events.push(end);
+    store
+        .append_events(id.into(), stored(events), None)
+        .await
+        .unwrap();
+    assert_eq!(summary(store, id).await.status, status, "{id}");
+}
+
+/// Expired: ended (finished, failed, stopped), not pinned, ended before its status's cutoff.
+pub async fn retention_chooses_ended_unpinned_runs_past_their_cutoff(db: &dyn Database) {
+    let store = db.open().await;
+    for (id, status, ended) in [
+        ("old-finished", RunStatus::Finished, 100),
+        ("older-finished", RunStatus::Finished, 50),
+        ("new-finished", RunStatus::Finished, 10_000),
+        ("old-failed", RunStatus::Failed, 100),
+        ("mid-failed", RunStatus::Failed, 1_500),
+        ("old-stopped", RunStatus::Stopped, 100),
+        ("old-pinned", RunStatus::Finished, 100),
+    ] {
+        store.create_run(new_run(id, 1)).await.unwrap();
+        end_run(&store, id, status, ended).await;
+    }
+    store.create_run(new_run("pending", 1)).await.unwrap();
+    store.create_run(new_run("running", 1)).await.unwrap();
+    store
+        .append_events("running".into(), stored(lines(1, 2)), None)
+        .await
+        .unwrap();
+    assert!(store.set_pinned("old-pinned".into(), true).await.unwrap());
+    assert!(summary(&store, "old-pinned").await.pinned);
+    assert!(!summary(&store, "old-finished").await.pinned);
+    assert!(!store.set_pinned("nobody".into(), true).await.unwrap());
+
+    let cutoffs = vec![
+        (RunStatus::Finished, 1_000),
+        (RunStatus::Failed, 2_000),
+        // Never chosen, whatever the cutoff: the run may still be streaming.
+        (RunStatus::Running, i64::MAX),
+        (RunStatus::Pending, i64::MAX),
+    ];
+    let expired = store.expired_runs(cutoffs.clone(), 100).await.unwrap();
+    assert_eq!(
+        expired,
+        ["older-finished", "old-finished", "old-failed", "mid-failed"],
+        "oldest first; stopped runs have no cutoff here"
+    );
+    assert_eq!(
+        store.expired_runs(cutoffs, 1).await.unwrap(),
+        ["older-finished"]
+    );
+    assert!(store.expired_runs(vec![], 100).await.unwrap().is_empty());
+    let stopped = store
+        .expired_runs(vec![(RunStatus::Stopped, 101)], 100)
+        .await
+        .unwrap();
+    assert_eq!(stopped, ["old-stopped"]);
+
+    let store = db.open().await;
+    assert!(
+        summary(&store, "old-pinned").await.pinned,
+        "a pin survives a reopen"
+    );
+}
+
+/// The first step hides the run; the later ones delete events, then artifacts, then the run,
+/// each at most `max_rows` rows; other runs are untouched.
+pub async fn purging_hides_a_run_then_deletes_it_in_small_steps(db: &dyn Database) {
+    let store = db.open().await;
+    for id in ["doomed", "other"] {
+        store.create_run(new_run(id, 1)).await.unwrap();
+        for batch in 0..10 {
+            let from = batch * 3 + 1;
+            store
+                .append_events(id.into(), stored(lines(from, from + 2)), None)
+                .await
+                .unwrap();
+        }
+        store
+            .append_events(id.into(), stored([finished(31, 0)]), None)
+            .await
+            .unwrap();
+        for name in ["a.log", "b.log", "c.log"] {
+            store
+                .put_artifact(id.into(), name.into(), vec![b'x'; 1000], 2)
+                .await
+                .unwrap();
+        }
+        store
+            .enqueue_command(id.into(), CommandKind::Stop, 3)
+            .await
+            .unwrap();
+    }
+    let other_events = all_events(&store, "other").await;
+
+    assert_eq!(
+        store.purge_run("doomed".into(), 4).await.unwrap(),
+        Purge::More
+    );
+    assert!(
+        store.run("doomed".into()).await.unwrap().is_none(),
+        "hidden at once"
+    );
+    let listed: Vec<String> = store
+        .list_runs(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(listed, ["other"]);
+    assert!(
+        !store.set_pinned("doomed".into(), true).await.unwrap(),
+        "too late to pin"
+    );
+    let counts = store.run_counts().await.unwrap();
+    assert_eq!(counts, [(RunStatus::Finished, 1)]);
+    // A restart in the middle: the purge is found again, before any other run.
+    let store = db.open().await;
+    assert_eq!(
+        store.expired_runs(vec![], 10).await.unwrap(),
+        ["doomed"],
+        "a purge begun is finished"
+    );
+    let mut steps = 1;
+    loop {
+        steps += 1;
+        match store.purge_run("doomed".into(), 4).await.unwrap() {
+            Purge::More => assert!(steps < 20, "no progress"),
+            Purge::Gone => break,
+            Purge::Kept => panic!("the run is not pinned"),
+        }
+    }
+    // 11 event chunks and 3 artifacts, 4 rows a step: 4 steps at least.
+    assert!(steps >= 4, "{steps} steps");
+    assert!(
+        store
+            .events("doomed".into(), 0, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_artifacts("doomed".into())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .pending_commands("doomed".into())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.purge_run("doomed".into(), 4).await.unwrap(),
+        Purge::Gone
+    );
+    assert!(store.expired_runs(vec![], 10).await.unwrap().is_empty());
+
+    assert_eq!(all_events(&store, "other").await, other_events);
+    assert_eq!(store.list_artifacts("other".into()).await.unwrap().len(), 3);
+    assert_eq!(
+        store.pending_commands("other".into()).await.unwrap().len(),
+        1
+    );
+}
+
+pub async fn a_pinned_run_is_kept_and_an_unpinned_one_purged(db: &dyn Database) {
+    let store = db.open().await;
+    store.create_run(new_run("r", 1)).await.unwrap();
+    end_run(&store, "r", RunStatus::Finished, 100).await;
+    assert!(store.set_pinned("r".into(), true).await.unwrap());
+    assert_eq!(store.purge_run("r".into(), 100).await.unwrap(), Purge::Kept);
+    assert_eq!(all_events(&store, "r").await.len(), 2, "nothing deleted");
+    assert!(store.run("r".into()).await.unwrap().is_some());
+    assert!(store.set_pinned("r".into(), false).await.unwrap());
+    assert_eq!(store.purge_run("r".into(), 100).await.unwrap(), Purge::Gone);
+    assert!(store.run("r".into()).await.unwrap().is_none());
 }

@@ -35,7 +35,10 @@ macro_rules! conformance_tests {
                 invitations_are_taken_once_until_they_expire,
                 the_audit_log_grows_and_reads_both_ways,
                 meta_is_a_key_value_table,
-                everything_survives_a_reopen;
+                everything_survives_a_reopen,
+                retention_chooses_ended_unpinned_runs_past_their_cutoff,
+                purging_hides_a_run_then_deletes_it_in_small_steps,
+                a_pinned_run_is_kept_and_an_unpinned_one_purged;
             concurrent:
                 concurrent_batches_commit_together_each_with_its_own_answer,
                 readers_see_whole_batches_while_ingest_runs,

@@ -10,7 +10,7 @@ use rusqlite::{ErrorCode, Row};
 use crate::store::RunRecord;
 
 pub(super) const RUN_COLUMNS: &str = "id, name, status, prompt, cwd, created_at, finished_at, exit_code, \
-                           last_seq, last_event_at, key, delivery, claude";
+                           last_seq, last_event_at, key, delivery, claude, pinned";
 
 /// A conversion failure of column `index`, reported like rusqlite's own.
 pub(super) fn bad_column(index: usize, ty: Type, why: impl Into<String>) -> rusqlite::Error {
@@ -41,6 +41,7 @@ pub(super) fn run_record(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
                 })?),
             },
             claude: claude_stats(row.get_ref(12)?.as_str_or_null()?),
+            pinned: row.get(13)?,
         },
         key: row.get(10)?,
     })

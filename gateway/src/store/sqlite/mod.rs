@@ -10,8 +10,8 @@
 //!
 //! The files: `conn.rs` (connection settings, errors), `schema.rs` (migrations), `codec.rs` (rows),
 //! `writer.rs` (ingest and group commit),
-//! `checkpoint.rs` (the WAL copied beside the writer), `pool.rs` (the readers), `runs.rs` and
-//! `records.rs` (the SQL of the other calls).
+//! `checkpoint.rs` (the WAL copied beside the writer), `pool.rs` (the readers), `runs.rs`,
+//! `records.rs` and `retention.rs` (the SQL of the other calls).
 //!
 //! How it holds `store/mod.rs`' guarantees: ingest's read-modify-write of a run's row runs on the
 //! one writer connection inside an `IMMEDIATE` transaction, so no other write, from this process
@@ -31,6 +31,7 @@ mod codec;
 mod conn;
 mod pool;
 mod records;
+mod retention;
 mod runs;
 mod schema;
 mod writer;
@@ -38,11 +39,11 @@ mod writer;
 use self::checkpoint::{Checkpointer, WAL_BACKSTOP_PAGES, WAL_KEEP_BYTES};
 use self::conn::{BUSY_TIMEOUT, STATEMENT_CACHE, backend, lock};
 use self::pool::ReadPool;
-use self::schema::migrate;
+use self::schema::{ensure_incremental_vacuum, migrate};
 use self::writer::Queue;
 use super::{
-    AppendOutcome, AuditEntry, Invitation, NewRun, Nonce, Person, RunRecord, Store, StoreError,
-    StoreFuture, StoredSession,
+    AppendOutcome, AuditEntry, Invitation, NewRun, Nonce, Person, Purge, RunRecord, Store,
+    StoreError, StoreFuture, StoredSession,
 };
 
 /// [`Store`] on a SQLite database.
@@ -110,6 +111,7 @@ impl SqliteStore {
             .map_err(|e| backend("configure connection", e))?;
         writer.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         migrate(&mut writer)?;
+        ensure_incremental_vacuum(&writer)?;
         let readers = path.clone().map(ReadPool::new);
         let checkpointer = match &path {
             Some(p) => {
@@ -360,6 +362,26 @@ impl Store for SqliteStore {
 
     fn run_counts(&self) -> StoreFuture<Vec<(RunStatus, u64)>> {
         self.read(runs::run_counts)
+    }
+
+    fn set_pinned(&self, run_id: String, pinned: bool) -> StoreFuture<bool> {
+        self.write(move |c| retention::set_pinned(c, run_id, pinned))
+    }
+
+    fn expired_runs(
+        &self,
+        cutoffs: Vec<(RunStatus, i64)>,
+        limit: usize,
+    ) -> StoreFuture<Vec<String>> {
+        self.read(move |c| retention::expired_runs(c, &cutoffs, limit))
+    }
+
+    fn purge_run(&self, run_id: String, max_rows: usize) -> StoreFuture<Purge> {
+        self.write(move |c| retention::purge_run(c, run_id, max_rows))
+    }
+
+    fn reclaim_space(&self, max_bytes: u64) -> StoreFuture<u64> {
+        self.write(move |c| retention::reclaim_space(c, max_bytes))
     }
 
     fn backend_errors(&self) -> u64 {

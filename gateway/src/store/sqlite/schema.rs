@@ -130,32 +130,103 @@ pub(super) const MIGRATIONS: &[&str] = &[
         source TEXT
     );
     CREATE INDEX audit_by_run ON audit (run_id, id) WHERE run_id IS NOT NULL;",
+    // 9: retention. `pinned`: a person keeps the run whatever its age. `purging`: retention has
+    // begun deleting the run in small steps; it is hidden from then on and cannot be pinned.
+    // (The switch to incremental auto-vacuum that lets retention give space back is not a step
+    // here: it needs a VACUUM, which cannot run in a transaction; see `ensure_incremental_vacuum`.)
+    "ALTER TABLE runs ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0 CHECK (pinned IN (0, 1));
+    ALTER TABLE runs ADD COLUMN purging INTEGER NOT NULL DEFAULT 0 CHECK (purging IN (0, 1));",
 ];
 
-/// Applies the migrations `user_version` has not seen yet, all in one transaction.
+/// Applies the migrations `user_version` has not seen yet, all in one transaction: a failing
+/// step leaves the database as it was, and the error names the step and SQLite's reason. A
+/// database from a newer release (a version past the last step this build knows) is refused
+/// before anything is written.
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    migrate_with(conn, MIGRATIONS)
+}
+
+/// [`migrate`] over any list of steps, so a test can make one fail.
+pub(super) fn migrate_with(conn: &mut Connection, steps: &[&str]) -> Result<(), StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| backend("begin migration", e))?;
     let current: i64 = tx
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .map_err(|e| backend("read schema version", e))?;
-    let known = MIGRATIONS.len();
-    let applied = usize::try_from(current)
-        .ok()
-        .filter(|&v| v <= known)
-        .ok_or_else(|| {
-            StoreError::Backend(format!(
-                "database schema version {current} is not one this gateway knows (0..={known})"
-            ))
+    let known = steps.len();
+    let applied = match usize::try_from(current) {
+        Ok(v) if v <= known => v,
+        Ok(_) => {
+            return Err(StoreError::Backend(format!(
+                "the database is at schema version {current}, written by a newer gateway \
+                 release; this one knows versions up to {known}. Run that release (or a later \
+                 one), or restore a backup taken before the upgrade"
+            )));
+        }
+        Err(_) => {
+            return Err(StoreError::Backend(format!(
+                "the database's schema version {current} is not one any gateway writes"
+            )));
+        }
+    };
+    for (index, sql) in steps.iter().enumerate().skip(applied) {
+        tx.execute_batch(sql).map_err(|e| {
+            backend(
+                format!(
+                    "migration {} of {known} failed and was rolled back; the database is as it \
+                     was, at schema version {applied}",
+                    index + 1
+                ),
+                e,
+            )
         })?;
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
-        tx.execute_batch(sql)
-            .map_err(|e| backend(format!("apply migration {}", index + 1), e))?;
     }
     if applied < known {
         tx.pragma_update(None, "user_version", known as i64)
             .map_err(|e| backend("record schema version", e))?;
+        tracing::info!(from = applied, to = known, "database schema migrated");
     }
     tx.commit().map_err(|e| backend("commit migration", e))
+}
+
+/// `auto_vacuum = INCREMENTAL`: space that deletions free can be given back to the file system
+/// (`PRAGMA incremental_vacuum`, a few pages at a time) instead of only being reused. Run after
+/// the migrations. The mode can only change by one `VACUUM` once a table exists (SQLite's
+/// default is `NONE`; a new database pays a few milliseconds, a database of an earlier release
+/// once): it rewrites the file, atomically (a failure leaves the file as it was), with about the
+/// database's size in free space and time in proportion. If it
+/// fails, the gateway says why and goes on: deleted runs' pages are still reused, the file just
+/// does not shrink; the next start tries again.
+pub(super) fn ensure_incremental_vacuum(conn: &Connection) -> Result<(), StoreError> {
+    const INCREMENTAL: i64 = 2;
+    let mode = |conn: &Connection| -> Result<i64, StoreError> {
+        conn.pragma_query_value(None, "auto_vacuum", |row| row.get(0))
+            .map_err(|e| backend("read auto_vacuum", e))
+    };
+    if mode(conn)? == INCREMENTAL {
+        return Ok(());
+    }
+    conn.pragma_update(None, "auto_vacuum", INCREMENTAL)
+        .map_err(|e| backend("set auto_vacuum", e))?;
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))
+        .map_err(|e| backend("read the schema", e))?;
+    if tables > 0 {
+        tracing::info!(
+            "rewriting the database once (VACUUM) so that retention can give space back; \
+             this takes a while for a large database"
+        );
+        if let Err(e) = conn.execute_batch("VACUUM") {
+            tracing::warn!(
+                "could not switch the database to incremental vacuum ({e}); it works as before, \
+                 but deleted runs' space is only reused, not given back; the next start tries again"
+            );
+            return Ok(());
+        }
+    }
+    if mode(conn)? != INCREMENTAL {
+        tracing::warn!("the database kept auto_vacuum off; its file will not shrink");
+    }
+    Ok(())
 }

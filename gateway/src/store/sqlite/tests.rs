@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use super::checkpoint::WAL_BACKSTOP_PAGES;
-use super::schema::MIGRATIONS;
+use super::schema::{MIGRATIONS, migrate_with};
 use super::{SqliteStore, lock};
 use crate::store::{NewRun, Store, StoreError};
 
@@ -334,7 +334,62 @@ async fn a_newer_schema_is_refused() {
         .unwrap();
     drop(raw);
     let got = SqliteStore::open(&path);
-    assert!(matches!(got, Err(StoreError::Backend(_))), "{got:?}");
+    let Err(StoreError::Backend(why)) = got else {
+        panic!("{got:?}")
+    };
+    assert!(why.contains("newer gateway release"), "{why}");
+    assert!(
+        why.contains(&format!("knows versions up to {}", MIGRATIONS.len())),
+        "{why}"
+    );
+    let raw = Connection::open(&path).unwrap();
+    let tables: i64 = raw
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(tables, 0, "nothing was written");
+}
+
+#[test]
+fn a_failed_migration_leaves_the_database_as_it_was_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gateway.db");
+    let mut conn = Connection::open(&path).unwrap();
+    let steps = [
+        "CREATE TABLE a (x INTEGER); INSERT INTO a VALUES (1);",
+        "CREATE TABLE b (y INTEGER); INSERT INTO a VALUES (2);",
+        "INSERT INTO a VALUES (3); ALTER TABLE nowhere ADD COLUMN z;",
+    ];
+    migrate_with(&mut conn, &steps[..1]).unwrap();
+    let got = migrate_with(&mut conn, &steps);
+    let Err(StoreError::Backend(why)) = got else {
+        panic!("{got:?}")
+    };
+    assert!(why.contains("migration 3 of 3 failed"), "{why}");
+    assert!(why.contains("as it was, at schema version 1"), "{why}");
+    assert!(
+        why.contains("no such table: nowhere"),
+        "SQLite's reason: {why}"
+    );
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 1);
+    let rows: Vec<i64> = conn
+        .prepare("SELECT x FROM a")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows, [1], "step 2 and the start of step 3 were rolled back");
+    let b: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'b'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(b, 0);
 }
 
 #[tokio::test]
