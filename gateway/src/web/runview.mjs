@@ -282,6 +282,7 @@ export class RunView {
     if (started) items.push(['By', started.by, '']);
     if (r.exit_code !== null && r.exit_code !== undefined) items.push(['Exit', r.exit_code, 'mono']);
     items.push(['Kept', keptUntil(r, this.policy), '']);
+    this.pin.hidden = !can('operator');
     this.pin.textContent = r.pinned ? 'Unpin' : 'Pin';
     this.pin.setAttribute('aria-pressed', String(Boolean(r.pinned)));
     const t = claudeTotals(r, this.facts);
@@ -330,6 +331,8 @@ export class RunView {
     }
     this.history.replaceChildren(el('summary', '', `Sent by people (${sent.length})`), list);
     this.renderMeta();
+  }
+
   /** Pin or unpin the run (retention keeps a pinned run whatever its age). */
   async togglePin() {
     const want = !(this.run && this.run.pinned);
