@@ -47,6 +47,8 @@ const ROUTES: &[(&str, &str, Admits)] = &[
     ("GET", "/api/runs/r_nobody/transcript", Admits::Admin),
     ("GET", "/api/runs/r_nobody/transcript.md", Admits::Admin),
     ("GET", "/api/runs/r_nobody/transcript.json", Admits::Admin),
+    ("GET", "/api/runs/r_nobody/search?q=x", Admits::Admin),
+    ("GET", "/api/search?q=x", Admits::Admin),
     ("GET", "/metrics", Admits::Metrics),
     ("GET", "/api/runner/ping", Admits::Runner),
     ("POST", "/api/runner/runs", Admits::Runner),

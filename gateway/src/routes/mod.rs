@@ -9,6 +9,7 @@ mod health;
 mod ingest;
 mod metrics;
 mod runs;
+mod search;
 mod session;
 mod stream;
 mod transcript;
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::routes())
         .merge(artifacts::routes())
         .merge(transcript::routes())
+        .merge(search::routes())
         .merge(metrics::routes())
         .fallback(not_found)
         .with_state(state.clone())

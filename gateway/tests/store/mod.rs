@@ -31,6 +31,9 @@ macro_rules! conformance_tests {
                 sessions_are_saved_touched_and_deleted,
                 a_touch_after_sign_out_does_not_revive_the_session,
                 meta_is_a_key_value_table,
+                search_finds_a_runs_lines_page_by_page,
+                search_reads_claude_lines_and_markers_in_words,
+                search_across_runs_by_name_prompt_and_output,
                 everything_survives_a_reopen;
             concurrent:
                 concurrent_batches_commit_together_each_with_its_own_answer,
