@@ -5,6 +5,7 @@
 
 pub mod attachment;
 pub mod body;
+pub mod compress;
 pub mod headers;
 pub mod paths;
 

@@ -24,6 +24,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/runs", get(list_runs).post(create_run_admin))
         .route("/api/runs/{id}", get(get_run))
         .route("/api/runs/{id}/events", get(run_events))
+        // Event pages, runs lists, transcripts and hits: large JSON, no secret (see `compress`).
+        .route_layer(axum::middleware::from_fn(crate::http::compress::gzip_json))
 }
 
 /// Validate and bound the fields of a run creation.

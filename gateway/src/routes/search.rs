@@ -17,6 +17,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/runs/{id}/search", get(search_run))
         .route("/api/search", get(search_runs))
+        // Event pages, runs lists, transcripts and hits: large JSON, no secret (see `compress`).
+        .route_layer(axum::middleware::from_fn(crate::http::compress::gzip_json))
 }
 
 fn needle(q: Option<&str>) -> Result<Needle, ApiError> {

@@ -17,6 +17,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/runs/{id}/transcript", get(transcript_json))
         .route("/api/runs/{id}/transcript.md", get(export_markdown))
         .route("/api/runs/{id}/transcript.json", get(export_json))
+        // Event pages, runs lists, transcripts and hits: large JSON, no secret (see `compress`).
+        .route_layer(axum::middleware::from_fn(crate::http::compress::gzip_json))
 }
 
 async fn transcript_json(
