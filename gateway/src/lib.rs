@@ -107,6 +107,7 @@ impl Gateway {
             sessions,
             live: Default::default(),
             metrics: Default::default(),
+            transcripts: Default::default(),
         });
         Ok(Self {
             state,
