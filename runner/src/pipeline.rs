@@ -158,8 +158,19 @@ impl Echo {
                     .iter()
                     .try_for_each(|s| writeln!(out, "{}", indent(&s.to_string())))
             }
-            (None, EventKind::Stdout) => writeln!(std::io::stdout().lock(), "{text}"),
-            (None, _) => writeln!(std::io::stderr().lock(), "{text}"),
+            (None, kind) => {
+                let mut out: Box<dyn Write> = if kind == EventKind::Stdout {
+                    Box::new(std::io::stdout().lock())
+                } else {
+                    Box::new(std::io::stderr().lock())
+                };
+                // A fragment (a progress bar's state) is drawn over by what follows.
+                if text.ends_with('\r') {
+                    out.write_all(text.as_bytes()).and_then(|()| out.flush())
+                } else {
+                    writeln!(out, "{text}")
+                }
+            }
         };
     }
 
@@ -253,7 +264,10 @@ fn sequence_inner(
                                 spool.stage(EventKind::Marker, &marker.to_value(), frame.ts)?;
                         } else {
                             sinks.log.write_all(text.as_bytes())?;
-                            sinks.log.write_all(b"\n")?;
+                            // A fragment (a progress bar's state) continues on its line.
+                            if !text.ends_with('\r') {
+                                sinks.log.write_all(b"\n")?;
+                            }
                             sinks.echo.line(frame.kind, text);
                             done.last_sequence = spool.stage_line(frame.kind, text, frame.ts)?;
                         }

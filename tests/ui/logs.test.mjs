@@ -98,6 +98,41 @@ test('a 100,000-line run: #L links, timestamps, jump to start and end, search hi
   await stopGateway(gw);
 });
 
+test('a \\r progress bar shows its current state while it runs, on one line', { timeout: 90000 }, async () => {
+  const dir = mkdtempSync(join(work, 'bar-'));
+  const gw = await startGateway(dir);
+  const { context, page, problems } = await newPage({ viewport: { width: 1280, height: 700 } });
+  await signIn(page, gw.url);
+  const run = await createRunInPage(page, { name: 'progress' });
+  const [go1, go2] = [join(dir, 'go1'), join(dir, 'go2')];
+  const wait = (f) => `while [ ! -e ${f} ]; do sleep 0.02; done\n`;
+  const runner = startRunner(gw, run, script(join(dir, 'bar'), `echo fetching\nprintf 'bar 10%%\\r'\n${wait(go1)}printf 'bar 50%%\\r'\n${wait(go2)}printf 'bar 100%% done\\n'\n`));
+  await page.goto(`${gw.url}/runs/${run.run_id}`);
+  const view = '.run-view:not([hidden])';
+  /** The texts of the stdout lines on screen. */
+  const shown = () => page.$$eval(`${view} .ln.k-stdout:not(.ln-over) .ln-x`, (xs) => xs.map((x) => x.textContent));
+  const until = async (want) => {
+    await page.waitForFunction(
+      ([sel, w]) => JSON.stringify([...document.querySelectorAll(sel)].map((x) => x.textContent)) === JSON.stringify(w),
+      [`${view} .ln.k-stdout:not(.ln-over) .ln-x`, want],
+    );
+  };
+  await until(['fetching', 'bar 10%']);
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(go1, '');
+  await until(['fetching', 'bar 50%']);
+  writeFileSync(go2, '');
+  await until(['fetching', 'bar 100% done']);
+  assert.equal((await runner.done).code, 0);
+  // Opened afresh from the store, the same.
+  await page.reload();
+  await until(['fetching', 'bar 100% done']);
+  assert.deepEqual(await shown(), ['fetching', 'bar 100% done']);
+  assert.deepEqual(problems, { dialogs: [], errors: [] });
+  await context.close();
+  await stopGateway(gw);
+});
+
 test('following live output: no pill at the bottom; away from it, the pill counts only new lines', { timeout: 90000 }, async () => {
   const dir = mkdtempSync(join(work, 'pill-'));
   const gw = await startGateway(dir);
