@@ -92,6 +92,12 @@ test('a 100,000-line run: #L links, timestamps, jump to start and end, search hi
   await phone.page.waitForSelector(`${view} .ln.target`);
   assert.equal(await phone.page.evaluate(() => document.documentElement.scrollWidth - innerWidth), 0);
   await phone.page.screenshot({ path: join(SHOTS, 'phone-long-run.png') });
+  await phone.page.fill(`${view} .log-search input`, '4242');
+  await phone.page.press(`${view} .log-search input`, 'Enter');
+  await phone.page.waitForSelector(`${view} .log-search .hits:text-is("1 of 20")`);
+  await phone.page.waitForSelector(`${view} .ln.hit-current[data-seq="${4242 + offset}"] mark.m`);
+  assert.equal(await phone.page.evaluate(() => document.documentElement.scrollWidth - innerWidth), 0);
+  await phone.page.screenshot({ path: join(SHOTS, 'phone-long-run-search.png') });
   await phone.context.close();
   assert.deepEqual(problems, { dialogs: [], errors: [] });
   await context.close();
