@@ -3,8 +3,8 @@
 //!
 //! Only `GET` answers with `Content-Type: application/json` of the routes that take the
 //! [`gzip_json`] layer are compressed, never an event stream (it would hold events back until a
-//! compressed block fills) and never an answer that carries a secret: BREACH needs a secret and
-//! text an attacker chooses in one compressed body. The compressed answers hold run data, which
+//! compressed block fills) and never an answer that carries a token (BREACH needs a secret and
+//! text an attacker chooses in one compressed body). The compressed answers hold run data, which
 //! is already what the reader may see, and no token (the CSRF token comes from
 //! `GET /api/session`, the run token from run creation: neither takes this layer).
 
