@@ -1,10 +1,11 @@
 //! The search indexer thread: indexes what ingest committed (`search::index_step`), one stretch
 //! at a time on the writer connection, out of ingest's way.
 //!
-//! It waits while an ingest batch is queued for the writer, and after each stretch it rests as
-//! long as the stretch took, so it holds the writer at most about half the time while ingest
-//! runs and catches up when ingest pauses. Searches read past the index line by line, so a lag
-//! costs time, never hits.
+//! It waits while an ingest batch is queued for the writer, and after each stretch it rests: nine
+//! times as long as the stretch took while ingest is committing (so it holds the writer at most a
+//! tenth of the time and ingest keeps its pace), as long as it took otherwise. It catches up
+//! when ingest pauses. Searches read past the index line by line, so a lag costs time, never
+//! hits.
 
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -19,12 +20,18 @@ use super::writer::Queue;
 const BUSY_WAIT: Duration = Duration::from_millis(2);
 /// Rest after a failed step before trying again.
 const AFTER_FAILURE: Duration = Duration::from_secs(60);
+/// Ingest counts as running while it committed this recently.
+const INGEST_QUIET: Duration = Duration::from_millis(200);
+/// Rest per unit of indexing time while ingest runs, and while it does not.
+const REST_BUSY: u32 = 9;
+const REST_IDLE: u32 = 1;
 
-#[derive(Default)]
 struct State {
     /// Something was committed since the indexer last found nothing to do.
     work: bool,
     stop: bool,
+    /// When ingest last committed.
+    committed: Instant,
 }
 
 type Shared = Arc<(Mutex<State>, Condvar)>;
@@ -44,6 +51,7 @@ impl Indexer {
             Mutex::new(State {
                 work: true,
                 stop: false,
+                committed: Instant::now(),
             }),
             Condvar::new(),
         ));
@@ -63,11 +71,24 @@ impl Indexer {
     pub(super) fn nudge(&self) {
         let (state, wake) = &*self.shared;
         let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
+        s.committed = Instant::now();
         if !s.work {
             s.work = true;
             wake.notify_one();
         }
     }
+}
+
+/// How long to rest after a stretch that took `took`.
+fn rest_after(shared: &Shared, took: Duration) -> Duration {
+    let (state, _) = &**shared;
+    let ingesting = state
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .committed
+        .elapsed()
+        < INGEST_QUIET;
+    took * if ingesting { REST_BUSY } else { REST_IDLE }
 }
 
 /// Waits `for_` unless told to stop; `false` once stopped.
@@ -104,7 +125,7 @@ fn run(shared: &Shared, writer: &Mutex<Connection>, appends: &Queue) {
             let step = index_step(&mut lock(writer));
             match step {
                 Ok(true) => {
-                    if !rest(shared, started.elapsed()) {
+                    if !rest(shared, rest_after(shared, started.elapsed())) {
                         return;
                     }
                 }
