@@ -745,7 +745,6 @@ async fn search() {
             let resp = http
                 .get(&url)
                 .bearer_auth(&token)
-                .header("accept-encoding", "gzip")
                 .send()
                 .await
                 .expect("search");
@@ -756,6 +755,34 @@ async fn search() {
         }
     };
     println!("\n## search: a {LINES}-line run (ingested in {ingest_s:.1} s)");
+    // What compression does to the largest answers the page asks for.
+    for path in [
+        format!("/api/runs/{run_id}/events?after=0&limit=5000"),
+        format!("/api/runs/{run_id}/search?q=crate42&limit=1000"),
+    ] {
+        let mut sizes = Vec::new();
+        for gzip in [false, true] {
+            let mut req = http
+                .get(format!("{}{path}", target.url))
+                .bearer_auth(&target.admin_token);
+            if gzip {
+                req = req.header("accept-encoding", "gzip");
+            }
+            let resp = req.send().await.expect("page");
+            let enc = resp
+                .headers()
+                .get("content-encoding")
+                .map(|v| v.to_str().unwrap_or("").to_string());
+            sizes.push((resp.bytes().await.expect("body").len(), enc));
+        }
+        println!(
+            "  {path}: {} bytes as JSON, {} bytes with Accept-Encoding: gzip ({:?}, {:.1}× smaller)",
+            sizes[0].0,
+            sizes[1].0,
+            sizes[1].1,
+            sizes[0].0 as f64 / sizes[1].0 as f64
+        );
+    }
     let at = indexed_lines(&db, &run_id);
     let (ms, hits) = ask("E0425").await;
     println!(
