@@ -12,6 +12,7 @@ pub mod redact;
 pub mod secret;
 pub mod settings;
 pub mod sign;
+pub mod terminal;
 pub mod wire;
 
 pub use secret::Secret;

@@ -119,6 +119,7 @@ impl Gateway {
             sessions,
             live: Default::default(),
             metrics: Default::default(),
+            transcripts: Default::default(),
         });
         Ok(Self {
             state,

@@ -41,6 +41,8 @@ pub struct StateInner {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Bounds on large bodies read at once.
     pub body_slots: crate::http::BodySlots,
+    /// The transcripts read last, extended by each request rather than rebuilt.
+    pub transcripts: crate::transcript::Transcripts,
 }
 
 impl std::fmt::Debug for StateInner {

@@ -176,6 +176,13 @@ const ROUTES: &[(&str, &str, &str, Admits)] = &[
         "/api/runs/r_nobody/transcript.json",
         Admits::Viewer,
     ),
+    (
+        "GET",
+        "/api/runs/{id}/search",
+        "/api/runs/r_nobody/search?q=x",
+        Admits::Viewer,
+    ),
+    ("GET", "/api/search", "/api/search?q=x", Admits::Viewer),
     ("GET", "/metrics", "/metrics", Admits::Metrics),
     (
         "GET",

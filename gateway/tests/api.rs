@@ -53,6 +53,7 @@ fn state_on(path: &std::path::Path) -> AppState {
         live: Default::default(),
         sessions: Default::default(),
         metrics: Default::default(),
+        transcripts: Default::default(),
     })
 }
 

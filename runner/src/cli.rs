@@ -162,8 +162,13 @@ pub struct StartArgs {
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
     /// Do not echo the (redacted) output to this terminal
-    #[arg(long, short)]
+    #[arg(long, short, conflicts_with = "raw")]
     pub quiet: bool,
+    /// Echo the (redacted) output exactly as the child printed it: Claude's stream-json as JSON
+    /// lines, no markers. Without it Claude's output reads as who said what, a tool call per
+    /// line, and the run's markers as short labelled lines
+    #[arg(long)]
+    pub raw: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -153,7 +153,11 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
     let (tx, rx) = mpsc::channel::<Frame>(pipeline::CHANNEL_FRAMES);
     let sinks = Sinks {
         log: std::io::BufWriter::new(log),
-        echo: !args.quiet,
+        echo: match (args.quiet, args.raw) {
+            (true, _) => pipeline::Echo::Off,
+            (false, true) => pipeline::Echo::Raw,
+            (false, false) => pipeline::Echo::Words(common::terminal::Renderer::compact()),
+        },
     };
     let sequencer = tokio::task::spawn_blocking({
         let rules = rules.clone();

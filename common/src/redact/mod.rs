@@ -38,6 +38,15 @@ pub const MAX_KEY_BLOCK: usize = 1024 * 1024;
 /// Bytes kept back inside a key block, so a footer split across chunks is still found.
 const FOOTER_HOLD: usize = 128;
 
+/// `line` without its terminal escape sequences (colours, cursor moves, OSC links), as text a
+/// person reads and searches; bytes that are not UTF-8 after stripping become U+FFFD.
+pub fn strip_escapes(line: &str) -> String {
+    if !line.contains('\x1b') {
+        return line.to_string();
+    }
+    String::from_utf8_lossy(&ansi::strip(line.as_bytes()).0).into_owned()
+}
+
 /// Redact a whole text at once.
 pub fn redact_text(rules: &Arc<Rules>, text: &str) -> String {
     let mut r = Redactor::new(Arc::clone(rules));

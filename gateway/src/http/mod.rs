@@ -6,6 +6,7 @@
 pub mod attachment;
 pub mod body;
 pub mod client;
+pub mod compress;
 pub mod headers;
 pub mod paths;
 

@@ -11,6 +11,7 @@ mod ingest;
 mod metrics;
 mod people;
 mod runs;
+mod search;
 mod session;
 mod stream;
 mod transcript;
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::routes())
         .merge(artifacts::routes())
         .merge(transcript::routes())
+        .merge(search::routes())
         .merge(metrics::routes())
         .fallback(not_found)
         .with_state(state.clone())

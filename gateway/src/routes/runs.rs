@@ -29,6 +29,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/runs/{id}/activity", get(run_activity))
         .route("/api/runs/{id}/pin", put(pin).delete(unpin))
         .route("/api/retention", get(retention))
+        // Event pages, runs lists, transcripts and hits: large JSON, no secret (see `compress`).
+        .route_layer(axum::middleware::from_fn(crate::http::compress::gzip_json))
 }
 
 /// Validate and bound the fields of a run creation.

@@ -59,6 +59,7 @@ use common::wire::{ArtifactInfo, Command, CommandKind, RawEvent, RunStatus, RunS
 mod open;
 mod progress;
 pub(crate) mod rules;
+pub mod search;
 pub mod sqlite;
 mod team;
 
@@ -243,6 +244,24 @@ pub trait Store: Send + Sync + 'static {
         before: u64,
         limit: usize,
     ) -> StoreFuture<Vec<RawEvent>>;
+
+    /// The lines of a run whose search text holds the query (`search`: a substring of what a
+    /// person reads, ignoring case), with `sequence > after`, ascending, at most `limit`;
+    /// `next_after` is set when more follow. Every stored line is searched, indexed yet or
+    /// not. An unknown run has no hits.
+    fn search_run(
+        &self,
+        run_id: String,
+        needle: search::Needle,
+        after: u64,
+        limit: usize,
+    ) -> StoreFuture<search::LinePage>;
+
+    /// Runs whose name, prompt or output holds the query, newest first, each once with where it
+    /// matched (name before prompt before a line of output), at most `search.limit`. Output
+    /// is searched for queries of three characters or more; a backend may bound how much of it
+    /// a search reads and says so.
+    fn search_runs(&self, search: search::RunSearch) -> StoreFuture<Vec<search::RunHit>>;
 
     /// Stores a new sign-in session (or replaces one with the same hash: its `last_seen`,
     /// person and device).

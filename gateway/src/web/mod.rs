@@ -8,12 +8,13 @@
 //! Content-Security-Policy allows scripts and styles from this origin only, so even a rendering
 //! bug could not run injected script.
 
-use std::io::Write;
 use std::sync::OnceLock;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
+
+use crate::http::compress::{accepts_gzip, gzip};
 
 struct Asset {
     name: &'static str,
@@ -116,38 +117,12 @@ fn variants() -> &'static [Variants] {
                 let tag = &hex::encode(Sha256::digest(body))[..20];
                 Variants {
                     etag: format!("\"{tag}\""),
-                    gzip: gzip(body),
+                    gzip: gzip(body, 9),
                     gzip_etag: format!("\"{tag}-gz\""),
                 }
             })
             .collect()
     })
-}
-
-fn gzip(body: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    // Writing to a Vec cannot fail.
-    enc.write_all(body).expect("gzip into memory");
-    enc.finish().expect("gzip into memory")
-}
-
-/// Whether the request's `Accept-Encoding` takes gzip (listed, or `*`, without `q=0`).
-fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|item| {
-            let mut parts = item.split(';').map(str::trim);
-            let coding = parts.next().unwrap_or_default();
-            let refused = parts.any(|p| {
-                p.strip_prefix("q=")
-                    .and_then(|q| q.parse::<f32>().ok())
-                    .is_some_and(|q| q == 0.0)
-            });
-            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
-        })
 }
 
 /// Serve `body` (gzipped when the browser takes it), or 304 when the browser's copy is current.

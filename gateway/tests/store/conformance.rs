@@ -12,6 +12,7 @@ use std::sync::Arc;
 use common::wire::{
     ArtifactInfo, CommandKind, Delivery, Event, EventKind, RawEvent, RunStatus, RunSummary,
 };
+use gateway::store::search::{HitField, Needle, RunSearch};
 use gateway::store::{
     AppendOutcome, AuditEntry, Invitation, NewRun, Nonce, Person, Purge, Role, Store, StoreError,
     StoredSession,
@@ -1424,4 +1425,255 @@ pub async fn a_pinned_run_is_kept_and_an_unpinned_one_purged(db: &dyn Database) 
     assert!(store.set_pinned("r".into(), false).await.unwrap());
     assert_eq!(store.purge_run("r".into(), 100).await.unwrap(), Purge::Gone);
     assert!(store.run("r".into()).await.unwrap().is_none());
+}
+fn needle(q: &str) -> Needle {
+    Needle::new(q).expect("a query")
+}
+
+fn text_line(sequence: u64, text: &str) -> Event {
+    Event {
+        sequence,
+        kind: EventKind::Stdout,
+        data: json!(text),
+        ts: 1_000 + sequence as i64,
+    }
+}
+
+/// A run of 12,000 lines in batches of 3,000 with "needle" on every 1,000th line: searched page
+/// by page, in order, whatever a backend has indexed yet.
+pub async fn search_finds_a_runs_lines_page_by_page(db: &dyn Database) {
+    let store = with_run(db, "r").await;
+    store.create_run(new_run("other", 2)).await.unwrap();
+    for b in 0..4u64 {
+        let batch: Vec<Event> = (b * 3000 + 1..=(b + 1) * 3000)
+            .map(|s| {
+                if s % 1000 == 0 {
+                    text_line(s, &format!("\x1b[31mNeedle\x1b[0m at {s}"))
+                } else {
+                    line(s)
+                }
+            })
+            .collect();
+        store
+            .append_events("r".into(), stored(batch), None)
+            .await
+            .unwrap();
+    }
+    store
+        .append_events(
+            "other".into(),
+            stored([text_line(1, "needle elsewhere")]),
+            None,
+        )
+        .await
+        .unwrap();
+
+    let page = store
+        .search_run("r".into(), needle("NEEDLE"), 0, 5)
+        .await
+        .unwrap();
+    let seqs: Vec<u64> = page.hits.iter().map(|h| h.sequence).collect();
+    assert_eq!(seqs, [1000, 2000, 3000, 4000, 5000]);
+    assert_eq!(page.next_after, Some(5000));
+    assert_eq!(page.hits[0].text, "Needle at 1000", "escapes removed");
+    assert_eq!(page.hits[0].kind, EventKind::Stdout);
+    assert_eq!(page.hits[0].ts, 2000);
+    let rest = store
+        .search_run("r".into(), needle("needle"), 5000, 100)
+        .await
+        .unwrap();
+    let seqs: Vec<u64> = rest.hits.iter().map(|h| h.sequence).collect();
+    assert_eq!(seqs, (6..=12).map(|k| k * 1000).collect::<Vec<_>>());
+    assert_eq!(rest.next_after, None);
+
+    // A substring inside a word, short queries, a line that is not there, an unknown run.
+    let inner = store
+        .search_run("r".into(), needle("ne 11999"), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        inner.hits.iter().map(|h| h.sequence).collect::<Vec<_>>(),
+        [11999]
+    );
+    let short = store
+        .search_run("r".into(), needle("✓"), 11_990, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        short.hits.len(),
+        9,
+        "every plain line after 11,990 but 12,000"
+    );
+    let none = store
+        .search_run("r".into(), needle("haystack"), 0, 10)
+        .await
+        .unwrap();
+    assert!(none.hits.is_empty() && none.next_after.is_none());
+    let unknown = store
+        .search_run("nope".into(), needle("needle"), 0, 10)
+        .await
+        .unwrap();
+    assert!(unknown.hits.is_empty());
+}
+
+/// Claude's stream-json and markers are searched as they read, not as JSON; assist links never.
+pub async fn search_reads_claude_lines_and_markers_in_words(db: &dyn Database) {
+    let store = with_run(db, "c").await;
+    let call = json!({"type": "assistant", "message": {"content": [
+        {"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "cargo test --all"}}]}})
+    .to_string();
+    let result = json!({"type": "user", "message": {"content": [
+        {"type": "tool_result", "tool_use_id": "t1", "content": "test result: FAILED", "is_error": false}]}})
+    .to_string();
+    let events = vec![
+        text_line(1, &call),
+        text_line(2, &result),
+        marker(
+            3,
+            json!({"event": "turn_finished", "turn": 1, "outcome": "failed"}),
+        ),
+        Event {
+            sequence: 4,
+            kind: EventKind::Assist,
+            data: json!({"type": "tmate", "url": "ssh secret-link@tmate.io"}),
+            ts: 4,
+        },
+    ];
+    store
+        .append_events("c".into(), stored(events), None)
+        .await
+        .unwrap();
+    let hits = |q: &'static str| {
+        let store = store.clone();
+        async move {
+            let page = store
+                .search_run("c".into(), needle(q), 0, 10)
+                .await
+                .unwrap();
+            page.hits
+                .iter()
+                .map(|h| (h.sequence, h.text.clone()))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        hits("bash: cargo").await,
+        [(1, "→ Bash: cargo test --all".to_string())]
+    );
+    assert_eq!(
+        hits("← bash").await,
+        [(2, "← Bash: test result: FAILED".to_string())]
+    );
+    assert_eq!(
+        hits("turn 1: failed").await,
+        [(3, "turn 1: failed".to_string())]
+    );
+    assert!(
+        hits("tool_use").await.is_empty(),
+        "JSON keys are not searched"
+    );
+    assert!(
+        hits("tmate").await.is_empty(),
+        "assist links are not searched"
+    );
+}
+
+/// Across runs: names, prompts and output, newest first, each run once, with the filters.
+pub async fn search_across_runs_by_name_prompt_and_output(db: &dyn Database) {
+    let store = db.open().await;
+    let run = |id: &str, at: i64, name: &str, prompt: &str| NewRun {
+        name: Some(name.into()),
+        prompt: Some(prompt.into()),
+        ..new_run(id, at)
+    };
+    store
+        .create_run(run("n", 10, "Deploy the Widget", "p"))
+        .await
+        .unwrap();
+    store
+        .create_run(run("p", 20, "x", "make the widget faster"))
+        .await
+        .unwrap();
+    store.create_run(run("o", 30, "y", "q")).await.unwrap();
+    store
+        .create_run(run("z", 40, "nothing", "here"))
+        .await
+        .unwrap();
+    store.create_run(run("f", 50, "done", "q")).await.unwrap();
+    let mut out = lines(1, 2500);
+    out.push(text_line(2501, "error: widget not found"));
+    store
+        .append_events("o".into(), stored(out), None)
+        .await
+        .unwrap();
+    store
+        .append_events(
+            "f".into(),
+            stored([text_line(1, "widget ok"), finished(2, 0)]),
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .append_events("z".into(), stored(lines(1, 10)), None)
+        .await
+        .unwrap();
+
+    let search = |q: &str, status: Option<RunStatus>, since: Option<i64>, limit: usize| {
+        let store = store.clone();
+        let s = RunSearch {
+            needle: needle(q),
+            status,
+            since,
+            limit,
+        };
+        async move { store.search_runs(s).await.unwrap() }
+    };
+    let hits = search("WIDGET", None, None, 10).await;
+    let got: Vec<(&str, HitField, Option<u64>)> = hits
+        .iter()
+        .map(|h| (h.run.id.as_str(), h.field, h.sequence))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("f", HitField::Output, Some(1)),
+            ("o", HitField::Output, Some(2501)),
+            ("p", HitField::Prompt, None),
+            ("n", HitField::Name, None),
+        ]
+    );
+    assert_eq!(hits[1].snippet, "error: widget not found");
+    assert_eq!(
+        hits[1].run.last_sequence, 2501,
+        "the run as the list shows it"
+    );
+    assert_eq!(hits[3].snippet, "Deploy the Widget");
+
+    let finished = search("widget", Some(RunStatus::Finished), None, 10).await;
+    assert_eq!(
+        finished
+            .iter()
+            .map(|h| h.run.id.as_str())
+            .collect::<Vec<_>>(),
+        ["f"]
+    );
+    let recent = search("widget", None, Some(20), 10).await;
+    assert_eq!(
+        recent.iter().map(|h| h.run.id.as_str()).collect::<Vec<_>>(),
+        ["f", "o", "p"]
+    );
+    let two = search("widget", None, None, 2).await;
+    assert_eq!(
+        two.iter().map(|h| h.run.id.as_str()).collect::<Vec<_>>(),
+        ["f", "o"]
+    );
+    assert!(search("no such text", None, None, 10).await.is_empty());
+
+    assert!(store.delete_run("o".into()).await.unwrap());
+    let after_delete = search("widget not found", None, None, 10).await;
+    assert!(
+        after_delete.is_empty(),
+        "a deleted run's output is gone: {after_delete:?}"
+    );
 }

@@ -38,7 +38,10 @@ macro_rules! conformance_tests {
                 everything_survives_a_reopen,
                 retention_chooses_ended_unpinned_runs_past_their_cutoff,
                 purging_hides_a_run_then_deletes_it_in_small_steps,
-                a_pinned_run_is_kept_and_an_unpinned_one_purged;
+                a_pinned_run_is_kept_and_an_unpinned_one_purged,
+                search_finds_a_runs_lines_page_by_page,
+                search_reads_claude_lines_and_markers_in_words,
+                search_across_runs_by_name_prompt_and_output;
             concurrent:
                 concurrent_batches_commit_together_each_with_its_own_answer,
                 readers_see_whole_batches_while_ingest_runs,

@@ -12,6 +12,9 @@ use crate::store::RunRecord;
 pub(super) const RUN_COLUMNS: &str = "id, name, status, prompt, cwd, created_at, finished_at, exit_code, \
                            last_seq, last_event_at, key, delivery, claude, pinned";
 
+/// How many columns [`RUN_COLUMNS`] names: the index of the first column a query selects after them.
+pub(super) const RUN_COLUMN_COUNT: usize = 14;
+
 /// A conversion failure of column `index`, reported like rusqlite's own.
 pub(super) fn bad_column(index: usize, ty: Type, why: impl Into<String>) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(index, ty, why.into().into())

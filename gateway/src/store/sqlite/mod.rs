@@ -29,18 +29,22 @@ use rusqlite::Connection;
 mod checkpoint;
 mod codec;
 mod conn;
+mod indexer;
 mod pool;
 mod records;
 mod retention;
 mod runs;
 mod schema;
+mod search;
 mod writer;
 
 use self::checkpoint::{Checkpointer, WAL_BACKSTOP_PAGES, WAL_KEEP_BYTES};
 use self::conn::{BUSY_TIMEOUT, STATEMENT_CACHE, backend, lock};
+use self::indexer::Indexer;
 use self::pool::ReadPool;
 use self::schema::{ensure_incremental_vacuum, migrate};
 use self::writer::Queue;
+use super::search::{LinePage, Needle, RunHit, RunSearch};
 use super::{
     AppendOutcome, AuditEntry, Invitation, NewRun, Nonce, Person, Purge, RunRecord, Store,
     StoreError, StoreFuture, StoredSession,
@@ -58,9 +62,12 @@ struct Inner {
     readers: Option<ReadPool>,
     /// `None` for an in-memory database. Before the writer too, for the same reason.
     checkpointer: Option<Checkpointer>,
-    writer: Mutex<Connection>,
-    /// Ingest batches waiting for the writer (see `writer.rs`).
-    appends: Queue,
+    /// Before the writer: its thread is stopped before the connection closes.
+    indexer: Indexer,
+    /// Shared with the indexer thread.
+    writer: Arc<Mutex<Connection>>,
+    /// Ingest batches waiting for the writer (see `writer.rs`); the indexer waits while any do.
+    appends: Arc<Queue>,
     path: Option<PathBuf>,
     /// Calls that failed in the database, for `/metrics`.
     errors: std::sync::atomic::AtomicU64,
@@ -125,12 +132,17 @@ impl SqliteStore {
             }
             None => None,
         };
+        let writer = Arc::new(Mutex::new(writer));
+        let appends = Arc::new(Queue::default());
+        let indexer = Indexer::start(Arc::clone(&writer), Arc::clone(&appends))
+            .map_err(|e| StoreError::Backend(format!("start the search indexer: {e}")))?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 readers,
                 checkpointer,
-                writer: Mutex::new(writer),
-                appends: Queue::default(),
+                indexer,
+                writer,
+                appends,
                 path,
                 errors: Default::default(),
             }),
@@ -216,8 +228,25 @@ impl Store for SqliteStore {
             let result = inner
                 .appends
                 .append(&inner.writer, checkpointer, run_id, events, nonce);
+            if matches!(&result, Ok(o) if o.inserted > 0) {
+                inner.indexer.nudge();
+            }
             inner.count(result)
         })
+    }
+
+    fn search_run(
+        &self,
+        run_id: String,
+        needle: Needle,
+        after: u64,
+        limit: usize,
+    ) -> StoreFuture<LinePage> {
+        self.read(move |c| search::search_run(c, run_id, needle, after, limit))
+    }
+
+    fn search_runs(&self, search: RunSearch) -> StoreFuture<Vec<RunHit>> {
+        self.read(move |c| search::search_runs(c, search))
     }
 
     fn record_nonce(&self, nonce: Nonce) -> StoreFuture<bool> {

@@ -136,6 +136,25 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // here: it needs a VACUUM, which cannot run in a transaction; see `ensure_incremental_vacuum`.)
     "ALTER TABLE runs ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0 CHECK (pinned IN (0, 1));
     ALTER TABLE runs ADD COLUMN purging INTEGER NOT NULL DEFAULT 0 CHECK (purging IN (0, 1));",
+    // 10: search. `search_text` is an FTS5 trigram index over stretches of each run's output
+    // (contentless: the lines are read back from `event_chunks`; `detail=none`: rowids only),
+    // one row per `search_chunks` row, which says whose lines `first_seq..=last_seq` it holds;
+    // `runs.indexed_seq` is how far a run is indexed (see `search.rs`). Deleting a run
+    // deletes its stretches, and the trigger their text.
+    "ALTER TABLE runs ADD COLUMN indexed_seq INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE search_chunks (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        first_seq INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL
+    );
+    CREATE INDEX search_chunks_by_run ON search_chunks (run_id, last_seq);
+    CREATE VIRTUAL TABLE search_text USING fts5 (
+        body, content = '', contentless_delete = 1, tokenize = 'trigram', detail = 'none'
+    );
+    CREATE TRIGGER search_chunks_deleted AFTER DELETE ON search_chunks BEGIN
+        DELETE FROM search_text WHERE rowid = old.id;
+    END;",
 ];
 
 /// Applies the migrations `user_version` has not seen yet, all in one transaction: a failing

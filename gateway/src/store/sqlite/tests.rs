@@ -476,3 +476,124 @@ async fn ingest_throughput() {
     println!("ingest: 200 batches x 500 events in {elapsed:?} = {rate:.0} events/s");
     assert_eq!(summary(&store, "r").await.last_sequence, 100_000);
 }
+
+/// Waits (polling, with a deadline) until the indexer thread has indexed every stored line.
+async fn indexed(store: &SqliteStore) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let behind: i64 = lock(&store.inner.writer)
+            .query_row(
+                "SELECT count(*) FROM runs WHERE last_seq > indexed_seq",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        if behind == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the indexer never caught up");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn count(store: &SqliteStore, sql: &str) -> i64 {
+    lock(&store.inner.writer)
+        .query_row(sql, [], |row| row.get(0))
+        .unwrap()
+}
+
+/// The indexer catches up with what ingest stored, in stretches; the index narrows a search
+/// to the stretches holding every trigram of the query; deleting the run deletes its index.
+#[tokio::test]
+async fn the_search_index_follows_ingest_and_narrows_searches() {
+    use crate::store::search::Needle;
+    let store = SqliteStore::open_in_memory().unwrap();
+    store.create_run(new_run("r", 1)).await.unwrap();
+    for b in 0..5u64 {
+        let mut batch = lines(b * 1000 + 1, b * 1000 + 1000);
+        if b == 3 {
+            batch[499].data = json!("panic: the rare needle");
+        }
+        store
+            .append_events("r".into(), stored(batch), None)
+            .await
+            .unwrap();
+    }
+    indexed(&store).await;
+    {
+        let conn = lock(&store.inner.writer);
+        let stretches = |q: &str| {
+            super::search::candidate_stretches(&conn, "r", &Needle::new(q).unwrap(), 0).unwrap()
+        };
+        // Too short to narrow: every stretch, which together hold every line once, in order (how
+        // they are cut depends on when the indexer ran; none is longer than a stretch may be).
+        let all = stretches("ne");
+        assert!(all.len() >= 3, "{all:?}");
+        assert_eq!(all[0].0, 1);
+        assert_eq!(all.last().unwrap().1, 5000);
+        for pair in all.windows(2) {
+            assert_eq!(pair[0].1 + 1, pair[1].0, "{all:?}");
+        }
+        for (first, last) in &all {
+            assert!(
+                last - first < super::search::STRETCH_EVENTS as u64,
+                "{all:?}"
+            );
+        }
+        let rare = stretches("RARE needle");
+        assert_eq!(rare.len(), 1, "{rare:?}");
+        assert!((rare[0].0..=rare[0].1).contains(&3500), "{rare:?}");
+        assert_eq!(stretches("not there"), []);
+    }
+    let page = store
+        .search_run("r".into(), Needle::new("rare needle").unwrap(), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        page.hits.iter().map(|h| h.sequence).collect::<Vec<_>>(),
+        [3500]
+    );
+
+    assert!(store.delete_run("r".into()).await.unwrap());
+    assert_eq!(count(&store, "SELECT count(*) FROM search_chunks"), 0);
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM search_text WHERE search_text MATCH '\"pan\"'"
+        ),
+        0,
+        "the trigger removed the stretch's text"
+    );
+}
+
+/// A database from before migration 7 gets its stored runs indexed after the upgrade.
+#[tokio::test]
+async fn runs_stored_before_the_index_are_indexed_after_the_upgrade() {
+    let (dir, path, store) = with_run("old").await;
+    store
+        .append_events("old".into(), stored(lines(1, 10)), None)
+        .await
+        .unwrap();
+    drop(store);
+    {
+        let conn = Connection::open(&path).unwrap();
+        // Back to the schema before the search step (the steps after it touch other tables).
+        let search_step = MIGRATIONS
+            .iter()
+            .position(|step| step.contains("CREATE TABLE search_chunks"))
+            .unwrap();
+        conn.execute_batch(&format!(
+            "DROP TRIGGER search_chunks_deleted; DROP TABLE search_text; DROP TABLE search_chunks;
+             ALTER TABLE runs DROP COLUMN indexed_seq; PRAGMA user_version = {search_step};"
+        ))
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    indexed(&store).await;
+    assert_eq!(count(&store, "SELECT count(*) FROM search_chunks"), 1);
+    assert_eq!(
+        count(&store, "SELECT indexed_seq FROM runs WHERE id = 'old'"),
+        10
+    );
+    drop(dir);
+}
