@@ -273,7 +273,11 @@ export class RunView {
       ['Duration', runDuration(r), 'tick'],
     ];
     if (r.exit_code !== null && r.exit_code !== undefined) items.push(['Exit', r.exit_code, 'mono']);
-    items.push(['Kept', keptUntil(r, this.policy), '']);
+    // Retention concerns ended runs only (a run still going is always kept): the line and the
+    // Pin button show once it has ended, and keep a running run's header short on a phone.
+    const ended = TERMINAL.has(r.status);
+    if (ended) items.push(['Kept', keptUntil(r, this.policy), '']);
+    this.pin.hidden = !ended && !r.pinned;
     this.pin.textContent = r.pinned ? 'Unpin' : 'Pin';
     this.pin.setAttribute('aria-pressed', String(Boolean(r.pinned)));
     const t = claudeTotals(r, this.facts);
