@@ -45,6 +45,19 @@ pub struct Args {
     /// PEM private key for --tls-cert [env: GATEWAY_TLS_KEY]
     #[arg(long, value_name = "PATH", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Obtain and renew a public certificate for these domains by ACME (TLS-ALPN-01 on this
+    /// port), comma-separated [env: GATEWAY_ACME_DOMAINS]
+    #[arg(long, value_name = "DOMAINS")]
+    pub acme_domains: Option<String>,
+    /// Contact e-mail for the ACME account [env: GATEWAY_ACME_EMAIL]
+    #[arg(long, value_name = "EMAIL")]
+    pub acme_email: Option<String>,
+    /// ACME directory URL [env: GATEWAY_ACME_DIRECTORY] [default: Let's Encrypt]
+    #[arg(long, value_name = "URL")]
+    pub acme_directory: Option<String>,
+    /// Extra CA (PEM) to trust for the ACME directory's own HTTPS [env: GATEWAY_ACME_CA_FILE]
+    #[arg(long, value_name = "PATH")]
+    pub acme_ca_file: Option<PathBuf>,
     /// Extra DNS names or IPs for the generated certificate, comma-separated [env: GATEWAY_TLS_NAMES]
     #[arg(long, value_name = "NAMES")]
     pub tls_names: Option<String>,
@@ -130,6 +143,8 @@ pub enum TlsChoice {
         cert: PathBuf,
         key: PathBuf,
     },
+    /// A public certificate by ACME, kept in `<data>/acme`.
+    Acme(crate::server::tls::acme::AcmeSettings),
     /// Plain HTTP; `remote_allowed` when forced on a non-loopback address.
     PlainHttp {
         remote_allowed: bool,
@@ -203,10 +218,40 @@ impl Config {
             args.tls_key.map(|p| p.display().to_string()),
             None,
         );
+        let acme_domains: Vec<String> = get("GATEWAY_ACME_DOMAINS", args.acme_domains, None)
+            .map(|s| {
+                s.split(',')
+                    .map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase())
+                    .filter(|d| !d.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
         let tls = match (plain, cert, key) {
             (true, _, _) => TlsChoice::PlainHttp {
                 remote_allowed: args.allow_plain_http_remote,
             },
+            (false, None, None) if !acme_domains.is_empty() => {
+                TlsChoice::Acme(crate::server::tls::acme::AcmeSettings {
+                    domains: acme_domains,
+                    email: get("GATEWAY_ACME_EMAIL", args.acme_email, None)
+                        .filter(|e| !e.trim().is_empty()),
+                    directory: get(
+                        "GATEWAY_ACME_DIRECTORY",
+                        args.acme_directory,
+                        Some(crate::server::tls::acme::LETS_ENCRYPT),
+                    )
+                    .unwrap_or_default(),
+                    directory_ca: get(
+                        "GATEWAY_ACME_CA_FILE",
+                        args.acme_ca_file.map(|p| p.display().to_string()),
+                        None,
+                    )
+                    .map(PathBuf::from),
+                })
+            }
+            (false, Some(_), Some(_)) if !acme_domains.is_empty() => {
+                bail!("GATEWAY_ACME_DOMAINS and GATEWAY_TLS_CERT exclude each other: choose one")
+            }
             (false, Some(cert), Some(key)) => TlsChoice::Files {
                 cert: cert.into(),
                 key: key.into(),
@@ -305,6 +350,13 @@ impl Config {
         } else {
             "https"
         };
+        if let TlsChoice::Acme(acme) = &self.tls {
+            let port = bound.port();
+            return match port {
+                443 => format!("https://{}", acme.domains[0]),
+                _ => format!("https://{}:{port}", acme.domains[0]),
+            };
+        }
         let host = if bound.ip().is_loopback() || bound.ip().is_unspecified() {
             "localhost".to_string()
         } else {
@@ -432,6 +484,42 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn acme_domains_choose_acme_and_the_public_url() {
+        let c = Config::resolve(
+            Args::default(),
+            &layers(&[
+                ("GATEWAY_ACME_DOMAINS", " GW.example.com., www.example.com"),
+                ("GATEWAY_ACME_EMAIL", "ops@example.com"),
+            ]),
+        )
+        .unwrap();
+        let TlsChoice::Acme(acme) = &c.tls else {
+            panic!("{:?}", c.tls)
+        };
+        assert_eq!(acme.domains, ["gw.example.com", "www.example.com"]);
+        assert_eq!(acme.email.as_deref(), Some("ops@example.com"));
+        assert_eq!(acme.directory, crate::server::tls::acme::LETS_ENCRYPT);
+        assert_eq!(
+            c.base_url("0.0.0.0:443".parse().unwrap()),
+            "https://gw.example.com"
+        );
+        assert_eq!(
+            c.base_url("0.0.0.0:8443".parse().unwrap()),
+            "https://gw.example.com:8443"
+        );
+        let err = Config::resolve(
+            Args::default(),
+            &layers(&[
+                ("GATEWAY_ACME_DOMAINS", "gw.example.com"),
+                ("GATEWAY_TLS_CERT", "c.pem"),
+                ("GATEWAY_TLS_KEY", "k.pem"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("exclude each other"), "{err}");
     }
 
     #[test]

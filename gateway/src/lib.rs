@@ -94,6 +94,10 @@ impl Gateway {
                 extra_names,
             )?),
             TlsChoice::Files { cert, key } => Some(server::tls::load_files(cert, key)?),
+            TlsChoice::Acme(settings) => Some(server::tls::acme::material(
+                &config.data_dir.join("acme"),
+                settings.clone(),
+            )?),
             TlsChoice::PlainHttp { .. } => None,
         };
         let base_url = config.base_url(bound);
@@ -150,6 +154,11 @@ impl Gateway {
             .as_ref()
             .and_then(|t| t.renewer.clone())
             .map(|r| tokio::spawn(server::tls::renew_forever(r)));
+        let acme = self
+            .tls
+            .as_ref()
+            .and_then(|t| t.acme.clone())
+            .map(|a| tokio::spawn(server::tls::acme::renew_forever(a)));
         let limits = server::ConnLimits {
             max_connections: self.state.limits.max_connections,
             header_timeout: self.state.limits.header_timeout,
@@ -168,6 +177,9 @@ impl Gateway {
         retention.abort();
         if let Some(r) = renewal {
             r.abort();
+        }
+        if let Some(a) = acme {
+            a.abort();
         }
         served
     }

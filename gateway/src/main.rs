@@ -84,6 +84,12 @@ fn print_banner(gw: &Gateway, bound: std::net::SocketAddr) {
         if let Some(fp) = &tls.ca_fingerprint {
             println!("  CA SHA-256:        {fp}");
         }
+        if let Some(acme) = &tls.acme {
+            println!(
+                "  certificate:       by ACME for {}",
+                acme.domains().join(", ")
+            );
+        }
         if tls.generated {
             println!("  (a local CA and a certificate for localhost were generated on this start)");
         }

@@ -281,8 +281,11 @@ export class RunView {
     const started = this.activity && this.activity.find((a) => a.action === 'run_started');
     if (started) items.push(['By', started.by, '']);
     if (r.exit_code !== null && r.exit_code !== undefined) items.push(['Exit', r.exit_code, 'mono']);
-    items.push(['Kept', keptUntil(r, this.policy), '']);
-    this.pin.hidden = !can('operator');
+    // Retention concerns ended runs only (a run still going is always kept): the line and the
+    // Pin button show once it has ended, and keep a running run's header short on a phone.
+    const ended = TERMINAL.has(r.status);
+    if (ended) items.push(['Kept', keptUntil(r, this.policy), '']);
+    this.pin.hidden = !can('operator') || (!ended && !r.pinned);
     this.pin.textContent = r.pinned ? 'Unpin' : 'Pin';
     this.pin.setAttribute('aria-pressed', String(Boolean(r.pinned)));
     const t = claudeTotals(r, this.facts);

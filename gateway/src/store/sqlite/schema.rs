@@ -232,10 +232,16 @@ pub(super) fn ensure_incremental_vacuum(conn: &Connection) -> Result<(), StoreEr
         .query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))
         .map_err(|e| backend("read the schema", e))?;
     if tables > 0 {
-        tracing::info!(
-            "rewriting the database once (VACUUM) so that retention can give space back; \
-             this takes a while for a large database"
-        );
+        let pages: i64 = conn
+            .pragma_query_value(None, "page_count", |row| row.get(0))
+            .map_err(|e| backend("read page_count", e))?;
+        if pages > 1_000 {
+            tracing::info!(
+                pages,
+                "rewriting the database once (VACUUM) so that retention can give space back; \
+                 this takes a while for a large database"
+            );
+        }
         if let Err(e) = conn.execute_batch("VACUUM") {
             tracing::warn!(
                 "could not switch the database to incremental vacuum ({e}); it works as before, \
