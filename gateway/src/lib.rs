@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod live;
 pub mod metrics;
+pub mod notify;
 pub mod routes;
 pub mod secrets;
 pub mod server;
@@ -26,6 +27,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -91,8 +93,10 @@ impl Gateway {
         let ca_path = tls.as_ref().and_then(|t| t.ca_path.as_deref());
         let runner_env_path =
             secrets::write_runner_env(&config.data_dir, &base_url, &secrets.hmac_secret, ca_path)?;
+        let notifier = Arc::new(notify::Notifier::new(store.clone(), base_url.clone())?);
         let state = AppState::new(StateInner {
             body_slots: Default::default(),
+            notifier,
             store,
             hmac_secret: secrets.hmac_secret,
             admin_token_hash: secrets.admin_token_hash,
@@ -128,6 +132,7 @@ impl Gateway {
     ) -> anyhow::Result<()> {
         let app = routes::router(self.state.clone());
         let pruner = tokio::spawn(auth::replay::prune_forever(self.state.store.clone()));
+        let dispatcher = tokio::spawn(notify::run_forever(self.state.notifier.clone()));
         let renewal = self
             .tls
             .as_ref()
@@ -148,6 +153,7 @@ impl Gateway {
         )
         .await;
         pruner.abort();
+        dispatcher.abort();
         if let Some(r) = renewal {
             r.abort();
         }

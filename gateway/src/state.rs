@@ -35,6 +35,8 @@ pub struct StateInner {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Bounds on large bodies read at once.
     pub body_slots: crate::http::BodySlots,
+    /// Webhooks and Web Push: queueing notices, and the dispatcher's side.
+    pub notifier: Arc<crate::notify::Notifier>,
 }
 
 impl std::fmt::Debug for StateInner {

@@ -8,6 +8,7 @@ mod commands;
 mod health;
 mod ingest;
 mod metrics;
+mod notifications;
 mod runs;
 mod session;
 mod stream;
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .merge(artifacts::routes())
         .merge(transcript::routes())
         .merge(metrics::routes())
+        .merge(notifications::routes())
         .fallback(not_found)
         .with_state(state.clone())
         // Outermost last: every answer gets the security headers, even a refusal by the guard.

@@ -31,6 +31,10 @@ macro_rules! conformance_tests {
                 sessions_are_saved_touched_and_deleted,
                 a_touch_after_sign_out_does_not_revive_the_session,
                 meta_is_a_key_value_table,
+                webhooks_are_created_listed_and_deleted,
+                push_subscriptions_are_replaced_by_endpoint,
+                deliveries_are_claimed_once_retried_and_logged,
+                action_tokens_are_taken_once,
                 everything_survives_a_reopen;
             concurrent:
                 concurrent_batches_commit_together_each_with_its_own_answer,
