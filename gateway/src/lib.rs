@@ -93,7 +93,19 @@ impl Gateway {
         let ca_path = tls.as_ref().and_then(|t| t.ca_path.as_deref());
         let runner_env_path =
             secrets::write_runner_env(&config.data_dir, &base_url, &secrets.hmac_secret, ca_path)?;
-        let notifier = Arc::new(notify::Notifier::new(store.clone(), base_url.clone())?);
+        // The contact a push service sees in the VAPID token (RFC 8292: https: or mailto:).
+        let vapid_subject = if base_url.starts_with("https://") {
+            base_url.clone()
+        } else {
+            "mailto:claude-runner-gateway@localhost".to_string()
+        };
+        let vapid = notify::Vapid::load_or_create(&config.data_dir, vapid_subject)
+            .context("load or create the VAPID key")?;
+        let notifier = Arc::new(notify::Notifier::new(
+            store.clone(),
+            base_url.clone(),
+            Some(vapid),
+        )?);
         let state = AppState::new(StateInner {
             body_slots: Default::default(),
             notifier,

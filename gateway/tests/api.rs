@@ -37,7 +37,8 @@ fn state_on(path: &std::path::Path) -> AppState {
     AppState::new(StateInner {
         body_slots: Default::default(),
         notifier: Arc::new(
-            gateway::notify::Notifier::new(store.clone(), "https://localhost:3100".into()).unwrap(),
+            gateway::notify::Notifier::new(store.clone(), "https://localhost:3100".into(), None)
+                .unwrap(),
         ),
         store,
         hmac_secret: Secret::new(SECRET),

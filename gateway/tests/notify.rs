@@ -386,7 +386,7 @@ async fn a_retry_survives_a_restart() {
     let store: Arc<dyn gateway::store::Store> =
         Arc::new(gateway::store::sqlite::SqliteStore::open(&data.join("gateway.db")).unwrap());
     let notifier =
-        Arc::new(gateway::notify::Notifier::new(store, "https://gw.example".into()).unwrap());
+        Arc::new(gateway::notify::Notifier::new(store, "https://gw.example".into(), None).unwrap());
     let second_gateway = tokio::spawn(gateway::notify::run_forever(notifier));
     let retried = next(&mut rx).await;
     assert_eq!(verified(&retried, &secret), id);

@@ -9,10 +9,14 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 
-use super::Notifier;
+use sha2::{Digest, Sha256};
+
 use super::webhook::{self, Sent};
+use super::{Notice, Notifier, push};
 use crate::clock::{now_ms, now_secs};
-use crate::store::{AttemptResult, NotifyEvent, Outbound, OutboundState, Target};
+use crate::store::{
+    ActionToken, AttemptResult, NotifyEvent, Outbound, OutboundState, PushSubscription, Target,
+};
 
 /// Attempts per delivery, the first included.
 pub const MAX_ATTEMPTS: u32 = 10;
@@ -23,6 +27,8 @@ const CLAIM: usize = 32;
 /// Without a bell, the store is looked at this often (deliveries queued by another gateway
 /// process, retries coming due).
 const POLL: Duration = Duration::from_secs(1);
+/// A push action's token is good this long (ms): longer than a request waits by default.
+pub const ACTION_TOKEN_MS: i64 = 15 * 60 * 1000;
 /// Settled deliveries stay in the log this long (ms).
 const KEEP_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 const PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);
@@ -134,8 +140,66 @@ impl Notifier {
                 )
                 .await
             }
-            Target::Push(_) => Sent::Unreachable("Web Push is not available".into()),
+            Target::Push(id) => {
+                let subs = match self.store.push_subscriptions().await {
+                    Ok(subs) => subs,
+                    Err(e) => {
+                        return Sent::Unreachable(format!("reading the subscription failed: {e}"));
+                    }
+                };
+                let Some(sub) = subs.iter().find(|s| &s.id == id) else {
+                    return Sent::Unreachable("the subscription was deleted".into());
+                };
+                let Some(vapid) = &self.vapid else {
+                    return Sent::Unreachable("Web Push is off (no VAPID key)".into());
+                };
+                let payload = match self.push_payload(d, sub).await {
+                    Ok(p) => p,
+                    Err(e) => return Sent::Unreachable(format!("{e:#}")),
+                };
+                let urgent = d.event == NotifyEvent::NeedsApproval;
+                let sent = push::send(&self.http, vapid, sub, &payload, urgent, now_secs()).await;
+                if let Sent::Refused(404 | 410) = sent {
+                    // The push service forgot the subscription (the browser unsubscribed).
+                    let _ = self.store.delete_push_subscription(sub.id.clone()).await;
+                }
+                sent
+            }
         }
+    }
+
+    /// What a push notification carries: the notice, a title and a line, the page to open, and
+    /// for an approval the Allow and Deny actions with a fresh single-use token, bound to the
+    /// request and to the session that subscribed (`PROTOCOL.md`, "Web Push").
+    async fn push_payload(&self, d: &Outbound, sub: &PushSubscription) -> anyhow::Result<Vec<u8>> {
+        let notice: Notice = serde_json::from_str(&d.body)?;
+        let (title, body) = notice.words();
+        let mut payload = serde_json::json!({
+            "title": title,
+            "body": body,
+            "url": format!("/runs/{}", notice.run.id),
+            "tag": format!("{}:{}", notice.run.id, notice.event.as_str()),
+            "notice": notice,
+        });
+        if let Some(approval) = &notice.approval {
+            let token = crate::secrets::random_token(32)?;
+            self.store
+                .save_action_token(ActionToken {
+                    hash: Sha256::digest(token.as_bytes()).into(),
+                    run_id: notice.run.id.clone(),
+                    request_id: approval.request_id.clone(),
+                    session_hash: sub.session_hash,
+                    expires_at: now_ms() + ACTION_TOKEN_MS,
+                })
+                .await?;
+            payload["tag"] = format!("{}:{}", notice.run.id, approval.request_id).into();
+            payload["actions"] = serde_json::json!([
+                {"action": "allow", "title": "Allow"},
+                {"action": "deny", "title": "Deny"}
+            ]);
+            payload["action"] = serde_json::json!({"url": "/api/push/action", "token": token});
+        }
+        Ok(serde_json::to_vec(&payload)?)
     }
 }
 

@@ -10,6 +10,7 @@
 
 mod dispatch;
 mod notice;
+mod push;
 mod webhook;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use tokio::sync::Notify;
 
 pub use dispatch::{MAX_ATTEMPTS, retry_delay_ms, run_forever};
 pub use notice::{Notice, NoticeApproval, NoticeRun, from_batch};
+pub use push::{MAX_PAYLOAD, Vapid, check_push_endpoint};
 pub use webhook::{check_webhook_url, new_webhook_secret};
 
 use crate::clock::now_ms;
@@ -35,6 +37,8 @@ pub struct Notifier {
     http: reqwest::Client,
     bell: Notify,
     base_url: String,
+    /// The VAPID key pushes are signed with; `None`: no Web Push.
+    vapid: Option<Vapid>,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -46,14 +50,25 @@ impl std::fmt::Debug for Notifier {
 }
 
 impl Notifier {
-    /// `base_url` is where people open the gateway (the links in notices).
-    pub fn new(store: Arc<dyn Store>, base_url: String) -> anyhow::Result<Self> {
+    /// `base_url` is where people open the gateway (the links in notices); `vapid` signs Web
+    /// Push requests (without it, push subscriptions are refused).
+    pub fn new(
+        store: Arc<dyn Store>,
+        base_url: String,
+        vapid: Option<Vapid>,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
             store,
             http: webhook::client()?,
             bell: Notify::new(),
             base_url,
+            vapid,
         })
+    }
+
+    /// The VAPID public key browsers subscribe with (base64url), if Web Push is on.
+    pub fn vapid_public_key(&self) -> Option<String> {
+        self.vapid.as_ref().map(Vapid::public_key)
     }
 
     /// Queue `notices` for every webhook and push subscription that wants their event, then

@@ -45,29 +45,16 @@ async fn decide(
 ) -> Result<(StatusCode, Json<Command>), ApiError> {
     let bytes = read_body(body, &headers, state.limits.max_json_bytes).await?;
     let d: commands::DecisionBody = parse_json(&bytes)?;
-    commands::check_decision(&d)?;
-    commands::require_live_run(state.store.as_ref(), &id).await?;
-    let waiting = state
-        .store
-        .run(id.clone())
-        .await?
-        .and_then(|r| r.summary.claude)
-        .is_some_and(|c| c.pending_requests.contains(&request_id));
-    if !waiting {
-        return Err(ApiError::bad_request(
-            "not_pending",
-            "no permission request with this id waits for a decision",
-        ));
-    }
-    let kind = CommandKind::Permission {
+    // One person today: whoever holds the admin credentials.
+    let command = commands::decide(
+        state.store.as_ref(),
+        &state.live,
+        &id,
         request_id,
-        decision: d.decision,
-        message: d.message,
-        rule: d.rule,
-        // One person today: whoever holds the admin credentials.
-        by: "admin".into(),
-    };
-    let command = commands::queue(state.store.as_ref(), &state.live, &id, kind).await?;
+        d,
+        "admin",
+    )
+    .await?;
     tracing::info!(run = %id, command = %command.id, "permission decision queued");
     Ok((StatusCode::CREATED, Json(command)))
 }
