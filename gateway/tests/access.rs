@@ -31,6 +31,8 @@ const ROUTES: &[(&str, &str, Admits)] = &[
     ("GET", "/", Admits::Anyone),
     ("GET", "/runs/r_nobody", Admits::Anyone),
     ("GET", "/assets/app.mjs", Admits::Anyone),
+    ("GET", "/sw.js", Admits::Anyone),
+    ("GET", "/manifest.webmanifest", Admits::Anyone),
     ("POST", "/api/session", Admits::Anyone),
     ("DELETE", "/api/session", Admits::Anyone),
     ("GET", "/api/runs", Admits::Admin),

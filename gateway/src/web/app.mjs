@@ -62,6 +62,7 @@ async function signedIn(token, fromForm = false) {
     active = m[1];
   }
   listStream.start();
+  registerWorker();
   activate(active, { push: false, target: m ? lineFromHash() : null, focus: fromForm });
 }
 
@@ -285,6 +286,18 @@ $('home').addEventListener('click', (ev) => {
 });
 
 // ---------- new run ----------
+
+// ---------- notifications ----------
+
+$('settings-open').addEventListener('click', () => {
+  import('./settings.mjs').then((m) => m.openSettings());
+});
+$('settings-close').addEventListener('click', () => $('settings').close());
+
+// The service worker shows push notifications; registered once signed in (it caches nothing).
+function registerWorker() {
+  if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(() => {});
+}
 
 const dialog = $('new-run');
 let created = null;
