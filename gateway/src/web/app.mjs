@@ -6,8 +6,8 @@
 // textContent / createTextNode, never as HTML; links from it are checked first.
 
 import { api, setCsrf, whenSignedOut } from './api.mjs';
-import { $, copyText, el } from './dom.mjs';
-import { shellQuote, shownStatus } from './format.mjs';
+import { $, copyText, el, setAttention, setTitle } from './dom.mjs';
+import { needingApproval, shellQuote, shownStatus } from './format.mjs';
 import { RunsList } from './runs.mjs';
 import { RunView } from './runview.mjs';
 import { setUpViewer } from './viewer.mjs';
@@ -46,7 +46,7 @@ function showLogin() {
   listStream.stop();
   $('shell').hidden = true;
   $('login').hidden = false;
-  document.title = 'Sign in · claude-runner gateway';
+  setTitle('Sign in · claude-runner gateway');
   $('password').focus();
 }
 whenSignedOut(showLogin);
@@ -160,12 +160,32 @@ function changed(id) {
     renderQueued = false;
     for (const d of dirty) if (views.has(d)) views.get(d).setRun(runs.get(d));
     dirty.clear();
+    showAttention();
     renderTabs();
     if (active === 'runs') list.render();
   });
 }
 
 const list = new RunsList(runs, (id, seq) => openRun(id, seq));
+
+// Runs needing approval: counted in the tab title and on the top bar, from every page.
+function showAttention() {
+  const n = needingApproval(runs.values());
+  setAttention(n);
+  const pill = $('attention');
+  pill.hidden = n === 0;
+  pill.textContent = n === 1 ? '1 needs approval' : `${n} need approval`;
+}
+$('attention').addEventListener('click', () => {
+  const waiting = [...runs.values()].filter((r) => shownStatus(r) === 'needs_approval');
+  if (waiting.length === 1) {
+    openRun(waiting[0].id);
+    return;
+  }
+  $('status-filter').value = 'needs_approval';
+  $('status-filter').dispatchEvent(new Event('change'));
+  activate('runs', { focus: true });
+});
 
 // Durations tick: the open run's header and the running rows of the list, once a second.
 setInterval(() => {
@@ -245,7 +265,7 @@ function activate(id, { push = true, target = null, focus = false } = {}) {
   $('runs-view').hidden = id !== 'runs';
   $('run-views').hidden = id === 'runs';
   if (id === 'runs') {
-    document.title = 'Runs · claude-runner gateway';
+    setTitle('Runs · claude-runner gateway');
     list.render();
     if (focus) $('search').focus();
   } else {
@@ -286,6 +306,13 @@ $('home').addEventListener('click', (ev) => {
 });
 
 // ---------- new run ----------
+
+// Keyboard decisions on the open run's approval cards (A, R, D; see approvals.mjs).
+document.addEventListener('keydown', (ev) => {
+  if ($('shell').hidden || active === 'runs' || document.querySelector('dialog[open]')) return;
+  const v = views.get(active);
+  if (v && v.approvals) v.approvals.key(ev);
+});
 
 // ---------- notifications ----------
 

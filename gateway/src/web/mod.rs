@@ -51,6 +51,7 @@ const ASSETS: &[Asset] = &[
     module!("runview.mjs"),
     module!("stream.mjs"),
     module!("controls.mjs"),
+    module!("approvals.mjs"),
     module!("terminal.mjs"),
     module!("search.mjs"),
     module!("lines.mjs"),
