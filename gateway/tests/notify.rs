@@ -397,3 +397,58 @@ async fn a_retry_survives_a_restart() {
     );
     second_gateway.abort();
 }
+
+/// A receiver that answers with a redirect does not get its signed body sent elsewhere: the
+/// gateway follows no redirect (the target, another local server here, hears nothing) and
+/// records a failed attempt that says so.
+#[tokio::test]
+async fn a_redirect_is_not_followed() {
+    let h = Harness::new().await;
+    let dispatcher = tokio::spawn(gateway::notify::run_forever(h.state.notifier.clone()));
+    let (elsewhere, mut elsewhere_rx) = receiver(StatusCode::NO_CONTENT).await;
+    let (redirects_tx, mut redirects) = mpsc::unbounded_channel();
+    let target = format!("{elsewhere}/private");
+    let app = axum::Router::new().fallback(move || {
+        let (tx, target) = (redirects_tx.clone(), target.clone());
+        async move {
+            let _ = tx.send(());
+            (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, target)])
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (_, hook) = h
+        .admin(
+            "POST",
+            "/api/webhooks",
+            Some(json!({"url": format!("http://{addr}/hook"), "events": ["finished"]})),
+        )
+        .await;
+    let run = h.run("moved").await;
+    h.ingest(
+        &run,
+        vec![marker(1, json!({"event": "finished", "exitCode": 0}))],
+    )
+    .await;
+    tokio::time::timeout(Duration::from_secs(20), redirects.recv())
+        .await
+        .expect("the first attempt")
+        .unwrap();
+    let log = h
+        .log_when(hook["id"].as_str().unwrap(), |log| log[0]["attempts"] == 1)
+        .await;
+    assert_eq!(
+        (&log[0]["state"], &log[0]["last_status"]),
+        (&json!("pending"), &json!(307))
+    );
+    assert_eq!(
+        log[0]["last_error"],
+        "answered 307; redirects are not followed"
+    );
+    assert!(
+        elsewhere_rx.try_recv().is_err(),
+        "the redirect's target got nothing"
+    );
+    dispatcher.abort();
+}
