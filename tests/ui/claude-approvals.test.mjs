@@ -2,8 +2,9 @@
 // decided in headless Chromium at phone size: a Bash call outside the allowed tools makes an
 // approval card appear; Allow runs it and the transcript shows its result; a follow-up prompt
 // from the page asks again (Claude Code itself lets read-only commands such as `echo` run
-// without asking, so each call here changes something), Deny with a message refuses it and Claude's next message reflects
-// the refusal; in another run, a request left alone is denied when its time runs out.
+// without asking, so each call here changes something), Deny with a message refuses it and
+// Claude's next message reflects the refusal; Allow for this run lets the same call made again
+// run without asking (the transcript names the rule and who gave it); in another run, a request left alone is denied when its time runs out.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -53,6 +54,16 @@ test('real Claude Code: allow from the card, deny with a message, a request left
   await page.waitForSelector('.tx-answer:has-text("Tool refused: Not in this repository.")', { timeout: 60000 });
   await page.waitForSelector(card(), { state: 'detached' });
   await page.screenshot({ path: join(SHOTS, 'phone-claude-denied.png') });
+
+  // 3. Allow for this run: the same call made again does not ask; the audit names who and how.
+  await page.fill('.run-view:not([hidden]) .prompt-box textarea', 'RUN TWICE: touch twice.txt');
+  await page.press('.run-view:not([hidden]) .prompt-box textarea', 'Enter');
+  await page.waitForSelector(card(), { timeout: 60000 });
+  await page.click(`${card()} button:has-text("Allow for this run")`);
+  await page.waitForSelector('.tx-permission_decision:has-text("allowed by admin for the rest of the run: Bash(touch twice.txt)")', { timeout: 60000 });
+  await page.waitForSelector('.tx-permission_decision:has-text("allowed by the rule Bash(touch twice.txt)")', { timeout: 60000 });
+  await page.waitForSelector('.tx-answer:has-text("Tool said")', { timeout: 60000 });
+  assert.equal(await page.locator('.tx-permission_request').count(), 3, 'the second identical call asked nobody');
   await page.evaluate(async (id) => {
     const { csrf } = await (await fetch('/api/session')).json();
     await fetch(`/api/runs/${id}/commands`, {
@@ -63,7 +74,7 @@ test('real Claude Code: allow from the card, deny with a message, a request left
   }, run.run_id);
   assert.equal((await runner.done).code, 0);
 
-  // 3. Nobody answers: denied when its time runs out, and the card goes.
+  // 4. Nobody answers: denied when its time runs out, and the card goes.
   const late = await createRunInPage(page, { name: 'nobody answers' });
   const lateRunner = startRunner(gw, late, claude.cli, { prompt: 'RUN: touch late.txt', env: { ...env, CLAUDE_ASK_TIMEOUT: '3s' } });
   await page.goto(`${gw.url}/runs/${late.run_id}`);
