@@ -4,7 +4,8 @@
 // from the page asks again (Claude Code itself lets read-only commands such as `echo` run
 // without asking, so each call here changes something), Deny with a message refuses it and
 // Claude's next message reflects the refusal; Allow for this run lets the same call made again
-// run without asking (the transcript names the rule and who gave it); in another run, a request left alone is denied when its time runs out.
+// run without asking (the transcript names the rule and who gave it); in another run, a
+// request left alone is denied when its time runs out.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
