@@ -57,9 +57,18 @@ test('real Claude Code: allow from the card, deny with a message, a request left
   await page.screenshot({ path: join(SHOTS, 'phone-claude-denied.png') });
 
   // 3. Allow for this run: the same call made again does not ask; the audit names who and how.
+  // This prompt also switches the permission mode for the turns to come, from the prompt box.
+  await page.click('.run-view:not([hidden]) .prompt-options summary');
+  await page.selectOption('.run-view:not([hidden]) .prompt-options select', 'default');
   await page.fill('.run-view:not([hidden]) .prompt-box textarea', 'RUN TWICE: touch twice.txt');
   await page.press('.run-view:not([hidden]) .prompt-box textarea', 'Enter');
   await page.waitForSelector(card(), { timeout: 60000 });
+  const started = await page.evaluate(async (id) => {
+    const { events } = await (await fetch(`/api/runs/${id}/events?limit=5000`)).json();
+    return events.filter((e) => e.type === 'marker' && e.data.event === 'turn_started').map((e) => e.data);
+  }, run.run_id);
+  assert.equal(started.length, 3);
+  assert.equal(started[2].permissionMode, 'default', JSON.stringify(started[2]));
   await page.click(`${card()} button:has-text("Allow for this run")`);
   await page.waitForSelector('.tx-permission_decision:has-text("allowed by admin for the rest of the run: Bash(touch twice.txt)")', { timeout: 60000 });
   await page.waitForSelector('.tx-permission_decision:has-text("allowed by the rule Bash(touch twice.txt)")', { timeout: 60000 });
