@@ -5,7 +5,8 @@
 //! AES-128-GCM and ECDSA P-256 are each one call there, and what is left is the framing the
 //! RFCs spell out (a 21-byte header plus the key, one record, a `0x02` delimiter). The crates
 //! that package it would bring a second cryptography stack (`web-push-native` adds 32 crates to
-//! the lock file, 65 with its VAPID feature, which pulls `jwt-simple` and its curves); the unit test below pins this code to RFC 8291's own worked example.
+//! the lock file, 65 with its VAPID feature, which pulls `jwt-simple` and its curves); the unit
+//! test below pins this code to RFC 8291's own worked example.
 
 use std::path::Path;
 
