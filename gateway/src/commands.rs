@@ -135,6 +135,40 @@ pub fn check_decision(d: &DecisionBody) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Queue a person's decision on a waiting permission request, stamped with who decided: the
+/// run must be live and list `request_id` among its waiting requests (else `400 not_pending`).
+/// The one path of the permission route and of a push notification's actions.
+pub async fn decide(
+    store: &dyn Store,
+    live: &Live,
+    run_id: &str,
+    request_id: String,
+    d: DecisionBody,
+    by: &str,
+) -> Result<Command, ApiError> {
+    check_decision(&d)?;
+    require_live_run(store, run_id).await?;
+    let waiting = store
+        .run(run_id.to_string())
+        .await?
+        .and_then(|r| r.summary.claude)
+        .is_some_and(|c| c.pending_requests.contains(&request_id));
+    if !waiting {
+        return Err(ApiError::bad_request(
+            "not_pending",
+            "no permission request with this id waits for a decision",
+        ));
+    }
+    let kind = CommandKind::Permission {
+        request_id,
+        decision: d.decision,
+        message: d.message,
+        rule: d.rule,
+        by: by.to_string(),
+    };
+    queue(store, live, run_id, kind).await
+}
+
 /// Check a link before it is queued: tmate only, bounded, printable, plausible schemes.
 pub fn check_link(link: &AssistLink) -> Result<(), ApiError> {
     let bad = |m: &str| Err(ApiError::bad_request("invalid_field", m.to_string()));

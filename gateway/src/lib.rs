@@ -15,6 +15,7 @@ pub mod error;
 pub mod http;
 pub mod live;
 pub mod metrics;
+pub mod notify;
 pub mod retention;
 pub mod routes;
 pub mod secrets;
@@ -31,6 +32,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -104,8 +106,22 @@ impl Gateway {
         let ca_path = tls.as_ref().and_then(|t| t.ca_path.as_deref());
         let runner_env_path =
             secrets::write_runner_env(&config.data_dir, &base_url, &secrets.hmac_secret, ca_path)?;
+        // The contact a push service sees in the VAPID token (RFC 8292: https: or mailto:).
+        let vapid_subject = if base_url.starts_with("https://") {
+            base_url.clone()
+        } else {
+            "mailto:claude-runner-gateway@localhost".to_string()
+        };
+        let vapid = notify::Vapid::load_or_create(&config.data_dir, vapid_subject)
+            .context("load or create the VAPID key")?;
+        let notifier = Arc::new(notify::Notifier::new(
+            store.clone(),
+            base_url.clone(),
+            Some(vapid),
+        )?);
         let state = AppState::new(StateInner {
             body_slots: Default::default(),
+            notifier,
             store,
             hmac_secret: secrets.hmac_secret,
             admin_token_hash: secrets.admin_token_hash,
@@ -149,6 +165,7 @@ impl Gateway {
             self.state.store.clone(),
             self.state.retention.clone(),
         ));
+        let dispatcher = tokio::spawn(notify::run_forever(self.state.notifier.clone()));
         let renewal = self
             .tls
             .as_ref()
@@ -175,6 +192,7 @@ impl Gateway {
         .await;
         pruner.abort();
         retention.abort();
+        dispatcher.abort();
         if let Some(r) = renewal {
             r.abort();
         }

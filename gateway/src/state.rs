@@ -43,6 +43,8 @@ pub struct StateInner {
     pub body_slots: crate::http::BodySlots,
     /// The transcripts read last, extended by each request rather than rebuilt.
     pub transcripts: crate::transcript::Transcripts,
+    /// Webhooks and Web Push: queueing notices, and the dispatcher's side.
+    pub notifier: Arc<crate::notify::Notifier>,
 }
 
 impl std::fmt::Debug for StateInner {

@@ -36,6 +36,10 @@ fn state_on(path: &std::path::Path) -> AppState {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(path).unwrap());
     AppState::new(StateInner {
         body_slots: Default::default(),
+        notifier: Arc::new(
+            gateway::notify::Notifier::new(store.clone(), "https://localhost:3100".into(), None)
+                .unwrap(),
+        ),
         store,
         hmac_secret: Secret::new(SECRET),
         admin_token_hash: token_hash(ADMIN),

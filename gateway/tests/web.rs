@@ -552,3 +552,63 @@ async fn the_limiter_counts_the_client_a_trusted_proxy_names_and_ignores_spoofed
     let r = send(&state, from([10, 0, 0, 5], req)).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
 }
+
+/// The UI installs on a phone: the page links a web app manifest, and the service worker that
+/// shows push notifications (and posts their actions) is served at the root, so its scope is
+/// the whole gateway.
+#[tokio::test]
+async fn the_manifest_and_the_service_worker_are_served_from_the_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = open(dir.path()).await;
+    let page = send(&state, Request::get("/").body(Body::empty()).unwrap()).await;
+    let html = axum::body::to_bytes(page.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let html = String::from_utf8(html.to_vec()).unwrap();
+    assert!(html.contains(r#"<link rel="manifest" href="/manifest.webmanifest">"#));
+
+    let resp = send(
+        &state,
+        Request::get("/manifest.webmanifest")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.headers()[header::CONTENT_TYPE],
+        "application/manifest+json"
+    );
+    let manifest = json_of(resp).await;
+    assert_eq!(
+        (
+            &manifest["start_url"],
+            &manifest["scope"],
+            &manifest["display"]
+        ),
+        (&json!("/"), &json!("/"), &json!("standalone"))
+    );
+    let icon = manifest["icons"][0]["src"].as_str().unwrap().to_string();
+    let resp = send(&state, Request::get(&icon).body(Body::empty()).unwrap()).await;
+    assert_eq!(resp.status(), StatusCode::OK, "{icon}");
+
+    let resp = send(&state, Request::get("/sw.js").body(Body::empty()).unwrap()).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.headers()[header::CONTENT_TYPE],
+        "text/javascript; charset=utf-8"
+    );
+    assert!(
+        resp.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'self'")
+    );
+    let sw = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let sw = String::from_utf8(sw.to_vec()).unwrap();
+    for part in ["'push'", "'notificationclick'", "showNotification", "token"] {
+        assert!(sw.contains(part), "the worker handles {part}");
+    }
+}

@@ -46,29 +46,10 @@ async fn decide(
 ) -> Result<(StatusCode, Json<Command>), ApiError> {
     let bytes = read_body(body, &headers, state.limits.max_json_bytes).await?;
     let d: commands::DecisionBody = parse_json(&bytes)?;
-    commands::check_decision(&d)?;
-    commands::require_live_run(state.store.as_ref(), &id).await?;
-    let waiting = state
-        .store
-        .run(id.clone())
-        .await?
-        .and_then(|r| r.summary.claude)
-        .is_some_and(|c| c.pending_requests.contains(&request_id));
-    if !waiting {
-        return Err(ApiError::bad_request(
-            "not_pending",
-            "no permission request with this id waits for a decision",
-        ));
-    }
-    let kind = CommandKind::Permission {
-        request_id,
-        decision: d.decision,
-        message: d.message,
-        rule: d.rule,
-        // The person's name, as the run's history shows it (the audit line has their id).
-        by: caller.principal().who().name,
-    };
-    let command = commands::queue(state.store.as_ref(), &state.live, &id, kind).await?;
+    // The person's name, as the run's history shows it (the audit line has their id).
+    let by = caller.principal().who().name;
+    let command =
+        commands::decide(state.store.as_ref(), &state.live, &id, request_id, d, &by).await?;
     tracing::info!(run = %id, command = %command.id, "permission decision queued");
     caller
         .audit(state.store.as_ref(), commands::audit_event(&id, &command))

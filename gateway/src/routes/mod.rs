@@ -9,6 +9,7 @@ mod commands;
 mod health;
 mod ingest;
 mod metrics;
+mod notifications;
 mod people;
 mod runs;
 mod search;
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(transcript::routes())
         .merge(search::routes())
         .merge(metrics::routes())
+        .merge(notifications::routes())
         .fallback(not_found)
         .with_state(state.clone())
         // Outermost last: every answer gets the security headers, even a refusal by the guard.

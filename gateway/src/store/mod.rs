@@ -1,5 +1,6 @@
 //! Durable storage behind one trait: runs, their events, commands, artifacts, the nonces of
-//! signed requests and a small key/value table.
+//! signed requests, notifications (webhooks, push subscriptions, deliveries, action tokens;
+//! types in `notify.rs`) and a small key/value table.
 //!
 //! The server holds an `Arc<dyn Store>`. Every method takes owned arguments and returns a boxed
 //! `'static` future, so the trait is object-safe and a backend is free to run its work on a blocking
@@ -46,6 +47,12 @@
 //! * **Names are unique**: two people never share a name, whatever the order of writes.
 //! * **The audit log only grows**, with ids ascending in the order lines were appended, and
 //!   keeps the lines of deleted runs.
+//! * **A delivery is claimed by one process at a time**: [`Store::claim_outbound`] moves the
+//!   `next_at` of what it returns past a lease in the same statement that selects it
+//!   (PostgreSQL: `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …`), so two
+//!   gateways polling the same database never send one delivery twice within the lease.
+//! * **An action token is used once**: [`Store::take_action_token`] deletes and returns it in one
+//!   statement (`DELETE … RETURNING`); two processes taking it at once get it once.
 //! * **Failures are [`StoreError::Backend`]**, with text for the log only, counted by
 //!   [`Store::backend_errors`].
 
@@ -56,6 +63,7 @@ use std::sync::Arc;
 
 use common::wire::{ArtifactInfo, Command, CommandKind, RawEvent, RunStatus, RunSummary};
 
+mod notify;
 mod open;
 mod progress;
 pub(crate) mod rules;
@@ -63,6 +71,10 @@ pub mod search;
 pub mod sqlite;
 mod team;
 
+pub use notify::{
+    ActionToken, AttemptResult, NewOutbound, NewWebhook, NotifyEvent, Outbound, OutboundState,
+    PushSubscription, Target, Webhook, WebhookFormat,
+};
 pub use open::{Location, SCHEMES, UnsupportedUrl, open};
 pub use team::{AuditEntry, Invitation, Person, Role};
 
@@ -359,6 +371,57 @@ pub trait Store: Send + Sync + 'static {
 
     /// Inserts or replaces.
     fn set_meta(&self, key: String, value: String) -> StoreFuture<()>;
+
+    /// Stores a new webhook under a fresh id (`wh_` + 32 hex digits).
+    fn create_webhook(&self, webhook: NewWebhook) -> StoreFuture<Webhook>;
+
+    /// Every webhook, oldest first.
+    fn webhooks(&self) -> StoreFuture<Vec<Webhook>>;
+
+    /// Deletes a webhook and its deliveries; `false` if there was none.
+    fn delete_webhook(&self, id: String) -> StoreFuture<bool>;
+
+    /// Stores a push subscription under a fresh id (`ps_` + 32 hex digits; `sub.id` is
+    /// ignored), replacing one with the same endpoint (a browser subscribing again).
+    fn save_push_subscription(&self, sub: PushSubscription) -> StoreFuture<PushSubscription>;
+
+    /// Every push subscription, oldest first.
+    fn push_subscriptions(&self) -> StoreFuture<Vec<PushSubscription>>;
+
+    /// Deletes a push subscription and its deliveries; `false` if there was none.
+    fn delete_push_subscription(&self, id: String) -> StoreFuture<bool>;
+
+    /// Queues deliveries (state `pending`, no attempt yet, due at `not_before`) in one
+    /// transaction; their ids (`dl_` + 32 hex digits), in order.
+    fn enqueue_outbound(&self, items: Vec<NewOutbound>) -> StoreFuture<Vec<String>>;
+
+    /// Up to `limit` pending deliveries due at `now` (`next_at <= now`), the longest due first,
+    /// each moved to `next_at = lease_until` as it is taken, so that no other process takes it
+    /// before the lease ends (a process that dies holding one leaves it to be retried then).
+    fn claim_outbound(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: usize,
+    ) -> StoreFuture<Vec<Outbound>>;
+
+    /// Records how an attempt at a delivery ended (one more attempt, unless skipped); `false`
+    /// if there is no such delivery (its target was deleted meanwhile).
+    fn finish_attempt(&self, id: String, result: AttemptResult) -> StoreFuture<bool>;
+
+    /// The delivery log: at most `limit` deliveries, newest first, of one target or of all.
+    fn outbound_log(&self, target: Option<Target>, limit: usize) -> StoreFuture<Vec<Outbound>>;
+
+    /// Forgets deliveries that are no longer pending and were last updated before `before`
+    /// (unix ms), and action tokens that expired before it; how many deliveries there were.
+    fn prune_outbound(&self, before: i64) -> StoreFuture<u64>;
+
+    /// Stores a push action's token (by its hash).
+    fn save_action_token(&self, token: ActionToken) -> StoreFuture<()>;
+
+    /// Deletes the token with this hash and returns it, if there was one and it has not expired
+    /// at `now` (unix ms). A token is taken once.
+    fn take_action_token(&self, hash: [u8; 32], now: i64) -> StoreFuture<Option<ActionToken>>;
 
     /// How many runs are in each status (statuses with none may be left out); for `/metrics`.
     fn run_counts(&self) -> StoreFuture<Vec<(RunStatus, u64)>>;

@@ -7,8 +7,8 @@
 // textContent / createTextNode, never as HTML; links from it are checked first.
 
 import { api, setCsrf, whenSignedOut } from './api.mjs';
-import { $, copyText, el } from './dom.mjs';
-import { shellQuote, shownStatus } from './format.mjs';
+import { $, copyText, el, setAttention, setTitle } from './dom.mjs';
+import { needingApproval, shellQuote, shownStatus } from './format.mjs';
 import { RunsList } from './runs.mjs';
 import { RunView } from './runview.mjs';
 import { setUpViewer } from './viewer.mjs';
@@ -57,7 +57,7 @@ function showLogin() {
   $('shell').hidden = true;
   $('join').hidden = true;
   $('login').hidden = false;
-  document.title = 'Sign in · claude-runner gateway';
+  setTitle('Sign in · claude-runner gateway');
   $('password').focus();
 }
 whenSignedOut(showLogin);
@@ -84,6 +84,7 @@ async function signedIn(token, person, fromForm = false) {
   // People and the audit log are an admin's.
   if (PAGES.has(active) && active !== 'account' && !can('admin')) active = 'runs';
   listStream.start();
+  registerWorker();
   activate(active, { push: false, target: m ? lineFromHash() : null, focus: fromForm });
 }
 
@@ -239,12 +240,32 @@ function changed(id) {
     renderQueued = false;
     for (const d of dirty) if (views.has(d)) views.get(d).setRun(runs.get(d));
     dirty.clear();
+    showAttention();
     renderTabs();
     if (active === 'runs') list.render();
   });
 }
 
 const list = new RunsList(runs, (id, seq) => openRun(id, seq));
+
+// Runs needing approval: counted in the tab title and on the top bar, from every page.
+function showAttention() {
+  const n = needingApproval(runs.values());
+  setAttention(n);
+  const pill = $('attention');
+  pill.hidden = n === 0;
+  pill.textContent = n === 1 ? '1 needs approval' : `${n} need approval`;
+}
+$('attention').addEventListener('click', () => {
+  const waiting = [...runs.values()].filter((r) => shownStatus(r) === 'needs_approval');
+  if (waiting.length === 1) {
+    openRun(waiting[0].id);
+    return;
+  }
+  $('status-filter').value = 'needs_approval';
+  $('status-filter').dispatchEvent(new Event('change'));
+  activate('runs', { focus: true });
+});
 
 // Durations tick: the open run's header and the running rows of the list, once a second.
 setInterval(() => {
@@ -330,11 +351,11 @@ function activate(id, { push = true, target = null, focus = false } = {}) {
     else a.removeAttribute('aria-current');
   }
   if (page) {
-    document.title = `${PAGE_TITLES[id]} · claude-runner gateway`;
+    setTitle(`${PAGE_TITLES[id]} · claude-runner gateway`);
     showPage(id);
     if (focus) $(`${id}-view`).querySelector('h1').focus();
   } else if (id === 'runs') {
-    document.title = 'Runs · claude-runner gateway';
+    setTitle('Runs · claude-runner gateway');
     list.render();
     if (focus) $('search').focus();
   } else {
@@ -384,6 +405,25 @@ $('home').addEventListener('click', (ev) => {
 });
 
 // ---------- new run ----------
+
+// Keyboard decisions on the open run's approval cards (A, R, D; see approvals.mjs).
+document.addEventListener('keydown', (ev) => {
+  if ($('shell').hidden || active === 'runs' || document.querySelector('dialog[open]')) return;
+  const v = views.get(active);
+  if (v && v.approvals) v.approvals.key(ev);
+});
+
+// ---------- notifications ----------
+
+$('settings-open').addEventListener('click', () => {
+  import('./settings.mjs').then((m) => m.openSettings());
+});
+$('settings-close').addEventListener('click', () => $('settings').close());
+
+// The service worker shows push notifications; registered once signed in (it caches nothing).
+function registerWorker() {
+  if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(() => {});
+}
 
 const dialog = $('new-run');
 let created = null;

@@ -87,10 +87,24 @@ export function statusLabel(status) {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
-/** The status to show: a running session between turns is waiting for a prompt. */
+/** The status to show: a running run with a tool call waiting for a person needs approval; a
+ *  running session between turns is waiting for a prompt. */
 export function shownStatus(run) {
   if (!run) return 'unknown';
+  if (run.status === 'running' && run.claude && run.claude.pending_approvals > 0) return 'needs_approval';
   return run.status === 'running' && run.claude && run.claude.between_turns ? 'waiting_for_input' : run.status;
+}
+
+/** How many of `runs` need approval. */
+export function needingApproval(runs) {
+  let n = 0;
+  for (const r of runs) if (shownStatus(r) === 'needs_approval') n++;
+  return n;
+}
+
+/** The tab title: `(n) ` in front while n runs need approval. */
+export function pageTitle(base, n) {
+  return n > 0 ? `(${n}) ${base}` : base;
 }
 
 /** A link target from run data: only an absolute https URL, normalised by the URL parser. */

@@ -52,6 +52,7 @@ const ASSETS: &[Asset] = &[
     module!("runview.mjs"),
     module!("stream.mjs"),
     module!("controls.mjs"),
+    module!("approvals.mjs"),
     module!("terminal.mjs"),
     module!("search.mjs"),
     module!("lines.mjs"),
@@ -67,6 +68,15 @@ const ASSETS: &[Asset] = &[
     module!("markdown.mjs"),
     module!("toolcalls.mjs"),
     module!("files.mjs"),
+    module!("settings.mjs"),
+    // The service worker (served at `/sw.js`, so its scope is the whole gateway) and the web app
+    // manifest (`/manifest.webmanifest`): Web Push, and the UI installable on a phone.
+    module!("sw.js"),
+    Asset {
+        name: "manifest.webmanifest",
+        mime: "application/manifest+json",
+        body: include_bytes!("manifest.webmanifest"),
+    },
     // Vendored packages (gateway/web-deps/vendor.mjs copies them), imported on first use: the
     // Markdown lexer with the first answer, the highlighter with the first code block or file.
     module!("marked.mjs", vendor),
@@ -241,7 +251,10 @@ mod tests {
 
     #[test]
     fn own_modules_never_assign_html() {
-        for a in ASSETS.iter().filter(|a| a.name.ends_with(".mjs")) {
+        let scripts = ASSETS
+            .iter()
+            .filter(|a| a.name.ends_with(".mjs") || a.name.ends_with(".js"));
+        for a in scripts {
             if a.name == "marked.mjs" || a.name == "prism.mjs" {
                 continue; // vendored: only their lexer and tokenizer are called
             }

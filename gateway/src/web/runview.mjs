@@ -3,7 +3,8 @@
 // artifacts list. The controls and the prompt box are in controls.mjs.
 
 import { api, retention, runPath, setCsrf, setPinned } from './api.mjs';
-import { button, copyText, el } from './dom.mjs';
+import { ApprovalCards } from './approvals.mjs';
+import { button, copyText, el, setTitle } from './dom.mjs';
 import { TERMINAL, fmtCost, fmtStamp, fmtTime, fmtTokens, httpsUrl, keptUntil, runDuration, shownStatus, statusLabel, fmtSize } from './format.mjs';
 import { CommandNames, streamJson } from './lines.mjs';
 import { LogView, PAGE } from './terminal.mjs';
@@ -77,7 +78,8 @@ export class RunView {
     this.history = el('details', 'run-history');
     this.history.hidden = true;
     this.activity = null;
-    head.append(titleRow, this.meta, this.history, this.controls.root);
+    this.approvals = new ApprovalCards(this.id);
+    head.append(titleRow, this.approvals.root, this.meta, this.history, this.controls.root);
 
     // The panes over the same run, as tabs.
     const bar = el('div', 'pane-bar');
@@ -257,7 +259,8 @@ export class RunView {
     const status = shownStatus(run);
     this.badge.className = `badge s-${status}`;
     this.badge.textContent = statusLabel(status);
-    if (this.shell.isActive(this.id)) document.title = `${run.name || run.id} · ${status.replace(/_/g, ' ')}`;
+    if (this.shell.isActive(this.id)) setTitle(`${run.name || run.id} · ${status.replace(/_/g, ' ')}`);
+    this.approvals.update(run);
     this.renderMeta();
     if (was !== run.status) {
       this.loadActivity();
@@ -480,7 +483,7 @@ export class RunView {
   show({ target = null, focus = false } = {}) {
     this.root.hidden = false;
     if (this.pane === 'transcript' && this.txDirty) this.refreshTranscript(0);
-    if (this.run) document.title = `${this.run.name || this.id} · ${shownStatus(this.run).replace(/_/g, ' ')}`;
+    if (this.run) setTitle(`${this.run.name || this.id} · ${shownStatus(this.run).replace(/_/g, ' ')}`);
     if (target) this.target = target;
     if (!this.started) {
       this.started = true;

@@ -35,7 +35,7 @@ fn request_host(request: &Request) -> Option<String> {
 /// Middleware on every route: a state-changing request (not GET/HEAD/OPTIONS) from a browser
 /// must be same-origin (`Sec-Fetch-Site`, `Origin` in scheme and host), and one that carries the
 /// session cookie must also carry the session's CSRF token (except sign-in itself, which has no
-/// session yet).
+/// session yet, and a push notification's action, which carries a single-use token instead).
 /// Runners and scripts send none of these headers nor the cookie, so they pass untouched. Its
 /// state is the scheme of the pages this gateway serves (`StateInner::page_scheme`).
 pub async fn csrf_guard(
@@ -75,8 +75,13 @@ pub async fn csrf_guard(
         }
     }
     let signing_in = request.method() == Method::POST && request.uri().path() == "/api/session";
+    // A push notification's action, posted by the service worker, which has no CSRF token: the
+    // single-use action token in its body, bound to this session, does that token's work.
+    let push_action =
+        request.method() == Method::POST && request.uri().path() == "/api/push/action";
     if let Some(value) = cookie_value(headers)
         && !signing_in
+        && !push_action
         && !headers.contains_key(header::AUTHORIZATION)
     {
         let want = csrf_token(value);

@@ -28,6 +28,12 @@ pub use csrf::{CSRF_HEADER, csrf_guard, csrf_token};
 pub use password::{hash_password, verify_password};
 
 use self::cookie::session_hash;
+
+/// The SHA-256 a request's session cookie is kept under, if it carries one (whether or not the
+/// session is live: check that with [`Sessions::authenticate`]).
+pub fn request_session_hash(headers: &HeaderMap) -> Option<[u8; 32]> {
+    cookie_value(headers).map(session_hash)
+}
 use self::limiter::Limiter;
 use crate::clock::now_ms;
 use crate::error::ApiError;

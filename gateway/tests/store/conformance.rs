@@ -14,8 +14,9 @@ use common::wire::{
 };
 use gateway::store::search::{HitField, Needle, RunSearch};
 use gateway::store::{
-    AppendOutcome, AuditEntry, Invitation, NewRun, Nonce, Person, Purge, Role, Store, StoreError,
-    StoredSession,
+    ActionToken, AppendOutcome, AttemptResult, AuditEntry, Invitation, NewOutbound, NewRun,
+    NewWebhook, Nonce, NotifyEvent, OutboundState, Person, Purge, PushSubscription, Role, Store,
+    StoreError, StoredSession, Target, WebhookFormat,
 };
 use serde_json::{Value, json};
 
@@ -1676,4 +1677,273 @@ pub async fn search_across_runs_by_name_prompt_and_output(db: &dyn Database) {
         after_delete.is_empty(),
         "a deleted run's output is gone: {after_delete:?}"
     );
+}
+
+fn webhook(url: &str, events: Vec<NotifyEvent>) -> NewWebhook {
+    NewWebhook {
+        url: url.into(),
+        secret: "whsec_abc".into(),
+        events,
+        format: WebhookFormat::Json,
+        created_at: 10,
+    }
+}
+
+fn delivery(target: Target, event: NotifyEvent, not_before: i64) -> NewOutbound {
+    NewOutbound {
+        target,
+        event,
+        run_id: Some("r".into()),
+        body: format!("{{\"event\":\"{}\"}}", event.as_str()),
+        not_before,
+        created_at: not_before,
+    }
+}
+
+fn subscription(endpoint: &str, session: u8) -> PushSubscription {
+    PushSubscription {
+        id: String::new(),
+        endpoint: endpoint.into(),
+        p256dh: vec![4; 65],
+        auth: vec![1; 16],
+        session_hash: [session; 32],
+        events: vec![NotifyEvent::NeedsApproval, NotifyEvent::Finished],
+        created_at: 20,
+    }
+}
+
+/// Webhooks keep what they were given (the secret too: the gateway signs with it) under ids
+/// of their own; deleting one deletes its deliveries.
+pub async fn webhooks_are_created_listed_and_deleted(db: &dyn Database) {
+    let store = db.open().await;
+    let a = store
+        .create_webhook(webhook(
+            "https://example.com/a",
+            vec![NotifyEvent::Finished, NotifyEvent::NeedsApproval],
+        ))
+        .await
+        .unwrap();
+    let mut slack = webhook("https://hooks.example.com/b", vec![NotifyEvent::Failed]);
+    slack.format = WebhookFormat::Slack;
+    let b = store.create_webhook(slack).await.unwrap();
+    assert!(a.id.starts_with("wh_") && a.id.len() == 35, "{}", a.id);
+    assert_ne!(a.id, b.id);
+    assert_eq!(
+        (a.url.as_str(), a.secret.as_str(), a.format),
+        ("https://example.com/a", "whsec_abc", WebhookFormat::Json)
+    );
+    assert_eq!(
+        a.events,
+        vec![NotifyEvent::Finished, NotifyEvent::NeedsApproval]
+    );
+    assert_eq!(store.webhooks().await.unwrap(), vec![a.clone(), b.clone()]);
+
+    let target = Target::Webhook(a.id.clone());
+    store
+        .enqueue_outbound(vec![delivery(target.clone(), NotifyEvent::Finished, 5)])
+        .await
+        .unwrap();
+    assert!(store.delete_webhook(a.id.clone()).await.unwrap());
+    assert!(!store.delete_webhook(a.id.clone()).await.unwrap());
+    assert_eq!(store.webhooks().await.unwrap(), vec![b]);
+    assert!(
+        store
+            .outbound_log(Some(target), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.claim_outbound(100, 200, 10).await.unwrap().is_empty());
+}
+
+/// A browser subscribing again (same endpoint) replaces its subscription.
+pub async fn push_subscriptions_are_replaced_by_endpoint(db: &dyn Database) {
+    let store = db.open().await;
+    let first = store
+        .save_push_subscription(subscription("https://push.example.com/1", 1))
+        .await
+        .unwrap();
+    assert!(first.id.starts_with("ps_"), "{}", first.id);
+    assert_eq!(
+        (first.p256dh.len(), first.auth.len(), first.session_hash),
+        (65, 16, [1; 32])
+    );
+    let other = store
+        .save_push_subscription(subscription("https://push.example.com/2", 2))
+        .await
+        .unwrap();
+    let again = store
+        .save_push_subscription(subscription("https://push.example.com/1", 3))
+        .await
+        .unwrap();
+    assert_ne!(again.id, first.id);
+    let all = store.push_subscriptions().await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all.contains(&other) && all.contains(&again), "{all:?}");
+    assert!(
+        store
+            .delete_push_subscription(other.id.clone())
+            .await
+            .unwrap()
+    );
+    assert!(!store.delete_push_subscription(other.id).await.unwrap());
+    assert_eq!(store.push_subscriptions().await.unwrap(), vec![again]);
+}
+
+/// Deliveries wait for their time, are taken by one claim at a time (also across stores on
+/// the same database), come back after their lease or a retry, and stay in the log.
+pub async fn deliveries_are_claimed_once_retried_and_logged(db: &dyn Database) {
+    let a = db.open().await;
+    let b = db.open().await;
+    let hook = a
+        .create_webhook(webhook(
+            "https://example.com/h",
+            vec![NotifyEvent::Finished],
+        ))
+        .await
+        .unwrap();
+    let target = Target::Webhook(hook.id.clone());
+    let ids = a
+        .enqueue_outbound(vec![
+            delivery(target.clone(), NotifyEvent::NeedsApproval, 100),
+            delivery(target.clone(), NotifyEvent::Finished, 200),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.iter().all(|id| id.starts_with("dl_")), "{ids:?}");
+
+    assert!(a.claim_outbound(99, 1_000, 10).await.unwrap().is_empty());
+    let first = a.claim_outbound(150, 1_000, 10).await.unwrap();
+    assert_eq!(first.len(), 1);
+    let d = &first[0];
+    assert_eq!(
+        (d.id.as_str(), &d.target, d.event, d.state, d.attempts),
+        (
+            ids[0].as_str(),
+            &target,
+            NotifyEvent::NeedsApproval,
+            OutboundState::Pending,
+            0
+        )
+    );
+    assert_eq!(d.body, r#"{"event":"needs_approval"}"#);
+    assert_eq!(d.run_id.as_deref(), Some("r"));
+    // Leased: neither store takes it again before the lease ends; the other one is due.
+    let second = b.claim_outbound(500, 1_000, 10).await.unwrap();
+    assert_eq!(second.iter().map(|d| &d.id).collect::<Vec<_>>(), [&ids[1]]);
+    assert!(a.claim_outbound(999, 2_000, 10).await.unwrap().is_empty());
+
+    // The first attempt failed: retried at 1_500; the second was delivered.
+    let failed = AttemptResult {
+        state: OutboundState::Pending,
+        next_at: 1_500,
+        attempted: true,
+        status: Some(500),
+        error: Some("the receiver answered 500".into()),
+        at: 1_000,
+    };
+    assert!(a.finish_attempt(ids[0].clone(), failed).await.unwrap());
+    let delivered = AttemptResult {
+        state: OutboundState::Delivered,
+        next_at: 1_001,
+        attempted: true,
+        status: Some(204),
+        error: None,
+        at: 1_001,
+    };
+    assert!(b.finish_attempt(ids[1].clone(), delivered).await.unwrap());
+    assert!(
+        !a.finish_attempt(
+            "dl_unknown".into(),
+            AttemptResult {
+                state: OutboundState::Failed,
+                next_at: 0,
+                attempted: true,
+                status: None,
+                error: None,
+                at: 0,
+            }
+        )
+        .await
+        .unwrap()
+    );
+    assert!(a.claim_outbound(1_499, 9_000, 10).await.unwrap().is_empty());
+    let retry = b.claim_outbound(1_500, 9_000, 10).await.unwrap();
+    assert_eq!(retry.len(), 1);
+    assert_eq!((retry[0].attempts, retry[0].last_status), (1, Some(500)));
+
+    // The log: newest first, each with how it stands.
+    let log = a.outbound_log(Some(target.clone()), 10).await.unwrap();
+    assert_eq!(
+        log.iter().map(|d| &d.id).collect::<Vec<_>>(),
+        [&ids[1], &ids[0]]
+    );
+    assert_eq!(
+        (
+            log[0].state,
+            log[0].attempts,
+            log[0].last_status,
+            log[0].updated_at
+        ),
+        (OutboundState::Delivered, 1, Some(204), 1_001)
+    );
+    assert_eq!(
+        log[1].last_error.as_deref(),
+        Some("the receiver answered 500")
+    );
+    assert_eq!(a.outbound_log(None, 1).await.unwrap().len(), 1);
+    assert!(
+        a.outbound_log(Some(Target::Push("ps_x".into())), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A skip is no attempt. Pruning forgets what is settled, never what is pending.
+    let skipped = AttemptResult {
+        state: OutboundState::Skipped,
+        next_at: 1_600,
+        attempted: false,
+        status: None,
+        error: None,
+        at: 1_600,
+    };
+    assert!(a.finish_attempt(ids[0].clone(), skipped).await.unwrap());
+    let log = a.outbound_log(Some(target.clone()), 10).await.unwrap();
+    assert_eq!((log[1].state, log[1].attempts), (OutboundState::Skipped, 1));
+    let pending = a
+        .enqueue_outbound(vec![delivery(target.clone(), NotifyEvent::Failed, 1)])
+        .await
+        .unwrap();
+    assert_eq!(a.prune_outbound(1_601).await.unwrap(), 2);
+    let left = a.outbound_log(None, 10).await.unwrap();
+    assert_eq!(
+        left.iter().map(|d| &d.id).collect::<Vec<_>>(),
+        [&pending[0]]
+    );
+    // Everything is still there after a reopen.
+    assert_eq!(db.open().await.outbound_log(None, 10).await.unwrap(), left);
+}
+
+/// An action token is taken once, and not after it expires.
+pub async fn action_tokens_are_taken_once(db: &dyn Database) {
+    let store = db.open().await;
+    let token = |hash: u8, expires_at: i64| ActionToken {
+        hash: [hash; 32],
+        run_id: "r".into(),
+        request_id: "pr_0123456789abcdef".into(),
+        session_hash: [9; 32],
+        expires_at,
+    };
+    store.save_action_token(token(1, 1_000)).await.unwrap();
+    store.save_action_token(token(2, 1_000)).await.unwrap();
+    assert_eq!(
+        store.take_action_token([1; 32], 999).await.unwrap(),
+        Some(token(1, 1_000))
+    );
+    assert_eq!(store.take_action_token([1; 32], 999).await.unwrap(), None);
+    assert_eq!(store.take_action_token([2; 32], 1_001).await.unwrap(), None);
+    assert_eq!(store.take_action_token([2; 32], 999).await.unwrap(), None);
+    assert_eq!(store.take_action_token([3; 32], 0).await.unwrap(), None);
 }

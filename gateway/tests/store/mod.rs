@@ -41,7 +41,11 @@ macro_rules! conformance_tests {
                 a_pinned_run_is_kept_and_an_unpinned_one_purged,
                 search_finds_a_runs_lines_page_by_page,
                 search_reads_claude_lines_and_markers_in_words,
-                search_across_runs_by_name_prompt_and_output;
+                search_across_runs_by_name_prompt_and_output,
+                webhooks_are_created_listed_and_deleted,
+                push_subscriptions_are_replaced_by_endpoint,
+                deliveries_are_claimed_once_retried_and_logged,
+                action_tokens_are_taken_once;
             concurrent:
                 concurrent_batches_commit_together_each_with_its_own_answer,
                 readers_see_whole_batches_while_ingest_runs,

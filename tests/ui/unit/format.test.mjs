@@ -64,3 +64,14 @@ test('what retention keeps, and until when', () => {
   );
   assert.match(f.keptUntil({ status: 'failed', finished_at: null, created_at: ended }, policy), /\(1 h after it ended\)$/);
 });
+
+test('a running run with waiting permission requests needs approval, counted in the title', () => {
+  const needs = { status: 'running', claude: { pending_approvals: 2, between_turns: true } };
+  assert.equal(f.shownStatus(needs), 'needs_approval');
+  assert.equal(f.shownStatus({ ...needs, status: 'finished' }), 'finished');
+  assert.equal(f.shownStatus({ status: 'running', claude: { pending_approvals: 0, between_turns: true } }), 'waiting_for_input');
+  const runs = [needs, { status: 'running', claude: null }, { status: 'running', claude: { pending_approvals: 1 } }];
+  assert.equal(f.needingApproval(runs), 2);
+  assert.equal(f.pageTitle('Runs · gateway', 2), '(2) Runs · gateway');
+  assert.equal(f.pageTitle('Runs · gateway', 0), 'Runs · gateway');
+});

@@ -11,7 +11,8 @@
 //! The files: `conn.rs` (connection settings, errors), `schema.rs` (migrations), `codec.rs` (rows),
 //! `writer.rs` (ingest and group commit),
 //! `checkpoint.rs` (the WAL copied beside the writer), `pool.rs` (the readers), `runs.rs`,
-//! `records.rs` and `retention.rs` (the SQL of the other calls).
+//! `records.rs` and `retention.rs` (the SQL of the other calls), `notify.rs` (webhooks, push
+//! subscriptions, deliveries, action tokens).
 //!
 //! How it holds `store/mod.rs`' guarantees: ingest's read-modify-write of a run's row runs on the
 //! one writer connection inside an `IMMEDIATE` transaction, so no other write, from this process
@@ -30,6 +31,7 @@ mod checkpoint;
 mod codec;
 mod conn;
 mod indexer;
+mod notify;
 mod pool;
 mod records;
 mod retention;
@@ -46,8 +48,9 @@ use self::schema::{ensure_incremental_vacuum, migrate};
 use self::writer::Queue;
 use super::search::{LinePage, Needle, RunHit, RunSearch};
 use super::{
-    AppendOutcome, AuditEntry, Invitation, NewRun, Nonce, Person, Purge, RunRecord, Store,
-    StoreError, StoreFuture, StoredSession,
+    ActionToken, AppendOutcome, AttemptResult, AuditEntry, Invitation, NewOutbound, NewRun,
+    NewWebhook, Nonce, Outbound, Person, Purge, PushSubscription, RunRecord, Store, StoreError,
+    StoreFuture, StoredSession, Target, Webhook,
 };
 
 /// [`Store`] on a SQLite database.
@@ -387,6 +390,63 @@ impl Store for SqliteStore {
 
     fn set_meta(&self, key: String, value: String) -> StoreFuture<()> {
         self.write(move |c| records::set_meta(c, key, value))
+    }
+
+    fn create_webhook(&self, webhook: NewWebhook) -> StoreFuture<Webhook> {
+        self.write(move |c| notify::create_webhook(c, webhook))
+    }
+
+    fn webhooks(&self) -> StoreFuture<Vec<Webhook>> {
+        self.read(notify::webhooks)
+    }
+
+    fn delete_webhook(&self, id: String) -> StoreFuture<bool> {
+        self.write(move |c| notify::delete_webhook(c, id))
+    }
+
+    fn save_push_subscription(&self, sub: PushSubscription) -> StoreFuture<PushSubscription> {
+        self.write(move |c| notify::save_push_subscription(c, sub))
+    }
+
+    fn push_subscriptions(&self) -> StoreFuture<Vec<PushSubscription>> {
+        self.read(notify::push_subscriptions)
+    }
+
+    fn delete_push_subscription(&self, id: String) -> StoreFuture<bool> {
+        self.write(move |c| notify::delete_push_subscription(c, id))
+    }
+
+    fn enqueue_outbound(&self, items: Vec<NewOutbound>) -> StoreFuture<Vec<String>> {
+        self.write(move |c| notify::enqueue_outbound(c, items))
+    }
+
+    fn claim_outbound(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: usize,
+    ) -> StoreFuture<Vec<Outbound>> {
+        self.write(move |c| notify::claim_outbound(c, now, lease_until, limit))
+    }
+
+    fn finish_attempt(&self, id: String, result: AttemptResult) -> StoreFuture<bool> {
+        self.write(move |c| notify::finish_attempt(c, id, result))
+    }
+
+    fn outbound_log(&self, target: Option<Target>, limit: usize) -> StoreFuture<Vec<Outbound>> {
+        self.read(move |c| notify::outbound_log(c, target, limit))
+    }
+
+    fn prune_outbound(&self, before: i64) -> StoreFuture<u64> {
+        self.write(move |c| notify::prune_outbound(c, before))
+    }
+
+    fn save_action_token(&self, token: ActionToken) -> StoreFuture<()> {
+        self.write(move |c| notify::save_action_token(c, token))
+    }
+
+    fn take_action_token(&self, hash: [u8; 32], now: i64) -> StoreFuture<Option<ActionToken>> {
+        self.write(move |c| notify::take_action_token(c, hash, now))
     }
 
     fn run_counts(&self) -> StoreFuture<Vec<(RunStatus, u64)>> {

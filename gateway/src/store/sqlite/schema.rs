@@ -136,7 +136,52 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // here: it needs a VACUUM, which cannot run in a transaction; see `ensure_incremental_vacuum`.)
     "ALTER TABLE runs ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0 CHECK (pinned IN (0, 1));
     ALTER TABLE runs ADD COLUMN purging INTEGER NOT NULL DEFAULT 0 CHECK (purging IN (0, 1));",
-    // 10: search. `search_text` is an FTS5 trigram index over stretches of each run's output
+    // 10: notifications. Webhooks and Web Push subscriptions (events as comma-separated names),
+    // the outbound deliveries to them (the retry queue and the delivery log in one table: a
+    // pending row is due at `next_at`), and the single-use tokens of push actions, by SHA-256.
+    "CREATE TABLE webhooks (
+        id TEXT PRIMARY KEY NOT NULL,
+        url TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        events TEXT NOT NULL,
+        format TEXT NOT NULL CHECK (format IN ('json', 'slack')),
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE push_subscriptions (
+        id TEXT PRIMARY KEY NOT NULL,
+        endpoint TEXT NOT NULL UNIQUE,
+        p256dh BLOB NOT NULL,
+        auth BLOB NOT NULL,
+        session_hash BLOB NOT NULL CHECK (length(session_hash) = 32),
+        events TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE outbound (
+        id TEXT PRIMARY KEY NOT NULL,
+        target_kind TEXT NOT NULL CHECK (target_kind IN ('webhook', 'push')),
+        target_id TEXT NOT NULL,
+        event TEXT NOT NULL,
+        run_id TEXT,
+        body TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed', 'skipped')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL,
+        last_status INTEGER,
+        last_error TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX outbound_due ON outbound (next_at) WHERE state = 'pending';
+    CREATE INDEX outbound_by_target ON outbound (target_kind, target_id, created_at);
+    CREATE INDEX outbound_by_created ON outbound (created_at);
+    CREATE TABLE action_tokens (
+        hash BLOB PRIMARY KEY NOT NULL CHECK (length(hash) = 32),
+        run_id TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        session_hash BLOB NOT NULL CHECK (length(session_hash) = 32),
+        expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;",
+    // 11: search. `search_text` is an FTS5 trigram index over stretches of each run's output
     // (contentless: the lines are read back from `event_chunks`; `detail=none`: rowids only),
     // one row per `search_chunks` row, which says whose lines `first_seq..=last_seq` it holds;
     // `runs.indexed_seq` is how far a run is indexed (see `search.rs`). Deleting a run
