@@ -97,6 +97,9 @@ impl Gateway {
         let ca_path = tls.as_ref().and_then(|t| t.ca_path.as_deref());
         let runner_env_path =
             secrets::write_runner_env(&config.data_dir, &base_url, &secrets.hmac_secret, ca_path)?;
+        // The user handles of passkeys are keyed with the HMAC secret: stable across restarts.
+        let passkeys =
+            web_session::Passkeys::new(&base_url, secrets.hmac_secret.expose().as_bytes());
         let state = AppState::new(StateInner {
             body_slots: Default::default(),
             store,
@@ -112,6 +115,7 @@ impl Gateway {
             base_url: base_url.clone(),
             tls: tls.is_some(),
             sessions,
+            passkeys,
             live: Default::default(),
             metrics: Default::default(),
         });

@@ -52,6 +52,48 @@ const ROUTES: &[(&str, &str, &str, Admits)] = &[
     ("DELETE", "/api/session", "/api/session", Admits::Anyone),
     ("POST", "/api/join", "/api/join", Admits::Anyone),
     ("POST", "/api/join/check", "/api/join/check", Admits::Anyone),
+    (
+        "POST",
+        "/api/join/passkey",
+        "/api/join/passkey",
+        Admits::Anyone,
+    ),
+    (
+        "POST",
+        "/api/join/passkey/options",
+        "/api/join/passkey/options",
+        Admits::Anyone,
+    ),
+    (
+        "POST",
+        "/api/session/passkey",
+        "/api/session/passkey",
+        Admits::Anyone,
+    ),
+    (
+        "POST",
+        "/api/session/passkey/options",
+        "/api/session/passkey/options",
+        Admits::Anyone,
+    ),
+    (
+        "GET",
+        "/api/me/passkeys",
+        "/api/me/passkeys",
+        Admits::Viewer,
+    ),
+    (
+        "POST",
+        "/api/me/passkeys",
+        "/api/me/passkeys",
+        Admits::Viewer,
+    ),
+    (
+        "POST",
+        "/api/me/passkeys/options",
+        "/api/me/passkeys/options",
+        Admits::Viewer,
+    ),
     ("GET", "/api/me", "/api/me", Admits::Viewer),
     (
         "GET",

@@ -63,7 +63,7 @@ pub mod sqlite;
 mod team;
 
 pub use open::{Location, SCHEMES, UnsupportedUrl, open};
-pub use team::{AuditEntry, Invitation, Person, Role};
+pub use team::{AuditEntry, Invitation, Person, Role, StoredPasskey};
 
 /// What every [`Store`] method returns.
 pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'static>>;
@@ -276,6 +276,24 @@ pub trait Store: Send + Sync + 'static {
 
     /// The invitations still usable at `now`, oldest first.
     fn open_invitations(&self, now: i64) -> StoreFuture<Vec<Invitation>>;
+
+    /// Stores a new passkey; [`StoreError::Conflict`] if its credential id is known.
+    fn add_passkey(&self, passkey: StoredPasskey) -> StoreFuture<()>;
+
+    /// The passkey with this credential id.
+    fn passkey(&self, credential_id: Vec<u8>) -> StoreFuture<Option<StoredPasskey>>;
+
+    /// A person's passkeys, oldest first.
+    fn passkeys_of(&self, person_id: String) -> StoreFuture<Vec<StoredPasskey>>;
+
+    /// Records a sign-in with a passkey: its new counter state and when; `false` if there is
+    /// none.
+    fn use_passkey(
+        &self,
+        credential_id: Vec<u8>,
+        dynamic_state: [u8; 7],
+        at: i64,
+    ) -> StoreFuture<bool>;
 
     /// Appends a line to the audit log (its `id` is ignored); the id it got, greater than every
     /// id given before.

@@ -13,6 +13,7 @@ mod cookie;
 mod csrf;
 mod device;
 mod limiter;
+mod passkey;
 mod password;
 
 use std::collections::HashMap;
@@ -25,6 +26,7 @@ use common::Secret;
 
 pub use cookie::{COOKIE, cookie_value, set_cookie};
 pub use csrf::{CSRF_HEADER, csrf_guard, csrf_token};
+pub use passkey::{NewPasskey, Passkeys, SignInRefused};
 pub use password::{hash_password, verify_password};
 
 use self::cookie::session_hash;

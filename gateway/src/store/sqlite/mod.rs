@@ -42,7 +42,7 @@ use self::schema::migrate;
 use self::writer::Queue;
 use super::{
     AppendOutcome, AuditEntry, Invitation, NewRun, Nonce, Person, RunRecord, Store, StoreError,
-    StoreFuture, StoredSession,
+    StoreFuture, StoredPasskey, StoredSession,
 };
 
 /// [`Store`] on a SQLite database.
@@ -293,6 +293,27 @@ impl Store for SqliteStore {
 
     fn open_invitations(&self, now: i64) -> StoreFuture<Vec<Invitation>> {
         self.read(move |c| records::open_invitations(c, now))
+    }
+
+    fn add_passkey(&self, passkey: StoredPasskey) -> StoreFuture<()> {
+        self.write(move |c| records::add_passkey(c, passkey))
+    }
+
+    fn passkey(&self, credential_id: Vec<u8>) -> StoreFuture<Option<StoredPasskey>> {
+        self.read(move |c| records::passkey(c, credential_id))
+    }
+
+    fn passkeys_of(&self, person_id: String) -> StoreFuture<Vec<StoredPasskey>> {
+        self.read(move |c| records::passkeys_of(c, person_id))
+    }
+
+    fn use_passkey(
+        &self,
+        credential_id: Vec<u8>,
+        dynamic_state: [u8; 7],
+        at: i64,
+    ) -> StoreFuture<bool> {
+        self.write(move |c| records::use_passkey(c, credential_id, dynamic_state, at))
     }
 
     fn append_audit(&self, entry: AuditEntry) -> StoreFuture<u64> {

@@ -130,6 +130,16 @@ pub(super) const MIGRATIONS: &[&str] = &[
         source TEXT
     );
     CREATE INDEX audit_by_run ON audit (run_id, id) WHERE run_id IS NOT NULL;",
+    // 9: passkeys. Public data only: the credential id, its public key and its counter.
+    "CREATE TABLE passkeys (
+        credential_id BLOB PRIMARY KEY NOT NULL,
+        person_id TEXT NOT NULL,
+        static_state BLOB NOT NULL,
+        dynamic_state BLOB NOT NULL CHECK (length(dynamic_state) = 7),
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER
+    );
+    CREATE INDEX passkeys_by_person ON passkeys (person_id);",
 ];
 
 /// Applies the migrations `user_version` has not seen yet, all in one transaction.
