@@ -187,3 +187,39 @@ test('invitation → passkey registration → sign-in with the passkey; a cloned
   }
   await stopGateway(gw);
 });
+
+test('a QR code from the account page signs a phone in as the same person, once', { timeout: 90000 }, async () => {
+  const dir = mkdtempSync(join(work, 'pair-'));
+  const gw = await startGateway(dir);
+  const desk = await newPage();
+  await signIn(desk.page, gw.url);
+  await desk.page.click('#nav-account');
+  await desk.page.click('#pair-phone');
+  await desk.page.waitForSelector('#pairing:not([hidden])');
+  const link = await desk.page.textContent('#pairing-link');
+  assert.match(link, /^https:\/\/localhost:\d+\/pair#[A-Za-z0-9_-]{32}$/);
+  assert.ok(await desk.page.$eval('#pairing-qr', (img) => img.complete && img.naturalWidth >= 240), 'the QR code is drawn');
+  await desk.page.screenshot({ path: join(SHOTS, 'pairing.png') });
+
+  // The phone: another browser, a phone's screen, no password typed.
+  const phone = await newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  await phone.page.goto(link);
+  await phone.page.waitForSelector('#shell:not([hidden])');
+  assert.equal(await phone.page.textContent('#nav-account'), 'admin');
+  assert.equal(new URL(phone.page.url()).hash, '', 'the code leaves the address bar');
+  await phone.page.click('#nav-account');
+  await phone.page.waitForSelector('#sessions-list li .badge:text("this browser")');
+  const sessions = await phone.page.$$eval('#sessions-list li b', (bs) => bs.map((b) => b.textContent));
+  assert.equal(sessions.length, 2, `the desk and the phone: ${sessions}`);
+
+  // The same code again, in a third browser: refused.
+  const other = await newPage();
+  await other.page.goto(link);
+  await other.page.waitForSelector('#login-error:has-text("This pairing code did not work")');
+  assert.ok(await other.page.$eval('#shell', (s) => s.hidden));
+  for (const p of [desk, phone, other]) {
+    assert.deepEqual([p.problems.dialogs, p.problems.errors], [[], []]);
+    await p.context.close();
+  }
+  await stopGateway(gw);
+});

@@ -15,13 +15,14 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(page))
         .route("/runs/{id}", get(page))
         .route("/join", get(page))
+        .route("/pair", get(page))
         .route("/people", get(page))
         .route("/account", get(page))
         .route("/audit", get(page))
         .route("/assets/{name}", get(asset))
 }
 
-/// The page, for `/`, the links to runs (`/runs/:id`), invitations (`/join#…`) and the team's
+/// The page, for `/`, the links to runs (`/runs/:id`), invitations (`/join#…`), phone pairing (`/pair#…`) and the team's
 /// pages.
 async fn page(headers: HeaderMap) -> Response {
     web::page(&headers)

@@ -32,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/me/sessions/{id}", delete(revoke_session))
         .route("/api/me/passkeys", get(my_passkeys).post(add_passkey))
         .route("/api/me/passkeys/options", post(passkey_options))
+        .route("/api/me/pairing", post(start_pairing))
         .route("/api/people", get(people))
         .route("/api/people/{id}", patch(change_person))
         .route("/api/invitations", post(invite).get(invitations))
@@ -345,4 +346,28 @@ async fn add_passkey(
     let event = audit::Event::new("passkey_added").target(&hex[..hex.len().min(16)]);
     caller.audit(state.store.as_ref(), event).await;
     Ok(StatusCode::CREATED)
+}
+
+/// `POST /api/me/pairing`: a one-time link that signs a phone in as the caller, and its QR code
+/// (`{"url", "svg", "expires_at"}`), good for two minutes.
+async fn start_pairing(
+    State(state): State<AppState>,
+    caller: Authorized<ReadRuns>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = person_of(&caller)?.to_string();
+    let code = random_token(24).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let expires_at = now_ms() + crate::web_session::PAIRING_MS;
+    state
+        .store
+        .create_pairing(token_hash(&code), id, expires_at)
+        .await?;
+    let url = format!("{}/pair#{code}", state.base_url);
+    let svg = crate::web_session::qr_svg(&url)
+        .map_err(|e| ApiError::Internal(format!("draw the pairing QR code: {e}")))?;
+    caller
+        .audit(state.store.as_ref(), audit::Event::new("pairing_started"))
+        .await;
+    Ok(Json(
+        json!({ "url": url, "svg": svg, "expires_at": expires_at }),
+    ))
 }

@@ -34,6 +34,48 @@ pub fn routes() -> Router<AppState> {
         .route("/api/session/passkey", post(passkey_sign_in))
         .route("/api/join/passkey/options", post(join_passkey_options))
         .route("/api/join/passkey", post(join_with_passkey))
+        .route("/api/pair", post(pair))
+}
+
+#[derive(Deserialize)]
+struct Pair {
+    code: String,
+}
+
+/// `POST /api/pair` `{"code"}`: a phone uses a pairing code and is signed in as the person who
+/// showed it; answered as `POST /api/session`. The code works once, within two minutes.
+async fn pair(State(state): State<AppState>, request: Request) -> Response {
+    let ip = audit::source_of(request.extensions());
+    let now = now_ms();
+    if let Err(retry_after) = state.sessions.reserve(ip, now) {
+        return ApiError::RateLimited { retry_after }.into_response();
+    }
+    let device = web_session::device(request.headers());
+    let result = async {
+        let pair: Pair = small_json(request.into_body()).await?;
+        let store = state.store.as_ref();
+        let person = match store.take_pairing(token_hash(&pair.code), now).await? {
+            Some(id) => store.person(id).await?,
+            None => None,
+        };
+        let Some(person) = person.filter(|p| p.disabled_at.is_none()) else {
+            let event = audit::Event::new("sign_in_failed")
+                .detail(serde_json::json!({ "method": "pairing", "reason": "pairing_invalid" }));
+            audit::record(store, &audit::Who::anonymous(), ip, event).await;
+            return Err(ApiError::bad_request(
+                "pairing_invalid",
+                "this pairing code is used, expired or unknown; show a new one",
+            ));
+        };
+        state.sessions.refund(ip);
+        let value = state.sessions.start(store, &person.id, device, now).await?;
+        tracing::info!(?ip, person = %person.id, "phone paired");
+        let event =
+            audit::Event::new("signed_in").detail(serde_json::json!({ "method": "pairing" }));
+        audit::record(store, &who(&person), ip, event).await;
+        Ok::<_, ApiError>(signed_in(&value, &person, now))
+    };
+    result.await.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// The relying party, or why there is none.

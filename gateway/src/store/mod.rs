@@ -42,7 +42,8 @@
 //!   get ids unique without a shared counter.
 //! * **A touch never revives a session**: [`Store::touch_session`] only updates a row that exists.
 //! * **An invitation is used once**: [`Store::take_invitation`] checks and marks it in one
-//!   statement (or under one lock), so two people holding the link cannot both join.
+//!   statement (or under one lock), so two people holding the link cannot both join; so is a
+//!   phone-pairing code ([`Store::take_pairing`]).
 //! * **Names are unique**: two people never share a name, whatever the order of writes.
 //! * **The audit log only grows**, with ids ascending in the order lines were appended, and
 //!   keeps the lines of deleted runs.
@@ -294,6 +295,19 @@ pub trait Store: Send + Sync + 'static {
         dynamic_state: [u8; 7],
         at: i64,
     ) -> StoreFuture<bool>;
+
+    /// Stores a phone-pairing code (its SHA-256) that signs `person_id` in once until
+    /// `expires_at` (unix ms).
+    fn create_pairing(
+        &self,
+        code_hash: [u8; 32],
+        person_id: String,
+        expires_at: i64,
+    ) -> StoreFuture<()>;
+
+    /// Uses a pairing code up: the person it signs in, if it is unused and not expired at
+    /// `now`; checked and marked in one step, so it works once.
+    fn take_pairing(&self, code_hash: [u8; 32], now: i64) -> StoreFuture<Option<String>>;
 
     /// Appends a line to the audit log (its `id` is ignored); the id it got, greater than every
     /// id given before.

@@ -477,8 +477,23 @@ setUpViewer();
 
 // ---------- start ----------
 
+// ---------- a phone signed in by a pairing code (/pair#<code>) ----------
+
+async function pairPhone() {
+  const code = location.hash.slice(1);
+  history.replaceState(null, '', '/');
+  try {
+    const r = await api('POST', '/api/pair', { code });
+    await signedIn(r.csrf, r.person, true);
+  } catch (e) {
+    showLogin();
+    $('login-error').textContent = `This pairing code did not work: ${e.message}`;
+  }
+}
+
 (async () => {
   if (location.pathname === '/join' && location.hash.length > 1) return showJoin();
+  if (location.pathname === '/pair' && location.hash.length > 1) return pairPhone();
   try {
     const s = await api('GET', '/api/session');
     await signedIn(s.csrf, s.person);

@@ -145,6 +145,33 @@ $('add-passkey').addEventListener('click', async () => {
   renderAccount();
 });
 
+let pairingTimer = null;
+
+$('pair-phone').addEventListener('click', async () => {
+  const note = $('account-note');
+  note.textContent = '';
+  try {
+    const p = await api('POST', '/api/me/pairing', {});
+    // The gateway drew the QR code; as an image it can run nothing.
+    $('pairing-qr').src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(p.svg)}`;
+    $('pairing-link').textContent = p.url;
+    $('pairing').hidden = false;
+    clearInterval(pairingTimer);
+    const tick = () => {
+      const left = Math.max(0, Math.round((p.expires_at - Date.now()) / 1000));
+      $('pairing-left').textContent = left ? ` (${left} s left)` : ' (expired)';
+      if (!left) {
+        clearInterval(pairingTimer);
+        $('pairing').hidden = true;
+      }
+    };
+    tick();
+    pairingTimer = setInterval(tick, 1000);
+  } catch (e) {
+    note.textContent = `Could not make a pairing code: ${e.message}`;
+  }
+});
+
 // ---------- audit ----------
 
 let oldest = null;

@@ -13,7 +13,7 @@ use super::cookie::cookie_value;
 use crate::error::ApiError;
 
 /// The routes that start a session, which a browser may call with a stale cookie and so without
-/// a token: signing in with a password or a passkey, joining by invitation.
+/// a token: signing in with a password or a passkey, joining by invitation, pairing a phone.
 const SIGN_IN_PATHS: &[&str] = &[
     "/api/session",
     "/api/session/passkey/options",
@@ -22,6 +22,7 @@ const SIGN_IN_PATHS: &[&str] = &[
     "/api/join",
     "/api/join/passkey/options",
     "/api/join/passkey",
+    "/api/pair",
 ];
 
 /// The header the page sends its CSRF token in.

@@ -13,6 +13,7 @@ mod cookie;
 mod csrf;
 mod device;
 mod limiter;
+mod pairing;
 mod passkey;
 mod password;
 
@@ -26,6 +27,7 @@ use common::Secret;
 
 pub use cookie::{COOKIE, cookie_value, set_cookie};
 pub use csrf::{CSRF_HEADER, csrf_guard, csrf_token};
+pub use pairing::{PAIRING_MS, qr_svg};
 pub use passkey::{NewPasskey, Passkeys, SignInRefused};
 pub use password::{hash_password, verify_password};
 

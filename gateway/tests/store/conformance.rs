@@ -1112,6 +1112,35 @@ pub async fn passkeys_are_kept_by_credential_and_count_their_uses(db: &dyn Datab
     );
 }
 
+pub async fn a_pairing_code_signs_in_once_until_it_expires(db: &dyn Database) {
+    let store = db.open().await;
+    let now = gateway::clock::now_ms();
+    store
+        .create_pairing([1; 32], "p_a".into(), now + 60_000)
+        .await
+        .unwrap();
+    store
+        .create_pairing([2; 32], "p_b".into(), now + 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.take_pairing([2; 32], now + 11).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(store.take_pairing([9; 32], now).await.unwrap(), None);
+    let other = db.open().await;
+    assert_eq!(
+        other.take_pairing([1; 32], now).await.unwrap().as_deref(),
+        Some("p_a")
+    );
+    assert_eq!(
+        store.take_pairing([1; 32], now).await.unwrap(),
+        None,
+        "once"
+    );
+}
+
 pub async fn meta_is_a_key_value_table(db: &dyn Database) {
     let store = db.open().await;
     assert_eq!(store.get_meta("admin".into()).await.unwrap(), None);

@@ -316,6 +316,19 @@ impl Store for SqliteStore {
         self.write(move |c| records::use_passkey(c, credential_id, dynamic_state, at))
     }
 
+    fn create_pairing(
+        &self,
+        code_hash: [u8; 32],
+        person_id: String,
+        expires_at: i64,
+    ) -> StoreFuture<()> {
+        self.write(move |c| records::create_pairing(c, code_hash, person_id, expires_at))
+    }
+
+    fn take_pairing(&self, code_hash: [u8; 32], now: i64) -> StoreFuture<Option<String>> {
+        self.write(move |c| records::take_pairing(c, code_hash, now))
+    }
+
     fn append_audit(&self, entry: AuditEntry) -> StoreFuture<u64> {
         self.write(move |c| records::append_audit(c, entry))
     }

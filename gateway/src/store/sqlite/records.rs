@@ -466,6 +466,41 @@ pub(super) fn use_passkey(
     .map_err(|e| backend("record passkey use", e))
 }
 
+pub(super) fn create_pairing(
+    conn: &Connection,
+    code_hash: [u8; 32],
+    person_id: String,
+    expires_at: i64,
+) -> Result<(), StoreError> {
+    // Pairings past their time are of no use: they go when a new one is made.
+    conn.prepare_cached("DELETE FROM pairings WHERE expires_at < ?1")
+        .and_then(|mut stmt| stmt.execute([crate::clock::now_ms()]))
+        .map_err(|e| backend("forget old pairings", e))?;
+    conn.prepare_cached(
+        "INSERT INTO pairings (code_hash, person_id, expires_at) VALUES (?1, ?2, ?3)",
+    )
+    .and_then(|mut stmt| stmt.execute(rusqlite::params![&code_hash[..], person_id, expires_at]))
+    .map_err(|e| conflict_or("create pairing", e))?;
+    Ok(())
+}
+
+pub(super) fn take_pairing(
+    conn: &Connection,
+    code_hash: [u8; 32],
+    now: i64,
+) -> Result<Option<String>, StoreError> {
+    conn.prepare_cached(
+        "UPDATE pairings SET used_at = ?2
+         WHERE code_hash = ?1 AND used_at IS NULL AND expires_at > ?2
+         RETURNING person_id",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_row(rusqlite::params![&code_hash[..], now], |row| row.get(0))
+            .optional()
+    })
+    .map_err(|e| backend("use pairing", e))
+}
+
 const AUDIT_COLUMNS: &str = "id, at, actor_id, actor_name, action, run_id, target, detail, source";
 
 fn audit_row(row: &Row<'_>) -> rusqlite::Result<AuditEntry> {

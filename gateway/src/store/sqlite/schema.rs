@@ -140,6 +140,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
         last_used_at INTEGER
     );
     CREATE INDEX passkeys_by_person ON passkeys (person_id);",
+    // 10: phone pairing: a short-lived code (its SHA-256) that signs a person in once.
+    "CREATE TABLE pairings (
+        code_hash BLOB PRIMARY KEY NOT NULL CHECK (length(code_hash) = 32),
+        person_id TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER
+    ) WITHOUT ROWID;",
 ];
 
 /// Applies the migrations `user_version` has not seen yet, all in one transaction.
