@@ -97,7 +97,8 @@ impl Gateway {
         let ca_path = tls.as_ref().and_then(|t| t.ca_path.as_deref());
         let runner_env_path =
             secrets::write_runner_env(&config.data_dir, &base_url, &secrets.hmac_secret, ca_path)?;
-        // The user handles of passkeys are keyed with the HMAC secret: stable across restarts.
+        // The user handles of passkeys are keyed with the HMAC secret, so they stay the same
+        // across restarts.
         let passkeys =
             web_session::Passkeys::new(&base_url, secrets.hmac_secret.expose().as_bytes());
         let state = AppState::new(StateInner {

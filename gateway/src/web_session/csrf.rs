@@ -13,7 +13,8 @@ use super::cookie::cookie_value;
 use crate::error::ApiError;
 
 /// The routes that start a session, which a browser may call with a stale cookie and so without
-/// a token: signing in with a password or a passkey, joining by invitation, pairing a phone.
+/// a token, as when it signs in with a password or a passkey, joins by invitation or pairs a
+/// phone.
 const SIGN_IN_PATHS: &[&str] = &[
     "/api/session",
     "/api/session/passkey/options",
