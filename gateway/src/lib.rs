@@ -119,6 +119,10 @@ impl Gateway {
             base_url.clone(),
             Some(vapid),
         )?);
+        // The user handles of passkeys are keyed with the HMAC secret, so they stay the same
+        // across restarts.
+        let passkeys =
+            web_session::Passkeys::new(&base_url, secrets.hmac_secret.expose().as_bytes());
         let state = AppState::new(StateInner {
             body_slots: Default::default(),
             notifier,
@@ -137,6 +141,7 @@ impl Gateway {
             base_url: base_url.clone(),
             tls: tls.is_some(),
             sessions,
+            passkeys,
             live: Default::default(),
             metrics: Default::default(),
             transcripts: Default::default(),

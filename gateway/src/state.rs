@@ -37,6 +37,9 @@ pub struct StateInner {
     pub live: crate::live::Live,
     /// The web UI's password hash, sign-in sessions and sign-in rate limits.
     pub sessions: crate::web_session::Sessions,
+    /// Passkeys' relying party: `None` when the public URL's host is an IP address, which
+    /// WebAuthn does not take.
+    pub passkeys: Option<crate::web_session::Passkeys>,
     /// Counters served at `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Bounds on large bodies read at once.

@@ -44,6 +44,7 @@ fn state_on(path: &std::path::Path) -> AppState {
         hmac_secret: Secret::new(SECRET),
         admin_token_hash: token_hash(ADMIN),
         admin_token_seen: Default::default(),
+        passkeys: None,
         metrics_token_hash: None,
         nonces: NonceCache::new(1000),
         limits: Limits {

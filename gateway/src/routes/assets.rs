@@ -15,6 +15,7 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(page))
         .route("/runs/{id}", get(page))
         .route("/join", get(page))
+        .route("/pair", get(page))
         .route("/people", get(page))
         .route("/account", get(page))
         .route("/audit", get(page))
@@ -35,7 +36,7 @@ async fn manifest(headers: HeaderMap) -> Response {
         .unwrap_or_else(|| ApiError::NotFound("no such asset").into_response())
 }
 
-/// The page, for `/`, the links to runs (`/runs/:id`), invitations (`/join#…`) and the team's
+/// The page, for `/`, the links to runs (`/runs/:id`), invitations (`/join#…`), phone pairing (`/pair#…`) and the team's
 /// pages.
 async fn page(headers: HeaderMap) -> Response {
     web::page(&headers)

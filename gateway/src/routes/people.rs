@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::http::{parse_json, read_body};
 use crate::secrets::random_token;
 use crate::state::AppState;
-use crate::store::{Invitation, Person};
+use crate::store::{Invitation, Person, StoredPasskey};
 use crate::team;
 use crate::web_session::{SessionView, set_cookie};
 
@@ -30,6 +30,9 @@ pub fn routes() -> Router<AppState> {
             get(my_sessions).delete(sign_out_everywhere),
         )
         .route("/api/me/sessions/{id}", delete(revoke_session))
+        .route("/api/me/passkeys", get(my_passkeys).post(add_passkey))
+        .route("/api/me/passkeys/options", post(passkey_options))
+        .route("/api/me/pairing", post(start_pairing))
         .route("/api/people", get(people))
         .route("/api/people/{id}", patch(change_person))
         .route("/api/invitations", post(invite).get(invitations))
@@ -266,4 +269,105 @@ async fn invitations(
 ) -> Result<Json<Vec<InvitationView>>, ApiError> {
     let open = state.store.open_invitations(now_ms()).await?;
     Ok(Json(open.into_iter().map(InvitationView::from).collect()))
+}
+
+/// The caller's person id, or why a token has none.
+fn person_of<R>(caller: &Authorized<R>) -> Result<&str, ApiError> {
+    caller.principal().person_id().ok_or(ApiError::bad_request(
+        "not_a_person",
+        "a token is not a person",
+    ))
+}
+
+fn relying_party(state: &AppState) -> Result<&crate::web_session::Passkeys, ApiError> {
+    state.passkeys.as_ref().ok_or_else(|| {
+        ApiError::bad_request(
+            "passkeys_unavailable",
+            "passkeys need the gateway's public URL to name a host, not an address",
+        )
+    })
+}
+
+/// `GET /api/me/passkeys`: the caller's passkeys, `[{"id", "created_at", "last_used_at"}]`
+/// (`id`: the first 16 hex digits of the credential id).
+async fn my_passkeys(
+    State(state): State<AppState>,
+    caller: Authorized<ReadRuns>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = person_of(&caller)?;
+    let keys = state.store.passkeys_of(id.to_string()).await?;
+    Ok(Json(serde_json::Value::Array(
+        keys.iter()
+            .map(|k| {
+                let hex = hex::encode(&k.credential_id);
+                json!({
+                    "id": &hex[..hex.len().min(16)],
+                    "created_at": k.created_at,
+                    "last_used_at": k.last_used_at,
+                })
+            })
+            .collect(),
+    )))
+}
+
+/// `POST /api/me/passkeys/options`: the options for creating another passkey of the caller's.
+async fn passkey_options(
+    State(state): State<AppState>,
+    caller: Authorized<ReadRuns>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = person_of(&caller)?;
+    let name = caller.principal().who().name;
+    Ok(Json(relying_party(&state)?.start_registration(id, &name)?))
+}
+
+/// `POST /api/me/passkeys` with the browser's answer: the passkey becomes one the caller signs
+/// in with.
+async fn add_passkey(
+    State(state): State<AppState>,
+    caller: Authorized<ReadRuns>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    let id = person_of(&caller)?.to_string();
+    let bytes = read_body(body, &headers, 64 * 1024).await?;
+    let passkey = relying_party(&state)?.finish_registration(&id, &bytes)?;
+    let hex = hex::encode(&passkey.credential_id);
+    state
+        .store
+        .add_passkey(StoredPasskey {
+            credential_id: passkey.credential_id,
+            person_id: id,
+            static_state: passkey.static_state,
+            dynamic_state: passkey.dynamic_state,
+            created_at: now_ms(),
+            last_used_at: None,
+        })
+        .await?;
+    let event = audit::Event::new("passkey_added").target(&hex[..hex.len().min(16)]);
+    caller.audit(state.store.as_ref(), event).await;
+    Ok(StatusCode::CREATED)
+}
+
+/// `POST /api/me/pairing`: a one-time link that signs a phone in as the caller, and its QR code
+/// (`{"url", "svg", "expires_at"}`), good for two minutes.
+async fn start_pairing(
+    State(state): State<AppState>,
+    caller: Authorized<ReadRuns>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = person_of(&caller)?.to_string();
+    let code = random_token(24).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let expires_at = now_ms() + crate::web_session::PAIRING_MS;
+    state
+        .store
+        .create_pairing(token_hash(&code), id, expires_at)
+        .await?;
+    let url = format!("{}/pair#{code}", state.base_url);
+    let svg = crate::web_session::qr_svg(&url)
+        .map_err(|e| ApiError::Internal(format!("draw the pairing QR code: {e}")))?;
+    caller
+        .audit(state.store.as_ref(), audit::Event::new("pairing_started"))
+        .await;
+    Ok(Json(
+        json!({ "url": url, "svg": svg, "expires_at": expires_at }),
+    ))
 }

@@ -43,7 +43,8 @@
 //!   get ids unique without a shared counter.
 //! * **A touch never revives a session**: [`Store::touch_session`] only updates a row that exists.
 //! * **An invitation is used once**: [`Store::take_invitation`] checks and marks it in one
-//!   statement (or under one lock), so two people holding the link cannot both join.
+//!   statement (or under one lock), so two people holding the link cannot both join; so is a
+//!   phone-pairing code ([`Store::take_pairing`]).
 //! * **Names are unique**: two people never share a name, whatever the order of writes.
 //! * **The audit log only grows**, with ids ascending in the order lines were appended, and
 //!   keeps the lines of deleted runs.
@@ -76,7 +77,7 @@ pub use notify::{
     PushSubscription, Target, Webhook, WebhookFormat,
 };
 pub use open::{Location, SCHEMES, UnsupportedUrl, open};
-pub use team::{AuditEntry, Invitation, Person, Role};
+pub use team::{AuditEntry, Invitation, Person, Role, StoredPasskey};
 
 /// What every [`Store`] method returns.
 pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'static>>;
@@ -318,6 +319,37 @@ pub trait Store: Send + Sync + 'static {
 
     /// The invitations still usable at `now`, oldest first.
     fn open_invitations(&self, now: i64) -> StoreFuture<Vec<Invitation>>;
+
+    /// Stores a new passkey; [`StoreError::Conflict`] if its credential id is known.
+    fn add_passkey(&self, passkey: StoredPasskey) -> StoreFuture<()>;
+
+    /// The passkey with this credential id.
+    fn passkey(&self, credential_id: Vec<u8>) -> StoreFuture<Option<StoredPasskey>>;
+
+    /// A person's passkeys, oldest first.
+    fn passkeys_of(&self, person_id: String) -> StoreFuture<Vec<StoredPasskey>>;
+
+    /// Records a sign-in with a passkey: its new counter state and when; `false` if there is
+    /// none.
+    fn use_passkey(
+        &self,
+        credential_id: Vec<u8>,
+        dynamic_state: [u8; 7],
+        at: i64,
+    ) -> StoreFuture<bool>;
+
+    /// Stores a phone-pairing code (its SHA-256) that signs `person_id` in once until
+    /// `expires_at` (unix ms).
+    fn create_pairing(
+        &self,
+        code_hash: [u8; 32],
+        person_id: String,
+        expires_at: i64,
+    ) -> StoreFuture<()>;
+
+    /// Uses a pairing code up: the person it signs in, if it is unused and not expired at
+    /// `now`; checked and marked in one step, so it works once.
+    fn take_pairing(&self, code_hash: [u8; 32], now: i64) -> StoreFuture<Option<String>>;
 
     /// Appends a line to the audit log (its `id` is ignored); the id it got, greater than every
     /// id given before.

@@ -129,3 +129,18 @@ pub struct AuditEntry {
     /// The client's address, as the connection saw it.
     pub source: Option<String>,
 }
+
+/// A person's passkey: the credential's id, public key and signature counter (nothing secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPasskey {
+    pub credential_id: Vec<u8>,
+    pub person_id: String,
+    /// Public key and extensions, in `webauthn_rp`'s encoding.
+    pub static_state: Vec<u8>,
+    /// Signature counter and flags, in `webauthn_rp`'s encoding.
+    pub dynamic_state: [u8; 7],
+    /// Unix ms.
+    pub created_at: i64,
+    /// Unix ms of the last sign-in with it.
+    pub last_used_at: Option<i64>,
+}

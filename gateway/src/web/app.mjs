@@ -14,6 +14,7 @@ import { RunView } from './runview.mjs';
 import { setUpViewer } from './viewer.mjs';
 import { can, me, setMe } from './me.mjs';
 import { showPage, signOutEverywhere } from './team.mjs';
+import { createPasskey, passkeysSupported, usePasskey } from './passkey.mjs';
 
 const runs = new Map(); // id → summary, from the list stream
 const views = new Map(); // id → RunView
@@ -57,6 +58,8 @@ function showLogin() {
   $('shell').hidden = true;
   $('join').hidden = true;
   $('login').hidden = false;
+  $('passkey-sign-in').hidden = !passkeysSupported();
+  $('passkey-or').hidden = !passkeysSupported();
   setTitle('Sign in · claude-runner gateway');
   $('password').focus();
 }
@@ -114,6 +117,18 @@ $('login-form').addEventListener('submit', async (ev) => {
   }
 });
 
+$('passkey-sign-in').addEventListener('click', async () => {
+  const err = $('login-error');
+  err.textContent = '';
+  try {
+    const options = await api('POST', '/api/session/passkey/options', {});
+    const r = await api('POST', '/api/session/passkey', await usePasskey(options));
+    await signedIn(r.csrf, r.person, true);
+  } catch (e) {
+    err.textContent = e.status === 429 ? 'Too many attempts. Wait a minute and try again.' : `No passkey sign-in: ${e.message}`;
+  }
+});
+
 $('sign-out').addEventListener('click', async () => {
   try {
     await api('DELETE', '/api/session');
@@ -148,6 +163,8 @@ async function showJoin() {
     $('join-title').textContent = `Join as ${i.name}`;
     $('join-name').value = i.name;
     $('join-for').textContent = `You are invited as ${i.role}. The link works once, until ${new Date(i.expires_at).toLocaleString()}.`;
+    $('join-passkey').hidden = !passkeysSupported();
+    $('join-or').hidden = !passkeysSupported();
     $('join-password').focus();
   } catch (e) {
     $('join-title').textContent = 'This invitation cannot be used';
@@ -155,6 +172,23 @@ async function showJoin() {
     $('join-submit').disabled = true;
   }
 }
+
+$('join-passkey').addEventListener('click', async () => {
+  $('join-error').textContent = '';
+  $('join-passkey').disabled = true;
+  try {
+    const { person_id, options } = await api('POST', '/api/join/passkey/options', { token: joinToken });
+    const credential = await createPasskey(options);
+    const r = await api('POST', '/api/join/passkey', { token: joinToken, person_id, credential });
+    joinToken = '';
+    history.replaceState(null, '', '/');
+    await signedIn(r.csrf, r.person, true);
+  } catch (e) {
+    $('join-error').textContent = `No passkey: ${e.message}`;
+  } finally {
+    $('join-passkey').disabled = false;
+  }
+});
 
 $('join-form').addEventListener('submit', async (ev) => {
   ev.preventDefault();
@@ -483,8 +517,23 @@ setUpViewer();
 
 // ---------- start ----------
 
+// ---------- a phone signed in by a pairing code (/pair#<code>) ----------
+
+async function pairPhone() {
+  const code = location.hash.slice(1);
+  history.replaceState(null, '', '/');
+  try {
+    const r = await api('POST', '/api/pair', { code });
+    await signedIn(r.csrf, r.person, true);
+  } catch (e) {
+    showLogin();
+    $('login-error').textContent = `This pairing code did not work: ${e.message}`;
+  }
+}
+
 (async () => {
   if (location.pathname === '/join' && location.hash.length > 1) return showJoin();
+  if (location.pathname === '/pair' && location.hash.length > 1) return pairPhone();
   try {
     const s = await api('GET', '/api/session');
     await signedIn(s.csrf, s.person);

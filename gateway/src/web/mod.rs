@@ -61,6 +61,7 @@ const ASSETS: &[Asset] = &[
     module!("diff.mjs"),
     module!("tree.mjs"),
     module!("me.mjs"),
+    module!("passkey.mjs"),
     module!("team.mjs"),
     module!("highlight.mjs"),
     // Imported on first use: the transcript pane, the files pane.

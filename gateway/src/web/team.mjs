@@ -6,6 +6,7 @@ import { api } from './api.mjs';
 import { $, button, copyText, el } from './dom.mjs';
 import { fmtAgo, fmtStamp } from './format.mjs';
 import { me } from './me.mjs';
+import { createPasskey, passkeysSupported } from './passkey.mjs';
 
 const ROLES = ['viewer', 'operator', 'admin'];
 
@@ -94,6 +95,17 @@ async function renderAccount() {
   const note = $('account-note');
   note.textContent = '';
   try {
+    const keys = await api('GET', '/api/me/passkeys');
+    const list = document.createDocumentFragment();
+    for (const k of keys) {
+      const li = el('li', 'passkey');
+      li.append(el('b', 'mono', k.id));
+      li.append(el('span', 'muted', ` added ${fmtStamp(k.created_at)}${k.last_used_at ? `, last used ${fmtAgo(k.last_used_at)}` : ', not used yet'}`));
+      list.append(li);
+    }
+    if (!keys.length) list.append(el('li', 'muted', 'None yet: a passkey signs you in without a password.'));
+    $('passkeys-list').replaceChildren(list);
+    $('add-passkey').hidden = !passkeysSupported();
     const sessions = await api('GET', '/api/me/sessions');
     const items = document.createDocumentFragment();
     for (const s of sessions) {
@@ -120,6 +132,45 @@ async function renderAccount() {
     note.textContent = `Could not load your sessions: ${e.message}`;
   }
 }
+
+$('add-passkey').addEventListener('click', async () => {
+  const note = $('account-note');
+  note.textContent = '';
+  try {
+    const options = await api('POST', '/api/me/passkeys/options', {});
+    await api('POST', '/api/me/passkeys', await createPasskey(options));
+  } catch (e) {
+    note.textContent = `No passkey added: ${e.message}`;
+  }
+  renderAccount();
+});
+
+let pairingTimer = null;
+
+$('pair-phone').addEventListener('click', async () => {
+  const note = $('account-note');
+  note.textContent = '';
+  try {
+    const p = await api('POST', '/api/me/pairing', {});
+    // The gateway drew the QR code; as an image it can run nothing.
+    $('pairing-qr').src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(p.svg)}`;
+    $('pairing-link').textContent = p.url;
+    $('pairing').hidden = false;
+    clearInterval(pairingTimer);
+    const tick = () => {
+      const left = Math.max(0, Math.round((p.expires_at - Date.now()) / 1000));
+      $('pairing-left').textContent = left ? ` (${left} s left)` : ' (expired)';
+      if (!left) {
+        clearInterval(pairingTimer);
+        $('pairing').hidden = true;
+      }
+    };
+    tick();
+    pairingTimer = setInterval(tick, 1000);
+  } catch (e) {
+    note.textContent = `Could not make a pairing code: ${e.message}`;
+  }
+});
 
 // ---------- audit ----------
 

@@ -13,6 +13,8 @@ mod cookie;
 mod csrf;
 mod device;
 mod limiter;
+mod pairing;
+mod passkey;
 mod password;
 
 use std::collections::HashMap;
@@ -25,6 +27,8 @@ use common::Secret;
 
 pub use cookie::{COOKIE, cookie_value, set_cookie};
 pub use csrf::{CSRF_HEADER, csrf_guard, csrf_token};
+pub use pairing::{PAIRING_MS, qr_svg};
+pub use passkey::{NewPasskey, Passkeys, SignInRefused};
 pub use password::{hash_password, verify_password};
 
 use self::cookie::session_hash;

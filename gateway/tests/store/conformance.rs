@@ -16,7 +16,7 @@ use gateway::store::search::{HitField, Needle, RunSearch};
 use gateway::store::{
     ActionToken, AppendOutcome, AttemptResult, AuditEntry, Invitation, NewOutbound, NewRun,
     NewWebhook, Nonce, NotifyEvent, OutboundState, Person, Purge, PushSubscription, Role, Store,
-    StoreError, StoredSession, Target, WebhookFormat,
+    StoreError, StoredPasskey, StoredSession, Target, WebhookFormat,
 };
 use serde_json::{Value, json};
 
@@ -1072,6 +1072,76 @@ pub async fn the_audit_log_grows_and_reads_both_ways(db: &dyn Database) {
         .await
         .unwrap();
     assert!(next > ids[3]);
+}
+
+fn passkey(id: u8, person: &str, created_at: i64) -> StoredPasskey {
+    StoredPasskey {
+        credential_id: vec![id; 16],
+        person_id: person.into(),
+        static_state: vec![1, 2, 3, id],
+        dynamic_state: [0, 1, 0, 0, 0, 0, 1],
+        created_at,
+        last_used_at: None,
+    }
+}
+
+pub async fn passkeys_are_kept_by_credential_and_count_their_uses(db: &dyn Database) {
+    let store = db.open().await;
+    let (a, b) = (passkey(1, "p_a", 1), passkey(2, "p_a", 2));
+    store.add_passkey(b.clone()).await.unwrap();
+    store.add_passkey(a.clone()).await.unwrap();
+    store.add_passkey(passkey(3, "p_b", 3)).await.unwrap();
+    assert!(matches!(
+        store.add_passkey(passkey(1, "p_b", 4)).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        store.passkeys_of("p_a".into()).await.unwrap(),
+        vec![a.clone(), b]
+    );
+    assert_eq!(store.passkey(vec![9; 16]).await.unwrap(), None);
+    let counted = [0, 1, 7, 0, 0, 0, 1];
+    assert!(store.use_passkey(vec![1; 16], counted, 50).await.unwrap());
+    assert!(!store.use_passkey(vec![9; 16], counted, 50).await.unwrap());
+    drop(store);
+    let store = db.open().await;
+    assert_eq!(
+        store.passkey(vec![1; 16]).await.unwrap(),
+        Some(StoredPasskey {
+            dynamic_state: counted,
+            last_used_at: Some(50),
+            ..a
+        })
+    );
+}
+
+pub async fn a_pairing_code_signs_in_once_until_it_expires(db: &dyn Database) {
+    let store = db.open().await;
+    let now = gateway::clock::now_ms();
+    store
+        .create_pairing([1; 32], "p_a".into(), now + 60_000)
+        .await
+        .unwrap();
+    store
+        .create_pairing([2; 32], "p_b".into(), now + 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.take_pairing([2; 32], now + 11).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(store.take_pairing([9; 32], now).await.unwrap(), None);
+    let other = db.open().await;
+    assert_eq!(
+        other.take_pairing([1; 32], now).await.unwrap().as_deref(),
+        Some("p_a")
+    );
+    assert_eq!(
+        store.take_pairing([1; 32], now).await.unwrap(),
+        None,
+        "once"
+    );
 }
 
 pub async fn meta_is_a_key_value_table(db: &dyn Database) {

@@ -34,6 +34,8 @@ macro_rules! conformance_tests {
                 people_have_unique_names_and_change,
                 invitations_are_taken_once_until_they_expire,
                 the_audit_log_grows_and_reads_both_ways,
+                passkeys_are_kept_by_credential_and_count_their_uses,
+                a_pairing_code_signs_in_once_until_it_expires,
                 meta_is_a_key_value_table,
                 everything_survives_a_reopen,
                 retention_chooses_ended_unpinned_runs_past_their_cutoff,

@@ -50,7 +50,7 @@ use super::search::{LinePage, Needle, RunHit, RunSearch};
 use super::{
     ActionToken, AppendOutcome, AttemptResult, AuditEntry, Invitation, NewOutbound, NewRun,
     NewWebhook, Nonce, Outbound, Person, Purge, PushSubscription, RunRecord, Store, StoreError,
-    StoreFuture, StoredSession, Target, Webhook,
+    StoreFuture, StoredPasskey, StoredSession, Target, Webhook,
 };
 
 /// [`Store`] on a SQLite database.
@@ -327,6 +327,40 @@ impl Store for SqliteStore {
 
     fn open_invitations(&self, now: i64) -> StoreFuture<Vec<Invitation>> {
         self.read(move |c| records::open_invitations(c, now))
+    }
+
+    fn add_passkey(&self, passkey: StoredPasskey) -> StoreFuture<()> {
+        self.write(move |c| records::add_passkey(c, passkey))
+    }
+
+    fn passkey(&self, credential_id: Vec<u8>) -> StoreFuture<Option<StoredPasskey>> {
+        self.read(move |c| records::passkey(c, credential_id))
+    }
+
+    fn passkeys_of(&self, person_id: String) -> StoreFuture<Vec<StoredPasskey>> {
+        self.read(move |c| records::passkeys_of(c, person_id))
+    }
+
+    fn use_passkey(
+        &self,
+        credential_id: Vec<u8>,
+        dynamic_state: [u8; 7],
+        at: i64,
+    ) -> StoreFuture<bool> {
+        self.write(move |c| records::use_passkey(c, credential_id, dynamic_state, at))
+    }
+
+    fn create_pairing(
+        &self,
+        code_hash: [u8; 32],
+        person_id: String,
+        expires_at: i64,
+    ) -> StoreFuture<()> {
+        self.write(move |c| records::create_pairing(c, code_hash, person_id, expires_at))
+    }
+
+    fn take_pairing(&self, code_hash: [u8; 32], now: i64) -> StoreFuture<Option<String>> {
+        self.write(move |c| records::take_pairing(c, code_hash, now))
     }
 
     fn append_audit(&self, entry: AuditEntry) -> StoreFuture<u64> {

@@ -10,7 +10,9 @@ use super::codec::{artifact_info, bad_column, command, command_kind_name};
 use super::conn::backend;
 use super::runs::run_exists;
 use crate::clock::now_ms;
-use crate::store::{AuditEntry, Invitation, Person, Role, StoreError, StoredSession};
+use crate::store::{
+    AuditEntry, Invitation, Person, Role, StoreError, StoredPasskey, StoredSession,
+};
 
 pub(super) fn enqueue_command(
     conn: &mut Connection,
@@ -391,6 +393,112 @@ pub(super) fn open_invitations(conn: &Connection, now: i64) -> Result<Vec<Invita
     ))
     .and_then(|mut stmt| stmt.query_map([now], invitation_row)?.collect())
     .map_err(|e| backend("read invitations", e))
+}
+
+const PASSKEY_COLUMNS: &str =
+    "credential_id, person_id, static_state, dynamic_state, created_at, last_used_at";
+
+fn passkey_row(row: &Row<'_>) -> rusqlite::Result<StoredPasskey> {
+    let dynamic: Vec<u8> = row.get(3)?;
+    Ok(StoredPasskey {
+        credential_id: row.get(0)?,
+        person_id: row.get(1)?,
+        static_state: row.get(2)?,
+        dynamic_state: dynamic
+            .try_into()
+            .map_err(|_| bad_column(3, Type::Blob, "a passkey's state is not 7 bytes"))?,
+        created_at: row.get(4)?,
+        last_used_at: row.get(5)?,
+    })
+}
+
+pub(super) fn add_passkey(conn: &Connection, p: StoredPasskey) -> Result<(), StoreError> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO passkeys ({PASSKEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    ))
+    .and_then(|mut stmt| {
+        stmt.execute(rusqlite::params![
+            p.credential_id,
+            p.person_id,
+            p.static_state,
+            &p.dynamic_state[..],
+            p.created_at,
+            p.last_used_at
+        ])
+    })
+    .map_err(|e| conflict_or("add passkey", e))?;
+    Ok(())
+}
+
+pub(super) fn passkey(
+    conn: &Connection,
+    credential_id: Vec<u8>,
+) -> Result<Option<StoredPasskey>, StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT {PASSKEY_COLUMNS} FROM passkeys WHERE credential_id = ?1"
+    ))
+    .and_then(|mut stmt| stmt.query_row([&credential_id], passkey_row).optional())
+    .map_err(|e| backend("read passkey", e))
+}
+
+pub(super) fn passkeys_of(
+    conn: &Connection,
+    person_id: String,
+) -> Result<Vec<StoredPasskey>, StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT {PASSKEY_COLUMNS} FROM passkeys WHERE person_id = ?1 ORDER BY created_at, rowid"
+    ))
+    .and_then(|mut stmt| stmt.query_map([&person_id], passkey_row)?.collect())
+    .map_err(|e| backend("read passkeys", e))
+}
+
+pub(super) fn use_passkey(
+    conn: &Connection,
+    credential_id: Vec<u8>,
+    dynamic_state: [u8; 7],
+    at: i64,
+) -> Result<bool, StoreError> {
+    conn.prepare_cached(
+        "UPDATE passkeys SET dynamic_state = ?2, last_used_at = ?3 WHERE credential_id = ?1",
+    )
+    .and_then(|mut stmt| stmt.execute(rusqlite::params![credential_id, &dynamic_state[..], at]))
+    .map(|n| n > 0)
+    .map_err(|e| backend("record passkey use", e))
+}
+
+pub(super) fn create_pairing(
+    conn: &Connection,
+    code_hash: [u8; 32],
+    person_id: String,
+    expires_at: i64,
+) -> Result<(), StoreError> {
+    // Pairings past their time are of no use: they go when a new one is made.
+    conn.prepare_cached("DELETE FROM pairings WHERE expires_at < ?1")
+        .and_then(|mut stmt| stmt.execute([crate::clock::now_ms()]))
+        .map_err(|e| backend("forget old pairings", e))?;
+    conn.prepare_cached(
+        "INSERT INTO pairings (code_hash, person_id, expires_at) VALUES (?1, ?2, ?3)",
+    )
+    .and_then(|mut stmt| stmt.execute(rusqlite::params![&code_hash[..], person_id, expires_at]))
+    .map_err(|e| conflict_or("create pairing", e))?;
+    Ok(())
+}
+
+pub(super) fn take_pairing(
+    conn: &Connection,
+    code_hash: [u8; 32],
+    now: i64,
+) -> Result<Option<String>, StoreError> {
+    conn.prepare_cached(
+        "UPDATE pairings SET used_at = ?2
+         WHERE code_hash = ?1 AND used_at IS NULL AND expires_at > ?2
+         RETURNING person_id",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_row(rusqlite::params![&code_hash[..], now], |row| row.get(0))
+            .optional()
+    })
+    .map_err(|e| backend("use pairing", e))
 }
 
 const AUDIT_COLUMNS: &str = "id, at, actor_id, actor_name, action, run_id, target, detail, source";

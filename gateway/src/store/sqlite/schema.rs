@@ -181,7 +181,24 @@ pub(super) const MIGRATIONS: &[&str] = &[
         session_hash BLOB NOT NULL CHECK (length(session_hash) = 32),
         expires_at INTEGER NOT NULL
     ) WITHOUT ROWID;",
-    // 11: search. `search_text` is an FTS5 trigram index over stretches of each run's output
+    // 11: passkeys. Public data only: the credential id, its public key and its counter.
+    "CREATE TABLE passkeys (
+        credential_id BLOB PRIMARY KEY NOT NULL,
+        person_id TEXT NOT NULL,
+        static_state BLOB NOT NULL,
+        dynamic_state BLOB NOT NULL CHECK (length(dynamic_state) = 7),
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER
+    );
+    CREATE INDEX passkeys_by_person ON passkeys (person_id);",
+    // 12: phone pairing: a short-lived code (its SHA-256) that signs a person in once.
+    "CREATE TABLE pairings (
+        code_hash BLOB PRIMARY KEY NOT NULL CHECK (length(code_hash) = 32),
+        person_id TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER
+    ) WITHOUT ROWID;",
+    // 13: search. `search_text` is an FTS5 trigram index over stretches of each run's output
     // (contentless: the lines are read back from `event_chunks`; `detail=none`: rowids only),
     // one row per `search_chunks` row, which says whose lines `first_seq..=last_seq` it holds;
     // `runs.indexed_seq` is how far a run is indexed (see `search.rs`). Deleting a run
