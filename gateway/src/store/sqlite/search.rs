@@ -147,26 +147,48 @@ impl Collector<'_> {
 
 /// The indexed stretches `(first_seq, last_seq)` of a run past `after` that may hold `needle`,
 /// ascending.
+#[cfg(test)]
 pub(super) fn candidate_stretches(
     conn: &Connection,
     run_id: &str,
     needle: &Needle,
     after: u64,
 ) -> Result<Vec<(u64, u64)>, StoreError> {
+    let mut all = Vec::new();
+    each_candidate(conn, run_id, needle, after, |s| {
+        all.push(s);
+        Ok(true)
+    })?;
+    Ok(all)
+}
+
+/// Calls `f` with each indexed stretch `(first_seq, last_seq)` of a run past `after` that may
+/// hold `needle`, ascending, until it answers `false`. FTS5 is asked for rowids alone, in
+/// order, and each is looked up by its key: the candidates are read only as far as needed.
+fn each_candidate(
+    conn: &Connection,
+    run_id: &str,
+    needle: &Needle,
+    after: u64,
+    mut f: impl FnMut((u64, u64)) -> Result<bool, StoreError>,
+) -> Result<(), StoreError> {
     let fail = |e| backend(format!("search the index of {run_id}"), e);
     let Some(query) = fts_query(needle) else {
-        return conn
+        let mut stmt = conn
             .prepare_cached(
                 "SELECT first_seq, last_seq FROM search_chunks
                  WHERE run_id = ?1 AND last_seq > ?2 ORDER BY first_seq",
             )
-            .and_then(|mut stmt| {
-                stmt.query_map(rusqlite::params![run_id, sql_seq(after)], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
-                })?
-                .collect()
-            })
-            .map_err(fail);
+            .map_err(fail)?;
+        let mut rows = stmt
+            .query(rusqlite::params![run_id, sql_seq(after)])
+            .map_err(fail)?;
+        while let Some(row) = rows.next().map_err(fail)? {
+            if !f((row.get(0).map_err(fail)?, row.get(1).map_err(fail)?))? {
+                break;
+            }
+        }
+        return Ok(());
     };
     // The run's rows lie between its first and last id (other runs' rows interleave): FTS5
     // seeks straight to that range.
@@ -181,23 +203,33 @@ pub(super) fn candidate_stretches(
         })
         .map_err(fail)?;
     let (Some(lo), Some(hi)) = bounds else {
-        return Ok(Vec::new());
+        return Ok(());
     };
-    conn.prepare_cached(
-        "SELECT c.first_seq, c.last_seq FROM search_text JOIN search_chunks c
-             ON c.id = search_text.rowid
-         WHERE search_text MATCH ?1 AND search_text.rowid BETWEEN ?2 AND ?3
-             AND c.run_id = ?4 AND c.last_seq > ?5
-         ORDER BY search_text.rowid",
-    )
-    .and_then(|mut stmt| {
-        stmt.query_map(
-            rusqlite::params![query, lo, hi, run_id, sql_seq(after)],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )?
-        .collect()
-    })
-    .map_err(fail)
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT rowid FROM search_text
+             WHERE search_text MATCH ?1 AND rowid BETWEEN ?2 AND ?3 ORDER BY rowid",
+        )
+        .map_err(fail)?;
+    let mut rows = stmt.query(rusqlite::params![query, lo, hi]).map_err(fail)?;
+    let mut stretch = conn
+        .prepare_cached("SELECT run_id, first_seq, last_seq FROM search_chunks WHERE id = ?1")
+        .map_err(fail)?;
+    while let Some(row) = rows.next().map_err(fail)? {
+        let id: i64 = row.get(0).map_err(fail)?;
+        let found: Option<(String, u64, u64)> = stretch
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()
+            .map_err(fail)?;
+        if let Some((run, first, last)) = found
+            && run == run_id
+            && last > after
+            && !f((first, last))?
+        {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// One run's hits past `after`; see `Store::search_run`.
@@ -229,14 +261,12 @@ pub(super) fn search_run(
         hits: Vec::new(),
     };
     if after < indexed {
-        for (first, last) in candidate_stretches(&tx, &run_id, &needle, after)? {
+        each_candidate(&tx, &run_id, &needle, after, |(first, last)| {
             let count = usize::try_from(last - first + 1).unwrap_or(usize::MAX);
             let stretch = events(&tx, run_id.clone(), first - 1, count)?;
             found.check(&mut TextOf::default(), &stretch);
-            if found.full() {
-                break;
-            }
-        }
+            Ok(!found.full())
+        })?;
     }
     // Past the index, line by line (a tool result still finds its call within this part).
     let mut from = after.max(indexed);
@@ -313,28 +343,36 @@ pub(super) fn search_runs(conn: &Connection, search: RunSearch) -> Result<Vec<Ru
     {
         let mut stmt = tx
             .prepare_cached(
-                "SELECT c.run_id, c.first_seq, c.last_seq FROM search_text JOIN search_chunks c
-                     ON c.id = search_text.rowid
-                 WHERE search_text MATCH ?1 ORDER BY search_text.rowid DESC",
+                "SELECT rowid FROM search_text WHERE search_text MATCH ?1 ORDER BY rowid DESC",
             )
             .map_err(|e| backend("prepare the search across runs", e))?;
+        let mut stretch = tx
+            .prepare_cached("SELECT run_id, first_seq, last_seq FROM search_chunks WHERE id = ?1")
+            .map_err(|e| backend("prepare the search across runs", e))?;
         let rows = stmt
-            .query_map([query], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, u64>(1)?,
-                    row.get::<_, u64>(2)?,
-                ))
-            })
+            .query_map([query], |row| row.get::<_, i64>(0))
             .map_err(|e| backend("search across runs", e))?;
         for row in rows.take(RUNS_CANDIDATES) {
-            let (run_id, first, last) = row.map_err(|e| backend("search across runs", e))?;
+            let id = row.map_err(|e| backend("search across runs", e))?;
+            let Some((run_id, first, last)) = stretch
+                .query_row([id], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, u64>(1)?,
+                        r.get::<_, u64>(2)?,
+                    ))
+                })
+                .optional()
+                .map_err(|e| backend("search across runs", e))?
+            else {
+                continue;
+            };
             if hits.contains_key(&run_id) || !by_id.contains_key(run_id.as_str()) {
                 continue;
             }
             let count = usize::try_from(last - first + 1).unwrap_or(usize::MAX);
-            let stretch = events(&tx, run_id.clone(), first - 1, count)?;
-            if let Some(hit) = first_hit(needle, &stretch)
+            let lines = events(&tx, run_id.clone(), first - 1, count)?;
+            if let Some(hit) = first_hit(needle, &lines)
                 && let Some((run, _)) = by_id.get(run_id.as_str())
             {
                 hits.insert(run_id, output_hit(run, hit));
