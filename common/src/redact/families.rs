@@ -185,7 +185,7 @@ const ROWS: &[Row] = &[
     ),
     tok!(
         "azure_devops",
-        ["azdo", "ADO_"],
+        ["azdo", "ado_"],
         r"(?i)\b(?:azdo|ado)[a-z0-9_.\-]{0,20}(?:token|pat)[^A-Za-z0-9\n]{1,5}(?P<secret>[a-z0-9]{52})\b"
     ),
     tok!("alibaba_access_key", ["LTAI"], r"\bLTAI[A-Za-z0-9]{20}\b"),
@@ -291,15 +291,15 @@ const ROWS: &[Row] = &[
     ),
     tok!(
         "vault_legacy",
-        ["s."],
+        ["vault"],
         r#"(?i)\bvault[a-z0-9_.\-]{0,20}token["']?[ \t]*[:=][ \t]*["']?(?P<secret>s\.[A-Za-z0-9]{24})\b"#
     ),
     tok!("infracost", ["ico-"], r"\bico-[A-Za-z0-9]{32}\b"),
     tok!("openshift", ["sha256~"], r"\bsha256~[A-Za-z0-9_-]{43}"),
     tok!(
         "kubernetes_token",
-        ["kubeadm", "bootstrap"],
-        r"\b[a-z0-9]{6}\.[a-z0-9]{16}\b"
+        ["kubeadm"],
+        r"kubeadm\b[^\n]*?\b(?P<secret>[a-z0-9]{6}\.[a-z0-9]{16})\b"
     ),
     tok!(
         "harness",
@@ -313,9 +313,9 @@ const ROWS: &[Row] = &[
         r"\bAGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}"
     ),
     tok!(
-        "putty_private_key",
-        ["Private-Lines:"],
-        r"(?m)Private-Lines: \d+"
+        "putty_encrypted_key",
+        ["Private-MAC:"],
+        r"Private-MAC: (?P<secret>[a-f0-9]{40,64})"
     ),
     tok!(
         "ssh_agent_token",
@@ -491,7 +491,7 @@ const ROWS: &[Row] = &[
     ),
     tok!(
         "datadog",
-        ["datadog", "dd_api", "dd_app", "DD_API", "DD_APP"],
+        ["datadog", "dd_api", "dd_app"],
         r#"(?i)\b(?:datadog|dd)[a-z0-9_.\-]{0,20}(?:api|app|application)?[_.\-]?key["']?[ \t]*[:=][ \t]*["']?(?P<secret>[a-f0-9]{32}|[a-f0-9]{40})\b"#
     ),
     tok!(
@@ -654,7 +654,7 @@ const ROWS: &[Row] = &[
     ),
     tok!(
         "line_messaging",
-        ["line_channel", "LINE_CHANNEL"],
+        ["line_channel"],
         r#"(?i)\bline_channel_(?:access_token|secret)["']?[ \t]*[:=][ \t]*["']?(?P<secret>[A-Za-z0-9+/=]{32,})"#
     ),
     tok!(
@@ -692,7 +692,7 @@ const ROWS: &[Row] = &[
         ["twitch"],
         r#"(?i)\btwitch[a-z0-9_.\-]{0,20}(?:token|secret|key)["']?[ \t]*[:=][ \t]*["']?(?P<secret>[a-z0-9]{30})\b"#
     ),
-    tok!("dropbox", ["sl.", "dropbox"], r"\bsl\.[A-Za-z0-9_-]{130,}"),
+    tok!("dropbox", ["sl."], r"\bsl\.[A-Za-z0-9_-]{130,}"),
     tok!(
         "dropbox_long_lived",
         ["AAAAAAAAAA"],
@@ -710,7 +710,7 @@ const ROWS: &[Row] = &[
     ),
     tok!(
         "hubspot",
-        ["hubspot", "pat-na1-", "pat-eu1-"],
+        ["pat-na1-", "pat-eu1-"],
         r"\bpat-(?:na|eu)1-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}\b"
     ),
     tok!(
@@ -720,7 +720,7 @@ const ROWS: &[Row] = &[
     ),
     tok!(
         "beamer",
-        ["b_"],
+        ["beamer"],
         r#"(?i)\bbeamer[a-z0-9_.\-]{0,20}(?:token|key)["']?[ \t]*[:=][ \t]*["']?(?P<secret>b_[a-z0-9=_-]{44})"#
     ),
     tok!(
@@ -780,7 +780,7 @@ const ROWS: &[Row] = &[
     ),
     tok!(
         "cloudflare_api",
-        ["cloudflare", "CF_API"],
+        ["cloudflare", "cf_api"],
         r#"(?i)\b(?:cloudflare|cf)[a-z0-9_.\-]{0,20}(?:token|key)["']?[ \t]*[:=][ \t]*["']?(?P<secret>[A-Za-z0-9_-]{40}|[a-f0-9]{37})\b"#
     ),
     tok!(
@@ -805,7 +805,7 @@ const ROWS: &[Row] = &[
     ),
     tok!(
         "contentstack",
-        ["cs"],
+        ["contentstack"],
         r#"(?i)\bcontentstack[a-z0-9_.\-]{0,20}(?:token|key)["']?[ \t]*[:=][ \t]*["']?(?P<secret>cs[a-f0-9]{32})\b"#
     ),
     tok!(
@@ -896,7 +896,7 @@ const ROWS: &[Row] = &[
     ),
     tok!(
         "bitwarden",
-        ["0.", "bws"],
+        ["bws"],
         r#"(?i)\bbws[a-z0-9_.\-]{0,20}(?:token|key)["']?[ \t]*[:=][ \t]*["']?(?P<secret>0\.[a-f0-9-]{36}\.[A-Za-z0-9]{30}:[A-Za-z0-9+/=]{24})"#
     ),
     tok!(
@@ -959,7 +959,7 @@ const ROWS: &[Row] = &[
     ),
     tok!(
         "mollie",
-        ["live_", "test_"],
+        ["mollie"],
         r#"(?i)\bmollie[a-z0-9_.\-]{0,20}key["']?[ \t]*[:=][ \t]*["']?(?P<secret>(?:live|test)_[A-Za-z0-9]{30})\b"#
     ),
     tok!(

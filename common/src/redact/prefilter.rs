@@ -18,8 +18,10 @@ use regex::bytes::Regex;
 
 /// Shortest run of token bytes a family's value makes.
 pub(crate) const MIN_RUN: usize = 16;
-/// How far before a run its family anchor may sit (`hooks.slack.com/services/T…/B…/` + value).
-pub(crate) const ANCHOR_REACH: usize = 64;
+/// How far before a run its family anchor may sit (`SG.`, `hvs.`, `.atlasv1.` end a run before
+/// the value's), and how far into it (`sk-` + 20 bytes + `T3BlbkFJ`, 32 hex bytes + `-us1`).
+pub(crate) const ANCHOR_BEFORE: usize = 16;
+pub(crate) const ANCHOR_INSIDE: usize = 48;
 
 const L: u64 = 0x0101_0101_0101_0101;
 const H: u64 = 0x8080_8080_8080_8080;
@@ -101,6 +103,7 @@ pub(crate) const KEYWORD_GROUPS: &[&[&str]] = &[
         "-KEY",
         "KEY=",
         "Private-Lines",
+        "hooks.slack",
         "_auth",
     ],
 ];
@@ -117,10 +120,9 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8]) -> bool {
                     b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'<' | b'>' | b'/')
                 })
                 .unwrap_or(rest.len());
-            let auth = &rest[..end];
-            auth.contains(&b'@') && auth.contains(&b':')
+            rest[..end].contains(&b'@')
         }
-        b"-----BEGIN" | b"Private-Lines" => true,
+        b"-----BEGIN" | b"Private-Lines" | b"hooks.slack" | b"ebhook" | b"EBHOOK" => true,
         b"earer" | b"EARER" => buf.get(hit + 5) == Some(&b' '),
         _ => {
             let mut s = hit;
@@ -136,27 +138,133 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8]) -> bool {
     }
 }
 
-/// The compiled literal passes and the family-anchor automaton.
+/// The family anchors: token prefixes as written, service names in any case.
+pub(crate) struct Anchors {
+    /// A cheap first look at a run before the automaton's (see [`Pairs`]).
+    pub pairs: Pairs,
+    pub exact: AhoCorasick,
+    pub exact_family: Vec<usize>,
+    pub any_case: AhoCorasick,
+    pub any_case_family: Vec<usize>,
+}
+
+/// The first bytes of the exact anchors as one table of byte pairs: a position can start an
+/// anchor only if its bytes 0–1 have a flag and, for longer anchors, bytes 2–3 (or 4–5) do too.
+/// One or two loads reject almost every position of ordinary text.
+pub(crate) struct Pairs {
+    /// Flags per pair `(a << 8) | b`, see the constants below.
+    first: Vec<u8>,
+    /// Pairs that occur at 2–3 of a word anchor (bit 0) or 4–5 of a long anchor (bit 1).
+    later: Vec<u8>,
+}
+
+/// A short anchor (under six bytes) that may sit anywhere (`:AA`, `-us`, `Q~`).
+const SHORT_ANYWHERE: u8 = 1;
+/// A longer anchor that may sit anywhere; its bytes 4–5 are in `later` bit 1.
+const ANYWHERE: u8 = 2;
+/// A short anchor (under four bytes) that must begin a word (`SK`, `pat`, `hf_`).
+const SHORT_WORD: u8 = 4;
+/// A longer anchor that must begin a word; its bytes 2–3 are in `later` bit 0.
+const WORD: u8 = 8;
+
+fn pair(a: u8, b: u8) -> usize {
+    (usize::from(a) << 8) | usize::from(b)
+}
+
+impl Pairs {
+    pub fn new(anchors: &[&str]) -> Self {
+        let mut p = Pairs {
+            first: vec![0; 1 << 16],
+            later: vec![0; 1 << 16],
+        };
+        for a in anchors {
+            let b = a.as_bytes();
+            let k = pair(b[0], *b.get(1).unwrap_or(&0));
+            match (anywhere(b), b.len()) {
+                (true, n) if n >= 6 => {
+                    p.first[k] |= ANYWHERE;
+                    p.later[pair(b[4], b[5])] |= 2;
+                }
+                (true, _) => p.first[k] |= SHORT_ANYWHERE,
+                (false, n) if n >= 4 => {
+                    p.first[k] |= WORD;
+                    p.later[pair(b[2], b[3])] |= 1;
+                }
+                (false, _) => p.first[k] |= SHORT_WORD,
+            }
+        }
+        p
+    }
+
+    /// Whether an anchor may start at `region[i]`.
+    #[inline]
+    fn may_start(&self, region: &[u8], i: usize) -> bool {
+        let f = self.first[pair(region[i], region[i + 1])];
+        if f == 0 {
+            return false;
+        }
+        let at = |k: usize| *region.get(i + k).unwrap_or(&0);
+        f & SHORT_ANYWHERE != 0
+            || f & ANYWHERE != 0 && self.later[pair(at(4), at(5))] & 2 != 0
+            || (f & SHORT_WORD != 0 || f & WORD != 0 && self.later[pair(at(2), at(3))] & 1 != 0)
+                && starts_word(region, i)
+    }
+}
+
+/// The compiled literal passes and the family-anchor automata.
 pub(crate) struct Finders {
     pub keywords: Vec<Regex>,
-    /// Family anchors, case-insensitive; pattern `i` belongs to family `anchor_family[i]`.
-    pub anchors: AhoCorasick,
-    pub anchor_family: Vec<usize>,
+    pub anchors: Anchors,
+}
+
+/// Whether an anchor found at `at` in `hay` counts. A short anchor that begins with a letter or
+/// digit (`SK`, `pat`, `re_`) must begin a word, or follow a JSON escape (`\nghp_`): inside a
+/// longer word (`task_`, `package`) it is a coincidence.
+fn anchor_counts(hay: &[u8], at: usize, len: usize) -> bool {
+    anywhere(&hay[at..at + len]) || starts_word(hay, at)
+}
+
+/// Whether an anchor may sit anywhere in a token (long, or starting with punctuation).
+fn anywhere(anchor: &[u8]) -> bool {
+    anchor.len() >= 6 || !anchor[0].is_ascii_alphanumeric() || anchor.contains(&b'~')
+}
+
+/// Whether `hay[at]` begins a word: at the start, after a byte that is not a letter or digit,
+/// or after a JSON escape such as `\n`.
+fn starts_word(hay: &[u8], at: usize) -> bool {
+    at == 0 || !hay[at - 1].is_ascii_alphanumeric() || at >= 2 && hay[at - 2] == b'\\'
 }
 
 impl Finders {
     /// The families whose anchors occur in `region`, added to `into` (indices into the table).
     pub fn families_in(&self, region: &[u8], into: &mut Vec<usize>) {
-        for m in self.anchors.find_overlapping_iter(region) {
-            into.push(self.anchor_family[m.pattern().as_usize()]);
+        let a = &self.anchors;
+        for (ac, fam) in [
+            (&a.exact, &a.exact_family),
+            (&a.any_case, &a.any_case_family),
+        ] {
+            for m in ac.find_overlapping_iter(region) {
+                if anchor_counts(region, m.start(), m.len()) {
+                    into.push(fam[m.pattern().as_usize()]);
+                }
+            }
         }
     }
 
-    /// Whether some family anchor sits in `buf[start..end]` or up to [`ANCHOR_REACH`] bytes
-    /// before it.
+    /// Whether some token prefix sits near the start of the run `buf[start..end]`: up to
+    /// [`ANCHOR_BEFORE`] bytes before it or [`ANCHOR_INSIDE`] into it. (Service names, which
+    /// the keyword rows are anchored on, come with a secret's name such as `_KEY` or `TOKEN`:
+    /// the keyword passes find those lines.)
     pub fn run_has_anchor(&self, buf: &[u8], start: usize, end: usize) -> bool {
-        let from = start.saturating_sub(ANCHOR_REACH);
-        self.anchors.is_match(&buf[from..end])
+        let region = &buf[start.saturating_sub(ANCHOR_BEFORE)..end.min(start + ANCHOR_INSIDE)];
+        let pairs = &self.anchors.pairs;
+        let maybe = (0..region.len().saturating_sub(1)).any(|i| pairs.may_start(region, i));
+        maybe
+            && self
+                .anchors
+                .exact
+                .find_overlapping_iter(region)
+                .any(|m| anchor_counts(region, m.start(), m.len()))
     }
 }
 

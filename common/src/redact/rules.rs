@@ -152,8 +152,8 @@ impl Rules {
         let mut names = vec!["private_key".to_string()];
         let table: Vec<Family> = families::families();
         let mut fams = Vec::with_capacity(table.len());
-        let mut anchors: Vec<&str> = Vec::new();
-        let mut anchor_family = Vec::new();
+        let (mut exact, mut exact_family) = (Vec::new(), Vec::new());
+        let (mut any_case, mut any_case_family) = (Vec::new(), Vec::new());
         for (i, f) in table.iter().enumerate() {
             fams.push(Lazy {
                 name: f.name,
@@ -161,9 +161,16 @@ impl Rules {
                 cell: OnceLock::new(),
             });
             names.push(f.name.to_string());
+            // A family whose regex ignores case is anchored on a service name, in any case.
+            let ci = f.regex.trim_start_matches("(?-u)").starts_with("(?i");
             for a in f.anchors {
-                anchors.push(a);
-                anchor_family.push(i);
+                if ci {
+                    any_case.push(*a);
+                    any_case_family.push(i);
+                } else {
+                    exact.push(*a);
+                    exact_family.push(i);
+                }
             }
         }
         let context_base = names.len();
@@ -190,13 +197,22 @@ impl Rules {
                 compile("prefilter", &format!("(?-u){}", alts.join("|")))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let automaton = |pats: &[&str], ci: bool| {
+            AhoCorasickBuilder::new()
+                .ascii_case_insensitive(ci)
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .build(pats)
+                .expect("family anchors build")
+        };
         let finders = Finders {
             keywords,
-            anchors: AhoCorasickBuilder::new()
-                .ascii_case_insensitive(true)
-                .build(&anchors)
-                .expect("family anchors build"),
-            anchor_family,
+            anchors: prefilter::Anchors {
+                pairs: prefilter::Pairs::new(&exact),
+                exact: automaton(&exact, false),
+                exact_family,
+                any_case: automaton(&any_case, true),
+                any_case_family,
+            },
         };
         let all_keywords: Vec<&str> = prefilter::KEYWORD_GROUPS
             .iter()
