@@ -179,7 +179,7 @@ fn environment_names_in_every_spelling() {
     }
 }
 
-/// 6. Encodings: JSON-escaped tab, two and three levels of JSON escaping, XML, YAML, .netrc,
+/// 6. Encodings: JSON-escaped tab, two and three levels of JSON escaping, XML, YAML, .netrc and
 /// `Authorization: Basic`.
 #[test]
 fn encodings_of_context_secrets() {
@@ -209,8 +209,8 @@ fn encodings_of_context_secrets() {
     }
 }
 
-/// 7. A secret seen once in context is redacted wherever it appears again, in any encoding and
-/// in any stream of the run.
+/// 7. A secret seen once in context is redacted wherever it appears again, in any encoding, in
+/// any stream of the run.
 #[test]
 fn learned_secrets_are_redacted_when_repeated_bare() {
     let rules = rules_with(&[]);
@@ -224,7 +224,7 @@ fn learned_secrets_are_redacted_when_repeated_bare() {
         write!(v, "{secret}").unwrap();
         base64(&v)
     };
-    let split = format!("Lrn-Sec\x1b[31mret/Value+42");
+    let split = "Lrn-Sec\x1b[31mret/Value+42";
     for later in [
         format!("echo {secret}"),
         format!("url={url}"),

@@ -127,11 +127,14 @@ impl ValueMatcher {
         let mut out = Vec::new();
         for m in self.ac.find_iter(view) {
             let (s, e) = (m.start(), m.end());
-            if !self.base64[m.pattern().as_usize()] {
-                if word(view[s]) && s > 0 && word(view[s - 1]) {
-                    continue; // inside a longer word
-                }
-                if word(view[e - 1]) && e < view.len() && word(view[e]) {
+            // A value made of letters alone could be part of an ordinary word or a JSON key
+            // (`CACHE_KEY=sessionkey` in `"sessionkeys"`): it must stand alone. A value with
+            // digits or symbols is matched wherever it is.
+            let wordlike = view[s..e]
+                .iter()
+                .all(|b| b.is_ascii_alphabetic() || *b == b'_');
+            if wordlike && !self.base64[m.pattern().as_usize()] {
+                if s > 0 && word(view[s - 1]) || e < view.len() && word(view[e]) {
                     continue;
                 }
                 let closes = view[e..].starts_with(b"\":") || view[e..].starts_with(b"\": ");

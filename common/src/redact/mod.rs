@@ -94,6 +94,8 @@ pub struct Redactor {
     learned: Option<Arc<ValueMatcher>>,
     learned_gen: u64,
     counts: BTreeMap<String, u64>,
+    /// Whether hits go to the run's tally ([`Rules::tally`]).
+    counted: bool,
 }
 
 impl fmt::Debug for Redactor {
@@ -131,6 +133,16 @@ impl Redactor {
             learned,
             learned_gen,
             counts: BTreeMap::new(),
+            counted: true,
+        }
+    }
+
+    /// A redactor whose hits stay out of the run's tally: for a second pass over bytes already
+    /// counted once (sizing an artifact before writing it).
+    pub fn uncounted(rules: Arc<Rules>) -> Self {
+        Self {
+            counted: false,
+            ..Self::new(rules)
         }
     }
 
@@ -453,6 +465,9 @@ impl Redactor {
                 .counts
                 .entry(self.rules.names[s.rule].clone())
                 .or_default() += 1;
+            if self.counted {
+                self.rules.count(s.rule);
+            }
         }
         out.extend_from_slice(&line[last..]);
     }

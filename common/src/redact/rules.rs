@@ -8,8 +8,9 @@ use super::prefilter::{self, Finders};
 use super::{context, key};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::{Regex, RegexBuilder};
+use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 /// A rule that failed to compile.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +96,8 @@ pub struct Rules {
     pub(crate) known: Option<ValueMatcher>,
     pub(crate) learned: Learned,
     too_short: Vec<String>,
+    /// Hits of every counted redactor of the run, by rule.
+    tally: Mutex<BTreeMap<String, u64>>,
     pub(crate) key_begin: Regex,
     pub(crate) key_end: Regex,
 }
@@ -238,6 +241,7 @@ impl Rules {
             known: ValueMatcher::new(&known)?,
             learned: Learned::default(),
             too_short,
+            tally: Mutex::new(BTreeMap::new()),
             key_begin: compile("private_key", key::BEGIN)?,
             key_end: compile("private_key", key::END)?,
         })
@@ -247,6 +251,17 @@ impl Rules {
     /// (names only, never values). Report them; they are not used.
     pub fn too_short(&self) -> &[String] {
         &self.too_short
+    }
+
+    /// How many times each rule fired so far in every counted redactor of these rules —
+    /// output streams, files, artifacts, markers and messages alike (counts only, never values).
+    pub fn tally(&self) -> BTreeMap<String, u64> {
+        self.tally.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn count(&self, rule: usize) {
+        let mut t = self.tally.lock().unwrap_or_else(|e| e.into_inner());
+        *t.entry(self.names[rule].clone()).or_default() += 1;
     }
 
     /// How many values were learned from context so far in this run.
