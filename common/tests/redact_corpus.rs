@@ -290,3 +290,37 @@ fn long_tokens_are_replaced_whole() {
         assert_eq!(counts.values().sum::<u64>(), 1, "{rule}: {counts:?}");
     }
 }
+
+/// Real developer output (`data/benign_dev.log`: git log and diff, cargo, npm, pytest, docker,
+/// Claude stream-json with session ids, UUIDs, hashes, integrity strings, a base64 image, prose
+/// and code about tokens and passwords) and `data/benign.log` pass through unchanged, with short
+/// secret-named variables such as `CACHE_KEY=session` set, whole or cut into small chunks.
+#[test]
+fn developer_output_is_unchanged_even_with_short_secret_values_set() {
+    let env: BTreeMap<String, String> = [
+        ("CACHE_KEY", "session"),
+        ("AUTH_MODE", "token"),
+        ("DB_PASS", "dev"),
+        ("PWD", "/home/dev/project"),
+        ("TOKENIZERS_PARALLELISM", "false"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let rules = Arc::new(Rules::from_config(DEFAULT_CONFIG, &env, Vec::new()).unwrap());
+    assert_eq!(rules.too_short(), ["AUTH_MODE", "CACHE_KEY", "DB_PASS"]);
+    let mut lines = 0;
+    for name in ["benign_dev.log", "benign.log"] {
+        let text = std::fs::read_to_string(data(name)).unwrap();
+        lines += text.lines().count();
+        for size in [text.len(), 61] {
+            let chunks: Vec<&[u8]> = text.as_bytes().chunks(size).collect();
+            let (out, counts) = redact_chunks(&rules, &chunks);
+            for (a, b) in text.lines().zip(out.lines()) {
+                assert_eq!(a, b, "{name}, chunks of {size}");
+            }
+            assert_eq!(out, text, "{name}: {counts:?}");
+        }
+    }
+    assert!(lines >= 300, "{lines} lines");
+}

@@ -99,6 +99,8 @@ const STRONG: &[&[u8]] = &[
     b"pword",
     b"secrets",
     b"authorization",
+    b"requirepass",
+    b"masterauth",
 ];
 const WEAK: &[&[u8]] = &[
     b"token",
@@ -147,7 +149,7 @@ pub(crate) fn classify(name: &[u8]) -> Option<Strength> {
             Some(Strength::Strong)
         } else if eq_any(p, WEAK)
             || (p.eq_ignore_ascii_case(b"key") || p.eq_ignore_ascii_case(b"keys"))
-                && prev.is_some_and(|q| eq_any(q, KEY_QUALIFIERS))
+                && (prev.is_some_and(|q| eq_any(q, KEY_QUALIFIERS)) || i == n - 1 && n > 1)
             || p.eq_ignore_ascii_case(b"string")
                 && prev.is_some_and(|q| q.eq_ignore_ascii_case(b"connection"))
             || (ends_ci(p, b"token") && p.len() > 5)
@@ -591,6 +593,12 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
         if alpha && v.len() < 16 {
             return false;
         }
+        // Keys have digits; a value without one is a word, an identifier or a setting
+        // (`"sort_key": "created_at"`), unless it is long and mixed-case.
+        let mixed = v.iter().any(u8::is_ascii_uppercase) && v.iter().any(u8::is_ascii_lowercase);
+        if !v.iter().any(u8::is_ascii_digit) && !(mixed && v.len() >= 24) {
+            return false;
+        }
         if matches!(first, b'/' | b'~') || v.starts_with(b"./") || v.starts_with(b"../") {
             return false; // a path to a key file
         }
@@ -639,10 +647,9 @@ mod tests {
             "input_tokens",
             "max_tokens",
             "author",
-            "cache_key",
-            "primary_key",
-            "passed",
+            "key",
             "keyboard",
+            "passed",
             "bypass",
         ] {
             assert!(classify(n.as_bytes()).is_none(), "{n}");

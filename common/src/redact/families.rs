@@ -105,7 +105,7 @@ const ROWS: &[Row] = &[
     tok!(
         "gitlab_session",
         ["_gitlab_session="],
-        r"_gitlab_session=[a-z0-9]{32}"
+        r"_gitlab_session=(?P<secret>[a-z0-9]{32})"
     ),
     tok!(
         "bitbucket_app_password",
@@ -624,7 +624,7 @@ const ROWS: &[Row] = &[
     ),
     tok!(
         "discord_bot",
-        ["discord"],
+        ["discord", "DISCORD", "Discord"],
         r"\b[MNO][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}\b"
     ),
     tok!(
@@ -797,11 +797,6 @@ const ROWS: &[Row] = &[
         "auth0",
         ["auth0"],
         r#"(?i)\bauth0[a-z0-9_.\-]{0,20}(?:secret|token)["']?[ \t]*[:=][ \t]*["']?(?P<secret>[A-Za-z0-9_-]{32,})"#
-    ),
-    tok!(
-        "clerk",
-        ["sk_live_", "sk_test_"],
-        r"\bsk_(?:live|test)_[A-Za-z0-9]{40,}\b"
     ),
     tok!(
         "contentstack",
@@ -986,7 +981,7 @@ const ROWS: &[Row] = &[
     tok!(
         "odbc_password",
         ["PWD=", "Pwd=", "pwd="],
-        r"(?i)(?:^|[;\s])pwd=(?P<secret>[^;\s]{4,})"
+        r"(?i)(?:^|[;\s])pwd=(?P<secret>[^;\s/~][^;\s]{3,})"
     ),
     tok!(
         "redis_auth",

@@ -155,6 +155,16 @@ impl Redactor {
             self.pending.extend_from_slice(&chunk[done..]);
             return;
         }
+        if self.key.is_none()
+            && !self.carry
+            && self.pending.len() + chunk.len() < MAX_PENDING
+            && !chunk.iter().any(is_sep)
+        {
+            // Still inside a held-back line: nothing can be released yet, so nothing is looked
+            // at again (a long line in small chunks would otherwise cost its length each time).
+            self.pending.extend_from_slice(chunk);
+            return;
+        }
         self.pending.extend_from_slice(chunk);
         let pending = std::mem::take(&mut self.pending);
         let done = self.drain(&pending, out, false);
@@ -251,10 +261,20 @@ impl Redactor {
                 }
                 return pos;
             }
+            // Colour codes spliced into a body line do not end the block.
+            let view = View::of(line);
+            let line = view.as_ref().map_or(line, |v| &v.bytes[..]);
             match key::classify_line(&self.rules, line, complete, first) {
                 key::Next::Body => {
                     if !complete && line.len() < KEY_LINE_HOLD {
                         return pos; // wait for the line's end
+                    }
+                    // A key's body lines are learned too: printed again alone, they are redacted.
+                    if complete && line.len() >= key::MIN_BODY {
+                        let t = line.trim_ascii();
+                        if self.rules.learned.add(t) {
+                            self.refresh_learned();
+                        }
                     }
                     pos += next;
                     self.key = Some(first && line.iter().all(|b| !b.is_ascii_alphanumeric()));
@@ -369,6 +389,8 @@ impl Redactor {
                 let after = &rest[start + line.len()..];
                 let next_line = after.iter().position(is_sep).map_or(after, |p| &after[..p]);
                 let complete = after.iter().any(is_sep) || fin;
+                let next_view = View::of(next_line);
+                let next_line = next_view.as_ref().map_or(next_line, |v| &v.bytes[..]);
                 match key::classify_line(&self.rules, next_line, complete, true) {
                     key::Next::Body => {
                         spans.retain(|s| s.end <= h);
@@ -432,12 +454,10 @@ impl Redactor {
         let learned = self.learned.clone();
         let view = View::of(line);
         let bytes = view.as_ref().map_or(line, |v| &v.bytes[..]);
-        let (mut spans, mut tail) = self.rules.spans(bytes, complete, learned.as_deref());
+        let (mut spans, mut tail, learn) = self.rules.spans(bytes, complete, learned.as_deref());
         let mut learned_any = false;
-        for s in &spans {
-            if s.rule != 0 && s.rule < self.rules.names.len() - 2 {
-                learned_any |= self.rules.learned.add(&bytes[s.start..s.end]);
-            }
+        for (s, e) in learn {
+            learned_any |= self.rules.learned.add(&bytes[s..e]);
         }
         if let Some(v) = &view {
             for s in &mut spans {

@@ -104,6 +104,8 @@ pub(crate) const KEYWORD_GROUPS: &[&[&str]] = &[
         "KEY=",
         "Private-Lines",
         "hooks.slack",
+        "\\u001b",
+        "\\u001B",
         "_auth",
     ],
 ];
@@ -123,10 +125,13 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8]) -> bool {
             rest[..end].contains(&b'@')
         }
         b"-----BEGIN" | b"Private-Lines" | b"hooks.slack" | b"ebhook" | b"EBHOOK" => true,
+        // A JSON-escaped ESC: colour codes in stream-json may split a secret.
+        b"\\u001b" | b"\\u001B" => true,
         b"earer" | b"EARER" => buf.get(hit + 5) == Some(&b' '),
         _ => {
+            // Leftwards to the name's start, but not into a JSON escape (`\nrequirepass`).
             let mut s = hit;
-            while s > 0 && context::name_byte(buf[s - 1]) {
+            while s > 0 && context::name_byte(buf[s - 1]) && !(s >= 2 && buf[s - 2] == b'\\') {
                 s -= 1;
             }
             let mut e = hit;

@@ -203,7 +203,7 @@ impl Rules {
         let automaton = |pats: &[&str], ci: bool| {
             AhoCorasickBuilder::new()
                 .ascii_case_insensitive(ci)
-                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
                 .build(pats)
                 .expect("family anchors build")
         };
@@ -311,7 +311,7 @@ impl Rules {
         view: &[u8],
         complete: bool,
         learned: Option<&ValueMatcher>,
-    ) -> (Vec<Span>, Tail) {
+    ) -> (Vec<Span>, Tail, Vec<(usize, usize)>) {
         let mut found = Vec::new();
         let push = |found: &mut Vec<Span>, start, end, rule, ctx| {
             if end > start {
@@ -366,7 +366,14 @@ impl Rules {
                 );
             }
         }
-        (merge(found), tail)
+        // Every value found by context or shape is learned, each on its own (before spans
+        // that touch are fused: `SENTRY_DSN=https://KEY@…` teaches the URL and the key).
+        let learn = found
+            .iter()
+            .filter(|s| s.rule != 0 && s.rule < self.known_rule())
+            .map(|s| (s.start, s.end))
+            .collect();
+        (merge(found), tail, learn)
     }
 }
 

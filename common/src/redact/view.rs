@@ -33,6 +33,13 @@ impl View {
                     while j < line.len() && line[j] == b'\\' {
                         j += 1;
                     }
+                    if line[j..].starts_with(b"u001b") || line[j..].starts_with(b"u001B") {
+                        // A JSON-escaped ESC (`\u001b[31m` in stream-json): the sequence goes.
+                        let mut seq = vec![ESC];
+                        seq.extend_from_slice(&line[j + 5..line.len().min(j + 5 + 256)]);
+                        i = j + 5 + ansi::sequence_len(&seq) - 1;
+                        continue;
+                    }
                     match line.get(j) {
                         Some(b'"' | b'\'' | b'/' | b'`') => {
                             v.push(line[j], i, j + 1);
