@@ -32,7 +32,7 @@ fn contains(hay: &[u8], needle: &str) -> bool {
     hay.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
-/// 1. A context secret whose value starts at or crosses the release point of a long line.
+/// Class 1: A context secret whose value starts at or crosses the release point of a long line.
 #[test]
 fn context_survives_the_release_of_a_long_line() {
     let rules = rules_with(&[]);
@@ -84,7 +84,7 @@ fn context_survives_the_release_of_a_long_line() {
     }
 }
 
-/// 2. An unterminated key header neither swallows output nor resumes inside a token.
+/// Class 2: An unterminated key header neither swallows output nor resumes inside a token.
 #[test]
 fn an_unterminated_key_header_loses_nothing() {
     let header = "'-----BEGIN RSA PRIVATE KEY-----'";
@@ -104,7 +104,7 @@ fn an_unterminated_key_header_loses_nothing() {
     assert_eq!(red(text), text);
 }
 
-/// 3. After a strong keyword a capitalised word is a secret, not a type name.
+/// Class 3: After a strong keyword a capitalised word is a secret, not a type name.
 #[test]
 fn capitalised_words_after_strong_keywords() {
     for (line, secret) in [
@@ -122,7 +122,7 @@ fn capitalised_words_after_strong_keywords() {
     }
 }
 
-/// 4. Environment names in any case and spelling, and user-configured names and globs.
+/// Class 4: Environment names in any case and spelling, and user-configured names and globs.
 #[test]
 fn environment_names_in_every_spelling() {
     let env = [
@@ -179,7 +179,7 @@ fn environment_names_in_every_spelling() {
     }
 }
 
-/// 6. Encodings: JSON-escaped tab, two and three levels of JSON escaping, XML, YAML, .netrc and
+/// Class 6, encodings: JSON-escaped tab, two and three levels of JSON escaping, XML, YAML, .netrc and
 /// `Authorization: Basic`.
 #[test]
 fn encodings_of_context_secrets() {
@@ -209,7 +209,7 @@ fn encodings_of_context_secrets() {
     }
 }
 
-/// 7. A secret seen once in context is redacted wherever it appears again, in any encoding, in
+/// Class 7: a secret seen once in context is redacted wherever it appears again, in any encoding, in
 /// any stream of the run.
 #[test]
 fn learned_secrets_are_redacted_when_repeated_bare() {

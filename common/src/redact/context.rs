@@ -596,7 +596,7 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
         // Keys have digits; a value without one is a word, an identifier or a setting
         // (`"sort_key": "created_at"`), unless it is long and mixed-case.
         let mixed = v.iter().any(u8::is_ascii_uppercase) && v.iter().any(u8::is_ascii_lowercase);
-        if !v.iter().any(u8::is_ascii_digit) && !(mixed && v.len() >= 24) {
+        if !(v.iter().any(u8::is_ascii_digit) || mixed && v.len() >= 24) {
             return false;
         }
         if matches!(first, b'/' | b'~') || v.starts_with(b"./") || v.starts_with(b"../") {
