@@ -186,9 +186,17 @@ pub enum Marker {
     },
     /// Processes the child left behind were killed when the run ended.
     Reaped { processes: u64 },
-    /// How many times each redaction rule fired in the run (counts only, never values).
+    /// How many times each redaction rule fired in the run (counts only, never values): in the
+    /// child's output, `exec` output, file reads, artifacts, markers and messages alike.
     Redactions {
         counts: std::collections::BTreeMap<String, u64>,
+    },
+    /// Secret environment variables whose values are too short to redact without redacting
+    /// ordinary words: named once at the start of a run (names only), and not redacted.
+    RedactionSkipped {
+        names: Vec<String>,
+        #[serde(rename = "minBytes")]
+        min_bytes: usize,
     },
     /// An `exec` command ended. `exitCode` as for `finished`; `timedOut` if the runner ended it.
     CommandFinished {

@@ -5,6 +5,7 @@ const ESC: u8 = 0x1b;
 const BEL: u8 = 0x07;
 
 /// `line` without its escape sequences, and for each kept byte its offset in `line`.
+#[cfg(test)]
 pub(crate) fn strip(line: &[u8]) -> (Vec<u8>, Vec<usize>) {
     let mut view = Vec::with_capacity(line.len());
     let mut map = Vec::with_capacity(line.len());
@@ -46,7 +47,7 @@ pub(crate) fn splits_word(line: &[u8]) -> bool {
 }
 
 /// Length of the escape sequence at the start of `s` (which starts with ESC).
-fn sequence_len(s: &[u8]) -> usize {
+pub(crate) fn sequence_len(s: &[u8]) -> usize {
     match s.get(1) {
         None => 1,
         // CSI: parameters 0x30–0x3F, intermediates 0x20–0x2F, one final byte 0x40–0x7E.
