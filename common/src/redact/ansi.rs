@@ -5,7 +5,6 @@ const ESC: u8 = 0x1b;
 const BEL: u8 = 0x07;
 
 /// `line` without its escape sequences, and for each kept byte its offset in `line`.
-#[cfg(test)]
 pub(crate) fn strip(line: &[u8]) -> (Vec<u8>, Vec<usize>) {
     let mut view = Vec::with_capacity(line.len());
     let mut map = Vec::with_capacity(line.len());

@@ -3,10 +3,8 @@
 //! in after a reload, `DELETE` to sign out. The sessions, the limiter and the guard are
 //! `crate::web_session`.
 
-use std::net::SocketAddr;
-
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
