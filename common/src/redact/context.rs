@@ -538,9 +538,22 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
     };
     if matches!(
         first,
-        b'{' | b'$' | b'%' | b'(' | b'*' | b'[' | b'#' | b':' | b'=' | b'<' | b'&' | b'@' | b'!'
+        b'{' | b'$'
+            | b'%'
+            | b'('
+            | b'*'
+            | b'['
+            | b'#'
+            | b':'
+            | b'='
+            | b'<'
+            | b'&'
+            | b'@'
+            | b'!'
+            | b'?'
     ) {
-        return false; // template, variable, format string, pointer, list, comment, <NAME>
+        // template, variable, format string, pointer, list, comment, <NAME>, SQL placeholder
+        return false;
     }
     if !v.iter().any(u8::is_ascii_alphanumeric) {
         return false; // `…`, `***`, `---`
