@@ -5,6 +5,7 @@
 //! when the caller wants the start-up facts (URL, CA fingerprint, first-start secrets) before
 //! serving, and [`routes::router`] for handler tests without a socket.
 
+pub mod agents;
 pub mod auth;
 pub mod clock;
 pub mod commands;
@@ -128,6 +129,7 @@ impl Gateway {
     ) -> anyhow::Result<()> {
         let app = routes::router(self.state.clone());
         let pruner = tokio::spawn(auth::replay::prune_forever(self.state.store.clone()));
+        let sweeper = tokio::spawn(agents::sweep_forever(self.state.clone()));
         let renewal = self
             .tls
             .as_ref()
@@ -148,6 +150,7 @@ impl Gateway {
         )
         .await;
         pruner.abort();
+        sweeper.abort();
         if let Some(r) = renewal {
             r.abort();
         }

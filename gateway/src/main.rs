@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Parser;
 use common::settings::{Layers, parse_dotenv};
 use gateway::Gateway;
-use gateway::config::{Args, Config};
+use gateway::config::{Args, Config, GatewayCommand};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -41,7 +41,11 @@ async fn run() -> anyhow::Result<()> {
         env: std::env::vars().collect(),
         dotenv,
     };
+    let command = args.command;
     let config = Config::resolve(args, &layers)?;
+    if command == Some(GatewayCommand::Enroll) {
+        return enroll(&config).await;
+    }
 
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
@@ -63,6 +67,23 @@ async fn run() -> anyhow::Result<()> {
         tracing::info!("shutting down");
     })
     .await
+}
+
+/// `gateway enroll`: a one-time enrollment token, from the database directly.
+async fn enroll(config: &Config) -> anyhow::Result<()> {
+    let store = gateway::store::open(&config.database)
+        .await
+        .with_context(|| format!("open the database {}", config.database))?;
+    let token = gateway::agents::new_enrollment(store.as_ref())
+        .await
+        .map_err(|e| anyhow::anyhow!("make an enrollment token: {e:?}"))?;
+    println!("{}", token.token);
+    eprintln!(
+        "gateway: a one-time enrollment token, valid for {} minutes: \
+         claude-runner agent --enroll-token <token> --name <name>",
+        gateway::agents::ENROLLMENT_TTL.as_secs() / 60
+    );
+    Ok(())
 }
 
 /// What a person needs right after start: where it listens, how to trust it, how to use it.

@@ -2,6 +2,7 @@
 //! every request passes. Handlers take their helpers from below (`crate::http`, `crate::auth`,
 //! the domain modules, `crate::store`), never from each other.
 
+mod agents;
 mod artifacts;
 mod assets;
 mod commands;
@@ -24,6 +25,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
         .merge(runs::routes())
+        .merge(agents::routes())
         .merge(ingest::routes())
         .merge(commands::routes())
         .merge(stream::routes())

@@ -4,11 +4,14 @@
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use common::wire::{CreateRun, CreatedRun, EventPage, RunSummary};
+use common::agents::{QueueRun, QueuedAnswer};
+use common::wire::{CreateRun, CreatedRun, EventPage, RunStatus, RunSummary};
 use serde::Deserialize;
 
+use crate::agents;
 use crate::auth::signed::{self, Signed};
 use crate::auth::{Authorized, OperateRuns, ReadRuns};
 use crate::clock::now_ms;
@@ -98,20 +101,32 @@ async fn create_run_signed(
     Ok((StatusCode::CREATED, Json(create_run(&state, req).await?)))
 }
 
-/// The admin creates a run for a runner to attach to (the token is shown once).
+/// A person creates a run: for a runner to attach to (the token is shown once), or, with a
+/// target (`agent`, `labels`) or `"queue": true`, queued for an agent.
 async fn create_run_admin(
     State(state): State<AppState>,
     _caller: Authorized<OperateRuns>,
     headers: HeaderMap,
     body: Body,
-) -> Result<(StatusCode, Json<CreatedRun>), ApiError> {
+) -> Result<Response, ApiError> {
     let bytes = read_body(body, &headers, state.limits.max_json_bytes).await?;
-    let req: CreateRun = if bytes.is_empty() {
-        CreateRun::default()
-    } else {
-        parse_json(&bytes)?
-    };
-    Ok((StatusCode::CREATED, Json(create_run(&state, req).await?)))
+    if bytes.is_empty() {
+        let created = create_run(&state, CreateRun::default()).await?;
+        return Ok((StatusCode::CREATED, Json(created)).into_response());
+    }
+    let value: serde_json::Value = parse_json(&bytes)?;
+    if QueueRun::is_queue_body(&value) {
+        let q: QueueRun = parse_json(&bytes)?;
+        let run_id = agents::queue(state.store.as_ref(), &state.live, q.name, q.request).await?;
+        let answer = QueuedAnswer {
+            ui_url: format!("{}/runs/{run_id}", state.base_url),
+            run_id,
+            status: RunStatus::Queued,
+        };
+        return Ok((StatusCode::CREATED, Json(answer)).into_response());
+    }
+    let req: CreateRun = parse_json(&bytes)?;
+    Ok((StatusCode::CREATED, Json(create_run(&state, req).await?)).into_response())
 }
 
 #[derive(Debug, Deserialize)]

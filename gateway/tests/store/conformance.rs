@@ -15,6 +15,8 @@ use common::wire::{
 use gateway::store::{AppendOutcome, NewRun, Nonce, Store, StoreError, StoredSession};
 use serde_json::{Value, json};
 
+pub use super::agents::*;
+
 /// What [`Database::open`] returns.
 pub type Opening<'a> = Pin<Box<dyn Future<Output = Arc<dyn Store>> + Send + 'a>>;
 
@@ -119,6 +121,9 @@ pub async fn create_get_and_list_runs(db: &dyn Database) {
             last_event_at: None,
             delivery: None,
             claude: None,
+            agent: None,
+            agent_offline: false,
+            reason: None,
         }
     );
     assert!(store.run("zz".into()).await.unwrap().is_none());

@@ -1,6 +1,7 @@
 //! The store conformance suite (`conformance.rs`) and the macro that runs it on a backend.
 #![allow(dead_code)] // each backend's test binary uses what it needs
 
+pub mod agents;
 pub mod conformance;
 
 /// Every conformance case as a `#[tokio::test]`; `$db` makes a fresh
@@ -31,11 +32,16 @@ macro_rules! conformance_tests {
                 sessions_are_saved_touched_and_deleted,
                 a_touch_after_sign_out_does_not_revive_the_session,
                 meta_is_a_key_value_table,
-                everything_survives_a_reopen;
+                everything_survives_a_reopen,
+                an_enrollment_token_enrolls_once,
+                agents_are_seen_drained_revoked_and_go_offline,
+                queued_runs_are_taken_in_order_by_matching_agents_within_capacity,
+                an_offline_agent_marks_its_runs_and_a_returning_one_loses_what_it_lacks;
             concurrent:
                 concurrent_batches_commit_together_each_with_its_own_answer,
                 readers_see_whole_batches_while_ingest_runs,
-                two_stores_ingesting_one_run_store_each_event_once
+                two_stores_ingesting_one_run_store_each_event_once,
+                two_stores_claiming_take_each_run_once
         );
     };
     (@cases $db:expr; current: $($case:ident),*; concurrent: $($many:ident),*) => {

@@ -10,7 +10,10 @@ use rusqlite::{ErrorCode, Row};
 use crate::store::RunRecord;
 
 pub(super) const RUN_COLUMNS: &str = "id, name, status, prompt, cwd, created_at, finished_at, exit_code, \
-                           last_seq, last_event_at, key, delivery, claude";
+                           last_seq, last_event_at, key, delivery, claude, \
+                           (SELECT name FROM agents WHERE agents.id = runs.agent_id), \
+                           ifnull((SELECT NOT online FROM agents WHERE agents.id = runs.agent_id), 0), \
+                           reason";
 
 /// A conversion failure of column `index`, reported like rusqlite's own.
 pub(super) fn bad_column(index: usize, ty: Type, why: impl Into<String>) -> rusqlite::Error {
@@ -41,6 +44,10 @@ pub(super) fn run_record(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
                 })?),
             },
             claude: claude_stats(row.get_ref(12)?.as_str_or_null()?),
+            agent: row.get(13)?,
+            // Only a run that can still hear from its agent waits for it.
+            agent_offline: row.get::<_, bool>(14)? && !status.is_terminal(),
+            reason: row.get(15)?,
         },
         key: row.get(10)?,
     })

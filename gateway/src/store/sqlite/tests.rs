@@ -421,3 +421,73 @@ async fn ingest_throughput() {
     println!("ingest: 200 batches x 500 events in {elapsed:?} = {rate:.0} events/s");
     assert_eq!(summary(&store, "r").await.last_sequence, 100_000);
 }
+
+#[tokio::test]
+async fn migration_7_rebuilds_runs_and_keeps_what_hangs_on_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        // A database at schema 6 with two runs, events, a command and an artifact.
+        let mut raw = Connection::open(&path).unwrap();
+        raw.pragma_update(None, "foreign_keys", "ON").unwrap();
+        let tx = raw.transaction().unwrap();
+        for sql in &MIGRATIONS[..6] {
+            tx.execute_batch(sql).unwrap();
+        }
+        tx.pragma_update(None, "user_version", 6).unwrap();
+        for (id, at) in [("old", 1), ("new", 2)] {
+            tx.execute(
+                "INSERT INTO runs (id, key, status, created_at, last_seq) VALUES (?1, ?2, 'running', ?3, 0)",
+                rusqlite::params![id, vec![7u8; 32], at],
+            )
+            .unwrap();
+        }
+        tx.execute(
+            "INSERT INTO event_chunks (run_id, first_seq, last_seq, body)
+             VALUES ('old', 1, 2, '[[\"stdout\",5,\"a\"],[\"stderr\",6,\"b\"]]')",
+            [],
+        )
+        .unwrap();
+        tx.execute(
+            "INSERT INTO commands (id, run_id, kind, body, created_at) VALUES ('c', 'old', 'stop', '{\"kind\":\"stop\"}', 3)",
+            [],
+        )
+        .unwrap();
+        tx.execute(
+            "INSERT INTO artifacts (run_id, name, size, sha256, created_at, data) VALUES ('old', 'a.log', 1, 'x', 4, x'78')",
+            [],
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+    let events = all_events(&store, "old").await;
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| (e.sequence, e.kind, e.data.clone()))
+            .collect::<Vec<_>>(),
+        [
+            (1, EventKind::Stdout, json!("a")),
+            (2, EventKind::Stderr, json!("b"))
+        ]
+    );
+    assert_eq!(store.pending_commands("old".into()).await.unwrap().len(), 1);
+    assert_eq!(store.list_artifacts("old".into()).await.unwrap().len(), 1);
+    let ids: Vec<_> = store
+        .list_runs(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, ["new", "old"]);
+    // Foreign keys hold again after the migration: deleting cascades.
+    assert!(store.delete_run("old".into()).await.unwrap());
+    assert!(all_events(&store, "old").await.is_empty());
+    let raw = Connection::open(&path).unwrap();
+    let left: i64 = raw
+        .query_row("SELECT count(*) FROM commands", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 0);
+}
