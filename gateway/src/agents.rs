@@ -230,15 +230,19 @@ pub async fn assignments(
         if !out.is_empty() {
             return Ok(out);
         }
-        // Revoked while waiting: say so now rather than at the next poll.
-        if store
-            .agent(agent_id.to_string())
-            .await?
-            .is_none_or(|a| a.summary.revoked)
-        {
-            return Err(ApiError::Unauthorized(
-                common::sign::AuthReason::AgentRevoked,
-            ));
+        // Revoked while waiting: say so now rather than at the next poll; draining: it takes
+        // nothing more, so the wait is over.
+        match store.agent(agent_id.to_string()).await? {
+            Some(a) if !a.summary.revoked => {
+                if a.summary.profile.draining || a.summary.drain_requested {
+                    return Ok(Vec::new());
+                }
+            }
+            _ => {
+                return Err(ApiError::Unauthorized(
+                    common::sign::AuthReason::AgentRevoked,
+                ));
+            }
         }
         if tokio::time::timeout_at(deadline, rung).await.is_err() {
             return Ok(Vec::new());

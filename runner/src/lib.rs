@@ -21,6 +21,7 @@ pub mod exit;
 pub mod flush;
 pub mod frame;
 pub mod git;
+pub mod host;
 pub mod outbox;
 pub mod permission;
 pub mod pipeline;
