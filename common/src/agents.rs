@@ -134,10 +134,24 @@ pub struct RunRequest {
     pub tools: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub permission_mode: Option<String>,
+    /// Continue this Claude session: the agent restores its archive (the session's transcript
+    /// and, for a fresh workspace, the workspace) and resumes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume: Option<Resume>,
 }
 
-/// `POST /api/runs` with a target (`agent` or `labels`) or `"queue": true`: queue a run for an
-/// agent.
+/// The session a run continues, and the run whose archive holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resume {
+    pub session_id: String,
+    pub from_run: String,
+}
+
+/// The artifact a run's session archive is uploaded as.
+pub const ARCHIVE_NAME: &str = "session-archive.json";
+
+/// `POST /api/runs` with a target (`agent` or `labels`), `"queue": true`, `continue` or `wait`:
+/// queue a run for an agent.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct QueueRun {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -145,8 +159,30 @@ pub struct QueueRun {
     /// Queue for any agent (without a target).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub queue: bool,
+    /// A run id or a Claude session id whose session this run continues.
+    #[serde(default, rename = "continue", skip_serializing_if = "Option::is_none")]
+    pub continue_from: Option<String>,
+    /// Answer when the first turn ends, or after this many seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<u64>,
     #[serde(flatten)]
     pub request: RunRequest,
+}
+
+/// `POST /api/runs/:id/prompt`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FollowUp {
+    pub prompt: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<u64>,
+}
+
+/// A message of a run's conversation, as the API answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// `user` (a prompt) or `assistant` (an answer).
+    pub role: String,
+    pub text: String,
 }
 
 impl QueueRun {
@@ -154,16 +190,20 @@ impl QueueRun {
     /// runner to attach to).
     pub fn is_queue_body(body: &serde_json::Value) -> bool {
         body.get("queue").and_then(serde_json::Value::as_bool) == Some(true)
-            || body.get("agent").is_some()
-            || body.get("labels").is_some()
+            || ["agent", "labels", "continue", "wait"]
+                .iter()
+                .any(|k| body.get(k).is_some())
     }
 }
 
-/// The answer to a queued run.
+/// The answer to a queued run or a follow-up prompt: the run as it is when the turn ended (or
+/// the wait ran out), with its conversation so far.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct QueuedAnswer {
+pub struct RunAnswer {
     pub run_id: String,
     pub status: crate::wire::RunStatus,
+    pub session_id: Option<String>,
+    pub messages: Vec<Message>,
     /// Where a person watches the run.
     pub ui_url: String,
 }
@@ -222,6 +262,38 @@ impl std::fmt::Debug for EnrollmentToken {
         f.debug_struct("EnrollmentToken")
             .field("token", &"********")
             .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// What an API token may do.
+pub const SCOPE_CREATE_RUNS: &str = "create_runs";
+pub const SCOPE_READ_RUNS: &str = "read_runs";
+
+/// An API token as the admin API lists it (never the token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiTokenInfo {
+    pub id: String,
+    pub name: String,
+    /// [`SCOPE_CREATE_RUNS`], [`SCOPE_READ_RUNS`].
+    pub scopes: Vec<String>,
+    pub created_at: i64,
+    pub revoked: bool,
+}
+
+/// `POST /api/tokens` answer: the token, shown this once.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewApiToken {
+    #[serde(flatten)]
+    pub info: ApiTokenInfo,
+    pub token: String,
+}
+
+impl std::fmt::Debug for NewApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewApiToken")
+            .field("info", &self.info)
+            .field("token", &"********")
             .finish()
     }
 }

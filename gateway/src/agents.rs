@@ -285,3 +285,130 @@ pub async fn announce_agent_runs(store: &dyn Store, live: &Live) {
         live.announce_run(store, &run.id).await;
     }
 }
+
+/// Longest `wait` of the run API.
+pub const MAX_API_WAIT_SECS: u64 = 300;
+
+/// The session a `continue` names (a run id, or a Claude session id of a recent run) and the run
+/// whose archive holds it.
+pub async fn resolve_continue(
+    store: &dyn Store,
+    what: &str,
+) -> Result<common::agents::Resume, ApiError> {
+    let not_found = || {
+        ApiError::bad_request(
+            "unknown_session",
+            "continue names no run with a Claude session, nor a session of a recent run",
+        )
+    };
+    if common::wire::valid_run_id(what)
+        && let Some(run) = store.run(what.to_string()).await?
+    {
+        let session_id = run
+            .summary
+            .claude
+            .and_then(|c| c.session_id)
+            .ok_or_else(not_found)?;
+        return Ok(common::agents::Resume {
+            session_id,
+            from_run: run.summary.id,
+        });
+    }
+    // A session id: the newest run that had it (its archive is the latest state).
+    let runs = store.list_runs(1000).await?;
+    runs.into_iter()
+        .find(|r| {
+            r.claude
+                .as_ref()
+                .and_then(|c| c.session_id.as_deref())
+                .is_some_and(|s| s == what)
+        })
+        .map(|r| common::agents::Resume {
+            session_id: what.to_string(),
+            from_run: r.id,
+        })
+        .ok_or_else(not_found)
+}
+
+/// Whether the turn a caller waits for is over: the run ended, or it is between turns with more
+/// prompts answered than `prompts_before`.
+fn turn_over(run: &common::wire::RunSummary, prompts_before: u64) -> bool {
+    run.status.is_terminal()
+        || run
+            .claude
+            .as_ref()
+            .is_some_and(|c| c.between_turns && c.prompts > prompts_before)
+}
+
+/// Wait up to `wait` for the run's turn to end (see [`turn_over`]), woken by the runs list's
+/// changes and, at worst, once a second.
+pub async fn wait_for_turn(
+    store: &dyn Store,
+    live: &Live,
+    run_id: &str,
+    prompts_before: u64,
+    wait: Duration,
+) -> Result<(), ApiError> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut changes = live.subscribe_runs();
+    loop {
+        let run = crate::http::stored_run(store, run_id).await?;
+        if turn_over(&run.summary, prompts_before) {
+            return Ok(());
+        }
+        let tick = tokio::time::sleep_until(
+            deadline.min(tokio::time::Instant::now() + Duration::from_secs(1)),
+        );
+        tokio::select! {
+            _ = tick => {}
+            _ = async {
+                loop {
+                    match changes.recv().await {
+                        Ok(r) if r.id == run_id => return,
+                        Ok(_) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
+                        Err(_) => std::future::pending::<()>().await,
+                    }
+                }
+            } => {}
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(());
+        }
+    }
+}
+
+/// A run as the run API answers it: status, session and conversation so far.
+pub async fn answer(
+    store: &dyn Store,
+    base_url: &str,
+    run_id: &str,
+) -> Result<common::agents::RunAnswer, ApiError> {
+    use common::claude::EntryKind;
+    let run = crate::http::stored_run(store, run_id).await?;
+    let transcript = crate::transcript::build(store, run_id).await?;
+    let messages = transcript
+        .entries
+        .iter()
+        .filter_map(|e| match e.kind {
+            EntryKind::Prompt => Some(("user", e)),
+            EntryKind::Answer => Some(("assistant", e)),
+            _ => None,
+        })
+        .map(|(role, e)| common::agents::Message {
+            role: role.into(),
+            text: e.text.clone(),
+        })
+        .collect();
+    Ok(common::agents::RunAnswer {
+        run_id: run_id.to_string(),
+        status: run.summary.status,
+        session_id: run
+            .summary
+            .claude
+            .and_then(|c| c.session_id)
+            .or(transcript.summary.session_id),
+        messages,
+        ui_url: format!("{base_url}/runs/{run_id}"),
+    })
+}

@@ -19,6 +19,10 @@ enum Admits {
     Anyone,
     /// The admin (token or session).
     Admin,
+    /// The admin, or an API token with `read_runs`.
+    Read,
+    /// The admin, or an API token with `create_runs`.
+    Create,
     /// The admin or the metrics token.
     Metrics,
     /// A runner's signature only.
@@ -33,21 +37,25 @@ const ROUTES: &[(&str, &str, Admits)] = &[
     ("GET", "/assets/app.mjs", Admits::Anyone),
     ("POST", "/api/session", Admits::Anyone),
     ("DELETE", "/api/session", Admits::Anyone),
-    ("GET", "/api/runs", Admits::Admin),
-    ("POST", "/api/runs", Admits::Admin),
-    ("GET", "/api/runs/r_nobody", Admits::Admin),
+    ("GET", "/api/runs", Admits::Read),
+    ("POST", "/api/runs", Admits::Create),
+    ("POST", "/api/runs/r_nobody/prompt", Admits::Create),
+    ("GET", "/api/tokens", Admits::Admin),
+    ("POST", "/api/tokens", Admits::Admin),
+    ("DELETE", "/api/tokens/t_nobody", Admits::Admin),
+    ("GET", "/api/runs/r_nobody", Admits::Read),
     ("DELETE", "/api/runs/r_nobody", Admits::Admin),
-    ("GET", "/api/runs/r_nobody/events", Admits::Admin),
+    ("GET", "/api/runs/r_nobody/events", Admits::Read),
     ("POST", "/api/runs/r_nobody/commands", Admits::Admin),
     ("POST", "/api/runs/r_nobody/permissions/pr_1", Admits::Admin),
-    ("GET", "/api/runs/r_nobody/stream", Admits::Admin),
-    ("GET", "/api/stream", Admits::Admin),
-    ("GET", "/api/runs/r_nobody/artifacts", Admits::Admin),
-    ("GET", "/api/runs/r_nobody/artifacts/a.log", Admits::Admin),
-    ("GET", "/api/runs/r_nobody/transcript", Admits::Admin),
-    ("GET", "/api/runs/r_nobody/transcript.md", Admits::Admin),
-    ("GET", "/api/runs/r_nobody/transcript.json", Admits::Admin),
-    ("GET", "/api/agents", Admits::Admin),
+    ("GET", "/api/runs/r_nobody/stream", Admits::Read),
+    ("GET", "/api/stream", Admits::Read),
+    ("GET", "/api/runs/r_nobody/artifacts", Admits::Read),
+    ("GET", "/api/runs/r_nobody/artifacts/a.log", Admits::Read),
+    ("GET", "/api/runs/r_nobody/transcript", Admits::Read),
+    ("GET", "/api/runs/r_nobody/transcript.md", Admits::Read),
+    ("GET", "/api/runs/r_nobody/transcript.json", Admits::Read),
+    ("GET", "/api/agents", Admits::Read),
     ("POST", "/api/agents/enrollments", Admits::Admin),
     ("POST", "/api/agents/a_nobody/revoke", Admits::Admin),
     ("POST", "/api/agents/a_nobody/drain", Admits::Admin),
@@ -80,10 +88,29 @@ async fn every_route_admits_only_whom_its_handler_requires() {
         .await
         .unwrap();
     let admin = gw.new_admin_token.as_ref().unwrap().expose().to_string();
+    let mut tokens = Vec::new();
+    for scope in ["read_runs", "create_runs"] {
+        let (status, v) = support::send_json(
+            &gw.state,
+            Request::post("/api/tokens")
+                .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(
+                    serde_json::json!({"name": scope, "scopes": [scope]}).to_string(),
+                ))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        tokens.push(v["token"].as_str().unwrap().to_string());
+    }
     let callers = [
         ("nobody", None),
         ("a wrong token", Some("not-a-token".to_string())),
+        ("a made-up API token", Some("at_not-a-token".to_string())),
         ("the metrics token", Some(METRICS.to_string())),
+        ("a read_runs token", Some(tokens[0].clone())),
+        ("a create_runs token", Some(tokens[1].clone())),
         ("the admin token", Some(admin)),
     ];
     for &(method, path, admits) in ROUTES {
@@ -108,6 +135,8 @@ async fn every_route_admits_only_whom_its_handler_requires() {
             let admitted = match admits {
                 Admits::Anyone => true,
                 Admits::Admin => *who == "the admin token",
+                Admits::Read => matches!(*who, "the admin token" | "a read_runs token"),
+                Admits::Create => matches!(*who, "the admin token" | "a create_runs token"),
                 Admits::Metrics => matches!(*who, "the admin token" | "the metrics token"),
                 Admits::Runner => false,
             };

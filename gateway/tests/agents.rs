@@ -353,3 +353,77 @@ async fn a_returning_agent_loses_the_runs_it_does_not_hold_and_can_be_drained() 
     // Capacity 2: b holds one slot, the lost run freed the other.
     assert_eq!(gw.poll(&agent, 0).await.len(), 1);
 }
+
+#[tokio::test]
+async fn an_api_token_queues_and_waits_and_its_scopes_bound_it() {
+    let gw = Gw::new().await;
+    let (status, v) = gw
+        .admin(
+            "POST",
+            "/api/tokens",
+            Some(json!({"name": "ci", "scopes": ["create_runs"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let token = v["token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("at_"));
+    let id = v["id"].as_str().unwrap().to_string();
+    let (_, listed) = gw.admin("GET", "/api/tokens", None).await;
+    assert!(
+        !listed.to_string().contains(&token),
+        "never shown again: {listed}"
+    );
+    let call = |method: &str, path: &str, body: Option<Value>| {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body.map_or(Body::empty(), |b| Body::from(b.to_string())))
+            .unwrap()
+    };
+    // No agent: the wait runs out and the run is still queued.
+    let (status, v) = send_json(
+        &gw.state,
+        call(
+            "POST",
+            "/api/runs",
+            Some(json!({"prompt": "hi", "wait": 1})),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert_eq!(v["status"], "queued");
+    assert_eq!(v["messages"], json!([]));
+    assert_eq!(v["session_id"], Value::Null);
+    let run_id = v["run_id"].as_str().unwrap().to_string();
+    // create_runs does not read.
+    let (status, _) = send_json(&gw.state, call("GET", &format!("/api/runs/{run_id}"), None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // A continue that names nothing is refused.
+    let (status, v) = send_json(
+        &gw.state,
+        call(
+            "POST",
+            "/api/runs",
+            Some(json!({"prompt": "again", "continue": run_id})),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unknown_session"))
+    );
+    let (status, _) = gw.admin("DELETE", &format!("/api/tokens/{id}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = send_json(
+        &gw.state,
+        call(
+            "POST",
+            "/api/runs",
+            Some(json!({"prompt": "hi", "queue": true})),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "revoked");
+}

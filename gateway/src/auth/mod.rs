@@ -12,7 +12,8 @@ pub mod signed;
 pub mod tokens;
 
 pub use people::{
-    AdminOnly, Authorized, OperateRuns, Principal, ReadMetrics, ReadRuns, Requirement,
+    API_TOKEN_PREFIX, AdminOnly, Authorized, CreateRuns, OperateRuns, Principal, ReadMetrics,
+    ReadRuns, Requirement,
 };
 pub use runner::Caller;
 pub use signed::{BodyKind, Key, Signed, SignedRoute};

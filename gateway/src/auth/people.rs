@@ -27,6 +27,8 @@ pub enum Principal {
     Session,
     /// `Authorization: Bearer <GATEWAY_METRICS_TOKEN>`: reads `/metrics`, nothing else.
     MetricsScraper,
+    /// `Authorization: Bearer at_…`: an API token an admin made for a script, with its scopes.
+    ApiToken { create_runs: bool, read_runs: bool },
 }
 
 impl FromRequestParts<AppState> for Principal {
@@ -50,6 +52,22 @@ impl FromRequestParts<AppState> for Principal {
                 Ok(Principal::AdminToken)
             }
             Some(Some(token)) if metrics(token) => Ok(Principal::MetricsScraper),
+            // Looked up by its SHA-256: the index finds it, no comparison of secrets in memory.
+            Some(Some(token)) if token.starts_with(API_TOKEN_PREFIX) => {
+                match state.store.api_token(tokens::token_hash(token)).await? {
+                    Some(info) => Ok(Principal::ApiToken {
+                        create_runs: info
+                            .scopes
+                            .iter()
+                            .any(|s| s == common::agents::SCOPE_CREATE_RUNS),
+                        read_runs: info
+                            .scopes
+                            .iter()
+                            .any(|s| s == common::agents::SCOPE_READ_RUNS),
+                    }),
+                    None => Err(ApiError::AdminRequired),
+                }
+            }
             _ => Err(ApiError::AdminRequired),
         }
     }
@@ -66,12 +84,40 @@ fn admin(principal: &Principal) -> bool {
     matches!(principal, Principal::AdminToken | Principal::Session)
 }
 
-/// Read runs: the list, a run, its events, streams, artifacts and transcript.
+/// The prefix of every API token, so the gateway knows to look one up.
+pub const API_TOKEN_PREFIX: &str = "at_";
+
+/// Read runs: the list, a run, its events, streams, artifacts and transcript; the admin or an
+/// API token with `read_runs`.
 #[derive(Debug)]
 pub struct ReadRuns;
 impl Requirement for ReadRuns {
     fn allows(principal: &Principal) -> bool {
         admin(principal)
+            || matches!(
+                principal,
+                Principal::ApiToken {
+                    read_runs: true,
+                    ..
+                }
+            )
+    }
+}
+
+/// Create runs and send them follow-up prompts (`POST /api/runs`, `POST /api/runs/:id/prompt`):
+/// the admin or an API token with `create_runs`.
+#[derive(Debug)]
+pub struct CreateRuns;
+impl Requirement for CreateRuns {
+    fn allows(principal: &Principal) -> bool {
+        admin(principal)
+            || matches!(
+                principal,
+                Principal::ApiToken {
+                    create_runs: true,
+                    ..
+                }
+            )
     }
 }
 

@@ -12,6 +12,7 @@ mod metrics;
 mod runs;
 mod session;
 mod stream;
+mod tokens;
 mod transcript;
 
 use axum::Router;
@@ -26,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::routes())
         .merge(runs::routes())
         .merge(agents::routes())
+        .merge(tokens::routes())
         .merge(ingest::routes())
         .merge(commands::routes())
         .merge(stream::routes())

@@ -7,13 +7,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use common::agents::{QueueRun, QueuedAnswer};
-use common::wire::{CreateRun, CreatedRun, EventPage, RunStatus, RunSummary};
+use common::agents::{FollowUp, QueueRun, RunAnswer};
+use common::wire::{CommandKind, CreateRun, CreatedRun, EventPage, RunSummary};
 use serde::Deserialize;
 
 use crate::agents;
 use crate::auth::signed::{self, Signed};
-use crate::auth::{Authorized, OperateRuns, ReadRuns};
+use crate::auth::{Authorized, CreateRuns, ReadRuns};
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::http::{self, parse_json, read_body};
@@ -26,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/runner/runs", post(create_run_signed))
         .route("/api/runs", get(list_runs).post(create_run_admin))
         .route("/api/runs/{id}", get(get_run))
+        .route("/api/runs/{id}/prompt", post(follow_up))
         .route("/api/runs/{id}/events", get(run_events))
 }
 
@@ -105,7 +106,7 @@ async fn create_run_signed(
 /// target (`agent`, `labels`) or `"queue": true`, queued for an agent.
 async fn create_run_admin(
     State(state): State<AppState>,
-    _caller: Authorized<OperateRuns>,
+    _caller: Authorized<CreateRuns>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -117,16 +118,53 @@ async fn create_run_admin(
     let value: serde_json::Value = parse_json(&bytes)?;
     if QueueRun::is_queue_body(&value) {
         let q: QueueRun = parse_json(&bytes)?;
-        let run_id = agents::queue(state.store.as_ref(), &state.live, q.name, q.request).await?;
-        let answer = QueuedAnswer {
-            ui_url: format!("{}/runs/{run_id}", state.base_url),
-            run_id,
-            status: RunStatus::Queued,
-        };
+        let mut request = q.request;
+        if let Some(from) = &q.continue_from {
+            request.resume = Some(agents::resolve_continue(state.store.as_ref(), from).await?);
+        }
+        let run_id = agents::queue(state.store.as_ref(), &state.live, q.name, request).await?;
+        if let Some(wait) = q.wait {
+            let wait = std::time::Duration::from_secs(wait.min(agents::MAX_API_WAIT_SECS));
+            agents::wait_for_turn(state.store.as_ref(), &state.live, &run_id, 0, wait).await?;
+        }
+        let answer = agents::answer(state.store.as_ref(), &state.base_url, &run_id).await?;
         return Ok((StatusCode::CREATED, Json(answer)).into_response());
     }
     let req: CreateRun = parse_json(&bytes)?;
     Ok((StatusCode::CREATED, Json(create_run(&state, req).await?)).into_response())
+}
+
+/// `POST /api/runs/:id/prompt` `{"prompt", "wait"?}`: a follow-up prompt for a session run,
+/// answered like `POST /api/runs` (with `wait`, once the turn it starts has ended).
+async fn follow_up(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    _caller: Authorized<CreateRuns>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<RunAnswer>, ApiError> {
+    let bytes = read_body(body, &headers, state.limits.max_json_bytes).await?;
+    let f: FollowUp = parse_json(&bytes)?;
+    let kind = CommandKind::Prompt {
+        prompt: f.prompt,
+        model: None,
+        permission_mode: None,
+    };
+    crate::commands::check_kind(&kind)?;
+    crate::commands::require_live_run(state.store.as_ref(), &id).await?;
+    let before = http::stored_run(state.store.as_ref(), &id)
+        .await?
+        .summary
+        .claude
+        .map_or(0, |c| c.prompts);
+    crate::commands::queue(state.store.as_ref(), &state.live, &id, kind).await?;
+    if let Some(wait) = f.wait {
+        let wait = std::time::Duration::from_secs(wait.min(agents::MAX_API_WAIT_SECS));
+        agents::wait_for_turn(state.store.as_ref(), &state.live, &id, before, wait).await?;
+    }
+    Ok(Json(
+        agents::answer(state.store.as_ref(), &state.base_url, &id).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]

@@ -57,7 +57,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use common::agents::{AgentProfile, AgentSummary};
+use common::agents::{AgentProfile, AgentSummary, ApiTokenInfo};
 use common::wire::{ArtifactInfo, Command, CommandKind, RawEvent, RunStatus, RunSummary};
 
 mod agents;
@@ -345,6 +345,23 @@ pub trait Store: Send + Sync + 'static {
         reason: String,
         now: i64,
     ) -> StoreFuture<Vec<String>>;
+
+    /// The request a queued run was created with (also once an agent took it); `None` for a
+    /// run that was never queued, or no such run.
+    fn run_request(&self, id: String) -> StoreFuture<Option<common::agents::RunRequest>>;
+
+    // API tokens for scripts, kept by their SHA-256.
+
+    /// Stores a token by its hash; [`StoreError::Conflict`] if the id or hash exists.
+    fn create_api_token(&self, info: ApiTokenInfo, hash: [u8; 32]) -> StoreFuture<()>;
+
+    /// The token with this hash, if it exists and is not revoked.
+    fn api_token(&self, hash: [u8; 32]) -> StoreFuture<Option<ApiTokenInfo>>;
+
+    fn list_api_tokens(&self) -> StoreFuture<Vec<ApiTokenInfo>>;
+
+    /// `false` if there was no such token or it was revoked already.
+    fn revoke_api_token(&self, id: String) -> StoreFuture<bool>;
 
     /// Calls that failed with [`StoreError::Backend`] since the store was opened.
     fn backend_errors(&self) -> u64 {

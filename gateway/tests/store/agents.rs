@@ -455,3 +455,50 @@ pub async fn two_stores_claiming_take_each_run_once(db: &dyn Database) {
     assert_eq!(all, want, "the 18 oldest, each once");
     assert_eq!(status(&a, "r18").await, RunStatus::Queued);
 }
+
+pub async fn api_tokens_are_found_by_hash_until_revoked_and_requests_are_kept(db: &dyn Database) {
+    let store = db.open().await;
+    let info = common::agents::ApiTokenInfo {
+        id: "t_1".into(),
+        name: "ci".into(),
+        scopes: vec!["create_runs".into(), "read_runs".into()],
+        created_at: 5,
+        revoked: false,
+    };
+    store.create_api_token(info.clone(), [4; 32]).await.unwrap();
+    assert!(matches!(
+        store.create_api_token(info.clone(), [5; 32]).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(store.api_token([4; 32]).await.unwrap(), Some(info.clone()));
+    assert_eq!(store.api_token([6; 32]).await.unwrap(), None);
+    assert!(store.revoke_api_token("t_1".into()).await.unwrap());
+    assert!(!store.revoke_api_token("t_1".into()).await.unwrap());
+    assert_eq!(store.api_token([4; 32]).await.unwrap(), None);
+    let listed = store.list_api_tokens().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].revoked);
+
+    let req = RunRequest {
+        resume: Some(common::agents::Resume {
+            session_id: "s".into(),
+            from_run: "r0".into(),
+        }),
+        ..request(&[("os", "linux")])
+    };
+    queue(&store, "r1", req.clone()).await;
+    assert_eq!(store.run_request("r1".into()).await.unwrap(), Some(req));
+    assert_eq!(store.run_request("zz".into()).await.unwrap(), None);
+    store
+        .create_run(NewRun {
+            id: "plain".into(),
+            name: None,
+            prompt: None,
+            cwd: None,
+            key: [1; 32],
+            created_at: 1,
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.run_request("plain".into()).await.unwrap(), None);
+}

@@ -36,7 +36,8 @@ macro_rules! conformance_tests {
                 an_enrollment_token_enrolls_once,
                 agents_are_seen_drained_revoked_and_go_offline,
                 queued_runs_are_taken_in_order_by_matching_agents_within_capacity,
-                an_offline_agent_marks_its_runs_and_a_returning_one_loses_what_it_lacks;
+                an_offline_agent_marks_its_runs_and_a_returning_one_loses_what_it_lacks,
+                api_tokens_are_found_by_hash_until_revoked_and_requests_are_kept;
             concurrent:
                 concurrent_batches_commit_together_each_with_its_own_answer,
                 readers_see_whole_batches_while_ingest_runs,

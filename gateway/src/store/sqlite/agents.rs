@@ -2,7 +2,7 @@
 //! transaction on the writer: no other claim, from this process or another, can come between
 //! its read of the queue and its assignment.
 
-use common::agents::{AgentProfile, AgentSummary, RunRequest, admits};
+use common::agents::{AgentProfile, AgentSummary, ApiTokenInfo, RunRequest, admits};
 use common::wire::RunStatus;
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior};
@@ -322,4 +322,88 @@ pub(super) fn lose_runs(
     }
     tx.commit().map_err(|e| backend("commit lost runs", e))?;
     Ok(lost)
+}
+
+pub(super) fn run_request(conn: &Connection, id: &str) -> Result<Option<RunRequest>, StoreError> {
+    let text: Option<Option<String>> = conn
+        .prepare_cached("SELECT request FROM runs WHERE id = ?1")
+        .and_then(|mut stmt| stmt.query_row([id], |row| row.get(0)).optional())
+        .map_err(|e| backend(format!("read the request of run {id}"), e))?;
+    text.flatten()
+        .map(|t| {
+            serde_json::from_str(&t)
+                .map_err(|e| StoreError::Backend(format!("run request of {id}: {e}")))
+        })
+        .transpose()
+}
+
+fn api_token_info(row: &Row<'_>) -> rusqlite::Result<ApiTokenInfo> {
+    let scopes: String = row.get(2)?;
+    Ok(ApiTokenInfo {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        scopes: scopes
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        created_at: row.get(3)?,
+        revoked: row.get::<_, Option<i64>>(4)?.is_some(),
+    })
+}
+
+pub(super) fn create_api_token(
+    conn: &Connection,
+    info: ApiTokenInfo,
+    hash: [u8; 32],
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO api_tokens (id, hash, name, scopes, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(rusqlite::params![
+            info.id,
+            &hash[..],
+            info.name,
+            info.scopes.join(","),
+            info.created_at
+        ])
+    })
+    .map_err(|e| {
+        if is_unique_conflict(&e) {
+            StoreError::Conflict
+        } else {
+            backend("create API token", e)
+        }
+    })?;
+    Ok(())
+}
+
+pub(super) fn api_token(
+    conn: &Connection,
+    hash: [u8; 32],
+) -> Result<Option<ApiTokenInfo>, StoreError> {
+    conn.prepare_cached(
+        "SELECT id, name, scopes, created_at, revoked_at FROM api_tokens
+         WHERE hash = ?1 AND revoked_at IS NULL",
+    )
+    .and_then(|mut stmt| stmt.query_row([&hash[..]], api_token_info).optional())
+    .map_err(|e| backend("read API token", e))
+}
+
+pub(super) fn list_api_tokens(conn: &Connection) -> Result<Vec<ApiTokenInfo>, StoreError> {
+    conn.prepare_cached(
+        "SELECT id, name, scopes, created_at, revoked_at FROM api_tokens ORDER BY created_at, id",
+    )
+    .and_then(|mut stmt| stmt.query_map([], api_token_info)?.collect())
+    .map_err(|e| backend("list API tokens", e))
+}
+
+pub(super) fn revoke_api_token(conn: &Connection, id: String) -> Result<bool, StoreError> {
+    conn.prepare_cached(
+        "UPDATE api_tokens SET revoked_at = strftime('%s', 'now') WHERE id = ?1 AND revoked_at IS NULL",
+    )
+    .and_then(|mut stmt| stmt.execute([&id]))
+    .map(|n| n > 0)
+    .map_err(|e| backend(format!("revoke API token {id}"), e))
 }

@@ -45,7 +45,7 @@ use super::{
     AgentRecord, AppendOutcome, Claimed, NewAgent, NewRun, Nonce, QueuedRun, RunRecord, Store,
     StoreError, StoreFuture, StoredSession,
 };
-use common::agents::{AgentProfile, AgentSummary};
+use common::agents::{AgentProfile, AgentSummary, ApiTokenInfo, RunRequest};
 
 /// [`Store`] on a SQLite database.
 pub struct SqliteStore {
@@ -375,6 +375,26 @@ impl Store for SqliteStore {
         now: i64,
     ) -> StoreFuture<Vec<String>> {
         self.write(move |c| agents::lose_runs(c, agent_id, holding, reason, now))
+    }
+
+    fn run_request(&self, id: String) -> StoreFuture<Option<RunRequest>> {
+        self.read(move |c| agents::run_request(c, &id))
+    }
+
+    fn create_api_token(&self, info: ApiTokenInfo, hash: [u8; 32]) -> StoreFuture<()> {
+        self.write(move |c| agents::create_api_token(c, info, hash))
+    }
+
+    fn api_token(&self, hash: [u8; 32]) -> StoreFuture<Option<ApiTokenInfo>> {
+        self.read(move |c| agents::api_token(c, hash))
+    }
+
+    fn list_api_tokens(&self) -> StoreFuture<Vec<ApiTokenInfo>> {
+        self.read(agents::list_api_tokens)
+    }
+
+    fn revoke_api_token(&self, id: String) -> StoreFuture<bool> {
+        self.write(move |c| agents::revoke_api_token(c, id))
     }
 
     fn backend_errors(&self) -> u64 {

@@ -146,6 +146,15 @@ pub(super) const MIGRATIONS: &[&str] = &[
         expires_at INTEGER NOT NULL,
         agent_id TEXT
     ) WITHOUT ROWID;",
+    // 8: API tokens for scripts, by the SHA-256 of the token.
+    "CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY NOT NULL,
+        hash BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),
+        name TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+    );",
 ];
 
 /// Applies the migrations `user_version` has not seen yet, all in one transaction. Call it with
