@@ -204,6 +204,13 @@ pub struct StartArgs {
     /// Do not echo the (redacted) output to this terminal
     #[arg(long, short)]
     pub quiet: bool,
+    /// Resume this Claude session in the first turn (its transcript restored by `agent`)
+    #[arg(long, value_name = "SESSION", hide = true)]
+    pub resume: Option<String>,
+    /// At the end, upload the session archive (session-archive.json) another agent can continue
+    /// the session from (`agent` sets it)
+    #[arg(long, hide = true)]
+    pub archive: bool,
 }
 
 #[derive(Debug, Clone, Args)]

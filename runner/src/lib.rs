@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod allowlist;
+pub mod archive;
 pub mod artifacts;
 pub mod assist;
 pub mod child;

@@ -96,6 +96,44 @@ async fn attach(
     }
 }
 
+/// Put the run's session archive (`archive.rs`) in the outbox, to be uploaded with the rest.
+async fn stage_archive(
+    settings: &Settings,
+    ended: &session::Ended,
+    cwd: &std::path::Path,
+    workspace: bool,
+    hidden: &[PathBuf],
+    rules: &Arc<Rules>,
+    outbox: &Outbox,
+) {
+    let (Some(session_id), Some(config)) = (
+        ended.session_id.clone(),
+        crate::archive::claude_config_dir(&settings.env),
+    ) else {
+        return;
+    };
+    let (cwd, hidden, rules, outbox) = (
+        cwd.to_path_buf(),
+        hidden.to_vec(),
+        rules.clone(),
+        outbox.clone(),
+    );
+    let staged = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let archive =
+            crate::archive::build(&config, &cwd, &session_id, workspace, &hidden, &rules)?;
+        outbox.put(
+            common::agents::ARCHIVE_NAME,
+            &serde_json::to_vec(&archive).context("encode the archive")?,
+        )?;
+        Ok(())
+    })
+    .await
+    .unwrap_or_else(|e| Err(anyhow::anyhow!("{e}")));
+    if let Err(e) = staged {
+        eprintln!("claude-runner: the session archive was not staged: {e:#}");
+    }
+}
+
 /// The environment variable through which `claude-runner agent` hands a taken run's key (hex)
 /// to the `start` it runs the run with.
 pub const RUN_KEY_ENV: &str = "RUN_KEY";
@@ -237,7 +275,7 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
             options: settings.claude.clone(),
         },
         cwd: cwd.clone(),
-        hidden,
+        hidden: hidden.clone(),
         rules: rules.clone(),
         tx: tx.clone(),
         client: client.clone(),
@@ -252,6 +290,7 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
         mcp_config: approvals.mcp_config(),
         ceilings: settings.ceilings.clone(),
         outbox: outbox.clone(),
+        resume: args.resume.clone(),
     };
     let (ended, counts) = driver.run(args.prompt.clone()).await;
     // From here Ctrl-C or SIGTERM ends the drain early (listening now: one that comes before
@@ -344,6 +383,18 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
             eprintln!("claude-runner: run {run_id} was deleted at the gateway");
         }
         return Ok(exit::of_start(outcome));
+    }
+    if args.archive {
+        stage_archive(
+            &settings,
+            &ended,
+            &cwd,
+            auto_workspace,
+            &hidden,
+            &rules,
+            &outbox,
+        )
+        .await;
     }
     // claude.log is complete once the sequencer has ended.
     if let Err(e) = outbox.stage_log(&rules).await {

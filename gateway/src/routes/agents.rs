@@ -32,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/agent/heartbeat", post(heartbeat))
         .route("/api/agent/assignments", get(assignments))
         .route("/api/runs/{id}/cancel", post(cancel))
+        .route("/api/runs/{id}/resume-archive", get(resume_archive))
 }
 
 /// Admin: `POST /api/agents/enrollments`: a one-time token, shown once, valid an hour.
@@ -192,4 +193,32 @@ async fn cancel(
     tracing::info!(run = %id, "queued run cancelled");
     state.live.announce_run(state.store.as_ref(), &id).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Runner (signed with the key of the run that continues a session):
+/// `GET /api/runs/:id/resume-archive`, the session archive of the run its request resumes
+/// from; `404` while there is none (the earlier run's runner may still be uploading it).
+async fn resume_archive(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    _signed: Signed<signed::RunRead>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let from = state
+        .store
+        .run_request(id)
+        .await?
+        .and_then(|r| r.resume)
+        .ok_or(ApiError::NotFound("this run continues no session"))?
+        .from_run;
+    let (_, bytes) = state
+        .store
+        .artifact(from, common::agents::ARCHIVE_NAME.into())
+        .await?
+        .ok_or(ApiError::NotFound("no session archive yet"))?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        bytes,
+    )
+        .into_response())
 }

@@ -106,6 +106,17 @@ pub async fn run(
             return run_id;
         }
     }
+    let mut resume = None;
+    if let Some(r) = a.request.resume.clone() {
+        match restore(&settings, &client, &a, key).await {
+            Ok(()) => resume = Some(r.session_id),
+            Err(e) => {
+                let why = format!("the session archive could not be restored: {e:#}");
+                refuse(&client, &run_id, key, &why).await;
+                return run_id;
+            }
+        }
+    }
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(e) => {
@@ -122,6 +133,11 @@ pub async fn run(
     };
     if a.request.session {
         cmd.arg("--session");
+    }
+    // Every run an agent hosts leaves an archive, so any agent can continue its session.
+    cmd.arg("--archive");
+    if let Some(session) = &resume {
+        cmd.args(["--resume", session]);
     }
     cmd.env_remove("HMAC_SECRET")
         .env_remove("RUN_TOKEN")
@@ -160,6 +176,53 @@ pub async fn run(
         refuse(&client, &run_id, key, &why).await;
     }
     run_id
+}
+
+/// How long an agent waits for the archive of the run a session continues from (its runner
+/// uploads it once that run has ended).
+const ARCHIVE_WAIT: Duration = Duration::from_secs(60);
+
+/// Fetch the archive of the session `a` continues and restore it where the run will work: the
+/// transcript beside Claude's config, and for a fresh workspace the files.
+async fn restore(
+    settings: &Settings,
+    client: &GatewayClient,
+    a: &Assignment,
+    key: [u8; 32],
+) -> anyhow::Result<()> {
+    let signer = Signer::Run {
+        run_id: a.run_id.clone(),
+        key,
+    };
+    let path = format!("api/runs/{}/resume-archive", a.run_id);
+    let start = tokio::time::Instant::now();
+    let bytes = loop {
+        let resp = client
+            .send(reqwest::Method::GET, &path, &signer, Vec::new())
+            .await?;
+        if resp.status().is_success() {
+            break resp.bytes().await?;
+        }
+        anyhow::ensure!(
+            resp.status() == reqwest::StatusCode::NOT_FOUND && start.elapsed() < ARCHIVE_WAIT,
+            "the gateway answered {} for the archive",
+            resp.status()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let archive: crate::archive::Archive =
+        serde_json::from_slice(&bytes).context("read the archive")?;
+    let config = crate::archive::claude_config_dir(&settings.env)
+        .context("neither CLAUDE_CONFIG_DIR nor HOME is set")?;
+    let (dir, files) = match &a.request.cwd {
+        Some(cwd) => (PathBuf::from(cwd), false),
+        None => (workspace::auto_dir(&settings.data_dir, &a.run_id), true),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+    let dir = std::fs::canonicalize(&dir)?;
+    tokio::task::spawn_blocking(move || crate::archive::restore(&archive, &config, &dir, files))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
 }
 
 /// End a taken run that will not run here: an `error` event with `why` and a `finished`
