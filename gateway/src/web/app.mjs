@@ -11,6 +11,7 @@ import { shellQuote, shownStatus } from './format.mjs';
 import { RunsList } from './runs.mjs';
 import { RunView } from './runview.mjs';
 import { setUpViewer } from './viewer.mjs';
+import { AgentsPage, onlineAgents } from './agents.mjs';
 
 const runs = new Map(); // id → summary, from the list stream
 const views = new Map(); // id → RunView
@@ -241,6 +242,7 @@ function activate(id, { push = true, target = null, focus = false } = {}) {
   for (const [vid, v] of views) if (vid !== id) v.hide();
   const url = id === 'runs' ? '/' : `/runs/${id}${target ? `#L${target}` : ''}`;
   if (push && location.pathname + location.hash !== url) history.pushState(null, '', url);
+  agentsPage.hide();
   $('runs-view').hidden = id !== 'runs';
   $('run-views').hidden = id === 'runs';
   if (id === 'runs') {
@@ -284,10 +286,35 @@ $('home').addEventListener('click', (ev) => {
   activate('runs', { focus: true });
 });
 
+// ---------- agents ----------
+
+const agentsPage = new AgentsPage();
+$('agents-open').addEventListener('click', () => {
+  $('runs-view').hidden = true;
+  $('run-views').hidden = true;
+  agentsPage.show();
+  document.title = 'Agents · claude-runner gateway';
+});
+
 // ---------- new run ----------
 
 const dialog = $('new-run');
 let created = null;
+
+/** The agents a run can be started on, after the two fixed choices. */
+async function fillTargets() {
+  const select = $('nr-target');
+  while (select.options.length > 2) select.remove(2);
+  try {
+    for (const a of await onlineAgents()) {
+      const o = el('option', null, `Agent ${a.name} (${a.running}/${a.capacity} runs)`);
+      o.value = a.name;
+      select.append(o);
+    }
+  } catch {
+    // Without the list, the fixed choices remain.
+  }
+}
 
 $('new-run-open').addEventListener('click', () => {
   $('new-run-form').reset();
@@ -295,6 +322,7 @@ $('new-run-open').addEventListener('click', () => {
   $('new-run-done').hidden = true;
   $('nr-error').textContent = '';
   created = null;
+  fillTargets();
   dialog.showModal();
   $('nr-name').focus();
 });
@@ -307,7 +335,29 @@ $('new-run-form').addEventListener('submit', async (ev) => {
     const v = $(`nr-${k}`).value.trim();
     if (v) body[k] = v;
   }
+  const target = $('nr-target').value;
   $('nr-create').disabled = true;
+  if (target) {
+    // On an agent: queued, taken by the agent, opened here at once.
+    if (!body.prompt) {
+      $('nr-error').textContent = 'A run on an agent needs a prompt.';
+      $('nr-create').disabled = false;
+      return;
+    }
+    if (target === '*') body.queue = true;
+    else body.agent = target;
+    body.session = $('nr-session').checked;
+    try {
+      const queued = await api('POST', '/api/runs', body);
+      dialog.close();
+      openRun(queued.run_id);
+    } catch (e) {
+      $('nr-error').textContent = `Could not start the run: ${e.message}`;
+    } finally {
+      $('nr-create').disabled = false;
+    }
+    return;
+  }
   try {
     created = await api('POST', '/api/runs', body);
     const parts = ['claude-runner', 'start', '--run-id', created.run_id, '--token', created.token];
