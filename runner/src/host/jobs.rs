@@ -17,15 +17,17 @@ use crate::start::RUN_KEY_ENV;
 use crate::{exit, workspace};
 
 /// The settings a `start` child gets: every one the agent resolved from a flag, the environment
-/// or `.env`, as environment variables (so the child resolves the same values), except
-/// `HMAC_SECRET`, which an agent's runs never need.
+/// or `.env`, as environment variables (so the child resolves the same values), except the
+/// secrets (`HMAC_SECRET`, the enrollment token), which an agent's runs never need.
+const SECRETS: &[&str] = &["HMAC_SECRET", "AGENT_ENROLL_TOKEN"];
+
 fn settings_env(settings: &Settings) -> Vec<(&'static str, String)> {
     use common::settings::Source;
     settings
         .shown
         .iter()
         .filter(|s| matches!(s.source, Source::Flag | Source::Env | Source::DotEnv))
-        .filter(|s| s.name != "HMAC_SECRET")
+        .filter(|s| !SECRETS.contains(&s.name))
         .map(|s| (s.name, s.value.clone()))
         .collect()
 }
@@ -140,6 +142,7 @@ pub async fn run(
         cmd.args(["--resume", session]);
     }
     cmd.env_remove("HMAC_SECRET")
+        .env_remove("AGENT_ENROLL_TOKEN")
         .env_remove("RUN_TOKEN")
         .env_remove("RUN_ID")
         .envs(settings_env(&settings))
@@ -316,6 +319,7 @@ pub async fn recover(settings: Settings, run_id: String) -> String {
         let status = tokio::process::Command::new(exe)
             .args(["flush", "--close", "--timeout", "60", "--run-id", &run_id])
             .env_remove("HMAC_SECRET")
+            .env_remove("AGENT_ENROLL_TOKEN")
             .envs(settings_env(&settings))
             .process_group(0)
             .stdin(Stdio::null())
