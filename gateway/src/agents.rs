@@ -265,7 +265,7 @@ pub async fn sweep_forever(state: crate::state::AppState) {
         match store.mark_agents_offline(before).await {
             Ok(ids) if !ids.is_empty() => {
                 tracing::warn!(agents = ?ids, "agents went offline");
-                announce_agent_runs(store.as_ref(), live).await;
+                announce_agent_runs(store.as_ref(), live, None).await;
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "mark agents offline"),
@@ -273,15 +273,17 @@ pub async fn sweep_forever(state: crate::state::AppState) {
     }
 }
 
-/// Publish the runs that have an agent to the runs list (their `agent_offline` changed).
-pub async fn announce_agent_runs(store: &dyn Store, live: &Live) {
+/// Publish the unfinished runs of agent `name` (of every agent: `None`) to the runs list, their
+/// `agent_offline` having changed. Reads the newest 1,000 runs.
+pub async fn announce_agent_runs(store: &dyn Store, live: &Live, name: Option<&str>) {
     let Ok(runs) = store.list_runs(1000).await else {
         return;
     };
-    for run in runs
-        .into_iter()
-        .filter(|r| r.agent.is_some() && !r.status.is_terminal())
-    {
+    for run in runs.into_iter().filter(|r| {
+        !r.status.is_terminal()
+            && r.agent.is_some()
+            && name.is_none_or(|n| r.agent.as_deref() == Some(n))
+    }) {
         live.announce_run(store, &run.id).await;
     }
 }

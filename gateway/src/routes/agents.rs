@@ -119,6 +119,11 @@ async fn heartbeat(
     let beat: Heartbeat = parse_json(signed.body())?;
     agents::check_profile(&beat.profile)?;
     let now = now_ms();
+    let was_offline = state
+        .store
+        .agent(id.clone())
+        .await?
+        .is_some_and(|a| !a.summary.online);
     let Some(agent) = state
         .store
         .agent_seen(id.clone(), Some(beat.profile), now)
@@ -144,8 +149,11 @@ async fn heartbeat(
             state.live.ring(run);
         }
     }
-    // Back online (or a profile with more room): its runs change, a claim may succeed.
-    agents::announce_agent_runs(state.store.as_ref(), &state.live).await;
+    // Back online: its runs are no longer `agent_offline`.
+    if was_offline {
+        agents::announce_agent_runs(state.store.as_ref(), &state.live, Some(&agent.name)).await;
+    }
+    // A profile with more room (or no longer draining): a claim may succeed now.
     state.live.ring_queue();
     Ok(Json(HeartbeatAnswer {
         drain: agent.drain_requested,
