@@ -318,3 +318,52 @@ async fn an_idle_agent_exits_when_told_and_a_drained_one_finishes_its_run_first(
         "no new run taken"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_directory_leads_out_of_the_roots_is_refused_by_the_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = Gateway::start(dir.path());
+    let root = dir.path().join("root");
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    // Below the root by its name, outside it by its real path.
+    std::os::unix::fs::symlink(&outside, root.join("link")).unwrap();
+    let root = std::fs::canonicalize(&root).unwrap();
+    let agent = Agent::start(
+        &gw,
+        dir.path(),
+        "box",
+        &["--root", root.to_str().unwrap()],
+        &agent_env(dir.path(), "box", &[]),
+    )
+    .await;
+    let cwd = root.join("link").display().to_string();
+    let id = queue(&gw, json!({"prompt": "escape", "agent": "box", "cwd": cwd})).await;
+    let r = run_when(&gw, &id, &[&agent], |r| r.status.is_terminal()).await;
+    assert_eq!(r.status, RunStatus::Failed, "{r:?}");
+    assert_eq!(r.exit_code, Some(125));
+    let events = gw.events(&id).await;
+    assert!(
+        events.iter().any(|e| e.kind == EventKind::Error
+            && e.data
+                .as_str()
+                .is_some_and(|t| t.contains("leads outside the agent's working roots"))),
+        "{events:?}"
+    );
+    assert!(
+        !std::fs::read_to_string(dir.path().join("jobs.log"))
+            .unwrap_or_default()
+            .contains("escape"),
+        "Claude never ran"
+    );
+    // A directory under the root runs.
+    std::fs::create_dir_all(root.join("app")).unwrap();
+    let ok = queue(
+        &gw,
+        json!({"prompt": "inside", "agent": "box", "cwd": root.join("app").display().to_string()}),
+    )
+    .await;
+    let r = run_when(&gw, &ok, &[&agent], |r| r.status.is_terminal()).await;
+    assert_eq!(r.status, RunStatus::Finished, "{r:?}\n{}", agent.log());
+}
