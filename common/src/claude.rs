@@ -40,7 +40,7 @@ pub struct Usage {
 }
 
 impl Usage {
-    fn from_value(v: &Value) -> Self {
+    pub(crate) fn from_value(v: &Value) -> Self {
         let n = |k: &str| v[k].as_u64().unwrap_or(0);
         Self {
             input_tokens: n("input_tokens"),

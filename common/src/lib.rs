@@ -13,6 +13,7 @@ pub mod redact;
 pub mod secret;
 pub mod settings;
 pub mod sign;
+pub mod terminal;
 pub mod wire;
 
 pub use secret::Secret;

@@ -186,9 +186,17 @@ pub enum Marker {
     },
     /// Processes the child left behind were killed when the run ended.
     Reaped { processes: u64 },
-    /// How many times each redaction rule fired in the run (counts only, never values).
+    /// How many times each redaction rule fired in the run (counts only, never values): in the
+    /// child's output, `exec` output, file reads, artifacts, markers and messages alike.
     Redactions {
         counts: std::collections::BTreeMap<String, u64>,
+    },
+    /// Secret environment variables whose values are too short to redact without redacting
+    /// ordinary words: named once at the start of a run (names only), and not redacted.
+    RedactionSkipped {
+        names: Vec<String>,
+        #[serde(rename = "minBytes")]
+        min_bytes: usize,
     },
     /// An `exec` command ended. `exitCode` as for `finished`; `timedOut` if the runner ended it.
     CommandFinished {
@@ -515,6 +523,9 @@ pub struct RunSummary {
     /// Why a run ended `lost` or was cancelled while queued.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// A person pinned the run: retention never deletes it.
+    #[serde(default)]
+    pub pinned: bool,
 }
 
 /// A run's Claude session as the gateway records it at ingest.

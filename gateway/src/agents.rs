@@ -383,12 +383,13 @@ pub async fn wait_for_turn(
 /// A run as the run API answers it: status, session and conversation so far.
 pub async fn answer(
     store: &dyn Store,
+    transcripts: &crate::transcript::Transcripts,
     base_url: &str,
     run_id: &str,
 ) -> Result<common::agents::RunAnswer, ApiError> {
     use common::claude::EntryKind;
     let run = crate::http::stored_run(store, run_id).await?;
-    let transcript = crate::transcript::build(store, run_id).await?;
+    let transcript = transcripts.get(store, run_id).await?;
     let messages = transcript
         .entries
         .iter()
@@ -409,7 +410,7 @@ pub async fn answer(
             .summary
             .claude
             .and_then(|c| c.session_id)
-            .or(transcript.summary.session_id),
+            .or_else(|| transcript.summary.session_id.clone()),
         messages,
         ui_url: format!("{base_url}/runs/{run_id}"),
     })

@@ -4,7 +4,9 @@
 
 use common::wire::{self, AssistLink, Command, CommandKind, PermissionChoice};
 use serde::Deserialize;
+use serde_json::json;
 
+use crate::audit;
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::live::Live;
@@ -133,6 +135,40 @@ pub fn check_decision(d: &DecisionBody) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Queue a person's decision on a waiting permission request, stamped with who decided: the
+/// run must be live and list `request_id` among its waiting requests (else `400 not_pending`).
+/// The one path of the permission route and of a push notification's actions.
+pub async fn decide(
+    store: &dyn Store,
+    live: &Live,
+    run_id: &str,
+    request_id: String,
+    d: DecisionBody,
+    by: &str,
+) -> Result<Command, ApiError> {
+    check_decision(&d)?;
+    require_live_run(store, run_id).await?;
+    let waiting = store
+        .run(run_id.to_string())
+        .await?
+        .and_then(|r| r.summary.claude)
+        .is_some_and(|c| c.pending_requests.contains(&request_id));
+    if !waiting {
+        return Err(ApiError::bad_request(
+            "not_pending",
+            "no permission request with this id waits for a decision",
+        ));
+    }
+    let kind = CommandKind::Permission {
+        request_id,
+        decision: d.decision,
+        message: d.message,
+        rule: d.rule,
+        by: by.to_string(),
+    };
+    queue(store, live, run_id, kind).await
+}
+
 /// Check a link before it is queued: tmate only, bounded, printable, plausible schemes.
 pub fn check_link(link: &AssistLink) -> Result<(), ApiError> {
     let bad = |m: &str| Err(ApiError::bad_request("invalid_field", m.to_string()));
@@ -186,6 +222,45 @@ pub async fn queue(
         .await?;
     live.ring(id);
     Ok(command)
+}
+
+/// The audit line of a queued command: `prompt_sent`, `run_stopped`, `approval_decided`, or
+/// `command_sent` with its kind.
+pub fn audit_event(run_id: &str, command: &Command) -> audit::Event {
+    let event = |action| audit::Event::new(action).run(run_id).target(&command.id);
+    match &command.kind {
+        CommandKind::Prompt {
+            prompt,
+            model,
+            permission_mode,
+        } => event("prompt_sent").detail(json!({
+            "prompt": audit::excerpt(prompt),
+            "model": model,
+            "permission_mode": permission_mode,
+        })),
+        CommandKind::Stop => event("run_stopped"),
+        CommandKind::Permission {
+            request_id,
+            decision,
+            message,
+            rule,
+            ..
+        } => event("approval_decided").detail(json!({
+            "request_id": request_id,
+            "decision": decision,
+            "message": message.as_deref().map(audit::excerpt),
+            "rule": rule,
+        })),
+        CommandKind::Exec { command } => {
+            event("command_sent").detail(json!({ "kind": "exec", "command": command }))
+        }
+        CommandKind::File { path } => {
+            event("command_sent").detail(json!({ "kind": "file", "path": path }))
+        }
+        CommandKind::Interrupt => event("command_sent").detail(json!({ "kind": "interrupt" })),
+        CommandKind::EndSession => event("command_sent").detail(json!({ "kind": "end_session" })),
+        CommandKind::Assist { .. } => event("assist_link"),
+    }
 }
 
 #[cfg(test)]

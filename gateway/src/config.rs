@@ -16,7 +16,7 @@ use crate::store::Location;
 #[derive(Debug, Default, Parser)]
 #[command(
     name = "gateway",
-    version,
+    version = crate::version::describe(),
     about = "Self-hosted HTTPS gateway for claude-runner: stores signed run events and serves them",
     long_about = "Self-hosted HTTPS gateway for claude-runner.\n\n\
         With no configuration it listens on https://127.0.0.1:3100, keeps its SQLite database, \
@@ -25,14 +25,16 @@ use crate::store::Location;
         start a runner against it."
 )]
 pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// Address to listen on [env: GATEWAY_LISTEN] [default: 127.0.0.1:3100]
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
     /// Data directory: database, certificates, secrets [env: GATEWAY_DATA_DIR] [default: .data/gateway]
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
     /// Database URL; only sqlite: is built in [env: DATABASE_URL] [default: sqlite:<data-dir>/gateway.db]
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", global = true)]
     pub database_url: Option<String>,
     /// Base URL people and runners use to reach this gateway [env: GATEWAY_PUBLIC_URL]
     #[arg(long, value_name = "URL")]
@@ -43,6 +45,19 @@ pub struct Args {
     /// PEM private key for --tls-cert [env: GATEWAY_TLS_KEY]
     #[arg(long, value_name = "PATH", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Obtain and renew a public certificate for these domains by ACME (TLS-ALPN-01 on this
+    /// port), comma-separated [env: GATEWAY_ACME_DOMAINS]
+    #[arg(long, value_name = "DOMAINS")]
+    pub acme_domains: Option<String>,
+    /// Contact e-mail for the ACME account [env: GATEWAY_ACME_EMAIL]
+    #[arg(long, value_name = "EMAIL")]
+    pub acme_email: Option<String>,
+    /// ACME directory URL [env: GATEWAY_ACME_DIRECTORY] [default: Let's Encrypt]
+    #[arg(long, value_name = "URL")]
+    pub acme_directory: Option<String>,
+    /// Extra CA (PEM) to trust for the ACME directory's own HTTPS [env: GATEWAY_ACME_CA_FILE]
+    #[arg(long, value_name = "PATH")]
+    pub acme_ca_file: Option<PathBuf>,
     /// Extra DNS names or IPs for the generated certificate, comma-separated [env: GATEWAY_TLS_NAMES]
     #[arg(long, value_name = "NAMES")]
     pub tls_names: Option<String>,
@@ -67,22 +82,37 @@ pub struct Args {
     /// Connections served at once; past it clients get 503 [env: GATEWAY_MAX_CONNECTIONS] [default: 1000]
     #[arg(long, value_name = "N")]
     pub max_connections: Option<u64>,
+    /// Reverse proxies whose X-Forwarded-For / Forwarded header names the client, comma-separated
+    /// addresses or networks (10.0.0.0/8) [env: GATEWAY_TRUSTED_PROXIES] [default: none]
+    #[arg(long, value_name = "ADDRS")]
+    pub trusted_proxies: Option<String>,
     /// Print a new admin token (and forget the old one), then serve
     #[arg(long)]
     pub rotate_admin_token: bool,
     /// Read this file instead of ./.env
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", global = true)]
     pub env_file: Option<PathBuf>,
-    #[command(subcommand)]
-    pub command: Option<GatewayCommand>,
 }
 
-/// What `gateway` does besides serving (the default).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Subcommand)]
-pub enum GatewayCommand {
+/// What to do instead of serving.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
+pub enum Command {
     /// Print a one-time enrollment token for `claude-runner agent --enroll-token` (valid an
     /// hour), made in this gateway's database; the gateway may be running
     Enroll,
+    /// Write a consistent backup of the database, secrets and certificates to FILE, also while
+    /// the gateway runs (SQLite; for PostgreSQL see the README)
+    Backup {
+        /// The backup file to write (must not exist); it holds every secret: keep it private
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
+    /// Restore a backup into an empty data directory, then start the gateway on it
+    Restore {
+        /// A file written by `gateway backup`
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+    },
 }
 
 /// The effective configuration.
@@ -104,6 +134,10 @@ pub struct Config {
     pub metrics_token: Option<Secret>,
     pub rotate_admin_token: bool,
     pub limits: Limits,
+    /// How long ended runs are kept (`GATEWAY_RETENTION`, `GATEWAY_RETENTION_<STATUS>`).
+    pub retention: crate::retention::Policy,
+    /// `GATEWAY_TRUSTED_PROXIES`: whose forwarding headers name the client.
+    pub trusted_proxies: crate::http::TrustedProxies,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +150,8 @@ pub enum TlsChoice {
         cert: PathBuf,
         key: PathBuf,
     },
+    /// A public certificate by ACME, kept in `<data>/acme`.
+    Acme(crate::server::tls::acme::AcmeSettings),
     /// Plain HTTP; `remote_allowed` when forced on a non-loopback address.
     PlainHttp {
         remote_allowed: bool,
@@ -194,10 +230,40 @@ impl Config {
             args.tls_key.map(|p| p.display().to_string()),
             None,
         );
+        let acme_domains: Vec<String> = get("GATEWAY_ACME_DOMAINS", args.acme_domains, None)
+            .map(|s| {
+                s.split(',')
+                    .map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase())
+                    .filter(|d| !d.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
         let tls = match (plain, cert, key) {
             (true, _, _) => TlsChoice::PlainHttp {
                 remote_allowed: args.allow_plain_http_remote,
             },
+            (false, None, None) if !acme_domains.is_empty() => {
+                TlsChoice::Acme(crate::server::tls::acme::AcmeSettings {
+                    domains: acme_domains,
+                    email: get("GATEWAY_ACME_EMAIL", args.acme_email, None)
+                        .filter(|e| !e.trim().is_empty()),
+                    directory: get(
+                        "GATEWAY_ACME_DIRECTORY",
+                        args.acme_directory,
+                        Some(crate::server::tls::acme::LETS_ENCRYPT),
+                    )
+                    .unwrap_or_default(),
+                    directory_ca: get(
+                        "GATEWAY_ACME_CA_FILE",
+                        args.acme_ca_file.map(|p| p.display().to_string()),
+                        None,
+                    )
+                    .map(PathBuf::from),
+                })
+            }
+            (false, Some(_), Some(_)) if !acme_domains.is_empty() => {
+                bail!("GATEWAY_ACME_DOMAINS and GATEWAY_TLS_CERT exclude each other: choose one")
+            }
             (false, Some(cert), Some(key)) => TlsChoice::Files {
                 cert: cert.into(),
                 key: key.into(),
@@ -264,6 +330,11 @@ impl Config {
                 .map(Secret::new),
             rotate_admin_token: args.rotate_admin_token,
             limits,
+            retention: crate::retention::Policy::resolve(|name| get(name, None, None))?,
+            trusted_proxies: crate::http::TrustedProxies::parse(
+                &get("GATEWAY_TRUSTED_PROXIES", args.trusted_proxies, None).unwrap_or_default(),
+            )
+            .context("GATEWAY_TRUSTED_PROXIES")?,
         })
     }
 
@@ -296,6 +367,13 @@ impl Config {
         } else {
             "https"
         };
+        if let TlsChoice::Acme(acme) = &self.tls {
+            let port = bound.port();
+            return match port {
+                443 => format!("https://{}", acme.domains[0]),
+                _ => format!("https://{}:{port}", acme.domains[0]),
+            };
+        }
         let host = if bound.ip().is_loopback() || bound.ip().is_unspecified() {
             "localhost".to_string()
         } else {
@@ -423,6 +501,42 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn acme_domains_choose_acme_and_the_public_url() {
+        let c = Config::resolve(
+            Args::default(),
+            &layers(&[
+                ("GATEWAY_ACME_DOMAINS", " GW.example.com., www.example.com"),
+                ("GATEWAY_ACME_EMAIL", "ops@example.com"),
+            ]),
+        )
+        .unwrap();
+        let TlsChoice::Acme(acme) = &c.tls else {
+            panic!("{:?}", c.tls)
+        };
+        assert_eq!(acme.domains, ["gw.example.com", "www.example.com"]);
+        assert_eq!(acme.email.as_deref(), Some("ops@example.com"));
+        assert_eq!(acme.directory, crate::server::tls::acme::LETS_ENCRYPT);
+        assert_eq!(
+            c.base_url("0.0.0.0:443".parse().unwrap()),
+            "https://gw.example.com"
+        );
+        assert_eq!(
+            c.base_url("0.0.0.0:8443".parse().unwrap()),
+            "https://gw.example.com:8443"
+        );
+        let err = Config::resolve(
+            Args::default(),
+            &layers(&[
+                ("GATEWAY_ACME_DOMAINS", "gw.example.com"),
+                ("GATEWAY_TLS_CERT", "c.pem"),
+                ("GATEWAY_TLS_KEY", "k.pem"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("exclude each other"), "{err}");
     }
 
     #[test]

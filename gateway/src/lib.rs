@@ -6,7 +6,9 @@
 //! serving, and [`routes::router`] for handler tests without a socket.
 
 pub mod agents;
+pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod clock;
 pub mod commands;
 pub mod config;
@@ -14,12 +16,16 @@ pub mod error;
 pub mod http;
 pub mod live;
 pub mod metrics;
+pub mod notify;
+pub mod retention;
 pub mod routes;
 pub mod secrets;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod team;
 pub mod transcript;
+pub mod version;
 pub mod web;
 pub mod web_session;
 
@@ -27,6 +33,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -78,6 +85,10 @@ impl Gateway {
             store.as_ref(),
         )
         .await?;
+        if secrets.new_admin_token.is_some() {
+            let made = audit::Event::new("token_created").target(auth::ADMIN_TOKEN_ID);
+            audit::record(store.as_ref(), &audit::Who::gateway(), None, made).await;
+        }
         let (sessions, new_admin_password) =
             web_session::Sessions::open(store.as_ref(), config.admin_password.clone()).await?;
         let tls = match &config.tls {
@@ -86,28 +97,55 @@ impl Gateway {
                 extra_names,
             )?),
             TlsChoice::Files { cert, key } => Some(server::tls::load_files(cert, key)?),
+            TlsChoice::Acme(settings) => Some(server::tls::acme::material(
+                &config.data_dir.join("acme"),
+                settings.clone(),
+            )?),
             TlsChoice::PlainHttp { .. } => None,
         };
         let base_url = config.base_url(bound);
         let ca_path = tls.as_ref().and_then(|t| t.ca_path.as_deref());
         let runner_env_path =
             secrets::write_runner_env(&config.data_dir, &base_url, &secrets.hmac_secret, ca_path)?;
+        // The contact a push service sees in the VAPID token (RFC 8292: https: or mailto:).
+        let vapid_subject = if base_url.starts_with("https://") {
+            base_url.clone()
+        } else {
+            "mailto:claude-runner-gateway@localhost".to_string()
+        };
+        let vapid = notify::Vapid::load_or_create(&config.data_dir, vapid_subject)
+            .context("load or create the VAPID key")?;
+        let notifier = Arc::new(notify::Notifier::new(
+            store.clone(),
+            base_url.clone(),
+            Some(vapid),
+        )?);
+        // The user handles of passkeys are keyed with the HMAC secret, so they stay the same
+        // across restarts.
+        let passkeys =
+            web_session::Passkeys::new(&base_url, secrets.hmac_secret.expose().as_bytes());
         let state = AppState::new(StateInner {
             body_slots: Default::default(),
+            notifier,
             store,
             hmac_secret: secrets.hmac_secret,
             admin_token_hash: secrets.admin_token_hash,
+            admin_token_seen: Default::default(),
             metrics_token_hash: config
                 .metrics_token
                 .as_ref()
                 .map(|t| auth::tokens::token_hash(t.expose().trim())),
             nonces: auth::replay::NonceCache::new(config.limits.nonce_cache_entries),
             limits: config.limits.clone(),
+            retention: config.retention.clone(),
+            trusted_proxies: config.trusted_proxies.clone(),
             base_url: base_url.clone(),
             tls: tls.is_some(),
             sessions,
+            passkeys,
             live: Default::default(),
             metrics: Default::default(),
+            transcripts: Default::default(),
         });
         Ok(Self {
             state,
@@ -130,11 +168,21 @@ impl Gateway {
         let app = routes::router(self.state.clone());
         let pruner = tokio::spawn(auth::replay::prune_forever(self.state.store.clone()));
         let sweeper = tokio::spawn(agents::sweep_forever(self.state.clone()));
+        let retention = tokio::spawn(retention::sweep_forever(
+            self.state.store.clone(),
+            self.state.retention.clone(),
+        ));
+        let dispatcher = tokio::spawn(notify::run_forever(self.state.notifier.clone()));
         let renewal = self
             .tls
             .as_ref()
             .and_then(|t| t.renewer.clone())
             .map(|r| tokio::spawn(server::tls::renew_forever(r)));
+        let acme = self
+            .tls
+            .as_ref()
+            .and_then(|t| t.acme.clone())
+            .map(|a| tokio::spawn(server::tls::acme::renew_forever(a)));
         let limits = server::ConnLimits {
             max_connections: self.state.limits.max_connections,
             header_timeout: self.state.limits.header_timeout,
@@ -151,8 +199,13 @@ impl Gateway {
         .await;
         pruner.abort();
         sweeper.abort();
+        retention.abort();
+        dispatcher.abort();
         if let Some(r) = renewal {
             r.abort();
+        }
+        if let Some(a) = acme {
+            a.abort();
         }
         served
     }

@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Parser;
 use common::settings::{Layers, parse_dotenv};
 use gateway::Gateway;
-use gateway::config::{Args, Config, GatewayCommand};
+use gateway::config::{Args, Command, Config};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -28,7 +28,8 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    let command = args.command.take();
     let env_file = args.env_file.clone().unwrap_or_else(|| ".env".into());
     let dotenv = match std::fs::read_to_string(&env_file) {
         Ok(text) => parse_dotenv(&text).with_context(|| format!("{}", env_file.display()))?,
@@ -41,10 +42,12 @@ async fn run() -> anyhow::Result<()> {
         env: std::env::vars().collect(),
         dotenv,
     };
-    let command = args.command;
     let config = Config::resolve(args, &layers)?;
-    if command == Some(GatewayCommand::Enroll) {
-        return enroll(&config).await;
+    match command {
+        Some(Command::Enroll) => return enroll(&config).await,
+        Some(Command::Backup { to }) => return backup(&config, &to).await,
+        Some(Command::Restore { from }) => return restore(&config, &from).await,
+        None => {}
     }
 
     let listener = tokio::net::TcpListener::bind(&config.listen)
@@ -99,6 +102,12 @@ fn print_banner(gw: &Gateway, bound: std::net::SocketAddr) {
         if let Some(fp) = &tls.ca_fingerprint {
             println!("  CA SHA-256:        {fp}");
         }
+        if let Some(acme) = &tls.acme {
+            println!(
+                "  certificate:       by ACME for {}",
+                acme.domains().join(", ")
+            );
+        }
         if tls.generated {
             println!("  (a local CA and a certificate for localhost were generated on this start)");
         }
@@ -134,4 +143,43 @@ fn print_banner(gw: &Gateway, bound: std::net::SocketAddr) {
         "  {runner} --env-file {} start --cmd \"your prompt\"",
         gw.runner_env_path.display()
     );
+}
+
+/// `gateway backup --to FILE`: a snapshot of a gateway that may be running.
+async fn backup(config: &Config, to: &std::path::Path) -> anyhow::Result<()> {
+    let (config2, to2) = (config.clone(), to.to_path_buf());
+    let report = tokio::task::spawn_blocking(move || gateway::backup::backup(&config2, &to2))
+        .await
+        .context("the backup task failed")?
+        .context("back up")?;
+    println!(
+        "backed up {} runs and {} files ({} bytes) to {}",
+        report.runs,
+        report.files.len(),
+        report.bytes,
+        to.display()
+    );
+    eprintln!(
+        "warning: {} holds the HMAC secret, the TLS keys and every run's signing key. It is \
+         readable by its owner only; keep it where only the gateway's operators can read it \
+         (not a shared drive, not a repository), encrypted if it leaves the machine.",
+        to.display()
+    );
+    Ok(())
+}
+
+/// `gateway restore --from FILE`: into an empty data directory.
+async fn restore(config: &Config, from: &std::path::Path) -> anyhow::Result<()> {
+    let (config2, from2) = (config.clone(), from.to_path_buf());
+    let report = tokio::task::spawn_blocking(move || gateway::backup::restore(&config2, &from2))
+        .await
+        .context("the restore task failed")?
+        .context("restore")?;
+    println!(
+        "restored {} runs and {} files into {}; start the gateway with the same --data-dir",
+        report.runs,
+        report.files.len(),
+        config.data_dir.display()
+    );
+    Ok(())
 }

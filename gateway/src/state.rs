@@ -18,10 +18,16 @@ pub struct StateInner {
     pub hmac_secret: Secret,
     /// SHA-256 of the admin token; the token itself is never kept.
     pub admin_token_hash: [u8; 32],
+    /// Whether this process has seen the admin token used (its first use is audited once).
+    pub admin_token_seen: std::sync::atomic::AtomicBool,
     /// SHA-256 of `GATEWAY_METRICS_TOKEN`, which reads `/metrics` and nothing else.
     pub metrics_token_hash: Option<[u8; 32]>,
     pub nonces: NonceCache,
     pub limits: Limits,
+    /// How long ended runs are kept; the UI shows it.
+    pub retention: crate::retention::Policy,
+    /// The reverse proxies whose forwarding headers name the client.
+    pub trusted_proxies: crate::http::TrustedProxies,
     /// Base URL for links shown to people (`https://localhost:3100`).
     pub base_url: String,
     /// The listener serves TLS: answers carry HSTS, and a browser's `Origin` must be `https`.
@@ -31,10 +37,17 @@ pub struct StateInner {
     pub live: crate::live::Live,
     /// The web UI's password hash, sign-in sessions and sign-in rate limits.
     pub sessions: crate::web_session::Sessions,
+    /// Passkeys' relying party: `None` when the public URL's host is an IP address, which
+    /// WebAuthn does not take.
+    pub passkeys: Option<crate::web_session::Passkeys>,
     /// Counters served at `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Bounds on large bodies read at once.
     pub body_slots: crate::http::BodySlots,
+    /// The transcripts read last, extended by each request rather than rebuilt.
+    pub transcripts: crate::transcript::Transcripts,
+    /// Webhooks and Web Push: queueing notices, and the dispatcher's side.
+    pub notifier: Arc<crate::notify::Notifier>,
 }
 
 impl std::fmt::Debug for StateInner {

@@ -36,20 +36,29 @@ fn state_on(path: &std::path::Path) -> AppState {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(path).unwrap());
     AppState::new(StateInner {
         body_slots: Default::default(),
+        notifier: Arc::new(
+            gateway::notify::Notifier::new(store.clone(), "https://localhost:3100".into(), None)
+                .unwrap(),
+        ),
         store,
         hmac_secret: Secret::new(SECRET),
         admin_token_hash: token_hash(ADMIN),
+        admin_token_seen: Default::default(),
+        passkeys: None,
         metrics_token_hash: None,
         nonces: NonceCache::new(1000),
         limits: Limits {
             max_ingest_bytes: 64 * 1024,
             ..Limits::default()
         },
+        retention: Default::default(),
+        trusted_proxies: Default::default(),
         base_url: "https://localhost:3100".into(),
         tls: true,
         live: Default::default(),
         sessions: Default::default(),
         metrics: Default::default(),
+        transcripts: Default::default(),
     })
 }
 

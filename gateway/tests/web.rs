@@ -492,3 +492,123 @@ async fn the_list_stream_sends_a_snapshot_then_run_changes() {
         "streams need a session or the admin token"
     );
 }
+
+/// Behind a trusted reverse proxy each client it names has its own sign-in limit; a header from
+/// anyone else is ignored, so a client cannot give itself fresh attempts by inventing addresses.
+#[tokio::test]
+async fn the_limiter_counts_the_client_a_trusted_proxy_names_and_ignores_spoofed_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = support::plain_config(dir.path());
+    config.public_url = Some("https://localhost:3100".into());
+    config.admin_password = Some(Secret::new(PASSWORD));
+    config.trusted_proxies = gateway::http::TrustedProxies::parse("10.0.0.0/8").unwrap();
+    let gw = gateway::Gateway::open(config, "127.0.0.1:3100".parse().unwrap())
+        .await
+        .unwrap();
+    let state = gw.state;
+    let via = |xff: &str, req: Request<Body>| {
+        let mut req = req;
+        req.headers_mut()
+            .insert("x-forwarded-for", xff.parse().unwrap());
+        req
+    };
+
+    // A client straight on the internet rotating X-Forwarded-For: one address, one limit.
+    for i in 0..5 {
+        let req = via(&format!("198.51.100.{i}"), sign_in_request("guess"));
+        let r = send(&state, from([203, 0, 113, 9], req)).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let req = via("198.51.100.99", sign_in_request(PASSWORD));
+    let r = send(&state, from([203, 0, 113, 9], req)).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the spoofed header changed nothing"
+    );
+
+    // Through the proxy (10.0.0.5): the client it names is counted, not the proxy.
+    for _ in 0..5 {
+        let req = via("192.0.2.1", sign_in_request("guess"));
+        let r = send(&state, from([10, 0, 0, 5], req)).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let req = via("192.0.2.1", sign_in_request(PASSWORD));
+    let r = send(&state, from([10, 0, 0, 5], req)).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "that client is limited"
+    );
+    let req = via("192.0.2.2", sign_in_request(PASSWORD));
+    let r = send(&state, from([10, 0, 0, 5], req)).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "another client behind the same proxy is not"
+    );
+    // A client's own claim to the left of what the proxy saw is not believed.
+    let req = via("192.0.2.2, 192.0.2.1", sign_in_request(PASSWORD));
+    let r = send(&state, from([10, 0, 0, 5], req)).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// The UI installs on a phone: the page links a web app manifest, and the service worker that
+/// shows push notifications (and posts their actions) is served at the root, so its scope is
+/// the whole gateway.
+#[tokio::test]
+async fn the_manifest_and_the_service_worker_are_served_from_the_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = open(dir.path()).await;
+    let page = send(&state, Request::get("/").body(Body::empty()).unwrap()).await;
+    let html = axum::body::to_bytes(page.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let html = String::from_utf8(html.to_vec()).unwrap();
+    assert!(html.contains(r#"<link rel="manifest" href="/manifest.webmanifest">"#));
+
+    let resp = send(
+        &state,
+        Request::get("/manifest.webmanifest")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.headers()[header::CONTENT_TYPE],
+        "application/manifest+json"
+    );
+    let manifest = json_of(resp).await;
+    assert_eq!(
+        (
+            &manifest["start_url"],
+            &manifest["scope"],
+            &manifest["display"]
+        ),
+        (&json!("/"), &json!("/"), &json!("standalone"))
+    );
+    let icon = manifest["icons"][0]["src"].as_str().unwrap().to_string();
+    let resp = send(&state, Request::get(&icon).body(Body::empty()).unwrap()).await;
+    assert_eq!(resp.status(), StatusCode::OK, "{icon}");
+
+    let resp = send(&state, Request::get("/sw.js").body(Body::empty()).unwrap()).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.headers()[header::CONTENT_TYPE],
+        "text/javascript; charset=utf-8"
+    );
+    assert!(
+        resp.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'self'")
+    );
+    let sw = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let sw = String::from_utf8(sw.to_vec()).unwrap();
+    for part in ["'push'", "'notificationclick'", "showNotification", "token"] {
+        assert!(sw.contains(part), "the worker handles {part}");
+    }
+}

@@ -75,7 +75,7 @@ pub fn redact_file_tail_to(
     use std::io::Write as _;
     // Pass 1: how long is the redacted text?
     let mut total = 0u64;
-    redact_stream(rules, path, |chunk| {
+    redact_stream(rules, path, true, |chunk| {
         total += chunk.len() as u64;
         Ok(())
     })?;
@@ -101,7 +101,7 @@ pub fn redact_file_tail_to(
     let mut offset = 0u64;
     let mut started = from == 0;
     // Pass 2: the kept part, behind its note.
-    redact_stream(rules, path, |chunk| {
+    redact_stream(rules, path, false, |chunk| {
         let at = offset;
         offset += chunk.len() as u64;
         if started {
@@ -127,7 +127,7 @@ pub fn redact_file_tail_to(
         // when the last line is longer than `max`; read them once more.
         let mut offset = 0u64;
         let mut noted = false;
-        redact_stream(rules, path, |chunk| {
+        redact_stream(rules, path, false, |chunk| {
             let at = offset;
             offset += chunk.len() as u64;
             if offset <= from {
@@ -148,14 +148,20 @@ pub fn redact_file_tail_to(
 }
 
 /// Feed the file at `path`, redacted as one stream, to `sink` piece by piece.
+/// `counted`: whether the hits go to the run's tally (only one pass over a file should).
 fn redact_stream(
     rules: &Arc<Rules>,
     path: &Path,
+    counted: bool,
     mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     use std::io::Read;
     let mut file = std::fs::File::open(path)?;
-    let mut redactor = Redactor::new(Arc::clone(rules));
+    let mut redactor = if counted {
+        Redactor::new(Arc::clone(rules))
+    } else {
+        Redactor::uncounted(Arc::clone(rules))
+    };
     let mut buf = vec![0u8; 64 * 1024];
     let mut out = Vec::with_capacity(128 * 1024);
     loop {

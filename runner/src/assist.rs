@@ -109,10 +109,14 @@ pub async fn run(settings: Settings, args: AssistArgs) -> anyhow::Result<i32> {
         }
     };
     let expires_at = crate::pipeline::now_ms() + expires.as_millis() as i64;
+    // Links pass the redactor like every string the runner sends (the environment's secrets
+    // never ride along in one); the tmate session itself is what the link is for.
+    let rules = std::sync::Arc::new(crate::start::redaction_rules(&settings, None)?);
+    let clean = |s: &str| common::redact::redact_text(&rules, s);
     let open = AssistLink {
         kind: "tmate".into(),
-        url: Some(links.0.clone()),
-        web: links.1.clone(),
+        url: Some(clean(&links.0)),
+        web: links.1.as_deref().map(clean),
         expires_at: Some(expires_at),
         closed: false,
         reason: None,

@@ -202,7 +202,7 @@ pub struct StartArgs {
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
     /// Do not echo the (redacted) output to this terminal
-    #[arg(long, short)]
+    #[arg(long, short, conflicts_with = "raw")]
     pub quiet: bool,
     /// Resume this Claude session in the first turn (its transcript restored by `agent`)
     #[arg(long, value_name = "SESSION", hide = true)]
@@ -211,6 +211,11 @@ pub struct StartArgs {
     /// the session from (`agent` sets it)
     #[arg(long, hide = true)]
     pub archive: bool,
+    /// Echo the (redacted) output exactly as the child printed it: Claude's stream-json as JSON
+    /// lines, no markers. Without it Claude's output reads as who said what, a tool call per
+    /// line, and the run's markers as short labelled lines
+    #[arg(long)]
+    pub raw: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -372,6 +372,11 @@ impl Settings {
             allowlist.lines().collect::<Vec<_>>().join(", ")
         ));
         out.push_str(&self.tool_policy());
+        out.push_str(
+            "terminal echo of `start`: Claude's stream-json in words (who said what, a tool call \
+             per line) and markers as labelled lines; `--raw` for the lines as they came, \
+             `--quiet` for none (redacted either way)\n",
+        );
         if matches!(self.trust, Trust::Insecure) {
             out.push_str("WARNING: ALLOW_SELF_SIGNED turns certificate verification off; prefer GATEWAY_CA_FILE or GATEWAY_CERT_SHA256\n");
         }

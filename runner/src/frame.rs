@@ -2,6 +2,12 @@
 
 /// Splits a byte stream into lines of at most `max` bytes (on UTF-8 boundaries where possible).
 /// A trailing `\r` is dropped with the `\n`; invalid UTF-8 becomes U+FFFD.
+///
+/// A line still open when a read ends, with a carriage return in it (a progress bar drawing over
+/// its line), goes out up to its last `\r` as a *fragment*: a string ending in `\r`, which the
+/// rest of the line follows later (more fragments, then the line up to its newline). Joined,
+/// they are the bytes the child wrote; a viewer draws each over the one before, so the bar
+/// moves while it runs instead of showing at its newline.
 #[derive(Debug)]
 pub struct LineFramer {
     buf: Vec<u8>,
@@ -29,6 +35,11 @@ impl LineFramer {
                 .unwrap_or(&self.buf[start..end]);
             split_into(line, self.max, out);
             start = end + 1;
+        }
+        if let Some(i) = self.buf[start..].iter().rposition(|&b| b == b'\r') {
+            let end = start + i + 1;
+            split_into(&self.buf[start..end], self.max, out);
+            start = end;
         }
         while self.buf.len() - start > self.max {
             let cut = boundary(&self.buf[start..], self.max);
@@ -112,6 +123,28 @@ mod tests {
         );
         f.finish(&mut out);
         assert_eq!(out.last().unwrap(), "ij");
+    }
+
+    #[test]
+    fn a_progress_bar_goes_out_in_fragments_that_join_to_what_was_written() {
+        let mut f = LineFramer::new(100);
+        let mut out = Vec::new();
+        f.push(b"build\n  10%\r  2", &mut out);
+        assert_eq!(out, ["build", "  10%\r"], "the bar's state so far, at once");
+        out.clear();
+        f.push(b"0%\r 100% done\nnext", &mut out);
+        assert_eq!(out, ["  20%\r 100% done"]);
+        out.clear();
+        // A read that ends between `\r` and `\n`: the fragment and an empty rest.
+        f.push(b" line\r", &mut out);
+        f.push(b"\n", &mut out);
+        f.finish(&mut out);
+        assert_eq!(out, ["next line\r", ""]);
+        assert_eq!(
+            out.concat(),
+            "next line\r",
+            "joined: the bytes before the newline"
+        );
     }
 
     #[test]

@@ -126,8 +126,69 @@ pub fn redact_value(rules: &Arc<Rules>, v: &Value) -> Value {
 pub struct Sinks {
     /// `claude.log`: the redacted stdout and stderr lines.
     pub log: std::io::BufWriter<std::fs::File>,
-    /// Echo stdout/stderr lines to this terminal.
-    pub echo: bool,
+    /// What this terminal is shown of the (redacted) output.
+    pub echo: Echo,
+}
+
+/// The runner's echo of a run on its own terminal: always the redacted lines, never anything
+/// before the redactor.
+#[derive(Debug)]
+pub enum Echo {
+    /// Nothing (`--quiet`).
+    Off,
+    /// Claude's stream-json in words (who said what, a tool call per line) and markers as short
+    /// labelled lines; any other output as it came (the default).
+    Words(common::terminal::Renderer),
+    /// stdout and stderr lines exactly as they came, no markers (`--raw`).
+    Raw,
+}
+
+impl Echo {
+    /// Shows one output line: stdout to stdout, stderr to stderr.
+    fn line(&mut self, kind: EventKind, text: &str) {
+        let shown = match self {
+            Echo::Off => return,
+            Echo::Words(r) if kind == EventKind::Stdout => r.stdout_line(text),
+            _ => None,
+        };
+        let _ = match (shown, kind) {
+            (Some(shown), _) => {
+                let mut out = std::io::stdout().lock();
+                shown
+                    .iter()
+                    .try_for_each(|s| writeln!(out, "{}", indent(&s.to_string())))
+            }
+            (None, kind) => {
+                let mut out: Box<dyn Write> = if kind == EventKind::Stdout {
+                    Box::new(std::io::stdout().lock())
+                } else {
+                    Box::new(std::io::stderr().lock())
+                };
+                // A fragment (a progress bar's state) is drawn over by what follows.
+                if text.ends_with('\r') {
+                    out.write_all(text.as_bytes()).and_then(|()| out.flush())
+                } else {
+                    writeln!(out, "{text}")
+                }
+            }
+        };
+    }
+
+    /// Shows a marker (already redacted) as one labelled line, in words mode only.
+    fn marker(&self, data: &Value) {
+        if let Echo::Words(r) = self {
+            let _ = writeln!(
+                std::io::stdout().lock(),
+                "● {}",
+                indent(&r.marker(data).to_string())
+            );
+        }
+    }
+}
+
+/// Continuation lines of a multi-line answer indented under its label.
+fn indent(text: &str) -> String {
+    text.trim_end().replace('\n', "\n  ")
 }
 
 /// Frames a channel into the sequencer holds: a pipe's frame is one read (up to 64 KiB of lines),
@@ -172,8 +233,6 @@ fn sequence_inner(
     spool: &mut spool::Writer,
     spool_limit: u64,
 ) -> std::io::Result<Sequenced> {
-    let stdout = std::io::stdout();
-    let stderr = std::io::stderr();
     let mut done = Sequenced {
         last_sequence: spool.next_sequence() - 1,
         dropped_lines: 0,
@@ -205,14 +264,11 @@ fn sequence_inner(
                                 spool.stage(EventKind::Marker, &marker.to_value(), frame.ts)?;
                         } else {
                             sinks.log.write_all(text.as_bytes())?;
-                            sinks.log.write_all(b"\n")?;
-                            if sinks.echo {
-                                if frame.kind == EventKind::Stdout {
-                                    let _ = writeln!(stdout.lock(), "{text}");
-                                } else {
-                                    let _ = writeln!(stderr.lock(), "{text}");
-                                }
+                            // A fragment (a progress bar's state) continues on its line.
+                            if !text.ends_with('\r') {
+                                sinks.log.write_all(b"\n")?;
                             }
+                            sinks.echo.line(frame.kind, text);
                             done.last_sequence = spool.stage_line(frame.kind, text, frame.ts)?;
                         }
                     }
@@ -228,6 +284,9 @@ fn sequence_inner(
                                 o.insert("droppedLines".into(), done.dropped_lines.into());
                             }
                         }
+                    }
+                    if frame.kind == EventKind::Marker {
+                        sinks.echo.marker(&data);
                     }
                     done.last_sequence = spool.stage(frame.kind, &data, frame.ts)?;
                 }

@@ -29,8 +29,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The redaction rules of a run: the shipped `config/redaction.rules` (secret-looking environment
 /// variables, extra patterns) plus the runner's own HMAC secret and the run token.
-pub fn redaction_rules(settings: &Settings, token: &Secret) -> anyhow::Result<Rules> {
-    let mut own = vec![token.expose().to_string()];
+pub fn redaction_rules(settings: &Settings, token: Option<&Secret>) -> anyhow::Result<Rules> {
+    let mut own: Vec<String> = token.map(|t| t.expose().to_string()).into_iter().collect();
     if let Some(s) = &settings.hmac_secret {
         own.push(s.expose().to_string());
     }
@@ -75,13 +75,17 @@ async fn attach(
         (Some(_), None, None) => anyhow::bail!("--run-id needs --token (or RUN_TOKEN)"),
         (None, _, _) => {
             let secret = settings.require_secret()?;
+            // Every string sent goes through the redactor, these before the run (and its
+            // token) exist.
+            let early = Arc::new(redaction_rules(settings, None)?);
+            let clean = |s: &str| common::redact::redact_text(&early, s);
             let created = client
                 .create_run(
                     secret,
                     &CreateRun {
-                        name: args.name.clone(),
+                        name: args.name.as_deref().map(clean),
                         prompt: None,
-                        cwd: given_cwd.map(|c| c.display().to_string()),
+                        cwd: given_cwd.map(|c| clean(&c.display().to_string())),
                     },
                 )
                 .await?;
@@ -163,7 +167,7 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
         run_id: run_id.clone(),
         key,
     };
-    let rules = Arc::new(redaction_rules(&settings, &token)?);
+    let rules = Arc::new(redaction_rules(&settings, Some(&token))?);
     // Run keys, spools and logs live here; its `.gitignore` keeps them out of any repository.
     workspace::ensure_data_dir(&settings.data_dir)?;
     let data_dir = std::fs::canonicalize(&settings.data_dir)
@@ -222,13 +226,37 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
     let (tx, rx) = mpsc::channel::<Frame>(pipeline::CHANNEL_FRAMES);
     let sinks = Sinks {
         log: std::io::BufWriter::new(log),
-        echo: !args.quiet,
+        echo: match (args.quiet, args.raw) {
+            (true, _) => pipeline::Echo::Off,
+            (false, true) => pipeline::Echo::Raw,
+            (false, false) => pipeline::Echo::Words(common::terminal::Renderer::compact()),
+        },
     };
     let sequencer = tokio::task::spawn_blocking({
         let rules = rules.clone();
         let limit = settings.spool_max_bytes;
         move || pipeline::sequence(rx, rules, sinks, writer, limit)
     });
+    if !rules.too_short().is_empty() {
+        // Reported once, by name only: these values are not redacted.
+        let names = rules.too_short().to_vec();
+        let text = format!(
+            "redaction: {} hold values shorter than {} bytes, too short to redact without \
+             redacting ordinary words; they are not redacted",
+            names.join(", "),
+            common::redact::MIN_KNOWN_LEN
+        );
+        let _ = tx
+            .send(Frame::new(EventKind::Info, serde_json::Value::String(text)))
+            .await;
+        let marker = Marker::RedactionSkipped {
+            names,
+            min_bytes: common::redact::MIN_KNOWN_LEN,
+        };
+        let _ = tx
+            .send(Frame::new(EventKind::Marker, marker.to_value()))
+            .await;
+    }
     let sender = delivery::spawn_sender(
         client.clone(),
         signer.clone(),
@@ -292,7 +320,7 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
         outbox: outbox.clone(),
         resume: args.resume.clone(),
     };
-    let (ended, counts) = driver.run(args.prompt.clone()).await;
+    let (ended, _stream_counts) = driver.run(args.prompt.clone()).await;
     // From here Ctrl-C or SIGTERM ends the drain early (listening now: one that comes before
     // the drain starts counts too).
     let interrupted = delivery::interruption();
@@ -314,6 +342,9 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
             ))
             .await;
     }
+    // Every counted redactor of the run adds to the tally: streams, `exec` output, file reads,
+    // artifacts, markers and messages.
+    let counts = rules.tally();
     if !counts.is_empty() {
         let _ = tx
             .send(Frame::new(

@@ -65,6 +65,11 @@ impl Gateway {
         Self::launch(dir, "127.0.0.1:0", extra, admin_token)
     }
 
+    /// Start on `listen` (a port picked for a program that must know it first) with extra flags.
+    pub fn start_on(dir: &Path, listen: &str, extra: &[&str]) -> Self {
+        Self::launch(dir, listen, extra, None)
+    }
+
     /// Start again on `listen` (e.g. the port an earlier start got from the OS) with the same
     /// data directory, after that one was killed.
     pub fn restart_on(dir: &Path, listen: &str, admin_token: String) -> Self {

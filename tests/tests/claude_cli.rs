@@ -71,3 +71,68 @@ async fn start_streams_a_real_claude_code_session() {
         "the CLI streamed from the fake API"
     );
 }
+
+/// The runner's own terminal shows a Claude run in words (who said what, a tool call on one line,
+/// markers as labelled lines), redacted like everything else; `--raw` shows the stream-json.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_terminal_echo_reads_as_words_and_raw_on_request() {
+    const SECRET: &str = "echo-secret-value-5d1e77b0";
+    let cli = e2e::claude::cli();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = Gateway::start(dir.path());
+    let api = FakeAnthropic::start().await;
+    let home = dir.path().join("home");
+    let ws = dir.path().join("ws");
+    std::fs::create_dir_all(&ws).unwrap();
+
+    let run = |raw: bool| {
+        let mut cmd = runner(dir.path());
+        cmd.arg("--env-file")
+            .arg(&gw.runner_env)
+            .args(["start", "--cmd", "RUN: echo $ECHO_TOKEN"])
+            .arg("--cwd")
+            .arg(&ws)
+            .env("CLAUDE_COMMAND", &cli)
+            .env("ECHO_TOKEN", SECRET)
+            .envs(claude_env(&api.base_url(), &home));
+        if raw {
+            cmd.arg("--raw");
+        }
+        async move {
+            let out = tokio::task::spawn_blocking(move || cmd.output())
+                .await
+                .unwrap()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            assert_eq!(out.status.code(), Some(0), "{stderr}");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+    };
+
+    let words = run(false).await;
+    assert!(!words.contains(SECRET), "the echo is redacted: {words}");
+    let has = |prefix: &str| words.lines().any(|l| l.starts_with(prefix));
+    assert!(has("session: "), "the session in words: {words}");
+    assert!(
+        has("→ Bash: echo $ECHO_TOKEN"),
+        "the tool call on one line: {words}"
+    );
+    assert!(has("← Bash: [REDACTED]"), "its result, redacted: {words}");
+    assert!(has("Claude: Tool said: [REDACTED]"), "the answer: {words}");
+    assert!(has("result: done · "), "the result: {words}");
+    assert!(has("● turn 1: success"), "the turn's marker: {words}");
+    assert!(has("● finished: exit 0"), "the run's end: {words}");
+    assert!(
+        !words.lines().any(|l| l.starts_with('{')),
+        "no raw JSON: {words}"
+    );
+
+    let raw = run(true).await;
+    assert!(!raw.contains(SECRET), "the raw echo is redacted too: {raw}");
+    assert!(
+        raw.lines()
+            .any(|l| l.starts_with(r#"{"type":"system","subtype":"init""#)),
+        "stream-json as it came: {raw}"
+    );
+    assert!(!raw.contains("● "), "no markers in raw mode: {raw}");
+}

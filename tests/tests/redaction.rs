@@ -103,3 +103,109 @@ exit 0
         "{counts}"
     );
 }
+
+/// Every file under `dir` (the gateway's database, its WAL, stored artifacts), as bytes.
+fn files_under(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                out.push((p.display().to_string(), bytes));
+            }
+        }
+    }
+    out
+}
+
+fn has(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// The run's name and working directory pass the redactor; a secret learned on stdout is
+/// redacted when stderr repeats it bare; a secret variable too short to redact is reported by
+/// name (info and marker) and leaves Claude's session id alone; every hit is counted; nothing
+/// reaches the gateway's database files.
+#[tokio::test]
+async fn strings_sent_learned_secrets_and_short_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = Gateway::start(dir.path());
+    let gh = "ghp_Q7wErTy8UiOp9AsDfGh0JkLzXcVbNm12Ab34";
+    let cwd = dir.path().join(format!("work-{gh}"));
+    std::fs::create_dir_all(&cwd).unwrap();
+    let init =
+        r#"{"type":"system","subtype":"init","session_id":"4f1c2a3b-1d2e-4f5a-8b9c-0d1e2f3a4b5c"}"#;
+    let child = script(
+        &dir.path().join("learner"),
+        &format!(
+            r#"echo '{init}'
+echo 'session ready'
+echo 'password=S3cretPass99-Learned'
+sleep 0.2
+echo 'again: S3cretPass99-Learned' >&2
+exit 0
+"#
+        ),
+    );
+    let out = runner(dir.path())
+        .arg("--env-file")
+        .arg(&gw.runner_env)
+        .args([
+            "start",
+            "--name",
+            "deploy password=Hunter2hunter",
+            "--cmd",
+            "x",
+        ])
+        .arg("--cwd")
+        .arg(&cwd)
+        .env("CLAUDE_COMMAND", &child)
+        .env("CACHE_KEY", "session")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let run_id = run_id_from(&stderr);
+    let run = serde_json::to_string(&gw.admin_get(&format!("/api/runs/{run_id}")).await).unwrap();
+    assert!(!run.contains("Hunter2hunter") && !run.contains(gh), "{run}");
+    assert!(run.contains("deploy password=[REDACTED]"), "{run}");
+
+    let events = gw.events(&run_id).await;
+    let stored = serde_json::to_string(&events).unwrap();
+    assert!(!stored.contains("S3cretPass99"), "{stored}");
+    assert!(
+        stored.contains("4f1c2a3b-1d2e-4f5a-8b9c-0d1e2f3a4b5c"),
+        "session id kept"
+    );
+    assert!(stored.contains("session ready"), "{stored}");
+    let skipped = events
+        .iter()
+        .find(|e| e.data["event"] == "redaction_skipped")
+        .expect("a redaction_skipped marker");
+    assert_eq!(skipped.data["names"], serde_json::json!(["CACHE_KEY"]));
+    assert!(
+        stored.contains("CACHE_KEY hold"),
+        "an info names it: {stored}"
+    );
+    let counts = events
+        .iter()
+        .find(|e| e.data["event"] == "redactions")
+        .map(|e| e.data["counts"].clone())
+        .expect("a redactions marker");
+    assert!(counts["password"].as_u64() >= Some(1), "{counts}");
+    assert!(counts["learned_value"].as_u64() >= Some(1), "{counts}");
+
+    // Every file the gateway and the runner wrote: database, WAL, artifacts, spool, claude.log
+    // (the test's own script excepted).
+    for (path, bytes) in files_under(&gw.dir) {
+        if path.ends_with("learner") {
+            continue;
+        }
+        for secret in ["S3cretPass99", "Hunter2hunter", gh] {
+            assert!(!has(&bytes, secret), "{secret} in {path}");
+        }
+    }
+}

@@ -15,24 +15,20 @@ import { BIN, ROOT, SHOTS, work, startGateway, stopGateway, newPage, signIn } fr
 const CLAUDE = join(ROOT, 'tests', 'claude', 'node_modules', '.bin', 'claude');
 
 /** The fake Messages API, up until this process ends (its stdin closes). */
-async function startFakeApi() {
-  const proc = spawn(join(BIN, 'fake_anthropic'), [], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: proc.stdout });
-  const url = await new Promise((ok, fail) => {
-    lines.on('line', (l) => {
-      const m = l.match(/^listening (\S+)/);
-      if (m) ok(m[1]);
-    });
-    proc.on('exit', (code) => fail(new Error(`fake API exited with ${code}`)));
+async function startFakeApi(dir) {
+  const proc = spawn(join(BIN, 'fake_anthropic'), [join(dir, 'fake-claude-home')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const line = await new Promise((ok, fail) => {
+    createInterface({ input: proc.stdout }).once('line', ok);
+    proc.once('exit', (code) => fail(new Error(`fake API exited with ${code}`)));
   });
-  return { proc, url };
+  return { proc, url: JSON.parse(line).base_url };
 }
 
 test('an agent enrolled in the UI takes a run from the New run dialog; prompt box and End session', { timeout: 180000 }, async () => {
   assert.ok(existsSync(CLAUDE), `the pinned Claude Code CLI at ${CLAUDE} (npm ci --prefix tests/claude)`);
   const dir = mkdtempSync(join(work, 'agent-'));
   const gw = await startGateway(dir);
-  const api = await startFakeApi();
+  const api = await startFakeApi(dir);
   const { context, page, problems } = await newPage({ viewport: { width: 1280, height: 900 } }, { confirm: true });
   await signIn(page, gw.url);
 

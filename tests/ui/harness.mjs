@@ -51,11 +51,11 @@ after(async () => {
 // ---------- processes ----------
 
 /** Start the gateway (port 0 = any) and wait for its banner. */
-export async function startGateway(dir, port = 0) {
+export async function startGateway(dir, port = 0, env = {}) {
   const data = join(dir, 'data');
   const proc = spawn(GATEWAY, ['--listen', `127.0.0.1:${port}`, '--data-dir', data], {
     cwd: dir,
-    env: { PATH: process.env.PATH, GATEWAY_ADMIN_PASSWORD: PASSWORD, GATEWAY_LOG: 'warn' },
+    env: { PATH: process.env.PATH, GATEWAY_ADMIN_PASSWORD: PASSWORD, GATEWAY_LOG: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.add(proc);
@@ -85,12 +85,13 @@ export function script(path, body) {
   return path;
 }
 
-/** Run `claude-runner start` for an existing run; resolves with its exit code. */
-export function startRunner(gw, run, child, { prompt = 'say hi', args = [] } = {}) {
+/** Run `claude-runner start` for an existing run; resolves with its exit code. `env` adds to
+ *  (or overrides) the runner's environment. */
+export function startRunner(gw, run, child, { prompt = 'say hi', args = [], env = {} } = {}) {
   const proc = spawn(
     join(BIN, 'claude-runner'),
     ['--env-file', gw.runnerEnv, 'start', '--run-id', run.run_id, '--token', run.token, '--cmd', prompt, '--quiet', ...args],
-    { cwd: gw.dir, env: { PATH: process.env.PATH, HOME: gw.dir, CLAUDE_COMMAND: child }, stdio: ['ignore', 'ignore', 'pipe'] },
+    { cwd: gw.dir, env: { PATH: process.env.PATH, HOME: gw.dir, CLAUDE_COMMAND: child, ...env }, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   children.add(proc);
   let stderr = '';
@@ -102,6 +103,25 @@ export function startRunner(gw, run, child, { prompt = 'say hi', args = [] } = {
     }),
   );
   return { proc, done, stderr: () => stderr };
+}
+
+/** The real, pinned Claude Code CLI against the fake Messages API (`tests/src/bin/fake_anthropic.rs`):
+ *  `{cli, env}` for `startRunner`, or null (said loudly) when the CLI is not installed here. */
+export async function realClaude(dir) {
+  const cli = join(ROOT, 'tests', 'claude', 'node_modules', '.bin', 'claude');
+  if (!existsSync(cli)) {
+    console.error(`SKIPPED: the Claude Code CLI is not installed at ${cli} (npm ci --prefix tests/claude; tests/run does)`);
+    return null;
+  }
+  const proc = spawn(join(BIN, 'fake_anthropic'), [join(dir, 'claude-home')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  children.add(proc);
+  proc.on('exit', () => children.delete(proc));
+  const line = await new Promise((ok, fail) => {
+    createInterface({ input: proc.stdout }).once('line', ok);
+    proc.once('exit', (code) => fail(new Error(`fake_anthropic exited with ${code}`)));
+  });
+  const { cli: path, env } = JSON.parse(line);
+  return { cli: path, env, stop: () => proc.stdin.end() };
 }
 
 /** The fake Claude Code CLI (fake-claude.mjs) behind a wrapper, with its own turn counter. */

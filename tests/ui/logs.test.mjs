@@ -1,5 +1,5 @@
 // Browser tests of logs at any size and of accessibility: #L links, timestamps, jumps, search
-// (the documented endpoint, stubbed here, and the loaded-lines fallback), \r progress bars, the
+// over the whole run on the gateway, \r progress bars, the
 // pill; an axe-core audit with no serious violations, focus, ARIA tabs, 44 px touch targets,
 // non-Claude runs without Claude totals, ticking durations, the viewer stripping ANSI.
 
@@ -55,36 +55,85 @@ test('a 100,000-line run: #L links, timestamps, jump to start and end, search hi
   await waitForLine(page, '^ 100% done$', 'k-stdout');
   assert.ok((await page.$$eval(`${view} .ln`, (e) => e.length)) <= 2000);
 
-  // Search without the gateway's route: the loaded lines only, and it says so.
-  await page.fill(`${view} .log-search input`, '99999');
-  await page.press(`${view} .log-search input`, 'Enter');
-  await page.waitForSelector(`${view} .log-search .hits:text-is("1 of 1 (loaded lines only)")`);
-  assert.equal(await page.textContent(`${view} .ln.hit-current mark.m`), '99999');
-
-  // Search through the documented endpoint (stubbed: the gateway does not serve it yet): hit
-  // to hit, each opened where it is, also far from the loaded window.
+  // Search over the whole run on the gateway: "4242" is on 20 of the 100,000 lines, the first
+  // far above the loaded window; hit to hit, each opened where it is, the match marked.
   const asked = [];
-  await page.route('**/api/runs/*/search?*', (route) => {
-    const u = new URL(route.request().url());
-    asked.push(Object.fromEntries(u.searchParams));
-    const hits = [17, 50017].map((n) => ({ sequence: n + offset, type: 'stdout', ts: Date.now(), text: String(n) }));
-    route.fulfill({ contentType: 'application/json', body: JSON.stringify({ hits, next_after: null }) });
+  page.on('request', (r) => {
+    if (r.url().includes('/search?')) asked.push(Object.fromEntries(new URL(r.url()).searchParams));
   });
-  await page.fill(`${view} .log-search input`, '17');
+  await page.fill(`${view} .log-search input`, '4242');
   await page.press(`${view} .log-search input`, 'Enter');
-  await page.waitForSelector(`${view} .log-search .hits:text-is("1 of 2")`);
-  assert.deepEqual(asked[0], { q: '17', after: '0', limit: '200' });
-  await page.waitForSelector(`${view} .ln.hit-current[data-seq="${17 + offset}"]`);
+  await page.waitForSelector(`${view} .log-search .hits:text-is("1 of 20")`);
+  assert.deepEqual(asked[0], { q: '4242', after: '0', limit: '200' });
+  await page.waitForSelector(`${view} .ln.hit-current[data-seq="${4242 + offset}"] mark.m`);
+  assert.equal(await page.textContent(`${view} .ln.hit-current mark.m`), '4242');
   await page.click(`${view} .log-search button[aria-label="Next match"]`);
-  await page.waitForSelector(`${view} .ln.hit-current[data-seq="${50017 + offset}"] mark.m`);
-  assert.equal(await page.textContent(`${view} .log-search .hits`), '2 of 2');
+  await page.waitForSelector(`${view} .ln.hit-current[data-seq="${14242 + offset}"] mark.m`);
+  assert.equal(await page.textContent(`${view} .log-search .hits`), '2 of 20');
+  for (let i = 0; i < 4; i++) await page.click(`${view} .log-search button[aria-label="Next match"]`);
+  await page.waitForSelector(`${view} .ln.hit-current[data-seq="${42421 + offset}"] mark.m`);
+  assert.equal(await page.textContent(`${view} .log-search .hits`), '6 of 20');
+  // Shift+Enter goes back.
+  await page.press(`${view} .log-search input`, 'Shift+Enter');
+  await page.waitForSelector(`${view} .ln.hit-current[data-seq="${42420 + offset}"]`);
+  // A link to the hit's line: the address names it, and opening it shows it.
+  await page.click(`${view} .ln.hit-current .ln-n`);
+  assert.equal(new URL(page.url()).hash, `#L${42420 + offset}`);
   await page.screenshot({ path: join(SHOTS, 'long-run-search.png') });
+  // The runs list searches every run's output too: the hit names its line, and opens there.
+  await page.click('.tab[data-tab="runs"]');
+  await page.fill('#search', '77777');
+  await page.waitForSelector('.run-row .snippet:text-is("output: 77777")');
+  assert.match(await page.getAttribute('.run-row', 'href'), new RegExp(`/runs/${run.run_id}#L${77777 + offset}$`));
+  await page.click('.run-row');
+  await page.waitForSelector(`${view} .ln.target[data-seq="${77777 + offset}"]`);
   const phone = await newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
-  await signIn(phone.page, `${gw.url}/runs/${run.run_id}#L${50017 + offset}`);
+  await signIn(phone.page, `${gw.url}/runs/${run.run_id}#L${42420 + offset}`);
   await phone.page.waitForSelector(`${view} .ln.target`);
   assert.equal(await phone.page.evaluate(() => document.documentElement.scrollWidth - innerWidth), 0);
   await phone.page.screenshot({ path: join(SHOTS, 'phone-long-run.png') });
+  await phone.page.fill(`${view} .log-search input`, '4242');
+  await phone.page.press(`${view} .log-search input`, 'Enter');
+  await phone.page.waitForSelector(`${view} .log-search .hits:text-is("1 of 20")`);
+  await phone.page.waitForSelector(`${view} .ln.hit-current[data-seq="${4242 + offset}"] mark.m`);
+  assert.equal(await phone.page.evaluate(() => document.documentElement.scrollWidth - innerWidth), 0);
+  await phone.page.screenshot({ path: join(SHOTS, 'phone-long-run-search.png') });
   await phone.context.close();
+  assert.deepEqual(problems, { dialogs: [], errors: [] });
+  await context.close();
+  await stopGateway(gw);
+});
+
+test('a \\r progress bar shows its current state while it runs, on one line', { timeout: 90000 }, async () => {
+  const dir = mkdtempSync(join(work, 'bar-'));
+  const gw = await startGateway(dir);
+  const { context, page, problems } = await newPage({ viewport: { width: 1280, height: 700 } });
+  await signIn(page, gw.url);
+  const run = await createRunInPage(page, { name: 'progress' });
+  const [go1, go2] = [join(dir, 'go1'), join(dir, 'go2')];
+  const wait = (f) => `while [ ! -e ${f} ]; do sleep 0.02; done\n`;
+  const runner = startRunner(gw, run, script(join(dir, 'bar'), `echo fetching\nprintf 'bar 10%%\\r'\n${wait(go1)}printf 'bar 50%%\\r'\n${wait(go2)}printf 'bar 100%% done\\n'\n`));
+  await page.goto(`${gw.url}/runs/${run.run_id}`);
+  const view = '.run-view:not([hidden])';
+  /** The texts of the stdout lines on screen. */
+  const shown = () => page.$$eval(`${view} .ln.k-stdout:not(.ln-over) .ln-x`, (xs) => xs.map((x) => x.textContent));
+  const until = async (want) => {
+    await page.waitForFunction(
+      ([sel, w]) => JSON.stringify([...document.querySelectorAll(sel)].map((x) => x.textContent)) === JSON.stringify(w),
+      [`${view} .ln.k-stdout:not(.ln-over) .ln-x`, want],
+    );
+  };
+  await until(['fetching', 'bar 10%']);
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(go1, '');
+  await until(['fetching', 'bar 50%']);
+  writeFileSync(go2, '');
+  await until(['fetching', 'bar 100% done']);
+  assert.equal((await runner.done).code, 0);
+  // Opened afresh from the store, the same.
+  await page.reload();
+  await until(['fetching', 'bar 100% done']);
+  assert.deepEqual(await shown(), ['fetching', 'bar 100% done']);
   assert.deepEqual(problems, { dialogs: [], errors: [] });
   await context.close();
   await stopGateway(gw);

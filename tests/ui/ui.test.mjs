@@ -21,7 +21,7 @@ test('sign in, create a run, watch it live, run a command, survive a gateway res
   await page.goto(gw.url);
   await page.fill('#password', 'wrong');
   await page.click('#login-form button[type=submit]');
-  await page.waitForSelector('#login-error:text("Wrong password.")');
+  await page.waitForSelector('#login-error:text("Wrong name or password.")');
   await signIn(page, gw.url);
 
   // New run through the dialog: the command line to copy carries the id and the token.
@@ -383,6 +383,31 @@ test('phone: a session run with its prompt box and Stop, which stops it after a 
   const log = await page.evaluate(async (href) => (await fetch(href)).text(), await link.getAttribute('href'));
   assert.match(log, /"type":"result"/);
   assert.deepEqual([problems.dialogs, problems.errors], [[], []]);
+  await context.close();
+  await stopGateway(gw);
+});
+
+test('a run shows how long retention keeps it, and a person pins it', async () => {
+  const dir = mkdtempSync(join(work, 'retention-'));
+  const gw = await startGateway(dir, 0, { GATEWAY_RETENTION: '90d', GATEWAY_RETENTION_FAILED: '30d' });
+  const { context, page, problems } = await newPage({ viewport: { width: 1280, height: 800 } });
+  await signIn(page, gw.url);
+  const run = await createRunInPage(page, { name: 'a failing build', cwd: dir });
+  await startRunner(gw, run, script(join(dir, 'c'), 'echo building; exit 2\n')).done;
+  await page.click('.run-row:has-text("a failing build")');
+  const kept = '.run-view:not([hidden]) .m-kept dd';
+  await page.waitForSelector(`${kept}:has-text("30 days after it ended")`);
+  const pin = '.run-view:not([hidden]) button.pin';
+  assert.equal(await page.getAttribute(pin, 'aria-pressed'), 'false');
+  await page.click(pin);
+  await page.waitForSelector(`${kept}:text-is("pinned: kept until unpinned")`);
+  assert.equal(await page.getAttribute(pin, 'aria-pressed'), 'true');
+  // The pin is the gateway's, not the page's: a reload shows it.
+  await page.goto(`${gw.url}/runs/${run.run_id}`);
+  await page.waitForSelector(`${kept}:text-is("pinned: kept until unpinned")`);
+  await page.click(`${pin}:text-is("Unpin")`);
+  await page.waitForSelector(`${kept}:has-text("30 days after it ended")`);
+  assert.deepEqual(problems, { dialogs: [], errors: [] });
   await context.close();
   await stopGateway(gw);
 });

@@ -46,7 +46,7 @@ pub(crate) fn splits_word(line: &[u8]) -> bool {
 }
 
 /// Length of the escape sequence at the start of `s` (which starts with ESC).
-fn sequence_len(s: &[u8]) -> usize {
+pub(crate) fn sequence_len(s: &[u8]) -> usize {
     match s.get(1) {
         None => 1,
         // CSI: parameters 0x30–0x3F, intermediates 0x20–0x2F, one final byte 0x40–0x7E.

@@ -22,7 +22,7 @@ pub enum ConfigError {
 pub struct Config {
     /// Environment variable name endings whose values are secrets.
     pub suffixes: Vec<String>,
-    /// Environment variable names whose values are secrets.
+    /// Environment variable names whose values are secrets (case-insensitive; `*` globs).
     pub env: Vec<String>,
     /// Extra `(name, regex)` rules.
     pub patterns: Vec<(String, String)>,
@@ -64,9 +64,11 @@ impl Config {
 
 impl Rules {
     /// Rules from a configuration text (e.g. [`DEFAULT_CONFIG`]): the built-ins, its patterns,
-    /// the values of the environment variables it names or whose names end in one of its
-    /// suffixes (the suffixes always apply), and `extra_known` values (the runner's own
-    /// HMAC secret and run token). `env` is passed in: this crate never reads the environment.
+    /// the values of the environment variables whose names are secrets' (by their parts, see
+    /// [`secret_env_values`](super::secret_env_values)), that it names (globs allowed) or whose
+    /// names end in one of its suffixes, and `extra_known` values (the runner's own HMAC secret
+    /// and run token). Secret variables with values too short to redact are named in
+    /// [`Rules::too_short`]. `env` is passed in: this crate never reads the environment.
     pub fn from_config(
         text: &str,
         env: &BTreeMap<String, String>,
@@ -75,9 +77,10 @@ impl Rules {
         let cfg = Config::parse(text)?;
         let mut suffixes = cfg.suffixes.clone();
         suffixes.extend(SECRET_ENV_SUFFIXES.iter().map(|s| s.to_string()));
-        let mut values = known::secret_env_values(env, &suffixes, &cfg.env);
+        let found = known::secret_env_values(env, &suffixes, &cfg.env);
+        let mut values = found.values;
         values.extend(extra_known);
-        Ok(Self::new(&cfg.patterns, values)?)
+        Ok(Self::build(&cfg.patterns, values, found.too_short)?)
     }
 }
 

@@ -1,11 +1,18 @@
-//! Known secret values and the forms they take in output: raw, JSON-escaped, URL-encoded and
-//! base64 at each of the three byte alignments.
+//! Known secret values and the forms they take in output: raw, JSON-escaped (one to three
+//! times), URL-encoded and base64 at each of the three byte alignments; and which environment
+//! variables hold them.
 
+use super::rules::RuleError;
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
-/// Shortest value (or piece of a multi-line value) worth matching: shorter ones are ordinary words.
-pub const MIN_KNOWN_LEN: usize = 6;
-/// Environment variable name endings whose values are secrets.
+/// Shortest value (or piece of a multi-line value) redacted wherever it appears: shorter ones
+/// are ordinary words (`CACHE_KEY=session`). They are reported, not used.
+pub const MIN_KNOWN_LEN: usize = 8;
+/// Environment variable name endings whose values are secrets (besides every name
+/// [`super::context`] takes for a secret's: `*PASSWORD*`, `*SECRET*`, `*_PAT`, `*_DSN`, …).
 pub const SECRET_ENV_SUFFIXES: &[&str] = &[
     "_KEY",
     "_TOKEN",
@@ -15,25 +22,189 @@ pub const SECRET_ENV_SUFFIXES: &[&str] = &[
     "_CONNECTION_STRING",
 ];
 
-/// Values of `env` whose name ends in one of `suffixes` or is listed in `names`, and that are at
-/// least [`MIN_KNOWN_LEN`] bytes long.
+/// The environment's secrets: values to redact, and the names of those too short to.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct EnvSecrets {
+    pub values: Vec<String>,
+    /// Names (never values) of secret variables whose value is shorter than [`MIN_KNOWN_LEN`].
+    pub too_short: Vec<String>,
+}
+
+/// Whether `name` matches `pattern`, case-insensitively; `*` stands for any run of bytes.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let (p, n) = (pattern.to_ascii_uppercase(), name.to_ascii_uppercase());
+    let pieces: Vec<&str> = p.split('*').collect();
+    if pieces.len() == 1 {
+        return p == n;
+    }
+    let (first, last) = (pieces[0], pieces[pieces.len() - 1]);
+    if !n.starts_with(first) || !n[first.len()..].ends_with(last) {
+        return false;
+    }
+    let mut rest = &n[first.len()..n.len() - last.len()];
+    for mid in &pieces[1..pieces.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Values of `env` whose name is a secret's: by its parts (case-insensitive, see
+/// [`super::context`]), ending in one of `suffixes`, or matching one of `names` (globs allowed).
+/// Empty values are skipped; values shorter than [`MIN_KNOWN_LEN`] are named in `too_short`.
 pub fn secret_env_values(
     env: &BTreeMap<String, String>,
     suffixes: &[String],
     names: &[String],
-) -> Vec<String> {
-    env.iter()
-        .filter(|(k, v)| {
-            v.len() >= MIN_KNOWN_LEN
-                && (names.iter().any(|n| n == *k)
-                    || suffixes.iter().any(|s| k.ends_with(s.as_str())))
-        })
-        .map(|(_, v)| v.clone())
-        .collect()
+) -> EnvSecrets {
+    let mut out = EnvSecrets::default();
+    for (k, v) in env {
+        let upper = k.to_ascii_uppercase();
+        let listed = names.iter().any(|n| glob_match(n, k))
+            || suffixes
+                .iter()
+                .any(|s| upper.ends_with(&s.to_ascii_uppercase()))
+            || super::context::secret_env_name(k);
+        if !listed || v.trim().is_empty() {
+            continue;
+        }
+        if v.trim().len() < MIN_KNOWN_LEN {
+            out.too_short.push(k.clone());
+        } else {
+            out.values.push(v.clone());
+        }
+    }
+    out
 }
 
-/// Every literal to look for, longest first and without duplicates.
-pub(crate) fn variants(values: &[String]) -> Vec<String> {
+/// Most values learned in one run; past it, new ones are still redacted where their context is.
+pub const MAX_LEARNED: usize = 256;
+/// Longest value learned (a longer one is a blob, not a credential).
+const MAX_LEARNED_LEN: usize = 4096;
+
+/// Known values in every form, and which forms are base64 (found inside longer base64 text;
+/// the others only where they do not continue a word or make a JSON key).
+pub(crate) struct ValueMatcher {
+    ac: AhoCorasick,
+    base64: Vec<bool>,
+    values: usize,
+}
+
+impl ValueMatcher {
+    pub fn new(values: &[String]) -> Result<Option<Self>, RuleError> {
+        let forms = variants(values);
+        if forms.is_empty() {
+            return Ok(None);
+        }
+        let ac = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(forms.iter().map(|(f, _)| f.as_bytes()))
+            .map_err(|e| RuleError {
+                name: format!("known values: {e}"),
+                source: regex::Error::Syntax(String::new()),
+            })?;
+        Ok(Some(Self {
+            ac,
+            base64: forms.iter().map(|(_, b)| *b).collect(),
+            values: values.len(),
+        }))
+    }
+
+    pub fn len(&self) -> usize {
+        self.values
+    }
+
+    /// The first place at or after `from` where some form occurs (for the prefilter).
+    pub fn find_at(&self, hay: &[u8], from: usize) -> Option<usize> {
+        self.ac.find(&hay[from..]).map(|m| from + m.start())
+    }
+
+    /// Where the values occur in `view`, as ranges.
+    pub fn find(&self, view: &[u8]) -> Vec<(usize, usize)> {
+        let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+        let mut out = Vec::new();
+        for m in self.ac.find_iter(view) {
+            let (s, e) = (m.start(), m.end());
+            // A value made of letters alone could be part of an ordinary word or a JSON key
+            // (`CACHE_KEY=sessionkey` in `"sessionkeys"`): it must stand alone. A value with
+            // digits or symbols is matched wherever it is.
+            let wordlike = view[s..e]
+                .iter()
+                .all(|b| b.is_ascii_alphabetic() || *b == b'_');
+            if wordlike && !self.base64[m.pattern().as_usize()] {
+                if s > 0 && word(view[s - 1]) || e < view.len() && word(view[e]) {
+                    continue;
+                }
+                let closes = view[e..].starts_with(b"\":") || view[e..].starts_with(b"\": ");
+                if closes && s > 0 && view[s - 1] == b'"' {
+                    continue; // a JSON key
+                }
+            }
+            out.push((s, e));
+        }
+        out
+    }
+}
+
+/// Values learned from context during a run, shared by all its redactors: each takes the
+/// current matcher when [`Learned::generation`] moves.
+#[derive(Default)]
+pub(crate) struct Learned {
+    generation: AtomicU64,
+    inner: Mutex<LearnedInner>,
+}
+
+#[derive(Default)]
+struct LearnedInner {
+    values: Vec<String>,
+    matcher: Option<Arc<ValueMatcher>>,
+}
+
+impl Learned {
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub fn current(&self) -> (u64, Option<Arc<ValueMatcher>>) {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        (self.generation(), inner.matcher.clone())
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values
+            .len()
+    }
+
+    /// Learn `value`; whether it was new.
+    pub fn add(&self, value: &[u8]) -> bool {
+        let value = String::from_utf8_lossy(value).trim().to_string();
+        if value.len() < MIN_KNOWN_LEN || value.len() > MAX_LEARNED_LEN || value.contains('\n') {
+            return false;
+        }
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if inner.values.len() >= MAX_LEARNED || inner.values.contains(&value) {
+            return false;
+        }
+        inner.values.push(value);
+        match ValueMatcher::new(&inner.values) {
+            Ok(m) => inner.matcher = m.map(Arc::new),
+            Err(_) => {
+                inner.values.pop();
+                return false;
+            }
+        }
+        self.generation.fetch_add(1, Ordering::Release);
+        true
+    }
+}
+
+/// Every form to look for, longest first and without duplicates, each with whether it is base64.
+pub(crate) fn variants(values: &[String]) -> Vec<(String, bool)> {
     let mut out = Vec::new();
     for value in values {
         for piece in value.split(['\n', '\r']) {
@@ -41,21 +212,25 @@ pub(crate) fn variants(values: &[String]) -> Vec<String> {
             if piece.len() < MIN_KNOWN_LEN {
                 continue;
             }
-            out.push(piece.to_string());
-            let json = serde_json::to_string(piece).expect("a string serialises");
-            out.push(json[1..json.len() - 1].to_string());
-            out.push(url_encode(piece));
+            out.push((piece.to_string(), false));
+            let mut json = piece.to_string();
+            for _ in 0..3 {
+                let quoted = serde_json::to_string(&json).expect("a string serialises");
+                json = quoted[1..quoted.len() - 1].to_string();
+                out.push((json.clone(), false));
+            }
+            out.push((url_encode(piece), false));
             for align in 0..3 {
                 let b64 = base64_core(piece.as_bytes(), align);
                 if b64.len() >= MIN_KNOWN_LEN {
-                    out.push(b64.replace('+', "-").replace('/', "_"));
-                    out.push(b64);
+                    out.push((b64.replace('+', "-").replace('/', "_"), true));
+                    out.push((b64, true));
                 }
             }
         }
     }
-    out.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-    out.dedup();
+    out.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.cmp(b)));
+    out.dedup_by(|a, b| a.0 == b.0);
     out
 }
 
@@ -119,15 +294,46 @@ mod tests {
 
     #[test]
     fn url_and_json_forms() {
-        let v = variants(&["p@ss\"w/rd 1".into()]);
+        let v: Vec<String> = variants(&["p@ss\"w/rd 1".into()])
+            .into_iter()
+            .map(|v| v.0)
+            .collect();
         assert!(v.contains(&"p%40ss%22w%2Frd%201".to_string()), "{v:?}");
         assert!(v.contains(&"p@ss\\\"w/rd 1".to_string()), "{v:?}");
+    }
+
+    #[test]
+    fn names_are_matched_in_any_case_by_parts_and_globs() {
+        let env: BTreeMap<String, String> = [
+            ("PGPASSWORD", "pg-pass-123"),
+            ("mysql_pwd", "my-pass-123"),
+            ("Db_Pass", "db-pass-123"),
+            ("SECRET_KEY_BASE", "rails-base-123"),
+            ("GITHUB_PAT", "ghpat-value-1"),
+            ("SENTRY_DSN", "https://k@o.ingest.sentry.io/1"),
+            ("SLACK_WEBHOOK_URL", "https://hooks.slack.com/x"),
+            ("CLIENT_SECRET_VALUE", "client-secret-1"),
+            ("PASSWORD", "bare-password-1"),
+            ("APIKEY", "bare-apikey-1"),
+            ("ACME_THING", "by-glob-value-1"),
+            ("CACHE_KEY", "session"),
+            ("PWD", "/home/someone"),
+            ("TERM", "xterm-256color"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let got = secret_env_values(&env, &[], &["acme_*".into()]);
+        assert_eq!(got.values.len(), 11, "{:?}", got.too_short);
+        assert_eq!(got.too_short, vec!["CACHE_KEY"]);
+        assert!(glob_match("*_THING", "acme_thing") && !glob_match("A*B", "AC"));
     }
 
     #[test]
     fn env_selection_by_suffix_length_and_name() {
         let env: BTreeMap<String, String> = [
             ("FOO_TOKEN", "tok-123456"),
+            ("HOME_DIR", "/home/someone/x"),
             ("SHORT_KEY", "abc"),
             ("HOME", "/home/someone"),
             ("HMAC_SECRET", "hmac-secret-value"),
@@ -139,8 +345,9 @@ mod tests {
         let suffixes: Vec<String> = SECRET_ENV_SUFFIXES.iter().map(|s| s.to_string()).collect();
         let got = secret_env_values(&env, &suffixes, &["MY_THING".into()]);
         assert_eq!(
-            got,
+            got.values,
             vec!["tok-123456", "hmac-secret-value", "listed-by-name"]
         );
+        assert_eq!(got.too_short, vec!["SHORT_KEY"]);
     }
 }

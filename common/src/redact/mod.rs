@@ -3,40 +3,59 @@
 //! [`Redactor`] is streaming: feed it chunks as they arrive, get back only bytes that are safe to
 //! emit, and call [`Redactor::finish`] at the end. Output is held back to the end of a line (`\n`
 //! or `\r`), so a secret split across chunks is still seen whole; a line without end is released
-//! once [`MAX_PENDING`] bytes are held, except its last [`MAX_MATCH`] bytes and any match that
-//! reaches into them. A private-key block is replaced whole, however many lines and chunks it
-//! spans. Each match becomes [`REDACTED`]; [`Redactor::counts`] tells how often each rule fired.
+//! once [`MAX_PENDING`] bytes are held, except its last [`MAX_MATCH`] bytes and any match — with
+//! its context, the name before a value — that reaches into them. A value too long for that is
+//! replaced up to the release point and the redactor carries the decision: the rest of the value
+//! is dropped when it arrives, so context survives any framing or hold-back boundary.
 //!
-//! Speed comes from one prefilter regex over every rule's literal anchors, every known value and
-//! ESC: lines it does not hit are copied as they are, and only the rest are matched rule by rule.
+//! A private key is a header with a body after it (see `key`): header and body are replaced,
+//! however many lines and chunks they span; a header alone is ordinary text. Each match becomes
+//! [`REDACTED`]; [`Redactor::counts`] tells how often each rule fired. Every value found by its
+//! context or shape is *learned*: redacted wherever it appears again in the run, in any encoding.
+//!
+//! Speed comes from `prefilter`: lines without evidence of a secret are copied as they are.
 
 mod ansi;
-mod builtin;
 mod config;
+mod context;
+mod families;
+mod key;
 mod known;
+mod prefilter;
 mod rules;
+mod view;
 
 pub use config::{Config, ConfigError, DEFAULT_CONFIG};
-pub use known::{MIN_KNOWN_LEN, SECRET_ENV_SUFFIXES, secret_env_values};
+pub use known::{
+    EnvSecrets, MAX_LEARNED, MIN_KNOWN_LEN, SECRET_ENV_SUFFIXES, glob_match, secret_env_values,
+};
 pub use rules::{RuleError, Rules};
 
+use known::ValueMatcher;
 use rules::{Span, Tail};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+use view::View;
 
 /// What a secret is replaced with.
 pub const REDACTED: &str = "[REDACTED]";
 /// Longest stretch without a line end held back before part of it is released anyway.
 pub const MAX_PENDING: usize = 64 * 1024;
-/// Longest match a line without end is guaranteed to catch whole (a longer token there is replaced
-/// up to the release point, and its rest is released as it is).
+/// Longest match a line without end is guaranteed to catch whole (a longer one is replaced up to
+/// the release point, and the rest of it is dropped as it arrives).
 pub const MAX_MATCH: usize = 16 * 1024;
-/// Most bytes of a private-key block dropped while waiting for its footer; past it the block is
-/// taken to have ended unseen and output resumes.
-pub const MAX_KEY_BLOCK: usize = 1024 * 1024;
-/// Bytes kept back inside a key block, so a footer split across chunks is still found.
-const FOOTER_HOLD: usize = 128;
+/// Longest key-body line held back whole; a longer one is dropped as it arrives.
+const KEY_LINE_HOLD: usize = 4096;
+
+/// `line` without its terminal escape sequences (colours, cursor moves, OSC links), as text a
+/// person reads and searches; bytes that are not UTF-8 after stripping become U+FFFD.
+pub fn strip_escapes(line: &str) -> String {
+    if !line.contains('\x1b') {
+        return line.to_string();
+    }
+    String::from_utf8_lossy(&ansi::strip(line.as_bytes()).0).into_owned()
+}
 
 /// Redact a whole text at once.
 pub fn redact_text(rules: &Arc<Rules>, text: &str) -> String {
@@ -47,13 +66,45 @@ pub fn redact_text(rules: &Arc<Rules>, text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Redact a whole text at once, adding what fired to `counts`.
+pub fn redact_counted(
+    rules: &Arc<Rules>,
+    text: &str,
+    counts: &mut BTreeMap<String, u64>,
+) -> String {
+    let mut r = Redactor::new(Arc::clone(rules));
+    let mut out = Vec::with_capacity(text.len());
+    r.push(text.as_bytes(), &mut out);
+    r.finish(&mut out);
+    for (k, v) in r.counts() {
+        *counts.entry(k.clone()).or_default() += v;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// What `lines` did with a batch.
+enum Flow {
+    /// Every line emitted.
+    Done,
+    /// A key block opened; the lines from this offset on are its body.
+    Key(usize),
+    /// A key header ends the line at this offset, and what follows is not known yet.
+    Hold(usize),
+}
+
 /// A streaming redactor for one byte stream (one per stdout, stderr, file, …).
 pub struct Redactor {
     rules: Arc<Rules>,
     pending: Vec<u8>,
-    /// Inside a private-key block: how many bytes of it were dropped so far.
-    in_key: Option<usize>,
+    /// Inside a private key's body: whether no body line was seen yet.
+    key: Option<bool>,
+    /// The held-back bytes continue a value already replaced: drop them to the value's end.
+    carry: bool,
+    learned: Option<Arc<ValueMatcher>>,
+    learned_gen: u64,
     counts: BTreeMap<String, u64>,
+    /// Whether hits go to the run's tally ([`Rules::tally`]).
+    counted: bool,
 }
 
 impl fmt::Debug for Redactor {
@@ -61,50 +112,66 @@ impl fmt::Debug for Redactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Redactor")
             .field("pending_len", &self.pending.len())
-            .field("in_key", &self.in_key.is_some())
+            .field("in_key", &self.key.is_some())
             .field("counts", &self.counts)
             .finish()
     }
-}
-
-/// `line` with the letter of each JSON `\n`, `\r` and `\t` escape replaced by a blank: same
-/// length, so offsets still hold, but word boundaries are where the decoded text has them.
-fn unescape_blanks(line: &[u8]) -> Vec<u8> {
-    let mut view = line.to_vec();
-    let mut i = 0;
-    while i + 1 < view.len() {
-        if view[i] == b'\\' {
-            if matches!(view[i + 1], b'n' | b'r' | b't') {
-                view[i + 1] = b' ';
-            }
-            i += 2;
-        } else {
-            i += 1;
-        }
-    }
-    view
 }
 
 fn is_sep(b: &u8) -> bool {
     *b == b'\n' || *b == b'\r'
 }
 
+/// Bytes that end a value (where a carried redaction stops).
+fn ends_value(b: u8) -> bool {
+    b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b',' | b';' | b'&' | b'<' | b'>' | b'`')
+}
+
+/// Sources of evidence in `lines`: ESC, the keyword groups, long runs, known and learned
+/// values, extra patterns.
+const SRC_ESC: usize = 0;
+
 impl Redactor {
     pub fn new(rules: Arc<Rules>) -> Self {
+        let (learned_gen, learned) = rules.learned.current();
         Self {
             rules,
             pending: Vec::new(),
-            in_key: None,
+            key: None,
+            carry: false,
+            learned,
+            learned_gen,
             counts: BTreeMap::new(),
+            counted: true,
+        }
+    }
+
+    /// A redactor whose hits stay out of the run's tally: for a second pass over bytes already
+    /// counted once (sizing an artifact before writing it).
+    pub fn uncounted(rules: Arc<Rules>) -> Self {
+        Self {
+            counted: false,
+            ..Self::new(rules)
         }
     }
 
     /// Feed a chunk; append the bytes that are now safe to emit to `out`.
     pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
-        if self.pending.is_empty() && self.in_key.is_none() {
+        self.refresh_learned();
+        if self.pending.is_empty() && self.key.is_none() && !self.carry {
             // The common case: no carry-over, so lines are taken straight from the chunk.
             let done = self.drain(chunk, out, false);
             self.pending.extend_from_slice(&chunk[done..]);
+            return;
+        }
+        if self.key.is_none()
+            && !self.carry
+            && self.pending.len() + chunk.len() < MAX_PENDING
+            && !chunk.iter().any(is_sep)
+        {
+            // Still inside a held-back line: nothing can be released yet, so nothing is looked
+            // at again (a long line in small chunks would otherwise cost its length each time).
+            self.pending.extend_from_slice(chunk);
             return;
         }
         self.pending.extend_from_slice(chunk);
@@ -114,11 +181,13 @@ impl Redactor {
         self.pending.drain(..done);
     }
 
-    /// End of stream: release what is held back, redacted. An unterminated key block is dropped.
+    /// End of stream: release what is held back, redacted.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
+        self.refresh_learned();
         let pending = std::mem::take(&mut self.pending);
         self.drain(&pending, out, true);
-        self.in_key = None;
+        self.key = None;
+        self.carry = false;
     }
 
     /// How many times each rule fired so far (counts only, never values).
@@ -126,28 +195,33 @@ impl Redactor {
         &self.counts
     }
 
+    fn refresh_learned(&mut self) {
+        if self.rules.learned.generation() != self.learned_gen {
+            (self.learned_gen, self.learned) = self.rules.learned.current();
+        }
+    }
+
     /// Emit what can be emitted of `buf`; return how many bytes of it were consumed.
     fn drain(&mut self, buf: &[u8], out: &mut Vec<u8>, fin: bool) -> usize {
         let mut pos = 0;
         loop {
-            let rest = &buf[pos..];
-            if let Some(dropped) = self.in_key {
-                if let Some(m) = self.rules.key_end.find(rest) {
-                    pos += m.end();
-                    self.in_key = None;
-                    continue;
-                }
-                let n = if fin {
-                    rest.len()
-                } else {
-                    rest.len().saturating_sub(FOOTER_HOLD)
-                };
-                pos += n;
-                if dropped + n <= MAX_KEY_BLOCK {
-                    self.in_key = Some(dropped + n);
+            if self.key.is_some() {
+                pos += self.key_body(&buf[pos..], fin);
+                if self.key.is_some() {
                     return pos;
                 }
-                self.in_key = None;
+            }
+            if self.carry {
+                let rest = &buf[pos..];
+                let n = rest
+                    .iter()
+                    .position(|&b| ends_value(b))
+                    .unwrap_or(rest.len());
+                pos += n;
+                if n == rest.len() && !fin {
+                    return pos;
+                }
+                self.carry = false;
             }
             let rest = &buf[pos..];
             let end = if fin {
@@ -156,12 +230,15 @@ impl Redactor {
                 rest.iter().rposition(is_sep).map_or(0, |p| p + 1)
             };
             if end > 0 {
-                if let Some(done) = self.lines(&rest[..end], out) {
-                    pos += done;
-                    self.in_key = Some(0);
-                    continue;
+                match self.lines(rest, end, fin, out) {
+                    Flow::Done => pos += end,
+                    Flow::Key(at) => {
+                        pos += at;
+                        self.key = Some(true);
+                        continue;
+                    }
+                    Flow::Hold(at) => return pos + at,
                 }
-                pos += end;
             }
             let partial = &buf[pos..];
             if partial.len() < MAX_PENDING || fin {
@@ -171,23 +248,132 @@ impl Redactor {
         }
     }
 
-    /// Emit whole lines, the last ending `batch`. Returns where a key block opened, if one did
-    /// (the lines after it are left to the caller).
-    fn lines(&mut self, batch: &[u8], out: &mut Vec<u8>) -> Option<usize> {
-        let rules = Arc::clone(&self.rules);
-        // The next hit of each finder at or after `from` (usize::MAX: none left). Finder 0 is
-        // ESC: a line whose only hit it is needs a look only if an escape splits a word.
-        let mut next: Vec<usize> = vec![0; rules.finders.len()];
+    /// Drop the key body at the start of `rest`; return how many bytes were dropped. Leaves
+    /// key mode at the footer (dropped too) or at the first line that is not body (kept).
+    fn key_body(&mut self, rest: &[u8], fin: bool) -> usize {
+        let mut pos = 0;
+        while let Some(first) = self.key {
+            let line_rest = &rest[pos..];
+            let (line, next, complete) = match line_rest.iter().position(is_sep) {
+                Some(p) => {
+                    let mut n = p + 1;
+                    if line_rest[p] == b'\r' && line_rest.get(p + 1) == Some(&b'\n') {
+                        n += 1;
+                    }
+                    (&line_rest[..p], n, true)
+                }
+                None => (line_rest, line_rest.len(), fin),
+            };
+            if line_rest.is_empty() {
+                if fin {
+                    self.key = None;
+                }
+                return pos;
+            }
+            // Colour codes spliced into a body line do not end the block.
+            let view = View::of(line);
+            let line = view.as_ref().map_or(line, |v| &v.bytes[..]);
+            match key::classify_line(&self.rules, line, complete, first) {
+                key::Next::Body => {
+                    if !complete && line.len() < KEY_LINE_HOLD {
+                        return pos; // wait for the line's end
+                    }
+                    // A key's body lines are learned too: printed again alone, they are redacted.
+                    if complete && line.len() >= key::MIN_BODY {
+                        let t = line.trim_ascii();
+                        if self.rules.learned.add(t) {
+                            self.refresh_learned();
+                        }
+                    }
+                    pos += next;
+                    self.key = Some(first && line.iter().all(|b| !b.is_ascii_alphanumeric()));
+                }
+                key::Next::Footer => {
+                    pos += next;
+                    self.key = None;
+                }
+                key::Next::Other => self.key = None,
+                key::Next::Unknown => {
+                    if line.len() >= KEY_LINE_HOLD {
+                        self.key = None;
+                    } else {
+                        return pos;
+                    }
+                }
+            }
+        }
+        pos
+    }
+
+    /// The next place at or after `from` where source `src` has evidence of a secret in `batch`.
+    fn next_hit(&self, src: usize, batch: &[u8], from: usize) -> usize {
+        let rules = &*self.rules;
+        let nk = rules.finders.keywords.len();
+        let none = usize::MAX;
+        if src == SRC_ESC {
+            return memchr::memchr(0x1b, &batch[from..]).map_or(none, |p| from + p);
+        }
+        if src <= nk {
+            let re = &rules.finders.keywords[src - 1];
+            let mut at = from;
+            while let Some(m) = re.find_at(batch, at) {
+                if prefilter::keyword_hit(batch, m.start(), m.as_bytes()) {
+                    return m.start();
+                }
+                at = m.start() + 1;
+            }
+            return none;
+        }
+        match src - nk {
+            1 => {
+                let mut at = from;
+                while let Some((s, e)) = prefilter::next_run(&batch[at..]) {
+                    if rules.finders.run_has_anchor(batch, at + s, at + e) {
+                        return at + s;
+                    }
+                    at += e;
+                }
+                none
+            }
+            2 => rules
+                .known
+                .as_ref()
+                .and_then(|k| k.find_at(batch, from))
+                .unwrap_or(none),
+            3 => self
+                .learned
+                .as_ref()
+                .and_then(|k| k.find_at(batch, from))
+                .unwrap_or(none),
+            _ => rules
+                .extra_finder
+                .as_ref()
+                .and_then(|r| r.find_at(batch, from))
+                .map_or(none, |m| m.start()),
+        }
+    }
+
+    /// Emit the whole lines of `rest[..end]`; `rest[end..]` is what follows (for a key header
+    /// at the end of the last line, whose fate depends on the next line).
+    fn lines(&mut self, rest: &[u8], end: usize, fin: bool, out: &mut Vec<u8>) -> Flow {
+        let batch = &rest[..end];
+        let sources = self.rules.finders.keywords.len() + 5;
+        let mut next = vec![0usize; sources];
         let (mut emitted, mut from) = (0, 0);
         let mut first = true;
         loop {
-            for (n, f) in next.iter_mut().zip(&rules.finders) {
+            for (src, n) in next.iter_mut().enumerate() {
                 if first || *n < from {
-                    *n = f.find_at(batch, from).map_or(usize::MAX, |m| m.start());
+                    *n = self.next_hit(src, batch, from);
                 }
             }
             first = false;
-            let hit = next.iter().copied().min().unwrap_or(usize::MAX);
+            let (src, hit) = next
+                .iter()
+                .copied()
+                .enumerate()
+                .min_by_key(|&(_, h)| h)
+                .unwrap_or((0, usize::MAX));
             if hit == usize::MAX {
                 break;
             }
@@ -195,72 +381,105 @@ impl Redactor {
                 .iter()
                 .rposition(is_sep)
                 .map_or(from, |p| from + p + 1);
-            let end = batch[hit..]
+            let line_end = batch[hit..]
                 .iter()
                 .position(is_sep)
                 .map_or(batch.len(), |p| hit + p + 1);
-            let line = &batch[start..end];
-            if next[1..].iter().all(|&n| n >= end) && !ansi::splits_word(line) {
-                from = end;
+            let line = &batch[start..line_end];
+            if src == SRC_ESC && !ansi::splits_word(line) {
+                next[SRC_ESC] = self.next_hit(SRC_ESC, batch, line_end);
                 continue;
             }
             out.extend_from_slice(&batch[emitted..start]);
-            let (spans, tail) = self.scan(line, true);
+            let (mut spans, tail) = self.scan(line, true);
+            let mut flow = None;
+            if let Tail::Header(h) = tail {
+                let text_end = line.iter().rposition(|b| !is_sep(b)).map_or(0, |p| p + 1);
+                let after = &rest[start + line.len()..];
+                let next_line = after.iter().position(is_sep).map_or(after, |p| &after[..p]);
+                let complete = after.iter().any(is_sep) || fin;
+                let next_view = View::of(next_line);
+                let next_line = next_view.as_ref().map_or(next_line, |v| &v.bytes[..]);
+                match key::classify_line(&self.rules, next_line, complete, true) {
+                    key::Next::Body => {
+                        spans.retain(|s| s.end <= h);
+                        spans.push(Span {
+                            start: h,
+                            end: text_end.max(h),
+                            rule: 0,
+                            ctx: h,
+                        });
+                        flow = Some(Flow::Key(line_end));
+                    }
+                    key::Next::Unknown if !fin => {
+                        return Flow::Hold(start);
+                    }
+                    _ => {}
+                }
+            }
             self.emit(line, &spans, out);
-            (emitted, from) = (end, end);
-            if tail == Tail::OpenKey {
-                return Some(end);
+            (emitted, from) = (line_end, line_end);
+            if let Some(flow) = flow {
+                return flow;
             }
         }
         out.extend_from_slice(&batch[emitted..]);
-        None
+        Flow::Done
     }
 
-    /// Release the start of a line without end, keeping back its last [`MAX_MATCH`] bytes and
-    /// any match that reaches into them. Returns how many bytes were consumed.
+    /// Release the start of a line without end, keeping back its last [`MAX_MATCH`] bytes, any
+    /// match that reaches into them and the context before it. Returns how many bytes were
+    /// consumed.
     fn long_line(&mut self, partial: &[u8], out: &mut Vec<u8>) -> usize {
         let (spans, _) = self.scan(partial, false);
         let mut cut = partial.len() - MAX_MATCH;
-        if let Some(s) = spans.iter().find(|s| s.start < cut && s.end > cut) {
-            cut = s.start;
-        }
-        if cut == 0 {
-            // One match longer than the bound: only a key block can be. Drop it to its footer.
-            self.emit(partial, &spans, out);
-            if spans
-                .last()
-                .is_some_and(|s| s.rule == 0 && s.end == partial.len())
-            {
-                self.in_key = Some(partial.len());
+        let mut split = None;
+        for (i, s) in spans.iter().enumerate().rev() {
+            if s.end > cut && s.ctx < cut {
+                if s.ctx > 0 {
+                    cut = s.ctx;
+                } else {
+                    split = Some(i);
+                    break;
+                }
             }
-            return partial.len();
         }
-        let kept: Vec<Span> = spans.into_iter().filter(|s| s.end <= cut).collect();
+        let mut kept: Vec<Span> = spans.iter().copied().filter(|s| s.end <= cut).collect();
+        if let Some(i) = split {
+            // One match with its context longer than the bound: replace it up to the cut, and
+            // drop the rest of its value as it comes.
+            let s = spans[i];
+            if s.start < cut {
+                kept.push(Span { end: cut, ..s });
+            }
+            self.carry = true;
+        }
         self.emit(&partial[..cut], &kept, out);
         cut
     }
 
-    /// The spans to replace in `line`, matched with escape sequences stripped and JSON escapes
-    /// neutralised (`\n` reads as a blank, so `\nghp_…` still starts a word).
-    fn scan(&self, line: &[u8], complete: bool) -> (Vec<Span>, Tail) {
-        if !line.contains(&0x1b) {
-            if !line.contains(&b'\\') {
-                return self.rules.spans(line, complete);
+    /// The spans to replace in `line`, matched on its view; values found are learned.
+    fn scan(&mut self, line: &[u8], complete: bool) -> (Vec<Span>, Tail) {
+        let learned = self.learned.clone();
+        let view = View::of(line);
+        let bytes = view.as_ref().map_or(line, |v| &v.bytes[..]);
+        let (mut spans, mut tail, learn) = self.rules.spans(bytes, complete, learned.as_deref());
+        let mut learned_any = false;
+        for (s, e) in learn {
+            learned_any |= self.rules.learned.add(&bytes[s..e]);
+        }
+        if let Some(v) = &view {
+            for s in &mut spans {
+                let (a, b) = v.original(s.start, s.end);
+                s.ctx = v.original(s.ctx, s.ctx + 1).0.min(a);
+                (s.start, s.end) = (a, b);
             }
-            return self.rules.spans(&unescape_blanks(line), complete);
+            if let Tail::Header(h) = tail {
+                tail = Tail::Header(v.original(h, h + 1).0);
+            }
         }
-        let (mut view, map) = ansi::strip(line);
-        if view.contains(&b'\\') {
-            view = unescape_blanks(&view);
-        }
-        if !self.rules.prefilter.is_match(&view) {
-            return (Vec::new(), Tail::Closed);
-        }
-        let (mut spans, tail) = self.rules.spans(&view, complete);
-        for s in &mut spans {
-            let open = tail == Tail::OpenKey && s.end == view.len();
-            s.start = map[s.start];
-            s.end = if open { line.len() } else { map[s.end - 1] + 1 };
+        if learned_any {
+            self.refresh_learned();
         }
         (spans, tail)
     }
@@ -275,6 +494,9 @@ impl Redactor {
                 .counts
                 .entry(self.rules.names[s.rule].clone())
                 .or_default() += 1;
+            if self.counted {
+                self.rules.count(s.rule);
+            }
         }
         out.extend_from_slice(&line[last..]);
     }
@@ -299,7 +521,14 @@ mod tests {
                 "Authorization: Bearer [REDACTED]",
             ),
             ("password=hunter22", "password=[REDACTED]"),
-            ("key sk-abcdefghijklmnopqrstuv end", "key [REDACTED] end"),
+            (
+                "key sk-Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56Qr78St90Uv12Wx34 end",
+                "key [REDACTED] end",
+            ),
+            (
+                "pip install sk-learn-tutorial-notebooks-2024",
+                "pip install sk-learn-tutorial-notebooks-2024",
+            ),
             ("ghp_abcdefghijklmnopqrstuvwxyz0123456789", "[REDACTED]"),
             ("ghs_abcdefghijklmnopqrstuvwxyz0123456789", "[REDACTED]"),
             ("npm_abcdefghijklmnopqrstuvwxyz0123456789", "[REDACTED]"),
@@ -312,9 +541,25 @@ mod tests {
 
     #[test]
     fn private_key_block_is_replaced() {
-        let text = "before\n-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nAAAA\n-----END RSA PRIVATE KEY-----\nafter\n";
+        let text = "before\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0t\nAAAA\n-----END RSA PRIVATE KEY-----\nafter\n";
         let out = red(text);
         assert_eq!(out, "before\n[REDACTED]\nafter\n");
+        // Without a footer the block ends at the first line that is not key body.
+        let text = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0t\nnext: line\n";
+        assert_eq!(red(text), "[REDACTED]\nnext: line\n");
+    }
+
+    #[test]
+    fn a_header_without_a_body_is_not_a_key() {
+        let text = "const H = '-----BEGIN RSA PRIVATE KEY-----';\nghp_abcdefghijklmnopqrstuvwxyz0123456789 after\n";
+        assert_eq!(
+            red(text),
+            "const H = '-----BEGIN RSA PRIVATE KEY-----';\n[REDACTED] after\n"
+        );
+        let text = "-----BEGIN RSA PRIVATE KEY-----\nnot a body\n";
+        assert_eq!(red(text), text);
+        let text = "x = \"-----BEGIN RSA PRIVATE KEY-----\"\n";
+        assert_eq!(red(text), text);
     }
 
     #[test]

@@ -1,10 +1,16 @@
-//! [`Rules`]: the compiled rule set — built-in shapes, extra patterns and known values — and the
-//! one-line matcher that turns a line into the byte ranges to replace.
+//! [`Rules`]: the compiled rule set — token families, secrets' names in context, extra patterns,
+//! known and learned values, private keys — and the one-line matcher that turns a line's view
+//! into the byte ranges to replace.
 
-use super::builtin::{self, BUILTINS, Check};
-use super::known;
-use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use super::families::{self, Family};
+use super::known::{Learned, ValueMatcher};
+use super::prefilter::{self, Finders};
+use super::{context, key};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex::bytes::{Regex, RegexBuilder};
+use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::{Mutex, OnceLock};
 
 /// A rule that failed to compile.
 #[derive(Debug, thiserror::Error)]
@@ -15,12 +21,14 @@ pub struct RuleError {
     pub source: regex::Error,
 }
 
-/// A range of a line to replace, and the rule (index into [`Rules::names`]) that found it.
+/// A range of a line to replace, the rule (index into [`Rules::names`]) that found it, and where
+/// its context (the name before a value) starts: a line is never released between the two.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Span {
     pub start: usize,
     pub end: usize,
     pub rule: usize,
+    pub ctx: usize,
 }
 
 /// What the private-key finder saw at the end of a line.
@@ -28,57 +36,84 @@ pub(crate) struct Span {
 pub(crate) enum Tail {
     /// Nothing open.
     Closed,
-    /// A key header with no footer and no closing quote: the block goes on past this text.
-    OpenKey,
+    /// The line ends in a key header (from this offset): whether it starts a key depends on the
+    /// next line.
+    Header(usize),
+}
+
+/// A built-in pattern, compiled the first time a line needs it: most runs never meet most
+/// families, and compiling all of them up front costs every runner start.
+struct Lazy {
+    name: &'static str,
+    source: String,
+    cell: OnceLock<Pattern>,
+}
+
+impl Lazy {
+    fn get(&self) -> &Pattern {
+        self.cell.get_or_init(|| {
+            // Built-in regexes are checked by a unit test; a failure here is a bug.
+            pattern(self.name, &self.source).expect("built-in rule compiles")
+        })
+    }
 }
 
 /// One compiled pattern rule.
 struct Pattern {
     regex: Regex,
-    check: Check,
     /// Whether the regex has groups named `secret…`: then only those are replaced.
     grouped: bool,
 }
 
-/// Literals per finder regex (measured: past about a dozen, SIMD literal search slows down faster
-/// than passes add up).
-const LITERALS_PER_FINDER: usize = 11;
-/// Known-value literals per finder regex (longer literals, so more fit).
-const KNOWN_PER_FINDER: usize = 24;
-/// Regex fragments (`name` then `=`) per finder regex.
-const FRAGMENTS_PER_FINDER: usize = 3;
+/// Rule names of secrets found by context, by what their name says.
+const CONTEXT_RULES: &[&str] = &[
+    "password",
+    "secret",
+    "token",
+    "api_key",
+    "authorization",
+    "bearer",
+    "credential",
+    "url_credentials",
+];
 
-/// A compiled rule set, shared (behind an `Arc`) by every redactor of a process.
+/// A compiled rule set, shared (behind an `Arc`) by every redactor of a run: what one redactor
+/// learns, the others redact too.
 pub struct Rules {
-    /// Rule names: `private_key`, then one per pattern, then `known_value`.
+    /// Rule names: `private_key`, the families, the context rules, extra patterns, then
+    /// `known_value` and `learned_value`.
     pub(crate) names: Vec<String>,
-    patterns: Vec<Pattern>,
-    /// All patterns at once, to learn which ones a candidate line needs.
-    set: RegexSet,
-    /// Known values in every encoding, as one literal alternation.
-    known: Option<Regex>,
-    /// Anchors of every rule and every known value, in one regex: a line (ANSI stripped) with no
-    /// match here cannot hold a secret.
-    pub(crate) prefilter: Regex,
-    /// ESC, then the same anchors split into small groups: a few literals per regex keep each
-    /// pass on its SIMD literal search, and many fast passes beat one slow one.
-    pub(crate) finders: Vec<Regex>,
-    key_begin: Regex,
+    families: Vec<Lazy>,
+    context_base: usize,
+    extra: Vec<Pattern>,
+    extra_base: usize,
+    /// All extra patterns at once, for the prefilter.
+    pub(crate) extra_finder: Option<Regex>,
+    pub(crate) finders: Finders,
+    /// Every keyword literal, to find names in a candidate line.
+    keywords: AhoCorasick,
+    url: Regex,
+    pub(crate) known: Option<ValueMatcher>,
+    pub(crate) learned: Learned,
+    too_short: Vec<String>,
+    /// Hits of every counted redactor of the run, by rule.
+    tally: Mutex<BTreeMap<String, u64>>,
+    pub(crate) key_begin: Regex,
     pub(crate) key_end: Regex,
-    known_count: usize,
 }
 
 impl fmt::Debug for Rules {
     // Known values are secrets: show only how many there are.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Rules")
-            .field("rules", &self.names)
-            .field("known_values", &self.known_count)
+            .field("rules", &self.names.len())
+            .field("known_values", &self.known.as_ref().map_or(0, |k| k.len()))
+            .field("too_short", &self.too_short)
             .finish()
     }
 }
 
-fn compile(name: &str, re: &str) -> Result<Regex, RuleError> {
+pub(crate) fn compile(name: &str, re: &str) -> Result<Regex, RuleError> {
     RegexBuilder::new(re)
         .size_limit(64 << 20)
         .dfa_size_limit(16 << 20)
@@ -89,6 +124,15 @@ fn compile(name: &str, re: &str) -> Result<Regex, RuleError> {
         })
 }
 
+fn pattern(name: &str, re: &str) -> Result<Pattern, RuleError> {
+    let regex = compile(name, re)?;
+    let grouped = regex
+        .capture_names()
+        .flatten()
+        .any(|n| n.starts_with("secret"));
+    Ok(Pattern { regex, grouped })
+}
+
 impl Rules {
     /// The built-in rules with no known values.
     pub fn seed() -> Self {
@@ -96,207 +140,270 @@ impl Rules {
     }
 
     /// The built-in rules, plus `extra` `(name, regex)` patterns and known secret values. Values
-    /// shorter than 6 bytes are ignored (they would redact ordinary words); a multi-line value is
-    /// matched line by line. If an extra regex has groups named `secret…`, only they are replaced.
+    /// shorter than [`super::MIN_KNOWN_LEN`] bytes are ignored (they would redact ordinary
+    /// words); a multi-line value is matched line by line. If an extra regex has groups named
+    /// `secret…`, only they are replaced.
     pub fn new(extra: &[(String, String)], known: Vec<String>) -> Result<Self, RuleError> {
+        Self::build(extra, known, Vec::new())
+    }
+
+    pub(crate) fn build(
+        extra: &[(String, String)],
+        known: Vec<String>,
+        too_short: Vec<String>,
+    ) -> Result<Self, RuleError> {
         let mut names = vec!["private_key".to_string()];
-        let mut patterns = Vec::new();
-        let mut sources = Vec::new();
-        // Plain literals (escaped here) and regex fragments, kept apart for the finders.
-        let mut plain = vec![regex::escape(builtin::PRIVATE_KEY_ANCHOR)];
-        let mut fancy = Vec::new();
-        for b in BUILTINS {
-            let regex = compile(b.name, b.regex)?;
-            let grouped = regex
-                .capture_names()
-                .flatten()
-                .any(|n| n.starts_with("secret"));
-            names.push(b.name.to_string());
-            patterns.push(Pattern {
-                regex,
-                check: b.check,
-                grouped,
+        let table: Vec<Family> = families::families();
+        let mut fams = Vec::with_capacity(table.len());
+        let (mut exact, mut exact_family) = (Vec::new(), Vec::new());
+        let (mut any_case, mut any_case_family) = (Vec::new(), Vec::new());
+        for (i, f) in table.iter().enumerate() {
+            fams.push(Lazy {
+                name: f.name,
+                source: f.regex.clone(),
+                cell: OnceLock::new(),
             });
-            sources.push(b.regex.to_string());
-            for a in b.anchors {
-                if a.contains(['(', '[', '|', '?', '*', '\\']) {
-                    fancy.push(a.to_string());
+            names.push(f.name.to_string());
+            // A family whose regex ignores case is anchored on a service name, in any case.
+            let ci = f.regex.trim_start_matches("(?-u)").starts_with("(?i");
+            for a in f.anchors {
+                if ci {
+                    any_case.push(*a);
+                    any_case_family.push(i);
                 } else {
-                    plain.push(regex::escape(a));
+                    exact.push(*a);
+                    exact_family.push(i);
                 }
             }
         }
+        let context_base = names.len();
+        names.extend(CONTEXT_RULES.iter().map(|s| s.to_string()));
+        let extra_base = names.len();
+        let mut extras = Vec::new();
+        let mut extra_alts = Vec::new();
         for (name, re) in extra {
-            let regex = compile(name, re)?;
-            let grouped = regex
-                .capture_names()
-                .flatten()
-                .any(|n| n.starts_with("secret"));
+            extras.push(pattern(name, re)?);
             names.push(name.clone());
-            patterns.push(Pattern {
-                regex,
-                check: Check::None,
-                grouped,
-            });
-            sources.push(re.clone());
-            // An extra rule has no declared anchors: the prefilter carries the regex itself.
-            fancy.push(format!("(?:{})", strip_names(re)));
+            extra_alts.push(format!("(?:{})", strip_names(re)));
         }
         names.push("known_value".into());
-
-        let variants = known::variants(&known);
-        let known_count = variants.len();
-        let known_alt: Vec<String> = variants.iter().map(|v| regex::escape(v)).collect();
-        let known_re = if known_alt.is_empty() {
+        names.push("learned_value".into());
+        let extra_finder = if extra_alts.is_empty() {
             None
         } else {
-            Some(compile(
-                "known_value",
-                &format!("(?-u){}", known_alt.join("|")),
-            )?)
+            Some(compile("extra rules", &extra_alts.join("|"))?)
         };
-        for v in [&mut plain, &mut fancy] {
-            v.sort();
-            v.dedup();
-        }
-        // Plain literals share a pass; fragments that may need the regex engine past their
-        // literal prefix go a few at a time.
-        let mut finders = vec![compile("prefilter", r"\x1b")?];
-        let groups = plain
-            .chunks(LITERALS_PER_FINDER)
-            .chain(fancy.chunks(FRAGMENTS_PER_FINDER))
-            .chain(known_alt.chunks(KNOWN_PER_FINDER));
-        for group in groups {
-            finders.push(compile("prefilter", &format!("(?-u){}", group.join("|")))?);
-        }
-        let all: Vec<String> = [plain, fancy, known_alt].concat();
-        let prefilter = compile("prefilter", &format!("(?-u){}", all.join("|")))?;
-        let set = RegexSetBuilder::new(&sources)
-            .size_limit(64 << 20)
-            .dfa_size_limit(16 << 20)
-            .build()
-            .map_err(|source| RuleError {
-                name: "rule set".into(),
-                source,
-            })?;
+        let keywords = prefilter::KEYWORD_GROUPS
+            .iter()
+            .map(|g| {
+                let alts: Vec<String> = g.iter().map(|l| regex::escape(l)).collect();
+                compile("prefilter", &format!("(?-u){}", alts.join("|")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let automaton = |pats: &[&str], ci: bool| {
+            AhoCorasickBuilder::new()
+                .ascii_case_insensitive(ci)
+                .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+                .build(pats)
+                .expect("family anchors build")
+        };
+        let finders = Finders {
+            keywords,
+            anchors: prefilter::Anchors {
+                pairs: prefilter::Pairs::new(&exact),
+                exact: automaton(&exact, false),
+                exact_family,
+                any_case: automaton(&any_case, true),
+                any_case_family,
+            },
+        };
+        let all_keywords: Vec<&str> = prefilter::KEYWORD_GROUPS
+            .iter()
+            .flat_map(|g| g.iter().copied())
+            .collect();
+        let keywords = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::Standard)
+            .build(&all_keywords)
+            .expect("keywords build");
         Ok(Self {
             names,
-            patterns,
-            set,
-            known: known_re,
-            prefilter,
+            families: fams,
+            context_base,
+            extra: extras,
+            extra_base,
+            extra_finder,
             finders,
-            key_begin: compile("private_key", builtin::PRIVATE_KEY_BEGIN)?,
-            key_end: compile("private_key", builtin::PRIVATE_KEY_END)?,
-            known_count,
+            keywords,
+            url: compile(
+                "url_credentials",
+                r#"(?i-u)\b[a-z][a-z0-9+.-]{1,20}://(?P<user>[^\s:/@"'<>]+):(?P<secret>[^\s/@"'<>]+)@[^\s/@]"#,
+            )?,
+            known: ValueMatcher::new(&known)?,
+            learned: Learned::default(),
+            too_short,
+            tally: Mutex::new(BTreeMap::new()),
+            key_begin: compile("private_key", key::BEGIN)?,
+            key_end: compile("private_key", key::END)?,
         })
     }
 
-    /// The prefilter regexes alone, for benchmarks.
-    #[doc(hidden)]
-    pub fn prefilter_regexes(&self) -> &[Regex] {
-        &self.finders
+    /// Names of secret environment variables whose values are too short to redact safely
+    /// (names only, never values). Report them; they are not used.
+    pub fn too_short(&self) -> &[String] {
+        &self.too_short
     }
 
-    /// Index of the `known_value` rule in [`Self::names`].
+    /// How many times each rule fired so far in every counted redactor of these rules —
+    /// output streams, files, artifacts, markers and messages alike (counts only, never values).
+    pub fn tally(&self) -> BTreeMap<String, u64> {
+        self.tally.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn count(&self, rule: usize) {
+        let mut t = self.tally.lock().unwrap_or_else(|e| e.into_inner());
+        *t.entry(self.names[rule].clone()).or_default() += 1;
+    }
+
+    /// How many values were learned from context so far in this run.
+    pub fn learned_count(&self) -> usize {
+        self.learned.len()
+    }
+
+    /// The keyword passes alone, for benchmarks.
+    #[doc(hidden)]
+    pub fn prefilter_regexes(&self) -> &[Regex] {
+        &self.finders.keywords
+    }
+
     fn known_rule(&self) -> usize {
+        self.names.len() - 2
+    }
+
+    fn learned_rule(&self) -> usize {
         self.names.len() - 1
     }
 
-    /// Every range of `line` (ANSI already stripped) to replace, sorted and merged. `complete`
-    /// says whether `line` ends where the line does (else more of it may follow).
-    pub(crate) fn spans(&self, line: &[u8], complete: bool) -> (Vec<Span>, Tail) {
-        let mut found = Vec::new();
-        let tail = self.private_keys(line, complete, &mut found);
-        if let Some(known) = &self.known {
-            for m in known.find_iter(line) {
-                found.push(Span {
-                    start: m.start(),
-                    end: m.end(),
-                    rule: self.known_rule(),
-                });
-            }
-        }
-        for i in self.set.matches(line).iter() {
-            let p = &self.patterns[i];
-            let rule = i + 1;
-            if !p.grouped {
-                for m in p.regex.find_iter(line) {
-                    found.push(Span {
-                        start: m.start(),
-                        end: m.end(),
-                        rule,
-                    });
-                }
-                continue;
-            }
-            for caps in p.regex.captures_iter(line) {
-                let groups = p.regex.capture_names().enumerate();
-                for (g, _) in groups.filter(|(_, n)| n.is_some_and(|n| n.starts_with("secret"))) {
-                    let Some(m) = caps.get(g) else { continue };
-                    if p.check == Check::Value && !builtin::plausible_value(m.as_bytes()) {
-                        continue;
-                    }
-                    found.push(Span {
-                        start: m.start(),
-                        end: m.end(),
-                        rule,
-                    });
-                }
-            }
-        }
-        (merge(found), tail)
+    fn context_rule(&self, name: &[u8]) -> usize {
+        let l = name.to_ascii_lowercase();
+        let has = |w: &[u8]| l.windows(w.len()).any(|x| x == w);
+        let i = if has(b"authorization") {
+            4
+        } else if has(b"bearer") {
+            5
+        } else if has(b"pass") || has(b"pwd") {
+            0
+        } else if has(b"secret") {
+            1
+        } else if has(b"token") {
+            2
+        } else if has(b"key") {
+            3
+        } else {
+            6
+        };
+        self.context_base + i
     }
 
-    /// Private-key blocks in one line: header to footer, or to the closing quote of a
-    /// JSON-escaped string, or (no footer yet) to the end, reported as an open block.
-    fn private_keys(&self, line: &[u8], complete: bool, found: &mut Vec<Span>) -> Tail {
-        let mut from = 0;
-        while let Some(h) = self.key_begin.find_at(line, from) {
-            if let Some(e) = self.key_end.find_at(line, h.end()) {
+    /// Every range of `view` to replace, sorted and merged; `learned` is the run's current
+    /// learned-value matcher. `complete` says whether `view` ends where the line does.
+    pub(crate) fn spans(
+        &self,
+        view: &[u8],
+        complete: bool,
+        learned: Option<&ValueMatcher>,
+    ) -> (Vec<Span>, Tail, Vec<(usize, usize)>) {
+        let mut found = Vec::new();
+        let push = |found: &mut Vec<Span>, start, end, rule, ctx| {
+            if end > start {
                 found.push(Span {
-                    start: h.start(),
-                    end: e.end(),
-                    rule: 0,
-                });
-                from = e.end();
-                continue;
+                    start,
+                    end,
+                    rule,
+                    ctx,
+                })
             }
-            if let Some(q) = closing_quote(&line[h.end()..]) {
-                found.push(Span {
-                    start: h.start(),
-                    end: h.end() + q,
-                    rule: 0,
-                });
-                from = h.end() + q;
-                continue;
+        };
+        let tail = key::blocks(self, view, complete, &mut found);
+        if let Some(k) = &self.known {
+            for (s, e) in k.find(view) {
+                push(&mut found, s, e, self.known_rule(), s);
             }
-            found.push(Span {
-                start: h.start(),
-                end: line.len(),
-                rule: 0,
-            });
-            return if complete {
-                Tail::OpenKey
-            } else {
-                Tail::Closed
-            };
         }
-        Tail::Closed
+        if let Some(l) = learned {
+            for (s, e) in l.find(view) {
+                push(&mut found, s, e, self.learned_rule(), s);
+            }
+        }
+        // Token families whose anchors occur in the line.
+        let mut fams = Vec::new();
+        self.finders.families_in(view, &mut fams);
+        fams.sort_unstable();
+        fams.dedup();
+        for i in fams {
+            collect(self.families[i].get(), view, i + 1, &mut found);
+        }
+        for (i, p) in self.extra.iter().enumerate() {
+            collect(p, view, self.extra_base + i, &mut found);
+        }
+        // Secrets' names followed by a value.
+        for m in self.keywords.find_overlapping_iter(view) {
+            if let Some(f) = context::at(view, m.start()) {
+                let name = &view[f.ctx..f.start];
+                push(&mut found, f.start, f.end, self.context_rule(name), f.ctx);
+            }
+        }
+        for caps in self.url.captures_iter(view) {
+            if let (Some(u), Some(m)) = (caps.get(1), caps.get(2))
+                && context::plausible(m.as_bytes(), context::Strength::Strong)
+                && !m.as_bytes().eq_ignore_ascii_case(b"password")
+            {
+                push(
+                    &mut found,
+                    m.start(),
+                    m.end(),
+                    self.context_base + 7,
+                    u.start(),
+                );
+            }
+        }
+        // Every value found by context or shape is learned, each on its own (before spans
+        // that touch are fused: `SENTRY_DSN=https://KEY@…` teaches the URL and the key).
+        let learn = found
+            .iter()
+            .filter(|s| s.rule != 0 && s.rule < self.known_rule())
+            .map(|s| (s.start, s.end))
+            .collect();
+        (merge(found), tail, learn)
     }
 }
 
-/// The offset of the first `"` not preceded by a backslash, if any.
-fn closing_quote(s: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    while i < s.len() {
-        match s[i] {
-            b'\\' => i += 2,
-            b'"' => return Some(i),
-            _ => i += 1,
+fn collect(p: &Pattern, view: &[u8], rule: usize, found: &mut Vec<Span>) {
+    if !p.grouped {
+        for m in p.regex.find_iter(view) {
+            found.push(Span {
+                start: m.start(),
+                end: m.end(),
+                rule,
+                ctx: m.start(),
+            });
+        }
+        return;
+    }
+    for caps in p.regex.captures_iter(view) {
+        let whole = caps.get(0).map_or(0, |m| m.start());
+        let groups = p.regex.capture_names().enumerate();
+        for (g, _) in groups.filter(|(_, n)| n.is_some_and(|n| n.starts_with("secret"))) {
+            let Some(m) = caps.get(g) else { continue };
+            if m.end() > m.start() {
+                found.push(Span {
+                    start: m.start(),
+                    end: m.end(),
+                    rule,
+                    ctx: whole,
+                });
+            }
         }
     }
-    None
 }
 
 /// `re` with its named groups turned into plain groups.
@@ -315,8 +422,8 @@ fn strip_names(re: &str) -> String {
 }
 
 /// Sort spans and fuse overlapping ones; a fused span keeps the rule of the earliest-listed
-/// rule that found part of it, so one secret is counted once.
-fn merge(mut spans: Vec<Span>) -> Vec<Span> {
+/// rule that found part of it (so one secret is counted once) and the earliest context.
+pub(crate) fn merge(mut spans: Vec<Span>) -> Vec<Span> {
     spans.sort_by_key(|s| (s.start, std::cmp::Reverse(s.end)));
     let mut out: Vec<Span> = Vec::with_capacity(spans.len());
     for s in spans {
@@ -324,6 +431,7 @@ fn merge(mut spans: Vec<Span>) -> Vec<Span> {
             Some(last) if s.start < last.end => {
                 last.end = last.end.max(s.end);
                 last.rule = last.rule.min(s.rule);
+                last.ctx = last.ctx.min(s.ctx);
             }
             _ => out.push(s),
         }
@@ -342,14 +450,13 @@ mod tests {
 
     #[test]
     fn overlapping_spans_fuse_and_keep_the_first_rule() {
-        let s = |start, end, rule| Span { start, end, rule };
+        let s = |start, end, rule| Span {
+            start,
+            end,
+            rule,
+            ctx: start,
+        };
         let got = merge(vec![s(5, 9, 3), s(0, 6, 7), s(20, 25, 1)]);
         assert_eq!(got, vec![s(0, 9, 3), s(20, 25, 1)]);
-    }
-
-    #[test]
-    fn json_string_ends_at_unescaped_quote() {
-        assert_eq!(closing_quote(br#"ab\"cd"ef"#), Some(6));
-        assert_eq!(closing_quote(br"ab\ncd"), None);
     }
 }

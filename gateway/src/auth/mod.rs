@@ -11,9 +11,10 @@ pub mod runner;
 pub mod signed;
 pub mod tokens;
 
+pub use crate::store::Role;
 pub use people::{
-    API_TOKEN_PREFIX, AdminOnly, Authorized, CreateRuns, OperateRuns, Principal, ReadMetrics,
-    ReadRuns, Requirement,
+    ADMIN_TOKEN_ID, API_TOKEN_PREFIX, AdminOnly, Authorized, CreateRuns, OperateRuns, Principal,
+    ReadMetrics, ReadRuns, Requirement,
 };
 pub use runner::Caller;
 pub use signed::{BodyKind, Key, Signed, SignedRoute};

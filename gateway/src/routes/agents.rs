@@ -15,6 +15,7 @@ use common::agents::{
 use serde::Deserialize;
 
 use crate::agents;
+use crate::audit::{self, Source, Who};
 use crate::auth::signed::{self, Signed};
 use crate::auth::{AdminOnly, Authorized, OperateRuns, ReadRuns};
 use crate::clock::now_ms;
@@ -38,9 +39,11 @@ pub fn routes() -> Router<AppState> {
 /// Admin: `POST /api/agents/enrollments`: a one-time token, shown once, valid an hour.
 async fn new_enrollment(
     State(state): State<AppState>,
-    _caller: Authorized<AdminOnly>,
+    caller: Authorized<AdminOnly>,
 ) -> Result<(StatusCode, Json<EnrollmentToken>), ApiError> {
     let token = agents::new_enrollment(state.store.as_ref()).await?;
+    let event = audit::Event::new("agent_enrollment_created");
+    caller.audit(state.store.as_ref(), event).await;
     Ok((StatusCode::CREATED, Json(token)))
 }
 
@@ -56,12 +59,14 @@ async fn list(
 async fn revoke(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    _caller: Authorized<AdminOnly>,
+    caller: Authorized<AdminOnly>,
 ) -> Result<StatusCode, ApiError> {
     if !state.store.revoke_agent(id.clone(), now_ms()).await? {
         return Err(ApiError::NotFound("no such agent"));
     }
     tracing::info!(agent = %id, "agent revoked");
+    let event = audit::Event::new("agent_revoked").target(&id);
+    caller.audit(state.store.as_ref(), event).await;
     state.live.ring_queue();
     Ok(StatusCode::NO_CONTENT)
 }
@@ -81,7 +86,7 @@ fn yes() -> bool {
 async fn drain(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    _caller: Authorized<AdminOnly>,
+    caller: Authorized<AdminOnly>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
@@ -91,21 +96,35 @@ async fn drain(
     } else {
         parse_json(&bytes)?
     };
-    if !state.store.set_agent_drain(id, d.drain).await? {
+    if !state.store.set_agent_drain(id.clone(), d.drain).await? {
         return Err(ApiError::NotFound("no such agent"));
     }
+    let action = if d.drain {
+        "agent_drained"
+    } else {
+        "agent_undrained"
+    };
+    caller
+        .audit(state.store.as_ref(), audit::Event::new(action).target(&id))
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Agent: `POST /api/agent/enroll` with a one-time token: the agent's id and own key.
 async fn enroll(
     State(state): State<AppState>,
+    Source(source): Source,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Enrolled>), ApiError> {
     let bytes = read_body(body, &headers, state.limits.max_json_bytes).await?;
     let req: EnrollRequest = parse_json(&bytes)?;
+    let name = req.name.clone();
     let enrolled = agents::enroll(state.store.as_ref(), req).await?;
+    // The agent itself is the actor: the token it used was the admin's, made earlier (logged).
+    let who = Who::new(&enrolled.agent_id, &name);
+    let event = audit::Event::new("agent_enrolled").target(&enrolled.agent_id);
+    audit::record(state.store.as_ref(), &who, source, event).await;
     Ok((StatusCode::CREATED, Json(enrolled)))
 }
 

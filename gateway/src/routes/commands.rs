@@ -16,6 +16,7 @@ use common::wire::{AssistLink, AssistState, Command, CommandAck, CommandKind};
 use serde::Deserialize;
 use tokio::sync::Notify;
 
+use crate::audit;
 use crate::auth::signed::{self, Signed};
 use crate::auth::{AdminOnly, Authorized, OperateRuns};
 use crate::commands;
@@ -33,42 +34,26 @@ pub fn routes() -> Router<AppState> {
         .route("/api/runs/{id}/permissions/{request_id}", post(decide))
 }
 
-/// Admin: `POST /api/runs/:id/permissions/:request_id` with `{"decision": "allow" |
+/// Operator: `POST /api/runs/:id/permissions/:request_id` with `{"decision": "allow" |
 /// "allow_run" | "deny", "message"?, "rule"?}`: queue a person's decision for the runner,
 /// stamped with who decided. Only a request the run lists as waiting can be decided.
 async fn decide(
     State(state): State<AppState>,
     Path((id, request_id)): Path<(String, String)>,
-    _caller: Authorized<OperateRuns>,
+    caller: Authorized<OperateRuns>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Command>), ApiError> {
     let bytes = read_body(body, &headers, state.limits.max_json_bytes).await?;
     let d: commands::DecisionBody = parse_json(&bytes)?;
-    commands::check_decision(&d)?;
-    commands::require_live_run(state.store.as_ref(), &id).await?;
-    let waiting = state
-        .store
-        .run(id.clone())
-        .await?
-        .and_then(|r| r.summary.claude)
-        .is_some_and(|c| c.pending_requests.contains(&request_id));
-    if !waiting {
-        return Err(ApiError::bad_request(
-            "not_pending",
-            "no permission request with this id waits for a decision",
-        ));
-    }
-    let kind = CommandKind::Permission {
-        request_id,
-        decision: d.decision,
-        message: d.message,
-        rule: d.rule,
-        // One person today: whoever holds the admin credentials.
-        by: "admin".into(),
-    };
-    let command = commands::queue(state.store.as_ref(), &state.live, &id, kind).await?;
+    // The person's name, as the run's history shows it (the audit line has their id).
+    let by = caller.principal().who().name;
+    let command =
+        commands::decide(state.store.as_ref(), &state.live, &id, request_id, d, &by).await?;
     tracing::info!(run = %id, command = %command.id, "permission decision queued");
+    caller
+        .audit(state.store.as_ref(), commands::audit_event(&id, &command))
+        .await;
     Ok((StatusCode::CREATED, Json(command)))
 }
 
@@ -78,22 +63,28 @@ async fn decide(
 async fn delete_run(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    _caller: Authorized<AdminOnly>,
+    caller: Authorized<AdminOnly>,
 ) -> Result<StatusCode, ApiError> {
     if crate::http::run_id(&id).is_err() || !state.store.delete_run(id.clone()).await? {
         return Err(ApiError::NotFound("no such run"));
     }
     state.live.ring(&id);
     tracing::info!(run = %id, "run deleted");
+    caller
+        .audit(
+            state.store.as_ref(),
+            audit::Event::new("run_deleted").run(&id),
+        )
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Admin: `POST /api/runs/:id/commands` with `{"kind": "exec" | "prompt" | "stop" |
+/// Operator: `POST /api/runs/:id/commands` with `{"kind": "exec" | "prompt" | "stop" |
 /// "interrupt" | "end_session" | "file", …}`.
 async fn enqueue(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    _caller: Authorized<OperateRuns>,
+    caller: Authorized<OperateRuns>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Command>), ApiError> {
@@ -103,6 +94,9 @@ async fn enqueue(
     commands::require_live_run(state.store.as_ref(), &id).await?;
     let command = commands::queue(state.store.as_ref(), &state.live, &id, kind).await?;
     tracing::info!(run = %id, command = %command.id, "command queued");
+    caller
+        .audit(state.store.as_ref(), commands::audit_event(&id, &command))
+        .await;
     Ok((StatusCode::CREATED, Json(command)))
 }
 

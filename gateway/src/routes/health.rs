@@ -1,5 +1,5 @@
 //! Liveness: the unsigned health answer and the signed ping, both with the gateway's clock
-//! (runners measure their skew with it).
+//! (runners measure their skew with it), and the build's version.
 
 use axum::Json;
 use axum::Router;
@@ -14,6 +14,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/health", get(health))
         .route("/api/runner/ping", get(ping))
+        .route("/api/version", get(version))
 }
 
 fn ping_body() -> Ping {
@@ -21,7 +22,7 @@ fn ping_body() -> Ping {
         ok: true,
         protocol: wire::PROTOCOL_VERSION.into(),
         server_time: now_secs(),
-        version: env!("CARGO_PKG_VERSION").into(),
+        version: crate::version::VERSION.into(),
     }
 }
 
@@ -33,4 +34,14 @@ async fn health() -> Json<Ping> {
 /// Signed echo: proves the runner's secret (or run token) is right.
 async fn ping(_signed: Signed<signed::Ping>) -> Json<Ping> {
     Json(ping_body())
+}
+
+/// `GET /api/version`: the build, for an operator checking what runs after an upgrade. Public,
+/// like the release number `/api/health` already gives.
+async fn version() -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "version": crate::version::VERSION,
+        "commit": crate::version::COMMIT,
+        "protocol": wire::PROTOCOL_VERSION,
+    }))
 }

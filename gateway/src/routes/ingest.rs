@@ -149,7 +149,11 @@ async fn append_and_announce(
             .ingested(&events, &outcome, body_len, started.elapsed());
         state
             .live
-            .announce_append(state.store.as_ref(), &run_id, events, &outcome)
+            .announce_append(state.store.as_ref(), &run_id, events.clone(), &outcome)
+            .await;
+        state
+            .notifier
+            .after_ingest(&run_id, &events, &outcome)
             .await;
         if outcome.status.is_terminal() && outcome.inserted > 0 {
             // A run that ended may free a slot of its agent: a waiting agent tries a claim.

@@ -5,11 +5,15 @@
 mod agents;
 mod artifacts;
 mod assets;
+mod audit;
 mod commands;
 mod health;
 mod ingest;
 mod metrics;
+mod notifications;
+mod people;
 mod runs;
+mod search;
 mod session;
 mod stream;
 mod tokens;
@@ -32,10 +36,14 @@ pub fn router(state: AppState) -> Router {
         .merge(commands::routes())
         .merge(stream::routes())
         .merge(session::routes())
+        .merge(people::routes())
+        .merge(audit::routes())
         .merge(assets::routes())
         .merge(artifacts::routes())
         .merge(transcript::routes())
+        .merge(search::routes())
         .merge(metrics::routes())
+        .merge(notifications::routes())
         .fallback(not_found)
         .with_state(state.clone())
         // Outermost last: every answer gets the security headers, even a refusal by the guard.

@@ -1,5 +1,6 @@
 //! Durable storage behind one trait: runs, their events, commands, artifacts, the nonces of
-//! signed requests and a small key/value table.
+//! signed requests, notifications (webhooks, push subscriptions, deliveries, action tokens;
+//! types in `notify.rs`) and a small key/value table.
 //!
 //! The server holds an `Arc<dyn Store>`. Every method takes owned arguments and returns a boxed
 //! `'static` future, so the trait is object-safe and a backend is free to run its work on a blocking
@@ -49,6 +50,18 @@
 //!   were queued. [`Store::cancel_queued_run`] changes only a run still `queued`.
 //! * **An enrollment token enrolls once**: consumed in the transaction that stores the agent,
 //!   and not consumed when the enrollment fails (an agent name taken, say).
+//! * **An invitation is used once**: [`Store::take_invitation`] checks and marks it in one
+//!   statement (or under one lock), so two people holding the link cannot both join; so is a
+//!   phone-pairing code ([`Store::take_pairing`]).
+//! * **Names are unique**: two people never share a name, whatever the order of writes.
+//! * **The audit log only grows**, with ids ascending in the order lines were appended, and
+//!   keeps the lines of deleted runs.
+//! * **A delivery is claimed by one process at a time**: [`Store::claim_outbound`] moves the
+//!   `next_at` of what it returns past a lease in the same statement that selects it
+//!   (PostgreSQL: `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …`), so two
+//!   gateways polling the same database never send one delivery twice within the lease.
+//! * **An action token is used once**: [`Store::take_action_token`] deletes and returns it in one
+//!   statement (`DELETE … RETURNING`); two processes taking it at once get it once.
 //! * **Failures are [`StoreError::Backend`]**, with text for the log only, counted by
 //!   [`Store::backend_errors`].
 
@@ -61,13 +74,21 @@ use common::agents::{AgentProfile, AgentSummary, ApiTokenInfo};
 use common::wire::{ArtifactInfo, Command, CommandKind, RawEvent, RunStatus, RunSummary};
 
 mod agents;
+mod notify;
 mod open;
 mod progress;
 pub(crate) mod rules;
+pub mod search;
 pub mod sqlite;
+mod team;
 
 pub use agents::{AgentRecord, Claimed, NewAgent, QueuedRun, claimable};
+pub use notify::{
+    ActionToken, AttemptResult, NewOutbound, NewWebhook, NotifyEvent, Outbound, OutboundState,
+    PushSubscription, Target, Webhook, WebhookFormat,
+};
 pub use open::{Location, SCHEMES, UnsupportedUrl, open};
+pub use team::{AuditEntry, Invitation, Person, Role, StoredPasskey};
 
 /// What every [`Store`] method returns.
 pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'static>>;
@@ -146,6 +167,11 @@ pub struct StoredSession {
     pub created_at: i64,
     /// Unix ms of the last request seen (the idle expiry counts from here), to the minute.
     pub last_seen: i64,
+    /// The person signed in (`p_…`); `None` only for a session stored before people existed,
+    /// which the gateway gives to its first admin when it opens.
+    pub person_id: Option<String>,
+    /// What the browser said it is (`User-Agent`, at most 200 bytes), to tell sessions apart.
+    pub device: String,
 }
 
 impl fmt::Debug for StoredSession {
@@ -154,6 +180,8 @@ impl fmt::Debug for StoredSession {
             .field("id_hash", &"********")
             .field("created_at", &self.created_at)
             .field("last_seen", &self.last_seen)
+            .field("person_id", &self.person_id)
+            .field("device", &self.device)
             .finish()
     }
 }
@@ -178,6 +206,17 @@ pub struct AppendOutcome {
     pub status: RunStatus,
     /// The run's delivery verdict once its `finished` marker is stored.
     pub delivery: Option<common::wire::Delivery>,
+}
+
+/// What one step of [`Store::purge_run`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purge {
+    /// The run is pinned: nothing was deleted.
+    Kept,
+    /// Part of the run was deleted; call again.
+    More,
+    /// The run is gone (or there was none).
+    Gone,
 }
 
 /// Durable storage of the gateway.
@@ -230,7 +269,26 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> StoreFuture<Vec<RawEvent>>;
 
-    /// Stores a new sign-in session (or replaces one with the same hash).
+    /// The lines of a run whose search text holds the query (`search`: a substring of what a
+    /// person reads, ignoring case), with `sequence > after`, ascending, at most `limit`;
+    /// `next_after` is set when more follow. Every stored line is searched, indexed yet or
+    /// not. An unknown run has no hits.
+    fn search_run(
+        &self,
+        run_id: String,
+        needle: search::Needle,
+        after: u64,
+        limit: usize,
+    ) -> StoreFuture<search::LinePage>;
+
+    /// Runs whose name, prompt or output holds the query, newest first, each once with where it
+    /// matched (name before prompt before a line of output), at most `search.limit`. Output
+    /// is searched for queries of three characters or more; a backend may bound how much of it
+    /// a search reads and says so.
+    fn search_runs(&self, search: search::RunSearch) -> StoreFuture<Vec<search::RunHit>>;
+
+    /// Stores a new sign-in session (or replaces one with the same hash: its `last_seen`,
+    /// person and device).
     fn save_session(&self, session: StoredSession) -> StoreFuture<()>;
 
     /// Records activity on a stored session: sets `last_seen` only if the session still exists
@@ -242,6 +300,83 @@ pub trait Store: Send + Sync + 'static {
 
     /// Forgets a sign-in session; `false` if there was none.
     fn delete_session(&self, id_hash: [u8; 32]) -> StoreFuture<bool>;
+
+    /// Forgets every sign-in session of a person (signing out everywhere, disabling); how many.
+    fn delete_sessions_of(&self, person_id: String) -> StoreFuture<u64>;
+
+    /// Stores a new person; [`StoreError::Conflict`] if the id or the name is taken.
+    fn create_person(&self, person: Person) -> StoreFuture<()>;
+
+    /// Replaces a person's name, role, disabled time and password hash; `false` if there was
+    /// none; [`StoreError::Conflict`] if the new name is another's.
+    fn update_person(&self, person: Person) -> StoreFuture<bool>;
+
+    fn person(&self, id: String) -> StoreFuture<Option<Person>>;
+
+    fn person_by_name(&self, name: String) -> StoreFuture<Option<Person>>;
+
+    /// Everyone, oldest first.
+    fn people(&self) -> StoreFuture<Vec<Person>>;
+
+    /// Stores a new invitation.
+    fn create_invitation(&self, invitation: Invitation) -> StoreFuture<()>;
+
+    /// The invitation with this token hash if it is unused and not expired at `now` (unix ms).
+    fn invitation(&self, token_hash: [u8; 32], now: i64) -> StoreFuture<Option<Invitation>>;
+
+    /// Uses an invitation up: answers it and marks it used, atomically, only if it is unused
+    /// and not expired at `now`; two callers never both get it.
+    fn take_invitation(&self, token_hash: [u8; 32], now: i64) -> StoreFuture<Option<Invitation>>;
+
+    /// The invitations still usable at `now`, oldest first.
+    fn open_invitations(&self, now: i64) -> StoreFuture<Vec<Invitation>>;
+
+    /// Stores a new passkey; [`StoreError::Conflict`] if its credential id is known.
+    fn add_passkey(&self, passkey: StoredPasskey) -> StoreFuture<()>;
+
+    /// The passkey with this credential id.
+    fn passkey(&self, credential_id: Vec<u8>) -> StoreFuture<Option<StoredPasskey>>;
+
+    /// A person's passkeys, oldest first.
+    fn passkeys_of(&self, person_id: String) -> StoreFuture<Vec<StoredPasskey>>;
+
+    /// Records a sign-in with a passkey: its new counter state and when; `false` if there is
+    /// none.
+    fn use_passkey(
+        &self,
+        credential_id: Vec<u8>,
+        dynamic_state: [u8; 7],
+        at: i64,
+    ) -> StoreFuture<bool>;
+
+    /// Stores a phone-pairing code (its SHA-256) that signs `person_id` in once until
+    /// `expires_at` (unix ms).
+    fn create_pairing(
+        &self,
+        code_hash: [u8; 32],
+        person_id: String,
+        expires_at: i64,
+    ) -> StoreFuture<()>;
+
+    /// Uses a pairing code up: the person it signs in, if it is unused and not expired at
+    /// `now`; checked and marked in one step, so it works once.
+    fn take_pairing(&self, code_hash: [u8; 32], now: i64) -> StoreFuture<Option<String>>;
+
+    /// Appends a line to the audit log (its `id` is ignored); the id it got, greater than every
+    /// id given before.
+    fn append_audit(&self, entry: AuditEntry) -> StoreFuture<u64>;
+
+    /// At most `limit` lines of the audit log with an id below `before` (all when `None`),
+    /// newest first.
+    fn audit(&self, before: Option<u64>, limit: usize) -> StoreFuture<Vec<AuditEntry>>;
+
+    /// At most `limit` lines of the audit log with an id above `after`, oldest first (an export
+    /// reads the log forwards with it).
+    fn audit_after(&self, after: u64, limit: usize) -> StoreFuture<Vec<AuditEntry>>;
+
+    /// The audit lines of a run, oldest first (who started it, who sent each prompt, command and
+    /// decision).
+    fn run_audit(&self, run_id: String) -> StoreFuture<Vec<AuditEntry>>;
 
     /// Queues a command under a fresh unique id.
     fn enqueue_command(
@@ -279,6 +414,57 @@ pub trait Store: Send + Sync + 'static {
 
     /// Inserts or replaces.
     fn set_meta(&self, key: String, value: String) -> StoreFuture<()>;
+
+    /// Stores a new webhook under a fresh id (`wh_` + 32 hex digits).
+    fn create_webhook(&self, webhook: NewWebhook) -> StoreFuture<Webhook>;
+
+    /// Every webhook, oldest first.
+    fn webhooks(&self) -> StoreFuture<Vec<Webhook>>;
+
+    /// Deletes a webhook and its deliveries; `false` if there was none.
+    fn delete_webhook(&self, id: String) -> StoreFuture<bool>;
+
+    /// Stores a push subscription under a fresh id (`ps_` + 32 hex digits; `sub.id` is
+    /// ignored), replacing one with the same endpoint (a browser subscribing again).
+    fn save_push_subscription(&self, sub: PushSubscription) -> StoreFuture<PushSubscription>;
+
+    /// Every push subscription, oldest first.
+    fn push_subscriptions(&self) -> StoreFuture<Vec<PushSubscription>>;
+
+    /// Deletes a push subscription and its deliveries; `false` if there was none.
+    fn delete_push_subscription(&self, id: String) -> StoreFuture<bool>;
+
+    /// Queues deliveries (state `pending`, no attempt yet, due at `not_before`) in one
+    /// transaction; their ids (`dl_` + 32 hex digits), in order.
+    fn enqueue_outbound(&self, items: Vec<NewOutbound>) -> StoreFuture<Vec<String>>;
+
+    /// Up to `limit` pending deliveries due at `now` (`next_at <= now`), the longest due first,
+    /// each moved to `next_at = lease_until` as it is taken, so that no other process takes it
+    /// before the lease ends (a process that dies holding one leaves it to be retried then).
+    fn claim_outbound(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: usize,
+    ) -> StoreFuture<Vec<Outbound>>;
+
+    /// Records how an attempt at a delivery ended (one more attempt, unless skipped); `false`
+    /// if there is no such delivery (its target was deleted meanwhile).
+    fn finish_attempt(&self, id: String, result: AttemptResult) -> StoreFuture<bool>;
+
+    /// The delivery log: at most `limit` deliveries, newest first, of one target or of all.
+    fn outbound_log(&self, target: Option<Target>, limit: usize) -> StoreFuture<Vec<Outbound>>;
+
+    /// Forgets deliveries that are no longer pending and were last updated before `before`
+    /// (unix ms), and action tokens that expired before it; how many deliveries there were.
+    fn prune_outbound(&self, before: i64) -> StoreFuture<u64>;
+
+    /// Stores a push action's token (by its hash).
+    fn save_action_token(&self, token: ActionToken) -> StoreFuture<()>;
+
+    /// Deletes the token with this hash and returns it, if there was one and it has not expired
+    /// at `now` (unix ms). A token is taken once.
+    fn take_action_token(&self, hash: [u8; 32], now: i64) -> StoreFuture<Option<ActionToken>>;
 
     /// How many runs are in each status (statuses with none may be left out); for `/metrics`.
     fn run_counts(&self) -> StoreFuture<Vec<(RunStatus, u64)>>;
@@ -363,6 +549,36 @@ pub trait Store: Send + Sync + 'static {
     /// `false` if there was no such token or it was revoked already.
     fn revoke_api_token(&self, id: String) -> StoreFuture<bool>;
 
+    /// Pins (`true`) or unpins a run: retention never deletes a pinned run. `false` if there is
+    /// no such run (a run retention has begun deleting counts as none).
+    fn set_pinned(&self, run_id: String, pinned: bool) -> StoreFuture<bool>;
+
+    /// At most `limit` ids of runs retention may delete: first any whose deletion has begun
+    /// (a purge a restart interrupted), then ended runs (finished, failed, stopped), not pinned,
+    /// that ended (or, without an end time, were created) before the cutoff (unix ms) given for
+    /// their status, oldest first. A status without a cutoff is kept; so are pending and running
+    /// runs, whatever the cutoffs say.
+    fn expired_runs(
+        &self,
+        cutoffs: Vec<(RunStatus, i64)>,
+        limit: usize,
+    ) -> StoreFuture<Vec<String>>;
+
+    /// One small step of deleting a run for retention: at most `max_rows` rows in one short
+    /// transaction, so ingest never waits long behind it. The first step hides the run (`run`,
+    /// `list_runs` and `set_pinned` see none from then on), unless it is pinned by then
+    /// ([`Purge::Kept`], nothing deleted); the next ones delete its events, then its artifacts,
+    /// then its commands and the run itself ([`Purge::Gone`]).
+    fn purge_run(&self, run_id: String, max_rows: usize) -> StoreFuture<Purge>;
+
+    /// Gives space freed by deletions back to the file system, at most about `max_bytes` in this
+    /// call; how many bytes it gave back (`0`: nothing left to give). A backend whose storage
+    /// reclaims space by itself (PostgreSQL's autovacuum) answers `0`.
+    fn reclaim_space(&self, max_bytes: u64) -> StoreFuture<u64> {
+        let _ = max_bytes;
+        Box::pin(async { Ok(0) })
+    }
+
     /// Calls that failed with [`StoreError::Backend`] since the store was opened.
     fn backend_errors(&self) -> u64 {
         0
@@ -401,6 +617,7 @@ mod tests {
                 agent: None,
                 agent_offline: false,
                 reason: None,
+                pinned: false,
             },
             key,
         };

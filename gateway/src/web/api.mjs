@@ -65,3 +65,16 @@ export function builtinAllowlist() {
   }
   return allowlist;
 }
+
+let retentionPolicy = null;
+
+/** How long ended runs are kept (`GET /api/retention`), asked once per page. */
+export function retention() {
+  if (!retentionPolicy) retentionPolicy = api('GET', '/api/retention').catch(() => ((retentionPolicy = null), null));
+  return retentionPolicy;
+}
+
+/** Pin (`true`) or unpin a run; resolves with the run. */
+export function setPinned(id, pinned) {
+  return api(pinned ? 'PUT' : 'DELETE', runPath(id, '/pin'));
+}

@@ -1,17 +1,21 @@
-// The gateway's web UI, the entry module: sign-in, the live runs list stream, the open-run tabs
-// and the address bar (`/runs/:id`, `#L1234` for a line), the new-run dialog. The screens live
+// The gateway's web UI, the entry module: sign-in and joining by invitation, the live runs list
+// stream, the open-run tabs, the team's pages (`/people`, `/account`, `/audit`) and the address
+// bar (`/runs/:id`, `#L1234` for a line), the new-run dialog. The screens live
 // in their own modules (runs.mjs, runview.mjs and what it uses); heavy parts (the transcript,
 // Markdown, highlighting, files) load on first use.
 // Plain DOM, no framework. Everything a run printed is untrusted: it reaches the page only through
 // textContent / createTextNode, never as HTML; links from it are checked first.
 
 import { api, setCsrf, whenSignedOut } from './api.mjs';
-import { $, copyText, el } from './dom.mjs';
-import { shellQuote, shownStatus } from './format.mjs';
+import { $, copyText, el, setAttention, setTitle } from './dom.mjs';
+import { needingApproval, shellQuote, shownStatus } from './format.mjs';
 import { RunsList } from './runs.mjs';
 import { RunView } from './runview.mjs';
 import { setUpViewer } from './viewer.mjs';
 import { AgentsPage, onlineAgents } from './agents.mjs';
+import { can, me, setMe } from './me.mjs';
+import { showPage, signOutEverywhere } from './team.mjs';
+import { createPasskey, passkeysSupported, usePasskey } from './passkey.mjs';
 
 const runs = new Map(); // id → summary, from the list stream
 const views = new Map(); // id → RunView
@@ -19,6 +23,12 @@ let tabs = [];
 let active = 'runs';
 
 const RUN_PATH = /^\/runs\/([A-Za-z0-9_-]{1,64})$/;
+const PAGES = new Set(['people', 'account', 'audit']);
+const PAGE_TITLES = { people: 'People', account: 'Your account', audit: 'Audit log' };
+const pageFromPath = () => {
+  const name = location.pathname.slice(1);
+  return PAGES.has(name) ? name : null;
+};
 const lineFromHash = () => {
   const m = location.hash.match(/^#L(\d{1,12})$/);
   return m ? Number(m[1]) : null;
@@ -32,7 +42,7 @@ function loadTabs() {
     tabs = [];
   }
   active = localStorage.getItem('gw.active') || 'runs';
-  if (active !== 'runs' && !tabs.includes(active)) active = 'runs';
+  if (active !== 'runs' && !PAGES.has(active) && !tabs.includes(active)) active = 'runs';
 }
 
 function saveTabs() {
@@ -45,16 +55,27 @@ function saveTabs() {
 function showLogin() {
   for (const v of views.values()) v.disconnect();
   listStream.stop();
+  setMe(null);
   $('shell').hidden = true;
+  $('join').hidden = true;
   $('login').hidden = false;
-  document.title = 'Sign in · claude-runner gateway';
+  $('passkey-sign-in').hidden = !passkeysSupported();
+  $('passkey-or').hidden = !passkeysSupported();
+  setTitle('Sign in · claude-runner gateway');
   $('password').focus();
 }
 whenSignedOut(showLogin);
 
-async function signedIn(token, fromForm = false) {
+async function signedIn(token, person, fromForm = false) {
   setCsrf(token);
+  setMe(person);
+  // What the role may not do is left out (the gateway refuses it anyway).
+  $('new-run-open').hidden = !can('operator');
+  $('nav-people').hidden = !can('admin');
+  $('nav-audit').hidden = !can('admin');
+  $('nav-account').textContent = me.name;
   $('login').hidden = true;
+  $('join').hidden = true;
   $('shell').hidden = false;
   loadTabs();
   const m = location.pathname.match(RUN_PATH);
@@ -62,7 +83,12 @@ async function signedIn(token, fromForm = false) {
     if (!tabs.includes(m[1])) tabs.push(m[1]);
     active = m[1];
   }
+  const page = pageFromPath();
+  if (page) active = page;
+  // People and the audit log are an admin's.
+  if (PAGES.has(active) && active !== 'account' && !can('admin')) active = 'runs';
   listStream.start();
+  registerWorker();
   activate(active, { push: false, target: m ? lineFromHash() : null, focus: fromForm });
 }
 
@@ -73,15 +99,34 @@ $('login-form').addEventListener('submit', async (ev) => {
   const submit = ev.target.querySelector('button');
   submit.disabled = true;
   try {
-    const r = await api('POST', '/api/session', { password: $('password').value });
+    const body = { password: $('password').value };
+    const name = $('login-name').value.trim();
+    if (name) body.name = name;
+    const r = await api('POST', '/api/session', body);
     $('password').value = '';
-    await signedIn(r.csrf, true);
+    await signedIn(r.csrf, r.person, true);
   } catch (e) {
     err.textContent =
-      e.status === 429 ? 'Too many attempts. Wait a minute and try again.' : e.status === 401 ? 'Wrong password.' : `Could not sign in: ${e.message}`;
+      e.status === 429
+        ? 'Too many attempts. Wait a minute and try again.'
+        : e.status === 401
+          ? 'Wrong name or password.'
+          : `Could not sign in: ${e.message}`;
     $('password').focus();
   } finally {
     submit.disabled = false;
+  }
+});
+
+$('passkey-sign-in').addEventListener('click', async () => {
+  const err = $('login-error');
+  err.textContent = '';
+  try {
+    const options = await api('POST', '/api/session/passkey/options', {});
+    const r = await api('POST', '/api/session/passkey', await usePasskey(options));
+    await signedIn(r.csrf, r.person, true);
+  } catch (e) {
+    err.textContent = e.status === 429 ? 'Too many attempts. Wait a minute and try again.' : `No passkey sign-in: ${e.message}`;
   }
 });
 
@@ -91,6 +136,75 @@ $('sign-out').addEventListener('click', async () => {
   } finally {
     setCsrf('');
     showLogin();
+  }
+});
+
+$('sign-out-all').addEventListener('click', async () => {
+  if (!confirm('Sign out of every browser, this one included?')) return;
+  try {
+    await signOutEverywhere();
+  } finally {
+    setCsrf('');
+    showLogin();
+  }
+});
+
+// ---------- joining by invitation (/join#<token>) ----------
+
+let joinToken = '';
+
+async function showJoin() {
+  joinToken = location.hash.slice(1);
+  $('login').hidden = true;
+  $('shell').hidden = true;
+  $('join').hidden = false;
+  document.title = 'Join · claude-runner gateway';
+  try {
+    const i = await api('POST', '/api/join/check', { token: joinToken });
+    $('join-title').textContent = `Join as ${i.name}`;
+    $('join-name').value = i.name;
+    $('join-for').textContent = `You are invited as ${i.role}. The link works once, until ${new Date(i.expires_at).toLocaleString()}.`;
+    $('join-passkey').hidden = !passkeysSupported();
+    $('join-or').hidden = !passkeysSupported();
+    $('join-password').focus();
+  } catch (e) {
+    $('join-title').textContent = 'This invitation cannot be used';
+    $('join-for').textContent = e.message;
+    $('join-submit').disabled = true;
+  }
+}
+
+$('join-passkey').addEventListener('click', async () => {
+  $('join-error').textContent = '';
+  $('join-passkey').disabled = true;
+  try {
+    const { person_id, options } = await api('POST', '/api/join/passkey/options', { token: joinToken });
+    const credential = await createPasskey(options);
+    const r = await api('POST', '/api/join/passkey', { token: joinToken, person_id, credential });
+    joinToken = '';
+    history.replaceState(null, '', '/');
+    await signedIn(r.csrf, r.person, true);
+  } catch (e) {
+    $('join-error').textContent = `No passkey: ${e.message}`;
+  } finally {
+    $('join-passkey').disabled = false;
+  }
+});
+
+$('join-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  $('join-error').textContent = '';
+  $('join-submit').disabled = true;
+  try {
+    const r = await api('POST', '/api/join', { token: joinToken, password: $('join-password').value });
+    $('join-password').value = '';
+    joinToken = '';
+    history.replaceState(null, '', '/');
+    await signedIn(r.csrf, r.person, true);
+  } catch (e) {
+    $('join-error').textContent = e.message;
+  } finally {
+    $('join-submit').disabled = false;
   }
 });
 
@@ -143,6 +257,7 @@ async function recheck() {
   try {
     const s = await api('GET', '/api/session');
     setCsrf(s.csrf);
+    setMe(s.person);
     listStream.start();
   } catch (e) {
     if (e.status !== 401) listStream.retry = setTimeout(recheck, 5000);
@@ -160,12 +275,32 @@ function changed(id) {
     renderQueued = false;
     for (const d of dirty) if (views.has(d)) views.get(d).setRun(runs.get(d));
     dirty.clear();
+    showAttention();
     renderTabs();
     if (active === 'runs') list.render();
   });
 }
 
 const list = new RunsList(runs, (id, seq) => openRun(id, seq));
+
+// Runs needing approval: counted in the tab title and on the top bar, from every page.
+function showAttention() {
+  const n = needingApproval(runs.values());
+  setAttention(n);
+  const pill = $('attention');
+  pill.hidden = n === 0;
+  pill.textContent = n === 1 ? '1 needs approval' : `${n} need approval`;
+}
+$('attention').addEventListener('click', () => {
+  const waiting = [...runs.values()].filter((r) => shownStatus(r) === 'needs_approval');
+  if (waiting.length === 1) {
+    openRun(waiting[0].id);
+    return;
+  }
+  $('status-filter').value = 'needs_approval';
+  $('status-filter').dispatchEvent(new Event('change'));
+  activate('runs', { focus: true });
+});
 
 // Durations tick: the open run's header and the running rows of the list, once a second.
 setInterval(() => {
@@ -240,13 +375,23 @@ function activate(id, { push = true, target = null, focus = false } = {}) {
   active = id;
   saveTabs();
   for (const [vid, v] of views) if (vid !== id) v.hide();
-  const url = id === 'runs' ? '/' : `/runs/${id}${target ? `#L${target}` : ''}`;
+  const page = PAGES.has(id);
+  const url = id === 'runs' ? '/' : page ? `/${id}` : `/runs/${id}${target ? `#L${target}` : ''}`;
   if (push && location.pathname + location.hash !== url) history.pushState(null, '', url);
   agentsPage.hide();
   $('runs-view').hidden = id !== 'runs';
-  $('run-views').hidden = id === 'runs';
-  if (id === 'runs') {
-    document.title = 'Runs · claude-runner gateway';
+  $('run-views').hidden = id === 'runs' || page;
+  for (const p of PAGES) $(`${p}-view`).hidden = p !== id;
+  for (const a of document.querySelectorAll('.team-nav a')) {
+    if (a.dataset.page === id) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  if (page) {
+    setTitle(`${PAGE_TITLES[id]} · claude-runner gateway`);
+    showPage(id);
+    if (focus) $(`${id}-view`).querySelector('h1').focus();
+  } else if (id === 'runs') {
+    setTitle('Runs · claude-runner gateway');
     list.render();
     if (focus) $('search').focus();
   } else {
@@ -267,9 +412,18 @@ function activate(id, { push = true, target = null, focus = false } = {}) {
   renderTabs();
 }
 
+document.querySelector('.team-nav').addEventListener('click', (ev) => {
+  const a = ev.target.closest('a[data-page]');
+  if (!a) return;
+  ev.preventDefault();
+  activate(a.dataset.page, { focus: true });
+});
+
 window.addEventListener('popstate', () => {
   const m = location.pathname.match(RUN_PATH);
-  if (m) {
+  const page = pageFromPath();
+  if (page) activate(page, { push: false });
+  else if (m) {
     if (!tabs.includes(m[1])) tabs.push(m[1]);
     activate(m[1], { push: false, target: lineFromHash() });
   } else activate('runs', { push: false });
@@ -292,11 +446,31 @@ const agentsPage = new AgentsPage();
 $('agents-open').addEventListener('click', () => {
   $('runs-view').hidden = true;
   $('run-views').hidden = true;
+  for (const p of PAGES) $(`${p}-view`).hidden = true;
   agentsPage.show();
-  document.title = 'Agents · claude-runner gateway';
+  setTitle('Agents · claude-runner gateway');
 });
 
 // ---------- new run ----------
+
+// Keyboard decisions on the open run's approval cards (A, R, D; see approvals.mjs).
+document.addEventListener('keydown', (ev) => {
+  if ($('shell').hidden || active === 'runs' || document.querySelector('dialog[open]')) return;
+  const v = views.get(active);
+  if (v && v.approvals) v.approvals.key(ev);
+});
+
+// ---------- notifications ----------
+
+$('settings-open').addEventListener('click', () => {
+  import('./settings.mjs').then((m) => m.openSettings());
+});
+$('settings-close').addEventListener('click', () => $('settings').close());
+
+// The service worker shows push notifications; registered once signed in (it caches nothing).
+function registerWorker() {
+  if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(() => {});
+}
 
 const dialog = $('new-run');
 let created = null;
@@ -394,10 +568,26 @@ setUpViewer();
 
 // ---------- start ----------
 
+// ---------- a phone signed in by a pairing code (/pair#<code>) ----------
+
+async function pairPhone() {
+  const code = location.hash.slice(1);
+  history.replaceState(null, '', '/');
+  try {
+    const r = await api('POST', '/api/pair', { code });
+    await signedIn(r.csrf, r.person, true);
+  } catch (e) {
+    showLogin();
+    $('login-error').textContent = `This pairing code did not work: ${e.message}`;
+  }
+}
+
 (async () => {
+  if (location.pathname === '/join' && location.hash.length > 1) return showJoin();
+  if (location.pathname === '/pair' && location.hash.length > 1) return pairPhone();
   try {
     const s = await api('GET', '/api/session');
-    await signedIn(s.csrf);
+    await signedIn(s.csrf, s.person);
   } catch {
     showLogin();
   }

@@ -6,6 +6,7 @@ import { builtinAllowlist, sendCommand } from './api.mjs';
 import { button, el } from './dom.mjs';
 import { TERMINAL } from './format.mjs';
 import { describeCommand } from './lines.mjs';
+import { can } from './me.mjs';
 
 const QUICK = ['git status', 'git diff', 'cargo test', 'npm test'];
 
@@ -34,7 +35,8 @@ export class Controls {
     const running = run && !TERMINAL.has(run.status);
     this.root.replaceChildren();
     this.sessionBox = null;
-    if (!running) return;
+    // A viewer reads runs; commands, Stop and prompts are an operator's.
+    if (!running || !can('operator')) return;
     const form = el('form', 'exec');
     const input = el('input', 'mono');
     input.name = 'command';
@@ -115,7 +117,31 @@ export class PromptBox {
     ta.setAttribute('aria-label', 'Follow-up prompt');
     const send = el('button', 'primary', 'Send');
     send.type = 'submit';
-    form.append(ta, send);
+    // The model and permission mode for this prompt and the turns after it, as at the terminal;
+    // the runner admits only what its ceilings allow (else an error event says so).
+    const options = el('details', 'prompt-options');
+    options.append(el('summary', '', 'Model and permissions'));
+    const model = el('input', 'mono');
+    model.placeholder = 'model: unchanged';
+    model.maxLength = 128;
+    model.setAttribute('aria-label', 'Model for the next turns');
+    model.setAttribute('list', `models-${view.id}`);
+    const models = el('datalist');
+    models.id = `models-${view.id}`;
+    for (const m of ['sonnet', 'opus', 'haiku']) {
+      const o = el('option');
+      o.value = m;
+      models.append(o);
+    }
+    const mode = el('select');
+    mode.setAttribute('aria-label', 'Permission mode for the next turns');
+    for (const [v, t] of [['', 'permissions: unchanged'], ['default', 'default (ask)'], ['acceptEdits', 'acceptEdits'], ['plan', 'plan'], ['bypassPermissions', 'bypassPermissions']]) {
+      const o = el('option', '', t);
+      o.value = v;
+      mode.append(o);
+    }
+    options.append(model, models, mode);
+    form.append(ta, send, options);
     this.sent = []; // prompts sent from this page, until the transcript shows them
     this.recall = -1; // index into history() while recalling, -1 for the draft
     this.draft = '';
@@ -156,7 +182,10 @@ export class PromptBox {
       ev.preventDefault();
       const prompt = ta.value;
       if (!prompt.trim()) return;
-      if (await view.controls.command({ kind: 'prompt', prompt }, send)) {
+      const body = { kind: 'prompt', prompt };
+      if (model.value.trim()) body.model = model.value.trim();
+      if (mode.value) body.permission_mode = mode.value;
+      if (await view.controls.command(body, send)) {
         this.sent.push(prompt);
         this.recall = -1;
         this.draft = '';

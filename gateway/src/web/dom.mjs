@@ -1,6 +1,23 @@
 // Small DOM helpers every screen uses. Text goes in with textContent, never as HTML.
 
+import { pageTitle } from './format.mjs';
+
 export const $ = (id) => document.getElementById(id);
+
+let titleBase = ''; // the title without the count; set by the first setTitle
+let attention = 0;
+
+/** Set the tab title; while runs need approval their count stays in front of it. */
+export function setTitle(base) {
+  titleBase = base;
+  document.title = pageTitle(base, attention);
+}
+
+/** How many runs need approval now (app.mjs counts them from the runs list). */
+export function setAttention(n) {
+  attention = n;
+  setTitle(titleBase || document.title);
+}
 
 /** `<tag class=cls>text</tag>`. */
 export function el(tag, cls, text) {

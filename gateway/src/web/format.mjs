@@ -87,11 +87,25 @@ export function statusLabel(status) {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
-/** The status to show: a running session between turns is waiting for a prompt. */
+/** The status to show: a running run with a tool call waiting for a person needs approval; a
+ *  running session between turns is waiting for a prompt. */
 export function shownStatus(run) {
   if (!run) return 'unknown';
   if (run.agent_offline && !TERMINAL.has(run.status)) return 'agent_offline';
+  if (run.status === 'running' && run.claude && run.claude.pending_approvals > 0) return 'needs_approval';
   return run.status === 'running' && run.claude && run.claude.between_turns ? 'waiting_for_input' : run.status;
+}
+
+/** How many of `runs` need approval. */
+export function needingApproval(runs) {
+  let n = 0;
+  for (const r of runs) if (shownStatus(r) === 'needs_approval') n++;
+  return n;
+}
+
+/** The tab title: `(n) ` in front while n runs need approval. */
+export function pageTitle(base, n) {
+  return n > 0 ? `(${n}) ${base}` : base;
 }
 
 /** A link target from run data: only an absolute https URL, normalised by the URL parser. */
@@ -117,4 +131,19 @@ export function clip(s, n) {
 /** A session id or command id, shortened for a label: `9c797fd8`. */
 export function shortId(id) {
   return String(id ?? '').slice(0, 8);
+}
+
+/** How long retention keeps `run`, in words, given `policy` from `GET /api/retention` (seconds
+ *  per ended status, null: forever): pinned runs and runs still going are kept; an ended run
+ *  until its end (or creation) plus its status's time. */
+export function keptUntil(run, policy) {
+  if (!run) return '';
+  if (run.pinned) return 'pinned: kept until unpinned';
+  if (!TERMINAL.has(run.status)) return 'while it runs';
+  const secs = policy ? policy[run.status] : null;
+  if (secs === null || secs === undefined) return 'forever';
+  const from = run.finished_at || run.created_at;
+  const days = Math.round(secs / 86_400);
+  const span = days >= 1 ? `${days} day${days === 1 ? '' : 's'}` : `${Math.round(secs / 3600)} h`;
+  return `until ${fmtStamp(from + secs * 1000)} (${span} after it ended)`;
 }

@@ -257,3 +257,20 @@ export function describeEvent(e, ctx = {}, raw = false) {
       return { kind: 'other', label: String(e.type), text: JSON.stringify(data) };
   }
 }
+
+/**
+ * A line continuing a fragment: the runner sends a line a progress bar is still drawing over as
+ * fragments ending in `\r`, then the rest up to the newline. `before` is the text drawn so far
+ * (ending in `\r`), `text` what follows; the answer keeps only what is still on screen: from
+ * the carriage return before the last piece (ansi.mjs starts a line over at each `\r`).
+ */
+export function joinFragment(before, text) {
+  const all = before + text;
+  const cut = all.lastIndexOf('\r', all.length - 2);
+  return cut > 0 ? all.slice(cut) : all;
+}
+
+/** Whether an event is a fragment of a line still being drawn (see `joinFragment`). */
+export function isFragment(e) {
+  return (e.type === 'stdout' || e.type === 'stderr') && typeof e.data === 'string' && e.data.endsWith('\r');
+}

@@ -8,12 +8,13 @@
 //! Content-Security-Policy allows scripts and styles from this origin only, so even a rendering
 //! bug could not run injected script.
 
-use std::io::Write;
 use std::sync::OnceLock;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
+
+use crate::http::compress::{accepts_gzip, gzip};
 
 struct Asset {
     name: &'static str,
@@ -52,6 +53,7 @@ const ASSETS: &[Asset] = &[
     module!("runview.mjs"),
     module!("stream.mjs"),
     module!("controls.mjs"),
+    module!("approvals.mjs"),
     module!("terminal.mjs"),
     module!("search.mjs"),
     module!("lines.mjs"),
@@ -59,12 +61,24 @@ const ASSETS: &[Asset] = &[
     module!("viewer.mjs"),
     module!("diff.mjs"),
     module!("tree.mjs"),
+    module!("me.mjs"),
+    module!("passkey.mjs"),
+    module!("team.mjs"),
     module!("highlight.mjs"),
     // Imported on first use: the transcript pane, the files pane.
     module!("transcript.mjs"),
     module!("markdown.mjs"),
     module!("toolcalls.mjs"),
     module!("files.mjs"),
+    module!("settings.mjs"),
+    // The service worker (served at `/sw.js`, so its scope is the whole gateway) and the web app
+    // manifest (`/manifest.webmanifest`): Web Push, and the UI installable on a phone.
+    module!("sw.js"),
+    Asset {
+        name: "manifest.webmanifest",
+        mime: "application/manifest+json",
+        body: include_bytes!("manifest.webmanifest"),
+    },
     // Vendored packages (gateway/web-deps/vendor.mjs copies them), imported on first use: the
     // Markdown lexer with the first answer, the highlighter with the first code block or file.
     module!("marked.mjs", vendor),
@@ -115,38 +129,12 @@ fn variants() -> &'static [Variants] {
                 let tag = &hex::encode(Sha256::digest(body))[..20];
                 Variants {
                     etag: format!("\"{tag}\""),
-                    gzip: gzip(body),
+                    gzip: gzip(body, 9),
                     gzip_etag: format!("\"{tag}-gz\""),
                 }
             })
             .collect()
     })
-}
-
-fn gzip(body: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    // Writing to a Vec cannot fail.
-    enc.write_all(body).expect("gzip into memory");
-    enc.finish().expect("gzip into memory")
-}
-
-/// Whether the request's `Accept-Encoding` takes gzip (listed, or `*`, without `q=0`).
-fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|item| {
-            let mut parts = item.split(';').map(str::trim);
-            let coding = parts.next().unwrap_or_default();
-            let refused = parts.any(|p| {
-                p.strip_prefix("q=")
-                    .and_then(|q| q.parse::<f32>().ok())
-                    .is_some_and(|q| q == 0.0)
-            });
-            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
-        })
 }
 
 /// Serve `body` (gzipped when the browser takes it), or 304 when the browser's copy is current.
@@ -265,7 +253,10 @@ mod tests {
 
     #[test]
     fn own_modules_never_assign_html() {
-        for a in ASSETS.iter().filter(|a| a.name.ends_with(".mjs")) {
+        let scripts = ASSETS
+            .iter()
+            .filter(|a| a.name.ends_with(".mjs") || a.name.ends_with(".js"));
+        for a in scripts {
             if a.name == "marked.mjs" || a.name == "prism.mjs" {
                 continue; // vendored: only their lexer and tokenizer are called
             }

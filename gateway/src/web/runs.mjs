@@ -3,13 +3,10 @@
 // gateway is asked to search every run's name, prompt and transcript:
 //
 //   GET /api/search?q=<text>&status=<s>&agent=<a>&since=<ms>&limit=50
-//   → {"hits": [{"run": <run summary, as GET /api/runs>, "field": "name"|"prompt"|"transcript"|"output",
+//   → {"hits": [{"run": <run summary, as GET /api/runs>, "field": "name"|"prompt"|"output",
 //                "sequence": <event sequence or null>, "snippet": "<text around the match>"}]}
-//
-// Until a gateway serves that route (404 "no such route"), the list says it searched the loaded
-// runs only.
 
-import { ApiError, api } from './api.mjs';
+import { api } from './api.mjs';
 import { $, el } from './dom.mjs';
 import { TERMINAL, fmtAgo, fmtCost, fmtStamp, fmtTime, runDuration, shownStatus, statusLabel, clip } from './format.mjs';
 
@@ -91,8 +88,7 @@ export class RunsList {
     } catch (e) {
       if (seq !== this.searchSeq) return;
       this.remote = null;
-      const missing = e instanceof ApiError && e.status === 404 && e.body && e.body.message === 'no such route';
-      $('search-note').textContent = missing ? 'Searched the names, prompts and directories of the runs listed here.' : `Search failed: ${e.message}`;
+      $('search-note').textContent = `Search failed: ${e.message}`;
     }
     this.render();
   }

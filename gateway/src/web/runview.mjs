@@ -2,13 +2,15 @@
 // Terminal / Transcript / Files panes as ARIA tabs, the live stream that feeds them, and the
 // artifacts list. The controls and the prompt box are in controls.mjs.
 
-import { api, runPath, setCsrf } from './api.mjs';
-import { button, copyText, el } from './dom.mjs';
-import { TERMINAL, fmtCost, fmtStamp, fmtTime, fmtTokens, httpsUrl, runDuration, shownStatus, statusLabel, fmtSize } from './format.mjs';
+import { api, retention, runPath, setCsrf, setPinned } from './api.mjs';
+import { ApprovalCards } from './approvals.mjs';
+import { button, copyText, el, setTitle } from './dom.mjs';
+import { TERMINAL, fmtCost, fmtStamp, fmtTime, fmtTokens, httpsUrl, keptUntil, runDuration, shownStatus, statusLabel, fmtSize } from './format.mjs';
 import { CommandNames, streamJson } from './lines.mjs';
 import { LogView, PAGE } from './terminal.mjs';
 import { LogSearch } from './search.mjs';
 import { Controls, PromptBox } from './controls.mjs';
+import { can } from './me.mjs';
 import { openViewer } from './viewer.mjs';
 import { readStream } from './stream.mjs';
 
@@ -60,11 +62,24 @@ export class RunView {
     this.conn.append(el('i'), el('span', '', 'connecting'));
     this.assistBox = el('span', 'assist');
     this.assistBox.hidden = true;
+    this.pin = button('ghost pin', 'Pin', () => this.togglePin());
+    this.pin.setAttribute('aria-pressed', 'false');
+    this.pin.title = 'A pinned run is never deleted by retention';
+    this.policy = null;
+    retention().then((p) => {
+      this.policy = p;
+      this.renderMeta();
+    });
     const titleRow = el('div', 'title-row');
-    titleRow.append(this.badge, this.title, this.assistBox, this.conn);
+    titleRow.append(this.badge, this.title, this.pin, this.assistBox, this.conn);
     this.meta = el('dl', 'run-meta');
     this.controls = new Controls(this);
-    head.append(titleRow, this.meta, this.controls.root);
+    // Who started the run and who sent each prompt, command and decision (the run's audit lines).
+    this.history = el('details', 'run-history');
+    this.history.hidden = true;
+    this.activity = null;
+    this.approvals = new ApprovalCards(this.id);
+    head.append(titleRow, this.approvals.root, this.meta, this.history, this.controls.root);
 
     // The panes over the same run, as tabs.
     const bar = el('div', 'pane-bar');
@@ -244,9 +259,11 @@ export class RunView {
     const status = shownStatus(run);
     this.badge.className = `badge s-${status}`;
     this.badge.textContent = statusLabel(status);
-    if (this.shell.isActive(this.id)) document.title = `${run.name || run.id} · ${status.replace(/_/g, ' ')}`;
+    if (this.shell.isActive(this.id)) setTitle(`${run.name || run.id} · ${status.replace(/_/g, ' ')}`);
+    this.approvals.update(run);
     this.renderMeta();
     if (was !== run.status) {
+      this.loadActivity();
       this.controls.render();
       this.renderAssist();
       if (TERMINAL.has(run.status)) this.loadArtifacts();
@@ -264,7 +281,16 @@ export class RunView {
       ['Started', fmtTime(r.created_at), ''],
       ['Duration', runDuration(r), 'tick'],
     ];
+    const started = this.activity && this.activity.find((a) => a.action === 'run_started');
+    if (started) items.push(['By', started.by, '']);
     if (r.exit_code !== null && r.exit_code !== undefined) items.push(['Exit', r.exit_code, 'mono']);
+    // Retention concerns ended runs only (a run still going is always kept): the line and the
+    // Pin button show once it has ended, and keep a running run's header short on a phone.
+    const ended = TERMINAL.has(r.status);
+    if (ended) items.push(['Kept', keptUntil(r, this.policy), '']);
+    this.pin.hidden = !can('operator') || (!ended && !r.pinned);
+    this.pin.textContent = r.pinned ? 'Unpin' : 'Pin';
+    this.pin.setAttribute('aria-pressed', String(Boolean(r.pinned)));
     const t = claudeTotals(r, this.facts);
     if (t) {
       if (t.model) items.push(['Model', t.model, 'mono']);
@@ -283,6 +309,48 @@ export class RunView {
     this.meta.replaceChildren(frag);
     this.durationEl = this.meta.querySelector('.m-duration dd');
     this.renderTotals(t);
+  }
+
+  /** Read the run's history again (on opening it and when its status changes). */
+  async loadActivity() {
+    try {
+      this.activity = await api('GET', runPath(this.id, '/activity'));
+    } catch {
+      return;
+    }
+    const sent = this.activity.filter((a) => a.action !== 'run_started');
+    this.history.hidden = sent.length === 0;
+    const list = el('ol');
+    for (const a of sent) {
+      const d = a.detail || {};
+      const what =
+        a.action === 'prompt_sent'
+          ? `prompt: ${d.prompt}`
+          : a.action === 'command_sent'
+            ? `${d.kind}${d.command ? `: ${d.command}` : d.path ? `: ${d.path}` : ''}`
+            : a.action === 'approval_decided'
+              ? `${d.decision} ${d.request_id}${d.message ? `: ${d.message}` : ''}`
+              : a.action.replace(/_/g, ' ');
+      const li = el('li');
+      li.append(el('span', 'muted', fmtTime(a.at)), el('b', '', ` ${a.by} `), el('span', '', what));
+      list.append(li);
+    }
+    this.history.replaceChildren(el('summary', '', `Sent by people (${sent.length})`), list);
+    this.renderMeta();
+  }
+
+  /** Pin or unpin the run (retention keeps a pinned run whatever its age). */
+  async togglePin() {
+    const want = !(this.run && this.run.pinned);
+    this.pin.disabled = true;
+    try {
+      this.setRun(await setPinned(this.id, want));
+      this.controls.say(want ? 'Pinned: retention keeps this run.' : 'Unpinned.');
+    } catch (e) {
+      this.controls.say(`Could not ${want ? 'pin' : 'unpin'} the run: ${e.message}`);
+    } finally {
+      this.pin.disabled = false;
+    }
   }
 
   /** The transcript bar's totals: the same figures as the header. */
@@ -310,7 +378,7 @@ export class RunView {
   updateSession() {
     const on = Boolean(this.run && this.run.status === 'running' && this.isSession());
     this.controls.setSession(on);
-    this.prompt.root.hidden = !on;
+    this.prompt.root.hidden = !on || !can('operator');
   }
 
   // ---- assist ----
@@ -415,7 +483,7 @@ export class RunView {
   show({ target = null, focus = false } = {}) {
     this.root.hidden = false;
     if (this.pane === 'transcript' && this.txDirty) this.refreshTranscript(0);
-    if (this.run) document.title = `${this.run.name || this.id} · ${shownStatus(this.run).replace(/_/g, ' ')}`;
+    if (this.run) setTitle(`${this.run.name || this.id} · ${shownStatus(this.run).replace(/_/g, ' ')}`);
     if (target) this.target = target;
     if (!this.started) {
       this.started = true;

@@ -3,11 +3,10 @@
 //   GET /api/runs/:id/search?q=<text>&after=<sequence>&limit=<n>
 //   → {"hits": [{"sequence", "type", "ts", "text"}], "next_after": <sequence> | null}
 //
-// (hits ascending, case-insensitive substring match over the line as shown, escapes removed;
-// `next_after` set when more hits follow). Until a gateway serves that route (404 "no such
-// route"), the box searches the lines loaded in the page and says so.
+// (hits ascending, case-insensitive substring match over the line as a person reads it: escapes
+// removed, Claude's lines and markers in words; `next_after` set when more hits follow).
 
-import { ApiError, api, runPath } from './api.mjs';
+import { api, runPath } from './api.mjs';
 import { button, el } from './dom.mjs';
 
 const LIMIT = 200;
@@ -20,7 +19,6 @@ export class LogSearch {
     this.hits = []; // [{sequence, text}]
     this.next = null; // next_after for more hits, or null
     this.index = -1;
-    this.local = false; // the gateway has no run search: the loaded lines only
     const form = el('form', 'log-search');
     form.setAttribute('role', 'search');
     this.input = el('input');
@@ -57,19 +55,14 @@ export class LogSearch {
     this.hits = [];
     this.next = null;
     this.index = -1;
-    this.local = false;
     this.clearMarks();
     if (!query) return this.render();
     this.count.textContent = 'Searching…';
     try {
       await this.fetchMore(0);
     } catch (e) {
-      if (!(e instanceof ApiError && e.status === 404 && e.body && e.body.message === 'no such route')) {
-        this.count.textContent = `Search failed: ${e.message}`;
-        return;
-      }
-      this.local = true;
-      this.hits = this.searchLoaded(query);
+      if (this.query === query) this.count.textContent = `Search failed: ${e.message}`;
+      return;
     }
     if (this.query !== query) return;
     this.render();
@@ -84,21 +77,10 @@ export class LogSearch {
     this.next = page && Number.isInteger(page.next_after) ? page.next_after : null;
   }
 
-  /** Hits among the lines in the DOM (the fallback). */
-  searchLoaded(query) {
-    const q = query.toLowerCase();
-    const hits = [];
-    for (const line of this.log.lines.children) {
-      const text = line.querySelector('.ln-x').textContent;
-      if (text.toLowerCase().includes(q)) hits.push({ sequence: Number(line.dataset.seq), text });
-    }
-    return hits;
-  }
-
   async step(dir) {
     if (!this.hits.length) return;
     let i = this.index + dir;
-    if (i >= this.hits.length && this.next !== null && !this.local) {
+    if (i >= this.hits.length && this.next !== null) {
       try {
         await this.fetchMore(this.next);
       } catch (e) {
@@ -161,8 +143,8 @@ export class LogSearch {
     const n = this.hits.length;
     const more = this.next !== null ? '+' : '';
     if (!this.query) this.count.textContent = '';
-    else if (!n) this.count.textContent = this.local ? 'No match in the loaded lines' : 'No match';
-    else this.count.textContent = `${this.index + 1} of ${n}${more}${this.local ? ' (loaded lines only)' : ''}`;
+    else if (!n) this.count.textContent = 'No match';
+    else this.count.textContent = `${this.index + 1} of ${n}${more}`;
     this.prev.disabled = n === 0;
     this.nextButton.disabled = n === 0;
   }

@@ -7,7 +7,7 @@ import { api, runPath } from './api.mjs';
 import { renderAnsi } from './ansi.mjs';
 import { button, el } from './dom.mjs';
 import { fmtClock, fmtStamp } from './format.mjs';
-import { describeEvent } from './lines.mjs';
+import { describeEvent, isFragment, joinFragment } from './lines.mjs';
 
 export const PAGE = 500; // events per history request
 export const MAX_LINES = 2000; // line elements kept in the DOM
@@ -108,8 +108,16 @@ export class LogView {
 
   // ---- drawing lines ----
 
-  line(e) {
+  /** A line element for event `e`; `prev`, the element before it, is drawn over when it is a
+   *  fragment of the same stream (a progress bar): this line shows what it left, joined. */
+  line(e, prev = null) {
     const d = describeEvent(e, this.ctx, this.raw);
+    let text = d.text;
+    const over = prev && prev._frag !== undefined && prev._event.type === e.type && d.ansi ? prev : null;
+    if (over) {
+      text = joinFragment(over._frag, text);
+      over.classList.add('ln-over');
+    }
     const div = document.createElement('div');
     div.className = `ln k-${d.kind}`;
     div.dataset.seq = e.sequence;
@@ -128,16 +136,30 @@ export class LogView {
       l.textContent = d.label;
       x.append(l, ' ');
     }
-    if (d.ansi) renderAnsi(x, d.text);
-    else x.append(d.text);
+    if (d.ansi) renderAnsi(x, text);
+    else x.append(text);
+    if (d.ansi && isFragment(e)) div._frag = text;
     div.append(n, x);
     return div;
+  }
+
+  /** Line elements for `events` in order, the first following `prev`. */
+  lineRun(events, prev, frag) {
+    for (const e of events) {
+      prev = this.line(e, prev);
+      frag.append(prev);
+    }
+    return prev;
   }
 
   /** Draw every line again (after the raw toggle). */
   rerender() {
     const frag = document.createDocumentFragment();
-    for (const d of this.lines.children) frag.append(this.line(d._event));
+    let prev = null;
+    for (const d of [...this.lines.children]) {
+      prev = this.line(d._event, prev);
+      frag.append(prev);
+    }
     this.lines.replaceChildren(frag);
     if (this.stick) this.scrollToBottom();
   }
@@ -145,7 +167,7 @@ export class LogView {
   appendLines(events) {
     if (!events.length) return;
     const frag = document.createDocumentFragment();
-    for (const e of events) frag.append(this.line(e));
+    this.lineRun(events, this.lines.lastElementChild, frag);
     this.lines.append(frag);
     if (!this.first) this.first = events[0].sequence;
     this.last = events[events.length - 1].sequence;
@@ -192,10 +214,12 @@ export class LogView {
     const frag = document.createDocumentFragment();
     let i = 0;
     let firstSeq = 0;
+    let prev = this.lines.lastElementChild;
     for (; i < this.queue.length && room > 0; i++, room--) {
       const e = this.queue[i];
       if (!firstSeq) firstSeq = e.sequence;
-      frag.append(this.line(e));
+      prev = this.line(e, prev);
+      frag.append(prev);
       if ((i & 31) === 31 && performance.now() - started > BUDGET_MS) {
         i++;
         break;
@@ -307,7 +331,7 @@ export class LogView {
         const t = this.term;
         const height = t.scrollHeight;
         const frag = document.createDocumentFragment();
-        for (const e of events) frag.append(this.line(e));
+        this.lineRun(events, null, frag);
         this.lines.prepend(frag);
         this.first = events[0].sequence;
         t.scrollTop += t.scrollHeight - height;
@@ -401,8 +425,11 @@ export class LogView {
     }
   }
 
+  /** The element showing line `seq`: a progress bar's state drawn over shows in the line after. */
   lineAt(seq) {
-    return this.lines.querySelector(`.ln[data-seq="${Number(seq)}"]`);
+    let line = this.lines.querySelector(`.ln[data-seq="${Number(seq)}"]`);
+    while (line && line.classList.contains('ln-over') && line.nextElementSibling) line = line.nextElementSibling;
+    return line;
   }
 
   /** Mark line `seq` as the linked one (the address says `#L<seq>`). */

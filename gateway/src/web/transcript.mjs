@@ -18,7 +18,16 @@ const PREVIEW = 120; // characters of a folded entry shown on its line
 const LONG_LINES = 12; // a result longer than this is folded behind "Show all"
 const LONG_CHARS = 2000;
 
-const LABELS = { prompt: 'You', answer: 'Claude', thinking: 'Thinking', tool_result: 'Result', error: 'Error', system: 'System' };
+const LABELS = {
+  prompt: 'You',
+  answer: 'Claude',
+  thinking: 'Thinking',
+  tool_result: 'Result',
+  error: 'Error',
+  system: 'System',
+  permission_request: 'Approval asked',
+  permission_decision: 'Decision',
+};
 
 /** "1.8s · 25k in · 49 out · $0.0503" for a turn's figures (a turn_finished marker). */
 export function turnStats(f) {

@@ -12,6 +12,20 @@ use sha2::Sha256;
 use super::cookie::cookie_value;
 use crate::error::ApiError;
 
+/// The routes that start a session, which a browser may call with a stale cookie and so without
+/// a token, as when it signs in with a password or a passkey, joins by invitation or pairs a
+/// phone.
+const SIGN_IN_PATHS: &[&str] = &[
+    "/api/session",
+    "/api/session/passkey/options",
+    "/api/session/passkey",
+    "/api/join/check",
+    "/api/join",
+    "/api/join/passkey/options",
+    "/api/join/passkey",
+    "/api/pair",
+];
+
 /// The header the page sends its CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -34,8 +48,9 @@ fn request_host(request: &Request) -> Option<String> {
 
 /// Middleware on every route: a state-changing request (not GET/HEAD/OPTIONS) from a browser
 /// must be same-origin (`Sec-Fetch-Site`, `Origin` in scheme and host), and one that carries the
-/// session cookie must also carry the session's CSRF token (except sign-in itself, which has no
-/// session yet).
+/// session cookie must also carry the session's CSRF token (except the routes that start a
+/// session, `SIGN_IN_PATHS`, which have none yet, and a push notification's action, which carries
+/// a single-use token instead).
 /// Runners and scripts send none of these headers nor the cookie, so they pass untouched. Its
 /// state is the scheme of the pages this gateway serves (`StateInner::page_scheme`).
 pub async fn csrf_guard(
@@ -74,9 +89,15 @@ pub async fn csrf_guard(
             return cross_site();
         }
     }
-    let signing_in = request.method() == Method::POST && request.uri().path() == "/api/session";
+    let signing_in =
+        request.method() == Method::POST && SIGN_IN_PATHS.contains(&request.uri().path());
+    // A push notification's action, posted by the service worker, which has no CSRF token: the
+    // single-use action token in its body, bound to this session, does that token's work.
+    let push_action =
+        request.method() == Method::POST && request.uri().path() == "/api/push/action";
     if let Some(value) = cookie_value(headers)
         && !signing_in
+        && !push_action
         && !headers.contains_key(header::AUTHORIZATION)
     {
         let want = csrf_token(value);

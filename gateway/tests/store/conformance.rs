@@ -12,7 +12,12 @@ use std::sync::Arc;
 use common::wire::{
     ArtifactInfo, CommandKind, Delivery, Event, EventKind, RawEvent, RunStatus, RunSummary,
 };
-use gateway::store::{AppendOutcome, NewRun, Nonce, Store, StoreError, StoredSession};
+use gateway::store::search::{HitField, Needle, RunSearch};
+use gateway::store::{
+    ActionToken, AppendOutcome, AttemptResult, AuditEntry, Invitation, NewOutbound, NewRun,
+    NewWebhook, Nonce, NotifyEvent, OutboundState, Person, Purge, PushSubscription, Role, Store,
+    StoreError, StoredPasskey, StoredSession, Target, WebhookFormat,
+};
 use serde_json::{Value, json};
 
 pub use super::agents::*;
@@ -124,6 +129,7 @@ pub async fn create_get_and_list_runs(db: &dyn Database) {
             agent: None,
             agent_offline: false,
             reason: None,
+            pinned: false,
         }
     );
     assert!(store.run("zz".into()).await.unwrap().is_none());
@@ -802,21 +808,30 @@ pub async fn sessions_are_saved_touched_and_deleted(db: &dyn Database) {
         id_hash: [7; 32],
         created_at: 1,
         last_seen: 2,
+        person_id: None,
+        device: String::new(),
     };
     store.save_session(s.clone()).await.unwrap();
     store
         .save_session(StoredSession {
             last_seen: 9,
             created_at: 100,
+            person_id: Some("p_1".into()),
+            device: "Firefox on Linux".into(),
             ..s.clone()
         })
         .await
         .unwrap();
-    let want = StoredSession { last_seen: 9, ..s };
+    let want = StoredSession {
+        last_seen: 9,
+        person_id: Some("p_1".into()),
+        device: "Firefox on Linux".into(),
+        ..s
+    };
     assert_eq!(
         store.sessions().await.unwrap(),
         vec![want.clone()],
-        "touch keeps created_at"
+        "saving again keeps created_at and sets the person and device"
     );
     drop(store);
     let store = db.open().await;
@@ -832,6 +847,8 @@ pub async fn a_touch_after_sign_out_does_not_revive_the_session(db: &dyn Databas
         id_hash: [3; 32],
         created_at: 1,
         last_seen: 1,
+        person_id: Some("p_1".into()),
+        device: String::new(),
     };
     store.save_session(s.clone()).await.unwrap();
     assert!(store.touch_session([3; 32], 5).await.unwrap());
@@ -839,6 +856,297 @@ pub async fn a_touch_after_sign_out_does_not_revive_the_session(db: &dyn Databas
     assert!(store.delete_session([3; 32]).await.unwrap());
     assert!(!store.touch_session([3; 32], 9).await.unwrap());
     assert!(store.sessions().await.unwrap().is_empty());
+}
+
+fn session_of(hash: u8, person: &str) -> StoredSession {
+    StoredSession {
+        id_hash: [hash; 32],
+        created_at: 1,
+        last_seen: 1,
+        person_id: Some(person.into()),
+        device: String::new(),
+    }
+}
+
+pub async fn a_persons_sessions_end_together(db: &dyn Database) {
+    let store = db.open().await;
+    for (hash, person) in [(1, "p_a"), (2, "p_a"), (3, "p_b")] {
+        store.save_session(session_of(hash, person)).await.unwrap();
+    }
+    assert_eq!(store.delete_sessions_of("p_a".into()).await.unwrap(), 2);
+    assert_eq!(store.delete_sessions_of("p_a".into()).await.unwrap(), 0);
+    assert_eq!(store.sessions().await.unwrap(), vec![session_of(3, "p_b")]);
+}
+
+fn person(id: &str, name: &str, role: Role, created_at: i64) -> Person {
+    Person {
+        id: id.into(),
+        name: name.into(),
+        role,
+        created_at,
+        disabled_at: None,
+        password_hash: Some(format!("$argon2id$hash-of-{id}")),
+    }
+}
+
+pub async fn people_have_unique_names_and_change(db: &dyn Database) {
+    let store = db.open().await;
+    assert!(store.people().await.unwrap().is_empty());
+    let ada = person("p_a", "ada", Role::Admin, 1);
+    let bob = person("p_b", "bob", Role::Viewer, 2);
+    store.create_person(bob.clone()).await.unwrap();
+    store.create_person(ada.clone()).await.unwrap();
+    assert!(matches!(
+        store
+            .create_person(person("p_c", "ada", Role::Viewer, 3))
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(matches!(
+        store
+            .create_person(person("p_a", "cy", Role::Viewer, 3))
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        store.people().await.unwrap(),
+        vec![ada.clone(), bob.clone()]
+    );
+    assert_eq!(store.person("p_b".into()).await.unwrap(), Some(bob.clone()));
+    assert_eq!(
+        store.person_by_name("ada".into()).await.unwrap(),
+        Some(ada.clone())
+    );
+    assert_eq!(store.person("p_none".into()).await.unwrap(), None);
+    assert_eq!(store.person_by_name("Ada".into()).await.unwrap(), None);
+    let changed = Person {
+        role: Role::Operator,
+        disabled_at: Some(7),
+        password_hash: None,
+        ..bob.clone()
+    };
+    assert!(store.update_person(changed.clone()).await.unwrap());
+    assert!(matches!(
+        store
+            .update_person(Person {
+                name: "ada".into(),
+                ..changed.clone()
+            })
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(
+        !store
+            .update_person(person("p_none", "x", Role::Viewer, 1))
+            .await
+            .unwrap()
+    );
+    drop(store);
+    let store = db.open().await;
+    assert_eq!(store.person("p_b".into()).await.unwrap(), Some(changed));
+}
+
+fn invitation(hash: u8, name: &str, expires_at: i64) -> Invitation {
+    Invitation {
+        token_hash: [hash; 32],
+        name: name.into(),
+        role: Role::Operator,
+        created_by: "p_a".into(),
+        created_at: 10,
+        expires_at,
+    }
+}
+
+pub async fn invitations_are_taken_once_until_they_expire(db: &dyn Database) {
+    let store = db.open().await;
+    let live = invitation(1, "cy", 1_000);
+    let old = invitation(2, "di", 50);
+    store.create_invitation(live.clone()).await.unwrap();
+    store.create_invitation(old.clone()).await.unwrap();
+    assert_eq!(
+        store.open_invitations(100).await.unwrap(),
+        vec![live.clone()]
+    );
+    assert_eq!(
+        store.invitation([1; 32], 100).await.unwrap(),
+        Some(live.clone()),
+        "reading does not use it"
+    );
+    assert_eq!(
+        store.invitation([2; 32], 100).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(store.take_invitation([2; 32], 100).await.unwrap(), None);
+    assert_eq!(store.take_invitation([9; 32], 100).await.unwrap(), None);
+    assert_eq!(
+        store.take_invitation([1; 32], 100).await.unwrap(),
+        Some(live)
+    );
+    assert_eq!(
+        store.take_invitation([1; 32], 100).await.unwrap(),
+        None,
+        "once"
+    );
+    assert_eq!(store.invitation([1; 32], 100).await.unwrap(), None);
+    assert!(
+        store.open_invitations(0).await.unwrap().len() == 1,
+        "the unused one"
+    );
+}
+
+pub async fn an_invitation_is_taken_by_one_of_many(db: &dyn Database) {
+    let store = db.open().await;
+    store
+        .create_invitation(invitation(5, "eve", 1_000))
+        .await
+        .unwrap();
+    let other = db.open().await;
+    let takers: Vec<_> = (0..8)
+        .map(|i| {
+            let s = if i % 2 == 0 {
+                store.clone()
+            } else {
+                other.clone()
+            };
+            tokio::spawn(async move { s.take_invitation([5; 32], 100).await.unwrap() })
+        })
+        .collect();
+    let mut got = 0;
+    for t in takers {
+        got += usize::from(t.await.unwrap().is_some());
+    }
+    assert_eq!(got, 1, "exactly one caller joins");
+}
+
+fn audit_line(action: &str, run: Option<&str>) -> AuditEntry {
+    AuditEntry {
+        id: 0,
+        at: 5,
+        actor_id: "p_a".into(),
+        actor_name: "ada".into(),
+        action: action.into(),
+        run_id: run.map(String::from),
+        target: Some("c_1".into()),
+        detail: json!({ "prompt": "fix it", "n": 1.5 }),
+        source: Some("127.0.0.1".into()),
+    }
+}
+
+pub async fn the_audit_log_grows_and_reads_both_ways(db: &dyn Database) {
+    let store = with_run(db, "r").await;
+    let mut ids = Vec::new();
+    for (action, run) in [
+        ("signed_in", None),
+        ("run_started", Some("r")),
+        ("prompt_sent", Some("r")),
+        ("run_started", Some("other")),
+    ] {
+        ids.push(store.append_audit(audit_line(action, run)).await.unwrap());
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ascending: {ids:?}");
+    let newest = store.audit(None, 10).await.unwrap();
+    assert_eq!(newest.len(), 4);
+    assert_eq!(newest[0].id, ids[3]);
+    assert_eq!(
+        newest[3],
+        AuditEntry {
+            id: ids[0],
+            ..audit_line("signed_in", None)
+        }
+    );
+    let page = store.audit(Some(ids[2]), 1).await.unwrap();
+    assert_eq!(page.iter().map(|e| e.id).collect::<Vec<_>>(), [ids[1]]);
+    let forwards = store.audit_after(ids[0], 2).await.unwrap();
+    assert_eq!(
+        forwards.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [ids[1], ids[2]]
+    );
+    let of_run: Vec<_> = store.run_audit("r".into()).await.unwrap();
+    assert_eq!(
+        of_run.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        ["run_started", "prompt_sent"]
+    );
+    // Deleting the run keeps its lines; a reopened store keeps them all.
+    assert!(store.delete_run("r".into()).await.unwrap());
+    drop(store);
+    let store = db.open().await;
+    assert_eq!(store.run_audit("r".into()).await.unwrap(), of_run);
+    let next = store
+        .append_audit(audit_line("signed_out", None))
+        .await
+        .unwrap();
+    assert!(next > ids[3]);
+}
+
+fn passkey(id: u8, person: &str, created_at: i64) -> StoredPasskey {
+    StoredPasskey {
+        credential_id: vec![id; 16],
+        person_id: person.into(),
+        static_state: vec![1, 2, 3, id],
+        dynamic_state: [0, 1, 0, 0, 0, 0, 1],
+        created_at,
+        last_used_at: None,
+    }
+}
+
+pub async fn passkeys_are_kept_by_credential_and_count_their_uses(db: &dyn Database) {
+    let store = db.open().await;
+    let (a, b) = (passkey(1, "p_a", 1), passkey(2, "p_a", 2));
+    store.add_passkey(b.clone()).await.unwrap();
+    store.add_passkey(a.clone()).await.unwrap();
+    store.add_passkey(passkey(3, "p_b", 3)).await.unwrap();
+    assert!(matches!(
+        store.add_passkey(passkey(1, "p_b", 4)).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        store.passkeys_of("p_a".into()).await.unwrap(),
+        vec![a.clone(), b]
+    );
+    assert_eq!(store.passkey(vec![9; 16]).await.unwrap(), None);
+    let counted = [0, 1, 7, 0, 0, 0, 1];
+    assert!(store.use_passkey(vec![1; 16], counted, 50).await.unwrap());
+    assert!(!store.use_passkey(vec![9; 16], counted, 50).await.unwrap());
+    drop(store);
+    let store = db.open().await;
+    assert_eq!(
+        store.passkey(vec![1; 16]).await.unwrap(),
+        Some(StoredPasskey {
+            dynamic_state: counted,
+            last_used_at: Some(50),
+            ..a
+        })
+    );
+}
+
+pub async fn a_pairing_code_signs_in_once_until_it_expires(db: &dyn Database) {
+    let store = db.open().await;
+    let now = gateway::clock::now_ms();
+    store
+        .create_pairing([1; 32], "p_a".into(), now + 60_000)
+        .await
+        .unwrap();
+    store
+        .create_pairing([2; 32], "p_b".into(), now + 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.take_pairing([2; 32], now + 11).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(store.take_pairing([9; 32], now).await.unwrap(), None);
+    let other = db.open().await;
+    assert_eq!(
+        other.take_pairing([1; 32], now).await.unwrap().as_deref(),
+        Some("p_a")
+    );
+    assert_eq!(
+        store.take_pairing([1; 32], now).await.unwrap(),
+        None,
+        "once"
+    );
 }
 
 pub async fn meta_is_a_key_value_table(db: &dyn Database) {
@@ -998,4 +1306,719 @@ pub async fn two_stores_ingesting_one_run_store_each_event_once(db: &dyn Databas
         .unwrap();
     assert_eq!(done.delivery, Some(Delivery::Complete));
     assert_eq!(summary(&a, "r").await.last_sequence, 201);
+}
+
+/// Ends `id` with `status` at `at` (unix ms, the `finished` marker's `ts`).
+async fn end_run(store: &Arc<dyn Store>, id: &str, status: RunStatus, at: i64) {
+    let mut events = vec![line(1)];
+    if status == RunStatus::Stopped {
+        events.push(marker(
+            2,
+            json!({"event": "stop_requested", "reason": "command"}),
+        ));
+    }
+    let code = if status == RunStatus::Finished { 0 } else { 1 };
+    let mut end = finished(events.len() as u64 + 1, code);
+    end.ts = at;
+    events.push(end);
+    store
+        .append_events(id.into(), stored(events), None)
+        .await
+        .unwrap();
+    assert_eq!(summary(store, id).await.status, status, "{id}");
+}
+
+/// Expired: ended (finished, failed, stopped), not pinned, ended before its status's cutoff.
+pub async fn retention_chooses_ended_unpinned_runs_past_their_cutoff(db: &dyn Database) {
+    let store = db.open().await;
+    for (id, status, ended) in [
+        ("old-finished", RunStatus::Finished, 100),
+        ("older-finished", RunStatus::Finished, 50),
+        ("new-finished", RunStatus::Finished, 10_000),
+        ("old-failed", RunStatus::Failed, 100),
+        ("mid-failed", RunStatus::Failed, 1_500),
+        ("old-stopped", RunStatus::Stopped, 100),
+        ("old-pinned", RunStatus::Finished, 100),
+    ] {
+        store.create_run(new_run(id, 1)).await.unwrap();
+        end_run(&store, id, status, ended).await;
+    }
+    store.create_run(new_run("pending", 1)).await.unwrap();
+    store.create_run(new_run("running", 1)).await.unwrap();
+    store
+        .append_events("running".into(), stored(lines(1, 2)), None)
+        .await
+        .unwrap();
+    assert!(store.set_pinned("old-pinned".into(), true).await.unwrap());
+    assert!(summary(&store, "old-pinned").await.pinned);
+    assert!(!summary(&store, "old-finished").await.pinned);
+    assert!(!store.set_pinned("nobody".into(), true).await.unwrap());
+
+    let cutoffs = vec![
+        (RunStatus::Finished, 1_000),
+        (RunStatus::Failed, 2_000),
+        // Never chosen, whatever the cutoff: the run may still be streaming.
+        (RunStatus::Running, i64::MAX),
+        (RunStatus::Pending, i64::MAX),
+    ];
+    let expired = store.expired_runs(cutoffs.clone(), 100).await.unwrap();
+    assert_eq!(
+        expired,
+        ["older-finished", "old-finished", "old-failed", "mid-failed"],
+        "oldest first; stopped runs have no cutoff here"
+    );
+    assert_eq!(
+        store.expired_runs(cutoffs, 1).await.unwrap(),
+        ["older-finished"]
+    );
+    assert!(store.expired_runs(vec![], 100).await.unwrap().is_empty());
+    let stopped = store
+        .expired_runs(vec![(RunStatus::Stopped, 101)], 100)
+        .await
+        .unwrap();
+    assert_eq!(stopped, ["old-stopped"]);
+
+    let store = db.open().await;
+    assert!(
+        summary(&store, "old-pinned").await.pinned,
+        "a pin survives a reopen"
+    );
+}
+
+/// The first step hides the run; the later ones delete events, then artifacts, then the run,
+/// each at most `max_rows` rows; other runs are untouched.
+pub async fn purging_hides_a_run_then_deletes_it_in_small_steps(db: &dyn Database) {
+    let store = db.open().await;
+    for id in ["doomed", "other"] {
+        store.create_run(new_run(id, 1)).await.unwrap();
+        for batch in 0..10 {
+            let from = batch * 3 + 1;
+            store
+                .append_events(id.into(), stored(lines(from, from + 2)), None)
+                .await
+                .unwrap();
+        }
+        store
+            .append_events(id.into(), stored([finished(31, 0)]), None)
+            .await
+            .unwrap();
+        for name in ["a.log", "b.log", "c.log"] {
+            store
+                .put_artifact(id.into(), name.into(), vec![b'x'; 1000], 2)
+                .await
+                .unwrap();
+        }
+        store
+            .enqueue_command(id.into(), CommandKind::Stop, 3)
+            .await
+            .unwrap();
+    }
+    let other_events = all_events(&store, "other").await;
+
+    assert_eq!(
+        store.purge_run("doomed".into(), 4).await.unwrap(),
+        Purge::More
+    );
+    assert!(
+        store.run("doomed".into()).await.unwrap().is_none(),
+        "hidden at once"
+    );
+    let listed: Vec<String> = store
+        .list_runs(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(listed, ["other"]);
+    assert!(
+        !store.set_pinned("doomed".into(), true).await.unwrap(),
+        "too late to pin"
+    );
+    let counts = store.run_counts().await.unwrap();
+    assert_eq!(counts, [(RunStatus::Finished, 1)]);
+    // A restart in the middle: the purge is found again, before any other run.
+    let store = db.open().await;
+    assert_eq!(
+        store.expired_runs(vec![], 10).await.unwrap(),
+        ["doomed"],
+        "a purge begun is finished"
+    );
+    let mut steps = 1;
+    loop {
+        steps += 1;
+        match store.purge_run("doomed".into(), 4).await.unwrap() {
+            Purge::More => assert!(steps < 20, "no progress"),
+            Purge::Gone => break,
+            Purge::Kept => panic!("the run is not pinned"),
+        }
+    }
+    // 11 event chunks and 3 artifacts, 4 rows a step: 4 steps at least.
+    assert!(steps >= 4, "{steps} steps");
+    assert!(
+        store
+            .events("doomed".into(), 0, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_artifacts("doomed".into())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .pending_commands("doomed".into())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.purge_run("doomed".into(), 4).await.unwrap(),
+        Purge::Gone
+    );
+    assert!(store.expired_runs(vec![], 10).await.unwrap().is_empty());
+
+    assert_eq!(all_events(&store, "other").await, other_events);
+    assert_eq!(store.list_artifacts("other".into()).await.unwrap().len(), 3);
+    assert_eq!(
+        store.pending_commands("other".into()).await.unwrap().len(),
+        1
+    );
+}
+
+pub async fn a_pinned_run_is_kept_and_an_unpinned_one_purged(db: &dyn Database) {
+    let store = db.open().await;
+    store.create_run(new_run("r", 1)).await.unwrap();
+    end_run(&store, "r", RunStatus::Finished, 100).await;
+    assert!(store.set_pinned("r".into(), true).await.unwrap());
+    assert_eq!(store.purge_run("r".into(), 100).await.unwrap(), Purge::Kept);
+    assert_eq!(all_events(&store, "r").await.len(), 2, "nothing deleted");
+    assert!(store.run("r".into()).await.unwrap().is_some());
+    assert!(store.set_pinned("r".into(), false).await.unwrap());
+    assert_eq!(store.purge_run("r".into(), 100).await.unwrap(), Purge::Gone);
+    assert!(store.run("r".into()).await.unwrap().is_none());
+}
+fn needle(q: &str) -> Needle {
+    Needle::new(q).expect("a query")
+}
+
+fn text_line(sequence: u64, text: &str) -> Event {
+    Event {
+        sequence,
+        kind: EventKind::Stdout,
+        data: json!(text),
+        ts: 1_000 + sequence as i64,
+    }
+}
+
+/// A run of 12,000 lines in batches of 3,000 with "needle" on every 1,000th line: searched page
+/// by page, in order, whatever a backend has indexed yet.
+pub async fn search_finds_a_runs_lines_page_by_page(db: &dyn Database) {
+    let store = with_run(db, "r").await;
+    store.create_run(new_run("other", 2)).await.unwrap();
+    for b in 0..4u64 {
+        let batch: Vec<Event> = (b * 3000 + 1..=(b + 1) * 3000)
+            .map(|s| {
+                if s % 1000 == 0 {
+                    text_line(s, &format!("\x1b[31mNeedle\x1b[0m at {s}"))
+                } else {
+                    line(s)
+                }
+            })
+            .collect();
+        store
+            .append_events("r".into(), stored(batch), None)
+            .await
+            .unwrap();
+    }
+    store
+        .append_events(
+            "other".into(),
+            stored([text_line(1, "needle elsewhere")]),
+            None,
+        )
+        .await
+        .unwrap();
+
+    let page = store
+        .search_run("r".into(), needle("NEEDLE"), 0, 5)
+        .await
+        .unwrap();
+    let seqs: Vec<u64> = page.hits.iter().map(|h| h.sequence).collect();
+    assert_eq!(seqs, [1000, 2000, 3000, 4000, 5000]);
+    assert_eq!(page.next_after, Some(5000));
+    assert_eq!(page.hits[0].text, "Needle at 1000", "escapes removed");
+    assert_eq!(page.hits[0].kind, EventKind::Stdout);
+    assert_eq!(page.hits[0].ts, 2000);
+    let rest = store
+        .search_run("r".into(), needle("needle"), 5000, 100)
+        .await
+        .unwrap();
+    let seqs: Vec<u64> = rest.hits.iter().map(|h| h.sequence).collect();
+    assert_eq!(seqs, (6..=12).map(|k| k * 1000).collect::<Vec<_>>());
+    assert_eq!(rest.next_after, None);
+
+    // A substring inside a word, short queries, a line that is not there, an unknown run.
+    let inner = store
+        .search_run("r".into(), needle("ne 11999"), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        inner.hits.iter().map(|h| h.sequence).collect::<Vec<_>>(),
+        [11999]
+    );
+    let short = store
+        .search_run("r".into(), needle("✓"), 11_990, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        short.hits.len(),
+        9,
+        "every plain line after 11,990 but 12,000"
+    );
+    let none = store
+        .search_run("r".into(), needle("haystack"), 0, 10)
+        .await
+        .unwrap();
+    assert!(none.hits.is_empty() && none.next_after.is_none());
+    let unknown = store
+        .search_run("nope".into(), needle("needle"), 0, 10)
+        .await
+        .unwrap();
+    assert!(unknown.hits.is_empty());
+}
+
+/// Claude's stream-json and markers are searched as they read, not as JSON; assist links never.
+pub async fn search_reads_claude_lines_and_markers_in_words(db: &dyn Database) {
+    let store = with_run(db, "c").await;
+    let call = json!({"type": "assistant", "message": {"content": [
+        {"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "cargo test --all"}}]}})
+    .to_string();
+    let result = json!({"type": "user", "message": {"content": [
+        {"type": "tool_result", "tool_use_id": "t1", "content": "test result: FAILED", "is_error": false}]}})
+    .to_string();
+    let events = vec![
+        text_line(1, &call),
+        text_line(2, &result),
+        marker(
+            3,
+            json!({"event": "turn_finished", "turn": 1, "outcome": "failed"}),
+        ),
+        Event {
+            sequence: 4,
+            kind: EventKind::Assist,
+            data: json!({"type": "tmate", "url": "ssh secret-link@tmate.io"}),
+            ts: 4,
+        },
+    ];
+    store
+        .append_events("c".into(), stored(events), None)
+        .await
+        .unwrap();
+    let hits = |q: &'static str| {
+        let store = store.clone();
+        async move {
+            let page = store
+                .search_run("c".into(), needle(q), 0, 10)
+                .await
+                .unwrap();
+            page.hits
+                .iter()
+                .map(|h| (h.sequence, h.text.clone()))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        hits("bash: cargo").await,
+        [(1, "→ Bash: cargo test --all".to_string())]
+    );
+    assert_eq!(
+        hits("← bash").await,
+        [(2, "← Bash: test result: FAILED".to_string())]
+    );
+    assert_eq!(
+        hits("turn 1: failed").await,
+        [(3, "turn 1: failed".to_string())]
+    );
+    assert!(
+        hits("tool_use").await.is_empty(),
+        "JSON keys are not searched"
+    );
+    assert!(
+        hits("tmate").await.is_empty(),
+        "assist links are not searched"
+    );
+}
+
+/// Across runs: names, prompts and output, newest first, each run once, with the filters.
+pub async fn search_across_runs_by_name_prompt_and_output(db: &dyn Database) {
+    let store = db.open().await;
+    let run = |id: &str, at: i64, name: &str, prompt: &str| NewRun {
+        name: Some(name.into()),
+        prompt: Some(prompt.into()),
+        ..new_run(id, at)
+    };
+    store
+        .create_run(run("n", 10, "Deploy the Widget", "p"))
+        .await
+        .unwrap();
+    store
+        .create_run(run("p", 20, "x", "make the widget faster"))
+        .await
+        .unwrap();
+    store.create_run(run("o", 30, "y", "q")).await.unwrap();
+    store
+        .create_run(run("z", 40, "nothing", "here"))
+        .await
+        .unwrap();
+    store.create_run(run("f", 50, "done", "q")).await.unwrap();
+    let mut out = lines(1, 2500);
+    out.push(text_line(2501, "error: widget not found"));
+    store
+        .append_events("o".into(), stored(out), None)
+        .await
+        .unwrap();
+    store
+        .append_events(
+            "f".into(),
+            stored([text_line(1, "widget ok"), finished(2, 0)]),
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .append_events("z".into(), stored(lines(1, 10)), None)
+        .await
+        .unwrap();
+
+    let search = |q: &str, status: Option<RunStatus>, since: Option<i64>, limit: usize| {
+        let store = store.clone();
+        let s = RunSearch {
+            needle: needle(q),
+            status,
+            since,
+            limit,
+        };
+        async move { store.search_runs(s).await.unwrap() }
+    };
+    let hits = search("WIDGET", None, None, 10).await;
+    let got: Vec<(&str, HitField, Option<u64>)> = hits
+        .iter()
+        .map(|h| (h.run.id.as_str(), h.field, h.sequence))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("f", HitField::Output, Some(1)),
+            ("o", HitField::Output, Some(2501)),
+            ("p", HitField::Prompt, None),
+            ("n", HitField::Name, None),
+        ]
+    );
+    assert_eq!(hits[1].snippet, "error: widget not found");
+    assert_eq!(
+        hits[1].run.last_sequence, 2501,
+        "the run as the list shows it"
+    );
+    assert_eq!(hits[3].snippet, "Deploy the Widget");
+
+    let finished = search("widget", Some(RunStatus::Finished), None, 10).await;
+    assert_eq!(
+        finished
+            .iter()
+            .map(|h| h.run.id.as_str())
+            .collect::<Vec<_>>(),
+        ["f"]
+    );
+    let recent = search("widget", None, Some(20), 10).await;
+    assert_eq!(
+        recent.iter().map(|h| h.run.id.as_str()).collect::<Vec<_>>(),
+        ["f", "o", "p"]
+    );
+    let two = search("widget", None, None, 2).await;
+    assert_eq!(
+        two.iter().map(|h| h.run.id.as_str()).collect::<Vec<_>>(),
+        ["f", "o"]
+    );
+    assert!(search("no such text", None, None, 10).await.is_empty());
+
+    assert!(store.delete_run("o".into()).await.unwrap());
+    let after_delete = search("widget not found", None, None, 10).await;
+    assert!(
+        after_delete.is_empty(),
+        "a deleted run's output is gone: {after_delete:?}"
+    );
+}
+
+fn webhook(url: &str, events: Vec<NotifyEvent>) -> NewWebhook {
+    NewWebhook {
+        url: url.into(),
+        secret: "whsec_abc".into(),
+        events,
+        format: WebhookFormat::Json,
+        created_at: 10,
+    }
+}
+
+fn delivery(target: Target, event: NotifyEvent, not_before: i64) -> NewOutbound {
+    NewOutbound {
+        target,
+        event,
+        run_id: Some("r".into()),
+        body: format!("{{\"event\":\"{}\"}}", event.as_str()),
+        not_before,
+        created_at: not_before,
+    }
+}
+
+fn subscription(endpoint: &str, session: u8) -> PushSubscription {
+    PushSubscription {
+        id: String::new(),
+        endpoint: endpoint.into(),
+        p256dh: vec![4; 65],
+        auth: vec![1; 16],
+        session_hash: [session; 32],
+        events: vec![NotifyEvent::NeedsApproval, NotifyEvent::Finished],
+        created_at: 20,
+    }
+}
+
+/// Webhooks keep what they were given (the secret too: the gateway signs with it) under ids
+/// of their own; deleting one deletes its deliveries.
+pub async fn webhooks_are_created_listed_and_deleted(db: &dyn Database) {
+    let store = db.open().await;
+    let a = store
+        .create_webhook(webhook(
+            "https://example.com/a",
+            vec![NotifyEvent::Finished, NotifyEvent::NeedsApproval],
+        ))
+        .await
+        .unwrap();
+    let mut slack = webhook("https://hooks.example.com/b", vec![NotifyEvent::Failed]);
+    slack.format = WebhookFormat::Slack;
+    let b = store.create_webhook(slack).await.unwrap();
+    assert!(a.id.starts_with("wh_") && a.id.len() == 35, "{}", a.id);
+    assert_ne!(a.id, b.id);
+    assert_eq!(
+        (a.url.as_str(), a.secret.as_str(), a.format),
+        ("https://example.com/a", "whsec_abc", WebhookFormat::Json)
+    );
+    assert_eq!(
+        a.events,
+        vec![NotifyEvent::Finished, NotifyEvent::NeedsApproval]
+    );
+    assert_eq!(store.webhooks().await.unwrap(), vec![a.clone(), b.clone()]);
+
+    let target = Target::Webhook(a.id.clone());
+    store
+        .enqueue_outbound(vec![delivery(target.clone(), NotifyEvent::Finished, 5)])
+        .await
+        .unwrap();
+    assert!(store.delete_webhook(a.id.clone()).await.unwrap());
+    assert!(!store.delete_webhook(a.id.clone()).await.unwrap());
+    assert_eq!(store.webhooks().await.unwrap(), vec![b]);
+    assert!(
+        store
+            .outbound_log(Some(target), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.claim_outbound(100, 200, 10).await.unwrap().is_empty());
+}
+
+/// A browser subscribing again (same endpoint) replaces its subscription.
+pub async fn push_subscriptions_are_replaced_by_endpoint(db: &dyn Database) {
+    let store = db.open().await;
+    let first = store
+        .save_push_subscription(subscription("https://push.example.com/1", 1))
+        .await
+        .unwrap();
+    assert!(first.id.starts_with("ps_"), "{}", first.id);
+    assert_eq!(
+        (first.p256dh.len(), first.auth.len(), first.session_hash),
+        (65, 16, [1; 32])
+    );
+    let other = store
+        .save_push_subscription(subscription("https://push.example.com/2", 2))
+        .await
+        .unwrap();
+    let again = store
+        .save_push_subscription(subscription("https://push.example.com/1", 3))
+        .await
+        .unwrap();
+    assert_ne!(again.id, first.id);
+    let all = store.push_subscriptions().await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all.contains(&other) && all.contains(&again), "{all:?}");
+    assert!(
+        store
+            .delete_push_subscription(other.id.clone())
+            .await
+            .unwrap()
+    );
+    assert!(!store.delete_push_subscription(other.id).await.unwrap());
+    assert_eq!(store.push_subscriptions().await.unwrap(), vec![again]);
+}
+
+/// Deliveries wait for their time, are taken by one claim at a time (also across stores on
+/// the same database), come back after their lease or a retry, and stay in the log.
+pub async fn deliveries_are_claimed_once_retried_and_logged(db: &dyn Database) {
+    let a = db.open().await;
+    let b = db.open().await;
+    let hook = a
+        .create_webhook(webhook(
+            "https://example.com/h",
+            vec![NotifyEvent::Finished],
+        ))
+        .await
+        .unwrap();
+    let target = Target::Webhook(hook.id.clone());
+    let ids = a
+        .enqueue_outbound(vec![
+            delivery(target.clone(), NotifyEvent::NeedsApproval, 100),
+            delivery(target.clone(), NotifyEvent::Finished, 200),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.iter().all(|id| id.starts_with("dl_")), "{ids:?}");
+
+    assert!(a.claim_outbound(99, 1_000, 10).await.unwrap().is_empty());
+    let first = a.claim_outbound(150, 1_000, 10).await.unwrap();
+    assert_eq!(first.len(), 1);
+    let d = &first[0];
+    assert_eq!(
+        (d.id.as_str(), &d.target, d.event, d.state, d.attempts),
+        (
+            ids[0].as_str(),
+            &target,
+            NotifyEvent::NeedsApproval,
+            OutboundState::Pending,
+            0
+        )
+    );
+    assert_eq!(d.body, r#"{"event":"needs_approval"}"#);
+    assert_eq!(d.run_id.as_deref(), Some("r"));
+    // Leased: neither store takes it again before the lease ends; the other one is due.
+    let second = b.claim_outbound(500, 1_000, 10).await.unwrap();
+    assert_eq!(second.iter().map(|d| &d.id).collect::<Vec<_>>(), [&ids[1]]);
+    assert!(a.claim_outbound(999, 2_000, 10).await.unwrap().is_empty());
+
+    // The first attempt failed: retried at 1_500; the second was delivered.
+    let failed = AttemptResult {
+        state: OutboundState::Pending,
+        next_at: 1_500,
+        attempted: true,
+        status: Some(500),
+        error: Some("the receiver answered 500".into()),
+        at: 1_000,
+    };
+    assert!(a.finish_attempt(ids[0].clone(), failed).await.unwrap());
+    let delivered = AttemptResult {
+        state: OutboundState::Delivered,
+        next_at: 1_001,
+        attempted: true,
+        status: Some(204),
+        error: None,
+        at: 1_001,
+    };
+    assert!(b.finish_attempt(ids[1].clone(), delivered).await.unwrap());
+    assert!(
+        !a.finish_attempt(
+            "dl_unknown".into(),
+            AttemptResult {
+                state: OutboundState::Failed,
+                next_at: 0,
+                attempted: true,
+                status: None,
+                error: None,
+                at: 0,
+            }
+        )
+        .await
+        .unwrap()
+    );
+    assert!(a.claim_outbound(1_499, 9_000, 10).await.unwrap().is_empty());
+    let retry = b.claim_outbound(1_500, 9_000, 10).await.unwrap();
+    assert_eq!(retry.len(), 1);
+    assert_eq!((retry[0].attempts, retry[0].last_status), (1, Some(500)));
+
+    // The log: newest first, each with how it stands.
+    let log = a.outbound_log(Some(target.clone()), 10).await.unwrap();
+    assert_eq!(
+        log.iter().map(|d| &d.id).collect::<Vec<_>>(),
+        [&ids[1], &ids[0]]
+    );
+    assert_eq!(
+        (
+            log[0].state,
+            log[0].attempts,
+            log[0].last_status,
+            log[0].updated_at
+        ),
+        (OutboundState::Delivered, 1, Some(204), 1_001)
+    );
+    assert_eq!(
+        log[1].last_error.as_deref(),
+        Some("the receiver answered 500")
+    );
+    assert_eq!(a.outbound_log(None, 1).await.unwrap().len(), 1);
+    assert!(
+        a.outbound_log(Some(Target::Push("ps_x".into())), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A skip is no attempt. Pruning forgets what is settled, never what is pending.
+    let skipped = AttemptResult {
+        state: OutboundState::Skipped,
+        next_at: 1_600,
+        attempted: false,
+        status: None,
+        error: None,
+        at: 1_600,
+    };
+    assert!(a.finish_attempt(ids[0].clone(), skipped).await.unwrap());
+    let log = a.outbound_log(Some(target.clone()), 10).await.unwrap();
+    assert_eq!((log[1].state, log[1].attempts), (OutboundState::Skipped, 1));
+    let pending = a
+        .enqueue_outbound(vec![delivery(target.clone(), NotifyEvent::Failed, 1)])
+        .await
+        .unwrap();
+    assert_eq!(a.prune_outbound(1_601).await.unwrap(), 2);
+    let left = a.outbound_log(None, 10).await.unwrap();
+    assert_eq!(
+        left.iter().map(|d| &d.id).collect::<Vec<_>>(),
+        [&pending[0]]
+    );
+    // Everything is still there after a reopen.
+    assert_eq!(db.open().await.outbound_log(None, 10).await.unwrap(), left);
+}
+
+/// An action token is taken once, and not after it expires.
+pub async fn action_tokens_are_taken_once(db: &dyn Database) {
+    let store = db.open().await;
+    let token = |hash: u8, expires_at: i64| ActionToken {
+        hash: [hash; 32],
+        run_id: "r".into(),
+        request_id: "pr_0123456789abcdef".into(),
+        session_hash: [9; 32],
+        expires_at,
+    };
+    store.save_action_token(token(1, 1_000)).await.unwrap();
+    store.save_action_token(token(2, 1_000)).await.unwrap();
+    assert_eq!(
+        store.take_action_token([1; 32], 999).await.unwrap(),
+        Some(token(1, 1_000))
+    );
+    assert_eq!(store.take_action_token([1; 32], 999).await.unwrap(), None);
+    assert_eq!(store.take_action_token([2; 32], 1_001).await.unwrap(), None);
+    assert_eq!(store.take_action_token([2; 32], 999).await.unwrap(), None);
+    assert_eq!(store.take_action_token([3; 32], 0).await.unwrap(), None);
 }

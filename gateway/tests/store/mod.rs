@@ -31,18 +31,35 @@ macro_rules! conformance_tests {
                 artifacts_are_replaced_by_name,
                 sessions_are_saved_touched_and_deleted,
                 a_touch_after_sign_out_does_not_revive_the_session,
+                a_persons_sessions_end_together,
+                people_have_unique_names_and_change,
+                invitations_are_taken_once_until_they_expire,
+                the_audit_log_grows_and_reads_both_ways,
+                passkeys_are_kept_by_credential_and_count_their_uses,
+                a_pairing_code_signs_in_once_until_it_expires,
                 meta_is_a_key_value_table,
                 everything_survives_a_reopen,
                 an_enrollment_token_enrolls_once,
                 agents_are_seen_drained_revoked_and_go_offline,
                 queued_runs_are_taken_in_order_by_matching_agents_within_capacity,
                 an_offline_agent_marks_its_runs_and_a_returning_one_loses_what_it_lacks,
-                api_tokens_are_found_by_hash_until_revoked_and_requests_are_kept;
+                api_tokens_are_found_by_hash_until_revoked_and_requests_are_kept,
+                retention_chooses_ended_unpinned_runs_past_their_cutoff,
+                purging_hides_a_run_then_deletes_it_in_small_steps,
+                a_pinned_run_is_kept_and_an_unpinned_one_purged,
+                search_finds_a_runs_lines_page_by_page,
+                search_reads_claude_lines_and_markers_in_words,
+                search_across_runs_by_name_prompt_and_output,
+                webhooks_are_created_listed_and_deleted,
+                push_subscriptions_are_replaced_by_endpoint,
+                deliveries_are_claimed_once_retried_and_logged,
+                action_tokens_are_taken_once;
             concurrent:
                 concurrent_batches_commit_together_each_with_its_own_answer,
                 readers_see_whole_batches_while_ingest_runs,
                 two_stores_ingesting_one_run_store_each_event_once,
-                two_stores_claiming_take_each_run_once
+                two_stores_claiming_take_each_run_once,
+                an_invitation_is_taken_by_one_of_many
         );
     };
     (@cases $db:expr; current: $($case:ident),*; concurrent: $($many:ident),*) => {

@@ -187,3 +187,75 @@ fn ids_in(text: &str) -> Vec<u64> {
         .map(|v| v.parse().unwrap())
         .collect()
 }
+
+/// A browser of the page: its session cookie and CSRF token, sending same-origin requests as the
+/// page does (a public URL of `https://localhost:3100`).
+#[derive(Debug, Clone)]
+pub struct Browser {
+    pub cookie: String,
+    pub csrf: String,
+    /// What the answer to the sign-in said.
+    pub signed_in: serde_json::Value,
+}
+
+/// A same-origin JSON `POST` as the page sends it, without a session.
+pub fn page_post(path: &str, body: serde_json::Value) -> Request<Body> {
+    Request::post(path)
+        .header("content-type", "application/json")
+        .header("origin", "https://localhost:3100")
+        .header("host", "localhost:3100")
+        .header("sec-fetch-site", "same-origin")
+        .header(
+            "user-agent",
+            "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+        )
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+impl Browser {
+    /// Sign in (or join) with `body` posted to `path`; `None` when refused.
+    pub async fn sign_in(state: &AppState, path: &str, body: serde_json::Value) -> Option<Self> {
+        let resp = send(state, page_post(path, body)).await;
+        if resp.status() != axum::http::StatusCode::OK {
+            return None;
+        }
+        let set = resp.headers()[axum::http::header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let cookie = set.split(';').next().unwrap().to_string();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let signed_in: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let csrf = signed_in["csrf"].as_str().unwrap().to_string();
+        Some(Self {
+            cookie,
+            csrf,
+            signed_in,
+        })
+    }
+
+    pub fn get(&self, path: &str) -> Request<Body> {
+        Request::get(path)
+            .header(axum::http::header::COOKIE, &self.cookie)
+            .body(Body::empty())
+            .unwrap()
+    }
+
+    /// A same-origin state-changing request with the CSRF token, as the page sends it.
+    pub fn write(&self, method: &str, path: &str, body: serde_json::Value) -> Request<Body> {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header(axum::http::header::COOKIE, &self.cookie)
+            .header("host", "localhost:3100")
+            .header("origin", "https://localhost:3100")
+            .header("sec-fetch-site", "same-origin")
+            .header("content-type", "application/json")
+            .header("x-csrf-token", &self.csrf)
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    }
+}

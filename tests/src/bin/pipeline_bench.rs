@@ -16,6 +16,9 @@
 //!   second by one gateway.
 //! * `latency`: a child prints 10 timestamped lines a second through `claude-runner`; the time
 //!   until each line reaches an SSE client (`GET /api/runs/:id/stream`), with 1 and `--runs` runs.
+//! * `search` (not in the default set): a 1,000,000-line run ingested through signed batches,
+//!   then the time until `GET /api/runs/:id/search` answers its first page of hits, right after
+//!   ingest (the index still being built) and once the index has caught up.
 //!
 //! The child processes are this binary again (`child-flood FILE`, `child-ticks N MS`), so the
 //! benchmark needs nothing but the workspace's binaries.
@@ -48,7 +51,7 @@ fn main() {
         }
         Some("--help" | "-h") => {
             println!(
-                "pipeline_bench [--mb 256] [--runs 200] [--only startup,pipeline,ingest,latency]"
+                "pipeline_bench [--mb 256] [--runs 200] [--only startup,pipeline,ingest,latency,search]"
             );
             return;
         }
@@ -75,6 +78,7 @@ fn main() {
             "startup" => rt.block_on(startup()),
             "pipeline" => rt.block_on(pipeline(mb)),
             "ingest" => rt.block_on(ingest()),
+            "search" => rt.block_on(search()),
             "latency" => {
                 rt.block_on(latency(1));
                 rt.block_on(latency(runs));
@@ -668,6 +672,149 @@ async fn ingest() {
         100.0 * cpu / secs,
         errors.0.lock().unwrap()
     );
+}
+
+// --- search ----------------------------------------------------------------------------------
+
+/// How far the gateway's search index is: indexed lines of the run, read from its database.
+fn indexed_lines(db: &Path, run_id: &str) -> u64 {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open the gateway's database");
+    conn.busy_timeout(Duration::from_secs(5))
+        .expect("busy timeout");
+    conn.query_row(
+        "SELECT indexed_seq FROM runs WHERE id = ?1",
+        [run_id],
+        |r| r.get(0),
+    )
+    .expect("indexed_seq")
+}
+
+async fn search() {
+    const LINES: u64 = 1_000_000;
+    const PER_BATCH: u64 = 5_000;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let gw = Gateway::start(dir.path());
+    let db = dir.path().join("gateway-data").join("gateway.db");
+    let target = Target::of(&gw);
+    let http = load::client(&target);
+    let (run_id, key) = load::create_run(&http, &target, "a million lines").await;
+    // One rare line near the end; a common word on every line.
+    let text = |seq: u64| {
+        if seq == LINES - 1_000 {
+            "error[E0425]: cannot find value `needle_xyz` in this scope".to_string()
+        } else {
+            format!(
+                "   Compiling crate{} v1.{seq}.0 (/home/user/src/crate{}) some ordinary output",
+                seq % 97,
+                seq % 89
+            )
+        }
+    };
+    let t0 = Instant::now();
+    for b in 0..LINES / PER_BATCH {
+        let events = (b * PER_BATCH + 1..=(b + 1) * PER_BATCH)
+            .map(|seq| Event {
+                sequence: seq,
+                kind: EventKind::Stdout,
+                data: json!(text(seq)),
+                ts: 0,
+            })
+            .collect();
+        let body = serde_json::to_vec(&IngestBatch {
+            run_id: run_id.clone(),
+            events,
+        })
+        .expect("json");
+        let resp = load::signed(&http, &target.url, "/api/ingest/event", &run_id, &key, body)
+            .await
+            .expect("ingest");
+        assert!(resp.status().is_success(), "ingest {}", resp.status());
+    }
+    let ingest_s = t0.elapsed().as_secs_f64();
+    let ask = |q: &'static str| {
+        let http = http.clone();
+        let url = format!(
+            "{}/api/runs/{run_id}/search?q={q}&after=0&limit=200",
+            target.url
+        );
+        let token = target.admin_token.clone();
+        async move {
+            let t = Instant::now();
+            let resp = http
+                .get(&url)
+                .bearer_auth(&token)
+                .send()
+                .await
+                .expect("search");
+            assert!(resp.status().is_success(), "search {}", resp.status());
+            let body: serde_json::Value = resp.json().await.expect("hits");
+            let hits = body["hits"].as_array().map_or(0, Vec::len);
+            (t.elapsed().as_secs_f64() * 1e3, hits)
+        }
+    };
+    println!("\n## search: a {LINES}-line run (ingested in {ingest_s:.1} s)");
+    // What compression does to the largest answers the page asks for.
+    for path in [
+        format!("/api/runs/{run_id}/events?after=0&limit=5000"),
+        format!("/api/runs/{run_id}/search?q=crate42&limit=1000"),
+    ] {
+        let mut sizes = Vec::new();
+        for gzip in [false, true] {
+            let mut req = http
+                .get(format!("{}{path}", target.url))
+                .bearer_auth(&target.admin_token);
+            if gzip {
+                req = req.header("accept-encoding", "gzip");
+            }
+            let resp = req.send().await.expect("page");
+            let enc = resp
+                .headers()
+                .get("content-encoding")
+                .map(|v| v.to_str().unwrap_or("").to_string());
+            sizes.push((resp.bytes().await.expect("body").len(), enc));
+        }
+        println!(
+            "  {path}: {} bytes as JSON, {} bytes with Accept-Encoding: gzip ({:?}, {:.1}× smaller)",
+            sizes[0].0,
+            sizes[1].0,
+            sizes[1].1,
+            sizes[0].0 as f64 / sizes[1].0 as f64
+        );
+    }
+    let at = indexed_lines(&db, &run_id);
+    let (ms, hits) = ask("E0425").await;
+    println!(
+        "  right after ingest ({at} of {LINES} lines indexed): rare line near the end {ms:.0} ms ({hits} hit)"
+    );
+    let t1 = Instant::now();
+    while indexed_lines(&db, &run_id) < LINES {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!(
+        "  the index caught up {:.1} s after the last batch was acknowledged",
+        t1.elapsed().as_secs_f64()
+    );
+    for (what, q) in [
+        ("rare line near the end", "E0425"),
+        ("first page of a common word", "crate42%20v1"),
+        ("a rare word, inside a word", "eedle_x"),
+        ("two characters (not narrowed: every line read)", "E0"),
+    ] {
+        let mut times = Vec::new();
+        let mut found = 0;
+        for _ in 0..5 {
+            let (ms, hits) = ask(q).await;
+            times.push(ms);
+            found = hits;
+        }
+        println!(
+            "  indexed, {what} ({q:?}): median {:.1} ms, best {:.1} ms ({found} hits)",
+            median(times.clone()),
+            times.iter().cloned().fold(f64::MAX, f64::min)
+        );
+    }
 }
 
 // --- latency ---------------------------------------------------------------------------------

@@ -52,3 +52,28 @@ test('shell quoting for the command line to copy', () => {
   assert.equal(f.shellQuote('/home/me/project'), '/home/me/project');
   assert.equal(f.shellQuote("it's $HOME"), `'it'\\''s $HOME'`);
 });
+
+test('what retention keeps, and until when', () => {
+  const policy = { finished: 90 * 86_400, failed: 3_600, stopped: null };
+  const ended = Date.UTC(2026, 0, 1);
+  assert.equal(f.keptUntil({ status: 'running', created_at: 1 }, policy), 'while it runs');
+  assert.equal(f.keptUntil({ status: 'finished', pinned: true, finished_at: ended }, policy), 'pinned: kept until unpinned');
+  assert.equal(f.keptUntil({ status: 'stopped', finished_at: ended }, policy), 'forever');
+  assert.equal(f.keptUntil({ status: 'finished', finished_at: ended }, null), 'forever');
+  assert.equal(
+    f.keptUntil({ status: 'finished', finished_at: ended }, policy),
+    `until ${f.fmtStamp(ended + 90 * 86_400_000)} (90 days after it ended)`,
+  );
+  assert.match(f.keptUntil({ status: 'failed', finished_at: null, created_at: ended }, policy), /\(1 h after it ended\)$/);
+});
+
+test('a running run with waiting permission requests needs approval, counted in the title', () => {
+  const needs = { status: 'running', claude: { pending_approvals: 2, between_turns: true } };
+  assert.equal(f.shownStatus(needs), 'needs_approval');
+  assert.equal(f.shownStatus({ ...needs, status: 'finished' }), 'finished');
+  assert.equal(f.shownStatus({ status: 'running', claude: { pending_approvals: 0, between_turns: true } }), 'waiting_for_input');
+  const runs = [needs, { status: 'running', claude: null }, { status: 'running', claude: { pending_approvals: 1 } }];
+  assert.equal(f.needingApproval(runs), 2);
+  assert.equal(f.pageTitle('Runs · gateway', 2), '(2) Runs · gateway');
+  assert.equal(f.pageTitle('Runs · gateway', 0), 'Runs · gateway');
+});

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { CommandNames, describeClaude, describeEvent, describeMarker, streamJson } from '../../../gateway/src/web/lines.mjs';
+import { CommandNames, describeClaude, describeEvent, describeMarker, isFragment, joinFragment, streamJson } from '../../../gateway/src/web/lines.mjs';
 
 const SAMPLES = new URL('../../../common/tests/data/claude-stream-json-samples.jsonl', import.meta.url);
 
@@ -74,4 +74,18 @@ test('raw mode shows what the run sent; non-JSON stdout keeps its escapes for co
   assert.deepEqual(describeEvent({ type: 'stdout', data: line }, { tools: new Map() }, true), { kind: 'stdout', label: '', text: line, ansi: true });
   assert.deepEqual(describeEvent({ type: 'stdout', data: '{not json' }, {}), { kind: 'stdout', label: '', text: '{not json', ansi: true });
   assert.deepEqual(describeEvent({ type: 'marker', data: { event: 'x' } }, {}, true), { kind: 'marker', label: 'marker', text: '{"event":"x"}' });
+});
+
+test('a progress bar in fragments shows only its current state', () => {
+  // Trailing carriage returns: each fragment's state, then the last line.
+  assert.equal(joinFragment('  10%\r', '  50%\r'), '\r  50%\r');
+  assert.equal(joinFragment('\r  50%\r', ' 100% done'), '\r 100% done');
+  // A read that ended between \r and \n: the fragment stays what shows.
+  assert.equal(joinFragment('50%\r', ''), '50%\r');
+  // Leading carriage returns (the state after the \r).
+  assert.equal(joinFragment('\r', ' 10%\r'), '\r 10%\r');
+  assert.ok(isFragment({ type: 'stdout', data: ' 10%\r' }));
+  assert.ok(isFragment({ type: 'stderr', data: '\r' }));
+  assert.ok(!isFragment({ type: 'stdout', data: 'done' }));
+  assert.ok(!isFragment({ type: 'marker', data: { event: 'x' } }));
 });

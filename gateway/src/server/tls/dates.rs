@@ -70,6 +70,11 @@ pub(super) fn der_next(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
 
 /// The notAfter of a DER certificate as unix seconds; `None` when it cannot be read.
 pub(super) fn not_after(cert: &[u8]) -> Option<i64> {
+    validity(cert).map(|(_, after)| after)
+}
+
+/// The notBefore and notAfter of a DER certificate as unix seconds.
+pub(super) fn validity(cert: &[u8]) -> Option<(i64, i64)> {
     let (_, cert_body, _) = der_next(cert)?;
     let (_, tbs, _) = der_next(cert_body)?;
     let mut rest = tbs;
@@ -81,9 +86,12 @@ pub(super) fn not_after(cert: &[u8]) -> Option<i64> {
         rest = der_next(rest)?.2;
     }
     let (_, validity, _) = der_next(rest)?;
-    let not_before_rest = der_next(validity)?.2;
+    let (before_tag, before, not_before_rest) = der_next(validity)?;
     let (tag, time, _) = der_next(not_before_rest)?;
-    parse_der_time(tag, time)
+    Some((
+        parse_der_time(before_tag, before)?,
+        parse_der_time(tag, time)?,
+    ))
 }
 
 /// `UTCTime` (`YYMMDDHHMMSSZ`) or `GeneralizedTime` (`YYYYMMDDHHMMSSZ`) as unix seconds.

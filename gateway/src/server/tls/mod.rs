@@ -13,6 +13,7 @@
 //! generated before the constraints existed is kept (runners trust or pin it) with a warning at
 //! every start saying how to replace it.
 
+pub mod acme;
 mod dates;
 mod issue;
 mod names;
@@ -62,6 +63,8 @@ pub struct TlsMaterial {
     pub generated: bool,
     /// For a generated CA: what renews the served leaf while the gateway runs.
     pub renewer: Option<Arc<Renewer>>,
+    /// For ACME: the certificates served, obtained and renewed while the gateway runs.
+    pub acme: Option<Arc<acme::AcmeCerts>>,
 }
 
 /// Loads the local CA and leaf certificate from `dir`, creating or renewing them as needed.
@@ -200,6 +203,7 @@ pub fn load_files(cert: &Path, key: &Path) -> anyhow::Result<TlsMaterial> {
         leaf_fingerprint: fingerprint(&leaf),
         generated: false,
         renewer: None,
+        acme: None,
     })
 }
 
@@ -247,6 +251,7 @@ fn generated_material(
         leaf_fingerprint: fingerprint(leaf),
         generated,
         renewer: Some(renewer),
+        acme: None,
     })
 }
 

@@ -10,8 +10,9 @@
 //!
 //! The files: `conn.rs` (connection settings, errors), `schema.rs` (migrations), `codec.rs` (rows),
 //! `writer.rs` (ingest and group commit),
-//! `checkpoint.rs` (the WAL copied beside the writer), `pool.rs` (the readers), `runs.rs` and
-//! `records.rs` (the SQL of the other calls).
+//! `checkpoint.rs` (the WAL copied beside the writer), `pool.rs` (the readers), `runs.rs`,
+//! `records.rs` and `retention.rs` (the SQL of the other calls), `notify.rs` (webhooks, push
+//! subscriptions, deliveries, action tokens).
 //!
 //! How it holds `store/mod.rs`' guarantees: ingest's read-modify-write of a run's row runs on the
 //! one writer connection inside an `IMMEDIATE` transaction, so no other write, from this process
@@ -30,20 +31,28 @@ mod agents;
 mod checkpoint;
 mod codec;
 mod conn;
+mod indexer;
+mod notify;
 mod pool;
 mod records;
+mod retention;
 mod runs;
 mod schema;
+mod search;
 mod writer;
 
 use self::checkpoint::{Checkpointer, WAL_BACKSTOP_PAGES, WAL_KEEP_BYTES};
 use self::conn::{BUSY_TIMEOUT, STATEMENT_CACHE, backend, lock};
+use self::indexer::Indexer;
 use self::pool::ReadPool;
-use self::schema::migrate;
+use self::schema::{ensure_incremental_vacuum, migrate};
 use self::writer::Queue;
+use super::search::{LinePage, Needle, RunHit, RunSearch};
 use super::{
-    AgentRecord, AppendOutcome, Claimed, NewAgent, NewRun, Nonce, QueuedRun, RunRecord, Store,
-    StoreError, StoreFuture, StoredSession,
+    ActionToken, AgentRecord, AppendOutcome, AttemptResult, AuditEntry, Claimed, Invitation,
+    NewAgent, NewOutbound, NewRun, NewWebhook, Nonce, Outbound, Person, Purge, PushSubscription,
+    QueuedRun, RunRecord, Store, StoreError, StoreFuture, StoredPasskey, StoredSession, Target,
+    Webhook,
 };
 use common::agents::{AgentProfile, AgentSummary, ApiTokenInfo, RunRequest};
 
@@ -59,9 +68,12 @@ struct Inner {
     readers: Option<ReadPool>,
     /// `None` for an in-memory database. Before the writer too, for the same reason.
     checkpointer: Option<Checkpointer>,
-    writer: Mutex<Connection>,
-    /// Ingest batches waiting for the writer (see `writer.rs`).
-    appends: Queue,
+    /// Before the writer: its thread is stopped before the connection closes.
+    indexer: Indexer,
+    /// Shared with the indexer thread.
+    writer: Arc<Mutex<Connection>>,
+    /// Ingest batches waiting for the writer (see `writer.rs`); the indexer waits while any do.
+    appends: Arc<Queue>,
     path: Option<PathBuf>,
     /// Calls that failed in the database, for `/metrics`.
     errors: std::sync::atomic::AtomicU64,
@@ -117,6 +129,7 @@ impl SqliteStore {
         writer
             .pragma_update(None, "foreign_keys", "ON")
             .map_err(|e| backend("configure connection", e))?;
+        ensure_incremental_vacuum(&writer)?;
         let readers = path.clone().map(ReadPool::new);
         let checkpointer = match &path {
             Some(p) => {
@@ -130,12 +143,17 @@ impl SqliteStore {
             }
             None => None,
         };
+        let writer = Arc::new(Mutex::new(writer));
+        let appends = Arc::new(Queue::default());
+        let indexer = Indexer::start(Arc::clone(&writer), Arc::clone(&appends))
+            .map_err(|e| StoreError::Backend(format!("start the search indexer: {e}")))?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 readers,
                 checkpointer,
-                writer: Mutex::new(writer),
-                appends: Queue::default(),
+                indexer,
+                writer,
+                appends,
                 path,
                 errors: Default::default(),
             }),
@@ -221,8 +239,25 @@ impl Store for SqliteStore {
             let result = inner
                 .appends
                 .append(&inner.writer, checkpointer, run_id, events, nonce);
+            if matches!(&result, Ok(o) if o.inserted > 0) {
+                inner.indexer.nudge();
+            }
             inner.count(result)
         })
+    }
+
+    fn search_run(
+        &self,
+        run_id: String,
+        needle: Needle,
+        after: u64,
+        limit: usize,
+    ) -> StoreFuture<LinePage> {
+        self.read(move |c| search::search_run(c, run_id, needle, after, limit))
+    }
+
+    fn search_runs(&self, search: RunSearch) -> StoreFuture<Vec<RunHit>> {
+        self.read(move |c| search::search_runs(c, search))
     }
 
     fn record_nonce(&self, nonce: Nonce) -> StoreFuture<bool> {
@@ -260,6 +295,96 @@ impl Store for SqliteStore {
 
     fn delete_session(&self, id_hash: [u8; 32]) -> StoreFuture<bool> {
         self.write(move |c| records::delete_session(c, id_hash))
+    }
+
+    fn delete_sessions_of(&self, person_id: String) -> StoreFuture<u64> {
+        self.write(move |c| records::delete_sessions_of(c, person_id))
+    }
+
+    fn create_person(&self, person: Person) -> StoreFuture<()> {
+        self.write(move |c| records::create_person(c, person))
+    }
+
+    fn update_person(&self, person: Person) -> StoreFuture<bool> {
+        self.write(move |c| records::update_person(c, person))
+    }
+
+    fn person(&self, id: String) -> StoreFuture<Option<Person>> {
+        self.read(move |c| records::person(c, id))
+    }
+
+    fn person_by_name(&self, name: String) -> StoreFuture<Option<Person>> {
+        self.read(move |c| records::person_by_name(c, name))
+    }
+
+    fn people(&self) -> StoreFuture<Vec<Person>> {
+        self.read(records::people)
+    }
+
+    fn create_invitation(&self, invitation: Invitation) -> StoreFuture<()> {
+        self.write(move |c| records::create_invitation(c, invitation))
+    }
+
+    fn invitation(&self, token_hash: [u8; 32], now: i64) -> StoreFuture<Option<Invitation>> {
+        self.read(move |c| records::invitation(c, token_hash, now))
+    }
+
+    fn take_invitation(&self, token_hash: [u8; 32], now: i64) -> StoreFuture<Option<Invitation>> {
+        self.write(move |c| records::take_invitation(c, token_hash, now))
+    }
+
+    fn open_invitations(&self, now: i64) -> StoreFuture<Vec<Invitation>> {
+        self.read(move |c| records::open_invitations(c, now))
+    }
+
+    fn add_passkey(&self, passkey: StoredPasskey) -> StoreFuture<()> {
+        self.write(move |c| records::add_passkey(c, passkey))
+    }
+
+    fn passkey(&self, credential_id: Vec<u8>) -> StoreFuture<Option<StoredPasskey>> {
+        self.read(move |c| records::passkey(c, credential_id))
+    }
+
+    fn passkeys_of(&self, person_id: String) -> StoreFuture<Vec<StoredPasskey>> {
+        self.read(move |c| records::passkeys_of(c, person_id))
+    }
+
+    fn use_passkey(
+        &self,
+        credential_id: Vec<u8>,
+        dynamic_state: [u8; 7],
+        at: i64,
+    ) -> StoreFuture<bool> {
+        self.write(move |c| records::use_passkey(c, credential_id, dynamic_state, at))
+    }
+
+    fn create_pairing(
+        &self,
+        code_hash: [u8; 32],
+        person_id: String,
+        expires_at: i64,
+    ) -> StoreFuture<()> {
+        self.write(move |c| records::create_pairing(c, code_hash, person_id, expires_at))
+    }
+
+    fn take_pairing(&self, code_hash: [u8; 32], now: i64) -> StoreFuture<Option<String>> {
+        self.write(move |c| records::take_pairing(c, code_hash, now))
+    }
+
+    fn append_audit(&self, entry: AuditEntry) -> StoreFuture<u64> {
+        self.write(move |c| records::append_audit(c, entry))
+    }
+
+    fn audit(&self, before: Option<u64>, limit: usize) -> StoreFuture<Vec<AuditEntry>> {
+        self.read(move |c| records::audit(c, before, limit))
+    }
+
+    fn audit_after(&self, after: u64, limit: usize) -> StoreFuture<Vec<AuditEntry>> {
+        self.read(move |c| records::audit_after(c, after, limit))
+    }
+
+    fn run_audit(&self, run_id: String) -> StoreFuture<Vec<AuditEntry>> {
+        self.read(move |c| records::run_audit(c, run_id))
     }
 
     fn enqueue_command(
@@ -307,6 +432,63 @@ impl Store for SqliteStore {
 
     fn set_meta(&self, key: String, value: String) -> StoreFuture<()> {
         self.write(move |c| records::set_meta(c, key, value))
+    }
+
+    fn create_webhook(&self, webhook: NewWebhook) -> StoreFuture<Webhook> {
+        self.write(move |c| notify::create_webhook(c, webhook))
+    }
+
+    fn webhooks(&self) -> StoreFuture<Vec<Webhook>> {
+        self.read(notify::webhooks)
+    }
+
+    fn delete_webhook(&self, id: String) -> StoreFuture<bool> {
+        self.write(move |c| notify::delete_webhook(c, id))
+    }
+
+    fn save_push_subscription(&self, sub: PushSubscription) -> StoreFuture<PushSubscription> {
+        self.write(move |c| notify::save_push_subscription(c, sub))
+    }
+
+    fn push_subscriptions(&self) -> StoreFuture<Vec<PushSubscription>> {
+        self.read(notify::push_subscriptions)
+    }
+
+    fn delete_push_subscription(&self, id: String) -> StoreFuture<bool> {
+        self.write(move |c| notify::delete_push_subscription(c, id))
+    }
+
+    fn enqueue_outbound(&self, items: Vec<NewOutbound>) -> StoreFuture<Vec<String>> {
+        self.write(move |c| notify::enqueue_outbound(c, items))
+    }
+
+    fn claim_outbound(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: usize,
+    ) -> StoreFuture<Vec<Outbound>> {
+        self.write(move |c| notify::claim_outbound(c, now, lease_until, limit))
+    }
+
+    fn finish_attempt(&self, id: String, result: AttemptResult) -> StoreFuture<bool> {
+        self.write(move |c| notify::finish_attempt(c, id, result))
+    }
+
+    fn outbound_log(&self, target: Option<Target>, limit: usize) -> StoreFuture<Vec<Outbound>> {
+        self.read(move |c| notify::outbound_log(c, target, limit))
+    }
+
+    fn prune_outbound(&self, before: i64) -> StoreFuture<u64> {
+        self.write(move |c| notify::prune_outbound(c, before))
+    }
+
+    fn save_action_token(&self, token: ActionToken) -> StoreFuture<()> {
+        self.write(move |c| notify::save_action_token(c, token))
+    }
+
+    fn take_action_token(&self, hash: [u8; 32], now: i64) -> StoreFuture<Option<ActionToken>> {
+        self.write(move |c| notify::take_action_token(c, hash, now))
     }
 
     fn run_counts(&self) -> StoreFuture<Vec<(RunStatus, u64)>> {
@@ -395,6 +577,26 @@ impl Store for SqliteStore {
 
     fn revoke_api_token(&self, id: String) -> StoreFuture<bool> {
         self.write(move |c| agents::revoke_api_token(c, id))
+    }
+
+    fn set_pinned(&self, run_id: String, pinned: bool) -> StoreFuture<bool> {
+        self.write(move |c| retention::set_pinned(c, run_id, pinned))
+    }
+
+    fn expired_runs(
+        &self,
+        cutoffs: Vec<(RunStatus, i64)>,
+        limit: usize,
+    ) -> StoreFuture<Vec<String>> {
+        self.read(move |c| retention::expired_runs(c, &cutoffs, limit))
+    }
+
+    fn purge_run(&self, run_id: String, max_rows: usize) -> StoreFuture<Purge> {
+        self.write(move |c| retention::purge_run(c, run_id, max_rows))
+    }
+
+    fn reclaim_space(&self, max_bytes: u64) -> StoreFuture<u64> {
+        self.write(move |c| retention::reclaim_space(c, max_bytes))
     }
 
     fn backend_errors(&self) -> u64 {

@@ -1,16 +1,18 @@
-//! The rest of what a run and the gateway keep: commands, artifacts, sign-in sessions, the
-//! key/value table, and the pruning of expired nonces (recording one is ingest's, `writer.rs`).
+//! The rest of what a run and the gateway keep: commands, artifacts, sign-in sessions, people
+//! and invitations, the key/value table, and the pruning of expired nonces (recording one is ingest's, `writer.rs`).
 
 use common::wire::{ArtifactInfo, Command, CommandKind};
 use rusqlite::types::Type;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
 use super::codec::{artifact_info, bad_column, command, command_kind_name};
 use super::conn::backend;
 use super::runs::run_exists;
 use crate::clock::now_ms;
-use crate::store::{StoreError, StoredSession};
+use crate::store::{
+    AuditEntry, Invitation, Person, Role, StoreError, StoredPasskey, StoredSession,
+};
 
 pub(super) fn enqueue_command(
     conn: &mut Connection,
@@ -163,14 +165,18 @@ pub(super) fn set_meta(conn: &Connection, key: String, value: String) -> Result<
 
 pub(super) fn save_session(conn: &Connection, session: StoredSession) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT INTO sessions (id_hash, created_at, last_seen) VALUES (?1, ?2, ?3)
-         ON CONFLICT (id_hash) DO UPDATE SET last_seen = excluded.last_seen",
+        "INSERT INTO sessions (id_hash, created_at, last_seen, person_id, device)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (id_hash) DO UPDATE SET last_seen = excluded.last_seen,
+             person_id = excluded.person_id, device = excluded.device",
     )
     .and_then(|mut stmt| {
         stmt.execute(rusqlite::params![
             &session.id_hash[..],
             session.created_at,
-            session.last_seen
+            session.last_seen,
+            session.person_id,
+            session.device,
         ])
     })
     .map_err(|e| backend("save session", e))?;
@@ -189,16 +195,15 @@ pub(super) fn touch_session(
 }
 
 pub(super) fn sessions(conn: &Connection) -> Result<Vec<StoredSession>, StoreError> {
-    conn.prepare_cached("SELECT id_hash, created_at, last_seen FROM sessions")
+    conn.prepare_cached("SELECT id_hash, created_at, last_seen, person_id, device FROM sessions")
         .and_then(|mut stmt| {
             stmt.query_map([], |row| {
-                let hash: Vec<u8> = row.get(0)?;
                 Ok(StoredSession {
-                    id_hash: hash
-                        .try_into()
-                        .map_err(|_| bad_column(0, Type::Blob, "a session hash is not 32 bytes"))?,
+                    id_hash: hash32(row, 0, "a session hash is not 32 bytes")?,
                     created_at: row.get(1)?,
                     last_seen: row.get(2)?,
+                    person_id: row.get(3)?,
+                    device: row.get(4)?,
                 })
             })?
             .collect()
@@ -211,6 +216,370 @@ pub(super) fn delete_session(conn: &Connection, id_hash: [u8; 32]) -> Result<boo
         .and_then(|mut stmt| stmt.execute([&id_hash[..]]))
         .map(|n| n > 0)
         .map_err(|e| backend("delete session", e))
+}
+
+pub(super) fn delete_sessions_of(conn: &Connection, person_id: String) -> Result<u64, StoreError> {
+    conn.prepare_cached("DELETE FROM sessions WHERE person_id = ?1")
+        .and_then(|mut stmt| stmt.execute([&person_id]))
+        .map(|n| n as u64)
+        .map_err(|e| backend("delete sessions of a person", e))
+}
+
+/// A 32-byte hash in column `index`.
+fn hash32(row: &Row<'_>, index: usize, why: &str) -> rusqlite::Result<[u8; 32]> {
+    let hash: Vec<u8> = row.get(index)?;
+    hash.try_into()
+        .map_err(|_| bad_column(index, Type::Blob, why))
+}
+
+fn role(row: &Row<'_>, index: usize) -> rusqlite::Result<Role> {
+    let text: String = row.get(index)?;
+    Role::parse(&text)
+        .ok_or_else(|| bad_column(index, Type::Text, format!("unknown role {text:?}")))
+}
+
+/// A unique constraint broken is the caller's conflict, not a failure of the database.
+fn conflict_or(what: &str, e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::ConstraintViolation) => StoreError::Conflict,
+        _ => backend(what, e),
+    }
+}
+
+const PERSON_COLUMNS: &str = "id, name, role, created_at, disabled_at, password_hash";
+
+fn person_row(row: &Row<'_>) -> rusqlite::Result<Person> {
+    Ok(Person {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        role: role(row, 2)?,
+        created_at: row.get(3)?,
+        disabled_at: row.get(4)?,
+        password_hash: row.get(5)?,
+    })
+}
+
+pub(super) fn create_person(conn: &Connection, p: Person) -> Result<(), StoreError> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO people ({PERSON_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    ))
+    .and_then(|mut stmt| {
+        stmt.execute(rusqlite::params![
+            p.id,
+            p.name,
+            p.role.as_str(),
+            p.created_at,
+            p.disabled_at,
+            p.password_hash
+        ])
+    })
+    .map_err(|e| conflict_or("create person", e))?;
+    Ok(())
+}
+
+pub(super) fn update_person(conn: &Connection, p: Person) -> Result<bool, StoreError> {
+    conn.prepare_cached(
+        "UPDATE people SET name = ?2, role = ?3, disabled_at = ?4, password_hash = ?5
+         WHERE id = ?1",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(rusqlite::params![
+            p.id,
+            p.name,
+            p.role.as_str(),
+            p.disabled_at,
+            p.password_hash
+        ])
+    })
+    .map(|n| n > 0)
+    .map_err(|e| conflict_or("update person", e))
+}
+
+pub(super) fn person(conn: &Connection, id: String) -> Result<Option<Person>, StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT {PERSON_COLUMNS} FROM people WHERE id = ?1"
+    ))
+    .and_then(|mut stmt| stmt.query_row([&id], person_row).optional())
+    .map_err(|e| backend("read person", e))
+}
+
+pub(super) fn person_by_name(
+    conn: &Connection,
+    name: String,
+) -> Result<Option<Person>, StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT {PERSON_COLUMNS} FROM people WHERE name = ?1"
+    ))
+    .and_then(|mut stmt| stmt.query_row([&name], person_row).optional())
+    .map_err(|e| backend("read person by name", e))
+}
+
+pub(super) fn people(conn: &Connection) -> Result<Vec<Person>, StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT {PERSON_COLUMNS} FROM people ORDER BY created_at, rowid"
+    ))
+    .and_then(|mut stmt| stmt.query_map([], person_row)?.collect())
+    .map_err(|e| backend("read people", e))
+}
+
+const INVITATION_COLUMNS: &str = "token_hash, name, role, created_by, created_at, expires_at";
+
+fn invitation_row(row: &Row<'_>) -> rusqlite::Result<Invitation> {
+    Ok(Invitation {
+        token_hash: hash32(row, 0, "an invitation hash is not 32 bytes")?,
+        name: row.get(1)?,
+        role: role(row, 2)?,
+        created_by: row.get(3)?,
+        created_at: row.get(4)?,
+        expires_at: row.get(5)?,
+    })
+}
+
+pub(super) fn create_invitation(conn: &Connection, i: Invitation) -> Result<(), StoreError> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO invitations ({INVITATION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    ))
+    .and_then(|mut stmt| {
+        stmt.execute(rusqlite::params![
+            &i.token_hash[..],
+            i.name,
+            i.role.as_str(),
+            i.created_by,
+            i.created_at,
+            i.expires_at
+        ])
+    })
+    .map_err(|e| conflict_or("create invitation", e))?;
+    Ok(())
+}
+
+pub(super) fn invitation(
+    conn: &Connection,
+    token_hash: [u8; 32],
+    now: i64,
+) -> Result<Option<Invitation>, StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT {INVITATION_COLUMNS} FROM invitations
+         WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2"
+    ))
+    .and_then(|mut stmt| {
+        stmt.query_row(rusqlite::params![&token_hash[..], now], invitation_row)
+            .optional()
+    })
+    .map_err(|e| backend("read invitation", e))
+}
+
+pub(super) fn take_invitation(
+    conn: &Connection,
+    token_hash: [u8; 32],
+    now: i64,
+) -> Result<Option<Invitation>, StoreError> {
+    conn.prepare_cached(&format!(
+        "UPDATE invitations SET used_at = ?2
+         WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2
+         RETURNING {INVITATION_COLUMNS}"
+    ))
+    .and_then(|mut stmt| {
+        stmt.query_row(rusqlite::params![&token_hash[..], now], invitation_row)
+            .optional()
+    })
+    .map_err(|e| backend("use invitation", e))
+}
+
+pub(super) fn open_invitations(conn: &Connection, now: i64) -> Result<Vec<Invitation>, StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT {INVITATION_COLUMNS} FROM invitations
+         WHERE used_at IS NULL AND expires_at > ?1 ORDER BY created_at"
+    ))
+    .and_then(|mut stmt| stmt.query_map([now], invitation_row)?.collect())
+    .map_err(|e| backend("read invitations", e))
+}
+
+const PASSKEY_COLUMNS: &str =
+    "credential_id, person_id, static_state, dynamic_state, created_at, last_used_at";
+
+fn passkey_row(row: &Row<'_>) -> rusqlite::Result<StoredPasskey> {
+    let dynamic: Vec<u8> = row.get(3)?;
+    Ok(StoredPasskey {
+        credential_id: row.get(0)?,
+        person_id: row.get(1)?,
+        static_state: row.get(2)?,
+        dynamic_state: dynamic
+            .try_into()
+            .map_err(|_| bad_column(3, Type::Blob, "a passkey's state is not 7 bytes"))?,
+        created_at: row.get(4)?,
+        last_used_at: row.get(5)?,
+    })
+}
+
+pub(super) fn add_passkey(conn: &Connection, p: StoredPasskey) -> Result<(), StoreError> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO passkeys ({PASSKEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    ))
+    .and_then(|mut stmt| {
+        stmt.execute(rusqlite::params![
+            p.credential_id,
+            p.person_id,
+            p.static_state,
+            &p.dynamic_state[..],
+            p.created_at,
+            p.last_used_at
+        ])
+    })
+    .map_err(|e| conflict_or("add passkey", e))?;
+    Ok(())
+}
+
+pub(super) fn passkey(
+    conn: &Connection,
+    credential_id: Vec<u8>,
+) -> Result<Option<StoredPasskey>, StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT {PASSKEY_COLUMNS} FROM passkeys WHERE credential_id = ?1"
+    ))
+    .and_then(|mut stmt| stmt.query_row([&credential_id], passkey_row).optional())
+    .map_err(|e| backend("read passkey", e))
+}
+
+pub(super) fn passkeys_of(
+    conn: &Connection,
+    person_id: String,
+) -> Result<Vec<StoredPasskey>, StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT {PASSKEY_COLUMNS} FROM passkeys WHERE person_id = ?1 ORDER BY created_at, rowid"
+    ))
+    .and_then(|mut stmt| stmt.query_map([&person_id], passkey_row)?.collect())
+    .map_err(|e| backend("read passkeys", e))
+}
+
+pub(super) fn use_passkey(
+    conn: &Connection,
+    credential_id: Vec<u8>,
+    dynamic_state: [u8; 7],
+    at: i64,
+) -> Result<bool, StoreError> {
+    conn.prepare_cached(
+        "UPDATE passkeys SET dynamic_state = ?2, last_used_at = ?3 WHERE credential_id = ?1",
+    )
+    .and_then(|mut stmt| stmt.execute(rusqlite::params![credential_id, &dynamic_state[..], at]))
+    .map(|n| n > 0)
+    .map_err(|e| backend("record passkey use", e))
+}
+
+pub(super) fn create_pairing(
+    conn: &Connection,
+    code_hash: [u8; 32],
+    person_id: String,
+    expires_at: i64,
+) -> Result<(), StoreError> {
+    // Pairings past their time are of no use: they go when a new one is made.
+    conn.prepare_cached("DELETE FROM pairings WHERE expires_at < ?1")
+        .and_then(|mut stmt| stmt.execute([crate::clock::now_ms()]))
+        .map_err(|e| backend("forget old pairings", e))?;
+    conn.prepare_cached(
+        "INSERT INTO pairings (code_hash, person_id, expires_at) VALUES (?1, ?2, ?3)",
+    )
+    .and_then(|mut stmt| stmt.execute(rusqlite::params![&code_hash[..], person_id, expires_at]))
+    .map_err(|e| conflict_or("create pairing", e))?;
+    Ok(())
+}
+
+pub(super) fn take_pairing(
+    conn: &Connection,
+    code_hash: [u8; 32],
+    now: i64,
+) -> Result<Option<String>, StoreError> {
+    conn.prepare_cached(
+        "UPDATE pairings SET used_at = ?2
+         WHERE code_hash = ?1 AND used_at IS NULL AND expires_at > ?2
+         RETURNING person_id",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_row(rusqlite::params![&code_hash[..], now], |row| row.get(0))
+            .optional()
+    })
+    .map_err(|e| backend("use pairing", e))
+}
+
+const AUDIT_COLUMNS: &str = "id, at, actor_id, actor_name, action, run_id, target, detail, source";
+
+fn audit_row(row: &Row<'_>) -> rusqlite::Result<AuditEntry> {
+    let detail: String = row.get(7)?;
+    Ok(AuditEntry {
+        id: row.get(0)?,
+        at: row.get(1)?,
+        actor_id: row.get(2)?,
+        actor_name: row.get(3)?,
+        action: row.get(4)?,
+        run_id: row.get(5)?,
+        target: row.get(6)?,
+        detail: serde_json::from_str(&detail)
+            .map_err(|e| bad_column(7, Type::Text, format!("audit detail is not JSON: {e}")))?,
+        source: row.get(8)?,
+    })
+}
+
+pub(super) fn append_audit(conn: &Connection, e: AuditEntry) -> Result<u64, StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO audit (at, actor_id, actor_name, action, run_id, target, detail, source)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_row(
+            rusqlite::params![
+                e.at,
+                e.actor_id,
+                e.actor_name,
+                e.action,
+                e.run_id,
+                e.target,
+                e.detail.to_string(),
+                e.source
+            ],
+            |row| row.get(0),
+        )
+    })
+    .map_err(|e| backend("append to the audit log", e))
+}
+
+pub(super) fn audit(
+    conn: &Connection,
+    before: Option<u64>,
+    limit: usize,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+    conn.prepare_cached(&format!(
+        "SELECT {AUDIT_COLUMNS} FROM audit WHERE id < ?1 ORDER BY id DESC LIMIT ?2"
+    ))
+    .and_then(|mut stmt| {
+        stmt.query_map(rusqlite::params![before, limit as i64], audit_row)?
+            .collect()
+    })
+    .map_err(|e| backend("read the audit log", e))
+}
+
+pub(super) fn audit_after(
+    conn: &Connection,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let after = i64::try_from(after).unwrap_or(i64::MAX);
+    conn.prepare_cached(&format!(
+        "SELECT {AUDIT_COLUMNS} FROM audit WHERE id > ?1 ORDER BY id LIMIT ?2"
+    ))
+    .and_then(|mut stmt| {
+        stmt.query_map(rusqlite::params![after, limit as i64], audit_row)?
+            .collect()
+    })
+    .map_err(|e| backend("read the audit log forwards", e))
+}
+
+pub(super) fn run_audit(conn: &Connection, run_id: String) -> Result<Vec<AuditEntry>, StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT {AUDIT_COLUMNS} FROM audit WHERE run_id = ?1 ORDER BY id"
+    ))
+    .and_then(|mut stmt| stmt.query_map([&run_id], audit_row)?.collect())
+    .map_err(|e| backend(format!("read the audit log of {run_id}"), e))
 }
 
 pub(super) fn prune_nonces(conn: &Connection, before: i64) -> Result<u64, StoreError> {

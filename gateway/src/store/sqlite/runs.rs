@@ -42,14 +42,17 @@ pub(super) fn delete_run(conn: &Connection, id: String) -> Result<bool, StoreErr
 }
 
 pub(super) fn run(conn: &Connection, id: String) -> Result<Option<RunRecord>, StoreError> {
-    conn.prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))
-        .and_then(|mut stmt| stmt.query_row([&id], run_record).optional())
-        .map_err(|e| backend(format!("read run {id}"), e))
+    conn.prepare_cached(&format!(
+        "SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1 AND purging = 0"
+    ))
+    .and_then(|mut stmt| stmt.query_row([&id], run_record).optional())
+    .map_err(|e| backend(format!("read run {id}"), e))
 }
 
 pub(super) fn list_runs(conn: &Connection, limit: usize) -> Result<Vec<RunSummary>, StoreError> {
     conn.prepare_cached(&format!(
-        "SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?1"
+        "SELECT {RUN_COLUMNS} FROM runs WHERE purging = 0
+         ORDER BY created_at DESC, rowid DESC LIMIT ?1"
     ))
     .and_then(|mut stmt| {
         stmt.query_map([sql_limit(limit)], |row| run_record(row).map(|r| r.summary))?
@@ -60,7 +63,7 @@ pub(super) fn list_runs(conn: &Connection, limit: usize) -> Result<Vec<RunSummar
 
 pub(super) fn run_counts(conn: &Connection) -> Result<Vec<(RunStatus, u64)>, StoreError> {
     let mut stmt = conn
-        .prepare_cached("SELECT status, count(*) FROM runs GROUP BY status")
+        .prepare_cached("SELECT status, count(*) FROM runs WHERE purging = 0 GROUP BY status")
         .map_err(|e| backend("prepare run counts", e))?;
     let rows = stmt
         .query_map([], |row| {
@@ -155,7 +158,7 @@ pub(super) fn events_before(
 }
 
 pub(super) fn run_exists(conn: &Connection, run_id: &str) -> Result<bool, StoreError> {
-    conn.prepare_cached("SELECT 1 FROM runs WHERE id = ?1")
+    conn.prepare_cached("SELECT 1 FROM runs WHERE id = ?1 AND purging = 0")
         .and_then(|mut stmt| stmt.exists([run_id]))
         .map_err(|e| backend(format!("look up run {run_id}"), e))
 }

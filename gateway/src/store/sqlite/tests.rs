@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use super::checkpoint::WAL_BACKSTOP_PAGES;
-use super::schema::MIGRATIONS;
+use super::schema::{MIGRATIONS, migrate_with};
 use super::{SqliteStore, lock};
 use crate::store::{NewRun, Store, StoreError};
 
@@ -334,7 +334,62 @@ async fn a_newer_schema_is_refused() {
         .unwrap();
     drop(raw);
     let got = SqliteStore::open(&path);
-    assert!(matches!(got, Err(StoreError::Backend(_))), "{got:?}");
+    let Err(StoreError::Backend(why)) = got else {
+        panic!("{got:?}")
+    };
+    assert!(why.contains("newer gateway release"), "{why}");
+    assert!(
+        why.contains(&format!("knows versions up to {}", MIGRATIONS.len())),
+        "{why}"
+    );
+    let raw = Connection::open(&path).unwrap();
+    let tables: i64 = raw
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(tables, 0, "nothing was written");
+}
+
+#[test]
+fn a_failed_migration_leaves_the_database_as_it_was_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gateway.db");
+    let mut conn = Connection::open(&path).unwrap();
+    let steps = [
+        "CREATE TABLE a (x INTEGER); INSERT INTO a VALUES (1);",
+        "CREATE TABLE b (y INTEGER); INSERT INTO a VALUES (2);",
+        "INSERT INTO a VALUES (3); ALTER TABLE nowhere ADD COLUMN z;",
+    ];
+    migrate_with(&mut conn, &steps[..1]).unwrap();
+    let got = migrate_with(&mut conn, &steps);
+    let Err(StoreError::Backend(why)) = got else {
+        panic!("{got:?}")
+    };
+    assert!(why.contains("migration 3 of 3 failed"), "{why}");
+    assert!(why.contains("as it was, at schema version 1"), "{why}");
+    assert!(
+        why.contains("no such table: nowhere"),
+        "SQLite's reason: {why}"
+    );
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 1);
+    let rows: Vec<i64> = conn
+        .prepare("SELECT x FROM a")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows, [1], "step 2 and the start of step 3 were rolled back");
+    let b: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'b'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(b, 0);
 }
 
 #[tokio::test]
@@ -423,22 +478,27 @@ async fn ingest_throughput() {
 }
 
 #[tokio::test]
-async fn migration_7_rebuilds_runs_and_keeps_what_hangs_on_them() {
+async fn the_agents_migration_rebuilds_runs_and_keeps_what_hangs_on_them() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.db");
     {
-        // A database at schema 6 with two runs, events, a command and an artifact.
+        // A database at the schema before the agents step with two runs (one pinned), events,
+        // a command and an artifact.
+        let agents_step = MIGRATIONS
+            .iter()
+            .position(|step| step.contains("CREATE TABLE agents"))
+            .unwrap();
         let mut raw = Connection::open(&path).unwrap();
         raw.pragma_update(None, "foreign_keys", "ON").unwrap();
         let tx = raw.transaction().unwrap();
-        for sql in &MIGRATIONS[..6] {
+        for sql in &MIGRATIONS[..agents_step] {
             tx.execute_batch(sql).unwrap();
         }
-        tx.pragma_update(None, "user_version", 6).unwrap();
-        for (id, at) in [("old", 1), ("new", 2)] {
+        tx.pragma_update(None, "user_version", agents_step).unwrap();
+        for (id, at, pinned) in [("old", 1, true), ("new", 2, false)] {
             tx.execute(
-                "INSERT INTO runs (id, key, status, created_at, last_seq) VALUES (?1, ?2, 'running', ?3, 0)",
-                rusqlite::params![id, vec![7u8; 32], at],
+                "INSERT INTO runs (id, key, status, created_at, last_seq, pinned) VALUES (?1, ?2, 'running', ?3, 0, ?4)",
+                rusqlite::params![id, vec![7u8; 32], at, pinned],
             )
             .unwrap();
         }
@@ -482,6 +542,24 @@ async fn migration_7_rebuilds_runs_and_keeps_what_hangs_on_them() {
         .map(|r| r.id)
         .collect();
     assert_eq!(ids, ["new", "old"]);
+    assert!(
+        store
+            .run("old".into())
+            .await
+            .unwrap()
+            .unwrap()
+            .summary
+            .pinned
+    );
+    assert!(
+        !store
+            .run("new".into())
+            .await
+            .unwrap()
+            .unwrap()
+            .summary
+            .pinned
+    );
     // Foreign keys hold again after the migration: deleting cascades.
     assert!(store.delete_run("old".into()).await.unwrap());
     assert!(all_events(&store, "old").await.is_empty());
@@ -490,4 +568,125 @@ async fn migration_7_rebuilds_runs_and_keeps_what_hangs_on_them() {
         .query_row("SELECT count(*) FROM commands", [], |r| r.get(0))
         .unwrap();
     assert_eq!(left, 0);
+}
+
+/// Waits (polling, with a deadline) until the indexer thread has indexed every stored line.
+async fn indexed(store: &SqliteStore) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let behind: i64 = lock(&store.inner.writer)
+            .query_row(
+                "SELECT count(*) FROM runs WHERE last_seq > indexed_seq",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        if behind == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the indexer never caught up");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn count(store: &SqliteStore, sql: &str) -> i64 {
+    lock(&store.inner.writer)
+        .query_row(sql, [], |row| row.get(0))
+        .unwrap()
+}
+
+/// The indexer catches up with what ingest stored, in stretches; the index narrows a search
+/// to the stretches holding every trigram of the query; deleting the run deletes its index.
+#[tokio::test]
+async fn the_search_index_follows_ingest_and_narrows_searches() {
+    use crate::store::search::Needle;
+    let store = SqliteStore::open_in_memory().unwrap();
+    store.create_run(new_run("r", 1)).await.unwrap();
+    for b in 0..5u64 {
+        let mut batch = lines(b * 1000 + 1, b * 1000 + 1000);
+        if b == 3 {
+            batch[499].data = json!("panic: the rare needle");
+        }
+        store
+            .append_events("r".into(), stored(batch), None)
+            .await
+            .unwrap();
+    }
+    indexed(&store).await;
+    {
+        let conn = lock(&store.inner.writer);
+        let stretches = |q: &str| {
+            super::search::candidate_stretches(&conn, "r", &Needle::new(q).unwrap(), 0).unwrap()
+        };
+        // Too short to narrow: every stretch, which together hold every line once, in order (how
+        // they are cut depends on when the indexer ran; none is longer than a stretch may be).
+        let all = stretches("ne");
+        assert!(all.len() >= 3, "{all:?}");
+        assert_eq!(all[0].0, 1);
+        assert_eq!(all.last().unwrap().1, 5000);
+        for pair in all.windows(2) {
+            assert_eq!(pair[0].1 + 1, pair[1].0, "{all:?}");
+        }
+        for (first, last) in &all {
+            assert!(
+                last - first < super::search::STRETCH_EVENTS as u64,
+                "{all:?}"
+            );
+        }
+        let rare = stretches("RARE needle");
+        assert_eq!(rare.len(), 1, "{rare:?}");
+        assert!((rare[0].0..=rare[0].1).contains(&3500), "{rare:?}");
+        assert_eq!(stretches("not there"), []);
+    }
+    let page = store
+        .search_run("r".into(), Needle::new("rare needle").unwrap(), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        page.hits.iter().map(|h| h.sequence).collect::<Vec<_>>(),
+        [3500]
+    );
+
+    assert!(store.delete_run("r".into()).await.unwrap());
+    assert_eq!(count(&store, "SELECT count(*) FROM search_chunks"), 0);
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM search_text WHERE search_text MATCH '\"pan\"'"
+        ),
+        0,
+        "the trigger removed the stretch's text"
+    );
+}
+
+/// A database from before the search migration gets its stored runs indexed after the upgrade.
+#[tokio::test]
+async fn runs_stored_before_the_index_are_indexed_after_the_upgrade() {
+    let (dir, path, store) = with_run("old").await;
+    store
+        .append_events("old".into(), stored(lines(1, 10)), None)
+        .await
+        .unwrap();
+    drop(store);
+    {
+        let conn = Connection::open(&path).unwrap();
+        // Back to the schema before the search step (the steps after it touch other tables).
+        let search_step = MIGRATIONS
+            .iter()
+            .position(|step| step.contains("CREATE TABLE search_chunks"))
+            .unwrap();
+        conn.execute_batch(&format!(
+            "DROP TRIGGER search_chunks_deleted; DROP TABLE search_text; DROP TABLE search_chunks;
+             ALTER TABLE runs DROP COLUMN indexed_seq; PRAGMA user_version = {search_step};"
+        ))
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    indexed(&store).await;
+    assert_eq!(count(&store, "SELECT count(*) FROM search_chunks"), 1);
+    assert_eq!(
+        count(&store, "SELECT indexed_seq FROM runs WHERE id = 'old'"),
+        10
+    );
+    drop(dir);
 }

@@ -65,6 +65,11 @@ impl Queue {
             .unwrap_or_else(|_| Err(StoreError::Backend("ingest writer went away".into())))
     }
 
+    /// An ingest batch is waiting for the writer.
+    pub(super) fn busy(&self) -> bool {
+        !self.lock().is_empty()
+    }
+
     fn lock(&self) -> MutexGuard<'_, Vec<PendingAppend>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }

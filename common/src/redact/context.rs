@@ -1,0 +1,723 @@
+//! Secrets found by their context: a name that says "secret" and an assignment after it
+//! (`DB_PASS=…`, `"api_key": "…"`, `<password>…</password>`, `Authorization: Basic …`,
+//! `--token …`, `.netrc`'s `password …`), judged by the name and then by the value.
+//!
+//! Names are matched case-insensitively, by their parts (`Api_Key`, `apiKey`, `SECRET_KEY_BASE`):
+//! `input_tokens` has the part `tokens`, not `token`, and is not a secret's name. After a *strong*
+//! name (password, secret, token flags, Bearer, URL user-info) any plausible value is a secret,
+//! a capitalised word included; after a *weak* one (api key, auth, DSN, webhook, PAT,
+//! credential, …) a plain word or a type name is taken for code or prose.
+
+/// How sure a name is that its value is a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Strength {
+    Weak,
+    Strong,
+}
+
+/// Most name parts looked at (a longer name is judged by its first ones).
+const MAX_PARTS: usize = 12;
+
+/// The parts of a name as ranges: split at every byte that is not a letter or digit, and at
+/// lower-to-upper case changes (`apiKey`). No allocation: this runs on every anchor hit.
+fn parts(name: &[u8]) -> ([(usize, usize); MAX_PARTS], usize) {
+    let mut out = [(0, 0); MAX_PARTS];
+    let mut n = 0;
+    let mut start = None;
+    let mut prev_lower = false;
+    for (i, &b) in name.iter().enumerate() {
+        let alnum = b.is_ascii_alphanumeric();
+        let hump = b.is_ascii_uppercase() && prev_lower;
+        if let Some(s) = start
+            && (!alnum || hump)
+        {
+            if n < MAX_PARTS {
+                out[n] = (s, i);
+                n += 1;
+            }
+            start = None;
+        }
+        if alnum && start.is_none() {
+            start = Some(i);
+        }
+        prev_lower = b.is_ascii_lowercase() || b.is_ascii_digit();
+    }
+    if let Some(s) = start
+        && n < MAX_PARTS
+    {
+        out[n] = (s, name.len());
+        n += 1;
+    }
+    (out, n)
+}
+
+/// Words that make `…key` a secret's name (`api_key`, `privateKey`), unlike `cache_key`.
+const KEY_QUALIFIERS: &[&[u8]] = &[
+    b"api",
+    b"private",
+    b"secret",
+    b"access",
+    b"master",
+    b"signing",
+    b"encryption",
+    b"client",
+    b"account",
+    b"app",
+    b"auth",
+    b"license",
+    b"service",
+    b"admin",
+    b"deploy",
+    b"ssh",
+    b"hmac",
+    b"webhook",
+    b"x",
+    b"subscription",
+    b"consumer",
+    b"storage",
+    b"sas",
+    b"jwt",
+    b"session",
+    b"crypt",
+    b"decryption",
+    b"gpg",
+    b"pgp",
+    b"rsa",
+    b"ingest",
+    b"write",
+    b"management",
+];
+
+const STRONG: &[&[u8]] = &[
+    b"password",
+    b"passwd",
+    b"pwd",
+    b"pass",
+    b"passphrase",
+    b"secret",
+    b"passcode",
+    b"pword",
+    b"secrets",
+    b"authorization",
+    b"requirepass",
+    b"masterauth",
+];
+const WEAK: &[&[u8]] = &[
+    b"token",
+    b"apikey",
+    b"pat",
+    b"dsn",
+    b"webhook",
+    b"credential",
+    b"credentials",
+    b"auth",
+    b"privatekey",
+    b"secretkey",
+    b"accesskey",
+    b"authtoken",
+    b"accesstoken",
+    b"apitoken",
+    b"connectionstring",
+    b"connstr",
+    b"clientsecret",
+    b"signingkey",
+    b"masterkey",
+];
+
+fn eq_any(p: &[u8], words: &[&[u8]]) -> bool {
+    words.iter().any(|w| p.eq_ignore_ascii_case(w))
+}
+
+fn contains_ci(p: &[u8], needle: &[u8]) -> bool {
+    p.windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+fn ends_ci(p: &[u8], suffix: &[u8]) -> bool {
+    p.len() >= suffix.len() && p[p.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+}
+
+/// Whether `name` (an identifier, header or flag name) names a secret, and how strongly.
+pub(crate) fn classify(name: &[u8]) -> Option<Strength> {
+    let (ranges, n) = parts(name);
+    let mut best: Option<Strength> = None;
+    for i in 0..n {
+        let (a, b) = ranges[i];
+        let p = &name[a..b];
+        let prev = (i > 0).then(|| &name[ranges[i - 1].0..ranges[i - 1].1]);
+        let s = if eq_any(p, STRONG) || contains_ci(p, b"password") || contains_ci(p, b"secret") {
+            Some(Strength::Strong)
+        } else if eq_any(p, WEAK)
+            || (p.eq_ignore_ascii_case(b"key") || p.eq_ignore_ascii_case(b"keys"))
+                && (prev.is_some_and(|q| eq_any(q, KEY_QUALIFIERS)) || i == n - 1 && n > 1)
+            || p.eq_ignore_ascii_case(b"string")
+                && prev.is_some_and(|q| q.eq_ignore_ascii_case(b"connection"))
+            || (ends_ci(p, b"token") && p.len() > 5)
+            || ends_ci(p, b"apikey")
+        {
+            Some(Strength::Weak)
+        } else {
+            None
+        };
+        best = best.max(s);
+    }
+    best
+}
+
+/// Whether `name` has the part `key`.
+fn has_key_part(name: &[u8]) -> bool {
+    let (ranges, n) = parts(name);
+    ranges[..n]
+        .iter()
+        .any(|&(a, b)| name[a..b].eq_ignore_ascii_case(b"key"))
+}
+
+/// Whether `name` is an environment variable name whose value is a secret. Matched
+/// case-insensitively by parts, as [`classify`]; `PWD`/`OLDPWD` (the shell's working directory)
+/// and the agent socket are not.
+pub(crate) fn secret_env_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    if matches!(
+        upper.as_str(),
+        "PWD" | "OLDPWD" | "SSH_AUTH_SOCK" | "XAUTHORITY" | "GPG_AGENT_INFO"
+    ) {
+        return false;
+    }
+    if has_key_part(name.as_bytes()) {
+        return true; // `CACHE_KEY`, `SIGNING_KEY`: any `*_KEY` variable is taken for a secret
+    }
+    classify(name.as_bytes()).is_some()
+}
+
+/// Whether a byte may be part of a name.
+pub(crate) fn name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
+}
+
+/// A secret found by context: `ctx` is where its name starts, `start..end` the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Found {
+    pub ctx: usize,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Bytes that end an unquoted value.
+fn ends_value(b: u8) -> bool {
+    b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b',' | b';' | b'&' | b'<' | b'>' | b'`')
+}
+
+/// Scheme words after `Authorization:`.
+const SCHEMES: &[&[u8]] = &[
+    b"bearer",
+    b"basic",
+    b"token",
+    b"bot",
+    b"digest",
+    b"negotiate",
+    b"apikey",
+    b"sso-key",
+    b"ntlm",
+];
+
+/// Look at the name around `hit` (an anchor found in `line`) and, if an assignment of a secret
+/// follows it, return where the value is.
+pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
+    let mut s = hit;
+    while s > 0 && name_byte(line[s - 1]) {
+        s -= 1;
+    }
+    let mut e = hit;
+    while e < line.len() && name_byte(line[e]) {
+        e += 1;
+    }
+    // `--token x`: a flag takes its value after a blank or `=`.
+    let flag = line[s..].starts_with(b"--");
+    let name = trim_name(&line[s..e]);
+    let lname = name.to_ascii_lowercase();
+    if is_file_name(&lname) {
+        return None; // `src/auth.rs:42:9`
+    }
+    if lname == b"bearer" {
+        return bearer(line, s, e);
+    }
+    let strength = classify(name)?;
+    let xml = s > 0 && line[s - 1] == b'<';
+    let mut p = e;
+    // Closing quotes of a quoted name, then blanks, then the operator.
+    while p < line.len() && matches!(line[p], b'"' | b'\'') {
+        p += 1;
+    }
+    if xml {
+        // `<password>VALUE</password>`: the closing tag must follow.
+        if line.get(p) != Some(&b'>') {
+            return None;
+        }
+        let v = p + 1;
+        let end = v + line[v..].iter().position(|&b| b == b'<' || b == b'\n')?;
+        let close = &line[end..];
+        let closes = close.starts_with(b"</")
+            && close
+                .get(2..2 + name.len())
+                .is_some_and(|n| n.eq_ignore_ascii_case(name));
+        if !closes {
+            return None;
+        }
+        return value(
+            line,
+            s,
+            v,
+            end,
+            Strength::Strong.max(strength),
+            &lname,
+            false,
+        );
+    }
+    let blanks = |mut p: usize| {
+        while p < line.len() && matches!(line[p], b' ' | b'\t') {
+            p += 1;
+        }
+        p
+    };
+    let q = blanks(p);
+    let op = match line.get(q..q + 2) {
+        Some(b":=") | Some(b"=>") => 2,
+        _ => match line.get(q) {
+            Some(b'=') | Some(b':') => 1,
+            _ => 0,
+        },
+    };
+    if op == 0 {
+        // No operator: `--token VALUE`, `.netrc`'s `password VALUE`.
+        let spaced = q > e && q < line.len();
+        if flag && q == e + 1 && q < line.len() && line[q] != b'-' {
+            return value_run(line, s, q, Strength::Strong, &lname);
+        }
+        if spaced && matches!(lname.as_slice(), b"password" | b"passwd") && netrc(line, s) {
+            return value_run(line, s, q, Strength::Strong, &lname);
+        }
+        return None;
+    }
+    let colon_blank = line[q] == b':' && op == 1 && matches!(line.get(q + 1), Some(b' '));
+    let mut v = blanks(q + op);
+    let mut quote = None;
+    if let Some(&c @ (b'"' | b'\'')) = line.get(v) {
+        quote = Some(c);
+        v += 1;
+    }
+    if lname.ends_with(b"authorization") || lname == b"proxy-authorization" {
+        // Skip the scheme word; the credentials after it are the secret.
+        let w = line[v..]
+            .iter()
+            .position(|b| !b.is_ascii_alphabetic() && *b != b'-');
+        if let Some(w) = w {
+            let word = line[v..v + w].to_ascii_lowercase();
+            if SCHEMES.contains(&word.as_slice()) && matches!(line.get(v + w), Some(b' ')) {
+                v = blanks(v + w);
+            }
+        }
+        let end = run_end(line, v, quote);
+        return value(line, s, v, end, Strength::Strong, &lname, false);
+    }
+    let end = run_end(line, v, quote);
+    // Prose: `invalid token: expired` — a word before the name, `: ` and a plain word.
+    let prose = colon_blank && quote.is_none() && s >= 2 && line[s - 1] == b' ' && {
+        line[s - 2].is_ascii_alphabetic()
+    };
+    value(line, s, v, end, strength, &lname, prose)
+}
+
+/// Whether a "name" is a file name (`auth.rs`, `test_auth.py`): what follows it is a position.
+fn is_file_name(lname: &[u8]) -> bool {
+    const EXT: &[&[u8]] = &[
+        b"rs", b"py", b"js", b"ts", b"tsx", b"jsx", b"mjs", b"go", b"rb", b"java", b"kt", b"c",
+        b"h", b"cc", b"cpp", b"hpp", b"cs", b"php", b"swift", b"md", b"json", b"yaml", b"yml",
+        b"toml", b"txt", b"html", b"css", b"sh", b"sql", b"log", b"lock", b"xml", b"ex", b"exs",
+    ];
+    lname
+        .iter()
+        .rposition(|&b| b == b'.')
+        .is_some_and(|d| EXT.contains(&&lname[d + 1..]))
+}
+
+/// A name without the quotes or dashes around it.
+fn trim_name(name: &[u8]) -> &[u8] {
+    let a = name
+        .iter()
+        .position(|b| b.is_ascii_alphanumeric())
+        .unwrap_or(name.len());
+    let b = name
+        .iter()
+        .rposition(|b| b.is_ascii_alphanumeric())
+        .map_or(a, |p| p + 1);
+    &name[a..b.max(a)]
+}
+
+fn run_end(line: &[u8], v: usize, quote: Option<u8>) -> usize {
+    match quote {
+        Some(q) => {
+            let end = line[v..].iter().position(|&b| b == q || b == b'\n');
+            end.map_or(line.len(), |p| v + p)
+        }
+        None => line[v..]
+            .iter()
+            .position(|&b| ends_value(b))
+            .map_or(line.len(), |p| v + p),
+    }
+}
+
+fn value_run(line: &[u8], s: usize, v: usize, st: Strength, lname: &[u8]) -> Option<Found> {
+    let end = run_end(line, v, None);
+    value(line, s, v, end, st, lname, false)
+}
+
+/// Whether the `password` at `s` is a `.netrc` entry: after `login X` on the same line, or alone
+/// at the start of a line.
+fn netrc(line: &[u8], s: usize) -> bool {
+    let start = line[..s]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let before = &line[start..s];
+    before.iter().all(|b| *b == b' ' || *b == b'\t') || before.windows(6).any(|w| w == b"login ")
+}
+
+fn bearer(line: &[u8], s: usize, e: usize) -> Option<Found> {
+    if line.get(e) != Some(&b' ') {
+        return None;
+    }
+    let mut v = e;
+    while v < line.len() && line[v] == b' ' {
+        v += 1;
+    }
+    let end = v + line[v..]
+        .iter()
+        .position(|&b| !(b.is_ascii_alphanumeric() || b"._~+/=-".contains(&b)))
+        .unwrap_or(line.len() - v);
+    let val = &line[v..end];
+    if val.len() < 8 {
+        return None;
+    }
+    // `bearer authentication`, `Bearer token`: prose.
+    if val.iter().all(u8::is_ascii_lowercase) && val.len() < 24 {
+        return None;
+    }
+    value(line, s, v, end, Strength::Strong, b"bearer", false)
+}
+
+fn value(
+    line: &[u8],
+    s: usize,
+    v: usize,
+    end: usize,
+    strength: Strength,
+    lname: &[u8],
+    prose: bool,
+) -> Option<Found> {
+    let raw = &line[v..end.min(line.len())];
+    let trimmed = trim_value(raw);
+    if trimmed.is_empty() || prose && trimmed.iter().all(u8::is_ascii_lowercase) {
+        return None;
+    }
+    if (lname == b"pwd" || lname == b"oldpwd") && matches!(trimmed[0], b'/' | b'~') {
+        return None; // the shell's working directory
+    }
+    if !plausible(trimmed, strength) {
+        return None;
+    }
+    Some(Found {
+        ctx: s,
+        start: v,
+        end: v + trimmed.len(),
+    })
+}
+
+/// `v` without trailing punctuation that closes the surrounding code (`x),`, `y];`).
+fn trim_value(v: &[u8]) -> &[u8] {
+    let end = v
+        .iter()
+        .rposition(|b| !matches!(b, b',' | b'|' | b')' | b']' | b'}' | b';' | b'.'))
+        .map_or(0, |p| p + 1);
+    &v[..end]
+}
+
+/// Type names a value after a secret's name may be in code (`password: String`).
+const TYPE_WORDS: &[&[u8]] = &[
+    b"string",
+    b"str",
+    b"secret",
+    b"token",
+    b"password",
+    b"option",
+    b"vec",
+    b"bytes",
+    b"value",
+    b"credentials",
+    b"credential",
+    b"secretstring",
+    b"secretbox",
+    b"zeroizing",
+    b"key",
+    b"apikey",
+    b"text",
+    b"number",
+    b"int",
+    b"integer",
+    b"boolean",
+    b"object",
+    b"any",
+    b"unknown",
+    b"never",
+    b"buffer",
+    b"uint8array",
+    b"hash",
+    b"hidden",
+    b"sensitive",
+    b"masked",
+    b"varchar",
+    b"char",
+];
+
+/// Placeholder and code words that are never a secret.
+const WORDS: &[&[u8]] = &[
+    b"null",
+    b"none",
+    b"nil",
+    b"true",
+    b"false",
+    b"undefined",
+    b"redacted",
+    b"self",
+    b"this",
+    b"xxx",
+    b"xxxx",
+    b"xxxxxx",
+    b"xxxxxxxx",
+    b"***",
+    b"<redacted>",
+    b"[redacted]",
+    b"required",
+    b"optional",
+    b"bool",
+    b"u8",
+    b"u16",
+    b"u32",
+    b"u64",
+    b"usize",
+    b"i32",
+    b"i64",
+    b"vec<u8>",
+    b"option<string>",
+    b"password",
+    b"passwd",
+    b"secret",
+    b"token",
+    b"changeme",
+    b"your_token",
+    b"your_password",
+    b"yourpassword",
+    b"example",
+    b"placeholder",
+    b"dummy",
+    b"empty",
+    b"missing",
+    b"invalid",
+    b"expired",
+    b"unset",
+    b"default",
+    b"env",
+    b"environ",
+    b"getenv",
+    b"process.env",
+];
+
+/// Whether a value could be a secret rather than code, a type, a placeholder or prose.
+pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
+    let Some(&first) = v.first() else {
+        return false;
+    };
+    if matches!(
+        first,
+        b'{' | b'$' | b'%' | b'(' | b'*' | b'[' | b'#' | b':' | b'=' | b'<' | b'&' | b'@' | b'!'
+    ) {
+        return false; // template, variable, format string, pointer, list, comment, <NAME>
+    }
+    if !v.iter().any(u8::is_ascii_alphanumeric) {
+        return false; // `…`, `***`, `---`
+    }
+    if v.contains(&b'(') || v.contains(&b'[') || v.windows(2).any(|w| w == b"::") {
+        return false; // a call, a subscript or a path (`os.environ['X']`, `Foo::new`)
+    }
+    if v.windows(3).any(|w| w == b"***") || v.windows(2).any(|w| w == b"{{") {
+        return false; // masked (`ab***yz`) or a template
+    }
+    let lower = v.to_ascii_lowercase();
+    if WORDS.contains(&lower.as_slice()) || lower.starts_with(b"[redacted]") {
+        return false;
+    }
+    // A short lowercase word (`password: the …`, `token = args`).
+    if v.len() <= 5 && v.iter().all(u8::is_ascii_lowercase) {
+        return false;
+    }
+    // A small count (`"github_token": 2` in a table of rule hits); four digits can be a PIN.
+    if v.len() <= 3 && v.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let alpha = v.iter().all(u8::is_ascii_alphabetic);
+    // A type name in code (`password: String`, `token: SecretString`, `key: HmacKey`).
+    if alpha && first.is_ascii_uppercase() {
+        if TYPE_WORDS.contains(&lower.as_slice()) {
+            return false;
+        }
+        let humps = v
+            .windows(2)
+            .filter(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
+            .count();
+        if humps >= 1 && v[1..].iter().any(u8::is_ascii_lowercase) {
+            return false;
+        }
+    }
+    // A field path in code (`args.token`, `self.config.api_key`, `os.environ`).
+    let ident = |p: &[u8]| {
+        p.first()
+            .is_some_and(|b| b.is_ascii_lowercase() || *b == b'_')
+            && p.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+    };
+    if v.contains(&b'.') && v.split(|&b| b == b'.').all(ident) && !v.iter().any(u8::is_ascii_digit)
+    {
+        return false;
+    }
+    if strength == Strength::Weak {
+        // After a weak name a plain word is prose or code (`auth: enabled`, `api_key: Config`);
+        // keys have digits, symbols or length.
+        if alpha && v.len() < 16 {
+            return false;
+        }
+        // Keys have digits; a value without one is a word, an identifier or a setting
+        // (`"sort_key": "created_at"`), unless it is long and mixed-case.
+        let mixed = v.iter().any(u8::is_ascii_uppercase) && v.iter().any(u8::is_ascii_lowercase);
+        if !(v.iter().any(u8::is_ascii_digit) || mixed && v.len() >= 24) {
+            return false;
+        }
+        if matches!(first, b'/' | b'~') || v.starts_with(b"./") || v.starts_with(b"../") {
+            return false; // a path to a key file
+        }
+        if v.iter().all(u8::is_ascii_digit) && v.len() < 8 {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(line: &str, anchor: &str) -> Option<String> {
+        let hit = line.find(anchor).unwrap();
+        at(line.as_bytes(), hit).map(|f| line[f.start..f.end].to_string())
+    }
+
+    #[test]
+    fn names_by_parts_in_any_case() {
+        for n in [
+            "PGPASSWORD",
+            "MYSQL_PWD",
+            "DB_PASS",
+            "SECRET_KEY_BASE",
+            "GITHUB_PAT",
+            "SENTRY_DSN",
+            "SLACK_WEBHOOK_URL",
+            "CLIENT_SECRET_VALUE",
+            "PASSWORD",
+            "TOKEN",
+            "SECRET",
+            "APIKEY",
+            "db_password",
+            "Api_Key",
+            "apiKey",
+            "x-api-key",
+            "privateKey",
+            "AUTH",
+            "credentials",
+        ] {
+            assert!(classify(n.as_bytes()).is_some(), "{n}");
+        }
+        for n in [
+            "input_tokens",
+            "max_tokens",
+            "author",
+            "key",
+            "keyboard",
+            "passed",
+            "bypass",
+        ] {
+            assert!(classify(n.as_bytes()).is_none(), "{n}");
+        }
+        assert!(secret_env_name("CACHE_KEY"));
+        assert!(!secret_env_name("PWD"));
+        assert!(!secret_env_name("HOME"));
+    }
+
+    #[test]
+    fn assignments_of_every_shape() {
+        let cases = [
+            (
+                "password=Correcthorsebatterystaple",
+                "assw",
+                Some("Correcthorsebatterystaple"),
+            ),
+            ("DB_PASSWORD=Welcome", "ASSW", Some("Welcome")),
+            ("--token Sesameopen", "oken", Some("Sesameopen")),
+            ("token:\tVALUE1234", "oken", Some("VALUE1234")),
+            (
+                "<password>hunter2hunter</password>",
+                "assw",
+                Some("hunter2hunter"),
+            ),
+            ("password: \"s3cr3t-value\"", "assw", Some("s3cr3t-value")),
+            (
+                "machine example.com login me password n3tRcPass",
+                "assw",
+                Some("n3tRcPass"),
+            ),
+            (
+                "Authorization: Basic dXNlcjpwYXNzd29yZA==",
+                "uthoriz",
+                Some("dXNlcjpwYXNzd29yZA=="),
+            ),
+            (
+                "Authorization: Bearer Abcdefghijklmnop",
+                "uthoriz",
+                Some("Abcdefghijklmnop"),
+            ),
+            (
+                "Bearer Abcdefghijklmnopqr",
+                "earer",
+                Some("Abcdefghijklmnopqr"),
+            ),
+            ("bearer authentication", "earer", None),
+            ("invalid token: expired", "oken", None),
+            ("secret_key = os.environ['SECRET_KEY']", "ecret", None),
+            ("password: String,", "assw", None),
+            ("api_key: Config", "pi_key", None),
+            ("PWD=/home/me", "PWD", None),
+            ("\"input_tokens\": 1234", "oken", None),
+            ("password is wrong", "assw", None),
+            (
+                "`Authorization: Bearer <token>` to the admin API.",
+                "oken",
+                None,
+            ),
+            (
+                "      --rotate-admin-token       Print a new admin token",
+                "oken",
+                None,
+            ),
+            ("  --> src/auth.rs:42:9", "auth", None),
+        ];
+        for (line, anchor, want) in cases {
+            assert_eq!(found(line, anchor).as_deref(), want, "{line:?}");
+        }
+    }
+}

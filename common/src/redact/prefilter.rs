@@ -1,0 +1,319 @@
+//! Finding the few lines that may hold a secret, fast: every byte of output passes here, and
+//! only lines found here are matched rule by rule.
+//!
+//! Three kinds of evidence, each one cheap pass over a batch of lines:
+//! * **Keywords** of secrets' names (`assw`, `ecret`, `oken`, `_key`, …) in small literal groups
+//!   (a dozen literals keep a pass on SIMD search); a hit counts only if the name around it is a
+//!   secret's ([`context::classify`]), so `input_tokens` or `PASSED` cost a few nanoseconds.
+//! * **Long runs**: every token family's value is a run of 16+ token bytes. Runs are found eight
+//!   bytes at a time (SWAR, no `unsafe`), and a run counts only if a family anchor sits in or
+//!   just before it — one small automaton over a few dozen bytes, whatever the number of
+//!   families.
+//! * **Values**: known and learned secrets in every encoding; and ESC, for escapes spliced into a
+//!   word.
+
+use super::context;
+use aho_corasick::AhoCorasick;
+use regex::bytes::Regex;
+
+/// Shortest run of token bytes a family's value makes.
+pub(crate) const MIN_RUN: usize = 16;
+/// How far before a run its family anchor may sit (`SG.`, `hvs.`, `.atlasv1.` end a run before
+/// the value's), and how far into it (`sk-` + 20 bytes + `T3BlbkFJ`, 32 hex bytes + `-us1`).
+pub(crate) const ANCHOR_BEFORE: usize = 16;
+pub(crate) const ANCHOR_INSIDE: usize = 48;
+
+const L: u64 = 0x0101_0101_0101_0101;
+const H: u64 = 0x8080_8080_8080_8080;
+
+/// High bit of each byte set where the byte is a token byte: `0-9 : ; < = > ? @ A-Z [ \ ] ^ _
+/// ` a-z { | } ~` or `-` (a superset of every family's alphabet but `.`, `/` and `+`, which
+/// anchors reach across).
+#[inline(always)]
+fn token_bytes(x: u64) -> u64 {
+    let ge30 = ((x & !H) + 0x50 * L) & !x & H;
+    let y = x ^ (0x2d * L);
+    let dash = !(((y & !H) + !H) | y) & H;
+    ge30 | dash
+}
+
+fn token_byte(b: u8) -> bool {
+    (0x30..0x80).contains(&b) || b == b'-'
+}
+
+/// The first run of at least [`MIN_RUN`] token bytes in `buf`, as `(start, end)`.
+pub(crate) fn next_run(buf: &[u8]) -> Option<(usize, usize)> {
+    let mut run = 0usize;
+    let mut i = 0;
+    let mut words = buf.chunks_exact(8);
+    for w in &mut words {
+        let x = u64::from_le_bytes(w.try_into().expect("eight bytes"));
+        let m = token_bytes(x);
+        if m == H {
+            run += 8;
+        } else {
+            let breaks = !m & H;
+            let lead = (breaks.trailing_zeros() / 8) as usize;
+            if run + lead >= MIN_RUN {
+                return Some((i + lead - (run + lead), i + lead));
+            }
+            run = (breaks.leading_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    for &b in words.remainder() {
+        if token_byte(b) {
+            run += 1;
+        } else {
+            if run >= MIN_RUN {
+                return Some((i - run, i));
+            }
+            run = 0;
+        }
+        i += 1;
+    }
+    (run >= MIN_RUN).then(|| (i - run, i))
+}
+
+/// Keyword literals, grouped for the literal passes. Each is a piece of a secret's name in the
+/// casings names come in; special ones (`://`, `-----BEGIN`, `earer`, …) have their own checks.
+pub(crate) const KEYWORD_GROUPS: &[&[&str]] = &[
+    &[
+        "assw", "ASSW", "pwd", "PWD", "Pwd", "ecret", "ECRET", "oken", "OKEN", "earer", "EARER",
+    ],
+    &[
+        "pass", "PASS", "Pass", "auth", "AUTH", "Auth", "dsn", "DSN", "ebhook", "EBHOOK",
+    ],
+    &[
+        "redential",
+        "REDENTIAL",
+        "pikey",
+        "PIKEY",
+        "piKey",
+        "_pat",
+        "_PAT",
+        "://",
+        "-----BEGIN",
+    ],
+    &[
+        "_key",
+        "_KEY",
+        "Key",
+        "-key",
+        "-KEY",
+        "KEY=",
+        "Private-Lines",
+        "hooks.slack",
+        "\\u001b",
+        "\\u001B",
+        "_auth",
+    ],
+];
+
+/// Whether a keyword hit at `hit` in `buf` is worth a closer look.
+pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8]) -> bool {
+    match lit {
+        b"://" => {
+            // user-info: `scheme://user:pass@host` before the next blank or quote.
+            let rest = &buf[hit + 3..];
+            let end = rest
+                .iter()
+                .position(|b| {
+                    b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'<' | b'>' | b'/')
+                })
+                .unwrap_or(rest.len());
+            rest[..end].contains(&b'@')
+        }
+        b"-----BEGIN" | b"Private-Lines" | b"hooks.slack" | b"ebhook" | b"EBHOOK" => true,
+        // A JSON-escaped ESC: colour codes in stream-json may split a secret.
+        b"\\u001b" | b"\\u001B" => true,
+        b"earer" | b"EARER" => buf.get(hit + 5) == Some(&b' '),
+        _ => {
+            // Leftwards to the name's start, but not into a JSON escape (`\nrequirepass`).
+            let mut s = hit;
+            while s > 0 && context::name_byte(buf[s - 1]) && !(s >= 2 && buf[s - 2] == b'\\') {
+                s -= 1;
+            }
+            let mut e = hit;
+            while e < buf.len() && context::name_byte(buf[e]) {
+                e += 1;
+            }
+            context::classify(&buf[s..e]).is_some()
+        }
+    }
+}
+
+/// The family anchors: token prefixes as written, service names in any case.
+pub(crate) struct Anchors {
+    /// A cheap first look at a run before the automaton's (see [`Pairs`]).
+    pub pairs: Pairs,
+    pub exact: AhoCorasick,
+    pub exact_family: Vec<usize>,
+    pub any_case: AhoCorasick,
+    pub any_case_family: Vec<usize>,
+}
+
+/// The first bytes of the exact anchors as one table of byte pairs: a position can start an
+/// anchor only if its bytes 0–1 have a flag and, for longer anchors, bytes 2–3 (or 4–5) do too.
+/// One or two loads reject almost every position of ordinary text.
+pub(crate) struct Pairs {
+    /// Flags per pair `(a << 8) | b`, see the constants below.
+    first: Vec<u8>,
+    /// Pairs that occur at 2–3 of a word anchor (bit 0) or 4–5 of a long anchor (bit 1).
+    later: Vec<u8>,
+}
+
+/// A short anchor (under six bytes) that may sit anywhere (`:AA`, `-us`, `Q~`).
+const SHORT_ANYWHERE: u8 = 1;
+/// A longer anchor that may sit anywhere; its bytes 4–5 are in `later` bit 1.
+const ANYWHERE: u8 = 2;
+/// A short anchor (under four bytes) that must begin a word (`SK`, `pat`, `hf_`).
+const SHORT_WORD: u8 = 4;
+/// A longer anchor that must begin a word; its bytes 2–3 are in `later` bit 0.
+const WORD: u8 = 8;
+
+fn pair(a: u8, b: u8) -> usize {
+    (usize::from(a) << 8) | usize::from(b)
+}
+
+impl Pairs {
+    pub fn new(anchors: &[&str]) -> Self {
+        let mut p = Pairs {
+            first: vec![0; 1 << 16],
+            later: vec![0; 1 << 16],
+        };
+        for a in anchors {
+            let b = a.as_bytes();
+            let k = pair(b[0], *b.get(1).unwrap_or(&0));
+            match (anywhere(b), b.len()) {
+                (true, n) if n >= 6 => {
+                    p.first[k] |= ANYWHERE;
+                    p.later[pair(b[4], b[5])] |= 2;
+                }
+                (true, _) => p.first[k] |= SHORT_ANYWHERE,
+                (false, n) if n >= 4 => {
+                    p.first[k] |= WORD;
+                    p.later[pair(b[2], b[3])] |= 1;
+                }
+                (false, _) => p.first[k] |= SHORT_WORD,
+            }
+        }
+        p
+    }
+
+    /// Whether an anchor may start at `region[i]`.
+    #[inline]
+    fn may_start(&self, region: &[u8], i: usize) -> bool {
+        let f = self.first[pair(region[i], region[i + 1])];
+        if f == 0 {
+            return false;
+        }
+        let at = |k: usize| *region.get(i + k).unwrap_or(&0);
+        f & SHORT_ANYWHERE != 0
+            || f & ANYWHERE != 0 && self.later[pair(at(4), at(5))] & 2 != 0
+            || (f & SHORT_WORD != 0 || f & WORD != 0 && self.later[pair(at(2), at(3))] & 1 != 0)
+                && starts_word(region, i)
+    }
+}
+
+/// The compiled literal passes and the family-anchor automata.
+pub(crate) struct Finders {
+    pub keywords: Vec<Regex>,
+    pub anchors: Anchors,
+}
+
+/// Whether an anchor found at `at` in `hay` counts. A short anchor that begins with a letter or
+/// digit (`SK`, `pat`, `re_`) must begin a word, or follow a JSON escape (`\nghp_`): inside a
+/// longer word (`task_`, `package`) it is a coincidence.
+fn anchor_counts(hay: &[u8], at: usize, len: usize) -> bool {
+    anywhere(&hay[at..at + len]) || starts_word(hay, at)
+}
+
+/// Whether an anchor may sit anywhere in a token (long, or starting with punctuation).
+fn anywhere(anchor: &[u8]) -> bool {
+    anchor.len() >= 6 || !anchor[0].is_ascii_alphanumeric() || anchor.contains(&b'~')
+}
+
+/// Whether `hay[at]` begins a word: at the start, after a byte that is not a letter or digit,
+/// or after a JSON escape such as `\n`.
+fn starts_word(hay: &[u8], at: usize) -> bool {
+    at == 0 || !hay[at - 1].is_ascii_alphanumeric() || at >= 2 && hay[at - 2] == b'\\'
+}
+
+impl Finders {
+    /// The families whose anchors occur in `region`, added to `into` (indices into the table).
+    pub fn families_in(&self, region: &[u8], into: &mut Vec<usize>) {
+        let a = &self.anchors;
+        for (ac, fam) in [
+            (&a.exact, &a.exact_family),
+            (&a.any_case, &a.any_case_family),
+        ] {
+            for m in ac.find_overlapping_iter(region) {
+                if anchor_counts(region, m.start(), m.len()) {
+                    into.push(fam[m.pattern().as_usize()]);
+                }
+            }
+        }
+    }
+
+    /// Whether some token prefix sits near the start of the run `buf[start..end]`: up to
+    /// [`ANCHOR_BEFORE`] bytes before it or [`ANCHOR_INSIDE`] into it. (Service names, which
+    /// the keyword rows are anchored on, come with a secret's name such as `_KEY` or `TOKEN`:
+    /// the keyword passes find those lines.)
+    pub fn run_has_anchor(&self, buf: &[u8], start: usize, end: usize) -> bool {
+        let region = &buf[start.saturating_sub(ANCHOR_BEFORE)..end.min(start + ANCHOR_INSIDE)];
+        let pairs = &self.anchors.pairs;
+        let maybe = (0..region.len().saturating_sub(1)).any(|i| pairs.may_start(region, i));
+        maybe
+            && self
+                .anchors
+                .exact
+                .find_overlapping_iter(region)
+                .any(|m| anchor_counts(region, m.start(), m.len()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(buf: &[u8]) -> Option<(usize, usize)> {
+        let mut run = 0;
+        for (i, &b) in buf.iter().enumerate() {
+            if token_byte(b) {
+                run += 1;
+            } else {
+                if run >= MIN_RUN {
+                    return Some((i - run, i));
+                }
+                run = 0;
+            }
+        }
+        (run >= MIN_RUN).then(|| (buf.len() - run, buf.len()))
+    }
+
+    #[test]
+    fn runs_agree_with_a_byte_at_a_time_scan() {
+        let samples: &[&[u8]] = &[
+            b"short words only here, nothing long",
+            b"x ghp_abcdefghijklmnopqrstuvwxyz0123456789 y",
+            b"0123456789abcde",
+            b"0123456789abcdef",
+            b"  \"session_id\":\"1f0c2b3a-1111-2222-3333-444455556666\"",
+            b"a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s/t/u/v/w/x/y/z",
+            b"\xffabcdefghijklmnopqrstuvwxyz\xff",
+        ];
+        for s in samples {
+            for off in 0..8 {
+                let mut buf = vec![b' '; off];
+                buf.extend_from_slice(s);
+                assert_eq!(
+                    next_run(&buf),
+                    naive(&buf),
+                    "{:?} at {off}",
+                    String::from_utf8_lossy(s)
+                );
+            }
+        }
+    }
+}

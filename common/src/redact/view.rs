@@ -1,0 +1,96 @@
+//! The matching view of a line: terminal escape sequences removed, and every run of backslashes
+//! that JSON escaping (one level or several) put before a quote, a slash or a control letter
+//! collapsed — `\\\"` reads `"`, `\\n` and `\t` read as a blank. Rules match the view; each view
+//! byte remembers the original bytes it stands for, so a match maps back to exact offsets.
+
+use super::ansi;
+
+const ESC: u8 = 0x1b;
+
+/// A line as rules see it, and the way back to the original.
+pub(crate) struct View {
+    pub bytes: Vec<u8>,
+    /// For view byte `i`: the original range `starts[i]..ends[i]`.
+    starts: Vec<u32>,
+    ends: Vec<u32>,
+}
+
+impl View {
+    /// The view of `line`, or `None` if it would be `line` itself (no ESC, no backslash).
+    pub fn of(line: &[u8]) -> Option<Self> {
+        memchr::memchr2(ESC, b'\\', line)?;
+        let mut v = View {
+            bytes: Vec::with_capacity(line.len()),
+            starts: Vec::with_capacity(line.len()),
+            ends: Vec::with_capacity(line.len()),
+        };
+        let mut i = 0;
+        while i < line.len() {
+            match line[i] {
+                ESC => i += ansi::sequence_len(&line[i..]),
+                b'\\' => {
+                    let mut j = i;
+                    while j < line.len() && line[j] == b'\\' {
+                        j += 1;
+                    }
+                    if line[j..].starts_with(b"u001b") || line[j..].starts_with(b"u001B") {
+                        // A JSON-escaped ESC (`\u001b[31m` in stream-json): the sequence goes.
+                        let mut seq = vec![ESC];
+                        seq.extend_from_slice(&line[j + 5..line.len().min(j + 5 + 256)]);
+                        i = j + 5 + ansi::sequence_len(&seq) - 1;
+                        continue;
+                    }
+                    match line.get(j) {
+                        Some(b'"' | b'\'' | b'/' | b'`') => {
+                            v.push(line[j], i, j + 1);
+                            i = j + 1;
+                        }
+                        Some(b'n' | b'r' | b't') => {
+                            v.push(b' ', i, j + 1);
+                            i = j + 1;
+                        }
+                        _ => {
+                            for k in i..j {
+                                v.push(b'\\', k, k + 1);
+                            }
+                            i = j;
+                        }
+                    }
+                }
+                b => {
+                    v.push(b, i, i + 1);
+                    i += 1;
+                }
+            }
+        }
+        Some(v)
+    }
+
+    fn push(&mut self, b: u8, start: usize, end: usize) {
+        self.bytes.push(b);
+        self.starts.push(start as u32);
+        self.ends.push(end as u32);
+    }
+
+    /// The original range of view range `start..end` (non-empty).
+    pub fn original(&self, start: usize, end: usize) -> (usize, usize) {
+        (self.starts[start] as usize, self.ends[end - 1] as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_and_backslash_runs_collapse_and_map_back() {
+        let line = &[&br#"a\\\"pw\\\":\\\"x"#[..], b"\x1b[31m", br#"y\\\"\tz\\w"#].concat();
+        let v = View::of(line).unwrap();
+        assert_eq!(v.bytes, br#"a"pw":"xy" z\\w"#);
+        let (s, e) = v.original(1, 5);
+        assert_eq!(&line[s..e], br#"\\\"pw\\\""#);
+        let (s, e) = v.original(7, 9);
+        assert_eq!(&line[s..e], b"x\x1b[31my");
+        assert!(View::of(b"plain line").is_none());
+    }
+}
