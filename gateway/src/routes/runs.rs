@@ -148,10 +148,6 @@ async fn create_run_admin(
             "queued": true,
         });
         let run_id = agents::queue(state.store.as_ref(), &state.live, q.name, request).await?;
-        let event = audit::Event::new("run_started")
-            .run(&run_id)
-            .detail(started);
-        caller.audit(state.store.as_ref(), event).await;
         if let Some(wait) = q.wait {
             let wait = std::time::Duration::from_secs(wait.min(agents::MAX_API_WAIT_SECS));
             agents::wait_for_turn(state.store.as_ref(), &state.live, &run_id, 0, wait).await?;
@@ -163,6 +159,12 @@ async fn create_run_admin(
             &run_id,
         )
         .await?;
+        // Logged once answered: an await before the answer lets a waiting agent take the run
+        // first, and the answer would not say `queued`.
+        let event = audit::Event::new("run_started")
+            .run(&run_id)
+            .detail(started);
+        caller.audit(state.store.as_ref(), event).await;
         return Ok((StatusCode::CREATED, Json(answer)).into_response());
     }
     let req: CreateRun = parse_json(&bytes)?;
