@@ -109,7 +109,11 @@ impl Gw {
     async fn queue(&self, body: Value) -> String {
         let (status, v) = self.admin("POST", "/api/runs", Some(body)).await;
         assert_eq!(status, StatusCode::CREATED, "{v}");
-        assert_eq!(v["status"], "queued");
+        // An agent already waiting may take the run before the answer is made.
+        assert!(
+            v["status"] == "queued" || v["status"] == "pending",
+            "a queued run, or one an agent took at once: {v}"
+        );
         assert!(v.get("token").is_none(), "a queued run has no token: {v}");
         v["run_id"].as_str().unwrap().to_string()
     }
