@@ -5,6 +5,7 @@
 //! function of its inputs, so both binaries (and a runner written in another language, through
 //! `PROTOCOL.md`) agree on exactly the same bytes.
 
+pub mod agents;
 pub mod canonical;
 pub mod claude;
 pub mod digest;

@@ -40,6 +40,10 @@ pub enum AuthReason {
     UnknownRun,
     #[error("the run has finished and takes no more events")]
     RunFinished,
+    #[error("no such agent")]
+    UnknownAgent,
+    #[error("the agent's credential was revoked")]
+    AgentRevoked,
 }
 
 impl AuthReason {
@@ -53,6 +57,8 @@ impl AuthReason {
             AuthReason::ReplayedNonce => "replayed_nonce",
             AuthReason::UnknownRun => "unknown_run",
             AuthReason::RunFinished => "run_finished",
+            AuthReason::UnknownAgent => "unknown_agent",
+            AuthReason::AgentRevoked => "agent_revoked",
         }
     }
 
@@ -65,6 +71,8 @@ impl AuthReason {
             "replayed_nonce" => AuthReason::ReplayedNonce,
             "unknown_run" => AuthReason::UnknownRun,
             "run_finished" => AuthReason::RunFinished,
+            "unknown_agent" => AuthReason::UnknownAgent,
+            "agent_revoked" => AuthReason::AgentRevoked,
             _ => return None,
         })
     }

@@ -411,35 +411,43 @@ impl Marker {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
-    /// Created, no event yet.
+    /// Waiting in the gateway's queue for an agent to take it.
+    Queued,
+    /// Created (or taken by an agent), no event yet.
     Pending,
     Running,
     /// The child exited with code 0.
     Finished,
     /// The child exited with a non-zero code or a signal.
     Failed,
-    /// A person stopped the run.
+    /// A person stopped the run (or cancelled it while it was queued).
     Stopped,
+    /// Its agent came back without it: nothing more will arrive (`reason` says why).
+    Lost,
 }
 
 impl RunStatus {
     pub fn as_str(self) -> &'static str {
         match self {
+            RunStatus::Queued => "queued",
             RunStatus::Pending => "pending",
             RunStatus::Running => "running",
             RunStatus::Finished => "finished",
             RunStatus::Failed => "failed",
             RunStatus::Stopped => "stopped",
+            RunStatus::Lost => "lost",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
+            "queued" => RunStatus::Queued,
             "pending" => RunStatus::Pending,
             "running" => RunStatus::Running,
             "finished" => RunStatus::Finished,
             "failed" => RunStatus::Failed,
             "stopped" => RunStatus::Stopped,
+            "lost" => RunStatus::Lost,
             _ => return None,
         })
     }
@@ -448,7 +456,7 @@ impl RunStatus {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            RunStatus::Finished | RunStatus::Failed | RunStatus::Stopped
+            RunStatus::Finished | RunStatus::Failed | RunStatus::Stopped | RunStatus::Lost
         )
     }
 }
@@ -506,6 +514,15 @@ pub struct RunSummary {
     /// markers; `None` until one arrives (and for runs of older runners).
     #[serde(default)]
     pub claude: Option<ClaudeStats>,
+    /// The agent that took the run, by name; `None` for a run a `start` attached to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// The run's agent has stopped heartbeating: nothing arrives until it returns.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub agent_offline: bool,
+    /// Why a run ended `lost` or was cancelled while queued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// A person pinned the run: retention never deletes it.
     #[serde(default)]
     pub pinned: bool,

@@ -75,6 +75,10 @@ pub struct Args {
     /// [env: GATEWAY_IDLE_TIMEOUT] [default: 120]
     #[arg(long, value_name = "SECS")]
     pub idle_timeout: Option<u64>,
+    /// Seconds without a heartbeat after which an agent and its runs show as offline
+    /// [env: GATEWAY_AGENT_OFFLINE_AFTER] [default: 30]
+    #[arg(long, value_name = "SECS")]
+    pub agent_offline_after: Option<u64>,
     /// Connections served at once; past it clients get 503 [env: GATEWAY_MAX_CONNECTIONS] [default: 1000]
     #[arg(long, value_name = "N")]
     pub max_connections: Option<u64>,
@@ -93,6 +97,9 @@ pub struct Args {
 /// What to do instead of serving.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
 pub enum Command {
+    /// Print a one-time enrollment token for `claude-runner agent --enroll-token` (valid an
+    /// hour), made in this gateway's database; the gateway may be running
+    Enroll,
     /// Write a consistent backup of the database, secrets and certificates to FILE, also while
     /// the gateway runs (SQLite; for PostgreSQL see the README)
     Backup {
@@ -164,6 +171,9 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// Time a connection may stay without a request in progress (`GATEWAY_IDLE_TIMEOUT`).
     pub idle_timeout: Duration,
+    /// An agent not heard from for this long is offline, and so are its runs
+    /// (`GATEWAY_AGENT_OFFLINE_AFTER`).
+    pub agent_offline_after: Duration,
 }
 
 impl Default for Limits {
@@ -180,6 +190,8 @@ impl Default for Limits {
             max_connections: 1000,
             header_timeout: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(120),
+            // Three heartbeats (an agent sends one every 10 s) missed.
+            agent_offline_after: Duration::from_secs(30),
         }
     }
 }
@@ -290,6 +302,11 @@ impl Config {
                 "GATEWAY_IDLE_TIMEOUT",
                 args.idle_timeout,
                 defaults.idle_timeout.as_secs(),
+            )?),
+            agent_offline_after: Duration::from_secs(number(
+                "GATEWAY_AGENT_OFFLINE_AFTER",
+                args.agent_offline_after,
+                defaults.agent_offline_after.as_secs(),
             )?),
             max_connections: usize::try_from(number(
                 "GATEWAY_MAX_CONNECTIONS",

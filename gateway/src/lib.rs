@@ -5,6 +5,7 @@
 //! when the caller wants the start-up facts (URL, CA fingerprint, first-start secrets) before
 //! serving, and [`routes::router`] for handler tests without a socket.
 
+pub mod agents;
 pub mod audit;
 pub mod auth;
 pub mod backup;
@@ -166,6 +167,7 @@ impl Gateway {
     ) -> anyhow::Result<()> {
         let app = routes::router(self.state.clone());
         let pruner = tokio::spawn(auth::replay::prune_forever(self.state.store.clone()));
+        let sweeper = tokio::spawn(agents::sweep_forever(self.state.clone()));
         let retention = tokio::spawn(retention::sweep_forever(
             self.state.store.clone(),
             self.state.retention.clone(),
@@ -196,6 +198,7 @@ impl Gateway {
         )
         .await;
         pruner.abort();
+        sweeper.abort();
         retention.abort();
         dispatcher.abort();
         if let Some(r) = renewal {

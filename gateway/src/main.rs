@@ -44,6 +44,7 @@ async fn run() -> anyhow::Result<()> {
     };
     let config = Config::resolve(args, &layers)?;
     match command {
+        Some(Command::Enroll) => return enroll(&config).await,
         Some(Command::Backup { to }) => return backup(&config, &to).await,
         Some(Command::Restore { from }) => return restore(&config, &from).await,
         None => {}
@@ -69,6 +70,23 @@ async fn run() -> anyhow::Result<()> {
         tracing::info!("shutting down");
     })
     .await
+}
+
+/// `gateway enroll`: a one-time enrollment token, from the database directly.
+async fn enroll(config: &Config) -> anyhow::Result<()> {
+    let store = gateway::store::open(&config.database)
+        .await
+        .with_context(|| format!("open the database {}", config.database))?;
+    let token = gateway::agents::new_enrollment(store.as_ref())
+        .await
+        .map_err(|e| anyhow::anyhow!("make an enrollment token: {e:?}"))?;
+    println!("{}", token.token);
+    eprintln!(
+        "gateway: a one-time enrollment token, valid for {} minutes: \
+         claude-runner agent --enroll-token <token> --name <name>",
+        gateway::agents::ENROLLMENT_TTL.as_secs() / 60
+    );
+    Ok(())
 }
 
 /// What a person needs right after start: where it listens, how to trust it, how to use it.

@@ -50,9 +50,10 @@ impl Policy {
     pub fn keep(&self, status: RunStatus) -> Option<Duration> {
         match status {
             RunStatus::Finished => self.finished,
-            RunStatus::Failed => self.failed,
+            // A run its agent came back without ended in failure; it goes with failed runs.
+            RunStatus::Failed | RunStatus::Lost => self.failed,
             RunStatus::Stopped => self.stopped,
-            RunStatus::Pending | RunStatus::Running => None,
+            RunStatus::Queued | RunStatus::Pending | RunStatus::Running => None,
         }
     }
 
@@ -62,13 +63,18 @@ impl Policy {
 
     /// The store's cutoffs at `now_ms`: a run of each status that ended before is expired.
     pub fn cutoffs(&self, now_ms: i64) -> Vec<(RunStatus, i64)> {
-        [RunStatus::Finished, RunStatus::Failed, RunStatus::Stopped]
-            .into_iter()
-            .filter_map(|s| {
-                let keep = i64::try_from(self.keep(s)?.as_millis()).unwrap_or(i64::MAX);
-                Some((s, now_ms.saturating_sub(keep)))
-            })
-            .collect()
+        [
+            RunStatus::Finished,
+            RunStatus::Failed,
+            RunStatus::Lost,
+            RunStatus::Stopped,
+        ]
+        .into_iter()
+        .filter_map(|s| {
+            let keep = i64::try_from(self.keep(s)?.as_millis()).unwrap_or(i64::MAX);
+            Some((s, now_ms.saturating_sub(keep)))
+        })
+        .collect()
     }
 }
 
@@ -213,14 +219,17 @@ mod tests {
         let day = Duration::from_secs(86_400);
         assert_eq!(p.keep(RunStatus::Finished), Some(day * 90));
         assert_eq!(p.keep(RunStatus::Failed), Some(day * 30));
+        assert_eq!(p.keep(RunStatus::Lost), Some(day * 30));
         assert_eq!(p.keep(RunStatus::Stopped), None);
         assert_eq!(p.keep(RunStatus::Running), None);
+        assert_eq!(p.keep(RunStatus::Queued), None);
         let now = 1_000 * 86_400_000;
         assert_eq!(
             p.cutoffs(now),
             [
                 (RunStatus::Finished, now - 90 * 86_400_000),
-                (RunStatus::Failed, now - 30 * 86_400_000)
+                (RunStatus::Failed, now - 30 * 86_400_000),
+                (RunStatus::Lost, now - 30 * 86_400_000)
             ]
         );
         let only_failed = Policy::resolve(env(&[("GATEWAY_RETENTION_FAILED", "1h")])).unwrap();

@@ -1,5 +1,5 @@
 //! Every route, called by everyone: no credential, a wrong token, the metrics token, the admin
-//! token, and a signed-in viewer, operator and admin. What each may reach follows the requirement
+//! token, API tokens of each scope, and a signed-in viewer, operator and admin. What each may reach follows the requirement
 //! in the route's handler signature (`Authorized<R>` for people, `Signed<R>` for runners); this
 //! walks the table through the whole router, and checks the table against the routes the source
 //! declares, so a route added without a row (or without its extractor) fails here.
@@ -28,6 +28,8 @@ enum Admits {
     Operator,
     /// Admins (a session or the admin token).
     Admin,
+    /// Operators and up, or an API token with `create_runs`.
+    Create,
     /// Admins or the metrics token.
     Metrics,
     /// A runner's signature only.
@@ -141,7 +143,71 @@ const ROUTES: &[(&str, &str, &str, Admits)] = &[
     ("GET", "/api/audit", "/api/audit", Admits::Admin),
     ("GET", "/api/audit.jsonl", "/api/audit.jsonl", Admits::Admin),
     ("GET", "/api/runs", "/api/runs", Admits::Viewer),
-    ("POST", "/api/runs", "/api/runs", Admits::Operator),
+    ("POST", "/api/runs", "/api/runs", Admits::Create),
+    (
+        "POST",
+        "/api/runs/{id}/prompt",
+        "/api/runs/r_nobody/prompt",
+        Admits::Create,
+    ),
+    ("GET", "/api/tokens", "/api/tokens", Admits::Admin),
+    ("POST", "/api/tokens", "/api/tokens", Admits::Admin),
+    (
+        "DELETE",
+        "/api/tokens/{id}",
+        "/api/tokens/t_nobody",
+        Admits::Admin,
+    ),
+    ("GET", "/api/agents", "/api/agents", Admits::Viewer),
+    (
+        "POST",
+        "/api/agents/enrollments",
+        "/api/agents/enrollments",
+        Admits::Admin,
+    ),
+    (
+        "POST",
+        "/api/agents/{id}/revoke",
+        "/api/agents/a_nobody/revoke",
+        Admits::Admin,
+    ),
+    (
+        "POST",
+        "/api/agents/{id}/drain",
+        "/api/agents/a_nobody/drain",
+        Admits::Admin,
+    ),
+    (
+        "POST",
+        "/api/runs/{id}/cancel",
+        "/api/runs/r_nobody/cancel",
+        Admits::Operator,
+    ),
+    // The one-time enrollment token in the body is the credential.
+    (
+        "POST",
+        "/api/agent/enroll",
+        "/api/agent/enroll",
+        Admits::Anyone,
+    ),
+    (
+        "POST",
+        "/api/agent/heartbeat",
+        "/api/agent/heartbeat",
+        Admits::Runner,
+    ),
+    (
+        "GET",
+        "/api/agent/assignments",
+        "/api/agent/assignments",
+        Admits::Runner,
+    ),
+    (
+        "GET",
+        "/api/runs/{id}/resume-archive",
+        "/api/runs/r_nobody/resume-archive",
+        Admits::Runner,
+    ),
     (
         "GET",
         "/api/runs/{id}",
@@ -417,6 +483,22 @@ async fn every_route_admits_only_whom_its_handler_requires() {
         person(state, role).await;
     }
     let admin = gw.new_admin_token.as_ref().unwrap().expose().to_string();
+    let mut tokens = Vec::new();
+    for scope in ["read_runs", "create_runs"] {
+        let (status, v) = support::send_json(
+            &gw.state,
+            Request::post("/api/tokens")
+                .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(
+                    serde_json::json!({"name": scope, "scopes": [scope]}).to_string(),
+                ))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        tokens.push(v["token"].as_str().unwrap().to_string());
+    }
     let callers = [
         Caller::Nobody,
         Caller::Token("a wrong token", "not-a-token".into()),
@@ -425,6 +507,9 @@ async fn every_route_admits_only_whom_its_handler_requires() {
         Caller::Session(Role::Viewer),
         Caller::Session(Role::Operator),
         Caller::Session(Role::Admin),
+        Caller::Token("a made-up API token", "at_not-a-token".into()),
+        Caller::Token("a read_runs token", tokens[0].clone()),
+        Caller::Token("a create_runs token", tokens[1].clone()),
     ];
     for &(method, _, path, admits) in ROUTES {
         for caller in &callers {
@@ -445,8 +530,10 @@ async fn every_route_admits_only_whom_its_handler_requires() {
             let role = caller.role();
             let admitted = match admits {
                 Admits::Anyone => true,
-                Admits::Viewer => role >= Some(Role::Viewer),
+                // Read runs also admits an API token with `read_runs`.
+                Admits::Viewer => role >= Some(Role::Viewer) || who == "a read_runs token",
                 Admits::Operator => role >= Some(Role::Operator),
+                Admits::Create => role >= Some(Role::Operator) || who == "a create_runs token",
                 Admits::Admin => role == Some(Role::Admin),
                 Admits::Metrics => role == Some(Role::Admin) || who == "the metrics token",
                 Admits::Runner => false,

@@ -75,7 +75,7 @@ impl SpawnError {
 
 /// Environment variables of the runner no child may see: the HMAC secret, the run's token and id,
 /// and every `GATEWAY_*` setting.
-const SECRET_ENV: &[&str] = &["HMAC_SECRET", "RUN_TOKEN", "RUN_ID"];
+const SECRET_ENV: &[&str] = &["HMAC_SECRET", "RUN_TOKEN", "RUN_ID", "RUN_KEY"];
 
 /// The names among `vars` that [`scrub_env`] removes.
 fn secret_env_names(vars: impl Iterator<Item = OsString>) -> Vec<OsString> {

@@ -84,6 +84,9 @@ pub enum Command {
     Info,
     /// Check DNS, TCP, TLS, clock skew and the HMAC secret against the gateway
     TestConnection,
+    /// Host runs: enroll once, then take runs queued at the gateway (from the web UI or the
+    /// API) and run each as `start` would, within the ceilings set here
+    Agent(AgentArgs),
     /// Deliver what a run left undelivered (after a crash or an outage); needs no token
     Flush(FlushArgs),
     /// Open a tmate session on this machine and publish its links on a run
@@ -128,12 +131,49 @@ pub struct FlushArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Ceilings: runs use at most the tools of CLAUDE_ALLOWED_TOOLS (--allowed-tools) \
+    and the permission modes of CLAUDE_ALLOWED_PERMISSION_MODES; a run's working directory is \
+    one of the --root directories (or below one), else a fresh workspace in \
+    RUNNER_DATA_DIR/workspaces/. A run request can narrow these, never widen them.\n\n\
+    The credential is kept in RUNNER_DATA_DIR/agent.json (0600); one agent per data directory."
+)]
+pub struct AgentArgs {
+    /// One-time enrollment token from the web UI's Agents page or `gateway enroll`; needed the
+    /// first time only [env: AGENT_ENROLL_TOKEN]
+    #[arg(long, value_name = "TOKEN", allow_hyphen_values = true)]
+    pub enroll_token: Option<String>,
+    /// This agent's name at the gateway, given at enrollment [env: AGENT_NAME] [default: the host name]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// A label runs can target, key=value (repeatable), e.g. --label os=linux
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// How many runs at once
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub max_runs: u32,
+    /// A directory runs may work in (repeatable); without one, runs get fresh workspaces only
+    #[arg(long = "root", value_name = "DIR")]
+    pub roots: Vec<PathBuf>,
+    /// Ask the agent running on this data directory to drain: finish its runs, take no new
+    /// ones, exit (as SIGTERM does)
+    #[arg(long)]
+    pub drain: bool,
+    /// Exit after this long without a run, e.g. 20m (for autoscaled containers)
+    #[arg(long, value_name = "DURATION")]
+    pub exit_when_idle: Option<String>,
+    /// Seconds between heartbeats
+    #[arg(long, value_name = "SECS", default_value_t = 10, hide = true)]
+    pub heartbeat_secs: u64,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct StartArgs {
     /// The prompt for Claude Code
     #[arg(long = "cmd", value_name = "PROMPT", allow_hyphen_values = true)]
     pub prompt: String,
     /// Attach to a run created at the gateway (omit to create one) [env: RUN_ID]
-    #[arg(long, value_name = "ID", requires = "token")]
+    #[arg(long, value_name = "ID")]
     pub run_id: Option<String>,
     /// The run's token, shown once when it was created [env: RUN_TOKEN]
     #[arg(
@@ -164,6 +204,13 @@ pub struct StartArgs {
     /// Do not echo the (redacted) output to this terminal
     #[arg(long, short, conflicts_with = "raw")]
     pub quiet: bool,
+    /// Resume this Claude session in the first turn (its transcript restored by `agent`)
+    #[arg(long, value_name = "SESSION", hide = true)]
+    pub resume: Option<String>,
+    /// At the end, upload the session archive (session-archive.json) another agent can continue
+    /// the session from (`agent` sets it)
+    #[arg(long, hide = true)]
+    pub archive: bool,
     /// Echo the (redacted) output exactly as the child printed it: Claude's stream-json as JSON
     /// lines, no markers. Without it Claude's output reads as who said what, a tool call per
     /// line, and the run's markers as short labelled lines

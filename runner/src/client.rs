@@ -12,11 +12,13 @@ use reqwest::{Method, StatusCode};
 
 use crate::config::Settings;
 
-/// Who signs a request: the shared secret (no run) or a run's derived key.
+/// Who signs a request: the shared secret (no run), a run's key, or an enrolled agent's own key
+/// (`caller` is `agent:<id>`, what `X-Runner-Run` carries).
 #[derive(Clone)]
 pub enum Signer {
     Shared(Secret),
     Run { run_id: String, key: [u8; 32] },
+    Agent { caller: String, key: [u8; 32] },
 }
 
 impl std::fmt::Debug for Signer {
@@ -24,6 +26,7 @@ impl std::fmt::Debug for Signer {
         match self {
             Signer::Shared(_) => f.write_str("Signer::Shared(********)"),
             Signer::Run { run_id, .. } => write!(f, "Signer::Run({run_id}, ********)"),
+            Signer::Agent { caller, .. } => write!(f, "Signer::Agent({caller}, ********)"),
         }
     }
 }
@@ -40,6 +43,7 @@ impl Signer {
         match self {
             Signer::Shared(s) => (s.expose().as_bytes(), ""),
             Signer::Run { run_id, key } => (key, run_id),
+            Signer::Agent { caller, key } => (key, caller),
         }
     }
 }
@@ -207,6 +211,22 @@ impl GatewayClient {
                 .body(body);
         }
         Ok(req.send().await?)
+    }
+
+    /// An unsigned `POST` of a JSON body (agent enrollment: the one-time token in the body is
+    /// the credential).
+    pub async fn post_unsigned(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<reqwest::Response> {
+        Ok(self
+            .http
+            .post(self.url(path)?)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await?)
     }
 
     /// Unsigned `GET /api/health`: the gateway's clock and version.

@@ -118,6 +118,10 @@ impl Settings {
         )
         .unwrap_or_default();
         let hmac_secret = get("HMAC_SECRET", None, None, true).map(Secret::new);
+        // `agent` reads these two from the environment (or its --name, --enroll-token); listed
+        // here so `info` shows them.
+        let _ = get("AGENT_NAME", None, None, false);
+        let _ = get("AGENT_ENROLL_TOKEN", None, None, true);
         let ca_file = get(
             "GATEWAY_CA_FILE",
             flags

@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod allowlist;
+pub mod archive;
 pub mod artifacts;
 pub mod assist;
 pub mod child;
@@ -21,6 +22,7 @@ pub mod exit;
 pub mod flush;
 pub mod frame;
 pub mod git;
+pub mod host;
 pub mod outbox;
 pub mod permission;
 pub mod pipeline;

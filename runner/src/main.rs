@@ -17,7 +17,7 @@ use std::time::Duration;
 use clap::Parser;
 use claude_runner::cli::{Cli, Command};
 use claude_runner::config::{Settings, read_layers};
-use claude_runner::{assist, connection, flush, permission, reaper, start};
+use claude_runner::{assist, connection, flush, host, permission, reaper, start};
 
 /// Longest the runtime waits for its tasks once the subcommand has its answer.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -91,6 +91,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(if connection::report(&steps) { 0 } else { 1 })
         }
         Command::Start(args) => rt.block_on(start::run(settings, args)),
+        Command::Agent(args) => rt.block_on(host::run(settings, args)),
         Command::Flush(args) => rt.block_on(flush::run(settings, args)),
         Command::Assist(args) => rt.block_on(assist::run(settings, args)),
         Command::McpPermission(args) => permission_server(&args).map(|()| 0),

@@ -82,6 +82,8 @@ pub struct Driver {
     pub ceilings: Ceilings,
     /// Where artifacts wait until the gateway has them.
     pub outbox: crate::outbox::Outbox,
+    /// A Claude session the first turn resumes (a run that continues an archived session).
+    pub resume: Option<String>,
 }
 
 /// How the session ended.
@@ -95,6 +97,8 @@ pub struct Ended {
     pub deleted: bool,
     /// The run was stopped (a `stop` command, the runner's SIGINT/SIGTERM) or deleted.
     pub stopped: bool,
+    /// The Claude session the turns ran in, if one was seen (or resumed).
+    pub session_id: Option<String>,
 }
 
 /// Why the session is ending.
@@ -223,7 +227,10 @@ impl Driver {
             ..TurnOptions::default()
         };
         let mut counts = BTreeMap::new();
-        let mut session = AgentSession::default();
+        let mut session = AgentSession {
+            id: self.resume.clone(),
+            ..AgentSession::default()
+        };
         let mut ending: Option<Ending> = None;
         let mut last: Option<(TurnFinished, Option<i32>)> = None;
         let mut turn = 0;
@@ -299,6 +306,7 @@ impl Driver {
                 signal,
                 deleted: ending == Ending::Deleted,
                 stopped: matches!(ending, Ending::Stop | Ending::Deleted),
+                session_id: session.id.clone(),
             },
             counts,
         )

@@ -38,9 +38,112 @@ pub fn redaction_rules(settings: &Settings, token: Option<&Secret>) -> anyhow::R
         .context("redaction rules")
 }
 
+/// The run `start` attaches to: its id, its key, and the secret that proves it (the token, or
+/// for a run an agent took, the key itself), which the redactor keeps out of the output.
+async fn attach(
+    settings: &Settings,
+    client: &GatewayClient,
+    args: &StartArgs,
+    given_cwd: Option<&std::path::Path>,
+) -> anyhow::Result<(String, [u8; 32], Secret)> {
+    let run_id = args
+        .run_id
+        .clone()
+        .or_else(|| settings.env.get("RUN_ID").cloned());
+    let token = args
+        .token
+        .clone()
+        .or_else(|| settings.env.get("RUN_TOKEN").cloned());
+    // `claude-runner agent` hands the run key it was given, never a token or HMAC_SECRET.
+    let run_key = settings.env.get(RUN_KEY_ENV).cloned();
+    if let Some(id) = &run_id {
+        anyhow::ensure!(common::wire::valid_run_id(id), "run id {id:?} is not valid");
+    }
+    match (run_id, token, run_key) {
+        (Some(id), Some(token), _) => {
+            let secret = settings.require_secret()?;
+            let key = common::sign::derive_run_key(secret.expose().as_bytes(), &id, &token);
+            Ok((id, key, Secret::new(token)))
+        }
+        (Some(id), None, Some(hex_key)) => {
+            let key = hex::decode(hex_key.trim())
+                .ok()
+                .and_then(|k| <[u8; 32]>::try_from(k).ok())
+                .with_context(|| format!("{RUN_KEY_ENV} is not 64 hex digits"))?;
+            Ok((id, key, Secret::new(hex_key)))
+        }
+        (Some(_), None, None) => anyhow::bail!("--run-id needs --token (or RUN_TOKEN)"),
+        (None, _, _) => {
+            let secret = settings.require_secret()?;
+            // Every string sent goes through the redactor, these before the run (and its
+            // token) exist.
+            let early = Arc::new(redaction_rules(settings, None)?);
+            let clean = |s: &str| common::redact::redact_text(&early, s);
+            let created = client
+                .create_run(
+                    secret,
+                    &CreateRun {
+                        name: args.name.as_deref().map(clean),
+                        prompt: None,
+                        cwd: given_cwd.map(|c| clean(&c.display().to_string())),
+                    },
+                )
+                .await?;
+            eprintln!("claude-runner: run {} → {}", created.run_id, created.ui_url);
+            let key = common::sign::derive_run_key(
+                secret.expose().as_bytes(),
+                &created.run_id,
+                &created.token,
+            );
+            Ok((created.run_id, key, Secret::new(created.token)))
+        }
+    }
+}
+
+/// Put the run's session archive (`archive.rs`) in the outbox, to be uploaded with the rest.
+async fn stage_archive(
+    settings: &Settings,
+    ended: &session::Ended,
+    cwd: &std::path::Path,
+    workspace: bool,
+    hidden: &[PathBuf],
+    rules: &Arc<Rules>,
+    outbox: &Outbox,
+) {
+    let (Some(session_id), Some(config)) = (
+        ended.session_id.clone(),
+        crate::archive::claude_config_dir(&settings.env),
+    ) else {
+        return;
+    };
+    let (cwd, hidden, rules, outbox) = (
+        cwd.to_path_buf(),
+        hidden.to_vec(),
+        rules.clone(),
+        outbox.clone(),
+    );
+    let staged = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let archive =
+            crate::archive::build(&config, &cwd, &session_id, workspace, &hidden, &rules)?;
+        outbox.put(
+            common::agents::ARCHIVE_NAME,
+            &serde_json::to_vec(&archive).context("encode the archive")?,
+        )?;
+        Ok(())
+    })
+    .await
+    .unwrap_or_else(|e| Err(anyhow::anyhow!("{e}")));
+    if let Err(e) = staged {
+        eprintln!("claude-runner: the session archive was not staged: {e:#}");
+    }
+}
+
+/// The environment variable through which `claude-runner agent` hands a taken run's key (hex)
+/// to the `start` it runs the run with.
+pub const RUN_KEY_ENV: &str = "RUN_KEY";
+
 /// Run `start`; the result is the process exit code.
 pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
-    let secret = settings.require_secret()?.clone();
     let client = GatewayClient::new(&settings)?;
     let auto_workspace = args.workspace.as_deref() == Some("auto");
     // An auto workspace is named after the run, which may not exist yet.
@@ -59,41 +162,7 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
         Some(cwd)
     };
 
-    let token_env = settings.env.get("RUN_TOKEN").cloned();
-    let (run_id, token) = match (
-        args.run_id
-            .clone()
-            .or_else(|| settings.env.get("RUN_ID").cloned()),
-        args.token.clone().or(token_env),
-    ) {
-        (Some(id), Some(token)) => {
-            anyhow::ensure!(
-                common::wire::valid_run_id(&id),
-                "run id {id:?} is not valid"
-            );
-            (id, Secret::new(token))
-        }
-        (Some(_), None) => anyhow::bail!("--run-id needs --token (or RUN_TOKEN)"),
-        _ => {
-            // Every string sent goes through the redactor, these before the run (and its
-            // token) exist.
-            let early = Arc::new(redaction_rules(&settings, None)?);
-            let clean = |s: &str| common::redact::redact_text(&early, s);
-            let created = client
-                .create_run(
-                    &secret,
-                    &CreateRun {
-                        name: args.name.as_deref().map(clean),
-                        prompt: None,
-                        cwd: given_cwd.as_ref().map(|c| clean(&c.display().to_string())),
-                    },
-                )
-                .await?;
-            eprintln!("claude-runner: run {} → {}", created.run_id, created.ui_url);
-            (created.run_id, Secret::new(created.token))
-        }
-    };
-    let key = common::sign::derive_run_key(secret.expose().as_bytes(), &run_id, token.expose());
+    let (run_id, key, token) = attach(&settings, &client, &args, given_cwd.as_deref()).await?;
     let signer = Signer::Run {
         run_id: run_id.clone(),
         key,
@@ -234,7 +303,7 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
             options: settings.claude.clone(),
         },
         cwd: cwd.clone(),
-        hidden,
+        hidden: hidden.clone(),
         rules: rules.clone(),
         tx: tx.clone(),
         client: client.clone(),
@@ -249,6 +318,7 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
         mcp_config: approvals.mcp_config(),
         ceilings: settings.ceilings.clone(),
         outbox: outbox.clone(),
+        resume: args.resume.clone(),
     };
     let (ended, _stream_counts) = driver.run(args.prompt.clone()).await;
     // From here Ctrl-C or SIGTERM ends the drain early (listening now: one that comes before
@@ -344,6 +414,18 @@ pub async fn run(settings: Settings, args: StartArgs) -> anyhow::Result<i32> {
             eprintln!("claude-runner: run {run_id} was deleted at the gateway");
         }
         return Ok(exit::of_start(outcome));
+    }
+    if args.archive {
+        stage_archive(
+            &settings,
+            &ended,
+            &cwd,
+            auto_workspace,
+            &hidden,
+            &rules,
+            &outbox,
+        )
+        .await;
     }
     // claude.log is complete once the sequencer has ended.
     if let Err(e) = outbox.stage_log(&rules).await {

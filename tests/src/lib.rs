@@ -4,6 +4,7 @@
 //! The binaries are found next to the test executable (`target/<profile>/`); the README's test
 //! command builds them first (`cargo build --workspace --bins`).
 
+pub mod agents;
 pub mod claude;
 pub mod fake_anthropic;
 pub mod load;
@@ -262,6 +263,25 @@ impl Gateway {
         assert_eq!(resp.status(), 201, "queue {body}");
         let v: serde_json::Value = resp.json().await.expect("json");
         v["id"].as_str().expect("command id").to_string()
+    }
+
+    /// POST JSON to an admin API path: the status and the answer as JSON (`null` if none).
+    pub async fn admin_post(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let resp = self
+            .client()
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(&self.admin_token)
+            .json(&body)
+            .send()
+            .await
+            .expect("admin request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or_default())
     }
 
     pub async fn runs(&self) -> Vec<RunSummary> {

@@ -13,8 +13,8 @@ pub mod tokens;
 
 pub use crate::store::Role;
 pub use people::{
-    ADMIN_TOKEN_ID, AdminOnly, Authorized, OperateRuns, Principal, ReadMetrics, ReadRuns,
-    Requirement,
+    ADMIN_TOKEN_ID, API_TOKEN_PREFIX, AdminOnly, Authorized, CreateRuns, OperateRuns, Principal,
+    ReadMetrics, ReadRuns, Requirement,
 };
 pub use runner::Caller;
 pub use signed::{BodyKind, Key, Signed, SignedRoute};

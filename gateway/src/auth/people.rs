@@ -39,6 +39,14 @@ pub enum Principal {
     AdminToken,
     /// `Authorization: Bearer <GATEWAY_METRICS_TOKEN>`: reads `/metrics`, nothing else.
     MetricsScraper,
+    /// `Authorization: Bearer at_…`: an API token an admin made for a script, with its scopes.
+    /// It has no role: only the requirements that name its scopes admit it.
+    ApiToken {
+        id: String,
+        name: String,
+        create_runs: bool,
+        read_runs: bool,
+    },
 }
 
 impl Principal {
@@ -47,7 +55,7 @@ impl Principal {
         match self {
             Principal::Person { role, .. } => Some(*role),
             Principal::AdminToken => Some(Role::Admin),
-            Principal::MetricsScraper => None,
+            Principal::MetricsScraper | Principal::ApiToken { .. } => None,
         }
     }
 
@@ -66,6 +74,7 @@ impl Principal {
             Principal::Person { id, name, .. } => Who::new(id, name),
             Principal::AdminToken => Who::new(ADMIN_TOKEN_ID, "admin token"),
             Principal::MetricsScraper => Who::new("metrics_token", "metrics token"),
+            Principal::ApiToken { id, name, .. } => Who::new(id, name),
         }
     }
 }
@@ -104,6 +113,24 @@ impl FromRequestParts<AppState> for Principal {
                 Ok(Principal::AdminToken)
             }
             Some(Some(token)) if metrics(token) => Ok(Principal::MetricsScraper),
+            // Looked up by its SHA-256: the index finds it, no comparison of secrets in memory.
+            Some(Some(token)) if token.starts_with(API_TOKEN_PREFIX) => {
+                match state.store.api_token(tokens::token_hash(token)).await? {
+                    Some(info) => Ok(Principal::ApiToken {
+                        id: info.id,
+                        name: info.name,
+                        create_runs: info
+                            .scopes
+                            .iter()
+                            .any(|s| s == common::agents::SCOPE_CREATE_RUNS),
+                        read_runs: info
+                            .scopes
+                            .iter()
+                            .any(|s| s == common::agents::SCOPE_READ_RUNS),
+                    }),
+                    None => Err(ApiError::AdminRequired),
+                }
+            }
             _ => Err(ApiError::AdminRequired),
         }
     }
@@ -147,13 +174,40 @@ fn at_least(principal: &Principal, role: Role) -> bool {
     principal.role().is_some_and(|r| r >= role)
 }
 
+/// The prefix of every API token, so the gateway knows to look one up.
+pub const API_TOKEN_PREFIX: &str = "at_";
+
 /// Read runs: the list, a run, its events, streams, artifacts and transcript; one's own
-/// account and sessions. Viewers and up.
+/// account and sessions. Viewers and up, or an API token with `read_runs`.
 #[derive(Debug)]
 pub struct ReadRuns;
 impl Requirement for ReadRuns {
     fn allows(principal: &Principal) -> bool {
         at_least(principal, Role::Viewer)
+            || matches!(
+                principal,
+                Principal::ApiToken {
+                    read_runs: true,
+                    ..
+                }
+            )
+    }
+}
+
+/// Create runs and send them follow-up prompts (`POST /api/runs`, `POST /api/runs/:id/prompt`):
+/// operators and up, or an API token with `create_runs`.
+#[derive(Debug)]
+pub struct CreateRuns;
+impl Requirement for CreateRuns {
+    fn allows(principal: &Principal) -> bool {
+        at_least(principal, Role::Operator)
+            || matches!(
+                principal,
+                Principal::ApiToken {
+                    create_runs: true,
+                    ..
+                }
+            )
     }
 }
 

@@ -19,6 +19,9 @@ pub enum Caller {
     Shared,
     /// Signed with the key of this run.
     Run(String),
+    /// Signed with the own key of this agent (`X-Runner-Run: agent:<id>`), enrolled and not
+    /// revoked.
+    Agent(String),
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
@@ -65,6 +68,18 @@ pub async fn begin_runner(
 
     let (key, caller): (Vec<u8>, Caller) = if run_id.is_empty() {
         (hmac_secret.expose().as_bytes().to_vec(), Caller::Shared)
+    } else if let Some(agent_id) = run_id.strip_prefix(common::agents::AGENT_CALLER_PREFIX) {
+        if !common::wire::valid_run_id(agent_id) {
+            return Err(ApiError::Unauthorized(AuthReason::UnknownAgent));
+        }
+        let agent = store
+            .agent(agent_id.to_string())
+            .await?
+            .ok_or(ApiError::Unauthorized(AuthReason::UnknownAgent))?;
+        if agent.summary.revoked {
+            return Err(ApiError::Unauthorized(AuthReason::AgentRevoked));
+        }
+        (agent.key.to_vec(), Caller::Agent(agent_id.to_string()))
     } else {
         if !common::wire::valid_run_id(run_id) {
             return Err(ApiError::Unauthorized(AuthReason::UnknownRun));
@@ -115,7 +130,7 @@ impl RunnerCheck {
     pub fn run_id(&self) -> Option<&str> {
         match &self.caller {
             Caller::Run(id) => Some(id),
-            Caller::Shared => None,
+            Caller::Shared | Caller::Agent(_) => None,
         }
     }
 }

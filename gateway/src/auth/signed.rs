@@ -30,8 +30,10 @@ pub enum Key {
     Shared,
     /// A run's `K_run`. When the path names a run (`{id}`), it must be that run.
     Run,
-    /// Either.
+    /// Either of the two above.
     Either,
+    /// An enrolled agent's own key (`X-Runner-Run: agent:<id>`).
+    Agent,
 }
 
 /// What body a route takes.
@@ -86,11 +88,19 @@ impl<R> Signed<R> {
         &self.body
     }
 
-    /// The run whose key signed the request; `None` for the shared secret.
+    /// The run whose key signed the request; `None` for the shared secret or an agent.
     pub fn run_id(&self) -> Option<&str> {
         match &self.caller {
             Caller::Run(id) => Some(id),
-            Caller::Shared => None,
+            Caller::Shared | Caller::Agent(_) => None,
+        }
+    }
+
+    /// The agent whose key signed the request, for a [`Key::Agent`] route.
+    pub fn agent_id(&self) -> Option<&str> {
+        match &self.caller {
+            Caller::Agent(id) => Some(id),
+            Caller::Shared | Caller::Run(_) => None,
         }
     }
 }
@@ -125,6 +135,12 @@ impl<R: SignedRoute> FromRequest<AppState> for Signed<R> {
             }
             (Key::Run, Caller::Shared) => {
                 return Err(ApiError::Unauthorized(AuthReason::UnknownRun));
+            }
+            // An agent's key acts only for the agent, and only an agent's key does.
+            (Key::Agent, Caller::Agent(_)) => {}
+            (Key::Agent, _) => return Err(ApiError::Unauthorized(AuthReason::UnknownAgent)),
+            (_, Caller::Agent(_)) => {
+                return Err(ApiError::Unauthorized(AuthReason::BadSignature));
             }
             _ => {}
         }
@@ -211,4 +227,20 @@ pub struct Ingest;
 impl SignedRoute for Ingest {
     const KEY: Key = Key::Run;
     const BODY: BodyKind = BodyKind::Ingest;
+}
+
+/// An agent's call without a body (the assignment poll).
+#[derive(Debug)]
+pub struct AgentRead;
+impl SignedRoute for AgentRead {
+    const KEY: Key = Key::Agent;
+    const BODY: BodyKind = BodyKind::Empty;
+}
+
+/// An agent's call with a JSON body (a heartbeat).
+#[derive(Debug)]
+pub struct AgentJson;
+impl SignedRoute for AgentJson {
+    const KEY: Key = Key::Agent;
+    const BODY: BodyKind = BodyKind::Json;
 }

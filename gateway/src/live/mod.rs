@@ -19,6 +19,9 @@ use common::wire::{RawEvent, RunSummary};
 use tokio::sync::broadcast;
 
 pub use hub::Batch;
+
+/// The queue's bell among the runs' bells: not a run id (those have no colon).
+const QUEUE_BELL: &str = "queue:";
 pub use waiters::Joined;
 
 use crate::store::{AppendOutcome, Store};
@@ -91,6 +94,16 @@ impl Live {
     /// A command was queued for `run_id`, or the run was deleted: wake every runner waiting.
     pub fn ring(&self, run_id: &str) {
         self.waiters.ring(run_id);
+    }
+
+    /// The bell of the queue of runs, held while an agent waits for an assignment.
+    pub fn queue_bell(&self) -> Joined<'_> {
+        self.waiters.join(QUEUE_BELL)
+    }
+
+    /// A run was queued, or an agent's capacity freed: wake every agent waiting.
+    pub fn ring_queue(&self) {
+        self.waiters.ring(QUEUE_BELL);
     }
 
     /// Open streams: run streams plus runs-list streams (for `/metrics`).

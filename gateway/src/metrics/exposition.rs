@@ -98,11 +98,13 @@ pub fn render(m: &Metrics, gauges: &Gauges) -> String {
     let _ = writeln!(out, "{name}_count {cumulative}");
 
     let by_status: Vec<(String, String)> = [
+        RunStatus::Queued,
         RunStatus::Pending,
         RunStatus::Running,
         RunStatus::Finished,
         RunStatus::Failed,
         RunStatus::Stopped,
+        RunStatus::Lost,
     ]
     .iter()
     .map(|s| {

@@ -192,6 +192,9 @@ mod tests {
                 ..Default::default()
             }),
             pinned: false,
+            agent: None,
+            agent_offline: false,
+            reason: None,
         }
     }
 

@@ -155,6 +155,10 @@ async fn append_and_announce(
             .notifier
             .after_ingest(&run_id, &events, &outcome)
             .await;
+        if outcome.status.is_terminal() && outcome.inserted > 0 {
+            // A run that ended may free a slot of its agent: a waiting agent tries a claim.
+            state.live.ring_queue();
+        }
         Ok(outcome)
     });
     match task.await {

@@ -2,6 +2,7 @@
 //! every request passes. Handlers take their helpers from below (`crate::http`, `crate::auth`,
 //! the domain modules, `crate::store`), never from each other.
 
+mod agents;
 mod artifacts;
 mod assets;
 mod audit;
@@ -15,6 +16,7 @@ mod runs;
 mod search;
 mod session;
 mod stream;
+mod tokens;
 mod transcript;
 
 use axum::Router;
@@ -28,6 +30,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
         .merge(runs::routes())
+        .merge(agents::routes())
+        .merge(tokens::routes())
         .merge(ingest::routes())
         .merge(commands::routes())
         .merge(stream::routes())

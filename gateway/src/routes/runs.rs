@@ -4,15 +4,18 @@
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use common::wire::{CreateRun, CreatedRun, EventPage, RunSummary};
+use common::agents::{FollowUp, QueueRun, RunAnswer};
+use common::wire::{CommandKind, CreateRun, CreatedRun, EventPage, RunSummary};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::agents;
 use crate::audit::{self, Source, Who};
 use crate::auth::signed::{self, Signed};
-use crate::auth::{Authorized, OperateRuns, ReadRuns};
+use crate::auth::{Authorized, CreateRuns, OperateRuns, ReadRuns};
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::http::{self, parse_json, read_body};
@@ -25,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/runner/runs", post(create_run_signed))
         .route("/api/runs", get(list_runs).post(create_run_admin))
         .route("/api/runs/{id}", get(get_run))
+        .route("/api/runs/{id}/prompt", post(follow_up))
         .route("/api/runs/{id}/events", get(run_events))
         .route("/api/runs/{id}/activity", get(run_activity))
         .route("/api/runs/{id}/pin", put(pin).delete(unpin))
@@ -117,22 +121,100 @@ async fn create_run_signed(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-/// A person creates a run for a runner to attach to (the token is shown once).
+/// A person creates a run: for a runner to attach to (the token is shown once), or, with a
+/// target (`agent`, `labels`) or `"queue": true`, queued for an agent.
 async fn create_run_admin(
     State(state): State<AppState>,
-    caller: Authorized<OperateRuns>,
+    caller: Authorized<CreateRuns>,
     headers: HeaderMap,
     body: Body,
-) -> Result<(StatusCode, Json<CreatedRun>), ApiError> {
+) -> Result<Response, ApiError> {
     let bytes = read_body(body, &headers, state.limits.max_json_bytes).await?;
-    let req: CreateRun = if bytes.is_empty() {
-        CreateRun::default()
-    } else {
-        parse_json(&bytes)?
-    };
     let who = caller.principal().who();
+    if bytes.is_empty() {
+        let created = create_run(&state, CreateRun::default(), &who, caller.source()).await?;
+        return Ok((StatusCode::CREATED, Json(created)).into_response());
+    }
+    let value: serde_json::Value = parse_json(&bytes)?;
+    if QueueRun::is_queue_body(&value) {
+        let q: QueueRun = parse_json(&bytes)?;
+        let mut request = q.request;
+        if let Some(from) = &q.continue_from {
+            request.resume = Some(agents::resolve_continue(state.store.as_ref(), from).await?);
+        }
+        let started = json!({
+            "name": q.name,
+            "prompt": audit::excerpt(&request.prompt),
+            "queued": true,
+        });
+        let run_id = agents::queue(state.store.as_ref(), &state.live, q.name, request).await?;
+        if let Some(wait) = q.wait {
+            let wait = std::time::Duration::from_secs(wait.min(agents::MAX_API_WAIT_SECS));
+            agents::wait_for_turn(state.store.as_ref(), &state.live, &run_id, 0, wait).await?;
+        }
+        let answer = agents::answer(
+            state.store.as_ref(),
+            &state.transcripts,
+            &state.base_url,
+            &run_id,
+        )
+        .await?;
+        // Logged once answered: an await before the answer lets a waiting agent take the run
+        // first, and the answer would not say `queued`.
+        let event = audit::Event::new("run_started")
+            .run(&run_id)
+            .detail(started);
+        caller.audit(state.store.as_ref(), event).await;
+        return Ok((StatusCode::CREATED, Json(answer)).into_response());
+    }
+    let req: CreateRun = parse_json(&bytes)?;
     let created = create_run(&state, req, &who, caller.source()).await?;
-    Ok((StatusCode::CREATED, Json(created)))
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+/// `POST /api/runs/:id/prompt` `{"prompt", "wait"?}`: a follow-up prompt for a session run,
+/// answered like `POST /api/runs` (with `wait`, once the turn it starts has ended).
+async fn follow_up(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Authorized<CreateRuns>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<RunAnswer>, ApiError> {
+    let bytes = read_body(body, &headers, state.limits.max_json_bytes).await?;
+    let f: FollowUp = parse_json(&bytes)?;
+    let kind = CommandKind::Prompt {
+        prompt: f.prompt,
+        model: None,
+        permission_mode: None,
+    };
+    crate::commands::check_kind(&kind)?;
+    crate::commands::require_live_run(state.store.as_ref(), &id).await?;
+    let before = http::stored_run(state.store.as_ref(), &id)
+        .await?
+        .summary
+        .claude
+        .map_or(0, |c| c.prompts);
+    let command = crate::commands::queue(state.store.as_ref(), &state.live, &id, kind).await?;
+    caller
+        .audit(
+            state.store.as_ref(),
+            crate::commands::audit_event(&id, &command),
+        )
+        .await;
+    if let Some(wait) = f.wait {
+        let wait = std::time::Duration::from_secs(wait.min(agents::MAX_API_WAIT_SECS));
+        agents::wait_for_turn(state.store.as_ref(), &state.live, &id, before, wait).await?;
+    }
+    Ok(Json(
+        agents::answer(
+            state.store.as_ref(),
+            &state.transcripts,
+            &state.base_url,
+            &id,
+        )
+        .await?,
+    ))
 }
 
 /// What was done to a run and by whom, as its history shows it: the audit lines of the run,

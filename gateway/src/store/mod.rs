@@ -42,6 +42,14 @@
 //! * **Commands keep their queue order** (the order they were stored, not their `created_at`) and
 //!   get ids unique without a shared counter.
 //! * **A touch never revives a session**: [`Store::touch_session`] only updates a row that exists.
+//! * **A queued run is taken once.** [`Store::claim_run`] reads the agent, counts its runs, picks
+//!   the oldest queued run [`common::agents::admits`] lets it take and assigns it, in one
+//!   transaction that no other claim can interleave with (SQLite: the one writer in an
+//!   `IMMEDIATE` transaction; PostgreSQL: the agent's row `FOR UPDATE` and the run picked with
+//!   `FOR UPDATE SKIP LOCKED`, then checked to be still `queued`). Queue order is the order runs
+//!   were queued. [`Store::cancel_queued_run`] changes only a run still `queued`.
+//! * **An enrollment token enrolls once**: consumed in the transaction that stores the agent,
+//!   and not consumed when the enrollment fails (an agent name taken, say).
 //! * **An invitation is used once**: [`Store::take_invitation`] checks and marks it in one
 //!   statement (or under one lock), so two people holding the link cannot both join; so is a
 //!   phone-pairing code ([`Store::take_pairing`]).
@@ -62,8 +70,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use common::agents::{AgentProfile, AgentSummary, ApiTokenInfo};
 use common::wire::{ArtifactInfo, Command, CommandKind, RawEvent, RunStatus, RunSummary};
 
+mod agents;
 mod notify;
 mod open;
 mod progress;
@@ -72,6 +82,7 @@ pub mod search;
 pub mod sqlite;
 mod team;
 
+pub use agents::{AgentRecord, Claimed, NewAgent, QueuedRun, claimable};
 pub use notify::{
     ActionToken, AttemptResult, NewOutbound, NewWebhook, NotifyEvent, Outbound, OutboundState,
     PushSubscription, Target, Webhook, WebhookFormat,
@@ -458,6 +469,86 @@ pub trait Store: Send + Sync + 'static {
     /// How many runs are in each status (statuses with none may be left out); for `/metrics`.
     fn run_counts(&self) -> StoreFuture<Vec<(RunStatus, u64)>>;
 
+    // Agents and the queue of runs (`agents.rs`).
+
+    /// Stores a one-time enrollment token by its SHA-256, valid until `expires_at` (unix ms).
+    fn create_enrollment(
+        &self,
+        token_hash: [u8; 32],
+        created_at: i64,
+        expires_at: i64,
+    ) -> StoreFuture<()>;
+
+    /// Consumes the enrollment token and stores the agent, online, seen at `created_at`, in one
+    /// transaction. [`StoreError::NotFound`]: no such token, used, or expired at
+    /// `agent.created_at`; [`StoreError::Conflict`]: an agent that is not revoked has the name
+    /// (the token stays unused).
+    fn enroll_agent(&self, token_hash: [u8; 32], agent: NewAgent) -> StoreFuture<()>;
+
+    fn agent(&self, id: String) -> StoreFuture<Option<AgentRecord>>;
+
+    /// Every agent, revoked ones included, by name.
+    fn list_agents(&self) -> StoreFuture<Vec<AgentSummary>>;
+
+    /// An agent was heard from at `now` (unix ms): it is online again, and its profile (from a
+    /// heartbeat) replaces the stored one. `None` for an unknown or revoked agent.
+    fn agent_seen(
+        &self,
+        id: String,
+        profile: Option<AgentProfile>,
+        now: i64,
+    ) -> StoreFuture<Option<AgentSummary>>;
+
+    /// Sets or clears an agent's drain request; `false` if there is no such agent.
+    fn set_agent_drain(&self, id: String, drain: bool) -> StoreFuture<bool>;
+
+    /// Revokes an agent's credential for good; `false` if there was no such agent or it was
+    /// revoked already.
+    fn revoke_agent(&self, id: String, now: i64) -> StoreFuture<bool>;
+
+    /// Marks offline every online agent last seen before `seen_before` (unix ms); their ids.
+    fn mark_agents_offline(&self, seen_before: i64) -> StoreFuture<Vec<String>>;
+
+    /// Stores a run in status `queued` with its request; [`StoreError::Conflict`] if the id
+    /// exists.
+    fn queue_run(&self, run: QueuedRun) -> StoreFuture<()>;
+
+    /// The oldest queued run the agent may take (see `claimable` and
+    /// `common::agents::admits`), now `pending` and assigned to it; `None` if there is none or
+    /// the agent may take nothing now. A run is claimed by one agent only.
+    fn claim_run(&self, agent_id: String, now: i64) -> StoreFuture<Option<Claimed>>;
+
+    /// Cancels a run while it is still queued: `stopped`, with `reason`; `false` if it is not
+    /// queued (taken meanwhile, or no such run).
+    fn cancel_queued_run(&self, id: String, reason: String, now: i64) -> StoreFuture<bool>;
+
+    /// The agent's runs that have not ended and are not in `holding` end `lost` with `reason`;
+    /// their ids.
+    fn lose_runs(
+        &self,
+        agent_id: String,
+        holding: Vec<String>,
+        reason: String,
+        now: i64,
+    ) -> StoreFuture<Vec<String>>;
+
+    /// The request a queued run was created with (also once an agent took it); `None` for a
+    /// run that was never queued, or no such run.
+    fn run_request(&self, id: String) -> StoreFuture<Option<common::agents::RunRequest>>;
+
+    // API tokens for scripts, kept by their SHA-256.
+
+    /// Stores a token by its hash; [`StoreError::Conflict`] if the id or hash exists.
+    fn create_api_token(&self, info: ApiTokenInfo, hash: [u8; 32]) -> StoreFuture<()>;
+
+    /// The token with this hash, if it exists and is not revoked.
+    fn api_token(&self, hash: [u8; 32]) -> StoreFuture<Option<ApiTokenInfo>>;
+
+    fn list_api_tokens(&self) -> StoreFuture<Vec<ApiTokenInfo>>;
+
+    /// `false` if there was no such token or it was revoked already.
+    fn revoke_api_token(&self, id: String) -> StoreFuture<bool>;
+
     /// Pins (`true`) or unpins a run: retention never deletes a pinned run. `false` if there is
     /// no such run (a run retention has begun deleting counts as none).
     fn set_pinned(&self, run_id: String, pinned: bool) -> StoreFuture<bool>;
@@ -523,6 +614,9 @@ mod tests {
                 last_event_at: None,
                 delivery: None,
                 claude: None,
+                agent: None,
+                agent_offline: false,
+                reason: None,
                 pinned: false,
             },
             key,

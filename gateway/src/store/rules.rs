@@ -61,6 +61,10 @@ pub(crate) fn plan_append_with<'a>(
 
     let mut after = before.clone();
     let mut line = Vec::with_capacity(256);
+    // A queued run's key is handed out only when an agent takes it (then it is `pending`).
+    if after.status == RunStatus::Queued {
+        return Err(StoreError::Invalid("the run is still queued".into()));
+    }
     if after.status == RunStatus::Pending {
         after.status = RunStatus::Running;
     }

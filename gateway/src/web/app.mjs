@@ -12,6 +12,7 @@ import { needingApproval, shellQuote, shownStatus } from './format.mjs';
 import { RunsList } from './runs.mjs';
 import { RunView } from './runview.mjs';
 import { setUpViewer } from './viewer.mjs';
+import { AgentsPage, onlineAgents } from './agents.mjs';
 import { can, me, setMe } from './me.mjs';
 import { showPage, signOutEverywhere } from './team.mjs';
 import { createPasskey, passkeysSupported, usePasskey } from './passkey.mjs';
@@ -377,6 +378,7 @@ function activate(id, { push = true, target = null, focus = false } = {}) {
   const page = PAGES.has(id);
   const url = id === 'runs' ? '/' : page ? `/${id}` : `/runs/${id}${target ? `#L${target}` : ''}`;
   if (push && location.pathname + location.hash !== url) history.pushState(null, '', url);
+  agentsPage.hide();
   $('runs-view').hidden = id !== 'runs';
   $('run-views').hidden = id === 'runs' || page;
   for (const p of PAGES) $(`${p}-view`).hidden = p !== id;
@@ -438,6 +440,17 @@ $('home').addEventListener('click', (ev) => {
   activate('runs', { focus: true });
 });
 
+// ---------- agents ----------
+
+const agentsPage = new AgentsPage();
+$('agents-open').addEventListener('click', () => {
+  $('runs-view').hidden = true;
+  $('run-views').hidden = true;
+  for (const p of PAGES) $(`${p}-view`).hidden = true;
+  agentsPage.show();
+  setTitle('Agents · claude-runner gateway');
+});
+
 // ---------- new run ----------
 
 // Keyboard decisions on the open run's approval cards (A, R, D; see approvals.mjs).
@@ -462,12 +475,28 @@ function registerWorker() {
 const dialog = $('new-run');
 let created = null;
 
+/** The agents a run can be started on, after the two fixed choices. */
+async function fillTargets() {
+  const select = $('nr-target');
+  while (select.options.length > 2) select.remove(2);
+  try {
+    for (const a of await onlineAgents()) {
+      const o = el('option', null, `Agent ${a.name} (${a.running}/${a.capacity} runs)`);
+      o.value = a.name;
+      select.append(o);
+    }
+  } catch {
+    // Without the list, the fixed choices remain.
+  }
+}
+
 $('new-run-open').addEventListener('click', () => {
   $('new-run-form').reset();
   $('new-run-form').hidden = false;
   $('new-run-done').hidden = true;
   $('nr-error').textContent = '';
   created = null;
+  fillTargets();
   dialog.showModal();
   $('nr-name').focus();
 });
@@ -480,7 +509,29 @@ $('new-run-form').addEventListener('submit', async (ev) => {
     const v = $(`nr-${k}`).value.trim();
     if (v) body[k] = v;
   }
+  const target = $('nr-target').value;
   $('nr-create').disabled = true;
+  if (target) {
+    // On an agent: queued, taken by the agent, opened here at once.
+    if (!body.prompt) {
+      $('nr-error').textContent = 'A run on an agent needs a prompt.';
+      $('nr-create').disabled = false;
+      return;
+    }
+    if (target === '*') body.queue = true;
+    else body.agent = target;
+    body.session = $('nr-session').checked;
+    try {
+      const queued = await api('POST', '/api/runs', body);
+      dialog.close();
+      openRun(queued.run_id);
+    } catch (e) {
+      $('nr-error').textContent = `Could not start the run: ${e.message}`;
+    } finally {
+      $('nr-create').disabled = false;
+    }
+    return;
+  }
   try {
     created = await api('POST', '/api/runs', body);
     const parts = ['claude-runner', 'start', '--run-id', created.run_id, '--token', created.token];

@@ -2,7 +2,7 @@
 // one check every link made from run data passes. Pure: no DOM, unit-tested under node --test.
 
 /** A run state after which nothing more happens. */
-export const TERMINAL = new Set(['finished', 'failed', 'stopped', 'incomplete']);
+export const TERMINAL = new Set(['finished', 'failed', 'stopped', 'incomplete', 'lost']);
 
 const pad = (n, w = 2) => String(n).padStart(w, '0');
 
@@ -91,6 +91,7 @@ export function statusLabel(status) {
  *  running session between turns is waiting for a prompt. */
 export function shownStatus(run) {
   if (!run) return 'unknown';
+  if (run.agent_offline && !TERMINAL.has(run.status)) return 'agent_offline';
   if (run.status === 'running' && run.claude && run.claude.pending_approvals > 0) return 'needs_approval';
   return run.status === 'running' && run.claude && run.claude.between_turns ? 'waiting_for_input' : run.status;
 }

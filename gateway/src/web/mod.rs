@@ -46,6 +46,7 @@ const ASSETS: &[Asset] = &[
     // The entry module and what it imports at load (index.html preloads them).
     module!("app.mjs"),
     module!("api.mjs"),
+    module!("agents.mjs"),
     module!("dom.mjs"),
     module!("format.mjs"),
     module!("runs.mjs"),

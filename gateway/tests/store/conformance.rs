@@ -20,6 +20,8 @@ use gateway::store::{
 };
 use serde_json::{Value, json};
 
+pub use super::agents::*;
+
 /// What [`Database::open`] returns.
 pub type Opening<'a> = Pin<Box<dyn Future<Output = Arc<dyn Store>> + Send + 'a>>;
 
@@ -124,6 +126,9 @@ pub async fn create_get_and_list_runs(db: &dyn Database) {
             last_event_at: None,
             delivery: None,
             claude: None,
+            agent: None,
+            agent_offline: false,
+            reason: None,
             pinned: false,
         }
     );

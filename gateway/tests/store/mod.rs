@@ -1,6 +1,7 @@
 //! The store conformance suite (`conformance.rs`) and the macro that runs it on a backend.
 #![allow(dead_code)] // each backend's test binary uses what it needs
 
+pub mod agents;
 pub mod conformance;
 
 /// Every conformance case as a `#[tokio::test]`; `$db` makes a fresh
@@ -38,6 +39,11 @@ macro_rules! conformance_tests {
                 a_pairing_code_signs_in_once_until_it_expires,
                 meta_is_a_key_value_table,
                 everything_survives_a_reopen,
+                an_enrollment_token_enrolls_once,
+                agents_are_seen_drained_revoked_and_go_offline,
+                queued_runs_are_taken_in_order_by_matching_agents_within_capacity,
+                an_offline_agent_marks_its_runs_and_a_returning_one_loses_what_it_lacks,
+                api_tokens_are_found_by_hash_until_revoked_and_requests_are_kept,
                 retention_chooses_ended_unpinned_runs_past_their_cutoff,
                 purging_hides_a_run_then_deletes_it_in_small_steps,
                 a_pinned_run_is_kept_and_an_unpinned_one_purged,
@@ -52,6 +58,7 @@ macro_rules! conformance_tests {
                 concurrent_batches_commit_together_each_with_its_own_answer,
                 readers_see_whole_batches_while_ingest_runs,
                 two_stores_ingesting_one_run_store_each_event_once,
+                two_stores_claiming_take_each_run_once,
                 an_invitation_is_taken_by_one_of_many
         );
     };

@@ -25,6 +25,8 @@ test('a running run’s duration goes on with the clock; an ended one stops', ()
 
 test('states: a running session between turns waits for input', () => {
   assert.equal(f.shownStatus({ status: 'running', claude: { between_turns: true } }), 'waiting_for_input');
+  assert.equal(f.shownStatus({ status: 'running', agent_offline: true }), 'agent_offline');
+  assert.equal(f.shownStatus({ status: 'lost', agent_offline: true }), 'lost');
   assert.equal(f.shownStatus({ status: 'running', claude: null }), 'running');
   assert.equal(f.shownStatus(null), 'unknown');
   assert.equal(f.statusLabel('waiting_for_input'), 'Waiting for input');

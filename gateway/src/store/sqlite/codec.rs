@@ -10,10 +10,13 @@ use rusqlite::{ErrorCode, Row};
 use crate::store::RunRecord;
 
 pub(super) const RUN_COLUMNS: &str = "id, name, status, prompt, cwd, created_at, finished_at, exit_code, \
-                           last_seq, last_event_at, key, delivery, claude, pinned";
+                           last_seq, last_event_at, key, delivery, claude, pinned, \
+                           (SELECT name FROM agents WHERE agents.id = runs.agent_id), \
+                           ifnull((SELECT NOT online FROM agents WHERE agents.id = runs.agent_id), 0), \
+                           reason";
 
 /// How many columns [`RUN_COLUMNS`] names: the index of the first column a query selects after them.
-pub(super) const RUN_COLUMN_COUNT: usize = 14;
+pub(super) const RUN_COLUMN_COUNT: usize = 17;
 
 /// A conversion failure of column `index`, reported like rusqlite's own.
 pub(super) fn bad_column(index: usize, ty: Type, why: impl Into<String>) -> rusqlite::Error {
@@ -45,6 +48,10 @@ pub(super) fn run_record(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
             },
             claude: claude_stats(row.get_ref(12)?.as_str_or_null()?),
             pinned: row.get(13)?,
+            agent: row.get(14)?,
+            // Only a run that can still hear from its agent waits for it.
+            agent_offline: row.get::<_, bool>(15)? && !status.is_terminal(),
+            reason: row.get(16)?,
         },
         key: row.get(10)?,
     })

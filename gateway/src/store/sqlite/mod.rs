@@ -27,6 +27,7 @@ use std::sync::{Arc, Mutex};
 use common::wire::{ArtifactInfo, Command, CommandKind, RawEvent, RunStatus, RunSummary};
 use rusqlite::Connection;
 
+mod agents;
 mod checkpoint;
 mod codec;
 mod conn;
@@ -48,10 +49,12 @@ use self::schema::{ensure_incremental_vacuum, migrate};
 use self::writer::Queue;
 use super::search::{LinePage, Needle, RunHit, RunSearch};
 use super::{
-    ActionToken, AppendOutcome, AttemptResult, AuditEntry, Invitation, NewOutbound, NewRun,
-    NewWebhook, Nonce, Outbound, Person, Purge, PushSubscription, RunRecord, Store, StoreError,
-    StoreFuture, StoredPasskey, StoredSession, Target, Webhook,
+    ActionToken, AgentRecord, AppendOutcome, AttemptResult, AuditEntry, Claimed, Invitation,
+    NewAgent, NewOutbound, NewRun, NewWebhook, Nonce, Outbound, Person, Purge, PushSubscription,
+    QueuedRun, RunRecord, Store, StoreError, StoreFuture, StoredPasskey, StoredSession, Target,
+    Webhook,
 };
+use common::agents::{AgentProfile, AgentSummary, ApiTokenInfo, RunRequest};
 
 /// [`Store`] on a SQLite database.
 pub struct SqliteStore {
@@ -116,11 +119,16 @@ impl SqliteStore {
         // the WAL per batch.
         writer
             .pragma_update(None, "synchronous", "FULL")
-            .and_then(|()| writer.pragma_update(None, "foreign_keys", "ON"))
+            .and_then(|()| writer.pragma_update(None, "foreign_keys", "OFF"))
             .and_then(|()| writer.busy_timeout(BUSY_TIMEOUT))
             .map_err(|e| backend("configure connection", e))?;
         writer.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        // Foreign keys on only after the migrations: one that rebuilds `runs` must not cascade
+        // its drop to the events.
         migrate(&mut writer)?;
+        writer
+            .pragma_update(None, "foreign_keys", "ON")
+            .map_err(|e| backend("configure connection", e))?;
         ensure_incremental_vacuum(&writer)?;
         let readers = path.clone().map(ReadPool::new);
         let checkpointer = match &path {
@@ -485,6 +493,90 @@ impl Store for SqliteStore {
 
     fn run_counts(&self) -> StoreFuture<Vec<(RunStatus, u64)>> {
         self.read(runs::run_counts)
+    }
+
+    fn create_enrollment(
+        &self,
+        token_hash: [u8; 32],
+        created_at: i64,
+        expires_at: i64,
+    ) -> StoreFuture<()> {
+        self.write(move |c| agents::create_enrollment(c, token_hash, created_at, expires_at))
+    }
+
+    fn enroll_agent(&self, token_hash: [u8; 32], agent: NewAgent) -> StoreFuture<()> {
+        self.write(move |c| agents::enroll_agent(c, token_hash, agent))
+    }
+
+    fn agent(&self, id: String) -> StoreFuture<Option<AgentRecord>> {
+        self.read(move |c| agents::agent(c, &id))
+    }
+
+    fn list_agents(&self) -> StoreFuture<Vec<AgentSummary>> {
+        self.read(agents::list_agents)
+    }
+
+    fn agent_seen(
+        &self,
+        id: String,
+        profile: Option<AgentProfile>,
+        now: i64,
+    ) -> StoreFuture<Option<AgentSummary>> {
+        self.write(move |c| agents::agent_seen(c, id, profile, now))
+    }
+
+    fn set_agent_drain(&self, id: String, drain: bool) -> StoreFuture<bool> {
+        self.write(move |c| agents::set_agent_drain(c, id, drain))
+    }
+
+    fn revoke_agent(&self, id: String, now: i64) -> StoreFuture<bool> {
+        self.write(move |c| agents::revoke_agent(c, id, now))
+    }
+
+    fn mark_agents_offline(&self, seen_before: i64) -> StoreFuture<Vec<String>> {
+        self.write(move |c| agents::mark_agents_offline(c, seen_before))
+    }
+
+    fn queue_run(&self, run: QueuedRun) -> StoreFuture<()> {
+        self.write(move |c| agents::queue_run(c, run))
+    }
+
+    fn claim_run(&self, agent_id: String, now: i64) -> StoreFuture<Option<Claimed>> {
+        self.write(move |c| agents::claim_run(c, agent_id, now))
+    }
+
+    fn cancel_queued_run(&self, id: String, reason: String, now: i64) -> StoreFuture<bool> {
+        self.write(move |c| agents::cancel_queued_run(c, id, reason, now))
+    }
+
+    fn lose_runs(
+        &self,
+        agent_id: String,
+        holding: Vec<String>,
+        reason: String,
+        now: i64,
+    ) -> StoreFuture<Vec<String>> {
+        self.write(move |c| agents::lose_runs(c, agent_id, holding, reason, now))
+    }
+
+    fn run_request(&self, id: String) -> StoreFuture<Option<RunRequest>> {
+        self.read(move |c| agents::run_request(c, &id))
+    }
+
+    fn create_api_token(&self, info: ApiTokenInfo, hash: [u8; 32]) -> StoreFuture<()> {
+        self.write(move |c| agents::create_api_token(c, info, hash))
+    }
+
+    fn api_token(&self, hash: [u8; 32]) -> StoreFuture<Option<ApiTokenInfo>> {
+        self.read(move |c| agents::api_token(c, hash))
+    }
+
+    fn list_api_tokens(&self) -> StoreFuture<Vec<ApiTokenInfo>> {
+        self.read(agents::list_api_tokens)
+    }
+
+    fn revoke_api_token(&self, id: String) -> StoreFuture<bool> {
+        self.write(move |c| agents::revoke_api_token(c, id))
     }
 
     fn set_pinned(&self, run_id: String, pinned: bool) -> StoreFuture<bool> {

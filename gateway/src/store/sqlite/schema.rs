@@ -198,7 +198,72 @@ pub(super) const MIGRATIONS: &[&str] = &[
         expires_at INTEGER NOT NULL,
         used_at INTEGER
     ) WITHOUT ROWID;",
-    // 13: search. `search_text` is an FTS5 trigram index over stretches of each run's output
+    // 13: agents and the queue of runs. `runs` is rebuilt for its two new statuses (a CHECK cannot
+    // be altered; `migrate` runs with foreign keys off, so its dependants keep their rows), with
+    // the request of a queued run, the agent that took it and the reason a run was lost or
+    // cancelled. Rows keep their rowids: the queue and the run list order by them.
+    "CREATE TABLE runs_new (
+        id TEXT PRIMARY KEY NOT NULL,
+        name TEXT,
+        prompt TEXT,
+        cwd TEXT,
+        key BLOB NOT NULL CHECK (length(key) = 32),
+        status TEXT NOT NULL CHECK (status IN
+            ('queued', 'pending', 'running', 'finished', 'failed', 'stopped', 'lost')),
+        created_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        exit_code INTEGER,
+        last_seq INTEGER NOT NULL DEFAULT 0 CHECK (last_seq >= 0),
+        last_event_at INTEGER,
+        stop_requested INTEGER NOT NULL DEFAULT 0,
+        stream_state TEXT,
+        delivery TEXT CHECK (delivery IN ('complete', 'incomplete')),
+        claude TEXT,
+        pinned INTEGER NOT NULL DEFAULT 0 CHECK (pinned IN (0, 1)),
+        purging INTEGER NOT NULL DEFAULT 0 CHECK (purging IN (0, 1)),
+        request TEXT,
+        agent_id TEXT,
+        assigned_at INTEGER,
+        reason TEXT
+    );
+    INSERT INTO runs_new (rowid, id, name, prompt, cwd, key, status, created_at, finished_at,
+            exit_code, last_seq, last_event_at, stop_requested, stream_state, delivery, claude, pinned, purging)
+        SELECT rowid, id, name, prompt, cwd, key, status, created_at, finished_at, exit_code,
+            last_seq, last_event_at, stop_requested, stream_state, delivery, claude, pinned,
+            purging FROM runs;
+    DROP TABLE runs;
+    ALTER TABLE runs_new RENAME TO runs;
+    CREATE INDEX runs_by_created ON runs (created_at);
+    CREATE INDEX runs_queued ON runs (status) WHERE status = 'queued';
+    CREATE INDEX runs_by_agent ON runs (agent_id) WHERE agent_id IS NOT NULL;
+    CREATE TABLE agents (
+        id TEXT PRIMARY KEY NOT NULL,
+        name TEXT NOT NULL,
+        key BLOB NOT NULL CHECK (length(key) = 32),
+        profile TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        online INTEGER NOT NULL DEFAULT 1,
+        drain_requested INTEGER NOT NULL DEFAULT 0,
+        revoked_at INTEGER
+    );
+    CREATE UNIQUE INDEX agents_live_name ON agents (name) WHERE revoked_at IS NULL;
+    CREATE TABLE enrollments (
+        token_hash BLOB PRIMARY KEY NOT NULL CHECK (length(token_hash) = 32),
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        agent_id TEXT
+    ) WITHOUT ROWID;",
+    // 14: API tokens for scripts, by the SHA-256 of the token.
+    "CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY NOT NULL,
+        hash BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),
+        name TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+    );",
+    // 15: search. `search_text` is an FTS5 trigram index over stretches of each run's output
     // (contentless: the lines are read back from `event_chunks`; `detail=none`: rowids only),
     // one row per `search_chunks` row, which says whose lines `first_seq..=last_seq` it holds;
     // `runs.indexed_seq` is how far a run is indexed (see `search.rs`). Deleting a run
@@ -222,7 +287,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
 /// Applies the migrations `user_version` has not seen yet, all in one transaction: a failing
 /// step leaves the database as it was, and the error names the step and SQLite's reason. A
 /// database from a newer release (a version past the last step this build knows) is refused
-/// before anything is written.
+/// before anything is written. Call it with foreign keys off (a step that rebuilds a table drops
+/// the old one).
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     migrate_with(conn, MIGRATIONS)
 }

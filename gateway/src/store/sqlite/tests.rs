@@ -477,6 +477,99 @@ async fn ingest_throughput() {
     assert_eq!(summary(&store, "r").await.last_sequence, 100_000);
 }
 
+#[tokio::test]
+async fn the_agents_migration_rebuilds_runs_and_keeps_what_hangs_on_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        // A database at the schema before the agents step with two runs (one pinned), events,
+        // a command and an artifact.
+        let agents_step = MIGRATIONS
+            .iter()
+            .position(|step| step.contains("CREATE TABLE agents"))
+            .unwrap();
+        let mut raw = Connection::open(&path).unwrap();
+        raw.pragma_update(None, "foreign_keys", "ON").unwrap();
+        let tx = raw.transaction().unwrap();
+        for sql in &MIGRATIONS[..agents_step] {
+            tx.execute_batch(sql).unwrap();
+        }
+        tx.pragma_update(None, "user_version", agents_step).unwrap();
+        for (id, at, pinned) in [("old", 1, true), ("new", 2, false)] {
+            tx.execute(
+                "INSERT INTO runs (id, key, status, created_at, last_seq, pinned) VALUES (?1, ?2, 'running', ?3, 0, ?4)",
+                rusqlite::params![id, vec![7u8; 32], at, pinned],
+            )
+            .unwrap();
+        }
+        tx.execute(
+            "INSERT INTO event_chunks (run_id, first_seq, last_seq, body)
+             VALUES ('old', 1, 2, '[[\"stdout\",5,\"a\"],[\"stderr\",6,\"b\"]]')",
+            [],
+        )
+        .unwrap();
+        tx.execute(
+            "INSERT INTO commands (id, run_id, kind, body, created_at) VALUES ('c', 'old', 'stop', '{\"kind\":\"stop\"}', 3)",
+            [],
+        )
+        .unwrap();
+        tx.execute(
+            "INSERT INTO artifacts (run_id, name, size, sha256, created_at, data) VALUES ('old', 'a.log', 1, 'x', 4, x'78')",
+            [],
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+    let events = all_events(&store, "old").await;
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| (e.sequence, e.kind, e.data.clone()))
+            .collect::<Vec<_>>(),
+        [
+            (1, EventKind::Stdout, json!("a")),
+            (2, EventKind::Stderr, json!("b"))
+        ]
+    );
+    assert_eq!(store.pending_commands("old".into()).await.unwrap().len(), 1);
+    assert_eq!(store.list_artifacts("old".into()).await.unwrap().len(), 1);
+    let ids: Vec<_> = store
+        .list_runs(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, ["new", "old"]);
+    assert!(
+        store
+            .run("old".into())
+            .await
+            .unwrap()
+            .unwrap()
+            .summary
+            .pinned
+    );
+    assert!(
+        !store
+            .run("new".into())
+            .await
+            .unwrap()
+            .unwrap()
+            .summary
+            .pinned
+    );
+    // Foreign keys hold again after the migration: deleting cascades.
+    assert!(store.delete_run("old".into()).await.unwrap());
+    assert!(all_events(&store, "old").await.is_empty());
+    let raw = Connection::open(&path).unwrap();
+    let left: i64 = raw
+        .query_row("SELECT count(*) FROM commands", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 0);
+}
+
 /// Waits (polling, with a deadline) until the indexer thread has indexed every stored line.
 async fn indexed(store: &SqliteStore) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -566,7 +659,7 @@ async fn the_search_index_follows_ingest_and_narrows_searches() {
     );
 }
 
-/// A database from before migration 7 gets its stored runs indexed after the upgrade.
+/// A database from before the search migration gets its stored runs indexed after the upgrade.
 #[tokio::test]
 async fn runs_stored_before_the_index_are_indexed_after_the_upgrade() {
     let (dir, path, store) = with_run("old").await;
