@@ -39,7 +39,8 @@ pub enum Principal {
     AdminToken,
     /// `Authorization: Bearer <GATEWAY_METRICS_TOKEN>`: reads `/metrics`, nothing else.
     MetricsScraper,
-    /// `Authorization: Bearer at_…`: an API token an admin made for a script, with its scopes.
+    /// An API token (`at_` and its secret) an admin made for a script, sent in the
+    /// authorization header as a bearer credential, with its scopes.
     /// It has no role: only the requirements that name its scopes admit it.
     ApiToken {
         id: String,
