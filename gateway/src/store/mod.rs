@@ -94,7 +94,7 @@ pub use team::{AuditEntry, Invitation, Person, Role, StoredPasskey};
 /// What the gateway processes sharing one database tell each other (PostgreSQL: LISTEN/NOTIFY):
 /// short texts, heard by every other process listening, in the order one process sent them. A
 /// message can be lost (while a listener reconnects): the listener then hears
-/// [`Heard::Reconnected`], and whoever relies on messages catches up from the store.
+/// [`Heard::Connected`] again, and whoever relies on messages catches up from the store.
 pub trait Channel: Send + Sync + 'static {
     /// Sends `message` (at most a few hundred bytes) to the other processes; never waits.
     fn send(&self, message: String);
@@ -107,8 +107,9 @@ pub trait Channel: Send + Sync + 'static {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Heard {
     Message(String),
-    /// The listener lost its connection and has it back: messages sent meanwhile are lost.
-    Reconnected,
+    /// The listener is connected, first or again: what was sent before is not heard (after a
+    /// lost connection: messages were lost).
+    Connected,
 }
 
 /// What every [`Store`] method returns.

@@ -4,8 +4,9 @@
 //! `SELECT pg_notify(…) FROM unnest(…)` on a pooled connection, so a burst costs one round trip
 //! and messages leave in the order they were queued; `send` never waits for the database.
 //! Listening: a dedicated connection (not the pool's: it must stay open and idle in `LISTEN`)
-//! forwards every notification; when it breaks, the listener reconnects with backoff and says
-//! [`Heard::Reconnected`], because what was sent meanwhile is lost. Each message carries the
+//! forwards every notification; it says [`Heard::Connected`] once it listens, and when the
+//! connection breaks it reconnects with backoff and says so again: what was sent meanwhile is
+//! lost. Each message carries the
 //! sending process's random origin, so a process does not hear itself.
 
 use std::time::Duration;
@@ -89,7 +90,6 @@ async fn listen_forever(
     // A server that vanished without closing the connection is noticed within a minute.
     config.keepalives_idle(Duration::from_secs(20));
     let mut backoff = Duration::from_millis(100);
-    let mut connected_before = false;
     loop {
         match config.connect(tokio_postgres::NoTls).await {
             Ok((client, mut connection)) => {
@@ -112,11 +112,10 @@ async fn listen_forever(
                     tracing::warn!(error = %e, "could not listen to the other gateways");
                 } else {
                     backoff = Duration::from_millis(100);
-                    if connected_before && heard.send(Heard::Reconnected).await.is_err() {
+                    if heard.send(Heard::Connected).await.is_err() {
                         return;
                     }
-                    connected_before = true;
-                    tracing::debug!("listening to the other gateways");
+                    tracing::info!("listening to the other gateways");
                     while let Some(payload) = rx.recv().await {
                         let Some((from, message)) = payload.split_once(' ') else {
                             continue;
