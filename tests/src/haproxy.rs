@@ -22,11 +22,12 @@ impl Haproxy {
         Path::new(HAPROXY).exists()
     }
 
-    /// Balance TCP connections on a free loopback port over `backends` (ports on 127.0.0.1).
-    /// `balance first`: every new connection goes to the first replica that is up, so killing
-    /// it moves every client to the next; health checks every 200 ms take a dead replica out
-    /// after one failure.
-    pub fn start(dir: &Path, backends: &[u16]) -> Self {
+    /// Balance TCP connections on a free loopback port over `backends` (ports on 127.0.0.1)
+    /// with HAProxy's `balance` algorithm `balance` (`first`: every new connection goes to the
+    /// first replica that is up, so killing it moves every client to the next; `roundrobin`:
+    /// connections spread). Health checks every 200 ms take a dead replica out after one
+    /// failure.
+    pub fn start(dir: &Path, backends: &[u16], balance: &str) -> Self {
         let port = free_port();
         let servers: String = backends
             .iter()
@@ -43,7 +44,7 @@ impl Haproxy {
                  defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 120s\n    \
                  timeout server 120s\n    retries 3\n    option redispatch\n\
                  frontend gateways\n    bind 127.0.0.1:{port}\n    default_backend replicas\n\
-                 backend replicas\n    balance first\n{servers}"
+                 backend replicas\n    balance {balance}\n{servers}"
             ),
         )
         .expect("write haproxy.cfg");

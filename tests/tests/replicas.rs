@@ -179,7 +179,7 @@ async fn two_replicas_behind_a_load_balancer_lose_nothing_when_one_is_killed() {
     std::fs::create_dir_all(&dir_b).unwrap();
     let mut a = replica(&dir_a, &db, None);
     let b = replica(&dir_b, &db, Some(&dir_a));
-    let lb = Haproxy::start(dir.path(), &[a.port, b.port]);
+    let lb = Haproxy::start(dir.path(), &[a.port, b.port], "first");
     let lb_url = on_port(&a.url, lb.port);
     let client = a.client();
 
