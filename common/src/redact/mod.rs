@@ -127,9 +127,14 @@ fn ends_value(b: u8) -> bool {
     b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b',' | b';' | b'&' | b'<' | b'>' | b'`')
 }
 
-/// Sources of evidence in `lines`: ESC, the keyword groups, long runs, known and learned
+/// Sources of evidence in `lines`: ESC, keyword literals, long runs, known values, learned
 /// values, extra patterns.
 const SRC_ESC: usize = 0;
+const SRC_KEYWORD: usize = 1;
+const SRC_RUN: usize = 2;
+const SRC_KNOWN: usize = 3;
+const SRC_LEARNED: usize = 4;
+const SOURCES: usize = 6;
 
 impl Redactor {
     pub fn new(rules: Arc<Rules>) -> Self {
@@ -308,57 +313,42 @@ impl Redactor {
     /// The next place at or after `from` where source `src` has evidence of a secret in `batch`.
     fn next_hit(&self, src: usize, batch: &[u8], from: usize) -> usize {
         let rules = &*self.rules;
-        let nk = rules.finders.keywords.len();
         let none = usize::MAX;
-        if src == SRC_ESC {
-            return memchr::memchr(0x1b, &batch[from..]).map_or(none, |p| from + p);
-        }
-        if src <= nk {
-            let re = &rules.finders.keywords[src - 1];
-            let mut at = from;
-            while let Some(m) = re.find_at(batch, at) {
-                if prefilter::keyword_hit(batch, m.start(), m.as_bytes()) {
-                    return m.start();
-                }
-                at = m.start() + 1;
-            }
-            return none;
-        }
-        match src - nk {
-            1 => {
-                let mut at = from;
-                while let Some((s, e)) = prefilter::next_run(&batch[at..]) {
-                    if rules.finders.run_has_anchor(batch, at + s, at + e) {
-                        return at + s;
+        let hay = &batch[from..];
+        let at = match src {
+            SRC_ESC => memchr::memchr(0x1b, hay),
+            SRC_KEYWORD => rules
+                .finders
+                .keywords
+                .first(hay, |s, e| prefilter::keyword_hit(hay, s, &hay[s..e])),
+            SRC_RUN => {
+                let mut at = 0;
+                loop {
+                    let Some((s, e)) = prefilter::next_run(&hay[at..]) else {
+                        break None;
+                    };
+                    if rules.finders.run_has_anchor(hay, at + s, at + e) {
+                        break Some(at + s);
                     }
                     at += e;
                 }
-                none
             }
-            2 => rules
-                .known
-                .as_ref()
-                .and_then(|k| k.find_at(batch, from))
-                .unwrap_or(none),
-            3 => self
-                .learned
-                .as_ref()
-                .and_then(|k| k.find_at(batch, from))
-                .unwrap_or(none),
+            SRC_KNOWN => rules.known.as_ref().and_then(|k| k.find_at(hay, 0)),
+            SRC_LEARNED => self.learned.as_ref().and_then(|k| k.find_at(hay, 0)),
             _ => rules
                 .extra_finder
                 .as_ref()
-                .and_then(|r| r.find_at(batch, from))
-                .map_or(none, |m| m.start()),
-        }
+                .and_then(|r| r.find(hay))
+                .map(|m| m.start()),
+        };
+        at.map_or(none, |p| from + p)
     }
 
     /// Emit the whole lines of `rest[..end]`; `rest[end..]` is what follows (for a key header
     /// at the end of the last line, whose fate depends on the next line).
     fn lines(&mut self, rest: &[u8], end: usize, fin: bool, out: &mut Vec<u8>) -> Flow {
         let batch = &rest[..end];
-        let sources = self.rules.finders.keywords.len() + 5;
-        let mut next = vec![0usize; sources];
+        let mut next = [0usize; SOURCES];
         let (mut emitted, mut from) = (0, 0);
         let mut first = true;
         loop {
