@@ -15,7 +15,7 @@ mod webhook;
 
 use std::sync::Arc;
 
-use common::wire::RawEvent;
+use common::wire::{RawEvent, RunSummary};
 use tokio::sync::Notify;
 
 pub use dispatch::{MAX_ATTEMPTS, retry_delay_ms, run_forever};
@@ -114,6 +114,18 @@ impl Notifier {
             self.bell.notify_one();
         }
         Ok(())
+    }
+
+    /// An agent stopped heartbeating while it held `runs`: an `agent_offline` notice for each.
+    pub async fn agent_offline(&self, runs: &[RunSummary]) {
+        let now = now_ms();
+        let notices = runs
+            .iter()
+            .map(|r| Notice::new(NotifyEvent::AgentOffline, r, &self.base_url, now))
+            .collect();
+        if let Err(e) = self.publish(notices).await {
+            tracing::warn!(error = %e, "notifications: queueing agent_offline failed");
+        }
     }
 
     /// After ingest committed a batch: publish what it makes. A failure is logged, never the
