@@ -1,6 +1,6 @@
-// Browser test of the run view's notices: a secret variable too short to redact is said above the
-// panes, where nobody can miss it, and again as its own line in the terminal; a run without one
-// shows no notice.
+// Browser test of the run view's notices: a secret variable too short to redact, or output
+// dropped at the spool's cap, is said above the panes, where nobody can miss it (the short
+// secret again as its own line in the terminal); a run without either shows no notice.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { work, startGateway, stopGateway, script, startRunner, newPage, signIn, createRunInPage, waitForLine } from './harness.mjs';
 
-test('a secret variable too short to redact is a visible notice; a clean run has none', { timeout: 60000 }, async () => {
+test('a secret too short to redact and output dropped are visible notices; a clean run has none', { timeout: 90000 }, async () => {
   const dir = mkdtempSync(join(work, 'notices-'));
   const gw = await startGateway(dir);
   const { context, page, problems } = await newPage({ viewport: { width: 1280, height: 800 } });
@@ -36,6 +36,16 @@ test('a secret variable too short to redact is a visible notice; a clean run has
   await waitForLine(page, '^session ready$', 'k-stdout');
   assert.equal(await page.isVisible(`${view} .run-notices`), false, 'no notice without a skipped secret');
   assert.equal(await page.$$eval(`${view} .run-notices .notice`, (e) => e.length), 0);
+
+  // Output past the spool's cap is dropped: said as a notice too.
+  const flood = await createRunInPage(page, { name: 'flood' });
+  const floodChild = script(join(dir, 'flood'), "head -c 3000000 /dev/zero | tr '\\0' x | fold -w 100\nexit 0\n");
+  const dropped = await startRunner(gw, flood, floodChild, { env: { RUNNER_SPOOL_MAX_BYTES: '1048576' } }).done;
+  assert.equal(dropped.code, 121, dropped.stderr);
+  await page.goto(`${gw.url}/runs/${flood.run_id}`);
+  const cut = await page.waitForSelector(`${view} .run-notices .notice[data-event="truncated"]`);
+  assert.ok(await cut.isVisible());
+  assert.match(await cut.textContent(), /^Output dropped: the runner's spool reached 1\.0 MiB; later output lines of this run were not kept\.$/);
 
   assert.deepEqual(problems, { dialogs: [], errors: [] });
   await context.close();
