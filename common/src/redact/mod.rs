@@ -211,7 +211,7 @@ impl Redactor {
         let mut pos = 0;
         loop {
             if self.key.is_some() {
-                pos += self.key_body(&buf[pos..], fin);
+                pos += self.key_body(&buf[pos..], fin, out);
                 if self.key.is_some() {
                     return pos;
                 }
@@ -254,8 +254,9 @@ impl Redactor {
     }
 
     /// Drop the key body at the start of `rest`; return how many bytes were dropped. Leaves
-    /// key mode at the footer (dropped too) or at the first line that is not body (kept).
-    fn key_body(&mut self, rest: &[u8], fin: bool) -> usize {
+    /// key mode at the footer (dropped too; text after it on its line is kept, behind a marker
+    /// for body and footer) or at the first line that is not body (kept).
+    fn key_body(&mut self, rest: &[u8], fin: bool, out: &mut Vec<u8>) -> usize {
         let mut pos = 0;
         while let Some(first) = self.key {
             let line_rest = &rest[pos..];
@@ -294,7 +295,20 @@ impl Redactor {
                     self.key = Some(first && line.iter().all(|b| !b.is_ascii_alphanumeric()));
                 }
                 key::Next::Footer => {
-                    pos += next;
+                    // The block ends with the footer; what follows it on its line is text.
+                    let f = self.rules.key_end.find(line).map_or(line.len(), |m| m.end());
+                    let after = &line[f..];
+                    if after.iter().all(u8::is_ascii_whitespace) {
+                        if !complete && line.len() < KEY_LINE_HOLD {
+                            return pos; // wait for the line's end or more text
+                        }
+                        pos += next;
+                    } else {
+                        // The marker stands for the body and the footer: output stays the
+                        // input with ranges replaced.
+                        pos += view.as_ref().map_or(f, |v| v.original(f - 1, f).1);
+                        out.extend_from_slice(REDACTED.as_bytes());
+                    }
                     self.key = None;
                 }
                 key::Next::Other => self.key = None,
@@ -537,6 +551,30 @@ mod tests {
         // Without a footer the block ends at the first line that is not key body.
         let text = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0t\nnext: line\n";
         assert_eq!(red(text), "[REDACTED]\nnext: line\n");
+    }
+
+    #[test]
+    fn text_after_a_footer_on_its_line_is_kept_whatever_the_chunking() {
+        let key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0t\nAAAA\n-----END RSA PRIVATE KEY-----";
+        let rules = Arc::new(Rules::seed());
+        for (text, want) in [
+            (
+                format!(" {key} consectetur adipiscing\nnext\n"),
+                " [REDACTED]\n[REDACTED] consectetur adipiscing\nnext\n",
+            ),
+            (format!("{key}\nafter\n"), "[REDACTED]\nafter\n"),
+            (format!("{key}  \nafter\n"), "[REDACTED]\nafter\n"),
+        ] {
+            for chunk in [1, 2, 3, 5, 7, 13, 31, 64, 1 << 16] {
+                let mut r = Redactor::new(Arc::clone(&rules));
+                let mut out = Vec::new();
+                for c in text.as_bytes().chunks(chunk) {
+                    r.push(c, &mut out);
+                }
+                r.finish(&mut out);
+                assert_eq!(String::from_utf8_lossy(&out), want, "chunks of {chunk}");
+            }
+        }
     }
 
     #[test]
