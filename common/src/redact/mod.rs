@@ -296,7 +296,11 @@ impl Redactor {
                 }
                 key::Next::Footer => {
                     // The block ends with the footer; what follows it on its line is text.
-                    let f = self.rules.key_end.find(line).map_or(line.len(), |m| m.end());
+                    let f = self
+                        .rules
+                        .key_end
+                        .find(line)
+                        .map_or(line.len(), |m| m.end());
                     let after = &line[f..];
                     if after.iter().all(u8::is_ascii_whitespace) {
                         if !complete && line.len() < KEY_LINE_HOLD {
