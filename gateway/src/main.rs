@@ -165,6 +165,12 @@ async fn backup(config: &Config, to: &std::path::Path) -> anyhow::Result<()> {
          (not a shared drive, not a repository), encrypted if it leaves the machine.",
         to.display()
     );
+    if let Some(objects) = &config.artifact_store {
+        eprintln!(
+            "note: artifact bodies are in {objects} (ARTIFACT_STORE), which is not part of {}:              it holds their names, sizes and digests only. Back the bucket up on its own              (versioning or replication), and keep it with this file.",
+            to.display()
+        );
+    }
     Ok(())
 }
 

@@ -35,6 +35,7 @@ fn harness() -> Harness {
 fn state_on(path: &std::path::Path) -> AppState {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(path).unwrap());
     AppState::new(StateInner {
+        artifact_bodies: Default::default(),
         body_slots: Default::default(),
         notifier: Arc::new(
             gateway::notify::Notifier::new(store.clone(), "https://localhost:3100".into(), None)
