@@ -9,6 +9,7 @@ pub mod claude;
 pub mod fake_anthropic;
 pub mod load;
 pub mod proxy;
+pub mod s3;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -76,7 +77,23 @@ impl Gateway {
         Self::launch(dir, listen, &[], Some(admin_token))
     }
 
+    /// Start with extra environment variables (`ARTIFACT_STORE`, say); `admin_token` reuses a
+    /// token printed by an earlier start in `dir`.
+    pub fn start_env(dir: &Path, env: &[(String, String)], admin_token: Option<String>) -> Self {
+        Self::launch_env(dir, "127.0.0.1:0", &[], admin_token, env)
+    }
+
     fn launch(dir: &Path, listen: &str, extra: &[&str], admin_token: Option<String>) -> Self {
+        Self::launch_env(dir, listen, extra, admin_token, &[])
+    }
+
+    fn launch_env(
+        dir: &Path,
+        listen: &str,
+        extra: &[&str],
+        admin_token: Option<String>,
+        env: &[(String, String)],
+    ) -> Self {
         let data = dir.join("gateway-data");
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -91,6 +108,7 @@ impl Gateway {
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("GATEWAY_LOG", "info,gateway=debug")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
