@@ -114,6 +114,9 @@ fn print_banner(gw: &Gateway, bound: std::net::SocketAddr) {
     } else {
         println!("  plain HTTP: no TLS");
     }
+    if let gateway::artifacts::Bodies::Objects(objects) = &gw.state.artifact_bodies {
+        println!("  artifact bodies:   {}", objects.describe());
+    }
     if let Some(path) = &gw.generated_secret_path {
         println!(
             "  HMAC secret:       generated, saved in {}",

@@ -771,3 +771,40 @@ async fn ambiguous_event_data_is_refused() {
     }
     assert!(stored(&h.state, &run).await.is_empty());
 }
+
+/// An artifact whose body is in object storage, read through a gateway that has none configured
+/// (`ARTIFACT_STORE` unset since): a clear `503`, not an empty or broken body. Its metadata is
+/// still listed.
+#[tokio::test]
+async fn an_artifact_in_object_storage_without_an_artifact_store_is_a_503() {
+    let h = harness();
+    let run = create_run(&h.state).await;
+    let info = common::wire::ArtifactInfo {
+        name: "claude.log".into(),
+        size: 3,
+        sha256: sign::sha256_hex(b"abc"),
+        created_at: 1,
+    };
+    h.state
+        .store
+        .put_artifact_object(run.run_id.clone(), info.clone(), "gw/r/k-claude.log".into())
+        .await
+        .unwrap();
+    let (status, listed) =
+        admin_get(&h.state, &format!("/api/runs/{}/artifacts", run.run_id)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed, json!([info]));
+    let (status, b) = admin_get(
+        &h.state,
+        &format!("/api/runs/{}/artifacts/claude.log", run.run_id),
+    )
+    .await;
+    assert_eq!(
+        (status, reason(&b)),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "artifact_store_unavailable"
+        ),
+        "{b}"
+    );
+}

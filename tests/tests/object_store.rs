@@ -367,3 +367,87 @@ async fn retention_deletes_an_expired_runs_objects_with_it() {
     })
     .await;
 }
+
+/// The seam itself, on a store and a bucket: an upload kept for a run deleted meanwhile is
+/// refused and its object deleted at once; a body never kept (a signature that failed) leaves
+/// nothing; the deleter works through what the deletion queue says is due.
+#[tokio::test]
+async fn an_upload_for_a_run_deleted_meanwhile_leaves_no_object() {
+    use gateway::artifacts::{Bodies, Objects, ObjectsConfig};
+    use gateway::store::Store;
+    let Some(bin) = s3::binary("an_upload_for_a_run_deleted_meanwhile_leaves_no_object") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = S3Server::start(&bin, &dir.path().join("s3"));
+    let env: BTreeMap<String, String> = s3.env("seam").into_iter().collect();
+    let config = ObjectsConfig::resolve(|name| env.get(name).cloned())
+        .unwrap()
+        .expect("ARTIFACT_STORE is set");
+    let objects = std::sync::Arc::new(Objects::connect(config).unwrap());
+    objects.check().await.expect("the bucket answers");
+    let bodies = Bodies::Objects(objects.clone());
+    let store: std::sync::Arc<dyn Store> =
+        gateway::store::open(&gateway::store::Location::Sqlite(dir.path().join("g.db")))
+            .await
+            .unwrap();
+    let new_run = |id: &str| gateway::store::NewRun {
+        id: id.into(),
+        name: None,
+        prompt: None,
+        cwd: None,
+        key: [7; 32],
+        created_at: 1,
+    };
+    store.create_run(new_run("kept")).await.unwrap();
+
+    // Large (multipart) and small (one PUT), each kept after its run was deleted: refused, and
+    // no object stays.
+    for (run, size) in [("gone", 12 * MIB), ("gone2", 1000)] {
+        store.create_run(new_run(run)).await.unwrap();
+        let body = text(size, 6);
+        let received = bodies
+            .receive(axum::body::Body::from(body.clone()), 64 * MIB, run, "a.log")
+            .await
+            .unwrap();
+        assert_eq!(received.sha256, sha256_hex(&body));
+        assert!(store.delete_run(run.into()).await.unwrap());
+        let kept = received
+            .keep(store.as_ref(), run.into(), "a.log".into(), 2)
+            .await;
+        assert!(kept.is_err(), "{run}: a run that is gone keeps nothing");
+        assert_eq!(s3.objects(), Vec::<String>::new(), "{run}");
+    }
+    // Discarded (its signature failed): nothing, no parts.
+    let received = bodies
+        .receive(
+            axum::body::Body::from(text(12 * MIB, 7)),
+            64 * MIB,
+            "kept",
+            "b.log",
+        )
+        .await
+        .unwrap();
+    received.discard().await;
+    assert!(s3.objects().is_empty() && !s3.has_upload_parts());
+
+    // Kept: one object; the deleter leaves it alone until the queue says it is due.
+    let info = bodies
+        .receive(
+            axum::body::Body::from(text(6 * MIB, 8)),
+            64 * MIB,
+            "kept",
+            "c.log",
+        )
+        .await
+        .unwrap()
+        .keep(store.as_ref(), "kept".into(), "c.log".into(), 3)
+        .await
+        .unwrap();
+    assert_eq!(info.size, 6 * MIB as u64);
+    assert_eq!(objects.sweep(store.as_ref()).await.unwrap(), 0);
+    assert_eq!(s3.objects().len(), 1);
+    assert!(store.delete_run("kept".into()).await.unwrap());
+    assert_eq!(objects.sweep(store.as_ref()).await.unwrap(), 1);
+    assert!(s3.objects().is_empty());
+}
