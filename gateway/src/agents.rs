@@ -296,7 +296,10 @@ pub async fn sweep(state: &crate::state::AppState, seen_before: i64) {
             !r.status.is_terminal() && r.agent.as_deref().is_some_and(|a| names.contains(&a))
         })
         .collect();
-    state.notifier.agent_offline(&held).await;
+    state
+        .notifier
+        .runs_changed(crate::store::NotifyEvent::AgentOffline, &held)
+        .await;
 }
 
 /// Publish the unfinished runs of agent `name` (of every agent: `None`) to the runs list, their

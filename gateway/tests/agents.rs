@@ -433,7 +433,7 @@ async fn an_api_token_queues_and_waits_and_its_scopes_bound_it() {
 }
 
 #[tokio::test]
-async fn an_agent_going_offline_notifies_once_for_each_run_it_held() {
+async fn an_agent_going_offline_or_losing_a_run_notifies_once_for_each_run_it_held() {
     let gw = Gw::new().await;
     let (status, hook) = gw
         .admin(
@@ -472,4 +472,20 @@ async fn an_agent_going_offline_notifies_once_for_each_run_it_held() {
         gw.state.store.outbound_log(None, 10).await.unwrap().len(),
         1
     );
+
+    // Back without the run: it is lost, and those who hear of failures hear of it.
+    let (_, hook) = gw
+        .admin(
+            "POST",
+            "/api/webhooks",
+            Some(json!({"url": "http://127.0.0.1:9/failures", "events": ["failed"]})),
+        )
+        .await;
+    let (status, v) = gw.heartbeat(&agent, json!({"holding": []})).await;
+    assert_eq!((status, &v["lost"]), (StatusCode::OK, &json!([held])));
+    let target = gateway::store::Target::Webhook(hook["id"].as_str().unwrap().into());
+    let failed = gw.state.store.outbound_log(Some(target), 10).await.unwrap();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].event, gateway::store::NotifyEvent::Failed);
+    assert!(failed[0].body.contains("\"lost\""), "{}", failed[0].body);
 }

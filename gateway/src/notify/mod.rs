@@ -116,15 +116,17 @@ impl Notifier {
         Ok(())
     }
 
-    /// An agent stopped heartbeating while it held `runs`: an `agent_offline` notice for each.
-    pub async fn agent_offline(&self, runs: &[RunSummary]) {
+    /// A notice of `event` for each of `runs`, for what happened to them outside their own
+    /// events: their agent went offline (`agent_offline`), or came back without them and they
+    /// are `lost` (`failed`). A failure is logged: the change itself is stored either way.
+    pub async fn runs_changed(&self, event: NotifyEvent, runs: &[RunSummary]) {
         let now = now_ms();
         let notices = runs
             .iter()
-            .map(|r| Notice::new(NotifyEvent::AgentOffline, r, &self.base_url, now))
+            .map(|r| Notice::new(event, r, &self.base_url, now))
             .collect();
         if let Err(e) = self.publish(notices).await {
-            tracing::warn!(error = %e, "notifications: queueing agent_offline failed");
+            tracing::warn!(error = %e, event = event.as_str(), "notifications: queueing failed");
         }
     }
 
