@@ -6,7 +6,9 @@
 //! then does it wait for a body slot and read the body (bounded); then the signature over the
 //! bytes received, and the nonce. A handler never sees the raw body of a signed route, so it
 //! cannot read a byte before the caller is known; the route's [`SignedRoute`] says which key
-//! signs it and what body it takes.
+//! signs it and what body it takes. [`SignedUpload<R>`] (the artifact upload) runs the same
+//! checks before the body, then hands the body over as a stream and checks the signature over
+//! its hash when the handler has read it, before the handler keeps any of it.
 
 use std::marker::PhantomData;
 
