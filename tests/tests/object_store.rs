@@ -431,6 +431,37 @@ async fn an_upload_for_a_run_deleted_meanwhile_leaves_no_object() {
     received.discard().await;
     assert!(s3.objects().is_empty() && !s3.has_upload_parts());
 
+    // Dropped mid-way (a client that went away drops its request's handler): the multipart
+    // upload is aborted.
+    let (tx, stream) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let body =
+        axum::body::Body::from_stream(futures_util::stream::unfold(stream, |mut rx| async move {
+            rx.recv().await.map(|chunk| (chunk, rx))
+        }));
+    let receiving = {
+        let bodies = bodies.clone();
+        tokio::spawn(async move {
+            bodies
+                .receive(body, 64 * MIB, "kept", "d.log")
+                .await
+                .map(drop)
+        })
+    };
+    for piece in text(12 * MIB, 9).chunks(MIB) {
+        tx.send(Ok(Bytes::copy_from_slice(piece))).await.unwrap();
+    }
+    eventually(Duration::from_secs(30), || async {
+        s3.has_upload_parts().then_some(())
+    })
+    .await;
+    receiving.abort();
+    assert!(receiving.await.unwrap_err().is_cancelled());
+    eventually(Duration::from_secs(30), || async {
+        (!s3.has_upload_parts()).then_some(())
+    })
+    .await;
+    assert!(s3.objects().is_empty());
+
     // Kept: one object; the deleter leaves it alone until the queue says it is due.
     let info = bodies
         .receive(

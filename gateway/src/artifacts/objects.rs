@@ -483,7 +483,7 @@ impl Pending {
 
     /// Writes the object, then records the artifact (see [`super::Received::keep`]).
     pub(super) async fn keep(
-        self,
+        mut self,
         store: &dyn Store,
         run_id: String,
         info: ArtifactInfo,
@@ -500,13 +500,8 @@ impl Pending {
             self.abort().await;
             return Err(e.into());
         }
-        let Pending {
-            store: objects,
-            wake,
-            key: path,
-            state,
-        } = self;
-        let written = match state {
+        let (objects, path) = (Arc::clone(&self.store), self.key.clone());
+        let written = match std::mem::replace(&mut self.state, State::Moving) {
             State::Held(bytes) => objects
                 .put(&path, PutPayload::from(Bytes::from(bytes)))
                 .await
@@ -521,7 +516,7 @@ impl Pending {
         }
         match store.put_artifact_object(run_id, info.clone(), key).await {
             Ok(()) => {
-                wake.notify_one();
+                self.wake.notify_one();
                 Ok(info)
             }
             Err(StoreError::NotFound) => {
@@ -535,11 +530,27 @@ impl Pending {
     }
 
     /// Aborts a multipart upload in progress; a held body is just dropped.
-    pub(super) async fn abort(self) {
-        if let State::Multipart(parts) = self.state
+    pub(super) async fn abort(mut self) {
+        if let State::Multipart(parts) = std::mem::replace(&mut self.state, State::Moving)
             && let Err(e) = parts.abort().await
         {
             tracing::warn!(error = %e, "artifact store: aborting an upload failed");
+        }
+    }
+}
+
+/// An upload dropped mid-way (its request's handler was dropped: the client went away) aborts
+/// its multipart upload, so the parts sent do not stay in the bucket until its lifecycle rule.
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let State::Multipart(parts) = std::mem::replace(&mut self.state, State::Moving)
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(async move {
+                if let Err(e) = parts.abort().await {
+                    tracing::warn!(error = %e, "artifact store: aborting a dropped upload failed");
+                }
+            });
         }
     }
 }
