@@ -141,6 +141,7 @@ impl Gateway {
                 artifacts::Bodies::Objects(Arc::new(objects))
             }
         };
+        let live = live::Live::for_store(store.as_ref());
         let state = AppState::new(StateInner {
             artifact_bodies,
             body_slots: Default::default(),
@@ -161,7 +162,7 @@ impl Gateway {
             tls: tls.is_some(),
             sessions,
             passkeys,
-            live: Default::default(),
+            live,
             metrics: Default::default(),
             transcripts: Default::default(),
         });
@@ -198,6 +199,11 @@ impl Gateway {
             artifacts::Bodies::Database => None,
         };
         let dispatcher = tokio::spawn(notify::run_forever(self.state.notifier.clone()));
+        // The other replicas' news (a store no other process shares has none: returns at once).
+        let follower = {
+            let state = self.state.clone();
+            tokio::spawn(async move { state.live.follow(state.store.as_ref()).await })
+        };
         let renewal = self
             .tls
             .as_ref()
@@ -229,6 +235,7 @@ impl Gateway {
             d.abort();
         }
         dispatcher.abort();
+        follower.abort();
         if let Some(r) = renewal {
             r.abort();
         }

@@ -263,7 +263,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL,
         revoked_at INTEGER
     );",
-    // 15: artifact bodies in object storage. `object_key` names the object holding the body
+    // 15: counters in fixed windows (the sign-in limiter's, when several gateways share it).
+    "CREATE TABLE counters (
+        key TEXT PRIMARY KEY NOT NULL,
+        window_start INTEGER NOT NULL,
+        count INTEGER NOT NULL
+    ) WITHOUT ROWID;",
+    // 16: artifact bodies in object storage. `object_key` names the object holding the body
     // (then `data` is empty); `object_deletions` is the queue of objects to delete, each due at
     // `due` (unix ms): an upload queues its key before it writes (due after the longest an upload
     // may take, so an object whose process died before recording it goes too) and recording the
@@ -283,7 +289,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
         WHEN old.object_key IS NOT NULL AND old.object_key IS NOT new.object_key BEGIN
         INSERT OR REPLACE INTO object_deletions (key, due) VALUES (old.object_key, 0);
     END;",
-    // 16: search. `search_text` is an FTS5 trigram index over stretches of each run's output
+    // 17: search. `search_text` is an FTS5 trigram index over stretches of each run's output
     // (contentless: the lines are read back from `event_chunks`; `detail=none`: rowids only),
     // one row per `search_chunks` row, which says whose lines `first_seq..=last_seq` it holds;
     // `runs.indexed_seq` is how far a run is indexed (see `search.rs`). Deleting a run
