@@ -138,6 +138,9 @@ pub struct Config {
     pub retention: crate::retention::Policy,
     /// `GATEWAY_TRUSTED_PROXIES`: whose forwarding headers name the client.
     pub trusted_proxies: crate::http::TrustedProxies,
+    /// `ARTIFACT_STORE` (+ the AWS variables): artifact bodies in object storage; `None`: in
+    /// the database.
+    pub artifact_store: Option<crate::artifacts::ObjectsConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -314,6 +317,12 @@ impl Config {
                 defaults.max_connections as u64,
             )?)
             .context("GATEWAY_MAX_CONNECTIONS is too large")?,
+            max_artifact_bytes: usize::try_from(number(
+                "GATEWAY_MAX_ARTIFACT_BYTES",
+                None,
+                defaults.max_artifact_bytes as u64,
+            )?)
+            .context("GATEWAY_MAX_ARTIFACT_BYTES is too large")?,
             ..defaults
         };
         Ok(Self {
@@ -335,6 +344,7 @@ impl Config {
                 &get("GATEWAY_TRUSTED_PROXIES", args.trusted_proxies, None).unwrap_or_default(),
             )
             .context("GATEWAY_TRUSTED_PROXIES")?,
+            artifact_store: crate::artifacts::ObjectsConfig::resolve(|name| get(name, None, None))?,
         })
     }
 

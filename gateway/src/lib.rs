@@ -6,6 +6,7 @@
 //! serving, and [`routes::router`] for handler tests without a socket.
 
 pub mod agents;
+pub mod artifacts;
 pub mod audit;
 pub mod auth;
 pub mod backup;
@@ -124,8 +125,25 @@ impl Gateway {
         // across restarts.
         let passkeys =
             web_session::Passkeys::new(&base_url, secrets.hmac_secret.expose().as_bytes());
+        let artifact_bodies = match &config.artifact_store {
+            None => artifacts::Bodies::Database,
+            Some(objects) => {
+                let objects = artifacts::Objects::connect(objects.clone())?;
+                // A bucket that does not answer now may answer later: uploads get 503s meanwhile.
+                match objects.check().await {
+                    Ok(()) => {
+                        tracing::info!(store = %objects.describe(), "artifact bodies go to object storage")
+                    }
+                    Err(e) => {
+                        tracing::warn!(store = %objects.describe(), error = %e, "the artifact store does not answer yet")
+                    }
+                }
+                artifacts::Bodies::Objects(Arc::new(objects))
+            }
+        };
         let live = live::Live::for_store(store.as_ref());
         let state = AppState::new(StateInner {
+            artifact_bodies,
             body_slots: Default::default(),
             notifier,
             store,
@@ -172,7 +190,14 @@ impl Gateway {
         let retention = tokio::spawn(retention::sweep_forever(
             self.state.store.clone(),
             self.state.retention.clone(),
+            self.state.artifact_bodies.clone(),
         ));
+        let deleter = match &self.state.artifact_bodies {
+            artifacts::Bodies::Objects(objects) => Some(tokio::spawn(
+                Arc::clone(objects).sweep_forever(self.state.store.clone()),
+            )),
+            artifacts::Bodies::Database => None,
+        };
         let dispatcher = tokio::spawn(notify::run_forever(self.state.notifier.clone()));
         // The other replicas' news (a store no other process shares has none: returns at once).
         let follower = {
@@ -206,6 +231,9 @@ impl Gateway {
         pruner.abort();
         sweeper.abort();
         retention.abort();
+        if let Some(d) = deleter {
+            d.abort();
+        }
         dispatcher.abort();
         follower.abort();
         if let Some(r) = renewal {

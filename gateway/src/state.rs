@@ -42,6 +42,8 @@ pub struct StateInner {
     pub passkeys: Option<crate::web_session::Passkeys>,
     /// Counters served at `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Where artifact bodies are kept: the database or object storage.
+    pub artifact_bodies: crate::artifacts::Bodies,
     /// Bounds on large bodies read at once.
     pub body_slots: crate::http::BodySlots,
     /// The transcripts read last, extended by each request rather than rebuilt.

@@ -35,6 +35,7 @@ fn harness() -> Harness {
 fn state_on(path: &std::path::Path) -> AppState {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(path).unwrap());
     AppState::new(StateInner {
+        artifact_bodies: Default::default(),
         body_slots: Default::default(),
         notifier: Arc::new(
             gateway::notify::Notifier::new(store.clone(), "https://localhost:3100".into(), None)
@@ -769,4 +770,41 @@ async fn ambiguous_event_data_is_refused() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{data}: {b}");
     }
     assert!(stored(&h.state, &run).await.is_empty());
+}
+
+/// An artifact whose body is in object storage, read through a gateway that has none configured
+/// (`ARTIFACT_STORE` unset since): a clear `503`, not an empty or broken body. Its metadata is
+/// still listed.
+#[tokio::test]
+async fn an_artifact_in_object_storage_without_an_artifact_store_is_a_503() {
+    let h = harness();
+    let run = create_run(&h.state).await;
+    let info = common::wire::ArtifactInfo {
+        name: "claude.log".into(),
+        size: 3,
+        sha256: sign::sha256_hex(b"abc"),
+        created_at: 1,
+    };
+    h.state
+        .store
+        .put_artifact_object(run.run_id.clone(), info.clone(), "gw/r/k-claude.log".into())
+        .await
+        .unwrap();
+    let (status, listed) =
+        admin_get(&h.state, &format!("/api/runs/{}/artifacts", run.run_id)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed, json!([info]));
+    let (status, b) = admin_get(
+        &h.state,
+        &format!("/api/runs/{}/artifacts/claude.log", run.run_id),
+    )
+    .await;
+    assert_eq!(
+        (status, reason(&b)),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "artifact_store_unavailable"
+        ),
+        "{b}"
+    );
 }

@@ -17,5 +17,5 @@ pub use people::{
     ReadMetrics, ReadRuns, Requirement,
 };
 pub use runner::Caller;
-pub use signed::{BodyKind, Key, Signed, SignedRoute};
+pub use signed::{BodyKind, Key, Signed, SignedRoute, SignedUpload};
 pub use tokens::token_hash;

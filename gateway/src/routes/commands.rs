@@ -69,6 +69,7 @@ async fn delete_run(
         return Err(ApiError::NotFound("no such run"));
     }
     state.live.ring(&id);
+    state.artifact_bodies.deleted();
     tracing::info!(run = %id, "run deleted");
     caller
         .audit(

@@ -213,6 +213,26 @@ pub(super) const MIGRATIONS: &[&str] = &[
         window_start bigint NOT NULL,
         count bigint NOT NULL
     );",
+    // 2: artifact bodies in object storage (see the SQLite schema's step 16): the object a body
+    // is in, and the queue of objects to delete; the trigger queues, due at once, the object of
+    // every row deleted (with its run, by retention) or whose body another replaced.
+    "ALTER TABLE artifacts ADD COLUMN object_key text;
+    CREATE TABLE object_deletions (
+        key text PRIMARY KEY,
+        due bigint NOT NULL
+    );
+    CREATE INDEX object_deletions_by_due ON object_deletions (due);
+    CREATE FUNCTION artifact_object_gone() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF OLD.object_key IS NOT NULL
+            AND (TG_OP = 'DELETE' OR OLD.object_key IS DISTINCT FROM NEW.object_key) THEN
+            INSERT INTO object_deletions (key, due) VALUES (OLD.object_key, 0)
+                ON CONFLICT (key) DO UPDATE SET due = 0;
+        END IF;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER artifact_object_gone AFTER DELETE OR UPDATE OF object_key ON artifacts
+        FOR EACH ROW EXECUTE FUNCTION artifact_object_gone();",
 ];
 
 /// Applies the migrations `schema_version` has not seen yet, in one transaction under the

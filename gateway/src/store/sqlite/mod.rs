@@ -49,10 +49,10 @@ use self::schema::{ensure_incremental_vacuum, migrate};
 use self::writer::Queue;
 use super::search::{LinePage, Needle, RunHit, RunSearch};
 use super::{
-    ActionToken, AgentRecord, AppendOutcome, AttemptResult, AuditEntry, Claimed, Invitation,
-    NewAgent, NewOutbound, NewRun, NewWebhook, Nonce, Outbound, Person, Purge, PushSubscription,
-    QueuedRun, RunRecord, Store, StoreError, StoreFuture, StoredPasskey, StoredSession, Target,
-    Webhook,
+    ActionToken, AgentRecord, AppendOutcome, ArtifactBody, AttemptResult, AuditEntry, Claimed,
+    Invitation, NewAgent, NewOutbound, NewRun, NewWebhook, Nonce, Outbound, Person, Purge,
+    PushSubscription, QueuedRun, RunRecord, Store, StoreError, StoreFuture, StoredPasskey,
+    StoredSession, Target, Webhook,
 };
 use common::agents::{AgentProfile, AgentSummary, ApiTokenInfo, RunRequest};
 
@@ -422,8 +422,29 @@ impl Store for SqliteStore {
         &self,
         run_id: String,
         name: String,
-    ) -> StoreFuture<Option<(ArtifactInfo, Vec<u8>)>> {
+    ) -> StoreFuture<Option<(ArtifactInfo, ArtifactBody)>> {
         self.read(move |c| records::artifact(c, run_id, name))
+    }
+
+    fn put_artifact_object(
+        &self,
+        run_id: String,
+        info: ArtifactInfo,
+        key: String,
+    ) -> StoreFuture<()> {
+        self.write(move |c| records::put_artifact_object(c, run_id, info, key))
+    }
+
+    fn queue_object_deletion(&self, key: String, due: i64) -> StoreFuture<()> {
+        self.write(move |c| records::queue_object_deletion(c, key, due))
+    }
+
+    fn due_object_deletions(&self, now: i64, limit: usize) -> StoreFuture<Vec<String>> {
+        self.read(move |c| records::due_object_deletions(c, now, limit))
+    }
+
+    fn forget_object_deletions(&self, keys: Vec<String>) -> StoreFuture<()> {
+        self.write(move |c| records::forget_object_deletions(c, keys))
     }
 
     fn get_meta(&self, key: String) -> StoreFuture<Option<String>> {

@@ -269,7 +269,27 @@ pub(super) const MIGRATIONS: &[&str] = &[
         window_start INTEGER NOT NULL,
         count INTEGER NOT NULL
     ) WITHOUT ROWID;",
-    // 16: search. `search_text` is an FTS5 trigram index over stretches of each run's output
+    // 16: artifact bodies in object storage. `object_key` names the object holding the body
+    // (then `data` is empty); `object_deletions` is the queue of objects to delete, each due at
+    // `due` (unix ms): an upload queues its key before it writes (due after the longest an upload
+    // may take, so an object whose process died before recording it goes too) and recording the
+    // artifact takes it off; the triggers queue, due at once, the object of every row deleted
+    // (with its run, by retention, by `DELETE`) or whose body another replaced.
+    "ALTER TABLE artifacts ADD COLUMN object_key TEXT;
+    CREATE TABLE object_deletions (
+        key TEXT PRIMARY KEY NOT NULL,
+        due INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX object_deletions_by_due ON object_deletions (due);
+    CREATE TRIGGER artifact_object_deleted AFTER DELETE ON artifacts
+        WHEN old.object_key IS NOT NULL BEGIN
+        INSERT OR REPLACE INTO object_deletions (key, due) VALUES (old.object_key, 0);
+    END;
+    CREATE TRIGGER artifact_object_replaced AFTER UPDATE OF object_key ON artifacts
+        WHEN old.object_key IS NOT NULL AND old.object_key IS NOT new.object_key BEGIN
+        INSERT OR REPLACE INTO object_deletions (key, due) VALUES (old.object_key, 0);
+    END;",
+    // 17: search. `search_text` is an FTS5 trigram index over stretches of each run's output
     // (contentless: the lines are read back from `event_chunks`; `detail=none`: rowids only),
     // one row per `search_chunks` row, which says whose lines `first_seq..=last_seq` it holds;
     // `runs.indexed_seq` is how far a run is indexed (see `search.rs`). Deleting a run
