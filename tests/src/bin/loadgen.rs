@@ -4,10 +4,13 @@
 //! ```sh
 //! cargo build --release --workspace --bins
 //! target/release/loadgen --runners 1000 --rate 10 --seconds 120 --viewers 200
+//! # 5,000 connected runners: 1,000 streaming, 4,000 idle, all long-polling for commands
+//! ulimit -n 20000; target/release/loadgen --runners 1000 --idle 4000 --long-poll --viewers 200
 //! ```
 //!
 //! It starts `gateway` from beside itself in a temporary directory, so it measures nothing but
-//! that process. Exit status 1 if any error or lost event was seen.
+//! that process, with a connection cap (`--max-connections`) above what the simulation opens.
+//! Exit status 1 if any error or lost event was seen.
 
 use std::time::{Duration, Instant};
 
@@ -19,7 +22,8 @@ async fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!(
-            "loadgen [--runners 1000] [--rate 10] [--seconds 120] [--viewers 200] [--line-bytes 100]"
+            "loadgen [--runners 1000] [--rate 10] [--seconds 120] [--viewers 200] [--line-bytes 100] \
+             [--idle 0] [--long-poll]"
         );
         return;
     }
@@ -29,9 +33,15 @@ async fn main() {
         duration: Duration::from_secs_f64(flag(&args, "--seconds", 120.0)),
         viewers: flag(&args, "--viewers", 200.0) as usize,
         line_bytes: flag(&args, "--line-bytes", 100.0) as usize,
+        idle: flag(&args, "--idle", 0.0) as usize,
+        long_poll: args.iter().any(|a| a == "--long-poll"),
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    let gateway = Gateway::start(dir.path());
+    // Room for every simulated client (one connection each) and a few more.
+    let cap = (cfg.runners + cfg.idle + cfg.viewers + 100)
+        .max(1000)
+        .to_string();
+    let gateway = Gateway::start_with(dir.path(), &["--max-connections", &cap], None);
     let pid = gateway.pid();
     // Let the first-start work (certificates, secrets) settle before the idle reading.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -56,8 +66,18 @@ async fn main() {
     let cpu = after.cpu_seconds - idle.cpu_seconds;
 
     println!(
-        "loadgen: {} runners x {} lines/s for {:?}, {} SSE viewers, gateway on loopback",
-        cfg.runners, cfg.lines_per_sec, cfg.duration, cfg.viewers
+        "loadgen: {} runners x {} lines/s for {:?}, {} idle runners, {} SSE viewers, \
+         long polls: {}, gateway on loopback",
+        cfg.runners,
+        cfg.lines_per_sec,
+        cfg.duration,
+        cfg.idle,
+        cfg.viewers,
+        if cfg.long_poll || cfg.idle > 0 {
+            "yes"
+        } else {
+            "no"
+        }
     );
     println!(
         "  events sent       {} in {} batches ({:.0} events/s over {:.1} s)",
@@ -77,7 +97,17 @@ async fn main() {
     );
     println!("  latency to SSE    {}", report.latency.summary());
     println!(
-        "  gateway CPU       {:.1} s over {:.1} s = {:.0} % of one core",
+        "  connections       {} sockets at most ({} file descriptors); {} command polls answered",
+        report.peak_sockets, report.peak_fds, report.polls
+    );
+    println!(
+        "  gateway CPU, load {:.1} s over {:.1} s = {:.0} % of one core",
+        report.gateway_cpu,
+        report.elapsed.as_secs_f64(),
+        100.0 * report.gateway_cpu / report.elapsed.as_secs_f64()
+    );
+    println!(
+        "  gateway CPU, all  {:.1} s over {:.1} s = {:.0} % of one core (runs created, connected)",
         cpu,
         wall.as_secs_f64(),
         100.0 * cpu / wall.as_secs_f64()
