@@ -608,10 +608,30 @@ pub async fn run(target: &Target, cfg: &LoadConfig) -> LoadReport {
             errors.clone(),
         )));
     }
-    if let (Some(pid), true) = (target.pid, cfg.idle > 0) {
-        // Every idle runner connected (one socket each) before the clock starts.
+    // Streaming runners poll from before the clock starts: their connection is open (and known
+    // to speak HTTP/2) when their first batch goes, which then shares it, as a real runner's
+    // does. (Started together on a new client, two requests would open two connections.)
+    let mut clients = Vec::with_capacity(runs.len());
+    for (i, (run_id, key)) in runs.iter().enumerate() {
+        let http = make();
+        if cfg.long_poll {
+            pollers.push(tokio::spawn(long_poll(
+                http.clone(),
+                target.url.clone(),
+                run_id.clone(),
+                *key,
+                1 + i as u64 % POLL_WAIT_SECS,
+                polls_stop.clone(),
+                errors.clone(),
+            )));
+        }
+        clients.push(http);
+    }
+    let polling = cfg.idle + if cfg.long_poll { cfg.runners } else { 0 };
+    if let (Some(pid), true) = (target.pid, polling > 0) {
+        // Every polling runner connected (one socket each) before the clock starts.
         let until = Instant::now() + Duration::from_secs(120);
-        while Instant::now() < until && fd_counts(pid).is_none_or(|(_, sockets)| sockets < cfg.idle)
+        while Instant::now() < until && fd_counts(pid).is_none_or(|(_, sockets)| sockets < polling)
         {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -634,20 +654,8 @@ pub async fn run(target: &Target, cfg: &LoadConfig) -> LoadReport {
     let clock = (start, unix_us());
     let period = 1.0 / cfg.lines_per_sec;
     let mut tasks = Vec::new();
-    for (i, (run_id, key)) in runs.iter().enumerate() {
+    for (i, ((run_id, key), http)) in runs.iter().zip(clients).enumerate() {
         let phase = Duration::from_secs_f64(period * (i as f64 / cfg.runners.max(1) as f64));
-        let http = make();
-        if cfg.long_poll {
-            pollers.push(tokio::spawn(long_poll(
-                http.clone(),
-                target.url.clone(),
-                run_id.clone(),
-                *key,
-                1 + i as u64 % POLL_WAIT_SECS,
-                polls_stop.clone(),
-                errors.clone(),
-            )));
-        }
         tasks.push(tokio::spawn(simulate_runner(
             http,
             target.url.clone(),
