@@ -58,8 +58,10 @@ async fn main() {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     });
+    let own_before = proc_stats(std::process::id()).map_or(0.0, |p| p.cpu_seconds);
     let started = Instant::now();
     let report = run(&Target::of(&gateway), &cfg).await;
+    let own = proc_stats(std::process::id()).map_or(0.0, |p| p.cpu_seconds) - own_before;
     let wall = started.elapsed();
     let after = proc_stats(pid).expect("gateway /proc");
     sampler.abort();
@@ -111,6 +113,17 @@ async fn main() {
         cpu,
         wall.as_secs_f64(),
         100.0 * cpu / wall.as_secs_f64()
+    );
+    println!(
+        "  loadgen's own CPU {:.1} s = {:.0} % of one core; machine load average {}",
+        own,
+        100.0 * own / wall.as_secs_f64(),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split(' ')
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     println!(
         "  gateway memory    idle {:.1} MiB, peak {:.1} MiB (VmHWM), {:.1} MiB at the end",
