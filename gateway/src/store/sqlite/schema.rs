@@ -263,7 +263,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL,
         revoked_at INTEGER
     );",
-    // 15: search. `search_text` is an FTS5 trigram index over stretches of each run's output
+    // 15: counters in fixed windows (the sign-in limiter's, when several gateways share it).
+    "CREATE TABLE counters (
+        key TEXT PRIMARY KEY NOT NULL,
+        window_start INTEGER NOT NULL,
+        count INTEGER NOT NULL
+    ) WITHOUT ROWID;",
+    // 16: search. `search_text` is an FTS5 trigram index over stretches of each run's output
     // (contentless: the lines are read back from `event_chunks`; `detail=none`: rowids only),
     // one row per `search_chunks` row, which says whose lines `first_seq..=last_seq` it holds;
     // `runs.indexed_seq` is how far a run is indexed (see `search.rs`). Deleting a run
