@@ -189,7 +189,8 @@ impl Default for Limits {
             // and hold ~6,600 signed requests per second (each is remembered for 300 s); past
             // that the store alone answers.
             nonce_cache_entries: 2_000_000,
-            // Below the usual open-file limit of 1,024 with room for the database's own files.
+            // Within the usual open-file limit of 1,024 (raised to the hard limit at start, see
+            // `server::files`) with room for the database's own files.
             max_connections: 1000,
             header_timeout: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(120),

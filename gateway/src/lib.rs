@@ -215,7 +215,7 @@ impl Gateway {
             .and_then(|t| t.acme.clone())
             .map(|a| tokio::spawn(server::tls::acme::renew_forever(a)));
         let limits = server::ConnLimits {
-            max_connections: self.state.limits.max_connections,
+            max_connections: server::files::fit_connections(self.state.limits.max_connections),
             header_timeout: self.state.limits.header_timeout,
             idle_timeout: self.state.limits.idle_timeout,
         };

@@ -170,6 +170,17 @@ impl SqliteStore {
         blocking(move || inner.count(work(&mut lock(&inner.writer))))
     }
 
+    /// Commits the ingest queue on the blocking pool until it is empty (see `writer.rs`).
+    fn start_drainer(&self) {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let checkpointer = inner.checkpointer.as_ref();
+            inner
+                .appends
+                .drain(&inner.writer, checkpointer, || inner.indexer.nudge());
+        });
+    }
+
     /// Runs `work` on a reader connection (the writer for an in-memory database).
     fn read<T, F>(&self, work: F) -> StoreFuture<T>
     where
@@ -233,15 +244,15 @@ impl Store for SqliteStore {
         events: Arc<[RawEvent]>,
         nonce: Option<Nonce>,
     ) -> StoreFuture<AppendOutcome> {
+        let (answer, start) = self.inner.appends.submit(run_id, events, nonce);
+        if start {
+            self.start_drainer();
+        }
         let inner = Arc::clone(&self.inner);
-        blocking(move || {
-            let checkpointer = inner.checkpointer.as_ref();
-            let result = inner
-                .appends
-                .append(&inner.writer, checkpointer, run_id, events, nonce);
-            if matches!(&result, Ok(o) if o.inserted > 0) {
-                inner.indexer.nudge();
-            }
+        Box::pin(async move {
+            let result = answer
+                .await
+                .unwrap_or_else(|_| Err(StoreError::Backend("ingest writer went away".into())));
             inner.count(result)
         })
     }
@@ -261,7 +272,18 @@ impl Store for SqliteStore {
     }
 
     fn record_nonce(&self, nonce: Nonce) -> StoreFuture<bool> {
-        self.write(move |c| writer::insert_nonce(c, nonce))
+        // Through the ingest queue: recorded in the next group commit, sharing its WAL sync.
+        let (answer, start) = self.inner.appends.record(nonce);
+        if start {
+            self.start_drainer();
+        }
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let result = answer
+                .await
+                .unwrap_or_else(|_| Err(StoreError::Backend("ingest writer went away".into())));
+            inner.count(result)
+        })
     }
 
     fn prune_nonces(&self, before: i64) -> StoreFuture<u64> {
