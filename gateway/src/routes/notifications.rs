@@ -10,7 +10,7 @@ use common::wire::PermissionChoice;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::auth::{AdminOnly, Authorized, OperateRuns, Principal, ReadRuns};
+use crate::auth::{AdminOnly, Approve, Authorized, OperateRuns, Principal, ReadRuns};
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::http::{parse_json, read_body};
@@ -386,7 +386,7 @@ struct ActionBody {
 /// name a request the run still waits on. No CSRF token: the action token stands in for it.
 async fn push_action(
     State(state): State<AppState>,
-    caller: Authorized<OperateRuns>,
+    caller: Authorized<Approve>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<common::wire::Command>), ApiError> {
