@@ -144,6 +144,11 @@ async fn list(
     Ok(Json(
         tokens
             .into_iter()
+            .map(|mut info| {
+                // In the API's order, also for tokens stored before it had one.
+                info.scopes = Scopes::of(&info).names();
+                info
+            })
             .map(|info| TokenView {
                 person_name: people
                     .iter()
