@@ -254,23 +254,52 @@ pub async fn assignments(
 /// and announces their runs so open pages show it. An agent is therefore shown offline at most
 /// `after * 7 / 6` after its last request.
 pub async fn sweep_forever(state: crate::state::AppState) {
-    let (store, live) = (&state.store, &state.live);
     let after = state.limits.agent_offline_after;
     let every = (after / 6).max(Duration::from_millis(200));
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let before = now_ms() - after.as_millis() as i64;
-        match store.mark_agents_offline(before).await {
-            Ok(ids) if !ids.is_empty() => {
-                tracing::warn!(agents = ?ids, "agents went offline");
-                announce_agent_runs(store.as_ref(), live, None).await;
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "mark agents offline"),
-        }
+        sweep(&state, now_ms() - after.as_millis() as i64).await;
     }
+}
+
+/// Marks offline the agents not heard from since `seen_before` (Unix ms), announces their runs
+/// to open pages and notifies `agent_offline` for each unfinished run they held.
+pub async fn sweep(state: &crate::state::AppState, seen_before: i64) {
+    let (store, live) = (&state.store, &state.live);
+    let ids = match store.mark_agents_offline(seen_before).await {
+        Ok(ids) if !ids.is_empty() => ids,
+        Ok(_) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "mark agents offline");
+            return;
+        }
+    };
+    tracing::warn!(agents = ?ids, "agents went offline");
+    announce_agent_runs(store.as_ref(), live, None).await;
+    let (agents, runs) = match (store.list_agents().await, store.list_runs(1000).await) {
+        (Ok(a), Ok(r)) => (a, r),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(error = %e, "notifications: reading the offline agents' runs failed");
+            return;
+        }
+    };
+    let names: Vec<&str> = agents
+        .iter()
+        .filter(|a| ids.contains(&a.id))
+        .map(|a| a.name.as_str())
+        .collect();
+    let held: Vec<_> = runs
+        .into_iter()
+        .filter(|r| {
+            !r.status.is_terminal() && r.agent.as_deref().is_some_and(|a| names.contains(&a))
+        })
+        .collect();
+    state
+        .notifier
+        .runs_changed(crate::store::NotifyEvent::AgentOffline, &held)
+        .await;
 }
 
 /// Publish the unfinished runs of agent `name` (of every agent: `None`) to the runs list, their

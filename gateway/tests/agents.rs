@@ -437,3 +437,61 @@ async fn an_api_token_queues_and_waits_and_its_scopes_bound_it() {
         (StatusCode::UNAUTHORIZED, Some("token_revoked"))
     );
 }
+
+#[tokio::test]
+async fn an_agent_going_offline_or_losing_a_run_notifies_once_for_each_run_it_held() {
+    let gw = Gw::new().await;
+    let (status, hook) = gw
+        .admin(
+            "POST",
+            "/api/webhooks",
+            Some(json!({"url": "http://127.0.0.1:9/hook", "events": ["agent_offline"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hook}");
+    let agent = gw.enroll("box", json!({})).await;
+    let held = gw
+        .queue(json!({"prompt": "secret plan", "name": "nightly", "queue": true}))
+        .await;
+    assert_eq!(gw.poll(&agent, 0).await.len(), 1);
+    // Queued for nobody in particular and not taken: no agent went away with it.
+    let waiting = gw.queue(json!({"prompt": "later", "agent": "other"})).await;
+
+    gateway::agents::sweep(&gw.state, i64::MAX).await;
+    let log = gw.state.store.outbound_log(None, 10).await.unwrap();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0].event, gateway::store::NotifyEvent::AgentOffline);
+    assert_eq!(log[0].run_id.as_deref(), Some(held.as_str()));
+    assert!(log[0].body.contains("nightly"), "{}", log[0].body);
+    assert!(
+        !log[0].body.contains("secret plan"),
+        "no prompt in a notice"
+    );
+    assert!(
+        !log.iter()
+            .any(|o| o.run_id.as_deref() == Some(waiting.as_str()))
+    );
+
+    // Still offline at the next sweep: nothing new.
+    gateway::agents::sweep(&gw.state, i64::MAX).await;
+    assert_eq!(
+        gw.state.store.outbound_log(None, 10).await.unwrap().len(),
+        1
+    );
+
+    // Back without the run: it is lost, and those who hear of failures hear of it.
+    let (_, hook) = gw
+        .admin(
+            "POST",
+            "/api/webhooks",
+            Some(json!({"url": "http://127.0.0.1:9/failures", "events": ["failed"]})),
+        )
+        .await;
+    let (status, v) = gw.heartbeat(&agent, json!({"holding": []})).await;
+    assert_eq!((status, &v["lost"]), (StatusCode::OK, &json!([held])));
+    let target = gateway::store::Target::Webhook(hook["id"].as_str().unwrap().into());
+    let failed = gw.state.store.outbound_log(Some(target), 10).await.unwrap();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].event, gateway::store::NotifyEvent::Failed);
+    assert!(failed[0].body.contains("\"lost\""), "{}", failed[0].body);
+}

@@ -302,3 +302,72 @@ async fn a_person_lists_and_ends_their_own_sessions() {
     );
     assert_eq!(me(&state, &m).await.0, StatusCode::OK, "others stay");
 }
+
+#[tokio::test]
+async fn a_person_sees_and_removes_only_the_push_subscriptions_of_their_own_browsers() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = open(dir.path()).await;
+    let a = admin(&state).await;
+    let token = invite(&state, &a, "olga", "operator").await;
+    let olga = join(&state, &token, "a long enough password")
+        .await
+        .unwrap();
+    let subscribe = |endpoint: &str| {
+        json!({
+            "endpoint": endpoint,
+            // An uncompressed P-256 point's shape and a 16-byte auth secret (never used here).
+            "keys": {"p256dh": format!("BA{}", "A".repeat(85)), "auth": "A".repeat(22)},
+            "events": ["needs_approval"],
+        })
+    };
+    let (status, admins) = send_json(
+        &state,
+        a.write(
+            "POST",
+            "/api/push/subscriptions",
+            subscribe("https://push.example.com/admin-phone"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{admins}");
+    let (status, olgas) = send_json(
+        &state,
+        olga.write(
+            "POST",
+            "/api/push/subscriptions",
+            subscribe("https://push.example.com/olga-phone"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{olgas}");
+
+    let ids = |v: &Value| -> Vec<String> {
+        let mut ids: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let (_, seen) = send_json(&state, olga.get("/api/push/subscriptions")).await;
+    assert_eq!(ids(&seen), vec![olgas["id"].as_str().unwrap().to_string()]);
+    let (_, seen) = send_json(&state, a.get("/api/push/subscriptions")).await;
+    assert_eq!(
+        seen.as_array().unwrap().len(),
+        2,
+        "an admin sees every browser"
+    );
+
+    // Someone else's subscription is not there to remove; one's own is.
+    let path = |v: &Value| format!("/api/push/subscriptions/{}", v["id"].as_str().unwrap());
+    let (status, _) = send_json(&state, olga.write("DELETE", &path(&admins), json!(null))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, seen) = send_json(&state, a.get("/api/push/subscriptions")).await;
+    assert_eq!(seen.as_array().unwrap().len(), 2);
+    let (status, _) = send_json(&state, olga.write("DELETE", &path(&olgas), json!(null))).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, seen) = send_json(&state, a.get("/api/push/subscriptions")).await;
+    assert_eq!(ids(&seen), vec![admins["id"].as_str().unwrap().to_string()]);
+}

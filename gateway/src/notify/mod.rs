@@ -15,7 +15,7 @@ mod webhook;
 
 use std::sync::Arc;
 
-use common::wire::RawEvent;
+use common::wire::{RawEvent, RunSummary};
 use tokio::sync::Notify;
 
 pub use dispatch::{MAX_ATTEMPTS, retry_delay_ms, run_forever};
@@ -114,6 +114,20 @@ impl Notifier {
             self.bell.notify_one();
         }
         Ok(())
+    }
+
+    /// A notice of `event` for each of `runs`, for what happened to them outside their own
+    /// events: their agent went offline (`agent_offline`), or came back without them and they
+    /// are `lost` (`failed`). A failure is logged: the change itself is stored either way.
+    pub async fn runs_changed(&self, event: NotifyEvent, runs: &[RunSummary]) {
+        let now = now_ms();
+        let notices = runs
+            .iter()
+            .map(|r| Notice::new(event, r, &self.base_url, now))
+            .collect();
+        if let Err(e) = self.publish(notices).await {
+            tracing::warn!(error = %e, event = event.as_str(), "notifications: queueing failed");
+        }
     }
 
     /// After ingest committed a batch: publish what it makes. A failure is logged, never the

@@ -163,10 +163,19 @@ async fn heartbeat(
                 now,
             )
             .await?;
+        let mut ended = Vec::new();
         for run in &lost {
             tracing::warn!(run = %run, agent = %id, "run lost");
             state.live.ring(run);
+            if let Some(r) = state.store.run(run.clone()).await? {
+                ended.push(r.summary);
+            }
         }
+        // A lost run ended otherwise than with code 0: whoever hears of failures hears of it.
+        state
+            .notifier
+            .runs_changed(crate::store::NotifyEvent::Failed, &ended)
+            .await;
     }
     // Back online: its runs are no longer `agent_offline`.
     if was_offline {

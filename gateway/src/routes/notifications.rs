@@ -10,7 +10,7 @@ use common::wire::PermissionChoice;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::auth::{AdminOnly, Approve, Authorized, OperateRuns, Principal, ReadRuns};
+use crate::auth::{AdminOnly, Approve, Authorized, OperateRuns, Principal, ReadRuns, Requirement};
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::http::{parse_json, read_body};
@@ -346,14 +346,48 @@ async fn subscribe(
     ))
 }
 
-/// `GET /api/push/subscriptions`: every browser that gets notifications.
+/// Which subscriptions `caller` may see and remove: an admin every browser's; a person the
+/// browsers they signed in on; a script's token none (it has no browser). A subscription's
+/// service and events say which device and what someone wants to hear about: not for a
+/// colleague to read or switch off.
+async fn visible_subscriptions(
+    state: &AppState,
+    caller: &Principal,
+) -> Result<Vec<PushSubscription>, ApiError> {
+    let all = state.store.push_subscriptions().await?;
+    // An admin, or an admin's token with `admin`: a token's role alone is its person's.
+    if AdminOnly::allows(caller) {
+        return Ok(all);
+    }
+    let Principal::Person { id, .. } = caller else {
+        return Ok(Vec::new());
+    };
+    let mine: Vec<[u8; 32]> = state
+        .store
+        .sessions()
+        .await?
+        .into_iter()
+        .filter(|s| s.person_id.as_deref() == Some(id.as_str()))
+        .map(|s| s.id_hash)
+        .collect();
+    Ok(all
+        .into_iter()
+        .filter(|sub| {
+            mine.iter()
+                .any(|h| common::sign::constant_time_eq(h, &sub.session_hash))
+        })
+        .collect())
+}
+
+/// `GET /api/push/subscriptions`: the browsers that get notifications, as the caller may see
+/// them (see `visible_subscriptions`).
 async fn list_subscriptions(
     State(state): State<AppState>,
-    _caller: Authorized<ReadRuns>,
+    caller: Authorized<ReadRuns>,
     headers: HeaderMap,
 ) -> Result<Json<Vec<SubscriptionView>>, ApiError> {
     let session = crate::web_session::request_session_hash(&headers);
-    let subs = state.store.push_subscriptions().await?;
+    let subs = visible_subscriptions(&state, caller.principal()).await?;
     Ok(Json(
         subs.iter()
             .map(|s| SubscriptionView::of(s, session))
@@ -361,13 +395,15 @@ async fn list_subscriptions(
     ))
 }
 
-/// `DELETE /api/push/subscriptions/:id`.
+/// `DELETE /api/push/subscriptions/:id`: a person's own browser's, or any for an admin;
+/// someone else's answers 404 as if it did not exist.
 async fn unsubscribe(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    _caller: Authorized<OperateRuns>,
+    caller: Authorized<OperateRuns>,
 ) -> Result<StatusCode, ApiError> {
-    if !state.store.delete_push_subscription(id).await? {
+    let visible = visible_subscriptions(&state, caller.principal()).await?;
+    if !visible.iter().any(|s| s.id == id) || !state.store.delete_push_subscription(id).await? {
         return Err(ApiError::NotFound("no such subscription"));
     }
     Ok(StatusCode::NO_CONTENT)

@@ -1490,6 +1490,65 @@ pub async fn purging_hides_a_run_then_deletes_it_in_small_steps(db: &dyn Databas
     );
 }
 
+/// Search never answers with a run retention has begun deleting: not its name, prompt or
+/// output, neither after the first step (the run is hidden) nor once it is gone.
+pub async fn a_run_being_purged_is_not_found_by_search(db: &dyn Database) {
+    let store = db.open().await;
+    for id in ["doomed", "kept"] {
+        let mut run = new_run(id, 1);
+        run.name = Some(format!("{id} quarterly widget"));
+        run.prompt = Some("rebuild the widget".into());
+        store.create_run(run).await.unwrap();
+        // Batches stored apart, so that deleting them takes several small steps.
+        for batch in 0..5u64 {
+            let from = batch * 2 + 1;
+            let events: Vec<Event> = (from..from + 2)
+                .map(|s| text_line(s, "widget line"))
+                .collect();
+            store
+                .append_events(id.into(), stored(events), None)
+                .await
+                .unwrap();
+        }
+        store
+            .append_events(id.into(), stored([finished(11, 0)]), None)
+            .await
+            .unwrap();
+    }
+    let found = |store: Arc<dyn Store>| async move {
+        let mut ids: Vec<String> = store
+            .search_runs(RunSearch {
+                needle: needle("widget"),
+                status: None,
+                since: None,
+                limit: 10,
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|h| h.run.id)
+            .collect();
+        ids.sort();
+        let lines = store
+            .search_run("doomed".into(), needle("widget"), 0, 10)
+            .await
+            .unwrap();
+        (ids, lines.hits.len())
+    };
+    assert_eq!(
+        found(store.clone()).await,
+        (vec!["doomed".to_string(), "kept".to_string()], 10)
+    );
+
+    assert_eq!(
+        store.purge_run("doomed".into(), 2).await.unwrap(),
+        Purge::More
+    );
+    assert_eq!(found(store.clone()).await, (vec!["kept".to_string()], 0));
+    while store.purge_run("doomed".into(), 2).await.unwrap() != Purge::Gone {}
+    assert_eq!(found(store.clone()).await, (vec!["kept".to_string()], 0));
+}
+
 pub async fn a_pinned_run_is_kept_and_an_unpinned_one_purged(db: &dyn Database) {
     let store = db.open().await;
     store.create_run(new_run("r", 1)).await.unwrap();

@@ -47,6 +47,7 @@ macro_rules! conformance_tests {
                 retention_chooses_ended_unpinned_runs_past_their_cutoff,
                 purging_hides_a_run_then_deletes_it_in_small_steps,
                 a_pinned_run_is_kept_and_an_unpinned_one_purged,
+                a_run_being_purged_is_not_found_by_search,
                 search_finds_a_runs_lines_page_by_page,
                 search_reads_claude_lines_and_markers_in_words,
                 search_across_runs_by_name_prompt_and_output,
