@@ -190,7 +190,7 @@ async fn a_person_allows_denies_and_allows_for_the_rest_of_the_run() {
     );
     assert_eq!(
         entries[at("permission_decision")]["text"],
-        "allowed once by admin token"
+        "allowed once by admin token (admin)"
     );
     assert_eq!(s.run(&run_id).await.claude.unwrap().pending_approvals, 0);
     let (status, again) = s.decide(&run_id, &id, json!({"decision": "deny"})).await;
@@ -270,7 +270,7 @@ async fn a_person_allows_denies_and_allows_for_the_rest_of_the_run() {
         .filter_map(|e| e["text"].as_str())
         .collect();
     assert!(
-        texts.contains(&format!("denied by admin token: {denial}").as_str()),
+        texts.contains(&format!("denied by admin token (admin): {denial}").as_str()),
         "{texts:?}"
     );
     assert!(
