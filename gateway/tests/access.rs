@@ -830,3 +830,50 @@ fn the_table_names_every_route_the_source_declares() {
         "routes without a row in ROUTES: {missing:?}; rows without a route: {stale:?}"
     );
 }
+
+/// A token counts its person's role and state as of each request: demoted, the token reaches
+/// less at once; disabled, it is refused and says why.
+#[tokio::test]
+async fn a_token_follows_its_person_role_and_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway::Gateway::open(
+        support::plain_config(dir.path()),
+        "127.0.0.1:3100".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let state = &gw.state;
+    let admin = gw.new_admin_token.as_ref().unwrap().expose().to_string();
+    person(state, Role::Operator).await;
+    let token = stored_token(state, "p_operator", &["read_runs", "create_runs"], None).await;
+    let call = |auth: String, method: &str, path: &str, body: Value| {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {auth}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let start = || call(token.clone(), "POST", "/api/runs", json!({}));
+    let (status, _) = support::send_json(state, start()).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let change = |body: Value| call(admin.clone(), "PATCH", "/api/people/p_operator", body);
+    let (status, v) = support::send_json(state, change(json!({"role": "viewer"}))).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (status, v) = support::send_json(state, start()).await;
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (StatusCode::FORBIDDEN, Some("scope_required")),
+        "a viewer's token starts nothing, whatever its scopes"
+    );
+    let read = || call(token.clone(), "GET", "/api/runs", json!(null));
+    assert_eq!(support::send_json(state, read()).await.0, StatusCode::OK);
+    let (status, _) = support::send_json(state, change(json!({"disabled": true}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, v) = support::send_json(state, read()).await;
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("person_disabled"))
+    );
+}
