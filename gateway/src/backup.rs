@@ -42,6 +42,10 @@ pub struct Report {
 fn sqlite_path(config: &Config) -> anyhow::Result<&Path> {
     match &config.database {
         Location::Sqlite(path) => Ok(path),
+        Location::Postgres(_) => anyhow::bail!(
+            "backup and restore copy a SQLite database; back up a PostgreSQL database with \
+             pg_dump and restore it with pg_restore (see README.md, \"Backup\")"
+        ),
     }
 }
 

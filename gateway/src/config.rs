@@ -33,7 +33,7 @@ pub struct Args {
     /// Data directory: database, certificates, secrets [env: GATEWAY_DATA_DIR] [default: .data/gateway]
     #[arg(long, value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
-    /// Database URL; only sqlite: is built in [env: DATABASE_URL] [default: sqlite:<data-dir>/gateway.db]
+    /// Database URL: sqlite:PATH or postgres://… [env: DATABASE_URL] [default: sqlite:<data-dir>/gateway.db]
     #[arg(long, value_name = "URL", global = true)]
     pub database_url: Option<String>,
     /// Base URL people and runners use to reach this gateway [env: GATEWAY_PUBLIC_URL]
@@ -541,13 +541,16 @@ mod tests {
     }
 
     #[test]
-    fn database_url_must_be_sqlite() {
-        let err = Config::resolve(
+    fn database_url_must_be_sqlite_or_postgres() {
+        let err = Config::resolve(Args::default(), &layers(&[("DATABASE_URL", "mysql://x")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("only sqlite:, postgres:"), "{err}");
+        let c = Config::resolve(
             Args::default(),
-            &layers(&[("DATABASE_URL", "postgres://x")]),
+            &layers(&[("DATABASE_URL", "postgres://gw@db/gw")]),
         )
-        .unwrap_err();
-        assert!(err.to_string().contains("only sqlite"));
+        .unwrap();
+        assert_eq!(c.database, Location::Postgres("postgres://gw@db/gw".into()));
         let c = Config::resolve(
             Args::default(),
             &layers(&[("DATABASE_URL", "sqlite:///tmp/x.db")]),

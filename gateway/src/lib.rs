@@ -132,6 +132,7 @@ impl Gateway {
         // across restarts.
         let passkeys =
             web_session::Passkeys::new(&base_url, secrets.hmac_secret.expose().as_bytes());
+        let live = live::Live::for_store(store.as_ref());
         let state = AppState::new(StateInner {
             body_slots: Default::default(),
             notifier,
@@ -149,7 +150,7 @@ impl Gateway {
             tls: tls.is_some(),
             sessions,
             passkeys,
-            live: Default::default(),
+            live,
             metrics: Default::default(),
             transcripts: Default::default(),
         });
@@ -179,6 +180,11 @@ impl Gateway {
             self.state.retention.clone(),
         ));
         let dispatcher = tokio::spawn(notify::run_forever(self.state.notifier.clone()));
+        // The other replicas' news (a store no other process shares has none: returns at once).
+        let follower = {
+            let state = self.state.clone();
+            tokio::spawn(async move { state.live.follow(state.store.as_ref()).await })
+        };
         let renewal = self
             .tls
             .as_ref()
@@ -207,6 +213,7 @@ impl Gateway {
         sweeper.abort();
         retention.abort();
         dispatcher.abort();
+        follower.abort();
         if let Some(r) = renewal {
             r.abort();
         }

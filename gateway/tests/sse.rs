@@ -22,7 +22,9 @@ async fn open(dir: &Path) -> (AppState, PathBuf) {
     let mut config = support::plain_config(dir);
     config.admin_token = Some(Secret::new(ADMIN));
     config.admin_password = Some(Secret::new("a password for the stream tests"));
-    let gateway::store::Location::Sqlite(db) = &config.database;
+    let gateway::store::Location::Sqlite(db) = &config.database else {
+        unreachable!("the test configuration names a SQLite file")
+    };
     let db = std::path::absolute(db).unwrap();
     let gateway = gateway::Gateway::open(config, "127.0.0.1:3100".parse().unwrap())
         .await

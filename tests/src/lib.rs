@@ -7,7 +7,9 @@
 pub mod agents;
 pub mod claude;
 pub mod fake_anthropic;
+pub mod haproxy;
 pub mod load;
+pub mod postgres;
 pub mod proxy;
 
 use std::io::{BufRead, BufReader};
@@ -77,6 +79,32 @@ impl Gateway {
     }
 
     fn launch(dir: &Path, listen: &str, extra: &[&str], admin_token: Option<String>) -> Self {
+        Self::launch_env(dir, listen, extra, &[], admin_token)
+    }
+
+    /// A replica of a gateway on a shared database: `DATABASE_URL`, `HMAC_SECRET` and
+    /// `GATEWAY_ADMIN_TOKEN` as given, data (its TLS material) in `dir`.
+    pub fn start_replica(dir: &Path, database_url: &str, hmac_secret: &str, admin: &str) -> Self {
+        Self::launch_env(
+            dir,
+            "127.0.0.1:0",
+            &[],
+            &[
+                ("DATABASE_URL", database_url),
+                ("HMAC_SECRET", hmac_secret),
+                ("GATEWAY_ADMIN_TOKEN", admin),
+            ],
+            Some(admin.to_string()),
+        )
+    }
+
+    fn launch_env(
+        dir: &Path,
+        listen: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        admin_token: Option<String>,
+    ) -> Self {
         let data = dir.join("gateway-data");
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -91,6 +119,7 @@ impl Gateway {
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("GATEWAY_LOG", "info,gateway=debug")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -135,10 +164,13 @@ impl Gateway {
             .next()
             .and_then(|p| p.parse().ok())
             .expect("port in URL");
-        let hmac_secret = std::fs::read_to_string(data.join("hmac_secret"))
-            .expect("hmac_secret")
-            .trim()
-            .to_string();
+        let hmac_secret = match env.iter().find(|(k, _)| *k == "HMAC_SECRET") {
+            Some((_, v)) => v.to_string(),
+            None => std::fs::read_to_string(data.join("hmac_secret"))
+                .expect("hmac_secret")
+                .trim()
+                .to_string(),
+        };
         Self {
             child,
             dir: dir.to_path_buf(),

@@ -117,6 +117,7 @@ impl FromRequestParts<AppState> for Principal {
                 let signed_in = state
                     .sessions
                     .authenticate(&state.store, &parts.headers)
+                    .await
                     .ok_or(ApiError::AdminRequired)?;
                 match state.store.person(signed_in.person_id).await? {
                     Some(p) if p.disabled_at.is_none() => Ok(Principal::Person {

@@ -63,6 +63,12 @@ impl Hub {
         }
     }
 
+    /// Whether anyone watches `run_id` (skip reading events nobody would get).
+    pub fn watched(&self, run_id: &str) -> bool {
+        let runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        runs.get(run_id).is_some_and(|tx| tx.receiver_count() > 0)
+    }
+
     /// Listen to run changes (created, new events, status).
     pub fn subscribe_list(&self) -> broadcast::Receiver<Arc<RunSummary>> {
         self.list.subscribe()

@@ -66,6 +66,14 @@ impl Waiters {
         }
     }
 
+    /// Wake every waiter of every run (what woke them may have been missed).
+    pub fn ring_all(&self) {
+        let runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        for bell in runs.values() {
+            bell.notify_waiters();
+        }
+    }
+
     /// How many runs have a waiter (for tests).
     pub fn len(&self) -> usize {
         self.runs.lock().unwrap_or_else(|p| p.into_inner()).len()

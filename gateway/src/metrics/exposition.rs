@@ -30,6 +30,10 @@ pub struct Gauges {
     pub streams: usize,
     /// Nonces in this process's memory front.
     pub nonces: usize,
+    /// Runs with a runner long-polling this process for commands.
+    pub command_waiters: usize,
+    /// Batches committed by other replicas handed to this process's streams.
+    pub relayed: u64,
     /// The store's failed calls.
     pub store_errors: u64,
 }
@@ -137,6 +141,20 @@ pub fn render(m: &Metrics, gauges: &Gauges) -> String {
         "gauge",
         "Open server-sent event streams (run streams and runs-list streams).",
         &one(gauges.streams),
+    );
+    family(
+        &mut out,
+        "gateway_command_waiters",
+        "gauge",
+        "Runs with a runner long-polling this process for commands.",
+        &one(gauges.command_waiters),
+    );
+    family(
+        &mut out,
+        "gateway_relayed_batches_total",
+        "counter",
+        "Batches committed by other replicas of a shared store, handed to this process's streams.",
+        &one(gauges.relayed),
     );
     family(
         &mut out,

@@ -24,6 +24,8 @@ async fn scrape(
         runs: state.store.run_counts().await?,
         streams: state.live.subscribers(),
         nonces: state.nonces.len(),
+        command_waiters: state.live.waiting_runs(),
+        relayed: state.live.relayed(),
         store_errors: state.store.backend_errors(),
     };
     let text = render(&state.metrics, &gauges);

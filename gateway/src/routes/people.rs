@@ -90,11 +90,16 @@ async fn my_sessions(
     State(state): State<AppState>,
     caller: Authorized<SignedIn>,
     headers: HeaderMap,
-) -> Json<Vec<SessionView>> {
-    Json(match caller.principal().person_id() {
-        Some(id) => state.sessions.list(id, &headers),
+) -> Result<Json<Vec<SessionView>>, ApiError> {
+    Ok(Json(match caller.principal().person_id() {
+        Some(id) => {
+            state
+                .sessions
+                .list(state.store.as_ref(), id, &headers)
+                .await?
+        }
         None => Vec::new(),
-    })
+    }))
 }
 
 /// `DELETE /api/me/sessions`: sign out everywhere, this browser included.

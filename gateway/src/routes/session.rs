@@ -45,8 +45,10 @@ struct Pair {
 async fn pair(State(state): State<AppState>, request: Request) -> Response {
     let ip = audit::source_of(request.extensions());
     let now = now_ms();
-    if let Err(retry_after) = state.sessions.reserve(ip, now) {
-        return ApiError::RateLimited { retry_after }.into_response();
+    match state.sessions.reserve(state.store.as_ref(), ip, now).await {
+        Ok(Ok(())) => {}
+        Ok(Err(retry_after)) => return ApiError::RateLimited { retry_after }.into_response(),
+        Err(e) => return e.into_response(),
     }
     let device = web_session::device(request.headers());
     let result = async {
@@ -65,7 +67,7 @@ async fn pair(State(state): State<AppState>, request: Request) -> Response {
                 "this pairing code is used, expired or unknown; show a new one",
             ));
         };
-        state.sessions.refund(ip);
+        state.sessions.refund(state.store.as_ref(), ip, now).await;
         let value = state.sessions.start(store, &person.id, device, now).await?;
         tracing::info!(?ip, person = %person.id, "phone paired");
         let event =
@@ -107,8 +109,10 @@ async fn passkey_sign_in_options(
 async fn passkey_sign_in(State(state): State<AppState>, request: Request) -> Response {
     let ip = audit::source_of(request.extensions());
     let now = now_ms();
-    if let Err(retry_after) = state.sessions.reserve(ip, now) {
-        return ApiError::RateLimited { retry_after }.into_response();
+    match state.sessions.reserve(state.store.as_ref(), ip, now).await {
+        Ok(Ok(())) => {}
+        Ok(Err(retry_after)) => return ApiError::RateLimited { retry_after }.into_response(),
+        Err(e) => return e.into_response(),
     }
     let device = web_session::device(request.headers());
     let result = async {
@@ -145,7 +149,7 @@ async fn passkey_sign_in(State(state): State<AppState>, request: Request) -> Res
     let store = state.store.as_ref();
     match result {
         Ok(Ok(person)) => {
-            state.sessions.refund(ip);
+            state.sessions.refund(state.store.as_ref(), ip, now).await;
             let value = match state.sessions.start(store, &person.id, device, now).await {
                 Ok(value) => value,
                 Err(e) => return e.into_response(),
@@ -313,8 +317,10 @@ async fn sign_in(State(state): State<AppState>, request: Request) -> Response {
     // Behind a trusted reverse proxy, the client it names; else the connection's peer.
     let ip = state.trusted_proxies.client_of(&request);
     let now = now_ms();
-    if let Err(retry_after) = state.sessions.reserve(ip, now) {
-        return ApiError::RateLimited { retry_after }.into_response();
+    match state.sessions.reserve(state.store.as_ref(), ip, now).await {
+        Ok(Ok(())) => {}
+        Ok(Err(retry_after)) => return ApiError::RateLimited { retry_after }.into_response(),
+        Err(e) => return e.into_response(),
     }
     let device = web_session::device(request.headers());
     let bytes = match axum::body::to_bytes(request.into_body(), 4096).await {
@@ -345,7 +351,7 @@ async fn sign_in(State(state): State<AppState>, request: Request) -> Response {
         }
         Err(e) => return e.into_response(),
     };
-    state.sessions.refund(ip);
+    state.sessions.refund(state.store.as_ref(), ip, now).await;
     let value = match state.sessions.start(store, &person.id, device, now).await {
         Ok(value) => value,
         Err(e) => return e.into_response(),
@@ -359,7 +365,7 @@ async fn sign_in(State(state): State<AppState>, request: Request) -> Response {
 /// `GET /api/session`: `{"csrf", "person"}` for a signed-in page (how it gets its token after a
 /// reload, and who it is).
 async fn current(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let signed_in = state.sessions.authenticate(&state.store, &headers);
+    let signed_in = state.sessions.authenticate(&state.store, &headers).await;
     let person = match signed_in {
         Some(s) => match state.store.person(s.person_id).await {
             Ok(p) => p.filter(|p| p.disabled_at.is_none()),
@@ -393,7 +399,7 @@ async fn sign_out(
     Source(source): Source,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(signed_in) = state.sessions.authenticate(&state.store, &headers)
+    if let Some(signed_in) = state.sessions.authenticate(&state.store, &headers).await
         && let Ok(Some(person)) = state.store.person(signed_in.person_id).await
     {
         let event = audit::Event::new("signed_out");

@@ -76,6 +76,7 @@ use common::wire::{ArtifactInfo, Command, CommandKind, RawEvent, RunStatus, RunS
 mod agents;
 mod notify;
 mod open;
+pub mod postgres;
 mod progress;
 pub(crate) mod rules;
 pub mod search;
@@ -89,6 +90,27 @@ pub use notify::{
 };
 pub use open::{Location, SCHEMES, UnsupportedUrl, open};
 pub use team::{AuditEntry, Invitation, Person, Role, StoredPasskey};
+
+/// What the gateway processes sharing one database tell each other (PostgreSQL: LISTEN/NOTIFY):
+/// short texts, heard by every other process listening, in the order one process sent them. A
+/// message can be lost (while a listener reconnects): the listener then hears
+/// [`Heard::Connected`] again, and whoever relies on messages catches up from the store.
+pub trait Channel: Send + Sync + 'static {
+    /// Sends `message` (at most a few hundred bytes) to the other processes; never waits.
+    fn send(&self, message: String);
+
+    /// What the other processes send from now on (never this process's own messages).
+    fn listen(&self) -> tokio::sync::mpsc::Receiver<Heard>;
+}
+
+/// What a [`Channel`] listener hears.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Heard {
+    Message(String),
+    /// The listener is connected, first or again: what was sent before is not heard (after a
+    /// lost connection: messages were lost).
+    Connected,
+}
 
 /// What every [`Store`] method returns.
 pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'static>>;
@@ -591,9 +613,40 @@ pub trait Store: Send + Sync + 'static {
         Box::pin(async { Ok(0) })
     }
 
+    /// The channel to the other gateway processes using this database, if several can (see
+    /// [`Channel`]); `None` for a store one process owns (SQLite).
+    fn channel(&self) -> Option<Arc<dyn Channel>> {
+        None
+    }
+
+    /// The stored sign-in session with this hash, if any: a process that shares its store with
+    /// others reads it on every request instead of trusting a copy in memory (another process
+    /// may have ended it).
+    fn session(&self, id_hash: [u8; 32]) -> StoreFuture<Option<StoredSession>>;
+
+    /// Adds `delta` to the counter `key` for the window that starts at `window` (unix ms),
+    /// starting from zero when the stored count is of another window, and answers the new
+    /// count; one atomic step, shared by every process using the store (the sign-in limiter of
+    /// several gateways).
+    fn count(&self, key: String, window: i64, delta: i64) -> StoreFuture<i64>;
+
     /// Calls that failed with [`StoreError::Backend`] since the store was opened.
     fn backend_errors(&self) -> u64 {
         0
+    }
+}
+
+/// The name a command kind is stored under (its `kind` tag).
+pub(crate) fn command_kind_name(kind: &CommandKind) -> &'static str {
+    match kind {
+        CommandKind::Exec { .. } => "exec",
+        CommandKind::Prompt { .. } => "prompt",
+        CommandKind::Stop => "stop",
+        CommandKind::Assist { .. } => "assist",
+        CommandKind::Interrupt => "interrupt",
+        CommandKind::EndSession => "end_session",
+        CommandKind::File { .. } => "file",
+        CommandKind::Permission { .. } => "permission",
     }
 }
 

@@ -6,17 +6,21 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
 use super::{Store, StoreError};
 
 /// The URL schemes this build opens.
-pub const SCHEMES: &[&str] = &["sqlite"];
+pub const SCHEMES: &[&str] = &["sqlite", "postgres", "postgresql"];
 
 /// A database a URL names.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Location {
     /// `sqlite:PATH` or `sqlite://PATH`: a database file, created on first start.
     Sqlite(PathBuf),
+    /// `postgres://…` or `postgresql://…`: a PostgreSQL database, which several gateways may
+    /// share. Kept whole (it may hold a password); shown without its password.
+    Postgres(String),
 }
 
 /// A URL with a scheme this build does not open. Names the scheme, never the URL: a database URL
@@ -40,6 +44,9 @@ impl Location {
     pub fn parse(url: &str) -> Result<Self, UnsupportedUrl> {
         if let Some(path) = url.strip_prefix("sqlite:") {
             return Ok(Self::Sqlite(PathBuf::from(path.trim_start_matches("//"))));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_string()));
         }
         let found = match url.split_once(':') {
             Some((scheme, _))
@@ -67,7 +74,28 @@ impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+            Self::Postgres(url) => f.write_str(&without_password(url)),
         }
+    }
+}
+
+/// `url` with the password of its user part (`user:password@`) replaced by `***`.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let host_start = rest.find(['/', '?']).unwrap_or(rest.len());
+    match rest[..host_start].rsplit_once('@') {
+        Some((user, host)) => {
+            let user = user.split_once(':').map_or(user, |(name, _)| name);
+            let masked = if rest[..host_start].contains(':') && user.len() < host_start {
+                format!("{user}:***@{host}")
+            } else {
+                format!("{user}@{host}")
+            };
+            format!("{scheme}://{masked}{}", &rest[host_start..])
+        }
+        None => url.to_string(),
     }
 }
 
@@ -75,6 +103,9 @@ impl fmt::Display for Location {
 pub async fn open(location: &Location) -> Result<Arc<dyn Store>, StoreError> {
     match location {
         Location::Sqlite(path) => Ok(Arc::new(open_sqlite(path)?)),
+        Location::Postgres(url) => Ok(Arc::new(
+            PgStore::open(url, super::postgres::DEFAULT_POOL).await?,
+        )),
     }
 }
 
@@ -119,17 +150,31 @@ mod tests {
             );
         }
         // Put together here, so that the source holds no URL with a password in it.
-        let with_password = ["postgres://gw", ":hunter2@db/gw"].concat();
+        let with_password = ["postgres://gw", ":hunter2@db:5433/gw?application_name=x"].concat();
+        let location = Location::parse(&with_password).unwrap();
+        assert_eq!(location, Location::Postgres(with_password.clone()));
+        for shown in [location.to_string(), format!("{location:?}")] {
+            assert_eq!(shown, "postgres://gw:***@db:5433/gw?application_name=x");
+        }
+        assert_eq!(
+            Location::parse("postgresql://db/gw").unwrap().to_string(),
+            "postgresql://db/gw"
+        );
+        assert_eq!(
+            Location::parse("postgres://gw@db/gw").unwrap().to_string(),
+            "postgres://gw@db/gw"
+        );
         for (url, says) in [
-            (with_password.as_str(), "names a \"postgres\" database"),
             ("mysql://x", "names a \"mysql\" database"),
             ("/var/lib/gateway.db", "has no scheme"),
             ("", "has no scheme"),
         ] {
             let e = Location::parse(url).unwrap_err().to_string();
             assert!(e.contains(says), "{url}: {e}");
-            assert!(e.contains("supports only sqlite: URLs"), "{url}: {e}");
-            assert!(!e.contains("hunter2"), "{e}");
+            assert!(
+                e.contains("supports only sqlite:, postgres:, postgresql: URLs"),
+                "{url}: {e}"
+            );
         }
     }
 

@@ -1,9 +1,11 @@
 //! The sign-in rate limiter: fixed-window counts of failed sign-ins, per client address and in
-//! all. A flood of wrong passwords can delay the admin's own sign-in for a minute, by choice (the
+//! all; in memory, or in the store when gateways share it (`reserve_shared`). A flood of wrong passwords can delay the admin's own sign-in for a minute, by choice (the
 //! admin token keeps working).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+
+use crate::store::{Store, StoreError};
 
 /// Rate limit: failed sign-ins allowed per window, per client address and in all.
 const WINDOW_MS: i64 = 60 * 1000;
@@ -49,6 +51,57 @@ impl Limiter {
             *n = n.saturating_sub(1);
         }
     }
+}
+
+/// The window `now` falls in, for counters in the store: windows start on whole minutes, the
+/// same on every gateway.
+fn window_of(now: i64) -> i64 {
+    now - now.rem_euclid(WINDOW_MS)
+}
+
+fn ip_key(ip: IpAddr) -> String {
+    format!("signin:{ip}")
+}
+
+const GLOBAL_KEY: &str = "signin:*";
+
+/// [`Limiter::reserve`] with counters in the store, shared by every gateway using it: counted
+/// first, taken back when over a limit.
+pub(super) async fn reserve_shared(
+    store: &dyn Store,
+    ip: Option<IpAddr>,
+    now: i64,
+) -> Result<Result<(), u64>, StoreError> {
+    let window = window_of(now);
+    let retry = ((window + WINDOW_MS - now) / 1000 + 1) as u64;
+    let global = store.count(GLOBAL_KEY.into(), window, 1).await?;
+    if global > i64::from(GLOBAL_FAILURES) {
+        store.count(GLOBAL_KEY.into(), window, -1).await?;
+        return Ok(Err(retry));
+    }
+    if let Some(ip) = ip {
+        let mine = store.count(ip_key(ip), window, 1).await?;
+        if mine > i64::from(PER_IP_FAILURES) {
+            store.count(ip_key(ip), window, -1).await?;
+            store.count(GLOBAL_KEY.into(), window, -1).await?;
+            return Ok(Err(retry));
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// [`Limiter::refund`] with counters in the store, for the attempt made at `now`.
+pub(super) async fn refund_shared(
+    store: &dyn Store,
+    ip: Option<IpAddr>,
+    now: i64,
+) -> Result<(), StoreError> {
+    let window = window_of(now);
+    store.count(GLOBAL_KEY.into(), window, -1).await?;
+    if let Some(ip) = ip {
+        store.count(ip_key(ip), window, -1).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,9 +5,14 @@
 //! sign-in routes are `routes/session.rs`.
 //!
 //! Sessions are server-side (a table of SHA-256 hashes of cookie values, mirrored in memory so
-//! checking one stays synchronous): sign-out, revoking a session, disabling a person and a
+//! checking one costs no query): sign-out, revoking a session, disabling a person and a
 //! password change really end sessions, the database never holds a usable cookie, and sessions
 //! survive a gateway restart so an open page simply reconnects.
+//!
+//! With a store other gateways share (PostgreSQL), nothing of this is kept in memory: a session
+//! started on one replica must work on another, and one ended on another must end here at once,
+//! so every check reads the session's row (one primary-key read), and the sign-in limiter counts
+//! in the store (`Store::count`), so its limits hold across replicas.
 
 mod cookie;
 mod csrf;
@@ -107,6 +112,8 @@ pub struct SessionView {
 pub struct Sessions {
     /// Who signs in with a password and no name (the admin of a gateway from before people).
     first_admin: Option<String>,
+    /// The store is shared with other gateways: sessions and limits live there alone.
+    shared: bool,
     live: Mutex<HashMap<[u8; 32], Live>>,
     limiter: Mutex<Limiter>,
 }
@@ -164,6 +171,7 @@ impl Sessions {
             .collect();
         Self {
             first_admin,
+            shared: false,
             live: Mutex::new(live),
             limiter: Mutex::default(),
         }
@@ -224,7 +232,12 @@ impl Sessions {
                 keep.push(s);
             }
         }
-        Ok((Self::new(Some(first_admin), keep, now), new_password))
+        let mut sessions = Self::new(Some(first_admin), keep, now);
+        sessions.shared = store.channel().is_some();
+        if sessions.shared {
+            sessions.live = Mutex::default();
+        }
+        Ok((sessions, new_password))
     }
 
     /// The live session of this cookie value, touched at `now`; `Some((person, save))` when
@@ -246,17 +259,60 @@ impl Sessions {
         Some((s.person_id.clone(), Some(s.stored(hash))))
     }
 
-    /// Count a sign-in attempt from `ip` before its password is checked; `Err(seconds)` to wait
-    /// when over a limit.
-    pub fn reserve(&self, ip: Option<IpAddr>, now: i64) -> Result<(), u64> {
-        self.limiter
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .reserve(ip, now)
+    /// [`Sessions::touch`] on the store's row (a shared store: another gateway may have started
+    /// or ended the session).
+    async fn touch_stored(
+        &self,
+        store: &dyn Store,
+        value: &str,
+        now: i64,
+    ) -> Option<(Arc<str>, Option<StoredSession>)> {
+        let stored = match store.session(session_hash(value)).await {
+            Ok(stored) => stored?,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read a session");
+                return None;
+            }
+        };
+        let person = stored
+            .person_id
+            .clone()
+            .or_else(|| self.first_admin.clone())?;
+        let mut s = Live::of(stored, &person);
+        if expired(&s, now) {
+            return None;
+        }
+        s.last_seen = now.max(s.last_seen);
+        let save = (s.last_seen - s.saved >= TOUCH_MS).then(|| s.stored(session_hash(value)));
+        Some((s.person_id, save))
     }
 
-    /// The password was right: the attempt does not count.
-    pub fn refund(&self, ip: Option<IpAddr>) {
+    /// Count a sign-in attempt from `ip` before its password is checked; `Err(seconds)` to wait
+    /// when over a limit.
+    pub async fn reserve(
+        &self,
+        store: &dyn Store,
+        ip: Option<IpAddr>,
+        now: i64,
+    ) -> Result<Result<(), u64>, ApiError> {
+        if self.shared {
+            return Ok(limiter::reserve_shared(store, ip, now).await?);
+        }
+        Ok(self
+            .limiter
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .reserve(ip, now))
+    }
+
+    /// The password was right: the attempt made at `now` does not count.
+    pub async fn refund(&self, store: &dyn Store, ip: Option<IpAddr>, now: i64) {
+        if self.shared {
+            if let Err(e) = limiter::refund_shared(store, ip, now).await {
+                tracing::warn!(error = %e, "could not take back a sign-in attempt");
+            }
+            return;
+        }
         self.limiter
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -305,10 +361,12 @@ impl Sessions {
             device,
         };
         store.save_session(record.clone()).await?;
-        self.live
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(record.id_hash, Live::of(record, person_id));
+        if !self.shared {
+            self.live
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(record.id_hash, Live::of(record, person_id));
+        }
         Ok(value)
     }
 
@@ -354,10 +412,31 @@ impl Sessions {
 
     /// The live sessions of `person_id`, most recently seen first; `current` marks the one
     /// `headers` carries.
-    pub fn list(&self, person_id: &str, headers: &HeaderMap) -> Vec<SessionView> {
+    pub async fn list(
+        &self,
+        store: &dyn Store,
+        person_id: &str,
+        headers: &HeaderMap,
+    ) -> Result<Vec<SessionView>, ApiError> {
         let current = cookie_value(headers).map(session_hash);
         let now = now_ms();
-        let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        let stored: HashMap<[u8; 32], Live>;
+        let guard;
+        let live = if self.shared {
+            stored = store
+                .sessions()
+                .await?
+                .into_iter()
+                .filter_map(|s| {
+                    let person = s.person_id.clone().or_else(|| self.first_admin.clone())?;
+                    Some((s.id_hash, Live::of(s, &person)))
+                })
+                .collect();
+            &stored
+        } else {
+            guard = self.live.lock().unwrap_or_else(|p| p.into_inner());
+            &*guard
+        };
         let mut out: Vec<SessionView> = live
             .iter()
             .filter(|(_, s)| &*s.person_id == person_id && !expired(s, now))
@@ -370,14 +449,22 @@ impl Sessions {
             })
             .collect();
         out.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then(a.id.cmp(&b.id)));
-        out
+        Ok(out)
     }
 
     /// The request's live session, kept alive: its `last_seen` is written back to `store` (at
     /// most once a minute) in a task of its own.
-    pub fn authenticate(&self, store: &Arc<dyn Store>, headers: &HeaderMap) -> Option<SignedIn> {
+    pub async fn authenticate(
+        &self,
+        store: &Arc<dyn Store>,
+        headers: &HeaderMap,
+    ) -> Option<SignedIn> {
         let value = cookie_value(headers)?;
-        let (person, save) = self.touch(value, now_ms())?;
+        let (person, save) = if self.shared {
+            self.touch_stored(store.as_ref(), value, now_ms()).await?
+        } else {
+            self.touch(value, now_ms())?
+        };
         if let Some(save) = save {
             let store = Arc::clone(store);
             tokio::spawn(async move {

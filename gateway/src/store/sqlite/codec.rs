@@ -1,8 +1,7 @@
 //! Rows to values and back: runs, event chunks, commands and artifacts as SQLite stores them.
 
 use common::wire::{
-    ArtifactInfo, ClaudeStats, Command, CommandKind, Delivery, Event, EventKind, RawEvent,
-    RunStatus, RunSummary,
+    ArtifactInfo, ClaudeStats, Command, Delivery, Event, EventKind, RawEvent, RunStatus, RunSummary,
 };
 use rusqlite::types::Type;
 use rusqlite::{ErrorCode, Row};
@@ -128,18 +127,7 @@ pub(super) fn artifact_info(row: &Row<'_>) -> rusqlite::Result<ArtifactInfo> {
     })
 }
 
-pub(super) fn command_kind_name(kind: &CommandKind) -> &'static str {
-    match kind {
-        CommandKind::Exec { .. } => "exec",
-        CommandKind::Prompt { .. } => "prompt",
-        CommandKind::Stop => "stop",
-        CommandKind::Assist { .. } => "assist",
-        CommandKind::Interrupt => "interrupt",
-        CommandKind::EndSession => "end_session",
-        CommandKind::File { .. } => "file",
-        CommandKind::Permission { .. } => "permission",
-    }
-}
+pub(super) use crate::store::command_kind_name;
 
 pub(super) fn is_primary_key_conflict(err: &rusqlite::Error) -> bool {
     matches!(

@@ -611,6 +611,14 @@ impl Store for SqliteStore {
         self.write(move |c| retention::reclaim_space(c, max_bytes))
     }
 
+    fn session(&self, id_hash: [u8; 32]) -> StoreFuture<Option<StoredSession>> {
+        self.read(move |c| records::session(c, id_hash))
+    }
+
+    fn count(&self, key: String, window: i64, delta: i64) -> StoreFuture<i64> {
+        self.write(move |c| records::count(c, key, window, delta))
+    }
+
     fn backend_errors(&self) -> u64 {
         self.inner.errors.load(std::sync::atomic::Ordering::Relaxed)
     }

@@ -211,6 +211,46 @@ pub(super) fn sessions(conn: &Connection) -> Result<Vec<StoredSession>, StoreErr
         .map_err(|e| backend("read sessions", e))
 }
 
+pub(super) fn session(
+    conn: &Connection,
+    id_hash: [u8; 32],
+) -> Result<Option<StoredSession>, StoreError> {
+    conn.prepare_cached(
+        "SELECT id_hash, created_at, last_seen, person_id, device FROM sessions WHERE id_hash = ?1",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_row([&id_hash[..]], |row| {
+            Ok(StoredSession {
+                id_hash: hash32(row, 0, "a session hash is not 32 bytes")?,
+                created_at: row.get(1)?,
+                last_seen: row.get(2)?,
+                person_id: row.get(3)?,
+                device: row.get(4)?,
+            })
+        })
+        .optional()
+    })
+    .map_err(|e| backend("read session", e))
+}
+
+pub(super) fn count(
+    conn: &Connection,
+    key: String,
+    window: i64,
+    delta: i64,
+) -> Result<i64, StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO counters (key, window_start, count) VALUES (?1, ?2, ?3)
+         ON CONFLICT (key) DO UPDATE SET
+             count = CASE WHEN window_start = excluded.window_start
+                 THEN count + excluded.count ELSE excluded.count END,
+             window_start = excluded.window_start
+         RETURNING count",
+    )
+    .and_then(|mut stmt| stmt.query_row(rusqlite::params![key, window, delta], |row| row.get(0)))
+    .map_err(|e| backend("count", e))
+}
+
 pub(super) fn delete_session(conn: &Connection, id_hash: [u8; 32]) -> Result<bool, StoreError> {
     conn.prepare_cached("DELETE FROM sessions WHERE id_hash = ?1")
         .and_then(|mut stmt| stmt.execute([&id_hash[..]]))

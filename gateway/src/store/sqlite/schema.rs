@@ -263,7 +263,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL,
         revoked_at INTEGER
     );",
-    // 15: search. `search_text` is an FTS5 trigram index over stretches of each run's output
+    // 15: counters in fixed windows (the sign-in limiter's, when several gateways share it).
+    "CREATE TABLE counters (
+        key TEXT PRIMARY KEY NOT NULL,
+        window_start INTEGER NOT NULL,
+        count INTEGER NOT NULL
+    ) WITHOUT ROWID;",
+    // 16: search. `search_text` is an FTS5 trigram index over stretches of each run's output
     // (contentless: the lines are read back from `event_chunks`; `detail=none`: rowids only),
     // one row per `search_chunks` row, which says whose lines `first_seq..=last_seq` it holds;
     // `runs.indexed_seq` is how far a run is indexed (see `search.rs`). Deleting a run
@@ -282,10 +288,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER search_chunks_deleted AFTER DELETE ON search_chunks BEGIN
         DELETE FROM search_text WHERE rowid = old.id;
     END;",
-    // 16: API tokens per person, with an expiry and the time of their first use. Tokens made
+    // 17: API tokens per person, with an expiry and the time of their first use. Tokens made
     // before (by the admin, for scripts) become the first admin's; a gateway without people yet
     // gives them to its first admin when it makes one (`auth::tokens::adopt_admin_token`).
-    // After search, not before it: gateways already run at version 15 with search, and a step
+    // After search, not before it: gateways already run at version 16 with search, and a step
     // put before it would be skipped by them and search run twice.
     "ALTER TABLE api_tokens ADD COLUMN person_id TEXT;
     ALTER TABLE api_tokens ADD COLUMN expires_at INTEGER;
