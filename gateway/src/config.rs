@@ -126,7 +126,8 @@ pub struct Config {
     pub tls: TlsChoice,
     /// `HMAC_SECRET`; generated and kept in the data directory when unset.
     pub hmac_secret: Option<Secret>,
-    /// `GATEWAY_ADMIN_TOKEN`; generated on first start when unset.
+    /// `GATEWAY_ADMIN_TOKEN`; generated on first start when unset. It is the first admin's API
+    /// token with every scope (`auth::tokens::adopt_admin_token`).
     pub admin_token: Option<Secret>,
     /// `GATEWAY_ADMIN_PASSWORD` for the web UI; generated on first start when unset.
     pub admin_password: Option<Secret>,

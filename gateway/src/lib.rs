@@ -92,6 +92,14 @@ impl Gateway {
         }
         let (sessions, new_admin_password) =
             web_session::Sessions::open(store.as_ref(), config.admin_password.clone()).await?;
+        // The admin token is the first admin's API token with every scope; tokens from before
+        // tokens had a person become the first admin's.
+        let first_admin = team::first_admin_id(store.as_ref())
+            .await?
+            .context("the first admin is missing")?;
+        auth::tokens::adopt_admin_token(store.as_ref(), secrets.admin_token_hash, &first_admin)
+            .await
+            .context("make the admin token one of the API tokens")?;
         let tls = match &config.tls {
             TlsChoice::Generated { extra_names } => Some(server::tls::load_or_generate(
                 &config.data_dir.join("tls"),
@@ -148,8 +156,6 @@ impl Gateway {
             notifier,
             store,
             hmac_secret: secrets.hmac_secret,
-            admin_token_hash: secrets.admin_token_hash,
-            admin_token_seen: Default::default(),
             metrics_token_hash: config
                 .metrics_token
                 .as_ref()

@@ -603,13 +603,25 @@ pub trait Store: Send + Sync + 'static {
     /// run that was never queued, or no such run.
     fn run_request(&self, id: String) -> StoreFuture<Option<common::agents::RunRequest>>;
 
-    // API tokens for scripts, kept by their SHA-256.
+    // API tokens, each a person's, kept by their SHA-256.
 
     /// Stores a token by its hash; [`StoreError::Conflict`] if the id or hash exists.
     fn create_api_token(&self, info: ApiTokenInfo, hash: [u8; 32]) -> StoreFuture<()>;
 
-    /// The token with this hash, if it exists and is not revoked.
+    /// Replaces the token with `info.id` by this one (or stores it): how the configured admin
+    /// token takes its place among the others.
+    fn put_api_token(&self, info: ApiTokenInfo, hash: [u8; 32]) -> StoreFuture<()>;
+
+    /// The token with this hash, if it exists, revoked or expired ones included (so a refusal
+    /// can say why).
     fn api_token(&self, hash: [u8; 32]) -> StoreFuture<Option<ApiTokenInfo>>;
+
+    /// Notes the token's first use at `at` (unix ms); `true` if this was its first use.
+    fn note_api_token_used(&self, id: String, at: i64) -> StoreFuture<bool>;
+
+    /// Gives every token without a person (made before tokens had one) to `person_id`; how
+    /// many.
+    fn claim_api_tokens(&self, person_id: String) -> StoreFuture<u64>;
 
     fn list_api_tokens(&self) -> StoreFuture<Vec<ApiTokenInfo>>;
 

@@ -523,6 +523,18 @@ impl Store for PgStore {
         self.with(move |c| agents::api_token(c, hash))
     }
 
+    fn put_api_token(&self, info: ApiTokenInfo, hash: [u8; 32]) -> StoreFuture<()> {
+        self.with(move |c| agents::put_api_token(c, info, hash))
+    }
+
+    fn note_api_token_used(&self, id: String, at: i64) -> StoreFuture<bool> {
+        self.with(move |c| agents::note_api_token_used(c, id, at))
+    }
+
+    fn claim_api_tokens(&self, person_id: String) -> StoreFuture<u64> {
+        self.with(move |c| agents::claim_api_tokens(c, person_id))
+    }
+
     fn list_api_tokens(&self) -> StoreFuture<Vec<ApiTokenInfo>> {
         self.with(agents::list_api_tokens)
     }

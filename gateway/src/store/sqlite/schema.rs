@@ -269,7 +269,26 @@ pub(super) const MIGRATIONS: &[&str] = &[
         window_start INTEGER NOT NULL,
         count INTEGER NOT NULL
     ) WITHOUT ROWID;",
-    // 16: artifact bodies in object storage. `object_key` names the object holding the body
+    // 16: search. `search_text` is an FTS5 trigram index over stretches of each run's output
+    // (contentless: the lines are read back from `event_chunks`; `detail=none`: rowids only),
+    // one row per `search_chunks` row, which says whose lines `first_seq..=last_seq` it holds;
+    // `runs.indexed_seq` is how far a run is indexed (see `search.rs`). Deleting a run
+    // deletes its stretches, and the trigger their text.
+    "ALTER TABLE runs ADD COLUMN indexed_seq INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE search_chunks (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        first_seq INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL
+    );
+    CREATE INDEX search_chunks_by_run ON search_chunks (run_id, last_seq);
+    CREATE VIRTUAL TABLE search_text USING fts5 (
+        body, content = '', contentless_delete = 1, tokenize = 'trigram', detail = 'none'
+    );
+    CREATE TRIGGER search_chunks_deleted AFTER DELETE ON search_chunks BEGIN
+        DELETE FROM search_text WHERE rowid = old.id;
+    END;",
+    // 17: artifact bodies in object storage. `object_key` names the object holding the body
     // (then `data` is empty); `object_deletions` is the queue of objects to delete, each due at
     // `due` (unix ms): an upload queues its key before it writes (due after the longest an upload
     // may take, so an object whose process died before recording it goes too) and recording the
@@ -289,25 +308,17 @@ pub(super) const MIGRATIONS: &[&str] = &[
         WHEN old.object_key IS NOT NULL AND old.object_key IS NOT new.object_key BEGIN
         INSERT OR REPLACE INTO object_deletions (key, due) VALUES (old.object_key, 0);
     END;",
-    // 17: search. `search_text` is an FTS5 trigram index over stretches of each run's output
-    // (contentless: the lines are read back from `event_chunks`; `detail=none`: rowids only),
-    // one row per `search_chunks` row, which says whose lines `first_seq..=last_seq` it holds;
-    // `runs.indexed_seq` is how far a run is indexed (see `search.rs`). Deleting a run
-    // deletes its stretches, and the trigger their text.
-    "ALTER TABLE runs ADD COLUMN indexed_seq INTEGER NOT NULL DEFAULT 0;
-    CREATE TABLE search_chunks (
-        id INTEGER PRIMARY KEY,
-        run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-        first_seq INTEGER NOT NULL,
-        last_seq INTEGER NOT NULL
-    );
-    CREATE INDEX search_chunks_by_run ON search_chunks (run_id, last_seq);
-    CREATE VIRTUAL TABLE search_text USING fts5 (
-        body, content = '', contentless_delete = 1, tokenize = 'trigram', detail = 'none'
-    );
-    CREATE TRIGGER search_chunks_deleted AFTER DELETE ON search_chunks BEGIN
-        DELETE FROM search_text WHERE rowid = old.id;
-    END;",
+    // 18: API tokens per person, with an expiry and the time of their first use. Tokens made
+    // before (by the admin, for scripts) become the first admin's; a gateway without people yet
+    // gives them to its first admin when it makes one (`auth::tokens::adopt_admin_token`).
+    // Steps are only ever appended: a database at version N runs exactly the steps after N, so
+    // a step put before one it already ran would be skipped and the later one run twice.
+    "ALTER TABLE api_tokens ADD COLUMN person_id TEXT;
+    ALTER TABLE api_tokens ADD COLUMN expires_at INTEGER;
+    ALTER TABLE api_tokens ADD COLUMN first_used_at INTEGER;
+    UPDATE api_tokens SET person_id = (SELECT value FROM meta WHERE key = 'first_admin')
+        WHERE person_id IS NULL;
+    CREATE INDEX api_tokens_by_person ON api_tokens (person_id);",
 ];
 
 /// Applies the migrations `user_version` has not seen yet, all in one transaction: a failing
