@@ -266,18 +266,41 @@ impl std::fmt::Debug for EnrollmentToken {
     }
 }
 
-/// What an API token may do.
-pub const SCOPE_CREATE_RUNS: &str = "create_runs";
+/// What an API token may do. A token acts as the person who made it, and only within its
+/// scopes: never more than that person's role allows at the time of the request.
+/// Read runs, their events, streams, artifacts and transcripts (a viewer's reading).
 pub const SCOPE_READ_RUNS: &str = "read_runs";
+/// Start runs and drive them: prompts, commands, stop (an operator's doing).
+pub const SCOPE_CREATE_RUNS: &str = "create_runs";
+/// Decide permission requests (allow, deny).
+pub const SCOPE_APPROVE: &str = "approve";
+/// What only an admin may do: people, agents, tokens, webhooks, settings, the audit log.
+pub const SCOPE_ADMIN: &str = "admin";
+/// Every scope, in the order the API lists them.
+pub const SCOPES: [&str; 4] = [
+    SCOPE_READ_RUNS,
+    SCOPE_CREATE_RUNS,
+    SCOPE_APPROVE,
+    SCOPE_ADMIN,
+];
 
-/// An API token as the admin API lists it (never the token).
+/// An API token as the API lists it (never the token).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiTokenInfo {
     pub id: String,
     pub name: String,
-    /// [`SCOPE_CREATE_RUNS`], [`SCOPE_READ_RUNS`].
+    /// Whose token it is: the person (`p_…`) it acts as.
+    pub person_id: String,
+    /// Some of [`SCOPES`].
     pub scopes: Vec<String>,
+    /// Unix ms.
     pub created_at: i64,
+    /// Unix ms from which it is refused; `None`: it does not expire.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+    /// Unix ms of its first use, once it was used.
+    #[serde(default)]
+    pub first_used_at: Option<i64>,
     pub revoked: bool,
 }
 

@@ -9,7 +9,9 @@
 //! was; the gateway migrates it at start if the backup came from an earlier release.
 //!
 //! PostgreSQL keeps its data outside the data directory: back it up with `pg_dump` (README,
-//! "Backups"), and the data directory with any file copy.
+//! "Backups"), and the data directory with any file copy. Artifact bodies in object storage
+//! (`ARTIFACT_STORE`) are not in the file either, only their metadata: the bucket is backed up
+//! on its own, and the command says so.
 
 use std::fs;
 use std::io::Read;

@@ -126,7 +126,8 @@ pub struct Config {
     pub tls: TlsChoice,
     /// `HMAC_SECRET`; generated and kept in the data directory when unset.
     pub hmac_secret: Option<Secret>,
-    /// `GATEWAY_ADMIN_TOKEN`; generated on first start when unset.
+    /// `GATEWAY_ADMIN_TOKEN`; generated on first start when unset. It is the first admin's API
+    /// token with every scope (`auth::tokens::adopt_admin_token`).
     pub admin_token: Option<Secret>,
     /// `GATEWAY_ADMIN_PASSWORD` for the web UI; generated on first start when unset.
     pub admin_password: Option<Secret>,
@@ -138,6 +139,9 @@ pub struct Config {
     pub retention: crate::retention::Policy,
     /// `GATEWAY_TRUSTED_PROXIES`: whose forwarding headers name the client.
     pub trusted_proxies: crate::http::TrustedProxies,
+    /// `ARTIFACT_STORE` (+ the AWS variables): artifact bodies in object storage; `None`: in
+    /// the database.
+    pub artifact_store: Option<crate::artifacts::ObjectsConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,7 +190,8 @@ impl Default for Limits {
             // and hold ~6,600 signed requests per second (each is remembered for 300 s); past
             // that the store alone answers.
             nonce_cache_entries: 2_000_000,
-            // Below the usual open-file limit of 1,024 with room for the database's own files.
+            // Within the usual open-file limit of 1,024 (raised to the hard limit at start, see
+            // `server::files`) with room for the database's own files.
             max_connections: 1000,
             header_timeout: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(120),
@@ -314,6 +319,12 @@ impl Config {
                 defaults.max_connections as u64,
             )?)
             .context("GATEWAY_MAX_CONNECTIONS is too large")?,
+            max_artifact_bytes: usize::try_from(number(
+                "GATEWAY_MAX_ARTIFACT_BYTES",
+                None,
+                defaults.max_artifact_bytes as u64,
+            )?)
+            .context("GATEWAY_MAX_ARTIFACT_BYTES is too large")?,
             ..defaults
         };
         Ok(Self {
@@ -335,6 +346,7 @@ impl Config {
                 &get("GATEWAY_TRUSTED_PROXIES", args.trusted_proxies, None).unwrap_or_default(),
             )
             .context("GATEWAY_TRUSTED_PROXIES")?,
+            artifact_store: crate::artifacts::ObjectsConfig::resolve(|name| get(name, None, None))?,
         })
     }
 

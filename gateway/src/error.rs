@@ -14,6 +14,12 @@ pub enum ApiError {
     Unauthorized(AuthReason),
     /// 401 for the admin API: missing or wrong admin token.
     AdminRequired,
+    /// 401 for an API token that exists but is refused: `token_expired`, `token_revoked`,
+    /// `person_disabled` (its person was disabled or removed).
+    TokenRefused {
+        reason: &'static str,
+        message: &'static str,
+    },
     /// 401 from the web UI's sign-in: the password was wrong.
     BadPassword,
     /// 401 from the web UI: no live session.
@@ -95,6 +101,12 @@ impl IntoResponse for ApiError {
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
                 r.extensions_mut()
                     .insert(crate::metrics::Refusal("admin_required"));
+                r
+            }
+            ApiError::TokenRefused { reason, message } => {
+                let mut r = refusal(reason, message);
+                r.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
                 r
             }
             ApiError::BadPassword => refusal("bad_password", "wrong password"),

@@ -6,6 +6,7 @@
 //! serving, and [`routes::router`] for handler tests without a socket.
 
 pub mod agents;
+pub mod artifacts;
 pub mod audit;
 pub mod auth;
 pub mod backup;
@@ -91,6 +92,14 @@ impl Gateway {
         }
         let (sessions, new_admin_password) =
             web_session::Sessions::open(store.as_ref(), config.admin_password.clone()).await?;
+        // The admin token is the first admin's API token with every scope; tokens from before
+        // tokens had a person become the first admin's.
+        let first_admin = team::first_admin_id(store.as_ref())
+            .await?
+            .context("the first admin is missing")?;
+        auth::tokens::adopt_admin_token(store.as_ref(), secrets.admin_token_hash, &first_admin)
+            .await
+            .context("make the admin token one of the API tokens")?;
         let tls = match &config.tls {
             TlsChoice::Generated { extra_names } => Some(server::tls::load_or_generate(
                 &config.data_dir.join("tls"),
@@ -124,14 +133,29 @@ impl Gateway {
         // across restarts.
         let passkeys =
             web_session::Passkeys::new(&base_url, secrets.hmac_secret.expose().as_bytes());
+        let artifact_bodies = match &config.artifact_store {
+            None => artifacts::Bodies::Database,
+            Some(objects) => {
+                let objects = artifacts::Objects::connect(objects.clone())?;
+                // A bucket that does not answer now may answer later: uploads get 503s meanwhile.
+                match objects.check().await {
+                    Ok(()) => {
+                        tracing::info!(store = %objects.describe(), "artifact bodies go to object storage")
+                    }
+                    Err(e) => {
+                        tracing::warn!(store = %objects.describe(), error = %e, "the artifact store does not answer yet")
+                    }
+                }
+                artifacts::Bodies::Objects(Arc::new(objects))
+            }
+        };
         let live = live::Live::for_store(store.as_ref());
         let state = AppState::new(StateInner {
+            artifact_bodies,
             body_slots: Default::default(),
             notifier,
             store,
             hmac_secret: secrets.hmac_secret,
-            admin_token_hash: secrets.admin_token_hash,
-            admin_token_seen: Default::default(),
             metrics_token_hash: config
                 .metrics_token
                 .as_ref()
@@ -172,7 +196,14 @@ impl Gateway {
         let retention = tokio::spawn(retention::sweep_forever(
             self.state.store.clone(),
             self.state.retention.clone(),
+            self.state.artifact_bodies.clone(),
         ));
+        let deleter = match &self.state.artifact_bodies {
+            artifacts::Bodies::Objects(objects) => Some(tokio::spawn(
+                Arc::clone(objects).sweep_forever(self.state.store.clone()),
+            )),
+            artifacts::Bodies::Database => None,
+        };
         let dispatcher = tokio::spawn(notify::run_forever(self.state.notifier.clone()));
         // The other replicas' news (a store no other process shares has none: returns at once).
         let follower = {
@@ -190,7 +221,7 @@ impl Gateway {
             .and_then(|t| t.acme.clone())
             .map(|a| tokio::spawn(server::tls::acme::renew_forever(a)));
         let limits = server::ConnLimits {
-            max_connections: self.state.limits.max_connections,
+            max_connections: server::files::fit_connections(self.state.limits.max_connections),
             header_timeout: self.state.limits.header_timeout,
             idle_timeout: self.state.limits.idle_timeout,
         };
@@ -206,6 +237,9 @@ impl Gateway {
         pruner.abort();
         sweeper.abort();
         retention.abort();
+        if let Some(d) = deleter {
+            d.abort();
+        }
         dispatcher.abort();
         follower.abort();
         if let Some(r) = renewal {

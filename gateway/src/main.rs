@@ -114,6 +114,9 @@ fn print_banner(gw: &Gateway, bound: std::net::SocketAddr) {
     } else {
         println!("  plain HTTP: no TLS");
     }
+    if let gateway::artifacts::Bodies::Objects(objects) = &gw.state.artifact_bodies {
+        println!("  artifact bodies:   {}", objects.describe());
+    }
     if let Some(path) = &gw.generated_secret_path {
         println!(
             "  HMAC secret:       generated, saved in {}",
@@ -165,6 +168,12 @@ async fn backup(config: &Config, to: &std::path::Path) -> anyhow::Result<()> {
          (not a shared drive, not a repository), encrypted if it leaves the machine.",
         to.display()
     );
+    if let Some(objects) = &config.artifact_store {
+        eprintln!(
+            "note: artifact bodies are in {objects} (ARTIFACT_STORE), which is not part of {}:              it holds their names, sizes and digests only. Back the bucket up on its own              (versioning or replication), and keep it with this file.",
+            to.display()
+        );
+    }
     Ok(())
 }
 

@@ -154,18 +154,26 @@ pub async fn sweep(store: &dyn Store, policy: &Policy, now_ms: i64) -> Result<Sw
     Ok(swept)
 }
 
-/// Sweeps at start and every hour, for as long as the gateway runs.
-pub async fn sweep_forever(store: Arc<dyn Store>, policy: Policy) {
+/// Sweeps at start and every hour, for as long as the gateway runs; after a sweep that deleted
+/// runs, the objects of their artifacts are deleted too (`bodies`).
+pub async fn sweep_forever(
+    store: Arc<dyn Store>,
+    policy: Policy,
+    bodies: crate::artifacts::Bodies,
+) {
     if policy.is_off() {
         return;
     }
     loop {
         match sweep(store.as_ref(), &policy, crate::clock::now_ms()).await {
-            Ok(s) if s.runs_deleted > 0 || s.bytes_reclaimed > 0 => tracing::info!(
-                runs = s.runs_deleted,
-                reclaimed_bytes = s.bytes_reclaimed,
-                "retention swept old runs"
-            ),
+            Ok(s) if s.runs_deleted > 0 || s.bytes_reclaimed > 0 => {
+                bodies.deleted();
+                tracing::info!(
+                    runs = s.runs_deleted,
+                    reclaimed_bytes = s.bytes_reclaimed,
+                    "retention swept old runs"
+                )
+            }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "retention sweep failed; trying again later"),
         }

@@ -16,10 +16,6 @@ pub struct AppState(Arc<StateInner>);
 pub struct StateInner {
     pub store: Arc<dyn Store>,
     pub hmac_secret: Secret,
-    /// SHA-256 of the admin token; the token itself is never kept.
-    pub admin_token_hash: [u8; 32],
-    /// Whether this process has seen the admin token used (its first use is audited once).
-    pub admin_token_seen: std::sync::atomic::AtomicBool,
     /// SHA-256 of `GATEWAY_METRICS_TOKEN`, which reads `/metrics` and nothing else.
     pub metrics_token_hash: Option<[u8; 32]>,
     pub nonces: NonceCache,
@@ -42,6 +38,8 @@ pub struct StateInner {
     pub passkeys: Option<crate::web_session::Passkeys>,
     /// Counters served at `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Where artifact bodies are kept: the database or object storage.
+    pub artifact_bodies: crate::artifacts::Bodies,
     /// Bounds on large bodies read at once.
     pub body_slots: crate::http::BodySlots,
     /// The transcripts read last, extended by each request rather than rebuilt.

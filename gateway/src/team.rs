@@ -90,6 +90,11 @@ pub async fn first_admin(
     Ok(person.id)
 }
 
+/// The first admin's person id, once there is one.
+pub async fn first_admin_id(store: &dyn Store) -> anyhow::Result<Option<String>> {
+    Ok(store.get_meta(FIRST_ADMIN_KEY.into()).await?)
+}
+
 /// Refuses a change that would leave the gateway without an enabled admin.
 pub async fn keep_an_admin(store: &dyn Store, changed: &Person) -> Result<(), ApiError> {
     if changed.role == Role::Admin && changed.disabled_at.is_none() {

@@ -1,8 +1,10 @@
 //! Every route, called by everyone: no credential, a wrong token, the metrics token, the admin
-//! token, API tokens of each scope, and a signed-in viewer, operator and admin. What each may reach follows the requirement
-//! in the route's handler signature (`Authorized<R>` for people, `Signed<R>` for runners); this
-//! walks the table through the whole router, and checks the table against the routes the source
-//! declares, so a route added without a row (or without its extractor) fails here.
+//! token, API tokens of each scope (an admin's, and an operator's and a viewer's, whose role caps
+//! them), an expired and a revoked token, and a signed-in viewer, operator and admin. What each
+//! may reach follows the requirement in the route's handler signature (`Authorized<R>` for people
+//! and tokens, `Signed<R>` for runners); this walks the table through the whole router, and
+//! checks the table against the routes the source declares, so a route added without a row (or
+//! without its extractor) fails here, and so does a rule removed from a handler.
 
 mod support;
 
@@ -13,7 +15,7 @@ use axum::http::{Request, StatusCode, header};
 use common::Secret;
 use gateway::state::AppState;
 use gateway::store::{Person, Role};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const METRICS: &str = "metrics-token-for-access-tests";
 
@@ -22,20 +24,40 @@ const METRICS: &str = "metrics-token-for-access-tests";
 enum Admits {
     /// Anyone: health, the page, sign-in, joining by invitation.
     Anyone,
-    /// Viewers and up (the admin token included).
+    /// Viewers and up; tokens with `read_runs`.
     Viewer,
-    /// Operators and up.
+    /// Operators and up; tokens with `create_runs` (commands, stop, cancel, pin).
     Operator,
-    /// Admins (a session or the admin token).
-    Admin,
-    /// Operators and up, or an API token with `create_runs`.
+    /// Operators and up; tokens with `create_runs` (start a run, send it a prompt).
     Create,
-    /// Admins or the metrics token.
+    /// Operators and up; tokens with `approve`.
+    Approve,
+    /// Admins; admins' tokens with `admin`.
+    Admin,
+    /// Admins (as above) or the metrics token.
     Metrics,
     /// A runner's signature only.
     Runner,
     /// A live session (whoever it is): how the page learns who it is after a reload.
     Session,
+    /// A signed-in person of any role, never a token: sessions, passkeys, pairing.
+    SignedIn,
+    /// A signed-in person of any role, or a token with `admin`: one's API tokens.
+    Tokens,
+}
+
+impl Admits {
+    /// The role and token scope the route's requirement names, for those that name both.
+    fn rule(self) -> Option<(Role, &'static str)> {
+        Some(match self {
+            Admits::Viewer => (Role::Viewer, "read_runs"),
+            Admits::Operator | Admits::Create => (Role::Operator, "create_runs"),
+            Admits::Approve => (Role::Operator, "approve"),
+            Admits::Admin | Admits::Metrics => (Role::Admin, "admin"),
+            Admits::Tokens => (Role::Viewer, "admin"),
+            _ => return None,
+        })
+    }
 }
 
 /// Every route the router serves: the method, the path as the source declares it, a path to call
@@ -48,7 +70,12 @@ const ROUTES: &[(&str, &str, &str, Admits)] = &[
     ("GET", "/join", "/join", Admits::Anyone),
     ("GET", "/pair", "/pair", Admits::Anyone),
     ("POST", "/api/pair", "/api/pair", Admits::Anyone),
-    ("POST", "/api/me/pairing", "/api/me/pairing", Admits::Viewer),
+    (
+        "POST",
+        "/api/me/pairing",
+        "/api/me/pairing",
+        Admits::SignedIn,
+    ),
     ("GET", "/people", "/people", Admits::Anyone),
     ("GET", "/account", "/account", Admits::Anyone),
     ("GET", "/audit", "/audit", Admits::Anyone),
@@ -93,38 +120,38 @@ const ROUTES: &[(&str, &str, &str, Admits)] = &[
         "GET",
         "/api/me/passkeys",
         "/api/me/passkeys",
-        Admits::Viewer,
+        Admits::SignedIn,
     ),
     (
         "POST",
         "/api/me/passkeys",
         "/api/me/passkeys",
-        Admits::Viewer,
+        Admits::SignedIn,
     ),
     (
         "POST",
         "/api/me/passkeys/options",
         "/api/me/passkeys/options",
-        Admits::Viewer,
+        Admits::SignedIn,
     ),
     ("GET", "/api/me", "/api/me", Admits::Viewer),
     (
         "GET",
         "/api/me/sessions",
         "/api/me/sessions",
-        Admits::Viewer,
+        Admits::SignedIn,
     ),
     (
         "DELETE",
         "/api/me/sessions",
         "/api/me/sessions",
-        Admits::Viewer,
+        Admits::SignedIn,
     ),
     (
         "DELETE",
         "/api/me/sessions/{id}",
         "/api/me/sessions/00",
-        Admits::Viewer,
+        Admits::SignedIn,
     ),
     ("GET", "/api/people", "/api/people", Admits::Admin),
     (
@@ -150,13 +177,13 @@ const ROUTES: &[(&str, &str, &str, Admits)] = &[
         "/api/runs/r_nobody/prompt",
         Admits::Create,
     ),
-    ("GET", "/api/tokens", "/api/tokens", Admits::Admin),
-    ("POST", "/api/tokens", "/api/tokens", Admits::Admin),
+    ("GET", "/api/tokens", "/api/tokens", Admits::Tokens),
+    ("POST", "/api/tokens", "/api/tokens", Admits::Tokens),
     (
         "DELETE",
         "/api/tokens/{id}",
         "/api/tokens/t_nobody",
-        Admits::Admin,
+        Admits::Tokens,
     ),
     ("GET", "/api/agents", "/api/agents", Admits::Viewer),
     (
@@ -236,7 +263,7 @@ const ROUTES: &[(&str, &str, &str, Admits)] = &[
         "POST",
         "/api/runs/{id}/permissions/{request_id}",
         "/api/runs/r_nobody/permissions/pr_1",
-        Admits::Operator,
+        Admits::Approve,
     ),
     (
         "PUT",
@@ -338,7 +365,7 @@ const ROUTES: &[(&str, &str, &str, Admits)] = &[
         "POST",
         "/api/push/action",
         "/api/push/action",
-        Admits::Operator,
+        Admits::Approve,
     ),
     ("GET", "/metrics", "/metrics", Admits::Metrics),
     (
@@ -391,11 +418,22 @@ const ROUTES: &[(&str, &str, &str, Admits)] = &[
     ),
 ];
 
-/// Who calls: a bearer token, or a person of a role signed in with a session.
+/// Who calls, and what they are.
 #[derive(Debug, Clone)]
 enum Caller {
     Nobody,
-    Token(&'static str, String),
+    /// A bearer token nobody has: refused as unknown.
+    Unknown(&'static str, String),
+    Metrics,
+    /// A live API token of a person of `role`, with these scopes.
+    Token {
+        who: &'static str,
+        token: String,
+        role: Role,
+        scopes: &'static [&'static str],
+    },
+    /// A token that exists but is refused, and the reason the refusal gives.
+    Refused(&'static str, String, &'static str),
     Session(Role),
 }
 
@@ -403,17 +441,46 @@ impl Caller {
     fn name(&self) -> String {
         match self {
             Caller::Nobody => "nobody".into(),
-            Caller::Token(who, _) => (*who).into(),
+            Caller::Metrics => "the metrics token".into(),
+            Caller::Unknown(who, _) | Caller::Token { who, .. } | Caller::Refused(who, _, _) => {
+                (*who).into()
+            }
             Caller::Session(role) => format!("a signed-in {}", role.as_str()),
         }
     }
 
-    /// The role it acts with, if any.
-    fn role(&self) -> Option<Role> {
+    /// Whether the caller meets a requirement of `role` and `scope`: a person by role, a
+    /// token by its person's role and its scopes.
+    fn may(&self, (role, scope): (Role, &str)) -> bool {
         match self {
-            Caller::Token("the admin token", _) => Some(Role::Admin),
-            Caller::Session(role) => Some(*role),
-            _ => None,
+            Caller::Session(r) => *r >= role,
+            Caller::Token {
+                role: r, scopes, ..
+            } => *r >= role && scopes.contains(&scope),
+            _ => false,
+        }
+    }
+
+    /// The answer to a route of `admits` that does not admit the caller.
+    fn refusal(&self, admits: Admits) -> (StatusCode, &'static str) {
+        match (admits, self) {
+            (Admits::Runner, _) => (StatusCode::UNAUTHORIZED, "missing_header"),
+            (Admits::Session, _) => (StatusCode::UNAUTHORIZED, "signed_out"),
+            (_, Caller::Refused(_, _, reason)) => (StatusCode::UNAUTHORIZED, reason),
+            // Known, but their role (or the token's scopes) falls short.
+            (_, Caller::Session(_)) => (StatusCode::FORBIDDEN, "role_required"),
+            (_, Caller::Token { .. }) => (StatusCode::FORBIDDEN, "scope_required"),
+            _ => (StatusCode::UNAUTHORIZED, "admin_required"),
+        }
+    }
+
+    fn admitted(&self, admits: Admits) -> bool {
+        match admits {
+            Admits::Anyone => true,
+            Admits::Runner => false,
+            Admits::Session | Admits::SignedIn => matches!(self, Caller::Session(_)),
+            Admits::Metrics => matches!(self, Caller::Metrics) || self.may(admits.rule().unwrap()),
+            _ => self.may(admits.rule().unwrap()),
         }
     }
 }
@@ -436,38 +503,82 @@ async fn person(state: &AppState, role: Role) -> String {
     id
 }
 
+/// A token of `person` with `scopes`, put straight into the store (as if the person's role had
+/// changed since it was made), expiring at `expires_at`.
+async fn stored_token(
+    state: &AppState,
+    person: &str,
+    scopes: &[&str],
+    expires_at: Option<i64>,
+) -> String {
+    let token = format!("at_{person}_{}", scopes.join("_"));
+    let info = common::agents::ApiTokenInfo {
+        id: format!("t_{person}_{}", scopes.len()),
+        name: "stored".into(),
+        person_id: person.into(),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        created_at: 1,
+        expires_at,
+        first_used_at: None,
+        revoked: false,
+    };
+    state
+        .store
+        .create_api_token(info, gateway::auth::token_hash(&token))
+        .await
+        .unwrap();
+    token
+}
+
 /// `method path` as `caller` sends it; a session is a fresh one each time (some routes end it).
 async fn request(state: &AppState, caller: &Caller, method: &str, path: &str) -> Request<Body> {
     let mut req = Request::builder().method(method).uri(path);
-    match caller {
-        Caller::Nobody => {}
-        Caller::Token(_, token) => {
-            req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    let bearer = match caller {
+        Caller::Nobody | Caller::Session(_) => None,
+        Caller::Metrics => Some(METRICS),
+        Caller::Unknown(_, token) | Caller::Token { token, .. } | Caller::Refused(_, token, _) => {
+            Some(token.as_str())
         }
-        Caller::Session(role) => {
-            let id = format!("p_{}", role.as_str());
-            let value = state
-                .sessions
-                .start(
-                    state.store.as_ref(),
-                    &id,
-                    String::new(),
-                    gateway::clock::now_ms(),
-                )
-                .await
-                .unwrap();
-            req = req
-                .header(
-                    header::COOKIE,
-                    format!("{}={value}", gateway::web_session::COOKIE),
-                )
-                .header(
-                    gateway::web_session::CSRF_HEADER,
-                    gateway::web_session::csrf_token(&value),
-                );
-        }
+    };
+    if let Some(token) = bearer {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    if let Caller::Session(role) = caller {
+        let id = format!("p_{}", role.as_str());
+        let value = state
+            .sessions
+            .start(
+                state.store.as_ref(),
+                &id,
+                String::new(),
+                gateway::clock::now_ms(),
+            )
+            .await
+            .unwrap();
+        req = req
+            .header(
+                header::COOKIE,
+                format!("{}={value}", gateway::web_session::COOKIE),
+            )
+            .header(
+                gateway::web_session::CSRF_HEADER,
+                gateway::web_session::csrf_token(&value),
+            );
     }
     req.body(Body::empty()).unwrap()
+}
+
+/// `POST /api/tokens` by the bearer of `auth`: the answer's status and body.
+async fn make_token(state: &AppState, auth: &str, body: Value) -> (StatusCode, Value) {
+    support::send_json(
+        state,
+        Request::post("/api/tokens")
+            .header(header::AUTHORIZATION, format!("Bearer {auth}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -482,34 +593,74 @@ async fn every_route_admits_only_whom_its_handler_requires() {
     for role in Role::ALL {
         person(state, role).await;
     }
+    // The admin token is the first admin's (`admin`), with every scope.
     let admin = gw.new_admin_token.as_ref().unwrap().expose().to_string();
-    let mut tokens = Vec::new();
-    for scope in ["read_runs", "create_runs"] {
-        let (status, v) = support::send_json(
-            &gw.state,
-            Request::post("/api/tokens")
-                .header(header::AUTHORIZATION, format!("Bearer {admin}"))
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(
-                    serde_json::json!({"name": scope, "scopes": [scope]}).to_string(),
-                ))
-                .unwrap(),
-        )
-        .await;
+    let mut scoped = Vec::new();
+    for scope in ["read_runs", "create_runs", "approve", "admin"] {
+        let (status, v) =
+            make_token(state, &admin, json!({"name": scope, "scopes": [scope]})).await;
         assert_eq!(status, StatusCode::CREATED, "{v}");
-        tokens.push(v["token"].as_str().unwrap().to_string());
+        scoped.push(v["token"].as_str().unwrap().to_string());
     }
+    let (status, v) = make_token(
+        state,
+        &admin,
+        json!({"name": "soon revoked", "scopes": ["read_runs"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let revoked = v["token"].as_str().unwrap().to_string();
+    let resp = support::send(
+        state,
+        Request::delete(format!("/api/tokens/{}", v["id"].as_str().unwrap()))
+            .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    const EVERY: &[&str] = &["read_runs", "create_runs", "approve", "admin"];
+    let operator_every = stored_token(state, "p_operator", EVERY, None).await;
+    let viewer_every = stored_token(state, "p_viewer", EVERY, None).await;
+    let expired = stored_token(state, "p_admin", EVERY, Some(1)).await;
+    let token = |who, token: &String, role, scopes| Caller::Token {
+        who,
+        token: token.clone(),
+        role,
+        scopes,
+    };
     let callers = [
         Caller::Nobody,
-        Caller::Token("a wrong token", "not-a-token".into()),
-        Caller::Token("the metrics token", METRICS.into()),
-        Caller::Token("the admin token", admin),
+        Caller::Unknown("a wrong token", "not-a-token".into()),
+        Caller::Unknown("a made-up API token", "at_not-a-token".into()),
+        Caller::Metrics,
+        token("the admin token", &admin, Role::Admin, EVERY),
         Caller::Session(Role::Viewer),
         Caller::Session(Role::Operator),
         Caller::Session(Role::Admin),
-        Caller::Token("a made-up API token", "at_not-a-token".into()),
-        Caller::Token("a read_runs token", tokens[0].clone()),
-        Caller::Token("a create_runs token", tokens[1].clone()),
+        token("a read_runs token", &scoped[0], Role::Admin, &["read_runs"]),
+        token(
+            "a create_runs token",
+            &scoped[1],
+            Role::Admin,
+            &["create_runs"],
+        ),
+        token("an approve token", &scoped[2], Role::Admin, &["approve"]),
+        token("an admin token", &scoped[3], Role::Admin, &["admin"]),
+        token(
+            "an operator's every-scope token",
+            &operator_every,
+            Role::Operator,
+            EVERY,
+        ),
+        token(
+            "a viewer's every-scope token",
+            &viewer_every,
+            Role::Viewer,
+            EVERY,
+        ),
+        Caller::Refused("an expired token", expired, "token_expired"),
+        Caller::Refused("a revoked token", revoked, "token_revoked"),
     ];
     for &(method, _, path, admits) in ROUTES {
         for caller in &callers {
@@ -527,39 +678,100 @@ async fn every_route_admits_only_whom_its_handler_requires() {
             } else {
                 None
             };
-            let role = caller.role();
-            let admitted = match admits {
-                Admits::Anyone => true,
-                // Read runs also admits an API token with `read_runs`.
-                Admits::Viewer => role >= Some(Role::Viewer) || who == "a read_runs token",
-                Admits::Operator => role >= Some(Role::Operator),
-                Admits::Create => role >= Some(Role::Operator) || who == "a create_runs token",
-                Admits::Admin => role == Some(Role::Admin),
-                Admits::Metrics => role == Some(Role::Admin) || who == "the metrics token",
-                Admits::Runner => false,
-                Admits::Session => matches!(caller, Caller::Session(_)),
-            };
-            let expected = match (admits, role) {
-                (Admits::Runner, _) => (StatusCode::UNAUTHORIZED, "missing_header"),
-                (Admits::Session, _) => (StatusCode::UNAUTHORIZED, "signed_out"),
-                // Known, but their role falls short.
-                (_, Some(_)) => (StatusCode::FORBIDDEN, "role_required"),
-                (_, None) => (StatusCode::UNAUTHORIZED, "admin_required"),
-            };
-            if admitted {
+            if caller.admitted(admits) {
                 assert!(
                     status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
                     "{method} {path} by {who}: {status} {reason:?}"
                 );
             } else {
+                let (want_status, want_reason) = caller.refusal(admits);
                 assert_eq!(
                     (status, reason.as_deref()),
-                    (expected.0, Some(expected.1)),
+                    (want_status, Some(want_reason)),
                     "{method} {path} by {who}"
                 );
             }
         }
     }
+}
+
+/// A token never holds more than its person's role allows, nor more than the token that made
+/// it: such requests are refused, and a viewer's token cannot make a session or a passkey.
+#[tokio::test]
+async fn tokens_are_made_within_their_person_role_and_their_maker() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway::Gateway::open(
+        support::plain_config(dir.path()),
+        "127.0.0.1:3100".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let state = &gw.state;
+    person(state, Role::Viewer).await;
+    let viewer = stored_token(state, "p_viewer", &["read_runs", "admin"], None).await;
+    let (status, v) = make_token(
+        state,
+        &viewer,
+        json!({"name": "more", "scopes": ["create_runs"]}),
+    )
+    .await;
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (StatusCode::FORBIDDEN, Some("role_required"))
+    );
+    let (status, v) = make_token(
+        state,
+        &viewer,
+        json!({"name": "ok", "scopes": ["read_runs"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert_eq!(v["person_id"], "p_viewer");
+    // A token with `admin` alone cannot make one with `read_runs` it lacks.
+    let admin = gw.new_admin_token.as_ref().unwrap().expose().to_string();
+    let (_, v) = make_token(state, &admin, json!({"name": "adm", "scopes": ["admin"]})).await;
+    let admin_only = v["token"].as_str().unwrap().to_string();
+    let (status, v) = make_token(
+        state,
+        &admin_only,
+        json!({"name": "wider", "scopes": ["read_runs"]}),
+    )
+    .await;
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (StatusCode::FORBIDDEN, Some("role_required"))
+    );
+    for bad in [
+        json!({"name": "x", "scopes": []}),
+        json!({"name": "x", "scopes": ["root"]}),
+        json!({"name": "", "scopes": ["read_runs"]}),
+        json!({"name": "x", "scopes": ["read_runs"], "expires_at": 1}),
+    ] {
+        let (status, _) = make_token(state, &admin, bad.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    // The viewer sees their own tokens only; the admin sees everyone's.
+    let list = |auth: String| async move {
+        let (status, v) = support::send_json(
+            state,
+            Request::get("/api/tokens")
+                .header(header::AUTHORIZATION, format!("Bearer {auth}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["person_id"].as_str().unwrap().to_string())
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(
+        list(viewer.clone()).await,
+        BTreeSet::from(["p_viewer".to_string()])
+    );
+    assert_eq!(list(admin.clone()).await.len(), 2);
 }
 
 /// The `(method, path)` pairs `routes/*.rs` declares with `.route("path", get(…).post(…))`.
@@ -616,5 +828,52 @@ fn the_table_names_every_route_the_source_declares() {
     assert!(
         missing.is_empty() && stale.is_empty(),
         "routes without a row in ROUTES: {missing:?}; rows without a route: {stale:?}"
+    );
+}
+
+/// A token counts its person's role and state as of each request: demoted, the token reaches
+/// less at once; disabled, it is refused and says why.
+#[tokio::test]
+async fn a_token_follows_its_person_role_and_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway::Gateway::open(
+        support::plain_config(dir.path()),
+        "127.0.0.1:3100".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let state = &gw.state;
+    let admin = gw.new_admin_token.as_ref().unwrap().expose().to_string();
+    person(state, Role::Operator).await;
+    let token = stored_token(state, "p_operator", &["read_runs", "create_runs"], None).await;
+    let call = |auth: String, method: &str, path: &str, body: Value| {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {auth}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let start = || call(token.clone(), "POST", "/api/runs", json!({}));
+    let (status, _) = support::send_json(state, start()).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let change = |body: Value| call(admin.clone(), "PATCH", "/api/people/p_operator", body);
+    let (status, v) = support::send_json(state, change(json!({"role": "viewer"}))).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (status, v) = support::send_json(state, start()).await;
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (StatusCode::FORBIDDEN, Some("scope_required")),
+        "a viewer's token starts nothing, whatever its scopes"
+    );
+    let read = || call(token.clone(), "GET", "/api/runs", json!(null));
+    assert_eq!(support::send_json(state, read()).await.0, StatusCode::OK);
+    let (status, _) = support::send_json(state, change(json!({"disabled": true}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, v) = support::send_json(state, read()).await;
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("person_disabled"))
     );
 }

@@ -401,9 +401,12 @@ async fn an_api_token_queues_and_waits_and_its_scopes_bound_it() {
     assert_eq!(v["messages"], json!([]));
     assert_eq!(v["session_id"], Value::Null);
     let run_id = v["run_id"].as_str().unwrap().to_string();
-    // create_runs does not read.
-    let (status, _) = send_json(&gw.state, call("GET", &format!("/api/runs/{run_id}"), None)).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // create_runs does not read: the token is known, its scope falls short.
+    let (status, v) = send_json(&gw.state, call("GET", &format!("/api/runs/{run_id}"), None)).await;
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (StatusCode::FORBIDDEN, Some("scope_required"))
+    );
     // A continue that names nothing is refused.
     let (status, v) = send_json(
         &gw.state,
@@ -420,7 +423,7 @@ async fn an_api_token_queues_and_waits_and_its_scopes_bound_it() {
     );
     let (status, _) = gw.admin("DELETE", &format!("/api/tokens/{id}"), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = send_json(
+    let (status, v) = send_json(
         &gw.state,
         call(
             "POST",
@@ -429,7 +432,10 @@ async fn an_api_token_queues_and_waits_and_its_scopes_bound_it() {
         ),
     )
     .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "revoked");
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("token_revoked"))
+    );
 }
 
 #[tokio::test]

@@ -24,17 +24,34 @@ struct Harness {
     state: AppState,
 }
 
-fn harness() -> Harness {
+async fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
-    let state = state_on(&dir.path().join("g.db"));
+    let state = state_on(&dir.path().join("g.db")).await;
     Harness { _dir: dir, state }
 }
 
 /// A gateway's state over the database at `path`: a second one over the same file is what a
-/// restarted gateway (or another replica) sees.
-fn state_on(path: &std::path::Path) -> AppState {
+/// restarted gateway (or another replica) sees. `ADMIN` is an admin's token with every scope.
+async fn state_on(path: &std::path::Path) -> AppState {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(path).unwrap());
+    if store.person("p_admin".into()).await.unwrap().is_none() {
+        store
+            .create_person(gateway::store::Person {
+                id: "p_admin".into(),
+                name: "admin".into(),
+                role: gateway::store::Role::Admin,
+                created_at: 1,
+                disabled_at: None,
+                password_hash: None,
+            })
+            .await
+            .unwrap();
+    }
+    gateway::auth::tokens::adopt_admin_token(store.as_ref(), token_hash(ADMIN), "p_admin")
+        .await
+        .unwrap();
     AppState::new(StateInner {
+        artifact_bodies: Default::default(),
         body_slots: Default::default(),
         notifier: Arc::new(
             gateway::notify::Notifier::new(store.clone(), "https://localhost:3100".into(), None)
@@ -42,8 +59,6 @@ fn state_on(path: &std::path::Path) -> AppState {
         ),
         store,
         hmac_secret: Secret::new(SECRET),
-        admin_token_hash: token_hash(ADMIN),
-        admin_token_seen: Default::default(),
         passkeys: None,
         metrics_token_hash: None,
         nonces: NonceCache::new(1000),
@@ -222,7 +237,7 @@ fn reason(body: &Value) -> &str {
 
 #[tokio::test]
 async fn ingest_is_idempotent_and_refuses_gaps() {
-    let h = harness();
+    let h = harness().await;
     let run = create_run(&h.state).await;
     let (s, b) = ingest(&h.state, &run, batch(&run.run_id, 1..=3)).await;
     assert_eq!((s, b["acked_through"].as_u64()), (StatusCode::OK, Some(3)));
@@ -238,7 +253,7 @@ async fn ingest_is_idempotent_and_refuses_gaps() {
 
 #[tokio::test]
 async fn forged_tampered_stale_replayed_and_unknown_requests_are_refused_and_store_nothing() {
-    let h = harness();
+    let h = harness().await;
     let run = create_run(&h.state).await;
     let body = batch(&run.run_id, 1..=1);
 
@@ -382,7 +397,7 @@ async fn forged_tampered_stale_replayed_and_unknown_requests_are_refused_and_sto
 
 #[tokio::test]
 async fn a_forged_request_does_not_use_up_its_nonce() {
-    let h = harness();
+    let h = harness().await;
     let run = create_run(&h.state).await;
     let body = batch(&run.run_id, 1..=1);
     let good = Signed::new(
@@ -405,7 +420,7 @@ async fn a_forged_request_does_not_use_up_its_nonce() {
 
 #[tokio::test]
 async fn finished_runs_take_no_new_events_but_ack_resends() {
-    let h = harness();
+    let h = harness().await;
     let run = create_run(&h.state).await;
     let events = vec![
         Event {
@@ -446,7 +461,7 @@ async fn finished_runs_take_no_new_events_but_ack_resends() {
 
 #[tokio::test]
 async fn bad_bodies_get_clear_errors() {
-    let h = harness();
+    let h = harness().await;
     let run = create_run(&h.state).await;
     // Oversized: over the 64 KiB limit of this harness.
     let big = batch(&run.run_id, 1..=4000);
@@ -487,7 +502,7 @@ async fn bad_bodies_get_clear_errors() {
 
 #[tokio::test]
 async fn admin_api_needs_the_token_and_pages_events() {
-    let h = harness();
+    let h = harness().await;
     let req = Request::get("/api/runs").body(Body::empty()).unwrap();
     let (status, b) = call(&h.state, req).await;
     assert_eq!(
@@ -525,7 +540,7 @@ async fn admin_api_needs_the_token_and_pages_events() {
 
 #[tokio::test]
 async fn run_keys_cannot_create_runs_and_ping_needs_a_signature() {
-    let h = harness();
+    let h = harness().await;
     let run = create_run(&h.state).await;
     let s = Signed::new(
         "POST",
@@ -558,7 +573,7 @@ fn endless() -> Body {
 
 #[tokio::test]
 async fn every_signed_route_refuses_before_reading_the_body() {
-    let h = harness();
+    let h = harness().await;
     let run = create_run(&h.state).await;
     let other = create_run(&h.state).await;
     let routes = [
@@ -629,7 +644,7 @@ async fn every_signed_route_refuses_before_reading_the_body() {
 
 #[tokio::test]
 async fn malformed_queries_get_the_json_error_shape() {
-    let h = harness();
+    let h = harness().await;
     let run = create_run(&h.state).await;
     let (status, b) = admin_get(
         &h.state,
@@ -650,7 +665,7 @@ async fn malformed_queries_get_the_json_error_shape() {
 async fn a_request_replayed_after_a_restart_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("g.db");
-    let first = state_on(&db);
+    let first = state_on(&db).await;
     let run = create_run(&first).await;
     let key = run_key(&run);
     let captured = [
@@ -688,7 +703,7 @@ async fn a_request_replayed_after_a_restart_is_refused() {
         assert!(status.is_success(), "{} {}: {status} {b}", s.method, s.path);
     }
     drop(first);
-    let restarted = state_on(&db);
+    let restarted = state_on(&db).await;
     for s in &captured {
         let (status, b) = call(&restarted, s.request()).await;
         assert_eq!(
@@ -714,7 +729,7 @@ async fn a_request_replayed_after_a_restart_is_refused() {
 #[tokio::test]
 async fn event_data_is_kept_exactly_as_received() {
     use sha2::{Digest, Sha256};
-    let h = harness();
+    let h = harness().await;
     let run = create_run(&h.state).await;
     // Written by hand: key order, spacing and escapes as another runner might send them.
     let sent = r#"{ "event": "probe", "text": "\u00e9 ✓ \/", "neg": -18446744073709551617,
@@ -753,7 +768,7 @@ async fn event_data_is_kept_exactly_as_received() {
 /// Data whose meaning is ambiguous or not text is refused with a reason, and nothing is stored.
 #[tokio::test]
 async fn ambiguous_event_data_is_refused() {
-    let h = harness();
+    let h = harness().await;
     let run = create_run(&h.state).await;
     for data in [r#"{"a":1,"a":2}"#, r#""\ud800""#, r#"{"x":{"y":1,"y":1}}"#] {
         let kind = if data.starts_with('"') {
@@ -769,4 +784,41 @@ async fn ambiguous_event_data_is_refused() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{data}: {b}");
     }
     assert!(stored(&h.state, &run).await.is_empty());
+}
+
+/// An artifact whose body is in object storage, read through a gateway that has none configured
+/// (`ARTIFACT_STORE` unset since): a clear `503`, not an empty or broken body. Its metadata is
+/// still listed.
+#[tokio::test]
+async fn an_artifact_in_object_storage_without_an_artifact_store_is_a_503() {
+    let h = harness();
+    let run = create_run(&h.state).await;
+    let info = common::wire::ArtifactInfo {
+        name: "claude.log".into(),
+        size: 3,
+        sha256: sign::sha256_hex(b"abc"),
+        created_at: 1,
+    };
+    h.state
+        .store
+        .put_artifact_object(run.run_id.clone(), info.clone(), "gw/r/k-claude.log".into())
+        .await
+        .unwrap();
+    let (status, listed) =
+        admin_get(&h.state, &format!("/api/runs/{}/artifacts", run.run_id)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed, json!([info]));
+    let (status, b) = admin_get(
+        &h.state,
+        &format!("/api/runs/{}/artifacts/claude.log", run.run_id),
+    )
+    .await;
+    assert_eq!(
+        (status, reason(&b)),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "artifact_store_unavailable"
+        ),
+        "{b}"
+    );
 }

@@ -181,7 +181,7 @@ async fn a_request_needs_approval_until_a_person_decides() {
     );
     assert_eq!(
         (cmd["message"].as_str(), cmd["by"].as_str()),
-        (Some("not now"), Some("admin token"))
+        (Some("not now"), Some("admin token (admin)"))
     );
     // The runner gets it stamped.
     let key = common::sign::derive_run_key(
@@ -193,7 +193,7 @@ async fn a_request_needs_approval_until_a_person_decides() {
     let (_, polled) = h
         .json(support::signed("GET", &poll, &run.run_id, &key, vec![]))
         .await;
-    assert_eq!(polled[0]["by"], "admin token");
+    assert_eq!(polled[0]["by"], "admin token (admin)");
 
     // The runner's decision marker clears the request.
     let decided = marker(

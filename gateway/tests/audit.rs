@@ -131,6 +131,21 @@ async fn every_action_leaves_a_line_with_who_and_where() {
     .await;
     assert_eq!(status, StatusCode::OK);
 
+    // Olga makes a token for her script (shown once), which a script uses.
+    let (status, made) = call(
+        &state,
+        olga_ip,
+        olga.write(
+            "POST",
+            "/api/tokens",
+            json!({ "name": "olga's ci", "scopes": ["read_runs", "create_runs"] }),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let olga_token = made["token"].as_str().unwrap().to_string();
+    let olga_token_id = made["id"].as_str().unwrap().to_string();
+
     // A script with the admin token; a runner with the shared secret.
     let token_req = |method: &str, path: &str, body: Value| {
         Request::builder()
@@ -155,6 +170,22 @@ async fn every_action_leaves_a_line_with_who_and_where() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "used twice, noted once");
+    let olga_req = |method: &str, path: &str, body: Value| {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {olga_token}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let (status, by_script) = call(
+        &state,
+        script_ip,
+        olga_req("POST", "/api/runs", json!({ "name": "by olga's script" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{by_script}");
     let secret = state.hmac_secret.expose().as_bytes().to_vec();
     let runner_req = support::signed(
         "POST",
@@ -220,6 +251,53 @@ async fn every_action_leaves_a_line_with_who_and_where() {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED);
+
+    // An agent: the admin makes an enrollment, the agent enrolls, the admin revokes it.
+    let (status, enrollment) = call(
+        &state,
+        ada_ip,
+        ada.write("POST", "/api/agents/enrollments", json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{enrollment}");
+    let agent_ip = [10, 0, 0, 5];
+    let (status, enrolled) = call(
+        &state,
+        agent_ip,
+        Request::post("/api/agent/enroll")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                json!({"token": enrollment["token"], "name": "build-box", "labels": {},
+                       "capacity": 1, "version": "0.1.0", "ceilings": {"roots": ["/srv"]}})
+                .to_string(),
+            ))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{enrolled}");
+    let agent = enrolled["agent_id"].as_str().unwrap();
+    let (status, _) = call(
+        &state,
+        ada_ip,
+        ada.write("POST", &format!("/api/agents/{agent}/revoke"), json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    // Olga revokes her script's token: it is refused from then on, and says so.
+    let (status, _) = call(
+        &state,
+        olga_ip,
+        olga.write("DELETE", &format!("/api/tokens/{olga_token_id}"), json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, refused) =
+        call(&state, script_ip, olga_req("GET", "/api/runs", json!(null))).await;
+    assert_eq!(
+        (status, refused["reason"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("token_revoked"))
+    );
 
     // Sessions: a second browser ended by name, then everywhere, then plain sign-out; the
     // admin disables and enables olga, and deletes the runner's run.
@@ -298,13 +376,20 @@ async fn every_action_leaves_a_line_with_who_and_where() {
         ("joined", "olga", o),
         ("signed_in", "olga", o),
         ("role_changed", "admin", a),
-        ("token_first_used", "admin token", s),
+        ("token_created", "olga", o),
+        ("token_first_used", "admin token (admin)", s),
+        ("token_first_used", "olga's ci (olga)", s),
+        ("run_started", "olga's ci (olga)", s),
         ("run_started", "runner", r),
         ("run_started", "olga", o),
         ("prompt_sent", "olga", o),
         ("command_sent", "olga", o),
         ("approval_decided", "olga", o),
         ("run_stopped", "olga", o),
+        ("agent_enrollment_created", "admin", a),
+        ("agent_enrolled", "build-box", Some("10.0.0.5")),
+        ("agent_revoked", "admin", a),
+        ("token_revoked", "olga", o),
         ("signed_in", "admin", a),
         ("session_revoked", "admin", a),
         ("signed_out_everywhere", "olga", o),
@@ -327,6 +412,19 @@ async fn every_action_leaves_a_line_with_who_and_where() {
     assert_eq!(detail("approval_decided")["decision"], "deny");
     assert_eq!(detail("prompt_sent")["prompt"], "and the docs");
     assert_eq!(detail("sign_in_failed")["name"], "admin");
+    assert_eq!(
+        detail("token_created")["scopes"],
+        json!(["read_runs", "create_runs"])
+    );
+    let token_line = lines
+        .iter()
+        .find(|l| l["action"] == "token_created")
+        .unwrap();
+    assert_eq!(token_line["target"], olga_token_id.as_str());
+    assert!(
+        !lines.iter().any(|l| l.to_string().contains(&olga_token)),
+        "the token itself is never logged"
+    );
 
     // The export holds the same lines, oldest first, one JSON object each.
     let resp = send(&state, ada3.get("/api/audit.jsonl")).await;

@@ -11,6 +11,7 @@ pub mod haproxy;
 pub mod load;
 pub mod postgres;
 pub mod proxy;
+pub mod s3;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -76,6 +77,13 @@ impl Gateway {
     /// data directory, after that one was killed.
     pub fn restart_on(dir: &Path, listen: &str, admin_token: String) -> Self {
         Self::launch(dir, listen, &[], Some(admin_token))
+    }
+
+    /// Start with extra environment variables (`ARTIFACT_STORE`, say); `admin_token` reuses a
+    /// token printed by an earlier start in `dir`.
+    pub fn start_env(dir: &Path, env: &[(String, String)], admin_token: Option<String>) -> Self {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        Self::launch_env(dir, "127.0.0.1:0", &[], &env, admin_token)
     }
 
     fn launch(dir: &Path, listen: &str, extra: &[&str], admin_token: Option<String>) -> Self {

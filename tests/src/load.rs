@@ -11,6 +11,12 @@
 //! path, queueing in the runner included. Everything is bounded: the runners stop after
 //! `duration`, the viewers when their run's stream ends or a deadline passes.
 //!
+//! Beside them, `idle` runners can hold their connection open the way a quiet real runner does:
+//! each creates its run and then only long-polls `GET /api/runs/:id/commands?wait=30` (signed),
+//! again and again, until the streaming runners are done; with `long_poll` the streaming runners
+//! poll the same way on their own connection's second stream, as `claude-runner start` does. Every
+//! poll must answer 200 with no command.
+//!
 //! Nothing is lost when, afterwards, every run is `finished` with `delivery: complete` and
 //! `last_sequence` equal to what its runner sent, and every viewer saw each sequence exactly once
 //! in order up to the end of the stream.
@@ -34,6 +40,30 @@ pub struct LoadConfig {
     pub viewers: usize,
     /// Length of each line, at least the timestamp and counters it carries.
     pub line_bytes: usize,
+    /// Runners that only hold a command long poll open (their runs print nothing).
+    pub idle: usize,
+    /// The streaming runners long-poll for commands too, on the same connection.
+    pub long_poll: bool,
+}
+
+impl LoadConfig {
+    /// `runners` streaming `lines_per_sec` for `duration`, `viewers` watching, no idle runners.
+    pub fn streaming(
+        runners: usize,
+        lines_per_sec: f64,
+        duration: Duration,
+        viewers: usize,
+    ) -> Self {
+        Self {
+            runners,
+            lines_per_sec,
+            duration,
+            viewers,
+            line_bytes: 100,
+            idle: 0,
+            long_poll: false,
+        }
+    }
 }
 
 /// Where the gateway is and the credentials the simulation needs.
@@ -43,6 +73,8 @@ pub struct Target {
     pub ca_file: std::path::PathBuf,
     pub hmac_secret: String,
     pub admin_token: String,
+    /// The gateway's process, when it runs on this machine: its connections are counted.
+    pub pid: Option<u32>,
 }
 
 impl Target {
@@ -52,6 +84,7 @@ impl Target {
             ca_file: gateway.ca_file.clone(),
             hmac_secret: gateway.hmac_secret.clone(),
             admin_token: gateway.admin_token.clone(),
+            pid: Some(gateway.pid()),
         }
     }
 }
@@ -111,6 +144,14 @@ pub struct LoadReport {
     pub latency: Latencies,
     /// From the first line due to the last `finished` marker acknowledged.
     pub elapsed: Duration,
+    /// Command long polls answered (200, no command), idle and streaming runners together.
+    pub polls: u64,
+    /// The gateway's open file descriptors and sockets, at most, sampled once a second.
+    pub peak_fds: usize,
+    pub peak_sockets: usize,
+    /// The gateway's CPU seconds from the first line due to the last `finished` acknowledged
+    /// (run creation and connecting excluded); 0 when its process is not known.
+    pub gateway_cpu: f64,
 }
 
 impl LoadReport {
@@ -222,6 +263,90 @@ pub async fn create_run(http: &reqwest::Client, target: &Target, name: &str) -> 
         &created.token,
     );
     (created.run_id, key)
+}
+
+/// Seconds a command long poll waits, as `claude-runner` asks.
+pub const POLL_WAIT_SECS: u64 = 30;
+
+/// Long-poll `GET /api/runs/:id/commands?wait=S` (signed) until `stop` says so, the first poll
+/// waiting `first_wait` seconds (to spread thousands of pollers over the window), the rest
+/// [`POLL_WAIT_SECS`]. Each answer must be 200 with no command; returns the polls answered.
+pub async fn long_poll(
+    http: reqwest::Client,
+    base: String,
+    run_id: String,
+    key: [u8; 32],
+    first_wait: u64,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    errors: Arc<Errors>,
+) -> u64 {
+    let path = format!("/api/runs/{run_id}/commands");
+    let mut wait = first_wait;
+    let mut polls = 0;
+    loop {
+        let query = format!("wait={wait}");
+        let timestamp = (unix_us() / 1_000_000) as i64;
+        let nonce = claude_runner::client::random_b64(18);
+        let signature = sign::sign(
+            &key,
+            &SignedParts {
+                method: "GET",
+                path: &path,
+                query: &query,
+                run_id: &run_id,
+                timestamp,
+                nonce: &nonce,
+                body: b"",
+            },
+        );
+        let request = http
+            .get(format!("{base}{path}?{query}"))
+            .header(sign::HEADER_TIMESTAMP, timestamp.to_string())
+            .header(sign::HEADER_NONCE, nonce)
+            .header(sign::HEADER_RUN, &run_id)
+            .header(sign::HEADER_SIGNATURE, signature)
+            .timeout(Duration::from_secs(wait + 30))
+            .send();
+        let answer = tokio::select! {
+            r = request => r,
+            _ = stop.wait_for(|s| *s) => return polls,
+        };
+        match answer {
+            Ok(r) if r.status().is_success() => match r.json::<Vec<serde_json::Value>>().await {
+                Ok(commands) if commands.is_empty() => polls += 1,
+                Ok(_) => errors.add("poll: a command nobody queued"),
+                Err(e) => errors.add(format!("poll: unreadable answer: {e}")),
+            },
+            Ok(r) => {
+                errors.add(format!("poll {}", r.status()));
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => {
+                errors.add(format!("poll: {}", e.without_url()));
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        if *stop.borrow() {
+            return polls;
+        }
+        wait = POLL_WAIT_SECS;
+    }
+}
+
+/// Open file descriptors of process `pid` and how many of them are sockets (its connections,
+/// plus its listener and a few of its own).
+pub fn fd_counts(pid: u32) -> Option<(usize, usize)> {
+    let dir = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    let (mut fds, mut sockets) = (0, 0);
+    for entry in dir.flatten() {
+        fds += 1;
+        if std::fs::read_link(entry.path())
+            .is_ok_and(|t| t.as_os_str().as_encoded_bytes().starts_with(b"socket:"))
+        {
+            sockets += 1;
+        }
+    }
+    Some((fds, sockets))
 }
 
 /// Deliver `events` (ascending, continuing the run) until the gateway acknowledges all of them,
@@ -434,9 +559,34 @@ pub async fn run(target: &Target, cfg: &LoadConfig) -> LoadReport {
     let errors = Arc::new(Errors::default());
     let cfg = Arc::new(cfg.clone());
 
-    // Runs first (a few at a time), then the viewers' streams, then the clock starts.
-    let mut runs = Vec::with_capacity(cfg.runners);
-    let ids: Vec<usize> = (0..cfg.runners).collect();
+    // Told when the streaming runners are done: the pollers and the sampler stop.
+    let (stop_polls, polls_stop) = tokio::sync::watch::channel(false);
+    // The gateway's descriptors and sockets, sampled once a second until then.
+    let sampler = target.pid.map(|pid| {
+        let mut stop = polls_stop.clone();
+        tokio::spawn(async move {
+            let mut peak = (0, 0);
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.wait_for(|s| *s) => return peak,
+                }
+                let Some((fds, sockets)) = tokio::task::spawn_blocking(move || fd_counts(pid))
+                    .await
+                    .ok()
+                    .flatten()
+                else {
+                    return peak;
+                };
+                peak = (peak.0.max(fds), peak.1.max(sockets));
+            }
+        })
+    });
+
+    // Runs first (a few at a time), idle ones after the streaming ones, then the viewers'
+    // streams and the idle runners' polls, then the clock starts.
+    let mut runs = Vec::with_capacity(cfg.runners + cfg.idle);
+    let ids: Vec<usize> = (0..cfg.runners + cfg.idle).collect();
     for chunk in ids.chunks(50) {
         let made = chunk.iter().map(|&i| {
             let http = http.clone();
@@ -445,6 +595,47 @@ pub async fn run(target: &Target, cfg: &LoadConfig) -> LoadReport {
         });
         runs.extend(futures_join_all(made).await);
     }
+    let idle_runs = runs.split_off(cfg.runners);
+    let mut pollers = Vec::with_capacity(idle_runs.len() + cfg.runners);
+    for (i, (run_id, key)) in idle_runs.iter().enumerate() {
+        pollers.push(tokio::spawn(long_poll(
+            make(),
+            target.url.clone(),
+            run_id.clone(),
+            *key,
+            1 + i as u64 % POLL_WAIT_SECS,
+            polls_stop.clone(),
+            errors.clone(),
+        )));
+    }
+    // Streaming runners poll from before the clock starts: their connection is open (and known
+    // to speak HTTP/2) when their first batch goes, which then shares it, as a real runner's
+    // does. (Started together on a new client, two requests would open two connections.)
+    let mut clients = Vec::with_capacity(runs.len());
+    for (i, (run_id, key)) in runs.iter().enumerate() {
+        let http = make();
+        if cfg.long_poll {
+            pollers.push(tokio::spawn(long_poll(
+                http.clone(),
+                target.url.clone(),
+                run_id.clone(),
+                *key,
+                1 + i as u64 % POLL_WAIT_SECS,
+                polls_stop.clone(),
+                errors.clone(),
+            )));
+        }
+        clients.push(http);
+    }
+    let polling = cfg.idle + if cfg.long_poll { cfg.runners } else { 0 };
+    if let (Some(pid), true) = (target.pid, polling > 0) {
+        // Every polling runner connected (one socket each) before the clock starts.
+        let until = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < until && fd_counts(pid).is_none_or(|(_, sockets)| sockets < polling)
+        {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
     let deadline = Instant::now() + cfg.duration + Duration::from_secs(120);
     let mut viewers = Vec::new();
     for (run_id, _) in runs.iter().take(cfg.viewers) {
@@ -452,14 +643,21 @@ pub async fn run(target: &Target, cfg: &LoadConfig) -> LoadReport {
         viewers.push(tokio::spawn(view(resp, deadline, errors.clone())));
     }
 
+    let cpu_at = || {
+        target
+            .pid
+            .and_then(proc_stats)
+            .map_or(0.0, |p| p.cpu_seconds)
+    };
+    let cpu_before = cpu_at();
     let start = Instant::now();
     let clock = (start, unix_us());
     let period = 1.0 / cfg.lines_per_sec;
     let mut tasks = Vec::new();
-    for (i, (run_id, key)) in runs.iter().enumerate() {
+    for (i, ((run_id, key), http)) in runs.iter().zip(clients).enumerate() {
         let phase = Duration::from_secs_f64(period * (i as f64 / cfg.runners.max(1) as f64));
         tasks.push(tokio::spawn(simulate_runner(
-            make(),
+            http,
             target.url.clone(),
             run_id.clone(),
             *key,
@@ -478,6 +676,14 @@ pub async fn run(target: &Target, cfg: &LoadConfig) -> LoadReport {
         sent.push(events);
     }
     report.elapsed = start.elapsed();
+    report.gateway_cpu = cpu_at() - cpu_before;
+    let _ = stop_polls.send(true);
+    for p in pollers {
+        report.polls += p.await.expect("poller task");
+    }
+    if let Some(s) = sampler {
+        (report.peak_fds, report.peak_sockets) = s.await.unwrap_or((0, 0));
+    }
 
     let mut samples = Vec::new();
     for (v, sent) in viewers.into_iter().zip(&sent) {

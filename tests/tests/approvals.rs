@@ -149,7 +149,7 @@ async fn a_person_allows_denies_and_allows_for_the_rest_of_the_run() {
     assert_eq!(status, 201, "{cmd}");
     assert_eq!(
         (cmd["kind"].as_str(), cmd["by"].as_str()),
-        (Some("permission"), Some("admin token"))
+        (Some("permission"), Some("admin token (admin)"))
     );
     let events = s.events_when(&run_id, has_turn(1)).await;
     assert!(s.ws.join("allowed.txt").exists(), "the allowed call ran");
@@ -161,7 +161,11 @@ async fn a_person_allows_denies_and_allows_for_the_rest_of_the_run() {
             decided[0]["decision"].as_str(),
             decided[0]["by"].as_str()
         ),
-        (Some(id.as_str()), Some("allow"), Some("admin token"))
+        (
+            Some(id.as_str()),
+            Some("allow"),
+            Some("admin token (admin)")
+        )
     );
     assert_eq!(decided[0]["commandId"], cmd["id"]);
     let t =
@@ -186,7 +190,7 @@ async fn a_person_allows_denies_and_allows_for_the_rest_of_the_run() {
     );
     assert_eq!(
         entries[at("permission_decision")]["text"],
-        "allowed once by admin token"
+        "allowed once by admin token (admin)"
     );
     assert_eq!(s.run(&run_id).await.claude.unwrap().pending_approvals, 0);
     let (status, again) = s.decide(&run_id, &id, json!({"decision": "deny"})).await;
@@ -266,7 +270,7 @@ async fn a_person_allows_denies_and_allows_for_the_rest_of_the_run() {
         .filter_map(|e| e["text"].as_str())
         .collect();
     assert!(
-        texts.contains(&format!("denied by admin token: {denial}").as_str()),
+        texts.contains(&format!("denied by admin token (admin): {denial}").as_str()),
         "{texts:?}"
     );
     assert!(
@@ -305,7 +309,7 @@ async fn a_person_allows_denies_and_allows_for_the_rest_of_the_run() {
         ),
         (
             Some("allow_run"),
-            Some("admin token"),
+            Some("admin token (admin)"),
             Some("Bash(touch twice.txt)")
         )
     );

@@ -209,3 +209,284 @@ exit 0
         }
     }
 }
+
+/// `(family, secret, line)` rows of the family corpus (`common/tests/data/families.tsv`); `\n`
+/// in a line stands for a line break.
+fn family_rows() -> Vec<(String, String, String)> {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../common/tests/data/families.tsv");
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.splitn(3, '\t').collect();
+            (f[0].into(), f[1].into(), f[2].replace("\\n", "\n"))
+        })
+        .collect()
+}
+
+fn json_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap()
+}
+
+fn url_encoded(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in bytes.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for k in 0..=c.len() {
+            out.push(A[((n >> (18 - 6 * k)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// What the child prints for the corpus, as files it writes in order: `(file, to stderr, one
+/// byte per write)`. Every row appears first in context on stderr, then in every presentation
+/// on stdout: cut into single-byte writes, split by colour codes, inside Claude stream-json
+/// (JSON-escaped one to three times), in XML and YAML, deep in one line over 64 KiB, and later
+/// bare, URL-encoded, base64-encoded and bare split by a colour code.
+fn corpus_files(rows: &[(String, String, String)]) -> Vec<(&'static str, String, bool, bool)> {
+    let plain: String = rows.iter().map(|(_, _, l)| format!("{l}\n")).collect();
+    let mut ansi = String::new();
+    let mut json = String::from(
+        "{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"4f1c2a3b-1d2e-4f5a-8b9c-0d1e2f3a4b5c\",\"model\":\"claude-test\",\"cwd\":\"/w\",\"tools\":[]}\n",
+    );
+    let mut markup = String::new();
+    let mut long = "x".repeat(50 * 1024);
+    let mut later = String::new();
+    for (i, (_, secret, line)) in rows.iter().enumerate() {
+        let mid = secret.len() / 2;
+        let split = format!("{}\x1b[1;31m{}\x1b[0m", &secret[..mid], &secret[mid..]);
+        ansi.push_str(&line.replacen(secret.as_str(), &split, 1));
+        ansi.push('\n');
+        json.push_str(&format!(
+            "{{\"type\":\"assistant\",\"message\":{{\"id\":\"msg_{i}\",\"role\":\"assistant\",\"content\":[{{\"type\":\"text\",\"text\":{}}}]}}}}\n",
+            json_str(&format!("Found this:\n{line}\n"))
+        ));
+        json.push_str(&format!(
+            "{{\"type\":\"user\",\"message\":{{\"role\":\"user\",\"content\":[{{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_{i}\",\"content\":{}}}]}}}}\n",
+            json_str(&json_str(&format!("$ run\n{line}\n")))
+        ));
+        let three = json_str(&json_str(&json_str(&format!("$ run\n{line}\n"))));
+        json.push_str(&format!("{{\"type\":\"user\",\"content\":{three}}}\n"));
+        markup.push_str(&format!("<entry><value>{line}</value></entry>\n"));
+        match line.split_once('=') {
+            Some((k, v)) if !k.contains(' ') && !line.contains('\n') => {
+                markup.push_str(&format!("env:\n  {k}: \"{}\"\n", v.trim_matches('"')))
+            }
+            _ => markup.push_str(&format!("log: |\n  {}\n", line.replace('\n', "\n  "))),
+        }
+        if !line.contains('\n') {
+            long.push_str(&format!(" {line} {}", "y".repeat(200)));
+        }
+        later.push_str(&format!(
+            "echo {secret}\nGET /x?v={}\ndata {}\n{}\x1b[0m{}\n",
+            url_encoded(secret),
+            base64_of(format!("k={secret};").as_bytes()),
+            &secret[..mid],
+            &secret[mid..]
+        ));
+    }
+    long.push('\n');
+    vec![
+        ("first.err", plain.clone(), true, false),
+        ("bytes.out", plain, false, true),
+        ("ansi.out", ansi, false, false),
+        ("json.out", json, false, false),
+        ("markup.out", markup, false, false),
+        ("long.out", long, false, false),
+        ("later.out", later, false, false),
+    ]
+}
+
+/// GET `path` as the admin, the body as bytes.
+async fn admin_bytes(gw: &Gateway, path: &str) -> Vec<u8> {
+    let resp = gw
+        .client()
+        .get(format!("{}{path}", gw.url))
+        .bearer_auth(&gw.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "GET {path}: {}", resp.status());
+    resp.bytes().await.unwrap().to_vec()
+}
+
+/// Every token family of the corpus in every presentation, through the real runner and
+/// gateway: no 12-byte piece of any secret, and no base64 copy, in any sink — the runner's
+/// terminal, its data directory (spool, `claude.log`, outbox), the gateway's data directory
+/// (database file, WAL, stored artifacts), the events API, the live stream (SSE), the run, the
+/// transcript and both its exports, and every artifact.
+#[tokio::test]
+async fn every_family_in_every_presentation_reaches_no_sink() {
+    let rows = family_rows();
+    let families: std::collections::BTreeSet<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert!(families.len() >= 150, "{} families", families.len());
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = tempfile::tempdir().unwrap();
+    let gw = Gateway::start(dir.path());
+    let mut body = String::new();
+    for (name, text, stderr, bytewise) in corpus_files(&rows) {
+        let path = inputs.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let p = path.display();
+        body.push_str(&match (stderr, bytewise) {
+            (true, _) => format!("cat '{p}' >&2\n"),
+            (false, true) => format!("dd if='{p}' bs=1 status=none\n"),
+            (false, false) => format!("cat '{p}'\n"),
+        });
+    }
+    body.push_str("echo corpus-done\nexit 0\n");
+    let child = script(&inputs.path().join("corpus"), &body);
+    let started = std::time::Instant::now();
+    let out = runner(dir.path())
+        .arg("--env-file")
+        .arg(&gw.runner_env)
+        .args([
+            "start",
+            "--name",
+            "family corpus",
+            "--cmd",
+            "print every family",
+        ])
+        .env("CLAUDE_COMMAND", &child)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr:.2000}");
+    let run_id = run_id_from(&stderr);
+    eprintln!("run {run_id} done after {:?}", started.elapsed());
+
+    let mut sinks: Vec<(String, Vec<u8>)> = vec![
+        ("the runner's stdout".into(), out.stdout.clone()),
+        ("the runner's stderr".into(), out.stderr.clone()),
+    ];
+    let events = gw.events(&run_id).await;
+    assert!(
+        serde_json::to_string(&events)
+            .unwrap()
+            .contains("corpus-done"),
+        "the whole corpus arrived"
+    );
+    sinks.push((
+        "the events API".into(),
+        serde_json::to_vec(&events).unwrap(),
+    ));
+    for path in [
+        format!("/api/runs/{run_id}"),
+        format!("/api/runs/{run_id}/stream"),
+        format!("/api/runs/{run_id}/transcript"),
+        format!("/api/runs/{run_id}/transcript.md"),
+        format!("/api/runs/{run_id}/transcript.json"),
+    ] {
+        let bytes = admin_bytes(&gw, &path).await;
+        sinks.push((path, bytes));
+    }
+    let transcript = &sinks.last().unwrap().1;
+    assert!(
+        has(transcript, "Found this:"),
+        "the transcript holds the stream-json answers"
+    );
+    let stream = &sinks[sinks.len() - 4].1;
+    assert!(has(stream, "corpus-done"), "the stream replayed the run");
+    let artifacts = gw.admin_get(&format!("/api/runs/{run_id}/artifacts")).await;
+    let names: Vec<String> = artifacts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(names.iter().any(|n| n == "claude.log"), "{names:?}");
+    for name in names {
+        let bytes = admin_bytes(&gw, &format!("/api/runs/{run_id}/artifacts/{name}")).await;
+        sinks.push((format!("artifact {name}"), bytes));
+    }
+    // The gateway's data directory (database, WAL, artifacts) and the runner's (spool,
+    // claude.log, outbox): the child's inputs live elsewhere.
+    sinks.extend(files_under(dir.path()));
+    assert!(
+        sinks.iter().any(|(p, _)| p.ends_with("-wal")),
+        "the WAL is among the files: {:?}",
+        sinks.iter().map(|s| &s.0).collect::<Vec<_>>()
+    );
+
+    // Every 12-byte piece of every secret, and a base64 piece of each, searched at once. A
+    // piece that says nothing about the secret is left out: one the corpus prints outside the
+    // secrets (the public prefix `access_token$` names the context of other rows), or one of
+    // fewer than four distinct bytes (`AAAAAAAAAAAA` is in every PEM certificate too).
+    let context: String = rows
+        .iter()
+        .map(|(_, secret, line)| line.replace(secret.as_str(), "\n"))
+        .collect();
+    let mut pieces: Vec<Vec<u8>> = Vec::new();
+    let mut owner: Vec<(usize, &str)> = Vec::new();
+    let mut left_out = 0;
+    for (i, (_, secret, _)) in rows.iter().enumerate() {
+        let s = secret.as_bytes();
+        let w = 12.min(s.len());
+        for k in 0..=s.len() - w {
+            let piece = &s[k..k + w];
+            let distinct: std::collections::BTreeSet<&u8> = piece.iter().collect();
+            if distinct.len() < 4 || has(context.as_bytes(), &String::from_utf8_lossy(piece)) {
+                left_out += 1;
+                continue;
+            }
+            pieces.push(piece.to_vec());
+            owner.push((i, "piece"));
+        }
+        let b64 = base64_of(format!("k={secret};").as_bytes());
+        pieces.push(b64.as_bytes()[4..b64.len().min(24)].to_vec());
+        owner.push((i, "base64 piece"));
+    }
+    assert!(
+        left_out * 50 < pieces.len(),
+        "{left_out} pieces left out of {}",
+        pieces.len()
+    );
+    let finder = aho_corasick::AhoCorasick::new(&pieces).unwrap();
+    let mut leaks = Vec::new();
+    for (place, bytes) in &sinks {
+        // What a reader sees: colour codes (raw or JSON-escaped) do not hide a piece.
+        let visible = String::from_utf8_lossy(bytes)
+            .replace("\\u001b[1;31m", "")
+            .replace("\\u001b[0m", "")
+            .replace("\x1b[1;31m", "")
+            .replace("\x1b[0m", "");
+        let mut seen = std::collections::BTreeSet::new();
+        for m in finder.find_overlapping_iter(visible.as_bytes()) {
+            let (row, what) = owner[m.pattern().as_usize()];
+            if seen.insert(row) {
+                let piece = String::from_utf8_lossy(&pieces[m.pattern().as_usize()]);
+                leaks.push(format!("{}: {what} {piece:?} in {place}", rows[row].0));
+            }
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "{} leaks over {} sinks:\n{}",
+        leaks.len(),
+        sinks.len(),
+        leaks.join("\n")
+    );
+    eprintln!(
+        "{} sinks checked after {:?}",
+        sinks.len(),
+        started.elapsed()
+    );
+}

@@ -2,7 +2,8 @@
 //! JSON-escaped PEM, whose line breaks are `\n` escapes) or on the next lines. A header alone —
 //! quoted in code, in a diff, in prose — is text like any other, and nothing after it is lost.
 //! A block ends at its footer or at the first line that is not key body, so output always
-//! resumes at a line's start, never inside a token.
+//! resumes at a line's start or right after the footer, never inside a token, whatever the
+//! chunking.
 
 use super::rules::{Rules, Span, Tail};
 

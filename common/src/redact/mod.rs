@@ -127,9 +127,14 @@ fn ends_value(b: u8) -> bool {
     b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b',' | b';' | b'&' | b'<' | b'>' | b'`')
 }
 
-/// Sources of evidence in `lines`: ESC, the keyword groups, long runs, known and learned
+/// Sources of evidence in `lines`: ESC, keyword literals, long runs, known values, learned
 /// values, extra patterns.
 const SRC_ESC: usize = 0;
+const SRC_KEYWORD: usize = 1;
+const SRC_RUN: usize = 2;
+const SRC_KNOWN: usize = 3;
+const SRC_LEARNED: usize = 4;
+const SOURCES: usize = 6;
 
 impl Redactor {
     pub fn new(rules: Arc<Rules>) -> Self {
@@ -206,7 +211,7 @@ impl Redactor {
         let mut pos = 0;
         loop {
             if self.key.is_some() {
-                pos += self.key_body(&buf[pos..], fin);
+                pos += self.key_body(&buf[pos..], fin, out);
                 if self.key.is_some() {
                     return pos;
                 }
@@ -249,8 +254,9 @@ impl Redactor {
     }
 
     /// Drop the key body at the start of `rest`; return how many bytes were dropped. Leaves
-    /// key mode at the footer (dropped too) or at the first line that is not body (kept).
-    fn key_body(&mut self, rest: &[u8], fin: bool) -> usize {
+    /// key mode at the footer (dropped too; text after it on its line is kept, behind a marker
+    /// for body and footer) or at the first line that is not body (kept).
+    fn key_body(&mut self, rest: &[u8], fin: bool, out: &mut Vec<u8>) -> usize {
         let mut pos = 0;
         while let Some(first) = self.key {
             let line_rest = &rest[pos..];
@@ -289,7 +295,24 @@ impl Redactor {
                     self.key = Some(first && line.iter().all(|b| !b.is_ascii_alphanumeric()));
                 }
                 key::Next::Footer => {
-                    pos += next;
+                    // The block ends with the footer; what follows it on its line is text.
+                    let f = self
+                        .rules
+                        .key_end
+                        .find(line)
+                        .map_or(line.len(), |m| m.end());
+                    let after = &line[f..];
+                    if after.iter().all(u8::is_ascii_whitespace) {
+                        if !complete && line.len() < KEY_LINE_HOLD {
+                            return pos; // wait for the line's end or more text
+                        }
+                        pos += next;
+                    } else {
+                        // The marker stands for the body and the footer: output stays the
+                        // input with ranges replaced.
+                        pos += view.as_ref().map_or(f, |v| v.original(f - 1, f).1);
+                        out.extend_from_slice(REDACTED.as_bytes());
+                    }
                     self.key = None;
                 }
                 key::Next::Other => self.key = None,
@@ -308,57 +331,42 @@ impl Redactor {
     /// The next place at or after `from` where source `src` has evidence of a secret in `batch`.
     fn next_hit(&self, src: usize, batch: &[u8], from: usize) -> usize {
         let rules = &*self.rules;
-        let nk = rules.finders.keywords.len();
         let none = usize::MAX;
-        if src == SRC_ESC {
-            return memchr::memchr(0x1b, &batch[from..]).map_or(none, |p| from + p);
-        }
-        if src <= nk {
-            let re = &rules.finders.keywords[src - 1];
-            let mut at = from;
-            while let Some(m) = re.find_at(batch, at) {
-                if prefilter::keyword_hit(batch, m.start(), m.as_bytes()) {
-                    return m.start();
-                }
-                at = m.start() + 1;
-            }
-            return none;
-        }
-        match src - nk {
-            1 => {
-                let mut at = from;
-                while let Some((s, e)) = prefilter::next_run(&batch[at..]) {
-                    if rules.finders.run_has_anchor(batch, at + s, at + e) {
-                        return at + s;
+        let hay = &batch[from..];
+        let at = match src {
+            SRC_ESC => memchr::memchr(0x1b, hay),
+            SRC_KEYWORD => rules
+                .finders
+                .keywords
+                .first(hay, |s, e| prefilter::keyword_hit(hay, s, &hay[s..e])),
+            SRC_RUN => {
+                let mut at = 0;
+                loop {
+                    let Some((s, e)) = prefilter::next_run(&hay[at..]) else {
+                        break None;
+                    };
+                    if rules.finders.run_has_anchor(hay, at + s, at + e) {
+                        break Some(at + s);
                     }
                     at += e;
                 }
-                none
             }
-            2 => rules
-                .known
-                .as_ref()
-                .and_then(|k| k.find_at(batch, from))
-                .unwrap_or(none),
-            3 => self
-                .learned
-                .as_ref()
-                .and_then(|k| k.find_at(batch, from))
-                .unwrap_or(none),
+            SRC_KNOWN => rules.known.as_ref().and_then(|k| k.find_at(hay, 0)),
+            SRC_LEARNED => self.learned.as_ref().and_then(|k| k.find_at(hay, 0)),
             _ => rules
                 .extra_finder
                 .as_ref()
-                .and_then(|r| r.find_at(batch, from))
-                .map_or(none, |m| m.start()),
-        }
+                .and_then(|r| r.find(hay))
+                .map(|m| m.start()),
+        };
+        at.map_or(none, |p| from + p)
     }
 
     /// Emit the whole lines of `rest[..end]`; `rest[end..]` is what follows (for a key header
     /// at the end of the last line, whose fate depends on the next line).
     fn lines(&mut self, rest: &[u8], end: usize, fin: bool, out: &mut Vec<u8>) -> Flow {
         let batch = &rest[..end];
-        let sources = self.rules.finders.keywords.len() + 5;
-        let mut next = vec![0usize; sources];
+        let mut next = [0usize; SOURCES];
         let (mut emitted, mut from) = (0, 0);
         let mut first = true;
         loop {
@@ -547,6 +555,30 @@ mod tests {
         // Without a footer the block ends at the first line that is not key body.
         let text = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0t\nnext: line\n";
         assert_eq!(red(text), "[REDACTED]\nnext: line\n");
+    }
+
+    #[test]
+    fn text_after_a_footer_on_its_line_is_kept_whatever_the_chunking() {
+        let key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0t\nAAAA\n-----END RSA PRIVATE KEY-----";
+        let rules = Arc::new(Rules::seed());
+        for (text, want) in [
+            (
+                format!(" {key} consectetur adipiscing\nnext\n"),
+                " [REDACTED]\n[REDACTED] consectetur adipiscing\nnext\n",
+            ),
+            (format!("{key}\nafter\n"), "[REDACTED]\nafter\n"),
+            (format!("{key}  \nafter\n"), "[REDACTED]\nafter\n"),
+        ] {
+            for chunk in [1, 2, 3, 5, 7, 13, 31, 64, 1 << 16] {
+                let mut r = Redactor::new(Arc::clone(&rules));
+                let mut out = Vec::new();
+                for c in text.as_bytes().chunks(chunk) {
+                    r.push(c, &mut out);
+                }
+                r.finish(&mut out);
+                assert_eq!(String::from_utf8_lossy(&out), want, "chunks of {chunk}");
+            }
+        }
     }
 
     #[test]

@@ -2,19 +2,18 @@
 //! only lines found here are matched rule by rule.
 //!
 //! Three kinds of evidence, each one cheap pass over a batch of lines:
-//! * **Keywords** of secrets' names (`assw`, `ecret`, `oken`, `_key`, …) in small literal groups
-//!   (a dozen literals keep a pass on SIMD search); a hit counts only if the name around it is a
-//!   secret's ([`context::classify`]), so `input_tokens` or `PASSED` cost a few nanoseconds.
+//! * **Keywords** of secrets' names (`assw`, `ecret`, `oken`, `_key`, …), all in one SIMD
+//!   literal search (Teddy); a hit counts only if the name around it is a secret's
+//!   ([`context::classify`]), so `input_tokens` or `PASSED` cost a few nanoseconds.
 //! * **Long runs**: every token family's value is a run of 16+ token bytes. Runs are found eight
-//!   bytes at a time (SWAR, no `unsafe`), and a run counts only if a family anchor sits in or
-//!   just before it — one small automaton over a few dozen bytes, whatever the number of
-//!   families.
+//!   bytes at a time (SWAR, no `unsafe`: one mask and one rarely taken branch per word), and a
+//!   run counts only if a family anchor sits in or just before it — a table of byte pairs read
+//!   at every other position of a few dozen bytes, whatever the number of families.
 //! * **Values**: known and learned secrets in every encoding; and ESC, for escapes spliced into a
 //!   word.
 
 use super::context;
 use aho_corasick::AhoCorasick;
-use regex::bytes::Regex;
 
 /// Shortest run of token bytes a family's value makes.
 pub(crate) const MIN_RUN: usize = 16;
@@ -41,42 +40,68 @@ fn token_byte(b: u8) -> bool {
     (0x30..0x80).contains(&b) || b == b'-'
 }
 
-/// The first run of at least [`MIN_RUN`] token bytes in `buf`, as `(start, end)`.
-pub(crate) fn next_run(buf: &[u8]) -> Option<(usize, usize)> {
-    let mut run = 0usize;
-    let mut i = 0;
-    let mut words = buf.chunks_exact(8);
-    for w in &mut words {
-        let x = u64::from_le_bytes(w.try_into().expect("eight bytes"));
-        let m = token_bytes(x);
-        if m == H {
-            run += 8;
-        } else {
-            let breaks = !m & H;
-            let lead = (breaks.trailing_zeros() / 8) as usize;
-            if run + lead >= MIN_RUN {
-                return Some((i + lead - (run + lead), i + lead));
-            }
-            run = (breaks.leading_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    for &b in words.remainder() {
-        if token_byte(b) {
-            run += 1;
-        } else {
-            if run >= MIN_RUN {
-                return Some((i - run, i));
-            }
-            run = 0;
-        }
-        i += 1;
-    }
-    (run >= MIN_RUN).then(|| (i - run, i))
+/// How many of the first (lowest) bytes of a word are token bytes, from its mask.
+fn lead(m: u64) -> usize {
+    ((!m & H).trailing_zeros() / 8) as usize
 }
 
-/// Keyword literals, grouped for the literal passes. Each is a piece of a secret's name in the
-/// casings names come in; special ones (`://`, `-----BEGIN`, `earer`, …) have their own checks.
+/// How many of the last (highest) bytes of a word are token bytes, from its mask.
+fn trail(m: u64) -> usize {
+    ((!m & H).leading_zeros() / 8) as usize
+}
+
+/// The token-byte mask of the eight bytes at `at`, bytes past the end counting as none.
+fn mask_at(buf: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    let rest = buf.get(at..).unwrap_or_default();
+    let n = rest.len().min(8);
+    w[..n].copy_from_slice(&rest[..n]);
+    token_bytes(u64::from_le_bytes(w))
+        & if n == 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * n)) - 1
+        }
+}
+
+/// The first run of at least [`MIN_RUN`] token bytes in `buf`, as `(start, end)`.
+///
+/// Such a run holds a whole aligned eight-byte word of token bytes, and it is at least
+/// [`MIN_RUN`] long exactly when the token bytes at the end of the word before, the word, and
+/// the token bytes at the start of the word after make [`MIN_RUN`]. So each word is looked at
+/// once, with one rarely taken branch; a run is measured only where one is.
+pub(crate) fn next_run(buf: &[u8]) -> Option<(usize, usize)> {
+    const _: () = assert!(
+        MIN_RUN >= 15 && MIN_RUN <= 16,
+        "runs must hold an aligned word"
+    );
+    let words = buf.chunks_exact(8);
+    let tail = mask_at(buf, buf.len() - words.remainder().len());
+    let mut masks = words
+        .map(|c| token_bytes(u64::from_le_bytes(c.try_into().expect("eight bytes"))))
+        .chain(std::iter::once(tail));
+    let (mut prev, mut cur) = (0u64, masks.next()?);
+    for (i, next) in masks.enumerate() {
+        // Both halves are computed every time (`&`, not `&&`): one branch, rarely taken.
+        if (cur == H) & (trail(prev) + 8 + lead(next) >= MIN_RUN) {
+            let mut s = i * 8;
+            while s > 0 && token_byte(buf[s - 1]) {
+                s -= 1;
+            }
+            let mut e = i * 8 + 8;
+            while e < buf.len() && token_byte(buf[e]) {
+                e += 1;
+            }
+            return Some((s, e));
+        }
+        (prev, cur) = (cur, next);
+    }
+    None
+}
+
+/// Keyword literals, searched together in one pass (the groups only keep the list readable).
+/// Each is a piece of a secret's name in the casings names come in; special ones (`://`,
+/// `-----BEGIN`, `earer`, …) have their own checks.
 pub(crate) const KEYWORD_GROUPS: &[&[&str]] = &[
     &[
         "assw", "ASSW", "pwd", "PWD", "Pwd", "ecret", "ECRET", "oken", "OKEN", "earer", "EARER",
@@ -143,6 +168,49 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8]) -> bool {
     }
 }
 
+/// A set of literals searched in one pass: Teddy (SIMD) where the CPU has it, else an
+/// automaton with the same leftmost-first hits.
+pub(crate) enum Literals {
+    Packed(aho_corasick::packed::Searcher),
+    Automaton(AhoCorasick),
+}
+
+impl Literals {
+    pub fn new(lits: &[&str]) -> Self {
+        match aho_corasick::packed::Searcher::new(lits.iter()) {
+            Some(s) => Literals::Packed(s),
+            None => Literals::Automaton(
+                aho_corasick::AhoCorasickBuilder::new()
+                    .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+                    .build(lits)
+                    .expect("literals build"),
+            ),
+        }
+    }
+
+    /// The start of the first hit in `hay` that `keep(start, end)` accepts.
+    pub fn first(&self, hay: &[u8], mut keep: impl FnMut(usize, usize) -> bool) -> Option<usize> {
+        match self {
+            Literals::Packed(s) => s
+                .find_iter(hay)
+                .find(|m| keep(m.start(), m.end()))
+                .map(|m| m.start()),
+            Literals::Automaton(a) => a
+                .find_iter(hay)
+                .find(|m| keep(m.start(), m.end()))
+                .map(|m| m.start()),
+        }
+    }
+
+    /// How many hits there are in `hay`.
+    pub fn count(&self, hay: &[u8]) -> usize {
+        match self {
+            Literals::Packed(s) => s.find_iter(hay).count(),
+            Literals::Automaton(a) => a.find_iter(hay).count(),
+        }
+    }
+}
+
 /// The family anchors: token prefixes as written, service names in any case.
 pub(crate) struct Anchors {
     /// A cheap first look at a run before the automaton's (see [`Pairs`]).
@@ -161,6 +229,9 @@ pub(crate) struct Pairs {
     first: Vec<u8>,
     /// Pairs that occur at 2–3 of a word anchor (bit 0) or 4–5 of a long anchor (bit 1).
     later: Vec<u8>,
+    /// The exact anchors sorted by their first pair, to confirm a position the flags let
+    /// through by comparing bytes (no automaton over the region).
+    by_pair: Vec<(u16, &'static [u8])>,
 }
 
 /// A short anchor (under six bytes) that may sit anywhere (`:AA`, `-us`, `Q~`).
@@ -171,20 +242,36 @@ const ANYWHERE: u8 = 2;
 const SHORT_WORD: u8 = 4;
 /// A longer anchor that must begin a word; its bytes 2–3 are in `later` bit 0.
 const WORD: u8 = 8;
+/// Not a flag of the pair's own: the pair is bytes 1–2 of an anchor (see
+/// [`Finders::run_has_anchor`]).
+const SECOND: u8 = 16;
+const STARTS: u8 = SHORT_ANYWHERE | ANYWHERE | SHORT_WORD | WORD;
 
 fn pair(a: u8, b: u8) -> usize {
     (usize::from(a) << 8) | usize::from(b)
 }
 
 impl Pairs {
-    pub fn new(anchors: &[&str]) -> Self {
+    pub fn new(anchors: &[&'static str]) -> Self {
         let mut p = Pairs {
             first: vec![0; 1 << 16],
             later: vec![0; 1 << 16],
+            by_pair: Vec::with_capacity(anchors.len()),
         };
         for a in anchors {
             let b = a.as_bytes();
-            let k = pair(b[0], *b.get(1).unwrap_or(&0));
+            assert!(b.len() >= 2, "anchor {a:?}: anchors have two bytes or more");
+            let k = pair(b[0], b[1]);
+            p.by_pair.push((k as u16, b));
+            // Where the scan may meet an anchor that starts at an odd position: its bytes 1–2,
+            // or for a two-byte anchor its second byte and whatever follows.
+            if b.len() >= 3 {
+                p.first[pair(b[1], b[2])] |= SECOND;
+            } else {
+                for x in 0..=255u8 {
+                    p.first[pair(b[1], x)] |= SECOND;
+                }
+            }
             match (anywhere(b), b.len()) {
                 (true, n) if n >= 6 => {
                     p.first[k] |= ANYWHERE;
@@ -198,13 +285,24 @@ impl Pairs {
                 (false, _) => p.first[k] |= SHORT_WORD,
             }
         }
+        p.by_pair.sort_unstable();
         p
     }
 
+    /// Whether an exact anchor that counts there starts at `region[i]` and ends inside it.
+    fn anchor_at(&self, region: &[u8], i: usize) -> bool {
+        let k = pair(region[i], region[i + 1]) as u16;
+        let from = self.by_pair.partition_point(|&(p, _)| p < k);
+        self.by_pair[from..]
+            .iter()
+            .take_while(|&&(p, _)| p == k)
+            .any(|&(_, a)| region[i..].starts_with(a) && anchor_counts(region, i, a.len()))
+    }
+
     /// Whether an anchor may start at `region[i]`.
-    #[inline]
+    #[inline(always)]
     fn may_start(&self, region: &[u8], i: usize) -> bool {
-        let f = self.first[pair(region[i], region[i + 1])];
+        let f = self.first[pair(region[i], region[i + 1])] & STARTS;
         if f == 0 {
             return false;
         }
@@ -216,9 +314,13 @@ impl Pairs {
     }
 }
 
-/// The compiled literal passes and the family-anchor automata.
+/// The compiled keyword pass and the family-anchor automata.
 pub(crate) struct Finders {
-    pub keywords: Vec<Regex>,
+    /// Every keyword literal in one SIMD literal searcher (Teddy): one pass over the bytes,
+    /// hits taken in order without restarting the search. Leftmost-first hits hide no hit
+    /// that matters: literals that overlap lie in one name, which is judged whole, and the
+    /// special literals (`://`, `-----BEGIN`, `earer`, …) overlap no other literal's end.
+    pub keywords: Literals,
     pub anchors: Anchors,
 }
 
@@ -262,14 +364,22 @@ impl Finders {
     /// the keyword passes find those lines.)
     pub fn run_has_anchor(&self, buf: &[u8], start: usize, end: usize) -> bool {
         let region = &buf[start.saturating_sub(ANCHOR_BEFORE)..end.min(start + ANCHOR_INSIDE)];
-        let pairs = &self.anchors.pairs;
-        let maybe = (0..region.len().saturating_sub(1)).any(|i| pairs.may_start(region, i));
-        maybe
-            && self
-                .anchors
-                .exact
-                .find_overlapping_iter(region)
-                .any(|m| anchor_counts(region, m.start(), m.len()))
+        let p = &self.anchors.pairs;
+        let n = region.len();
+        let check = |i: usize| p.may_start(region, i) && p.anchor_at(region, i);
+        // Pairs are read at even positions only: an anchor that starts at an even position
+        // shows its first pair there, one that starts at an odd position its bytes 1–2 (see
+        // [`Pairs::new`]) at the even position after.
+        let mut i = 0;
+        while i + 1 < n {
+            let f = p.first[pair(region[i], region[i + 1])];
+            if f != 0 && (f & STARTS != 0 && check(i) || f & SECOND != 0 && i > 0 && check(i - 1)) {
+                return true;
+            }
+            i += 2;
+        }
+        // A two-byte anchor at the last odd position has no pair after it.
+        n >= 2 && n % 2 == 1 && check(n - 2)
     }
 }
 
@@ -292,6 +402,56 @@ mod tests {
         (run >= MIN_RUN).then(|| (buf.len() - run, buf.len()))
     }
 
+    /// The anchor check by its definition: any exact anchor, found by the automaton anywhere
+    /// in the region, that counts where it sits.
+    fn anchor_naive(f: &Finders, buf: &[u8], start: usize, end: usize) -> bool {
+        let region = &buf[start.saturating_sub(ANCHOR_BEFORE)..end.min(start + ANCHOR_INSIDE)];
+        f.anchors
+            .exact
+            .find_overlapping_iter(region)
+            .any(|m| anchor_counts(region, m.start(), m.len()))
+    }
+
+    #[test]
+    fn the_even_position_anchor_scan_finds_what_the_automaton_finds() {
+        let rules = crate::redact::Rules::seed();
+        let f = &rules.finders;
+        let anchors: Vec<&str> = crate::redact::families::families()
+            .iter()
+            .filter(|fam| !fam.regex.trim_start_matches("(?-u)").starts_with("(?i"))
+            .flat_map(|fam| fam.anchors.iter().copied())
+            .collect();
+        let fills: &[&[u8]] = &[b"abcdefghijklmnopqrstuvwxyz0123456789", b"x_y-z:1", b"\\n"];
+        let mut checked = 0;
+        for a in &anchors {
+            for fill in fills {
+                for before in 0..20 {
+                    for after in [0usize, 1, 2, 17, 40] {
+                        let mut buf = Vec::new();
+                        for k in 0..before {
+                            buf.push(fill[k % fill.len()]);
+                        }
+                        buf.extend_from_slice(a.as_bytes());
+                        for k in 0..after {
+                            buf.push(fill[(k + 3) % fill.len()]);
+                        }
+                        for start in [0, before.saturating_sub(3), before] {
+                            let end = buf.len();
+                            assert_eq!(
+                                f.run_has_anchor(&buf, start, end),
+                                anchor_naive(f, &buf, start, end),
+                                "{a:?} in {:?} from {start}",
+                                String::from_utf8_lossy(&buf)
+                            );
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 10_000);
+    }
+
     #[test]
     fn runs_agree_with_a_byte_at_a_time_scan() {
         let samples: &[&[u8]] = &[
@@ -302,9 +462,14 @@ mod tests {
             b"  \"session_id\":\"1f0c2b3a-1111-2222-3333-444455556666\"",
             b"a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s/t/u/v/w/x/y/z",
             b"\xffabcdefghijklmnopqrstuvwxyz\xff",
+            b"abcdefg hijklmnopqrstuv wxyz0123456789abcdefghij k",
+            b"0123456789abcdef 0123456789abcde 0123456789abcdefg",
+            b"ab cdefghijklmnopq",
+            b"abcdefghijklmnop",
+            b"12345678 abcdefgh 12345678abcdefgh",
         ];
         for s in samples {
-            for off in 0..8 {
+            for off in 0..17 {
                 let mut buf = vec![b' '; off];
                 buf.extend_from_slice(s);
                 assert_eq!(

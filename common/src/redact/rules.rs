@@ -193,13 +193,6 @@ impl Rules {
         } else {
             Some(compile("extra rules", &extra_alts.join("|"))?)
         };
-        let keywords = prefilter::KEYWORD_GROUPS
-            .iter()
-            .map(|g| {
-                let alts: Vec<String> = g.iter().map(|l| regex::escape(l)).collect();
-                compile("prefilter", &format!("(?-u){}", alts.join("|")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
         let automaton = |pats: &[&str], ci: bool| {
             AhoCorasickBuilder::new()
                 .ascii_case_insensitive(ci)
@@ -207,8 +200,12 @@ impl Rules {
                 .build(pats)
                 .expect("family anchors build")
         };
+        let all_keywords: Vec<&str> = prefilter::KEYWORD_GROUPS
+            .iter()
+            .flat_map(|g| g.iter().copied())
+            .collect();
         let finders = Finders {
-            keywords,
+            keywords: prefilter::Literals::new(&all_keywords),
             anchors: prefilter::Anchors {
                 pairs: prefilter::Pairs::new(&exact),
                 exact: automaton(&exact, false),
@@ -217,10 +214,6 @@ impl Rules {
                 any_case_family,
             },
         };
-        let all_keywords: Vec<&str> = prefilter::KEYWORD_GROUPS
-            .iter()
-            .flat_map(|g| g.iter().copied())
-            .collect();
         let keywords = AhoCorasickBuilder::new()
             .match_kind(MatchKind::Standard)
             .build(&all_keywords)
@@ -269,10 +262,24 @@ impl Rules {
         self.learned.len()
     }
 
-    /// The keyword passes alone, for benchmarks.
+    /// How many keyword literals occur in `text`, overlapping ones included: the keyword pass
+    /// alone, for benchmarks.
     #[doc(hidden)]
-    pub fn prefilter_regexes(&self) -> &[Regex] {
-        &self.finders.keywords
+    pub fn keyword_literal_hits(&self, text: &[u8]) -> usize {
+        self.finders.keywords.count(text)
+    }
+
+    /// Runs of token bytes in `text`, and how many of them have a family anchor near their
+    /// start: the run pass alone, for benchmarks.
+    #[doc(hidden)]
+    pub fn run_pass(&self, text: &[u8]) -> (usize, usize) {
+        let (mut runs, mut anchored, mut at) = (0, 0, 0);
+        while let Some((s, e)) = prefilter::next_run(&text[at..]) {
+            runs += 1;
+            anchored += usize::from(self.finders.run_has_anchor(text, at + s, at + e));
+            at += e;
+        }
+        (runs, anchored)
     }
 
     fn known_rule(&self) -> usize {

@@ -3,7 +3,7 @@
 //! a signed route gets its caller and body (`signed.rs`); every verified nonce is recorded once
 //! (`replay.rs`). People and scripts present a token or a session cookie: a handler of their
 //! routes takes [`Authorized<R>`], whose requirement `R` says who may call it (`people.rs`);
-//! tokens are kept as hashes (`tokens.rs`).
+//! tokens are a person's, scoped, kept as hashes (`tokens.rs`).
 
 pub mod people;
 pub mod replay;
@@ -13,9 +13,9 @@ pub mod tokens;
 
 pub use crate::store::Role;
 pub use people::{
-    ADMIN_TOKEN_ID, API_TOKEN_PREFIX, AdminOnly, Authorized, CreateRuns, OperateRuns, Principal,
-    ReadMetrics, ReadRuns, Requirement,
+    API_TOKEN_PREFIX, AdminOnly, Approve, Authorized, CreateRuns, ManageTokens, OperateRuns,
+    Principal, ReadMetrics, ReadRuns, Requirement, SignedIn,
 };
 pub use runner::Caller;
-pub use signed::{BodyKind, Key, Signed, SignedRoute};
-pub use tokens::token_hash;
+pub use signed::{BodyKind, Key, Signed, SignedRoute, SignedUpload};
+pub use tokens::{ADMIN_TOKEN_ID, Scope, Scopes, token_hash};

@@ -4,24 +4,26 @@
 //! A handler of a person-facing route takes `Authorized<R>` among its arguments: the route's
 //! requirement is in its signature, the check runs before the handler does (and before its body is
 //! read), and a handler without one has no caller to act for. People have a role (viewer,
-//! operator, admin, each allowed what the one below is); the requirements say which role they
-//! need ([`ReadRuns`]: viewer and up, [`OperateRuns`]: operator and up, [`AdminOnly`]: admin),
-//! so a route gets its rule from the requirement it names. The admin token acts as an admin; the
-//! metrics token meets [`ReadMetrics`] alone.
+//! operator, admin, each allowed what the one below is); each requirement names the role it
+//! needs and the token scope that stands for it ([`ReadRuns`]: viewer and `read_runs`,
+//! [`OperateRuns`] and [`CreateRuns`]: operator and `create_runs`, [`Approve`]: operator and
+//! `approve`, [`AdminOnly`]: admin and `admin`), so a route gets its rule from the requirement it
+//! names. An API token acts as its person, within its scopes: it needs both. [`SignedIn`] routes
+//! (one's sessions, passkeys, phone pairing) take a signed-in browser, never a token, so a token
+//! cannot turn itself into a session; [`ManageTokens`] takes a person, or a token with `admin`.
+//! The metrics token meets [`ReadMetrics`] alone.
 
 use std::marker::PhantomData;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
-use super::tokens;
+use super::tokens::{self, Scope, Scopes};
 use crate::audit::{self, Who};
+use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::Role;
-
-/// The id the audit log and a run's history give the admin token.
-pub const ADMIN_TOKEN_ID: &str = "admin_token";
+use crate::store::{Role, Store};
 
 /// Who a person-facing request comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,47 +37,64 @@ pub enum Principal {
         /// The SHA-256 of the session cookie the request came with.
         session: [u8; 32],
     },
-    /// `Authorization: Bearer <admin token>`: acts as an admin.
-    AdminToken,
-    /// `Authorization: Bearer <GATEWAY_METRICS_TOKEN>`: reads `/metrics`, nothing else.
-    MetricsScraper,
-    /// An API token (`at_` and its secret) an admin made for a script, sent in the
-    /// authorization header as a bearer credential, with its scopes.
-    /// It has no role: only the requirements that name its scopes admit it.
-    ApiToken {
+    /// An API token (`at_` and its secret, or the admin token), sent in the authorization
+    /// header as a bearer credential: it acts as its person (with the person's role as of this
+    /// request), within its scopes.
+    Token {
         id: String,
         name: String,
-        create_runs: bool,
-        read_runs: bool,
+        person_id: String,
+        person_name: String,
+        role: Role,
+        scopes: Scopes,
     },
+    /// `Authorization: Bearer <GATEWAY_METRICS_TOKEN>`: reads `/metrics`, nothing else.
+    MetricsScraper,
 }
 
 impl Principal {
-    /// The role the caller acts with; `None` for the metrics token, which is nobody's.
+    /// The role of the person the caller is or acts for; `None` for the metrics token, which
+    /// is nobody's.
     pub fn role(&self) -> Option<Role> {
         match self {
-            Principal::Person { role, .. } => Some(*role),
-            Principal::AdminToken => Some(Role::Admin),
-            Principal::MetricsScraper | Principal::ApiToken { .. } => None,
+            Principal::Person { role, .. } | Principal::Token { role, .. } => Some(*role),
+            Principal::MetricsScraper => None,
         }
     }
 
-    /// The person's id, for a person.
+    /// The id of the person the caller is or acts for.
     pub fn person_id(&self) -> Option<&str> {
         match self {
             Principal::Person { id, .. } => Some(id),
-            _ => None,
+            Principal::Token { person_id, .. } => Some(person_id),
+            Principal::MetricsScraper => None,
         }
     }
 
-    /// Who it is, as the audit log and a run's history say: an id (`p_…`, `admin_token`) and a
-    /// name to show.
+    /// Whether the caller may do what a requirement of `role` and `scope` allows: a person by
+    /// their role, a token by its person's role and its scopes both.
+    pub fn may(&self, role: Role, scope: Scope) -> bool {
+        match self {
+            Principal::Person { role: r, .. } => *r >= role,
+            Principal::Token {
+                role: r, scopes, ..
+            } => *r >= role && scopes.has(scope),
+            Principal::MetricsScraper => false,
+        }
+    }
+
+    /// Who it is, as the audit log and a run's history say: an id (`p_…`, `t_…`,
+    /// `admin_token`) and a name to show (a token's names its person too).
     pub fn who(&self) -> Who {
         match self {
             Principal::Person { id, name, .. } => Who::new(id, name),
-            Principal::AdminToken => Who::new(ADMIN_TOKEN_ID, "admin token"),
+            Principal::Token {
+                id,
+                name,
+                person_name,
+                ..
+            } => Who::new(id, format!("{name} ({person_name})")),
             Principal::MetricsScraper => Who::new("metrics_token", "metrics token"),
-            Principal::ApiToken { id, name, .. } => Who::new(id, name),
         }
     }
 }
@@ -110,60 +129,71 @@ impl FromRequestParts<AppState> for Principal {
                     _ => Err(ApiError::AdminRequired),
                 }
             }
-            Some(Some(token)) if tokens::matches(token, &state.admin_token_hash) => {
-                first_use_of_admin_token(state, audit::source_of(&parts.extensions)).await;
-                Ok(Principal::AdminToken)
-            }
             Some(Some(token)) if metrics(token) => Ok(Principal::MetricsScraper),
-            // Looked up by its SHA-256: the index finds it, no comparison of secrets in memory.
-            Some(Some(token)) if token.starts_with(API_TOKEN_PREFIX) => {
-                match state.store.api_token(tokens::token_hash(token)).await? {
-                    Some(info) => Ok(Principal::ApiToken {
-                        id: info.id,
-                        name: info.name,
-                        create_runs: info
-                            .scopes
-                            .iter()
-                            .any(|s| s == common::agents::SCOPE_CREATE_RUNS),
-                        read_runs: info
-                            .scopes
-                            .iter()
-                            .any(|s| s == common::agents::SCOPE_READ_RUNS),
-                    }),
-                    None => Err(ApiError::AdminRequired),
-                }
+            Some(Some(token)) => {
+                let source = audit::source_of(&parts.extensions);
+                authenticate(state.store.as_ref(), token, source).await
             }
-            _ => Err(ApiError::AdminRequired),
+            Some(None) => Err(ApiError::AdminRequired),
         }
     }
 }
 
-/// The `meta` key holding the hash of the admin token whose first use is in the audit log.
-const ADMIN_TOKEN_USED_KEY: &str = "admin_token_used";
-
-/// Record the admin token's first use (once per token: a rotated token is used for the first
-/// time again). This process asks the store only until it has seen the token once.
-async fn first_use_of_admin_token(state: &AppState, source: Option<std::net::IpAddr>) {
-    use std::sync::atomic::Ordering;
-    if state.admin_token_seen.swap(true, Ordering::AcqRel) {
-        return;
+/// The API token `token` (already known to start with the token prefix), as the principal it
+/// acts as: its person, with that person's role as of now, capped by its scopes. Unknown: 401
+/// `admin_required`; revoked, expired, or its person disabled: 401 saying which. Its first use
+/// goes into the audit log, once.
+async fn authenticate(
+    store: &dyn Store,
+    token: &str,
+    source: Option<std::net::IpAddr>,
+) -> Result<Principal, ApiError> {
+    // Looked up by its SHA-256: the index finds it, no comparison of secrets in memory.
+    let info = store
+        .api_token(tokens::token_hash(token))
+        .await?
+        .ok_or(ApiError::AdminRequired)?;
+    let now = now_ms();
+    if info.revoked {
+        return Err(ApiError::TokenRefused {
+            reason: "token_revoked",
+            message: "this token was revoked",
+        });
     }
-    let hash = hex::encode(state.admin_token_hash);
-    let store = state.store.as_ref();
-    match store.get_meta(ADMIN_TOKEN_USED_KEY.into()).await {
-        Ok(Some(used)) if used == hash => {}
-        Ok(_) => {
-            if let Err(e) = store.set_meta(ADMIN_TOKEN_USED_KEY.into(), hash).await {
-                tracing::warn!(error = %e, "could not note the admin token's first use");
+    if info.expires_at.is_some_and(|at| now >= at) {
+        return Err(ApiError::TokenRefused {
+            reason: "token_expired",
+            message: "this token has expired",
+        });
+    }
+    let person = match store.person(info.person_id.clone()).await? {
+        Some(p) if p.disabled_at.is_none() => p,
+        _ => {
+            return Err(ApiError::TokenRefused {
+                reason: "person_disabled",
+                message: "the person this token belongs to is disabled",
+            });
+        }
+    };
+    let principal = Principal::Token {
+        scopes: Scopes::of(&info),
+        id: info.id,
+        name: info.name,
+        person_id: person.id,
+        person_name: person.name,
+        role: person.role,
+    };
+    if info.first_used_at.is_none() {
+        match store.note_api_token_used(principal.who().id, now).await {
+            Ok(true) => {
+                let event = audit::Event::new("token_first_used");
+                audit::record(store, &principal.who(), source, event).await;
             }
-            let who = Principal::AdminToken.who();
-            audit::record(store, &who, source, audit::Event::new("token_first_used")).await;
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "could not read the admin token's first use");
-            state.admin_token_seen.store(false, Ordering::Release);
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "could not note a token's first use"),
         }
     }
+    Ok(principal)
 }
 
 /// What a route requires of its caller.
@@ -172,64 +202,76 @@ pub trait Requirement: Send + Sync + 'static {
     fn allows(principal: &Principal) -> bool;
 }
 
-fn at_least(principal: &Principal, role: Role) -> bool {
-    principal.role().is_some_and(|r| r >= role)
-}
-
-/// The prefix of every API token, so the gateway knows to look one up.
+/// The prefix of every API token made by `POST /api/tokens`.
 pub const API_TOKEN_PREFIX: &str = "at_";
 
-/// Read runs: the list, a run, its events, streams, artifacts and transcript; one's own
-/// account and sessions. Viewers and up, or an API token with `read_runs`.
+/// Read runs: the list, a run, its events, streams, artifacts and transcript; who one is.
+/// Viewers and up; a token with `read_runs`.
 #[derive(Debug)]
 pub struct ReadRuns;
 impl Requirement for ReadRuns {
     fn allows(principal: &Principal) -> bool {
-        at_least(principal, Role::Viewer)
-            || matches!(
-                principal,
-                Principal::ApiToken {
-                    read_runs: true,
-                    ..
-                }
-            )
+        principal.may(Role::Viewer, Scope::ReadRuns)
     }
 }
 
 /// Create runs and send them follow-up prompts (`POST /api/runs`, `POST /api/runs/:id/prompt`):
-/// operators and up, or an API token with `create_runs`.
+/// operators and up; a token with `create_runs`.
 #[derive(Debug)]
 pub struct CreateRuns;
 impl Requirement for CreateRuns {
     fn allows(principal: &Principal) -> bool {
-        at_least(principal, Role::Operator)
-            || matches!(
-                principal,
-                Principal::ApiToken {
-                    create_runs: true,
-                    ..
-                }
-            )
+        principal.may(Role::Operator, Scope::CreateRuns)
     }
 }
 
-/// Act on runs: create one, queue commands (prompts, stop), decide permission requests.
-/// Operators and up.
+/// Act on runs: queue commands (prompts, commands, stop), cancel a queued run, pin one.
+/// Operators and up; a token with `create_runs`.
 #[derive(Debug)]
 pub struct OperateRuns;
 impl Requirement for OperateRuns {
     fn allows(principal: &Principal) -> bool {
-        at_least(principal, Role::Operator)
+        principal.may(Role::Operator, Scope::CreateRuns)
     }
 }
 
-/// What only an admin may do: people, invitations, the audit log, deleting a run with its
-/// history, and the gateway's settings.
+/// Decide permission requests: operators and up; a token with `approve`.
+#[derive(Debug)]
+pub struct Approve;
+impl Requirement for Approve {
+    fn allows(principal: &Principal) -> bool {
+        principal.may(Role::Operator, Scope::Approve)
+    }
+}
+
+/// What only an admin may do: people, invitations, agents, every token, the audit log,
+/// deleting a run with its history, and the gateway's settings. Admins; an admin's token with
+/// `admin`.
 #[derive(Debug)]
 pub struct AdminOnly;
 impl Requirement for AdminOnly {
     fn allows(principal: &Principal) -> bool {
-        at_least(principal, Role::Admin)
+        principal.may(Role::Admin, Scope::Admin)
+    }
+}
+
+/// One's own sign-in: sessions, passkeys, pairing a phone. A signed-in person of any role;
+/// never a token (a token must not become a session or a passkey).
+#[derive(Debug)]
+pub struct SignedIn;
+impl Requirement for SignedIn {
+    fn allows(principal: &Principal) -> bool {
+        matches!(principal, Principal::Person { .. })
+    }
+}
+
+/// Make, list and revoke API tokens: a signed-in person of any role (their own tokens; an
+/// admin's, everyone's), or a token with `admin`.
+#[derive(Debug)]
+pub struct ManageTokens;
+impl Requirement for ManageTokens {
+    fn allows(principal: &Principal) -> bool {
+        principal.may(Role::Viewer, Scope::Admin)
     }
 }
 
@@ -238,7 +280,7 @@ impl Requirement for AdminOnly {
 pub struct ReadMetrics;
 impl Requirement for ReadMetrics {
     fn allows(principal: &Principal) -> bool {
-        at_least(principal, Role::Admin) || *principal == Principal::MetricsScraper
+        AdminOnly::allows(principal) || *principal == Principal::MetricsScraper
     }
 }
 
@@ -286,6 +328,12 @@ impl<R: Requirement> FromRequestParts<AppState> for Authorized<R> {
                 source: audit::source_of(&parts.extensions),
                 _requirement: PhantomData,
             })
+        } else if let Principal::Token { .. } = principal {
+            // A known token whose scopes (or its person's role) fall short.
+            Err(ApiError::Forbidden {
+                reason: "scope_required",
+                message: "this token's scopes, or its person's role, do not allow this",
+            })
         } else if principal.role().is_some() {
             // Who they are is known; what they may do falls short.
             Err(ApiError::Forbidden {
@@ -303,45 +351,81 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_role_meets_the_requirements_of_its_rank_and_below() {
+    fn each_caller_meets_the_requirements_of_its_role_and_scopes() {
         let person = |role| Principal::Person {
             id: "p_1".into(),
             name: "someone".into(),
             role,
             session: [0; 32],
         };
+        let token = |role, scopes: &[&str]| Principal::Token {
+            id: "t_1".into(),
+            name: "script".into(),
+            person_id: "p_1".into(),
+            person_name: "someone".into(),
+            role,
+            scopes: Scopes::parse(scopes).unwrap(),
+        };
         let all = [
             person(Role::Viewer),
             person(Role::Operator),
             person(Role::Admin),
-            Principal::AdminToken,
+            token(
+                Role::Admin,
+                &["read_runs", "create_runs", "approve", "admin"],
+            ),
+            token(Role::Admin, &["read_runs"]),
+            token(Role::Admin, &["create_runs"]),
+            token(Role::Admin, &["approve"]),
+            token(Role::Admin, &["admin"]),
+            // Every scope, but its person is a viewer now: a viewer's reach.
+            token(
+                Role::Viewer,
+                &["read_runs", "create_runs", "approve", "admin"],
+            ),
             Principal::MetricsScraper,
         ];
         type Allows = fn(&Principal) -> bool;
-        let table: [(&str, Allows, [bool; 5]); 4] = [
+        let table: [(&str, Allows, [u8; 10]); 8] = [
             (
                 "read runs",
                 ReadRuns::allows,
-                [true, true, true, true, false],
+                [1, 1, 1, 1, 1, 0, 0, 0, 1, 0],
+            ),
+            (
+                "create runs",
+                CreateRuns::allows,
+                [0, 1, 1, 1, 0, 1, 0, 0, 0, 0],
             ),
             (
                 "operate runs",
                 OperateRuns::allows,
-                [false, true, true, true, false],
+                [0, 1, 1, 1, 0, 1, 0, 0, 0, 0],
             ),
+            ("approve", Approve::allows, [0, 1, 1, 1, 0, 0, 1, 0, 0, 0]),
             (
                 "admin only",
                 AdminOnly::allows,
-                [false, false, true, true, false],
+                [0, 0, 1, 1, 0, 0, 0, 1, 0, 0],
+            ),
+            (
+                "signed in",
+                SignedIn::allows,
+                [1, 1, 1, 0, 0, 0, 0, 0, 0, 0],
+            ),
+            (
+                "manage tokens",
+                ManageTokens::allows,
+                [1, 1, 1, 1, 0, 0, 0, 1, 1, 0],
             ),
             (
                 "read metrics",
                 ReadMetrics::allows,
-                [false, false, true, true, true],
+                [0, 0, 1, 1, 0, 0, 0, 1, 0, 1],
             ),
         ];
         for (name, allows, want) in table {
-            let got = all.clone().map(|p| allows(&p));
+            let got = all.clone().map(|p| u8::from(allows(&p)));
             assert_eq!(got, want, "{name}");
         }
     }

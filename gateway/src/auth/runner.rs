@@ -106,6 +106,16 @@ impl RunnerCheck {
     /// only now that the request is known genuine, so a forged request can neither use up a
     /// genuine nonce nor fill the record.
     pub fn verify(&self, method: &Method, uri: &Uri, body: &[u8]) -> Result<Claim, ApiError> {
+        self.verify_hashed(method, uri, &sign::sha256_hex(body))
+    }
+
+    /// [`Self::verify`] for a body streamed elsewhere, by its SHA-256 (lower-case hex).
+    pub fn verify_hashed(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        body_sha256: &str,
+    ) -> Result<Claim, ApiError> {
         let parts = SignedParts {
             method: method.as_str(),
             path: uri.path(),
@@ -113,9 +123,10 @@ impl RunnerCheck {
             run_id: &self.run_id,
             timestamp: self.timestamp,
             nonce: &self.nonce,
-            body,
+            body: &[],
         };
-        sign::verify(&self.key, &parts, &self.signature).map_err(ApiError::Unauthorized)?;
+        sign::verify_hashed(&self.key, &parts, body_sha256, &self.signature)
+            .map_err(ApiError::Unauthorized)?;
         let now = now_secs();
         sign::check_timestamp(now, self.timestamp).map_err(ApiError::Unauthorized)?;
         Ok(Claim::new(&self.nonce, self.timestamp, now))

@@ -6,18 +6,21 @@
 //! then does it wait for a body slot and read the body (bounded); then the signature over the
 //! bytes received, and the nonce. A handler never sees the raw body of a signed route, so it
 //! cannot read a byte before the caller is known; the route's [`SignedRoute`] says which key
-//! signs it and what body it takes.
+//! signs it and what body it takes. [`SignedUpload<R>`] (the artifact upload) runs the same
+//! checks before the body, then hands the body over as a stream and checks the signature over
+//! its hash when the handler has read it, before the handler keeps any of it.
 
 use std::marker::PhantomData;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
+use axum::http::{Method, Uri, header};
 use common::sign::AuthReason;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::replay::{self, Claim};
-use super::runner::{Caller, begin_runner};
+use super::runner::{Caller, RunnerCheck, begin_runner};
 use crate::error::ApiError;
 use crate::http::{read_body, take_slot};
 use crate::state::AppState;
@@ -46,8 +49,6 @@ pub enum BodyKind {
     /// An ingest batch (`max_ingest_bytes`, an ingest slot). Its nonce is not recorded by the
     /// extractor but handed to the handler, which commits it with the batch.
     Ingest,
-    /// An artifact's bytes (`max_artifact_bytes`, an artifact slot).
-    Artifact,
 }
 
 /// How a signed route is called.
@@ -122,37 +123,47 @@ async fn path_run(parts: &mut Parts, state: &AppState) -> Option<String> {
         .map(|(_, value)| value.to_string())
 }
 
+/// The checks before any body byte is read: headers, window, the run and its key, the key the
+/// route takes, the run the path names, the route's own checks.
+async fn before_body<R: SignedRoute>(
+    parts: &mut Parts,
+    state: &AppState,
+) -> Result<RunnerCheck, ApiError> {
+    let check = begin_runner(&state.hmac_secret, state.store.as_ref(), &parts.headers).await?;
+    match (R::KEY, check.caller()) {
+        // A run key cannot act for the shared secret (mint runs, say).
+        (Key::Shared, Caller::Run(_)) => {
+            return Err(ApiError::Unauthorized(AuthReason::BadSignature));
+        }
+        (Key::Run, Caller::Shared) => {
+            return Err(ApiError::Unauthorized(AuthReason::UnknownRun));
+        }
+        // An agent's key acts only for the agent, and only an agent's key does.
+        (Key::Agent, Caller::Agent(_)) => {}
+        (Key::Agent, _) => return Err(ApiError::Unauthorized(AuthReason::UnknownAgent)),
+        (_, Caller::Agent(_)) => {
+            return Err(ApiError::Unauthorized(AuthReason::BadSignature));
+        }
+        _ => {}
+    }
+    if let (Some(signing), Some(named)) = (check.run_id(), path_run(parts, state).await)
+        && signing != named
+    {
+        return Err(ApiError::bad_request(
+            "run_mismatch",
+            "the path names a different run than X-Runner-Run",
+        ));
+    }
+    R::precheck(parts, check.run_id())?;
+    Ok(check)
+}
+
 impl<R: SignedRoute> FromRequest<AppState> for Signed<R> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let (mut parts, body) = req.into_parts();
-        let check = begin_runner(&state.hmac_secret, state.store.as_ref(), &parts.headers).await?;
-        match (R::KEY, check.caller()) {
-            // A run key cannot act for the shared secret (mint runs, say).
-            (Key::Shared, Caller::Run(_)) => {
-                return Err(ApiError::Unauthorized(AuthReason::BadSignature));
-            }
-            (Key::Run, Caller::Shared) => {
-                return Err(ApiError::Unauthorized(AuthReason::UnknownRun));
-            }
-            // An agent's key acts only for the agent, and only an agent's key does.
-            (Key::Agent, Caller::Agent(_)) => {}
-            (Key::Agent, _) => return Err(ApiError::Unauthorized(AuthReason::UnknownAgent)),
-            (_, Caller::Agent(_)) => {
-                return Err(ApiError::Unauthorized(AuthReason::BadSignature));
-            }
-            _ => {}
-        }
-        if let (Some(signing), Some(named)) = (check.run_id(), path_run(&mut parts, state).await)
-            && signing != named
-        {
-            return Err(ApiError::bad_request(
-                "run_mismatch",
-                "the path names a different run than X-Runner-Run",
-            ));
-        }
-        R::precheck(&parts, check.run_id())?;
+        let check = before_body::<R>(&mut parts, state).await?;
         let limits = &state.limits;
         let (slot, bytes) = match R::BODY {
             BodyKind::Empty => (None, Bytes::new()),
@@ -163,11 +174,6 @@ impl<R: SignedRoute> FromRequest<AppState> for Signed<R> {
             BodyKind::Ingest => {
                 let slot = take_slot(&state.body_slots.ingest).await?;
                 let bytes = read_body(body, &parts.headers, limits.max_ingest_bytes).await?;
-                (Some(slot), bytes)
-            }
-            BodyKind::Artifact => {
-                let slot = take_slot(&state.body_slots.artifacts).await?;
-                let bytes = read_body(body, &parts.headers, limits.max_artifact_bytes).await?;
                 (Some(slot), bytes)
             }
         };
@@ -184,6 +190,83 @@ impl<R: SignedRoute> FromRequest<AppState> for Signed<R> {
             body: bytes,
             nonce,
             _slot: slot,
+            _route: PhantomData,
+        })
+    }
+}
+
+/// A runner-signed upload whose body is read as a stream ([`SignedUpload::take_body`]): the
+/// caller is checked before, as for [`Signed`], and an upload slot taken; the signature over
+/// the body's hash is checked by [`SignedUpload::verify`], which the handler must pass before
+/// it keeps anything of the body (`crate::artifacts` holds it, or sends it only as parts of a
+/// multipart upload that becomes an object when completed, after `verify`).
+pub struct SignedUpload<R> {
+    check: RunnerCheck,
+    method: Method,
+    uri: Uri,
+    body: Option<Body>,
+    slot: OwnedSemaphorePermit,
+    _route: PhantomData<R>,
+}
+
+impl<R> std::fmt::Debug for SignedUpload<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedUpload")
+            .field("caller", self.check.caller())
+            .field("uri", &self.uri)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R> SignedUpload<R> {
+    /// The run whose key signed the request (known to exist; not yet verified).
+    pub fn run_id(&self) -> Option<&str> {
+        self.check.run_id()
+    }
+
+    /// The body, once; empty after.
+    pub fn take_body(&mut self) -> Body {
+        self.body.take().unwrap_or_else(Body::empty)
+    }
+
+    /// The signature over a body whose SHA-256 (lower-case hex) is `body_sha256`, then the
+    /// nonce, recorded only now that the request is known genuine. Answers the upload slot, to
+    /// hold until the body is kept.
+    pub async fn verify(
+        self,
+        state: &AppState,
+        body_sha256: &str,
+    ) -> Result<OwnedSemaphorePermit, ApiError> {
+        let claim = self
+            .check
+            .verify_hashed(&self.method, &self.uri, body_sha256)?;
+        replay::record(&state.nonces, state.store.as_ref(), &claim).await?;
+        Ok(self.slot)
+    }
+}
+
+impl<R: SignedRoute> FromRequest<AppState> for SignedUpload<R> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let (mut parts, body) = req.into_parts();
+        let check = before_body::<R>(&mut parts, state).await?;
+        let limit = state.limits.max_artifact_bytes;
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Err(ApiError::TooLarge { limit });
+        }
+        let slot = take_slot(&state.body_slots.artifacts).await?;
+        Ok(Self {
+            check,
+            method: parts.method,
+            uri: parts.uri,
+            body: Some(body),
+            slot,
             _route: PhantomData,
         })
     }

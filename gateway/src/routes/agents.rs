@@ -247,14 +247,24 @@ async fn resume_archive(
         .and_then(|r| r.resume)
         .ok_or(ApiError::NotFound("this run continues no session"))?
         .from_run;
-    let (_, bytes) = state
-        .store
-        .artifact(from, common::agents::ARCHIVE_NAME.into())
+    let (info, body) = state
+        .artifact_bodies
+        .open(
+            state.store.as_ref(),
+            from,
+            common::agents::ARCHIVE_NAME.into(),
+        )
         .await?
         .ok_or(ApiError::NotFound("no session archive yet"))?;
     Ok((
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        bytes,
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/json".to_string(),
+            ),
+            (axum::http::header::CONTENT_LENGTH, info.size.to_string()),
+        ],
+        body,
     )
         .into_response())
 }

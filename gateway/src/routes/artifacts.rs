@@ -6,7 +6,7 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -14,7 +14,7 @@ use common::sign::AuthReason;
 use common::wire::{self, ArtifactInfo};
 use serde::Deserialize;
 
-use crate::auth::{Authorized, BodyKind, Key, ReadRuns, Signed, SignedRoute};
+use crate::auth::{Authorized, BodyKind, Key, ReadRuns, SignedRoute, SignedUpload};
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -84,7 +84,8 @@ struct Upload;
 
 impl SignedRoute for Upload {
     const KEY: Key = Key::Run;
-    const BODY: BodyKind = BodyKind::Artifact;
+    // Read as a stream by `SignedUpload`, not by the extractor.
+    const BODY: BodyKind = BodyKind::Empty;
 
     fn precheck(parts: &Parts, run: Option<&str>) -> Result<(), ApiError> {
         let q = upload_query(parts)?;
@@ -106,20 +107,37 @@ fn upload_query(parts: &Parts) -> Result<UploadQuery, ApiError> {
         .map_err(|e| ApiError::bad_request("invalid_request", e.body_text()))
 }
 
-/// Runner: `POST /api/ingest/artifact?run_id=&name=`, the raw (already redacted) bytes.
+/// Runner: `POST /api/ingest/artifact?run_id=&name=`, the raw (already redacted) bytes, read
+/// as a stream into the artifact bodies' place (`crate::artifacts`) and kept only once the
+/// signature over their hash verified.
 async fn upload(
     State(state): State<AppState>,
     Query(q): Query<UploadQuery>,
-    signed: Signed<Upload>,
+    mut signed: SignedUpload<Upload>,
 ) -> Result<(StatusCode, Json<ArtifactInfo>), ApiError> {
     let run_id = signed
         .run_id()
         .ok_or(ApiError::Unauthorized(AuthReason::UnknownRun))?
         .to_string();
     let name = q.name.unwrap_or_default();
-    let info = state
-        .store
-        .put_artifact(run_id.clone(), name, signed.body().to_vec(), now_ms())
+    let received = state
+        .artifact_bodies
+        .receive(
+            signed.take_body(),
+            state.limits.max_artifact_bytes,
+            &run_id,
+            &name,
+        )
+        .await?;
+    let _slot = match signed.verify(&state, &received.sha256).await {
+        Ok(slot) => slot,
+        Err(e) => {
+            received.discard().await;
+            return Err(e);
+        }
+    };
+    let info = received
+        .keep(state.store.as_ref(), run_id.clone(), name, now_ms())
         .await?;
     tracing::info!(run = %run_id, artifact = %info.name, size = info.size, "artifact stored");
     Ok((StatusCode::CREATED, Json(info)))
@@ -144,9 +162,9 @@ async fn download(
     if !wire::valid_run_id(&id) || check_name(&name).is_err() {
         return Err(ApiError::NotFound("no such artifact"));
     }
-    let (info, bytes) = state
-        .store
-        .artifact(id, name)
+    let (info, body) = state
+        .artifact_bodies
+        .open(state.store.as_ref(), id, name)
         .await?
         .ok_or(ApiError::NotFound("no such artifact"))?;
     let content_type = if info.name.ends_with(".json") {
@@ -154,11 +172,13 @@ async fn download(
     } else {
         "text/plain; charset=utf-8"
     };
-    let mut resp = crate::http::attachment(bytes, content_type, &info.name)?;
+    let mut resp = crate::http::attachment(body, content_type, &info.name)?;
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&info.sha256) {
         h.insert("x-artifact-sha256", v);
     }
+    // A streamed body that breaks off short of this is seen as cut, not as the whole artifact.
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(info.size));
     Ok(resp)
 }
 

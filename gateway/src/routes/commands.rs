@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 
 use crate::audit;
 use crate::auth::signed::{self, Signed};
-use crate::auth::{AdminOnly, Authorized, OperateRuns};
+use crate::auth::{AdminOnly, Approve, Authorized, OperateRuns};
 use crate::commands;
 use crate::error::ApiError;
 use crate::http::{parse_json, read_body};
@@ -34,13 +34,13 @@ pub fn routes() -> Router<AppState> {
         .route("/api/runs/{id}/permissions/{request_id}", post(decide))
 }
 
-/// Operator: `POST /api/runs/:id/permissions/:request_id` with `{"decision": "allow" |
-/// "allow_run" | "deny", "message"?, "rule"?}`: queue a person's decision for the runner,
-/// stamped with who decided. Only a request the run lists as waiting can be decided.
+/// Operator, or a token with `approve`: `POST /api/runs/:id/permissions/:request_id` with
+/// `{"decision": "allow" | "allow_run" | "deny", "message"?, "rule"?}`: queue a person's
+/// decision for the runner, stamped with who decided. Only a request the run lists as waiting can be decided.
 async fn decide(
     State(state): State<AppState>,
     Path((id, request_id)): Path<(String, String)>,
-    caller: Authorized<OperateRuns>,
+    caller: Authorized<Approve>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Command>), ApiError> {
@@ -69,6 +69,7 @@ async fn delete_run(
         return Err(ApiError::NotFound("no such run"));
     }
     state.live.ring(&id);
+    state.artifact_bodies.deleted();
     tracing::info!(run = %id, "run deleted");
     caller
         .audit(

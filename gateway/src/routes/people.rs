@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::audit;
-use crate::auth::{AdminOnly, Authorized, ReadRuns, Role, token_hash};
+use crate::auth::{AdminOnly, Authorized, Principal, ReadRuns, Role, SignedIn, token_hash};
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::http::{parse_json, read_body};
@@ -60,17 +60,35 @@ impl From<Person> for PersonView {
     }
 }
 
-/// `GET /api/me`: who the caller is (`{"id", "name", "role"}`).
+/// `GET /api/me`: who the caller is (`{"id", "name", "role"}`); for a token, the person it acts
+/// as, and the token (`"token": {"id", "name", "scopes"}`).
 async fn me(caller: Authorized<ReadRuns>) -> Json<serde_json::Value> {
-    let who = caller.principal().who();
-    Json(serde_json::json!({ "id": who.id, "name": who.name, "role": caller.principal().role() }))
+    match caller.principal() {
+        Principal::Token {
+            id,
+            name,
+            person_id,
+            person_name,
+            role,
+            scopes,
+        } => Json(json!({
+            "id": person_id,
+            "name": person_name,
+            "role": role,
+            "token": { "id": id, "name": name, "scopes": scopes.names() },
+        })),
+        other => {
+            let who = other.who();
+            Json(json!({ "id": who.id, "name": who.name, "role": other.role() }))
+        }
+    }
 }
 
 /// `GET /api/me/sessions`: the caller's live sign-in sessions, the current one marked (none for
 /// a token).
 async fn my_sessions(
     State(state): State<AppState>,
-    caller: Authorized<ReadRuns>,
+    caller: Authorized<SignedIn>,
     headers: HeaderMap,
 ) -> Result<Json<Vec<SessionView>>, ApiError> {
     Ok(Json(match caller.principal().person_id() {
@@ -87,7 +105,7 @@ async fn my_sessions(
 /// `DELETE /api/me/sessions`: sign out everywhere, this browser included.
 async fn sign_out_everywhere(
     State(state): State<AppState>,
-    caller: Authorized<ReadRuns>,
+    caller: Authorized<SignedIn>,
 ) -> Result<Response, ApiError> {
     let id = caller.principal().person_id().ok_or(ApiError::bad_request(
         "not_a_person",
@@ -107,7 +125,7 @@ async fn sign_out_everywhere(
 async fn revoke_session(
     State(state): State<AppState>,
     Path(session): Path<String>,
-    caller: Authorized<ReadRuns>,
+    caller: Authorized<SignedIn>,
 ) -> Result<StatusCode, ApiError> {
     let hash: [u8; 32] = hex::decode(&session)
         .ok()
@@ -297,7 +315,7 @@ fn relying_party(state: &AppState) -> Result<&crate::web_session::Passkeys, ApiE
 /// (`id`: the first 16 hex digits of the credential id).
 async fn my_passkeys(
     State(state): State<AppState>,
-    caller: Authorized<ReadRuns>,
+    caller: Authorized<SignedIn>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let id = person_of(&caller)?;
     let keys = state.store.passkeys_of(id.to_string()).await?;
@@ -318,7 +336,7 @@ async fn my_passkeys(
 /// `POST /api/me/passkeys/options`: the options for creating another passkey of the caller's.
 async fn passkey_options(
     State(state): State<AppState>,
-    caller: Authorized<ReadRuns>,
+    caller: Authorized<SignedIn>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let id = person_of(&caller)?;
     let name = caller.principal().who().name;
@@ -329,7 +347,7 @@ async fn passkey_options(
 /// in with.
 async fn add_passkey(
     State(state): State<AppState>,
-    caller: Authorized<ReadRuns>,
+    caller: Authorized<SignedIn>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
@@ -357,7 +375,7 @@ async fn add_passkey(
 /// (`{"url", "svg", "expires_at"}`), good for two minutes.
 async fn start_pairing(
     State(state): State<AppState>,
-    caller: Authorized<ReadRuns>,
+    caller: Authorized<SignedIn>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let id = person_of(&caller)?.to_string();
     let code = random_token(24).map_err(|e| ApiError::Internal(e.to_string()))?;

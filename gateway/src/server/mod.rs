@@ -1,7 +1,8 @@
 //! Accept loops: HTTPS through rustls (default) or plain HTTP, with the limits a server facing
 //! untrusted clients needs, and a graceful drain.
 //!
-//! * A connection cap: at most [`ConnLimits::max_connections`] are served at once. Past it a
+//! * A connection cap: at most [`ConnLimits::max_connections`] are served at once, lowered to
+//!   what the open-file limit allows ([`files`]). Past it a
 //!   client is not left hanging: a few more connections at a time get one `503 busy /
 //!   too_many_connections` answer with `Retry-After` and are closed; beyond those, the connection
 //!   is closed at once.
@@ -14,6 +15,7 @@
 //!   [`DRAIN_TIMEOUT`].
 
 mod connection;
+pub mod files;
 pub mod tls;
 
 use std::future::Future;

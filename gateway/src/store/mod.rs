@@ -39,6 +39,11 @@
 //! * **Writes need their run, under the same lock.** `enqueue_command` and `put_artifact` check
 //!   that the run exists in the transaction that writes, and deleting a run deletes its events,
 //!   commands and artifacts with it, so a run deleted meanwhile leaves nothing behind.
+//! * **No artifact object is forgotten.** Whatever removes an artifact whose body is an object
+//!   (a replacement by [`Store::put_artifact`] or [`Store::put_artifact_object`],
+//!   [`Store::delete_run`], [`Store::purge_run`]) queues its key for deletion, due at once, in
+//!   the transaction that removes the row (SQLite: triggers on `artifacts`), so the objects of a
+//!   deleted run leave the bucket even if the process stops right after the commit.
 //! * **Commands keep their queue order** (the order they were stored, not their `created_at`) and
 //!   get ids unique without a shared counter.
 //! * **A touch never revives a session**: [`Store::touch_session`] only updates a row that exists.
@@ -90,6 +95,24 @@ pub use notify::{
 };
 pub use open::{Location, SCHEMES, UnsupportedUrl, open};
 pub use team::{AuditEntry, Invitation, Person, Role, StoredPasskey};
+
+/// Where an artifact's body is kept.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ArtifactBody {
+    /// In the database, beside its metadata.
+    Inline(Vec<u8>),
+    /// An object in the artifact store (`crate::artifacts`), by its key.
+    Object(String),
+}
+
+impl fmt::Debug for ArtifactBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Inline(bytes) => write!(f, "Inline({} bytes)", bytes.len()),
+            Self::Object(key) => f.debug_tuple("Object").field(key).finish(),
+        }
+    }
+}
 
 /// What the gateway processes sharing one database tell each other (PostgreSQL: LISTEN/NOTIFY):
 /// short texts, heard by every other process listening, in the order one process sent them. A
@@ -426,11 +449,33 @@ pub trait Store: Send + Sync + 'static {
     /// The run's artifacts by name.
     fn list_artifacts(&self, run_id: String) -> StoreFuture<Vec<ArtifactInfo>>;
 
+    /// An artifact and where its body is.
     fn artifact(
         &self,
         run_id: String,
         name: String,
-    ) -> StoreFuture<Option<(ArtifactInfo, Vec<u8>)>>;
+    ) -> StoreFuture<Option<(ArtifactInfo, ArtifactBody)>>;
+
+    /// Records an artifact whose body is the object `key` in the artifact store, uploaded
+    /// beforehand, replacing one of the same name. In the same transaction `key` leaves the
+    /// deletion queue (where the upload put it first) and a replaced body that was an object
+    /// joins it. [`StoreError::NotFound`] if the run is gone: the caller deletes the object.
+    fn put_artifact_object(
+        &self,
+        run_id: String,
+        info: ArtifactInfo,
+        key: String,
+    ) -> StoreFuture<()>;
+
+    /// Queues the object `key` for deletion from `due` (unix ms) on; queued again, it keeps the
+    /// earlier of the two times.
+    fn queue_object_deletion(&self, key: String, due: i64) -> StoreFuture<()>;
+
+    /// At most `limit` keys of the deletion queue due at `now` (unix ms), the earliest first.
+    fn due_object_deletions(&self, now: i64, limit: usize) -> StoreFuture<Vec<String>>;
+
+    /// Takes keys whose objects are deleted off the deletion queue.
+    fn forget_object_deletions(&self, keys: Vec<String>) -> StoreFuture<()>;
 
     fn get_meta(&self, key: String) -> StoreFuture<Option<String>>;
 
@@ -558,13 +603,25 @@ pub trait Store: Send + Sync + 'static {
     /// run that was never queued, or no such run.
     fn run_request(&self, id: String) -> StoreFuture<Option<common::agents::RunRequest>>;
 
-    // API tokens for scripts, kept by their SHA-256.
+    // API tokens, each a person's, kept by their SHA-256.
 
     /// Stores a token by its hash; [`StoreError::Conflict`] if the id or hash exists.
     fn create_api_token(&self, info: ApiTokenInfo, hash: [u8; 32]) -> StoreFuture<()>;
 
-    /// The token with this hash, if it exists and is not revoked.
+    /// Replaces the token with `info.id` by this one (or stores it): how the configured admin
+    /// token takes its place among the others.
+    fn put_api_token(&self, info: ApiTokenInfo, hash: [u8; 32]) -> StoreFuture<()>;
+
+    /// The token with this hash, if it exists, revoked or expired ones included (so a refusal
+    /// can say why).
     fn api_token(&self, hash: [u8; 32]) -> StoreFuture<Option<ApiTokenInfo>>;
+
+    /// Notes the token's first use at `at` (unix ms); `true` if this was its first use.
+    fn note_api_token_used(&self, id: String, at: i64) -> StoreFuture<bool>;
+
+    /// Gives every token without a person (made before tokens had one) to `person_id`; how
+    /// many.
+    fn claim_api_tokens(&self, person_id: String) -> StoreFuture<u64>;
 
     fn list_api_tokens(&self) -> StoreFuture<Vec<ApiTokenInfo>>;
 

@@ -147,3 +147,17 @@ export function keptUntil(run, policy) {
   const span = days >= 1 ? `${days} day${days === 1 ? '' : 's'}` : `${Math.round(secs / 3600)} h`;
   return `until ${fmtStamp(from + secs * 1000)} (${span} after it ended)`;
 }
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** An API token's state as the Account page lists it: `revoked`, `expired` or `active`. */
+export function tokenState(t, now = Date.now()) {
+  if (t.revoked) return 'revoked';
+  if (t.expires_at && now >= t.expires_at) return 'expired';
+  return 'active';
+}
+
+/** A new token's `expires_at` (unix ms) for a choice of days; `''` (never): `null`. */
+export function expiresAt(days, now = Date.now()) {
+  return days === '' ? null : now + Number(days) * DAY_MS;
+}

@@ -78,6 +78,28 @@ function usageText(u) {
   return `${fmtTokens(inputTokens(u))} in · ${fmtTokens(u.output_tokens)} out`;
 }
 
+/**
+ * A sentence for a marker that says output was left unredacted or dropped (`redaction_skipped`,
+ * `truncated`), or null. The run view shows these as notices above the panes: a person must not
+ * have to find them among the lines.
+ */
+export function skipNotice(d) {
+  if (!d || typeof d !== 'object') return null;
+  switch (d.event) {
+    case 'redaction_skipped': {
+      const names = Array.isArray(d.names) ? d.names.map(String) : [];
+      if (!names.length) return null;
+      const min = typeof d.minBytes === 'number' ? d.minBytes : 8;
+      const many = names.length > 1;
+      return `Not redacted: the secret variable${many ? 's' : ''} ${names.join(', ')} ${many ? 'hold values' : 'holds a value'} shorter than ${min} bytes, too short to redact without eating ordinary words. Their values may appear in this run's output.`;
+    }
+    case 'truncated':
+      return `Output dropped: the runner's spool reached ${fmtSize(d.limitBytes)}; later output lines of this run were not kept.`;
+    default:
+      return null;
+  }
+}
+
 /** A marker as one short labelled line. */
 export function describeMarker(d, names = null) {
   if (!d || typeof d !== 'object') return { label: 'marker', text: JSON.stringify(d) };
@@ -95,6 +117,10 @@ export function describeMarker(d, names = null) {
       return { label: 'stop', text: `requested (${d.reason || 'unknown'})` };
     case 'stopped':
       return { label: 'stopped', text: String(d.outcome || '').replace(/_/g, ' ') };
+    case 'redaction_skipped': {
+      const names = Array.isArray(d.names) ? d.names.join(', ') : '';
+      return { label: 'not redacted', text: `${names || '?'}: values shorter than ${d.minBytes ?? 8} bytes` };
+    }
     case 'redactions': {
       const parts = Object.entries(d.counts || {}).map(([k, v]) => `${k} ×${v}`);
       return { label: 'redacted', text: parts.join(', ') || 'nothing' };

@@ -64,6 +64,7 @@ const ASSETS: &[Asset] = &[
     module!("me.mjs"),
     module!("passkey.mjs"),
     module!("team.mjs"),
+    module!("tokens.mjs"),
     module!("highlight.mjs"),
     // Imported on first use: the transcript pane, the files pane.
     module!("transcript.mjs"),

@@ -6,7 +6,7 @@ import { api, retention, runPath, setCsrf, setPinned } from './api.mjs';
 import { ApprovalCards } from './approvals.mjs';
 import { button, copyText, el, setTitle } from './dom.mjs';
 import { TERMINAL, fmtCost, fmtStamp, fmtTime, fmtTokens, httpsUrl, keptUntil, runDuration, shownStatus, statusLabel, fmtSize } from './format.mjs';
-import { CommandNames, streamJson } from './lines.mjs';
+import { CommandNames, skipNotice, streamJson } from './lines.mjs';
 import { LogView, PAGE } from './terminal.mjs';
 import { LogSearch } from './search.mjs';
 import { Controls, PromptBox } from './controls.mjs';
@@ -79,7 +79,12 @@ export class RunView {
     this.history.hidden = true;
     this.activity = null;
     this.approvals = new ApprovalCards(this.id);
-    head.append(titleRow, this.approvals.root, this.meta, this.history, this.controls.root);
+    // Markers that say output went unredacted or was dropped, as notices nobody can miss.
+    this.notices = el('div', 'run-notices');
+    this.notices.setAttribute('role', 'status');
+    this.notices.hidden = true;
+    this.noticeSeen = new Set();
+    head.append(titleRow, this.notices, this.approvals.root, this.meta, this.history, this.controls.root);
 
     // The panes over the same run, as tabs.
     const bar = el('div', 'pane-bar');
@@ -381,6 +386,20 @@ export class RunView {
     this.prompt.root.hidden = !on || !can('operator');
   }
 
+  // ---- notices ----
+
+  /** A marker that says output went unredacted or was dropped becomes a notice (once). */
+  noteSkip(e) {
+    if (e.type !== 'marker') return;
+    const text = skipNotice(e.data);
+    if (!text || this.noticeSeen.has(text)) return;
+    this.noticeSeen.add(text);
+    const p = el('p', 'notice', text);
+    p.dataset.event = e.data.event;
+    this.notices.append(p);
+    this.notices.hidden = false;
+  }
+
   // ---- assist ----
 
   noteAssist(e) {
@@ -600,6 +619,7 @@ export class RunView {
   learn(e) {
     this.ctx.names.see(e);
     this.noteAssist(e);
+    this.noteSkip(e);
     if (this.files) this.files.see(e);
     if (e.type === 'marker' && e.data && e.data.event === 'session') {
       this.facts.session = true;

@@ -1,12 +1,13 @@
 // The team's pages: People (admins: invite, change roles, disable), Account (one's own
-// sessions: end one, or sign out everywhere) and the Audit log (admins: newest first, older on
-// demand, exported as JSON lines). Everything shown comes from the gateway as text.
+// sessions: end one, or sign out everywhere; API tokens, in tokens.mjs) and the Audit log
+// (admins: newest first, older on demand, exported as JSON lines). Everything shown comes from the gateway as text.
 
 import { api } from './api.mjs';
 import { $, button, copyText, el } from './dom.mjs';
 import { fmtAgo, fmtStamp } from './format.mjs';
 import { me } from './me.mjs';
 import { createPasskey, passkeysSupported } from './passkey.mjs';
+import { hideTokenSecret, renderTokens } from './tokens.mjs';
 
 const ROLES = ['viewer', 'operator', 'admin'];
 
@@ -214,7 +215,11 @@ $('audit-more').addEventListener('click', () => loadAudit(true));
 /** Show the page `name` (`people`, `account`, `audit`): load what it shows. */
 export function showPage(name) {
   if (name === 'people') renderPeople();
-  else if (name === 'account') renderAccount();
+  else if (name === 'account') {
+    hideTokenSecret();
+    renderAccount();
+    renderTokens();
+  }
   else if (name === 'audit') loadAudit(false);
 }
 

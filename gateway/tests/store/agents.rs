@@ -461,8 +461,11 @@ pub async fn api_tokens_are_found_by_hash_until_revoked_and_requests_are_kept(db
     let info = common::agents::ApiTokenInfo {
         id: "t_1".into(),
         name: "ci".into(),
-        scopes: vec!["create_runs".into(), "read_runs".into()],
+        person_id: "p_1".into(),
+        scopes: vec!["read_runs".into(), "create_runs".into()],
         created_at: 5,
+        expires_at: Some(1_000),
+        first_used_at: None,
         revoked: false,
     };
     store.create_api_token(info.clone(), [4; 32]).await.unwrap();
@@ -472,12 +475,33 @@ pub async fn api_tokens_are_found_by_hash_until_revoked_and_requests_are_kept(db
     ));
     assert_eq!(store.api_token([4; 32]).await.unwrap(), Some(info.clone()));
     assert_eq!(store.api_token([6; 32]).await.unwrap(), None);
+    // The first use is noted once.
+    assert!(store.note_api_token_used("t_1".into(), 7).await.unwrap());
+    assert!(!store.note_api_token_used("t_1".into(), 8).await.unwrap());
+    let used = store.api_token([4; 32]).await.unwrap().unwrap();
+    assert_eq!(used.first_used_at, Some(7));
     assert!(store.revoke_api_token("t_1".into()).await.unwrap());
     assert!(!store.revoke_api_token("t_1".into()).await.unwrap());
-    assert_eq!(store.api_token([4; 32]).await.unwrap(), None);
+    // A revoked token is still found, marked, so a refusal can say why.
+    assert!(store.api_token([4; 32]).await.unwrap().unwrap().revoked);
     let listed = store.list_api_tokens().await.unwrap();
     assert_eq!(listed.len(), 1);
     assert!(listed[0].revoked);
+    // Replacing by id takes the new hash and is live again; the old hash is gone.
+    store
+        .put_api_token(
+            common::agents::ApiTokenInfo {
+                expires_at: None,
+                ..info.clone()
+            },
+            [9; 32],
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.api_token([4; 32]).await.unwrap(), None);
+    let put = store.api_token([9; 32]).await.unwrap().unwrap();
+    assert!(!put.revoked && put.expires_at.is_none());
+    assert_eq!(store.claim_api_tokens("p_2".into()).await.unwrap(), 0);
 
     let req = RunRequest {
         resume: Some(common::agents::Resume {

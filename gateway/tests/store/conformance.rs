@@ -14,9 +14,9 @@ use common::wire::{
 };
 use gateway::store::search::{HitField, Needle, RunSearch};
 use gateway::store::{
-    ActionToken, AppendOutcome, AttemptResult, AuditEntry, Invitation, NewOutbound, NewRun,
-    NewWebhook, Nonce, NotifyEvent, OutboundState, Person, Purge, PushSubscription, Role, Store,
-    StoreError, StoredPasskey, StoredSession, Target, WebhookFormat,
+    ActionToken, AppendOutcome, ArtifactBody, AttemptResult, AuditEntry, Invitation, NewOutbound,
+    NewRun, NewWebhook, Nonce, NotifyEvent, OutboundState, Person, Purge, PushSubscription, Role,
+    Store, StoreError, StoredPasskey, StoredSession, Target, WebhookFormat,
 };
 use serde_json::{Value, json};
 
@@ -808,7 +808,7 @@ pub async fn artifacts_are_replaced_by_name(db: &dyn Database) {
             .artifact("r".into(), "latest.diff".into())
             .await
             .unwrap(),
-        Some((info, b"abc".to_vec()))
+        Some((info, ArtifactBody::Inline(b"abc".to_vec())))
     );
     assert!(
         store
@@ -817,6 +817,101 @@ pub async fn artifacts_are_replaced_by_name(db: &dyn Database) {
             .unwrap()
             .is_none()
     );
+}
+
+/// An artifact whose body is an object: its key leaves the deletion queue when the artifact is
+/// recorded, and joins it (due at once) when the artifact is replaced, its run deleted or
+/// purged; nothing else touches the queue.
+pub async fn artifact_objects_are_queued_for_deletion_when_no_artifact_needs_them(
+    db: &dyn Database,
+) {
+    let store = with_run(db, "r").await;
+    let info = |name: &str, at: i64| ArtifactInfo {
+        name: name.into(),
+        size: 5,
+        sha256: "ab".repeat(32),
+        created_at: at,
+    };
+    let due = |now: i64| {
+        let store = store.clone();
+        async move { store.due_object_deletions(now, 100).await.unwrap() }
+    };
+    let later = 3_600_000;
+    // An upload queues its key first, due after its grace; recording the artifact takes it off.
+    store
+        .queue_object_deletion("k1".into(), later)
+        .await
+        .unwrap();
+    store
+        .queue_object_deletion("orphan".into(), later)
+        .await
+        .unwrap();
+    // Queued again, a key keeps its earlier time.
+    store
+        .queue_object_deletion("orphan".into(), later * 2)
+        .await
+        .unwrap();
+    assert!(due(later - 1).await.is_empty());
+    store
+        .put_artifact_object("r".into(), info("claude.log", 1), "k1".into())
+        .await
+        .unwrap();
+    assert_eq!(due(later).await, ["orphan"]);
+    assert_eq!(
+        store
+            .artifact("r".into(), "claude.log".into())
+            .await
+            .unwrap(),
+        Some((info("claude.log", 1), ArtifactBody::Object("k1".into())))
+    );
+    assert_eq!(
+        store.list_artifacts("r".into()).await.unwrap(),
+        [info("claude.log", 1)]
+    );
+    // Replaced by another object, then by a body in the database: each replaced object is due.
+    store
+        .put_artifact_object("r".into(), info("claude.log", 2), "k2".into())
+        .await
+        .unwrap();
+    assert_eq!(due(0).await, ["k1"]);
+    store
+        .put_artifact("r".into(), "claude.log".into(), b"inline".to_vec(), 3)
+        .await
+        .unwrap();
+    assert_eq!(due(0).await, ["k1", "k2"]);
+    // Recording an object for a run that is gone fails and queues nothing.
+    let gone = store
+        .put_artifact_object("nope".into(), info("a.log", 4), "k9".into())
+        .await;
+    assert!(matches!(gone, Err(StoreError::NotFound)), "{gone:?}");
+    // Deleting a run queues its objects.
+    store
+        .put_artifact_object("r".into(), info("x.log", 5), "k3".into())
+        .await
+        .unwrap();
+    assert!(store.delete_run("r".into()).await.unwrap());
+    assert_eq!(due(0).await, ["k1", "k2", "k3"]);
+    // So does retention, step by step.
+    store.create_run(new_run("old", 1)).await.unwrap();
+    for (n, key) in ["k4", "k5", "k6"].into_iter().enumerate() {
+        store
+            .put_artifact_object("old".into(), info(&format!("{n}.log"), 6), key.into())
+            .await
+            .unwrap();
+    }
+    while store.purge_run("old".into(), 1).await.unwrap() != Purge::Gone {}
+    assert_eq!(due(0).await, ["k1", "k2", "k3", "k4", "k5", "k6"]);
+    assert_eq!(
+        store.due_object_deletions(0, 2).await.unwrap(),
+        ["k1", "k2"],
+        "the limit holds"
+    );
+    store
+        .forget_object_deletions(vec!["k1".into(), "k2".into(), "k4".into(), "never".into()])
+        .await
+        .unwrap();
+    assert_eq!(due(0).await, ["k3", "k5", "k6"]);
+    assert_eq!(due(later).await, ["k3", "k5", "k6", "orphan"]);
 }
 
 pub async fn sessions_are_saved_touched_and_deleted(db: &dyn Database) {

@@ -29,6 +29,7 @@ macro_rules! conformance_tests {
                 a_batch_of_ten_thousand_commits,
                 commands_are_pending_until_acked,
                 artifacts_are_replaced_by_name,
+                artifact_objects_are_queued_for_deletion_when_no_artifact_needs_them,
                 sessions_are_saved_touched_and_deleted,
                 counters_count_within_their_window,
                 a_touch_after_sign_out_does_not_revive_the_session,

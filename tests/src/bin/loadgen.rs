@@ -5,7 +5,13 @@
 //! cargo build --release --workspace --bins
 //! target/release/loadgen --runners 1000 --rate 10 --seconds 120 --viewers 200
 //! target/release/loadgen --setups sqlite,postgres,replicas --runners 200 --seconds 30
+//! # 5,000 connected runners: 1,000 streaming, 4,000 idle, all long-polling for commands
+//! ulimit -n 20000; target/release/loadgen --runners 1000 --idle 4000 --long-poll --viewers 200
 //! ```
+//!
+//! The `sqlite` setup's gateway gets a connection cap (`--max-connections`) above what the
+//! simulation opens; it reports the gateway's peak sockets and descriptors, the command polls
+//! answered, the gateway's CPU during the load alone, loadgen's own CPU and the load average.
 //!
 //! Setups, run one after the other with the same load: `sqlite` (one gateway on its embedded
 //! database, the default), `postgres` (one gateway on a fresh PostgreSQL database of the server
@@ -40,6 +46,8 @@ struct Measured {
     report: LoadReport,
     wall: Duration,
     usage: Vec<Usage>,
+    /// loadgen's own CPU seconds over the run.
+    own_cpu: f64,
 }
 
 #[tokio::main]
@@ -48,7 +56,7 @@ async fn main() {
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!(
             "loadgen [--setups sqlite,postgres,replicas] [--runners 1000] [--rate 10] \
-             [--seconds 120] [--viewers 200] [--line-bytes 100]"
+             [--seconds 120] [--viewers 200] [--line-bytes 100] [--idle 0] [--long-poll]"
         );
         return;
     }
@@ -58,14 +66,26 @@ async fn main() {
         duration: Duration::from_secs_f64(flag(&args, "--seconds", 120.0)),
         viewers: flag(&args, "--viewers", 200.0) as usize,
         line_bytes: flag(&args, "--line-bytes", 100.0) as usize,
+        idle: flag(&args, "--idle", 0.0) as usize,
+        long_poll: args.iter().any(|a| a == "--long-poll"),
     };
     let setups = args
         .windows(2)
         .find(|w| w[0] == "--setups")
         .map_or("sqlite".to_string(), |w| w[1].clone());
     println!(
-        "loadgen: {} runners x {} lines/s for {:?}, {} SSE viewers, on loopback",
-        cfg.runners, cfg.lines_per_sec, cfg.duration, cfg.viewers
+        "loadgen: {} runners x {} lines/s for {:?}, {} idle runners, {} SSE viewers, \
+         long polls: {}, on loopback",
+        cfg.runners,
+        cfg.lines_per_sec,
+        cfg.duration,
+        cfg.idle,
+        cfg.viewers,
+        if cfg.long_poll || cfg.idle > 0 {
+            "yes"
+        } else {
+            "no"
+        }
     );
     let mut all = Vec::new();
     let mut failed = false;
@@ -97,7 +117,11 @@ async fn main() {
 
 async fn sqlite(cfg: &LoadConfig) -> Measured {
     let dir = tempfile::tempdir().expect("temp dir");
-    let gateway = Gateway::start(dir.path());
+    // Room for every simulated client (one connection each) and a few more.
+    let cap = (cfg.runners + cfg.idle + cfg.viewers + 100)
+        .max(1000)
+        .to_string();
+    let gateway = Gateway::start_with(dir.path(), &["--max-connections", &cap], None);
     let target = Target::of(&gateway);
     measure("sqlite", cfg, &target, &[("gateway", gateway.pid())], None).await
 }
@@ -125,6 +149,8 @@ async fn postgres(cfg: &LoadConfig, replicas: bool) -> Result<Measured, String> 
     let mut target = Target::of(&a);
     let base = a.url.rsplit_once(':').map_or(a.url.as_str(), |(b, _)| b);
     target.url = format!("{base}:{}", lb.port);
+    // Connections are split between the replicas: none is counted (or waited for).
+    target.pid = None;
     let procs = [("gateway A", a.pid()), ("gateway B", b.pid())];
     Ok(measure("2 replicas", cfg, &target, &procs, Some(&db.name)).await)
 }
@@ -191,9 +217,11 @@ async fn measure(
     });
     let db_rss_idle: u64 =
         database.map_or(0, |d| backends_of(d).into_iter().map(private_rss).sum());
+    let own_before = proc_stats(std::process::id()).map_or(0.0, |p| p.cpu_seconds);
     let started = Instant::now();
     let report = run(target, cfg).await;
     let wall = started.elapsed();
+    let own_cpu = proc_stats(std::process::id()).map_or(0.0, |p| p.cpu_seconds) - own_before;
     let mut usage = Vec::new();
     for ((name, pid), idle) in procs.iter().zip(&idle) {
         let after = proc_stats(*pid).expect("gateway /proc");
@@ -222,6 +250,7 @@ async fn measure(
         report,
         wall,
         usage,
+        own_cpu,
     }
 }
 
@@ -249,6 +278,27 @@ fn print_one(m: &Measured) {
         r.lost_events, r.incomplete_runs, r.viewers_short
     );
     println!("  latency to SSE    {}", r.latency.summary());
+    println!(
+        "  connections       {} sockets at most ({} file descriptors); {} command polls answered",
+        r.peak_sockets, r.peak_fds, r.polls
+    );
+    println!(
+        "  gateway CPU, load {:.1} s over {:.1} s = {:.0} % of one core (run creation excluded)",
+        r.gateway_cpu,
+        r.elapsed.as_secs_f64(),
+        100.0 * r.gateway_cpu / r.elapsed.as_secs_f64()
+    );
+    println!(
+        "  loadgen's own CPU {:.1} s = {:.0} % of one core; machine load average {}",
+        m.own_cpu,
+        100.0 * m.own_cpu / m.wall.as_secs_f64(),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split(' ')
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     for u in &m.usage {
         println!(
             "  {:<26} CPU {:.1} s = {:.0} % of one core; memory idle {:.1} MiB, peak {:.1} MiB",

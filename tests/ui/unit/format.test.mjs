@@ -77,3 +77,12 @@ test('a running run with waiting permission requests needs approval, counted in 
   assert.equal(f.pageTitle('Runs · gateway', 2), '(2) Runs · gateway');
   assert.equal(f.pageTitle('Runs · gateway', 0), 'Runs · gateway');
 });
+
+test('an API token is active until it is revoked or its expiry passes', () => {
+  assert.equal(f.tokenState({ revoked: false, expires_at: null }, 5), 'active');
+  assert.equal(f.tokenState({ revoked: false, expires_at: 10 }, 9), 'active');
+  assert.equal(f.tokenState({ revoked: false, expires_at: 10 }, 10), 'expired');
+  assert.equal(f.tokenState({ revoked: true, expires_at: 10 }, 20), 'revoked');
+  assert.equal(f.expiresAt('', 1000), null);
+  assert.equal(f.expiresAt('7', 1000), 1000 + 7 * 24 * 60 * 60 * 1000);
+});

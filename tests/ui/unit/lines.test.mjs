@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { CommandNames, describeClaude, describeEvent, describeMarker, isFragment, joinFragment, streamJson } from '../../../gateway/src/web/lines.mjs';
+import { CommandNames, describeClaude, describeEvent, describeMarker, isFragment, joinFragment, skipNotice, streamJson } from '../../../gateway/src/web/lines.mjs';
 
 const SAMPLES = new URL('../../../common/tests/data/claude-stream-json-samples.jsonl', import.meta.url);
 
@@ -50,6 +50,21 @@ test('markers are short labelled lines', () => {
   ]) {
     assert.deepEqual(describeMarker(data), { label, text }, JSON.stringify(data));
   }
+});
+
+test('markers that say output went unredacted or was dropped become notices; others do not', () => {
+  const one = skipNotice({ event: 'redaction_skipped', names: ['CACHE_KEY'], minBytes: 8 });
+  assert.match(one, /^Not redacted: the secret variable CACHE_KEY holds a value shorter than 8 bytes/);
+  const two = skipNotice({ event: 'redaction_skipped', names: ['A_KEY', 'B_TOKEN'], minBytes: 8 });
+  assert.match(two, /variables A_KEY, B_TOKEN hold values shorter than 8 bytes/);
+  assert.match(skipNotice({ event: 'truncated', reason: 'spool_full', limitBytes: 1048576 }), /^Output dropped: .*1\.0 MiB/);
+  for (const d of [{ event: 'redaction_skipped', names: [] }, { event: 'redactions', counts: { github: 1 } }, { event: 'finished', exitCode: 0 }, null, 'x']) {
+    assert.equal(skipNotice(d), null, JSON.stringify(d));
+  }
+  assert.deepEqual(describeMarker({ event: 'redaction_skipped', names: ['CACHE_KEY'], minBytes: 8 }), {
+    label: 'not redacted',
+    text: 'CACHE_KEY: values shorter than 8 bytes',
+  });
 });
 
 test('commands are named by what they run, never by their id', () => {

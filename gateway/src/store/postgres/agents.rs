@@ -332,6 +332,10 @@ pub(super) async fn run_request(conn: Conn, id: String) -> Result<Option<RunRequ
     .transpose()
 }
 
+/// The columns [`api_token_info`] reads, in its order.
+const API_TOKEN_COLUMNS: &str =
+    "id, name, scopes, created_at, revoked_at, person_id, expires_at, first_used_at";
+
 fn api_token_info(row: &Row) -> Result<ApiTokenInfo, StoreError> {
     let scopes: &str = col(row, 2)?;
     Ok(ApiTokenInfo {
@@ -344,6 +348,9 @@ fn api_token_info(row: &Row) -> Result<ApiTokenInfo, StoreError> {
             .collect(),
         created_at: col(row, 3)?,
         revoked: col::<Option<i64>>(row, 4)?.is_some(),
+        person_id: col::<Option<String>>(row, 5)?.unwrap_or_default(),
+        expires_at: col(row, 6)?,
+        first_used_at: col(row, 7)?,
     })
 }
 
@@ -353,13 +360,18 @@ pub(super) async fn create_api_token(
     hash: [u8; 32],
 ) -> Result<(), StoreError> {
     conn.execute(
-        "INSERT INTO api_tokens (id, hash, name, scopes, created_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO api_tokens (id, hash, name, scopes, created_at, person_id, expires_at,
+             first_used_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         &[
             &info.id,
             &&hash[..],
             &info.name,
             &info.scopes.join(","),
             &info.created_at,
+            &info.person_id,
+            &info.expires_at,
+            &info.first_used_at,
         ],
     )
     .await
@@ -367,13 +379,24 @@ pub(super) async fn create_api_token(
     Ok(())
 }
 
+/// Replaces the token with `info.id` (hash, scopes, owner; not revoked), or creates it.
+pub(super) async fn put_api_token(
+    conn: Conn,
+    info: ApiTokenInfo,
+    hash: [u8; 32],
+) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM api_tokens WHERE id = $1", &[&info.id])
+        .await
+        .map_err(|e| backend("replace API token", e))?;
+    create_api_token(conn, info, hash).await
+}
+
 pub(super) async fn api_token(
     conn: Conn,
     hash: [u8; 32],
 ) -> Result<Option<ApiTokenInfo>, StoreError> {
     conn.query_opt(
-        "SELECT id, name, scopes, created_at, revoked_at FROM api_tokens
-         WHERE hash = $1 AND revoked_at IS NULL",
+        &format!("SELECT {API_TOKEN_COLUMNS} FROM api_tokens WHERE hash = $1"),
         &[&&hash[..]],
     )
     .await
@@ -383,11 +406,35 @@ pub(super) async fn api_token(
     .transpose()
 }
 
+/// Notes the token's first use at `at`; `true` if this was it.
+pub(super) async fn note_api_token_used(
+    conn: Conn,
+    id: String,
+    at: i64,
+) -> Result<bool, StoreError> {
+    conn.execute(
+        "UPDATE api_tokens SET first_used_at = $2 WHERE id = $1 AND first_used_at IS NULL",
+        &[&id, &at],
+    )
+    .await
+    .map(|n| n > 0)
+    .map_err(|e| backend("note an API token's first use", e))
+}
+
+/// Gives the tokens that have no person (made before tokens had one) to `person_id`.
+pub(super) async fn claim_api_tokens(conn: Conn, person_id: String) -> Result<u64, StoreError> {
+    conn.execute(
+        "UPDATE api_tokens SET person_id = $1 WHERE person_id IS NULL",
+        &[&person_id],
+    )
+    .await
+    .map_err(|e| backend("give API tokens their person", e))
+}
+
 pub(super) async fn list_api_tokens(conn: Conn) -> Result<Vec<ApiTokenInfo>, StoreError> {
     let found = conn
         .query(
-            "SELECT id, name, scopes, created_at, revoked_at FROM api_tokens
-             ORDER BY created_at, id",
+            &format!("SELECT {API_TOKEN_COLUMNS} FROM api_tokens ORDER BY created_at, id"),
             &[],
         )
         .await

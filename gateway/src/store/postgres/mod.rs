@@ -40,8 +40,8 @@ mod search;
 
 use super::search::{LinePage, Needle, RunHit, RunSearch};
 use super::{
-    ActionToken, AgentRecord, AppendOutcome, AttemptResult, AuditEntry, Channel, Claimed,
-    Invitation, NewAgent, NewOutbound, NewRun, NewWebhook, Nonce, Outbound, Person, Purge,
+    ActionToken, AgentRecord, AppendOutcome, ArtifactBody, AttemptResult, AuditEntry, Channel,
+    Claimed, Invitation, NewAgent, NewOutbound, NewRun, NewWebhook, Nonce, Outbound, Person, Purge,
     PushSubscription, QueuedRun, RunRecord, Store, StoreError, StoreFuture, StoredPasskey,
     StoredSession, Target, Webhook,
 };
@@ -353,8 +353,29 @@ impl Store for PgStore {
         &self,
         run_id: String,
         name: String,
-    ) -> StoreFuture<Option<(ArtifactInfo, Vec<u8>)>> {
+    ) -> StoreFuture<Option<(ArtifactInfo, ArtifactBody)>> {
         self.with(move |c| runs::artifact(c, run_id, name))
+    }
+
+    fn put_artifact_object(
+        &self,
+        run_id: String,
+        info: ArtifactInfo,
+        key: String,
+    ) -> StoreFuture<()> {
+        self.with(move |c| runs::put_artifact_object(c, run_id, info, key))
+    }
+
+    fn queue_object_deletion(&self, key: String, due: i64) -> StoreFuture<()> {
+        self.with(move |c| runs::queue_object_deletion(c, key, due))
+    }
+
+    fn due_object_deletions(&self, now: i64, limit: usize) -> StoreFuture<Vec<String>> {
+        self.with(move |c| runs::due_object_deletions(c, now, limit))
+    }
+
+    fn forget_object_deletions(&self, keys: Vec<String>) -> StoreFuture<()> {
+        self.with(move |c| runs::forget_object_deletions(c, keys))
     }
 
     fn get_meta(&self, key: String) -> StoreFuture<Option<String>> {
@@ -500,6 +521,18 @@ impl Store for PgStore {
 
     fn api_token(&self, hash: [u8; 32]) -> StoreFuture<Option<ApiTokenInfo>> {
         self.with(move |c| agents::api_token(c, hash))
+    }
+
+    fn put_api_token(&self, info: ApiTokenInfo, hash: [u8; 32]) -> StoreFuture<()> {
+        self.with(move |c| agents::put_api_token(c, info, hash))
+    }
+
+    fn note_api_token_used(&self, id: String, at: i64) -> StoreFuture<bool> {
+        self.with(move |c| agents::note_api_token_used(c, id, at))
+    }
+
+    fn claim_api_tokens(&self, person_id: String) -> StoreFuture<u64> {
+        self.with(move |c| agents::claim_api_tokens(c, person_id))
     }
 
     fn list_api_tokens(&self) -> StoreFuture<Vec<ApiTokenInfo>> {

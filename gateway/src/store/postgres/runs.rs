@@ -12,7 +12,7 @@ use super::codec::{
     random_id, rows, run_record,
 };
 use crate::clock::now_ms;
-use crate::store::{NewRun, RunRecord, StoreError, command_kind_name};
+use crate::store::{ArtifactBody, NewRun, RunRecord, StoreError, command_kind_name};
 
 pub(super) async fn create_run(conn: Conn, run: NewRun) -> Result<(), StoreError> {
     conn.execute(
@@ -245,7 +245,8 @@ pub(super) async fn put_artifact(
         "INSERT INTO artifacts (run_id, name, size, sha256, created_at, data)
          VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (run_id, name) DO UPDATE SET size = excluded.size,
-             sha256 = excluded.sha256, created_at = excluded.created_at, data = excluded.data",
+             sha256 = excluded.sha256, created_at = excluded.created_at, data = excluded.data,
+             object_key = NULL",
         &[
             &run_id,
             &info.name,
@@ -281,16 +282,100 @@ pub(super) async fn artifact(
     conn: Conn,
     run_id: String,
     name: String,
-) -> Result<Option<(ArtifactInfo, Vec<u8>)>, StoreError> {
+) -> Result<Option<(ArtifactInfo, ArtifactBody)>, StoreError> {
     conn.query_opt(
-        "SELECT name, size, sha256, created_at, data FROM artifacts
+        "SELECT name, size, sha256, created_at, object_key, data FROM artifacts
          WHERE run_id = $1 AND name = $2",
         &[&run_id, &name],
     )
     .await
     .map_err(|e| backend(format!("read artifact {run_id}/{name}"), e))?
-    .map(|row| Ok((artifact_info(&row)?, col(&row, 4)?)))
+    .map(|row| {
+        let body = match col::<Option<String>>(&row, 4)? {
+            Some(key) => ArtifactBody::Object(key),
+            None => ArtifactBody::Inline(col(&row, 5)?),
+        };
+        Ok((artifact_info(&row)?, body))
+    })
     .transpose()
+}
+
+pub(super) async fn put_artifact_object(
+    mut conn: Conn,
+    run_id: String,
+    info: ArtifactInfo,
+    key: String,
+) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction()
+        .await
+        .map_err(|e| backend("begin artifact", e))?;
+    if !lock_run(&tx, &run_id).await? {
+        return Err(StoreError::NotFound);
+    }
+    let empty: &[u8] = &[];
+    tx.execute(
+        "INSERT INTO artifacts (run_id, name, size, sha256, created_at, data, object_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (run_id, name) DO UPDATE SET size = excluded.size,
+             sha256 = excluded.sha256, created_at = excluded.created_at, data = excluded.data,
+             object_key = excluded.object_key",
+        &[
+            &run_id,
+            &info.name,
+            &big(info.size),
+            &info.sha256,
+            &info.created_at,
+            &empty,
+            &key,
+        ],
+    )
+    .await
+    .map_err(|e| backend(format!("store artifact {run_id}/{}", info.name), e))?;
+    tx.execute("DELETE FROM object_deletions WHERE key = $1", &[&key])
+        .await
+        .map_err(|e| backend("keep the uploaded object", e))?;
+    tx.commit().await.map_err(|e| backend("commit artifact", e))
+}
+
+pub(super) async fn queue_object_deletion(
+    conn: Conn,
+    key: String,
+    due: i64,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO object_deletions (key, due) VALUES ($1, $2)
+         ON CONFLICT (key) DO UPDATE SET due = LEAST(object_deletions.due, excluded.due)",
+        &[&key, &due],
+    )
+    .await
+    .map_err(|e| backend("queue an object's deletion", e))?;
+    Ok(())
+}
+
+pub(super) async fn due_object_deletions(
+    conn: Conn,
+    now: i64,
+    max: usize,
+) -> Result<Vec<String>, StoreError> {
+    let found = conn
+        .query(
+            "SELECT key FROM object_deletions WHERE due <= $1 ORDER BY due, key LIMIT $2",
+            &[&now, &limit(max)],
+        )
+        .await
+        .map_err(|e| backend("read the object deletion queue", e))?;
+    rows(found, |row| col(row, 0))
+}
+
+pub(super) async fn forget_object_deletions(
+    conn: Conn,
+    keys: Vec<String>,
+) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM object_deletions WHERE key = ANY($1)", &[&keys])
+        .await
+        .map_err(|e| backend("forget deleted objects", e))?;
+    Ok(())
 }
 
 pub(super) async fn get_meta(conn: Conn, key: String) -> Result<Option<String>, StoreError> {

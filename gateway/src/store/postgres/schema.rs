@@ -213,6 +213,35 @@ pub(super) const MIGRATIONS: &[&str] = &[
         window_start bigint NOT NULL,
         count bigint NOT NULL
     );",
+    // 2: artifact bodies in object storage (see the SQLite schema's step 17): the object a body
+    // is in, and the queue of objects to delete; the trigger queues, due at once, the object of
+    // every row deleted (with its run, by retention) or whose body another replaced.
+    "ALTER TABLE artifacts ADD COLUMN object_key text;
+    CREATE TABLE object_deletions (
+        key text PRIMARY KEY,
+        due bigint NOT NULL
+    );
+    CREATE INDEX object_deletions_by_due ON object_deletions (due);
+    CREATE FUNCTION artifact_object_gone() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF OLD.object_key IS NOT NULL
+            AND (TG_OP = 'DELETE' OR OLD.object_key IS DISTINCT FROM NEW.object_key) THEN
+            INSERT INTO object_deletions (key, due) VALUES (OLD.object_key, 0)
+                ON CONFLICT (key) DO UPDATE SET due = 0;
+        END IF;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER artifact_object_gone AFTER DELETE OR UPDATE OF object_key ON artifacts
+        FOR EACH ROW EXECUTE FUNCTION artifact_object_gone();",
+    // 3: API tokens per person, with an expiry and the time of their first use; tokens made
+    // before go to the first admin (and `auth::tokens::adopt_admin_token` gives them to the
+    // first admin a gateway without people makes).
+    "ALTER TABLE api_tokens ADD COLUMN person_id text;
+    ALTER TABLE api_tokens ADD COLUMN expires_at bigint;
+    ALTER TABLE api_tokens ADD COLUMN first_used_at bigint;
+    UPDATE api_tokens SET person_id = (SELECT value FROM meta WHERE key = 'first_admin')
+        WHERE person_id IS NULL;
+    CREATE INDEX api_tokens_by_person ON api_tokens (person_id);",
 ];
 
 /// Applies the migrations `schema_version` has not seen yet, in one transaction under the

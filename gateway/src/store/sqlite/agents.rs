@@ -337,6 +337,10 @@ pub(super) fn run_request(conn: &Connection, id: &str) -> Result<Option<RunReque
         .transpose()
 }
 
+/// The columns [`api_token_info`] reads, in its order.
+const API_TOKEN_COLUMNS: &str =
+    "id, name, scopes, created_at, revoked_at, person_id, expires_at, first_used_at";
+
 fn api_token_info(row: &Row<'_>) -> rusqlite::Result<ApiTokenInfo> {
     let scopes: String = row.get(2)?;
     Ok(ApiTokenInfo {
@@ -349,6 +353,9 @@ fn api_token_info(row: &Row<'_>) -> rusqlite::Result<ApiTokenInfo> {
             .collect(),
         created_at: row.get(3)?,
         revoked: row.get::<_, Option<i64>>(4)?.is_some(),
+        person_id: row.get::<_, Option<String>>(5)?.unwrap_or_default(),
+        expires_at: row.get(6)?,
+        first_used_at: row.get(7)?,
     })
 }
 
@@ -358,7 +365,9 @@ pub(super) fn create_api_token(
     hash: [u8; 32],
 ) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT INTO api_tokens (id, hash, name, scopes, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO api_tokens (id, hash, name, scopes, created_at, person_id, expires_at,
+             first_used_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )
     .and_then(|mut stmt| {
         stmt.execute(rusqlite::params![
@@ -366,7 +375,10 @@ pub(super) fn create_api_token(
             &hash[..],
             info.name,
             info.scopes.join(","),
-            info.created_at
+            info.created_at,
+            info.person_id,
+            info.expires_at,
+            info.first_used_at,
         ])
     })
     .map_err(|e| {
@@ -379,22 +391,55 @@ pub(super) fn create_api_token(
     Ok(())
 }
 
+/// Replaces the token with `info.id` (hash, scopes, owner; not revoked), or creates it.
+pub(super) fn put_api_token(
+    conn: &Connection,
+    info: ApiTokenInfo,
+    hash: [u8; 32],
+) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM api_tokens WHERE id = ?1")
+        .and_then(|mut stmt| stmt.execute([&info.id]))
+        .map_err(|e| backend("replace API token", e))?;
+    create_api_token(conn, info, hash)
+}
+
 pub(super) fn api_token(
     conn: &Connection,
     hash: [u8; 32],
 ) -> Result<Option<ApiTokenInfo>, StoreError> {
-    conn.prepare_cached(
-        "SELECT id, name, scopes, created_at, revoked_at FROM api_tokens
-         WHERE hash = ?1 AND revoked_at IS NULL",
-    )
+    conn.prepare_cached(&format!(
+        "SELECT {API_TOKEN_COLUMNS} FROM api_tokens WHERE hash = ?1"
+    ))
     .and_then(|mut stmt| stmt.query_row([&hash[..]], api_token_info).optional())
     .map_err(|e| backend("read API token", e))
 }
 
-pub(super) fn list_api_tokens(conn: &Connection) -> Result<Vec<ApiTokenInfo>, StoreError> {
+/// Notes the token's first use at `at`; `true` if this was it.
+pub(super) fn note_api_token_used(
+    conn: &Connection,
+    id: String,
+    at: i64,
+) -> Result<bool, StoreError> {
     conn.prepare_cached(
-        "SELECT id, name, scopes, created_at, revoked_at FROM api_tokens ORDER BY created_at, id",
+        "UPDATE api_tokens SET first_used_at = ?2 WHERE id = ?1 AND first_used_at IS NULL",
     )
+    .and_then(|mut stmt| stmt.execute(rusqlite::params![id, at]))
+    .map(|n| n > 0)
+    .map_err(|e| backend("note an API token's first use", e))
+}
+
+/// Gives the tokens that have no person (made before tokens had one) to `person_id`.
+pub(super) fn claim_api_tokens(conn: &Connection, person_id: String) -> Result<u64, StoreError> {
+    conn.prepare_cached("UPDATE api_tokens SET person_id = ?1 WHERE person_id IS NULL")
+        .and_then(|mut stmt| stmt.execute([&person_id]))
+        .map(|n| n as u64)
+        .map_err(|e| backend("give API tokens their person", e))
+}
+
+pub(super) fn list_api_tokens(conn: &Connection) -> Result<Vec<ApiTokenInfo>, StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT {API_TOKEN_COLUMNS} FROM api_tokens ORDER BY created_at, id"
+    ))
     .and_then(|mut stmt| stmt.query_map([], api_token_info)?.collect())
     .map_err(|e| backend("list API tokens", e))
 }

@@ -49,10 +49,10 @@ use self::schema::{ensure_incremental_vacuum, migrate};
 use self::writer::Queue;
 use super::search::{LinePage, Needle, RunHit, RunSearch};
 use super::{
-    ActionToken, AgentRecord, AppendOutcome, AttemptResult, AuditEntry, Claimed, Invitation,
-    NewAgent, NewOutbound, NewRun, NewWebhook, Nonce, Outbound, Person, Purge, PushSubscription,
-    QueuedRun, RunRecord, Store, StoreError, StoreFuture, StoredPasskey, StoredSession, Target,
-    Webhook,
+    ActionToken, AgentRecord, AppendOutcome, ArtifactBody, AttemptResult, AuditEntry, Claimed,
+    Invitation, NewAgent, NewOutbound, NewRun, NewWebhook, Nonce, Outbound, Person, Purge,
+    PushSubscription, QueuedRun, RunRecord, Store, StoreError, StoreFuture, StoredPasskey,
+    StoredSession, Target, Webhook,
 };
 use common::agents::{AgentProfile, AgentSummary, ApiTokenInfo, RunRequest};
 
@@ -170,6 +170,17 @@ impl SqliteStore {
         blocking(move || inner.count(work(&mut lock(&inner.writer))))
     }
 
+    /// Commits the ingest queue on the blocking pool until it is empty (see `writer.rs`).
+    fn start_drainer(&self) {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let checkpointer = inner.checkpointer.as_ref();
+            inner
+                .appends
+                .drain(&inner.writer, checkpointer, || inner.indexer.nudge());
+        });
+    }
+
     /// Runs `work` on a reader connection (the writer for an in-memory database).
     fn read<T, F>(&self, work: F) -> StoreFuture<T>
     where
@@ -233,15 +244,15 @@ impl Store for SqliteStore {
         events: Arc<[RawEvent]>,
         nonce: Option<Nonce>,
     ) -> StoreFuture<AppendOutcome> {
+        let (answer, start) = self.inner.appends.submit(run_id, events, nonce);
+        if start {
+            self.start_drainer();
+        }
         let inner = Arc::clone(&self.inner);
-        blocking(move || {
-            let checkpointer = inner.checkpointer.as_ref();
-            let result = inner
-                .appends
-                .append(&inner.writer, checkpointer, run_id, events, nonce);
-            if matches!(&result, Ok(o) if o.inserted > 0) {
-                inner.indexer.nudge();
-            }
+        Box::pin(async move {
+            let result = answer
+                .await
+                .unwrap_or_else(|_| Err(StoreError::Backend("ingest writer went away".into())));
             inner.count(result)
         })
     }
@@ -261,7 +272,18 @@ impl Store for SqliteStore {
     }
 
     fn record_nonce(&self, nonce: Nonce) -> StoreFuture<bool> {
-        self.write(move |c| writer::insert_nonce(c, nonce))
+        // Through the ingest queue: recorded in the next group commit, sharing its WAL sync.
+        let (answer, start) = self.inner.appends.record(nonce);
+        if start {
+            self.start_drainer();
+        }
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let result = answer
+                .await
+                .unwrap_or_else(|_| Err(StoreError::Backend("ingest writer went away".into())));
+            inner.count(result)
+        })
     }
 
     fn prune_nonces(&self, before: i64) -> StoreFuture<u64> {
@@ -422,8 +444,29 @@ impl Store for SqliteStore {
         &self,
         run_id: String,
         name: String,
-    ) -> StoreFuture<Option<(ArtifactInfo, Vec<u8>)>> {
+    ) -> StoreFuture<Option<(ArtifactInfo, ArtifactBody)>> {
         self.read(move |c| records::artifact(c, run_id, name))
+    }
+
+    fn put_artifact_object(
+        &self,
+        run_id: String,
+        info: ArtifactInfo,
+        key: String,
+    ) -> StoreFuture<()> {
+        self.write(move |c| records::put_artifact_object(c, run_id, info, key))
+    }
+
+    fn queue_object_deletion(&self, key: String, due: i64) -> StoreFuture<()> {
+        self.write(move |c| records::queue_object_deletion(c, key, due))
+    }
+
+    fn due_object_deletions(&self, now: i64, limit: usize) -> StoreFuture<Vec<String>> {
+        self.read(move |c| records::due_object_deletions(c, now, limit))
+    }
+
+    fn forget_object_deletions(&self, keys: Vec<String>) -> StoreFuture<()> {
+        self.write(move |c| records::forget_object_deletions(c, keys))
     }
 
     fn get_meta(&self, key: String) -> StoreFuture<Option<String>> {
@@ -569,6 +612,18 @@ impl Store for SqliteStore {
 
     fn api_token(&self, hash: [u8; 32]) -> StoreFuture<Option<ApiTokenInfo>> {
         self.read(move |c| agents::api_token(c, hash))
+    }
+
+    fn put_api_token(&self, info: ApiTokenInfo, hash: [u8; 32]) -> StoreFuture<()> {
+        self.write(move |c| agents::put_api_token(c, info, hash))
+    }
+
+    fn note_api_token_used(&self, id: String, at: i64) -> StoreFuture<bool> {
+        self.write(move |c| agents::note_api_token_used(c, id, at))
+    }
+
+    fn claim_api_tokens(&self, person_id: String) -> StoreFuture<u64> {
+        self.write(move |c| agents::claim_api_tokens(c, person_id))
     }
 
     fn list_api_tokens(&self) -> StoreFuture<Vec<ApiTokenInfo>> {

@@ -6,12 +6,12 @@ use rusqlite::types::Type;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
-use super::codec::{artifact_info, bad_column, command, command_kind_name};
+use super::codec::{artifact_info, bad_column, command, command_kind_name, sql_limit};
 use super::conn::backend;
 use super::runs::run_exists;
 use crate::clock::now_ms;
 use crate::store::{
-    AuditEntry, Invitation, Person, Role, StoreError, StoredPasskey, StoredSession,
+    ArtifactBody, AuditEntry, Invitation, Person, Role, StoreError, StoredPasskey, StoredSession,
 };
 
 pub(super) fn enqueue_command(
@@ -95,12 +95,26 @@ pub(super) fn put_artifact(
     if !run_exists(&tx, &run_id)? {
         return Err(StoreError::NotFound);
     }
+    upsert_artifact(&tx, &run_id, &info, &bytes, None)?;
+    tx.commit().map_err(|e| backend("commit artifact", e))?;
+    Ok(info)
+}
+
+/// Inserts or replaces the artifact's row; a replaced object body is queued for deletion by the
+/// `artifact_object_replaced` trigger.
+fn upsert_artifact(
+    tx: &rusqlite::Transaction<'_>,
+    run_id: &str,
+    info: &ArtifactInfo,
+    data: &[u8],
+    object_key: Option<&str>,
+) -> Result<(), StoreError> {
     tx.prepare_cached(
-        "INSERT INTO artifacts (run_id, name, size, sha256, created_at, data)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        "INSERT INTO artifacts (run_id, name, size, sha256, created_at, data, object_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (run_id, name) DO UPDATE SET size = excluded.size,
              sha256 = excluded.sha256, created_at = excluded.created_at,
-             data = excluded.data",
+             data = excluded.data, object_key = excluded.object_key",
     )
     .and_then(|mut stmt| {
         stmt.execute(rusqlite::params![
@@ -109,12 +123,81 @@ pub(super) fn put_artifact(
             info.size,
             info.sha256,
             info.created_at,
-            bytes
+            data,
+            object_key
         ])
     })
     .map_err(|e| backend(format!("store artifact {run_id}/{}", info.name), e))?;
+    Ok(())
+}
+
+pub(super) fn put_artifact_object(
+    conn: &mut Connection,
+    run_id: String,
+    info: ArtifactInfo,
+    key: String,
+) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| backend("begin artifact", e))?;
+    if !run_exists(&tx, &run_id)? {
+        return Err(StoreError::NotFound);
+    }
+    upsert_artifact(&tx, &run_id, &info, &[], Some(&key))?;
+    tx.prepare_cached("DELETE FROM object_deletions WHERE key = ?1")
+        .and_then(|mut stmt| stmt.execute([&key]))
+        .map_err(|e| backend("keep the uploaded object", e))?;
     tx.commit().map_err(|e| backend("commit artifact", e))?;
-    Ok(info)
+    Ok(())
+}
+
+pub(super) fn queue_object_deletion(
+    conn: &Connection,
+    key: String,
+    due: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO object_deletions (key, due) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET due = min(due, excluded.due)",
+    )
+    .and_then(|mut stmt| stmt.execute(rusqlite::params![key, due]))
+    .map_err(|e| backend("queue an object's deletion", e))?;
+    Ok(())
+}
+
+pub(super) fn due_object_deletions(
+    conn: &Connection,
+    now: i64,
+    limit: usize,
+) -> Result<Vec<String>, StoreError> {
+    conn.prepare_cached(
+        "SELECT key FROM object_deletions WHERE due <= ?1 ORDER BY due, key LIMIT ?2",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_map(rusqlite::params![now, sql_limit(limit)], |row| row.get(0))?
+            .collect()
+    })
+    .map_err(|e| backend("read the object deletion queue", e))
+}
+
+pub(super) fn forget_object_deletions(
+    conn: &mut Connection,
+    keys: Vec<String>,
+) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction()
+        .map_err(|e| backend("begin forgetting deleted objects", e))?;
+    {
+        let mut stmt = tx
+            .prepare_cached("DELETE FROM object_deletions WHERE key = ?1")
+            .map_err(|e| backend("forget deleted objects", e))?;
+        for key in &keys {
+            stmt.execute([key])
+                .map_err(|e| backend("forget a deleted object", e))?;
+        }
+    }
+    tx.commit()
+        .map_err(|e| backend("commit forgetting deleted objects", e))
 }
 
 pub(super) fn list_artifacts(
@@ -133,14 +216,18 @@ pub(super) fn artifact(
     conn: &Connection,
     run_id: String,
     name: String,
-) -> Result<Option<(ArtifactInfo, Vec<u8>)>, StoreError> {
+) -> Result<Option<(ArtifactInfo, ArtifactBody)>, StoreError> {
     conn.prepare_cached(
-        "SELECT name, size, sha256, created_at, data FROM artifacts
+        "SELECT name, size, sha256, created_at, object_key, data FROM artifacts
          WHERE run_id = ?1 AND name = ?2",
     )
     .and_then(|mut stmt| {
         stmt.query_row([&run_id, &name], |row| {
-            Ok((artifact_info(row)?, row.get(4)?))
+            let body = match row.get::<_, Option<String>>(4)? {
+                Some(key) => ArtifactBody::Object(key),
+                None => ArtifactBody::Inline(row.get(5)?),
+            };
+            Ok((artifact_info(row)?, body))
         })
         .optional()
     })

@@ -288,6 +288,37 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER search_chunks_deleted AFTER DELETE ON search_chunks BEGIN
         DELETE FROM search_text WHERE rowid = old.id;
     END;",
+    // 17: artifact bodies in object storage. `object_key` names the object holding the body
+    // (then `data` is empty); `object_deletions` is the queue of objects to delete, each due at
+    // `due` (unix ms): an upload queues its key before it writes (due after the longest an upload
+    // may take, so an object whose process died before recording it goes too) and recording the
+    // artifact takes it off; the triggers queue, due at once, the object of every row deleted
+    // (with its run, by retention, by `DELETE`) or whose body another replaced.
+    "ALTER TABLE artifacts ADD COLUMN object_key TEXT;
+    CREATE TABLE object_deletions (
+        key TEXT PRIMARY KEY NOT NULL,
+        due INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX object_deletions_by_due ON object_deletions (due);
+    CREATE TRIGGER artifact_object_deleted AFTER DELETE ON artifacts
+        WHEN old.object_key IS NOT NULL BEGIN
+        INSERT OR REPLACE INTO object_deletions (key, due) VALUES (old.object_key, 0);
+    END;
+    CREATE TRIGGER artifact_object_replaced AFTER UPDATE OF object_key ON artifacts
+        WHEN old.object_key IS NOT NULL AND old.object_key IS NOT new.object_key BEGIN
+        INSERT OR REPLACE INTO object_deletions (key, due) VALUES (old.object_key, 0);
+    END;",
+    // 18: API tokens per person, with an expiry and the time of their first use. Tokens made
+    // before (by the admin, for scripts) become the first admin's; a gateway without people yet
+    // gives them to its first admin when it makes one (`auth::tokens::adopt_admin_token`).
+    // Steps are only ever appended: a database at version N runs exactly the steps after N, so
+    // a step put before one it already ran would be skipped and the later one run twice.
+    "ALTER TABLE api_tokens ADD COLUMN person_id TEXT;
+    ALTER TABLE api_tokens ADD COLUMN expires_at INTEGER;
+    ALTER TABLE api_tokens ADD COLUMN first_used_at INTEGER;
+    UPDATE api_tokens SET person_id = (SELECT value FROM meta WHERE key = 'first_admin')
+        WHERE person_id IS NULL;
+    CREATE INDEX api_tokens_by_person ON api_tokens (person_id);",
 ];
 
 /// Applies the migrations `user_version` has not seen yet, all in one transaction: a failing

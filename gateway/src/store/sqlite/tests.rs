@@ -670,14 +670,27 @@ async fn runs_stored_before_the_index_are_indexed_after_the_upgrade() {
     drop(store);
     {
         let conn = Connection::open(&path).unwrap();
-        // Back to the schema before the search step (the steps after it touch other tables).
+        // Back to the schema before the search step: undo it, and the steps after it (artifact
+        // bodies in object storage; API tokens' person, expiry and first use), which the upgrade
+        // then runs again.
         let search_step = MIGRATIONS
             .iter()
             .position(|step| step.contains("CREATE TABLE search_chunks"))
             .unwrap();
+        assert_eq!(
+            MIGRATIONS.len(),
+            search_step + 3,
+            "a step after search: undo it here too"
+        );
         conn.execute_batch(&format!(
             "DROP TRIGGER search_chunks_deleted; DROP TABLE search_text; DROP TABLE search_chunks;
-             ALTER TABLE runs DROP COLUMN indexed_seq; PRAGMA user_version = {search_step};"
+             ALTER TABLE runs DROP COLUMN indexed_seq;
+             DROP TRIGGER artifact_object_deleted; DROP TRIGGER artifact_object_replaced;
+             DROP TABLE object_deletions; ALTER TABLE artifacts DROP COLUMN object_key;
+             DROP INDEX api_tokens_by_person; ALTER TABLE api_tokens DROP COLUMN person_id;
+             ALTER TABLE api_tokens DROP COLUMN expires_at;
+             ALTER TABLE api_tokens DROP COLUMN first_used_at;
+             PRAGMA user_version = {search_step};"
         ))
         .unwrap();
     }
