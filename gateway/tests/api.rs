@@ -791,7 +791,7 @@ async fn ambiguous_event_data_is_refused() {
 /// still listed.
 #[tokio::test]
 async fn an_artifact_in_object_storage_without_an_artifact_store_is_a_503() {
-    let h = harness();
+    let h = harness().await;
     let run = create_run(&h.state).await;
     let info = common::wire::ArtifactInfo {
         name: "claude.log".into(),
