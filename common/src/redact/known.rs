@@ -247,26 +247,17 @@ fn url_encode(s: &str) -> String {
     out
 }
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 /// The base64 characters that depend only on `value` when it sits `align` bytes (0–2) past a
 /// three-byte boundary of a longer encoded stream: whatever surrounds it, these appear verbatim.
 fn base64_core(value: &[u8], align: usize) -> String {
+    use base64::Engine;
     let mut bytes = vec![0u8; align];
     bytes.extend_from_slice(value);
-    let mut chars = Vec::with_capacity(bytes.len() * 4 / 3 + 4);
-    for c in bytes.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for k in 0..4 {
-            chars.push(B64[((n >> (18 - 6 * k)) & 63) as usize]);
-        }
-    }
+    let chars = base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes);
     // Character i covers bits [6i, 6i+6); the value covers bits [8·align, 8·(align+len)).
     let first = (8 * align).div_ceil(6);
     let last = (8 * (align + value.len())) / 6; // exclusive
-    String::from_utf8(chars[first..last.max(first)].to_vec()).expect("base64 is ASCII")
+    chars[first..last.max(first)].to_string()
 }
 
 #[cfg(test)]

@@ -271,17 +271,16 @@ async fn join_with_passkey_inner(state: &AppState, request: Request) -> Result<R
             last_used_at: None,
         })
         .await?;
-    tracing::info!(person = %person.id, role = person.role.as_str(), "joined by invitation with a passkey");
-    let event = audit::Event::new("joined")
-        .target(&person.id)
-        .detail(serde_json::json!({
-            "role": person.role,
-            "invited_by": invitation.created_by,
-            "method": "passkey",
-        }));
-    audit::record(store, &who(&person), source, event).await;
-    let value = state.sessions.start(store, &person.id, device, now).await?;
-    Ok(signed_in(&value, &person, now))
+    welcome(
+        state,
+        &person,
+        &invitation.created_by,
+        "passkey",
+        source,
+        device,
+        now,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -503,15 +502,39 @@ async fn join_inner(state: &AppState, request: Request) -> Result<Response, ApiE
             }
             e => e.into(),
         })?;
-    tracing::info!(person = %person.id, role = person.role.as_str(), "joined by invitation");
+    welcome(
+        state,
+        &person,
+        &invitation.created_by,
+        "password",
+        source,
+        device,
+        now,
+    )
+    .await
+}
+
+/// The end of joining by invitation, whichever the sign-in `method`: logged, audited, and the
+/// new person signed in on this browser.
+async fn welcome(
+    state: &AppState,
+    person: &Person,
+    invited_by: &str,
+    method: &str,
+    source: Option<std::net::IpAddr>,
+    device: String,
+    now: i64,
+) -> Result<Response, ApiError> {
+    let store = state.store.as_ref();
+    tracing::info!(person = %person.id, role = person.role.as_str(), method, "joined by invitation");
     let event = audit::Event::new("joined")
         .target(&person.id)
         .detail(serde_json::json!({
             "role": person.role,
-            "invited_by": invitation.created_by,
-            "method": "password",
+            "invited_by": invited_by,
+            "method": method,
         }));
-    audit::record(store, &who(&person), source, event).await;
+    audit::record(store, &who(person), source, event).await;
     let value = state.sessions.start(store, &person.id, device, now).await?;
-    Ok(signed_in(&value, &person, now))
+    Ok(signed_in(&value, person, now))
 }
