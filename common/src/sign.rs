@@ -173,17 +173,20 @@ pub fn verify_hashed(
     body_sha256: &str,
     header: &str,
 ) -> Result<(), AuthReason> {
-    let hex_sig = header
-        .trim()
-        .strip_prefix("v1=")
-        .ok_or(AuthReason::MalformedHeader)?;
-    if hex_sig.len() != 64 {
-        return Err(AuthReason::MalformedHeader);
-    }
-    let sig = hex::decode(hex_sig).map_err(|_| AuthReason::MalformedHeader)?;
+    let sig = signature_of(header)?;
     let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(canonical_string_hashed(p, body_sha256).as_bytes());
     mac.verify_slice(&sig).map_err(|_| AuthReason::BadSignature)
+}
+
+/// The MAC a `v1=<64 hex digits>` signature header carries.
+fn signature_of(header: &str) -> Result<Vec<u8>, AuthReason> {
+    header
+        .trim()
+        .strip_prefix("v1=")
+        .filter(|h| h.len() == 64)
+        .and_then(|h| hex::decode(h).ok())
+        .ok_or(AuthReason::MalformedHeader)
 }
 
 /// Headers of a gateway's webhook delivery (`PROTOCOL.md`, "Webhooks"): the delivery's id (the
@@ -216,12 +219,7 @@ pub fn verify_webhook(
     body: &[u8],
     header: &str,
 ) -> Result<(), AuthReason> {
-    let sig = header
-        .trim()
-        .strip_prefix("v1=")
-        .filter(|h| h.len() == 64)
-        .and_then(|h| hex::decode(h).ok())
-        .ok_or(AuthReason::MalformedHeader)?;
+    let sig = signature_of(header)?;
     let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
     mac.update(webhook_canonical(timestamp, delivery_id, body).as_bytes());
     mac.verify_slice(&sig).map_err(|_| AuthReason::BadSignature)
