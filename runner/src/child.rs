@@ -155,6 +155,26 @@ pub fn protect(pid: u32) -> Protection {
     Protection { pids: vec![pid] }
 }
 
+/// Run `cmd` to completion as one of the runner's own helpers (its `git`, a clone), stdout and
+/// stderr captured: registered as protected before any reaping pass can see it, so the reaping
+/// at the end of a Claude turn, which kills every child of the runner it does not know, never
+/// kills a helper that happens to run at that moment (it did: an allowlisted `git diff` that
+/// asked `git config` for the repository's filters as a turn ended failed with 125).
+pub fn output_protected(cmd: &mut std::process::Command) -> std::io::Result<std::process::Output> {
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = {
+        let mut set = protected();
+        let child = cmd.spawn()?;
+        set.insert(child.id());
+        child
+    };
+    let _spared = Protection {
+        pids: vec![child.id()],
+    };
+    child.wait_with_output()
+}
+
 /// [`spawn`] plus a [`Guard`] for the new group, both registered as protected before any reaping
 /// pass can see them. For `exec` commands, which run beside Claude's turns.
 pub fn spawn_protected(

@@ -166,7 +166,7 @@ fn repository_filters(dir: &Path) -> std::io::Result<Vec<String>> {
                 .collect::<Vec<_>>(),
         ),
     };
-    let out = plain.command(dir).stderr(Stdio::null()).output()?;
+    let out = crate::child::output_protected(&mut plain.command(dir))?;
     match out.status.code() {
         Some(0) => {}
         Some(1) if out.stdout.is_empty() => return Ok(Vec::new()),

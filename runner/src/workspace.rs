@@ -84,11 +84,10 @@ fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
         .chain(args.iter().copied())
         .map(String::from)
         .collect();
-    let out = crate::git::harden(&argv, dir)
+    let mut cmd = crate::git::harden(&argv, dir)
         .context("harden git")?
-        .command(dir)
-        .output()
-        .context("run git")?;
+        .command(dir);
+    let out = crate::child::output_protected(&mut cmd).context("run git")?;
     if !out.status.success() {
         bail!(
             "git {}: {}",

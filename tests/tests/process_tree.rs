@@ -69,7 +69,7 @@ async fn start(
 
 /// Kill the runner with SIGKILL; every pid in `pids` must be gone soon after (what is not is
 /// killed here, then reported).
-async fn kill_and_check(mut proc: Child, pids: &[u32]) {
+async fn kill_and_check(mut proc: Child, pids: &[u32], log: &Path) {
     for &pid in pids {
         assert!(alive(pid), "{pid} runs before the kill");
     }
@@ -80,13 +80,30 @@ async fn kill_and_check(mut proc: Child, pids: &[u32]) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let left: Vec<u32> = pids.iter().copied().filter(|&p| alive(p)).collect();
+    // What a survivor was: its state and parent, its cgroup, and whether it carried a cookie.
+    let about: Vec<String> = left.iter().map(|&pid| describe(pid)).collect();
     for &pid in &left {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid as i32),
             nix::sys::signal::Signal::SIGKILL,
         );
     }
-    assert!(left.is_empty(), "{left:?} outlived the runner");
+    assert!(
+        left.is_empty(),
+        "{left:?} outlived the runner: {about:#?}\nrunner log:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
+
+/// A process's state line, parent, cgroup and whether its environment holds the run's cookie.
+fn describe(pid: u32) -> String {
+    let read = |what: &str| std::fs::read(format!("/proc/{pid}/{what}")).unwrap_or_default();
+    let stat = String::from_utf8_lossy(&read("stat")).into_owned();
+    let cgroup = String::from_utf8_lossy(&read("cgroup")).replace('\n', " ");
+    let cookie = read("environ")
+        .split(|&b| b == 0)
+        .any(|e| e.starts_with(b"CLAUDE_RUNNER_TREE="));
+    format!("stat: {stat} cgroup: {cgroup} cookie: {cookie}")
 }
 
 /// A session whose first turn has ended (and been reaped after) runs an `exec` command that
@@ -130,7 +147,7 @@ async fn a_detached_grandchild_dies_with_a_runner_killed_by_sigkill() {
         &dir.path().join("runner.log"),
     )
     .await;
-    kill_and_check(proc, &[pid]).await;
+    kill_and_check(proc, &[pid], &dir.path().join("runner.log")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,7 +166,7 @@ async fn a_bash_tool_of_the_real_cli_dies_with_a_runner_killed_by_sigkill() {
     let log = d.join("runner.log");
     let bash = pid_in(&d.join("bash.pid"), &log).await;
     let sleep = pid_in(&d.join("sleep.pid"), &log).await;
-    kill_and_check(proc, &[bash, sleep]).await;
+    kill_and_check(proc, &[bash, sleep], &log).await;
 }
 
 /// The reaper on its own, as on a machine without a cgroup it may write: released, it kills

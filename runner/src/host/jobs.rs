@@ -75,12 +75,8 @@ fn clone_repo(data_dir: &Path, run_id: &str, repo: &common::agents::Repo) -> any
     }
     argv.extend(["--".into(), repo.url.clone(), dir.display().to_string()]);
     let hardened = crate::git::harden(&argv, parent).context("prepare git")?;
-    let out = hardened
-        .command(parent)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .context("run git clone")?;
+    let out =
+        crate::child::output_protected(&mut hardened.command(parent)).context("run git clone")?;
     anyhow::ensure!(
         out.status.success(),
         "git clone failed: {}",
