@@ -6,8 +6,8 @@
 //!   literal search (Teddy); a hit counts only if the name around it is a secret's
 //!   ([`context::classify`]), so `input_tokens` or `PASSED` cost a few nanoseconds.
 //! * **Long runs**: every token family's value is a run of 16+ token bytes. Bytes are classified
-//!   64 at a time into a bit mask (SWAR, no `unsafe`), four shifts of which show where 16 token
-//!   bytes in a row end; the scan never looks back and resumes at a run's end. A run counts
+//!   64 at a time into a bit mask (SIMD compares, no `unsafe` here), four shifts of which show
+//!   where 16 token bytes in a row end; the scan never looks back. A run counts
 //!   only if a family anchor sits in or just before it — a table of byte pairs read at every
 //!   other position of a few dozen bytes, whatever the number of families.
 //! * **Values**: known and learned secrets in every encoding; and ESC, for escapes spliced into a
@@ -41,20 +41,20 @@ fn token_byte(b: u8) -> bool {
     (0x30..0x80).contains(&b) || b == b'-'
 }
 
-/// The 64-bit mask of a word's token bytes, one bit per byte (bit `k` for byte `k`), from its
-/// byte mask: the high bits gathered by one multiplication.
-#[inline(always)]
-fn compress(m: u64) -> u64 {
-    ((m >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
-}
-
-/// The token-byte mask of 64 bytes, bit `i` for `block[i]`.
+/// The token-byte mask of 64 bytes, bit `i` for `block[i]`: sixteen bytes compared at once and
+/// their results gathered into bits (SIMD through `wide`, SSE2 on every x86-64).
 #[inline(always)]
 fn mask64(block: &[u8; 64]) -> u64 {
-    let mut m = 0;
-    for (k, w) in block.chunks_exact(8).enumerate() {
-        let w = u64::from_le_bytes(w.try_into().expect("eight bytes"));
-        m |= compress(token_bytes(w)) << (8 * k);
+    use wide::i8x16;
+    // As signed bytes, 0x30..=0x7f are exactly those greater than 0x2f.
+    let above = i8x16::splat(0x2f);
+    let dash = i8x16::splat(b'-' as i8);
+    let mut m = 0u64;
+    for (k, c) in block.chunks_exact(16).enumerate() {
+        let c: [u8; 16] = c.try_into().expect("16 bytes");
+        let v = i8x16::new(wide::bytemuck::cast(c));
+        let t = v.simd_gt(above) | v.simd_eq(dash);
+        m |= u64::from(t.to_bitmask()) << (16 * k);
     }
     m
 }
@@ -77,10 +77,10 @@ fn run_ends(before: u64, m: u64) -> u64 {
 /// The runs of at least [`MIN_RUN`] token bytes in `buf`, in order, as `(start, end)`, until
 /// `take` accepts one: that one is returned.
 ///
-/// Bytes are classified 64 at a time into one bit each (SWAR, no `unsafe`), and four shifts of
-/// the mask tell where 16 token bytes in a row end: the first such place gives a run's start
-/// without looking back, and only its end is measured. The scan resumes at a run's end, so each
-/// byte is classified about once, however many runs there are.
+/// Bytes are classified 64 at a time into one bit each, and four shifts of the mask tell where
+/// 16 token bytes in a row end: the first such place gives a run's start without looking back,
+/// and only its end is measured, from the same mask. Each byte is classified about once,
+/// however many runs there are.
 pub(crate) fn find_run(
     buf: &[u8],
     mut take: impl FnMut(usize, usize) -> bool,
@@ -90,7 +90,7 @@ pub(crate) fn find_run(
     // The mask of the 16 bytes before `pos`: none at the start, or after a run's end (a byte
     // that is not a token byte).
     let mut before = 0u64;
-    while pos < n {
+    'blocks: while pos < n {
         let m = match buf.get(pos..pos + 64) {
             Some(b) => mask64(b.try_into().expect("64 bytes")),
             None => {
@@ -100,20 +100,25 @@ pub(crate) fn find_run(
                 mask64(&b)
             }
         };
-        let ends = run_ends(before, m);
-        if ends == 0 {
-            before = m >> 48;
-            pos += 64;
-            continue;
-        }
-        // The first 16 in a row end at `j`, so the run starts 15 bytes before: had it started
-        // earlier, 16 in a row would have ended earlier, here or in the block before.
-        let j = ends.trailing_zeros() as usize;
-        let s = pos + j - 15;
-        let rest = if j < 63 { !m >> (j + 1) } else { 0 };
-        let e = if rest != 0 {
-            pos + j + 1 + rest.trailing_zeros() as usize
-        } else {
+        let mut ends = run_ends(before, m);
+        while ends != 0 {
+            // The first 16 in a row end at `j`, so the run starts 15 bytes before: had it
+            // started earlier, 16 in a row would have ended earlier, here or in the block
+            // before.
+            let j = ends.trailing_zeros() as usize;
+            let s = pos + j - 15;
+            let rest = if j < 63 { !m >> (j + 1) } else { 0 };
+            if rest != 0 {
+                let e = pos + j + 1 + rest.trailing_zeros() as usize;
+                if take(s, e) {
+                    return Some((s, e));
+                }
+                // Byte `e` is not a token byte: the next run's first 16 end 16 bytes after it
+                // or later, in this block's mask as it is.
+                let k = e - pos + 16;
+                ends = if k < 64 { ends & (!0u64 << k) } else { 0 };
+                continue;
+            }
             // The run fills the block: measure on, a word, then a byte, at a time.
             let mut e = pos + 64;
             while let Some(w) = buf.get(e..e + 8) {
@@ -126,12 +131,14 @@ pub(crate) fn find_run(
             while e < n && token_byte(buf[e]) {
                 e += 1;
             }
-            e
-        };
-        if take(s, e) {
-            return Some((s, e));
+            if take(s, e) {
+                return Some((s, e));
+            }
+            (pos, before) = (e, 0);
+            continue 'blocks;
         }
-        (pos, before) = (e, 0);
+        before = m >> 48;
+        pos += 64;
     }
     None
 }
