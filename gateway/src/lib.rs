@@ -15,6 +15,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod ingest_order;
 pub mod live;
 pub mod metrics;
 pub mod notify;
@@ -171,6 +172,7 @@ impl Gateway {
             live,
             metrics: Default::default(),
             transcripts: Default::default(),
+            ingest_in_flight: Default::default(),
         });
         Ok(Self {
             state,

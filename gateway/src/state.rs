@@ -46,6 +46,9 @@ pub struct StateInner {
     pub transcripts: crate::transcript::Transcripts,
     /// Webhooks and Web Push: queueing notices, and the dispatcher's side.
     pub notifier: Arc<crate::notify::Notifier>,
+    /// Ingest requests in progress per run: a batch that arrives before the earlier one of its
+    /// run is stored waits for it.
+    pub ingest_in_flight: crate::ingest_order::InFlight,
 }
 
 impl std::fmt::Debug for StateInner {

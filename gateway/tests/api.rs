@@ -74,6 +74,7 @@ async fn state_on(path: &std::path::Path) -> AppState {
         sessions: Default::default(),
         metrics: Default::default(),
         transcripts: Default::default(),
+        ingest_in_flight: Default::default(),
     })
 }
 
@@ -249,6 +250,91 @@ async fn ingest_is_idempotent_and_refuses_gaps() {
     assert_eq!(s, StatusCode::CONFLICT);
     assert_eq!(b["expected"], 6);
     assert_eq!(stored(&h.state, &run).await, vec![1, 2, 3, 4, 5]);
+}
+
+/// A runner has two batches on their way at once (PROTOCOL.md, "Ingest"): the later one may be
+/// handled first, and then waits for the earlier instead of answering 409.
+#[tokio::test]
+async fn a_batch_that_overtakes_the_one_before_it_waits_for_it() {
+    let h = harness().await;
+    let run = create_run(&h.state).await;
+    let (s, _) = ingest(&h.state, &run, batch(&run.run_id, 1..=2)).await;
+    assert_eq!(s, StatusCode::OK);
+    // The earlier batch is held back (its request still counted in, as while its body is being
+    // read) until the later one has found the gap and waits.
+    let earlier = h.state.ingest_in_flight.enter(&run.run_id);
+    let later = {
+        let (state, run) = (h.state.clone(), run.clone());
+        tokio::spawn(async move { ingest(&state, &run, batch(&run.run_id, 6..=8)).await })
+    };
+    while h.state.metrics.ingest_order_waits() == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(!later.is_finished(), "the later batch waits");
+    let (s, b) = ingest(&h.state, &run, batch(&run.run_id, 3..=5)).await;
+    assert_eq!((s, b["acked_through"].as_u64()), (StatusCode::OK, Some(5)));
+    drop(earlier);
+    let (s, b) = later.await.unwrap();
+    assert_eq!(
+        (s, b["acked_through"].as_u64()),
+        (StatusCode::OK, Some(8)),
+        "{b}"
+    );
+    assert_eq!(stored(&h.state, &run).await, (1..=8).collect::<Vec<_>>());
+}
+
+/// The earlier batch fails: the later one waiting for it gets its 409 once the earlier request
+/// has ended, not after the whole wait; a resend of both, twice and overlapping, stores each
+/// event once.
+#[tokio::test]
+async fn a_waiting_batch_gets_its_gap_when_the_batch_before_it_fails() {
+    let h = harness().await;
+    let run = create_run(&h.state).await;
+    let earlier = h.state.ingest_in_flight.enter(&run.run_id);
+    let later = {
+        let (state, run) = (h.state.clone(), run.clone());
+        tokio::spawn(async move { ingest(&state, &run, batch(&run.run_id, 4..=6)).await })
+    };
+    while h.state.metrics.ingest_order_waits() == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // The earlier batch is refused (a line that is not a string): nothing is stored.
+    let bad = serde_json::to_vec(&json!({
+        "run_id": run.run_id,
+        "events": [{"sequence": 1, "kind": "stdout", "data": {"not": "a line"}, "ts": 1}],
+    }))
+    .unwrap();
+    let (s, _) = ingest(&h.state, &run, bad).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    drop(earlier);
+    let (s, b) = later.await.unwrap();
+    assert_eq!((s, b["expected"].as_u64()), (StatusCode::CONFLICT, Some(1)));
+    // No request of the run in progress: a gap is answered at once, as before.
+    let (s, b) = ingest(&h.state, &run, batch(&run.run_id, 4..=6)).await;
+    assert_eq!((s, b["expected"].as_u64()), (StatusCode::CONFLICT, Some(1)));
+    // The runner resends both, and a retry of each arrives beside them, in any order (counted in
+    // meanwhile, as a request whose body is still on its way).
+    let resending = h.state.ingest_in_flight.enter(&run.run_id);
+    let sends = [4..=6, 1..=3, 4..=6, 1..=3].map(|seqs| {
+        let (state, run) = (h.state.clone(), run.clone());
+        tokio::spawn(async move { ingest(&state, &run, batch(&run.run_id, seqs)).await })
+    });
+    let [later, earlier, later_again, earlier_again] = sends;
+    for send in [earlier, earlier_again] {
+        let (s, b) = send.await.unwrap();
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert!(b["acked_through"].as_u64() >= Some(3), "{b}");
+    }
+    drop(resending);
+    for send in [later, later_again] {
+        let (s, b) = send.await.unwrap();
+        assert_eq!(
+            (s, b["acked_through"].as_u64()),
+            (StatusCode::OK, Some(6)),
+            "{b}"
+        );
+    }
+    assert_eq!(stored(&h.state, &run).await, (1..=6).collect::<Vec<_>>());
 }
 
 #[tokio::test]

@@ -110,6 +110,7 @@ async fn metrics_need_a_credential_and_their_series_move() {
         "gateway_ingest_bytes_total",
         "gateway_events_resent_total",
         "gateway_ingest_gaps_total",
+        "gateway_ingest_order_waits_total",
         "gateway_ingest_duration_seconds_count",
         "gateway_ingest_duration_seconds_bucket{le=\"+Inf\"}",
         "gateway_active_runs",

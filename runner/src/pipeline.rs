@@ -386,10 +386,27 @@ async fn read_ahead(
     tokio::task::spawn_blocking(read_batch_fn(spool.clone(), head.clone(), c, from)).await
 }
 
+/// Ingest requests on their way at once: the next batch goes out before the answer to the one
+/// before it, so the gateway parses and checks one while it stores the other (PROTOCOL.md,
+/// "Ingest": a batch that arrives first waits at the gateway for the earlier one).
+pub const IN_FLIGHT: usize = 2;
+
+/// A batch sent and the task awaiting its answer.
+struct Sent {
+    first: u64,
+    last: u64,
+    answer: tokio::task::JoinHandle<IngestOutcome>,
+}
+
 /// Send the spool from the first unacknowledged event until it is closed and fully acknowledged,
 /// or sending fails for good. Network errors, timeouts, 408/429/5xx are retried without limit
 /// (backoff with full jitter, or `Retry-After`); a 409 resends from the sequence the gateway
 /// expects; 401/403 and other 4xx stop.
+///
+/// Up to [`IN_FLIGHT`] batches are on their way, consecutive, and their answers are taken in the
+/// order they were sent. An answer other than the acknowledgement of its whole batch (a retry, a
+/// gap) stops sending until the batches after it are answered too; sending then resumes from
+/// what the last answer says the gateway holds.
 pub async fn send_loop(
     client: GatewayClient,
     signer: Signer,
@@ -397,7 +414,15 @@ pub async fn send_loop(
     spool: Arc<Spool>,
 ) -> SendEnd {
     let mut backoff = Backoff::default();
+    // The first event the gateway has not acknowledged.
     let mut from = spool.progress().1 + 1;
+    // The first event not sent yet: `from` once every answer is in.
+    let mut next = from;
+    let mut sent: std::collections::VecDeque<Sent> = std::collections::VecDeque::new();
+    // An answer did not acknowledge its whole batch: nothing more is sent until the batches on
+    // their way are answered, then sending resumes at `from` after `pause`.
+    let mut resync = false;
+    let mut pause = Duration::ZERO;
     // Where reading stopped: the next batch continues there (a retry reads its batch again).
     let mut cursor = Some(spool::Cursor::default());
     let head = {
@@ -407,70 +432,97 @@ pub async fn send_loop(
         Arc::<[u8]>::from(h)
     };
     // The next batch, read while the current one is on its way: reading the spool and waiting
-    // for the gateway overlap. Used only if the gateway acknowledges what it expects.
+    // for the gateway overlap. Used only if sending continues where it was read.
     let mut ahead: Option<Prefetch> = None;
     let mut verdict = None;
-    loop {
+    let end = loop {
         let (appended, _, closed) = spool.progress();
-        if from > appended {
-            if closed {
-                if let Err(e) = spool.save_ack() {
-                    tracing::warn!(error = %e, "could not record the acknowledgement in the spool");
-                }
-                return SendEnd::Delivered { verdict };
-            }
-            spool.wait_beyond(from - 1).await;
-            continue;
-        }
-        let got = match ahead.take() {
-            Some(p) if p.from == from => p.task.await,
-            // Stale (a resend, a gap): its cursor is repositioned by this read.
-            Some(p) => match p.task.await {
-                Ok((c, _, _)) => read_ahead(&spool, &head, c, from).await,
-                Err(e) => Err(e),
-            },
-            // A few events (a trickle of output) are read here: a handoff to a blocking thread
-            // would cost more than reading them from the page cache.
-            None if appended - from < INLINE_READ_EVENTS => Ok(read_batch_fn(
-                spool.clone(),
-                head.clone(),
-                cursor.take().unwrap_or_default(),
-                from,
-            )()),
-            None => read_ahead(&spool, &head, cursor.take().unwrap_or_default(), from).await,
-        };
-        let (c, batch, (body, sha)) = match got {
-            Ok(r) => r,
-            Err(e) => return stop(&spool, format!("reading the spool failed: {e}")),
-        };
-        let batch = match batch {
-            Ok(b) if !b.is_empty() => b,
-            Ok(_) => {
-                cursor = Some(c);
-                continue;
-            }
-            Err(e) => return stop(&spool, format!("cannot read the spool: {e}")),
-        };
-        // Read the next batch meanwhile, if there is one.
-        if batch.last < appended {
-            ahead = Some(Prefetch {
-                from: batch.last + 1,
-                task: tokio::task::spawn_blocking(read_batch_fn(
+        if !resync && sent.len() < IN_FLIGHT && next <= appended {
+            let got = match ahead.take() {
+                Some(p) if p.from == next => p.task.await,
+                // Stale (a resend, a gap): its cursor is repositioned by this read.
+                Some(p) => match p.task.await {
+                    Ok((c, _, _)) => read_ahead(&spool, &head, c, next).await,
+                    Err(e) => Err(e),
+                },
+                // A few events (a trickle of output) are read here: a handoff to a blocking
+                // thread would cost more than reading them from the page cache.
+                None if appended - next < INLINE_READ_EVENTS => Ok(read_batch_fn(
                     spool.clone(),
                     head.clone(),
-                    c,
-                    batch.last + 1,
-                )),
+                    cursor.take().unwrap_or_default(),
+                    next,
+                )()),
+                None => read_ahead(&spool, &head, cursor.take().unwrap_or_default(), next).await,
+            };
+            let (c, batch, (body, sha)) = match got {
+                Ok(r) => r,
+                Err(e) => break stop(&spool, format!("reading the spool failed: {e}")),
+            };
+            let batch = match batch {
+                Ok(b) if !b.is_empty() => b,
+                Ok(_) => {
+                    cursor = Some(c);
+                    continue;
+                }
+                Err(e) => break stop(&spool, format!("cannot read the spool: {e}")),
+            };
+            // Read the next batch meanwhile, if there is one.
+            if batch.last < appended {
+                ahead = Some(Prefetch {
+                    from: batch.last + 1,
+                    task: tokio::task::spawn_blocking(read_batch_fn(
+                        spool.clone(),
+                        head.clone(),
+                        c,
+                        batch.last + 1,
+                    )),
+                });
+            } else {
+                cursor = Some(c);
+            }
+            let (client, signer) = (client.clone(), signer.clone());
+            sent.push_back(Sent {
+                first: next,
+                last: batch.last,
+                answer: tokio::spawn(
+                    async move { client.ingest_hashed(&signer, body, &sha).await },
+                ),
             });
-        } else {
-            cursor = Some(c);
+            next = batch.last + 1;
+            continue;
         }
-        let first = from;
-        match client.ingest_hashed(&signer, body, &sha).await {
+        let Some(batch) = sent.pop_front() else {
+            if resync {
+                // Every answer is in: resume where the last one said.
+                resync = false;
+                next = from;
+                tokio::time::sleep(std::mem::take(&mut pause)).await;
+                continue;
+            }
+            if next > appended {
+                if closed {
+                    if let Err(e) = spool.save_ack() {
+                        tracing::warn!(error = %e, "could not record the acknowledgement in the spool");
+                    }
+                    break SendEnd::Delivered { verdict };
+                }
+                spool.wait_beyond(next - 1).await;
+            }
+            continue;
+        };
+        let outcome = match batch.answer.await {
+            Ok(outcome) => outcome,
+            Err(e) => IngestOutcome::Retry {
+                cause: format!("the request's task ended: {e}"),
+                retry_after: None,
+            },
+        };
+        match outcome {
             IngestOutcome::Acked { through: n, .. } if n > spool.progress().0 => {
                 // Acknowledging what this runner never wrote: skipping ahead would silently lose
                 // the events in between.
-                return stop(
+                break stop(
                     &spool,
                     format!(
                         "the gateway acknowledged events of this run up to {n} but this runner's \
@@ -489,45 +541,51 @@ pub async fn send_loop(
                     tracing::warn!(error = %e, "could not record the acknowledgement in the spool");
                 }
                 from = n + 1;
+                if n != batch.last {
+                    resync = true;
+                }
             }
-            IngestOutcome::Gap(expected) if expected > appended + 1 => {
-                return stop(
+            IngestOutcome::Gap(expected) if expected > spool.progress().0 + 1 => {
+                break stop(
                     &spool,
                     format!(
                         "the gateway holds events of this run up to {} but this runner's spool ends at \
-                         {appended}: the spool is not this run's stream",
-                        expected - 1
+                         {}: the spool is not this run's stream",
+                        expected - 1,
+                        spool.progress().0
                     ),
                 );
             }
             IngestOutcome::Gap(expected) if expected < spool.first_held() => {
                 // Acknowledged once (its segment is gone), lost since by the gateway.
                 spool.give_up();
-                return SendEnd::Lost { expected };
+                break SendEnd::Lost { expected };
             }
             IngestOutcome::Gap(expected) => {
                 // The gateway holds everything before `expected`; resend from there.
                 if expected > 1 {
                     let _ = spool.ack(expected - 1);
                 }
-                if expected == first {
-                    tokio::time::sleep(backoff.next_delay()).await;
+                if expected == batch.first {
+                    pause = pause.max(backoff.next_delay());
                 }
                 from = expected;
+                resync = true;
             }
             IngestOutcome::Retry { cause, retry_after } => {
                 let delay = retry_after
                     .map(|d| d.min(MAX_RETRY_AFTER))
                     .unwrap_or_else(|| backoff.next_delay());
                 tracing::debug!(%cause, ?delay, "sending events failed; retrying");
-                tokio::time::sleep(delay).await;
+                pause = pause.max(delay);
+                resync = true;
             }
             IngestOutcome::Refused {
                 status,
                 reason,
                 message,
             } => {
-                return stop(
+                break stop(
                     &spool,
                     format!(
                         "the gateway refused this run's events ({status}, {}): {message}; stopped sending",
@@ -536,13 +594,18 @@ pub async fn send_loop(
                 );
             }
             IngestOutcome::Rejected { status, message } => {
-                return stop(
+                break stop(
                     &spool,
                     format!("the gateway rejected a batch ({status}): {message}; stopped sending"),
                 );
             }
         }
+    };
+    // Answers no longer listened to: their batches are resent by whoever sends this spool next.
+    for batch in sent {
+        batch.answer.abort();
     }
+    end
 }
 
 fn stop(spool: &Spool, why: String) -> SendEnd {

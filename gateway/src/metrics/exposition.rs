@@ -80,6 +80,13 @@ pub fn render(m: &Metrics, gauges: &Gauges) -> String {
     );
     family(
         &mut out,
+        "gateway_ingest_order_waits_total",
+        "counter",
+        "Waits of an ingest batch for an earlier batch of its run still in progress (two in flight).",
+        &one(get(&m.ingest_waits)),
+    );
+    family(
+        &mut out,
         "gateway_ingest_refused_total",
         "counter",
         "Signed ingest batches refused after verification (bad shape, finished run, storage failure).",

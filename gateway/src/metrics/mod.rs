@@ -67,6 +67,7 @@ pub struct Metrics {
     batches_ingested: AtomicU64,
     events_resent: AtomicU64,
     gaps: AtomicU64,
+    ingest_waits: AtomicU64,
     ingest_refused: AtomicU64,
     /// Per bucket (not cumulative), the last one being `+Inf`.
     latency_buckets: [AtomicU64; BUCKETS.len() + 1],
@@ -101,6 +102,7 @@ impl Metrics {
             batches_ingested: AtomicU64::new(0),
             events_resent: AtomicU64::new(0),
             gaps: AtomicU64::new(0),
+            ingest_waits: AtomicU64::new(0),
             ingest_refused: AtomicU64::new(0),
             latency_buckets: std::array::from_fn(|_| AtomicU64::new(0)),
             latency_sum_us: AtomicU64::new(0),
@@ -166,6 +168,17 @@ impl Metrics {
     /// A batch answered 409: the runner resends from the expected sequence.
     pub fn gap(&self) {
         self.gaps.fetch_add(1, Relaxed);
+    }
+
+    /// A batch found the run's stored events ending before it while an earlier request of the
+    /// run was in progress, and waited for it.
+    pub fn ingest_waited(&self) {
+        self.ingest_waits.fetch_add(1, Relaxed);
+    }
+
+    /// How many times [`Self::ingest_waited`] was counted.
+    pub fn ingest_order_waits(&self) -> u64 {
+        self.ingest_waits.load(Relaxed)
     }
 
     /// A batch refused after its signature passed (bad shape, finished run, storage failure).

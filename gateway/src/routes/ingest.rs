@@ -5,6 +5,13 @@
 //! digits: each event's `data` is brought to its canonical form (`common::canonical`, what the
 //! stream digest hashes), which for data already canonical, as the Rust runner sends it, is the
 //! received text itself.
+//!
+//! A runner may have two batches of a run on their way at once (PROTOCOL.md, "Ingest"): a batch
+//! that finds the run's stored events ending before its first sequence, while another request
+//! of the same run is still being handled here, waits for that request to end (at most
+//! [`ORDER_WAIT`]) and tries again, instead of answering 409 at once.
+
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::routing::post;
@@ -16,6 +23,7 @@ use serde_json::value::RawValue;
 use crate::auth::signed::{self, Signed};
 use crate::error::ApiError;
 use crate::http::parse_json;
+use crate::ingest_order::Ticket;
 use crate::state::AppState;
 use crate::store::{Nonce, StoreError};
 
@@ -69,6 +77,10 @@ fn admit(mut e: RawEvent, scratch: &mut Vec<u8>) -> Result<RawEvent, ApiError> {
     Ok(e)
 }
 
+/// Longest a batch waits for an earlier batch of its run still being handled (see the module
+/// comment) before its gap is answered with 409.
+pub const ORDER_WAIT: Duration = Duration::from_secs(2);
+
 /// Batched, idempotent event ingest.
 async fn ingest_events(
     State(state): State<AppState>,
@@ -79,6 +91,8 @@ async fn ingest_events(
         .run_id()
         .ok_or(ApiError::Unauthorized(AuthReason::UnknownRun))?
         .to_string();
+    // Counted from before the body is parsed: a later batch of the run arriving meanwhile waits.
+    let ticket = state.ingest_in_flight.enter(&run_id);
     let bytes = signed.body();
     let refused = |e: ApiError| {
         state.metrics.ingest_refused();
@@ -107,7 +121,8 @@ async fn ingest_events(
     // Shared from here on, not copied: the store encodes it, `live` hands it to the streams.
     let events: crate::live::Batch = events.into();
     let nonce = signed.batch_nonce();
-    let outcome = append_and_announce(&state, run_id, events, nonce, bytes.len(), started).await?;
+    let outcome =
+        append_and_announce(&state, ticket, run_id, events, nonce, bytes.len(), started).await?;
     Ok(Json(IngestAck {
         acked_through: outcome.acked_through,
         delivery: outcome.delivery,
@@ -118,8 +133,13 @@ async fn ingest_events(
 /// client went away, but the commit runs on the blocking pool and lands anyway; were the publish
 /// left in the handler, the watchers would never hear of that commit (the runner's resend finds
 /// it stored and publishes nothing). The task runs to its end whatever becomes of the request.
+///
+/// A gap before the batch's first sequence while another request of the run is in progress
+/// waits for that request and tries again, until [`ORDER_WAIT`] has passed. The retry records
+/// no nonce: a store answers a gap only once the request's nonce is durably recorded.
 async fn append_and_announce(
     state: &AppState,
+    ticket: Ticket,
     run_id: String,
     events: crate::live::Batch,
     nonce: Option<Nonce>,
@@ -128,11 +148,33 @@ async fn append_and_announce(
 ) -> Result<crate::store::AppendOutcome, ApiError> {
     let state = state.clone();
     let task = tokio::spawn(async move {
-        let outcome = match state
-            .store
-            .append_events(run_id.clone(), events.clone(), nonce)
-            .await
-        {
+        let first = events.iter().map(|e| e.sequence).min().unwrap_or(0);
+        let deadline = tokio::time::Instant::now() + ORDER_WAIT;
+        let mut nonce = nonce;
+        let result = loop {
+            // Listening before the attempt: a request that ends during it still wakes this one.
+            let ended = ticket.bell.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            match state
+                .store
+                .append_events(run_id.clone(), events.clone(), nonce)
+                .await
+            {
+                Err(StoreError::Gap { expected })
+                    if expected < first
+                        && ticket.others()
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    state.metrics.ingest_waited();
+                    nonce = None;
+                    let _ = tokio::time::timeout_at(deadline, ended).await;
+                }
+                other => break other,
+            }
+        };
+        drop(ticket);
+        let outcome = match result {
             Ok(outcome) => outcome,
             Err(StoreError::Gap { expected }) => {
                 state.metrics.gap();

@@ -285,7 +285,9 @@ pub trait Store: Send + Sync + 'static {
     /// batch is shared (not copied) with whoever publishes it afterwards. `nonce`, the signed request's, is
     /// recorded in the same transaction, as [`Store::record_nonce`] would: seen before, the
     /// answer is [`StoreError::Replayed`] and nothing is stored; recorded, it stays recorded even
-    /// when the rules refuse the batch (a gap, say), so a replay is refused as a replay.
+    /// when the rules refuse the batch (a gap, say), so a replay is refused as a replay. A
+    /// [`StoreError::Gap`] is answered only once the nonce is durably recorded: the ingest route
+    /// then retries the same batch without it.
     fn append_events(
         &self,
         run_id: String,

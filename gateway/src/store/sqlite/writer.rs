@@ -199,7 +199,8 @@ fn append_group(conn: &mut Connection, group: Vec<PendingAppend>) -> bool {
         tx.commit().map_err(|e| backend("commit ingest", e))
     })();
     // A group that failed to commit stored nothing: its batches get the failure, except those
-    // the rules refused (that answer holds either way).
+    // the rules refused (that answer holds either way), but for a gap: its nonce is not recorded
+    // either, and a gap is answered only once it is (the ingest route retries a gap without it).
     let failed = result.err().map(|e| e.to_string());
     let stored = failed.is_none()
         && answers
@@ -209,7 +210,11 @@ fn append_group(conn: &mut Connection, group: Vec<PendingAppend>) -> bool {
     for item in group {
         let answer = match (answers.next(), &failed) {
             (Some(answer), None) => answer,
-            (Some(Err(e)), Some(_)) if !matches!(e, StoreError::Backend(_)) => Err(e),
+            (Some(Err(e)), Some(_))
+                if !matches!(e, StoreError::Backend(_) | StoreError::Gap { .. }) =>
+            {
+                Err(e)
+            }
             (_, why) => {
                 Err(StoreError::Backend(why.clone().unwrap_or_else(|| {
                     "the ingest batch was not written".into()
