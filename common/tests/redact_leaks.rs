@@ -278,3 +278,16 @@ fn short_values_prose_and_code_stay_intact() {
         assert_eq!(red(&format!("{line}\n")), format!("{line}\n"), "{line:?}");
     }
 }
+
+/// A value learned on one line is redacted on the next even when both arrive in one chunk.
+#[test]
+fn a_value_learned_is_redacted_later_in_the_same_chunk() {
+    let (out, _) = run(
+        &rules_with(&[]),
+        &[b"password=Zq9-Lrn-Same-Chunk\nthen Zq9-Lrn-Same-Chunk again\n"],
+    );
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "password=[REDACTED]\nthen [REDACTED] again\n"
+    );
+}

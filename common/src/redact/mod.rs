@@ -399,7 +399,12 @@ impl Redactor {
                 continue;
             }
             out.extend_from_slice(&batch[emitted..start]);
+            let seen = self.learned_gen;
             let (mut spans, tail) = self.scan(line, true);
+            if self.learned_gen != seen {
+                // A value learned on this line is looked for in the lines after it.
+                next[SRC_LEARNED] = 0;
+            }
             let mut flow = None;
             if let Tail::Header(h) = tail {
                 let text_end = line.iter().rposition(|b| !is_sep(b)).map_or(0, |p| p + 1);
