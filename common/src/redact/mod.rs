@@ -18,6 +18,7 @@
 mod ansi;
 mod config;
 mod context;
+mod encoded;
 mod families;
 mod key;
 mod known;
@@ -128,13 +129,15 @@ fn ends_value(b: u8) -> bool {
 }
 
 /// Sources of evidence in `lines`: ESC, keyword literals, long runs, known values, learned
-/// values, extra patterns.
+/// values, extra patterns, percent escapes.
 const SRC_ESC: usize = 0;
 const SRC_KEYWORD: usize = 1;
 const SRC_RUN: usize = 2;
 const SRC_KNOWN: usize = 3;
 const SRC_LEARNED: usize = 4;
-const SOURCES: usize = 6;
+const SRC_EXTRA: usize = 5;
+const SRC_ESCAPE: usize = 6;
+const SOURCES: usize = 7;
 
 impl Redactor {
     pub fn new(rules: Arc<Rules>) -> Self {
@@ -345,7 +348,9 @@ impl Redactor {
                     let Some((s, e)) = prefilter::next_run(&hay[at..]) else {
                         break None;
                     };
-                    if rules.finders.run_has_anchor(hay, at + s, at + e) {
+                    if rules.finders.run_has_anchor(hay, at + s, at + e)
+                        || encoded::run_holds_text(hay, at + s, at + e)
+                    {
                         break Some(at + s);
                     }
                     at += e;
@@ -353,11 +358,13 @@ impl Redactor {
             }
             SRC_KNOWN => rules.known.as_ref().and_then(|k| k.find_at(hay, 0)),
             SRC_LEARNED => self.learned.as_ref().and_then(|k| k.find_at(hay, 0)),
-            _ => rules
+            SRC_ESCAPE => encoded::next_escape(hay),
+            SRC_EXTRA => rules
                 .extra_finder
                 .as_ref()
                 .and_then(|r| r.find(hay))
                 .map(|m| m.start()),
+            _ => None,
         };
         at.map_or(none, |p| from + p)
     }
@@ -477,9 +484,8 @@ impl Redactor {
         let view = View::of(line);
         let bytes = view.as_ref().map_or(line, |v| &v.bytes[..]);
         let (mut spans, mut tail, learn) = self.rules.spans(bytes, complete, learned.as_deref());
-        let mut learned_any = false;
         for (s, e) in learn {
-            learned_any |= self.rules.learned.add(&bytes[s..e]);
+            self.rules.learned.add(&bytes[s..e]);
         }
         if let Some(v) = &view {
             for s in &mut spans {
@@ -491,9 +497,8 @@ impl Redactor {
                 tail = Tail::Header(v.original(h, h + 1).0);
             }
         }
-        if learned_any {
-            self.refresh_learned();
-        }
+        // Values learned here, decoded ones included, are redacted from the next line on.
+        self.refresh_learned();
         (spans, tail)
     }
 
