@@ -374,7 +374,8 @@ pub fn reap_leftovers(pgid: u32, reach: Reach, keep: &[u32]) -> u64 {
             }
             for &(pid, ppid) in &victims {
                 let p = Pid::from_raw(pid as i32);
-                if kill(p, Signal::SIGKILL).is_ok() && is_alive(pid) {
+                // Alive before the signal: a zombie is not counted, and one that dies at once is.
+                if is_alive(pid) && kill(p, Signal::SIGKILL).is_ok() {
                     killed.insert(pid);
                 }
                 if ppid == me {

@@ -12,12 +12,17 @@ use e2e::{Gateway, runner, script};
 
 const WAIT: Duration = Duration::from_secs(60);
 
-/// True while `pid` exists and is not a zombie.
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        s.rsplit_once(')')
-            .is_some_and(|(_, r)| !r.trim_start().starts_with(['Z', 'X']))
-    })
+/// The start time (clock ticks after boot) of `pid` while it exists and is not a zombie: with
+/// the pid, what tells the process apart from a later one that reuses its number.
+fn started(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    if fields.first()?.starts_with(['Z', 'X']) {
+        return None;
+    }
+    // Field 22 of the line; `fields` starts at field 3 (the state).
+    fields.get(19)?.parse().ok()
 }
 
 /// The pid written to `path`, once it is there.
@@ -70,16 +75,19 @@ async fn start(
 /// Kill the runner with SIGKILL; every pid in `pids` must be gone soon after (what is not is
 /// killed here, then reported).
 async fn kill_and_check(mut proc: Child, pids: &[u32], log: &Path) {
-    for &pid in pids {
-        assert!(alive(pid), "{pid} runs before the kill");
-    }
+    let before: Vec<(u32, u64)> = pids
+        .iter()
+        .map(|&pid| (pid, started(pid).expect("runs before the kill")))
+        .collect();
+    // The same process, not one that took its number after it died (pids wrap at 32,768 here).
+    let same = |&(pid, at): &(u32, u64)| started(pid) == Some(at);
     proc.kill().unwrap();
     proc.wait().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while pids.iter().any(|&p| alive(p)) && Instant::now() < deadline {
+    while before.iter().any(same) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let left: Vec<u32> = pids.iter().copied().filter(|&p| alive(p)).collect();
+    let left: Vec<u32> = before.iter().filter(|p| same(p)).map(|p| p.0).collect();
     // What a survivor was: its state and parent, its cgroup, and whether it carried a cookie.
     let about: Vec<String> = left.iter().map(|&pid| describe(pid)).collect();
     for &pid in &left {
