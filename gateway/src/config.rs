@@ -186,10 +186,14 @@ impl Default for Limits {
             max_ingest_bytes: common::wire::MAX_BATCH_BYTES,
             max_json_bytes: 64 * 1024,
             max_artifact_bytes: 32 * 1024 * 1024,
-            // About 20 bytes each (see `auth::replay::NonceCache`): 2 M entries are ~50 MB at most
-            // and hold ~6,600 signed requests per second (each is remembered for 300 s); past
-            // that the store alone answers.
-            nonce_cache_entries: 2_000_000,
+            // About 24 bytes each (see `auth::replay::NonceCache`): 100,000 entries are ~2.4 MB
+            // at most and hold ~330 signed requests per second (each is remembered for 300 s);
+            // past that the store alone answers, as it does for every replay anyway: the front
+            // only refuses one sooner. `loadgen`'s 1,000 runners at 10 lines/s sign ~900
+            // requests a second, ~265,000 live nonces (~6 MB) after five minutes; the former
+            // bound, 2 M entries, allowed ~50 MB (BENCHMARKS.md, "Memory per connection").
+            // `GATEWAY_NONCE_CACHE_ENTRIES`.
+            nonce_cache_entries: 100_000,
             // Within the usual open-file limit of 1,024 (raised to the hard limit at start, see
             // `server::files`) with room for the database's own files.
             max_connections: 1000,
@@ -325,6 +329,12 @@ impl Config {
                 defaults.max_artifact_bytes as u64,
             )?)
             .context("GATEWAY_MAX_ARTIFACT_BYTES is too large")?,
+            nonce_cache_entries: usize::try_from(number(
+                "GATEWAY_NONCE_CACHE_ENTRIES",
+                None,
+                defaults.nonce_cache_entries as u64,
+            )?)
+            .context("GATEWAY_NONCE_CACHE_ENTRIES is too large")?,
             ..defaults
         };
         Ok(Self {
@@ -513,6 +523,30 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn the_nonce_front_is_bounded_by_env() {
+        let c = Config::resolve(Args::default(), &Layers::default()).unwrap();
+        assert_eq!(
+            c.limits.nonce_cache_entries,
+            Limits::default().nonce_cache_entries
+        );
+        let c = Config::resolve(
+            Args::default(),
+            &layers(&[("GATEWAY_NONCE_CACHE_ENTRIES", "5000")]),
+        )
+        .unwrap();
+        assert_eq!(c.limits.nonce_cache_entries, 5000);
+        let err = Config::resolve(
+            Args::default(),
+            &layers(&[("GATEWAY_NONCE_CACHE_ENTRIES", "0")]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("GATEWAY_NONCE_CACHE_ENTRIES"),
+            "{err}"
+        );
     }
 
     #[test]

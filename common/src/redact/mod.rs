@@ -106,6 +106,8 @@ pub struct Redactor {
     counts: BTreeMap<String, u64>,
     /// Whether hits go to the run's tally ([`Rules::tally`]).
     counted: bool,
+    /// Verdicts on the names around keyword hits, remembered.
+    names: prefilter::NameMemo,
 }
 
 impl fmt::Debug for Redactor {
@@ -151,6 +153,7 @@ impl Redactor {
             learned_gen,
             counts: BTreeMap::new(),
             counted: true,
+            names: prefilter::NameMemo::default(),
         }
     }
 
@@ -182,7 +185,29 @@ impl Redactor {
             self.pending.extend_from_slice(chunk);
             return;
         }
+        let mut chunk = chunk;
+        if self.key.is_none()
+            && !self.carry
+            && let Some(p) = memchr::memchr2(b'\n', b'\r', chunk)
+        {
+            // The held-back line ends in this chunk: finish it alone, then, if nothing is held
+            // back any more, take the rest of the chunk's lines straight from it (copying every
+            // chunk behind the held-back bytes first would cost a copy of the whole stream).
+            self.pending.extend_from_slice(&chunk[..=p]);
+            self.drain_pending(out);
+            chunk = &chunk[p + 1..];
+            if self.pending.is_empty() && self.key.is_none() && !self.carry {
+                let done = self.drain(chunk, out, false);
+                self.pending.extend_from_slice(&chunk[done..]);
+                return;
+            }
+        }
         self.pending.extend_from_slice(chunk);
+        self.drain_pending(out);
+    }
+
+    /// Emit what can be emitted of the held-back bytes.
+    fn drain_pending(&mut self, out: &mut Vec<u8>) {
         let pending = std::mem::take(&mut self.pending);
         let done = self.drain(&pending, out, false);
         self.pending = pending;
@@ -332,8 +357,9 @@ impl Redactor {
     }
 
     /// The next place at or after `from` where source `src` has evidence of a secret in `batch`.
-    fn next_hit(&self, src: usize, batch: &[u8], from: usize) -> usize {
+    fn next_hit(&mut self, src: usize, batch: &[u8], from: usize) -> usize {
         let rules = &*self.rules;
+        let memo = &mut self.names;
         let none = usize::MAX;
         let hay = &batch[from..];
         let at = match src {
@@ -341,21 +367,11 @@ impl Redactor {
             SRC_KEYWORD => rules
                 .finders
                 .keywords
-                .first(hay, |s, e| prefilter::keyword_hit(hay, s, &hay[s..e])),
-            SRC_RUN => {
-                let mut at = 0;
-                loop {
-                    let Some((s, e)) = prefilter::next_run(&hay[at..]) else {
-                        break None;
-                    };
-                    if rules.finders.run_has_anchor(hay, at + s, at + e)
-                        || encoded::run_holds_text(hay, at + s, at + e)
-                    {
-                        break Some(at + s);
-                    }
-                    at += e;
-                }
-            }
+                .first(hay, |s, e| prefilter::keyword_hit(hay, s, &hay[s..e], memo)),
+            SRC_RUN => prefilter::find_run(hay, |s, e| {
+                rules.finders.run_has_anchor(hay, s, e) || encoded::run_holds_text(hay, s, e)
+            })
+            .map(|(s, _)| s),
             SRC_KNOWN => rules.known.as_ref().and_then(|k| k.find_at(hay, 0)),
             SRC_LEARNED => self.learned.as_ref().and_then(|k| k.find_at(hay, 0)),
             SRC_ESCAPE => encoded::next_escape(hay),

@@ -5,10 +5,11 @@
 //! * **Keywords** of secrets' names (`assw`, `ecret`, `oken`, `_key`, …), all in one SIMD
 //!   literal search (Teddy); a hit counts only if the name around it is a secret's
 //!   ([`context::classify`]), so `input_tokens` or `PASSED` cost a few nanoseconds.
-//! * **Long runs**: every token family's value is a run of 16+ token bytes. Runs are found eight
-//!   bytes at a time (SWAR, no `unsafe`: one mask and one rarely taken branch per word), and a
-//!   run counts only if a family anchor sits in or just before it — a table of byte pairs read
-//!   at every other position of a few dozen bytes, whatever the number of families.
+//! * **Long runs**: every token family's value is a run of 16+ token bytes. Bytes are classified
+//!   64 at a time into a bit mask (SIMD compares, no `unsafe` here), four shifts of which show
+//!   where 16 token bytes in a row end; the scan never looks back. A run counts
+//!   only if a family anchor sits in or just before it — a table of byte pairs read at every
+//!   other position of a few dozen bytes, whatever the number of families.
 //! * **Values**: known and learned secrets in every encoding; and ESC, for escapes spliced into a
 //!   word.
 
@@ -40,63 +41,112 @@ fn token_byte(b: u8) -> bool {
     (0x30..0x80).contains(&b) || b == b'-'
 }
 
-/// How many of the first (lowest) bytes of a word are token bytes, from its mask.
-fn lead(m: u64) -> usize {
-    ((!m & H).trailing_zeros() / 8) as usize
+/// The token-byte mask of 64 bytes, bit `i` for `block[i]`: sixteen bytes compared at once and
+/// their results gathered into bits (SIMD through `wide`, SSE2 on every x86-64).
+#[inline(always)]
+fn mask64(block: &[u8; 64]) -> u64 {
+    use wide::i8x16;
+    // As signed bytes, 0x30..=0x7f are exactly those greater than 0x2f.
+    let above = i8x16::splat(0x2f);
+    let dash = i8x16::splat(b'-' as i8);
+    let mut m = 0u64;
+    for (k, c) in block.chunks_exact(16).enumerate() {
+        let c: [u8; 16] = c.try_into().expect("16 bytes");
+        let v = i8x16::new(wide::bytemuck::cast(c));
+        let t = v.simd_gt(above) | v.simd_eq(dash);
+        m |= u64::from(t.to_bitmask()) << (16 * k);
+    }
+    m
 }
 
-/// How many of the last (highest) bytes of a word are token bytes, from its mask.
-fn trail(m: u64) -> usize {
-    ((!m & H).leading_zeros() / 8) as usize
+/// Where [`MIN_RUN`] token bytes in a row end in a block with mask `m`: bit `j` set when bytes
+/// `j - 15 ..= j` are all token bytes, the 16 bytes before the block (`before`, bit 0 the
+/// first of them) counting for the first 15 positions.
+#[inline(always)]
+fn run_ends(before: u64, m: u64) -> u64 {
+    const _: () = assert!(MIN_RUN == 16, "the shifts below make 16");
+    let c = (u128::from(m) << 16) | u128::from(before & 0xffff);
+    let mut r = c & (c >> 1);
+    r &= r >> 2;
+    r &= r >> 4;
+    r &= r >> 8;
+    // Bit i of r: bits i ..= i + 15 of c, the 16 bytes ending at byte i - 1 of the block.
+    (r >> 1) as u64
 }
 
-/// The token-byte mask of the eight bytes at `at`, bytes past the end counting as none.
-fn mask_at(buf: &[u8], at: usize) -> u64 {
-    let mut w = [0u8; 8];
-    let rest = buf.get(at..).unwrap_or_default();
-    let n = rest.len().min(8);
-    w[..n].copy_from_slice(&rest[..n]);
-    token_bytes(u64::from_le_bytes(w))
-        & if n == 8 {
-            u64::MAX
-        } else {
-            (1u64 << (8 * n)) - 1
+/// The runs of at least [`MIN_RUN`] token bytes in `buf`, in order, as `(start, end)`, until
+/// `take` accepts one: that one is returned.
+///
+/// Bytes are classified 64 at a time into one bit each, and four shifts of the mask tell where
+/// 16 token bytes in a row end: the first such place gives a run's start without looking back,
+/// and only its end is measured, from the same mask. Each byte is classified about once,
+/// however many runs there are.
+pub(crate) fn find_run(
+    buf: &[u8],
+    mut take: impl FnMut(usize, usize) -> bool,
+) -> Option<(usize, usize)> {
+    let n = buf.len();
+    let mut pos = 0;
+    // The mask of the 16 bytes before `pos`: none at the start, or after a run's end (a byte
+    // that is not a token byte).
+    let mut before = 0u64;
+    'blocks: while pos < n {
+        let m = match buf.get(pos..pos + 64) {
+            Some(b) => mask64(b.try_into().expect("64 bytes")),
+            None => {
+                // The last block: bytes past the end count as no token bytes (zero is not one).
+                let mut b = [0u8; 64];
+                b[..n - pos].copy_from_slice(&buf[pos..]);
+                mask64(&b)
+            }
+        };
+        let mut ends = run_ends(before, m);
+        while ends != 0 {
+            // The first 16 in a row end at `j`, so the run starts 15 bytes before: had it
+            // started earlier, 16 in a row would have ended earlier, here or in the block
+            // before.
+            let j = ends.trailing_zeros() as usize;
+            let s = pos + j - 15;
+            let rest = if j < 63 { !m >> (j + 1) } else { 0 };
+            if rest != 0 {
+                let e = pos + j + 1 + rest.trailing_zeros() as usize;
+                if take(s, e) {
+                    return Some((s, e));
+                }
+                // Byte `e` is not a token byte: the next run's first 16 end 16 bytes after it
+                // or later, in this block's mask as it is.
+                let k = e - pos + 16;
+                ends = if k < 64 { ends & (!0u64 << k) } else { 0 };
+                continue;
+            }
+            // The run fills the block: measure on, a word, then a byte, at a time.
+            let mut e = pos + 64;
+            while let Some(w) = buf.get(e..e + 8) {
+                let t = !token_bytes(u64::from_le_bytes(w.try_into().expect("eight bytes"))) & H;
+                if t != 0 {
+                    break;
+                }
+                e += 8;
+            }
+            while e < n && token_byte(buf[e]) {
+                e += 1;
+            }
+            if take(s, e) {
+                return Some((s, e));
+            }
+            (pos, before) = (e, 0);
+            continue 'blocks;
         }
+        before = m >> 48;
+        pos += 64;
+    }
+    None
 }
 
 /// The first run of at least [`MIN_RUN`] token bytes in `buf`, as `(start, end)`.
-///
-/// Such a run holds a whole aligned eight-byte word of token bytes, and it is at least
-/// [`MIN_RUN`] long exactly when the token bytes at the end of the word before, the word, and
-/// the token bytes at the start of the word after make [`MIN_RUN`]. So each word is looked at
-/// once, with one rarely taken branch; a run is measured only where one is.
+#[cfg(test)]
 pub(crate) fn next_run(buf: &[u8]) -> Option<(usize, usize)> {
-    const _: () = assert!(
-        MIN_RUN >= 15 && MIN_RUN <= 16,
-        "runs must hold an aligned word"
-    );
-    let words = buf.chunks_exact(8);
-    let tail = mask_at(buf, buf.len() - words.remainder().len());
-    let mut masks = words
-        .map(|c| token_bytes(u64::from_le_bytes(c.try_into().expect("eight bytes"))))
-        .chain(std::iter::once(tail));
-    let (mut prev, mut cur) = (0u64, masks.next()?);
-    for (i, next) in masks.enumerate() {
-        // Both halves are computed every time (`&`, not `&&`): one branch, rarely taken.
-        if (cur == H) & (trail(prev) + 8 + lead(next) >= MIN_RUN) {
-            let mut s = i * 8;
-            while s > 0 && token_byte(buf[s - 1]) {
-                s -= 1;
-            }
-            let mut e = i * 8 + 8;
-            while e < buf.len() && token_byte(buf[e]) {
-                e += 1;
-            }
-            return Some((s, e));
-        }
-        (prev, cur) = (cur, next);
-    }
-    None
+    find_run(buf, |_, _| true)
 }
 
 /// Keyword literals, searched together in one pass (the groups only keep the list readable).
@@ -135,8 +185,56 @@ pub(crate) const KEYWORD_GROUPS: &[&[&str]] = &[
     ],
 ];
 
+/// Names judged lately and the verdicts, so a name met on every line (`input_tokens` in each
+/// stream-json usage line, `PASSED` in each pytest line) is judged once: [`context::classify`]
+/// depends on the name's bytes alone, so a remembered verdict is the verdict. Direct-mapped,
+/// names of up to [`NameMemo::LONGEST`] bytes.
+#[derive(Debug, Clone)]
+pub(crate) struct NameMemo {
+    slots: Box<[([u8; Self::LONGEST], u8, bool); Self::SLOTS]>,
+}
+
+impl Default for NameMemo {
+    fn default() -> Self {
+        // Length 0 marks an empty slot: names are never empty here (they hold a literal).
+        Self {
+            slots: Box::new([([0; Self::LONGEST], 0, false); Self::SLOTS]),
+        }
+    }
+}
+
+impl NameMemo {
+    const LONGEST: usize = 40;
+    const SLOTS: usize = 64;
+
+    /// `context::classify(name).is_some()`, remembered.
+    fn secret_name(&mut self, name: &[u8]) -> bool {
+        if name.is_empty() || name.len() > Self::LONGEST {
+            return context::classify(name).is_some();
+        }
+        let edge = |b: &[u8]| {
+            let mut w = [0u8; 8];
+            w[..b.len()].copy_from_slice(b);
+            u64::from_le_bytes(w)
+        };
+        let n = name.len();
+        let h = (edge(&name[..n.min(8)]) ^ edge(&name[n.saturating_sub(8)..]).rotate_left(29))
+            .wrapping_add(n as u64)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let slot = &mut self.slots[(h >> 58) as usize];
+        if usize::from(slot.1) == n && slot.0[..n] == *name {
+            return slot.2;
+        }
+        let verdict = context::classify(name).is_some();
+        slot.0[..n].copy_from_slice(name);
+        slot.1 = n as u8;
+        slot.2 = verdict;
+        verdict
+    }
+}
+
 /// Whether a keyword hit at `hit` in `buf` is worth a closer look.
-pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8]) -> bool {
+pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMemo) -> bool {
     match lit {
         b"://" => {
             // user-info: `scheme://user:pass@host` before the next blank or quote.
@@ -163,7 +261,7 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8]) -> bool {
             while e < buf.len() && context::name_byte(buf[e]) {
                 e += 1;
             }
-            context::classify(&buf[s..e]).is_some()
+            memo.secret_name(&buf[s..e])
         }
     }
 }
@@ -450,6 +548,56 @@ mod tests {
             }
         }
         assert!(checked > 10_000);
+    }
+
+    /// Every run by the byte-at-a-time definition.
+    fn naive_all(buf: &[u8]) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        while let Some((s, e)) = naive(&buf[at..]) {
+            out.push((at + s, at + e));
+            at += e;
+        }
+        out
+    }
+
+    #[test]
+    fn every_run_is_found_across_blocks_and_ends() {
+        // Deterministic text with runs of every length around the block and word sizes.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for case in 0..400 {
+            let len = (next() % 700) as usize;
+            let gap = 1 + (case % 7) as u64;
+            let mut buf = Vec::with_capacity(len);
+            while buf.len() < len {
+                let run = match next() % 4 {
+                    0 => next() % 16,
+                    1 => 14 + next() % 4,
+                    2 => 60 + next() % 10,
+                    _ => next() % 200,
+                };
+                for _ in 0..run {
+                    buf.push(b"aZ09_-:~{"[(next() % 9) as usize]);
+                }
+                for _ in 0..1 + next() % gap {
+                    buf.push(b" ./+\"\x00\xff,"[(next() % 8) as usize]);
+                }
+            }
+            buf.truncate(len);
+            let mut got = Vec::new();
+            find_run(&buf, |s, e| {
+                got.push((s, e));
+                false
+            });
+            assert_eq!(got, naive_all(&buf), "case {case}");
+            assert_eq!(next_run(&buf), naive(&buf), "case {case}");
+        }
     }
 
     #[test]

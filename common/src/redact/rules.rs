@@ -273,12 +273,12 @@ impl Rules {
     /// start: the run pass alone, for benchmarks.
     #[doc(hidden)]
     pub fn run_pass(&self, text: &[u8]) -> (usize, usize) {
-        let (mut runs, mut anchored, mut at) = (0, 0, 0);
-        while let Some((s, e)) = prefilter::next_run(&text[at..]) {
+        let (mut runs, mut anchored) = (0, 0);
+        prefilter::find_run(text, |s, e| {
             runs += 1;
-            anchored += usize::from(self.finders.run_has_anchor(text, at + s, at + e));
-            at += e;
-        }
+            anchored += usize::from(self.finders.run_has_anchor(text, s, e));
+            false
+        });
         (runs, anchored)
     }
 
@@ -286,11 +286,11 @@ impl Rules {
     /// a base64 run that decodes to text, and how many percent escapes `text` holds.
     #[doc(hidden)]
     pub fn encoded_pass(&self, text: &[u8]) -> (usize, usize) {
-        let (mut runs, mut at) = (0, 0);
-        while let Some((s, e)) = prefilter::next_run(&text[at..]) {
-            runs += usize::from(encoded::run_holds_text(text, at + s, at + e));
-            at += e;
-        }
+        let mut runs = 0;
+        prefilter::find_run(text, |s, e| {
+            runs += usize::from(encoded::run_holds_text(text, s, e));
+            false
+        });
         let (mut escapes, mut at) = (0, 0);
         while let Some(p) = encoded::next_escape(&text[at..]) {
             escapes += 1;
