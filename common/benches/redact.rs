@@ -184,6 +184,12 @@ fn main() {
         "run pass alone:     {:>8.0} MB per CPU second, {runs} runs, {anchored} near an anchor",
         mb_per_s(text.len(), cpu_secs() - c)
     );
+    let c = cpu_secs();
+    let (texts, escapes) = rules.encoded_pass(&text);
+    println!(
+        "encoded pass alone: {:>8.0} MB per CPU second, {texts} runs decode to text, {escapes} percent escapes",
+        mb_per_s(text.len(), cpu_secs() - c)
+    );
     let mb = text.len() as f64 / 1e6;
     println!("input: {mb:.0} MB of mixed log text, {CHUNK} B chunks, best of 3, one core");
     println!(

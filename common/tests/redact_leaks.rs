@@ -278,3 +278,226 @@ fn short_values_prose_and_code_stay_intact() {
         assert_eq!(red(&format!("{line}\n")), format!("{line}\n"), "{line:?}");
     }
 }
+
+/// Percent-encoding of the whole text except letters and digits, as a form body or a query
+/// string built from the text would carry it.
+fn percent_all(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Leak class 6, first appearance encoded: a secret whose first copy is percent-encoded (a query
+/// string, a form body, a URL's user-info) is found in the decoded text and replaced in the
+/// encoded one, escapes included; nothing had to teach it first.
+#[test]
+fn secrets_first_seen_percent_encoded() {
+    let ghp = "ghp_Q7mZk2Lx9Rb4Tn8Vw3Yc6Hd1Jf5Gs0Pa2Ke7";
+    let aws = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYzq9Lk4Tn8V";
+    let slack = "xoxb-123456789012-1234567890123-Zq8Xw7Vu6Ts5Rq4Po3Nm2Lk1";
+    let cases: Vec<(String, &str)> = vec![
+        (
+            format!("GET /cb?client_secret={}&x=1", percent_all(aws)),
+            aws,
+        ),
+        (format!("https://host/x?q={}&page=2", percent_all(ghp)), ghp),
+        (
+            format!("curl 'https://h/hook?t={}'", percent_all(slack)),
+            slack,
+        ),
+        (
+            format!(
+                "POST body: user=bob&password={}",
+                percent_all("p@ss/w0rd!Zq9x")
+            ),
+            "p@ss/w0rd!Zq9x",
+        ),
+        (
+            format!(
+                "connect {}",
+                "postgres://admin:p%40ssW0rd%21xyz@db.internal:5432/app"
+            ),
+            "p%40ssW0rd%21xyz",
+        ),
+        // The whole assignment encoded, keyword and all, and encoded twice.
+        (
+            format!(
+                "redirect=%2Fnext%3F{}",
+                percent_all(&format!("GITHUB_TOKEN={ghp}"))
+            ),
+            ghp,
+        ),
+        (
+            format!(
+                "next={}",
+                percent_all(&percent_all(&format!("aws_secret_access_key={aws}")))
+            ),
+            aws,
+        ),
+    ];
+    let rules = rules_with(&[]);
+    for (line, secret) in &cases {
+        let (out, counts) = run(&rules, &[format!("{line}\n").as_bytes()]);
+        let out = String::from_utf8(out).unwrap();
+        for enc in [
+            secret.to_string(),
+            percent_all(secret),
+            percent_all(&percent_all(secret)),
+        ] {
+            for piece in enc.as_bytes().windows(12.min(enc.len())) {
+                let piece = std::str::from_utf8(piece).unwrap();
+                assert!(!out.contains(piece), "{line:?} -> {out:?} leaks {piece:?}");
+            }
+        }
+        assert!(out.contains(REDACTED) && !counts.is_empty(), "{line:?}");
+    }
+    // Learned from its encoded first appearance: the bare value later is redacted too.
+    let (out, _) = run(
+        &rules,
+        &[
+            b"login?password=Tr0ub4dor%26Zq%2F9x\n",
+            b"echo Tr0ub4dor&Zq/9x\n",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "login?password=[REDACTED]\necho [REDACTED]\n"
+    );
+}
+
+/// Leak class 6, first appearance in base64: a config fragment, a Kubernetes Secret's `data:`,
+/// a `.dockerconfigjson` (base64 inside base64), an `.npmrc`, a JWT's payload. The whole base64
+/// run is replaced, and the secret found inside it is learned.
+#[test]
+fn secrets_first_seen_in_base64() {
+    use base64::Engine;
+    let url_safe = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let std_pad = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let ghp = "ghp_Q7mZk2Lx9Rb4Tn8Vw3Yc6Hd1Jf5Gs0Pa2Ke7";
+    let npm = "npm_Zq8Xw7Vu6Ts5Rq4Po3Nm2Lk1Ji0Hg9Fe8Dc7B";
+    let pw = "Tr0ub4dor-Zq9x-Lk4";
+    let docker = format!(
+        r#"{{"auths":{{"ghcr.io":{{"auth":"{}"}}}}}}"#,
+        std_pad(format!("octocat:{ghp}").as_bytes())
+    );
+    let cases: Vec<(String, String, &str)> = vec![
+        (
+            std_pad(format!("GITHUB_TOKEN={ghp}\n").as_bytes()),
+            String::new(),
+            ghp,
+        ),
+        (
+            format!(
+                "  DB_CONFIG: {}",
+                std_pad(format!("host=db user=app password={pw}").as_bytes())
+            ),
+            "  DB_CONFIG: ".into(),
+            pw,
+        ),
+        (
+            format!("  .dockerconfigjson: {}", std_pad(docker.as_bytes())),
+            "  .dockerconfigjson: ".into(),
+            ghp,
+        ),
+        (
+            format!(
+                "  .npmrc: {}",
+                std_pad(
+                    format!("//registry.npmjs.org/:_authToken={npm}\nalways-auth=true\n")
+                        .as_bytes()
+                )
+            ),
+            "  .npmrc: ".into(),
+            npm,
+        ),
+        (
+            format!(
+                "Authorization: Basic {}",
+                std_pad(format!("deploy:{pw}").as_bytes())
+            ),
+            "Authorization: Basic ".into(),
+            pw,
+        ),
+        (
+            format!(
+                "cookie={}.{}.c2lnbmF0dXJlLWJ5dGVz",
+                url_safe(br#"{"alg":"HS256","typ":"JWT"}"#),
+                url_safe(format!(r#"{{"sub":"ci","npm":"{npm}"}}"#).as_bytes())
+            ),
+            "cookie=".into(),
+            npm,
+        ),
+    ];
+    let rules = rules_with(&[]);
+    for (line, kept, secret) in &cases {
+        let (out, _) = run(&rules, &[format!("{line}\n").as_bytes()]);
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.starts_with(kept.as_str()) && out.contains(REDACTED),
+            "{line:?} -> {out:?}"
+        );
+        for piece in secret.as_bytes().windows(12) {
+            assert!(
+                !out.contains(std::str::from_utf8(piece).unwrap()),
+                "{line:?}"
+            );
+        }
+        // Nothing of the base64 run is left either.
+        let run_text = &line[kept.len()..];
+        for piece in run_text.as_bytes().windows(16) {
+            assert!(
+                !out.contains(std::str::from_utf8(piece).unwrap()),
+                "{line:?} -> {out:?}"
+            );
+        }
+    }
+    // Learned from its base64 first appearance: printed bare later, it is redacted.
+    let first = std_pad(format!("DB_PASSWORD={pw}").as_bytes());
+    let (out, counts) = run(
+        &rules_with(&[]),
+        &[format!("{first}\nretrying with {pw} now\n").as_bytes()],
+    );
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "[REDACTED]\nretrying with [REDACTED] now\n"
+    );
+    assert_eq!(counts.get("learned_value"), Some(&1), "{counts:?}");
+}
+
+/// Encoded text without a secret stays as it is: URLs with escapes, base64 of prose, images,
+/// integrity strings, hashes, UUIDs.
+#[test]
+fn encoded_text_without_a_secret_is_left_alone() {
+    let prose = base64(b"The quick brown fox jumps over the lazy dog, again and again.");
+    let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+    for line in [
+        "GET /search?q=rust%20redaction%20speed&lang=en 200".to_string(),
+        "open https://example.com/a%2Fb/c%3Fd?x=%E2%9C%93".to_string(),
+        "progress: 100% done, 45%|####".to_string(),
+        format!("echo {prose} | base64 -d"),
+        format!("<img src=\"data:image/png;base64,{png}\">"),
+        "\"integrity\": \"sha512-z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg/SpIdNs6c5H0NE8XYXysP+DGNKHfuwvY7kxvUdBeoGlODJ6+SfaPg==\"".to_string(),
+        "commit 9fceb02d0ae598e95dc970b74767f19372d61af8 4f1c2a3b-1d2e-4f5a-8b9c-0d1e2f3a4b5c".to_string(),
+    ] {
+        assert_eq!(red(&format!("{line}\n")), format!("{line}\n"), "{line:?}");
+    }
+}
+
+/// A value learned on one line is redacted on the next even when both arrive in one chunk.
+#[test]
+fn a_value_learned_is_redacted_later_in_the_same_chunk() {
+    let (out, _) = run(
+        &rules_with(&[]),
+        &[b"password=Zq9-Lrn-Same-Chunk\nthen Zq9-Lrn-Same-Chunk again\n"],
+    );
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "password=[REDACTED]\nthen [REDACTED] again\n"
+    );
+}

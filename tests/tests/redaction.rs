@@ -247,8 +247,47 @@ fn base64_of(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
 }
 
+/// `s` percent-encoded but for letters and digits (`-`, `_` and `.` too, so no token keeps its
+/// shape), as a query string or form body built from it carries it.
+fn percent_all(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// `b` with its percent escapes decoded.
+fn percent_decoded(b: &[u8]) -> Vec<u8> {
+    let hex = |c: u8| (c as char).to_digit(16);
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                b.get(i + 1).and_then(|&c| hex(c)),
+                b.get(i + 2).and_then(|&c| hex(c)),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
 /// What the child prints for the corpus, as files it writes in order: `(file, to stderr, one
-/// byte per write)`. Every row appears first in context on stderr, then in every presentation
+/// byte per write)`. Every row appears first encoded (`encoded.out`: percent-encoded in a query
+/// string and in base64, every other row taking the base64 form first, so each encoding is a
+/// first appearance for half the rows, nothing having taught the secret before), then in
+/// context on stderr, then in every presentation
 /// on stdout: cut into single-byte writes, split by colour codes, inside Claude stream-json
 /// (JSON-escaped one to three times), in XML and YAML, deep in one line over 64 KiB, and later
 /// bare, URL-encoded, base64-encoded and bare split by a colour code.
@@ -261,7 +300,15 @@ fn corpus_files(rows: &[(String, String, String)]) -> Vec<(&'static str, String,
     let mut markup = String::new();
     let mut long = "x".repeat(50 * 1024);
     let mut later = String::new();
+    let mut encoded = String::new();
     for (i, (_, secret, line)) in rows.iter().enumerate() {
+        let query = format!("GET /cb?state=x&q={}&page=2\n", percent_all(line));
+        let b64 = format!("  config: {}\n", base64_of(line.as_bytes()));
+        if i % 2 == 0 {
+            encoded.push_str(&format!("{query}{b64}"));
+        } else {
+            encoded.push_str(&format!("{b64}{query}"));
+        }
         let mid = secret.len() / 2;
         let split = format!("{}\x1b[1;31m{}\x1b[0m", &secret[..mid], &secret[mid..]);
         ansi.push_str(&line.replacen(secret.as_str(), &split, 1));
@@ -296,6 +343,7 @@ fn corpus_files(rows: &[(String, String, String)]) -> Vec<(&'static str, String,
     }
     long.push('\n');
     vec![
+        ("encoded.out", encoded, false, false),
         ("first.err", plain.clone(), true, false),
         ("bytes.out", plain, false, true),
         ("ansi.out", ansi, false, false),
@@ -425,6 +473,7 @@ async fn every_family_in_every_presentation_reaches_no_sink() {
         .iter()
         .map(|(_, secret, line)| line.replace(secret.as_str(), "\n"))
         .collect();
+
     let mut pieces: Vec<Vec<u8>> = Vec::new();
     let mut owner: Vec<(usize, &str)> = Vec::new();
     let mut left_out = 0;
@@ -459,12 +508,19 @@ async fn every_family_in_every_presentation_reaches_no_sink() {
             .replace("\\u001b[0m", "")
             .replace("\x1b[1;31m", "")
             .replace("\x1b[0m", "");
+        // And what a reader who decodes its percent escapes sees.
+        let decoded = percent_decoded(visible.as_bytes());
         let mut seen = std::collections::BTreeSet::new();
-        for m in finder.find_overlapping_iter(visible.as_bytes()) {
-            let (row, what) = owner[m.pattern().as_usize()];
-            if seen.insert(row) {
-                let piece = String::from_utf8_lossy(&pieces[m.pattern().as_usize()]);
-                leaks.push(format!("{}: {what} {piece:?} in {place}", rows[row].0));
+        for (how, text) in [
+            ("", visible.as_bytes()),
+            (" (percent-decoded)", &decoded[..]),
+        ] {
+            for m in finder.find_overlapping_iter(text) {
+                let (row, what) = owner[m.pattern().as_usize()];
+                if seen.insert(row) {
+                    let piece = String::from_utf8_lossy(&pieces[m.pattern().as_usize()]);
+                    leaks.push(format!("{}: {what} {piece:?} in {place}{how}", rows[row].0));
+                }
             }
         }
     }

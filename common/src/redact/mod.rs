@@ -18,6 +18,7 @@
 mod ansi;
 mod config;
 mod context;
+mod encoded;
 mod families;
 mod key;
 mod known;
@@ -130,13 +131,15 @@ fn ends_value(b: u8) -> bool {
 }
 
 /// Sources of evidence in `lines`: ESC, keyword literals, long runs, known values, learned
-/// values, extra patterns.
+/// values, extra patterns, percent escapes.
 const SRC_ESC: usize = 0;
 const SRC_KEYWORD: usize = 1;
 const SRC_RUN: usize = 2;
 const SRC_KNOWN: usize = 3;
 const SRC_LEARNED: usize = 4;
-const SOURCES: usize = 6;
+const SRC_EXTRA: usize = 5;
+const SRC_ESCAPE: usize = 6;
+const SOURCES: usize = 7;
 
 impl Redactor {
     pub fn new(rules: Arc<Rules>) -> Self {
@@ -365,15 +368,19 @@ impl Redactor {
                 .finders
                 .keywords
                 .first(hay, |s, e| prefilter::keyword_hit(hay, s, &hay[s..e], memo)),
-            SRC_RUN => prefilter::find_run(hay, |s, e| rules.finders.run_has_anchor(hay, s, e))
-                .map(|(s, _)| s),
+            SRC_RUN => prefilter::find_run(hay, |s, e| {
+                rules.finders.run_has_anchor(hay, s, e) || encoded::run_holds_text(hay, s, e)
+            })
+            .map(|(s, _)| s),
             SRC_KNOWN => rules.known.as_ref().and_then(|k| k.find_at(hay, 0)),
             SRC_LEARNED => self.learned.as_ref().and_then(|k| k.find_at(hay, 0)),
-            _ => rules
+            SRC_ESCAPE => encoded::next_escape(hay),
+            SRC_EXTRA => rules
                 .extra_finder
                 .as_ref()
                 .and_then(|r| r.find(hay))
                 .map(|m| m.start()),
+            _ => None,
         };
         at.map_or(none, |p| from + p)
     }
@@ -415,7 +422,12 @@ impl Redactor {
                 continue;
             }
             out.extend_from_slice(&batch[emitted..start]);
+            let seen = self.learned_gen;
             let (mut spans, tail) = self.scan(line, true);
+            if self.learned_gen != seen {
+                // A value learned on this line is looked for in the lines after it.
+                next[SRC_LEARNED] = 0;
+            }
             let mut flow = None;
             if let Tail::Header(h) = tail {
                 let text_end = line.iter().rposition(|b| !is_sep(b)).map_or(0, |p| p + 1);
@@ -488,9 +500,8 @@ impl Redactor {
         let view = View::of(line);
         let bytes = view.as_ref().map_or(line, |v| &v.bytes[..]);
         let (mut spans, mut tail, learn) = self.rules.spans(bytes, complete, learned.as_deref());
-        let mut learned_any = false;
         for (s, e) in learn {
-            learned_any |= self.rules.learned.add(&bytes[s..e]);
+            self.rules.learned.add(&bytes[s..e]);
         }
         if let Some(v) = &view {
             for s in &mut spans {
@@ -502,9 +513,8 @@ impl Redactor {
                 tail = Tail::Header(v.original(h, h + 1).0);
             }
         }
-        if learned_any {
-            self.refresh_learned();
-        }
+        // Values learned here, decoded ones included, are redacted from the next line on.
+        self.refresh_learned();
         (spans, tail)
     }
 

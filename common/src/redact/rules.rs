@@ -5,7 +5,7 @@
 use super::families::{self, Family};
 use super::known::{Learned, ValueMatcher};
 use super::prefilter::{self, Finders};
-use super::{context, key};
+use super::{context, encoded, key};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::{Regex, RegexBuilder};
 use std::collections::BTreeMap;
@@ -282,6 +282,23 @@ impl Rules {
         (runs, anchored)
     }
 
+    /// The encoded-text evidence alone, for benchmarks: how many runs of token bytes belong to
+    /// a base64 run that decodes to text, and how many percent escapes `text` holds.
+    #[doc(hidden)]
+    pub fn encoded_pass(&self, text: &[u8]) -> (usize, usize) {
+        let mut runs = 0;
+        prefilter::find_run(text, |s, e| {
+            runs += usize::from(encoded::run_holds_text(text, s, e));
+            false
+        });
+        let (mut escapes, mut at) = (0, 0);
+        while let Some(p) = encoded::next_escape(&text[at..]) {
+            escapes += 1;
+            at += p + 1;
+        }
+        (runs, escapes)
+    }
+
     fn known_rule(&self) -> usize {
         self.names.len() - 2
     }
@@ -318,6 +335,17 @@ impl Rules {
         view: &[u8],
         complete: bool,
         learned: Option<&ValueMatcher>,
+    ) -> (Vec<Span>, Tail, Vec<(usize, usize)>) {
+        self.spans_at(view, complete, learned, 0)
+    }
+
+    /// [`Rules::spans`] of a view `depth` decodings deep (0: the line itself; see `encoded`).
+    pub(crate) fn spans_at(
+        &self,
+        view: &[u8],
+        complete: bool,
+        learned: Option<&ValueMatcher>,
+        depth: u8,
     ) -> (Vec<Span>, Tail, Vec<(usize, usize)>) {
         let mut found = Vec::new();
         let push = |found: &mut Vec<Span>, start, end, rule, ctx| {
@@ -375,11 +403,13 @@ impl Rules {
         }
         // Every value found by context or shape is learned, each on its own (before spans
         // that touch are fused: `SENTRY_DSN=https://KEY@…` teaches the URL and the key).
-        let learn = found
+        let learn: Vec<(usize, usize)> = found
             .iter()
             .filter(|s| s.rule != 0 && s.rule < self.known_rule())
             .map(|s| (s.start, s.end))
             .collect();
+        // Secrets found decoded (learned there, as decoded values): escapes and base64 runs.
+        encoded::spans(self, view, learned, depth, &learn, &mut found);
         (merge(found), tail, learn)
     }
 }

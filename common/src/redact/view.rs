@@ -19,11 +19,7 @@ impl View {
     /// The view of `line`, or `None` if it would be `line` itself (no ESC, no backslash).
     pub fn of(line: &[u8]) -> Option<Self> {
         memchr::memchr2(ESC, b'\\', line)?;
-        let mut v = View {
-            bytes: Vec::with_capacity(line.len()),
-            starts: Vec::with_capacity(line.len()),
-            ends: Vec::with_capacity(line.len()),
-        };
+        let mut v = View::empty(line.len());
         let mut i = 0;
         while i < line.len() {
             match line[i] {
@@ -66,7 +62,17 @@ impl View {
         Some(v)
     }
 
-    fn push(&mut self, b: u8, start: usize, end: usize) {
+    /// An empty view, to be built byte by byte (a decoded view, see `encoded`).
+    pub(crate) fn empty(capacity: usize) -> Self {
+        View {
+            bytes: Vec::with_capacity(capacity),
+            starts: Vec::with_capacity(capacity),
+            ends: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// Append view byte `b`, standing for original range `start..end`.
+    pub(crate) fn push(&mut self, b: u8, start: usize, end: usize) {
         self.bytes.push(b);
         self.starts.push(start as u32);
         self.ends.push(end as u32);
