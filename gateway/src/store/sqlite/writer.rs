@@ -488,12 +488,13 @@ mod tests {
             .collect();
         // Counted under the writer's lock: the search indexer, which shares the writer, may
         // commit between an unlocked count and the group.
-        let mut writer = lock(&sqlite.inner.writer);
-        let before = wal_commits(&path);
-        assert!(before >= 2, "the counter sees the runs' commits: {before}");
-        assert!(append_group(&mut writer, group));
-        assert_eq!(wal_commits(&path), before + 1, "one commit for the group");
-        drop(writer);
+        {
+            let mut writer = lock(&sqlite.inner.writer);
+            let before = wal_commits(&path);
+            assert!(before >= 2, "the counter sees the runs' commits: {before}");
+            assert!(append_group(&mut writer, group));
+            assert_eq!(wal_commits(&path), before + 1, "one commit for the group");
+        }
 
         let got: Vec<_> = answers
             .into_iter()
