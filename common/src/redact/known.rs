@@ -3,7 +3,7 @@
 //! variables hold them.
 
 use super::rules::RuleError;
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Anchored, Input, MatchKind, StartKind};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -88,8 +88,79 @@ const MAX_LEARNED_LEN: usize = 4096;
 /// the others only where they do not continue a word or make a JSON key).
 pub(crate) struct ValueMatcher {
     ac: AhoCorasick,
+    /// The prefilter's first look when there are too many forms for the automaton's own.
+    stride: Option<Stride>,
     base64: Vec<bool>,
     values: usize,
+}
+
+/// Most forms the automaton's own first look (a packed SIMD search) takes; past it, the
+/// automaton walks every byte, ~250 MB/s whatever the text, and [`Stride`] looks first.
+const PACKED_FORMS: usize = 64;
+
+/// A first look for any number of forms, at one table read every four bytes. Every form is
+/// [`MIN_KNOWN_LEN`] (8) bytes or longer, so wherever one starts, one of the four positions at
+/// or after its start that a read every four bytes lands on begins four of its bytes: its bytes
+/// 0–3, 1–4, 2–5 or 3–6. Those four keys of every form, hashed, make a bit set (sized so that
+/// about one read in 256 passes by chance); a read that passes is confirmed by an anchored
+/// search at the four starts it may belong to.
+struct Stride {
+    bits: Vec<u64>,
+    shift: u32,
+    anchored: AhoCorasick,
+}
+
+fn stride_slot(key: &[u8], shift: u32) -> usize {
+    let k = u32::from_le_bytes(key.try_into().expect("four bytes"));
+    (k.wrapping_mul(0x9e37_79b1) >> shift) as usize
+}
+
+impl Stride {
+    fn new(forms: &[&[u8]]) -> Result<Self, aho_corasick::BuildError> {
+        let log = (4 * 256 * forms.len())
+            .next_power_of_two()
+            .trailing_zeros()
+            .clamp(12, 23);
+        let shift = 32 - log;
+        let mut bits = vec![0u64; (1usize << log) / 64];
+        for f in forms {
+            assert!(
+                f.len() >= MIN_KNOWN_LEN,
+                "forms are {MIN_KNOWN_LEN} bytes or longer"
+            );
+            for k in 0..4 {
+                let slot = stride_slot(&f[k..k + 4], shift);
+                bits[slot / 64] |= 1 << (slot % 64);
+            }
+        }
+        let anchored = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostLongest)
+            .start_kind(StartKind::Anchored)
+            .build(forms)?;
+        Ok(Self {
+            bits,
+            shift,
+            anchored,
+        })
+    }
+
+    /// A place at or after `from` where some form starts, in the first line that holds one.
+    fn find_at(&self, hay: &[u8], from: usize) -> Option<usize> {
+        let mut p = from;
+        while p + 4 <= hay.len() {
+            let slot = stride_slot(&hay[p..p + 4], self.shift);
+            if self.bits[slot / 64] >> (slot % 64) & 1 != 0 {
+                for q in p.saturating_sub(3).max(from)..=p {
+                    let input = Input::new(hay).span(q..hay.len()).anchored(Anchored::Yes);
+                    if self.anchored.find(input).is_some() {
+                        return Some(q);
+                    }
+                }
+            }
+            p += 4;
+        }
+        None
+    }
 }
 
 impl ValueMatcher {
@@ -98,15 +169,23 @@ impl ValueMatcher {
         if forms.is_empty() {
             return Ok(None);
         }
+        let err = |e: aho_corasick::BuildError| RuleError {
+            name: format!("known values: {e}"),
+            source: regex::Error::Syntax(String::new()),
+        };
+        let bytes: Vec<&[u8]> = forms.iter().map(|(f, _)| f.as_bytes()).collect();
         let ac = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostLongest)
-            .build(forms.iter().map(|(f, _)| f.as_bytes()))
-            .map_err(|e| RuleError {
-                name: format!("known values: {e}"),
-                source: regex::Error::Syntax(String::new()),
-            })?;
+            .build(&bytes)
+            .map_err(err)?;
+        let stride = if bytes.len() > PACKED_FORMS {
+            Some(Stride::new(&bytes).map_err(err)?)
+        } else {
+            None
+        };
         Ok(Some(Self {
             ac,
+            stride,
             base64: forms.iter().map(|(_, b)| *b).collect(),
             values: values.len(),
         }))
@@ -118,7 +197,10 @@ impl ValueMatcher {
 
     /// The first place at or after `from` where some form occurs (for the prefilter).
     pub fn find_at(&self, hay: &[u8], from: usize) -> Option<usize> {
-        self.ac.find(&hay[from..]).map(|m| from + m.start())
+        match &self.stride {
+            Some(s) => s.find_at(hay, from),
+            None => self.ac.find(&hay[from..]).map(|m| from + m.start()),
+        }
     }
 
     /// Where the values occur in `view`, as ranges.
@@ -263,6 +345,68 @@ fn base64_core(value: &[u8], align: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_forms_are_found_where_the_automaton_finds_them() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let alphabet = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/+\"= \n";
+        let values: Vec<String> = (0..40)
+            .map(|i| {
+                let len = 8 + (next() % 20) as usize;
+                let mut v: String = (0..len)
+                    .map(|_| alphabet[(next() % 62) as usize] as char)
+                    .collect();
+                if i % 4 == 0 {
+                    v.push_str("\"/+x"); // forms that differ: JSON-escaped, percent-encoded
+                }
+                v
+            })
+            .collect();
+        let m = ValueMatcher::new(&values).unwrap().unwrap();
+        assert!(
+            m.stride.is_some(),
+            "{} forms take the stride look",
+            m.base64.len()
+        );
+        let forms = variants(&values);
+        let (mut found, mut cases) = (0, 0);
+        for _ in 0..3_000 {
+            let mut hay = Vec::new();
+            let len = (next() % 400) as usize;
+            while hay.len() < len {
+                if next() % 9 == 0 {
+                    let f = &forms[(next() % forms.len() as u64) as usize].0;
+                    hay.extend_from_slice(f.as_bytes());
+                } else {
+                    hay.push(alphabet[(next() % alphabet.len() as u64) as usize]);
+                }
+            }
+            let from = (next() % (hay.len() as u64 + 1)) as usize;
+            let want = m.ac.find(&hay[from..]).map(|f| from + f.start());
+            let got = m.find_at(&hay, from);
+            cases += 1;
+            match (want, got) {
+                (None, None) => {}
+                (Some(w), Some(g)) => {
+                    found += 1;
+                    assert!(g >= w && !hay[w..g].contains(&b'\n'), "{w} {g}");
+                    let at = Input::new(&hay).span(g..hay.len()).anchored(Anchored::Yes);
+                    assert!(m.stride.as_ref().unwrap().anchored.find(at).is_some());
+                }
+                _ => panic!(
+                    "automaton {want:?}, first look {got:?} in {:?} from {from}",
+                    String::from_utf8_lossy(&hay)
+                ),
+            }
+        }
+        assert!(found > cases / 4, "{found} of {cases}");
+    }
 
     #[test]
     fn base64_cores_appear_in_every_alignment() {
