@@ -550,6 +550,54 @@ mod tests {
         assert!(checked > 10_000);
     }
 
+    #[test]
+    fn the_first_look_agrees_with_the_automaton_on_random_text() {
+        let rules = crate::redact::Rules::seed();
+        let f = &rules.finders;
+        let anchors: Vec<&str> = crate::redact::families::families()
+            .iter()
+            .filter(|fam| !fam.regex.trim_start_matches("(?-u)").starts_with("(?i"))
+            .flat_map(|fam| fam.anchors.iter().copied())
+            .collect();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let bytes = b"aZ09_-:~.$ \\nQKCAeyJskT3pgh/+=";
+        let (mut found, mut checked) = (0, 0);
+        for _ in 0..30_000 {
+            let mut buf = Vec::new();
+            let len = 8 + (next() % 90) as usize;
+            while buf.len() < len {
+                if next() % 5 == 0 {
+                    buf.extend_from_slice(
+                        anchors[(next() % anchors.len() as u64) as usize].as_bytes(),
+                    );
+                } else {
+                    buf.push(bytes[(next() % bytes.len() as u64) as usize]);
+                }
+            }
+            let start = (next() % buf.len() as u64) as usize;
+            let end = start + (next() % (buf.len() - start + 1) as u64) as usize;
+            let want = anchor_naive(f, &buf, start, end);
+            assert_eq!(
+                f.run_has_anchor(&buf, start, end),
+                want,
+                "{:?} from {start} to {end}",
+                String::from_utf8_lossy(&buf)
+            );
+            found += usize::from(want);
+            checked += 1;
+        }
+        assert!(
+            found > checked / 10 && found < checked,
+            "{found} of {checked}"
+        );
+    }
+
     /// Every run by the byte-at-a-time definition.
     fn naive_all(buf: &[u8]) -> Vec<(usize, usize)> {
         let mut out = Vec::new();
