@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod support;
+use support::base64_no_pad;
+
 const PRIVATE_KEY: &str = "-----BEGIN RSA PRIVATE KEY-----\n\
 MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n\
 VTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK\n\
@@ -158,7 +161,9 @@ fn known_values_in_every_encoding() {
             .collect();
         let mut forms = vec![value.to_string(), url];
         for prefix in ["", "a", "ab"] {
-            forms.push(base64(format!("{prefix}{value} trailing").as_bytes()));
+            forms.push(base64_no_pad(
+                format!("{prefix}{value} trailing").as_bytes(),
+            ));
         }
         for form in forms {
             let line = format!("echo {form} done\n");
@@ -172,11 +177,6 @@ fn known_values_in_every_encoding() {
         out, "PATH=/usr/bin:/bin\n",
         "other variables are not secrets"
     );
-}
-
-fn base64(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
 }
 
 /// Files of the repository that hold no deliberate secrets: sources, manifests, docs.

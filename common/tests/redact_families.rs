@@ -6,26 +6,10 @@
 
 use common::redact::{DEFAULT_CONFIG, Redactor, Rules};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::sync::Arc;
 
-/// `(family, secret, line)` rows; `\n` in a line stands for a line break.
-fn rows() -> Vec<(String, String, String)> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/families.tsv");
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(|l| {
-            let f: Vec<&str> = l.splitn(3, '\t').collect();
-            (
-                f[0].to_string(),
-                f[1].to_string(),
-                f[2].replace("\\n", "\n"),
-            )
-        })
-        .collect()
-}
+mod support;
+use support::{base64_no_pad, family_rows, url_encoded};
 
 fn fresh_rules() -> Arc<Rules> {
     Arc::new(Rules::from_config(DEFAULT_CONFIG, &BTreeMap::new(), Vec::new()).unwrap())
@@ -56,23 +40,6 @@ fn leak(out: &[u8], secret: &str) -> Option<String> {
 
 fn json(s: &str) -> String {
     serde_json::to_string(s).unwrap()
-}
-
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-fn base64(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
 }
 
 /// The presentations of one row: `(name, parts fed in order, chunk size)`.
@@ -115,10 +82,13 @@ fn presentations(secret: &str, line: &str) -> Vec<(&'static str, Vec<Vec<u8>>, u
     }
     for (name, later) in [
         ("bare-repeat", format!("echo {secret}\n")),
-        ("url-encoded", format!("GET /x?v={}\n", url_encode(secret))),
+        ("url-encoded", format!("GET /x?v={}\n", url_encoded(secret))),
         (
             "base64",
-            format!("data {}\n", base64(format!("k={secret};").as_bytes())),
+            format!(
+                "data {}\n",
+                base64_no_pad(format!("k={secret};").as_bytes())
+            ),
         ),
         (
             "ansi-repeat",
@@ -132,7 +102,7 @@ fn presentations(secret: &str, line: &str) -> Vec<(&'static str, Vec<Vec<u8>>, u
 
 #[test]
 fn every_family_in_every_presentation() {
-    let rows = rows();
+    let rows = family_rows();
     let families: BTreeSet<&str> = rows.iter().map(|r| r.0.as_str()).collect();
     assert!(families.len() >= 150, "{} families", families.len());
     let mut leaks = Vec::new();
@@ -166,7 +136,7 @@ fn every_family_in_every_presentation() {
 fn every_family_counts_under_its_name() {
     let rules = fresh_rules();
     let mut wrong = Vec::new();
-    for (family, _, line) in rows() {
+    for (family, _, line) in family_rows() {
         let mut r = Redactor::new(Arc::clone(&rules));
         let mut out = Vec::new();
         r.push(format!("{line}\n").as_bytes(), &mut out);

@@ -5,6 +5,9 @@ use common::redact::{DEFAULT_CONFIG, REDACTED, Redactor, Rules};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+mod support;
+use support::{base64_no_pad, percent_all};
+
 fn rules_with(env: &[(&str, &str)]) -> Arc<Rules> {
     let env: BTreeMap<String, String> = env
         .iter()
@@ -222,7 +225,7 @@ fn learned_secrets_are_redacted_when_repeated_bare() {
         use std::io::Write;
         let mut v = Vec::new();
         write!(v, "{secret}").unwrap();
-        base64(&v)
+        base64_no_pad(&v)
     };
     let split = "Lrn-Sec\x1b[31mret/Value+42";
     for later in [
@@ -245,11 +248,6 @@ fn learned_secrets_are_redacted_when_repeated_bare() {
         assert_eq!(counts.get("learned_value"), Some(&1), "{later:?}");
     }
     assert!(rules.learned_count() >= 1);
-}
-
-fn base64(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
 }
 
 /// Over-redaction: short known values, prose and code that name a secret.
@@ -277,20 +275,6 @@ fn short_values_prose_and_code_stay_intact() {
     ] {
         assert_eq!(red(&format!("{line}\n")), format!("{line}\n"), "{line:?}");
     }
-}
-
-/// Percent-encoding of the whole text except letters and digits, as a form body or a query
-/// string built from the text would carry it.
-fn percent_all(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// Leak class 6, first appearance encoded: a secret whose first copy is percent-encoded (a query
@@ -474,7 +458,7 @@ fn secrets_first_seen_in_base64() {
 /// integrity strings, hashes, UUIDs.
 #[test]
 fn encoded_text_without_a_secret_is_left_alone() {
-    let prose = base64(b"The quick brown fox jumps over the lazy dog, again and again.");
+    let prose = base64_no_pad(b"The quick brown fox jumps over the lazy dog, again and again.");
     let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
     for line in [
         "GET /search?q=rust%20redaction%20speed&lang=en 200".to_string(),

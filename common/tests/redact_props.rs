@@ -6,6 +6,9 @@ use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
+mod support;
+use support::{family_rows, percent_all, planted_line, redact_in_chunks};
+
 const KNOWN: &str = "Run-Token_9f8e7d6c5b4a";
 
 /// `(text to plant, the secret part of it)`: the secret part must never appear in the output.
@@ -233,15 +236,9 @@ fn a_line_without_end_is_released_in_bounded_pieces_without_cutting_a_secret() {
 fn family_plants() -> &'static [(String, String)] {
     static ROWS: OnceLock<Vec<(String, String)>> = OnceLock::new();
     ROWS.get_or_init(|| {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/families.tsv");
-        std::fs::read_to_string(path)
-            .unwrap()
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.is_empty())
-            .map(|l| {
-                let f: Vec<&str> = l.splitn(3, '\t').collect();
-                (f[2].replace("\\n", "\n"), f[1].to_string())
-            })
+        family_rows()
+            .into_iter()
+            .map(|(_, secret, line)| (line, secret))
             .collect()
     })
 }
@@ -307,7 +304,7 @@ proptest! {
         let plants = family_plants();
         // Lines of any length up to 4 MiB (`redact_leaks` also drives 4 MiB lines at fixed offsets).
         let total = [2_000, 70_000, 300_000, 4 << 20][len_class].min(fill_len * 8 + 2_000);
-        let mut parts: Vec<(usize, String, String)> = picks
+        let parts: Vec<(usize, String, String)> = picks
             .iter()
             .map(|&(i, json, ansi, at)| {
                 let (line, secret) = &plants[i % plants.len()];
@@ -319,29 +316,8 @@ proptest! {
                 (at * total / 10_000, json_levels(&text, json), secret.clone())
             })
             .collect();
-        parts.sort_by_key(|p| p.0);
-        let mut input = Vec::with_capacity(total + 4096);
-        for (at, text, _) in &parts {
-            while input.len() < *at {
-                input.extend_from_slice(b"lorem ipsum dolor sit amet ");
-            }
-            input.push(b' ');
-            input.extend_from_slice(text.as_bytes());
-            input.push(b' ');
-        }
-        while input.len() < total {
-            input.extend_from_slice(b"consectetur adipiscing ");
-        }
-        input.push(b'\n');
-        let mut r = Redactor::new(Arc::new(Rules::from_config(DEFAULT_CONFIG, &BTreeMap::new(), Vec::new()).unwrap()));
-        let mut out = Vec::new();
-        // At most a few thousand pushes per line (a 4 MiB line a byte at a time would take
-        // minutes in a debug build and test nothing more).
-        let chunk = chunk.max(input.len() / 4096);
-        for c in input.chunks(chunk) {
-            r.push(c, &mut out);
-        }
-        r.finish(&mut out);
+        let input = planted_line(parts.iter().map(|(at, text, _)| (*at, text.as_str())), total);
+        let out = redact_in_chunks(&input, chunk);
         let visible = strip_ansi(&out);
         for (_, _, secret) in &parts {
             prop_assert!(leaks(&out, secret).is_none() && leaks(&visible, secret).is_none(),
@@ -349,19 +325,6 @@ proptest! {
         }
         prop_assert!(accounted(&input, &out), "output not accounted for");
     }
-}
-
-/// `s` percent-encoded but for letters and digits, as a query string or form body carries it.
-fn percent_all(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// `b` with its percent escapes decoded.
@@ -404,7 +367,7 @@ proptest! {
         use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
         let plants = family_plants();
         let total = [2_000, 70_000, 300_000][len_class].min(fill_len * 4 + 2_000);
-        let mut parts: Vec<(usize, String, String)> = picks
+        let parts: Vec<(usize, String, String)> = picks
             .iter()
             .map(|&(i, enc, at)| {
                 let (line, secret) = &plants[i % plants.len()];
@@ -417,27 +380,8 @@ proptest! {
                 (at * total / 10_000, text, secret.clone())
             })
             .collect();
-        parts.sort_by_key(|p| p.0);
-        let mut input = Vec::with_capacity(total + 4096);
-        for (at, text, _) in &parts {
-            while input.len() < *at {
-                input.extend_from_slice(b"lorem ipsum dolor sit amet ");
-            }
-            input.push(b' ');
-            input.extend_from_slice(text.as_bytes());
-            input.push(b' ');
-        }
-        while input.len() < total {
-            input.extend_from_slice(b"consectetur adipiscing ");
-        }
-        input.push(b'\n');
-        let mut r = Redactor::new(Arc::new(Rules::from_config(DEFAULT_CONFIG, &BTreeMap::new(), Vec::new()).unwrap()));
-        let mut out = Vec::new();
-        let chunk = chunk.max(input.len() / 4096);
-        for c in input.chunks(chunk) {
-            r.push(c, &mut out);
-        }
-        r.finish(&mut out);
+        let input = planted_line(parts.iter().map(|(at, text, _)| (*at, text.as_str())), total);
+        let out = redact_in_chunks(&input, chunk);
         // What a reader who decodes the output sees (escapes of escapes too).
         let decoded = percent_decoded(&percent_decoded(&out));
         for (_, _, secret) in &parts {

@@ -82,6 +82,10 @@ pub struct Args {
     /// Connections served at once; past it clients get 503 [env: GATEWAY_MAX_CONNECTIONS] [default: 1000]
     #[arg(long, value_name = "N")]
     pub max_connections: Option<u64>,
+    /// Milliseconds an ingest batch that overtook the one before it waits for that one before
+    /// its gap is answered with 409; 0 to 10000 [env: GATEWAY_INGEST_ORDER_WAIT_MS] [default: 2000]
+    #[arg(long, value_name = "MS")]
+    pub ingest_order_wait_ms: Option<u64>,
     /// Reverse proxies whose X-Forwarded-For / Forwarded header names the client, comma-separated
     /// addresses or networks (10.0.0.0/8) [env: GATEWAY_TRUSTED_PROXIES] [default: none]
     #[arg(long, value_name = "ADDRS")]
@@ -178,7 +182,15 @@ pub struct Limits {
     /// An agent not heard from for this long is offline, and so are its runs
     /// (`GATEWAY_AGENT_OFFLINE_AFTER`).
     pub agent_offline_after: Duration,
+    /// Longest an ingest batch waits for an earlier batch of its run still being handled before
+    /// its gap is answered with 409 (`GATEWAY_INGEST_ORDER_WAIT_MS`; `routes::ingest`).
+    pub ingest_order_wait: Duration,
 }
+
+/// Longest `GATEWAY_INGEST_ORDER_WAIT_MS` accepted. A waiting batch holds its connection and
+/// its body (up to 4 MiB); an earlier batch that takes longer than this is stuck, and the
+/// runner resends the later one after the earlier one's answer anyway.
+pub const MAX_INGEST_ORDER_WAIT: Duration = Duration::from_secs(10);
 
 impl Default for Limits {
     fn default() -> Self {
@@ -201,6 +213,9 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(120),
             // Three heartbeats (an agent sends one every 10 s) missed.
             agent_offline_after: Duration::from_secs(30),
+            // Two batches of a run sent back to back reach the gateway milliseconds apart and
+            // the earlier one is committed in milliseconds; 2 s leaves room for a slow disk.
+            ingest_order_wait: Duration::from_secs(2),
         }
     }
 }
@@ -335,6 +350,26 @@ impl Config {
                 defaults.nonce_cache_entries as u64,
             )?)
             .context("GATEWAY_NONCE_CACHE_ENTRIES is too large")?,
+            ingest_order_wait: match get(
+                "GATEWAY_INGEST_ORDER_WAIT_MS",
+                args.ingest_order_wait_ms.map(|n| n.to_string()),
+                None,
+            ) {
+                None => defaults.ingest_order_wait,
+                Some(text) => text
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .map(Duration::from_millis)
+                    .filter(|wait| *wait <= MAX_INGEST_ORDER_WAIT)
+                    .with_context(|| {
+                        format!(
+                            "GATEWAY_INGEST_ORDER_WAIT_MS {text:?} must be a whole number of \
+                             milliseconds from 0 to {}",
+                            MAX_INGEST_ORDER_WAIT.as_millis()
+                        )
+                    })?,
+            },
             ..defaults
         };
         Ok(Self {
@@ -547,6 +582,48 @@ mod tests {
             err.to_string().contains("GATEWAY_NONCE_CACHE_ENTRIES"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_ingest_order_wait_comes_from_flag_or_env_within_bounds() {
+        let c = Config::resolve(Args::default(), &Layers::default()).unwrap();
+        assert_eq!(c.limits.ingest_order_wait, Duration::from_secs(2));
+        let c = Config::resolve(
+            Args::default(),
+            &layers(&[("GATEWAY_INGEST_ORDER_WAIT_MS", " 250 ")]),
+        )
+        .unwrap();
+        assert_eq!(c.limits.ingest_order_wait, Duration::from_millis(250));
+        let args = Args {
+            ingest_order_wait_ms: Some(0),
+            ..Args::default()
+        };
+        let c = Config::resolve(args, &layers(&[("GATEWAY_INGEST_ORDER_WAIT_MS", "9")])).unwrap();
+        assert_eq!(c.limits.ingest_order_wait, Duration::ZERO, "the flag wins");
+        let c = Config::resolve(
+            Args::default(),
+            &layers(&[("GATEWAY_INGEST_ORDER_WAIT_MS", "10000")]),
+        )
+        .unwrap();
+        assert_eq!(c.limits.ingest_order_wait, MAX_INGEST_ORDER_WAIT);
+        for bad in ["10001", "-1", "2s", "1.5", " "] {
+            let err = Config::resolve(
+                Args::default(),
+                &layers(&[("GATEWAY_INGEST_ORDER_WAIT_MS", bad)]),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("GATEWAY_INGEST_ORDER_WAIT_MS") && err.contains("0 to 10000"),
+                "{bad:?}: {err}"
+            );
+        }
+        let args = Args {
+            ingest_order_wait_ms: Some(60_000),
+            ..Args::default()
+        };
+        let err = Config::resolve(args, &Layers::default()).unwrap_err();
+        assert!(err.to_string().contains("60000"), "{err}");
     }
 
     #[test]

@@ -25,14 +25,30 @@ struct Harness {
 }
 
 async fn harness() -> Harness {
+    harness_with(test_limits()).await
+}
+
+async fn harness_with(limits: Limits) -> Harness {
     let dir = tempfile::tempdir().unwrap();
-    let state = state_on(&dir.path().join("g.db")).await;
+    let state = state_with(&dir.path().join("g.db"), limits).await;
     Harness { _dir: dir, state }
+}
+
+/// The limits of these tests: small bodies, the rest as configured by default.
+fn test_limits() -> Limits {
+    Limits {
+        max_ingest_bytes: 64 * 1024,
+        ..Limits::default()
+    }
 }
 
 /// A gateway's state over the database at `path`: a second one over the same file is what a
 /// restarted gateway (or another replica) sees. `ADMIN` is an admin's token with every scope.
 async fn state_on(path: &std::path::Path) -> AppState {
+    state_with(path, test_limits()).await
+}
+
+async fn state_with(path: &std::path::Path, limits: Limits) -> AppState {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(path).unwrap());
     if store.person("p_admin".into()).await.unwrap().is_none() {
         store
@@ -62,10 +78,7 @@ async fn state_on(path: &std::path::Path) -> AppState {
         passkeys: None,
         metrics_token_hash: None,
         nonces: NonceCache::new(1000),
-        limits: Limits {
-            max_ingest_bytes: 64 * 1024,
-            ..Limits::default()
-        },
+        limits,
         retention: Default::default(),
         trusted_proxies: Default::default(),
         base_url: "https://localhost:3100".into(),
@@ -335,6 +348,33 @@ async fn a_waiting_batch_gets_its_gap_when_the_batch_before_it_fails() {
         );
     }
     assert_eq!(stored(&h.state, &run).await, (1..=6).collect::<Vec<_>>());
+}
+
+/// The order wait is the configured one (`GATEWAY_INGEST_ORDER_WAIT_MS`): beside an earlier
+/// request of the run that does not end, a later batch gets its 409 once that wait is over, not
+/// after the default 2 s; with a wait of 0 it gets it without waiting.
+#[tokio::test]
+async fn a_batch_waits_for_the_one_before_it_as_long_as_configured() {
+    use std::time::{Duration, Instant};
+    for wait in [Duration::from_millis(200), Duration::ZERO] {
+        let h = harness_with(Limits {
+            ingest_order_wait: wait,
+            ..test_limits()
+        })
+        .await;
+        let run = create_run(&h.state).await;
+        let _earlier = h.state.ingest_in_flight.enter(&run.run_id);
+        let started = Instant::now();
+        let (s, b) = ingest(&h.state, &run, batch(&run.run_id, 4..=6)).await;
+        let took = started.elapsed();
+        assert_eq!((s, b["expected"].as_u64()), (StatusCode::CONFLICT, Some(1)));
+        assert!(
+            took >= wait && took < Duration::from_secs(2),
+            "{wait:?}: answered after {took:?}"
+        );
+        let waited = h.state.metrics.ingest_order_waits();
+        assert_eq!(waited > 0, !wait.is_zero(), "{wait:?}: {waited} waits");
+    }
 }
 
 #[tokio::test]

@@ -9,9 +9,8 @@
 //! A runner may have two batches of a run on their way at once (PROTOCOL.md, "Ingest"): a batch
 //! that finds the run's stored events ending before its first sequence, while another request
 //! of the same run is still being handled here, waits for that request to end (at most
-//! [`ORDER_WAIT`]) and tries again, instead of answering 409 at once.
-
-use std::time::Duration;
+//! `GATEWAY_INGEST_ORDER_WAIT_MS`, [`crate::config::Limits::ingest_order_wait`]) and tries
+//! again, instead of answering 409 at once.
 
 use axum::extract::State;
 use axum::routing::post;
@@ -77,10 +76,6 @@ fn admit(mut e: RawEvent, scratch: &mut Vec<u8>) -> Result<RawEvent, ApiError> {
     Ok(e)
 }
 
-/// Longest a batch waits for an earlier batch of its run still being handled (see the module
-/// comment) before its gap is answered with 409.
-pub const ORDER_WAIT: Duration = Duration::from_secs(2);
-
 /// Batched, idempotent event ingest.
 async fn ingest_events(
     State(state): State<AppState>,
@@ -135,7 +130,8 @@ async fn ingest_events(
 /// it stored and publishes nothing). The task runs to its end whatever becomes of the request.
 ///
 /// A gap before the batch's first sequence while another request of the run is in progress
-/// waits for that request and tries again, until [`ORDER_WAIT`] has passed. The retry records
+/// waits for that request and tries again, until the order wait (`limits.ingest_order_wait`)
+/// has passed. The retry records
 /// no nonce: a store answers a gap only once the request's nonce is durably recorded.
 async fn append_and_announce(
     state: &AppState,
@@ -149,7 +145,7 @@ async fn append_and_announce(
     let state = state.clone();
     let task = tokio::spawn(async move {
         let first = events.iter().map(|e| e.sequence).min().unwrap_or(0);
-        let deadline = tokio::time::Instant::now() + ORDER_WAIT;
+        let deadline = tokio::time::Instant::now() + state.limits.ingest_order_wait;
         let mut nonce = nonce;
         let result = loop {
             // Listening before the attempt: a request that ends during it still wakes this one.
