@@ -300,6 +300,14 @@ impl Literals {
         }
     }
 
+    /// Every hit in `hay`, leftmost first, as `(start, end)`.
+    pub fn each(&self, hay: &[u8], mut f: impl FnMut(usize, usize)) {
+        match self {
+            Literals::Packed(s) => s.find_iter(hay).for_each(|m| f(m.start(), m.end())),
+            Literals::Automaton(a) => a.find_iter(hay).for_each(|m| f(m.start(), m.end())),
+        }
+    }
+
     /// How many hits there are in `hay`.
     pub fn count(&self, hay: &[u8]) -> usize {
         match self {
@@ -317,6 +325,55 @@ pub(crate) struct Anchors {
     pub exact_family: Vec<usize>,
     pub any_case: AhoCorasick,
     pub any_case_family: Vec<usize>,
+    /// The same anchors for long lines.
+    pub long: LongLines,
+}
+
+/// Lines this long or longer have their families found by [`LongLines`].
+const LONG_LINE: usize = 16 * 1024;
+
+/// Every anchor in one automaton that ignores case, as a DFA, for the families of a long line
+/// (a tool's output in one stream-json line runs to megabytes): one table walk a byte, where the
+/// two automata of [`Anchors`] (compact NFAs, 134 KB, built with the rules) cost about three times
+/// as much per byte. An exact anchor it finds in another case is passed over. Built on the first
+/// long line (2.7 ms, 1.1 MB), so a run without one never pays for it.
+pub(crate) struct LongLines {
+    /// Each pattern: the anchor, whether it is exact, its family.
+    patterns: Vec<(&'static str, bool, usize)>,
+    dfa: std::sync::OnceLock<AhoCorasick>,
+}
+
+impl LongLines {
+    pub fn new(exact: &[(&'static str, usize)], any_case: &[(&'static str, usize)]) -> Self {
+        let patterns = exact
+            .iter()
+            .map(|&(a, f)| (a, true, f))
+            .chain(any_case.iter().map(|&(a, f)| (a, false, f)))
+            .collect();
+        Self {
+            patterns,
+            dfa: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn families_in(&self, region: &[u8], into: &mut Vec<usize>) {
+        let dfa = self.dfa.get_or_init(|| {
+            aho_corasick::AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .build(self.patterns.iter().map(|p| p.0))
+                .expect("family anchors build")
+        });
+        for m in dfa.find_overlapping_iter(region) {
+            let (anchor, exact, family) = self.patterns[m.pattern().as_usize()];
+            if exact && &region[m.range()] != anchor.as_bytes() {
+                continue;
+            }
+            if anchor_counts(region, m.start(), m.len()) {
+                into.push(family);
+            }
+        }
+    }
 }
 
 /// The first bytes of the exact anchors as one table of byte pairs: a position can start an
@@ -443,6 +500,14 @@ fn starts_word(hay: &[u8], at: usize) -> bool {
 impl Finders {
     /// The families whose anchors occur in `region`, added to `into` (indices into the table).
     pub fn families_in(&self, region: &[u8], into: &mut Vec<usize>) {
+        if region.len() >= LONG_LINE {
+            self.anchors.long.families_in(region, into);
+        } else {
+            self.families_in_short(region, into);
+        }
+    }
+
+    fn families_in_short(&self, region: &[u8], into: &mut Vec<usize>) {
         let a = &self.anchors;
         for (ac, fam) in [
             (&a.exact, &a.exact_family),
@@ -596,6 +661,58 @@ mod tests {
             found > checked / 10 && found < checked,
             "{found} of {checked}"
         );
+    }
+
+    #[test]
+    fn long_lines_find_the_families_short_ones_do() {
+        let rules = crate::redact::Rules::seed();
+        let f = &rules.finders;
+        let anchors: Vec<&str> = crate::redact::families::families()
+            .iter()
+            .flat_map(|fam| fam.anchors.iter().copied())
+            .collect();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let bytes = b"aZ09_-:~.$ \\nQKCeyJskT3pgh/+=";
+        let mut families = 0;
+        for case in 0..400 {
+            let mut buf = Vec::new();
+            while buf.len() < 2000 {
+                if next() % 6 == 0 {
+                    let a = anchors[(next() % anchors.len() as u64) as usize];
+                    // Exact anchors in another case are not theirs; service names in any case are.
+                    let a = match next() % 3 {
+                        0 => a.to_ascii_uppercase(),
+                        1 => a.to_ascii_lowercase(),
+                        _ => a.to_string(),
+                    };
+                    buf.extend_from_slice(a.as_bytes());
+                } else {
+                    buf.push(bytes[(next() % bytes.len() as u64) as usize]);
+                }
+            }
+            let (mut short, mut long) = (Vec::new(), Vec::new());
+            f.families_in_short(&buf, &mut short);
+            f.anchors.long.families_in(&buf, &mut long);
+            for v in [&mut short, &mut long] {
+                v.sort_unstable();
+                v.dedup();
+            }
+            assert_eq!(short, long, "case {case}");
+            families += short.len();
+        }
+        assert!(families > 4_000, "{families}");
+        // And a long line goes the long way.
+        let mut line = vec![b' '; LONG_LINE];
+        line.extend_from_slice(b"ghp_abcdefghijklmnopqrstuvwxyz0123456789");
+        let mut got = Vec::new();
+        f.families_in(&line, &mut got);
+        assert!(!got.is_empty() && f.anchors.long.dfa.get().is_some());
     }
 
     /// Every run by the byte-at-a-time definition.

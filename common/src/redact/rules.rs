@@ -6,7 +6,7 @@ use super::families::{self, Family};
 use super::known::{Learned, ValueMatcher};
 use super::prefilter::{self, Finders};
 use super::{context, encoded, key};
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::AhoCorasickBuilder;
 use regex::bytes::{Regex, RegexBuilder};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -90,8 +90,6 @@ pub struct Rules {
     /// All extra patterns at once, for the prefilter.
     pub(crate) extra_finder: Option<Regex>,
     pub(crate) finders: Finders,
-    /// Every keyword literal, to find names in a candidate line.
-    keywords: AhoCorasick,
     url: Regex,
     pub(crate) known: Option<ValueMatcher>,
     pub(crate) learned: Learned,
@@ -204,6 +202,18 @@ impl Rules {
             .iter()
             .flat_map(|g| g.iter().copied())
             .collect();
+        let long = prefilter::LongLines::new(
+            &exact
+                .iter()
+                .copied()
+                .zip(exact_family.iter().copied())
+                .collect::<Vec<_>>(),
+            &any_case
+                .iter()
+                .copied()
+                .zip(any_case_family.iter().copied())
+                .collect::<Vec<_>>(),
+        );
         let finders = Finders {
             keywords: prefilter::Literals::new(&all_keywords),
             anchors: prefilter::Anchors {
@@ -212,12 +222,9 @@ impl Rules {
                 exact_family,
                 any_case: automaton(&any_case, true),
                 any_case_family,
+                long,
             },
         };
-        let keywords = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::Standard)
-            .build(&all_keywords)
-            .expect("keywords build");
         Ok(Self {
             names,
             families: fams,
@@ -226,7 +233,6 @@ impl Rules {
             extra_base,
             extra_finder,
             finders,
-            keywords,
             url: compile(
                 "url_credentials",
                 r#"(?i-u)\b[a-z][a-z0-9+.-]{1,20}://(?P<user>[^\s:/@"'<>]+):(?P<secret>[^\s/@"'<>]+)@[^\s/@]"#,
@@ -380,13 +386,15 @@ impl Rules {
         for (i, p) in self.extra.iter().enumerate() {
             collect(p, view, self.extra_base + i, &mut found);
         }
-        // Secrets' names followed by a value.
-        for m in self.keywords.find_overlapping_iter(view) {
-            if let Some(f) = context::at(view, m.start()) {
+        // Secrets' names followed by a value. `context::at` judges the whole name around a hit,
+        // so one hit per name is enough: the keyword pass's literal search (leftmost hits, no
+        // overlaps) finds one in every name that holds a literal, at SIMD speed on long lines.
+        self.finders.keywords.each(view, |s, _| {
+            if let Some(f) = context::at(view, s) {
                 let name = &view[f.ctx..f.start];
                 push(&mut found, f.start, f.end, self.context_rule(name), f.ctx);
             }
-        }
+        });
         for caps in self.url.captures_iter(view) {
             if let (Some(u), Some(m)) = (caps.get(1), caps.get(2))
                 && context::plausible(m.as_bytes(), context::Strength::Strong)

@@ -53,9 +53,13 @@ impl View {
                         }
                     }
                 }
-                b => {
-                    v.push(b, i, i + 1);
-                    i += 1;
+                _ => {
+                    // Ordinary bytes up to the next ESC or backslash stand for themselves.
+                    let j = memchr::memchr2(ESC, b'\\', &line[i..]).map_or(line.len(), |p| i + p);
+                    v.bytes.extend_from_slice(&line[i..j]);
+                    v.starts.extend(i as u32..j as u32);
+                    v.ends.extend(i as u32 + 1..j as u32 + 1);
+                    i = j;
                 }
             }
         }
