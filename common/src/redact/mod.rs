@@ -32,7 +32,6 @@ pub use known::{
 };
 pub use rules::{RuleError, Rules};
 
-use known::ValueMatcher;
 use rules::{Span, Tail};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -101,8 +100,8 @@ pub struct Redactor {
     key: Option<bool>,
     /// The held-back bytes continue a value already replaced: drop them to the value's end.
     carry: bool,
-    learned: Option<Arc<ValueMatcher>>,
-    learned_gen: u64,
+    /// The learned values' matchers (see [`known::Current`]).
+    learned: known::Current,
     counts: BTreeMap<String, u64>,
     /// Whether hits go to the run's tally ([`Rules::tally`]).
     counted: bool,
@@ -130,27 +129,25 @@ fn ends_value(b: u8) -> bool {
     b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b',' | b';' | b'&' | b'<' | b'>' | b'`')
 }
 
-/// Sources of evidence in `lines`: ESC, keyword literals, long runs, known values, learned
-/// values, extra patterns, percent escapes.
+/// Sources of evidence in `lines`: ESC, keyword literals, long runs, known and learned values,
+/// extra patterns, percent escapes.
 const SRC_ESC: usize = 0;
 const SRC_KEYWORD: usize = 1;
 const SRC_RUN: usize = 2;
-const SRC_KNOWN: usize = 3;
-const SRC_LEARNED: usize = 4;
-const SRC_EXTRA: usize = 5;
-const SRC_ESCAPE: usize = 6;
-const SOURCES: usize = 7;
+const SRC_VALUES: usize = 3;
+const SRC_EXTRA: usize = 4;
+const SRC_ESCAPE: usize = 5;
+const SOURCES: usize = 6;
 
 impl Redactor {
     pub fn new(rules: Arc<Rules>) -> Self {
-        let (learned_gen, learned) = rules.learned.current();
+        let learned = rules.learned.current();
         Self {
             rules,
             pending: Vec::new(),
             key: None,
             carry: false,
             learned,
-            learned_gen,
             counts: BTreeMap::new(),
             counted: true,
             names: prefilter::NameMemo::default(),
@@ -229,8 +226,8 @@ impl Redactor {
     }
 
     fn refresh_learned(&mut self) {
-        if self.rules.learned.generation() != self.learned_gen {
-            (self.learned_gen, self.learned) = self.rules.learned.current();
+        if self.rules.learned.generation() != self.learned.generation {
+            self.learned = self.rules.learned.current();
         }
     }
 
@@ -372,8 +369,11 @@ impl Redactor {
                 rules.finders.run_has_anchor(hay, s, e) || encoded::run_holds_text(hay, s, e)
             })
             .map(|(s, _)| s),
-            SRC_KNOWN => rules.known.as_ref().and_then(|k| k.find_at(hay, 0)),
-            SRC_LEARNED => self.learned.as_ref().and_then(|k| k.find_at(hay, 0)),
+            // Known and learned values in one search once something is learned.
+            SRC_VALUES => match &self.learned.either {
+                Some(k) => k.find_at(hay, 0),
+                None => rules.known.as_ref().and_then(|k| k.find_at(hay, 0)),
+            },
             SRC_ESCAPE => encoded::next_escape(hay),
             SRC_EXTRA => rules
                 .extra_finder
@@ -422,11 +422,11 @@ impl Redactor {
                 continue;
             }
             out.extend_from_slice(&batch[emitted..start]);
-            let seen = self.learned_gen;
+            let seen = self.learned.generation;
             let (mut spans, tail) = self.scan(line, true);
-            if self.learned_gen != seen {
+            if self.learned.generation != seen {
                 // A value learned on this line is looked for in the lines after it.
-                next[SRC_LEARNED] = 0;
+                next[SRC_VALUES] = 0;
             }
             let mut flow = None;
             if let Tail::Header(h) = tail {
@@ -496,7 +496,7 @@ impl Redactor {
 
     /// The spans to replace in `line`, matched on its view; values found are learned.
     fn scan(&mut self, line: &[u8], complete: bool) -> (Vec<Span>, Tail) {
-        let learned = self.learned.clone();
+        let learned = self.learned.learned.clone();
         let view = View::of(line);
         let bytes = view.as_ref().map_or(line, |v| &v.bytes[..]);
         let (mut spans, mut tail, learn) = self.rules.spans(bytes, complete, learned.as_deref());
@@ -631,6 +631,34 @@ mod tests {
         r.finish(&mut out);
         assert_eq!(String::from_utf8(out).unwrap(), "x [REDACTED] y\nnext");
         assert_eq!(r.counts()["known_value"], 1);
+    }
+
+    #[test]
+    fn known_and_learned_values_are_both_found_once_something_is_learned() {
+        for known in [vec![], vec!["known-value-0123".to_string()]] {
+            let rules = Arc::new(Rules::new(&[], known.clone()).unwrap());
+            let mut r = Redactor::new(Arc::clone(&rules));
+            let mut out = Vec::new();
+            let text = "password=Learned1value\nplain line\nagain Learned1value here\n\
+                        and known-value-0123 there\nnothing\n";
+            for chunk in text.as_bytes().chunks(7) {
+                r.push(chunk, &mut out);
+            }
+            r.finish(&mut out);
+            let want_known = if known.is_empty() {
+                "known-value-0123"
+            } else {
+                "[REDACTED]"
+            };
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                format!(
+                    "password=[REDACTED]\nplain line\nagain [REDACTED] here\nand {want_known} there\nnothing\n"
+                ),
+                "known {known:?}"
+            );
+            assert_eq!(r.counts()["learned_value"], 1);
+        }
     }
 
     #[test]

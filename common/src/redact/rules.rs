@@ -238,7 +238,7 @@ impl Rules {
                 r#"(?i-u)\b[a-z][a-z0-9+.-]{1,20}://(?P<user>[^\s:/@"'<>]+):(?P<secret>[^\s/@"'<>]+)@[^\s/@]"#,
             )?,
             known: ValueMatcher::new(&known)?,
-            learned: Learned::default(),
+            learned: Learned::with_known(&known),
             too_short,
             tally: Mutex::new(BTreeMap::new()),
             key_begin: compile("private_key", key::BEGIN)?,
