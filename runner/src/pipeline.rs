@@ -395,6 +395,8 @@ pub const IN_FLIGHT: usize = 2;
 struct Sent {
     first: u64,
     last: u64,
+    /// What the gateway had acknowledged, as far as this runner knew, when the batch was sent.
+    acked_before: u64,
     answer: tokio::task::JoinHandle<IngestOutcome>,
 }
 
@@ -485,6 +487,7 @@ pub async fn send_loop(
             sent.push_back(Sent {
                 first: next,
                 last: batch.last,
+                acked_before: from - 1,
                 answer: tokio::spawn(
                     async move { client.ingest_hashed(&signer, body, &sha).await },
                 ),
@@ -556,8 +559,16 @@ pub async fn send_loop(
                     ),
                 );
             }
+            IngestOutcome::Gap(expected) if expected < from && expected > batch.acked_before => {
+                // Stale: the gateway expected `expected` when it answered, but an answer read
+                // since (to a batch sent before this one and answered after this one was sent)
+                // acknowledges past it: with two batches on their way, a later batch can get its
+                // 409 before the earlier one is stored. Resend from what is acknowledged.
+                resync = true;
+            }
             IngestOutcome::Gap(expected) if expected < spool.first_held() => {
-                // Acknowledged once (its segment is gone), lost since by the gateway.
+                // Acknowledged before this batch was sent (its segment is gone), lost since by the
+                // gateway.
                 spool.give_up();
                 break SendEnd::Lost { expected };
             }

@@ -43,6 +43,8 @@ enum Cond {
     FirstStored,
     /// A request for a later batch (first sequence above 1) has been answered or cut off.
     LaterAnswered,
+    /// A request for a batch starting after this sequence has been answered or cut off.
+    AnsweredAfter(u64),
 }
 
 /// What the gateway answers.
@@ -80,6 +82,8 @@ struct State {
     told: u64,
     attempts: HashMap<u64, u32>,
     later_answered: bool,
+    /// The first sequences of the batches answered (or cut off) so far.
+    answered: Vec<u64>,
     /// One line per request: its batch and what it got.
     log: Vec<String>,
     /// Broken expectations, reported at the end.
@@ -103,6 +107,7 @@ impl Gateway {
         match c {
             Cond::FirstStored => !s.stored.is_empty(),
             Cond::LaterAnswered => s.later_answered,
+            Cond::AnsweredAfter(f) => s.answered.iter().any(|&a| a > f),
         }
     }
 
@@ -270,6 +275,7 @@ async fn handle(gw: Arc<Gateway>, mut sock: TcpStream) {
         if first > 1 {
             s.later_answered = true;
         }
+        s.answered.push(first);
     }
     gw.changed.notify_waiters();
     if step.reply == Reply::StoreAndDrop {
@@ -460,4 +466,29 @@ async fn a_dropped_answer_after_the_later_batch_was_acknowledged() {
     .await;
     assert!(logged(&log, Some(1), "#0: 200 OK, dropped"), "{log:#?}");
     assert!(logged(&log, None, "#0: 200 OK"), "{log:#?}");
+}
+
+/// Batches 2 and 3 on their way together: batch 3 reaches the gateway first and gets its 409
+/// (batch 2 is missing), then batch 2 is stored and acknowledged, and that acknowledgement
+/// frees the first spool segment. Batch 3's 409 was true when it was given but is stale by the
+/// time the runner reads it (answers are read in the order the batches were sent): it must not
+/// read as the gateway having lost acknowledged events. Batch 3 is sent again.
+#[tokio::test]
+async fn a_stale_409_after_an_acknowledgement_that_freed_a_segment() {
+    let log = deliver(|first, attempt| match (first, attempt) {
+        // Batch 2 (batch 3 starts in the last third) waits for batch 3's answer.
+        (f, 0) if f > 1 && f + EVENTS / 3 <= EVENTS => Step {
+            decide_after: Some(Cond::AnsweredAfter(f)),
+            ..Step::default()
+        },
+        _ => Step::default(),
+    })
+    .await;
+    let third = log
+        .iter()
+        .filter_map(|l| l.split("..").next()?.parse::<u64>().ok())
+        .max()
+        .expect("batches");
+    assert!(logged(&log, Some(third), "#0: 409 Conflict"), "{log:#?}");
+    assert!(logged(&log, Some(third), "#1: 200 OK"), "{log:#?}");
 }
