@@ -500,12 +500,15 @@ async fn pipeline(mb: usize) {
         ])
         .env("CLAUDE_COMMAND", &wrapper)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("runner.stderr")).expect("stderr file"))
         .spawn()
         .expect("runner");
     let pid = runner.id();
     let mut peak_streaming = 0;
     let mut hwm_total = 0;
+    let mut exited: Option<Instant> = None;
+    let runner_said =
+        || std::fs::read_to_string(dir.path().join("runner.stderr")).unwrap_or_default();
     let end_us = loop {
         if let Some(p) = proc_stats(pid) {
             if !done_file.exists() {
@@ -522,8 +525,22 @@ async fn pipeline(mb: usize) {
         }
         assert!(
             t0.elapsed() < Duration::from_secs(600),
-            "pipeline did not finish"
+            "pipeline did not finish; the runner said:\n{}",
+            runner_said()
         );
+        // A runner that is gone leaves a run that will not finish on its own.
+        if exited.is_none() && runner.try_wait().ok().flatten().is_some() {
+            exited = Some(Instant::now());
+        }
+        if let Some(at) = exited {
+            assert!(
+                at.elapsed() < Duration::from_secs(10),
+                "the runner exited ({:?}) but the run is {}; the runner said:\n{}",
+                runner.try_wait().ok().flatten(),
+                run["status"],
+                runner_said()
+            );
+        }
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     while runner.try_wait().ok().flatten().is_none() {
