@@ -113,6 +113,21 @@ fn generate() -> Vec<u8> {
     text.into_bytes()
 }
 
+/// `text` as Claude's stream-json carries a tool's output: one JSON string a line, 4 MiB of the
+/// text in each.
+fn stream_json_lines(text: &[u8]) -> Vec<u8> {
+    let mut long = Vec::with_capacity(text.len() + text.len() / 8);
+    for piece in text.chunks(4 << 20) {
+        let body = serde_json::to_string(&String::from_utf8_lossy(piece)).expect("json");
+        long.extend_from_slice(
+            br#"{"type":"user","message":{"content":[{"type":"tool_result","content":"#,
+        );
+        long.extend_from_slice(body.as_bytes());
+        long.extend_from_slice(b"}]}}\n");
+    }
+    long
+}
+
 /// Seconds this thread has spent on a CPU (`/proc/thread-self/schedstat`, nanoseconds): on a
 /// shared machine wall time counts other processes' turns, CPU time does not.
 fn cpu_secs() -> f64 {
@@ -145,15 +160,7 @@ fn main() {
     }
     let rules = Arc::new(Rules::from_config(DEFAULT_CONFIG, &env, known).expect("rules"));
     if std::env::var_os("REDACT_LONG").is_some() {
-        let mut long = Vec::new();
-        for piece in text.chunks(4 << 20) {
-            let body = serde_json::to_string(&String::from_utf8_lossy(piece)).expect("json");
-            long.extend_from_slice(
-                br#"{"type":"user","message":{"content":[{"type":"tool_result","content":"#,
-            );
-            long.extend_from_slice(body.as_bytes());
-            long.extend_from_slice(b"}]}}\n");
-        }
+        let long = stream_json_lines(&text);
         let mut out = Vec::new();
         let mut r = Redactor::new(Arc::clone(&rules));
         for chunk in long.chunks(CHUNK) {
@@ -228,16 +235,7 @@ fn main() {
         cpu_many = cpu_many.min(cpu_secs() - c);
     }
 
-    // Claude's stream-json carries a tool's output as one JSON string: lines of up to megabytes.
-    let mut long = Vec::with_capacity(TARGET + TARGET / 8);
-    for piece in text.chunks(4 << 20) {
-        let body = serde_json::to_string(&String::from_utf8_lossy(piece)).expect("json");
-        long.extend_from_slice(
-            br#"{"type":"user","message":{"content":[{"type":"tool_result","content":"#,
-        );
-        long.extend_from_slice(body.as_bytes());
-        long.extend_from_slice(b"}]}}\n");
-    }
+    let long = stream_json_lines(&text);
     let mut cpu_long = f64::MAX;
     for _ in 0..3 {
         out.clear();
