@@ -549,6 +549,8 @@ impl Finders {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::Rng;
+    use proptest::test_runner::{RngAlgorithm, TestRng};
 
     fn naive(buf: &[u8]) -> Option<(usize, usize)> {
         let mut run = 0;
@@ -565,6 +567,15 @@ mod tests {
         (run >= MIN_RUN).then(|| (buf.len() - run, buf.len()))
     }
 
+    /// The anchors matched as written (those of families whose regex does not ignore case).
+    fn exact_anchors() -> Vec<&'static str> {
+        crate::redact::families::families()
+            .iter()
+            .filter(|fam| !fam.regex.trim_start_matches("(?-u)").starts_with("(?i"))
+            .flat_map(|fam| fam.anchors.iter().copied())
+            .collect()
+    }
+
     /// The anchor check by its definition: any exact anchor, found by the automaton anywhere
     /// in the region, that counts where it sits.
     fn anchor_naive(f: &Finders, buf: &[u8], start: usize, end: usize) -> bool {
@@ -579,11 +590,7 @@ mod tests {
     fn the_even_position_anchor_scan_finds_what_the_automaton_finds() {
         let rules = crate::redact::Rules::seed();
         let f = &rules.finders;
-        let anchors: Vec<&str> = crate::redact::families::families()
-            .iter()
-            .filter(|fam| !fam.regex.trim_start_matches("(?-u)").starts_with("(?i"))
-            .flat_map(|fam| fam.anchors.iter().copied())
-            .collect();
+        let anchors = exact_anchors();
         let fills: &[&[u8]] = &[b"abcdefghijklmnopqrstuvwxyz0123456789", b"x_y-z:1", b"\\n"];
         let mut checked = 0;
         for a in &anchors {
@@ -619,18 +626,10 @@ mod tests {
     fn the_first_look_agrees_with_the_automaton_on_random_text() {
         let rules = crate::redact::Rules::seed();
         let f = &rules.finders;
-        let anchors: Vec<&str> = crate::redact::families::families()
-            .iter()
-            .filter(|fam| !fam.regex.trim_start_matches("(?-u)").starts_with("(?i"))
-            .flat_map(|fam| fam.anchors.iter().copied())
-            .collect();
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let anchors = exact_anchors();
+        // Deterministic: the same text every run.
+        let mut rng = TestRng::deterministic_rng(RngAlgorithm::XorShift);
+        let mut next = || rng.next_u64();
         let bytes = b"aZ09_-:~.$ \\nQKCAeyJskT3pgh/+=";
         let (mut found, mut checked) = (0, 0);
         for _ in 0..30_000 {
@@ -671,13 +670,9 @@ mod tests {
             .iter()
             .flat_map(|fam| fam.anchors.iter().copied())
             .collect();
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        // Deterministic: the same text every run.
+        let mut rng = TestRng::deterministic_rng(RngAlgorithm::XorShift);
+        let mut next = || rng.next_u64();
         let bytes = b"aZ09_-:~.$ \\nQKCeyJskT3pgh/+=";
         let mut families = 0;
         for case in 0..400 {
@@ -729,13 +724,9 @@ mod tests {
     #[test]
     fn every_run_is_found_across_blocks_and_ends() {
         // Deterministic text with runs of every length around the block and word sizes.
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        // Deterministic: the same text every run.
+        let mut rng = TestRng::deterministic_rng(RngAlgorithm::XorShift);
+        let mut next = || rng.next_u64();
         for case in 0..400 {
             let len = (next() % 700) as usize;
             let gap = 1 + (case % 7) as u64;
