@@ -113,6 +113,29 @@ fn generate() -> Vec<u8> {
     text.into_bytes()
 }
 
+/// One redactor over `text` in [`CHUNK`]s, into `out`; the redactor, for its counts.
+fn redact_once(rules: &Arc<Rules>, text: &[u8], out: &mut Vec<u8>) -> Redactor {
+    let mut r = Redactor::new(Arc::clone(rules));
+    for chunk in text.chunks(CHUNK) {
+        r.push(black_box(chunk), out);
+    }
+    r.finish(out);
+    black_box(&out);
+    r
+}
+
+/// The least CPU time of three [`redact_once`] runs.
+fn best_cpu_of_three(rules: &Arc<Rules>, text: &[u8], out: &mut Vec<u8>) -> f64 {
+    (0..3)
+        .map(|_| {
+            out.clear();
+            let c = cpu_secs();
+            redact_once(rules, text, out);
+            cpu_secs() - c
+        })
+        .fold(f64::MAX, f64::min)
+}
+
 /// `text` as Claude's stream-json carries a tool's output: one JSON string a line, 4 MiB of the
 /// text in each.
 fn stream_json_lines(text: &[u8]) -> Vec<u8> {
@@ -160,13 +183,7 @@ fn main() {
     }
     let rules = Arc::new(Rules::from_config(DEFAULT_CONFIG, &env, known).expect("rules"));
     if std::env::var_os("REDACT_LONG").is_some() {
-        let long = stream_json_lines(&text);
-        let mut out = Vec::new();
-        let mut r = Redactor::new(Arc::clone(&rules));
-        for chunk in long.chunks(CHUNK) {
-            r.push(black_box(chunk), &mut out);
-        }
-        r.finish(&mut out);
+        redact_once(&rules, &stream_json_lines(&text), &mut Vec::new());
         return;
     }
     if std::env::var_os("REDACT_ONLY").is_some() {
@@ -174,12 +191,7 @@ fn main() {
         let mut out = Vec::with_capacity(text.len() + 1024);
         for _ in 0..10 {
             out.clear();
-            let mut r = Redactor::new(Arc::clone(&rules));
-            for chunk in text.chunks(CHUNK) {
-                r.push(black_box(chunk), &mut out);
-            }
-            r.finish(&mut out);
-            black_box(&out);
+            redact_once(&rules, &text, &mut out);
         }
         return;
     }
@@ -201,12 +213,7 @@ fn main() {
 
         out.clear();
         let (t, c) = (Instant::now(), cpu_secs());
-        let mut r = Redactor::new(Arc::clone(&rules));
-        for chunk in text.chunks(CHUNK) {
-            r.push(black_box(chunk), &mut out);
-        }
-        r.finish(&mut out);
-        black_box(&out);
+        let r = redact_once(&rules, &text, &mut out);
         best_red = best_red.min(t.elapsed().as_secs_f64());
         cpu_red = cpu_red.min(cpu_secs() - c);
         counts = r.counts().clone();
@@ -222,32 +229,9 @@ fn main() {
         })
         .collect();
     let rules_many = Arc::new(Rules::from_config(DEFAULT_CONFIG, &env, many).expect("rules"));
-    let mut cpu_many = f64::MAX;
-    for _ in 0..3 {
-        out.clear();
-        let c = cpu_secs();
-        let mut r = Redactor::new(Arc::clone(&rules_many));
-        for chunk in text.chunks(CHUNK) {
-            r.push(black_box(chunk), &mut out);
-        }
-        r.finish(&mut out);
-        black_box(&out);
-        cpu_many = cpu_many.min(cpu_secs() - c);
-    }
-
+    let cpu_many = best_cpu_of_three(&rules_many, &text, &mut out);
     let long = stream_json_lines(&text);
-    let mut cpu_long = f64::MAX;
-    for _ in 0..3 {
-        out.clear();
-        let c = cpu_secs();
-        let mut r = Redactor::new(Arc::clone(&rules));
-        for chunk in long.chunks(CHUNK) {
-            r.push(black_box(chunk), &mut out);
-        }
-        r.finish(&mut out);
-        black_box(&out);
-        cpu_long = cpu_long.min(cpu_secs() - c);
-    }
+    let cpu_long = best_cpu_of_three(&rules, &long, &mut out);
 
     let c = cpu_secs();
     let hits = rules.keyword_literal_hits(&text);
