@@ -103,11 +103,11 @@ const PACKED_FORMS: usize = 64;
 /// or after its start that a read every four bytes lands on begins four of its bytes: its bytes
 /// 0–3, 1–4, 2–5 or 3–6. Those four keys of every form, hashed, make a bit set (sized so that
 /// about one read in 256 passes by chance); a read that passes is confirmed by an anchored
-/// search at the four starts it may belong to.
+/// search of the value automaton (built for both kinds of search then) at the four starts it
+/// may belong to.
 struct Stride {
     bits: Vec<u64>,
     shift: u32,
-    anchored: AhoCorasick,
 }
 
 fn stride_slot(key: &[u8], shift: u32) -> usize {
@@ -116,7 +116,7 @@ fn stride_slot(key: &[u8], shift: u32) -> usize {
 }
 
 impl Stride {
-    fn new(forms: &[&[u8]]) -> Result<Self, aho_corasick::BuildError> {
+    fn new(forms: &[&[u8]]) -> Self {
         let log = (4 * 256 * forms.len())
             .next_power_of_two()
             .trailing_zeros()
@@ -133,26 +133,18 @@ impl Stride {
                 bits[slot / 64] |= 1 << (slot % 64);
             }
         }
-        let anchored = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::LeftmostLongest)
-            .start_kind(StartKind::Anchored)
-            .build(forms)?;
-        Ok(Self {
-            bits,
-            shift,
-            anchored,
-        })
+        Self { bits, shift }
     }
 
     /// A place at or after `from` where some form starts, in the first line that holds one.
-    fn find_at(&self, hay: &[u8], from: usize) -> Option<usize> {
+    fn find_at(&self, ac: &AhoCorasick, hay: &[u8], from: usize) -> Option<usize> {
         let mut p = from;
         while p + 4 <= hay.len() {
             let slot = stride_slot(&hay[p..p + 4], self.shift);
             if self.bits[slot / 64] >> (slot % 64) & 1 != 0 {
                 for q in p.saturating_sub(3).max(from)..=p {
                     let input = Input::new(hay).span(q..hay.len()).anchored(Anchored::Yes);
-                    if self.anchored.find(input).is_some() {
+                    if ac.find(input).is_some() {
                         return Some(q);
                     }
                 }
@@ -174,15 +166,17 @@ impl ValueMatcher {
             source: regex::Error::Syntax(String::new()),
         };
         let bytes: Vec<&[u8]> = forms.iter().map(|(f, _)| f.as_bytes()).collect();
+        let stride = (bytes.len() > PACKED_FORMS).then(|| Stride::new(&bytes));
+        let starts = if stride.is_some() {
+            StartKind::Both
+        } else {
+            StartKind::Unanchored
+        };
         let ac = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostLongest)
+            .start_kind(starts)
             .build(&bytes)
             .map_err(err)?;
-        let stride = if bytes.len() > PACKED_FORMS {
-            Some(Stride::new(&bytes).map_err(err)?)
-        } else {
-            None
-        };
         Ok(Some(Self {
             ac,
             stride,
@@ -198,7 +192,7 @@ impl ValueMatcher {
     /// The first place at or after `from` where some form occurs (for the prefilter).
     pub fn find_at(&self, hay: &[u8], from: usize) -> Option<usize> {
         match &self.stride {
-            Some(s) => s.find_at(hay, from),
+            Some(s) => s.find_at(&self.ac, hay, from),
             None => self.ac.find(&hay[from..]).map(|m| from + m.start()),
         }
     }
@@ -424,7 +418,7 @@ mod tests {
                     found += 1;
                     assert!(g >= w && !hay[w..g].contains(&b'\n'), "{w} {g}");
                     let at = Input::new(&hay).span(g..hay.len()).anchored(Anchored::Yes);
-                    assert!(m.stride.as_ref().unwrap().anchored.find(at).is_some());
+                    assert!(m.ac.find(at).is_some(), "a form starts at {g}");
                 }
                 _ => panic!(
                     "automaton {want:?}, first look {got:?} in {:?} from {from}",
