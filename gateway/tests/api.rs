@@ -234,6 +234,23 @@ async fn ingest(state: &AppState, run: &CreatedRun, body: Vec<u8>) -> (StatusCod
     call(state, s.request()).await
 }
 
+/// Events `seqs` of `run` sent on a task of their own, as a batch on its way beside others.
+fn send_apart(
+    state: &AppState,
+    run: &CreatedRun,
+    seqs: std::ops::RangeInclusive<u64>,
+) -> tokio::task::JoinHandle<(StatusCode, Value)> {
+    let (state, run) = (state.clone(), run.clone());
+    tokio::spawn(async move { ingest(&state, &run, batch(&run.run_id, seqs)).await })
+}
+
+/// Returns once a batch waits for an earlier batch of its run.
+async fn until_a_batch_waits(state: &AppState) {
+    while state.metrics.ingest_order_waits() == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
 async fn stored(state: &AppState, run: &CreatedRun) -> Vec<u64> {
     let (status, body) = admin_get(
         state,
@@ -276,13 +293,8 @@ async fn a_batch_that_overtakes_the_one_before_it_waits_for_it() {
     // The earlier batch is held back (its request still counted in, as while its body is being
     // read) until the later one has found the gap and waits.
     let earlier = h.state.ingest_in_flight.enter(&run.run_id);
-    let later = {
-        let (state, run) = (h.state.clone(), run.clone());
-        tokio::spawn(async move { ingest(&state, &run, batch(&run.run_id, 6..=8)).await })
-    };
-    while h.state.metrics.ingest_order_waits() == 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    let later = send_apart(&h.state, &run, 6..=8);
+    until_a_batch_waits(&h.state).await;
     assert!(!later.is_finished(), "the later batch waits");
     let (s, b) = ingest(&h.state, &run, batch(&run.run_id, 3..=5)).await;
     assert_eq!((s, b["acked_through"].as_u64()), (StatusCode::OK, Some(5)));
@@ -304,13 +316,8 @@ async fn a_waiting_batch_gets_its_gap_when_the_batch_before_it_fails() {
     let h = harness().await;
     let run = create_run(&h.state).await;
     let earlier = h.state.ingest_in_flight.enter(&run.run_id);
-    let later = {
-        let (state, run) = (h.state.clone(), run.clone());
-        tokio::spawn(async move { ingest(&state, &run, batch(&run.run_id, 4..=6)).await })
-    };
-    while h.state.metrics.ingest_order_waits() == 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    let later = send_apart(&h.state, &run, 4..=6);
+    until_a_batch_waits(&h.state).await;
     // The earlier batch is refused (a line that is not a string): nothing is stored.
     let bad = serde_json::to_vec(&json!({
         "run_id": run.run_id,
@@ -328,10 +335,7 @@ async fn a_waiting_batch_gets_its_gap_when_the_batch_before_it_fails() {
     // The runner resends both, and a retry of each arrives beside them, in any order (counted in
     // meanwhile, as a request whose body is still on its way).
     let resending = h.state.ingest_in_flight.enter(&run.run_id);
-    let sends = [4..=6, 1..=3, 4..=6, 1..=3].map(|seqs| {
-        let (state, run) = (h.state.clone(), run.clone());
-        tokio::spawn(async move { ingest(&state, &run, batch(&run.run_id, seqs)).await })
-    });
+    let sends = [4..=6, 1..=3, 4..=6, 1..=3].map(|seqs| send_apart(&h.state, &run, seqs));
     let [later, earlier, later_again, earlier_again] = sends;
     for send in [earlier, earlier_again] {
         let (s, b) = send.await.unwrap();
