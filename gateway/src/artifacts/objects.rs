@@ -475,7 +475,7 @@ impl Pending {
         match parts.wait_for_capacity(PARTS_IN_FLIGHT).await {
             Ok(()) => State::Multipart(parts),
             Err(e) => {
-                let _ = parts.abort().await;
+                let _ = abort_after_parts(parts).await;
                 State::Failed(e)
             }
         }
@@ -532,11 +532,27 @@ impl Pending {
     /// Aborts a multipart upload in progress; a held body is just dropped.
     pub(super) async fn abort(mut self) {
         if let State::Multipart(parts) = std::mem::replace(&mut self.state, State::Moving)
-            && let Err(e) = parts.abort().await
+            && let Err(e) = abort_after_parts(parts).await
         {
             tracing::warn!(error = %e, "artifact store: aborting an upload failed");
         }
     }
+}
+
+/// Longest an abort waits for the parts still on their way.
+const ABORT_WAIT: Duration = Duration::from_secs(60);
+
+/// Aborts a multipart upload once none of its parts is on its way. `WriteMultipart::abort`
+/// drops the part requests in flight, but a store may already hold a dropped request's body and
+/// store the part after the abort, where nothing ever removes it (S3 says to abort again for
+/// this reason); waiting for the parts' answers first leaves none behind.
+async fn abort_after_parts(mut parts: WriteMultipart) -> object_store::Result<()> {
+    let _ = tokio::time::timeout(ABORT_WAIT, async {
+        // Each failed part ends one wait; the rest are still waited for.
+        while parts.wait_for_capacity(0).await.is_err() {}
+    })
+    .await;
+    parts.abort().await
 }
 
 /// An upload dropped mid-way (its request's handler was dropped: the client went away) aborts
@@ -547,7 +563,7 @@ impl Drop for Pending {
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
             runtime.spawn(async move {
-                if let Err(e) = parts.abort().await {
+                if let Err(e) = abort_after_parts(parts).await {
                     tracing::warn!(error = %e, "artifact store: aborting a dropped upload failed");
                 }
             });
