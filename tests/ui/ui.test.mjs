@@ -210,6 +210,46 @@ test('phone layout at 390x844: runs list and a run fit the screen', async () => 
   await stopGateway(gw);
 });
 
+test('a run read before its turn ends and answered after the list stream brought the turn keeps the turn', { timeout: 90000 }, async () => {
+  // The view's first read of the run and the list stream race: here the read is answered before
+  // the runner starts and handed to the page only once the turn has ended (and the list stream
+  // has told the page). The older answer must not wipe the totals and the waiting badge: between
+  // turns no later batch comes to correct it.
+  const dir = mkdtempSync(join(work, 'race-'));
+  const gw = await startGateway(dir);
+  const { context, page, problems } = await newPage({ viewport: { width: 1280, height: 860 } });
+  await signIn(page, gw.url);
+  const run = await createRunInPage(page, { name: 'late answer', cwd: dir });
+  let runner;
+  let held = null; // the handler's failure, if any, reported by the test rather than lost
+  await page.route((url) => url.pathname === `/api/runs/${run.run_id}`, (route) => (held = hold(route).catch((e) => e)), { times: 1 });
+  async function hold(route) {
+    const stale = await route.fetch();
+    runner = startRunner(gw, run, fakeClaude(dir), { prompt: 'fix the off-by-one', args: ['--session', '--cwd', dir] });
+    for (let i = 0; ; i++) {
+      const r = await (await context.request.get(`${gw.url}/api/runs/${run.run_id}`)).json();
+      if (r.claude && r.claude.between_turns) break;
+      assert.ok(i < 300, 'the first turn ends');
+      await new Promise((ok) => setTimeout(ok, 100));
+    }
+    // The stale answer lands only once the list stream has brought the page the ended turn.
+    await page.waitForSelector(`.run-tab[data-tab="${run.run_id}"] .dot.s-waiting_for_input`);
+    await route.fulfill({ response: stale });
+  }
+  await page.goto(`${gw.url}/runs/${run.run_id}`);
+  const view = `.run-view[data-run="${run.run_id}"]`;
+  await page.waitForSelector(`${view} .run-head .badge.s-waiting_for_input`, { timeout: 10000 });
+  await page.waitForSelector(`${view} .run-meta dd:text-is("$0.0503")`, { timeout: 10000 });
+  assert.ok(held, 'the first read of the run was held');
+  const failed = await held;
+  if (failed) throw failed;
+  assert.deepEqual(problems, { dialogs: [], errors: [] });
+  runner.proc.kill('SIGTERM');
+  await runner.done;
+  await context.close();
+  await stopGateway(gw);
+});
+
 test('a Claude session: transcript, prompt box with recall, interrupt, git diff viewer, assist link, end session', { timeout: 120000 }, async () => {
   const dir = mkdtempSync(join(work, 'session-'));
   const gw = await startGateway(dir);

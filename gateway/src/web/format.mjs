@@ -96,6 +96,17 @@ export function shownStatus(run) {
   return run.status === 'running' && run.claude && run.claude.between_turns ? 'waiting_for_input' : run.status;
 }
 
+/** Of two summaries of one run, the one to show: `incoming` unless `current` has seen later
+ *  events. A run's summary read by a request can be answered before a batch commits and arrive
+ *  after the list stream already brought that batch's summary: the older must not win, or the
+ *  view keeps stale totals and status until the run's next batch (which, between turns, never
+ *  comes). Sequences only grow, so the higher `last_sequence` is the later summary. */
+export function fresherRun(current, incoming) {
+  if (!current || current.id !== incoming.id) return incoming;
+  if ((current.last_sequence ?? 0) > (incoming.last_sequence ?? 0)) return current;
+  return { ...current, ...incoming };
+}
+
 /** How many of `runs` need approval. */
 export function needingApproval(runs) {
   let n = 0;

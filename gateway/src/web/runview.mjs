@@ -5,7 +5,7 @@
 import { api, retention, runPath, setCsrf, setPinned } from './api.mjs';
 import { ApprovalCards } from './approvals.mjs';
 import { button, copyText, el, setTitle } from './dom.mjs';
-import { TERMINAL, fmtCost, fmtStamp, fmtTime, fmtTokens, httpsUrl, keptUntil, runDuration, shownStatus, statusLabel, fmtSize } from './format.mjs';
+import { TERMINAL, fmtCost, fmtStamp, fmtTime, fmtTokens, fresherRun, httpsUrl, keptUntil, runDuration, shownStatus, statusLabel, fmtSize } from './format.mjs';
 import { CommandNames, skipNotice, streamJson } from './lines.mjs';
 import { LogView, PAGE } from './terminal.mjs';
 import { LogSearch } from './search.mjs';
@@ -256,6 +256,15 @@ export class RunView {
 
   // ---- header ----
 
+  /** A summary this view read itself (not from the list stream): kept only if no later one
+   *  arrived meanwhile, and shared with the runs list. Returns the summary shown. */
+  adopt(incoming) {
+    const run = fresherRun(this.shell.runs.get(this.id), incoming);
+    this.shell.runs.set(run.id, run);
+    this.setRun(run);
+    return run;
+  }
+
   setRun(run) {
     if (!run) return;
     const was = this.run && this.run.status;
@@ -349,7 +358,7 @@ export class RunView {
     const want = !(this.run && this.run.pinned);
     this.pin.disabled = true;
     try {
-      this.setRun(await setPinned(this.id, want));
+      this.adopt(await setPinned(this.id, want));
       this.controls.say(want ? 'Pinned: retention keeps this run.' : 'Unpinned.');
     } catch (e) {
       this.controls.say(`Could not ${want ? 'pin' : 'unpin'} the run: ${e.message}`);
@@ -534,9 +543,7 @@ export class RunView {
   // First open: the run, the tail of its output (or the linked line), then the live stream.
   async open() {
     try {
-      const run = await api('GET', runPath(this.id));
-      this.shell.runs.set(run.id, { ...(this.shell.runs.get(run.id) || {}), ...run });
-      this.setRun(run);
+      const run = this.adopt(await api('GET', runPath(this.id)));
       const page = await api('GET', runPath(this.id, `/events?before=${run.last_sequence + 1}&limit=${PAGE}`));
       for (const e of page.events) this.learn(e);
       this.renderMeta();
@@ -578,7 +585,7 @@ export class RunView {
       onEnd: () => {
         this.ended = true;
         this.setConn('ended', 'ended');
-        api('GET', runPath(this.id)).then((r) => this.setRun(r), () => {});
+        api('GET', runPath(this.id)).then((r) => this.adopt(r), () => {});
       },
     }).then(
       ({ ended }) => {

@@ -86,3 +86,17 @@ test('an API token is active until it is revoked or its expiry passes', () => {
   assert.equal(f.expiresAt('', 1000), null);
   assert.equal(f.expiresAt('7', 1000), 1000 + 7 * 24 * 60 * 60 * 1000);
 });
+
+test('a run summary read by a request never replaces a later one from the list stream', () => {
+  // The page's GET was answered before the turn's last batch committed; the list stream brought
+  // that batch's summary first. The stale answer must not win (a UI test once waited 30 s for
+  // totals that a stale summary had wiped).
+  const later = { id: 'r_1', status: 'running', last_sequence: 12, claude: { cost_usd: 0.05, between_turns: true }, agent: 'box' };
+  const stale = { id: 'r_1', status: 'running', last_sequence: 7, claude: null };
+  assert.equal(f.fresherRun(later, stale), later);
+  // Equal or later: the answer wins, over the fields the list had.
+  assert.deepEqual(f.fresherRun(later, { id: 'r_1', status: 'running', last_sequence: 12, pinned: true }), { ...later, pinned: true });
+  assert.deepEqual(f.fresherRun(stale, later), later);
+  assert.equal(f.fresherRun(undefined, stale), stale);
+  assert.equal(f.fresherRun({ id: 'r_2', last_sequence: 99 }, stale), stale);
+});
