@@ -470,6 +470,9 @@ pub struct Seen {
     pub latencies: Vec<u64>,
     /// Each line's embedded due time (Unix µs), in the order of `latencies`.
     pub printed: Vec<u64>,
+    /// Microseconds from each line's due time to the runner framing it (the event's `ts`, in
+    /// milliseconds), in the order of `latencies`: the child → runner part of the latency.
+    pub framed: Vec<u64>,
 }
 
 /// Watch one run's stream until `event: end` (or `deadline`), checking each sequence arrives once
@@ -530,6 +533,8 @@ pub async fn view(mut resp: reqwest::Response, deadline: Instant, errors: Arc<Er
             {
                 seen.latencies.push(arrived.saturating_sub(due));
                 seen.printed.push(due);
+                seen.framed
+                    .push(u64::try_from(event.ts).unwrap_or(0).saturating_mul(1000).saturating_sub(due));
             }
         }
     }

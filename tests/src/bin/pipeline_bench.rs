@@ -602,6 +602,44 @@ async fn run_json(http: &reqwest::Client, target: &Target, run_id: &str) -> serd
         .expect("run json")
 }
 
+/// The gateway's `gateway_ingest_duration_seconds` histogram, summed up: batches, mean, and the
+/// bucket bound under which 99 % of them were handled (verify, order wait, store, acknowledge).
+async fn ingest_histogram(http: &reqwest::Client, target: &Target) -> String {
+    let text = match http
+        .get(format!("{}/metrics", target.url))
+        .bearer_auth(&target.admin_token)
+        .send()
+        .await
+    {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(e) => return format!("unread ({e})"),
+    };
+    let value = |line: &str| line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok());
+    let mut buckets = Vec::new();
+    let (mut sum, mut count) = (0.0, 0.0);
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("gateway_ingest_duration_seconds_bucket{le=\"") {
+            let le = rest.split('"').next().unwrap_or("");
+            buckets.push((le.to_string(), value(line).unwrap_or(0.0)));
+        } else if line.starts_with("gateway_ingest_duration_seconds_sum ") {
+            sum = value(line).unwrap_or(0.0);
+        } else if line.starts_with("gateway_ingest_duration_seconds_count ") {
+            count = value(line).unwrap_or(0.0);
+        }
+    }
+    if count == 0.0 {
+        return "no batches".into();
+    }
+    let p99 = buckets
+        .iter()
+        .find(|(_, n)| *n >= 0.99 * count)
+        .map_or("?".to_string(), |(le, _)| le.clone());
+    format!(
+        "{count:.0} batches, mean {:.1} ms, 99 % within {p99} s",
+        1000.0 * sum / count
+    )
+}
+
 async fn admin_run(http: &reqwest::Client, target: &Target) -> (String, String) {
     let created: serde_json::Value = http
         .post(format!("{}/api/runs", target.url))
@@ -905,9 +943,17 @@ async fn latency(runs: usize) {
     }
     let mut samples = Vec::new();
     let mut steady = Vec::new();
+    let mut framed = Vec::new();
+    // Latencies by tenth of each run's lines: a figure that grows from the first tenth to the
+    // last is a backlog (the machine cannot keep up), a flat one is a cost per line.
+    let mut tenths: Vec<Vec<u64>> = vec![Vec::new(); 10];
     let mut short = 0;
     for v in viewers {
         let seen = v.await.expect("viewer");
+        for (i, &l) in seen.latencies.iter().enumerate() {
+            tenths[(i * 10 / LINES as usize).min(9)].push(l);
+        }
+        framed.extend_from_slice(&seen.framed);
         if !seen.ended || seen.latencies.len() as u64 != LINES {
             short += 1;
         }
@@ -920,6 +966,7 @@ async fn latency(runs: usize) {
         );
         samples.extend(seen.latencies);
     }
+    let ingest = ingest_histogram(&http, &target).await;
     let lat = Latencies::from_unsorted(samples);
     let steady = Latencies::from_unsorted(steady);
     let gw_hwm = proc_stats(gw.pid()).map_or(0, |p| p.hwm);
@@ -932,6 +979,19 @@ async fn latency(runs: usize) {
         "  lines printed from 2 s after the last runner was started: {}",
         steady.summary()
     );
+    let by_tenth: Vec<String> = tenths
+        .into_iter()
+        .map(|t| format!("{:.0}", Latencies::from_unsorted(t).ms(0.99)))
+        .collect();
+    println!(
+        "  p99 by tenth of each run's lines, ms: {}",
+        by_tenth.join(" · ")
+    );
+    println!(
+        "  of which child → runner (the event's ts): {}",
+        Latencies::from_unsorted(framed).summary()
+    );
+    println!("  gateway ingest handling (its /metrics histogram): {ingest}");
     println!(
         "  viewers short of their stream: {short}; errors {:?}; runner RSS peak {:.1} MiB; gateway VmHWM {:.1} MiB",
         errors.0.lock().unwrap(),
