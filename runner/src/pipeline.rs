@@ -406,9 +406,10 @@ struct Sent {
 /// expects; 401/403 and other 4xx stop.
 ///
 /// Up to [`IN_FLIGHT`] batches are on their way, consecutive, and their answers are taken in the
-/// order they were sent. An answer other than the acknowledgement of its whole batch (a retry, a
-/// gap) stops sending until the batches after it are answered too; sending then resumes from
-/// what the last answer says the gateway holds.
+/// order they were sent; while there is room, an event spooled during the wait for an answer goes
+/// out at once. An answer other than the acknowledgement of its whole batch (a retry, a gap)
+/// stops sending until the batches after it are answered too; sending then resumes from what the
+/// last answer says the gateway holds.
 pub async fn send_loop(
     client: GatewayClient,
     signer: Signer,
@@ -495,6 +496,21 @@ pub async fn send_loop(
             next = batch.last + 1;
             continue;
         }
+        // One batch on its way and room for another: whichever comes first, its answer or an
+        // event to send beside it. Waiting for the answer alone would hold a line printed
+        // meanwhile for a whole round trip (a slow answer, a busy gateway).
+        let early = if !resync
+            && !closed
+            && sent.len() < IN_FLIGHT
+            && let Some(front) = sent.front_mut()
+        {
+            tokio::select! {
+                answer = &mut front.answer => Some(answer),
+                () = spool.wait_beyond(next - 1) => continue,
+            }
+        } else {
+            None
+        };
         let Some(batch) = sent.pop_front() else {
             if resync {
                 // Every answer is in: resume where the last one said.
@@ -514,7 +530,11 @@ pub async fn send_loop(
             }
             continue;
         };
-        let outcome = match batch.answer.await {
+        let answer = match early {
+            Some(answer) => answer,
+            None => batch.answer.await,
+        };
+        let outcome = match answer {
             Ok(outcome) => outcome,
             Err(e) => IngestOutcome::Retry {
                 cause: format!("the request's task ended: {e}"),

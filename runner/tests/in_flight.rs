@@ -45,6 +45,8 @@ enum Cond {
     LaterAnswered,
     /// A request for a batch starting after this sequence has been answered or cut off.
     AnsweredAfter(u64),
+    /// A request for a batch starting at or after this sequence has arrived.
+    ArrivedFrom(u64),
 }
 
 /// What the gateway answers.
@@ -84,6 +86,8 @@ struct State {
     later_answered: bool,
     /// The first sequences of the batches answered (or cut off) so far.
     answered: Vec<u64>,
+    /// The first sequences of the batches that have arrived so far.
+    arrived: Vec<u64>,
     /// One line per request: its batch and what it got.
     log: Vec<String>,
     /// Broken expectations, reported at the end.
@@ -108,6 +112,7 @@ impl Gateway {
             Cond::FirstStored => !s.stored.is_empty(),
             Cond::LaterAnswered => s.later_answered,
             Cond::AnsweredAfter(f) => s.answered.iter().any(|&a| a > f),
+            Cond::ArrivedFrom(f) => s.arrived.iter().any(|&a| a >= f),
         }
     }
 
@@ -215,10 +220,12 @@ async fn handle(gw: Arc<Gateway>, mut sock: TcpStream) {
     let (first, last) = (first.sequence, last.sequence);
     let attempt = {
         let mut s = gw.state();
+        s.arrived.push(first);
         let n = s.attempts.entry(first).or_default();
         *n += 1;
         *n - 1
     };
+    gw.changed.notify_waiters();
     let what = format!("the request for {first}..={last} (attempt {attempt})");
     let step = (gw.script)(first, attempt);
     if let Some(c) = step.decide_after {
@@ -491,4 +498,57 @@ async fn a_stale_409_after_an_acknowledgement_that_freed_a_segment() {
         .expect("batches");
     assert!(logged(&log, Some(third), "#0: 409 Conflict"), "{log:#?}");
     assert!(logged(&log, Some(third), "#1: 200 OK"), "{log:#?}");
+}
+
+/// A line spooled while the batch before it waits for its answer goes out at once, beside it
+/// (the second batch on its way), not once that answer is in: here the gateway answers batch 1
+/// only after batch 2 has arrived, as a gateway does whose answer is slow (a busy machine, a
+/// long commit). Before, the sender waited for batch 1's answer and the gateway waited in vain.
+#[tokio::test]
+async fn a_line_spooled_while_a_batch_waits_goes_out_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, mut writer, _) = Spool::open(&dir.path().join("spool")).unwrap();
+    writer.stage_line(EventKind::Stdout, &line(1), 0).unwrap();
+    writer.commit().unwrap();
+    let gw = Arc::new(Gateway {
+        state: Mutex::default(),
+        changed: Notify::new(),
+        spool: spool.clone(),
+        script: Box::new(|first, _| match first {
+            1 => Step {
+                answer_after: Some(Cond::ArrivedFrom(2)),
+                ..Step::default()
+            },
+            _ => Step::default(),
+        }),
+    });
+    let url = serve(gw.clone()).await;
+    let signer = Signer::Run {
+        run_id: "r1".into(),
+        key: [1; 32],
+    };
+    let sending = tokio::spawn(send_loop(client(&url), signer, "r1".into(), spool.clone()));
+    // The child prints its second line once the first is at the gateway.
+    gw.wait(Cond::ArrivedFrom(1), "the test").await;
+    assert_eq!(
+        writer.stage_line(EventKind::Stdout, &line(2), 0).unwrap(),
+        2
+    );
+    writer.commit().unwrap();
+    gw.wait(Cond::AnsweredAfter(1), "the test").await;
+    spool.close();
+    let end = tokio::time::timeout(SEND_LIMIT, sending)
+        .await
+        .expect("sending ends")
+        .expect("the sender's task");
+    let s = gw.state();
+    assert_eq!(end, SendEnd::Delivered { verdict: None }, "{:#?}", s.log);
+    assert!(
+        s.faults.is_empty(),
+        "{:#?}\nrequests: {:#?}",
+        s.faults,
+        s.log
+    );
+    assert_eq!(s.stored, [line(1), line(2)], "{:#?}", s.log);
+    assert_eq!(spool.progress(), (2, 2, true));
 }

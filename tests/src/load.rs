@@ -533,8 +533,12 @@ pub async fn view(mut resp: reqwest::Response, deadline: Instant, errors: Arc<Er
             {
                 seen.latencies.push(arrived.saturating_sub(due));
                 seen.printed.push(due);
-                seen.framed
-                    .push(u64::try_from(event.ts).unwrap_or(0).saturating_mul(1000).saturating_sub(due));
+                seen.framed.push(
+                    u64::try_from(event.ts)
+                        .unwrap_or(0)
+                        .saturating_mul(1000)
+                        .saturating_sub(due),
+                );
             }
         }
     }
