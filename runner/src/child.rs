@@ -325,16 +325,55 @@ fn processes() -> Vec<(u32, u32, u32)> {
         return Vec::new();
     };
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            // After the command name, which may hold spaces and parentheses: state ppid pgrp ...
-            let mut rest = stat.get(stat.rfind(')')? + 2..)?.split(' ');
-            let _state = rest.next()?;
-            let ppid = rest.next()?.parse().ok()?;
-            let pgrp = rest.next()?.parse().ok()?;
-            Some((pid, ppid, pgrp))
-        })
+        .filter_map(|pid| Some((pid, parent_and_group(pid)?)))
+        .map(|(pid, (ppid, pgrp))| (pid, ppid, pgrp))
         .collect()
+}
+
+/// `(ppid, pgrp)` of `pid`, from `/proc/<pid>/stat`; `None` once it is gone.
+fn parent_and_group(pid: u32) -> Option<(u32, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command name, which may hold spaces and parentheses: state ppid pgrp ...
+    let mut rest = stat.get(stat.rfind(')')? + 2..)?.split(' ');
+    let _state = rest.next()?;
+    let ppid = rest.next()?.parse().ok()?;
+    let pgrp = rest.next()?.parse().ok()?;
+    Some((ppid, pgrp))
+}
+
+/// This process's children, from `/proc/self/task/*/children` (each thread's; orphans it
+/// reaps as the subreaper are listed under one of them): a few reads, however many processes
+/// the machine runs. `None` where the kernel does not offer the files.
+fn own_children() -> Option<Vec<u32>> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        match std::fs::read_to_string(task.path().join("children")) {
+            Ok(list) => out.extend(
+                list.split_ascii_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            ),
+            // A thread that ended since the listing has no children left to show.
+            Err(_) if !task.path().exists() => {}
+            Err(_) => return None,
+        }
+    }
+    Some(out)
+}
+
+/// `(pid, ppid, pgrp)` of the processes [`reap_leftovers`] looks at: without a group, this
+/// process's children alone (the run's end, when every process on a busy machine would
+/// otherwise be read); with one, every process (a group's members need not be children).
+fn candidates(pgid: u32) -> Vec<(u32, u32, u32)> {
+    if pgid == 0
+        && let Some(children) = own_children()
+    {
+        return children
+            .into_iter()
+            .filter_map(|pid| Some((pid, parent_and_group(pid)?)))
+            .map(|(pid, (ppid, pgrp))| (pid, ppid, pgrp))
+            .collect();
+    }
+    processes()
 }
 
 /// What [`reap_leftovers`] kills besides the members of its process group.
@@ -358,7 +397,7 @@ pub fn reap_leftovers(pgid: u32, reach: Reach, keep: &[u32]) -> u64 {
         {
             // Held for the whole pass: a protected child is either registered or not spawned yet.
             let spared = protected();
-            let victims: Vec<(u32, u32)> = processes()
+            let victims: Vec<(u32, u32)> = candidates(pgid)
                 .into_iter()
                 .filter(|&(pid, ppid, pgrp)| {
                     pid != me
@@ -402,6 +441,42 @@ pub fn is_alive(pid: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_children_are_read_from_every_thread_as_the_full_scan_sees_them() {
+        let sleep = || {
+            std::process::Command::new("sleep")
+                .arg("30")
+                .spawn()
+                .unwrap()
+        };
+        let mut here = sleep();
+        // A child of another thread is listed under that thread.
+        let mut there = std::thread::spawn(sleep).join().unwrap();
+        let me = std::process::id();
+        let listed = own_children().expect("this kernel offers /proc/self/task/*/children");
+        let scanned: Vec<u32> = processes()
+            .into_iter()
+            .filter(|&(_, ppid, _)| ppid == me)
+            .map(|(pid, _, _)| pid)
+            .collect();
+        for c in [&here, &there] {
+            assert!(listed.contains(&c.id()), "{} in {listed:?}", c.id());
+            assert!(scanned.contains(&c.id()), "{} in {scanned:?}", c.id());
+        }
+        // Every one listed is a child (other tests' children come and go meanwhile).
+        for pid in listed {
+            if let Some((ppid, _)) = parent_and_group(pid) {
+                assert_eq!(ppid, me, "{pid}");
+            }
+        }
+        let cands = candidates(0);
+        assert!(cands.iter().any(|&(p, pp, _)| p == here.id() && pp == me));
+        for c in [&mut here, &mut there] {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
 
     #[test]
     fn the_runners_secrets_are_removed_from_children() {

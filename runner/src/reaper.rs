@@ -49,6 +49,9 @@ pub struct Containment {
     reaper: Option<Child>,
     /// The reaper is the runner's child: the reaping at the end of a turn must spare it.
     _spared: Option<crate::child::Protection>,
+    /// [`Containment::finish`] ran: dropping it does not walk every process for the cookie
+    /// again.
+    finished: bool,
 }
 
 /// The run's cgroup and the one the runner came from.
@@ -87,6 +90,7 @@ impl Containment {
             cookie,
             reaper,
             _spared,
+            finished: false,
         }
     }
 
@@ -107,6 +111,10 @@ impl Containment {
     }
 
     fn finish_inner(&mut self) -> u64 {
+        if self.finished {
+            return 0;
+        }
+        self.finished = true;
         let mut killed = 0;
         if let Some(c) = self.cgroup.take() {
             if let Err(e) = c.leave() {
