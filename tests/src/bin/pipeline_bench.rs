@@ -903,6 +903,19 @@ async fn latency(runs: usize) {
         }));
     }
     let mut runner_rss = 0;
+    // CPU of the runners (and of their children, which they wait for) once this process has
+    // waited for them, and of the gateway: steadier figures than the latency to compare builds.
+    let children_cpu = || {
+        use nix::sys::resource::{UsageWho, getrusage};
+        getrusage(UsageWho::RUSAGE_CHILDREN).map_or(0.0, |u| {
+            let s = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+            s(u.user_time()) + s(u.system_time())
+        })
+    };
+    let cpu_before = (
+        children_cpu(),
+        proc_stats(gw.pid()).map_or(0.0, |p| p.cpu_seconds),
+    );
     for (i, (run_id, token)) in made.iter().enumerate() {
         let cwd = dir.path().join(format!("r{i}"));
         std::fs::create_dir_all(&cwd).expect("runner dir");
@@ -966,6 +979,8 @@ async fn latency(runs: usize) {
         );
         samples.extend(seen.latencies);
     }
+    let runners_cpu = children_cpu() - cpu_before.0;
+    let gateway_cpu = proc_stats(gw.pid()).map_or(0.0, |p| p.cpu_seconds) - cpu_before.1;
     let ingest = ingest_histogram(&http, &target).await;
     let lat = Latencies::from_unsorted(samples);
     let steady = Latencies::from_unsorted(steady);
@@ -992,6 +1007,10 @@ async fn latency(runs: usize) {
         Latencies::from_unsorted(framed).summary()
     );
     println!("  gateway ingest handling (its /metrics histogram): {ingest}");
+    println!(
+        "  CPU while the runs ran: runners and their children {runners_cpu:.1} s ({:.2} ms a line), gateway {gateway_cpu:.1} s",
+        1000.0 * runners_cpu / (runs as f64 * LINES as f64)
+    );
     println!(
         "  viewers short of their stream: {short}; errors {:?}; runner RSS peak {:.1} MiB; gateway VmHWM {:.1} MiB",
         errors.0.lock().unwrap(),
