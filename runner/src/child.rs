@@ -324,21 +324,27 @@ fn processes() -> Vec<(u32, u32, u32)> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|pid| Some((pid, parent_and_group(pid)?)))
-        .map(|(pid, (ppid, pgrp))| (pid, ppid, pgrp))
-        .collect()
+    with_parents(dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()))
 }
 
-/// `(ppid, pgrp)` of `pid`, from `/proc/<pid>/stat`; `None` once it is gone.
-fn parent_and_group(pid: u32) -> Option<(u32, u32)> {
+/// `(pid, ppid, pgrp)` of each of `pids` still there.
+fn with_parents(pids: impl Iterator<Item = u32>) -> Vec<(u32, u32, u32)> {
+    pids.filter_map(|pid| {
+        let (_, ppid, pgrp) = stat(pid)?;
+        Some((pid, ppid, pgrp))
+    })
+    .collect()
+}
+
+/// `(state, ppid, pgrp)` of `pid`, from `/proc/<pid>/stat`; `None` once it is gone.
+fn stat(pid: u32) -> Option<(u8, u32, u32)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // After the command name, which may hold spaces and parentheses: state ppid pgrp ...
     let mut rest = stat.get(stat.rfind(')')? + 2..)?.split(' ');
-    let _state = rest.next()?;
+    let state = *rest.next()?.as_bytes().first()?;
     let ppid = rest.next()?.parse().ok()?;
     let pgrp = rest.next()?.parse().ok()?;
-    Some((ppid, pgrp))
+    Some((state, ppid, pgrp))
 }
 
 /// This process's children, from `/proc/self/task/*/children` (each thread's; orphans it
@@ -367,11 +373,7 @@ fn candidates(pgid: u32) -> Vec<(u32, u32, u32)> {
     if pgid == 0
         && let Some(children) = own_children()
     {
-        return children
-            .into_iter()
-            .filter_map(|pid| Some((pid, parent_and_group(pid)?)))
-            .map(|(pid, (ppid, pgrp))| (pid, ppid, pgrp))
-            .collect();
+        return with_parents(children.into_iter());
     }
     processes()
 }
@@ -429,13 +431,7 @@ pub fn reap_leftovers(pgid: u32, reach: Reach, keep: &[u32]) -> u64 {
 
 /// True unless the process is gone or a zombie.
 pub fn is_alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.get(s.rfind(')')? + 2..)
-                .map(|r| !r.starts_with('Z') && !r.starts_with('X'))
-        })
-        .unwrap_or(false)
+    stat(pid).is_some_and(|(state, _, _)| !matches!(state, b'Z' | b'X'))
 }
 
 #[cfg(test)]
@@ -466,7 +462,7 @@ mod tests {
         }
         // Every one listed is a child (other tests' children come and go meanwhile).
         for pid in listed {
-            if let Some((ppid, _)) = parent_and_group(pid) {
+            if let Some((_, ppid, _)) = stat(pid) {
                 assert_eq!(ppid, me, "{pid}");
             }
         }

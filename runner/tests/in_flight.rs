@@ -152,7 +152,48 @@ impl Gateway {
     }
 }
 
-/// A gateway on `127.0.0.1:0` playing `script`; returns its URL.
+/// A gateway on `127.0.0.1:0` playing `script` for `spool`'s run, and its URL.
+async fn scripted(
+    spool: &Arc<Spool>,
+    script: impl Fn(u64, u32) -> Step + Send + Sync + 'static,
+) -> (Arc<Gateway>, String) {
+    let gw = Arc::new(Gateway {
+        state: Mutex::default(),
+        changed: Notify::new(),
+        spool: spool.clone(),
+        script: Box::new(script),
+    });
+    let url = serve(gw.clone()).await;
+    (gw, url)
+}
+
+/// The sender of run `r1`'s `spool` to the gateway at `url`.
+async fn send(url: String, spool: Arc<Spool>) -> SendEnd {
+    let signer = Signer::Run {
+        run_id: "r1".into(),
+        key: [1; 32],
+    };
+    send_loop(client(&url), signer, "r1".into(), spool).await
+}
+
+/// Sending ended delivered, with no broken expectation, and the gateway holds lines `1..=n` in
+/// order.
+fn check_delivered(end: SendEnd, s: &State, n: u64) {
+    assert_eq!(end, SendEnd::Delivered { verdict: None }, "{:#?}", s.log);
+    assert!(
+        s.faults.is_empty(),
+        "{:#?}\nrequests: {:#?}",
+        s.faults,
+        s.log
+    );
+    assert_eq!(s.stored.len() as u64, n, "{:#?}", s.log);
+    for (i, data) in s.stored.iter().enumerate() {
+        let seq = i as u64 + 1;
+        assert!(*data == line(seq), "sequence {seq} holds another line");
+    }
+}
+
+/// A gateway on `127.0.0.1:0` playing `gw`'s script; returns its URL.
 async fn serve(gw: Arc<Gateway>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
@@ -332,13 +373,7 @@ async fn deliver(script: impl Fn(u64, u32) -> Step + Send + Sync + 'static) -> V
         "more than one segment"
     );
 
-    let gw = Arc::new(Gateway {
-        state: Mutex::default(),
-        changed: Notify::new(),
-        spool: spool.clone(),
-        script: Box::new(script),
-    });
-    let url = serve(gw.clone()).await;
+    let (gw, url) = scripted(&spool, script).await;
     // Checks the spool against the gateway while sending, not only at requests.
     let watch = {
         let gw = gw.clone();
@@ -349,12 +384,7 @@ async fn deliver(script: impl Fn(u64, u32) -> Step + Send + Sync + 'static) -> V
             }
         })
     };
-    let signer = Signer::Run {
-        run_id: "r1".into(),
-        key: [1; 32],
-    };
-    let sending = send_loop(client(&url), signer, "r1".into(), spool.clone());
-    let end = tokio::time::timeout(SEND_LIMIT, sending).await;
+    let end = tokio::time::timeout(SEND_LIMIT, send(url, spool.clone())).await;
     watch.abort();
     gw.check_spool();
     let s = gw.state();
@@ -366,18 +396,7 @@ async fn deliver(script: impl Fn(u64, u32) -> Step + Send + Sync + 'static) -> V
             s.log
         )
     });
-    assert_eq!(end, SendEnd::Delivered { verdict: None }, "{:#?}", s.log);
-    assert!(
-        s.faults.is_empty(),
-        "{:#?}\nrequests: {:#?}",
-        s.faults,
-        s.log
-    );
-    assert_eq!(s.stored.len() as u64, EVENTS, "{:#?}", s.log);
-    for (i, data) in s.stored.iter().enumerate() {
-        let seq = i as u64 + 1;
-        assert!(*data == line(seq), "sequence {seq} holds another line");
-    }
+    check_delivered(end, &s, EVENTS);
     assert_eq!(spool.progress(), (EVENTS, EVENTS, true));
     assert!(
         spool.first_held() > 1,
@@ -510,24 +529,15 @@ async fn a_line_spooled_while_a_batch_waits_goes_out_beside_it() {
     let (spool, mut writer, _) = Spool::open(&dir.path().join("spool")).unwrap();
     writer.stage_line(EventKind::Stdout, &line(1), 0).unwrap();
     writer.commit().unwrap();
-    let gw = Arc::new(Gateway {
-        state: Mutex::default(),
-        changed: Notify::new(),
-        spool: spool.clone(),
-        script: Box::new(|first, _| match first {
-            1 => Step {
-                answer_after: Some(Cond::ArrivedFrom(2)),
-                ..Step::default()
-            },
-            _ => Step::default(),
-        }),
-    });
-    let url = serve(gw.clone()).await;
-    let signer = Signer::Run {
-        run_id: "r1".into(),
-        key: [1; 32],
-    };
-    let sending = tokio::spawn(send_loop(client(&url), signer, "r1".into(), spool.clone()));
+    let (gw, url) = scripted(&spool, |first, _| match first {
+        1 => Step {
+            answer_after: Some(Cond::ArrivedFrom(2)),
+            ..Step::default()
+        },
+        _ => Step::default(),
+    })
+    .await;
+    let sending = tokio::spawn(send(url, spool.clone()));
     // The child prints its second line once the first is at the gateway.
     gw.wait(Cond::ArrivedFrom(1), "the test").await;
     assert_eq!(
@@ -541,14 +551,6 @@ async fn a_line_spooled_while_a_batch_waits_goes_out_beside_it() {
         .await
         .expect("sending ends")
         .expect("the sender's task");
-    let s = gw.state();
-    assert_eq!(end, SendEnd::Delivered { verdict: None }, "{:#?}", s.log);
-    assert!(
-        s.faults.is_empty(),
-        "{:#?}\nrequests: {:#?}",
-        s.faults,
-        s.log
-    );
-    assert_eq!(s.stored, [line(1), line(2)], "{:#?}", s.log);
+    check_delivered(end, &gw.state(), 2);
     assert_eq!(spool.progress(), (2, 2, true));
 }
