@@ -369,6 +369,44 @@ mod tests {
     }
 
     #[test]
+    fn a_finished_containment_walks_for_its_cookie_once_not_again_when_dropped() {
+        let cookie = crate::client::random_b64(24);
+        // No cgroup, no reaper, and no cookie set for this process's children: only the walk.
+        let mut c = Containment {
+            cgroup: None,
+            cookie: cookie.clone(),
+            reaper: None,
+            _spared: None,
+            finished: false,
+        };
+        assert_eq!(c.finish_inner(), 0);
+        // A process with the cookie that turns up after the end is not the containment's to
+        // kill any more: finishing again, or dropping, must not walk every process again.
+        let mut late = Command::new("sleep")
+            .arg("300")
+            .env(COOKIE_VAR, &cookie)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while carrying(format!("{COOKIE_VAR}={cookie}").as_bytes()).is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "the late process never showed up"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(c.finish_inner(), 0);
+        drop(c);
+        assert!(
+            late.try_wait().unwrap().is_none(),
+            "the late process runs on"
+        );
+        late.kill().unwrap();
+        late.wait().unwrap();
+    }
+
+    #[test]
     fn the_cookie_finds_a_detached_process_and_nothing_else() {
         let cookie = crate::client::random_b64(24);
         let spawn = |with: bool| {
