@@ -1,7 +1,7 @@
 //! Two gateways on one PostgreSQL database, in this process and driven through their routers:
 //! what one replica did is what the other sees (a committed line reaches the other's stream, a
 //! command queued on one wakes a poll on the other, a replay is refused by the one that did not
-//! see the request first, sessions and sign-in limits hold across both). Each case skips with a
+//! see the request first, sessions, passkey ceremonies and sign-in limits hold across both). Each case skips with a
 //! loud SKIP line where no PostgreSQL server answers. The same, with the real binaries behind a
 //! load balancer, is `tests/tests/replicas.rs`.
 
@@ -15,6 +15,7 @@ use common::Secret;
 use common::wire::{CreatedRun, Event, EventKind};
 use gateway::state::AppState;
 use serde_json::{Value, json};
+use support::authenticator::Authenticator;
 use support::postgres::Postgres;
 use support::{Browser, SseStream, send, send_json, signed};
 
@@ -271,4 +272,71 @@ async fn the_sign_in_limit_counts_the_attempts_on_every_replica() {
         .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
         .count();
     assert_eq!((refused, limited), (30, 2), "{statuses:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passkey_ceremony_started_on_one_replica_finishes_on_the_other() {
+    let db = Postgres::new();
+    let Some((_dir, [a, b])) = replicas(&db, "a_passkey_ceremony_started_on_one_replica").await
+    else {
+        return;
+    };
+    let admin = Browser::sign_in(&a, "/api/session", json!({"password": PASSWORD}))
+        .await
+        .expect("signed in on a");
+    let mut key = Authenticator::new("localhost", "https://localhost:3100");
+
+    // Registration: the options from a, the answer to b (a load balancer may do just that).
+    let (status, options) = send_json(
+        &a,
+        admin.write("POST", "/api/me/passkeys/options", Value::Null),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{options}");
+    let answer = key.register(&options);
+    let (status, v) = send_json(&b, admin.write("POST", "/api/me/passkeys", answer.clone())).await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "the registration a started finishes on b: {v}"
+    );
+    // Once: the same answer again, on either replica, finds no ceremony.
+    for state in [&a, &b] {
+        let (status, v) = send_json(
+            state,
+            admin.write("POST", "/api/me/passkeys", answer.clone()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    }
+    for state in [&a, &b] {
+        let (status, v) = send_json(state, admin.get("/api/me/passkeys")).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert_eq!(v.as_array().map(Vec::len), Some(1), "{v}");
+    }
+
+    // Sign-in: the options from b, the answer to a; then the other way round.
+    for (asked, answered) in [(&b, &a), (&a, &b)] {
+        let (status, options) = send_json(
+            asked,
+            support::page_post("/api/session/passkey/options", Value::Null),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{options}");
+        let answer = key.sign_in(&options);
+        let signed_in = Browser::sign_in(answered, "/api/session/passkey", answer.clone())
+            .await
+            .expect("the sign-in one replica started finishes on the other");
+        let (status, me) = send_json(asked, signed_in.get("/api/session")).await;
+        assert_eq!(status, StatusCode::OK, "{me}");
+        // A replayed answer finds its ceremony gone, on both replicas.
+        for state in [&a, &b] {
+            assert!(
+                Browser::sign_in(state, "/api/session/passkey", answer.clone())
+                    .await
+                    .is_none(),
+                "a sign-in answer works once"
+            );
+        }
+    }
 }

@@ -340,7 +340,11 @@ async fn passkey_options(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let id = person_of(&caller)?;
     let name = caller.principal().who().name;
-    Ok(Json(relying_party(&state)?.start_registration(id, &name)?))
+    Ok(Json(
+        relying_party(&state)?
+            .start_registration(state.store.as_ref(), id, &name)
+            .await?,
+    ))
 }
 
 /// `POST /api/me/passkeys` with the browser's answer: the passkey becomes one the caller signs
@@ -353,7 +357,9 @@ async fn add_passkey(
 ) -> Result<StatusCode, ApiError> {
     let id = person_of(&caller)?.to_string();
     let bytes = read_body(body, &headers, 64 * 1024).await?;
-    let passkey = relying_party(&state)?.finish_registration(&id, &bytes)?;
+    let passkey = relying_party(&state)?
+        .finish_registration(state.store.as_ref(), &id, &bytes)
+        .await?;
     let hex = hex::encode(&passkey.credential_id);
     state
         .store

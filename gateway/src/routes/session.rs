@@ -101,7 +101,11 @@ async fn small_json<T: serde::de::DeserializeOwned>(body: Body) -> Result<T, Api
 async fn passkey_sign_in_options(
     State(state): State<AppState>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(passkeys(&state)?.start_sign_in()?))
+    Ok(Json(
+        passkeys(&state)?
+            .start_sign_in(state.store.as_ref())
+            .await?,
+    ))
 }
 
 /// `POST /api/session/passkey` with the browser's answer (`PublicKeyCredential.toJSON()`):
@@ -130,12 +134,16 @@ async fn passkey_sign_in(State(state): State<AppState>, request: Request) -> Res
             Some(p) if p.disabled_at.is_none() => p,
             _ => return Ok(Err(refused("person_disabled"))),
         };
-        match relying_party.finish_sign_in(
-            &assertion,
-            &person.id,
-            &passkey.static_state,
-            passkey.dynamic_state,
-        ) {
+        match relying_party
+            .finish_sign_in(
+                store,
+                &assertion,
+                &person.id,
+                &passkey.static_state,
+                passkey.dynamic_state,
+            )
+            .await
+        {
             Ok(dynamic) => {
                 store
                     .use_passkey(passkey.credential_id.clone(), dynamic, now)
@@ -206,7 +214,9 @@ async fn join_passkey_options(
         .await?
         .ok_or_else(invitation_gone)?;
     let person_id = team::new_person_id()?;
-    let options = relying_party.start_registration(&person_id, &invitation.name)?;
+    let options = relying_party
+        .start_registration(state.store.as_ref(), &person_id, &invitation.name)
+        .await?;
     Ok(Json(
         serde_json::json!({ "person_id": person_id, "options": options }),
     ))
@@ -237,7 +247,13 @@ async fn join_with_passkey_inner(state: &AppState, request: Request) -> Result<R
             "person_id is not one the gateway made",
         ));
     }
-    let passkey = passkeys(state)?.finish_registration(&person_id, credential.get().as_bytes())?;
+    let passkey = passkeys(state)?
+        .finish_registration(
+            state.store.as_ref(),
+            &person_id,
+            credential.get().as_bytes(),
+        )
+        .await?;
     let store = state.store.as_ref();
     let now = now_ms();
     let invitation = store

@@ -409,6 +409,28 @@ pub trait Store: Send + Sync + 'static {
     /// `now`; checked and marked in one step, so it works once.
     fn take_pairing(&self, code_hash: [u8; 32], now: i64) -> StoreFuture<Option<String>>;
 
+    /// Stores a passkey ceremony waiting for the browser's answer: its challenge, its kind
+    /// (`registration`, `sign_in`), the relying party's state of it and when it expires (unix
+    /// ms), so that whichever gateway sharing the store gets the answer can finish it. Expired
+    /// ceremonies go first; `false`, with nothing stored, when `limit` ceremonies are waiting.
+    fn create_ceremony(
+        &self,
+        challenge: [u8; 16],
+        kind: &'static str,
+        state: Vec<u8>,
+        expires_at: i64,
+        limit: u64,
+    ) -> StoreFuture<bool>;
+
+    /// Takes a waiting ceremony of this kind: its state if it exists and has not expired at
+    /// `now`. Taken and forgotten in one step, so it is finished once.
+    fn take_ceremony(
+        &self,
+        challenge: [u8; 16],
+        kind: &'static str,
+        now: i64,
+    ) -> StoreFuture<Option<Vec<u8>>>;
+
     /// Appends a line to the audit log (its `id` is ignored); the id it got, greater than every
     /// id given before.
     fn append_audit(&self, entry: AuditEntry) -> StoreFuture<u64>;

@@ -2,14 +2,16 @@
 //! ceremonies, their options for the browser and the checks of its answers. The relying party is
 //! the gateway's public host (`localhost` in tests), and only its own origin is accepted.
 //!
-//! A ceremony's state (its challenge) stays in this process for five minutes at most; the
-//! credential itself (its public key and signature counter) is the store's. Each person has one
+//! A ceremony's state (its challenge, options and expiry, `webauthn_rp`'s encoding) waits in the
+//! store for five minutes at most, so that any gateway sharing the store can finish it: behind a
+//! load balancer the browser's answer need not reach the replica that asked. The credential
+//! itself (its public key and signature counter) is the store's too. Each person has one
 //! WebAuthn user handle, derived from their id with a key of the gateway's (HMAC-SHA-512, the
 //! 64 bytes WebAuthn allows): a sign-in names its person by it, and the gateway checks that it is
 //! the handle of the person the credential belongs to. A counter that does not grow past the one
 //! stored means a cloned authenticator: the sign-in is refused.
 
-use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha512;
@@ -19,9 +21,7 @@ use webauthn_rp::request::register::{
     CredProtect, PublicKeyCredentialUserEntity, RegistrationVerificationOptions,
     USER_HANDLE_MAX_LEN, UserHandle64, Username,
 };
-use webauthn_rp::request::{
-    AsciiDomain, DomainOrigin, ExtensionInfo, FixedCapHashSet, InsertResult, RpId,
-};
+use webauthn_rp::request::{AsciiDomain, DomainOrigin, ExtensionInfo, RpId, TimedCeremony};
 use webauthn_rp::response::auth::error::AuthCeremonyErr;
 use webauthn_rp::response::register::{CompressedPubKey, DynamicState, StaticState};
 use webauthn_rp::{
@@ -31,9 +31,14 @@ use webauthn_rp::{
 };
 
 use crate::error::ApiError;
+use crate::store::Store;
 
-/// Ceremonies waiting for their answer, at most (each lives five minutes).
-const CEREMONIES: usize = 1024;
+/// Ceremonies waiting for their answer, at most, across the gateways sharing the store (each
+/// lives five minutes).
+const CEREMONIES: u64 = 1024;
+/// The kinds of ceremony, as the store names them.
+const REGISTRATION: &str = "registration";
+const SIGN_IN: &str = "sign_in";
 
 /// A passkey just registered: what the store keeps of it (public data only).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,8 +75,6 @@ pub struct Passkeys {
     origin: String,
     /// Keys the user handles.
     handle_key: Vec<u8>,
-    registrations: Mutex<FixedCapHashSet<RegistrationServerState<USER_HANDLE_MAX_LEN>>>,
-    sign_ins: Mutex<FixedCapHashSet<DiscoverableAuthenticationServerState>>,
 }
 
 impl std::fmt::Debug for Passkeys {
@@ -105,8 +108,6 @@ impl Passkeys {
             rp_id: RpId::Domain(domain),
             origin: base_url.trim_end_matches('/').to_string(),
             handle_key: handle_key.to_vec(),
-            registrations: Mutex::new(FixedCapHashSet::new(CEREMONIES)),
-            sign_ins: Mutex::new(FixedCapHashSet::new(CEREMONIES)),
         })
     }
 
@@ -122,8 +123,9 @@ impl Passkeys {
 
     /// Start registering a passkey for `person_id` named `name`: the options for
     /// `navigator.credentials.create()` (`PublicKeyCredentialCreationOptionsJSON`).
-    pub fn start_registration(
+    pub async fn start_registration(
         &self,
+        store: &dyn Store,
         person_id: &str,
         name: &str,
     ) -> Result<serde_json::Value, ApiError> {
@@ -146,21 +148,18 @@ impl Passkeys {
             .map_err(|e| ApiError::Internal(format!("passkey registration options: {e}")))?;
         let options = serde_json::to_value(&client)
             .map_err(|e| ApiError::Internal(format!("passkey registration options: {e}")))?;
-        let mut waiting = self.registrations.lock().unwrap_or_else(|p| p.into_inner());
-        match waiting.insert_or_replace_all_expired(server) {
-            InsertResult::Success => Ok(options),
-            _ => Err(ApiError::Busy {
-                reason: "passkey_ceremonies",
-                message: "too many passkey registrations at once; try again".into(),
-                retry_after: 5,
-            }),
-        }
+        let state = server
+            .encode()
+            .map_err(|e| ApiError::Internal(format!("passkey registration state: {e}")))?;
+        wait(store, &server, REGISTRATION, state).await?;
+        Ok(options)
     }
 
     /// Check the browser's answer (`PublicKeyCredential.toJSON()`) to a registration started for
     /// `person_id`: the passkey to store.
-    pub fn finish_registration(
+    pub async fn finish_registration(
         &self,
+        store: &dyn Store,
         person_id: &str,
         answer: &[u8],
     ) -> Result<NewPasskey, ApiError> {
@@ -169,14 +168,18 @@ impl Passkeys {
         let challenge = registration
             .challenge_relaxed()
             .map_err(|_| refused("the answer has no challenge"))?;
-        let server = self
-            .registrations
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take(&challenge)
+        let server = store
+            .take_ceremony(
+                challenge.0.to_le_bytes(),
+                REGISTRATION,
+                crate::clock::now_ms(),
+            )
+            .await?
             .ok_or_else(|| {
                 refused("no such registration is waiting (it expires after 5 minutes)")
             })?;
+        let server = RegistrationServerState::<USER_HANDLE_MAX_LEN>::decode(server.as_slice())
+            .map_err(|e| ApiError::Internal(format!("a stored passkey registration: {e}")))?;
         let origins = [DomainOrigin::try_from(self.origin.as_str())
             .map_err(|_| ApiError::Internal("the public URL is not an origin".into()))?];
         let options = RegistrationVerificationOptions::<DomainOrigin<'_, '_>, DomainOrigin<'_, '_>> {
@@ -209,21 +212,17 @@ impl Passkeys {
 
     /// Start a sign-in with any passkey of this gateway: the options for
     /// `navigator.credentials.get()` (`PublicKeyCredentialRequestOptionsJSON`).
-    pub fn start_sign_in(&self) -> Result<serde_json::Value, ApiError> {
+    pub async fn start_sign_in(&self, store: &dyn Store) -> Result<serde_json::Value, ApiError> {
         let (server, client) = DiscoverableCredentialRequestOptions::passkey(&self.rp_id)
             .start_ceremony()
             .map_err(|e| ApiError::Internal(format!("passkey sign-in options: {e}")))?;
         let options = serde_json::to_value(&client)
             .map_err(|e| ApiError::Internal(format!("passkey sign-in options: {e}")))?;
-        let mut waiting = self.sign_ins.lock().unwrap_or_else(|p| p.into_inner());
-        match waiting.insert_or_replace_all_expired(server) {
-            InsertResult::Success => Ok(options),
-            _ => Err(ApiError::Busy {
-                reason: "passkey_ceremonies",
-                message: "too many passkey sign-ins at once; try again".into(),
-                retry_after: 5,
-            }),
-        }
+        let state = server
+            .encode()
+            .map_err(|e| ApiError::Internal(format!("passkey sign-in state: {e}")))?;
+        wait(store, &server, SIGN_IN, state).await?;
+        Ok(options)
     }
 
     /// Read a sign-in's answer, to look its credential up.
@@ -237,8 +236,9 @@ impl Passkeys {
     /// state to store. Refused when the ceremony is unknown, the signature or origin is wrong,
     /// the handle is not the person's, or the counter did not grow (a cloned authenticator:
     /// `Err(Err(reason))` says so for the audit log).
-    pub fn finish_sign_in(
+    pub async fn finish_sign_in(
         &self,
+        store: &dyn Store,
         assertion: &Assertion,
         person_id: &str,
         stored_static: &[u8],
@@ -252,12 +252,16 @@ impl Passkeys {
         let challenge = answer
             .challenge_relaxed()
             .map_err(|_| SignInRefused::Malformed)?;
-        let server = self
-            .sign_ins
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take(&challenge)
+        let server = store
+            .take_ceremony(challenge.0.to_le_bytes(), SIGN_IN, crate::clock::now_ms())
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "passkey sign-in: the store did not answer");
+                SignInRefused::Store
+            })?
             .ok_or(SignInRefused::NoCeremony)?;
+        let server = DiscoverableAuthenticationServerState::decode(server.as_slice())
+            .map_err(|_| SignInRefused::Stored)?;
         let static_state =
             StaticState::<CompressedPubKey<[u8; 32], [u8; 32], [u8; 48], Vec<u8>>>::decode(
                 stored_static,
@@ -289,14 +293,43 @@ impl Passkeys {
     }
 }
 
+/// Puts a ceremony in the store until its answer comes or it expires.
+async fn wait<C: TimedCeremony>(
+    store: &dyn Store,
+    ceremony: &C,
+    kind: &'static str,
+    state: Vec<u8>,
+) -> Result<(), ApiError> {
+    let expires_at = ceremony
+        .expiration()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    debug_assert!(ceremony.expiration() > SystemTime::now());
+    let challenge = ceremony.sent_challenge().0.to_le_bytes();
+    if store
+        .create_ceremony(challenge, kind, state, expires_at, CEREMONIES)
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(ApiError::Busy {
+            reason: "passkey_ceremonies",
+            message: "too many passkey ceremonies at once; try again".into(),
+            retry_after: 5,
+        })
+    }
+}
+
 /// Why a passkey sign-in was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignInRefused {
     Malformed,
     NoCeremony,
     NotTheirs,
-    /// The stored passkey could not be read.
+    /// The stored passkey or ceremony could not be read.
     Stored,
+    /// The store did not answer.
+    Store,
     Invalid,
     /// The signature counter did not grow: the credential has been copied.
     Cloned,
@@ -310,6 +343,7 @@ impl SignInRefused {
             SignInRefused::NoCeremony => "no_ceremony",
             SignInRefused::NotTheirs => "not_theirs",
             SignInRefused::Stored => "stored_passkey_unreadable",
+            SignInRefused::Store => "store_unavailable",
             SignInRefused::Invalid => "invalid",
             SignInRefused::Cloned => "cloned_credential",
         }
@@ -335,16 +369,18 @@ mod tests {
         assert_ne!(p.user_handle("p_1"), other.user_handle("p_1"));
     }
 
-    #[test]
-    fn options_are_webauthn_json_and_answers_are_checked() {
+    #[tokio::test]
+    async fn options_are_webauthn_json_and_answers_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::sqlite::SqliteStore::open(&dir.path().join("g.db")).unwrap();
         let p = Passkeys::new("https://localhost:3100", b"key").unwrap();
-        let create = p.start_registration("p_1", "ada").unwrap();
+        let create = p.start_registration(&store, "p_1", "ada").await.unwrap();
         assert_eq!(create["rp"]["id"], "localhost", "{create}");
         assert_eq!(create["user"]["name"], "ada");
         assert!(create["challenge"].is_string());
-        let get = p.start_sign_in().unwrap();
+        let get = p.start_sign_in(&store).await.unwrap();
         assert_eq!(get["rpId"], "localhost", "{get}");
-        assert!(p.finish_registration("p_1", b"{}").is_err());
+        assert!(p.finish_registration(&store, "p_1", b"{}").await.is_err());
         assert!(p.read_sign_in(b"not json").is_err());
     }
 }

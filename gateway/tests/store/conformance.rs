@@ -1315,6 +1315,67 @@ pub async fn a_pairing_code_signs_in_once_until_it_expires(db: &dyn Database) {
     );
 }
 
+pub async fn a_passkey_ceremony_is_taken_once_by_any_opener_until_it_expires(db: &dyn Database) {
+    let store = db.open().await;
+    let now = gateway::clock::now_ms();
+    let make = |challenge: u8, kind: &'static str, expires_at: i64, limit: u64| {
+        store.create_ceremony(
+            [challenge; 16],
+            kind,
+            vec![challenge; 40],
+            expires_at,
+            limit,
+        )
+    };
+    assert!(make(1, "registration", now + 60_000, 10).await.unwrap());
+    assert!(make(2, "sign_in", now + 60_000, 10).await.unwrap());
+    assert!(make(3, "sign_in", now + 10, 10).await.unwrap());
+    assert_eq!(
+        store
+            .take_ceremony([3; 16], "sign_in", now + 11)
+            .await
+            .unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(
+        store.take_ceremony([1; 16], "sign_in", now).await.unwrap(),
+        None,
+        "a registration is no sign-in"
+    );
+    let other = db.open().await;
+    assert_eq!(
+        other
+            .take_ceremony([1; 16], "registration", now)
+            .await
+            .unwrap(),
+        Some(vec![1; 40]),
+        "another opener (another replica) finishes it"
+    );
+    assert_eq!(
+        store
+            .take_ceremony([1; 16], "registration", now)
+            .await
+            .unwrap(),
+        None,
+        "once"
+    );
+    // At the limit nothing more is stored until one is taken or expires.
+    assert!(!make(4, "sign_in", now + 60_000, 1).await.unwrap());
+    assert_eq!(
+        store.take_ceremony([4; 16], "sign_in", now).await.unwrap(),
+        None
+    );
+    assert!(
+        store
+            .take_ceremony([2; 16], "sign_in", now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(make(4, "sign_in", now + 60_000, 1).await.unwrap());
+}
+
 pub async fn meta_is_a_key_value_table(db: &dyn Database) {
     let store = db.open().await;
     assert_eq!(store.get_meta("admin".into()).await.unwrap(), None);

@@ -39,6 +39,7 @@ macro_rules! conformance_tests {
                 the_audit_log_grows_and_reads_both_ways,
                 passkeys_are_kept_by_credential_and_count_their_uses,
                 a_pairing_code_signs_in_once_until_it_expires,
+                a_passkey_ceremony_is_taken_once_by_any_opener_until_it_expires,
                 meta_is_a_key_value_table,
                 everything_survives_a_reopen,
                 an_enrollment_token_enrolls_once,

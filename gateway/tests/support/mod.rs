@@ -2,6 +2,7 @@
 //! data directory, driven through its router with `oneshot`.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod authenticator;
 pub mod postgres;
 
 use std::path::Path;

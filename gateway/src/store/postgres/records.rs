@@ -407,6 +407,58 @@ pub(super) async fn take_pairing(
     .transpose()
 }
 
+pub(super) async fn create_ceremony(
+    conn: Conn,
+    challenge: [u8; 16],
+    kind: &'static str,
+    state: Vec<u8>,
+    expires_at: i64,
+    limit: u64,
+) -> Result<bool, StoreError> {
+    conn.execute(
+        "DELETE FROM passkey_ceremonies WHERE expires_at <= $1",
+        &[&crate::clock::now_ms()],
+    )
+    .await
+    .map_err(|e| backend("forget expired passkey ceremonies", e))?;
+    conn.execute(
+        "INSERT INTO passkey_ceremonies (challenge, kind, state, expires_at)
+         SELECT $1, $2, $3, $4 WHERE (SELECT count(*) FROM passkey_ceremonies) < $5",
+        &[
+            &&challenge[..],
+            &kind,
+            &state,
+            &expires_at,
+            &i64::try_from(limit).unwrap_or(i64::MAX),
+        ],
+    )
+    .await
+    .map(|n| n > 0)
+    .map_err(|e| conflict_or("store passkey ceremony", e))
+}
+
+pub(super) async fn take_ceremony(
+    conn: Conn,
+    challenge: [u8; 16],
+    kind: &'static str,
+    now: i64,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let Some(row) = conn
+        .query_opt(
+            "DELETE FROM passkey_ceremonies WHERE challenge = $1 AND kind = $2
+             RETURNING state, expires_at",
+            &[&&challenge[..], &kind],
+        )
+        .await
+        .map_err(|e| backend("take passkey ceremony", e))?
+    else {
+        return Ok(None);
+    };
+    let state: Vec<u8> = col(&row, 0)?;
+    let expires_at: i64 = col(&row, 1)?;
+    Ok((expires_at > now).then_some(state))
+}
+
 const AUDIT_COLUMNS: &str = "id, at, actor_id, actor_name, action, run_id, target, detail, source";
 
 fn audit_row(row: &Row) -> Result<AuditEntry, StoreError> {

@@ -242,6 +242,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
     UPDATE api_tokens SET person_id = (SELECT value FROM meta WHERE key = 'first_admin')
         WHERE person_id IS NULL;
     CREATE INDEX api_tokens_by_person ON api_tokens (person_id);",
+    // 4: passkey ceremonies waiting for the browser's answer (SQLite's step 19): a ceremony
+    // started on one replica is finished on whichever the load balancer sends the answer to.
+    "CREATE TABLE passkey_ceremonies (
+        challenge bytea PRIMARY KEY CHECK (length(challenge) = 16),
+        kind text NOT NULL CHECK (kind IN ('registration', 'sign_in')),
+        state bytea NOT NULL,
+        expires_at bigint NOT NULL
+    );",
 ];
 
 /// Applies the migrations `schema_version` has not seen yet, in one transaction under the

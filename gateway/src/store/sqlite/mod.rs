@@ -393,6 +393,26 @@ impl Store for SqliteStore {
         self.write(move |c| records::take_pairing(c, code_hash, now))
     }
 
+    fn create_ceremony(
+        &self,
+        challenge: [u8; 16],
+        kind: &'static str,
+        state: Vec<u8>,
+        expires_at: i64,
+        limit: u64,
+    ) -> StoreFuture<bool> {
+        self.write(move |c| records::create_ceremony(c, challenge, kind, state, expires_at, limit))
+    }
+
+    fn take_ceremony(
+        &self,
+        challenge: [u8; 16],
+        kind: &'static str,
+        now: i64,
+    ) -> StoreFuture<Option<Vec<u8>>> {
+        self.write(move |c| records::take_ceremony(c, challenge, kind, now))
+    }
+
     fn append_audit(&self, entry: AuditEntry) -> StoreFuture<u64> {
         self.write(move |c| records::append_audit(c, entry))
     }

@@ -628,6 +628,55 @@ pub(super) fn take_pairing(
     .map_err(|e| backend("use pairing", e))
 }
 
+pub(super) fn create_ceremony(
+    conn: &Connection,
+    challenge: [u8; 16],
+    kind: &'static str,
+    state: Vec<u8>,
+    expires_at: i64,
+    limit: u64,
+) -> Result<bool, StoreError> {
+    conn.prepare_cached("DELETE FROM passkey_ceremonies WHERE expires_at <= ?1")
+        .and_then(|mut stmt| stmt.execute([crate::clock::now_ms()]))
+        .map_err(|e| backend("forget expired passkey ceremonies", e))?;
+    conn.prepare_cached(
+        "INSERT INTO passkey_ceremonies (challenge, kind, state, expires_at)
+         SELECT ?1, ?2, ?3, ?4 WHERE (SELECT count(*) FROM passkey_ceremonies) < ?5",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(rusqlite::params![
+            &challenge[..],
+            kind,
+            state,
+            expires_at,
+            i64::try_from(limit).unwrap_or(i64::MAX)
+        ])
+    })
+    .map(|n| n > 0)
+    .map_err(|e| conflict_or("store passkey ceremony", e))
+}
+
+pub(super) fn take_ceremony(
+    conn: &Connection,
+    challenge: [u8; 16],
+    kind: &'static str,
+    now: i64,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let taken: Option<(Vec<u8>, i64)> = conn
+        .prepare_cached(
+            "DELETE FROM passkey_ceremonies WHERE challenge = ?1 AND kind = ?2
+             RETURNING state, expires_at",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row(rusqlite::params![&challenge[..], kind], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()
+        })
+        .map_err(|e| backend("take passkey ceremony", e))?;
+    Ok(taken.and_then(|(state, expires_at)| (expires_at > now).then_some(state)))
+}
+
 const AUDIT_COLUMNS: &str = "id, at, actor_id, actor_name, action, run_id, target, detail, source";
 
 fn audit_row(row: &Row<'_>) -> rusqlite::Result<AuditEntry> {

@@ -319,6 +319,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
     UPDATE api_tokens SET person_id = (SELECT value FROM meta WHERE key = 'first_admin')
         WHERE person_id IS NULL;
     CREATE INDEX api_tokens_by_person ON api_tokens (person_id);",
+    // 19: passkey ceremonies waiting for the browser's answer (the relying party's state of
+    // each, by its challenge), in the store so that any gateway sharing it can finish them.
+    "CREATE TABLE passkey_ceremonies (
+        challenge BLOB PRIMARY KEY NOT NULL CHECK (length(challenge) = 16),
+        kind TEXT NOT NULL CHECK (kind IN ('registration', 'sign_in')),
+        state BLOB NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;",
 ];
 
 /// Applies the migrations `user_version` has not seen yet, all in one transaction: a failing

@@ -671,15 +671,15 @@ async fn runs_stored_before_the_index_are_indexed_after_the_upgrade() {
     {
         let conn = Connection::open(&path).unwrap();
         // Back to the schema before the search step: undo it, and the steps after it (artifact
-        // bodies in object storage; API tokens' person, expiry and first use), which the upgrade
-        // then runs again.
+        // bodies in object storage; API tokens' person, expiry and first use; passkey
+        // ceremonies), which the upgrade then runs again.
         let search_step = MIGRATIONS
             .iter()
             .position(|step| step.contains("CREATE TABLE search_chunks"))
             .unwrap();
         assert_eq!(
             MIGRATIONS.len(),
-            search_step + 3,
+            search_step + 4,
             "a step after search: undo it here too"
         );
         conn.execute_batch(&format!(
@@ -690,6 +690,7 @@ async fn runs_stored_before_the_index_are_indexed_after_the_upgrade() {
              DROP INDEX api_tokens_by_person; ALTER TABLE api_tokens DROP COLUMN person_id;
              ALTER TABLE api_tokens DROP COLUMN expires_at;
              ALTER TABLE api_tokens DROP COLUMN first_used_at;
+             DROP TABLE passkey_ceremonies;
              PRAGMA user_version = {search_step};"
         ))
         .unwrap();
