@@ -18,9 +18,19 @@ impl Database for Postgres {
     fn open(&self) -> Opening<'_> {
         Box::pin(async move {
             let store: Arc<dyn Store> = Arc::new(
-                PgStore::open_config(self.config(), 8)
-                    .await
-                    .expect("the database opens"),
+                PgStore::open_with(
+                    gateway::store::postgres::tls::Settings {
+                        config: self.config(),
+                        tls: gateway::store::postgres::tls::connector(
+                            gateway::store::postgres::tls::Verify::Nothing,
+                            None,
+                        )
+                        .unwrap(),
+                    },
+                    8,
+                )
+                .await
+                .expect("the database opens"),
             );
             store
         })

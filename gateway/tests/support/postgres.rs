@@ -86,6 +86,11 @@ impl Postgres {
         config
     }
 
+    /// The database's name.
+    pub fn name(&self) -> String {
+        self.name.clone()
+    }
+
     /// A `postgres://` URL of this database, as `DATABASE_URL` takes it.
     pub fn url(&self) -> String {
         let server = server_url();

@@ -29,12 +29,17 @@ pub(super) struct PgChannel {
     origin: String,
     outbox: mpsc::UnboundedSender<String>,
     config: tokio_postgres::Config,
+    tls: super::tls::Tls,
 }
 
 impl PgChannel {
     /// A channel that sends on `pool`'s connections and listens on connections of its own to
     /// `config`. Needs a tokio runtime.
-    pub(super) fn start(pool: Pool, config: tokio_postgres::Config) -> Result<Self, String> {
+    pub(super) fn start(
+        pool: Pool,
+        config: tokio_postgres::Config,
+        tls: super::tls::Tls,
+    ) -> Result<Self, String> {
         let origin = super::codec::random_id("").map_err(|e| e.to_string())?;
         let (outbox, queue) = mpsc::unbounded_channel();
         tokio::spawn(send_forever(pool, queue));
@@ -42,6 +47,7 @@ impl PgChannel {
             origin,
             outbox,
             config,
+            tls,
         })
     }
 }
@@ -54,7 +60,12 @@ impl Channel for PgChannel {
 
     fn listen(&self) -> mpsc::Receiver<Heard> {
         let (tx, rx) = mpsc::channel(1024);
-        tokio::spawn(listen_forever(self.config.clone(), self.origin.clone(), tx));
+        tokio::spawn(listen_forever(
+            self.config.clone(),
+            self.tls.clone(),
+            self.origin.clone(),
+            tx,
+        ));
         rx
     }
 }
@@ -84,6 +95,7 @@ async fn send_forever(pool: Pool, mut queue: mpsc::UnboundedReceiver<String>) {
 
 async fn listen_forever(
     mut config: tokio_postgres::Config,
+    tls: super::tls::Tls,
     origin: String,
     heard: mpsc::Sender<Heard>,
 ) {
@@ -91,7 +103,7 @@ async fn listen_forever(
     config.keepalives_idle(Duration::from_secs(20));
     let mut backoff = Duration::from_millis(100);
     loop {
-        match config.connect(tokio_postgres::NoTls).await {
+        match config.connect(tls.clone()).await {
             Ok((client, mut connection)) => {
                 let (tx, mut rx) = mpsc::unbounded_channel();
                 let pump = tokio::spawn(async move {

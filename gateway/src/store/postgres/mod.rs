@@ -37,6 +37,7 @@ mod retention;
 mod runs;
 mod schema;
 mod search;
+pub mod tls;
 
 use super::search::{LinePage, Needle, RunHit, RunSearch};
 use super::{
@@ -80,18 +81,17 @@ pub fn config(url: &str) -> Result<tokio_postgres::Config, StoreError> {
 
 impl PgStore {
     /// Connects to the database `url` names with a pool of at most `pool` connections and
-    /// brings its schema up to date.
+    /// brings its schema up to date; TLS as its `sslmode` and `sslrootcert` say (see `tls`).
     pub async fn open(url: &str, pool: usize) -> Result<Self, StoreError> {
-        Self::open_config(config(url)?, pool).await
+        Self::open_with(tls::settings(url)?, pool).await
     }
 
-    pub async fn open_config(
-        config: tokio_postgres::Config,
-        pool: usize,
-    ) -> Result<Self, StoreError> {
+    /// [`PgStore::open`] with settings made already.
+    pub async fn open_with(settings: tls::Settings, pool: usize) -> Result<Self, StoreError> {
+        let tls::Settings { config, tls } = settings;
         let manager = Manager::from_config(
             config.clone(),
-            tokio_postgres::NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -101,13 +101,19 @@ impl PgStore {
             .build()
             .map_err(|e| StoreError::Backend(format!("database pool: {e}")))?;
         let channel = Arc::new(
-            listen::PgChannel::start(pool.clone(), config.clone())
+            listen::PgChannel::start(pool.clone(), config.clone(), tls)
                 .map_err(|e| StoreError::Backend(format!("start the channel: {e}")))?,
         );
-        let mut conn = pool
-            .get()
-            .await
-            .map_err(|e| StoreError::Backend(format!("connect to the database: {e}")))?;
+        let mut conn = pool.get().await.map_err(|e| {
+            // The driver's error says "error performing TLS handshake"; the cause says why.
+            let mut why = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                why = format!("{why}: {s}");
+                source = s.source();
+            }
+            StoreError::Backend(format!("connect to the database: {why}"))
+        })?;
         let sync = conn
             .query_one("SHOW synchronous_commit", &[])
             .await
