@@ -612,3 +612,25 @@ async fn the_manifest_and_the_service_worker_are_served_from_the_root() {
         assert!(sw.contains(part), "the worker handles {part}");
     }
 }
+
+#[tokio::test]
+async fn passkey_sign_ins_started_from_one_address_are_limited_before_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = open(dir.path()).await;
+    let options = |ip: [u8; 4]| {
+        from(
+            ip,
+            support::page_post("/api/session/passkey/options", Value::Null),
+        )
+    };
+    for n in 0..120 {
+        let resp = send(&state, options([203, 0, 113, 7])).await;
+        assert_eq!(resp.status(), StatusCode::OK, "start {n}");
+    }
+    let resp = send(&state, options([203, 0, 113, 7])).await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(resp.headers().contains_key(header::RETRY_AFTER));
+    // Another address is not held back.
+    let resp = send(&state, options([198, 51, 100, 2])).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+}

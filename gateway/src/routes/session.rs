@@ -100,10 +100,11 @@ async fn small_json<T: serde::de::DeserializeOwned>(body: Body) -> Result<T, Api
 /// `POST /api/session/passkey/options`: the options for `navigator.credentials.get()`.
 async fn passkey_sign_in_options(
     State(state): State<AppState>,
+    audit::Source(ip): audit::Source,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     Ok(Json(
         passkeys(&state)?
-            .start_sign_in(state.store.as_ref())
+            .start_sign_in(state.store.as_ref(), ip)
             .await?,
     ))
 }

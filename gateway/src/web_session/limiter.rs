@@ -14,15 +14,35 @@ const GLOBAL_FAILURES: u32 = 30;
 /// Client addresses the limiter tracks before it counts only the global limit.
 const MAX_TRACKED_IPS: usize = 10_000;
 
-/// Fixed-window counters of failed sign-ins.
-#[derive(Debug, Default)]
+/// Fixed-window counters of failed sign-ins (or, with other limits, of any attempts).
+#[derive(Debug)]
 pub(super) struct Limiter {
     window_start: i64,
     global: u32,
     per_ip: HashMap<IpAddr, u32>,
+    per_ip_limit: u32,
+    global_limit: u32,
+}
+
+impl Default for Limiter {
+    /// The sign-in limits.
+    fn default() -> Self {
+        Self::with_limits(PER_IP_FAILURES, GLOBAL_FAILURES)
+    }
 }
 
 impl Limiter {
+    /// At most `per_ip` attempts per window from one address and `global` in all.
+    pub(super) fn with_limits(per_ip: u32, global: u32) -> Self {
+        Self {
+            window_start: 0,
+            global: 0,
+            per_ip: HashMap::new(),
+            per_ip_limit: per_ip,
+            global_limit: global,
+        }
+    }
+
     /// Count an attempt before checking the password; `Err(seconds)` when over a limit.
     pub(super) fn reserve(&mut self, ip: Option<IpAddr>, now: i64) -> Result<(), u64> {
         if now - self.window_start >= WINDOW_MS || now < self.window_start {
@@ -32,7 +52,7 @@ impl Limiter {
         }
         let retry = ((self.window_start + WINDOW_MS - now) / 1000 + 1) as u64;
         let ip_count = ip.and_then(|ip| self.per_ip.get(&ip).copied()).unwrap_or(0);
-        if self.global >= GLOBAL_FAILURES || ip_count >= PER_IP_FAILURES {
+        if self.global >= self.global_limit || ip_count >= self.per_ip_limit {
             return Err(retry);
         }
         self.global += 1;

@@ -36,6 +36,10 @@ use crate::store::Store;
 /// Ceremonies waiting for their answer, at most, across the gateways sharing the store (each
 /// lives five minutes).
 const CEREMONIES: u64 = 1024;
+/// Sign-ins one address may start per minute (at this gateway): starting one costs a write to
+/// the store and needs no credentials, so a flood is cut off before it reaches the database.
+/// Generous, for the many people a load balancer or a NAT shows as one address.
+const SIGN_INS_PER_ADDRESS: u32 = 120;
 /// The kinds of ceremony, as the store names them.
 const REGISTRATION: &str = "registration";
 const SIGN_IN: &str = "sign_in";
@@ -75,6 +79,8 @@ pub struct Passkeys {
     origin: String,
     /// Keys the user handles.
     handle_key: Vec<u8>,
+    /// Sign-ins started lately, per client address.
+    sign_in_starts: std::sync::Mutex<super::limiter::Limiter>,
 }
 
 impl std::fmt::Debug for Passkeys {
@@ -108,6 +114,10 @@ impl Passkeys {
             rp_id: RpId::Domain(domain),
             origin: base_url.trim_end_matches('/').to_string(),
             handle_key: handle_key.to_vec(),
+            sign_in_starts: std::sync::Mutex::new(super::limiter::Limiter::with_limits(
+                SIGN_INS_PER_ADDRESS,
+                u32::MAX,
+            )),
         })
     }
 
@@ -212,7 +222,17 @@ impl Passkeys {
 
     /// Start a sign-in with any passkey of this gateway: the options for
     /// `navigator.credentials.get()` (`PublicKeyCredentialRequestOptionsJSON`).
-    pub async fn start_sign_in(&self, store: &dyn Store) -> Result<serde_json::Value, ApiError> {
+    /// `Err(RateLimited)` past [`SIGN_INS_PER_ADDRESS`] a minute from `ip`.
+    pub async fn start_sign_in(
+        &self,
+        store: &dyn Store,
+        ip: Option<std::net::IpAddr>,
+    ) -> Result<serde_json::Value, ApiError> {
+        self.sign_in_starts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .reserve(ip, crate::clock::now_ms())
+            .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
         let (server, client) = DiscoverableCredentialRequestOptions::passkey(&self.rp_id)
             .start_ceremony()
             .map_err(|e| ApiError::Internal(format!("passkey sign-in options: {e}")))?;
@@ -378,7 +398,7 @@ mod tests {
         assert_eq!(create["rp"]["id"], "localhost", "{create}");
         assert_eq!(create["user"]["name"], "ada");
         assert!(create["challenge"].is_string());
-        let get = p.start_sign_in(&store).await.unwrap();
+        let get = p.start_sign_in(&store, None).await.unwrap();
         assert_eq!(get["rpId"], "localhost", "{get}");
         assert!(p.finish_registration(&store, "p_1", b"{}").await.is_err());
         assert!(p.read_sign_in(b"not json").is_err());
