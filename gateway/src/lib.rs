@@ -123,8 +123,12 @@ impl Gateway {
         } else {
             "mailto:claude-runner-gateway@localhost".to_string()
         };
-        let vapid = notify::Vapid::load_or_create(&config.data_dir, vapid_subject)
-            .context("load or create the VAPID key")?;
+        let vapid = if store.channel().is_some() {
+            notify::Vapid::shared(store.as_ref(), &config.data_dir, vapid_subject).await?
+        } else {
+            notify::Vapid::load_or_create(&config.data_dir, vapid_subject)
+                .context("load or create the VAPID key")?
+        };
         let notifier = Arc::new(notify::Notifier::new(
             store.clone(),
             base_url.clone(),

@@ -340,3 +340,19 @@ async fn a_passkey_ceremony_started_on_one_replica_finishes_on_the_other() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_replica_signs_web_push_with_one_key() {
+    let db = Postgres::new();
+    let Some((_dir, [a, b])) = replicas(&db, "every_replica_signs_web_push_with_one_key").await
+    else {
+        return;
+    };
+    // A browser subscribes with the key of the replica that served its page; the push may
+    // leave from any replica, and a push service refuses one signed with another key.
+    let (status, from_a) = send_json(&a, admin("GET", "/api/push/key", Value::Null)).await;
+    assert_eq!(status, StatusCode::OK, "{from_a}");
+    let (_, from_b) = send_json(&b, admin("GET", "/api/push/key", Value::Null)).await;
+    assert!(from_a["public_key"].is_string(), "{from_a}");
+    assert_eq!(from_a, from_b, "one VAPID key for every replica");
+}

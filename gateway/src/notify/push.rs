@@ -23,7 +23,8 @@ pub const MAX_PAYLOAD: usize = RECORD_SIZE as usize - 17;
 /// A VAPID token is valid this long (RFC 8292 allows at most 24 h).
 const VAPID_LIFETIME_SECS: i64 = 12 * 60 * 60;
 
-/// The gateway's VAPID key pair (P-256), kept in `<data>/vapid_key.p8` (PKCS#8, mode 0600).
+/// The gateway's VAPID key pair (P-256), kept in `<data>/vapid_key.p8` (PKCS#8, mode 0600);
+/// gateways sharing a store use the one in the store (see [`Vapid::shared`]).
 pub struct Vapid {
     key: signature::EcdsaKeyPair,
     /// `mailto:` or `https:` contact, the JWT's `sub`.
@@ -42,19 +43,37 @@ impl std::fmt::Debug for Vapid {
 impl Vapid {
     /// Load the key from `data_dir`, generating it on first start.
     pub fn load_or_create(data_dir: &Path, subject: String) -> anyhow::Result<Self> {
-        let path = data_dir.join("vapid_key.p8");
-        let rng = SystemRandom::new();
+        let pkcs8 = local_key(data_dir)?;
+        Self::from_pkcs8(&pkcs8, subject)
+            .with_context(|| format!("{}", data_dir.join("vapid_key.p8").display()))
+    }
+
+    /// The key of every gateway sharing `store`: a browser subscribes with the key of the
+    /// gateway that served its page, the push may leave from any other, and a push service
+    /// refuses a push signed with another key. The first gateway to start puts its key (its
+    /// data directory's, so subscriptions made before keep working) in the store's `meta`;
+    /// every gateway takes the one there.
+    pub async fn shared(
+        store: &dyn crate::store::Store,
+        data_dir: &Path,
+        subject: String,
+    ) -> anyhow::Result<Self> {
+        use base64::engine::general_purpose::STANDARD;
+        let mine = STANDARD.encode(local_key(data_dir)?);
+        let stored = store
+            .meta_or_insert(META_KEY.into(), mine)
+            .await
+            .context("read the shared VAPID key")?;
+        let pkcs8 = STANDARD
+            .decode(stored)
+            .context("the shared VAPID key is not base64")?;
+        Self::from_pkcs8(&pkcs8, subject).context("the shared VAPID key")
+    }
+
+    fn from_pkcs8(pkcs8: &[u8], subject: String) -> anyhow::Result<Self> {
         let alg = &signature::ECDSA_P256_SHA256_FIXED_SIGNING;
-        let pkcs8 = if path.exists() {
-            std::fs::read(&path).with_context(|| format!("read {}", path.display()))?
-        } else {
-            let doc = signature::EcdsaKeyPair::generate_pkcs8(alg, &rng)
-                .map_err(|_| anyhow::anyhow!("generate the VAPID key"))?;
-            crate::secrets::write_private(&path, doc.as_ref())?;
-            doc.as_ref().to_vec()
-        };
-        let key = signature::EcdsaKeyPair::from_pkcs8(alg, &pkcs8, &rng)
-            .map_err(|e| anyhow::anyhow!("{} is not a P-256 key: {e}", path.display()))?;
+        let key = signature::EcdsaKeyPair::from_pkcs8(alg, pkcs8, &SystemRandom::new())
+            .map_err(|e| anyhow::anyhow!("not a P-256 key: {e}"))?;
         Ok(Self { key, subject })
     }
 
@@ -85,6 +104,22 @@ impl Vapid {
             self.public_key()
         ))
     }
+}
+
+/// Where gateways sharing a store keep their one VAPID key (PKCS#8, base64).
+const META_KEY: &str = "vapid_key";
+
+/// The PKCS#8 key in `<data_dir>/vapid_key.p8`, generated and written (mode 0600) if absent.
+fn local_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    let path = data_dir.join("vapid_key.p8");
+    if path.exists() {
+        return std::fs::read(&path).with_context(|| format!("read {}", path.display()));
+    }
+    let alg = &signature::ECDSA_P256_SHA256_FIXED_SIGNING;
+    let doc = signature::EcdsaKeyPair::generate_pkcs8(alg, &SystemRandom::new())
+        .map_err(|_| anyhow::anyhow!("generate the VAPID key"))?;
+    crate::secrets::write_private(&path, doc.as_ref())?;
+    Ok(doc.as_ref().to_vec())
 }
 
 /// An HKDF output length.

@@ -506,6 +506,10 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts or replaces.
     fn set_meta(&self, key: String, value: String) -> StoreFuture<()>;
 
+    /// The value of `key`, set to `value` first if it has none: of processes racing to set it,
+    /// one wins and every one gets the winner's value.
+    fn meta_or_insert(&self, key: String, value: String) -> StoreFuture<String>;
+
     /// Stores a new webhook under a fresh id (`wh_` + 32 hex digits).
     fn create_webhook(&self, webhook: NewWebhook) -> StoreFuture<Webhook>;
 

@@ -1376,6 +1376,28 @@ pub async fn a_passkey_ceremony_is_taken_once_by_any_opener_until_it_expires(db:
     assert!(make(4, "sign_in", now + 60_000, 1).await.unwrap());
 }
 
+pub async fn meta_or_insert_keeps_the_first_value_for_every_opener(db: &dyn Database) {
+    let store = db.open().await;
+    let other = db.open().await;
+    let first = store.meta_or_insert("k".into(), "first".into());
+    let second = other.meta_or_insert("k".into(), "second".into());
+    let (first, second) = (first.await.unwrap(), second.await.unwrap());
+    assert_eq!(first, second, "both get the winner's value");
+    assert!(first == "first" || first == "second", "{first}");
+    assert_eq!(
+        store.get_meta("k".into()).await.unwrap(),
+        Some(first.clone())
+    );
+    // A value set already is kept.
+    assert_eq!(
+        other
+            .meta_or_insert("k".into(), "third".into())
+            .await
+            .unwrap(),
+        first
+    );
+}
+
 pub async fn meta_is_a_key_value_table(db: &dyn Database) {
     let store = db.open().await;
     assert_eq!(store.get_meta("admin".into()).await.unwrap(), None);

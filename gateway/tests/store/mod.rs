@@ -41,6 +41,7 @@ macro_rules! conformance_tests {
                 a_pairing_code_signs_in_once_until_it_expires,
                 a_passkey_ceremony_is_taken_once_by_any_opener_until_it_expires,
                 meta_is_a_key_value_table,
+                meta_or_insert_keeps_the_first_value_for_every_opener,
                 everything_survives_a_reopen,
                 an_enrollment_token_enrolls_once,
                 agents_are_seen_drained_revoked_and_go_offline,

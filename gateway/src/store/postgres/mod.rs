@@ -412,6 +412,10 @@ impl Store for PgStore {
         self.with(move |c| runs::set_meta(c, key, value))
     }
 
+    fn meta_or_insert(&self, key: String, value: String) -> StoreFuture<String> {
+        self.with(move |c| runs::meta_or_insert(c, key, value))
+    }
+
     fn create_webhook(&self, webhook: NewWebhook) -> StoreFuture<Webhook> {
         self.with(move |c| notify::create_webhook(c, webhook))
     }

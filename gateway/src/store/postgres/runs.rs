@@ -386,6 +386,24 @@ pub(super) async fn get_meta(conn: Conn, key: String) -> Result<Option<String>, 
         .transpose()
 }
 
+pub(super) async fn meta_or_insert(
+    conn: Conn,
+    key: String,
+    value: String,
+) -> Result<String, StoreError> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        &[&key, &value],
+    )
+    .await
+    .map_err(|e| backend(format!("write meta {key}"), e))?;
+    let row = conn
+        .query_one("SELECT value FROM meta WHERE key = $1", &[&key])
+        .await
+        .map_err(|e| backend(format!("read meta {key}"), e))?;
+    col(&row, 0)
+}
+
 pub(super) async fn set_meta(conn: Conn, key: String, value: String) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO meta (key, value) VALUES ($1, $2)

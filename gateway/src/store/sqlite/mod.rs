@@ -497,6 +497,10 @@ impl Store for SqliteStore {
         self.write(move |c| records::set_meta(c, key, value))
     }
 
+    fn meta_or_insert(&self, key: String, value: String) -> StoreFuture<String> {
+        self.write(move |c| records::meta_or_insert(c, key, value))
+    }
+
     fn create_webhook(&self, webhook: NewWebhook) -> StoreFuture<Webhook> {
         self.write(move |c| notify::create_webhook(c, webhook))
     }

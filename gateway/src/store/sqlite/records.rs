@@ -250,6 +250,21 @@ pub(super) fn set_meta(conn: &Connection, key: String, value: String) -> Result<
     Ok(())
 }
 
+pub(super) fn meta_or_insert(
+    conn: &Connection,
+    key: String,
+    value: String,
+) -> Result<String, StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+    )
+    .and_then(|mut stmt| stmt.execute([&key, &value]))
+    .map_err(|e| backend(format!("write meta {key}"), e))?;
+    conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")
+        .and_then(|mut stmt| stmt.query_row([&key], |row| row.get(0)))
+        .map_err(|e| backend(format!("read meta {key}"), e))
+}
+
 pub(super) fn save_session(conn: &Connection, session: StoredSession) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO sessions (id_hash, created_at, last_seen, person_id, device)
