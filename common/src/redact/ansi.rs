@@ -25,7 +25,7 @@ pub(crate) fn strip(line: &[u8]) -> (Vec<u8>, Vec<usize>) {
 /// a secret or into a rule's keyword would. Colour around words and at line edges does not.
 pub(crate) fn splits_word(line: &[u8]) -> bool {
     let mut i = 0;
-    while let Some(p) = line[i..].iter().position(|&b| b == ESC) {
+    while let Some(p) = memchr::memchr(ESC, &line[i..]) {
         let at = i + p;
         let mut j = at;
         while j < line.len() && line[j] == ESC {

@@ -124,6 +124,16 @@ fn is_sep(b: &u8) -> bool {
     *b == b'\n' || *b == b'\r'
 }
 
+/// Where the first line end in `bytes` is (SIMD, as every search here).
+fn first_sep(bytes: &[u8]) -> Option<usize> {
+    memchr::memchr2(b'\n', b'\r', bytes)
+}
+
+/// Where the last line end in `bytes` is.
+fn last_sep(bytes: &[u8]) -> Option<usize> {
+    memchr::memrchr2(b'\n', b'\r', bytes)
+}
+
 /// Bytes that end a value (where a carried redaction stops).
 fn ends_value(b: u8) -> bool {
     b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b',' | b';' | b'&' | b'<' | b'>' | b'`')
@@ -175,7 +185,7 @@ impl Redactor {
         if self.key.is_none()
             && !self.carry
             && self.pending.len() + chunk.len() < MAX_PENDING
-            && !chunk.iter().any(is_sep)
+            && memchr::memchr2(b'\n', b'\r', chunk).is_none()
         {
             // Still inside a held-back line: nothing can be released yet, so nothing is looked
             // at again (a long line in small chunks would otherwise cost its length each time).
@@ -257,7 +267,7 @@ impl Redactor {
             let end = if fin {
                 rest.len()
             } else {
-                rest.iter().rposition(is_sep).map_or(0, |p| p + 1)
+                last_sep(rest).map_or(0, |p| p + 1)
             };
             if end > 0 {
                 match self.lines(rest, end, fin, out) {
@@ -408,14 +418,8 @@ impl Redactor {
             if hit == usize::MAX {
                 break;
             }
-            let start = batch[from..hit]
-                .iter()
-                .rposition(is_sep)
-                .map_or(from, |p| from + p + 1);
-            let line_end = batch[hit..]
-                .iter()
-                .position(is_sep)
-                .map_or(batch.len(), |p| hit + p + 1);
+            let start = last_sep(&batch[from..hit]).map_or(from, |p| from + p + 1);
+            let line_end = first_sep(&batch[hit..]).map_or(batch.len(), |p| hit + p + 1);
             let line = &batch[start..line_end];
             if src == SRC_ESC && !ansi::splits_word(line) {
                 next[SRC_ESC] = self.next_hit(SRC_ESC, batch, line_end);
