@@ -62,6 +62,33 @@ pub struct Gateway {
     pub warning: Option<String>,
 }
 
+/// Gateways sharing a store must share their HMAC secret: a run made by one is verified by
+/// whichever the runner reaches next. The first to start stores a fingerprint of its secret
+/// (HMAC of a fixed text: it tells nothing of the secret); one whose fingerprint differs stops
+/// with the reason instead of refusing runners' requests at random later.
+async fn same_secret_as_the_others(
+    store: &dyn store::Store,
+    secret: &common::Secret,
+) -> anyhow::Result<()> {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.expose().as_bytes())
+        .expect("HMAC takes any key length");
+    mac.update(b"gateway replicas share this secret v1");
+    let mine = hex::encode(mac.finalize().into_bytes());
+    let theirs = store
+        .meta_or_insert("hmac_secret_fingerprint".into(), mine.clone())
+        .await
+        .context("compare the HMAC secret with the other gateways'")?;
+    anyhow::ensure!(
+        theirs == mine,
+        "HMAC_SECRET differs from the one the other gateways on this database use: every \
+         replica needs the same HMAC_SECRET (a run made on one is checked on another). To \
+         change it on every replica, stop them all, then run `DELETE FROM meta WHERE key = \
+         'hmac_secret_fingerprint'` in the database and start them with the new secret"
+    );
+    Ok(())
+}
+
 impl Gateway {
     /// Prepare everything for `bound` (the listener's address): data directory, database,
     /// secrets, TLS material, `runner.env`.
@@ -87,6 +114,9 @@ impl Gateway {
             store.as_ref(),
         )
         .await?;
+        if store.channel().is_some() {
+            same_secret_as_the_others(store.as_ref(), &secrets.hmac_secret).await?;
+        }
         if secrets.new_admin_token.is_some() {
             let made = audit::Event::new("token_created").target(auth::ADMIN_TOKEN_ID);
             audit::record(store.as_ref(), &audit::Who::gateway(), None, made).await;

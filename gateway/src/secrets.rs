@@ -99,13 +99,31 @@ pub async fn load_or_create(
                 .map_err(|_| anyhow::anyhow!("stored admin token hash has the wrong length"))?;
             (h, None)
         }
-        (None, _) => {
+        (None, stored) => {
             let token = random_token(32)?;
             let h = token_hash(&token);
-            store
-                .set_meta(ADMIN_HASH_KEY.into(), hex::encode(h))
-                .await?;
-            (h, Some(Secret::new(token)))
+            let mine = hex::encode(h);
+            if stored.is_some() {
+                // Rotation: this one replaces the stored one.
+                store.set_meta(ADMIN_HASH_KEY.into(), mine).await?;
+                (h, Some(Secret::new(token)))
+            } else {
+                // Gateways starting together on one new database each make a token: the first
+                // stored is the one, and only the gateway that made it shows it.
+                let first = store
+                    .meta_or_insert(ADMIN_HASH_KEY.into(), mine.clone())
+                    .await?;
+                if first == mine {
+                    (h, Some(Secret::new(token)))
+                } else {
+                    let bytes =
+                        hex::decode(first.trim()).context("stored admin token hash is not hex")?;
+                    let h: [u8; 32] = bytes.try_into().map_err(|_| {
+                        anyhow::anyhow!("stored admin token hash has the wrong length")
+                    })?;
+                    (h, None)
+                }
+            }
         }
     };
 

@@ -57,30 +57,40 @@ pub async fn first_admin(
     password_hash: &str,
     changed: bool,
 ) -> anyhow::Result<String> {
-    let known = match store.get_meta(FIRST_ADMIN_KEY.into()).await? {
-        Some(id) => store.person(id).await?,
-        None => None,
+    // Gateways starting together on one new database agree on the id first (the first stored
+    // wins), then make that person; a create that finds it made already takes it.
+    let id = match store.get_meta(FIRST_ADMIN_KEY.into()).await? {
+        Some(id) => id,
+        None => {
+            let mine = new_person_id().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            store
+                .meta_or_insert(FIRST_ADMIN_KEY.into(), mine)
+                .await
+                .context("name the first admin")?
+        }
     };
-    let mut person = match known {
+    let mut person = match store.person(id.clone()).await? {
         Some(p) => p,
         None => {
             let person = Person {
-                id: new_person_id().map_err(|e| anyhow::anyhow!("{e:?}"))?,
+                id: id.clone(),
                 name: FIRST_ADMIN_NAME.into(),
                 role: Role::Admin,
                 created_at: crate::clock::now_ms(),
                 disabled_at: None,
                 password_hash: Some(password_hash.to_string()),
             };
-            store
-                .create_person(person.clone())
-                .await
-                .context("create the first admin")?;
-            store
-                .set_meta(FIRST_ADMIN_KEY.into(), person.id.clone())
-                .await?;
-            tracing::info!(person = %person.id, "first admin created");
-            return Ok(person.id);
+            match store.create_person(person.clone()).await {
+                Ok(()) => {
+                    tracing::info!(person = %person.id, "first admin created");
+                    return Ok(person.id);
+                }
+                Err(crate::store::StoreError::Conflict) => store
+                    .person(id.clone())
+                    .await?
+                    .context("create the first admin: the name admin is another person's")?,
+                Err(e) => return Err(e).context("create the first admin"),
+            }
         }
     };
     if changed || person.password_hash.is_none() {

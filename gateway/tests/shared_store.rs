@@ -356,3 +356,109 @@ async fn every_replica_signs_web_push_with_one_key() {
     assert!(from_a["public_key"].is_string(), "{from_a}");
     assert_eq!(from_a, from_b, "one VAPID key for every replica");
 }
+
+/// A replica's settings on `db` without an admin password, with `hmac` as its secret.
+fn bare_config(db: &Postgres, dir: &std::path::Path, hmac: &str) -> gateway::config::Config {
+    let mut config = support::plain_config(dir);
+    config.database = gateway::store::Location::Postgres(db.url());
+    config.hmac_secret = Some(Secret::new(hmac));
+    config.public_url = Some("https://localhost:3100".into());
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_starting_together_on_a_new_database_make_one_admin_one_password_one_token() {
+    let db = Postgres::new();
+    if let Some(why) = db.why_unavailable() {
+        eprintln!("SKIP: replicas_starting_together not run: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let addr: std::net::SocketAddr = "127.0.0.1:3100".parse().unwrap();
+    let (a, b) = tokio::join!(
+        gateway::Gateway::open(bare_config(&db, &dir.path().join("a"), HMAC), addr),
+        gateway::Gateway::open(bare_config(&db, &dir.path().join("b"), HMAC), addr),
+    );
+    let (a, b) = (a.expect("replica a starts"), b.expect("replica b starts"));
+    // Exactly one of them generated the password it shows, and it is the one that works.
+    let shown: Vec<_> = [&a, &b]
+        .iter()
+        .filter_map(|g| g.new_admin_password.clone())
+        .collect();
+    assert_eq!(shown.len(), 1, "one replica shows the generated password");
+    for state in [&a.state, &b.state] {
+        let browser = Browser::sign_in(
+            state,
+            "/api/session",
+            json!({"password": shown[0].expose()}),
+        )
+        .await
+        .expect("the password shown signs in on every replica");
+        let (status, people) = send_json(state, browser.get("/api/people")).await;
+        assert_eq!(status, StatusCode::OK, "{people}");
+        assert_eq!(
+            people.as_array().map(Vec::len),
+            Some(1),
+            "one first admin: {people}"
+        );
+    }
+    // The same for the admin token.
+    let tokens: Vec<_> = [&a, &b]
+        .iter()
+        .filter_map(|g| g.new_admin_token.clone())
+        .collect();
+    assert_eq!(
+        tokens.len(),
+        1,
+        "one replica shows the generated admin token"
+    );
+    for state in [&a.state, &b.state] {
+        let request = Request::get("/api/runs")
+            .header(
+                header::AUTHORIZATION,
+                format!("Bearer {}", tokens[0].expose()),
+            )
+            .body(Body::empty())
+            .unwrap();
+        let (status, v) = send_json(state, request).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "the token shown works on every replica: {v}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_with_another_hmac_secret_is_refused_at_start() {
+    let db = Postgres::new();
+    if let Some(why) = db.why_unavailable() {
+        eprintln!("SKIP: a_replica_with_another_hmac_secret not run: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let addr: std::net::SocketAddr = "127.0.0.1:3100".parse().unwrap();
+    gateway::Gateway::open(bare_config(&db, &dir.path().join("a"), HMAC), addr)
+        .await
+        .expect("the first replica starts");
+    let err = gateway::Gateway::open(
+        bare_config(
+            &db,
+            &dir.path().join("b"),
+            "another secret of a careless operator",
+        ),
+        addr,
+    )
+    .await
+    .expect_err("a replica whose runs the others could not verify is refused");
+    let err = format!("{err:#}");
+    assert!(err.contains("HMAC_SECRET"), "{err}");
+    assert!(
+        !err.contains("careless"),
+        "the secret stays out of the error: {err}"
+    );
+    // The same secret again is welcome.
+    gateway::Gateway::open(bare_config(&db, &dir.path().join("c"), HMAC), addr)
+        .await
+        .expect("a replica with the shared secret starts");
+}

@@ -182,8 +182,19 @@ pub async fn adopt_admin_token(
         first_used_at: used_before.then_some(now),
         revoked: false,
     };
-    store.put_api_token(info, hash).await?;
-    Ok(true)
+    match store.put_api_token(info, hash).await {
+        Ok(()) => Ok(true),
+        // Another gateway on this database placed it at the same moment.
+        Err(StoreError::Conflict)
+            if store
+                .api_token(hash)
+                .await?
+                .is_some_and(|t| t.id == ADMIN_TOKEN_ID) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]

@@ -210,7 +210,21 @@ impl Sessions {
                 let pw = Secret::new(random_token(15)?);
                 let p = pw.clone();
                 let phc = tokio::task::spawn_blocking(move || hash_password(p.expose())).await??;
-                (phc, Some(pw), true)
+                // Gateways starting together on one new database each make a password: the
+                // first stored is the one, and only the gateway that made it shows it.
+                let stored = store
+                    .meta_or_insert(PASSWORD_KEY.into(), phc.clone())
+                    .await
+                    .context("store the admin password hash")?;
+                if stored == phc {
+                    (phc, Some(pw), true)
+                } else {
+                    tracing::info!(
+                        "the admin password was made by another gateway on this database; \
+                         it shows it once"
+                    );
+                    (stored, None, false)
+                }
             }
         };
         if changed {
