@@ -10,6 +10,13 @@ mod support;
 use gateway::store::postgres::PgStore;
 use support::postgres::Postgres;
 
+/// `db`'s URL with `query` added (after the test server URL's own, which it overrides).
+fn with_query(db: &Postgres, query: &str) -> String {
+    let url = db.url();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{query}")
+}
+
 /// The store's connections to `db` as the server sees them: `(encrypted, all)`.
 async fn encrypted(db: &Postgres) -> (i64, i64) {
     let mut config = db.config();
@@ -57,7 +64,7 @@ async fn sslmode_require_encrypts_every_connection_and_disable_none() {
         return;
     }
     for (mode, want_tls) in [("require", true), ("disable", false), ("prefer", true)] {
-        let store = PgStore::open(&format!("{}?sslmode={mode}", db.url()), 4)
+        let store = PgStore::open(&with_query(&db, &format!("sslmode={mode}")), 4)
             .await
             .unwrap_or_else(|e| panic!("sslmode={mode}: {e}"));
         gateway::store::Store::set_meta(&store, "tls".into(), mode.into())
@@ -93,7 +100,7 @@ async fn verify_full_checks_the_name_and_verify_ca_only_the_chain() {
     }
     let url = |mode: &str, root: Option<&str>| {
         let root = root.map_or(String::new(), |r| format!("&sslrootcert={r}"));
-        format!("{}?sslmode={mode}{root}", db.url())
+        with_query(&db, &format!("sslmode={mode}{root}"))
     };
     // The server's own self-signed certificate trusted: it names the machine, not 127.0.0.1.
     let err = PgStore::open(&url("verify-full", Some(&cert)), 2)

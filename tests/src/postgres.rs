@@ -32,13 +32,18 @@ impl Database {
         Ok(Self { server, name })
     }
 
-    /// The database's URL, as `DATABASE_URL` takes it.
+    /// The database's URL, as `DATABASE_URL` takes it: the server's, with this database's name
+    /// and the server URL's query (`?sslmode=disable`, say) kept.
     pub fn url(&self) -> String {
-        let base = self
+        let (server, query) = self
             .server
-            .rsplit_once('/')
-            .map_or(self.server.as_str(), |(b, _)| b);
-        format!("{base}/{}", self.name)
+            .split_once('?')
+            .map_or((self.server.as_str(), None), |(s, q)| (s, Some(q)));
+        let base = server.rsplit_once('/').map_or(server, |(b, _)| b);
+        match query {
+            Some(q) => format!("{base}/{}?{q}", self.name),
+            None => format!("{base}/{}", self.name),
+        }
     }
 }
 

@@ -91,11 +91,18 @@ impl Postgres {
         self.name.clone()
     }
 
-    /// A `postgres://` URL of this database, as `DATABASE_URL` takes it.
+    /// A `postgres://` URL of this database, as `DATABASE_URL` takes it (the server URL's query,
+    /// `?sslmode=disable` say, kept).
     pub fn url(&self) -> String {
         let server = server_url();
-        let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
-        format!("{base}/{}", self.name)
+        let (server, query) = server
+            .split_once('?')
+            .map_or((server.as_str(), None), |(s, q)| (s, Some(q)));
+        let base = server.rsplit_once('/').map_or(server, |(b, _)| b);
+        match query {
+            Some(q) => format!("{base}/{}?{q}", self.name),
+            None => format!("{base}/{}", self.name),
+        }
     }
 
     /// Why the server cannot be used, with what to do about it; `None` when it can.
