@@ -172,3 +172,11 @@ export function tokenState(t, now = Date.now()) {
 export function expiresAt(days, now = Date.now()) {
   return days === '' ? null : now + Number(days) * DAY_MS;
 }
+
+/** Whether `buffer` (an ArrayBuffer, a typed array or null) holds exactly `bytes`: a browser's
+ * push subscription made with another gateway key than today's must be made again. */
+export function sameBytes(buffer, bytes) {
+  if (!buffer) return false;
+  const a = buffer instanceof ArrayBuffer ? new Uint8Array(buffer) : new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  return a.length === bytes.length && a.every((x, i) => x === bytes[i]);
+}

@@ -4,7 +4,7 @@
 
 import { api, ApiError } from './api.mjs';
 import { $, button, el } from './dom.mjs';
-import { fmtTime } from './format.mjs';
+import { fmtTime, sameBytes } from './format.mjs';
 
 const EVENTS = [
   ['needs_approval', 'Needs approval'],
@@ -72,9 +72,15 @@ async function renderPush(box) {
       const { public_key } = await api('GET', '/api/push/key');
       const reg = await registration();
       await navigator.serviceWorker.ready;
-      const sub =
-        (await reg.pushManager.getSubscription()) ||
-        (await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: fromBase64url(public_key) }));
+      const key = fromBase64url(public_key);
+      let sub = await reg.pushManager.getSubscription();
+      if (sub && !sameBytes(sub.options && sub.options.applicationServerKey, key)) {
+        // Made with another key than the gateway's now (replicas agreeing on one, a new data
+        // directory): the push service would refuse every push signed with this one.
+        await sub.unsubscribe();
+        sub = null;
+      }
+      sub = sub || (await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key }));
       const json = sub.toJSON();
       await api('POST', '/api/push/subscriptions', {
         endpoint: json.endpoint,

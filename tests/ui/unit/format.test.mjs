@@ -100,3 +100,13 @@ test('a run summary read by a request never replaces a later one from the list s
   assert.equal(f.fresherRun(undefined, stale), stale);
   assert.equal(f.fresherRun({ id: 'r_2', last_sequence: 99 }, stale), stale);
 });
+
+test('a push subscription is kept only when it was made with the key the gateway has now', () => {
+  const key = Uint8Array.from([4, 1, 2, 3]);
+  assert.equal(f.sameBytes(null, key), false);
+  assert.equal(f.sameBytes(Uint8Array.from([4, 1, 2, 3]).buffer, key), true);
+  assert.equal(f.sameBytes(Uint8Array.from([4, 1, 2, 9]).buffer, key), false);
+  assert.equal(f.sameBytes(Uint8Array.from([4, 1, 2]).buffer, key), false);
+  // A view into a larger buffer compares only its own bytes.
+  assert.equal(f.sameBytes(new Uint8Array(Uint8Array.from([0, 4, 1, 2, 3, 0]).buffer, 1, 4), key), true);
+});
