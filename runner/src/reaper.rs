@@ -153,11 +153,7 @@ fn spawn_reaper(cgroup: Option<&Path>, cookie: &str) -> Option<Child> {
     };
     let mut cmd = Command::new(exe);
     crate::child::scrub_env(&mut cmd);
-    cmd.env_remove(COOKIE_VAR)
-        .args(["reaper", "--cookie", cookie]);
-    if let Some(dir) = cgroup {
-        cmd.arg("--cgroup").arg(dir);
-    }
+    cmd.env_remove(COOKIE_VAR).args(reaper_args(cgroup, cookie));
     use std::os::unix::process::CommandExt;
     match cmd
         .stdin(Stdio::piped())
@@ -172,6 +168,18 @@ fn spawn_reaper(cgroup: Option<&Path>, cookie: &str) -> Option<Child> {
             None
         }
     }
+}
+
+/// The reaper's command line after the binary. `--cookie=<value>` in one word: a cookie is
+/// base64url, and one that begins with `-` (one in 64) would be taken for an option.
+fn reaper_args(cgroup: Option<&Path>, cookie: &str) -> Vec<std::ffi::OsString> {
+    let mut args = vec!["reaper".into(), format!("--cookie={cookie}").into()];
+    if let Some(dir) = cgroup {
+        let mut arg = std::ffi::OsString::from("--cgroup=");
+        arg.push(dir);
+        args.push(arg);
+    }
+    args
 }
 
 /// The reaper process: wait for the runner to release it or die; in the second case kill the
@@ -366,6 +374,29 @@ mod tests {
         );
         assert_eq!(cgroup2_dir(nested, "/elsewhere"), None);
         assert_eq!(cgroup2_dir("1 0 0:1 / / rw - ext4 /dev/x rw\n", "/"), None);
+    }
+
+    #[test]
+    fn the_reaper_command_line_parses_whatever_the_cookie_begins_with() {
+        use clap::Parser;
+        for cookie in [
+            "-y3kQ_cookie",
+            "--cookie",
+            "Ab-_09",
+            &crate::client::random_b64(24),
+        ] {
+            for cgroup in [None, Some(Path::new("/sys/fs/cgroup/-run dir"))] {
+                let argv =
+                    std::iter::once("claude-runner".into()).chain(reaper_args(cgroup, cookie));
+                let cli = crate::cli::Cli::try_parse_from(argv)
+                    .unwrap_or_else(|e| panic!("cookie {cookie:?}: {e}"));
+                let crate::cli::Command::Reaper(args) = cli.command else {
+                    panic!("not the reaper: {cli:?}");
+                };
+                assert_eq!(args.cookie, cookie);
+                assert_eq!(args.cgroup.as_deref(), cgroup);
+            }
+        }
     }
 
     #[test]
