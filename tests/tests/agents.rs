@@ -222,7 +222,7 @@ async fn an_agent_killed_mid_run_shows_offline_then_delivers_its_spool_and_a_rev
     run_when(&gw, &id, &[&agent], |r| r.last_sequence > 20).await;
 
     // The agent and its run's runner die at once, as in a power cut of those processes.
-    let runners = pids_with(&format!("start --run-id {id}"));
+    let runners = pids_with(&format!("start --run-id={id}"));
     assert!(!runners.is_empty(), "the run's runner process");
     kill9(agent.child.id());
     for pid in runners {

@@ -85,6 +85,35 @@ fn clone_repo(data_dir: &Path, run_id: &str, repo: &common::agents::Repo) -> any
     Ok(())
 }
 
+/// The `claude-runner start` command line of a hosted run (after the binary). Values a person
+/// chose (the prompt, the directory) go as `--option=value` in one word, so one that begins
+/// with `-` is never taken for an option.
+fn start_args(
+    run_id: &str,
+    request: &common::agents::RunRequest,
+    resume: Option<&str>,
+) -> Vec<String> {
+    let mut args = vec![
+        "start".to_string(),
+        format!("--run-id={run_id}"),
+        "--quiet".into(),
+        format!("--cmd={}", request.prompt),
+    ];
+    match &request.cwd {
+        Some(cwd) => args.push(format!("--cwd={cwd}")),
+        None => args.push("--workspace=auto".into()),
+    }
+    if request.session {
+        args.push("--session".into());
+    }
+    // Every run an agent hosts leaves an archive, so any agent can continue its session.
+    args.push("--archive".into());
+    if let Some(session) = resume {
+        args.push(format!("--resume={session}"));
+    }
+    args
+}
+
 /// Run `a` through `claude-runner start` and wait for it; the run ends one way or another.
 pub async fn run(
     settings: Settings,
@@ -123,20 +152,7 @@ pub async fn run(
         }
     };
     let mut cmd = tokio::process::Command::new(exe);
-    cmd.arg("start")
-        .args(["--run-id", &run_id, "--quiet", "--cmd", &a.request.prompt]);
-    match &a.request.cwd {
-        Some(cwd) => cmd.args(["--cwd", cwd]),
-        None => cmd.args(["--workspace", "auto"]),
-    };
-    if a.request.session {
-        cmd.arg("--session");
-    }
-    // Every run an agent hosts leaves an archive, so any agent can continue its session.
-    cmd.arg("--archive");
-    if let Some(session) = &resume {
-        cmd.args(["--resume", session]);
-    }
+    cmd.args(start_args(&run_id, &a.request, resume.as_deref()));
     cmd.env_remove("HMAC_SECRET")
         .env_remove("AGENT_ENROLL_TOKEN")
         .env_remove("RUN_TOKEN")
@@ -332,5 +348,52 @@ pub async fn recover(settings: Settings, run_id: String) -> String {
                 return run_id;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// The command line a hosted run gets, read back by the runner's own CLI.
+    fn parsed(request: &common::agents::RunRequest, resume: Option<&str>) -> crate::cli::StartArgs {
+        let argv = std::iter::once("claude-runner".to_string())
+            .chain(start_args("r_abc", request, resume));
+        match crate::cli::Cli::try_parse_from(argv) {
+            Ok(crate::cli::Cli {
+                command: crate::cli::Command::Start(args),
+                ..
+            }) => args,
+            Ok(other) => panic!("not a start: {other:?}"),
+            Err(e) => panic!("{request:?}: {e}"),
+        }
+    }
+
+    #[test]
+    fn a_hosted_run_s_command_line_takes_values_beginning_with_a_dash() {
+        for prompt in [
+            "- fix the failing test\n- then run it again",
+            "--help",
+            "plain",
+        ] {
+            for cwd in [None, Some("-scratch"), Some("/srv/work --x")] {
+                let request = common::agents::RunRequest {
+                    prompt: prompt.into(),
+                    cwd: cwd.map(String::from),
+                    session: true,
+                    ..Default::default()
+                };
+                let args = parsed(&request, Some("-5f0c-session"));
+                assert_eq!(args.prompt, prompt);
+                assert_eq!(args.cwd.as_deref(), cwd.map(Path::new));
+                assert_eq!(args.workspace.is_some(), cwd.is_none());
+                assert_eq!(args.run_id.as_deref(), Some("r_abc"));
+                assert_eq!(args.resume.as_deref(), Some("-5f0c-session"));
+                assert!(args.quiet && args.session && args.archive);
+            }
+        }
+        let args = parsed(&Default::default(), None);
+        assert!(args.resume.is_none() && !args.session);
     }
 }
