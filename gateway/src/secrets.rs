@@ -91,14 +91,7 @@ pub async fn load_or_create(
                 .await?;
             (h, None)
         }
-        (None, Some(hex_hash)) if !rotate_admin => {
-            let bytes =
-                hex::decode(hex_hash.trim()).context("stored admin token hash is not hex")?;
-            let h: [u8; 32] = bytes
-                .try_into()
-                .map_err(|_| anyhow::anyhow!("stored admin token hash has the wrong length"))?;
-            (h, None)
-        }
+        (None, Some(hex_hash)) if !rotate_admin => (stored_hash(&hex_hash)?, None),
         (None, stored) => {
             let token = random_token(32)?;
             let h = token_hash(&token);
@@ -116,12 +109,7 @@ pub async fn load_or_create(
                 if first == mine {
                     (h, Some(Secret::new(token)))
                 } else {
-                    let bytes =
-                        hex::decode(first.trim()).context("stored admin token hash is not hex")?;
-                    let h: [u8; 32] = bytes.try_into().map_err(|_| {
-                        anyhow::anyhow!("stored admin token hash has the wrong length")
-                    })?;
-                    (h, None)
+                    (stored_hash(&first)?, None)
                 }
             }
         }
@@ -134,6 +122,14 @@ pub async fn load_or_create(
         admin_token_hash,
         new_admin_token,
     })
+}
+
+/// The admin token hash as `meta` holds it (hex).
+fn stored_hash(hex_hash: &str) -> anyhow::Result<[u8; 32]> {
+    let bytes = hex::decode(hex_hash.trim()).context("stored admin token hash is not hex")?;
+    bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("stored admin token hash has the wrong length"))
 }
 
 /// Write `<data>/runner.env`: what a runner on this machine needs to reach the gateway.

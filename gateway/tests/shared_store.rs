@@ -33,13 +33,10 @@ async fn replicas(db: &Postgres, case: &str) -> Option<(tempfile::TempDir, [AppS
     let dir = tempfile::tempdir().unwrap();
     let mut states = Vec::new();
     for n in 0..2 {
-        let mut config = support::plain_config(&dir.path().join(format!("replica{n}")));
-        config.database = gateway::store::Location::Postgres(db.url());
-        config.hmac_secret = Some(Secret::new(HMAC));
+        let mut config = bare_config(db, &dir.path().join(format!("replica{n}")), HMAC);
         config.admin_token = Some(Secret::new(ADMIN));
         config.admin_password = Some(Secret::new(PASSWORD));
-        config.public_url = Some("https://localhost:3100".into());
-        let gw = gateway::Gateway::open(config, "127.0.0.1:3100".parse().unwrap())
+        let gw = gateway::Gateway::open(config, ADDR.parse().unwrap())
             .await
             .expect("the replica opens");
         let state = gw.state;
@@ -357,7 +354,21 @@ async fn every_replica_signs_web_push_with_one_key() {
     assert_eq!(from_a, from_b, "one VAPID key for every replica");
 }
 
-/// A replica's settings on `db` without an admin password, with `hmac` as its secret.
+/// Where the replicas say they listen (nothing listens: requests go through their routers).
+const ADDR: &str = "127.0.0.1:3100";
+
+/// A new database and a directory for a case of replicas that open themselves; `None` (after a
+/// loud SKIP line) without a server.
+fn new_database(case: &str) -> Option<(Postgres, tempfile::TempDir)> {
+    let db = Postgres::new();
+    if let Some(why) = db.why_unavailable() {
+        eprintln!("SKIP: {case} not run: {why}");
+        return None;
+    }
+    Some((db, tempfile::tempdir().unwrap()))
+}
+
+/// A replica's settings on `db` without an admin password or token, with `hmac` as its secret.
 fn bare_config(db: &Postgres, dir: &std::path::Path, hmac: &str) -> gateway::config::Config {
     let mut config = support::plain_config(dir);
     config.database = gateway::store::Location::Postgres(db.url());
@@ -368,13 +379,10 @@ fn bare_config(db: &Postgres, dir: &std::path::Path, hmac: &str) -> gateway::con
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_starting_together_on_a_new_database_make_one_admin_one_password_one_token() {
-    let db = Postgres::new();
-    if let Some(why) = db.why_unavailable() {
-        eprintln!("SKIP: replicas_starting_together not run: {why}");
+    let Some((db, dir)) = new_database("replicas_starting_together") else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let addr: std::net::SocketAddr = "127.0.0.1:3100".parse().unwrap();
+    };
+    let addr: std::net::SocketAddr = ADDR.parse().unwrap();
     let (a, b) = tokio::join!(
         gateway::Gateway::open(bare_config(&db, &dir.path().join("a"), HMAC), addr),
         gateway::Gateway::open(bare_config(&db, &dir.path().join("b"), HMAC), addr),
@@ -431,13 +439,10 @@ async fn replicas_starting_together_on_a_new_database_make_one_admin_one_passwor
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_with_another_hmac_secret_is_refused_at_start() {
-    let db = Postgres::new();
-    if let Some(why) = db.why_unavailable() {
-        eprintln!("SKIP: a_replica_with_another_hmac_secret not run: {why}");
+    let Some((db, dir)) = new_database("a_replica_with_another_hmac_secret") else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let addr: std::net::SocketAddr = "127.0.0.1:3100".parse().unwrap();
+    };
+    let addr: std::net::SocketAddr = ADDR.parse().unwrap();
     gateway::Gateway::open(bare_config(&db, &dir.path().join("a"), HMAC), addr)
         .await
         .expect("the first replica starts");

@@ -105,14 +105,11 @@ impl PgStore {
                 .map_err(|e| StoreError::Backend(format!("start the channel: {e}")))?,
         );
         let mut conn = pool.get().await.map_err(|e| {
-            // The driver's error says "error performing TLS handshake"; the cause says why.
-            let mut why = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                why = format!("{why}: {s}");
-                source = s.source();
-            }
-            StoreError::Backend(format!("connect to the database: {why}"))
+            // The driver's error says "error performing TLS handshake"; its causes say why.
+            StoreError::Backend(format!(
+                "connect to the database: {:#}",
+                anyhow::Error::new(e)
+            ))
         })?;
         let sync = conn
             .query_one("SHOW synchronous_commit", &[])

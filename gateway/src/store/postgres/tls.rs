@@ -61,11 +61,15 @@ impl std::fmt::Debug for Settings {
 /// The settings of a `postgres://` URL or a `key=value` string. The errors name what is wrong,
 /// never the URL (it may hold a password).
 pub fn settings(url: &str) -> Result<Settings, StoreError> {
+    use tokio_postgres::config::SslMode;
     let (rest, mode, root) = split(url)?;
-    let verify = match mode.as_deref() {
-        None | Some("disable" | "allow" | "prefer" | "require") => Verify::Nothing,
-        Some("verify-ca") => Verify::Chain,
-        Some("verify-full") => Verify::Full,
+    // The driver knows disable, prefer and require; the verifying modes require TLS.
+    let (driver_mode, verify) = match mode.as_deref() {
+        Some("disable") => (SslMode::Disable, Verify::Nothing),
+        None | Some("allow" | "prefer") => (SslMode::Prefer, Verify::Nothing),
+        Some("require") => (SslMode::Require, Verify::Nothing),
+        Some("verify-ca") => (SslMode::Require, Verify::Chain),
+        Some("verify-full") => (SslMode::Require, Verify::Full),
         Some(other) => {
             return Err(StoreError::Backend(format!(
                 "DATABASE_URL: sslmode {other:?} is not one of disable, allow, prefer, require, \
@@ -73,18 +77,8 @@ pub fn settings(url: &str) -> Result<Settings, StoreError> {
             )));
         }
     };
-    // The driver knows disable, prefer and require; the verifying modes require TLS.
-    let driver_mode = match mode.as_deref() {
-        Some("disable") => "disable",
-        Some("require" | "verify-ca" | "verify-full") => "require",
-        _ => "prefer",
-    };
     let mut config = super::config(&rest)?;
-    config.ssl_mode(match driver_mode {
-        "disable" => tokio_postgres::config::SslMode::Disable,
-        "require" => tokio_postgres::config::SslMode::Require,
-        _ => tokio_postgres::config::SslMode::Prefer,
-    });
+    config.ssl_mode(driver_mode);
     let roots = root.as_deref().filter(|r| *r != "system").map(Path::new);
     Ok(Settings {
         config,
