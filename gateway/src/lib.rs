@@ -196,6 +196,7 @@ impl Gateway {
                 .as_ref()
                 .map(|t| auth::tokens::token_hash(t.expose().trim())),
             nonces: auth::replay::NonceCache::new(config.limits.nonce_cache_entries),
+            run_keys: auth::run_keys::RunKeys::new((config.limits.max_connections * 2).max(4_096)),
             limits: config.limits.clone(),
             retention: config.retention.clone(),
             trusted_proxies: config.trusted_proxies.clone(),

@@ -19,6 +19,8 @@ pub struct StateInner {
     /// SHA-256 of `GATEWAY_METRICS_TOKEN`, which reads `/metrics` and nothing else.
     pub metrics_token_hash: Option<[u8; 32]>,
     pub nonces: NonceCache,
+    /// Run keys read recently (runner requests are checked without reading the run each time).
+    pub run_keys: crate::auth::run_keys::RunKeys,
     pub limits: Limits,
     /// How long ended runs are kept; the UI shows it.
     pub retention: crate::retention::Policy,

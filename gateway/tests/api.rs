@@ -78,6 +78,7 @@ async fn state_with(path: &std::path::Path, limits: Limits) -> AppState {
         passkeys: None,
         metrics_token_hash: None,
         nonces: NonceCache::new(1000),
+        run_keys: gateway::auth::run_keys::RunKeys::new(1000),
         limits,
         retention: Default::default(),
         trusted_proxies: Default::default(),

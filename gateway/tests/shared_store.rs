@@ -1,7 +1,8 @@
 //! Two gateways on one PostgreSQL database, in this process and driven through their routers:
 //! what one replica did is what the other sees (a committed line reaches the other's stream, a
 //! command queued on one wakes a poll on the other, a replay is refused by the one that did not
-//! see the request first, sessions, passkey ceremonies and sign-in limits hold across both). Each case skips with a
+//! see the request first, a run deleted on one is unknown on the other, sessions, passkey
+//! ceremonies and sign-in limits hold across both). Each case skips with a
 //! loud SKIP line where no PostgreSQL server answers. The same, with the real binaries behind a
 //! load balancer, is `tests/tests/replicas.rs`.
 
@@ -212,6 +213,47 @@ async fn a_request_replayed_to_the_other_replica_is_refused() {
     let (status, v) = send_json(&a, again).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{v}");
     assert_eq!(v["reason"], "replayed_nonce", "{v}");
+}
+
+/// Each replica keeps the run keys it read for a while (`auth::run_keys`), so a run deleted
+/// through one replica is still known by key on the other: its runner must hear
+/// `unknown_run` there too, from ingest and from a poll, and nothing more is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_deleted_on_one_replica_is_unknown_to_its_runner_on_the_other() {
+    let db = Postgres::new();
+    let Some((_dir, [a, b])) = replicas(&db, "a_run_deleted_on_one_replica").await else {
+        return;
+    };
+    let (run, key) = create_run(&a).await;
+    // b reads the run's key and keeps it.
+    let (status, v) = send_json(&b, support::ingest(&run, &key, lines(1, 2))).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (status, v) = send_json(
+        &a,
+        admin("DELETE", &format!("/api/runs/{run}"), Value::Null),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{v}");
+    let (status, v) = send_json(&b, support::ingest(&run, &key, lines(3, 4))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{v}");
+    assert_eq!(v["reason"], "unknown_run", "{v}");
+    let (status, v) = send_json(
+        &b,
+        signed(
+            "GET",
+            &format!("/api/runs/{run}/commands?wait=1"),
+            &run,
+            &key,
+            Vec::new(),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{v}");
+    assert_eq!(v["reason"], "unknown_run", "{v}");
+    assert!(
+        b.store.run(run.clone()).await.unwrap().is_none(),
+        "nothing brought the run back"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

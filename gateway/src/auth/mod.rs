@@ -7,6 +7,7 @@
 
 pub mod people;
 pub mod replay;
+pub mod run_keys;
 pub mod runner;
 pub mod signed;
 pub mod tokens;

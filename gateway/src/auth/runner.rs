@@ -8,6 +8,7 @@ use common::Secret;
 use common::sign::{self, AuthReason, SignedParts};
 
 use super::replay::Claim;
+use super::run_keys::RunKeys;
 use crate::clock::now_secs;
 use crate::error::ApiError;
 use crate::store::Store;
@@ -47,10 +48,11 @@ pub struct RunnerCheck {
 }
 
 /// Headers well-formed, timestamp inside the window, and the key of the named run (or the
-/// shared secret). Nothing is recorded yet.
+/// shared secret), from `run_keys` when it was read there recently. Nothing is recorded yet.
 pub async fn begin_runner(
     hmac_secret: &Secret,
     store: &dyn Store,
+    run_keys: &RunKeys,
     headers: &HeaderMap,
 ) -> Result<RunnerCheck, ApiError> {
     let ts_raw = header(headers, sign::HEADER_TIMESTAMP)?;
@@ -84,11 +86,18 @@ pub async fn begin_runner(
         if !common::wire::valid_run_id(run_id) {
             return Err(ApiError::Unauthorized(AuthReason::UnknownRun));
         }
-        let run = store
-            .run(run_id.to_string())
-            .await?
-            .ok_or(ApiError::Unauthorized(AuthReason::UnknownRun))?;
-        (run.key.to_vec(), Caller::Run(run_id.to_string()))
+        let key = match run_keys.get(run_id) {
+            Some(key) => key,
+            None => {
+                let run = store
+                    .run(run_id.to_string())
+                    .await?
+                    .ok_or(ApiError::Unauthorized(AuthReason::UnknownRun))?;
+                run_keys.put(run_id, run.key);
+                run.key
+            }
+        };
+        (key.to_vec(), Caller::Run(run_id.to_string()))
     };
     Ok(RunnerCheck {
         timestamp,

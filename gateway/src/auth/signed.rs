@@ -129,7 +129,13 @@ async fn before_body<R: SignedRoute>(
     parts: &mut Parts,
     state: &AppState,
 ) -> Result<RunnerCheck, ApiError> {
-    let check = begin_runner(&state.hmac_secret, state.store.as_ref(), &parts.headers).await?;
+    let check = begin_runner(
+        &state.hmac_secret,
+        state.store.as_ref(),
+        &state.run_keys,
+        &parts.headers,
+    )
+    .await?;
     match (R::KEY, check.caller()) {
         // A run key cannot act for the shared secret (mint runs, say).
         (Key::Shared, Caller::Run(_)) => {

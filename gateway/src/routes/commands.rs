@@ -68,6 +68,7 @@ async fn delete_run(
     if crate::http::run_id(&id).is_err() || !state.store.delete_run(id.clone()).await? {
         return Err(ApiError::NotFound("no such run"));
     }
+    state.run_keys.forget(&id);
     state.live.ring(&id);
     state.artifact_bodies.deleted();
     tracing::info!(run = %id, "run deleted");

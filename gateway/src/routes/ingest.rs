@@ -177,6 +177,12 @@ async fn append_and_announce(
                 return Err(ApiError::Gap { expected });
             }
             Err(StoreError::Replayed) => return Err(StoreError::Replayed.into()),
+            // Deleted since its key was read (through another replica, whose deletion this one
+            // learns here): the runner hears what it would have heard before the key was read.
+            Err(StoreError::NotFound) => {
+                state.run_keys.forget(&run_id);
+                return Err(ApiError::Unauthorized(common::sign::AuthReason::UnknownRun));
+            }
             Err(e) => {
                 state.metrics.ingest_refused();
                 return Err(e.into());
