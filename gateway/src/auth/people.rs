@@ -29,7 +29,7 @@ use crate::store::{Role, Store};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     /// A person signed in to the web UI (the session cookie). The CSRF guard
-    /// (`web_session::csrf_guard`) has already checked a state-changing request that carries it.
+    /// (`web_session::csrf_check`) has already checked a state-changing request that carries it.
     Person {
         id: String,
         name: String,

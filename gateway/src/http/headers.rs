@@ -1,9 +1,7 @@
 //! The security headers every answer carries, API and page alike: a JSON answer is never
 //! rendered as a page either.
 
-use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::middleware::Next;
 use axum::response::Response;
 
 /// Scripts, styles, images and connections from this origin only; no inline script or style
@@ -15,14 +13,18 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
 /// One year; no `includeSubDomains`: the gateway speaks for its own host only.
 const HSTS: &str = "max-age=31536000";
 
-/// Middleware on every route; its state says whether the listener serves TLS. A handler that set
+/// HSTS goes on answers of the TLS listener, except to `localhost`: a browser would then force
+/// HTTPS on every port of it, breaking other local development servers (IP addresses it ignores).
+pub fn wants_hsts(tls: bool, request: &HeaderMap) -> bool {
+    tls && !is_localhost(request)
+}
+
+/// Put the security headers on an answer (`crate::http::edge`, every route). A handler that set
 /// a stricter policy keeps it (artifact downloads are sandboxed).
-pub async fn security_headers(State(tls): State<bool>, req: Request, next: Next) -> Response {
-    // HSTS on the TLS listener, except for `localhost`: a browser would then force HTTPS on
-    // every port of it, breaking other local development servers (IP addresses it ignores).
-    let hsts = tls && !is_localhost(req.headers());
-    let mut resp = next.run(req).await;
+pub fn add_security_headers(resp: &mut Response, hsts: bool) {
     let h = resp.headers_mut();
+    // Room for all of them at once rather than growing the map insert by insert.
+    h.reserve(8);
     if hsts {
         h.insert(
             header::STRICT_TRANSPORT_SECURITY,
@@ -52,7 +54,6 @@ pub async fn security_headers(State(tls): State<bool>, req: Request, next: Next)
         "cross-origin-resource-policy",
         HeaderValue::from_static("same-origin"),
     );
-    resp
 }
 
 /// The request was sent to `localhost` or a name under it.

@@ -7,6 +7,7 @@ pub mod attachment;
 pub mod body;
 pub mod client;
 pub mod compress;
+pub mod edge;
 pub mod headers;
 pub mod paths;
 

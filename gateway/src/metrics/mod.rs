@@ -13,13 +13,11 @@
 //! `GATEWAY_METRICS_TOKEN` as a Bearer token so a scraper needs no admin rights.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::Response;
 use common::wire::{EventKind, RawEvent};
 
@@ -227,19 +225,21 @@ fn valid_rule(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
 }
 
-/// Middleware: count 401 answers by reason and 500 answers.
-pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
-    let resp = next.run(req).await;
-    match resp.status() {
-        StatusCode::UNAUTHORIZED => {
-            metrics.refused(resp.extensions().get::<Refusal>().map_or("other", |r| r.0))
+impl Metrics {
+    /// Count a 401 answer by its reason, and a 500 (`crate::http::edge`, every route).
+    pub fn count_answer(&self, resp: &Response) {
+        match resp.status() {
+            StatusCode::UNAUTHORIZED => {
+                self.refused(resp.extensions().get::<Refusal>().map_or("other", |r| r.0))
+            }
+            StatusCode::INTERNAL_SERVER_ERROR
+                if resp.extensions().get::<InternalError>().is_some() =>
+            {
+                self.internal_errors.fetch_add(1, Relaxed);
+            }
+            _ => {}
         }
-        StatusCode::INTERNAL_SERVER_ERROR if resp.extensions().get::<InternalError>().is_some() => {
-            metrics.internal_errors.fetch_add(1, Relaxed);
-        }
-        _ => {}
     }
-    resp
 }
 
 #[cfg(test)]

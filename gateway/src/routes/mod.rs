@@ -46,21 +46,14 @@ pub fn router(state: AppState) -> Router {
         .merge(notifications::routes())
         .fallback(not_found)
         .with_state(state.clone())
-        // Outermost last: every answer gets the security headers, even a refusal by the guard.
-        .layer(axum::middleware::map_response(
-            crate::error::json_rejections,
-        ))
+        // Every answer gets the security headers, even a refusal by the CSRF check.
         .layer(axum::middleware::from_fn_with_state(
-            state.page_scheme(),
-            crate::web_session::csrf_guard,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.tls,
-            http::headers::security_headers,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.metrics.clone(),
-            crate::metrics::track,
+            http::edge::Edge {
+                tls: state.tls,
+                page_scheme: state.page_scheme(),
+                metrics: state.metrics.clone(),
+            },
+            http::edge::edge,
         ))
 }
 

@@ -2,9 +2,8 @@
 //! of the cookie value, so it needs no storage and a cross-site page, which cannot read the
 //! cookie, cannot compute it.
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{Method, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -46,23 +45,20 @@ fn request_host(request: &Request) -> Option<String> {
         .or_else(|| request.uri().authority().map(|a| a.to_string()))
 }
 
-/// Middleware on every route: a state-changing request (not GET/HEAD/OPTIONS) from a browser
-/// must be same-origin (`Sec-Fetch-Site`, `Origin` in scheme and host), and one that carries the
-/// session cookie must also carry the session's CSRF token (except the routes that start a
-/// session, `SIGN_IN_PATHS`, which have none yet, and a push notification's action, which carries
-/// a single-use token instead).
-/// Runners and scripts send none of these headers nor the cookie, so they pass untouched. Its
-/// state is the scheme of the pages this gateway serves (`StateInner::page_scheme`).
-pub async fn csrf_guard(
-    State(page_scheme): State<&'static str>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// Checked on every route (`crate::http::edge`): a state-changing request (not
+/// GET/HEAD/OPTIONS) from a browser must be same-origin (`Sec-Fetch-Site`, `Origin` in scheme and
+/// host), and one that carries the session cookie must also carry the session's CSRF token
+/// (except the routes that start a session, `SIGN_IN_PATHS`, which have none yet, and a push
+/// notification's action, which carries a single-use token instead).
+/// Runners and scripts send none of these headers nor the cookie, so they pass untouched.
+/// `page_scheme` is the scheme of the pages this gateway serves (`StateInner::page_scheme`).
+/// `Err` is the refusal to send instead of the route's answer.
+pub fn csrf_check(page_scheme: &str, request: &Request) -> Result<(), Response> {
     if matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     ) {
-        return next.run(request).await;
+        return Ok(());
     }
     let headers = request.headers();
     let cross_site = || {
@@ -75,7 +71,7 @@ pub async fn csrf_guard(
     if let Some(site) = headers.get("sec-fetch-site")
         && !matches!(site.to_str(), Ok("same-origin" | "none"))
     {
-        return cross_site();
+        return Err(cross_site());
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let parts = origin.to_str().ok().and_then(|o| o.split_once("://"));
@@ -86,7 +82,7 @@ pub async fn csrf_guard(
             _ => false,
         };
         if !same {
-            return cross_site();
+            return Err(cross_site());
         }
     }
     let signing_in =
@@ -106,14 +102,14 @@ pub async fn csrf_guard(
             .map(|v| v.as_bytes())
             .unwrap_or_default();
         if !common::sign::constant_time_eq(sent, want.as_bytes()) {
-            return ApiError::Forbidden {
+            return Err(ApiError::Forbidden {
                 reason: "csrf",
                 message: "missing or wrong X-CSRF-Token",
             }
-            .into_response();
+            .into_response());
         }
     }
-    next.run(request).await
+    Ok(())
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ use axum::http::{HeaderMap, header};
 use common::Secret;
 
 pub use cookie::{COOKIE, cookie_value, set_cookie};
-pub use csrf::{CSRF_HEADER, csrf_guard, csrf_token};
+pub use csrf::{CSRF_HEADER, csrf_check, csrf_token};
 pub use pairing::{PAIRING_MS, qr_svg};
 pub use passkey::{NewPasskey, Passkeys, SignInRefused};
 pub use password::{hash_password, verify_password};
