@@ -311,11 +311,15 @@ impl Guard {
     }
 }
 
+/// This process is its descendants' subreaper ([`become_subreaper`] succeeded).
+static SUBREAPER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Make this process the subreaper of its descendants (Linux); orphans then become its children.
 pub fn become_subreaper() {
     #[cfg(target_os = "linux")]
-    if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
-        tracing::warn!(error = %e, "could not become a child subreaper");
+    match nix::sys::prctl::set_child_subreaper(true) {
+        Ok(()) => SUBREAPER.store(true, std::sync::atomic::Ordering::Relaxed),
+        Err(e) => tracing::warn!(error = %e, "could not become a child subreaper"),
     }
 }
 
@@ -347,12 +351,15 @@ fn stat(pid: u32) -> Option<(u8, u32, u32)> {
     Some((state, ppid, pgrp))
 }
 
-/// This process's children, from `/proc/self/task/*/children` (each thread's; orphans it
-/// reaps as the subreaper are listed under one of them): a few reads, however many processes
-/// the machine runs. `None` where the kernel does not offer the files.
-fn own_children() -> Option<Vec<u32>> {
+/// The children of `pid` from `/proc/<pid>/task/*/children` (each thread's; orphans a
+/// subreaper reaps are listed under one of them): a few reads, however many processes the
+/// machine runs. `None` where the kernel does not offer the files or the process is gone.
+fn children_of(pid: &str) -> Option<Vec<u32>> {
     let mut out = Vec::new();
-    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
         match std::fs::read_to_string(task.path().join("children")) {
             Ok(list) => out.extend(
                 list.split_ascii_whitespace()
@@ -366,16 +373,48 @@ fn own_children() -> Option<Vec<u32>> {
     Some(out)
 }
 
-/// `(pid, ppid, pgrp)` of the processes [`reap_leftovers`] looks at: without a group, this
-/// process's children alone (the run's end, when every process on a busy machine would
-/// otherwise be read); with one, every process (a group's members need not be children).
-fn candidates(pgid: u32) -> Vec<(u32, u32, u32)> {
-    if pgid == 0
-        && let Some(children) = own_children()
-    {
-        return with_parents(children.into_iter());
+/// This process's children.
+fn own_children() -> Option<Vec<u32>> {
+    children_of("self")
+}
+
+/// Every descendant of this process, children first. This runner is its descendants'
+/// subreaper, so one that loses its parent stays a descendant (it becomes a child of this
+/// runner): a run's processes are all here, found in reads proportional to their number rather
+/// than to the machine's. One that forks while the walk passes it may be missed by this walk;
+/// [`reap_leftovers`] walks again until a walk finds nothing to kill.
+fn descendants() -> Option<Vec<u32>> {
+    let mut found = own_children()?;
+    let mut seen: BTreeSet<u32> = found.iter().copied().collect();
+    let mut next = 0;
+    while let Some(&pid) = found.get(next) {
+        next += 1;
+        // Gone since it was listed: its children, if any, are now this runner's (listed at the
+        // next walk).
+        for child in children_of(&pid.to_string()).unwrap_or_default() {
+            if seen.insert(child) {
+                found.push(child);
+            }
+        }
     }
-    processes()
+    Some(found)
+}
+
+/// `(pid, ppid, pgrp)` of the processes [`reap_leftovers`] looks at: as this runner's
+/// descendants' subreaper, its descendants (every member of a group a child of this runner
+/// leads is one of them, and so is every orphan), so that the end of a turn on a busy machine
+/// does not read every process on it; every process where it is not the subreaper (an orphan
+/// would have gone to another) or the kernel does not list children.
+fn candidates() -> Vec<(u32, u32, u32)> {
+    let walk = if SUBREAPER.load(std::sync::atomic::Ordering::Relaxed) {
+        descendants()
+    } else {
+        None
+    };
+    match walk {
+        Some(pids) => with_parents(pids.into_iter()),
+        None => processes(),
+    }
 }
 
 /// What [`reap_leftovers`] kills besides the members of its process group.
@@ -399,7 +438,7 @@ pub fn reap_leftovers(pgid: u32, reach: Reach, keep: &[u32]) -> u64 {
         {
             // Held for the whole pass: a protected child is either registered or not spawned yet.
             let spared = protected();
-            let victims: Vec<(u32, u32)> = candidates(pgid)
+            let victims: Vec<(u32, u32)> = candidates()
                 .into_iter()
                 .filter(|&(pid, ppid, pgrp)| {
                     pid != me
@@ -466,12 +505,80 @@ mod tests {
                 assert_eq!(ppid, me, "{pid}");
             }
         }
-        let cands = candidates(0);
+        let cands = candidates();
         assert!(cands.iter().any(|&(p, pp, _)| p == here.id() && pp == me));
         for c in [&mut here, &mut there] {
             c.kill().unwrap();
             c.wait().unwrap();
         }
+    }
+
+    /// The end of a turn finds the run's group among this runner's descendants, as the walk of
+    /// every process on the machine did: a grandchild, and an orphan whose parent exited (which
+    /// the subreaper adopts), both in the child's group, are killed; nothing else is.
+    #[test]
+    fn a_groups_grandchildren_and_orphans_are_found_among_the_descendants() {
+        use std::os::unix::process::CommandExt;
+        become_subreaper();
+        assert!(SUBREAPER.load(std::sync::atomic::Ordering::Relaxed));
+        let dir = tempfile::tempdir().unwrap();
+        let pids = dir.path().join("pids");
+        // The child leads a group; a grandchild waits under it, and an inner shell starts an
+        // orphan-to-be and exits at once.
+        let script = format!(
+            "sleep 60 & echo $! >> {p}; sh -c 'sleep 60 & echo $! >> {p}'; wait",
+            p = pids.display()
+        );
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", &script])
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pgid = child.id();
+        // Unrelated: another child of this process in a group of its own, which must live.
+        let mut other = std::process::Command::new("sleep")
+            .arg("60")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let planted: Vec<u32> = loop {
+            let text = std::fs::read_to_string(&pids).unwrap_or_default();
+            let found: Vec<u32> = text.lines().filter_map(|l| l.parse().ok()).collect();
+            if found.len() == 2 {
+                break found;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the script planted {found:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The orphan is adopted by this process, the subreaper.
+        let orphan = planted[1];
+        while stat(orphan).map(|(_, ppid, _)| ppid) != Some(std::process::id()) {
+            assert!(std::time::Instant::now() < deadline, "{orphan} is adopted");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let found = descendants().expect("this kernel lists children");
+        let scanned: Vec<u32> = processes()
+            .into_iter()
+            .filter(|&(_, _, pgrp)| pgrp == pgid)
+            .map(|(pid, _, _)| pid)
+            .collect();
+        for pid in planted.iter().chain(&[pgid]) {
+            assert!(found.contains(pid), "{pid} among the descendants {found:?}");
+            assert!(scanned.contains(pid), "{pid} in the group {scanned:?}");
+        }
+        let killed = reap_leftovers(pgid, Reach::Group, &[]);
+        assert_eq!(killed, 3, "the leader, the grandchild and the orphan");
+        for pid in &planted {
+            assert!(!is_alive(*pid), "{pid} was killed");
+        }
+        let _ = child.wait();
+        assert!(is_alive(other.id()), "a process outside the group lives");
+        other.kill().unwrap();
+        other.wait().unwrap();
     }
 
     #[test]
