@@ -87,12 +87,20 @@ pub fn is_git(argv: &[String]) -> bool {
 /// after a diff-family subcommand, and the environment that turns the rest off. Asks the
 /// repository's config which filter drivers it defines (`git config`, which runs nothing); when
 /// that cannot be learned the answer is an error, never a command that would run them.
+///
+/// `rev-parse` (what the runner asks at each run's start and end) skips that question: it names
+/// and finds objects and never converts a file's content, so no filter can run under it, and
+/// each run saves a `git` process.
 pub fn harden(argv: &[String], dir: &Path) -> std::io::Result<Hardened> {
     let mut settings: Vec<(String, String)> = SETTINGS
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    for name in repository_filters(dir)? {
+    let filters = match subcommand(argv) {
+        Some((_, "rev-parse")) => Vec::new(),
+        _ => repository_filters(dir)?,
+    };
+    for name in filters {
         for key in ["clean", "smudge", "process"] {
             settings.push((format!("filter.{name}.{key}"), String::new()));
         }
@@ -122,23 +130,31 @@ fn environment(settings: &[(String, String)]) -> Vec<(String, Option<String>)> {
 /// (found past the global options, `-C <dir>` and `-c <setting>` with their values).
 fn with_flags(argv: &[String]) -> Vec<String> {
     let mut out = vec![argv[0].clone(), "--no-pager".into()];
+    match subcommand(argv) {
+        Some((i, sub)) => {
+            out.extend(argv[1..i].iter().cloned());
+            out.push(sub.to_string());
+            if DIFF_FAMILY.contains(&sub) {
+                out.extend(["--no-ext-diff".into(), "--no-textconv".into()]);
+            }
+            out.extend(argv[i + 1..].iter().cloned());
+        }
+        None => out.extend(argv[1..].iter().cloned()),
+    }
+    out
+}
+
+/// The subcommand and its index, past the global options (`-C <dir>` and `-c <setting>` with
+/// their values); `None` when there is none (`git --version`).
+fn subcommand(argv: &[String]) -> Option<(usize, &str)> {
     let mut i = 1;
     while let Some(a) = argv.get(i).filter(|a| a.starts_with('-')) {
-        out.push(a.clone());
         if matches!(a.as_str(), "-C" | "-c") {
-            out.extend(argv.get(i + 1).cloned());
             i += 1;
         }
         i += 1;
     }
-    if let Some(sub) = argv.get(i) {
-        out.push(sub.clone());
-        if DIFF_FAMILY.contains(&sub.as_str()) {
-            out.extend(["--no-ext-diff".into(), "--no-textconv".into()]);
-        }
-        out.extend(argv[i + 1..].iter().cloned());
-    }
-    out
+    argv.get(i).map(|sub| (i, sub.as_str()))
 }
 
 /// Names of the filter drivers the repository's own config files (local and worktree scope,
@@ -274,6 +290,54 @@ mod tests {
             .and_then(|(_, v)| v.clone())
             .unwrap();
         assert_eq!(count, (SETTINGS.len() + 8).to_string());
+    }
+
+    /// `rev-parse` is hardened without asking for the repository's filters, and runs none of
+    /// them: a filter configured to leave a mark is not run by any form the runner uses.
+    #[test]
+    fn rev_parse_runs_no_filter_without_asking_for_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mark = dir.path().join("ran");
+        let plain = |args: &[&str]| {
+            let ok = Command::new("git")
+                .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+                .args(args)
+                .current_dir(dir.path())
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "{args:?}");
+        };
+        plain(&["init", "-q"]);
+        std::fs::write(dir.path().join("file"), "text\n").unwrap();
+        plain(&["add", "file"]);
+        plain(&["commit", "-q", "-m", "one"]);
+        let program = format!("touch {}; cat", mark.display());
+        for key in ["clean", "smudge"] {
+            plain(&["config", &format!("filter.x.{key}"), &program]);
+        }
+        std::fs::write(dir.path().join(".gitattributes"), "* filter=x\n").unwrap();
+        for line in [
+            "git rev-parse --is-inside-work-tree",
+            "git rev-parse --show-toplevel",
+            "git rev-parse HEAD",
+            "git rev-parse HEAD:file",
+        ] {
+            let h = harden(&argv(line), dir.path()).unwrap();
+            assert!(
+                !h.env
+                    .iter()
+                    .any(|(_, v)| v.as_deref() == Some("filter.x.clean")),
+                "{line}: the filters were not asked for"
+            );
+            let ok = h.command(dir.path()).status().unwrap().success();
+            assert!(ok, "{line}");
+            assert!(!mark.exists(), "{line} ran the filter");
+        }
+        // The same filter runs under a command that reads content (the test is able to fail).
+        std::fs::write(dir.path().join("file"), "changed\n").unwrap();
+        plain(&["add", "file"]);
+        assert!(mark.exists(), "git add runs the clean filter");
     }
 
     #[test]
