@@ -299,6 +299,12 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         return None;
     }
     let colon_blank = line[q] == b':' && op == 1 && matches!(line.get(q + 1), Some(b' '));
+    // `PASS: tests/foo`, `--- PASS: TestX/case (0.00s)`: a test runner's verdict (automake,
+    // Go), printed all day by the tests Claude runs; a key or a variable named so is lower case
+    // or assigned with `=`.
+    if name == b"PASS" && colon_blank {
+        return None;
+    }
     let mut v = blanks(q + op);
     let mut quote = None;
     if let Some(&c @ (b'"' | b'\'')) = line.get(v) {
@@ -728,6 +734,14 @@ mod tests {
                 None,
             ),
             ("  --> src/auth.rs:42:9", "auth", None),
+            // Test runners' verdicts (Go's subtests, automake's `make check`), not secrets.
+            ("    --- PASS: TestParse/empty (0.00s)", "PASS", None),
+            ("PASS: tests/test-foo", "PASS", None),
+            ("PASS: test_foo", "PASS", None),
+            // The same word as a key or an assignment still is one.
+            ("PASS=Sesame/open42", "PASS", Some("Sesame/open42")),
+            ("pass: hunter2/x", "pass", Some("hunter2/x")),
+            ("db_pass: \"s3cr3t-value\"", "pass", Some("s3cr3t-value")),
         ];
         for (line, anchor, want) in cases {
             assert_eq!(found(line, anchor).as_deref(), want, "{line:?}");
