@@ -445,39 +445,46 @@ impl Pending {
     }
 
     async fn push(&mut self, chunk: Bytes) {
-        self.state = match std::mem::replace(&mut self.state, State::Moving) {
-            State::Held(mut held) => {
+        let full = match &mut self.state {
+            State::Held(held) => {
                 held.extend_from_slice(&chunk);
-                if held.len() <= PART_BYTES {
-                    State::Held(held)
-                } else {
-                    match self.store.put_multipart(&self.key).await {
-                        Ok(upload) => {
-                            let mut parts = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
-                            parts.put(Bytes::from(held));
-                            Self::throttle(parts).await
-                        }
-                        Err(e) => State::Failed(e),
-                    }
-                }
+                held.len() > PART_BYTES
             }
-            State::Multipart(mut parts) => {
+            State::Multipart(parts) => {
                 parts.put(chunk);
-                Self::throttle(parts).await
+                false
             }
-            other => other,
+            State::Failed(_) | State::Moving => return,
         };
+        if full {
+            let State::Held(held) = std::mem::replace(&mut self.state, State::Moving) else {
+                return;
+            };
+            self.state = match self.store.put_multipart(&self.key).await {
+                Ok(upload) => {
+                    let mut parts = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+                    parts.put(Bytes::from(held));
+                    State::Multipart(parts)
+                }
+                Err(e) => State::Failed(e),
+            };
+        }
+        self.throttle().await;
     }
 
     /// Waits until at most [`PARTS_IN_FLIGHT`] parts are on their way: the client's body is read
-    /// no faster than the store takes it.
-    async fn throttle(mut parts: WriteMultipart) -> State {
-        match parts.wait_for_capacity(PARTS_IN_FLIGHT).await {
-            Ok(()) => State::Multipart(parts),
-            Err(e) => {
+    /// no faster than the store takes it. The upload stays in `self.state` while it waits, so a
+    /// request dropped meanwhile (the client went away) is aborted by [`Pending`]'s `Drop`; held
+    /// in a local, it was dropped with the future and its parts stayed in the bucket.
+    async fn throttle(&mut self) {
+        let State::Multipart(parts) = &mut self.state else {
+            return;
+        };
+        if let Err(e) = parts.wait_for_capacity(PARTS_IN_FLIGHT).await {
+            if let State::Multipart(parts) = std::mem::replace(&mut self.state, State::Moving) {
                 let _ = abort_after_parts(parts).await;
-                State::Failed(e)
             }
+            self.state = State::Failed(e);
         }
     }
 
