@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::headers::{add_security_headers, wants_hsts};
 use crate::metrics::Metrics;
@@ -38,7 +38,7 @@ impl std::fmt::Debug for Edge {
 pub async fn edge(State(edge): State<Edge>, req: Request, next: Next) -> Response {
     let hsts = wants_hsts(edge.tls, req.headers());
     let mut resp = match crate::web_session::csrf_check(edge.page_scheme, &req) {
-        Err(refused) => refused,
+        Err(refused) => refused.into_response(),
         Ok(()) => crate::error::json_rejections(next.run(req).await).await,
     };
     add_security_headers(&mut resp, hsts);

@@ -4,7 +4,6 @@
 
 use axum::extract::Request;
 use axum::http::{Method, header};
-use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -52,8 +51,8 @@ fn request_host(request: &Request) -> Option<String> {
 /// notification's action, which carries a single-use token instead).
 /// Runners and scripts send none of these headers nor the cookie, so they pass untouched.
 /// `page_scheme` is the scheme of the pages this gateway serves (`StateInner::page_scheme`).
-/// `Err` is the refusal to send instead of the route's answer.
-pub fn csrf_check(page_scheme: &str, request: &Request) -> Result<(), Response> {
+/// `Err` is the refusal to answer instead of the route.
+pub fn csrf_check(page_scheme: &str, request: &Request) -> Result<(), ApiError> {
     if matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -61,12 +60,9 @@ pub fn csrf_check(page_scheme: &str, request: &Request) -> Result<(), Response> 
         return Ok(());
     }
     let headers = request.headers();
-    let cross_site = || {
-        ApiError::Forbidden {
-            reason: "cross_site",
-            message: "cross-site requests are refused",
-        }
-        .into_response()
+    let cross_site = || ApiError::Forbidden {
+        reason: "cross_site",
+        message: "cross-site requests are refused",
     };
     if let Some(site) = headers.get("sec-fetch-site")
         && !matches!(site.to_str(), Ok("same-origin" | "none"))
@@ -75,7 +71,7 @@ pub fn csrf_check(page_scheme: &str, request: &Request) -> Result<(), Response> 
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let parts = origin.to_str().ok().and_then(|o| o.split_once("://"));
-        let same = match (parts, request_host(&request)) {
+        let same = match (parts, request_host(request)) {
             (Some((scheme, authority)), Some(host)) => {
                 scheme.eq_ignore_ascii_case(page_scheme) && authority.eq_ignore_ascii_case(&host)
             }
@@ -105,8 +101,7 @@ pub fn csrf_check(page_scheme: &str, request: &Request) -> Result<(), Response> 
             return Err(ApiError::Forbidden {
                 reason: "csrf",
                 message: "missing or wrong X-CSRF-Token",
-            }
-            .into_response());
+            });
         }
     }
     Ok(())
