@@ -219,6 +219,18 @@ mod tests {
         line.split(' ').map(String::from).collect()
     }
 
+    /// Plain `git` (not hardened, a committer set) in `dir`; it must succeed.
+    fn plain_git(dir: &Path, args: &[&str]) {
+        let ok = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .current_dir(dir)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "{args:?}");
+    }
+
     #[test]
     fn patch_flags_follow_a_diff_family_subcommand_only() {
         for (line, want) in [
@@ -248,15 +260,7 @@ mod tests {
     #[test]
     fn filters_of_the_repositorys_own_config_are_emptied_whatever_their_name() {
         let dir = tempfile::tempdir().unwrap();
-        let git = |args: &[&str]| {
-            let ok = Command::new("git")
-                .args(args)
-                .current_dir(dir.path())
-                .status()
-                .unwrap()
-                .success();
-            assert!(ok, "{args:?}");
-        };
+        let git = |args: &[&str]| plain_git(dir.path(), args);
         git(&["init", "-q"]);
         git(&["config", "filter.we=ird.clean", "x"]);
         git(&["config", "filter.a.b.process", "y"]);
@@ -298,16 +302,7 @@ mod tests {
     fn rev_parse_runs_no_filter_without_asking_for_them() {
         let dir = tempfile::tempdir().unwrap();
         let mark = dir.path().join("ran");
-        let plain = |args: &[&str]| {
-            let ok = Command::new("git")
-                .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-                .args(args)
-                .current_dir(dir.path())
-                .status()
-                .unwrap()
-                .success();
-            assert!(ok, "{args:?}");
-        };
+        let plain = |args: &[&str]| plain_git(dir.path(), args);
         plain(&["init", "-q"]);
         std::fs::write(dir.path().join("file"), "text\n").unwrap();
         plain(&["add", "file"]);
@@ -343,13 +338,7 @@ mod tests {
     #[test]
     fn filters_that_cannot_be_read_refuse_the_command() {
         let dir = tempfile::tempdir().unwrap();
-        let ok = Command::new("git")
-            .args(["init", "-q"])
-            .current_dir(dir.path())
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
+        plain_git(dir.path(), &["init", "-q"]);
         assert!(
             harden(&argv("git status"), dir.path()).is_ok(),
             "no filters: fine"

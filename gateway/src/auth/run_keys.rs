@@ -10,7 +10,7 @@
 //! requests read their runs again), so a flood of run ids costs reads, never memory.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// How long a key read from the store is used before it is read again.
@@ -45,17 +45,21 @@ impl RunKeys {
         }
     }
 
+    fn keys(&self) -> MutexGuard<'_, HashMap<String, ([u8; 32], Instant)>> {
+        self.keys.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The key of `run_id` if it was read less than the TTL ago.
     pub fn get(&self, run_id: &str) -> Option<[u8; 32]> {
-        let keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
-        keys.get(run_id)
+        self.keys()
+            .get(run_id)
             .filter(|(_, read)| read.elapsed() < self.ttl)
             .map(|(key, _)| *key)
     }
 
     /// Remember the key just read from the store.
     pub fn put(&self, run_id: &str, key: [u8; 32]) {
-        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut keys = self.keys();
         if keys.len() >= self.capacity && !keys.contains_key(run_id) {
             keys.retain(|_, (_, read)| read.elapsed() < self.ttl);
             if keys.len() >= self.capacity {
@@ -67,17 +71,11 @@ impl RunKeys {
 
     /// The run is deleted (or being purged): its key is read again, and refused.
     pub fn forget(&self, run_id: &str) {
-        self.keys
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(run_id);
+        self.keys().remove(run_id);
     }
 
     pub fn len(&self) -> usize {
-        self.keys
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.keys().len()
     }
 
     pub fn is_empty(&self) -> bool {
