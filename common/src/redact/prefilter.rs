@@ -443,7 +443,11 @@ impl Pairs {
             }
             // Odd side: buckets 0–6 by first byte, 7 for two bytes (`D`: every pair after the
             // last byte).
-            let odd = if b.len() == 2 { 1 << 7 } else { 1 << (b[0] % 7) };
+            let odd = if b.len() == 2 {
+                1 << 7
+            } else {
+                1 << (b[0] % 7)
+            };
             p.odd_first[usize::from(b[0])] |= odd as u8;
             match b.len() {
                 2 => (0..=255).for_each(|y| p.masks[pair(b[1], y)] |= odd << 16),
@@ -462,8 +466,8 @@ impl Pairs {
         let Some(&[x, y]) = region.get(i..i + 2) else {
             return false;
         };
-        let first = &self.by_pair
-            [usize::from(self.by_first[usize::from(x)])..usize::from(self.by_first[usize::from(x) + 1])];
+        let first = &self.by_pair[usize::from(self.by_first[usize::from(x)])
+            ..usize::from(self.by_first[usize::from(x) + 1])];
         let k = pair(x, y) as u16;
         first[first.partition_point(|&(q, _)| q < k)..]
             .iter()
