@@ -230,10 +230,12 @@ impl Gateway {
         let app = routes::router(self.state.clone());
         let pruner = tokio::spawn(auth::replay::prune_forever(self.state.store.clone()));
         let sweeper = tokio::spawn(agents::sweep_forever(self.state.clone()));
+        let keys = self.state.clone();
         let retention = tokio::spawn(retention::sweep_forever(
             self.state.store.clone(),
             self.state.retention.clone(),
             self.state.artifact_bodies.clone(),
+            move |run: &str| keys.run_keys.forget(run),
         ));
         let deleter = match &self.state.artifact_bodies {
             artifacts::Bodies::Objects(objects) => Some(tokio::spawn(

@@ -114,8 +114,14 @@ pub struct Swept {
 }
 
 /// Deletes every run the policy expires at `now_ms`, a few rows at a time, then gives the space
-/// back, a few MiB at a time.
-pub async fn sweep(store: &dyn Store, policy: &Policy, now_ms: i64) -> Result<Swept, StoreError> {
+/// back, a few MiB at a time. `gone` is told each run deleted (the gateway forgets its key, so
+/// a runner still holding it is refused at once rather than when the remembered key expires).
+pub async fn sweep(
+    store: &dyn Store,
+    policy: &Policy,
+    now_ms: i64,
+    gone: &(dyn Fn(&str) + Sync),
+) -> Result<Swept, StoreError> {
     let mut swept = Swept::default();
     if policy.is_off() {
         return Ok(swept);
@@ -131,6 +137,7 @@ pub async fn sweep(store: &dyn Store, policy: &Policy, now_ms: i64) -> Result<Sw
                 match store.purge_run(id.clone(), ROWS_PER_STEP).await? {
                     Purge::More => tokio::time::sleep(PAUSE).await,
                     Purge::Gone => {
+                        gone(&id);
                         tracing::info!(run = %id, "run deleted by retention");
                         swept.runs_deleted += 1;
                         break;
@@ -155,17 +162,18 @@ pub async fn sweep(store: &dyn Store, policy: &Policy, now_ms: i64) -> Result<Sw
 }
 
 /// Sweeps at start and every hour, for as long as the gateway runs; after a sweep that deleted
-/// runs, the objects of their artifacts are deleted too (`bodies`).
+/// runs, the objects of their artifacts are deleted too (`bodies`). `gone`: see [`sweep`].
 pub async fn sweep_forever(
     store: Arc<dyn Store>,
     policy: Policy,
     bodies: crate::artifacts::Bodies,
+    gone: impl Fn(&str) + Send + Sync + 'static,
 ) {
     if policy.is_off() {
         return;
     }
     loop {
-        match sweep(store.as_ref(), &policy, crate::clock::now_ms()).await {
+        match sweep(store.as_ref(), &policy, crate::clock::now_ms(), &gone).await {
             Ok(s) if s.runs_deleted > 0 || s.bytes_reclaimed > 0 => {
                 bodies.deleted();
                 tracing::info!(

@@ -415,8 +415,17 @@ async fn retention_deletes_the_runs_its_policy_names_and_the_file_shrinks() {
         failed: Some(Duration::from_secs(30 * 86_400)),
         stopped: None,
     };
-    let swept = sweep(&store, &policy, now).await.unwrap();
+    let gone = std::sync::Mutex::new(Vec::new());
+    let swept = sweep(&store, &policy, now, &|run: &str| {
+        gone.lock().unwrap().push(run.to_string())
+    })
+    .await
+    .unwrap();
     assert_eq!(swept.runs_deleted, 2, "{swept:?}");
+    // Each run deleted is told (the gateway forgets its key), and only those.
+    let mut gone = gone.into_inner().unwrap();
+    gone.sort();
+    assert_eq!(gone, ["old-failed", "old-finished"]);
     assert!(swept.bytes_reclaimed > 0, "{swept:?}");
     let mut left: Vec<String> = store
         .list_runs(100)
@@ -445,7 +454,11 @@ async fn retention_deletes_the_runs_its_policy_names_and_the_file_shrinks() {
             .is_empty()
     );
     assert_eq!(
-        sweep(&store, &policy, now).await.unwrap(),
+        sweep(&store, &policy, now, &|run: &str| panic!(
+            "{run} deleted twice"
+        ))
+        .await
+        .unwrap(),
         Default::default(),
         "a second sweep finds nothing"
     );

@@ -4,8 +4,9 @@
 //!
 //! A run's key never changes, so a remembered key is never wrong; what may change is whether the
 //! run still exists. An entry is therefore trusted for [`KEY_TTL`] from when it was read and
-//! then read again: a run deleted through another replica (or purged) is refused within that
-//! time, and at once on the replica that deleted it ([`RunKeys::forget`]). The map holds at most
+//! then read again: a run deleted through another replica (or purged by another replica's
+//! retention sweep) is refused within that time, and at once on the replica that deleted or
+//! purged it ([`RunKeys::forget`]). The map holds at most
 //! `capacity` runs; past that, expired entries go first and then the whole map (the next
 //! requests read their runs again), so a flood of run ids costs reads, never memory.
 
@@ -69,7 +70,7 @@ impl RunKeys {
         keys.insert(run_id.to_string(), (key, Instant::now()));
     }
 
-    /// The run is deleted (or being purged): its key is read again, and refused.
+    /// The run is deleted (by a person or by retention): its key is read again, and refused.
     pub fn forget(&self, run_id: &str) {
         self.keys().remove(run_id);
     }
