@@ -198,10 +198,7 @@ impl Rules {
                 .build(pats)
                 .expect("family anchors build")
         };
-        let all_keywords: Vec<&str> = prefilter::KEYWORD_GROUPS
-            .iter()
-            .flat_map(|g| g.iter().copied())
-            .collect();
+        let all_keywords: Vec<&str> = prefilter::KEYWORDS.to_vec();
         let long = prefilter::LongLines::new(
             &exact
                 .iter()
