@@ -409,12 +409,13 @@ impl LongLines {
 /// because text is full of the first four bytes of long anchors (`test` of `test_pub_`). One
 /// that starts at an odd position is seen through its byte 0 (the second byte of the pair at
 /// `s - 1`) and bytes 1–2 (the pair at `s + 1`). Each anchor is given one of eight buckets per
-/// side, and the table holds, for every pair, four bucket masks: `A` (the pair is some anchor's
+/// side; a table holds, for every pair, three bucket masks: `A` (the pair is some anchor's
 /// bytes 0–1), `B` (its later even-side pair; every pair, or every pair that begins with its
-/// last byte, for an anchor too short for one), `C` (the pair ends with some anchor's byte 0)
-/// and `D` (bytes 1–2). Masks that share a bucket at the right distance make a candidate,
-/// confirmed by comparing bytes: in the bench's text, 284,000 of 16 million positions read
-/// (the pair table before it, one flag per pair, sent 3.2 million on to a second look).
+/// last byte, for an anchor too short for one) and `D` (bytes 1–2), and a second, for every
+/// byte, `C` (the byte is some anchor's byte 0). Masks that share a bucket at the right
+/// distance make a candidate, confirmed by comparing bytes: in the bench's text, 284,000 of 16
+/// million positions read (the pair table before it, one flag per pair, sent 3.2 million on to
+/// a second look).
 pub(crate) struct Pairs {
     /// `A | B << 8 | D << 16` per pair `(a << 8) | b`. Zeroed and written only where anchors
     /// have pairs, so only a few of its pages are ever resident.
