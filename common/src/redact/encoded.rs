@@ -225,11 +225,14 @@ fn may_hold_text(window: &[u8]) -> bool {
 fn may_hold_text_at(hay: &[u8], lo: usize, hi: usize) -> bool {
     use wide::i8x16;
     debug_assert!(hi - lo <= 64);
-    let mut copy = [0u8; 64];
+    // Zeroed and filled only at the end of `hay`, not on every call.
+    let copy: [u8; 64];
     let block: &[u8; 64] = match hay.get(lo..lo + 64) {
         Some(b) => b.try_into().expect("64 bytes"),
         None => {
-            copy[..hi - lo].copy_from_slice(&hay[lo..hi]);
+            let mut c = [0u8; 64];
+            c[..hi - lo].copy_from_slice(&hay[lo..hi]);
+            copy = c;
             &copy
         }
     };

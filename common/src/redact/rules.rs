@@ -198,7 +198,6 @@ impl Rules {
                 .build(pats)
                 .expect("family anchors build")
         };
-        let all_keywords: Vec<&str> = prefilter::KEYWORDS.to_vec();
         let long = prefilter::LongLines::new(
             &exact
                 .iter()
@@ -212,7 +211,7 @@ impl Rules {
                 .collect::<Vec<_>>(),
         );
         let finders = Finders {
-            keywords: prefilter::Literals::new(&all_keywords),
+            keywords: prefilter::Literals::new(prefilter::KEYWORDS),
             anchors: prefilter::Anchors {
                 pairs: prefilter::Pairs::new(&exact),
                 exact: automaton(&exact, false),

@@ -6,9 +6,9 @@
 //! run still exists. An entry is therefore trusted for [`KEY_TTL`] from when it was read and
 //! then read again: a run deleted through another replica (or purged by another replica's
 //! retention sweep) is refused within that time, and at once on the replica that deleted or
-//! purged it ([`RunKeys::forget`]). The map holds at most
-//! `capacity` runs; past that, expired entries go first and then the whole map (the next
-//! requests read their runs again), so a flood of run ids costs reads, never memory.
+//! purged it ([`RunKeys::forget`]). The map holds at most `capacity` runs; past that, expired
+//! entries go first and then the whole map (the next requests read their runs again), so a
+//! flood of run ids costs reads, never memory.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
