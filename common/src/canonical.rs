@@ -41,6 +41,51 @@ pub fn canonicalize(text: &str, out: &mut Vec<u8>) -> Result<(), CanonicalError>
     Ok(())
 }
 
+/// Whether `text` is one JSON string exactly as [`canonicalize`] would write it (quotes and
+/// all, nothing around them), decided without building anything: then its canonical form is
+/// `text` itself. `false` means only "not known to be", and [`canonicalize`] decides. A look
+/// at every byte for a control character and at each escape, against the parse and the write
+/// of the whole string that [`canonicalize`] costs: event lines, nearly all of what runners
+/// send, are taken this way at ingest.
+pub fn is_canonical_string(text: &str) -> bool {
+    let Some(inner) = text
+        .as_bytes()
+        .strip_prefix(b"\"")
+        .and_then(|rest| rest.strip_suffix(b"\""))
+    else {
+        return false;
+    };
+    // No raw control character (a fold rather than a search: it runs over 32 bytes a step).
+    if inner.iter().fold(false, |seen, &c| seen | (c < 0x20)) {
+        return false;
+    }
+    let mut rest = inner;
+    while let Some(p) = memchr::memchr2(b'\\', b'"', rest) {
+        if rest[p] == b'"' {
+            return false; // a quote that ends the string early
+        }
+        rest = match rest.get(p + 1) {
+            Some(b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't') => &rest[p + 2..],
+            // `\u00xx`, lower-case hex, only for the controls without a short escape.
+            Some(b'u') => match rest.get(p + 2..p + 6) {
+                Some(
+                    &[
+                        b'0',
+                        b'0',
+                        hi @ (b'0' | b'1'),
+                        lo @ (b'0'..=b'9' | b'a'..=b'f'),
+                    ],
+                ) if !matches!((hi, lo), (b'0', b'8' | b'9' | b'a' | b'c' | b'd')) => {
+                    &rest[p + 6..]
+                }
+                _ => return false,
+            },
+            _ => return false,
+        };
+    }
+    true
+}
+
 /// Append `s` as a canonical JSON string (quotes included).
 pub fn write_string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
@@ -450,6 +495,69 @@ mod tests {
         })
     }
 
+    /// Pieces of string literals, canonical escapes and every way of not being one.
+    fn literal_piece() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-zA-Z0-9 é😀/]{0,8}",
+            prop::sample::select(vec![
+                r#"\""#,
+                r#"\\"#,
+                r#"\/"#,
+                r#"\b"#,
+                r#"\f"#,
+                r#"\n"#,
+                r#"\r"#,
+                r#"\t"#,
+                r#"\x"#,
+                r#"\"#,
+                r#"\u0001"#,
+                r#"\u001f"#,
+                r#"\u001F"#,
+                r#"\u0008"#,
+                r#"\u0009"#,
+                r#"\u000a"#,
+                r#"\u000c"#,
+                r#"\u000d"#,
+                r#"\u000b"#,
+                r#"\u0020"#,
+                r#"\u0041"#,
+                r#"\u00e9"#,
+                r#"\ud83d\ude00"#,
+                r#"\ud800"#,
+                r#"\u00"#,
+                "\"",
+                "\t",
+                "\n",
+                "\u{1}",
+                "\u{7f}",
+            ])
+            .prop_map(String::from),
+        ]
+    }
+
+    #[test]
+    fn the_quick_string_check_knows_the_usual_escapes() {
+        for yes in [r#""""#, r#""a\"b\\c\nd\u0001\u001f""#, "\"é \u{7f} 😀\""] {
+            assert!(is_canonical_string(yes), "{yes}");
+        }
+        for no in [
+            r#""\/""#,
+            r#""\u0041""#,
+            r#""\u001F""#,
+            r#""\u0008""#,
+            r#""\ud800""#,
+            r#""a"b""#,
+            "\"\t\"",
+            r#""abc"#,
+            r#"abc""#,
+            r#""a" "#,
+            "\"",
+            "",
+        ] {
+            assert!(!is_canonical_string(no), "{no}");
+        }
+    }
+
     proptest! {
         /// What serde_json writes for a value is canonical already, and canonicalising its
         /// pretty-printed form gives the same bytes: the gateway's form and the Rust runner's
@@ -460,6 +568,19 @@ mod tests {
             prop_assert_eq!(canon(&compact).unwrap(), compact.clone());
             let pretty = serde_json::to_string_pretty(&v).unwrap();
             prop_assert_eq!(canon(&pretty).unwrap(), compact);
+        }
+
+        /// The quick check says yes exactly where canonicalising gives the text back, so the
+        /// ingest's shortcut changes no stored byte; and yes to every string serde_json writes.
+        #[test]
+        fn the_quick_string_check_agrees_with_canonicalize(
+            pieces in prop::collection::vec(literal_piece(), 0..8),
+            s in ".*",
+        ) {
+            let text = format!("\"{}\"", pieces.concat());
+            prop_assert_eq!(is_canonical_string(&text), canon(&text) == Ok(text.clone()), "{}", text);
+            let written = serde_json::to_string(&s).unwrap();
+            prop_assert!(is_canonical_string(&written), "{}", written);
         }
     }
 }
