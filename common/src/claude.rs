@@ -177,6 +177,29 @@ pub fn line_type(text: &str) -> Option<std::borrow::Cow<'_, str>> {
     serde_json::from_str::<Head<'_>>(text).ok()?.kind
 }
 
+/// The top-level `type` of a stream-json line, read from its first bytes when the line starts
+/// `{"type":"` (Claude Code writes `type` first), else as [`line_type`] reads it. Unlike
+/// [`line_type`] it does not look past the type, so a line it names may still not parse; a
+/// reader that goes on to [`parse_line`] learns that there, having spared the scan of every
+/// line it skips.
+pub fn leading_type(text: &str) -> Option<std::borrow::Cow<'_, str>> {
+    let head = text.trim_start();
+    if let Some(rest) = head.strip_prefix(r#"{"type":""#)
+        && let Some(end) = rest.find(['"', '\\'])
+        && rest.as_bytes()[end] == b'"'
+    {
+        return Some(std::borrow::Cow::Borrowed(&rest[..end]));
+    }
+    line_type(text)
+}
+
+/// Whether an `assistant` line may hold a tool call: it names `"tool_use"` somewhere (a text
+/// that quotes the word only costs a parse). Lines of text and thinking, most of them, need no
+/// parse to know they call nothing.
+pub fn may_call_tools(text: &str) -> bool {
+    memchr::memmem::find(text.as_bytes(), br#""tool_use""#).is_some()
+}
+
 /// Parse one line of stream-json; `None` if it is not a JSON object with a known `type`.
 pub fn parse_line(text: &str) -> Option<Line> {
     let text = text.trim();
@@ -667,6 +690,27 @@ mod tests {
             panic!()
         };
         assert!(aborted.failed() && aborted.aborted());
+    }
+
+    #[test]
+    fn the_leading_type_is_read_from_the_start_or_else_from_the_whole_line() {
+        for (line, want) in [
+            (r#"{"type":"assistant","message":{}}"#, Some("assistant")),
+            (r#"  {"type":"user"}"#, Some("user")),
+            (r#"{ "type": "result" }"#, Some("result")),
+            (r#"{"subtype":"init","type":"system"}"#, Some("system")),
+            (r#"{"type":"sys\u0074em"}"#, Some("system")),
+            (r#"{"type":1}"#, None),
+            ("plain text", None),
+        ] {
+            assert_eq!(leading_type(line).as_deref(), want, "{line}");
+        }
+        assert!(may_call_tools(
+            r#"{"type":"assistant","message":{"content":[{"type": "tool_use","id":"t"}]}}"#
+        ));
+        assert!(!may_call_tools(
+            r#"{"type":"assistant","message":{"content":[{"type":"text","text":"a tool_use"}]}}"#
+        ));
     }
 
     #[test]

@@ -149,12 +149,12 @@ pub struct TurnObserver {
 impl TurnObserver {
     /// Read one stdout line.
     pub fn observe(&mut self, line: &str) -> Option<Sighting> {
-        // Only these kinds matter here; the others (tool results above all) are not built.
-        if !matches!(
-            claude::line_type(line).as_deref(),
-            Some("system" | "assistant" | "result")
-        ) {
-            return None;
+        // Only these kinds matter here; the others (tool results above all) are not built, nor
+        // are assistant lines that call no tool (text, thinking).
+        match claude::leading_type(line).as_deref() {
+            Some("system" | "result") => {}
+            Some("assistant") if claude::may_call_tools(line) => {}
+            _ => return None,
         }
         match claude::parse_line(line)? {
             Line::Init {
@@ -362,6 +362,19 @@ mod tests {
         let t = o.finish(1, 0, true);
         assert_eq!(t.outcome, "aborted");
         assert_eq!(run_exit_code(&t), 0, "an interrupt is not a failure");
+
+        // Keys in another order are read all the same; a line of text calls no tool.
+        let mut o = TurnObserver::default();
+        let text =
+            r#"{"type":"assistant","message":{"content":[{"type":"text","text":"Write it"}]}}"#;
+        assert_eq!(o.observe(text), None);
+        let edit = r#"{"message":{"content":[{"input":{"file_path":"/w/b.rs"},"name":"Edit","id":"t","type":"tool_use"}]},"type":"assistant"}"#;
+        assert_eq!(o.observe(edit), None);
+        let init = r#"{ "session_id": "s2", "type": "system", "subtype": "init" }"#;
+        assert!(o.observe(init).is_some());
+        let t = o.finish(1, 0, false);
+        assert_eq!(t.files_written, ["/w/b.rs"]);
+        assert_eq!(t.session_id.as_deref(), Some("s2"));
 
         let t = TurnObserver::default().finish(1, 3, false);
         assert_eq!((t.outcome.as_str(), run_exit_code(&t)), ("failed", 3));
