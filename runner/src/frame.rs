@@ -25,28 +25,64 @@ impl LineFramer {
 
     /// Append `bytes`; push every complete line (and every full `max`-byte piece of an
     /// unfinished one) to `out`.
+    ///
+    /// What is held back between calls (the start of an unfinished line, no line end in it) is
+    /// joined only to the end of its line; the chunk's other lines are cut from it in place.
     pub fn push(&mut self, bytes: &[u8], out: &mut Vec<String>) {
-        self.buf.extend_from_slice(bytes);
+        let mut bytes = bytes;
+        if !self.buf.is_empty() {
+            let held = std::mem::take(&mut self.buf);
+            let mut joined = held;
+            let whole = match memchr::memchr(b'\n', bytes) {
+                Some(i) => {
+                    joined.extend_from_slice(&bytes[..=i]);
+                    bytes = &bytes[i + 1..];
+                    true
+                }
+                None => {
+                    joined.extend_from_slice(bytes);
+                    bytes = &[];
+                    false
+                }
+            };
+            let done = self.cut(&joined, out);
+            debug_assert!(
+                !whole || done == joined.len(),
+                "a line that ends is cut whole"
+            );
+            joined.drain(..done);
+            self.buf = joined;
+            if !whole {
+                return;
+            }
+        }
+        let done = self.cut(bytes, out);
+        self.buf.extend_from_slice(&bytes[done..]);
+    }
+
+    /// Push the lines, the fragment up to the last `\r` and the full pieces of `data` to `out`;
+    /// how many bytes of it they took (the rest is held back).
+    fn cut(&self, data: &[u8], out: &mut Vec<String>) -> usize {
         let mut start = 0;
-        while let Some(i) = self.buf[start..].iter().position(|&b| b == b'\n') {
+        while let Some(i) = memchr::memchr(b'\n', &data[start..]) {
             let end = start + i;
-            let line = self.buf[start..end]
+            let line = data[start..end]
                 .strip_suffix(b"\r")
-                .unwrap_or(&self.buf[start..end]);
+                .unwrap_or(&data[start..end]);
             split_into(line, self.max, out);
             start = end + 1;
         }
-        if let Some(i) = self.buf[start..].iter().rposition(|&b| b == b'\r') {
+        if let Some(i) = memchr::memrchr(b'\r', &data[start..]) {
             let end = start + i + 1;
-            split_into(&self.buf[start..end], self.max, out);
+            split_into(&data[start..end], self.max, out);
             start = end;
         }
-        while self.buf.len() - start > self.max {
-            let cut = boundary(&self.buf[start..], self.max);
-            out.push(String::from_utf8_lossy(&self.buf[start..start + cut]).into_owned());
+        while data.len() - start > self.max {
+            let cut = boundary(&data[start..], self.max);
+            out.push(String::from_utf8_lossy(&data[start..start + cut]).into_owned());
             start += cut;
         }
-        self.buf.drain(..start);
+        start
     }
 
     /// End of stream: the last line, if it had no newline.
@@ -145,6 +181,40 @@ mod tests {
             "next line\r",
             "joined: the bytes before the newline"
         );
+    }
+
+    /// Lines cut from the chunk in place, with only the held-back start joined to its line's
+    /// end, are the lines of every chunk appended to what was held and cut as a whole.
+    #[test]
+    fn cutting_in_place_gives_what_cutting_the_joined_bytes_gives() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let alphabet: [&[u8]; 7] = [b"a", b"bc", b"\n", b"\r", b"\r\n", "é".as_bytes(), b"\xff"];
+        for _ in 0..3_000 {
+            let max = 4 + (next() % 12) as usize;
+            let mut text = Vec::new();
+            for _ in 0..next() % 60 {
+                text.extend_from_slice(alphabet[(next() % 7) as usize]);
+            }
+            let (mut framer, mut got) = (LineFramer::new(max), Vec::new());
+            let (mut held, mut want) = (Vec::new(), Vec::new());
+            let mut rest = &text[..];
+            while !rest.is_empty() {
+                let n = 1 + (next() as usize % rest.len().min(20));
+                framer.push(&rest[..n], &mut got);
+                held.extend_from_slice(&rest[..n]);
+                let done = framer.cut(&held, &mut want);
+                held.drain(..done);
+                assert_eq!(framer.buf, held, "{text:?}");
+                rest = &rest[n..];
+            }
+            assert_eq!(got, want, "{text:?} by {max}");
+        }
     }
 
     #[test]
