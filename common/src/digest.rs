@@ -117,7 +117,7 @@ pub fn canonical_raw_line(data: &str, sequence: u64, kind: &str, out: &mut Vec<u
 /// [`canonical_line`] of an event whose `data` is the string `text`.
 pub fn canonical_text_line(text: &str, sequence: u64, kind: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"data\":");
-    serde_json::to_writer(&mut *out, text).expect("a string serialises");
+    crate::canonical::write_string(text, out);
     out.extend_from_slice(b",\"sequence\":");
     serde_json::to_writer(&mut *out, &sequence).expect("a number serialises");
     out.extend_from_slice(b",\"type\":\"");
