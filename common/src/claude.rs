@@ -179,9 +179,10 @@ pub fn line_type(text: &str) -> Option<std::borrow::Cow<'_, str>> {
 
 /// The top-level `type` of a stream-json line, read from its first bytes when the line starts
 /// `{"type":"` (Claude Code writes `type` first), else as [`line_type`] reads it. Unlike
-/// [`line_type`] it does not look past the type, so a line it names may still not parse; a
-/// reader that goes on to [`parse_line`] learns that there, having spared the scan of every
-/// line it skips.
+/// [`line_type`] it does not look past the type, so a line it names may still not parse, and a
+/// line that gives `type` twice is named by its first (where [`parse_line`] reads the last):
+/// a reader that goes on to [`parse_line`] checks that the two agree, having spared the scan
+/// of every line it skips.
 pub fn leading_type(text: &str) -> Option<std::borrow::Cow<'_, str>> {
     let head = text.trim_start();
     if let Some(rest) = head.strip_prefix(r#"{"type":""#)
@@ -193,11 +194,14 @@ pub fn leading_type(text: &str) -> Option<std::borrow::Cow<'_, str>> {
     line_type(text)
 }
 
-/// Whether an `assistant` line may hold a tool call: it names `"tool_use"` somewhere (a text
-/// that quotes the word only costs a parse). Lines of text and thinking, most of them, need no
-/// parse to know they call nothing.
+/// Whether an `assistant` line may hold a tool call: a block's `"type":"tool_use"` names the
+/// word as a JSON string of its own, `"tool_use"`, or spells it with a `\u` escape (text that
+/// mentions it has its quotes escaped, `\"tool_use\"`, and does not count). Lines of text and
+/// thinking, most of them, need no parse to know they call nothing.
 pub fn may_call_tools(text: &str) -> bool {
-    memchr::memmem::find(text.as_bytes(), br#""tool_use""#).is_some()
+    let bytes = text.as_bytes();
+    memchr::memmem::find(bytes, br#""tool_use""#).is_some()
+        || memchr::memmem::find(bytes, br"\u").is_some()
 }
 
 /// Parse one line of stream-json; `None` if it is not a JSON object with a known `type`.
@@ -708,9 +712,15 @@ mod tests {
         assert!(may_call_tools(
             r#"{"type":"assistant","message":{"content":[{"type": "tool_use","id":"t"}]}}"#
         ));
-        assert!(!may_call_tools(
-            r#"{"type":"assistant","message":{"content":[{"type":"text","text":"a tool_use"}]}}"#
+        assert!(may_call_tools(
+            r#"{"type":"assistant","message":{"content":[{"type":"tool\u005fuse","id":"t"}]}}"#
         ));
+        for text in ["a tool_use", r#"the \"tool_use\" block"#] {
+            let line = serde_json::json!({"type": "assistant", "message": {"content": [
+                {"type": "text", "text": text}
+            ]}});
+            assert!(!may_call_tools(&line.to_string()), "{line}");
+        }
     }
 
     #[test]

@@ -151,12 +151,27 @@ impl TurnObserver {
     pub fn observe(&mut self, line: &str) -> Option<Sighting> {
         // Only these kinds matter here; the others (tool results above all) are not built, nor
         // are assistant lines that call no tool (text, thinking).
-        match claude::leading_type(line).as_deref() {
+        let kind = claude::leading_type(line);
+        match kind.as_deref() {
             Some("system" | "result") => {}
             Some("assistant") if claude::may_call_tools(line) => {}
             _ => return None,
         }
-        match claude::parse_line(line)? {
+        let parsed = claude::parse_line(line)?;
+        // A line that gives `type` twice is named by its first above and parsed by its last:
+        // such a line is not Claude's, and is read as nothing.
+        let agrees = match &parsed {
+            Line::Init { .. } | Line::PermissionDenied { .. } | Line::ApiRetry { .. } => {
+                kind.as_deref() == Some("system")
+            }
+            Line::Assistant { .. } => kind.as_deref() == Some("assistant"),
+            Line::Result(_) => kind.as_deref() == Some("result"),
+            Line::User { .. } | Line::Other => false,
+        };
+        if !agrees {
+            return None;
+        }
+        match parsed {
             Line::Init {
                 session_id, model, ..
             } => {
@@ -363,11 +378,16 @@ mod tests {
         assert_eq!(t.outcome, "aborted");
         assert_eq!(run_exit_code(&t), 0, "an interrupt is not a failure");
 
-        // Keys in another order are read all the same; a line of text calls no tool.
+        // Keys in another order are read all the same; a tool call quoted in a text block is
+        // no tool call, and a line that gives its type twice is nobody's.
         let mut o = TurnObserver::default();
-        let text =
-            r#"{"type":"assistant","message":{"content":[{"type":"text","text":"Write it"}]}}"#;
-        assert_eq!(o.observe(text), None);
+        let quoted = serde_json::json!({"type": "assistant", "message": {"content": [{
+            "type": "text",
+            "text": r#"{"type":"tool_use","name":"Write","input":{"file_path":"/w/q.rs"}}"#
+        }]}});
+        assert_eq!(o.observe(&quoted.to_string()), None);
+        let twice = r#"{"type":"result","type":"system","subtype":"init","session_id":"x"}"#;
+        assert_eq!(o.observe(twice), None);
         let edit = r#"{"message":{"content":[{"input":{"file_path":"/w/b.rs"},"name":"Edit","id":"t","type":"tool_use"}]},"type":"assistant"}"#;
         assert_eq!(o.observe(edit), None);
         let init = r#"{ "session_id": "s2", "type": "system", "subtype": "init" }"#;

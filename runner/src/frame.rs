@@ -31,8 +31,7 @@ impl LineFramer {
     pub fn push(&mut self, bytes: &[u8], out: &mut Vec<String>) {
         let mut bytes = bytes;
         if !self.buf.is_empty() {
-            let held = std::mem::take(&mut self.buf);
-            let mut joined = held;
+            let mut joined = std::mem::take(&mut self.buf);
             let whole = match memchr::memchr(b'\n', bytes) {
                 Some(i) => {
                     joined.extend_from_slice(&bytes[..=i]);

@@ -44,10 +44,10 @@ fn admit(mut e: RawEvent, scratch: &mut Vec<u8>) -> Result<RawEvent, ApiError> {
         EventKind::Stdout | EventKind::Stderr | EventKind::Info | EventKind::Error
     );
     // A line already canonical, as runners send them, is kept as received without being
-    // rewritten into `scratch` first (the check looks at each byte once).
+    // parsed and rewritten into `scratch` first.
     if text
-        && common::canonical::is_canonical_string(e.data.get())
         && e.data.get().len() <= 4 * wire::MAX_LINE_BYTES + 2
+        && common::canonical::is_canonical_string(e.data.get())
     {
         return Ok(e);
     }
