@@ -1,5 +1,45 @@
 //! Line framing: redacted bytes in, one string per line out, long lines split at a bound.
 
+/// Where a framer puts the lines it cuts.
+pub trait LineSink {
+    fn line(&mut self, text: &str);
+}
+
+impl LineSink for Vec<String> {
+    fn line(&mut self, text: &str) {
+        self.push(text.to_owned());
+    }
+}
+
+/// Lines kept in one buffer: a read's worth of output without a string allocated per line.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Lines {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Lines {
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let line = &self.text[start..end];
+            start = end;
+            line
+        })
+    }
+}
+
+impl LineSink for Lines {
+    fn line(&mut self, text: &str) {
+        self.text.push_str(text);
+        self.ends.push(self.text.len());
+    }
+}
+
 /// Splits a byte stream into lines of at most `max` bytes (on UTF-8 boundaries where possible).
 /// A trailing `\r` is dropped with the `\n`; invalid UTF-8 becomes U+FFFD.
 ///
@@ -28,7 +68,7 @@ impl LineFramer {
     ///
     /// What is held back between calls (the start of an unfinished line, no line end in it) is
     /// joined only to the end of its line; the chunk's other lines are cut from it in place.
-    pub fn push(&mut self, bytes: &[u8], out: &mut Vec<String>) {
+    pub fn push(&mut self, bytes: &[u8], out: &mut impl LineSink) {
         let mut bytes = bytes;
         if !self.buf.is_empty() {
             let mut joined = std::mem::take(&mut self.buf);
@@ -61,7 +101,7 @@ impl LineFramer {
 
     /// Push the lines, the fragment up to the last `\r` and the full pieces of `data` to `out`;
     /// how many bytes of it they took (the rest is held back).
-    fn cut(&self, data: &[u8], out: &mut Vec<String>) -> usize {
+    fn cut(&self, data: &[u8], out: &mut impl LineSink) -> usize {
         let mut start = 0;
         while let Some(i) = memchr::memchr(b'\n', &data[start..]) {
             let end = start + i;
@@ -78,14 +118,14 @@ impl LineFramer {
         }
         while data.len() - start > self.max {
             let cut = boundary(&data[start..], self.max);
-            out.push(String::from_utf8_lossy(&data[start..start + cut]).into_owned());
+            out.line(&String::from_utf8_lossy(&data[start..start + cut]));
             start += cut;
         }
         start
     }
 
     /// End of stream: the last line, if it had no newline.
-    pub fn finish(&mut self, out: &mut Vec<String>) {
+    pub fn finish(&mut self, out: &mut impl LineSink) {
         if !self.buf.is_empty() {
             let rest = std::mem::take(&mut self.buf);
             split_into(&rest, self.max, out);
@@ -105,10 +145,10 @@ fn boundary(bytes: &[u8], max: usize) -> usize {
     if cut == 0 { max } else { cut }
 }
 
-fn split_into(mut line: &[u8], max: usize, out: &mut Vec<String>) {
+fn split_into(mut line: &[u8], max: usize, out: &mut impl LineSink) {
     loop {
         let cut = boundary(line, max);
-        out.push(String::from_utf8_lossy(&line[..cut]).into_owned());
+        out.line(&String::from_utf8_lossy(&line[..cut]));
         line = &line[cut..];
         if line.is_empty() {
             break;
@@ -200,8 +240,8 @@ mod tests {
             for _ in 0..next() % 60 {
                 text.extend_from_slice(alphabet[(next() % 7) as usize]);
             }
-            let (mut framer, mut got) = (LineFramer::new(max), Vec::new());
-            let (mut held, mut want) = (Vec::new(), Vec::new());
+            let (mut framer, mut got) = (LineFramer::new(max), Lines::default());
+            let (mut held, mut want) = (Vec::new(), Vec::<String>::new());
             let mut rest = &text[..];
             while !rest.is_empty() {
                 let n = 1 + (next() as usize % rest.len().min(20));
@@ -212,7 +252,7 @@ mod tests {
                 assert_eq!(framer.buf, held, "{text:?}");
                 rest = &rest[n..];
             }
-            assert_eq!(got, want, "{text:?} by {max}");
+            assert_eq!(got.iter().collect::<Vec<_>>(), want, "{text:?} by {max}");
         }
     }
 

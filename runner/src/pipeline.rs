@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 
 use crate::client::{GatewayClient, IngestOutcome, Signer};
-use crate::frame::LineFramer;
+use crate::frame::{LineFramer, Lines};
 use crate::spool::{self, RawBatch, Spool};
 
 /// Most events in one ingest request.
@@ -23,13 +23,15 @@ pub const BATCH_BYTES: usize = 3 * 1024 * 1024 + 512 * 1024;
 
 /// An event before it has a sequence number; or, from a pipe, a run of lines.
 ///
-/// A `stdout`/`stderr` frame from [`read_stream`] carries every whole line of one read as
-/// `data` = an array of strings, each of which becomes one event: a flood of short lines then
-/// costs one channel message and one timestamp per read, not per line.
+/// A `stdout`/`stderr` frame from [`read_stream`] carries every whole line of one read in
+/// `lines` (one buffer), each of which becomes one event: a flood of short lines then costs one
+/// channel message, one timestamp and no allocation per line.
 #[derive(Debug)]
 pub struct Frame {
     pub kind: EventKind,
     pub data: Value,
+    /// A pipe's lines (then `data` is null).
+    pub lines: Lines,
     pub ts: i64,
 }
 
@@ -38,17 +40,30 @@ impl Frame {
         Self {
             kind,
             data,
+            lines: Lines::default(),
             ts: now_ms(),
         }
     }
 
-    /// The lines of a `stdout`/`stderr` frame: its array's strings, or its one string.
+    /// A frame of a pipe's lines.
+    pub fn of_lines(kind: EventKind, lines: Lines) -> Self {
+        Self {
+            lines,
+            ..Self::new(kind, Value::Null)
+        }
+    }
+
+    /// The lines of a `stdout`/`stderr` frame: a pipe's lines, or its data's array of strings,
+    /// or its data's one string.
     pub fn lines(&self) -> impl Iterator<Item = &str> {
         let (one, many) = match &self.data {
+            _ if !self.lines.is_empty() => (None, &[][..]),
             Value::Array(a) => (None, a.as_slice()),
             v => (Some(v.as_str().unwrap_or_default()), &[][..]),
         };
-        one.into_iter()
+        self.lines
+            .iter()
+            .chain(one)
             .chain(many.iter().map(|v| v.as_str().unwrap_or_default()))
     }
 }
@@ -72,13 +87,8 @@ pub async fn read_stream(
     let mut framer = LineFramer::new(wire::MAX_LINE_BYTES);
     let mut buf = vec![0u8; 64 * 1024];
     let mut clean = Vec::with_capacity(64 * 1024);
-    let mut lines = Vec::new();
-    let batch = |lines: &mut Vec<String>| {
-        Frame::new(
-            kind,
-            Value::Array(lines.drain(..).map(Value::String).collect()),
-        )
-    };
+    let mut lines = Lines::default();
+    let batch = |lines: &mut Lines| Frame::of_lines(kind, std::mem::take(lines));
     loop {
         let n = match pipe.read(&mut buf).await {
             Ok(0) => break,
