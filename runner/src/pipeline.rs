@@ -30,13 +30,18 @@ pub const BATCH_BYTES: usize = 3 * 1024 * 1024 + 512 * 1024;
 pub struct Frame {
     pub kind: EventKind,
     pub data: Value,
-    /// A pipe's lines (then `data` is null).
+    /// A pipe's lines (then `data` is null); empty in every other frame.
     pub lines: Lines,
     pub ts: i64,
 }
 
 impl Frame {
+    /// A marker, message or assist frame; a pipe's lines come through [`Frame::of_lines`].
     pub fn new(kind: EventKind, data: Value) -> Self {
+        debug_assert!(
+            !matches!(kind, EventKind::Stdout | EventKind::Stderr),
+            "output lines travel as a pipe's lines"
+        );
         Self {
             kind,
             data,
@@ -48,23 +53,16 @@ impl Frame {
     /// A frame of a pipe's lines.
     pub fn of_lines(kind: EventKind, lines: Lines) -> Self {
         Self {
+            kind,
+            data: Value::Null,
             lines,
-            ..Self::new(kind, Value::Null)
+            ts: now_ms(),
         }
     }
 
-    /// The lines of a `stdout`/`stderr` frame: a pipe's lines, or its data's array of strings,
-    /// or its data's one string.
+    /// The lines of a `stdout`/`stderr` frame.
     pub fn lines(&self) -> impl Iterator<Item = &str> {
-        let (one, many) = match &self.data {
-            _ if !self.lines.is_empty() => (None, &[][..]),
-            Value::Array(a) => (None, a.as_slice()),
-            v => (Some(v.as_str().unwrap_or_default()), &[][..]),
-        };
-        self.lines
-            .iter()
-            .chain(one)
-            .chain(many.iter().map(|v| v.as_str().unwrap_or_default()))
+        self.lines.iter()
     }
 }
 

@@ -43,10 +43,12 @@ fn admit(mut e: RawEvent, scratch: &mut Vec<u8>) -> Result<RawEvent, ApiError> {
         e.kind,
         EventKind::Stdout | EventKind::Stderr | EventKind::Info | EventKind::Error
     );
+    // Canonical text this long or shorter is a string short enough, whatever its escapes.
+    let surely_short = 4 * wire::MAX_LINE_BYTES + 2;
     // A line already canonical, as runners send them, is kept as received without being
     // parsed and rewritten into `scratch` first.
     if text
-        && e.data.get().len() <= 4 * wire::MAX_LINE_BYTES + 2
+        && e.data.get().len() <= surely_short
         && common::canonical::is_canonical_string(e.data.get())
     {
         return Ok(e);
@@ -57,7 +59,7 @@ fn admit(mut e: RawEvent, scratch: &mut Vec<u8>) -> Result<RawEvent, ApiError> {
     let ok = if text {
         // The canonical text is the string quoted and escaped: never shorter than the string.
         scratch.first() == Some(&b'"')
-            && (scratch.len() <= 4 * wire::MAX_LINE_BYTES + 2
+            && (scratch.len() <= surely_short
                 || serde_json::from_slice::<String>(scratch)
                     .is_ok_and(|s| s.len() <= 4 * wire::MAX_LINE_BYTES))
     } else {
