@@ -244,10 +244,28 @@ fn may_hold_text_at(hay: &[u8], lo: usize, hi: usize) -> bool {
     let range = |v: i8x16, lo: u8, hi: u8| {
         v.simd_gt(i8x16::splat(lo as i8 - 1)) & v.simd_lt(i8x16::splat(hi as i8 + 1))
     };
-    let (mut ok, mut lead) = (0u64, 0u64);
-    for (k, c) in block.chunks_exact(16).enumerate() {
-        let c: [u8; 16] = c.try_into().expect("16 bytes");
-        let v = i8x16::new(wide::bytemuck::cast(c));
+    // Only the 16-byte pieces the window covers, and the leads first: four of them four
+    // bytes apart are rare in identifiers and numbers, so most windows end here after two
+    // compares a piece.
+    let pieces = (hi - lo).div_ceil(16);
+    let vector = |k: usize| {
+        let c: [u8; 16] = block[16 * k..16 * k + 16].try_into().expect("16 bytes");
+        i8x16::new(wide::bytemuck::cast(c))
+    };
+    let mut lead = 0u64;
+    for k in 0..pieces {
+        let v = vector(k);
+        let l = range(v, b'C', b'Z') | range(v, b'a', b'f');
+        lead |= u64::from(l.to_bitmask()) << (16 * k);
+    }
+    let lead = lead & inside;
+    let leads = lead & lead >> 4 & lead >> 8 & lead >> 12;
+    if leads == 0 {
+        return false;
+    }
+    let mut ok = 0u64;
+    for k in 0..pieces {
+        let v = vector(k);
         let letters = range(v, b'A', b'Z') | range(v, b'a', b'z');
         let o = letters
             | range(v, b'0', b'9')
@@ -256,18 +274,14 @@ fn may_hold_text_at(hay: &[u8], lo: usize, hi: usize) -> bool {
                 .fold(i8x16::splat(0), |m, &b| {
                     m | v.simd_eq(i8x16::splat(b as i8))
                 });
-        let l = range(v, b'C', b'Z') | range(v, b'a', b'f');
         ok |= u64::from(o.to_bitmask()) << (16 * k);
-        lead |= u64::from(l.to_bitmask()) << (16 * k);
     }
-    let (ok, lead) = (ok & inside, lead & inside);
     // Bit g: bytes g ..= g + 15 all base64 or padding; and leads at g, g + 4, g + 8, g + 12.
-    let mut w = ok;
+    let mut w = ok & inside;
     w &= w >> 1;
     w &= w >> 2;
     w &= w >> 4;
     w &= w >> 8;
-    let leads = lead & lead >> 4 & lead >> 8 & lead >> 12;
     w & leads != 0
 }
 

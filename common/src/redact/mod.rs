@@ -399,6 +399,12 @@ impl Redactor {
     /// at the end of the last line, whose fate depends on the next line).
     fn lines(&mut self, rest: &[u8], end: usize, fin: bool, out: &mut Vec<u8>) -> Flow {
         let batch = &rest[..end];
+        // Most batches have nothing to replace: copy the batch out first and take back what a
+        // replacement needs. The copy is the stream's one pass that reads in bulk, so the
+        // searches after it find the batch in the cache.
+        let base = out.len();
+        out.extend_from_slice(batch);
+        let mut copied = true;
         let mut next = [0usize; SOURCES];
         let (mut emitted, mut from) = (0, 0);
         let mut first = true;
@@ -425,7 +431,12 @@ impl Redactor {
                 next[SRC_ESC] = self.next_hit(SRC_ESC, batch, line_end);
                 continue;
             }
-            out.extend_from_slice(&batch[emitted..start]);
+            if copied {
+                out.truncate(base + start);
+                copied = false;
+            } else {
+                out.extend_from_slice(&batch[emitted..start]);
+            }
             let seen = self.learned.generation;
             let (mut spans, tail) = self.scan(line, true);
             if self.learned.generation != seen {
@@ -463,7 +474,9 @@ impl Redactor {
                 return flow;
             }
         }
-        out.extend_from_slice(&batch[emitted..]);
+        if !copied {
+            out.extend_from_slice(&batch[emitted..]);
+        }
         Flow::Done
     }
 
