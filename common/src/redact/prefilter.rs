@@ -166,45 +166,57 @@ pub(crate) fn next_run(buf: &[u8]) -> Option<(usize, usize)> {
 /// process, two sittings). The order cannot change which hits are found (no literal is a
 /// prefix of another, so no two match at one place: tested).
 pub(crate) const KEYWORDS: &[&str] = &[
-    "ASSW",
+    "pass",
     "_auth",
-    "_PAT",
-    "Pass",
+    "$2a$",
+    "://",
     "Pwd",
-    "pikey",
+    "DSN",
     "ecret",
     "Private-Lines",
     "EBHOOK",
-    "earer",
+    "oken",
     "KEY=",
     "REDENTIAL",
-    "PASS",
-    "pass",
+    "ASSW",
+    "redential",
     "auth",
+    "\\u001B",
     "OKEN",
-    "_KEY",
     "assw",
     "EARER",
-    "ebhook",
-    "DSN",
-    "redential",
-    "_pat",
-    "AUTH",
+    "PWD",
+    "pikey",
+    "Key",
+    "_KEY",
+    "$y$",
     "hooks.slack",
     "piKey",
-    "\\u001b",
     "pwd",
-    "://",
+    "\\u001b",
+    "Pass",
     "-----BEGIN",
-    "_key",
-    "ECRET",
-    "Key",
+    "$6$",
+    "_pat",
+    "dsn",
     "-key",
     "-KEY",
-    "PWD",
-    "\\u001B",
-    "dsn",
-    "oken",
+    ".key",
+    "AUTH",
+    "$apr1$",
+    "$2y$",
+    "_PAT",
+    "$2b$",
+    ".KEY",
+    "sig=",
+    "_key",
+    "mysql",
+    "kubeadm",
+    "$5$",
+    "ebhook",
+    "ECRET",
+    "PASS",
+    "earer",
     "Auth",
     "PIKEY",
 ];
@@ -272,6 +284,22 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
             rest[..end].contains(&b'@')
         }
         b"-----BEGIN" | b"Private-Lines" | b"hooks.slack" | b"ebhook" | b"EBHOOK" => true,
+        // A signed URL's signature: URL-encoded base64, cut by `%2B` into pieces too short
+        // for a run.
+        b"sig=" => true,
+        // Password hashes (htpasswd, shadow): `$apr1$salt$hash`, cut by `.` and `/` into
+        // short pieces.
+        b"$apr1$" | b"$2y$" | b"$2a$" | b"$2b$" | b"$5$" | b"$6$" | b"$y$" => true,
+        // `mysql -u root -pS3cret!`: a password of any length on a client's command line.
+        b"mysql" => {
+            let rest = &buf[hit..];
+            let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+            rest[..end]
+                .windows(3)
+                .any(|w| matches!(w, [b' ' | b'\t', b'-', b'p']))
+        }
+        // `kubeadm join … abcdef.0123456789abcdef`: a bootstrap token anywhere on the line.
+        b"kubeadm" => true,
         // A JSON-escaped ESC: colour codes in stream-json may split a secret.
         b"\\u001b" | b"\\u001B" => true,
         b"earer" | b"EARER" => buf.get(hit + 5) == Some(&b' '),
@@ -564,6 +592,20 @@ fn starts_word(hay: &[u8], at: usize) -> bool {
     at == 0 || !hay[at - 1].is_ascii_alphanumeric() || at >= 2 && hay[at - 2] == b'\\'
 }
 
+/// Where the anchor window before a run at `start` begins: [`ANCHOR_BEFORE`] bytes back, or,
+/// when every byte from `w` (the byte before that window) up to the run is a `joined` byte,
+/// back to the start of those bytes, at most [`ANCHOR_BEFORE`] + [`ANCHOR_INSIDE`] back.
+fn joined_start(buf: &[u8], w: usize, start: usize, joined: impl Fn(u8) -> bool) -> usize {
+    if !buf[w..start].iter().all(|&b| joined(b)) {
+        return w + 1;
+    }
+    let floor = start.saturating_sub(ANCHOR_BEFORE + ANCHOR_INSIDE);
+    buf[floor..w]
+        .iter()
+        .rposition(|&b| !joined(b))
+        .map_or(floor, |p| floor + p + 1)
+}
+
 impl Finders {
     /// The families whose anchors occur in `region`, added to `into` (indices into the table).
     pub fn families_in(&self, region: &[u8], into: &mut Vec<usize>) {
@@ -593,9 +635,31 @@ impl Finders {
     /// the keyword rows are anchored on, come with a secret's name such as `_KEY` or `TOKEN`:
     /// the keyword passes find those lines.)
     pub fn run_has_anchor(&self, buf: &[u8], start: usize, end: usize) -> bool {
-        let region = &buf[start.saturating_sub(ANCHOR_BEFORE)..end.min(start + ANCHOR_INSIDE)];
-        self.anchors.pairs.any_in(region)
+        self.anchors
+            .pairs
+            .any_in(&buf[anchor_region(buf, start, end)])
     }
+}
+
+/// The bytes looked at for an anchor of the run `buf[start..end]` (see
+/// [`Finders::run_has_anchor`]).
+fn anchor_region(buf: &[u8], start: usize, end: usize) -> std::ops::Range<usize> {
+    let from = match start
+        .checked_sub(ANCHOR_BEFORE + 1)
+        .map(|w| (w, buf[start - 1]))
+    {
+        // A token cut into short pieces by `.` (`t1.CJzPKH1Bx2v8=.…`, `ocid1.tenancy.oc1..`)
+        // or by base64's `+` and `/` (`fm1r_kdw3+FmgV7xa…`) may have its anchor several
+        // pieces back: when the pieces fill the whole window before the run, look on back
+        // over them, as far as a run may reach. (`/` does not join `.`-pieces: a path's
+        // directories are not a token's.)
+        Some((w, b'.')) => joined_start(buf, w, start, |b| token_byte(b) || b == b'.'),
+        Some((w, b'+' | b'/')) => joined_start(buf, w, start, |b| {
+            b.is_ascii_alphanumeric() || b"+/=_-".contains(&b)
+        }),
+        _ => start.saturating_sub(ANCHOR_BEFORE),
+    };
+    from..end.min(start + ANCHOR_INSIDE)
 }
 
 #[cfg(test)]
@@ -631,7 +695,7 @@ mod tests {
     /// The anchor check by its definition: any exact anchor, found by the automaton anywhere
     /// in the region, that counts where it sits.
     fn anchor_naive(f: &Finders, buf: &[u8], start: usize, end: usize) -> bool {
-        let region = &buf[start.saturating_sub(ANCHOR_BEFORE)..end.min(start + ANCHOR_INSIDE)];
+        let region = &buf[anchor_region(buf, start, end)];
         f.anchors
             .exact
             .find_overlapping_iter(region)
@@ -712,6 +776,32 @@ mod tests {
             found > checked / 10 && found < checked,
             "{found} of {checked}"
         );
+    }
+
+    #[test]
+    fn the_window_before_a_run_reaches_back_over_joined_pieces_only() {
+        fn region<'a>(text: &'a str, run: &str) -> &'a str {
+            let s = text.find(run).expect("run in text");
+            let r = anchor_region(text.as_bytes(), s, s + run.len());
+            &text[r.start..s]
+        }
+        let run = "V3W9n2stopEU8HPQDB5lFC7cxQIHP9Ub1G7nm70qY2c01Z9k8Eazc47Hb34u";
+        // `.`-pieces filling the window: back to their start, anchor and all.
+        let t = format!("export X=t1.elP56ShfH1h5k==.{run}");
+        assert_eq!(region(&t, run), "X=t1.elP56ShfH1h5k==.");
+        // Base64 pieces cut by `+` and `/`.
+        let t = format!("x fm1r_kdw3+FmgV7xa3IeTu8Z+{run}");
+        assert_eq!(region(&t, run), "fm1r_kdw3+FmgV7xa3IeTu8Z+");
+        // A path's directories end the pieces: the window stays sixteen bytes.
+        let t = format!("(/home/user/.cargo/registry/src/index.crates.{run}");
+        assert_eq!(region(&t, run), "rc/index.crates.");
+        assert_eq!(region(&t, run).len(), ANCHOR_BEFORE);
+        // Short pieces not filling the window, or other bytes before the run: sixteen bytes.
+        let t = format!("log: a.b {run}");
+        assert_eq!(region(&t, run), "log: a.b ");
+        // And never farther back than a run reaches.
+        let t = format!("{}.{run}", "a.".repeat(100));
+        assert_eq!(region(&t, run).len(), ANCHOR_BEFORE + ANCHOR_INSIDE);
     }
 
     #[test]
