@@ -1282,6 +1282,54 @@ mod tests {
         assert!(checked > 2_800, "{checked} samples");
     }
 
+    /// Every service-name row's values, generated from the row's value shape, beside the
+    /// service's name as people write secrets' names: `HEROKU_API_KEY=…`, `heroku_token: "…"`,
+    /// `"herokuApiKey": "…"`, `heroku.secret = …`. None may go out whole or in a 12-byte piece.
+    #[test]
+    fn every_service_row_value_is_redacted_beside_its_name() {
+        use proptest::strategy::{Strategy, ValueTree};
+        use proptest::test_runner::{Config, TestRunner};
+        let rules = std::sync::Arc::new(crate::redact::Rules::seed());
+        // Deterministic: the same samples every run.
+        let mut runner = TestRunner::new_with_rng(
+            Config::default(),
+            proptest::test_runner::TestRng::deterministic_rng(
+                proptest::test_runner::RngAlgorithm::XorShift,
+            ),
+        );
+        let (mut checked, mut leaks) = (0, Vec::new());
+        for &(name, anchors, value, keyword) in ROWS {
+            if !keyword {
+                continue;
+            }
+            let strategy = proptest::string::string_regex(&mostly_alphanumeric(value))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let service = anchors[0].trim_matches(['_', '-', '.']);
+            for k in 0..8 {
+                let v = strategy.new_tree(&mut runner).expect("a value").current();
+                let line = match k % 4 {
+                    0 => format!("export {}_API_KEY={v}\n", service.to_ascii_uppercase()),
+                    1 => format!("{service}_token: \"{v}\"\n"),
+                    2 => format!("  \"{service}ApiKey\": \"{v}\",\n"),
+                    _ => format!("{service}.secret = {v}\n"),
+                };
+                let out = crate::redact::redact_text(&rules, &line);
+                let w = 12.min(v.len());
+                if (0..=v.len() - w).any(|i| out.contains(&v[i..i + w])) && leaks.len() < 40 {
+                    leaks.push(format!("{name}: {line:?} -> {out:?}"));
+                }
+                checked += 1;
+            }
+        }
+        assert!(
+            leaks.is_empty(),
+            "{} leaks:\n{}",
+            leaks.len(),
+            leaks.join("\n")
+        );
+        assert!(checked > 500, "{checked} samples");
+    }
+
     /// `shape` with each class that mixes letters or digits with punctuation weighted
     /// toward its letters and digits: the generator picks a class's ranges evenly, so
     /// `[A-Za-z0-9_.-]` would come out half punctuation, where real tokens are mostly letters
