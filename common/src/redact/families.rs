@@ -213,7 +213,7 @@ const ROWS: &[Row] = &[
     tok!("tencent_secret_id", ["AKID"], r"\bAKID[A-Za-z0-9]{32}\b"),
     tok!(
         "oracle_ocid",
-        ["ocid1.", ".oc1.."],
+        ["ocid1.", "oc1.."],
         r"\bocid1\.(?:user|tenancy|credential)\.oc1\.\.[a-z0-9]{60}"
     ),
     tok!("scaleway", ["SCW"], r"\bSCW[A-Z0-9]{17}\b"),
@@ -446,7 +446,7 @@ const ROWS: &[Row] = &[
     ),
     tok!(
         "authress",
-        ["sc_", "ext_", "scauth_", "authress_", ".acc_", ".acc-"],
+        ["sc_", "ext_", "scauth_", "authress_", "acc_", "acc-"],
         r"\b(?:sc|ext|scauth|authress)_[a-z0-9]{5,30}\.[a-z0-9]{4,6}\.acc[_-][a-z0-9-]{10,32}\.[A-Za-z0-9+/_=-]{30,120}"
     ),
     tok!("adobe_client_secret", ["p8e-"], r"\bp8e-[A-Za-z0-9]{32}\b"),
@@ -721,7 +721,7 @@ const ROWS: &[Row] = &[
     ),
     tok!(
         "lob",
-        ["live_pub_", "test_pub_"],
+        ["_pub_"],
         r"\b(?:live|test)_pub_[a-f0-9]{31}\b"
     ),
     tok!(
@@ -898,9 +898,9 @@ const ROWS: &[Row] = &[
     tok!(
         "plaid",
         [
-            "access-sandbox-",
-            "access-development-",
-            "access-production-"
+            "-sandbox-",
+            "-development-",
+            "-production-"
         ],
         r"\baccess-(?:sandbox|development|production)-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}\b"
     ),
