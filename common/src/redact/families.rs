@@ -719,11 +719,7 @@ const ROWS: &[Row] = &[
         ["beamer"],
         r#"(?i)\bbeamer[a-z0-9_.\-]{0,20}(?:token|key)["']?[ \t]*[:=][ \t]*["']?(?P<secret>b_[a-z0-9=_-]{44})"#
     ),
-    tok!(
-        "lob",
-        ["_pub_"],
-        r"\b(?:live|test)_pub_[a-f0-9]{31}\b"
-    ),
+    tok!("lob", ["_pub_"], r"\b(?:live|test)_pub_[a-f0-9]{31}\b"),
     tok!(
         "nytimes",
         ["nytimes", "new_york_times", "newyorktimes"],
@@ -897,11 +893,7 @@ const ROWS: &[Row] = &[
     ),
     tok!(
         "plaid",
-        [
-            "-sandbox-",
-            "-development-",
-            "-production-"
-        ],
+        ["-sandbox-", "-development-", "-production-"],
         r"\baccess-(?:sandbox|development|production)-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}\b"
     ),
     tok!(
@@ -1151,18 +1143,20 @@ mod tests {
         assert!(n >= 200, "only {n} families");
     }
 
-    /// Every self-identifying family's shapes, generated from its own regex (token lengths
-    /// from the shortest to 32 past it, every alternative, separators of every allowed kind),
-    /// printed after `export X=` on a line of their own: none may go out whole or in a 12-byte
-    /// piece. A fixed sample per family (the corpus) shows one shape; this found the shapes
-    /// whose anchor sat farther before the value than the prefilter looked
-    /// (`ocid1.tenancy.oc1..`, `t1.` with a short first part), and anchors that were not in
-    /// every match (`:A4…` of a Telegram token, a DSN's host without `ingest.`).
-    #[test]
-    fn every_generated_shape_of_every_family_is_redacted() {
+    /// A generated shape of a family, on a line of its own.
+    struct Sample {
+        family: &'static str,
+        line: String,
+        secret: String,
+    }
+
+    /// Twenty shapes of every self-identifying family, generated from its own regex (token
+    /// lengths from the shortest to 32 past it, every alternative, separators of every
+    /// allowed kind), each printed after `export X=`; the families with fewer; how many were
+    /// left out for holding neither a run nor a keyword literal.
+    fn generated_samples() -> (Vec<Sample>, Vec<String>, usize) {
         use proptest::strategy::{Strategy, ValueTree};
         use proptest::test_runner::{Config, TestRunner};
-        let rules = std::sync::Arc::new(crate::redact::Rules::seed());
         // Deterministic: the same samples every run.
         let mut runner = TestRunner::new_with_rng(
             Config::default(),
@@ -1171,7 +1165,7 @@ mod tests {
             ),
         );
         const NAME_JOIN: &str = r"(?:[_.-][a-z0-9]{1,6}){0,2}[_.-]";
-        let (mut checked, mut leaks, mut few, mut short) = (0, Vec::new(), Vec::new(), 0);
+        let (mut samples, mut few, mut short) = (Vec::new(), Vec::new(), 0);
         for f in families() {
             // Rows that ignore case are found through a secret's name beside the service's
             // (`SUMO_ACCESS_KEY`, `gitea_token`), which the keyword passes look for; what the
@@ -1256,12 +1250,11 @@ mod tests {
                     short += 1;
                     continue;
                 }
-                let out = crate::redact::redact_text(&rules, &line);
-                let w = 12.min(secret.len());
-                let leaked = (0..=secret.len() - w).any(|i| out.contains(&secret[i..i + w]));
-                if leaked && leaks.len() < 40 {
-                    leaks.push(format!("{}: {line:?} -> {out:?}", f.name));
-                }
+                samples.push(Sample {
+                    family: f.name,
+                    secret: secret.to_string(),
+                    line,
+                });
                 kept += 1;
                 if kept == 20 {
                     break;
@@ -1270,16 +1263,118 @@ mod tests {
             if kept < 20 {
                 few.push(format!("{} {kept}", f.name));
             }
-            checked += kept;
         }
+        (samples, few, short)
+    }
+
+    /// The first 12-byte piece of `secret` (or all of it, if shorter) found in `out`, as it
+    /// was or JSON-escaped once.
+    fn leaked(out: &str, secret: &str) -> bool {
+        let escaped = serde_json::to_string(secret).expect("a string serialises");
+        [secret, &escaped[1..escaped.len() - 1]].iter().any(|s| {
+            let w = 12.min(s.len());
+            s.is_char_boundary(0)
+                && (0..=s.len() - w).any(|i| s.get(i..i + w).is_some_and(|p| out.contains(p)))
+        })
+    }
+
+    /// Every self-identifying family's shapes, generated from its own regex (token lengths
+    /// from the shortest to 32 past it, every alternative, separators of every allowed kind),
+    /// printed after `export X=` on a line of their own: none may go out whole or in a 12-byte
+    /// piece. A fixed sample per family (the corpus) shows one shape; this found the shapes
+    /// whose anchor sat farther before the value than the prefilter looked
+    /// (`ocid1.tenancy.oc1..`, `t1.` with a short first part), and anchors that were not in
+    /// every match (`:A4…` of a Telegram token, a DSN's host without `ingest.`).
+    #[test]
+    fn every_generated_shape_of_every_family_is_redacted() {
+        let rules = std::sync::Arc::new(crate::redact::Rules::seed());
+        let (samples, few, short) = generated_samples();
         eprintln!("families with fewer than 20 samples: {few:?}; {short} without a run");
+        let mut leaks = Vec::new();
+        for s in &samples {
+            let out = crate::redact::redact_text(&rules, &s.line);
+            if leaked(&out, &s.secret) && leaks.len() < 40 {
+                leaks.push(format!("{}: {:?} -> {out:?}", s.family, s.line));
+            }
+        }
         assert!(
             leaks.is_empty(),
             "{} leaks:\n{}",
             leaks.len(),
             leaks.join("\n")
         );
-        assert!(checked > 2_800, "{checked} samples");
+        assert!(samples.len() > 2_800, "{} samples", samples.len());
+    }
+
+    /// The same shapes in the presentations output gives them, one each in turn: inside a
+    /// stream-json tool result (JSON-escaped once), escaped twice or three times more, cut by
+    /// a colour code, 70 KiB into a line, and fed a few bytes at a time.
+    #[test]
+    fn generated_shapes_are_redacted_in_every_presentation() {
+        let rules = std::sync::Arc::new(crate::redact::Rules::seed());
+        let (samples, _, _) = generated_samples();
+        let json = |s: &str| serde_json::to_string(s).expect("a string serialises");
+        let mut leaks = Vec::new();
+        for (k, s) in samples.iter().enumerate() {
+            let text = s.line.trim_end();
+            let (input, chunk) = match k % 5 {
+                0 | 1 => {
+                    let mut body = text.to_string();
+                    for _ in 0..=(k % 5) * (1 + k % 2) {
+                        body = json(&body);
+                    }
+                    let line = format!(
+                        "{{\"type\":\"user\",\"message\":{{\"content\":[{{\"type\":\"tool_result\",\"content\":{body}}}]}}}}\n"
+                    );
+                    (line, usize::MAX)
+                }
+                2 => {
+                    let mid = s.secret.len() / 2;
+                    let split =
+                        format!("{}\x1b[1;31m{}\x1b[0m", &s.secret[..mid], &s.secret[mid..]);
+                    (
+                        format!("{}\n", text.replacen(&s.secret, &split, 1)),
+                        usize::MAX,
+                    )
+                }
+                3 => (
+                    format!("{} {text} tail\n", "x".repeat(70 * 1024)),
+                    usize::MAX,
+                ),
+                _ => (s.line.clone(), 1 + k % 7),
+            };
+            let mut r = crate::redact::Redactor::new(std::sync::Arc::clone(&rules));
+            let mut out = Vec::new();
+            for c in input.as_bytes().chunks(chunk) {
+                r.push(c, &mut out);
+            }
+            r.finish(&mut out);
+            let out = String::from_utf8_lossy(&out);
+            // Escaped twice or more, the secret's `\`s and quotes double; its pieces without
+            // them are what a reader would copy.
+            if leaked(&out, &s.secret) && leaks.len() < 40 {
+                let shown: String = out
+                    .chars()
+                    .rev()
+                    .take(300)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                leaks.push(format!(
+                    "{} ({}): {:?} -> …{shown:?}",
+                    s.family,
+                    k % 5,
+                    s.line
+                ));
+            }
+        }
+        assert!(
+            leaks.is_empty(),
+            "{} leaks:\n{}",
+            leaks.len(),
+            leaks.join("\n")
+        );
     }
 
     /// Every service-name row's values, generated from the row's value shape, beside the

@@ -294,9 +294,10 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         b"mysql" => {
             let rest = &buf[hit..];
             let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+            // The blank before `-p` may be a JSON-escaped tab (`\t`).
             rest[..end]
                 .windows(3)
-                .any(|w| matches!(w, [b' ' | b'\t', b'-', b'p']))
+                .any(|w| matches!(w, [b' ' | b'\t' | b't', b'-', b'p']))
         }
         // `kubeadm join … abcdef.0123456789abcdef`: a bootstrap token anywhere on the line.
         b"kubeadm" => true,
