@@ -327,7 +327,7 @@ const ROWS: &[Row] = &[
     tok!(
         "npmrc_auth",
         ["_auth"],
-        r#"(?:_authToken|_auth)[ \t]*=[ \t]*["']?(?P<secret>[A-Za-z0-9+/=._-]{8,})"#
+        r#"(?:^|[ \t:])(?:_authToken|_auth)[ \t]*=[ \t]*["']?(?P<secret>[A-Za-z0-9+/=._-]{8,})"#
     ),
     tok!("pypi", ["pypi-AgE"], r"\bpypi-AgE[A-Za-z0-9_-]{40,}"),
     tok!("rubygems", ["rubygems_"], r"\brubygems_[a-f0-9]{48}\b"),
@@ -861,10 +861,12 @@ const ROWS: &[Row] = &[
         "sidekiq",
         [
             "BUNDLE_ENTERPRISE__CONTRIBSYS__COM",
-            "BUNDLE_GEMS__CONTRIBSYS__COM",
-            "://"
+            "BUNDLE_GEMS__CONTRIBSYS__COM"
         ],
-        r"(?i)(?:BUNDLE_(?:ENTERPRISE|GEMS)__CONTRIBSYS__COM[ \t]*[:=][ \t]*[\x22']?|://)(?P<secret>[a-f0-9]{8}:[a-f0-9]{8})"
+        // As Bundler names it (upper case): a run of token bytes with the name inside, so the
+        // run's anchor check finds it. In a URL (`https://user:pass@gems.contribsys.com`) the
+        // user-info rule takes it.
+        r"BUNDLE_(?:ENTERPRISE|GEMS)__CONTRIBSYS__COM[ \t]*[:=][ \t]*[\x22']?(?P<secret>[a-f0-9]{8}:[a-f0-9]{8})"
     ),
     tok!(
         "jwt",
@@ -1264,14 +1266,17 @@ mod tests {
         (samples, few)
     }
 
-    /// The first 12-byte piece of `secret` (or all of it, if shorter) found in `out`, as it
-    /// was or JSON-escaped once.
+    /// Whether a 12-byte piece of `secret` (or all of it, if shorter) is in `out`, as it was
+    /// or JSON-escaped one to three times.
     fn leaked(out: &str, secret: &str) -> bool {
-        let escaped = serde_json::to_string(secret).expect("a string serialises");
-        [secret, &escaped[1..escaped.len() - 1]].iter().any(|s| {
+        let mut forms = vec![secret.to_string()];
+        for _ in 0..3 {
+            let e = serde_json::to_string(forms.last().expect("a form")).expect("serialises");
+            forms.push(e[1..e.len() - 1].to_string());
+        }
+        forms.iter().any(|s| {
             let w = 12.min(s.len());
-            s.is_char_boundary(0)
-                && (0..=s.len() - w).any(|i| s.get(i..i + w).is_some_and(|p| out.contains(p)))
+            (0..=s.len() - w).any(|i| s.get(i..i + w).is_some_and(|p| out.contains(p)))
         })
     }
 
@@ -1287,7 +1292,11 @@ mod tests {
         let rules = std::sync::Arc::new(crate::redact::Rules::seed());
         let (samples, few) = generated_samples(false);
         let short = samples.iter().filter(|s| !s.looked_for).count();
-        eprintln!("families with fewer than 20 samples: {few:?}; {short} without a run");
+        eprintln!("{short} samples with neither a run nor a keyword literal");
+        assert!(
+            few.is_empty(),
+            "families with fewer than 20 samples: {few:?}"
+        );
         let samples: Vec<Sample> = samples.into_iter().filter(|s| s.looked_for).collect();
         let mut leaks = Vec::new();
         for s in &samples {
@@ -1338,6 +1347,23 @@ mod tests {
         assert!(samples.len() > 4_000, "{} samples", samples.len());
     }
 
+    /// Sidekiq Enterprise's credentials as Bundler's variable holds them and in a source URL.
+    #[test]
+    fn sidekiq_credentials_are_redacted_in_a_variable_and_a_url() {
+        let rules = std::sync::Arc::new(crate::redact::Rules::seed());
+        for line in [
+            "export BUNDLE_ENTERPRISE__CONTRIBSYS__COM=ea5fc22b:d7f1f4e3\n",
+            "BUNDLE_GEMS__CONTRIBSYS__COM: \"ea5fc22b:d7f1f4e3\"\n",
+            "source \"https://ea5fc22b:d7f1f4e3@enterprise.contribsys.com/\" do\n",
+        ] {
+            let out = crate::redact::redact_text(&rules, line);
+            assert!(
+                !out.contains("ea5fc22b") && !out.contains("d7f1f4e3"),
+                "{out:?}"
+            );
+        }
+    }
+
     /// The same shapes in the presentations output gives them, one each in turn: inside a
     /// stream-json tool result (JSON-escaped once), escaped twice or three times more, cut by
     /// a colour code, 70 KiB into a line, and fed a few bytes at a time.
@@ -1383,8 +1409,8 @@ mod tests {
             }
             r.finish(&mut out);
             let out = String::from_utf8_lossy(&out);
-            // Escaped twice or more, the secret's `\`s and quotes double; its pieces without
-            // them are what a reader would copy.
+            // Read as a terminal shows it: a secret cut by a colour code is whole again.
+            let out = crate::redact::strip_escapes(&out);
             if leaked(&out, &s.secret) && leaks.len() < 40 {
                 let shown: String = out
                     .chars()
@@ -1412,7 +1438,9 @@ mod tests {
 
     /// Every service-name row's values, generated from the row's value shape, beside the
     /// service's name as people write secrets' names: `HEROKU_API_KEY=…`, `heroku_token: "…"`,
-    /// `"herokuApiKey": "…"`, `heroku.secret = …`. None may go out whole or in a 12-byte piece.
+    /// `"herokuApiKey": "…"`, `heroku.secret = …`. None may go out whole or in a 12-byte piece,
+    /// whichever rule takes it (the secret-name rules take these names whatever the row's own
+    /// shape: this holds the names' coverage, not each row's regex).
     #[test]
     fn every_service_row_value_is_redacted_beside_its_name() {
         use proptest::strategy::{Strategy, ValueTree};

@@ -295,9 +295,10 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
             let rest = &buf[hit..];
             let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
             // The blank before `-p` may be a JSON-escaped tab (`\t`).
-            rest[..end]
-                .windows(3)
-                .any(|w| matches!(w, [b' ' | b'\t' | b't', b'-', b'p']))
+            let line = &rest[..end];
+            line.windows(3)
+                .any(|w| matches!(w, [b' ' | b'\t', b'-', b'p']))
+                || memchr::memmem::find(line, b"\\t-p").is_some()
         }
         // `kubeadm join … abcdef.0123456789abcdef`: a bootstrap token anywhere on the line.
         b"kubeadm" => true,
@@ -650,13 +651,13 @@ fn anchor_region(buf: &[u8], start: usize, end: usize) -> std::ops::Range<usize>
         .map(|w| (w, buf[start - 1]))
     {
         // A token cut into short pieces by `.` (`t1.CJzPKH1Bx2v8=.…`, `ocid1.tenancy.oc1..`)
-        // or by base64's `+` and `/` (`fm1r_kdw3+FmgV7xa…`) may have its anchor several
-        // pieces back: when the pieces fill the whole window before the run, look on back
-        // over them, as far as a run may reach. (`/` does not join `.`-pieces: a path's
-        // directories are not a token's.)
-        Some((w, b'.')) => joined_start(buf, w, start, |b| token_byte(b) || b == b'.'),
+        // or by base64's `+` and `/` (`fm1r_kdw3+FmgV7xa…`), or both (`sc_….acc_….ab+cd…`),
+        // may have its anchor several pieces back: when the pieces fill the whole window
+        // before the run, look on back over them, as far as a run may reach. (Behind a run
+        // that follows a `.`, `/` does not join: a path's directories are not a token's.)
+        Some((w, b'.')) => joined_start(buf, w, start, |b| token_byte(b) || b".+".contains(&b)),
         Some((w, b'+' | b'/')) => joined_start(buf, w, start, |b| {
-            b.is_ascii_alphanumeric() || b"+/=_-".contains(&b)
+            b.is_ascii_alphanumeric() || b"+/=_-.".contains(&b)
         }),
         _ => start.saturating_sub(ANCHOR_BEFORE),
     };
@@ -800,6 +801,9 @@ mod tests {
         // Short pieces not filling the window, or other bytes before the run: sixteen bytes.
         let t = format!("log: a.b {run}");
         assert_eq!(region(&t, run), "log: a.b ");
+        // Pieces joined by both kinds: `.` then base64 with a `+`.
+        let t = format!("export X=sc_abcde12.abcd.acc_0123456789.ab+{run}");
+        assert_eq!(region(&t, run), "X=sc_abcde12.abcd.acc_0123456789.ab+");
         // And never farther back than a run reaches.
         let t = format!("{}.{run}", "a.".repeat(100));
         assert_eq!(region(&t, run).len(), ANCHOR_BEFORE + ANCHOR_INSIDE);
