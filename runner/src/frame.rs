@@ -12,7 +12,7 @@ impl LineSink for Vec<String> {
 }
 
 /// Lines kept in one buffer: a read's worth of output without a string allocated per line.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct Lines {
     text: String,
     ends: Vec<usize>,
