@@ -151,19 +151,20 @@ pub(crate) fn next_run(buf: &[u8]) -> Option<(usize, usize)> {
 
 /// Keyword literals, searched together in one pass. Each is a piece of a secret's name in the
 /// casings names come in (`assw`/`ASSW`, `pass`/`PASS`/`Pass`, `ecret`/`ECRET`, `oken`/`OKEN`,
-/// `auth`, `pwd`, `dsn`, `ebhook`, `redential`, `pikey`, `_pat`, `_key`, `-key`, `Key`,
-/// `KEY=`, `_auth`); special ones (`://`, `-----BEGIN`, `earer`, `Private-Lines`,
-/// `hooks.slack`, `\u001b`) have their own checks.
+/// `auth`, `pwd`, `dsn`, `ebhook`, `redential`, `pikey`, `_pat`, `_key`, `-key`, `.key`,
+/// `Key`, `KEY=`, `_auth`); special ones (`://`, `-----BEGIN`, `earer`, `Private-Lines`,
+/// `hooks.slack`, `\u001b`, `sig=`, password hashes' `$apr1$`/`$2y$`/`$6$`/…, `mysql`,
+/// `kubeadm`) have their own checks.
 ///
 /// The order is the searcher's bucket layout, so it is chosen: the SIMD search (Teddy) puts
 /// literals whose first three bytes have the same low halves into one of 16 buckets, and each
 /// new such group into bucket 15 − (its first literal's index mod 16); a position is looked at more closely whenever the nibbles of any bucket's literals
 /// match there, so which literals share a bucket decides how many positions of ordinary text
 /// are looked at. This order was found by a search over orders timed on the project's own
-/// sources and documents (4 MB, none of the bench's text): a pass over 16 MB of them took
-/// 9.4–9.5 ms against 16.6–19.7 ms in the order the literals were written in, and over 32 MB
-/// of the bench's text 8.3–11.2 ms against 9.6–12.4 (best of three, both orders in one
-/// process, two sittings). The order cannot change which hits are found (no literal is a
+/// sources and documents (4 MB, none of the bench's text; swaps kept when they made a pass
+/// faster, 2,500 rounds): a pass over 16 MB of them took 5.2 ms against 10.5 ms in the order
+/// the literals were added in, and over 32 MB of the bench's text 9.9 against 12.8 (see
+/// BENCHMARKS.md for the first search, with 41 literals). The order cannot change which hits are found (no literal is a
 /// prefix of another, so no two match at one place: tested).
 pub(crate) const KEYWORDS: &[&str] = &[
     "pass",
@@ -804,6 +805,8 @@ mod tests {
         // Pieces joined by both kinds: `.` then base64 with a `+`.
         let t = format!("export X=sc_abcde12.abcd.acc_0123456789.ab+{run}");
         assert_eq!(region(&t, run), "X=sc_abcde12.abcd.acc_0123456789.ab+");
+        let t = format!("export X=fm1r_kdw3+FmgV7xa3IeT.{run}");
+        assert_eq!(region(&t, run), "X=fm1r_kdw3+FmgV7xa3IeT.");
         // And never farther back than a run reaches.
         let t = format!("{}.{run}", "a.".repeat(100));
         assert_eq!(region(&t, run).len(), ANCHOR_BEFORE + ANCHOR_INSIDE);
