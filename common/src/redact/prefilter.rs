@@ -5,7 +5,8 @@
 //! * **Keywords** of secrets' names (`assw`, `ecret`, `oken`, `_key`, …), all in one SIMD
 //!   literal search (Teddy); a hit counts only if the name around it is a secret's
 //!   ([`context::classify`]), so `input_tokens` or `PASSED` cost a few nanoseconds.
-//! * **Long runs**: every token family's value is a run of 16+ token bytes. Bytes are classified
+//! * **Long runs**: every token family's value holds a run of 16+ token bytes (see
+//!   [`token_bytes`]) with its anchor in or near it. Bytes are classified
 //!   64 at a time into a bit mask (SIMD compares, no `unsafe` here), four shifts of which show
 //!   where 16 token bytes in a row end; the scan never looks back. A run counts
 //!   only if a family anchor sits in or just before it — a table of byte pairs read at every
@@ -26,19 +27,24 @@ pub(crate) const ANCHOR_INSIDE: usize = 48;
 const L: u64 = 0x0101_0101_0101_0101;
 const H: u64 = 0x8080_8080_8080_8080;
 
-/// High bit of each byte set where the byte is a token byte: `0-9 : ; < = > ? @ A-Z [ \ ] ^ _
-/// ` a-z { | } ~` or `-` (a superset of every family's alphabet but `.`, `/` and `+`, which
-/// anchors reach across).
+/// High bit of each byte set where the byte is a token byte: `0-9 ; < = > ? @ A-Z [ \ ] ^ _
+/// ` a-z { | } ~` or `-` (a superset of every family's alphabet but `.`, `/`, `+` and `:`,
+/// which anchors reach across). Not `:`, though a few values hold one: those are found by
+/// their names, or have a piece of [`MIN_RUN`] bytes with their anchor close before it
+/// (Telegram's `123456789:AAH…`); and paths like `tests::parse::handles_empty_input` make
+/// no run.
 #[inline(always)]
 fn token_bytes(x: u64) -> u64 {
     let ge30 = ((x & !H) + 0x50 * L) & !x & H;
-    let y = x ^ (0x2d * L);
-    let dash = !(((y & !H) + !H) | y) & H;
-    ge30 | dash
+    let is = |b: u64| {
+        let y = x ^ (b * L);
+        !(((y & !H) + !H) | y) & H
+    };
+    (ge30 & !is(0x3a)) | is(0x2d)
 }
 
 fn token_byte(b: u8) -> bool {
-    (0x30..0x80).contains(&b) || b == b'-'
+    (0x30..0x80).contains(&b) && b != b':' || b == b'-'
 }
 
 /// The token-byte mask of 64 bytes, bit `i` for `block[i]`: sixteen bytes compared at once and
@@ -48,12 +54,14 @@ fn mask64(block: &[u8; 64]) -> u64 {
     use wide::i8x16;
     // As signed bytes, 0x30..=0x7f are exactly those greater than 0x2f.
     let above = i8x16::splat(0x2f);
+    let colon = i8x16::splat(b':' as i8);
     let dash = i8x16::splat(b'-' as i8);
     let mut m = 0u64;
     for (k, c) in block.chunks_exact(16).enumerate() {
         let c: [u8; 16] = c.try_into().expect("16 bytes");
         let v = i8x16::new(wide::bytemuck::cast(c));
-        let t = v.simd_gt(above) | v.simd_eq(dash);
+        // A colon is above 0x2f: the exclusive or takes it out.
+        let t = (v.simd_gt(above) ^ v.simd_eq(colon)) | v.simd_eq(dash);
         m |= u64::from(t.to_bitmask()) << (16 * k);
     }
     m
@@ -703,6 +711,36 @@ mod tests {
             .exact
             .find_overlapping_iter(region)
             .any(|m| anchor_counts(region, m.start(), m.len()))
+    }
+
+    #[test]
+    fn a_colon_ends_a_run_and_values_with_one_are_still_found() {
+        // Rust paths and pytest ids are cut at their colons into pieces too short for a run.
+        assert_eq!(next_run(b"abcdef::tests::abcdefghijklmn ok"), None);
+        assert_eq!(
+            next_run(b"tests/test_x.py::test_abcdefghijkl"),
+            Some((17, 34))
+        );
+        // Values that hold a colon: each has a piece of 16 with its anchor close before it,
+        // or a secret's name before it.
+        let rules = std::sync::Arc::new(crate::redact::Rules::seed());
+        let piece = |n: usize| "Zq9-x_Yw3".repeat(n / 9 + 1)[..n].to_string();
+        let telegram = format!("123456789:A{}", piece(34));
+        let firebase = format!("AAAA{}:{}", piece(7), piece(140));
+        for (line, secret) in [
+            (format!("bot {telegram} ok"), telegram.as_str()),
+            (format!("[{telegram}]"), telegram.as_str()),
+            (format!("fcm={firebase}"), firebase.as_str()),
+            (
+                "BUNDLE_GEMS__CONTRIBSYS__COM: ea5fc22b:d7f1f4e3".to_string(),
+                "ea5fc22b:d7f1f4e3",
+            ),
+        ] {
+            let out = crate::redact::redact_text(&rules, &line);
+            let tail = &secret[secret.len() - 8..];
+            assert!(!out.contains(tail), "{line:?} -> {out:?}");
+            assert!(out.contains(crate::redact::REDACTED), "{line:?} -> {out:?}");
+        }
     }
 
     #[test]
