@@ -1111,8 +1111,10 @@ pub(crate) fn families() -> Vec<Family> {
         .map(|&(name, anchors, re, keyword)| {
             let regex = if keyword {
                 let names: Vec<String> = anchors.iter().map(|a| regex_syntax_escape(a)).collect();
+                // The value ends where a word ends, or before a byte no word holds: one that
+                // ends in `-`, `+` or `=` and is followed by a quote or a blank has no `\b`.
                 format!(
-                    r"(?i-u)\b(?:{}){KW_GAP}(?P<secret>(?:{re}))\b",
+                    r"(?i-u)\b(?:{}){KW_GAP}(?P<secret>(?:{re}))(?:\b|\W|$)",
                     names.join("|")
                 )
             } else {

@@ -107,6 +107,8 @@ pub struct Redactor {
     counted: bool,
     /// Verdicts on the names around keyword hits, remembered.
     names: prefilter::NameMemo,
+    /// Whether names that runs are given to hold a service's name, remembered.
+    services: prefilter::NameMemo,
 }
 
 impl fmt::Debug for Redactor {
@@ -161,6 +163,7 @@ impl Redactor {
             counts: BTreeMap::new(),
             counted: true,
             names: prefilter::NameMemo::default(),
+            services: prefilter::NameMemo::default(),
         }
     }
 
@@ -367,6 +370,7 @@ impl Redactor {
     fn next_hit(&mut self, src: usize, batch: &[u8], from: usize) -> usize {
         let rules = &*self.rules;
         let memo = &mut self.names;
+        let services = &mut self.services;
         let none = usize::MAX;
         let hay = &batch[from..];
         let at = match src {
@@ -376,7 +380,9 @@ impl Redactor {
                 .keywords
                 .first(hay, |s, e| prefilter::keyword_hit(hay, s, &hay[s..e], memo)),
             SRC_RUN => prefilter::find_run(hay, |s, e| {
-                rules.finders.run_has_anchor(hay, s, e) || encoded::run_holds_text(hay, s, e)
+                rules.finders.run_has_anchor(hay, s, e)
+                    || encoded::run_holds_text(hay, s, e)
+                    || rules.finders.run_after_service(hay, s, e, services)
             })
             .map(|(s, _)| s),
             // Known and learned values in one search once something is learned.

@@ -10,7 +10,8 @@
 //!   64 at a time into a bit mask (SIMD compares, no `unsafe` here), four shifts of which show
 //!   where 16 token bytes in a row end; the scan never looks back. A run counts
 //!   only if a family anchor sits in or just before it — a table of byte pairs read at every
-//!   other position of a few dozen bytes, whatever the number of families.
+//!   other position of a few dozen bytes, whatever the number of families — or if it is the
+//!   value of a name that holds a service's name (`"adafruit": "…"`), or base64 of text.
 //! * **Values**: known and learned secrets in every encoding; and ESC, for escapes spliced into a
 //!   word.
 
@@ -254,23 +255,37 @@ impl NameMemo {
 
     /// `context::classify(name).is_some()`, remembered.
     fn secret_name(&mut self, name: &[u8]) -> bool {
+        self.remember(name, |n| context::classify(n).is_some())
+    }
+
+    /// `judge(name)`, remembered: `judge` must depend on the name's bytes alone, and one memo
+    /// serves one judge.
+    fn remember(&mut self, name: &[u8], judge: impl FnOnce(&[u8]) -> bool) -> bool {
         if name.is_empty() || name.len() > Self::LONGEST {
-            return context::classify(name).is_some();
+            return judge(name);
         }
-        let edge = |b: &[u8]| {
-            let mut w = [0u8; 8];
-            w[..b.len()].copy_from_slice(b);
-            u64::from_le_bytes(w)
-        };
+        // The first and last bytes, read in place: copying a name of any length into a word
+        // is a call to `memcpy`, which cost more than the rest of the lookup.
         let n = name.len();
-        let h = (edge(&name[..n.min(8)]) ^ edge(&name[n.saturating_sub(8)..]).rotate_left(29))
+        let word = |at: usize| u64::from_le_bytes(name[at..at + 8].try_into().expect("8 bytes"));
+        let half = |at: usize| {
+            u64::from(u32::from_le_bytes(
+                name[at..at + 4].try_into().expect("4 bytes"),
+            ))
+        };
+        let edges = match n {
+            8.. => word(0) ^ word(n - 8).rotate_left(29),
+            4..8 => half(0) | half(n - 4) << 32,
+            _ => u64::from(name[0]) | u64::from(name[n / 2]) << 8 | u64::from(name[n - 1]) << 16,
+        };
+        let h = edges
             .wrapping_add(n as u64)
             .wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let slot = &mut self.slots[(h >> 58) as usize];
         if usize::from(slot.1) == n && slot.0[..n] == *name {
             return slot.2;
         }
-        let verdict = context::classify(name).is_some();
+        let verdict = judge(name);
         slot.0[..n].copy_from_slice(name);
         slot.1 = n as u8;
         slot.2 = verdict;
@@ -643,13 +658,78 @@ impl Finders {
 
     /// Whether some token prefix sits near the start of the run `buf[start..end]`: up to
     /// [`ANCHOR_BEFORE`] bytes before it or [`ANCHOR_INSIDE`] into it. (Service names, which
-    /// the keyword rows are anchored on, come with a secret's name such as `_KEY` or `TOKEN`:
-    /// the keyword passes find those lines.)
+    /// the case-insensitive rows are anchored on, are looked for in the name a run is given
+    /// to: [`Finders::run_after_service`].)
     pub fn run_has_anchor(&self, buf: &[u8], start: usize, end: usize) -> bool {
         self.anchors
             .pairs
             .any_in(&buf[anchor_region(buf, start, end)])
     }
+
+    /// Whether the run `hay[s..e]` is a value given to a name that holds a service's name
+    /// (`"adafruit": "…"`, `ADAFRUIT=…`, `adafruit: …`): the shape of the case-insensitive
+    /// rows where no secret's name (`_KEY`, `TOKEN`) marks the line for the keyword search.
+    /// Most runs are no value, or the value of a name without one (`"id": "msg_…"`).
+    /// Each name's verdict is remembered in `memo` (`"id"` comes before a value on every
+    /// stream-json line).
+    pub fn run_after_service(&self, hay: &[u8], s: usize, e: usize, memo: &mut NameMemo) -> bool {
+        let Some(name) = assigned_name(hay, s, e) else {
+            return false;
+        };
+        memo.remember(&hay[name], |name| {
+            self.anchors
+                .any_case
+                .find_overlapping_iter(name)
+                .any(|m| anchor_counts(name, m.start(), m.len()))
+        })
+    }
+}
+
+/// Longest name [`assigned_name`] takes: a service's name and up to 24 bytes of name after it,
+/// as the rows allow, and some before.
+const NAME_REACH: usize = 64;
+
+/// The name the run `hay[s..e]` is the value of, if it is one: a name before it, then quotes,
+/// blanks or JSON escapes' backslashes, an operator (`=`, `:`, `,`, `=>`'s `>`), and quotes,
+/// blanks or backslashes again (as the rows' own gap, `KW_GAP` in `families`); or else
+/// `NAME=value` in the run itself (`=` is a token byte): the run up to its first `=`.
+fn assigned_name(hay: &[u8], s: usize, e: usize) -> Option<std::ops::Range<usize>> {
+    let gap = |b: u8| matches!(b, b'"' | b'\'' | b' ' | b'\t' | b'\\');
+    let skip = |mut at: usize| {
+        let floor = at.saturating_sub(8);
+        while at > floor && gap(hay[at - 1]) {
+            at -= 1;
+        }
+        at
+    };
+    let op = skip(s);
+    if op > 0 && matches!(hay[op - 1], b'=' | b':' | b',' | b'>') {
+        let end = skip(op - 1);
+        let floor = end.saturating_sub(NAME_REACH);
+        let mut at = end;
+        while at > floor && context::name_byte(hay[at - 1]) {
+            at -= 1;
+        }
+        return (at < end).then_some(at..end);
+    }
+    let eq = first_equals(&hay[s..e.min(s + NAME_REACH)])?;
+    (eq > 0).then_some(s..s + eq)
+}
+
+/// Where the first `=` in `bytes` is, eight bytes at a time (a run is a few dozen bytes: a
+/// call to `memchr` costs more than the search).
+fn first_equals(bytes: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while let Some(w) = bytes.get(i..i + 8) {
+        let x = u64::from_le_bytes(w.try_into().expect("eight bytes")) ^ (0x3d * L);
+        // High bit set at zero bytes of `x`; the lowest one set is the first zero.
+        let zero = x.wrapping_sub(L) & !x & H;
+        if zero != 0 {
+            return Some(i + (zero.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    bytes[i..].iter().position(|&b| b == b'=').map(|p| i + p)
 }
 
 /// The bytes looked at for an anchor of the run `buf[start..end]` (see

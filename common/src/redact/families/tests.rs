@@ -54,6 +54,7 @@ fn generated_samples(every_row: bool) -> (Vec<Sample>, Vec<String>) {
         // the family's own regex matches all of it.
         let shape = f
             .regex
+            .replace(r"(?:\b|\W|$)", "")
             .replace(r"\b", "")
             .replace("(?-u)", "")
             .replace("(?i-u)", "")
@@ -350,6 +351,69 @@ fn every_service_row_value_is_redacted_beside_its_name() {
         leaks.join("\n")
     );
     assert!(checked > 500, "{checked} samples");
+}
+
+/// Every service-name row's values after the service's name alone, as configuration files
+/// and tools' output give them: `"adafruit": "…"` (also inside a stream-json tool result),
+/// `ADAFRUIT=…`, `adafruit: …`, `adafruit = '…'`. No secret's name marks these lines, so the
+/// runs are what finds them: values of 16 bytes or more, whose run starts with the value.
+#[test]
+fn every_service_row_value_is_redacted_after_its_bare_name() {
+    let rules = std::sync::Arc::new(crate::redact::Rules::seed());
+    let mut runner = same_samples_every_run();
+    let (mut checked, mut short, mut leaks) = (0, 0, Vec::new());
+    for &(name, anchors, value, keyword) in ROWS {
+        if !keyword {
+            continue;
+        }
+        let strategy = proptest::string::string_regex(&mostly_alphanumeric(value))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        for (k, anchor) in anchors.iter().cycle().take(8).enumerate() {
+            // An anchor that ends in a separator (`owm_`, `spaces_`) begins a longer name.
+            let service = if anchor.ends_with(['_', '-', '.']) {
+                format!("{anchor}app")
+            } else {
+                anchor.to_string()
+            };
+            let v = strategy.new_tree(&mut runner).expect("a value").current();
+            if v.len() < 16
+                || !v
+                    .bytes()
+                    .take(16)
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-=".contains(&b))
+            {
+                short += 1;
+                continue;
+            }
+            let line = match k % 5 {
+                0 => format!("{{\"{service}\": \"{v}\"}}\n"),
+                1 => format!("{}={v}\n", service.to_ascii_uppercase()),
+                2 => format!("  {service}: {v}\n"),
+                3 => format!("{service} = '{v}'\n"),
+                _ => {
+                    format!(
+                        r#"{{"type":"user","message":{{"content":[{{"type":"tool_result","content":"{{\"{service}\": \"{v}\"}}"}}]}}}}"#
+                    ) + "\n"
+                }
+            };
+            let out = crate::redact::redact_text(&rules, &line);
+            let w = 12.min(v.len());
+            if (0..=v.len() - w).any(|i| out.contains(&v[i..i + w])) && leaks.len() < 40 {
+                leaks.push(format!("{name}: {line:?} -> {out:?}"));
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "{} leaks:\n{}",
+        leaks.len(),
+        leaks.join("\n")
+    );
+    assert!(
+        checked > 500,
+        "{checked} samples ({short} too short for a run)"
+    );
 }
 
 /// `shape` with each class that mixes letters or digits with punctuation weighted
