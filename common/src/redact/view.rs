@@ -106,10 +106,6 @@ impl View {
     /// Append view byte `b`, standing for original range `start..end`.
     #[inline]
     pub(crate) fn push(&mut self, b: u8, start: usize, end: usize) {
-        if end == start + 1 && self.continues(start) {
-            self.bytes.push(b);
-            return;
-        }
         if end == start + 1 {
             self.copy(&[b], start);
             return;

@@ -311,39 +311,54 @@ fn generated_shapes_are_redacted_in_every_presentation() {
     );
 }
 
-/// Every service-name row's values, generated from the row's value shape, beside the
-/// service's name as people write secrets' names: `HEROKU_API_KEY=…`, `heroku_token: "…"`,
-/// `"herokuApiKey": "…"`, `heroku.secret = …`. None may go out whole or in a 12-byte piece,
-/// whichever rule takes it (the secret-name rules take these names whatever the row's own
-/// shape: this holds the names' coverage, not each row's regex).
-#[test]
-fn every_service_row_value_is_redacted_beside_its_name() {
+/// Eight values of every service-name row, generated from the row's value shape, each
+/// printed by `line(anchors, k, value)` (`None`: not a shape the caller holds) and redacted.
+/// Returns how many lines were checked, how many values were passed over, and the leaks (a
+/// 12-byte piece of the value in the output, [`leaked`]), the first 40 of them.
+fn service_row_leaks(
+    line: impl Fn(&[&str], usize, &str) -> Option<String>,
+) -> (usize, usize, Vec<String>) {
     let rules = std::sync::Arc::new(crate::redact::Rules::seed());
     let mut runner = same_samples_every_run();
-    let (mut checked, mut leaks) = (0, Vec::new());
+    let (mut checked, mut passed_over, mut leaks) = (0, 0, Vec::new());
     for &(name, anchors, value, keyword) in ROWS {
         if !keyword {
             continue;
         }
         let strategy = proptest::string::string_regex(&mostly_alphanumeric(value))
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let service = anchors[0].trim_matches(['_', '-', '.']);
         for k in 0..8 {
             let v = strategy.new_tree(&mut runner).expect("a value").current();
-            let line = match k % 4 {
-                0 => format!("export {}_API_KEY={v}\n", service.to_ascii_uppercase()),
-                1 => format!("{service}_token: \"{v}\"\n"),
-                2 => format!("  \"{service}ApiKey\": \"{v}\",\n"),
-                _ => format!("{service}.secret = {v}\n"),
+            let Some(line) = line(anchors, k, &v) else {
+                passed_over += 1;
+                continue;
             };
             let out = crate::redact::redact_text(&rules, &line);
-            let w = 12.min(v.len());
-            if (0..=v.len() - w).any(|i| out.contains(&v[i..i + w])) && leaks.len() < 40 {
+            if leaked(&out, &v) && leaks.len() < 40 {
                 leaks.push(format!("{name}: {line:?} -> {out:?}"));
             }
             checked += 1;
         }
     }
+    (checked, passed_over, leaks)
+}
+
+/// Every service-name row's values beside the service's name as people write secrets'
+/// names: `HEROKU_API_KEY=…`, `heroku_token: "…"`, `"herokuApiKey": "…"`, `heroku.secret =
+/// …`. None may go out whole or in a 12-byte piece, whichever rule takes it (the secret-name
+/// rules take these names whatever the row's own shape: this holds the names' coverage, not
+/// each row's regex).
+#[test]
+fn every_service_row_value_is_redacted_beside_its_name() {
+    let (checked, _, leaks) = service_row_leaks(|anchors, k, v| {
+        let service = anchors[0].trim_matches(['_', '-', '.']);
+        Some(match k % 4 {
+            0 => format!("export {}_API_KEY={v}\n", service.to_ascii_uppercase()),
+            1 => format!("{service}_token: \"{v}\"\n"),
+            2 => format!("  \"{service}ApiKey\": \"{v}\",\n"),
+            _ => format!("{service}.secret = {v}\n"),
+        })
+    });
     assert!(
         leaks.is_empty(),
         "{} leaks:\n{}",
@@ -359,51 +374,30 @@ fn every_service_row_value_is_redacted_beside_its_name() {
 /// runs are what finds them: values of 16 bytes or more, whose run starts with the value.
 #[test]
 fn every_service_row_value_is_redacted_after_its_bare_name() {
-    let rules = std::sync::Arc::new(crate::redact::Rules::seed());
-    let mut runner = same_samples_every_run();
-    let (mut checked, mut short, mut leaks) = (0, 0, Vec::new());
-    for &(name, anchors, value, keyword) in ROWS {
-        if !keyword {
-            continue;
-        }
-        let strategy = proptest::string::string_regex(&mostly_alphanumeric(value))
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-        for (k, anchor) in anchors.iter().cycle().take(8).enumerate() {
-            // An anchor that ends in a separator (`owm_`, `spaces_`) begins a longer name.
-            let service = if anchor.ends_with(['_', '-', '.']) {
-                format!("{anchor}app")
-            } else {
-                anchor.to_string()
-            };
-            let v = strategy.new_tree(&mut runner).expect("a value").current();
-            if v.len() < 16
-                || !v
-                    .bytes()
-                    .take(16)
-                    .all(|b| b.is_ascii_alphanumeric() || b"_-=".contains(&b))
-            {
-                short += 1;
-                continue;
+    let (checked, short, leaks) = service_row_leaks(|anchors, k, v| {
+        let anchor = anchors[k % anchors.len()];
+        // An anchor that ends in a separator (`owm_`, `spaces_`) begins a longer name.
+        let service = if anchor.ends_with(['_', '-', '.']) {
+            format!("{anchor}app")
+        } else {
+            anchor.to_string()
+        };
+        let runs = v.len() >= 16
+            && v.bytes()
+                .take(16)
+                .all(|b| b.is_ascii_alphanumeric() || b"_-=".contains(&b));
+        runs.then(|| match k % 5 {
+            0 => format!("{{\"{service}\": \"{v}\"}}\n"),
+            1 => format!("{}={v}\n", service.to_ascii_uppercase()),
+            2 => format!("  {service}: {v}\n"),
+            3 => format!("{service} = '{v}'\n"),
+            _ => {
+                format!(
+                    r#"{{"type":"user","message":{{"content":[{{"type":"tool_result","content":"{{\"{service}\": \"{v}\"}}"}}]}}}}"#
+                ) + "\n"
             }
-            let line = match k % 5 {
-                0 => format!("{{\"{service}\": \"{v}\"}}\n"),
-                1 => format!("{}={v}\n", service.to_ascii_uppercase()),
-                2 => format!("  {service}: {v}\n"),
-                3 => format!("{service} = '{v}'\n"),
-                _ => {
-                    format!(
-                        r#"{{"type":"user","message":{{"content":[{{"type":"tool_result","content":"{{\"{service}\": \"{v}\"}}"}}]}}}}"#
-                    ) + "\n"
-                }
-            };
-            let out = crate::redact::redact_text(&rules, &line);
-            let w = 12.min(v.len());
-            if (0..=v.len() - w).any(|i| out.contains(&v[i..i + w])) && leaks.len() < 40 {
-                leaks.push(format!("{name}: {line:?} -> {out:?}"));
-            }
-            checked += 1;
-        }
-    }
+        })
+    });
     assert!(
         leaks.is_empty(),
         "{} leaks:\n{}",
