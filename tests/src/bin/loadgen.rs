@@ -288,6 +288,14 @@ fn print_one(m: &Measured) {
         r.elapsed.as_secs_f64(),
         100.0 * r.gateway_cpu / r.elapsed.as_secs_f64()
     );
+    // A saturated gateway answers later, so runners gather more lines into each batch: its
+    // share of a core stays near what is free while the work per batch changes. The CPU per
+    // batch, with the batch size beside it, is what compares two builds.
+    println!(
+        "  gateway CPU per batch {:.0} us, {:.2} events a batch",
+        1e6 * r.gateway_cpu / r.batches.max(1) as f64,
+        r.events_sent as f64 / r.batches.max(1) as f64
+    );
     println!(
         "  loadgen's own CPU {:.1} s = {:.0} % of one core; machine load average {}",
         m.own_cpu,
