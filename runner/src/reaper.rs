@@ -316,14 +316,29 @@ fn cgroup2_dir(mountinfo: &str, path: &str) -> Option<PathBuf> {
 pub fn kill_by_cookie(cookie: &str, spare: &[u32]) -> u64 {
     let needle = format!("{COOKIE_VAR}={cookie}");
     let me = std::process::id();
-    let mut killed = std::collections::BTreeSet::new();
-    for _ in 0..10 {
-        let found: Vec<u32> = carrying(needle.as_bytes())
+    kill_found(|| {
+        carrying(needle.as_bytes())
             .into_iter()
             .filter(|p| *p != me && !spare.contains(p))
-            .collect();
+            .collect()
+    })
+}
+
+/// Kills what `scan` finds until two scans in a row find nothing. One empty scan is not
+/// enough: a process in the middle of `execve` shows an empty environment for a moment, so
+/// a cookie-carrier that is exec'ing (a `setsid` turning into its command) would be missed.
+fn kill_found(mut scan: impl FnMut() -> Vec<u32>) -> u64 {
+    let mut killed = std::collections::BTreeSet::new();
+    let mut quiet = 0;
+    for _ in 0..12 {
+        let found = scan();
         if found.is_empty() {
-            break;
+            quiet += 1;
+            if quiet == 2 {
+                break;
+            }
+        } else {
+            quiet = 0;
         }
         for pid in found {
             if kill(Pid::from_raw(pid as i32), Signal::SIGKILL).is_ok() {
@@ -435,6 +450,32 @@ mod tests {
         );
         late.kill().unwrap();
         late.wait().unwrap();
+    }
+
+    #[test]
+    fn a_carrier_caught_mid_exec_is_killed_on_the_next_scan() {
+        // The first scan sees nothing (the carrier is inside execve, its environment empty
+        // for a moment); the next one sees it. Stopping at the first empty scan missed it.
+        let mut carrier = Command::new("sleep")
+            .arg("300")
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = carrier.id();
+        let mut scans = 0;
+        let killed = kill_found(|| {
+            scans += 1;
+            match scans {
+                1 => Vec::new(),
+                _ if crate::child::is_alive(pid) => vec![pid],
+                _ => Vec::new(),
+            }
+        });
+        assert_eq!(killed, 1);
+        assert!(
+            carrier.wait().unwrap().code().is_none(),
+            "killed by a signal"
+        );
     }
 
     #[test]
