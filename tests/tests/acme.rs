@@ -58,69 +58,102 @@ impl Pebble {
         std::fs::write(&cert_path, cert.pem()).unwrap();
         std::fs::write(&key_path, key.serialize_pem()).unwrap();
 
-        let (listen, management, dns, dns_management) =
-            (free_port(), free_port(), free_port(), free_port());
-        let config = serde_json::json!({"pebble": {
-            "listenAddress": format!("127.0.0.1:{listen}"),
-            "managementListenAddress": format!("127.0.0.1:{management}"),
-            "certificate": cert_path,
-            "privateKey": key_path,
-            "httpPort": free_port(),
-            "tlsPort": tls_port,
-            "ocspResponderURL": "",
-            "externalAccountBindingRequired": false,
-            "certificateValidityPeriod": validity_secs,
-        }});
-        let config_path = dir.join("pebble.json");
-        std::fs::write(&config_path, config.to_string()).unwrap();
-        let log = |name: &str| std::fs::File::create(dir.join(name)).unwrap();
-        let dns_server = Command::new("pebble-challtestsrv")
-            .args(["-dns01", &format!("127.0.0.1:{dns}")])
-            .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
-            .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
-            .args(["-management", &format!("127.0.0.1:{dns_management}")])
-            .stdout(log("challtestsrv.log"))
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let pebble = Command::new("pebble")
-            .arg("-config")
-            .arg(&config_path)
-            .args(["-dnsserver", &format!("127.0.0.1:{dns}")])
-            // Validate at once (not after a random pause), accept every good nonce, and
-            // validate a renewal's challenge again instead of reusing the authorization.
-            .env("PEBBLE_VA_NOSLEEP", "1")
-            .env("PEBBLE_WFE_NONCEREJECT", "0")
-            .env("PEBBLE_AUTHZREUSE", "0")
-            .stdout(log("pebble.log"))
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut me = Self {
-            children: vec![dns_server, pebble],
-            directory: format!("https://127.0.0.1:{listen}/dir"),
-            root: dir.join("pebble-root.pem"),
-            own_ca: cert_path,
-            dns_management,
-        };
-        // Ready when its directory answers; then fetch this run's root.
-        let client = https_client(&me.own_ca);
-        let root = eventually(Duration::from_secs(20), || {
-            let client = client.clone();
-            let url = format!("https://127.0.0.1:{management}/roots/0");
-            let dir_url = me.directory.clone();
-            async move {
-                client
-                    .get(&dir_url)
-                    .send()
-                    .await
-                    .ok()?
-                    .error_for_status()
-                    .ok()?;
-                client.get(&url).send().await.ok()?.text().await.ok()
+        // Ports are picked free and then bound by Pebble: another test may take one in
+        // between, and Pebble then exits at once. So a start whose servers exit is tried
+        // again on fresh ports, and a start that never answers says what Pebble logged.
+        let mut attempt = 0;
+        let (mut me, root) = loop {
+            attempt += 1;
+            let (listen, management, dns, dns_management) =
+                (free_port(), free_port(), free_port(), free_port());
+            let config = serde_json::json!({"pebble": {
+                "listenAddress": format!("127.0.0.1:{listen}"),
+                "managementListenAddress": format!("127.0.0.1:{management}"),
+                "certificate": cert_path,
+                "privateKey": key_path,
+                "httpPort": free_port(),
+                "tlsPort": tls_port,
+                "ocspResponderURL": "",
+                "externalAccountBindingRequired": false,
+                "certificateValidityPeriod": validity_secs,
+            }});
+            let config_path = dir.join("pebble.json");
+            std::fs::write(&config_path, config.to_string()).unwrap();
+            let log = |name: &str| std::fs::File::create(dir.join(name)).unwrap();
+            let dns_server = Command::new("pebble-challtestsrv")
+                .args(["-dns01", &format!("127.0.0.1:{dns}")])
+                .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
+                .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
+                .args(["-management", &format!("127.0.0.1:{dns_management}")])
+                .stdout(log("challtestsrv.log"))
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let pebble = Command::new("pebble")
+                .arg("-config")
+                .arg(&config_path)
+                .args(["-dnsserver", &format!("127.0.0.1:{dns}")])
+                // Validate at once (not after a random pause), accept every good nonce, and
+                // validate a renewal's challenge again instead of reusing the authorization.
+                .env("PEBBLE_VA_NOSLEEP", "1")
+                .env("PEBBLE_WFE_NONCEREJECT", "0")
+                .env("PEBBLE_AUTHZREUSE", "0")
+                .stdout(log("pebble.log"))
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut me = Self {
+                children: vec![dns_server, pebble],
+                directory: format!("https://127.0.0.1:{listen}/dir"),
+                root: dir.join("pebble-root.pem"),
+                own_ca: cert_path.clone(),
+                dns_management,
+            };
+            // Ready when its directory answers; then fetch this run's root.
+            let client = https_client(&me.own_ca);
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            let root = loop {
+                let url = format!("https://127.0.0.1:{management}/roots/0");
+                let ready = async {
+                    client
+                        .get(&me.directory)
+                        .send()
+                        .await
+                        .ok()?
+                        .error_for_status()
+                        .ok()?;
+                    client.get(&url).send().await.ok()?.text().await.ok()
+                };
+                if let Some(root) = ready.await {
+                    break Some(root);
+                }
+                let exited = me
+                    .children
+                    .iter_mut()
+                    .any(|c| !matches!(c.try_wait(), Ok(None)));
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "pebble did not answer within 60 s; its log:\n{}",
+                    std::fs::read_to_string(dir.join("pebble.log")).unwrap_or_default()
+                );
+                if exited {
+                    break None;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            };
+            match root {
+                Some(root) => break (me, root),
+                None => {
+                    let log = std::fs::read_to_string(dir.join("pebble.log")).unwrap_or_default();
+                    drop(me);
+                    assert!(
+                        attempt < 3,
+                        "pebble exited at each of 3 starts; its log:\n{log}"
+                    );
+                    eprintln!("pebble exited at start {attempt} (a port taken?), starting again");
+                }
             }
-        })
-        .await;
+        };
         std::fs::write(&me.root, root).unwrap();
         me.children.shrink_to_fit();
         Some(me)
