@@ -726,8 +726,15 @@ impl Finders {
         }
         // The run may not start its value (`"salesforce": "6t7d2ygym.fg9ynp3.ebtpok5m…"`).
         // (A `=` in the run itself was the first look's: `NAME=` is looked for before it.)
-        let v = value_start(hay, s);
-        v < s && assigned_name(hay, v, s).is_some_and(judge)
+        let (v, eq) = value_start(hay, s);
+        v < s
+            && (eq
+                || v > 0
+                    && matches!(
+                        hay[v - 1],
+                        b'"' | b'\'' | b' ' | b'\t' | b'\\' | b'=' | b':' | b',' | b'>'
+                    ))
+            && assigned_name(hay, v, s).is_some_and(judge)
     }
 }
 
@@ -740,29 +747,44 @@ const VALUE_REACH: usize = 48;
 /// eight at a time (every run after a path's `/` takes this walk). A walk that reaches that
 /// limit found no start (a path's directories, a host name's labels): the run's own start is
 /// returned.
-fn value_start(hay: &[u8], s: usize) -> usize {
+///
+/// Also whether a `=` may be among the bytes walked over (`true` when one is, and sometimes
+/// when one is just before them): without one, and without an operator or a quote before the
+/// start, no name is there to judge, the common case of a path.
+fn value_start(hay: &[u8], s: usize) -> (usize, bool) {
     if s == 0 || !matches!(hay[s - 1], b'.' | b'+' | b'/' | b'!') {
-        return s;
+        return (s, false);
     }
     let floor = s.saturating_sub(VALUE_REACH);
     let mut at = s - 1;
+    let mut eq = 0;
     while at >= floor + 8 {
         let x = u64::from_le_bytes(hay[at - 8..at].try_into().expect("eight bytes"));
+        eq |= equal_signs(x);
         let stops = !joining_bytes(x) & H;
         if stops != 0 {
             // The highest flagged byte is the last one before the value.
-            return at - 8 + (63 - stops.leading_zeros() as usize) / 8 + 1;
+            let v = at - 8 + (63 - stops.leading_zeros() as usize) / 8 + 1;
+            return (v, eq != 0);
         }
         at -= 8;
     }
     while at > floor && joining_byte(hay[at - 1]) {
         at -= 1;
+        eq |= u64::from(hay[at] == b'=');
     }
     if at == floor && floor > 0 && joining_byte(hay[floor - 1]) {
-        s
+        (s, false)
     } else {
-        at
+        (at, eq != 0)
     }
+}
+
+/// The high bit of each `=` among eight bytes.
+#[inline(always)]
+fn equal_signs(x: u64) -> u64 {
+    let y = x ^ (0x3d * L);
+    !(((y & !H) + !H) | y) & H
 }
 
 /// A value's bytes for [`value_start`]: token bytes and `.`, `/`, `+`, `!`.
@@ -790,6 +812,7 @@ const NAME_REACH: usize = 64;
 /// blanks or JSON escapes' backslashes, an operator (`=`, `:`, `,`, `=>`'s `>`), and quotes,
 /// blanks or backslashes again (as the rows' own gap, `KW_GAP` in `families`); or else
 /// `NAME=value` in the run itself (`=` is a token byte): the run up to its first `=`.
+#[inline(always)]
 fn assigned_name(hay: &[u8], s: usize, e: usize) -> Option<std::ops::Range<usize>> {
     if let Some(name) = name_before_operator(hay, s) {
         return Some(name);
@@ -903,7 +926,9 @@ mod tests {
                 })
                 .collect();
             for s in 0..hay.len() {
-                assert_eq!(value_start(&hay, s), one_by_one(&hay, s), "{hay:?} at {s}");
+                let (v, eq) = value_start(&hay, s);
+                assert_eq!(v, one_by_one(&hay, s), "{hay:?} at {s}");
+                assert!(eq || !hay[v..s].contains(&b'='), "{hay:?} at {s}");
             }
         }
     }
