@@ -400,10 +400,10 @@ fn every_service_row_value_is_redacted_after_its_bare_name() {
     assert!(checked > 500, "{checked} samples");
 }
 
-/// The services whose values can be shorter than a run, at their shortest, in the casings
-/// their names come in: each used to go out whole after its bare name.
+/// The services whose values can be shorter than a run, at their shortest, or hold no run at
+/// all, in the casings their names come in: each used to go out whole after its bare name.
 #[test]
-fn values_shorter_than_a_run_are_redacted_after_their_service() {
+fn values_a_run_does_not_find_are_redacted_after_their_service() {
     let rules = std::sync::Arc::new(crate::redact::Rules::seed());
     for (line, value) in [
         ("{\"dropbox\": \"a1b2c3d4e5f6g7h\"}", "a1b2c3d4e5f6g7h"),
@@ -415,6 +415,22 @@ fn values_shorter_than_a_run_are_redacted_after_their_service() {
         ("MINIO: mvt+11me7h", "mvt+11me7h"),
         ("MinIO = \"q8z0x1c2\"", "q8z0x1c2"),
         ("'DropBox': 'z9y8x7w6v5u4t3s'", "z9y8x7w6v5u4t3s"),
+        (
+            "  imagekit: private_6a83h34+324w6+887pq54ieneyfy",
+            "6a83h34+324w6+887pq54ieneyfy",
+        ),
+        (
+            "sfdc = '44iwyu1hsx.4xb86!y73x3k6.er272mx6zw69kq4!l2i11'",
+            "er272mx6zw69kq4!l2i11",
+        ),
+        (
+            "Salesforce: 44iwyu1hsx.4xb86!y73x3k6.er272mx6zw69kq4!l2i11",
+            "er272mx6zw69kq4!l2i11",
+        ),
+        (
+            "{\"spaces_app\": \"drw068i9nn981e+fbj3l2/za+di15p41y60x09+iq\"}",
+            "di15p41y60x09+iq",
+        ),
         ("{\"chromatic\": \"onz5y4f92q82\"}", "onz5y4f92q82"),
         ("CHROMATIC: wrr7k39xzmbu", "wrr7k39xzmbu"),
     ] {
