@@ -37,11 +37,15 @@ const H: u64 = 0x8080_8080_8080_8080;
 #[inline(always)]
 fn token_bytes(x: u64) -> u64 {
     let ge30 = ((x & !H) + 0x50 * L) & !x & H;
-    let is = |b: u64| {
-        let y = x ^ (b * L);
-        !(((y & !H) + !H) | y) & H
-    };
-    (ge30 & !is(0x3a)) | is(0x2d)
+    (ge30 & !bytes_equal(x, b':')) | bytes_equal(x, b'-')
+}
+
+/// High bit of each of the eight bytes of `x` that is `b` (exact for every byte: no borrow
+/// from one byte reaches the next).
+#[inline(always)]
+fn bytes_equal(x: u64, b: u8) -> u64 {
+    let y = x ^ (u64::from(b) * L);
+    !(((y & !H) + !H) | y) & H
 }
 
 fn token_byte(b: u8) -> bool {
@@ -755,12 +759,7 @@ impl Finders {
         // (A `=` in the run itself was the first look's: `NAME=` is looked for before it.)
         let (v, eq) = value_start(hay, s);
         v < s
-            && (eq
-                || v > 0
-                    && matches!(
-                        hay[v - 1],
-                        b'"' | b'\'' | b' ' | b'\t' | b'\\' | b'=' | b':' | b',' | b'>'
-                    ))
+            && (eq || v > 0 && (gap(hay[v - 1]) || operator(hay[v - 1])))
             && assigned_name(hay, v, s).is_some_and(judge)
     }
 }
@@ -787,7 +786,7 @@ fn value_start(hay: &[u8], s: usize) -> (usize, bool) {
     let mut eq = 0;
     while at >= floor + 8 {
         let x = u64::from_le_bytes(hay[at - 8..at].try_into().expect("eight bytes"));
-        eq |= equal_signs(x);
+        eq |= bytes_equal(x, b'=');
         let stops = !joining_bytes(x) & H;
         if stops != 0 {
             // The highest flagged byte is the last one before the value.
@@ -807,13 +806,6 @@ fn value_start(hay: &[u8], s: usize) -> (usize, bool) {
     }
 }
 
-/// The high bit of each `=` among eight bytes.
-#[inline(always)]
-fn equal_signs(x: u64) -> u64 {
-    let y = x ^ (0x3d * L);
-    !(((y & !H) + !H) | y) & H
-}
-
 /// A value's bytes for [`value_start`]: token bytes and `.`, `/`, `+`, `!`.
 fn joining_byte(b: u8) -> bool {
     token_byte(b) || matches!(b, b'.' | b'+' | b'/' | b'!')
@@ -822,13 +814,9 @@ fn joining_byte(b: u8) -> bool {
 /// [`joining_byte`] for eight bytes at once: the high bit of each joining byte set.
 #[inline(always)]
 fn joining_bytes(x: u64) -> u64 {
-    let is = |b: u64| {
-        let y = x ^ (b * L);
-        !(((y & !H) + !H) | y) & H
-    };
     // 0x2d..=0x7f holds `-`, `.`, `/` and the token bytes, and `:`, which is not one.
     let ge2d = ((x & !H) + 0x53 * L) & !x & H;
-    (ge2d & !is(0x3a)) | is(0x2b) | is(0x21)
+    (ge2d & !bytes_equal(x, b':')) | bytes_equal(x, b'+') | bytes_equal(x, b'!')
 }
 
 /// Longest name [`assigned_name`] takes: a service's name and up to 24 bytes of name after it,
@@ -851,7 +839,6 @@ fn assigned_name(hay: &[u8], s: usize, e: usize) -> Option<std::ops::Range<usize
 /// The name before an operator and quotes before `s` (`"name": "…`, `name = '…`).
 #[inline(always)]
 fn name_before_operator(hay: &[u8], s: usize) -> Option<std::ops::Range<usize>> {
-    let gap = |b: u8| matches!(b, b'"' | b'\'' | b' ' | b'\t' | b'\\');
     let skip = |mut at: usize| {
         let floor = at.saturating_sub(8);
         while at > floor && gap(hay[at - 1]) {
@@ -860,7 +847,7 @@ fn name_before_operator(hay: &[u8], s: usize) -> Option<std::ops::Range<usize>> 
         at
     };
     let op = skip(s);
-    if op > 0 && matches!(hay[op - 1], b'=' | b':' | b',' | b'>') {
+    if op > 0 && operator(hay[op - 1]) {
         let end = skip(op - 1);
         let floor = end.saturating_sub(NAME_REACH);
         let mut at = end;
@@ -872,16 +859,24 @@ fn name_before_operator(hay: &[u8], s: usize) -> Option<std::ops::Range<usize>> 
     None
 }
 
+/// Quotes, blanks and JSON escapes' backslashes around an assignment's operator.
+fn gap(b: u8) -> bool {
+    matches!(b, b'"' | b'\'' | b' ' | b'\t' | b'\\')
+}
+
+/// An assignment's operator: `=`, `:`, `,`, `=>`'s `>`.
+fn operator(b: u8) -> bool {
+    matches!(b, b'=' | b':' | b',' | b'>')
+}
+
 /// Where the first `=` in `bytes` is, eight bytes at a time (a run is a few dozen bytes: a
 /// call to `memchr` costs more than the search).
 fn first_equals(bytes: &[u8]) -> Option<usize> {
     let mut i = 0;
     while let Some(w) = bytes.get(i..i + 8) {
-        let x = u64::from_le_bytes(w.try_into().expect("eight bytes")) ^ (0x3d * L);
-        // High bit set at zero bytes of `x`; the lowest one set is the first zero.
-        let zero = x.wrapping_sub(L) & !x & H;
-        if zero != 0 {
-            return Some(i + (zero.trailing_zeros() / 8) as usize);
+        let eq = bytes_equal(u64::from_le_bytes(w.try_into().expect("eight bytes")), b'=');
+        if eq != 0 {
+            return Some(i + (eq.trailing_zeros() / 8) as usize);
         }
         i += 8;
     }
@@ -911,6 +906,10 @@ fn anchor_region(buf: &[u8], start: usize, end: usize) -> std::ops::Range<usize>
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use proptest::prelude::Rng;
+    use proptest::test_runner::{RngAlgorithm, TestRng};
+
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn the_keywords_are_searched_by_teddy_not_the_automaton() {
@@ -972,9 +971,41 @@ mod tests {
             }
         }
     }
-    use super::*;
-    use proptest::prelude::Rng;
-    use proptest::test_runner::{RngAlgorithm, TestRng};
+
+    #[test]
+    fn every_piece_of_a_short_service_is_a_keyword_judged_by_its_whole_name() {
+        let mut memo = NameMemo::default();
+        let mut pieces = 0;
+        for lit in KEYWORDS {
+            let Some(&(_, name, at)) = SHORT_SERVICES
+                .iter()
+                .find(|(piece, _, _)| piece.eq_ignore_ascii_case(lit.as_bytes()))
+            else {
+                continue;
+            };
+            pieces += 1;
+            // The piece in its own name, in the literal's casing: a hit.
+            let mut named = name.to_vec();
+            named[at..at + lit.len()].copy_from_slice(lit.as_bytes());
+            let line = [b"  ".as_slice(), &named, b": x"].concat();
+            assert!(
+                keyword_hit(&line, 2 + at, lit.as_bytes(), &mut memo),
+                "{lit:?} in {:?}",
+                String::from_utf8_lossy(&line)
+            );
+            // The piece in another word: none (where the piece is not the whole name).
+            if lit.len() == name.len() {
+                continue;
+            }
+            let other = [b"  un".as_slice(), lit.as_bytes(), b"ed: x"].concat();
+            assert!(
+                !keyword_hit(&other, 4, lit.as_bytes(), &mut memo),
+                "{lit:?} in {:?}",
+                String::from_utf8_lossy(&other)
+            );
+        }
+        assert!(pieces >= 2 * SHORT_SERVICES.len(), "{pieces} pieces");
+    }
 
     fn naive(buf: &[u8]) -> Option<(usize, usize)> {
         let mut run = 0;
