@@ -435,7 +435,12 @@ fn collect(p: &Pattern, view: &[u8], rule: usize, found: &mut Vec<Span>) {
         let groups = p.regex.capture_names().enumerate();
         for (g, _) in groups.filter(|(_, n)| n.is_some_and(|n| n.starts_with("secret"))) {
             let Some(m) = caps.get(g) else { continue };
-            if m.end() > m.start() {
+            // A word, not a key: letters only and shorter than a run. A service's name before
+            // a list or prose (`MinIO, Imagekit`, `minio: starting`) matches a row that takes
+            // 8 to 15 letters or digits; random keys of that length have a digit in all but a
+            // few in a hundred, the weak names' rule (`context::plausible`).
+            let word = m.len() < 16 && m.as_bytes().iter().all(u8::is_ascii_alphabetic);
+            if m.end() > m.start() && !word {
                 found.push(Span {
                     start: m.start(),
                     end: m.end(),

@@ -400,6 +400,23 @@ fn every_service_row_value_is_redacted_after_its_bare_name() {
     assert!(checked > 500, "{checked} samples");
 }
 
+/// Prose and lists that name those services keep their words: a row that takes 8 to 15
+/// letters or digits after the name must not take a word (`MinIO, Imagekit`).
+#[test]
+fn words_after_a_service_name_are_not_its_values() {
+    let rules = std::sync::Arc::new(crate::redact::Rules::seed());
+    for line in [
+        "object stores: MinIO, Imagekit, Dropbox, Salesforce",
+        "minio: starting",
+        "Dropbox: Synchronizing",
+        "chromatic: published storybook",
+        "imgur = uploading",
+    ] {
+        let out = crate::redact::redact_text(&rules, &format!("{line}\n"));
+        assert_eq!(out, format!("{line}\n"));
+    }
+}
+
 /// The services whose values can be shorter than a run, at their shortest, or hold no run at
 /// all, in the casings their names come in: each used to go out whole after its bare name.
 #[test]
