@@ -138,3 +138,36 @@ test('approval cards: phone-readable, counted in the title, Allow, Deny with a m
   await desk.context.close();
   await stopGateway(gw);
 });
+
+// The runs list stream's first snapshot can be newer than the run the open view read for itself:
+// a request that arrived between the view's read and the list stream's start is only in the
+// snapshot (its live update went out before the list stream subscribed). The view must take it.
+test('an approval that only the list snapshot carries shows on the open run', { timeout: 60000 }, async () => {
+  const dir = mkdtempSync(join(work, 'approvals-snapshot-'));
+  const gw = await startGateway(dir);
+  const setup = await newPage();
+  await signIn(setup.page, gw.url);
+  const run = await createRunInPage(setup.page, { name: 'push it', cwd: '/home/dev/repo' });
+  await setup.context.close();
+  seq = 0;
+  await ingest(gw, run, [marker({ event: 'turn_started', turn: 1, prompt: 'push' })]);
+
+  // Hold the list stream back until the view has read its run and the request is stored.
+  const desk = await newPage({ viewport: { width: 1280, height: 800 } });
+  let release;
+  const released = new Promise((ok) => (release = ok));
+  await desk.context.route((url) => url.pathname === '/api/stream', async (route) => {
+    await released;
+    await route.continue();
+  });
+  await signIn(desk.page, `${gw.url}/runs/${run.run_id}`);
+  await desk.page.waitForSelector('.run-view:not([hidden]) .conn[data-state="live"]');
+  await ingest(gw, run, [bash('pr_dddddddddddddddd', 'git push --tags')]);
+  release();
+  const card = '.run-view:not([hidden]) .approval[data-request="pr_dddddddddddddddd"]';
+  await desk.page.waitForSelector(card, { timeout: 15000 });
+  assert.equal(await desk.page.textContent(`${card} .approval-command`), 'git push --tags');
+  assert.deepEqual(desk.problems, { dialogs: [], errors: [] });
+  await desk.context.close();
+  await stopGateway(gw);
+});

@@ -8,7 +8,7 @@
 
 import { api, setCsrf, whenSignedOut } from './api.mjs';
 import { $, copyText, el, setAttention, setTitle } from './dom.mjs';
-import { needingApproval, shellQuote, shownStatus } from './format.mjs';
+import { fresherRun, needingApproval, shellQuote, shownStatus } from './format.mjs';
 import { RunsList } from './runs.mjs';
 import { RunView } from './runview.mjs';
 import { setUpViewer } from './viewer.mjs';
@@ -224,15 +224,23 @@ const listStream = {
     setConn('connecting', 'connecting');
     const es = new EventSource('/api/stream');
     this.es = es;
+    // A snapshot opens every (re)connect. What changed before the stream subscribed, or while it
+    // was away, is only there: the open views take it too (each keeps the fresher of the
+    // snapshot's summary and the one it read itself), and the runs open in tabs stay listed.
     es.addEventListener('runs', (ev) => {
+      const before = new Map(runs);
       runs.clear();
-      for (const r of JSON.parse(ev.data)) runs.set(r.id, r);
+      for (const r of JSON.parse(ev.data)) runs.set(r.id, fresherRun(before.get(r.id), r));
+      for (const id of views.keys()) {
+        if (!runs.has(id) && before.has(id)) runs.set(id, before.get(id));
+        if (runs.has(id)) dirty.add(id);
+      }
       setConn('live', 'live');
       changed();
     });
     es.addEventListener('run', (ev) => {
       const r = JSON.parse(ev.data);
-      runs.set(r.id, r);
+      runs.set(r.id, fresherRun(runs.get(r.id), r));
       changed(r.id);
     });
     es.onopen = () => setConn('live', 'live');
