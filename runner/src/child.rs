@@ -374,7 +374,7 @@ fn children_of(pid: &str) -> Option<Vec<u32>> {
 }
 
 /// This process's children.
-fn own_children() -> Option<Vec<u32>> {
+pub(crate) fn own_children() -> Option<Vec<u32>> {
     children_of("self")
 }
 

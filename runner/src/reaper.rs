@@ -314,10 +314,10 @@ fn cgroup2_dir(mountinfo: &str, path: &str) -> Option<PathBuf> {
 /// Kill (SIGKILL) every process whose environment holds the cookie, except `spare`, until none
 /// is left (a few passes: a dying parent's child may fork once more). Returns how many.
 pub fn kill_by_cookie(cookie: &str, spare: &[u32]) -> u64 {
-    let needle = format!("{COOKIE_VAR}={cookie}");
+    let mut walk = Walk::new(cookie);
     let me = std::process::id();
     kill_found(|| {
-        carrying(needle.as_bytes())
+        walk.carriers()
             .into_iter()
             .filter(|p| *p != me && !spare.contains(p))
             .collect()
@@ -350,19 +350,78 @@ fn kill_found(mut scan: impl FnMut() -> Vec<u32>) -> u64 {
     killed.len() as u64
 }
 
-/// Live processes whose environment has the entry `needle` (`NAME=value`); those whose
-/// environment cannot be read (another user's) are not.
-fn carrying(needle: &[u8]) -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ"))
-                .is_ok_and(|env| env.split(|&b| b == 0).any(|entry| entry == needle))
-        })
-        .filter(|&pid| crate::child::is_alive(pid))
-        .collect()
+/// The walks of `/proc` for one cookie. Reading a process's environment reads its memory (the
+/// kernel maps the pages of its stack), and with 200 runs on a machine every ending run reads
+/// some 800 of them, twice. A process whose environment was read whole and without the cookie
+/// does not come to carry it: what `/proc/<pid>/environ` shows changes only with the process's
+/// own `execve`, which passes on its own environment or one it was given by whoever knew the
+/// cookie. A child between `fork` and `execve` shows its parent's environment, so a carrier's
+/// child shows the cookie, and only the runner (which knows the cookie without carrying it)
+/// could start a child that shows none and then carries it: the runner's children are never
+/// skipped. Later walks read only processes not seen before, those that showed nothing (inside
+/// `execve`, zombies, kernel threads) and this process's children. A skipped pid could be a new
+/// process only if the kernel had handed out every other pid up to `pid_max` between two
+/// walks, 20 ms apart.
+struct Walk {
+    needle: Vec<u8>,
+    settled: std::collections::HashSet<u32>,
+    buf: Vec<u8>,
+}
+
+impl Walk {
+    fn new(cookie: &str) -> Self {
+        Self {
+            needle: format!("{COOKIE_VAR}={cookie}").into_bytes(),
+            settled: std::collections::HashSet::new(),
+            buf: Vec::with_capacity(16 * 1024),
+        }
+    }
+
+    /// Live processes whose environment has the cookie's entry; those whose environment cannot
+    /// be read (another user's) are not.
+    fn carriers(&mut self) -> Vec<u32> {
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        let mut found = Vec::new();
+        for pid in dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()) {
+            if self.settled.contains(&pid) {
+                continue;
+            }
+            self.buf.clear();
+            let read = std::fs::File::open(format!("/proc/{pid}/environ"))
+                .and_then(|mut f| f.read_to_end(&mut self.buf));
+            match read {
+                Ok(_)
+                    if self.buf.split(|&b| b == 0).any(|e| e == self.needle)
+                        && crate::child::is_alive(pid) =>
+                {
+                    found.push(pid);
+                }
+                Ok(_) if !self.buf.is_empty() => {
+                    self.settled.insert(pid);
+                }
+                // Empty (exec'ing, a zombie, a kernel thread) or gone: looked at again.
+                _ => {}
+            }
+        }
+        // Listed after the walk: a child read before its `execve` is a child still (or gone).
+        match crate::child::own_children() {
+            Some(children) => {
+                for pid in children {
+                    self.settled.remove(&pid);
+                }
+            }
+            None => self.settled.clear(),
+        }
+        found
+    }
+}
+
+/// Live processes carrying `cookie`, in one walk.
+#[cfg(test)]
+fn carrying(cookie: &str) -> Vec<u32> {
+    Walk::new(cookie).carriers()
 }
 
 #[cfg(test)]
@@ -435,7 +494,7 @@ mod tests {
             .spawn()
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
-        while carrying(format!("{COOKIE_VAR}={cookie}").as_bytes()).is_empty() {
+        while carrying(&cookie).is_empty() {
             assert!(
                 Instant::now() < deadline,
                 "the late process never showed up"
@@ -479,6 +538,69 @@ mod tests {
     }
 
     #[test]
+    fn a_later_walk_skips_only_processes_read_whole_without_the_cookie() {
+        let cookie = crate::client::random_b64(24);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        // Not this process's child (its shell exits; init or a subreaper adopts it), no
+        // cookie: skipped once read whole.
+        let shell = Command::new("sh")
+            .args(["-c", "sleep 300 </dev/null >/dev/null 2>&1 & echo $!"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stranger: u32 = String::from_utf8(shell.stdout)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // This process's child, no cookie: looked at by every walk.
+        let mut own = Command::new("sleep")
+            .arg("300")
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Exited and not waited for (a zombie, an empty environment, as a process inside
+        // execve shows): looked at by every walk.
+        let mut zombie = Command::new("true").stdin(Stdio::null()).spawn().unwrap();
+        while std::fs::read(format!("/proc/{}/environ", zombie.id()))
+            .is_ok_and(|env| !env.is_empty())
+        {
+            assert!(Instant::now() < deadline, "`true` never exited");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let mut walk = Walk::new(&cookie);
+        while !walk.settled.contains(&stranger) {
+            assert!(walk.carriers().is_empty());
+            assert!(Instant::now() < deadline, "the stranger was never skipped");
+        }
+        assert!(
+            !walk.settled.contains(&own.id()),
+            "a child of this process is looked at again"
+        );
+        assert!(
+            !walk.settled.contains(&zombie.id()),
+            "an empty environment is looked at again"
+        );
+        // A carrier started after the first walk is found by the next one.
+        let mut marked = Command::new("sleep")
+            .arg("300")
+            .env(COOKIE_VAR, &cookie)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        while !walk.carriers().contains(&marked.id()) {
+            assert!(Instant::now() < deadline, "the carrier was never found");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        kill(Pid::from_raw(stranger as i32), Signal::SIGKILL).unwrap();
+        for c in [&mut own, &mut marked] {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+        zombie.wait().unwrap();
+    }
+
+    #[test]
     fn the_cookie_finds_a_detached_process_and_nothing_else() {
         let cookie = crate::client::random_b64(24);
         let spawn = |with: bool| {
@@ -492,7 +614,7 @@ mod tests {
         let (mut marked, mut other) = (spawn(true), spawn(false));
         let deadline = Instant::now() + Duration::from_secs(5);
         // setsid may fork first: wait until the marked sleep carries the cookie.
-        while carrying(format!("{COOKIE_VAR}={cookie}").as_bytes()).is_empty() {
+        while carrying(&cookie).is_empty() {
             assert!(
                 Instant::now() < deadline,
                 "the marked process never showed up"
