@@ -225,16 +225,13 @@ const listStream = {
     const es = new EventSource('/api/stream');
     this.es = es;
     // A snapshot opens every (re)connect. What changed before the stream subscribed, or while it
-    // was away, is only there: the open views take it too (each keeps the fresher of the
-    // snapshot's summary and the one it read itself), and the runs open in tabs stay listed.
+    // was away, is only there: the open views take it too, each summary the fresher of the
+    // snapshot's and the one the view read itself.
     es.addEventListener('runs', (ev) => {
       const before = new Map(runs);
       runs.clear();
       for (const r of JSON.parse(ev.data)) runs.set(r.id, fresherRun(before.get(r.id), r));
-      for (const id of views.keys()) {
-        if (!runs.has(id) && before.has(id)) runs.set(id, before.get(id));
-        if (runs.has(id)) dirty.add(id);
-      }
+      for (const id of views.keys()) if (runs.has(id)) dirty.add(id);
       setConn('live', 'live');
       changed();
     });

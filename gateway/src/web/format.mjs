@@ -104,7 +104,9 @@ export function shownStatus(run) {
 export function fresherRun(current, incoming) {
   if (!current || current.id !== incoming.id) return incoming;
   if ((current.last_sequence ?? 0) > (incoming.last_sequence ?? 0)) return current;
-  return { ...current, ...incoming };
+  // Whole, not merged: a summary leaves out what is false or unset (`agent_offline`, `reason`),
+  // and a merge would keep an agent offline for good once it was.
+  return incoming;
 }
 
 /** How many of `runs` need approval. */

@@ -94,8 +94,13 @@ test('a run summary read by a request never replaces a later one from the list s
   const later = { id: 'r_1', status: 'running', last_sequence: 12, claude: { cost_usd: 0.05, between_turns: true }, agent: 'box' };
   const stale = { id: 'r_1', status: 'running', last_sequence: 7, claude: null };
   assert.equal(f.fresherRun(later, stale), later);
-  // Equal or later: the answer wins, over the fields the list had.
-  assert.deepEqual(f.fresherRun(later, { id: 'r_1', status: 'running', last_sequence: 12, pinned: true }), { ...later, pinned: true });
+  // Equal or later: the answer wins whole. Fields a summary leaves out when false or unset are
+  // not kept from the one before (an agent back online stays shown offline otherwise).
+  const pinned = { id: 'r_1', status: 'running', last_sequence: 12, pinned: true };
+  assert.equal(f.fresherRun(later, pinned), pinned);
+  const offline = { ...later, agent_offline: true };
+  const back = { ...later };
+  assert.equal(f.fresherRun(offline, back).agent_offline, undefined);
   assert.deepEqual(f.fresherRun(stale, later), later);
   assert.equal(f.fresherRun(undefined, stale), stale);
   assert.equal(f.fresherRun({ id: 'r_2', last_sequence: 99 }, stale), stale);
