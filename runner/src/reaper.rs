@@ -203,7 +203,9 @@ pub fn reaper_main(cgroup: Option<PathBuf>, cookie: &str) -> i32 {
         }
         .kill_all();
     }
-    kill_by_cookie(cookie, &[std::process::id()]);
+    // The runner may have died while starting a child, which shows the runner's environment
+    // (without the cookie) until its `execve`: every walk reads every process.
+    kill_walking(Walk::new(cookie, false), &[std::process::id()]);
     0
 }
 
@@ -314,7 +316,10 @@ fn cgroup2_dir(mountinfo: &str, path: &str) -> Option<PathBuf> {
 /// Kill (SIGKILL) every process whose environment holds the cookie, except `spare`, until none
 /// is left (a few passes: a dying parent's child may fork once more). Returns how many.
 pub fn kill_by_cookie(cookie: &str, spare: &[u32]) -> u64 {
-    let mut walk = Walk::new(cookie);
+    kill_walking(Walk::new(cookie, true), spare)
+}
+
+fn kill_walking(mut walk: Walk, spare: &[u32]) -> u64 {
     let me = std::process::id();
     kill_found(|| {
         walk.carriers()
@@ -361,19 +366,26 @@ fn kill_found(mut scan: impl FnMut() -> Vec<u32>) -> u64 {
 /// skipped. Later walks read only processes not seen before, those that showed nothing (inside
 /// `execve`, zombies, kernel threads) and this process's children. A skipped pid could be a new
 /// process only if the kernel had handed out every other pid up to `pid_max` between two
-/// walks, 20 ms apart.
+/// walks, 20 ms apart. The reaper, walking after the runner died (perhaps while starting a
+/// child), skips nothing. Not covered: a carrier that wrote over its own environment's memory
+/// (a `setproctitle`) shows no cookie, and a child it starts while the first walk reads it
+/// looks the same until its `execve`; before, the second walk read that child again.
 struct Walk {
     needle: Vec<u8>,
     settled: std::collections::HashSet<u32>,
     buf: Vec<u8>,
+    skip: bool,
 }
 
 impl Walk {
-    fn new(cookie: &str) -> Self {
+    /// `skip`: later walks skip what an earlier one read whole (see above); without it, every
+    /// walk reads every process.
+    fn new(cookie: &str, skip: bool) -> Self {
         Self {
             needle: format!("{COOKIE_VAR}={cookie}").into_bytes(),
             settled: std::collections::HashSet::new(),
             buf: Vec::with_capacity(16 * 1024),
+            skip,
         }
     }
 
@@ -398,7 +410,7 @@ impl Walk {
                 {
                     found.push(pid);
                 }
-                Ok(_) if !self.buf.is_empty() => {
+                Ok(_) if self.skip && !self.buf.is_empty() => {
                     self.settled.insert(pid);
                 }
                 // Empty (exec'ing, a zombie, a kernel thread) or gone: looked at again.
@@ -421,7 +433,7 @@ impl Walk {
 /// Live processes carrying `cookie`, in one walk.
 #[cfg(test)]
 fn carrying(cookie: &str) -> Vec<u32> {
-    Walk::new(cookie).carriers()
+    Walk::new(cookie, false).carriers()
 }
 
 #[cfg(test)]
@@ -541,18 +553,25 @@ mod tests {
     fn a_later_walk_skips_only_processes_read_whole_without_the_cookie() {
         let cookie = crate::client::random_b64(24);
         let deadline = Instant::now() + Duration::from_secs(5);
-        // Not this process's child (its shell exits; init or a subreaper adopts it), no
-        // cookie: skipped once read whole.
-        let shell = Command::new("sh")
-            .args(["-c", "sleep 300 </dev/null >/dev/null 2>&1 & echo $!"])
+        // Not this process's child (a child of its child, which stays alive so that the
+        // stranger is adopted by nobody, whoever is a subreaper), no cookie: skipped once read
+        // whole.
+        let mut parent = Command::new("sh")
+            .args([
+                "-c",
+                "sleep 300 </dev/null >/dev/null 2>&1 & echo $!; exec sleep 300",
+            ])
             .stdin(Stdio::null())
-            .output()
+            .stdout(Stdio::piped())
+            .spawn()
             .unwrap();
-        let stranger: u32 = String::from_utf8(shell.stdout)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(parent.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let stranger: u32 = line.trim().parse().unwrap();
         // This process's child, no cookie: looked at by every walk.
         let mut own = Command::new("sleep")
             .arg("300")
@@ -568,7 +587,7 @@ mod tests {
             assert!(Instant::now() < deadline, "`true` never exited");
             std::thread::sleep(Duration::from_millis(5));
         }
-        let mut walk = Walk::new(&cookie);
+        let mut walk = Walk::new(&cookie, true);
         while !walk.settled.contains(&stranger) {
             assert!(walk.carriers().is_empty());
             assert!(Instant::now() < deadline, "the stranger was never skipped");
@@ -581,6 +600,9 @@ mod tests {
             !walk.settled.contains(&zombie.id()),
             "an empty environment is looked at again"
         );
+        let mut whole = Walk::new(&cookie, false);
+        assert!(whole.carriers().is_empty());
+        assert!(whole.settled.is_empty(), "the reaper's walks skip nothing");
         // A carrier started after the first walk is found by the next one.
         let mut marked = Command::new("sleep")
             .arg("300")
@@ -593,7 +615,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         kill(Pid::from_raw(stranger as i32), Signal::SIGKILL).unwrap();
-        for c in [&mut own, &mut marked] {
+        for c in [&mut parent, &mut own, &mut marked] {
             c.kill().unwrap();
             c.wait().unwrap();
         }
