@@ -171,3 +171,32 @@ test('an approval that only the list snapshot carries shows on the open run', { 
   await desk.context.close();
   await stopGateway(gw);
 });
+
+// The run's own stream carries its requests and decisions: the cards follow it even while the
+// runs list stream never connects.
+test('approval cards follow the run stream when the list stream is cut', { timeout: 60000 }, async () => {
+  const dir = mkdtempSync(join(work, 'approvals-cut-'));
+  const gw = await startGateway(dir);
+  const setup = await newPage();
+  await signIn(setup.page, gw.url);
+  const run = await createRunInPage(setup.page, { name: 'tag it', cwd: '/home/dev/repo' });
+  await setup.context.close();
+  seq = 0;
+  await ingest(gw, run, [marker({ event: 'turn_started', turn: 1, prompt: 'tag' })]);
+
+  const desk = await newPage({ viewport: { width: 1280, height: 800 } });
+  await desk.context.route((url) => url.pathname === '/api/stream', (route) => route.abort('connectionreset'));
+  await signIn(desk.page, `${gw.url}/runs/${run.run_id}`);
+  await desk.page.waitForSelector('.run-view:not([hidden]) .conn[data-state="live"]');
+  await ingest(gw, run, [bash('pr_eeeeeeeeeeeeeeee', 'git tag v1')]);
+  const card = '.run-view:not([hidden]) .approval[data-request="pr_eeeeeeeeeeeeeeee"]';
+  await desk.page.waitForSelector(card, { timeout: 15000 });
+  assert.equal(await desk.page.textContent(`${card} .approval-command`), 'git tag v1');
+  await ingest(gw, run, [
+    marker({ event: 'permission_decision', requestId: 'pr_eeeeeeeeeeeeeeee', decision: 'allow', by: 'admin', tool: 'Bash' }),
+  ]);
+  await desk.page.waitForSelector('.run-view:not([hidden]) .approvals', { state: 'hidden', timeout: 15000 });
+  assert.deepEqual(desk.problems.errors, []);
+  await desk.context.close();
+  await stopGateway(gw);
+});

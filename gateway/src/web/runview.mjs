@@ -487,6 +487,14 @@ export class RunView {
     this.artifacts.hidden = false;
   }
 
+  /** Read the run's summary once a burst of its events has passed. */
+  readRunSoon() {
+    clearTimeout(this.runTimer);
+    this.runTimer = setTimeout(() => {
+      api('GET', runPath(this.id)).then((r) => this.adopt(r), () => {});
+    }, 250);
+  }
+
   loadArtifactsSoon() {
     clearTimeout(this.artifactTimer);
     this.artifactTimer = setTimeout(() => this.loadArtifacts(), 800);
@@ -657,6 +665,9 @@ export class RunView {
     }
     const ev = e.type === 'marker' && e.data ? e.data.event : null;
     if (['finished', 'files', 'file'].includes(ev) || (e.type === 'info' && /latest\.diff/.test(String(e.data)))) this.loadArtifactsSoon();
+    // A request or a decision changes the run's waiting requests: the cards follow the run's
+    // own stream too, not only the list stream (which may lag, or be cut while this one is not).
+    if (ev === 'permission_request' || ev === 'permission_decision') this.readRunSoon();
     if (e.type === 'error' || e.type === 'marker' || (e.type === 'stdout' && String(e.data).startsWith('{'))) this.refreshTranscript();
     this.log.receive(e);
   }
