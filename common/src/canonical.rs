@@ -90,16 +90,13 @@ pub fn is_canonical_string(text: &str) -> bool {
 pub fn write_string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     let bytes = s.as_bytes();
-    // Most lines need no escape: a look at every byte (32 a step), then one copy.
-    if !bytes.iter().fold(false, |seen, &c| {
-        seen | (c < 0x20) | (c == b'"') | (c == b'\\')
-    }) {
-        out.extend_from_slice(bytes);
-        out.push(b'"');
-        return;
-    }
     let mut start = 0;
-    for (i, &c) in bytes.iter().enumerate() {
+    // Most lines need no escape and are copied whole; coloured output and JSON lines have a few,
+    // each found sixteen bytes at a time rather than byte by byte.
+    while let Some(k) = next_escape(&bytes[start..]) {
+        let i = start + k;
+        let c = bytes[i];
+        out.extend_from_slice(&bytes[start..i]);
         let escape: &[u8] = match c {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -108,10 +105,8 @@ pub fn write_string(s: &str, out: &mut Vec<u8>) {
             b'\n' => b"\\n",
             b'\r' => b"\\r",
             b'\t' => b"\\t",
-            0x00..=0x1f => b"",
-            _ => continue,
+            _ => b"",
         };
-        out.extend_from_slice(&bytes[start..i]);
         if escape.is_empty() {
             const HEX: &[u8; 16] = b"0123456789abcdef";
             out.extend_from_slice(b"\\u00");
@@ -124,6 +119,35 @@ pub fn write_string(s: &str, out: &mut Vec<u8>) {
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// Whether JSON must escape `c` in a string: a control byte, `"` or `\`.
+fn needs_escape(c: u8) -> bool {
+    c < 0x20 || c == b'"' || c == b'\\'
+}
+
+/// Where the first byte of `b` that JSON must escape is: sixteen bytes compared at once (SIMD
+/// through `wide`, SSE2 on every x86-64), the last few one by one.
+fn next_escape(b: &[u8]) -> Option<usize> {
+    use wide::i8x16;
+    // A byte below 0x20 is one whose three high bits are clear.
+    let high = i8x16::splat(0xe0_u8 as i8);
+    let zero = i8x16::splat(0);
+    let quote = i8x16::splat(b'"' as i8);
+    let backslash = i8x16::splat(b'\\' as i8);
+    let mut blocks = b.chunks_exact(16);
+    for (k, c) in blocks.by_ref().enumerate() {
+        let c: [u8; 16] = c.try_into().expect("16 bytes");
+        let v = i8x16::new(wide::bytemuck::cast(c));
+        let t = (v & high).simd_eq(zero) | v.simd_eq(quote) | v.simd_eq(backslash);
+        let m = t.to_bitmask();
+        if m != 0 {
+            return Some(16 * k + m.trailing_zeros() as usize);
+        }
+    }
+    let tail = blocks.remainder();
+    let at = b.len() - tail.len();
+    tail.iter().position(|&c| needs_escape(c)).map(|p| at + p)
 }
 
 struct Parser<'a> {
@@ -563,6 +587,30 @@ mod tests {
             "",
         ] {
             assert!(!is_canonical_string(no), "{no}");
+        }
+    }
+
+    /// Every byte JSON escapes, and some it does not, at every position of lines shorter and
+    /// longer than the sixteen-byte blocks the escape search steps by: as serde_json writes.
+    #[test]
+    fn escapes_are_found_in_every_lane_of_a_block() {
+        let mut specials: Vec<String> = (0u8..0x20).map(|c| char::from(c).to_string()).collect();
+        specials.extend(["\"", "\\", "\u{7f}", "é", " ", "\u{1b}[31m"].map(String::from));
+        for len in [1, 15, 16, 17, 31, 33, 47, 64] {
+            for at in 0..len {
+                for sp in &specials {
+                    let mut line: String = "a".repeat(at);
+                    line.push_str(sp);
+                    line.push_str(&"b".repeat(len - at));
+                    let mut out = Vec::new();
+                    write_string(&line, &mut out);
+                    assert_eq!(
+                        String::from_utf8(out).unwrap(),
+                        serde_json::to_string(&line).unwrap(),
+                        "{line:?}"
+                    );
+                }
+            }
         }
     }
 

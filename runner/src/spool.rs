@@ -169,7 +169,14 @@ fn record_at(buf: &[u8], pos: usize) -> Option<(&[u8], usize)> {
 fn payload_sequence(payload: &[u8]) -> Option<u64> {
     let line = payload.get(8..)?;
     const KEY: &[u8] = b"\"sequence\":";
-    let at = line.windows(KEY.len()).rposition(|w| w == KEY)? + KEY.len();
+    // Canonical lines end `…,"sequence":N,"type":"stdout"}`: the colon before the last is the
+    // key's (two `memrchr` steps rather than a comparison at every byte from the end).
+    let mut colons = memchr::memrchr_iter(b':', line);
+    colons.next()?;
+    let at = match colons.next() {
+        Some(c) if line[..=c].ends_with(KEY) => c + 1,
+        _ => line.windows(KEY.len()).rposition(|w| w == KEY)? + KEY.len(),
+    };
     let digits = line[at..].iter().take_while(|b| b.is_ascii_digit()).count();
     std::str::from_utf8(&line[at..at + digits])
         .ok()?
@@ -925,6 +932,27 @@ pub fn load_run_key(run_dir: &Path, run_id: &str) -> anyhow::Result<[u8; 32]> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_record_s_sequence_is_read_from_its_end_or_searched_for() {
+        let rec = |line: &str| [&7i64.to_le_bytes()[..], line.as_bytes()].concat();
+        for (line, want) in [
+            (
+                r#"{"data":"a:b \"sequence\":1","sequence":12,"type":"stdout"}"#,
+                Some(12),
+            ),
+            (
+                r#"{"data":{"sequence":5},"sequence":9,"type":"marker"}"#,
+                Some(9),
+            ),
+            // Not the canonical order: found by the search all the same.
+            (r#"{"sequence":3,"type":"stdout","data":"x:y"}"#, Some(3)),
+            (r#"{"data":"no key","type":"stdout"}"#, None),
+            (r#"{"data":"x"}"#, None),
+        ] {
+            assert_eq!(payload_sequence(&rec(line)), want, "{line}");
+        }
+    }
 
     fn stage_lines(w: &mut Writer, n: usize, text: &str) {
         for i in 0..n {

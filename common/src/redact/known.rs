@@ -88,15 +88,30 @@ const MAX_LEARNED_LEN: usize = 4096;
 /// the others only where they do not continue a word or make a JSON key).
 pub(crate) struct ValueMatcher {
     ac: AhoCorasick,
-    /// The prefilter's first look when there are too many forms for the automaton's own.
-    stride: Option<Stride>,
+    /// The prefilter's first look: Teddy (SIMD) for up to [`PACKED_FORMS`] forms, [`Stride`]
+    /// past them.
+    first: First,
     base64: Vec<bool>,
     values: usize,
 }
 
-/// Most forms the automaton's own first look (a packed SIMD search) takes; past it, the
-/// automaton walks every byte, ~250 MB/s whatever the text, and [`Stride`] looks first.
+/// Most forms a packed SIMD search (Teddy) takes; past it, an automaton walks every byte, ~250
+/// MB/s whatever the text, and [`Stride`] looks first.
 const PACKED_FORMS: usize = 64;
+
+/// Where the prefilter first looks for a form.
+enum First {
+    /// Teddy, built here rather than left to the automaton: the automaton's own choice of a
+    /// first look depends on the values' bytes (a value whose bytes rank as rare in English
+    /// text gets a search for two or three single bytes instead, which log text is full of),
+    /// so the same output cost up to a sixth more of the runner's CPU depending on the run's
+    /// random token.
+    Packed(aho_corasick::packed::Searcher),
+    /// Too many forms for Teddy.
+    Stride(Stride),
+    /// No SIMD Teddy on this CPU: the automaton's own prefilter.
+    Automaton,
+}
 
 /// A first look for any number of forms, at one table read every four bytes. Every form is
 /// [`MIN_KNOWN_LEN`] (8) bytes or longer, so wherever one starts, one of the four positions at
@@ -166,8 +181,17 @@ impl ValueMatcher {
             source: regex::Error::Syntax(String::new()),
         };
         let bytes: Vec<&[u8]> = forms.iter().map(|(f, _)| f.as_bytes()).collect();
-        let stride = (bytes.len() > PACKED_FORMS).then(|| Stride::new(&bytes));
-        let starts = if stride.is_some() {
+        let first = if bytes.len() > PACKED_FORMS {
+            First::Stride(Stride::new(&bytes))
+        } else {
+            aho_corasick::packed::Config::new()
+                .heuristic_pattern_limits(false)
+                .builder()
+                .extend(&bytes)
+                .build()
+                .map_or(First::Automaton, First::Packed)
+        };
+        let starts = if matches!(first, First::Stride(_)) {
             StartKind::Both
         } else {
             StartKind::Unanchored
@@ -179,7 +203,7 @@ impl ValueMatcher {
             .map_err(err)?;
         Ok(Some(Self {
             ac,
-            stride,
+            first,
             base64: forms.iter().map(|(_, b)| *b).collect(),
             values: values.len(),
         }))
@@ -191,9 +215,12 @@ impl ValueMatcher {
 
     /// The first place at or after `from` where some form occurs (for the prefilter).
     pub fn find_at(&self, hay: &[u8], from: usize) -> Option<usize> {
-        match &self.stride {
-            Some(s) => s.find_at(&self.ac, hay, from),
-            None => self.ac.find(&hay[from..]).map(|m| from + m.start()),
+        match &self.first {
+            First::Packed(p) => p
+                .find_in(hay, aho_corasick::Span::from(from..hay.len()))
+                .map(|m| m.start()),
+            First::Stride(s) => s.find_at(&self.ac, hay, from),
+            First::Automaton => self.ac.find(&hay[from..]).map(|m| from + m.start()),
         }
     }
 
@@ -373,11 +400,33 @@ mod tests {
 
     #[test]
     fn many_forms_are_found_where_the_automaton_finds_them() {
+        forms_are_found_where_the_automaton_finds_them(40);
+    }
+
+    /// A few values take Teddy whatever their bytes: `QZjXqVkz`-like values, whose bytes rank
+    /// rare, made the automaton's own prefilter a search for single bytes.
+    #[test]
+    fn few_forms_are_found_by_teddy_where_the_automaton_finds_them() {
+        forms_are_found_where_the_automaton_finds_them(3);
+        let m = ValueMatcher::new(&["QZjXqVkzQZjXqVkz".to_string()])
+            .unwrap()
+            .unwrap();
+        if std::is_x86_feature_detected!("ssse3") {
+            assert!(
+                matches!(m.first, First::Packed(_)),
+                "Teddy takes rare bytes"
+            );
+        } else {
+            eprintln!("SKIPPED: no SSSE3 on this CPU, so no Teddy to check");
+        }
+    }
+
+    fn forms_are_found_where_the_automaton_finds_them(n: usize) {
         // Deterministic: the same text every run.
         let mut rng = TestRng::deterministic_rng(RngAlgorithm::XorShift);
         let mut next = || rng.next_u64();
         let alphabet = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/+\"= \n";
-        let values: Vec<String> = (0..40)
+        let values: Vec<String> = (0..n)
             .map(|i| {
                 let len = 8 + (next() % 20) as usize;
                 let mut v: String = (0..len)
@@ -390,9 +439,11 @@ mod tests {
             })
             .collect();
         let m = ValueMatcher::new(&values).unwrap().unwrap();
-        assert!(
-            m.stride.is_some(),
-            "{} forms take the stride look",
+        let stride = matches!(m.first, First::Stride(_));
+        assert_eq!(
+            stride,
+            m.base64.len() > PACKED_FORMS,
+            "{} forms, stride look {stride}",
             m.base64.len()
         );
         let forms = variants(&values);
@@ -417,8 +468,12 @@ mod tests {
                 (Some(w), Some(g)) => {
                     found += 1;
                     assert!(g >= w && !hay[w..g].contains(&b'\n'), "{w} {g}");
-                    let at = Input::new(&hay).span(g..hay.len()).anchored(Anchored::Yes);
-                    assert!(m.ac.find(at).is_some(), "a form starts at {g}");
+                    // Teddy finds the leftmost start, as the automaton does.
+                    assert!(stride || g == w, "{w} {g}");
+                    if stride {
+                        let at = Input::new(&hay).span(g..hay.len()).anchored(Anchored::Yes);
+                        assert!(m.ac.find(at).is_some(), "a form starts at {g}");
+                    }
                 }
                 _ => panic!(
                     "automaton {want:?}, first look {got:?} in {:?} from {from}",
