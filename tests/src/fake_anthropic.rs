@@ -9,9 +9,12 @@
 //!   (then the text answer to the second result);
 //! * `WRITE: <path> <content…>` → a `tool_use` of `Write`;
 //! * `SLOW` → a text answer streamed over about 20 s (for interrupt tests);
+//! * `LATE` → the same, but the response itself (its status line) only comes after 20 s: a
+//!   model that takes long to start answering;
 //! * anything else → text `ECHO(<n> msgs): <prompt>`.
 //!
-//! Every request body is kept for assertions (`requests()`).
+//! Every request body is kept for assertions (`requests()`), and `answers_streaming()` counts
+//! the answers whose first text has been written to the CLI.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -29,6 +32,7 @@ use serde_json::{Value, json};
 struct Shared {
     requests: Mutex<Vec<Value>>,
     counter: Mutex<u64>,
+    streaming: std::sync::atomic::AtomicU64,
 }
 
 /// A running fake API.
@@ -68,6 +72,13 @@ impl FakeAnthropic {
     /// Every request body received so far.
     pub fn requests(&self) -> Vec<Value> {
         self.shared.requests.lock().expect("lock").clone()
+    }
+
+    /// How many answers have had their first text written to the connection.
+    pub fn answers_streaming(&self) -> u64 {
+        self.shared
+            .streaming
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -193,6 +204,7 @@ async fn messages(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         .as_array()
         .map_or(0, |m| m.iter().filter(|m| m["role"] != "system").count());
     let (prompt, tool_result) = last_user(&req);
+    let late = tool_result.is_none() && prompt.contains("LATE");
     let (first_prompt, results) = prompt_and_results(&req);
     let twice = first_prompt
         .split("RUN TWICE: ")
@@ -226,7 +238,7 @@ async fn messages(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         let rest = rest.lines().next().unwrap_or_default().trim();
         let (path, content) = rest.split_once(' ').unwrap_or((rest, ""));
         Plan::Tool("Write", json!({"file_path": path, "content": content}))
-    } else if prompt.contains("SLOW") {
+    } else if prompt.contains("SLOW") || prompt.contains("LATE") {
         Plan::Text("slow answer ".repeat(40), Duration::from_millis(500))
     } else {
         Plan::Text(
@@ -236,6 +248,7 @@ async fn messages(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     };
 
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(64);
+    let counted = shared.clone();
     tokio::spawn(async move {
         let usage = json!({"input_tokens": 100, "output_tokens": 1, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0});
         let start = json!({"type": "message_start", "message": {"id": format!("msg_fake_{n}"), "type": "message", "role": "assistant",
@@ -250,7 +263,7 @@ async fn messages(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
                 } else {
                     1
                 };
-                for piece in words.chunks(chunk) {
+                for (i, piece) in words.chunks(chunk).enumerate() {
                     let delta = json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece.concat()}});
                     if tx
                         .send(Ok(sse("content_block_delta", &delta)))
@@ -258,6 +271,16 @@ async fn messages(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
                         .is_err()
                     {
                         return;
+                    }
+                    if i == 0 && !pause.is_zero() {
+                        // Taken by the body once the channel holds it: give the body a moment
+                        // to write it before counting the answer as streaming.
+                        while tx.capacity() < tx.max_capacity() {
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                        }
+                        counted
+                            .streaming
+                            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     }
                     if !pause.is_zero() {
                         tokio::time::sleep(pause).await;
@@ -285,6 +308,9 @@ async fn messages(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
             .send(Ok(sse("message_stop", &json!({"type": "message_stop"}))))
             .await;
     });
+    if late {
+        tokio::time::sleep(Duration::from_secs(20)).await;
+    }
     let stream = RecvStream(rx);
     Response::builder()
         .status(StatusCode::OK)

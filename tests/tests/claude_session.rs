@@ -277,16 +277,42 @@ async fn a_follow_up_prompt_resumes_the_same_claude_session() {
     assert_eq!(prompts, ["first prompt alpha", "second prompt beta"]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_interrupt_ends_a_slow_turn_quickly_and_the_session_goes_on() {
+/// The `result` line the CLI printed for the turn that `turn_finished(turn)` closes, if it
+/// printed one.
+fn result_line(events: &[Event], turn: u64) -> Option<Value> {
+    let end = events
+        .iter()
+        .find(|e| {
+            e.kind == EventKind::Marker
+                && e.data["event"] == "turn_finished"
+                && e.data["turn"] == turn
+        })?
+        .sequence;
+    let start = events
+        .iter()
+        .filter(|e| {
+            e.kind == EventKind::Marker
+                && e.data["event"] == "turn_finished"
+                && e.data["turn"].as_u64().is_some_and(|t| t < turn)
+        })
+        .map(|e| e.sequence)
+        .max()
+        .unwrap_or(0);
+    events
+        .iter()
+        .filter(|e| e.kind == EventKind::Stdout && e.sequence > start && e.sequence < end)
+        .filter_map(|e| serde_json::from_str::<Value>(e.data.as_str()?).ok())
+        .find(|l| l["type"] == "result")
+}
+
+/// Interrupt the session's first turn once `ready` holds, then check that the turn ended
+/// aborted, reported as the CLI reported it, and that a follow-up prompt resumes the session.
+async fn interrupt_then_go_on(prompt: &str, ready: impl Fn(&Setup) -> bool) {
     let s = Setup::new().await;
     let ws = s.dir.path().join("ws");
     std::fs::create_dir_all(&ws).unwrap();
-    let (run_id, mut child) = s
-        .session("SLOW please", &["--cwd", ws.to_str().unwrap()])
-        .await;
-    // The answer is streaming: the fake API has the request and sends a word every 500 ms.
-    eventually(WAIT, || async { api_saw(&s.api, "SLOW").then_some(()) }).await;
+    let (run_id, mut child) = s.session(prompt, &["--cwd", ws.to_str().unwrap()]).await;
+    eventually(WAIT, || async { ready(&s).then_some(()) }).await;
     s.events_when(&run_id, |events| {
         events.iter().any(|e| {
             e.kind == EventKind::Stdout
@@ -312,19 +338,36 @@ async fn an_interrupt_ends_a_slow_turn_quickly_and_the_session_goes_on() {
     );
     let one = turn_finished(&events, 1).unwrap();
     assert_eq!(one["outcome"], "aborted", "{one}");
-    assert!(
-        one["terminalReason"]
-            .as_str()
-            .is_some_and(|r| r.starts_with("aborted")),
-        "{one}"
-    );
+    // The marker says what the CLI said: its `result` line's reason when it printed one. The
+    // CLI prints none when SIGINT comes before the answer's response has begun (it exits 0).
+    match result_line(&events, 1) {
+        Some(result) => {
+            eprintln!(
+                "the CLI ended the turn with a result line: {}",
+                result["terminal_reason"]
+            );
+            assert_eq!(one["terminalReason"], result["terminal_reason"], "{one}");
+            assert!(
+                one["terminalReason"]
+                    .as_str()
+                    .is_some_and(|r| r.starts_with("aborted")),
+                "{one}"
+            );
+            assert_eq!(one["subtype"], result["subtype"], "{one}");
+        }
+        None => {
+            eprintln!("the CLI printed no result line for the interrupted turn");
+            assert!(one.get("terminalReason").is_none(), "{one}");
+            assert!(one.get("subtype").is_none(), "{one}");
+        }
+    }
     assert!(latency < Duration::from_secs(5), "took {latency:?}");
 
     s.gw.queue_command(&run_id, json!({"kind": "prompt", "prompt": "still there?"}))
         .await;
     let events = s.events_when(&run_id, has_turn(2)).await;
     let two = turn_finished(&events, 2).unwrap();
-    assert_eq!(two["outcome"], "success");
+    assert_eq!(two["outcome"], "success", "{two}");
     assert_eq!(two["sessionId"], one["sessionId"]);
 
     assert_eq!(
@@ -340,6 +383,18 @@ async fn an_interrupt_ends_a_slow_turn_quickly_and_the_session_goes_on() {
         "an interrupt is not a stop"
     );
     assert_eq!(run.claude.unwrap().last_outcome.as_deref(), Some("success"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupt_ends_a_slow_turn_quickly_and_the_session_goes_on() {
+    // The answer is streaming: the fake API has written its first words (one every 500 ms).
+    interrupt_then_go_on("SLOW please", |s| s.api.answers_streaming() > 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupt_before_the_answer_begins_ends_the_turn_and_the_session_goes_on() {
+    // The API has the request and has not begun its answer (it would in 20 s).
+    interrupt_then_go_on("LATE please", |s| api_saw(&s.api, "LATE")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
