@@ -6,7 +6,9 @@
 //! `input_tokens` has the part `tokens`, not `token`, and is not a secret's name. After a *strong*
 //! name (password, secret, token flags, Bearer, URL user-info) any plausible value is a secret,
 //! a capitalised word included; after a *weak* one (api key, auth, DSN, webhook, PAT,
-//! credential, …) a plain word or a type name is taken for code or prose.
+//! credential, …) a plain word, a type name or a quantity is taken for code or prose. A name
+//! whose last part is about the secret (`DB_PASSWORD_FILE`, `secret_name`, `TOKEN_EXPIRY`) names
+//! none.
 
 /// How sure a name is that its value is a secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -124,6 +126,39 @@ const WEAK: &[&[u8]] = &[
     b"masterkey",
 ];
 
+/// Last parts that make a secret's name the name of something *about* the secret: where it is
+/// (`DB_PASSWORD_FILE`, `--token-file`, `secret_ref`), what it is called or what kind it is
+/// (`secret_name`, `auth_type`), its rules and lifetime (`passwordPolicy`, `TOKEN_EXPIRY`,
+/// `auth_timeout`). Their values are paths, names, words and durations. Not `id` (Vault's
+/// `secret_id` is a credential), `hash`, `value`, `url` (a webhook's URL is the secret) or
+/// `base` (`SECRET_KEY_BASE`).
+const ABOUT: &[&[u8]] = &[
+    b"file",
+    b"files",
+    b"path",
+    b"dir",
+    b"ref",
+    b"name",
+    b"names",
+    b"type",
+    b"kind",
+    b"method",
+    b"mode",
+    b"format",
+    b"policy",
+    b"length",
+    b"len",
+    b"size",
+    b"count",
+    b"ttl",
+    b"expiry",
+    b"expires",
+    b"expiration",
+    b"lifetime",
+    b"timeout",
+    b"version",
+];
+
 fn eq_any(p: &[u8], words: &[&[u8]]) -> bool {
     words.iter().any(|w| p.eq_ignore_ascii_case(w))
 }
@@ -140,6 +175,9 @@ fn ends_ci(p: &[u8], suffix: &[u8]) -> bool {
 /// Whether `name` (an identifier, header or flag name) names a secret, and how strongly.
 pub(crate) fn classify(name: &[u8]) -> Option<Strength> {
     let (ranges, n) = parts(name);
+    if about_a_secret(name, &ranges[..n]) {
+        return None;
+    }
     let mut best: Option<Strength> = None;
     for i in 0..n {
         let (a, b) = ranges[i];
@@ -164,6 +202,15 @@ pub(crate) fn classify(name: &[u8]) -> Option<Strength> {
     best
 }
 
+/// Whether the name with these parts names something about a secret rather than the secret:
+/// its last part is one of [`ABOUT`] (and it has a part before it).
+fn about_a_secret(name: &[u8], parts: &[(usize, usize)]) -> bool {
+    match parts {
+        [.., _, (a, b)] => eq_any(&name[*a..*b], ABOUT),
+        _ => false,
+    }
+}
+
 /// Whether `name` has the part `key`.
 fn has_key_part(name: &[u8]) -> bool {
     let (ranges, n) = parts(name);
@@ -182,6 +229,10 @@ pub(crate) fn secret_env_name(name: &str) -> bool {
         "PWD" | "OLDPWD" | "SSH_AUTH_SOCK" | "XAUTHORITY" | "GPG_AGENT_INFO"
     ) {
         return false;
+    }
+    let (ranges, n) = parts(name.as_bytes());
+    if about_a_secret(name.as_bytes(), &ranges[..n]) {
+        return false; // `DB_PASSWORD_FILE`, `SSH_KEY_PATH`: where the secret is
     }
     if has_key_part(name.as_bytes()) {
         return true; // `CACHE_KEY`, `SIGNING_KEY`: any `*_KEY` variable is taken for a secret
@@ -636,6 +687,14 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
         if v.iter().all(u8::is_ascii_digit) && v.len() < 8 {
             return false;
         }
+        // A quantity (`token: 0.75`, `Cost per token: 0.000003`): digits, one point, digits.
+        if let Some(d) = v.iter().position(|&b| b == b'.')
+            && d > 0
+            && d + 1 < v.len()
+            && v[..d].iter().chain(&v[d + 1..]).all(u8::is_ascii_digit)
+        {
+            return false;
+        }
     }
     true
 }
@@ -688,6 +747,62 @@ mod tests {
         assert!(secret_env_name("CACHE_KEY"));
         assert!(!secret_env_name("PWD"));
         assert!(!secret_env_name("HOME"));
+    }
+
+    #[test]
+    fn names_of_things_about_a_secret_are_not_secrets_names() {
+        for n in [
+            "DB_PASSWORD_FILE",
+            "password-file",
+            "SSH_KEY_PATH",
+            "secret_ref",
+            "secretKeyRef",
+            "secret_name",
+            "auth_type",
+            "passwordPolicy",
+            "TOKEN_EXPIRY",
+            "auth_timeout",
+            "token_ttl",
+            "PASSWORD_MIN_LENGTH",
+        ] {
+            assert!(classify(n.as_bytes()).is_none(), "{n}");
+            assert!(!secret_env_name(n), "{n}");
+        }
+        // What only looks alike: a credential, the secret itself, where it is sent.
+        for n in [
+            "secret_id",
+            "vault_secret_id",
+            "CLIENT_SECRET_VALUE",
+            "SECRET_KEY_BASE",
+            "SLACK_WEBHOOK_URL",
+            "password_hash",
+            "file_password",
+            "token",
+        ] {
+            assert!(classify(n.as_bytes()).is_some(), "{n}");
+            assert!(secret_env_name(n), "{n}");
+        }
+        // `FILE` alone is no name with a part before its last.
+        assert!(classify(b"FILE").is_none());
+    }
+
+    #[test]
+    fn a_quantity_after_a_weak_name_is_no_secret_after_a_strong_one_it_is() {
+        for v in ["0.75", "5.28", "0.000003", "1536.0"] {
+            assert!(!plausible(v.as_bytes(), Strength::Weak), "{v}");
+            assert!(plausible(v.as_bytes(), Strength::Strong), "{v}");
+        }
+        // Not a quantity: more points, letters, nothing on one side.
+        for v in ["10.0.0.12345", "5.28abc", "12345678.", ".12345678"] {
+            assert_eq!(
+                plausible(v.as_bytes(), Strength::Weak),
+                plausible(v.replace('.', "").as_bytes(), Strength::Weak),
+                "{v}"
+            );
+        }
+        assert_eq!(found("token: 0.75", "oken"), None);
+        assert_eq!(found("Cost per token: 0.000003", "oken"), None);
+        assert_eq!(found("password: 3.14159", "assw"), Some("3.14159".into()));
     }
 
     #[test]
