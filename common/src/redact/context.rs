@@ -129,7 +129,8 @@ const WEAK: &[&[u8]] = &[
 /// Last parts that make a secret's name the name of something *about* the secret: where it is
 /// (`DB_PASSWORD_FILE`, `--token-file`, `secret_ref`), what it is called or what kind it is
 /// (`secret_name`, `auth_type`), its rules and lifetime (`passwordPolicy`, `TOKEN_EXPIRY`,
-/// `auth_timeout`). Their values are paths, names, words and durations. Not `id` (Vault's
+/// `auth_timeout`, `tokenExpiresAt`), the variable it is read from (`--auth-token-env`). Their
+/// values are paths, names, words, times and durations. Not `id` (Vault's
 /// `secret_id` is a credential), `hash`, `value`, `url` (a webhook's URL is the secret) or
 /// `base` (`SECRET_KEY_BASE`).
 const ABOUT: &[&[u8]] = &[
@@ -157,6 +158,13 @@ const ABOUT: &[&[u8]] = &[
     b"lifetime",
     b"timeout",
     b"version",
+    b"at",
+    b"date",
+    b"time",
+    b"timestamp",
+    b"env",
+    b"var",
+    b"variable",
 ];
 
 fn eq_any(p: &[u8], words: &[&[u8]]) -> bool {
@@ -577,6 +585,15 @@ const WORDS: &[&[u8]] = &[
     b"i64",
     b"vec<u8>",
     b"option<string>",
+    // A flag's value type in a command's help (`--password string`, `--token-ttl duration`).
+    b"string",
+    b"strings",
+    b"stringarray",
+    b"stringslice",
+    b"duration",
+    b"float64",
+    b"int64",
+    b"uint64",
     b"password",
     b"passwd",
     b"secret",
@@ -764,6 +781,9 @@ mod tests {
             "auth_timeout",
             "token_ttl",
             "PASSWORD_MIN_LENGTH",
+            "auth-token-env",
+            "tokenExpiresAt",
+            "password_reset_token_expires_at",
         ] {
             assert!(classify(n.as_bytes()).is_none(), "{n}");
             assert!(!secret_env_name(n), "{n}");
@@ -803,6 +823,16 @@ mod tests {
         assert_eq!(found("token: 0.75", "oken"), None);
         assert_eq!(found("Cost per token: 0.000003", "oken"), None);
         assert_eq!(found("password: 3.14159", "assw"), Some("3.14159".into()));
+    }
+
+    #[test]
+    fn a_flags_value_type_in_help_text_is_no_secret() {
+        assert_eq!(found("  -p, --password string   Password", "assw"), None);
+        assert_eq!(found("      --secrets stringArray   Names", "ecret"), None);
+        assert_eq!(
+            found("  -p, --password strings0meth1ng", "assw"),
+            Some("strings0meth1ng".into())
+        );
     }
 
     #[test]
