@@ -309,6 +309,9 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if is_file_name(&lname) {
         return None; // `src/auth.rs:42:9`
     }
+    if in_arn(line, s) {
+        return None; // `arn:aws:secretsmanager:us-east-1:…:secret:prod/db`
+    }
     if lname == b"bearer" {
         return bearer(line, s, e);
     }
@@ -415,6 +418,19 @@ fn is_file_name(lname: &[u8]) -> bool {
         .iter()
         .rposition(|&b| b == b'.')
         .is_some_and(|d| EXT.contains(&&lname[d + 1..]))
+}
+
+/// Whether the name at `s` is a field of an Amazon Resource Name (`arn:partition:service:…`),
+/// which names a resource, a secret's included, and holds none.
+fn in_arn(line: &[u8], s: usize) -> bool {
+    if s == 0 || line[s - 1] != b':' {
+        return false;
+    }
+    let start = line[..s]
+        .iter()
+        .rposition(|b| !(b.is_ascii_alphanumeric() || b":-_/.".contains(b)))
+        .map_or(0, |p| p + 1);
+    line[start..].starts_with(b"arn:")
 }
 
 /// A name without the quotes or dashes around it.
@@ -676,13 +692,17 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
             return false;
         }
     }
-    // A field path in code (`args.token`, `self.config.api_key`, `os.environ`).
+    // A field path in code (`args.token`, `self.config.api_key`, `os.environ`,
+    // `settings.CLIENT_SECRET`): an object's name, then fields or constants.
     let ident = |p: &[u8]| {
         p.first()
-            .is_some_and(|b| b.is_ascii_lowercase() || *b == b'_')
+            .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
             && p.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
     };
-    if v.contains(&b'.') && v.split(|&b| b == b'.').all(ident) && !v.iter().any(u8::is_ascii_digit)
+    if v.contains(&b'.')
+        && (first.is_ascii_lowercase() || first == b'_')
+        && v.split(|&b| b == b'.').all(ident)
+        && !v.iter().any(u8::is_ascii_digit)
     {
         return false;
     }
@@ -823,6 +843,25 @@ mod tests {
         assert_eq!(found("token: 0.75", "oken"), None);
         assert_eq!(found("Cost per token: 0.000003", "oken"), None);
         assert_eq!(found("password: 3.14159", "assw"), Some("3.14159".into()));
+    }
+
+    #[test]
+    fn resource_names_and_constants_in_code_are_no_secrets() {
+        let arn = "\"Resource\": \"arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db\"";
+        assert_eq!(found(arn, "ecret"), None);
+        assert_eq!(
+            found("fetch(url, client_secret=settings.CLIENT_SECRET)", "ecret"),
+            None
+        );
+        // Not an ARN, not a path of names: values.
+        assert_eq!(
+            found("user:secret:Hunter2hunter", "ecret"),
+            Some("Hunter2hunter".into())
+        );
+        assert_eq!(
+            found("client_secret=Settings.ClientSecretXyz", "ecret"),
+            Some("Settings.ClientSecretXyz".into())
+        );
     }
 
     #[test]
