@@ -693,16 +693,18 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
         }
     }
     // A field path in code (`args.token`, `self.config.api_key`, `os.environ`,
-    // `settings.CLIENT_SECRET`): an object's name, then fields or constants.
+    // `settings.CLIENT_SECRET`, TypeScript's `process.env.JWT_SECRET!`): an object's name, then
+    // fields or constants.
+    let path = v.strip_suffix(b"!").unwrap_or(v);
     let ident = |p: &[u8]| {
         p.first()
             .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
             && p.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
     };
-    if v.contains(&b'.')
+    if path.contains(&b'.')
         && (first.is_ascii_lowercase() || first == b'_')
-        && v.split(|&b| b == b'.').all(ident)
-        && !v.iter().any(u8::is_ascii_digit)
+        && path.split(|&b| b == b'.').all(ident)
+        && !path.iter().any(u8::is_ascii_digit)
     {
         return false;
     }
@@ -853,6 +855,7 @@ mod tests {
             found("fetch(url, client_secret=settings.CLIENT_SECRET)", "ecret"),
             None
         );
+        assert_eq!(found("  secret: process.env.JWT_SECRET!,", "ecret"), None);
         // Not an ARN, not a path of names: values.
         assert_eq!(
             found("user:secret:Hunter2hunter", "ecret"),
