@@ -231,12 +231,23 @@ impl ValueMatcher {
         for m in self.ac.find_iter(view) {
             let (s, e) = (m.start(), m.end());
             // A value made of letters alone could be part of an ordinary word or a JSON key
-            // (`CACHE_KEY=sessionkey` in `"sessionkeys"`): it must stand alone. A value with
-            // digits or symbols is matched wherever it is.
+            // (`CACHE_KEY=sessionkey` in `"sessionkeys"`): it must stand alone. A value of
+            // digits alone must not continue a number; a value with letters and digits, or
+            // symbols, is matched wherever it is.
             let wordlike = view[s..e]
                 .iter()
                 .all(|b| b.is_ascii_alphabetic() || *b == b'_');
-            if wordlike && !self.base64[m.pattern().as_usize()] {
+            let base64 = self.base64[m.pattern().as_usize()];
+            // A number inside a longer number (`123456789012` around `1234567890`: an account
+            // id, a timestamp) is another number.
+            if !base64
+                && view[s..e].iter().all(u8::is_ascii_digit)
+                && (s > 0 && view[s - 1].is_ascii_digit()
+                    || e < view.len() && view[e].is_ascii_digit())
+            {
+                continue;
+            }
+            if wordlike && !base64 {
                 if s > 0 && word(view[s - 1]) || e < view.len() && word(view[e]) {
                     continue;
                 }
@@ -501,6 +512,30 @@ mod tests {
             );
         }
         assert_eq!(base64_core(b"secretvalue1", 0), "c2VjcmV0dmFsdWUx");
+    }
+
+    #[test]
+    fn a_number_is_found_alone_not_inside_a_longer_number() {
+        let m = ValueMatcher::new(&["1234567890".to_string()])
+            .unwrap()
+            .unwrap();
+        let found = |t: &str| -> Vec<String> {
+            m.find(t.as_bytes())
+                .iter()
+                .map(|&(s, e)| t[s..e].to_string())
+                .collect()
+        };
+        assert_eq!(found("pin 1234567890."), ["1234567890"]);
+        assert_eq!(found("id=1234567890;x"), ["1234567890"]);
+        assert_eq!(found("PIN1234567890abc"), ["1234567890"]);
+        // An account id, a timestamp: other numbers.
+        assert!(found("arn:aws:iam::123456789012:role/x").is_empty());
+        assert!(found("ts=91234567890").is_empty());
+        // A value with letters is still found inside a longer token.
+        let m = ValueMatcher::new(&["12345abcde".to_string()])
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.find(b"x912345abcde9").len(), 1);
     }
 
     #[test]
