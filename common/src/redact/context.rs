@@ -367,7 +367,7 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         if flag && q == e + 1 && q < line.len() && line[q] != b'-' {
             return value_run(line, s, q, Strength::Strong, &lname);
         }
-        if spaced && matches!(lname.as_slice(), b"password" | b"passwd") && netrc(line, s) {
+        if spaced && netrc(line, s, e, q) {
             return value_run(line, s, q, Strength::Strong, &lname);
         }
         return None;
@@ -464,15 +464,41 @@ fn value_run(line: &[u8], s: usize, v: usize, st: Strength, lname: &[u8]) -> Opt
     value(line, s, v, end, st, lname, false)
 }
 
-/// Whether the `password` at `s` is a `.netrc` entry: after `login X` on the same line, or alone
-/// at the start of a line.
-fn netrc(line: &[u8], s: usize) -> bool {
+/// Whether the `password` at `s..e`, its value at `v`, is a `.netrc` entry: the token in lower
+/// case, as `.netrc` spells it, after `login X` on the same line, or at the start of a line with
+/// nothing after its value but another entry (`machine …`). Prose starts lines with "password"
+/// too: `password strength: 3/4`, `Password changed successfully`.
+fn netrc(line: &[u8], s: usize, e: usize, v: usize) -> bool {
+    if !matches!(&line[s..e], b"password" | b"passwd") {
+        return false;
+    }
     let start = line[..s]
         .iter()
         .rposition(|&b| b == b'\n')
         .map_or(0, |p| p + 1);
     let before = &line[start..s];
-    before.iter().all(|b| *b == b' ' || *b == b'\t') || before.windows(6).any(|w| w == b"login ")
+    if before.windows(6).any(|w| w == b"login ") {
+        return true;
+    }
+    if !before.iter().all(|b| *b == b' ' || *b == b'\t') {
+        return false;
+    }
+    let rest = &line[v..];
+    let rest = &rest[..rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len())];
+    let after = rest
+        .iter()
+        .position(|b| b.is_ascii_whitespace())
+        .map_or(&[][..], |p| rest[p..].trim_ascii());
+    after.is_empty()
+        || [
+            &b"machine "[..],
+            b"login ",
+            b"account ",
+            b"macdef ",
+            b"default",
+        ]
+        .iter()
+        .any(|k| after.starts_with(k))
 }
 
 fn bearer(line: &[u8], s: usize, e: usize) -> Option<Found> {
@@ -575,6 +601,8 @@ const TYPE_WORDS: &[&[u8]] = &[
 const WORDS: &[&[u8]] = &[
     b"null",
     b"none",
+    // Ansible's mask for a `no_log` value.
+    b"value_specified_in_no_log_parameter",
     b"nil",
     b"true",
     b"false",
@@ -865,6 +893,28 @@ mod tests {
             found("client_secret=Settings.ClientSecretXyz", "ecret"),
             Some("Settings.ClientSecretXyz".into())
         );
+    }
+
+    #[test]
+    fn netrc_entries_are_secrets_prose_that_starts_with_password_is_not() {
+        for (line, v) in [
+            (
+                "machine example.com login me password n3tRcPass",
+                "n3tRcPass",
+            ),
+            ("  password n3tRcPass", "n3tRcPass"),
+            ("password n3tRcPass machine other.example.com", "n3tRcPass"),
+            ("\tpasswd Hunter2hunter  ", "Hunter2hunter"),
+        ] {
+            assert_eq!(found(line, "assw"), Some(v.into()), "{line}");
+        }
+        for line in [
+            "password strength: 3/4 (strong)",
+            "Password changed successfully for user deploy",
+            "password reset link sent to user@example.com",
+        ] {
+            assert_eq!(found(line, "assw"), None, "{line}");
+        }
     }
 
     #[test]
