@@ -99,7 +99,6 @@ const STRONG: &[&[u8]] = &[
     b"secret",
     b"passcode",
     b"pword",
-    b"secrets",
     b"authorization",
     b"requirepass",
     b"masterauth",
@@ -183,7 +182,7 @@ fn ends_ci(p: &[u8], suffix: &[u8]) -> bool {
 /// Whether `name` (an identifier, header or flag name) names a secret, and how strongly.
 pub(crate) fn classify(name: &[u8]) -> Option<Strength> {
     let (ranges, n) = parts(name);
-    if about_a_secret(name, &ranges[..n]) {
+    if about_a_secret(name, &ranges[..n]) || names_a_list(name, &ranges[..n]) {
         return None;
     }
     let mut best: Option<Strength> = None;
@@ -219,6 +218,15 @@ fn about_a_secret(name: &[u8], parts: &[(usize, usize)]) -> bool {
     }
 }
 
+/// Whether the name ends in `secrets` or `tokens`: in output, a list of them by name
+/// (`Mountable secrets:   default-token-x7k2p` in `kubectl describe`, compose's `secrets:`).
+/// A variable so named holds them themselves (`SECRETS='{"db": …}'`).
+fn names_a_list(name: &[u8], parts: &[(usize, usize)]) -> bool {
+    parts
+        .last()
+        .is_some_and(|&(a, b)| eq_any(&name[a..b], &[b"secrets", b"tokens"]))
+}
+
 /// Whether `name` has the part `key`.
 fn has_key_part(name: &[u8]) -> bool {
     let (ranges, n) = parts(name);
@@ -241,6 +249,9 @@ pub(crate) fn secret_env_name(name: &str) -> bool {
     let (ranges, n) = parts(name.as_bytes());
     if about_a_secret(name.as_bytes(), &ranges[..n]) {
         return false; // `DB_PASSWORD_FILE`, `SSH_KEY_PATH`: where the secret is
+    }
+    if names_a_list(name.as_bytes(), &ranges[..n]) {
+        return true; // `SECRETS`, `CI_TOKENS`: the values themselves
     }
     if has_key_part(name.as_bytes()) {
         return true; // `CACHE_KEY`, `SIGNING_KEY`: any `*_KEY` variable is taken for a secret
@@ -837,6 +848,11 @@ mod tests {
         ] {
             assert!(classify(n.as_bytes()).is_none(), "{n}");
             assert!(!secret_env_name(n), "{n}");
+        }
+        // Lists by name in output; in the environment, the secrets themselves.
+        for n in ["secrets", "Tokens", "image_pull_secrets"] {
+            assert!(classify(n.as_bytes()).is_none(), "{n}");
+            assert!(secret_env_name(n), "{n}");
         }
         // What only looks alike: a credential, the secret itself, where it is sent.
         for n in [
