@@ -709,6 +709,27 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
     if WORDS.contains(&lower.as_slice()) || lower.starts_with(b"[redacted]") {
         return false;
     }
+    // A placeholder in an example file: `your-api-key-here`, `your_session_secret`,
+    // `set-me-here`, `replace-me`.
+    if lower
+        .iter()
+        .all(|b| b.is_ascii_lowercase() || *b == b'-' || *b == b'_')
+        && (lower.starts_with(b"your-")
+            || lower.starts_with(b"your_")
+            || lower.ends_with(b"-here")
+            || lower.ends_with(b"_here")
+            || matches!(
+                lower.as_slice(),
+                b"replace-me"
+                    | b"replace_me"
+                    | b"replaceme"
+                    | b"change-me"
+                    | b"change_me"
+                    | b"changeit"
+            ))
+    {
+        return false;
+    }
     // A short lowercase word (`password: the …`, `token = args`).
     if v.len() <= 5 && v.iter().all(u8::is_ascii_lowercase) {
         return false;
@@ -931,6 +952,24 @@ mod tests {
         ] {
             assert_eq!(found(line, "assw"), None, "{line}");
         }
+    }
+
+    #[test]
+    fn an_example_files_placeholders_are_no_secrets() {
+        for line in [
+            "API_KEY=your-api-key-here",
+            "JWT_SECRET=replace-me",
+            "SESSION_SECRET=your_session_secret",
+            "ADMIN_PASSWORD=set-me-here",
+            "password: change_me",
+        ] {
+            let hit = line.find(['P', 'S', 'K', 'p']).unwrap();
+            assert_eq!(at(line.as_bytes(), hit), None, "{line}");
+        }
+        // Shaped alike, but with digits or capitals: a value someone chose.
+        assert!(plausible(b"your-pass-2024", Strength::Strong));
+        assert!(plausible(b"Replace-Me-Now", Strength::Strong));
+        assert!(plausible(b"hunter-here9", Strength::Strong));
     }
 
     #[test]
