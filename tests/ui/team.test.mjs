@@ -56,6 +56,13 @@ test('a viewer joins by invitation, sees no Stop or Send, and the gateway refuse
   await vera.page.click('#join-submit');
   await vera.page.waitForSelector('#shell:not([hidden])');
   assert.equal(await vera.page.textContent('#nav-account'), 'vera');
+  // The link works once: opened again, the form says so and cannot be sent.
+  const again = await newPage({ viewport: { width: 1280, height: 860 } });
+  await again.page.goto(link);
+  await again.page.waitForSelector('#join:not([hidden])');
+  assert.equal(await again.page.textContent('#join-title'), 'This invitation cannot be used');
+  assert.ok(await again.page.$eval('#join-submit', (e) => e.disabled));
+  await again.context.close();
   for (const hidden of ['#new-run-open', '#nav-people', '#nav-audit']) {
     assert.ok(await vera.page.$eval(hidden, (e) => e.hidden), `${hidden} is not a viewer's`);
   }

@@ -157,8 +157,9 @@ async function showJoin() {
   joinToken = location.hash.slice(1);
   $('login').hidden = true;
   $('shell').hidden = true;
-  $('join').hidden = false;
   document.title = 'Join · claude-runner gateway';
+  // The form shows once the invitation is known: never a nameless form that a quick user
+  // fills in before it says whom it is for, or that the invitation turns out not to allow.
   try {
     const i = await api('POST', '/api/join/check', { token: joinToken });
     $('join-title').textContent = `Join as ${i.name}`;
@@ -166,11 +167,13 @@ async function showJoin() {
     $('join-for').textContent = `You are invited as ${i.role}. The link works once, until ${new Date(i.expires_at).toLocaleString()}.`;
     $('join-passkey').hidden = !passkeysSupported();
     $('join-or').hidden = !passkeysSupported();
+    $('join').hidden = false;
     $('join-password').focus();
   } catch (e) {
     $('join-title').textContent = 'This invitation cannot be used';
     $('join-for').textContent = e.message;
     $('join-submit').disabled = true;
+    $('join').hidden = false;
   }
 }
 
