@@ -672,6 +672,22 @@ const WORDS: &[&[u8]] = &[
     b"process.env",
 ];
 
+/// Whether `v` (a token or a value) is a documentation example or a placeholder in a token's
+/// shape: AWS's published example keys (`AKIAIOSFODNN7EXAMPLE`, `…/bPxRfiCYEXAMPLEKEY`), or a
+/// prefix and then one letter x repeated (`ghp_xxxx…`, `sk_test_XXXX…`). No random key ends
+/// so.
+pub(crate) fn placeholder(v: &[u8]) -> bool {
+    if v.ends_with(b"EXAMPLE") || v.ends_with(b"EXAMPLEKEY") {
+        return true;
+    }
+    let xs = v
+        .iter()
+        .rev()
+        .take_while(|&&b| b == b'x' || b == b'X')
+        .count();
+    xs >= 12 && v.len() - xs <= 12
+}
+
 /// Whether a value could be a secret rather than code, a type, a placeholder or prose.
 pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
     let Some(&first) = v.first() else {
@@ -706,7 +722,7 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
         return false; // masked (`ab***yz`) or a template
     }
     let lower = v.to_ascii_lowercase();
-    if WORDS.contains(&lower.as_slice()) || lower.starts_with(b"[redacted]") {
+    if WORDS.contains(&lower.as_slice()) || lower.starts_with(b"[redacted]") || placeholder(v) {
         return false;
     }
     // A placeholder in an example file: `your-api-key-here`, `your_session_secret`,
@@ -970,6 +986,27 @@ mod tests {
         assert!(plausible(b"your-pass-2024", Strength::Strong));
         assert!(plausible(b"Replace-Me-Now", Strength::Strong));
         assert!(plausible(b"hunter-here9", Strength::Strong));
+    }
+
+    #[test]
+    fn documentation_keys_and_xs_are_placeholders() {
+        for v in [
+            "AKIAIOSFODNN7EXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            "sk_test_XXXXXXXXXXXXXXXXXXXXXXXX",
+        ] {
+            assert!(placeholder(v.as_bytes()), "{v}");
+        }
+        for v in [
+            "AKIAJUF3OITR2AFO37QG",
+            "ghp_Zy9xW8vU7tS6rQ5pO4nM3lK2jI1hG0fE9dC8",
+            // A real body that happens to end in a few x's; a long prefix before the x's.
+            "ghp_Zy9xW8vU7tS6rQ5pO4nM3lK2jIxxxxxxxx",
+            "sk-ant-api03-Pt9gjmUhBel31iEl2hpxxxxxxxxxxxxxxxx",
+        ] {
+            assert!(!placeholder(v.as_bytes()), "{v}");
+        }
     }
 
     #[test]

@@ -376,9 +376,16 @@ impl Rules {
         self.finders.families_in(view, &mut fams);
         fams.sort_unstable();
         fams.dedup();
+        let mut shaped = Vec::new();
         for i in fams {
-            collect(self.families[i].get(), view, i + 1, &mut found);
+            collect(self.families[i].get(), view, i + 1, &mut shaped);
         }
+        // Not a documentation key or an x-filled placeholder in a family's shape.
+        found.extend(
+            shaped
+                .into_iter()
+                .filter(|s| !context::placeholder(&view[s.start..s.end])),
+        );
         for (i, p) in self.extra.iter().enumerate() {
             collect(p, view, self.extra_base + i, &mut found);
         }
