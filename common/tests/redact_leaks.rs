@@ -485,3 +485,47 @@ fn a_value_learned_is_redacted_later_in_the_same_chunk() {
         "password=[REDACTED]\nthen [REDACTED] again\n"
     );
 }
+
+/// A session cookie is a credential: in `Cookie` and `Set-Cookie` headers (curl -v, HTTP logs)
+/// its value goes, the header's other cookies and attributes stay.
+#[test]
+fn session_cookies_are_redacted_in_cookie_headers() {
+    let cases = [
+        (
+            "Set-Cookie: session=Sup3rS3cretC1abcdefgh; Path=/; HttpOnly",
+            "Set-Cookie: session=[REDACTED]; Path=/; HttpOnly",
+        ),
+        (
+            "> Cookie: theme=dark; sessionid=Sup3rS3cretC2abcdefgh; lang=en",
+            "> Cookie: theme=dark; sessionid=[REDACTED]; lang=en",
+        ),
+        (
+            "< set-cookie: JSESSIONID=9F8E7D6C5B4A39281716; Path=/app",
+            "< set-cookie: JSESSIONID=[REDACTED]; Path=/app",
+        ),
+        (
+            "cookie: _myapp_session=eyJhbGciOiJIUzI1NiJ9abcdef012345",
+            "cookie: _myapp_session=[REDACTED]",
+        ),
+        (
+            "Cookie: connect.sid=s%3AAbCdEfGh12345678.XyZ",
+            "Cookie: connect.sid=[REDACTED]",
+        ),
+        (
+            "Cookie: sessionid=AAAA1111bbbb2222; theme=dark; _app_session=BBBB2222cccc3333",
+            "Cookie: sessionid=[REDACTED]; theme=dark; _app_session=[REDACTED]",
+        ),
+        // Not a session: preferences, analytics; a cookie named alike in prose.
+        (
+            "Cookie: theme=dark; lang=en-GB",
+            "Cookie: theme=dark; lang=en-GB",
+        ),
+        (
+            "the session=abc123def456ghi789 line is not a header",
+            "the session=abc123def456ghi789 line is not a header",
+        ),
+    ];
+    for (line, want) in cases {
+        assert_eq!(red(line), want, "{line}");
+    }
+}
