@@ -529,3 +529,40 @@ fn session_cookies_are_redacted_in_cookie_headers() {
         assert_eq!(red(line), want, "{line}");
     }
 }
+
+/// A secret's name given as data and its value in the field beside it: Kubernetes and ECS
+/// environment lists (`{"name": "DB_PASSWORD", "value": "…"}`, `- {name: X, value: …}`),
+/// CloudFormation parameters.
+#[test]
+fn a_value_beside_a_secrets_name_given_as_data_is_redacted() {
+    let cases = [
+        (
+            r#"{"name": "DB_PASSWORD", "value": "Sup3rS3cretD1"}"#,
+            r#"{"name": "DB_PASSWORD", "value": "[REDACTED]"}"#,
+        ),
+        (
+            r#""environment": [{"name": "API_TOKEN", "value": "Sup3rS3cretD2x"}, {"name": "LOG_LEVEL", "value": "debug"}]"#,
+            r#""environment": [{"name": "API_TOKEN", "value": "[REDACTED]"}, {"name": "LOG_LEVEL", "value": "debug"}]"#,
+        ),
+        (
+            "        - {name: DB_PASSWORD, value: Sup3rS3cretD4}",
+            "        - {name: DB_PASSWORD, value: [REDACTED]}",
+        ),
+        (
+            r#"{"ParameterKey": "DbPassword", "ParameterValue": "Sup3rS3cretD5"}"#,
+            r#"{"ParameterKey": "DbPassword", "ParameterValue": "[REDACTED]"}"#,
+        ),
+        // A name about a secret, or a value that is a reference: not a secret.
+        (
+            r#"{"name": "DB_PASSWORD_FILE", "value": "/run/secrets/db"}"#,
+            r#"{"name": "DB_PASSWORD_FILE", "value": "/run/secrets/db"}"#,
+        ),
+        (
+            r#"{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}"#,
+            r#"{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}"#,
+        ),
+    ];
+    for (line, want) in cases {
+        assert_eq!(red(line), want, "{line}");
+    }
+}

@@ -373,6 +373,10 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         },
     };
     if op == 0 {
+        // The name given as data, its value in the field beside it.
+        if let Some(f) = beside(line, s, e, strength, &lname) {
+            return Some(f);
+        }
         // No operator: `--token VALUE`, `.netrc`'s `password VALUE`.
         let spaced = q > e && q < line.len();
         if flag && q == e + 1 && q < line.len() && line[q] != b'-' {
@@ -429,6 +433,89 @@ fn is_file_name(lname: &[u8]) -> bool {
         .iter()
         .rposition(|&b| b == b'.')
         .is_some_and(|d| EXT.contains(&&lname[d + 1..]))
+}
+
+/// Keys whose value names a variable or parameter (`{"name": "DB_PASSWORD", …}`), and the keys
+/// of the field beside them that hold its value.
+const NAME_KEYS: &[&[u8]] = &[b"name", b"key", b"parameterkey", b"parametername"];
+const VALUE_KEYS: &[&[u8]] = &[b"value", b"parametervalue"];
+
+/// A secret's name given as data, `line[s..e]`, the value of a `name`-like key, and its value in
+/// a `value`-like field beside it in the same object: Kubernetes and ECS environment lists
+/// (`{"name": "DB_PASSWORD", "value": "…"}`, `- {name: X, value: …}`), CloudFormation
+/// parameters (`"ParameterKey": "DbPassword", "ParameterValue": "…"`).
+fn beside(line: &[u8], s: usize, e: usize, strength: Strength, lname: &[u8]) -> Option<Found> {
+    // Back from the name: a quote, blanks, `:`, blanks, a quote, the key.
+    let mut p = s;
+    let skip_back = |p: &mut usize, what: &[u8]| {
+        while *p > 0 && what.contains(&line[*p - 1]) {
+            *p -= 1;
+        }
+    };
+    skip_back(&mut p, b"\"'");
+    skip_back(&mut p, b" \t");
+    if p == 0 || line[p - 1] != b':' {
+        return None;
+    }
+    p -= 1;
+    skip_back(&mut p, b" \t");
+    skip_back(&mut p, b"\"'");
+    let k = line[..p]
+        .iter()
+        .rposition(|b| !b.is_ascii_alphanumeric())
+        .map_or(0, |i| i + 1);
+    if !eq_any(&line[k..p], NAME_KEYS) {
+        return None;
+    }
+    // Forward, within the object: the first key after the name's value.
+    let mut q = e;
+    while q < line.len() && matches!(line[q], b'"' | b'\'' | b' ' | b'\t') {
+        q += 1;
+    }
+    if line.get(q) != Some(&b',') {
+        return None;
+    }
+    q += 1;
+    while q < line.len() && matches!(line[q], b'"' | b'\'' | b' ' | b'\t') {
+        q += 1;
+    }
+    let key_end = q + line[q..]
+        .iter()
+        .position(|b| !b.is_ascii_alphanumeric())
+        .unwrap_or(line.len() - q);
+    if !eq_any(&line[q..key_end], VALUE_KEYS) {
+        return None; // `valueFrom`, another field
+    }
+    let mut v = key_end;
+    while v < line.len() && matches!(line[v], b'"' | b'\'') {
+        v += 1;
+    }
+    while v < line.len() && matches!(line[v], b' ' | b'\t') {
+        v += 1;
+    }
+    if line.get(v) != Some(&b':') {
+        return None;
+    }
+    v += 1;
+    while v < line.len() && matches!(line[v], b' ' | b'\t') {
+        v += 1;
+    }
+    let mut quote = None;
+    if let Some(&c @ (b'"' | b'\'')) = line.get(v) {
+        quote = Some(c);
+        v += 1;
+    }
+    let end = match quote {
+        Some(_) => run_end(line, v, quote),
+        // Unquoted in a flow map: up to the `,` or `}` that ends it.
+        None => {
+            v + line[v..]
+                .iter()
+                .position(|&b| matches!(b, b',' | b'}' | b']') || b.is_ascii_whitespace())
+                .unwrap_or(line.len() - v)
+        }
+    };
+    value(line, s, v, end, strength, lname, false)
 }
 
 /// Whether the name at `s` is a field of an Amazon Resource Name (`arn:partition:service:…`),
