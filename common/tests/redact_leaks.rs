@@ -566,3 +566,23 @@ fn a_value_beside_a_secrets_name_given_as_data_is_redacted() {
         assert_eq!(red(line), want, "{line}");
     }
 }
+
+/// The block form of a name given as data: `- name: DB_PASSWORD`, then `value: …` on the next
+/// line (`kubectl get deploy -o yaml`), whole or cut anywhere, the value's line arriving late.
+#[test]
+fn a_value_on_the_line_after_a_secrets_name_given_as_data_is_redacted() {
+    let text = "        env:\n        - name: LOG_LEVEL\n          value: debug\n        - name: DB_PASSWORD\n          value: Sup3rS3cretE1\n        - name: API_TOKEN\n          value: \"Sup3rS3cretE2x\"\n        - name: DB_PASSWORD_FILE\n          value: /run/secrets/db\n        - name: PGPASSWORD\n          valueFrom:\n            secretKeyRef:\n              name: db\n";
+    let want = text
+        .replace("Sup3rS3cretE1", REDACTED)
+        .replace("Sup3rS3cretE2x", REDACTED);
+    let rules = rules_with(&[]);
+    for size in [text.len(), 1, 7, 40] {
+        let chunks: Vec<&[u8]> = text.as_bytes().chunks(size).collect();
+        let (out, counts) = run(&rules, &chunks);
+        assert_eq!(String::from_utf8(out).unwrap(), want, "chunks of {size}");
+        assert_eq!(counts.values().sum::<u64>(), 2, "{counts:?}");
+    }
+    // The name's line is the stream's last: nothing follows, nothing is held for ever.
+    let (out, _) = run(&rules, &[b"- name: DB_PASSWORD\n"]);
+    assert_eq!(out, b"- name: DB_PASSWORD\n");
+}

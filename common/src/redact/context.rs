@@ -518,6 +518,53 @@ fn beside(line: &[u8], s: usize, e: usize, strength: Strength, lname: &[u8]) -> 
     value(line, s, v, end, strength, lname, false)
 }
 
+/// A YAML list item that gives a secret's name as data and nothing else on its line
+/// (`- name: DB_PASSWORD`): the name's strength and where it is, for the value the next line
+/// gives ([`value_line`]).
+pub(crate) fn name_given_as_data(line: &[u8]) -> Option<(Strength, usize, usize)> {
+    let lead = line.iter().position(|b| !matches!(b, b' ' | b'\t'))?;
+    let mut p = lead;
+    if line[p..].starts_with(b"- ") {
+        p += 2;
+    }
+    let rest = line[p..].strip_prefix(b"name:")?;
+    let mut a = p + 5;
+    a += rest
+        .iter()
+        .take_while(|b| matches!(b, b' ' | b'\t'))
+        .count();
+    let mut b = line.iter().rposition(|c| !c.is_ascii_whitespace())? + 1;
+    if b > a && matches!(line[a], b'"' | b'\'') && line[b - 1] == line[a] {
+        (a, b) = (a + 1, b - 1);
+    }
+    if a >= b || !line[a..b].iter().all(|&c| name_byte(c)) {
+        return None;
+    }
+    Some((classify(&line[a..b])?, a, b))
+}
+
+/// The value a `value:` line gives (`  value: X`, `  value: "X"`), if it is a plausible secret
+/// after a name of strength `st`: its range in `line`.
+pub(crate) fn value_line(line: &[u8], st: Strength) -> Option<(usize, usize)> {
+    let lead = line.iter().position(|b| !matches!(b, b' ' | b'\t'))?;
+    let rest = line[lead..].strip_prefix(b"value:")?;
+    let mut v = lead
+        + 6
+        + rest
+            .iter()
+            .take_while(|b| matches!(b, b' ' | b'\t'))
+            .count();
+    let mut end = line.iter().rposition(|c| !c.is_ascii_whitespace())? + 1;
+    if end > v && matches!(line[v], b'"' | b'\'') && line[end - 1] == line[v] {
+        (v, end) = (v + 1, end - 1);
+    }
+    if v >= end {
+        return None;
+    }
+    let trimmed = trim_value(&line[v..end]);
+    plausible(trimmed, st).then_some((v, v + trimmed.len()))
+}
+
 /// Whether the name at `s` is a field of an Amazon Resource Name (`arn:partition:service:…`),
 /// which names a resource, a secret's included, and holds none.
 fn in_arn(line: &[u8], s: usize) -> bool {

@@ -449,6 +449,29 @@ impl Redactor {
                 // A value learned on this line is looked for in the lines after it.
                 next[SRC_VALUES] = 0;
             }
+            // `- name: DB_PASSWORD` alone on its line: the next line may give its value.
+            let mut given = None;
+            if let Some((strength, a, b)) = context::name_given_as_data(line) {
+                let after = &rest[start + line.len()..];
+                match after.iter().position(is_sep) {
+                    None if !fin => return Flow::Hold(start),
+                    found => {
+                        let n = found.map_or(after.len(), |p| p + 1);
+                        if let Some((va, vb)) = context::value_line(&after[..n], strength) {
+                            let rule = self.rules.context_rule(&line[a..b]);
+                            given = Some((
+                                n,
+                                Span {
+                                    start: va,
+                                    end: vb,
+                                    rule,
+                                    ctx: 0,
+                                },
+                            ));
+                        }
+                    }
+                }
+            }
             let mut flow = None;
             if let Tail::Header(h) = tail {
                 let text_end = line.iter().rposition(|b| !is_sep(b)).map_or(0, |p| p + 1);
@@ -478,6 +501,14 @@ impl Redactor {
             (emitted, from) = (line_end, line_end);
             if let Some(flow) = flow {
                 return flow;
+            }
+            if let Some((n, span)) = given {
+                let value_line = &batch[line_end..line_end + n];
+                self.rules.learned.add(&value_line[span.start..span.end]);
+                self.emit(value_line, &[span], out);
+                (emitted, from) = (line_end + n, line_end + n);
+                self.refresh_learned();
+                next[SRC_VALUES] = 0;
             }
         }
         if !copied {

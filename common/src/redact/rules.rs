@@ -309,7 +309,7 @@ impl Rules {
         self.names.len() - 1
     }
 
-    fn context_rule(&self, name: &[u8]) -> usize {
+    pub(crate) fn context_rule(&self, name: &[u8]) -> usize {
         let l = name.to_ascii_lowercase();
         let has = |w: &[u8]| l.windows(w.len()).any(|x| x == w);
         let i = if has(b"authorization") {
