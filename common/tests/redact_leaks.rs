@@ -586,3 +586,19 @@ fn a_value_on_the_line_after_a_secrets_name_given_as_data_is_redacted() {
     let (out, _) = run(&rules, &[b"- name: DB_PASSWORD\n"]);
     assert_eq!(out, b"- name: DB_PASSWORD\n");
 }
+
+/// A URL's password with no user name before it (`redis://:PASSWORD@host`, as Redis clients
+/// and Celery print their broker URL).
+#[test]
+fn a_url_password_without_a_user_is_redacted() {
+    assert_eq!(
+        red("broker: redis://:Sup3rS3cretF8@redis:6379/0"),
+        format!("broker: redis://:{REDACTED}@redis:6379/0")
+    );
+    assert_eq!(
+        red("rediss://:Sup3rS3cretF9@cache.example.com:6380"),
+        format!("rediss://:{REDACTED}@cache.example.com:6380")
+    );
+    // No password: a port, an empty user-info.
+    assert_eq!(red("redis://localhost:6379/0"), "redis://localhost:6379/0");
+}

@@ -231,7 +231,7 @@ impl Rules {
             finders,
             url: compile(
                 "url_credentials",
-                r#"(?i-u)\b[a-z][a-z0-9+.-]{1,20}://(?P<user>[^\s:/@"'<>]+):(?P<secret>[^\s/@"'<>]+)@[^\s/@]"#,
+                r#"(?i-u)\b[a-z][a-z0-9+.-]{1,20}://(?P<user>[^\s:/@"'<>]*):(?P<secret>[^\s/@"'<>]+)@[^\s/@]"#,
             )?,
             known: ValueMatcher::new(&known)?,
             learned: Learned::with_known(&known),
