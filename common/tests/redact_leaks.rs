@@ -602,3 +602,22 @@ fn a_url_password_without_a_user_is_redacted() {
     // No password: a port, an empty user-info.
     assert_eq!(red("redis://localhost:6379/0"), "redis://localhost:6379/0");
 }
+
+/// After `- name: DB_PASSWORD`, a next line that does not end is not waited for without bound:
+/// output goes on (a flood with no newline after such a line must not pile up in memory).
+#[test]
+fn a_name_given_as_data_holds_back_a_bounded_amount() {
+    let rules = rules_with(&[]);
+    let mut r = Redactor::new(Arc::clone(&rules));
+    let mut out = Vec::new();
+    r.push(b"- name: DB_PASSWORD\n", &mut out);
+    let flood = vec![b'a'; 1 << 20];
+    r.push(&flood, &mut out);
+    assert!(
+        out.len() > 512 * 1024,
+        "only {} bytes out of 1 MiB after the name's line",
+        out.len()
+    );
+    r.finish(&mut out);
+    assert_eq!(out.len(), 20 + (1 << 20));
+}

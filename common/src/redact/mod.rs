@@ -454,7 +454,9 @@ impl Redactor {
             if let Some((strength, a, b)) = context::name_given_as_data(line) {
                 let after = &rest[start + line.len()..];
                 match after.iter().position(is_sep) {
-                    None if !fin => return Flow::Hold(start),
+                    // Wait for the value's line, a bounded amount: past it, output goes on.
+                    None if !fin && after.len() < MAX_MATCH => return Flow::Hold(start),
+                    None if !fin => {}
                     found => {
                         let n = found.map_or(after.len(), |p| p + 1);
                         if let Some((va, vb)) = context::value_line(&after[..n], strength) {
