@@ -621,3 +621,12 @@ fn a_name_given_as_data_holds_back_a_bounded_amount() {
     r.finish(&mut out);
     assert_eq!(out.len(), 20 + (1 << 20));
 }
+
+/// The block form inside a JSON string, as Claude's stream-json carries a tool's output
+/// (`kubectl get pod -o yaml` read by the Bash tool): the lines are one line with `\n` escapes.
+#[test]
+fn a_value_after_a_secrets_name_given_as_data_inside_stream_json_is_redacted() {
+    let line = r#"{"type":"user","message":{"content":[{"type":"tool_result","content":"spec:\n  containers:\n  - env:\n    - name: DB_PASSWORD\n      value: Sup3rS3cretH1\n    - name: LOG_LEVEL\n      value: debug\n"}]}}"#;
+    let want = line.replace("Sup3rS3cretH1", REDACTED);
+    assert_eq!(red(line), want);
+}

@@ -467,15 +467,20 @@ fn beside(line: &[u8], s: usize, e: usize, strength: Strength, lname: &[u8]) -> 
     if !eq_any(&line[k..p], NAME_KEYS) {
         return None;
     }
-    // Forward, within the object: the first key after the name's value.
+    // Forward, within the object: the first key after the name's value, after a `,` or, in a
+    // view, after the blank a JSON-escaped line break reads as (`- name: X\n  value: …` in a
+    // tool's output inside stream-json).
     let mut q = e;
+    let mut blank = false;
     while q < line.len() && matches!(line[q], b'"' | b'\'' | b' ' | b'\t') {
+        blank |= matches!(line[q], b' ' | b'\t');
         q += 1;
     }
-    if line.get(q) != Some(&b',') {
-        return None;
+    match line.get(q) {
+        Some(b',') => q += 1,
+        _ if blank => {}
+        _ => return None,
     }
-    q += 1;
     while q < line.len() && matches!(line[q], b'"' | b'\'' | b' ' | b'\t') {
         q += 1;
     }
