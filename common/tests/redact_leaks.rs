@@ -630,3 +630,29 @@ fn a_value_after_a_secrets_name_given_as_data_inside_stream_json_is_redacted() {
     let want = line.replace("Sup3rS3cretH1", REDACTED);
     assert_eq!(red(line), want);
 }
+
+/// A Dockerfile's `ENV NAME VALUE` (the older form without `=`, also in `docker build` and
+/// `docker history` output) and a Makefile's `NAME ?= VALUE`.
+#[test]
+fn dockerfile_env_and_makefile_defaults_are_redacted() {
+    let cases = [
+        (
+            "ENV DB_PASSWORD Sup3rS3cretJ5",
+            "ENV DB_PASSWORD [REDACTED]",
+        ),
+        (
+            "Step 4/9 : ENV API_TOKEN Sup3rS3cretJ6x",
+            "Step 4/9 : ENV API_TOKEN [REDACTED]",
+        ),
+        ("DB_PASSWORD ?= Sup3rS3cretK7", "DB_PASSWORD ?= [REDACTED]"),
+        // Not a secret's name, or not the instruction.
+        ("ENV LOG_LEVEL debug", "ENV LOG_LEVEL debug"),
+        (
+            "the ENV PASSWORD variable must be set",
+            "the ENV PASSWORD variable must be set",
+        ),
+    ];
+    for (line, want) in cases {
+        assert_eq!(red(line), want, "{line}");
+    }
+}

@@ -366,7 +366,7 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     };
     let q = blanks(p);
     let op = match line.get(q..q + 2) {
-        Some(b":=") | Some(b"=>") => 2,
+        Some(b":=") | Some(b"=>") | Some(b"?=") => 2,
         _ => match line.get(q) {
             Some(b'=') | Some(b':') => 1,
             _ => 0,
@@ -384,6 +384,9 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         }
         if spaced && netrc(line, s, e, q) {
             return value_run(line, s, q, Strength::Strong, &lname);
+        }
+        if spaced && dockerfile_env(line, s) {
+            return value_run(line, s, q, strength, &lname);
         }
         return None;
     }
@@ -433,6 +436,16 @@ fn is_file_name(lname: &[u8]) -> bool {
         .iter()
         .rposition(|&b| b == b'.')
         .is_some_and(|d| EXT.contains(&&lname[d + 1..]))
+}
+
+/// Whether the name at `s` follows a Dockerfile's `ENV` instruction (the form without `=`,
+/// `ENV NAME VALUE`): at the start of a line, or after `docker build`'s `Step 4/9 : `.
+fn dockerfile_env(line: &[u8], s: usize) -> bool {
+    let Some(before) = line[..s].strip_suffix(b"ENV ") else {
+        return false;
+    };
+    let before = before.trim_ascii_end();
+    before.is_empty() || before.ends_with(b" :") || before.ends_with(b"\n")
 }
 
 /// Keys whose value names a variable or parameter (`{"name": "DB_PASSWORD", …}`), and the keys
