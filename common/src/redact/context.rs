@@ -459,20 +459,11 @@ const VALUE_KEYS: &[&[u8]] = &[b"value", b"parametervalue"];
 /// parameters (`"ParameterKey": "DbPassword", "ParameterValue": "…"`).
 fn beside(line: &[u8], s: usize, e: usize, strength: Strength, lname: &[u8]) -> Option<Found> {
     // Back from the name: a quote, blanks, `:`, blanks, a quote, the key.
-    let mut p = s;
-    let skip_back = |p: &mut usize, what: &[u8]| {
-        while *p > 0 && what.contains(&line[*p - 1]) {
-            *p -= 1;
-        }
-    };
-    skip_back(&mut p, b"\"'");
-    skip_back(&mut p, b" \t");
+    let p = skip_back(line, skip_back(line, s, b"\"'"), b" \t");
     if p == 0 || line[p - 1] != b':' {
         return None;
     }
-    p -= 1;
-    skip_back(&mut p, b" \t");
-    skip_back(&mut p, b"\"'");
+    let p = skip_back(line, skip_back(line, p - 1, b" \t"), b"\"'");
     let k = line[..p]
         .iter()
         .rposition(|b| !b.is_ascii_alphanumeric())
@@ -483,19 +474,12 @@ fn beside(line: &[u8], s: usize, e: usize, strength: Strength, lname: &[u8]) -> 
     // Forward, within the object: the first key after the name's value, after a `,` or, in a
     // view, after the blank a JSON-escaped line break reads as (`- name: X\n  value: …` in a
     // tool's output inside stream-json).
-    let mut q = e;
-    let mut blank = false;
-    while q < line.len() && matches!(line[q], b'"' | b'\'' | b' ' | b'\t') {
-        blank |= matches!(line[q], b' ' | b'\t');
-        q += 1;
-    }
+    let mut q = skip(line, e, b"\"' \t");
+    let blank = line[e..q].iter().any(|b| matches!(b, b' ' | b'\t'));
     match line.get(q) {
-        Some(b',') => q += 1,
+        Some(b',') => q = skip(line, q + 1, b"\"' \t"),
         _ if blank => {}
         _ => return None,
-    }
-    while q < line.len() && matches!(line[q], b'"' | b'\'' | b' ' | b'\t') {
-        q += 1;
     }
     let key_end = q + line[q..]
         .iter()
@@ -504,20 +488,11 @@ fn beside(line: &[u8], s: usize, e: usize, strength: Strength, lname: &[u8]) -> 
     if !eq_any(&line[q..key_end], VALUE_KEYS) {
         return None; // `valueFrom`, another field
     }
-    let mut v = key_end;
-    while v < line.len() && matches!(line[v], b'"' | b'\'') {
-        v += 1;
-    }
-    while v < line.len() && matches!(line[v], b' ' | b'\t') {
-        v += 1;
-    }
+    let v = skip(line, skip(line, key_end, b"\"'"), b" \t");
     if line.get(v) != Some(&b':') {
         return None;
     }
-    v += 1;
-    while v < line.len() && matches!(line[v], b' ' | b'\t') {
-        v += 1;
-    }
+    let mut v = skip(line, v + 1, b" \t");
     let mut quote = None;
     if let Some(&c @ (b'"' | b'\'')) = line.get(v) {
         quote = Some(c);
@@ -536,26 +511,46 @@ fn beside(line: &[u8], s: usize, e: usize, strength: Strength, lname: &[u8]) -> 
     value(line, s, v, end, strength, lname, false)
 }
 
-/// A YAML list item that gives a secret's name as data and nothing else on its line
-/// (`- name: DB_PASSWORD`): the name's strength and where it is, for the value the next line
-/// gives ([`value_line`]).
-pub(crate) fn name_given_as_data(line: &[u8]) -> Option<(Strength, usize, usize)> {
-    let lead = line.iter().position(|b| !matches!(b, b' ' | b'\t'))?;
-    let mut p = lead;
-    if line[p..].starts_with(b"- ") {
+/// Where `line[p..]` stops holding bytes of `what`.
+fn skip(line: &[u8], mut p: usize, what: &[u8]) -> usize {
+    while p < line.len() && what.contains(&line[p]) {
+        p += 1;
+    }
+    p
+}
+
+/// Where `line[..p]` stops ending in bytes of `what`.
+fn skip_back(line: &[u8], mut p: usize, what: &[u8]) -> usize {
+    while p > 0 && what.contains(&line[p - 1]) {
+        p -= 1;
+    }
+    p
+}
+
+/// The value of the YAML field `key` (`name:`, `value:`) that starts `line` after blanks and,
+/// where `item`, a list item's `- `: its range, without the quotes around it.
+fn field_value(line: &[u8], key: &[u8], item: bool) -> Option<(usize, usize)> {
+    let mut p = skip(line, 0, b" \t");
+    if item && line[p..].starts_with(b"- ") {
         p += 2;
     }
-    let rest = line[p..].strip_prefix(b"name:")?;
-    let mut a = p + 5;
-    a += rest
-        .iter()
-        .take_while(|b| matches!(b, b' ' | b'\t'))
-        .count();
+    if !line[p..].starts_with(key) {
+        return None;
+    }
+    let mut a = skip(line, p + key.len(), b" \t");
     let mut b = line.iter().rposition(|c| !c.is_ascii_whitespace())? + 1;
     if b > a && matches!(line[a], b'"' | b'\'') && line[b - 1] == line[a] {
         (a, b) = (a + 1, b - 1);
     }
-    if a >= b || !line[a..b].iter().all(|&c| name_byte(c)) {
+    (a < b).then_some((a, b))
+}
+
+/// A YAML list item that gives a secret's name as data and nothing else on its line
+/// (`- name: DB_PASSWORD`): the name's strength and where it is, for the value the next line
+/// gives ([`value_line`]).
+pub(crate) fn name_given_as_data(line: &[u8]) -> Option<(Strength, usize, usize)> {
+    let (a, b) = field_value(line, b"name:", true)?;
+    if !line[a..b].iter().all(|&c| name_byte(c)) {
         return None;
     }
     Some((classify(&line[a..b])?, a, b))
@@ -564,21 +559,7 @@ pub(crate) fn name_given_as_data(line: &[u8]) -> Option<(Strength, usize, usize)
 /// The value a `value:` line gives (`  value: X`, `  value: "X"`), if it is a plausible secret
 /// after a name of strength `st`: its range in `line`.
 pub(crate) fn value_line(line: &[u8], st: Strength) -> Option<(usize, usize)> {
-    let lead = line.iter().position(|b| !matches!(b, b' ' | b'\t'))?;
-    let rest = line[lead..].strip_prefix(b"value:")?;
-    let mut v = lead
-        + 6
-        + rest
-            .iter()
-            .take_while(|b| matches!(b, b' ' | b'\t'))
-            .count();
-    let mut end = line.iter().rposition(|c| !c.is_ascii_whitespace())? + 1;
-    if end > v && matches!(line[v], b'"' | b'\'') && line[end - 1] == line[v] {
-        (v, end) = (v + 1, end - 1);
-    }
-    if v >= end {
-        return None;
-    }
+    let (v, end) = field_value(line, b"value:", false)?;
     let trimmed = trim_value(&line[v..end]);
     plausible(trimmed, st).then_some((v, v + trimmed.len()))
 }
