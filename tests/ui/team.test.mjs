@@ -48,6 +48,11 @@ test('a viewer joins by invitation, sees no Stop or Send, and the gateway refuse
 
   // Vera opens the link in her own browser and chooses a password.
   const vera = await newPage({ viewport: { width: 1280, height: 860 } });
+  // A slow answer about the invitation: the form must not show before it says whom it is for.
+  await vera.page.route('**/api/join/check', async (route) => {
+    await new Promise((r) => setTimeout(r, 600));
+    await route.continue();
+  });
   await vera.page.goto(link);
   await vera.page.waitForSelector('#join:not([hidden])');
   assert.equal(await vera.page.textContent('#join-title'), 'Join as vera');
