@@ -1,0 +1,128 @@
+//! A secret's name given as data, its value in the field beside it (`{"name": "DB_PASSWORD",
+//! "value": "…"}`) or on the next line (`- name: DB_PASSWORD`, then `value: …`).
+
+use super::names::{classify, eq_any, name_byte};
+use super::values::{plausible, trim_value};
+use super::{Found, Strength, run_end, value};
+
+/// Keys whose value names a variable or parameter (`{"name": "DB_PASSWORD", …}`), and the keys
+/// of the field beside them that hold its value.
+pub(super) const NAME_KEYS: &[&[u8]] = &[b"name", b"key", b"parameterkey", b"parametername"];
+pub(super) const VALUE_KEYS: &[&[u8]] = &[b"value", b"parametervalue"];
+
+/// A secret's name given as data, `line[s..e]`, the value of a `name`-like key, and its value in
+/// a `value`-like field beside it in the same object: Kubernetes and ECS environment lists
+/// (`{"name": "DB_PASSWORD", "value": "…"}`, `- {name: X, value: …}`), CloudFormation
+/// parameters (`"ParameterKey": "DbPassword", "ParameterValue": "…"`).
+pub(super) fn beside(
+    line: &[u8],
+    s: usize,
+    e: usize,
+    strength: Strength,
+    lname: &[u8],
+) -> Option<Found> {
+    // Back from the name: a quote, blanks, `:`, blanks, a quote, the key.
+    let p = skip_back(line, skip_back(line, s, b"\"'"), b" \t");
+    if p == 0 || line[p - 1] != b':' {
+        return None;
+    }
+    let p = skip_back(line, skip_back(line, p - 1, b" \t"), b"\"'");
+    let k = line[..p]
+        .iter()
+        .rposition(|b| !b.is_ascii_alphanumeric())
+        .map_or(0, |i| i + 1);
+    if !eq_any(&line[k..p], NAME_KEYS) {
+        return None;
+    }
+    // Forward, within the object: the first key after the name's value, after a `,` or, in a
+    // view, after the blank a JSON-escaped line break reads as (`- name: X\n  value: …` in a
+    // tool's output inside stream-json).
+    let mut q = skip(line, e, b"\"' \t");
+    let blank = line[e..q].iter().any(|b| matches!(b, b' ' | b'\t'));
+    match line.get(q) {
+        Some(b',') => q = skip(line, q + 1, b"\"' \t"),
+        _ if blank => {}
+        _ => return None,
+    }
+    let key_end = q + line[q..]
+        .iter()
+        .position(|b| !b.is_ascii_alphanumeric())
+        .unwrap_or(line.len() - q);
+    if !eq_any(&line[q..key_end], VALUE_KEYS) {
+        return None; // `valueFrom`, another field
+    }
+    let v = skip(line, skip(line, key_end, b"\"'"), b" \t");
+    if line.get(v) != Some(&b':') {
+        return None;
+    }
+    let mut v = skip(line, v + 1, b" \t");
+    let mut quote = None;
+    if let Some(&c @ (b'"' | b'\'')) = line.get(v) {
+        quote = Some(c);
+        v += 1;
+    }
+    let end = match quote {
+        Some(_) => run_end(line, v, quote),
+        // Unquoted in a flow map: up to the `,` or `}` that ends it.
+        None => {
+            v + line[v..]
+                .iter()
+                .position(|&b| matches!(b, b',' | b'}' | b']') || b.is_ascii_whitespace())
+                .unwrap_or(line.len() - v)
+        }
+    };
+    value(line, s, v, end, strength, lname, false)
+}
+
+/// Where `line[p..]` stops holding bytes of `what`.
+pub(super) fn skip(line: &[u8], mut p: usize, what: &[u8]) -> usize {
+    while p < line.len() && what.contains(&line[p]) {
+        p += 1;
+    }
+    p
+}
+
+/// Where `line[..p]` stops ending in bytes of `what`.
+pub(super) fn skip_back(line: &[u8], mut p: usize, what: &[u8]) -> usize {
+    while p > 0 && what.contains(&line[p - 1]) {
+        p -= 1;
+    }
+    p
+}
+
+/// The value of the YAML field `key` (`name:`, `value:`) that starts `line` after blanks and,
+/// where `item`, a list item's `- `: its range, without the quotes around it.
+pub(super) fn field_value(line: &[u8], key: &[u8], item: bool) -> Option<(usize, usize)> {
+    let mut p = skip(line, 0, b" \t");
+    if item && line[p..].starts_with(b"- ") {
+        p += 2;
+    }
+    if !line[p..].starts_with(key) {
+        return None;
+    }
+    let mut a = skip(line, p + key.len(), b" \t");
+    let mut b = line.iter().rposition(|c| !c.is_ascii_whitespace())? + 1;
+    if b > a && matches!(line[a], b'"' | b'\'') && line[b - 1] == line[a] {
+        (a, b) = (a + 1, b - 1);
+    }
+    (a < b).then_some((a, b))
+}
+
+/// A YAML list item that gives a secret's name as data and nothing else on its line
+/// (`- name: DB_PASSWORD`): the name's strength and where it is, for the value the next line
+/// gives ([`value_line`]).
+pub(crate) fn name_given_as_data(line: &[u8]) -> Option<(Strength, usize, usize)> {
+    let (a, b) = field_value(line, b"name:", true)?;
+    if !line[a..b].iter().all(|&c| name_byte(c)) {
+        return None;
+    }
+    Some((classify(&line[a..b])?, a, b))
+}
+
+/// The value a `value:` line gives (`  value: X`, `  value: "X"`), if it is a plausible secret
+/// after a name of strength `st`: its range in `line`.
+pub(crate) fn value_line(line: &[u8], st: Strength) -> Option<(usize, usize)> {
+    let (v, end) = field_value(line, b"value:", false)?;
+    let trimmed = trim_value(&line[v..end]);
+    plausible(trimmed, st).then_some((v, v + trimmed.len()))
+}

@@ -1,0 +1,268 @@
+//! Names: whether a name (an identifier, header, flag or environment variable) names a secret,
+//! and how strongly, matched case-insensitively by its parts.
+
+/// How sure a name is that its value is a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Strength {
+    Weak,
+    Strong,
+}
+
+/// Most name parts looked at (a longer name is judged by its first ones).
+pub(super) const MAX_PARTS: usize = 12;
+
+/// The parts of a name as ranges: split at every byte that is not a letter or digit, and at
+/// lower-to-upper case changes (`apiKey`). No allocation: this runs on every anchor hit.
+pub(super) fn parts(name: &[u8]) -> ([(usize, usize); MAX_PARTS], usize) {
+    let mut out = [(0, 0); MAX_PARTS];
+    let mut n = 0;
+    let mut start = None;
+    let mut prev_lower = false;
+    for (i, &b) in name.iter().enumerate() {
+        let alnum = b.is_ascii_alphanumeric();
+        let hump = b.is_ascii_uppercase() && prev_lower;
+        if let Some(s) = start
+            && (!alnum || hump)
+        {
+            if n < MAX_PARTS {
+                out[n] = (s, i);
+                n += 1;
+            }
+            start = None;
+        }
+        if alnum && start.is_none() {
+            start = Some(i);
+        }
+        prev_lower = b.is_ascii_lowercase() || b.is_ascii_digit();
+    }
+    if let Some(s) = start
+        && n < MAX_PARTS
+    {
+        out[n] = (s, name.len());
+        n += 1;
+    }
+    (out, n)
+}
+
+/// Words that make `…key` a secret's name (`api_key`, `privateKey`), unlike `cache_key`.
+pub(super) const KEY_QUALIFIERS: &[&[u8]] = &[
+    b"api",
+    b"private",
+    b"secret",
+    b"access",
+    b"master",
+    b"signing",
+    b"encryption",
+    b"client",
+    b"account",
+    b"app",
+    b"auth",
+    b"license",
+    b"service",
+    b"admin",
+    b"deploy",
+    b"ssh",
+    b"hmac",
+    b"webhook",
+    b"x",
+    b"subscription",
+    b"consumer",
+    b"storage",
+    b"sas",
+    b"jwt",
+    b"session",
+    b"crypt",
+    b"decryption",
+    b"gpg",
+    b"pgp",
+    b"rsa",
+    b"ingest",
+    b"write",
+    b"management",
+];
+
+pub(super) const STRONG: &[&[u8]] = &[
+    b"password",
+    b"passwd",
+    b"pwd",
+    b"pass",
+    b"passphrase",
+    b"secret",
+    b"passcode",
+    b"pword",
+    b"authorization",
+    b"requirepass",
+    b"masterauth",
+];
+pub(super) const WEAK: &[&[u8]] = &[
+    b"token",
+    b"apikey",
+    b"pat",
+    b"dsn",
+    b"webhook",
+    b"credential",
+    b"credentials",
+    b"auth",
+    b"privatekey",
+    b"secretkey",
+    b"accesskey",
+    b"authtoken",
+    b"accesstoken",
+    b"apitoken",
+    b"connectionstring",
+    b"connstr",
+    b"clientsecret",
+    b"signingkey",
+    b"masterkey",
+];
+
+/// Last parts that make a secret's name the name of something *about* the secret: where it is
+/// (`DB_PASSWORD_FILE`, `--token-file`, `secret_ref`), what it is called or what kind it is
+/// (`secret_name`, `auth_type`), its rules and lifetime (`passwordPolicy`, `TOKEN_EXPIRY`,
+/// `auth_timeout`, `tokenExpiresAt`), the variable it is read from (`--auth-token-env`). Their
+/// values are paths, names, words, times and durations. Not `id` (Vault's
+/// `secret_id` is a credential), `hash`, `value`, `url` (a webhook's URL is the secret) or
+/// `base` (`SECRET_KEY_BASE`).
+pub(super) const ABOUT: &[&[u8]] = &[
+    b"file",
+    b"files",
+    b"path",
+    b"dir",
+    b"ref",
+    b"name",
+    b"names",
+    b"type",
+    b"kind",
+    b"method",
+    b"mode",
+    b"format",
+    b"policy",
+    b"length",
+    b"len",
+    b"size",
+    b"count",
+    b"ttl",
+    b"expiry",
+    b"expires",
+    b"expiration",
+    b"lifetime",
+    b"timeout",
+    b"version",
+    b"at",
+    b"date",
+    b"time",
+    b"timestamp",
+    b"env",
+    b"var",
+    b"variable",
+];
+
+pub(super) fn eq_any(p: &[u8], words: &[&[u8]]) -> bool {
+    words.iter().any(|w| p.eq_ignore_ascii_case(w))
+}
+
+pub(super) fn contains_ci(p: &[u8], needle: &[u8]) -> bool {
+    p.windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+pub(super) fn ends_ci(p: &[u8], suffix: &[u8]) -> bool {
+    p.len() >= suffix.len() && p[p.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+}
+
+/// Whether `name` (an identifier, header or flag name) names a secret, and how strongly.
+pub(crate) fn classify(name: &[u8]) -> Option<Strength> {
+    let (ranges, n) = parts(name);
+    if about_a_secret(name, &ranges[..n]) || names_a_list(name, &ranges[..n]) {
+        return None;
+    }
+    let mut best: Option<Strength> = None;
+    for i in 0..n {
+        let (a, b) = ranges[i];
+        let p = &name[a..b];
+        let prev = (i > 0).then(|| &name[ranges[i - 1].0..ranges[i - 1].1]);
+        let s = if eq_any(p, STRONG) || contains_ci(p, b"password") || contains_ci(p, b"secret") {
+            Some(Strength::Strong)
+        } else if eq_any(p, WEAK)
+            || (p.eq_ignore_ascii_case(b"key") || p.eq_ignore_ascii_case(b"keys"))
+                && (prev.is_some_and(|q| eq_any(q, KEY_QUALIFIERS)) || i == n - 1 && n > 1)
+            || p.eq_ignore_ascii_case(b"string")
+                && prev.is_some_and(|q| q.eq_ignore_ascii_case(b"connection"))
+            || (ends_ci(p, b"token") && p.len() > 5)
+            || ends_ci(p, b"apikey")
+        {
+            Some(Strength::Weak)
+        } else {
+            None
+        };
+        best = best.max(s);
+    }
+    best
+}
+
+/// Whether the name with these parts names something about a secret rather than the secret:
+/// its last part is one of [`ABOUT`] (and it has a part before it).
+pub(super) fn about_a_secret(name: &[u8], parts: &[(usize, usize)]) -> bool {
+    match parts {
+        [.., _, (a, b)] => eq_any(&name[*a..*b], ABOUT),
+        _ => false,
+    }
+}
+
+/// Whether the name ends in `secrets` or `tokens`: in output, a list of them by name
+/// (`Mountable secrets:   default-token-x7k2p` in `kubectl describe`, compose's `secrets:`).
+/// A variable so named holds them themselves (`SECRETS='{"db": …}'`).
+pub(super) fn names_a_list(name: &[u8], parts: &[(usize, usize)]) -> bool {
+    parts
+        .last()
+        .is_some_and(|&(a, b)| eq_any(&name[a..b], &[b"secrets", b"tokens"]))
+}
+
+/// Whether `name` has the part `key`.
+pub(super) fn has_key_part(name: &[u8]) -> bool {
+    let (ranges, n) = parts(name);
+    ranges[..n]
+        .iter()
+        .any(|&(a, b)| name[a..b].eq_ignore_ascii_case(b"key"))
+}
+
+/// Whether `name` is an environment variable name whose value is a secret. Matched
+/// case-insensitively by parts, as [`classify`]; `PWD`/`OLDPWD` (the shell's working directory)
+/// and the agent socket are not.
+pub(crate) fn secret_env_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    if matches!(
+        upper.as_str(),
+        "PWD" | "OLDPWD" | "SSH_AUTH_SOCK" | "XAUTHORITY" | "GPG_AGENT_INFO"
+    ) {
+        return false;
+    }
+    let (ranges, n) = parts(name.as_bytes());
+    if about_a_secret(name.as_bytes(), &ranges[..n]) {
+        return false; // `DB_PASSWORD_FILE`, `SSH_KEY_PATH`: where the secret is
+    }
+    if names_a_list(name.as_bytes(), &ranges[..n]) {
+        return true; // `SECRETS`, `CI_TOKENS`: the values themselves
+    }
+    if has_key_part(name.as_bytes()) {
+        return true; // `CACHE_KEY`, `SIGNING_KEY`: any `*_KEY` variable is taken for a secret
+    }
+    classify(name.as_bytes()).is_some()
+}
+
+/// Whether a byte may be part of a name: a letter, a digit, `_`, `-` or `.` (one table read;
+/// every keyword hit walks its name a byte at a time).
+#[inline(always)]
+pub(crate) fn name_byte(b: u8) -> bool {
+    const NAME: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            t[b] = c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'.';
+            b += 1;
+        }
+        t
+    };
+    NAME[usize::from(b)]
+}

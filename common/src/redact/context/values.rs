@@ -1,0 +1,256 @@
+//! Values: whether what follows a secret's name could be a secret, rather than code, a type,
+//! a placeholder, a quantity or prose.
+
+use super::Strength;
+
+/// `v` without trailing punctuation that closes the surrounding code (`x),`, `y];`).
+pub(super) fn trim_value(v: &[u8]) -> &[u8] {
+    let end = v
+        .iter()
+        .rposition(|b| !matches!(b, b',' | b'|' | b')' | b']' | b'}' | b';' | b'.'))
+        .map_or(0, |p| p + 1);
+    &v[..end]
+}
+
+/// Type names a value after a secret's name may be in code (`password: String`).
+pub(super) const TYPE_WORDS: &[&[u8]] = &[
+    b"string",
+    b"str",
+    b"secret",
+    b"token",
+    b"password",
+    b"option",
+    b"vec",
+    b"bytes",
+    b"value",
+    b"credentials",
+    b"credential",
+    b"secretstring",
+    b"secretbox",
+    b"zeroizing",
+    b"key",
+    b"apikey",
+    b"text",
+    b"number",
+    b"int",
+    b"integer",
+    b"boolean",
+    b"object",
+    b"any",
+    b"unknown",
+    b"never",
+    b"buffer",
+    b"uint8array",
+    b"hash",
+    b"hidden",
+    b"sensitive",
+    b"masked",
+    b"varchar",
+    b"char",
+];
+
+/// Placeholder and code words that are never a secret.
+pub(super) const WORDS: &[&[u8]] = &[
+    b"null",
+    b"none",
+    // Ansible's mask for a `no_log` value.
+    b"value_specified_in_no_log_parameter",
+    b"nil",
+    b"true",
+    b"false",
+    b"undefined",
+    b"redacted",
+    b"self",
+    b"this",
+    b"xxx",
+    b"xxxx",
+    b"xxxxxx",
+    b"xxxxxxxx",
+    b"***",
+    b"<redacted>",
+    b"[redacted]",
+    b"required",
+    b"optional",
+    b"bool",
+    b"u8",
+    b"u16",
+    b"u32",
+    b"u64",
+    b"usize",
+    b"i32",
+    b"i64",
+    b"vec<u8>",
+    b"option<string>",
+    // A flag's value type in a command's help (`--password string`, `--token-ttl duration`).
+    b"string",
+    b"strings",
+    b"stringarray",
+    b"stringslice",
+    b"duration",
+    b"float64",
+    b"int64",
+    b"uint64",
+    b"password",
+    b"passwd",
+    b"secret",
+    b"token",
+    b"changeme",
+    b"your_token",
+    b"your_password",
+    b"yourpassword",
+    b"example",
+    b"placeholder",
+    b"dummy",
+    b"empty",
+    b"missing",
+    b"invalid",
+    b"expired",
+    b"unset",
+    b"default",
+    b"env",
+    b"environ",
+    b"getenv",
+    b"process.env",
+];
+
+/// Whether `v` (a token or a value) is a documentation example or a placeholder in a token's
+/// shape: AWS's published example keys (`AKIAIOSFODNN7EXAMPLE`, `…/bPxRfiCYEXAMPLEKEY`), or a
+/// prefix and then one letter x repeated (`ghp_xxxx…`, `sk_test_XXXX…`). No random key ends
+/// so.
+pub(crate) fn placeholder(v: &[u8]) -> bool {
+    if v.ends_with(b"EXAMPLE") || v.ends_with(b"EXAMPLEKEY") {
+        return true;
+    }
+    let xs = v
+        .iter()
+        .rev()
+        .take_while(|&&b| b == b'x' || b == b'X')
+        .count();
+    xs >= 12 && v.len() - xs <= 12
+}
+
+/// Whether a value could be a secret rather than code, a type, a placeholder or prose.
+pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
+    let Some(&first) = v.first() else {
+        return false;
+    };
+    if matches!(
+        first,
+        b'{' | b'$'
+            | b'%'
+            | b'('
+            | b'*'
+            | b'['
+            | b'#'
+            | b':'
+            | b'='
+            | b'<'
+            | b'&'
+            | b'@'
+            | b'!'
+            | b'?'
+    ) {
+        // template, variable, format string, pointer, list, comment, <NAME>, SQL placeholder
+        return false;
+    }
+    if !v.iter().any(u8::is_ascii_alphanumeric) {
+        return false; // `…`, `***`, `---`
+    }
+    if v.contains(&b'(') || v.contains(&b'[') || v.windows(2).any(|w| w == b"::") {
+        return false; // a call, a subscript or a path (`os.environ['X']`, `Foo::new`)
+    }
+    if v.windows(3).any(|w| w == b"***") || v.windows(2).any(|w| w == b"{{") {
+        return false; // masked (`ab***yz`) or a template
+    }
+    let lower = v.to_ascii_lowercase();
+    if WORDS.contains(&lower.as_slice()) || lower.starts_with(b"[redacted]") || placeholder(v) {
+        return false;
+    }
+    // A placeholder in an example file: `your-api-key-here`, `your_session_secret`,
+    // `set-me-here`, `replace-me`.
+    if lower
+        .iter()
+        .all(|b| b.is_ascii_lowercase() || *b == b'-' || *b == b'_')
+        && (lower.starts_with(b"your-")
+            || lower.starts_with(b"your_")
+            || lower.ends_with(b"-here")
+            || lower.ends_with(b"_here")
+            || matches!(
+                lower.as_slice(),
+                b"replace-me"
+                    | b"replace_me"
+                    | b"replaceme"
+                    | b"change-me"
+                    | b"change_me"
+                    | b"changeit"
+            ))
+    {
+        return false;
+    }
+    // A short lowercase word (`password: the …`, `token = args`).
+    if v.len() <= 5 && v.iter().all(u8::is_ascii_lowercase) {
+        return false;
+    }
+    // A small count (`"github_token": 2` in a table of rule hits); four digits can be a PIN.
+    if v.len() <= 3 && v.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let alpha = v.iter().all(u8::is_ascii_alphabetic);
+    // A type name in code (`password: String`, `token: SecretString`, `key: HmacKey`).
+    if alpha && first.is_ascii_uppercase() {
+        if TYPE_WORDS.contains(&lower.as_slice()) {
+            return false;
+        }
+        let humps = v
+            .windows(2)
+            .filter(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
+            .count();
+        if humps >= 1 && v[1..].iter().any(u8::is_ascii_lowercase) {
+            return false;
+        }
+    }
+    // A field path in code (`args.token`, `self.config.api_key`, `os.environ`,
+    // `settings.CLIENT_SECRET`, TypeScript's `process.env.JWT_SECRET!`): an object's name, then
+    // fields or constants.
+    let path = v.strip_suffix(b"!").unwrap_or(v);
+    let ident = |p: &[u8]| {
+        p.first()
+            .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+            && p.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+    };
+    if path.contains(&b'.')
+        && (first.is_ascii_lowercase() || first == b'_')
+        && path.split(|&b| b == b'.').all(ident)
+        && !path.iter().any(u8::is_ascii_digit)
+    {
+        return false;
+    }
+    if strength == Strength::Weak {
+        // After a weak name a plain word is prose or code (`auth: enabled`, `api_key: Config`);
+        // keys have digits, symbols or length.
+        if alpha && v.len() < 16 {
+            return false;
+        }
+        // Keys have digits; a value without one is a word, an identifier or a setting
+        // (`"sort_key": "created_at"`), unless it is long and mixed-case.
+        let mixed = v.iter().any(u8::is_ascii_uppercase) && v.iter().any(u8::is_ascii_lowercase);
+        if !(v.iter().any(u8::is_ascii_digit) || mixed && v.len() >= 24) {
+            return false;
+        }
+        if matches!(first, b'/' | b'~') || v.starts_with(b"./") || v.starts_with(b"../") {
+            return false; // a path to a key file
+        }
+        if v.iter().all(u8::is_ascii_digit) && v.len() < 8 {
+            return false;
+        }
+        // A quantity (`token: 0.75`, `Cost per token: 0.000003`): digits, one point, digits.
+        if let Some(d) = v.iter().position(|&b| b == b'.')
+            && d > 0
+            && d + 1 < v.len()
+            && v[..d].iter().chain(&v[d + 1..]).all(u8::is_ascii_digit)
+        {
+            return false;
+        }
+    }
+    true
+}
