@@ -3,7 +3,9 @@
 //! variables hold them.
 
 use super::rules::RuleError;
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Anchored, Input, MatchKind, StartKind};
+use aho_corasick::{
+    AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Anchored, Input, MatchKind, StartKind,
+};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -196,9 +198,18 @@ impl ValueMatcher {
         } else {
             StartKind::Unanchored
         };
+        // With a first look of its own, the automaton only reads the lines that look holds,
+        // and it is rebuilt each time a run learns a value: a contiguous NFA builds in a
+        // fraction of a DFA's time (a DFA was 1.7 % of the bench's instructions, four builds
+        // a pass). Without one, the automaton reads every byte: a DFA.
+        let kind = match first {
+            First::Automaton => None,
+            First::Packed(_) | First::Stride(_) => Some(AhoCorasickKind::ContiguousNFA),
+        };
         let ac = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostLongest)
             .start_kind(starts)
+            .kind(kind)
             .build(&bytes)
             .map_err(err)?;
         Ok(Some(Self {
