@@ -656,3 +656,148 @@ fn dockerfile_env_and_makefile_defaults_are_redacted() {
         assert_eq!(red(line), want, "{line}");
     }
 }
+
+/// Each line of `cases` redacted on its own, the secret (`@@` in the line) gone and the rest
+/// as written.
+fn each_redacted(cases: &[&str]) {
+    let mut leaks = Vec::new();
+    for (i, line) in cases.iter().enumerate() {
+        let secret = format!("Zq8wLmN3pX{i:02}vR");
+        let line = line.replace("@@", &secret);
+        let out = red(&line);
+        if contains(out.as_bytes(), &secret) || out != line.replace(&secret, REDACTED) {
+            leaks.push(format!("{line}\n   -> {out}"));
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "{} of {}:\n{}",
+        leaks.len(),
+        cases.len(),
+        leaks.join("\n")
+    );
+}
+
+/// Commands that set a secret by name, with the value as the next argument: Windows' `setx`,
+/// fish's `set -x`, csh's `setenv`, `launchctl setenv`, and the `config set` of git, npm,
+/// yarn, pip, poetry and the AWS CLI.
+#[test]
+fn a_secret_set_by_a_command_is_redacted() {
+    each_redacted(&[
+        "setx DB_PASSWORD @@",
+        "setx GITHUB_TOKEN @@ /M",
+        "C:\\> setx API_KEY \"@@\"",
+        "set -x DB_PASSWORD @@",
+        "set -gx API_TOKEN @@",
+        "setenv DB_PASSWORD @@",
+        "launchctl setenv DB_PASSWORD @@",
+        "aws configure set aws_secret_access_key @@",
+        "git config --global github.token @@",
+        "npm config set //registry.npmjs.org/:_authToken @@",
+        "yarn config set npmAuthToken @@",
+        "pip config set global.password @@",
+        "poetry config pypi-token.pypi @@",
+        "dotnet user-secrets set \"DbPassword\" \"@@\"",
+        "mysqladmin -u root password @@",
+    ]);
+}
+
+/// A secret stored under a name by a CLI, its value in a flag after the name (`gh secret set
+/// NAME --body @@`, `az keyvault secret set --name NAME --value @@`), or read from a here-string.
+#[test]
+fn a_secret_stored_under_a_name_by_a_cli_is_redacted() {
+    each_redacted(&[
+        "gh secret set DB_PASSWORD --body @@",
+        "gh secret set DB_PASSWORD -b @@",
+        "gh secret set DEPLOY_KEY --body \"@@\"",
+        "gh secret set API_TOKEN --body=@@ --repo acme/app",
+        "az keyvault secret set --vault-name kv --name DbPassword --value @@",
+        "aws ssm put-parameter --name /db/password --value @@ --type SecureString",
+        "docker login -u deploy --password-stdin <<< \"@@\"",
+        "docker login -u deploy --password-stdin <<< @@",
+        "vercel env add DB_PASSWORD production <<< @@",
+        "docker secret create db_pw - <<< @@",
+        "gcloud secrets create db --data-file=- <<< @@",
+        "echo \"@@\" | docker login --username deploy --password-stdin",
+        "printf '%s' @@ | gh secret set TOKEN",
+        "echo -n @@ | gh secret set DB_PASSWORD --repo acme/app",
+        // As Claude's stream-json carries the command it runs.
+        r#"{"type":"assistant","message":{"content":[{"type":"tool_use","name":"Bash","input":{"command":"gh secret set DB_PASSWORD --body @@"}}]}}"#,
+        r#"{"type":"assistant","message":{"content":[{"type":"tool_use","name":"Bash","input":{"command":"setx API_KEY @@"}}]}}"#,
+        r#"{"type":"assistant","message":{"content":[{"type":"tool_use","name":"Bash","input":{"command":"sshpass -p @@ ssh deploy@host"}}]}}"#,
+    ]);
+}
+
+/// Flags and arguments that carry a password by the command's own syntax.
+#[test]
+fn a_password_passed_to_a_command_by_its_syntax_is_redacted() {
+    each_redacted(&[
+        "sshpass -p @@ ssh deploy@host",
+        "keytool -list -keystore ks.jks -storepass @@",
+        "jarsigner -keystore ks.jks -storepass @@ -keypass @@ app.jar alias",
+        "htpasswd -b .htpasswd deploy @@",
+        "htpasswd -nb deploy @@",
+        "curl --oauth2-bearer @@ https://api.example.com",
+        "echo 'deploy:@@' | chpasswd",
+    ]);
+}
+
+/// SQL that sets a password, a YAML value behind a tag or an anchor, a value assigned to a
+/// subscript (`os.environ["X"] = …`), and .NET's and Java's XML key/value pairs.
+#[test]
+fn secrets_in_sql_yaml_tags_subscripts_and_xml_pairs_are_redacted() {
+    each_redacted(&[
+        "ALTER USER app WITH PASSWORD '@@';",
+        "CREATE ROLE app LOGIN PASSWORD '@@';",
+        "psql -c \"ALTER ROLE app PASSWORD '@@'\"",
+        "alter user app with password '@@';",
+        "SET PASSWORD FOR 'app'@'%' = '@@';",
+        "password: !!str @@",
+        "password: &dbpw @@",
+        "db_password: !!str \"@@\"",
+        "api_key: &key '@@'",
+        "os.environ[\"OPENAI_API_KEY\"] = \"@@\"",
+        "ENV['SECRET_TOKEN'] = '@@'",
+        "config['db_password'] = '@@'",
+        "<add key=\"ApiKey\" value=\"@@\" />",
+        "<add key=\"DbPassword\" value=\"@@\"/>",
+        "<entry key=\"db.password\">@@</entry>",
+    ]);
+}
+
+/// What the rules above must leave alone: shell tracing, settings that hold no secret, a
+/// secret's name with no value after it, references and file redirections.
+#[test]
+fn commands_that_name_a_secret_without_one_stay_intact() {
+    for line in [
+        "set -x",
+        "set -euxo pipefail",
+        "setx PATH \"%PATH%;C:\\tools\\bin\"",
+        "setx DB_PASSWORD %DB_PASSWORD%",
+        "set -x DB_PASSWORD $DB_PASSWORD",
+        "git config --global user.email \"jane@example.com\"",
+        "git config --get github.token",
+        "git config --global credential.helper store",
+        "npm config set registry https://registry.npmjs.org/",
+        "aws configure set region us-east-1",
+        "gh secret set DB_PASSWORD < secret.txt",
+        "gh secret list",
+        "az keyvault secret show --name DbPassword --vault-name kv",
+        "password: *dbpw",
+        "password: !Ref DbPassword",
+        "password: !vault |",
+        "grep -rn password src/",
+        "the password 'policy' is enforced at sign-in",
+        "docker login -u deploy --password-stdin < token.txt",
+        "htpasswd -c .htpasswd deploy",
+        "<add key=\"LogLevel\" value=\"Information\" />",
+        "<entry key=\"db.url\">jdbc:postgresql://db/app</entry>",
+        "if os.environ[\"API_KEY\"] == \"\":",
+        "echo \"$DB_PASSWORD\" | docker login --username x --password-stdin",
+        "echo 'set the token' | gh secret set API_TOKEN < token.txt",
+        "gcloud secrets list --format=json",
+        "cat secrets.yaml | chpasswd",
+    ] {
+        assert_eq!(red(line), line, "{line}");
+    }
+}

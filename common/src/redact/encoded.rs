@@ -306,15 +306,35 @@ fn decode(run: &[u8], from: usize) -> Vec<u8> {
     engine.decode(body).unwrap_or_default()
 }
 
+/// How many escapes from `i` on decode to one character: 1 for ASCII, 2 to 4 for a valid UTF-8
+/// sequence, none for a byte that begins none (`%DB` of Windows' `%DB_PASSWORD%` is no
+/// escape: decoded, the name became a value).
+fn escaped_char(view: &[u8], i: usize) -> Option<usize> {
+    let b = escape_at(view, i)?;
+    let n = match b {
+        0x00..=0x7f => return Some(1),
+        0xc2..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf4 => 4,
+        _ => return None,
+    };
+    (1..n)
+        .all(|k| escape_at(view, i + 3 * k).is_some_and(|c| (0x80..0xc0).contains(&c)))
+        .then_some(n)
+}
+
 /// The percent-decoded view of `view`, each byte mapped to the escape (or byte) it stands for.
 fn percent_decoded(view: &[u8]) -> View {
     let mut v = View::empty(view.len());
     let mut i = 0;
     while i < view.len() {
-        match escape_at(view, i) {
-            Some(b) => {
-                v.push(b, i, i + 3);
-                i += 3;
+        match escaped_char(view, i) {
+            Some(n) => {
+                for _ in 0..n {
+                    let b = escape_at(view, i).expect("an escape");
+                    v.push(b, i, i + 3);
+                    i += 3;
+                }
             }
             None => {
                 v.push(view[i], i, i + 1);

@@ -312,9 +312,9 @@ impl NameMemo {
     const LONGEST: usize = 40;
     const SLOTS: usize = 64;
 
-    /// `context::classify(name).is_some()`, remembered.
+    /// `context::worth_a_look(name)`, remembered.
     fn secret_name(&mut self, name: &[u8]) -> bool {
-        self.remember(name, |n| context::classify(n).is_some())
+        self.remember(name, context::worth_a_look)
     }
 
     /// `judge(name)`, remembered: `judge` must depend on the name's bytes alone, and one memo

@@ -23,9 +23,11 @@ pub(super) fn beside(
 ) -> Option<Found> {
     // Back from the name: a quote, blanks, `:`, blanks, a quote, the key.
     let p = skip_back(line, skip_back(line, s, b"\"'"), b" \t");
-    if p == 0 || line[p - 1] != b':' {
-        return None;
-    }
+    // `:` in JSON and YAML, `=` between XML attributes (`<add key="ApiKey" value="…"/>`).
+    let op = match p.checked_sub(1).map(|i| line[i]) {
+        Some(c @ (b':' | b'=')) => c,
+        _ => return None,
+    };
     let p = skip_back(line, skip_back(line, p - 1, b" \t"), b"\"'");
     let k = line[..p]
         .iter()
@@ -33,6 +35,16 @@ pub(super) fn beside(
         .map_or(0, |i| i + 1);
     if !eq_any(&line[k..p], NAME_KEYS) {
         return None;
+    }
+    // Java's XML properties: `<entry key="db.password">VALUE</entry>`.
+    let closed = skip(line, e, b"\"'");
+    if op == b'=' && line.get(closed) == Some(&b'>') {
+        let v = closed + 1;
+        let end = v + line[v..].iter().position(|&b| b == b'<')?;
+        if !line[end..].starts_with(b"</") {
+            return None;
+        }
+        return value(line, s, v, end, strength, lname, false);
     }
     // Forward, within the object: the first key after the name's value, after a `,` or, in a
     // view, after the blank a JSON-escaped line break reads as (`- name: X\n  value: …` in a
@@ -52,7 +64,7 @@ pub(super) fn beside(
         return None; // `valueFrom`, another field
     }
     let v = skip(line, skip(line, key_end, b"\"'"), b" \t");
-    if line.get(v) != Some(&b':') {
+    if line.get(v) != Some(&op) {
         return None;
     }
     let mut v = skip(line, v + 1, b" \t");

@@ -10,6 +10,7 @@
 //! whose last part is about the secret (`DB_PASSWORD_FILE`, `secret_name`, `TOKEN_EXPIRY`) names
 //! none.
 
+mod commands;
 mod data;
 mod names;
 mod values;
@@ -57,10 +58,14 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     while e < line.len() && name_byte(line[e]) {
         e += 1;
     }
-    // `--token x`: a flag takes its value after a blank or `=`.
-    let flag = line[s..].starts_with(b"--");
+    // `--token x`, Java's `-storepass x`: a flag takes its value after a blank or `=`.
+    let flag = line[s..].starts_with(b"--")
+        || line[s] == b'-' && e - s > 2 && line[s + 1].is_ascii_alphabetic();
     let name = trim_name(&line[s..e]);
     let lname = name.to_ascii_lowercase();
+    if names::eq_any(&lname, commands::PASSWORD_COMMANDS) {
+        return commands::password_command(line, s, e, &lname);
+    }
     if is_file_name(&lname) {
         return None; // `src/auth.rs:42:9`
     }
@@ -70,11 +75,20 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if lname == b"bearer" {
         return bearer(line, s, e);
     }
+    // `gcloud secrets create db --data-file=- <<< VALUE`: a list's name, but a here-string's
+    // value.
+    if lname == b"secrets" {
+        return commands::after_name(line, s, e, e, e, Strength::Strong, &lname);
+    }
     let strength = classify(name)?;
     let xml = s > 0 && line[s - 1] == b'<';
     let mut p = e;
-    // Closing quotes of a quoted name, then blanks, then the operator.
+    // Closing quotes of a quoted name, then blanks, then the operator; a subscript's bracket
+    // (`os.environ["API_KEY"] = …`, `ENV['SECRET_TOKEN'] = …`).
     while p < line.len() && matches!(line[p], b'"' | b'\'') {
+        p += 1;
+    }
+    if p > e && line.get(p) == Some(&b']') && s >= 2 && line[s - 2] == b'[' {
         p += 1;
     }
     if xml {
@@ -121,6 +135,11 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         if let Some(f) = beside(line, s, e, strength, &lname) {
             return Some(f);
         }
+        // A command's own syntax: `setx NAME VALUE`, `gh secret set NAME --body VALUE`,
+        // `--password-stdin <<< VALUE`, SQL's `PASSWORD 'VALUE'`.
+        if let Some(f) = commands::after_name(line, s, e, p, q, strength, &lname) {
+            return Some(f);
+        }
         // No operator: `--token VALUE`, `.netrc`'s `password VALUE`.
         let spaced = q > e && q < line.len();
         if flag && q == e + 1 && q < line.len() && line[q] != b'-' {
@@ -142,6 +161,9 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         return None;
     }
     let mut v = blanks(q + op);
+    if let Some(after) = yaml_tag_or_anchor(line, v) {
+        v = blanks(after);
+    }
     let mut quote = None;
     if let Some(&c @ (b'"' | b'\'')) = line.get(v) {
         quote = Some(c);
@@ -167,6 +189,45 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         line[s - 2].is_ascii_alphabetic()
     };
     value(line, s, v, end, strength, &lname, prose)
+}
+
+/// Where a YAML tag or anchor before a value ends (`password: !!str …`, `api_key: &key …`):
+/// `!!` or `&`, a word, blanks, and the value alone to the line's end. Code has `&` before a
+/// type (`secret: &[u8], run_id: &str`, `token: &mut Vec<u8>)`), with more after it.
+fn yaml_tag_or_anchor(line: &[u8], v: usize) -> Option<usize> {
+    let word = if line[v..].starts_with(b"!!") {
+        v + 2
+    } else if line.get(v) == Some(&b'&') {
+        v + 1
+    } else {
+        return None;
+    };
+    let w = word
+        + line[word..]
+            .iter()
+            .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-')))?;
+    if w == word || !matches!(line[w], b' ' | b'\t') {
+        return None;
+    }
+    let eol = line[w..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(line.len(), |p| w + p);
+    let rest = line[w..eol].trim_ascii();
+    let alone = match rest {
+        [q @ (b'"' | b'\''), inner @ .., last] => last == q && !inner.contains(q),
+        _ => !rest.is_empty() && !rest.iter().any(|b| b" \t,;(){}<>&".contains(b)),
+    };
+    alone.then_some(w)
+}
+
+/// Whether a keyword hit's name is worth a look at its line: a secret's name, or a command that
+/// takes a password by its syntax (`sshpass`, `htpasswd`), or `secrets` (a here-string may
+/// follow).
+pub(crate) fn worth_a_look(name: &[u8]) -> bool {
+    classify(name).is_some()
+        || names::eq_any(trim_name(name), commands::PASSWORD_COMMANDS)
+        || trim_name(name).eq_ignore_ascii_case(b"secrets")
 }
 
 /// Whether a "name" is a file name (`auth.rs`, `test_auth.py`): what follows it is a position.
@@ -354,6 +415,9 @@ mod tests {
             "privateKey",
             "AUTH",
             "credentials",
+            "-storepass",
+            "keypass",
+            "oauth2-bearer",
         ] {
             assert!(classify(n.as_bytes()).is_some(), "{n}");
         }
@@ -391,6 +455,7 @@ mod tests {
             "auth-token-env",
             "tokenExpiresAt",
             "password_reset_token_expires_at",
+            "credential.helper",
         ] {
             assert!(classify(n.as_bytes()).is_none(), "{n}");
             assert!(!secret_env_name(n), "{n}");

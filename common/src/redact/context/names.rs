@@ -93,6 +93,15 @@ pub(super) const STRONG: &[&[u8]] = &[
     b"authorization",
     b"requirepass",
     b"masterauth",
+    // Java's keytool and jarsigner.
+    b"storepass",
+    b"keypass",
+    b"srcstorepass",
+    b"deststorepass",
+    b"srckeypass",
+    b"destkeypass",
+    // curl's `--oauth2-bearer`.
+    b"bearer",
 ];
 pub(super) const WEAK: &[&[u8]] = &[
     b"token",
@@ -155,6 +164,8 @@ pub(super) const ABOUT: &[&[u8]] = &[
     b"env",
     b"var",
     b"variable",
+    // The program that supplies it (git's `credential.helper`).
+    b"helper",
 ];
 
 pub(super) fn eq_any(p: &[u8], words: &[&[u8]]) -> bool {

@@ -156,6 +156,9 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
     if !v.iter().any(u8::is_ascii_alphanumeric) {
         return false; // `…`, `***`, `---`
     }
+    if v.starts_with(b"file://") || v.starts_with(b"fileb://") {
+        return false; // a file the value is read from (the AWS CLI's `--value file://pw.txt`)
+    }
     if v.contains(&b'(') || v.contains(&b'[') || v.windows(2).any(|w| w == b"::") {
         return false; // a call, a subscript or a path (`os.environ['X']`, `Foo::new`)
     }

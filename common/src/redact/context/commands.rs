@@ -1,0 +1,297 @@
+//! Secrets given to a command by its own syntax rather than by an assignment: a setter's next
+//! argument (`setx NAME VALUE`, `git config github.token VALUE`), a value flag after a name
+//! argument (`gh secret set NAME --body VALUE`, `--name NAME --value VALUE`), a here-string
+//! (`--password-stdin <<< VALUE`), SQL's `PASSWORD 'VALUE'`, and the commands whose password is
+//! a positional argument or a short flag (`sshpass -p VALUE`, `htpasswd -b FILE USER VALUE`).
+
+use super::names::{Strength, eq_any};
+use super::{Found, run_end, value};
+
+/// Commands whose name alone marks a password among their arguments; the keyword search finds
+/// them by the `pass` in their names.
+pub(super) const PASSWORD_COMMANDS: &[&[u8]] = &[b"sshpass", b"htpasswd", b"chpasswd"];
+
+/// Where the line holding `at` starts.
+fn line_start(line: &[u8], at: usize) -> usize {
+    line[..at]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1)
+}
+
+/// Where the command holding `at` ends: at a pipe, a `;`, a `&` or the line's end.
+fn command_end(line: &[u8], at: usize) -> usize {
+    line[at..]
+        .iter()
+        .position(|&b| matches!(b, b'|' | b';' | b'&' | b'\n'))
+        .map_or(line.len(), |p| at + p)
+}
+
+/// The shell words of `bytes`, split at blanks and quotes (no quoting: only the commands' own
+/// words are read this way, also inside a JSON string: `"command":"setx NAME VALUE"`).
+fn words(bytes: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
+    bytes
+        .split(|b| matches!(b, b' ' | b'\t' | b'"' | b'\''))
+        .filter(|w| !w.is_empty())
+}
+
+/// The words before the shell word that holds the name at `s` (`npm config set` before
+/// `//registry.npmjs.org/:_authToken`), on its line.
+fn words_before(line: &[u8], s: usize) -> &[u8] {
+    let from = line_start(line, s);
+    let w = line[from..s]
+        .iter()
+        .rposition(|&b| matches!(b, b' ' | b'\t' | b'"' | b'\'' | b'='))
+        .map_or(from, |p| from + p + 1);
+    line[from..w].trim_ascii_end()
+}
+
+/// Whether the words before a name make it a setter's first argument, so that the next
+/// argument is its value: `setx`, `setenv` (csh, `launchctl`), fish's `set -x`/`-gx`/`-Ux`,
+/// `config set` (npm, yarn, pnpm, pip, Redis' `CONFIG SET`), `configure set` (the AWS CLI),
+/// `config` with or without a scope flag (git, poetry), `user-secrets set` (.NET), and
+/// `mysqladmin … password`.
+fn setter(line: &[u8], s: usize, lname: &[u8]) -> bool {
+    let before = words_before(line, s);
+    let before = before
+        .strip_suffix(b"\"")
+        .unwrap_or(before)
+        .trim_ascii_end();
+    if lname == b"password" && words(before).any(|w| w == b"mysqladmin") {
+        return true;
+    }
+    let mut ws = words(before).rev();
+    let last = ws.next().unwrap_or_default();
+    if eq_any(last, &[b"setx", b"setenv"]) {
+        return true;
+    }
+    let prev = ws.next().unwrap_or_default();
+    if prev == b"set"
+        && last.len() > 1
+        && last[0] == b'-'
+        && last[1..].iter().all(|b| b"gxUlu".contains(b))
+    {
+        return true; // fish: `set -gx NAME VALUE`
+    }
+    if last.eq_ignore_ascii_case(b"set") {
+        return eq_any(prev, &[b"config", b"configure", b"user-secrets"]);
+    }
+    // git and poetry: `config [--global|--local|--system|--user] NAME VALUE`.
+    let scope: [&[u8]; 5] = [
+        b"--global",
+        b"--local",
+        b"--system",
+        b"--user",
+        b"--worktree",
+    ];
+    last == b"config" || scope.contains(&last) && prev == b"config"
+}
+
+/// Whether the name at `s` is the argument of a flag or subcommand that names a stored secret
+/// (`--name NAME`, `-n NAME`, `secret set NAME`, `variable set NAME`), the path it is given in
+/// included (`--name /db/password`).
+fn named_argument(line: &[u8], s: usize) -> bool {
+    let before = words_before(line, s);
+    let mut ws = words(before).rev();
+    let last = ws.next().unwrap_or_default();
+    if last == b"--name" || last == b"-n" {
+        return true;
+    }
+    last == b"set"
+        && ws
+            .next()
+            .is_some_and(|p| eq_any(p, &[b"secret", b"secrets", b"variable"]))
+}
+
+/// The value of the first value flag (`--value`, `--body`, `-b`, `--secret-value`) in
+/// `line[from..to]`, after a blank or `=`, as `(start, end)`.
+fn value_flag(line: &[u8], from: usize, to: usize) -> Option<(usize, usize)> {
+    const FLAGS: &[&[u8]] = &[b"--value", b"--body", b"-b", b"--secret-value"];
+    let mut at = from;
+    while at < to {
+        let w = line[at..to]
+            .iter()
+            .position(|b| !matches!(b, b' ' | b'\t'))
+            .map_or(to, |p| at + p);
+        let end = line[w..to]
+            .iter()
+            .position(|b| matches!(b, b' ' | b'\t' | b'='))
+            .map_or(to, |p| w + p);
+        if end < to && FLAGS.contains(&&line[w..end]) {
+            let mut v = end + 1;
+            while line[end] != b'=' && v < to && matches!(line[v], b' ' | b'\t') {
+                v += 1;
+            }
+            return Some(quoted_or_word(line, v));
+        }
+        at = end + 1;
+    }
+    None
+}
+
+/// The value starting at `v`, quoted (its quotes left out) or up to a byte that ends a value.
+fn quoted_or_word(line: &[u8], v: usize) -> (usize, usize) {
+    match line.get(v) {
+        Some(&q @ (b'"' | b'\'')) => (v + 1, run_end(line, v + 1, Some(q))),
+        _ => (v, run_end(line, v, None)),
+    }
+}
+
+/// A secret given by a command's syntax to the name at `s..e` (its value, if any, after a blank
+/// at `q`, `p` past its closing quotes), judged as the name's own value with `strength`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn after_name(
+    line: &[u8],
+    s: usize,
+    e: usize,
+    p: usize,
+    q: usize,
+    strength: Strength,
+    lname: &[u8],
+) -> Option<Found> {
+    let cmd_end = command_end(line, e);
+    // A here-string later in the same command: `--password-stdin <<< VALUE`,
+    // `vercel env add DB_PASSWORD production <<< VALUE`.
+    // A few plain arguments between (prose that mentions a secret and then quotes a command
+    // has more words, and code quotes).
+    if let Some(h) = line[e..cmd_end].windows(3).position(|w| w == b"<<<")
+        && words(&line[e..e + h]).count() <= 3
+        && !line[e..e + h].iter().any(|b| b"`()[]{}".contains(b))
+    {
+        let mut v = e + h + 3;
+        while v < cmd_end && matches!(line[v], b' ' | b'\t') {
+            v += 1;
+        }
+        let (a, b) = quoted_or_word(line, v);
+        return value(line, s, a, b, Strength::Strong, lname, false);
+    }
+    let named = named_argument(line, s);
+    if named && let Some((a, b)) = value_flag(line, e, cmd_end) {
+        return value(line, s, a, b, Strength::Strong, lname, false);
+    }
+    // Read from standard input, piped from `echo`: `echo "…" | docker login
+    // --password-stdin`, `printf '%s' … | gh secret set TOKEN`.
+    // (The value comes first: the evidence starts there, for the release of a long line.)
+    let redirected = line[e..cmd_end].windows(2).any(|w| w == b"< ");
+    if (lname.ends_with(b"stdin") || named)
+        && !redirected
+        && let Some((a, b)) = echoed(line, s)
+    {
+        return value(line, a, a, b, Strength::Strong, lname, false);
+    }
+    if q <= p || q >= line.len() {
+        return None; // no blank, or nothing, after the name
+    }
+    if setter(line, s, lname) {
+        let (a, b) = quoted_or_word(line, q);
+        return value(line, s, a, b, strength, lname, false);
+    }
+    // MySQL: `SET PASSWORD FOR 'app'@'%' = 'VALUE'`.
+    if &line[s..e] == b"PASSWORD" && line[q..].starts_with(b"FOR ") {
+        let eq = q + line[q..cmd_end].windows(3).position(|w| w == b" = ")?;
+        let (a, b) = quoted_or_word(line, eq + 3);
+        return value(line, s, a, b, Strength::Strong, lname, false);
+    }
+    // SQL: `ALTER USER app WITH PASSWORD 'VALUE'`, `CREATE ROLE app LOGIN PASSWORD '…'`.
+    if lname == b"password" && line[q] == b'\'' {
+        let upper = &line[s..e] == b"PASSWORD";
+        let before = line[line_start(line, s)..s].to_ascii_lowercase();
+        let sql = words(&before).any(|w| matches!(w, b"user" | b"role"));
+        if upper || sql {
+            let (a, b) = quoted_or_word(line, q);
+            return value(line, s, a, b, Strength::Strong, lname, false);
+        }
+    }
+    None
+}
+
+/// The last argument of an `echo` or `printf` piped into the command that holds `s`, as
+/// `(start, end)` without its quotes.
+fn echoed(line: &[u8], s: usize) -> Option<(usize, usize)> {
+    let from = line_start(line, s);
+    let bar = from + line[from..s].iter().rposition(|&b| b == b'|')?;
+    let seg = line[from..bar]
+        .iter()
+        .rposition(|&b| matches!(b, b'|' | b';' | b'&' | b'(' | b'`'))
+        .map_or(from, |p| from + p + 1);
+    let body = line[seg..bar].trim_ascii();
+    let first = words(body).next()?;
+    if !matches!(first, b"echo" | b"printf") {
+        return None;
+    }
+    let end = seg + (line[seg..bar].trim_ascii_end().len());
+    match line[end - 1] {
+        q @ (b'"' | b'\'') => {
+            let open = line[seg..end - 1].iter().rposition(|&b| b == q)? + seg;
+            Some((open + 1, end - 1))
+        }
+        _ => {
+            let w = line[seg..end]
+                .iter()
+                .rposition(|&b| matches!(b, b' ' | b'\t'))
+                .map_or(seg, |p| seg + p + 1);
+            (w < end && &line[w..end] != first).then_some((w, end))
+        }
+    }
+}
+
+/// A password among the arguments of a command that takes one by its syntax (see
+/// [`PASSWORD_COMMANDS`]): `sshpass -p VALUE …`, `htpasswd -b[n] [FILE] USER VALUE`, `echo
+/// 'USER:VALUE' | chpasswd`.
+pub(super) fn password_command(line: &[u8], s: usize, e: usize, lname: &[u8]) -> Option<Found> {
+    let cmd_end = command_end(line, e);
+    let args: Vec<(usize, usize)> = {
+        let mut out = Vec::new();
+        let mut at = e;
+        while at < cmd_end {
+            while at < cmd_end && matches!(line[at], b' ' | b'\t') {
+                at += 1;
+            }
+            let w = at;
+            while at < cmd_end && !matches!(line[at], b' ' | b'\t') {
+                at += 1;
+            }
+            if w < at {
+                out.push((w, at));
+            }
+        }
+        out
+    };
+    let word = |(a, b): (usize, usize)| &line[a..b];
+    match lname {
+        b"sshpass" => {
+            let i = args.iter().position(|&a| word(a).starts_with(b"-p"))?;
+            let (a, b) = args[i];
+            let (va, vb) = if b - a > 2 {
+                (a + 2, b)
+            } else {
+                *args.get(i + 1)?
+            };
+            value(line, s, va, vb, Strength::Strong, lname, false)
+        }
+        b"htpasswd" => {
+            let flags: Vec<u8> = args
+                .iter()
+                .take_while(|&&a| word(a).starts_with(b"-"))
+                .flat_map(|&a| word(a)[1..].to_vec())
+                .collect();
+            if !flags.contains(&b'b') {
+                return None; // the password is asked for, not given
+            }
+            let nflags = args
+                .iter()
+                .take_while(|&&a| word(a).starts_with(b"-"))
+                .count();
+            let positional = if flags.contains(&b'n') { 2 } else { 3 };
+            let (va, vb) = *args.get(nflags + positional - 1)?;
+            value(line, s, va, vb, Strength::Strong, lname, false)
+        }
+        b"chpasswd" => {
+            // `echo 'user:VALUE' | chpasswd`
+            let (a, b) = echoed(line, s)?;
+            let colon = a + line[a..b].iter().position(|&c| c == b':')?;
+            value(line, a, colon + 1, b, Strength::Strong, lname, false)
+        }
+        _ => None,
+    }
+}
