@@ -9,7 +9,8 @@ use super::{Found, run_end, value};
 
 /// Commands whose name alone marks a password among their arguments; the keyword search finds
 /// them by the `pass` in their names.
-pub(super) const PASSWORD_COMMANDS: &[&[u8]] = &[b"sshpass", b"htpasswd", b"chpasswd"];
+pub(super) const PASSWORD_COMMANDS: &[&[u8]] =
+    &[b"sshpass", b"htpasswd", b"chpasswd", b"rabbitmqctl"];
 
 /// Where the line holding `at` starts.
 fn line_start(line: &[u8], at: usize) -> usize {
@@ -192,6 +193,11 @@ pub(super) fn after_name(
         let (a, b) = quoted_or_word(line, eq + 3);
         return value(line, s, a, b, Strength::Strong, lname, false);
     }
+    // MySQL: `IDENTIFIED WITH mysql_native_password BY 'VALUE'`.
+    if line[q..].starts_with(b"BY '") || line[q..].starts_with(b"BY \"") {
+        let (a, b) = quoted_or_word(line, q + 3);
+        return value(line, s, a, b, Strength::Strong, lname, false);
+    }
     // SQL: `ALTER USER app WITH PASSWORD 'VALUE'`, `CREATE ROLE app LOGIN PASSWORD '…'`.
     if lname == b"password" && line[q] == b'\'' {
         let upper = &line[s..e] == b"PASSWORD";
@@ -286,6 +292,14 @@ pub(super) fn password_command(line: &[u8], s: usize, e: usize, lname: &[u8]) ->
             let (va, vb) = *args.get(nflags + positional - 1)?;
             value(line, s, va, vb, Strength::Strong, lname, false)
         }
+        b"rabbitmqctl" => {
+            // `rabbitmqctl add_user NAME VALUE`, `rabbitmqctl change_password NAME VALUE`.
+            let sub = args
+                .iter()
+                .position(|&a| matches!(word(a), b"add_user" | b"change_password"))?;
+            let (va, vb) = *args.get(sub + 2)?;
+            value(line, s, va, vb, Strength::Strong, lname, false)
+        }
         b"chpasswd" => {
             // `echo 'user:VALUE' | chpasswd`
             let (a, b) = echoed(line, s)?;
@@ -294,4 +308,59 @@ pub(super) fn password_command(line: &[u8], s: usize, e: usize, lname: &[u8]) ->
         }
         _ => None,
     }
+}
+
+/// Where the command holding `at` starts: after a pipe, a `;`, a `&`, the quote that opens a
+/// JSON string value (`"command":"docker login …`) or the line's start.
+fn command_start(line: &[u8], at: usize) -> usize {
+    (0..at)
+        .rev()
+        .find(|&i| match line[i] {
+            b'|' | b';' | b'&' | b'\n' | b'(' | b'`' => true,
+            b'"' => i > 0 && line[i - 1] == b':',
+            _ => false,
+        })
+        .map_or(0, |p| p + 1)
+}
+
+/// The short flag at `hit` (` -p `, ` -w `, ` -P `), if a command earlier in the same command
+/// line takes a password by it: `login` (a registry's or a cloud's: `docker`, `podman`, `helm
+/// registry`, `az`, `cf`) or a MongoDB client (`mongo`, `mongosh`, `mongodump`, …) by `-p`, an
+/// LDAP client (`ldapsearch`, `ldapadd`, …) by `-w`, `zip` and `unzip` by `-P`.
+pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
+    let flag = *line.get(hit..hit + 4)?.get(2)?;
+    if !line[hit..].starts_with(b" -") || line.get(hit + 3) != Some(&b' ') {
+        return None;
+    }
+    let takes = |w: &[u8]| match flag {
+        b'p' => w == b"login" || w.starts_with(b"mongo"),
+        b'w' => w.starts_with(b"ldap"),
+        b'P' => w == b"zip" || w == b"unzip",
+        _ => false,
+    };
+    words(&line[command_start(line, hit)..hit])
+        .any(takes)
+        .then_some(flag)
+}
+
+/// The password after the short flag at `hit` (see [`short_flag`]).
+pub(super) fn short_flag_value(line: &[u8], hit: usize) -> Option<Found> {
+    short_flag(line, hit)?;
+    let (a, b) = quoted_or_word(line, hit + 4);
+    if line.get(a) == Some(&b'-') {
+        return None; // no value: the next flag
+    }
+    value(line, hit + 1, a, b, Strength::Strong, b"password", false)
+}
+
+/// MySQL's `IDENTIFIED BY '…'` (also `IDENTIFIED WITH plugin BY '…'`), the name at `s..e`.
+pub(super) fn identified_by(line: &[u8], s: usize, e: usize) -> Option<Found> {
+    let end = command_end(line, e).min(e + 80);
+    let by = e + line[e..end].windows(4).position(|w| w == b" BY ")?;
+    let v = by + 4;
+    if !matches!(line.get(v), Some(b'\'' | b'"')) {
+        return None;
+    }
+    let (a, b) = quoted_or_word(line, v);
+    value(line, s, a, b, Strength::Strong, b"password", false)
 }

@@ -50,6 +50,9 @@ const SCHEMES: &[&[u8]] = &[
 /// Look at the name around `hit` (an anchor found in `line`) and, if an assignment of a secret
 /// follows it, return where the value is.
 pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
+    if commands::short_flag(line, hit).is_some() {
+        return commands::short_flag_value(line, hit);
+    }
     let mut s = hit;
     while s > 0 && name_byte(line[s - 1]) {
         s -= 1;
@@ -65,6 +68,9 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     let lname = name.to_ascii_lowercase();
     if names::eq_any(&lname, commands::PASSWORD_COMMANDS) {
         return commands::password_command(line, s, e, &lname);
+    }
+    if lname == b"identified" {
+        return commands::identified_by(line, s, e);
     }
     if is_file_name(&lname) {
         return None; // `src/auth.rs:42:9`
@@ -219,6 +225,13 @@ fn yaml_tag_or_anchor(line: &[u8], v: usize) -> Option<usize> {
         _ => !rest.is_empty() && !rest.iter().any(|b| b" \t,;(){}<>&".contains(b)),
     };
     alone.then_some(w)
+}
+
+/// Whether the short flag at `hit` (` -p `, ` -w `, ` -P `) gives a password by its command's
+/// syntax: `docker login -u x -p …` (and `az`, `cf`, `podman` login), a MongoDB client's `-p`,
+/// an LDAP client's `-w`, `zip -P`.
+pub(crate) fn short_password_flag(line: &[u8], hit: usize) -> bool {
+    commands::short_flag(line, hit).is_some()
 }
 
 /// Whether a keyword hit's name is worth a look at its line: a secret's name, or a command that
