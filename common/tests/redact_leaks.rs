@@ -831,3 +831,57 @@ fn commands_that_name_a_secret_without_one_stay_intact() {
         assert_eq!(red(line), line, "{line}");
     }
 }
+
+/// Code that gives a secret's name and its value as arguments or declarations: PHP's
+/// `define`, a default of an environment lookup, properties and headers set by name, argument
+/// vectors, setters, C's `#define`, CMake's `set`, annotated declarations, Terraform variables.
+#[test]
+fn secrets_in_code_given_by_name_and_value_are_redacted() {
+    each_redacted(&[
+        "define('DB_PASSWORD', '@@');",
+        "define( 'AUTH_KEY', '@@' );",
+        "define(\"SECRET_KEY\", \"@@\");",
+        "ENV.fetch(\"API_KEY\", \"@@\")",
+        "os.getenv(\"DB_PASSWORD\", \"@@\")",
+        "os.environ.get('DB_PASSWORD', '@@')",
+        "System.setProperty(\"db.password\", \"@@\");",
+        "props.put(\"password\", \"@@\");",
+        "headers.set(\"X-Api-Key\", \"@@\")",
+        "req.Header.Add(\"X-API-Key\", \"@@\")",
+        "args: [\"--token\", \"@@\"]",
+        "command: [\"app\", \"--api-key\", \"@@\"]",
+        "exec.Command(\"psql\", \"--password\", \"@@\")",
+        "conn.setPassword(\"@@\");",
+        "client.set_password('@@')",
+        "builder.withApiKey(\"@@\")",
+        "#define API_KEY \"@@\"",
+        "set(API_TOKEN \"@@\")",
+        "API_KEY: Final = \"@@\"",
+        "const apiKey: string = \"@@\";",
+        "variable \"db_password\" { default = \"@@\" }",
+    ]);
+}
+
+/// The same shapes without a secret in them.
+#[test]
+fn code_that_names_a_secret_without_one_stays_intact() {
+    for line in [
+        "define('DB_NAME', 'wordpress');",
+        "os.getenv(\"DB_PASSWORD\", \"\")",
+        "os.getenv(\"API_KEY\")",
+        "form.add_field(\"password\", \"Password\")",
+        "t(\"password\", \"Enter your password\")",
+        "getattr(settings, \"SECRET_KEY\", None)",
+        "args: [\"--token-file\", \"/run/secrets/token\"]",
+        "secrets.get_secret(\"prod/db-password\")",
+        "conn.setPassword(password);",
+        "client.set_password(os.environ[\"DB_PASSWORD\"])",
+        "#define API_KEY_LEN 32",
+        "set(API_TOKEN \"${ENV_API_TOKEN}\")",
+        "const apiKey: string = process.env.API_KEY!;",
+        "variable \"db_password\" { type = string }",
+        "headers.set(\"Authorization\", `Bearer ${token}`)",
+    ] {
+        assert_eq!(red(line), line, "{line}");
+    }
+}

@@ -10,6 +10,7 @@
 //! whose last part is about the secret (`DB_PASSWORD_FILE`, `secret_name`, `TOKEN_EXPIRY`) names
 //! none.
 
+mod code;
 mod commands;
 mod data;
 mod names;
@@ -146,6 +147,10 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         if let Some(f) = commands::after_name(line, s, e, p, q, strength, &lname) {
             return Some(f);
         }
+        // Code's syntax: `define('NAME', '…')`, `setPassword("…")`, `#define NAME "…"`.
+        if let Some(f) = code::after_name(line, s, e, p, strength, &lname) {
+            return Some(f);
+        }
         // No operator: `--token VALUE`, `.netrc`'s `password VALUE`.
         let spaced = q > e && q < line.len();
         if flag && q == e + 1 && q < line.len() && line[q] != b'-' {
@@ -169,6 +174,13 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     let mut v = blanks(q + op);
     if let Some(after) = yaml_tag_or_anchor(line, v) {
         v = blanks(after);
+    }
+    // A type between the name and its value: `API_KEY: Final = "…"`.
+    if op == 1
+        && line[q] == b':'
+        && let Some(w) = code::annotated(line, v)
+    {
+        v = w;
     }
     let mut quote = None;
     if let Some(&c @ (b'"' | b'\'')) = line.get(v) {

@@ -1,0 +1,102 @@
+//! Secrets in code that gives a secret's name and its value as arguments or declarations:
+//! `define('DB_PASSWORD', '…')`, `os.getenv("API_KEY", "…")`, `props.put("password", "…")`,
+//! argument vectors (`["--token", "…"]`), setters (`setPassword("…")`), C's `#define NAME "…"`,
+//! CMake's `set(NAME "…")`, annotated declarations (`API_KEY: Final = "…"`, `const apiKey:
+//! string = "…"`) and Terraform's `variable "db_password" { default = "…" }`.
+
+use super::names::Strength;
+use super::{Found, run_end, value};
+
+/// The quoted string at `v` (its quotes left out), if one starts there and holds no blank: a
+/// label or a sentence (`"Enter your password"`) is no secret.
+fn quoted_word(line: &[u8], v: usize) -> Option<(usize, usize)> {
+    let q = *line.get(v)?;
+    if !matches!(q, b'"' | b'\'') {
+        return None;
+    }
+    let end = run_end(line, v + 1, Some(q));
+    let inner = &line[v + 1..end];
+    (line.get(end) == Some(&q)
+        && !inner.is_empty()
+        && !inner.iter().any(|b| b.is_ascii_whitespace()))
+    .then_some((v + 1, end))
+}
+
+fn blanks(line: &[u8], mut p: usize) -> usize {
+    while p < line.len() && matches!(line[p], b' ' | b'\t') {
+        p += 1;
+    }
+    p
+}
+
+/// A value given to the name at `s..e` by code's syntax, where no assignment operator follows
+/// it (`p` is past its closing quotes, `q` past the blanks after them).
+pub(super) fn after_name(
+    line: &[u8],
+    s: usize,
+    e: usize,
+    p: usize,
+    strength: Strength,
+    lname: &[u8],
+) -> Option<Found> {
+    let q = blanks(line, p);
+    let quoted = p > e && s > 0 && matches!(line[s - 1], b'"' | b'\'');
+    // A quoted name, a comma, a quoted value: arguments (`define('DB_PASSWORD', '…')`,
+    // `getenv("API_KEY", "…")`, `put("password", "…")`) and argument vectors. Judged as after a
+    // weak name whatever the name: a label beside a field's name (`"password", "Password"`)
+    // is a word, a key has digits or symbols.
+    if quoted && line.get(q) == Some(&b',') {
+        let (a, b) = quoted_word(line, blanks(line, q + 1))?;
+        return value(line, s, a, b, Strength::Weak, lname, false);
+    }
+    // Terraform: `variable "db_password" { default = "…" }`.
+    if quoted && line[..s - 1].trim_ascii_end().ends_with(b"variable") && line.get(q) == Some(&b'{')
+    {
+        let d = blanks(line, q + 1);
+        if line[d..].starts_with(b"default") {
+            let eq = blanks(line, d + 7);
+            if line.get(eq) == Some(&b'=') {
+                let (a, b) = quoted_word(line, blanks(line, eq + 1))?;
+                return value(line, s, a, b, strength, lname, false);
+            }
+        }
+        return None;
+    }
+    // A setter given a string literal: `setPassword("…")`, `set_password('…')`,
+    // `withApiKey("…")`.
+    if !quoted && line.get(p) == Some(&b'(') {
+        let method = lname.rsplit(|&b| b == b'.').next().unwrap_or(lname);
+        if method.starts_with(b"set") || method.starts_with(b"with") {
+            let (a, b) = quoted_word(line, blanks(line, p + 1))?;
+            return value(line, s, a, b, strength, lname, false);
+        }
+        return None;
+    }
+    // C's `#define API_KEY "…"`, CMake's `set(API_TOKEN "…")`.
+    if !quoted && q > p {
+        let before = line[..s].trim_ascii_end();
+        if before.ends_with(b"#define") || before.ends_with(b"set(") {
+            let (a, b) = quoted_word(line, q)?;
+            return value(line, s, a, b, strength, lname, false);
+        }
+    }
+    None
+}
+
+/// After `NAME:` a type and then `= "…"` (`API_KEY: Final = "…"`, `const apiKey: string =
+/// "…"`): where the quoted value starts, `v` being where the type does.
+pub(super) fn annotated(line: &[u8], v: usize) -> Option<usize> {
+    let ty = line[v..]
+        .iter()
+        .position(|b| !(b.is_ascii_alphanumeric() || b"_.<>[]|?".contains(b)))
+        .map_or(line.len(), |n| v + n);
+    if ty == v || !line[v].is_ascii_alphabetic() {
+        return None;
+    }
+    let eq = blanks(line, ty);
+    if line.get(eq) != Some(&b'=') || line.get(eq + 1) == Some(&b'=') {
+        return None;
+    }
+    let w = blanks(line, eq + 1);
+    matches!(line.get(w), Some(b'"' | b'\'')).then_some(w)
+}
