@@ -859,7 +859,20 @@ fn secrets_in_code_given_by_name_and_value_are_redacted() {
         "API_KEY: Final = \"@@\"",
         "const apiKey: string = \"@@\";",
         "variable \"db_password\" { default = \"@@\" }",
+        "requests.get(url, auth=(\"deploy\", \"@@\"))",
+        "session.auth = ('deploy', '@@')",
+        "HTTPBasicAuth(\"deploy\", \"@@\")",
+        "aiohttp.BasicAuth('deploy', '@@')",
+        "new NetworkCredential(\"deploy\", \"@@\")",
+        "new UsernamePasswordCredentials(\"deploy\", \"@@\")",
+        "curl_setopt($ch, CURLOPT_USERPWD, \"deploy:@@\");",
+        "const password = process.env.DB_PASSWORD || \"@@\";",
+        "const token = process.env.API_TOKEN ?? '@@';",
+        "password = os.environ.get(\"DB_PASSWORD\") or \"@@\"",
     ]);
+    // Digest's parameters go whole, the response with them.
+    let line = r#"Authorization: Digest username="deploy", realm="api", nonce="dcd98b7102dd2f0e", uri="/", response="6629fae49393a05397450978507c4ef1""#;
+    assert_eq!(red(line), "Authorization: Digest [REDACTED]");
 }
 
 /// The same shapes without a secret in them.
@@ -881,6 +894,10 @@ fn code_that_names_a_secret_without_one_stays_intact() {
         "const apiKey: string = process.env.API_KEY!;",
         "variable \"db_password\" { type = string }",
         "headers.set(\"Authorization\", `Bearer ${token}`)",
+        "requests.get(url, auth=(user, password))",
+        "HTTPBasicAuth(username, password)",
+        "const password = process.env.DB_PASSWORD || \"\";",
+        "const token = process.env.API_TOKEN ?? null;",
     ] {
         assert_eq!(red(line), line, "{line}");
     }

@@ -2,7 +2,9 @@
 //! `define('DB_PASSWORD', '…')`, `os.getenv("API_KEY", "…")`, `props.put("password", "…")`,
 //! argument vectors (`["--token", "…"]`), setters (`setPassword("…")`), C's `#define NAME "…"`,
 //! CMake's `set(NAME "…")`, annotated declarations (`API_KEY: Final = "…"`, `const apiKey:
-//! string = "…"`) and Terraform's `variable "db_password" { default = "…" }`.
+//! string = "…"`), Terraform's `variable "db_password" { default = "…" }`, defaults after a
+//! lookup (`process.env.X || "…"`), credentials' constructors (`HTTPBasicAuth("user", "…")`,
+//! `auth=("user", "…")`, `CURLOPT_USERPWD, "user:…"`).
 
 use super::names::Strength;
 use super::{Found, run_end, value};
@@ -62,13 +64,43 @@ pub(super) fn after_name(
         }
         return None;
     }
-    // A setter given a string literal: `setPassword("…")`, `set_password('…')`,
-    // `withApiKey("…")`.
+    // A default after a lookup: `process.env.DB_PASSWORD || "…"`, `?? '…'`,
+    // `os.environ.get("DB_PASSWORD") or "…"`.
+    let mut r = p;
+    if line.get(r) == Some(&b')') {
+        r += 1;
+    }
+    let r = blanks(line, r);
+    let op = [&b"||"[..], b"??", b"or "]
+        .iter()
+        .find(|o| line[r..].starts_with(o))
+        .map(|o| o.len());
+    if let Some(n) = op {
+        let (a, b) = quoted_word(line, blanks(line, r + n))?;
+        return value(line, s, a, b, Strength::Weak, lname, false);
+    }
+    // libcurl's `CURLOPT_USERPWD, "user:…"`.
+    if !quoted && lname.ends_with(b"userpwd") && line.get(q) == Some(&b',') {
+        let (a, b) = quoted_word(line, blanks(line, q + 1))?;
+        let colon = a + line[a..b].iter().position(|&c| c == b':')?;
+        return value(line, s, colon + 1, b, Strength::Strong, lname, false);
+    }
     if !quoted && line.get(p) == Some(&b'(') {
         let method = lname.rsplit(|&b| b == b'.').next().unwrap_or(lname);
+        // A setter given a string literal: `setPassword("…")`, `set_password('…')`,
+        // `withApiKey("…")`.
         if method.starts_with(b"set") || method.starts_with(b"with") {
             let (a, b) = quoted_word(line, blanks(line, p + 1))?;
             return value(line, s, a, b, strength, lname, false);
+        }
+        // A user and a password given to a credential's constructor: `HTTPBasicAuth("user",
+        // "…")`, `NetworkCredential("user", "…")`, `UsernamePasswordCredentials(…)`.
+        if [&b"auth"[..], b"credential", b"credentials"]
+            .iter()
+            .any(|w| method.ends_with(w))
+        {
+            let (a, b) = pair_second(line, p)?;
+            return value(line, s, a, b, Strength::Strong, lname, false);
         }
         return None;
     }
@@ -99,4 +131,17 @@ pub(super) fn annotated(line: &[u8], v: usize) -> Option<usize> {
     }
     let w = blanks(line, eq + 1);
     matches!(line.get(w), Some(b'"' | b'\'')).then_some(w)
+}
+
+/// The second of two quoted strings in parentheses or brackets at `v`: `("user", "…")`.
+pub(super) fn pair_second(line: &[u8], v: usize) -> Option<(usize, usize)> {
+    if !matches!(line.get(v), Some(b'(' | b'[')) {
+        return None;
+    }
+    let (_, first_end) = quoted_word(line, blanks(line, v + 1))?;
+    let comma = blanks(line, first_end + 1);
+    if line.get(comma) != Some(&b',') {
+        return None;
+    }
+    quoted_word(line, blanks(line, comma + 1))
 }

@@ -175,6 +175,12 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if let Some(after) = yaml_tag_or_anchor(line, v) {
         v = blanks(after);
     }
+    // A user and a password as a pair: `auth=("user", "…")`, `session.auth = ('user', '…')`.
+    if lname.ends_with(b"auth")
+        && let Some((a, b)) = code::pair_second(line, v)
+    {
+        return value(line, s, a, b, Strength::Strong, &lname, false);
+    }
     // A type between the name and its value: `API_KEY: Final = "…"`.
     if op == 1
         && line[q] == b':'
@@ -192,13 +198,24 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         let w = line[v..]
             .iter()
             .position(|b| !b.is_ascii_alphabetic() && *b != b'-');
+        let mut digest = false;
         if let Some(w) = w {
             let word = line[v..v + w].to_ascii_lowercase();
             if SCHEMES.contains(&word.as_slice()) && matches!(line.get(v + w), Some(b' ')) {
                 v = blanks(v + w);
+                digest = word == b"digest";
             }
         }
-        let end = run_end(line, v, quote);
+        // Digest's parameters (`username="a", nonce="…", response="…"`) are quoted and
+        // comma-separated: its `response` is what a password proves, all of them go.
+        let end = if digest && quote.is_none() {
+            line[v..]
+                .iter()
+                .position(|&b| b == b'\n' || b == b'\r')
+                .map_or(line.len(), |p| v + p)
+        } else {
+            run_end(line, v, quote)
+        };
         return value(line, s, v, end, Strength::Strong, &lname, false);
     }
     let end = run_end(line, v, quote);

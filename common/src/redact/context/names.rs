@@ -102,6 +102,9 @@ pub(super) const STRONG: &[&[u8]] = &[
     b"destkeypass",
     // curl's `--oauth2-bearer`.
     b"bearer",
+    // libcurl's `CURLOPT_USERPWD`, `CURLOPT_PROXYUSERPWD` (`user:password`).
+    b"userpwd",
+    b"proxyuserpwd",
 ];
 pub(super) const WEAK: &[&[u8]] = &[
     b"token",
