@@ -902,3 +902,41 @@ fn code_that_names_a_secret_without_one_stays_intact() {
         assert_eq!(red(line), line, "{line}");
     }
 }
+
+/// A secret's name at a line's end and its value on the next line: a YAML block scalar,
+/// pretty-printed JSON, a shell line continued; whole and cut into chunks of 1, 7 and 40
+/// bytes. Their benign twins (a YAML key that opens a mapping, a continued line with a flag
+/// and no value) stay as written.
+#[test]
+fn a_value_on_the_line_after_its_name_is_redacted() {
+    let cases = [
+        "password: |\n  Sup3rS3cretM1\nuser: app\n",
+        "api_key: >-\n    Sup3rS3cretM2x\n",
+        "{\n  \"password\":\n    \"Sup3rS3cretM3\"\n}\n",
+        "export DB_PASSWORD=\\\n  Sup3rS3cretM4\n",
+        "mysqldump --password \\\n  Sup3rS3cretM5 \\\n  --all-databases\n",
+    ];
+    let rules = rules_with(&[]);
+    for text in cases {
+        let secret = text
+            .split_whitespace()
+            .find(|w| w.contains("Sup3r"))
+            .unwrap();
+        let secret = secret.trim_matches('"');
+        let want = text.replace(secret, REDACTED);
+        for size in [text.len(), 1, 7, 40] {
+            let chunks: Vec<&[u8]> = text.as_bytes().chunks(size).collect();
+            let (out, _) = run(&rules, &chunks);
+            assert_eq!(String::from_utf8(out).unwrap(), want, "chunks of {size}");
+        }
+    }
+    for text in [
+        "password:\n  min_length: 12\n",
+        "secrets:\n  db_password:\n    file: ./db_password.txt\n",
+        "docker run \\\n  --env-file .env \\\n  app\n",
+        "curl -X POST \\\n  -H 'Content-Type: application/json' \\\n  https://api\n",
+        "token: |\n  Paste your token below\n",
+    ] {
+        assert_eq!(red(text), text, "{text}");
+    }
+}

@@ -449,9 +449,10 @@ impl Redactor {
                 // A value learned on this line is looked for in the lines after it.
                 next[SRC_VALUES] = 0;
             }
-            // `- name: DB_PASSWORD` alone on its line: the next line may give its value.
+            // `- name: DB_PASSWORD`, `password: |`, `"password":`, `--password \` alone on
+            // its line: the next line may give its value.
             let mut given = None;
-            if let Some((strength, a, b)) = context::name_given_as_data(line) {
+            if let Some((strength, a, b, how)) = context::name_given_as_data(line) {
                 let after = &rest[start + line.len()..];
                 match after.iter().position(is_sep) {
                     // Wait for the value's line, a bounded amount: past it, output goes on.
@@ -459,7 +460,7 @@ impl Redactor {
                     None if !fin => {}
                     found => {
                         let n = found.map_or(after.len(), |p| p + 1);
-                        if let Some((va, vb)) = context::value_line(&after[..n], strength) {
+                        if let Some((va, vb)) = context::value_line(&after[..n], strength, how) {
                             let rule = self.rules.context_rule(&line[a..b]);
                             given = Some((
                                 n,

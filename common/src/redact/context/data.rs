@@ -120,21 +120,108 @@ pub(super) fn field_value(line: &[u8], key: &[u8], item: bool) -> Option<(usize,
     (a < b).then_some((a, b))
 }
 
-/// A YAML list item that gives a secret's name as data and nothing else on its line
-/// (`- name: DB_PASSWORD`): the name's strength and where it is, for the value the next line
-/// gives ([`value_line`]).
-pub(crate) fn name_given_as_data(line: &[u8]) -> Option<(Strength, usize, usize)> {
-    let (a, b) = field_value(line, b"name:", true)?;
-    if !line[a..b].iter().all(|&c| name_byte(c)) {
-        return None;
-    }
-    Some((classify(&line[a..b])?, a, b))
+/// What the line after a secret's name gives its value as (see [`name_given_as_data`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NextLine {
+    /// A `value:` field (`- name: DB_PASSWORD`, then `value: …`).
+    ValueField,
+    /// The whole line, trimmed: a YAML block scalar's (`password: |`, `api_key: >-`).
+    Whole,
+    /// A quoted string: pretty-printed JSON (`"password":` at a line's end).
+    Quoted,
+    /// The first word: a shell line continued (`DB_PASSWORD=\`, `--password \`).
+    FirstWord,
 }
 
-/// The value a `value:` line gives (`  value: X`, `  value: "X"`), if it is a plausible secret
-/// after a name of strength `st`: its range in `line`.
-pub(crate) fn value_line(line: &[u8], st: Strength) -> Option<(usize, usize)> {
-    let (v, end) = field_value(line, b"value:", false)?;
+/// A secret's name whose value the next line gives, and nothing else on its line: a YAML list
+/// item that gives the name as data (`- name: DB_PASSWORD`), a YAML block scalar (`password:
+/// |`), pretty-printed JSON (`"password":`), a shell line continued after `NAME=` or a flag
+/// (`--password \`). The name's strength, where it is, and how to read the next line
+/// ([`value_line`]).
+pub(crate) fn name_given_as_data(line: &[u8]) -> Option<(Strength, usize, usize, NextLine)> {
+    if let Some((a, b)) = field_value(line, b"name:", true) {
+        if !line[a..b].iter().all(|&c| name_byte(c)) {
+            return None;
+        }
+        return Some((classify(&line[a..b])?, a, b, NextLine::ValueField));
+    }
+    let t = line.trim_ascii_end();
+    let (end, next) = if let Some(r) = t.strip_suffix(b"\\") {
+        // `NAME=\`, `--password \`
+        let r = r.trim_ascii_end();
+        match r.strip_suffix(b"=") {
+            Some(n) => (n.len(), NextLine::FirstWord),
+            None if r.len() < t.len() - 1 => (r.len(), NextLine::FirstWord),
+            None => return None,
+        }
+    } else if let Some(r) = t.strip_suffix(b":") {
+        // `"password":` — quoted: a YAML key alone opens a mapping, not a value.
+        if !matches!(r.last(), Some(b'"' | b'\'')) {
+            return None;
+        }
+        (r.len() - 1, NextLine::Quoted)
+    } else {
+        // `password: |`, `|-`, `|+`, `>`, `>-`, `>+`
+        let r = t
+            .strip_suffix(b"-")
+            .or_else(|| t.strip_suffix(b"+"))
+            .unwrap_or(t);
+        let r = r.strip_suffix(b"|").or_else(|| r.strip_suffix(b">"))?;
+        let r = r.trim_ascii_end().strip_suffix(b":")?;
+        let r = r
+            .strip_suffix(b"\"")
+            .or_else(|| r.strip_suffix(b"'"))
+            .unwrap_or(r);
+        (r.len(), NextLine::Whole)
+    };
+    let start = line[..end]
+        .iter()
+        .rposition(|&c| !name_byte(c))
+        .map_or(0, |p| p + 1);
+    if start == end {
+        return None;
+    }
+    // Continued after a blank: only a flag's value (`--password \`); prose wraps lines too
+    // (`…, or pass \`).
+    let flag = line[start] == b'-';
+    if next == NextLine::FirstWord && line[end] != b'=' && !flag {
+        return None;
+    }
+    // A flag keeps its dashes out of the name, which is judged by its parts.
+    Some((classify(&line[start..end])?, start, end, next))
+}
+
+/// The value the line after a secret's name gives (see [`NextLine`]), if it is a plausible
+/// secret after a name of strength `st`: its range in `line`.
+pub(crate) fn value_line(line: &[u8], st: Strength, next: NextLine) -> Option<(usize, usize)> {
+    let (v, end) = match next {
+        NextLine::ValueField => field_value(line, b"value:", false)?,
+        NextLine::Whole => {
+            let a = skip(line, 0, b" \t");
+            let b = line.iter().rposition(|c| !c.is_ascii_whitespace())? + 1;
+            (a < b).then_some((a, b))?
+        }
+        NextLine::Quoted => {
+            let a = skip(line, 0, b" \t");
+            if line.get(a) != Some(&b'"') {
+                return None;
+            }
+            let b = a + 1 + line[a + 1..].iter().position(|&c| c == b'"')?;
+            (a + 1, b)
+        }
+        NextLine::FirstWord => {
+            let a = skip(line, 0, b" \t");
+            let a = a + usize::from(matches!(line.get(a), Some(b'"' | b'\'')));
+            let b = a + line[a..]
+                .iter()
+                .position(|c| c.is_ascii_whitespace() || matches!(c, b'"' | b'\'' | b'\\'))
+                .unwrap_or(line.len() - a);
+            if line.get(a) == Some(&b'-') {
+                return None; // the next flag
+            }
+            (a, b)
+        }
+    };
     let trimmed = trim_value(&line[v..end]);
     plausible(trimmed, st).then_some((v, v + trimmed.len()))
 }
