@@ -940,3 +940,27 @@ fn a_value_on_the_line_after_its_name_is_redacted() {
         assert_eq!(red(text), text, "{text}");
     }
 }
+
+/// Prose that gives a secret: `The password is …`, `my api key is …`; judged as after a weak
+/// name (a key has digits, or is long and mixed-case), so prose about a secret stays.
+#[test]
+fn a_secret_given_in_prose_is_redacted() {
+    each_redacted(&[
+        "The password is @@",
+        "wifi password is @@.",
+        "my api_key is @@",
+        "The admin token is '@@'",
+    ]);
+    for line in [
+        "The password is required",
+        "the token is expired",
+        "The API key is invalid.",
+        "your password is too short",
+        "the secret is stored in Vault",
+        "token is None",
+        "The password is hashed with argon2id",
+        "the api key is 32 characters long",
+    ] {
+        assert_eq!(red(line), line, "{line}");
+    }
+}

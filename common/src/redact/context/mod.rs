@@ -147,6 +147,25 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         if let Some(f) = commands::after_name(line, s, e, p, q, strength, &lname) {
             return Some(f);
         }
+        // Prose: `The password is …` — judged as after a weak name, so that `is required`,
+        // `is expired` and `is 32 characters long` stay.
+        if q == p + 1 && line[q..].starts_with(b"is ") {
+            let v = blanks(q + 3);
+            let (v, end) = match line.get(v) {
+                Some(&c @ (b'"' | b'\'')) => (v + 1, run_end(line, v + 1, Some(c))),
+                _ => (v, run_end(line, v, None)),
+            };
+            let after = line.get(end..).unwrap_or_default();
+            let ends = after
+                .iter()
+                .take_while(|b| !matches!(b, b'\n' | b'\r'))
+                .all(|b| b.is_ascii_whitespace() || b".,;!'\")".contains(b));
+            return if ends {
+                value(line, s, v, end, Strength::Weak, &lname, false)
+            } else {
+                None
+            };
+        }
         // Code's syntax: `define('NAME', '…')`, `setPassword("…")`, `#define NAME "…"`.
         if let Some(f) = code::after_name(line, s, e, p, strength, &lname) {
             return Some(f);
