@@ -894,6 +894,14 @@ fn code_that_names_a_secret_without_one_stays_intact() {
         "const apiKey: string = process.env.API_KEY!;",
         "variable \"db_password\" { type = string }",
         "headers.set(\"Authorization\", `Bearer ${token}`)",
+        // From the crates this workspace builds on (their sources and tests, run through the
+        // redactor before and after these rules): stand-ins, names, documentation keys.
+        "(\"X-Amz-Credential\", \"AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request\"),",
+        "req.headers.append(\"x-amz-meta-key\", \"val1\".parse().unwrap());",
+        "Self::BearerToken => \"google_bearer_token\",",
+        ".with_secret_access_key(\"secret_access_key\")",
+        ".with_secret_access_key(\"my-secret-access-key\")",
+        ".header(\"sec-websocket-key\", \"6D69KGBOr4Re+Nj6zx9aQA==\")",
         "requests.get(url, auth=(user, password))",
         "HTTPBasicAuth(username, password)",
         "const password = process.env.DB_PASSWORD || \"\";",

@@ -31,6 +31,31 @@ fn blanks(line: &[u8], mut p: usize) -> usize {
     p
 }
 
+/// A string literal given to a secret's name in code, judged as after a weak name (a key has
+/// digits or symbols; a label beside a field's name, `"password", "Password"`, is a word) and
+/// six bytes or more: code and its tests are full of short stand-ins (`"val1"`), the name
+/// itself (`with_secret_access_key("secret_access_key")`) and documentation keys.
+fn literal(line: &[u8], s: usize, a: usize, b: usize, lname: &[u8]) -> Option<Found> {
+    let bare = |n: &[u8]| -> Vec<u8> {
+        n.iter()
+            .copied()
+            .filter(u8::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect()
+    };
+    let method = bare(lname.rsplit(|&c| c == b'.').next().unwrap_or(lname));
+    let name = method
+        .strip_prefix(b"set")
+        .or_else(|| method.strip_prefix(b"with"))
+        .unwrap_or(&method);
+    let v = bare(&line[a..b]);
+    let named = !name.is_empty() && v.ends_with(name);
+    if b - a < 6 || named || line[a..b].windows(7).any(|w| w == b"EXAMPLE") {
+        return None;
+    }
+    value(line, s, a, b, Strength::Weak, lname, false)
+}
+
 /// A value given to the name at `s..e` by code's syntax, where no assignment operator follows
 /// it (`p` is past its closing quotes, `q` past the blanks after them).
 pub(super) fn after_name(
@@ -49,7 +74,7 @@ pub(super) fn after_name(
     // is a word, a key has digits or symbols.
     if quoted && line.get(q) == Some(&b',') {
         let (a, b) = quoted_word(line, blanks(line, q + 1))?;
-        return value(line, s, a, b, Strength::Weak, lname, false);
+        return literal(line, s, a, b, lname);
     }
     // Terraform: `variable "db_password" { default = "…" }`.
     if quoted && line[..s - 1].trim_ascii_end().ends_with(b"variable") && line.get(q) == Some(&b'{')
@@ -91,7 +116,7 @@ pub(super) fn after_name(
         // `withApiKey("…")`.
         if method.starts_with(b"set") || method.starts_with(b"with") {
             let (a, b) = quoted_word(line, blanks(line, p + 1))?;
-            return value(line, s, a, b, strength, lname, false);
+            return literal(line, s, a, b, lname);
         }
         // A user and a password given to a credential's constructor: `HTTPBasicAuth("user",
         // "…")`, `NetworkCredential("user", "…")`, `UsernamePasswordCredentials(…)`.

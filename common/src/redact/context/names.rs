@@ -100,8 +100,6 @@ pub(super) const STRONG: &[&[u8]] = &[
     b"deststorepass",
     b"srckeypass",
     b"destkeypass",
-    // curl's `--oauth2-bearer`.
-    b"bearer",
     // libcurl's `CURLOPT_USERPWD`, `CURLOPT_PROXYUSERPWD` (`user:password`).
     b"userpwd",
     b"proxyuserpwd",
@@ -126,6 +124,9 @@ pub(super) const WEAK: &[&[u8]] = &[
     b"clientsecret",
     b"signingkey",
     b"masterkey",
+    // curl's `--oauth2-bearer` (a flag's value is taken as after a strong name); `BearerToken =>
+    // "google_bearer_token"` in code is an enum's name.
+    b"bearer",
 ];
 
 /// Last parts that make a secret's name the name of something *about* the secret: where it is
@@ -186,6 +187,10 @@ pub(super) fn ends_ci(p: &[u8], suffix: &[u8]) -> bool {
 
 /// Whether `name` (an identifier, header or flag name) names a secret, and how strongly.
 pub(crate) fn classify(name: &[u8]) -> Option<Strength> {
+    // WebSocket's handshake nonce: a key by name, random by design, secret to no one.
+    if name.eq_ignore_ascii_case(b"sec-websocket-key") {
+        return None;
+    }
     let (ranges, n) = parts(name);
     if about_a_secret(name, &ranges[..n]) || names_a_list(name, &ranges[..n]) {
         return None;
