@@ -972,3 +972,30 @@ fn a_secret_given_in_prose_is_redacted() {
         assert_eq!(red(line), line, "{line}");
     }
 }
+
+/// Secrets in tables a tool prints: a key and its value in aligned columns (`vault kv get`,
+/// `vault read`), a Markdown row, Terraform's `output -json` (the value inside the object the
+/// name opens).
+#[test]
+fn secrets_in_printed_tables_are_redacted() {
+    each_redacted(&[
+        "api_key            @@",
+        "token              @@",
+        "db_password\t@@",
+        "| password | @@ |",
+        "| DB_PASSWORD | `@@` |",
+        "{\"db_password\": {\"sensitive\": true, \"type\": \"string\", \"value\": \"@@\"}}",
+    ]);
+    for line in [
+        "token_ttl          768h",
+        "token              n/a",
+        "| password | required |",
+        "| Name | Password |",
+        "{\"db_password\": {\"sensitive\": true, \"type\": \"string\"}}",
+        "api_key            (none)",
+        "API_TOKEN\t2024-05-01T12:00:00Z",
+        "db-password   Opaque   1   5d",
+    ] {
+        assert_eq!(red(line), line, "{line}");
+    }
+}

@@ -170,6 +170,10 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         if let Some(f) = code::after_name(line, s, e, p, strength, &lname) {
             return Some(f);
         }
+        // A printed table: `api_key            VALUE` (`vault kv get`), `| password | VALUE |`.
+        if let Some(f) = table_row(line, s, e, p, q, strength, &lname) {
+            return Some(f);
+        }
         // No operator: `--token VALUE`, `.netrc`'s `password VALUE`.
         let spaced = q > e && q < line.len();
         if flag && q == e + 1 && q < line.len() && line[q] != b'-' {
@@ -193,6 +197,20 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     let mut v = blanks(q + op);
     if let Some(after) = yaml_tag_or_anchor(line, v) {
         v = blanks(after);
+    }
+    // Terraform's `output -json`: `"db_password": {"sensitive": true, …, "value": "…"}`.
+    if line.get(v) == Some(&b'{') {
+        let close = line[v..]
+            .iter()
+            .position(|&b| b == b'}')
+            .map_or(line.len(), |c| v + c);
+        let key = memchr::memmem::find(&line[v..close], b"\"value\":")?;
+        let w = blanks(v + key + 8);
+        if line.get(w) != Some(&b'"') {
+            return None;
+        }
+        let end = run_end(line, w + 1, Some(b'"'));
+        return value(line, s, w + 1, end, strength, &lname, false);
     }
     // A user and a password as a pair: `auth=("user", "…")`, `session.auth = ('user', '…')`.
     if lname.ends_with(b"auth")
@@ -289,6 +307,56 @@ pub(crate) fn worth_a_look(name: &[u8]) -> bool {
     classify(name).is_some()
         || names::eq_any(trim_name(name), commands::PASSWORD_COMMANDS)
         || trim_name(name).eq_ignore_ascii_case(b"secrets")
+}
+
+/// A secret's name and its value in a printed table: aligned columns at a line's start (two
+/// blanks or more, or a tab, between them and nothing after the value: `vault kv get`'s
+/// `api_key    VALUE`), or a Markdown row's first two cells (`| password | VALUE |`, judged as
+/// after a weak name: documentation tables describe).
+fn table_row(
+    line: &[u8],
+    s: usize,
+    e: usize,
+    p: usize,
+    q: usize,
+    strength: Strength,
+    lname: &[u8],
+) -> Option<Found> {
+    let from = line[..s]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let before = &line[from..s];
+    let eol = line[q..]
+        .iter()
+        .position(|&b| b == b'\n' || b == b'\r')
+        .map_or(line.len(), |i| q + i);
+    if before.trim_ascii() == b"|" {
+        // `| name | value |`
+        let cell = line[p..eol]
+            .strip_prefix(b" | ")
+            .or_else(|| line[p..eol].strip_prefix(b"|"))?;
+        let a = eol - cell.len();
+        let end = a + cell.iter().position(|&b| b == b'|')?;
+        let (mut a, mut b) = (a, end);
+        while a < b && matches!(line[a], b' ' | b'`') {
+            a += 1;
+        }
+        while b > a && matches!(line[b - 1], b' ' | b'`') {
+            b -= 1;
+        }
+        return value(line, s, a, b, Strength::Weak, lname, false);
+    }
+    let gap = &line[e..q];
+    let aligned = gap.contains(&b'\t') || gap.len() >= 2 && gap.iter().all(|&b| b == b' ');
+    if !before.iter().all(|b| matches!(b, b' ' | b'\t')) || p != e || !aligned || q >= eol {
+        return None;
+    }
+    let end = run_end(line, q, None);
+    if !line[end..eol].iter().all(u8::is_ascii_whitespace) {
+        return None; // more words: prose or another column
+    }
+    value(line, s, q, end, strength, lname, false)
 }
 
 /// Whether a "name" is a file name (`auth.rs`, `test_auth.py`): what follows it is a position.

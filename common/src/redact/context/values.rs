@@ -156,6 +156,16 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
     if !v.iter().any(u8::is_ascii_alphanumeric) {
         return false; // `…`, `***`, `---`
     }
+    let date = |d: &[u8]| {
+        d.len() >= 10 && d[4] == b'-' && d[7] == b'-' && {
+            [0, 1, 2, 3, 5, 6, 8, 9]
+                .iter()
+                .all(|&i| d[i].is_ascii_digit())
+        }
+    };
+    if date(v) {
+        return false; // a date or a time stamp (`gh secret list`'s `API_TOKEN  2024-05-01T…`)
+    }
     if v.starts_with(b"file://") || v.starts_with(b"fileb://") {
         return false; // a file the value is read from (the AWS CLI's `--value file://pw.txt`)
     }
