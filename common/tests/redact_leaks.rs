@@ -999,3 +999,32 @@ fn secrets_in_printed_tables_are_redacted() {
         assert_eq!(red(line), line, "{line}");
     }
 }
+
+/// The forms above inside a tool's output in stream-json, where the output's line breaks are
+/// `\n` escapes.
+#[test]
+fn the_new_forms_inside_stream_json_are_redacted() {
+    let wrap = |text: &str| {
+        let body = serde_json::to_string(text).unwrap();
+        format!(
+            r#"{{"type":"user","message":{{"content":[{{"type":"tool_result","content":{body}}}]}}}}"#
+        )
+    };
+    let lines: Vec<String> = [
+        "define(\"SECRET_KEY\", \"@@\");",
+        "conn.setPassword(\"@@\");",
+        "gh secret set DB_PASSWORD --body \"@@\"",
+        "password: |\n  @@\nuser: app",
+        "{\n  \"password\":\n    \"@@\"\n}",
+        "| Name | Value |\n|---|---|\n| password | @@ |",
+        "docker login -u x -p @@ ghcr.io",
+        "The password is @@",
+        "<add key=\"ApiKey\" value=\"@@\" />",
+        "HTTPBasicAuth(\"user\", \"@@\")",
+    ]
+    .iter()
+    .map(|t| wrap(t))
+    .collect();
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    each_redacted(&refs);
+}

@@ -156,10 +156,13 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
                 _ => (v, run_end(line, v, None)),
             };
             let after = line.get(end..).unwrap_or_default();
-            let ends = after
-                .iter()
-                .take_while(|b| !matches!(b, b'\n' | b'\r'))
-                .all(|b| b.is_ascii_whitespace() || b".,;!'\")".contains(b));
+            // The sentence ends: punctuation or nothing to the line's end, or the JSON string
+            // that holds it (a tool's output in stream-json).
+            let ends = after.first() == Some(&b'"') && line[..s].contains(&b'"')
+                || after
+                    .iter()
+                    .take_while(|b| !matches!(b, b'\n' | b'\r'))
+                    .all(|b| b.is_ascii_whitespace() || b".,;!'\")".contains(b));
             return if ends {
                 value(line, s, v, end, Strength::Weak, &lname, false)
             } else {
@@ -195,6 +198,15 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         return None;
     }
     let mut v = blanks(q + op);
+    // A YAML block scalar read in a view, where the line break after `|` is a blank (a tool's
+    // output inside stream-json): the value is the next line's.
+    if let Some(ind) = line.get(v..).and_then(|r| {
+        [&b"|-"[..], b"|+", b">-", b">+", b"|", b">"]
+            .into_iter()
+            .find(|i| r.starts_with(i) && matches!(r.get(i.len()), Some(b' ' | b'\t')))
+    }) {
+        v = blanks(v + ind.len());
+    }
     if let Some(after) = yaml_tag_or_anchor(line, v) {
         v = blanks(after);
     }
@@ -331,7 +343,12 @@ fn table_row(
         .iter()
         .position(|&b| b == b'\n' || b == b'\r')
         .map_or(line.len(), |i| q + i);
-    if before.trim_ascii() == b"|" {
+    // A Markdown row's first cell: `|` at the line's start, or after a blank or a quote where
+    // the view of a JSON string reads the rows' line breaks as blanks.
+    let row = before.trim_ascii_end().strip_suffix(b"|").is_some_and(|r| {
+        r.iter().all(|b| matches!(b, b' ' | b'\t')) || matches!(r.last(), Some(b' ' | b'\t' | b'"'))
+    });
+    if row {
         // `| name | value |`
         let cell = line[p..eol]
             .strip_prefix(b" | ")
