@@ -1021,6 +1021,7 @@ fn the_new_forms_inside_stream_json_are_redacted() {
         "The password is @@",
         "<add key=\"ApiKey\" value=\"@@\" />",
         "HTTPBasicAuth(\"user\", \"@@\")",
+        "variable \"db_password\" {\n  type    = string\n  default = \"@@\"\n}\n",
     ]
     .iter()
     .map(|t| wrap(t))

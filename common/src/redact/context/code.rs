@@ -77,15 +77,23 @@ pub(super) fn after_name(
         return literal(line, s, a, b, lname);
     }
     // Terraform: `variable "db_password" { default = "…" }`.
+    // The block is one line in a view of a file read in stream-json (its line breaks read as
+    // blanks), with other attributes before `default`.
     if quoted && line[..s - 1].trim_ascii_end().ends_with(b"variable") && line.get(q) == Some(&b'{')
     {
-        let d = blanks(line, q + 1);
-        if line[d..].starts_with(b"default") {
+        let close = line[q..]
+            .iter()
+            .position(|&b| b == b'}')
+            .map_or(line.len(), |c| q + c);
+        let mut at = q + 1;
+        while let Some(d) = memchr::memmem::find(&line[at..close], b"default") {
+            let d = at + d;
             let eq = blanks(line, d + 7);
-            if line.get(eq) == Some(&b'=') {
+            if matches!(line[d - 1], b' ' | b'\t' | b'{') && line.get(eq) == Some(&b'=') {
                 let (a, b) = quoted_word(line, blanks(line, eq + 1))?;
                 return value(line, s, a, b, strength, lname, false);
             }
+            at = d + 7;
         }
         return None;
     }
