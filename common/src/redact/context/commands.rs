@@ -1,14 +1,15 @@
 //! Secrets given to a command by its own syntax rather than by an assignment: a setter's next
 //! argument (`setx NAME VALUE`, `git config github.token VALUE`), a value flag after a name
 //! argument (`gh secret set NAME --body VALUE`, `--name NAME --value VALUE`), a here-string
-//! (`--password-stdin <<< VALUE`), SQL's `PASSWORD 'VALUE'`, and the commands whose password is
-//! a positional argument or a short flag (`sshpass -p VALUE`, `htpasswd -b FILE USER VALUE`).
+//! (`--password-stdin <<< VALUE`) or an `echo` piped in, SQL's `PASSWORD 'VALUE'` and
+//! `IDENTIFIED BY '…'`, and the commands whose password is a positional argument or a short
+//! flag (`sshpass -p VALUE`, `htpasswd -b FILE USER VALUE`, `docker login -p VALUE`).
 
 use super::names::{Strength, eq_any};
 use super::{Found, run_end, value};
 
 /// Commands whose name alone marks a password among their arguments; the keyword search finds
-/// them by the `pass` in their names.
+/// them by the `pass` in their names, and `rabbitmqctl` by its literal `mqctl`.
 pub(super) const PASSWORD_COMMANDS: &[&[u8]] =
     &[b"sshpass", b"htpasswd", b"chpasswd", b"rabbitmqctl"];
 
