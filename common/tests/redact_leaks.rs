@@ -958,6 +958,10 @@ fn a_secret_given_in_prose_is_redacted() {
         "wifi password is @@.",
         "my api_key is @@",
         "The admin token is '@@'",
+        "API Key: @@",
+        "Api Key = @@",
+        "Secret Key: @@",
+        "Your API Key is @@",
     ]);
     for line in [
         "The password is required",
@@ -968,6 +972,10 @@ fn a_secret_given_in_prose_is_redacted() {
         "token is None",
         "The password is hashed with argon2id",
         "the api key is 32 characters long",
+        "Primary Key: id",
+        "Foreign Key: user_id",
+        "API Key: required",
+        "API Key authentication is enabled",
     ] {
         assert_eq!(red(line), line, "{line}");
     }

@@ -418,6 +418,8 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
             while e < buf.len() && context::name_byte(buf[e]) {
                 e += 1;
             }
+            // `API Key: …`: the name in two words.
+            let s = context::two_word_start(buf, s, e);
             memo.secret_name(&buf[s..e])
         }
     }

@@ -62,6 +62,17 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     while e < line.len() && name_byte(line[e]) {
         e += 1;
     }
+    // A name in two words, written as a label (`API Key: …`, `Secret Key: …`, `Your API Key is
+    // …`): `Key` and the qualifier before it, or a qualifier and the `Key` after it.
+    let joined = two_word_start(line, s, e);
+    if joined < s {
+        s = joined;
+    } else if names::eq_any(&line[s..e], names::KEY_QUALIFIERS)
+        && (line[e..].starts_with(b" Key") || line[e..].starts_with(b" key"))
+        && !line.get(e + 4).is_some_and(|&b| name_byte(b))
+    {
+        e += 4;
+    }
     // `--token x`, Java's `-storepass x`: a flag takes its value after a blank or `=`.
     let flag = line[s..].starts_with(b"--")
         || line[s] == b'-' && e - s > 2 && line[s + 1].is_ascii_alphabetic();
@@ -310,6 +321,25 @@ fn yaml_tag_or_anchor(line: &[u8], v: usize) -> Option<usize> {
 /// an LDAP client's `-w`, `zip -P`.
 pub(crate) fn short_password_flag(line: &[u8], hit: usize) -> bool {
     commands::short_flag(line, hit).is_some()
+}
+
+/// Where a name in two words starts when `line[s..e]` is its `Key` (`API Key`, `Access Key`):
+/// at the qualifier one blank before it; else `s`.
+#[inline]
+pub(crate) fn two_word_start(line: &[u8], s: usize, e: usize) -> usize {
+    // Every keyword hit passes here: the length and the blank first.
+    if e - s != 3 || s < 2 || line[s - 1] != b' ' || !line[s..e].eq_ignore_ascii_case(b"key") {
+        return s;
+    }
+    let w = line[..s - 1]
+        .iter()
+        .rposition(|b| !b.is_ascii_alphabetic())
+        .map_or(0, |p| p + 1);
+    if w < s - 1 && names::eq_any(&line[w..s - 1], names::KEY_QUALIFIERS) {
+        w
+    } else {
+        s
+    }
 }
 
 /// Whether a keyword hit's name is worth a look at its line: a secret's name, or a command that
