@@ -1125,13 +1125,10 @@ fn random_lines_of_the_forms_pieces_keep_their_shape() {
         "\\n",
         "\\\"",
     ];
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    use proptest::prelude::Rng;
+    use proptest::test_runner::{RngAlgorithm, TestRng};
+    let mut rng = TestRng::deterministic_rng(RngAlgorithm::XorShift);
+    let mut next = move || rng.next_u64();
     let rules = rules_with(&[]);
     for _ in 0..3000 {
         let mut text = String::new();

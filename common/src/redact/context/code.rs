@@ -7,7 +7,7 @@
 //! `auth=("user", "…")`, `CURLOPT_USERPWD, "user:…"`).
 
 use super::names::Strength;
-use super::{Found, run_end, value};
+use super::{Found, Named, blanks, run_end, value};
 
 /// The quoted string at `v` (its quotes left out), if one starts there and holds no blank: a
 /// label or a sentence (`"Enter your password"`) is no secret.
@@ -22,13 +22,6 @@ fn quoted_word(line: &[u8], v: usize) -> Option<(usize, usize)> {
         && !inner.is_empty()
         && !inner.iter().any(|b| b.is_ascii_whitespace()))
     .then_some((v + 1, end))
-}
-
-fn blanks(line: &[u8], mut p: usize) -> usize {
-    while p < line.len() && matches!(line[p], b' ' | b'\t') {
-        p += 1;
-    }
-    p
 }
 
 /// A string literal given to a secret's name in code, judged as after a weak name (a key has
@@ -56,17 +49,17 @@ fn literal(line: &[u8], s: usize, a: usize, b: usize, lname: &[u8]) -> Option<Fo
     value(line, s, a, b, Strength::Weak, lname, false)
 }
 
-/// A value given to the name at `s..e` by code's syntax, where no assignment operator follows
-/// it (`p` is past its closing quotes, `q` past the blanks after them).
-pub(super) fn after_name(
-    line: &[u8],
-    s: usize,
-    e: usize,
-    p: usize,
-    strength: Strength,
-    lname: &[u8],
-) -> Option<Found> {
-    let q = blanks(line, p);
+/// A value given to the name `n` by code's syntax (see [`Named`]).
+pub(super) fn after_name(n: Named) -> Option<Found> {
+    let Named {
+        line,
+        s,
+        e,
+        p,
+        q,
+        strength,
+        lname,
+    } = n;
     let quoted = p > e && s > 0 && matches!(line[s - 1], b'"' | b'\'');
     // A quoted name, a comma, a quoted value: arguments (`define('DB_PASSWORD', '…')`,
     // `getenv("API_KEY", "…")`, `put("password", "…")`) and argument vectors. Judged as after a

@@ -6,20 +6,12 @@
 //! flag (`sshpass -p VALUE`, `htpasswd -b FILE USER VALUE`, `docker login -p VALUE`).
 
 use super::names::{Strength, eq_any};
-use super::{Found, run_end, value};
+use super::{Found, Named, blanks, line_start, quoted_or_word, value};
 
 /// Commands whose name alone marks a password among their arguments; the keyword search finds
 /// them by the `pass` in their names, and `rabbitmqctl` by its literal `mqctl`.
 pub(super) const PASSWORD_COMMANDS: &[&[u8]] =
     &[b"sshpass", b"htpasswd", b"chpasswd", b"rabbitmqctl"];
-
-/// Where the line holding `at` starts.
-fn line_start(line: &[u8], at: usize) -> usize {
-    line[..at]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |p| p + 1)
-}
 
 /// Where the command holding `at` ends: at a pipe, a `;`, a `&` or the line's end.
 fn command_end(line: &[u8], at: usize) -> usize {
@@ -120,10 +112,11 @@ fn value_flag(line: &[u8], from: usize, to: usize) -> Option<(usize, usize)> {
             .position(|b| matches!(b, b' ' | b'\t' | b'='))
             .map_or(to, |p| w + p);
         if end < to && FLAGS.contains(&&line[w..end]) {
-            let mut v = end + 1;
-            while line[end] != b'=' && v < to && matches!(line[v], b' ' | b'\t') {
-                v += 1;
-            }
+            let v = if line[end] == b'=' {
+                end + 1
+            } else {
+                blanks(&line[..to], end + 1)
+            };
             return Some(quoted_or_word(line, v));
         }
         at = end + 1;
@@ -131,26 +124,18 @@ fn value_flag(line: &[u8], from: usize, to: usize) -> Option<(usize, usize)> {
     None
 }
 
-/// The value starting at `v`, quoted (its quotes left out) or up to a byte that ends a value.
-fn quoted_or_word(line: &[u8], v: usize) -> (usize, usize) {
-    match line.get(v) {
-        Some(&q @ (b'"' | b'\'')) => (v + 1, run_end(line, v + 1, Some(q))),
-        _ => (v, run_end(line, v, None)),
-    }
-}
-
-/// A secret given by a command's syntax to the name at `s..e` (its value, if any, after a blank
-/// at `q`, `p` past its closing quotes), judged as the name's own value with `strength`.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn after_name(
-    line: &[u8],
-    s: usize,
-    e: usize,
-    p: usize,
-    q: usize,
-    strength: Strength,
-    lname: &[u8],
-) -> Option<Found> {
+/// A secret given by a command's syntax to the name `n` (see [`Named`]), judged as the name's
+/// own value with its strength.
+pub(super) fn after_name(n: Named) -> Option<Found> {
+    let Named {
+        line,
+        s,
+        e,
+        p,
+        q,
+        strength,
+        lname,
+    } = n;
     let cmd_end = command_end(line, e);
     // A here-string later in the same command: `--password-stdin <<< VALUE`,
     // `vercel env add DB_PASSWORD production <<< VALUE`.
@@ -160,11 +145,7 @@ pub(super) fn after_name(
         && words(&line[e..e + h]).count() <= 3
         && !line[e..e + h].iter().any(|b| b"`()[]{}".contains(b))
     {
-        let mut v = e + h + 3;
-        while v < cmd_end && matches!(line[v], b' ' | b'\t') {
-            v += 1;
-        }
-        let (a, b) = quoted_or_word(line, v);
+        let (a, b) = quoted_or_word(line, blanks(&line[..cmd_end], e + h + 3));
         return value(line, s, a, b, Strength::Strong, lname, false);
     }
     let named = named_argument(line, s);
@@ -251,9 +232,7 @@ pub(super) fn password_command(line: &[u8], s: usize, e: usize, lname: &[u8]) ->
         let mut out = Vec::new();
         let mut at = e;
         while at < cmd_end {
-            while at < cmd_end && matches!(line[at], b' ' | b'\t') {
-                at += 1;
-            }
+            at = blanks(&line[..cmd_end], at);
             let w = at;
             while at < cmd_end && !matches!(line[at], b' ' | b'\t') {
                 at += 1;

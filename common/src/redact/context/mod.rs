@@ -16,7 +16,7 @@ mod data;
 mod names;
 mod values;
 
-use data::beside;
+use data::{beside, skip};
 pub(crate) use data::{name_given_as_data, value_line};
 pub(crate) use names::{Strength, classify, name_byte, secret_env_name};
 use values::trim_value;
@@ -28,6 +28,41 @@ pub(crate) struct Found {
     pub ctx: usize,
     pub start: usize,
     pub end: usize,
+}
+
+/// A secret's name found in `line` with no assignment operator after it, for the readers of
+/// the forms that give a value otherwise (a command's syntax, code's, a printed table): the
+/// name is `line[s..e]`, `p` is past its closing quotes and `q` past the blanks after those.
+#[derive(Clone, Copy)]
+pub(super) struct Named<'a> {
+    pub line: &'a [u8],
+    pub s: usize,
+    pub e: usize,
+    pub p: usize,
+    pub q: usize,
+    pub strength: Strength,
+    pub lname: &'a [u8],
+}
+
+/// Where the line holding `at` starts.
+pub(super) fn line_start(line: &[u8], at: usize) -> usize {
+    line[..at]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1)
+}
+
+/// Where the blanks at `p` end.
+pub(super) fn blanks(line: &[u8], p: usize) -> usize {
+    skip(line, p, b" \t")
+}
+
+/// The value starting at `v`, quoted (its quotes left out) or up to a byte that ends a value.
+pub(super) fn quoted_or_word(line: &[u8], v: usize) -> (usize, usize) {
+    match line.get(v) {
+        Some(&q @ (b'"' | b'\'')) => (v + 1, run_end(line, v + 1, Some(q))),
+        _ => (v, run_end(line, v, None)),
+    }
 }
 
 /// Bytes that end an unquoted value.
@@ -96,7 +131,16 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     // `gcloud secrets create db --data-file=- <<< VALUE`: a list's name, but a here-string's
     // value.
     if lname == b"secrets" {
-        return commands::after_name(line, s, e, e, e, Strength::Strong, &lname);
+        let (p, q, strength, lname) = (e, e, Strength::Strong, &lname[..]);
+        return commands::after_name(Named {
+            line,
+            s,
+            e,
+            p,
+            q,
+            strength,
+            lname,
+        });
     }
     let strength = classify(name)?;
     let xml = s > 0 && line[s - 1] == b'<';
@@ -134,12 +178,7 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
             false,
         );
     }
-    let blanks = |mut p: usize| {
-        while p < line.len() && matches!(line[p], b' ' | b'\t') {
-            p += 1;
-        }
-        p
-    };
+    let blanks = |p: usize| blanks(line, p);
     let q = blanks(p);
     let op = match line.get(q..q + 2) {
         Some(b":=") | Some(b"=>") | Some(b"?=") => 2,
@@ -153,19 +192,24 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         if let Some(f) = beside(line, s, e, strength, &lname) {
             return Some(f);
         }
+        let named = Named {
+            line,
+            s,
+            e,
+            p,
+            q,
+            strength,
+            lname: &lname,
+        };
         // A command's own syntax: `setx NAME VALUE`, `gh secret set NAME --body VALUE`,
         // `--password-stdin <<< VALUE`, SQL's `PASSWORD 'VALUE'`.
-        if let Some(f) = commands::after_name(line, s, e, p, q, strength, &lname) {
+        if let Some(f) = commands::after_name(named) {
             return Some(f);
         }
         // Prose: `The password is …` — judged as after a weak name, so that `is required`,
         // `is expired` and `is 32 characters long` stay.
         if q == p + 1 && line[q..].starts_with(b"is ") {
-            let v = blanks(q + 3);
-            let (v, end) = match line.get(v) {
-                Some(&c @ (b'"' | b'\'')) => (v + 1, run_end(line, v + 1, Some(c))),
-                _ => (v, run_end(line, v, None)),
-            };
+            let (v, end) = quoted_or_word(line, blanks(q + 3));
             let after = line.get(end..).unwrap_or_default();
             // The sentence ends: punctuation or nothing to the line's end, or the JSON string
             // that holds it (a tool's output in stream-json).
@@ -181,11 +225,11 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
             };
         }
         // Code's syntax: `define('NAME', '…')`, `setPassword("…")`, `#define NAME "…"`.
-        if let Some(f) = code::after_name(line, s, e, p, strength, &lname) {
+        if let Some(f) = code::after_name(named) {
             return Some(f);
         }
         // A printed table: `api_key            VALUE` (`vault kv get`), `| password | VALUE |`.
-        if let Some(f) = table_row(line, s, e, p, q, strength, &lname) {
+        if let Some(f) = table_row(named) {
             return Some(f);
         }
         // No operator: `--token VALUE`, `.netrc`'s `password VALUE`.
@@ -355,20 +399,17 @@ pub(crate) fn worth_a_look(name: &[u8]) -> bool {
 /// blanks or more, or a tab, between them and nothing after the value: `vault kv get`'s
 /// `api_key    VALUE`), or a Markdown row's first two cells (`| password | VALUE |`, judged as
 /// after a weak name: documentation tables describe).
-fn table_row(
-    line: &[u8],
-    s: usize,
-    e: usize,
-    p: usize,
-    q: usize,
-    strength: Strength,
-    lname: &[u8],
-) -> Option<Found> {
-    let from = line[..s]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
-    let before = &line[from..s];
+fn table_row(n: Named) -> Option<Found> {
+    let Named {
+        line,
+        s,
+        e,
+        p,
+        q,
+        strength,
+        lname,
+    } = n;
+    let before = &line[line_start(line, s)..s];
     let eol = line[q..]
         .iter()
         .position(|&b| b == b'\n' || b == b'\r')
@@ -481,11 +522,7 @@ fn netrc(line: &[u8], s: usize, e: usize, v: usize) -> bool {
     if !matches!(&line[s..e], b"password" | b"passwd") {
         return false;
     }
-    let start = line[..s]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |p| p + 1);
-    let before = &line[start..s];
+    let before = &line[line_start(line, s)..s];
     if before.windows(6).any(|w| w == b"login ") {
         return true;
     }
