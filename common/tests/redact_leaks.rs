@@ -801,6 +801,11 @@ fn commands_that_name_a_secret_without_one_stay_intact() {
         "gh secret list",
         "az keyvault secret show --name DbPassword --vault-name kv",
         "password: *dbpw",
+        // Code's borrows look like YAML anchors; a value alone to the line's end does not.
+        "let form = Form { password: &mut password_input, remember: true };",
+        // A secret named in prose, then a quoted command with a here-string.
+        "Each secret inside replaces the whole run: `base64 <<< \"abc123def456\"`",
+        "Each secret inside replaces the whole run, as base64 <<< abc123def456 shows",
         "password: !Ref DbPassword",
         "password: !vault |",
         "grep -rn password src/",
@@ -944,6 +949,10 @@ fn a_value_on_the_line_after_its_name_is_redacted() {
         "docker run \\\n  --env-file .env \\\n  app\n",
         "curl -X POST \\\n  -H 'Content-Type: application/json' \\\n  https://api\n",
         "token: |\n  Paste your token below\n",
+        // Prose wrapped after a secret's name, and a flag with no value (asked for) before the
+        // next flag.
+        "bail!(\"refusing to start without a password \\\n    configured for the admin user\")\n",
+        "mysqldump --password \\\n  --all-databases > dump.sql\n",
     ] {
         assert_eq!(red(text), text, "{text}");
     }
@@ -972,6 +981,7 @@ fn a_secret_given_in_prose_is_redacted() {
         "token is None",
         "The password is hashed with argon2id",
         "the api key is 32 characters long",
+        "The auth token is base64-encoded before it is sent",
         "Primary Key: id",
         "Foreign Key: user_id",
         "API Key: required",
