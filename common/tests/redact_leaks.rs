@@ -756,6 +756,53 @@ fn a_password_passed_to_a_command_by_its_syntax_is_redacted() {
     ]);
 }
 
+/// A password given to a client as `user:password` (`curl -u`, `--user`, `--proxy-user`), and
+/// the password flags of SQL Server's tools (`sqlcmd -P`, `bcp -P`) and of `redis-cli -a`.
+#[test]
+fn a_password_in_a_clients_credentials_flag_is_redacted() {
+    each_redacted(&[
+        "curl -u deploy:@@ https://api.example.com/v1/items",
+        "curl -sS -u \"deploy:@@\" https://api.example.com",
+        "curl -fsSL -u 'ci-bot:@@' -o out.json https://x.example.com",
+        "curl --user deploy:@@ https://api.example.com",
+        "curl --user=deploy:@@ -X POST https://api.example.com",
+        "curl -X POST -H 'Accept: application/json' --user deploy:@@ https://x.example.com",
+        "curl -u :@@ https://api.example.com",
+        "curl --proxy-user proxy:@@ -x http://proxy:3128 https://x.example.com",
+        "curl -U proxy:@@ -x http://proxy:3128 https://x.example.com",
+        "sqlcmd -S db.example.com -U sa -P @@ -Q \"SELECT 1\"",
+        "bcp dbo.orders out orders.dat -S db -U sa -P @@ -c",
+        "redis-cli -h cache -a @@ ping",
+        "redis-cli -a '@@' --no-auth-warning info",
+        r#"{"type":"assistant","message":{"content":[{"type":"tool_use","name":"Bash","input":{"command":"curl -s -u deploy:@@ https://api.example.com/v1"}}]}}"#,
+    ]);
+}
+
+/// What the rules above must leave alone: a user without a password (curl asks for it),
+/// references, other commands' `-u`, `-a` and `-P`, and `curl` in prose.
+#[test]
+fn clients_given_no_password_stay_intact() {
+    for line in [
+        "curl -u deploy https://api.example.com",
+        "curl -u deploy: https://api.example.com",
+        "curl -u \"deploy:$API_TOKEN\" https://api.example.com",
+        "curl -u \"$CI_USER:$CI_TOKEN\" https://api.example.com",
+        "curl --user ${USER}:${PASS} https://api.example.com",
+        "curl -sSfL https://sh.rustup.rs | sh -s -- -y",
+        "curl -u deploy:%s https://api.example.com",
+        "docker run -u 1000:1000 -v $PWD:/src builder",
+        "git push -u origin main",
+        "ls -a /tmp && sort -u names.txt",
+        "redis-cli -a $REDIS_PASSWORD ping",
+        "redis-cli -h cache ping",
+        "sqlcmd -S db -U sa -P $SA_PASSWORD",
+        "the curl user flag takes user:password, see the docs",
+        "curl -u user:pass https://example.com",
+    ] {
+        assert_eq!(red(line), line, "{line}");
+    }
+}
+
 /// SQL that sets a password, a YAML value behind a tag or an anchor, a value assigned to a
 /// subscript (`os.environ["X"] = …`), and .NET's and Java's XML key/value pairs.
 #[test]

@@ -267,6 +267,9 @@ pub(crate) const KEYWORDS: &[&str] = &[
     " -w ",
     " -P ",
     "mqctl",
+    // `curl -u USER:VALUE`, `redis-cli -a VALUE`.
+    "curl",
+    " -a ",
 ];
 
 /// Services of the case-insensitive rows whose values can be shorter than a run (Dropbox's 15
@@ -394,7 +397,7 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         }
         // `kubeadm join … abcdef.0123456789abcdef`: a bootstrap token anywhere on the line.
         b"kubeadm" => true,
-        b" -p " | b" -w " | b" -P " => context::short_password_flag(buf, hit),
+        b" -p " | b" -w " | b" -P " | b" -a " => context::short_password_flag(buf, hit),
         b"mqctl" => {
             let end = memchr::memchr(b'\n', &buf[hit..]).map_or(buf.len(), |p| hit + p);
             let rest = &buf[hit..end];

@@ -9,9 +9,15 @@ use super::names::{Strength, eq_any};
 use super::{Found, Named, blanks, line_start, quoted_or_word, value};
 
 /// Commands whose name alone marks a password among their arguments; the keyword search finds
-/// them by the `pass` in their names, and `rabbitmqctl` by its literal `mqctl`.
-pub(super) const PASSWORD_COMMANDS: &[&[u8]] =
-    &[b"sshpass", b"htpasswd", b"chpasswd", b"rabbitmqctl"];
+/// them by the `pass` in their names, `rabbitmqctl` by its literal `mqctl` and `curl` by its
+/// own.
+pub(super) const PASSWORD_COMMANDS: &[&[u8]] = &[
+    b"sshpass",
+    b"htpasswd",
+    b"chpasswd",
+    b"rabbitmqctl",
+    b"curl",
+];
 
 /// Where the command holding `at` ends: at a pipe, a `;`, a `&` or the line's end.
 fn command_end(line: &[u8], at: usize) -> usize {
@@ -286,6 +292,24 @@ pub(super) fn password_command(line: &[u8], s: usize, e: usize, lname: &[u8]) ->
             let colon = a + line[a..b].iter().position(|&c| c == b':')?;
             value(line, a, colon + 1, b, Strength::Strong, lname, false)
         }
+        b"curl" => {
+            // `curl -u USER:VALUE`, `--user[=]USER:VALUE`, the proxy's `-U`/`--proxy-user`:
+            // the password after the first colon (without one curl asks for it).
+            let v = args.iter().enumerate().find_map(|(i, &(a, b))| {
+                let w = word((a, b));
+                if matches!(w, b"-u" | b"--user" | b"-U" | b"--proxy-user") {
+                    args.get(i + 1).copied()
+                } else {
+                    [&b"--user="[..], b"--proxy-user="]
+                        .iter()
+                        .find(|f| w.starts_with(f))
+                        .map(|f| (a + f.len(), b))
+                }
+            })?;
+            let (a, b) = quoted_or_word(line, v.0);
+            let colon = a + line[a..b].iter().position(|&c| c == b':')?;
+            value(line, a, colon + 1, b, Strength::Strong, lname, false)
+        }
         _ => None,
     }
 }
@@ -303,10 +327,11 @@ fn command_start(line: &[u8], at: usize) -> usize {
         .map_or(0, |p| p + 1)
 }
 
-/// The short flag at `hit` (` -p `, ` -w `, ` -P `), if a command earlier in the same command
-/// line takes a password by it: `login` (a registry's or a cloud's: `docker`, `podman`, `helm
-/// registry`, `az`, `cf`) or a MongoDB client (`mongo`, `mongosh`, `mongodump`, …) by `-p`, an
-/// LDAP client (`ldapsearch`, `ldapadd`, …) by `-w`, `zip` and `unzip` by `-P`.
+/// The short flag at `hit` (` -p `, ` -w `, ` -P `, ` -a `), if a command earlier in the same
+/// command line takes a password by it: `login` (a registry's or a cloud's: `docker`, `podman`,
+/// `helm registry`, `az`, `cf`) or a MongoDB client (`mongo`, `mongosh`, `mongodump`, …) by
+/// `-p`, an LDAP client (`ldapsearch`, `ldapadd`, …) by `-w`, `zip`, `unzip` and SQL Server's
+/// `sqlcmd` and `bcp` by `-P`, `redis-cli` by `-a`.
 pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
     let flag = *line.get(hit..hit + 4)?.get(2)?;
     if !line[hit..].starts_with(b" -") || line.get(hit + 3) != Some(&b' ') {
@@ -315,7 +340,8 @@ pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
     let takes = |w: &[u8]| match flag {
         b'p' => w == b"login" || w.starts_with(b"mongo"),
         b'w' => w.starts_with(b"ldap"),
-        b'P' => w == b"zip" || w == b"unzip",
+        b'P' => matches!(w, b"zip" | b"unzip" | b"sqlcmd" | b"bcp"),
+        b'a' => w == b"redis-cli",
         _ => false,
     };
     words(&line[command_start(line, hit)..hit])
