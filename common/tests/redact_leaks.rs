@@ -803,6 +803,70 @@ fn clients_given_no_password_stay_intact() {
     }
 }
 
+/// A password given by a command's or a call's own syntax with no secret's name on the line:
+/// lower-case SQL, a login call's second argument, PowerShell's plain-text secure string,
+/// `smbclient`'s `USER%VALUE`, `ssh-keygen`'s passphrases, `openssl`'s `-k` and `passwd`,
+/// `lftp -u USER,VALUE`, Windows' `net user NAME VALUE`.
+#[test]
+fn a_password_by_a_calls_or_a_tools_syntax_is_redacted() {
+    each_redacted(&[
+        "create user 'app'@'%' identified by '@@';",
+        "alter user app identified by \"@@\";",
+        "grant all on *.* to 'app'@'localhost' identified by '@@';",
+        "server.login(\"me@example.com\", \"@@\")",
+        "ftp.login('alice', '@@')",
+        "smtp.login(user, \"@@\")",
+        "    imap.login(self.username, '@@')",
+        "$pw = ConvertTo-SecureString \"@@\" -AsPlainText -Force",
+        "$pw = ConvertTo-SecureString -String '@@' -AsPlainText -Force",
+        "New-LocalUser -Name ops -Password (ConvertTo-SecureString \"@@\" -AsPlainText -Force)",
+        "smbclient //files/share -U alice%@@",
+        "smbclient -U 'CORP\\alice%@@' //files/share -c ls",
+        "smbclient //files/share --user=alice%@@",
+        "ssh-keygen -t ed25519 -N '@@' -f ~/.ssh/deploy",
+        "ssh-keygen -p -N \"@@\" -f ~/.ssh/id_ed25519",
+        "openssl enc -aes-256-cbc -salt -k @@ -in notes.txt -out notes.enc",
+        "openssl passwd -6 '@@'",
+        "openssl passwd -1 -salt x9 @@",
+        "lftp -u alice,@@ sftp://files.example.com",
+        "net user alice @@ /add",
+        "net user svc-deploy \"@@\" /add /domain",
+        r#"{"type":"assistant","message":{"content":[{"type":"tool_use","name":"Bash","input":{"command":"smbclient //files/share -U alice%@@ -c ls"}}]}}"#,
+    ]);
+}
+
+/// What the rules above must leave alone.
+#[test]
+fn calls_and_tools_given_no_password_stay_intact() {
+    for line in [
+        "the user is identified by their email address",
+        "rows are identified by 'id'",
+        "server.login(user, password)",
+        "smtp.login(os.environ[\"SMTP_USER\"], os.environ[\"SMTP_PASSWORD\"])",
+        "await page.login()",
+        "def login(self, username, password):",
+        "$pw = Read-Host -AsSecureString",
+        "$pw = ConvertTo-SecureString $env:DB_PASSWORD -AsPlainText -Force",
+        "smbclient -L //files -U alice",
+        "smbclient -N -L //files",
+        "ssh-keygen -t ed25519 -N '' -f ~/.ssh/deploy",
+        "ssh-keygen -t rsa -b 4096 -C ops@example.com",
+        "openssl enc -aes-256-cbc -salt -k \"$PASSPHRASE\" -in a -out b",
+        "openssl passwd -6 -stdin < pw.txt",
+        "openssl req -new -key server.key -out server.csr",
+        "openssl x509 -in cert.pem -noout -text",
+        "lftp -u alice sftp://files.example.com",
+        "lftp -u alice, sftp://files.example.com",
+        "net user",
+        "net user alice",
+        "net user alice * /add",
+        "net user alice /active:no",
+        "planet user alice Zq8wLmN3pX99vR",
+    ] {
+        assert_eq!(red(line), line, "{line}");
+    }
+}
+
 /// SQL that sets a password, a YAML value behind a tag or an anchor, a value assigned to a
 /// subscript (`os.environ["X"] = …`), and .NET's and Java's XML key/value pairs.
 #[test]
@@ -1160,6 +1224,25 @@ fn random_lines_of_the_forms_pieces_keep_their_shape() {
         "default = ",
         "auth=",
         "HTTPBasicAuth(",
+        "curl -u ",
+        "--user=",
+        "redis-cli -a ",
+        " -a ",
+        " -u ",
+        "lftp ",
+        "%",
+        "smbclient ",
+        "ssh-keygen -N ",
+        "openssl passwd ",
+        "openssl enc -k ",
+        "identified by ",
+        "ied by",
+        ".login(",
+        "login(",
+        "ConvertTo-SecureString ",
+        "-AsPlainText",
+        "lainText",
+        "net user ",
         "CURLOPT_USERPWD, ",
         "&a ",
         "!!str ",

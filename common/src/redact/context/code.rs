@@ -4,10 +4,11 @@
 //! CMake's `set(NAME "…")`, annotated declarations (`API_KEY: Final = "…"`, `const apiKey:
 //! string = "…"`), Terraform's `variable "db_password" { default = "…" }`, defaults after a
 //! lookup (`process.env.X || "…"`), credentials' constructors (`HTTPBasicAuth("user", "…")`,
-//! `auth=("user", "…")`, `CURLOPT_USERPWD, "user:…"`).
+//! `auth=("user", "…")`, `CURLOPT_USERPWD, "user:…"`), a login call's password
+//! (`smtp.login(user, "…")`) and PowerShell's `ConvertTo-SecureString "…" -AsPlainText`.
 
 use super::names::Strength;
-use super::{Found, Named, blanks, run_end, value};
+use super::{Found, Named, blanks, quoted_or_word, run_end, value};
 
 /// The quoted string at `v` (its quotes left out), if one starts there and holds no blank: a
 /// label or a sentence (`"Enter your password"`) is no secret.
@@ -170,4 +171,44 @@ pub(super) fn pair_second(line: &[u8], v: usize) -> Option<(usize, usize)> {
         return None;
     }
     quoted_word(line, blanks(line, comma + 1))
+}
+
+/// A login call's second argument, a string literal: `server.login("me@example.com", "…")`,
+/// `smtp.login(user, '…')`, `at` just after `login(`. Names and lookups are no secret's value
+/// (`login(user, password)`, `login(os.environ["USER"], …)` stop at the bracket).
+pub(super) fn login_call(line: &[u8], at: usize) -> Option<Found> {
+    let first = blanks(line, at);
+    let end = match line.get(first)? {
+        b'"' | b'\'' => quoted_word(line, first)?.1 + 1,
+        _ => line[first..]
+            .iter()
+            .position(|&b| !(b.is_ascii_alphanumeric() || b == b'_' || b == b'.'))
+            .map_or(line.len(), |n| first + n),
+    };
+    let comma = blanks(line, end);
+    if end == first || line.get(comma) != Some(&b',') {
+        return None;
+    }
+    let (a, b) = quoted_word(line, blanks(line, comma + 1))?;
+    value(line, at, a, b, Strength::Strong, b"password", false)
+}
+
+/// PowerShell's `ConvertTo-SecureString [-String] "…" -AsPlainText`: the string, `hit` at
+/// `PlainText` of the flag.
+pub(super) fn plain_text_secure_string(line: &[u8], hit: usize) -> Option<Found> {
+    const CMDLET: &[u8] = b"ConvertTo-SecureString";
+    if !line[..hit].ends_with(b"-As") {
+        return None;
+    }
+    let from = hit.saturating_sub(400);
+    let c = from
+        + line[from..hit]
+            .windows(CMDLET.len())
+            .rposition(|w| w.eq_ignore_ascii_case(CMDLET))?;
+    let mut v = blanks(line, c + CMDLET.len());
+    if line[v..].len() >= 8 && line[v..v + 8].eq_ignore_ascii_case(b"-String ") {
+        v = blanks(line, v + 8);
+    }
+    let (a, b) = quoted_or_word(line, v);
+    value(line, c, a, b, Strength::Strong, b"password", false)
 }

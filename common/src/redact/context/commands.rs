@@ -9,7 +9,7 @@ use super::names::{Strength, eq_any};
 use super::{Found, Named, blanks, line_start, quoted_or_word, value};
 
 /// Commands whose name alone marks a password among their arguments; the keyword search finds
-/// them by the `pass` in their names, `rabbitmqctl` by its literal `mqctl` and `curl` by its
+/// them by the `pass` in their names, `rabbitmqctl` by its literal `mqctl`, the others by their
 /// own.
 pub(super) const PASSWORD_COMMANDS: &[&[u8]] = &[
     b"sshpass",
@@ -17,6 +17,9 @@ pub(super) const PASSWORD_COMMANDS: &[&[u8]] = &[
     b"chpasswd",
     b"rabbitmqctl",
     b"curl",
+    b"smbclient",
+    b"ssh-keygen",
+    b"openssl",
 ];
 
 /// Where the command holding `at` ends: at a pipe, a `;`, a `&` or the line's end.
@@ -292,6 +295,46 @@ pub(super) fn password_command(line: &[u8], s: usize, e: usize, lname: &[u8]) ->
             let colon = a + line[a..b].iter().position(|&c| c == b':')?;
             value(line, a, colon + 1, b, Strength::Strong, lname, false)
         }
+        b"smbclient" => {
+            // `smbclient //srv/share -U USER%VALUE`, `--user=USER%VALUE`.
+            let v = flag_argument(&args, &word, &[b"-U", b"--user"])?;
+            let (a, b) = quoted_or_word(line, v.0);
+            let pc = a + line[a..b].iter().position(|&c| c == b'%')?;
+            value(line, a, pc + 1, b, Strength::Strong, lname, false)
+        }
+        b"ssh-keygen" => {
+            // `ssh-keygen -N NEW`, `-P OLD`: passphrases (`-N ''`, none, has no value).
+            let v = flag_argument(&args, &word, &[b"-N", b"-P"])?;
+            let (a, b) = quoted_or_word(line, v.0);
+            value(line, a, a, b, Strength::Strong, lname, false)
+        }
+        b"openssl" => {
+            // `openssl enc … -k VALUE` (the passphrase), `openssl passwd [-6] [-salt S] VALUE`.
+            let (a, b) = if args.first().is_some_and(|&a| word(a) == b"passwd") {
+                // The last word, unless the password comes from a file or standard input.
+                if args.len() < 2
+                    || args.iter().any(|&a| {
+                        matches!(word(a), b"-stdin" | b"-in") || word(a).starts_with(b"<")
+                    })
+                {
+                    return None;
+                }
+                let last = args[args.len() - 1];
+                if word(last).starts_with(b"-") || word(args[args.len() - 2]) == b"-salt" {
+                    return None;
+                }
+                let (a, b) = quoted_or_word(line, last.0);
+                // The whole word (a JSON string's end after it is no password's).
+                if !(b == last.1 || b + 1 == last.1 && matches!(line[b], b'"' | b'\'')) {
+                    return None;
+                }
+                (a, b)
+            } else {
+                let v = flag_argument(&args, &word, &[b"-k"])?;
+                quoted_or_word(line, v.0)
+            };
+            value(line, a, a, b, Strength::Strong, lname, false)
+        }
         b"curl" => {
             // `curl -u USER:VALUE`, `--user[=]USER:VALUE`, the proxy's `-U`/`--proxy-user`:
             // the password after the first colon (without one curl asks for it).
@@ -314,6 +357,25 @@ pub(super) fn password_command(line: &[u8], s: usize, e: usize, lname: &[u8]) ->
     }
 }
 
+/// The argument after the first of `flags` among `args` (shell words as spans of the line).
+fn flag_argument<'a>(
+    args: &[(usize, usize)],
+    word: &impl Fn((usize, usize)) -> &'a [u8],
+    flags: &[&[u8]],
+) -> Option<(usize, usize)> {
+    args.iter().enumerate().find_map(|(i, &a)| {
+        if flags.contains(&word(a)) {
+            args.get(i + 1).copied()
+        } else {
+            flags
+                .iter()
+                .filter(|f| f.starts_with(b"--"))
+                .find(|f| word(a).starts_with(f) && word(a).get(f.len()) == Some(&b'='))
+                .map(|f| (a.0 + f.len() + 1, a.1))
+        }
+    })
+}
+
 /// Where the command holding `at` starts: after a pipe, a `;`, a `&`, the quote that opens a
 /// JSON string value (`"command":"docker login …`) or the line's start.
 fn command_start(line: &[u8], at: usize) -> usize {
@@ -331,7 +393,7 @@ fn command_start(line: &[u8], at: usize) -> usize {
 /// command line takes a password by it: `login` (a registry's or a cloud's: `docker`, `podman`,
 /// `helm registry`, `az`, `cf`) or a MongoDB client (`mongo`, `mongosh`, `mongodump`, …) by
 /// `-p`, an LDAP client (`ldapsearch`, `ldapadd`, …) by `-w`, `zip`, `unzip` and SQL Server's
-/// `sqlcmd` and `bcp` by `-P`, `redis-cli` by `-a`.
+/// `sqlcmd` and `bcp` by `-P`, `redis-cli` by `-a`, `lftp` by `-u` (as `USER,VALUE`).
 pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
     let flag = *line.get(hit..hit + 4)?.get(2)?;
     if !line[hit..].starts_with(b" -") || line.get(hit + 3) != Some(&b' ') {
@@ -342,6 +404,7 @@ pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
         b'w' => w.starts_with(b"ldap"),
         b'P' => matches!(w, b"zip" | b"unzip" | b"sqlcmd" | b"bcp"),
         b'a' => w == b"redis-cli",
+        b'u' => w == b"lftp",
         _ => false,
     };
     words(&line[command_start(line, hit)..hit])
@@ -356,13 +419,49 @@ pub(super) fn short_flag_value(line: &[u8], hit: usize) -> Option<Found> {
     if line.get(a) == Some(&b'-') {
         return None; // no value: the next flag
     }
+    // `lftp -u USER,VALUE`: the password after the comma (without one lftp asks).
+    let (a, b) = if line[hit + 2] == b'u' {
+        if line.get(b) != Some(&b',') {
+            return None;
+        }
+        quoted_or_word(line, b + 1)
+    } else {
+        (a, b)
+    };
     value(line, hit + 1, a, b, Strength::Strong, b"password", false)
+}
+
+/// Windows' `net user NAME VALUE [/add]`, `hit` at `net user`: the word after the name, unless
+/// it asks for the password (`*`) or is an option (`/active:no`).
+pub(super) fn net_user(line: &[u8], hit: usize) -> Option<Found> {
+    if hit > 0
+        && !matches!(
+            line[hit - 1],
+            b' ' | b'\t' | b'"' | b';' | b'&' | b'|' | b'>'
+        )
+    {
+        return None; // `planet user …`
+    }
+    let end = command_end(line, hit);
+    let name_at = blanks(&line[..end], hit + 8);
+    let (_, name_end) = quoted_or_word(line, name_at);
+    let v = blanks(
+        &line[..end],
+        name_end + usize::from(matches!(line.get(name_at), Some(b'"' | b'\''))),
+    );
+    if v >= end || name_at == v || matches!(line[v], b'/' | b'*') {
+        return None;
+    }
+    let (a, b) = quoted_or_word(line, v);
+    value(line, hit, a, b, Strength::Strong, b"password", false)
 }
 
 /// MySQL's `IDENTIFIED BY '…'` (also `IDENTIFIED WITH plugin BY '…'`), the name at `s..e`.
 pub(super) fn identified_by(line: &[u8], s: usize, e: usize) -> Option<Found> {
     let end = command_end(line, e).min(e + 80);
-    let by = e + line[e..end].windows(4).position(|w| w == b" BY ")?;
+    let by = e + line[e..end]
+        .windows(4)
+        .position(|w| w == b" BY " || w == b" by ")?;
     let v = by + 4;
     if !matches!(line.get(v), Some(b'\'' | b'"')) {
         return None;

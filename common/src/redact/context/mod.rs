@@ -89,6 +89,15 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if commands::short_flag(line, hit).is_some() {
         return commands::short_flag_value(line, hit);
     }
+    if line[hit..].starts_with(b"net user ") {
+        return commands::net_user(line, hit);
+    }
+    if line[hit..].starts_with(b"login(") {
+        return code::login_call(line, hit + 6);
+    }
+    if line[hit..].starts_with(b"lainText") && hit > 0 {
+        return code::plain_text_secure_string(line, hit - 1);
+    }
     let mut s = hit;
     while s > 0 && name_byte(line[s - 1]) {
         s -= 1;
