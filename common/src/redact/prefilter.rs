@@ -193,7 +193,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "KEY=",
     "REDENTIAL",
     "ASSW",
-    "redential",
+    "I key",
     "auth",
     "\\u001B",
     "nssl",
@@ -224,7 +224,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     ".KEY",
     "sig=",
     "_key",
-    "mysql",
+    "i key",
     "kubeadm",
     "$5$",
     "ebhook",
@@ -280,6 +280,8 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "OKEN",
     "Box",
     "piKey",
+    "mysql",
+    "redential",
 ];
 
 /// Services of the case-insensitive rows whose values can be shorter than a run (Dropbox's 15
@@ -408,6 +410,12 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         // `kubeadm join … abcdef.0123456789abcdef`: a bootstrap token anywhere on the line.
         b"kubeadm" => true,
         b" -p " | b" -w " | b" -P " | b" -a " | b" -u " => context::short_password_flag(buf, hit),
+        // `api key: VALUE`, `API key: VALUE`: the label in two words, `api` before the hit.
+        b"i key" | b"I key" => {
+            hit >= 2
+                && buf[hit - 2..=hit].eq_ignore_ascii_case(b"api")
+                && (hit == 2 || !context::name_byte(buf[hit - 3]))
+        }
         // `net user NAME VALUE`: judged on its line.
         b"net user" => true,
         b"mqctl" => {

@@ -65,6 +65,21 @@ pub(super) fn quoted_or_word(line: &[u8], v: usize) -> (usize, usize) {
     }
 }
 
+/// A Markdown code span of one word at `v` (`` `…` ``), its backticks left out.
+fn code_span(line: &[u8], v: usize) -> Option<(usize, usize)> {
+    if line.get(v) != Some(&b'`') {
+        return None;
+    }
+    let close = v
+        + 1
+        + line[v + 1..]
+            .iter()
+            .position(|&b| b == b'`' || b.is_ascii_whitespace())?;
+    // A short one ending in a separator names a token's prefix (`` `whsec_` ``, `` `ghp_` ``).
+    let prefix = close - v <= 12 && matches!(line[close - 1], b'_' | b'-');
+    (line[close] == b'`' && close > v + 1 && !prefix).then_some((v + 1, close))
+}
+
 /// Bytes that end an unquoted value.
 fn ends_value(b: u8) -> bool {
     b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b',' | b';' | b'&' | b'<' | b'>' | b'`')
@@ -159,6 +174,10 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     while p < line.len() && matches!(line[p], b'"' | b'\'') {
         p += 1;
     }
+    // A name in Markdown's bold: `**Password**: …`.
+    if p == e && line[p..].starts_with(b"**") && s >= 2 && &line[s - 2..s] == b"**" {
+        p += 2;
+    }
     if p > e && line.get(p) == Some(&b']') && s >= 2 && line[s - 2] == b'[' {
         p += 1;
     }
@@ -218,8 +237,10 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         // Prose: `The password is …` — judged as after a weak name, so that `is required`,
         // `is expired` and `is 32 characters long` stay.
         if q == p + 1 && line[q..].starts_with(b"is ") {
-            let (v, end) = quoted_or_word(line, blanks(q + 3));
-            let after = line.get(end..).unwrap_or_default();
+            let w = blanks(q + 3);
+            let (v, end) = code_span(line, w).unwrap_or_else(|| quoted_or_word(line, w));
+            let closed = end + usize::from(v > w && line.get(end) == Some(&b'`'));
+            let after = line.get(closed..).unwrap_or_default();
             // The sentence ends: punctuation or nothing to the line's end, or the JSON string
             // that holds it (a tool's output in stream-json).
             let ends = after.first() == Some(&b'"') && line[..s].contains(&b'"')
@@ -262,6 +283,10 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         return None;
     }
     let mut v = blanks(q + op);
+    // Markdown's bold around a label with its colon: `**API Key:** …`.
+    if line[v..].starts_with(b"**") && s >= 2 && &line[s - 2..s] == b"**" {
+        v = blanks(v + 2);
+    }
     // A YAML block scalar read in a view, where the line break after `|` is a blank (a tool's
     // output inside stream-json): the value is the next line's.
     if let Some(ind) = line.get(v..).and_then(|r| {
@@ -330,6 +355,12 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
             run_end(line, v, quote)
         };
         return value(line, s, v, end, Strength::Strong, &lname, false);
+    }
+    // A Markdown code span, as a value is written in prose: `password: \`…\``, one word. After
+    // `=` with nothing between, the shell's command substitution (`` TOKEN=`uuidgen` ``).
+    if quote.is_none() && line.get(v) == Some(&b'`') && !(line[q] == b'=' && v == q + 1) {
+        let (a, b) = code_span(line, v)?;
+        return value(line, s, a, b, strength, &lname, false);
     }
     let end = run_end(line, v, quote);
     // Prose: `invalid token: expired` — a word before the name, `: ` and a plain word.
