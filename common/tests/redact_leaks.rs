@@ -838,6 +838,9 @@ fn a_password_by_a_calls_or_a_tools_syntax_is_redacted() {
         "- **Password**: `@@`",
         "**API Key:** `@@`",
         "The token is `@@`.",
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"Your API key is `@@`."}]}}"#,
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"The password is @@."}]}}"#,
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"- **Password**: `@@`\n- **User**: admin"}]}}"#,
         "net user alice @@ /add",
         "net user svc-deploy \"@@\" /add /domain",
         r#"{"type":"assistant","message":{"content":[{"type":"tool_use","name":"Bash","input":{"command":"smbclient //files/share -U alice%@@ -c ls"}}]}}"#,
@@ -884,6 +887,9 @@ fn calls_and_tools_given_no_password_stay_intact() {
         "password: ``",
         "A fresh signing secret: `whsec_` and 256 random bits.",
         "The token is `ghp_` followed by 36 characters.",
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"The password is required."}]}}"#,
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"Your API key is invalid."}]}}"#,
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"The token is 32 characters long."}]}}"#,
     ] {
         assert_eq!(red(line), line, "{line}");
     }

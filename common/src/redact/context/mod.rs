@@ -243,7 +243,11 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
             let after = line.get(closed..).unwrap_or_default();
             // The sentence ends: punctuation or nothing to the line's end, or the JSON string
             // that holds it (a tool's output in stream-json).
-            let ends = after.first() == Some(&b'"') && line[..s].contains(&b'"')
+            let tail = after
+                .iter()
+                .position(|b| !b".,;!)".contains(b))
+                .map_or(&after[after.len()..], |i| &after[i..]);
+            let ends = tail.first() == Some(&b'"') && line[..s].contains(&b'"')
                 || after
                     .iter()
                     .take_while(|b| !matches!(b, b'\n' | b'\r'))
