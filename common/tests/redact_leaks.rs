@@ -895,6 +895,55 @@ fn calls_and_tools_given_no_password_stay_intact() {
     }
 }
 
+/// A password handed to `sudo -S`, Oracle's `sqlplus USER/VALUE@DB`, MariaDB's client,
+/// `twine upload -p`, `mosquitto_pub -P`, `passwd --stdin`, `nmcli … password`
+/// and `wpa_passphrase`.
+#[test]
+fn a_password_handed_to_an_admin_tool_is_redacted() {
+    each_redacted(&[
+        "echo '@@' | sudo -S apt-get install -y nginx",
+        "echo @@ | sudo -S systemctl restart app",
+        "sudo -S <<< \"@@\" whoami",
+        "sqlplus scott/@@@orcl",
+        "sqlplus -s system/@@@//db:1521/XEPDB1 @migrate.sql",
+        "sqlplus app/@@",
+        "mariadb -u root -p@@ shop",
+        "mariadb-dump -u root -p@@ shop > shop.sql",
+        "twine upload -u __token__ -p @@ dist/*",
+        "mosquitto_pub -h broker -u app -P @@ -t alerts -m hi",
+        "echo @@ | passwd --stdin deploy",
+        "nmcli dev wifi connect HomeNet password @@",
+        "wpa_passphrase HomeNet @@",
+        r#"{"type":"assistant","message":{"content":[{"type":"tool_use","name":"Bash","input":{"command":"echo '@@' | sudo -S apt-get update"}}]}}"#,
+    ]);
+}
+
+/// What the rules above must leave alone.
+#[test]
+fn admin_tools_given_no_password_stay_intact() {
+    for line in [
+        "sudo -S true < /dev/null",
+        "echo $SUDO_PASSWORD | sudo -S apt-get update",
+        "sudo -u postgres psql",
+        "pseudo -S mode",
+        "sqlplus / as sysdba",
+        "sqlplus -v",
+        "sqlplus scott@orcl",
+        "mariadb -u root -p shop",
+        "cargo login",
+        "cargo login --registry internal",
+        "Updating crates.io index; Running `cargo login` first",
+        "twine upload dist/*",
+        "mosquitto_sub -h broker -t alerts -v",
+        "passwd deploy",
+        "nmcli dev wifi list",
+        "wpa_passphrase HomeNet",
+        "wpa_passphrase HomeNet < pass.txt",
+    ] {
+        assert_eq!(red(line), line, "{line}");
+    }
+}
+
 /// SQL that sets a password, a YAML value behind a tag or an anchor, a value assigned to a
 /// subscript (`os.environ["X"] = …`), and .NET's and Java's XML key/value pairs.
 #[test]

@@ -982,7 +982,7 @@ const ROWS: &[Row] = &[
     tok!(
         "mysql_cli",
         [" -p", "\t-p"],
-        r"\bmysql(?:dump|admin)?\b[^\n]*?[ \t]-p(?P<secret>[^\s-][^\s]{5,})"
+        r"\b(?:mysql(?:dump|admin)?|mariadb(?:-dump|-admin)?)\b[^\n]*?[ \t]-p(?P<secret>[^\s-][^\s]{5,})"
     ),
     tok!(
         "htpasswd",

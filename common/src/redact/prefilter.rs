@@ -200,8 +200,8 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "assw",
     "lainText",
     "PWD",
-    "pikey",
-    "Key",
+    "qlplus",
+    "mariadb",
     "_KEY",
     "$y$",
     "hooks.slack",
@@ -240,7 +240,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "mgur",
     "box",
     "hromatic",
-    "MGUR",
+    "udo -S",
     "BOX",
     "HROMATIC",
     "nio",
@@ -282,6 +282,9 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "piKey",
     "mysql",
     "redential",
+    "MGUR",
+    "Key",
+    "pikey",
 ];
 
 /// Services of the case-insensitive rows whose values can be shorter than a run (Dropbox's 15
@@ -398,7 +401,7 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         // short pieces.
         b"$apr1$" | b"$2y$" | b"$2a$" | b"$2b$" | b"$5$" | b"$6$" | b"$y$" => true,
         // `mysql -u root -pS3cret!`: a password of any length on a client's command line.
-        b"mysql" => {
+        b"mysql" | b"mariadb" => {
             let rest = &buf[hit..];
             let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
             // The blank before `-p` may be a JSON-escaped tab (`\t`).
@@ -415,6 +418,11 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
             hit >= 2
                 && buf[hit - 2..=hit].eq_ignore_ascii_case(b"api")
                 && (hit == 2 || !context::name_byte(buf[hit - 3]))
+        }
+        // `echo … | sudo -S`, `sqlplus USER/VALUE@DB`: the command's whole name before the
+        // hit, then judged on the line.
+        b"udo -S" | b"qlplus" => {
+            hit >= 1 && buf[hit - 1] == b's' && (hit == 1 || !context::name_byte(buf[hit - 2]))
         }
         // `net user NAME VALUE`: judged on its line.
         b"net user" => true,

@@ -20,6 +20,7 @@ pub(super) const PASSWORD_COMMANDS: &[&[u8]] = &[
     b"smbclient",
     b"ssh-keygen",
     b"openssl",
+    b"wpa_passphrase",
 ];
 
 /// Where the command holding `at` ends: at a pipe, a `;`, a `&` or the line's end.
@@ -52,15 +53,15 @@ fn words_before(line: &[u8], s: usize) -> &[u8] {
 /// Whether the words before a name make it a setter's first argument, so that the next
 /// argument is its value: `setx`, `setenv` (csh, `launchctl`), fish's `set -x`/`-gx`/`-Ux`,
 /// `config set` (npm, yarn, pnpm, pip, Redis' `CONFIG SET`), `configure set` (the AWS CLI),
-/// `config` with or without a scope flag (git, poetry), `user-secrets set` (.NET), and
-/// `mysqladmin … password`.
+/// `config` with or without a scope flag (git, poetry), `user-secrets set` (.NET),
+/// `mysqladmin … password` and `nmcli … password`.
 fn setter(line: &[u8], s: usize, lname: &[u8]) -> bool {
     let before = words_before(line, s);
     let before = before
         .strip_suffix(b"\"")
         .unwrap_or(before)
         .trim_ascii_end();
-    if lname == b"password" && words(before).any(|w| w == b"mysqladmin") {
+    if lname == b"password" && words(before).any(|w| w == b"mysqladmin" || w == b"nmcli") {
         return true;
     }
     let mut ws = words(before).rev();
@@ -165,7 +166,9 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
     // --password-stdin`, `printf '%s' … | gh secret set TOKEN`.
     // (The value comes first: the evidence starts there, for the release of a long line.)
     let redirected = line[e..cmd_end].windows(2).any(|w| w == b"< ");
-    if (lname.ends_with(b"stdin") || named)
+    let stdin_flag =
+        lname == b"passwd" && line[e..cmd_end].trim_ascii_start().starts_with(b"--stdin");
+    if (lname.ends_with(b"stdin") || named || stdin_flag)
         && !redirected
         && let Some((a, b)) = echoed(line, s)
     {
@@ -207,10 +210,9 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
 fn echoed(line: &[u8], s: usize) -> Option<(usize, usize)> {
     let from = line_start(line, s);
     let bar = from + line[from..s].iter().rposition(|&b| b == b'|')?;
-    let seg = line[from..bar]
-        .iter()
-        .rposition(|&b| matches!(b, b'|' | b';' | b'&' | b'(' | b'`'))
-        .map_or(from, |p| from + p + 1);
+    // Where the `echo` starts: after a separator, or the quote that opens a JSON string
+    // (`"command":"echo … | sudo -S …"`).
+    let seg = command_start(line, bar).max(from);
     let body = line[seg..bar].trim_ascii();
     let first = words(body).next()?;
     if !matches!(first, b"echo" | b"printf") {
@@ -335,6 +337,15 @@ pub(super) fn password_command(line: &[u8], s: usize, e: usize, lname: &[u8]) ->
             };
             value(line, a, a, b, Strength::Strong, lname, false)
         }
+        b"wpa_passphrase" => {
+            // `wpa_passphrase SSID VALUE` (without it, the passphrase is read from stdin).
+            let &(a, b) = args.get(1)?;
+            if word((a, b)).starts_with(b"<") {
+                return None;
+            }
+            let (a, b) = quoted_or_word(line, a);
+            value(line, a, a, b, Strength::Strong, lname, false)
+        }
         b"curl" => {
             // `curl -u USER:VALUE`, `--user[=]USER:VALUE`, the proxy's `-U`/`--proxy-user`:
             // the password after the first colon (without one curl asks for it).
@@ -392,17 +403,21 @@ fn command_start(line: &[u8], at: usize) -> usize {
 /// The short flag at `hit` (` -p `, ` -w `, ` -P `, ` -a `), if a command earlier in the same
 /// command line takes a password by it: `login` (a registry's or a cloud's: `docker`, `podman`,
 /// `helm registry`, `az`, `cf`) or a MongoDB client (`mongo`, `mongosh`, `mongodump`, …) by
-/// `-p`, an LDAP client (`ldapsearch`, `ldapadd`, …) by `-w`, `zip`, `unzip` and SQL Server's
-/// `sqlcmd` and `bcp` by `-P`, `redis-cli` by `-a`, `lftp` by `-u` (as `USER,VALUE`).
+/// `-p` (and `twine`), an LDAP client (`ldapsearch`, `ldapadd`, …) by `-w`, `zip`, `unzip`, SQL
+/// Server's `sqlcmd` and `bcp` and Mosquitto's clients by `-P`, `redis-cli` by `-a`, `lftp` by
+/// `-u` (as `USER,VALUE`).
 pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
     let flag = *line.get(hit..hit + 4)?.get(2)?;
     if !line[hit..].starts_with(b" -") || line.get(hit + 3) != Some(&b' ') {
         return None;
     }
     let takes = |w: &[u8]| match flag {
-        b'p' => w == b"login" || w.starts_with(b"mongo"),
+        b'p' => w == b"login" || w.starts_with(b"mongo") || w == b"twine",
         b'w' => w.starts_with(b"ldap"),
-        b'P' => matches!(w, b"zip" | b"unzip" | b"sqlcmd" | b"bcp"),
+        b'P' => matches!(
+            w,
+            b"zip" | b"unzip" | b"sqlcmd" | b"bcp" | b"mosquitto_pub" | b"mosquitto_sub"
+        ),
         b'a' => w == b"redis-cli",
         b'u' => w == b"lftp",
         _ => false,
@@ -468,4 +483,54 @@ pub(super) fn identified_by(line: &[u8], s: usize, e: usize) -> Option<Found> {
     }
     let (a, b) = quoted_or_word(line, v);
     value(line, s, a, b, Strength::Strong, b"password", false)
+}
+
+/// `echo VALUE | sudo -S …` or `sudo -S <<< VALUE …`, `s` at `sudo`: `-S` reads the password
+/// from standard input.
+pub(super) fn sudo_stdin(line: &[u8], s: usize) -> Option<Found> {
+    let end = command_end(line, s);
+    if let Some(h) = memchr::memmem::find(&line[s..end], b"<<<") {
+        let (a, b) = quoted_or_word(line, blanks(&line[..end], s + h + 3));
+        return value(line, s, a, b, Strength::Strong, b"password", false);
+    }
+    let (a, b) = echoed(line, s)?;
+    value(line, a, a, b, Strength::Strong, b"password", false)
+}
+
+/// Oracle's `sqlplus [-s] USER/VALUE[@DB]`, `s` at `sqlplus`: the first word that is not a
+/// flag, its password between the slash and the `@`.
+pub(super) fn sqlplus(line: &[u8], s: usize) -> Option<Found> {
+    let end = command_end(line, s);
+    let mut at = s + 7;
+    loop {
+        at = blanks(&line[..end], at);
+        if at >= end || line[at] != b'-' {
+            break;
+        }
+        while at < end && !matches!(line[at], b' ' | b'\t') {
+            at += 1;
+        }
+    }
+    let w = at;
+    while at < end && !matches!(line[at], b' ' | b'\t' | b'"' | b'\'') {
+        at += 1;
+    }
+    let slash = w + line[w..at].iter().position(|&b| b == b'/')?;
+    if slash == w {
+        return None; // `sqlplus / as sysdba`: the operating system's login
+    }
+    // The `@` before the database (a password may hold one: the last starts the database).
+    let close = line[slash + 1..at]
+        .iter()
+        .rposition(|&b| b == b'@')
+        .map_or(at, |p| slash + 1 + p);
+    value(
+        line,
+        w,
+        slash + 1,
+        close,
+        Strength::Strong,
+        b"password",
+        false,
+    )
 }

@@ -104,6 +104,12 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if commands::short_flag(line, hit).is_some() {
         return commands::short_flag_value(line, hit);
     }
+    if hit >= 1 && line[hit..].starts_with(b"udo -S") {
+        return commands::sudo_stdin(line, hit - 1);
+    }
+    if hit >= 1 && line[hit..].starts_with(b"qlplus") {
+        return commands::sqlplus(line, hit - 1);
+    }
     if line[hit..].starts_with(b"net user ") {
         return commands::net_user(line, hit);
     }
@@ -575,6 +581,16 @@ fn netrc(line: &[u8], s: usize, e: usize, v: usize) -> bool {
     }
     let rest = &line[v..];
     let rest = &rest[..rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len())];
+    // The command `passwd USER` at a line's start: a user's name alone after it.
+    let user = |w: &[u8]| {
+        (1..=32).contains(&w.len())
+            && matches!(w[0], b'a'..=b'z' | b'_')
+            && w.iter()
+                .all(|&b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'))
+    };
+    if &line[s..e] == b"passwd" && before.is_empty() && user(rest.trim_ascii()) {
+        return false;
+    }
     let after = rest
         .iter()
         .position(|b| b.is_ascii_whitespace())
