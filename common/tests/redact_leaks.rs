@@ -806,7 +806,8 @@ fn clients_given_no_password_stay_intact() {
 /// A password given by a command's or a call's own syntax with no secret's name on the line:
 /// lower-case SQL, a login call's second argument, PowerShell's plain-text secure string,
 /// `smbclient`'s `USER%VALUE`, `ssh-keygen`'s passphrases, `openssl`'s `-k` and `passwd`,
-/// `lftp -u USER,VALUE`, Windows' `net user NAME VALUE`.
+/// `lftp -u USER,VALUE`, Windows' `net user NAME VALUE`; a label in any case (`api key:`),
+/// Markdown's code spans and bold, R's `<-`, strings with a prefix (`b'…'`, `f"…"`, `@"…"`).
 #[test]
 fn a_password_by_a_calls_or_a_tools_syntax_is_redacted() {
     each_redacted(&[
@@ -836,6 +837,12 @@ fn a_password_by_a_calls_or_a_tools_syntax_is_redacted() {
         "  - API key: `@@`",
         "password: `@@`",
         "- **Password**: `@@`",
+        "api_key <- \"@@\"",
+        "db_password <- '@@'",
+        "app.secret_key = b'@@'",
+        "SECRET_KEY = r\"@@\"",
+        "requests.get(url, headers={\"Authorization\": f\"Token @@\"})",
+        "string apiKey = @\"@@\";",
         "**API Key:** `@@`",
         "The token is `@@`.",
         r#"{"type":"assistant","message":{"content":[{"type":"text","text":"Your API key is `@@`."}]}}"#,
@@ -885,6 +892,12 @@ fn calls_and_tools_given_no_password_stay_intact() {
         "- **Password**: at least 12 characters",
         "the `password` field is hashed",
         "password: ``",
+        "token <- ch",
+        "if (password <- readline()) {",
+        "api_key = f\"{prefix}-{suffix}\"",
+        "password = b''",
+        "Self::SharedSecret => b\"shared_secret\",",
+        "ApiKey => \"api_key\",",
         "A fresh signing secret: `whsec_` and 256 random bits.",
         "The token is `ghp_` followed by 36 characters.",
         r#"{"type":"assistant","message":{"content":[{"type":"text","text":"The password is required."}]}}"#,

@@ -216,6 +216,8 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     let q = blanks(p);
     let op = match line.get(q..q + 2) {
         Some(b":=") | Some(b"=>") | Some(b"?=") => 2,
+        // R's assignment, given a string: `api_key <- "…"`.
+        Some(b"<-") if matches!(line.get(blanks(q + 2)), Some(b'"' | b'\'')) => 2,
         _ => match line.get(q) {
             Some(b'=') | Some(b':') => 1,
             _ => 0,
@@ -335,6 +337,14 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         && let Some(w) = code::annotated(line, v)
     {
         v = w;
+    }
+    // A string's prefix in Python and C# (`b'…'`, `f"…"`, `r'…'`, `u"…"`, `@"…"`).
+    if matches!(
+        line.get(v),
+        Some(b'b' | b'f' | b'r' | b'u' | b'B' | b'F' | b'R' | b'@')
+    ) && matches!(line.get(v + 1), Some(b'"' | b'\''))
+    {
+        v += 1;
     }
     let mut quote = None;
     if let Some(&c @ (b'"' | b'\'')) = line.get(v) {
@@ -646,6 +656,16 @@ fn value(
     }
     if (lname == b"pwd" || lname == b"oldpwd") && matches!(trimmed[0], b'/' | b'~') {
         return None; // the shell's working directory
+    }
+    // The name spelled as its value is a label (`SharedSecret => b"shared_secret"`).
+    let spelled = |n: &[u8]| {
+        n.iter()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .map(u8::to_ascii_lowercase)
+            .collect::<Vec<u8>>()
+    };
+    if trimmed.len() <= 64 && spelled(trimmed) == spelled(lname) {
+        return None;
     }
     if !plausible(trimmed, strength) {
         return None;
