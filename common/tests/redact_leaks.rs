@@ -957,6 +957,34 @@ fn admin_tools_given_no_password_stay_intact() {
     }
 }
 
+/// A signing secret written into code as a string literal: JWT libraries' `sign`, `encode`,
+/// `decode` and `verify`, Node's `createHmac`, Python's `hmac.new`.
+#[test]
+fn a_signing_secret_given_to_a_jwt_library_or_an_hmac_is_redacted() {
+    each_redacted(&[
+        "const token = jwt.sign({ id: user.id, role: 'admin' }, '@@', { expiresIn: '1h' });",
+        "token = jwt.encode(payload, \"@@\", algorithm=\"HS256\")",
+        "data = jwt.decode(token, '@@', algorithms=['HS256'])",
+        "jwt.verify(req.headers.authorization, \"@@\", (err, decoded) => next(err))",
+        "const sig = crypto.createHmac('sha256', '@@').update(body).digest('hex');",
+        "sig = hmac.new(b\"@@\", body, hashlib.sha256).hexdigest()",
+        "mac = hmac.new('@@'.encode(), msg, 'sha256')",
+    ]);
+    for line in [
+        "jwt.sign(payload, process.env.JWT_SECRET, { expiresIn: '1h' })",
+        "jwt.encode(payload, settings.SECRET_KEY, algorithm=\"HS256\")",
+        "jwt.decode(token, options={\"verify_signature\": False})",
+        "const decoded = jwt.decode(token);",
+        "jwt.sign(payload, 'secret')",
+        "crypto.createHmac('sha256', secret).update(body)",
+        "hmac.new(key, msg, hashlib.sha256)",
+        "import jwt.exceptions",
+        "see jwt.io for a debugger",
+    ] {
+        assert_eq!(red(line), line, "{line}");
+    }
+}
+
 /// SQL that sets a password, a YAML value behind a tag or an anchor, a value assigned to a
 /// subscript (`os.environ["X"] = …`), and .NET's and Java's XML key/value pairs.
 #[test]

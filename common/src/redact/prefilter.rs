@@ -195,7 +195,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "ASSW",
     "I key",
     "auth",
-    "\\u001B",
+    "Hmac(",
     "nssl",
     "assw",
     "lainText",
@@ -219,7 +219,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "AUTH",
     "$apr1$",
     "$2y$",
-    "_PAT",
+    "jwt.",
     "mbclient",
     ".KEY",
     "sig=",
@@ -258,7 +258,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     // `IDENTIFIED BY '…'`: placed with the same model (+9 % of the positions looked at, where
     // `login`, `ldap`, `mongo` and `identified` together took +34 %).
     " -p ",
-    "SFDC",
+    "mac.new(",
     "EKIT",
     "IED BY",
     "ACES",
@@ -285,6 +285,9 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "MGUR",
     "Key",
     "pikey",
+    "_PAT",
+    "\\u001B",
+    "SFDC",
 ];
 
 /// Services of the case-insensitive rows whose values can be shorter than a run (Dropbox's 15
@@ -424,6 +427,9 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         b"udo -S" | b"qlplus" => {
             hit >= 1 && buf[hit - 1] == b's' && (hit == 1 || !context::name_byte(buf[hit - 2]))
         }
+        // A signing secret given to `jwt.sign(…)`, `createHmac(…)`, `hmac.new(…)`: judged on
+        // its line.
+        b"jwt." | b"Hmac(" | b"mac.new(" => true,
         // `net user NAME VALUE`: judged on its line.
         b"net user" => true,
         b"mqctl" => {

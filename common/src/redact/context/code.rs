@@ -212,3 +212,47 @@ pub(super) fn plain_text_secure_string(line: &[u8], hit: usize) -> Option<Found>
     let (a, b) = quoted_or_word(line, v);
     value(line, c, a, b, Strength::Strong, b"password", false)
 }
+
+/// Where the argument at `at` ends: at a comma or the closing bracket at its own depth, past
+/// strings and brackets (`{ id: user.id }`, `f(a, b)`).
+fn argument_end(line: &[u8], at: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = at;
+    while i < line.len() {
+        match line[i] {
+            q @ (b'"' | b'\'' | b'`') => {
+                i = i + 1 + line[i + 1..].iter().position(|&b| b == q)?;
+            }
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' if depth == 0 => return Some(i),
+            b')' | b']' | b'}' => depth -= 1,
+            b',' if depth == 0 => return Some(i),
+            b'\n' => return None,
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// A signing secret given as a string literal, the argument `nth` (0 or 1) of the call whose
+/// arguments start at `at`: `jwt.sign(payload, '…')`, `jwt.encode(payload, "…", …)`,
+/// `jwt.decode`/`verify(token, '…')`, Node's `createHmac('sha256', '…')`, Python's
+/// `hmac.new(b"…", …)`. Names and lookups (`process.env.JWT_SECRET`) are no value.
+pub(super) fn signing_key(line: &[u8], at: usize, nth: usize) -> Option<Found> {
+    let mut v = blanks(line, at);
+    if nth == 1 {
+        let end = argument_end(line, v)?;
+        if line[end] != b',' {
+            return None;
+        }
+        v = blanks(line, end + 1);
+    }
+    if matches!(line.get(v), Some(b'b' | b'r' | b'B' | b'R'))
+        && matches!(line.get(v + 1), Some(b'"' | b'\''))
+    {
+        v += 1;
+    }
+    let (a, b) = quoted_word(line, v)?;
+    literal(line, at, a, b, b"secret")
+}

@@ -113,6 +113,20 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if line[hit..].starts_with(b"net user ") {
         return commands::net_user(line, hit);
     }
+    // A signing secret given to a JWT library or an HMAC as a string literal.
+    if line[hit..].starts_with(b"jwt.") {
+        let open = hit + 4 + line[hit + 4..].iter().position(|&b| b == b'(')?;
+        return match &line[hit + 4..open] {
+            b"sign" | b"encode" | b"decode" | b"verify" => code::signing_key(line, open + 1, 1),
+            _ => None,
+        };
+    }
+    if line[hit..].starts_with(b"Hmac(") && line[..hit].ends_with(b"create") {
+        return code::signing_key(line, hit + 5, 1);
+    }
+    if hit >= 1 && line[hit..].starts_with(b"mac.new(") && line[hit - 1] == b'h' {
+        return code::signing_key(line, hit + 8, 0);
+    }
     if line[hit..].starts_with(b"login(") {
         return code::login_call(line, hit + 6);
     }
