@@ -807,7 +807,8 @@ fn clients_given_no_password_stay_intact() {
 /// lower-case SQL, a login call's second argument, PowerShell's plain-text secure string,
 /// `smbclient`'s `USER%VALUE`, `ssh-keygen`'s passphrases, `openssl`'s `-k` and `passwd`,
 /// `lftp -u USER,VALUE`, Windows' `net user NAME VALUE`; a label in any case (`api key:`),
-/// Markdown's code spans and bold, R's `<-`, strings with a prefix (`b'…'`, `f"…"`, `@"…"`).
+/// Markdown's code spans and bold, tables drawn with box rules, R's `<-`, strings with a prefix
+/// (`b'…'`, `f"…"`, `@"…"`).
 #[test]
 fn a_password_by_a_calls_or_a_tools_syntax_is_redacted() {
     each_redacted(&[
@@ -838,6 +839,10 @@ fn a_password_by_a_calls_or_a_tools_syntax_is_redacted() {
         "password: `@@`",
         "- **Password**: `@@`",
         "api_key <- \"@@\"",
+        "│ DB_PASSWORD      │ @@                 │",
+        "┃ API_KEY ┃ @@ ┃",
+        "║ password ║ @@ ║",
+        "| API_KEY     | @@ |",
         "db_password <- '@@'",
         "app.secret_key = b'@@'",
         "SECRET_KEY = r\"@@\"",
@@ -893,6 +898,10 @@ fn calls_and_tools_given_no_password_stay_intact() {
         "the `password` field is hashed",
         "password: ``",
         "token <- ch",
+        "│ DB_PASSWORD      │ ********           │",
+        "│ API_KEY          │ (not set)          │",
+        "| API_KEY | string | The key to use |",
+        "│ Name             │ Value              │",
         "if (password <- readline()) {",
         "api_key = f\"{prefix}-{suffix}\"",
         "password = b''",

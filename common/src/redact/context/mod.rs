@@ -65,6 +65,18 @@ pub(super) fn quoted_or_word(line: &[u8], v: usize) -> (usize, usize) {
     }
 }
 
+/// The length of the table's cell rule at the start of `b`: Markdown's `|` or a box-drawing
+/// vertical (`│`, `┃`, `║`); 0 if none.
+fn cell_rule(b: &[u8]) -> usize {
+    if b.first() == Some(&b'|') {
+        1
+    } else if ["│", "┃", "║"].iter().any(|r| b.starts_with(r.as_bytes())) {
+        3
+    } else {
+        0
+    }
+}
+
 /// A Markdown code span of one word at `v` (`` `…` ``), its backticks left out.
 fn code_span(line: &[u8], v: usize) -> Option<(usize, usize)> {
     if line.get(v) != Some(&b'`') {
@@ -488,18 +500,26 @@ fn table_row(n: Named) -> Option<Found> {
         .iter()
         .position(|&b| b == b'\n' || b == b'\r')
         .map_or(line.len(), |i| q + i);
-    // A Markdown row's first cell: `|` at the line's start, or after a blank or a quote where
+    // A row's first cell: a separator (Markdown's `|`, or a box-drawing rule as `rich` and
+    // secret managers' CLIs draw tables) at the line's start, or after a blank or a quote where
     // the view of a JSON string reads the rows' line breaks as blanks.
-    let row = before.trim_ascii_end().strip_suffix(b"|").is_some_and(|r| {
-        r.iter().all(|b| matches!(b, b' ' | b'\t')) || matches!(r.last(), Some(b' ' | b'\t' | b'"'))
+    let bt = before.trim_ascii_end();
+    let row = (1..=3).rev().any(|n| {
+        n <= bt.len() && cell_rule(&bt[bt.len() - n..]) == n && {
+            let r = &bt[..bt.len() - n];
+            r.iter().all(|b| matches!(b, b' ' | b'\t'))
+                || matches!(r.last(), Some(b' ' | b'\t' | b'"'))
+        }
     });
     if row {
-        // `| name | value |`
-        let cell = line[p..eol]
-            .strip_prefix(b" | ")
-            .or_else(|| line[p..eol].strip_prefix(b"|"))?;
-        let a = eol - cell.len();
-        let end = a + cell.iter().position(|&b| b == b'|')?;
+        // `| name | value |`, `│ NAME      │ value      │`
+        let c = blanks(line, p);
+        let rule = cell_rule(&line[c..eol]);
+        if rule == 0 {
+            return None;
+        }
+        let a = c + rule;
+        let end = (a..eol).find(|&i| cell_rule(&line[i..eol]) > 0)?;
         let (mut a, mut b) = (a, end);
         while a < b && matches!(line[a], b' ' | b'`') {
             a += 1;
