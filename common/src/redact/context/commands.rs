@@ -534,3 +534,38 @@ pub(super) fn sqlplus(line: &[u8], s: usize) -> Option<Found> {
         false,
     )
 }
+
+/// A line of PostgreSQL's password file written by `echo` or `printf` redirected into it
+/// (`echo 'HOST:PORT:DB:USER:VALUE' > ~/.pgpass`), `s` at the file's name: the last field.
+pub(super) fn pgpass(line: &[u8], s: usize) -> Option<Found> {
+    let from = command_start(line, s);
+    let gt = from + line[from..s].iter().rposition(|&b| b == b'>')?;
+    let body = line[from..gt]
+        .trim_ascii_end()
+        .strip_suffix(b">")
+        .unwrap_or(&line[from..gt]);
+    let body = body.trim_ascii_end();
+    let end = from + body.len();
+    if !matches!(words(&line[from..end]).next(), Some(b"echo" | b"printf")) {
+        return None;
+    }
+    let (a, b) = match line.get(end.checked_sub(1)?)? {
+        q @ (b'"' | b'\'') => {
+            let open = from + line[from..end - 1].iter().rposition(|b| b == q)?;
+            (open + 1, end - 1)
+        }
+        _ => {
+            let w = line[from..end]
+                .iter()
+                .rposition(|&b| matches!(b, b' ' | b'\t'))
+                .map_or(from, |p| from + p + 1);
+            (w, end)
+        }
+    };
+    let fields = line[a..b].iter().filter(|&&c| c == b':').count();
+    if fields != 4 {
+        return None;
+    }
+    let colon = a + line[a..b].iter().rposition(|&c| c == b':')?;
+    value(line, a, colon + 1, b, Strength::Strong, b"password", false)
+}

@@ -172,6 +172,9 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if names::eq_any(&lname, commands::PASSWORD_COMMANDS) {
         return commands::password_command(line, s, e, &lname);
     }
+    if lname == b".pgpass" || lname == b"pgpass" {
+        return commands::pgpass(line, s);
+    }
     if lname == b"identified" {
         return commands::identified_by(line, s, e);
     }
@@ -479,6 +482,7 @@ pub(crate) fn worth_a_look(name: &[u8]) -> bool {
     classify(name).is_some()
         || names::eq_any(trim_name(name), commands::PASSWORD_COMMANDS)
         || trim_name(name).eq_ignore_ascii_case(b"secrets")
+        || name.eq_ignore_ascii_case(b".pgpass")
 }
 
 /// A secret's name and its value in a printed table: aligned columns at a line's start (two
