@@ -422,11 +422,6 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
                 && buf[hit - 2..=hit].eq_ignore_ascii_case(b"api")
                 && (hit == 2 || !context::name_byte(buf[hit - 3]))
         }
-        // `echo … | sudo -S`, `sqlplus USER/VALUE@DB`: the command's whole name before the
-        // hit, then judged on the line.
-        b"udo -S" | b"qlplus" => {
-            hit >= 1 && buf[hit - 1] == b's' && (hit == 1 || !context::name_byte(buf[hit - 2]))
-        }
         // A signing secret given to `jwt.sign(…)`, `createHmac(…)`, `hmac.new(…)`: judged on
         // its line.
         b"jwt." | b"Hmac(" | b"mac.new(" => true,

@@ -248,11 +248,6 @@ pub(super) fn signing_key(line: &[u8], at: usize, nth: usize) -> Option<Found> {
         }
         v = blanks(line, end + 1);
     }
-    if matches!(line.get(v), Some(b'b' | b'r' | b'B' | b'R'))
-        && matches!(line.get(v + 1), Some(b'"' | b'\''))
-    {
-        v += 1;
-    }
-    let (a, b) = quoted_word(line, v)?;
+    let (a, b) = quoted_word(line, super::after_string_prefix(line, v))?;
     literal(line, at, a, b, b"secret")
 }

@@ -21,6 +21,8 @@ pub(super) const PASSWORD_COMMANDS: &[&[u8]] = &[
     b"ssh-keygen",
     b"openssl",
     b"wpa_passphrase",
+    b"sudo",
+    b"sqlplus",
 ];
 
 /// Where the command holding `at` ends: at a pipe, a `;`, a `&` or the line's end.
@@ -337,6 +339,46 @@ pub(super) fn password_command(line: &[u8], s: usize, e: usize, lname: &[u8]) ->
             };
             value(line, a, a, b, Strength::Strong, lname, false)
         }
+        b"sudo" => {
+            // `echo VALUE | sudo -S …`, `sudo -S <<< VALUE …`: `-S` reads the password from
+            // standard input.
+            if !args.iter().any(|&a| word(a) == b"-S") {
+                return None;
+            }
+            if let Some(h) = memchr::memmem::find(&line[e..cmd_end], b"<<<") {
+                let (a, b) = quoted_or_word(line, blanks(&line[..cmd_end], e + h + 3));
+                return value(line, s, a, b, Strength::Strong, b"password", false);
+            }
+            let (a, b) = echoed(line, s)?;
+            value(line, a, a, b, Strength::Strong, b"password", false)
+        }
+        b"sqlplus" => {
+            // Oracle's `sqlplus [-s] USER/VALUE[@DB]`: the first word that is not a flag, its
+            // password between the slash and the last `@` (a password may hold one), the word
+            // ending at a quote (a JSON string's end).
+            let &(w, end) = args.iter().find(|&&a| !word(a).starts_with(b"-"))?;
+            let end = line[w..end]
+                .iter()
+                .position(|b| matches!(b, b'"' | b'\''))
+                .map_or(end, |q| w + q);
+            let slash = w + line[w..end].iter().position(|&b| b == b'/')?;
+            if slash == w {
+                return None; // `sqlplus / as sysdba`: the operating system's login
+            }
+            let close = line[slash + 1..end]
+                .iter()
+                .rposition(|&b| b == b'@')
+                .map_or(end, |p| slash + 1 + p);
+            value(
+                line,
+                w,
+                slash + 1,
+                close,
+                Strength::Strong,
+                b"password",
+                false,
+            )
+        }
         b"wpa_passphrase" => {
             // `wpa_passphrase SSID VALUE` (without it, the passphrase is read from stdin).
             let &(a, b) = args.get(1)?;
@@ -483,56 +525,6 @@ pub(super) fn identified_by(line: &[u8], s: usize, e: usize) -> Option<Found> {
     }
     let (a, b) = quoted_or_word(line, v);
     value(line, s, a, b, Strength::Strong, b"password", false)
-}
-
-/// `echo VALUE | sudo -S …` or `sudo -S <<< VALUE …`, `s` at `sudo`: `-S` reads the password
-/// from standard input.
-pub(super) fn sudo_stdin(line: &[u8], s: usize) -> Option<Found> {
-    let end = command_end(line, s);
-    if let Some(h) = memchr::memmem::find(&line[s..end], b"<<<") {
-        let (a, b) = quoted_or_word(line, blanks(&line[..end], s + h + 3));
-        return value(line, s, a, b, Strength::Strong, b"password", false);
-    }
-    let (a, b) = echoed(line, s)?;
-    value(line, a, a, b, Strength::Strong, b"password", false)
-}
-
-/// Oracle's `sqlplus [-s] USER/VALUE[@DB]`, `s` at `sqlplus`: the first word that is not a
-/// flag, its password between the slash and the `@`.
-pub(super) fn sqlplus(line: &[u8], s: usize) -> Option<Found> {
-    let end = command_end(line, s);
-    let mut at = s + 7;
-    loop {
-        at = blanks(&line[..end], at);
-        if at >= end || line[at] != b'-' {
-            break;
-        }
-        while at < end && !matches!(line[at], b' ' | b'\t') {
-            at += 1;
-        }
-    }
-    let w = at;
-    while at < end && !matches!(line[at], b' ' | b'\t' | b'"' | b'\'') {
-        at += 1;
-    }
-    let slash = w + line[w..at].iter().position(|&b| b == b'/')?;
-    if slash == w {
-        return None; // `sqlplus / as sysdba`: the operating system's login
-    }
-    // The `@` before the database (a password may hold one: the last starts the database).
-    let close = line[slash + 1..at]
-        .iter()
-        .rposition(|&b| b == b'@')
-        .map_or(at, |p| slash + 1 + p);
-    value(
-        line,
-        w,
-        slash + 1,
-        close,
-        Strength::Strong,
-        b"password",
-        false,
-    )
 }
 
 /// A line of PostgreSQL's password file written by `echo` or `printf` redirected into it

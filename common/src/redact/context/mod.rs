@@ -77,6 +77,23 @@ fn cell_rule(b: &[u8]) -> usize {
     }
 }
 
+/// A name's or a value's letters and digits, in lower case.
+fn spelled(n: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    n.iter()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(u8::to_ascii_lowercase)
+}
+
+/// Where a string starts at `v` past its prefix in Python and C# (`b'…'`, `f"…"`, `r'…'`,
+/// `u"…"`, `@"…"`): at its quote.
+pub(super) fn after_string_prefix(line: &[u8], v: usize) -> usize {
+    let prefixed = matches!(
+        line.get(v),
+        Some(b'b' | b'f' | b'r' | b'u' | b'B' | b'F' | b'R' | b'@')
+    ) && matches!(line.get(v + 1), Some(b'"' | b'\''));
+    v + usize::from(prefixed)
+}
+
 /// A Markdown code span of one word at `v` (`` `…` ``), its backticks left out.
 fn code_span(line: &[u8], v: usize) -> Option<(usize, usize)> {
     if line.get(v) != Some(&b'`') {
@@ -115,12 +132,6 @@ const SCHEMES: &[&[u8]] = &[
 pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if commands::short_flag(line, hit).is_some() {
         return commands::short_flag_value(line, hit);
-    }
-    if hit >= 1 && line[hit..].starts_with(b"udo -S") {
-        return commands::sudo_stdin(line, hit - 1);
-    }
-    if hit >= 1 && line[hit..].starts_with(b"qlplus") {
-        return commands::sqlplus(line, hit - 1);
     }
     if line[hit..].starts_with(b"net user ") {
         return commands::net_user(line, hit);
@@ -367,14 +378,7 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     {
         v = w;
     }
-    // A string's prefix in Python and C# (`b'…'`, `f"…"`, `r'…'`, `u"…"`, `@"…"`).
-    if matches!(
-        line.get(v),
-        Some(b'b' | b'f' | b'r' | b'u' | b'B' | b'F' | b'R' | b'@')
-    ) && matches!(line.get(v + 1), Some(b'"' | b'\''))
-    {
-        v += 1;
-    }
+    v = after_string_prefix(line, v);
     let mut quote = None;
     if let Some(&c @ (b'"' | b'\'')) = line.get(v) {
         quote = Some(c);
@@ -696,13 +700,7 @@ fn value(
         return None; // the shell's working directory
     }
     // The name spelled as its value is a label (`SharedSecret => b"shared_secret"`).
-    let spelled = |n: &[u8]| {
-        n.iter()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .map(u8::to_ascii_lowercase)
-            .collect::<Vec<u8>>()
-    };
-    if trimmed.len() <= 64 && spelled(trimmed) == spelled(lname) {
+    if trimmed.len() <= 64 && spelled(trimmed).eq(spelled(lname)) {
         return None;
     }
     if !plausible(trimmed, strength) {
