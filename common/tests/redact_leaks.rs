@@ -971,6 +971,71 @@ fn admin_tools_given_no_password_stay_intact() {
     }
 }
 
+/// A password given by a database or admin client's own syntax, found through a keyword the
+/// line already holds: the short flag of Neo4j's, Cassandra's, InfluxDB's and RabbitMQ's
+/// clients, `ipmitool -P`, macOS' `security add-…-password -w`; a secret's name as a
+/// positional argument followed by its value (`doppler secrets set NAME VALUE`, `rclone
+/// config create … secret_access_key VALUE`, `consul kv put …/password VALUE`,
+/// `neo4j-admin … set-initial-password VALUE`); an HTML password field's value; PyPI's
+/// `__token__` user and its token; Redis' `AUTH` at `redis-cli`'s prompt.
+#[test]
+fn a_password_given_by_a_clients_syntax_is_redacted() {
+    each_redacted(&[
+        "cypher-shell -u neo4j -p @@ -a bolt://db:7687",
+        "cqlsh -u cassandra -p @@ cass1 9042",
+        "influx setup -u admin -p @@ -o org -b bucket -f",
+        "rabbitmqadmin -u admin -p @@ list queues",
+        "ipmitool -I lanplus -H 10.0.0.5 -U admin -P @@ power status",
+        "security add-generic-password -a me -s svc -w @@",
+        "security add-internet-password -a me -s host.example -w '@@'",
+        "doppler secrets set DB_PASSWORD @@",
+        "doppler secrets set API_TOKEN '@@' --project web",
+        "rclone config create s3 s3 access_key_id AKIAEXAMPLEID secret_access_key @@",
+        "rclone config update r2 secret_access_key '@@'",
+        "consul kv put secret/db/password @@",
+        "etcdctl put /app/prod/db_password @@",
+        "neo4j-admin dbms set-initial-password @@",
+        "neo4j-admin set-initial-password '@@'",
+        "<input type=\"password\" name=\"pw\" value=\"@@\">",
+        "<input value='@@' type='password' id='p'>",
+        "poetry config http-basic.pypi __token__ @@",
+        "127.0.0.1:6379> AUTH @@",
+        "127.0.0.1:6379> AUTH default @@",
+        r#"{"type":"assistant","message":{"content":[{"type":"tool_use","name":"Bash","input":{"command":"cqlsh -u cassandra -p @@ db1"}}]}}"#,
+    ]);
+}
+
+/// What the rules above must leave alone.
+#[test]
+fn clients_and_stores_given_no_password_stay_intact() {
+    for line in [
+        "cypher-shell -u neo4j -p",
+        "psql -h db -p 5432 -U app",
+        "ssh -p 2222 deploy@host",
+        "security find-generic-password -s svc -w",
+        "security find-generic-password -w -s svc",
+        "doppler secrets set DB_PASSWORD",
+        "doppler secrets get DB_PASSWORD --plain",
+        "doppler secrets set DB_PASSWORD < password.txt",
+        "rclone config create s3 s3 env_auth true",
+        "rclone config show",
+        "consul kv get secret/db/password",
+        "consul kv put secret/db/password -",
+        "etcdctl get /app/prod/db_password",
+        "neo4j-admin dbms set-initial-password --help",
+        "<input type=\"password\" name=\"pw\" placeholder=\"Password\">",
+        "<input type=\"password\" value=\"\">",
+        "<input type=\"text\" value=\"hello world\">",
+        "poetry config http-basic.pypi __token__",
+        "AUTH required",
+        "AUTH failed: invalid password",
+        "127.0.0.1:6379> AUTH",
+        "The AUTH command authenticates the connection.",
+    ] {
+        assert_eq!(red(line), line, "{line}");
+    }
+}
+
 /// A signing secret written into code as a string literal: JWT libraries' `sign`, `encode`,
 /// `decode` and `verify`, Node's `createHmac`, Python's `hmac.new`.
 #[test]
@@ -1349,6 +1414,15 @@ fn random_lines_of_the_forms_pieces_keep_their_shape() {
         "rabbitmqctl add_user ",
         "sshpass ",
         "htpasswd -nb ",
+        "cqlsh ",
+        "security add-generic-password ",
+        "doppler secrets set ",
+        "consul kv put secret/",
+        "rclone config create ",
+        "set-initial-password ",
+        "<input type=\"password\" value=\"",
+        "127.0.0.1:6379> AUTH ",
+        "__token__ ",
         "chpasswd",
         "#define ",
         "set(",

@@ -66,12 +66,33 @@ fn setter(line: &[u8], s: usize, lname: &[u8]) -> bool {
     if lname == b"password" && words(before).any(|w| w == b"mysqladmin" || w == b"nmcli") {
         return true;
     }
+    // `neo4j-admin dbms set-initial-password VALUE`: the subcommand names the secret.
+    if line[s] != b'-' && lname.starts_with(b"set-") && lname.ends_with(b"password") {
+        return true;
+    }
     let mut ws = words(before).rev();
     let last = ws.next().unwrap_or_default();
     if eq_any(last, &[b"setx", b"setenv"]) {
         return true;
     }
+    // A key-value store's key ending in the name: `consul kv put secret/db/password VALUE`,
+    // `etcdctl put /app/db_password VALUE`.
+    if last == b"put" && words(before).any(|w| w == b"kv" || w == b"etcdctl") {
+        return true;
+    }
+    // `rclone config create NAME TYPE KEY VALUE …` (and `update`): pairs of words.
+    let mut all = words(before);
+    if all.next() == Some(b"rclone")
+        && all.next() == Some(b"config")
+        && matches!(all.next(), Some(b"create" | b"update"))
+    {
+        return true;
+    }
     let prev = ws.next().unwrap_or_default();
+    // Poetry's `config http-basic.REPO USER VALUE`: PyPI's user `__token__` before its token.
+    if prev == b"config" && last.starts_with(b"http-basic.") {
+        return true;
+    }
     if prev == b"set"
         && last.len() > 1
         && last[0] == b'-'
@@ -80,7 +101,11 @@ fn setter(line: &[u8], s: usize, lname: &[u8]) -> bool {
         return true; // fish: `set -gx NAME VALUE`
     }
     if last.eq_ignore_ascii_case(b"set") {
-        return eq_any(prev, &[b"config", b"configure", b"user-secrets"]);
+        // Doppler's `secrets set NAME VALUE` (GitHub's `secret set` reads `--body` or stdin).
+        return eq_any(
+            prev,
+            &[b"config", b"configure", b"user-secrets", b"secrets"],
+        );
     }
     // git and poetry: `config [--global|--local|--system|--user] NAME VALUE`.
     let scope: [&[u8]; 5] = [
@@ -179,7 +204,13 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
     if q <= p || q >= line.len() {
         return None; // no blank, or nothing, after the name
     }
-    if setter(line, s, lname) {
+    // Redis' `AUTH [USER] VALUE` at `redis-cli`'s prompt (`127.0.0.1:6379> `).
+    if &line[s..e] == b"AUTH" && redis_prompt(&line[line_start(line, s)..s]) {
+        let (a, b) = words_at(line, q, cmd_end).last()?;
+        return value(line, s, a, b, Strength::Strong, b"password", false);
+    }
+    // A flag, a redirect or standard input (`-`) where the value would be: none is given.
+    if setter(line, s, lname) && !matches!(line[q], b'-' | b'<' | b'|' | b'>') {
         let (a, b) = quoted_or_word(line, q);
         return value(line, s, a, b, strength, lname, false);
     }
@@ -205,6 +236,42 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
         }
     }
     None
+}
+
+/// Whether `before` is `redis-cli`'s prompt: `HOST:PORT> ` or `HOST:PORT[DB]> `.
+fn redis_prompt(before: &[u8]) -> bool {
+    let Some(p) = before.strip_suffix(b"> ") else {
+        return false;
+    };
+    let p = match p.strip_suffix(b"]") {
+        Some(q) => match q.iter().rposition(|&b| b == b'[') {
+            Some(i) if q[i + 1..].iter().all(u8::is_ascii_digit) => &q[..i],
+            _ => return false,
+        },
+        None => p,
+    };
+    let Some(colon) = p.iter().rposition(|&b| b == b':') else {
+        return false;
+    };
+    let port = &p[colon + 1..];
+    !port.is_empty()
+        && port.len() <= 5
+        && port.iter().all(u8::is_ascii_digit)
+        && !p[..colon].is_empty()
+        && !p[..colon].iter().any(|b| b.is_ascii_whitespace())
+}
+
+/// The blank-separated words of `line[from..to]`, as `(start, end)`.
+fn words_at(line: &[u8], from: usize, to: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let mut at = from;
+    std::iter::from_fn(move || {
+        at = blanks(&line[..to], at);
+        let w = at;
+        while at < to && !matches!(line[at], b' ' | b'\t') {
+            at += 1;
+        }
+        (w < at).then_some((w, at))
+    })
 }
 
 /// The last argument of an `echo` or `printf` piped into the command that holds `s`, as
@@ -241,21 +308,7 @@ fn echoed(line: &[u8], s: usize) -> Option<(usize, usize)> {
 /// 'USER:VALUE' | chpasswd`.
 pub(super) fn password_command(line: &[u8], s: usize, e: usize, lname: &[u8]) -> Option<Found> {
     let cmd_end = command_end(line, e);
-    let args: Vec<(usize, usize)> = {
-        let mut out = Vec::new();
-        let mut at = e;
-        while at < cmd_end {
-            at = blanks(&line[..cmd_end], at);
-            let w = at;
-            while at < cmd_end && !matches!(line[at], b' ' | b'\t') {
-                at += 1;
-            }
-            if w < at {
-                out.push((w, at));
-            }
-        }
-        out
-    };
+    let args: Vec<(usize, usize)> = words_at(line, e, cmd_end).collect();
     let word = |(a, b): (usize, usize)| &line[a..b];
     match lname {
         b"sshpass" => {
@@ -454,19 +507,39 @@ pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
         return None;
     }
     let takes = |w: &[u8]| match flag {
-        b'p' => w == b"login" || w.starts_with(b"mongo") || w == b"twine",
+        // Database and broker clients whose `-p` is the password, not a port (`psql`, `ssh`
+        // and `redis-cli` take a port there).
+        b'p' => {
+            w == b"login"
+                || w.starts_with(b"mongo")
+                || matches!(
+                    w,
+                    b"twine" | b"cypher-shell" | b"cqlsh" | b"influx" | b"rabbitmqadmin"
+                )
+        }
         b'w' => w.starts_with(b"ldap"),
         b'P' => matches!(
             w,
-            b"zip" | b"unzip" | b"sqlcmd" | b"bcp" | b"mosquitto_pub" | b"mosquitto_sub"
+            b"zip"
+                | b"unzip"
+                | b"sqlcmd"
+                | b"bcp"
+                | b"mosquitto_pub"
+                | b"mosquitto_sub"
+                | b"ipmitool"
         ),
         b'a' => w == b"redis-cli",
         b'u' => w == b"lftp",
         _ => false,
     };
-    words(&line[command_start(line, hit)..hit])
-        .any(takes)
-        .then_some(flag)
+    let command = &line[command_start(line, hit)..hit];
+    // macOS' `security add-generic-password … -w VALUE` (`find-…-password -w` prints one).
+    let keychain = || {
+        flag == b'w'
+            && words(command).next() == Some(b"security")
+            && words(command).any(|w| w.starts_with(b"add-") && w.ends_with(b"-password"))
+    };
+    (words(command).any(takes) || keychain()).then_some(flag)
 }
 
 /// The password after the short flag at `hit` (see [`short_flag`]).

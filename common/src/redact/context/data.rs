@@ -10,6 +10,51 @@ use super::{Found, Strength, run_end, value};
 pub(super) const NAME_KEYS: &[&[u8]] = &[b"name", b"key", b"parameterkey", b"parametername"];
 pub(super) const VALUE_KEYS: &[&[u8]] = &[b"value", b"parametervalue"];
 
+/// An HTML password field's value: `line[s..e]` the `password` of `type="password"` inside an
+/// `<input …>` tag, the value its `value` attribute before or after it (`<input
+/// type="password" value="…">`, the form a page's source or a template shows).
+pub(super) fn password_field(line: &[u8], s: usize, e: usize) -> Option<Found> {
+    if !line[s..e].eq_ignore_ascii_case(b"password") {
+        return None;
+    }
+    let eq = skip_back(line, s, b"\"'");
+    if eq == 0 || line[eq - 1] != b'=' || !line[..eq - 1].to_ascii_lowercase().ends_with(b"type") {
+        return None;
+    }
+    let open = line[..s].iter().rposition(|&b| b == b'<')?;
+    if !line[open..]
+        .get(..7)
+        .is_some_and(|t| t.eq_ignore_ascii_case(b"<input "))
+        || line[open..s].contains(&b'>')
+    {
+        return None;
+    }
+    let close = e + line[e..].iter().position(|&b| b == b'>' || b == b'\n')?;
+    let tag = &line[open..close];
+    let at = tag
+        .windows(7)
+        .position(|w| w.eq_ignore_ascii_case(b" value="))?;
+    let mut v = open + at + 7;
+    let quote = match line[v] {
+        q @ (b'"' | b'\'') => {
+            v += 1;
+            Some(q)
+        }
+        _ => None,
+    };
+    let end = match quote {
+        Some(q) => v + line[v..close].iter().position(|&b| b == q)?,
+        None => {
+            v + line[v..close]
+                .iter()
+                .position(|b| b.is_ascii_whitespace() || *b == b'/')
+                .unwrap_or(close - v)
+        }
+    };
+    // The context starts at the name, or at the value when the value comes first.
+    value(line, s.min(v), v, end, Strength::Strong, b"password", false)
+}
+
 /// A secret's name given as data, `line[s..e]`, the value of a `name`-like key, and its value in
 /// a `value`-like field beside it in the same object: Kubernetes and ECS environment lists
 /// (`{"name": "DB_PASSWORD", "value": "…"}`, `- {name: X, value: …}`), CloudFormation

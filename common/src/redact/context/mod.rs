@@ -264,6 +264,10 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         },
     };
     if op == 0 {
+        // An HTML form's `<input type="password" value="…">`.
+        if let Some(f) = data::password_field(line, s, e) {
+            return Some(f);
+        }
         // The name given as data, its value in the field beside it.
         if let Some(f) = beside(line, s, e, strength, &lname) {
             return Some(f);
