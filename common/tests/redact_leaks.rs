@@ -1036,6 +1036,55 @@ fn clients_and_stores_given_no_password_stay_intact() {
     }
 }
 
+/// A password a tool prints when it makes one: MySQL's first start, Elasticsearch's setup, a
+/// sentence that names the password and ends in `: VALUE` (or `is: VALUE`); a subcommand that
+/// resets one (`grafana-cli admin reset-admin-password VALUE`); SMTP's `AUTH PLAIN`/`AUTH
+/// LOGIN` in a client's debug output; Vault's numbered `Unseal Key N: VALUE`.
+#[test]
+fn a_password_a_tool_prints_or_is_given_is_redacted() {
+    each_redacted(&[
+        "2024-05-01T10:00:00.123456Z 6 [Note] [MY-010454] [Server] A temporary password is generated for root@localhost: @@",
+        "The generated password for the elastic built-in superuser is : @@",
+        "Your password is: @@",
+        "Temporary password for admin: @@",
+        "Generated password for user deploy: '@@'",
+        "grafana-cli admin reset-admin-password @@",
+        "send: 'AUTH PLAIN @@\\r\\n'",
+        "AUTH LOGIN @@",
+        "Unseal Key 1: @@",
+        "Unseal Key 5: @@",
+        r#"{"type":"user","message":{"content":[{"type":"tool_result","content":"Starting...\nA temporary password is generated for root@localhost: @@\nDone"}]}}"#,
+    ]);
+}
+
+/// What the rules above must leave alone.
+#[test]
+fn sentences_and_tools_that_print_no_password_stay_intact() {
+    for line in [
+        "Password policy for domain: Default",
+        "password reset for user: bob",
+        "Password changed for user: alice",
+        "Password expiry for user root: 2024-05-01",
+        "Password length for accounts: 12",
+        "Enter password for admin:",
+        "[sudo] password for ubuntu: ",
+        "Password for the elastic user (reset with `bin/elasticsearch-reset-password -u elastic`):",
+        "Your password is: required",
+        "Your password is: ********",
+        "The password for the database is: ${DB_PASSWORD}",
+        "Password authentication failed for user: postgres",
+        "grafana-cli admin reset-admin-password --help",
+        "250-AUTH PLAIN LOGIN CRAM-MD5",
+        "AUTH PLAIN",
+        "235 2.7.0 Authentication successful",
+        "Unseal Key 1:",
+        "Unseal Progress: 1/3",
+        "Key 1: value",
+    ] {
+        assert_eq!(red(line), line, "{line}");
+    }
+}
+
 /// A signing secret written into code as a string literal: JWT libraries' `sign`, `encode`,
 /// `decode` and `verify`, Node's `createHmac`, Python's `hmac.new`.
 #[test]

@@ -66,8 +66,12 @@ fn setter(line: &[u8], s: usize, lname: &[u8]) -> bool {
     if lname == b"password" && words(before).any(|w| w == b"mysqladmin" || w == b"nmcli") {
         return true;
     }
-    // `neo4j-admin dbms set-initial-password VALUE`: the subcommand names the secret.
-    if line[s] != b'-' && lname.starts_with(b"set-") && lname.ends_with(b"password") {
+    // `neo4j-admin dbms set-initial-password VALUE`, `grafana-cli admin reset-admin-password
+    // VALUE`: the subcommand names the secret.
+    if line[s] != b'-'
+        && (lname.starts_with(b"set-") || lname.starts_with(b"reset-"))
+        && lname.ends_with(b"password")
+    {
         return true;
     }
     let mut ws = words(before).rev();
@@ -203,6 +207,22 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
     }
     if q <= p || q >= line.len() {
         return None; // no blank, or nothing, after the name
+    }
+    // SMTP's `AUTH PLAIN <base64>` and `AUTH LOGIN <base64>` (a client's debug output, a
+    // session by hand): the base64 holds the user's name and password.
+    if &line[s..e] == b"AUTH"
+        && (line[q..].starts_with(b"PLAIN ") || line[q..].starts_with(b"LOGIN "))
+    {
+        let a = blanks(&line[..cmd_end], q + 6);
+        let b = a + line[a..cmd_end]
+            .iter()
+            .position(|c| !(c.is_ascii_alphanumeric() || b"+/=".contains(c)))
+            .unwrap_or(cmd_end - a);
+        return if b - a >= 8 {
+            value(line, s, a, b, Strength::Strong, b"password", false)
+        } else {
+            None
+        };
     }
     // Redis' `AUTH [USER] VALUE` at `redis-cli`'s prompt (`127.0.0.1:6379> `).
     if &line[s..e] == b"AUTH" && redis_prompt(&line[line_start(line, s)..s]) {

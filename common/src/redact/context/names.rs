@@ -66,6 +66,8 @@ pub(super) const KEY_QUALIFIERS: &[&[u8]] = &[
     b"webhook",
     b"x",
     b"subscription",
+    // Vault's `Unseal Key 1: …`.
+    b"unseal",
     b"consumer",
     b"storage",
     b"sas",
