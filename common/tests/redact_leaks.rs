@@ -1085,6 +1085,37 @@ fn sentences_and_tools_that_print_no_password_stay_intact() {
     }
 }
 
+/// A secret given to a builder's method named for it (`.password("…")`, sqlx, JDBC and HTTP
+/// clients' builders), HTTPie's `-a USER:VALUE`, and a value piped by `echo` into a command
+/// that stores a secret under a name (`docker secret create`, `wrangler secret put`, `vercel
+/// env add`, `gcloud secrets versions add`).
+#[test]
+fn a_secret_given_to_a_builder_httpie_or_a_secret_store_is_redacted() {
+    each_redacted(&[
+        "let opts = PgConnectOptions::new().username(\"app\").password(\"@@\");",
+        "builder.user(\"admin\").password('@@').build()",
+        "Client::builder().api_key(\"@@\").build()?",
+        "http -a admin:@@ GET https://api.example.com/items",
+        "https -a 'deploy:@@' POST example.com/hooks",
+        "printf '@@' | docker secret create db_password -",
+        "echo -n @@ | wrangler secret put API_KEY",
+        "echo \"@@\" | vercel env add DB_PASSWORD production",
+        "echo @@ | gcloud secrets versions add db-password --data-file=-",
+    ]);
+    for line in [
+        "let pw = config.password(\"database\");",
+        "opts.password(password.as_str())",
+        "builder.password(&cfg.db_password)",
+        "http -a admin GET https://api.example.com/items",
+        "http GET https://api.example.com/items -a",
+        "docker secret create db_password ./password.txt",
+        "echo done | docker secret ls",
+        "echo $DB_PASSWORD | vercel env add DB_PASSWORD production",
+    ] {
+        assert_eq!(red(line), line, "{line}");
+    }
+}
+
 /// A signing secret written into code as a string literal: JWT libraries' `sign`, `encode`,
 /// `decode` and `verify`, Node's `createHmac`, Python's `hmac.new`.
 #[test]

@@ -120,6 +120,11 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
             let (a, b) = quoted_word(line, blanks(line, p + 1))?;
             return literal(line, s, a, b, lname);
         }
+        // A builder's method named for the secret: `.password("…")`, `.api_key("…")`.
+        if line[s] == b'.' || s > 0 && line[s - 1] == b'.' {
+            let (a, b) = quoted_word(line, blanks(line, p + 1))?;
+            return literal(line, s, a, b, lname);
+        }
         // A user and a password given to a credential's constructor: `HTTPBasicAuth("user",
         // "…")`, `NetworkCredential("user", "…")`, `UsernamePasswordCredentials(…)`.
         if [&b"auth"[..], b"credential", b"credentials"]

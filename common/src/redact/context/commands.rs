@@ -132,10 +132,15 @@ fn named_argument(line: &[u8], s: usize) -> bool {
     if last == b"--name" || last == b"-n" {
         return true;
     }
-    last == b"set"
-        && ws
-            .next()
-            .is_some_and(|p| eq_any(p, &[b"secret", b"secrets", b"variable"]))
+    let prev = ws.next().unwrap_or_default();
+    // `gh secret set NAME`, `docker secret create NAME`, `wrangler secret put NAME`, `vercel
+    // env add NAME`, `gcloud secrets versions add NAME`.
+    match last {
+        b"set" => eq_any(prev, &[b"secret", b"secrets", b"variable"]),
+        b"create" | b"put" => eq_any(prev, &[b"secret", b"secrets"]),
+        b"add" => eq_any(prev, &[b"env", b"versions"]),
+        _ => false,
+    }
 }
 
 /// The value of the first value flag (`--value`, `--body`, `-b`, `--secret-value`) in
@@ -548,7 +553,8 @@ pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
                 | b"mosquitto_sub"
                 | b"ipmitool"
         ),
-        b'a' => w == b"redis-cli",
+        // HTTPie's `-a USER:VALUE` (as curl's `-u`).
+        b'a' => matches!(w, b"redis-cli" | b"http" | b"https"),
         b'u' => w == b"lftp",
         _ => false,
     };
@@ -569,12 +575,18 @@ pub(super) fn short_flag_value(line: &[u8], hit: usize) -> Option<Found> {
     if line.get(a) == Some(&b'-') {
         return None; // no value: the next flag
     }
-    // `lftp -u USER,VALUE`: the password after the comma (without one lftp asks).
+    // `lftp -u USER,VALUE`: the password after the comma (without one lftp asks); HTTPie's
+    // `-a USER:VALUE` after the colon (without one HTTPie asks).
     let (a, b) = if line[hit + 2] == b'u' {
         if line.get(b) != Some(&b',') {
             return None;
         }
         quoted_or_word(line, b + 1)
+    } else if line[hit + 2] == b'a'
+        && words(&line[command_start(line, hit)..hit]).any(|w| w.starts_with(b"http"))
+    {
+        let colon = a + line[a..b].iter().position(|&c| c == b':')?;
+        (colon + 1, b)
     } else {
         (a, b)
     };
