@@ -1053,6 +1053,9 @@ fn a_password_a_tool_prints_or_is_given_is_redacted() {
         "AUTH LOGIN @@",
         "Unseal Key 1: @@",
         "Unseal Key 5: @@",
+        "Password for the elastic user (reset with `bin/elasticsearch-reset-password -u elastic`):\n  @@",
+        "Your new password is:\n@@",
+        "Generated root password:\n    @@",
         r#"{"type":"user","message":{"content":[{"type":"tool_result","content":"Starting...\nA temporary password is generated for root@localhost: @@\nDone"}]}}"#,
     ]);
 }
@@ -1078,6 +1081,11 @@ fn sentences_and_tools_that_print_no_password_stay_intact() {
         "AUTH PLAIN",
         "235 2.7.0 Authentication successful",
         "Unseal Key 1:",
+        "Password for the elastic user (reset with `bin/elasticsearch-reset-password -u elastic`):\n  see above",
+        "Enter password for admin:\nLogin succeeded",
+        "Enter new password:\nRetype-Password",
+        "[sudo] password for ubuntu:\nactive",
+        "Your new password is:\nhidden",
         "Unseal Progress: 1/3",
         "Key 1: value",
     ] {

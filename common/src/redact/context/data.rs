@@ -176,6 +176,36 @@ pub(crate) enum NextLine {
     Quoted,
     /// The first word: a shell line continued (`DB_PASSWORD=\`, `--password \`).
     FirstWord,
+    /// One word alone on the line, judged as prose: after a sentence that names a password and
+    /// ends its line with a colon (Elasticsearch's `Password for the elastic user (reset with
+    /// …):`, `Your new password is:`).
+    Alone,
+}
+
+/// Words of a prompt that asks for a password rather than gives one.
+const PROMPT_WORDS: &[&[u8]] = &[b"enter", b"re-enter", b"retype", b"confirm", b"type"];
+
+/// A sentence that names a password in its first three words and ends its line with a colon:
+/// the name's place in it.
+fn sentence_ending_in_colon(line: &[u8]) -> Option<(usize, usize)> {
+    let t = line.trim_ascii();
+    let body = t.strip_suffix(b":")?;
+    let lead = line.len() - line.trim_ascii_start().len();
+    if !body.contains(&b' ') || matches!(body.first(), Some(b'[' | b'"' | b'\'' | b'-')) {
+        return None;
+    }
+    let mut at = 0;
+    for (i, w) in body.split(|&b| b == b' ').enumerate() {
+        let lw = w.to_ascii_lowercase();
+        if eq_any(&lw, PROMPT_WORDS) {
+            return None;
+        }
+        if i < 3 && matches!(lw.as_slice(), b"password" | b"passphrase") {
+            return Some((lead + at, lead + at + w.len()));
+        }
+        at += w.len() + 1;
+    }
+    None
 }
 
 /// A secret's name whose value the next line gives, and nothing else on its line: a YAML list
@@ -189,6 +219,9 @@ pub(crate) fn name_given_as_data(line: &[u8]) -> Option<(Strength, usize, usize,
             return None;
         }
         return Some((classify(&line[a..b])?, a, b, NextLine::ValueField));
+    }
+    if let Some((a, b)) = sentence_ending_in_colon(line) {
+        return Some((Strength::Weak, a, b, NextLine::Alone));
     }
     let t = line.trim_ascii_end();
     let (end, next) = if let Some(r) = t.strip_suffix(b"\\") {
@@ -245,6 +278,17 @@ pub(crate) fn value_line(line: &[u8], st: Strength, next: NextLine) -> Option<(u
             let a = skip(line, 0, b" \t");
             let b = line.iter().rposition(|c| !c.is_ascii_whitespace())? + 1;
             (a < b).then_some((a, b))?
+        }
+        NextLine::Alone => {
+            let a = skip(line, 0, b" \t");
+            let b = line.iter().rposition(|c| !c.is_ascii_whitespace())? + 1;
+            let word = line.get(a..b)?;
+            if word.iter().any(u8::is_ascii_whitespace)
+                || word.iter().all(|c| c.is_ascii_lowercase())
+            {
+                return None;
+            }
+            (a, b)
         }
         NextLine::Quoted => {
             let a = skip(line, 0, b" \t");
