@@ -1124,6 +1124,90 @@ fn a_secret_given_to_a_builder_httpie_or_a_secret_store_is_redacted() {
     }
 }
 
+/// A private JSON Web Key (RFC 7517: RSA's `d`, `p`, `q`, `dp`, `dq`, `qi`, an EC or OKP
+/// key's `d`, a symmetric key's `k`), in any member order, plain or inside stream-json; and a
+/// pre-signed URL's signature (S3's `X-Amz-Signature`, Cloud Storage's `X-Goog-Signature`,
+/// CloudFront's `Signature`), a bearer capability as Azure's `sig=` is.
+#[test]
+fn a_private_jwk_and_a_signed_urls_signature_are_redacted() {
+    let rsa = r#"{"kty":"RSA","kid":"k1","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbf","e":"AQAB","d":"X4cTteJY_gn4FYPsXB8rdXix5vwsg1FLN5E3EaG6RJoV","p":"83i-7IvMGXoMXCskv73TKr8637FiO7Z27zv8oj6pbWUQ","q":"3dfOR9cuYq-0S-mkFLzgItgMEfFzB2q3hWehMuG0oCuq","dp":"G4sPXkc6Ya9y8oJW9_ILj4xuppu0lzi_H7VTkS8xj5Sd","dq":"s9lAH9fggBsoFR8Oac2R_E2gw282rT2kGOAhvIllETE1","qi":"GyM_p5rvvGhSNnWWRVHVqMTCVo1dBQbNXJ6WpUpmz8k3"}"#;
+    let out = red(rsa);
+    for private in [
+        "X4cTteJY_gn4FYPsXB8rdXix5vwsg1FLN5E3EaG6RJoV",
+        "83i-7IvMGXoMXCskv73TKr8637FiO7Z27zv8oj6pbWUQ",
+        "3dfOR9cuYq-0S-mkFLzgItgMEfFzB2q3hWehMuG0oCuq",
+        "G4sPXkc6Ya9y8oJW9_ILj4xuppu0lzi_H7VTkS8xj5Sd",
+        "s9lAH9fggBsoFR8Oac2R_E2gw282rT2kGOAhvIllETE1",
+        "GyM_p5rvvGhSNnWWRVHVqMTCVo1dBQbNXJ6WpUpmz8k3",
+    ] {
+        assert!(!out.contains(private), "{out}");
+    }
+    // The public half stays readable.
+    assert!(out.contains(r#""kty":"RSA","kid":"k1","n":"0vx7"#), "{out}");
+    // Members in another order (alphabetical, as some libraries write them), pretty-printed
+    // over lines, inside stream-json.
+    let sorted = r#"{"crv":"P-256","d":"870MB6gfuTJ4HtUnUvYMyJpr5eUZNP4Bk43bVdj3eAE","kty":"EC","x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}"#;
+    let out = red(sorted);
+    assert!(
+        !out.contains("870MB6gfuTJ4HtUnUvYMyJpr5eUZNP4Bk43bVdj3eAE"),
+        "{out}"
+    );
+    assert!(
+        out.contains("MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4"),
+        "{out}"
+    );
+    // `cat key.json` in a tool's output: pretty-printed, its line breaks escaped.
+    let pretty = r#"{"type":"user","message":{"content":[{"type":"tool_result","content":"{\n  \"kty\": \"oct\",\n  \"k\": \"GawgguFyGrWKav7AX4VKUg4dCkRYRbEm4W6qpq1W9kM\",\n  \"alg\": \"HS256\"\n}\n"}]}}"#;
+    assert!(
+        !red(pretty).contains("GawgguFyGrWKav7AX4VKUg4dCkRYRbEm4W6qpq1W9kM"),
+        "{}",
+        red(pretty)
+    );
+    let okp = format!(
+        r#"{{"type":"user","message":{{"content":[{{"type":"tool_result","content":"{}"}}]}}}}"#,
+        r#"{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"d\":\"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A\",\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\"}"#
+    );
+    assert!(
+        !red(&okp).contains("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"),
+        "{}",
+        red(&okp)
+    );
+
+    // Signatures are longer than the 14 bytes `each_redacted` plants: the whole of one goes.
+    let sig = "3f5b2e9c8a7d6f4e1b0c9a8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f";
+    for line in [
+        "https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20240501T000000Z&X-Amz-Signature=@@",
+        "https://storage.googleapis.com/b/o?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Expires=900&X-Goog-Signature=@@",
+        "https://d111111abcdef8.cloudfront.net/v.mp4?Expires=1714521600&Signature=@@~abc__&Key-Pair-Id=K2JCJMDEHXQW5F",
+        r#"{"type":"user","message":{"content":[{"type":"tool_result","content":"url: https://b.s3.amazonaws.com/k?X-Amz-Signature=@@\n"}]}}"#,
+    ] {
+        let line = line.replace("@@", sig);
+        let out = red(&line);
+        assert!(
+            !out.contains(&sig[..12]) && out.contains("Signature=[REDACTED]"),
+            "{out}"
+        );
+    }
+}
+
+/// What the rules above must leave alone: public keys and key sets, code that reads a key's
+/// members, a signature's name in prose or code.
+#[test]
+fn public_jwks_and_signature_names_stay_intact() {
+    for line in [
+        r#"{"keys":[{"kty":"RSA","kid":"k1","use":"sig","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbf","e":"AQAB"}]}"#,
+        r#"{"kty":"EC","crv":"P-256","x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}"#,
+        r#"if jwk["kty"] == "RSA" and "d" in jwk:"#,
+        "const { kty, d } = jwk;",
+        "Signature=valid",
+        "X-Amz-Signature=<signature>",
+        "see the Signature= parameter",
+        "let signature = sign(&key, body);",
+    ] {
+        assert_eq!(red(line), line, "{line}");
+    }
+}
+
 /// A signing secret written into code as a string literal: JWT libraries' `sign`, `encode`,
 /// `decode` and `verify`, Node's `createHmac`, Python's `hmac.new`.
 #[test]

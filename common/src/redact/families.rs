@@ -189,6 +189,11 @@ const ROWS: &[Row] = &[
         r"[?&]sig=(?P<secret>[A-Za-z0-9%+/=]{30,100})"
     ),
     tok!(
+        "signed_url",
+        ["Signature="],
+        r"[?&](?:X-Amz-|X-Goog-)?Signature=(?P<secret>[A-Za-z0-9%+/=_~-]{16,2048})"
+    ),
+    tok!(
         "azure_devops",
         ["azdo", "ado"],
         r"(?i)\b(?:azdo|ado)[a-z0-9_.\-]{0,20}(?:token|pat)[^A-Za-z0-9\n]{1,5}(?P<secret>[a-z0-9]{52})\b"

@@ -202,7 +202,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "PWD",
     "qlplus",
     "mariadb",
-    "_KEY",
+    "\"kty",
     "$y$",
     "hooks.slack",
     "net user",
@@ -288,6 +288,10 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "_PAT",
     "\\u001B",
     "SFDC",
+    // A private JSON Web Key (`"kty` swapped in as the model chose) and a pre-signed URL's
+    // signature.
+    "_KEY",
+    "Signature=",
 ];
 
 /// Services of the case-insensitive rows whose values can be shorter than a run (Dropbox's 15
@@ -400,6 +404,11 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         // A signed URL's signature: URL-encoded base64, cut by `%2B` into pieces too short
         // for a run.
         b"sig=" => true,
+        // A pre-signed URL's signature, a query parameter: `?X-Amz-Signature=`,
+        // `&X-Goog-Signature=`, CloudFront's `&Signature=`.
+        b"Signature=" => hit > 0 && matches!(buf[hit - 1], b'?' | b'&' | b'-'),
+        // A JSON Web Key: judged whole (private members or not) on its line.
+        b"\"kty" => true,
         // Password hashes (htpasswd, shadow): `$apr1$salt$hash`, cut by `.` and `/` into
         // short pieces.
         b"$apr1$" | b"$2y$" | b"$2a$" | b"$2b$" | b"$5$" | b"$6$" | b"$y$" => true,

@@ -10,6 +10,49 @@ use super::{Found, Strength, run_end, value};
 pub(super) const NAME_KEYS: &[&[u8]] = &[b"name", b"key", b"parameterkey", b"parametername"];
 pub(super) const VALUE_KEYS: &[&[u8]] = &[b"value", b"parametervalue"];
 
+/// The members of a JSON Web Key that make it private (RFC 7518): RSA's private exponent and
+/// primes, an EC or OKP key's `d`, a symmetric key's `k`.
+const JWK_PRIVATE: &[&[u8]] = &[b"d", b"p", b"q", b"dp", b"dq", b"qi", b"k"];
+
+/// A private JSON Web Key, `hit` at its `"kty`: the values of its private members, from the
+/// first to the last (in whatever order the members come; public members between them go
+/// too), the key's object its context. A public key has none.
+pub(super) fn private_jwk(line: &[u8], hit: usize) -> Option<Found> {
+    if line.get(skip(line, hit + 5, b" \t")) != Some(&b':') {
+        return None; // `jwk["kty"]`, a key's name in code
+    }
+    let open = line[..hit].iter().rposition(|&b| b == b'{')?;
+    let close = hit + line[hit..].iter().position(|&b| b == b'}')?;
+    let (mut first, mut last) = (None, 0);
+    let mut at = open + 1;
+    while let Some(q) = line[at..close].iter().position(|&b| b == b'"') {
+        let k = at + q + 1;
+        let k_end = k + line[k..close].iter().position(|&b| b == b'"')?;
+        let colon = skip(line, k_end + 1, b" \t");
+        if line.get(colon) != Some(&b':') {
+            return None;
+        }
+        let v = skip(line, colon + 1, b" \t");
+        if line.get(v) != Some(&b'"') {
+            // A number, a list (`key_ops`, `oth`): on to the next member.
+            at = v + line[v..close].iter().position(|&b| b == b',')?;
+            continue;
+        }
+        let v_end = v + 1 + line[v + 1..close].iter().position(|&b| b == b'"')?;
+        if eq_any(&line[k..k_end], JWK_PRIVATE) && v_end - v > 8 {
+            first.get_or_insert(v + 1);
+            last = v_end;
+        }
+        at = v_end + 1;
+    }
+    let start = first?;
+    Some(Found {
+        ctx: open,
+        start,
+        end: last,
+    })
+}
+
 /// An HTML password field's value: `line[s..e]` the `password` of `type="password"` inside an
 /// `<input …>` tag, the value its `value` attribute before or after it (`<input
 /// type="password" value="…">`, the form a page's source or a template shows).

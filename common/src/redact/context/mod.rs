@@ -150,6 +150,9 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if hit >= 1 && line[hit..].starts_with(b"mac.new(") && line[hit - 1] == b'h' {
         return code::signing_key(line, hit + 8, 0);
     }
+    if line[hit..].starts_with(b"\"kty") {
+        return data::private_jwk(line, hit);
+    }
     if line[hit..].starts_with(b"login(") {
         return code::login_call(line, hit + 6);
     }

@@ -30,7 +30,10 @@ struct Sample {
     line: String,
     sample: String,
     secret: String,
-    /// Whether the line holds 16 token bytes in a row or a keyword literal.
+    /// Whether the line holds 16 token bytes in a row or a keyword literal, and the secret is
+    /// not a word: letters alone and shorter than a run, which a family's match does not
+    /// redact by design (`rules::collect`; random keys of that length have a digit in all but
+    /// a few in a hundred).
     looked_for: bool,
 }
 
@@ -120,6 +123,7 @@ fn generated_samples(every_row: bool) -> (Vec<Sample>, Vec<String>) {
                 .as_bytes()
                 .split(|&b| !((0x30..0x80).contains(&b) || b == b'-'))
                 .any(|piece| piece.len() >= 16);
+            let word = secret.len() < 16 && secret.bytes().all(|b| b.is_ascii_alphabetic());
             let keyword = crate::redact::prefilter::KEYWORDS
                 .iter()
                 .any(|k| line.contains(k));
@@ -128,7 +132,7 @@ fn generated_samples(every_row: bool) -> (Vec<Sample>, Vec<String>) {
                 secret: secret.to_string(),
                 sample: sample.clone(),
                 line,
-                looked_for: long_run || keyword,
+                looked_for: (long_run || keyword) && !word,
             });
             kept += 1;
             if kept == 20 {
@@ -168,7 +172,7 @@ fn every_generated_shape_of_every_family_is_redacted() {
     let rules = std::sync::Arc::new(crate::redact::Rules::seed());
     let (samples, few) = generated_samples(false);
     let short = samples.iter().filter(|s| !s.looked_for).count();
-    eprintln!("{short} samples with neither a run nor a keyword literal");
+    eprintln!("{short} samples with neither a run nor a keyword literal, or a word");
     assert!(
         few.is_empty(),
         "families with fewer than 20 samples: {few:?}"
