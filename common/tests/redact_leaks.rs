@@ -1208,6 +1208,30 @@ fn public_jwks_and_signature_names_stay_intact() {
     }
 }
 
+/// A password set to a value in prose, as Claude reports what it did: `I've set the password
+/// to `…``, `changed the admin password to …`.
+#[test]
+fn a_password_set_to_a_value_in_prose_is_redacted() {
+    each_redacted(&[
+        "I've set the password to `@@` in the config.",
+        "I set the admin password to @@ for now.",
+        "Changed the root password to '@@'.",
+        "The script resets the DB password to @@ on every deploy.",
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"Done: I updated the password to `@@`, restart the service to pick it up."}]}}"#,
+    ]);
+    for line in [
+        "Set the password to expire after 90 days.",
+        "Change the password to something stronger.",
+        "I set the password to the value of DB_PASSWORD.",
+        "reset the password to its default",
+        "Set password to NULL to disable logins.",
+        "Pass the password to the client as an argument.",
+        "Write the password to a file with mode 0600.",
+    ] {
+        assert_eq!(red(line), line, "{line}");
+    }
+}
+
 /// A signing secret written into code as a string literal: JWT libraries' `sign`, `encode`,
 /// `decode` and `verify`, Node's `createHmac`, Python's `hmac.new`.
 #[test]

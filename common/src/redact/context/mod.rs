@@ -296,6 +296,14 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         {
             return Some(f);
         }
+        // Prose: `I set the password to …`, `changed the admin password to `…``: a verb that
+        // sets it a few words before the name, the value judged as prose (`to expire`, `to
+        // something stronger` stay).
+        if q == p + 1 && line[q..].starts_with(b"to ") && set_before(line, s) {
+            let w = blanks(q + 3);
+            let (v, end) = code_span(line, w).unwrap_or_else(|| quoted_or_word(line, w));
+            return value(line, s, v, end, Strength::Weak, &lname, true);
+        }
         // Prose: `The password is …` — judged as after a weak name, so that `is required`,
         // `is expired` and `is 32 characters long` stay.
         if q == p + 1 && line[q..].starts_with(b"is ") {
@@ -686,6 +694,26 @@ fn sentence_label(line: &[u8], s: usize, e: usize, lname: &[u8]) -> Option<Found
         return None;
     }
     value(line, s, v, end, Strength::Weak, lname, true)
+}
+
+/// Whether one of the three words before `s` (in the same sentence) sets what follows:
+/// `set`, `changed`, `reset`, `updated`, `rotated` and their forms.
+fn set_before(line: &[u8], s: usize) -> bool {
+    const VERBS: &[&[u8]] = &[
+        b"set", b"sets", b"setting", b"change", b"changed", b"changes", b"reset", b"resets",
+        b"update", b"updated", b"updates", b"rotate", b"rotated", b"rotates",
+    ];
+    let from = line_start(line, s);
+    line[from..s]
+        .split(|&b| b == b' ')
+        .rev()
+        .filter(|w| !w.is_empty())
+        .take(4)
+        .take_while(|w| !w.ends_with(b".") && !w.ends_with(b":"))
+        .any(|w| {
+            let w = w.to_ascii_lowercase();
+            names::eq_any(&w, VERBS)
+        })
 }
 
 /// A name numbered before its colon (`Unseal Key 1: VALUE`): `q` at the number.
