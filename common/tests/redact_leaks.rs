@@ -515,7 +515,29 @@ fn session_cookies_are_redacted_in_cookie_headers() {
             "Cookie: sessionid=AAAA1111bbbb2222; theme=dark; _app_session=BBBB2222cccc3333",
             "Cookie: sessionid=[REDACTED]; theme=dark; _app_session=[REDACTED]",
         ),
-        // Not a session: preferences, analytics; a cookie named alike in prose.
+        // Given to curl: `-b`, `--cookie`.
+        (
+            "curl -b \"sessionid=Sup3rS3cretC3abcdefgh\" https://app.example.com/api/me",
+            "curl -b \"sessionid=[REDACTED]\" https://app.example.com/api/me",
+        ),
+        (
+            "curl --cookie 'theme=dark; _shop_session=Sup3rS3cretC4abcdefgh' https://shop.example",
+            "curl --cookie 'theme=dark; _shop_session=[REDACTED]' https://shop.example",
+        ),
+        (
+            "curl -s -b session=Sup3rS3cretC5abcdefgh https://x.example/",
+            "curl -s -b session=[REDACTED] https://x.example/",
+        ),
+        // Not a session: preferences, analytics; a cookie named alike in prose; `-b` of
+        // another command.
+        (
+            "curl -b \"theme=dark\" https://x.example/",
+            "curl -b \"theme=dark\" https://x.example/",
+        ),
+        (
+            "git checkout -b session-timeouts && git push -u origin session=draft",
+            "git checkout -b session-timeouts && git push -u origin session=draft",
+        ),
         (
             "Cookie: theme=dark; lang=en-GB",
             "Cookie: theme=dark; lang=en-GB",

@@ -467,6 +467,13 @@ pub(super) fn password_command(line: &[u8], s: usize, e: usize, lname: &[u8]) ->
             value(line, a, a, b, Strength::Strong, lname, false)
         }
         b"curl" => {
+            // `curl -b "sessionid=VALUE"`, `--cookie 'theme=dark; _app_session=VALUE'`: a
+            // session cookie, as in a `Cookie` header (`config/redaction.rules`).
+            if let Some(v) = flag_argument(&args, &word, &[b"-b", b"--cookie"])
+                && let Some(f) = session_cookie(line, v.0)
+            {
+                return Some(f);
+            }
             // `curl -u USER:VALUE`, `--user[=]USER:VALUE`, the proxy's `-U`/`--proxy-user`:
             // the password after the first colon (without one curl asks for it).
             let v = args.iter().enumerate().find_map(|(i, &(a, b))| {
@@ -486,6 +493,31 @@ pub(super) fn password_command(line: &[u8], s: usize, e: usize, lname: &[u8]) ->
         }
         _ => None,
     }
+}
+
+/// The first session cookie's value in the cookie string at `at` (`name=value; name=value`,
+/// quoted or not): a cookie named `session`, `sessionid`, `*_session`, `*sess`, `*sid`
+/// (`JSESSIONID`, `PHPSESSID`, `connect.sid`), its value 8 bytes or more.
+fn session_cookie(line: &[u8], at: usize) -> Option<Found> {
+    let (a, b) = quoted_or_word(line, at);
+    let mut from = a;
+    for pair in line[a..b].split(|&c| c == b';') {
+        let start = from;
+        from += pair.len() + 1;
+        let Some(eq) = pair.iter().position(|&c| c == b'=') else {
+            continue;
+        };
+        let name = pair[..eq].trim_ascii().to_ascii_lowercase();
+        let session = [&b"sess"[..], b"session", b"sessid", b"sessionid", b"sid"]
+            .iter()
+            .any(|s| name.ends_with(s));
+        let v = start + eq + 1;
+        let end = start + pair.len();
+        if session && end - v >= 8 {
+            return value(line, v, v, end, Strength::Strong, b"session", false);
+        }
+    }
+    None
 }
 
 /// The argument after the first of `flags` among `args` (shell words as spans of the line).
