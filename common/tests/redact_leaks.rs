@@ -1254,6 +1254,36 @@ fn a_password_set_to_a_value_in_prose_is_redacted() {
     }
 }
 
+/// This session's command forms inside a tool's output in stream-json, after other lines of
+/// it: the keyword search reads the line as it came (`…\nipmitool …`, the escape's `n` before
+/// the command's name), the rules read its view (the line breaks as blanks).
+#[test]
+fn client_forms_after_other_lines_of_a_tools_output_are_redacted() {
+    let wrap = |cmd: &str| {
+        format!(
+            r#"{{"type":"user","message":{{"content":[{{"type":"tool_result","content":"$ date\nThu Dec  3 10:00:00 UTC 2026\n{cmd}\nok\n"}}]}}}}"#
+        )
+    };
+    let cases: Vec<String> = [
+        "ipmitool -I lanplus -H 10.0.0.5 -U admin -P @@ power status",
+        "security add-generic-password -a me -s svc -w @@",
+        "influx setup -u admin -p @@ -o org -b bucket -f",
+        "rabbitmqadmin -u admin -p @@ list queues",
+        "http -a admin:@@ GET https://api.example.com/items",
+        "127.0.0.1:6379> AUTH @@",
+        "Unseal Key 1: @@",
+        "rclone config create s3 s3 access_key_id AKIAEXAMPLEID secret_access_key @@",
+        "printf '@@' | docker secret create db_password -",
+        "echo -n @@ | wrangler secret put API_KEY",
+        "echo '@@' | sudo -S apt-get update",
+    ]
+    .iter()
+    .map(|c| wrap(c))
+    .collect();
+    let cases: Vec<&str> = cases.iter().map(String::as_str).collect();
+    each_redacted(&cases);
+}
+
 /// A signing secret written into code as a string literal: JWT libraries' `sign`, `encode`,
 /// `decode` and `verify`, Node's `createHmac`, Python's `hmac.new`.
 #[test]

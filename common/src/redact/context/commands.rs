@@ -34,11 +34,32 @@ fn command_end(line: &[u8], at: usize) -> usize {
 }
 
 /// The shell words of `bytes`, split at blanks and quotes (no quoting: only the commands' own
-/// words are read this way, also inside a JSON string: `"command":"setx NAME VALUE"`).
-fn words(bytes: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
-    bytes
-        .split(|b| matches!(b, b' ' | b'\t' | b'"' | b'\''))
-        .filter(|w| !w.is_empty())
+/// words are read this way, also inside a JSON string: `"command":"setx NAME VALUE"`), and at
+/// a JSON escape of a line break, a tab or a quote (`…\nipmitool -P …` in a tool's output read
+/// as it came, before its view).
+fn words(bytes: &[u8]) -> std::vec::IntoIter<&[u8]> {
+    let mut out = Vec::new();
+    let (mut i, mut start) = (0, 0);
+    while i < bytes.len() {
+        let sep = match bytes[i] {
+            b' ' | b'\t' | b'"' | b'\'' => 1,
+            b'\\' if matches!(bytes.get(i + 1), Some(b'n' | b'r' | b't' | b'"')) => 2,
+            _ => 0,
+        };
+        if sep == 0 {
+            i += 1;
+            continue;
+        }
+        if start < i {
+            out.push(&bytes[start..i]);
+        }
+        i += sep;
+        start = i;
+    }
+    if start < bytes.len() {
+        out.push(&bytes[start..]);
+    }
+    out.into_iter()
 }
 
 /// The words before the shell word that holds the name at `s` (`npm config set` before
@@ -85,10 +106,10 @@ fn setter(line: &[u8], s: usize, lname: &[u8]) -> bool {
         return true;
     }
     // `rclone config create NAME TYPE KEY VALUE …` (and `update`): pairs of words.
-    let mut all = words(before);
-    if all.next() == Some(b"rclone")
-        && all.next() == Some(b"config")
-        && matches!(all.next(), Some(b"create" | b"update"))
+    let all: Vec<&[u8]> = words(before).collect();
+    if all
+        .windows(3)
+        .any(|w| w[0] == b"rclone" && w[1] == b"config" && matches!(w[2], b"create" | b"update"))
     {
         return true;
     }
@@ -231,7 +252,19 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
     }
     // Redis' `AUTH [USER] VALUE` at `redis-cli`'s prompt (`127.0.0.1:6379> `).
     if &line[s..e] == b"AUTH" && redis_prompt(&line[line_start(line, s)..s]) {
-        let (a, b) = words_at(line, q, cmd_end).last()?;
+        // `AUTH USER VALUE` when a user's name comes first (lower case, as ACL users are
+        // named); else the first word (in a view, the next line's words may follow it).
+        let mut ws = words_at(line, q, cmd_end);
+        let (a, b) = ws.next()?;
+        let user = line[a..b]
+            .iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"_-".contains(c));
+        if user
+            && let Some((c, d)) = ws.next()
+            && let Some(f) = value(line, s, c, d, Strength::Strong, b"password", false)
+        {
+            return Some(f);
+        }
         return value(line, s, a, b, Strength::Strong, b"password", false);
     }
     // A flag, a redirect or standard input (`-`) where the value would be: none is given.
@@ -275,6 +308,11 @@ fn redis_prompt(before: &[u8]) -> bool {
         },
         None => p,
     };
+    // The prompt is the last word: other text may come before it on a line of a view.
+    let p = p
+        .iter()
+        .rposition(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\''))
+        .map_or(p, |i| &p[i + 1..]);
     let Some(colon) = p.iter().rposition(|&b| b == b':') else {
         return false;
     };
@@ -308,10 +346,11 @@ fn echoed(line: &[u8], s: usize) -> Option<(usize, usize)> {
     // (`"command":"echo … | sudo -S …"`).
     let seg = command_start(line, bar).max(from);
     let body = line[seg..bar].trim_ascii();
-    let first = words(body).next()?;
-    if !matches!(first, b"echo" | b"printf") {
-        return None;
-    }
+    // The segment's last `echo` or `printf`: in a view of a tool's output the lines before
+    // the command read as words before it (`$ date Thu Dec 3 … echo … | …`).
+    let first = words(body)
+        .rev()
+        .find(|w| matches!(*w, b"echo" | b"printf"))?;
     let end = seg + (line[seg..bar].trim_ascii_end().len());
     match line[end - 1] {
         q @ (b'"' | b'\'') => {
@@ -594,7 +633,7 @@ pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
     // macOS' `security add-generic-password … -w VALUE` (`find-…-password -w` prints one).
     let keychain = || {
         flag == b'w'
-            && words(command).next() == Some(b"security")
+            && words(command).any(|w| w == b"security")
             && words(command).any(|w| w.starts_with(b"add-") && w.ends_with(b"-password"))
     };
     (words(command).any(takes) || keychain()).then_some(flag)

@@ -494,10 +494,14 @@ pub(crate) fn two_word_start(line: &[u8], s: usize, e: usize) -> usize {
     if e - s != 3 || s < 2 || line[s - 1] != b' ' || !line[s..e].eq_ignore_ascii_case(b"key") {
         return s;
     }
-    let w = line[..s - 1]
+    let mut w = line[..s - 1]
         .iter()
         .rposition(|b| !b.is_ascii_alphabetic())
         .map_or(0, |p| p + 1);
+    // Not the letter of a JSON escape before it (`…\nUnseal Key 1: …` read as it came).
+    if w > 0 && line[w - 1] == b'\\' && matches!(line[w], b'n' | b'r' | b't') {
+        w += 1;
+    }
     if w < s - 1 && names::eq_any(&line[w..s - 1], names::KEY_QUALIFIERS) {
         w
     } else {
