@@ -1079,6 +1079,7 @@ fn a_password_a_tool_prints_or_is_given_is_redacted() {
         "Your new password is:\n@@",
         "Generated root password:\n    @@",
         r#"{"type":"user","message":{"content":[{"type":"tool_result","content":"Starting...\nA temporary password is generated for root@localhost: @@\nDone"}]}}"#,
+        r#"{"type":"user","message":{"content":[{"type":"tool_result","content":"$ ./setup\nThe generated admin password is @@\nok\n"}]}}"#,
     ]);
 }
 
@@ -1103,6 +1104,8 @@ fn sentences_and_tools_that_print_no_password_stay_intact() {
         "AUTH PLAIN",
         "235 2.7.0 Authentication successful",
         "Unseal Key 1:",
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"The password is required and the token is optional."}]}}"#,
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"The token is v2 of the API, and the password is hashed."}]}}"#,
         "Password for the elastic user (reset with `bin/elasticsearch-reset-password -u elastic`):\n  see above",
         "Enter password for admin:\nLogin succeeded",
         "Enter new password:\nRetype-Password",

@@ -317,11 +317,14 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
                 .iter()
                 .position(|b| !b".,;!)".contains(b))
                 .map_or(&after[after.len()..], |i| &after[i..]);
-            let ends = tail.first() == Some(&b'"') && line[..s].contains(&b'"')
+            let json = line[..s].contains(&b'"');
+            let ends = tail.first() == Some(&b'"') && json
                 || after
                     .iter()
                     .take_while(|b| !matches!(b, b'\n' | b'\r'))
-                    .all(|b| b.is_ascii_whitespace() || b".,;!'\")".contains(b));
+                    .all(|b| b.is_ascii_whitespace() || b".,;!'\")".contains(b))
+                // In a view the next line of a tool's output may follow (see `sentence_label`).
+                || json && tail.first() == Some(&b' ') && no_word(&line[v..end]);
             return if ends {
                 value(line, s, v, end, Strength::Weak, &lname, false)
             } else {
@@ -690,10 +693,7 @@ fn sentence_label(line: &[u8], s: usize, e: usize, lname: &[u8]) -> Option<Found
     let json = line[..s].contains(&b'"');
     let ends = rest.trim_ascii().is_empty()
         || json && rest.starts_with(b"\"")
-        || json
-            && rest.starts_with(b" ")
-            && line[v..end].iter().any(|b| !b.is_ascii_alphabetic())
-            && line[v..end].iter().any(u8::is_ascii_alphabetic);
+        || json && rest.starts_with(b" ") && no_word(&line[v..end]);
     if !ends {
         return None;
     }
@@ -718,6 +718,13 @@ fn set_before(line: &[u8], s: usize) -> bool {
             let w = w.to_ascii_lowercase();
             names::eq_any(&w, VERBS)
         })
+}
+
+/// Whether `v` is no word of prose: 8 bytes or more, letters with a digit or a symbol.
+fn no_word(v: &[u8]) -> bool {
+    v.len() >= 8
+        && v.iter().any(|b| !b.is_ascii_alphabetic())
+        && v.iter().any(u8::is_ascii_alphabetic)
 }
 
 /// A name numbered before its colon (`Unseal Key 1: VALUE`): `q` at the number.
