@@ -1287,6 +1287,35 @@ fn client_forms_after_other_lines_of_a_tools_output_are_redacted() {
     each_redacted(&cases);
 }
 
+/// A file as Claude Code's Read tool shows it in stream-json, each line after its number and
+/// an arrow (`     12→`), the line breaks escaped: a Dockerfile's `ENV NAME VALUE` and a
+/// Kubernetes env list's `- name: X` with `value:` on the next line, which need a line's start.
+#[test]
+fn forms_that_need_a_lines_start_in_a_file_the_read_tool_shows_are_redacted() {
+    let read = |text: &str| {
+        let numbered: Vec<String> = text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| format!("{:6}\u{2192}{l}", i + 1))
+            .collect();
+        format!(
+            r#"{{"type":"user","message":{{"content":[{{"type":"tool_result","content":"{}"}}]}}}}"#,
+            numbered.join("\\n")
+        )
+    };
+    let cases: Vec<String> = [
+        "FROM node:20\nENV DB_PASSWORD @@\nRUN npm ci",
+        "env:\n  - name: DB_PASSWORD\n    value: @@\n  - name: LOG_LEVEL\n    value: debug",
+    ]
+    .iter()
+    .map(|t| read(t))
+    .collect();
+    let cases: Vec<&str> = cases.iter().map(String::as_str).collect();
+    each_redacted(&cases);
+    let benign = read("FROM node:20\nENV NODE_ENV production\nENV PATH /app/bin:$PATH");
+    assert_eq!(red(&benign), benign);
+}
+
 /// A signing secret written into code as a string literal: JWT libraries' `sign`, `encode`,
 /// `decode` and `verify`, Node's `createHmac`, Python's `hmac.new`.
 #[test]

@@ -3,7 +3,7 @@
 
 use super::names::{classify, eq_any, name_byte};
 use super::values::{plausible, trim_value};
-use super::{Found, Strength, run_end, value};
+use super::{Found, Strength, run_end, skip_read_number, value};
 
 /// Keys whose value names a variable or parameter (`{"name": "DB_PASSWORD", …}`), and the keys
 /// of the field beside them that hold its value.
@@ -141,7 +141,8 @@ pub(super) fn beside(
     let blank = line[e..q].iter().any(|b| matches!(b, b' ' | b'\t'));
     match line.get(q) {
         Some(b',') => q = skip(line, q + 1, b"\"' \t"),
-        _ if blank => {}
+        // In a view of a file the Read tool shows, the next line's number comes first.
+        _ if blank => q = skip_read_number(line, q),
         _ => return None,
     }
     let key_end = q + line[q..]

@@ -602,7 +602,31 @@ fn dockerfile_env(line: &[u8], s: usize) -> bool {
         return false;
     };
     let before = before.trim_ascii_end();
-    before.is_empty() || before.ends_with(b" :") || before.ends_with(b"\n")
+    before.is_empty()
+        || before.ends_with(b" :")
+        || before.ends_with(b"\n")
+        || read_line_start(before)
+}
+
+/// The line number Claude Code's Read tool puts before each line of a file (`     12→`).
+const READ_ARROW: &[u8] = "\u{2192}".as_bytes();
+
+/// Whether `before` ends with a Read tool's line number: in the view of its output, where the
+/// file's line breaks read as blanks, the start of one of the file's lines.
+pub(super) fn read_line_start(before: &[u8]) -> bool {
+    before
+        .strip_suffix(READ_ARROW)
+        .is_some_and(|b| b.last().is_some_and(u8::is_ascii_digit))
+}
+
+/// Past a Read tool's line number and the blanks after it at `at` (`12→    `), or `at`.
+pub(super) fn skip_read_number(line: &[u8], at: usize) -> usize {
+    let digits = line[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits > 0 && line[at + digits..].starts_with(READ_ARROW) {
+        blanks(line, at + digits + READ_ARROW.len())
+    } else {
+        at
+    }
 }
 
 /// Whether the name at `s` is a field of an Amazon Resource Name (`arn:partition:service:…`),
