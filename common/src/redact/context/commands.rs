@@ -36,30 +36,82 @@ fn command_end(line: &[u8], at: usize) -> usize {
 /// The shell words of `bytes`, split at blanks and quotes (no quoting: only the commands' own
 /// words are read this way, also inside a JSON string: `"command":"setx NAME VALUE"`), and at
 /// a JSON escape of a line break, a tab or a quote (`…\nipmitool -P …` in a tool's output read
-/// as it came, before its view).
-fn words(bytes: &[u8]) -> std::vec::IntoIter<&[u8]> {
-    let mut out = Vec::new();
-    let (mut i, mut start) = (0, 0);
-    while i < bytes.len() {
-        let sep = match bytes[i] {
+/// as it came, before its view). Lazy from either end: a name's words before it are read from
+/// the name back, however long its line.
+fn words(bytes: &[u8]) -> Words<'_> {
+    Words {
+        bytes,
+        front: 0,
+        back: bytes.len(),
+    }
+}
+
+/// See [`words`].
+struct Words<'a> {
+    bytes: &'a [u8],
+    front: usize,
+    back: usize,
+}
+
+impl Words<'_> {
+    /// The length of the separator that starts at `i`, or 0.
+    fn sep_at(&self, i: usize) -> usize {
+        match self.bytes[i] {
             b' ' | b'\t' | b'"' | b'\'' => 1,
-            b'\\' if matches!(bytes.get(i + 1), Some(b'n' | b'r' | b't' | b'"')) => 2,
+            b'\\' if matches!(self.bytes.get(i + 1), Some(b'n' | b'r' | b't' | b'"')) => 2,
             _ => 0,
-        };
-        if sep == 0 {
-            i += 1;
-            continue;
         }
-        if start < i {
-            out.push(&bytes[start..i]);
+    }
+
+    /// The length of the separator that ends at `j` (exclusive), or 0.
+    fn sep_before(&self, j: usize) -> usize {
+        let b = self.bytes;
+        match b[j - 1] {
+            b'"' | b'n' | b'r' | b't' if j >= 2 && b[j - 2] == b'\\' => 2,
+            b' ' | b'\t' | b'"' | b'\'' => 1,
+            _ => 0,
         }
-        i += sep;
-        start = i;
     }
-    if start < bytes.len() {
-        out.push(&bytes[start..]);
+}
+
+impl<'a> Iterator for Words<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        while self.front < self.back {
+            match self.sep_at(self.front) {
+                0 => break,
+                n => self.front += n,
+            }
+        }
+        if self.front >= self.back {
+            return None;
+        }
+        let start = self.front;
+        while self.front < self.back && self.sep_at(self.front) == 0 {
+            self.front += 1;
+        }
+        Some(&self.bytes[start..self.front.min(self.back)])
     }
-    out.into_iter()
+}
+
+impl DoubleEndedIterator for Words<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        while self.back > self.front {
+            match self.sep_before(self.back) {
+                0 => break,
+                n => self.back -= n.min(self.back - self.front),
+            }
+        }
+        if self.back <= self.front {
+            return None;
+        }
+        let end = self.back;
+        while self.back > self.front && self.sep_before(self.back) == 0 {
+            self.back -= 1;
+        }
+        Some(&self.bytes[self.back..end])
+    }
 }
 
 /// The words before the shell word that holds the name at `s` (`npm config set` before
@@ -100,16 +152,22 @@ fn setter(line: &[u8], s: usize, lname: &[u8]) -> bool {
     if eq_any(last, &[b"setx", b"setenv"]) {
         return true;
     }
+    // (The last words only: a name's line may be a long line of a tool's output.)
+    let last_words: Vec<&[u8]> = words(before).rev().take(24).collect();
     // A key-value store's key ending in the name: `consul kv put secret/db/password VALUE`,
     // `etcdctl put /app/db_password VALUE`.
-    if last == b"put" && words(before).any(|w| w == b"kv" || w == b"etcdctl") {
+    if last == b"put"
+        && last_words
+            .iter()
+            .take(4)
+            .any(|w| *w == b"kv" || *w == b"etcdctl")
+    {
         return true;
     }
     // `rclone config create NAME TYPE KEY VALUE …` (and `update`): pairs of words.
-    let all: Vec<&[u8]> = words(before).collect();
-    if all
+    if last_words
         .windows(3)
-        .any(|w| w[0] == b"rclone" && w[1] == b"config" && matches!(w[2], b"create" | b"update"))
+        .any(|w| w[2] == b"rclone" && w[1] == b"config" && matches!(w[0], b"create" | b"update"))
     {
         return true;
     }
@@ -736,4 +794,46 @@ pub(super) fn pgpass(line: &[u8], s: usize) -> Option<Found> {
     }
     let colon = a + line[a..b].iter().rposition(|&c| c == b':')?;
     value(line, a, colon + 1, b, Strength::Strong, b"password", false)
+}
+
+#[cfg(test)]
+mod words_tests {
+    use super::words;
+
+    /// The words read from the back are the words read from the front, in reverse, for any
+    /// bytes: blanks, quotes, backslashes and the letters of escapes in every order.
+    #[test]
+    fn words_read_from_either_end_agree() {
+        let alphabet = b" \t\"'\\nrtab-";
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for len in 0..400 {
+            let line: Vec<u8> = (0..len % 24)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    alphabet[(x % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            let forward: Vec<&[u8]> = words(&line).collect();
+            let mut backward: Vec<&[u8]> = words(&line).rev().collect();
+            backward.reverse();
+            assert_eq!(forward, backward, "{:?}", String::from_utf8_lossy(&line));
+        }
+        let line = br#"$ date\nipmitool -P x \"quoted\" 'a b'"#;
+        let w: Vec<&[u8]> = words(line).collect();
+        assert_eq!(
+            w,
+            [
+                &b"$"[..],
+                b"date",
+                b"ipmitool",
+                b"-P",
+                b"x",
+                b"quoted",
+                b"a",
+                b"b"
+            ]
+        );
+    }
 }
