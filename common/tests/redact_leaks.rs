@@ -1316,6 +1316,26 @@ fn forms_that_need_a_lines_start_in_a_file_the_read_tool_shows_are_redacted() {
     assert_eq!(red(&benign), benign);
 }
 
+/// Go's MySQL driver's DSN, `USER:PASSWORD@tcp(HOST:PORT)/DB`: no scheme, so not a URL's
+/// user-info, and a `(` in it, so not a plausible value after a `DSN` name either.
+#[test]
+fn a_password_in_a_go_mysql_dsn_is_redacted() {
+    each_redacted(&[
+        "dsn := \"app:@@@tcp(127.0.0.1:3306)/shop?parseTime=true\"",
+        "DATABASE_DSN=app:@@@tcp(db:3306)/shop",
+        "db, err := sql.Open(\"mysql\", \"app:@@@tcp(127.0.0.1:3306)/shop\")",
+        "db, err := gorm.Open(mysql.Open(\"root:@@@tcp(localhost:3306)/app?charset=utf8mb4\"), &gorm.Config{})",
+        "MYSQL_DSN='deploy:@@@unix(/var/run/mysqld/mysqld.sock)/app'",
+    ]);
+    for line in [
+        "db, err := sql.Open(\"mysql\", os.Getenv(\"DSN\"))",
+        "dsn := fmt.Sprintf(\"%s:%s@tcp(%s)/%s\", user, pass, host, name)",
+        "dsn := \"root@tcp(127.0.0.1:3306)/test\"",
+    ] {
+        assert_eq!(red(line), line, "{line}");
+    }
+}
+
 /// A signing secret written into code as a string literal: JWT libraries' `sign`, `encode`,
 /// `decode` and `verify`, Node's `createHmac`, Python's `hmac.new`.
 #[test]

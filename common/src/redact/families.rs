@@ -990,6 +990,11 @@ const ROWS: &[Row] = &[
         r"\b(?:mysql(?:dump|admin)?|mariadb(?:-dump|-admin)?)\b[^\n]*?[ \t]-p(?P<secret>[^\s-][^\s]{5,})"
     ),
     tok!(
+        "mysql_dsn",
+        ["@tcp", "@unix"],
+        r#"(?:^|[\s"'=(`])[A-Za-z0-9_.-]{1,64}:(?P<secret>[A-Za-z0-9!#$&()*+,.;<=>?\[\]^_{|}~-]{1,40})@(?:tcp|unix)\("#
+    ),
+    tok!(
         "htpasswd",
         ["$apr1$", "$2y$", "$2a$", "$2b$"],
         r"\b[a-z_][a-z0-9_.-]*:(?P<secret>\$(?:apr1|2[aby])\$[./A-Za-z0-9$]{20,})"

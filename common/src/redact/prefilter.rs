@@ -421,6 +421,9 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
             line.windows(3)
                 .any(|w| matches!(w, [b' ' | b'\t', b'-', b'p']))
                 || memchr::memmem::find(line, b"\\t-p").is_some()
+                // Go's driver: `sql.Open("mysql", "USER:VALUE@tcp(HOST)/DB")`.
+                || memchr::memmem::find(line, b"@tcp(").is_some()
+                || memchr::memmem::find(line, b"@unix(").is_some()
         }
         // `kubeadm join … abcdef.0123456789abcdef`: a bootstrap token anywhere on the line.
         b"kubeadm" => true,
