@@ -681,11 +681,11 @@ fn dockerfile_env_and_makefile_defaults_are_redacted() {
 
 /// Each line of `cases` redacted on its own, the secret (`@@` in the line) gone and the rest
 /// as written.
-fn each_redacted(cases: &[&str]) {
+fn each_redacted(cases: &[impl AsRef<str>]) {
     let mut leaks = Vec::new();
     for (i, line) in cases.iter().enumerate() {
         let secret = format!("Zq8wLmN3pX{i:02}vR");
-        let line = line.replace("@@", &secret);
+        let line = line.as_ref().replace("@@", &secret);
         let out = red(&line);
         if contains(out.as_bytes(), &secret) || out != line.replace(&secret, REDACTED) {
             leaks.push(format!("{line}\n   -> {out}"));
@@ -698,6 +698,14 @@ fn each_redacted(cases: &[&str]) {
         cases.len(),
         leaks.join("\n")
     );
+}
+
+/// `text` as a tool's output in Claude's stream-json: one line, its line breaks escaped.
+fn tool_result(text: &str) -> String {
+    let body = serde_json::to_string(text).expect("a string serialises");
+    format!(
+        r#"{{"type":"user","message":{{"content":[{{"type":"tool_result","content":{body}}}]}}}}"#
+    )
 }
 
 /// Commands that set a secret by name, with the value as the next argument: Windows' `setx`,
@@ -1188,9 +1196,8 @@ fn a_private_jwk_and_a_signed_urls_signature_are_redacted() {
         "{}",
         red(pretty)
     );
-    let okp = format!(
-        r#"{{"type":"user","message":{{"content":[{{"type":"tool_result","content":"{}"}}]}}}}"#,
-        r#"{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"d\":\"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A\",\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\"}"#
+    let okp = tool_result(
+        r#"{"kty":"OKP","crv":"Ed25519","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#,
     );
     assert!(
         !red(&okp).contains("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"),
@@ -1263,9 +1270,9 @@ fn a_password_set_to_a_value_in_prose_is_redacted() {
 #[test]
 fn client_forms_after_other_lines_of_a_tools_output_are_redacted() {
     let wrap = |cmd: &str| {
-        format!(
-            r#"{{"type":"user","message":{{"content":[{{"type":"tool_result","content":"$ date\nThu Dec  3 10:00:00 UTC 2026\n{cmd}\nok\n"}}]}}}}"#
-        )
+        tool_result(&format!(
+            "$ date\nThu Dec  3 10:00:00 UTC 2026\n{cmd}\nok\n"
+        ))
     };
     let cases: Vec<String> = [
         "ipmitool -I lanplus -H 10.0.0.5 -U admin -P @@ power status",
@@ -1283,7 +1290,6 @@ fn client_forms_after_other_lines_of_a_tools_output_are_redacted() {
     .iter()
     .map(|c| wrap(c))
     .collect();
-    let cases: Vec<&str> = cases.iter().map(String::as_str).collect();
     each_redacted(&cases);
 }
 
@@ -1298,10 +1304,7 @@ fn forms_that_need_a_lines_start_in_a_file_the_read_tool_shows_are_redacted() {
             .enumerate()
             .map(|(i, l)| format!("{:6}\u{2192}{l}", i + 1))
             .collect();
-        format!(
-            r#"{{"type":"user","message":{{"content":[{{"type":"tool_result","content":"{}"}}]}}}}"#,
-            numbered.join("\\n")
-        )
+        tool_result(&numbered.join("\n"))
     };
     let cases: Vec<String> = [
         "FROM node:20\nENV DB_PASSWORD @@\nRUN npm ci",
@@ -1310,7 +1313,6 @@ fn forms_that_need_a_lines_start_in_a_file_the_read_tool_shows_are_redacted() {
     .iter()
     .map(|t| read(t))
     .collect();
-    let cases: Vec<&str> = cases.iter().map(String::as_str).collect();
     each_redacted(&cases);
     let benign = read("FROM node:20\nENV NODE_ENV production\nENV PATH /app/bin:$PATH");
     assert_eq!(red(&benign), benign);
@@ -1630,12 +1632,6 @@ fn secrets_in_printed_tables_are_redacted() {
 /// `\n` escapes.
 #[test]
 fn the_new_forms_inside_stream_json_are_redacted() {
-    let wrap = |text: &str| {
-        let body = serde_json::to_string(text).unwrap();
-        format!(
-            r#"{{"type":"user","message":{{"content":[{{"type":"tool_result","content":{body}}}]}}}}"#
-        )
-    };
     let lines: Vec<String> = [
         "define(\"SECRET_KEY\", \"@@\");",
         "conn.setPassword(\"@@\");",
@@ -1650,10 +1646,9 @@ fn the_new_forms_inside_stream_json_are_redacted() {
         "variable \"db_password\" {\n  type    = string\n  default = \"@@\"\n}\n",
     ]
     .iter()
-    .map(|t| wrap(t))
+    .map(|t| tool_result(t))
     .collect();
-    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-    each_redacted(&refs);
+    each_redacted(&lines);
 }
 
 /// Lines built at random from the pieces the command, code, table and next-line forms read
