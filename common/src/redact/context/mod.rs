@@ -14,6 +14,7 @@ mod code;
 mod commands;
 mod data;
 mod names;
+mod prose;
 mod values;
 
 use data::{beside, skip};
@@ -95,7 +96,7 @@ pub(super) fn after_string_prefix(line: &[u8], v: usize) -> usize {
 }
 
 /// A Markdown code span of one word at `v` (`` `…` ``), its backticks left out.
-fn code_span(line: &[u8], v: usize) -> Option<(usize, usize)> {
+pub(super) fn code_span(line: &[u8], v: usize) -> Option<(usize, usize)> {
     if line.get(v) != Some(&b'`') {
         return None;
     }
@@ -289,50 +290,13 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         if let Some(f) = commands::after_name(named) {
             return Some(f);
         }
-        // A sentence that names a password and gives it after a colon: `A temporary password
-        // is generated for root@localhost: …` (MySQL), `Your password is: …`.
-        if strength == Strength::Strong
-            && let Some(f) = sentence_label(line, s, e, &lname)
-        {
-            return Some(f);
-        }
-        // Prose: `I set the password to …`, `changed the admin password to `…``: a verb that
-        // sets it a few words before the name, the value judged as prose (`to expire`, `to
-        // something stronger` stay).
-        if q == p + 1 && line[q..].starts_with(b"to ") && set_before(line, s) {
-            let w = blanks(q + 3);
-            let (v, end) = code_span(line, w).unwrap_or_else(|| quoted_or_word(line, w));
-            return value(line, s, v, end, Strength::Weak, &lname, true);
-        }
-        // Prose: `The password is …` — judged as after a weak name, so that `is required`,
-        // `is expired` and `is 32 characters long` stay.
-        if q == p + 1 && line[q..].starts_with(b"is ") {
-            let w = blanks(q + 3);
-            let (v, end) = code_span(line, w).unwrap_or_else(|| quoted_or_word(line, w));
-            let closed = end + usize::from(v > w && line.get(end) == Some(&b'`'));
-            let after = line.get(closed..).unwrap_or_default();
-            // The sentence ends: punctuation or nothing to the line's end, or the JSON string
-            // that holds it (a tool's output in stream-json).
-            let tail = after
-                .iter()
-                .position(|b| !b".,;!)".contains(b))
-                .map_or(&after[after.len()..], |i| &after[i..]);
-            let json = line[..s].contains(&b'"');
-            let ends = tail.first() == Some(&b'"') && json
-                || after
-                    .iter()
-                    .take_while(|b| !matches!(b, b'\n' | b'\r'))
-                    .all(|b| b.is_ascii_whitespace() || b".,;!'\")".contains(b))
-                // In a view the next line of a tool's output may follow (see `sentence_label`).
-                || json && tail.first() == Some(&b' ') && no_word(&line[v..end]);
-            return if ends {
-                value(line, s, v, end, Strength::Weak, &lname, false)
-            } else {
-                None
-            };
+        // Prose and its labels: `Your password is: …`, `I set the password to …`, `The
+        // password is …` (each decides when its form is there).
+        if let Some(found) = prose::after_name(named) {
+            return found;
         }
         // A numbered label: Vault's `Unseal Key 1: …`.
-        if let Some(f) = numbered_label(line, s, q, strength, &lname) {
+        if let Some(f) = prose::numbered_label(line, s, q, strength, &lname) {
             return Some(f);
         }
         // Code's syntax: `define('NAME', '…')`, `setPassword("…")`, `#define NAME "…"`.
@@ -671,100 +635,6 @@ fn run_end(line: &[u8], v: usize, quote: Option<u8>) -> usize {
 fn value_run(line: &[u8], s: usize, v: usize, st: Strength, lname: &[u8]) -> Option<Found> {
     let end = run_end(line, v, None);
     value(line, s, v, end, st, lname, false)
-}
-
-/// The value of a sentence that names a password at `s..e` and ends in `: VALUE`: a few plain
-/// words between (`for root@localhost`, `is`, `for the elastic built-in superuser is`), then
-/// the colon, then one word to the line's end or to the end of the JSON string that holds it.
-/// Judged as prose: a lower-case word (`password reset for user: bob`) is none.
-fn sentence_label(line: &[u8], s: usize, e: usize, lname: &[u8]) -> Option<Found> {
-    const MOST_WORDS: usize = 8;
-    let mut at = e;
-    let mut words = 0;
-    while line.get(at) == Some(&b' ') {
-        let w = at + 1;
-        let end = w + line[w..]
-            .iter()
-            .position(|&b| !(b.is_ascii_alphanumeric() || b"@._-".contains(&b)))
-            .unwrap_or(line.len() - w);
-        if end == w {
-            break;
-        }
-        words += 1;
-        if words > MOST_WORDS {
-            return None;
-        }
-        at = end;
-    }
-    // `… superuser is : VALUE`
-    if line[at..].starts_with(b" :") {
-        at += 1;
-    }
-    if words == 0 || line.get(at) != Some(&b':') || line.get(at + 1) != Some(&b' ') {
-        return None;
-    }
-    let w = blanks(line, at + 1);
-    let (v, end) = quoted_or_word(line, w);
-    let closed = end + usize::from(v > w && matches!(line.get(end), Some(b'\'' | b'"')));
-    let rest = &line[closed..];
-    let rest = &rest[..rest
-        .iter()
-        .position(|&b| b == b'\n' || b == b'\r')
-        .unwrap_or(rest.len())];
-    // Nothing after the value but the JSON string's end. Inside a JSON string (a tool's output
-    // in stream-json) an escaped line break reads as a blank, so more text may follow there:
-    // then only a value no word is (a digit or a symbol in it) counts.
-    let json = line[..s].contains(&b'"');
-    let ends = rest.trim_ascii().is_empty()
-        || json && rest.starts_with(b"\"")
-        || json && rest.starts_with(b" ") && no_word(&line[v..end]);
-    if !ends {
-        return None;
-    }
-    value(line, s, v, end, Strength::Weak, lname, true)
-}
-
-/// Whether one of the three words before `s` (in the same sentence) sets what follows:
-/// `set`, `changed`, `reset`, `updated`, `rotated` and their forms.
-fn set_before(line: &[u8], s: usize) -> bool {
-    const VERBS: &[&[u8]] = &[
-        b"set", b"sets", b"setting", b"change", b"changed", b"changes", b"reset", b"resets",
-        b"update", b"updated", b"updates", b"rotate", b"rotated", b"rotates",
-    ];
-    let from = line_start(line, s);
-    line[from..s]
-        .split(|&b| b == b' ')
-        .rev()
-        .filter(|w| !w.is_empty())
-        .take(4)
-        .take_while(|w| !w.ends_with(b".") && !w.ends_with(b":"))
-        .any(|w| {
-            let w = w.to_ascii_lowercase();
-            names::eq_any(&w, VERBS)
-        })
-}
-
-/// Whether `v` is no word of prose: 8 bytes or more, letters with a digit or a symbol.
-fn no_word(v: &[u8]) -> bool {
-    v.len() >= 8
-        && v.iter().any(|b| !b.is_ascii_alphabetic())
-        && v.iter().any(u8::is_ascii_alphabetic)
-}
-
-/// A name numbered before its colon (`Unseal Key 1: VALUE`): `q` at the number.
-fn numbered_label(
-    line: &[u8],
-    s: usize,
-    q: usize,
-    strength: Strength,
-    lname: &[u8],
-) -> Option<Found> {
-    let digits = line[q..].iter().take_while(|b| b.is_ascii_digit()).count();
-    if !(1..=3).contains(&digits) || line[q + digits..].get(..2) != Some(b": ") {
-        return None;
-    }
-    let (v, end) = quoted_or_word(line, blanks(line, q + digits + 2));
-    value(line, s, v, end, strength, lname, false)
 }
 
 /// Whether the `password` at `s..e`, its value at `v`, is a `.netrc` entry: the token in lower
