@@ -1796,3 +1796,102 @@ fn random_lines_of_the_forms_pieces_keep_their_shape() {
         }
     }
 }
+
+/// A secret's name whose value is a list: every item goes, not only the first. JSON's and
+/// TOML's arrays, YAML's flow sequence, a variable's comma-separated values, Vault's `operator
+/// init -format=json` (its unseal and recovery keys, in base64 and hex) as printed and as a
+/// tool's output in stream-json, pretty-printed over lines; Vault's `Recovery Key N:`.
+#[test]
+fn every_item_of_a_secret_list_is_redacted() {
+    let key = |i: usize| format!("Zq8wLmN3pX{i:02}vR");
+    let cases: Vec<String> = vec![
+        r#""api_keys": ["@1", "@2"]"#.into(),
+        r#"{"unseal_keys_b64":["@1","@2","@3"],"unseal_threshold":3}"#.into(),
+        r#"{"unseal_keys_hex":["@1"],"recovery_keys_b64":["@2", "@3"]}"#.into(),
+        r#"api_keys = ["@1", "@2"]"#.into(),
+        r#"api_keys = ['@1','@2']"#.into(),
+        "passwords: [@1, @2]".into(),
+        "API_KEYS=@1,@2".into(),
+        "export ALLOWED_API_KEYS=@1,@2,@3".into(),
+        "Recovery Key 1: @1".into(),
+        "Recovery Key 2: @1".into(),
+        tool_result(
+            "{\n  \"unseal_keys_b64\": [\n    \"@1\",\n    \"@2\"\n  ],\n  \"unseal_shares\": 2\n}",
+        ),
+        tool_result("api_keys:\n  - @1\n  - \"@2\"\nport: 8080\n"),
+        tool_result("\"passwords\": [\"@1\", \"@2\"],"),
+    ];
+    let mut leaks = Vec::new();
+    for line in &cases {
+        let (mut line, mut want) = (line.clone(), line.clone());
+        for i in 1..=3 {
+            line = line.replace(&format!("@{i}"), &key(i));
+            want = want.replace(&format!("@{i}"), REDACTED);
+        }
+        let out = red(&line);
+        if (1..=3).any(|i| contains(out.as_bytes(), &key(i))) || out != want {
+            leaks.push(format!("{line}\n   -> {out}"));
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "{} of {}:\n{}",
+        leaks.len(),
+        cases.len(),
+        leaks.join("\n")
+    );
+    // Lists that hold no secret stay: the names of secrets, token ids, an empty list, Rust's
+    // array types, a comprehension, mount's options after a password.
+    for benign in [
+        r#"    secrets: ["DB_PASSWORD", "API_KEY"]"#,
+        r#""tokens": [15496, 11, 995, 0]"#,
+        r#"token_ids: [101, 2023, 2003, 102]"#,
+        r#""api_keys": []"#,
+        "    password: [u8; 32],",
+        "    secret: [0u8; 64],",
+        "tokens = [tok.strip() for tok in text.split()]",
+        "secrets = [s for s in names if s]",
+        r#""api_keys": ["[REDACTED]", "[REDACTED]"]"#,
+        "API_KEYS=[REDACTED],[REDACTED]",
+        r#"{"type":"assistant","message":{"usage":{"input_tokens":[12,13],"output_tokens":5}}}"#,
+    ] {
+        assert_eq!(red(benign), benign);
+    }
+    // Over real lines (an `exec`'s output, a file, a diff), whole and cut into small chunks,
+    // each with rules of its own (a value learned in one run is redacted in the next).
+    for text in [
+        "{\n  \"unseal_keys_b64\": [\n    \"@1\",\n    \"@2\"\n  ],\n  \"unseal_shares\": 2\n}\n",
+        "api_keys = [\n  \"@1\",\n  \"@2\",\n  \"@3\",\n]\n",
+        "api_keys:\n  - @1\n  - \"@2\"\nport: 8080\n",
+    ] {
+        let (mut line, mut want) = (text.to_string(), text.to_string());
+        for i in 1..=3 {
+            line = line.replace(&format!("@{i}"), &key(i));
+            want = want.replace(&format!("@{i}"), REDACTED);
+        }
+        for cut in [line.len(), 7, 1] {
+            let chunks: Vec<&[u8]> = line.as_bytes().chunks(cut).collect();
+            let (out, _) = run(&rules_with(&[]), &chunks);
+            assert_eq!(String::from_utf8(out).unwrap(), want, "in chunks of {cut}");
+        }
+    }
+    for benign in [
+        "ports:\n  - 8080\n  - 9090\n",
+        "api_keys: []\npassword:\n  min_length: 12\n",
+        "\"api_keys\": [\n  ],\n",
+        // A Cargo feature's list; code's key constants.
+        "auth = [\n    \"base64\",\n    \"validate-request\",\n]\n",
+        "    let test_keys = [\n        0x1111111111111111,\n        0x2222222222222222,\n    ];\n",
+        "    let keys = [0x1234567890ABCDEF, 0x2345678901BCDEF0];\n",
+    ] {
+        assert_eq!(red(benign), benign);
+    }
+    let mount = format!(
+        "mount -t cifs //s/x /mnt -o username=u,password={},vers=3.0",
+        key(1)
+    );
+    assert_eq!(
+        red(&mount),
+        format!("mount -t cifs //s/x /mnt -o username=u,password={REDACTED},vers=3.0")
+    );
+}

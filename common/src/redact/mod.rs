@@ -450,28 +450,45 @@ impl Redactor {
                 next[SRC_VALUES] = 0;
             }
             // `- name: DB_PASSWORD`, `password: |`, `"password":`, `--password \` alone on
-            // its line: the next line may give its value.
-            let mut given = None;
+            // its line: the next line may give its value; after `"api_keys": [` or YAML's
+            // `api_keys:`, each line an item until one that is not.
+            let mut given: Vec<(usize, usize, Span)> = Vec::new();
             if let Some((strength, a, b, how)) = context::name_given_as_data(line) {
                 let after = &rest[start + line.len()..];
-                match after.iter().position(is_sep) {
-                    // Wait for the value's line, a bounded amount: past it, output goes on.
-                    None if !fin && after.len() < MAX_MATCH => return Flow::Hold(start),
-                    None if !fin => {}
-                    found => {
-                        let n = found.map_or(after.len(), |p| p + 1);
-                        if let Some((va, vb)) = context::value_line(&after[..n], strength, how) {
-                            let rule = self.rules.context_rule(&line[a..b]);
-                            given = Some((
-                                n,
-                                Span {
-                                    start: va,
-                                    end: vb,
-                                    rule,
-                                    ctx: 0,
-                                },
-                            ));
+                let rule = self.rules.context_rule(&line[a..b]);
+                let mut off = 0;
+                loop {
+                    let seg = &after[off..];
+                    if seg.is_empty() && !given.is_empty() {
+                        // A list's items up to here: the next line may hold another.
+                        if !fin && after.len() < MAX_MATCH {
+                            return Flow::Hold(start);
                         }
+                        break;
+                    }
+                    let n = match seg.iter().position(is_sep) {
+                        // Wait for the value's line, a bounded amount: past it, output goes on.
+                        None if !fin && after.len() < MAX_MATCH => return Flow::Hold(start),
+                        None if !fin => break,
+                        found => found.map_or(seg.len(), |p| p + 1),
+                    };
+                    let Some((va, vb)) = context::value_line(&seg[..n], strength, how) else {
+                        break;
+                    };
+                    let (start, end, ctx) = (va, vb, 0);
+                    given.push((
+                        off,
+                        n,
+                        Span {
+                            start,
+                            end,
+                            rule,
+                            ctx,
+                        },
+                    ));
+                    off += n;
+                    if !matches!(how, context::NextLine::Items | context::NextLine::Dashed) {
+                        break;
                     }
                 }
             }
@@ -505,11 +522,13 @@ impl Redactor {
             if let Some(flow) = flow {
                 return flow;
             }
-            if let Some((n, span)) = given {
-                let value_line = &batch[line_end..line_end + n];
+            for &(off, n, span) in &given {
+                let value_line = &batch[line_end + off..line_end + off + n];
                 self.rules.learned.add(&value_line[span.start..span.end]);
                 self.emit(value_line, &[span], out);
-                (emitted, from) = (line_end + n, line_end + n);
+                (emitted, from) = (line_end + off + n, line_end + off + n);
+            }
+            if !given.is_empty() {
                 self.refresh_learned();
                 next[SRC_VALUES] = 0;
             }

@@ -394,8 +394,14 @@ impl Rules {
         // overlaps) finds one in every name that holds a literal, at SIMD speed on long lines.
         self.finders.keywords.each(view, |s, _| {
             if let Some(f) = context::at(view, s) {
-                let name = &view[f.ctx..f.start];
-                push(&mut found, f.start, f.end, self.context_rule(name), f.ctx);
+                let rule = self.context_rule(&view[f.ctx..f.start]);
+                push(&mut found, f.start, f.end, rule, f.ctx);
+                // A list's other items (`"api_keys": ["…", "…"]`).
+                let mut item = f;
+                while let Some(g) = context::next_in_list(view, &item) {
+                    push(&mut found, g.start, g.end, rule, g.ctx);
+                    item = g;
+                }
             }
         });
         for caps in self.url.captures_iter(view) {

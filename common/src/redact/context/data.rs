@@ -50,6 +50,7 @@ pub(super) fn private_jwk(line: &[u8], hit: usize) -> Option<Found> {
         ctx: open,
         start,
         end: last,
+        list: None,
     })
 }
 
@@ -220,6 +221,11 @@ pub(crate) enum NextLine {
     Quoted,
     /// The first word: a shell line continued (`DB_PASSWORD=\`, `--password \`).
     FirstWord,
+    /// An item of a list, on each line until one that is not: a quoted string or a word and
+    /// its comma (`"api_keys": [`, then `"…",`).
+    Items,
+    /// As [`NextLine::Items`], a YAML block sequence's: `api_keys:`, then `- …` lines.
+    Dashed,
     /// One word alone on the line, judged as prose: after a sentence that names a password and
     /// ends its line with a colon (Elasticsearch's `Password for the elastic user (reset with
     /// …):`, `Your new password is:`).
@@ -276,12 +282,25 @@ pub(crate) fn name_given_as_data(line: &[u8]) -> Option<(Strength, usize, usize,
             None if r.len() < t.len() - 1 => (r.len(), NextLine::FirstWord),
             None => return None,
         }
+    } else if let Some(r) = t.strip_suffix(b"[") {
+        // `"api_keys": [`, TOML's `api_keys = [`: a list, its items on the lines after.
+        let r = r.trim_ascii_end();
+        let r = r.strip_suffix(b":").or_else(|| r.strip_suffix(b"="))?;
+        let r = r.trim_ascii_end();
+        let r = r
+            .strip_suffix(b"\"")
+            .or_else(|| r.strip_suffix(b"'"))
+            .unwrap_or(r);
+        (r.len(), NextLine::Items)
     } else if let Some(r) = t.strip_suffix(b":") {
-        // `"password":` — quoted: a YAML key alone opens a mapping, not a value.
-        if !matches!(r.last(), Some(b'"' | b'\'')) {
-            return None;
+        // `"password":`; a YAML key alone opens a mapping or a block sequence (`api_keys:`,
+        // then `- …` lines): a sequence's items are the values.
+        match r.last() {
+            Some(b'"' | b'\'') => (r.len() - 1, NextLine::Quoted),
+            // The key alone on its line (`Enter new password:` is a prompt).
+            _ if r.trim_ascii_start().iter().all(|&c| name_byte(c)) => (r.len(), NextLine::Dashed),
+            _ => return None,
         }
-        (r.len() - 1, NextLine::Quoted)
     } else {
         // `password: |`, `|-`, `|+`, `>`, `>-`, `>+`
         let r = t
@@ -334,6 +353,33 @@ pub(crate) fn value_line(line: &[u8], st: Strength, next: NextLine) -> Option<(u
             }
             (a, b)
         }
+        NextLine::Items | NextLine::Dashed => {
+            let a = skip(line, 0, b" \t");
+            let a = match (line[a..].starts_with(b"- "), next) {
+                (true, NextLine::Dashed) => skip(line, a + 2, b" \t"),
+                (false, NextLine::Items) => a,
+                _ => return None,
+            };
+            let (v, end, close) = match line.get(a) {
+                Some(&q @ (b'"' | b'\'')) => {
+                    let b = a + 1 + line[a + 1..].iter().position(|&c| c == q)?;
+                    (a + 1, b, b + 1)
+                }
+                _ => {
+                    let b = a + line[a..]
+                        .iter()
+                        .position(|c| c.is_ascii_whitespace() || *c == b',')
+                        .unwrap_or(line.len() - a);
+                    (a, b, b)
+                }
+            };
+            // Nothing after the item but its comma.
+            let rest = line[close..].trim_ascii();
+            if !(rest.is_empty() || rest == b",") {
+                return None;
+            }
+            (v, end)
+        }
         NextLine::Quoted => {
             let a = skip(line, 0, b" \t");
             if line.get(a) != Some(&b'"') {
@@ -356,5 +402,9 @@ pub(crate) fn value_line(line: &[u8], st: Strength, next: NextLine) -> Option<(u
         }
     };
     let trimmed = trim_value(&line[v..end]);
-    plausible(trimmed, st).then_some((v, v + trimmed.len()))
+    let judge = match next {
+        NextLine::Items | NextLine::Dashed => super::plausible_item,
+        _ => plausible,
+    };
+    judge(trimmed, st).then_some((v, v + trimmed.len()))
 }

@@ -17,11 +17,11 @@ mod names;
 mod prose;
 mod values;
 
+pub(crate) use data::{NextLine, name_given_as_data, value_line};
 use data::{beside, skip};
-pub(crate) use data::{name_given_as_data, value_line};
 pub(crate) use names::{Strength, classify, name_byte, secret_env_name};
-use values::trim_value;
 pub(crate) use values::{placeholder, plausible};
+use values::{plausible_item, trim_value};
 
 /// A secret found by context: `ctx` is where its name starts, `start..end` the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +29,9 @@ pub(crate) struct Found {
     pub ctx: usize,
     pub start: usize,
     pub end: usize,
+    /// The value is an item of a list of secrets (`"api_keys": ["…", "…"]`, `TOKENS=…,…`):
+    /// the items after it are read by [`next_in_list`], judged at this strength.
+    pub list: Option<Strength>,
 }
 
 /// A secret's name found in `line` with no assignment operator after it, for the readers of
@@ -344,6 +347,32 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if let Some(after) = yaml_tag_or_anchor(line, v) {
         v = blanks(after);
     }
+    // A list of secrets (`"api_keys": ["…", "…"]`, TOML's, YAML's `tokens: […]`): its first
+    // item here, the others by [`next_in_list`].
+    // A YAML block sequence read in a view, its line breaks blanks (`api_keys:   - …   - …`).
+    let dashed = line[q] == b':' && v > q + 1 && line[v..].starts_with(b"- ");
+    if line.get(v) == Some(&b'[') || dashed {
+        let (a, b) = quoted_or_word(line, blanks(v + if dashed { 2 } else { 1 }));
+        if line.get(b) == Some(&b';') {
+            return None; // Rust's array type or repeat (`secret: [0u8; 64]`), not a list
+        }
+        // Code that builds a value from pieces (`["postgres://gw", ":…@db"].concat()`); a
+        // URL's secret is its user-info's, found by the URL rule.
+        let close = line[v..].iter().position(|&c| c == b']' || c == b'\n');
+        if close.is_some_and(|c| line.get(v + c + 1) == Some(&b'.'))
+            || memchr::memmem::find(&line[a..b], b"://").is_some()
+        {
+            return None;
+        }
+        let f = value(line, s, a, b, strength, &lname, false)?;
+        if !plausible_item(&line[f.start..f.end], strength) {
+            return None;
+        }
+        return Some(Found {
+            list: Some(strength),
+            ..f
+        });
+    }
     // Terraform's `output -json`: `"db_password": {"sensitive": true, …, "value": "…"}`.
     if line.get(v) == Some(&b'{') {
         let close = line[v..]
@@ -413,7 +442,15 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     let prose = colon_blank && quote.is_none() && s >= 2 && line[s - 1] == b' ' && {
         line[s - 2].is_ascii_alphabetic()
     };
-    value(line, s, v, end, strength, &lname, prose)
+    let f = value(line, s, v, end, strength, &lname, prose)?;
+    // `API_KEYS=…,…`: a name in the plural, its values separated by commas.
+    let list = quote.is_none()
+        && line.get(f.end) == Some(&b',')
+        && PLURALS.iter().any(|p| lname.ends_with(p));
+    Some(Found {
+        list: list.then_some(strength),
+        ..f
+    })
 }
 
 /// Where a YAML tag or anchor before a value ends (`password: !!str …`, `api_key: &key …`):
@@ -731,7 +768,47 @@ fn value(
         ctx: s,
         start: v,
         end: v + trimmed.len(),
+        list: None,
     })
+}
+
+/// Last parts of a name in the plural whose unquoted value may be a comma-separated list
+/// (`API_KEYS=…,…`, `ALLOWED_TOKENS=…,…,…`).
+const PLURALS: &[&[u8]] = &[b"keys", b"tokens", b"secrets", b"passwords"];
+
+/// The item of a list after `f` (see [`Found::list`]): past the item's closing quote, a comma
+/// and blanks, the next item, quoted or not; none at the list's end or where an item is not a
+/// plausible secret. An unbracketed list (`TOKENS=a,b`) has no blank after its commas, and
+/// its items no `=` or `:` (`password=…,vers=3.0` are mount's options).
+pub(crate) fn next_in_list(line: &[u8], f: &Found) -> Option<Found> {
+    let strength = f.list?;
+    let mut i = f.end;
+    let quote = f.start.checked_sub(1).map(|q| line[q]);
+    if matches!(quote, Some(b'"' | b'\'')) && line.get(i) == quote.as_ref() {
+        i += 1;
+    }
+    let sep = blanks(line, i);
+    // A YAML sequence's items each after `- ` (read in a view, where its line breaks are
+    // blanks); the others' after a comma.
+    let item = f.start - usize::from(matches!(quote, Some(b'"' | b'\'')));
+    let w = if line[..item].ends_with(b"- ") {
+        if sep == i || !line[sep..].starts_with(b"- ") {
+            return None;
+        }
+        sep + 2
+    } else if line.get(sep) == Some(&b',') {
+        blanks(line, sep + 1)
+    } else {
+        return None;
+    };
+    let (a, b) = quoted_or_word(line, w);
+    let bracketed = line[f.ctx..f.start].contains(&b'[');
+    let spaced = line[sep] == b',' && w != sep + 1;
+    if !bracketed && (spaced || line[a..b].iter().any(|c| matches!(c, b'=' | b':'))) {
+        return None;
+    }
+    let g = value(line, f.ctx, a, b, strength, b"", false)?;
+    plausible_item(&line[g.start..g.end], strength).then_some(Found { list: f.list, ..g })
 }
 
 #[cfg(test)]

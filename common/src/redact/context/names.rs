@@ -66,8 +66,9 @@ pub(super) const KEY_QUALIFIERS: &[&[u8]] = &[
     b"webhook",
     b"x",
     b"subscription",
-    // Vault's `Unseal Key 1: …`.
+    // Vault's `Unseal Key 1: …`, `Recovery Key 1: …` (and BitLocker's recovery key).
     b"unseal",
+    b"recovery",
     b"consumer",
     b"storage",
     b"sas",

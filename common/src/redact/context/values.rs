@@ -267,3 +267,13 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
     }
     true
 }
+
+/// Whether `v`, an item of a list after a secret's name, is plausible: as [`plausible`], and
+/// after a weak name (`auth = [`, `test_keys = [`) not a number literal of code
+/// (`0x1111111111111111`) and not short (`"base64"`, a Cargo feature's).
+pub(super) fn plausible_item(v: &[u8], strength: Strength) -> bool {
+    let number = v.len() > 2
+        && (v.starts_with(b"0x") || v.starts_with(b"0X"))
+        && v[2..].iter().all(|b| b.is_ascii_hexdigit() || *b == b'_');
+    plausible(v, strength) && (strength == Strength::Strong || v.len() >= 12 && !number)
+}
