@@ -1895,3 +1895,48 @@ fn every_item_of_a_secret_list_is_redacted() {
         format!("mount -t cifs //s/x /mnt -o username=u,password={REDACTED},vers=3.0")
     );
 }
+
+/// A password given by its place among a connection call's arguments, as code and its
+/// tutorials write it: Python's `pymysql.connect(HOST, USER, "…")` and `ftplib.FTP(…)`, PHP's
+/// `mysqli`, `mysql_connect` and `PDO`, Java's `DriverManager.getConnection(URL, USER, "…")`,
+/// python-ldap's `simple_bind_s(DN, "…")`, Go's `smtp.PlainAuth("", USER, "…", HOST)` and
+/// `ssh.Password("…")`; in a file's text and in a tool's output in stream-json.
+#[test]
+fn a_password_given_by_its_place_in_a_connection_call_is_redacted() {
+    let cases = [
+        r#"conn = pymysql.connect("localhost", "root", "@@", "app")"#,
+        "conn = pymysql.connect('localhost', 'root', '@@')",
+        r#"mysqli_connect("localhost", "root", "@@", "app");"#,
+        r#"$conn = new mysqli("localhost", "root", "@@", "app");"#,
+        "$link = mysql_connect('localhost', 'root', '@@');",
+        r#"Connection c = DriverManager.getConnection("jdbc:mysql://db/app", "root", "@@");"#,
+        r#"ftp = FTP("ftp.example.com", "user", "@@")"#,
+        r#"ftp = ftplib.FTP_TLS("ftp.example.com", "user", "@@")"#,
+        "$pdo = new PDO($dsn, 'root', '@@');",
+        r#"$pdo = new PDO("mysql:host=db;dbname=app", "root", "@@", $options);"#,
+        r#"l.simple_bind_s("cn=admin,dc=example,dc=org", "@@")"#,
+        r#"auth := smtp.PlainAuth("", "me@example.com", "@@", "smtp.example.com")"#,
+        r#"Auth: []ssh.AuthMethod{ssh.Password("@@")},"#,
+    ];
+    each_redacted(&cases);
+    let wrapped: Vec<String> = cases
+        .iter()
+        .map(|c| tool_result(&format!("     4→import os\n     5→{c}\n")))
+        .collect();
+    each_redacted(&wrapped);
+    for benign in [
+        "conn = pymysql.connect(host, user, password, db)",
+        r#"conn = pymysql.connect(host="db", user="root", password=os.environ["DB_PASSWORD"])"#,
+        "Connection c = DriverManager.getConnection(url, user, pass);",
+        "Connection c = DriverManager.getConnection(url, props);",
+        "pool.getConnection((err, conn) => {",
+        r#"ftp = FTP("ftp.example.com")"#,
+        "$pdo = new PDO($dsn, $user, $pass);",
+        "mysqli_connect($host, $user, $pass, $db);",
+        r#"auth := smtp.PlainAuth("", from, password, host)"#,
+        "Auth: []ssh.AuthMethod{ssh.Password(pass)},",
+        "l.simple_bind_s(dn, pw)",
+    ] {
+        assert_eq!(red(benign), benign);
+    }
+}

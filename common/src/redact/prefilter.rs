@@ -197,7 +197,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "auth",
     "Hmac(",
     "nssl",
-    "assw",
+    "_bind_s(",
     "lainText",
     "PWD",
     "qlplus",
@@ -218,7 +218,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     ".key",
     "AUTH",
     "$apr1$",
-    "$2y$",
+    "TP(",
     "jwt.",
     "mbclient",
     ".KEY",
@@ -259,9 +259,9 @@ pub(crate) const KEYWORDS: &[&str] = &[
     // `login`, `ldap`, `mongo` and `identified` together took +34 %).
     " -p ",
     "mac.new(",
-    "EKIT",
+    "TP_TLS(",
     "IED BY",
-    "ACES",
+    "etConnection(",
     "Sfdc",
     // `ldapsearch -w …`, `zip -P …`, `rabbitmqctl add_user NAME …` (+2 % and +4 %).
     " -w ",
@@ -279,7 +279,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "$6$",
     "OKEN",
     "Box",
-    "piKey",
+    "DO(",
     "mysql",
     "redential",
     "MGUR",
@@ -292,6 +292,13 @@ pub(crate) const KEYWORDS: &[&str] = &[
     // signature.
     "_KEY",
     "Signature=",
+    // Calls that take a password by its place (`context::code::POSITIONAL`), placed by
+    // `keyword_layout.py`: each took the place of the literal moved here.
+    "ACES",
+    "$2y$",
+    "EKIT",
+    "piKey",
+    "assw",
 ];
 
 /// Services of the case-insensitive rows whose values can be shorter than a run (Dropbox's 15
@@ -424,6 +431,8 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
                 // Go's driver: `sql.Open("mysql", "USER:VALUE@tcp(HOST)/DB")`.
                 || memchr::memmem::find(line, b"@tcp(").is_some()
                 || memchr::memmem::find(line, b"@unix(").is_some()
+                // `pymysql.connect(HOST, USER, "…")`, PHP's `mysqli_connect(…)`.
+                || context::positional_call(buf, hit)
         }
         // `kubeadm join … abcdef.0123456789abcdef`: a bootstrap token anywhere on the line.
         b"kubeadm" => true,
@@ -448,8 +457,12 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         b"IED BY" => buf[..hit].ends_with(b"IDENTIF"),
         b"ied by" => buf[..hit].ends_with(b"identif"),
         b"lainText" => buf[..hit].ends_with(b"-AsP"),
-        // A login call's password (`smtp.login(user, "…")`): judged on its line.
+        // A login call's password (`smtp.login(user, "…")`), a connection call's
+        // (`getConnection(URL, USER, "…")`): judged on its line.
         b"login(" => true,
+        b"etConnection(" | b"TP(" | b"TP_TLS(" | b"DO(" | b"_bind_s(" => {
+            context::positional_call(buf, hit)
+        }
         // A JSON-escaped ESC: colour codes in stream-json may split a secret.
         b"\\u001b" | b"\\u001B" => true,
         b"earer" | b"EARER" => buf.get(hit + 5) == Some(&b' '),

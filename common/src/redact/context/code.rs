@@ -120,6 +120,10 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
             let (a, b) = quoted_word(line, blanks(line, p + 1))?;
             return literal(line, s, a, b, lname);
         }
+        // Go's `smtp.PlainAuth(IDENTITY, USER, "…", HOST)`: the password third.
+        if method == b"plainauth" {
+            return password_argument(line, p + 1, 2);
+        }
         // A builder's method named for the secret: `.password("…")`, `.api_key("…")`.
         if line[s] == b'.' || s > 0 && line[s - 1] == b'.' {
             let (a, b) = quoted_word(line, blanks(line, p + 1))?;
@@ -133,6 +137,11 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
         {
             let (a, b) = pair_second(line, p)?;
             return value(line, s, a, b, Strength::Strong, lname, false);
+        }
+        // A package's function named for the secret: Go's `ssh.Password("…")`.
+        if lname.contains(&b'.') {
+            let (a, b) = quoted_word(line, blanks(line, p + 1))?;
+            return literal(line, s, a, b, lname);
         }
         return None;
     }
@@ -216,6 +225,48 @@ pub(super) fn plain_text_secure_string(line: &[u8], hit: usize) -> Option<Found>
     }
     let (a, b) = quoted_or_word(line, v);
     value(line, c, a, b, Strength::Strong, b"password", false)
+}
+
+/// Calls that take a password by its place: the call's name and bracket, how far into it the
+/// keyword literal that finds it starts, and the argument's index. Java's
+/// `DriverManager.getConnection(URL, USER, "…")` (`etConnection(`), Python's `ftplib.FTP(HOST,
+/// USER, "…")` and `FTP_TLS` (`TP(`, `TP_TLS(`), `pymysql.connect(HOST, USER, "…", DB)`,
+/// python-ldap's `simple_bind_s(DN, "…")`, PHP's `new PDO(DSN, USER, "…")` (`DO(`),
+/// `mysqli_connect(…)`, `new mysqli(…)` and `mysql_connect(…)` (found by the `mysql` of
+/// their names).
+const POSITIONAL: &[(&[u8], usize, usize)] = &[
+    (b"getConnection(", 1, 2),
+    (b"FTP(", 1, 2),
+    (b"FTP_TLS(", 1, 2),
+    (b"PDO(", 1, 2),
+    (b"_bind_s(", 0, 1),
+    (b"mysql.connect(", 0, 2),
+    (b"mysqli_connect(", 0, 2),
+    (b"mysqli(", 0, 2),
+    (b"mysql_connect(", 0, 2),
+];
+
+/// The call of [`POSITIONAL`] whose keyword literal is at `hit`: where its arguments start, and
+/// the password's index among them.
+pub(super) fn positional_call(line: &[u8], hit: usize) -> Option<(usize, usize)> {
+    POSITIONAL.iter().find_map(|&(call, off, nth)| {
+        (hit >= off && line[hit - off..].starts_with(call)).then_some((hit - off + call.len(), nth))
+    })
+}
+
+/// The password given as argument `nth` of the call whose arguments start at `at`, a string
+/// literal; names and lookups (`getConnection(url, user, pass)`) are none.
+pub(super) fn password_argument(line: &[u8], at: usize, nth: usize) -> Option<Found> {
+    let mut v = blanks(line, at);
+    for _ in 0..nth {
+        let end = argument_end(line, v)?;
+        if line[end] != b',' {
+            return None;
+        }
+        v = blanks(line, end + 1);
+    }
+    let (a, b) = quoted_word(line, v)?;
+    value(line, at, a, b, Strength::Strong, b"password", false)
 }
 
 /// Where the argument at `at` ends: at a comma or the closing bracket at its own depth, past

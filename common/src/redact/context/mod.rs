@@ -157,6 +157,9 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if line[hit..].starts_with(b"\"kty") {
         return data::private_jwk(line, hit);
     }
+    if let Some((args, nth)) = code::positional_call(line, hit) {
+        return code::password_argument(line, args, nth);
+    }
     if line[hit..].starts_with(b"login(") {
         return code::login_call(line, hit + 6);
     }
@@ -481,6 +484,12 @@ fn yaml_tag_or_anchor(line: &[u8], v: usize) -> Option<usize> {
         _ => !rest.is_empty() && !rest.iter().any(|b| b" \t,;(){}<>&".contains(b)),
     };
     alone.then_some(w)
+}
+
+/// Whether the keyword literal at `hit` is in a call that takes a password by its place
+/// (`getConnection(URL, USER, "…")`, `pymysql.connect(…)`).
+pub(crate) fn positional_call(line: &[u8], hit: usize) -> bool {
+    code::positional_call(line, hit).is_some()
 }
 
 /// Whether the short flag at `hit` (` -p `, ` -w `, ` -P `) gives a password by its command's
