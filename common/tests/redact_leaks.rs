@@ -1940,3 +1940,39 @@ fn a_password_given_by_its_place_in_a_connection_call_is_redacted() {
         assert_eq!(red(benign), benign);
     }
 }
+
+/// A value a secret store's CLI stores, whatever name it is stored under (`az keyvault secret
+/// set --name db --value …`, `aws ssm put-parameter … --type SecureString`, a data file that is
+/// an `echo` in a process substitution); the password that `poetry publish` and `dotnet nuget
+/// add|update source` take by `-p`; HTTPie's bearer token (`-A bearer -a …`); a default
+/// assigned with Ruby's `||=` or JavaScript's `??=`.
+#[test]
+fn a_value_stored_by_a_secret_store_or_given_by_a_publishers_flag_is_redacted() {
+    each_redacted(&[
+        "az keyvault secret set --vault-name v --name db --value @@",
+        "az keyvault secret set --name db --vault-name v --value \"@@\"",
+        "aws ssm put-parameter --name /db/pw --value @@ --type SecureString",
+        "aws ssm put-parameter --type SecureString --name app-cfg --value '@@'",
+        "gcloud secrets create db --data-file=<(echo -n @@)",
+        "gcloud secrets versions add db --data-file=<(printf '%s' '@@')",
+        "poetry publish -u __token__ -p @@",
+        "poetry publish --build -u __token__ -p '@@'",
+        "dotnet nuget add source https://x -n x -u u -p @@ --store-password-in-clear-text",
+        "dotnet nuget update source x -u u -p @@",
+        "http -A bearer -a @@ https://api.example.com",
+        "https --auth-type=bearer -a @@ api.example.com",
+        "ENV[\"API_KEY\"] ||= \"@@\"",
+        "process.env.API_TOKEN ??= \"@@\";",
+        r#"{"type":"assistant","message":{"content":[{"type":"tool_use","name":"Bash","input":{"command":"aws ssm put-parameter --name /db/pw --value @@ --type SecureString"}}]}}"#,
+    ]);
+    for benign in [
+        "aws ssm put-parameter --name /app/region --value eu-west-1 --type String",
+        "aws ssm get-parameter --name /db/pw --with-decryption --type SecureString",
+        "az keyvault secret show --vault-name v --name db",
+        "poetry run pytest -p no:cacheprovider",
+        "http -a deploy https://x",
+        "ENV[\"API_KEY\"] ||= ENV.fetch(\"KEY\")",
+    ] {
+        assert_eq!(red(benign), benign);
+    }
+}

@@ -299,6 +299,8 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "EKIT",
     "piKey",
     "assw",
+    // `aws ssm put-parameter … --type SecureString`.
+    "cureString",
 ];
 
 /// Services of the case-insensitive rows whose values can be shorter than a run (Dropbox's 15
@@ -460,6 +462,7 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         // A login call's password (`smtp.login(user, "…")`), a connection call's
         // (`getConnection(URL, USER, "…")`): judged on its line.
         b"login(" => true,
+        b"cureString" => hit >= 2 && &buf[hit - 2..hit] == b"Se",
         b"etConnection(" | b"TP(" | b"TP_TLS(" | b"DO(" | b"_bind_s(" => {
             context::positional_call(buf, hit)
         }

@@ -273,8 +273,20 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
         let (a, b) = quoted_or_word(line, blanks(&line[..cmd_end], e + h + 3));
         return value(line, s, a, b, Strength::Strong, lname, false);
     }
+    // A data file that is an `echo` in a process substitution: `gcloud secrets create NAME
+    // --data-file=<(echo -n VALUE)`.
+    if let Some((a, b)) = substituted_echo(line, e, cmd_end) {
+        return value(line, s, a, b, Strength::Strong, lname, false);
+    }
     let named = named_argument(line, s);
-    if named && let Some((a, b)) = value_flag(line, e, cmd_end) {
+    // A secret store's own command, whatever the secret is named: `az keyvault secret set
+    // --name db --value VALUE`.
+    let store = lname == b"secret"
+        && line[q..].starts_with(b"set ")
+        && words_before(line, s).ends_with(b"keyvault");
+    if (named || store)
+        && let Some((a, b)) = value_flag(line, e, cmd_end)
+    {
         return value(line, s, a, b, Strength::Strong, lname, false);
     }
     // Read from standard input, piped from `echo`: `echo "…" | docker login
@@ -352,6 +364,46 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
         }
     }
     None
+}
+
+/// The value an `echo` or `printf` in a process substitution gives as a file among the few
+/// words of `line[from..to]` after a name (`--data-file=<(echo -n VALUE)`): its last word,
+/// without quotes.
+fn substituted_echo(line: &[u8], from: usize, to: usize) -> Option<(usize, usize)> {
+    let open = from + memchr::memmem::find(&line[from..to], b"<(")?;
+    if words(&line[from..open]).count() > 4 {
+        return None;
+    }
+    let close = open + line[open..to].iter().position(|&b| b == b')')?;
+    let inner = &line[open + 2..close];
+    if !matches!(words(inner).next(), Some(b"echo" | b"printf")) || words(inner).count() < 2 {
+        return None;
+    }
+    let end = open + 2 + inner.trim_ascii_end().len();
+    let (a, b) = match line[end - 1] {
+        q @ (b'"' | b'\'') => (
+            open + 2 + inner[..end - open - 3].iter().rposition(|&c| c == q)? + 1,
+            end - 1,
+        ),
+        _ => (
+            line[..end].iter().rposition(|&c| c == b' ' || c == b'\t')? + 1,
+            end,
+        ),
+    };
+    (!line[a..b].starts_with(b"-")).then_some((a, b))
+}
+
+/// The value of `aws ssm put-parameter … --type SecureString … --value VALUE`, `hit` at the
+/// type's keyword literal (`cureString`) in the same command.
+pub(super) fn secure_string(line: &[u8], hit: usize) -> Option<Found> {
+    let start = command_start(line, hit);
+    let end = command_end(line, hit);
+    let cmd = &line[start..end];
+    if !words(cmd).any(|w| w == b"put-parameter") {
+        return None;
+    }
+    let (a, b) = value_flag(line, start, end)?;
+    value(line, start, a, b, Strength::Strong, b"password", false)
 }
 
 /// Whether `before` is `redis-cli`'s prompt: `HOST:PORT> ` or `HOST:PORT[DB]> `.
@@ -660,12 +712,16 @@ pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
     if !line[hit..].starts_with(b" -") || line.get(hit + 3) != Some(&b' ') {
         return None;
     }
+    let command = &line[command_start(line, hit)..hit];
     let takes = |w: &[u8]| match flag {
         // Database and broker clients whose `-p` is the password, not a port (`psql`, `ssh`
         // and `redis-cli` take a port there).
         b'p' => {
             w == b"login"
                 || w.starts_with(b"mongo")
+                // `poetry publish -p`, `dotnet nuget add|update source … -p`.
+                || w == b"publish" && words(command).any(|w| w == b"poetry")
+                || w == b"source" && words(command).any(|w| w == b"nuget")
                 || matches!(
                     w,
                     b"twine" | b"cypher-shell" | b"cqlsh" | b"influx" | b"rabbitmqadmin"
@@ -687,7 +743,6 @@ pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
         b'u' => w == b"lftp",
         _ => false,
     };
-    let command = &line[command_start(line, hit)..hit];
     // macOS' `security add-generic-password … -w VALUE` (`find-…-password -w` prints one).
     let keychain = || {
         flag == b'w'
@@ -714,8 +769,22 @@ pub(super) fn short_flag_value(line: &[u8], hit: usize) -> Option<Found> {
     } else if line[hit + 2] == b'a'
         && words(&line[command_start(line, hit)..hit]).any(|w| w.starts_with(b"http"))
     {
-        let colon = a + line[a..b].iter().position(|&c| c == b':')?;
-        (colon + 1, b)
+        // A bearer token whole (`-A bearer`, `--auth-type=bearer`), else the password after
+        // the colon.
+        let cmd = &line[command_start(line, hit)..command_end(line, hit)];
+        let bearer = [
+            &b"-A bearer"[..],
+            b"--auth-type=bearer",
+            b"--auth-type bearer",
+        ]
+        .iter()
+        .any(|f| memchr::memmem::find(cmd, f).is_some());
+        if bearer {
+            (a, b)
+        } else {
+            let colon = a + line[a..b].iter().position(|&c| c == b':')?;
+            (colon + 1, b)
+        }
     } else {
         (a, b)
     };

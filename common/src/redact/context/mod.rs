@@ -160,6 +160,9 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if let Some((args, nth)) = code::positional_call(line, hit) {
         return code::password_argument(line, args, nth);
     }
+    if line[hit..].starts_with(b"cureString") {
+        return commands::secure_string(line, hit);
+    }
     if line[hit..].starts_with(b"login(") {
         return code::login_call(line, hit + 6);
     }
@@ -265,6 +268,8 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     let blanks = |p: usize| blanks(line, p);
     let q = blanks(p);
     let op = match line.get(q..q + 2) {
+        // Ruby's `||=`, JavaScript's `??=`: a default assigned.
+        Some(b"||") | Some(b"??") if line.get(q + 2) == Some(&b'=') => 3,
         Some(b":=") | Some(b"=>") | Some(b"?=") => 2,
         // R's assignment, given a string: `api_key <- "…"`.
         Some(b"<-") if matches!(line.get(blanks(q + 2)), Some(b'"' | b'\'')) => 2,
