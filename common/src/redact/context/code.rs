@@ -250,7 +250,7 @@ const POSITIONAL: &[(&[u8], usize, usize)] = &[
 /// the password's index among them.
 pub(super) fn positional_call(line: &[u8], hit: usize) -> Option<(usize, usize)> {
     POSITIONAL.iter().find_map(|&(call, off, nth)| {
-        (hit >= off && line[hit - off..].starts_with(call)).then_some((hit - off + call.len(), nth))
+        (hit >= off && line[hit - off..].starts_with(call)).then(|| (hit - off + call.len(), nth))
     })
 }
 
