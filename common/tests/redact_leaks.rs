@@ -1976,3 +1976,75 @@ fn a_value_stored_by_a_secret_store_or_given_by_a_publishers_flag_is_redacted() 
         assert_eq!(red(benign), benign);
     }
 }
+
+/// A command whose output is a secret, run by Claude Code's Bash tool: the result is the bare
+/// value, with nothing beside it to name it (`kubectl get secret … | base64 -d`, `echo
+/// $API_KEY`, `gh auth token`, `terraform output -raw db_password`). The call's command marks
+/// its result; the value is redacted there (in the result's content and Claude Code's
+/// `tool_use_result` copy) and wherever it appears again in the run, in any chunking.
+#[test]
+fn the_output_of_a_command_that_prints_a_secret_is_redacted() {
+    let secret = "Zq8wLmN3pX07vR";
+    let call = |id: &str, command: &str| {
+        serde_json::json!({"type": "assistant", "message": {"role": "assistant", "content": [
+            {"type": "text", "text": "Let me check."},
+            {"type": "tool_use", "id": id, "name": "Bash",
+             "input": {"command": command, "description": "Read it"}}]},
+            "session_id": "2b1f"})
+        .to_string()
+    };
+    let result = |id: &str, text: &str| {
+        serde_json::json!({"type": "user", "message": {"role": "user", "content": [
+            {"tool_use_id": id, "type": "tool_result", "content": text, "is_error": false}]},
+            "session_id": "2b1f",
+            "tool_use_result": {"stdout": text.trim_end(), "stderr": "", "interrupted": false}})
+        .to_string()
+    };
+    for command in [
+        "kubectl -n argocd get secret argocd-initial-admin-secret -o jsonpath=\"{.data.password}\" | base64 -d",
+        "echo $OPENAI_API_KEY",
+        "source .env && printf '%s' \"$DB_PASSWORD\"",
+        "gh auth token",
+        "terraform output -raw db_password",
+        "vault kv get -field=password secret/app",
+        "cat /run/secrets/db",
+    ] {
+        let text = format!(
+            "{}\n{}\n{}\nthe value was {secret}\n",
+            call("toolu_01AbCdEfGhIjKlMnOpQrStUv", "ls"),
+            call("toolu_01BbCdEfGhIjKlMnOpQrStUv", command),
+            result("toolu_01BbCdEfGhIjKlMnOpQrStUv", &format!("{secret}\n")),
+        );
+        for cut in [text.len(), 64, 7] {
+            let chunks: Vec<&[u8]> = text.as_bytes().chunks(cut).collect();
+            let (out, counts) = run(&rules_with(&[]), &chunks);
+            let out = String::from_utf8(out).unwrap();
+            assert!(
+                !contains(out.as_bytes(), secret),
+                "{command} in chunks of {cut}:\n{out}"
+            );
+            assert_eq!(out.lines().count(), 4);
+            assert!(counts.values().sum::<u64>() >= 3, "{counts:?}");
+        }
+    }
+    // The same result text after a command that reads no secret, or a result of more than one
+    // word after one that does, stays.
+    for (command, text) in [
+        ("echo $HOME", format!("{secret}\n")),
+        (
+            "kubectl get secret db -o yaml",
+            format!("apiVersion: v1\nkind: {secret}\n"),
+        ),
+        (
+            "gh auth token",
+            "no oauth token found for github.com\n".to_string(),
+        ),
+    ] {
+        let lines = format!(
+            "{}\n{}\n",
+            call("toolu_01CbCdEfGhIjKlMnOpQrStUv", command),
+            result("toolu_01CbCdEfGhIjKlMnOpQrStUv", &text)
+        );
+        assert_eq!(red(&lines), lines, "{command}");
+    }
+}

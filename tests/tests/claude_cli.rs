@@ -136,3 +136,83 @@ async fn the_terminal_echo_reads_as_words_and_raw_on_request() {
     );
     assert!(!raw.contains("● "), "no markers in raw mode: {raw}");
 }
+
+/// A command whose output is a secret, run by Claude Code's Bash tool (a file in a `secrets`
+/// directory): the result is the bare value, with no name beside it and nothing in the
+/// environment to know it by. The call's command marks it; it is redacted in the runner's
+/// terminal, `claude.log`, the spool, the stored events, the gateway's files, and in Claude's
+/// answer that repeats it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bare_output_of_a_command_that_reads_a_secret_is_redacted() {
+    const SECRET: &str = "Zq8wLmN3pX07vR-from-a-file";
+    let cli = e2e::claude::cli();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = Gateway::start(dir.path());
+    let api = FakeAnthropic::start().await;
+    let home = dir.path().join("home");
+    let ws = dir.path().join("ws");
+    std::fs::create_dir_all(ws.join("secrets")).unwrap();
+    std::fs::write(ws.join("secrets/db"), format!("{SECRET}\n")).unwrap();
+
+    let mut cmd = runner(dir.path());
+    cmd.arg("--env-file")
+        .arg(&gw.runner_env)
+        .args(["start", "--cmd", "RUN: cat secrets/db"])
+        .arg("--cwd")
+        .arg(&ws)
+        .env("CLAUDE_COMMAND", &cli)
+        .envs(claude_env(&api.base_url(), &home));
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let words = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        words.lines().any(|l| l.starts_with("← Bash: [REDACTED]")),
+        "the result, redacted: {words}"
+    );
+    assert!(
+        words
+            .lines()
+            .any(|l| l.starts_with("Claude: Tool said: [REDACTED]")),
+        "the answer that repeats it: {words}"
+    );
+    let run_id = run_id_from(&stderr);
+    let stored = serde_json::to_string(&gw.events(&run_id).await).unwrap();
+    assert!(
+        stored.contains("cat secrets/db"),
+        "the call is kept: {stored}"
+    );
+    let mut places = vec![
+        (
+            "the terminal".to_string(),
+            format!("{words}{stderr}").into_bytes(),
+        ),
+        ("stored events".to_string(), stored.into_bytes()),
+    ];
+    // Everything under the test's directory but the secret's own file and Claude Code's home
+    // (its own session files): the gateway's database, WAL and log, the runner's data.
+    let mut dirs = vec![dir.path().to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p == ws || p == home {
+                continue;
+            }
+            if p.is_dir() {
+                dirs.push(p);
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                places.push((p.display().to_string(), bytes));
+            }
+        }
+    }
+    assert!(places.len() > 3, "the gateway's and the runner's files");
+    for (place, bytes) in &places {
+        assert!(
+            !bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
+            "the secret reached {place}"
+        );
+    }
+}

@@ -22,6 +22,7 @@ mod encoded;
 mod families;
 mod key;
 mod known;
+mod outputs;
 mod prefilter;
 mod rules;
 mod view;
@@ -109,6 +110,9 @@ pub struct Redactor {
     names: prefilter::NameMemo,
     /// Whether names that runs are given to hold a service's name, remembered.
     services: prefilter::NameMemo,
+    /// Claude Code's Bash calls whose commands print a secret, by id, until their results come
+    /// (see [`outputs`]).
+    calls: Vec<String>,
 }
 
 impl fmt::Debug for Redactor {
@@ -142,14 +146,16 @@ fn ends_value(b: u8) -> bool {
 }
 
 /// Sources of evidence in `lines`: ESC, keyword literals, long runs, known and learned values,
-/// extra patterns, percent escapes.
+/// extra patterns, percent escapes, and while a call that prints a secret waits for its result,
+/// tool results.
 const SRC_ESC: usize = 0;
 const SRC_KEYWORD: usize = 1;
 const SRC_RUN: usize = 2;
 const SRC_VALUES: usize = 3;
 const SRC_EXTRA: usize = 4;
 const SRC_ESCAPE: usize = 5;
-const SOURCES: usize = 6;
+const SRC_RESULT: usize = 6;
+const SOURCES: usize = 7;
 
 impl Redactor {
     pub fn new(rules: Arc<Rules>) -> Self {
@@ -164,6 +170,7 @@ impl Redactor {
             counted: true,
             names: prefilter::NameMemo::default(),
             services: prefilter::NameMemo::default(),
+            calls: Vec::new(),
         }
     }
 
@@ -391,6 +398,7 @@ impl Redactor {
                 None => rules.known.as_ref().and_then(|k| k.find_at(hay, 0)),
             },
             SRC_ESCAPE => encoded::next_escape(hay),
+            SRC_RESULT if !self.calls.is_empty() => memchr::memmem::find(hay, b"\"tool_use_id\""),
             SRC_EXTRA => rules
                 .extra_finder
                 .as_ref()
@@ -444,7 +452,36 @@ impl Redactor {
                 out.extend_from_slice(&batch[emitted..start]);
             }
             let seen = self.learned.generation;
+            // A Bash call that prints a secret (`kubectl get secret … | base64 -d`), and the
+            // secret it printed, learned before the line is scanned.
+            if outputs::secret_calls(line, &mut self.calls) {
+                // Its result is looked for in the lines after this one.
+                next[SRC_RESULT] = 0;
+            }
+            let printed = match self.calls.is_empty() {
+                true => None,
+                false => outputs::secret_result(line, &mut self.calls),
+            };
+            if let Some(word) = &printed
+                && self.rules.learned.add(word.as_bytes())
+            {
+                self.refresh_learned();
+            }
             let (mut spans, tail) = self.scan(line, true);
+            if let Some(word) = printed {
+                // Its JSON form wherever the line holds it (a value too short to be learned
+                // too).
+                let raw = serde_json::to_string(&word).unwrap_or_default();
+                let raw = &raw.as_bytes()[1..raw.len().saturating_sub(1).max(1)];
+                let rule = self.rules.context_rule(b"secret");
+                spans.extend(memchr::memmem::find_iter(line, raw).map(|at| Span {
+                    start: at,
+                    end: at + raw.len(),
+                    rule,
+                    ctx: at,
+                }));
+                spans = rules::merge(spans);
+            }
             if self.learned.generation != seen {
                 // A value learned on this line is looked for in the lines after it.
                 next[SRC_VALUES] = 0;
