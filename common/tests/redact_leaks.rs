@@ -1820,6 +1820,11 @@ fn every_item_of_a_secret_list_is_redacted() {
         ),
         tool_result("api_keys:\n  - @1\n  - \"@2\"\nport: 8080\n"),
         tool_result("\"passwords\": [\"@1\", \"@2\"],"),
+        // A file as Claude Code's Read tool shows it, each line after its number.
+        tool_result(
+            "     1→{\n     2→  \"api_keys\": [\n     3→    \"@1\",\n     4→    \"@2\"\n     5→  ]\n     6→}\n",
+        ),
+        tool_result("     1→api_keys:\n     2→  - @1\n     3→  - @2\n     4→port: 8080\n"),
     ];
     let mut leaks = Vec::new();
     for line in &cases {
@@ -1963,6 +1968,9 @@ fn a_value_stored_by_a_secret_store_or_given_by_a_publishers_flag_is_redacted() 
         "https --auth-type=bearer -a @@ api.example.com",
         "ENV[\"API_KEY\"] ||= \"@@\"",
         "process.env.API_TOKEN ??= \"@@\";",
+        // A script as Claude Code's Read tool shows it.
+        &tool_result("     1→#!/bin/sh\n     2→poetry publish -u __token__ -p @@\n"),
+        &tool_result("     1→poetry publish -u __token__ -p @@\n"),
         r#"{"type":"assistant","message":{"content":[{"type":"tool_use","name":"Bash","input":{"command":"aws ssm put-parameter --name /db/pw --value @@ --type SecureString"}}]}}"#,
     ]);
     for benign in [

@@ -6,7 +6,7 @@
 //! flag (`sshpass -p VALUE`, `htpasswd -b FILE USER VALUE`, `docker login -p VALUE`).
 
 use super::names::{Strength, eq_any};
-use super::{Found, Named, blanks, line_start, quoted_or_word, value};
+use super::{Found, Named, READ_ARROW, blanks, line_start, quoted_or_word, value};
 
 /// Commands whose name alone marks a password among their arguments; the keyword search finds
 /// them by the `pass` in their names, `rabbitmqctl` by its literal `mqctl`, the others by their
@@ -59,6 +59,8 @@ impl Words<'_> {
         match self.bytes[i] {
             b' ' | b'\t' | b'"' | b'\'' => 1,
             b'\\' if matches!(self.bytes.get(i + 1), Some(b'n' | b'r' | b't' | b'"')) => 2,
+            // The arrow after a line's number in Claude Code's Read tool (`     2→poetry …`).
+            0xe2 if self.bytes.get(i + 1..i + 3) == Some(&READ_ARROW[1..]) => 3,
             _ => 0,
         }
     }
@@ -69,6 +71,7 @@ impl Words<'_> {
         match b[j - 1] {
             b'"' | b'n' | b'r' | b't' if j >= 2 && b[j - 2] == b'\\' => 2,
             b' ' | b'\t' | b'"' | b'\'' => 1,
+            0x92 if j >= 3 && b[j - 3..j] == *READ_ARROW => 3,
             _ => 0,
         }
     }

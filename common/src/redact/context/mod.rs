@@ -338,7 +338,8 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if name == b"PASS" && colon_blank {
         return None;
     }
-    let mut v = blanks(q + op);
+    // (A value's line may start with the number Claude Code's Read tool gives it.)
+    let mut v = skip_read_number(line, blanks(q + op));
     // Markdown's bold around a label with its colon: `**API Key:** …`.
     if line[v..].starts_with(b"**") && s >= 2 && &line[s - 2..s] == b"**" {
         v = blanks(v + 2);
@@ -360,7 +361,8 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     // A YAML block sequence read in a view, its line breaks blanks (`api_keys:   - …   - …`).
     let dashed = line[q] == b':' && v > q + 1 && line[v..].starts_with(b"- ");
     if line.get(v) == Some(&b'[') || dashed {
-        let (a, b) = quoted_or_word(line, blanks(v + if dashed { 2 } else { 1 }));
+        let first = blanks(v + if dashed { 2 } else { 1 });
+        let (a, b) = quoted_or_word(line, skip_read_number(line, first));
         if line.get(b) == Some(&b';') {
             return None; // Rust's array type or repeat (`secret: [0u8; 64]`), not a list
         }
@@ -624,7 +626,7 @@ fn dockerfile_env(line: &[u8], s: usize) -> bool {
 }
 
 /// The line number Claude Code's Read tool puts before each line of a file (`     12→`).
-const READ_ARROW: &[u8] = "\u{2192}".as_bytes();
+pub(super) const READ_ARROW: &[u8] = "\u{2192}".as_bytes();
 
 /// Whether `before` ends with a Read tool's line number: in the view of its output, where the
 /// file's line breaks read as blanks, the start of one of the file's lines.
@@ -801,7 +803,7 @@ pub(crate) fn next_in_list(line: &[u8], f: &Found) -> Option<Found> {
     if matches!(quote, Some(b'"' | b'\'')) && line.get(i) == quote.as_ref() {
         i += 1;
     }
-    let sep = blanks(line, i);
+    let sep = skip_read_number(line, blanks(line, i));
     // A YAML sequence's items each after `- ` (read in a view, where its line breaks are
     // blanks); the others' after a comma.
     let item = f.start - usize::from(matches!(quote, Some(b'"' | b'\'')));
@@ -811,7 +813,7 @@ pub(crate) fn next_in_list(line: &[u8], f: &Found) -> Option<Found> {
         }
         sep + 2
     } else if line.get(sep) == Some(&b',') {
-        blanks(line, sep + 1)
+        skip_read_number(line, blanks(line, sep + 1))
     } else {
         return None;
     };
