@@ -2056,3 +2056,27 @@ fn the_output_of_a_command_that_prints_a_secret_is_redacted() {
         assert_eq!(red(&lines), lines, "{command}");
     }
 }
+
+/// A `Key` whose object names what it is for: ASP.NET's `appsettings.json` (`"Jwt": { "Key":
+/// "…" }`, `"Encryption": { "Key": "…" }`), on one line, pretty-printed in a tool's output, and
+/// as Claude Code's Read tool numbers the file's lines.
+#[test]
+fn a_key_under_an_object_named_for_its_use_is_redacted() {
+    each_redacted(&[
+        r#"{"Jwt":{"Key":"@@","Issuer":"https://app.example.com"}}"#,
+        r#"  "Jwt": { "Key": "@@", "Audience": "app" },"#,
+        r#"  "Encryption": {"Key": "@@"}"#,
+        &tool_result("{\n  \"Jwt\": {\n    \"Key\": \"@@\",\n    \"Issuer\": \"app\"\n  }\n}\n"),
+        &tool_result(
+            "     1→{\n     2→  \"Jwt\": {\n     3→    \"Key\": \"@@\",\n     4→    \"Issuer\": \"app\"\n     5→  }\n     6→}\n",
+        ),
+    ]);
+    for benign in [
+        r#"{"Cache": {"Key": "users:v2", "Ttl": 60}}"#,
+        r#"  "Redis": { "Key": "session-store-2024" },"#,
+        r#"{"Key": "Zq8wLmN3pX99vR"}"#,
+        r#"{"Jwt": {"Key": "", "Issuer": "app"}}"#,
+    ] {
+        assert_eq!(red(benign), benign);
+    }
+}

@@ -484,7 +484,9 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
             }
             // `API Key: …`: the name in two words.
             let s = context::two_word_start(buf, s, e);
+            // `"Jwt": { "Key": "…" }`: a key named by its object.
             memo.secret_name(&buf[s..e])
+                || &buf[s..e] == b"Key" && context::parent_qualified(buf, s)
         }
     }
 }

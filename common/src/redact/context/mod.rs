@@ -225,7 +225,11 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
             lname,
         });
     }
-    let strength = classify(name)?;
+    let strength = match classify(name) {
+        Some(strength) => strength,
+        None if name == b"Key" && parent_qualified(line, s) => Strength::Weak,
+        None => return None,
+    };
     let xml = s > 0 && line[s - 1] == b'<';
     let mut p = e;
     // Closing quotes of a quoted name, then blanks, then the operator; a subscript's bracket
@@ -491,6 +495,50 @@ fn yaml_tag_or_anchor(line: &[u8], v: usize) -> Option<usize> {
         _ => !rest.is_empty() && !rest.iter().any(|b| b" \t,;(){}<>&".contains(b)),
     };
     alone.then_some(w)
+}
+
+/// Whether the `Key` whose name starts at `s` (or its quote does) is a member of an object
+/// named for what the key is for: ASP.NET's `"Jwt": { "Issuer": "…", "Key": "…" }`,
+/// `"Encryption": {"Key": …}` (a qualifier of `key`, as in `jwt_key`), also in the view of a
+/// tool's output, where the object's lines are one and Claude Code's Read tool numbers them.
+pub(crate) fn parent_qualified(line: &[u8], s: usize) -> bool {
+    let from = s.saturating_sub(400);
+    let Some(open) = line[from..s].iter().rposition(|&b| b == b'{' || b == b'}') else {
+        return false;
+    };
+    let open = from + open;
+    let back = |mut i: usize| {
+        while i > 0 && matches!(line[i - 1], b' ' | b'\t') {
+            i -= 1;
+        }
+        i
+    };
+    if line[open] != b'{' {
+        return false;
+    }
+    let mut i = back(open);
+    if line[..i].ends_with(READ_ARROW) {
+        i -= READ_ARROW.len();
+        while i > 0 && line[i - 1].is_ascii_digit() {
+            i -= 1;
+        }
+        i = back(i);
+    }
+    if i == 0 || line[i - 1] != b':' {
+        return false;
+    }
+    let i = back(i - 1);
+    if i <= from || line[i - 1] != b'"' {
+        return false;
+    }
+    let end = i - 1;
+    let Some(start) = line[from..end].iter().rposition(|&b| b == b'"') else {
+        return false;
+    };
+    // (A quote escaped in a raw JSON string: `\"Jwt\": {`.)
+    let parent = &line[from + start + 1..end];
+    let parent = parent.strip_suffix(b"\\").unwrap_or(parent);
+    names::eq_any(parent, names::KEY_QUALIFIERS)
 }
 
 /// Whether the keyword literal at `hit` is in a call that takes a password by its place
