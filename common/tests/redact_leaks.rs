@@ -2080,3 +2080,47 @@ fn a_key_under_an_object_named_for_its_use_is_redacted() {
         assert_eq!(red(benign), benign);
     }
 }
+
+/// A token given as a URL's user, with no password or GitHub's `x-oauth-basic` in its place
+/// (`https://TOKEN@github.com/…`, a classic 40-hex personal token included): the user is the
+/// secret. A user's name stays (`git@`, `deploy@`, `jane.doe@`).
+#[test]
+fn a_token_given_as_a_urls_user_is_redacted() {
+    let hex = "3f2b1c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b";
+    let token = "q7Xv2Lp9Rt4Kw8Zmq7Xv2Lp9Rt4Kw8Zm";
+    for (line, secret) in [
+        (
+            format!("origin\thttps://{hex}@github.com/acme/app.git (fetch)"),
+            hex,
+        ),
+        (
+            format!("git clone https://{token}@github.com/acme/app.git"),
+            token,
+        ),
+        (
+            format!("https://{token}:x-oauth-basic@github.com/acme/app"),
+            token,
+        ),
+        (
+            format!(r#"  "repository": "git+https://{token}@github.com/acme/app.git","#),
+            token,
+        ),
+        (
+            format!("pip install git+https://{token}@github.com/acme/lib.git"),
+            token,
+        ),
+    ] {
+        assert_eq!(red(&line), line.replace(secret, REDACTED), "{line}");
+    }
+    for benign in [
+        "git clone https://git@github.com/acme/app.git",
+        "Cloning into 'app'... https://deploy@bitbucket.org/acme/app.git",
+        "https://jane.doe@example.com/dav/",
+        "ssh://git@gitlab.example.com:2222/acme/app.git",
+        "https://x-oauth-basic@github.com/acme/app",
+        // Azure Data Lake's and Blob's URLs name a container there.
+        "abfss://c047b3e34e89407a98d7cf9949ae92a3@onelake.dfs.fabric.microsoft.com/file",
+    ] {
+        assert_eq!(red(benign), benign);
+    }
+}

@@ -231,7 +231,7 @@ impl Rules {
             finders,
             url: compile(
                 "url_credentials",
-                r#"(?i-u)\b[a-z][a-z0-9+.-]{1,20}://(?P<user>[^\s:/@"'<>]*):(?P<secret>[^\s/@"'<>]+)@[^\s/@]"#,
+                r#"(?i-u)\b[a-z][a-z0-9+.-]{1,20}://(?P<user>[^\s:/@"'<>]*)(?::(?P<secret>[^\s/@"'<>]+))?@[^\s/@]"#,
             )?,
             known: ValueMatcher::new(&known)?,
             learned: Learned::with_known(&known),
@@ -405,9 +405,28 @@ impl Rules {
             }
         });
         for caps in self.url.captures_iter(view) {
-            if let (Some(u), Some(m)) = (caps.get(1), caps.get(2))
+            let Some(u) = caps.get(1) else { continue };
+            // A token as the user, no password or GitHub's `x-oauth-basic` in its place
+            // (`https://TOKEN@github.com/…`): the user is the secret.
+            let oauth = caps
+                .get(2)
+                .is_none_or(|m| m.as_bytes().eq_ignore_ascii_case(b"x-oauth-basic"));
+            // (HTTP's only: `abfss://CONTAINER@ACCOUNT…` and `wasbs://` name a container.)
+            let http =
+                view[..u.start()].ends_with(b"http://") || view[..u.start()].ends_with(b"https://");
+            if oauth && http && context::token_as_user(u.as_bytes()) {
+                push(
+                    &mut found,
+                    u.start(),
+                    u.end(),
+                    self.context_base + 7,
+                    u.start(),
+                );
+            }
+            if let Some(m) = caps.get(2)
                 && context::plausible(m.as_bytes(), context::Strength::Strong)
                 && !m.as_bytes().eq_ignore_ascii_case(b"password")
+                && !m.as_bytes().eq_ignore_ascii_case(b"x-oauth-basic")
             {
                 push(
                     &mut found,

@@ -20,7 +20,7 @@ mod values;
 pub(crate) use data::{NextLine, name_given_as_data, value_line};
 use data::{beside, skip};
 pub(crate) use names::{Strength, classify, name_byte, secret_env_name};
-pub(crate) use values::{placeholder, plausible};
+pub(crate) use values::{placeholder, plausible, token_as_user};
 use values::{plausible_item, trim_value};
 
 /// A secret found by context: `ctx` is where its name starts, `start..end` the value.

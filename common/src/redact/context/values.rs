@@ -277,3 +277,14 @@ pub(super) fn plausible_item(v: &[u8], strength: Strength) -> bool {
         && v[2..].iter().all(|b| b.is_ascii_hexdigit() || *b == b'_');
     plausible(v, strength) && (strength == Strength::Strong || v.len() >= 12 && !number)
 }
+
+/// Whether a URL's user (`https://USER@host`) is a token rather than a user's name: 20 bytes or
+/// more of a token's alphabet, with digits or in mixed case (`git`, `deploy`, `jane.doe` are
+/// names; a classic GitHub token is 40 hex digits).
+pub(crate) fn token_as_user(user: &[u8]) -> bool {
+    user.len() >= 20
+        && user
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+        && plausible(user, Strength::Weak)
+}
