@@ -2124,3 +2124,18 @@ fn a_token_given_as_a_urls_user_is_redacted() {
         assert_eq!(red(benign), benign);
     }
 }
+
+/// A Telegram bot's token in the Bot API's URL, glued to its `bot` prefix
+/// (`https://api.telegram.org/bot123456789:AA…/getUpdates`), where no word boundary is before
+/// its digits.
+#[test]
+fn a_telegram_token_in_the_bot_apis_url_is_redacted() {
+    let token = "6679926197:AAt4WqVOXsc9967O5Vl3VXtucIs5PRn0KRx";
+    for line in [
+        format!("curl https://api.telegram.org/bot{token}/getUpdates"),
+        format!(r#"const url = `https://api.telegram.org/bot{token}/sendMessage`;"#),
+        format!(r#"{{"url":"https://api.telegram.org/bot{token}/setWebhook"}}"#),
+    ] {
+        assert_eq!(red(&line), line.replace(token, REDACTED), "{line}");
+    }
+}

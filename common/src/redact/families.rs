@@ -644,9 +644,10 @@ const ROWS: &[Row] = &[
         r"https://[a-z0-9.-]+\.(?:webhook\.office\.com/webhookb2/[a-z0-9-]+@[a-z0-9-]+/IncomingWebhook/[A-Za-z0-9]{32}/[a-z0-9-]{36}|logic\.azure\.com:443/workflows/[a-f0-9]{32}/triggers/manual/paths/invoke\?[^\s]*sig=[A-Za-z0-9_-]{43})"
     ),
     tok!(
+        // Also glued to `bot` in the Bot API's URLs (`…/bot123456789:AA…/getUpdates`).
         "telegram_bot",
         [":A"],
-        r"\b[0-9]{6,12}:A[A-Za-z0-9_-]{34}\b"
+        r"(?:\b|bot)(?P<secret>[0-9]{6,12}:A[A-Za-z0-9_-]{34})\b"
     ),
     tok!(
         "mattermost",
