@@ -2035,6 +2035,16 @@ fn the_output_of_a_command_that_prints_a_secret_is_redacted() {
             assert!(counts.values().sum::<u64>() >= 3, "{counts:?}");
         }
     }
+    // Each line of a result whose lines are one word each: `cat ~/.pgpass` with two entries.
+    let entries = format!("db1:5432:app:app:{secret}\ndb2:5432:*:ops:{secret}x2\n");
+    let text = format!(
+        "{}\n{}\n",
+        call("toolu_01D", "cat ~/.pgpass"),
+        result("toolu_01D", &entries)
+    );
+    let out = red(&text);
+    assert!(!contains(out.as_bytes(), secret), "{out}");
+    assert!(!contains(out.as_bytes(), "db2:5432"), "{out}");
     // The same result text after a command that reads no secret, or a result of more than one
     // word after one that does, stays.
     for (command, text) in [

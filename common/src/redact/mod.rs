@@ -459,27 +459,31 @@ impl Redactor {
                 next[SRC_RESULT] = 0;
             }
             let printed = match self.calls.is_empty() {
-                true => None,
+                true => Vec::new(),
                 false => outputs::secret_result(line, &mut self.calls),
             };
-            if let Some(word) = &printed
-                && self.rules.learned.add(word.as_bytes())
-            {
+            let mut learned = false;
+            for word in &printed {
+                learned |= self.rules.learned.add(word.as_bytes());
+            }
+            if learned {
                 self.refresh_learned();
             }
             let (mut spans, tail) = self.scan(line, true);
-            if let Some(word) = printed {
-                // Its JSON form wherever the line holds it (a value too short to be learned
-                // too).
-                let raw = serde_json::to_string(&word).unwrap_or_default();
-                let raw = &raw.as_bytes()[1..raw.len().saturating_sub(1).max(1)];
+            if !printed.is_empty() {
+                // Their JSON forms wherever the line holds them (values too short to be
+                // learned too).
                 let rule = self.rules.context_rule(b"secret");
-                spans.extend(memchr::memmem::find_iter(line, raw).map(|at| Span {
-                    start: at,
-                    end: at + raw.len(),
-                    rule,
-                    ctx: at,
-                }));
+                for word in printed {
+                    let raw = serde_json::to_string(&word).unwrap_or_default();
+                    let raw = &raw.as_bytes()[1..raw.len().saturating_sub(1).max(1)];
+                    spans.extend(memchr::memmem::find_iter(line, raw).map(|at| Span {
+                        start: at,
+                        end: at + raw.len(),
+                        rule,
+                        ctx: at,
+                    }));
+                }
                 spans = rules::merge(spans);
             }
             if self.learned.generation != seen {

@@ -52,9 +52,17 @@ pub(crate) fn secret_calls(line: &[u8], calls: &mut Vec<String>) -> bool {
     added
 }
 
-/// The secret a remembered call printed, if `line` (a user line of stream-json) holds its
-/// result and that result's text is one word; the call is forgotten either way.
-pub(crate) fn secret_result(line: &[u8], calls: &mut Vec<String>) -> Option<String> {
+/// The secrets a remembered call printed, if `line` (a user line of stream-json) holds its
+/// result and each of that result's lines is one word (`cat ~/.pgpass` with two entries); the
+/// call is forgotten either way.
+pub(crate) fn secret_result(line: &[u8], calls: &mut Vec<String>) -> Vec<String> {
+    one_word_lines(line, calls).unwrap_or_default()
+}
+
+/// Most lines of a result taken for secrets, one a line.
+const MAX_LINES: usize = 16;
+
+fn one_word_lines(line: &[u8], calls: &mut Vec<String>) -> Option<Vec<String>> {
     const ID: &[u8] = b"\"tool_use_id\"";
     let key = memchr::memmem::find(line, ID)? + ID.len();
     let colon = key + line[key..].iter().position(|b| !b.is_ascii_whitespace())?;
@@ -85,9 +93,14 @@ pub(crate) fn secret_result(line: &[u8], calls: &mut Vec<String>) -> Option<Stri
             .collect(),
         _ => return None,
     };
-    let word = text.trim();
-    let one_word = (4..=4096).contains(&word.len()) && !word.chars().any(char::is_whitespace);
-    one_word.then(|| word.to_string())
+    let words: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let one_word = |w: &&str| (4..=4096).contains(&w.len()) && !w.chars().any(char::is_whitespace);
+    (!words.is_empty() && words.len() <= MAX_LINES && words.iter().all(one_word))
+        .then(|| words.into_iter().map(String::from).collect())
 }
 
 /// Whether a shell command prints a secret: one of its commands reads one (a secret store's
@@ -149,7 +162,9 @@ fn reads_a_secret(words: &[&str]) -> bool {
             };
             let plain = matches!(ext, "" | "txt" | "key" | "secret" | "token" | "pw" | "pass");
             let in_secrets = w.starts_with("secrets/") || w.contains("/secrets/");
-            in_secrets || plain && !stem.is_empty() && secret_env_name(stem)
+            // Clients' credential files: PostgreSQL's, git's store, Vault's token.
+            let credentials = matches!(file, ".pgpass" | ".git-credentials" | ".vault-token");
+            in_secrets || credentials || plain && !stem.is_empty() && secret_env_name(stem)
         }),
         "kubectl" | "oc" => {
             has("get")
@@ -223,6 +238,7 @@ mod tests {
             "npm config get //registry.npmjs.org/:_authToken",
             "docker exec db printenv POSTGRES_PASSWORD",
             "pass show email/work",
+            "cat ~/.pgpass",
         ] {
             assert!(prints_a_secret(c), "{c}");
         }
