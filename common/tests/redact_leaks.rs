@@ -2149,3 +2149,24 @@ fn a_telegram_token_in_the_bot_apis_url_is_redacted() {
         assert_eq!(red(&line), line.replace(token, REDACTED), "{line}");
     }
 }
+
+/// A value a log line or a sentence gives right after a secret's name and `using` or `with`
+/// (`Using API key …`, `Using token … for auth`); a Dockerfile's `ENV NAME VALUE` in a diff.
+#[test]
+fn a_value_after_using_a_secrets_name_and_a_dockerfiles_env_in_a_diff_are_redacted() {
+    each_redacted(&[
+        "INFO:root:Using API key @@",
+        "Using token @@ for auth",
+        "2024-05-01 12:00:00 DEBUG connecting with password @@...",
+        "+ENV DB_PASSWORD @@",
+        "-ENV API_TOKEN @@",
+    ]);
+    for benign in [
+        "Using token authentication for the API",
+        "Protected with password protection enabled",
+        "using api key rotation every 30 days",
+        "Using token 3 of 12",
+    ] {
+        assert_eq!(red(benign), benign);
+    }
+}

@@ -667,6 +667,14 @@ fn dockerfile_env(line: &[u8], s: usize) -> bool {
         return false;
     };
     let before = before.trim_ascii_end();
+    // A diff's added or removed line (`+ENV NAME VALUE`).
+    let before = match before
+        .strip_suffix(b"+")
+        .or_else(|| before.strip_suffix(b"-"))
+    {
+        Some(b) if b.is_empty() || b.ends_with(b"\n") => b,
+        _ => before,
+    };
     before.is_empty()
         || before.ends_with(b" :")
         || before.ends_with(b"\n")

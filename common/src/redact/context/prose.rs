@@ -25,6 +25,13 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
     {
         return Some(Some(f));
     }
+    // Logs and prose: `Using API key …`, `Using token … for auth`, `connecting with password
+    // …`: `using` or `with` just before the name, the next word its value, judged as after a
+    // weak name (`using token authentication`, `with password protection` stay).
+    if q == p + 1 && using_before(line, s) {
+        let (v, end) = quoted_or_word(line, q);
+        return Some(value(line, s, v, end, Strength::Weak, lname, false));
+    }
     // Prose: `I set the password to …`, `changed the admin password to `…``: a verb that
     // sets it a few words before the name, the value judged as prose (`to expire`, `to
     // something stronger` stay).
@@ -155,4 +162,17 @@ pub(super) fn numbered_label(
     }
     let (v, end) = quoted_or_word(line, blanks(line, q + digits + 2));
     value(line, s, v, end, strength, lname, false)
+}
+
+/// Whether the word before the name at `s` is `using` or `with`, in any case.
+fn using_before(line: &[u8], s: usize) -> bool {
+    let Some(before) = line[..s].strip_suffix(b" ") else {
+        return false;
+    };
+    let w = before
+        .iter()
+        .rposition(|b| !b.is_ascii_alphabetic())
+        .map_or(0, |p| p + 1);
+    let word = &before[w..];
+    word.eq_ignore_ascii_case(b"using") || word.eq_ignore_ascii_case(b"with")
 }
