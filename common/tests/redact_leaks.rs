@@ -2170,3 +2170,32 @@ fn a_value_after_using_a_secrets_name_and_a_dockerfiles_env_in_a_diff_are_redact
         assert_eq!(red(benign), benign);
     }
 }
+
+/// Claude's own prose about a secret it found, quoting the value: after the name, a code span
+/// or a quoted word (`the API key `…` in config.py`), or a few words and `is`, `is set to`,
+/// `appears to be` before it; `use the password …`.
+#[test]
+fn a_value_claude_quotes_in_its_prose_is_redacted() {
+    each_redacted(&[
+        "I found the API key `@@` in config.py, which should be moved to an env var.",
+        "The database password appears to be `@@` (hardcoded in settings.py).",
+        "The hardcoded password \"@@\" on line 12 should be removed.",
+        "- `DB_PASSWORD` is set to `@@`",
+        "The password for the admin user is @@.",
+        "I'll use the password @@ for the test account.",
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"I found the API key `@@` in config.py."}]}}"#,
+    ]);
+    for benign in [
+        "The password field is required.",
+        "The token limit for this model is 4096.",
+        "The password for user bob is stored in Vault.",
+        "I'll use the password manager for the test account.",
+        "The API key `OPENAI_API_KEY` must be set.",
+        "The secret `db-credentials` is mounted at /etc/creds.",
+        "The token appears to be expired.",
+        "Your API key is set to `$OPENAI_API_KEY` in the shell.",
+        "Set the password \"\" to disable it.",
+    ] {
+        assert_eq!(red(benign), benign);
+    }
+}

@@ -26,11 +26,21 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
         return Some(Some(f));
     }
     // Logs and prose: `Using API key …`, `Using token … for auth`, `connecting with password
-    // …`: `using` or `with` just before the name, the next word its value, judged as after a
-    // weak name (`using token authentication`, `with password protection` stay).
+    // …`, `I'll use the password …`: `using`, `use` or `with` before the name (an article
+    // between), the next word its value, judged as after a weak name (`using token
+    // authentication`, `with password protection` stay).
     if q == p + 1 && using_before(line, s) {
         let (v, end) = quoted_or_word(line, q);
         return Some(value(line, s, v, end, Strength::Weak, lname, false));
+    }
+    // Claude's prose quoting a value it found, judged as after a weak name: a code span or a
+    // quoted word right after the name (`the API key `…` in config.py`, `the hardcoded password
+    // "…" on line 12`), or after a few words and `is`, `is set to`, `appears to be` (`The
+    // database password appears to be `…``, `The password for the admin user is ….`).
+    if line[s] != b'-'
+        && let Some(f) = quoted_after(line, s, e, lname)
+    {
+        return Some(Some(f));
     }
     // Prose: `I set the password to …`, `changed the admin password to `…``: a verb that
     // sets it a few words before the name, the value judged as prose (`to expire`, `to
@@ -164,15 +174,129 @@ pub(super) fn numbered_label(
     value(line, s, v, end, strength, lname, false)
 }
 
-/// Whether the word before the name at `s` is `using` or `with`, in any case.
-fn using_before(line: &[u8], s: usize) -> bool {
-    let Some(before) = line[..s].strip_suffix(b" ") else {
-        return false;
-    };
+/// The word that ends `before` (letters), and where it starts.
+fn last_word(before: &[u8]) -> (&[u8], usize) {
     let w = before
         .iter()
         .rposition(|b| !b.is_ascii_alphabetic())
         .map_or(0, |p| p + 1);
-    let word = &before[w..];
-    word.eq_ignore_ascii_case(b"using") || word.eq_ignore_ascii_case(b"with")
+    (&before[w..], w)
+}
+
+/// Whether the word before the name at `s` is `using`, `use` or `with`, in any case, an
+/// article between (`use the password …`).
+fn using_before(line: &[u8], s: usize) -> bool {
+    let Some(before) = line[..s].strip_suffix(b" ") else {
+        return false;
+    };
+    let (mut word, w) = last_word(before);
+    if eq_any(
+        word,
+        &[b"the", b"a", b"an", b"this", b"that", b"your", b"my"],
+    ) && let Some(b) = before[..w].strip_suffix(b" ")
+    {
+        word = last_word(b).0;
+    }
+    eq_any(word, &[b"using", b"use", b"with"])
+}
+
+/// See [`after_name`]: the value Claude's prose quotes after the name at `s..e`.
+fn quoted_after(line: &[u8], s: usize, e: usize, lname: &[u8]) -> Option<Found> {
+    const MOST_WORDS: usize = 5;
+    // Past the name's closing backtick or quote (`` `DB_PASSWORD` is set to … ``).
+    let mut at = e + usize::from(matches!(line.get(e), Some(b'`' | b'"' | b'\'')));
+    let mut words = 0;
+    let mut copula = false;
+    loop {
+        if line.get(at) != Some(&b' ') {
+            return None;
+        }
+        let w = at + 1;
+        if matches!(line.get(w), Some(b'`' | b'"')) {
+            break;
+        }
+        let end = w + line[w..]
+            .iter()
+            .position(|b| !b.is_ascii_alphabetic())
+            .unwrap_or(line.len() - w);
+        let word = &line[w..end];
+        if word.is_empty() {
+            return None;
+        }
+        if eq_any(word, &[b"is", b"was", b"are"]) {
+            copula = true;
+            at = end;
+            for follow in [&b" set to"[..], b" now"] {
+                if line[at..].starts_with(follow) {
+                    at += follow.len();
+                }
+            }
+            break;
+        }
+        if eq_any(word, &[b"appears", b"seems"]) && line[end..].starts_with(b" to be") {
+            copula = true;
+            at = end + 6;
+            break;
+        }
+        words += 1;
+        if words > MOST_WORDS {
+            return None;
+        }
+        at = end;
+    }
+    if line.get(at) != Some(&b' ') {
+        return None;
+    }
+    let w = at + 1;
+    let (v, end, quoted) = match line.get(w) {
+        Some(b'`') => {
+            let (v, end) = code_span(line, w)?;
+            (v, end, true)
+        }
+        Some(b'"') => {
+            let end = w + 1 + line[w + 1..].iter().position(|&b| b == b'"')?;
+            (w + 1, end, true)
+        }
+        // A plain word only after `is` and ending its sentence (`… is VALUE.`).
+        _ if copula => {
+            let (v, mut end) = quoted_or_word(line, w);
+            while end > v && matches!(line[end - 1], b'.' | b'!') {
+                end -= 1; // the sentence's stop
+            }
+            // The sentence ends there: the line's end, or a stop and then more text, the JSON
+            // string's end or an escaped line break (Claude's text in stream-json).
+            let after = &line[end..];
+            let stop = after.iter().take_while(|b| b".!".contains(b)).count();
+            let rest = &after[stop..];
+            let ends = rest.trim_ascii().is_empty()
+                || stop > 0 && matches!(rest.first(), Some(b' ' | b'"' | b'\\'));
+            if !ends {
+                return None;
+            }
+            (v, end, false)
+        }
+        _ => return None,
+    };
+    // Directly after the name, only a quoted value; after other words, only after `is` (`with
+    // named curve `secp256r1``).
+    if !copula && (words > 0 || !quoted) || !random_token(&line[v..end]) {
+        return None;
+    }
+    value(line, s, v, end, Strength::Weak, lname, false)
+}
+
+/// Whether a value quoted in prose looks generated rather than named: 8 bytes or more of a
+/// token's alphabet, digits in two places at least (`q7Xv2Lp9…`, hex). Documentation quotes
+/// identifiers after such names (`` the associated `UserHandle64` ``, `` pass `IPV6_PKTINFO`
+/// ``, `` needs `s3:PutObject` ``), which have their digits in one place or none.
+fn random_token(v: &[u8]) -> bool {
+    let token = v
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || b"_-+/=".contains(b));
+    let digit_runs = v
+        .iter()
+        .zip(std::iter::once(&b' ').chain(v.iter()))
+        .filter(|(b, prev)| b.is_ascii_digit() && !prev.is_ascii_digit())
+        .count();
+    v.len() >= 8 && token && digit_runs >= 2
 }
