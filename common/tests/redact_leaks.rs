@@ -2199,3 +2199,27 @@ fn a_value_claude_quotes_in_its_prose_is_redacted() {
         assert_eq!(red(benign), benign);
     }
 }
+
+/// Values as debug dumps and database clients print them: PHP's `var_dump` (`["password"]=>
+/// string(16) "…"`) and `print_r` (`[password] => …`), psql's expanded display (`password |
+/// …`, `\x` or `\gx`), on its own lines and in a tool's output.
+#[test]
+fn values_in_php_dumps_and_psqls_expanded_display_are_redacted() {
+    each_redacted(&[
+        r#"array(2) { ["user"]=> string(3) "app" ["password"]=> string(14) "@@" }"#,
+        "    [password] => @@",
+        "password      | @@",
+        " api_key  | @@",
+        &tool_result(
+            "-[ RECORD 1 ]-------\nid       | 1\npassword | @@\nemail    | a@example.com\n",
+        ),
+    ]);
+    for benign in [
+        "password | string | The user's password, hashed",
+        " password | text |           | not null |",
+        "    [password] => ",
+        "password      | ",
+    ] {
+        assert_eq!(red(benign), benign);
+    }
+}

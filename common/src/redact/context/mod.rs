@@ -244,6 +244,10 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if p > e && line.get(p) == Some(&b']') && s >= 2 && line[s - 2] == b'[' {
         p += 1;
     }
+    // PHP's `print_r`: `[password] => …`.
+    if p == e && line.get(p) == Some(&b']') && s >= 1 && line[s - 1] == b'[' {
+        p += 1;
+    }
     if xml {
         // `<password>VALUE</password>`: the closing tag must follow.
         if line.get(p) != Some(&b'>') {
@@ -359,6 +363,13 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     }
     if let Some(after) = yaml_tag_or_anchor(line, v) {
         v = blanks(after);
+    }
+    // PHP's `var_dump`: `["password"]=> string(16) "…"`.
+    if line[v..].starts_with(b"string(")
+        && let Some(close) = line[v..].iter().position(|&b| b == b')')
+        && line[v + 7..v + close].iter().all(u8::is_ascii_digit)
+    {
+        v = blanks(v + close + 1);
     }
     // A list of secrets (`"api_keys": ["…", "…"]`, TOML's, YAML's `tokens: […]`): its first
     // item here, the others by [`next_in_list`].
@@ -634,6 +645,29 @@ fn table_row(n: Named) -> Option<Found> {
             b -= 1;
         }
         return value(line, s, a, b, Strength::Weak, lname, false);
+    }
+    // psql's expanded display (`\x`): `password | VALUE`, the value one word to the line's end
+    // or, in a view where the rows' line breaks read as blanks, to the next row.
+    if line.get(q) == Some(&b'|') && (before.is_empty() || before.ends_with(b" ")) {
+        let a = blanks(line, q + 1);
+        let b = a + line[a..eol]
+            .iter()
+            .position(|c| c.is_ascii_whitespace())
+            .unwrap_or(eol - a);
+        let rest = &line[b..eol];
+        let next_row = rest.trim_ascii_start();
+        let ends = next_row.is_empty() || {
+            // The next row's name and its bar.
+            let n = next_row
+                .iter()
+                .position(|c| !name_byte(*c))
+                .unwrap_or(next_row.len());
+            n > 0 && blanks(next_row, n) < next_row.len() && next_row[blanks(next_row, n)] == b'|'
+        };
+        if a < b && q + 1 < a && ends && !line[a..b].contains(&b'|') {
+            return value(line, s, a, b, Strength::Weak, lname, false);
+        }
+        return None;
     }
     let gap = &line[e..q];
     let aligned = gap.contains(&b'\t') || gap.len() >= 2 && gap.iter().all(|&b| b == b' ');
