@@ -1964,6 +1964,7 @@ fn a_value_stored_by_a_secret_store_or_given_by_a_publishers_flag_is_redacted() 
         "poetry publish --build -u __token__ -p '@@'",
         "dotnet nuget add source https://x -n x -u u -p @@ --store-password-in-clear-text",
         "dotnet nuget update source x -u u -p @@",
+        "rdesktop -u admin -p @@ 10.0.0.5",
         "http -A bearer -a @@ https://api.example.com",
         "https --auth-type=bearer -a @@ api.example.com",
         "ENV[\"API_KEY\"] ||= \"@@\"",

@@ -727,7 +727,7 @@ pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
                 || w == b"source" && words(command).any(|w| w == b"nuget")
                 || matches!(
                     w,
-                    b"twine" | b"cypher-shell" | b"cqlsh" | b"influx" | b"rabbitmqadmin"
+                    b"twine" | b"cypher-shell" | b"cqlsh" | b"influx" | b"rabbitmqadmin" | b"rdesktop"
                 )
         }
         b'w' => w.starts_with(b"ldap"),
