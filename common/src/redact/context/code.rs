@@ -249,6 +249,11 @@ const POSITIONAL: &[(&[u8], usize, usize)] = &[
 /// The call of [`POSITIONAL`] whose keyword literal is at `hit`: where its arguments start, and
 /// the password's index among them.
 pub(super) fn positional_call(line: &[u8], hit: usize) -> Option<(usize, usize)> {
+    // Every keyword hit of a line passes here: its literal's first two bytes first.
+    let first = line.get(hit..hit + 2);
+    if !matches!(first, Some(b"et" | b"TP" | b"DO" | b"_b" | b"my")) {
+        return None;
+    }
     POSITIONAL.iter().find_map(|&(call, off, nth)| {
         (hit >= off && line[hit - off..].starts_with(call)).then(|| (hit - off + call.len(), nth))
     })
