@@ -700,6 +700,13 @@ fn each_redacted(cases: &[impl AsRef<str>]) {
     );
 }
 
+/// Lines that hold no secret: each goes out as it came.
+fn each_kept(lines: &[&str]) {
+    for line in lines {
+        assert_eq!(red(line), *line);
+    }
+}
+
 /// `text` as a tool's output in Claude's stream-json: one line, its line breaks escaped.
 fn tool_result(text: &str) -> String {
     let body = serde_json::to_string(text).expect("a string serialises");
@@ -1847,7 +1854,7 @@ fn every_item_of_a_secret_list_is_redacted() {
     );
     // Lists that hold no secret stay: the names of secrets, token ids, an empty list, Rust's
     // array types, a comprehension, mount's options after a password.
-    for benign in [
+    each_kept(&[
         r#"    secrets: ["DB_PASSWORD", "API_KEY"]"#,
         r#""tokens": [15496, 11, 995, 0]"#,
         r#"token_ids: [101, 2023, 2003, 102]"#,
@@ -1859,9 +1866,7 @@ fn every_item_of_a_secret_list_is_redacted() {
         r#""api_keys": ["[REDACTED]", "[REDACTED]"]"#,
         "API_KEYS=[REDACTED],[REDACTED]",
         r#"{"type":"assistant","message":{"usage":{"input_tokens":[12,13],"output_tokens":5}}}"#,
-    ] {
-        assert_eq!(red(benign), benign);
-    }
+    ]);
     // Over real lines (an `exec`'s output, a file, a diff), whole and cut into small chunks,
     // each with rules of its own (a value learned in one run is redacted in the next).
     for text in [
@@ -1880,7 +1885,7 @@ fn every_item_of_a_secret_list_is_redacted() {
             assert_eq!(String::from_utf8(out).unwrap(), want, "in chunks of {cut}");
         }
     }
-    for benign in [
+    each_kept(&[
         "ports:\n  - 8080\n  - 9090\n",
         "api_keys: []\npassword:\n  min_length: 12\n",
         "\"api_keys\": [\n  ],\n",
@@ -1888,9 +1893,7 @@ fn every_item_of_a_secret_list_is_redacted() {
         "auth = [\n    \"base64\",\n    \"validate-request\",\n]\n",
         "    let test_keys = [\n        0x1111111111111111,\n        0x2222222222222222,\n    ];\n",
         "    let keys = [0x1234567890ABCDEF, 0x2345678901BCDEF0];\n",
-    ] {
-        assert_eq!(red(benign), benign);
-    }
+    ]);
     let mount = format!(
         "mount -t cifs //s/x /mnt -o username=u,password={},vers=3.0",
         key(1)
@@ -1929,7 +1932,7 @@ fn a_password_given_by_its_place_in_a_connection_call_is_redacted() {
         .map(|c| tool_result(&format!("     4→import os\n     5→{c}\n")))
         .collect();
     each_redacted(&wrapped);
-    for benign in [
+    each_kept(&[
         "conn = pymysql.connect(host, user, password, db)",
         r#"conn = pymysql.connect(host="db", user="root", password=os.environ["DB_PASSWORD"])"#,
         "Connection c = DriverManager.getConnection(url, user, pass);",
@@ -1941,9 +1944,7 @@ fn a_password_given_by_its_place_in_a_connection_call_is_redacted() {
         r#"auth := smtp.PlainAuth("", from, password, host)"#,
         "Auth: []ssh.AuthMethod{ssh.Password(pass)},",
         "l.simple_bind_s(dn, pw)",
-    ] {
-        assert_eq!(red(benign), benign);
-    }
+    ]);
 }
 
 /// A value a secret store's CLI stores, whatever name it is stored under (`az keyvault secret
@@ -1974,16 +1975,14 @@ fn a_value_stored_by_a_secret_store_or_given_by_a_publishers_flag_is_redacted() 
         &tool_result("     1→poetry publish -u __token__ -p @@\n"),
         r#"{"type":"assistant","message":{"content":[{"type":"tool_use","name":"Bash","input":{"command":"aws ssm put-parameter --name /db/pw --value @@ --type SecureString"}}]}}"#,
     ]);
-    for benign in [
+    each_kept(&[
         "aws ssm put-parameter --name /app/region --value eu-west-1 --type String",
         "aws ssm get-parameter --name /db/pw --with-decryption --type SecureString",
         "az keyvault secret show --vault-name v --name db",
         "poetry run pytest -p no:cacheprovider",
         "http -a deploy https://x",
         "ENV[\"API_KEY\"] ||= ENV.fetch(\"KEY\")",
-    ] {
-        assert_eq!(red(benign), benign);
-    }
+    ]);
 }
 
 /// A command whose output is a secret, run by Claude Code's Bash tool: the result is the bare
@@ -2082,14 +2081,12 @@ fn a_key_under_an_object_named_for_its_use_is_redacted() {
             "     1→{\n     2→  \"Jwt\": {\n     3→    \"Key\": \"@@\",\n     4→    \"Issuer\": \"app\"\n     5→  }\n     6→}\n",
         ),
     ]);
-    for benign in [
+    each_kept(&[
         r#"{"Cache": {"Key": "users:v2", "Ttl": 60}}"#,
         r#"  "Redis": { "Key": "session-store-2024" },"#,
         r#"{"Key": "Zq8wLmN3pX99vR"}"#,
         r#"{"Jwt": {"Key": "", "Issuer": "app"}}"#,
-    ] {
-        assert_eq!(red(benign), benign);
-    }
+    ]);
 }
 
 /// A token given as a URL's user, with no password or GitHub's `x-oauth-basic` in its place
@@ -2123,7 +2120,7 @@ fn a_token_given_as_a_urls_user_is_redacted() {
     ] {
         assert_eq!(red(&line), line.replace(secret, REDACTED), "{line}");
     }
-    for benign in [
+    each_kept(&[
         "git clone https://git@github.com/acme/app.git",
         "Cloning into 'app'... https://deploy@bitbucket.org/acme/app.git",
         "https://jane.doe@example.com/dav/",
@@ -2131,9 +2128,7 @@ fn a_token_given_as_a_urls_user_is_redacted() {
         "https://x-oauth-basic@github.com/acme/app",
         // Azure Data Lake's and Blob's URLs name a container there.
         "abfss://c047b3e34e89407a98d7cf9949ae92a3@onelake.dfs.fabric.microsoft.com/file",
-    ] {
-        assert_eq!(red(benign), benign);
-    }
+    ]);
 }
 
 /// A Telegram bot's token in the Bot API's URL, glued to its `bot` prefix
@@ -2162,14 +2157,12 @@ fn a_value_after_using_a_secrets_name_and_a_dockerfiles_env_in_a_diff_are_redact
         "+ENV DB_PASSWORD @@",
         "-ENV API_TOKEN @@",
     ]);
-    for benign in [
+    each_kept(&[
         "Using token authentication for the API",
         "Protected with password protection enabled",
         "using api key rotation every 30 days",
         "Using token 3 of 12",
-    ] {
-        assert_eq!(red(benign), benign);
-    }
+    ]);
 }
 
 /// Claude's own prose about a secret it found, quoting the value: after the name, a code span
@@ -2186,7 +2179,7 @@ fn a_value_claude_quotes_in_its_prose_is_redacted() {
         "I'll use the password @@ for the test account.",
         r#"{"type":"assistant","message":{"content":[{"type":"text","text":"I found the API key `@@` in config.py."}]}}"#,
     ]);
-    for benign in [
+    each_kept(&[
         "The password field is required.",
         "The token limit for this model is 4096.",
         "The password for user bob is stored in Vault.",
@@ -2196,9 +2189,7 @@ fn a_value_claude_quotes_in_its_prose_is_redacted() {
         "The token appears to be expired.",
         "Your API key is set to `$OPENAI_API_KEY` in the shell.",
         "Set the password \"\" to disable it.",
-    ] {
-        assert_eq!(red(benign), benign);
-    }
+    ]);
 }
 
 /// Values as debug dumps and database clients print them: PHP's `var_dump` (`["password"]=>
@@ -2215,12 +2206,10 @@ fn values_in_php_dumps_and_psqls_expanded_display_are_redacted() {
             "-[ RECORD 1 ]-------\nid       | 1\npassword | @@\nemail    | a@example.com\n",
         ),
     ]);
-    for benign in [
+    each_kept(&[
         "password | string | The user's password, hashed",
         " password | text |           | not null |",
         "    [password] => ",
         "password      | ",
-    ] {
-        assert_eq!(red(benign), benign);
-    }
+    ]);
 }

@@ -335,6 +335,23 @@ impl Drop for Gateway {
     }
 }
 
+/// Every file under `dir` (the gateway's database, its WAL, stored artifacts), as bytes.
+pub fn files_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                out.push((p.display().to_string(), bytes));
+            }
+        }
+    }
+    out
+}
+
 /// A `claude-runner` command with a clean environment (PATH and HOME only) in `dir`.
 pub fn runner(dir: &Path) -> Command {
     let mut cmd = Command::new(bin("claude-runner"));

@@ -3,7 +3,7 @@
 
 use common::wire::EventKind;
 use e2e::fake_anthropic::{FakeAnthropic, claude_env};
-use e2e::{Gateway, run_id_from, runner};
+use e2e::{Gateway, files_under, run_id_from, runner};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -194,20 +194,12 @@ async fn the_bare_output_of_a_command_that_reads_a_secret_is_redacted() {
     ];
     // Everything under the test's directory but the secret's own file and Claude Code's home
     // (its own session files): the gateway's database, WAL and log, the runner's data.
-    let mut dirs = vec![dir.path().to_path_buf()];
-    while let Some(d) = dirs.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p == ws || p == home {
-                continue;
-            }
-            if p.is_dir() {
-                dirs.push(p);
-            } else if let Ok(bytes) = std::fs::read(&p) {
-                places.push((p.display().to_string(), bytes));
-            }
-        }
-    }
+    let (ws, home) = (ws.display().to_string(), home.display().to_string());
+    places.extend(
+        files_under(dir.path())
+            .into_iter()
+            .filter(|(path, _)| !path.starts_with(&ws) && !path.starts_with(&home)),
+    );
     assert!(places.len() > 3, "the gateway's and the runner's files");
     for (place, bytes) in &places {
         assert!(

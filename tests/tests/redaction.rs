@@ -1,7 +1,7 @@
 //! Secrets printed by the child never reach the gateway or `claude.log`: the runner's own HMAC
 //! secret, an exported `*_TOKEN`, well-known token shapes, and a private key split across writes.
 
-use e2e::{Gateway, run_id_from, runner, script};
+use e2e::{Gateway, files_under, run_id_from, runner, script};
 
 const FOO_TOKEN: &str = "foo-token-value-7f3a9c21";
 const GH_TOKEN: &str = "ghp_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123";
@@ -102,23 +102,6 @@ exit 0
         counts.as_object().is_some_and(|c| !c.is_empty()),
         "{counts}"
     );
-}
-
-/// Every file under `dir` (the gateway's database, its WAL, stored artifacts), as bytes.
-fn files_under(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(d) = dirs.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                dirs.push(p);
-            } else if let Ok(bytes) = std::fs::read(&p) {
-                out.push((p.display().to_string(), bytes));
-            }
-        }
-    }
-    out
 }
 
 fn has(hay: &[u8], needle: &str) -> bool {

@@ -516,17 +516,13 @@ impl Redactor {
                     let Some((va, vb)) = context::value_line(&seg[..n], strength, how) else {
                         break;
                     };
-                    let (start, end, ctx) = (va, vb, 0);
-                    given.push((
-                        off,
-                        n,
-                        Span {
-                            start,
-                            end,
-                            rule,
-                            ctx,
-                        },
-                    ));
+                    let span = Span {
+                        start: va,
+                        end: vb,
+                        rule,
+                        ctx: 0,
+                    };
+                    given.push((off, n, span));
                     off += n;
                     if !matches!(how, context::NextLine::Items | context::NextLine::Dashed) {
                         break;

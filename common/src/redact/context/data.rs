@@ -2,7 +2,7 @@
 //! "value": "…"}`) or on the next line (`- name: DB_PASSWORD`, then `value: …`).
 
 use super::names::{classify, eq_any, name_byte};
-use super::values::{plausible, trim_value};
+use super::values::{plausible, plausible_item, trim_value};
 use super::{Found, Strength, run_end, skip_read_number, value};
 
 /// Keys whose value names a variable or parameter (`{"name": "DB_PASSWORD", …}`), and the keys
@@ -403,7 +403,7 @@ pub(crate) fn value_line(line: &[u8], st: Strength, next: NextLine) -> Option<(u
     };
     let trimmed = trim_value(&line[v..end]);
     let judge = match next {
-        NextLine::Items | NextLine::Dashed => super::plausible_item,
+        NextLine::Items | NextLine::Dashed => plausible_item,
         _ => plausible,
     };
     judge(trimmed, st).then_some((v, v + trimmed.len()))

@@ -13,15 +13,17 @@
 mod code;
 mod commands;
 mod data;
+mod lists;
 mod names;
 mod prose;
 mod values;
 
 pub(crate) use data::{NextLine, name_given_as_data, value_line};
 use data::{beside, skip};
-pub(crate) use names::{Strength, classify, name_byte, secret_env_name};
+pub(crate) use lists::next_in_list;
+pub(crate) use names::{Strength, classify, name_byte, parent_qualified, secret_env_name};
+use values::trim_value;
 pub(crate) use values::{placeholder, plausible, token_as_user};
-use values::{plausible_item, trim_value};
 
 /// A secret found by context: `ctx` is where its name starts, `start..end` the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +32,7 @@ pub(crate) struct Found {
     pub start: usize,
     pub end: usize,
     /// The value is an item of a list of secrets (`"api_keys": ["…", "…"]`, `TOKENS=…,…`):
-    /// the items after it are read by [`next_in_list`], judged at this strength.
+    /// the items after it are read by [`lists::next_in_list`], judged at this strength.
     pub list: Option<Strength>,
 }
 
@@ -371,32 +373,10 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     {
         v = blanks(v + close + 1);
     }
-    // A list of secrets (`"api_keys": ["…", "…"]`, TOML's, YAML's `tokens: […]`): its first
-    // item here, the others by [`next_in_list`].
-    // A YAML block sequence read in a view, its line breaks blanks (`api_keys:   - …   - …`).
-    let dashed = line[q] == b':' && v > q + 1 && line[v..].starts_with(b"- ");
-    if line.get(v) == Some(&b'[') || dashed {
-        let first = blanks(v + if dashed { 2 } else { 1 });
-        let (a, b) = quoted_or_word(line, skip_read_number(line, first));
-        if line.get(b) == Some(&b';') {
-            return None; // Rust's array type or repeat (`secret: [0u8; 64]`), not a list
-        }
-        // Code that builds a value from pieces (`["postgres://gw", ":…@db"].concat()`); a
-        // URL's secret is its user-info's, found by the URL rule.
-        let close = line[v..].iter().position(|&c| c == b']' || c == b'\n');
-        if close.is_some_and(|c| line.get(v + c + 1) == Some(&b'.'))
-            || memchr::memmem::find(&line[a..b], b"://").is_some()
-        {
-            return None;
-        }
-        let f = value(line, s, a, b, strength, &lname, false)?;
-        if !plausible_item(&line[f.start..f.end], strength) {
-            return None;
-        }
-        return Some(Found {
-            list: Some(strength),
-            ..f
-        });
+    // A list of secrets (`"api_keys": ["…", "…"]`): its first item; the others are read by
+    // [`lists::next_in_list`].
+    if let Some(first) = lists::first_item(line, s, q, v, strength, &lname) {
+        return first;
     }
     // Terraform's `output -json`: `"db_password": {"sensitive": true, …, "value": "…"}`.
     if line.get(v) == Some(&b'{') {
@@ -468,14 +448,7 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         line[s - 2].is_ascii_alphabetic()
     };
     let f = value(line, s, v, end, strength, &lname, prose)?;
-    // `API_KEYS=…,…`: a name in the plural, its values separated by commas.
-    let list = quote.is_none()
-        && line.get(f.end) == Some(&b',')
-        && PLURALS.iter().any(|p| lname.ends_with(p));
-    Some(Found {
-        list: list.then_some(strength),
-        ..f
-    })
+    Some(lists::unbracketed(line, f, quote, strength, &lname))
 }
 
 /// Where a YAML tag or anchor before a value ends (`password: !!str …`, `api_key: &key …`):
@@ -506,50 +479,6 @@ fn yaml_tag_or_anchor(line: &[u8], v: usize) -> Option<usize> {
         _ => !rest.is_empty() && !rest.iter().any(|b| b" \t,;(){}<>&".contains(b)),
     };
     alone.then_some(w)
-}
-
-/// Whether the `Key` whose name starts at `s` (or its quote does) is a member of an object
-/// named for what the key is for: ASP.NET's `"Jwt": { "Issuer": "…", "Key": "…" }`,
-/// `"Encryption": {"Key": …}` (a qualifier of `key`, as in `jwt_key`), also in the view of a
-/// tool's output, where the object's lines are one and Claude Code's Read tool numbers them.
-pub(crate) fn parent_qualified(line: &[u8], s: usize) -> bool {
-    let from = s.saturating_sub(400);
-    let Some(open) = line[from..s].iter().rposition(|&b| b == b'{' || b == b'}') else {
-        return false;
-    };
-    let open = from + open;
-    let back = |mut i: usize| {
-        while i > 0 && matches!(line[i - 1], b' ' | b'\t') {
-            i -= 1;
-        }
-        i
-    };
-    if line[open] != b'{' {
-        return false;
-    }
-    let mut i = back(open);
-    if line[..i].ends_with(READ_ARROW) {
-        i -= READ_ARROW.len();
-        while i > 0 && line[i - 1].is_ascii_digit() {
-            i -= 1;
-        }
-        i = back(i);
-    }
-    if i == 0 || line[i - 1] != b':' {
-        return false;
-    }
-    let i = back(i - 1);
-    if i <= from || line[i - 1] != b'"' {
-        return false;
-    }
-    let end = i - 1;
-    let Some(start) = line[from..end].iter().rposition(|&b| b == b'"') else {
-        return false;
-    };
-    // (A quote escaped in a raw JSON string: `\"Jwt\": {`.)
-    let parent = &line[from + start + 1..end];
-    let parent = parent.strip_suffix(b"\\").unwrap_or(parent);
-    names::eq_any(parent, names::KEY_QUALIFIERS)
 }
 
 /// Whether the keyword literal at `hit` is in a call that takes a password by its place
@@ -876,45 +805,6 @@ fn value(
         end: v + trimmed.len(),
         list: None,
     })
-}
-
-/// Last parts of a name in the plural whose unquoted value may be a comma-separated list
-/// (`API_KEYS=…,…`, `ALLOWED_TOKENS=…,…,…`).
-const PLURALS: &[&[u8]] = &[b"keys", b"tokens", b"secrets", b"passwords"];
-
-/// The item of a list after `f` (see [`Found::list`]): past the item's closing quote, a comma
-/// and blanks, the next item, quoted or not; none at the list's end or where an item is not a
-/// plausible secret. An unbracketed list (`TOKENS=a,b`) has no blank after its commas, and
-/// its items no `=` or `:` (`password=…,vers=3.0` are mount's options).
-pub(crate) fn next_in_list(line: &[u8], f: &Found) -> Option<Found> {
-    let strength = f.list?;
-    let mut i = f.end;
-    let quote = f.start.checked_sub(1).map(|q| line[q]);
-    if matches!(quote, Some(b'"' | b'\'')) && line.get(i) == quote.as_ref() {
-        i += 1;
-    }
-    let sep = skip_read_number(line, blanks(line, i));
-    // A YAML sequence's items each after `- ` (read in a view, where its line breaks are
-    // blanks); the others' after a comma.
-    let item = f.start - usize::from(matches!(quote, Some(b'"' | b'\'')));
-    let w = if line[..item].ends_with(b"- ") {
-        if sep == i || !line[sep..].starts_with(b"- ") {
-            return None;
-        }
-        sep + 2
-    } else if line.get(sep) == Some(&b',') {
-        skip_read_number(line, blanks(line, sep + 1))
-    } else {
-        return None;
-    };
-    let (a, b) = quoted_or_word(line, w);
-    let bracketed = line[f.ctx..f.start].contains(&b'[');
-    let spaced = line[sep] == b',' && w != sep + 1;
-    if !bracketed && (spaced || line[a..b].iter().any(|c| matches!(c, b'=' | b':'))) {
-        return None;
-    }
-    let g = value(line, f.ctx, a, b, strength, b"", false)?;
-    plausible_item(&line[g.start..g.end], strength).then_some(Found { list: f.list, ..g })
 }
 
 #[cfg(test)]

@@ -240,6 +240,50 @@ pub(super) fn names_a_list(name: &[u8], parts: &[(usize, usize)]) -> bool {
         .is_some_and(|&(a, b)| eq_any(&name[a..b], &[b"secrets", b"tokens"]))
 }
 
+/// Whether the `Key` whose name starts at `s` (or its quote does) is a member of an object
+/// named for what the key is for: ASP.NET's `"Jwt": { "Issuer": "…", "Key": "…" }`,
+/// `"Encryption": {"Key": …}` (a qualifier of `key`, as in `jwt_key`), also in the view of a
+/// tool's output, where the object's lines are one and Claude Code's Read tool numbers them.
+pub(crate) fn parent_qualified(line: &[u8], s: usize) -> bool {
+    let from = s.saturating_sub(400);
+    let Some(open) = line[from..s].iter().rposition(|&b| b == b'{' || b == b'}') else {
+        return false;
+    };
+    let open = from + open;
+    let back = |mut i: usize| {
+        while i > 0 && matches!(line[i - 1], b' ' | b'\t') {
+            i -= 1;
+        }
+        i
+    };
+    if line[open] != b'{' {
+        return false;
+    }
+    let mut i = back(open);
+    if line[..i].ends_with(super::READ_ARROW) {
+        i -= super::READ_ARROW.len();
+        while i > 0 && line[i - 1].is_ascii_digit() {
+            i -= 1;
+        }
+        i = back(i);
+    }
+    if i == 0 || line[i - 1] != b':' {
+        return false;
+    }
+    let i = back(i - 1);
+    if i <= from || line[i - 1] != b'"' {
+        return false;
+    }
+    let end = i - 1;
+    let Some(start) = line[from..end].iter().rposition(|&b| b == b'"') else {
+        return false;
+    };
+    // (A quote escaped in a raw JSON string: `\"Jwt\": {`.)
+    let parent = &line[from + start + 1..end];
+    let parent = parent.strip_suffix(b"\\").unwrap_or(parent);
+    eq_any(parent, KEY_QUALIFIERS)
+}
+
 /// Whether `name` has the part `key`.
 pub(super) fn has_key_part(name: &[u8]) -> bool {
     let (ranges, n) = parts(name);
