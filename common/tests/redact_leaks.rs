@@ -1944,6 +1944,9 @@ fn a_password_given_by_its_place_in_a_connection_call_is_redacted() {
         r#"auth := smtp.PlainAuth("", from, password, host)"#,
         "Auth: []ssh.AuthMethod{ssh.Password(pass)},",
         "l.simple_bind_s(dn, pw)",
+        // A call's literal at the line's very start, where the call's name would begin before it.
+        "TP(\"h\", \"u\", \"x\")",
+        "etConnection(url, \"u\", \"x\")",
     ]);
 }
 
