@@ -6,7 +6,10 @@
 //! flag (`sshpass -p VALUE`, `htpasswd -b FILE USER VALUE`, `docker login -p VALUE`).
 
 use super::names::{Strength, eq_any};
-use super::{Found, Named, READ_ARROW, blanks, line_start, quoted_or_word, value};
+use super::shell::{
+    command_end, command_start, echoed, flag_argument, words, words_at, words_before,
+};
+use super::{Found, Named, blanks, line_start, quoted_or_word, value};
 
 /// Commands whose name alone marks a password among their arguments; the keyword search finds
 /// them by the `pass` in their names, `rabbitmqctl` by its literal `mqctl`, the others by their
@@ -24,109 +27,6 @@ pub(super) const PASSWORD_COMMANDS: &[&[u8]] = &[
     b"sudo",
     b"sqlplus",
 ];
-
-/// Where the command holding `at` ends: at a pipe, a `;`, a `&` or the line's end.
-fn command_end(line: &[u8], at: usize) -> usize {
-    line[at..]
-        .iter()
-        .position(|&b| matches!(b, b'|' | b';' | b'&' | b'\n'))
-        .map_or(line.len(), |p| at + p)
-}
-
-/// The shell words of `bytes`, split at blanks and quotes (no quoting: only the commands' own
-/// words are read this way, also inside a JSON string: `"command":"setx NAME VALUE"`), and at
-/// a JSON escape of a line break, a tab or a quote (`…\nipmitool -P …` in a tool's output read
-/// as it came, before its view). Lazy from either end: a name's words before it are read from
-/// the name back, however long its line.
-fn words(bytes: &[u8]) -> Words<'_> {
-    Words {
-        bytes,
-        front: 0,
-        back: bytes.len(),
-    }
-}
-
-/// See [`words`].
-struct Words<'a> {
-    bytes: &'a [u8],
-    front: usize,
-    back: usize,
-}
-
-impl Words<'_> {
-    /// The length of the separator that starts at `i`, or 0.
-    fn sep_at(&self, i: usize) -> usize {
-        match self.bytes[i] {
-            b' ' | b'\t' | b'"' | b'\'' => 1,
-            b'\\' if matches!(self.bytes.get(i + 1), Some(b'n' | b'r' | b't' | b'"')) => 2,
-            // The arrow after a line's number in Claude Code's Read tool (`     2→poetry …`).
-            0xe2 if self.bytes.get(i + 1..i + 3) == Some(&READ_ARROW[1..]) => 3,
-            _ => 0,
-        }
-    }
-
-    /// The length of the separator that ends at `j` (exclusive), or 0.
-    fn sep_before(&self, j: usize) -> usize {
-        let b = self.bytes;
-        match b[j - 1] {
-            b'"' | b'n' | b'r' | b't' if j >= 2 && b[j - 2] == b'\\' => 2,
-            b' ' | b'\t' | b'"' | b'\'' => 1,
-            0x92 if j >= 3 && b[j - 3..j] == *READ_ARROW => 3,
-            _ => 0,
-        }
-    }
-}
-
-impl<'a> Iterator for Words<'a> {
-    type Item = &'a [u8];
-
-    fn next(&mut self) -> Option<&'a [u8]> {
-        while self.front < self.back {
-            match self.sep_at(self.front) {
-                0 => break,
-                n => self.front += n,
-            }
-        }
-        if self.front >= self.back {
-            return None;
-        }
-        let start = self.front;
-        while self.front < self.back && self.sep_at(self.front) == 0 {
-            self.front += 1;
-        }
-        Some(&self.bytes[start..self.front.min(self.back)])
-    }
-}
-
-impl DoubleEndedIterator for Words<'_> {
-    fn next_back(&mut self) -> Option<Self::Item> {
-        while self.back > self.front {
-            match self.sep_before(self.back) {
-                0 => break,
-                n => self.back -= n.min(self.back - self.front),
-            }
-        }
-        if self.back <= self.front {
-            return None;
-        }
-        let end = self.back;
-        while self.back > self.front && self.sep_before(self.back) == 0 {
-            self.back -= 1;
-        }
-        Some(&self.bytes[self.back..end])
-    }
-}
-
-/// The words before the shell word that holds the name at `s` (`npm config set` before
-/// `//registry.npmjs.org/:_authToken`), on its line.
-fn words_before(line: &[u8], s: usize) -> &[u8] {
-    let from = line_start(line, s);
-    let w = line[from..s]
-        .iter()
-        .rposition(|&b| matches!(b, b' ' | b'\t' | b'"' | b'\'' | b'='))
-        .map_or(from, |p| from + p + 1);
-    line[from..w].trim_ascii_end()
-}
 
 /// Whether the words before a name make it a setter's first argument, so that the next
 /// argument is its value: `setx`, `setenv` (csh, `launchctl`), fish's `set -x`/`-gx`/`-Ux`,
@@ -437,49 +337,6 @@ fn redis_prompt(before: &[u8]) -> bool {
         && !p[..colon].iter().any(|b| b.is_ascii_whitespace())
 }
 
-/// The blank-separated words of `line[from..to]`, as `(start, end)`.
-fn words_at(line: &[u8], from: usize, to: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
-    let mut at = from;
-    std::iter::from_fn(move || {
-        at = blanks(&line[..to], at);
-        let w = at;
-        while at < to && !matches!(line[at], b' ' | b'\t') {
-            at += 1;
-        }
-        (w < at).then_some((w, at))
-    })
-}
-
-/// The last argument of an `echo` or `printf` piped into the command that holds `s`, as
-/// `(start, end)` without its quotes.
-fn echoed(line: &[u8], s: usize) -> Option<(usize, usize)> {
-    let from = line_start(line, s);
-    let bar = from + line[from..s].iter().rposition(|&b| b == b'|')?;
-    // Where the `echo` starts: after a separator, or the quote that opens a JSON string
-    // (`"command":"echo … | sudo -S …"`).
-    let seg = command_start(line, bar).max(from);
-    let body = line[seg..bar].trim_ascii();
-    // The segment's last `echo` or `printf`: in a view of a tool's output the lines before
-    // the command read as words before it (`$ date Thu Dec 3 … echo … | …`).
-    let first = words(body)
-        .rev()
-        .find(|w| matches!(*w, b"echo" | b"printf"))?;
-    let end = seg + (line[seg..bar].trim_ascii_end().len());
-    match line[end - 1] {
-        q @ (b'"' | b'\'') => {
-            let open = line[seg..end - 1].iter().rposition(|&b| b == q)? + seg;
-            Some((open + 1, end - 1))
-        }
-        _ => {
-            let w = line[seg..end]
-                .iter()
-                .rposition(|&b| matches!(b, b' ' | b'\t'))
-                .map_or(seg, |p| seg + p + 1);
-            (w < end && &line[w..end] != first).then_some((w, end))
-        }
-    }
-}
-
 /// A password among the arguments of a command that takes one by its syntax (see
 /// [`PASSWORD_COMMANDS`]): `sshpass -p VALUE …`, `htpasswd -b[n] [FILE] USER VALUE`, `echo
 /// 'USER:VALUE' | chpasswd`.
@@ -672,38 +529,6 @@ fn session_cookie(line: &[u8], at: usize) -> Option<Found> {
     None
 }
 
-/// The argument after the first of `flags` among `args` (shell words as spans of the line).
-fn flag_argument<'a>(
-    args: &[(usize, usize)],
-    word: &impl Fn((usize, usize)) -> &'a [u8],
-    flags: &[&[u8]],
-) -> Option<(usize, usize)> {
-    args.iter().enumerate().find_map(|(i, &a)| {
-        if flags.contains(&word(a)) {
-            args.get(i + 1).copied()
-        } else {
-            flags
-                .iter()
-                .filter(|f| f.starts_with(b"--"))
-                .find(|f| word(a).starts_with(f) && word(a).get(f.len()) == Some(&b'='))
-                .map(|f| (a.0 + f.len() + 1, a.1))
-        }
-    })
-}
-
-/// Where the command holding `at` starts: after a pipe, a `;`, a `&`, the quote that opens a
-/// JSON string value (`"command":"docker login …`) or the line's start.
-fn command_start(line: &[u8], at: usize) -> usize {
-    (0..at)
-        .rev()
-        .find(|&i| match line[i] {
-            b'|' | b';' | b'&' | b'\n' | b'(' | b'`' => true,
-            b'"' => i > 0 && line[i - 1] == b':',
-            _ => false,
-        })
-        .map_or(0, |p| p + 1)
-}
-
 /// The short flag at `hit` (` -p `, ` -w `, ` -P `, ` -a `), if a command earlier in the same
 /// command line takes a password by it: `login` (a registry's or a cloud's: `docker`, `podman`,
 /// `helm registry`, `az`, `cf`) or a MongoDB client (`mongo`, `mongosh`, `mongodump`, …) by
@@ -866,46 +691,4 @@ pub(super) fn pgpass(line: &[u8], s: usize) -> Option<Found> {
     }
     let colon = a + line[a..b].iter().rposition(|&c| c == b':')?;
     value(line, a, colon + 1, b, Strength::Strong, b"password", false)
-}
-
-#[cfg(test)]
-mod words_tests {
-    use super::words;
-
-    /// The words read from the back are the words read from the front, in reverse, for any
-    /// bytes: blanks, quotes, backslashes and the letters of escapes in every order.
-    #[test]
-    fn words_read_from_either_end_agree() {
-        let alphabet = b" \t\"'\\nrtab-";
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        for len in 0..400 {
-            let line: Vec<u8> = (0..len % 24)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    alphabet[(x % alphabet.len() as u64) as usize]
-                })
-                .collect();
-            let forward: Vec<&[u8]> = words(&line).collect();
-            let mut backward: Vec<&[u8]> = words(&line).rev().collect();
-            backward.reverse();
-            assert_eq!(forward, backward, "{:?}", String::from_utf8_lossy(&line));
-        }
-        let line = br#"$ date\nipmitool -P x \"quoted\" 'a b'"#;
-        let w: Vec<&[u8]> = words(line).collect();
-        assert_eq!(
-            w,
-            [
-                &b"$"[..],
-                b"date",
-                b"ipmitool",
-                b"-P",
-                b"x",
-                b"quoted",
-                b"a",
-                b"b"
-            ]
-        );
-    }
 }

@@ -16,6 +16,7 @@ mod data;
 mod lists;
 mod names;
 mod prose;
+mod shell;
 mod values;
 
 pub(crate) use data::{NextLine, name_given_as_data, value_line};
