@@ -1822,6 +1822,12 @@ fn every_item_of_a_secret_list_is_redacted() {
         "export ALLOWED_API_KEYS=@1,@2,@3".into(),
         "Recovery Key 1: @1".into(),
         "Recovery Key 2: @1".into(),
+        // Plural names whose first part says whose tokens or secrets they are.
+        r#""api_tokens": ["@1", "@2"]"#.into(),
+        "API_SECRETS=@1,@2".into(),
+        "client_secrets = ['@1', '@2']".into(),
+        "export ACCESS_TOKENS=@1,@2,@3".into(),
+        "ALLOWED_TOKENS=@1,@2".into(),
         tool_result(
             "{\n  \"unseal_keys_b64\": [\n    \"@1\",\n    \"@2\"\n  ],\n  \"unseal_shares\": 2\n}",
         ),
@@ -1866,6 +1872,13 @@ fn every_item_of_a_secret_list_is_redacted() {
         r#""api_keys": ["[REDACTED]", "[REDACTED]"]"#,
         "API_KEYS=[REDACTED],[REDACTED]",
         r#"{"type":"assistant","message":{"usage":{"input_tokens":[12,13],"output_tokens":5}}}"#,
+        // Plural names that list secrets by name, or count tokens.
+        "Mountable secrets:   default-token-x7k2p",
+        r#"    app_secrets: ["DB_PASSWORD", "API_KEY"]"#,
+        r#""api_tokens": [15496, 11, 995, 0]"#,
+        "max_tokens = [1024, 4096]",
+        r#""cache_read_input_tokens":[1200,1300]"#,
+        "API_SECRETS=db_password,api_key",
     ]);
     // Over real lines (an `exec`'s output, a file, a diff), whole and cut into small chunks,
     // each with rules of its own (a value learned in one run is redacted in the next).

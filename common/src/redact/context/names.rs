@@ -198,6 +198,9 @@ pub(crate) fn classify(name: &[u8]) -> Option<Strength> {
     if about_a_secret(name, &ranges[..n]) || names_a_list(name, &ranges[..n]) {
         return None;
     }
+    if let Some(s) = qualified_plural(name, &ranges[..n]) {
+        return Some(s);
+    }
     let mut best: Option<Strength> = None;
     for i in 0..n {
         let (a, b) = ranges[i];
@@ -232,13 +235,34 @@ pub(super) fn about_a_secret(name: &[u8], parts: &[(usize, usize)]) -> bool {
 }
 
 /// Whether the name ends in `secrets` or `tokens`: in output, a list of them by name
-/// (`Mountable secrets:   default-token-x7k2p` in `kubectl describe`, compose's `secrets:`).
-/// A variable so named holds them themselves (`SECRETS='{"db": …}'`).
+/// (`Mountable secrets:   default-token-x7k2p` in `kubectl describe`, compose's `secrets:`),
+/// or a count (`input_tokens`). A variable so named holds them themselves (`SECRETS='{"db":
+/// …}'`), and so does a name whose part before says whose they are ([`qualified_plural`]).
 pub(super) fn names_a_list(name: &[u8], parts: &[(usize, usize)]) -> bool {
-    parts
-        .last()
-        .is_some_and(|&(a, b)| eq_any(&name[a..b], &[b"secrets", b"tokens"]))
+    qualified_plural(name, parts).is_none()
+        && parts
+            .last()
+            .is_some_and(|&(a, b)| eq_any(&name[a..b], &[b"secrets", b"tokens"]))
 }
+
+/// The strength of a name that ends in `tokens` or `secrets` after a part that says whose they
+/// are (`api_tokens`, `ACCESS_TOKENS`, `client_secrets`, `ALLOWED_TOKENS`): a list of them,
+/// each item a secret. Not after a count's parts (`input_tokens`, `max_tokens`) or a listing's
+/// (`Mountable secrets`). Weak, `secrets` too: such a list may name secrets rather than hold
+/// them (`app_secrets: ["DB_PASSWORD", …]`), so its items must look generated.
+pub(super) fn qualified_plural(name: &[u8], parts: &[(usize, usize)]) -> Option<Strength> {
+    let [.., (a, b), (c, d)] = parts else {
+        return None;
+    };
+    let prev = &name[*a..*b];
+    if !(eq_any(prev, KEY_QUALIFIERS) || eq_any(prev, LIST_QUALIFIERS)) {
+        return None;
+    }
+    eq_any(&name[*c..*d], &[b"secrets", b"tokens"]).then_some(Strength::Weak)
+}
+
+/// Parts before `tokens` that say whose they are, besides [`KEY_QUALIFIERS`].
+const LIST_QUALIFIERS: &[&[u8]] = &[b"allowed", b"valid", b"bearer", b"refresh", b"bot"];
 
 /// Whether the `Key` whose name starts at `s` (or its quote does) is a member of an object
 /// named for what the key is for: ASP.NET's `"Jwt": { "Issuer": "…", "Key": "…" }`,
