@@ -793,8 +793,8 @@ fn a_password_passed_to_a_command_by_its_syntax_is_redacted() {
     ]);
 }
 
-/// A password given to a client as `user:password` (`curl -u`, `--user`, `--proxy-user`), and
-/// the password flags of SQL Server's tools (`sqlcmd -P`, `bcp -P`) and of `redis-cli -a`.
+/// A password given to a client as `user:password` (`curl -u`, `--user`, `--proxy-user`,
+/// `etcdctl --user`), and the password flags of SQL Server's tools (`sqlcmd -P`, `bcp -P`) and of `redis-cli -a`.
 #[test]
 fn a_password_in_a_clients_credentials_flag_is_redacted() {
     each_redacted(&[
@@ -807,6 +807,9 @@ fn a_password_in_a_clients_credentials_flag_is_redacted() {
         "curl -u :@@ https://api.example.com",
         "curl --proxy-user proxy:@@ -x http://proxy:3128 https://x.example.com",
         "curl -U proxy:@@ -x http://proxy:3128 https://x.example.com",
+        "etcdctl --user root:@@ put /config/a b",
+        "ETCDCTL_API=3 etcdctl --endpoints=https://10.0.0.1:2379 --user=admin:@@ get / --prefix",
+        "kubectl exec etcd-0 -- etcdctl --user \"root:@@\" member list",
         "sqlcmd -S db.example.com -U sa -P @@ -Q \"SELECT 1\"",
         "bcp dbo.orders out orders.dat -S db -U sa -P @@ -c",
         "redis-cli -h cache -a @@ ping",
@@ -825,6 +828,9 @@ fn clients_given_no_password_stay_intact() {
         "curl -u \"deploy:$API_TOKEN\" https://api.example.com",
         "curl -u \"$CI_USER:$CI_TOKEN\" https://api.example.com",
         "curl --user ${USER}:${PASS} https://api.example.com",
+        "etcdctl --user root get /config",
+        "etcdctl --user \"root:$ETCD_PASSWORD\" get /config",
+        "etcdctl get /config --prefix --keys-only",
         "curl -sSfL https://sh.rustup.rs | sh -s -- -y",
         "curl -u deploy:%s https://api.example.com",
         "docker run -u 1000:1000 -v $PWD:/src builder",
@@ -1967,7 +1973,8 @@ fn a_password_given_by_its_place_in_a_connection_call_is_redacted() {
 /// set --name db --value …`, `aws ssm put-parameter … --type SecureString`, a data file that is
 /// an `echo` in a process substitution); the password that `poetry publish` and `dotnet nuget
 /// add|update source` take by `-p`; HTTPie's bearer token (`-A bearer -a …`); a default
-/// assigned with Ruby's `||=` or JavaScript's `??=`.
+/// assigned with Ruby's `||=` or JavaScript's `??=`; a password file that is an `echo` in a
+/// process substitution (`--vault-password-file <(echo …)`).
 #[test]
 fn a_value_stored_by_a_secret_store_or_given_by_a_publishers_flag_is_redacted() {
     each_redacted(&[
@@ -1977,6 +1984,11 @@ fn a_value_stored_by_a_secret_store_or_given_by_a_publishers_flag_is_redacted() 
         "aws ssm put-parameter --type SecureString --name app-cfg --value '@@'",
         "gcloud secrets create db --data-file=<(echo -n @@)",
         "gcloud secrets versions add db --data-file=<(printf '%s' '@@')",
+        "ansible-vault decrypt --vault-password-file <(echo @@) site.yml",
+        "ansible-playbook site.yml --vault-password-file=<(echo \"@@\")",
+        "rsync -av --password-file=<(echo @@) src/ rsync://u@h/m",
+        "restic -r /srv/restic --password-file <(printf '%s' '@@') snapshots",
+        "PASSPHRASE_FILE=<(echo -n @@) duplicity restore x",
         "poetry publish -u __token__ -p @@",
         "poetry publish --build -u __token__ -p '@@'",
         "dotnet nuget add source https://x -n x -u u -p @@ --store-password-in-clear-text",
@@ -1998,6 +2010,10 @@ fn a_value_stored_by_a_secret_store_or_given_by_a_publishers_flag_is_redacted() 
         "poetry run pytest -p no:cacheprovider",
         "http -a deploy https://x",
         "ENV[\"API_KEY\"] ||= ENV.fetch(\"KEY\")",
+        "ansible-vault decrypt --vault-password-file ~/.vault_pass site.yml",
+        "restic --password-file /etc/restic/pass backup /srv",
+        "restic --password-file <(echo $RESTIC_PASSWORD) snapshots",
+        "diff <(echo a) <(echo b) --password-file x",
     ]);
 }
 

@@ -301,6 +301,8 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "assw",
     // `aws ssm put-parameter … --type SecureString`.
     "cureString",
+    // `etcdctl --user USER:VALUE` (appended: +0.37 % of the modelled candidates).
+    "etcdctl",
 ];
 
 /// Services of the case-insensitive rows whose values can be shorter than a run (Dropbox's 15

@@ -20,6 +20,7 @@ pub(super) const PASSWORD_COMMANDS: &[&[u8]] = &[
     b"chpasswd",
     b"rabbitmqctl",
     b"curl",
+    b"etcdctl",
     b"smbclient",
     b"ssh-keygen",
     b"openssl",
@@ -272,7 +273,7 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
 /// The value an `echo` or `printf` in a process substitution gives as a file among the few
 /// words of `line[from..to]` after a name (`--data-file=<(echo -n VALUE)`): its last word,
 /// without quotes.
-fn substituted_echo(line: &[u8], from: usize, to: usize) -> Option<(usize, usize)> {
+pub(super) fn substituted_echo(line: &[u8], from: usize, to: usize) -> Option<(usize, usize)> {
     let open = from + memchr::memmem::find(&line[from..to], b"<(")?;
     if words(&line[from..open]).count() > 4 {
         return None;
@@ -485,23 +486,42 @@ pub(super) fn password_command(line: &[u8], s: usize, e: usize, lname: &[u8]) ->
             }
             // `curl -u USER:VALUE`, `--user[=]USER:VALUE`, the proxy's `-U`/`--proxy-user`:
             // the password after the first colon (without one curl asks for it).
-            let v = args.iter().enumerate().find_map(|(i, &(a, b))| {
-                let w = word((a, b));
-                if matches!(w, b"-u" | b"--user" | b"-U" | b"--proxy-user") {
-                    args.get(i + 1).copied()
-                } else {
-                    [&b"--user="[..], b"--proxy-user="]
-                        .iter()
-                        .find(|f| w.starts_with(f))
-                        .map(|f| (a + f.len(), b))
-                }
-            })?;
-            let (a, b) = quoted_or_word(line, v.0);
-            let colon = a + line[a..b].iter().position(|&c| c == b':')?;
-            value(line, a, colon + 1, b, Strength::Strong, lname, false)
+            user_password(
+                line,
+                &args,
+                &[b"-u", b"--user", b"-U", b"--proxy-user"],
+                lname,
+            )
         }
+        // `etcdctl --user[=]USER:VALUE` (without a colon, etcdctl asks for it).
+        b"etcdctl" => user_password(line, &args, &[b"--user"], lname),
         _ => None,
     }
+}
+
+/// The password of a client's `USER:VALUE` argument to one of `flags` (given after a blank or
+/// an `=`): the bytes after the first colon.
+fn user_password(
+    line: &[u8],
+    args: &[(usize, usize)],
+    flags: &[&[u8]],
+    lname: &[u8],
+) -> Option<Found> {
+    let word = |(a, b): (usize, usize)| &line[a..b];
+    let v = args.iter().enumerate().find_map(|(i, &(a, b))| {
+        let w = word((a, b));
+        if flags.contains(&w) {
+            args.get(i + 1).copied()
+        } else {
+            flags
+                .iter()
+                .find(|f| f.starts_with(b"--") && w.starts_with(f) && w.get(f.len()) == Some(&b'='))
+                .map(|f| (a + f.len() + 1, b))
+        }
+    })?;
+    let (a, b) = quoted_or_word(line, v.0);
+    let colon = a + line[a..b].iter().position(|&c| c == b':')?;
+    value(line, a, colon + 1, b, Strength::Strong, lname, false)
 }
 
 /// The first session cookie's value in the cookie string at `at` (`name=value; name=value`,

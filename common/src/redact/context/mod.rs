@@ -208,6 +208,11 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if is_file_name(&lname) {
         return None; // `src/auth.rs:42:9`
     }
+    // `--vault-password-file <(echo VALUE)`: the file is the value.
+    if names::secret_file(name) {
+        return commands::substituted_echo(line, e, shell::command_end(line, e))
+            .and_then(|(a, b)| value(line, s, a, b, Strength::Strong, &lname, false));
+    }
     if in_arn(line, s) {
         return None; // `arn:aws:secretsmanager:us-east-1:…:secret:prod/db`
     }
@@ -523,6 +528,7 @@ pub(crate) fn two_word_start(line: &[u8], s: usize, e: usize) -> usize {
 /// follow).
 pub(crate) fn worth_a_look(name: &[u8]) -> bool {
     classify(name).is_some()
+        || names::secret_file(name)
         || names::eq_any(trim_name(name), commands::PASSWORD_COMMANDS)
         || trim_name(name).eq_ignore_ascii_case(b"secrets")
         || name.eq_ignore_ascii_case(b".pgpass")

@@ -264,6 +264,17 @@ pub(super) fn qualified_plural(name: &[u8], parts: &[(usize, usize)]) -> Option<
 /// Parts before `tokens` that say whose they are, besides [`KEY_QUALIFIERS`].
 const LIST_QUALIFIERS: &[&[u8]] = &[b"allowed", b"valid", b"bearer", b"refresh", b"bot"];
 
+/// Whether `name` names a file that holds a secret (`vault-password-file`, `PASSPHRASE_FILE`,
+/// `--password-file`): its last part is `file`, and the parts before it name a secret. Such a
+/// name's value is a path, unless the file is an `echo` in a process substitution.
+pub(crate) fn secret_file(name: &[u8]) -> bool {
+    let (ranges, n) = parts(name);
+    n >= 2 && {
+        let (a, b) = ranges[n - 1];
+        name[a..b].eq_ignore_ascii_case(b"file") && classify(&name[..ranges[n - 2].1]).is_some()
+    }
+}
+
 /// Whether the `Key` whose name starts at `s` (or its quote does) is a member of an object
 /// named for what the key is for: ASP.NET's `"Jwt": { "Issuer": "…", "Key": "…" }`,
 /// `"Encryption": {"Key": …}` (a qualifier of `key`, as in `jwt_key`), also in the view of a
