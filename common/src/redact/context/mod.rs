@@ -208,11 +208,6 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if is_file_name(&lname) {
         return None; // `src/auth.rs:42:9`
     }
-    // `--vault-password-file <(echo VALUE)`: the file is the value.
-    if names::secret_file(name) {
-        return commands::substituted_echo(line, e, shell::command_end(line, e))
-            .and_then(|(a, b)| value(line, s, a, b, Strength::Strong, &lname, false));
-    }
     if in_arn(line, s) {
         return None; // `arn:aws:secretsmanager:us-east-1:…:secret:prod/db`
     }
@@ -236,6 +231,11 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     let strength = match classify(name) {
         Some(strength) => strength,
         None if name == b"Key" && parent_qualified(line, s) => Strength::Weak,
+        // `--vault-password-file <(echo VALUE)`: the file is the value.
+        None if names::secret_file(name) => {
+            return commands::substituted_echo(line, e, shell::command_end(line, e))
+                .and_then(|(a, b)| value(line, s, a, b, Strength::Strong, &lname, false));
+        }
         None => return None,
     };
     let xml = s > 0 && line[s - 1] == b'<';

@@ -195,11 +195,11 @@ pub(crate) fn classify(name: &[u8]) -> Option<Strength> {
         return None;
     }
     let (ranges, n) = parts(name);
-    if about_a_secret(name, &ranges[..n]) || names_a_list(name, &ranges[..n]) {
-        return None;
+    if plural(name, &ranges[..n]) {
+        return qualified_plural(name, &ranges[..n]);
     }
-    if let Some(s) = qualified_plural(name, &ranges[..n]) {
-        return Some(s);
+    if about_a_secret(name, &ranges[..n]) {
+        return None;
     }
     let mut best: Option<Strength> = None;
     for i in 0..n {
@@ -239,10 +239,14 @@ pub(super) fn about_a_secret(name: &[u8], parts: &[(usize, usize)]) -> bool {
 /// or a count (`input_tokens`). A variable so named holds them themselves (`SECRETS='{"db":
 /// …}'`), and so does a name whose part before says whose they are ([`qualified_plural`]).
 pub(super) fn names_a_list(name: &[u8], parts: &[(usize, usize)]) -> bool {
-    qualified_plural(name, parts).is_none()
-        && parts
-            .last()
-            .is_some_and(|&(a, b)| eq_any(&name[a..b], &[b"secrets", b"tokens"]))
+    plural(name, parts) && qualified_plural(name, parts).is_none()
+}
+
+/// Whether the name's last part is `secrets` or `tokens`.
+fn plural(name: &[u8], parts: &[(usize, usize)]) -> bool {
+    parts.last().is_some_and(|&(a, b)| {
+        matches!(b - a, 6 | 7) && eq_any(&name[a..b], &[b"secrets", b"tokens"])
+    })
 }
 
 /// The strength of a name that ends in `tokens` or `secrets` after a part that says whose they
@@ -254,11 +258,11 @@ pub(super) fn qualified_plural(name: &[u8], parts: &[(usize, usize)]) -> Option<
     let [.., (a, b), (c, d)] = parts else {
         return None;
     };
-    let prev = &name[*a..*b];
-    if !(eq_any(prev, KEY_QUALIFIERS) || eq_any(prev, LIST_QUALIFIERS)) {
+    if !plural(name, &[(*c, *d)]) {
         return None;
     }
-    eq_any(&name[*c..*d], &[b"secrets", b"tokens"]).then_some(Strength::Weak)
+    let prev = &name[*a..*b];
+    (eq_any(prev, KEY_QUALIFIERS) || eq_any(prev, LIST_QUALIFIERS)).then_some(Strength::Weak)
 }
 
 /// Parts before `tokens` that say whose they are, besides [`KEY_QUALIFIERS`].
@@ -268,6 +272,10 @@ const LIST_QUALIFIERS: &[&[u8]] = &[b"allowed", b"valid", b"bearer", b"refresh",
 /// `--password-file`): its last part is `file`, and the parts before it name a secret. Such a
 /// name's value is a path, unless the file is an `echo` in a process substitution.
 pub(crate) fn secret_file(name: &[u8]) -> bool {
+    // Most names do not end in `file`: that first, before the name is cut into parts.
+    if name.len() < 6 || !name[name.len() - 4..].eq_ignore_ascii_case(b"file") {
+        return false;
+    }
     let (ranges, n) = parts(name);
     n >= 2 && {
         let (a, b) = ranges[n - 1];
