@@ -2259,3 +2259,58 @@ fn values_in_php_dumps_and_psqls_expanded_display_are_redacted() {
         "password      | ",
     ]);
 }
+
+/// Forms that need a line's start or its end, in a tool's output inside stream-json: after
+/// other lines, and as Claude Code's Read tool numbers a file's lines (`     2→…`). The view of
+/// a JSON string reads its `\n` escapes as line breaks and its `\t` as a tab; it read both as
+/// blanks, so these forms found no line start (a diff's `+ENV`, printed tables, `net user`, an
+/// `echo` into `.pgpass`) or no line end (YAML's tags and anchors before a value), and went out.
+/// (As the output's last line, ended by the JSON string's quote rather than a line break, most
+/// are still not found: ARCHITECTURE.md, "Printed tables".) A psql row there (`password |
+/// VALUE"`) took the string's closing quote into its value, which broke the line's JSON.
+#[test]
+fn forms_that_need_a_lines_start_or_end_are_redacted_inside_a_tool_result() {
+    let forms = [
+        "+ENV DB_PASSWORD @@",
+        "-ENV API_TOKEN @@",
+        "api_key            @@",
+        "token              @@",
+        "db_password\t@@",
+        "password      | @@",
+        "| API_KEY     | @@ |",
+        "│ DB_PASSWORD      │ @@                 │",
+        "api_key: &key '@@'",
+        "db_password: !!str \"@@\"",
+        "password: &dbpw @@",
+        "echo 'db.example.com:5432:app:app:@@' > ~/.pgpass",
+        "openssl passwd -6 '@@'",
+        "net user alice @@ /add",
+        "The admin token is '@@'",
+        "Changed the root password to '@@'.",
+    ];
+    let mut cases = Vec::new();
+    for f in forms {
+        cases.push(tool_result(&format!("ok\n{f}\nnext")));
+        cases.push(tool_result(&format!("     1→ok\n     2→{f}\n     3→next")));
+    }
+    // psql's expanded display as the output's last row: the value, not the string's quote.
+    cases.push(tool_result("-[ RECORD 1 ]\nusename  | app\npassword | @@"));
+    each_redacted(&cases);
+    // Their benign twins stay, in the same places.
+    for f in [
+        "+ENV NODE_ENV production",
+        "│ API_KEY          │ (not set)          │",
+        "password      | ********",
+        "net user alice /active:no",
+        "echo 'localhost:5432:*:postgres:*' > ~/.pgpass",
+        "openssl passwd -6 -stdin < pw.txt",
+        "token              <none>",
+        "api_key: &default_key",
+        "The password is required.",
+    ] {
+        each_kept(&[
+            &tool_result(&format!("ok\n{f}\nnext")),
+            &tool_result(&format!("     1→ok\n     2→{f}\n     3→next")),
+        ]);
+    }
+}

@@ -90,14 +90,14 @@ pub(crate) fn blocks(rules: &Rules, view: &[u8], complete: bool, found: &mut Vec
         let rest = &view[h.end()..];
         let blank = rest
             .iter()
-            .take_while(|b| matches!(b, b' ' | b'\t'))
+            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n'))
             .count();
         let body = rest[blank..].iter().take_while(|&&b| b64(b)).count();
         if body >= MIN_BODY {
-            // Body runs on through base64 and blanks (escaped line breaks read as blanks).
+            // Body runs on through base64, blanks and escaped line breaks.
             let more = rest
                 .iter()
-                .take_while(|&&b| b64(b) || b == b' ' || b == b'\t')
+                .take_while(|&&b| b64(b) || matches!(b, b' ' | b'\t' | b'\n'))
                 .count();
             let mut end = h.end() + more;
             if let Some(f) = rules.key_end.find_at(view, end)

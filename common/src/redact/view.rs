@@ -1,7 +1,10 @@
 //! The matching view of a line: terminal escape sequences removed, and every run of backslashes
 //! that JSON escaping (one level or several) put before a quote, a slash or a control letter
-//! collapsed — `\\\"` reads `"`, `\\n` and `\t` read as a blank. Rules match the view; each view
-//! byte remembers the original bytes it stands for, so a match maps back to exact offsets.
+//! collapsed — `\\\"` reads `"`, `\\n` and `\r` read as a line break and `\t` as a tab, so
+//! rules that need a line's start or end find the lines of a tool's output inside stream-json
+//! (rules that read across lines skip breaks as blanks: `context::gaps`). Rules match the view;
+//! each view byte remembers the original bytes it stands for, so a match maps back to exact
+//! offsets.
 
 use super::ansi;
 
@@ -52,8 +55,12 @@ impl View {
                             v.push(line[j], i, j + 1);
                             i = j + 1;
                         }
-                        Some(b'n' | b'r' | b't') => {
-                            v.push(b' ', i, j + 1);
+                        Some(b'n' | b'r') => {
+                            v.push(b'\n', i, j + 1);
+                            i = j + 1;
+                        }
+                        Some(b't') => {
+                            v.push(b'\t', i, j + 1);
                             i = j + 1;
                         }
                         _ => {
@@ -142,9 +149,14 @@ mod tests {
 
     #[test]
     fn escapes_and_backslash_runs_collapse_and_map_back() {
-        let line = &[&br#"a\\\"pw\\\":\\\"x"#[..], b"\x1b[31m", br#"y\\\"\tz\\w"#].concat();
+        let line = &[
+            &br#"a\\\"pw\\\":\\\"x"#[..],
+            b"\x1b[31m",
+            br#"y\\\"\tz\\w\nq"#,
+        ]
+        .concat();
         let v = View::of(line).unwrap();
-        assert_eq!(v.bytes, br#"a"pw":"xy" z\\w"#);
+        assert_eq!(v.bytes, b"a\"pw\":\"xy\"\tz\\\\w\nq");
         let (s, e) = v.original(1, 5);
         assert_eq!(&line[s..e], br#"\\\"pw\\\""#);
         let (s, e) = v.original(7, 9);

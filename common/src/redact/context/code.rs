@@ -71,8 +71,8 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
         return literal(line, s, a, b, lname);
     }
     // Terraform: `variable "db_password" { default = "…" }`.
-    // The block is one line in a view of a file read in stream-json (its line breaks read as
-    // blanks), with other attributes before `default`.
+    // The block is one line in a view of a file read in stream-json (its line breaks escaped),
+    // with other attributes before `default`.
     if quoted && line[..s - 1].trim_ascii_end().ends_with(b"variable") && line.get(q) == Some(&b'{')
     {
         let close = line[q..]

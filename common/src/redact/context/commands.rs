@@ -642,7 +642,7 @@ pub(super) fn short_flag_value(line: &[u8], hit: usize) -> Option<Found> {
 /// Windows' `net user NAME VALUE [/add]`, `hit` at `net user`: the word after the name, unless
 /// it asks for the password (`*`) or is an option (`/active:no`).
 pub(super) fn net_user(line: &[u8], hit: usize) -> Option<Found> {
-    if hit > 0
+    if line_start(line, hit) < hit
         && !matches!(
             line[hit - 1],
             b' ' | b'\t' | b'"' | b';' | b'&' | b'|' | b'>'

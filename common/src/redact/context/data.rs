@@ -138,10 +138,10 @@ pub(super) fn beside(
     // Forward, within the object: the first key after the name's value, after a `,` or, in a
     // view, after the blank a JSON-escaped line break reads as (`- name: X\n  value: …` in a
     // tool's output inside stream-json).
-    let mut q = skip(line, e, b"\"' \t");
-    let blank = line[e..q].iter().any(|b| matches!(b, b' ' | b'\t'));
+    let mut q = skip(line, e, b"\"' \t\n");
+    let blank = line[e..q].iter().any(|b| matches!(b, b' ' | b'\t' | b'\n'));
     match line.get(q) {
-        Some(b',') => q = skip(line, q + 1, b"\"' \t"),
+        Some(b',') => q = skip(line, q + 1, b"\"' \t\n"),
         // In a view of a file the Read tool shows, the next line's number comes first.
         _ if blank => q = skip_read_number(line, q),
         _ => return None,

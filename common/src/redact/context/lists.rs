@@ -6,7 +6,7 @@
 //! lines are the redactor's, held as the other next-line forms ([`super::NextLine::Items`]).
 
 use super::values::plausible_item;
-use super::{Found, Strength, blanks, quoted_or_word, skip_read_number, value};
+use super::{Found, Strength, gaps, quoted_or_word, skip_read_number, value};
 
 /// The first item of a list given as the value at `v` of the name at `s` (`q` at its
 /// operator): `None` if no list is there, else what [`super::at`] returns.
@@ -18,12 +18,12 @@ pub(super) fn first_item(
     strength: Strength,
     lname: &[u8],
 ) -> Option<Option<Found>> {
-    // A YAML block sequence read in a view, its line breaks blanks (`api_keys:   - …   - …`).
+    // A YAML block sequence read in a view, its line breaks crossed (`api_keys:\n  - …\n  - …`).
     let dashed = line[q] == b':' && v > q + 1 && line[v..].starts_with(b"- ");
     if line.get(v) != Some(&b'[') && !dashed {
         return None;
     }
-    let first = blanks(line, v + if dashed { 2 } else { 1 });
+    let first = gaps(line, v + if dashed { 2 } else { 1 });
     let (a, b) = quoted_or_word(line, skip_read_number(line, first));
     if line.get(b) == Some(&b';') {
         return Some(None); // Rust's array type or repeat (`secret: [0u8; 64]`), not a list
@@ -77,9 +77,9 @@ pub(crate) fn next_in_list(line: &[u8], f: &Found) -> Option<Found> {
     if matches!(quote, Some(b'"' | b'\'')) && line.get(i) == quote.as_ref() {
         i += 1;
     }
-    let sep = skip_read_number(line, blanks(line, i));
-    // A YAML sequence's items each after `- ` (read in a view, where its line breaks are
-    // blanks); the others' after a comma.
+    let sep = skip_read_number(line, gaps(line, i));
+    // A YAML sequence's items each after `- ` (read in a view, across its escaped line
+    // breaks); the others' after a comma.
     let item = f.start - usize::from(matches!(quote, Some(b'"' | b'\'')));
     let w = if line[..item].ends_with(b"- ") {
         if sep == i || !line[sep..].starts_with(b"- ") {
@@ -87,7 +87,7 @@ pub(crate) fn next_in_list(line: &[u8], f: &Found) -> Option<Found> {
         }
         sep + 2
     } else if line.get(sep) == Some(&b',') {
-        skip_read_number(line, blanks(line, sep + 1))
+        skip_read_number(line, gaps(line, sep + 1))
     } else {
         return None;
     };

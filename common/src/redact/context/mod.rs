@@ -53,15 +53,33 @@ pub(super) struct Named<'a> {
 
 /// Where the line holding `at` starts.
 pub(super) fn line_start(line: &[u8], at: usize) -> usize {
-    line[..at]
+    let p = line[..at]
         .iter()
         .rposition(|&b| b == b'\n')
-        .map_or(0, |p| p + 1)
+        .map_or(0, |p| p + 1);
+    // A file's line as Claude Code's Read tool shows it starts after its number (`     3→`).
+    let d = skip(&line[..at], p, b" ");
+    let digits = line[d..at]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let arrow = d + digits + READ_ARROW.len();
+    if digits > 0 && arrow <= at && line[d + digits..].starts_with(READ_ARROW) {
+        arrow
+    } else {
+        p
+    }
 }
 
 /// Where the blanks at `p` end.
 pub(super) fn blanks(line: &[u8], p: usize) -> usize {
     skip(line, p, b" \t")
+}
+
+/// Where the blanks and line breaks at `p` end: in a view of a JSON string, the escaped line
+/// breaks too (`"password:\n  …"`), which a real line has only at its end.
+pub(super) fn gaps(line: &[u8], p: usize) -> usize {
+    skip(line, p, b" \t\n\r")
 }
 
 /// The value starting at `v`, quoted (its quotes left out) or up to a byte that ends a value.
@@ -281,7 +299,7 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
             false,
         );
     }
-    let blanks = |p: usize| blanks(line, p);
+    let blanks = |p: usize| gaps(line, p);
     let q = blanks(p);
     let op = match line.get(q..q + 2) {
         // Ruby's `||=`, JavaScript's `??=`: a default assigned.
@@ -365,7 +383,7 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if let Some(ind) = line.get(v..).and_then(|r| {
         [&b"|-"[..], b"|+", b">-", b">+", b"|", b">"]
             .into_iter()
-            .find(|i| r.starts_with(i) && matches!(r.get(i.len()), Some(b' ' | b'\t')))
+            .find(|i| r.starts_with(i) && matches!(r.get(i.len()), Some(b' ' | b'\t' | b'\n')))
     }) {
         v = blanks(v + ind.len());
     }
@@ -554,8 +572,8 @@ fn table_row(n: Named) -> Option<Found> {
         .position(|&b| b == b'\n' || b == b'\r')
         .map_or(line.len(), |i| q + i);
     // A row's first cell: a separator (Markdown's `|`, or a box-drawing rule as `rich` and
-    // secret managers' CLIs draw tables) at the line's start, or after a blank or a quote where
-    // the view of a JSON string reads the rows' line breaks as blanks.
+    // secret managers' CLIs draw tables) at the line's start, or after a blank or a quote (a
+    // table printed inside a string).
     let bt = before.trim_ascii_end();
     let row = (1..=3).rev().any(|n| {
         n <= bt.len() && cell_rule(&bt[bt.len() - n..]) == n && {
@@ -583,16 +601,18 @@ fn table_row(n: Named) -> Option<Found> {
         return value(line, s, a, b, Strength::Weak, lname, false);
     }
     // psql's expanded display (`\x`): `password | VALUE`, the value one word to the line's end
-    // or, in a view where the rows' line breaks read as blanks, to the next row.
+    // or, where the rows' line breaks are not there, to the next row; in a view of a
+    // JSON string, to the string's end if that comes first (its quote is no part of the value).
     if line.get(q) == Some(&b'|') && (before.is_empty() || before.ends_with(b" ")) {
+        let json = line[..s].contains(&b'"');
         let a = blanks(line, q + 1);
         let b = a + line[a..eol]
             .iter()
-            .position(|c| c.is_ascii_whitespace())
+            .position(|&c| c.is_ascii_whitespace() || json && c == b'"')
             .unwrap_or(eol - a);
         let rest = &line[b..eol];
         let next_row = rest.trim_ascii_start();
-        let ends = next_row.is_empty() || {
+        let ends = next_row.is_empty() || json && rest.starts_with(b"\"") || {
             // The next row's name and its bar.
             let n = next_row
                 .iter()
@@ -645,17 +665,18 @@ fn dockerfile_env(line: &[u8], s: usize) -> bool {
         Some(b) if b.is_empty() || b.ends_with(b"\n") => b,
         _ => before,
     };
+    let from = line_start(line, s);
     before.is_empty()
         || before.ends_with(b" :")
         || before.ends_with(b"\n")
+        || matches!(line[from..s - 4].trim_ascii(), b"" | b"+" | b"-")
         || read_line_start(before)
 }
 
 /// The line number Claude Code's Read tool puts before each line of a file (`     12→`).
 pub(super) const READ_ARROW: &[u8] = "\u{2192}".as_bytes();
 
-/// Whether `before` ends with a Read tool's line number: in the view of its output, where the
-/// file's line breaks read as blanks, the start of one of the file's lines.
+/// Whether `before` ends with a Read tool's line number: the start of one of the file's lines.
 pub(super) fn read_line_start(before: &[u8]) -> bool {
     before
         .strip_suffix(READ_ARROW)

@@ -269,7 +269,7 @@ fn quoted_after(line: &[u8], s: usize, e: usize, lname: &[u8]) -> Option<Found> 
             let stop = after.iter().take_while(|b| b".!".contains(b)).count();
             let rest = &after[stop..];
             let ends = rest.trim_ascii().is_empty()
-                || stop > 0 && matches!(rest.first(), Some(b' ' | b'"' | b'\\'));
+                || stop > 0 && matches!(rest.first(), Some(b' ' | b'"' | b'\\' | b'\n'));
             if !ends {
                 return None;
             }

@@ -1,6 +1,6 @@
 //! Reading a command line as the shell's words, without a shell: where a command starts and
 //! ends on a line (also inside a JSON string, or a view of a tool's output whose line breaks
-//! read as blanks), its words from either end, a flag's argument, and an `echo` piped into it.
+//! were escaped), its words from either end, a flag's argument, and an `echo` piped into it.
 //! What [`super::commands`] reads commands' secrets with.
 
 use super::{READ_ARROW, blanks, line_start};
@@ -177,14 +177,15 @@ pub(super) fn flag_argument<'a>(
 /// Where the command holding `at` starts: after a pipe, a `;`, a `&`, the quote that opens a
 /// JSON string value (`"command":"docker login …`) or the line's start.
 pub(super) fn command_start(line: &[u8], at: usize) -> usize {
-    (0..at)
+    let from = line_start(line, at);
+    (from..at)
         .rev()
         .find(|&i| match line[i] {
-            b'|' | b';' | b'&' | b'\n' | b'(' | b'`' => true,
+            b'|' | b';' | b'&' | b'(' | b'`' => true,
             b'"' => i > 0 && line[i - 1] == b':',
             _ => false,
         })
-        .map_or(0, |p| p + 1)
+        .map_or(from, |p| p + 1)
 }
 
 #[cfg(test)]
