@@ -2293,6 +2293,17 @@ fn forms_that_need_a_lines_start_or_end_are_redacted_inside_a_tool_result() {
         cases.push(tool_result(&format!("ok\n{f}\nnext")));
         cases.push(tool_result(&format!("     1→ok\n     2→{f}\n     3→next")));
     }
+    // As the output's last line, ended by the JSON string's quote: aligned columns and YAML's
+    // tags and anchors.
+    for f in [
+        "api_key            @@",
+        "db_password\t@@",
+        "api_key: &key '@@'",
+        "db_password: !!str \"@@\"",
+        "password: &dbpw @@",
+    ] {
+        cases.push(tool_result(&format!("ok\n{f}")));
+    }
     // psql's expanded display as the output's last row: the value, not the string's quote.
     cases.push(tool_result("-[ RECORD 1 ]\nusename  | app\npassword | @@"));
     each_redacted(&cases);
@@ -2310,6 +2321,7 @@ fn forms_that_need_a_lines_start_or_end_are_redacted_inside_a_tool_result() {
     ] {
         each_kept(&[
             &tool_result(&format!("ok\n{f}\nnext")),
+            &tool_result(&format!("ok\n{f}")),
             &tool_result(&format!("     1→ok\n     2→{f}\n     3→next")),
         ]);
     }

@@ -71,6 +71,15 @@ pub(super) fn line_start(line: &[u8], at: usize) -> usize {
     }
 }
 
+/// Where the rest of a line, `rest`, ends once the end of the JSON string that holds the line
+/// is taken off (a tool's output or Claude's text in stream-json, read in its view: the
+/// string's quote, then `}`, `]` or `,`): the first quote so followed, or `rest.len()`.
+pub(super) fn before_json_end(rest: &[u8]) -> usize {
+    rest.windows(2)
+        .position(|w| w[0] == b'"' && matches!(w[1], b'}' | b']' | b','))
+        .unwrap_or(rest.len())
+}
+
 /// Where the blanks at `p` end.
 pub(super) fn blanks(line: &[u8], p: usize) -> usize {
     skip(line, p, b" \t")
@@ -497,7 +506,7 @@ fn yaml_tag_or_anchor(line: &[u8], v: usize) -> Option<usize> {
         .iter()
         .position(|&b| b == b'\n')
         .map_or(line.len(), |p| w + p);
-    let rest = line[w..eol].trim_ascii();
+    let rest = line[w..w + before_json_end(&line[w..eol])].trim_ascii();
     let alone = match rest {
         [q @ (b'"' | b'\''), inner @ .., last] => last == q && !inner.contains(q),
         _ => !rest.is_empty() && !rest.iter().any(|b| b" \t,;(){}<>&".contains(b)),
@@ -631,7 +640,11 @@ fn table_row(n: Named) -> Option<Found> {
         return None;
     }
     let end = run_end(line, q, None);
-    if !line[end..eol].iter().all(u8::is_ascii_whitespace) {
+    let rest = &line[end..eol];
+    if !rest[..before_json_end(rest)]
+        .iter()
+        .all(u8::is_ascii_whitespace)
+    {
         return None; // more words: prose or another column
     }
     value(line, s, q, end, strength, lname, false)
