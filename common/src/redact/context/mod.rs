@@ -669,32 +669,15 @@ fn dockerfile_env(line: &[u8], s: usize) -> bool {
     let Some(before) = line[..s].strip_suffix(b"ENV ") else {
         return false;
     };
-    let before = before.trim_ascii_end();
-    // A diff's added or removed line (`+ENV NAME VALUE`).
-    let before = match before
-        .strip_suffix(b"+")
-        .or_else(|| before.strip_suffix(b"-"))
-    {
-        Some(b) if b.is_empty() || b.ends_with(b"\n") => b,
-        _ => before,
-    };
-    let from = line_start(line, s);
-    before.is_empty()
-        || before.ends_with(b" :")
-        || before.ends_with(b"\n")
-        || matches!(line[from..s - 4].trim_ascii(), b"" | b"+" | b"-")
-        || read_line_start(before)
+    // At a line's start (a file's line as the Read tool numbers it, too), or a diff's added or
+    // removed line (`+ENV NAME VALUE`).
+    let from = line_start(line, s).min(before.len());
+    matches!(line[from..before.len()].trim_ascii(), b"" | b"+" | b"-")
+        || before.trim_ascii_end().ends_with(b" :")
 }
 
 /// The line number Claude Code's Read tool puts before each line of a file (`     12→`).
 pub(super) const READ_ARROW: &[u8] = "\u{2192}".as_bytes();
-
-/// Whether `before` ends with a Read tool's line number: the start of one of the file's lines.
-pub(super) fn read_line_start(before: &[u8]) -> bool {
-    before
-        .strip_suffix(READ_ARROW)
-        .is_some_and(|b| b.last().is_some_and(u8::is_ascii_digit))
-}
 
 /// Past a Read tool's line number and the blanks after it at `at` (`12→    `), or `at`.
 pub(super) fn skip_read_number(line: &[u8], at: usize) -> usize {
