@@ -2293,14 +2293,16 @@ fn forms_that_need_a_lines_start_or_end_are_redacted_inside_a_tool_result() {
         cases.push(tool_result(&format!("ok\n{f}\nnext")));
         cases.push(tool_result(&format!("     1→ok\n     2→{f}\n     3→next")));
     }
-    // As the output's last line, ended by the JSON string's quote: aligned columns and YAML's
-    // tags and anchors.
+    // As the output's last line, ended by the JSON string's quote: aligned columns, YAML's
+    // tags and anchors, a command's last word.
     for f in [
         "api_key            @@",
         "db_password\t@@",
         "api_key: &key '@@'",
         "db_password: !!str \"@@\"",
         "password: &dbpw @@",
+        "openssl passwd -6 '@@'",
+        "echo 'db.example.com:5432:app:app:@@' > ~/.pgpass",
     ] {
         cases.push(tool_result(&format!("ok\n{f}")));
     }
