@@ -2294,7 +2294,7 @@ fn forms_that_need_a_lines_start_or_end_are_redacted_inside_a_tool_result() {
         cases.push(tool_result(&format!("     1→ok\n     2→{f}\n     3→next")));
     }
     // As the output's last line, ended by the JSON string's quote: aligned columns, YAML's
-    // tags and anchors, a command's last word.
+    // tags and anchors, a command's last word, a quoted value in prose.
     for f in [
         "api_key            @@",
         "db_password\t@@",
@@ -2303,6 +2303,8 @@ fn forms_that_need_a_lines_start_or_end_are_redacted_inside_a_tool_result() {
         "password: &dbpw @@",
         "openssl passwd -6 '@@'",
         "echo 'db.example.com:5432:app:app:@@' > ~/.pgpass",
+        "The admin token is '@@'",
+        "Your API key is \"@@\"",
     ] {
         cases.push(tool_result(&format!("ok\n{f}")));
     }

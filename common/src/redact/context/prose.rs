@@ -55,7 +55,8 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
     if q == p + 1 && line[q..].starts_with(b"is ") {
         let w = blanks(line, q + 3);
         let (v, end) = code_span(line, w).unwrap_or_else(|| quoted_or_word(line, w));
-        let closed = end + usize::from(v > w && line.get(end) == Some(&b'`'));
+        // Past the code span's or the quotes' closing byte.
+        let closed = end + usize::from(v > w && matches!(line.get(end), Some(b'`' | b'\'' | b'"')));
         let after = line.get(closed..).unwrap_or_default();
         // The sentence ends: punctuation or nothing to the line's end, or the JSON string
         // that holds it (a tool's output in stream-json).
