@@ -17,12 +17,19 @@ mod lists;
 mod names;
 mod prose;
 mod shell;
+mod tables;
+mod text;
 mod values;
 
+use data::beside;
 pub(crate) use data::{NextLine, name_given_as_data, value_line};
-use data::{beside, skip};
 pub(crate) use lists::next_in_list;
 pub(crate) use names::{Strength, classify, name_byte, parent_qualified, secret_env_name};
+use tables::table_row;
+use text::{
+    READ_ARROW, after_string_prefix, before_json_end, blanks, code_span, gaps, line_start,
+    quoted_or_word, run_end, skip_read_number,
+};
 use values::trim_value;
 pub(crate) use values::{placeholder, plausible, token_as_user};
 
@@ -51,101 +58,11 @@ pub(super) struct Named<'a> {
     pub lname: &'a [u8],
 }
 
-/// Where the line holding `at` starts.
-pub(super) fn line_start(line: &[u8], at: usize) -> usize {
-    let p = line[..at]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |p| p + 1);
-    // A file's line as Claude Code's Read tool shows it starts after its number (`     3→`).
-    let d = skip(&line[..at], p, b" ");
-    let digits = line[d..at]
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .count();
-    let arrow = d + digits + READ_ARROW.len();
-    if digits > 0 && arrow <= at && line[d + digits..].starts_with(READ_ARROW) {
-        arrow
-    } else {
-        p
-    }
-}
-
-/// Where the rest of a line, `rest`, ends once the end of the JSON string that holds the line
-/// is taken off (a tool's output or Claude's text in stream-json, read in its view: the
-/// string's quote, then `}`, `]` or `,`): the first quote so followed, or `rest.len()`.
-pub(super) fn before_json_end(rest: &[u8]) -> usize {
-    rest.windows(2)
-        .position(|w| w[0] == b'"' && matches!(w[1], b'}' | b']' | b','))
-        .unwrap_or(rest.len())
-}
-
-/// Where the blanks at `p` end.
-pub(super) fn blanks(line: &[u8], p: usize) -> usize {
-    skip(line, p, b" \t")
-}
-
-/// Where the blanks and line breaks at `p` end: in a view of a JSON string, the escaped line
-/// breaks too (`"password:\n  …"`), which a real line has only at its end.
-pub(super) fn gaps(line: &[u8], p: usize) -> usize {
-    skip(line, p, b" \t\n\r")
-}
-
-/// The value starting at `v`, quoted (its quotes left out) or up to a byte that ends a value.
-pub(super) fn quoted_or_word(line: &[u8], v: usize) -> (usize, usize) {
-    match line.get(v) {
-        Some(&q @ (b'"' | b'\'')) => (v + 1, run_end(line, v + 1, Some(q))),
-        _ => (v, run_end(line, v, None)),
-    }
-}
-
-/// The length of the table's cell rule at the start of `b`: Markdown's `|` or a box-drawing
-/// vertical (`│`, `┃`, `║`); 0 if none.
-fn cell_rule(b: &[u8]) -> usize {
-    if b.first() == Some(&b'|') {
-        1
-    } else if ["│", "┃", "║"].iter().any(|r| b.starts_with(r.as_bytes())) {
-        3
-    } else {
-        0
-    }
-}
-
 /// A name's or a value's letters and digits, in lower case.
 fn spelled(n: &[u8]) -> impl Iterator<Item = u8> + '_ {
     n.iter()
         .filter(|c| c.is_ascii_alphanumeric())
         .map(u8::to_ascii_lowercase)
-}
-
-/// Where a string starts at `v` past its prefix in Python and C# (`b'…'`, `f"…"`, `r'…'`,
-/// `u"…"`, `@"…"`): at its quote.
-pub(super) fn after_string_prefix(line: &[u8], v: usize) -> usize {
-    let prefixed = matches!(
-        line.get(v),
-        Some(b'b' | b'f' | b'r' | b'u' | b'B' | b'F' | b'R' | b'@')
-    ) && matches!(line.get(v + 1), Some(b'"' | b'\''));
-    v + usize::from(prefixed)
-}
-
-/// A Markdown code span of one word at `v` (`` `…` ``), its backticks left out.
-pub(super) fn code_span(line: &[u8], v: usize) -> Option<(usize, usize)> {
-    if line.get(v) != Some(&b'`') {
-        return None;
-    }
-    let close = v
-        + 1
-        + line[v + 1..]
-            .iter()
-            .position(|&b| b == b'`' || b.is_ascii_whitespace())?;
-    // A short one ending in a separator names a token's prefix (`` `whsec_` ``, `` `ghp_` ``).
-    let prefix = close - v <= 12 && matches!(line[close - 1], b'_' | b'-');
-    (line[close] == b'`' && close > v + 1 && !prefix).then_some((v + 1, close))
-}
-
-/// Bytes that end an unquoted value.
-fn ends_value(b: u8) -> bool {
-    b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b',' | b';' | b'&' | b'<' | b'>' | b'`')
 }
 
 /// Scheme words after `Authorization:`.
@@ -308,14 +225,15 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
             false,
         );
     }
-    let blanks = |p: usize| gaps(line, p);
-    let q = blanks(p);
+    // Blanks, and in a view escaped line breaks: a value may be on the next line there.
+    let gaps = |p: usize| gaps(line, p);
+    let q = gaps(p);
     let op = match line.get(q..q + 2) {
         // Ruby's `||=`, JavaScript's `??=`: a default assigned.
         Some(b"||") | Some(b"??") if line.get(q + 2) == Some(&b'=') => 3,
         Some(b":=") | Some(b"=>") | Some(b"?=") => 2,
         // R's assignment, given a string: `api_key <- "…"`.
-        Some(b"<-") if matches!(line.get(blanks(q + 2)), Some(b'"' | b'\'')) => 2,
+        Some(b"<-") if matches!(line.get(gaps(q + 2)), Some(b'"' | b'\'')) => 2,
         _ => match line.get(q) {
             Some(b'=') | Some(b':') => 1,
             _ => 0,
@@ -382,10 +300,10 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         return None;
     }
     // (A value's line may start with the number Claude Code's Read tool gives it.)
-    let mut v = skip_read_number(line, blanks(q + op));
+    let mut v = skip_read_number(line, gaps(q + op));
     // Markdown's bold around a label with its colon: `**API Key:** …`.
     if line[v..].starts_with(b"**") && s >= 2 && &line[s - 2..s] == b"**" {
-        v = blanks(v + 2);
+        v = gaps(v + 2);
     }
     // A YAML block scalar read in a view, where the line break after `|` is a blank (a tool's
     // output inside stream-json): the value is the next line's.
@@ -394,17 +312,17 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
             .into_iter()
             .find(|i| r.starts_with(i) && matches!(r.get(i.len()), Some(b' ' | b'\t' | b'\n')))
     }) {
-        v = blanks(v + ind.len());
+        v = gaps(v + ind.len());
     }
     if let Some(after) = yaml_tag_or_anchor(line, v) {
-        v = blanks(after);
+        v = gaps(after);
     }
     // PHP's `var_dump`: `["password"]=> string(16) "…"`.
     if line[v..].starts_with(b"string(")
         && let Some(close) = line[v..].iter().position(|&b| b == b')')
         && line[v + 7..v + close].iter().all(u8::is_ascii_digit)
     {
-        v = blanks(v + close + 1);
+        v = gaps(v + close + 1);
     }
     // A list of secrets (`"api_keys": ["…", "…"]`): its first item; the others are read by
     // [`lists::next_in_list`].
@@ -418,7 +336,7 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
             .position(|&b| b == b'}')
             .map_or(line.len(), |c| v + c);
         let key = memchr::memmem::find(&line[v..close], b"\"value\":")?;
-        let w = blanks(v + key + 8);
+        let w = gaps(v + key + 8);
         if line.get(w) != Some(&b'"') {
             return None;
         }
@@ -453,7 +371,7 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         if let Some(w) = w {
             let word = line[v..v + w].to_ascii_lowercase();
             if SCHEMES.contains(&word.as_slice()) && matches!(line.get(v + w), Some(b' ')) {
-                v = blanks(v + w);
+                v = gaps(v + w);
                 digest = word == b"digest";
             }
         }
@@ -561,95 +479,6 @@ pub(crate) fn worth_a_look(name: &[u8]) -> bool {
         || name.eq_ignore_ascii_case(b".pgpass")
 }
 
-/// A secret's name and its value in a printed table: aligned columns at a line's start (two
-/// blanks or more, or a tab, between them and nothing after the value: `vault kv get`'s
-/// `api_key    VALUE`), or a Markdown row's first two cells (`| password | VALUE |`, judged as
-/// after a weak name: documentation tables describe).
-fn table_row(n: Named) -> Option<Found> {
-    let Named {
-        line,
-        s,
-        e,
-        p,
-        q,
-        strength,
-        lname,
-    } = n;
-    let before = &line[line_start(line, s)..s];
-    let eol = line[q..]
-        .iter()
-        .position(|&b| b == b'\n' || b == b'\r')
-        .map_or(line.len(), |i| q + i);
-    // A row's first cell: a separator (Markdown's `|`, or a box-drawing rule as `rich` and
-    // secret managers' CLIs draw tables) at the line's start, or after a blank or a quote (a
-    // table printed inside a string).
-    let bt = before.trim_ascii_end();
-    let row = (1..=3).rev().any(|n| {
-        n <= bt.len() && cell_rule(&bt[bt.len() - n..]) == n && {
-            let r = &bt[..bt.len() - n];
-            r.iter().all(|b| matches!(b, b' ' | b'\t'))
-                || matches!(r.last(), Some(b' ' | b'\t' | b'"'))
-        }
-    });
-    if row {
-        // `| name | value |`, `│ NAME      │ value      │`
-        let c = blanks(line, p);
-        let rule = cell_rule(&line[c..eol]);
-        if rule == 0 {
-            return None;
-        }
-        let a = c + rule;
-        let end = (a..eol).find(|&i| cell_rule(&line[i..eol]) > 0)?;
-        let (mut a, mut b) = (a, end);
-        while a < b && matches!(line[a], b' ' | b'`') {
-            a += 1;
-        }
-        while b > a && matches!(line[b - 1], b' ' | b'`') {
-            b -= 1;
-        }
-        return value(line, s, a, b, Strength::Weak, lname, false);
-    }
-    // psql's expanded display (`\x`): `password | VALUE`, the value one word to the line's end
-    // or, where the rows' line breaks are not there, to the next row; in a view of a
-    // JSON string, to the string's end if that comes first (its quote is no part of the value).
-    if line.get(q) == Some(&b'|') && (before.is_empty() || before.ends_with(b" ")) {
-        let json = line[..s].contains(&b'"');
-        let a = blanks(line, q + 1);
-        let b = a + line[a..eol]
-            .iter()
-            .position(|&c| c.is_ascii_whitespace() || json && c == b'"')
-            .unwrap_or(eol - a);
-        let rest = &line[b..eol];
-        let next_row = rest.trim_ascii_start();
-        let ends = next_row.is_empty() || json && rest.starts_with(b"\"") || {
-            // The next row's name and its bar.
-            let n = next_row
-                .iter()
-                .position(|c| !name_byte(*c))
-                .unwrap_or(next_row.len());
-            n > 0 && blanks(next_row, n) < next_row.len() && next_row[blanks(next_row, n)] == b'|'
-        };
-        if a < b && q + 1 < a && ends && !line[a..b].contains(&b'|') {
-            return value(line, s, a, b, Strength::Weak, lname, false);
-        }
-        return None;
-    }
-    let gap = &line[e..q];
-    let aligned = gap.contains(&b'\t') || gap.len() >= 2 && gap.iter().all(|&b| b == b' ');
-    if !before.iter().all(|b| matches!(b, b' ' | b'\t')) || p != e || !aligned || q >= eol {
-        return None;
-    }
-    let end = run_end(line, q, None);
-    let rest = &line[end..eol];
-    if !rest[..before_json_end(rest)]
-        .iter()
-        .all(u8::is_ascii_whitespace)
-    {
-        return None; // more words: prose or another column
-    }
-    value(line, s, q, end, strength, lname, false)
-}
-
 /// Whether a "name" is a file name (`auth.rs`, `test_auth.py`): what follows it is a position.
 fn is_file_name(lname: &[u8]) -> bool {
     const EXT: &[&[u8]] = &[
@@ -676,19 +505,6 @@ fn dockerfile_env(line: &[u8], s: usize) -> bool {
         || before.trim_ascii_end().ends_with(b" :")
 }
 
-/// The line number Claude Code's Read tool puts before each line of a file (`     12→`).
-pub(super) const READ_ARROW: &[u8] = "\u{2192}".as_bytes();
-
-/// Past a Read tool's line number and the blanks after it at `at` (`12→    `), or `at`.
-pub(super) fn skip_read_number(line: &[u8], at: usize) -> usize {
-    let digits = line[at..].iter().take_while(|b| b.is_ascii_digit()).count();
-    if digits > 0 && line[at + digits..].starts_with(READ_ARROW) {
-        blanks(line, at + digits + READ_ARROW.len())
-    } else {
-        at
-    }
-}
-
 /// Whether the name at `s` is a field of an Amazon Resource Name (`arn:partition:service:…`),
 /// which names a resource, a secret's included, and holds none.
 fn in_arn(line: &[u8], s: usize) -> bool {
@@ -713,19 +529,6 @@ fn trim_name(name: &[u8]) -> &[u8] {
         .rposition(|b| b.is_ascii_alphanumeric())
         .map_or(a, |p| p + 1);
     &name[a..b.max(a)]
-}
-
-fn run_end(line: &[u8], v: usize, quote: Option<u8>) -> usize {
-    match quote {
-        Some(q) => {
-            let end = line[v..].iter().position(|&b| b == q || b == b'\n');
-            end.map_or(line.len(), |p| v + p)
-        }
-        None => line[v..]
-            .iter()
-            .position(|&b| ends_value(b))
-            .map_or(line.len(), |p| v + p),
-    }
 }
 
 fn value_run(line: &[u8], s: usize, v: usize, st: Strength, lname: &[u8]) -> Option<Found> {

@@ -1,0 +1,109 @@
+//! Reading a line's text for the rules: where a line starts (a line as Claude Code's Read tool
+//! numbers it, too) and where it ends (its break, or the JSON string that holds it), blanks
+//! and escaped line breaks, and a value's extent: quoted, a word, a code span.
+
+use super::data::skip;
+
+/// Where the line holding `at` starts.
+pub(super) fn line_start(line: &[u8], at: usize) -> usize {
+    let p = line[..at]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    // A file's line as Claude Code's Read tool shows it starts after its number (`     3→`).
+    let d = skip(&line[..at], p, b" ");
+    let digits = line[d..at]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let arrow = d + digits + READ_ARROW.len();
+    if digits > 0 && arrow <= at && line[d + digits..].starts_with(READ_ARROW) {
+        arrow
+    } else {
+        p
+    }
+}
+
+/// Where the rest of a line, `rest`, ends once the end of the JSON string that holds the line
+/// is taken off (a tool's output or Claude's text in stream-json, read in its view: the
+/// string's quote, then `}`, `]` or `,`): the first quote so followed, or `rest.len()`.
+pub(super) fn before_json_end(rest: &[u8]) -> usize {
+    rest.windows(2)
+        .position(|w| w[0] == b'"' && matches!(w[1], b'}' | b']' | b','))
+        .unwrap_or(rest.len())
+}
+
+/// Where the blanks at `p` end.
+pub(super) fn blanks(line: &[u8], p: usize) -> usize {
+    skip(line, p, b" \t")
+}
+
+/// Where the blanks and line breaks at `p` end: in a view of a JSON string, the escaped line
+/// breaks too (`"password:\n  …"`), which a real line has only at its end.
+pub(super) fn gaps(line: &[u8], p: usize) -> usize {
+    skip(line, p, b" \t\n\r")
+}
+
+/// The value starting at `v`, quoted (its quotes left out) or up to a byte that ends a value.
+pub(super) fn quoted_or_word(line: &[u8], v: usize) -> (usize, usize) {
+    match line.get(v) {
+        Some(&q @ (b'"' | b'\'')) => (v + 1, run_end(line, v + 1, Some(q))),
+        _ => (v, run_end(line, v, None)),
+    }
+}
+
+/// Where a string starts at `v` past its prefix in Python and C# (`b'…'`, `f"…"`, `r'…'`,
+/// `u"…"`, `@"…"`): at its quote.
+pub(super) fn after_string_prefix(line: &[u8], v: usize) -> usize {
+    let prefixed = matches!(
+        line.get(v),
+        Some(b'b' | b'f' | b'r' | b'u' | b'B' | b'F' | b'R' | b'@')
+    ) && matches!(line.get(v + 1), Some(b'"' | b'\''));
+    v + usize::from(prefixed)
+}
+
+/// A Markdown code span of one word at `v` (`` `…` ``), its backticks left out.
+pub(super) fn code_span(line: &[u8], v: usize) -> Option<(usize, usize)> {
+    if line.get(v) != Some(&b'`') {
+        return None;
+    }
+    let close = v
+        + 1
+        + line[v + 1..]
+            .iter()
+            .position(|&b| b == b'`' || b.is_ascii_whitespace())?;
+    // A short one ending in a separator names a token's prefix (`` `whsec_` ``, `` `ghp_` ``).
+    let prefix = close - v <= 12 && matches!(line[close - 1], b'_' | b'-');
+    (line[close] == b'`' && close > v + 1 && !prefix).then_some((v + 1, close))
+}
+
+/// Bytes that end an unquoted value.
+fn ends_value(b: u8) -> bool {
+    b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b',' | b';' | b'&' | b'<' | b'>' | b'`')
+}
+
+pub(super) fn run_end(line: &[u8], v: usize, quote: Option<u8>) -> usize {
+    match quote {
+        Some(q) => {
+            let end = line[v..].iter().position(|&b| b == q || b == b'\n');
+            end.map_or(line.len(), |p| v + p)
+        }
+        None => line[v..]
+            .iter()
+            .position(|&b| ends_value(b))
+            .map_or(line.len(), |p| v + p),
+    }
+}
+
+/// The line number Claude Code's Read tool puts before each line of a file (`     12→`).
+pub(super) const READ_ARROW: &[u8] = "\u{2192}".as_bytes();
+
+/// Past a Read tool's line number and the blanks after it at `at` (`12→    `), or `at`.
+pub(super) fn skip_read_number(line: &[u8], at: usize) -> usize {
+    let digits = line[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits > 0 && line[at + digits..].starts_with(READ_ARROW) {
+        blanks(line, at + digits + READ_ARROW.len())
+    } else {
+        at
+    }
+}
