@@ -2330,3 +2330,110 @@ fn forms_that_need_a_lines_start_or_end_are_redacted_inside_a_tool_result() {
         ]);
     }
 }
+
+/// Oracle's JDBC URL (`jdbc:oracle:thin:USER/VALUE@…`), FreeRDP's `/p:`, Net-SNMP's `-A`/`-X`
+/// passphrases, 7-Zip's and UnRAR's `-pVALUE`, NuGet's `-k` and `setapikey`, a Wi-Fi
+/// pre-shared key (`psk=`), and a cookie set from a script.
+#[test]
+fn a_password_given_to_a_connection_url_a_remote_desktop_snmp_or_an_archiver_is_redacted() {
+    let cases = [
+        r#"String url = "jdbc:oracle:thin:scott/@@@db.example.com:1521:ORCL";"#,
+        "jdbc:oracle:thin:app_user/@@@//db.internal:1521/SVC",
+        "spring.datasource.url=jdbc:oracle:thin:system/@@@localhost:1521/XEPDB1",
+        "xfreerdp /v:10.0.0.5 /u:Administrator /p:@@ /cert:ignore",
+        "xfreerdp /u:admin /p:\"@@\" /v:host",
+        "wlfreerdp /v:host /u:admin /p:@@",
+        "snmpwalk -v3 -l authPriv -u admin -a SHA -A @@ -x AES -X Kp2nRt7vWq 10.0.0.1"
+            .replace("Kp2nRt7vWq", "@@")
+            .leak(),
+        "snmpbulkwalk -v3 -u ops -l authNoPriv -a SHA -A '@@' router1",
+        "7z a -p@@ backup.7z secret/",
+        "7za x -p@@ -o/tmp/out backup.7z",
+        "unrar x -p@@ backup.rar",
+        "nuget push pkg.1.0.0.nupkg -k @@ -s https://api.nuget.org/v3/index.json",
+        "dotnet nuget push pkg.nupkg -k @@ --source nuget.org",
+        "nuget setapikey @@ -source https://api.nuget.org/v3/index.json",
+        "psk=@@",
+        "\tpsk=\"@@\"",
+        "wpa_psk=@@",
+        r#"document.cookie = "sessionid=@@; path=/";"#,
+        "document.cookie = 'PHPSESSID=@@';",
+    ];
+    let mut all: Vec<String> = cases.iter().map(|c| c.to_string()).collect();
+    // The same inside Claude's stream-json: a Bash call's command and a tool's output.
+    for c in cases.iter().filter(|c| !c.contains('"')) {
+        all.push(format!(
+            r#"{{"type":"assistant","message":{{"content":[{{"type":"tool_use","name":"Bash","input":{{"command":"{c}"}}}}]}}}}"#
+        ));
+        all.push(tool_result(&format!("ok\n{c}\ndone")));
+    }
+    each_redacted(&all);
+}
+
+/// What the rules above must leave alone.
+#[test]
+fn connection_urls_remote_desktops_snmp_and_archivers_given_no_password_stay_intact() {
+    each_kept(&[
+        "jdbc:oracle:thin:@db.example.com:1521:ORCL",
+        "jdbc:oracle:thin:@//db.internal:1521/SVC",
+        "It is a thin: layer over the driver",
+        "xfreerdp /v:10.0.0.5 /u:Administrator /cert:ignore",
+        "xfreerdp /v:host /p:",
+        "snmpwalk -v2c -c public 10.0.0.1",
+        "snmpwalk -v3 -l noAuthNoPriv -u monitor 10.0.0.1",
+        "snmpget -v3 -A -X 10.0.0.1",
+        "7z a backup.7z secret/",
+        "7z x -p backup.7z",
+        "7z x -o/tmp/out backup.7z",
+        "unrar x backup.rar",
+        "Compressing to backup.7z a -p flag",
+        "nuget push pkg.1.0.0.nupkg -s https://api.nuget.org/v3/index.json",
+        "nuget restore",
+        "dotnet nuget push pkg.nupkg --source nuget.org",
+        "psk=",
+        "The psk= line sets the key.",
+        "document.cookie = \"theme=dark; path=/\";",
+        "document.cookie.split(';')",
+    ]);
+}
+
+/// A registry's credentials stored by a package manager's `config`: Poetry's and Composer's
+/// `http-basic.HOST USER VALUE`, Composer's `bearer.`, `github-oauth.`, `gitlab-oauth.`,
+/// `gitlab-token.` and `bitbucket-oauth.` keys.
+#[test]
+fn a_registrys_credentials_given_to_a_package_managers_config_are_redacted() {
+    let cases = [
+        "poetry config http-basic.private deploy @@",
+        "poetry config http-basic.internal-pypi ci-bot '@@'",
+        "composer config --global --auth http-basic.repo.example.org deploy @@",
+        "composer config -g http-basic.repo.example.org deploy @@",
+        "composer config --global --auth bearer.repo.example.org @@",
+        "composer config -g github-oauth.github.com @@",
+        "composer config --auth gitlab-oauth.gitlab.example.com @@",
+        "composer config --auth gitlab-token.gitlab.example.com @@",
+        "composer config --auth bitbucket-oauth.bitbucket.org Kq2vLx8mPz @@",
+    ];
+    let mut all: Vec<String> = cases.iter().map(|c| c.to_string()).collect();
+    for c in cases.iter().filter(|c| !c.contains('\'')) {
+        all.push(format!(
+            r#"{{"type":"assistant","message":{{"content":[{{"type":"tool_use","name":"Bash","input":{{"command":"{c}"}}}}]}}}}"#
+        ));
+        all.push(tool_result(&format!("$ {c}\nok")));
+    }
+    each_redacted(&all);
+}
+
+/// What the rule above must leave alone.
+#[test]
+fn a_package_managers_config_given_no_credential_stays_intact() {
+    each_kept(&[
+        "composer config --global --auth --unset http-basic.repo.example.org",
+        "composer config -g github-oauth.github.com",
+        "composer config --list",
+        "poetry config http-basic.private deploy",
+        "poetry config --unset http-basic.private",
+        "poetry config http-basic.private",
+        "The http-basic.repo entry holds the login; bearer.example.org holds a token.",
+        "Authorization uses bearer.js under the hood",
+    ]);
+}

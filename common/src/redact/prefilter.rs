@@ -232,7 +232,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "vate key",
     "earer",
     "Auth",
-    "PIKEY",
+    "sk=",
     // Services whose values may be shorter than a run (see `short_service`). Which piece of
     // each name, and where in the list, was chosen so that each group lands in a bucket whose
     // nibbles its bytes already have: over the bench's text they add 3 % to the positions
@@ -257,7 +257,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     // A password given to `docker login -p`, `az login -p`, `mongo -p`, and MySQL's
     // `IDENTIFIED BY '…'`: placed with the same model (+9 % of the positions looked at, where
     // `login`, `ldap`, `mongo` and `identified` together took +34 %).
-    " -p ",
+    " -p",
     "mac.new(",
     "TP_TLS(",
     "IED BY",
@@ -274,20 +274,20 @@ pub(crate) const KEYWORDS: &[&str] = &[
     // older literal, which moved here, so the other buckets keep their literals.
     "\\u001b",
     "://",
-    "EARER",
+    "-basic.",
     "$2b$",
     "$6$",
     "OKEN",
     "Box",
     "DO(",
     "mysql",
-    "redential",
+    ":thin:",
     "MGUR",
     "Key",
     "pikey",
     "_PAT",
     "\\u001B",
-    "SFDC",
+    " -X ",
     // A private JSON Web Key (`"kty` swapped in as the model chose) and a pre-signed URL's
     // signature.
     "_KEY",
@@ -306,6 +306,18 @@ pub(crate) const KEYWORDS: &[&str] = &[
     // `Private key: VALUE` (a wallet's, as `cast wallet new` prints it): `vate key` swapped
     // in at index 49 as `keyword_layout.py` chose, the literal there moved here.
     "PASS",
+    // Oracle's JDBC URL (`jdbc:oracle:thin:USER/VALUE@`), a Wi-Fi pre-shared key (`psk=`),
+    // FreeRDP's `/p:`, Net-SNMP's `-A`/`-X` and NuGet's `-k` (`context::commands`), placed by
+    // `keyword_layout.py`: swapped in where a literal moved here, or appended.
+    "PIKEY",
+    "redential",
+    "reerdp",
+    " -A ",
+    "SFDC",
+    " -k ",
+    // Composer's and Poetry's `http-basic.HOST USER VALUE` (`context::commands::registry_auth`),
+    // placed by `keyword_layout.py`: swapped in where this literal was.
+    "EARER",
 ];
 
 /// Services of the case-insensitive rows whose values can be shorter than a run (Dropbox's 15
@@ -443,7 +455,11 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         }
         // `kubeadm join … abcdef.0123456789abcdef`: a bootstrap token anywhere on the line.
         b"kubeadm" => true,
-        b" -p " | b" -w " | b" -P " | b" -a " | b" -u " => context::short_password_flag(buf, hit),
+        b" -p" | b" -w " | b" -P " | b" -a " | b" -u " | b" -A " | b" -X " | b" -k " => {
+            context::short_password_flag(buf, hit)
+        }
+        // `jdbc:oracle:thin:USER/VALUE@…`.
+        b":thin:" => buf[..hit].ends_with(b"oracle"),
         // `api key: VALUE`, `API key: VALUE`: the label in two words, `api` before the hit.
         b"i key" | b"I key" => {
             hit >= 2 && buf[hit - 2..=hit].eq_ignore_ascii_case(b"api") && starts_word(buf, hit - 2)
@@ -475,7 +491,8 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         }
         // A JSON-escaped ESC: colour codes in stream-json may split a secret.
         b"\\u001b" | b"\\u001B" => true,
-        b"earer" | b"EARER" => buf.get(hit + 5) == Some(&b' '),
+        // `Bearer VALUE`; Composer's `bearer.HOST VALUE`.
+        b"earer" | b"EARER" => matches!(buf.get(hit + 5), Some(b' ' | b'.')),
         b"mgur" | b"MGUR" | b"box" | b"BOX" | b"Box" | b"hromatic" | b"HROMATIC" | b"nio"
         | b"NIO" | b"nIO" | b"ekit" | b"EKIT" | b"sforce" | b"SFORCE" | b"sfdc" | b"SFDC"
         | b"Sfdc" | b"aces" | b"ACES" => short_service(buf, hit, lit),

@@ -27,7 +27,73 @@ pub(super) const PASSWORD_COMMANDS: &[&[u8]] = &[
     b"wpa_passphrase",
     b"sudo",
     b"sqlplus",
+    // FreeRDP's clients (`xfreerdp`, `wlfreerdp`, `sdl-freerdp`, each also with a `3`) are
+    // told by their ending ([`password_command_name`]), found by the literal `reerdp`.
+    // `nuget setapikey VALUE`, found by `pikey`.
+    b"setapikey",
 ];
+
+/// Whether `name` (in any case) is one of [`PASSWORD_COMMANDS`] or a FreeRDP client.
+pub(super) fn password_command_name(name: &[u8]) -> bool {
+    let ends = |suffix: &[u8]| {
+        name.len() > suffix.len() && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+    };
+    eq_any(name, PASSWORD_COMMANDS) || ends(b"freerdp") || ends(b"freerdp3")
+}
+
+/// Keys under which Composer and Poetry store a registry's credentials, by host or repository
+/// (`http-basic.HOST USER VALUE`, `bearer.HOST VALUE`, …), and which argument after the key is
+/// the secret.
+const REGISTRY_AUTH: &[(&[u8], usize)] = &[
+    (b"http-basic.", 2),
+    (b"bitbucket-oauth.", 2),
+    (b"bearer.", 1),
+    (b"github-oauth.", 1),
+    (b"gitlab-oauth.", 1),
+    (b"gitlab-token.", 1),
+];
+
+/// Which argument after a registry's credential key (`name`, in any case) is its secret.
+pub(super) fn registry_auth_key(name: &[u8]) -> Option<usize> {
+    REGISTRY_AUTH
+        .iter()
+        // The dot first: this runs at every keyword hit of a line that is scanned.
+        .find(|(k, _)| {
+            name.len() > k.len()
+                && name[k.len() - 1] == b'.'
+                && name[..k.len()].eq_ignore_ascii_case(k)
+        })
+        .map(|&(_, nth)| nth)
+}
+
+/// A registry's credentials given to a package manager's `config` (`poetry config
+/// http-basic.REPO USER VALUE`, `composer config [-g] [--auth] http-basic.HOST USER VALUE`,
+/// `… bearer.HOST VALUE`, `… github-oauth.github.com VALUE`, `… bitbucket-oauth.HOST KEY
+/// VALUE`), the key at `s..e`: the `nth` argument after it, unless there is none (`--unset`,
+/// or the manager asks for it) or it is a flag.
+pub(super) fn registry_auth(line: &[u8], s: usize, e: usize, nth: usize) -> Option<Found> {
+    if !words(words_before(line, s))
+        .rev()
+        .take(6)
+        .any(|w| w == b"config")
+    {
+        return None;
+    }
+    let args: Vec<(usize, usize)> = words_at(line, e, command_end(line, e)).take(nth).collect();
+    let &(a, b) = args.get(nth - 1)?;
+    let (va, vb) = quoted_or_word(line, a);
+    let vb = vb.min(b);
+    if vb <= va || line[va] == b'-' {
+        return None;
+    }
+    value(line, s, va, vb, Strength::Strong, b"password", false)
+}
+
+/// Archivers whose `-pVALUE` (glued, as they take it) is the archive's password.
+fn archiver(w: &[u8]) -> bool {
+    let base = w.rsplit(|&b| b == b'/').next().unwrap_or(w);
+    matches!(base, b"7z" | b"7za" | b"7zz" | b"7zr" | b"unrar" | b"rar")
+}
 
 /// Whether the words before a name make it a setter's first argument, so that the next
 /// argument is its value: `setx`, `setenv` (csh, `launchctl`), fish's `set -x`/`-gx`/`-Ux`,
@@ -441,31 +507,35 @@ pub(super) fn password_command(line: &[u8], s: usize, e: usize, lname: &[u8]) ->
             value(line, a, a, b, Strength::Strong, b"password", false)
         }
         b"sqlplus" => {
-            // Oracle's `sqlplus [-s] USER/VALUE[@DB]`: the first word that is not a flag, its
-            // password between the slash and the last `@` (a password may hold one), the word
-            // ending at a quote (a JSON string's end).
+            // Oracle's `sqlplus [-s] USER/VALUE[@DB]`: the first word that is not a flag.
             let &(w, end) = args.iter().find(|&&a| !word(a).starts_with(b"-"))?;
-            let end = line[w..end]
-                .iter()
-                .position(|b| matches!(b, b'"' | b'\''))
-                .map_or(end, |q| w + q);
-            let slash = w + line[w..end].iter().position(|&b| b == b'/')?;
-            if slash == w {
-                return None; // `sqlplus / as sysdba`: the operating system's login
+            oracle_login(line, w, end)
+        }
+        b"setapikey" => {
+            // `nuget setapikey VALUE [-Source URL]`.
+            let &(a, _) = args.first()?;
+            let (a, b) = quoted_or_word(line, a);
+            if b <= a || line[a] == b'-' {
+                return None;
             }
-            let close = line[slash + 1..end]
-                .iter()
-                .rposition(|&b| b == b'@')
-                .map_or(end, |p| slash + 1 + p);
             value(
                 line,
-                w,
-                slash + 1,
-                close,
+                s,
+                a,
+                b.min(args[0].1),
                 Strength::Strong,
-                b"password",
+                b"apikey",
                 false,
             )
+        }
+        _ if lname.ends_with(b"freerdp") || lname.ends_with(b"freerdp3") => {
+            // FreeRDP's `/p:VALUE` (quoted or not; `/p:` alone asks for it).
+            let &(a, _) = args.iter().find(|&&a| word(a).starts_with(b"/p:"))?;
+            let (va, vb) = quoted_or_word(line, a + 3);
+            if vb <= va {
+                return None;
+            }
+            value(line, s, va, vb, Strength::Strong, b"password", false)
         }
         b"wpa_passphrase" => {
             // `wpa_passphrase SSID VALUE` (without it, the passphrase is read from stdin).
@@ -549,18 +619,29 @@ fn session_cookie(line: &[u8], at: usize) -> Option<Found> {
     None
 }
 
-/// The short flag at `hit` (` -p `, ` -w `, ` -P `, ` -a `), if a command earlier in the same
-/// command line takes a password by it: `login` (a registry's or a cloud's: `docker`, `podman`,
-/// `helm registry`, `az`, `cf`) or a MongoDB client (`mongo`, `mongosh`, `mongodump`, …) by
-/// `-p` (and `twine`), an LDAP client (`ldapsearch`, `ldapadd`, …) by `-w`, `zip`, `unzip`, SQL
-/// Server's `sqlcmd` and `bcp` and Mosquitto's clients by `-P`, `redis-cli` by `-a`, `lftp` by
-/// `-u` (as `USER,VALUE`).
+/// The short flag at `hit` (` -p `, ` -w `, ` -P `, ` -a `, ` -A `, ` -X `, ` -k `), if a
+/// command earlier in the same command line takes a password by it: `login` (a registry's or a
+/// cloud's: `docker`, `podman`, `helm registry`, `az`, `cf`) or a MongoDB client (`mongo`,
+/// `mongosh`, `mongodump`, …) by `-p` (and `twine`), an LDAP client (`ldapsearch`, `ldapadd`,
+/// …) by `-w`, `zip`, `unzip`, SQL Server's `sqlcmd` and `bcp` and Mosquitto's clients by `-P`,
+/// `redis-cli` by `-a`, `lftp` by `-u` (as `USER,VALUE`), Net-SNMP's tools by `-A` and `-X`
+/// (the authentication and privacy passphrases), `nuget push` by `-k`. An archiver (`7z`,
+/// `unrar`) takes its `-p` glued to the value (`-pVALUE`; `-p` alone asks for one), as the
+/// clients above may.
 pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
-    let flag = *line.get(hit..hit + 4)?.get(2)?;
-    if !line[hit..].starts_with(b" -") || line.get(hit + 3) != Some(&b' ') {
+    let flag = *line.get(hit + 2)?;
+    if !line[hit..].starts_with(b" -") {
         return None;
     }
+    let glued = match line.get(hit + 3) {
+        Some(b' ') => false,
+        Some(&c) if flag == b'p' && !c.is_ascii_whitespace() && c != b'-' => true,
+        _ => return None,
+    };
     let command = &line[command_start(line, hit)..hit];
+    if glued && words(command).any(archiver) {
+        return Some(flag);
+    }
     let takes = |w: &[u8]| match flag {
         // Database and broker clients whose `-p` is the password, not a port (`psql`, `ssh`
         // and `redis-cli` take a port there).
@@ -589,6 +670,8 @@ pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
         // HTTPie's `-a USER:VALUE` (as curl's `-u`).
         b'a' => matches!(w, b"redis-cli" | b"http" | b"https"),
         b'u' => w == b"lftp",
+        b'A' | b'X' => w.starts_with(b"snmp"),
+        b'k' => w == b"push" && words(command).any(|w| w == b"nuget"),
         _ => false,
     };
     // macOS' `security add-generic-password … -w VALUE` (`find-…-password -w` prints one).
@@ -603,7 +686,8 @@ pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
 /// The password after the short flag at `hit` (see [`short_flag`]).
 pub(super) fn short_flag_value(line: &[u8], hit: usize) -> Option<Found> {
     short_flag(line, hit)?;
-    let (a, b) = quoted_or_word(line, hit + 4);
+    let glued = line[hit + 3] != b' ';
+    let (a, b) = quoted_or_word(line, hit + 4 - usize::from(glued));
     if line.get(a) == Some(&b'-') {
         return None; // no value: the next flag
     }
@@ -637,6 +721,47 @@ pub(super) fn short_flag_value(line: &[u8], hit: usize) -> Option<Found> {
         (a, b)
     };
     value(line, hit + 1, a, b, Strength::Strong, b"password", false)
+}
+
+/// Oracle's `USER/VALUE[@DB]` in the word at `w..end` (`sqlplus`'s login, a JDBC URL's after
+/// `jdbc:oracle:thin:`): the password between the slash and the last `@` (a password may hold
+/// one), the word ending at a quote (a JSON string's end). None for `/` alone (the operating
+/// system's login) or `@DB` alone.
+pub(super) fn oracle_login(line: &[u8], w: usize, end: usize) -> Option<Found> {
+    let end = line[w..end]
+        .iter()
+        .position(|b| matches!(b, b'"' | b'\'' | b'\\'))
+        .map_or(end, |q| w + q);
+    let slash = w + line[w..end]
+        .iter()
+        .take_while(|&&b| b != b'@')
+        .position(|&b| b == b'/')?;
+    if slash == w {
+        return None;
+    }
+    let close = line[slash + 1..end]
+        .iter()
+        .rposition(|&b| b == b'@')
+        .map_or(end, |p| slash + 1 + p);
+    value(
+        line,
+        w,
+        slash + 1,
+        close,
+        Strength::Strong,
+        b"password",
+        false,
+    )
+}
+
+/// A JDBC URL's login after `jdbc:oracle:thin:` (`at` just past it): `USER/VALUE@HOST…`.
+pub(super) fn oracle_thin(line: &[u8], at: usize) -> Option<Found> {
+    let end = at
+        + line[at..]
+            .iter()
+            .position(|&b| b.is_ascii_whitespace() || matches!(b, b';' | b',' | b')' | b'<' | b'>'))
+            .unwrap_or(line.len() - at);
+    oracle_login(line, at, end)
 }
 
 /// Windows' `net user NAME VALUE [/add]`, `hit` at `net user`: the word after the name, unless

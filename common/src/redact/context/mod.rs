@@ -84,6 +84,9 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if commands::short_flag(line, hit).is_some() {
         return commands::short_flag_value(line, hit);
     }
+    if line[hit..].starts_with(b":thin:") && line[..hit].ends_with(b"oracle") {
+        return commands::oracle_thin(line, hit + 6);
+    }
     if line[hit..].starts_with(b"net user ") {
         return commands::net_user(line, hit);
     }
@@ -140,8 +143,18 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         || line[s] == b'-' && e - s > 2 && line[s + 1].is_ascii_alphabetic();
     let name = trim_name(&line[s..e]);
     let lname = name.to_ascii_lowercase();
-    if names::eq_any(&lname, commands::PASSWORD_COMMANDS) {
+    if commands::password_command_name(&lname) {
         return commands::password_command(line, s, e, &lname);
+    }
+    if let Some(nth) = commands::registry_auth_key(&lname) {
+        return commands::registry_auth(line, s, e, nth);
+    }
+    // Composer's `--auth` is a switch: the key after it names the credential.
+    if flag && line.get(e) == Some(&b' ') {
+        let (a, b) = quoted_or_word(line, blanks(line, e));
+        if commands::registry_auth_key(&line[a..b]).is_some() {
+            return None;
+        }
     }
     if lname == b".pgpass" || lname == b"pgpass" {
         return commands::pgpass(line, s);
@@ -474,7 +487,8 @@ pub(crate) fn two_word_start(line: &[u8], s: usize, e: usize) -> usize {
 pub(crate) fn worth_a_look(name: &[u8]) -> bool {
     classify(name).is_some()
         || names::secret_file(name)
-        || names::eq_any(trim_name(name), commands::PASSWORD_COMMANDS)
+        || commands::password_command_name(trim_name(name))
+        || commands::registry_auth_key(name).is_some()
         || trim_name(name).eq_ignore_ascii_case(b"secrets")
         || name.eq_ignore_ascii_case(b".pgpass")
 }

@@ -206,20 +206,25 @@ pub(crate) fn classify(name: &[u8]) -> Option<Strength> {
         let (a, b) = ranges[i];
         let p = &name[a..b];
         let prev = (i > 0).then(|| &name[ranges[i - 1].0..ranges[i - 1].1]);
-        let s = if eq_any(p, STRONG) || contains_ci(p, b"password") || contains_ci(p, b"secret") {
-            Some(Strength::Strong)
-        } else if eq_any(p, WEAK)
-            || (p.eq_ignore_ascii_case(b"key") || p.eq_ignore_ascii_case(b"keys"))
-                && (prev.is_some_and(|q| eq_any(q, KEY_QUALIFIERS)) || i == n - 1 && n > 1)
-            || p.eq_ignore_ascii_case(b"string")
-                && prev.is_some_and(|q| q.eq_ignore_ascii_case(b"connection"))
-            || (ends_ci(p, b"token") && p.len() > 5)
-            || ends_ci(p, b"apikey")
-        {
-            Some(Strength::Weak)
-        } else {
-            None
-        };
+        // A Wi-Fi network's pre-shared key (`psk=` of wpa_supplicant and NetworkManager,
+        // `wpa_psk=`) as the name's last part: `ResumptionPskBinderKey` names a kind of key.
+        let psk = i == n - 1 && p.eq_ignore_ascii_case(b"psk");
+        let s =
+            if eq_any(p, STRONG) || psk || contains_ci(p, b"password") || contains_ci(p, b"secret")
+            {
+                Some(Strength::Strong)
+            } else if eq_any(p, WEAK)
+                || (p.eq_ignore_ascii_case(b"key") || p.eq_ignore_ascii_case(b"keys"))
+                    && (prev.is_some_and(|q| eq_any(q, KEY_QUALIFIERS)) || i == n - 1 && n > 1)
+                || p.eq_ignore_ascii_case(b"string")
+                    && prev.is_some_and(|q| q.eq_ignore_ascii_case(b"connection"))
+                || (ends_ci(p, b"token") && p.len() > 5)
+                || ends_ci(p, b"apikey")
+            {
+                Some(Strength::Weak)
+            } else {
+                None
+            };
         best = best.max(s);
     }
     best
