@@ -2437,3 +2437,86 @@ fn a_package_managers_config_given_no_credential_stays_intact() {
         "Authorization uses bearer.js under the hood",
     ]);
 }
+
+/// A token given to `vault login` by its place, and MinIO's `mc alias set NAME URL ACCESS
+/// SECRET`.
+#[test]
+fn a_token_given_to_vault_login_and_a_minio_aliass_secret_key_are_redacted() {
+    let cases = [
+        "vault login @@",
+        "vault login -no-print @@",
+        "vault login -address=https://vault.internal:8200 @@",
+        "VAULT_ADDR=https://vault:8200 vault login @@ && vault kv get secret/app",
+        "mc alias set myminio https://minio.example.com Q3AM3UQ867SPQQA43P2F @@",
+        "mc alias set local http://localhost:9000 admin @@ --api S3v4",
+        "mc alias set --api S3v4 local http://localhost:9000 admin '@@'",
+    ];
+    let mut all: Vec<String> = cases.iter().map(|c| c.to_string()).collect();
+    for c in cases.iter().filter(|c| !c.contains('\'')) {
+        all.push(format!(
+            r#"{{"type":"assistant","message":{{"content":[{{"type":"tool_use","name":"Bash","input":{{"command":"{c}"}}}}]}}}}"#
+        ));
+        all.push(tool_result(&format!("$ {c}\nok")));
+    }
+    each_redacted(&all);
+}
+
+/// What the rules above must leave alone.
+#[test]
+fn vault_login_and_minio_aliases_given_no_secret_stay_intact() {
+    each_kept(&[
+        "vault login",
+        "vault login -",
+        "vault login -method=github",
+        "vault login -method=userpass username=admin",
+        "vault login -method=oidc role=dev",
+        "Run vault login to refresh your session.",
+        "You can vault login yourself",
+        "mc alias set local http://localhost:9000 minioadmin minioadmin",
+        "mc alias set local http://localhost:9000",
+        "mc alias set myminio https://minio.example.com Q3AM3UQ867SPQQA43P2F",
+        "mc alias list",
+        "mc alias remove local",
+        "grep -c alias setup.sh",
+    ]);
+}
+
+/// A password given as a command that prints it (`restic --password-command "echo …"`,
+/// `BORG_PASSCOMMAND="echo …"`), and one piped or here-stringed into `vncpasswd -f`.
+#[test]
+fn a_password_printed_by_a_password_command_or_fed_to_vncpasswd_is_redacted() {
+    let cases = [
+        "restic -r /srv/backup --password-command \"echo @@\" backup .",
+        "restic backup . --password-command='echo -n @@'",
+        "RESTIC_PASSWORD_COMMAND=\"echo @@\" restic snapshots",
+        "export BORG_PASSCOMMAND=\"echo @@\"",
+        "BORG_PASSCOMMAND='printf %s @@' borg create ::daily .",
+        "vncpasswd -f <<< @@ > ~/.vnc/passwd",
+        "echo '@@' | vncpasswd -f > ~/.vnc/passwd",
+        "printf '%s' '@@' | tigervncpasswd -f > passwd",
+    ];
+    let mut all: Vec<String> = cases.iter().map(|c| c.to_string()).collect();
+    for c in cases
+        .iter()
+        .filter(|c| !c.contains('"') && !c.contains('\\'))
+    {
+        all.push(format!(
+            r#"{{"type":"assistant","message":{{"content":[{{"type":"tool_use","name":"Bash","input":{{"command":"{c}"}}}}]}}}}"#
+        ));
+        all.push(tool_result(&format!("$ {c}\nok")));
+    }
+    each_redacted(&all);
+}
+
+/// What the rules above must leave alone.
+#[test]
+fn password_commands_that_print_no_literal_stay_intact() {
+    each_kept(&[
+        "restic backup . --password-command \"pass show restic\"",
+        "export BORG_PASSCOMMAND=\"cat /run/secrets/borg\"",
+        "restic --password-command \"echo $RESTIC_PW\" snapshots",
+        "Set RESTIC_PASSWORD_COMMAND to a command that prints the password.",
+        "vncpasswd ~/.vnc/passwd",
+        "vncpasswd -f < pass.txt > ~/.vnc/passwd",
+    ]);
+}

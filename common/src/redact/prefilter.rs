@@ -245,7 +245,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "HROMATIC",
     "nio",
     "NIO",
-    "nIO",
+    "c alias",
     " -u ",
     // Services whose values may hold no run at all (a `.`, `+`, `/` or `!` every few bytes),
     // placed the same way.
@@ -294,7 +294,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "Signature=",
     // Calls that take a password by its place (`context::code::POSITIONAL`), placed by
     // `keyword_layout.py`: each took the place of the literal moved here.
-    "ACES",
+    "vault login",
     "$2y$",
     "EKIT",
     "piKey",
@@ -318,6 +318,10 @@ pub(crate) const KEYWORDS: &[&str] = &[
     // Composer's and Poetry's `http-basic.HOST USER VALUE` (`context::commands::registry_auth`),
     // placed by `keyword_layout.py`: swapped in where this literal was.
     "EARER",
+    // `vault login TOKEN` and MinIO's `mc alias set NAME URL ACCESS SECRET`, placed by
+    // `keyword_layout.py`: swapped in where these literals were.
+    "ACES",
+    "nIO",
 ];
 
 /// Services of the case-insensitive rows whose values can be shorter than a run (Dropbox's 15
@@ -460,6 +464,9 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         }
         // `jdbc:oracle:thin:USER/VALUE@…`.
         b":thin:" => buf[..hit].ends_with(b"oracle"),
+        // `vault login TOKEN`, `mc alias set …`: judged on their lines.
+        b"vault login" => true,
+        b"c alias" => hit > 0 && buf[hit - 1] == b'm',
         // `api key: VALUE`, `API key: VALUE`: the label in two words, `api` before the hit.
         b"i key" | b"I key" => {
             hit >= 2 && buf[hit - 2..=hit].eq_ignore_ascii_case(b"api") && starts_word(buf, hit - 2)

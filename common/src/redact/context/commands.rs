@@ -31,10 +31,21 @@ pub(super) const PASSWORD_COMMANDS: &[&[u8]] = &[
     // told by their ending ([`password_command_name`]), found by the literal `reerdp`.
     // `nuget setapikey VALUE`, found by `pikey`.
     b"setapikey",
+    // `vncpasswd -f <<< VALUE`, `echo VALUE | vncpasswd -f`, found by `assw`.
+    b"vncpasswd",
+    b"tigervncpasswd",
 ];
 
 /// Whether `name` (in any case) is one of [`PASSWORD_COMMANDS`] or a FreeRDP client.
 pub(super) fn password_command_name(name: &[u8]) -> bool {
+    // Every keyword hit of a scanned line asks: its length and first letter first
+    // (`input_tokens`, `password`, `token` are turned away there; a test keeps these in step
+    // with the list).
+    const LENGTHS: u32 = 1 << 4 | 1 << 7 | 1 << 8 | 1 << 9 | 1 << 10 | 1 << 11 | 1 << 12 | 1 << 14;
+    let first = name.first().map_or(0, u8::to_ascii_lowercase);
+    if name.len() >= 32 || LENGTHS >> name.len() & 1 == 0 || !b"cehorstvwx".contains(&first) {
+        return false;
+    }
     let ends = |suffix: &[u8]| {
         name.len() > suffix.len() && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
     };
@@ -55,9 +66,15 @@ const REGISTRY_AUTH: &[(&[u8], usize)] = &[
 
 /// Which argument after a registry's credential key (`name`, in any case) is its secret.
 pub(super) fn registry_auth_key(name: &[u8]) -> Option<usize> {
+    // The first letter, then the dot: this runs at every keyword hit of a line that is scanned.
+    if !name
+        .first()
+        .is_some_and(|b| matches!(b | 0x20, b'b' | b'g' | b'h'))
+    {
+        return None;
+    }
     REGISTRY_AUTH
         .iter()
-        // The dot first: this runs at every keyword hit of a line that is scanned.
         .find(|(k, _)| {
             name.len() > k.len()
                 && name[k.len() - 1] == b'.'
@@ -363,6 +380,35 @@ pub(super) fn substituted_echo(line: &[u8], from: usize, to: usize) -> Option<(u
     (!line[a..b].starts_with(b"-")).then_some((a, b))
 }
 
+/// What the `echo` or `printf` in a quoted command after a name prints (`--password-command
+/// "echo VALUE"`, `BORG_PASSCOMMAND='printf %s VALUE'`), `e` at the name's end: its last word,
+/// unless that is a flag or a format. Any other command (`pass show …`, `cat FILE`) prints
+/// nothing here.
+pub(super) fn echo_command(line: &[u8], e: usize) -> Option<(usize, usize)> {
+    let mut p = e;
+    while matches!(line.get(p), Some(b'"' | b'\'')) && p == e {
+        p += 1; // a quoted name's closing quote
+    }
+    p = blanks(line, p);
+    if line.get(p) == Some(&b'=') {
+        p = blanks(line, p + 1);
+    }
+    let q = *line.get(p).filter(|&&q| q == b'"' || q == b'\'')?;
+    let close = p + 1 + line[p + 1..].iter().position(|&b| b == q)?;
+    let inner = p + 1..close;
+    let mut ws = words_at(line, inner.start, inner.end);
+    let (a, b) = ws.next()?;
+    if !matches!(&line[a..b], b"echo" | b"printf") {
+        return None;
+    }
+    let (a, b) = ws.last()?;
+    let (a, b) = match line[a] {
+        c @ (b'"' | b'\'') if b - a >= 2 && line[b - 1] == c => (a + 1, b - 1),
+        _ => (a, b),
+    };
+    (b > a && !matches!(line[a], b'-' | b'%')).then_some((a, b))
+}
+
 /// The value of `aws ssm put-parameter … --type SecureString … --value VALUE`, `hit` at the
 /// type's keyword literal (`cureString`) in the same command.
 pub(super) fn secure_string(line: &[u8], hit: usize) -> Option<Found> {
@@ -493,10 +539,11 @@ pub(super) fn password_command(line: &[u8], s: usize, e: usize, lname: &[u8]) ->
             };
             value(line, a, a, b, Strength::Strong, lname, false)
         }
-        b"sudo" => {
+        b"sudo" | b"vncpasswd" | b"tigervncpasswd" => {
             // `echo VALUE | sudo -S …`, `sudo -S <<< VALUE …`: `-S` reads the password from
-            // standard input.
-            if !args.iter().any(|&a| word(a) == b"-S") {
+            // standard input, as `vncpasswd -f` does.
+            let flag: &[u8] = if lname == b"sudo" { b"-S" } else { b"-f" };
+            if !args.iter().any(|&a| word(a) == flag) {
                 return None;
             }
             if let Some(h) = memchr::memmem::find(&line[e..cmd_end], b"<<<") {
@@ -762,6 +809,76 @@ pub(super) fn oracle_thin(line: &[u8], at: usize) -> Option<Found> {
             .position(|&b| b.is_ascii_whitespace() || matches!(b, b';' | b',' | b')' | b'<' | b'>'))
             .unwrap_or(line.len() - at);
     oracle_login(line, at, end)
+}
+
+/// Whether the command word at `at` starts a word: the line's start, a blank, a quote or a
+/// shell operator before it (`mc` of `mc alias`, not of `rpmc alias`).
+fn starts_command_word(line: &[u8], at: usize) -> bool {
+    line_start(line, at) == at
+        || matches!(
+            line[at - 1],
+            b' ' | b'\t' | b'"' | b'\'' | b';' | b'&' | b'|' | b'(' | b'`' | b'>' | b'n'
+        ) && (line[at - 1] != b'n' || at >= 2 && line[at - 2] == b'\\')
+}
+
+/// `vault login [flags] TOKEN`, `hit` at `vault login`: the first argument that is neither a
+/// flag, a flag's value, an auth method's `key=value` nor `-` (standard input). Vault's
+/// flags take a value (`-address URL`, `-method=…`) but for `-no-print` and `-no-store`.
+/// Judged as after a weak name: a token is random, and `vault login yourself` is prose.
+pub(super) fn vault_login(line: &[u8], hit: usize) -> Option<Found> {
+    if !starts_command_word(line, hit) || !matches!(line.get(hit + 11), Some(b' ' | b'\t')) {
+        return None;
+    }
+    let end = command_end(line, hit);
+    let mut args = words_at(line, hit + 11, end);
+    while let Some((a, b)) = args.next() {
+        let w = &line[a..b];
+        if w.starts_with(b"-") {
+            if w.len() > 1 && !w.contains(&b'=') && !matches!(w, b"-no-print" | b"-no-store") {
+                args.next(); // the flag's value
+            }
+            if w == b"-" {
+                return None;
+            }
+            continue;
+        }
+        if w.contains(&b'=') {
+            return None; // `username=…`: another auth method's fields
+        }
+        let (va, vb) = quoted_or_word(line, a);
+        return value(line, hit, va, vb.min(b), Strength::Weak, b"token", false);
+    }
+    None
+}
+
+/// MinIO's `mc alias set NAME URL ACCESS SECRET [--api S3v4]`, `at` at `mc`: the secret key,
+/// the fourth word after `set` that is not a flag or a flag's value, judged as after a weak
+/// name (MinIO's keys are random; `minioadmin` is its default).
+pub(super) fn mc_alias_set(line: &[u8], at: usize) -> Option<Found> {
+    if !starts_command_word(line, at) {
+        return None;
+    }
+    let end = command_end(line, at);
+    let mut args = words_at(line, at + 8, end);
+    if args.next().map(|(a, b)| &line[a..b]) != Some(b"set") {
+        return None;
+    }
+    let mut positional = 0;
+    while let Some((a, b)) = args.next() {
+        let w = &line[a..b];
+        if w.starts_with(b"--") {
+            if !w.contains(&b'=') {
+                args.next();
+            }
+            continue;
+        }
+        positional += 1;
+        if positional == 4 {
+            let (va, vb) = quoted_or_word(line, a);
+            return value(line, at, va, vb.min(b), Strength::Weak, b"secret", false);
+        }
+    }
+    None
 }
 
 /// Windows' `net user NAME VALUE [/add]`, `hit` at `net user`: the word after the name, unless

@@ -87,6 +87,12 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if line[hit..].starts_with(b":thin:") && line[..hit].ends_with(b"oracle") {
         return commands::oracle_thin(line, hit + 6);
     }
+    if line[hit..].starts_with(b"vault login") {
+        return commands::vault_login(line, hit);
+    }
+    if line[hit..].starts_with(b"c alias ") && hit > 0 && line[hit - 1] == b'm' {
+        return commands::mc_alias_set(line, hit - 1);
+    }
     if line[hit..].starts_with(b"net user ") {
         return commands::net_user(line, hit);
     }
@@ -148,6 +154,11 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     }
     if let Some(nth) = commands::registry_auth_key(&lname) {
         return commands::registry_auth(line, s, e, nth);
+    }
+    // `--password-command "echo VALUE"`: the command prints the value.
+    if names::secret_command(name) {
+        return commands::echo_command(line, e)
+            .and_then(|(a, b)| value(line, s, a, b, Strength::Strong, &lname, false));
     }
     // Composer's `--auth` is a switch: the key after it names the credential.
     if flag && line.get(e) == Some(&b' ') {
@@ -487,6 +498,7 @@ pub(crate) fn two_word_start(line: &[u8], s: usize, e: usize) -> usize {
 pub(crate) fn worth_a_look(name: &[u8]) -> bool {
     classify(name).is_some()
         || names::secret_file(name)
+        || names::secret_command(name)
         || commands::password_command_name(trim_name(name))
         || commands::registry_auth_key(name).is_some()
         || trim_name(name).eq_ignore_ascii_case(b"secrets")
@@ -655,6 +667,59 @@ mod tests {
     fn found(line: &str, anchor: &str) -> Option<String> {
         let hit = line.find(anchor).unwrap();
         at(line.as_bytes(), hit).map(|f| line[f.start..f.end].to_string())
+    }
+
+    #[test]
+    fn the_quick_looks_at_command_names_let_every_listed_name_through() {
+        let freerdp = [
+            &b"xfreerdp"[..],
+            b"wlfreerdp",
+            b"sdl-freerdp",
+            b"xfreerdp3",
+            b"wlfreerdp3",
+            b"sdl-freerdp3",
+        ];
+        for name in commands::PASSWORD_COMMANDS.iter().chain(&freerdp) {
+            assert!(commands::password_command_name(name), "{name:?}");
+            assert!(commands::password_command_name(&name.to_ascii_uppercase()));
+        }
+        for name in [
+            "input_tokens",
+            "password",
+            "token",
+            "PASSED",
+            "curly",
+            "sudoku",
+        ] {
+            assert!(!commands::password_command_name(name.as_bytes()), "{name}");
+        }
+        for (key, nth) in [
+            ("http-basic.repo.example.org", 2),
+            ("bitbucket-oauth.bitbucket.org", 2),
+            ("bearer.repo.example.org", 1),
+            ("GitHub-OAuth.github.com", 1),
+            ("gitlab-oauth.gitlab.com", 1),
+            ("gitlab-token.gitlab.com", 1),
+        ] {
+            assert_eq!(
+                commands::registry_auth_key(key.as_bytes()),
+                Some(nth),
+                "{key}"
+            );
+        }
+        for name in ["bearer", "http-basic", "github.com", "gitlab_token"] {
+            assert_eq!(commands::registry_auth_key(name.as_bytes()), None, "{name}");
+        }
+        for name in [
+            "--password-command",
+            "RESTIC_PASSWORD_COMMAND",
+            "BORG_PASSCOMMAND",
+        ] {
+            assert!(names::secret_command(name.as_bytes()), "{name}");
+        }
+        for name in ["--command", "token_cmd", "PASSWORD", "BUILD_COMMAND"] {
+            assert!(!names::secret_command(name.as_bytes()), "{name}");
+        }
     }
 
     #[test]

@@ -288,6 +288,31 @@ pub(crate) fn secret_file(name: &[u8]) -> bool {
     }
 }
 
+/// Whether a name is a command that prints a secret (`--password-command`,
+/// `RESTIC_PASSWORD_COMMAND`, `BORG_PASSCOMMAND`): its value is a command, and an `echo` or
+/// `printf` there prints the secret itself.
+pub(crate) fn secret_command(name: &[u8]) -> bool {
+    // Most names end in neither: the last letter first, then the endings, before the name is
+    // cut into parts.
+    if name.last().is_none_or(|b| b | 0x20 != b'd') {
+        return false;
+    }
+    let ends =
+        |s: &[u8]| name.len() > s.len() && name[name.len() - s.len()..].eq_ignore_ascii_case(s);
+    if !ends(b"command") && !ends(b"cmd") {
+        return false;
+    }
+    let (ranges, n) = parts(name);
+    n >= 1 && {
+        let (a, b) = ranges[n - 1];
+        let last = &name[a..b];
+        eq_any(last, &[b"passcommand", b"passcmd"])
+            || n >= 2
+                && eq_any(last, &[b"command", b"cmd"])
+                && classify(&name[..ranges[n - 2].1]) == Some(Strength::Strong)
+    }
+}
+
 /// Whether the `Key` whose name starts at `s` (or its quote does) is a member of an object
 /// named for what the key is for: ASP.NET's `"Jwt": { "Issuer": "…", "Key": "…" }`,
 /// `"Encryption": {"Key": …}` (a qualifier of `key`, as in `jwt_key`), also in the view of a
