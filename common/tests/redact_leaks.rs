@@ -2520,3 +2520,39 @@ fn password_commands_that_print_no_literal_stay_intact() {
         "vncpasswd -f < pass.txt > ~/.vnc/passwd",
     ]);
 }
+
+/// Composer's `auth.json`: tokens keyed by host under `bearer`, `github-oauth`,
+/// `gitlab-oauth`, `gitlab-token` and `bitbucket-oauth`, on one line, pretty-printed over real
+/// lines, and as a tool reads the file.
+#[test]
+fn tokens_keyed_by_host_in_composers_auth_json_are_redacted() {
+    let pretty = "{\n    \"bearer\": {\n        \"repo.example.org\": \"@@\",\n        \"pkg.example.com\": \"@@\"\n    },\n    \"github-oauth\": {\n        \"github.com\": \"@@\"\n    }\n}";
+    let numbered: String = pretty
+        .lines()
+        .enumerate()
+        .map(|(i, l)| format!("{:>6}→{l}\n", i + 1))
+        .collect();
+    let cases = [
+        r#"{"bearer": {"repo.example.org": "@@"}}"#.to_string(),
+        r#"{"github-oauth": {"github.com": "@@"}, "gitlab-token": {"gitlab.example.com": "@@"}}"#
+            .to_string(),
+        r#"    "gitlab-oauth": {"gitlab.example.com": "@@", "git.example.org": "@@"},"#.to_string(),
+        r#"{"bitbucket-oauth": {"bitbucket.org": "@@"}}"#.to_string(),
+        pretty.to_string(),
+        tool_result(pretty),
+        tool_result(&numbered),
+    ];
+    each_redacted(&cases);
+}
+
+/// What the rule above must leave alone.
+#[test]
+fn composers_auth_json_without_tokens_stays_intact() {
+    each_kept(&[
+        r#"{"access_token": "x", "token_type": "bearer", "expires_in": 3600}"#,
+        r#"{"bearer": {}}"#,
+        "{\n    \"github-oauth\": {}\n}",
+        r#"{"http-basic": {"repo.example.org": {"username": "deploy"}}}"#,
+        r#"{"bearer": {"repo.example.org": "${COMPOSER_TOKEN}"}}"#,
+    ]);
+}

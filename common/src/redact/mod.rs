@@ -524,7 +524,12 @@ impl Redactor {
                     };
                     given.push((off, n, span));
                     off += n;
-                    if !matches!(how, context::NextLine::Items | context::NextLine::Dashed) {
+                    if !matches!(
+                        how,
+                        context::NextLine::Items
+                            | context::NextLine::Dashed
+                            | context::NextLine::Members
+                    ) {
                         break;
                     }
                 }

@@ -498,8 +498,8 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         }
         // A JSON-escaped ESC: colour codes in stream-json may split a secret.
         b"\\u001b" | b"\\u001B" => true,
-        // `Bearer VALUE`; Composer's `bearer.HOST VALUE`.
-        b"earer" | b"EARER" => matches!(buf.get(hit + 5), Some(b' ' | b'.')),
+        // `Bearer VALUE`; Composer's `bearer.HOST VALUE` and `"bearer": {…}`.
+        b"earer" | b"EARER" => matches!(buf.get(hit + 5), Some(b' ' | b'.' | b'"')),
         b"mgur" | b"MGUR" | b"box" | b"BOX" | b"Box" | b"hromatic" | b"HROMATIC" | b"nio"
         | b"NIO" | b"nIO" | b"ekit" | b"EKIT" | b"sforce" | b"SFORCE" | b"sfdc" | b"SFDC"
         | b"Sfdc" | b"aces" | b"ACES" => short_service(buf, hit, lit),

@@ -3,7 +3,7 @@
 
 use super::names::{classify, eq_any, name_byte};
 use super::values::{plausible, plausible_item, trim_value};
-use super::{Found, Strength, run_end, skip_read_number, value};
+use super::{Found, Strength, gaps, quoted_or_word, run_end, skip_read_number, value};
 
 /// Keys whose value names a variable or parameter (`{"name": "DB_PASSWORD", …}`), and the keys
 /// of the field beside them that hold its value.
@@ -226,6 +226,9 @@ pub(crate) enum NextLine {
     Items,
     /// As [`NextLine::Items`], a YAML block sequence's: `api_keys:`, then `- …` lines.
     Dashed,
+    /// An object's members keyed by host, one a line until one that is not: Composer's
+    /// `"bearer": {`, then `"HOST": "…",` lines.
+    Members,
     /// One word alone on the line, judged as prose: after a sentence that names a password and
     /// ends its line with a colon (Elasticsearch's `Password for the elastic user (reset with
     /// …):`, `Your new password is:`).
@@ -292,6 +295,17 @@ pub(crate) fn name_given_as_data(line: &[u8]) -> Option<(Strength, usize, usize,
             .or_else(|| r.strip_suffix(b"'"))
             .unwrap_or(r);
         (r.len(), NextLine::Items)
+    } else if let Some(r) = t.strip_suffix(b"{") {
+        // Composer's `"bearer": {`: a token for each host on the lines after.
+        let r = r.trim_ascii_end().strip_suffix(b":")?.trim_ascii_end();
+        let r = r.strip_suffix(b"\"")?;
+        let start = r.iter().rposition(|&c| !name_byte(c)).map_or(0, |p| p + 1);
+        return (start < r.len() && host_tokens_name(&r[start..])).then_some((
+            Strength::Strong,
+            start,
+            r.len(),
+            NextLine::Members,
+        ));
     } else if let Some(r) = t.strip_suffix(b":") {
         // `"password":`; a YAML key alone opens a mapping or a block sequence (`api_keys:`,
         // then `- …` lines): a sequence's items are the values.
@@ -330,6 +344,68 @@ pub(crate) fn name_given_as_data(line: &[u8]) -> Option<(Strength, usize, usize,
     }
     // A flag keeps its dashes out of the name, which is judged by its parts.
     Some((classify(&line[start..end])?, start, end, next))
+}
+
+/// Composer's `auth.json` keys whose object holds a token for each host (`"bearer":
+/// {"repo.example.org": "…"}`); `http-basic`'s hold objects, whose `password` is found by name.
+const HOST_TOKENS: &[&[u8]] = &[
+    b"bearer",
+    b"github-oauth",
+    b"gitlab-oauth",
+    b"gitlab-token",
+    b"bitbucket-oauth",
+];
+
+/// Whether `name` (in any case) holds tokens keyed by host (see [`HOST_TOKENS`]).
+pub(crate) fn host_tokens_name(name: &[u8]) -> bool {
+    // The first letter first: every keyword hit of a scanned line asks.
+    name.first()
+        .is_some_and(|b| matches!(b | 0x20, b'b' | b'g'))
+        && eq_any(name, HOST_TOKENS)
+}
+
+/// `"bearer": {"HOST": "VALUE", …}` with the quoted name at `s..e`: the first member's value,
+/// marked as a list's first item so that [`super::next_in_list`] reads the others.
+pub(super) fn host_tokens(line: &[u8], s: usize, e: usize) -> Option<Found> {
+    if s == 0 || line[s - 1] != b'"' || line.get(e) != Some(&b'"') {
+        return None;
+    }
+    let colon = gaps(line, e + 1);
+    if line.get(colon) != Some(&b':') {
+        return None;
+    }
+    let open = gaps(line, colon + 1);
+    if line.get(open) != Some(&b'{') {
+        return None;
+    }
+    let f = host_member(line, s, gaps(line, open + 1))?;
+    Some(Found {
+        list: Some(Strength::Strong),
+        ..f
+    })
+}
+
+/// The value of the member `"HOST": "VALUE"` at `k` (a host has a dot; a value that is an
+/// object, as `http-basic`'s, is none), its name's start `ctx`.
+pub(super) fn host_member(line: &[u8], ctx: usize, k: usize) -> Option<Found> {
+    let k = skip_read_number(line, k);
+    if line.get(k) != Some(&b'"') {
+        return None;
+    }
+    let key_end = k + 1 + line[k + 1..].iter().position(|&c| c == b'"')?;
+    if !line[k + 1..key_end].contains(&b'.') {
+        return None;
+    }
+    let colon = gaps(line, key_end + 1);
+    if line.get(colon) != Some(&b':') {
+        return None;
+    }
+    let v = gaps(line, colon + 1);
+    if line.get(v) != Some(&b'"') {
+        return None;
+    }
+    let (a, b) = quoted_or_word(line, v);
+    value(line, ctx, a, b, Strength::Strong, b"token", false)
 }
 
 /// The value the line after a secret's name gives (see [`NextLine`]), if it is a plausible
@@ -380,6 +456,14 @@ pub(crate) fn value_line(line: &[u8], st: Strength, next: NextLine) -> Option<(u
             }
             (v, end)
         }
+        NextLine::Members => {
+            let f = host_member(line, 0, skip(line, 0, b" \t"))?;
+            let rest = line[f.end + 1..].trim_ascii();
+            if !(rest.is_empty() || rest == b",") {
+                return None;
+            }
+            (f.start, f.end)
+        }
         NextLine::Quoted => {
             let a = skip(line, 0, b" \t");
             if line.get(a) != Some(&b'"') {
@@ -403,7 +487,7 @@ pub(crate) fn value_line(line: &[u8], st: Strength, next: NextLine) -> Option<(u
     };
     let trimmed = trim_value(&line[v..end]);
     let judge = match next {
-        NextLine::Items | NextLine::Dashed => plausible_item,
+        NextLine::Items | NextLine::Dashed | NextLine::Members => plausible_item,
         _ => plausible,
     };
     judge(trimmed, st).then_some((v, v + trimmed.len()))

@@ -91,6 +91,12 @@ pub(crate) fn next_in_list(line: &[u8], f: &Found) -> Option<Found> {
     } else {
         return None;
     };
+    // An object's members keyed by host (Composer's `"bearer": {"HOST": "…", …}`).
+    let before = line[..item].trim_ascii_end();
+    if before.ends_with(b":") && line[f.ctx..f.start].contains(&b'{') {
+        let g = super::data::host_member(line, f.ctx, w)?;
+        return Some(Found { list: f.list, ..g });
+    }
     let (a, b) = quoted_or_word(line, w);
     let bracketed = line[f.ctx..f.start].contains(&b'[');
     let spaced = line[sep] == b',' && w != sep + 1;

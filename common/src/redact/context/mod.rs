@@ -155,6 +155,12 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if let Some(nth) = commands::registry_auth_key(&lname) {
         return commands::registry_auth(line, s, e, nth);
     }
+    // Composer's `"bearer": {"HOST": "VALUE", …}` (else `Bearer VALUE`, below).
+    if data::host_tokens_name(&lname)
+        && let Some(f) = data::host_tokens(line, s, e)
+    {
+        return Some(f);
+    }
     // `--password-command "echo VALUE"`: the command prints the value.
     if names::secret_command(name) {
         return commands::echo_command(line, e)
@@ -499,6 +505,7 @@ pub(crate) fn worth_a_look(name: &[u8]) -> bool {
     classify(name).is_some()
         || names::secret_file(name)
         || names::secret_command(name)
+        || data::host_tokens_name(name)
         || commands::password_command_name(trim_name(name))
         || commands::registry_auth_key(name).is_some()
         || trim_name(name).eq_ignore_ascii_case(b"secrets")
