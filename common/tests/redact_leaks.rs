@@ -2556,3 +2556,50 @@ fn composers_auth_json_without_tokens_stays_intact() {
         r#"{"bearer": {"repo.example.org": "${COMPOSER_TOKEN}"}}"#,
     ]);
 }
+
+/// Bundler's credentials for a gem server: `bundle config [set] [--global|--local] HOST
+/// USER:VALUE` (or a token alone), and the same as `BUNDLE_<HOST>` in the environment or in
+/// `.bundle/config`.
+#[test]
+fn bundlers_credentials_for_a_gem_server_are_redacted() {
+    let cases = [
+        "bundle config set --global gems.example.com deploy:@@",
+        "bundle config set --local gems.example.com deploy:@@",
+        "bundle config gems.example.com deploy:@@",
+        "bundle config https://rubygems.pkg.github.com/acme octocat:@@",
+        "bundle config set gem.fury.io @@",
+        "export BUNDLE_GEMS__EXAMPLE__COM=deploy:@@",
+        "BUNDLE_GEMS__EXAMPLE__COM: \"deploy:@@\"",
+        "BUNDLE_RUBYGEMS__PKG__GITHUB__COM: \"octocat:@@\"",
+        "BUNDLE_GEM__FURY__IO: \"@@\"",
+    ];
+    let mut all: Vec<String> = cases.iter().map(|c| c.to_string()).collect();
+    for c in cases.iter().filter(|c| !c.contains('"')) {
+        all.push(format!(
+            r#"{{"type":"assistant","message":{{"content":[{{"type":"tool_use","name":"Bash","input":{{"command":"{c}"}}}}]}}}}"#
+        ));
+        all.push(tool_result(&format!("$ {c}\nok")));
+    }
+    all.push(tool_result(
+        "---\nBUNDLE_PATH: \"vendor/bundle\"\nBUNDLE_GEMS__EXAMPLE__COM: \"deploy:@@\"\n",
+    ));
+    each_redacted(&all);
+}
+
+/// What the rule above must leave alone.
+#[test]
+fn bundlers_settings_without_credentials_stay_intact() {
+    each_kept(&[
+        "bundle config set --local path vendor/bundle",
+        "bundle config set without development:test",
+        "bundle config",
+        "bundle config list",
+        "bundle config unset gems.example.com",
+        "BUNDLE_WITHOUT: \"development:test\"",
+        "BUNDLE_PATH: \"vendor/bundle\"",
+        "BUNDLE_JOBS: \"4\"",
+        "BUNDLE_BUILD__NOKOGIRI: \"--use-system-libraries\"",
+        "BUNDLE_MIRROR__RUBYGEMS__ORG: \"https://mirror.example.com\"",
+        "BUNDLE_GEMS__EXAMPLE__COM: \"${GEMS_CREDENTIALS}\"",
+    ]);
+}

@@ -201,7 +201,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "lainText",
     "PWD",
     "qlplus",
-    "mariadb",
+    "dle config",
     "\"kty",
     "$y$",
     "hooks.slack",
@@ -322,6 +322,11 @@ pub(crate) const KEYWORDS: &[&str] = &[
     // `keyword_layout.py`: swapped in where these literals were.
     "ACES",
     "nIO",
+    // Bundler's `bundle config HOST USER:VALUE` and `BUNDLE_<HOST>` (`context::commands`),
+    // placed by `keyword_layout.py`: `dle config` swapped in where `mariadb` was, `DLE_`
+    // appended.
+    "mariadb",
+    "DLE_",
 ];
 
 /// Services of the case-insensitive rows whose values can be shorter than a run (Dropbox's 15
@@ -464,6 +469,8 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         }
         // `jdbc:oracle:thin:USER/VALUE@…`.
         b":thin:" => buf[..hit].ends_with(b"oracle"),
+        // `bundle config HOST USER:VALUE`: judged on its line.
+        b"dle config" => buf[..hit].ends_with(b"bun"),
         // `vault login TOKEN`, `mc alias set …`: judged on their lines.
         b"vault login" => true,
         b"c alias" => hit > 0 && buf[hit - 1] == b'm',

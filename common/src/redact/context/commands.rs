@@ -811,6 +811,68 @@ pub(super) fn oracle_thin(line: &[u8], at: usize) -> Option<Found> {
     oracle_login(line, at, end)
 }
 
+/// Whether `name` is Bundler's setting of a gem server's credentials: `BUNDLE_` and the host
+/// with its dots as `__` (`BUNDLE_GEMS__EXAMPLE__COM`), not a gem's build options
+/// (`BUNDLE_BUILD__…`) or a mirror (`BUNDLE_MIRROR__…`).
+pub(super) fn bundler_host_name(name: &[u8]) -> bool {
+    name.len() > 10
+        && name[..7].eq_ignore_ascii_case(b"BUNDLE_")
+        && memchr::memmem::find(&name[7..], b"__").is_some()
+        && ![&b"BUILD__"[..], b"MIRROR__"].iter().any(|p| {
+            name[7..]
+                .get(..p.len())
+                .is_some_and(|n| n.eq_ignore_ascii_case(p))
+        })
+}
+
+/// A gem server's credentials as Bundler takes them (`USER:VALUE`, or a token alone) in the
+/// word at `a..b`: the password after the first colon, or the whole token. None for a URL (a
+/// mirror's) or a variable.
+fn bundler_credential(line: &[u8], ctx: usize, a: usize, b: usize) -> Option<Found> {
+    let word = &line[a..b];
+    if memchr::memmem::find(word, b"://").is_some() {
+        return None;
+    }
+    let v = word
+        .iter()
+        .position(|&c| c == b':')
+        .map_or(a, |p| a + p + 1);
+    value(line, ctx, v, b, Strength::Strong, b"password", false)
+}
+
+/// `BUNDLE_<HOST>=USER:VALUE`, `BUNDLE_<HOST>: "USER:VALUE"` (see [`bundler_host_name`]), the
+/// name ending at `e`.
+pub(super) fn bundler_setting(line: &[u8], s: usize, e: usize) -> Option<Found> {
+    let mut p = e;
+    if line.get(p) == Some(&b'=') {
+        p += 1;
+    } else if line.get(p) == Some(&b':') {
+        p = blanks(line, p + 1);
+    } else {
+        return None;
+    }
+    let (a, b) = quoted_or_word(line, p);
+    bundler_credential(line, s, a, b)
+}
+
+/// `bundle config [set] [--global|--local] HOST USER:VALUE`, `at` at `bundle`: the host is a
+/// name with a dot or a URL, the credential the word after it.
+pub(super) fn bundle_config(line: &[u8], at: usize) -> Option<Found> {
+    if !starts_command_word(line, at) {
+        return None;
+    }
+    let end = command_end(line, at);
+    let args: Vec<(usize, usize)> = words_at(line, at + 13, end)
+        .filter(|&(a, b)| !matches!(&line[a..b], b"set" | b"--global" | b"--local"))
+        .collect();
+    let (&(ha, hb), &(va, vb)) = (args.first()?, args.get(1)?);
+    if !line[ha..hb].contains(&b'.') || line[va] == b'-' {
+        return None;
+    }
+    let (a, b) = quoted_or_word(line, va);
+    bundler_credential(line, at, a, b.min(vb))
+}
+
 /// Whether the command word at `at` starts a word: the line's start, a blank, a quote or a
 /// shell operator before it (`mc` of `mc alias`, not of `rpmc alias`).
 fn starts_command_word(line: &[u8], at: usize) -> bool {

@@ -84,14 +84,23 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if commands::short_flag(line, hit).is_some() {
         return commands::short_flag_value(line, hit);
     }
-    if line[hit..].starts_with(b":thin:") && line[..hit].ends_with(b"oracle") {
-        return commands::oracle_thin(line, hit + 6);
-    }
-    if line[hit..].starts_with(b"vault login") {
-        return commands::vault_login(line, hit);
-    }
-    if line[hit..].starts_with(b"c alias ") && hit > 0 && line[hit - 1] == b'm' {
-        return commands::mc_alias_set(line, hit - 1);
+    // The commands found by a literal of their own, told apart by its first byte (every hit
+    // of a scanned line passes here).
+    let rest = &line[hit..];
+    match rest.first() {
+        Some(b':') if rest.starts_with(b":thin:") && line[..hit].ends_with(b"oracle") => {
+            return commands::oracle_thin(line, hit + 6);
+        }
+        Some(b'd') if rest.starts_with(b"dle config") && line[..hit].ends_with(b"bun") => {
+            return commands::bundle_config(line, hit - 3);
+        }
+        Some(b'v') if rest.starts_with(b"vault login") => {
+            return commands::vault_login(line, hit);
+        }
+        Some(b'c') if rest.starts_with(b"c alias ") && hit > 0 && line[hit - 1] == b'm' => {
+            return commands::mc_alias_set(line, hit - 1);
+        }
+        _ => {}
     }
     if line[hit..].starts_with(b"net user ") {
         return commands::net_user(line, hit);
@@ -154,6 +163,10 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     }
     if let Some(nth) = commands::registry_auth_key(&lname) {
         return commands::registry_auth(line, s, e, nth);
+    }
+    // Bundler's `BUNDLE_GEMS__EXAMPLE__COM=USER:VALUE`.
+    if commands::bundler_host_name(name) {
+        return commands::bundler_setting(line, s, e);
     }
     // Composer's `"bearer": {"HOST": "VALUE", …}` (else `Bearer VALUE`, below).
     if data::host_tokens_name(&lname)
@@ -506,6 +519,7 @@ pub(crate) fn worth_a_look(name: &[u8]) -> bool {
         || names::secret_file(name)
         || names::secret_command(name)
         || data::host_tokens_name(name)
+        || commands::bundler_host_name(name)
         || commands::password_command_name(trim_name(name))
         || commands::registry_auth_key(name).is_some()
         || trim_name(name).eq_ignore_ascii_case(b"secrets")
