@@ -2603,3 +2603,30 @@ fn bundlers_settings_without_credentials_stay_intact() {
         "BUNDLE_GEMS__EXAMPLE__COM: \"${GEMS_CREDENTIALS}\"",
     ]);
 }
+
+/// Windows administration and assessment tools that take a password by `-p`: PsExec and
+/// PAExec, Evil-WinRM, NetExec and CrackMapExec, SMBMap; and x11vnc's `-storepasswd VALUE FILE`.
+#[test]
+fn a_password_given_to_a_windows_admin_tool_or_x11vnc_is_redacted() {
+    let cases = [
+        r"psexec \\10.0.0.5 -u CORP\admin -p @@ cmd",
+        r"PsExec.exe \\srv01 -u admin -p @@ -s powershell",
+        "evil-winrm -i 10.0.0.5 -u Administrator -p '@@'",
+        "nxc smb 10.0.0.0/24 -u admin -p @@ --shares",
+        "crackmapexec winrm 10.0.0.5 -u svc -p @@",
+        "smbmap -H 10.0.0.5 -u guest -p @@",
+        "x11vnc -storepasswd @@ ~/.vnc/passwd",
+    ];
+    each_redacted(&cases);
+}
+
+/// What the rule above must leave alone.
+#[test]
+fn windows_admin_tools_given_no_password_stay_intact() {
+    each_kept(&[
+        r"psexec \\srv01 -s cmd",
+        "evil-winrm -i 10.0.0.5 -u Administrator -H 0123456789abcdef",
+        "nxc smb 10.0.0.0/24 --gen-relay-list relay.txt",
+        "x11vnc -storepasswd",
+    ]);
+}

@@ -702,6 +702,25 @@ pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
                     w,
                     b"twine" | b"cypher-shell" | b"cqlsh" | b"influx" | b"rabbitmqadmin" | b"rdesktop"
                 )
+                // Windows administration and assessment: PsExec, PAExec, Evil-WinRM,
+                // NetExec (`nxc`), CrackMapExec, SMBMap.
+                || {
+                    let base = w.rsplit(|&b| b == b'\\' || b == b'/').next().unwrap_or(w);
+                    let base = base.strip_suffix(b".exe").unwrap_or(base);
+                    [
+                        &b"psexec"[..],
+                        b"psexec64",
+                        b"paexec",
+                        b"evil-winrm",
+                        b"nxc",
+                        b"netexec",
+                        b"crackmapexec",
+                        b"cme",
+                        b"smbmap",
+                    ]
+                    .iter()
+                    .any(|t| base.eq_ignore_ascii_case(t))
+                }
         }
         b'w' => w.starts_with(b"ldap"),
         b'P' => matches!(

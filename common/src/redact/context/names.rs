@@ -103,6 +103,8 @@ pub(super) const STRONG: &[&[u8]] = &[
     b"deststorepass",
     b"srckeypass",
     b"destkeypass",
+    // x11vnc's `-storepasswd VALUE FILE`.
+    b"storepasswd",
     // libcurl's `CURLOPT_USERPWD`, `CURLOPT_PROXYUSERPWD` (`user:password`).
     b"userpwd",
     b"proxyuserpwd",
