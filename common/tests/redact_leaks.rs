@@ -707,6 +707,24 @@ fn each_kept(lines: &[&str]) {
     }
 }
 
+/// `cases` as they are, and each without any of `unsafe_chars` (which the wrapping does not
+/// escape) also as a Bash call's command in Claude's stream-json and inside a tool's output
+/// (`output` places it among the output's lines).
+fn with_stream_json(
+    cases: &[&str],
+    unsafe_chars: &[char],
+    output: impl Fn(&str) -> String,
+) -> Vec<String> {
+    let mut all: Vec<String> = cases.iter().map(|c| c.to_string()).collect();
+    for c in cases.iter().filter(|c| !c.contains(unsafe_chars)) {
+        all.push(format!(
+            r#"{{"type":"assistant","message":{{"content":[{{"type":"tool_use","name":"Bash","input":{{"command":"{c}"}}}}]}}}}"#
+        ));
+        all.push(tool_result(&output(c)));
+    }
+    all
+}
+
 /// `text` as a tool's output in Claude's stream-json: one line, its line breaks escaped.
 fn tool_result(text: &str) -> String {
     let body = serde_json::to_string(text).expect("a string serialises");
@@ -2359,15 +2377,9 @@ fn a_password_given_to_a_connection_url_a_remote_desktop_snmp_or_an_archiver_is_
         r#"document.cookie = "sessionid=@@; path=/";"#,
         "document.cookie = 'PHPSESSID=@@';",
     ];
-    let mut all: Vec<String> = cases.iter().map(|c| c.to_string()).collect();
-    // The same inside Claude's stream-json: a Bash call's command and a tool's output.
-    for c in cases.iter().filter(|c| !c.contains('"')) {
-        all.push(format!(
-            r#"{{"type":"assistant","message":{{"content":[{{"type":"tool_use","name":"Bash","input":{{"command":"{c}"}}}}]}}}}"#
-        ));
-        all.push(tool_result(&format!("ok\n{c}\ndone")));
-    }
-    each_redacted(&all);
+    each_redacted(&with_stream_json(&cases, &['"'], |c| {
+        format!("ok\n{c}\ndone")
+    }));
 }
 
 /// What the rules above must leave alone.
@@ -2413,14 +2425,7 @@ fn a_registrys_credentials_given_to_a_package_managers_config_are_redacted() {
         "composer config --auth gitlab-token.gitlab.example.com @@",
         "composer config --auth bitbucket-oauth.bitbucket.org Kq2vLx8mPz @@",
     ];
-    let mut all: Vec<String> = cases.iter().map(|c| c.to_string()).collect();
-    for c in cases.iter().filter(|c| !c.contains('\'')) {
-        all.push(format!(
-            r#"{{"type":"assistant","message":{{"content":[{{"type":"tool_use","name":"Bash","input":{{"command":"{c}"}}}}]}}}}"#
-        ));
-        all.push(tool_result(&format!("$ {c}\nok")));
-    }
-    each_redacted(&all);
+    each_redacted(&with_stream_json(&cases, &['\''], |c| format!("$ {c}\nok")));
 }
 
 /// What the rule above must leave alone.
@@ -2451,14 +2456,7 @@ fn a_token_given_to_vault_login_and_a_minio_aliass_secret_key_are_redacted() {
         "mc alias set local http://localhost:9000 admin @@ --api S3v4",
         "mc alias set --api S3v4 local http://localhost:9000 admin '@@'",
     ];
-    let mut all: Vec<String> = cases.iter().map(|c| c.to_string()).collect();
-    for c in cases.iter().filter(|c| !c.contains('\'')) {
-        all.push(format!(
-            r#"{{"type":"assistant","message":{{"content":[{{"type":"tool_use","name":"Bash","input":{{"command":"{c}"}}}}]}}}}"#
-        ));
-        all.push(tool_result(&format!("$ {c}\nok")));
-    }
-    each_redacted(&all);
+    each_redacted(&with_stream_json(&cases, &['\''], |c| format!("$ {c}\nok")));
 }
 
 /// What the rules above must leave alone.
@@ -2495,17 +2493,9 @@ fn a_password_printed_by_a_password_command_or_fed_to_vncpasswd_is_redacted() {
         "echo '@@' | vncpasswd -f > ~/.vnc/passwd",
         "printf '%s' '@@' | tigervncpasswd -f > passwd",
     ];
-    let mut all: Vec<String> = cases.iter().map(|c| c.to_string()).collect();
-    for c in cases
-        .iter()
-        .filter(|c| !c.contains('"') && !c.contains('\\'))
-    {
-        all.push(format!(
-            r#"{{"type":"assistant","message":{{"content":[{{"type":"tool_use","name":"Bash","input":{{"command":"{c}"}}}}]}}}}"#
-        ));
-        all.push(tool_result(&format!("$ {c}\nok")));
-    }
-    each_redacted(&all);
+    each_redacted(&with_stream_json(&cases, &['"', '\\'], |c| {
+        format!("$ {c}\nok")
+    }));
 }
 
 /// What the rules above must leave alone.
@@ -2573,13 +2563,7 @@ fn bundlers_credentials_for_a_gem_server_are_redacted() {
         "BUNDLE_RUBYGEMS__PKG__GITHUB__COM: \"octocat:@@\"",
         "BUNDLE_GEM__FURY__IO: \"@@\"",
     ];
-    let mut all: Vec<String> = cases.iter().map(|c| c.to_string()).collect();
-    for c in cases.iter().filter(|c| !c.contains('"')) {
-        all.push(format!(
-            r#"{{"type":"assistant","message":{{"content":[{{"type":"tool_use","name":"Bash","input":{{"command":"{c}"}}}}]}}}}"#
-        ));
-        all.push(tool_result(&format!("$ {c}\nok")));
-    }
+    let mut all = with_stream_json(&cases, &['"'], |c| format!("$ {c}\nok"));
     all.push(tool_result(
         "---\nBUNDLE_PATH: \"vendor/bundle\"\nBUNDLE_GEMS__EXAMPLE__COM: \"deploy:@@\"\n",
     ));

@@ -307,7 +307,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     // in at index 49 as `keyword_layout.py` chose, the literal there moved here.
     "PASS",
     // Oracle's JDBC URL (`jdbc:oracle:thin:USER/VALUE@`), a Wi-Fi pre-shared key (`psk=`),
-    // FreeRDP's `/p:`, Net-SNMP's `-A`/`-X` and NuGet's `-k` (`context::commands`), placed by
+    // FreeRDP's `/p:`, Net-SNMP's `-A`/`-X` and NuGet's `-k` (`context::clients`), placed by
     // `keyword_layout.py`: swapped in where a literal moved here, or appended.
     "PIKEY",
     "redential",
@@ -315,14 +315,14 @@ pub(crate) const KEYWORDS: &[&str] = &[
     " -A ",
     "SFDC",
     " -k ",
-    // Composer's and Poetry's `http-basic.HOST USER VALUE` (`context::commands::registry_auth`),
+    // Composer's and Poetry's `http-basic.HOST USER VALUE` (`context::registries::registry_auth`),
     // placed by `keyword_layout.py`: swapped in where this literal was.
     "EARER",
     // `vault login TOKEN` and MinIO's `mc alias set NAME URL ACCESS SECRET`, placed by
     // `keyword_layout.py`: swapped in where these literals were.
     "ACES",
     "nIO",
-    // Bundler's `bundle config HOST USER:VALUE` and `BUNDLE_<HOST>` (`context::commands`),
+    // Bundler's `bundle config HOST USER:VALUE` and `BUNDLE_<HOST>` (`context::registries`),
     // placed by `keyword_layout.py`: `dle config` swapped in where `mariadb` was, `DLE_`
     // appended.
     "mariadb",

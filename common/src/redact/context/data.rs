@@ -370,11 +370,7 @@ pub(super) fn host_tokens(line: &[u8], s: usize, e: usize) -> Option<Found> {
     if s == 0 || line[s - 1] != b'"' || line.get(e) != Some(&b'"') {
         return None;
     }
-    let colon = gaps(line, e + 1);
-    if line.get(colon) != Some(&b':') {
-        return None;
-    }
-    let open = gaps(line, colon + 1);
+    let open = past_colon(line, e + 1)?;
     if line.get(open) != Some(&b'{') {
         return None;
     }
@@ -383,6 +379,13 @@ pub(super) fn host_tokens(line: &[u8], s: usize, e: usize) -> Option<Found> {
         list: Some(Strength::Strong),
         ..f
     })
+}
+
+/// Where a member's value starts when a colon follows `i` (blanks and escaped line breaks
+/// skipped on either side).
+fn past_colon(line: &[u8], i: usize) -> Option<usize> {
+    let colon = gaps(line, i);
+    (line.get(colon) == Some(&b':')).then(|| gaps(line, colon + 1))
 }
 
 /// The value of the member `"HOST": "VALUE"` at `k` (a host has a dot; a value that is an
@@ -396,11 +399,7 @@ pub(super) fn host_member(line: &[u8], ctx: usize, k: usize) -> Option<Found> {
     if !line[k + 1..key_end].contains(&b'.') {
         return None;
     }
-    let colon = gaps(line, key_end + 1);
-    if line.get(colon) != Some(&b':') {
-        return None;
-    }
-    let v = gaps(line, colon + 1);
+    let v = past_colon(line, key_end + 1)?;
     if line.get(v) != Some(&b'"') {
         return None;
     }

@@ -10,12 +10,14 @@
 //! whose last part is about the secret (`DB_PASSWORD_FILE`, `secret_name`, `TOKEN_EXPIRY`) names
 //! none.
 
+mod clients;
 mod code;
 mod commands;
 mod data;
 mod lists;
 mod names;
 mod prose;
+mod registries;
 mod shell;
 mod tables;
 mod text;
@@ -81,29 +83,29 @@ const SCHEMES: &[&[u8]] = &[
 /// Look at the name around `hit` (an anchor found in `line`) and, if an assignment of a secret
 /// follows it, return where the value is.
 pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
-    if commands::short_flag(line, hit).is_some() {
-        return commands::short_flag_value(line, hit);
+    if clients::short_flag(line, hit).is_some() {
+        return clients::short_flag_value(line, hit);
     }
     // The commands found by a literal of their own, told apart by its first byte (every hit
     // of a scanned line passes here).
     let rest = &line[hit..];
     match rest.first() {
         Some(b':') if rest.starts_with(b":thin:") && line[..hit].ends_with(b"oracle") => {
-            return commands::oracle_thin(line, hit + 6);
+            return clients::oracle_thin(line, hit + 6);
         }
         Some(b'd') if rest.starts_with(b"dle config") && line[..hit].ends_with(b"bun") => {
-            return commands::bundle_config(line, hit - 3);
+            return registries::bundle_config(line, hit - 3);
         }
         Some(b'v') if rest.starts_with(b"vault login") => {
-            return commands::vault_login(line, hit);
+            return clients::vault_login(line, hit);
         }
         Some(b'c') if rest.starts_with(b"c alias ") && hit > 0 && line[hit - 1] == b'm' => {
-            return commands::mc_alias_set(line, hit - 1);
+            return clients::mc_alias_set(line, hit - 1);
         }
         _ => {}
     }
     if line[hit..].starts_with(b"net user ") {
-        return commands::net_user(line, hit);
+        return clients::net_user(line, hit);
     }
     // A signing secret given to a JWT library or an HMAC as a string literal.
     if line[hit..].starts_with(b"jwt.") {
@@ -158,15 +160,15 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         || line[s] == b'-' && e - s > 2 && line[s + 1].is_ascii_alphabetic();
     let name = trim_name(&line[s..e]);
     let lname = name.to_ascii_lowercase();
-    if commands::password_command_name(&lname) {
-        return commands::password_command(line, s, e, &lname);
+    if clients::password_command_name(&lname) {
+        return clients::password_command(line, s, e, &lname);
     }
-    if let Some(nth) = commands::registry_auth_key(&lname) {
-        return commands::registry_auth(line, s, e, nth);
+    if let Some(nth) = registries::registry_auth_key(&lname) {
+        return registries::registry_auth(line, s, e, nth);
     }
     // Bundler's `BUNDLE_GEMS__EXAMPLE__COM=USER:VALUE`.
-    if commands::bundler_host_name(name) {
-        return commands::bundler_setting(line, s, e);
+    if registries::bundler_host_name(name) {
+        return registries::bundler_setting(line, s, e);
     }
     // Composer's `"bearer": {"HOST": "VALUE", …}` (else `Bearer VALUE`, below).
     if data::host_tokens_name(&lname)
@@ -182,7 +184,7 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     // Composer's `--auth` is a switch: the key after it names the credential.
     if flag && line.get(e) == Some(&b' ') {
         let (a, b) = quoted_or_word(line, blanks(line, e));
-        if commands::registry_auth_key(&line[a..b]).is_some() {
+        if registries::registry_auth_key(&line[a..b]).is_some() {
             return None;
         }
     }
@@ -485,7 +487,7 @@ pub(crate) fn positional_call(line: &[u8], hit: usize) -> bool {
 /// syntax: `docker login -u x -p …` (and `az`, `cf`, `podman` login), a MongoDB client's `-p`,
 /// an LDAP client's `-w`, `zip -P`.
 pub(crate) fn short_password_flag(line: &[u8], hit: usize) -> bool {
-    commands::short_flag(line, hit).is_some()
+    clients::short_flag(line, hit).is_some()
 }
 
 /// Where a name in two words starts when `line[s..e]` is its `Key` (`API Key`, `Access Key`):
@@ -519,9 +521,9 @@ pub(crate) fn worth_a_look(name: &[u8]) -> bool {
         || names::secret_file(name)
         || names::secret_command(name)
         || data::host_tokens_name(name)
-        || commands::bundler_host_name(name)
-        || commands::password_command_name(trim_name(name))
-        || commands::registry_auth_key(name).is_some()
+        || registries::bundler_host_name(name)
+        || clients::password_command_name(trim_name(name))
+        || registries::registry_auth_key(name).is_some()
         || trim_name(name).eq_ignore_ascii_case(b"secrets")
         || name.eq_ignore_ascii_case(b".pgpass")
 }
@@ -700,9 +702,9 @@ mod tests {
             b"wlfreerdp3",
             b"sdl-freerdp3",
         ];
-        for name in commands::PASSWORD_COMMANDS.iter().chain(&freerdp) {
-            assert!(commands::password_command_name(name), "{name:?}");
-            assert!(commands::password_command_name(&name.to_ascii_uppercase()));
+        for name in clients::PASSWORD_COMMANDS.iter().chain(&freerdp) {
+            assert!(clients::password_command_name(name), "{name:?}");
+            assert!(clients::password_command_name(&name.to_ascii_uppercase()));
         }
         for name in [
             "input_tokens",
@@ -712,7 +714,7 @@ mod tests {
             "curly",
             "sudoku",
         ] {
-            assert!(!commands::password_command_name(name.as_bytes()), "{name}");
+            assert!(!clients::password_command_name(name.as_bytes()), "{name}");
         }
         for (key, nth) in [
             ("http-basic.repo.example.org", 2),
@@ -723,13 +725,17 @@ mod tests {
             ("gitlab-token.gitlab.com", 1),
         ] {
             assert_eq!(
-                commands::registry_auth_key(key.as_bytes()),
+                registries::registry_auth_key(key.as_bytes()),
                 Some(nth),
                 "{key}"
             );
         }
         for name in ["bearer", "http-basic", "github.com", "gitlab_token"] {
-            assert_eq!(commands::registry_auth_key(name.as_bytes()), None, "{name}");
+            assert_eq!(
+                registries::registry_auth_key(name.as_bytes()),
+                None,
+                "{name}"
+            );
         }
         for name in [
             "--password-command",

@@ -1,0 +1,517 @@
+//! Programs whose own syntax marks a password among their arguments: the password commands
+//! (`sshpass -p VALUE`, `htpasswd -b FILE USER VALUE`, `curl -u USER:VALUE`, `sqlplus
+//! USER/VALUE@DB`, FreeRDP's `/p:`), a short flag after the client that takes it (`docker login
+//! -p VALUE`, `ldapsearch -w VALUE`, an archiver's glued `-pVALUE`), Oracle's JDBC URL, `vault
+//! login TOKEN`, MinIO's `mc alias set` and Windows' `net user`.
+
+use super::names::{Strength, eq_any};
+use super::shell::{command_end, command_start, echoed, flag_argument, words, words_at};
+use super::{Found, blanks, line_start, quoted_or_word, value};
+
+/// Commands whose name alone marks a password among their arguments; the keyword search finds
+/// them by the `pass` in their names, `rabbitmqctl` by its literal `mqctl`, the others by their
+/// own.
+pub(super) const PASSWORD_COMMANDS: &[&[u8]] = &[
+    b"sshpass",
+    b"htpasswd",
+    b"chpasswd",
+    b"rabbitmqctl",
+    b"curl",
+    b"etcdctl",
+    b"smbclient",
+    b"ssh-keygen",
+    b"openssl",
+    b"wpa_passphrase",
+    b"sudo",
+    b"sqlplus",
+    // FreeRDP's clients (`xfreerdp`, `wlfreerdp`, `sdl-freerdp`, each also with a `3`) are
+    // told by their ending ([`password_command_name`]), found by the literal `reerdp`.
+    // `nuget setapikey VALUE`, found by `pikey`.
+    b"setapikey",
+    // `vncpasswd -f <<< VALUE`, `echo VALUE | vncpasswd -f`, found by `assw`.
+    b"vncpasswd",
+    b"tigervncpasswd",
+];
+
+/// Whether `name` (in any case) is one of [`PASSWORD_COMMANDS`] or a FreeRDP client.
+pub(super) fn password_command_name(name: &[u8]) -> bool {
+    // Every keyword hit of a scanned line asks: its length and first letter first
+    // (`input_tokens`, `password`, `token` are turned away there; a test keeps these in step
+    // with the list).
+    const LENGTHS: u32 = 1 << 4 | 1 << 7 | 1 << 8 | 1 << 9 | 1 << 10 | 1 << 11 | 1 << 12 | 1 << 14;
+    let first = name.first().map_or(0, u8::to_ascii_lowercase);
+    if name.len() >= 32 || LENGTHS >> name.len() & 1 == 0 || !b"cehorstvwx".contains(&first) {
+        return false;
+    }
+    let ends = |suffix: &[u8]| {
+        name.len() > suffix.len() && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+    };
+    eq_any(name, PASSWORD_COMMANDS) || ends(b"freerdp") || ends(b"freerdp3")
+}
+
+/// Archivers whose `-pVALUE` (glued, as they take it) is the archive's password.
+fn archiver(w: &[u8]) -> bool {
+    let base = w.rsplit(|&b| b == b'/').next().unwrap_or(w);
+    matches!(base, b"7z" | b"7za" | b"7zz" | b"7zr" | b"unrar" | b"rar")
+}
+
+/// A password among the arguments of a command that takes one by its syntax (see
+/// [`PASSWORD_COMMANDS`]): `sshpass -p VALUE …`, `htpasswd -b[n] [FILE] USER VALUE`, `echo
+/// 'USER:VALUE' | chpasswd`.
+pub(super) fn password_command(line: &[u8], s: usize, e: usize, lname: &[u8]) -> Option<Found> {
+    let cmd_end = command_end(line, e);
+    let args: Vec<(usize, usize)> = words_at(line, e, cmd_end).collect();
+    let word = |(a, b): (usize, usize)| &line[a..b];
+    match lname {
+        b"sshpass" => {
+            let i = args.iter().position(|&a| word(a).starts_with(b"-p"))?;
+            let (a, b) = args[i];
+            let (va, vb) = if b - a > 2 {
+                (a + 2, b)
+            } else {
+                *args.get(i + 1)?
+            };
+            value(line, s, va, vb, Strength::Strong, lname, false)
+        }
+        b"htpasswd" => {
+            let flags: Vec<u8> = args
+                .iter()
+                .take_while(|&&a| word(a).starts_with(b"-"))
+                .flat_map(|&a| word(a)[1..].to_vec())
+                .collect();
+            if !flags.contains(&b'b') {
+                return None; // the password is asked for, not given
+            }
+            let nflags = args
+                .iter()
+                .take_while(|&&a| word(a).starts_with(b"-"))
+                .count();
+            let positional = if flags.contains(&b'n') { 2 } else { 3 };
+            let (va, vb) = *args.get(nflags + positional - 1)?;
+            value(line, s, va, vb, Strength::Strong, lname, false)
+        }
+        b"rabbitmqctl" => {
+            // `rabbitmqctl add_user NAME VALUE`, `rabbitmqctl change_password NAME VALUE`.
+            let sub = args
+                .iter()
+                .position(|&a| matches!(word(a), b"add_user" | b"change_password"))?;
+            let (va, vb) = *args.get(sub + 2)?;
+            value(line, s, va, vb, Strength::Strong, lname, false)
+        }
+        b"chpasswd" => {
+            // `echo 'user:VALUE' | chpasswd`
+            let (a, b) = echoed(line, s)?;
+            let colon = a + line[a..b].iter().position(|&c| c == b':')?;
+            value(line, a, colon + 1, b, Strength::Strong, lname, false)
+        }
+        b"smbclient" => {
+            // `smbclient //srv/share -U USER%VALUE`, `--user=USER%VALUE`.
+            let v = flag_argument(&args, &word, &[b"-U", b"--user"])?;
+            let (a, b) = quoted_or_word(line, v.0);
+            let pc = a + line[a..b].iter().position(|&c| c == b'%')?;
+            value(line, a, pc + 1, b, Strength::Strong, lname, false)
+        }
+        b"ssh-keygen" => {
+            // `ssh-keygen -N NEW`, `-P OLD`: passphrases (`-N ''`, none, has no value).
+            let v = flag_argument(&args, &word, &[b"-N", b"-P"])?;
+            let (a, b) = quoted_or_word(line, v.0);
+            value(line, a, a, b, Strength::Strong, lname, false)
+        }
+        b"openssl" => {
+            // `openssl enc … -k VALUE` (the passphrase), `openssl passwd [-6] [-salt S] VALUE`.
+            let (a, b) = if args.first().is_some_and(|&a| word(a) == b"passwd") {
+                // The last word, unless the password comes from a file or standard input.
+                if args.len() < 2
+                    || args.iter().any(|&a| {
+                        matches!(word(a), b"-stdin" | b"-in") || word(a).starts_with(b"<")
+                    })
+                {
+                    return None;
+                }
+                let last = args[args.len() - 1];
+                if word(last).starts_with(b"-") || word(args[args.len() - 2]) == b"-salt" {
+                    return None;
+                }
+                let (a, b) = quoted_or_word(line, last.0);
+                // The whole word (a JSON string's end after it is no password's).
+                if !(b == last.1 || b + 1 == last.1 && matches!(line[b], b'"' | b'\'')) {
+                    return None;
+                }
+                (a, b)
+            } else {
+                let v = flag_argument(&args, &word, &[b"-k"])?;
+                quoted_or_word(line, v.0)
+            };
+            value(line, a, a, b, Strength::Strong, lname, false)
+        }
+        b"sudo" | b"vncpasswd" | b"tigervncpasswd" => {
+            // `echo VALUE | sudo -S …`, `sudo -S <<< VALUE …`: `-S` reads the password from
+            // standard input, as `vncpasswd -f` does.
+            let flag: &[u8] = if lname == b"sudo" { b"-S" } else { b"-f" };
+            if !args.iter().any(|&a| word(a) == flag) {
+                return None;
+            }
+            if let Some(h) = memchr::memmem::find(&line[e..cmd_end], b"<<<") {
+                let (a, b) = quoted_or_word(line, blanks(&line[..cmd_end], e + h + 3));
+                return value(line, s, a, b, Strength::Strong, b"password", false);
+            }
+            let (a, b) = echoed(line, s)?;
+            value(line, a, a, b, Strength::Strong, b"password", false)
+        }
+        b"sqlplus" => {
+            // Oracle's `sqlplus [-s] USER/VALUE[@DB]`: the first word that is not a flag.
+            let &(w, end) = args.iter().find(|&&a| !word(a).starts_with(b"-"))?;
+            oracle_login(line, w, end)
+        }
+        b"setapikey" => {
+            // `nuget setapikey VALUE [-Source URL]`.
+            let &(a, _) = args.first()?;
+            let (a, b) = quoted_or_word(line, a);
+            if b <= a || line[a] == b'-' {
+                return None;
+            }
+            value(
+                line,
+                s,
+                a,
+                b.min(args[0].1),
+                Strength::Strong,
+                b"apikey",
+                false,
+            )
+        }
+        _ if lname.ends_with(b"freerdp") || lname.ends_with(b"freerdp3") => {
+            // FreeRDP's `/p:VALUE` (quoted or not; `/p:` alone asks for it).
+            let &(a, _) = args.iter().find(|&&a| word(a).starts_with(b"/p:"))?;
+            let (va, vb) = quoted_or_word(line, a + 3);
+            if vb <= va {
+                return None;
+            }
+            value(line, s, va, vb, Strength::Strong, b"password", false)
+        }
+        b"wpa_passphrase" => {
+            // `wpa_passphrase SSID VALUE` (without it, the passphrase is read from stdin).
+            let &(a, b) = args.get(1)?;
+            if word((a, b)).starts_with(b"<") {
+                return None;
+            }
+            let (a, b) = quoted_or_word(line, a);
+            value(line, a, a, b, Strength::Strong, lname, false)
+        }
+        b"curl" => {
+            // `curl -b "sessionid=VALUE"`, `--cookie 'theme=dark; _app_session=VALUE'`: a
+            // session cookie, as in a `Cookie` header (`config/redaction.rules`).
+            if let Some(v) = flag_argument(&args, &word, &[b"-b", b"--cookie"])
+                && let Some(f) = session_cookie(line, v.0)
+            {
+                return Some(f);
+            }
+            // `curl -u USER:VALUE`, `--user[=]USER:VALUE`, the proxy's `-U`/`--proxy-user`:
+            // the password after the first colon (without one curl asks for it).
+            user_password(
+                line,
+                &args,
+                &[b"-u", b"--user", b"-U", b"--proxy-user"],
+                lname,
+            )
+        }
+        // `etcdctl --user[=]USER:VALUE` (without a colon, etcdctl asks for it).
+        b"etcdctl" => user_password(line, &args, &[b"--user"], lname),
+        _ => None,
+    }
+}
+
+/// The password of a client's `USER:VALUE` argument to one of `flags` (given after a blank or
+/// an `=`): the bytes after the first colon.
+fn user_password(
+    line: &[u8],
+    args: &[(usize, usize)],
+    flags: &[&[u8]],
+    lname: &[u8],
+) -> Option<Found> {
+    let word = |(a, b): (usize, usize)| &line[a..b];
+    let v = flag_argument(args, &word, flags)?;
+    let (a, b) = quoted_or_word(line, v.0);
+    let colon = a + line[a..b].iter().position(|&c| c == b':')?;
+    value(line, a, colon + 1, b, Strength::Strong, lname, false)
+}
+
+/// The first session cookie's value in the cookie string at `at` (`name=value; name=value`,
+/// quoted or not): a cookie named `session`, `sessionid`, `*_session`, `*sess`, `*sid`
+/// (`JSESSIONID`, `PHPSESSID`, `connect.sid`), its value 8 bytes or more.
+fn session_cookie(line: &[u8], at: usize) -> Option<Found> {
+    let (a, b) = quoted_or_word(line, at);
+    let mut from = a;
+    for pair in line[a..b].split(|&c| c == b';') {
+        let start = from;
+        from += pair.len() + 1;
+        let Some(eq) = pair.iter().position(|&c| c == b'=') else {
+            continue;
+        };
+        let name = pair[..eq].trim_ascii().to_ascii_lowercase();
+        let session = [&b"sess"[..], b"session", b"sessid", b"sessionid", b"sid"]
+            .iter()
+            .any(|s| name.ends_with(s));
+        let v = start + eq + 1;
+        let end = start + pair.len();
+        if session && end - v >= 8 {
+            return value(line, v, v, end, Strength::Strong, b"session", false);
+        }
+    }
+    None
+}
+
+/// The short flag at `hit` (` -p `, ` -w `, ` -P `, ` -a `, ` -A `, ` -X `, ` -k `), if a
+/// command earlier in the same command line takes a password by it: `login` (a registry's or a
+/// cloud's: `docker`, `podman`, `helm registry`, `az`, `cf`) or a MongoDB client (`mongo`,
+/// `mongosh`, `mongodump`, …) by `-p` (and `twine`), an LDAP client (`ldapsearch`, `ldapadd`,
+/// …) by `-w`, `zip`, `unzip`, SQL Server's `sqlcmd` and `bcp` and Mosquitto's clients by `-P`,
+/// `redis-cli` by `-a`, `lftp` by `-u` (as `USER,VALUE`), Net-SNMP's tools by `-A` and `-X`
+/// (the authentication and privacy passphrases), `nuget push` by `-k`. An archiver (`7z`,
+/// `unrar`) takes its `-p` glued to the value (`-pVALUE`; `-p` alone asks for one), as the
+/// clients above may.
+pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
+    let flag = *line.get(hit + 2)?;
+    if !line[hit..].starts_with(b" -") {
+        return None;
+    }
+    let glued = match line.get(hit + 3) {
+        Some(b' ') => false,
+        Some(&c) if flag == b'p' && !c.is_ascii_whitespace() && c != b'-' => true,
+        _ => return None,
+    };
+    let command = &line[command_start(line, hit)..hit];
+    if glued && words(command).any(archiver) {
+        return Some(flag);
+    }
+    let takes = |w: &[u8]| match flag {
+        // Database and broker clients whose `-p` is the password, not a port (`psql`, `ssh`
+        // and `redis-cli` take a port there).
+        b'p' => {
+            w == b"login"
+                || w.starts_with(b"mongo")
+                // `poetry publish -p`, `dotnet nuget add|update source … -p`.
+                || w == b"publish" && words(command).any(|w| w == b"poetry")
+                || w == b"source" && words(command).any(|w| w == b"nuget")
+                || matches!(
+                    w,
+                    b"twine" | b"cypher-shell" | b"cqlsh" | b"influx" | b"rabbitmqadmin" | b"rdesktop"
+                )
+                // Windows administration and assessment: PsExec, PAExec, Evil-WinRM,
+                // NetExec (`nxc`), CrackMapExec, SMBMap.
+                || {
+                    let base = w.rsplit(|&b| b == b'\\' || b == b'/').next().unwrap_or(w);
+                    let base = base.strip_suffix(b".exe").unwrap_or(base);
+                    [
+                        &b"psexec"[..],
+                        b"psexec64",
+                        b"paexec",
+                        b"evil-winrm",
+                        b"nxc",
+                        b"netexec",
+                        b"crackmapexec",
+                        b"cme",
+                        b"smbmap",
+                    ]
+                    .iter()
+                    .any(|t| base.eq_ignore_ascii_case(t))
+                }
+        }
+        b'w' => w.starts_with(b"ldap"),
+        b'P' => matches!(
+            w,
+            b"zip"
+                | b"unzip"
+                | b"sqlcmd"
+                | b"bcp"
+                | b"mosquitto_pub"
+                | b"mosquitto_sub"
+                | b"ipmitool"
+        ),
+        // HTTPie's `-a USER:VALUE` (as curl's `-u`).
+        b'a' => matches!(w, b"redis-cli" | b"http" | b"https"),
+        b'u' => w == b"lftp",
+        b'A' | b'X' => w.starts_with(b"snmp"),
+        b'k' => w == b"push" && words(command).any(|w| w == b"nuget"),
+        _ => false,
+    };
+    // macOS' `security add-generic-password … -w VALUE` (`find-…-password -w` prints one).
+    let keychain = || {
+        flag == b'w'
+            && words(command).any(|w| w == b"security")
+            && words(command).any(|w| w.starts_with(b"add-") && w.ends_with(b"-password"))
+    };
+    (words(command).any(takes) || keychain()).then_some(flag)
+}
+
+/// The password after the short flag at `hit` (see [`short_flag`]).
+pub(super) fn short_flag_value(line: &[u8], hit: usize) -> Option<Found> {
+    short_flag(line, hit)?;
+    let glued = line[hit + 3] != b' ';
+    let (a, b) = quoted_or_word(line, hit + 4 - usize::from(glued));
+    if line.get(a) == Some(&b'-') {
+        return None; // no value: the next flag
+    }
+    // `lftp -u USER,VALUE`: the password after the comma (without one lftp asks); HTTPie's
+    // `-a USER:VALUE` after the colon (without one HTTPie asks).
+    let (a, b) = if line[hit + 2] == b'u' {
+        if line.get(b) != Some(&b',') {
+            return None;
+        }
+        quoted_or_word(line, b + 1)
+    } else if line[hit + 2] == b'a'
+        && words(&line[command_start(line, hit)..hit]).any(|w| w.starts_with(b"http"))
+    {
+        // A bearer token whole (`-A bearer`, `--auth-type=bearer`), else the password after
+        // the colon.
+        let cmd = &line[command_start(line, hit)..command_end(line, hit)];
+        let bearer = [
+            &b"-A bearer"[..],
+            b"--auth-type=bearer",
+            b"--auth-type bearer",
+        ]
+        .iter()
+        .any(|f| memchr::memmem::find(cmd, f).is_some());
+        if bearer {
+            (a, b)
+        } else {
+            let colon = a + line[a..b].iter().position(|&c| c == b':')?;
+            (colon + 1, b)
+        }
+    } else {
+        (a, b)
+    };
+    value(line, hit + 1, a, b, Strength::Strong, b"password", false)
+}
+
+/// Oracle's `USER/VALUE[@DB]` in the word at `w..end` (`sqlplus`'s login, a JDBC URL's after
+/// `jdbc:oracle:thin:`): the password between the slash and the last `@` (a password may hold
+/// one), the word ending at a quote (a JSON string's end). None for `/` alone (the operating
+/// system's login) or `@DB` alone.
+pub(super) fn oracle_login(line: &[u8], w: usize, end: usize) -> Option<Found> {
+    let end = line[w..end]
+        .iter()
+        .position(|b| matches!(b, b'"' | b'\'' | b'\\'))
+        .map_or(end, |q| w + q);
+    let slash = w + line[w..end]
+        .iter()
+        .take_while(|&&b| b != b'@')
+        .position(|&b| b == b'/')?;
+    if slash == w {
+        return None;
+    }
+    let close = line[slash + 1..end]
+        .iter()
+        .rposition(|&b| b == b'@')
+        .map_or(end, |p| slash + 1 + p);
+    value(
+        line,
+        w,
+        slash + 1,
+        close,
+        Strength::Strong,
+        b"password",
+        false,
+    )
+}
+
+/// A JDBC URL's login after `jdbc:oracle:thin:` (`at` just past it): `USER/VALUE@HOST…`.
+pub(super) fn oracle_thin(line: &[u8], at: usize) -> Option<Found> {
+    let end = at
+        + line[at..]
+            .iter()
+            .position(|&b| b.is_ascii_whitespace() || matches!(b, b';' | b',' | b')' | b'<' | b'>'))
+            .unwrap_or(line.len() - at);
+    oracle_login(line, at, end)
+}
+
+/// Whether the command word at `at` starts a word: the line's start, a blank, a quote or a
+/// shell operator before it (`mc` of `mc alias`, not of `rpmc alias`; `net user`, not
+/// `planet user`).
+pub(super) fn starts_command_word(line: &[u8], at: usize) -> bool {
+    line_start(line, at) == at
+        || matches!(
+            line[at - 1],
+            b' ' | b'\t' | b'"' | b'\'' | b';' | b'&' | b'|' | b'(' | b'`' | b'>'
+        )
+}
+
+/// `vault login [flags] TOKEN`, `hit` at `vault login`: the first argument that is neither a
+/// flag, a flag's value, an auth method's `key=value` nor `-` (standard input). Vault's
+/// flags take a value (`-address URL`, `-method=…`) but for `-no-print` and `-no-store`.
+/// Judged as after a weak name: a token is random, and `vault login yourself` is prose.
+pub(super) fn vault_login(line: &[u8], hit: usize) -> Option<Found> {
+    if !starts_command_word(line, hit) || !matches!(line.get(hit + 11), Some(b' ' | b'\t')) {
+        return None;
+    }
+    let end = command_end(line, hit);
+    let mut args = words_at(line, hit + 11, end);
+    while let Some((a, b)) = args.next() {
+        let w = &line[a..b];
+        if w.starts_with(b"-") {
+            if w.len() > 1 && !w.contains(&b'=') && !matches!(w, b"-no-print" | b"-no-store") {
+                args.next(); // the flag's value
+            }
+            if w == b"-" {
+                return None;
+            }
+            continue;
+        }
+        if w.contains(&b'=') {
+            return None; // `username=…`: another auth method's fields
+        }
+        let (va, vb) = quoted_or_word(line, a);
+        return value(line, hit, va, vb.min(b), Strength::Weak, b"token", false);
+    }
+    None
+}
+
+/// MinIO's `mc alias set NAME URL ACCESS SECRET [--api S3v4]`, `at` at `mc`: the secret key,
+/// the fourth word after `set` that is not a flag or a flag's value, judged as after a weak
+/// name (MinIO's keys are random; `minioadmin` is its default).
+pub(super) fn mc_alias_set(line: &[u8], at: usize) -> Option<Found> {
+    if !starts_command_word(line, at) {
+        return None;
+    }
+    let end = command_end(line, at);
+    let mut args = words_at(line, at + 8, end);
+    if args.next().map(|(a, b)| &line[a..b]) != Some(b"set") {
+        return None;
+    }
+    let mut positional = 0;
+    while let Some((a, b)) = args.next() {
+        let w = &line[a..b];
+        if w.starts_with(b"--") {
+            if !w.contains(&b'=') {
+                args.next();
+            }
+            continue;
+        }
+        positional += 1;
+        if positional == 4 {
+            let (va, vb) = quoted_or_word(line, a);
+            return value(line, at, va, vb.min(b), Strength::Weak, b"secret", false);
+        }
+    }
+    None
+}
+
+/// Windows' `net user NAME VALUE [/add]`, `hit` at `net user`: the word after the name, unless
+/// it asks for the password (`*`) or is an option (`/active:no`).
+pub(super) fn net_user(line: &[u8], hit: usize) -> Option<Found> {
+    if !starts_command_word(line, hit) {
+        return None; // `planet user …`
+    }
+    let end = command_end(line, hit);
+    let name_at = blanks(&line[..end], hit + 8);
+    let (_, name_end) = quoted_or_word(line, name_at);
+    let v = blanks(
+        &line[..end],
+        name_end + usize::from(matches!(line.get(name_at), Some(b'"' | b'\''))),
+    );
+    if v >= end || name_at == v || matches!(line[v], b'/' | b'*') {
+        return None;
+    }
+    let (a, b) = quoted_or_word(line, v);
+    value(line, hit, a, b, Strength::Strong, b"password", false)
+}
