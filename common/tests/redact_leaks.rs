@@ -2404,6 +2404,8 @@ fn connection_urls_remote_desktops_snmp_and_archivers_given_no_password_stay_int
         "dotnet nuget push pkg.nupkg --source nuget.org",
         "psk=",
         "The psk= line sets the key.",
+        // `psk` names a pre-shared key only as a name's last part.
+        r#"            ResumptionPskBinderKey => b"res binder","#,
         "document.cookie = \"theme=dark; path=/\";",
         "document.cookie.split(';')",
     ]);
