@@ -2616,3 +2616,66 @@ fn windows_admin_tools_given_no_password_stay_intact() {
         "x11vnc -storepasswd",
     ]);
 }
+
+/// A password given by its place to an HTTP client's basic authentication (Go's
+/// `req.SetBasicAuth(USER, "…")`, reqwest's `.basic_auth(USER, Some("…"))`, OkHttp's
+/// `Credentials.basic(USER, "…")`, superagent's `.auth(USER, "…")`), xh's `-a USER:VALUE`,
+/// Redis' `AUTH` on `redis-cli`'s command line or typed in lower case at its prompt, a secret
+/// set by `netlify env:set NAME VALUE` or `dotenvx set NAME VALUE`, hydra's `-p`, and both of
+/// `ssh-keygen`'s passphrases when it is given two.
+#[test]
+fn basic_auth_by_place_redis_auth_and_env_setters_are_redacted() {
+    let code = [
+        r#"req.SetBasicAuth("admin", "@@")"#,
+        r#"r.SetBasicAuth(cfg.User, "@@")"#,
+        r#"let res = client.get(url).basic_auth("admin", Some("@@")).send().await?;"#,
+        r#".basic_auth(user, Some("@@".to_string()))"#,
+        r#"String credential = Credentials.basic("admin", "@@");"#,
+        r#"request.get(url).auth("admin", "@@").end(cb)"#,
+    ];
+    let mut all: Vec<String> = code.iter().map(|c| c.to_string()).collect();
+    all.extend(
+        code.iter()
+            .map(|c| tool_result(&format!("     4→use std::env;\n     5→{c}\n"))),
+    );
+    each_redacted(&all);
+    let commands = [
+        "xh -a admin:@@ https://api.example.com",
+        "redis-cli -h cache AUTH @@",
+        "redis-cli -h cache -p 6379 AUTH default @@",
+        "127.0.0.1:6379> auth @@",
+        "netlify env:set API_KEY @@",
+        "dotenvx set DB_PASSWORD @@",
+        "hydra -l admin -p @@ ssh://10.0.0.5",
+        // Both passphrases of one command: the old one and the new one.
+        "ssh-keygen -p -P @@ -N @@ -f ~/.ssh/id_ed25519",
+        "ssh-keygen -p -f key -N '@@' -P '@@'",
+        "ssh-keygen -p -f key -P \"@@\" -N \"@@\"",
+    ];
+    each_redacted(&with_stream_json(&commands, &['"'], |c| {
+        format!("$ {c}\nok")
+    }));
+}
+
+/// What the rules above must leave alone.
+#[test]
+fn basic_auth_from_names_redis_commands_and_plain_settings_stay_intact() {
+    each_kept(&[
+        "req.SetBasicAuth(user, pass)",
+        "req.SetBasicAuth(cfg.User, cfg.Password)",
+        ".basic_auth(&user, Some(&password))",
+        r#".basic_auth("admin", None::<&str>)"#,
+        ".basic_auth(user, password.as_deref())",
+        "Credentials.basic(user, pass)",
+        ".auth(token, { type: 'bearer' })",
+        "xh -a admin https://api.example.com",
+        "redis-cli -h cache ping",
+        "redis-cli -h cache AUTH $REDIS_PASSWORD",
+        "(error) NOAUTH Authentication required.",
+        "netlify env:set NODE_VERSION 20",
+        "netlify env:get API_KEY",
+        "dotenvx set HELLO world",
+        "dotenvx get DB_PASSWORD",
+        "hydra -l admin -P rockyou.txt ssh://10.0.0.5",
+    ]);
+}

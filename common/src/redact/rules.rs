@@ -402,6 +402,10 @@ impl Rules {
                     push(&mut found, g.start, g.end, rule, g.ctx);
                     item = g;
                 }
+                // A command's second password flag (`ssh-keygen -P OLD -N NEW`).
+                if let Some(g) = context::next_password_flag(view, &f) {
+                    push(&mut found, g.start, g.end, rule, g.ctx);
+                }
             }
         });
         for caps in self.url.captures_iter(view) {

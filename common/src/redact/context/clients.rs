@@ -49,6 +49,30 @@ pub(super) fn password_command_name(name: &[u8]) -> bool {
     eq_any(name, PASSWORD_COMMANDS) || ends(b"freerdp") || ends(b"freerdp3")
 }
 
+/// The next passphrase of `ssh-keygen`, given its first as `f` (`ssh-keygen -p -P OLD -N NEW`:
+/// one keyword hit, two values).
+pub(crate) fn next_password_flag(line: &[u8], f: &Found) -> Option<Found> {
+    // Only a value after one of its flags leads to the command (looked for no further).
+    let before = &line[..f.start];
+    let before = before
+        .strip_suffix(b"'")
+        .or(before.strip_suffix(b"\""))
+        .unwrap_or(before);
+    if !(before.ends_with(b" -N ") || before.ends_with(b" -P ")) {
+        return None;
+    }
+    let start = command_start(line, f.start);
+    if !words(&line[start..f.start]).any(|w| w.ends_with(b"ssh-keygen")) {
+        return None;
+    }
+    // Past the first value's closing quote, if it had one.
+    let from = f.end + usize::from(matches!(line.get(f.end), Some(b'"' | b'\'')));
+    let args: Vec<(usize, usize)> = words_at(line, from, command_end(line, from)).collect();
+    let v = flag_argument(&args, &|(a, b)| &line[a..b], &[b"-N", b"-P"])?;
+    let (a, b) = quoted_or_word(line, v.0);
+    value(line, a, a, b, Strength::Strong, b"ssh-keygen", false)
+}
+
 /// Archivers whose `-pVALUE` (glued, as they take it) is the archive's password.
 fn archiver(w: &[u8]) -> bool {
     let base = w.rsplit(|&b| b == b'/').next().unwrap_or(w);
@@ -295,7 +319,13 @@ pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
                 || w == b"source" && words(command).any(|w| w == b"nuget")
                 || matches!(
                     w,
-                    b"twine" | b"cypher-shell" | b"cqlsh" | b"influx" | b"rabbitmqadmin" | b"rdesktop"
+                    b"twine"
+                        | b"cypher-shell"
+                        | b"cqlsh"
+                        | b"influx"
+                        | b"rabbitmqadmin"
+                        | b"rdesktop"
+                        | b"hydra"
                 )
                 // Windows administration and assessment: PsExec, PAExec, Evil-WinRM,
                 // NetExec (`nxc`), CrackMapExec, SMBMap.
@@ -328,8 +358,8 @@ pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
                 | b"mosquitto_sub"
                 | b"ipmitool"
         ),
-        // HTTPie's `-a USER:VALUE` (as curl's `-u`).
-        b'a' => matches!(w, b"redis-cli" | b"http" | b"https"),
+        // HTTPie's and xh's `-a USER:VALUE` (as curl's `-u`).
+        b'a' => matches!(w, b"redis-cli" | b"http" | b"https" | b"xh" | b"xhs"),
         b'u' => w == b"lftp",
         b'A' | b'X' => w.starts_with(b"snmp"),
         b'k' => w == b"push" && words(command).any(|w| w == b"nuget"),
@@ -353,14 +383,15 @@ pub(super) fn short_flag_value(line: &[u8], hit: usize) -> Option<Found> {
         return None; // no value: the next flag
     }
     // `lftp -u USER,VALUE`: the password after the comma (without one lftp asks); HTTPie's
-    // `-a USER:VALUE` after the colon (without one HTTPie asks).
+    // and xh's `-a USER:VALUE` after the colon (without one they ask).
     let (a, b) = if line[hit + 2] == b'u' {
         if line.get(b) != Some(&b',') {
             return None;
         }
         quoted_or_word(line, b + 1)
     } else if line[hit + 2] == b'a'
-        && words(&line[command_start(line, hit)..hit]).any(|w| w.starts_with(b"http"))
+        && words(&line[command_start(line, hit)..hit])
+            .any(|w| w.starts_with(b"http") || w.starts_with(b"xh"))
     {
         // A bearer token whole (`-A bearer`, `--auth-type=bearer`), else the password after
         // the colon.

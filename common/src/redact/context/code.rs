@@ -114,6 +114,16 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
     }
     if !quoted && line.get(p) == Some(&b'(') {
         let method = lname.rsplit(|&b| b == b'.').next().unwrap_or(lname);
+        // A user and a password by their places, given to an HTTP client's basic
+        // authentication: Go's `req.SetBasicAuth(USER, "…")`, reqwest's `.basic_auth(USER,
+        // Some("…"))`, OkHttp's `Credentials.basic(USER, "…")`, superagent's `.auth(USER,
+        // "…")` (with one argument, `.auth("…")` is a builder's, below).
+        if (matches!(method, b"setbasicauth" | b"basic_auth" | b"auth")
+            || method == b"basic" && lname.ends_with(b"credentials.basic"))
+            && let Some(f) = password_argument(line, p + 1, 1)
+        {
+            return Some(f);
+        }
         // A setter given a string literal: `setPassword("…")`, `set_password('…')`,
         // `withApiKey("…")`.
         if method.starts_with(b"set") || method.starts_with(b"with") {
@@ -260,7 +270,8 @@ pub(super) fn positional_call(line: &[u8], hit: usize) -> Option<(usize, usize)>
 }
 
 /// The password given as argument `nth` of the call whose arguments start at `at`, a string
-/// literal; names and lookups (`getConnection(url, user, pass)`) are none.
+/// literal (in Rust's `Some(…)` too); names and lookups (`getConnection(url, user, pass)`) are
+/// none.
 pub(super) fn password_argument(line: &[u8], at: usize, nth: usize) -> Option<Found> {
     let mut v = blanks(line, at);
     for _ in 0..nth {
@@ -269,6 +280,10 @@ pub(super) fn password_argument(line: &[u8], at: usize, nth: usize) -> Option<Fo
             return None;
         }
         v = blanks(line, end + 1);
+    }
+    // Rust's optional password (`.basic_auth(USER, Some("…"))`).
+    if line[v..].starts_with(b"Some(") {
+        v = blanks(line, v + 5);
     }
     let (a, b) = quoted_word(line, v)?;
     value(line, at, a, b, Strength::Strong, b"password", false)

@@ -13,7 +13,8 @@ use super::{Found, Named, blanks, line_start, quoted_or_word, value};
 /// Whether the words before a name make it a setter's first argument, so that the next
 /// argument is its value: `setx`, `setenv` (csh, `launchctl`), fish's `set -x`/`-gx`/`-Ux`,
 /// `config set` (npm, yarn, pnpm, pip, Redis' `CONFIG SET`), `configure set` (the AWS CLI),
-/// `config` with or without a scope flag (git, poetry), `user-secrets set` (.NET),
+/// `config` with or without a scope flag (git, poetry), `user-secrets set` (.NET), Netlify's
+/// `env:set`, dotenvx's `set`,
 /// `mysqladmin … password` and `nmcli … password`.
 fn setter(line: &[u8], s: usize, lname: &[u8]) -> bool {
     let before = words_before(line, s);
@@ -68,11 +69,22 @@ fn setter(line: &[u8], s: usize, lname: &[u8]) -> bool {
     {
         return true; // fish: `set -gx NAME VALUE`
     }
+    // Netlify's `env:set NAME VALUE`.
+    if last == b"env:set" {
+        return true;
+    }
     if last.eq_ignore_ascii_case(b"set") {
-        // Doppler's `secrets set NAME VALUE` (GitHub's `secret set` reads `--body` or stdin).
+        // Doppler's `secrets set NAME VALUE` (GitHub's `secret set` reads `--body` or stdin),
+        // dotenvx's `set NAME VALUE`.
         return eq_any(
             prev,
-            &[b"config", b"configure", b"user-secrets", b"secrets"],
+            &[
+                b"config",
+                b"configure",
+                b"user-secrets",
+                b"secrets",
+                b"dotenvx",
+            ],
         );
     }
     // git and poetry: `config [--global|--local|--system|--user] NAME VALUE`.
@@ -205,8 +217,12 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
             None
         };
     }
-    // Redis' `AUTH [USER] VALUE` at `redis-cli`'s prompt (`127.0.0.1:6379> `).
-    if &line[s..e] == b"AUTH" && redis_prompt(&line[line_start(line, s)..s]) {
+    // Redis' `AUTH [USER] VALUE` at `redis-cli`'s prompt (`127.0.0.1:6379> `), in any case
+    // there as Redis takes it, or as `redis-cli`'s arguments.
+    if line[s..e].eq_ignore_ascii_case(b"AUTH")
+        && (redis_prompt(&line[line_start(line, s)..s])
+            || &line[s..e] == b"AUTH" && redis_command(line, s))
+    {
         // `AUTH USER VALUE` when a user's name comes first (lower case, as ACL users are
         // named); else the first word (in a view, the next line's words may follow it).
         let mut ws = words_at(line, q, cmd_end);
@@ -321,6 +337,17 @@ pub(super) fn secure_string(line: &[u8], hit: usize) -> Option<Found> {
 }
 
 /// Whether `before` is `redis-cli`'s prompt: `HOST:PORT> ` or `HOST:PORT[DB]> `.
+/// Whether the word at `s` is an argument of `redis-cli` (or Valkey's or KeyDB's).
+fn redis_command(line: &[u8], s: usize) -> bool {
+    let from = command_start(line, s);
+    // (After a shell's prompt, in a tool's output.)
+    let mut ws = words(&line[from..s]).skip_while(|w| matches!(*w, b"$" | b"#" | b">"));
+    ws.next().is_some_and(|w| {
+        let base = w.rsplit(|&b| b == b'/').next().unwrap_or(w);
+        matches!(base, b"redis-cli" | b"valkey-cli" | b"keydb-cli")
+    })
+}
+
 fn redis_prompt(before: &[u8]) -> bool {
     let Some(p) = before.strip_suffix(b"> ") else {
         return false;
