@@ -2679,3 +2679,69 @@ fn basic_auth_from_names_redis_commands_and_plain_settings_stay_intact() {
         "hydra -l admin -P rockyou.txt ssh://10.0.0.5",
     ]);
 }
+
+/// A value masked by a GitHub Actions workflow command (`echo "::add-mask::VALUE"`), Samba's
+/// `-U USER%VALUE` to `rpcclient`, `smbcacls`, `smbget` and `net rpc`, Windows' `net use
+/// \\HOST\SHARE VALUE`, an upper-case `PSK=`, DigitalOcean's `doctl auth init -t VALUE`, and a
+/// secret's name given `$(echo VALUE)`.
+#[test]
+fn masked_values_samba_logins_net_use_and_upper_case_psk_are_redacted() {
+    let cases = [
+        "::add-mask::@@",
+        "echo \"::add-mask::@@\"",
+        "echo '::add-mask::@@' && ./deploy.sh",
+        "rpcclient -U admin%@@ 10.0.0.5",
+        "smbcacls //fs/share file.txt -U CORP/admin%@@",
+        "net rpc group members 'Domain Admins' -U admin%@@ -S dc01",
+        "smbget -U backup%@@ smb://fs/share/file",
+        "WPA_PSK=@@",
+        "export WIFI_PSK='@@'",
+        "doctl auth init -t @@",
+        "doctl auth init --context work -t @@",
+        "API_TOKEN=$(echo @@)",
+        "export DB_PASSWORD=\"$(printf '%s' @@)\"",
+    ];
+    each_redacted(&with_stream_json(&cases, &['"', '\''], |c| {
+        format!("$ {c}\nok")
+    }));
+    let windows = [
+        r"net use \\fs01\share @@ /user:CORP\admin",
+        r"net use Z: \\fs01\share @@ /persistent:no",
+        r"net use \\fs01\share /user:CORP\admin @@",
+        r"C:\> net use * \\fs01\backup @@ /user:backup",
+    ];
+    let mut all: Vec<String> = windows.iter().map(|c| c.to_string()).collect();
+    all.extend(
+        windows
+            .iter()
+            .map(|c| tool_result(&format!("{c}\nThe command completed successfully."))),
+    );
+    each_redacted(&all);
+}
+
+/// What the rules above must leave alone.
+#[test]
+fn masks_of_variables_samba_prompts_and_net_use_without_a_password_stay_intact() {
+    each_kept(&[
+        "echo \"::add-mask::$TOKEN\"",
+        "echo \"::add-mask::${{ secrets.TOKEN }}\"",
+        "::add-mask::***",
+        "Use ::add-mask:: to hide a value from the log.",
+        "rpcclient -U admin 10.0.0.5",
+        "smbclient -L fs01 -U% -N",
+        "psql -U postgres -d app",
+        "sqlcmd -S db01 -U sa -Q \"select 1\"",
+        r"net use Z: \\fs01\share /persistent:no",
+        r"net use \\fs01\share * /user:CORP\admin",
+        r"net use Z: /delete",
+        "net use",
+        "The internet use policy applies.",
+        "TASK=build",
+        "DISK=/dev/sda1",
+        "PSK=",
+        "doctl auth init",
+        "doctl auth init --context work",
+        "API_TOKEN=$(cat /run/secrets/api_token)",
+        "DB_PASSWORD=$(echo $DB_PASSWORD_FROM_VAULT)",
+    ]);
+}

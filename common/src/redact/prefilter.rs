@@ -190,7 +190,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "Private-Lines",
     "EBHOOK",
     "oken",
-    "KEY=",
+    "SK=",
     "REDENTIAL",
     "ASSW",
     "I key",
@@ -205,7 +205,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "\"kty",
     "$y$",
     "hooks.slack",
-    "net user",
+    "net use",
     "pwd",
     "ied by",
     "Pass",
@@ -327,6 +327,12 @@ pub(crate) const KEYWORDS: &[&str] = &[
     // appended.
     "mariadb",
     "DLE_",
+    // An upper-case `PSK=` (`SK=` swapped in where `KEY=` was), a GitHub Actions
+    // `::add-mask::VALUE` and Samba's `-U USER%VALUE` (appended), placed by
+    // `keyword_layout.py`.
+    "KEY=",
+    "mask::",
+    " -U ",
 ];
 
 /// Services of the case-insensitive rows whose values can be shorter than a run (Dropbox's 15
@@ -464,7 +470,7 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         }
         // `kubeadm join … abcdef.0123456789abcdef`: a bootstrap token anywhere on the line.
         b"kubeadm" => true,
-        b" -p" | b" -w " | b" -P " | b" -a " | b" -u " | b" -A " | b" -X " | b" -k " => {
+        b" -p" | b" -w " | b" -P " | b" -a " | b" -u " | b" -A " | b" -X " | b" -k " | b" -U " => {
             context::short_password_flag(buf, hit)
         }
         // `jdbc:oracle:thin:USER/VALUE@…`.
@@ -485,8 +491,10 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         // A signing secret given to `jwt.sign(…)`, `createHmac(…)`, `hmac.new(…)`: judged on
         // its line.
         b"jwt." | b"Hmac(" | b"mac.new(" => true,
-        // `net user NAME VALUE`: judged on its line.
-        b"net user" => true,
+        // `net user NAME VALUE`, `net use \\HOST\SHARE VALUE`: judged on their lines.
+        b"net use" => true,
+        // GitHub Actions' `::add-mask::VALUE`.
+        b"mask::" => buf[..hit].ends_with(b"::add-"),
         b"mqctl" => {
             let end = memchr::memchr(b'\n', &buf[hit..]).map_or(buf.len(), |p| hit + p);
             let rest = &buf[hit..end];

@@ -2,7 +2,7 @@
 //! (`sshpass -p VALUE`, `htpasswd -b FILE USER VALUE`, `curl -u USER:VALUE`, `sqlplus
 //! USER/VALUE@DB`, FreeRDP's `/p:`), a short flag after the client that takes it (`docker login
 //! -p VALUE`, `ldapsearch -w VALUE`, an archiver's glued `-pVALUE`), Oracle's JDBC URL, `vault
-//! login TOKEN`, MinIO's `mc alias set` and Windows' `net user`.
+//! login TOKEN`, MinIO's `mc alias set` and Windows' `net user` and `net use`.
 
 use super::names::{Strength, eq_any};
 use super::shell::{command_end, command_start, echoed, flag_argument, words, words_at};
@@ -363,6 +363,18 @@ pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
         b'u' => w == b"lftp",
         b'A' | b'X' => w.starts_with(b"snmp"),
         b'k' => w == b"push" && words(command).any(|w| w == b"nuget"),
+        // Samba's clients, `-U USER%VALUE` (the password after the `%`).
+        b'U' => matches!(
+            w,
+            b"rpcclient"
+                | b"smbclient"
+                | b"smbcacls"
+                | b"smbget"
+                | b"smbtree"
+                | b"winexe"
+                | b"samba-tool"
+                | b"net"
+        ),
         _ => false,
     };
     // macOS' `security add-generic-password … -w VALUE` (`find-…-password -w` prints one).
@@ -382,13 +394,18 @@ pub(super) fn short_flag_value(line: &[u8], hit: usize) -> Option<Found> {
     if line.get(a) == Some(&b'-') {
         return None; // no value: the next flag
     }
-    // `lftp -u USER,VALUE`: the password after the comma (without one lftp asks); HTTPie's
+    // `lftp -u USER,VALUE`: the password after the comma (without one lftp asks); Samba's
+    // `-U USER%VALUE` after the `%`; HTTPie's
     // and xh's `-a USER:VALUE` after the colon (without one they ask).
     let (a, b) = if line[hit + 2] == b'u' {
         if line.get(b) != Some(&b',') {
             return None;
         }
         quoted_or_word(line, b + 1)
+    } else if line[hit + 2] == b'U' {
+        // Samba's `-U USER%VALUE` (without a `%` the client asks).
+        let pc = a + line[a..b].iter().position(|&c| c == b'%')?;
+        (pc + 1, b)
     } else if line[hit + 2] == b'a'
         && words(&line[command_start(line, hit)..hit])
             .any(|w| w.starts_with(b"http") || w.starts_with(b"xh"))
@@ -525,6 +542,31 @@ pub(super) fn mc_alias_set(line: &[u8], at: usize) -> Option<Found> {
         }
     }
     None
+}
+
+/// Windows' `net use [DEVICE] \\HOST\SHARE VALUE [/user:USER]`, `hit` at `net use`: the first
+/// word after the share that is not an option (`/user:…`, `/persistent:no`), unless it asks
+/// for the password (`*`).
+pub(super) fn net_use(line: &[u8], hit: usize) -> Option<Found> {
+    if !starts_command_word(line, hit) {
+        return None; // `internet use …`
+    }
+    let end = command_end(line, hit);
+    let mut ws = words_at(line, hit + 7, end);
+    let mut share = ws.next()?;
+    // A drive letter or `*` first.
+    if !line[share.0..].starts_with(b"\\\\") {
+        share = ws.next()?;
+    }
+    if !line[share.0..].starts_with(b"\\\\") {
+        return None;
+    }
+    let (a, _) = ws.find(|&(a, _)| line[a] != b'/')?;
+    if line[a] == b'*' {
+        return None;
+    }
+    let (a, b) = quoted_or_word(line, a);
+    value(line, hit, a, b, Strength::Strong, b"password", false)
 }
 
 /// Windows' `net user NAME VALUE [/add]`, `hit` at `net user`: the word after the name, unless

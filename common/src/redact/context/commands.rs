@@ -7,7 +7,9 @@
 //! `clients`, a package registry's credentials in `registries`.
 
 use super::names::{Strength, eq_any};
-use super::shell::{command_end, command_start, echoed, words, words_at, words_before};
+use super::shell::{
+    command_end, command_start, echoed, flag_argument, words, words_at, words_before,
+};
 use super::{Found, Named, blanks, line_start, quoted_or_word, value};
 
 /// Whether the words before a name make it a setter's first argument, so that the next
@@ -217,6 +219,15 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
             None
         };
     }
+    // DigitalOcean's `doctl auth init -t VALUE`.
+    if &line[s..e] == b"auth" && line[..s].ends_with(b"doctl ") {
+        let args: Vec<(usize, usize)> = words_at(line, q, cmd_end).collect();
+        if args.first().is_some_and(|&(a, b)| &line[a..b] == b"init") {
+            let v = flag_argument(&args, &|(a, b)| &line[a..b], &[b"-t"])?;
+            let (a, b) = quoted_or_word(line, v.0);
+            return value(line, s, a, b, Strength::Strong, b"token", false);
+        }
+    }
     // Redis' `AUTH [USER] VALUE` at `redis-cli`'s prompt (`127.0.0.1:6379> `), in any case
     // there as Redis takes it, or as `redis-cli`'s arguments.
     if line[s..e].eq_ignore_ascii_case(b"AUTH")
@@ -275,6 +286,12 @@ pub(super) fn substituted_echo(line: &[u8], from: usize, to: usize) -> Option<(u
     if words(&line[from..open]).count() > 4 {
         return None;
     }
+    printed_by(line, open, to)
+}
+
+/// What the `echo` or `printf` in the substitution opening at `open` (`<(` or `$(`, before
+/// `to`) prints: its last word, unless that is a flag.
+pub(super) fn printed_by(line: &[u8], open: usize, to: usize) -> Option<(usize, usize)> {
     let close = open + line[open..to].iter().position(|&b| b == b')')?;
     let inner = &line[open + 2..close];
     if !matches!(words(inner).next(), Some(b"echo" | b"printf")) || words(inner).count() < 2 {
@@ -422,4 +439,25 @@ pub(super) fn pgpass(line: &[u8], s: usize) -> Option<Found> {
     }
     let colon = a + line[a..b].iter().rposition(|&c| c == b':')?;
     value(line, a, colon + 1, b, Strength::Strong, b"password", false)
+}
+
+/// GitHub Actions' `::add-mask::VALUE`, a workflow command a step or a script prints to hide
+/// a value from the job's log (so its value is a secret by definition), `at` just past it: the
+/// rest of the line, or of the string an `echo` quotes it in. A variable (`$TOKEN`, `${{
+/// secrets.TOKEN }}`) or the runner's `***` is no value.
+pub(super) fn add_mask(line: &[u8], at: usize) -> Option<Found> {
+    let start = at - "::add-mask::".len();
+    let quote = start
+        .checked_sub(1)
+        .map(|q| line[q])
+        .filter(|q| matches!(q, b'"' | b'\''));
+    let end = line[at..]
+        .iter()
+        .position(|&c| c == b'\n' || c == b'\r' || Some(c) == quote)
+        .map_or(line.len(), |p| at + p);
+    let b = at + line[at..end].trim_ascii_end().len();
+    if b == at || matches!(line[at], b'$' | b'*' | b' ' | b'\t') {
+        return None;
+    }
+    value(line, start, at, b, Strength::Strong, b"secret", false)
 }

@@ -97,6 +97,9 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         Some(b'd') if rest.starts_with(b"dle config") && line[..hit].ends_with(b"bun") => {
             return registries::bundle_config(line, hit - 3);
         }
+        Some(b'm') if rest.starts_with(b"mask::") && line[..hit].ends_with(b"::add-") => {
+            return commands::add_mask(line, hit + 6);
+        }
         Some(b'v') if rest.starts_with(b"vault login") => {
             return clients::vault_login(line, hit);
         }
@@ -107,6 +110,9 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     }
     if line[hit..].starts_with(b"net user ") {
         return clients::net_user(line, hit);
+    }
+    if line[hit..].starts_with(b"net use ") {
+        return clients::net_use(line, hit);
     }
     // A signing secret given to a JWT library or an HMAC as a string literal.
     if line[hit..].starts_with(b"jwt.") {
@@ -407,6 +413,12 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if let Some(&c @ (b'"' | b'\'')) = line.get(v) {
         quote = Some(c);
         v += 1;
+    }
+    // The shell's command substitution of an `echo` or a `printf` (`TOKEN=$(echo …)`): what it
+    // prints.
+    if line[q] == b'=' && line[v..].starts_with(b"$(") {
+        let (a, b) = commands::printed_by(line, v, shell::command_end(line, v + 2))?;
+        return value(line, s, a, b, strength, &lname, false);
     }
     if lname.ends_with(b"authorization") || lname == b"proxy-authorization" {
         // Skip the scheme word; the credentials after it are the secret.
