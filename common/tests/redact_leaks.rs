@@ -2131,6 +2131,53 @@ fn the_output_of_a_command_that_prints_a_secret_is_redacted() {
     }
 }
 
+/// A secret generated and printed by a command Claude Code runs to make one (`openssl rand -hex
+/// 32`, Python's `secrets.token_hex()`, Django's `get_random_secret_key()`, `rails secret`,
+/// `mix phx.gen.secret`): its output is the bare value, redacted there and wherever it appears
+/// again (the `.env` line it goes into next names it anyway).
+#[test]
+fn a_secret_a_command_generates_and_prints_is_redacted() {
+    let secret = "9f8e7d6c5b4a39281706f5e4d3c2b1a0";
+    let call = |command: &str| {
+        serde_json::json!({"type": "assistant", "message": {"role": "assistant", "content": [
+            {"type": "tool_use", "id": "toolu_01Gen", "name": "Bash",
+             "input": {"command": command, "description": "Generate a signing key"}}]}})
+        .to_string()
+    };
+    let result = |text: &str| {
+        serde_json::json!({"type": "user", "message": {"role": "user", "content": [
+            {"tool_use_id": "toolu_01Gen", "type": "tool_result", "content": text}]}})
+        .to_string()
+    };
+    for command in [
+        "openssl rand -hex 32",
+        "openssl rand -base64 48",
+        "python3 -c \"import secrets; print(secrets.token_hex(32))\"",
+        "python -c 'import secrets; print(secrets.token_urlsafe(48))'",
+        "python3 -c 'from django.core.management.utils import get_random_secret_key; print(get_random_secret_key())'",
+        "bin/rails secret",
+        "mix phx.gen.secret",
+    ] {
+        let text = format!(
+            "{}\n{}\ncopied {secret} again\n",
+            call(command),
+            result(&format!("{secret}\n"))
+        );
+        let out = red(&text);
+        assert!(!contains(out.as_bytes(), secret), "{command}:\n{out}");
+    }
+    // What prints no secret: a version, a file's text, a random file written to disk.
+    for command in [
+        "openssl version",
+        "openssl rand -out key.bin 32",
+        "python3 -c 'import secrets; print(secrets.__file__)'",
+        "bin/rails routes",
+    ] {
+        let text = format!("{}\n{}\n", call(command), result(&format!("{secret}\n")));
+        assert_eq!(red(&text), text, "{command}");
+    }
+}
+
 /// A `Key` whose object names what it is for: ASP.NET's `appsettings.json` (`"Jwt": { "Key":
 /// "…" }`, `"Encryption": { "Key": "…" }`), on one line, pretty-printed in a tool's output, and
 /// as Claude Code's Read tool numbers the file's lines.
@@ -2743,5 +2790,40 @@ fn masks_of_variables_samba_prompts_and_net_use_without_a_password_stay_intact()
         "doctl auth init --context work",
         "API_TOKEN=$(cat /run/secrets/api_token)",
         "DB_PASSWORD=$(echo $DB_PASSWORD_FROM_VAULT)",
+    ]);
+}
+
+/// A token piped by `echo` into `gh auth login --with-token`, and a name that is a key's
+/// qualifier and `key` in one word (Tailscale's `TS_AUTHKEY` and `--authkey`, `LICENSEKEY`,
+/// `DEPLOYKEY`, `"AuthKey"`).
+#[test]
+fn a_token_piped_to_gh_and_one_word_qualified_keys_are_redacted() {
+    let cases = [
+        "echo @@ | gh auth login --with-token",
+        "printf '%s' @@ | gh auth login --hostname ghe.example.com --with-token",
+        "TS_AUTHKEY=@@",
+        "export TS_AUTHKEY='@@'",
+        "tailscale up --authkey=@@",
+        "sudo tailscale up --authkey @@ --ssh",
+        "LICENSEKEY=@@",
+        "DEPLOYKEY=@@",
+        "{\"AuthKey\": \"@@\"}",
+    ];
+    each_redacted(&with_stream_json(&cases, &['"'], |c| format!("$ {c}\nok")));
+}
+
+/// What the rules above must leave alone.
+#[test]
+fn gh_logins_from_files_and_other_one_word_keys_stay_intact() {
+    each_kept(&[
+        "gh auth login --with-token < token.txt",
+        "gh auth login --web",
+        "echo done | gh auth status",
+        "monkey=banana",
+        "HOTKEY=ctrl+k",
+        "SORTKEY=created_at",
+        "PRIMARYKEY=id",
+        "xkey=abcdefgh123",
+        "TS_AUTHKEY=${TS_AUTHKEY}",
     ]);
 }

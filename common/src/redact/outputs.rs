@@ -106,6 +106,14 @@ fn one_word_lines(line: &[u8], calls: &mut Vec<String>) -> Option<Vec<String>> {
 /// Whether a shell command prints a secret: one of its commands reads one (a secret store's
 /// getter, a token printer, a secret variable or file).
 pub(crate) fn prints_a_secret(command: &str) -> bool {
+    // A Python one-liner that makes a secret and prints it: `secrets.token_hex()`, Django's
+    // `get_random_secret_key()` (its calls and `;` cut it into segments below).
+    if command.trim_start().starts_with("python")
+        && command.contains("print(")
+        && (command.contains("secrets.token_") || command.contains("get_random_secret_key()"))
+    {
+        return true;
+    }
     command
         .split(['|', ';', '&', '\n', '(', ')', '`'])
         .any(|segment| {
@@ -176,6 +184,11 @@ fn reads_a_secret(words: &[&str]) -> bool {
                 })
         }
         "argocd" => has("initial-password"),
+        // A secret made to be used as one: `openssl rand -hex 32` (unless written to a file),
+        // `rails secret`, Phoenix's `mix phx.gen.secret`.
+        "openssl" => has("rand") && !has("-out"),
+        "rails" | "bin/rails" | "./bin/rails" => has("secret"),
+        "mix" => has("phx.gen.secret"),
         "aws" => {
             has("get-login-password")
                 || has("get-authorization-token")
@@ -239,6 +252,9 @@ mod tests {
             "docker exec db printenv POSTGRES_PASSWORD",
             "pass show email/work",
             "cat ~/.pgpass",
+            "openssl rand -hex 32",
+            "python3 -c \"import secrets; print(secrets.token_hex(32))\"",
+            "bin/rails secret",
         ] {
             assert!(prints_a_secret(c), "{c}");
         }
@@ -255,6 +271,9 @@ mod tests {
             "aws ssm get-parameter --name /app/region",
             "pass",
             "printenv PATH",
+            "openssl rand -out key.bin 32",
+            "openssl x509 -in cert.pem -noout -subject",
+            "python3 -c 'import secrets; print(secrets.__file__)'",
         ] {
             assert!(!prints_a_secret(c), "{c}");
         }

@@ -189,12 +189,13 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
         return value(line, s, a, b, Strength::Strong, lname, false);
     }
     // Read from standard input, piped from `echo`: `echo "…" | docker login
-    // --password-stdin`, `printf '%s' … | gh secret set TOKEN`.
+    // --password-stdin`, `printf '%s' … | gh secret set TOKEN`, `… | gh auth login
+    // --with-token`.
     // (The value comes first: the evidence starts there, for the release of a long line.)
     let redirected = line[e..cmd_end].windows(2).any(|w| w == b"< ");
     let stdin_flag =
         lname == b"passwd" && line[e..cmd_end].trim_ascii_start().starts_with(b"--stdin");
-    if (lname.ends_with(b"stdin") || named || stdin_flag)
+    if (lname.ends_with(b"stdin") || lname.ends_with(b"with-token") || named || stdin_flag)
         && !redirected
         && let Some((a, b)) = echoed(line, s)
     {

@@ -222,6 +222,10 @@ pub(crate) fn classify(name: &[u8]) -> Option<Strength> {
                     && prev.is_some_and(|q| q.eq_ignore_ascii_case(b"connection"))
                 || (ends_ci(p, b"token") && p.len() > 5)
                 || ends_ci(p, b"apikey")
+                // A qualifier and `key` in one word: Tailscale's `TS_AUTHKEY`, `LICENSEKEY`.
+                || p.len() > 5
+                    && ends_ci(p, b"key")
+                    && eq_any(&p[..p.len() - 3], KEY_QUALIFIERS)
             {
                 Some(Strength::Weak)
             } else {
