@@ -2827,3 +2827,44 @@ fn gh_logins_from_files_and_other_one_word_keys_stay_intact() {
         "TS_AUTHKEY=${TS_AUTHKEY}",
     ]);
 }
+
+/// What a review of the forms above found: `::add-mask::` in a stream-json line must end at
+/// the word (its JSON string's quote, a blank), not swallow the line; `redis-cli` after `sudo`
+/// or `docker exec`, and its command in lower case; a client by its path; a second passphrase
+/// after a tab; Samba's quoted password; an `echo` piped on inside `$(…)`.
+#[test]
+fn the_reviews_cases_of_the_new_forms_are_redacted_and_the_line_kept() {
+    let cases = [
+        "echo ::add-mask::@@",
+        "echo ::add-mask::@@ ; echo other",
+        "sudo redis-cli AUTH @@",
+        "docker exec -it redis redis-cli AUTH @@",
+        "redis-cli -h 10.0.0.5 auth @@",
+        "/usr/bin/xh -a admin:@@ x.com",
+        "/usr/bin/hydra -l admin -p @@ ssh://h",
+        "/usr/bin/rpcclient -U alice%@@ h",
+        "rpcclient -U alice%'@@' h",
+        "ssh-keygen\t-p\t-P\t@@\t-N\t@@",
+        "TOKEN=$(echo -n @@ | base64)",
+    ];
+    let mut all = with_stream_json(&cases, &['\t'], |c| format!("$ {c}\nok"));
+    all.push(
+        r#"{"type":"assistant","message":{"content":[{"type":"tool_use","name":"Bash","input":{"command":"echo ::add-mask::@@","description":"Mask the token"}}]},"session_id":"s1"}"#
+            .to_string(),
+    );
+    each_redacted(&all);
+}
+
+/// What the review found the new forms took that is no secret.
+#[test]
+fn the_reviews_benign_lines_for_the_new_forms_stay_intact() {
+    each_kept(&[
+        "Use `::add-mask::` before you print the token; the runner then hides it.",
+        &tool_result("the `::add-mask::` workflow command hides a value from the log"),
+        "redis-cli SET AUTH enabled",
+        "redis-cli HSET AUTH session_ttl 3600",
+        "redis-cli -n 2 DEL AUTH session:abc123",
+        r"To map a drive, run net use Z: \\fileserver\public persistent",
+        r#".auth("Content-Type", "application/json")"#,
+    ]);
+}

@@ -58,7 +58,14 @@ pub(crate) fn next_password_flag(line: &[u8], f: &Found) -> Option<Found> {
         .strip_suffix(b"'")
         .or(before.strip_suffix(b"\""))
         .unwrap_or(before);
-    if !(before.ends_with(b" -N ") || before.ends_with(b" -P ")) {
+    let flag = before.len() >= 4 && {
+        let w = &before[before.len() - 4..];
+        matches!(w[0], b' ' | b'\t')
+            && w[1] == b'-'
+            && matches!(w[2], b'N' | b'P')
+            && matches!(w[3], b' ' | b'\t')
+    };
+    if !flag {
         return None;
     }
     let start = command_start(line, f.start);
@@ -308,11 +315,14 @@ pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
     if glued && words(command).any(archiver) {
         return Some(flag);
     }
-    let takes = |w: &[u8]| match flag {
-        // Database and broker clients whose `-p` is the password, not a port (`psql`, `ssh`
-        // and `redis-cli` take a port there).
-        b'p' => {
-            w == b"login"
+    let takes = |w: &[u8]| {
+        // A client by its path too (`/usr/bin/xh`).
+        let w = w.rsplit(|&b| b == b'/').next().unwrap_or(w);
+        match flag {
+            // Database and broker clients whose `-p` is the password, not a port (`psql`, `ssh`
+            // and `redis-cli` take a port there).
+            b'p' => {
+                w == b"login"
                 || w.starts_with(b"mongo")
                 // `poetry publish -p`, `dotnet nuget add|update source … -p`.
                 || w == b"publish" && words(command).any(|w| w == b"poetry")
@@ -346,36 +356,37 @@ pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
                     .iter()
                     .any(|t| base.eq_ignore_ascii_case(t))
                 }
+            }
+            b'w' => w.starts_with(b"ldap"),
+            b'P' => matches!(
+                w,
+                b"zip"
+                    | b"unzip"
+                    | b"sqlcmd"
+                    | b"bcp"
+                    | b"mosquitto_pub"
+                    | b"mosquitto_sub"
+                    | b"ipmitool"
+            ),
+            // HTTPie's and xh's `-a USER:VALUE` (as curl's `-u`).
+            b'a' => matches!(w, b"redis-cli" | b"http" | b"https" | b"xh" | b"xhs"),
+            b'u' => w == b"lftp",
+            b'A' | b'X' => w.starts_with(b"snmp"),
+            b'k' => w == b"push" && words(command).any(|w| w == b"nuget"),
+            // Samba's clients, `-U USER%VALUE` (the password after the `%`).
+            b'U' => matches!(
+                w,
+                b"rpcclient"
+                    | b"smbclient"
+                    | b"smbcacls"
+                    | b"smbget"
+                    | b"smbtree"
+                    | b"winexe"
+                    | b"samba-tool"
+                    | b"net"
+            ),
+            _ => false,
         }
-        b'w' => w.starts_with(b"ldap"),
-        b'P' => matches!(
-            w,
-            b"zip"
-                | b"unzip"
-                | b"sqlcmd"
-                | b"bcp"
-                | b"mosquitto_pub"
-                | b"mosquitto_sub"
-                | b"ipmitool"
-        ),
-        // HTTPie's and xh's `-a USER:VALUE` (as curl's `-u`).
-        b'a' => matches!(w, b"redis-cli" | b"http" | b"https" | b"xh" | b"xhs"),
-        b'u' => w == b"lftp",
-        b'A' | b'X' => w.starts_with(b"snmp"),
-        b'k' => w == b"push" && words(command).any(|w| w == b"nuget"),
-        // Samba's clients, `-U USER%VALUE` (the password after the `%`).
-        b'U' => matches!(
-            w,
-            b"rpcclient"
-                | b"smbclient"
-                | b"smbcacls"
-                | b"smbget"
-                | b"smbtree"
-                | b"winexe"
-                | b"samba-tool"
-                | b"net"
-        ),
-        _ => false,
     };
     // macOS' `security add-generic-password … -w VALUE` (`find-…-password -w` prints one).
     let keychain = || {
@@ -403,11 +414,16 @@ pub(super) fn short_flag_value(line: &[u8], hit: usize) -> Option<Found> {
         }
         quoted_or_word(line, b + 1)
     } else if line[hit + 2] == b'U' {
-        // Samba's `-U USER%VALUE` (without a `%` the client asks).
+        // Samba's `-U USER%VALUE` (without a `%` the client asks), the password quoted too.
         let pc = a + line[a..b].iter().position(|&c| c == b'%')?;
-        (pc + 1, b)
+        if matches!(line.get(pc + 1), Some(b'"' | b'\'')) {
+            quoted_or_word(line, pc + 1)
+        } else {
+            (pc + 1, b)
+        }
     } else if line[hit + 2] == b'a'
         && words(&line[command_start(line, hit)..hit])
+            .map(|w| w.rsplit(|&b| b == b'/').next().unwrap_or(w))
             .any(|w| w.starts_with(b"http") || w.starts_with(b"xh"))
     {
         // A bearer token whole (`-A bearer`, `--auth-type=bearer`), else the password after
@@ -546,7 +562,8 @@ pub(super) fn mc_alias_set(line: &[u8], at: usize) -> Option<Found> {
 
 /// Windows' `net use [DEVICE] \\HOST\SHARE VALUE [/user:USER]`, `hit` at `net use`: the first
 /// word after the share that is not an option (`/user:…`, `/persistent:no`), unless it asks
-/// for the password (`*`).
+/// for the password (`*`). Judged as after a weak name: `net use Z: \\fs\public persistent`
+/// in prose gives no password.
 pub(super) fn net_use(line: &[u8], hit: usize) -> Option<Found> {
     if !starts_command_word(line, hit) {
         return None; // `internet use …`
@@ -566,7 +583,7 @@ pub(super) fn net_use(line: &[u8], hit: usize) -> Option<Found> {
         return None;
     }
     let (a, b) = quoted_or_word(line, a);
-    value(line, hit, a, b, Strength::Strong, b"password", false)
+    value(line, hit, a, b, Strength::Weak, b"password", false)
 }
 
 /// Windows' `net user NAME VALUE [/add]`, `hit` at `net user`: the word after the name, unless

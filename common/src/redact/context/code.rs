@@ -121,6 +121,9 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
         if (matches!(method, b"setbasicauth" | b"basic_auth" | b"auth")
             || method == b"basic" && lname.ends_with(b"credentials.basic"))
             && let Some(f) = password_argument(line, p + 1, 1)
+            // `.auth(…)` is a bare word's method: its second string is judged as after a
+            // weak name (`.auth("Content-Type", "application/json")` is none).
+            && (method != b"auth" || super::plausible(&line[f.start..f.end], Strength::Weak))
         {
             return Some(f);
         }

@@ -232,8 +232,7 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
     // Redis' `AUTH [USER] VALUE` at `redis-cli`'s prompt (`127.0.0.1:6379> `), in any case
     // there as Redis takes it, or as `redis-cli`'s arguments.
     if line[s..e].eq_ignore_ascii_case(b"AUTH")
-        && (redis_prompt(&line[line_start(line, s)..s])
-            || &line[s..e] == b"AUTH" && redis_command(line, s))
+        && (redis_prompt(&line[line_start(line, s)..s]) || redis_command(line, s))
     {
         // `AUTH USER VALUE` when a user's name comes first (lower case, as ACL users are
         // named); else the first word (in a view, the next line's words may follow it).
@@ -293,7 +292,12 @@ pub(super) fn substituted_echo(line: &[u8], from: usize, to: usize) -> Option<(u
 /// What the `echo` or `printf` in the substitution opening at `open` (`<(` or `$(`, before
 /// `to`) prints: its last word, unless that is a flag.
 pub(super) fn printed_by(line: &[u8], open: usize, to: usize) -> Option<(usize, usize)> {
-    let close = open + line[open..to].iter().position(|&b| b == b')')?;
+    // Its closing bracket, or a pipe the `echo` feeds (`$(echo -n "USER:VALUE" | base64)`).
+    let close = match line[open..to].iter().position(|&b| b == b')') {
+        Some(c) => open + c,
+        None if line.get(to) == Some(&b'|') => to,
+        None => return None,
+    };
     let inner = &line[open + 2..close];
     if !matches!(words(inner).next(), Some(b"echo" | b"printf")) || words(inner).count() < 2 {
         return None;
@@ -354,18 +358,48 @@ pub(super) fn secure_string(line: &[u8], hit: usize) -> Option<Found> {
     value(line, start, a, b, Strength::Strong, b"password", false)
 }
 
-/// Whether `before` is `redis-cli`'s prompt: `HOST:PORT> ` or `HOST:PORT[DB]> `.
-/// Whether the word at `s` is an argument of `redis-cli` (or Valkey's or KeyDB's).
+/// Whether the word at `s` is the command given to `redis-cli` (or Valkey's or KeyDB's) on
+/// its command line, after `sudo`, `docker exec …` or a path too: only the client's options
+/// and their values come between (`redis-cli SET AUTH on` names a key).
 fn redis_command(line: &[u8], s: usize) -> bool {
     let from = command_start(line, s);
-    // (After a shell's prompt, in a tool's output.)
-    let mut ws = words(&line[from..s]).skip_while(|w| matches!(*w, b"$" | b"#" | b">"));
-    ws.next().is_some_and(|w| {
+    let ws: Vec<&[u8]> = words(&line[from..s]).collect();
+    let Some(i) = ws.iter().rposition(|w| {
         let base = w.rsplit(|&b| b == b'/').next().unwrap_or(w);
         matches!(base, b"redis-cli" | b"valkey-cli" | b"keydb-cli")
-    })
+    }) else {
+        return false;
+    };
+    let mut rest = ws[i + 1..].iter();
+    while let Some(w) = rest.next() {
+        if !w.starts_with(b"-") {
+            return false;
+        }
+        let valued: &[&[u8]] = &[
+            b"-h",
+            b"-p",
+            b"-s",
+            b"-a",
+            b"-u",
+            b"-n",
+            b"-r",
+            b"-i",
+            b"-d",
+            b"--user",
+            b"--pass",
+            b"--cacert",
+            b"--cert",
+            b"--key",
+            b"--sni",
+        ];
+        if valued.contains(w) && rest.next().is_none() {
+            return false;
+        }
+    }
+    true
 }
 
+/// Whether `before` is `redis-cli`'s prompt: `HOST:PORT> ` or `HOST:PORT[DB]> `.
 fn redis_prompt(before: &[u8]) -> bool {
     let Some(p) = before.strip_suffix(b"> ") else {
         return false;
@@ -444,20 +478,25 @@ pub(super) fn pgpass(line: &[u8], s: usize) -> Option<Found> {
 
 /// GitHub Actions' `::add-mask::VALUE`, a workflow command a step or a script prints to hide
 /// a value from the job's log (so its value is a secret by definition), `at` just past it: the
-/// rest of the line, or of the string an `echo` quotes it in. A variable (`$TOKEN`, `${{
-/// secrets.TOKEN }}`) or the runner's `***` is no value.
+/// string an `echo` quotes it in, to its closing quote (a code span's backtick too), else one
+/// word (a stream-json line's string ends at its quote). A variable (`$TOKEN`, `${{
+/// secrets.TOKEN }}`), the runner's `***` or a format (`%s`) is no value.
 pub(super) fn add_mask(line: &[u8], at: usize) -> Option<Found> {
     let start = at - "::add-mask::".len();
     let quote = start
         .checked_sub(1)
         .map(|q| line[q])
-        .filter(|q| matches!(q, b'"' | b'\''));
-    let end = line[at..]
+        .filter(|q| matches!(q, b'"' | b'\'' | b'`'));
+    let reach = line.len().min(at + super::text::COMMAND_REACH);
+    let end = line[at..reach]
         .iter()
-        .position(|&c| c == b'\n' || c == b'\r' || Some(c) == quote)
-        .map_or(line.len(), |p| at + p);
+        .position(|&c| match quote {
+            Some(q) => c == q || c == b'\n' || c == b'\r',
+            None => c.is_ascii_whitespace() || matches!(c, b'"' | b'\'' | b'`'),
+        })
+        .map_or(reach, |p| at + p);
     let b = at + line[at..end].trim_ascii_end().len();
-    if b == at || matches!(line[at], b'$' | b'*' | b' ' | b'\t') {
+    if b == at || matches!(line[at], b'$' | b'*' | b'%' | b' ' | b'\t') {
         return None;
     }
     value(line, start, at, b, Strength::Strong, b"secret", false)

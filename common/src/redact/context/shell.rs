@@ -3,16 +3,19 @@
 //! were escaped), its words from either end, a flag's argument, and an `echo` piped into it.
 //! What [`super::commands`] reads commands' secrets with.
 
+use super::text::COMMAND_REACH;
 use super::{READ_ARROW, before_json_end, blanks, line_start};
 
 /// Where the command holding `at` ends: at a pipe, a `;`, a `&` or the line's end; on a
 /// stream-json line, also at the end of the JSON string that holds it (a Bash call's
-/// `"command":"…"}`, a tool's output whose last line it is).
+/// `"command":"…"}`, a tool's output whose last line it is). At most [`COMMAND_REACH`] bytes
+/// after `at`.
 pub(super) fn command_end(line: &[u8], at: usize) -> usize {
-    let end = line[at..]
+    let reach = line.len().min(at + COMMAND_REACH);
+    let end = line[at..reach]
         .iter()
         .position(|&b| matches!(b, b'|' | b';' | b'&' | b'\n'))
-        .map_or(line.len(), |p| at + p);
+        .map_or(reach, |p| at + p);
     if line.first() == Some(&b'{') {
         at + before_json_end(&line[at..end])
     } else {

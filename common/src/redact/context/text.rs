@@ -4,12 +4,15 @@
 
 use super::data::skip;
 
-/// Where the line holding `at` starts.
+/// How far the readers of a command look back or ahead from a keyword hit for its line's or
+/// its command's ends: every hit of a scanned line asks, so a line of megabytes without a
+/// break (a tool's output in one stream-json line) would cost its length for each hit.
+pub(super) const COMMAND_REACH: usize = 4096;
+
+/// Where the line holding `at` starts (at most [`COMMAND_REACH`] bytes before it).
 pub(super) fn line_start(line: &[u8], at: usize) -> usize {
-    let p = line[..at]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |p| p + 1);
+    let floor = at.saturating_sub(COMMAND_REACH);
+    let p = memchr::memrchr(b'\n', &line[floor..at]).map_or(floor, |p| floor + p + 1);
     // A file's line as Claude Code's Read tool shows it starts after its number (`     3→`).
     let d = skip(&line[..at], p, b" ");
     let digits = line[d..at]
