@@ -2846,6 +2846,9 @@ fn the_reviews_cases_of_the_new_forms_are_redacted_and_the_line_kept() {
         "rpcclient -U alice%'@@' h",
         "ssh-keygen\t-p\t-P\t@@\t-N\t@@",
         "TOKEN=$(echo -n @@ | base64)",
+        "netlify env:set --secret DB_PASSWORD @@",
+        "npx @dotenvx/dotenvx set DB_PASSWORD @@",
+        "dotenvx set -f .env.production DB_PASSWORD @@",
     ];
     let mut all = with_stream_json(&cases, &['\t'], |c| format!("$ {c}\nok"));
     all.push(
@@ -2866,5 +2869,7 @@ fn the_reviews_benign_lines_for_the_new_forms_stay_intact() {
         "redis-cli -n 2 DEL AUTH session:abc123",
         r"To map a drive, run net use Z: \\fileserver\public persistent",
         r#".auth("Content-Type", "application/json")"#,
+        "netlify env:set --secret NODE_VERSION 20",
+        "dotenvx set -f .env.production HELLO world",
     ]);
 }

@@ -16,7 +16,7 @@ use super::{Found, Named, blanks, line_start, quoted_or_word, value};
 /// argument is its value: `setx`, `setenv` (csh, `launchctl`), fish's `set -x`/`-gx`/`-Ux`,
 /// `config set` (npm, yarn, pnpm, pip, Redis' `CONFIG SET`), `configure set` (the AWS CLI),
 /// `config` with or without a scope flag (git, poetry), `user-secrets set` (.NET), Netlify's
-/// `env:set`, dotenvx's `set`,
+/// `env:set [--secret]`, dotenvx's `set [-f FILE]`,
 /// `mysqladmin … password` and `nmcli … password`.
 fn setter(line: &[u8], s: usize, lname: &[u8]) -> bool {
     let before = words_before(line, s);
@@ -71,8 +71,21 @@ fn setter(line: &[u8], s: usize, lname: &[u8]) -> bool {
     {
         return true; // fish: `set -gx NAME VALUE`
     }
-    // Netlify's `env:set NAME VALUE`.
-    if last == b"env:set" {
+    // Netlify's `env:set [--secret] NAME VALUE`.
+    if last == b"env:set" || last == b"--secret" && last_words.get(1) == Some(&&b"env:set"[..]) {
+        return true;
+    }
+    // dotenvx's `set [-f FILE] NAME VALUE`, also as `npx @dotenvx/dotenvx set`.
+    let mut k = 0;
+    while k + 1 < last_words.len() && last_words[k + 1].starts_with(b"-") && last_words[k] != b"set"
+    {
+        k += 2;
+    }
+    if last_words.get(k) == Some(&&b"set"[..])
+        && last_words
+            .get(k + 1)
+            .is_some_and(|w| w.rsplit(|&b| b == b'/').next() == Some(b"dotenvx"))
+    {
         return true;
     }
     if last.eq_ignore_ascii_case(b"set") {

@@ -188,6 +188,10 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         return commands::echo_command(line, e)
             .and_then(|(a, b)| value(line, s, a, b, Strength::Strong, &lname, false));
     }
+    // Netlify's `env:set --secret NAME VALUE`: a switch, the name after it names the secret.
+    if flag && lname == b"secret" && shell::words_before(line, s).ends_with(b"env:set") {
+        return None;
+    }
     // Composer's `--auth` is a switch: the key after it names the credential.
     if flag && line.get(e) == Some(&b' ') {
         let (a, b) = quoted_or_word(line, blanks(line, e));
