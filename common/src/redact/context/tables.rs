@@ -32,10 +32,9 @@ pub(super) fn table_row(n: Named) -> Option<Found> {
         lname,
     } = n;
     let before = &line[line_start(line, s)..s];
-    let eol = line[q..]
-        .iter()
-        .position(|&b| b == b'\n' || b == b'\r')
-        .map_or(line.len(), |i| q + i);
+    // (Its end at most `COMMAND_REACH` bytes on: every hit of a scanned line asks.)
+    let reach = line.len().min(q + super::text::COMMAND_REACH);
+    let eol = memchr::memchr2(b'\n', b'\r', &line[q..reach]).map_or(reach, |i| q + i);
     // A row's first cell: a separator (Markdown's `|`, or a box-drawing rule as `rich` and
     // secret managers' CLIs draw tables) at the line's start, or after a blank or a quote (a
     // table printed inside a string).
@@ -69,7 +68,7 @@ pub(super) fn table_row(n: Named) -> Option<Found> {
     // or, where the rows' line breaks are not there, to the next row; in a view of a
     // JSON string, to the string's end if that comes first (its quote is no part of the value).
     if line.get(q) == Some(&b'|') && (before.is_empty() || before.ends_with(b" ")) {
-        let json = line[..s].contains(&b'"');
+        let json = memchr::memchr(b'"', &line[..s]).is_some();
         let a = blanks(line, q + 1);
         let b = a + line[a..eol]
             .iter()
