@@ -5,7 +5,7 @@
 //! login TOKEN`, MinIO's `mc alias set` and Windows' `net user` and `net use`.
 
 use super::names::{Strength, eq_any};
-use super::shell::{command_end, command_start, echoed, flag_argument, words, words_at};
+use super::shell::{command_end, command_start, echoed, flag_argument, program, words, words_at};
 use super::{Found, blanks, line_start, quoted_or_word, value};
 
 /// Commands whose name alone marks a password among their arguments; the keyword search finds
@@ -82,8 +82,10 @@ pub(crate) fn next_password_flag(line: &[u8], f: &Found) -> Option<Found> {
 
 /// Archivers whose `-pVALUE` (glued, as they take it) is the archive's password.
 fn archiver(w: &[u8]) -> bool {
-    let base = w.rsplit(|&b| b == b'/').next().unwrap_or(w);
-    matches!(base, b"7z" | b"7za" | b"7zz" | b"7zr" | b"unrar" | b"rar")
+    matches!(
+        program(w),
+        b"7z" | b"7za" | b"7zz" | b"7zr" | b"unrar" | b"rar"
+    )
 }
 
 /// A password among the arguments of a command that takes one by its syntax (see
@@ -316,8 +318,8 @@ pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
         return Some(flag);
     }
     let takes = |w: &[u8]| {
-        // A client by its path too (`/usr/bin/xh`).
-        let w = w.rsplit(|&b| b == b'/').next().unwrap_or(w);
+        // A client by its path too (`/usr/bin/xh`, `C:\Tools\PsExec.exe`).
+        let w = program(w);
         match flag {
             // Database and broker clients whose `-p` is the password, not a port (`psql`, `ssh`
             // and `redis-cli` take a port there).
@@ -340,8 +342,7 @@ pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
                 // Windows administration and assessment: PsExec, PAExec, Evil-WinRM,
                 // NetExec (`nxc`), CrackMapExec, SMBMap.
                 || {
-                    let base = w.rsplit(|&b| b == b'\\' || b == b'/').next().unwrap_or(w);
-                    let base = base.strip_suffix(b".exe").unwrap_or(base);
+                    let base = w.strip_suffix(b".exe").unwrap_or(w);
                     [
                         &b"psexec"[..],
                         b"psexec64",
@@ -423,7 +424,7 @@ pub(super) fn short_flag_value(line: &[u8], hit: usize) -> Option<Found> {
         }
     } else if line[hit + 2] == b'a'
         && words(&line[command_start(line, hit)..hit])
-            .map(|w| w.rsplit(|&b| b == b'/').next().unwrap_or(w))
+            .map(program)
             .any(|w| w.starts_with(b"http") || w.starts_with(b"xh"))
     {
         // A bearer token whole (`-A bearer`, `--auth-type=bearer`), else the password after

@@ -8,7 +8,7 @@
 
 use super::names::{Strength, eq_any};
 use super::shell::{
-    command_end, command_start, echoed, flag_argument, words, words_at, words_before,
+    command_end, command_start, echoed, flag_argument, program, words, words_at, words_before,
 };
 use super::{Found, Named, blanks, line_start, quoted_or_word, value};
 
@@ -84,22 +84,15 @@ fn setter(line: &[u8], s: usize, lname: &[u8]) -> bool {
     if last_words.get(k) == Some(&&b"set"[..])
         && last_words
             .get(k + 1)
-            .is_some_and(|w| w.rsplit(|&b| b == b'/').next() == Some(b"dotenvx"))
+            .is_some_and(|w| program(w) == b"dotenvx")
     {
         return true;
     }
     if last.eq_ignore_ascii_case(b"set") {
-        // Doppler's `secrets set NAME VALUE` (GitHub's `secret set` reads `--body` or stdin),
-        // dotenvx's `set NAME VALUE`.
+        // Doppler's `secrets set NAME VALUE` (GitHub's `secret set` reads `--body` or stdin).
         return eq_any(
             prev,
-            &[
-                b"config",
-                b"configure",
-                b"user-secrets",
-                b"secrets",
-                b"dotenvx",
-            ],
+            &[b"config", b"configure", b"user-secrets", b"secrets"],
         );
     }
     // git and poetry: `config [--global|--local|--system|--user] NAME VALUE`.
@@ -371,16 +364,35 @@ pub(super) fn secure_string(line: &[u8], hit: usize) -> Option<Found> {
     value(line, start, a, b, Strength::Strong, b"password", false)
 }
 
+/// `redis-cli`'s options that take a value.
+const REDIS_VALUED_FLAGS: &[&[u8]] = &[
+    b"-h",
+    b"-p",
+    b"-s",
+    b"-a",
+    b"-u",
+    b"-n",
+    b"-r",
+    b"-i",
+    b"-d",
+    b"--user",
+    b"--pass",
+    b"--cacert",
+    b"--cert",
+    b"--key",
+    b"--sni",
+];
+
 /// Whether the word at `s` is the command given to `redis-cli` (or Valkey's or KeyDB's) on
 /// its command line, after `sudo`, `docker exec …` or a path too: only the client's options
 /// and their values come between (`redis-cli SET AUTH on` names a key).
 fn redis_command(line: &[u8], s: usize) -> bool {
     let from = command_start(line, s);
     let ws: Vec<&[u8]> = words(&line[from..s]).collect();
-    let Some(i) = ws.iter().rposition(|w| {
-        let base = w.rsplit(|&b| b == b'/').next().unwrap_or(w);
-        matches!(base, b"redis-cli" | b"valkey-cli" | b"keydb-cli")
-    }) else {
+    let Some(i) = ws
+        .iter()
+        .rposition(|w| matches!(program(w), b"redis-cli" | b"valkey-cli" | b"keydb-cli"))
+    else {
         return false;
     };
     let mut rest = ws[i + 1..].iter();
@@ -388,24 +400,7 @@ fn redis_command(line: &[u8], s: usize) -> bool {
         if !w.starts_with(b"-") {
             return false;
         }
-        let valued: &[&[u8]] = &[
-            b"-h",
-            b"-p",
-            b"-s",
-            b"-a",
-            b"-u",
-            b"-n",
-            b"-r",
-            b"-i",
-            b"-d",
-            b"--user",
-            b"--pass",
-            b"--cacert",
-            b"--cert",
-            b"--key",
-            b"--sni",
-        ];
-        if valued.contains(w) && rest.next().is_none() {
+        if REDIS_VALUED_FLAGS.contains(w) && rest.next().is_none() {
             return false;
         }
     }

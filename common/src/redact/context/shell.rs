@@ -184,6 +184,11 @@ pub(super) fn flag_argument<'a>(
     })
 }
 
+/// A command word's program, without its directory (`/usr/bin/xh`, `C:\Tools\PsExec.exe`).
+pub(super) fn program(w: &[u8]) -> &[u8] {
+    w.rsplit(|&b| b == b'/' || b == b'\\').next().unwrap_or(w)
+}
+
 /// Where the command holding `at` starts: after a pipe, a `;`, a `&`, the quote that opens a
 /// JSON string value (`"command":"docker login …`) or the line's start.
 pub(super) fn command_start(line: &[u8], at: usize) -> usize {
