@@ -2873,3 +2873,88 @@ fn the_reviews_benign_lines_for_the_new_forms_stay_intact() {
         "dotenvx set -f .env.production HELLO world",
     ]);
 }
+
+/// [`each_redacted`] with a secret long enough to be a run of token bytes (32 bytes), as the
+/// tokens that tools print and take are.
+fn each_long_redacted(cases: &[impl AsRef<str>]) {
+    let mut leaks = Vec::new();
+    for (i, line) in cases.iter().enumerate() {
+        let secret = format!("Zq8wLmN3pX{i:02}vR7tW4yB6cD1fG5hJ0s");
+        let line = line.as_ref().replace("@@", &secret);
+        let out = red(&line);
+        if contains(out.as_bytes(), &secret) || out != line.replace(&secret, REDACTED) {
+            leaks.push(format!("{line}\n   -> {out}"));
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "{} of {}:\n{}",
+        leaks.len(),
+        cases.len(),
+        leaks.join("\n")
+    );
+}
+
+/// Tools that take their token as an argument after a subcommand: ngrok's `authtoken`, Snyk's
+/// `auth`, Consul's `acl set-agent-token`, DigitalOcean's `doctl auth init -t=` and
+/// `--access-token`.
+#[test]
+fn a_token_given_to_a_tools_auth_subcommand_is_redacted() {
+    let cases = [
+        "ngrok authtoken @@",
+        "ngrok authtoken @@ --config ngrok.yml",
+        "/usr/local/bin/ngrok authtoken '@@'",
+        "snyk auth @@",
+        "npx snyk auth @@",
+        "consul acl set-agent-token agent @@",
+        "consul acl set-agent-token -http-addr=https://consul:8501 default @@",
+        "doctl auth init -t=@@",
+        "doctl auth init --access-token @@",
+        "doctl auth init --access-token=@@",
+    ];
+    each_redacted(&with_stream_json(&cases, &['\''], |c| format!("$ {c}\nok")));
+}
+
+/// Weights & Biases' and Cargo's `login KEY`: no secret's name on the line, the key is found
+/// as a run of token bytes after `login`.
+#[test]
+fn a_token_given_to_a_tools_login_is_redacted() {
+    let cases = [
+        "wandb login @@",
+        "wandb login --relogin @@",
+        "wandb login --host https://wandb.example.com @@",
+        "cargo login @@",
+        "cargo login --registry my-registry @@",
+        "sudo cargo login \"@@\"",
+    ];
+    each_long_redacted(&with_stream_json(&cases, &['"'], |c| format!("$ {c}\nok")));
+}
+
+/// What the rules above must leave alone: the commands without a token, a token read from a
+/// file or a variable, prose.
+#[test]
+fn tool_logins_without_a_token_stay_intact() {
+    each_kept(&[
+        "ngrok authtoken",
+        "ngrok authtoken --help",
+        "ngrok http 8080",
+        "wandb login",
+        "wandb login --relogin",
+        "wandb login --host https://wandb.example.com",
+        "Run wandb login once, then train.",
+        "cargo login",
+        "cargo login --registry my-registry",
+        "cargo login < token.txt",
+        "cargo login $CARGO_REGISTRY_TOKEN",
+        "snyk auth",
+        "Then run snyk auth and follow the browser prompt.",
+        "snyk auth $SNYK_TOKEN",
+        "consul acl set-agent-token agent",
+        "consul acl set-agent-token agent ${CONSUL_TOKEN}",
+        "doctl auth init -t=$DIGITALOCEAN_TOKEN",
+        "doctl auth init --context work",
+        "docker login registry.example.com",
+        "npm login --registry https://npm.example.com",
+        "git log --oneline 3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a",
+    ]);
+}

@@ -390,6 +390,7 @@ impl Redactor {
                 rules.finders.run_has_anchor(hay, s, e)
                     || encoded::run_holds_text(hay, s, e)
                     || rules.finders.run_after_service(hay, s, e, services)
+                    || context::token_after_login(hay, s)
             })
             .map(|(s, _)| s),
             // Known and learned values in one search once something is learned.

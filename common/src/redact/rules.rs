@@ -408,6 +408,16 @@ impl Rules {
                 }
             }
         });
+        // A tool's token after its `login` (`wandb login KEY`): no name, found by its place.
+        for f in context::login_tokens(view) {
+            push(
+                &mut found,
+                f.start,
+                f.end,
+                self.context_rule(b"token"),
+                f.ctx,
+            );
+        }
         for caps in self.url.captures_iter(view) {
             let Some(u) = caps.get(1) else { continue };
             // A token as the user, no password or GitHub's `x-oauth-basic` in its place

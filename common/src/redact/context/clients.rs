@@ -606,3 +606,153 @@ pub(super) fn net_user(line: &[u8], hit: usize) -> Option<Found> {
     let (a, b) = quoted_or_word(line, v);
     value(line, hit, a, b, Strength::Strong, b"password", false)
 }
+
+/// Tools that take their token as the first argument after `login` (Weights & Biases' `wandb
+/// login KEY`, `cargo login TOKEN`), with their flags that take a value. No secret's name is
+/// on such a line: the run pass finds the token ([`token_after_login`]).
+const LOGIN_TOKENS: &[(&[u8], &[&[u8]])] = &[
+    (b"wandb", &[b"--host", b"--base-url"]),
+    (b"cargo", &[b"--registry", b"--config", b"--color", b"-Z"]),
+];
+
+/// The token given to one of [`LOGIN_TOKENS`]' tools at `hit`, the blank before `login `: the
+/// first argument that is neither a flag nor a flag's value. Judged as after a weak name, as
+/// `vault login`'s: `wandb login once` is prose.
+pub(super) fn login_token(line: &[u8], hit: usize) -> Option<Found> {
+    // The program's word first, a few bytes back: most `login`s are another tool's.
+    let floor = hit.saturating_sub(64);
+    let w = line[floor..hit]
+        .iter()
+        .rposition(|&b| {
+            matches!(
+                b,
+                b' ' | b'\t' | b'"' | b'\'' | b';' | b'&' | b'|' | b'(' | b'`'
+            )
+        })
+        .map_or(floor, |p| floor + p + 1);
+    let prog = program(&line[w..hit]);
+    let &(_, valued) = LOGIN_TOKENS.iter().find(|(p, _)| *p == prog)?;
+    if !starts_command_word(line, w) {
+        return None;
+    }
+    let end = command_end(line, hit);
+    let mut args = words_at(line, hit + 7, end);
+    while let Some((a, b)) = args.next() {
+        let w = &line[a..b];
+        if w.starts_with(b"-") && w.len() > 1 {
+            if eq_any(w, valued) {
+                args.next(); // the flag's value
+            }
+            continue;
+        }
+        let (va, vb) = quoted_or_word(line, a);
+        return value(
+            line,
+            hit + 1,
+            va,
+            vb.min(b),
+            Strength::Weak,
+            b"token",
+            false,
+        );
+    }
+    None
+}
+
+/// Whether the run of token bytes at `s` (after a blank, or a quote after one) is the token of
+/// a `TOOL login` a few words before it (see [`login_token`]).
+/// Every run passes here: most follow a quote after a name (`"id":"msg_…"`), a `.` or a `/`.
+#[inline(always)]
+pub(crate) fn token_after_login(hay: &[u8], s: usize) -> bool {
+    let blank = |i: usize| matches!(hay[i], b' ' | b'\t');
+    s >= 2
+        && (blank(s - 1) || matches!(hay[s - 1], b'"' | b'\'') && blank(s - 2))
+        && login_before(hay, s)
+}
+
+#[cold]
+fn login_before(hay: &[u8], s: usize) -> bool {
+    let floor = s.saturating_sub(LOGIN_REACH);
+    memchr::memmem::rfind(&hay[floor..s], b" login ")
+        .and_then(|p| login_token(hay, floor + p))
+        .is_some_and(|f| f.start <= s && s < f.end)
+}
+
+/// How far before a token its `login` may be: the tool's flags between them.
+const LOGIN_REACH: usize = 96;
+
+/// Every token given to `TOOL login` on `line` (see [`login_token`]).
+pub(crate) fn login_tokens(line: &[u8]) -> impl Iterator<Item = Found> + '_ {
+    memchr::memmem::find_iter(line, b" login ").filter_map(|hit| login_token(line, hit))
+}
+
+/// A tool that takes its token as an argument after a subcommand that names it.
+struct SubcommandToken {
+    program: &'static [u8],
+    /// The word between the program and the subcommand, or none.
+    between: &'static [u8],
+    subcommand: &'static [u8],
+    /// Which argument after the subcommand is the token (flags aside).
+    nth: usize,
+    /// The tool's flags that take a value.
+    valued: &'static [&'static [u8]],
+}
+
+const SUBCOMMAND_TOKENS: &[SubcommandToken] = &[
+    // `ngrok authtoken TOKEN [--config FILE]`
+    SubcommandToken {
+        program: b"ngrok",
+        between: b"",
+        subcommand: b"authtoken",
+        nth: 1,
+        valued: &[b"--config", b"--log", b"--log-format", b"--log-level"],
+    },
+    // `snyk auth TOKEN`
+    SubcommandToken {
+        program: b"snyk",
+        between: b"",
+        subcommand: b"auth",
+        nth: 1,
+        valued: &[],
+    },
+    // `consul acl set-agent-token [-flag=…] TYPE TOKEN`
+    SubcommandToken {
+        program: b"consul",
+        between: b"acl",
+        subcommand: b"set-agent-token",
+        nth: 2,
+        valued: &[],
+    },
+];
+
+/// The token given to a tool's subcommand `line[s..e]` by its place (see
+/// [`SUBCOMMAND_TOKENS`]), judged as after a weak name.
+pub(super) fn subcommand_token(line: &[u8], s: usize, e: usize) -> Option<Found> {
+    let name = &line[s..e];
+    let before = super::shell::words_before(line, s);
+    let tool = SUBCOMMAND_TOKENS.iter().find(|t| {
+        let mut ws = words(before).rev();
+        t.subcommand == name
+            && (t.between.is_empty() || ws.next() == Some(t.between))
+            && ws.next().is_some_and(|w| program(w) == t.program)
+    })?;
+    let (nth, valued) = (tool.nth, tool.valued);
+    let end = command_end(line, e);
+    let mut args = words_at(line, e, end);
+    let mut positional = 0;
+    while let Some((a, b)) = args.next() {
+        let w = &line[a..b];
+        if w.starts_with(b"-") && w.len() > 1 {
+            if eq_any(w, valued) {
+                args.next();
+            }
+            continue;
+        }
+        positional += 1;
+        if positional == nth {
+            let (va, vb) = quoted_or_word(line, a);
+            return value(line, s, va, vb.min(b), Strength::Weak, b"token", false);
+        }
+    }
+    None
+}

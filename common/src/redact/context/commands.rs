@@ -226,11 +226,15 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
             None
         };
     }
-    // DigitalOcean's `doctl auth init -t VALUE`.
+    // `ngrok authtoken TOKEN`, `snyk auth TOKEN`, `consul acl set-agent-token TYPE TOKEN`.
+    if let Some(f) = super::clients::subcommand_token(line, s, e) {
+        return Some(f);
+    }
+    // DigitalOcean's `doctl auth init -t VALUE` (or `-t=VALUE`).
     if &line[s..e] == b"auth" && line[..s].ends_with(b"doctl ") {
         let args: Vec<(usize, usize)> = words_at(line, q, cmd_end).collect();
         if args.first().is_some_and(|&(a, b)| &line[a..b] == b"init") {
-            let v = flag_argument(&args, &|(a, b)| &line[a..b], &[b"-t"])?;
+            let v = flag_argument(&args, &|(a, b)| &line[a..b], &[b"-t", b"--access-token"])?;
             let (a, b) = quoted_or_word(line, v.0);
             return value(line, s, a, b, Strength::Strong, b"token", false);
         }

@@ -23,7 +23,7 @@ mod tables;
 mod text;
 mod values;
 
-pub(crate) use clients::next_password_flag;
+pub(crate) use clients::{login_tokens, next_password_flag, token_after_login};
 use data::beside;
 pub(crate) use data::{NextLine, name_given_as_data, value_line};
 pub(crate) use lists::next_in_list;

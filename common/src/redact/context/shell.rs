@@ -165,7 +165,8 @@ pub(super) fn echoed(line: &[u8], s: usize) -> Option<(usize, usize)> {
     }
 }
 
-/// The argument after the first of `flags` among `args` (shell words as spans of the line).
+/// The argument after the first of `flags` among `args` (shell words as spans of the line), or
+/// joined to it by `=` (`--flag=VALUE`, `-t=VALUE`).
 pub(super) fn flag_argument<'a>(
     args: &[(usize, usize)],
     word: &impl Fn((usize, usize)) -> &'a [u8],
@@ -177,7 +178,6 @@ pub(super) fn flag_argument<'a>(
         } else {
             flags
                 .iter()
-                .filter(|f| f.starts_with(b"--"))
                 .find(|f| word(a).starts_with(f) && word(a).get(f.len()) == Some(&b'='))
                 .map(|f| (a.0 + f.len() + 1, a.1))
         }
