@@ -2958,3 +2958,59 @@ fn tool_logins_without_a_token_stay_intact() {
         "git log --oneline 3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a",
     ]);
 }
+
+/// AWS's policy vocabulary and code that assigns to a secret's key, as a session that writes
+/// IAM policies or a request signer prints them (found in botocore's, moto's and cfn-lint's
+/// sources, where one such value, once learned, was redacted on thousands of lines).
+#[test]
+fn iam_policies_and_assignments_to_a_secrets_key_stay_intact() {
+    each_kept(&[
+        // A list named `…Keys` without a secret's qualifier: its items are names.
+        "\"ConditionKeys\": [\n  \"amplifyuibuilder:CodegenJobResourceAppId\",\n  \"aws:ResourceTag/${TagKey}\"\n],",
+        "\"SortKeys\": [\n  \"CreatedAtTimestamp2024\",\n  \"OrderId\"\n],",
+        // Actions and condition keys, `service:Name`.
+        "\"elasticloadbalancing:DescribeLoadBalancers\",",
+        "\"Action\": [\"elasticache:CreateCacheCluster\", \"secretsmanager:GetSecretValue\"],",
+        // A secret's ARN: `secret:` is its resource type.
+        "\"Resource\": \"arn:aws:secretsmanager:*:*:secret:aws/ssm/3p/*\",",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf",
+        // Code that assigns a variable to a secret's key.
+        "request.headers['X-Amzn-Authorization'] = signature",
+        "headers[\"Authorization\"] = auth_header",
+        "self.headers['x-api-key'] = api_key_value",
+        // A paginator's token: a dotted path of names.
+        "\"output_token\": \"DefaultClusterParameters.Marker\",",
+    ]);
+}
+
+/// The secrets beside those forms: a list of keys that says whose they are, a value assigned
+/// to a secret's key as a literal, an ARN's secret given as a value.
+#[test]
+fn secrets_beside_iam_policies_and_key_assignments_are_redacted() {
+    each_redacted(&[
+        "\"api_keys\": [\n  \"@@\"\n],",
+        "\"AccessKeys\": [\n  \"@@\"\n],",
+        "request.headers['X-Amzn-Authorization'] = '@@'",
+        "headers[\"Authorization\"] = \"Bearer @@\"",
+        "self.headers['x-api-key'] = \"@@\"",
+        "\"secret\": \"@@\"",
+        "\"output_token\": \"@@\"",
+        "PASSWORD=@@",
+    ]);
+}
+
+/// What the same sources showed next: Python's f-strings that put a variable into a header,
+/// AWS Secrets Manager's actions and the globs of a policy (once one was taken for a value it
+/// was learned, and every `ses:Describe*` after it went too), an action with a two-letter word.
+#[test]
+fn f_strings_secrets_managers_and_policy_globs_stay_intact() {
+    each_kept(&[
+        "auth_header = f\"AWS {self.credentials.access_key}:{signature}\"",
+        "auth_header = f'Bearer {self.auth_token.token}'",
+        "\"secretsmanager:Describe*\",\n\"ses:Describe*\",",
+        "\"secretsmanager:GetSecretValue\",",
+        "secret_manager = boto3.client(\"secretsmanager\")",
+        "\"elasticloadbalancing:GetTrustStoreCaCertificatesBundle\",",
+    ]);
+    each_redacted(&["api_key = f\"@@\"", "SECRETS_MANAGER_TOKEN=@@", "secret=@@"]);
+}

@@ -380,12 +380,12 @@ impl Rules {
         for i in fams {
             collect(self.families[i].get(), view, i + 1, &mut shaped);
         }
-        // Not a documentation key or an x-filled placeholder in a family's shape.
-        found.extend(
-            shaped
-                .into_iter()
-                .filter(|s| !context::placeholder(&view[s.start..s.end])),
-        );
+        // Not a documentation key or an x-filled placeholder in a family's shape, nor an
+        // identifier after a service's name (`elasticloadbalancing:DescribeLoadBalancers`).
+        found.extend(shaped.into_iter().filter(|s| {
+            let v = &view[s.start..s.end];
+            !context::placeholder(v) && !context::capitalised_words(v)
+        }));
         for (i, p) in self.extra.iter().enumerate() {
             collect(p, view, self.extra_base + i, &mut found);
         }

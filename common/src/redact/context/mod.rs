@@ -34,7 +34,7 @@ use text::{
     quoted_or_word, run_end, skip_read_number,
 };
 use values::trim_value;
-pub(crate) use values::{placeholder, plausible, token_as_user};
+pub(crate) use values::{capitalised_words, placeholder, plausible, token_as_user};
 
 /// A secret found by context: `ctx` is where its name starts, `start..end` the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,7 +249,8 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if p == e && line[p..].starts_with(b"**") && s >= 2 && &line[s - 2..s] == b"**" {
         p += 2;
     }
-    if p > e && line.get(p) == Some(&b']') && s >= 2 && line[s - 2] == b'[' {
+    let subscript = p > e && line.get(p) == Some(&b']') && s >= 2 && line[s - 2] == b'[';
+    if subscript {
         p += 1;
     }
     // PHP's `print_r`: `[password] => …`.
@@ -412,11 +413,32 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     {
         v = w;
     }
+    let w = v;
     v = after_string_prefix(line, v);
+    let fstring = v > w && matches!(line[w], b'f' | b'F');
     let mut quote = None;
     if let Some(&c @ (b'"' | b'\'')) = line.get(v) {
         quote = Some(c);
         v += 1;
+    }
+    // Python's f-string with a field (`f"AWS {key}:{signature}"`, `f'Bearer {token}'`): the
+    // secret is a variable's, put in when the code runs.
+    if fstring && line[v..run_end(line, v, quote)].contains(&b'{') {
+        return None;
+    }
+    // Code that assigns a variable to a secret's key: `headers['Authorization'] = signature`,
+    // `ENV["API_KEY"] = key_from_vault` (a literal is quoted; the shell allows no blanks
+    // around its `=`).
+    if subscript
+        && quote.is_none()
+        && line[q] == b'='
+        && op == 1
+        && line.get(q + 1) == Some(&b' ')
+        && line
+            .get(v)
+            .is_some_and(|&b| b.is_ascii_alphabetic() || b == b'_')
+    {
+        return None;
     }
     // The shell's command substitution of an `echo` or a `printf` (`TOKEN=$(echo …)`): what it
     // prints.
@@ -579,7 +601,8 @@ fn in_arn(line: &[u8], s: usize) -> bool {
     }
     let start = line[..s]
         .iter()
-        .rposition(|b| !(b.is_ascii_alphanumeric() || b":-_/.".contains(b)))
+        // (`*` where a policy's ARN matches any region or account.)
+        .rposition(|b| !(b.is_ascii_alphanumeric() || b":-_/.*".contains(b)))
         .map_or(0, |p| p + 1);
     line[start..].starts_with(b"arn:")
 }

@@ -154,6 +154,9 @@ pub(super) const ABOUT: &[&[u8]] = &[
     b"method",
     b"mode",
     b"format",
+    // A store of secrets (`secret_manager`, `PasswordManager`; AWS's `secretsmanager` is
+    // one word, judged below).
+    b"manager",
     b"policy",
     b"length",
     b"len",
@@ -211,13 +214,20 @@ pub(crate) fn classify(name: &[u8]) -> Option<Strength> {
         // A Wi-Fi network's pre-shared key (`psk=` of wpa_supplicant and NetworkManager,
         // `wpa_psk=`) as the name's last part: `ResumptionPskBinderKey` names a kind of key.
         let psk = i == n - 1 && p.eq_ignore_ascii_case(b"psk");
-        let s =
-            if eq_any(p, STRONG) || psk || contains_ci(p, b"password") || contains_ci(p, b"secret")
-            {
-                Some(Strength::Strong)
-            } else if eq_any(p, WEAK)
-                || (p.eq_ignore_ascii_case(b"key") || p.eq_ignore_ascii_case(b"keys"))
+        // (AWS's `secretsmanager:GetSecretValue` names the service.)
+        let store = ends_ci(p, b"manager");
+        let s = if eq_any(p, STRONG)
+            || psk
+            || !store && (contains_ci(p, b"password") || contains_ci(p, b"secret"))
+        {
+            Some(Strength::Strong)
+        } else if eq_any(p, WEAK)
+                || p.eq_ignore_ascii_case(b"key")
                     && (prev.is_some_and(|q| eq_any(q, KEY_QUALIFIERS)) || i == n - 1 && n > 1)
+                // A list of keys says whose they are (`api_keys`, `AccessKeys`): `SortKeys`,
+                // `ConditionKeys` and `PrimaryKeys` list names.
+                || p.eq_ignore_ascii_case(b"keys")
+                    && prev.is_some_and(|q| eq_any(q, KEY_QUALIFIERS))
                 || p.eq_ignore_ascii_case(b"string")
                     && prev.is_some_and(|q| q.eq_ignore_ascii_case(b"connection"))
                 || (ends_ci(p, b"token") && p.len() > 5)
@@ -226,11 +236,11 @@ pub(crate) fn classify(name: &[u8]) -> Option<Strength> {
                 || p.len() > 5
                     && ends_ci(p, b"key")
                     && eq_any(&p[..p.len() - 3], KEY_QUALIFIERS)
-            {
-                Some(Strength::Weak)
-            } else {
-                None
-            };
+        {
+            Some(Strength::Weak)
+        } else {
+            None
+        };
         best = best.max(s);
     }
     best

@@ -129,6 +129,31 @@ pub(crate) fn placeholder(v: &[u8]) -> bool {
     xs >= 12 && v.len() - xs <= 12
 }
 
+/// Whether `v` is two or more capitalised words run together (`DescribeLoadBalancers`,
+/// `GetSecretValue`): an identifier (an API's action, a type), where a service's name is
+/// followed by one (IAM's `elasticloadbalancing:DescribeLoadBalancers` for Elastic's row): a
+/// capital and lower-case letters, each word. A random key of letters is seldom so: two
+/// capitals in a row, or one at its end, break it.
+pub(crate) fn capitalised_words(v: &[u8]) -> bool {
+    let mut words = 0;
+    let mut i = 0;
+    while i < v.len() {
+        if !v[i].is_ascii_uppercase() {
+            return false;
+        }
+        let lower = v[i + 1..]
+            .iter()
+            .take_while(|b| b.is_ascii_lowercase())
+            .count();
+        if lower < 1 {
+            return false;
+        }
+        words += 1;
+        i += 1 + lower;
+    }
+    words >= 2
+}
+
 /// Whether a value could be a secret rather than code, a type, a placeholder or prose.
 pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
     let Some(&first) = v.first() else {
@@ -219,6 +244,20 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
             .filter(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
             .count();
         if humps >= 1 && v[1..].iter().any(u8::is_ascii_lowercase) {
+            return false;
+        }
+    }
+    // After a weak name, a path of type names (`DefaultClusterParameters.Marker`, a
+    // paginator's token in an API's model): capitalised segments of letters, one of them
+    // words run together. (After a strong one, `Settings.ClientSecretXyz` stays a value.)
+    if strength == Strength::Weak && v.contains(&b'.') {
+        let mut segs = v.split(|&b| b == b'.');
+        let typed = segs.clone().all(|g| {
+            g.first().is_some_and(u8::is_ascii_uppercase)
+                && g.iter().all(u8::is_ascii_alphabetic)
+                && g[1..].iter().any(u8::is_ascii_lowercase)
+        });
+        if typed && segs.any(capitalised_words) {
             return false;
         }
     }
