@@ -3011,6 +3011,33 @@ fn f_strings_secrets_managers_and_policy_globs_stay_intact() {
         "\"secretsmanager:GetSecretValue\",",
         "secret_manager = boto3.client(\"secretsmanager\")",
         "\"elasticloadbalancing:GetTrustStoreCaCertificatesBundle\",",
+        "\"elasticache:describeCacheClusters\",",
+        "serverAuth = \"1.3.6.1.5.5.7.3.1\"",
+        "AUTH_VERSION=2.14.1",
     ]);
     each_redacted(&["api_key = f\"@@\"", "SECRETS_MANAGER_TOKEN=@@", "secret=@@"]);
+}
+
+/// Code that stores a parameter in an object (`self.secret_key = secret_key`, `this.token =
+/// token`, Ruby's `@password = password`) and documentation of a parameter (`:param str
+/// secret_key: The secret key part …`, `@param password the user's password`): found in
+/// botocore and moto, where each value, once learned, went on every later line holding it.
+#[test]
+fn parameters_stored_and_documented_stay_intact() {
+    each_kept(&[
+        "        self.secret_key = secret_key",
+        "        self.secret_id = secret_id\n        self.name = secret_id",
+        "    this.apiToken = apiToken;",
+        "    @password = password",
+        "        self.secret_string = secret_string or None",
+        "    :param str secret_key: The secret key part of the credentials.",
+        "    :param token: The session token, if any.",
+        "     * @param password The user's password, checked against the hash.",
+    ]);
+    each_redacted(&[
+        "        self.secret_key = \"@@\"",
+        "    this.apiToken = '@@';",
+        "secret_key = @@",
+        "spring.datasource.password = @@",
+    ]);
 }

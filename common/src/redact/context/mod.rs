@@ -238,6 +238,9 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         }
         None => return None,
     };
+    if documents_a_parameter(line, s) {
+        return None; // `:param str secret_key: The secret key part of …`
+    }
     let xml = s > 0 && line[s - 1] == b'<';
     let mut p = e;
     // Closing quotes of a quoted name, then blanks, then the operator; a subscript's bracket
@@ -426,10 +429,14 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if fstring && line[v..run_end(line, v, quote)].contains(&b'{') {
         return None;
     }
-    // Code that assigns a variable to a secret's key: `headers['Authorization'] = signature`,
-    // `ENV["API_KEY"] = key_from_vault` (a literal is quoted; the shell allows no blanks
-    // around its `=`).
-    if subscript
+    // Code that assigns a variable to a secret's key or an object's member:
+    // `headers['Authorization'] = signature`, `ENV["API_KEY"] = key_from_vault`,
+    // `self.secret_key = secret_key`, Ruby's `@password = password` (a literal is quoted; the
+    // shell allows no blanks around its `=`).
+    let member = line[s..].starts_with(b"self.")
+        || line[s..].starts_with(b"this.")
+        || s > 0 && line[s - 1] == b'@';
+    if (subscript || member)
         && quote.is_none()
         && line[q] == b'='
         && op == 1
@@ -591,6 +598,17 @@ fn dockerfile_env(line: &[u8], s: usize) -> bool {
     let from = line_start(line, s).min(before.len());
     matches!(line[from..before.len()].trim_ascii(), b"" | b"+" | b"-")
         || before.trim_ascii_end().ends_with(b" :")
+}
+
+/// Whether the name at `s` is documented as a parameter: Sphinx's `:param [TYPE] NAME:` and
+/// `:type NAME:`, Javadoc's and JSDoc's `@param [{TYPE}] NAME`, the tag at most one word
+/// (the type) before the name.
+fn documents_a_parameter(line: &[u8], s: usize) -> bool {
+    let window = &line[s.saturating_sub(64)..s];
+    [&b":param "[..], b":type ", b"@param "].iter().any(|tag| {
+        memchr::memmem::rfind(window, tag)
+            .is_some_and(|p| shell::words(&window[p + tag.len()..]).count() <= 1)
+    })
 }
 
 /// Whether the name at `s` is a field of an Amazon Resource Name (`arn:partition:service:…`),
@@ -885,8 +903,13 @@ mod tests {
             assert!(!plausible(v.as_bytes(), Strength::Weak), "{v}");
             assert!(plausible(v.as_bytes(), Strength::Strong), "{v}");
         }
-        // Not a quantity: more points, letters, nothing on one side.
-        for v in ["10.0.0.12345", "5.28abc", "12345678.", ".12345678"] {
+        // Numbers joined by two points or more: a version, an address, an object identifier.
+        for v in ["10.0.0.12345", "1.3.6.1.5.5.7.3.1", "2.14.1"] {
+            assert!(!plausible(v.as_bytes(), Strength::Weak), "{v}");
+            assert!(plausible(v.as_bytes(), Strength::Strong), "{v}");
+        }
+        // Not a quantity: letters, nothing on one side, an empty part.
+        for v in ["5.28abc", "12345678.", ".12345678", "1..2345678"] {
             assert_eq!(
                 plausible(v.as_bytes(), Strength::Weak),
                 plausible(v.replace('.', "").as_bytes(), Strength::Weak),

@@ -130,13 +130,17 @@ pub(crate) fn placeholder(v: &[u8]) -> bool {
 }
 
 /// Whether `v` is two or more capitalised words run together (`DescribeLoadBalancers`,
-/// `GetSecretValue`): an identifier (an API's action, a type), where a service's name is
+/// `GetSecretValue`, or after a lower-case one, `describeCacheClusters`): an identifier (an API's action, a type), where a service's name is
 /// followed by one (IAM's `elasticloadbalancing:DescribeLoadBalancers` for Elastic's row): a
 /// capital and lower-case letters, each word. A random key of letters is seldom so: two
 /// capitals in a row, or one at its end, break it.
 pub(crate) fn capitalised_words(v: &[u8]) -> bool {
-    let mut words = 0;
-    let mut i = 0;
+    // The first word may be in lower case (`describeCacheClusters`).
+    let mut i = v.iter().take_while(|b| b.is_ascii_lowercase()).count();
+    let mut words = usize::from(i >= 2);
+    if i == 1 {
+        return false;
+    }
     while i < v.len() {
         if !v[i].is_ascii_uppercase() {
             return false;
@@ -300,6 +304,14 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
             && d > 0
             && d + 1 < v.len()
             && v[..d].iter().chain(&v[d + 1..]).all(u8::is_ascii_digit)
+        {
+            return false;
+        }
+        // A version, an address or an object identifier (`serverAuth = "1.3.6.1.5.5.7.3.1"`):
+        // numbers joined by two points or more.
+        if v.iter().filter(|&&b| b == b'.').count() >= 2
+            && v.split(|&b| b == b'.')
+                .all(|g| !g.is_empty() && g.iter().all(u8::is_ascii_digit))
         {
             return false;
         }
