@@ -3041,3 +3041,30 @@ fn parameters_stored_and_documented_stay_intact() {
         "spring.datasource.password = @@",
     ]);
 }
+
+/// An API key given as a URL's `key` parameter (Google's Maps and YouTube APIs, many others:
+/// `?key=VALUE`, `&key=VALUE`), and a secret set by `npx convex env set NAME VALUE`.
+#[test]
+fn a_urls_key_parameter_and_convex_env_set_are_redacted() {
+    let cases = [
+        "curl \"https://api.example.com/v1/data?key=@@\"",
+        "GET https://maps.example.com/api/geocode/json?address=Main+St&key=@@&region=us",
+        "fetch(`https://www.example.com/youtube/v3/videos?part=id&key=@@`)",
+        "npx convex env set OPENAI_API_KEY @@",
+    ];
+    each_redacted(&with_stream_json(&cases, &['"'], |c| format!("$ {c}\nok")));
+}
+
+/// What they must leave alone: a `key` that names (a sort key, a cache key, a map's key), a
+/// key without a value, and a page that only mentions the parameter.
+#[test]
+fn url_keys_that_name_stay_intact() {
+    each_kept(&[
+        "https://example.com/search?q=rust&key=",
+        "https://example.com/items?sort=asc&key=created_at",
+        "https://example.com/docs?key=YOUR_API_KEY",
+        "https://example.com/docs/api?key=${API_KEY}",
+        "Pass the key as the `key` parameter: ?key=<your key>",
+        "npx convex env set NODE_ENV production",
+    ]);
+}

@@ -427,19 +427,23 @@ impl NameMemo {
     }
 }
 
+/// How far after a `://` its URL is read for user-info or a `key` parameter.
+const URL_REACH: usize = 2048;
+
 /// Whether a keyword hit at `hit` in `buf` is worth a closer look.
 pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMemo) -> bool {
     match lit {
         b"://" => {
-            // user-info: `scheme://user:pass@host` before the next blank or quote.
-            let rest = &buf[hit + 3..];
+            // User-info, `scheme://user:pass@host`, before the path; or a `key` parameter
+            // (`?key=VALUE`, `&key=VALUE`) before the next blank or quote, at most 2 KiB on.
+            let rest = &buf[hit + 3..buf.len().min(hit + 3 + URL_REACH)];
             let end = rest
                 .iter()
-                .position(|b| {
-                    b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'<' | b'>' | b'/')
-                })
+                .position(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'<' | b'>'))
                 .unwrap_or(rest.len());
-            rest[..end].contains(&b'@')
+            let url = &rest[..end];
+            let host = url.iter().position(|&b| b == b'/').unwrap_or(end);
+            url[..host].contains(&b'@') || context::url_key(url).is_some()
         }
         b"-----BEGIN" | b"Private-Lines" | b"hooks.slack" | b"ebhook" | b"EBHOOK" => true,
         // A signed URL's signature: URL-encoded base64, cut by `%2B` into pieces too short

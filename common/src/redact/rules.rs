@@ -408,6 +408,12 @@ impl Rules {
                 }
             }
         });
+        // A URL's `key` parameter (`?key=VALUE`).
+        if memchr::memmem::find(view, b"key=").is_some() {
+            for f in context::url_keys(view) {
+                push(&mut found, f.start, f.end, self.context_rule(b"key"), f.ctx);
+            }
+        }
         // A tool's token after its `login` (`wandb login KEY`): no name, found by its place.
         for f in context::login_tokens(view) {
             push(

@@ -89,10 +89,11 @@ fn setter(line: &[u8], s: usize, lname: &[u8]) -> bool {
         return true;
     }
     if last.eq_ignore_ascii_case(b"set") {
-        // Doppler's `secrets set NAME VALUE` (GitHub's `secret set` reads `--body` or stdin).
+        // Doppler's `secrets set NAME VALUE` (GitHub's `secret set` reads `--body` or stdin),
+        // Convex's `env set NAME VALUE`.
         return eq_any(
             prev,
-            &[b"config", b"configure", b"user-secrets", b"secrets"],
+            &[b"config", b"configure", b"user-secrets", b"secrets", b"env"],
         );
     }
     // git and poetry: `config [--global|--local|--system|--user] NAME VALUE`.

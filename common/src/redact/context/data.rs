@@ -491,3 +491,58 @@ pub(crate) fn value_line(line: &[u8], st: Strength, next: NextLine) -> Option<(u
     };
     judge(trimmed, st).then_some((v, v + trimmed.len()))
 }
+
+/// Where a URL's `key` parameter is in `url` (`?key=VALUE`, `&key=VALUE`: Google's APIs and
+/// many others take their API key so), as `(start, end)` of its value: to the next `&`, `#`,
+/// blank, quote or bracket. Judged as after a weak name: `key=created_at` names a column.
+pub(crate) fn url_key(url: &[u8]) -> Option<(usize, usize)> {
+    memchr::memmem::find_iter(url, b"key=")
+        .filter(|&k| k > 0 && matches!(url[k - 1], b'?' | b'&'))
+        .find_map(|k| {
+            let v = k + 4;
+            let end = url[v..]
+                .iter()
+                .position(|b| {
+                    b.is_ascii_whitespace()
+                        || matches!(
+                            b,
+                            b'&' | b'#' | b'"' | b'\'' | b'`' | b'<' | b'>' | b')' | b'\\'
+                        )
+                })
+                .map_or(url.len(), |p| v + p);
+            (end > v && plausible(&url[v..end], Strength::Weak)).then_some((v, end))
+        })
+}
+
+/// Every `key` parameter of a URL on `line` (see [`url_key`]), each after its `://`.
+pub(crate) fn url_keys(line: &[u8]) -> Vec<Found> {
+    let mut found = Vec::new();
+    // Each URL read once, to its end (a blank, a quote), at most 2 KiB: a `://` inside one
+    // read is passed over.
+    let mut next = 0;
+    for at in memchr::memmem::find_iter(line, b"://") {
+        if at < next {
+            continue;
+        }
+        let from = at + 3;
+        let reach = line.len().min(from + 2048);
+        let end = line[from..reach]
+            .iter()
+            .position(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'<' | b'>'))
+            .map_or(reach, |p| from + p);
+        next = end;
+        let mut url = &line[from..end];
+        let mut base = from;
+        while let Some((a, b)) = url_key(url) {
+            found.push(Found {
+                ctx: base + a - 4,
+                start: base + a,
+                end: base + b,
+                list: None,
+            });
+            url = &url[b..];
+            base += b;
+        }
+    }
+    found
+}
