@@ -3068,3 +3068,25 @@ fn url_keys_that_name_stay_intact() {
         "npx convex env set NODE_ENV production",
     ]);
 }
+
+/// Values that name rather than hold a secret: an ARN (`"SecretARN": "arn:aws:…"`), another
+/// variable's name in capitals (`password=KEY_PASSWORD`, once learned taken on every line
+/// that used the constant), and a model's documentation of a field, a sentence, after a weak
+/// name (`"ApiKeyRequired": "Requires an API key for this API, path, and method. …"`).
+#[test]
+fn arns_constant_names_and_field_docs_stay_intact() {
+    each_kept(&[
+        "\"kms:EncryptionContext:SecretARN\":\"arn:aws:secretsmanager:*:*:secret:*\",",
+        "SECRET_ARN=arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf",
+        "        ctx.load_cert_chain(CERTFILE_PROTECTED, password=KEY_PASSWORD)",
+        "KEY_PASSWORD = \"[REDACTED]\"\nctx.load_cert_chain(CERT, password=KEY_PASSWORD.encode())",
+        "\"ApiKeyRequired\": \"Requires an API key for this API, path, and method.  \\n*Type*: Boolean\",",
+        "\"AllowCredentials\": \"Boolean indicating whether request is allowed to contain credentials.\",",
+    ]);
+    each_redacted(&[
+        "password=@@",
+        "\"SecretARN\": \"@@\"",
+        "SECRET_KEY=\"@@\"",
+        "\"api_key\": \"@@\"",
+    ]);
+}

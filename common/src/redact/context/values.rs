@@ -158,6 +158,23 @@ pub(crate) fn capitalised_words(v: &[u8]) -> bool {
     words >= 2
 }
 
+/// Whether `v` reads as a sentence: six words or more, and two or more of prose's short words
+/// with a point that ends a sentence, or three without.
+fn sentence(v: &[u8]) -> bool {
+    const PROSE: &[&[u8]] = &[
+        b"a", b"an", b"the", b"of", b"for", b"to", b"is", b"are", b"this", b"and", b"or", b"with",
+        b"in", b"on", b"be", b"if", b"when", b"whether",
+    ];
+    let words = v.split(|&b| b == b' ').filter(|w| !w.is_empty());
+    let prose = words
+        .clone()
+        .filter(|w| PROSE.iter().any(|p| w.eq_ignore_ascii_case(p)))
+        .count();
+    // (A value's last point may have been trimmed with its quote: then three such words.)
+    let point = v.ends_with(b".") || memchr::memmem::find(v, b". ").is_some();
+    words.count() >= 6 && prose >= if point { 2 } else { 3 }
+}
+
 /// Whether a value could be a secret rather than code, a type, a placeholder or prose.
 pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
     let Some(&first) = v.first() else {
@@ -197,6 +214,18 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
     }
     if v.starts_with(b"file://") || v.starts_with(b"fileb://") {
         return false; // a file the value is read from (the AWS CLI's `--value file://pw.txt`)
+    }
+    if v.starts_with(b"arn:") {
+        return false; // a resource's name, a secret's too (`"SecretARN": "arn:aws:…"`)
+    }
+    // Another variable's or constant's name that names a secret (`password=KEY_PASSWORD`).
+    if v.contains(&b'_')
+        && v[0].is_ascii_uppercase()
+        && v.iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_')
+        && super::names::classify(v).is_some()
+    {
+        return false;
     }
     if v.contains(&b'(') || v.contains(&b'[') || v.windows(2).any(|w| w == b"::") {
         return false; // a call, a subscript or a path (`os.environ['X']`, `Foo::new`)
@@ -282,6 +311,12 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
         return false;
     }
     if strength == Strength::Weak {
+        // A field's documentation in an API's model (`"ApiKeyRequired": "Requires an API key
+        // for this API, path, and method."`): a sentence of six words or more, with a point
+        // and words of prose.
+        if sentence(v) {
+            return false;
+        }
         // After a weak name a plain word is prose or code (`auth: enabled`, `api_key: Config`);
         // keys have digits, symbols or length.
         if alpha && v.len() < 16 {
