@@ -3090,3 +3090,25 @@ fn arns_constant_names_and_field_docs_stay_intact() {
         "\"api_key\": \"@@\"",
     ]);
 }
+
+/// More of the same sources: a default of `None` after `pwd=` in a signature (ODBC's row took
+/// it), a header's name after a weak name (`ALLOW_CREDENTIALS = "Access-Control-Allow-Credentials"`), a tuple unpacked
+/// (`username, secret_password = user_pass`).
+#[test]
+fn defaults_names_with_digits_headers_and_tuples_stay_intact() {
+    each_kept(&[
+        "    def __init__(self, fileobj, mode, zipinfo, pwd=None,",
+        "        ALLOW_CREDENTIALS = \"Access-Control-Allow-Credentials\"",
+        "        username, secret_password = user_pass",
+    ]);
+    each_redacted(&[
+        "Driver={ODBC};Server=db;Uid=app;Pwd=@@;",
+        "username, password = \"admin\", \"@@\"",
+        "host, user, db_password = 'db', 'app', '@@'",
+    ]);
+    // After a strong name, capitalised words joined by hyphens are a passphrase.
+    assert_eq!(
+        red("password = \"Correct-Horse-Battery-Staple\""),
+        "password = \"[REDACTED]\""
+    );
+}

@@ -384,7 +384,7 @@ impl Rules {
         // identifier after a service's name (`elasticloadbalancing:DescribeLoadBalancers`).
         found.extend(shaped.into_iter().filter(|s| {
             let v = &view[s.start..s.end];
-            !context::placeholder(v) && !context::capitalised_words(v)
+            !context::placeholder(v) && !context::capitalised_words(v) && !context::code_literal(v)
         }));
         for (i, p) in self.extra.iter().enumerate() {
             collect(p, view, self.extra_base + i, &mut found);

@@ -34,7 +34,7 @@ use text::{
     quoted_or_word, run_end, skip_read_number,
 };
 use values::trim_value;
-pub(crate) use values::{capitalised_words, placeholder, plausible, token_as_user};
+pub(crate) use values::{capitalised_words, code_literal, placeholder, plausible, token_as_user};
 
 /// A secret found by context: `ctx` is where its name starts, `start..end` the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -436,7 +436,9 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     let member = line[s..].starts_with(b"self.")
         || line[s..].starts_with(b"this.")
         || s > 0 && line[s - 1] == b'@';
-    if (subscript || member)
+    // A tuple unpacked: `username, secret_password = user_pass`.
+    let tuple = s >= 2 && &line[s - 2..s] == b", ";
+    if (subscript || member || tuple)
         && quote.is_none()
         && line[q] == b'='
         && op == 1
@@ -446,6 +448,12 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
             .is_some_and(|&b| b.is_ascii_alphabetic() || b == b'_')
     {
         return None;
+    }
+    // A tuple assigned literals, `username, password = "admin", "VALUE"`: the item in the
+    // name's place.
+    if tuple && quote.is_some() && line[q] == b'=' && op == 1 {
+        let (a, b) = tuple_item(line, v - 1, tuple_place(line, s))?;
+        return value(line, s, a, b, strength, &lname, false);
     }
     // The shell's command substitution of an `echo` or a `printf` (`TOKEN=$(echo …)`): what it
     // prints.
@@ -598,6 +606,40 @@ fn dockerfile_env(line: &[u8], s: usize) -> bool {
     let from = line_start(line, s).min(before.len());
     matches!(line[from..before.len()].trim_ascii(), b"" | b"+" | b"-")
         || before.trim_ascii_end().ends_with(b" :")
+}
+
+/// The place of the name at `s` in a tuple being assigned (`a, b, NAME = …`: 2).
+fn tuple_place(line: &[u8], s: usize) -> usize {
+    let (mut k, mut at) = (0, s);
+    while at >= 2 && &line[at - 2..at] == b", " && k < 16 {
+        let end = at - 2;
+        let w = line[..end]
+            .iter()
+            .rposition(|&b| !(b.is_ascii_alphanumeric() || b == b'_' || b == b'.'))
+            .map_or(0, |p| p + 1);
+        if w == end {
+            break;
+        }
+        k += 1;
+        at = w;
+    }
+    k
+}
+
+/// The `k`th of the quoted items that start at `open` (`"admin", "VALUE"`), without quotes.
+fn tuple_item(line: &[u8], mut open: usize, k: usize) -> Option<(usize, usize)> {
+    for i in 0..=k {
+        let q = *line.get(open).filter(|&&b| b == b'"' || b == b'\'')?;
+        let end = run_end(line, open + 1, Some(q));
+        if i == k {
+            return Some((open + 1, end));
+        }
+        if line.get(end) != Some(&q) || line.get(end + 1) != Some(&b',') {
+            return None;
+        }
+        open = blanks(line, end + 2);
+    }
+    None
 }
 
 /// Whether the name at `s` is documented as a parameter: Sphinx's `:param [TYPE] NAME:` and

@@ -175,6 +175,16 @@ fn sentence(v: &[u8]) -> bool {
     words.count() >= 6 && prose >= if point { 2 } else { 3 }
 }
 
+/// Whether a token family's value is a literal of code rather than a value (`pwd=None,` for
+/// ODBC's row in a function's signature).
+pub(crate) fn code_literal(v: &[u8]) -> bool {
+    let v = trim_value(v).to_ascii_lowercase();
+    matches!(
+        v.as_slice(),
+        b"none" | b"null" | b"nil" | b"undefined" | b"true" | b"false"
+    )
+}
+
 /// Whether a value could be a secret rather than code, a type, a placeholder or prose.
 pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
     let Some(&first) = v.first() else {
@@ -315,6 +325,17 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
         // for this API, path, and method."`): a sentence of six words or more, with a point
         // and words of prose.
         if sentence(v) {
+            return false;
+        }
+        // A header's name (`Access-Control-Allow-Credentials`, `X-Api-Key`).
+        if v.contains(&b'-')
+            && v.split(|&b| b == b'-').all(|w| {
+                capitalised_words(w) || {
+                    w.first().is_some_and(u8::is_ascii_uppercase)
+                        && w[1..].iter().all(u8::is_ascii_lowercase)
+                }
+            })
+        {
             return false;
         }
         // After a weak name a plain word is prose or code (`auth: enabled`, `api_key: Config`);
