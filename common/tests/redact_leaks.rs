@@ -3043,7 +3043,8 @@ fn parameters_stored_and_documented_stay_intact() {
 }
 
 /// An API key given as a URL's `key` parameter (Google's Maps and YouTube APIs, many others:
-/// `?key=VALUE`, `&key=VALUE`), and a secret set by `npx convex env set NAME VALUE`.
+/// `?key=VALUE`, `&key=VALUE`), a secret set by `npx convex env set NAME VALUE`, and Snyk's
+/// `snyk config set api=TOKEN`.
 #[test]
 fn a_urls_key_parameter_and_convex_env_set_are_redacted() {
     let cases = [
@@ -3053,6 +3054,13 @@ fn a_urls_key_parameter_and_convex_env_set_are_redacted() {
         "npx convex env set OPENAI_API_KEY @@",
     ];
     each_redacted(&with_stream_json(&cases, &['"'], |c| format!("$ {c}\nok")));
+    // Snyk's `config set api=TOKEN`: its token is a UUID, a run of token bytes.
+    let snyk = [
+        "snyk config set api=@@",
+        "npx snyk config set api=@@",
+        "curl https://example.com/a?key=@@?key=@@",
+    ];
+    each_long_redacted(&with_stream_json(&snyk, &['"'], |c| format!("$ {c}\nok")));
 }
 
 /// What they must leave alone: a `key` that names (a sort key, a cache key, a map's key), a

@@ -803,8 +803,15 @@ pub(crate) struct Finders {
     /// that matters: literals that overlap lie in one name, which is judged whole, and the
     /// special literals (`://`, `-----BEGIN`, `earer`, …) overlap no other literal's end.
     pub keywords: Literals,
+    /// The places of secrets that no name marks ([`PLACES`]), searched only in the lines
+    /// matched rule by rule.
+    pub places: Literals,
     pub anchors: Anchors,
 }
+
+/// Where a secret is given with no name before it: a tool's token after its `login` (`wandb
+/// login KEY`, `cargo login TOKEN`), a URL's `key` parameter, Snyk's `config set api=TOKEN`.
+pub(crate) const PLACES: &[&str] = &[" login ", "?key=", "&key=", "config set api="];
 
 /// Whether an anchor found at `at` in `hay` counts. A short anchor that begins with a letter or
 /// digit (`SK`, `pat`, `re_`) must begin a word, or follow a JSON escape (`\nghp_`): inside a

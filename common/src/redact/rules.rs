@@ -212,6 +212,7 @@ impl Rules {
         );
         let finders = Finders {
             keywords: prefilter::Literals::new(prefilter::KEYWORDS),
+            places: prefilter::Literals::new(prefilter::PLACES),
             anchors: prefilter::Anchors {
                 pairs: prefilter::Pairs::new(&exact),
                 exact: automaton(&exact, false),
@@ -408,22 +409,19 @@ impl Rules {
                 }
             }
         });
-        // A URL's `key` parameter (`?key=VALUE`).
-        if memchr::memmem::find(view, b"key=").is_some() {
-            for f in context::url_keys(view) {
-                push(&mut found, f.start, f.end, self.context_rule(b"key"), f.ctx);
+        // Secrets given with no name, found by their place: a tool's token after its `login`
+        // (`wandb login KEY`), a URL's `key` parameter (`?key=VALUE`), Snyk's `config set
+        // api=TOKEN`. One search of the line for all of them.
+        self.finders.places.each(view, |s, e| {
+            let (f, name): (_, &[u8]) = match &view[s..e] {
+                b" login " => (context::login_token(view, s), b"token"),
+                b"config set api=" => (context::snyk_api(view, s, e), b"token"),
+                _ => (context::url_key_at(view, e), b"key"),
+            };
+            if let Some(f) = f {
+                push(&mut found, f.start, f.end, self.context_rule(name), f.ctx);
             }
-        }
-        // A tool's token after its `login` (`wandb login KEY`): no name, found by its place.
-        for f in context::login_tokens(view) {
-            push(
-                &mut found,
-                f.start,
-                f.end,
-                self.context_rule(b"token"),
-                f.ctx,
-            );
-        }
+        });
         for caps in self.url.captures_iter(view) {
             let Some(u) = caps.get(1) else { continue };
             // A token as the user, no password or GitHub's `x-oauth-basic` in its place

@@ -618,7 +618,7 @@ const LOGIN_TOKENS: &[(&[u8], &[&[u8]])] = &[
 /// The token given to one of [`LOGIN_TOKENS`]' tools at `hit`, the blank before `login `: the
 /// first argument that is neither a flag nor a flag's value. Judged as after a weak name, as
 /// `vault login`'s: `wandb login once` is prose.
-pub(super) fn login_token(line: &[u8], hit: usize) -> Option<Found> {
+pub(crate) fn login_token(line: &[u8], hit: usize) -> Option<Found> {
     // The program's word first, a few bytes back: most `login`s are another tool's.
     let floor = hit.saturating_sub(64);
     let w = line[floor..hit]
@@ -672,6 +672,14 @@ pub(crate) fn token_after_login(hay: &[u8], s: usize) -> bool {
 
 #[cold]
 fn login_before(hay: &[u8], s: usize) -> bool {
+    // Snyk's `config set api=TOKEN`: the run starts at `api=`.
+    if s >= 11
+        && hay[..s].ends_with(b"config set ")
+        && hay[s..].starts_with(b"api=")
+        && let Some(f) = snyk_api(hay, s - 11, s + 4)
+    {
+        return f.start == s + 4;
+    }
     let floor = s.saturating_sub(LOGIN_REACH);
     memchr::memmem::rfind(&hay[floor..s], b" login ")
         .and_then(|p| login_token(hay, floor + p))
@@ -681,9 +689,19 @@ fn login_before(hay: &[u8], s: usize) -> bool {
 /// How far before a token its `login` may be: the tool's flags between them.
 const LOGIN_REACH: usize = 96;
 
-/// Every token given to `TOOL login` on `line` (see [`login_token`]).
-pub(crate) fn login_tokens(line: &[u8]) -> impl Iterator<Item = Found> + '_ {
-    memchr::memmem::find_iter(line, b" login ").filter_map(|hit| login_token(line, hit))
+/// Snyk's `snyk config set api=TOKEN`, `s..e` at `config set api=`: the token, judged as
+/// after a weak name.
+pub(crate) fn snyk_api(line: &[u8], s: usize, e: usize) -> Option<Found> {
+    let before = line[..s].strip_suffix(b" ")?;
+    let w = before
+        .iter()
+        .rposition(|&b| matches!(b, b' ' | b'\t' | b'"' | b'\'' | b';' | b'&' | b'|' | b'('))
+        .map_or(0, |p| p + 1);
+    if program(&before[w..]) != b"snyk" {
+        return None;
+    }
+    let (a, b) = quoted_or_word(line, e);
+    value(line, s, a, b, Strength::Weak, b"token", false)
 }
 
 /// A tool that takes its token as an argument after a subcommand that names it.

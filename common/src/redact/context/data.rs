@@ -498,51 +498,30 @@ pub(crate) fn value_line(line: &[u8], st: Strength, next: NextLine) -> Option<(u
 pub(crate) fn url_key(url: &[u8]) -> Option<(usize, usize)> {
     memchr::memmem::find_iter(url, b"key=")
         .filter(|&k| k > 0 && matches!(url[k - 1], b'?' | b'&'))
-        .find_map(|k| {
-            let v = k + 4;
-            let end = url[v..]
-                .iter()
-                .position(|b| {
-                    b.is_ascii_whitespace()
-                        || matches!(
-                            b,
-                            b'&' | b'#' | b'"' | b'\'' | b'`' | b'<' | b'>' | b')' | b'\\'
-                        )
-                })
-                .map_or(url.len(), |p| v + p);
-            (end > v && plausible(&url[v..end], Strength::Weak)).then_some((v, end))
-        })
+        .find_map(|k| url_key_at(url, k + 4).map(|f| (f.start, f.end)))
 }
 
-/// Every `key` parameter of a URL on `line` (see [`url_key`]), each after its `://`.
-pub(crate) fn url_keys(line: &[u8]) -> Vec<Found> {
-    let mut found = Vec::new();
-    // Each URL read once, to its end (a blank, a quote), at most 2 KiB: a `://` inside one
-    // read is passed over.
-    let mut next = 0;
-    for at in memchr::memmem::find_iter(line, b"://") {
-        if at < next {
-            continue;
-        }
-        let from = at + 3;
-        let reach = line.len().min(from + 2048);
-        let end = line[from..reach]
-            .iter()
-            .position(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'<' | b'>'))
-            .map_or(reach, |p| from + p);
-        next = end;
-        let mut url = &line[from..end];
-        let mut base = from;
-        while let Some((a, b)) = url_key(url) {
-            found.push(Found {
-                ctx: base + a - 4,
-                start: base + a,
-                end: base + b,
-                list: None,
-            });
-            url = &url[b..];
-            base += b;
-        }
-    }
-    found
+/// The value of a URL's `key` parameter whose value starts at `v` (see [`url_key`]), at most
+/// [`URL_KEY_REACH`] bytes.
+pub(crate) fn url_key_at(line: &[u8], v: usize) -> Option<Found> {
+    let reach = line.len().min(v + URL_KEY_REACH);
+    let end = line[v..reach]
+        .iter()
+        .position(|b| {
+            b.is_ascii_whitespace()
+                || matches!(
+                    b,
+                    b'&' | b'?' | b'#' | b'"' | b'\'' | b'`' | b'<' | b'>' | b')' | b'\\'
+                )
+        })
+        .map_or(reach, |p| v + p);
+    (end > v && plausible(&line[v..end], Strength::Weak)).then_some(Found {
+        ctx: v - 4,
+        start: v,
+        end,
+        list: None,
+    })
 }
+
+/// Longest value of a URL's `key` parameter read.
+const URL_KEY_REACH: usize = 512;

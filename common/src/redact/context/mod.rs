@@ -23,9 +23,9 @@ mod tables;
 mod text;
 mod values;
 
-pub(crate) use clients::{login_tokens, next_password_flag, token_after_login};
+pub(crate) use clients::{login_token, next_password_flag, snyk_api, token_after_login};
 use data::beside;
-pub(crate) use data::{NextLine, name_given_as_data, url_key, url_keys, value_line};
+pub(crate) use data::{NextLine, name_given_as_data, url_key, url_key_at, value_line};
 pub(crate) use lists::next_in_list;
 pub(crate) use names::{Strength, classify, name_byte, parent_qualified, secret_env_name};
 use tables::table_row;
