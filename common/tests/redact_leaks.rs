@@ -3120,3 +3120,18 @@ fn defaults_names_with_digits_headers_and_tuples_stay_intact() {
         "password = \"[REDACTED]\""
     );
 }
+
+/// Names about a secret that end in a handler, a manager or a helper (`HTTPBasicAuthHandler`,
+/// `HTTPPasswordMgr`, `credential_helper`), and a signed small number (`self._tokenStartLine =
+/// -1`): no value follows them (six's table of moved attributes lost its module names).
+#[test]
+fn handlers_managers_and_signed_numbers_stay_intact() {
+    each_kept(&[
+        "    MovedAttribute(\"HTTPBasicAuthHandler\", \"urllib2\", \"urllib.request\"),",
+        "    MovedAttribute(\"HTTPPasswordMgr\", \"urllib2\", \"urllib.request\"),",
+        "credential_helper = \"osxkeychain\"",
+        "        self._tokenStartLine = -1",
+        "        self._tokenStartColumn = +1",
+    ]);
+    each_redacted(&["\"auth_token\": \"@@\"", "HTTP_PASSWORD=@@"]);
+}

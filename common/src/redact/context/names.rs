@@ -155,8 +155,13 @@ pub(super) const ABOUT: &[&[u8]] = &[
     b"mode",
     b"format",
     // A store of secrets (`secret_manager`, `PasswordManager`; AWS's `secretsmanager` is
-    // one word, judged below).
+    // one word, judged below), what handles or fetches one (`HTTPBasicAuthHandler`,
+    // `HTTPPasswordMgr`, git's `credential.helper`).
     b"manager",
+    b"mgr",
+    b"handler",
+    b"handlers",
+    b"helper",
     b"policy",
     b"length",
     b"len",

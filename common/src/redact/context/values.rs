@@ -272,8 +272,10 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
     if v.len() <= 5 && v.iter().all(u8::is_ascii_lowercase) {
         return false;
     }
-    // A small count (`"github_token": 2` in a table of rule hits); four digits can be a PIN.
-    if v.len() <= 3 && v.iter().all(u8::is_ascii_digit) {
+    // A small count (`"github_token": 2` in a table of rule hits), with its sign too
+    // (`self._tokenStartLine = -1`); four digits can be a PIN.
+    let unsigned = v.strip_prefix(b"-").or(v.strip_prefix(b"+")).unwrap_or(v);
+    if !unsigned.is_empty() && unsigned.len() <= 3 && unsigned.iter().all(u8::is_ascii_digit) {
         return false;
     }
     let alpha = v.iter().all(u8::is_ascii_alphabetic);
