@@ -428,14 +428,14 @@ impl NameMemo {
 }
 
 /// How far after a `://` its URL is read for user-info or a `key` parameter.
-const URL_REACH: usize = 2048;
+const URL_REACH: usize = 512;
 
 /// Whether a keyword hit at `hit` in `buf` is worth a closer look.
 pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMemo) -> bool {
     match lit {
         b"://" => {
             // User-info, `scheme://user:pass@host`, before the path; or a `key` parameter
-            // (`?key=VALUE`, `&key=VALUE`) before the next blank or quote, at most 2 KiB on.
+            // (`?key=VALUE`, `&key=VALUE`) before the next blank or quote, at most 512 bytes on.
             let rest = &buf[hit + 3..buf.len().min(hit + 3 + URL_REACH)];
             let end = rest
                 .iter()

@@ -385,7 +385,13 @@ impl Rules {
         // identifier after a service's name (`elasticloadbalancing:DescribeLoadBalancers`).
         found.extend(shaped.into_iter().filter(|s| {
             let v = &view[s.start..s.end];
-            !context::placeholder(v) && !context::capitalised_words(v) && !context::code_literal(v)
+            // (Only glued to `service:`, IAM's form: a passphrase of words is a value.)
+            let action = s.start >= 2
+                && view[s.start - 1] == b':'
+                && view[s.start - 2].is_ascii_alphanumeric();
+            !context::placeholder(v)
+                && (!action || !context::capitalised_words(v))
+                && !context::code_literal(v)
         }));
         for (i, p) in self.extra.iter().enumerate() {
             collect(p, view, self.extra_base + i, &mut found);

@@ -515,7 +515,10 @@ pub(crate) fn url_key_at(line: &[u8], v: usize) -> Option<Found> {
                 )
         })
         .map_or(reach, |p| v + p);
-    (end > v && plausible(&line[v..end], Strength::Weak)).then_some(Found {
+    let key = &line[v..end];
+    // An object's path or a cache key (`?key=uploads/2024/report.pdf`, `user:42:profile`).
+    let named = key.iter().any(|b| matches!(b, b'/' | b':' | b'%'));
+    (end > v && !named && plausible(key, Strength::Weak)).then_some(Found {
         ctx: v - 4,
         start: v,
         end,

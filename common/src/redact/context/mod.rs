@@ -426,7 +426,15 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     }
     // Python's f-string with a field (`f"AWS {key}:{signature}"`, `f'Bearer {token}'`): the
     // secret is a variable's, put in when the code runs.
-    if fstring && line[v..run_end(line, v, quote)].contains(&b'{') {
+    if fstring && {
+        let body = &line[v..run_end(line, v, quote)];
+        let lead = body.iter().position(|&b| b == b' ').map_or(0, |p| p + 1);
+        body.first() == Some(&b'{')
+            || body.get(lead) == Some(&b'{')
+                && body[..lead.saturating_sub(1)]
+                    .iter()
+                    .all(u8::is_ascii_alphabetic)
+    } {
         return None;
     }
     // Code that assigns a variable to a secret's key or an object's member:
@@ -437,15 +445,26 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         || line[s..].starts_with(b"this.")
         || s > 0 && line[s - 1] == b'@';
     // A tuple unpacked: `username, secret_password = user_pass`.
-    let tuple = s >= 2 && &line[s - 2..s] == b", ";
+    // (Only names and commas before it on its line: `host = db, password = …` is a log's
+    // pairs.)
+    let tuple = s >= 2 && &line[s - 2..s] == b", " && !line[line_start(line, s)..s].contains(&b'=');
+    // A variable's name: letters and `_`, no digit (a token is random, `e3b0c442…`).
+    let variable = {
+        let w = &line[v..];
+        let n = w
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b == b'.')
+            .count();
+        n > 0
+            && (w[0].is_ascii_alphabetic() || w[0] == b'_')
+            && !w[..n].iter().any(u8::is_ascii_digit)
+    };
     if (subscript || member || tuple)
         && quote.is_none()
         && line[q] == b'='
         && op == 1
         && line.get(q + 1) == Some(&b' ')
-        && line
-            .get(v)
-            .is_some_and(|&b| b.is_ascii_alphabetic() || b == b'_')
+        && variable
     {
         return None;
     }
@@ -946,12 +965,18 @@ mod tests {
             assert!(plausible(v.as_bytes(), Strength::Strong), "{v}");
         }
         // Numbers joined by two points or more: a version, an address, an object identifier.
-        for v in ["10.0.0.12345", "1.3.6.1.5.5.7.3.1", "2.14.1"] {
+        for v in ["10.0.0.123", "1.3.6.1.5.5.7.3.1", "2.14.1"] {
             assert!(!plausible(v.as_bytes(), Strength::Weak), "{v}");
             assert!(plausible(v.as_bytes(), Strength::Strong), "{v}");
         }
         // Not a quantity: letters, nothing on one side, an empty part.
-        for v in ["5.28abc", "12345678.", ".12345678", "1..2345678"] {
+        for v in [
+            "10.0.0.12345",
+            "5.28abc",
+            "12345678.",
+            ".12345678",
+            "1..2345678",
+        ] {
             assert_eq!(
                 plausible(v.as_bytes(), Strength::Weak),
                 plausible(v.replace('.', "").as_bytes(), Strength::Weak),

@@ -232,7 +232,8 @@ pub(crate) fn classify(name: &[u8]) -> Option<Strength> {
                 // A list of keys says whose they are (`api_keys`, `AccessKeys`): `SortKeys`,
                 // `ConditionKeys` and `PrimaryKeys` list names.
                 || p.eq_ignore_ascii_case(b"keys")
-                    && prev.is_some_and(|q| eq_any(q, KEY_QUALIFIERS))
+                    && (prev.is_some_and(|q| eq_any(q, KEY_QUALIFIERS))
+                        || i == n - 1 && n > 1 && !name.iter().any(u8::is_ascii_lowercase))
                 || p.eq_ignore_ascii_case(b"string")
                     && prev.is_some_and(|q| q.eq_ignore_ascii_case(b"connection"))
                 || (ends_ci(p, b"token") && p.len() > 5)

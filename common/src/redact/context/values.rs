@@ -231,8 +231,7 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
     // Another variable's or constant's name that names a secret (`password=KEY_PASSWORD`).
     if v.contains(&b'_')
         && v[0].is_ascii_uppercase()
-        && v.iter()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_')
+        && v.iter().all(|b| b.is_ascii_uppercase() || *b == b'_')
         && super::names::classify(v).is_some()
     {
         return false;
@@ -329,17 +328,6 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
         if sentence(v) {
             return false;
         }
-        // A header's name (`Access-Control-Allow-Credentials`, `X-Api-Key`).
-        if v.contains(&b'-')
-            && v.split(|&b| b == b'-').all(|w| {
-                capitalised_words(w) || {
-                    w.first().is_some_and(u8::is_ascii_uppercase)
-                        && w[1..].iter().all(u8::is_ascii_lowercase)
-                }
-            })
-        {
-            return false;
-        }
         // After a weak name a plain word is prose or code (`auth: enabled`, `api_key: Config`);
         // keys have digits, symbols or length.
         if alpha && v.len() < 16 {
@@ -369,7 +357,7 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
         // numbers joined by two points or more.
         if v.iter().filter(|&&b| b == b'.').count() >= 2
             && v.split(|&b| b == b'.')
-                .all(|g| !g.is_empty() && g.iter().all(u8::is_ascii_digit))
+                .all(|g| (1..=3).contains(&g.len()) && g.iter().all(u8::is_ascii_digit))
         {
             return false;
         }
