@@ -619,22 +619,9 @@ const LOGIN_TOKENS: &[(&[u8], &[&[u8]])] = &[
 /// first argument that is neither a flag nor a flag's value. Judged as after a weak name, as
 /// `vault login`'s: `wandb login once` is prose.
 pub(crate) fn login_token(line: &[u8], hit: usize) -> Option<Found> {
-    // The program's word first, a few bytes back: most `login`s are another tool's.
-    let floor = hit.saturating_sub(64);
-    let w = line[floor..hit]
-        .iter()
-        .rposition(|&b| {
-            matches!(
-                b,
-                b' ' | b'\t' | b'"' | b'\'' | b';' | b'&' | b'|' | b'(' | b'`'
-            )
-        })
-        .map_or(floor, |p| floor + p + 1);
-    let prog = program(&line[w..hit]);
+    // The program's word first: most `login`s are another tool's.
+    let (prog, _) = command_word_before(line, hit)?;
     let &(_, valued) = LOGIN_TOKENS.iter().find(|(p, _)| *p == prog)?;
-    if !starts_command_word(line, w) {
-        return None;
-    }
     let end = command_end(line, hit);
     let mut args = words_at(line, hit + 7, end);
     while let Some((a, b)) = args.next() {
@@ -657,6 +644,23 @@ pub(crate) fn login_token(line: &[u8], hit: usize) -> Option<Found> {
         );
     }
     None
+}
+
+/// The program of the command word that ends at `end` (a blank after it), and where the word
+/// starts: looked for at most 64 bytes back (a program's path is short), and only where a
+/// command may start ([`starts_command_word`]).
+fn command_word_before(line: &[u8], end: usize) -> Option<(&[u8], usize)> {
+    let floor = end.saturating_sub(64);
+    let w = line[floor..end]
+        .iter()
+        .rposition(|&b| {
+            matches!(
+                b,
+                b' ' | b'\t' | b'"' | b'\'' | b';' | b'&' | b'|' | b'(' | b'`'
+            )
+        })
+        .map_or(floor, |p| floor + p + 1);
+    starts_command_word(line, w).then(|| (program(&line[w..end]), w))
 }
 
 /// Whether the run of token bytes at `s` (after a blank, or a quote after one) is the token of
@@ -692,12 +696,7 @@ const LOGIN_REACH: usize = 96;
 /// Snyk's `snyk config set api=TOKEN`, `s..e` at `config set api=`: the token, judged as
 /// after a weak name.
 pub(crate) fn snyk_api(line: &[u8], s: usize, e: usize) -> Option<Found> {
-    let before = line[..s].strip_suffix(b" ")?;
-    let w = before
-        .iter()
-        .rposition(|&b| matches!(b, b' ' | b'\t' | b'"' | b'\'' | b';' | b'&' | b'|' | b'('))
-        .map_or(0, |p| p + 1);
-    if program(&before[w..]) != b"snyk" {
+    if s == 0 || line[s - 1] != b' ' || command_word_before(line, s - 1)?.0 != b"snyk" {
         return None;
     }
     let (a, b) = quoted_or_word(line, e);

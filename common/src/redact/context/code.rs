@@ -5,10 +5,13 @@
 //! string = "…"`), Terraform's `variable "db_password" { default = "…" }`, defaults after a
 //! lookup (`process.env.X || "…"`), credentials' constructors (`HTTPBasicAuth("user", "…")`,
 //! `auth=("user", "…")`, `CURLOPT_USERPWD, "user:…"`), a login call's password
-//! (`smtp.login(user, "…")`) and PowerShell's `ConvertTo-SecureString "…" -AsPlainText`.
+//! (`smtp.login(user, "…")`) and PowerShell's `ConvertTo-SecureString "…" -AsPlainText`; a
+//! tuple assigned literals (`user, password = "admin", "…"`). And code that names a secret
+//! without one: a variable assigned to a member, a subscript or a tuple, an f-string's field,
+//! a parameter's documentation.
 
 use super::names::Strength;
-use super::{Found, Named, blanks, quoted_or_word, run_end, value};
+use super::{Found, Named, blanks, line_start, quoted_or_word, run_end, value};
 
 /// The quoted string at `v` (its quotes left out), if one starts there and holds no blank: a
 /// label or a sentence (`"Enter your password"`) is no secret.
@@ -329,4 +332,89 @@ pub(super) fn signing_key(line: &[u8], at: usize, nth: usize) -> Option<Found> {
     }
     let (a, b) = quoted_word(line, super::after_string_prefix(line, v))?;
     literal(line, at, a, b, b"secret")
+}
+
+/// Whether the f-string body at `v` (its quote `quote`) puts a field where the value is: at
+/// its start, or after one scheme word (`f"{token}"`, `f'Bearer {token}'`); a literal before
+/// the field (`f'Tr0ub4dor&3{x}'`) is a value.
+pub(super) fn fstring_field(line: &[u8], v: usize, quote: Option<u8>) -> bool {
+    let body = &line[v..run_end(line, v, quote)];
+    let lead = body.iter().position(|&b| b == b' ').map_or(0, |p| p + 1);
+    body.first() == Some(&b'{')
+        || body.get(lead) == Some(&b'{')
+            && body[..lead.saturating_sub(1)]
+                .iter()
+                .all(u8::is_ascii_alphabetic)
+}
+
+/// Whether the name at `s` is an object's member (`self.secret_key`, `this.token`, Ruby's
+/// `@password`) or an item of a tuple being unpacked ([`tuple`]).
+pub(super) fn member_or_tuple(line: &[u8], s: usize) -> bool {
+    line[s..].starts_with(b"self.")
+        || line[s..].starts_with(b"this.")
+        || s > 0 && line[s - 1] == b'@'
+        || tuple(line, s)
+}
+
+/// Whether the name at `s` follows another in a tuple being assigned (`username,
+/// secret_password = …`): only names and commas before it on its line (`host = db, password =
+/// …` is a log's pairs).
+pub(super) fn tuple(line: &[u8], s: usize) -> bool {
+    s >= 2 && &line[s - 2..s] == b", " && !line[line_start(line, s)..s].contains(&b'=')
+}
+
+/// Whether a variable's name starts at `v`: letters, `_` and `.`, no digit (a token is
+/// random, `e3b0c442…`).
+pub(super) fn variable(line: &[u8], v: usize) -> bool {
+    let w = &line[v..];
+    let n = w
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b == b'.')
+        .count();
+    n > 0 && (w[0].is_ascii_alphabetic() || w[0] == b'_') && !w[..n].iter().any(u8::is_ascii_digit)
+}
+
+/// The place of the name at `s` in a tuple being assigned (`a, b, NAME = …`: 2).
+pub(super) fn tuple_place(line: &[u8], s: usize) -> usize {
+    let (mut k, mut at) = (0, s);
+    while at >= 2 && &line[at - 2..at] == b", " && k < 16 {
+        let end = at - 2;
+        let w = line[..end]
+            .iter()
+            .rposition(|&b| !(b.is_ascii_alphanumeric() || b == b'_' || b == b'.'))
+            .map_or(0, |p| p + 1);
+        if w == end {
+            break;
+        }
+        k += 1;
+        at = w;
+    }
+    k
+}
+
+/// The `k`th of the quoted items that start at `open` (`"admin", "VALUE"`), without quotes.
+pub(super) fn tuple_item(line: &[u8], mut open: usize, k: usize) -> Option<(usize, usize)> {
+    for i in 0..=k {
+        let q = *line.get(open).filter(|&&b| b == b'"' || b == b'\'')?;
+        let end = run_end(line, open + 1, Some(q));
+        if i == k {
+            return Some((open + 1, end));
+        }
+        if line.get(end) != Some(&q) || line.get(end + 1) != Some(&b',') {
+            return None;
+        }
+        open = blanks(line, end + 2);
+    }
+    None
+}
+
+/// Whether the name at `s` is documented as a parameter: Sphinx's `:param [TYPE] NAME:` and
+/// `:type NAME:`, Javadoc's and JSDoc's `@param [{TYPE}] NAME`, the tag at most one word
+/// (the type) before the name.
+pub(super) fn documents_a_parameter(line: &[u8], s: usize) -> bool {
+    let window = &line[s.saturating_sub(64)..s];
+    [&b":param "[..], b":type ", b"@param "].iter().any(|tag| {
+        memchr::memmem::rfind(window, tag)
+            .is_some_and(|p| super::shell::words(&window[p + tag.len()..]).count() <= 1)
+    })
 }

@@ -238,7 +238,7 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         }
         None => return None,
     };
-    if documents_a_parameter(line, s) {
+    if code::documents_a_parameter(line, s) {
         return None; // `:param str secret_key: The secret key part of …`
     }
     let xml = s > 0 && line[s - 1] == b'<';
@@ -424,54 +424,22 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         quote = Some(c);
         v += 1;
     }
-    // Python's f-string with a field (`f"AWS {key}:{signature}"`, `f'Bearer {token}'`): the
-    // secret is a variable's, put in when the code runs.
-    if fstring && {
-        let body = &line[v..run_end(line, v, quote)];
-        let lead = body.iter().position(|&b| b == b' ').map_or(0, |p| p + 1);
-        body.first() == Some(&b'{')
-            || body.get(lead) == Some(&b'{')
-                && body[..lead.saturating_sub(1)]
-                    .iter()
-                    .all(u8::is_ascii_alphabetic)
-    } {
-        return None;
-    }
-    // Code that assigns a variable to a secret's key or an object's member:
-    // `headers['Authorization'] = signature`, `ENV["API_KEY"] = key_from_vault`,
-    // `self.secret_key = secret_key`, Ruby's `@password = password` (a literal is quoted; the
-    // shell allows no blanks around its `=`).
-    let member = line[s..].starts_with(b"self.")
-        || line[s..].starts_with(b"this.")
-        || s > 0 && line[s - 1] == b'@';
-    // A tuple unpacked: `username, secret_password = user_pass`.
-    // (Only names and commas before it on its line: `host = db, password = …` is a log's
-    // pairs.)
-    let tuple = s >= 2 && &line[s - 2..s] == b", " && !line[line_start(line, s)..s].contains(&b'=');
-    // A variable's name: letters and `_`, no digit (a token is random, `e3b0c442…`).
-    let variable = {
-        let w = &line[v..];
-        let n = w
-            .iter()
-            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b == b'.')
-            .count();
-        n > 0
-            && (w[0].is_ascii_alphabetic() || w[0] == b'_')
-            && !w[..n].iter().any(u8::is_ascii_digit)
-    };
-    if (subscript || member || tuple)
-        && quote.is_none()
-        && line[q] == b'='
-        && op == 1
-        && line.get(q + 1) == Some(&b' ')
-        && variable
+    // Code whose value is put in when it runs: an f-string's field (`f'Bearer {token}'`), a
+    // variable assigned to a subscript, a member or a tuple (`self.secret_key = secret_key`).
+    if fstring && code::fstring_field(line, v, quote)
+        || quote.is_none()
+            && line[q] == b'='
+            && op == 1
+            && line.get(q + 1) == Some(&b' ')
+            && (subscript || code::member_or_tuple(line, s))
+            && code::variable(line, v)
     {
         return None;
     }
     // A tuple assigned literals, `username, password = "admin", "VALUE"`: the item in the
     // name's place.
-    if tuple && quote.is_some() && line[q] == b'=' && op == 1 {
-        let (a, b) = tuple_item(line, v - 1, tuple_place(line, s))?;
+    if quote.is_some() && line[q] == b'=' && op == 1 && code::tuple(line, s) {
+        let (a, b) = code::tuple_item(line, v - 1, code::tuple_place(line, s))?;
         return value(line, s, a, b, strength, &lname, false);
     }
     // The shell's command substitution of an `echo` or a `printf` (`TOKEN=$(echo …)`): what it
@@ -625,51 +593,6 @@ fn dockerfile_env(line: &[u8], s: usize) -> bool {
     let from = line_start(line, s).min(before.len());
     matches!(line[from..before.len()].trim_ascii(), b"" | b"+" | b"-")
         || before.trim_ascii_end().ends_with(b" :")
-}
-
-/// The place of the name at `s` in a tuple being assigned (`a, b, NAME = …`: 2).
-fn tuple_place(line: &[u8], s: usize) -> usize {
-    let (mut k, mut at) = (0, s);
-    while at >= 2 && &line[at - 2..at] == b", " && k < 16 {
-        let end = at - 2;
-        let w = line[..end]
-            .iter()
-            .rposition(|&b| !(b.is_ascii_alphanumeric() || b == b'_' || b == b'.'))
-            .map_or(0, |p| p + 1);
-        if w == end {
-            break;
-        }
-        k += 1;
-        at = w;
-    }
-    k
-}
-
-/// The `k`th of the quoted items that start at `open` (`"admin", "VALUE"`), without quotes.
-fn tuple_item(line: &[u8], mut open: usize, k: usize) -> Option<(usize, usize)> {
-    for i in 0..=k {
-        let q = *line.get(open).filter(|&&b| b == b'"' || b == b'\'')?;
-        let end = run_end(line, open + 1, Some(q));
-        if i == k {
-            return Some((open + 1, end));
-        }
-        if line.get(end) != Some(&q) || line.get(end + 1) != Some(&b',') {
-            return None;
-        }
-        open = blanks(line, end + 2);
-    }
-    None
-}
-
-/// Whether the name at `s` is documented as a parameter: Sphinx's `:param [TYPE] NAME:` and
-/// `:type NAME:`, Javadoc's and JSDoc's `@param [{TYPE}] NAME`, the tag at most one word
-/// (the type) before the name.
-fn documents_a_parameter(line: &[u8], s: usize) -> bool {
-    let window = &line[s.saturating_sub(64)..s];
-    [&b":param "[..], b":type ", b"@param "].iter().any(|tag| {
-        memchr::memmem::rfind(window, tag)
-            .is_some_and(|p| shell::words(&window[p + tag.len()..]).count() <= 1)
-    })
 }
 
 /// Whether the name at `s` is a field of an Amazon Resource Name (`arn:partition:service:…`),
