@@ -3190,3 +3190,104 @@ fn the_reviews_leaks_through_the_new_exemptions_are_redacted() {
         "GET http://localhost:3000/cache?key=user:42:profile 200",
     ]);
 }
+
+/// Windows' `net use` and `net user` typed in capitals or run as `net.exe` (Windows reads
+/// commands in any case), a workflow command's name in capitals (GitHub reads `::ADD-MASK::`
+/// as `::add-mask::`), MinIO's `mc admin user add ALIAS USER VALUE`, and a basic-auth password
+/// in Go's and Rust's raw strings.
+#[test]
+fn net_use_in_capitals_and_as_net_exe_minio_users_and_raw_strings_are_redacted() {
+    let cases = [
+        "NET USER alice @@ /ADD",
+        "net.exe user alice @@ /add",
+        "echo \"::ADD-MASK::@@\"",
+        "mc admin user add myminio alice @@",
+        "mc admin user add local/ svc-backup '@@' --insecure",
+        "mc --insecure admin user add myminio alice @@",
+        "req.SetBasicAuth(\"admin\", `@@`)",
+        ".basic_auth(\"admin\", Some(r\"@@\"))",
+        ".basic_auth(\"admin\", Some(r#\"@@\"#))",
+    ];
+    let mut all = with_stream_json(&cases, &['"', '\'', '`'], |c| format!("$ {c}\nok"));
+    let windows = [
+        r"NET USE \\fs01\share @@ /USER:CORP\admin",
+        r"NET USE Z: \\fs01\share @@ /PERSISTENT:NO",
+        r"net.exe use \\fs01\share @@ /user:CORP\admin",
+        r"C:\> net.exe use Z: \\fs01\share @@",
+        r"C:\Windows\System32> NET USE Z: \\fs01\share @@",
+    ];
+    all.extend(windows.iter().map(|c| c.to_string()));
+    all.extend(
+        windows
+            .iter()
+            .map(|c| tool_result(&format!("{c}\nThe command completed successfully."))),
+    );
+    each_redacted(&all);
+}
+
+/// What the rules above must leave alone.
+#[test]
+fn net_use_without_a_password_minio_listings_and_raw_names_stay_intact() {
+    each_kept(&[
+        r"NET USE Z: \\fs01\share /PERSISTENT:NO",
+        r"NET USE Z: /DELETE",
+        r"NET USE \\fs01\share * /USER:CORP\admin",
+        "NET USE",
+        "NET USER alice * /ADD",
+        "NET USER alice /ACTIVE:NO",
+        "THE INTERNET USE POLICY",
+        "net.exe use",
+        "magnet.exe use the settings",
+        "echo \"::ADD-MASK::$TOKEN\"",
+        "mc admin user add myminio alice",
+        "mc admin user list myminio",
+        "mc admin user info myminio alice",
+        "Use mc admin user add to create a user.",
+        "req.SetBasicAuth(user, pass)",
+        "let re = Regex::new(r\"^[a-z]+$\")",
+    ]);
+}
+
+/// A key or a secret made by WireGuard's `wg genkey` or Node's `crypto.randomBytes()` and
+/// printed bare, as `openssl rand` prints one: redacted in the result and wherever it appears
+/// again; a public key derived in the same pipeline is no secret.
+#[test]
+fn a_wireguard_key_and_node_random_bytes_printed_bare_are_redacted() {
+    let secret = "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=";
+    let call = |command: &str| {
+        serde_json::json!({"type": "assistant", "message": {"role": "assistant", "content": [
+            {"type": "tool_use", "id": "toolu_01Wg", "name": "Bash",
+             "input": {"command": command, "description": "Make a key"}}]}})
+        .to_string()
+    };
+    let result = |text: &str| {
+        serde_json::json!({"type": "user", "message": {"role": "user", "content": [
+            {"tool_use_id": "toolu_01Wg", "type": "tool_result", "content": text}]}})
+        .to_string()
+    };
+    for command in [
+        "wg genkey",
+        "wg genkey | tee /etc/wireguard/private.key",
+        "umask 077; wg genkey | sudo tee /etc/wireguard/wg0.key",
+        "node -e \"console.log(require('crypto').randomBytes(32).toString('base64'))\"",
+        "node -e 'console.log(crypto.randomBytes(48).toString(\"hex\"))'",
+        "node -p \"require('crypto').randomBytes(32).toString('base64url')\"",
+    ] {
+        let text = format!(
+            "{}\n{}\nPrivateKey was {secret} once\n",
+            call(command),
+            result(&format!("{secret}\n"))
+        );
+        let out = red(&text);
+        assert!(!contains(out.as_bytes(), secret), "{command}:\n{out}");
+    }
+    for command in [
+        "wg genkey | tee private.key | wg pubkey",
+        "wg pubkey < private.key",
+        "wg show wg0 public-key",
+        "node -e \"console.log(process.version)\"",
+    ] {
+        let text = format!("{}\n{}\n", call(command), result(&format!("{secret}\n")));
+        assert_eq!(red(&text), text, "{command}");
+    }
+}

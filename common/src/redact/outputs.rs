@@ -7,7 +7,8 @@
 //!
 //! The call's line is read when the redactor looks at it for other evidence, as it does for
 //! nearly every such command: a keyword of a secret's name is in it (`secret`, `password`,
-//! `token`, `auth`, `_KEY`, `pass`, `credential`). A search for the calls themselves over every
+//! `token`, `auth`, `_KEY`, `pass`, `credential`), or one of the few literals kept for the
+//! commands that name none (`openssl`, `wg genkey`, Node's `randomBytes`). A search for the calls themselves over every
 //! byte (`"name":"Bash"`) cost 3.6 % of a pass, and a look at every long run for a call's id
 //! (`toolu_…`) 0.8 %: neither is made.
 
@@ -114,6 +115,17 @@ pub(crate) fn prints_a_secret(command: &str) -> bool {
     {
         return true;
     }
+    // Node's `node -e "console.log(require('crypto').randomBytes(32).toString('hex'))"`, or
+    // `node -p` (which prints what it evaluates).
+    if command.trim_start().starts_with("node ")
+        && command.contains("randomBytes(")
+        && (command.contains("console.log(") || command.contains(" -p "))
+    {
+        return true;
+    }
+    // WireGuard's private key, unless the public key derived from it is what is printed
+    // (`wg genkey | tee private.key | wg pubkey`).
+    let public = command.contains("wg pubkey");
     command
         .split(['|', ';', '&', '\n', '(', ')', '`'])
         .any(|segment| {
@@ -121,7 +133,10 @@ pub(crate) fn prints_a_secret(command: &str) -> bool {
                 .split_whitespace()
                 .map(|w| w.trim_matches(|c| c == '"' || c == '\''))
                 .collect();
-            reads_a_secret(&words)
+            match words.as_slice() {
+                ["wg", "genkey", ..] => !public,
+                _ => reads_a_secret(&words),
+            }
         })
 }
 

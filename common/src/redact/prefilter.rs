@@ -206,7 +206,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "$y$",
     "hooks.slack",
     "net use",
-    "pwd",
+    ".exe use",
     "ied by",
     "Pass",
     "-----BEGIN",
@@ -214,9 +214,9 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "_pat",
     "dsn",
     "-key",
-    "-KEY",
+    "mBytes",
     ".key",
-    "AUTH",
+    "admin user",
     "$apr1$",
     "TP(",
     "jwt.",
@@ -333,6 +333,18 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "KEY=",
     "mask::",
     " -U ",
+    // Windows' `NET USE`/`NET USER` in capitals and `net.exe use`, MinIO's `mc admin user add`
+    // and a workflow command's name in capitals (`::ADD-MASK::`), placed by `keyword_layout.py`:
+    // swapped in where `pwd` and `AUTH` were, or appended.
+    "NET USE",
+    "pwd",
+    "AUTH",
+    "MASK::",
+    // `wg genkey` and Node's `randomBytes(…)`, commands that print a secret they make
+    // (`outputs::prints_a_secret`), placed by `keyword_layout.py`: appended, and swapped in
+    // where `-KEY` was.
+    "nkey",
+    "-KEY",
 ];
 
 /// Services of the case-insensitive rows whose values can be shorter than a run (Dropbox's 15
@@ -495,10 +507,18 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         // A signing secret given to `jwt.sign(…)`, `createHmac(…)`, `hmac.new(…)`: judged on
         // its line.
         b"jwt." | b"Hmac(" | b"mac.new(" => true,
-        // `net user NAME VALUE`, `net use \\HOST\SHARE VALUE`: judged on their lines.
-        b"net use" => true,
-        // GitHub Actions' `::add-mask::VALUE`.
-        b"mask::" => buf[..hit].ends_with(b"::add-"),
+        // `net user NAME VALUE`, `net use \\HOST\SHARE VALUE`, in capitals too, and
+        // `net.exe use`: judged on their lines.
+        b"net use" | b"NET USE" => true,
+        b".exe use" => hit >= 3 && buf[hit - 3..hit].eq_ignore_ascii_case(b"net"),
+        // GitHub Actions' `::add-mask::VALUE` (a workflow command's name in any case).
+        b"mask::" | b"MASK::" => hit >= 6 && buf[hit - 6..hit].eq_ignore_ascii_case(b"::add-"),
+        // Commands that print a key or a secret they make (`wg genkey`, Node's
+        // `crypto.randomBytes(…)`): their lines are read for the call (`outputs`).
+        b"nkey" => buf[..hit].ends_with(b" ge"),
+        b"mBytes" => buf[..hit].ends_with(b"rando"),
+        // MinIO's `mc admin user add ALIAS USER VALUE`: judged on its line.
+        b"admin user" => buf[hit + 10..].starts_with(b" add "),
         b"mqctl" => {
             let end = memchr::memchr(b'\n', &buf[hit..]).map_or(buf.len(), |p| hit + p);
             let rest = &buf[hit..end];

@@ -561,16 +561,72 @@ pub(super) fn mc_alias_set(line: &[u8], at: usize) -> Option<Found> {
     None
 }
 
-/// Windows' `net use [DEVICE] \\HOST\SHARE VALUE [/user:USER]`, `hit` at `net use`: the first
-/// word after the share that is not an option (`/user:…`, `/persistent:no`), unless it asks
-/// for the password (`*`). Judged as after a weak name: `net use Z: \\fs\public persistent`
-/// in prose gives no password.
-pub(super) fn net_use(line: &[u8], hit: usize) -> Option<Found> {
-    if !starts_command_word(line, hit) {
-        return None; // `internet use …`
+/// MinIO's `mc [FLAGS] admin user add ALIAS USER VALUE`, `hit` at `admin user add `: the third
+/// argument that is not a flag, judged as after a weak name (as `mc alias set`'s). The program's
+/// word is `mc` (a path to it too), its flags before `admin` (`--insecure`) passed over.
+pub(super) fn mc_admin_user_add(line: &[u8], hit: usize) -> Option<Found> {
+    if hit == 0 || !matches!(line[hit - 1], b' ' | b'\t') {
+        return None;
+    }
+    // Back over the program's flags (`--insecure`, `--config-dir=DIR`) to its word.
+    let mut words = words_at(line, command_start(line, hit), hit).collect::<Vec<_>>();
+    while words.last().is_some_and(|&(a, _)| line[a] == b'-') {
+        words.pop();
+    }
+    let &(a, b) = words.last()?;
+    if program(&line[a..b]) != b"mc" || !starts_command_word(line, a) {
+        return None;
     }
     let end = command_end(line, hit);
-    let mut ws = words_at(line, hit + 7, end);
+    let mut positional = 0;
+    for (a, b) in words_at(line, hit + 15, end) {
+        if line[a] == b'-' {
+            continue; // `--insecure`, `--json`: none of `user add`'s flags takes a value
+        }
+        positional += 1;
+        if positional == 3 {
+            let (va, vb) = quoted_or_word(line, a);
+            return value(line, hit, va, vb.min(b), Strength::Weak, b"secret", false);
+        }
+    }
+    None
+}
+
+/// Windows' `net use` or `net user` around the keyword hit at `hit` (`net use`, `NET USE` or
+/// `.exe use`): where the program's word starts, where its arguments start, and whether it is
+/// `net user`. Windows reads commands in any case, and `net.exe` is the same program; the
+/// program's word starts a command (`internet use …` and `planet user …` are prose), or
+/// follows a path's separator (`C:\Windows\System32\net.exe`).
+pub(super) fn net_command(line: &[u8], hit: usize) -> Option<(usize, usize, bool)> {
+    let ci = |at: usize, w: &[u8]| {
+        line.get(at..at + w.len())
+            .is_some_and(|x| x.eq_ignore_ascii_case(w))
+    };
+    let at = if ci(hit, b"net") {
+        hit
+    } else {
+        let at = hit.checked_sub(3)?;
+        ci(at, b"net.exe").then_some(at)?
+    };
+    let sub = at + if ci(at, b"net.exe") { 7 } else { 3 };
+    if line.get(sub) != Some(&b' ') || !ci(sub + 1, b"use") {
+        return None;
+    }
+    let user = matches!(line.get(sub + 4), Some(b'r' | b'R'));
+    let args = sub + 4 + usize::from(user);
+    let path = at > 0 && matches!(line[at - 1], b'\\' | b'/');
+    let ends = matches!(line.get(args), None | Some(b' ' | b'\t' | b'"' | b'\''));
+    ((starts_command_word(line, at) || path) && ends).then_some((at, args, user))
+}
+
+/// Windows' `net use [DEVICE] \\HOST\SHARE VALUE [/user:USER]`, `at` at the program's word,
+/// `args` where its arguments start (see [`net_command`]): the first word after the share that
+/// is not an option (`/user:…`, `/persistent:no`), unless it asks for the password (`*`).
+/// Judged as after a weak name: `net use Z: \\fs\public persistent` in prose gives no
+/// password.
+pub(super) fn net_use(line: &[u8], at: usize, args: usize) -> Option<Found> {
+    let end = command_end(line, at);
+    let mut ws = words_at(line, args, end);
     let mut share = ws.next()?;
     // A drive letter or `*` first.
     if !line[share.0..].starts_with(b"\\\\") {
@@ -584,17 +640,14 @@ pub(super) fn net_use(line: &[u8], hit: usize) -> Option<Found> {
         return None;
     }
     let (a, b) = quoted_or_word(line, a);
-    value(line, hit, a, b, Strength::Weak, b"password", false)
+    value(line, at, a, b, Strength::Weak, b"password", false)
 }
 
-/// Windows' `net user NAME VALUE [/add]`, `hit` at `net user`: the word after the name, unless
-/// it asks for the password (`*`) or is an option (`/active:no`).
-pub(super) fn net_user(line: &[u8], hit: usize) -> Option<Found> {
-    if !starts_command_word(line, hit) {
-        return None; // `planet user …`
-    }
-    let end = command_end(line, hit);
-    let name_at = blanks(&line[..end], hit + 8);
+/// Windows' `net user NAME VALUE [/add]`, `at` and `args` as for [`net_use`]: the word after
+/// the name, unless it asks for the password (`*`) or is an option (`/active:no`).
+pub(super) fn net_user(line: &[u8], at: usize, args: usize) -> Option<Found> {
+    let end = command_end(line, at);
+    let name_at = blanks(&line[..end], args);
     let (_, name_end) = quoted_or_word(line, name_at);
     let v = blanks(
         &line[..end],
@@ -604,7 +657,7 @@ pub(super) fn net_user(line: &[u8], hit: usize) -> Option<Found> {
         return None;
     }
     let (a, b) = quoted_or_word(line, v);
-    value(line, hit, a, b, Strength::Strong, b"password", false)
+    value(line, at, a, b, Strength::Strong, b"password", false)
 }
 
 /// Tools that take their token as the first argument after `login` (Weights & Biases' `wandb

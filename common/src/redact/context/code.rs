@@ -291,8 +291,24 @@ pub(super) fn password_argument(line: &[u8], at: usize, nth: usize) -> Option<Fo
     if line[v..].starts_with(b"Some(") {
         v = blanks(line, v + 5);
     }
-    let (a, b) = quoted_word(line, v)?;
+    let (a, b) = quoted_word(line, v).or_else(|| raw_string(line, v))?;
     value(line, at, a, b, Strength::Strong, b"password", false)
+}
+
+/// A raw string of one word at `v`, its delimiters left out: Go's `` `…` ``, Rust's `r"…"` and
+/// `r#"…"#`.
+fn raw_string(line: &[u8], v: usize) -> Option<(usize, usize)> {
+    let (open, close): (usize, &[u8]) = match line.get(v..)? {
+        [b'`', ..] => (1, b"`"),
+        [b'r', b'"', ..] => (2, b"\""),
+        [b'r', b'#', b'"', ..] => (3, b"\"#"),
+        _ => return None,
+    };
+    let a = v + open;
+    let n = line[a..]
+        .iter()
+        .position(|b| b.is_ascii_whitespace() || *b == close[0])?;
+    (n > 0 && line[a + n..].starts_with(close)).then_some((a, a + n))
 }
 
 /// Where the argument at `at` ends: at a comma or the closing bracket at its own depth, past

@@ -97,8 +97,16 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         Some(b'd') if rest.starts_with(b"dle config") && line[..hit].ends_with(b"bun") => {
             return registries::bundle_config(line, hit - 3);
         }
-        Some(b'm') if rest.starts_with(b"mask::") && line[..hit].ends_with(b"::add-") => {
+        Some(b'm' | b'M')
+            if rest.len() >= 6
+                && rest[..6].eq_ignore_ascii_case(b"mask::")
+                && hit >= 6
+                && line[hit - 6..hit].eq_ignore_ascii_case(b"::add-") =>
+        {
             return commands::add_mask(line, hit + 6);
+        }
+        Some(b'a') if rest.starts_with(b"admin user add ") => {
+            return clients::mc_admin_user_add(line, hit);
         }
         Some(b'v') if rest.starts_with(b"vault login") => {
             return clients::vault_login(line, hit);
@@ -108,11 +116,11 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         }
         _ => {}
     }
-    if line[hit..].starts_with(b"net user ") {
-        return clients::net_user(line, hit);
-    }
-    if line[hit..].starts_with(b"net use ") {
-        return clients::net_use(line, hit);
+    if let Some((at, args, user)) = clients::net_command(line, hit) {
+        return match user {
+            true => clients::net_user(line, at, args),
+            false => clients::net_use(line, at, args),
+        };
     }
     // A signing secret given to a JWT library or an HMAC as a string literal.
     if line[hit..].starts_with(b"jwt.") {
