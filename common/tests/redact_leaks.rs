@@ -3291,3 +3291,27 @@ fn a_wireguard_key_and_node_random_bytes_printed_bare_are_redacted() {
         assert_eq!(red(&text), text, "{command}");
     }
 }
+
+/// strongSwan's and Libreswan's `ipsec.secrets`: `SELECTORS : PSK "VALUE"`, quoted or not.
+#[test]
+fn an_ipsec_pre_shared_key_is_redacted() {
+    let cases = [
+        "%any %any : PSK \"@@\"",
+        "10.0.0.1 10.0.0.2 : PSK '@@'",
+        ": PSK \"@@\"",
+        "@moon.example.org @sun.example.org : PSK @@",
+        "vpn.example.com :\tPSK \"@@\"",
+    ];
+    let mut all: Vec<String> = cases.iter().map(|c| c.to_string()).collect();
+    all.push(tool_result(&format!(
+        "# /etc/ipsec.secrets\n{}\n",
+        cases[0]
+    )));
+    each_redacted(&all);
+    each_kept(&[
+        "%any : PSK \"\"",
+        "Authentication with PSK failed",
+        "IKE_SA auth method: PSK (pre-shared key)",
+        "mode: PSK only",
+    ]);
+}

@@ -212,7 +212,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "-----BEGIN",
     "h-keygen",
     "_pat",
-    "dsn",
+    "PSK ",
     "-key",
     "mBytes",
     ".key",
@@ -345,6 +345,9 @@ pub(crate) const KEYWORDS: &[&str] = &[
     // where `-KEY` was.
     "nkey",
     "-KEY",
+    // `ipsec.secrets`' `: PSK "VALUE"`, placed by `keyword_layout.py`: swapped in where `dsn`
+    // was.
+    "dsn",
 ];
 
 /// Services of the case-insensitive rows whose values can be shorter than a run (Dropbox's 15
@@ -517,6 +520,8 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         // `crypto.randomBytes(…)`): their lines are read for the call (`outputs`).
         b"nkey" => buf[..hit].ends_with(b" ge"),
         b"mBytes" => buf[..hit].ends_with(b"rando"),
+        // strongSwan's `ipsec.secrets`: `SELECTORS : PSK "VALUE"`.
+        b"PSK " => buf[..hit].ends_with(b": ") || buf[..hit].ends_with(b":\t"),
         // MinIO's `mc admin user add ALIAS USER VALUE`: judged on its line.
         b"admin user" => buf[hit + 10..].starts_with(b" add "),
         b"mqctl" => {

@@ -561,6 +561,21 @@ pub(super) fn mc_alias_set(line: &[u8], at: usize) -> Option<Found> {
     None
 }
 
+/// strongSwan's and Libreswan's `ipsec.secrets`, `SELECTORS : PSK "VALUE"`, `hit` at `PSK `: a
+/// quoted value is the secret the syntax says it is; an unquoted one (`PSK 0sBASE64`) is
+/// judged as after a weak name, since prose puts words there too (`method: PSK only`).
+pub(super) fn ipsec_psk(line: &[u8], hit: usize) -> Option<Found> {
+    let v = blanks(line, hit + 4);
+    let quoted = matches!(line.get(v), Some(b'"' | b'\''));
+    let (a, b) = quoted_or_word(line, v);
+    let strength = if quoted {
+        Strength::Strong
+    } else {
+        Strength::Weak
+    };
+    value(line, hit, a, b, strength, b"psk", false)
+}
+
 /// MinIO's `mc [FLAGS] admin user add ALIAS USER VALUE`, `hit` at `admin user add `: the third
 /// argument that is not a flag, judged as after a weak name (as `mc alias set`'s). The program's
 /// word is `mc` (a path to it too), its flags before `admin` (`--insecure`) passed over.

@@ -105,6 +105,12 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         {
             return commands::add_mask(line, hit + 6);
         }
+        Some(b'P')
+            if rest.starts_with(b"PSK ")
+                && (line[..hit].ends_with(b": ") || line[..hit].ends_with(b":\t")) =>
+        {
+            return clients::ipsec_psk(line, hit);
+        }
         Some(b'a') if rest.starts_with(b"admin user add ") => {
             return clients::mc_admin_user_add(line, hit);
         }
