@@ -3315,3 +3315,29 @@ fn an_ipsec_pre_shared_key_is_redacted() {
         "mode: PSK only",
     ]);
 }
+
+/// Net-SNMP's community (`-c VALUE`, `-cVALUE`), the password of SNMP v1 and v2c, to every tool
+/// of the suite; the defaults (`public`, `private`) and a variable are no secret.
+#[test]
+fn an_snmp_community_is_redacted() {
+    let cases = [
+        "snmpwalk -v2c -c @@ 10.0.0.1",
+        "snmpget -v 2c -c @@ router sysUpTime.0",
+        "snmpbulkwalk -v2c -c '@@' switch01 ifDescr",
+        "snmpwalk -v2c -c@@ 10.0.0.1",
+        "sudo snmpset -v2c -c @@ 10.0.0.1 sysContact.0 s ops",
+        "/usr/bin/snmptable -v2c -c \"@@\" host ifTable",
+    ];
+    each_redacted(&with_stream_json(&cases, &['"', '\''], |c| {
+        format!("$ {c}\nSNMPv2-MIB::sysDescr.0 = STRING: Linux")
+    }));
+    each_kept(&[
+        "snmpwalk -v2c -c public 10.0.0.1",
+        "snmpwalk -v2c -c private 10.0.0.1",
+        "snmpwalk -v2c -c $COMMUNITY 10.0.0.1",
+        "snmpget -v3 -l authPriv -u admin router sysUpTime.0",
+        "snmpd -c /etc/snmp/snmpd.conf",
+        "SNMP v2c sends the community string in clear text",
+        "snmpwalk: Timeout: No Response from 10.0.0.1",
+    ]);
+}

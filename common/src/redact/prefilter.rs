@@ -264,7 +264,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "etConnection(",
     "Sfdc",
     // `ldapsearch -w …`, `zip -P …`, `rabbitmqctl add_user NAME …` (+2 % and +4 %).
-    " -w ",
+    "snmp",
     " -P ",
     "mqctl",
     // `curl -u USER:VALUE`, `redis-cli -a VALUE`.
@@ -348,6 +348,9 @@ pub(crate) const KEYWORDS: &[&str] = &[
     // `ipsec.secrets`' `: PSK "VALUE"`, placed by `keyword_layout.py`: swapped in where `dsn`
     // was.
     "dsn",
+    // Net-SNMP's tools, for their community (`-c VALUE`), placed by `keyword_layout.py`:
+    // swapped in where ` -w ` was (which the model found cheaper than before).
+    " -w ",
 ];
 
 /// Services of the case-insensitive rows whose values can be shorter than a run (Dropbox's 15
@@ -520,6 +523,11 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         // `crypto.randomBytes(…)`): their lines are read for the call (`outputs`).
         b"nkey" => buf[..hit].ends_with(b" ge"),
         b"mBytes" => buf[..hit].ends_with(b"rando"),
+        // Net-SNMP's `snmpwalk … -c VALUE`: the command's program, with a `-c` after it.
+        b"snmp" => {
+            let rest = &buf[hit..buf.len().min(hit + URL_REACH)];
+            starts_word(buf, hit) && memchr::memmem::find(rest, b" -c").is_some()
+        }
         // strongSwan's `ipsec.secrets`: `SELECTORS : PSK "VALUE"`.
         b"PSK " => buf[..hit].ends_with(b": ") || buf[..hit].ends_with(b":\t"),
         // MinIO's `mc admin user add ALIAS USER VALUE`: judged on its line.

@@ -561,6 +561,33 @@ pub(super) fn mc_alias_set(line: &[u8], at: usize) -> Option<Found> {
     None
 }
 
+/// Net-SNMP's community, `-c VALUE` or `-cVALUE` given to one of its tools (`snmpwalk`,
+/// `snmpget`, `snmpset`, `snmpbulkwalk`, `snmptable`, …; not the agents `snmpd` and
+/// `snmptrapd`, whose `-c` names a configuration file), `hit` at the program's word. Judged as
+/// after a weak name: the defaults `public` and `private` are no secret.
+pub(super) fn snmp_community(line: &[u8], hit: usize) -> Option<Found> {
+    let path = hit > 0 && matches!(line[hit - 1], b'/' | b'\\');
+    if !(path || starts_command_word(line, hit)) {
+        return None;
+    }
+    let end = command_end(line, hit);
+    let mut ws = words_at(line, hit, end);
+    let (_, b) = ws.next()?;
+    if matches!(&line[hit..b], b"snmpd" | b"snmptrapd") {
+        return None;
+    }
+    while let Some((a, b)) = ws.next() {
+        let v = match &line[a..b] {
+            b"-c" => ws.next()?.0,
+            w if w.starts_with(b"-c") => a + 2,
+            _ => continue,
+        };
+        let (va, vb) = quoted_or_word(line, v);
+        return value(line, hit, va, vb, Strength::Weak, b"community", false);
+    }
+    None
+}
+
 /// strongSwan's and Libreswan's `ipsec.secrets`, `SELECTORS : PSK "VALUE"`, `hit` at `PSK `: a
 /// quoted value is the secret the syntax says it is; an unquoted one (`PSK 0sBASE64`) is
 /// judged as after a weak name, since prose puts words there too (`method: PSK only`).

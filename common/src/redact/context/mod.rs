@@ -111,6 +111,11 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         {
             return clients::ipsec_psk(line, hit);
         }
+        Some(b's') if rest.starts_with(b"snmp") => {
+            if let Some(f) = clients::snmp_community(line, hit) {
+                return Some(f);
+            }
+        }
         Some(b'a') if rest.starts_with(b"admin user add ") => {
             return clients::mc_admin_user_add(line, hit);
         }
