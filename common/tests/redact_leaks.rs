@@ -3341,3 +3341,30 @@ fn an_snmp_community_is_redacted() {
         "snmpwalk: Timeout: No Response from 10.0.0.1",
     ]);
 }
+
+/// A CloudFormation resource type as a key (cfn-lint's schemas map each to a hash) and a token
+/// that is a cursor or a request's id (AWS's `NextToken`, `ContinuationToken`, WAF's
+/// `ChangeToken`, Google's `nextPageToken`, MongoDB's `resumeToken`): no secret. The same values
+/// under a credential's name, and a type path in code assigned a literal, still are.
+#[test]
+fn resource_types_and_cursor_tokens_stay_intact() {
+    each_kept(&[
+        r#"    "AWS::IAM::AccessKey": "72c2d9dd90025459","#,
+        r#"    "AWS::ApiGateway::ApiKey": "48205d4ffd7feba3","#,
+        r#"    "AWS::SecretsManager::Secret": "c85175a4ebcce361","#,
+        r#"    "AWS::Route53GlobalResolver::AccessToken": "ebce066c0deb24b4","#,
+        r#"  "ChangeToken": "abcd12f2-46da-4fdb-b8d5-fbd4c466928f","#,
+        r#"  "NextToken": "eyJOZXh0VG9rZW4iOiBudWxsLCAiYm90b190cnVuY2F0ZV9hbW91bnQiOiAxMH0=","#,
+        r#"  "ContinuationToken": "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=","#,
+        r#"{"nextPageToken": "CiAKGjBpNDd2Nmp2Zml2cXRwYjBpOXA3", "items": []}"#,
+        "next_token = \"abcd12f2-46da-4fdb-b8d5-fbd4c466928f\"",
+        r#"{"resumeToken": {"_data": "8263A1B2C3000000012B022C0100296E5A1004"}}"#,
+    ]);
+    each_redacted(&[
+        r#"  "AccessToken": "@@","#,
+        r#"  "ClientToken": "@@","#,
+        r#"{"Resources": {"Key": {"Type": "AWS::IAM::AccessKey"}}, "SecretAccessKey": "@@"}"#,
+        "AWS::IAM::AccessKey = \"@@\"",
+        r#""next_auth_token": "@@""#,
+    ]);
+}

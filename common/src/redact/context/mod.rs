@@ -230,6 +230,9 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if in_arn(line, s) {
         return None; // `arn:aws:secretsmanager:us-east-1:…:secret:prod/db`
     }
+    if resource_type(line, s, e) {
+        return None; // `"AWS::IAM::AccessKey": "72c2d9dd90025459"`
+    }
     if lname == b"bearer" {
         return bearer(line, s, e);
     }
@@ -626,6 +629,31 @@ fn in_arn(line: &[u8], s: usize) -> bool {
         .rposition(|b| !(b.is_ascii_alphanumeric() || b":-_/.*".contains(b)))
         .map_or(0, |p| p + 1);
     line[start..].starts_with(b"arn:")
+}
+
+/// Whether the name at `s..e` ends a CloudFormation resource type quoted as a key
+/// (`"AWS::IAM::AccessKey": …`, cfn-lint's schemas map each type to a hash): three or more
+/// parts joined by `::`, each capitalised, between quotes. It names a kind of resource; a
+/// type path in code given a value (`AWS::IAM::AccessKey = "…"`) is not quoted so.
+fn resource_type(line: &[u8], s: usize, e: usize) -> bool {
+    if !line[..s].ends_with(b"::") || line.get(e) != Some(&b'"') {
+        return false;
+    }
+    // A type is a few dozen bytes (`AWS::Route53GlobalResolver::AccessToken`).
+    let floor = s.saturating_sub(96);
+    let Some(q) = line[floor..s]
+        .iter()
+        .rposition(|&b| !(b.is_ascii_alphanumeric() || b == b':'))
+        .map(|p| floor + p)
+    else {
+        return false;
+    };
+    let path = &line[q + 1..e];
+    let parts = path.split(|&b| b == b':').filter(|p| !p.is_empty());
+    line[q] == b'"'
+        && memchr::memmem::find_iter(path, b"::").count() >= 2
+        && !path.windows(3).any(|w| w == b":::")
+        && parts.clone().all(|p| p[0].is_ascii_uppercase())
 }
 
 /// A name without the quotes or dashes around it.

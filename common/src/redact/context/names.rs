@@ -211,6 +211,9 @@ pub(crate) fn classify(name: &[u8]) -> Option<Strength> {
     if about_a_secret(name, &ranges[..n]) {
         return None;
     }
+    if cursor_token(name, &ranges[..n]) {
+        return None;
+    }
     let mut best: Option<Strength> = None;
     for i in 0..n {
         let (a, b) = ranges[i];
@@ -257,6 +260,32 @@ pub(crate) fn classify(name: &[u8]) -> Option<Strength> {
 pub(super) fn about_a_secret(name: &[u8], parts: &[(usize, usize)]) -> bool {
     match parts {
         [.., _, (a, b)] => eq_any(&name[*a..*b], ABOUT),
+        _ => false,
+    }
+}
+
+/// Parts before a last `token` that make it a cursor or a request's id, not a credential: AWS's
+/// `NextToken` and `ContinuationToken`, WAF's `ChangeToken`, Google's `nextPageToken`,
+/// MongoDB's `resumeToken`, an idempotency or a cancellation token. Not `client` (Facebook's
+/// client token is an app's credential, and AWS's `ClientToken` is rare in output).
+const CURSOR_QUALIFIERS: &[&[u8]] = &[
+    b"next",
+    b"continuation",
+    b"page",
+    b"pagination",
+    b"change",
+    b"sync",
+    b"cancellation",
+    b"idempotency",
+    b"resume",
+];
+
+/// Whether the name's last two parts are one of [`CURSOR_QUALIFIERS`] and `token`.
+fn cursor_token(name: &[u8], parts: &[(usize, usize)]) -> bool {
+    match parts {
+        [.., (a, b), (c, d)] => {
+            name[*c..*d].eq_ignore_ascii_case(b"token") && eq_any(&name[*a..*b], CURSOR_QUALIFIERS)
+        }
         _ => false,
     }
 }
