@@ -610,7 +610,8 @@ pub(super) fn mc_admin_user_add(line: &[u8], hit: usize) -> Option<Found> {
     if hit == 0 || !matches!(line[hit - 1], b' ' | b'\t') {
         return None;
     }
-    // Back over the program's flags (`--insecure`, `--config-dir=DIR`) to its word.
+    // Back over the program's flags (`--insecure`, `--config-dir=DIR`; not a flag's value given
+    // apart, `--config-dir DIR`) to its word.
     let mut words = words_at(line, command_start(line, hit), hit).collect::<Vec<_>>();
     while words.last().is_some_and(|&(a, _)| line[a] == b'-') {
         words.pop();
@@ -638,7 +639,8 @@ pub(super) fn mc_admin_user_add(line: &[u8], hit: usize) -> Option<Found> {
 /// `.exe use`): where the program's word starts, where its arguments start, and whether it is
 /// `net user`. Windows reads commands in any case, and `net.exe` is the same program; the
 /// program's word starts a command (`internet use …` and `planet user …` are prose), or
-/// follows a path's separator (`C:\Windows\System32\net.exe`).
+/// follows a path's separator (`C:\Tools\net.exe`, `/mnt/c/Windows/System32/net.exe`). In a
+/// raw line `C:\Windows\System32\net.exe` is not found: its `\n` reads as an escaped line break.
 pub(super) fn net_command(line: &[u8], hit: usize) -> Option<(usize, usize, bool)> {
     let ci = |at: usize, w: &[u8]| {
         line.get(at..at + w.len())
