@@ -3368,3 +3368,92 @@ fn resource_types_and_cursor_tokens_stay_intact() {
         r#""next_auth_token": "@@""#,
     ]);
 }
+
+/// hostapd's `hostapd.conf` names the Wi-Fi passphrase `wpa_passphrase=VALUE`: the same word as
+/// the `wpa_passphrase SSID VALUE` command, but assigned, so a name and its value.
+#[test]
+fn hostapd_wpa_passphrase_assigned_is_redacted() {
+    each_redacted(&[
+        "wpa_passphrase=@@",
+        "WPA_PASSPHRASE=@@",
+        "  wpa_passphrase = @@",
+        "wpa_passphrase: @@",
+    ]);
+    each_kept(&[
+        "wpa_passphrase=",
+        "wpa_passphrase HomeNet < passphrase.txt",
+        "run wpa_passphrase to make the psk line",
+    ]);
+}
+
+/// Network devices' configurations as `show running-config` prints them and as they are written
+/// (Cisco IOS, IOS XE, NX-OS and ASA; Juniper's `set` form; FortiOS): passwords with their
+/// encryption type (`0` is clear text, `7` a reversible cipher, `5`/`8`/`9` a hash that can be
+/// cracked offline), shared keys of TACACS+, RADIUS, IKE and routing protocols, and SNMP
+/// communities. (A `tacacs server` block's ` key 7 VALUE`, a key chain's ` key-string VALUE` and
+/// `crypto isakmp key VALUE address …` are not read: no keyword literal finds them.)
+#[test]
+fn a_network_device_configuration_secret_is_redacted() {
+    let cases = [
+        "username admin privilege 15 password 0 @@",
+        "username admin password 7 @@",
+        "username netops privilege 15 secret 9 @@",
+        "username admin secret @@",
+        "enable secret 5 @@",
+        "enable secret @@",
+        "enable password 7 @@",
+        "enable password level 7 @@",
+        " password 7 @@",
+        " password @@",
+        "snmp-server community @@ RO",
+        "snmp-server community @@ RW 10",
+        "snmp-server community @@",
+        "tacacs-server key 7 @@",
+        "tacacs-server key @@",
+        "radius-server key 0 @@",
+        " pre-shared-key @@",
+        " pre-shared-key local @@",
+        " neighbor 192.0.2.1 password 7 @@",
+        " ip ospf authentication-key @@",
+        " ip ospf message-digest-key 1 md5 @@",
+        " ppp chap password 0 @@",
+        "set security ike policy ike-pol pre-shared-key ascii-text \"@@\"",
+        "    set psksecret @@",
+    ];
+    let mut all: Vec<String> = cases.iter().map(|c| c.to_string()).collect();
+    // Hashes as the device prints them (MD5-crypt, scrypt).
+    all.push("enable secret 5 @@".to_string());
+    all.push("username admin secret 9 @@".to_string());
+    all.push(tool_result(&format!(
+        "Building configuration...\n!\nhostname edge1\n{}\n!\nend\n",
+        cases[0]
+    )));
+    let n = all.len();
+    each_redacted_as(&all, |i| match i {
+        _ if i == n - 3 => "$1$mERr$hx5rVt7rPNoS4wqbXKX7m0".to_string(),
+        _ if i == n - 2 => {
+            "$9$nhEmQVczB7dqsO$X.HsgL6x1il0RxkOSSvyQYwucySCt7qFm4v7pqCxkKM".to_string()
+        }
+        _ => format!("Zq8wLmN3pX{i:02}vR"),
+    });
+    each_kept(&[
+        "username admin privilege 15",
+        "enable secret",
+        "service password-encryption",
+        "snmp-server community public RO",
+        "snmp-server community private RW",
+        "snmp-server enable traps",
+        "tacacs-server host 192.0.2.10",
+        " key chain OSPF-KEYS",
+        " key 1",
+        "crypto isakmp policy 10",
+        " authentication pre-share",
+        " password encryption aes",
+        "no enable password",
+        "the key string is empty",
+        "        username and password from the URL, as well as from the",
+        "username or password is incorrect",
+        "enable password caching",
+        "enable secret storage for the vault",
+    ]);
+}

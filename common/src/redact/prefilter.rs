@@ -278,7 +278,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "$2b$",
     "$6$",
     "OKEN",
-    "Box",
+    "-server key",
     "DO(",
     "mysql",
     ":thin:",
@@ -351,6 +351,10 @@ pub(crate) const KEYWORDS: &[&str] = &[
     // Net-SNMP's tools, for their community (`-c VALUE`), placed by `keyword_layout.py`:
     // swapped in where ` -w ` was (which the model found cheaper than before).
     " -w ",
+    // A network device's `tacacs-server key` and `radius-server key` (`context::devices`),
+    // placed by `keyword_layout.py`: swapped in where this was. (This is the 128th literal,
+    // the most Teddy takes.)
+    "Box",
 ];
 
 /// Services of the case-insensitive rows whose values can be shorter than a run (Dropbox's 15
@@ -523,11 +527,17 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         // `crypto.randomBytes(…)`): their lines are read for the call (`outputs`).
         b"nkey" => buf[..hit].ends_with(b" ge"),
         b"mBytes" => buf[..hit].ends_with(b"rando"),
-        // Net-SNMP's `snmpwalk … -c VALUE`: the command's program, with a `-c` after it.
+        // Net-SNMP's `snmpwalk … -c VALUE`: the command's program, with a `-c` after it; a
+        // network device's `snmp-server community VALUE`.
         b"snmp" => {
             let rest = &buf[hit..buf.len().min(hit + URL_REACH)];
-            starts_word(buf, hit) && memchr::memmem::find(rest, b" -c").is_some()
+            starts_word(buf, hit)
+                && (memchr::memmem::find(rest, b" -c").is_some()
+                    || rest.starts_with(b"snmp-server community "))
         }
+        // A network device's `tacacs-server key …` and `radius-server key …`: judged on their
+        // lines (`context::devices`).
+        b"-server key" => hit >= 6 && matches!(&buf[hit - 6..hit], b"tacacs" | b"radius"),
         // strongSwan's `ipsec.secrets`: `SELECTORS : PSK "VALUE"`.
         b"PSK " => buf[..hit].ends_with(b": ") || buf[..hit].ends_with(b":\t"),
         // MinIO's `mc admin user add ALIAS USER VALUE`: judged on its line.
