@@ -3457,3 +3457,44 @@ fn a_network_device_configuration_secret_is_redacted() {
         "enable secret storage for the vault",
     ]);
 }
+
+/// A password command inside a command substitution (`$(…)`, `` `…` ``) ends where the
+/// substitution does: `useradd -p $(openssl passwd -6 VALUE) bob` gives `openssl` its password
+/// as the last word before the `)`, not `bob`.
+#[test]
+fn a_password_command_in_a_command_substitution_is_read_up_to_its_end() {
+    each_redacted(&[
+        "useradd -m -p $(openssl passwd -6 @@) bob",
+        "useradd -m -p \"$(openssl passwd -6 @@)\" bob",
+        "echo $(openssl passwd -1 -salt xyz @@) >> users.txt",
+        "usermod -p `openssl passwd -6 @@` bob",
+        "x=$(sshpass -p @@ ssh host uptime) && echo $x",
+    ]);
+    each_kept(&[
+        "useradd -m -p $(openssl passwd -6 -stdin < pw.txt) bob",
+        "echo $(openssl passwd -6) done",
+    ]);
+}
+
+/// OpenLDAP's `ldappasswd`: `-s NEW` sets the new password, `-w BIND` gives the bind
+/// password (`-a OLD` the old one); `-S` and `-W` ask for them.
+#[test]
+fn ldappasswd_passwords_are_redacted() {
+    each_redacted(&[
+        "ldappasswd -x -D cn=admin,dc=example,dc=org -W -s @@ uid=bob,ou=people,dc=example,dc=org",
+        "ldappasswd -H ldap://ldap -x -D uid=bob,dc=ex -W -a @@ -S",
+        "ldappasswd -x -s @@",
+    ]);
+    each_kept(&[
+        "ldappasswd -x -D cn=admin,dc=example,dc=org -W -S uid=bob,dc=example,dc=org",
+        "man ldappasswd",
+    ]);
+    // Both the old and the new password, in either order.
+    for line in [
+        "ldappasswd -x -a Qp0ld0ld0ldX1 -s Wn3wn3wn3wY2 uid=bob",
+        "ldappasswd -x -s Wn3wn3wn3wY2 -a Qp0ld0ld0ldX1 uid=bob",
+    ] {
+        let out = red(line);
+        assert!(!out.contains("0ld0ld") && !out.contains("n3wn3w"), "{out}");
+    }
+}

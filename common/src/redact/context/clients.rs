@@ -5,7 +5,9 @@
 //! login TOKEN`, MinIO's `mc alias set` and Windows' `net user` and `net use`.
 
 use super::names::{Strength, eq_any};
-use super::shell::{command_end, command_start, echoed, flag_argument, program, words, words_at};
+use super::shell::{
+    command_end, command_start, echoed, flag_argument, program, substitution_end, words, words_at,
+};
 use super::{Found, blanks, line_start, quoted_or_word, value};
 
 /// Commands whose name alone marks a password among their arguments; the keyword search finds
@@ -31,6 +33,8 @@ pub(super) const PASSWORD_COMMANDS: &[&[u8]] = &[
     // `vncpasswd -f <<< VALUE`, `echo VALUE | vncpasswd -f`, found by `assw`.
     b"vncpasswd",
     b"tigervncpasswd",
+    // OpenLDAP's `ldappasswd -s NEW`, `-a OLD`, found by `assw`.
+    b"ldappasswd",
 ];
 
 /// Whether `name` (in any case) is one of [`PASSWORD_COMMANDS`] or a FreeRDP client.
@@ -40,7 +44,7 @@ pub(super) fn password_command_name(name: &[u8]) -> bool {
     // with the list).
     const LENGTHS: u32 = 1 << 4 | 1 << 7 | 1 << 8 | 1 << 9 | 1 << 10 | 1 << 11 | 1 << 12 | 1 << 14;
     let first = name.first().map_or(0, u8::to_ascii_lowercase);
-    if name.len() >= 32 || LENGTHS >> name.len() & 1 == 0 || !b"cehorstvwx".contains(&first) {
+    if name.len() >= 32 || LENGTHS >> name.len() & 1 == 0 || !b"cehlorstvwx".contains(&first) {
         return false;
     }
     let ends = |suffix: &[u8]| {
@@ -62,22 +66,30 @@ pub(crate) fn next_password_flag(line: &[u8], f: &Found) -> Option<Found> {
         let w = &before[before.len() - 4..];
         matches!(w[0], b' ' | b'\t')
             && w[1] == b'-'
-            && matches!(w[2], b'N' | b'P')
+            && matches!(w[2], b'N' | b'P' | b'a' | b's')
             && matches!(w[3], b' ' | b'\t')
     };
     if !flag {
         return None;
     }
+    // `ssh-keygen -P OLD -N NEW`, `ldappasswd -a OLD -s NEW`.
     let start = command_start(line, f.start);
-    if !words(&line[start..f.start]).any(|w| w.ends_with(b"ssh-keygen")) {
-        return None;
-    }
+    let (flags, name): (&[&[u8]], &[u8]) = match before[before.len() - 2] {
+        b'N' | b'P' if words(&line[start..f.start]).any(|w| w.ends_with(b"ssh-keygen")) => {
+            (&[b"-N", b"-P"], b"ssh-keygen")
+        }
+        b'a' | b's' if words(&line[start..f.start]).any(|w| program(w) == b"ldappasswd") => {
+            (&[b"-a", b"-s"], b"password")
+        }
+        _ => return None,
+    };
     // Past the first value's closing quote, if it had one.
     let from = f.end + usize::from(matches!(line.get(f.end), Some(b'"' | b'\'')));
-    let args: Vec<(usize, usize)> = words_at(line, from, command_end(line, from)).collect();
-    let v = flag_argument(&args, &|(a, b)| &line[a..b], &[b"-N", b"-P"])?;
+    let end = substitution_end(line, start, command_end(line, from));
+    let args: Vec<(usize, usize)> = words_at(line, from, end).collect();
+    let v = flag_argument(&args, &|(a, b)| &line[a..b], flags)?;
     let (a, b) = quoted_or_word(line, v.0);
-    value(line, a, a, b, Strength::Strong, b"ssh-keygen", false)
+    value(line, a, a, b, Strength::Strong, name, false)
 }
 
 /// Archivers whose `-pVALUE` (glued, as they take it) is the archive's password.
@@ -92,7 +104,7 @@ fn archiver(w: &[u8]) -> bool {
 /// [`PASSWORD_COMMANDS`]): `sshpass -p VALUE …`, `htpasswd -b[n] [FILE] USER VALUE`, `echo
 /// 'USER:VALUE' | chpasswd`.
 pub(super) fn password_command(line: &[u8], s: usize, e: usize, lname: &[u8]) -> Option<Found> {
-    let cmd_end = command_end(line, e);
+    let cmd_end = substitution_end(line, s, command_end(line, e));
     let args: Vec<(usize, usize)> = words_at(line, e, cmd_end).collect();
     let word = |(a, b): (usize, usize)| &line[a..b];
     match lname {
@@ -166,6 +178,8 @@ pub(super) fn password_command(line: &[u8], s: usize, e: usize, lname: &[u8]) ->
                     return None;
                 }
                 let (a, b) = quoted_or_word(line, last.0);
+                // (Up to the word's end: a substitution's `)` may come right after it.)
+                let b = b.min(last.1);
                 // The whole word (a JSON string's end after it is no password's).
                 if !(b == last.1 || b + 1 == last.1 && matches!(line[b], b'"' | b'\'')) {
                     return None;
@@ -176,6 +190,14 @@ pub(super) fn password_command(line: &[u8], s: usize, e: usize, lname: &[u8]) ->
                 quoted_or_word(line, v.0)
             };
             value(line, a, a, b, Strength::Strong, lname, false)
+        }
+        // `ldappasswd … -s NEW` or `-a OLD` (`-S`, `-A` ask; `-w`, the bind password, is the
+        // short flags' reader's); the other of the two, when both are given, is
+        // [`next_password_flag`]'s.
+        b"ldappasswd" => {
+            let v = flag_argument(&args, &word, &[b"-s", b"-a"])?;
+            let (a, b) = quoted_or_word(line, v.0);
+            value(line, a, a, b, Strength::Strong, b"password", false)
         }
         b"sudo" | b"vncpasswd" | b"tigervncpasswd" => {
             // `echo VALUE | sudo -S …`, `sudo -S <<< VALUE …`: `-S` reads the password from

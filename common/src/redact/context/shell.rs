@@ -189,6 +189,19 @@ pub(super) fn program(w: &[u8]) -> &[u8] {
     w.rsplit(|&b| b == b'/' || b == b'\\').next().unwrap_or(w)
 }
 
+/// Where the command starting at `s` ends, `end` its end by [`command_end`]: at the `)` or
+/// backtick that closes the command substitution or subshell it opens (`useradd -p
+/// $(openssl passwd -6 VALUE) bob`), else at `end`.
+pub(super) fn substitution_end(line: &[u8], s: usize, end: usize) -> usize {
+    let start = command_start(line, s);
+    let close = match start.checked_sub(1).map(|i| line[i]) {
+        Some(b'(') => b')',
+        Some(b'`') => b'`',
+        _ => return end,
+    };
+    memchr::memchr(close, &line[s..end]).map_or(end, |p| s + p)
+}
+
 /// Where the command holding `at` starts: after a pipe, a `;`, a `&`, the quote that opens a
 /// JSON string value (`"command":"docker login …`) or the line's start.
 pub(super) fn command_start(line: &[u8], at: usize) -> usize {
