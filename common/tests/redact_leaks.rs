@@ -3498,3 +3498,64 @@ fn ldappasswd_passwords_are_redacted() {
         assert!(!out.contains("0ld0ld") && !out.contains("n3wn3w"), "{out}");
     }
 }
+
+/// A web server's or a proxy's configuration that sets an `Authorization` header: the name,
+/// a blank and the quoted value, no colon (nginx, Apache, HAProxy, Caddy).
+#[test]
+fn an_authorization_header_set_in_a_server_configuration_is_redacted() {
+    each_redacted(&[
+        "proxy_set_header Authorization \"Basic @@\";",
+        "    proxy_set_header Authorization \"Bearer @@\";",
+        "RequestHeader set Authorization \"Basic @@\"",
+        "http-request set-header Authorization \"Basic @@\"",
+        "header_up Authorization \"Bearer @@\"",
+        "proxy_set_header Proxy-Authorization 'Basic @@';",
+    ]);
+    each_kept(&[
+        "proxy_set_header Authorization $http_authorization;",
+        "proxy_set_header Authorization \"\";",
+        "RequestHeader unset Authorization",
+    ]);
+}
+
+/// A configuration directive that gives a secret by its name and a blank, alone on its line:
+/// keepalived's `auth_pass VALUE`, HAProxy's `user NAME insecure-password VALUE`. A lower-case
+/// word there may be prose (`api_key missing`), so the value needs a capital, a digit or a
+/// symbol.
+#[test]
+fn a_secret_directive_alone_on_its_line_is_redacted() {
+    each_redacted(&[
+        "auth_pass @@",
+        "        auth_pass @@",
+        "    user admin insecure-password @@",
+        "  bind_password @@;",
+        "+    auth_pass @@",
+    ]);
+    each_kept(&[
+        "auth_pass missing",
+        "auth_type PASS",
+        "api_key required",
+        "the auth_pass option",
+        "    user admin password $6$rounds",
+        "auth_pass is the VRRP password",
+    ]);
+}
+
+/// A default after an environment lookup given by keyword (django-environ's `env("NAME",
+/// default="…")`, `configparser`'s `fallback="…"`) or a block (Ruby's `ENV.fetch("NAME") {
+/// "…" }`).
+#[test]
+fn a_secret_default_given_by_keyword_or_block_is_redacted() {
+    each_redacted(&[
+        "DB_PASS = env(\"DB_PASS\", default=\"@@\")",
+        "SECRET_KEY = env.str(\"SECRET_KEY\", default='@@')",
+        "password = config.get(\"db\", \"password\", fallback=\"@@\")",
+        "config.password = ENV.fetch(\"PASSWORD\") { \"@@\" }",
+        "token = ENV.fetch('API_TOKEN') { '@@' }",
+    ]);
+    each_kept(&[
+        "DB_PASS = env(\"DB_PASS\", default=None)",
+        "SECRET_KEY = env(\"SECRET_KEY\", default=\"\")",
+        "config.password = ENV.fetch(\"PASSWORD\") { nil }",
+    ]);
+}

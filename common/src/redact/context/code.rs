@@ -70,7 +70,15 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
     // weak name whatever the name: a label beside a field's name (`"password", "Password"`)
     // is a word, a key has digits or symbols.
     if quoted && line.get(q) == Some(&b',') {
-        let (a, b) = quoted_word(line, blanks(line, q + 1))?;
+        // (A default given by keyword: django-environ's `default=`, configparser's
+        // `fallback=`.)
+        let mut v = blanks(line, q + 1);
+        for kw in [&b"default"[..], b"fallback"] {
+            if line[v..].starts_with(kw) && line.get(blanks(line, v + kw.len())) == Some(&b'=') {
+                v = blanks(line, blanks(line, v + kw.len()) + 1);
+            }
+        }
+        let (a, b) = quoted_word(line, v)?;
         return literal(line, s, a, b, lname);
     }
     // Terraform: `variable "db_password" { default = "…" }`.
@@ -101,10 +109,13 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
         r += 1;
     }
     let r = blanks(line, r);
+    // (Ruby's `ENV.fetch("NAME") { "…" }`: the block's value.)
+    let fetched = quoted && line[..s - 1].ends_with(b"fetch(");
     let op = [&b"||"[..], b"??", b"or "]
         .iter()
         .find(|o| line[r..].starts_with(o))
-        .map(|o| o.len());
+        .map(|o| o.len())
+        .or((fetched && line[r..].starts_with(b"{")).then_some(1));
     if let Some(n) = op {
         let (a, b) = quoted_word(line, blanks(line, r + n))?;
         return value(line, s, a, b, Strength::Weak, lname, false);

@@ -391,6 +391,18 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         if spaced && dockerfile_env(line, s) {
             return value_run(line, s, q, strength, &lname);
         }
+        // A server's configuration setting the header: nginx's `proxy_set_header
+        // Authorization "Basic …";`, Apache's `RequestHeader set Authorization "…"`.
+        if spaced
+            && (lname.ends_with(b"authorization"))
+            && let Some(f) = quoted_credentials(line, s, q, &lname)
+        {
+            return Some(f);
+        }
+        // keepalived's `auth_pass VALUE`, HAProxy's `user NAME insecure-password VALUE`.
+        if spaced && let Some(end) = directive_value(line, s, e, q) {
+            return value(line, s, q, end, strength, &lname, true);
+        }
         return None;
     }
     let colon_blank = line[q] == b':' && op == 1 && matches!(line.get(q + 1), Some(b' '));
@@ -734,6 +746,60 @@ fn netrc(line: &[u8], s: usize, e: usize, v: usize) -> bool {
         ]
         .iter()
         .any(|k| after.starts_with(k))
+}
+
+/// The credentials of an `Authorization` header given quoted after the header's name and a
+/// blank (`Authorization "Basic …"`): after the scheme word, up to the closing quote.
+fn quoted_credentials(line: &[u8], s: usize, q: usize, lname: &[u8]) -> Option<Found> {
+    let quote = *line.get(q).filter(|&&c| c == b'"' || c == b'\'')?;
+    let v = q + 1;
+    let w = line[v..].iter().position(|b| !b.is_ascii_alphabetic())?;
+    let scheme = line[v..v + w].to_ascii_lowercase();
+    if !SCHEMES.contains(&scheme.as_slice()) || line.get(v + w) != Some(&b' ') {
+        return None;
+    }
+    let v = blanks(line, v + w);
+    value(
+        line,
+        s,
+        v,
+        run_end(line, v, Some(quote)),
+        Strength::Strong,
+        lname,
+        false,
+    )
+}
+
+/// The end of the value of a configuration directive that gives a secret by its name and a
+/// blank, alone on its line: the name at the line's start (or a diff's line's, or after
+/// HAProxy's `user NAME`), made of parts (`auth_pass`, `bind_password`, `insecure-password`:
+/// a word alone is prose's), one word after it and nothing else but a `;`.
+fn directive_value(line: &[u8], s: usize, e: usize, q: usize) -> Option<usize> {
+    if !line[s..e].iter().any(|&b| b == b'_' || b == b'-') {
+        return None;
+    }
+    let before = line[line_start(line, s)..s].trim_ascii();
+    let before = before
+        .strip_prefix(b"+")
+        .or(before.strip_prefix(b"-"))
+        .unwrap_or(before)
+        .trim_ascii();
+    let haproxy = || {
+        let mut ws = before
+            .split(|&b| b == b' ' || b == b'\t')
+            .filter(|w| !w.is_empty());
+        ws.next() == Some(&b"user"[..]) && ws.next().is_some() && ws.next().is_none()
+    };
+    if !before.is_empty() && !haproxy() {
+        return None;
+    }
+    let end = q + line[q..]
+        .iter()
+        .position(|&b| matches!(b, b' ' | b'\t' | b';' | b'\n' | b'\r'))
+        .unwrap_or(line.len() - q);
+    let rest = &line[end..];
+    let rest = &rest[..rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len())];
+    matches!(rest.trim_ascii(), b"" | b";").then_some(end)
 }
 
 fn bearer(line: &[u8], s: usize, e: usize) -> Option<Found> {
