@@ -3559,3 +3559,21 @@ fn a_secret_default_given_by_keyword_or_block_is_redacted() {
         "config.password = ENV.fetch(\"PASSWORD\") { nil }",
     ]);
 }
+
+/// MySQL's and MariaDB's glued `-pVALUE` in an argument vector: a Dockerfile's or a
+/// Kubernetes container's `command`, Python's `subprocess.run([...])` (`-p` apart from its
+/// value names a database there, not a password).
+#[test]
+fn a_mysql_password_in_an_argument_vector_is_redacted() {
+    each_redacted(&[
+        "    command: [\"mysql\", \"-uroot\", \"-p@@\", \"-e\", \"SELECT 1\"]",
+        "CMD [\"mariadb\", \"-h\", \"db\", \"-p@@\"]",
+        "subprocess.run(['mysql', '-u', 'root', '-p@@', 'app'], check=True)",
+        "HEALTHCHECK CMD [\"mysqladmin\", \"ping\", \"-p@@\"]",
+    ]);
+    each_kept(&[
+        "    command: [\"mysql\", \"-uroot\", \"-p\", \"app\"]",
+        "CMD [\"mysqld\", \"--port\", \"3306\"]",
+        "args: [\"mysql\", \"-P\", \"3306\"]",
+    ]);
+}

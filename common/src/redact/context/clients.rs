@@ -892,3 +892,42 @@ pub(super) fn subcommand_token(line: &[u8], s: usize, e: usize) -> Option<Found>
     }
     None
 }
+
+/// MySQL's and MariaDB's glued `-pVALUE` as an element of an argument vector (`["mysql",
+/// "-uroot", "-pVALUE"]` in a container's `command`, `subprocess.run(['mysql', …])`), `hit` at
+/// the program's name inside its quoted element. (`-p` apart from a value asks for the
+/// password; the word after it is a database's name.)
+pub(super) fn mysql_argv(line: &[u8], hit: usize) -> Option<Found> {
+    // The element's opening quote, before the program's directory if it has one.
+    let open = hit
+        - line[..hit]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'/' || b.is_ascii_alphanumeric() || b == b'.' || b == b'_')
+            .count();
+    let quote = *line.get(open.checked_sub(1)?)?;
+    let before = line[..open - 1].trim_ascii_end();
+    if !matches!(quote, b'"' | b'\'') || !(before.ends_with(b"[") || before.ends_with(b",")) {
+        return None;
+    }
+    let close = open + memchr::memchr(quote, &line[open..])?;
+    let name = program(&line[open..close]);
+    if !(name.starts_with(b"mysql") || name.starts_with(b"mariadb"))
+        || matches!(name, b"mysqld" | b"mariadbd")
+    {
+        return None;
+    }
+    // The vector's other elements, up to its `]` (a bounded look).
+    let reach = &line[close..line.len().min(close + super::text::COMMAND_REACH)];
+    let end = close + memchr::memchr(b']', reach)?;
+    let mut at = close + 1;
+    while let Some(p) = memchr::memchr(quote, &line[at..end]) {
+        let a = at + p + 1;
+        let b = a + memchr::memchr(quote, &line[a..end])?;
+        if line[a..b].starts_with(b"-p") && b > a + 2 {
+            return value(line, hit, a + 2, b, Strength::Strong, b"password", false);
+        }
+        at = b + 1;
+    }
+    None
+}

@@ -37,6 +37,12 @@ use text::{
 use values::trim_value;
 pub(crate) use values::{capitalised_words, code_literal, placeholder, plausible, token_as_user};
 
+/// How far a name is read each way from a keyword's hit: every hit of a line is judged by the
+/// name around it, and a line of megabytes made of one name-like run (`passpass…`) cost that
+/// run's length for each of its hits, quadratic (256 KiB took a minute). No secret's name is
+/// this long; a longer run is judged by its bytes nearest the hit.
+pub(crate) const NAME_REACH: usize = 256;
+
 /// A secret found by context: `ctx` is where its name starts, `start..end` the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Found {
@@ -125,6 +131,11 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         Some(b'-') if rest.starts_with(b"-server key ") => {
             return devices::config_secret(line, hit);
         }
+        Some(b'm') if rest.starts_with(b"mysql") || rest.starts_with(b"mariadb") => {
+            if let Some(f) = clients::mysql_argv(line, hit) {
+                return Some(f);
+            }
+        }
         Some(b'a') if rest.starts_with(b"admin user add ") => {
             return clients::mc_admin_user_add(line, hit);
         }
@@ -171,12 +182,14 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if line[hit..].starts_with(b"lainText") && hit > 0 {
         return code::plain_text_secure_string(line, hit - 1);
     }
+    let floor = hit.saturating_sub(NAME_REACH);
     let mut s = hit;
-    while s > 0 && name_byte(line[s - 1]) {
+    while s > floor && name_byte(line[s - 1]) {
         s -= 1;
     }
+    let ceiling = line.len().min(hit + NAME_REACH);
     let mut e = hit;
-    while e < line.len() && name_byte(line[e]) {
+    while e < ceiling && name_byte(line[e]) {
         e += 1;
     }
     // A name in two words, written as a label (`API Key: …`, `Secret Key: …`, `Your API Key is
@@ -864,6 +877,32 @@ mod tests {
     fn found(line: &str, anchor: &str) -> Option<String> {
         let hit = line.find(anchor).unwrap();
         at(line.as_bytes(), hit).map(|f| line[f.start..f.end].to_string())
+    }
+
+    /// A name is read at most [`NAME_REACH`] bytes each way from its hit: a line made of one
+    /// name-like run (`passpass…`) was read whole for each of its hits, quadratic. A value after
+    /// a long name is still found, its name taken from the bytes nearest the hit.
+    #[test]
+    fn a_name_is_read_a_bounded_way_from_its_hit() {
+        let line = format!("{}_password=Zq8wLmN3pX00vR", "x".repeat(1000));
+        let hit = line.find("pass").unwrap();
+        let f = at(line.as_bytes(), hit).expect("the value after the name");
+        assert_eq!(&line[f.start..f.end], "Zq8wLmN3pX00vR");
+        assert!(
+            f.ctx >= hit - NAME_REACH,
+            "the name read from {} for a hit at {hit}",
+            f.ctx
+        );
+        let run = "pass".repeat(4096);
+        assert_eq!(found(&run, "pass"), None);
+        let mut memo = crate::redact::prefilter::NameMemo::default();
+        let mid = run.len() / 2;
+        assert!(!crate::redact::prefilter::keyword_hit(
+            run.as_bytes(),
+            mid,
+            b"pass",
+            &mut memo
+        ));
     }
 
     #[test]
