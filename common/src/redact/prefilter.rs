@@ -451,9 +451,6 @@ impl NameMemo {
 
 /// How far after a `://` its URL is read for user-info or a `key` parameter.
 const URL_REACH: usize = 512;
-/// How far after a command's literal its line is looked at for the flags that make it worth
-/// a scan: as far as the readers of a command read (`context`'s `COMMAND_REACH`).
-const COMMAND_LOOK: usize = 4096;
 
 /// Whether a keyword hit at `hit` in `buf` is worth a closer look.
 pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMemo) -> bool {
@@ -486,16 +483,14 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         b"mysql" | b"mariadb" => {
             // (A bounded look: a line of megabytes naming `mysql` often cost its length for
             // each hit, quadratic.)
-            let rest = &buf[hit..buf.len().min(hit + COMMAND_LOOK)];
+            let rest = &buf[hit..buf.len().min(hit + context::COMMAND_REACH)];
             let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
             // The blank before `-p` may be a JSON-escaped tab (`\t`).
             let line = &rest[..end];
+            // (After a quote: an argument vector's `"-pVALUE"`, `["mysql", "-uroot", "-p…"]`.)
             line.windows(3)
-                .any(|w| matches!(w, [b' ' | b'\t', b'-', b'p']))
+                .any(|w| matches!(w, [b' ' | b'\t' | b'"' | b'\'', b'-', b'p']))
                 || memchr::memmem::find(line, b"\\t-p").is_some()
-                // An argument vector's `"-pVALUE"` (`["mysql", "-uroot", "-p…"]`).
-                || memchr::memmem::find(line, b"\"-p").is_some()
-                || memchr::memmem::find(line, b"'-p").is_some()
                 // Go's driver: `sql.Open("mysql", "USER:VALUE@tcp(HOST)/DB")`.
                 || memchr::memmem::find(line, b"@tcp(").is_some()
                 || memchr::memmem::find(line, b"@unix(").is_some()
@@ -551,7 +546,7 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         // MinIO's `mc admin user add ALIAS USER VALUE`: judged on its line.
         b"admin user" => buf[hit + 10..].starts_with(b" add "),
         b"mqctl" => {
-            let reach = &buf[hit..buf.len().min(hit + COMMAND_LOOK)];
+            let reach = &buf[hit..buf.len().min(hit + context::COMMAND_REACH)];
             let end = memchr::memchr(b'\n', reach).map_or(hit + reach.len(), |p| hit + p);
             let rest = &buf[hit..end];
             memchr::memmem::find(rest, b"add_user").is_some()
@@ -575,7 +570,7 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         | b"NIO" | b"nIO" | b"ekit" | b"EKIT" | b"sforce" | b"SFORCE" | b"sfdc" | b"SFDC"
         | b"Sfdc" | b"aces" | b"ACES" => short_service(buf, hit, lit),
         _ => {
-            let (s, e) = name_extent(buf, hit);
+            let (s, e) = context::name_extent(buf, hit, true);
             // `API Key: …`: the name in two words.
             let s = context::two_word_start(buf, s, e);
             // `"Jwt": { "Key": "…" }`: a key named by its object.
@@ -583,24 +578,6 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
                 || &buf[s..e] == b"Key" && context::parent_qualified(buf, s)
         }
     }
-}
-
-/// The name around a keyword's hit: leftwards to its start, but not into a JSON escape
-/// (`\nrequirepass`), and rightwards to its end; at most [`context::NAME_REACH`] bytes each way
-/// (see there).
-#[inline(always)]
-fn name_extent(buf: &[u8], hit: usize) -> (usize, usize) {
-    let floor = hit.saturating_sub(context::NAME_REACH);
-    let mut s = hit;
-    while s > floor && context::name_byte(buf[s - 1]) && !(s >= 2 && buf[s - 2] == b'\\') {
-        s -= 1;
-    }
-    let ceiling = buf.len().min(hit + context::NAME_REACH);
-    let mut e = hit;
-    while e < ceiling && context::name_byte(buf[e]) {
-        e += 1;
-    }
-    (s, e)
 }
 
 /// A set of literals searched in one pass: Teddy (SIMD) where the CPU has it, else an

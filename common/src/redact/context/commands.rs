@@ -228,7 +228,7 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
         };
     }
     // `ngrok authtoken TOKEN`, `snyk auth TOKEN`, `consul acl set-agent-token TYPE TOKEN`.
-    if let Some(f) = super::clients::subcommand_token(line, s, e) {
+    if let Some(f) = super::tool_tokens::subcommand_token(line, s, e) {
         return Some(f);
     }
     // DigitalOcean's `doctl auth init -t VALUE` (or `-t=VALUE`).

@@ -22,18 +22,22 @@ mod registries;
 mod shell;
 mod tables;
 mod text;
+mod tool_tokens;
+mod unassigned;
 mod values;
 
-pub(crate) use clients::{login_token, next_password_flag, snyk_api, token_after_login};
+pub(crate) use clients::next_password_flag;
 use data::beside;
 pub(crate) use data::{NextLine, name_given_as_data, url_key, url_key_at, value_line};
 pub(crate) use lists::next_in_list;
 pub(crate) use names::{Strength, classify, name_byte, parent_qualified, secret_env_name};
 use tables::table_row;
+pub(crate) use text::COMMAND_REACH;
 use text::{
     READ_ARROW, after_string_prefix, before_json_end, blanks, code_span, gaps, line_start,
     quoted_or_word, run_end, skip_read_number,
 };
+pub(crate) use tool_tokens::{login_token, snyk_api, token_after_login};
 use values::trim_value;
 pub(crate) use values::{capitalised_words, code_literal, placeholder, plausible, token_as_user};
 
@@ -42,6 +46,23 @@ pub(crate) use values::{capitalised_words, code_literal, placeholder, plausible,
 /// run's length for each of its hits, quadratic (256 KiB took a minute). No secret's name is
 /// this long; a longer run is judged by its bytes nearest the hit.
 pub(crate) const NAME_REACH: usize = 256;
+
+/// The name around a keyword's hit: leftwards to its start (not into a JSON escape when
+/// `escapes`: `\nrequirepass`) and rightwards to its end, at most [`NAME_REACH`] bytes each way.
+#[inline(always)]
+pub(crate) fn name_extent(buf: &[u8], hit: usize, escapes: bool) -> (usize, usize) {
+    let floor = hit.saturating_sub(NAME_REACH);
+    let mut s = hit;
+    while s > floor && name_byte(buf[s - 1]) && !(escapes && s >= 2 && buf[s - 2] == b'\\') {
+        s -= 1;
+    }
+    let ceiling = buf.len().min(hit + NAME_REACH);
+    let mut e = hit;
+    while e < ceiling && name_byte(buf[e]) {
+        e += 1;
+    }
+    (s, e)
+}
 
 /// A secret found by context: `ctx` is where its name starts, `start..end` the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,16 +203,7 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if line[hit..].starts_with(b"lainText") && hit > 0 {
         return code::plain_text_secure_string(line, hit - 1);
     }
-    let floor = hit.saturating_sub(NAME_REACH);
-    let mut s = hit;
-    while s > floor && name_byte(line[s - 1]) {
-        s -= 1;
-    }
-    let ceiling = line.len().min(hit + NAME_REACH);
-    let mut e = hit;
-    while e < ceiling && name_byte(line[e]) {
-        e += 1;
-    }
+    let (mut s, mut e) = name_extent(line, hit, false);
     // A name in two words, written as a label (`API Key: …`, `Secret Key: …`, `Your API Key is
     // …`): `Key` and the qualifier before it, or a qualifier and the `Key` after it.
     let joined = two_word_start(line, s, e);
@@ -398,7 +410,7 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         if flag && q == e + 1 && q < line.len() && line[q] != b'-' {
             return value_run(line, s, q, Strength::Strong, &lname);
         }
-        if spaced && netrc(line, s, e, q) {
+        if spaced && unassigned::netrc(line, s, e, q) {
             return value_run(line, s, q, Strength::Strong, &lname);
         }
         if spaced && dockerfile_env(line, s) {
@@ -407,13 +419,13 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         // A server's configuration setting the header: nginx's `proxy_set_header
         // Authorization "Basic …";`, Apache's `RequestHeader set Authorization "…"`.
         if spaced
-            && (lname.ends_with(b"authorization"))
-            && let Some(f) = quoted_credentials(line, s, q, &lname)
+            && lname.ends_with(b"authorization")
+            && let Some(f) = unassigned::quoted_credentials(line, s, q, &lname)
         {
             return Some(f);
         }
         // keepalived's `auth_pass VALUE`, HAProxy's `user NAME insecure-password VALUE`.
-        if spaced && let Some(end) = directive_value(line, s, e, q) {
+        if spaced && let Some(end) = unassigned::directive_value(line, s, e, q) {
             return value(line, s, q, end, strength, &lname, true);
         }
         return None;
@@ -516,16 +528,10 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     }
     if lname.ends_with(b"authorization") || lname == b"proxy-authorization" {
         // Skip the scheme word; the credentials after it are the secret.
-        let w = line[v..]
-            .iter()
-            .position(|b| !b.is_ascii_alphabetic() && *b != b'-');
         let mut digest = false;
-        if let Some(w) = w {
-            let word = line[v..v + w].to_ascii_lowercase();
-            if SCHEMES.contains(&word.as_slice()) && matches!(line.get(v + w), Some(b' ')) {
-                v = gaps(v + w);
-                digest = word == b"digest";
-            }
+        if let Some(w) = scheme_word(line, v) {
+            digest = line[v..v + w].eq_ignore_ascii_case(b"digest");
+            v = gaps(v + w);
         }
         // Digest's parameters (`username="a", nonce="…", response="…"`) are quoted and
         // comma-separated: its `response` is what a password proves, all of them go.
@@ -718,101 +724,14 @@ fn value_run(line: &[u8], s: usize, v: usize, st: Strength, lname: &[u8]) -> Opt
     value(line, s, v, end, st, lname, false)
 }
 
-/// Whether the `password` at `s..e`, its value at `v`, is a `.netrc` entry: the token in lower
-/// case, as `.netrc` spells it, after `login X` on the same line, or at the start of a line with
-/// nothing after its value but another entry (`machine …`). Prose starts lines with "password"
-/// too: `password strength: 3/4`, `Password changed successfully`.
-fn netrc(line: &[u8], s: usize, e: usize, v: usize) -> bool {
-    if !matches!(&line[s..e], b"password" | b"passwd") {
-        return false;
-    }
-    let before = &line[line_start(line, s)..s];
-    if before.windows(6).any(|w| w == b"login ") {
-        return true;
-    }
-    if !before.iter().all(|b| *b == b' ' || *b == b'\t') {
-        return false;
-    }
-    let rest = &line[v..];
-    let rest = &rest[..rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len())];
-    // The command `passwd USER` at a line's start: a user's name alone after it.
-    let user = |w: &[u8]| {
-        (1..=32).contains(&w.len())
-            && matches!(w[0], b'a'..=b'z' | b'_')
-            && w.iter()
-                .all(|&b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'))
-    };
-    if &line[s..e] == b"passwd" && before.is_empty() && user(rest.trim_ascii()) {
-        return false;
-    }
-    let after = rest
+/// The length of the scheme word at `v` (`Basic`, `Bearer`, `sso-key`, …, in any case; see
+/// [`SCHEMES`]) when a blank follows it.
+pub(super) fn scheme_word(line: &[u8], v: usize) -> Option<usize> {
+    let w = line[v..]
         .iter()
-        .position(|b| b.is_ascii_whitespace())
-        .map_or(&[][..], |p| rest[p..].trim_ascii());
-    after.is_empty()
-        || [
-            &b"machine "[..],
-            b"login ",
-            b"account ",
-            b"macdef ",
-            b"default",
-        ]
-        .iter()
-        .any(|k| after.starts_with(k))
-}
-
-/// The credentials of an `Authorization` header given quoted after the header's name and a
-/// blank (`Authorization "Basic …"`): after the scheme word, up to the closing quote.
-fn quoted_credentials(line: &[u8], s: usize, q: usize, lname: &[u8]) -> Option<Found> {
-    let quote = *line.get(q).filter(|&&c| c == b'"' || c == b'\'')?;
-    let v = q + 1;
-    let w = line[v..].iter().position(|b| !b.is_ascii_alphabetic())?;
-    let scheme = line[v..v + w].to_ascii_lowercase();
-    if !SCHEMES.contains(&scheme.as_slice()) || line.get(v + w) != Some(&b' ') {
-        return None;
-    }
-    let v = blanks(line, v + w);
-    value(
-        line,
-        s,
-        v,
-        run_end(line, v, Some(quote)),
-        Strength::Strong,
-        lname,
-        false,
-    )
-}
-
-/// The end of the value of a configuration directive that gives a secret by its name and a
-/// blank, alone on its line: the name at the line's start (or a diff's line's, or after
-/// HAProxy's `user NAME`), made of parts (`auth_pass`, `bind_password`, `insecure-password`:
-/// a word alone is prose's), one word after it and nothing else but a `;`.
-fn directive_value(line: &[u8], s: usize, e: usize, q: usize) -> Option<usize> {
-    if !line[s..e].iter().any(|&b| b == b'_' || b == b'-') {
-        return None;
-    }
-    let before = line[line_start(line, s)..s].trim_ascii();
-    let before = before
-        .strip_prefix(b"+")
-        .or(before.strip_prefix(b"-"))
-        .unwrap_or(before)
-        .trim_ascii();
-    let haproxy = || {
-        let mut ws = before
-            .split(|&b| b == b' ' || b == b'\t')
-            .filter(|w| !w.is_empty());
-        ws.next() == Some(&b"user"[..]) && ws.next().is_some() && ws.next().is_none()
-    };
-    if !before.is_empty() && !haproxy() {
-        return None;
-    }
-    let end = q + line[q..]
-        .iter()
-        .position(|&b| matches!(b, b' ' | b'\t' | b';' | b'\n' | b'\r'))
-        .unwrap_or(line.len() - q);
-    let rest = &line[end..];
-    let rest = &rest[..rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len())];
-    matches!(rest.trim_ascii(), b"" | b";").then_some(end)
+        .position(|b| !b.is_ascii_alphabetic() && *b != b'-')?;
+    let word = line[v..v + w].to_ascii_lowercase();
+    (SCHEMES.contains(&word.as_slice()) && line.get(v + w) == Some(&b' ')).then_some(w)
 }
 
 fn bearer(line: &[u8], s: usize, e: usize) -> Option<Found> {

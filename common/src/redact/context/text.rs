@@ -7,7 +7,7 @@ use super::data::skip;
 /// How far the readers of a command look back or ahead from a keyword hit for its line's or
 /// its command's ends: every hit of a scanned line asks, so a line of megabytes without a
 /// break (a tool's output in one stream-json line) would cost its length for each hit.
-pub(super) const COMMAND_REACH: usize = 4096;
+pub(crate) const COMMAND_REACH: usize = 4096;
 
 /// Where the line holding `at` starts (at most [`COMMAND_REACH`] bytes before it).
 pub(super) fn line_start(line: &[u8], at: usize) -> usize {

@@ -1,0 +1,98 @@
+//! Names given their value with no operator between them, where a form's syntax says so:
+//! `.netrc`'s `password VALUE`, a server's configuration setting an `Authorization` header
+//! (`proxy_set_header Authorization "Basic …";`), and a directive alone on its line
+//! (keepalived's `auth_pass VALUE`).
+
+use super::names::Strength;
+use super::{Found, blanks, line_start, run_end, scheme_word, value};
+
+/// Whether the `password` at `s..e`, its value at `v`, is a `.netrc` entry: the token in lower
+/// case, as `.netrc` spells it, after `login X` on the same line, or at the start of a line with
+/// nothing after its value but another entry (`machine …`). Prose starts lines with "password"
+/// too: `password strength: 3/4`, `Password changed successfully`.
+pub(super) fn netrc(line: &[u8], s: usize, e: usize, v: usize) -> bool {
+    if !matches!(&line[s..e], b"password" | b"passwd") {
+        return false;
+    }
+    let before = &line[line_start(line, s)..s];
+    if before.windows(6).any(|w| w == b"login ") {
+        return true;
+    }
+    if !before.iter().all(|b| *b == b' ' || *b == b'\t') {
+        return false;
+    }
+    let rest = &line[v..];
+    let rest = &rest[..rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len())];
+    // The command `passwd USER` at a line's start: a user's name alone after it.
+    let user = |w: &[u8]| {
+        (1..=32).contains(&w.len())
+            && matches!(w[0], b'a'..=b'z' | b'_')
+            && w.iter()
+                .all(|&b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'))
+    };
+    if &line[s..e] == b"passwd" && before.is_empty() && user(rest.trim_ascii()) {
+        return false;
+    }
+    let after = rest
+        .iter()
+        .position(|b| b.is_ascii_whitespace())
+        .map_or(&[][..], |p| rest[p..].trim_ascii());
+    after.is_empty()
+        || [
+            &b"machine "[..],
+            b"login ",
+            b"account ",
+            b"macdef ",
+            b"default",
+        ]
+        .iter()
+        .any(|k| after.starts_with(k))
+}
+
+/// The credentials of an `Authorization` header given quoted after the header's name and a
+/// blank (`Authorization "Basic …"`): after the scheme word, up to the closing quote.
+pub(super) fn quoted_credentials(line: &[u8], s: usize, q: usize, lname: &[u8]) -> Option<Found> {
+    let quote = *line.get(q).filter(|&&c| c == b'"' || c == b'\'')?;
+    let v = blanks(line, q + 1 + scheme_word(line, q + 1)?);
+    value(
+        line,
+        s,
+        v,
+        run_end(line, v, Some(quote)),
+        Strength::Strong,
+        lname,
+        false,
+    )
+}
+
+/// The end of the value of a configuration directive that gives a secret by its name and a
+/// blank, alone on its line: the name at the line's start (or a diff's line's, or after
+/// HAProxy's `user NAME`), made of parts (`auth_pass`, `bind_password`, `insecure-password`:
+/// a word alone is prose's), one word after it and nothing else but a `;`.
+pub(super) fn directive_value(line: &[u8], s: usize, e: usize, q: usize) -> Option<usize> {
+    if !line[s..e].iter().any(|&b| b == b'_' || b == b'-') {
+        return None;
+    }
+    let before = line[line_start(line, s)..s].trim_ascii();
+    let before = before
+        .strip_prefix(b"+")
+        .or(before.strip_prefix(b"-"))
+        .unwrap_or(before)
+        .trim_ascii();
+    let haproxy = || {
+        let mut ws = before
+            .split(|&b| b == b' ' || b == b'\t')
+            .filter(|w| !w.is_empty());
+        ws.next() == Some(&b"user"[..]) && ws.next().is_some() && ws.next().is_none()
+    };
+    if !before.is_empty() && !haproxy() {
+        return None;
+    }
+    let end = q + line[q..]
+        .iter()
+        .position(|&b| matches!(b, b' ' | b'\t' | b';' | b'\n' | b'\r'))
+        .unwrap_or(line.len() - q);
+    let rest = &line[end..];
+    let rest = &rest[..rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len())];
+    matches!(rest.trim_ascii(), b"" | b";").then_some(end)
+}
