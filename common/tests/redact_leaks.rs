@@ -3390,8 +3390,9 @@ fn hostapd_wpa_passphrase_assigned_is_redacted() {
 /// (Cisco IOS, IOS XE, NX-OS and ASA; Juniper's `set` form; FortiOS): passwords with their
 /// encryption type (`0` is clear text, `7` a reversible cipher, `5`/`8`/`9` a hash that can be
 /// cracked offline), shared keys of TACACS+, RADIUS, IKE and routing protocols, and SNMP
-/// communities. (A `tacacs server` block's ` key 7 VALUE`, a key chain's ` key-string VALUE` and
-/// `crypto isakmp key VALUE address …` are not read: no keyword literal finds them.)
+/// communities; IKEv1's `crypto isakmp key VALUE address …` and an ASA tunnel group's
+/// pre-shared keys. (A `tacacs server` block's ` key 7 VALUE` and a key chain's ` key-string
+/// VALUE` are not read: no keyword literal finds them.)
 #[test]
 fn a_network_device_configuration_secret_is_redacted() {
     let cases = [
@@ -3419,6 +3420,12 @@ fn a_network_device_configuration_secret_is_redacted() {
         " ppp chap password 0 @@",
         "set security ike policy ike-pol pre-shared-key ascii-text \"@@\"",
         "    set psksecret @@",
+        "crypto isakmp key 0 @@ address 203.0.113.5",
+        "crypto isakmp key @@ address 0.0.0.0 0.0.0.0",
+        " crypto isakmp key 6 @@ hostname vpn.example.com",
+        "isakmp key @@ address 192.0.2.1 netmask 255.255.255.255",
+        " ikev1 pre-shared-key @@",
+        " ikev2 remote-authentication pre-shared-key @@",
     ];
     let mut all: Vec<String> = cases.iter().map(|c| c.to_string()).collect();
     // Hashes as the device prints them (MD5-crypt, scrypt).
@@ -3447,6 +3454,9 @@ fn a_network_device_configuration_secret_is_redacted() {
         " key chain OSPF-KEYS",
         " key 1",
         "crypto isakmp policy 10",
+        "crypto isakmp key exchange is described below",
+        "the isakmp key exchange failed",
+        " ikev2 remote-authentication pre-shared-key",
         " authentication pre-share",
         " password encryption aes",
         "no enable password",
@@ -3576,4 +3586,48 @@ fn a_mysql_password_in_an_argument_vector_is_redacted() {
         "CMD [\"mysqld\", \"--port\", \"3306\"]",
         "args: [\"mysql\", \"-P\", \"3306\"]",
     ]);
+}
+
+/// A container tool's registry credentials on its command line: skopeo's `--src-creds` and
+/// `--dest-creds`, podman's and buildah's `--creds`, `USER:VALUE` after a blank or an `=`.
+#[test]
+fn registry_credentials_given_by_creds_flags_are_redacted() {
+    each_redacted(&[
+        "skopeo copy --dest-creds admin:@@ docker://a docker://b",
+        "skopeo copy --src-creds bob:@@ docker://a docker://b",
+        "skopeo copy --src-creds=bob:@@ docker://a docker://b",
+        "podman login --creds user:@@ registry.example.com",
+        "buildah push --creds=ci:@@ image docker://reg/img",
+        "podman pull --creds \"deploy:@@\" quay.io/x/y",
+    ]);
+    each_kept(&[
+        "the creds are stored in the keychain",
+        "use --creds to pass credentials",
+        "    --creds USERNAME[:PASSWORD]   Use USERNAME[:PASSWORD] for accessing the registry",
+        "podman login --creds=$REG_USER:$REG_PASS quay.io",
+        "skopeo copy --dest-creds \"$USER:$PASSWORD\" a b",
+        "podman login --creds alice quay.io",
+        "my-creds-file.json",
+    ]);
+}
+
+/// A token split by a colour code in Claude's stream-json, where the ESC is JSON-escaped in
+/// either casing (`\u001b`, as serde writes it, or `\u001B`, as other writers do): one keyword
+/// literal finds both, and neither piece of the token is left.
+#[test]
+fn a_token_split_by_a_json_escaped_colour_code_is_redacted_in_either_casing() {
+    let ghp = "ghp_Q7mZk2Lx9Rb4Tn8Vw3Yc6Hd1Jf5Gs0Pa2Ke7";
+    for esc in ["\\u001b", "\\u001B"] {
+        for cut in [8, 20, 30] {
+            let (a, b) = ghp.split_at(cut);
+            let line = tool_result("x").replace("\"x\"", &format!("\"{a}{esc}[1m{b}{esc}[0m\""));
+            let out = red(&line);
+            assert!(
+                !contains(out.as_bytes(), a) && !contains(out.as_bytes(), b),
+                "{line}\n   -> {out}"
+            );
+        }
+    }
+    // Other escaped control characters are no colour code.
+    each_kept(&["{\"text\":\"a\\u0019b \\u001fc\"}"]);
 }

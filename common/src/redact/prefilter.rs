@@ -271,8 +271,10 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "curl",
     " -a ",
     // Pieces placed by the bucket model (BENCHMARKS.md): each new one took the place of an
-    // older literal, which moved here, so the other buckets keep their literals.
-    "\\u001b",
+    // older literal, which moved here, so the other buckets keep their literals. (A
+    // JSON-escaped ESC in either casing, `\u001b` or `\u001B`: one literal, its last byte
+    // checked.)
+    "\\u001",
     "://",
     "-basic.",
     "$2b$",
@@ -286,7 +288,9 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "Key",
     "pikey",
     "_PAT",
-    "\\u001B",
+    // `DropBox`'s casing, moved from the end into the place of `\u001B` (which `\u001`
+    // takes in), to free the end for the two literals below.
+    "Box",
     " -X ",
     // A private JSON Web Key (`"kty` swapped in as the model chose) and a pre-signed URL's
     // signature.
@@ -297,10 +301,13 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "vault login",
     "$2y$",
     "EKIT",
-    "piKey",
+    // Cisco's `crypto isakmp key VALUE address …` (`context::devices`), placed by
+    // `keyword_layout.py` where `piKey` was, whose names `Key` finds too (`apiKey`).
+    "kmp key",
     "assw",
-    // `aws ssm put-parameter … --type SecureString`.
-    "cureString",
+    // A container tool's `--creds USER:VALUE` (`--src-creds`, `--dest-creds`), placed by
+    // `keyword_layout.py` where `cureString` was (moved to the end).
+    "-creds",
     // `etcdctl --user USER:VALUE` (appended: +0.37 % of the modelled candidates).
     "etcdctl",
     // `Private key: VALUE` (a wallet's, as `cast wallet new` prints it): `vate key` swapped
@@ -351,10 +358,9 @@ pub(crate) const KEYWORDS: &[&str] = &[
     // Net-SNMP's tools, for their community (`-c VALUE`), placed by `keyword_layout.py`:
     // swapped in where ` -w ` was (which the model found cheaper than before).
     " -w ",
-    // A network device's `tacacs-server key` and `radius-server key` (`context::devices`),
-    // placed by `keyword_layout.py`: swapped in where this was. (This is the 128th literal,
-    // the most Teddy takes.)
-    "Box",
+    // `aws ssm put-parameter … --type SecureString`. (The 128th literal, the most Teddy
+    // takes.)
+    "cureString",
 ];
 
 /// Services of the case-insensitive rows whose values can be shorter than a run (Dropbox's 15
@@ -563,7 +569,11 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
             context::positional_call(buf, hit)
         }
         // A JSON-escaped ESC: colour codes in stream-json may split a secret.
-        b"\\u001b" | b"\\u001B" => true,
+        b"\\u001" => matches!(buf.get(hit + 5), Some(b'b' | b'B')),
+        // Cisco's `crypto isakmp key …` (and the PIX's `isakmp key …`): judged on its line.
+        b"kmp key" => buf[..hit].ends_with(b"isa"),
+        // `--creds USER:VALUE`, `--src-creds`, `--dest-creds`.
+        b"-creds" => context::creds_flag(buf, hit).is_some(),
         // `Bearer VALUE`; Composer's `bearer.HOST VALUE` and `"bearer": {…}`.
         b"earer" | b"EARER" => matches!(buf.get(hit + 5), Some(b' ' | b'.' | b'"')),
         b"mgur" | b"MGUR" | b"box" | b"BOX" | b"Box" | b"hromatic" | b"HROMATIC" | b"nio"

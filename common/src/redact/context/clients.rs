@@ -291,6 +291,33 @@ fn user_password(
     value(line, a, colon + 1, b, Strength::Strong, lname, false)
 }
 
+/// Where the flag holding the `-creds` at `hit` starts: `--creds`, `--src-creds`,
+/// `--dest-creds` (skopeo, podman, buildah), a word of its own.
+pub(super) fn creds_flag(line: &[u8], hit: usize) -> Option<usize> {
+    let before = &line[..hit];
+    let prefix = [&b"-"[..], b"--src", b"--dest"]
+        .into_iter()
+        .find(|p| before.ends_with(p))?;
+    // The flag's first dash: a word's start before it.
+    let dash = hit - prefix.len();
+    (line.get(dash) == Some(&b'-') && starts_command_word(line, dash)).then_some(dash)
+}
+
+/// A container tool's `--creds USER:VALUE` (`--creds=…`, `--src-creds`, `--dest-creds`), `hit`
+/// at `-creds`: the password after the first colon (without one the tool asks for it).
+pub(super) fn registry_creds(line: &[u8], hit: usize) -> Option<Found> {
+    let dash = creds_flag(line, hit)?;
+    let after = hit + b"-creds".len();
+    let v = match line.get(after) {
+        Some(b'=') => after + 1,
+        Some(b' ' | b'\t') => blanks(line, after),
+        _ => return None,
+    };
+    let (a, b) = quoted_or_word(line, v);
+    let colon = a + line[a..b].iter().position(|&c| c == b':')?;
+    value(line, dash, colon + 1, b, Strength::Strong, b"creds", false)
+}
+
 /// The first session cookie's value in the cookie string at `at` (`name=value; name=value`,
 /// quoted or not): a cookie named `session`, `sessionid`, `*_session`, `*sess`, `*sid`
 /// (`JSESSIONID`, `PHPSESSID`, `connect.sid`), its value 8 bytes or more.

@@ -53,6 +53,19 @@ pub(super) fn config_secret(line: &[u8], hit: usize) -> Option<Found> {
             let (a, b) = quoted_or_word(line, words.get(2)?.0);
             return value(line, start, a, b, Strength::Weak, b"community", false);
         }
+        // `crypto isakmp key [TYPE] VALUE address|hostname …` (IKEv1's pre-shared key), the
+        // PIX's `isakmp key VALUE address …`.
+        b"crypto" if w(1) == b"isakmp" && w(2) == b"key" => 2,
+        b"isakmp" if w(1) == b"key" => 1,
+        // An ASA tunnel group's ` ikev1 pre-shared-key VALUE`, ` ikev2 remote-authentication
+        // pre-shared-key VALUE` (and `local-authentication`).
+        b"ikev1" if w(1) == b"pre-shared-key" => 1,
+        b"ikev2"
+            if matches!(w(1), b"remote-authentication" | b"local-authentication")
+                && w(2) == b"pre-shared-key" =>
+        {
+            2
+        }
         // ` neighbor ADDRESS password [TYPE] VALUE` (BGP).
         b"neighbor" if w(2) == b"password" => 2,
         // ` ip ospf authentication-key [TYPE] VALUE`, ` ip ospf message-digest-key N md5

@@ -152,6 +152,15 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         Some(b'-') if rest.starts_with(b"-server key ") => {
             return devices::config_secret(line, hit);
         }
+        Some(b'-') if rest.starts_with(b"-creds") => {
+            if let Some(f) = clients::registry_creds(line, hit) {
+                return Some(f);
+            }
+        }
+        // Cisco's `crypto isakmp key VALUE address …`.
+        Some(b'k') if rest.starts_with(b"kmp key ") && line[..hit].ends_with(b"isa") => {
+            return devices::config_secret(line, hit);
+        }
         Some(b'm') if rest.starts_with(b"mysql") || rest.starts_with(b"mariadb") => {
             if let Some(f) = clients::mysql_argv(line, hit) {
                 return Some(f);
@@ -601,6 +610,12 @@ pub(crate) fn positional_call(line: &[u8], hit: usize) -> bool {
 /// an LDAP client's `-w`, `zip -P`.
 pub(crate) fn short_password_flag(line: &[u8], hit: usize) -> bool {
     clients::short_flag(line, hit).is_some()
+}
+
+/// Whether the `-creds` at `hit` ends a container tool's credentials flag (`--creds`,
+/// `--src-creds`, `--dest-creds`).
+pub(crate) fn creds_flag(line: &[u8], hit: usize) -> Option<usize> {
+    clients::creds_flag(line, hit)
 }
 
 /// Where a name in two words starts when `line[s..e]` is its `Key` (`API Key`, `Access Key`):
