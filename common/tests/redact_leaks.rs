@@ -3391,8 +3391,8 @@ fn hostapd_wpa_passphrase_assigned_is_redacted() {
 /// encryption type (`0` is clear text, `7` a reversible cipher, `5`/`8`/`9` a hash that can be
 /// cracked offline), shared keys of TACACS+, RADIUS, IKE and routing protocols, and SNMP
 /// communities; IKEv1's `crypto isakmp key VALUE address …` and an ASA tunnel group's
-/// pre-shared keys. (A `tacacs server` block's ` key 7 VALUE` and a key chain's ` key-string
-/// VALUE` are not read: no keyword literal finds them.)
+/// pre-shared keys; a key chain's ` key-string [TYPE] VALUE`. (A `tacacs server` block's ` key 7
+/// VALUE` is not read: no keyword literal finds it.)
 #[test]
 fn a_network_device_configuration_secret_is_redacted() {
     let cases = [
@@ -3426,6 +3426,8 @@ fn a_network_device_configuration_secret_is_redacted() {
         "isakmp key @@ address 192.0.2.1 netmask 255.255.255.255",
         " ikev1 pre-shared-key @@",
         " ikev2 remote-authentication pre-shared-key @@",
+        "  key-string 7 @@",
+        "  key-string @@",
     ];
     let mut all: Vec<String> = cases.iter().map(|c| c.to_string()).collect();
     // Hashes as the device prints them (MD5-crypt, scrypt).
@@ -3456,6 +3458,8 @@ fn a_network_device_configuration_secret_is_redacted() {
         "crypto isakmp policy 10",
         "crypto isakmp key exchange is described below",
         "the isakmp key exchange failed",
+        "the key-string is empty",
+        "  key-string",
         " ikev2 remote-authentication pre-shared-key",
         " authentication pre-share",
         " password encryption aes",
@@ -3630,4 +3634,20 @@ fn a_token_split_by_a_json_escaped_colour_code_is_redacted_in_either_casing() {
     }
     // Other escaped control characters are no colour code.
     each_kept(&["{\"text\":\"a\\u0019b \\u001fc\"}"]);
+}
+
+/// npm's `_auth` (base64 of `USER:VALUE`) in an `.npmrc`, scoped to a registry, in the
+/// environment's spellings and as JSON: found by the `auth` of its name, with no literal of its
+/// own.
+#[test]
+fn an_npm_auth_setting_is_redacted() {
+    each_redacted(&[
+        "_auth=@@",
+        "//registry.npmjs.org/:_auth=@@",
+        "npm_config__auth=@@",
+        "NPM_CONFIG__AUTH=@@",
+        "\"_auth\": \"@@\"",
+        "//npm.pkg.github.com/:_authToken=@@",
+    ]);
+    each_kept(&["always-auth=true", "_auth=", "npm config delete _auth"]);
 }

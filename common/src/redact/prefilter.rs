@@ -181,7 +181,9 @@ pub(crate) fn next_run(buf: &[u8]) -> Option<(usize, usize)> {
 /// prefix of another, so no two match at one place: tested).
 pub(crate) const KEYWORDS: &[&str] = &[
     "pass",
-    "_auth",
+    // (`Pass`, moved by `keyword_layout.py` into the place of `_auth`, whose names `auth`
+    // finds: `_auth=`, `npm_config__auth`.)
+    "Pass",
     "$2a$",
     "login(",
     "Pwd",
@@ -208,7 +210,8 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "net use",
     ".exe use",
     "ied by",
-    "Pass",
+    // A key chain's ` key-string [TYPE] VALUE` (`context::devices`).
+    "y-string",
     "-----BEGIN",
     "h-keygen",
     "_pat",
@@ -572,6 +575,8 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         b"\\u001" => matches!(buf.get(hit + 5), Some(b'b' | b'B')),
         // Cisco's `crypto isakmp key …` (and the PIX's `isakmp key …`): judged on its line.
         b"kmp key" => buf[..hit].ends_with(b"isa"),
+        // A key chain's ` key-string [TYPE] VALUE`: judged on its line.
+        b"y-string" => buf[..hit].ends_with(b"ke"),
         // `--creds USER:VALUE`, `--src-creds`, `--dest-creds`.
         b"-creds" => context::creds_flag(buf, hit).is_some(),
         // `Bearer VALUE`; Composer's `bearer.HOST VALUE` and `"bearer": {…}`.

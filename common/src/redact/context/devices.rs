@@ -90,11 +90,11 @@ pub(super) fn config_secret(line: &[u8], hit: usize) -> Option<Found> {
             }
             i
         }
-        // A block's member: ` password [TYPE] VALUE` (a `line vty`), ` pre-shared-key
-        // [local|remote] VALUE` (an IKEv2 keyring's peer). (` key 7 VALUE` in a `tacacs server`
-        // block and a key chain's ` key-string VALUE` hold no keyword literal, and the
-        // literals they would need cost more than the rest of this reader: left.)
-        b"password" if indented => 0,
+        // A block's member: ` password [TYPE] VALUE` (a `line vty`), a key chain's ` key-string
+        // [TYPE] VALUE`, ` pre-shared-key [local|remote] VALUE` (an IKEv2 keyring's peer). (`
+        // key 7 VALUE` in a `tacacs server` block holds no keyword literal, and the literal it
+        // would need costs more than the rest of this reader: left.)
+        b"password" | b"key-string" if indented => 0,
         b"pre-shared-key" => usize::from(matches!(w(1), b"local" | b"remote")),
         _ => return None,
     };

@@ -158,6 +158,10 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
             }
         }
         // Cisco's `crypto isakmp key VALUE address …`.
+        // A key chain's ` key-string [TYPE] VALUE`.
+        Some(b'y') if rest.starts_with(b"y-string") && line[..hit].ends_with(b"ke") => {
+            return devices::config_secret(line, hit);
+        }
         Some(b'k') if rest.starts_with(b"kmp key ") && line[..hit].ends_with(b"isa") => {
             return devices::config_secret(line, hit);
         }
