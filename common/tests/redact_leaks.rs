@@ -3651,3 +3651,46 @@ fn an_npm_auth_setting_is_redacted() {
     ]);
     each_kept(&["always-auth=true", "_auth=", "npm config delete _auth"]);
 }
+
+/// A value longer than the look of the `NAME=VALUE` reader (4 KiB) is judged on its first bytes
+/// and redacted whole, quoted or not; and a line of one assignment repeated, where every
+/// name's value is the rest of the line, is redacted whole (reading each value to the line's
+/// end, and each ARN's walk to its start, made such lines quadratic: 1 MiB of `pass=` took
+/// minutes).
+#[test]
+fn a_value_longer_than_the_look_is_redacted_whole() {
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let alphabet = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let long: String = (0..12_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            alphabet[(x % alphabet.len() as u64) as usize] as char
+        })
+        .collect();
+    for line in [
+        format!("password={long}"),
+        format!("password=\"{long}\" and more"),
+        format!("api_key: {long}"),
+        format!("{{\"token\": \"{long}\"}}"),
+    ] {
+        let out = red(&line);
+        for piece in long.as_bytes().chunks(12) {
+            let piece = std::str::from_utf8(piece).unwrap();
+            assert!(
+                !contains(out.as_bytes(), piece),
+                "{piece} left in {}",
+                &out[..80]
+            );
+        }
+    }
+    for unit in ["pass=", "secret="] {
+        let out = red(&unit.repeat(200_000 / unit.len()));
+        assert!(
+            !out.contains(&unit.repeat(2)),
+            "{unit} repeated: {}",
+            &out[..80]
+        );
+    }
+}

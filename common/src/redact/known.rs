@@ -85,6 +85,10 @@ pub fn secret_env_values(
 pub const MAX_LEARNED: usize = 256;
 /// Longest value learned (a longer one is a blob, not a credential).
 const MAX_LEARNED_LEN: usize = 4096;
+/// Most bytes learned in one run, all values together: each value learned rebuilds the
+/// matchers over every form of every value learned before it, so this bounds what learning
+/// costs a run (a line of `pass=` repeated made a value at each name, the rest of the line).
+pub(crate) const MAX_LEARNED_BYTES: usize = 64 * 1024;
 
 /// Known values in every form, and which forms are base64 (found inside longer base64 text;
 /// the others only where they do not continue a word or make a JSON key).
@@ -330,6 +334,13 @@ impl Learned {
             .len()
     }
 
+    /// The bytes of the values learned so far.
+    #[cfg(test)]
+    pub fn bytes(&self) -> usize {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.values.iter().map(String::len).sum()
+    }
+
     /// Learn `value`; whether it was new.
     pub fn add(&self, value: &[u8]) -> bool {
         let value = String::from_utf8_lossy(value).trim().to_string();
@@ -337,7 +348,10 @@ impl Learned {
             return false;
         }
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if inner.values.len() >= MAX_LEARNED || inner.values.contains(&value) {
+        if inner.values.len() >= MAX_LEARNED
+            || inner.values.iter().map(String::len).sum::<usize>() + value.len() > MAX_LEARNED_BYTES
+            || inner.values.contains(&value)
+        {
             return false;
         }
         inner.values.push(value);
@@ -419,6 +433,26 @@ mod tests {
     use super::*;
     use proptest::prelude::Rng;
     use proptest::test_runner::{RngAlgorithm, TestRng};
+
+    /// A line of one assignment repeated (`pass=pass=pass=…`, 4 KiB) makes a value at every
+    /// name, each the rest of the line: each was learned, and each learning rebuilt both
+    /// matchers over every value learned so far in all its forms (13 s for that one line).
+    /// The bytes learned in a run are bounded, so the rebuilds are.
+    #[test]
+    fn a_line_of_one_repeated_assignment_learns_a_bounded_number_of_bytes() {
+        let rules = std::sync::Arc::new(crate::redact::Rules::new(&[], vec![]).unwrap());
+        let mut r = crate::redact::Redactor::new(rules.clone());
+        let mut out = Vec::new();
+        r.push(
+            format!("{}\n", "pass=".repeat(4096 / 5)).as_bytes(),
+            &mut out,
+        );
+        r.finish(&mut out);
+        assert!(!String::from_utf8_lossy(&out).contains("pass=pass="));
+        let learned = rules.learned.bytes();
+        assert!(learned <= MAX_LEARNED_BYTES, "{learned} bytes learned");
+        assert!(rules.learned_count() >= 1);
+    }
 
     #[test]
     fn many_forms_are_found_where_the_automaton_finds_them() {

@@ -399,10 +399,21 @@ impl Rules {
         // Secrets' names followed by a value. `context::at` judges the whole name around a hit,
         // so one hit per name is enough: the keyword pass's literal search (leftmost hits, no
         // overlaps) finds one in every name that holds a literal, at SIMD speed on long lines.
+        //
+        // A hit inside a value of [`context::VALUE_REACH`] bytes or more that a hit before it
+        // found is not read again: in a line of one assignment repeated (`pass=pass=…`) every
+        // name's value is the rest of the line, and reading each was quadratic.
+        let mut long_value_to = 0;
         self.finders.keywords.each(view, |s, _| {
+            if s < long_value_to {
+                return;
+            }
             if let Some(f) = context::at(view, s) {
                 let rule = self.context_rule(&view[f.ctx..f.start]);
                 push(&mut found, f.start, f.end, rule, f.ctx);
+                if f.end - f.start >= context::VALUE_REACH {
+                    long_value_to = f.end;
+                }
                 // A list's other items (`"api_keys": ["…", "…"]`).
                 let mut item = f;
                 while let Some(g) = context::next_in_list(view, &item) {

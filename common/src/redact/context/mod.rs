@@ -32,10 +32,10 @@ pub(crate) use data::{NextLine, name_given_as_data, url_key, url_key_at, value_l
 pub(crate) use lists::next_in_list;
 pub(crate) use names::{Strength, classify, name_byte, parent_qualified, secret_env_name};
 use tables::table_row;
-pub(crate) use text::COMMAND_REACH;
+pub(crate) use text::{COMMAND_REACH, VALUE_REACH};
 use text::{
     READ_ARROW, after_string_prefix, before_json_end, blanks, code_span, gaps, line_start,
-    quoted_or_word, run_end, skip_read_number,
+    quoted_or_word, run_end, run_end_within, skip_read_number,
 };
 pub(crate) use tool_tokens::{login_token, snyk_api, token_after_login};
 use values::trim_value;
@@ -564,12 +564,17 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         let (a, b) = code_span(line, v)?;
         return value(line, s, a, b, strength, &lname, false);
     }
-    let end = run_end(line, v, quote);
+    let (end, goes_on) = run_end_within(line, v, quote);
     // Prose: `invalid token: expired` — a word before the name, `: ` and a plain word.
     let prose = colon_blank && quote.is_none() && s >= 2 && line[s - 1] == b' ' && {
         line[s - 2].is_ascii_alphabetic()
     };
-    let f = value(line, s, v, end, strength, &lname, prose)?;
+    let mut f = value(line, s, v, end, strength, &lname, prose)?;
+    if goes_on {
+        // Judged on its first bytes, redacted whole.
+        let full = run_end(line, v, quote);
+        f.end = v + trim_value(&line[v..full]).len();
+    }
     Some(lists::unbracketed(line, f, quote, strength, &lname))
 }
 
@@ -686,17 +691,23 @@ fn dockerfile_env(line: &[u8], s: usize) -> bool {
         || before.trim_ascii_end().ends_with(b" :")
 }
 
+/// The longest Amazon Resource Name.
+const ARN_REACH: usize = 2048;
+
 /// Whether the name at `s` is a field of an Amazon Resource Name (`arn:partition:service:…`),
 /// which names a resource, a secret's included, and holds none.
 fn in_arn(line: &[u8], s: usize) -> bool {
     if s == 0 || line[s - 1] != b':' {
         return false;
     }
-    let start = line[..s]
+    // An ARN is at most 2,048 bytes: a bounded look (every keyword hit after a `:` asks, and a
+    // line of `auth:` repeated made the walk to its start quadratic).
+    let floor = s.saturating_sub(ARN_REACH);
+    let start = line[floor..s]
         .iter()
         // (`*` where a policy's ARN matches any region or account.)
         .rposition(|b| !(b.is_ascii_alphanumeric() || b":-_/.*".contains(b)))
-        .map_or(0, |p| p + 1);
+        .map_or(floor, |p| floor + p + 1);
     line[start..].starts_with(b"arn:")
 }
 

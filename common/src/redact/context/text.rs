@@ -85,6 +85,20 @@ fn ends_value(b: u8) -> bool {
     b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b',' | b';' | b'&' | b'<' | b'>' | b'`')
 }
 
+/// Most bytes of a value the reader of `NAME=VALUE` looks at to judge it. A value that goes on
+/// past it is judged on its first bytes and, if it is a secret, redacted whole: every keyword
+/// hit of a line reads its value, and in a line of one assignment repeated (`pass=pass=…`)
+/// each value is the rest of the line, so reading each whole was quadratic.
+pub(crate) const VALUE_REACH: usize = 4096;
+
+/// [`run_end`] looking at most [`VALUE_REACH`] bytes: the end found, and whether the run goes
+/// on past the look.
+pub(super) fn run_end_within(line: &[u8], v: usize, quote: Option<u8>) -> (usize, bool) {
+    let reach = line.len().min(v + VALUE_REACH);
+    let end = run_end(&line[..reach], v, quote);
+    (end, end == reach && reach < line.len())
+}
+
 pub(super) fn run_end(line: &[u8], v: usize, quote: Option<u8>) -> usize {
     match quote {
         Some(q) => {
