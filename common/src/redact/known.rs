@@ -90,6 +90,11 @@ const MAX_LEARNED_LEN: usize = 4096;
 /// costs a run (a line of `pass=` repeated made a value at each name, the rest of the line).
 pub(crate) const MAX_LEARNED_BYTES: usize = 64 * 1024;
 
+/// The bytes of `values` together.
+fn total_bytes(values: &[String]) -> usize {
+    values.iter().map(String::len).sum()
+}
+
 /// Known values in every form, and which forms are base64 (found inside longer base64 text;
 /// the others only where they do not continue a word or make a JSON key).
 pub(crate) struct ValueMatcher {
@@ -337,8 +342,7 @@ impl Learned {
     /// The bytes of the values learned so far.
     #[cfg(test)]
     pub fn bytes(&self) -> usize {
-        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        inner.values.iter().map(String::len).sum()
+        total_bytes(&self.inner.lock().unwrap_or_else(|e| e.into_inner()).values)
     }
 
     /// Learn `value`; whether it was new.
@@ -349,7 +353,7 @@ impl Learned {
         }
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if inner.values.len() >= MAX_LEARNED
-            || inner.values.iter().map(String::len).sum::<usize>() + value.len() > MAX_LEARNED_BYTES
+            || total_bytes(&inner.values) + value.len() > MAX_LEARNED_BYTES
             || inner.values.contains(&value)
         {
             return false;

@@ -307,15 +307,13 @@ pub(super) fn creds_flag(line: &[u8], hit: usize) -> Option<usize> {
 /// at `-creds`: the password after the first colon (without one the tool asks for it).
 pub(super) fn registry_creds(line: &[u8], hit: usize) -> Option<Found> {
     let dash = creds_flag(line, hit)?;
-    let after = hit + b"-creds".len();
-    let v = match line.get(after) {
-        Some(b'=') => after + 1,
-        Some(b' ' | b'\t') => blanks(line, after),
-        _ => return None,
-    };
-    let (a, b) = quoted_or_word(line, v);
-    let colon = a + line[a..b].iter().position(|&c| c == b':')?;
-    value(line, dash, colon + 1, b, Strength::Strong, b"creds", false)
+    let args: Vec<(usize, usize)> = words_at(line, dash, command_end(line, dash)).collect();
+    user_password(
+        line,
+        &args,
+        &[b"--creds", b"--src-creds", b"--dest-creds"],
+        b"creds",
+    )
 }
 
 /// The first session cookie's value in the cookie string at `at` (`name=value; name=value`,

@@ -15,7 +15,9 @@ mod code;
 mod commands;
 mod data;
 mod devices;
+mod exemptions;
 mod lists;
+mod literals;
 mod names;
 mod prose;
 mod registries;
@@ -29,7 +31,9 @@ mod values;
 pub(crate) use clients::next_password_flag;
 use data::beside;
 pub(crate) use data::{NextLine, name_given_as_data, url_key, url_key_at, value_line};
+use exemptions::{dockerfile_env, in_arn, is_file_name, resource_type};
 pub(crate) use lists::next_in_list;
+pub(crate) use literals::{creds_flag, positional_call, short_password_flag};
 pub(crate) use names::{Strength, classify, name_byte, parent_qualified, secret_env_name};
 use tables::table_row;
 pub(crate) use text::{COMMAND_REACH, VALUE_REACH};
@@ -112,109 +116,8 @@ const SCHEMES: &[&[u8]] = &[
 /// Look at the name around `hit` (an anchor found in `line`) and, if an assignment of a secret
 /// follows it, return where the value is.
 pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
-    if clients::short_flag(line, hit).is_some() {
-        return clients::short_flag_value(line, hit);
-    }
-    // The commands found by a literal of their own, told apart by its first byte (every hit
-    // of a scanned line passes here).
-    let rest = &line[hit..];
-    match rest.first() {
-        Some(b':') if rest.starts_with(b":thin:") && line[..hit].ends_with(b"oracle") => {
-            return clients::oracle_thin(line, hit + 6);
-        }
-        Some(b'd') if rest.starts_with(b"dle config") && line[..hit].ends_with(b"bun") => {
-            return registries::bundle_config(line, hit - 3);
-        }
-        Some(b'm' | b'M')
-            if rest.len() >= 6
-                && rest[..6].eq_ignore_ascii_case(b"mask::")
-                && hit >= 6
-                && line[hit - 6..hit].eq_ignore_ascii_case(b"::add-") =>
-        {
-            return commands::add_mask(line, hit + 6);
-        }
-        Some(b'P')
-            if rest.starts_with(b"PSK ")
-                && (line[..hit].ends_with(b": ") || line[..hit].ends_with(b":\t")) =>
-        {
-            return clients::ipsec_psk(line, hit);
-        }
-        Some(b's') if rest.starts_with(b"snmp") => {
-            if let Some(f) = clients::snmp_community(line, hit) {
-                return Some(f);
-            }
-            // A network device's `snmp-server community VALUE RO`.
-            if rest.starts_with(b"snmp-server community ") {
-                return devices::config_secret(line, hit);
-            }
-        }
-        // A network device's `tacacs-server key VALUE`, `radius-server key VALUE`.
-        Some(b'-') if rest.starts_with(b"-server key ") => {
-            return devices::config_secret(line, hit);
-        }
-        Some(b'-') if rest.starts_with(b"-creds") => {
-            if let Some(f) = clients::registry_creds(line, hit) {
-                return Some(f);
-            }
-        }
-        // Cisco's `crypto isakmp key VALUE address …`.
-        // A key chain's ` key-string [TYPE] VALUE`.
-        Some(b'y') if rest.starts_with(b"y-string") && line[..hit].ends_with(b"ke") => {
-            return devices::config_secret(line, hit);
-        }
-        Some(b'k') if rest.starts_with(b"kmp key ") && line[..hit].ends_with(b"isa") => {
-            return devices::config_secret(line, hit);
-        }
-        Some(b'm') if rest.starts_with(b"mysql") || rest.starts_with(b"mariadb") => {
-            if let Some(f) = clients::mysql_argv(line, hit) {
-                return Some(f);
-            }
-        }
-        Some(b'a') if rest.starts_with(b"admin user add ") => {
-            return clients::mc_admin_user_add(line, hit);
-        }
-        Some(b'v') if rest.starts_with(b"vault login") => {
-            return clients::vault_login(line, hit);
-        }
-        Some(b'c') if rest.starts_with(b"c alias ") && hit > 0 && line[hit - 1] == b'm' => {
-            return clients::mc_alias_set(line, hit - 1);
-        }
-        _ => {}
-    }
-    if let Some((at, args, user)) = clients::net_command(line, hit) {
-        return match user {
-            true => clients::net_user(line, at, args),
-            false => clients::net_use(line, at, args),
-        };
-    }
-    // A signing secret given to a JWT library or an HMAC as a string literal.
-    if line[hit..].starts_with(b"jwt.") {
-        let open = hit + 4 + line[hit + 4..].iter().position(|&b| b == b'(')?;
-        return match &line[hit + 4..open] {
-            b"sign" | b"encode" | b"decode" | b"verify" => code::signing_key(line, open + 1, 1),
-            _ => None,
-        };
-    }
-    if line[hit..].starts_with(b"Hmac(") && line[..hit].ends_with(b"create") {
-        return code::signing_key(line, hit + 5, 1);
-    }
-    if hit >= 1 && line[hit..].starts_with(b"mac.new(") && line[hit - 1] == b'h' {
-        return code::signing_key(line, hit + 8, 0);
-    }
-    if line[hit..].starts_with(b"\"kty") {
-        return data::private_jwk(line, hit);
-    }
-    if let Some((args, nth)) = code::positional_call(line, hit) {
-        return code::password_argument(line, args, nth);
-    }
-    if line[hit..].starts_with(b"cureString") {
-        return commands::secure_string(line, hit);
-    }
-    if line[hit..].starts_with(b"login(") {
-        return code::login_call(line, hit + 6);
-    }
-    if line[hit..].starts_with(b"lainText") && hit > 0 {
-        return code::plain_text_secure_string(line, hit - 1);
+    if let Some(decided) = literals::by_literal(line, hit) {
+        return decided;
     }
     let (mut s, mut e) = name_extent(line, hit, false);
     // A name in two words, written as a label (`API Key: …`, `Secret Key: …`, `Your API Key is
@@ -608,25 +511,6 @@ fn yaml_tag_or_anchor(line: &[u8], v: usize) -> Option<usize> {
     alone.then_some(w)
 }
 
-/// Whether the keyword literal at `hit` is in a call that takes a password by its place
-/// (`getConnection(URL, USER, "…")`, `pymysql.connect(…)`).
-pub(crate) fn positional_call(line: &[u8], hit: usize) -> bool {
-    code::positional_call(line, hit).is_some()
-}
-
-/// Whether the short flag at `hit` (` -p `, ` -w `, ` -P `) gives a password by its command's
-/// syntax: `docker login -u x -p …` (and `az`, `cf`, `podman` login), a MongoDB client's `-p`,
-/// an LDAP client's `-w`, `zip -P`.
-pub(crate) fn short_password_flag(line: &[u8], hit: usize) -> bool {
-    clients::short_flag(line, hit).is_some()
-}
-
-/// Whether the `-creds` at `hit` ends a container tool's credentials flag (`--creds`,
-/// `--src-creds`, `--dest-creds`).
-pub(crate) fn creds_flag(line: &[u8], hit: usize) -> Option<usize> {
-    clients::creds_flag(line, hit)
-}
-
 /// Where a name in two words starts when `line[s..e]` is its `Key` (`API Key`, `Access Key`):
 /// at the qualifier one blank before it; else `s`.
 #[inline]
@@ -663,77 +547,6 @@ pub(crate) fn worth_a_look(name: &[u8]) -> bool {
         || registries::registry_auth_key(name).is_some()
         || trim_name(name).eq_ignore_ascii_case(b"secrets")
         || name.eq_ignore_ascii_case(b".pgpass")
-}
-
-/// Whether a "name" is a file name (`auth.rs`, `test_auth.py`): what follows it is a position.
-fn is_file_name(lname: &[u8]) -> bool {
-    const EXT: &[&[u8]] = &[
-        b"rs", b"py", b"js", b"ts", b"tsx", b"jsx", b"mjs", b"go", b"rb", b"java", b"kt", b"c",
-        b"h", b"cc", b"cpp", b"hpp", b"cs", b"php", b"swift", b"md", b"json", b"yaml", b"yml",
-        b"toml", b"txt", b"html", b"css", b"sh", b"sql", b"log", b"lock", b"xml", b"ex", b"exs",
-    ];
-    lname
-        .iter()
-        .rposition(|&b| b == b'.')
-        .is_some_and(|d| EXT.contains(&&lname[d + 1..]))
-}
-
-/// Whether the name at `s` follows a Dockerfile's `ENV` instruction (the form without `=`,
-/// `ENV NAME VALUE`): at the start of a line, or after `docker build`'s `Step 4/9 : `.
-fn dockerfile_env(line: &[u8], s: usize) -> bool {
-    let Some(before) = line[..s].strip_suffix(b"ENV ") else {
-        return false;
-    };
-    // At a line's start (a file's line as the Read tool numbers it, too), or a diff's added or
-    // removed line (`+ENV NAME VALUE`).
-    let from = line_start(line, s).min(before.len());
-    matches!(line[from..before.len()].trim_ascii(), b"" | b"+" | b"-")
-        || before.trim_ascii_end().ends_with(b" :")
-}
-
-/// The longest Amazon Resource Name.
-const ARN_REACH: usize = 2048;
-
-/// Whether the name at `s` is a field of an Amazon Resource Name (`arn:partition:service:…`),
-/// which names a resource, a secret's included, and holds none.
-fn in_arn(line: &[u8], s: usize) -> bool {
-    if s == 0 || line[s - 1] != b':' {
-        return false;
-    }
-    // An ARN is at most 2,048 bytes: a bounded look (every keyword hit after a `:` asks, and a
-    // line of `auth:` repeated made the walk to its start quadratic).
-    let floor = s.saturating_sub(ARN_REACH);
-    let start = line[floor..s]
-        .iter()
-        // (`*` where a policy's ARN matches any region or account.)
-        .rposition(|b| !(b.is_ascii_alphanumeric() || b":-_/.*".contains(b)))
-        .map_or(floor, |p| floor + p + 1);
-    line[start..].starts_with(b"arn:")
-}
-
-/// Whether the name at `s..e` ends a CloudFormation resource type quoted as a key
-/// (`"AWS::IAM::AccessKey": …`, cfn-lint's schemas map each type to a hash): three or more
-/// parts joined by `::`, each capitalised, between quotes. It names a kind of resource; a
-/// type path in code given a value (`AWS::IAM::AccessKey = "…"`) is not quoted so.
-fn resource_type(line: &[u8], s: usize, e: usize) -> bool {
-    if !line[..s].ends_with(b"::") || line.get(e) != Some(&b'"') {
-        return false;
-    }
-    // A type is a few dozen bytes (`AWS::Route53GlobalResolver::AccessToken`).
-    let floor = s.saturating_sub(96);
-    let Some(q) = line[floor..s]
-        .iter()
-        .rposition(|&b| !(b.is_ascii_alphanumeric() || b == b':'))
-        .map(|p| floor + p)
-    else {
-        return false;
-    };
-    let path = &line[q + 1..e];
-    let parts = path.split(|&b| b == b':').filter(|p| !p.is_empty());
-    line[q] == b'"'
-        && memchr::memmem::find_iter(path, b"::").count() >= 2
-        && !path.windows(3).any(|w| w == b":::")
-        && parts.clone().all(|p| p[0].is_ascii_uppercase())
 }
 
 /// A name without the quotes or dashes around it.
