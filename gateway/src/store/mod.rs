@@ -22,6 +22,8 @@
 //!   sequence, stop flag, the stream digest's saved state, the delivery verdict, the Claude
 //!   totals), runs `rules::plan_append_with` on it, inserts the new events and writes the new
 //!   progress back, in one transaction, with the run's row locked from the read to the commit.
+//!   (Where the progress is kept is the backend's: SQLite keeps a run's last sequence, last
+//!   event time and digest with each chunk, and writes the row only when more changes.)
 //!   SQLite gets that from its single writer; PostgreSQL needs `SELECT … FOR UPDATE` on the run's
 //!   row (or an equivalent lock) before it reads. Without the lock two processes ingesting the
 //!   same run could both read the same `last_seq`: one would store a gap or a duplicate, the

@@ -7,7 +7,7 @@ use common::wire::RunStatus;
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior};
 
-use super::codec::{bad_column, is_primary_key_conflict};
+use super::codec::{bad_column, is_primary_key_conflict, last_event_at_sql, last_seq_sql};
 use super::conn::backend;
 use crate::store::{AgentRecord, Claimed, NewAgent, QueuedRun, StoreError, claimable};
 
@@ -314,9 +314,15 @@ pub(super) fn lose_runs(
         .filter(|id| !holding.contains(id))
         .collect();
     for id in &lost {
-        tx.prepare_cached(
-            "UPDATE runs SET status = 'lost', finished_at = ?2, reason = ?3 WHERE id = ?1",
-        )
+        // The row's progress brought up to its chunks' (ingest leaves it behind while the run
+        // lives; see `writer.rs`), as the end of a run's stream would have.
+        tx.prepare_cached(concat!(
+            "UPDATE runs SET status = 'lost', finished_at = ?2, reason = ?3, last_seq = ",
+            last_seq_sql!(),
+            ", last_event_at = ",
+            last_event_at_sql!(),
+            " WHERE id = ?1"
+        ))
         .and_then(|mut stmt| stmt.execute(rusqlite::params![id, now, reason]))
         .map_err(|e| backend(format!("lose run {id}"), e))?;
     }

@@ -8,11 +8,37 @@ use rusqlite::{ErrorCode, Row};
 
 use crate::store::RunRecord;
 
-pub(super) const RUN_COLUMNS: &str = "id, name, status, prompt, cwd, created_at, finished_at, exit_code, \
-                           last_seq, last_event_at, key, delivery, claude, pinned, \
-                           (SELECT name FROM agents WHERE agents.id = runs.agent_id), \
-                           ifnull((SELECT NOT online FROM agents WHERE agents.id = runs.agent_id), 0), \
-                           reason";
+/// A run's last stored sequence, as an SQL expression over a `runs` row: its last chunk's, which
+/// ingest writes with each batch (see `writer.rs`: the row's own `last_seq` is rewritten only
+/// when something else about the run changes), or the row's for a run with no chunk. One step
+/// down the chunks' key index.
+macro_rules! last_seq_sql {
+    () => {
+        "ifnull((SELECT c.last_seq FROM event_chunks c WHERE c.run_id = runs.id \
+         ORDER BY c.first_seq DESC LIMIT 1), runs.last_seq)"
+    };
+}
+pub(super) use last_seq_sql;
+
+/// The time of a run's last event, as [`last_seq_sql`] finds its last sequence.
+macro_rules! last_event_at_sql {
+    () => {
+        "ifnull((SELECT c.last_event_at FROM event_chunks c WHERE c.run_id = runs.id \
+         ORDER BY c.first_seq DESC LIMIT 1), runs.last_event_at)"
+    };
+}
+pub(super) use last_event_at_sql;
+
+pub(super) const RUN_COLUMNS: &str = concat!(
+    "id, name, status, prompt, cwd, created_at, finished_at, exit_code, ",
+    last_seq_sql!(),
+    ", ",
+    last_event_at_sql!(),
+    ", key, delivery, claude, pinned, \
+     (SELECT name FROM agents WHERE agents.id = runs.agent_id), \
+     ifnull((SELECT NOT online FROM agents WHERE agents.id = runs.agent_id), 0), \
+     reason"
+);
 
 /// How many columns [`RUN_COLUMNS`] names: the index of the first column a query selects after them.
 pub(super) const RUN_COLUMN_COUNT: usize = 17;

@@ -4,7 +4,7 @@
 use common::wire::RunStatus;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
-use super::codec::sql_limit;
+use super::codec::{last_event_at_sql, last_seq_sql, sql_limit};
 use super::conn::backend;
 use crate::store::{Purge, StoreError};
 
@@ -77,8 +77,19 @@ pub(super) fn purge_run(
         if pinned {
             return Ok(Purge::Kept);
         }
-        tx.execute("UPDATE runs SET purging = 1 WHERE id = ?1", [&run_id])
-            .map_err(|e| fail("hide", e))?;
+        // The row's progress brought up to its chunks' before they go (ingest leaves it behind
+        // while a run lives; see `writer.rs`): a late resend to the hidden run is still a resend.
+        tx.execute(
+            concat!(
+                "UPDATE runs SET purging = 1, last_seq = ",
+                last_seq_sql!(),
+                ", last_event_at = ",
+                last_event_at_sql!(),
+                " WHERE id = ?1"
+            ),
+            [&run_id],
+        )
+        .map_err(|e| fail("hide", e))?;
     }
     let limit = sql_limit(max_rows.max(1));
     let chunks = tx

@@ -327,6 +327,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
         state BLOB NOT NULL,
         expires_at INTEGER NOT NULL
     ) WITHOUT ROWID;",
+    // 20: a run's progress kept with each chunk: the time of its last event and the running
+    // digest of the run's events through it (`common::digest`), so that a batch that changes
+    // nothing else about its run does not rewrite the run's row (`writer.rs`). Chunks written
+    // before have neither; their runs' rows were rewritten with every batch and hold both.
+    "ALTER TABLE event_chunks ADD COLUMN last_event_at INTEGER;
+    ALTER TABLE event_chunks ADD COLUMN stream_state TEXT;",
 ];
 
 /// Applies the migrations `user_version` has not seen yet, all in one transaction: a failing

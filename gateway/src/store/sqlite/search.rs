@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 use common::wire::RunSummary;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
-use super::codec::{RUN_COLUMN_COUNT, RUN_COLUMNS, run_record, sql_seq};
+use super::codec::{RUN_COLUMN_COUNT, RUN_COLUMNS, last_seq_sql, run_record, sql_seq};
 use super::conn::backend;
 use super::runs::events;
 use crate::store::StoreError;
@@ -53,6 +53,17 @@ fn fts_query(needle: &Needle) -> Option<String> {
     Some(terms.join(" AND "))
 }
 
+/// Runs whose stored lines are not all indexed. A live run's row may be behind its chunks
+/// (ingest writes the row only when more than its progress changes), a finished one's is not
+/// (its end wrote it); so the chunks are asked only for live runs, and finding work costs a
+/// look at each row, as it did when every row was current.
+pub(super) const BEHIND: &str = concat!(
+    "SELECT id, indexed_seq FROM runs WHERE purging = 0 AND (last_seq > indexed_seq
+         OR (status IN ('pending', 'running') AND ",
+    last_seq_sql!(),
+    " > indexed_seq)) LIMIT 1"
+);
+
 /// Indexes the next stretch of one run that is behind, in one transaction; `false` when every
 /// run is indexed.
 pub(super) fn index_step(conn: &mut Connection) -> Result<bool, StoreError> {
@@ -60,9 +71,7 @@ pub(super) fn index_step(conn: &mut Connection) -> Result<bool, StoreError> {
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| backend("begin indexing", e))?;
     let next: Option<(String, u64)> = tx
-        .prepare_cached(
-            "SELECT id, indexed_seq FROM runs WHERE last_seq > indexed_seq AND purging = 0 LIMIT 1",
-        )
+        .prepare_cached(BEHIND)
         .and_then(|mut stmt| {
             stmt.query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
                 .optional()

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::wire::{CommandKind, Delivery, Event, EventKind, RawEvent};
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -153,9 +153,9 @@ async fn a_run_without_a_saved_digest_is_judged_from_its_events() {
     let sha = common::digest::stream_sha256(&lines(1, 5));
     Connection::open(&path)
         .unwrap()
-        .execute(
-            "UPDATE runs SET stream_state = NULL WHERE id = 'legacy'",
-            [],
+        .execute_batch(
+            "UPDATE runs SET stream_state = NULL WHERE id = 'legacy';
+             UPDATE event_chunks SET stream_state = NULL WHERE run_id = 'legacy';",
         )
         .unwrap();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
@@ -172,6 +172,93 @@ async fn a_run_without_a_saved_digest_is_judged_from_its_events() {
         .await
         .unwrap();
     assert_eq!((again.inserted, again.delivery), (0, want));
+}
+
+/// A run's progress is read from its last chunk, or, for chunks written before migration 20
+/// (which carry none), from its row, which every batch rewrote then. Runs of both kinds, the
+/// database reopened, take their next lines and are judged complete by their `finished` marker.
+#[tokio::test]
+async fn progress_is_read_from_the_last_chunk_or_from_the_row_before_it() {
+    let (_dir, path, store) = with_run("old").await;
+    store.create_run(new_run("new", 2)).await.unwrap();
+    for id in ["old", "new"] {
+        for (from, to) in [(1, 3), (4, 5)] {
+            store
+                .append_events(id.into(), stored(lines(from, to)), None)
+                .await
+                .unwrap();
+        }
+    }
+    drop(store);
+    let raw = Connection::open(&path).unwrap();
+    let row_seq = |id: &str| -> u64 {
+        raw.query_row("SELECT last_seq FROM runs WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+    assert_eq!(row_seq("new"), 3, "the second batch left the row alone");
+    // "old" as a gateway before migration 20 left it.
+    raw.execute_batch(
+        "UPDATE runs SET (last_seq, last_event_at, stream_state) = (
+             SELECT last_seq, last_event_at, stream_state FROM event_chunks
+             WHERE run_id = 'old' ORDER BY first_seq DESC LIMIT 1) WHERE id = 'old';
+         UPDATE event_chunks SET last_event_at = NULL, stream_state = NULL WHERE run_id = 'old';",
+    )
+    .unwrap();
+    assert_eq!(row_seq("old"), 5);
+    drop(raw);
+
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+    let sha = common::digest::stream_sha256(&lines(1, 6));
+    for id in ["old", "new"] {
+        let run = summary(&store, id).await;
+        assert_eq!(
+            (run.last_sequence, run.last_event_at),
+            (5, Some(1_005)),
+            "{id}"
+        );
+        let acked = store
+            .append_events(id.into(), stored(lines(5, 6)), None)
+            .await
+            .unwrap();
+        assert_eq!((acked.acked_through, acked.inserted), (6, 1), "{id}");
+        let acked = store
+            .append_events(id.into(), stored(vec![finished_claiming(7, 6, &sha)]), None)
+            .await
+            .unwrap();
+        assert_eq!(acked.delivery, Some(Delivery::Complete), "{id}");
+        assert_eq!(summary(&store, id).await.last_sequence, 7, "{id}");
+    }
+}
+
+/// A run that ends without its stream's end (lost with its agent) has its row brought up to
+/// its chunks, so the search indexer, which asks the chunks only for live runs, indexes it all.
+#[tokio::test]
+async fn a_lost_runs_row_is_brought_up_to_its_chunks() {
+    let (_dir, path, store) = with_run("r").await;
+    for (from, to) in [(1, 3), (4, 5)] {
+        store
+            .append_events("r".into(), stored(lines(from, to)), None)
+            .await
+            .unwrap();
+    }
+    let raw = Connection::open(&path).unwrap();
+    raw.execute("UPDATE runs SET agent_id = 'a' WHERE id = 'r'", [])
+        .unwrap();
+    let row_seq = || -> u64 {
+        raw.query_row("SELECT last_seq FROM runs WHERE id = 'r'", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(row_seq(), 3);
+    let lost = store
+        .lose_runs("a".into(), Vec::new(), "gone".into(), 9_000)
+        .await
+        .unwrap();
+    assert_eq!(lost, ["r"]);
+    assert_eq!(row_seq(), 5);
+    let run = summary(&store, "r").await;
+    assert_eq!((run.last_sequence, run.last_event_at), (5, Some(1_005)));
 }
 
 #[tokio::test]
@@ -574,14 +661,11 @@ async fn the_agents_migration_rebuilds_runs_and_keeps_what_hangs_on_them() {
 async fn indexed(store: &SqliteStore) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let behind: i64 = lock(&store.inner.writer)
-            .query_row(
-                "SELECT count(*) FROM runs WHERE last_seq > indexed_seq",
-                [],
-                |row| row.get(0),
-            )
+        let behind: Option<String> = lock(&store.inner.writer)
+            .query_row(super::search::BEHIND, [], |row| row.get(0))
+            .optional()
             .unwrap();
-        if behind == 0 {
+        if behind.is_none() {
             return;
         }
         assert!(Instant::now() < deadline, "the indexer never caught up");
@@ -672,14 +756,14 @@ async fn runs_stored_before_the_index_are_indexed_after_the_upgrade() {
         let conn = Connection::open(&path).unwrap();
         // Back to the schema before the search step: undo it, and the steps after it (artifact
         // bodies in object storage; API tokens' person, expiry and first use; passkey
-        // ceremonies), which the upgrade then runs again.
+        // ceremonies; progress kept with each chunk), which the upgrade then runs again.
         let search_step = MIGRATIONS
             .iter()
             .position(|step| step.contains("CREATE TABLE search_chunks"))
             .unwrap();
         assert_eq!(
             MIGRATIONS.len(),
-            search_step + 4,
+            search_step + 5,
             "a step after search: undo it here too"
         );
         conn.execute_batch(&format!(
@@ -691,6 +775,8 @@ async fn runs_stored_before_the_index_are_indexed_after_the_upgrade() {
              ALTER TABLE api_tokens DROP COLUMN expires_at;
              ALTER TABLE api_tokens DROP COLUMN first_used_at;
              DROP TABLE passkey_ceremonies;
+             ALTER TABLE event_chunks DROP COLUMN last_event_at;
+             ALTER TABLE event_chunks DROP COLUMN stream_state;
              PRAGMA user_version = {search_step};"
         ))
         .unwrap();

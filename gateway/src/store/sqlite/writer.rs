@@ -253,13 +253,110 @@ pub(super) fn insert_nonce(conn: &Connection, nonce: Nonce) -> Result<bool, Stor
 }
 
 /// One ingest batch inside the caller's transaction; see [`rules::plan_append_with`].
+///
+/// The run's progress (its last sequence, the time of its last event, the digest of its events)
+/// is kept with each chunk, and read back from the run's last one: a batch that changes nothing
+/// else about its run writes its chunk and leaves the `runs` row alone. Under many runners each
+/// sending a line at a time that halves the pages a group commit writes: a batch dirtied its
+/// run's leaf of the chunks' key index and its run's row, each on a page of its own (see
+/// BENCHMARKS.md). A batch that changes the run's status, exit, stop request, delivery or
+/// Claude session writes the row too, its progress with it.
 fn append(
     conn: &Connection,
     run_id: &str,
     events: &[RawEvent],
 ) -> Result<AppendOutcome, StoreError> {
     let tx = conn;
-    let before = tx
+    let mut before = run_progress(tx, run_id)?;
+    if before.stream.events() != before.last_seq {
+        // A run from before migration 3 (or a damaged state): hash what is stored, once.
+        before.stream = stored_digest(tx, run_id, before.last_seq)?;
+    }
+
+    let mut body = Vec::new();
+    let (fresh, after) = rules::plan_append_with(&before, events, |event, _| {
+        push_chunk_event(&mut body, event)
+    })?;
+    if fresh.is_empty() {
+        return Ok(AppendOutcome {
+            acked_through: before.last_seq,
+            inserted: 0,
+            status: before.status,
+            delivery: before.delivery,
+        });
+    }
+    let state = after.stream.save();
+    {
+        // The new events are one row: one chunk, whatever the batch's size.
+        body.push(b']');
+        let body = String::from_utf8(body)
+            .map_err(|e| StoreError::Backend(format!("encode events of {run_id}: {e}")))?;
+        let (first, last) = (fresh[0].sequence, after.last_seq);
+        tx.prepare_cached(
+            "INSERT INTO event_chunks (run_id, first_seq, last_seq, body, last_event_at, stream_state)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(rusqlite::params![
+                run_id,
+                first,
+                last,
+                body,
+                after.last_event_at,
+                state
+            ])
+        })
+        .map_err(|e| backend(format!("insert events {run_id}/{first}..={last}"), e))?;
+    }
+    if row_changes(&before, &after) {
+        tx.prepare_cached(
+            "UPDATE runs SET status = ?2, last_seq = ?3, last_event_at = ?4, exit_code = ?5,
+                 finished_at = ?6, stop_requested = ?7, stream_state = ?8, delivery = ?9,
+                 claude = ?10
+             WHERE id = ?1",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(rusqlite::params![
+                run_id,
+                after.status.as_str(),
+                after.last_seq,
+                after.last_event_at,
+                after.exit_code,
+                after.finished_at,
+                after.stop_requested,
+                state,
+                after.delivery.map(Delivery::as_str),
+                after
+                    .claude
+                    .as_ref()
+                    .and_then(|c| serde_json::to_string(c).ok())
+            ])
+        })
+        .map_err(|e| backend(format!("update run {run_id}"), e))?;
+    }
+    Ok(AppendOutcome {
+        acked_through: after.last_seq,
+        inserted: fresh.len(),
+        status: after.status,
+        delivery: after.delivery,
+    })
+}
+
+/// Whether a batch changed what only the run's row holds (anything but its progress).
+fn row_changes(before: &Progress, after: &Progress) -> bool {
+    before.status != after.status
+        || before.exit_code != after.exit_code
+        || before.finished_at != after.finished_at
+        || before.stop_requested != after.stop_requested
+        || before.delivery != after.delivery
+        || before.claude != after.claude
+}
+
+/// A run's progress as ingest left it: the row, with the progress of the run's last chunk where
+/// that chunk has one (a chunk of before migration 20 has none, and its run's row is current).
+/// A state that cannot be read leaves the digest to be rebuilt from the stored events.
+fn run_progress(tx: &Connection, run_id: &str) -> Result<Progress, StoreError> {
+    let mut progress = tx
         .prepare_cached(
             "SELECT status, last_seq, last_event_at, exit_code, finished_at, stop_requested,
                  stream_state, delivery, claude
@@ -278,7 +375,6 @@ fn append(
                     exit_code: row.get(3)?,
                     finished_at: row.get(4)?,
                     stop_requested: row.get(5)?,
-                    // Parsed below: an absent state is rebuilt from the stored events.
                     stream: StreamDigest::restore(row.get_ref(6)?.as_str_or_null()?.unwrap_or(""))
                         .unwrap_or_default(),
                     delivery: row.get_ref(7)?.as_str_or_null()?.and_then(Delivery::parse),
@@ -289,66 +385,25 @@ fn append(
         })
         .map_err(|e| backend(format!("read run {run_id}"), e))?
         .ok_or(StoreError::NotFound)?;
-    let mut before = before;
-    if before.stream.events() != before.last_seq {
-        // A run from before migration 3 (or a damaged state): hash what is stored, once.
-        before.stream = stored_digest(tx, run_id, before.last_seq)?;
-    }
-
-    let mut body = Vec::new();
-    let (fresh, after) = rules::plan_append_with(&before, events, |event, _| {
-        push_chunk_event(&mut body, event)
-    })?;
-    if fresh.is_empty() {
-        return Ok(AppendOutcome {
-            acked_through: before.last_seq,
-            inserted: 0,
-            status: before.status,
-            delivery: before.delivery,
-        });
-    }
-    {
-        // The new events are one row: one chunk, whatever the batch's size.
-        body.push(b']');
-        let body = String::from_utf8(body)
-            .map_err(|e| StoreError::Backend(format!("encode events of {run_id}: {e}")))?;
-        let (first, last) = (fresh[0].sequence, after.last_seq);
-        tx.prepare_cached(
-            "INSERT INTO event_chunks (run_id, first_seq, last_seq, body) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .and_then(|mut stmt| stmt.execute(rusqlite::params![run_id, first, last, body]))
-        .map_err(|e| backend(format!("insert events {run_id}/{first}..={last}"), e))?;
-    }
     tx.prepare_cached(
-        "UPDATE runs SET status = ?2, last_seq = ?3, last_event_at = ?4, exit_code = ?5,
-             finished_at = ?6, stop_requested = ?7, stream_state = ?8, delivery = ?9,
-             claude = ?10
-         WHERE id = ?1",
+        "SELECT last_seq, last_event_at, stream_state FROM event_chunks
+         WHERE run_id = ?1 ORDER BY first_seq DESC LIMIT 1",
     )
     .and_then(|mut stmt| {
-        stmt.execute(rusqlite::params![
-            run_id,
-            after.status.as_str(),
-            after.last_seq,
-            after.last_event_at,
-            after.exit_code,
-            after.finished_at,
-            after.stop_requested,
-            after.stream.save(),
-            after.delivery.map(Delivery::as_str),
-            after
-                .claude
-                .as_ref()
-                .and_then(|c| serde_json::to_string(c).ok())
-        ])
+        stmt.query_row([run_id], |row| {
+            let state = row.get_ref(2)?.as_str_or_null()?;
+            if state.is_none() && row.get::<_, u64>(0)? == progress.last_seq {
+                return Ok(());
+            }
+            progress.last_seq = row.get(0)?;
+            progress.last_event_at = row.get::<_, Option<i64>>(1)?.or(progress.last_event_at);
+            progress.stream = StreamDigest::restore(state.unwrap_or("")).unwrap_or_default();
+            Ok(())
+        })
+        .optional()
     })
-    .map_err(|e| backend(format!("update run {run_id}"), e))?;
-    Ok(AppendOutcome {
-        acked_through: after.last_seq,
-        inserted: fresh.len(),
-        status: after.status,
-        delivery: after.delivery,
-    })
+    .map_err(|e| backend(format!("read progress of run {run_id}"), e))?;
+    Ok(progress)
 }
 
 /// The digest of a run's stored events `1..=last_seq`, read in sequence order.
@@ -407,6 +462,88 @@ mod tests {
             .chunks_exact(24 + page)
             .filter(|frame| frame[8..16] == header[16..24] && frame[4..8] != [0; 4])
             .count()
+    }
+
+    /// The database pages written since the WAL restarted: the page number of each valid frame.
+    fn wal_pages(db: &Path) -> Vec<u32> {
+        let wal = std::fs::read(db.with_extension("db-wal")).unwrap_or_default();
+        let Some(header) = wal.get(..32) else {
+            return Vec::new();
+        };
+        let page = u32::from_be_bytes(header[8..12].try_into().unwrap()) as usize;
+        wal[32..]
+            .chunks_exact(24 + page)
+            .filter(|frame| frame[8..16] == header[16..24])
+            .map(|frame| u32::from_be_bytes(frame[..4].try_into().unwrap()))
+            .collect()
+    }
+
+    /// A batch of lines writes its chunk and leaves its run's row alone: the run's progress is
+    /// read back from its last chunk, so under many runners sending a line at a time a group
+    /// commit writes one page a batch, not two. A batch that ends the run writes the row. Each
+    /// batch is committed alone, on a WAL emptied before it, under the writer's lock (so neither
+    /// the indexer nor the checkpointer writes in between), and the run's summary follows.
+    #[tokio::test]
+    async fn a_batch_of_lines_leaves_its_runs_row_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gateway.db");
+        let sqlite = SqliteStore::open(&path).unwrap();
+        sqlite.create_run(new_run("a", 1)).await.unwrap();
+        let batch = |events: Vec<Event>| {
+            let (answer, answered) = oneshot::channel();
+            let item = PendingAppend {
+                run_id: "a".into(),
+                events: events.iter().map(Event::to_raw).collect(),
+                nonce: None,
+                answer: answer.into(),
+            };
+            (vec![item], answered)
+        };
+        let committed_alone = |events: Vec<Event>| {
+            let mut writer = lock(&sqlite.inner.writer);
+            let busy: i64 = writer
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))
+                .unwrap();
+            assert_eq!(busy, 0, "the WAL was emptied");
+            let runs_page: u32 = writer
+                .query_row(
+                    "SELECT rootpage FROM sqlite_schema WHERE name = 'runs'",
+                    [],
+                    |row| row.get(0),
+                )
+                .unwrap();
+            let (group, mut answered) = batch(events);
+            assert!(append_group(&mut writer, group));
+            assert!(answered.try_recv().unwrap().is_ok());
+            (wal_pages(&path), runs_page)
+        };
+        // The first batch starts the run: its row changes.
+        let (pages, runs_page) = committed_alone(lines(1, 2));
+        assert!(pages.contains(&runs_page), "{pages:?}");
+        let (pages, runs_page) = committed_alone(lines(3, 5));
+        assert!(!pages.is_empty());
+        assert!(
+            !pages.contains(&runs_page),
+            "page {runs_page} of the runs' rows written: {pages:?}"
+        );
+        let run = sqlite.run("a".into()).await.unwrap().unwrap().summary;
+        assert_eq!((run.last_sequence, run.last_event_at), (5, Some(1_005)));
+
+        let sha = common::digest::stream_sha256(&lines(1, 5));
+        let finished = Event {
+            sequence: 6,
+            kind: common::wire::EventKind::Marker,
+            data: serde_json::json!({"event": "finished", "exitCode": 0, "durationMs": 1,
+                                     "eventCount": 5, "streamSha256": sha}),
+            ts: 2_000,
+        };
+        let (pages, runs_page) = committed_alone(vec![finished]);
+        assert!(pages.contains(&runs_page), "{pages:?}");
+        let run = sqlite.run("a".into()).await.unwrap().unwrap().summary;
+        assert_eq!(
+            (run.status, run.delivery, run.last_sequence),
+            (RunStatus::Finished, Some(Delivery::Complete), 6)
+        );
     }
 
     /// Many requests at once, each waiting for its answer as a future: every batch is committed
