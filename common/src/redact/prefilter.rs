@@ -558,7 +558,8 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
             let reach = &buf[hit..buf.len().min(hit + context::COMMAND_REACH)];
             let end = memchr::memchr(b'\n', reach).map_or(hit + reach.len(), |p| hit + p);
             let rest = &buf[hit..end];
-            memchr::memmem::find(rest, b"add_user").is_some()
+            // `add_user`, `change_password`, `authenticate_user`.
+            memchr::memmem::find(rest, b"_user").is_some()
                 || memchr::memmem::find(rest, b"change_password").is_some()
         }
         b"IED BY" => buf[..hit].ends_with(b"IDENTIF"),

@@ -35,6 +35,8 @@ pub(super) const PASSWORD_COMMANDS: &[&[u8]] = &[
     b"tigervncpasswd",
     // OpenLDAP's `ldappasswd -s NEW`, `-a OLD`, found by `assw`.
     b"ldappasswd",
+    // `mkpasswd [-m METHOD] VALUE [SALT]` (it prints the hash), found by `pass`.
+    b"mkpasswd",
 ];
 
 /// Whether `name` (in any case) is one of [`PASSWORD_COMMANDS`] or a FreeRDP client.
@@ -44,7 +46,7 @@ pub(super) fn password_command_name(name: &[u8]) -> bool {
     // with the list).
     const LENGTHS: u32 = 1 << 4 | 1 << 7 | 1 << 8 | 1 << 9 | 1 << 10 | 1 << 11 | 1 << 12 | 1 << 14;
     let first = name.first().map_or(0, u8::to_ascii_lowercase);
-    if name.len() >= 32 || LENGTHS >> name.len() & 1 == 0 || !b"cehlorstvwx".contains(&first) {
+    if name.len() >= 32 || LENGTHS >> name.len() & 1 == 0 || !b"cehlmorstvwx".contains(&first) {
         return false;
     }
     let ends = |suffix: &[u8]| {
@@ -102,7 +104,7 @@ fn archiver(w: &[u8]) -> bool {
 
 /// A password among the arguments of a command that takes one by its syntax (see
 /// [`PASSWORD_COMMANDS`]): `sshpass -p VALUE …`, `htpasswd -b[n] [FILE] USER VALUE`, `echo
-/// 'USER:VALUE' | chpasswd`.
+/// 'USER:VALUE' | chpasswd` (or `chpasswd <<< 'USER:VALUE'`).
 pub(super) fn password_command(line: &[u8], s: usize, e: usize, lname: &[u8]) -> Option<Found> {
     let cmd_end = substitution_end(line, s, command_end(line, e));
     let args: Vec<(usize, usize)> = words_at(line, e, cmd_end).collect();
@@ -136,16 +138,56 @@ pub(super) fn password_command(line: &[u8], s: usize, e: usize, lname: &[u8]) ->
             value(line, s, va, vb, Strength::Strong, lname, false)
         }
         b"rabbitmqctl" => {
-            // `rabbitmqctl add_user NAME VALUE`, `rabbitmqctl change_password NAME VALUE`.
-            let sub = args
-                .iter()
-                .position(|&a| matches!(word(a), b"add_user" | b"change_password"))?;
+            // `rabbitmqctl add_user NAME VALUE`, `change_password NAME VALUE`,
+            // `authenticate_user NAME VALUE`.
+            let sub = args.iter().position(|&a| {
+                matches!(
+                    word(a),
+                    b"add_user" | b"change_password" | b"authenticate_user"
+                )
+            })?;
             let (va, vb) = *args.get(sub + 2)?;
             value(line, s, va, vb, Strength::Strong, lname, false)
         }
+        b"mkpasswd" => {
+            // `mkpasswd [-m METHOD] [-S SALT] [-R ROUNDS] VALUE [SALT]`: the first word that is
+            // neither a flag nor a flag's value (`-s`, `--stdin` read it from standard input).
+            let mut i = 0;
+            while let Some(&w) = args.get(i) {
+                let w = word(w);
+                if matches!(w, b"-s" | b"--stdin") {
+                    return None;
+                }
+                if !w.starts_with(b"-") {
+                    break;
+                }
+                // A flag given its value apart: `-m sha-512`, `--salt SALT`.
+                i += if matches!(
+                    w,
+                    b"-m"
+                        | b"-S"
+                        | b"-R"
+                        | b"-P"
+                        | b"--method"
+                        | b"--salt"
+                        | b"--rounds"
+                        | b"--password-fd"
+                ) {
+                    2
+                } else {
+                    1
+                };
+            }
+            let &(a, end) = args.get(i)?;
+            let (a, b) = quoted_or_word(line, a);
+            value(line, s, a, b.min(end), Strength::Strong, b"password", false)
+        }
         b"chpasswd" => {
-            // `echo 'user:VALUE' | chpasswd`
-            let (a, b) = echoed(line, s)?;
+            // `echo 'user:VALUE' | chpasswd`, `chpasswd <<< 'user:VALUE'`.
+            let (a, b) = match memchr::memmem::find(&line[e..cmd_end], b"<<<") {
+                Some(h) => quoted_or_word(line, blanks(&line[..cmd_end], e + h + 3)),
+                None => echoed(line, s)?,
+            };
             let colon = a + line[a..b].iter().position(|&c| c == b':')?;
             value(line, a, colon + 1, b, Strength::Strong, lname, false)
         }
@@ -345,7 +387,8 @@ fn session_cookie(line: &[u8], at: usize) -> Option<Found> {
 /// command earlier in the same command line takes a password by it: `login` (a registry's or a
 /// cloud's: `docker`, `podman`, `helm registry`, `az`, `cf`) or a MongoDB client (`mongo`,
 /// `mongosh`, `mongodump`, …) by `-p` (and `twine`), an LDAP client (`ldapsearch`, `ldapadd`,
-/// …) by `-w`, `zip`, `unzip`, SQL Server's `sqlcmd` and `bcp` and Mosquitto's clients by `-P`,
+/// …) by `-w`, `zip`, `unzip`, SQL Server's `sqlcmd`, `bcp` and `osql`, `isql`, Perforce's `p4`
+/// and Mosquitto's clients by `-P`,
 /// `redis-cli` by `-a`, `lftp` by `-u` (as `USER,VALUE`), Net-SNMP's tools by `-A` and `-X`
 /// (the authentication and privacy passphrases), `nuget push` by `-k`. An archiver (`7z`,
 /// `unrar`) takes its `-p` glued to the value (`-pVALUE`; `-p` alone asks for one), as the
@@ -415,6 +458,10 @@ pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
                     | b"mosquitto_pub"
                     | b"mosquitto_sub"
                     | b"ipmitool"
+                    // Sybase's and unixODBC's `isql`, SQL Server's older `osql`, Perforce's `p4`.
+                    | b"isql"
+                    | b"osql"
+                    | b"p4"
             ),
             // HTTPie's and xh's `-a USER:VALUE` (as curl's `-u`).
             b'a' => matches!(w, b"redis-cli" | b"http" | b"https" | b"xh" | b"xhs"),

@@ -179,6 +179,20 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
         let (a, b) = quoted_or_word(line, blanks(&line[..cmd_end], e + h + 3));
         return value(line, s, a, b, Strength::Strong, lname, false);
     }
+    // IPMI's `ipmitool user set password ID VALUE [16|20]`.
+    if &line[s..e] == b"password"
+        && words_before(line, s).ends_with(b"user set")
+        && words(&line[command_start(line, s)..s]).any(|w| program(w) == b"ipmitool")
+    {
+        let mut args = words_at(line, e, cmd_end);
+        let (ia, ib) = args.next()?;
+        let &(a, end) = &args.next()?;
+        if !line[ia..ib].iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let (a, b) = quoted_or_word(line, a);
+        return value(line, s, a, b.min(end), Strength::Strong, lname, false);
+    }
     // A data file that is an `echo` in a process substitution: `gcloud secrets create NAME
     // --data-file=<(echo -n VALUE)`.
     if let Some((a, b)) = substituted_echo(line, e, cmd_end) {
