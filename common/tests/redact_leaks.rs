@@ -1974,7 +1974,8 @@ fn every_item_of_a_secret_list_is_redacted() {
 
 /// A password given by its place among a connection call's arguments, as code and its
 /// tutorials write it: Python's `pymysql.connect(HOST, USER, "…")` and `ftplib.FTP(…)`, PHP's
-/// `mysqli`, `mysql_connect` and `PDO`, Java's `DriverManager.getConnection(URL, USER, "…")`,
+/// `mysqli`, `mysql_connect` and `PDO`, C's `mysql_real_connect`, Java's
+/// `DriverManager.getConnection(URL, USER, "…")` and `PasswordAuthentication(USER, "…")`,
 /// python-ldap's `simple_bind_s(DN, "…")`, Go's `smtp.PlainAuth("", USER, "…", HOST)` and
 /// `ssh.Password("…")`; in a file's text and in a tool's output in stream-json.
 #[test]
@@ -1993,6 +1994,8 @@ fn a_password_given_by_its_place_in_a_connection_call_is_redacted() {
         r#"l.simple_bind_s("cn=admin,dc=example,dc=org", "@@")"#,
         r#"auth := smtp.PlainAuth("", "me@example.com", "@@", "smtp.example.com")"#,
         r#"Auth: []ssh.AuthMethod{ssh.Password("@@")},"#,
+        r#"mysql_real_connect(conn, "db", "app", "@@", "shop", 0, NULL, 0);"#,
+        r#"return new PasswordAuthentication("bob", "@@".toCharArray());"#,
     ];
     each_redacted(&cases);
     let wrapped: Vec<String> = cases
@@ -2009,6 +2012,8 @@ fn a_password_given_by_its_place_in_a_connection_call_is_redacted() {
         r#"ftp = FTP("ftp.example.com")"#,
         "$pdo = new PDO($dsn, $user, $pass);",
         "mysqli_connect($host, $user, $pass, $db);",
+        "mysql_real_connect(conn, host, user, passwd, db, 0, NULL, 0);",
+        "return new PasswordAuthentication(user, password.toCharArray());",
         r#"auth := smtp.PlainAuth("", from, password, host)"#,
         "Auth: []ssh.AuthMethod{ssh.Password(pass)},",
         "l.simple_bind_s(dn, pw)",

@@ -259,8 +259,8 @@ pub(super) fn plain_text_secure_string(line: &[u8], hit: usize) -> Option<Found>
 /// `DriverManager.getConnection(URL, USER, "…")` (`etConnection(`), Python's `ftplib.FTP(HOST,
 /// USER, "…")` and `FTP_TLS` (`TP(`, `TP_TLS(`), `pymysql.connect(HOST, USER, "…", DB)`,
 /// python-ldap's `simple_bind_s(DN, "…")`, PHP's `new PDO(DSN, USER, "…")` (`DO(`),
-/// `mysqli_connect(…)`, `new mysqli(…)` and `mysql_connect(…)` (found by the `mysql` of
-/// their names).
+/// `mysqli_connect(…)`, `new mysqli(…)` and `mysql_connect(…)` and C's `mysql_real_connect(…)`
+/// (found by the `mysql` of their names).
 const POSITIONAL: &[(&[u8], usize, usize)] = &[
     (b"getConnection(", 1, 2),
     (b"FTP(", 1, 2),
@@ -271,6 +271,9 @@ const POSITIONAL: &[(&[u8], usize, usize)] = &[
     (b"mysqli_connect(", 0, 2),
     (b"mysqli(", 0, 2),
     (b"mysql_connect(", 0, 2),
+    (b"mysql_real_connect(", 0, 3),
+    // Java's `new PasswordAuthentication(USER, "…".toCharArray())`, found by `Pass`.
+    (b"PasswordAuthentication(", 0, 1),
 ];
 
 /// The call of [`POSITIONAL`] whose keyword literal is at `hit`: where its arguments start, and
@@ -278,7 +281,7 @@ const POSITIONAL: &[(&[u8], usize, usize)] = &[
 pub(super) fn positional_call(line: &[u8], hit: usize) -> Option<(usize, usize)> {
     // Every keyword hit of a line passes here: its literal's first two bytes first.
     let first = line.get(hit..hit + 2);
-    if !matches!(first, Some(b"et" | b"TP" | b"DO" | b"_b" | b"my")) {
+    if !matches!(first, Some(b"et" | b"TP" | b"DO" | b"_b" | b"my" | b"Pa")) {
         return None;
     }
     POSITIONAL.iter().find_map(|&(call, off, nth)| {
