@@ -1015,7 +1015,8 @@ fn calls_and_tools_given_no_password_stay_intact() {
 }
 
 /// A password handed to `sudo -S`, Oracle's `sqlplus USER/VALUE@DB`, MariaDB's client,
-/// `twine upload -p`, `mosquitto_pub -P`, `passwd --stdin`, `nmcli … password`
+/// `twine upload -p` (and `uv publish -p`, `conan user -p`), `mosquitto_pub -P`, `passwd
+/// --stdin`, `nmcli … password`
 /// and `wpa_passphrase`.
 #[test]
 fn a_password_handed_to_an_admin_tool_is_redacted() {
@@ -1029,6 +1030,8 @@ fn a_password_handed_to_an_admin_tool_is_redacted() {
         "mariadb -u root -p@@ shop",
         "mariadb-dump -u root -p@@ shop > shop.sql",
         "twine upload -u __token__ -p @@ dist/*",
+        "uv publish -u deploy -p @@",
+        "conan user -p @@ -r internal deploy",
         "mosquitto_pub -h broker -u app -P @@ -t alerts -m hi",
         "echo @@ | passwd --stdin deploy",
         "nmcli dev wifi connect HomeNet password @@",
@@ -1053,6 +1056,8 @@ fn admin_tools_given_no_password_stay_intact() {
         "cargo login --registry internal",
         "Updating crates.io index; Running `cargo login` first",
         "twine upload dist/*",
+        "uv publish --index internal",
+        "conan create . -pr:h release",
         "mosquitto_sub -h broker -t alerts -v",
         "passwd deploy",
         "nmcli dev wifi list",

@@ -416,8 +416,8 @@ pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
             b'p' => {
                 w == b"login"
                 || w.starts_with(b"mongo")
-                // `poetry publish -p`, `dotnet nuget add|update source … -p`.
-                || w == b"publish" && words(command).any(|w| w == b"poetry")
+                // `poetry publish -p`, `uv publish -p`, `dotnet nuget add|update source … -p`.
+                || w == b"publish" && words(command).any(|w| w == b"poetry" || w == b"uv")
                 || w == b"source" && words(command).any(|w| w == b"nuget")
                 || matches!(
                     w,
@@ -429,6 +429,9 @@ pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
                         | b"rdesktop"
                         | b"hydra"
                 )
+                // Conan 1's `conan user -p VALUE -r REMOTE NAME` (never glued: `-pr` is a
+                // profile).
+                || w == b"conan" && !glued
                 // Windows administration and assessment: PsExec, PAExec, Evil-WinRM,
                 // NetExec (`nxc`), CrackMapExec, SMBMap.
                 || {
