@@ -2535,6 +2535,32 @@ fn a_token_given_to_vault_login_and_a_minio_aliass_secret_key_are_redacted() {
     each_redacted(&with_stream_json(&cases, &['\''], |c| format!("$ {c}\nok")));
 }
 
+/// A key share given to Vault's (or OpenBao's) `operator unseal`: a 44-character base64 share,
+/// which no family anchor marks, went out whole.
+#[test]
+fn a_key_share_given_to_vault_operator_unseal_is_redacted() {
+    let cases = [
+        "vault operator unseal @@",
+        "vault operator unseal -migrate @@",
+        "vault operator unseal -address=https://vault.internal:8200 @@",
+        "VAULT_ADDR=http://127.0.0.1:8200 vault operator unseal '@@' && vault status",
+        "bao operator unseal @@",
+    ];
+    let share = "6yqWjqJjdKmWIFpFJqyaHSg5mIQkeHyDo0gq2M6cFbOp";
+    for c in cases {
+        let line = c.replace("@@", share);
+        assert!(!red(&line).contains(share), "{line}");
+    }
+    each_redacted(&with_stream_json(&cases, &['\''], |c| format!("$ {c}\nok")));
+    each_kept(&[
+        "vault operator unseal",
+        "vault operator unseal -reset",
+        "vault operator unseal -",
+        "Unseal the vault with vault operator unseal, three times.",
+        "the operator unseal step is manual",
+    ]);
+}
+
 /// What the rules above must leave alone.
 #[test]
 fn vault_login_and_minio_aliases_given_no_secret_stay_intact() {

@@ -163,7 +163,7 @@ pub(crate) fn next_run(buf: &[u8]) -> Option<(usize, usize)> {
 }
 
 /// Keyword literals, searched together in one pass. Each is a piece of a secret's name in the
-/// casings names come in (`assw`/`ASSW`, `pass`/`PASS`/`Pass`, `ecret`/`ECRET`, `oken`/`OKEN`,
+/// casings names come in (`ASSW`, `pass`/`PASS`/`Pass`, `ecret`/`ECRET`, `oken`/`OKEN`,
 /// `auth`, `pwd`, `dsn`, `ebhook`, `redential`, `pikey`, `_pat`, `_key`, `-key`, `.key`,
 /// `Key`, `KEY=`, `_auth`); special ones (`://`, `-----BEGIN`, `earer`, `Private-Lines`,
 /// `hooks.slack`, `\u001b`, `sig=`, password hashes' `$apr1$`/`$2y$`/`$6$`/…, `mysql`,
@@ -227,7 +227,10 @@ pub(crate) const KEYWORDS: &[&str] = &[
     ".KEY",
     "sig=",
     "_key",
-    "i key",
+    // Vault's `operator unseal KEY` (`context::clients::vault_unseal`), placed by
+    // `keyword_layout.py` where `i key` was (moved into the place of `assw`, which never
+    // matched: `pass` and `Pass` end the search's step over every word that holds it).
+    "unseal",
     "kubeadm",
     "$5$",
     "ebhook",
@@ -307,7 +310,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     // Cisco's `crypto isakmp key VALUE address …` (`context::devices`), placed by
     // `keyword_layout.py` where `piKey` was, whose names `Key` finds too (`apiKey`).
     "kmp key",
-    "assw",
+    "i key",
     // A container tool's `--creds USER:VALUE` (`--src-creds`, `--dest-creds`), placed by
     // `keyword_layout.py` where `cureString` was (moved to the end).
     "-creds",
@@ -517,6 +520,7 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         b"dle config" => buf[..hit].ends_with(b"bun"),
         // `vault login TOKEN`, `mc alias set …`: judged on their lines.
         b"vault login" => true,
+        b"unseal" => buf[..hit].ends_with(b"operator "),
         b"c alias" => hit > 0 && buf[hit - 1] == b'm',
         // `api key: VALUE`, `API key: VALUE`: the label in two words, `api` before the hit.
         b"i key" | b"I key" => {

@@ -628,6 +628,37 @@ pub(super) fn vault_login(line: &[u8], hit: usize) -> Option<Found> {
     None
 }
 
+/// Vault's (and OpenBao's) `operator unseal [flags] KEY`, `hit` at `unseal`: the first argument
+/// that is neither a flag nor a flag's value (`-migrate` takes none; with `-reset`, or with no
+/// key, Vault asks for one or forgets the progress). Judged as after a weak name: a key share
+/// is random, and `vault operator unseal first` would be prose.
+pub(super) fn vault_unseal(line: &[u8], hit: usize) -> Option<Found> {
+    let operator = hit.checked_sub("operator ".len())?;
+    let before = words(line[line_start(line, operator)..operator].trim_ascii_end()).next_back()?;
+    if !matches!(program(before), b"vault" | b"bao")
+        || !matches!(line.get(hit + 6), Some(b' ' | b'\t'))
+    {
+        return None;
+    }
+    let end = command_end(line, hit);
+    let mut args = words_at(line, hit + 6, end);
+    while let Some((a, b)) = args.next() {
+        let w = &line[a..b];
+        if w.starts_with(b"-") {
+            if w == b"-" || w == b"-reset" || w == b"--reset" {
+                return None;
+            }
+            if w.len() > 1 && !w.contains(&b'=') && !matches!(w, b"-migrate" | b"--migrate") {
+                args.next(); // the flag's value
+            }
+            continue;
+        }
+        let (va, vb) = quoted_or_word(line, a);
+        return value(line, hit, va, vb.min(b), Strength::Weak, b"key", false);
+    }
+    None
+}
+
 /// MinIO's `mc alias set NAME URL ACCESS SECRET [--api S3v4]`, `at` at `mc`: the secret key,
 /// the fourth word after `set` that is not a flag or a flag's value, judged as after a weak
 /// name (MinIO's keys are random; `minioadmin` is its default).

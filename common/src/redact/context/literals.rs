@@ -74,6 +74,9 @@ pub(super) fn by_literal(line: &[u8], hit: usize) -> Option<Option<Found>> {
         Some(b'v') if rest.starts_with(b"vault login") => {
             return Some(clients::vault_login(line, hit));
         }
+        Some(b'u') if rest.starts_with(b"unseal") && line[..hit].ends_with(b"operator ") => {
+            return Some(clients::vault_unseal(line, hit));
+        }
         Some(b'c') if rest.starts_with(b"c alias ") && hit > 0 && line[hit - 1] == b'm' => {
             return Some(clients::mc_alias_set(line, hit - 1));
         }
