@@ -2535,6 +2535,34 @@ fn a_token_given_to_vault_login_and_a_minio_aliass_secret_key_are_redacted() {
     each_redacted(&with_stream_json(&cases, &['\''], |c| format!("$ {c}\nok")));
 }
 
+/// A single-dash flag named for a password (`-password VALUE`, `-passwd`, `-pwd`, Windows'
+/// `dsadd user … -pwd VALUE`): the keyword search's ` -p` (a short flag's literal) ends its step
+/// over the name, so the name's own literal is never reported there and the flag is read from
+/// the ` -p` hit.
+#[test]
+fn a_single_dash_password_flag_is_redacted() {
+    each_redacted(&with_stream_json(
+        &[
+            "tool -password @@",
+            "tool -password=@@ --verbose",
+            "tool -passwd @@",
+            "tool -pwd @@",
+            "tool -pwd=@@",
+            "dsadd user cn=deploy,dc=example,dc=org -pwd @@ -mustchpwd yes",
+            "sqlcmd -S db -U sa -password @@",
+        ],
+        &['\''],
+        |c| format!("$ {c}\nok"),
+    ));
+    each_kept(&[
+        "tool -password",
+        "tool -password -v",
+        "ls -pwd",
+        "tool -p 8080",
+        "tool -passes 3",
+    ]);
+}
+
 /// A key share given to Vault's (or OpenBao's) `operator unseal`: a 44-character base64 share,
 /// which no family anchor marks, went out whole.
 #[test]

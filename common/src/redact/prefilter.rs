@@ -228,8 +228,9 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "sig=",
     "_key",
     // Vault's `operator unseal KEY` (`context::clients::vault_unseal`), placed by
-    // `keyword_layout.py` where `i key` was (moved into the place of `assw`, which never
-    // matched: `pass` and `Pass` end the search's step over every word that holds it).
+    // `keyword_layout.py` where `i key` was (moved into the place of `assw`: `pass` and `Pass`
+    // end the search's step over every word that holds it, but where ` -p` stepped over the
+    // `p` of a single-dash `-password`; that flag is now read from the ` -p` hit).
     "unseal",
     "kubeadm",
     "$5$",
@@ -512,7 +513,9 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         // `kubeadm join … abcdef.0123456789abcdef`: a bootstrap token anywhere on the line.
         b"kubeadm" => true,
         b" -p" | b" -w " | b" -P " | b" -a " | b" -u " | b" -A " | b" -X " | b" -k " | b" -U " => {
-            context::short_password_flag(buf, hit)
+            // (Or a single-dash flag named for a password, `-password VALUE`: ` -p` ends the
+            // search's step over its name.)
+            context::short_password_flag(buf, hit) || context::dash_password_name(buf, hit)
         }
         // `jdbc:oracle:thin:USER/VALUE@…`.
         b":thin:" => buf[..hit].ends_with(b"oracle"),

@@ -13,6 +13,12 @@ pub(super) fn by_literal(line: &[u8], hit: usize) -> Option<Option<Found>> {
     if clients::short_flag(line, hit).is_some() {
         return Some(clients::short_flag_value(line, hit));
     }
+    // A single-dash flag named for a password (`-password VALUE`, `-pwd VALUE`): the search's
+    // ` -p` ends its step over the name, whose own literal is then never reported; the name is
+    // judged from here.
+    if dash_password_name(line, hit) {
+        return Some(super::at(line, hit + 2));
+    }
     // The commands found by a literal of their own, told apart by its first byte (every hit
     // of a scanned line passes here).
     let rest = &line[hit..];
@@ -134,6 +140,13 @@ pub(crate) fn positional_call(line: &[u8], hit: usize) -> bool {
 /// an LDAP client's `-w`, `zip -P`.
 pub(crate) fn short_password_flag(line: &[u8], hit: usize) -> bool {
     clients::short_flag(line, hit).is_some()
+}
+
+/// Whether the ` -p` at `hit` starts a single-dash flag named for a password (`-password`,
+/// `-passwd`, `-pwd`, …), whose name holds a keyword literal the search stepped over.
+pub(crate) fn dash_password_name(line: &[u8], hit: usize) -> bool {
+    line[hit..].starts_with(b" -p")
+        && (line[hit + 2..].starts_with(b"pass") || line[hit + 2..].starts_with(b"pwd"))
 }
 
 /// Whether the `-creds` at `hit` ends a container tool's credentials flag (`--creds`,
