@@ -2563,6 +2563,29 @@ fn a_single_dash_password_flag_is_redacted() {
     ]);
 }
 
+/// A flag's value quoted after a blank (`--password 'VALUE'`, `--token "VALUE"`), as shell
+/// commands write it: the run after the flag started at the quote and held nothing.
+#[test]
+fn a_flags_quoted_value_after_a_blank_is_redacted() {
+    each_redacted(&with_stream_json(
+        &[
+            "tool --password '@@'",
+            "tool --token \"@@\" --verbose",
+            "tool --api-key '@@'",
+            "mysql -u root --password '@@' shop",
+            "tool -password '@@'",
+        ],
+        &['"', '\''],
+        |c| format!("$ {c}\nok"),
+    ));
+    each_kept(&[
+        "tool --password ''",
+        "tool --password \"$DB_PASSWORD\"",
+        "tool --token \"${GITHUB_TOKEN}\"",
+        "tool --token '<your token>'",
+    ]);
+}
+
 /// A key share given to Vault's (or OpenBao's) `operator unseal`: a 44-character base64 share,
 /// which no family anchor marks, went out whole.
 #[test]

@@ -324,6 +324,11 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         // No operator: `--token VALUE`, `.netrc`'s `password VALUE`.
         let spaced = q > e && q < line.len();
         if flag && q == e + 1 && q < line.len() && line[q] != b'-' {
+            // Quoted, as shell commands write it (`--password 'VALUE'`): inside the quotes.
+            if matches!(line[q], b'"' | b'\'') {
+                let (a, b) = quoted_or_word(line, q);
+                return value(line, s, a, b, Strength::Strong, &lname, false);
+            }
             return value_run(line, s, q, Strength::Strong, &lname);
         }
         if spaced && unassigned::netrc(line, s, e, q) {
