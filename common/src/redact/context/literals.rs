@@ -4,7 +4,7 @@
 //! `mysql`, `vault login`, `net use`, `jwt.`, `Hmac(`, `login(`, …), and the checks the keyword
 //! search asks of some of them before it keeps a line.
 
-use super::{Found, clients, code, commands, data, devices, registries};
+use super::{Found, clients, code, commands, data, devices, registries, tools};
 
 /// The secret the keyword literal at `hit` stands for, when it is one of those that name a
 /// command or a call: `Some` with the verdict (a value or none), or `None` when the hit is a
@@ -24,7 +24,7 @@ pub(super) fn by_literal(line: &[u8], hit: usize) -> Option<Option<Found>> {
     let rest = &line[hit..];
     match rest.first() {
         Some(b':') if rest.starts_with(b":thin:") && line[..hit].ends_with(b"oracle") => {
-            return Some(clients::oracle_thin(line, hit + 6));
+            return Some(tools::oracle_thin(line, hit + 6));
         }
         Some(b'd') if rest.starts_with(b"dle config") && line[..hit].ends_with(b"bun") => {
             return Some(registries::bundle_config(line, hit - 3));
@@ -41,10 +41,10 @@ pub(super) fn by_literal(line: &[u8], hit: usize) -> Option<Option<Found>> {
             if rest.starts_with(b"PSK ")
                 && (line[..hit].ends_with(b": ") || line[..hit].ends_with(b":\t")) =>
         {
-            return Some(clients::ipsec_psk(line, hit));
+            return Some(tools::ipsec_psk(line, hit));
         }
         Some(b's') if rest.starts_with(b"snmp") => {
-            if let Some(f) = clients::snmp_community(line, hit) {
+            if let Some(f) = tools::snmp_community(line, hit) {
                 return Some(Some(f));
             }
             // A network device's `snmp-server community VALUE RO`.
@@ -70,28 +70,28 @@ pub(super) fn by_literal(line: &[u8], hit: usize) -> Option<Option<Found>> {
             return Some(devices::config_secret(line, hit));
         }
         Some(b'm') if rest.starts_with(b"mysql") || rest.starts_with(b"mariadb") => {
-            if let Some(f) = clients::mysql_argv(line, hit) {
+            if let Some(f) = tools::mysql_argv(line, hit) {
                 return Some(Some(f));
             }
         }
         Some(b'a') if rest.starts_with(b"admin user add ") => {
-            return Some(clients::mc_admin_user_add(line, hit));
+            return Some(tools::mc_admin_user_add(line, hit));
         }
         Some(b'v') if rest.starts_with(b"vault login") => {
-            return Some(clients::vault_login(line, hit));
+            return Some(tools::vault_login(line, hit));
         }
         Some(b'u') if rest.starts_with(b"unseal") && line[..hit].ends_with(b"operator ") => {
-            return Some(clients::vault_unseal(line, hit));
+            return Some(tools::vault_unseal(line, hit));
         }
         Some(b'c') if rest.starts_with(b"c alias ") && hit > 0 && line[hit - 1] == b'm' => {
-            return Some(clients::mc_alias_set(line, hit - 1));
+            return Some(tools::mc_alias_set(line, hit - 1));
         }
         _ => {}
     }
-    if let Some((at, args, user)) = clients::net_command(line, hit) {
+    if let Some((at, args, user)) = tools::net_command(line, hit) {
         return Some(match user {
-            true => clients::net_user(line, at, args),
-            false => clients::net_use(line, at, args),
+            true => tools::net_user(line, at, args),
+            false => tools::net_use(line, at, args),
         });
     }
     // A signing secret given to a JWT library or an HMAC as a string literal.

@@ -25,6 +25,7 @@ mod shell;
 mod tables;
 mod text;
 mod tool_tokens;
+mod tools;
 mod unassigned;
 mod values;
 

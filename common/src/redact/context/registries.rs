@@ -3,8 +3,8 @@
 //! Bundler's `bundle config HOST USER:VALUE` and `BUNDLE_<HOST>=…`. (Composer's `auth.json`
 //! itself is data: see `data::host_tokens`.)
 
-use super::clients::starts_command_word;
 use super::names::Strength;
+use super::shell::starts_command_word;
 use super::shell::{command_end, words, words_at, words_before};
 use super::{Found, blanks, quoted_or_word, value};
 

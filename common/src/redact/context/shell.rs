@@ -216,6 +216,17 @@ pub(super) fn command_start(line: &[u8], at: usize) -> usize {
         .map_or(from, |p| p + 1)
 }
 
+/// Whether the command word at `at` starts a word: the line's start, a blank, a quote or a
+/// shell operator before it (`mc` of `mc alias`, not of `rpmc alias`; `net user`, not
+/// `planet user`).
+pub(super) fn starts_command_word(line: &[u8], at: usize) -> bool {
+    line_start(line, at) == at
+        || matches!(
+            line[at - 1],
+            b' ' | b'\t' | b'"' | b'\'' | b';' | b'&' | b'|' | b'(' | b'`' | b'>'
+        )
+}
+
 #[cfg(test)]
 mod words_tests {
     use super::words;

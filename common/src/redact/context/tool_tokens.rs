@@ -3,8 +3,8 @@
 //! `config set api=TOKEN`, and the token after a subcommand (`ngrok authtoken`, `snyk auth`,
 //! `consul acl set-agent-token TYPE`, `doctl auth init -t`).
 
-use super::clients::starts_command_word;
 use super::names::{Strength, eq_any};
+use super::shell::starts_command_word;
 use super::shell::{command_end, program, words, words_at};
 use super::{Found, quoted_or_word, value};
 

@@ -48,11 +48,16 @@ pub(super) fn bad_column(index: usize, ty: Type, why: impl Into<String>) -> rusq
     rusqlite::Error::FromSqlConversionFailure(index, ty, why.into().into())
 }
 
+/// A run's status in column `index`.
+pub(super) fn run_status(row: &Row<'_>, index: usize) -> rusqlite::Result<RunStatus> {
+    let status = row.get_ref(index)?.as_str()?;
+    RunStatus::parse(status)
+        .ok_or_else(|| bad_column(index, Type::Text, format!("unknown run status {status:?}")))
+}
+
 /// Reads a row selected with [`RUN_COLUMNS`].
 pub(super) fn run_record(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
-    let status: String = row.get(2)?;
-    let status = RunStatus::parse(&status)
-        .ok_or_else(|| bad_column(2, Type::Text, format!("unknown run status {status:?}")))?;
+    let status = run_status(row, 2)?;
     Ok(RunRecord {
         summary: RunSummary {
             id: row.get(0)?,

@@ -261,6 +261,31 @@ async fn a_lost_runs_row_is_brought_up_to_its_chunks() {
     assert_eq!((run.last_sequence, run.last_event_at), (5, Some(1_005)));
 }
 
+/// A run hidden for its purge has its row brought up to its chunks before they go, so a late
+/// resend of lines it stored is still a resend, not lines stored again.
+#[tokio::test]
+async fn a_purged_runs_row_is_brought_up_to_its_chunks_first() {
+    let (_dir, path, store) = with_run("r").await;
+    for (from, to) in [(1, 3), (4, 5)] {
+        store
+            .append_events("r".into(), stored(lines(from, to)), None)
+            .await
+            .unwrap();
+    }
+    let raw = Connection::open(&path).unwrap();
+    let row_seq = || -> u64 {
+        raw.query_row("SELECT last_seq FROM runs WHERE id = 'r'", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(row_seq(), 3);
+    // One step deletes the first chunk; the second, with the run's progress, is left.
+    assert!(matches!(
+        store.purge_run("r".into(), 1).await.unwrap(),
+        crate::store::Purge::More
+    ));
+    assert_eq!(row_seq(), 5);
+}
+
 #[tokio::test]
 async fn migration_5_moves_event_rows_into_chunks() {
     let dir = tempfile::tempdir().unwrap();

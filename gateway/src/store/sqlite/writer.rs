@@ -11,13 +11,12 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use common::digest::StreamDigest;
-use common::wire::{Delivery, RawEvent, RunStatus};
-use rusqlite::types::Type;
+use common::wire::{Delivery, RawEvent};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use super::checkpoint::Checkpointer;
-use super::codec::{bad_column, chunk, claude_stats, push_chunk_event, sql_seq};
+use super::codec::{chunk, claude_stats, push_chunk_event, run_status, sql_seq};
 use super::conn::{backend, lock};
 use crate::store::rules::{self, Progress};
 use crate::store::{AppendOutcome, Nonce, StoreError};
@@ -364,12 +363,8 @@ fn run_progress(tx: &Connection, run_id: &str) -> Result<Progress, StoreError> {
         )
         .and_then(|mut stmt| {
             stmt.query_row([run_id], |row| {
-                let status: String = row.get(0)?;
-                let status = RunStatus::parse(&status).ok_or_else(|| {
-                    bad_column(0, Type::Text, format!("unknown run status {status:?}"))
-                })?;
                 Ok(Progress {
-                    status,
+                    status: run_status(row, 0)?,
                     last_seq: row.get(1)?,
                     last_event_at: row.get(2)?,
                     exit_code: row.get(3)?,
@@ -443,7 +438,7 @@ fn stored_digest(
 mod tests {
     use std::path::Path;
 
-    use common::wire::Event;
+    use common::wire::{Event, RunStatus};
 
     use super::super::SqliteStore;
     use super::super::tests::{lines, new_run};
