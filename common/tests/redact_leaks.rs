@@ -3793,3 +3793,113 @@ fn a_value_longer_than_the_look_is_redacted_whole() {
         );
     }
 }
+
+/// The credentials after an `Authorization` header's scheme when the scheme is a service's own
+/// (`Api-Key`, `SSWS`, `GenieKey`, `Key`, `Client-ID`, …): the scheme word was taken for the
+/// value and redacted, and the credentials after it went out; a header set by its name in
+/// code (`headers.set("Authorization", "Token …")`) went out whole.
+#[test]
+fn credentials_after_any_authorization_scheme_are_redacted() {
+    each_redacted(&with_stream_json(
+        &[
+            "Authorization: Api-Key @@",
+            "Authorization: SSWS @@",
+            "Authorization: GenieKey @@",
+            "Authorization: Key @@",
+            "Authorization: Klaviyo-API-Key @@",
+            "Authorization: Client-ID @@",
+            "Authorization: Zoho-oauthtoken @@",
+            "Authorization: OAuth @@",
+            "Authorization: DeepL-Auth-Key @@",
+            "Proxy-Authorization: Api-Key @@",
+            "curl -H 'Authorization: SSWS @@' https://example.okta.com/api/v1/users",
+            "curl -H \"Authorization: Api-Key @@\" https://api.example.com",
+            "\"Authorization\": \"Api-Key @@\"",
+            "headers.set(\"Authorization\", \"Token @@\")",
+            "req.Header.Set(\"Authorization\", \"token @@\")",
+            "xhr.setRequestHeader(\"Authorization\", \"Key @@\");",
+            "session.headers.update({'Authorization': 'GenieKey @@'})",
+        ],
+        &['"', '\''],
+        |c| format!("> {c}\n< HTTP/1.1 200 OK"),
+    ));
+    // Parameters after the scheme (AWS's signature, Hawk's MAC): all of them go, to the line's
+    // end or the quote around the header.
+    for line in [
+        "Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, SignedHeaders=host;x-amz-date, Signature=@@",
+        "Authorization: Hawk id=\"dh37fgj492je\", ts=\"1353832234\", mac=\"@@\"",
+        "curl -H 'Authorization: Hawk id=\"dh37fgj492je\", mac=\"@@\"' https://example.com",
+    ] {
+        let secret = "6R4rV5iE3NPoym0WwjeHzjAGXUtLNIxmo1vpMofpLAE";
+        let line = line.replace("@@", secret);
+        let out = red(&line);
+        assert!(!out.contains(secret), "{line}\n   -> {out}");
+        assert!(!out.ends_with(REDACTED) || !line.contains("https"), "{out}");
+    }
+    each_kept(&[
+        "Authorization: Missing credentials",
+        "Authorization: Invalid or expired token",
+        "Authorization: Token <your-token>",
+        "Authorization: Key $API_KEY",
+        "Authorization: Bearer ${{ secrets.GH_TOKEN }}",
+        "Authorization: None needed for local dev",
+        "Authorization: Optional header",
+        "headers.set(\"Authorization\", \"Bearer \" + token)",
+        "headers.set(\"Authorization\", `Bearer ${token}`)",
+        "headers.set(\"Authorization\", authHeader)",
+    ]);
+}
+
+/// Passwords given to libcurl's and pycurl's options other than `CURLOPT_USERPWD`, to Python's
+/// `keyring.set_password`, to shadow's `useradd -p` and `usermod -p`, and password hashes
+/// outside a `user:` pair or with their `rounds=`.
+#[test]
+fn passwords_given_to_libcurl_keyring_and_shadow_are_redacted() {
+    each_redacted(&with_stream_json(
+        &[
+            "curl_easy_setopt(curl, CURLOPT_PASSWORD, \"@@\");",
+            "curl_setopt($ch, CURLOPT_PASSWORD, '@@');",
+            "curl_easy_setopt(h, CURLOPT_PROXYPASSWORD, \"@@\");",
+            "curl_easy_setopt(h, CURLOPT_KEYPASSWD, \"@@\");",
+            "curl_easy_setopt(h, CURLOPT_TLSAUTH_PASSWORD, \"@@\");",
+            "c.setopt(pycurl.PASSWORD, \"@@\")",
+            "c.setopt(c.PASSWORD, '@@')",
+            "keyring.set_password(\"smtp\", \"bob\", \"@@\")",
+            "keyring.set_password('smtp', user, '@@')",
+            "useradd -m -p @@ bob",
+            "sudo usermod -p @@ bob",
+            "groupadd -p @@ devs",
+        ],
+        &['"', '\''],
+        |c| format!("$ {c}\nok"),
+    ));
+    let hash =
+        "Xq7rTb9wPz3kXq7rTb9wPz3kXq7rTb9wPz3kXq7rTb9wPz3kXq7rTb9wPz3kXq7rTb9wPz3kXq7rTb9wPz3k12";
+    each_redacted_as(
+        &[
+            "useradd -p '@@' bob",
+            "root:@@:19000:0:99999:7:::",
+            "    password: \"@@\"",
+            "@@",
+        ],
+        |i| {
+            let salt = [
+                "$6$abcdefgh$",
+                "$6$rounds=5000$abcdefgh$",
+                "$5$abcdefgh$",
+                "$6$abcdefgh$",
+            ][i];
+            format!("{salt}{hash}")
+        },
+    );
+    each_kept(&[
+        "curl_easy_setopt(curl, CURLOPT_PASSWORD, password);",
+        "curl_easy_setopt(curl, CURLOPT_PASSWORD, \"\");",
+        "c.setopt(c.URL, \"https://example.com/password-reset\")",
+        "keyring.set_password(\"svc\", \"bob\", password)",
+        "useradd -m -p \"$(openssl passwd -6 \"$PW\")\" bob",
+        "useradd -p -m bob",
+        "usermod -aG docker bob",
+        "costs $5$ and $6$ each",
+    ]);
+}

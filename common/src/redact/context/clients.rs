@@ -432,6 +432,9 @@ pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
                         | b"rdesktop"
                         | b"hydra"
                 )
+                // shadow's `useradd -p`, `usermod -p`, `groupadd -p`, `groupmod -p`: the
+                // password's hash (or, by mistake, the password itself).
+                || matches!(w, b"useradd" | b"usermod" | b"groupadd" | b"groupmod")
                 // Conan 1's `conan user -p VALUE -r REMOTE NAME` (never glued: `-pr` is a
                 // profile).
                 || w == b"conan" && !glued

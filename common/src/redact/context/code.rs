@@ -78,6 +78,21 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
                 v = blanks(line, blanks(line, v + kw.len()) + 1);
             }
         }
+        // A header set by its name (`headers.set("Authorization", "Token …")`,
+        // `setRequestHeader("Authorization", "Api-Key …")`): the credentials after the scheme.
+        // (Without a scheme, judged as any other string: `"Bearer"` alone is a word.)
+        if lname.ends_with(b"authorization")
+            && matches!(line.get(v), Some(b'"' | b'\''))
+            && let Some((w, _)) = super::scheme_word(line, v + 1)
+        {
+            let c = blanks(line, v + 1 + w);
+            let b = run_end(line, c, Some(line[v]));
+            // (Words after the scheme are a test's prose: `"Bearer Hold my bear"`.)
+            if line[c..b].iter().any(u8::is_ascii_whitespace) {
+                return None;
+            }
+            return value(line, s, c, b, Strength::Strong, lname, false);
+        }
         let (a, b) = quoted_word(line, v)?;
         return literal(line, s, a, b, lname);
     }
@@ -126,6 +141,18 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
         let colon = a + line[a..b].iter().position(|&c| c == b':')?;
         return value(line, s, colon + 1, b, Strength::Strong, lname, false);
     }
+    // libcurl's other options that take a secret (`CURLOPT_PASSWORD, "…"`,
+    // `CURLOPT_PROXYPASSWORD`, `CURLOPT_KEYPASSWD`, `CURLOPT_TLSAUTH_PASSWORD`), in C and PHP,
+    // and pycurl's (`pycurl.PASSWORD, "…"`, `c.setopt(c.PASSWORD, "…")`).
+    if !quoted
+        && line.get(q) == Some(&b',')
+        && (lname.starts_with(b"curlopt_")
+            || lname.starts_with(b"pycurl.")
+            || memchr::memmem::rfind(&line[s.saturating_sub(32)..s], b"setopt(").is_some())
+    {
+        let (a, b) = quoted_word(line, blanks(line, q + 1))?;
+        return value(line, s, a, b, Strength::Strong, lname, false);
+    }
     if !quoted && line.get(p) == Some(&b'(') {
         let method = lname.rsplit(|&b| b == b'.').next().unwrap_or(lname);
         // A user and a password by their places, given to an HTTP client's basic
@@ -140,6 +167,10 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
             && (method != b"auth" || super::plausible(&line[f.start..f.end], Strength::Weak))
         {
             return Some(f);
+        }
+        // Python's `keyring.set_password(SERVICE, USER, "…")`: the password third.
+        if lname.ends_with(b"keyring.set_password") {
+            return password_argument(line, p + 1, 2);
         }
         // A setter given a string literal: `setPassword("…")`, `set_password('…')`,
         // `withApiKey("…")`.

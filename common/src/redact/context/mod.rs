@@ -450,21 +450,34 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     }
     if lname.ends_with(b"authorization") || lname == b"proxy-authorization" {
         // Skip the scheme word; the credentials after it are the secret.
-        let mut digest = false;
-        if let Some(w) = scheme_word(line, v) {
-            digest = line[v..v + w].eq_ignore_ascii_case(b"digest");
-            v = gaps(v + w);
+        let start = v;
+        let mut params = false;
+        let mut listed = true;
+        if let Some((w, known)) = scheme_word(line, v) {
+            let c = gaps(v + w);
+            params = line[v..v + w].eq_ignore_ascii_case(b"digest") || parameters(line, c);
+            listed = known;
+            v = c;
         }
-        // Digest's parameters (`username="a", nonce="…", response="…"`) are quoted and
-        // comma-separated: its `response` is what a password proves, all of them go.
-        let end = if digest && quote.is_none() {
+        // Parameters (Digest's `username="a", nonce="…", response="…"`, AWS's `Credential=…,
+        // SignedHeaders=…, Signature=…`) are comma-separated, some quoted: all of them go, to
+        // the line's end or the quote around the header (`curl -H '…'`).
+        let end = if params && quote.is_none() {
+            let stop =
+                |b: u8| b == b'\n' || b == b'\r' || s > 0 && line[s - 1] == b'\'' && b == b'\'';
             line[v..]
                 .iter()
-                .position(|&b| b == b'\n' || b == b'\r')
+                .position(|&b| stop(b))
                 .map_or(line.len(), |p| v + p)
         } else {
             run_end(line, v, quote)
         };
+        // A capitalised word nobody listed before prose is no scheme: the value is judged from
+        // its start, as one without a scheme.
+        if !listed && !params && !credential_like(trim_value(&line[v..end])) {
+            let end = run_end(line, start, quote);
+            return value(line, s, start, end, Strength::Strong, &lname, false);
+        }
         return value(line, s, v, end, Strength::Strong, &lname, false);
     }
     // A Markdown code span, as a value is written in prose: `password: \`…\``, one word. After
@@ -573,14 +586,45 @@ fn value_run(line: &[u8], s: usize, v: usize, st: Strength, lname: &[u8]) -> Opt
     value(line, s, v, end, st, lname, false)
 }
 
-/// The length of the scheme word at `v` (`Basic`, `Bearer`, `sso-key`, …, in any case; see
-/// [`SCHEMES`]) when a blank follows it.
-pub(super) fn scheme_word(line: &[u8], v: usize) -> Option<usize> {
+/// The length of the scheme word at `v` when a blank and more follow it, and whether it is a
+/// listed one ([`SCHEMES`], in any case: `Basic`, `token`, `sso-key`). Services name their own
+/// (`Api-Key`, `SSWS`, `GenieKey`, `Klaviyo-API-Key`, `Zoho-oauthtoken`, `AWS4-HMAC-SHA256`):
+/// any other word of letters, digits, `-` and `_` that starts with a capital letter.
+pub(super) fn scheme_word(line: &[u8], v: usize) -> Option<(usize, bool)> {
     let w = line[v..]
         .iter()
-        .position(|b| !b.is_ascii_alphabetic() && *b != b'-')?;
+        .position(|b| !b.is_ascii_alphanumeric() && *b != b'-' && *b != b'_')?;
+    if w == 0 || w > 40 || line.get(v + w) != Some(&b' ') {
+        return None;
+    }
     let word = line[v..v + w].to_ascii_lowercase();
-    (SCHEMES.contains(&word.as_slice()) && line.get(v + w) == Some(&b' ')).then_some(w)
+    if SCHEMES.contains(&word.as_slice()) {
+        return Some((w, true));
+    }
+    // (Not a token's run: a scheme's word has few digits, none among lower-case letters.)
+    let word = &line[v..v + w];
+    let digits = word.iter().filter(|b| b.is_ascii_digit()).count();
+    let token = digits > 4 || digits > 0 && word.iter().any(u8::is_ascii_lowercase);
+    (word[0].is_ascii_uppercase()
+        && !token
+        && !matches!(line.get(blanks(line, v + w)), None | Some(b'\n')))
+    .then_some((w, false))
+}
+
+/// Whether what follows a scheme word nobody listed is a credential rather than prose
+/// (`Authorization: Missing credentials`): a run with a digit or a symbol in it, or a long one.
+fn credential_like(c: &[u8]) -> bool {
+    plausible(c, Strength::Strong) && (c.len() >= 16 || !c.iter().all(u8::is_ascii_alphabetic))
+}
+
+/// Whether the credentials at `c` are parameters (`Credential=…, Signature=…`, Hawk's `id="…",
+/// mac="…"`, OAuth 1.0's `oauth_consumer_key="…", …`): a word and `=`.
+fn parameters(line: &[u8], c: usize) -> bool {
+    let w = line[c..]
+        .iter()
+        .position(|b| !b.is_ascii_alphanumeric() && *b != b'_' && *b != b'-')
+        .unwrap_or(line.len() - c);
+    w > 0 && line[c].is_ascii_alphabetic() && line.get(c + w) == Some(&b'=')
 }
 
 fn bearer(line: &[u8], s: usize, e: usize) -> Option<Found> {

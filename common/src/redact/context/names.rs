@@ -108,6 +108,11 @@ pub(super) const STRONG: &[&[u8]] = &[
     // libcurl's `CURLOPT_USERPWD`, `CURLOPT_PROXYUSERPWD` (`user:password`).
     b"userpwd",
     b"proxyuserpwd",
+    // libcurl's private key's (`CURLOPT_KEYPASSWD`, formerly `CURLOPT_SSLKEYPASSWD` and
+    // `CURLOPT_SSLCERTPASSWD`).
+    b"keypasswd",
+    b"sslkeypasswd",
+    b"sslcertpasswd",
 ];
 pub(super) const WEAK: &[&[u8]] = &[
     b"token",

@@ -53,7 +53,7 @@ pub(super) fn netrc(line: &[u8], s: usize, e: usize, v: usize) -> bool {
 /// blank (`Authorization "Basic …"`): after the scheme word, up to the closing quote.
 pub(super) fn quoted_credentials(line: &[u8], s: usize, q: usize, lname: &[u8]) -> Option<Found> {
     let quote = *line.get(q).filter(|&&c| c == b'"' || c == b'\'')?;
-    let v = blanks(line, q + 1 + scheme_word(line, q + 1)?);
+    let v = blanks(line, q + 1 + scheme_word(line, q + 1)?.0);
     value(
         line,
         s,
