@@ -3903,3 +3903,82 @@ fn passwords_given_to_libcurl_keyring_and_shadow_are_redacted() {
         "costs $5$ and $6$ each",
     ]);
 }
+
+/// Google Cloud's `gcloud secrets versions add NAME --data-file=-` given its data by a
+/// here-string or an `echo` piped in (only `secrets create` with three words between was read),
+/// and `gh secret set NAME -bVALUE` with the short flag glued to its value.
+#[test]
+fn a_secrets_data_from_standard_input_or_a_glued_flag_is_redacted() {
+    each_redacted(&with_stream_json(
+        &[
+            "gcloud secrets versions add db --data-file=- <<< @@",
+            "gcloud secrets create db --replication-policy=automatic --data-file=- <<< '@@'",
+            "echo -n @@ | gcloud secrets versions add db --data-file=-",
+            "printf '%s' '@@' | gcloud secrets create db --data-file=-",
+            "gh secret set API_KEY -b\"@@\"",
+            "gh secret set API_KEY -b@@ --repo o/r",
+        ],
+        &['"', '\''],
+        |c| format!("$ {c}\nCreated version [2] of the secret [db]."),
+    ));
+    each_kept(&[
+        "gcloud secrets versions add db --data-file=secret.txt",
+        "cat pw.txt | gcloud secrets versions add db --data-file=-",
+        "gcloud secrets versions access latest --secret=db",
+        "gh secret set API_KEY --body-file key.txt",
+        "gh secret set API_KEY -b \"$API_KEY\"",
+    ]);
+}
+
+/// A secret declared in C as an array of characters (`char password[] = "…"`) and in Rust
+/// behind a reference (`const TOKEN: &str = "…"`, `&'static [u8] = b"…"`).
+#[test]
+fn secrets_declared_as_c_arrays_and_rust_references_are_redacted() {
+    each_redacted(&[
+        "char password[] = \"@@\";",
+        "static char secret_key[32] = \"@@\";",
+        "const TOKEN: &str = \"@@\";",
+        "static API_KEY: &'static str = \"@@\";",
+        "const SECRET: &[u8] = b\"@@\";",
+    ]);
+    each_kept(&[
+        "fn check(token: &str) -> bool {",
+        "fn new(password: &'a str, x: u8) {",
+        "password[0] = \"x\";",
+        "if (password[i] == \"a\")",
+        "let token: &mut String = &mut s;",
+        "char password[64];",
+    ]);
+}
+
+/// Where a secret is fetched or sent, and names that point at one, are no secret: a Google
+/// service account's key file has `token_uri` and `auth_uri` in every copy; `TOKEN_HEADER`
+/// holds a header's name; a weakly named field given another name (`"publicKey": b64_key`,
+/// `generate_private_key: x25519_generate_private_key`) is code. A webhook's URL and a DSN
+/// stay secrets.
+#[test]
+fn where_a_secret_goes_and_names_that_point_at_one_stay_intact() {
+    each_kept(&[
+        "  \"token_uri\": \"https://oauth2.googleapis.com/token\",",
+        "  \"auth_uri\": \"https://accounts.google.com/o/oauth2/auth\",",
+        "TOKEN_URL = \"https://login.microsoftonline.com/common/oauth2/v2.0/token\"",
+        "const AWS_EC2_METADATA_TOKEN_HEADER: &str = \"X-aws-ec2-metadata-token\";",
+        "API_KEY_HEADER = \"X-Api-Key\"",
+        "    \"publicKey\": b64_key,",
+        "    generate_private_key: x25519_generate_private_key,",
+        "const ADMIN_HASH_KEY: &str = \"admin_token_sha256\";",
+    ]);
+    let secret = "Zq8wLmN3pX00vR";
+    for line in [
+        "SLACK_WEBHOOK_URL=https://hooks.slack.com/services/@@",
+        "webhookUrl: \"https://example.org/hook/@@\"",
+        "SENTRY_DSN_URL=https://@@@o1.ingest.sentry.io/1",
+        "TOKEN_URL=https://bot:@@@example.org/token",
+        "api_key: X-@@",
+        "password: X-Api-@@",
+    ] {
+        let line = line.replace("@@", secret);
+        let out = red(&line);
+        assert!(!out.contains(secret), "{line}\n   -> {out}");
+    }
+}

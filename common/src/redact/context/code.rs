@@ -217,11 +217,23 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
 /// After `NAME:` a type and then `= "…"` (`API_KEY: Final = "…"`, `const apiKey: string =
 /// "…"`): where the quoted value starts, `v` being where the type does.
 pub(super) fn annotated(line: &[u8], v: usize) -> Option<usize> {
+    // Rust's reference, its lifetime too: `TOKEN: &str`, `KEY: &'static str`.
+    let mut v = v;
+    if line.get(v) == Some(&b'&') {
+        v += 1;
+        if line.get(v) == Some(&b'\'') {
+            let life = line[v + 1..]
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+                .count();
+            v = blanks(line, v + 1 + life);
+        }
+    }
     let ty = line[v..]
         .iter()
         .position(|b| !(b.is_ascii_alphanumeric() || b"_.<>[]|?".contains(b)))
         .map_or(line.len(), |n| v + n);
-    if ty == v || !line[v].is_ascii_alphabetic() {
+    if ty == v || !(line[v].is_ascii_alphabetic() || line[v] == b'[') {
         return None;
     }
     let eq = blanks(line, ty);
@@ -229,7 +241,9 @@ pub(super) fn annotated(line: &[u8], v: usize) -> Option<usize> {
         return None;
     }
     let w = blanks(line, eq + 1);
-    matches!(line.get(w), Some(b'"' | b'\'')).then_some(w)
+    // (A byte string too: `SECRET: &[u8] = b"…"`.)
+    let quote = super::after_string_prefix(line, w);
+    matches!(line.get(quote), Some(b'"' | b'\'')).then_some(w)
 }
 
 /// The second of two quoted strings in parentheses or brackets at `v`: `("user", "…")`.

@@ -142,6 +142,10 @@ fn value_flag(line: &[u8], from: usize, to: usize) -> Option<(usize, usize)> {
             .iter()
             .position(|b| matches!(b, b' ' | b'\t' | b'='))
             .map_or(to, |p| w + p);
+        // (`gh secret set NAME -bVALUE`, `-b"VALUE"`: the short flag glued to its value.)
+        if end - w > 2 && line[w..].starts_with(b"-b") && line[w + 2] != b'-' {
+            return Some(quoted_or_word(line, w + 2));
+        }
         if end < to && FLAGS.contains(&&line[w..end]) {
             let v = if line[end] == b'=' {
                 end + 1
@@ -168,12 +172,15 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
         lname,
     } = n;
     let cmd_end = command_end(line, e);
+    // Google Cloud's `gcloud secrets create|versions add NAME --data-file=-`: the secret's
+    // data from standard input.
+    let data_stdin = lname == b"secrets" && words(&line[e..cmd_end]).any(|w| w == b"--data-file=-");
     // A here-string later in the same command: `--password-stdin <<< VALUE`,
     // `vercel env add DB_PASSWORD production <<< VALUE`.
     // A few plain arguments between (prose that mentions a secret and then quotes a command
     // has more words, and code quotes).
     if let Some(h) = line[e..cmd_end].windows(3).position(|w| w == b"<<<")
-        && words(&line[e..e + h]).count() <= 3
+        && (words(&line[e..e + h]).count() <= 3 || data_stdin)
         && !line[e..e + h].iter().any(|b| b"`()[]{}".contains(b))
     {
         let (a, b) = quoted_or_word(line, blanks(&line[..cmd_end], e + h + 3));
@@ -216,7 +223,11 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
     let redirected = line[e..cmd_end].windows(2).any(|w| w == b"< ");
     let stdin_flag =
         lname == b"passwd" && line[e..cmd_end].trim_ascii_start().starts_with(b"--stdin");
-    if (lname.ends_with(b"stdin") || lname.ends_with(b"with-token") || named || stdin_flag)
+    if (lname.ends_with(b"stdin")
+        || lname.ends_with(b"with-token")
+        || named
+        || stdin_flag
+        || data_stdin)
         && !redirected
         && let Some((a, b)) = echoed(line, s)
     {

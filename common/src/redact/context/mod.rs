@@ -239,6 +239,22 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if subscript {
         p += 1;
     }
+    // C's array of characters given a string: `char password[] = "…"`, `char key[32] = "…"`.
+    if p == e && line.get(p) == Some(&b'[') {
+        let close = p
+            + 1
+            + line[p + 1..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+        let eq = blanks(line, close + 1);
+        if line.get(close) == Some(&b']')
+            && line.get(eq) == Some(&b'=')
+            && line.get(blanks(line, eq + 1)) == Some(&b'"')
+        {
+            p = close + 1;
+        }
+    }
     // PHP's `print_r`: `[password] => …`.
     if p == e && line.get(p) == Some(&b']') && s >= 1 && line[s - 1] == b'[' {
         p += 1;

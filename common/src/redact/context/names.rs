@@ -264,7 +264,16 @@ pub(crate) fn classify(name: &[u8]) -> Option<Strength> {
 /// its last part is one of [`ABOUT`] (and it has a part before it).
 pub(super) fn about_a_secret(name: &[u8], parts: &[(usize, usize)]) -> bool {
     match parts {
-        [.., _, (a, b)] => eq_any(&name[*a..*b], ABOUT),
+        [.., _, (a, b)] => {
+            eq_any(&name[*a..*b], ABOUT)
+                // Where a secret is fetched or sent (`token_uri` in every Google service
+                // account's key file, `TOKEN_URL`, `auth_endpoint`): a webhook's URL and a DSN
+                // are secrets themselves (`SLACK_WEBHOOK_URL`, `SENTRY_DSN_URL`).
+                || eq_any(&name[*a..*b], &[b"url", b"uri", b"endpoint"])
+                    && !parts.iter().any(|&(a, b)| {
+                        contains_ci(&name[a..b], b"hook") || name[a..b].eq_ignore_ascii_case(b"dsn")
+                    })
+        }
         _ => false,
     }
 }

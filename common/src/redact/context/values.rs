@@ -225,6 +225,19 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
     if v.starts_with(b"file://") || v.starts_with(b"fileb://") {
         return false; // a file the value is read from (the AWS CLI's `--value file://pw.txt`)
     }
+    // After a weak name, an HTTP header's name (`TOKEN_HEADER = "X-aws-ec2-metadata-token"`,
+    // `X-Api-Key`): words and hyphens after `X-`, each word letters with a few digits at most.
+    if strength == Strength::Weak
+        && (v.starts_with(b"X-") || v.starts_with(b"x-"))
+        && v[2..].split(|&b| b == b'-').all(|w| {
+            !w.is_empty()
+                && w.iter().all(u8::is_ascii_alphanumeric)
+                && w.iter().filter(|b| b.is_ascii_digit()).count() <= 2
+                && w.len() <= 16
+        })
+    {
+        return false;
+    }
     if v.starts_with(b"arn:") {
         return false; // a resource's name, a secret's too (`"SecretARN": "arn:aws:…"`)
     }
@@ -232,6 +245,17 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
     if v.contains(&b'_')
         && v[0].is_ascii_uppercase()
         && v.iter().all(|b| b.is_ascii_uppercase() || *b == b'_')
+        && super::names::classify(v).is_some()
+    {
+        return false;
+    }
+    // After a weak name, a key's name in lower case that names a secret (`ADMIN_HASH_KEY =
+    // "admin_token_sha256"`, a setting's key): a key's value has no such parts.
+    if strength == Strength::Weak
+        && v.contains(&b'_')
+        && v[0].is_ascii_lowercase()
+        && v.iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
         && super::names::classify(v).is_some()
     {
         return false;
