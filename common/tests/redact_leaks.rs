@@ -3982,3 +3982,34 @@ fn where_a_secret_goes_and_names_that_point_at_one_stay_intact() {
         assert!(!out.contains(secret), "{line}\n   -> {out}");
     }
 }
+
+/// Values that tools and services print after a label: `Your API key is: …` (a colon after
+/// `is`), Elasticsearch's `PASSWORD elastic = …`, K3s' join token (`K10…::server:…`, whose
+/// `::` read as a path), and a user and a password after `credentials:` split by a slash.
+#[test]
+fn values_printed_after_labels_by_tools_are_redacted() {
+    each_redacted(&with_stream_json(
+        &[
+            "Your API key is: @@",
+            "Your token is: @@",
+            "PASSWORD elastic = @@",
+            "PASSWORD apm_system = @@",
+            "Default credentials: admin / @@",
+        ],
+        &[],
+        |c| format!("Changed password for user elastic\n{c}"),
+    ));
+    let token = "K10Zq8wLmN3pX00vRZq8wLmN3pX00vR::server:Zq8wLmN3pX00vR";
+    for line in ["k3s token: @@", "K3S_TOKEN=@@ sh -"] {
+        let line = line.replace("@@", token);
+        assert!(!red(&line).contains("Zq8wLmN3pX00vR"), "{line}");
+    }
+    each_kept(&[
+        "The token is: expired",
+        "The API key is: required",
+        "PASSWORD = 42",
+        "token: Foo::bar",
+        "credentials: read / write",
+        "Default credentials: admin/admin",
+    ]);
+}

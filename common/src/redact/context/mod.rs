@@ -464,6 +464,20 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         let (a, b) = commands::printed_by(line, v, shell::command_end(line, v + 2))?;
         return value(line, s, a, b, strength, &lname, false);
     }
+    // A user and a password after `credentials:`, split by a slash between blanks (`Default
+    // credentials: admin / …`).
+    if quote.is_none()
+        && (lname.ends_with(b"credentials") || lname.ends_with(b"credential"))
+        && let Some(slash) = line[v..]
+            .iter()
+            .position(|b| !(b.is_ascii_alphanumeric() || b"_.@-".contains(b)))
+            .map(|n| v + n)
+        && slash > v
+        && line[slash..].starts_with(b" / ")
+    {
+        let (a, b) = quoted_or_word(line, blanks(line, slash + 3));
+        return value(line, s, a, b, Strength::Strong, &lname, false);
+    }
     if lname.ends_with(b"authorization") || lname == b"proxy-authorization" {
         // Skip the scheme word; the credentials after it are the secret.
         let start = v;

@@ -18,6 +18,14 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
         strength,
         lname,
     } = n;
+    // Elasticsearch's `elasticsearch-setup-passwords auto`: `PASSWORD elastic = VALUE`, one
+    // line for each built-in user (at a line's start, or a JSON string's).
+    if &line[s..e] == b"PASSWORD"
+        && (s == line_start(line, s) || line[..s].ends_with(b"\""))
+        && let Some(f) = setup_password(line, s, e)
+    {
+        return Some(Some(f));
+    }
     // A sentence that names a password and gives it after a colon: `A temporary password
     // is generated for root@localhost: …` (MySQL), `Your password is: …`.
     if strength == Strength::Strong
@@ -52,8 +60,10 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
     }
     // Prose: `The password is …` — judged as after a weak name, so that `is required`,
     // `is expired` and `is 32 characters long` stay.
-    if q == p + 1 && line[q..].starts_with(b"is ") {
-        let w = blanks(line, q + 3);
+    // (`Your API key is: …` too, a label's colon after `is`.)
+    let is = if line[q..].starts_with(b"is: ") { 4 } else { 3 };
+    if q == p + 1 && (line[q..].starts_with(b"is ") || is == 4) {
+        let w = blanks(line, q + is);
         let (v, end) = code_span(line, w).unwrap_or_else(|| quoted_or_word(line, w));
         // Past the code span's or the quotes' closing byte.
         let closed = end + usize::from(v > w && matches!(line.get(end), Some(b'`' | b'\'' | b'"')));
@@ -300,4 +310,19 @@ fn random_token(v: &[u8]) -> bool {
         .filter(|(b, prev)| b.is_ascii_digit() && !prev.is_ascii_digit())
         .count();
     v.len() >= 8 && token && digit_runs >= 2
+}
+
+/// The value of Elasticsearch's `PASSWORD USER = VALUE` (the name at `s..e`): one word of a
+/// user's name, ` = `, the value to the line's end.
+fn setup_password(line: &[u8], s: usize, e: usize) -> Option<Found> {
+    let user = e + 1;
+    let end = user
+        + line[user..]
+            .iter()
+            .position(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))?;
+    if line.get(e) != Some(&b' ') || end == user || !line[end..].starts_with(b" = ") {
+        return None;
+    }
+    let (v, b) = quoted_or_word(line, end + 3);
+    value(line, s, v, b, Strength::Strong, b"password", false)
 }

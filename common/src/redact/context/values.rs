@@ -260,7 +260,12 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
     {
         return false;
     }
-    if v.contains(&b'(') || v.contains(&b'[') || v.windows(2).any(|w| w == b"::") {
+    // (K3s' join token, `K10<hash>::server:…` or `::node:…`, is a value.)
+    let k3s = v.starts_with(b"K10")
+        && [&b"::server:"[..], b"::node:"]
+            .iter()
+            .any(|m| memchr::memmem::find(v, m).is_some());
+    if !k3s && (v.contains(&b'(') || v.contains(&b'[') || v.windows(2).any(|w| w == b"::")) {
         return false; // a call, a subscript or a path (`os.environ['X']`, `Foo::new`)
     }
     if v.windows(3).any(|w| w == b"***") || v.windows(2).any(|w| w == b"{{") {
