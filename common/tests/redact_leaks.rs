@@ -4013,3 +4013,32 @@ fn values_printed_after_labels_by_tools_are_redacted() {
         "Default credentials: admin/admin",
     ]);
 }
+
+/// Passwords set in SQL and MongoDB's shell: Oracle's unquoted `IDENTIFIED BY VALUE` (in a
+/// statement that creates or alters a user, a role or a link), MySQL's `BY PASSWORD '*hash'`,
+/// MySQL's `SET PASSWORD … = PASSWORD('…')`, and `db.changeUserPassword(USER, "…")`.
+#[test]
+fn passwords_set_in_sql_and_mongodb_are_redacted() {
+    each_redacted(&with_stream_json(
+        &[
+            "ALTER USER scott IDENTIFIED BY @@;",
+            "alter user scott identified by @@ account unlock;",
+            "SQL> CREATE USER app IDENTIFIED BY @@ DEFAULT TABLESPACE users;",
+            "CREATE DATABASE LINK x CONNECT TO u IDENTIFIED BY @@ USING 'y';",
+            "SET PASSWORD FOR 'bob'@'localhost' = PASSWORD('@@');",
+            "db.changeUserPassword(\"app\", \"@@\")",
+        ],
+        &['"'],
+        |c| format!("{c}\nUser altered."),
+    ));
+    let hash = "6C8989366EAF75BB670AD8EA7A7FC1176A95CEF4";
+    let line = format!("CREATE USER 'bob'@'%' IDENTIFIED BY PASSWORD '*{hash}';");
+    assert!(!red(&line).contains(hash), "{line}");
+    each_kept(&[
+        "CREATE USER bob IDENTIFIED BY RANDOM PASSWORD;",
+        "Users are identified by username and email.",
+        "Each row is identified by id_1234abcd in the index.",
+        "db.changeUserPassword('app', passwordPrompt())",
+        "SELECT PASSWORD('x');",
+    ]);
+}

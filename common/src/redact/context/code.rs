@@ -168,6 +168,15 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
         {
             return Some(f);
         }
+        // SQL's `PASSWORD('…')` (MySQL's `SET PASSWORD FOR … = PASSWORD('…')`).
+        if matches!(&line[s..e], b"PASSWORD" | b"OLD_PASSWORD") {
+            let (a, b) = quoted_word(line, blanks(line, p + 1))?;
+            return value(line, s, a, b, Strength::Strong, lname, false);
+        }
+        // MongoDB's `db.changeUserPassword(USER, "…")`: the password second.
+        if method == b"changeuserpassword" {
+            return password_argument(line, p + 1, 1);
+        }
         // Python's `keyring.set_password(SERVICE, USER, "…")`: the password third.
         if lname.ends_with(b"keyring.set_password") {
             return password_argument(line, p + 1, 2);

@@ -471,11 +471,42 @@ pub(super) fn identified_by(line: &[u8], s: usize, e: usize) -> Option<Found> {
     let by = e + line[e..end]
         .windows(4)
         .position(|w| w == b" BY " || w == b" by ")?;
-    let v = by + 4;
-    if !matches!(line.get(v), Some(b'\'' | b'"')) {
-        return None;
+    let mut v = by + 4;
+    // MySQL's `BY PASSWORD '*…'` and Oracle's `BY VALUES '…'` give the hash: it goes too.
+    for kw in [&b"PASSWORD "[..], b"VALUES "] {
+        if line.len() >= v + kw.len() && line[v..v + kw.len()].eq_ignore_ascii_case(kw) {
+            v += kw.len();
+        }
     }
-    let (a, b) = quoted_or_word(line, v);
+    if !matches!(line.get(v), Some(b'\'' | b'"')) {
+        // Oracle's unquoted `ALTER USER scott IDENTIFIED BY VALUE;`, in a statement that
+        // creates or alters a user, a role or a link (`identified by email` is prose).
+        let from = line_start(line, s).max(s.saturating_sub(200));
+        let stmt = line[from..s].to_ascii_lowercase();
+        let sql = [
+            &b"alter user "[..],
+            b"create user ",
+            b"alter role ",
+            b"create role ",
+            b"grant ",
+            b"connect to ",
+        ]
+        .iter()
+        .any(|k| memchr::memmem::find(&stmt, k).is_some());
+        let end = v + line[v..]
+            .iter()
+            .position(|b| b.is_ascii_whitespace() || *b == b';')
+            .unwrap_or(line.len() - v);
+        if !sql || end == v || line[v..end].eq_ignore_ascii_case(b"random") {
+            return None;
+        }
+        return value(line, s, v, end, Strength::Strong, b"password", false);
+    }
+    let (mut a, b) = quoted_or_word(line, v);
+    // (MySQL's hash is `*` and 40 hex digits.)
+    if line.get(a) == Some(&b'*') && b - a == 41 {
+        a += 1;
+    }
     value(line, s, a, b, Strength::Strong, b"password", false)
 }
 
