@@ -4042,3 +4042,37 @@ fn passwords_set_in_sql_and_mongodb_are_redacted() {
         "SELECT PASSWORD('x');",
     ]);
 }
+
+/// A changed setting's new value in Terraform's plan (`~ api_token = "OLD" -> "NEW"`): the old
+/// value was redacted, the new one went out.
+#[test]
+fn a_changed_secrets_new_value_is_redacted() {
+    let old = "Zq8wLmN3pX00vR";
+    let new = "Kd4tBn7cQw22sJ";
+    let plan = [
+        "      ~ api_token      = \"OLD\" -> \"NEW\"",
+        "      ~ admin_password = \"OLD\" -> \"NEW\" # forces replacement",
+        "  ~ secret = 'OLD' -> 'NEW'",
+    ];
+    for line in plan {
+        let line = line.replace("OLD", old).replace("NEW", new);
+        for text in [
+            line.clone(),
+            tool_result(&format!("Terraform will perform:\n{line}\n")),
+        ] {
+            let out = red(&text);
+            assert!(
+                !out.contains(old) && !out.contains(new),
+                "{text}\n   -> {out}"
+            );
+        }
+    }
+    each_kept(&[
+        "      ~ password = (sensitive value)",
+        "      ~ instance_type = \"t3.micro\" -> \"t3.small\"",
+    ]);
+    assert_eq!(
+        red(&format!("      - secret = \"{old}\" -> null")),
+        "      - secret = \"[REDACTED]\" -> null"
+    );
+}

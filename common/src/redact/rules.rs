@@ -420,6 +420,10 @@ impl Rules {
                     push(&mut found, g.start, g.end, rule, g.ctx);
                     item = g;
                 }
+                // A changed setting's new value (Terraform's plan: `"OLD" -> "NEW"`).
+                if let Some(g) = context::changed_to(view, &f) {
+                    push(&mut found, g.start, g.end, rule, g.ctx);
+                }
                 // A command's second password flag (`ssh-keygen -P OLD -N NEW`).
                 if let Some(g) = context::next_password_flag(view, &f) {
                     push(&mut found, g.start, g.end, rule, g.ctx);

@@ -106,3 +106,23 @@ pub(crate) fn next_in_list(line: &[u8], f: &Found) -> Option<Found> {
     let g = value(line, f.ctx, a, b, strength, b"", false)?;
     plausible_item(&line[g.start..g.end], strength).then_some(Found { list: f.list, ..g })
 }
+
+/// The new value of a changed setting after the quoted value `f` (Terraform's plan: `~
+/// api_token = "OLD" -> "NEW"`), judged as after a strong name; `-> (sensitive value)` and `->
+/// null` are none.
+pub(crate) fn changed_to(line: &[u8], f: &Found) -> Option<Found> {
+    let quote = *line.get(f.start.checked_sub(1)?)?;
+    if !matches!(quote, b'"' | b'\'') || line.get(f.end) != Some(&quote) {
+        return None;
+    }
+    let arrow = gaps(line, f.end + 1);
+    if !line[arrow..].starts_with(b"-> ") {
+        return None;
+    }
+    let w = gaps(line, arrow + 3);
+    if line.get(w) != Some(&quote) {
+        return None;
+    }
+    let (a, b) = quoted_or_word(line, w);
+    value(line, f.ctx, a, b, Strength::Strong, b"", false)
+}

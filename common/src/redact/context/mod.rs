@@ -33,7 +33,7 @@ pub(crate) use clients::next_password_flag;
 use data::beside;
 pub(crate) use data::{NextLine, name_given_as_data, url_key, url_key_at, value_line};
 use exemptions::{dockerfile_env, in_arn, is_file_name, resource_type};
-pub(crate) use lists::next_in_list;
+pub(crate) use lists::{changed_to, next_in_list};
 pub(crate) use literals::{creds_flag, dash_password_name, positional_call, short_password_flag};
 pub(crate) use names::{Strength, classify, name_byte, parent_qualified, secret_env_name};
 use tables::table_row;
