@@ -4076,3 +4076,34 @@ fn a_changed_secrets_new_value_is_redacted() {
         "      - secret = \"[REDACTED]\" -> null"
     );
 }
+
+/// A parameter store's value beside its name given as data when another member sits between
+/// (AWS's `get-parameter --with-decryption`: `"Name"`, `"Type": "SecureString"`, `"Value"`),
+/// pretty-printed one member a line or on one line, and a name that ends a path.
+#[test]
+fn a_parameters_value_after_its_name_and_type_is_redacted() {
+    let secret = "Zq8wLmN3pX00vR";
+    let pretty = format!(
+        "{{\n    \"Parameter\": {{\n        \"Name\": \"/prod/db/password\",\n        \"Type\": \"SecureString\",\n        \"Value\": \"{secret}\",\n        \"Version\": 1\n    }}\n}}\n"
+    );
+    let one_line = format!(
+        "{{\"Parameter\": {{\"Name\": \"/prod/db/password\", \"Type\": \"SecureString\", \"Value\": \"{secret}\", \"Version\": 1}}}}\n"
+    );
+    let listed =
+        format!("{{\"Parameters\":[{{\"Name\":\"/app/api_key\",\"Value\":\"{secret}\"}}]}}\n");
+    let rules = rules_with(&[]);
+    for text in [&pretty, &one_line, &listed, &tool_result(&pretty)] {
+        let bytes = text.as_bytes();
+        for chunk in [bytes.len(), 7, 1] {
+            let chunks: Vec<&[u8]> = bytes.chunks(chunk).collect();
+            let (out, _) = run(&rules, &chunks);
+            let out = String::from_utf8(out).unwrap();
+            assert!(!out.contains(secret), "{text}\n   -> {out}");
+            assert_eq!(out, text.replace(secret, REDACTED), "chunks of {chunk}");
+        }
+    }
+    // Other parameters keep their values.
+    let region =
+        "{\n  \"Name\": \"/app/region\",\n  \"Type\": \"String\",\n  \"Value\": \"eu-west-1\"\n}\n";
+    assert_eq!(red(region), region);
+}

@@ -494,7 +494,7 @@ impl Redactor {
             // `- name: DB_PASSWORD`, `password: |`, `"password":`, `--password \` alone on
             // its line: the next line may give its value; after `"api_keys": [` or YAML's
             // `api_keys:`, each line an item until one that is not.
-            let mut given: Vec<(usize, usize, Span)> = Vec::new();
+            let mut given: Vec<(usize, usize, Option<Span>)> = Vec::new();
             if let Some((strength, a, b, how)) = context::name_given_as_data(line) {
                 let after = &rest[start + line.len()..];
                 let rule = self.rules.context_rule(&line[a..b]);
@@ -515,6 +515,16 @@ impl Redactor {
                         found => found.map_or(seg.len(), |p| p + 1),
                     };
                     let Some((va, vb)) = context::value_line(&seg[..n], strength, how) else {
+                        // (A `"Type": "SecureString",` member between a name and its value,
+                        // once.)
+                        if how == context::NextLine::ValueMember
+                            && given.is_empty()
+                            && context::type_member(&seg[..n])
+                        {
+                            given.push((off, n, None));
+                            off += n;
+                            continue;
+                        }
                         break;
                     };
                     let span = Span {
@@ -523,7 +533,7 @@ impl Redactor {
                         rule,
                         ctx: 0,
                     };
-                    given.push((off, n, span));
+                    given.push((off, n, Some(span)));
                     off += n;
                     if !matches!(
                         how,
@@ -567,8 +577,13 @@ impl Redactor {
             }
             for &(off, n, span) in &given {
                 let value_line = &batch[line_end + off..line_end + off + n];
-                self.rules.learned.add(&value_line[span.start..span.end]);
-                self.emit(value_line, &[span], out);
+                match span {
+                    Some(span) => {
+                        self.rules.learned.add(&value_line[span.start..span.end]);
+                        self.emit(value_line, &[span], out);
+                    }
+                    None => self.emit(value_line, &[], out),
+                }
                 (emitted, from) = (line_end + off + n, line_end + off + n);
             }
             if !given.is_empty() {

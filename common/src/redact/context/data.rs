@@ -110,8 +110,23 @@ pub(super) fn beside(
     strength: Strength,
     lname: &[u8],
 ) -> Option<Found> {
-    // Back from the name: a quote, blanks, `:`, blanks, a quote, the key.
-    let p = skip_back(line, skip_back(line, s, b"\"'"), b" \t");
+    // Back from the name: a quote, blanks, `:`, blanks, a quote, the key. (The name may end a
+    // path: AWS's parameter `"Name": "/prod/db/password"`.)
+    let path = skip_back(line, s, b"/");
+    let path = if path < s {
+        let from = line[..path]
+            .iter()
+            .rposition(|b| !(b.is_ascii_alphanumeric() || b"_.-/".contains(b)))
+            .map_or(0, |i| i + 1);
+        if from > 0 && matches!(line[from - 1], b'"' | b'\'') {
+            from
+        } else {
+            s
+        }
+    } else {
+        s
+    };
+    let p = skip_back(line, skip_back(line, path, b"\"'"), b" \t");
     // `:` in JSON and YAML, `=` between XML attributes (`<add key="ApiKey" value="…"/>`).
     let op = match p.checked_sub(1).map(|i| line[i]) {
         Some(c @ (b':' | b'=')) => c,
@@ -146,10 +161,44 @@ pub(super) fn beside(
         _ if blank => q = skip_read_number(line, q),
         _ => return None,
     }
-    let key_end = q + line[q..]
-        .iter()
-        .position(|b| !b.is_ascii_alphanumeric())
-        .unwrap_or(line.len() - q);
+    let key_end = |q: usize| {
+        q + line[q..]
+            .iter()
+            .position(|b| !b.is_ascii_alphanumeric())
+            .unwrap_or(line.len() - q)
+    };
+    // Past a few other fields of one scalar each (AWS's `"Type": "SecureString"` between
+    // `Name` and `Value`).
+    for _ in 0..3 {
+        let k = key_end(q);
+        if k == q || eq_any(&line[q..k], VALUE_KEYS) {
+            break;
+        }
+        let c = skip(line, skip(line, k, b"\"'"), b" \t");
+        if line.get(c) != Some(&op) {
+            return None;
+        }
+        let w = skip(line, c + 1, b" \t");
+        let after = match line.get(w) {
+            Some(&qc @ (b'"' | b'\'')) => {
+                let close = run_end(line, w + 1, Some(qc));
+                (line.get(close) == Some(&qc)).then_some(close + 1)
+            }
+            Some(b) if b.is_ascii_alphanumeric() => Some(
+                w + line[w..]
+                    .iter()
+                    .position(|b| !b.is_ascii_alphanumeric())
+                    .unwrap_or(line.len() - w),
+            ),
+            _ => None,
+        };
+        let comma = skip(line, after?, b" \t");
+        if line.get(comma) != Some(&b',') {
+            return None;
+        }
+        q = skip(line, comma + 1, b"\"' \t\n");
+    }
+    let key_end = key_end(q);
     if !eq_any(&line[q..key_end], VALUE_KEYS) {
         return None; // `valueFrom`, another field
     }
@@ -229,6 +278,9 @@ pub(crate) enum NextLine {
     /// An object's members keyed by host, one a line until one that is not: Composer's
     /// `"bearer": {`, then `"HOST": "…",` lines.
     Members,
+    /// A `"Value":` member, a `"Type":` member of one word allowed before it: pretty-printed
+    /// JSON that gives a secret's name as data (AWS's `"Name": "/prod/db/password",`).
+    ValueMember,
     /// One word alone on the line, judged as prose: after a sentence that names a password and
     /// ends its line with a colon (Elasticsearch's `Password for the elastic user (reset with
     /// …):`, `Your new password is:`).
@@ -275,6 +327,9 @@ pub(crate) fn name_given_as_data(line: &[u8]) -> Option<(Strength, usize, usize,
     }
     if let Some((a, b)) = sentence_ending_in_colon(line) {
         return Some((Strength::Weak, a, b, NextLine::Alone));
+    }
+    if let Some((a, b)) = name_member(line) {
+        return Some((classify(&line[a..b])?, a, b, NextLine::ValueMember));
     }
     let t = line.trim_ascii_end();
     let (end, next) = if let Some(r) = t.strip_suffix(b"\\") {
@@ -344,6 +399,50 @@ pub(crate) fn name_given_as_data(line: &[u8]) -> Option<(Strength, usize, usize,
     }
     // A flag keeps its dashes out of the name, which is judged by its parts.
     Some((classify(&line[start..end])?, start, end, next))
+}
+
+/// A pretty-printed JSON member that gives a secret's name as data, alone on its line:
+/// `"Name": "/prod/db/password",` (a [`NAME_KEYS`] key): the name, the last part of a path.
+fn name_member(line: &[u8]) -> Option<(usize, usize)> {
+    let (k, ke, v, ve) = member(line)?;
+    if !eq_any(&line[k..ke], NAME_KEYS) || !line[ve + 1..].trim_ascii().eq(b",") {
+        return None;
+    }
+    let a = line[v..ve]
+        .iter()
+        .rposition(|&c| c == b'/')
+        .map_or(v, |p| v + p + 1);
+    (a < ve && line[a..ve].iter().all(|&c| name_byte(c))).then_some((a, ve))
+}
+
+/// A JSON member alone on its line after blanks, its value a string: `"KEY": "VALUE"` (what
+/// follows the closing quote left to the caller), as the key's and the value's ranges.
+fn member(line: &[u8]) -> Option<(usize, usize, usize, usize)> {
+    let k = skip(line, 0, b" \t");
+    if line.get(k) != Some(&b'"') {
+        return None;
+    }
+    let ke = k + 1 + line[k + 1..].iter().position(|&c| c == b'"')?;
+    let colon = skip(line, ke + 1, b" \t");
+    if line.get(colon) != Some(&b':') {
+        return None;
+    }
+    let v = skip(line, colon + 1, b" \t");
+    if line.get(v) != Some(&b'"') {
+        return None;
+    }
+    let ve = v + 1 + line[v + 1..].iter().position(|&c| c == b'"')?;
+    Some((k + 1, ke, v + 1, ve))
+}
+
+/// Whether `line` is a `"Type": "WORD",` member that may sit between a name member and its
+/// value (see [`NextLine::ValueMember`]).
+pub(crate) fn type_member(line: &[u8]) -> bool {
+    member(line).is_some_and(|(k, ke, v, ve)| {
+        line[k..ke].eq_ignore_ascii_case(b"type")
+            && line[v..ve].iter().all(u8::is_ascii_alphabetic)
+            && line[ve + 1..].trim_ascii() == b","
+    })
 }
 
 /// Composer's `auth.json` keys whose object holds a token for each host (`"bearer":
@@ -470,6 +569,13 @@ pub(crate) fn value_line(line: &[u8], st: Strength, next: NextLine) -> Option<(u
             }
             let b = a + 1 + line[a + 1..].iter().position(|&c| c == b'"')?;
             (a + 1, b)
+        }
+        NextLine::ValueMember => {
+            let (k, ke, v, ve) = member(line)?;
+            if !eq_any(&line[k..ke], VALUE_KEYS) {
+                return None;
+            }
+            (v, ve)
         }
         NextLine::FirstWord => {
             let a = skip(line, 0, b" \t");
