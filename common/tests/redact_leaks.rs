@@ -4107,3 +4107,31 @@ fn a_parameters_value_after_its_name_and_type_is_redacted() {
         "{\n  \"Name\": \"/app/region\",\n  \"Type\": \"String\",\n  \"Value\": \"eu-west-1\"\n}\n";
     assert_eq!(red(region), region);
 }
+
+/// Windows' forms: PowerShell's environment drive (`Set-Item Env:NAME 'VALUE'`, `New-Item
+/// -Path Env:\NAME -Value …`), the registry's `reg add … /v NAME /t REG_SZ /d VALUE`, a
+/// slash flag and a blank (`ktpass … /pass VALUE`), SQL Server setup's `/SAPWD="VALUE"`.
+#[test]
+fn windows_environment_registry_and_slash_flags_are_redacted() {
+    each_redacted(&with_stream_json(
+        &[
+            "Set-Item -Path Env:API_KEY -Value '@@'",
+            "Set-Item Env:API_KEY '@@'",
+            "New-Item -Path Env:\\DB_PASSWORD -Value '@@'",
+            "reg add HKLM\\Software\\App /v Password /t REG_SZ /d @@",
+            "reg add \"HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Winlogon\" /v DefaultPassword /t REG_SZ /d @@ /f",
+            "ktpass /princ HTTP/web@EXAMPLE.COM /pass @@ /out web.keytab",
+            "setup.exe /Q /ACTION=Install /SAPWD=\"@@\"",
+        ],
+        &['"', '\'', '\\'],
+        |c| format!("PS> {c}\nThe operation completed successfully."),
+    ));
+    each_kept(&[
+        "Get-Item Env:API_KEY",
+        "Remove-Item Env:API_KEY",
+        "reg query HKLM\\Software\\App /v Password",
+        "POST /password HTTP/1.1",
+        "GET /token HTTP/1.1",
+        "curl -X POST https://example.com /password reset",
+    ]);
+}

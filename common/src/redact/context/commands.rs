@@ -172,6 +172,27 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
         lname,
     } = n;
     let cmd_end = command_end(line, e);
+    // PowerShell's environment drive: `Set-Item [-Path] Env:NAME [-Value] 'VALUE'`,
+    // `New-Item -Path Env:\NAME -Value 'VALUE'`.
+    let drive = line[..s].strip_suffix(b"\\").unwrap_or(&line[..s]);
+    if drive.len() >= 4 && drive[drive.len() - 4..].eq_ignore_ascii_case(b"env:") {
+        let mut v = blanks(&line[..cmd_end], e);
+        if line.len() >= v + 6 && line[v..v + 6].eq_ignore_ascii_case(b"-value") {
+            v = blanks(&line[..cmd_end], v + 6);
+        }
+        if v > e && v < cmd_end && line[v] != b'-' {
+            let (a, b) = quoted_or_word(line, v);
+            return value(line, s, a, b, strength, lname, false);
+        }
+    }
+    // The registry's `reg add KEY /v NAME /t REG_SZ /d VALUE` (Winlogon's `DefaultPassword`).
+    if words_before(line, s).ends_with(b"/v")
+        && words(&line[command_start(line, s)..s]).any(|w| program(w).eq_ignore_ascii_case(b"reg"))
+        && let Some(d) = memchr::memmem::find(&line[e..cmd_end], b" /d ")
+    {
+        let (a, b) = quoted_or_word(line, blanks(&line[..cmd_end], e + d + 4));
+        return value(line, s, a, b, strength, lname, false);
+    }
     // Google Cloud's `gcloud secrets create|versions add NAME --data-file=-`: the secret's
     // data from standard input.
     let data_stdin = lname == b"secrets" && words(&line[e..cmd_end]).any(|w| w == b"--data-file=-");

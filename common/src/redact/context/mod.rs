@@ -134,7 +134,12 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     }
     // `--token x`, Java's `-storepass x`: a flag takes its value after a blank or `=`.
     let flag = line[s..].starts_with(b"--")
-        || line[s] == b'-' && e - s > 2 && line[s + 1].is_ascii_alphabetic();
+        || line[s] == b'-' && e - s > 2 && line[s + 1].is_ascii_alphabetic()
+        // Windows' `/pass VALUE` (`ktpass … /pass VALUE`), not an HTTP request's path.
+        || s >= 2
+            && &line[s - 2..s] == b" /"
+            && names::eq_any(&line[s..e], &[b"pass", b"password", b"pwd", b"passwd"])
+            && !line[e..].starts_with(b" HTTP/");
     let name = trim_name(&line[s..e]);
     let lname = name.to_ascii_lowercase();
     // A network device's configuration: `username NAME password 0 VALUE`, `enable secret 5

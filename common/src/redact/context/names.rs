@@ -108,6 +108,8 @@ pub(super) const STRONG: &[&[u8]] = &[
     // libcurl's `CURLOPT_USERPWD`, `CURLOPT_PROXYUSERPWD` (`user:password`).
     b"userpwd",
     b"proxyuserpwd",
+    // SQL Server setup's `/SAPWD=` (the `sa` login's).
+    b"sapwd",
     // libcurl's private key's (`CURLOPT_KEYPASSWD`, formerly `CURLOPT_SSLKEYPASSWD` and
     // `CURLOPT_SSLCERTPASSWD`).
     b"keypasswd",
