@@ -4135,3 +4135,24 @@ fn windows_environment_registry_and_slash_flags_are_redacted() {
         "curl -X POST https://example.com /password reset",
     ]);
 }
+
+/// Passwords an iOS build gives macOS' `security` (a keychain's, `unlock-keychain -p` and
+/// `create-keychain -p`; a PKCS #12 file's, `import … -P`) and Xcode's `xcrun altool -p`.
+#[test]
+fn keychain_and_signing_passwords_on_macos_are_redacted() {
+    each_redacted(&with_stream_json(
+        &[
+            "security create-keychain -p @@ build.keychain",
+            "security unlock-keychain -p @@ build.keychain",
+            "security import cert.p12 -k build.keychain -P @@ -T /usr/bin/codesign",
+            "xcrun altool --upload-app -f App.ipa -u dev@example.com -p @@",
+        ],
+        &[],
+        |c| format!("+ {c}\n1 identity imported."),
+    ));
+    each_kept(&[
+        "security unlock-keychain -p \"$KEYCHAIN_PASSWORD\" build.keychain",
+        "security list-keychains -d user -s build.keychain",
+        "security find-identity -p codesigning -v",
+    ]);
+}

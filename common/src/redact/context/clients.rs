@@ -492,11 +492,22 @@ pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
             _ => false,
         }
     };
-    // macOS' `security add-generic-password … -w VALUE` (`find-…-password -w` prints one).
+    // macOS' `security add-generic-password … -w VALUE` (`find-…-password -w` prints one), a
+    // keychain's password (`security unlock-keychain -p VALUE`, `create-keychain -p`) and a
+    // PKCS #12 file's (`security import cert.p12 … -P VALUE`), as iOS builds set them up;
+    // Xcode's `xcrun altool … -p VALUE`.
     let keychain = || {
-        flag == b'w'
-            && words(command).any(|w| w == b"security")
-            && words(command).any(|w| w.starts_with(b"add-") && w.ends_with(b"-password"))
+        let security = || words(command).any(|w| w == b"security");
+        let sub = |f: &dyn Fn(&[u8]) -> bool| words(command).any(f);
+        match flag {
+            b'w' => security() && sub(&|w| w.starts_with(b"add-") && w.ends_with(b"-password")),
+            b'p' => {
+                security() && sub(&|w| w == b"unlock-keychain" || w == b"create-keychain")
+                    || sub(&|w| w == b"altool")
+            }
+            b'P' => security() && sub(&|w| w == b"import"),
+            _ => false,
+        }
     };
     (words(command).any(takes) || keychain()).then_some(flag)
 }
