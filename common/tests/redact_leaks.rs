@@ -4156,3 +4156,46 @@ fn keychain_and_signing_passwords_on_macos_are_redacted() {
         "security find-identity -p codesigning -v",
     ]);
 }
+
+/// Claude's prose about what it set: a name in a code span (``I've set `DB_PASSWORD` to
+/// `…` ``, `` - `API_KEY`: `…` ``, a Markdown row `` | `DB_PASSWORD` | `…` | ``) and a verb after
+/// the name (`The admin password has been reset to …`, `password was changed to '…'`).
+#[test]
+fn claudes_prose_about_a_secret_it_set_is_redacted() {
+    each_redacted(&with_stream_json(
+        &[
+            "I've set `DB_PASSWORD` to `@@` in .env",
+            "- `API_KEY`: `@@`",
+            "| `DB_PASSWORD` | `@@` |",
+            "The admin password has been reset to @@",
+            "The password was changed to '@@'.",
+            "The API token is now set to @@",
+        ],
+        &['"'],
+        |c| format!("Done.\n{c}"),
+    ));
+    each_kept(&[
+        "The password was changed to something stronger.",
+        "The token has been reset to expire in 1h.",
+        "The password is reset to default on reboot.",
+        "Set `password` to your own value",
+        "The `password` field is required",
+        "set `token` to `null`",
+        "`API_KEY`: see the dashboard",
+        "| `API_KEY` | Your API key from the dashboard |",
+        "| API_KEY | Your API key from the dashboard |",
+        "| `password` | `string` | The password |",
+    ]);
+}
+
+/// What the code-span name must leave alone: documentation after it and a Markdown link's
+/// reference.
+#[test]
+fn documentation_after_a_name_in_a_code_span_stays_intact() {
+    each_kept(&[
+        "    /// Parameter `authorization`: An authorization reference that is used to",
+        "[`TokenStream`]: https://docs.rs/proc-macro2/1.0/proc_macro2/struct.TokenStream.html",
+        "//! [`Authorization`]: https://developer.mozilla.org/docs/Web/HTTP/Headers/Authorization",
+        "- `API_KEY`: the key from your account's settings page",
+    ]);
+}

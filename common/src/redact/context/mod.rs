@@ -240,6 +240,30 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if p == e && line[p..].starts_with(b"**") && s >= 2 && &line[s - 2..s] == b"**" {
         p += 2;
     }
+    // A name in a Markdown code span, as Claude writes one: `` `DB_PASSWORD`: … ``, ``I set
+    // `DB_PASSWORD` to …``.
+    let spanned = p == e && s > 0 && line[s - 1] == b'`' && line.get(p) == Some(&b'`');
+    if spanned {
+        p += 1;
+        // Documentation: a description after it (`` `authorization`: An authorization
+        // reference that is used to … ``), a word of letters and more words; and a Markdown
+        // link's reference (`` [`TokenStream`]: https://… ``).
+        let v = blanks(line, p + 1);
+        let word = line[v..]
+            .iter()
+            .position(|b| !b.is_ascii_alphabetic())
+            .map_or(line.len(), |n| v + n);
+        let words = line[v..]
+            .iter()
+            .take_while(|b| !matches!(b, b'\n' | b'\r'))
+            .filter(|&&b| b == b' ')
+            .count();
+        if line.get(p) == Some(&b']')
+            || line.get(p) == Some(&b':') && word > v && line.get(word) == Some(&b' ') && words >= 3
+        {
+            return None;
+        }
+    }
     let subscript = p > e && line.get(p) == Some(&b']') && s >= 2 && line[s - 2] == b'[';
     if subscript {
         p += 1;

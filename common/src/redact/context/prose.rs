@@ -58,6 +58,15 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
         let (v, end) = code_span(line, w).unwrap_or_else(|| quoted_or_word(line, w));
         return Some(value(line, s, v, end, Strength::Weak, lname, true));
     }
+    // Prose: `The admin password has been reset to …`, `password was changed to '…'`: the
+    // verb after the name, the value judged as prose.
+    if q == p + 1
+        && let Some(to) = changed_after(&line[q..])
+    {
+        let w = blanks(line, q + to);
+        let (v, end) = code_span(line, w).unwrap_or_else(|| quoted_or_word(line, w));
+        return Some(value(line, s, v, end, Strength::Weak, lname, true));
+    }
     // Prose: `The password is …` — judged as after a weak name, so that `is required`,
     // `is expired` and `is 32 characters long` stay.
     // (`Your API key is: …` too, a label's colon after `is`.)
@@ -160,6 +169,25 @@ fn set_before(line: &[u8], s: usize) -> bool {
             let w = w.to_ascii_lowercase();
             eq_any(&w, VERBS)
         })
+}
+
+/// After a name, `has been reset to `, `was changed to `, `is now set to ` (an auxiliary, a
+/// verb that sets, `to`): where the value starts, relative to `rest`.
+fn changed_after(rest: &[u8]) -> Option<usize> {
+    const AUX: &[&[u8]] = &[
+        b"has been ",
+        b"have been ",
+        b"was ",
+        b"were ",
+        b"is now ",
+        b"is ",
+    ];
+    const VERBS: &[&[u8]] = &[b"reset", b"changed", b"set", b"updated", b"rotated"];
+    let aux = AUX.iter().find(|a| rest.starts_with(a))?.len();
+    let verb = VERBS.iter().find(|v| rest[aux..].starts_with(v))?.len();
+    rest[aux + verb..]
+        .starts_with(b" to ")
+        .then_some(aux + verb + 4)
 }
 
 /// Whether `v` is no word of prose: 8 bytes or more, letters with a digit or a symbol.

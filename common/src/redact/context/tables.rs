@@ -38,7 +38,9 @@ pub(super) fn table_row(n: Named) -> Option<Found> {
     // A row's first cell: a separator (Markdown's `|`, or a box-drawing rule as `rich` and
     // secret managers' CLIs draw tables) at the line's start, or after a blank or a quote (a
     // table printed inside a string).
+    // (The name in a code span: `` | `DB_PASSWORD` | … ``.)
     let bt = before.trim_ascii_end();
+    let bt = bt.strip_suffix(b"`").unwrap_or(bt).trim_ascii_end();
     let row = (1..=3).rev().any(|n| {
         n <= bt.len() && cell_rule(&bt[bt.len() - n..]) == n && {
             let r = &bt[..bt.len() - n];

@@ -357,6 +357,11 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
         if sentence(v) {
             return false;
         }
+        // Words with blanks between and no digit: a table's description of the name (`| API_KEY
+        // | Your API key from the dashboard |`).
+        if v.contains(&b' ') && !v.iter().any(u8::is_ascii_digit) {
+            return false;
+        }
         // After a weak name a plain word is prose or code (`auth: enabled`, `api_key: Config`);
         // keys have digits, symbols or length.
         if alpha && v.len() < 16 {
