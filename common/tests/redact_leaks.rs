@@ -4199,3 +4199,22 @@ fn documentation_after_a_name_in_a_code_span_stays_intact() {
         "- `API_KEY`: the key from your account's settings page",
     ]);
 }
+
+/// Rust's `Debug` of a struct with an optional secret (`Config { password: Some("…") }`), as a
+/// panic or a `dbg!` prints it.
+#[test]
+fn an_optional_secret_in_rusts_debug_output_is_redacted() {
+    each_redacted(&with_stream_json(
+        &[
+            "Config { password: Some(\"@@\"), user: \"app\" }",
+            "[src/main.rs:12:5] &settings = Settings { api_key: Some(\"@@\") }",
+        ],
+        &['"'],
+        |c| format!("thread 'main' panicked\n{c}"),
+    ));
+    each_kept(&[
+        "Config { password: None }",
+        "    token: Some(token),",
+        "    password: Some(String::from(\"x\")),",
+    ]);
+}

@@ -461,6 +461,10 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     {
         v = w;
     }
+    // Rust's `Debug` of an optional value: `password: Some("…")`.
+    if line[v..].starts_with(b"Some(\"") {
+        v += 5;
+    }
     let w = v;
     v = after_string_prefix(line, v);
     let fstring = v > w && matches!(line[w], b'f' | b'F');
