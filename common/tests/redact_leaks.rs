@@ -4218,3 +4218,31 @@ fn an_optional_secret_in_rusts_debug_output_is_redacted() {
         "    password: Some(String::from(\"x\")),",
     ]);
 }
+
+/// A secret's string literal wrapped in a conversion or a secret's type (`String::from("…")`,
+/// `SecretString::new("…".into())`, Go's `[]byte("…")`, pydantic's `SecretStr("…")`), base64
+/// decoded in code (`b64decode("…")`, `atob("…")`, `Buffer.from("…", "base64")`), and Bash's
+/// `$'…'` quoting.
+#[test]
+fn a_secrets_literal_wrapped_in_a_call_is_redacted() {
+    each_redacted(&[
+        "password: String::from(\"@@\"),",
+        "password: SecretString::new(\"@@\".into()),",
+        "let api_key = Secret::new(\"@@\".to_owned());",
+        "cfg.Password = []byte(\"@@\")",
+        "\tPassword: []byte(\"@@\"),",
+        "password = SecretStr(\"@@\")",
+        "password = base64.b64decode(\"@@\").decode()",
+        "const password = atob(\"@@\");",
+        "const password = Buffer.from(\"@@\", \"base64\").toString();",
+        "PASSWORD=$'@@'",
+        "export PASSWORD=$\"@@\"",
+    ]);
+    each_kept(&[
+        "let token = String::from(name);",
+        "password = SecretStr(os.environ[\"PW\"])",
+        "api_key = Secret(\"API_KEY\")",
+        "password = $\"{cfg.Password}\"",
+        "PASSWORD=$\"$HOME\"",
+    ]);
+}

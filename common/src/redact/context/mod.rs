@@ -101,6 +101,25 @@ fn spelled(n: &[u8]) -> impl Iterator<Item = u8> + '_ {
         .map(u8::to_ascii_lowercase)
 }
 
+/// Calls that wrap a secret's string literal (see [`at`]).
+const WRAPPERS: &[&[u8]] = &[
+    b"Some(",
+    b"String::from(",
+    b"SecretString::new(",
+    b"SecretString::from(",
+    b"Secret::new(",
+    b"SecretBox::new(",
+    b"Zeroizing::new(",
+    b"[]byte(",
+    b"SecretStr(",
+    b"SecretBytes(",
+    b"Secret(",
+    b"b64decode(",
+    b"base64.b64decode(",
+    b"atob(",
+    b"Buffer.from(",
+];
+
 /// Scheme words after `Authorization:`.
 const SCHEMES: &[&[u8]] = &[
     b"bearer",
@@ -429,6 +448,16 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     {
         v = gaps(v + close + 1);
     }
+    // A string literal wrapped in a conversion or a secret's type: Rust's `Debug` of an
+    // optional value (`password: Some("…")`), `String::from("…")`, `SecretString::new("…"…)`,
+    // Go's `[]byte("…")`, pydantic's `SecretStr("…")`; base64 decoded (`b64decode("…")`,
+    // `atob("…")`, `Buffer.from("…", "base64")`): the literal is the secret, or its encoding.
+    if let Some(w) = WRAPPERS
+        .iter()
+        .find(|w| line[v..].starts_with(w) && matches!(line.get(v + w.len()), Some(b'"' | b'\'')))
+    {
+        v += w.len();
+    }
     // A list of secrets (`"api_keys": ["…", "…"]`): its first item; the others are read by
     // [`lists::next_in_list`].
     if let Some(first) = lists::first_item(line, s, q, v, strength, &lname) {
@@ -460,10 +489,6 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         && let Some(w) = code::annotated(line, v)
     {
         v = w;
-    }
-    // Rust's `Debug` of an optional value: `password: Some("…")`.
-    if line[v..].starts_with(b"Some(\"") {
-        v += 5;
     }
     let w = v;
     v = after_string_prefix(line, v);

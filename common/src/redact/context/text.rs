@@ -58,9 +58,10 @@ pub(super) fn quoted_or_word(line: &[u8], v: usize) -> (usize, usize) {
 /// Where a string starts at `v` past its prefix in Python and C# (`b'…'`, `f"…"`, `r'…'`,
 /// `u"…"`, `@"…"`): at its quote.
 pub(super) fn after_string_prefix(line: &[u8], v: usize) -> usize {
+    // (Bash's `$'…'` and `$"…"`, C#'s `$"…"`, too.)
     let prefixed = matches!(
         line.get(v),
-        Some(b'b' | b'f' | b'r' | b'u' | b'B' | b'F' | b'R' | b'@')
+        Some(b'b' | b'f' | b'r' | b'u' | b'B' | b'F' | b'R' | b'@' | b'$')
     ) && matches!(line.get(v + 1), Some(b'"' | b'\''));
     v + usize::from(prefixed)
 }
