@@ -4246,3 +4246,34 @@ fn a_secrets_literal_wrapped_in_a_call_is_redacted() {
         "PASSWORD=$\"$HOME\"",
     ]);
 }
+
+/// A secret written into a file that holds one by `echo` or `printf` (`> secrets/db_password.txt`,
+/// `> /run/secrets/api_key`, `> ~/.vault-token`, `> .vault_pass`), GnuPG's passphrase from
+/// standard input (`--passphrase-fd 0 <<< …`, `echo … | gpg --passphrase-fd 0`), and the string
+/// `ansible-vault encrypt_string` encrypts.
+#[test]
+fn secrets_written_to_files_piped_to_gpg_or_encrypted_by_ansible_are_redacted() {
+    each_redacted(&with_stream_json(
+        &[
+            "echo -n \"@@\" > secrets/db_password.txt",
+            "printf '@@' > /run/secrets/api_key",
+            "echo \"@@\" > ~/.vault-token",
+            "echo '@@' > .vault_pass && chmod 600 .vault_pass",
+            "printf '%s' @@ >> db_password",
+            "gpg --passphrase-fd 0 --batch -d backup.gpg <<< @@",
+            "echo @@ | gpg --batch --passphrase-fd 0 -c notes.txt",
+            "ansible-vault encrypt_string '@@' --name 'db_password'",
+            "ansible-vault encrypt_string --vault-id prod@prompt --name db_password '@@'",
+        ],
+        &['"', '\''],
+        |c| format!("$ {c}\n"),
+    ));
+    each_kept(&[
+        "echo \"done\" > build/password_reset.log",
+        "echo $DB_PASSWORD > secrets/db",
+        "echo \"hello\" > token_count.txt",
+        "gpg --passphrase-fd 3 -d f.gpg 3< pw.txt",
+        "ansible-vault encrypt_string --stdin-name 'db_password'",
+        "ansible-vault encrypt secrets.yml --vault-password-file pw",
+    ]);
+}

@@ -185,6 +185,10 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
             return value(line, s, a, b, strength, lname, false);
         }
     }
+    // `ansible-vault encrypt_string [OPTIONS] 'VALUE' --name NAME`: the string to encrypt.
+    if let Some(f) = encrypt_string(line, s, cmd_end) {
+        return Some(f);
+    }
     // The registry's `reg add KEY /v NAME /t REG_SZ /d VALUE` (Winlogon's `DefaultPassword`).
     if words_before(line, s).ends_with(b"/v")
         && words(&line[command_start(line, s)..s]).any(|w| program(w).eq_ignore_ascii_case(b"reg"))
@@ -194,8 +198,9 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
         return value(line, s, a, b, strength, lname, false);
     }
     // Google Cloud's `gcloud secrets create|versions add NAME --data-file=-`: the secret's
-    // data from standard input.
-    let data_stdin = lname == b"secrets" && words(&line[e..cmd_end]).any(|w| w == b"--data-file=-");
+    // data from standard input; GnuPG's `--passphrase-fd 0`, the passphrase.
+    let data_stdin = lname == b"secrets" && words(&line[e..cmd_end]).any(|w| w == b"--data-file=-")
+        || lname == b"passphrase-fd" && words(&line[e..cmd_end]).next() == Some(&b"0"[..]);
     // A here-string later in the same command: `--password-stdin <<< VALUE`,
     // `vercel env add DB_PASSWORD production <<< VALUE`.
     // A few plain arguments between (prose that mentions a secret and then quotes a command
@@ -531,9 +536,62 @@ pub(super) fn identified_by(line: &[u8], s: usize, e: usize) -> Option<Found> {
     value(line, s, a, b, Strength::Strong, b"password", false)
 }
 
-/// A line of PostgreSQL's password file written by `echo` or `printf` redirected into it
-/// (`echo 'HOST:PORT:DB:USER:VALUE' > ~/.pgpass`), `s` at the file's name: the last field.
-pub(super) fn pgpass(line: &[u8], s: usize) -> Option<Found> {
+/// A secret written by `echo` or `printf` redirected into a file that holds one, `s..e` a
+/// name in the file's path: a file in a `secrets/` directory (Docker's and Kubernetes'
+/// `/run/secrets/NAME`), a client's credential file (`~/.vault-token`, `.vault_pass`,
+/// `.git-credentials`), or a file named for a secret with a plain extension
+/// (`secrets.txt`, `db_password.txt`, `api.key`): the last word echoed.
+pub(super) fn echoed_into_file(line: &[u8], s: usize, e: usize) -> Option<Found> {
+    let ws = line[..s]
+        .iter()
+        .rposition(|b| b.is_ascii_whitespace())
+        .map_or(0, |p| p + 1);
+    if !line[..ws].trim_ascii_end().ends_with(b">") {
+        return None;
+    }
+    let we = e + line[e..]
+        .iter()
+        .position(|b| b.is_ascii_whitespace() || matches!(b, b';' | b'&' | b'|' | b'"'))
+        .unwrap_or(line.len() - e);
+    let path = &line[ws..we];
+    let file = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+    let bare = file.strip_prefix(b".").unwrap_or(file);
+    let (stem, ext) = match bare.iter().rposition(|&b| b == b'.') {
+        Some(d) => (&bare[..d], &bare[d + 1..]),
+        None => (bare, &b""[..]),
+    };
+    let plain = [
+        &b""[..],
+        b"txt",
+        b"key",
+        b"secret",
+        b"token",
+        b"pw",
+        b"pass",
+    ]
+    .iter()
+    .any(|x| ext.eq_ignore_ascii_case(x));
+    let secret_file = memchr::memmem::find(path, b"secrets/").is_some()
+        || eq_any(
+            file,
+            &[
+                b".vault-token",
+                b".vault_pass",
+                b".vault-pass",
+                b".git-credentials",
+            ],
+        )
+        || plain && !stem.is_empty() && super::classify(stem).is_some();
+    if !secret_file {
+        return None;
+    }
+    let (a, b) = last_echoed(line, s)?;
+    value(line, a, a, b, Strength::Strong, b"password", false)
+}
+
+/// The last word an `echo` or a `printf` prints before the `>` that redirects it, `s` past
+/// the `>`: its range, without its quotes.
+fn last_echoed(line: &[u8], s: usize) -> Option<(usize, usize)> {
     let from = command_start(line, s);
     let gt = from + line[from..s].iter().rposition(|&b| b == b'>')?;
     let body = line[from..gt]
@@ -545,19 +603,56 @@ pub(super) fn pgpass(line: &[u8], s: usize) -> Option<Found> {
     if !matches!(words(&line[from..end]).next(), Some(b"echo" | b"printf")) {
         return None;
     }
-    let (a, b) = match line.get(end.checked_sub(1)?)? {
+    match line.get(end.checked_sub(1)?)? {
         q @ (b'"' | b'\'') => {
             let open = from + line[from..end - 1].iter().rposition(|b| b == q)?;
-            (open + 1, end - 1)
+            Some((open + 1, end - 1))
         }
         _ => {
             let w = line[from..end]
                 .iter()
                 .rposition(|&b| matches!(b, b' ' | b'\t'))
                 .map_or(from, |p| from + p + 1);
-            (w, end)
+            Some((w, end))
         }
-    };
+    }
+}
+
+/// The string `ansible-vault encrypt_string` is given to encrypt in the command that holds
+/// `s`: its first argument that is no option nor an option's value.
+fn encrypt_string(line: &[u8], s: usize, cmd_end: usize) -> Option<Found> {
+    const TAKES: &[&[u8]] = &[
+        b"--vault-password-file",
+        b"--vault-pass-file",
+        b"--vault-id",
+        b"--encrypt-vault-id",
+        b"--name",
+        b"-n",
+        b"--output",
+        b"--stdin-name",
+    ];
+    let from = command_start(line, s);
+    let mut args = words_at(line, from, cmd_end);
+    args.by_ref()
+        .find(|&(a, b)| program(&line[a..b]) == b"ansible-vault")?;
+    args.by_ref()
+        .find(|&(a, b)| &line[a..b] == b"encrypt_string")?;
+    while let Some((a, b)) = args.next() {
+        let w = &line[a..b];
+        if TAKES.contains(&w) {
+            args.next();
+        } else if !w.starts_with(b"-") {
+            let (a, b) = quoted_or_word(line, a);
+            return value(line, a, a, b, Strength::Strong, b"password", false);
+        }
+    }
+    None
+}
+
+/// A line of PostgreSQL's password file written by `echo` or `printf` redirected into it
+/// (`echo 'HOST:PORT:DB:USER:VALUE' > ~/.pgpass`), `s` at the file's name: the last field.
+pub(super) fn pgpass(line: &[u8], s: usize) -> Option<Found> {
+    let (a, b) = last_echoed(line, s)?;
     let fields = line[a..b].iter().filter(|&&c| c == b':').count();
     if fields != 4 {
         return None;

@@ -206,6 +206,10 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if lname == b".pgpass" || lname == b"pgpass" {
         return commands::pgpass(line, s);
     }
+    // `echo VALUE > secrets/db_password.txt`, `printf '%s' VALUE > ~/.vault-token`.
+    if let Some(f) = commands::echoed_into_file(line, s, e) {
+        return Some(f);
+    }
     if lname == b"identified" {
         return commands::identified_by(line, s, e);
     }
