@@ -4277,3 +4277,22 @@ fn secrets_written_to_files_piped_to_gpg_or_encrypted_by_ansible_are_redacted() 
         "ansible-vault encrypt secrets.yml --vault-password-file pw",
     ]);
 }
+
+/// Basic authentication given to the load testers: Apache Bench's `ab -A USER:VALUE` and
+/// `hey -a USER:VALUE`.
+#[test]
+fn basic_authentication_given_to_load_testers_is_redacted() {
+    each_redacted(&with_stream_json(
+        &[
+            "ab -n 1000 -c 50 -A admin:@@ http://localhost:8080/",
+            "hey -z 30s -a admin:@@ http://localhost:8080/api",
+        ],
+        &[],
+        |c| format!("$ {c}\nRequests per second: 812.4"),
+    ));
+    each_kept(&[
+        "ab -n 100 -c 10 http://localhost/",
+        "hey -n 100 -A application/json http://localhost",
+        "ab -A admin http://localhost/",
+    ]);
+}

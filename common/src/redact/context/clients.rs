@@ -473,9 +473,12 @@ pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
                     | b"p4"
             ),
             // HTTPie's and xh's `-a USER:VALUE` (as curl's `-u`).
-            b'a' => matches!(w, b"redis-cli" | b"http" | b"https" | b"xh" | b"xhs"),
+            b'a' => matches!(
+                w,
+                b"redis-cli" | b"http" | b"https" | b"xh" | b"xhs" | b"hey"
+            ),
             b'u' => w == b"lftp",
-            b'A' | b'X' => w.starts_with(b"snmp"),
+            b'A' | b'X' => w.starts_with(b"snmp") || flag == b'A' && w == b"ab",
             b'k' => w == b"push" && words(command).any(|w| w == b"nuget"),
             // Samba's clients, `-U USER%VALUE` (the password after the `%`).
             b'U' => matches!(
@@ -536,6 +539,15 @@ pub(super) fn short_flag_value(line: &[u8], hit: usize) -> Option<Found> {
         } else {
             (pc + 1, b)
         }
+    } else if matches!(line[hit + 2], b'a' | b'A')
+        && words(&line[command_start(line, hit)..hit])
+            .map(program)
+            .any(|w| w == b"hey" || w == b"ab")
+    {
+        // The load testers' basic authentication, `hey -a USER:VALUE`, `ab -A USER:VALUE`:
+        // after the colon.
+        let colon = a + line[a..b].iter().position(|&c| c == b':')?;
+        (colon + 1, b)
     } else if line[hit + 2] == b'a'
         && words(&line[command_start(line, hit)..hit])
             .map(program)
