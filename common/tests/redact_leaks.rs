@@ -4296,3 +4296,16 @@ fn basic_authentication_given_to_load_testers_is_redacted() {
         "ab -A admin http://localhost/",
     ]);
 }
+
+/// A password's name in other spellings and languages the keyword search already stops on
+/// (`passw`, German's `Passwort`, French's `mot_de_passe`/`motDePasse`).
+#[test]
+fn passwords_named_in_other_languages_are_redacted() {
+    each_redacted(&[
+        "  passw: @@",
+        "PASSWORT=@@",
+        "  mot_de_passe: @@",
+        "motDePasse = \"@@\"",
+    ]);
+    each_kept(&["c'est passé: Xq7rTb9wPz3k", "de_passe: x"]);
+}

@@ -110,6 +110,11 @@ pub(super) const STRONG: &[&[u8]] = &[
     b"proxyuserpwd",
     // SQL Server setup's `/SAPWD=` (the `sa` login's).
     b"sapwd",
+    // Other spellings and languages found by `pass`: `passw`, German's `Passwort`, French's
+    // `motdepasse` (`mot_de_passe` by its parts, below).
+    b"passw",
+    b"passwort",
+    b"motdepasse",
     // libcurl's private key's (`CURLOPT_KEYPASSWD`, formerly `CURLOPT_SSLKEYPASSWD` and
     // `CURLOPT_SSLCERTPASSWD`).
     b"keypasswd",
@@ -231,8 +236,11 @@ pub(crate) fn classify(name: &[u8]) -> Option<Strength> {
         let psk = i == n - 1 && p.eq_ignore_ascii_case(b"psk");
         // (AWS's `secretsmanager:GetSecretValue` names the service.)
         let store = ends_ci(p, b"manager");
+        let french =
+            p.eq_ignore_ascii_case(b"passe") && prev.is_some_and(|q| q.eq_ignore_ascii_case(b"de"));
         let s = if eq_any(p, STRONG)
             || psk
+            || french
             || !store && (contains_ci(p, b"password") || contains_ci(p, b"secret"))
         {
             Some(Strength::Strong)
