@@ -4309,3 +4309,39 @@ fn passwords_named_in_other_languages_are_redacted() {
     ]);
     each_kept(&["c'est passé: Xq7rTb9wPz3k", "de_passe: x"]);
 }
+
+/// Claude Code's Write tool writing a file that holds a secret alone (`/run/secrets/api_key`,
+/// `~/.vault-token`, `db_password.txt`): the content, one word, went out in the tool call.
+#[test]
+fn a_secret_written_by_claudes_write_tool_is_redacted() {
+    // As the model writes the call (the path first) and with the keys sorted.
+    let write = |path: &str, content: &str| {
+        let (p, c) = (
+            serde_json::to_string(path).unwrap(),
+            serde_json::to_string(content).unwrap(),
+        );
+        format!(
+            r#"{{"type":"assistant","message":{{"content":[{{"type":"tool_use","name":"Write","input":{{"file_path":{p},"content":{c}}}}}]}}}}"#
+        )
+    };
+    let sorted = |path: &str, content: &str| {
+        serde_json::json!({"type": "assistant", "message": {"content": [{"type": "tool_use",
+            "name": "Write", "input": {"file_path": path, "content": content}}]}})
+        .to_string()
+    };
+    each_redacted(&[
+        write("/app/secrets/api_key", "@@"),
+        write("/home/dev/.vault-token", "@@\n"),
+        write("/srv/app/config/db_password.txt", "@@"),
+        sorted("/run/secrets/postgres", "@@"),
+        sorted("/home/dev/.vault-token", "@@\n"),
+    ]);
+    for kept in [
+        write("/app/secrets/README.md", "Put secrets here"),
+        write("/app/token_count.txt", "12345678"),
+        write("/app/secrets/db", "line one\nline two"),
+        write("/app/src/auth.rs", "fn main() {}"),
+    ] {
+        assert_eq!(red(&kept), kept);
+    }
+}

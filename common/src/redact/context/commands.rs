@@ -553,7 +553,16 @@ pub(super) fn echoed_into_file(line: &[u8], s: usize, e: usize) -> Option<Found>
         .iter()
         .position(|b| b.is_ascii_whitespace() || matches!(b, b';' | b'&' | b'|' | b'"'))
         .unwrap_or(line.len() - e);
-    let path = &line[ws..we];
+    if !secret_file(&line[ws..we]) {
+        return None;
+    }
+    let (a, b) = last_echoed(line, s)?;
+    value(line, a, a, b, Strength::Strong, b"password", false)
+}
+
+/// Whether the file at `path` holds a secret alone: a file in a `secrets/` directory, a
+/// client's credential file, or a file named for a secret with a plain extension.
+fn secret_file(path: &[u8]) -> bool {
     let file = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
     let bare = file.strip_prefix(b".").unwrap_or(file);
     let (stem, ext) = match bare.iter().rposition(|&b| b == b'.') {
@@ -571,7 +580,7 @@ pub(super) fn echoed_into_file(line: &[u8], s: usize, e: usize) -> Option<Found>
     ]
     .iter()
     .any(|x| ext.eq_ignore_ascii_case(x));
-    let secret_file = memchr::memmem::find(path, b"secrets/").is_some()
+    memchr::memmem::find(path, b"secrets/").is_some()
         || eq_any(
             file,
             &[
@@ -581,12 +590,63 @@ pub(super) fn echoed_into_file(line: &[u8], s: usize, e: usize) -> Option<Found>
                 b".git-credentials",
             ],
         )
-        || plain && !stem.is_empty() && super::classify(stem).is_some();
-    if !secret_file {
+        || plain && !stem.is_empty() && super::classify(stem).is_some()
+}
+
+/// Claude Code's Write tool writing a file that holds a secret alone (see [`secret_file`]),
+/// `s..e` a name in its `"file_path"`: the `"content"` after it, when it is one word (a line
+/// break at its end allowed).
+pub(super) fn written_file(line: &[u8], s: usize, e: usize) -> Option<Found> {
+    const KEY: &[u8] = b"\"file_path\":";
+    let open = line[..s].iter().rposition(|&b| b == b'"')?;
+    if !line[..open].trim_ascii_end().ends_with(KEY) {
         return None;
     }
-    let (a, b) = last_echoed(line, s)?;
-    value(line, a, a, b, Strength::Strong, b"password", false)
+    let close = e + line[e..].iter().position(|&b| b == b'"')?;
+    if !secret_file(&line[open + 1..close]) {
+        return None;
+    }
+    // The content after the path (as the model writes the call) or before it (keys sorted).
+    let c = blanks(line, close + 1);
+    let c = blanks(line, c + usize::from(line.get(c) == Some(&b',')));
+    let (v, end) = if line[c..].starts_with(b"\"content\":") {
+        let v = blanks(line, c + 10);
+        if line.get(v) != Some(&b'"') {
+            return None;
+        }
+        (v, v + 1 + line[v + 1..].iter().position(|&b| b == b'"')?)
+    } else {
+        let key = line[..open].trim_ascii_end();
+        let key = key[..key.len() - KEY.len()].trim_ascii_end();
+        let end = key
+            .strip_suffix(b",")?
+            .trim_ascii_end()
+            .len()
+            .checked_sub(1)?;
+        if line[end] != b'"' {
+            return None;
+        }
+        let v = line[..end].iter().rposition(|&b| b == b'"')?;
+        if !line[..v].trim_ascii_end().ends_with(b"\"content\":") {
+            return None;
+        }
+        (v, end)
+    };
+    let body = &line[v + 1..end];
+    // (A line break at its end: escaped, or a blank in a view of the line.)
+    let body = body.strip_suffix(b"\\n").unwrap_or(body).trim_ascii_end();
+    if body.is_empty() || body.iter().any(|b| b.is_ascii_whitespace() || *b == b'\\') {
+        return None;
+    }
+    value(
+        line,
+        v + 1,
+        v + 1,
+        v + 1 + body.len(),
+        Strength::Strong,
+        b"password",
+        false,
+    )
 }
 
 /// The last word an `echo` or a `printf` prints before the `>` that redirects it, `s` past

@@ -210,6 +210,10 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if let Some(f) = commands::echoed_into_file(line, s, e) {
         return Some(f);
     }
+    // Claude Code's Write tool: `"file_path": "/app/secrets/api_key", "content": "VALUE"`.
+    if let Some(f) = commands::written_file(line, s, e) {
+        return Some(f);
+    }
     if lname == b"identified" {
         return commands::identified_by(line, s, e);
     }
