@@ -4345,3 +4345,27 @@ fn a_secret_written_by_claudes_write_tool_is_redacted() {
         assert_eq!(red(&kept), kept);
     }
 }
+
+/// A typed constant of another kind than a string: its type is no value (`pub const
+/// DNS_ERROR_NOT_ENOUGH_SIGNING_KEY_DESCRIPTORS: WIN32_ERROR = 9104u32;` in windows-sys made
+/// `WIN32_ERROR` a learned value, and 5,800 lines of the file after it lost their type).
+#[test]
+fn a_typed_constants_type_is_no_value() {
+    let text = "pub const DNS_ERROR_NOT_ENOUGH_SIGNING_KEY_DESCRIPTORS: WIN32_ERROR = 9104u32;\n\
+                pub const DNS_ERROR_NOT_UNIQUE: WIN32_ERROR = 9555u32;\n\
+                pub const DOT11_AUTH_ALGO_RSNA_PSK: DOT11_AUTH_ALGORITHM = 7i32;\n\
+                pub const DOT11_AUTH_ALGO_OWE: DOT11_AUTH_ALGORITHM = 10i32;\n";
+    assert_eq!(red(text), text);
+    each_kept(&[
+        "    pub AuthAlgo: DOT11_AUTH_ALGORITHM,",
+        "    pub auth_keynumber: __u16,",
+        "pub const _SC_PASS_MAX: c_int = 88;",
+        "api_key: str = os.environ[\"API_KEY\"]",
+        "let token: u32 = 5;",
+        "secret: Vec<u8> = vec![1, 2, 3];",
+    ]);
+    each_redacted(&[
+        "password: SecretStr = SecretStr(\"@@\")",
+        "API_KEY: Final = \"@@\"",
+    ]);
+}

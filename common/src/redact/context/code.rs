@@ -223,9 +223,10 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
     None
 }
 
-/// After `NAME:` a type and then `= "…"` (`API_KEY: Final = "…"`, `const apiKey: string =
-/// "…"`): where the quoted value starts, `v` being where the type does.
-pub(super) fn annotated(line: &[u8], v: usize) -> Option<usize> {
+/// After `NAME:` a type and then `= …` (`API_KEY: Final = "…"`, `const apiKey: string =
+/// "…"`, `pub const SIGNING_KEY_ERROR: WIN32_ERROR = 9104u32;`): where the value after `=`
+/// starts, `v` being where the type does, and whether it is a quoted string.
+pub(super) fn annotated(line: &[u8], v: usize) -> Option<(usize, bool)> {
     // Rust's reference, its lifetime too: `TOKEN: &str`, `KEY: &'static str`.
     let mut v = v;
     if line.get(v) == Some(&b'&') {
@@ -252,7 +253,7 @@ pub(super) fn annotated(line: &[u8], v: usize) -> Option<usize> {
     let w = blanks(line, eq + 1);
     // (A byte string too: `SECRET: &[u8] = b"…"`.)
     let quote = super::after_string_prefix(line, w);
-    matches!(line.get(quote), Some(b'"' | b'\'')).then_some(w)
+    Some((w, matches!(line.get(quote), Some(b'"' | b'\''))))
 }
 
 /// The second of two quoted strings in parentheses or brackets at `v`: `("user", "…")`.

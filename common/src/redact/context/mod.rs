@@ -491,12 +491,43 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     {
         return value(line, s, a, b, Strength::Strong, &lname, false);
     }
-    // A type between the name and its value: `API_KEY: Final = "…"`.
+    // A type between the name and its value: `API_KEY: Final = "…"`. A typed constant of
+    // another kind is no secret's value (`SIGNING_KEY_DESCRIPTORS: WIN32_ERROR = 9104u32`,
+    // `api_key: str = os.environ["API_KEY"]`), nor is its type, unless a wrapper holds a
+    // literal (`password: SecretStr = SecretStr("…")`).
+    // A declaration without a value (`pub AuthAlgo: DOT11_AUTH_ALGORITHM,`, `let token:
+    // Token;`): the type after the colon is none.
+    if op == 1 && line[q] == b':' && code::annotated(line, v).is_none() && {
+        let before = shell::words_before(line, s);
+        [
+            &b"pub"[..],
+            b"pub(crate)",
+            b"pub(super)",
+            b"let",
+            b"mut",
+            b"const",
+            b"static",
+        ]
+        .iter()
+        .any(|k| {
+            before.ends_with(k)
+                && (before.len() == k.len() || !name_byte(before[before.len() - k.len() - 1]))
+        })
+    } {
+        return None;
+    }
     if op == 1
         && line[q] == b':'
-        && let Some(w) = code::annotated(line, v)
+        && let Some((w, quoted)) = code::annotated(line, v)
     {
-        v = w;
+        if quoted {
+            v = w;
+        } else {
+            let wrapped = WRAPPERS.iter().find(|p| {
+                line[w..].starts_with(p) && matches!(line.get(w + p.len()), Some(b'"' | b'\''))
+            })?;
+            v = w + wrapped.len();
+        }
     }
     let w = v;
     v = after_string_prefix(line, v);

@@ -306,6 +306,25 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
     if !unsigned.is_empty() && unsigned.len() <= 3 && unsigned.iter().all(u8::is_ascii_digit) {
         return false;
     }
+    // A number literal with Rust's type suffix (`9104u32`, `-1i64`, `0x7FFF_u16`, `1.5f32`).
+    const SUFFIXES: &[&[u8]] = &[
+        b"i8", b"i16", b"i32", b"i64", b"i128", b"isize", b"u8", b"u16", b"u32", b"u64", b"u128",
+        b"usize", b"f32", b"f64",
+    ];
+    if let Some(n) = SUFFIXES.iter().find_map(|x| unsigned.strip_suffix(*x)) {
+        let n = n.strip_suffix(b"_").unwrap_or(n);
+        let hex = n.strip_prefix(b"0x").or(n.strip_prefix(b"0X"));
+        let digits = match hex {
+            Some(h) => !h.is_empty() && h.iter().all(|b| b.is_ascii_hexdigit() || *b == b'_'),
+            None => {
+                n.first().is_some_and(u8::is_ascii_digit)
+                    && n.iter().all(|b| b.is_ascii_digit() || b"_.".contains(b))
+            }
+        };
+        if digits {
+            return false;
+        }
+    }
     let alpha = v.iter().all(u8::is_ascii_alphabetic);
     // A type name in code (`password: String`, `token: SecretString`, `key: HmacKey`).
     if alpha && first.is_ascii_uppercase() {
