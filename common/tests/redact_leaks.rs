@@ -4137,7 +4137,8 @@ fn windows_environment_registry_and_slash_flags_are_redacted() {
 }
 
 /// Passwords an iOS build gives macOS' `security` (a keychain's, `unlock-keychain -p` and
-/// `create-keychain -p`; a PKCS #12 file's, `import … -P`) and Xcode's `xcrun altool -p`.
+/// `create-keychain -p`; a PKCS #12 file's, `import … -P`) and Xcode's `xcrun altool -p`; and
+/// the database's password given to Supabase's CLI (`supabase db push -p`, `link -p`).
 #[test]
 fn keychain_and_signing_passwords_on_macos_are_redacted() {
     each_redacted(&with_stream_json(
@@ -4146,6 +4147,8 @@ fn keychain_and_signing_passwords_on_macos_are_redacted() {
             "security unlock-keychain -p @@ build.keychain",
             "security import cert.p12 -k build.keychain -P @@ -T /usr/bin/codesign",
             "xcrun altool --upload-app -f App.ipa -u dev@example.com -p @@",
+            "supabase db push -p @@",
+            "npx supabase link --project-ref abcdefghijklmnop -p @@",
         ],
         &[],
         |c| format!("+ {c}\n1 identity imported."),

@@ -435,6 +435,8 @@ pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
                 // shadow's `useradd -p`, `usermod -p`, `groupadd -p`, `groupmod -p`: the
                 // password's hash (or, by mistake, the password itself).
                 || matches!(w, b"useradd" | b"usermod" | b"groupadd" | b"groupmod")
+                // Supabase's `db push|pull|dump -p VALUE`, `link -p VALUE` (the database's).
+                || w == b"supabase"
                 // Conan 1's `conan user -p VALUE -r REMOTE NAME` (never glued: `-pr` is a
                 // profile).
                 || w == b"conan" && !glued
