@@ -185,8 +185,22 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
             return value(line, s, a, b, strength, lname, false);
         }
     }
-    // `ansible-vault encrypt_string [OPTIONS] 'VALUE' --name NAME`: the string to encrypt.
-    if let Some(f) = encrypt_string(line, s, cmd_end) {
+    // `ansible-vault encrypt_string [OPTIONS] 'VALUE' --name NAME`: the string to encrypt
+    // (asked of its vault's password file and of the name it is given; the command line is
+    // read only then).
+    let flag_name = lname.strip_prefix(b"--").unwrap_or(lname);
+    let before = words_before(line, s);
+    let before = before
+        .strip_suffix(b"'")
+        .or(before.strip_suffix(b"\""))
+        .unwrap_or(before);
+    if (flag_name.starts_with(b"vault-pass")
+        || matches!(
+            before.trim_ascii_end().rsplit(|&b| b == b' ').next(),
+            Some(b"--name" | b"-n")
+        ))
+        && let Some(f) = encrypt_string(line, s, cmd_end)
+    {
         return Some(f);
     }
     // The registry's `reg add KEY /v NAME /t REG_SZ /d VALUE` (Winlogon's `DefaultPassword`).
@@ -542,17 +556,21 @@ pub(super) fn identified_by(line: &[u8], s: usize, e: usize) -> Option<Found> {
 /// `.git-credentials`), or a file named for a secret with a plain extension
 /// (`secrets.txt`, `db_password.txt`, `api.key`): the last word echoed.
 pub(super) fn echoed_into_file(line: &[u8], s: usize, e: usize) -> Option<Found> {
-    let ws = line[..s]
-        .iter()
-        .rposition(|b| b.is_ascii_whitespace())
-        .map_or(0, |p| p + 1);
+    // (A path of at most `NAME_REACH` bytes each way: every hit of a scanned line asks.)
+    let from = s.saturating_sub(super::NAME_REACH);
+    let ws = from
+        + line[from..s]
+            .iter()
+            .rposition(|b| b.is_ascii_whitespace())
+            .map(|p| p + 1)?;
     if !line[..ws].trim_ascii_end().ends_with(b">") {
         return None;
     }
-    let we = e + line[e..]
+    let to = line.len().min(e + super::NAME_REACH);
+    let we = e + line[e..to]
         .iter()
         .position(|b| b.is_ascii_whitespace() || matches!(b, b';' | b'&' | b'|' | b'"'))
-        .unwrap_or(line.len() - e);
+        .unwrap_or(to - e);
     if !secret_file(&line[ws..we]) {
         return None;
     }
@@ -598,11 +616,14 @@ fn secret_file(path: &[u8]) -> bool {
 /// break at its end allowed).
 pub(super) fn written_file(line: &[u8], s: usize, e: usize) -> Option<Found> {
     const KEY: &[u8] = b"\"file_path\":";
-    let open = line[..s].iter().rposition(|&b| b == b'"')?;
+    // (At most `NAME_REACH` bytes each way: every hit of a scanned line asks.)
+    let from = s.saturating_sub(super::NAME_REACH);
+    let open = from + line[from..s].iter().rposition(|&b| b == b'"')?;
     if !line[..open].trim_ascii_end().ends_with(KEY) {
         return None;
     }
-    let close = e + line[e..].iter().position(|&b| b == b'"')?;
+    let to = line.len().min(e + super::NAME_REACH);
+    let close = e + line[e..to].iter().position(|&b| b == b'"')?;
     if !secret_file(&line[open + 1..close]) {
         return None;
     }

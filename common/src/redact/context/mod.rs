@@ -275,12 +275,14 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         // Documentation: a description after it (`` `authorization`: An authorization
         // reference that is used to … ``), a word of letters and more words; and a Markdown
         // link's reference (`` [`TokenStream`]: https://… ``).
+        // (Read at most `NAME_REACH` bytes on: every hit of a scanned line asks.)
         let v = blanks(line, p + 1);
-        let word = line[v..]
+        let reach = line.len().min(v + NAME_REACH);
+        let word = line[v..reach]
             .iter()
             .position(|b| !b.is_ascii_alphabetic())
-            .map_or(line.len(), |n| v + n);
-        let words = line[v..]
+            .map_or(reach, |n| v + n);
+        let words = line[v..reach]
             .iter()
             .take_while(|b| !matches!(b, b'\n' | b'\r'))
             .filter(|&&b| b == b' ')
@@ -590,12 +592,14 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         // SignedHeaders=…, Signature=…`) are comma-separated, some quoted: all of them go, to
         // the line's end or the quote around the header (`curl -H '…'`).
         let end = if params && quote.is_none() {
+            // (At most `VALUE_REACH` bytes: a longer value is redacted to there.)
             let stop =
                 |b: u8| b == b'\n' || b == b'\r' || s > 0 && line[s - 1] == b'\'' && b == b'\'';
-            line[v..]
+            let reach = line.len().min(v + VALUE_REACH);
+            line[v..reach]
                 .iter()
                 .position(|&b| stop(b))
-                .map_or(line.len(), |p| v + p)
+                .map_or(reach, |p| v + p)
         } else {
             run_end(line, v, quote)
         };
