@@ -112,6 +112,19 @@ fn leaks_beyond(out: &[u8], secret: &str, shown: &[u8]) -> Option<String> {
         .map(|m| String::from_utf8_lossy(&out[m.start()..m.end()]).into_owned())
 }
 
+/// What the planted lines print around their secrets, every secret taken out: text the input
+/// shows outside them, which [`leaks_beyond`] does not count.
+fn shown_around<'a>(lines: impl Iterator<Item = &'a str>, secrets: &[&str]) -> String {
+    lines
+        .map(|line| {
+            secrets
+                .iter()
+                .fold(line.to_string(), |l, s| l.replace(s, "\n"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn filler() -> impl Strategy<Value = String> {
     prop::collection::vec(
         prop_oneof![
@@ -333,14 +346,11 @@ proptest! {
         let out = redact_in_chunks(&input, chunk);
         let visible = strip_ansi(&out);
         // What the plants print around their secrets, every secret taken out.
-        let shown: String = picks
-            .iter()
-            .map(|&(i, ..)| {
-                let line = &plants[i % plants.len()].0;
-                parts.iter().fold(line.clone(), |l, (_, _, secret)| l.replace(secret.as_str(), "\n"))
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
+        let secrets: Vec<&str> = parts.iter().map(|(_, _, secret)| secret.as_str()).collect();
+        let shown = shown_around(
+            picks.iter().map(|&(i, ..)| plants[i % plants.len()].0.as_str()),
+            &secrets,
+        );
         for (_, _, secret) in &parts {
             prop_assert!(
                 leaks_beyond(&out, secret, shown.as_bytes()).is_none()
@@ -411,14 +421,11 @@ proptest! {
         // What the plants print around their secrets, every secret taken out: another plant's
         // `"access_token":` key, decoded, is the first 12 bytes of Braintree's
         // `access_token$production$…` and no leak of it.
-        let shown: String = picks
-            .iter()
-            .map(|&(i, ..)| {
-                let line = &plants[i % plants.len()].0;
-                parts.iter().fold(line.clone(), |l, (_, _, secret)| l.replace(secret.as_str(), "\n"))
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
+        let secrets: Vec<&str> = parts.iter().map(|(_, _, secret)| secret.as_str()).collect();
+        let shown = shown_around(
+            picks.iter().map(|&(i, ..)| plants[i % plants.len()].0.as_str()),
+            &secrets,
+        );
         for (_, _, secret) in &parts {
             prop_assert!(
                 leaks_beyond(&out, secret, shown.as_bytes()).is_none()

@@ -12,7 +12,7 @@
 //! byte (`"name":"Bash"`) cost 3.6 % of a pass, and a look at every long run for a call's id
 //! (`toolu_…`) 0.8 %: neither is made.
 
-use super::context::secret_env_name;
+use super::context::{secret_env_name, secret_path};
 use serde_json::Value;
 
 /// Most calls remembered at once: each is forgotten when its result comes, and results come
@@ -177,18 +177,7 @@ fn reads_a_secret(words: &[&str]) -> bool {
         "printenv" => words[1..].iter().any(|w| secret_env_name(w)),
         // A secret's file: Docker's and Kubernetes' `/run/secrets/…`, a file named for one
         // (`db_password.txt`, `.secrets/api_key`).
-        "cat" | "head" | "tail" => words[1..].iter().any(|w| {
-            let file = w.rsplit('/').next().unwrap_or(w);
-            let (stem, ext) = match file.trim_start_matches('.').rsplit_once('.') {
-                Some((stem, ext)) => (stem, ext),
-                None => (file.trim_start_matches('.'), ""),
-            };
-            let plain = matches!(ext, "" | "txt" | "key" | "secret" | "token" | "pw" | "pass");
-            let in_secrets = w.starts_with("secrets/") || w.contains("/secrets/");
-            // Clients' credential files: PostgreSQL's, git's store, Vault's token.
-            let credentials = matches!(file, ".pgpass" | ".git-credentials" | ".vault-token");
-            in_secrets || credentials || plain && !stem.is_empty() && secret_env_name(stem)
-        }),
+        "cat" | "head" | "tail" => words[1..].iter().any(|w| secret_path(w.as_bytes())),
         "kubectl" | "oc" => {
             has("get")
                 && words

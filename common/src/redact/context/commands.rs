@@ -571,47 +571,14 @@ pub(super) fn echoed_into_file(line: &[u8], s: usize, e: usize) -> Option<Found>
         .iter()
         .position(|b| b.is_ascii_whitespace() || matches!(b, b';' | b'&' | b'|' | b'"'))
         .unwrap_or(to - e);
-    if !secret_file(&line[ws..we]) {
+    if !super::names::secret_path(&line[ws..we]) {
         return None;
     }
     let (a, b) = last_echoed(line, s)?;
     value(line, a, a, b, Strength::Strong, b"password", false)
 }
 
-/// Whether the file at `path` holds a secret alone: a file in a `secrets/` directory, a
-/// client's credential file, or a file named for a secret with a plain extension.
-fn secret_file(path: &[u8]) -> bool {
-    let file = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
-    let bare = file.strip_prefix(b".").unwrap_or(file);
-    let (stem, ext) = match bare.iter().rposition(|&b| b == b'.') {
-        Some(d) => (&bare[..d], &bare[d + 1..]),
-        None => (bare, &b""[..]),
-    };
-    let plain = [
-        &b""[..],
-        b"txt",
-        b"key",
-        b"secret",
-        b"token",
-        b"pw",
-        b"pass",
-    ]
-    .iter()
-    .any(|x| ext.eq_ignore_ascii_case(x));
-    memchr::memmem::find(path, b"secrets/").is_some()
-        || eq_any(
-            file,
-            &[
-                b".vault-token",
-                b".vault_pass",
-                b".vault-pass",
-                b".git-credentials",
-            ],
-        )
-        || plain && !stem.is_empty() && super::classify(stem).is_some()
-}
-
-/// Claude Code's Write tool writing a file that holds a secret alone (see [`secret_file`]),
+/// Claude Code's Write tool writing a file that holds a secret alone (see [`super::names::secret_path`]),
 /// `s..e` a name in its `"file_path"`: the `"content"` after it, when it is one word (a line
 /// break at its end allowed).
 pub(super) fn written_file(line: &[u8], s: usize, e: usize) -> Option<Found> {
@@ -624,7 +591,7 @@ pub(super) fn written_file(line: &[u8], s: usize, e: usize) -> Option<Found> {
     }
     let to = line.len().min(e + super::NAME_REACH);
     let close = e + line[e..to].iter().position(|&b| b == b'"')?;
-    if !secret_file(&line[open + 1..close]) {
+    if !super::names::secret_path(&line[open + 1..close]) {
         return None;
     }
     // The content after the path (as the model writes the call) or before it (keys sorted).

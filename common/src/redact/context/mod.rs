@@ -35,7 +35,9 @@ pub(crate) use data::{NextLine, name_given_as_data, type_member, url_key, url_ke
 use exemptions::{dockerfile_env, in_arn, is_file_name, resource_type};
 pub(crate) use lists::{changed_to, next_in_list};
 pub(crate) use literals::{creds_flag, dash_password_name, positional_call, short_password_flag};
-pub(crate) use names::{Strength, classify, name_byte, parent_qualified, secret_env_name};
+pub(crate) use names::{
+    Strength, classify, name_byte, parent_qualified, secret_env_name, secret_path,
+};
 use tables::table_row;
 pub(crate) use text::{COMMAND_REACH, VALUE_REACH};
 use text::{

@@ -348,6 +348,44 @@ pub(super) fn qualified_plural(name: &[u8], parts: &[(usize, usize)]) -> Option<
 /// Parts before `tokens` that say whose they are, besides [`KEY_QUALIFIERS`].
 const LIST_QUALIFIERS: &[&[u8]] = &[b"allowed", b"valid", b"bearer", b"refresh", b"bot"];
 
+/// Whether the file at `path` holds a secret alone: a file in a `secrets/` directory (Docker's
+/// and Kubernetes' `/run/secrets/NAME`), a client's credential file (`.pgpass`,
+/// `.git-credentials`, `.vault-token`, Ansible's `.vault_pass`), or a file named for a secret
+/// with a plain extension (`db_password.txt`, `api.key`). Read for a command that prints one
+/// (`cat secrets/db`) and for one written into it (`echo … > secrets/db`).
+pub(crate) fn secret_path(path: &[u8]) -> bool {
+    let file = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+    let bare = file.strip_prefix(b".").unwrap_or(file);
+    let (stem, ext) = match bare.iter().rposition(|&b| b == b'.') {
+        Some(d) => (&bare[..d], &bare[d + 1..]),
+        None => (bare, &b""[..]),
+    };
+    let plain = [
+        &b""[..],
+        b"txt",
+        b"key",
+        b"secret",
+        b"token",
+        b"pw",
+        b"pass",
+    ]
+    .iter()
+    .any(|x| ext.eq_ignore_ascii_case(x));
+    let in_secrets =
+        path.starts_with(b"secrets/") || memchr::memmem::find(path, b"/secrets/").is_some();
+    let credentials = [
+        &b".pgpass"[..],
+        b".git-credentials",
+        b".vault-token",
+        b".vault_pass",
+        b".vault-pass",
+    ]
+    .contains(&file);
+    in_secrets
+        || credentials
+        || plain && !stem.is_empty() && std::str::from_utf8(stem).is_ok_and(secret_env_name)
+}
+
 /// Whether `name` names a file that holds a secret (`vault-password-file`, `PASSPHRASE_FILE`,
 /// `--password-file`): its last part is `file`, and the parts before it name a secret. Such a
 /// name's value is a path, unless the file is an `echo` in a process substitution.

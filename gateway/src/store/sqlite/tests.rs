@@ -191,13 +191,11 @@ async fn progress_is_read_from_the_last_chunk_or_from_the_row_before_it() {
     }
     drop(store);
     let raw = Connection::open(&path).unwrap();
-    let row_seq = |id: &str| -> u64 {
-        raw.query_row("SELECT last_seq FROM runs WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })
-        .unwrap()
-    };
-    assert_eq!(row_seq("new"), 3, "the second batch left the row alone");
+    assert_eq!(
+        row_last_seq(&raw, "new"),
+        3,
+        "the second batch left the row alone"
+    );
     // "old" as a gateway before migration 20 left it.
     raw.execute_batch(
         "UPDATE runs SET (last_seq, last_event_at, stream_state) = (
@@ -206,7 +204,7 @@ async fn progress_is_read_from_the_last_chunk_or_from_the_row_before_it() {
          UPDATE event_chunks SET last_event_at = NULL, stream_state = NULL WHERE run_id = 'old';",
     )
     .unwrap();
-    assert_eq!(row_seq("old"), 5);
+    assert_eq!(row_last_seq(&raw, "old"), 5);
     drop(raw);
 
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
@@ -232,31 +230,41 @@ async fn progress_is_read_from_the_last_chunk_or_from_the_row_before_it() {
     }
 }
 
-/// A run that ends without its stream's end (lost with its agent) has its row brought up to
-/// its chunks, so the search indexer, which asks the chunks only for live runs, indexes it all.
-#[tokio::test]
-async fn a_lost_runs_row_is_brought_up_to_its_chunks() {
-    let (_dir, path, store) = with_run("r").await;
+/// Run `r` with lines 1-3 and 4-5 stored in two chunks, and a connection of its own to the
+/// database (its row still says 3: a batch of lines leaves the row alone).
+async fn run_r_in_two_chunks() -> (TempDir, Connection, Arc<dyn Store>) {
+    let (dir, path, store) = with_run("r").await;
     for (from, to) in [(1, 3), (4, 5)] {
         store
             .append_events("r".into(), stored(lines(from, to)), None)
             .await
             .unwrap();
     }
-    let raw = Connection::open(&path).unwrap();
+    (dir, Connection::open(&path).unwrap(), store)
+}
+
+/// The last sequence run `id`'s row holds.
+fn row_last_seq(raw: &Connection, id: &str) -> u64 {
+    raw.query_row("SELECT last_seq FROM runs WHERE id = ?1", [id], |r| {
+        r.get(0)
+    })
+    .unwrap()
+}
+
+/// A run that ends without its stream's end (lost with its agent) has its row brought up to
+/// its chunks, so the search indexer, which asks the chunks only for live runs, indexes it all.
+#[tokio::test]
+async fn a_lost_runs_row_is_brought_up_to_its_chunks() {
+    let (_dir, raw, store) = run_r_in_two_chunks().await;
     raw.execute("UPDATE runs SET agent_id = 'a' WHERE id = 'r'", [])
         .unwrap();
-    let row_seq = || -> u64 {
-        raw.query_row("SELECT last_seq FROM runs WHERE id = 'r'", [], |r| r.get(0))
-            .unwrap()
-    };
-    assert_eq!(row_seq(), 3);
+    assert_eq!(row_last_seq(&raw, "r"), 3);
     let lost = store
         .lose_runs("a".into(), Vec::new(), "gone".into(), 9_000)
         .await
         .unwrap();
     assert_eq!(lost, ["r"]);
-    assert_eq!(row_seq(), 5);
+    assert_eq!(row_last_seq(&raw, "r"), 5);
     let run = summary(&store, "r").await;
     assert_eq!((run.last_sequence, run.last_event_at), (5, Some(1_005)));
 }
@@ -265,25 +273,14 @@ async fn a_lost_runs_row_is_brought_up_to_its_chunks() {
 /// resend of lines it stored is still a resend, not lines stored again.
 #[tokio::test]
 async fn a_purged_runs_row_is_brought_up_to_its_chunks_first() {
-    let (_dir, path, store) = with_run("r").await;
-    for (from, to) in [(1, 3), (4, 5)] {
-        store
-            .append_events("r".into(), stored(lines(from, to)), None)
-            .await
-            .unwrap();
-    }
-    let raw = Connection::open(&path).unwrap();
-    let row_seq = || -> u64 {
-        raw.query_row("SELECT last_seq FROM runs WHERE id = 'r'", [], |r| r.get(0))
-            .unwrap()
-    };
-    assert_eq!(row_seq(), 3);
+    let (_dir, raw, store) = run_r_in_two_chunks().await;
+    assert_eq!(row_last_seq(&raw, "r"), 3);
     // One step deletes the first chunk; the second, with the run's progress, is left.
     assert!(matches!(
         store.purge_run("r".into(), 1).await.unwrap(),
         crate::store::Purge::More
     ));
-    assert_eq!(row_seq(), 5);
+    assert_eq!(row_last_seq(&raw, "r"), 5);
 }
 
 #[tokio::test]
