@@ -83,7 +83,7 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
         // (Without a scheme, judged as any other string: `"Bearer"` alone is a word.)
         if lname.ends_with(b"authorization")
             && matches!(line.get(v), Some(b'"' | b'\''))
-            && let Some((w, _)) = super::scheme_word(line, v + 1)
+            && let Some((w, _)) = super::authorization::scheme_word(line, v + 1)
         {
             let c = blanks(line, v + 1 + w);
             let b = run_end(line, c, Some(line[v]));

@@ -10,6 +10,7 @@
 //! whose last part is about the secret (`DB_PASSWORD_FILE`, `secret_name`, `TOKEN_EXPIRY`) names
 //! none.
 
+mod authorization;
 mod clients;
 mod code;
 mod commands;
@@ -122,19 +123,6 @@ const WRAPPERS: &[&[u8]] = &[
     b"Buffer.from(",
 ];
 
-/// Scheme words after `Authorization:`.
-const SCHEMES: &[&[u8]] = &[
-    b"bearer",
-    b"basic",
-    b"token",
-    b"bot",
-    b"digest",
-    b"negotiate",
-    b"apikey",
-    b"sso-key",
-    b"ntlm",
-];
-
 /// Look at the name around `hit` (an anchor found in `line`) and, if an assignment of a secret
 /// follows it, return where the value is.
 pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
@@ -229,7 +217,7 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         return None; // `"AWS::IAM::AccessKey": "72c2d9dd90025459"`
     }
     if lname == b"bearer" {
-        return bearer(line, s, e);
+        return authorization::bearer(line, s, e);
     }
     // `gcloud secrets create db --data-file=- <<< VALUE`: a list's name, but a here-string's
     // value.
@@ -580,38 +568,7 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         return value(line, s, a, b, Strength::Strong, &lname, false);
     }
     if lname.ends_with(b"authorization") || lname == b"proxy-authorization" {
-        // Skip the scheme word; the credentials after it are the secret.
-        let start = v;
-        let mut params = false;
-        let mut listed = true;
-        if let Some((w, known)) = scheme_word(line, v) {
-            let c = gaps(v + w);
-            params = line[v..v + w].eq_ignore_ascii_case(b"digest") || parameters(line, c);
-            listed = known;
-            v = c;
-        }
-        // Parameters (Digest's `username="a", nonce="…", response="…"`, AWS's `Credential=…,
-        // SignedHeaders=…, Signature=…`) are comma-separated, some quoted: all of them go, to
-        // the line's end or the quote around the header (`curl -H '…'`).
-        let end = if params && quote.is_none() {
-            // (At most `VALUE_REACH` bytes: a longer value is redacted to there.)
-            let stop =
-                |b: u8| b == b'\n' || b == b'\r' || s > 0 && line[s - 1] == b'\'' && b == b'\'';
-            let reach = line.len().min(v + VALUE_REACH);
-            line[v..reach]
-                .iter()
-                .position(|&b| stop(b))
-                .map_or(reach, |p| v + p)
-        } else {
-            run_end(line, v, quote)
-        };
-        // A capitalised word nobody listed before prose is no scheme: the value is judged from
-        // its start, as one without a scheme.
-        if !listed && !params && !credential_like(trim_value(&line[v..end])) {
-            let end = run_end(line, start, quote);
-            return value(line, s, start, end, Strength::Strong, &lname, false);
-        }
-        return value(line, s, v, end, Strength::Strong, &lname, false);
+        return authorization::credentials(line, s, v, quote, &lname);
     }
     // A Markdown code span, as a value is written in prose: `password: \`…\``, one word. After
     // `=` with nothing between, the shell's command substitution (`` TOKEN=`uuidgen` ``).
@@ -717,70 +674,6 @@ fn trim_name(name: &[u8]) -> &[u8] {
 fn value_run(line: &[u8], s: usize, v: usize, st: Strength, lname: &[u8]) -> Option<Found> {
     let end = run_end(line, v, None);
     value(line, s, v, end, st, lname, false)
-}
-
-/// The length of the scheme word at `v` when a blank and more follow it, and whether it is a
-/// listed one ([`SCHEMES`], in any case: `Basic`, `token`, `sso-key`). Services name their own
-/// (`Api-Key`, `SSWS`, `GenieKey`, `Klaviyo-API-Key`, `Zoho-oauthtoken`, `AWS4-HMAC-SHA256`):
-/// any other word of letters, digits, `-` and `_` that starts with a capital letter.
-pub(super) fn scheme_word(line: &[u8], v: usize) -> Option<(usize, bool)> {
-    let w = line[v..]
-        .iter()
-        .position(|b| !b.is_ascii_alphanumeric() && *b != b'-' && *b != b'_')?;
-    if w == 0 || w > 40 || line.get(v + w) != Some(&b' ') {
-        return None;
-    }
-    let word = line[v..v + w].to_ascii_lowercase();
-    if SCHEMES.contains(&word.as_slice()) {
-        return Some((w, true));
-    }
-    // (Not a token's run: a scheme's word has few digits, none among lower-case letters.)
-    let word = &line[v..v + w];
-    let digits = word.iter().filter(|b| b.is_ascii_digit()).count();
-    let token = digits > 4 || digits > 0 && word.iter().any(u8::is_ascii_lowercase);
-    (word[0].is_ascii_uppercase()
-        && !token
-        && !matches!(line.get(blanks(line, v + w)), None | Some(b'\n')))
-    .then_some((w, false))
-}
-
-/// Whether what follows a scheme word nobody listed is a credential rather than prose
-/// (`Authorization: Missing credentials`): a run with a digit or a symbol in it, or a long one.
-fn credential_like(c: &[u8]) -> bool {
-    plausible(c, Strength::Strong) && (c.len() >= 16 || !c.iter().all(u8::is_ascii_alphabetic))
-}
-
-/// Whether the credentials at `c` are parameters (`Credential=…, Signature=…`, Hawk's `id="…",
-/// mac="…"`, OAuth 1.0's `oauth_consumer_key="…", …`): a word and `=`.
-fn parameters(line: &[u8], c: usize) -> bool {
-    let w = line[c..]
-        .iter()
-        .position(|b| !b.is_ascii_alphanumeric() && *b != b'_' && *b != b'-')
-        .unwrap_or(line.len() - c);
-    w > 0 && line[c].is_ascii_alphabetic() && line.get(c + w) == Some(&b'=')
-}
-
-fn bearer(line: &[u8], s: usize, e: usize) -> Option<Found> {
-    if line.get(e) != Some(&b' ') {
-        return None;
-    }
-    let mut v = e;
-    while v < line.len() && line[v] == b' ' {
-        v += 1;
-    }
-    let end = v + line[v..]
-        .iter()
-        .position(|&b| !(b.is_ascii_alphanumeric() || b"._~+/=-".contains(&b)))
-        .unwrap_or(line.len() - v);
-    let val = &line[v..end];
-    if val.len() < 8 {
-        return None;
-    }
-    // `bearer authentication`, `Bearer token`: prose.
-    if val.iter().all(u8::is_ascii_lowercase) && val.len() < 24 {
-        return None;
-    }
-    value(line, s, v, end, Strength::Strong, b"bearer", false)
 }
 
 fn value(

@@ -3,8 +3,9 @@
 //! (`proxy_set_header Authorization "Basic …";`), and a directive alone on its line
 //! (keepalived's `auth_pass VALUE`).
 
+use super::authorization::scheme_word;
 use super::names::Strength;
-use super::{Found, blanks, line_start, run_end, scheme_word, value};
+use super::{Found, blanks, line_start, run_end, value};
 
 /// Whether the `password` at `s..e`, its value at `v`, is a `.netrc` entry: the token in lower
 /// case, as `.netrc` spells it, after `login X` on the same line, or at the start of a line with

@@ -1,0 +1,128 @@
+//! The credentials of an `Authorization` header (and `Proxy-Authorization`): after its scheme
+//! word, a listed one (`Bearer`, `Basic`, `Digest`, …) or a service's own (`Api-Key`, `SSWS`,
+//! `GenieKey`), to the value's end or, for parameters (`Credential=…, Signature=…`), to the
+//! line's end; and `Bearer VALUE` without the header's name.
+
+use super::names::Strength;
+use super::values::plausible;
+use super::{Found, VALUE_REACH, blanks, gaps, run_end, trim_value, value};
+
+/// Scheme words after `Authorization:`.
+const SCHEMES: &[&[u8]] = &[
+    b"bearer",
+    b"basic",
+    b"token",
+    b"bot",
+    b"digest",
+    b"negotiate",
+    b"apikey",
+    b"sso-key",
+    b"ntlm",
+];
+
+/// The credentials of the header named `lname` at `s`, its value starting at `v` (after its
+/// opening quote, if `quote`).
+pub(super) fn credentials(
+    line: &[u8],
+    s: usize,
+    v: usize,
+    quote: Option<u8>,
+    lname: &[u8],
+) -> Option<Found> {
+    // Skip the scheme word; the credentials after it are the secret.
+    let start = v;
+    let mut v = v;
+    let mut params = false;
+    let mut listed = true;
+    if let Some((w, known)) = scheme_word(line, v) {
+        let c = gaps(line, v + w);
+        params = line[v..v + w].eq_ignore_ascii_case(b"digest") || parameters(line, c);
+        listed = known;
+        v = c;
+    }
+    // Parameters (Digest's `username="a", nonce="…", response="…"`, AWS's `Credential=…,
+    // SignedHeaders=…, Signature=…`) are comma-separated, some quoted: all of them go, to
+    // the line's end or the quote around the header (`curl -H '…'`).
+    let end = if params && quote.is_none() {
+        // (At most `VALUE_REACH` bytes: a longer value is redacted to there.)
+        let stop = |b: u8| b == b'\n' || b == b'\r' || s > 0 && line[s - 1] == b'\'' && b == b'\'';
+        let reach = line.len().min(v + VALUE_REACH);
+        line[v..reach]
+            .iter()
+            .position(|&b| stop(b))
+            .map_or(reach, |p| v + p)
+    } else {
+        run_end(line, v, quote)
+    };
+    // A capitalised word nobody listed before prose is no scheme: the value is judged from
+    // its start, as one without a scheme.
+    if !listed && !params && !credential_like(trim_value(&line[v..end])) {
+        let end = run_end(line, start, quote);
+        return value(line, s, start, end, Strength::Strong, lname, false);
+    }
+    value(line, s, v, end, Strength::Strong, lname, false)
+}
+
+/// The length of the scheme word at `v` when a blank and more follow it, and whether it is a
+/// listed one ([`SCHEMES`], in any case: `Basic`, `token`, `sso-key`). Services name their own
+/// (`Api-Key`, `SSWS`, `GenieKey`, `Klaviyo-API-Key`, `Zoho-oauthtoken`, `AWS4-HMAC-SHA256`):
+/// any other word of letters, digits, `-` and `_` that starts with a capital letter.
+pub(super) fn scheme_word(line: &[u8], v: usize) -> Option<(usize, bool)> {
+    let w = line[v..]
+        .iter()
+        .position(|b| !b.is_ascii_alphanumeric() && *b != b'-' && *b != b'_')?;
+    if w == 0 || w > 40 || line.get(v + w) != Some(&b' ') {
+        return None;
+    }
+    let word = line[v..v + w].to_ascii_lowercase();
+    if SCHEMES.contains(&word.as_slice()) {
+        return Some((w, true));
+    }
+    // (Not a token's run: a scheme's word has few digits, none among lower-case letters.)
+    let word = &line[v..v + w];
+    let digits = word.iter().filter(|b| b.is_ascii_digit()).count();
+    let token = digits > 4 || digits > 0 && word.iter().any(u8::is_ascii_lowercase);
+    (word[0].is_ascii_uppercase()
+        && !token
+        && !matches!(line.get(blanks(line, v + w)), None | Some(b'\n')))
+    .then_some((w, false))
+}
+
+/// Whether what follows a scheme word nobody listed is a credential rather than prose
+/// (`Authorization: Missing credentials`): a run with a digit or a symbol in it, or a long one.
+fn credential_like(c: &[u8]) -> bool {
+    plausible(c, Strength::Strong) && (c.len() >= 16 || !c.iter().all(u8::is_ascii_alphabetic))
+}
+
+/// Whether the credentials at `c` are parameters (`Credential=…, Signature=…`, Hawk's `id="…",
+/// mac="…"`, OAuth 1.0's `oauth_consumer_key="…", …`): a word and `=`.
+fn parameters(line: &[u8], c: usize) -> bool {
+    let w = line[c..]
+        .iter()
+        .position(|b| !b.is_ascii_alphanumeric() && *b != b'_' && *b != b'-')
+        .unwrap_or(line.len() - c);
+    w > 0 && line[c].is_ascii_alphabetic() && line.get(c + w) == Some(&b'=')
+}
+
+pub(super) fn bearer(line: &[u8], s: usize, e: usize) -> Option<Found> {
+    if line.get(e) != Some(&b' ') {
+        return None;
+    }
+    let mut v = e;
+    while v < line.len() && line[v] == b' ' {
+        v += 1;
+    }
+    let end = v + line[v..]
+        .iter()
+        .position(|&b| !(b.is_ascii_alphanumeric() || b"._~+/=-".contains(&b)))
+        .unwrap_or(line.len() - v);
+    let val = &line[v..end];
+    if val.len() < 8 {
+        return None;
+    }
+    // `bearer authentication`, `Bearer token`: prose.
+    if val.iter().all(u8::is_ascii_lowercase) && val.len() < 24 {
+        return None;
+    }
+    value(line, s, v, end, Strength::Strong, b"bearer", false)
+}
