@@ -2158,6 +2158,96 @@ fn the_output_of_a_command_that_prints_a_secret_is_redacted() {
     }
 }
 
+/// A command that takes a secret's value out of where it is stored, by its name: a pipeline that
+/// cuts it out of its `NAME=VALUE` line (`grep DB_PASSWORD .env | cut -d= -f2`), a `jq` or `yq`
+/// filter whose last key names one (`curl … | jq -r .access_token`), a database query selecting
+/// one column that names one (its table's rules, borders and heading are no value), Redis'
+/// `CONFIG GET requirepass`, `aws configure get aws_secret_access_key`. The value comes back
+/// bare and is redacted there and wherever it appears again; the same commands reading what is
+/// no secret print their results whole.
+#[test]
+fn the_output_of_a_command_that_extracts_a_secret_by_its_name_is_redacted() {
+    let secret = "Kw3nR8tLq2ZpX9vY";
+    let lines = |command: &str, text: &str| {
+        let call = serde_json::json!({"type": "assistant", "message": {"role": "assistant",
+            "content": [{"type": "tool_use", "id": "toolu_01Ex", "name": "Bash",
+                "input": {"command": command, "description": "Read the value"}}]},
+            "session_id": "2b1f"});
+        let result = serde_json::json!({"type": "user", "message": {"role": "user", "content": [
+            {"tool_use_id": "toolu_01Ex", "type": "tool_result", "content": text}]},
+            "session_id": "2b1f", "tool_use_result": {"stdout": text, "stderr": ""}});
+        format!("{call}\n{result}\nthen {secret} again\n")
+    };
+    let bare = format!("{secret}\n");
+    let psql = format!("     api_key      \n------------------\n {secret}\n(1 row)\n");
+    let mysql_table = format!(
+        "+------------------+\n| api_key          |\n+------------------+\n| {secret} |\n+------------------+\n"
+    );
+    let mysql_batch = format!("password\n{secret}\n");
+    let redis = format!("1) \"requirepass\"\n2) \"{secret}\"\n");
+    let quoted = format!("\"{secret}\"\n");
+    for (command, text) in [
+        ("grep DB_PASSWORD .env | cut -d= -f2", &bare),
+        ("cat .env | grep '^API_KEY=' | cut -d '=' -f2-", &bare),
+        ("awk -F= '/DB_PASSWORD/ {print $2}' .env", &bare),
+        ("sed -n 's/^DB_PASSWORD=//p' .env", &bare),
+        ("grep -oP '(?<=API_TOKEN=).*' .env", &bare),
+        (
+            "curl -s -X POST https://auth.example.com/oauth/token -d grant_type=client_credentials | jq -r .access_token",
+            &bare,
+        ),
+        ("curl -s https://api.example.com/login | jq .token", &quoted),
+        (
+            "kubectl get secret db -o json | jq -r '.data[\"api-key\"]' | base64 -d",
+            &bare,
+        ),
+        ("yq '.database.password' config.yml", &bare),
+        ("psql -c \"select api_key from accounts limit 1\"", &psql),
+        (
+            "mysql -u root -e 'SELECT api_key FROM accounts LIMIT 1'",
+            &mysql_table,
+        ),
+        (
+            "mysql -e 'SELECT password FROM users WHERE id = 1'",
+            &mysql_batch,
+        ),
+        ("sqlite3 app.db 'select token from sessions limit 1'", &bare),
+        ("redis-cli CONFIG GET requirepass", &redis),
+        ("aws configure get aws_secret_access_key", &bare),
+    ] {
+        let text = lines(command, text);
+        for cut in [text.len(), 64, 7] {
+            let chunks: Vec<&[u8]> = text.as_bytes().chunks(cut).collect();
+            let (out, _) = run(&rules_with(&[]), &chunks);
+            let out = String::from_utf8(out).unwrap();
+            assert!(
+                !contains(out.as_bytes(), secret),
+                "{command} in chunks of {cut}:\n{out}"
+            );
+            // A heading or key that names a secret is not taken for the value.
+            for heading in ["requirepass", "api_key"] {
+                assert_eq!(
+                    text.matches(heading).count(),
+                    out.matches(heading).count(),
+                    "{out}"
+                );
+            }
+        }
+    }
+    for command in [
+        "grep HOST .env | cut -d= -f2",
+        "grep -oP '(?<=HOST=).*' .env",
+        "curl -s https://api.example.com/me | jq -r .name",
+        "psql -c \"select name from accounts limit 1\"",
+        "psql -c \"select name, api_key from accounts limit 1\"",
+        "redis-cli CONFIG GET maxmemory",
+    ] {
+        let text = lines(command, &bare);
+        let out = red(&text);
+        assert_eq!(out.lines().nth(1), text.lines().nth(1), "{command}");
+    }
+}
+
 /// A secret generated and printed by a command Claude Code runs to make one (`openssl rand -hex
 /// 32`, Python's `secrets.token_hex()`, Django's `get_random_secret_key()`, `rails secret`,
 /// `mix phx.gen.secret`): its output is the bare value, redacted there and wherever it appears

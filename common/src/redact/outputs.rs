@@ -94,14 +94,34 @@ fn one_word_lines(line: &[u8], calls: &mut Vec<String>) -> Option<Vec<String>> {
             .collect(),
         _ => return None,
     };
-    let words: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
+    let words: Vec<&str> = text.lines().filter_map(printed_word).collect();
     let one_word = |w: &&str| (4..=4096).contains(&w.len()) && !w.chars().any(char::is_whitespace);
     (!words.is_empty() && words.len() <= MAX_LINES && words.iter().all(one_word))
         .then(|| words.into_iter().map(String::from).collect())
+}
+
+/// A result's line as the word it may print: trimmed, Redis' `1) ` and a table's `|` borders
+/// taken off, a JSON string's quotes (`jq` without `-r`) too; `None` for what only frames the
+/// value: a blank line, a table's rule (`------+---`), a row count (`(1 row)`), or a column's or
+/// key's name that is a secret's (`api_key` heading its column, `requirepass` before its
+/// value).
+fn printed_word(line: &str) -> Option<&str> {
+    let mut w = line.trim();
+    if let Some((n, rest)) = w.split_once(") ")
+        && !n.is_empty()
+        && n.bytes().all(|b| b.is_ascii_digit())
+    {
+        w = rest.trim();
+    }
+    if let Some(inner) = w.strip_prefix('|').and_then(|r| r.strip_suffix('|')) {
+        w = inner.trim();
+    }
+    if w.len() >= 2 && w.starts_with('"') && w.ends_with('"') {
+        w = &w[1..w.len() - 1];
+    }
+    let rule = w.bytes().all(|b| matches!(b, b'-' | b'+' | b'|' | b'='));
+    let count = w.starts_with('(') && (w.ends_with(" row)") || w.ends_with(" rows)"));
+    (!rule && !count && !secret_env_name(w)).then_some(w)
 }
 
 /// Whether a shell command prints a secret: one of its commands reads one (a secret store's
@@ -126,18 +146,148 @@ pub(crate) fn prints_a_secret(command: &str) -> bool {
     // WireGuard's private key, unless the public key derived from it is what is printed
     // (`wg genkey | tee private.key | wg pubkey`).
     let public = command.contains("wg pubkey");
-    command
+    let segments: Vec<Vec<&str>> = command
         .split(['|', ';', '&', '\n', '(', ')', '`'])
-        .any(|segment| {
-            let words: Vec<&str> = segment
+        .map(|segment| {
+            segment
                 .split_whitespace()
                 .map(|w| w.trim_matches(|c| c == '"' || c == '\''))
-                .collect();
-            match words.as_slice() {
-                ["wg", "genkey", ..] => !public,
-                _ => reads_a_secret(&words),
-            }
+                .collect()
         })
+        .collect();
+    segments.iter().any(|words| match words.as_slice() {
+        ["wg", "genkey", ..] => !public,
+        _ => reads_a_secret(words),
+    }) || cuts_out_a_secret(&segments)
+        || selects_a_secret(command)
+        || looks_behind_a_name(command)
+}
+
+/// `grep -oP '(?<=API_TOKEN=).*' .env`: a match that starts after a secret's name (the
+/// command's parentheses cut it apart above, so it is read whole here).
+fn looks_behind_a_name(command: &str) -> bool {
+    command
+        .split_whitespace()
+        .any(|w| matches!(w, "grep" | "egrep" | "rg"))
+        && command
+            .split("(?<=")
+            .skip(1)
+            .any(|after| pattern_names_a_secret(after.split(')').next().unwrap_or("")))
+}
+
+/// Whether a pipeline finds a secret's line by its name and cuts the value out of it: `grep
+/// DB_PASSWORD .env | cut -d= -f2`, `awk -F= '/API_KEY/ {print $2}' .env`, `sed -n
+/// 's/^DB_PASS=//p' .env`. (The line itself, `NAME=VALUE`, has its name beside it.)
+fn cuts_out_a_secret(segments: &[Vec<&str>]) -> bool {
+    let mut named = false;
+    let mut cut = false;
+    for words in segments {
+        let Some((&first, rest)) = words.split_first() else {
+            continue;
+        };
+        match first {
+            "grep" | "egrep" | "rg" => {
+                // The pattern: the first word that is no flag, or the one after `-e`.
+                let pattern = rest
+                    .iter()
+                    .position(|w| *w == "-e")
+                    .and_then(|i| rest.get(i + 1))
+                    .or_else(|| rest.iter().find(|w| !w.starts_with('-')));
+                named |= pattern.is_some_and(|p| pattern_names_a_secret(p));
+            }
+            "awk" | "gawk" | "mawk" => {
+                // A regular expression (`/API_KEY/`) or a comparison (`$1=="API_KEY"`).
+                named |= rest
+                    .iter()
+                    .any(|w| (w.starts_with('/') || w.contains("==")) && pattern_names_a_secret(w));
+                cut |= rest.iter().any(|w| w.starts_with("-F"));
+            }
+            "sed" => {
+                for w in rest {
+                    // `s/^NAME=//p`, `/NAME/s/.*=//p`: the expression between the first slashes.
+                    if let Some(e) = w.strip_prefix("s/").or_else(|| w.strip_prefix('/')) {
+                        let expression = e.split('/').next().unwrap_or("");
+                        named |= pattern_names_a_secret(expression);
+                        cut |= w.contains("s/");
+                    }
+                }
+            }
+            "cut" => {
+                cut |= rest
+                    .iter()
+                    .any(|w| w.starts_with("-d") || w.starts_with("--delimiter"));
+            }
+            _ => {}
+        }
+    }
+    named && cut
+}
+
+/// Whether a search pattern names a secret: one of its words (letters, digits, `_`) is a
+/// secret's name (`^DB_PASSWORD=`, `(?<=API_KEY=).*`).
+fn pattern_names_a_secret(pattern: &str) -> bool {
+    pattern
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|w| w.len() >= 3 && secret_env_name(w))
+}
+
+/// Whether a database client's query selects one column that is a secret: `psql -c "select
+/// api_key from accounts"`, `mysql -e 'SELECT password FROM users WHERE id=1'`, `sqlite3
+/// app.db "select token from sessions"` (their tables are taken apart in [`one_word_lines`]).
+fn selects_a_secret(command: &str) -> bool {
+    let client = command.split_whitespace().any(|w| {
+        matches!(
+            w,
+            "psql" | "mysql" | "mariadb" | "sqlite3" | "sqlcmd" | "clickhouse-client" | "duckdb"
+        )
+    });
+    if !client {
+        return false;
+    }
+    let lower = command.to_ascii_lowercase();
+    let Some(at) = lower.find("select ") else {
+        return false;
+    };
+    let list = &lower[at + "select ".len()..];
+    let Some(end) = list.find(" from ") else {
+        return false;
+    };
+    let column = list[..end].trim();
+    let column = column.strip_prefix("distinct ").unwrap_or(column);
+    !column.contains(',')
+        && column
+            .rsplit(['.', ' '])
+            .next()
+            .is_some_and(|c| pattern_names_a_secret(c.trim_matches(|c| c == '"' || c == '`')))
+}
+
+/// Whether a `jq` filter's value is a secret: the last key it reads names one (`.access_token`,
+/// `'.data.password'`, `.items[0]["api-key"]`), an alternative after `//` aside.
+fn filter_names_a_secret(words: &[&str]) -> bool {
+    let Some(filter) = words.iter().find(|w| !w.starts_with('-')) else {
+        return false;
+    };
+    let filter = filter.split("//").next().unwrap_or(filter);
+    let mut last = None;
+    let bytes = filter.as_bytes();
+    let key = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+    let mut i = 0;
+    while i < bytes.len() {
+        let at = match bytes[i] {
+            b'.' => i + 1,
+            b'[' if matches!(bytes.get(i + 1), Some(b'"' | b'\'')) => i + 2,
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        let end = at + bytes[at..].iter().take_while(|&&b| key(b)).count();
+        if end > at {
+            last = Some(&filter[at..end]);
+        }
+        i = end.max(i + 1);
+    }
+    last.is_some_and(secret_env_name)
 }
 
 /// A variable's name in `$NAME`, `${NAME}`, `$env:NAME`.
@@ -194,7 +344,8 @@ fn reads_a_secret(words: &[&str]) -> bool {
         "rails" | "bin/rails" | "./bin/rails" => has("secret"),
         "mix" => has("phx.gen.secret"),
         "aws" => {
-            has("get-login-password")
+            has("configure") && has("get") && names_a_secret(&words[3..])
+                || has("get-login-password")
                 || has("get-authorization-token")
                 || has("get-secret-value")
                 || (has("get-parameter") || has("get-parameters")) && has("--with-decryption")
@@ -222,6 +373,18 @@ fn reads_a_secret(words: &[&str]) -> bool {
         "git" => has("config") && names_a_secret(&words[2..]),
         "npm" | "pnpm" | "yarn" => has("config") && has("get") && names_a_secret(&words[3..]),
         "docker" | "podman" => has("exec") && has("printenv") && names_a_secret(&words[2..]),
+        // `curl … | jq -r .access_token`, `kubectl get secret db -o json | jq -r
+        // .data.password | base64 -d`, `yq '.db.password' config.yaml`.
+        "jq" | "gojq" | "jaq" | "yq" => filter_names_a_secret(&words[1..]),
+        "redis-cli" => {
+            words
+                .iter()
+                .position(|w| w.eq_ignore_ascii_case("get"))
+                .is_some_and(|i| i > 0 && words[i - 1].eq_ignore_ascii_case("config"))
+                && names_a_secret(&words[2..])
+        }
+        "secret-tool" => has("lookup"),
+        "dokku" => has("config:get") && names_a_secret(&words[2..]),
         _ => false,
     }
 }
@@ -259,6 +422,18 @@ mod tests {
             "openssl rand -hex 32",
             "python3 -c \"import secrets; print(secrets.token_hex(32))\"",
             "bin/rails secret",
+            "grep DB_PASSWORD .env | cut -d= -f2",
+            "awk -F= '$1==\"API_KEY\" {print $2}' .env",
+            "sed -n '/^SECRET_KEY_BASE=/s/.*=//p' .env",
+            "grep -oP '(?<=GITHUB_TOKEN=).*' .env",
+            "curl -s https://x/token | jq -r .access_token",
+            "jq -r '.items[0].credentials.client_secret' app.json",
+            "psql -tAc 'SELECT api_key FROM accounts'",
+            "mysql -e 'select u.password from users u'",
+            "redis-cli -h cache config get masterauth",
+            "aws configure get aws_secret_access_key --profile prod",
+            "secret-tool lookup service db user app",
+            "dokku config:get api STRIPE_SECRET_KEY",
         ] {
             assert!(prints_a_secret(c), "{c}");
         }
@@ -277,6 +452,16 @@ mod tests {
             "printenv PATH",
             "openssl rand -out key.bin 32",
             "openssl x509 -in cert.pem -noout -subject",
+            "grep DB_PASSWORD .env",
+            "grep HOST .env | cut -d= -f2",
+            "grep -oP '(?<=HOST=).*' .env",
+            "cut -d: -f1 /etc/passwd",
+            "jq -r .name package.json",
+            "jq 'del(.password)' user.json | jq -r .email",
+            "psql -c 'select name, api_key from accounts'",
+            "psql -c 'select count(*) from tokens'",
+            "redis-cli config get maxmemory",
+            "aws configure get region",
             "python3 -c 'import secrets; print(secrets.__file__)'",
         ] {
             assert!(!prints_a_secret(c), "{c}");
