@@ -38,7 +38,6 @@ fn contains(hay: &[u8], needle: &str) -> bool {
 /// Class 1: A context secret whose value starts at or crosses the release point of a long line.
 #[test]
 fn context_survives_the_release_of_a_long_line() {
-    let rules = rules_with(&[]);
     let forms = [
         ("password=", "Pa55w0rd-LongLine-Value"),
         ("\"api_key\": \"", "QwErTy123456UiOpAsDf"),
@@ -74,6 +73,8 @@ fn context_survives_the_release_of_a_long_line() {
                     &[4096, 65536, 1 << 20]
                 };
                 for &size in sizes {
+                    // Fresh rules for each case: a value learned in one is not known to the next.
+                    let rules = rules_with(&[]);
                     let chunks: Vec<&[u8]> = line.chunks(size).collect();
                     let (out, _) = run(&rules, &chunks);
                     assert!(
@@ -597,15 +598,15 @@ fn a_value_on_the_line_after_a_secrets_name_given_as_data_is_redacted() {
     let want = text
         .replace("Sup3rS3cretE1", REDACTED)
         .replace("Sup3rS3cretE2x", REDACTED);
-    let rules = rules_with(&[]);
     for size in [text.len(), 1, 7, 40] {
+        let rules = rules_with(&[]);
         let chunks: Vec<&[u8]> = text.as_bytes().chunks(size).collect();
         let (out, counts) = run(&rules, &chunks);
         assert_eq!(String::from_utf8(out).unwrap(), want, "chunks of {size}");
         assert_eq!(counts.values().sum::<u64>(), 2, "{counts:?}");
     }
     // The name's line is the stream's last: nothing follows, nothing is held for ever.
-    let (out, _) = run(&rules, &[b"- name: DB_PASSWORD\n"]);
+    let (out, _) = run(&rules_with(&[]), &[b"- name: DB_PASSWORD\n"]);
     assert_eq!(out, b"- name: DB_PASSWORD\n");
 }
 
@@ -1606,7 +1607,6 @@ fn a_value_on_the_line_after_its_name_is_redacted() {
         "export DB_PASSWORD=\\\n  Sup3rS3cretM4\n",
         "mysqldump --password \\\n  Sup3rS3cretM5 \\\n  --all-databases\n",
     ];
-    let rules = rules_with(&[]);
     for text in cases {
         let secret = text
             .split_whitespace()
@@ -1615,6 +1615,7 @@ fn a_value_on_the_line_after_its_name_is_redacted() {
         let secret = secret.trim_matches('"');
         let want = text.replace(secret, REDACTED);
         for size in [text.len(), 1, 7, 40] {
+            let rules = rules_with(&[]);
             let chunks: Vec<&[u8]> = text.as_bytes().chunks(size).collect();
             let (out, _) = run(&rules, &chunks);
             assert_eq!(String::from_utf8(out).unwrap(), want, "chunks of {size}");
@@ -4168,8 +4169,9 @@ fn a_changed_secrets_new_value_is_redacted() {
 }
 
 /// A parameter store's value beside its name given as data when another member sits between
-/// (AWS's `get-parameter --with-decryption`: `"Name"`, `"Type": "SecureString"`, `"Value"`),
-/// pretty-printed one member a line or on one line, and a name that ends a path.
+/// (AWS's `get-parameter --with-decryption`: `"Name"`, `"Type": "SecureString"`, `"Value"`;
+/// Azure Key Vault's `"name"`, `"tags": {}`, `"value"`), pretty-printed one member a line or on
+/// one line, and a name that ends a path.
 #[test]
 fn a_parameters_value_after_its_name_and_type_is_redacted() {
     let secret = "Zq8wLmN3pX00vR";
@@ -4181,10 +4183,25 @@ fn a_parameters_value_after_its_name_and_type_is_redacted() {
     );
     let listed =
         format!("{{\"Parameters\":[{{\"Name\":\"/app/api_key\",\"Value\":\"{secret}\"}}]}}\n");
-    let rules = rules_with(&[]);
-    for text in [&pretty, &one_line, &listed, &tool_result(&pretty)] {
+    // Azure Key Vault's `az keyvault secret show`: an empty `tags` between.
+    let vault = format!(
+        "{{\n  \"contentType\": null,\n  \"id\": \"https://kv1.vault.azure.net/secrets/db-password/0a1b\",\n  \"kid\": null,\n  \"managed\": null,\n  \"name\": \"db-password\",\n  \"tags\": {{}},\n  \"value\": \"{secret}\"\n}}\n"
+    );
+    let vault_line =
+        format!("{{\"name\": \"db-password\", \"tags\": {{}}, \"value\": \"{secret}\"}}\n");
+    for text in [
+        &pretty,
+        &one_line,
+        &listed,
+        &tool_result(&pretty),
+        &vault,
+        &vault_line,
+        &tool_result(&vault),
+    ] {
         let bytes = text.as_bytes();
         for chunk in [bytes.len(), 7, 1] {
+            // Fresh rules each time: a value learned from one text is not carried to the next.
+            let rules = rules_with(&[]);
             let chunks: Vec<&[u8]> = bytes.chunks(chunk).collect();
             let (out, _) = run(&rules, &chunks);
             let out = String::from_utf8(out).unwrap();
@@ -4196,6 +4213,8 @@ fn a_parameters_value_after_its_name_and_type_is_redacted() {
     let region =
         "{\n  \"Name\": \"/app/region\",\n  \"Type\": \"String\",\n  \"Value\": \"eu-west-1\"\n}\n";
     assert_eq!(red(region), region);
+    let tagged = "{\n  \"name\": \"region\",\n  \"tags\": {},\n  \"value\": \"eu-west-1\"\n}\n";
+    assert_eq!(red(tagged), tagged);
 }
 
 /// Windows' forms: PowerShell's environment drive (`Set-Item Env:NAME 'VALUE'`, `New-Item

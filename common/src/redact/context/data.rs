@@ -190,6 +190,10 @@ pub(super) fn beside(
                     .position(|b| !b.is_ascii_alphanumeric())
                     .unwrap_or(line.len() - w),
             ),
+            // An empty object or list (Azure Key Vault's `"tags": {}` between `name` and
+            // `value`).
+            Some(b'{') if line.get(w + 1) == Some(&b'}') => Some(w + 2),
+            Some(b'[') if line.get(w + 1) == Some(&b']') => Some(w + 2),
             _ => None,
         };
         let comma = skip(line, after?, b" \t");
@@ -435,14 +439,27 @@ fn member(line: &[u8]) -> Option<(usize, usize, usize, usize)> {
     Some((k + 1, ke, v + 1, ve))
 }
 
-/// Whether `line` is a `"Type": "WORD",` member that may sit between a name member and its
-/// value (see [`NextLine::ValueMember`]).
+/// Whether `line` is a member that may sit between a name member and its value (see
+/// [`NextLine::ValueMember`]): AWS's `"Type": "WORD",`, or one whose value is empty or null
+/// (Azure Key Vault's `"tags": {},`).
 pub(crate) fn type_member(line: &[u8]) -> bool {
-    member(line).is_some_and(|(k, ke, v, ve)| {
+    let typed = member(line).is_some_and(|(k, ke, v, ve)| {
         line[k..ke].eq_ignore_ascii_case(b"type")
             && line[v..ve].iter().all(u8::is_ascii_alphabetic)
             && line[ve + 1..].trim_ascii() == b","
-    })
+    });
+    let t = line.trim_ascii();
+    let empty = t.first() == Some(&b'"')
+        && t[1..].iter().position(|&b| b == b'"').is_some_and(|q| {
+            let key = &t[1..1 + q];
+            let rest = t[q + 2..].trim_ascii_start();
+            key.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                && rest
+                    .strip_prefix(b":")
+                    .map(<[u8]>::trim_ascii_start)
+                    .is_some_and(|v| matches!(v, b"{}," | b"[]," | b"null,"))
+        });
+    typed || empty
 }
 
 /// Composer's `auth.json` keys whose object holds a token for each host (`"bearer":
