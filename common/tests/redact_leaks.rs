@@ -4481,3 +4481,28 @@ fn a_typed_constants_type_is_no_value() {
         "API_KEY: Final = \"@@\"",
     ]);
 }
+
+/// Go's typed declarations (`var apiKey string = "…"`, `const token string = "…"`), whose type
+/// between the name and `=` hid the literal, and Nomad's ACL token as `nomad acl bootstrap`
+/// prints it (`Secret ID    = …`).
+#[test]
+fn go_typed_declarations_and_nomads_secret_id_are_redacted() {
+    each_redacted(&with_stream_json(
+        &[
+            "var apiKey string = \"@@\"",
+            "\tconst token string = \"@@\"",
+            "var signingKey []byte = \"@@\"",
+            "Secret ID    = @@",
+        ],
+        &['"'],
+        |c| format!("{c}\nName         = Bootstrap Token"),
+    ));
+    each_kept(&[
+        "var apiKey string = os.Getenv(\"API_KEY\")",
+        "var token string",
+        "var tokenType string = \"Bearer\"",
+        "const tokenURL string = \"https://oauth2.googleapis.com/token\"",
+        "Accessor ID  = 5b7fd453-d3f7-6814-81dc-fcfe6daedea5",
+        "return apiKey string",
+    ]);
+}

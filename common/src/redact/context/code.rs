@@ -15,7 +15,7 @@ use super::{Found, Named, blanks, line_start, quoted_or_word, run_end, value};
 
 /// The quoted string at `v` (its quotes left out), if one starts there and holds no blank: a
 /// label or a sentence (`"Enter your password"`) is no secret.
-fn quoted_word(line: &[u8], v: usize) -> Option<(usize, usize)> {
+pub(super) fn quoted_word(line: &[u8], v: usize) -> Option<(usize, usize)> {
     let q = *line.get(v)?;
     if !matches!(q, b'"' | b'\'') {
         return None;

@@ -402,6 +402,15 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         if spaced && dockerfile_env(line, s) {
             return value_run(line, s, q, strength, &lname);
         }
+        // Go's typed declaration: `var apiKey string = "…"`, `const token string = "…"`
+        // (`var apiKey string = os.Getenv("API_KEY")` is no literal).
+        if spaced
+            && go_declaration(line, s)
+            && let Some((w, true)) = code::annotated(line, q)
+        {
+            let (a, b) = code::quoted_word(line, w)?;
+            return value(line, s, a, b, strength, &lname, false);
+        }
         // A server's configuration setting the header: nginx's `proxy_set_header
         // Authorization "Basic …";`, Apache's `RequestHeader set Authorization "…"`.
         if spaced
@@ -413,6 +422,14 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         // keepalived's `auth_pass VALUE`, HAProxy's `user NAME insecure-password VALUE`.
         if spaced && let Some(end) = unassigned::directive_value(line, s, e, q) {
             return value(line, s, q, end, strength, &lname, true);
+        }
+        // Nomad's ACL token as `nomad acl bootstrap` and `acl token create` print it:
+        // `Secret ID    = …` (beside `Accessor ID  = …`, which is none).
+        if spaced && name == b"Secret" && line[q..].starts_with(b"ID ") {
+            let o = blanks(line, q + 2);
+            if line.get(o) == Some(&b'=') && line.get(o + 1) == Some(&b' ') {
+                return value_run(line, s, blanks(line, o + 1), strength, &lname);
+            }
         }
         return None;
     }
@@ -706,6 +723,12 @@ fn value(
         end: v + trimmed.len(),
         list: None,
     })
+}
+
+/// Whether the name at `s` is declared by Go's `var` or `const` (the line's first word).
+fn go_declaration(line: &[u8], s: usize) -> bool {
+    let before = line[line_start(line, s)..s].trim_ascii();
+    before == b"var" || before == b"const"
 }
 
 #[cfg(test)]
