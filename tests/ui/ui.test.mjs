@@ -452,6 +452,58 @@ test('a run shows how long retention keeps it, and a person pins it', async () =
   await stopGateway(gw);
 });
 
+test('a read of the run answered before a pin and handed to the page after it does not undo the pin', async () => {
+  // The view reads the run when it opens and again when its stream ends; a person pins it
+  // meanwhile. The second read here is answered by the gateway before the pin and handed to
+  // the page only once the pin's answer is in: as fresh by its events as the pin's answer, it
+  // must not show the run unpinned again (nothing would correct it: an ended run sends no more
+  // events).
+  const dir = mkdtempSync(join(work, 'pin-race-'));
+  const gw = await startGateway(dir, 0, { GATEWAY_RETENTION: '90d', GATEWAY_RETENTION_FAILED: '30d' });
+  const { context, page, problems } = await newPage({ viewport: { width: 1280, height: 800 } });
+  await signIn(page, gw.url);
+  const run = await createRunInPage(page, { name: 'a pinned build', cwd: dir });
+  await startRunner(gw, run, script(join(dir, 'c'), 'echo building; exit 2\n')).done;
+  let release;
+  const pinned = new Promise((ok) => (release = ok));
+  const held = [];
+  let reads = 0;
+  await page.route(
+    (url) => url.pathname === `/api/runs/${run.run_id}`,
+    (route) => {
+      if (route.request().method() !== 'GET' || ++reads === 1) return route.continue();
+      const h = (async () => {
+        const stale = await route.fetch();
+        await pinned;
+        await route.fulfill({ response: stale });
+      })().catch((e) => e);
+      held.push(h);
+      return h;
+    },
+  );
+  await page.click('.run-row:has-text("a pinned build")');
+  const kept = '.run-view:not([hidden]) .m-kept dd';
+  await page.waitForSelector(`${kept}:has-text("30 days after it ended")`);
+  for (let i = 0; held.length === 0; i++) {
+    assert.ok(i < 200, 'the view reads the run again when its stream ends');
+    await page.waitForTimeout(50);
+  }
+  const answered = page.waitForResponse((r) => r.url().endsWith('/pin') && r.request().method() === 'PUT');
+  await page.click('.run-view:not([hidden]) button.pin');
+  await answered;
+  await page.waitForSelector(`${kept}:text-is("pinned: kept until unpinned")`);
+  release();
+  for (const failed of await Promise.all(held)) if (failed) throw failed;
+  // The held answers reached the page; give it a moment to show whatever it would.
+  await page.waitForTimeout(300);
+  assert.equal(await page.textContent(kept), 'pinned: kept until unpinned');
+  assert.equal(await page.getAttribute('.run-view:not([hidden]) button.pin', 'aria-pressed'), 'true');
+  await page.unrouteAll({ behavior: 'ignoreErrors' });
+  assert.deepEqual(problems, { dialogs: [], errors: [] });
+  await context.close();
+  await stopGateway(gw);
+});
+
 test('the first load is gzipped and well under 200 KB', async (t) => {
   const dir = mkdtempSync(join(work, 'weight-'));
   const gw = await startGateway(dir);

@@ -39,6 +39,8 @@ export class RunView {
     this.id = id;
     this.shell = shell;
     this.run = null;
+    // Changes made here and answered (a pin): a read on its way across one is not shown.
+    this.changes = 0;
     this.started = false;
     this.ended = false;
     this.es = null;
@@ -358,7 +360,9 @@ export class RunView {
     const want = !(this.run && this.run.pinned);
     this.pin.disabled = true;
     try {
-      this.adopt(await setPinned(this.id, want));
+      const run = await setPinned(this.id, want);
+      this.changes += 1;
+      this.adopt(run);
       this.controls.say(want ? 'Pinned: retention keeps this run.' : 'Unpinned.');
     } catch (e) {
       this.controls.say(`Could not ${want ? 'pin' : 'unpin'} the run: ${e.message}`);
@@ -490,9 +494,16 @@ export class RunView {
   /** Read the run's summary once a burst of its events has passed. */
   readRunSoon() {
     clearTimeout(this.runTimer);
-    this.runTimer = setTimeout(() => {
-      api('GET', runPath(this.id)).then((r) => this.adopt(r), () => {});
-    }, 250);
+    this.runTimer = setTimeout(() => this.readRun().catch(() => {}), 250);
+  }
+
+  /** Read the run's summary and show it, unless a change made here (a pin) was answered while
+   *  the read was on its way: the read may have been answered before that change, and its
+   *  summary, as fresh by its events, would undo it on screen. Returns the summary read. */
+  async readRun() {
+    const seen = this.changes;
+    const run = await api('GET', runPath(this.id));
+    return this.changes === seen ? this.adopt(run) : run;
   }
 
   loadArtifactsSoon() {
@@ -551,7 +562,7 @@ export class RunView {
   // First open: the run, the tail of its output (or the linked line), then the live stream.
   async open() {
     try {
-      const run = this.adopt(await api('GET', runPath(this.id)));
+      const run = await this.readRun();
       const page = await api('GET', runPath(this.id, `/events?before=${run.last_sequence + 1}&limit=${PAGE}`));
       for (const e of page.events) this.learn(e);
       this.renderMeta();
@@ -593,7 +604,7 @@ export class RunView {
       onEnd: () => {
         this.ended = true;
         this.setConn('ended', 'ended');
-        api('GET', runPath(this.id)).then((r) => this.adopt(r), () => {});
+        this.readRun().catch(() => {});
       },
     }).then(
       ({ ended }) => {
