@@ -4506,3 +4506,33 @@ fn go_typed_declarations_and_nomads_secret_id_are_redacted() {
         "return apiKey string",
     ]);
 }
+
+/// Code that gives a secret's name another name rather than a literal stays, and is not
+/// learned (each was, and then every later use of the other name in the file was redacted):
+/// a declaration given an identifier (`let decoded_key = BASE64_STANDARD`, the expression
+/// going on on the next line), a member of another value that names a secret (`colon2_token:
+/// node.colon2_token,`), a signature's end after a default or a type (`def f(secret=None):`,
+/// `(password: string): void`). Literals in the same places are still redacted.
+#[test]
+fn code_that_gives_a_secrets_name_another_name_stays() {
+    each_kept(&[
+        "        let decoded_key = BASE64_STANDARD",
+        "let api_key = API_KEY_2;",
+        "const token = tokenFromEnv;",
+        "export const secret = process.env.SECRET;",
+        "        colon2_token: node.colon2_token,",
+        "    password: config.db_password",
+        "def connect(host, secret=None):",
+        "def login(self, password: Optional[str] = None, api_key: SecretStr = None):",
+        "function login(password: string): void {",
+    ]);
+    let text = "let decoded_key = BASE64_STANDARD\n    .decode(raw)?;\nlet id = BASE64_STANDARD.encode(x);\n";
+    assert_eq!(red(text), text);
+    each_redacted(&[
+        "const apiKey = \"@@\";",
+        "let password = \"@@\";",
+        "API_KEY = @@",
+        "password: @@",
+        "password=@@):",
+    ]);
+}

@@ -459,6 +459,21 @@ pub(super) fn variable(line: &[u8], v: usize) -> bool {
     n > 0 && (w[0].is_ascii_alphabetic() || w[0] == b'_') && !w[..n].iter().any(u8::is_ascii_digit)
 }
 
+/// Whether an identifier or a path of them starts at `v` and ends the expression there
+/// (`BASE64_STANDARD`, `config.api_key`, `tokenFromEnv;`): letters, digits, `_` and `.`, no
+/// digit first, then the line's end, a blank, `;`, `,` or `?`.
+pub(super) fn identifier(line: &[u8], v: usize) -> bool {
+    let w = &line[v..];
+    let n = w
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b == b'.')
+        .count();
+    n > 0
+        && (w[0].is_ascii_alphabetic() || w[0] == b'_')
+        && w.get(n)
+            .is_none_or(|b| b.is_ascii_whitespace() || matches!(b, b';' | b',' | b'?' | b'\\'))
+}
+
 /// The place of the name at `s` in a tuple being assigned (`a, b, NAME = …`: 2).
 pub(super) fn tuple_place(line: &[u8], s: usize) -> usize {
     let (mut k, mut at) = (0, s);

@@ -558,6 +558,18 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     {
         return None;
     }
+    // A declaration in code given another variable or constant (`let decoded_key =
+    // BASE64_STANDARD`, `const token = tokenFromEnv;`): an identifier, where a secret would
+    // be a literal.
+    if quote.is_none()
+        && line[q] == b'='
+        && op == 1
+        && line.get(q + 1) == Some(&b' ')
+        && declared(line, s)
+        && code::identifier(line, v)
+    {
+        return None;
+    }
     // A tuple assigned literals, `username, password = "admin", "VALUE"`: the item in the
     // name's place.
     if quote.is_some() && line[q] == b'=' && op == 1 && code::tuple(line, s) {
@@ -729,6 +741,14 @@ fn value(
 fn go_declaration(line: &[u8], s: usize) -> bool {
     let before = line[line_start(line, s)..s].trim_ascii();
     before == b"var" || before == b"const"
+}
+
+/// Whether the name at `s` is declared by the words before it on its line: `let`, `let mut`,
+/// `const`, `var`, `val` (Rust, JavaScript, Go, Kotlin, Swift), exported or not.
+fn declared(line: &[u8], s: usize) -> bool {
+    let before = line[line_start(line, s)..s].trim_ascii();
+    let before = before.strip_prefix(b"export ").unwrap_or(before);
+    matches!(before, b"let" | b"let mut" | b"const" | b"var" | b"val")
 }
 
 #[cfg(test)]

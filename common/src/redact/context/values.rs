@@ -5,6 +5,12 @@ use super::Strength;
 
 /// `v` without trailing punctuation that closes the surrounding code (`x),`, `y];`).
 pub(super) fn trim_value(v: &[u8]) -> &[u8] {
+    // A signature's end after a default or a type: Python's `def f(secret=None):`,
+    // TypeScript's `(password: string): void`.
+    let v = match v {
+        [rest @ .., b')' | b']' | b'}', b':'] => &v[..rest.len() + 1],
+        _ => v,
+    };
     let end = v
         .iter()
         .rposition(|b| !matches!(b, b',' | b'|' | b')' | b']' | b'}' | b';' | b'.'))
@@ -257,6 +263,22 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
         && v.iter()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
         && super::names::classify(v).is_some()
+    {
+        return false;
+    }
+    // A member of another value that names a secret (`colon2_token: node.colon2_token,`,
+    // `password: config.db_password`): a path of lower-case names, no secret's value.
+    if v.contains(&b'.')
+        && v.split(|&b| b == b'.').all(|seg| {
+            seg.first()
+                .is_some_and(|b| b.is_ascii_lowercase() || *b == b'_')
+                && seg
+                    .iter()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
+        })
+        && v.rsplit(|&b| b == b'.')
+            .next()
+            .is_some_and(|last| super::names::classify(last).is_some())
     {
         return false;
     }
