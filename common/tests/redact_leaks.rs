@@ -4536,3 +4536,26 @@ fn code_that_gives_a_secrets_name_another_name_stays() {
         "password=@@):",
     ]);
 }
+
+/// `/proc/PID/environ` (`cat /proc/1/environ` in a container, `env -0`): each `NAME=VALUE`
+/// ends with a NUL, raw or JSON-escaped in a tool's output. A secret's value ends there; the
+/// variables after it are kept (the value ran on to the line's end and took them along).
+#[test]
+fn a_nul_ends_a_value_in_a_processs_environment() {
+    let secret = "Zq8wLmN3pX00vR";
+    let environ = format!("PATH=/usr/bin\0DB_PASSWORD={secret}\0HOME=/root\0LANG=C.UTF-8\0");
+    let want = environ.replace(secret, REDACTED);
+    for text in [environ.clone(), tool_result(&environ)] {
+        let want = if text == environ {
+            want.clone()
+        } else {
+            tool_result(&want)
+        };
+        for cut in [text.len(), 7, 1] {
+            let rules = rules_with(&[]);
+            let chunks: Vec<&[u8]> = text.as_bytes().chunks(cut).collect();
+            let (out, _) = run(&rules, &chunks);
+            assert_eq!(String::from_utf8(out).unwrap(), want, "chunks of {cut}");
+        }
+    }
+}

@@ -50,6 +50,13 @@ impl View {
                         i = j + 5 + ansi::sequence_len(&seq) - 1;
                         continue;
                     }
+                    if line[j..].starts_with(b"u0000") {
+                        // A JSON-escaped NUL (`/proc/PID/environ` in a tool's output): it ends
+                        // a value as the byte does.
+                        v.push(0, i, j + 5);
+                        i = j + 5;
+                        continue;
+                    }
                     match line.get(j) {
                         Some(b'"' | b'\'' | b'/' | b'`') => {
                             v.push(line[j], i, j + 1);

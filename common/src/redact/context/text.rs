@@ -81,9 +81,14 @@ pub(super) fn code_span(line: &[u8], v: usize) -> Option<(usize, usize)> {
     (line[close] == b'`' && close > v + 1 && !prefix).then_some((v + 1, close))
 }
 
-/// Bytes that end an unquoted value.
+/// Bytes that end an unquoted value (NUL too: `/proc/PID/environ` and `env -0` end each
+/// `NAME=VALUE` with one).
 fn ends_value(b: u8) -> bool {
-    b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b',' | b';' | b'&' | b'<' | b'>' | b'`')
+    b.is_ascii_whitespace()
+        || matches!(
+            b,
+            b'"' | b'\'' | b',' | b';' | b'&' | b'<' | b'>' | b'`' | b'\0'
+        )
 }
 
 /// Most bytes of a value the reader of `NAME=VALUE` looks at to judge it. A value that goes on
