@@ -4559,3 +4559,31 @@ fn a_nul_ends_a_value_in_a_processs_environment() {
         }
     }
 }
+
+/// Code's generic types and hexadecimal constants after a secret's name are no values (each
+/// was redacted, and learned): `in_interest_pass: Cell<usize>,`, `signature: Vec<u8>,`,
+/// `DEVSTAT_TYPE_PASS = 0x100,`, `PreSharedKey => 0x0029,`. A value with a `<` that is no
+/// type's parameters, and a long hexadecimal secret, are still redacted.
+#[test]
+fn generic_types_and_hex_constants_are_no_values() {
+    each_kept(&[
+        "    in_interest_pass: Cell<usize>,",
+        "    signature: Vec<u8>,",
+        "    token: Arc<Mutex<Option<String>>>,",
+        "    secret: HashMap<String, Vec<u8>>)",
+        "    DEVSTAT_TYPE_PASS = 0x100,",
+        "        PreSharedKey => 0x0029,",
+    ]);
+    for (line, want) in [
+        (
+            "private_key: 0x4c0883a69102937d6231471b5dbb6204fe512961708279f3c0a6a3e2d0b1c2d3,",
+            "private_key: [REDACTED],",
+        ),
+        ("PASSWORD=0xDEADBEEF01", "PASSWORD=[REDACTED]"),
+        ("password: Secr3t<9>x", "password: [REDACTED]<9>x"),
+        ("password=Hunter2<x", "password=[REDACTED]<x"),
+        ("password=Hunter2<abc>", "password=[REDACTED]<abc>"),
+    ] {
+        assert_eq!(red(line), want);
+    }
+}

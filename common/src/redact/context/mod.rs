@@ -606,6 +606,18 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         return value(line, s, a, b, strength, &lname, false);
     }
     let (end, goes_on) = run_end_within(line, v, quote);
+    // A generic type in code (`in_interest_pass: Cell<usize>,`, `signature: Vec<u8>,`): a
+    // capitalised name of letters with its parameters after it.
+    if quote.is_none()
+        && line.get(end) == Some(&b'<')
+        && line.get(v).is_some_and(u8::is_ascii_uppercase)
+        && line[v..end]
+            .iter()
+            .all(|b| b.is_ascii_alphabetic() || matches!(b, b'_' | b':'))
+        && type_parameters(line, end)
+    {
+        return None;
+    }
     // Prose: `invalid token: expired` — a word before the name, `: ` and a plain word.
     let prose = colon_blank && quote.is_none() && s >= 2 && line[s - 1] == b' ' && {
         line[s - 2].is_ascii_alphabetic()
@@ -741,6 +753,36 @@ fn value(
 fn go_declaration(line: &[u8], s: usize) -> bool {
     let before = line[line_start(line, s)..s].trim_ascii();
     before == b"var" || before == b"const"
+}
+
+/// Whether a generic type's parameters start at `at` (its `<`): names of types (a letter, `_`,
+/// `&`, `'` or `[` first), nested brackets closed, and then the code goes on (`,`, `)`, `;`,
+/// `>`, `=`, a blank or the line's end). `Secr3t<9>x`, `Hunter2<x` are none.
+fn type_parameters(line: &[u8], at: usize) -> bool {
+    const REACH: usize = 128;
+    if !line
+        .get(at + 1)
+        .is_some_and(|b| b.is_ascii_alphabetic() || matches!(b, b'_' | b'&' | b'\'' | b'['))
+    {
+        return false;
+    }
+    let mut depth = 0usize;
+    for (i, &b) in line[at..line.len().min(at + REACH)].iter().enumerate() {
+        match b {
+            b'<' => depth += 1,
+            b'>' => {
+                depth -= 1;
+                if depth == 0 {
+                    return line.get(at + i + 1).is_none_or(|n| {
+                        n.is_ascii_whitespace() || matches!(n, b',' | b')' | b';' | b'>' | b'=')
+                    });
+                }
+            }
+            b if b.is_ascii_alphanumeric() || b" _:&',[]".contains(&b) => {}
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// Whether the name at `s` is declared by the words before it on its line: `let`, `let mut`,

@@ -347,6 +347,14 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
             return false;
         }
     }
+    // A constant in code written in hexadecimal (`DEVSTAT_TYPE_PASS = 0x100,`, `PreSharedKey =>
+    // 0x0029,`): 32 bits at most; a secret in hexadecimal is longer.
+    if let Some(h) = v.strip_prefix(b"0x").or(v.strip_prefix(b"0X"))
+        && (1..=8).contains(&h.len())
+        && h.iter().all(u8::is_ascii_hexdigit)
+    {
+        return false;
+    }
     let alpha = v.iter().all(u8::is_ascii_alphabetic);
     // A type name in code (`password: String`, `token: SecretString`, `key: HmacKey`).
     if alpha && first.is_ascii_uppercase() {
