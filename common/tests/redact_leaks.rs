@@ -4560,10 +4560,11 @@ fn a_nul_ends_a_value_in_a_processs_environment() {
     }
 }
 
-/// Code's generic types and hexadecimal constants after a secret's name are no values (each
-/// was redacted, and learned): `in_interest_pass: Cell<usize>,`, `signature: Vec<u8>,`,
-/// `DEVSTAT_TYPE_PASS = 0x100,`, `PreSharedKey => 0x0029,`. A value with a `<` that is no
-/// type's parameters, and a long hexadecimal secret, are still redacted.
+/// Code's generic types, type parameters, hexadecimal constants and Rust's match arms after a
+/// secret's name are no values (each was redacted, and learned): `in_interest_pass:
+/// Cell<usize>,`, `password: T)`, `DEVSTAT_TYPE_PASS = 0x100,`, `Self::ClientSecret =>
+/// "client_secret"`. A value with a `<` that is no type's parameters, a long hexadecimal
+/// secret and a key before `=>` in Perl, PHP or Ruby are still redacted.
 #[test]
 fn generic_types_and_hex_constants_are_no_values() {
     each_kept(&[
@@ -4573,6 +4574,19 @@ fn generic_types_and_hex_constants_are_no_values() {
         "    secret: HashMap<String, Vec<u8>>)",
         "    DEVSTAT_TYPE_PASS = 0x100,",
         "        PreSharedKey => 0x0029,",
+        "    pub fn password<T>(&mut self, password: T) -> &mut Config {",
+        "fn assert_converges<P: Fn(u32) -> bool>(start: u8, pass: P) {",
+        // Rust's match arms: a variant mapped to its label.
+        "            Self::ClientSecret => \"client_secret\",",
+        "            Error::PwdTooLong => \"password too long\",",
+        "            ServerApplicationTrafficSecret => b\"s ap traffic\",",
+    ]);
+    // Perl's, PHP's and Ruby's keys before `=>` are still read.
+    each_redacted(&[
+        "my %h = (password => \"@@\");",
+        "$config = array(\"password\" => \"@@\");",
+        "{:password => \"@@\"}",
+        "  Password => \"@@\",",
     ]);
     for (line, want) in [
         (

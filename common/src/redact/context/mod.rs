@@ -346,6 +346,12 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
             _ => 0,
         },
     };
+    // A match arm in Rust (`Self::ClientSecret => "client_secret"`, `ServerTrafficSecret =>
+    // b"s ap traffic"`): an enum's variant, named in CamelCase or by its path, mapped to its
+    // label. (Perl's and PHP's `password => '…'` and Ruby's `:password => …` name a key.)
+    if op == 2 && &line[q..q + 2] == b"=>" && match_arm(line, s, name) {
+        return None;
+    }
     if op == 0 {
         // An HTML form's `<input type="password" value="…">`.
         if let Some(f) = data::password_field(line, s, e) {
@@ -753,6 +759,20 @@ fn value(
 fn go_declaration(line: &[u8], s: usize) -> bool {
     let before = line[line_start(line, s)..s].trim_ascii();
     before == b"var" || before == b"const"
+}
+
+/// Whether the name at `s` (`name`) is a pattern of a Rust match arm: a path's last segment
+/// (`Self::ClientSecret`, `Error::PwdTooLong`) or a variant of two words or more in CamelCase
+/// (`DerivedSecret`).
+fn match_arm(line: &[u8], s: usize, name: &[u8]) -> bool {
+    let path = s >= 2 && &line[s - 2..s] == b"::";
+    // Two words at least: a capitalised word alone (`Password => '…'`) may be a Perl key.
+    let camel = name.first().is_some_and(u8::is_ascii_uppercase)
+        && name.iter().all(u8::is_ascii_alphanumeric)
+        && name
+            .windows(2)
+            .any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase());
+    path || camel
 }
 
 /// Whether a generic type's parameters start at `at` (its `<`): names of types (a letter, `_`,

@@ -355,6 +355,11 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
     {
         return false;
     }
+    // A generic function's type parameter (`fn password<T>(&mut self, password: T)`): one
+    // capital letter hides nothing worth hiding.
+    if matches!(v, [b'A'..=b'Z']) {
+        return false;
+    }
     let alpha = v.iter().all(u8::is_ascii_alphabetic);
     // A type name in code (`password: String`, `token: SecretString`, `key: HmacKey`).
     if alpha && first.is_ascii_uppercase() {
