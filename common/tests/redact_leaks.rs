@@ -4571,6 +4571,7 @@ fn generic_types_and_hex_constants_are_no_values() {
         "    in_interest_pass: Cell<usize>,",
         "    signature: Vec<u8>,",
         "    token: Arc<Mutex<Option<String>>>,",
+        "    signature_key: TlsVecU16<u8>,",
         "    secret: HashMap<String, Vec<u8>>)",
         "    DEVSTAT_TYPE_PASS = 0x100,",
         "        PreSharedKey => 0x0029,",

@@ -613,13 +613,11 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     }
     let (end, goes_on) = run_end_within(line, v, quote);
     // A generic type in code (`in_interest_pass: Cell<usize>,`, `signature: Vec<u8>,`): a
-    // capitalised name of letters with its parameters after it.
+    // type's name with its parameters after it.
     if quote.is_none()
         && line.get(end) == Some(&b'<')
         && line.get(v).is_some_and(u8::is_ascii_uppercase)
-        && line[v..end]
-            .iter()
-            .all(|b| b.is_ascii_alphabetic() || matches!(b, b'_' | b':'))
+        && type_name(&line[v..end])
         && type_parameters(line, end)
     {
         return None;
@@ -773,6 +771,18 @@ fn match_arm(line: &[u8], s: usize, name: &[u8]) -> bool {
             .windows(2)
             .any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase());
     path || camel
+}
+
+/// Whether `name` (capitalised) may be a generic type's: letters (`Cell`, `std::vec::Vec`), or
+/// words in CamelCase with digits (`TlsVecU16`; not `Hunter2`).
+fn type_name(name: &[u8]) -> bool {
+    let humps = name
+        .windows(2)
+        .filter(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
+        .count();
+    name.iter()
+        .all(|b| b.is_ascii_alphabetic() || matches!(b, b'_' | b':'))
+        || humps >= 2 && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
 }
 
 /// Whether a generic type's parameters start at `at` (its `<`): names of types (a letter, `_`,
