@@ -2108,6 +2108,9 @@ fn the_output_of_a_command_that_prints_a_secret_is_redacted() {
         "terraform output -raw db_password",
         "vault kv get -field=password secret/app",
         "cat /run/secrets/db",
+        "sudo cat /run/secrets/db_password",
+        "kubectl exec deploy/api -- printenv STRIPE_SECRET_KEY",
+        "bundle exec rake secret",
     ] {
         let text = format!(
             "{}\n{}\n{}\nthe value was {secret}\n",

@@ -313,6 +313,24 @@ fn names_a_secret(words: &[&str]) -> bool {
 
 /// Whether the command `words` (one of a line's commands, split at blanks) reads a secret.
 fn reads_a_secret(words: &[&str]) -> bool {
+    // A command run through another: `sudo [-u USER]`, `bundle exec`, `poetry run`, `uv run`,
+    // `pipenv run`, and what follows `--` (`kubectl exec POD -- printenv API_KEY`).
+    let words = match words {
+        ["sudo", "-u", _, rest @ ..]
+        | ["sudo", rest @ ..]
+        | ["bundle" | "pnpm", "exec", rest @ ..]
+        | ["poetry" | "uv" | "pipenv", "run", rest @ ..]
+            if !rest.is_empty() =>
+        {
+            rest
+        }
+        _ => match words.iter().position(|w| *w == "--") {
+            Some(i) if i + 1 < words.len() && matches!(words[0], "kubectl" | "oc") => {
+                &words[i + 1..]
+            }
+            _ => words,
+        },
+    };
     let Some(&first) = words.first() else {
         return false;
     };
@@ -341,7 +359,7 @@ fn reads_a_secret(words: &[&str]) -> bool {
         // A secret made to be used as one: `openssl rand -hex 32` (unless written to a file),
         // `rails secret`, Phoenix's `mix phx.gen.secret`.
         "openssl" => has("rand") && !has("-out"),
-        "rails" | "bin/rails" | "./bin/rails" => has("secret"),
+        "rails" | "bin/rails" | "./bin/rails" | "rake" | "bin/rake" | "./bin/rake" => has("secret"),
         "mix" => has("phx.gen.secret"),
         "aws" => {
             has("configure") && has("get") && names_a_secret(&words[3..])
@@ -422,6 +440,10 @@ mod tests {
             "openssl rand -hex 32",
             "python3 -c \"import secrets; print(secrets.token_hex(32))\"",
             "bin/rails secret",
+            "bundle exec rake secret",
+            "sudo cat /run/secrets/db_password",
+            "sudo -u postgres psql -tAc 'select api_key from accounts'",
+            "kubectl exec deploy/api -- printenv STRIPE_SECRET_KEY",
             "grep DB_PASSWORD .env | cut -d= -f2",
             "awk -F= '$1==\"API_KEY\" {print $2}' .env",
             "sed -n '/^SECRET_KEY_BASE=/s/.*=//p' .env",
