@@ -4605,3 +4605,19 @@ fn generic_types_and_hex_constants_are_no_values() {
         assert_eq!(red(line), want);
     }
 }
+
+/// OpenRouter's keys (`sk-or-v1-` and 64 hexadecimal digits, as Claude Code users route models
+/// through it): the dashes in them kept the `sk-` family's value from matching, and a bare key
+/// went out.
+#[test]
+fn openrouter_keys_are_redacted() {
+    let key = "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";
+    for line in [
+        key.to_string(),
+        format!("curl https://openrouter.ai/api/v1/chat/completions -H \"X-Title: app\" # {key}"),
+        tool_result(&format!("using {key}\n")),
+    ] {
+        let out = red(&line);
+        assert!(!out.contains("0f3c2b1a9d8e7f6a5b4c"), "{line}\n   -> {out}");
+    }
+}

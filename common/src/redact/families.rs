@@ -64,6 +64,8 @@ const ROWS: &[Row] = &[
         r"\bsk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}\b"
     ),
     tok!("sk", ["sk-"], r"\bsk-[A-Za-z0-9]{24,}\b"),
+    // OpenRouter's keys hold dashes, which the `sk-` row's value does not.
+    tok!("openrouter", ["sk-or-v1-"], r"\bsk-or-v1-[a-f0-9]{64}\b"),
     tok!("groq", ["gsk_"], r"\bgsk_[A-Za-z0-9]{40,}"),
     tok!("replicate", ["r8_"], r"\br8_[A-Za-z0-9]{30,}"),
     tok!("xai", ["xai-"], r"\bxai-[A-Za-z0-9]{60,}"),
