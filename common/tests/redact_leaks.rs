@@ -2218,6 +2218,11 @@ fn the_output_of_a_command_that_extracts_a_secret_by_its_name_is_redacted() {
         ("sqlite3 app.db 'select token from sessions limit 1'", &bare),
         ("redis-cli CONFIG GET requirepass", &redis),
         ("aws configure get aws_secret_access_key", &bare),
+        ("redis-cli GET api_key", &quoted),
+        ("lpass show --password github.com", &bare),
+        ("consul kv get secret/db/password", &bare),
+        ("launchctl getenv API_TOKEN", &bare),
+        ("kubectl view-secret db password", &bare),
     ] {
         let text = lines(command, text);
         for cut in [text.len(), 64, 7] {

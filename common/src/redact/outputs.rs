@@ -346,6 +346,7 @@ fn reads_a_secret(words: &[&str]) -> bool {
         // A secret's file: Docker's and Kubernetes' `/run/secrets/…`, a file named for one
         // (`db_password.txt`, `.secrets/api_key`).
         "cat" | "head" | "tail" => words[1..].iter().any(|w| secret_path(w.as_bytes())),
+        "kubectl" | "oc" if has("view-secret") => true,
         "kubectl" | "oc" => {
             has("get")
                 && words
@@ -394,13 +395,21 @@ fn reads_a_secret(words: &[&str]) -> bool {
         // `curl … | jq -r .access_token`, `kubectl get secret db -o json | jq -r
         // .data.password | base64 -d`, `yq '.db.password' config.yaml`.
         "jq" | "gojq" | "jaq" | "yq" => filter_names_a_secret(&words[1..]),
+        // `redis-cli CONFIG GET requirepass`, `redis-cli GET api_key`.
         "redis-cli" => {
-            words
-                .iter()
-                .position(|w| w.eq_ignore_ascii_case("get"))
-                .is_some_and(|i| i > 0 && words[i - 1].eq_ignore_ascii_case("config"))
-                && names_a_secret(&words[2..])
+            words.iter().any(|w| w.eq_ignore_ascii_case("get")) && names_a_secret(&words[1..])
         }
+        // A password manager's or a secret store's getter: LastPass, KeePassXC, SOPS's
+        // `--extract '["db"]["password"]'`, GnuPG decrypting a secret's file, krew's
+        // `kubectl view-secret`, Consul's and etcd's values by a name that names one, macOS'
+        // `launchctl getenv`.
+        "lpass" => has("show") && flag("--password"),
+        "keepassxc-cli" => has("show") && (has("password") || has("Password")),
+        "sops" => flag("--extract") && words.iter().any(|w| filter_names_a_secret(&[w])),
+        "gpg" | "gpg2" => has("-d") || has("--decrypt"),
+        "consul" => has("kv") && has("get") && names_a_secret(&words[3..]),
+        "etcdctl" => has("get") && names_a_secret(&words[2..]),
+        "launchctl" => has("getenv") && names_a_secret(&words[2..]),
         "secret-tool" => has("lookup"),
         "dokku" => has("config:get") && names_a_secret(&words[2..]),
         _ => false,
@@ -456,6 +465,15 @@ mod tests {
             "aws configure get aws_secret_access_key --profile prod",
             "secret-tool lookup service db user app",
             "dokku config:get api STRIPE_SECRET_KEY",
+            "redis-cli GET api_key",
+            "lpass show --password github.com",
+            "keepassxc-cli show -a password vault.kdbx prod/db",
+            "sops -d --extract '[\"db\"][\"password\"]' secrets.enc.yaml",
+            "gpg -d ~/.secrets/token.gpg",
+            "kubectl view-secret db password",
+            "consul kv get secret/db/password",
+            "etcdctl get /app/db_password --print-value-only",
+            "launchctl getenv API_TOKEN",
         ] {
             assert!(prints_a_secret(c), "{c}");
         }
@@ -484,6 +502,12 @@ mod tests {
             "psql -c 'select count(*) from tokens'",
             "redis-cli config get maxmemory",
             "aws configure get region",
+            "redis-cli GET session:42",
+            "lpass show github.com",
+            "sops -d secrets.enc.yaml",
+            "consul kv get config/app/region",
+            "etcdctl get /app/replicas",
+            "launchctl getenv PATH",
             "python3 -c 'import secrets; print(secrets.__file__)'",
         ] {
             assert!(!prints_a_secret(c), "{c}");
