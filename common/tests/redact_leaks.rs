@@ -2111,6 +2111,9 @@ fn the_output_of_a_command_that_prints_a_secret_is_redacted() {
         "sudo cat /run/secrets/db_password",
         "kubectl exec deploy/api -- printenv STRIPE_SECRET_KEY",
         "bundle exec rake secret",
+        "Write-Host $env:API_KEY",
+        "python3 -c 'import os; print(os.environ[\"OPENAI_API_KEY\"])'",
+        "node -e 'console.log(process.env.STRIPE_SECRET_KEY)'",
     ] {
         let text = format!(
             "{}\n{}\n{}\nthe value was {secret}\n",
@@ -2140,6 +2143,13 @@ fn the_output_of_a_command_that_prints_a_secret_is_redacted() {
     let out = red(&text);
     assert!(!contains(out.as_bytes(), secret), "{out}");
     assert!(!contains(out.as_bytes(), "db2:5432"), "{out}");
+    // What a lookup of an unset variable prints is no secret, and is not learned.
+    let unset = format!(
+        "{}\n{}\nreturns undefined when unset\n",
+        call("toolu_01E", "node -e 'console.log(process.env.API_KEY)'"),
+        result("toolu_01E", "undefined\n")
+    );
+    assert_eq!(red(&unset), unset);
     // The same result text after a command that reads no secret, or a result of more than one
     // word after one that does, stays.
     for (command, text) in [

@@ -120,8 +120,13 @@ fn printed_word(line: &str) -> Option<&str> {
         w = &w[1..w.len() - 1];
     }
     let rule = w.bytes().all(|b| matches!(b, b'-' | b'+' | b'|' | b'='));
+    // What a lookup of an unset variable prints (`undefined`, Python's `None`) is no secret,
+    // and learned it would be taken out of every later line.
+    let unset = ["undefined", "null", "none", "nil", "true", "false"]
+        .iter()
+        .any(|u| w.eq_ignore_ascii_case(u));
     let count = w.starts_with('(') && (w.ends_with(" row)") || w.ends_with(" rows)"));
-    (!rule && !count && !secret_env_name(w)).then_some(w)
+    (!rule && !count && !unset && !secret_env_name(w)).then_some(w)
 }
 
 /// Whether a shell command prints a secret: one of its commands reads one (a secret store's
@@ -161,6 +166,49 @@ pub(crate) fn prints_a_secret(command: &str) -> bool {
     }) || cuts_out_a_secret(&segments)
         || selects_a_secret(command)
         || looks_behind_a_name(command)
+        || prints_a_variable(command)
+}
+
+/// Whether a one-liner prints a secret variable's value itself: Python's
+/// `print(os.environ["API_KEY"])` (`os.getenv(…)`, `os.environ.get(…)`), Node's
+/// `console.log(process.env.API_KEY)`, Ruby's `puts ENV["API_KEY"]`, PowerShell's
+/// `[System.Environment]::GetEnvironmentVariable("API_KEY")`. The lookup must be what is
+/// printed: `print(len(os.environ["API_KEY"]))` prints a length.
+fn prints_a_variable(command: &str) -> bool {
+    const LOOKUPS: &[&str] = &[
+        "os.environ[",
+        "os.environ.get(",
+        "os.getenv(",
+        "environ[",
+        "getenv(",
+        "process.env.",
+        "process.env[",
+        "ENV[",
+        "ENV.fetch(",
+        "Deno.env.get(",
+        "Bun.env.",
+    ];
+    const PRINTS: &[&str] = &["print(", "console.log(", "puts ", "p ", "print ", "echo "];
+    let named = |rest: &str| {
+        let rest = rest.trim_start_matches(['"', '\'', '\\']);
+        let n = rest
+            .bytes()
+            .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+            .count();
+        n > 0 && secret_env_name(&rest[..n])
+    };
+    if let Some(at) = command.find("GetEnvironmentVariable(") {
+        return named(&command[at + "GetEnvironmentVariable(".len()..]);
+    }
+    PRINTS.iter().any(|p| {
+        command.match_indices(p).any(|(at, _)| {
+            let arg = command[at + p.len()..].trim_start();
+            LOOKUPS
+                .iter()
+                .find_map(|l| arg.strip_prefix(l))
+                .is_some_and(named)
+        })
+    })
 }
 
 /// `grep -oP '(?<=API_TOKEN=).*' .env`: a match that starts after a secret's name (the
@@ -290,8 +338,12 @@ fn filter_names_a_secret(words: &[&str]) -> bool {
     last.is_some_and(secret_env_name)
 }
 
-/// A variable's name in `$NAME`, `${NAME}`, `$env:NAME`.
+/// A variable's name in `$NAME`, `${NAME}`, `$env:NAME`, `%NAME%` (Windows' `cmd`).
 fn variable(word: &str) -> Option<&str> {
+    if let Some(name) = word.strip_prefix('%').and_then(|w| w.strip_suffix('%')) {
+        return (!name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+            .then_some(name);
+    }
     let name = word.strip_prefix('$')?;
     let name = name.strip_prefix("env:").unwrap_or(name);
     let name = name
@@ -314,12 +366,13 @@ fn names_a_secret(words: &[&str]) -> bool {
 /// Whether the command `words` (one of a line's commands, split at blanks) reads a secret.
 fn reads_a_secret(words: &[&str]) -> bool {
     // A command run through another: `sudo [-u USER]`, `bundle exec`, `poetry run`, `uv run`,
-    // `pipenv run`, and what follows `--` (`kubectl exec POD -- printenv API_KEY`).
+    // `pipenv run`, `cmd /c`, and what follows `--` (`kubectl exec POD -- printenv API_KEY`).
     let words = match words {
         ["sudo", "-u", _, rest @ ..]
         | ["sudo", rest @ ..]
         | ["bundle" | "pnpm", "exec", rest @ ..]
         | ["poetry" | "uv" | "pipenv", "run", rest @ ..]
+        | ["cmd" | "cmd.exe", "/c" | "/C", rest @ ..]
             if !rest.is_empty() =>
         {
             rest
@@ -338,7 +391,8 @@ fn reads_a_secret(words: &[&str]) -> bool {
     let flag = |f: &str| words.iter().any(|w| w.starts_with(f));
     match first {
         // `echo $API_KEY`, `printf '%s' "$DB_PASSWORD"`, `printenv GITHUB_TOKEN`.
-        "echo" | "printf" => words[1..]
+        "echo" | "printf" | "Write-Host" | "Write-Output" | "write-host" | "write-output" => words
+            [1..]
             .iter()
             .filter_map(|w| variable(w))
             .any(secret_env_name),
@@ -474,6 +528,13 @@ mod tests {
             "consul kv get secret/db/password",
             "etcdctl get /app/db_password --print-value-only",
             "launchctl getenv API_TOKEN",
+            "Write-Host $env:API_KEY",
+            "cmd /c echo %DB_PASSWORD%",
+            "[System.Environment]::GetEnvironmentVariable(\"API_KEY\", \"User\")",
+            "python -c \"import os; print(os.environ['API_KEY'])\"",
+            "python3 -c 'import os;print(os.getenv(\"OPENAI_API_KEY\"))'",
+            "node -e 'console.log(process.env.STRIPE_SECRET_KEY)'",
+            "ruby -e 'puts ENV[\"API_KEY\"]'",
         ] {
             assert!(prints_a_secret(c), "{c}");
         }
@@ -508,6 +569,10 @@ mod tests {
             "consul kv get config/app/region",
             "etcdctl get /app/replicas",
             "launchctl getenv PATH",
+            "python -c \"import os; print(len(os.environ['API_KEY']))\"",
+            "python -c \"import os; print(bool(os.getenv('API_KEY')))\"",
+            "node -e 'console.log(process.env.HOME)'",
+            "echo %PATH%",
             "python3 -c 'import secrets; print(secrets.__file__)'",
         ] {
             assert!(!prints_a_secret(c), "{c}");
