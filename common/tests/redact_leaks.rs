@@ -2114,6 +2114,8 @@ fn the_output_of_a_command_that_prints_a_secret_is_redacted() {
         "Write-Host $env:API_KEY",
         "python3 -c 'import os; print(os.environ[\"OPENAI_API_KEY\"])'",
         "node -e 'console.log(process.env.STRIPE_SECRET_KEY)'",
+        "docker compose exec app sh -c 'echo $API_KEY'",
+        "ssh -i ~/.ssh/deploy deploy@web 'cat /run/secrets/db_password'",
     ] {
         let text = format!(
             "{}\n{}\n{}\nthe value was {secret}\n",

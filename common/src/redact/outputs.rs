@@ -363,27 +363,54 @@ fn names_a_secret(words: &[&str]) -> bool {
     })
 }
 
-/// Whether the command `words` (one of a line's commands, split at blanks) reads a secret.
-fn reads_a_secret(words: &[&str]) -> bool {
-    // A command run through another: `sudo [-u USER]`, `bundle exec`, `poetry run`, `uv run`,
-    // `pipenv run`, `cmd /c`, and what follows `--` (`kubectl exec POD -- printenv API_KEY`).
-    let words = match words {
+/// The command that `words` runs through another, if it does: `sudo [-u USER]`, `bundle exec`,
+/// `poetry run`, `uv run`, `pipenv run`, `cmd /c`, `sh -c`, `docker exec [FLAGS] CONTAINER`,
+/// `docker compose exec [FLAGS] SERVICE`, `ssh [FLAGS] HOST`, and what follows `--` in
+/// `kubectl exec POD -- …`.
+fn inner_command<'a>(words: &'a [&'a str]) -> Option<&'a [&'a str]> {
+    /// What follows the flags and the container or host at `words[0]..`; `valued` are the
+    /// flags that take a value.
+    fn after_target<'a>(words: &'a [&'a str], valued: &[&str]) -> Option<&'a [&'a str]> {
+        let mut i = 0;
+        while i < words.len() && words[i].starts_with('-') {
+            i += 1 + usize::from(valued.contains(&words[i]));
+        }
+        words.get(i + 1..)
+    }
+    const DOCKER: &[&str] = &[
+        "-e",
+        "--env",
+        "--env-file",
+        "-u",
+        "--user",
+        "-w",
+        "--workdir",
+    ];
+    const SSH: &[&str] = &["-i", "-p", "-l", "-o", "-F", "-J", "-L", "-R", "-D"];
+    let rest = match words {
         ["sudo", "-u", _, rest @ ..]
         | ["sudo", rest @ ..]
         | ["bundle" | "pnpm", "exec", rest @ ..]
         | ["poetry" | "uv" | "pipenv", "run", rest @ ..]
         | ["cmd" | "cmd.exe", "/c" | "/C", rest @ ..]
-            if !rest.is_empty() =>
-        {
-            rest
-        }
-        _ => match words.iter().position(|w| *w == "--") {
-            Some(i) if i + 1 < words.len() && matches!(words[0], "kubectl" | "oc") => {
-                &words[i + 1..]
-            }
-            _ => words,
-        },
+        | ["sh" | "bash" | "zsh", "-c" | "-lc", rest @ ..] => rest,
+        ["docker" | "podman", "exec", rest @ ..]
+        | ["docker", "compose", "exec", rest @ ..]
+        | ["docker-compose", "exec", rest @ ..] => after_target(rest, DOCKER)?,
+        ["ssh", rest @ ..] => after_target(rest, SSH)?,
+        ["kubectl" | "oc", ..] => &words[words.iter().position(|w| *w == "--")? + 1..],
+        _ => return None,
     };
+    (!rest.is_empty()).then_some(rest)
+}
+
+/// Whether the command `words` (one of a line's commands, split at blanks) reads a secret.
+fn reads_a_secret(words: &[&str]) -> bool {
+    if let Some(inner) = inner_command(words)
+        && reads_a_secret(inner)
+    {
+        return true;
+    }
     let Some(&first) = words.first() else {
         return false;
     };
@@ -535,6 +562,9 @@ mod tests {
             "python3 -c 'import os;print(os.getenv(\"OPENAI_API_KEY\"))'",
             "node -e 'console.log(process.env.STRIPE_SECRET_KEY)'",
             "ruby -e 'puts ENV[\"API_KEY\"]'",
+            "docker compose exec app sh -c 'echo $API_KEY'",
+            "docker exec -it -u root db printenv POSTGRES_PASSWORD",
+            "ssh -i ~/.ssh/id deploy@web 'cat /run/secrets/db_password'",
         ] {
             assert!(prints_a_secret(c), "{c}");
         }
@@ -573,6 +603,8 @@ mod tests {
             "python -c \"import os; print(bool(os.getenv('API_KEY')))\"",
             "node -e 'console.log(process.env.HOME)'",
             "echo %PATH%",
+            "docker exec -it db printenv HOME",
+            "ssh web 'echo $HOSTNAME'",
             "python3 -c 'import secrets; print(secrets.__file__)'",
         ] {
             assert!(!prints_a_secret(c), "{c}");
