@@ -2145,6 +2145,22 @@ fn the_output_of_a_command_that_prints_a_secret_is_redacted() {
     let out = red(&text);
     assert!(!contains(out.as_bytes(), secret), "{out}");
     assert!(!contains(out.as_bytes(), "db2:5432"), "{out}");
+    // A secret whose text names a secret is still one: only a line that is a name the command
+    // gave (a column's heading, a key before its value) is taken off a result.
+    for value in [
+        "SuperSecretPassword123",
+        "my_token_value_x9",
+        "api_key_prod_123",
+        "MY_SECRET_TOKEN",
+    ] {
+        let text = format!(
+            "{}\n{}\nthen {value}\n",
+            call("toolu_01F", "echo $DB_PASSWORD"),
+            result("toolu_01F", &format!("{value}\n"))
+        );
+        let out = red(&text);
+        assert!(!out.contains(value), "{out}");
+    }
     // What a lookup of an unset variable prints is no secret, and is not learned.
     let unset = format!(
         "{}\n{}\nreturns undefined when unset\n",

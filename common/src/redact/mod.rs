@@ -112,7 +112,7 @@ pub struct Redactor {
     services: prefilter::NameMemo,
     /// Claude Code's Bash calls whose commands print a secret, by id, until their results come
     /// (see [`outputs`]).
-    calls: Vec<String>,
+    calls: Vec<outputs::Call>,
 }
 
 impl fmt::Debug for Redactor {

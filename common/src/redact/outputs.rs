@@ -25,9 +25,19 @@ mod commands;
 /// before the next turn, so a few are in flight at most.
 const MAX_CALLS: usize = 32;
 
-/// The ids of the Bash tool calls in `line` (an assistant line of stream-json) whose commands
-/// print a secret, added to `calls`; whether one was.
-pub(crate) fn secret_calls(line: &[u8], calls: &mut Vec<String>) -> bool {
+/// A Bash call whose command prints a secret, remembered until its result comes.
+#[derive(Debug)]
+pub(crate) struct Call {
+    id: String,
+    /// The command's words that name a secret (`api_key` in `psql -c "select api_key from
+    /// …"`, `requirepass`): a result's line that is one of them heads or keys the value, and is
+    /// none itself.
+    named: Vec<String>,
+}
+
+/// The Bash tool calls in `line` (an assistant line of stream-json) whose commands print a
+/// secret, added to `calls`; whether one was.
+pub(crate) fn secret_calls(line: &[u8], calls: &mut Vec<Call>) -> bool {
     if memchr::memmem::find(line, b"\"tool_use\"").is_none()
         || memchr::memmem::find(line, b"\"Bash\"").is_none()
     {
@@ -47,12 +57,20 @@ pub(crate) fn secret_calls(line: &[u8], calls: &mut Vec<String>) -> bool {
         if let (true, Some(command), Some(id)) =
             (call, command, b.get("id").and_then(Value::as_str))
             && prints_a_secret(command)
-            && !calls.iter().any(|c| c == id)
+            && !calls.iter().any(|c| c.id == id)
         {
             if calls.len() == MAX_CALLS {
                 calls.remove(0);
             }
-            calls.push(id.to_string());
+            let named = command
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                .filter(|w| !w.is_empty() && secret_env_name(w))
+                .map(str::to_string)
+                .collect();
+            calls.push(Call {
+                id: id.to_string(),
+                named,
+            });
             added = true;
         }
     }
@@ -62,14 +80,14 @@ pub(crate) fn secret_calls(line: &[u8], calls: &mut Vec<String>) -> bool {
 /// The secrets a remembered call printed, if `line` (a user line of stream-json) holds its
 /// result and each of that result's lines is one word (`cat ~/.pgpass` with two entries); the
 /// call is forgotten either way.
-pub(crate) fn secret_result(line: &[u8], calls: &mut Vec<String>) -> Vec<String> {
+pub(crate) fn secret_result(line: &[u8], calls: &mut Vec<Call>) -> Vec<String> {
     one_word_lines(line, calls).unwrap_or_default()
 }
 
 /// Most lines of a result taken for secrets, one a line.
 const MAX_LINES: usize = 16;
 
-fn one_word_lines(line: &[u8], calls: &mut Vec<String>) -> Option<Vec<String>> {
+fn one_word_lines(line: &[u8], calls: &mut Vec<Call>) -> Option<Vec<String>> {
     const ID: &[u8] = b"\"tool_use_id\"";
     let key = memchr::memmem::find(line, ID)? + ID.len();
     let colon = key + line[key..].iter().position(|b| !b.is_ascii_whitespace())?;
@@ -85,8 +103,8 @@ fn one_word_lines(line: &[u8], calls: &mut Vec<String>) -> Option<Vec<String>> {
     let at = open + 1;
     let end = at + memchr::memchr(b'"', &line[at..])?;
     let id = std::str::from_utf8(&line[at..end]).ok()?;
-    let i = calls.iter().position(|c| c == id)?;
-    calls.remove(i);
+    let i = calls.iter().position(|c| c.id == id)?;
+    let call = calls.remove(i);
     let v: Value = serde_json::from_slice(line.trim_ascii()).ok()?;
     let blocks = v.pointer("/message/content")?.as_array()?;
     let result = blocks
@@ -100,7 +118,11 @@ fn one_word_lines(line: &[u8], calls: &mut Vec<String>) -> Option<Vec<String>> {
             .collect(),
         _ => return None,
     };
-    let words: Vec<&str> = text.lines().filter_map(printed_word).collect();
+    let words: Vec<&str> = text
+        .lines()
+        .filter_map(printed_word)
+        .filter(|w| !call.named.iter().any(|n| n.eq_ignore_ascii_case(w)))
+        .collect();
     let one_word = |w: &&str| (4..=4096).contains(&w.len()) && !w.chars().any(char::is_whitespace);
     (!words.is_empty() && words.len() <= MAX_LINES && words.iter().all(one_word))
         .then(|| words.into_iter().map(String::from).collect())
@@ -108,9 +130,9 @@ fn one_word_lines(line: &[u8], calls: &mut Vec<String>) -> Option<Vec<String>> {
 
 /// A result's line as the word it may print: trimmed, Redis' `1) ` and a table's `|` borders
 /// taken off, a JSON string's quotes (`jq` without `-r`) too; `None` for what only frames the
-/// value: a blank line, a table's rule (`------+---`), a row count (`(1 row)`), or a column's or
-/// key's name that is a secret's (`api_key` heading its column, `requirepass` before its
-/// value).
+/// value: a blank line, a table's rule (`------+---`), a row count (`(1 row)`), what an unset
+/// variable's lookup prints. (A column's or key's name the command gave is taken off by the
+/// caller.)
 fn printed_word(line: &str) -> Option<&str> {
     let mut w = line.trim();
     if let Some((n, rest)) = w.split_once(") ")
@@ -132,5 +154,5 @@ fn printed_word(line: &str) -> Option<&str> {
         .iter()
         .any(|u| w.eq_ignore_ascii_case(u));
     let count = w.starts_with('(') && (w.ends_with(" row)") || w.ends_with(" rows)"));
-    (!rule && !count && !unset && !secret_env_name(w)).then_some(w)
+    (!rule && !count && !unset).then_some(w)
 }
