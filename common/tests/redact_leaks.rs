@@ -4654,3 +4654,22 @@ fn openrouter_keys_are_redacted() {
         assert!(!out.contains("0f3c2b1a9d8e7f6a5b4c"), "{line}\n   -> {out}");
     }
 }
+
+/// FTP's password as a client's trace shows it (`curl -v ftp://…`: `> PASS …`; `ftp -d`:
+/// `---> PASS …`) is redacted; Jest's verdicts (` PASS  src/app.test.js`), whose path was taken
+/// for a printed table's value after the name `PASS` and learned, stay.
+#[test]
+fn ftp_passwords_in_a_trace_and_jest_verdicts() {
+    each_redacted(&[
+        "> PASS @@".to_string(),
+        "---> PASS @@".to_string(),
+        tool_result("> USER bob\n> PASS @@\n< 230 Login successful.\n"),
+    ]);
+    let jest = " PASS  src/app.test.js (5.2 s)\n PASS  src/utils/format.test.ts\n FAIL  src/api.test.js\n\
+                Tests:       12 passed, 12 total\nsee src/app.test.js\n";
+    assert_eq!(red(jest), jest);
+    let colored = "\u{1b}[42m\u{1b}[30m PASS \u{1b}[39m\u{1b}[49m src/app.test.js\n";
+    assert_eq!(red(colored), colored);
+    let wrapped = tool_result(jest);
+    assert_eq!(red(&wrapped), wrapped);
+}

@@ -388,6 +388,17 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         if let Some(f) = code::after_name(named) {
             return Some(f);
         }
+        // FTP's `PASS` as a client's trace shows what it sends: `> PASS …` (`curl -v`), `--->
+        // PASS …` (`ftp -d`, lftp's debug).
+        // Any other `PASS` with no operator is a test runner's verdict: Jest's ` PASS
+        // src/app.test.js`, whose path was taken for a table's value and learned.
+        if name == b"PASS" {
+            let before = &line[line_start(line, s)..s];
+            if q > e && q < line.len() && (before == b"> " || before == b"---> ") {
+                return value_run(line, s, q, Strength::Strong, &lname);
+            }
+            return None;
+        }
         // A printed table: `api_key            VALUE` (`vault kv get`), `| password | VALUE |`.
         if let Some(f) = table_row(named) {
             return Some(f);
