@@ -266,7 +266,8 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         // reference that is used to … ``), a word of letters and more words; and a Markdown
         // link's reference (`` [`TokenStream`]: https://… ``).
         // (Read at most `NAME_REACH` bytes on: every hit of a scanned line asks.)
-        let v = blanks(line, p + 1);
+        // (The span may end the line: nothing after it to read.)
+        let v = blanks(line, (p + 1).min(line.len()));
         let reach = line.len().min(v + NAME_REACH);
         let word = line[v..reach]
             .iter()
