@@ -2251,6 +2251,7 @@ fn the_output_of_a_command_that_extracts_a_secret_by_its_name_is_redacted() {
         ("consul kv get secret/db/password", &bare),
         ("launchctl getenv API_TOKEN", &bare),
         ("kubectl view-secret db password", &bare),
+        ("cloudflared tunnel token my-tunnel", &bare),
     ] {
         let text = lines(command, text);
         for cut in [text.len(), 64, 7] {
