@@ -8,7 +8,8 @@
 //! (`smtp.login(user, "…")`) and PowerShell's `ConvertTo-SecureString "…" -AsPlainText`; a
 //! tuple assigned literals (`user, password = "admin", "…"`). And code that names a secret
 //! without one: a variable assigned to a member, a subscript or a tuple, an f-string's field,
-//! a parameter's documentation.
+//! a parameter's documentation, a declaration given another name, a Rust match arm's label, a
+//! generic type (the syntax of Go's, Rust's and other declarations read here).
 
 use super::names::Strength;
 use super::{Found, Named, blanks, line_start, quoted_or_word, run_end, value};
@@ -452,11 +453,17 @@ pub(super) fn tuple(line: &[u8], s: usize) -> bool {
 /// random, `e3b0c442…`).
 pub(super) fn variable(line: &[u8], v: usize) -> bool {
     let w = &line[v..];
+    name_len(w).is_some_and(|n| !w[..n].iter().any(u8::is_ascii_digit))
+}
+
+/// The length of the name or path of names that `w` starts with (letters, digits, `_` and
+/// `.`, no digit first), if it starts with one.
+fn name_len(w: &[u8]) -> Option<usize> {
     let n = w
         .iter()
         .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b == b'.')
         .count();
-    n > 0 && (w[0].is_ascii_alphabetic() || w[0] == b'_') && !w[..n].iter().any(u8::is_ascii_digit)
+    (n > 0 && (w[0].is_ascii_alphabetic() || w[0] == b'_')).then_some(n)
 }
 
 /// Whether an identifier or a path of them starts at `v` and ends the expression there
@@ -464,14 +471,10 @@ pub(super) fn variable(line: &[u8], v: usize) -> bool {
 /// digit first, then the line's end, a blank, `;`, `,` or `?`.
 pub(super) fn identifier(line: &[u8], v: usize) -> bool {
     let w = &line[v..];
-    let n = w
-        .iter()
-        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b == b'.')
-        .count();
-    n > 0
-        && (w[0].is_ascii_alphabetic() || w[0] == b'_')
-        && w.get(n)
+    name_len(w).is_some_and(|n| {
+        w.get(n)
             .is_none_or(|b| b.is_ascii_whitespace() || matches!(b, b';' | b',' | b'?' | b'\\'))
+    })
 }
 
 /// The place of the name at `s` in a tuple being assigned (`a, b, NAME = …`: 2).
@@ -517,4 +520,74 @@ pub(super) fn documents_a_parameter(line: &[u8], s: usize) -> bool {
         memchr::memmem::rfind(window, tag)
             .is_some_and(|p| super::shell::words(&window[p + tag.len()..]).count() <= 1)
     })
+}
+
+/// Whether the name at `s` is declared by Go's `var` or `const` (the line's first word).
+pub(super) fn go_declaration(line: &[u8], s: usize) -> bool {
+    let before = line[line_start(line, s)..s].trim_ascii();
+    before == b"var" || before == b"const"
+}
+
+/// Whether the name at `s` (`name`) is a pattern of a Rust match arm: a path's last segment
+/// (`Self::ClientSecret`, `Error::PwdTooLong`) or a variant of two words or more in CamelCase
+/// (`DerivedSecret`).
+pub(super) fn match_arm(line: &[u8], s: usize, name: &[u8]) -> bool {
+    let path = s >= 2 && &line[s - 2..s] == b"::";
+    // Two words at least: a capitalised word alone (`Password => '…'`) may be a Perl key.
+    let camel = name.first().is_some_and(u8::is_ascii_uppercase)
+        && name.iter().all(u8::is_ascii_alphanumeric)
+        && name
+            .windows(2)
+            .any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase());
+    path || camel
+}
+
+/// Whether `name` (capitalised) may be a generic type's: letters (`Cell`, `std::vec::Vec`), or
+/// words in CamelCase with digits (`TlsVecU16`; not `Hunter2`).
+pub(super) fn type_name(name: &[u8]) -> bool {
+    let humps = name
+        .windows(2)
+        .filter(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
+        .count();
+    name.iter()
+        .all(|b| b.is_ascii_alphabetic() || matches!(b, b'_' | b':'))
+        || humps >= 2 && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+}
+
+/// Whether a generic type's parameters start at `at` (its `<`): names of types (a letter, `_`,
+/// `&`, `'` or `[` first), nested brackets closed, and then the code goes on (`,`, `)`, `;`,
+/// `>`, `=`, a blank or the line's end). `Secr3t<9>x`, `Hunter2<x` are none.
+pub(super) fn type_parameters(line: &[u8], at: usize) -> bool {
+    const REACH: usize = 128;
+    if !line
+        .get(at + 1)
+        .is_some_and(|b| b.is_ascii_alphabetic() || matches!(b, b'_' | b'&' | b'\'' | b'['))
+    {
+        return false;
+    }
+    let mut depth = 0usize;
+    for (i, &b) in line[at..line.len().min(at + REACH)].iter().enumerate() {
+        match b {
+            b'<' => depth += 1,
+            b'>' => {
+                depth -= 1;
+                if depth == 0 {
+                    return line.get(at + i + 1).is_none_or(|n| {
+                        n.is_ascii_whitespace() || matches!(n, b',' | b')' | b';' | b'>' | b'=')
+                    });
+                }
+            }
+            b if b.is_ascii_alphanumeric() || b" _:&',[]".contains(&b) => {}
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// Whether the name at `s` is declared by the words before it on its line: `let`, `let mut`,
+/// `const`, `var`, `val` (Rust, JavaScript, Go, Kotlin, Swift), exported or not.
+pub(super) fn declared(line: &[u8], s: usize) -> bool {
+    let before = line[line_start(line, s)..s].trim_ascii();
+    let before = before.strip_prefix(b"export ").unwrap_or(before);
+    matches!(before, b"let" | b"let mut" | b"const" | b"var" | b"val")
 }

@@ -350,7 +350,7 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     // A match arm in Rust (`Self::ClientSecret => "client_secret"`, `ServerTrafficSecret =>
     // b"s ap traffic"`): an enum's variant, named in CamelCase or by its path, mapped to its
     // label. (Perl's and PHP's `password => '…'` and Ruby's `:password => …` name a key.)
-    if op == 2 && &line[q..q + 2] == b"=>" && match_arm(line, s, name) {
+    if op == 2 && &line[q..q + 2] == b"=>" && code::match_arm(line, s, name) {
         return None;
     }
     if op == 0 {
@@ -423,7 +423,7 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         // Go's typed declaration: `var apiKey string = "…"`, `const token string = "…"`
         // (`var apiKey string = os.Getenv("API_KEY")` is no literal).
         if spaced
-            && go_declaration(line, s)
+            && code::go_declaration(line, s)
             && let Some((w, true)) = code::annotated(line, q)
         {
             let (a, b) = code::quoted_word(line, w)?;
@@ -583,7 +583,7 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         && line[q] == b'='
         && op == 1
         && line.get(q + 1) == Some(&b' ')
-        && declared(line, s)
+        && code::declared(line, s)
         && code::identifier(line, v)
     {
         return None;
@@ -629,8 +629,8 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if quote.is_none()
         && line.get(end) == Some(&b'<')
         && line.get(v).is_some_and(u8::is_ascii_uppercase)
-        && type_name(&line[v..end])
-        && type_parameters(line, end)
+        && code::type_name(&line[v..end])
+        && code::type_parameters(line, end)
     {
         return None;
     }
@@ -763,76 +763,6 @@ fn value(
         end: v + trimmed.len(),
         list: None,
     })
-}
-
-/// Whether the name at `s` is declared by Go's `var` or `const` (the line's first word).
-fn go_declaration(line: &[u8], s: usize) -> bool {
-    let before = line[line_start(line, s)..s].trim_ascii();
-    before == b"var" || before == b"const"
-}
-
-/// Whether the name at `s` (`name`) is a pattern of a Rust match arm: a path's last segment
-/// (`Self::ClientSecret`, `Error::PwdTooLong`) or a variant of two words or more in CamelCase
-/// (`DerivedSecret`).
-fn match_arm(line: &[u8], s: usize, name: &[u8]) -> bool {
-    let path = s >= 2 && &line[s - 2..s] == b"::";
-    // Two words at least: a capitalised word alone (`Password => '…'`) may be a Perl key.
-    let camel = name.first().is_some_and(u8::is_ascii_uppercase)
-        && name.iter().all(u8::is_ascii_alphanumeric)
-        && name
-            .windows(2)
-            .any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase());
-    path || camel
-}
-
-/// Whether `name` (capitalised) may be a generic type's: letters (`Cell`, `std::vec::Vec`), or
-/// words in CamelCase with digits (`TlsVecU16`; not `Hunter2`).
-fn type_name(name: &[u8]) -> bool {
-    let humps = name
-        .windows(2)
-        .filter(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
-        .count();
-    name.iter()
-        .all(|b| b.is_ascii_alphabetic() || matches!(b, b'_' | b':'))
-        || humps >= 2 && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
-}
-
-/// Whether a generic type's parameters start at `at` (its `<`): names of types (a letter, `_`,
-/// `&`, `'` or `[` first), nested brackets closed, and then the code goes on (`,`, `)`, `;`,
-/// `>`, `=`, a blank or the line's end). `Secr3t<9>x`, `Hunter2<x` are none.
-fn type_parameters(line: &[u8], at: usize) -> bool {
-    const REACH: usize = 128;
-    if !line
-        .get(at + 1)
-        .is_some_and(|b| b.is_ascii_alphabetic() || matches!(b, b'_' | b'&' | b'\'' | b'['))
-    {
-        return false;
-    }
-    let mut depth = 0usize;
-    for (i, &b) in line[at..line.len().min(at + REACH)].iter().enumerate() {
-        match b {
-            b'<' => depth += 1,
-            b'>' => {
-                depth -= 1;
-                if depth == 0 {
-                    return line.get(at + i + 1).is_none_or(|n| {
-                        n.is_ascii_whitespace() || matches!(n, b',' | b')' | b';' | b'>' | b'=')
-                    });
-                }
-            }
-            b if b.is_ascii_alphanumeric() || b" _:&',[]".contains(&b) => {}
-            _ => return false,
-        }
-    }
-    false
-}
-
-/// Whether the name at `s` is declared by the words before it on its line: `let`, `let mut`,
-/// `const`, `var`, `val` (Rust, JavaScript, Go, Kotlin, Swift), exported or not.
-fn declared(line: &[u8], s: usize) -> bool {
-    let before = line[line_start(line, s)..s].trim_ascii();
-    let before = before.strip_prefix(b"export ").unwrap_or(before);
-    matches!(before, b"let" | b"let mut" | b"const" | b"var" | b"val")
 }
 
 #[cfg(test)]
