@@ -427,13 +427,20 @@ test('phone: a session run with its prompt box and Stop, which stops it after a 
   await stopGateway(gw);
 });
 
-test('a run shows how long retention keeps it, and a person pins it', async () => {
-  const dir = mkdtempSync(join(work, 'retention-'));
+/** A gateway that keeps failed runs 30 days, a signed-in page, and a run named `name` that
+ *  has failed (its runner done). */
+async function failedRunKept30Days(prefix, name) {
+  const dir = mkdtempSync(join(work, prefix));
   const gw = await startGateway(dir, 0, { GATEWAY_RETENTION: '90d', GATEWAY_RETENTION_FAILED: '30d' });
   const { context, page, problems } = await newPage({ viewport: { width: 1280, height: 800 } });
   await signIn(page, gw.url);
-  const run = await createRunInPage(page, { name: 'a failing build', cwd: dir });
+  const run = await createRunInPage(page, { name, cwd: dir });
   await startRunner(gw, run, script(join(dir, 'c'), 'echo building; exit 2\n')).done;
+  return { gw, context, page, problems, run };
+}
+
+test('a run shows how long retention keeps it, and a person pins it', async () => {
+  const { gw, context, page, problems, run } = await failedRunKept30Days('retention-', 'a failing build');
   await page.click('.run-row:has-text("a failing build")');
   const kept = '.run-view:not([hidden]) .m-kept dd';
   await page.waitForSelector(`${kept}:has-text("30 days after it ended")`);
@@ -458,12 +465,7 @@ test('a read of the run answered before a pin and handed to the page after it do
   // the page only once the pin's answer is in: as fresh by its events as the pin's answer, it
   // must not show the run unpinned again (nothing would correct it: an ended run sends no more
   // events).
-  const dir = mkdtempSync(join(work, 'pin-race-'));
-  const gw = await startGateway(dir, 0, { GATEWAY_RETENTION: '90d', GATEWAY_RETENTION_FAILED: '30d' });
-  const { context, page, problems } = await newPage({ viewport: { width: 1280, height: 800 } });
-  await signIn(page, gw.url);
-  const run = await createRunInPage(page, { name: 'a pinned build', cwd: dir });
-  await startRunner(gw, run, script(join(dir, 'c'), 'echo building; exit 2\n')).done;
+  const { gw, context, page, problems, run } = await failedRunKept30Days('pin-race-', 'a pinned build');
   let release;
   const pinned = new Promise((ok) => (release = ok));
   const held = [];
