@@ -1194,6 +1194,37 @@ fn sentences_and_tools_that_print_no_password_stay_intact() {
     }
 }
 
+/// A password a tool prints alone on a line of its own after a sentence that announces it:
+/// Jenkins' first start (`Please use the following password to proceed to installation:`, a
+/// blank line, the password), as a terminal shows it and inside a tool's output in Claude's
+/// stream-json, where the lines are one JSON string.
+#[test]
+fn a_password_alone_after_the_sentence_that_announces_it_is_redacted() {
+    let jenkins = "Jenkins initial setup is required. An admin user has been created and a password generated.\n\
+                   Please use the following password to proceed to installation:\n\
+                   \n\
+                   @@\n\
+                   \n\
+                   This may also be found at: /var/jenkins_home/secrets/initialAdminPassword";
+    let cases = [
+        jenkins.to_string(),
+        tool_result(jenkins),
+        tool_result("Your new password is:\n@@\ndone"),
+        tool_result("Generated root password:\n    @@\n"),
+        tool_result("A password was generated for you:\n\n@@"),
+    ];
+    each_redacted_as(&cases, |_| "4f1c0d2e3a5b4c6d8e9f0a1b2c3d4e5f".to_string());
+    for kept in [
+        "Please use the following password to proceed to installation:\n\nsee the log",
+        "Enter password for admin:\n\nLogin succeeded",
+        "Your new password is:\nhidden",
+    ] {
+        assert_eq!(red(kept), kept);
+        let line = tool_result(kept);
+        assert_eq!(red(&line), line);
+    }
+}
+
 /// A secret given to a builder's method named for it (`.password("…")`, sqlx, JDBC and HTTP
 /// clients' builders), HTTPie's `-a USER:VALUE`, and a value piped by `echo` into a command
 /// that stores a secret under a name (`docker secret create`, `wrangler secret put`, `vercel

@@ -516,10 +516,12 @@ impl Redactor {
                     };
                     let Some((va, vb)) = context::value_line(&seg[..n], strength, how) else {
                         // (A `"Type": "SecureString",` member between a name and its value,
-                        // once.)
-                        if how == context::NextLine::ValueMember
-                            && given.is_empty()
+                        // once; a blank line before a word alone, once.)
+                        if (how == context::NextLine::ValueMember
                             && context::type_member(&seg[..n])
+                            || how == context::NextLine::Alone
+                                && seg[..n].iter().all(u8::is_ascii_whitespace))
+                            && given.is_empty()
                         {
                             given.push((off, n, None));
                             off += n;

@@ -294,8 +294,9 @@ pub(crate) enum NextLine {
 /// Words of a prompt that asks for a password rather than gives one.
 const PROMPT_WORDS: &[&[u8]] = &[b"enter", b"re-enter", b"retype", b"confirm", b"type"];
 
-/// A sentence that names a password in its first three words and ends its line with a colon:
-/// the name's place in it.
+/// A sentence that names a password in its first three words, or after `following` or
+/// `generated` in its first six (Jenkins' `Please use the following password to proceed to
+/// installation:`), and ends its line with a colon: the name's place in it.
 fn sentence_ending_in_colon(line: &[u8]) -> Option<(usize, usize)> {
     let t = line.trim_ascii();
     let body = t.strip_suffix(b":")?;
@@ -304,15 +305,54 @@ fn sentence_ending_in_colon(line: &[u8]) -> Option<(usize, usize)> {
         return None;
     }
     let mut at = 0;
+    let mut announced = false;
     for (i, w) in body.split(|&b| b == b' ').enumerate() {
         let lw = w.to_ascii_lowercase();
         if eq_any(&lw, PROMPT_WORDS) {
             return None;
         }
-        if i < 3 && matches!(lw.as_slice(), b"password" | b"passphrase") {
+        if (i < 3 || i < 6 && announced) && matches!(lw.as_slice(), b"password" | b"passphrase") {
             return Some((lead + at, lead + at + w.len()));
         }
+        announced = matches!(lw.as_slice(), b"following" | b"generated");
         at += w.len() + 1;
+    }
+    None
+}
+
+/// In a view of a tool's output, where escaped line breaks read as breaks: a sentence that
+/// names a password at `s` and ends its line with a colon (see [`sentence_ending_in_colon`]),
+/// then one word alone on the next line, or on the one after a blank line (Jenkins' first
+/// start): the word's range, judged as [`NextLine::Alone`] judges it.
+pub(crate) fn alone_after_sentence(line: &[u8], s: usize) -> Option<(usize, usize)> {
+    let from = super::line_start(line, s);
+    let end = from
+        + line[from..]
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')?;
+    let (a, _) = sentence_ending_in_colon(&line[from..end])?;
+    if from + a != s {
+        return None;
+    }
+    let mut next = end;
+    for _ in 0..2 {
+        // Past this line's break (`\r\n` as one).
+        next += 1 + usize::from(line[next] == b'\r' && line.get(next + 1) == Some(&b'\n'));
+        // To the next break, or to the end of the JSON string that holds the output.
+        let stop = next
+            + line[next..]
+                .iter()
+                .position(|&b| matches!(b, b'\n' | b'\r' | b'"'))
+                .unwrap_or(line.len() - next);
+        if line[next..stop].iter().all(|&b| b == b' ' || b == b'\t') {
+            if stop == line.len() || line[stop] == b'"' {
+                return None;
+            }
+            next = stop;
+            continue; // one blank line between
+        }
+        let (v, e) = value_line(&line[next..stop], Strength::Weak, NextLine::Alone)?;
+        return Some((next + v, next + e));
     }
     None
 }

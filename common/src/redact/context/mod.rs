@@ -32,7 +32,10 @@ mod values;
 
 pub(crate) use clients::next_password_flag;
 use data::beside;
-pub(crate) use data::{NextLine, name_given_as_data, type_member, url_key, url_key_at, value_line};
+pub(crate) use data::{
+    NextLine, alone_after_sentence, name_given_as_data, type_member, url_key, url_key_at,
+    value_line,
+};
 use exemptions::{dockerfile_env, in_arn, is_file_name, resource_type};
 pub(crate) use lists::{changed_to, next_in_list};
 pub(crate) use literals::{creds_flag, dash_password_name, positional_call, short_password_flag};

@@ -33,6 +33,14 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
     {
         return Some(Some(f));
     }
+    // The same sentence ending its line in a view of a tool's output, its value alone on the
+    // next line (the raw stream's lines are read in `Redactor::lines`).
+    if strength == Strength::Strong
+        && let Some((v, end)) = super::alone_after_sentence(line, s)
+        && let Some(f) = value(line, s, v, end, Strength::Weak, lname, true)
+    {
+        return Some(Some(f));
+    }
     // Logs and prose: `Using API key …`, `Using token … for auth`, `connecting with password
     // …`, `I'll use the password …`: `using`, `use` or `with` before the name (an article
     // between), the next word its value, judged as after a weak name (`using token
