@@ -2221,6 +2221,32 @@ fn the_output_of_a_command_that_prints_a_secret_is_redacted() {
     }
 }
 
+/// A Go MySQL DSN (`USER:VALUE@tcp(HOST)/DB`, `@unix(SOCKET)`) on a line that names no secret
+/// and no `mysql`: goose's `GOOSE_DBSTRING`, a `DATABASE_URL`, a config's `connStr:`. A
+/// password too short for a run, or cut by a `$` or `!` before the `@tcp(`, went out.
+#[test]
+fn a_go_mysql_dsn_on_a_line_that_names_no_secret_is_redacted() {
+    let cases = with_stream_json(
+        &[
+            "GOOSE_DBSTRING=\"app:@@@tcp(db:3306)/app\"",
+            "DATABASE_URL=app:@@@tcp(db:3306)/app?parseTime=true",
+            "export X= app:@@@tcp(",
+            "connStr: app:@@@unix(/var/run/mysqld/mysqld.sock)/app",
+        ],
+        &['"'],
+        |c| format!("$ env\n{c}\n"),
+    );
+    // A short password, one cut by `!`, a run cut by `$` before the `@`.
+    let values = ["S3cr3t!x", "Zq8wLmN3pX!x", "vG7TiVX2fNbI8fZ3DHCht6d$U9S"];
+    each_redacted_as(&cases, |i| values[i % values.len()].to_string());
+    each_kept(&[
+        "db, err := sql.Open(\"mysql\", \"user:password@tcp(127.0.0.1:3306)/hello\")",
+        "  dsn: \"user:password@tcp(127.0.0.1:3306)/dbname\"",
+        "npm WARN deprecated foo@2.0.3: use @npmcli/fs instead",
+        "git@tcp(x)",
+    ]);
+}
+
 /// A command that takes a secret's value out of where it is stored, by its name: a pipeline that
 /// cuts it out of its `NAME=VALUE` line (`grep DB_PASSWORD .env | cut -d= -f2`), a `jq` or `yq`
 /// filter whose last key names one (`curl … | jq -r .access_token`), a database query selecting

@@ -76,7 +76,18 @@ fn escape_at(buf: &[u8], i: usize) -> Option<u8> {
     Some(h << 4 | l)
 }
 
-/// The first percent escape in `hay`: evidence that the line needs its decoded view matched.
+/// The first percent escape in `hay` (evidence that the line needs its decoded view matched),
+/// or the first `@tcp(` or `@unix(` of a Go MySQL DSN (`USER:VALUE@tcp(HOST)/DB`), whose
+/// password may make no run and whose line may name no secret (`GOOSE_DBSTRING=…`): one pass
+/// looks for both bytes.
+pub(crate) fn next_escape_or_dsn(hay: &[u8]) -> Option<usize> {
+    memchr::memchr2_iter(b'%', b'@', hay).find(|&p| match hay[p] {
+        b'%' => escape_at(hay, p).is_some(),
+        _ => hay[p + 1..].starts_with(b"tcp(") || hay[p + 1..].starts_with(b"unix("),
+    })
+}
+
+/// The first percent escape in `hay`.
 pub(crate) fn next_escape(hay: &[u8]) -> Option<usize> {
     let mut at = 0;
     while let Some(p) = memchr::memchr(b'%', &hay[at..]) {
