@@ -2247,6 +2247,31 @@ fn a_go_mysql_dsn_on_a_line_that_names_no_secret_is_redacted() {
     ]);
 }
 
+/// A cluster's join token printed bare: Docker Swarm's (`SWMTKN-1-…`, what `docker swarm
+/// join-token -q worker` prints) and K3s' server token (`K10<CA hash>::server:<password>`, the
+/// content of `/var/lib/rancher/k3s/server/token`). Either lets a machine join the cluster;
+/// with no name beside them they went out.
+#[test]
+fn join_tokens_printed_bare_are_redacted() {
+    let swarm =
+        "SWMTKN-1-3pu6hszjas19xyp7ghgosyx9k8atbfcr8p2is99znpy26u2lkl-1awxwuwd3z9j1z3puu7rcgdbx";
+    let k3s = "K1075e4f8d2a6b7c9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7a8::server:3f2a9c8b7d6e5f4a3b2c1d0e9f8a7b6c";
+    for (token, piece) in [(swarm, "hszjas19xyp7gh"), (k3s, "3f2a9c8b7d6e5f4a")] {
+        for line in [
+            token.to_string(),
+            format!("$ sudo cat /var/lib/rancher/k3s/server/token\n{token}"),
+            tool_result(&format!("{token}\n")),
+        ] {
+            let out = red(&line);
+            assert!(!out.contains(piece), "{line}\n   -> {out}");
+        }
+    }
+    each_kept(&[
+        "K10 resistor, 5% tolerance",
+        "SWMTKN-1 is the prefix of a swarm join token",
+    ]);
+}
+
 /// A command that takes a secret's value out of where it is stored, by its name: a pipeline that
 /// cuts it out of its `NAME=VALUE` line (`grep DB_PASSWORD .env | cut -d= -f2`), a `jq` or `yq`
 /// filter whose last key names one (`curl … | jq -r .access_token`), a database query selecting
@@ -2309,6 +2334,21 @@ fn the_output_of_a_command_that_extracts_a_secret_by_its_name_is_redacted() {
         ("launchctl getenv API_TOKEN", &bare),
         ("kubectl view-secret db password", &bare),
         ("cloudflared tunnel token my-tunnel", &bare),
+        (
+            "aws sts get-session-token --query Credentials.SessionToken --output text",
+            &bare,
+        ),
+        (
+            "aws sts assume-role --role-arn arn:aws:iam::123456789012:role/deploy --role-session-name ci --query 'Credentials.SecretAccessKey' --output text",
+            &bare,
+        ),
+        (
+            "az ad sp create-for-rbac --name ci --query password -o tsv",
+            &bare,
+        ),
+        ("gopass show -o web/github", &bare),
+        ("gopass show web/github", &bare),
+        ("docker swarm join-token -q worker", &bare),
     ] {
         let text = lines(command, text);
         for cut in [text.len(), 64, 7] {
@@ -2336,6 +2376,9 @@ fn the_output_of_a_command_that_extracts_a_secret_by_its_name_is_redacted() {
         "psql -c \"select name from accounts limit 1\"",
         "psql -c \"select name, api_key from accounts limit 1\"",
         "redis-cli CONFIG GET maxmemory",
+        "aws sts get-caller-identity --query Account --output text",
+        "az account show --query tenantId -o tsv",
+        "docker swarm join-token worker --rotate --help",
     ] {
         let text = lines(command, &bare);
         let out = red(&text);

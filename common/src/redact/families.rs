@@ -313,6 +313,18 @@ const ROWS: &[Row] = &[
         ["kubeadm"],
         r"kubeadm\b[^\n]*?\b(?P<secret>[a-z0-9]{6}\.[a-z0-9]{16})\b"
     ),
+    // A cluster's join token: Docker Swarm's, and K3s' server token (the CA's hash, then
+    // `::server:` and the password).
+    tok!(
+        "docker_swarm",
+        ["SWMTKN-1-"],
+        r"\bSWMTKN-1-[0-9a-z]{50}-[0-9a-z]{25}\b"
+    ),
+    tok!(
+        "k3s_token",
+        ["K10"],
+        r"\bK10[0-9a-f]{64}::[A-Za-z0-9_.-]{1,32}:[A-Za-z0-9]{8,}"
+    ),
     tok!(
         "harness",
         ["pat.", "sat."],

@@ -589,6 +589,9 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         b"-creds" => context::creds_flag(buf, hit).is_some(),
         // `Bearer VALUE`; Composer's `bearer.HOST VALUE` and `"bearer": {…}`.
         b"earer" | b"EARER" => matches!(buf.get(hit + 5), Some(b' ' | b'.' | b'"')),
+        // `gopass show …`: a password manager's command, whose line is read for the call
+        // (`outputs`).
+        b"pass" if buf[..hit].ends_with(b"go") && buf.get(hit + 4) == Some(&b' ') => true,
         b"mgur" | b"MGUR" | b"box" | b"BOX" | b"Box" | b"hromatic" | b"HROMATIC" | b"nio"
         | b"NIO" | b"nIO" | b"ekit" | b"EKIT" | b"sforce" | b"SFORCE" | b"sfdc" | b"SFDC"
         | b"Sfdc" | b"aces" | b"ACES" => short_service(buf, hit, lit),

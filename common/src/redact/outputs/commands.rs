@@ -214,6 +214,23 @@ fn filter_names_a_secret(words: &[&str]) -> bool {
     last.is_some_and(secret_env_name)
 }
 
+/// Whether a cloud CLI's `--query` (JMESPath) reads a secret: its last key names one
+/// (`Credentials.SessionToken`, `'Credentials.SecretAccessKey'`, `password`).
+fn query_names_a_secret(words: &[&str]) -> bool {
+    let query = words.iter().enumerate().find_map(|(i, w)| {
+        w.strip_prefix("--query=").or_else(|| {
+            (*w == "--query")
+                .then(|| words.get(i + 1).copied())
+                .flatten()
+        })
+    });
+    query.is_some_and(|q| {
+        q.rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .find(|k| !k.is_empty())
+            .is_some_and(secret_env_name)
+    })
+}
+
 /// A variable's name in `$NAME`, `${NAME}`, `$env:NAME`, `%NAME%` (Windows' `cmd`).
 fn variable(word: &str) -> Option<&str> {
     if let Some(name) = word.strip_prefix('%').and_then(|w| w.strip_suffix('%')) {
@@ -319,6 +336,9 @@ fn reads_a_secret(words: &[&str]) -> bool {
         "openssl" => has("rand") && !has("-out"),
         "rails" | "bin/rails" | "./bin/rails" | "rake" | "bin/rake" | "./bin/rake" => has("secret"),
         "mix" => has("phx.gen.secret"),
+        // `--query Credentials.SecretAccessKey --output text`: a query whose last key names
+        // a secret (one column; several come back on one line, no value alone).
+        "aws" | "az" if query_names_a_secret(words) => true,
         "aws" => {
             has("configure") && has("get") && names_a_secret(&words[3..])
                 || has("get-login-password")
@@ -348,7 +368,11 @@ fn reads_a_secret(words: &[&str]) -> bool {
         "pulumi" => has("config") && has("get") && names_a_secret(&words[3..]),
         "git" => has("config") && names_a_secret(&words[2..]),
         "npm" | "pnpm" | "yarn" => has("config") && has("get") && names_a_secret(&words[3..]),
-        "docker" | "podman" => has("exec") && has("printenv") && names_a_secret(&words[2..]),
+        "docker" | "podman" => {
+            has("exec") && has("printenv") && names_a_secret(&words[2..])
+                // A swarm's join token alone (`-q`); without it, `--token …` names it.
+                || has("join-token") && (has("-q") || has("--quiet"))
+        }
         // `curl … | jq -r .access_token`, `kubectl get secret db -o json | jq -r
         // .data.password | base64 -d`, `yq '.db.password' config.yaml`.
         "jq" | "gojq" | "jaq" | "yq" => filter_names_a_secret(&words[1..]),
@@ -444,6 +468,11 @@ mod tests {
             "docker compose exec app sh -c 'echo $API_KEY'",
             "docker exec -it -u root db printenv POSTGRES_PASSWORD",
             "ssh -i ~/.ssh/id deploy@web 'cat /run/secrets/db_password'",
+            "aws sts get-session-token --query Credentials.SessionToken --output text",
+            "aws sts assume-role --role-arn r --role-session-name s --query=Credentials.SecretAccessKey",
+            "az ad sp create-for-rbac --name ci --query password -o tsv",
+            "gopass show -o web/github",
+            "docker swarm join-token -q worker",
         ] {
             assert!(prints_a_secret(c), "{c}");
         }
@@ -486,6 +515,10 @@ mod tests {
             "docker exec -it db printenv HOME",
             "ssh web 'echo $HOSTNAME'",
             "python3 -c 'import secrets; print(secrets.__file__)'",
+            "aws sts get-caller-identity --query Account --output text",
+            "az account show --query tenantId -o tsv",
+            "aws ec2 describe-instances --query 'Reservations[].Instances[].KeyName'",
+            "docker swarm join-token worker",
         ] {
             assert!(!prints_a_secret(c), "{c}");
         }
