@@ -2433,6 +2433,68 @@ fn a_secret_a_command_generates_and_prints_is_redacted() {
     }
 }
 
+/// Commands that print a secret and name none, read by their call's id (Claude Code's
+/// `"id":"toolu_01…","name":"Bash"`, a run of token bytes) rather than by a keyword: a password
+/// or key a tool makes (`pwgen`, `/dev/urandom` through `base64`, Ruby's `SecureRandom`, PHP's
+/// `random_bytes`, Laravel's `key:generate --show`, `kubeadm token create`), a keyring's
+/// getter, a cloud key selected by a query. Their bare output went out.
+#[test]
+fn a_secret_printed_by_a_command_that_names_none_is_redacted() {
+    let secret = "Rk7vQ2xLm9TzW4pN8sBy3Hc6";
+    // As Claude Code writes them: `toolu_01` and 22 letters and digits.
+    let id = "toolu_01Kq7XmV3pRzT9wLn2HsB4cY";
+    // In Claude Code's order (`serde_json` would sort the keys): the name right after the id.
+    let call = |command: &str| {
+        let input = serde_json::json!({"command": command, "description": "Make one"});
+        format!(
+            r#"{{"type":"assistant","message":{{"role":"assistant","content":[{{"type":"tool_use","id":"{id}","name":"Bash","input":{input}}}]}}}}"#
+        )
+    };
+    let result = |text: &str| {
+        serde_json::json!({"type": "user", "message": {"role": "user", "content": [
+            {"tool_use_id": id, "type": "tool_result", "content": text}]}})
+        .to_string()
+    };
+    for command in [
+        "pwgen -s 24 1",
+        "head -c 32 /dev/urandom | base64",
+        "tr -dc 'A-Za-z0-9' </dev/urandom | head -c 24; echo",
+        "keyring get myservice alice",
+        "az storage account keys list -g rg -n acct --query '[0].value' -o tsv",
+        "ruby -rsecurerandom -e 'puts SecureRandom.hex(32)'",
+        "php -r 'echo bin2hex(random_bytes(32));'",
+        "php artisan key:generate --show",
+        "kubeadm token create",
+    ] {
+        let text = format!(
+            "{}\n{}\nusing {secret} from now on\n",
+            call(command),
+            result(&format!("{secret}\n"))
+        );
+        for cut in [text.len(), 64, 7] {
+            let chunks: Vec<&[u8]> = text.as_bytes().chunks(cut).collect();
+            let (out, _) = run(&rules_with(&[]), &chunks);
+            let out = String::from_utf8(out).unwrap();
+            assert!(
+                !contains(out.as_bytes(), secret),
+                "{command} in chunks of {cut}:\n{out}"
+            );
+        }
+    }
+    // What prints no secret: an id, a count, a listing.
+    for command in [
+        "uuidgen",
+        "head -c 100 /dev/urandom | wc -c",
+        "ls -l /dev/urandom",
+        "keyring --help",
+        "php artisan route:list",
+        "kubeadm token list",
+    ] {
+        let text = format!("{}\n{}\n", call(command), result(&format!("{secret}\n")));
+        assert_eq!(red(&text), text, "{command}");
+    }
+}
+
 /// A `Key` whose object names what it is for: ASP.NET's `appsettings.json` (`"Jwt": { "Key":
 /// "…" }`, `"Encryption": { "Key": "…" }`), on one line, pretty-printed in a tool's output, and
 /// as Claude Code's Read tool numbers the file's lines.

@@ -391,6 +391,7 @@ impl Redactor {
                     || encoded::run_holds_text(hay, s, e)
                     || rules.finders.run_after_service(hay, s, e, services)
                     || context::token_after_login(hay, s)
+                    || outputs::bash_call_id(hay, s, e)
             })
             .map(|(s, _)| s),
             // Known and learned values in one search once something is learned.

@@ -5,12 +5,12 @@
 //! text that is one word is the secret: redacted there, and learned, so that it is redacted
 //! wherever it appears again.
 //!
-//! The call's line is read when the redactor looks at it for other evidence, as it does for
-//! nearly every such command: a keyword of a secret's name is in it (`secret`, `password`,
-//! `token`, `auth`, `_KEY`, `pass`, `credential`), or one of the few literals kept for the
-//! commands that name none (`openssl`, `wg genkey`, Node's `randomBytes`). A search for the calls themselves over every
-//! byte (`"name":"Bash"`) cost 3.6 % of a pass, and a look at every long run for a call's id
-//! (`toolu_…`) 0.8 %: neither is made.
+//! The call's line is read when the redactor looks at it for other evidence: a keyword of a
+//! secret's name is in it (`secret`, `password`, `token`, `_KEY`, `credential`), or its call's
+//! id, a run of token bytes (`"id":"toolu_01…","name":"Bash"`, see [`bash_call_id`]), so that
+//! commands that name no secret are read too (`pwgen -s 24 1`, `head -c 32 /dev/urandom |
+//! base64`, `az storage account keys list`). (A search for `"name":"Bash"` over every byte
+//! cost 3.6 % of a pass.)
 //!
 //! Which commands print a secret is `outputs/commands.rs`; this file remembers their calls and
 //! reads their results.
@@ -33,6 +33,27 @@ pub(crate) struct Call {
     /// …"`, `requirepass`): a result's line that is one of them heads or keys the value, and is
     /// none itself.
     named: Vec<String>,
+}
+
+/// Whether the run of token bytes `hay[s..e]` is the id of a Bash tool call in Claude Code's
+/// stream-json (`"id":"toolu_01…","name":"Bash"`): its line is then read for the call. Every
+/// run passes here, so the first byte is looked at first.
+#[inline(always)]
+pub(crate) fn bash_call_id(hay: &[u8], s: usize, e: usize) -> bool {
+    hay[s] == b't' && hay[s..e].starts_with(b"toolu_") && bash_call_at(hay, s, e)
+}
+
+/// The call's name near its id, before or after it (Claude Code writes `"type":"tool_use",
+/// "id":…,"name":"Bash","input":{…}`).
+const NAME_REACH: usize = 48;
+
+#[cold]
+fn bash_call_at(hay: &[u8], s: usize, e: usize) -> bool {
+    let before = &hay[..s];
+    let near = &hay[s.saturating_sub(NAME_REACH)..hay.len().min(e + NAME_REACH)];
+    (before.ends_with(b"\"id\":\"") || before.ends_with(b"\"id\": \""))
+        && (memchr::memmem::find(near, b"\"name\":\"Bash\"").is_some()
+            || memchr::memmem::find(near, b"\"name\": \"Bash\"").is_some())
 }
 
 /// The Bash tool calls in `line` (an assistant line of stream-json) whose commands print a

@@ -23,6 +23,44 @@ pub(super) fn prints_a_secret(command: &str) -> bool {
     {
         return true;
     }
+    // Random bytes from the kernel made printable: `head -c 32 /dev/urandom | base64`, `tr -dc
+    // 'A-Za-z0-9' </dev/urandom | head -c 24` (not `… | wc -c`).
+    if (command.contains("/dev/urandom") || command.contains("/dev/random"))
+        && ["base64", "xxd", "hexdump", "od -", "tr -dc", "tr -cd"]
+            .iter()
+            .any(|e| command.contains(e))
+        && !command.contains("wc ")
+    {
+        return true;
+    }
+    // Ruby's `ruby -e 'puts SecureRandom.hex(32)'`, PHP's `php -r 'echo
+    // bin2hex(random_bytes(32));'`.
+    let start = command.trim_start();
+    const MAKERS: &[&str] = &[
+        "hex",
+        "base64",
+        "urlsafe_base64",
+        "alphanumeric",
+        "random_bytes",
+    ];
+    if start.starts_with("ruby ")
+        && command.match_indices("SecureRandom.").any(|(at, m)| {
+            let rest = &command[at + m.len()..];
+            MAKERS.iter().any(|k| {
+                rest.strip_prefix(k).is_some_and(|r| {
+                    !r.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+                })
+            })
+        })
+        && ["puts ", "p ", "print "]
+            .iter()
+            .any(|p| command.contains(p))
+        || start.starts_with("php ")
+            && command.contains("random_bytes(")
+            && ["echo ", "print "].iter().any(|p| command.contains(p))
+    {
+        return true;
+    }
     // WireGuard's private key, unless the public key derived from it is what is printed
     // (`wg genkey | tee private.key | wg pubkey`).
     let public = command.contains("wg pubkey");
@@ -394,6 +432,13 @@ fn reads_a_secret(words: &[&str]) -> bool {
         // A Cloudflare tunnel's token, which runs the tunnel from anywhere.
         "cloudflared" => has("tunnel") && has("token"),
         "secret-tool" => has("lookup"),
+        // Python's `keyring get SERVICE USER`.
+        "keyring" => has("get"),
+        // Passwords and tokens made to be used: `pwgen -s 24 1`, Laravel's `php artisan
+        // key:generate --show`, a cluster's bootstrap token.
+        "pwgen" => true,
+        "php" => has("key:generate") && has("--show"),
+        "kubeadm" | "k3s" | "rke2" => has("token") && has("create"),
         "dokku" => has("config:get") && names_a_secret(&words[2..]),
         _ => false,
     }
@@ -473,6 +518,14 @@ mod tests {
             "az ad sp create-for-rbac --name ci --query password -o tsv",
             "gopass show -o web/github",
             "docker swarm join-token -q worker",
+            "pwgen -s 24 1",
+            "head -c 32 /dev/urandom | base64",
+            "openssl enc -base64 -A < /dev/random | head -c 32",
+            "keyring get myservice alice",
+            "ruby -e 'require \"securerandom\"; puts SecureRandom.hex(32)'",
+            "php -r 'echo bin2hex(random_bytes(32));'",
+            "php artisan key:generate --show",
+            "kubeadm token create --ttl 1h",
         ] {
             assert!(prints_a_secret(c), "{c}");
         }
@@ -519,6 +572,12 @@ mod tests {
             "az account show --query tenantId -o tsv",
             "aws ec2 describe-instances --query 'Reservations[].Instances[].KeyName'",
             "docker swarm join-token worker",
+            "head -c 100 /dev/urandom | wc -c",
+            "ls -l /dev/urandom",
+            "keyring --help",
+            "php artisan key:generate",
+            "ruby -e 'puts SecureRandom.respond_to?(:hex)'",
+            "kubeadm token list",
         ] {
             assert!(!prints_a_secret(c), "{c}");
         }
