@@ -2495,6 +2495,60 @@ fn a_secret_printed_by_a_command_that_names_none_is_redacted() {
     }
 }
 
+/// A cloud CLI that prints keys as JSON under names that say nothing: Azure's `az storage
+/// account keys list` (`"keyName": "key1", …, "value": "…"`, the account's full-access keys)
+/// and `az cognitiveservices account keys list` (`"key1"`, `"key2"`: an Azure OpenAI
+/// resource's keys). Each value is redacted in the result and learned.
+#[test]
+fn keys_a_cloud_cli_lists_as_json_are_redacted() {
+    let id = "toolu_01Az7XmV3pRzT9wLn2HsB4cY";
+    let call = |command: &str| {
+        let input = serde_json::json!({"command": command, "description": "List the keys"});
+        format!(
+            r#"{{"type":"assistant","message":{{"role":"assistant","content":[{{"type":"tool_use","id":"{id}","name":"Bash","input":{input}}}]}}}}"#
+        )
+    };
+    let result = |text: &str| {
+        serde_json::json!({"type": "user", "message": {"role": "user", "content": [
+            {"tool_use_id": id, "type": "tool_result", "content": text}]}})
+        .to_string()
+    };
+    let (k1, k2) = (
+        "Qx2mVb7Lr9Tz4Wp8Nc3Hs6Jd1Kf5Gy0Ae2Iu7Oq4Wr9Ty3Ui8Op1As6Df2Gh7Jk4Lz5Xc0Vb3Nm9Qw8Er==",
+        "9f8e7d6c5b4a39281706f5e4d3c2b1a0",
+    );
+    let storage = format!(
+        "[\n  {{\n    \"creationTime\": \"2024-01-01T00:00:00.000000+00:00\",\n    \"keyName\": \"key1\",\n    \"permissions\": \"FULL\",\n    \"value\": \"{k1}\"\n  }},\n  {{\n    \"creationTime\": \"2024-01-01T00:00:00.000000+00:00\",\n    \"keyName\": \"key2\",\n    \"permissions\": \"FULL\",\n    \"value\": \"{k2}\"\n  }}\n]\n"
+    );
+    let cognitive = format!("{{\n  \"key1\": \"{k1}\",\n  \"key2\": \"{k2}\"\n}}\n");
+    for (command, text) in [
+        ("az storage account keys list -g rg -n acct", &storage),
+        (
+            "az storage account keys list --account-name acct -o json",
+            &storage,
+        ),
+        (
+            "az cognitiveservices account keys list -g rg -n openai",
+            &cognitive,
+        ),
+    ] {
+        let lines = format!(
+            "{}\n{}\nthe first key is {k1}\n",
+            call(command),
+            result(text)
+        );
+        let out = red(&lines);
+        for k in [k1, k2] {
+            assert!(!out.contains(k), "{command}: {k}\n{out}");
+        }
+        // The members around the keys stay.
+        assert!(out.contains("FULL") || out.contains("key2"), "{out}");
+    }
+    // The same JSON after a command that lists no keys stays.
+    let lines = format!("{}\n{}\n", call("cat keys.example.json"), result(&storage));
+    assert_eq!(red(&lines), lines);
+}
+
 /// A `Key` whose object names what it is for: ASP.NET's `appsettings.json` (`"Jwt": { "Key":
 /// "…" }`, `"Encryption": { "Key": "…" }`), on one line, pretty-printed in a tool's output, and
 /// as Claude Code's Read tool numbers the file's lines.

@@ -16,7 +16,7 @@
 //! reads their results.
 
 use super::context::secret_env_name;
-use commands::prints_a_secret;
+use commands::{json_fields, prints_a_secret};
 use serde_json::Value;
 
 mod commands;
@@ -33,6 +33,9 @@ pub(crate) struct Call {
     /// …"`, `requirepass`): a result's line that is one of them heads or keys the value, and is
     /// none itself.
     named: Vec<String>,
+    /// For a command that prints its secrets as JSON under names that say nothing
+    /// (`"value"`, `"key1"`): those names, whose string values are the secrets.
+    fields: &'static [&'static str],
 }
 
 /// Whether the run of token bytes `hay[s..e]` is the id of a Bash tool call in Claude Code's
@@ -91,6 +94,7 @@ pub(crate) fn secret_calls(line: &[u8], calls: &mut Vec<Call>) -> bool {
             calls.push(Call {
                 id: id.to_string(),
                 named,
+                fields: json_fields(command),
             });
             added = true;
         }
@@ -99,8 +103,8 @@ pub(crate) fn secret_calls(line: &[u8], calls: &mut Vec<Call>) -> bool {
 }
 
 /// The secrets a remembered call printed, if `line` (a user line of stream-json) holds its
-/// result and each of that result's lines is one word (`cat ~/.pgpass` with two entries); the
-/// call is forgotten either way.
+/// result and each of that result's lines is one word (`cat ~/.pgpass` with two entries), or
+/// the result is JSON holding the call's fields; the call is forgotten either way.
 pub(crate) fn secret_result(line: &[u8], calls: &mut Vec<Call>) -> Vec<String> {
     one_word_lines(line, calls).unwrap_or_default()
 }
@@ -139,6 +143,13 @@ fn one_word_lines(line: &[u8], calls: &mut Vec<Call>) -> Option<Vec<String>> {
             .collect(),
         _ => return None,
     };
+    if !call.fields.is_empty()
+        && let Ok(json) = serde_json::from_str::<Value>(&text)
+    {
+        let mut found = Vec::new();
+        fields_in(&json, call.fields, &mut found);
+        return (!found.is_empty()).then_some(found);
+    }
     let words: Vec<&str> = text
         .lines()
         .filter_map(printed_word)
@@ -148,6 +159,32 @@ fn one_word_lines(line: &[u8], calls: &mut Vec<Call>) -> Option<Vec<String>> {
     (!words.is_empty() && words.len() <= MAX_LINES && words.iter().all(one_word))
         .then(|| words.into_iter().map(String::from).collect())
 }
+
+/// The string values of members named one of `fields`, anywhere in `v` (a list of keys, an
+/// object of them), at least [`MIN_FIELD`] bytes, at most [`MAX_LINES`] of them.
+fn fields_in(v: &Value, fields: &[&str], found: &mut Vec<String>) {
+    match v {
+        Value::Object(members) => {
+            for (k, x) in members {
+                match x {
+                    Value::String(s)
+                        if fields.contains(&k.as_str())
+                            && s.len() >= MIN_FIELD
+                            && found.len() < MAX_LINES =>
+                    {
+                        found.push(s.clone());
+                    }
+                    _ => fields_in(x, fields, found),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|x| fields_in(x, fields, found)),
+        _ => {}
+    }
+}
+
+/// Shortest field value taken for a key (Azure's are 32 bytes and more).
+const MIN_FIELD: usize = 16;
 
 /// A result's line as the word it may print: trimmed, Redis' `1) ` and a table's `|` borders
 /// taken off, a JSON string's quotes (`jq` without `-r`) too; `None` for what only frames the

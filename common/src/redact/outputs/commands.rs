@@ -252,6 +252,25 @@ fn filter_names_a_secret(words: &[&str]) -> bool {
     last.is_some_and(secret_env_name)
 }
 
+/// The JSON members that hold the secrets a command prints under names that say nothing:
+/// Azure's `az … keys list` without a `--query` (`az storage account keys list`: `"keyName":
+/// "key1", …, "value": "…"`; `az cognitiveservices account keys list`: `"key1"`, `"key2"`).
+/// (Names that say what they hold, `primaryKey`, `password`, are read where they are.)
+pub(super) fn json_fields(command: &str) -> &'static [&'static str] {
+    let azure = command.split(['|', ';', '&']).any(|segment| {
+        let words: Vec<&str> = segment.split_whitespace().collect();
+        words.first() == Some(&"az")
+            && words.contains(&"keys")
+            && words.contains(&"list")
+            && !words.iter().any(|w| w.starts_with("--query"))
+    });
+    if azure {
+        &["value", "key1", "key2"]
+    } else {
+        &[]
+    }
+}
+
 /// Whether a cloud CLI's `--query` (JMESPath) reads a secret: its last key names one
 /// (`Credentials.SessionToken`, `'Credentials.SecretAccessKey'`, `password`).
 fn query_names_a_secret(words: &[&str]) -> bool {
@@ -392,7 +411,7 @@ fn reads_a_secret(words: &[&str]) -> bool {
         "az" => {
             has("get-access-token")
                 || has("keyvault") && has("secret") && has("show")
-                || has("keys") && has("list") && flag("--query")
+                || has("keys") && has("list")
         }
         "gh" | "glab" => has("auth") && has("token"),
         "heroku" => has("auth:token") || has("config:get") && names_a_secret(&words[2..]),
@@ -580,6 +599,20 @@ mod tests {
             "kubeadm token list",
         ] {
             assert!(!prints_a_secret(c), "{c}");
+        }
+    }
+
+    #[test]
+    fn json_fields_are_given_only_for_a_key_listing_without_a_query() {
+        assert!(json_fields("az storage account keys list -g rg -n acct").contains(&"value"));
+        assert!(json_fields("az cognitiveservices account keys list -n ai").contains(&"key1"));
+        for c in [
+            "az storage account keys list -n acct --query [0].value -o tsv",
+            "az storage account list",
+            "cat keys.json",
+            "jq .value keys.json",
+        ] {
+            assert!(json_fields(c).is_empty(), "{c}");
         }
     }
 }
