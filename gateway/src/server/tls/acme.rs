@@ -182,6 +182,10 @@ impl AcmeCerts {
             .await
             .context("the ACME server refused the order")?;
         let mut names = Vec::new();
+        // The validator may try the challenge before the answer to "ready" is written: a
+        // failed validation then comes back as that answer's error, and is explained as one
+        // found by polling is.
+        let mut refused = None;
         {
             let mut authorizations = order.authorizations();
             while let Some(authz) = authorizations.next().await {
@@ -199,11 +203,15 @@ impl AcmeCerts {
                 let cert = challenge_cert(&name, digest.as_ref())?;
                 lock_mut(&self.challenges).insert(name.clone(), cert);
                 names.push(name);
-                challenge
-                    .set_ready()
-                    .await
-                    .context("tell the ACME server the challenge is ready")?;
+                if let Err(e) = challenge.set_ready().await {
+                    refused = Some(format!("tell the ACME server the challenge is ready: {e}"));
+                    break;
+                }
             }
+        }
+        if let Some(e) = refused {
+            lock_mut(&self.challenges).clear();
+            return Err(self.explain(&mut order, e).await);
         }
         let retry = RetryPolicy::new().timeout(Duration::from_secs(90));
         let status = order.poll_ready(&retry).await;
