@@ -2465,6 +2465,9 @@ fn a_secret_printed_by_a_command_that_names_none_is_redacted() {
         "php -r 'echo bin2hex(random_bytes(32));'",
         "php artisan key:generate --show",
         "kubeadm token create",
+        "age -d -i ~/.config/age/key.txt .env.prod.age",
+        "infisical secrets get DB_PASSWORD --plain --env=prod",
+        "chamber read api stripe_key -q",
     ] {
         let text = format!(
             "{}\n{}\nusing {secret} from now on\n",

@@ -444,7 +444,10 @@ fn reads_a_secret(words: &[&str]) -> bool {
         "lpass" => has("show") && flag("--password"),
         "keepassxc-cli" => has("show") && (has("password") || has("Password")),
         "sops" => flag("--extract") && words.iter().any(|w| filter_names_a_secret(&[w])),
-        "gpg" | "gpg2" => has("-d") || has("--decrypt"),
+        "gpg" | "gpg2" | "age" | "rage" => has("-d") || has("--decrypt"),
+        // Infisical's and chamber's getters of one value, printed alone (`--plain`, `-q`).
+        "infisical" => has("secrets") && has("get") && has("--plain"),
+        "chamber" => has("read") && (has("-q") || has("--quiet")),
         "consul" => has("kv") && has("get") && names_a_secret(&words[3..]),
         "etcdctl" => has("get") && names_a_secret(&words[2..]),
         "launchctl" => has("getenv") && names_a_secret(&words[2..]),
@@ -545,6 +548,9 @@ mod tests {
             "php -r 'echo bin2hex(random_bytes(32));'",
             "php artisan key:generate --show",
             "kubeadm token create --ttl 1h",
+            "infisical secrets get DB_PASSWORD --plain",
+            "chamber read api stripe_key -q",
+            "age -d -i key.txt secrets.age",
         ] {
             assert!(prints_a_secret(c), "{c}");
         }
@@ -597,6 +603,9 @@ mod tests {
             "php artisan key:generate",
             "ruby -e 'puts SecureRandom.respond_to?(:hex)'",
             "kubeadm token list",
+            "infisical secrets",
+            "chamber list api",
+            "age -e -r age1abc -o out.age in.txt",
         ] {
             assert!(!prints_a_secret(c), "{c}");
         }
