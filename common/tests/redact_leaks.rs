@@ -2677,6 +2677,29 @@ fn a_value_claude_quotes_in_its_prose_is_redacted() {
     ]);
 }
 
+/// Claude's prose giving a value it found after a few words and a colon, or in parentheses
+/// right after the name: `I found a hardcoded password in config.py: `…`.`, `The API key (…)
+/// is committed in src/config.js.`
+#[test]
+fn a_value_claude_gives_after_a_colon_or_in_parentheses_is_redacted() {
+    each_redacted(&[
+        "I found a hardcoded password in config.py: `@@`.",
+        "There is a database password in settings/prod.py: \"@@\", which should be rotated.",
+        "The API key (@@) is committed in src/config.js.",
+        "the secret (`@@`) was logged",
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"I found a hardcoded password in config.py: `@@`. It should move to an environment variable."}]}}"#,
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"The API key (@@) is committed in src/config.js."}]}}"#,
+    ]);
+    each_kept(&[
+        "The password field in forms.py: `PasswordInput`.",
+        "The API key (optional) is read from the environment.",
+        "The token (see below) expires in an hour.",
+        "Set the password in config.py: `DB_PASSWORD`.",
+        "The API key (`OPENAI_API_KEY`) must be set.",
+        "The secret (v2) is rotated weekly.",
+    ]);
+}
+
 /// Values as debug dumps and database clients print them: PHP's `var_dump` (`["password"]=>
 /// string(16) "…"`) and `print_r` (`[password] => …`), psql's expanded display (`password |
 /// …`, `\x` or `\gx`), on its own lines and in a tool's output.

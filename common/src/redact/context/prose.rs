@@ -254,18 +254,31 @@ fn quoted_after(line: &[u8], s: usize, e: usize, lname: &[u8]) -> Option<Found> 
     let mut at = e + usize::from(matches!(line.get(e), Some(b'`' | b'"' | b'\'')));
     let mut words = 0;
     let mut copula = false;
+    // A colon after a few words (`… in config.py: `VALUE``): a quoted value follows.
+    let mut label = false;
     loop {
         if line.get(at) != Some(&b' ') {
             return None;
         }
         let w = at + 1;
-        if matches!(line.get(w), Some(b'`' | b'"')) {
+        if matches!(line.get(w), Some(b'`' | b'"' | b'(')) {
             break;
         }
+        // A word, or a file's name (`config.py`, `settings/prod.py`) before a colon.
         let end = w + line[w..]
             .iter()
             .position(|b| !b.is_ascii_alphabetic())
             .unwrap_or(line.len() - w);
+        let path = end
+            + line[end..]
+                .iter()
+                .position(|b| !(b.is_ascii_alphanumeric() || b"._/-".contains(b)))
+                .unwrap_or(line.len() - end);
+        if words > 0 && line.get(path) == Some(&b':') {
+            label = true;
+            at = path + 1;
+            break;
+        }
         let word = &line[w..end];
         if word.is_empty() {
             return None;
@@ -304,6 +317,19 @@ fn quoted_after(line: &[u8], s: usize, e: usize, lname: &[u8]) -> Option<Found> 
             let end = w + 1 + line[w + 1..].iter().position(|&b| b == b'"')?;
             (w + 1, end, true)
         }
+        // In parentheses right after the name (`The API key (VALUE) is …`), a code span
+        // there too.
+        Some(b'(') if words == 0 && !copula => {
+            let (v, end) = code_span(line, w + 1).unwrap_or_else(|| {
+                let end = w + 1 + line[w + 1..].iter().position(|&b| b == b')').unwrap_or(0);
+                (w + 1, end)
+            });
+            let close = end + usize::from(line.get(end) == Some(&b'`'));
+            if line.get(close) != Some(&b')') {
+                return None;
+            }
+            (v, end, true)
+        }
         // A plain word only after `is` and ending its sentence (`… is VALUE.`).
         _ if copula => {
             let (v, mut end) = quoted_or_word(line, w);
@@ -326,7 +352,7 @@ fn quoted_after(line: &[u8], s: usize, e: usize, lname: &[u8]) -> Option<Found> 
     };
     // Directly after the name, only a quoted value; after other words, only after `is` (`with
     // named curve `secp256r1``).
-    if !copula && (words > 0 || !quoted) || !random_token(&line[v..end]) {
+    if !copula && !label && (words > 0 || !quoted) || !random_token(&line[v..end]) {
         return None;
     }
     value(line, s, v, end, Strength::Weak, lname, false)
