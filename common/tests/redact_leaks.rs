@@ -2700,6 +2700,28 @@ fn a_value_claude_gives_after_a_colon_or_in_parentheses_is_redacted() {
     ]);
 }
 
+/// A token or key a tool announces it made, after a colon: `Your API token has been generated:
+/// …`, `New deploy token created: …`, `A new access token was issued: …`.
+#[test]
+fn a_token_a_tool_announces_it_made_is_redacted() {
+    each_redacted(&with_stream_json(
+        &[
+            "Your API token has been generated: @@",
+            "New deploy token created: @@",
+            "A new access token was issued for ci-bot: @@",
+            "API key regenerated: '@@'",
+        ],
+        &['\''],
+        |c| format!("Done.\n{c}\n"),
+    ));
+    each_kept(&[
+        "The token limit for this model: 4096",
+        "Your API token has been generated: see the dashboard",
+        "Token created: yes",
+        "API key usage this month: 1234 requests",
+    ]);
+}
+
 /// Values as debug dumps and database clients print them: PHP's `var_dump` (`["password"]=>
 /// string(16) "…"`) and `print_r` (`[password] => …`), psql's expanded display (`password |
 /// …`, `\x` or `\gx`), on its own lines and in a tool's output.

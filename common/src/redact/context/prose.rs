@@ -28,9 +28,7 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
     }
     // A sentence that names a password and gives it after a colon: `A temporary password
     // is generated for root@localhost: …` (MySQL), `Your password is: …`.
-    if strength == Strength::Strong
-        && let Some(f) = sentence_label(line, s, e, lname)
-    {
+    if let Some(f) = sentence_label(line, s, e, lname, strength) {
         return Some(Some(f));
     }
     // The same sentence ending its line in a view of a tool's output, its value alone on the
@@ -112,10 +110,27 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
 /// words between (`for root@localhost`, `is`, `for the elastic built-in superuser is`), then
 /// the colon, then one word to the line's end or to the end of the JSON string that holds it.
 /// Judged as prose: a lower-case word (`password reset for user: bob`) is none.
-fn sentence_label(line: &[u8], s: usize, e: usize, lname: &[u8]) -> Option<Found> {
+///
+/// After a weaker name (a token, a key), only a sentence that says it was made: `Your API
+/// token has been generated: …`, `New deploy token created: …`.
+fn sentence_label(
+    line: &[u8],
+    s: usize,
+    e: usize,
+    lname: &[u8],
+    strength: Strength,
+) -> Option<Found> {
     const MOST_WORDS: usize = 8;
+    const MADE: &[&[u8]] = &[
+        b"generated",
+        b"created",
+        b"issued",
+        b"regenerated",
+        b"rotated",
+    ];
     let mut at = e;
     let mut words = 0;
+    let mut made = false;
     while line.get(at) == Some(&b' ') {
         let w = at + 1;
         let end = w + line[w..]
@@ -125,11 +140,15 @@ fn sentence_label(line: &[u8], s: usize, e: usize, lname: &[u8]) -> Option<Found
         if end == w {
             break;
         }
+        made |= eq_any(&line[w..end], MADE);
         words += 1;
         if words > MOST_WORDS {
             return None;
         }
         at = end;
+    }
+    if strength != Strength::Strong && !made {
+        return None;
     }
     // `… superuser is : VALUE`
     if line[at..].starts_with(b" :") {
