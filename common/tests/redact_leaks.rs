@@ -4904,6 +4904,25 @@ fn generic_types_and_hex_constants_are_no_values() {
     }
 }
 
+/// More code and grammar the cargo registry's sources show after a secret's name (each was
+/// redacted): a Rust match guard (`Err(_) if !pass => return None,`), a tuple's field
+/// (`inside_key = tuple.0;`), an ABNF rule (`token = 1*tchar`, RFC 9110's). A short password
+/// with a dot and a digit after a strong name is still one.
+#[test]
+fn match_guards_tuple_fields_and_grammar_rules_are_no_values() {
+    each_kept(&[
+        "                    Err(_) if !pass => return None,",
+        "            Some(x) if x.len() > 3 && token => break,",
+        "    ///         inside_key = tuple.0;",
+        "        let api_key = pair.1;",
+        "///       token          = 1*tchar",
+        "    // token = 1*tchar",
+    ]);
+    each_redacted_as(&["password = \"@@\";", "token = @@"], |i| {
+        ["hunter22.1", "Zq8wLmN3pX00vR"][i].to_string()
+    });
+}
+
 /// OpenRouter's keys (`sk-or-v1-` and 64 hexadecimal digits, as Claude Code users route models
 /// through it): the dashes in them kept the `sk-` family's value from matching, and a bare key
 /// went out.

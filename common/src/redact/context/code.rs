@@ -533,6 +533,15 @@ pub(super) fn go_declaration(line: &[u8], s: usize) -> bool {
 /// (`DerivedSecret`).
 pub(super) fn match_arm(line: &[u8], s: usize, name: &[u8]) -> bool {
     let path = s >= 2 && &line[s - 2..s] == b"::";
+    // A guard's condition ends with the name (`Err(_) if !pass => return None,`, `Some(x) if
+    // ok && token => break,`).
+    let before = line[..s].strip_suffix(b"!").unwrap_or(&line[..s]);
+    if [&b" if "[..], b" && ", b" || "]
+        .iter()
+        .any(|g| before.ends_with(g))
+    {
+        return true;
+    }
     // Two words at least: a capitalised word alone (`Password => '…'`) may be a Perl key.
     let camel = name.first().is_some_and(u8::is_ascii_uppercase)
         && name.iter().all(u8::is_ascii_alphanumeric)

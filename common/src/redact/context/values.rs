@@ -282,6 +282,28 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
     {
         return false;
     }
+    // After a weak name, code and grammar: a tuple's field (`inside_key = tuple.0;`), an ABNF
+    // repetition (`token = 1*tchar`, RFC 9110's).
+    if strength == Strength::Weak {
+        let field = v.iter().position(|&b| b == b'.').is_some_and(|d| {
+            d >= 1
+                && v[..d]
+                    .iter()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
+                && v[0].is_ascii_lowercase()
+                && d + 1 < v.len()
+                && v[d + 1..].iter().all(u8::is_ascii_digit)
+        });
+        let digits = v.iter().take_while(|b| b.is_ascii_digit()).count();
+        let abnf = v.get(digits) == Some(&b'*')
+            && v.len() > digits + 1
+            && v[digits + 1..]
+                .iter()
+                .all(|b| b.is_ascii_lowercase() || *b == b'-');
+        if field || abnf {
+            return false;
+        }
+    }
     // (K3s' join token, `K10<hash>::server:…` or `::node:…`, is a value.)
     let k3s = v.starts_with(b"K10")
         && [&b"::server:"[..], b"::node:"]
