@@ -4923,6 +4923,41 @@ fn match_guards_tuple_fields_and_grammar_rules_are_no_values() {
     });
 }
 
+/// What else the registry's sources show after a secret's name that is none: `bearer
+/// authentication.` ending a sentence (the issue's own example, with a stop after it), a
+/// field given a variable that names a secret (`client_handshake_traffic_secret:
+/// client_secret,`, rustls' key schedule; learned, it took every later `client_secret`), and
+/// the name of the variable a setting is read from (`MSI_SECRET_ENV_KEY: &str =
+/// "IDENTITY_HEADER";`). Quoted, or with no code after it, such a value is still one.
+#[test]
+fn sentences_variables_and_variable_names_after_a_secrets_name_stay() {
+    each_kept(&[
+        "    /// Enable HTTP bearer authentication.",
+        "            client_handshake_traffic_secret: client_secret,",
+        "            server_handshake_traffic_secret: server_secret,",
+        "        let tls = Tls { secret: shared_secret, mode };",
+        "const MSI_SECRET_ENV_KEY: &str = \"IDENTITY_HEADER\";",
+        "TOKEN_ENV_VAR = \"GITHUB_TOKEN\"",
+    ]);
+    each_redacted_as(
+        &[
+            "Authorization: Bearer @@.",
+            "client_secret: \"@@\",",
+            "  password: @@",
+            "MSI_SECRET_ENV_KEY = \"@@\"",
+        ],
+        |i| {
+            [
+                "eyJhbGciOiJIUzI1NiJ9abc",
+                "super_secret",
+                "super_secret",
+                "Zq8wLmN3pX00vR",
+            ][i]
+                .to_string()
+        },
+    );
+}
+
 /// OpenRouter's keys (`sk-or-v1-` and 64 hexadecimal digits, as Claude Code users route models
 /// through it): the dashes in them kept the `sk-` family's value from matching, and a bare key
 /// went out.

@@ -120,8 +120,9 @@ pub(super) fn bearer(line: &[u8], s: usize, e: usize) -> Option<Found> {
     if val.len() < 8 {
         return None;
     }
-    // `bearer authentication`, `Bearer token`: prose.
-    if val.iter().all(u8::is_ascii_lowercase) && val.len() < 24 {
+    // `bearer authentication`, `Bearer token`: prose (a sentence's stop after it too).
+    let word = val.strip_suffix(b".").unwrap_or(val);
+    if word.iter().all(u8::is_ascii_lowercase) && word.len() < 24 {
         return None;
     }
     value(line, s, v, end, Strength::Strong, b"bearer", false)

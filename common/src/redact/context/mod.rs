@@ -637,6 +637,29 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     {
         return None;
     }
+    // Code giving a variable that names a secret, unquoted, with code after it
+    // (`client_handshake_traffic_secret: client_secret,`, `{ secret: shared_secret, … }`).
+    if quote.is_none()
+        && matches!(line.get(end), Some(b',' | b')' | b';' | b' '))
+        && line[v..end].contains(&b'_')
+        && line[v..end]
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
+        && names::classify(&line[v..end]).is_some()
+        && matches!(line.get(blanks(line, end)), Some(b',' | b')' | b';' | b'}'))
+    {
+        return None;
+    }
+    // The name of the variable a setting is read from (`MSI_SECRET_ENV_KEY: &str =
+    // "IDENTITY_HEADER";`, `TOKEN_ENV_VAR = "GITHUB_TOKEN"`): a variable's name in capitals.
+    if (lname.ends_with(b"env_key") || lname.ends_with(b"env_var") || lname.ends_with(b"var_name"))
+        && line[v..end].len() >= 2
+        && line[v..end]
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_')
+    {
+        return None;
+    }
     // Prose: `invalid token: expired` — a word before the name, `: ` and a plain word.
     let prose = colon_blank && quote.is_none() && s >= 2 && line[s - 1] == b' ' && {
         line[s - 2].is_ascii_alphabetic()
