@@ -4958,6 +4958,25 @@ fn sentences_variables_and_variable_names_after_a_secrets_name_stay() {
     );
 }
 
+/// A test vector of one or two repeated characters in a family's shape is no secret: the
+/// ecdsa crate's `hex!("AAAA…")` (64 `A`s, Dropbox's long-lived token's shape), `AAAA…BBBB`,
+/// Twitter's bearer shape as `A`s; a real token of that shape still is.
+#[test]
+fn repeated_characters_in_a_familys_shape_are_no_secret() {
+    let a64 = "A".repeat(64);
+    let ab = format!("{}{}", "A".repeat(64), "B".repeat(32));
+    let a110 = "A".repeat(110);
+    for line in [
+        format!("        let prehash = hex!(\"{a64}\");"),
+        format!("        let prehash = hex!(\"{ab}\");"),
+        format!("x {a110}"),
+    ] {
+        assert_eq!(red(&line), line);
+    }
+    let token = "sl9Qx2mVb7LAAAAAAAAAAr9Tz4Wp8Nc3Hs6Jd1Kf5Gy0Ae2Iu7Oq4Wr9Ty3Ui8Op1As6D";
+    assert!(!red(&format!("x {token}")).contains("Kf5Gy0Ae2Iu7"));
+}
+
 /// OpenRouter's keys (`sk-or-v1-` and 64 hexadecimal digits, as Claude Code users route models
 /// through it): the dashes in them kept the `sk-` family's value from matching, and a bare key
 /// went out.
