@@ -4977,6 +4977,20 @@ fn repeated_characters_in_a_familys_shape_are_no_secret() {
     assert!(!red(&format!("x {token}")).contains("Kf5Gy0Ae2Iu7"));
 }
 
+/// A function's parameter and its type are no name and value (`pub fn aes_encrypt_m128i(a:
+/// m128i, round_key: m128i) -> m128i {`, the aes crate's; Python's `def login(password: str,
+/// token: Token) -> None:`); a default given to the parameter still is one.
+#[test]
+fn a_parameters_type_is_no_value() {
+    each_kept(&[
+        "pub fn aes_encrypt_m128i(a: m128i, round_key: m128i) -> m128i {",
+        "    fn derive(&self, secret: Okm32, label: u8) -> Key {",
+        "def login(password: str, token: Token) -> None:",
+        "function sign(secret: Uint8Array, payload: string): string {",
+    ]);
+    each_redacted(&["def connect(user: str = \"app\", password: str = \"@@\"):"]);
+}
+
 /// OpenRouter's keys (`sk-or-v1-` and 64 hexadecimal digits, as Claude Code users route models
 /// through it): the dashes in them kept the `sk-` family's value from matching, and a bare key
 /// went out.

@@ -528,6 +528,41 @@ pub(super) fn go_declaration(line: &[u8], s: usize) -> bool {
     before == b"var" || before == b"const"
 }
 
+/// Whether the name at `s` is a parameter in a function's signature (`fn f(a: u8, round_key:
+/// m128i)`, `def f(password: str)`, `function f(secret: Uint8Array)`): after `fn `, `def ` or
+/// `function ` on its line, inside the parentheses that follow, after `(` or `, `.
+pub(super) fn parameter(line: &[u8], s: usize) -> bool {
+    let from = super::line_start(line, s);
+    let before = &line[from..s];
+    if !(before.ends_with(b"(") || before.ends_with(b", ")) {
+        return false;
+    }
+    let Some(k) = [&b"fn "[..], b"def ", b"function "]
+        .iter()
+        .filter_map(|k| memchr::memmem::rfind(before, k).map(|p| p + k.len()))
+        .max()
+    else {
+        return false;
+    };
+    let after = &before[k..];
+    let Some(open) = memchr::memchr(b'(', after) else {
+        return false;
+    };
+    // Still inside the parameters' parentheses (a call's in a default closes its own).
+    let mut depth = 0i32;
+    for &b in &after[open..] {
+        match b {
+            b'(' => depth += 1,
+            b')' => depth -= 1,
+            _ => {}
+        }
+        if depth == 0 {
+            return false;
+        }
+    }
+    true
+}
+
 /// Whether the name at `s` (`name`) is a pattern of a Rust match arm: a path's last segment
 /// (`Self::ClientSecret`, `Error::PwdTooLong`) or a variant of two words or more in CamelCase
 /// (`DerivedSecret`).

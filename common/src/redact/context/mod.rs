@@ -527,23 +527,27 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     // literal (`password: SecretStr = SecretStr("…")`).
     // A declaration without a value (`pub AuthAlgo: DOT11_AUTH_ALGORITHM,`, `let token:
     // Token;`): the type after the colon is none.
-    if op == 1 && line[q] == b':' && code::annotated(line, v).is_none() && {
-        let before = shell::words_before(line, s);
-        [
-            &b"pub"[..],
-            b"pub(crate)",
-            b"pub(super)",
-            b"let",
-            b"mut",
-            b"const",
-            b"static",
-        ]
-        .iter()
-        .any(|k| {
-            before.ends_with(k)
-                && (before.len() == k.len() || !name_byte(before[before.len() - k.len() - 1]))
+    if op == 1
+        && line[q] == b':'
+        && code::annotated(line, v).is_none()
+        && (code::parameter(line, s) || {
+            let before = shell::words_before(line, s);
+            [
+                &b"pub"[..],
+                b"pub(crate)",
+                b"pub(super)",
+                b"let",
+                b"mut",
+                b"const",
+                b"static",
+            ]
+            .iter()
+            .any(|k| {
+                before.ends_with(k)
+                    && (before.len() == k.len() || !name_byte(before[before.len() - k.len() - 1]))
+            })
         })
-    } {
+    {
         return None;
     }
     if op == 1
