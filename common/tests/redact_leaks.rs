@@ -4991,6 +4991,22 @@ fn a_parameters_type_is_no_value() {
     each_redacted(&["def connect(user: str = \"app\", password: str = \"@@\"):"]);
 }
 
+/// A declaration's type that names a secret is not the variable whose value follows (`let
+/// key: AmazonS3ConfigKey = "aws_endpoint_url_s3".parse()`, object_store's tests; `const
+/// cfg: TokenConfig = {…}`); a variable named for a secret is still read past its type.
+#[test]
+fn a_declarations_type_is_not_its_name() {
+    each_kept(&[
+        "        let key: AmazonS3ConfigKey = \"aws_endpoint_url_s3\".parse().unwrap();",
+        "    let mut kind: SecretKind = \"generic_kind_v2\".into();",
+        "const mode: TokenMode = \"refresh_rotating\";",
+    ]);
+    each_redacted(&[
+        "    let api_key: ApiKey = \"@@\".into();",
+        "const password: string = \"@@\";",
+    ]);
+}
+
 /// OpenRouter's keys (`sk-or-v1-` and 64 hexadecimal digits, as Claude Code users route models
 /// through it): the dashes in them kept the `sk-` family's value from matching, and a bare key
 /// went out.

@@ -528,6 +528,30 @@ pub(super) fn go_declaration(line: &[u8], s: usize) -> bool {
     before == b"var" || before == b"const"
 }
 
+/// Whether the name at `s` is a declaration's type, after the variable and its colon (`let
+/// key: AmazonS3ConfigKey = …`, `const mode: TokenMode = …`): the value is the variable's,
+/// judged by the variable's own name where it names a secret.
+pub(super) fn declared_type(line: &[u8], s: usize) -> bool {
+    let Some(before) = line[..s].strip_suffix(b": ") else {
+        return false;
+    };
+    let start = before
+        .iter()
+        .rposition(|&b| !(b.is_ascii_alphanumeric() || b == b'_'))
+        .map_or(0, |p| p + 1);
+    start < before.len()
+        && [
+            &b"let "[..],
+            b"let mut ",
+            b"const ",
+            b"var ",
+            b"val ",
+            b"static ",
+        ]
+        .iter()
+        .any(|k| before[..start].ends_with(k))
+}
+
 /// Whether the name at `s` is a parameter in a function's signature (`fn f(a: u8, round_key:
 /// m128i)`, `def f(password: str)`, `function f(secret: Uint8Array)`): after `fn `, `def ` or
 /// `function ` on its line, inside the parentheses that follow, after `(` or `, `.

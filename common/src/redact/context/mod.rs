@@ -356,6 +356,10 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if op == 2 && &line[q..q + 2] == b"=>" && code::match_arm(line, s, name) {
         return None;
     }
+    // A declaration's type (`let key: AmazonS3ConfigKey = …`): the value is the variable's.
+    if op == 1 && line[q] == b'=' && code::declared_type(line, s) {
+        return None;
+    }
     if op == 0 {
         // An HTML form's `<input type="password" value="…">`.
         if let Some(f) = data::password_field(line, s, e) {
