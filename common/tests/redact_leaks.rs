@@ -5007,6 +5007,31 @@ fn a_declarations_type_is_not_its_name() {
     ]);
 }
 
+/// What the second benign corpus (`/usr/share/doc`, `perl5`) showed after a secret's name that
+/// is none: a sentence that goes on after the colon (`They do not have to be secret: IVs are
+/// typically just`, `shares a secret: The sender, Alice, …`), a placeholder in capitals
+/// (`--default-key YOURKEY`), an ABNF rule's bare repetition (`token = 1*<any CHAR …>`), C's
+/// variable (`pass_height = height;`), and a header's name the name ends with (`$proxy ?
+/// "Proxy-Authorization" : "Authorization"`). A value alone after the colon, or a word with a
+/// digit before more words, is still one.
+#[test]
+fn sentences_placeholders_and_code_from_the_documentation_stay() {
+    each_kept(&[
+        "cryptographically random. They do not have to be secret: IVs are typically just",
+        "when Alice and Bob shares a secret: The sender, Alice, computes the",
+        "similar to: `gpg --default-key YOURKEY --digest-algo SHA256 --detach-sign file`.",
+        "export API_KEY=YOUR_API_KEY",
+        "  token             = 1*<any CHAR except CTLs or separators>",
+        "            pass_height = height;",
+        "    my $auth_header = $proxy ? \"Proxy-Authorization\" : \"Authorization\";",
+    ]);
+    each_redacted(&[
+        "The admin password: @@",
+        "secret: @@ is the one to use",
+        "DB_PASSWORD=@@",
+    ]);
+}
+
 /// OpenRouter's keys (`sk-or-v1-` and 64 hexadecimal digits, as Claude Code users route models
 /// through it): the dashes in them kept the `sk-` family's value from matching, and a bare key
 /// went out.

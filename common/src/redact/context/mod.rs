@@ -672,6 +672,26 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     let prose = colon_blank && quote.is_none() && s >= 2 && line[s - 1] == b' ' && {
         line[s - 2].is_ascii_alphabetic()
     };
+    // A sentence that goes on after the colon (`They do not have to be secret: IVs are
+    // typically …`, `shares a secret: The sender, …`): a word, a blank, a lower-case word.
+    if prose
+        && line[v..end].iter().all(u8::is_ascii_alphabetic)
+        && line.get(end) == Some(&b' ')
+        && line.get(end + 1).is_some_and(u8::is_ascii_lowercase)
+    {
+        return None;
+    }
+    // C's variable after a weak name (`pass_height = height;`).
+    if strength == Strength::Weak
+        && quote.is_none()
+        && line[q] == b'='
+        && line.get(end) == Some(&b';')
+        && line[v..end]
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || *b == b'_')
+    {
+        return None;
+    }
     let mut f = value(line, s, v, end, strength, &lname, prose)?;
     if goes_on {
         // Judged on its first bytes, redacted whole.
@@ -784,8 +804,19 @@ fn value(
     if (lname == b"pwd" || lname == b"oldpwd") && matches!(trimmed[0], b'/' | b'~') {
         return None; // the shell's working directory
     }
-    // The name spelled as its value is a label (`SharedSecret => b"shared_secret"`).
+    // The name spelled as its value is a label (`SharedSecret => b"shared_secret"`), as is the
+    // end of the name (`"Proxy-Authorization" : "Authorization"`).
     if trimmed.len() <= 64 && spelled(trimmed).eq(spelled(lname)) {
+        return None;
+    }
+    if trimmed.len() >= 4
+        && trimmed
+            .iter()
+            .all(|b| b.is_ascii_alphabetic() || *b == b'-')
+        && spelled(lname)
+            .collect::<Vec<u8>>()
+            .ends_with(&spelled(trimmed).collect::<Vec<u8>>())
+    {
         return None;
     }
     if !plausible(trimmed, strength) {

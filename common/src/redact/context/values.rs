@@ -303,8 +303,8 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
                 && v[d + 1..].iter().all(u8::is_ascii_digit)
         });
         let digits = v.iter().take_while(|b| b.is_ascii_digit()).count();
+        // (`1*<any CHAR …>` ends the value at its `<`.)
         let abnf = v.get(digits) == Some(&b'*')
-            && v.len() > digits + 1
             && v[digits + 1..]
                 .iter()
                 .all(|b| b.is_ascii_lowercase() || *b == b'-');
@@ -334,6 +334,8 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
         .all(|b| b.is_ascii_lowercase() || *b == b'-' || *b == b'_')
         && (lower.starts_with(b"your-")
             || lower.starts_with(b"your_")
+            // In capitals too: `--default-key YOURKEY`, `YOUR_API_KEY`.
+            || lower.starts_with(b"your") && lower.len() >= 7 && v.iter().all(|b| !b.is_ascii_lowercase())
             || lower.ends_with(b"-here")
             || lower.ends_with(b"_here")
             || matches!(
