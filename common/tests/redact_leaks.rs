@@ -5032,6 +5032,23 @@ fn sentences_placeholders_and_code_from_the_documentation_stay() {
     ]);
 }
 
+/// An authorization scheme named alone in prose (`a "Proxy-Authorization: Basic" header`,
+/// curl's manual) and a comment's description after a file's name and colon (`#
+/// passwd.expire.cron: sample expiry notification script`) are no credentials.
+#[test]
+fn a_scheme_named_alone_and_a_comments_description_stay() {
+    each_kept(&[
+        "   option is used with a \"Proxy-Authorization: Basic\" header in base64 encoded",
+        "Send an 'Authorization: Bearer' header with each request.",
+        "# passwd.expire.cron: sample expiry notification script for use as a cronjob",
+    ]);
+    each_redacted(&[
+        "Authorization: Basic @@",
+        "# password: @@",
+        "\"Authorization: Bearer @@\"",
+    ]);
+}
+
 /// OpenRouter's keys (`sk-or-v1-` and 64 hexadecimal digits, as Claude Code users route models
 /// through it): the dashes in them kept the `sk-` family's value from matching, and a bare key
 /// went out.

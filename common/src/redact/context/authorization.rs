@@ -29,6 +29,21 @@ pub(super) fn credentials(
     quote: Option<u8>,
     lname: &[u8],
 ) -> Option<Found> {
+    // A scheme named alone, a quote or the line's end right after it (`a "Proxy-Authorization:
+    // Basic" header`): prose about the header, no credentials.
+    let word = line[v..]
+        .iter()
+        .take_while(|b| b.is_ascii_alphabetic() || **b == b'-')
+        .count();
+    if word > 0
+        && SCHEMES.contains(&line[v..v + word].to_ascii_lowercase().as_slice())
+        && matches!(
+            line.get(v + word),
+            None | Some(b'"' | b'\'' | b'\n' | b'\r')
+        )
+    {
+        return None;
+    }
     // Skip the scheme word; the credentials after it are the secret.
     let start = v;
     let mut v = v;

@@ -673,8 +673,11 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         line[s - 2].is_ascii_alphabetic()
     };
     // A sentence that goes on after the colon (`They do not have to be secret: IVs are
-    // typically …`, `shares a secret: The sender, …`): a word, a blank, a lower-case word.
-    if prose
+    // typically …`, `shares a secret: The sender, …`), or a comment's description after a
+    // file's name (`# passwd.expire.cron: sample expiry notification script`): a word, a
+    // blank, a lower-case word.
+    let comment = colon_blank && quote.is_none() && line[..s].ends_with(b"# ");
+    if (prose || comment)
         && line[v..end].iter().all(u8::is_ascii_alphabetic)
         && line.get(end) == Some(&b' ')
         && line.get(end + 1).is_some_and(u8::is_ascii_lowercase)
