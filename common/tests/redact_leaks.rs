@@ -2524,7 +2524,18 @@ fn keys_a_cloud_cli_lists_as_json_are_redacted() {
         "[\n  {{\n    \"creationTime\": \"2024-01-01T00:00:00.000000+00:00\",\n    \"keyName\": \"key1\",\n    \"permissions\": \"FULL\",\n    \"value\": \"{k1}\"\n  }},\n  {{\n    \"creationTime\": \"2024-01-01T00:00:00.000000+00:00\",\n    \"keyName\": \"key2\",\n    \"permissions\": \"FULL\",\n    \"value\": \"{k2}\"\n  }}\n]\n"
     );
     let cognitive = format!("{{\n  \"key1\": \"{k1}\",\n  \"key2\": \"{k2}\"\n}}\n");
+    let tsv = format!(
+        "2024-01-01T00:00:00.000000+00:00\tkey1\tFULL\t{k1}\n2024-01-01T00:00:00.000000+00:00\tkey2\tFULL\t{k2}\n"
+    );
+    let table = format!(
+        "CreationTime                      KeyName    Permissions    Value\n--------------------------------  ---------  -------------  ------\n2024-01-01T00:00:00.000000+00:00  key1       FULL           {k1}\n2024-01-01T00:00:00.000000+00:00  key2       FULL           {k2}\n"
+    );
     for (command, text) in [
+        ("az storage account keys list -g rg -n acct -o tsv", &tsv),
+        (
+            "az storage account keys list -g rg -n acct --output table",
+            &table,
+        ),
         ("az storage account keys list -g rg -n acct", &storage),
         (
             "az storage account keys list --account-name acct -o json",

@@ -34,7 +34,8 @@ pub(crate) struct Call {
     /// none itself.
     named: Vec<String>,
     /// For a command that prints its secrets as JSON under names that say nothing
-    /// (`"value"`, `"key1"`): those names, whose string values are the secrets.
+    /// (`"value"`, `"key1"`): those names, whose string values are the secrets (as a table
+    /// or tab-separated, each row's last column).
     fields: &'static [&'static str],
 }
 
@@ -143,11 +144,22 @@ fn one_word_lines(line: &[u8], calls: &mut Vec<Call>) -> Option<Vec<String>> {
             .collect(),
         _ => return None,
     };
-    if !call.fields.is_empty()
-        && let Ok(json) = serde_json::from_str::<Value>(&text)
-    {
+    if !call.fields.is_empty() {
         let mut found = Vec::new();
-        fields_in(&json, call.fields, &mut found);
+        match serde_json::from_str::<Value>(&text) {
+            Ok(json) => fields_in(&json, call.fields, &mut found),
+            // `-o tsv`, `-o table`: the key is each row's last column (a heading's and a
+            // rule's are too short, or no key's alphabet).
+            Err(_) => found.extend(
+                text.lines()
+                    .filter_map(|l| l.split_whitespace().last())
+                    .filter(|w| {
+                        w.len() >= MIN_FIELD && w.bytes().any(|b| b.is_ascii_alphanumeric())
+                    })
+                    .take(MAX_LINES)
+                    .map(String::from),
+            ),
+        }
         return (!found.is_empty()).then_some(found);
     }
     let words: Vec<&str> = text
