@@ -739,6 +739,22 @@ fn tool_result(text: &str) -> String {
     )
 }
 
+/// A Bash tool call as Claude Code writes it in stream-json: the name right after the id
+/// (`serde_json` would sort the keys), an id of `toolu_01` and 22 letters and digits.
+fn bash_call(id: &str, command: &str) -> String {
+    let input = serde_json::json!({"command": command, "description": "Run it"});
+    format!(
+        r#"{{"type":"assistant","message":{{"role":"assistant","content":[{{"type":"tool_use","id":"{id}","name":"Bash","input":{input}}}]}}}}"#
+    )
+}
+
+/// The result of the Bash call `id` in stream-json.
+fn bash_result(id: &str, text: &str) -> String {
+    serde_json::json!({"type": "user", "message": {"role": "user", "content": [
+        {"tool_use_id": id, "type": "tool_result", "content": text}]}})
+    .to_string()
+}
+
 /// Commands that set a secret by name, with the value as the next argument: Windows' `setx`,
 /// fish's `set -x`, csh's `setenv`, `launchctl setenv`, and the `config set` of git, npm,
 /// yarn, pip, poetry and the AWS CLI.
@@ -2441,20 +2457,9 @@ fn a_secret_a_command_generates_and_prints_is_redacted() {
 #[test]
 fn a_secret_printed_by_a_command_that_names_none_is_redacted() {
     let secret = "Rk7vQ2xLm9TzW4pN8sBy3Hc6";
-    // As Claude Code writes them: `toolu_01` and 22 letters and digits.
     let id = "toolu_01Kq7XmV3pRzT9wLn2HsB4cY";
-    // In Claude Code's order (`serde_json` would sort the keys): the name right after the id.
-    let call = |command: &str| {
-        let input = serde_json::json!({"command": command, "description": "Make one"});
-        format!(
-            r#"{{"type":"assistant","message":{{"role":"assistant","content":[{{"type":"tool_use","id":"{id}","name":"Bash","input":{input}}}]}}}}"#
-        )
-    };
-    let result = |text: &str| {
-        serde_json::json!({"type": "user", "message": {"role": "user", "content": [
-            {"tool_use_id": id, "type": "tool_result", "content": text}]}})
-        .to_string()
-    };
+    let call = |command: &str| bash_call(id, command);
+    let result = |text: &str| bash_result(id, text);
     for command in [
         "pwgen -s 24 1",
         "head -c 32 /dev/urandom | base64",
@@ -2505,17 +2510,8 @@ fn a_secret_printed_by_a_command_that_names_none_is_redacted() {
 #[test]
 fn keys_a_cloud_cli_lists_as_json_are_redacted() {
     let id = "toolu_01Az7XmV3pRzT9wLn2HsB4cY";
-    let call = |command: &str| {
-        let input = serde_json::json!({"command": command, "description": "List the keys"});
-        format!(
-            r#"{{"type":"assistant","message":{{"role":"assistant","content":[{{"type":"tool_use","id":"{id}","name":"Bash","input":{input}}}]}}}}"#
-        )
-    };
-    let result = |text: &str| {
-        serde_json::json!({"type": "user", "message": {"role": "user", "content": [
-            {"tool_use_id": id, "type": "tool_result", "content": text}]}})
-        .to_string()
-    };
+    let call = |command: &str| bash_call(id, command);
+    let result = |text: &str| bash_result(id, text);
     let (k1, k2) = (
         "Qx2mVb7Lr9Tz4Wp8Nc3Hs6Jd1Kf5Gy0Ae2Iu7Oq4Wr9Ty3Ui8Op1As6Df2Gh7Jk4Lz5Xc0Vb3Nm9Qw8Er==",
         "9f8e7d6c5b4a39281706f5e4d3c2b1a0",

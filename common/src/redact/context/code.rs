@@ -528,6 +528,32 @@ pub(super) fn go_declaration(line: &[u8], s: usize) -> bool {
     before == b"var" || before == b"const"
 }
 
+/// Whether the unquoted value `line[v..end]` is a variable whose name names a secret, with
+/// code after it (`client_handshake_traffic_secret: client_secret,`, `{ secret:
+/// shared_secret, … }`): no literal.
+pub(super) fn variable_naming_a_secret(line: &[u8], v: usize, end: usize) -> bool {
+    let value = &line[v..end];
+    matches!(line.get(end), Some(b',' | b')' | b';' | b' '))
+        && value.contains(&b'_')
+        && value
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
+        && super::names::classify(value).is_some()
+        && matches!(
+            line.get(super::blanks(line, end)),
+            Some(b',' | b')' | b';' | b'}')
+        )
+}
+
+/// Whether the unquoted value `line[v..end]` is C's variable (`pass_height = height;`): a
+/// lower-case name and the statement's `;`.
+pub(super) fn c_variable(line: &[u8], v: usize, end: usize) -> bool {
+    line.get(end) == Some(&b';')
+        && line[v..end]
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || *b == b'_')
+}
+
 /// Whether the name at `s` is a declaration's type, after the variable and its colon (`let
 /// key: AmazonS3ConfigKey = …`, `const mode: TokenMode = …`): the value is the variable's,
 /// judged by the variable's own name where it names a secret.

@@ -1,6 +1,7 @@
 //! Names that hold no secret where they stand, whatever they are called: a file's name before a
 //! position (`src/auth.rs:42`), a field of an Amazon Resource Name, a CloudFormation resource
-//! type quoted as a key, and a Dockerfile's `ENV NAME VALUE` (told apart for its own reading).
+//! type quoted as a key, a Dockerfile's `ENV NAME VALUE` (told apart for its own reading), and
+//! a setting that names the variable it is read from.
 
 use super::line_start;
 
@@ -73,4 +74,18 @@ pub(super) fn resource_type(line: &[u8], s: usize, e: usize) -> bool {
         && memchr::memmem::find_iter(path, b"::").count() >= 2
         && !path.windows(3).any(|w| w == b":::")
         && parts.clone().all(|p| p[0].is_ascii_uppercase())
+}
+
+/// Whether `value`, given to the name `lname` (in lower case), is the name of the variable a
+/// setting is read from (`MSI_SECRET_ENV_KEY: &str = "IDENTITY_HEADER";`, `TOKEN_ENV_VAR =
+/// "GITHUB_TOKEN"`): a variable's name in capitals after a name ending in `env_key`, `env_var`
+/// or `var_name`.
+pub(super) fn variable_name_setting(lname: &[u8], value: &[u8]) -> bool {
+    [&b"env_key"[..], b"env_var", b"var_name"]
+        .iter()
+        .any(|k| lname.ends_with(k))
+        && value.len() >= 2
+        && value
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_')
 }

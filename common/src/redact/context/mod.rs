@@ -645,26 +645,15 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     {
         return None;
     }
-    // Code giving a variable that names a secret, unquoted, with code after it
-    // (`client_handshake_traffic_secret: client_secret,`, `{ secret: shared_secret, … }`).
-    if quote.is_none()
-        && matches!(line.get(end), Some(b',' | b')' | b';' | b' '))
-        && line[v..end].contains(&b'_')
-        && line[v..end]
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
-        && names::classify(&line[v..end]).is_some()
-        && matches!(line.get(blanks(line, end)), Some(b',' | b')' | b';' | b'}'))
-    {
-        return None;
-    }
-    // The name of the variable a setting is read from (`MSI_SECRET_ENV_KEY: &str =
-    // "IDENTITY_HEADER";`, `TOKEN_ENV_VAR = "GITHUB_TOKEN"`): a variable's name in capitals.
-    if (lname.ends_with(b"env_key") || lname.ends_with(b"env_var") || lname.ends_with(b"var_name"))
-        && line[v..end].len() >= 2
-        && line[v..end]
-            .iter()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_')
+    // Code giving a variable rather than a literal (`client_handshake_traffic_secret:
+    // client_secret,`; after a weak name C's `pass_height = height;`), the name of the
+    // variable a setting is read from (`MSI_SECRET_ENV_KEY = "IDENTITY_HEADER"`).
+    if quote.is_none() && code::variable_naming_a_secret(line, v, end)
+        || quote.is_none()
+            && strength == Strength::Weak
+            && line[q] == b'='
+            && code::c_variable(line, v, end)
+        || exemptions::variable_name_setting(&lname, &line[v..end])
     {
         return None;
     }
@@ -672,27 +661,9 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     let prose = colon_blank && quote.is_none() && s >= 2 && line[s - 1] == b' ' && {
         line[s - 2].is_ascii_alphabetic()
     };
-    // A sentence that goes on after the colon (`They do not have to be secret: IVs are
-    // typically …`, `shares a secret: The sender, …`), or a comment's description after a
-    // file's name (`# passwd.expire.cron: sample expiry notification script`): a word, a
-    // blank, a lower-case word.
+    // A sentence that goes on after the colon, or a comment's description after a file's name.
     let comment = colon_blank && quote.is_none() && line[..s].ends_with(b"# ");
-    if (prose || comment)
-        && line[v..end].iter().all(u8::is_ascii_alphabetic)
-        && line.get(end) == Some(&b' ')
-        && line.get(end + 1).is_some_and(u8::is_ascii_lowercase)
-    {
-        return None;
-    }
-    // C's variable after a weak name (`pass_height = height;`).
-    if strength == Strength::Weak
-        && quote.is_none()
-        && line[q] == b'='
-        && line.get(end) == Some(&b';')
-        && line[v..end]
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || *b == b'_')
-    {
+    if (prose || comment) && prose::sentence_goes_on(line, v, end) {
         return None;
     }
     let mut f = value(line, s, v, end, strength, &lname, prose)?;

@@ -178,6 +178,16 @@ fn sentence_label(
     value(line, s, v, end, Strength::Weak, lname, true)
 }
 
+/// Whether the value `line[v..end]` after a colon is the first word of a sentence that goes
+/// on (`They do not have to be secret: IVs are typically …`, `shares a secret: The sender,
+/// …`, a comment's `# passwd.expire.cron: sample expiry …`): a word, a blank, a lower-case
+/// word.
+pub(super) fn sentence_goes_on(line: &[u8], v: usize, end: usize) -> bool {
+    line[v..end].iter().all(u8::is_ascii_alphabetic)
+        && line.get(end) == Some(&b' ')
+        && line.get(end + 1).is_some_and(u8::is_ascii_lowercase)
+}
+
 /// Whether one of the three words before `s` (in the same sentence) sets what follows:
 /// `set`, `changed`, `reset`, `updated`, `rotated` and their forms.
 fn set_before(line: &[u8], s: usize) -> bool {

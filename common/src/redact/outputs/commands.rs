@@ -64,15 +64,7 @@ pub(super) fn prints_a_secret(command: &str) -> bool {
     // WireGuard's private key, unless the public key derived from it is what is printed
     // (`wg genkey | tee private.key | wg pubkey`).
     let public = command.contains("wg pubkey");
-    let segments: Vec<Vec<&str>> = command
-        .split(['|', ';', '&', '\n', '(', ')', '`'])
-        .map(|segment| {
-            segment
-                .split_whitespace()
-                .map(|w| w.trim_matches(|c| c == '"' || c == '\''))
-                .collect()
-        })
-        .collect();
+    let segments = segments(command);
     segments.iter().any(|words| match words.as_slice() {
         ["wg", "genkey", ..] => !public,
         _ => reads_a_secret(words),
@@ -80,6 +72,20 @@ pub(super) fn prints_a_secret(command: &str) -> bool {
         || selects_a_secret(command)
         || looks_behind_a_name(command)
         || prints_a_variable(command)
+}
+
+/// The commands of a shell line, each as its words (quotes around a word taken off): cut at
+/// pipes, `;`, `&`, line breaks, parentheses and backticks.
+fn segments(command: &str) -> Vec<Vec<&str>> {
+    command
+        .split(['|', ';', '&', '\n', '(', ')', '`'])
+        .map(|segment| {
+            segment
+                .split_whitespace()
+                .map(|w| w.trim_matches(|c| c == '"' || c == '\''))
+                .collect()
+        })
+        .collect()
 }
 
 /// Whether a one-liner prints a secret variable's value itself: Python's
@@ -257,8 +263,7 @@ fn filter_names_a_secret(words: &[&str]) -> bool {
 /// "key1", …, "value": "…"`; `az cognitiveservices account keys list`: `"key1"`, `"key2"`).
 /// (Names that say what they hold, `primaryKey`, `password`, are read where they are.)
 pub(super) fn json_fields(command: &str) -> &'static [&'static str] {
-    let azure = command.split(['|', ';', '&']).any(|segment| {
-        let words: Vec<&str> = segment.split_whitespace().collect();
+    let azure = segments(command).iter().any(|words| {
         words.first() == Some(&"az")
             && words.contains(&"keys")
             && words.contains(&"list")
