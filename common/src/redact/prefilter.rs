@@ -744,7 +744,7 @@ impl LongLines {
 pub(crate) struct Pairs {
     /// `A | B << 8 | D << 16` per pair `(a << 8) | b`. Zeroed and written only where anchors
     /// have pairs, so only a few of its pages are ever resident.
-    masks: Vec<u32>,
+    masks: Box<[u32; 1 << 16]>,
     /// `C` per byte: the odd side's buckets of the anchors that begin with it.
     odd_first: [u8; 256],
     /// The exact anchors sorted by their first pair, to confirm a candidate by comparing bytes
@@ -767,7 +767,10 @@ const TWO: u32 = 0x80;
 impl Pairs {
     pub fn new(anchors: &[&'static str]) -> Self {
         let mut p = Pairs {
-            masks: vec![0; 1 << 16],
+            masks: vec![0; 1 << 16]
+                .into_boxed_slice()
+                .try_into()
+                .expect("a mask per pair"),
             odd_first: [0; 256],
             by_pair: Vec::with_capacity(anchors.len()),
             by_first: [0; 257],
