@@ -1562,6 +1562,36 @@ fn commands_that_name_a_secret_without_one_stay_intact() {
     }
 }
 
+/// WordPress' keys in `wp-config.php` are 64 characters of every printable kind, blanks and
+/// brackets among them (`x#4>kP9!…(cF6)`): they were taken for a call or for words and kept.
+#[test]
+fn secrets_of_every_printable_character_are_redacted() {
+    let salads = [
+        "x#4>kP9!qL2@mN8&rT1*wY5^zB3(cF6)",
+        "7Hq 2Lm#9Pr@4Tw&1Yz*5Bc^3Fg(8Jk)",
+        "v|7H[q!2Lm]#9Pr@4Tw&1Yz*5Bc^3Fg8;",
+    ];
+    let cases: Vec<String> = salads
+        .iter()
+        .flat_map(|_| {
+            [
+                "define( 'AUTH_KEY',         '@@' );",
+                "define('SECURE_AUTH_KEY', '@@');",
+                "AUTH_KEY='@@'",
+                "\"auth_key\": \"@@\",",
+            ]
+        })
+        .map(String::from)
+        .collect();
+    each_redacted_as(&cases, |i| salads[i / 4].to_string());
+    // Brackets in a value that is not such a secret are still code.
+    each_kept(&[
+        "api_key = get_key(config[\"api\"])",
+        "password = os.environ['DB_PASSWORD']",
+        "token: \"see the docs (section 4)\"",
+    ]);
+}
+
 /// Code that gives a secret's name and its value as arguments or declarations: PHP's
 /// `define`, a default of an environment lookup, properties and headers set by name, argument
 /// vectors, setters, C's `#define`, CMake's `set`, annotated declarations, Terraform variables.
@@ -2163,6 +2193,9 @@ fn the_output_of_a_command_that_prints_a_secret_is_redacted() {
         "node -e 'console.log(process.env.STRIPE_SECRET_KEY)'",
         "docker compose exec app sh -c 'echo $API_KEY'",
         "ssh -i ~/.ssh/deploy deploy@web 'cat /run/secrets/db_password'",
+        // Rails' key to its encrypted credentials.
+        "cat config/master.key",
+        "cat config/credentials/production.key",
     ] {
         let text = format!(
             "{}\n{}\n{}\nthe value was {secret}\n",

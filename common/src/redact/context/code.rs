@@ -15,7 +15,8 @@ use super::names::Strength;
 use super::{Found, Named, blanks, line_start, quoted_or_word, run_end, value};
 
 /// The quoted string at `v` (its quotes left out), if one starts there and holds no blank: a
-/// label or a sentence (`"Enter your password"`) is no secret.
+/// label or a sentence (`"Enter your password"`) is no secret. (A secret generated from every
+/// printable character may hold blanks: WordPress' keys.)
 pub(super) fn quoted_word(line: &[u8], v: usize) -> Option<(usize, usize)> {
     let q = *line.get(v)?;
     if !matches!(q, b'"' | b'\'') {
@@ -25,7 +26,7 @@ pub(super) fn quoted_word(line: &[u8], v: usize) -> Option<(usize, usize)> {
     let inner = &line[v + 1..end];
     (line.get(end) == Some(&q)
         && !inner.is_empty()
-        && !inner.iter().any(|b| b.is_ascii_whitespace()))
+        && (!inner.iter().any(|b| b.is_ascii_whitespace()) || super::values::symbol_salad(inner)))
     .then_some((v + 1, end))
 }
 

@@ -49,8 +49,8 @@ use text::{
     quoted_or_word, run_end, run_end_within, skip_read_number,
 };
 pub(crate) use tool_tokens::{login_token, snyk_api, token_after_login};
-use values::trim_value;
 pub(crate) use values::{capitalised_words, code_literal, placeholder, plausible, token_as_user};
+use values::{symbol_salad, trim_value};
 
 /// How far a name is read each way from a keyword's hit: every hit of a line is judged by the
 /// name around it, and a line of megabytes made of one name-like run (`passpass…`) cost that
@@ -771,7 +771,14 @@ fn value(
     prose: bool,
 ) -> Option<Found> {
     let raw = &line[v..end.min(line.len())];
-    let trimmed = trim_value(raw);
+    // In quotes, a secret of every printable character keeps its last `)` or `;`.
+    let quoted =
+        v > 0 && matches!(line[v - 1], b'"' | b'\'') && line.get(end) == Some(&line[v - 1]);
+    let trimmed = if quoted && symbol_salad(raw) {
+        raw
+    } else {
+        trim_value(raw)
+    };
     if trimmed.is_empty() || prose && trimmed.iter().all(u8::is_ascii_lowercase) {
         return None;
     }

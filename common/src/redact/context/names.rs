@@ -350,8 +350,8 @@ const LIST_QUALIFIERS: &[&[u8]] = &[b"allowed", b"valid", b"bearer", b"refresh",
 
 /// Whether the file at `path` holds a secret alone: a file in a `secrets/` directory (Docker's
 /// and Kubernetes' `/run/secrets/NAME`), a client's credential file (`.pgpass`,
-/// `.git-credentials`, `.vault-token`, Ansible's `.vault_pass`), or a file named for a secret
-/// with a plain extension (`db_password.txt`, `api.key`). Read for a command that prints one
+/// `.git-credentials`, `.vault-token`, Ansible's `.vault_pass`), Rails' `master.key`, or a file
+/// named for a secret with a plain extension (`db_password.txt`, `api.key`). Read for a command that prints one
 /// (`cat secrets/db`) and for one written into it (`echo … > secrets/db`).
 pub(crate) fn secret_path(path: &[u8]) -> bool {
     let file = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
@@ -381,8 +381,15 @@ pub(crate) fn secret_path(path: &[u8]) -> bool {
         b".vault-pass",
     ]
     .contains(&file);
+    // Rails' key to its encrypted credentials: `config/master.key`,
+    // `config/credentials/production.key`.
+    let rails = file == b"master.key"
+        || ext == b"key"
+            && (path.starts_with(b"credentials/")
+                || memchr::memmem::find(path, b"/credentials/").is_some());
     in_secrets
         || credentials
+        || rails
         || plain && !stem.is_empty() && std::str::from_utf8(stem).is_ok_and(secret_env_name)
 }
 

@@ -199,6 +199,22 @@ pub(crate) fn code_literal(v: &[u8]) -> bool {
     )
 }
 
+/// Whether a value is a secret generated from every printable character (WordPress' keys and
+/// salts, `x#4>kP9!qL2@mN8&rT1*wY5^zB3(cF6)`): 16 bytes or more, letters and digits, and four or
+/// more different symbols that code and prose do not string together. Its brackets and blanks
+/// are characters, not a call or words.
+pub(super) fn symbol_salad(v: &[u8]) -> bool {
+    const SYMBOLS: &[u8] = b"!#$%&*+<>?@^|~";
+    let seen = v
+        .iter()
+        .filter_map(|b| SYMBOLS.iter().position(|s| s == b))
+        .fold(0u16, |m, i| m | 1 << i);
+    v.len() >= 16
+        && seen.count_ones() >= 4
+        && v.iter().any(u8::is_ascii_digit)
+        && v.iter().any(u8::is_ascii_alphabetic)
+}
+
 /// Whether a value could be a secret rather than code, a type, a placeholder or prose.
 pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
     let Some(&first) = v.first() else {
@@ -317,7 +333,10 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
         && [&b"::server:"[..], b"::node:"]
             .iter()
             .any(|m| memchr::memmem::find(v, m).is_some());
-    if !k3s && (v.contains(&b'(') || v.contains(&b'[') || v.windows(2).any(|w| w == b"::")) {
+    if !k3s
+        && !symbol_salad(v)
+        && (v.contains(&b'(') || v.contains(&b'[') || v.windows(2).any(|w| w == b"::"))
+    {
         return false; // a call, a subscript or a path (`os.environ['X']`, `Foo::new`)
     }
     if v.windows(3).any(|w| w == b"***") || v.windows(2).any(|w| w == b"{{") {
