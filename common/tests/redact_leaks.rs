@@ -108,6 +108,51 @@ fn an_unterminated_key_header_loses_nothing() {
     assert_eq!(red(text), text);
 }
 
+/// A key whose header is followed by armour headers before its body: a traditional encrypted
+/// PEM (`openssl genrsa -aes256`: `Proc-Type:`, `DEK-Info:`, a blank line) and an OpenPGP block
+/// with `Version:` and `Comment:`. The first armour line ended the block and the whole body went
+/// out, printed, cut into chunks, and inside a stream-json string.
+#[test]
+fn a_key_with_armour_headers_before_its_body_is_redacted() {
+    let body = [
+        "wav+t55gSrsCnvgeikRqcQKXuUeXEqEcL6zwNsTMIis6rpGuXkBYH5Ezntm6h/5h",
+        "2vZDu2vTOeq7QbNmTbKWbU6Rw0e7hlnWcPFhg3ssLNrh0XW3ynZ56gLCj/TRHj9V",
+        "3kzlM0tz9/Rm4bYttEDBt67Fg4/hZbZ+m+5BMzVWWdtZIdHUIGJjew==",
+    ]
+    .join("\n");
+    let keys = [
+        format!(
+            "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n\
+             DEK-Info: DES-EDE3-CBC,932256E9ACCDC996\n\n{body}\n-----END RSA PRIVATE KEY-----\n"
+        ),
+        format!(
+            "-----BEGIN PGP PRIVATE KEY BLOCK-----\nVersion: GnuPG v2\nComment: backup\n\n\
+             {body}\n=abcd\n-----END PGP PRIVATE KEY BLOCK-----\n"
+        ),
+    ];
+    let pieces = ["wav+t55gSrsCnvge", "2vZDu2vTOeq7QbNm", "3kzlM0tz9/Rm4bYt"];
+    for key in &keys {
+        let text = format!("$ cat server.key\n{key}after the key\n");
+        let json = serde_json::json!({"type": "user", "content": key.clone() + "after the key"})
+            .to_string()
+            + "\n";
+        for text in [&text, &json] {
+            for cut in [text.len(), 64, 7, 1] {
+                let chunks: Vec<&[u8]> = text.as_bytes().chunks(cut).collect();
+                let (out, _) = run(&rules_with(&[]), &chunks);
+                let out = String::from_utf8(out).unwrap();
+                for p in pieces {
+                    assert!(!out.contains(p), "{p} in chunks of {cut}:\n{out}");
+                }
+                assert!(out.contains("after the key"), "{out}");
+            }
+        }
+    }
+    // Armour-like lines after a header with no body after them are text.
+    let text = "-----BEGIN RSA PRIVATE KEY-----\nVersion: 1.2\nthis is not a key body\n";
+    assert!(red(text).contains("this is not a key body"));
+}
+
 /// Class 3: After a strong keyword a capitalised word is a secret, not a type name.
 #[test]
 fn capitalised_words_after_strong_keywords() {

@@ -40,17 +40,11 @@ pub(crate) fn classify_line(rules: &Rules, line: &[u8], complete: bool, first: b
     if rules.key_end.is_match(t) {
         return Next::Footer;
     }
-    if first {
-        let armour = [
-            &b"Proc-Type:"[..],
-            b"DEK-Info:",
-            b"Version:",
-            b"Comment:",
-            b"Hash:",
-        ];
-        if armour.iter().any(|a| t.starts_with(a)) || (t.is_empty() && complete) {
-            return Next::Body;
-        }
+    if first && (armour(t) || t.is_empty() && complete) {
+        return Next::Body;
+    }
+    if first && !complete && !t.is_empty() && ARMOUR.iter().any(|a| a.starts_with(t)) {
+        return Next::Unknown; // the start of an armour header
     }
     if t.iter().any(|&b| !b64(b)) {
         let footer_start = t.starts_with(b"-----END") || b"-----END".starts_with(t);
@@ -68,6 +62,21 @@ pub(crate) fn classify_line(rules: &Rules, line: &[u8], complete: bool, first: b
     }
     Next::Body
 }
+
+/// Whether `t` starts with an armour header, which may come (one or more, then a blank line)
+/// between a key's header and its body: a traditional encrypted PEM's `Proc-Type:` and
+/// `DEK-Info:`, an OpenPGP block's `Version:` and `Comment:`.
+pub(crate) fn armour(t: &[u8]) -> bool {
+    ARMOUR.iter().any(|a| t.starts_with(a))
+}
+
+const ARMOUR: [&[u8]; 5] = [
+    b"Proc-Type:",
+    b"DEK-Info:",
+    b"Version:",
+    b"Comment:",
+    b"Hash:",
+];
 
 fn trim(line: &[u8]) -> &[u8] {
     let s = line
@@ -87,18 +96,29 @@ fn trim(line: &[u8]) -> &[u8] {
 pub(crate) fn blocks(rules: &Rules, view: &[u8], complete: bool, found: &mut Vec<Span>) -> Tail {
     let mut from = 0;
     while let Some(h) = rules.key_begin.find_at(view, from) {
+        // Blanks and escaped line breaks, and armour headers each on a line of its own.
+        let mut skip = h.end();
+        loop {
+            skip += view[skip..]
+                .iter()
+                .take_while(|b| matches!(b, b' ' | b'\t' | b'\n'))
+                .count();
+            let own_line = view[h.end()..skip].contains(&b'\n');
+            match memchr::memchr(b'\n', &view[skip..]) {
+                Some(p) if own_line && armour(&view[skip..]) => skip += p,
+                _ => break,
+            }
+        }
         let rest = &view[h.end()..];
-        let blank = rest
-            .iter()
-            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n'))
-            .count();
+        let blank = skip - h.end();
         let body = rest[blank..].iter().take_while(|&&b| b64(b)).count();
         if body >= MIN_BODY {
             // Body runs on through base64, blanks and escaped line breaks.
-            let more = rest
-                .iter()
-                .take_while(|&&b| b64(b) || matches!(b, b' ' | b'\t' | b'\n'))
-                .count();
+            let more = blank
+                + rest[blank..]
+                    .iter()
+                    .take_while(|&&b| b64(b) || matches!(b, b' ' | b'\t' | b'\n'))
+                    .count();
             let mut end = h.end() + more;
             if let Some(f) = rules.key_end.find_at(view, end)
                 && f.start() == end

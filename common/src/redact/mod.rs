@@ -337,7 +337,12 @@ impl Redactor {
                         }
                     }
                     pos += next;
-                    self.key = Some(first && line.iter().all(|b| !b.is_ascii_alphanumeric()));
+                    // Armour headers and blank lines may come before the body.
+                    self.key = Some(
+                        first
+                            && (line.iter().all(|b| !b.is_ascii_alphanumeric())
+                                || key::armour(line.trim_ascii())),
+                    );
                 }
                 key::Next::Footer => {
                     // The block ends with the footer; what follows it on its line is text.
