@@ -4358,6 +4358,8 @@ fn passwords_given_to_libcurl_keyring_and_shadow_are_redacted() {
             "root:@@:19000:0:99999:7:::",
             "    password: \"@@\"",
             "@@",
+            // Mosquitto's password file: base64 salt and hash, `+` and `=` among them.
+            "roger:@@",
         ],
         |i| {
             let salt = [
@@ -4365,7 +4367,13 @@ fn passwords_given_to_libcurl_keyring_and_shadow_are_redacted() {
                 "$6$rounds=5000$abcdefgh$",
                 "$5$abcdefgh$",
                 "$6$abcdefgh$",
+                "$6$clQ4Ocu312S0qWgl$",
             ][i];
+            let hash = if i == 4 {
+                "Cv2wUxgEN73c6C6jlBkswqR4AkHsvDLWvtEXZZ8NpsBLgP1WAo/qA+WXcmEN/mjDNgdUwcxRAveqNMs2xUVQYA=="
+            } else {
+                hash
+            };
             format!("{salt}{hash}")
         },
     );

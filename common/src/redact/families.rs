@@ -1017,7 +1017,7 @@ const ROWS: &[Row] = &[
     tok!(
         "shadow_hash",
         ["$6$", "$5$", "$y$"],
-        r#"(?:\b[a-z_][a-z0-9_.-]*:|(?:^|[\s"'=(,\[]))(?P<secret>\$(?:6|5|y)\$(?:rounds=[0-9]{1,9}\$)?[./A-Za-z0-9$]{20,})"#
+        r#"(?:\b[a-z_][a-z0-9_.-]*:|(?:^|[\s"'=(,\[]))(?P<secret>\$(?:6|5|y)\$(?:rounds=[0-9]{1,9}\$)?[./A-Za-z0-9$+=]{20,})"#
     ),
     // Keyword-anchored service keys without a prefix of their own
     kw!("adafruit", ["adafruit"], r"[a-z0-9_-]{32}"),
