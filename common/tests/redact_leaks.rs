@@ -4109,9 +4109,10 @@ fn an_authorization_header_set_in_a_server_configuration_is_redacted() {
 }
 
 /// A configuration directive that gives a secret by its name and a blank, alone on its line:
-/// keepalived's `auth_pass VALUE`, HAProxy's `user NAME insecure-password VALUE`. A lower-case
-/// word there may be prose (`api_key missing`), so the value needs a capital, a digit or a
-/// symbol.
+/// keepalived's `auth_pass VALUE`, HAProxy's `user NAME insecure-password VALUE`, Gradle's
+/// signing config in Groovy (`storePassword 'VALUE'`, a camel-case name and a quoted word; a
+/// file Claude reads has its lines numbered). A lower-case word there may be prose (`api_key
+/// missing`), so the value needs a capital, a digit or a symbol.
 #[test]
 fn a_secret_directive_alone_on_its_line_is_redacted() {
     each_redacted(&[
@@ -4120,6 +4121,10 @@ fn a_secret_directive_alone_on_its_line_is_redacted() {
         "    user admin insecure-password @@",
         "  bind_password @@;",
         "+    auth_pass @@",
+        "        storePassword '@@'",
+        "        keyPassword \"@@\"",
+        "    14\u{2192}        keyPassword '@@'",
+        "+            storePassword '@@'",
     ]);
     each_kept(&[
         "auth_pass missing",
@@ -4128,6 +4133,11 @@ fn a_secret_directive_alone_on_its_line_is_redacted() {
         "the auth_pass option",
         "    user admin password $6$rounds",
         "auth_pass is the VRRP password",
+        "        keyAlias 'upload'",
+        "        storePassword keystoreProperties['storePassword']",
+        "        storePassword System.getenv(\"STORE_PASSWORD\")",
+        "        keyPassword 'is required'",
+        "        keyPassword 'changeme' // not used",
     ]);
 }
 

@@ -445,8 +445,8 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
             return Some(f);
         }
         // keepalived's `auth_pass VALUE`, HAProxy's `user NAME insecure-password VALUE`.
-        if spaced && let Some(end) = unassigned::directive_value(line, s, e, q) {
-            return value(line, s, q, end, strength, &lname, true);
+        if spaced && let Some((v, end)) = unassigned::directive_value(line, s, e, q) {
+            return value(line, s, v, end, strength, &lname, true);
         }
         // Nomad's ACL token as `nomad acl bootstrap` and `acl token create` print it:
         // `Secret ID    = …` (beside `Accessor ID  = …`, which is none).

@@ -5,7 +5,7 @@
 
 use super::authorization::scheme_word;
 use super::names::Strength;
-use super::{Found, blanks, line_start, run_end, value};
+use super::{Found, blanks, line_start, run_end, skip_read_number, value};
 
 /// Whether the `password` at `s..e`, its value at `v`, is a `.netrc` entry: the token in lower
 /// case, as `.netrc` spells it, after `login X` on the same line, or at the start of a line with
@@ -66,15 +66,26 @@ pub(super) fn quoted_credentials(line: &[u8], s: usize, q: usize, lname: &[u8]) 
     )
 }
 
-/// The end of the value of a configuration directive that gives a secret by its name and a
-/// blank, alone on its line: the name at the line's start (or a diff's line's, or after
-/// HAProxy's `user NAME`), made of parts (`auth_pass`, `bind_password`, `insecure-password`:
-/// a word alone is prose's), one word after it and nothing else but a `;`.
-pub(super) fn directive_value(line: &[u8], s: usize, e: usize, q: usize) -> Option<usize> {
-    if !line[s..e].iter().any(|&b| b == b'_' || b == b'-') {
+/// The value of a configuration directive that gives a secret by its name and a blank, alone on
+/// its line: the name at the line's start (or a diff's line's, a Read tool's numbered line's, or
+/// after HAProxy's `user NAME`), made of parts (`auth_pass`, `bind_password`,
+/// `insecure-password`, Gradle's `storePassword`: a word alone is prose's), one word after it,
+/// or one quoted string (`keyPassword 'VALUE'`, its quotes left out), and nothing else but a
+/// `;`.
+pub(super) fn directive_value(line: &[u8], s: usize, e: usize, q: usize) -> Option<(usize, usize)> {
+    let name = &line[s..e];
+    let camel = || {
+        name.windows(2)
+            .any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
+    };
+    if !name.iter().any(|&b| b == b'_' || b == b'-') && !camel() {
         return None;
     }
-    let before = line[line_start(line, s)..s].trim_ascii();
+    let start = line_start(line, s);
+    let before = line[skip_read_number(line, blanks(line, start))
+        .max(start)
+        .min(s)..s]
+        .trim_ascii();
     let before = before
         .strip_prefix(b"+")
         .or(before.strip_prefix(b"-"))
@@ -89,11 +100,27 @@ pub(super) fn directive_value(line: &[u8], s: usize, e: usize, q: usize) -> Opti
     if !before.is_empty() && !haproxy() {
         return None;
     }
-    let end = q + line[q..]
-        .iter()
-        .position(|&b| matches!(b, b' ' | b'\t' | b';' | b'\n' | b'\r'))
-        .unwrap_or(line.len() - q);
-    let rest = &line[end..];
+    let (v, end, close) = match line[q] {
+        c @ (b'"' | b'\'') => {
+            let end = run_end(line, q + 1, Some(c));
+            let inner = &line[q + 1..end];
+            // A sentence in quotes is no value (see `code::quoted_word`).
+            if line.get(end) != Some(&c)
+                || inner.iter().any(u8::is_ascii_whitespace) && !super::values::symbol_salad(inner)
+            {
+                return None;
+            }
+            (q + 1, end, end + 1)
+        }
+        _ => {
+            let end = q + line[q..]
+                .iter()
+                .position(|&b| matches!(b, b' ' | b'\t' | b';' | b'\n' | b'\r'))
+                .unwrap_or(line.len() - q);
+            (q, end, end)
+        }
+    };
+    let rest = &line[close..];
     let rest = &rest[..rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len())];
-    matches!(rest.trim_ascii(), b"" | b";").then_some(end)
+    matches!(rest.trim_ascii(), b"" | b";").then_some((v, end))
 }
