@@ -3868,6 +3868,39 @@ fn a_wireguard_key_and_node_random_bytes_printed_bare_are_redacted() {
     }
 }
 
+/// A cluster's gossip encryption key (Consul, Nomad, Serf): made by `consul keygen` and printed
+/// bare, then given as `encrypt` in HCL or JSON, or to `-encrypt=`. The name holds no secret's
+/// part, so neither was read.
+#[test]
+fn a_gossip_encryption_key_is_redacted() {
+    let secret = |i: usize| format!("pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu{i:02}=");
+    each_redacted_as(
+        &[
+            "encrypt = \"@@\"",
+            "  encrypt = \"@@\"",
+            "  \"encrypt\": \"@@\",",
+            "consul agent -server -encrypt=@@ -bootstrap-expect=3",
+        ],
+        secret,
+    );
+    each_kept(&[
+        "encrypt = true",
+        "encrypt = \"aes-256-gcm\"",
+        "  \"encrypt\": false,",
+        "checksum = \"pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=\"",
+    ]);
+    let key = secret(99);
+    for command in ["consul keygen", "nomad operator gossip keyring generate"] {
+        let text = format!(
+            "{}\n{}\nencrypt is {key} now\n",
+            bash_call("toolu_01GossipKeyMadeHere00", command),
+            bash_result("toolu_01GossipKeyMadeHere00", &format!("{key}\n"))
+        );
+        let out = red(&text);
+        assert!(!contains(out.as_bytes(), &key), "{command}:\n{out}");
+    }
+}
+
 /// strongSwan's and Libreswan's `ipsec.secrets`: `SELECTORS : PSK "VALUE"`, quoted or not.
 #[test]
 fn an_ipsec_pre_shared_key_is_redacted() {

@@ -1027,6 +1027,9 @@ const ROWS: &[Row] = &[
     kw!("bitbucket_secret", ["bitbucket"], r"[a-z0-9=_-]{32,64}"),
     kw!("cisco_meraki", ["meraki"], r"[0-9a-f]{40}"),
     kw!("droneci", ["droneci"], r"[a-z0-9]{32}"),
+    // Consul's, Nomad's and Serf's gossip key (`encrypt = "…"` in their HCL, `"encrypt":` in
+    // JSON): 32 bytes in base64.
+    kw!("gossip_key", ["encrypt"], r"[a-z0-9+/]{43}="),
     kw!("dropbox_key", ["dropbox"], r"[a-z0-9]{15,}"),
     kw!("etsy_key", ["etsy"], r"[a-z0-9]{24}"),
     kw!("gitter_key", ["gitter"], r"[a-z0-9_-]{40}"),

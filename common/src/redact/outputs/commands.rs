@@ -453,7 +453,11 @@ fn reads_a_secret(words: &[&str]) -> bool {
         // Infisical's and chamber's getters of one value, printed alone (`--plain`, `-q`).
         "infisical" => has("secrets") && has("get") && has("--plain"),
         "chamber" => has("read") && (has("-q") || has("--quiet")),
-        "consul" => has("kv") && has("get") && names_a_secret(&words[3..]),
+        // A gossip encryption key made for a cluster (Consul's and Serf's `keygen`, Nomad's
+        // `operator gossip keyring generate`, older `operator keygen`).
+        "consul" => has("keygen") || has("kv") && has("get") && names_a_secret(&words[3..]),
+        "serf" => has("keygen"),
+        "nomad" => has("operator") && (has("keygen") || has("generate")),
         "etcdctl" => has("get") && names_a_secret(&words[2..]),
         "launchctl" => has("getenv") && names_a_secret(&words[2..]),
         // A Cloudflare tunnel's token, which runs the tunnel from anywhere.
@@ -556,6 +560,8 @@ mod tests {
             "infisical secrets get DB_PASSWORD --plain",
             "chamber read api stripe_key -q",
             "age -d -i key.txt secrets.age",
+            "consul keygen",
+            "nomad operator gossip keyring generate",
         ] {
             assert!(prints_a_secret(c), "{c}");
         }
@@ -588,6 +594,8 @@ mod tests {
             "lpass show github.com",
             "sops -d secrets.enc.yaml",
             "consul kv get config/app/region",
+            "consul members",
+            "nomad operator raft list-peers",
             "etcdctl get /app/replicas",
             "launchctl getenv PATH",
             "cloudflared tunnel list",
