@@ -153,6 +153,64 @@ fn a_key_with_armour_headers_before_its_body_is_redacted() {
     assert!(red(text).contains("this is not a key body"));
 }
 
+/// A value after `NAME: ` that holds or ends in `=` (base64's padding of a 32-byte key, Vault's
+/// dev server's `Unseal Key: …=`): the `=` was taken for a type annotation's (`API_KEY: Final
+/// = "…"`), and the value for a type.
+#[test]
+fn a_value_with_an_equals_sign_after_a_colon_is_redacted() {
+    each_redacted_as(
+        &[
+            "password: @@",
+            "secret: @@",
+            "  client_secret: @@",
+            "Unseal Key: @@",
+            "    12\u{2192}  api_key: @@",
+            "API Key: @@",
+            "password: @@",
+        ],
+        |i| match i {
+            6 => "ab=Zq8wLmN3pX00vR".to_string(),
+            _ => format!("Zx9pQ2rT7vW4yB1nM8kL5jH3gF6dS0aPqRsTuVwX{i:02}="),
+        },
+    );
+    // Type annotations keep their meaning: a typed constant of another kind, a lookup.
+    each_kept(&[
+        "api_key: str = os.environ[\"API_KEY\"]",
+        "pub const SIGNING_KEY_ERROR: WIN32_ERROR = 9104u32;",
+        "token: Optional[str] = None",
+    ]);
+}
+
+/// MySQL's first start logs its temporary root password, which holds any symbol
+/// (`grep 'temporary password' /var/log/mysqld.log`): the value ended at its `;` and the line
+/// went out whole.
+#[test]
+fn mysqls_temporary_root_password_is_redacted() {
+    let line = "2026-12-06T05:00:00.000000Z 6 [Note] [MY-010454] [Server] A temporary password \
+                is generated for root@localhost: @@";
+    each_redacted_as(
+        &[
+            line,
+            "[Note] A temporary password is generated for root@localhost: @@",
+        ],
+        |i| ["k7#Qm2;Xp9vL", "w<e,r;T5yU>i"][i].to_string(),
+    );
+    let secret = "k7#Qm2;Xp9vL";
+    let text = format!(
+        "{}\n{}\n",
+        bash_call(
+            "toolu_01MysqlTemporaryPass00",
+            "sudo grep 'temporary password' /var/log/mysqld.log"
+        ),
+        bash_result(
+            "toolu_01MysqlTemporaryPass00",
+            &format!("{}\n", line.replace("@@", secret))
+        )
+    );
+    let out = red(&text);
+    assert!(!contains(out.as_bytes(), secret), "{out}");
+}
+
 /// Class 3: After a strong keyword a capitalised word is a secret, not a type name.
 #[test]
 fn capitalised_words_after_strong_keywords() {

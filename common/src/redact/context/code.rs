@@ -255,7 +255,13 @@ pub(super) fn annotated(line: &[u8], v: usize) -> Option<(usize, bool)> {
     let w = blanks(line, eq + 1);
     // (A byte string too: `SECRET: &[u8] = b"…"`.)
     let quote = super::after_string_prefix(line, w);
-    Some((w, matches!(line.get(quote), Some(b'"' | b'\''))))
+    let quoted = matches!(line.get(quote), Some(b'"' | b'\''));
+    // Code writes a blank around the `=` or a string after it (`api_key: str="…"`); a value
+    // glued to an `=` is base64's padding or a value's own (`password: c2VjcmV0IHZhbHVl=`).
+    if eq == ty && w == eq + 1 && !quoted {
+        return None;
+    }
+    Some((w, quoted))
 }
 
 /// The second of two quoted strings in parentheses or brackets at `v`: `("user", "…")`.

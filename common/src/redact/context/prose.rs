@@ -158,7 +158,16 @@ fn sentence_label(
         return None;
     }
     let w = blanks(line, at + 1);
-    let (v, end) = quoted_or_word(line, w);
+    let json = line[..s].contains(&b'"');
+    let (v, mut end) = quoted_or_word(line, w);
+    if v == w && line.get(w) != Some(&b'`') {
+        // A generated password holds any symbol (MySQL's temporary root password,
+        // `k7#Qm2;Xp9vL`): unquoted (and not a code span), the value runs to a blank.
+        end += line[end..]
+            .iter()
+            .position(|&b| b.is_ascii_whitespace() || json && b == b'"')
+            .unwrap_or(line.len() - end);
+    }
     let closed = end + usize::from(v > w && matches!(line.get(end), Some(b'\'' | b'"')));
     let rest = &line[closed..];
     let rest = &rest[..rest
@@ -168,7 +177,6 @@ fn sentence_label(
     // Nothing after the value but the JSON string's end. Inside a JSON string (a tool's output
     // in stream-json) an escaped line break reads as a blank, so more text may follow there:
     // then only a value no word is (a digit or a symbol in it) counts.
-    let json = line[..s].contains(&b'"');
     let ends = rest.trim_ascii().is_empty()
         || json && rest.starts_with(b"\"")
         || json && rest.starts_with(b" ") && no_word(&line[v..end]);
