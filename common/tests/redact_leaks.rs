@@ -181,6 +181,50 @@ fn a_value_with_an_equals_sign_after_a_colon_is_redacted() {
     ]);
 }
 
+/// A quoted password led by a symbol (`"!Q2w#E4rT5"`, `'*Secret123x'`): a value starting with
+/// `!`, `#`, `*`, `&`, `?`, `%`, `=` or `@` was taken for a comment, a pointer, a variable or a
+/// placeholder, in quotes too. Templates and variables in quotes stay what they are.
+#[test]
+fn a_quoted_password_led_by_a_symbol_is_redacted() {
+    each_redacted_as(
+        &[
+            "\"password\": \"@@\"",
+            "DB_PASSWORD='@@'",
+            "password = \"@@\"",
+            "  \"client_secret\": \"@@\",",
+            "password: \"@@\"",
+            "\"password\": \"@@\"",
+            "\"password\": \"@@\"",
+            "\"password\": \"@@\"",
+        ],
+        |i| {
+            [
+                "!Q2w#E4rT5",
+                "*Secret123x",
+                "&Secret123x",
+                "?Secret123x",
+                "%Secret123x",
+                "#Secret123x",
+                "=Secret123x",
+                "@Secret1!x",
+            ][i]
+                .to_string()
+        },
+    );
+    each_kept(&[
+        "\"password\": \"%(db_password)s\"",
+        "\"password\": \"#{db_password1}\"",
+        "\"password\": \"%DB_PASSWORD1%\"",
+        "\"password\": \"@db_password1\"",
+        "\"password\": \"${DB_PASSWORD1}\"",
+        "\"password\": \"!important\"",
+        "\"password\": \"***hidden123\"",
+        "\"token\": \"?page=2&size=10\"",
+        "password: !secret db_password1",
+        "password: *default_password1",
+    ]);
+}
+
 /// MySQL's first start logs its temporary root password, which holds any symbol
 /// (`grep 'temporary password' /var/log/mysqld.log`): the value ended at its `;` and the line
 /// went out whole.

@@ -50,7 +50,7 @@ use text::{
 };
 pub(crate) use tool_tokens::{login_token, snyk_api, token_after_login};
 pub(crate) use values::{capitalised_words, code_literal, placeholder, plausible, token_as_user};
-use values::{symbol_salad, trim_value};
+use values::{symbol_led, symbol_salad, trim_value};
 
 /// How far a name is read each way from a keyword's hit: every hit of a line is judged by the
 /// name around it, and a line of megabytes made of one name-like run (`passpass…`) cost that
@@ -800,7 +800,7 @@ fn value(
     {
         return None;
     }
-    if !plausible(trimmed, strength) {
+    if !(plausible(trimmed, strength) || quoted && symbol_led(trimmed)) {
         return None;
     }
     Some(Found {

@@ -215,6 +215,29 @@ pub(super) fn symbol_salad(v: &[u8]) -> bool {
         && v.iter().any(u8::is_ascii_alphabetic)
 }
 
+/// Whether a quoted value led by a symbol is a password rather than a template, a variable or a
+/// placeholder (`"!Q2w#E4rT5"`, `"*Secret123x"`): the symbol is none that opens one (`{`, `$`,
+/// `(`, `[`, `:`, `<`; `#{`, `%(`, `%NAME%`, Perl's `@array`, a query's `?`), nor a mask's
+/// `***`, and letters and digits follow, seven bytes or more. (Unquoted, such a value is code
+/// or a comment.)
+pub(super) fn symbol_led(v: &[u8]) -> bool {
+    let [first, rest @ ..] = v else {
+        return false;
+    };
+    if !matches!(first, b'!' | b'#' | b'%' | b'&' | b'*' | b'=' | b'?' | b'@') {
+        return false;
+    }
+    let identifier = rest.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_');
+    rest.len() >= 7
+        && rest.iter().any(u8::is_ascii_digit)
+        && rest.iter().any(u8::is_ascii_alphabetic)
+        && !rest.contains(&b'{')
+        && !(*first == b'%' && (rest.starts_with(b"(") || rest.ends_with(b"%")))
+        && !(*first == b'@' && identifier)
+        && !(*first == b'?' && rest.contains(&b'='))
+        && !v.windows(3).any(|w| w == b"***")
+}
+
 /// Whether a value could be a secret rather than code, a type, a placeholder or prose.
 pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
     let Some(&first) = v.first() else {
