@@ -225,6 +225,23 @@ fn a_quoted_password_led_by_a_symbol_is_redacted() {
     ]);
 }
 
+/// Claude telling how to log in: `with password `…`` (a code span after `with password`), and
+/// a password given after a user (`log in with username admin and password …`).
+#[test]
+fn a_password_claude_gives_after_with_or_after_a_user_is_redacted() {
+    each_redacted(&[
+        "I have created the admin user with password `@@`.",
+        "You can log in with username admin and password @@.",
+        "Log in with the user `admin` and password `@@`",
+        "Use the username admin and password @@ to sign in.",
+    ]);
+    each_kept(&[
+        "log in with username and password authentication",
+        "with user admin and password protection",
+        "We compared username and password fields",
+    ]);
+}
+
 /// MySQL's first start logs its temporary root password, which holds any symbol
 /// (`grep 'temporary password' /var/log/mysqld.log`): the value ended at its `;` and the line
 /// went out whole.

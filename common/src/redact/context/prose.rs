@@ -44,7 +44,7 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
     // between), the next word its value, judged as after a weak name (`using token
     // authentication`, `with password protection` stay).
     if q == p + 1 && using_before(line, s) {
-        let (v, end) = quoted_or_word(line, q);
+        let (v, end) = code_span(line, q).unwrap_or_else(|| quoted_or_word(line, q));
         return Some(value(line, s, v, end, Strength::Weak, lname, false));
     }
     // Claude's prose quoting a value it found, judged as after a weak name: a code span or a
@@ -268,7 +268,8 @@ fn last_word(before: &[u8]) -> (&[u8], usize) {
 }
 
 /// Whether the word before the name at `s` is `using`, `use` or `with`, in any case, an
-/// article between (`use the password …`).
+/// article between (`use the password …`), or `and` after a user given so (`with username
+/// admin and password …`).
 fn using_before(line: &[u8], s: usize) -> bool {
     let Some(before) = line[..s].strip_suffix(b" ") else {
         return false;
@@ -280,6 +281,22 @@ fn using_before(line: &[u8], s: usize) -> bool {
     ) && let Some(b) = before[..w].strip_suffix(b" ")
     {
         word = last_word(b).0;
+    }
+    if eq_any(word, &[b"and"]) {
+        // A user given first: `log in with username admin and password …`.
+        let words: Vec<&[u8]> = before[..w]
+            .trim_ascii_end()
+            .rsplit(|&b| b == b' ')
+            .take(4)
+            .collect();
+        let users: &[&[u8]] = &[b"username", b"user", b"login", b"email", b"account"];
+        let by = |w: &[u8]| eq_any(w, &[b"using", b"use", b"with"]);
+        return words.len() >= 3
+            && eq_any(words[1], users)
+            && (by(words[2])
+                || words.len() == 4
+                    && eq_any(words[2], &[b"the", b"a", b"an", b"your"])
+                    && by(words[3]));
     }
     eq_any(word, &[b"using", b"use", b"with"])
 }
