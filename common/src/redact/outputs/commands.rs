@@ -371,6 +371,13 @@ fn reads_a_secret(words: &[&str]) -> bool {
     };
     let has = |w: &str| words.contains(&w);
     let flag = |f: &str| words.iter().any(|w| w.starts_with(f));
+    // Elasticsearch's tools, run from its `bin/` under any path: an enrollment token (an API
+    // key inside its base64), the `elastic` user's new password (`-s` prints it alone).
+    match first.rsplit('/').next().unwrap_or(first) {
+        "elasticsearch-create-enrollment-token" => return true,
+        "elasticsearch-reset-password" if has("-s") || has("--silent") => return true,
+        _ => {}
+    }
     match first {
         // `echo $API_KEY`, `printf '%s' "$DB_PASSWORD"`, `printenv GITHUB_TOKEN`.
         "echo" | "printf" | "Write-Host" | "Write-Output" | "write-host" | "write-output" => words
@@ -562,6 +569,8 @@ mod tests {
             "age -d -i key.txt secrets.age",
             "consul keygen",
             "nomad operator gossip keyring generate",
+            "bin/elasticsearch-create-enrollment-token -s kibana",
+            "docker exec -it es01 /usr/share/elasticsearch/bin/elasticsearch-reset-password -u elastic -s -b",
         ] {
             assert!(prints_a_secret(c), "{c}");
         }
@@ -596,6 +605,8 @@ mod tests {
             "consul kv get config/app/region",
             "consul members",
             "nomad operator raft list-peers",
+            "bin/elasticsearch-reset-password --help",
+            "bin/elasticsearch-keystore list",
             "etcdctl get /app/replicas",
             "launchctl getenv PATH",
             "cloudflared tunnel list",
