@@ -100,19 +100,11 @@ pub(super) fn directive_value(line: &[u8], s: usize, e: usize, q: usize) -> Opti
     if !before.is_empty() && !haproxy() {
         return None;
     }
-    let (v, end, close) = match line[q] {
-        c @ (b'"' | b'\'') => {
-            let end = run_end(line, q + 1, Some(c));
-            let inner = &line[q + 1..end];
-            // A sentence in quotes is no value (see `code::quoted_word`).
-            if line.get(end) != Some(&c)
-                || inner.iter().any(u8::is_ascii_whitespace) && !super::values::symbol_salad(inner)
-            {
-                return None;
-            }
-            (q + 1, end, end + 1)
-        }
-        _ => {
+    // One word, or a quoted one (a sentence in quotes is no value): see `code::quoted_word`.
+    let (v, end, close) = match super::code::quoted_word(line, q) {
+        Some((v, end)) => (v, end, end + 1),
+        None if matches!(line[q], b'"' | b'\'') => return None,
+        None => {
             let end = q + line[q..]
                 .iter()
                 .position(|&b| matches!(b, b' ' | b'\t' | b';' | b'\n' | b'\r'))
