@@ -323,7 +323,7 @@ fn service_row_leaks(line: impl Fn(&[&str], usize, &str) -> String) -> (usize, V
     let rules = std::sync::Arc::new(crate::redact::Rules::seed());
     let mut runner = same_samples_every_run();
     let (mut checked, mut leaks) = (0, Vec::new());
-    for &(name, anchors, value, keyword) in ROWS {
+    for &(name, anchors, value, keyword) in rows() {
         if !keyword {
             continue;
         }

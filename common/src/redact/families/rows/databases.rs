@@ -1,0 +1,42 @@
+//! Token families: database URLs and connection strings, password hashes.
+
+use super::super::Row;
+
+pub(in crate::redact::families) const ROWS: &[Row] = &[
+    // Database URLs and connection strings (user-info passwords are the `url_credentials` rule)
+    tok!(
+        "jdbc_password",
+        ["jdbc:"],
+        r"(?i)jdbc:[a-z0-9]+://[^\s]*[?&;]password=(?P<secret>[^\s&;]+)"
+    ),
+    tok!(
+        "odbc_password",
+        ["PWD=", "Pwd=", "pwd="],
+        r"(?i)(?:^|[;\s])pwd=(?P<secret>[^;\s/~][^;\s]{3,})"
+    ),
+    tok!(
+        "redis_auth",
+        ["requirepass", "masterauth"],
+        r"(?i)\b(?:requirepass|masterauth)[ \t]+(?P<secret>\S{6,})"
+    ),
+    tok!(
+        "mysql_cli",
+        [" -p", "\t-p"],
+        r"\b(?:mysql(?:dump|admin)?|mariadb(?:-dump|-admin)?)\b[^\n]*?[ \t]-p(?P<secret>[^\s-][^\s]{5,})"
+    ),
+    tok!(
+        "mysql_dsn",
+        ["@tcp", "@unix"],
+        r#"(?:^|[\s"'=(`])[A-Za-z0-9_.-]{1,64}:(?P<secret>[A-Za-z0-9!#$&()*+,.;<=>?\[\]^_{|}~-]{1,40})@(?:tcp|unix)\("#
+    ),
+    tok!(
+        "htpasswd",
+        ["$apr1$", "$2y$", "$2a$", "$2b$"],
+        r"\b[a-z_][a-z0-9_.-]*:(?P<secret>\$(?:apr1|2[aby])\$[./A-Za-z0-9$]{20,})"
+    ),
+    tok!(
+        "shadow_hash",
+        ["$6$", "$5$", "$y$"],
+        r#"(?:\b[a-z_][a-z0-9_.-]*:|(?:^|[\s"'=(,\[]))(?P<secret>\$(?:6|5|y)\$(?:rounds=[0-9]{1,9}\$)?[./A-Za-z0-9$+=]{20,})"#
+    ),
+];
