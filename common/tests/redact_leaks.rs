@@ -196,6 +196,7 @@ fn a_quoted_password_led_by_a_symbol_is_redacted() {
             "\"password\": \"@@\"",
             "\"password\": \"@@\"",
             "\"password\": \"@@\"",
+            "\"password\": \"@@\"",
         ],
         |i| {
             [
@@ -207,6 +208,8 @@ fn a_quoted_password_led_by_a_symbol_is_redacted() {
                 "#Secret123x",
                 "=Secret123x",
                 "@Secret1!x",
+                // Letters in both cases: no Perl array's name.
+                "@Secret123x",
             ][i]
                 .to_string()
         },
@@ -216,6 +219,7 @@ fn a_quoted_password_led_by_a_symbol_is_redacted() {
         "\"password\": \"#{db_password1}\"",
         "\"password\": \"%DB_PASSWORD1%\"",
         "\"password\": \"@db_password1\"",
+        "\"password\": \"@DB_PASSWORDS1\"",
         "\"password\": \"${DB_PASSWORD1}\"",
         "\"password\": \"!important\"",
         "\"password\": \"***hidden123\"",
@@ -287,6 +291,51 @@ fn capitalised_words_after_strong_keywords() {
     ] {
         let out = red(&format!("{line}\n"));
         assert!(!out.contains(secret), "{line:?} -> {out:?}");
+    }
+}
+
+/// Class 3, words in CamelCase: a passphrase of capitalised words run together
+/// (`CorrectHorseBatteryStaple`) was taken for a type name (`token: SecretString`) after every
+/// strong name, in quotes, after an environment name, a flag and `=` too. A type stands only
+/// where code annotates a name, and there it ends in a type's word.
+#[test]
+fn camel_case_passphrases_are_not_type_names() {
+    let secret = "CorrectHorseBatteryStaple";
+    for line in [
+        "DB_PASSWORD=@@",
+        "export DB_PASSWORD=@@",
+        "PGPASSWORD=@@ psql -h db -U app",
+        "POSTGRES_PASSWORD: @@",
+        "      - POSTGRES_PASSWORD=@@",
+        "\"password\": \"@@\",",
+        "password = '@@'",
+        "password=@@",
+        "signing.password=@@",
+        "spring.datasource.password=@@",
+        "deploy --password @@",
+        "deploy --password=@@",
+        "password: @@",
+        "  password: @@",
+        "{\"type\":\"user\",\"message\":{\"content\":[{\"type\":\"tool_result\",\"content\":\"DB_PASSWORD=@@\\n\"}]}}",
+    ] {
+        let line = line.replace("@@", secret);
+        let out = red(&format!("{line}\n"));
+        assert!(!out.contains(secret), "{line:?} -> {out:?}");
+    }
+    // Code annotating a secret's name with its type, and placeholders, stay as they are.
+    for line in [
+        "password: SecretStr",
+        "    token: SecretString,",
+        "    pub password: SecretString,",
+        "let key: SigningKey = SigningKey::generate(&mut rng);",
+        "fn serve(token: CancellationToken) {",
+        "secret: StaticSecret,",
+        "type Token = SecretString;",
+        "password = SecretStr",
+        "\"password\": \"YourPassword\"",
+        "password=YourPasswordHere",
+    ] {
+        assert_eq!(red(&format!("{line}\n")), format!("{line}\n"));
     }
 }
 

@@ -49,7 +49,9 @@ use text::{
     quoted_or_word, run_end, run_end_within, skip_read_number,
 };
 pub(crate) use tool_tokens::{login_token, snyk_api, token_after_login};
-pub(crate) use values::{capitalised_words, code_literal, placeholder, plausible, token_as_user};
+pub(crate) use values::{
+    capitalised_words, code_literal, placeholder, plausible, token_as_user, type_place,
+};
 use values::{symbol_led, symbol_salad, trim_value};
 
 /// How far a name is read each way from a keyword's hit: every hit of a line is judged by the
@@ -800,7 +802,8 @@ fn value(
     {
         return None;
     }
-    if !(plausible(trimmed, strength) || quoted && symbol_led(trimmed)) {
+    let typed = type_place(line, s, v, trimmed, quoted);
+    if !(values::plausible_in(trimmed, strength, typed) || quoted && symbol_led(trimmed)) {
         return None;
     }
     Some(Found {

@@ -143,6 +143,92 @@ pub(crate) fn placeholder(v: &[u8]) -> bool {
     xs >= 12 && v.len() - xs <= 12
 }
 
+/// The last words (one blank apart) of type names a secret's name is annotated with in code
+/// (`SecretStr`, `SigningKey`, `CancellationToken`, `PathBuf`): a value in CamelCase ending
+/// otherwise (`CorrectHorseBatteryStaple`) is taken for a passphrase even where a type could
+/// stand.
+const TYPE_ENDINGS: &str = "\
+    str string bytes key keys token tokens secret secrets password credential credentials \
+    creds type types input field value values data info config options option opts hash kind \
+    spec ref handle provider source store id bundle material pair box cell buf buffer vec map \
+    set list array result error params request response builder context manager client header \
+    headers auth policy settings payload digest signature cert certificate identity account \
+    entry record object model schema dto class interface enum struct wrapper holder reader \
+    writer stream channel state status mode format encoding algorithm length size count number \
+    int bool boolean date time duration url uri path name text generator factory service \
+    resolver validator hasher cipher parameter parameters args property properties attribute \
+    node element item view form widget component module mask flag flags lock guard ptr slice \
+    fn func function callback handler event message template def descriptor metadata target \
+    scope session user principal role claims file content body query filter expr literal tuple \
+    future tree pass passes cache table version location span kit impl trait any unknown \
+    optional nullable wrapped like";
+
+/// Whether a type may stand where the value at `v` is: not after a flag (`--password VALUE`)
+/// or a name in capitals (an environment's or a constant's, `DB_PASSWORD=VALUE`,
+/// `POSTGRES_PASSWORD: VALUE`), not after `=` with no blank (`signing.password=VALUE`). Where
+/// one may, code goes on after it (`token: OkmBlock,`, `trait Secret: Zeroize + Send`, `type
+/// Auth = Data<'a>;`); a value in quotes or one that ends its line is a type (or a class's
+/// name, Perl's `password => "TextInput"`) only if its last word is a type's
+/// ([`TYPE_ENDINGS`]): `password: SecretStr` is Python's annotation, `password:
+/// CorrectHorseBatteryStaple` YAML's passphrase.
+pub(crate) fn type_place(line: &[u8], s: usize, v: usize, value: &[u8], quoted: bool) -> bool {
+    let last = value
+        .iter()
+        .rposition(u8::is_ascii_uppercase)
+        .map_or(value, |p| &value[p..]);
+    let type_ending = TYPE_ENDINGS
+        .split(' ')
+        .any(|w| w.as_bytes().eq_ignore_ascii_case(last));
+    let from = s + line[s..v]
+        .iter()
+        .take_while(|b| matches!(b, b'"' | b'\'' | b'`' | b'$'))
+        .count();
+    if line.get(from) == Some(&b'-') {
+        return false; // a flag
+    }
+    let name_len = line[from..v]
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        .count();
+    let name = &line[from..from + name_len];
+    if name.iter().any(u8::is_ascii_alphabetic) && !name.iter().any(u8::is_ascii_lowercase) {
+        return false; // an environment's or a constant's name
+    }
+    let sep: Vec<u8> = line[from + name_len..v]
+        .iter()
+        .copied()
+        .filter(|b| !matches!(b, b' ' | b'\t' | b'"' | b'\''))
+        .collect();
+    // An assignment with no blank (`password=VALUE`) is a setting's.
+    let spaced = line[..v].ends_with(b" ");
+    if sep == b"=" && !spaced && !name.first().is_some_and(u8::is_ascii_uppercase) {
+        return false;
+    }
+    let after = &line[(v + value.len()).min(line.len())..];
+    let after = &after[after
+        .iter()
+        .take_while(|b| matches!(b, b' ' | b'\t'))
+        .count()..];
+    let ends_line = match after {
+        [] | [b'\n' | b'\r', ..] | [b'\\', b'n' | b'r', ..] => true,
+        [b'"', rest @ ..] => matches!(rest.first(), None | Some(b'}' | b']' | b',')),
+        _ => false,
+    };
+    !quoted && !ends_line || type_ending
+}
+
+/// Whether CamelCase `v` is a placeholder's filler (`YourPassword`, `MyTokenHere`,
+/// `ReplaceMe`): never a secret, in whatever place.
+fn filler(v: &[u8]) -> bool {
+    let lower = v.to_ascii_lowercase();
+    lower.starts_with(b"your")
+        || lower.ends_with(b"here")
+        || matches!(
+            lower.as_slice(),
+            b"replaceme" | b"changeme" | b"changethis" | b"secretpassword" | b"mypassword"
+        )
+}
+
 /// Whether `v` is two or more capitalised words run together (`DescribeLoadBalancers`,
 /// `GetSecretValue`, or after a lower-case one, `describeCacheClusters`): an identifier (an API's action, a type), where a service's name is
 /// followed by one (IAM's `elasticloadbalancing:DescribeLoadBalancers` for Elastic's row): a
@@ -217,7 +303,7 @@ pub(super) fn symbol_salad(v: &[u8]) -> bool {
 
 /// Whether a quoted value led by a symbol is a password rather than a template, a variable or a
 /// placeholder (`"!Q2w#E4rT5"`, `"*Secret123x"`): the symbol is none that opens one (`{`, `$`,
-/// `(`, `[`, `:`, `<`; `#{`, `%(`, `%NAME%`, Perl's `@array`, a query's `?`), nor a mask's
+/// `(`, `[`, `:`, `<`; `#{`, `%(`, `%NAME%`, Perl's `@array` or `@ARRAY`, a query's `?`), nor a mask's
 /// `***`, and letters and digits follow, seven bytes or more. (Unquoted, such a value is code
 /// or a comment.)
 pub(super) fn symbol_led(v: &[u8]) -> bool {
@@ -228,18 +314,30 @@ pub(super) fn symbol_led(v: &[u8]) -> bool {
         return false;
     }
     let identifier = rest.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_');
+    // Perl's arrays are named in lower case or in capitals (`@args`, `@ARGV`); a password may
+    // be `@Secret123x`.
+    let mixed_case =
+        rest.iter().any(u8::is_ascii_uppercase) && rest.iter().any(u8::is_ascii_lowercase);
     rest.len() >= 7
         && rest.iter().any(u8::is_ascii_digit)
         && rest.iter().any(u8::is_ascii_alphabetic)
         && !rest.contains(&b'{')
         && !(*first == b'%' && (rest.starts_with(b"(") || rest.ends_with(b"%")))
-        && !(*first == b'@' && identifier)
+        && !(*first == b'@' && identifier && !mixed_case)
         && !(*first == b'?' && rest.contains(&b'='))
         && !v.windows(3).any(|w| w == b"***")
 }
 
 /// Whether a value could be a secret rather than code, a type, a placeholder or prose.
 pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
+    plausible_in(v, strength, true)
+}
+
+/// [`plausible`], where `typed` says whether a type may stand in the value's place: where none
+/// can ([`type_place`]: after an environment's name, a flag or `=` with no blank; in quotes or
+/// at a line's end unless its last word is a type's), words in CamelCase are a value someone
+/// chose (`DB_PASSWORD=CorrectHorseBatteryStaple`), not a type name (`token: SecretString`).
+pub(crate) fn plausible_in(v: &[u8], strength: Strength, typed: bool) -> bool {
     let Some(&first) = v.first() else {
         return false;
     };
@@ -444,7 +542,7 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
             .windows(2)
             .filter(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
             .count();
-        if humps >= 1 && v[1..].iter().any(u8::is_ascii_lowercase) {
+        if humps >= 1 && v[1..].iter().any(u8::is_ascii_lowercase) && (typed || filler(v)) {
             return false;
         }
     }
