@@ -2372,6 +2372,65 @@ fn a_value_stored_by_a_secret_store_or_given_by_a_publishers_flag_is_redacted() 
 /// $API_KEY`, `gh auth token`, `terraform output -raw db_password`). The call's command marks
 /// its result; the value is redacted there (in the result's content and Claude Code's
 /// `tool_use_result` copy) and wherever it appears again in the run, in any chunking.
+/// Claude's Read tool on a file that holds a secret alone printed it, numbered (`     1→…`):
+/// only `cat` of the same file was read as printing a secret. Claude reads files with Read far
+/// more often than with `cat`.
+#[test]
+fn a_secret_file_read_by_the_read_tool_is_redacted() {
+    let secret = "Xk9pLm2QwErTy7";
+    let read = |id: &str, path: &str| {
+        format!(
+            r#"{{"type":"assistant","message":{{"role":"assistant","content":[{{"type":"tool_use","id":"{id}","name":"Read","input":{}}}]}}}}"#,
+            serde_json::json!({ "file_path": path })
+        )
+    };
+    let numbered = |lines: &[String]| {
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| format!("{:>6}\u{2192}{l}\n", i + 1))
+            .collect::<String>()
+    };
+    for (path, lines) in [
+        (
+            "/home/dev/.pgpass",
+            vec![
+                format!("localhost:5432:app:admin:{secret}"),
+                format!("*:*:*:postgres:{secret}2"),
+            ],
+        ),
+        ("/srv/app/config/master.key", vec![secret.to_string()]),
+        ("/run/secrets/db_password", vec![secret.to_string()]),
+        ("/srv/app/secrets/stripe", vec![secret.to_string()]),
+        ("/etc/rsyncd.secrets", vec![format!("backup:{secret}")]),
+    ] {
+        let id = "toolu_01ReadAbCdEfGhIjKlMnOp";
+        let text = format!(
+            "{}\n{}\nthe value was {secret}\n",
+            read(id, path),
+            bash_result(id, &numbered(&lines)),
+        );
+        for cut in [text.len(), 64, 7] {
+            let chunks: Vec<&[u8]> = text.as_bytes().chunks(cut).collect();
+            let (out, _) = run(&rules_with(&[]), &chunks);
+            let out = String::from_utf8(out).unwrap();
+            assert!(
+                !contains(out.as_bytes(), secret),
+                "{path} in chunks of {cut}:\n{out}"
+            );
+            assert_eq!(out.lines().count(), 3);
+        }
+    }
+    // A file that is no secret's, read the same way, stays.
+    let id = "toolu_01ReadBbCdEfGhIjKlMnOp";
+    let text = format!(
+        "{}\n{}\n",
+        read(id, "/srv/app/src/version.txt"),
+        bash_result(id, &numbered(&[secret.to_string()]))
+    );
+    assert_eq!(red(&text), text);
+}
+
 #[test]
 fn the_output_of_a_command_that_prints_a_secret_is_redacted() {
     let secret = "Zq8wLmN3pX07vR";

@@ -12,10 +12,14 @@
 //! base64`, `az storage account keys list`). (A search for `"name":"Bash"` over every byte
 //! cost 3.6 % of a pass.)
 //!
+//! The Read tool on a file that holds a secret alone (`.pgpass`, Rails' `config/master.key`,
+//! Docker's `/run/secrets/NAME`: the files `cat` of which is such a command) is remembered the
+//! same way; its result's lines come numbered (`     1→…`), the number taken off.
+//!
 //! Which commands print a secret is `outputs/commands.rs`; this file remembers their calls and
 //! reads their results.
 
-use super::context::secret_env_name;
+use super::context::{secret_env_name, secret_path};
 use commands::{json_fields, prints_a_secret};
 use serde_json::Value;
 
@@ -39,8 +43,8 @@ pub(crate) struct Call {
     fields: &'static [&'static str],
 }
 
-/// Whether the run of token bytes `hay[s..e]` is the id of a Bash tool call in Claude Code's
-/// stream-json (`"id":"toolu_01…","name":"Bash"`): its line is then read for the call. Every
+/// Whether the run of token bytes `hay[s..e]` is the id of a Bash or Read tool call in Claude
+/// Code's stream-json (`"id":"toolu_01…","name":"Bash"`): its line is then read for the call. Every
 /// run passes here, so the first byte is looked at first.
 #[inline(always)]
 pub(crate) fn bash_call_id(hay: &[u8], s: usize, e: usize) -> bool {
@@ -55,9 +59,16 @@ const NAME_REACH: usize = 48;
 fn bash_call_at(hay: &[u8], s: usize, e: usize) -> bool {
     let before = &hay[..s];
     let near = &hay[s.saturating_sub(NAME_REACH)..hay.len().min(e + NAME_REACH)];
+    const TOOLS: [&[u8]; 4] = [
+        b"\"name\":\"Bash\"",
+        b"\"name\": \"Bash\"",
+        b"\"name\":\"Read\"",
+        b"\"name\": \"Read\"",
+    ];
     (before.ends_with(b"\"id\":\"") || before.ends_with(b"\"id\": \""))
-        && (memchr::memmem::find(near, b"\"name\":\"Bash\"").is_some()
-            || memchr::memmem::find(near, b"\"name\": \"Bash\"").is_some())
+        && TOOLS
+            .iter()
+            .any(|t| memchr::memmem::find(near, t).is_some())
 }
 
 /// The Bash tool calls in `line` (an assistant line of stream-json) whose commands print a
@@ -65,6 +76,7 @@ fn bash_call_at(hay: &[u8], s: usize, e: usize) -> bool {
 pub(crate) fn secret_calls(line: &[u8], calls: &mut Vec<Call>) -> bool {
     if memchr::memmem::find(line, b"\"tool_use\"").is_none()
         || memchr::memmem::find(line, b"\"Bash\"").is_none()
+            && memchr::memmem::find(line, b"\"Read\"").is_none()
     {
         return false;
     }
@@ -76,8 +88,31 @@ pub(crate) fn secret_calls(line: &[u8], calls: &mut Vec<Call>) -> bool {
     };
     let mut added = false;
     for b in blocks {
-        let call = b.get("type").and_then(Value::as_str) == Some("tool_use")
-            && b.get("name").and_then(Value::as_str) == Some("Bash");
+        let tool_use = b.get("type").and_then(Value::as_str) == Some("tool_use");
+        let tool = b.get("name").and_then(Value::as_str);
+        // The Read tool on a file that holds a secret alone (`.pgpass`, `config/master.key`,
+        // `/run/secrets/db_password`): read as `cat` of it would be.
+        if tool_use
+            && tool == Some("Read")
+            && let (Some(path), Some(id)) = (
+                b.pointer("/input/file_path").and_then(Value::as_str),
+                b.get("id").and_then(Value::as_str),
+            )
+            && secret_path(path.as_bytes())
+            && !calls.iter().any(|c| c.id == id)
+        {
+            if calls.len() == MAX_CALLS {
+                calls.remove(0);
+            }
+            calls.push(Call {
+                id: id.to_string(),
+                named: Vec::new(),
+                fields: &[],
+            });
+            added = true;
+            continue;
+        }
+        let call = tool_use && tool == Some("Bash");
         let command = b.pointer("/input/command").and_then(Value::as_str);
         if let (true, Some(command), Some(id)) =
             (call, command, b.get("id").and_then(Value::as_str))
@@ -168,8 +203,22 @@ fn one_word_lines(line: &[u8], calls: &mut Vec<Call>) -> Option<Vec<String>> {
         .filter(|w| !call.named.iter().any(|n| n.eq_ignore_ascii_case(w)))
         .collect();
     let one_word = |w: &&str| (4..=4096).contains(&w.len()) && !w.chars().any(char::is_whitespace);
-    (!words.is_empty() && words.len() <= MAX_LINES && words.iter().all(one_word))
-        .then(|| words.into_iter().map(String::from).collect())
+    (!words.is_empty() && words.len() <= MAX_LINES && words.iter().all(one_word)).then(|| {
+        let mut secrets: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+        secrets.extend(words.iter().filter_map(|w| last_field(w)).map(String::from));
+        secrets
+    })
+}
+
+/// The password of a line of fields that ends with one: `.pgpass`'
+/// `host:port:database:user:password`, rsync's `user:password`; learned alone as well as with
+/// its line, so that it is redacted when printed without the rest.
+fn last_field(w: &str) -> Option<&str> {
+    if w.contains("://") || w.contains('@') {
+        return None;
+    }
+    let (_, last) = w.rsplit_once(':')?;
+    (matches!(w.matches(':').count(), 1 | 4) && last.len() >= 6).then_some(last)
 }
 
 /// The string values of members named one of `fields`, anywhere in `v` (a list of keys, an
@@ -205,6 +254,13 @@ const MIN_FIELD: usize = 16;
 /// caller.)
 fn printed_word(line: &str) -> Option<&str> {
     let mut w = line.trim();
+    // A file's line as the Read tool shows it: its number and an arrow first (`     1→`).
+    if let Some((n, rest)) = w.split_once('→')
+        && !n.is_empty()
+        && n.bytes().all(|b| b.is_ascii_digit())
+    {
+        w = rest.trim();
+    }
     if let Some((n, rest)) = w.split_once(") ")
         && !n.is_empty()
         && n.bytes().all(|b| b.is_ascii_digit())

@@ -350,7 +350,8 @@ const LIST_QUALIFIERS: &[&[u8]] = &[b"allowed", b"valid", b"bearer", b"refresh",
 
 /// Whether the file at `path` holds a secret alone: a file in a `secrets/` directory (Docker's
 /// and Kubernetes' `/run/secrets/NAME`), a client's credential file (`.pgpass`,
-/// `.git-credentials`, `.vault-token`, Ansible's `.vault_pass`), Rails' `master.key`, or a file
+/// `.git-credentials`, `.vault-token`, Ansible's `.vault_pass`, rsync's `rsyncd.secrets` of
+/// `user:password` lines), Rails' `master.key`, or a file
 /// named for a secret with a plain extension (`db_password.txt`, `api.key`). Read for a command that prints one
 /// (`cat secrets/db`) and for one written into it (`echo … > secrets/db`).
 pub(crate) fn secret_path(path: &[u8]) -> bool {
@@ -379,6 +380,7 @@ pub(crate) fn secret_path(path: &[u8]) -> bool {
         b".vault-token",
         b".vault_pass",
         b".vault-pass",
+        b"rsyncd.secrets",
     ]
     .contains(&file);
     // Rails' key to its encrypted credentials: `config/master.key`,
