@@ -4938,7 +4938,8 @@ fn keychain_and_signing_passwords_on_macos_are_redacted() {
 
 /// Claude's prose about what it set: a name in a code span (``I've set `DB_PASSWORD` to
 /// `…` ``, `` - `API_KEY`: `…` ``, a Markdown row `` | `DB_PASSWORD` | `…` | ``) and a verb after
-/// the name (`The admin password has been reset to …`, `password was changed to '…'`).
+/// the name (`The admin password has been reset to …`, `password was changed to '…'`), whose
+/// it is between them too (`Password for user 'admin' set to '…'`).
 #[test]
 fn claudes_prose_about_a_secret_it_set_is_redacted() {
     each_redacted(&with_stream_json(
@@ -4949,6 +4950,12 @@ fn claudes_prose_about_a_secret_it_set_is_redacted() {
             "The admin password has been reset to @@",
             "The password was changed to '@@'.",
             "The API token is now set to @@",
+            // Whose it is between the name and the verb.
+            "Password for user 'admin' set to '@@'",
+            "The password for root@localhost has been reset to @@.",
+            "password for user bob was changed to `@@`",
+            // A plural's `are`.
+            "The credentials are admin:@@",
         ],
         &['"'],
         |c| format!("Done.\n{c}"),
@@ -4956,6 +4963,10 @@ fn claudes_prose_about_a_secret_it_set_is_redacted() {
     each_kept(&[
         "The password was changed to something stronger.",
         "The token has been reset to expire in 1h.",
+        "Password for user admin set to expire in 30 days",
+        "The credentials are stored in the vault.",
+        "Your credentials are invalid",
+        "The password for the account was set to something stronger.",
         "The password is reset to default on reboot.",
         "Set `password` to your own value",
         "The `password` field is required",

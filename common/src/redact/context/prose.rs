@@ -76,12 +76,28 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
     // Prose: `The password is …` — judged as after a weak name, so that `is required`,
     // `is expired` and `is 32 characters long` stay.
     // (`Your API key is: …` too, a label's colon after `is`.)
-    let is = if line[q..].starts_with(b"is: ") { 4 } else { 3 };
+    // (`The credentials are …` too, a plural's `are`.)
+    let is = if line[q..].starts_with(b"is: ") || line[q..].starts_with(b"are ") {
+        4
+    } else {
+        3
+    };
     if q == p + 1 && (line[q..].starts_with(b"is ") || is == 4) {
         let w = blanks(line, q + is);
-        let (v, end) = code_span(line, w).unwrap_or_else(|| quoted_or_word(line, w));
+        let (mut v, end) = code_span(line, w).unwrap_or_else(|| quoted_or_word(line, w));
+        let opened = v > w;
+        // Credentials given as `user:password`: the password.
+        if lname.starts_with(b"credential")
+            && let Some(c) = memchr::memchr(b':', &line[v..end])
+            && line[v..v + c]
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(b))
+        {
+            v += c + 1;
+        }
         // Past the code span's or the quotes' closing byte.
-        let closed = end + usize::from(v > w && matches!(line.get(end), Some(b'`' | b'\'' | b'"')));
+        let closed =
+            end + usize::from(opened && matches!(line.get(end), Some(b'`' | b'\'' | b'"')));
         let after = line.get(closed..).unwrap_or_default();
         // The sentence ends: punctuation or nothing to the line's end, or the JSON string
         // that holds it (a tool's output in stream-json).
@@ -217,7 +233,9 @@ fn set_before(line: &[u8], s: usize) -> bool {
 }
 
 /// After a name, `has been reset to `, `was changed to `, `is now set to ` (an auxiliary, a
-/// verb that sets, `to`): where the value starts, relative to `rest`.
+/// verb that sets, `to`), or the same after whose it is (`for user 'admin' set to `, `for
+/// root has been reset to `, the auxiliary optional there): where the value starts, relative
+/// to `rest`.
 fn changed_after(rest: &[u8]) -> Option<usize> {
     const AUX: &[&[u8]] = &[
         b"has been ",
@@ -228,11 +246,37 @@ fn changed_after(rest: &[u8]) -> Option<usize> {
         b"is ",
     ];
     const VERBS: &[&[u8]] = &[b"reset", b"changed", b"set", b"updated", b"rotated"];
-    let aux = AUX.iter().find(|a| rest.starts_with(a))?.len();
-    let verb = VERBS.iter().find(|v| rest[aux..].starts_with(v))?.len();
-    rest[aux + verb..]
+    let owner = owner_clause(rest, AUX, VERBS);
+    let r = &rest[owner.unwrap_or(0)..];
+    let aux = match AUX.iter().find(|a| r.starts_with(a)) {
+        Some(a) => a.len(),
+        None if owner.is_some() => 0,
+        None => return None,
+    };
+    let verb = VERBS.iter().find(|v| r[aux..].starts_with(v))?.len();
+    r[aux + verb..]
         .starts_with(b" to ")
-        .then_some(aux + verb + 4)
+        .then_some(owner.unwrap_or(0) + aux + verb + 4)
+}
+
+/// `for user 'admin' `, `for root@localhost `: `for` and one to three words, each no
+/// sentence's end, then one of `next` (an auxiliary or a verb): where that starts.
+fn owner_clause(rest: &[u8], aux: &[&[u8]], verbs: &[&[u8]]) -> Option<usize> {
+    let mut i = rest.strip_prefix(b"for ").map(|_| 4)?;
+    for _ in 0..3 {
+        let w = rest[i..].iter().take_while(|&&b| b != b' ').count();
+        let word = &rest[i..i + w];
+        if w == 0 || w > 64 || word.ends_with(b",") || word.ends_with(b".") || word.ends_with(b":")
+        {
+            return None;
+        }
+        i += w + 1;
+        let r = rest.get(i..)?;
+        if aux.iter().chain(verbs).any(|a| r.starts_with(a)) {
+            return Some(i);
+        }
+    }
+    None
 }
 
 /// Whether `v` is no word of prose: 8 bytes or more, letters with a digit or a symbol.
