@@ -2814,7 +2814,8 @@ fn a_secret_printed_by_a_command_that_names_none_is_redacted() {
 /// A cloud CLI that prints keys as JSON under names that say nothing: Azure's `az storage
 /// account keys list` (`"keyName": "key1", …, "value": "…"`, the account's full-access keys)
 /// and `az cognitiveservices account keys list` (`"key1"`, `"key2"`: an Azure OpenAI
-/// resource's keys). Each value is redacted in the result and learned.
+/// resource's keys), and `az keyvault secret show` (the secret's `"value"`). Each value is
+/// redacted in the result and learned.
 #[test]
 fn keys_a_cloud_cli_lists_as_json_are_redacted() {
     let id = "toolu_01Az7XmV3pRzT9wLn2HsB4cY";
@@ -2865,6 +2866,20 @@ fn keys_a_cloud_cli_lists_as_json_are_redacted() {
     // The same JSON after a command that lists no keys stays.
     let lines = format!("{}\n{}\n", call("cat keys.example.json"), result(&storage));
     assert_eq!(red(&lines), lines);
+    // A Key Vault secret as `az keyvault secret show` prints it: its `value`, a password of
+    // any length from 8 bytes, beside the members that say what it is.
+    let password = "AzKv3Secret";
+    let secret = format!(
+        "{{\n  \"attributes\": {{\n    \"enabled\": true\n  }},\n  \"id\": \"https://kv.vault.azure.net/secrets/dbpass/0a1b2c\",\n  \"name\": \"dbpass\",\n  \"value\": \"{password}\"\n}}\n"
+    );
+    let lines = format!(
+        "{}\n{}\nthe password is {password}\n",
+        call("az keyvault secret show --vault-name kv --name dbpass"),
+        result(&secret)
+    );
+    let out = red(&lines);
+    assert!(!out.contains(password), "{out}");
+    assert!(out.contains("\\\"name\\\": \\\"dbpass\\\""), "{out}");
 }
 
 /// A `Key` whose object names what it is for: ASP.NET's `appsettings.json` (`"Jwt": { "Key":

@@ -222,7 +222,7 @@ fn last_field(w: &str) -> Option<&str> {
 }
 
 /// The string values of members named one of `fields`, anywhere in `v` (a list of keys, an
-/// object of them), at least [`MIN_FIELD`] bytes, at most [`MAX_LINES`] of them.
+/// object of them), at least [`MIN_JSON_FIELD`] bytes, at most [`MAX_LINES`] of them.
 fn fields_in(v: &Value, fields: &[&str], found: &mut Vec<String>) {
     match v {
         Value::Object(members) => {
@@ -230,7 +230,7 @@ fn fields_in(v: &Value, fields: &[&str], found: &mut Vec<String>) {
                 match x {
                     Value::String(s)
                         if fields.contains(&k.as_str())
-                            && s.len() >= MIN_FIELD
+                            && s.len() >= MIN_JSON_FIELD
                             && found.len() < MAX_LINES =>
                     {
                         found.push(s.clone());
@@ -246,6 +246,10 @@ fn fields_in(v: &Value, fields: &[&str], found: &mut Vec<String>) {
 
 /// Shortest field value taken for a key (Azure's are 32 bytes and more).
 const MIN_FIELD: usize = 16;
+
+/// Shortest value of such a member in JSON, where its name says which it is (a Key Vault
+/// secret's `value` may be a password of 8 bytes).
+const MIN_JSON_FIELD: usize = 8;
 
 /// A result's line as the word it may print: trimmed, Redis' `1) ` and a table's `|` borders
 /// taken off, a JSON string's quotes (`jq` without `-r`) too; `None` for what only frames the

@@ -260,17 +260,22 @@ fn filter_names_a_secret(words: &[&str]) -> bool {
 
 /// The JSON members that hold the secrets a command prints under names that say nothing:
 /// Azure's `az … keys list` without a `--query` (`az storage account keys list`: `"keyName":
-/// "key1", …, "value": "…"`; `az cognitiveservices account keys list`: `"key1"`, `"key2"`).
+/// "key1", …, "value": "…"`; `az cognitiveservices account keys list`: `"key1"`, `"key2"`)
+/// and `az keyvault secret show` (the secret's `value`).
 /// (Names that say what they hold, `primaryKey`, `password`, are read where they are.)
 pub(super) fn json_fields(command: &str) -> &'static [&'static str] {
-    let azure = segments(command).iter().any(|words| {
-        words.first() == Some(&"az")
-            && words.contains(&"keys")
-            && words.contains(&"list")
-            && !words.iter().any(|w| w.starts_with("--query"))
-    });
-    if azure {
+    let azure = |what: &[&str]| {
+        segments(command).iter().any(|words| {
+            words.first() == Some(&"az")
+                && what.iter().all(|w| words.contains(w))
+                && !words.iter().any(|w| w.starts_with("--query"))
+        })
+    };
+    if azure(&["keys", "list"]) {
         &["value", "key1", "key2"]
+    } else if azure(&["keyvault", "secret", "show"]) {
+        // The secret's object: its `value`, beside its `id`, `name` and attributes.
+        &["value"]
     } else {
         &[]
     }
