@@ -2468,6 +2468,8 @@ fn the_output_of_a_command_that_prints_a_secret_is_redacted() {
         // Rails' key to its encrypted credentials.
         "cat config/master.key",
         "cat config/credentials/production.key",
+        // Nexus' first admin password, in a file named for it.
+        "docker exec nexus cat /nexus-data/admin.password",
         // Elasticsearch's enrollment token and the elastic user's new password.
         "bin/elasticsearch-create-enrollment-token -s kibana",
         "docker exec -it es01 /usr/share/elasticsearch/bin/elasticsearch-reset-password -u elastic -s -b",

@@ -351,7 +351,8 @@ const LIST_QUALIFIERS: &[&[u8]] = &[b"allowed", b"valid", b"bearer", b"refresh",
 /// Whether the file at `path` holds a secret alone: a file in a `secrets/` directory (Docker's
 /// and Kubernetes' `/run/secrets/NAME`), a client's credential file (`.pgpass`,
 /// `.git-credentials`, `.vault-token`, Ansible's `.vault_pass`, rsync's `rsyncd.secrets` of
-/// `user:password` lines), Rails' `master.key`, or a file
+/// `user:password` lines), Rails' `master.key`, a file whose extension names a secret
+/// (Nexus' `admin.password`), or a file
 /// named for a secret with a plain extension (`db_password.txt`, `api.key`). Read for a command that prints one
 /// (`cat secrets/db`) and for one written into it (`echo … > secrets/db`).
 pub(crate) fn secret_path(path: &[u8]) -> bool {
@@ -389,9 +390,15 @@ pub(crate) fn secret_path(path: &[u8]) -> bool {
         || ext == b"key"
             && (path.starts_with(b"credentials/")
                 || memchr::memmem::find(path, b"/credentials/").is_some());
+    // An extension that names what the file holds: Nexus' `admin.password`, `vault.token`.
+    let named = !stem.is_empty()
+        && [&b"password"[..], b"passwd", b"secret", b"token"]
+            .iter()
+            .any(|x| ext.eq_ignore_ascii_case(x));
     in_secrets
         || credentials
         || rails
+        || named
         || plain && !stem.is_empty() && std::str::from_utf8(stem).is_ok_and(secret_env_name)
 }
 
