@@ -4679,6 +4679,34 @@ fn passwords_given_to_libcurl_keyring_and_shadow_are_redacted() {
     ]);
 }
 
+/// A bcrypt hash (`$2b$12$` and 53 bytes of salt and hash) went out wherever no `user:` stood
+/// before it (htpasswd's form): a users table's `password_hash` column, a config's admin hash,
+/// an environment variable. Crackable offline, it is kept like crypt(3)'s SHA hashes.
+#[test]
+fn a_bcrypt_hash_is_redacted_wherever_it_stands() {
+    each_redacted_as(
+        &[
+            "password_hash: @@",
+            "  \"hash\": \"@@\",",
+            "ADMIN_PASSWORD_HASH='@@'",
+            "@@",
+            "  1 | bob@example.com | @@ | 2024-01-01",
+            "INSERT INTO users VALUES (1, 'bob', '@@');",
+        ],
+        |i| {
+            format!(
+                "${}$1{}$Xq7rTb9wPz3kXq7rTb9wPu/k3Zq8wLmN3pX.vR4sT6uV8wXy0zA2b",
+                ["2b", "2y", "2a", "2b", "2b", "2y"][i],
+                i % 3
+            )
+        },
+    );
+    each_kept(&[
+        "bcrypt's hashes start $2b$ and a cost",
+        "if hash.startswith('$2b$'):",
+    ]);
+}
+
 /// Google Cloud's `gcloud secrets versions add NAME --data-file=-` given its data by a
 /// here-string or an `echo` piped in (only `secrets create` with three words between was read),
 /// and `gh secret set NAME -bVALUE` with the short flag glued to its value.

@@ -34,9 +34,12 @@ pub(in crate::redact::families) const ROWS: &[Row] = &[
         ["$apr1$", "$2y$", "$2a$", "$2b$"],
         r"\b[a-z_][a-z0-9_.-]*:(?P<secret>\$(?:apr1|2[aby])\$[./A-Za-z0-9$]{20,})"
     ),
+    // A password hash of crypt(3)'s SHA and yescrypt kinds, and bcrypt's (`$2b$12$` and 53
+    // bytes: a users table's `password_hash`, a config's admin hash), as files and tables print
+    // them: crackable offline, so kept like the passwords they stand for.
     tok!(
         "shadow_hash",
-        ["$6$", "$5$", "$y$"],
-        r#"(?:\b[a-z_][a-z0-9_.-]*:|(?:^|[\s"'=(,\[]))(?P<secret>\$(?:6|5|y)\$(?:rounds=[0-9]{1,9}\$)?[./A-Za-z0-9$+=]{20,})"#
+        ["$6$", "$5$", "$y$", "$2a$", "$2b$", "$2y$"],
+        r#"(?:\b[a-z_][a-z0-9_.-]*:|(?:^|[\s"'=(,\[]))(?P<secret>\$(?:6|5|y)\$(?:rounds=[0-9]{1,9}\$)?[./A-Za-z0-9$+=]{20,}|\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53,})"#
     ),
 ];
