@@ -1568,6 +1568,27 @@ fn public_jwks_and_signature_names_stay_intact() {
     }
 }
 
+/// What pins or identifies a key without holding it: kubeadm's join command redacted its
+/// `--discovery-token-ca-cert-hash` (a name with `token` in it) as well as its token, and a
+/// key's fingerprint went as a key. The token still goes.
+#[test]
+fn certificate_hashes_and_key_fingerprints_stay() {
+    let hash = "sha256:8f14e45fceea167a5a36dedd4bea2543c9f0f895fb98ab9159f51fd0297e236d";
+    let line = format!(
+        "kubeadm join 10.0.0.1:6443 --token abcdef.0123456789abcdef --discovery-token-ca-cert-hash {hash}"
+    );
+    let out = red(&line);
+    assert!(out.contains(hash), "{out}");
+    assert!(!out.contains("0123456789abcdef "), "{out}");
+    for line in [
+        "SSH_KEY_FINGERPRINT=SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8",
+        "api_key_fingerprint: 3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c",
+        "  discovery-token-ca-cert-hash: sha256:8f14e45fceea167a5a36dedd4bea2543c9f0f895fb98ab9159f51fd0297e236d",
+    ] {
+        assert_eq!(red(line), line, "{line}");
+    }
+}
+
 /// A password set to a value in prose, as Claude reports what it did: `I've set the password
 /// to `…``, `changed the admin password to …`.
 #[test]

@@ -195,6 +195,8 @@ pub(super) const ABOUT: &[&[u8]] = &[
     b"variable",
     // The program that supplies it (git's `credential.helper`).
     b"helper",
+    // What identifies a key without holding it (`SSH_KEY_FINGERPRINT=SHA256:…`).
+    b"fingerprint",
 ];
 
 pub(super) fn eq_any(p: &[u8], words: &[&[u8]]) -> bool {
@@ -274,6 +276,14 @@ pub(crate) fn classify(name: &[u8]) -> Option<Strength> {
 /// its last part is one of [`ABOUT`] (and it has a part before it).
 pub(super) fn about_a_secret(name: &[u8], parts: &[(usize, usize)]) -> bool {
     match parts {
+        // A certificate's hash pins it, secret to no one: kubeadm's
+        // `--discovery-token-ca-cert-hash sha256:…` beside the join token.
+        [.., (c, d), (a, b)]
+            if name[*a..*b].eq_ignore_ascii_case(b"hash")
+                && name[*c..*d].eq_ignore_ascii_case(b"cert") =>
+        {
+            true
+        }
         [.., _, (a, b)] => {
             eq_any(&name[*a..*b], ABOUT)
                 // Where a secret is fetched or sent (`token_uri` in every Google service
