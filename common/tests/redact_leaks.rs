@@ -1568,6 +1568,35 @@ fn public_jwks_and_signature_names_stay_intact() {
     }
 }
 
+/// Claude's summary of what it made, in Markdown: a label in bold with words before the name
+/// (`**Admin password**: …`, `- **Database password:** …`) and a table's first cell so written
+/// (`| **Admin password** | … |`, `| Admin password | … |`). Only `**Password**` with nothing
+/// before it and a bare name in a cell were read.
+#[test]
+fn qualified_labels_in_bold_and_in_a_tables_cell_are_redacted() {
+    each_redacted(&with_stream_json(
+        &[
+            "**Admin password**: `@@`",
+            "**Admin password:** `@@`",
+            "- **Database password**: @@",
+            "* **Root DB password:** @@",
+            "| **Password** | `@@` |",
+            "| **Admin password** | `@@` |",
+            "| Admin password | `@@` |",
+            "| Root DB password | @@ |",
+        ],
+        &['"'],
+        |c| format!("Done. The stack is up:\n{c}"),
+    ));
+    each_kept(&[
+        "**Note**: the admin password is required",
+        "**Admin password**: see the vault",
+        "| **Password** | required |",
+        "| Admin password | Set in the dashboard |",
+        "| the password | string |",
+    ]);
+}
+
 /// What pins or identifies a key without holding it: kubeadm's join command redacted its
 /// `--discovery-token-ca-cert-hash` (a name with `token` in it) as well as its token, and a
 /// key's fingerprint went as a key. The token still goes.

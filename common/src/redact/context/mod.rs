@@ -258,8 +258,8 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     while p < line.len() && matches!(line[p], b'"' | b'\'') {
         p += 1;
     }
-    // A name in Markdown's bold: `**Password**: …`.
-    if p == e && line[p..].starts_with(b"**") && s >= 2 && &line[s - 2..s] == b"**" {
+    // A name in Markdown's bold: `**Password**: …`, `**Admin password**: …`.
+    if p == e && line[p..].starts_with(b"**") && bold_before(line, s) {
         p += 2;
     }
     // A name in a Markdown code span, as Claude writes one: `` `DB_PASSWORD`: … ``, ``I set
@@ -469,8 +469,8 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     }
     // (A value's line may start with the number Claude Code's Read tool gives it.)
     let mut v = skip_read_number(line, gaps(q + op));
-    // Markdown's bold around a label with its colon: `**API Key:** …`.
-    if line[v..].starts_with(b"**") && s >= 2 && &line[s - 2..s] == b"**" {
+    // Markdown's bold around a label with its colon: `**API Key:** …`, `**Admin password:**`.
+    if line[v..].starts_with(b"**") && bold_before(line, s) {
         v = gaps(v + 2);
     }
     // A YAML block scalar read in a view, where the line break after `|` is a blank (a tool's
@@ -705,6 +705,36 @@ fn yaml_tag_or_anchor(line: &[u8], v: usize) -> Option<usize> {
         _ => !rest.is_empty() && !rest.iter().any(|b| b" \t,;(){}<>&".contains(b)),
     };
     alone.then_some(w)
+}
+
+/// Whether Markdown's bold opens right before the name at `s` or before up to three words
+/// that qualify it, one blank apart (`**Admin password**`, `**Root DB password:**`), as Claude
+/// labels what it made in a summary.
+fn bold_before(line: &[u8], s: usize) -> bool {
+    bold_open(line, s).is_some()
+}
+
+/// Where the `**` that [`bold_before`] finds starts.
+pub(crate) fn bold_open(line: &[u8], s: usize) -> Option<usize> {
+    let mut i = s;
+    for _ in 0..4 {
+        if i >= 2 && &line[i - 2..i] == b"**" {
+            return Some(i - 2);
+        }
+        if i == 0 || line[i - 1] != b' ' {
+            return None;
+        }
+        let w = line[..i - 1]
+            .iter()
+            .rev()
+            .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+            .count();
+        if w == 0 {
+            return None;
+        }
+        i -= 1 + w;
+    }
+    None
 }
 
 /// Where a name in two words starts when `line[s..e]` is its `Key` (`API Key`, `Access Key`):

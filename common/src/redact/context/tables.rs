@@ -39,15 +39,41 @@ pub(super) fn table_row(n: Named) -> Option<Found> {
     // secret managers' CLIs draw tables) at the line's start, or after a blank or a quote (a
     // table printed inside a string).
     // (The name in a code span: `` | `DB_PASSWORD` | … ``.)
+    // (In Markdown's bold, qualified or not: `| **Admin password** | … |`.)
+    let start = line_start(line, s);
+    let before = match super::bold_open(line, s) {
+        Some(o) if o >= start && p > e => &line[start..o],
+        _ => before,
+    };
     let bt = before.trim_ascii_end();
     let bt = bt.strip_suffix(b"`").unwrap_or(bt).trim_ascii_end();
-    let row = (1..=3).rev().any(|n| {
-        n <= bt.len() && cell_rule(&bt[bt.len() - n..]) == n && {
-            let r = &bt[..bt.len() - n];
-            r.iter().all(|b| matches!(b, b' ' | b'\t'))
-                || matches!(r.last(), Some(b' ' | b'\t' | b'"'))
-        }
-    });
+    let first_cell = |bt: &[u8]| {
+        (1..=3).rev().any(|n| {
+            n <= bt.len() && cell_rule(&bt[bt.len() - n..]) == n && {
+                let r = &bt[..bt.len() - n];
+                r.iter().all(|b| matches!(b, b' ' | b'\t'))
+                    || matches!(r.last(), Some(b' ' | b'\t' | b'"'))
+            }
+        })
+    };
+    // (After words that qualify the name in its cell, in a Markdown table: `| Admin
+    // password | … |`.)
+    let qualified = || {
+        let mut bt = bt;
+        (0..2).any(|_| {
+            let w = bt
+                .iter()
+                .rev()
+                .take_while(|b| b.is_ascii_alphabetic())
+                .count();
+            if w == 0 || w == bt.len() || bt[bt.len() - w - 1] != b' ' {
+                return false;
+            }
+            bt = bt[..bt.len() - w].trim_ascii_end();
+            bt.ends_with(b"|") && first_cell(bt)
+        })
+    };
+    let row = first_cell(bt) || qualified();
     if row {
         // `| name | value |`, `│ NAME      │ value      │`
         let c = blanks(line, p);
