@@ -238,10 +238,13 @@ fn a_password_claude_gives_after_with_or_after_a_user_is_redacted() {
         "You can log in with username admin and password @@.",
         "Log in with the user `admin` and password `@@`",
         "Use the username admin and password @@ to sign in.",
+        "Log in with user admin, password @@.",
     ]);
     each_kept(&[
         "log in with username and password authentication",
         "with user admin and password protection",
+        "user admin, password protection enabled",
+        "For each user, password rotation happens monthly",
         "We compared username and password fields",
     ]);
 }

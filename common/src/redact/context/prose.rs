@@ -313,11 +313,19 @@ fn last_word(before: &[u8]) -> (&[u8], usize) {
 
 /// Whether the word before the name at `s` is `using`, `use` or `with`, in any case, an
 /// article between (`use the password …`), or `and` after a user given so (`with username
-/// admin and password …`).
+/// admin and password …`), or a comma after a user (`user admin, password …`).
 fn using_before(line: &[u8], s: usize) -> bool {
     let Some(before) = line[..s].strip_suffix(b" ") else {
         return false;
     };
+    let users: &[&[u8]] = &[b"username", b"user", b"login", b"email", b"account"];
+    // A user given first and a comma: `user admin, password …`.
+    if let Some(list) = before.strip_suffix(b",") {
+        let mut words = list.rsplit(|&b| b == b' ');
+        let (name, user) = (words.next(), words.next());
+        return name.is_some_and(|n| !n.is_empty() && n.len() <= 64)
+            && user.is_some_and(|u| eq_any(u, users));
+    }
     let (mut word, w) = last_word(before);
     if eq_any(
         word,
@@ -333,7 +341,6 @@ fn using_before(line: &[u8], s: usize) -> bool {
             .rsplit(|&b| b == b' ')
             .take(4)
             .collect();
-        let users: &[&[u8]] = &[b"username", b"user", b"login", b"email", b"account"];
         let by = |w: &[u8]| eq_any(w, &[b"using", b"use", b"with"]);
         return words.len() >= 3
             && eq_any(words[1], users)
