@@ -5223,6 +5223,9 @@ fn a_secret_written_by_claudes_write_tool_is_redacted() {
         write("/srv/app/config/db_password.txt", "@@"),
         sorted("/run/secrets/postgres", "@@"),
         sorted("/home/dev/.vault-token", "@@\n"),
+        // A `.pgpass` entry (its name answered first for `echo … > ~/.pgpass`).
+        write("/home/dev/.pgpass", "localhost:5432:app:app:@@\n"),
+        sorted("/home/dev/.pgpass", "*:*:*:postgres:@@"),
     ]);
     for kept in [
         write("/app/secrets/README.md", "Put secrets here"),

@@ -580,7 +580,7 @@ pub(super) fn echoed_into_file(line: &[u8], s: usize, e: usize) -> Option<Found>
 
 /// Claude Code's Write tool writing a file that holds a secret alone (see [`super::names::secret_path`]),
 /// `s..e` a name in its `"file_path"`: the `"content"` after it, when it is one word (a line
-/// break at its end allowed).
+/// break at its end allowed; of a `.pgpass` entry, its password field).
 pub(super) fn written_file(line: &[u8], s: usize, e: usize) -> Option<Found> {
     const KEY: &[u8] = b"\"file_path\":";
     // (At most `NAME_REACH` bytes each way: every hit of a scanned line asks.)
@@ -626,10 +626,17 @@ pub(super) fn written_file(line: &[u8], s: usize, e: usize) -> Option<Found> {
     if body.is_empty() || body.iter().any(|b| b.is_ascii_whitespace() || *b == b'\\') {
         return None;
     }
+    // A `.pgpass` entry, `host:port:database:user:password`: its last field.
+    let pgpass = line[open + 1..close].ends_with(b".pgpass")
+        && body.iter().filter(|&&c| c == b':').count() == 4;
+    let start = match pgpass {
+        true => v + 2 + body.iter().rposition(|&c| c == b':')?,
+        false => v + 1,
+    };
     value(
         line,
         v + 1,
-        v + 1,
+        start,
         v + 1 + body.len(),
         Strength::Strong,
         b"password",

@@ -199,7 +199,8 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         }
     }
     if lname == b".pgpass" || lname == b"pgpass" {
-        return commands::pgpass(line, s);
+        // (Claude Code's Write tool writing one: its `"content"`, below.)
+        return commands::pgpass(line, s).or_else(|| commands::written_file(line, s, e));
     }
     // `echo VALUE > secrets/db_password.txt`, `printf '%s' VALUE > ~/.vault-token`.
     if let Some(f) = commands::echoed_into_file(line, s, e) {
