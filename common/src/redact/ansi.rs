@@ -23,6 +23,7 @@ pub(crate) fn strip(line: &[u8]) -> (Vec<u8>, Vec<usize>) {
 
 /// Whether some escape sequence in `line` sits between two non-blank bytes, as one spliced into
 /// a secret or into a rule's keyword would. Colour around words and at line edges does not.
+#[inline]
 pub(crate) fn splits_word(line: &[u8]) -> bool {
     let mut i = 0;
     while let Some(p) = memchr::memchr(ESC, &line[i..]) {
