@@ -2810,6 +2810,23 @@ fn a_secret_a_command_generates_and_prints_is_redacted() {
         let text = format!("{}\n{}\n", call(command), result(&format!("{secret}\n")));
         assert_eq!(red(&text), text, "{command}");
     }
+    // Commands that name no secret, read by their call's id (`"id":"toolu_…","name":"Bash"`, as
+    // Claude Code writes the call).
+    for command in [
+        "python3 -c 'import os,base64; print(base64.b64encode(os.urandom(32)).decode())'",
+        "gpg --gen-random --armor 1 32",
+        "makepasswd --chars 20",
+        "apg -n 1 -m 16",
+    ] {
+        let id = "toolu_01GenAbCdEfGhIjKlMnOpQr";
+        let text = format!(
+            "{}\n{}\ncopied {secret} again\n",
+            bash_call(id, command),
+            bash_result(id, &format!("{secret}\n"))
+        );
+        let out = red(&text);
+        assert!(!out.contains(secret), "{command}:\n{out}");
+    }
 }
 
 /// Commands that print a secret and name none, read by their call's id (Claude Code's

@@ -8,10 +8,13 @@ use super::super::context::{secret_env_name, secret_path};
 /// getter, a token printer, a secret variable or file).
 pub(super) fn prints_a_secret(command: &str) -> bool {
     // A Python one-liner that makes a secret and prints it: `secrets.token_hex()`, Django's
-    // `get_random_secret_key()` (its calls and `;` cut it into segments below).
+    // `get_random_secret_key()`, `os.urandom(32)` made printable (its calls and `;` cut it
+    // into segments below).
     if command.trim_start().starts_with("python")
         && command.contains("print(")
-        && (command.contains("secrets.token_") || command.contains("get_random_secret_key()"))
+        && (command.contains("secrets.token_")
+            || command.contains("get_random_secret_key()")
+            || command.contains("urandom("))
     {
         return true;
     }
@@ -461,7 +464,10 @@ fn reads_a_secret(words: &[&str]) -> bool {
         "lpass" => has("show") && flag("--password"),
         "keepassxc-cli" => has("show") && (has("password") || has("Password")),
         "sops" => flag("--extract") && words.iter().any(|w| filter_names_a_secret(&[w])),
-        "gpg" | "gpg2" | "age" | "rage" => has("-d") || has("--decrypt"),
+        // (And GnuPG's random bytes, printable with `--armor`: `gpg --gen-random --armor 1 32`.)
+        "gpg" | "gpg2" | "age" | "rage" => {
+            has("-d") || has("--decrypt") || has("--gen-random") && (has("--armor") || has("-a"))
+        }
         // Infisical's and chamber's getters of one value, printed alone (`--plain`, `-q`).
         "infisical" => has("secrets") && has("get") && has("--plain"),
         "chamber" => has("read") && (has("-q") || has("--quiet")),
@@ -477,9 +483,9 @@ fn reads_a_secret(words: &[&str]) -> bool {
         "secret-tool" => has("lookup"),
         // Python's `keyring get SERVICE USER`.
         "keyring" => has("get"),
-        // Passwords and tokens made to be used: `pwgen -s 24 1`, Laravel's `php artisan
+        // Passwords and tokens made to be used: `pwgen -s 24 1` (`makepasswd`, `apg`), Laravel's `php artisan
         // key:generate --show`, a cluster's bootstrap token.
-        "pwgen" => true,
+        "pwgen" | "makepasswd" | "apg" => true,
         "php" => has("key:generate") && has("--show"),
         "kubeadm" | "k3s" | "rke2" => has("token") && has("create"),
         "dokku" => has("config:get") && names_a_secret(&words[2..]),
