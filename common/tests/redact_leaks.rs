@@ -4186,8 +4186,8 @@ fn a_wireguard_key_and_node_random_bytes_printed_bare_are_redacted() {
 }
 
 /// A cluster's gossip encryption key (Consul, Nomad, Serf): made by `consul keygen` and printed
-/// bare, then given as `encrypt` in HCL or JSON, or to `-encrypt=`. The name holds no secret's
-/// part, so neither was read.
+/// bare, then given as `encrypt` in HCL or JSON, or to `-encrypt=`, or as `CONSUL_ENCRYPT`. The
+/// name holds no secret's part, so neither was read.
 #[test]
 fn a_gossip_encryption_key_is_redacted() {
     let secret = |i: usize| format!("pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu{i:02}=");
@@ -4197,6 +4197,9 @@ fn a_gossip_encryption_key_is_redacted() {
             "  encrypt = \"@@\"",
             "  \"encrypt\": \"@@\",",
             "consul agent -server -encrypt=@@ -bootstrap-expect=3",
+            // The Docker image's environment variable.
+            "CONSUL_ENCRYPT=@@",
+            "      - CONSUL_ENCRYPT=\"@@\"",
         ],
         secret,
     );

@@ -13,7 +13,11 @@ pub(in crate::redact::families) const ROWS: &[Row] = &[
     kw!("droneci", ["droneci"], r"[a-z0-9]{32}"),
     // Consul's, Nomad's and Serf's gossip key (`encrypt = "…"` in their HCL, `"encrypt":` in
     // JSON): 32 bytes in base64.
-    kw!("gossip_key", ["encrypt"], r"[a-z0-9+/]{43}="),
+    kw!(
+        "gossip_key",
+        ["encrypt", "consul_encrypt"],
+        r"[a-z0-9+/]{43}="
+    ),
     kw!("dropbox_key", ["dropbox"], r"[a-z0-9]{15,}"),
     kw!("etsy_key", ["etsy"], r"[a-z0-9]{24}"),
     kw!("gitter_key", ["gitter"], r"[a-z0-9_-]{40}"),
