@@ -2827,6 +2827,30 @@ fn a_secret_a_command_generates_and_prints_is_redacted() {
         let out = red(&text);
         assert!(!out.contains(secret), "{command}:\n{out}");
     }
+    // A passphrase of words: the line, blanks or a delimiter and all (diceware's words run
+    // together are one word).
+    for (command, phrase) in [
+        ("xkcdpass -n 5", "orbit staple correct lantern mosaic"),
+        ("xkcdpass -n 4 -d -", "orbit-staple-correct-lantern"),
+        ("diceware -n 6", "OrbitStapleCorrectLanternMosaicQuartz"),
+    ] {
+        let id = "toolu_01PhrAbCdEfGhIjKlMnOpQr";
+        let text = format!(
+            "{}\n{}\nthe passphrase is {phrase}\n",
+            bash_call(id, command),
+            bash_result(id, &format!("{phrase}\n"))
+        );
+        let out = red(&text);
+        assert!(!out.contains(phrase), "{command}:\n{out}");
+    }
+    // Its help is no passphrase.
+    let id = "toolu_01PhrBbCdEfGhIjKlMnOpQr";
+    let help = format!(
+        "{}\n{}\n",
+        bash_call(id, "xkcdpass --help"),
+        bash_result(id, "usage: xkcdpass [-h] [-w WORDFILE] [-n NUMWORDS]\n")
+    );
+    assert_eq!(red(&help), help);
 }
 
 /// Commands that print a secret and name none, read by their call's id (Claude Code's

@@ -20,7 +20,7 @@
 //! reads their results.
 
 use super::context::{secret_env_name, secret_path};
-use commands::{json_fields, prints_a_secret};
+use commands::{json_fields, makes_a_passphrase, prints_a_secret};
 use serde_json::Value;
 
 mod commands;
@@ -41,6 +41,9 @@ pub(crate) struct Call {
     /// (`"value"`, `"key1"`): those names, whose string values are the secrets (as a table
     /// or tab-separated, each row's last column).
     fields: &'static [&'static str],
+    /// The command makes a passphrase of words (`xkcdpass`, `diceware`): a result's line of
+    /// words with blanks between is one.
+    phrase: bool,
 }
 
 /// Whether the run of token bytes `hay[s..e]` is the id of a Bash or Read tool call in Claude
@@ -108,6 +111,7 @@ pub(crate) fn secret_calls(line: &[u8], calls: &mut Vec<Call>) -> bool {
                 id: id.to_string(),
                 named: Vec::new(),
                 fields: &[],
+                phrase: false,
             });
             added = true;
             continue;
@@ -131,6 +135,7 @@ pub(crate) fn secret_calls(line: &[u8], calls: &mut Vec<Call>) -> bool {
                 id: id.to_string(),
                 named,
                 fields: json_fields(command),
+                phrase: makes_a_passphrase(command),
             });
             added = true;
         }
@@ -196,6 +201,23 @@ fn one_word_lines(line: &[u8], calls: &mut Vec<Call>) -> Option<Vec<String>> {
             ),
         }
         return (!found.is_empty()).then_some(found);
+    }
+    if call.phrase {
+        // Each line a passphrase: two to twelve words of letters and digits, one delimiter
+        // apart (a blank, `-`, `.` or `_`), or one word (diceware's words run together).
+        let phrases: Vec<&str> = text.lines().filter_map(printed_word).collect();
+        let phrase = |p: &&str| {
+            let Some(d) = p.chars().find(|c| !c.is_alphanumeric()) else {
+                return (8..=256).contains(&p.len());
+            };
+            (8..=256).contains(&p.len())
+                && " -._".contains(d)
+                && p.split(d)
+                    .all(|w| !w.is_empty() && w.chars().all(char::is_alphanumeric))
+                && (2..=12).contains(&p.split(d).count())
+        };
+        return (!phrases.is_empty() && phrases.len() <= MAX_LINES && phrases.iter().all(phrase))
+            .then(|| phrases.into_iter().map(String::from).collect());
     }
     let words: Vec<&str> = text
         .lines()

@@ -261,6 +261,17 @@ fn filter_names_a_secret(words: &[&str]) -> bool {
     last.is_some_and(secret_env_name)
 }
 
+/// Whether `command` makes a passphrase of words and prints it (`xkcdpass -n 5`, `diceware
+/// -n 6`): its result's line, blanks and all, is the secret.
+pub(super) fn makes_a_passphrase(command: &str) -> bool {
+    segments(command).iter().any(|words| {
+        matches!(words.first(), Some(&("xkcdpass" | "diceware")))
+            && !words
+                .iter()
+                .any(|w| matches!(*w, "-h" | "--help" | "--version"))
+    })
+}
+
 /// The JSON members that hold the secrets a command prints under names that say nothing:
 /// Azure's `az … keys list` without a `--query` (`az storage account keys list`: `"keyName":
 /// "key1", …, "value": "…"`; `az cognitiveservices account keys list`: `"key1"`, `"key2"`)
@@ -486,6 +497,8 @@ fn reads_a_secret(words: &[&str]) -> bool {
         // Passwords and tokens made to be used: `pwgen -s 24 1` (`makepasswd`, `apg`), Laravel's `php artisan
         // key:generate --show`, a cluster's bootstrap token.
         "pwgen" | "makepasswd" | "apg" => true,
+        // Passphrases of words: see `makes_a_passphrase`.
+        "xkcdpass" | "diceware" => !has("-h") && !has("--help") && !has("--version"),
         "php" => has("key:generate") && has("--show"),
         "kubeadm" | "k3s" | "rke2" => has("token") && has("create"),
         "dokku" => has("config:get") && names_a_secret(&words[2..]),
