@@ -26,6 +26,14 @@ fn run(rules: &Arc<Rules>, chunks: &[&[u8]]) -> (Vec<u8>, BTreeMap<String, u64>)
     (out, r.counts().clone())
 }
 
+/// `text` redacted by the default rules, fed in chunks of `cut` bytes: the output and what
+/// fired.
+fn red_in_chunks(text: &str, cut: usize) -> (String, BTreeMap<String, u64>) {
+    let chunks: Vec<&[u8]> = text.as_bytes().chunks(cut).collect();
+    let (out, counts) = run(&rules_with(&[]), &chunks);
+    (String::from_utf8(out).unwrap(), counts)
+}
+
 fn red(text: &str) -> String {
     let (out, _) = run(&rules_with(&[]), &[text.as_bytes()]);
     String::from_utf8(out).unwrap()
@@ -2464,9 +2472,7 @@ fn a_secret_file_read_by_the_read_tool_is_redacted() {
             bash_result(id, &numbered(&lines)),
         );
         for cut in [text.len(), 64, 7] {
-            let chunks: Vec<&[u8]> = text.as_bytes().chunks(cut).collect();
-            let (out, _) = run(&rules_with(&[]), &chunks);
-            let out = String::from_utf8(out).unwrap();
+            let (out, _) = red_in_chunks(&text, cut);
             assert!(
                 !contains(out.as_bytes(), secret),
                 "{path} in chunks of {cut}:\n{out}"
@@ -2534,9 +2540,7 @@ fn the_output_of_a_command_that_prints_a_secret_is_redacted() {
             result("toolu_01BbCdEfGhIjKlMnOpQrStUv", &format!("{secret}\n")),
         );
         for cut in [text.len(), 64, 7] {
-            let chunks: Vec<&[u8]> = text.as_bytes().chunks(cut).collect();
-            let (out, counts) = run(&rules_with(&[]), &chunks);
-            let out = String::from_utf8(out).unwrap();
+            let (out, counts) = red_in_chunks(&text, cut);
             assert!(
                 !contains(out.as_bytes(), secret),
                 "{command} in chunks of {cut}:\n{out}"
@@ -2731,9 +2735,7 @@ fn the_output_of_a_command_that_extracts_a_secret_by_its_name_is_redacted() {
     ] {
         let text = lines(command, text);
         for cut in [text.len(), 64, 7] {
-            let chunks: Vec<&[u8]> = text.as_bytes().chunks(cut).collect();
-            let (out, _) = run(&rules_with(&[]), &chunks);
-            let out = String::from_utf8(out).unwrap();
+            let (out, _) = red_in_chunks(&text, cut);
             assert!(
                 !contains(out.as_bytes(), secret),
                 "{command} in chunks of {cut}:\n{out}"
@@ -2884,9 +2886,7 @@ fn a_secret_printed_by_a_command_that_names_none_is_redacted() {
             result(&format!("{secret}\n"))
         );
         for cut in [text.len(), 64, 7] {
-            let chunks: Vec<&[u8]> = text.as_bytes().chunks(cut).collect();
-            let (out, _) = run(&rules_with(&[]), &chunks);
-            let out = String::from_utf8(out).unwrap();
+            let (out, _) = red_in_chunks(&text, cut);
             assert!(
                 !contains(out.as_bytes(), secret),
                 "{command} in chunks of {cut}:\n{out}"
@@ -5375,10 +5375,7 @@ fn a_nul_ends_a_value_in_a_processs_environment() {
             tool_result(&want)
         };
         for cut in [text.len(), 7, 1] {
-            let rules = rules_with(&[]);
-            let chunks: Vec<&[u8]> = text.as_bytes().chunks(cut).collect();
-            let (out, _) = run(&rules, &chunks);
-            assert_eq!(String::from_utf8(out).unwrap(), want, "chunks of {cut}");
+            assert_eq!(red_in_chunks(&text, cut).0, want, "chunks of {cut}");
         }
     }
 }

@@ -19,7 +19,7 @@
 //! Which commands print a secret is `outputs/commands.rs`; this file remembers their calls and
 //! reads their results.
 
-use super::context::{secret_env_name, secret_path};
+use super::context::{pgpass_password, secret_env_name, secret_path};
 use commands::{json_fields, makes_a_passphrase, prints_a_secret};
 use serde_json::Value;
 
@@ -91,52 +91,48 @@ pub(crate) fn secret_calls(line: &[u8], calls: &mut Vec<Call>) -> bool {
     };
     let mut added = false;
     for b in blocks {
-        let tool_use = b.get("type").and_then(Value::as_str) == Some("tool_use");
-        let tool = b.get("name").and_then(Value::as_str);
-        // The Read tool on a file that holds a secret alone (`.pgpass`, `config/master.key`,
-        // `/run/secrets/db_password`): read as `cat` of it would be.
-        if tool_use
-            && tool == Some("Read")
-            && let (Some(path), Some(id)) = (
-                b.pointer("/input/file_path").and_then(Value::as_str),
-                b.get("id").and_then(Value::as_str),
-            )
-            && secret_path(path.as_bytes())
-            && !calls.iter().any(|c| c.id == id)
-        {
-            if calls.len() == MAX_CALLS {
-                calls.remove(0);
-            }
-            calls.push(Call {
-                id: id.to_string(),
-                named: Vec::new(),
-                fields: &[],
-                phrase: false,
-            });
-            added = true;
+        let (Some("tool_use"), Some(id)) = (
+            b.get("type").and_then(Value::as_str),
+            b.get("id").and_then(Value::as_str),
+        ) else {
             continue;
-        }
-        let call = tool_use && tool == Some("Bash");
-        let command = b.pointer("/input/command").and_then(Value::as_str);
-        if let (true, Some(command), Some(id)) =
-            (call, command, b.get("id").and_then(Value::as_str))
-            && prints_a_secret(command)
-            && !calls.iter().any(|c| c.id == id)
+        };
+        let call = match b.get("name").and_then(Value::as_str) {
+            // The Read tool on a file that holds a secret alone (`.pgpass`,
+            // `config/master.key`, `/run/secrets/db_password`): read as `cat` of it would be.
+            Some("Read") => b
+                .pointer("/input/file_path")
+                .and_then(Value::as_str)
+                .filter(|path| secret_path(path.as_bytes()))
+                .map(|_| Call {
+                    id: id.to_string(),
+                    named: Vec::new(),
+                    fields: &[],
+                    phrase: false,
+                }),
+            Some("Bash") => b
+                .pointer("/input/command")
+                .and_then(Value::as_str)
+                .filter(|command| prints_a_secret(command))
+                .map(|command| Call {
+                    id: id.to_string(),
+                    named: command
+                        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                        .filter(|w| !w.is_empty() && secret_env_name(w))
+                        .map(str::to_string)
+                        .collect(),
+                    fields: json_fields(command),
+                    phrase: makes_a_passphrase(command),
+                }),
+            _ => None,
+        };
+        if let Some(call) = call
+            && !calls.iter().any(|c| c.id == call.id)
         {
             if calls.len() == MAX_CALLS {
                 calls.remove(0);
             }
-            let named = command
-                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-                .filter(|w| !w.is_empty() && secret_env_name(w))
-                .map(str::to_string)
-                .collect();
-            calls.push(Call {
-                id: id.to_string(),
-                named,
-                fields: json_fields(command),
-                phrase: makes_a_passphrase(command),
-            });
+            calls.push(call);
             added = true;
         }
     }
@@ -239,8 +235,11 @@ fn last_field(w: &str) -> Option<&str> {
     if w.contains("://") || w.contains('@') {
         return None;
     }
-    let (_, last) = w.rsplit_once(':')?;
-    (matches!(w.matches(':').count(), 1 | 4) && last.len() >= 6).then_some(last)
+    let last = match pgpass_password(w.as_bytes()) {
+        Some(at) => &w[at..],
+        None => w.split_once(':').filter(|(_, p)| !p.contains(':'))?.1,
+    };
+    (last.len() >= 6).then_some(last)
 }
 
 /// The string values of members named one of `fields`, anywhere in `v` (a list of keys, an

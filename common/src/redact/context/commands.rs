@@ -626,17 +626,15 @@ pub(super) fn written_file(line: &[u8], s: usize, e: usize) -> Option<Found> {
     if body.is_empty() || body.iter().any(|b| b.is_ascii_whitespace() || *b == b'\\') {
         return None;
     }
-    // A `.pgpass` entry, `host:port:database:user:password`: its last field.
-    let pgpass = line[open + 1..close].ends_with(b".pgpass")
-        && body.iter().filter(|&&c| c == b':').count() == 4;
-    let start = match pgpass {
-        true => v + 2 + body.iter().rposition(|&c| c == b':')?,
-        false => v + 1,
+    // A `.pgpass` entry: its password.
+    let at = match line[open + 1..close].ends_with(b".pgpass") {
+        true => pgpass_password(body).unwrap_or(0),
+        false => 0,
     };
     value(
         line,
         v + 1,
-        start,
+        v + 1 + at,
         v + 1 + body.len(),
         Strength::Strong,
         b"password",
@@ -708,12 +706,17 @@ fn encrypt_string(line: &[u8], s: usize, cmd_end: usize) -> Option<Found> {
 /// (`echo 'HOST:PORT:DB:USER:VALUE' > ~/.pgpass`), `s` at the file's name: the last field.
 pub(super) fn pgpass(line: &[u8], s: usize) -> Option<Found> {
     let (a, b) = last_echoed(line, s)?;
-    let fields = line[a..b].iter().filter(|&&c| c == b':').count();
-    if fields != 4 {
+    let at = pgpass_password(&line[a..b])?;
+    value(line, a, a + at, b, Strength::Strong, b"password", false)
+}
+
+/// Where the password of a `.pgpass` entry (`host:port:database:user:password`) starts in
+/// `entry`: past its fourth and last colon.
+pub(crate) fn pgpass_password(entry: &[u8]) -> Option<usize> {
+    if entry.iter().filter(|&&c| c == b':').count() != 4 {
         return None;
     }
-    let colon = a + line[a..b].iter().rposition(|&c| c == b':')?;
-    value(line, a, colon + 1, b, Strength::Strong, b"password", false)
+    entry.iter().rposition(|&c| c == b':').map(|p| p + 1)
 }
 
 /// GitHub Actions' `::add-mask::VALUE`, a workflow command a step or a script prints to hide

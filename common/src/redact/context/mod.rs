@@ -31,6 +31,7 @@ mod unassigned;
 mod values;
 
 pub(crate) use clients::next_password_flag;
+pub(crate) use commands::pgpass_password;
 use data::beside;
 pub(crate) use data::{
     NextLine, alone_after_sentence, name_given_as_data, type_member, url_key, url_key_at,
@@ -45,8 +46,8 @@ pub(crate) use names::{
 use tables::table_row;
 pub(crate) use text::{COMMAND_REACH, VALUE_REACH};
 use text::{
-    READ_ARROW, after_string_prefix, before_json_end, blanks, code_span, gaps, line_start,
-    quoted_or_word, run_end, run_end_within, skip_read_number,
+    READ_ARROW, after_string_prefix, before_json_end, blanks, bold_before, bold_open, code_span,
+    gaps, line_start, quoted_or_word, run_end, run_end_within, skip_read_number,
 };
 pub(crate) use tool_tokens::{login_token, snyk_api, token_after_login};
 pub(crate) use values::{
@@ -706,36 +707,6 @@ fn yaml_tag_or_anchor(line: &[u8], v: usize) -> Option<usize> {
         _ => !rest.is_empty() && !rest.iter().any(|b| b" \t,;(){}<>&".contains(b)),
     };
     alone.then_some(w)
-}
-
-/// Whether Markdown's bold opens right before the name at `s` or before up to three words
-/// that qualify it, one blank apart (`**Admin password**`, `**Root DB password:**`), as Claude
-/// labels what it made in a summary.
-fn bold_before(line: &[u8], s: usize) -> bool {
-    bold_open(line, s).is_some()
-}
-
-/// Where the `**` that [`bold_before`] finds starts.
-pub(crate) fn bold_open(line: &[u8], s: usize) -> Option<usize> {
-    let mut i = s;
-    for _ in 0..4 {
-        if i >= 2 && &line[i - 2..i] == b"**" {
-            return Some(i - 2);
-        }
-        if i == 0 || line[i - 1] != b' ' {
-            return None;
-        }
-        let w = line[..i - 1]
-            .iter()
-            .rev()
-            .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
-            .count();
-        if w == 0 {
-            return None;
-        }
-        i -= 1 + w;
-    }
-    None
 }
 
 /// Where a name in two words starts when `line[s..e]` is its `Key` (`API Key`, `Access Key`):

@@ -27,6 +27,36 @@ pub(super) fn line_start(line: &[u8], at: usize) -> usize {
     }
 }
 
+/// Whether Markdown's bold opens right before the name at `s` or before up to three words
+/// that qualify it, one blank apart (`**Admin password**`, `**Root DB password:**`), as Claude
+/// labels what it made in a summary.
+pub(super) fn bold_before(line: &[u8], s: usize) -> bool {
+    bold_open(line, s).is_some()
+}
+
+/// Where the `**` that [`bold_before`] finds starts.
+pub(super) fn bold_open(line: &[u8], s: usize) -> Option<usize> {
+    let mut i = s;
+    for _ in 0..4 {
+        if i >= 2 && &line[i - 2..i] == b"**" {
+            return Some(i - 2);
+        }
+        if i == 0 || line[i - 1] != b' ' {
+            return None;
+        }
+        let w = line[..i - 1]
+            .iter()
+            .rev()
+            .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+            .count();
+        if w == 0 {
+            return None;
+        }
+        i -= 1 + w;
+    }
+    None
+}
+
 /// Where the rest of a line, `rest`, ends once the end of the JSON string that holds the line
 /// is taken off (a tool's output or Claude's text in stream-json, read in its view: the
 /// string's quote, then `}`, `]` or `,`): the first quote so followed, or `rest.len()`.
