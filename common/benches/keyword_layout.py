@@ -20,7 +20,16 @@ Each argument is one form, its candidate pieces separated by `|`; forms are plac
 For each piece at every swap (the new literal at index j, the literal that was there moved to
 the end) and appended at the end, the growth of the model's count over both texts, relative,
 summed; the least is kept and printed. Needs numpy.
+
+    python3 common/benches/keyword_layout.py --drop '$y$,$5$' --search 100000 --seed 4 "SALT"
+
+`--drop` takes literals out first (each place filled by whichever of the last literals, or
+none, the model counts cheapest); `--search N` then swaps two literals at random N times,
+keeping a swap whenever the model's count over both texts falls (relative to the start,
+summed), and prints the whole order, one literal a line, to paste into `KEYWORDS`. The same
+texts, drops, forms, rounds and seed give the same order.
 """
+import random
 import re
 import sys
 
@@ -83,12 +92,55 @@ class Model:
         return [sum(self.bucket(b, ti) * (1 + 0.5 * len(b)) for b in bs) for ti in range(len(self.texts))]
 
 
+def drop(model, lits, gone, base0):
+    """`lits` without each of `gone`, its place filled as the model counts cheapest."""
+    for r in gone:
+        i = lits.index(r)
+        tries = [lits[:i] + lits[i + 1 :]]
+        for k in range(len(lits) - 1, max(i, len(lits) - 40), -1):
+            t = list(lits)
+            t[i] = t.pop(k)
+            tries.append(t)
+        lits = min(tries, key=lambda t: relative(model.cost(t), base0))
+        print("dropped", r.decode("latin1"), "model", model.cost(lits))
+    return lits
+
+
+def relative(c, base):
+    return sum((c[i] - base[i]) / base[i] for i in range(len(c)))
+
+
+def search(model, lits, rounds, seed, base0):
+    """Random swaps of two literals, each kept when the model's count falls."""
+    rng = random.Random(seed)
+    best = relative(model.cost(lits), base0)
+    for _ in range(rounds):
+        i, j = rng.randrange(len(lits)), rng.randrange(len(lits))
+        if i == j:
+            continue
+        t = list(lits)
+        t[i], t[j] = t[j], t[i]
+        score = relative(model.cost(t), base0)
+        if score < best:
+            lits, best = t, score
+    return lits
+
+
 def main():
+    args = sys.argv[1:]
+    opt = {}
+    while args and args[0] in ("--drop", "--search", "--seed"):
+        opt[args[0]] = args[1]
+        args = args[2:]
     model = Model(TEXTS)
     lits = keywords()
     base = model.cost(lits)
+    base0 = base
     print("literals", len(lits), "model", base)
-    for form in sys.argv[1:]:
+    if "--drop" in opt:
+        lits = drop(model, lits, [d.encode() for d in opt["--drop"].split(",")], base0)
+        base = model.cost(lits)
+    for form in args:
         best = None
         for piece in form.split("|"):
             e = piece.encode()
@@ -109,6 +161,13 @@ def main():
         growth = " ".join("%+.2f%%" % (100 * (c[i] - base[i]) / base[i]) for i in range(len(c)))
         print(f"{piece!r} at {j} (moving {old.decode('latin1')!r} to the end): {growth}")
         base = c
+    if "--search" in opt:
+        lits = search(model, lits, int(opt["--search"]), int(opt.get("--seed", "1")), base0)
+        c = model.cost(lits)
+        growth = " ".join("%+.2f%%" % (100 * (c[i] - base0[i]) / base0[i]) for i in range(len(c)))
+        print("after the search, against the start:", growth)
+        for lit in lits:
+            print(lit.decode("latin1"))
 
 
 if __name__ == "__main__":

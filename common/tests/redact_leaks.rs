@@ -5702,3 +5702,47 @@ fn random_lines_of_names_and_punctuation_never_panic() {
         assert!(outcome.is_ok(), "panicked on {line:?} in chunks of {cut}");
     }
 }
+
+/// An application's salts, which key its cookies and tokens like a secret key: WordPress'
+/// `wp-config.php` defines eight keys and salts, and the four `*_SALT`s whose names held no
+/// other secret's word (`LOGGED_IN_SALT`, `NONCE_SALT`) went out whole, as did `SESSION_SALT`
+/// in a `.env` and a bare `SALT=`. A salt named in code or prose stays.
+#[test]
+fn an_applications_salts_are_redacted() {
+    each_redacted_as(
+        &[
+            "define('LOGGED_IN_SALT',   '@@');",
+            "define('NONCE_SALT',       '@@');",
+            "define( 'NONCE_SALT', '@@' );",
+            "export HASHIDS_SALT=\"@@\"",
+            "  \"salt\": \"@@\",",
+        ],
+        |i| format!("R1&tY6*hN3%cx7#Lq9!vB2@mZ4$kW8^p{i:02}"),
+    );
+    each_redacted(&[
+        "NONCE_SALT=@@",
+        "SESSION_SALT=@@",
+        "SALT=@@",
+        "salt = \"@@\"",
+        "cookie_salt: @@",
+        "Salt: @@",
+    ]);
+    each_kept(&[
+        "salt '*' test.ping",
+        "sudo systemctl restart salt-minion",
+        "let salt = SaltString::generate(&mut OsRng);",
+        "    salt: Vec<u8>,",
+        "salt_rounds = 12",
+        "SALT_LENGTH=16",
+        "Each password gets a random salt before hashing.",
+        "salt = os.urandom(16)",
+        "salt = bcrypt.gensalt()",
+        "    /// Recommended length of a salt: 16-bytes.",
+        "    /// Recommended length of a token: 32bytes.",
+    ]);
+    // A hashing tool's salt is printed in the hash it makes; the password given is redacted.
+    each_redacted(&[
+        "mkpasswd --method=sha-512 --salt=x9x9x9x9 @@",
+        "openssl passwd -6 -salt x9x9x9x9 @@",
+    ]);
+}

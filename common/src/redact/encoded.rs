@@ -77,14 +77,27 @@ fn escape_at(buf: &[u8], i: usize) -> Option<u8> {
 }
 
 /// The first percent escape in `hay` (evidence that the line needs its decoded view matched),
-/// or the first `@tcp(` or `@unix(` of a Go MySQL DSN (`USER:VALUE@tcp(HOST)/DB`), whose
-/// password may make no run and whose line may name no secret (`GOOSE_DBSTRING=…`): one pass
-/// looks for both bytes.
-pub(crate) fn next_escape_or_dsn(hay: &[u8]) -> Option<usize> {
-    memchr::memchr2_iter(b'%', b'@', hay).find(|&p| match hay[p] {
+/// the first `@tcp(` or `@unix(` of a Go MySQL DSN (`USER:VALUE@tcp(HOST)/DB`), whose
+/// password may make no run and whose line may name no secret (`GOOSE_DBSTRING=…`), or the
+/// first password hash (htpasswd's `$apr1$…`, bcrypt's `$2b$…`, crypt(3)'s `$6$…`, `$5$…`,
+/// yescrypt's `$y$…`), cut by `.` and `/` into pieces too short for a run: one pass looks for
+/// the three bytes.
+pub(crate) fn next_escape_dsn_or_hash(hay: &[u8]) -> Option<usize> {
+    memchr::memchr3_iter(b'%', b'@', b'$', hay).find(|&p| match hay[p] {
         b'%' => escape_at(hay, p).is_some(),
-        _ => hay[p + 1..].starts_with(b"tcp(") || hay[p + 1..].starts_with(b"unix("),
+        b'@' => hay[p + 1..].starts_with(b"tcp(") || hay[p + 1..].starts_with(b"unix("),
+        _ => password_hash_at(&hay[p..]),
     })
+}
+
+/// Whether `rest` starts with a password hash's prefix: `$apr1$`, `$2a$`, `$2b$`, `$2y$`,
+/// `$5$`, `$6$` or `$y$`.
+fn password_hash_at(rest: &[u8]) -> bool {
+    match rest {
+        [b'$', b'5' | b'6' | b'y', b'$', ..] => true,
+        [b'$', b'2', b'a' | b'b' | b'y', b'$', ..] => true,
+        _ => rest.starts_with(b"$apr1$"),
+    }
 }
 
 /// The first percent escape in `hay`.

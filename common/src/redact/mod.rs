@@ -404,7 +404,7 @@ impl Redactor {
                 Some(k) => k.find_at(hay, 0),
                 None => rules.known.as_ref().and_then(|k| k.find_at(hay, 0)),
             },
-            SRC_ESCAPE => encoded::next_escape_or_dsn(hay),
+            SRC_ESCAPE => encoded::next_escape_dsn_or_hash(hay),
             SRC_RESULT if !self.calls.is_empty() => memchr::memmem::find(hay, b"\"tool_use_id\""),
             SRC_EXTRA => rules
                 .extra_finder

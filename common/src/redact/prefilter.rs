@@ -165,26 +165,41 @@ pub(crate) fn next_run(buf: &[u8]) -> Option<(usize, usize)> {
 /// Keyword literals, searched together in one pass. Each is a piece of a secret's name in the
 /// casings names come in (`ASSW`, `pass`/`PASS`/`Pass`, `ecret`/`ECRET`, `oken`/`OKEN`,
 /// `auth`, `pwd`, `dsn`, `ebhook`, `redential`, `pikey`, `_pat`, `_key`, `-key`, `.key`,
-/// `Key`, `KEY=`, `_auth`); special ones (`://`, `-----BEGIN`, `earer`, `Private-Lines`,
-/// `hooks.slack`, `\u001b`, `sig=`, password hashes' `$apr1$`/`$2y$`/`$6$`/…, `mysql`,
-/// `kubeadm`) have their own checks.
+/// `Key`, `KEY=`, `_auth`, `salt`/`SALT`/`Salt`), or stands for something with a check of its
+/// own in [`keyword_hit`] and `context::literals`:
+/// * URLs' user-info (`://`), key files (`-----BEGIN`, PuTTY's `Private-Lines`, a JSON Web
+///   Key's `"kty`), webhooks (`hooks.slack`), signatures (`sig=`, `Signature=`), `Bearer`
+///   (`earer`), a JSON-escaped ESC (`\u001`);
+/// * commands and calls that take a secret by their place: `mysql`/`mariadb`, `kubeadm`,
+///   `vault login`, `operator unseal`, `mc alias`/`mc admin user add`, `net use`/`net.exe use`,
+///   `::add-mask::`, `rabbitmqctl`, `etcdctl`, `curl`, `snmp…`, `smbclient`, `sqlplus`,
+///   `openssl`, `ssh-keygen`, FreeRDP's `/p:`, `bundle config`, Composer's `http-basic.`,
+///   container tools' `-creds`, `IDENTIFIED BY`, `-AsPlainText`, `SecureString`, `login(`,
+///   `getConnection(`, `SMTP(`/`SMTP_TLS(`, `PDO(`, `ldap…_bind_s(`, `jwt.`, `createHmac(`,
+///   `hmac.new(`, `wg genkey`, `randomBytes`, network devices' `key-string`, `isakmp key`,
+///   `-server key`, `ipsec.secrets`' `PSK `, Oracle's `:thin:`, `api key`, `private key`,
+///   `admin user`;
+/// * short flags that take a password (` -p`, ` -P `, ` -w `, ` -a `, ` -u `, ` -A `, ` -X `,
+///   ` -k `, ` -U `);
+/// * services whose values may be shorter than a run or hold none (`mgur`, `box`, `hromatic`,
+///   `nio`, `ekit`, `sforce`, `sfdc`, `aces`, in their casings; see `SHORT_SERVICES`).
+///
+/// Password hashes (`$6$…`, `$2b$…`, `$apr1$…`) are not among them: a `$` is looked for with
+/// the percent escapes (`encoded::next_escape_dsn_or_hash`), which freed seven places here.
 ///
 /// The order is the searcher's bucket layout, so it is chosen: the SIMD search (Teddy) puts
 /// literals whose first three bytes have the same low halves into one of 16 buckets, and each
-/// new such group into bucket 15 − (its first literal's index mod 16); a position is looked at more closely whenever the nibbles of any bucket's literals
-/// match there, so which literals share a bucket decides how many positions of ordinary text
-/// are looked at. This order was found by a search over orders timed on the project's own
-/// sources and documents (4 MB, none of the bench's text; swaps kept when they made a pass
-/// faster, 2,500 rounds): a pass over 16 MB of them took 5.2 ms against 10.5 ms in the order
-/// the literals were added in, and over 32 MB of the bench's text 9.9 against 12.8 (see
-/// BENCHMARKS.md for the first search, with 41 literals). The order cannot change which hits are found (no literal is a
-/// prefix of another, so no two match at one place: tested).
+/// new such group into bucket 15 − (its first literal's index mod 16); a position is looked
+/// at more closely whenever the nibbles of any bucket's literals match there, so which literals
+/// share a bucket decides how many positions of ordinary text are looked at. This order is
+/// `keyword_layout.py --drop '$apr1$,$2y$,$2a$,$2b$,$5$,$6$,$y$' --search 100000 --seed 4
+/// SALT salt Salt` run on the order before it (BENCHMARKS.md, "The keywords' order, searched
+/// again"). The order cannot change which hits are found (no literal is a prefix of another,
+/// so no two match at one place: tested).
 pub(crate) const KEYWORDS: &[&str] = &[
     "pass",
-    // (`Pass`, moved by `keyword_layout.py` into the place of `_auth`, whose names `auth`
-    // finds: `_auth=`, `npm_config__auth`.)
-    "Pass",
-    "$2a$",
+    "SFORCE",
+    "sforce",
     "login(",
     "Pwd",
     "DSN",
@@ -199,93 +214,73 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "auth",
     "Hmac(",
     "nssl",
-    "_bind_s(",
+    "salt",
     "lainText",
     "PWD",
     "qlplus",
     "dle config",
-    "\"kty",
-    "$y$",
+    "SALT",
+    "mBytes",
     "hooks.slack",
     "net use",
     ".exe use",
     "ied by",
-    // A key chain's ` key-string [TYPE] VALUE` (`context::devices`).
-    "y-string",
-    "-----BEGIN",
-    "h-keygen",
+    "vate key",
+    "NET USE",
+    " -w ",
     "_pat",
     "PSK ",
-    "-key",
-    "mBytes",
+    "Auth",
+    "-----BEGIN",
     ".key",
     "admin user",
-    "$apr1$",
-    "TP(",
+    "dsn",
+    "TP_TLS(",
     "jwt.",
     "mbclient",
-    ".KEY",
+    "\"kty",
     "sig=",
     "_key",
-    // Vault's `operator unseal KEY` (`context::clients::vault_unseal`), placed by
-    // `keyword_layout.py` where `i key` was (moved into the place of `assw`: `pass` and `Pass`
-    // end the search's step over every word that holds it, but where ` -p` stepped over the
-    // `p` of a single-dash `-password`; that flag is now read from the ` -p` hit).
     "unseal",
     "kubeadm",
-    "$5$",
+    " -p",
     "ebhook",
     "ECRET",
-    "vate key",
+    "://",
     "earer",
-    "Auth",
+    "-key",
     "sk=",
-    // Services whose values may be shorter than a run (see `short_service`). Which piece of
-    // each name, and where in the list, was chosen so that each group lands in a bucket whose
-    // nibbles its bytes already have: over the bench's text they add 3 % to the positions
-    // looked at, where their names from the second byte (`ropbox`, `inio`, …) doubled them.
     "mgur",
     "box",
     "hromatic",
-    "udo -S",
+    "Salt",
     "BOX",
     "HROMATIC",
     "nio",
     "NIO",
     "c alias",
     " -u ",
-    // Services whose values may hold no run at all (a `.`, `+`, `/` or `!` every few bytes),
-    // placed the same way.
-    "sforce",
-    "SFORCE",
+    "-basic.",
+    "Pass",
     "sfdc",
     "ekit",
     "aces",
-    // A password given to `docker login -p`, `az login -p`, `mongo -p`, and MySQL's
-    // `IDENTIFIED BY '…'`: placed with the same model (+9 % of the positions looked at, where
-    // `login`, `ldap`, `mongo` and `identified` together took +34 %).
-    " -p",
+    "nkey",
     "mac.new(",
-    "TP_TLS(",
+    "TP(",
     "IED BY",
     "etConnection(",
     "Sfdc",
-    // `ldapsearch -w …`, `zip -P …`, `rabbitmqctl add_user NAME …` (+2 % and +4 %).
     "snmp",
     " -P ",
     "mqctl",
-    // `curl -u USER:VALUE`, `redis-cli -a VALUE`.
     "curl",
     " -a ",
-    // Pieces placed by the bucket model (BENCHMARKS.md): each new one took the place of an
-    // older literal, which moved here, so the other buckets keep their literals. (A
-    // JSON-escaped ESC in either casing, `\u001b` or `\u001B`: one literal, its last byte
-    // checked.)
     "\\u001",
-    "://",
-    "-basic.",
-    "$2b$",
-    "$6$",
+    "y-string",
+    "udo -S",
+    "cureString",
+    "MASK::",
     "OKEN",
     "-server key",
     "DO(",
@@ -294,80 +289,38 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "MGUR",
     "Key",
     "pikey",
-    "_PAT",
-    // `DropBox`'s casing, moved from the end into the place of `\u001B` (which `\u001`
-    // takes in), to free the end for the two literals below.
+    "vault login",
     "Box",
     " -X ",
-    // A private JSON Web Key (`"kty` swapped in as the model chose) and a pre-signed URL's
-    // signature.
     "_KEY",
     "Signature=",
-    // Calls that take a password by its place (`context::code::POSITIONAL`), placed by
-    // `keyword_layout.py`: each took the place of the literal moved here.
-    "vault login",
-    "$2y$",
+    "_PAT",
+    "-KEY",
     "EKIT",
-    // Cisco's `crypto isakmp key VALUE address …` (`context::devices`), placed by
-    // `keyword_layout.py` where `piKey` was, whose names `Key` finds too (`apiKey`).
     "kmp key",
     "i key",
-    // A container tool's `--creds USER:VALUE` (`--src-creds`, `--dest-creds`), placed by
-    // `keyword_layout.py` where `cureString` was (moved to the end).
     "-creds",
-    // `etcdctl --user USER:VALUE` (appended: +0.37 % of the modelled candidates).
     "etcdctl",
-    // `Private key: VALUE` (a wallet's, as `cast wallet new` prints it): `vate key` swapped
-    // in at index 49 as `keyword_layout.py` chose, the literal there moved here.
     "PASS",
-    // Oracle's JDBC URL (`jdbc:oracle:thin:USER/VALUE@`), a Wi-Fi pre-shared key (`psk=`),
-    // FreeRDP's `/p:`, Net-SNMP's `-A`/`-X` and NuGet's `-k` (`context::clients`), placed by
-    // `keyword_layout.py`: swapped in where a literal moved here, or appended.
     "PIKEY",
     "redential",
     "reerdp",
     " -A ",
     "SFDC",
     " -k ",
-    // Composer's and Poetry's `http-basic.HOST USER VALUE` (`context::registries::registry_auth`),
-    // placed by `keyword_layout.py`: swapped in where this literal was.
-    "EARER",
-    // `vault login TOKEN` and MinIO's `mc alias set NAME URL ACCESS SECRET`, placed by
-    // `keyword_layout.py`: swapped in where these literals were.
+    "_bind_s(",
     "ACES",
     "nIO",
-    // Bundler's `bundle config HOST USER:VALUE` and `BUNDLE_<HOST>` (`context::registries`),
-    // placed by `keyword_layout.py`: `dle config` swapped in where `mariadb` was, `DLE_`
-    // appended.
     "mariadb",
     "DLE_",
-    // An upper-case `PSK=` (`SK=` swapped in where `KEY=` was), a GitHub Actions
-    // `::add-mask::VALUE` and Samba's `-U USER%VALUE` (appended), placed by
-    // `keyword_layout.py`.
     "KEY=",
     "mask::",
     " -U ",
-    // Windows' `NET USE`/`NET USER` in capitals and `net.exe use`, MinIO's `mc admin user add`
-    // and a workflow command's name in capitals (`::ADD-MASK::`), placed by `keyword_layout.py`:
-    // swapped in where `pwd` and `AUTH` were, or appended.
-    "NET USE",
+    "h-keygen",
     "pwd",
     "AUTH",
-    "MASK::",
-    // `wg genkey` and Node's `randomBytes(…)`, commands that print a secret they make
-    // (`outputs::prints_a_secret`), placed by `keyword_layout.py`: appended, and swapped in
-    // where `-KEY` was.
-    "nkey",
-    "-KEY",
-    // `ipsec.secrets`' `: PSK "VALUE"`, placed by `keyword_layout.py`: swapped in where `dsn`
-    // was.
-    "dsn",
-    // Net-SNMP's tools, for their community (`-c VALUE`), placed by `keyword_layout.py`:
-    // swapped in where ` -w ` was (which the model found cheaper than before).
-    " -w ",
-    // `aws ssm put-parameter … --type SecureString`. (The 128th literal, the most Teddy
-    // takes.)
-    "cureString",
+    "EARER",
+    ".KEY",
 ];
 
 /// Services of the case-insensitive rows whose values can be shorter than a run (Dropbox's 15
@@ -489,9 +442,6 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         b"Signature=" => hit > 0 && matches!(buf[hit - 1], b'?' | b'&' | b'-'),
         // A JSON Web Key: judged whole (private members or not) on its line.
         b"\"kty" => true,
-        // Password hashes (htpasswd, shadow): `$apr1$salt$hash`, cut by `.` and `/` into
-        // short pieces.
-        b"$apr1$" | b"$2y$" | b"$2a$" | b"$2b$" | b"$5$" | b"$6$" | b"$y$" => true,
         // `mysql -u root -pS3cret!`: a password of any length on a client's command line.
         b"mysql" | b"mariadb" => {
             // (A bounded look: a line of megabytes naming `mysql` often cost its length for

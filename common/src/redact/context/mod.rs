@@ -192,6 +192,11 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if flag && lname == b"secret" && shell::words_before(line, s).ends_with(b"env:set") {
         return None;
     }
+    // A hashing tool's salt (`openssl passwd -1 -salt …`, `mkpasswd --salt=…`): printed in
+    // the hash it makes, no key.
+    if flag && lname == b"salt" {
+        return None;
+    }
     // Composer's `--auth` is a switch: the key after it names the credential.
     if flag && line.get(e) == Some(&b' ') {
         let (a, b) = quoted_or_word(line, blanks(line, e));

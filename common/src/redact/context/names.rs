@@ -144,6 +144,9 @@ pub(super) const WEAK: &[&[u8]] = &[
     // curl's `--oauth2-bearer` (a flag's value is taken as after a strong name); `BearerToken =>
     // "google_bearer_token"` in code is an enum's name.
     b"bearer",
+    // An application's salt, which keys its cookies or ids like a secret key (WordPress'
+    // `NONCE_SALT`, `SESSION_SALT`, `HASHIDS_SALT`).
+    b"salt",
 ];
 
 /// Last parts that make a secret's name the name of something *about* the secret: where it is

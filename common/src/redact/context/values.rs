@@ -55,6 +55,19 @@ pub(super) const TYPE_WORDS: &[&[u8]] = &[
     b"char",
 ];
 
+/// Units a size is given in after its number (`16-bytes`, `32bytes`, `64-chars`).
+const SIZE_UNITS: &[&[u8]] = &[
+    b"byte",
+    b"bytes",
+    b"bit",
+    b"bits",
+    b"char",
+    b"chars",
+    b"characters",
+    b"digits",
+    b"words",
+];
+
 /// Placeholder and code words that are never a secret.
 pub(super) const WORDS: &[&[u8]] = &[
     b"null",
@@ -603,6 +616,13 @@ pub(crate) fn plausible_in(v: &[u8], strength: Strength, typed: bool) -> bool {
             return false; // a path to a key file
         }
         if v.iter().all(u8::is_ascii_digit) && v.len() < 8 {
+            return false;
+        }
+        // A size (`length of a salt: 16-bytes`, `token: 32bytes`): digits and a unit.
+        if let Some(d) = v.iter().position(|b| !b.is_ascii_digit())
+            && d > 0
+            && SIZE_UNITS.contains(&&v[d + usize::from(v[d] == b'-')..])
+        {
             return false;
         }
         // A quantity (`token: 0.75`, `Cost per token: 0.000003`): digits, one point, digits.
