@@ -5746,3 +5746,32 @@ fn an_applications_salts_are_redacted() {
         "openssl passwd -6 -salt x9x9x9x9 @@",
     ]);
 }
+
+/// A user and a password as Claude's summaries give them, split by a slash: after a `Login`
+/// label (`**Login:** admin / …`) and after `The default credentials are` with code spans
+/// around each. Both went out whole: `Login` named no secret, and after `credentials are`
+/// only `user:password` was read. A label that gives no user's name, or a list of choices,
+/// stays.
+#[test]
+fn a_user_and_a_password_split_by_a_slash_in_a_summary_are_redacted() {
+    each_redacted(&[
+        "Login: admin / @@",
+        "**Login:** admin / @@",
+        "- **Login**: `admin` / `@@`",
+        "- Login: `admin@example.com` / `@@`",
+        "The default credentials are `admin` / `@@`.",
+        "The credentials are admin / @@",
+        "Default credentials are `elastic` / `@@`",
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"Grafana is up.\n\n- **URL**: http://localhost:3000\n- **Login**: `admin` / `@@`\n"}]}}"#,
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"The default credentials are `admin` / `@@`."}]}}"#,
+    ]);
+    each_kept(&[
+        "Login: Google / GitHub",
+        "Login: email / password",
+        "Login: disabled",
+        "Login / Logout buttons now work",
+        "LoginView / SignupView",
+        "The credentials are stored in ~/.aws/credentials",
+        "The credentials are `read` / `write` scoped",
+    ]);
+}

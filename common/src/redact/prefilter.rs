@@ -277,7 +277,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "curl",
     " -a ",
     "\\u001",
-    "y-string",
+    "Login",
     "udo -S",
     "cureString",
     "MASK::",
@@ -321,6 +321,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "AUTH",
     "EARER",
     ".KEY",
+    "y-string",
 ];
 
 /// Services of the case-insensitive rows whose values can be shorter than a run (Dropbox's 15
@@ -509,6 +510,8 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         b"-server key" => hit >= 6 && matches!(&buf[hit - 6..hit], b"tacacs" | b"radius"),
         // strongSwan's `ipsec.secrets`: `SELECTORS : PSK "VALUE"`.
         b"PSK " => buf[..hit].ends_with(b": ") || buf[..hit].ends_with(b":\t"),
+        // A summary's `Login: admin / …`: judged on its line.
+        b"Login" => context::login_label_at(buf, hit),
         // MinIO's `mc admin user add ALIAS USER VALUE`: judged on its line.
         b"admin user" => buf[hit + 10..].starts_with(b" add "),
         b"mqctl" => {

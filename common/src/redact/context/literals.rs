@@ -37,6 +37,12 @@ pub(super) fn by_literal(line: &[u8], hit: usize) -> Option<Option<Found>> {
         {
             return Some(commands::add_mask(line, hit + 6));
         }
+        // A `Login:` label in a summary: `admin / …`.
+        Some(b'L') if rest.starts_with(b"Login") => {
+            if let Some(f) = super::prose::login_label(line, hit) {
+                return Some(Some(f));
+            }
+        }
         Some(b'P')
             if rest.starts_with(b"PSK ")
                 && (line[..hit].ends_with(b": ") || line[..hit].ends_with(b":\t")) =>

@@ -40,6 +40,14 @@ pub(crate) use data::{
 use exemptions::{dockerfile_env, in_arn, is_file_name, resource_type};
 pub(crate) use lists::{changed_to, next_in_list};
 pub(crate) use literals::{creds_flag, dash_password_name, positional_call, short_password_flag};
+
+/// Whether a summary's `Login:` label at `hit` gives a user and a password (`admin / …`).
+pub(crate) fn login_label_at(line: &[u8], hit: usize) -> bool {
+    // (A bounded look: every `Login` of a line of megabytes asks.)
+    let reach = &line[hit..line.len().min(hit + 512)];
+    let end = memchr::memchr(b'\n', reach).map_or(hit + reach.len(), |p| hit + p);
+    prose::login_label(&line[..end], hit).is_some()
+}
 pub(crate) use names::{
     Strength, classify, name_byte, parent_qualified, secret_env_name, secret_path,
 };

@@ -84,8 +84,24 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
     };
     if q == p + 1 && (line[q..].starts_with(b"is ") || is == 4) {
         let w = blanks(line, q + is);
-        let (mut v, end) = code_span(line, w).unwrap_or_else(|| quoted_or_word(line, w));
-        let opened = v > w;
+        // Credentials given as `user / password` (`The default credentials are `admin` /
+        // `…``): the password, its sentence ending after it.
+        let pair = lname
+            .starts_with(b"credential")
+            .then(|| user_slash_password(line, w))
+            .flatten();
+        let (mut v, end) = match pair {
+            Some((a, b)) => (a, b),
+            None => code_span(line, w).unwrap_or_else(|| quoted_or_word(line, w)),
+        };
+        let opened = match pair {
+            Some((a, _)) => line[a - 1] == b'`' || line[a - 1] == b'"' || line[a - 1] == b'\'',
+            None => v > w,
+        };
+        let strength = match pair {
+            Some(_) => Strength::Strong,
+            None => Strength::Weak,
+        };
         // Credentials given as `user:password`: the password.
         if lname.starts_with(b"credential")
             && let Some(c) = memchr::memchr(b':', &line[v..end])
@@ -114,12 +130,59 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
             // In a view the next line of a tool's output may follow (see `sentence_label`).
             || json && tail.first() == Some(&b' ') && no_word(&line[v..end]);
         return Some(if ends {
-            value(line, s, v, end, Strength::Weak, lname, false)
+            value(line, s, v, end, strength, lname, false)
         } else {
             None
         });
     }
     None
+}
+
+/// A user and a password split by a slash between blanks at `w` (`admin / …`, `` `admin` /
+/// `…` ``), as summaries give them after `credentials are` or a `Login:` label: the password's
+/// extent. The user's name is in lower case (`Google / GitHub` are choices, not credentials),
+/// each part a code span, a quoted word or a word.
+pub(super) fn user_slash_password(line: &[u8], w: usize) -> Option<(usize, usize)> {
+    let user = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._@-".contains(b);
+    let (u, ue, after) = match code_span(line, w) {
+        Some((a, b)) => (a, b, b + 1),
+        None => {
+            let e = w + line[w..]
+                .iter()
+                .position(|b| !user(b))
+                .unwrap_or(line.len() - w);
+            (w, e, e)
+        }
+    };
+    if ue == u || !line[u..ue].iter().all(user) || !line[after..].starts_with(b" / ") {
+        return None;
+    }
+    let v = after + 3;
+    Some(code_span(line, v).unwrap_or_else(|| quoted_or_word(line, v)))
+}
+
+/// The password after a `Login` label at `hit` (`Login: admin / …`, `**Login:** admin / …`,
+/// `- **Login**: `admin` / `…``), judged as after a strong name: the slash between a user's
+/// name and a value is the label's whole content.
+pub(super) fn login_label(line: &[u8], hit: usize) -> Option<Found> {
+    if !line[hit..].starts_with(b"Login")
+        || hit > 0 && (line[hit - 1].is_ascii_alphanumeric() || line[hit - 1] == b'_')
+    {
+        return None;
+    }
+    let mut p = hit + 5;
+    p += usize::from(line[p..].starts_with(b"**")) * 2;
+    if line.get(p) != Some(&b':') {
+        return None;
+    }
+    p += 1;
+    p += usize::from(line[p..].starts_with(b"**")) * 2;
+    let w = blanks(line, p);
+    if w == p {
+        return None;
+    }
+    let (a, b) = user_slash_password(line, w)?;
+    value(line, hit, a, b, Strength::Strong, b"password", false)
 }
 
 /// The value of a sentence that names a password at `s..e` and ends in `: VALUE`: a few plain
