@@ -2819,6 +2819,8 @@ fn a_secret_a_command_generates_and_prints_is_redacted() {
         "gpg --gen-random --armor 1 32",
         "makepasswd --chars 20",
         "apg -n 1 -m 16",
+        "python3 -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'",
+        "python3 -c \"import secrets, string; a = string.ascii_letters + string.digits; print(''.join(secrets.choice(a) for _ in range(24)))\"",
     ] {
         let id = "toolu_01GenAbCdEfGhIjKlMnOpQr";
         let text = format!(

@@ -7,14 +7,17 @@ use super::super::context::{secret_env_name, secret_path};
 /// Whether a shell command prints a secret: one of its commands reads one (a secret store's
 /// getter, a token printer, a secret variable or file).
 pub(super) fn prints_a_secret(command: &str) -> bool {
-    // A Python one-liner that makes a secret and prints it: `secrets.token_hex()`, Django's
-    // `get_random_secret_key()`, `os.urandom(32)` made printable (its calls and `;` cut it
-    // into segments below).
+    // A Python one-liner that makes a secret and prints it: `secrets.token_hex()`, a password
+    // of `secrets.choice(…)`, Django's `get_random_secret_key()`, `os.urandom(32)` made
+    // printable, a Fernet key (`Fernet.generate_key()`) (its calls and `;` cut it into
+    // segments below).
     if command.trim_start().starts_with("python")
         && command.contains("print(")
         && (command.contains("secrets.token_")
+            || command.contains("secrets.choice(")
             || command.contains("get_random_secret_key()")
-            || command.contains("urandom("))
+            || command.contains("urandom(")
+            || command.contains("Fernet.generate_key()"))
     {
         return true;
     }
