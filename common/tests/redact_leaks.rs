@@ -5764,6 +5764,9 @@ fn a_user_and_a_password_split_by_a_slash_in_a_summary_are_redacted() {
         "The default credentials are `admin` / `@@`.",
         "The credentials are admin / @@",
         "Default credentials are `elastic` / `@@`",
+        "- **Username / Password**: `admin` / `@@`",
+        "Username / password: admin / @@",
+        "**User/Password:** `admin` / `@@`",
         r#"{"type":"assistant","message":{"content":[{"type":"text","text":"Grafana is up.\n\n- **URL**: http://localhost:3000\n- **Login**: `admin` / `@@`\n"}]}}"#,
         r#"{"type":"assistant","message":{"content":[{"type":"text","text":"The default credentials are `admin` / `@@`."}]}}"#,
     ]);
@@ -5775,5 +5778,7 @@ fn a_user_and_a_password_split_by_a_slash_in_a_summary_are_redacted() {
         "LoginView / SignupView",
         "The credentials are stored in ~/.aws/credentials",
         "The credentials are `read` / `write` scoped",
+        "Username / Password: required / optional fields",
+        "| Username / Password | Basic auth |",
     ]);
 }

@@ -41,6 +41,20 @@ use exemptions::{dockerfile_env, in_arn, is_file_name, resource_type};
 pub(crate) use lists::{changed_to, next_in_list};
 pub(crate) use literals::{creds_flag, dash_password_name, positional_call, short_password_flag};
 
+/// Where a user's name starts when it and a slash come before the name at `s` (`Username /
+/// Password`, `User/Password`, `Login / password`).
+fn user_before_slash(line: &[u8], s: usize) -> Option<usize> {
+    let start = line_start(line, s);
+    let before = line[start..s].trim_ascii_end().strip_suffix(b"/")?;
+    let before = before.trim_ascii_end();
+    [&b"username"[..], b"user", b"login"].iter().find_map(|w| {
+        let at = before.len().checked_sub(w.len())?;
+        (before[at..].eq_ignore_ascii_case(w)
+            && !before[..at].last().is_some_and(|&b| names::name_byte(b)))
+        .then_some(start + at)
+    })
+}
+
 /// Whether a summary's `Login:` label at `hit` gives a user and a password (`admin / …`).
 pub(crate) fn login_label_at(line: &[u8], hit: usize) -> bool {
     // (A bounded look: every `Login` of a line of megabytes asks.)
@@ -274,7 +288,12 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         p += 1;
     }
     // A name in Markdown's bold: `**Password**: …`, `**Admin password**: …`.
-    if p == e && line[p..].starts_with(b"**") && bold_before(line, s) {
+    // (`**Username / Password**: …`: the bold opens before the user's name.)
+    if p == e
+        && line[p..].starts_with(b"**")
+        && (bold_before(line, s)
+            || user_before_slash(line, s).is_some_and(|u| bold_before(line, u)))
+    {
         p += 2;
     }
     // A name in a Markdown code span, as Claude writes one: `` `DB_PASSWORD`: … ``, ``I set
@@ -485,7 +504,10 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     // (A value's line may start with the number Claude Code's Read tool gives it.)
     let mut v = skip_read_number(line, gaps(q + op));
     // Markdown's bold around a label with its colon: `**API Key:** …`, `**Admin password:**`.
-    if line[v..].starts_with(b"**") && bold_before(line, s) {
+    if line[v..].starts_with(b"**")
+        && (bold_before(line, s)
+            || user_before_slash(line, s).is_some_and(|u| bold_before(line, u)))
+    {
         v = gaps(v + 2);
     }
     // A YAML block scalar read in a view, where the line break after `|` is a blank (a tool's
@@ -640,6 +662,14 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         && line[slash..].starts_with(b" / ")
     {
         let (a, b) = quoted_or_word(line, blanks(line, slash + 3));
+        return value(line, s, a, b, Strength::Strong, &lname, false);
+    }
+    // A label that pairs a user's name with the password (`**Username / Password**: `admin` /
+    // `…``): the password after the slash.
+    if quote.is_none()
+        && user_before_slash(line, s).is_some()
+        && let Some((a, b)) = prose::user_slash_password(line, v)
+    {
         return value(line, s, a, b, Strength::Strong, &lname, false);
     }
     if lname.ends_with(b"authorization") || lname == b"proxy-authorization" {
