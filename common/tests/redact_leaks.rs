@@ -5782,3 +5782,68 @@ fn a_user_and_a_password_split_by_a_slash_in_a_summary_are_redacted() {
         "| Username / Password | Basic auth |",
     ]);
 }
+
+/// A Markdown table whose header names a secret's column, as Claude's summaries list the
+/// services they set up (`| Service | URL | Credentials |`, then `| Grafana | … | admin / … |`):
+/// each row's cell in that column is the value, the password of a `user / password` pair.
+/// The rows named no secret and went out whole, in the terminal's lines and in stream-json.
+#[test]
+fn a_tables_secret_column_is_redacted_in_every_row() {
+    let table = "| Service | URL | Credentials |\n|---------|-----|-------------|\n\
+                 | Grafana | http://localhost:3000 | admin / @@1 |\n\
+                 | pgAdmin | http://localhost:5050 | `admin@example.com` / `@@2` |\n\
+                 | Redis | localhost:6379 | none |\n\
+                 | MinIO | http://localhost:9001 | minioadmin / @@3 |\n\nDone.\n";
+    let by_password = "| Service | User | Password |\n|:--|:--|:--|\n| Postgres | app | `@@1` |\n\
+                       | RabbitMQ | guest | @@2 |\n| Mongo | root | @@3 |\n";
+    for text in [table, by_password] {
+        let secrets: Vec<String> = (1..=3).map(|i| format!("Zq8wLmN3pX{i:02}vR")).collect();
+        let mut plain = text.to_string();
+        for (i, s) in secrets.iter().enumerate() {
+            plain = plain.replace(&format!("@@{}", i + 1), s);
+        }
+        let json = serde_json::json!({"type": "assistant", "message": {"content": [{"type": "text", "text": plain}]}});
+        for form in [plain.clone(), format!("{json}\n")] {
+            for cut in [form.len(), 11] {
+                let (out, _) = red_in_chunks(&form, cut);
+                for s in &secrets {
+                    assert!(!out.contains(s.as_str()), "{s} in chunks of {cut}:\n{out}");
+                }
+                assert!(out.contains("Grafana") || out.contains("Postgres"), "{out}");
+            }
+        }
+    }
+    // Tables that name a secret's column but hold none, and a column of names.
+    for text in [
+        "| Variable | Required | Secret |\n|---|---|---|\n| `DB_HOST` | yes | no |\n| `DB_PASSWORD` | yes | yes |\n",
+        "| Name | Token | Notes |\n|---|---|---|\n| GitHub | `GITHUB_TOKEN` | from the repo's settings |\n",
+        "| Service | Credentials |\n|---|---|\n| Grafana | see `.env` |\n| Redis | none |\n",
+        "| part | ms per pass |\n|---|---|\n| output copy | ~30 |\n",
+        "| Test | Pass | Fail |\n|---|---|---|\n| unit | 12 | 0 |\n| e2e | x9z | 1 |\n",
+    ] {
+        assert_eq!(red(text), text);
+        let json = format!(
+            "{}\n",
+            serde_json::json!({"type": "assistant", "message": {"content": [{"type": "text", "text": text}]}})
+        );
+        assert_eq!(red(&json), json);
+    }
+}
+
+/// A view of nothing but header rows with their delimiter rows, and a line of a megabyte of
+/// table rules and names of secrets: each header reads a bounded number of rows, each hit
+/// looks a bounded distance back and ahead. (The reader of a sentence ending in a colon read
+/// each hit's line to its end: the long line took 26 s, a 4 MiB one minutes.)
+#[test]
+fn tables_of_headers_and_long_lines_of_rules_are_read_in_bounded_time() {
+    let rows = "| x | Password |\n|---|---|\n".repeat(20_000);
+    let json = format!(
+        "{}\n",
+        serde_json::json!({"type": "assistant", "message": {"content": [{"type": "text", "text": rows}]}})
+    );
+    let long = format!("{}\n", "| Password ".repeat(100_000));
+    for text in [rows.as_str(), json.as_str(), long.as_str()] {
+        let out = red(text);
+        assert_eq!(out.len(), text.len(), "nothing to redact, nothing lost");
+    }
+}

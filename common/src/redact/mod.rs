@@ -520,6 +520,17 @@ impl Redactor {
                         None if !fin => break,
                         found => found.map_or(seg.len(), |p| p + 1),
                     };
+                    // A table's header is one only with its delimiter row after it.
+                    if let context::NextLine::Column(_) = how
+                        && given.is_empty()
+                    {
+                        if !context::table_delimiter(&seg[..n]) {
+                            break;
+                        }
+                        given.push((off, n, None));
+                        off += n;
+                        continue;
+                    }
                     let Some((va, vb)) = context::value_line(&seg[..n], strength, how) else {
                         // (A `"Type": "SecureString",` member between a name and its value,
                         // once; a blank line before a word alone, once.)
@@ -528,6 +539,14 @@ impl Redactor {
                             || how == context::NextLine::Alone
                                 && seg[..n].iter().all(u8::is_ascii_whitespace))
                             && given.is_empty()
+                        {
+                            given.push((off, n, None));
+                            off += n;
+                            continue;
+                        }
+                        // A table's row with no value in the column (`none`): the table goes on.
+                        if matches!(how, context::NextLine::Column(_))
+                            && context::table_row_line(&seg[..n])
                         {
                             given.push((off, n, None));
                             off += n;
@@ -548,6 +567,7 @@ impl Redactor {
                         context::NextLine::Items
                             | context::NextLine::Dashed
                             | context::NextLine::Members
+                            | context::NextLine::Column(_)
                     ) {
                         break;
                     }

@@ -429,6 +429,14 @@ impl Rules {
                     push(&mut found, g.start, g.end, rule, g.ctx);
                 }
             }
+            // A Markdown table whose header names a secret's column, its rows in the view
+            // (Claude's text in stream-json): each row's cell in that column.
+            if let Some((h, rows)) = context::table_in_view(view, s) {
+                let rule = self.context_rule(&view[h.name.0..h.name.1]);
+                for (a, b) in rows {
+                    push(&mut found, a, b, rule, h.name.0);
+                }
+            }
         });
         // Secrets given with no name, found by their place: a tool's token after its `login`
         // (`wandb login KEY`), a URL's `key` parameter (`?key=VALUE`), Snyk's `config set

@@ -289,6 +289,9 @@ pub(crate) enum NextLine {
     /// ends its line with a colon (Elasticsearch's `Password for the elastic user (reset with
     /// …):`, `Your new password is:`).
     Alone,
+    /// A Markdown table's cell in a secret's column, on each row after the delimiter row
+    /// until a line that is no row (`| Service | URL | Credentials |`).
+    Column(super::tables::Header),
 }
 
 /// Words of a prompt that asks for a password rather than gives one.
@@ -326,10 +329,10 @@ fn sentence_ending_in_colon(line: &[u8]) -> Option<(usize, usize)> {
 /// start): the word's range, judged as [`NextLine::Alone`] judges it.
 pub(crate) fn alone_after_sentence(line: &[u8], s: usize) -> Option<(usize, usize)> {
     let from = super::line_start(line, s);
-    let end = from
-        + line[from..]
-            .iter()
-            .position(|&b| b == b'\n' || b == b'\r')?;
+    // (At most `COMMAND_REACH` bytes on: every hit of a scanned line asks, and reading each
+    // to the end of a line of megabytes was quadratic.)
+    let reach = line.len().min(s + super::COMMAND_REACH);
+    let end = from + memchr::memchr2(b'\n', b'\r', &line[from..reach])?;
     let (a, _) = sentence_ending_in_colon(&line[from..end])?;
     if from + a != s {
         return None;
@@ -363,6 +366,11 @@ pub(crate) fn alone_after_sentence(line: &[u8], s: usize) -> Option<(usize, usiz
 /// (`--password \`). The name's strength, where it is, and how to read the next line
 /// ([`value_line`]).
 pub(crate) fn name_given_as_data(line: &[u8]) -> Option<(Strength, usize, usize, NextLine)> {
+    if line.trim_ascii_start().starts_with(b"|")
+        && let Some(h) = super::tables::header(line)
+    {
+        return Some((h.strength, h.name.0, h.name.1, NextLine::Column(h)));
+    }
     if let Some((a, b)) = field_value(line, b"name:", true) {
         if !line[a..b].iter().all(|&c| name_byte(c)) {
             return None;
@@ -567,6 +575,7 @@ pub(super) fn host_member(line: &[u8], ctx: usize, k: usize) -> Option<Found> {
 /// secret after a name of strength `st`: its range in `line`.
 pub(crate) fn value_line(line: &[u8], st: Strength, next: NextLine) -> Option<(usize, usize)> {
     let (v, end) = match next {
+        NextLine::Column(h) => return super::tables::column_value(line, &h),
         NextLine::ValueField => field_value(line, b"value:", false)?,
         NextLine::Whole => {
             let a = skip(line, 0, b" \t");

@@ -66,6 +66,7 @@ pub(crate) use names::{
     Strength, classify, name_byte, parent_qualified, secret_env_name, secret_path,
 };
 use tables::table_row;
+pub(crate) use tables::{delimiter as table_delimiter, is_row as table_row_line, table_in_view};
 pub(crate) use text::{COMMAND_REACH, VALUE_REACH};
 use text::{
     READ_ARROW, after_string_prefix, before_json_end, blanks, bold_before, bold_open, code_span,

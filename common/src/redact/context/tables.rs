@@ -132,3 +132,200 @@ pub(super) fn table_row(n: Named) -> Option<Found> {
     }
     value(line, s, q, end, strength, lname, false)
 }
+
+/// A Markdown table's header row that names a secret's column (`| Service | URL |
+/// Credentials |`, `| Service | User | Password |`): the rows after its delimiter row give the
+/// values, one a row in that column ([`column_value`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Header {
+    /// The column, counted from 0 (the first is a row's name, never the secret's column).
+    pub col: usize,
+    pub strength: Strength,
+    /// The column gives a user and a password split by a slash (`Credentials`, `Username /
+    /// Password`): its value is the password.
+    pub pair: bool,
+    /// The column's name in the row it was read from.
+    pub name: (usize, usize),
+}
+
+/// The cells of a Markdown table row, `| a | b |` (blanks around it allowed), as their
+/// ranges in `row` between the rules; `None` if `row` is no such row.
+fn cells(row: &[u8]) -> Option<Vec<(usize, usize)>> {
+    let a = blanks(row, 0);
+    let b = row.iter().rposition(|c| !c.is_ascii_whitespace())? + 1;
+    if a >= b || row[a] != b'|' || row[b - 1] != b'|' || b - a < 3 {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut start = a + 1;
+    for i in memchr::memchr_iter(b'|', &row[a + 1..b]).map(|p| a + 1 + p) {
+        out.push((start, i));
+        start = i + 1;
+    }
+    (out.len() >= 2).then_some(out)
+}
+
+/// A cell's text, trimmed, without Markdown's bold or a code span around it.
+fn cell_text(row: &[u8], (a, b): (usize, usize)) -> (usize, usize) {
+    let (mut a, mut b) = (a, b);
+    while a < b && row[a].is_ascii_whitespace() {
+        a += 1;
+    }
+    while b > a && row[b - 1].is_ascii_whitespace() {
+        b -= 1;
+    }
+    for mark in [&b"**"[..], b"`"] {
+        if b - a > 2 * mark.len() && row[a..].starts_with(mark) && row[..b].ends_with(mark) {
+            (a, b) = (a + mark.len(), b - mark.len());
+        }
+    }
+    (a, b)
+}
+
+/// The header row `row` if it names a secret's column (see [`Header`]): a cell of a name's
+/// words only (`API Key`, `Username / Password`) that names a secret, not the first.
+pub(crate) fn header(row: &[u8]) -> Option<Header> {
+    let cells = cells(row)?;
+    if row.len() > HEADER_REACH || delimiter(row) {
+        return None;
+    }
+    cells.iter().enumerate().skip(1).find_map(|(col, &c)| {
+        let (a, b) = cell_text(row, c);
+        let text = &row[a..b];
+        if text.is_empty()
+            || text.len() > 40
+            || !text.iter().all(|&c| name_byte(c) || c == b' ' || c == b'/')
+        {
+            return None;
+        }
+        // `Username / Password`: the name after the slash.
+        let (pair, n) = match text.iter().rposition(|&c| c == b'/') {
+            Some(p) => (true, a + p + 1),
+            None => (false, a),
+        };
+        let n = blanks(row, n);
+        // A name of two words at most (`API Key`, `Admin Password`), not a measure's (`ms per
+        // pass`) or a test's verdict (`Pass`).
+        let mut words = row[n..b].split(|&c| c == b' ').filter(|w| !w.is_empty());
+        if words.clone().count() > 2
+            || words
+                .next_back()
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"pass"))
+        {
+            return None;
+        }
+        let name: Vec<u8> = row[n..b]
+            .iter()
+            .map(|&c| if c == b' ' { b'_' } else { c })
+            .collect();
+        let strength = super::names::classify(&name)?;
+        let pair = pair || name.to_ascii_lowercase().starts_with(b"credential");
+        Some(Header {
+            col,
+            strength,
+            pair,
+            name: (n, b),
+        })
+    })
+}
+
+/// Whether `row` is a Markdown table's delimiter row (`|---|:--:|`).
+pub(crate) fn delimiter(row: &[u8]) -> bool {
+    cells(row).is_some_and(|cells| {
+        cells.iter().all(|&(a, b)| {
+            let t = row[a..b].trim_ascii();
+            t.contains(&b'-') && t.iter().all(|c| matches!(c, b'-' | b':'))
+        })
+    })
+}
+
+/// Whether `row` is a Markdown table's row: the table goes on.
+pub(crate) fn is_row(row: &[u8]) -> bool {
+    cells(row).is_some()
+}
+
+/// The value a row of the table under `h` gives in its secret's column, judged at the column
+/// name's strength (a `user / password` pair's password as after a strong name): its range in
+/// `row`. Words (`none`, `see .env`) are none.
+pub(crate) fn column_value(row: &[u8], h: &Header) -> Option<(usize, usize)> {
+    if delimiter(row) {
+        return None;
+    }
+    let cells = cells(row)?;
+    let (a, b) = *cells.get(h.col)?;
+    let w = blanks(row, a);
+    if h.pair
+        && let Some((va, vb)) = super::prose::user_slash_password(&row[..b], w)
+    {
+        let closed = vb + usize::from(row.get(vb) == Some(&b'`'));
+        return (va < vb
+            && row[closed..b].iter().all(u8::is_ascii_whitespace)
+            && super::values::plausible(&row[va..vb], Strength::Strong))
+        .then_some((va, vb));
+    }
+    let (va, vb) = cell_text(row, (a, b));
+    let v = &row[va..vb];
+    (!v.is_empty()
+        && !v.iter().any(u8::is_ascii_whitespace)
+        && super::values::plausible(v, h.strength))
+    .then_some((va, vb))
+}
+
+/// Longest header row read.
+const HEADER_REACH: usize = 1024;
+/// Most rows of a table read in a view after its header.
+const MOST_ROWS: usize = 256;
+
+/// In a view whose lines hold a whole Markdown table (Claude's text in stream-json), the
+/// header around the hit at `s` if it names a secret's column there, and the values its rows
+/// give (absolute ranges). The raw stream's tables are read line by line by the redactor
+/// ([`super::NextLine::Column`]).
+pub(crate) fn table_in_view(line: &[u8], s: usize) -> Option<(Header, Vec<(usize, usize)>)> {
+    // (Bounded looks: every hit of a scanned line asks, and a line may be megabytes long. A
+    // header's cell holds a short name, its row at most `HEADER_REACH` bytes.)
+    let near = s.saturating_sub(64);
+    memchr::memrchr(b'|', &line[near..s])?;
+    let floor = s.saturating_sub(HEADER_REACH);
+    let mut start = memchr::memrchr(b'\n', &line[floor..s]).map_or(floor, |p| floor + p + 1);
+    if !line[start..s].trim_ascii_start().starts_with(b"|") {
+        // The first row of a JSON string: `"text":"| Service | …`.
+        start += memchr::memmem::find(&line[start..s], b"\"|")? + 1;
+    }
+    let reach = line.len().min(s + HEADER_REACH);
+    let end = memchr::memchr(b'\n', &line[s..reach]).map_or(reach, |p| s + p);
+    if end == reach && reach < line.len() {
+        return None;
+    }
+    let mut h = header(&line[start..end])?;
+    h.name = (start + h.name.0, start + h.name.1);
+    if !(h.name.0..h.name.1).contains(&s) || end == line.len() {
+        return None;
+    }
+    let mut at = end + 1;
+    let mut out = Vec::new();
+    let mut first = true;
+    let mut rows = 0;
+    // (At most `MOST_ROWS` rows: a view of header rows, each with a delimiter row after it,
+    // would read the rest of the view for each.)
+    while at < line.len() && rows < MOST_ROWS {
+        rows += 1;
+        let e = memchr::memchr(b'\n', &line[at..]).map_or(line.len(), |p| at + p);
+        // The last row of a JSON string ends at its closing quote: `… |","type":…`.
+        let row = match memchr::memmem::find(&line[at..e], b"|\"") {
+            Some(p) => &line[at..at + p + 1],
+            None => &line[at..e],
+        };
+        if first {
+            if !delimiter(row) {
+                return None;
+            }
+            first = false;
+        } else if !is_row(row) {
+            break;
+        } else if let Some((a, b)) = column_value(row, &h) {
+            out.push((at + a, at + b));
+        }
+        at = e + 1;
+    }
+    Some((h, out))
+}
