@@ -5847,3 +5847,29 @@ fn tables_of_headers_and_long_lines_of_rules_are_read_in_bounded_time() {
         assert_eq!(out.len(), text.len(), "nothing to redact, nothing lost");
     }
 }
+
+/// A value given before its name (`Use `…` as the password.`) and after an arrow (`Root
+/// password → `…``), as Claude's instructions and summaries write them: both went out whole,
+/// as the readers of a name looked only after it, and an arrow was no operator. A value that
+/// is a flag or a word stays, as does a rename (`token → access_token`).
+#[test]
+fn a_value_before_its_name_or_after_an_arrow_is_redacted() {
+    each_redacted(&[
+        "Use `@@` as the password.",
+        "Use '@@' as the password for the admin user.",
+        "Enter `@@` as your password when prompted.",
+        "Use \"@@\" as the API key",
+        "- Root password → `@@`",
+        "Password → @@",
+        "**Admin password** → `@@`",
+    ]);
+    each_kept(&[
+        "Use SSH keys as the password alternative.",
+        "Use the same value as the password.",
+        "Use `--password-stdin` as the password source.",
+        "Use `secret` as the password name.",
+        "Renamed `token` → `access_token`",
+        "password → passphrase",
+        "Token → see below",
+    ]);
+}

@@ -26,6 +26,26 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
     {
         return Some(Some(f));
     }
+    // A summary's arrow: `Root password → `…``, judged as prose (`token → access_token`, a
+    // rename, stays).
+    if q == p + 1 && line[q..].starts_with("→ ".as_bytes()) {
+        let w = blanks(line, q + "→".len());
+        let (v, end) = code_span(line, w).unwrap_or_else(|| quoted_or_word(line, w));
+        let closed = end + usize::from(v > w && matches!(line.get(end), Some(b'`' | b'"' | b'\'')));
+        let after = line[closed..]
+            .iter()
+            .take_while(|b| !matches!(b, b'\n' | b'\r'))
+            .all(|b| b.is_ascii_whitespace() || b".,;)\"".contains(b));
+        return Some(if after {
+            value(line, s, v, end, Strength::Weak, lname, true)
+        } else {
+            None
+        });
+    }
+    // The value before its name: `Use `…` as the password.`, `Enter '…' as your password`.
+    if let Some(f) = given_before(line, s, e, lname) {
+        return Some(Some(f));
+    }
     // A sentence that names a password and gives it after a colon: `A temporary password
     // is generated for root@localhost: …` (MySQL), `Your password is: …`.
     if let Some(f) = sentence_label(line, s, e, lname, strength) {
@@ -555,4 +575,53 @@ fn setup_password(line: &[u8], s: usize, e: usize) -> Option<Found> {
     }
     let (v, b) = quoted_or_word(line, end + 3);
     value(line, s, v, b, Strength::Strong, b"password", false)
+}
+
+/// A value given before the name at `s..e`, as instructions write it: a verb that gives it
+/// (`Use`, `Enter`, `Set`, `Type`, `Paste`, `using`), the value in a code span or quotes, `as`,
+/// an article or `your`, then the name ending its clause (`Use `…` as the password.`, `Enter
+/// '…' as your password when prompted`). Judged as after a strong name; a flag (`Use
+/// `--password-stdin` as …`) or a name that goes on (`as the password name`) is none.
+fn given_before(line: &[u8], s: usize, e: usize, lname: &[u8]) -> Option<Found> {
+    const VERBS: &[&[u8]] = &[b"use", b"enter", b"set", b"type", b"paste", b"using"];
+    const ENDS: &[&[u8]] = &[
+        b".", b",", b";", b":", b")", b"\"", b" for ", b" when ", b" and ", b" to ", b" in ",
+        b" on ", b" if ", b" at ",
+    ];
+    let rest = &line[e..];
+    if !(rest.is_empty()
+        || matches!(rest[0], b'\n' | b'\r')
+        || ENDS.iter().any(|w| rest.starts_with(w)))
+    {
+        return None;
+    }
+    let mut i = s.checked_sub(1).filter(|&i| line[i] == b' ')?;
+    for article in [&b"the"[..], b"your", b"an", b"a"] {
+        if line[..i].ends_with(article) && line[..i - article.len()].ends_with(b" ") {
+            i -= article.len() + 1;
+            break;
+        }
+    }
+    let i = i.checked_sub(3).filter(|&i| &line[i..i + 3] == b" as")?;
+    let close = i.checked_sub(1)?;
+    let q = line[close];
+    if !matches!(q, b'`' | b'\'' | b'"') {
+        return None;
+    }
+    let open =
+        memchr::memrchr(q, &line[close.saturating_sub(256)..close])? + close.saturating_sub(256);
+    let (a, b) = (open + 1, close);
+    if a >= b || line[a] == b'-' || line[a..b].iter().any(u8::is_ascii_whitespace) {
+        return None;
+    }
+    let verb = line[..open].trim_ascii_end();
+    let w = verb
+        .iter()
+        .rposition(|c| !c.is_ascii_alphabetic())
+        .map_or(0, |p| p + 1);
+    if open == 0 || line[open - 1] != b' ' || !eq_any(&verb[w..].to_ascii_lowercase(), VERBS) {
+        return None;
+    }
+    // (Judged from the quote that opens it: the name is after the value.)
+    value(line, open, a, b, Strength::Strong, lname, false)
 }
