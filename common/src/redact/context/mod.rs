@@ -1067,6 +1067,15 @@ mod tests {
                 "{v}"
             );
         }
+        // A code or a label in capitals and digits, eight bytes at most: a character set, an
+        // algorithm, a curve (`('XKB_KEYS', 'LATIN1')`, `JWT_KEY_ALG`'s `HS256`).
+        for v in ["LATIN1", "HS256", "SHA256", "UTF8", "X25519", "P256"] {
+            assert!(!plausible(v.as_bytes(), Strength::Weak), "{v}");
+            assert!(plausible(v.as_bytes(), Strength::Strong), "{v}");
+        }
+        for v in ["AB12CD34EF", "Ab12cd34", "ab12cd34"] {
+            assert!(plausible(v.as_bytes(), Strength::Weak), "{v}");
+        }
         assert_eq!(found("token: 0.75", "oken"), None);
         assert_eq!(found("Cost per token: 0.000003", "oken"), None);
         assert_eq!(found("password: 3.14159", "assw"), Some("3.14159".into()));

@@ -618,6 +618,15 @@ pub(crate) fn plausible_in(v: &[u8], strength: Strength, typed: bool) -> bool {
         if v.iter().all(u8::is_ascii_digit) && v.len() < 8 {
             return false;
         }
+        // A code or a label in capitals and digits, eight bytes at most: a character set, an
+        // algorithm, a curve (`('XKB_KEYS', 'LATIN1')`, `HS256`, `X25519`).
+        if v.len() <= 8
+            && v.iter().any(u8::is_ascii_uppercase)
+            && v.iter()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        {
+            return false;
+        }
         // A size (`length of a salt: 16-bytes`, `token: 32bytes`): digits and a unit.
         if let Some(d) = v.iter().position(|b| !b.is_ascii_digit())
             && d > 0
