@@ -5873,3 +5873,22 @@ fn a_value_before_its_name_or_after_an_arrow_is_redacted() {
         "Token → see below",
     ]);
 }
+
+/// `PW` as a password's name in an environment's (`DB_PW`, `MYSQL_ROOT_PW`, `ADMIN_PW`): no
+/// keyword literal was in them, and their values went out whole. What names something about
+/// it stays.
+#[test]
+fn a_password_named_pw_is_redacted() {
+    each_redacted(&[
+        "DB_PW=@@",
+        "export ADMIN_PW=@@",
+        "      MYSQL_ROOT_PW: \"@@\"",
+        "  \"SMTP_PW\": \"@@\",",
+    ]);
+    each_kept(&[
+        "PW_LENGTH=16",
+        "BACKUP_PW_FILE=/run/secrets/backup",
+        "DB_PW=",
+        "echo $DB_PW",
+    ]);
+}

@@ -165,7 +165,7 @@ pub(crate) fn next_run(buf: &[u8]) -> Option<(usize, usize)> {
 /// Keyword literals, searched together in one pass. Each is a piece of a secret's name in the
 /// casings names come in (`ASSW`, `pass`/`PASS`/`Pass`, `ecret`/`ECRET`, `oken`/`OKEN`,
 /// `auth`, `pwd`, `dsn`, `ebhook`, `redential`, `pikey`, `_pat`, `_key`, `-key`, `.key`,
-/// `Key`, `KEY=`, `_auth`, `salt`/`SALT`/`Salt`), or stands for something with a check of its
+/// `Key`, `KEY=`, `_auth`, `salt`/`SALT`/`Salt`, `_PW`), or stands for something with a check of its
 /// own in [`keyword_hit`] and `context::literals`:
 /// * URLs' user-info (`://`), key files (`-----BEGIN`, PuTTY's `Private-Lines`, a JSON Web
 ///   Key's `"kty`), webhooks (`hooks.slack`), signatures (`sig=`, `Signature=`), `Bearer`
@@ -244,7 +244,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "unseal",
     "kubeadm",
     " -p",
-    "ebhook",
+    "_PW",
     "ECRET",
     "://",
     "earer",
@@ -322,6 +322,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "EARER",
     ".KEY",
     "y-string",
+    "ebhook",
 ];
 
 /// Services of the case-insensitive rows whose values can be shorter than a run (Dropbox's 15

@@ -86,6 +86,8 @@ pub(super) const KEY_QUALIFIERS: &[&[u8]] = &[
 
 pub(super) const STRONG: &[&[u8]] = &[
     b"password",
+    // An environment's abbreviation (`DB_PW`, `MYSQL_ROOT_PW`).
+    b"pw",
     b"passwd",
     b"pwd",
     b"pass",
