@@ -5892,3 +5892,18 @@ fn a_password_named_pw_is_redacted() {
         "echo $DB_PW",
     ]);
 }
+
+/// Git's credential helper protocol given as a here-string: its `password=` line is the
+/// secret, and its first line (`protocol=https`) was redacted as if the here-string were one
+/// value.
+#[test]
+fn a_git_credential_here_string_loses_only_its_password() {
+    each_kept(&[
+        "git credential approve <<< \"protocol=https",
+        "git credential reject <<< 'url=https://github.com/org/repo'",
+    ]);
+    each_redacted(&[
+        "git credential approve <<< $'protocol=https\\nhost=github.com\\nusername=bob\\npassword=@@\\n'",
+        "printf 'protocol=https\\nhost=github.com\\nusername=bob\\npassword=@@\\n' | git credential approve",
+    ]);
+}

@@ -224,6 +224,15 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
         && !line[e..e + h].iter().any(|b| b"`()[]{}".contains(b))
     {
         let (a, b) = quoted_or_word(line, blanks(&line[..cmd_end], e + h + 3));
+        // Git's credential helper protocol (`git credential approve <<< "protocol=https…`):
+        // attributes a line each, whose `password=` line is found by its own name.
+        let body = line[a..].strip_prefix(b"$'").unwrap_or(&line[a..]);
+        if [&b"protocol="[..], b"host=", b"url=", b"username=", b"path="]
+            .iter()
+            .any(|k| body.starts_with(k))
+        {
+            return None;
+        }
         return value(line, s, a, b, Strength::Strong, lname, false);
     }
     // IPMI's `ipmitool user set password ID VALUE [16|20]`.
