@@ -2813,39 +2813,30 @@ fn a_secret_a_command_generates_and_prints_is_redacted() {
         assert_eq!(red(&text), text, "{command}");
     }
     // Commands that name no secret, read by their call's id (`"id":"toolu_…","name":"Bash"`, as
-    // Claude Code writes the call).
-    for command in [
+    // Claude Code writes the call); and a passphrase of words, the line, blanks or a delimiter
+    // and all (diceware's words run together are one word). Each printed again later, bare.
+    let passphrases = [
+        ("xkcdpass -n 5", "orbit staple correct lantern mosaic"),
+        ("xkcdpass -n 4 -d -", "orbit-staple-correct-lantern"),
+        ("diceware -n 6", "OrbitStapleCorrectLanternMosaicQuartz"),
+    ];
+    let makers = [
         "python3 -c 'import os,base64; print(base64.b64encode(os.urandom(32)).decode())'",
         "gpg --gen-random --armor 1 32",
         "makepasswd --chars 20",
         "apg -n 1 -m 16",
         "python3 -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'",
         "python3 -c \"import secrets, string; a = string.ascii_letters + string.digits; print(''.join(secrets.choice(a) for _ in range(24)))\"",
-    ] {
+    ];
+    for (command, printed) in makers.iter().map(|&c| (c, secret)).chain(passphrases) {
         let id = "toolu_01GenAbCdEfGhIjKlMnOpQr";
         let text = format!(
-            "{}\n{}\ncopied {secret} again\n",
+            "{}\n{}\ncopied {printed} again\n",
             bash_call(id, command),
-            bash_result(id, &format!("{secret}\n"))
+            bash_result(id, &format!("{printed}\n"))
         );
         let out = red(&text);
-        assert!(!out.contains(secret), "{command}:\n{out}");
-    }
-    // A passphrase of words: the line, blanks or a delimiter and all (diceware's words run
-    // together are one word).
-    for (command, phrase) in [
-        ("xkcdpass -n 5", "orbit staple correct lantern mosaic"),
-        ("xkcdpass -n 4 -d -", "orbit-staple-correct-lantern"),
-        ("diceware -n 6", "OrbitStapleCorrectLanternMosaicQuartz"),
-    ] {
-        let id = "toolu_01PhrAbCdEfGhIjKlMnOpQr";
-        let text = format!(
-            "{}\n{}\nthe passphrase is {phrase}\n",
-            bash_call(id, command),
-            bash_result(id, &format!("{phrase}\n"))
-        );
-        let out = red(&text);
-        assert!(!out.contains(phrase), "{command}:\n{out}");
+        assert!(!out.contains(printed), "{command}:\n{out}");
     }
     // Its help is no passphrase.
     let id = "toolu_01PhrBbCdEfGhIjKlMnOpQr";

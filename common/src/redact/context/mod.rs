@@ -11,6 +11,7 @@
 //! none.
 
 mod authorization;
+mod by_name;
 mod clients;
 mod code;
 mod commands;
@@ -37,34 +38,13 @@ pub(crate) use data::{
     NextLine, alone_after_sentence, name_given_as_data, type_member, url_key, url_key_at,
     value_line,
 };
-use exemptions::{dockerfile_env, in_arn, is_file_name, resource_type};
+use exemptions::dockerfile_env;
 pub(crate) use lists::{changed_to, next_in_list};
 pub(crate) use literals::{creds_flag, dash_password_name, positional_call, short_password_flag};
-
-/// Where a user's name starts when it and a slash come before the name at `s` (`Username /
-/// Password`, `User/Password`, `Login / password`).
-fn user_before_slash(line: &[u8], s: usize) -> Option<usize> {
-    let start = line_start(line, s);
-    let before = line[start..s].trim_ascii_end().strip_suffix(b"/")?;
-    let before = before.trim_ascii_end();
-    [&b"username"[..], b"user", b"login"].iter().find_map(|w| {
-        let at = before.len().checked_sub(w.len())?;
-        (before[at..].eq_ignore_ascii_case(w)
-            && !before[..at].last().is_some_and(|&b| names::name_byte(b)))
-        .then_some(start + at)
-    })
-}
-
-/// Whether a summary's `Login:` label at `hit` gives a user and a password (`admin / …`).
-pub(crate) fn login_label_at(line: &[u8], hit: usize) -> bool {
-    // (A bounded look: every `Login` of a line of megabytes asks.)
-    let reach = &line[hit..line.len().min(hit + 512)];
-    let end = memchr::memchr(b'\n', reach).map_or(hit + reach.len(), |p| hit + p);
-    prose::login_label(&line[..end], hit).is_some()
-}
 pub(crate) use names::{
     Strength, classify, name_byte, parent_qualified, secret_env_name, secret_path,
 };
+pub(crate) use prose::login_label_at;
 use tables::table_row;
 pub(crate) use tables::{delimiter as table_delimiter, is_row as table_row_line, table_in_view};
 pub(crate) use text::{COMMAND_REACH, VALUE_REACH};
@@ -180,93 +160,10 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
             && !line[e..].starts_with(b" HTTP/");
     let name = trim_name(&line[s..e]);
     let lname = name.to_ascii_lowercase();
-    // A network device's configuration: `username NAME password 0 VALUE`, `enable secret 5
-    // VALUE`, `set psksecret VALUE` (asked only for these names: every hit of a matched line
-    // comes here, 600,000 a pass of the bench's text).
-    if devices::NAMES.contains(&&lname[..])
-        && let Some(f) = devices::config_secret(line, hit)
-    {
-        return Some(f);
-    }
-    // (hostapd's `wpa_passphrase=VALUE` is the name of a setting, not the command.)
-    let assigned = matches!(line.get(blanks(line, e)), Some(b'=' | b':'));
-    if clients::password_command_name(&lname) && !assigned {
-        return clients::password_command(line, s, e, &lname);
-    }
-    if let Some(nth) = registries::registry_auth_key(&lname) {
-        return registries::registry_auth(line, s, e, nth);
-    }
-    // Bundler's `BUNDLE_GEMS__EXAMPLE__COM=USER:VALUE`.
-    if registries::bundler_host_name(name) {
-        return registries::bundler_setting(line, s, e);
-    }
-    // Composer's `"bearer": {"HOST": "VALUE", …}` (else `Bearer VALUE`, below).
-    if data::host_tokens_name(&lname)
-        && let Some(f) = data::host_tokens(line, s, e)
-    {
-        return Some(f);
-    }
-    // `--password-command "echo VALUE"`: the command prints the value.
-    if names::secret_command(name) {
-        return commands::echo_command(line, e)
-            .and_then(|(a, b)| value(line, s, a, b, Strength::Strong, &lname, false));
-    }
-    // Netlify's `env:set --secret NAME VALUE`: a switch, the name after it names the secret.
-    if flag && lname == b"secret" && shell::words_before(line, s).ends_with(b"env:set") {
-        return None;
-    }
-    // A hashing tool's salt (`openssl passwd -1 -salt …`, `mkpasswd --salt=…`): printed in
-    // the hash it makes, no key.
-    if flag && lname == b"salt" {
-        return None;
-    }
-    // Composer's `--auth` is a switch: the key after it names the credential.
-    if flag && line.get(e) == Some(&b' ') {
-        let (a, b) = quoted_or_word(line, blanks(line, e));
-        if registries::registry_auth_key(&line[a..b]).is_some() {
-            return None;
-        }
-    }
-    if lname == b".pgpass" || lname == b"pgpass" {
-        // (Claude Code's Write tool writing one: its `"content"`, below.)
-        return commands::pgpass(line, s).or_else(|| commands::written_file(line, s, e));
-    }
-    // `echo VALUE > secrets/db_password.txt`, `printf '%s' VALUE > ~/.vault-token`.
-    if let Some(f) = commands::echoed_into_file(line, s, e) {
-        return Some(f);
-    }
-    // Claude Code's Write tool: `"file_path": "/app/secrets/api_key", "content": "VALUE"`.
-    if let Some(f) = commands::written_file(line, s, e) {
-        return Some(f);
-    }
-    if lname == b"identified" {
-        return commands::identified_by(line, s, e);
-    }
-    if is_file_name(&lname) {
-        return None; // `src/auth.rs:42:9`
-    }
-    if in_arn(line, s) {
-        return None; // `arn:aws:secretsmanager:us-east-1:…:secret:prod/db`
-    }
-    if resource_type(line, s, e) {
-        return None; // `"AWS::IAM::AccessKey": "72c2d9dd90025459"`
-    }
-    if lname == b"bearer" {
-        return authorization::bearer(line, s, e);
-    }
-    // `gcloud secrets create db --data-file=- <<< VALUE`: a list's name, but a here-string's
-    // value.
-    if lname == b"secrets" {
-        let (p, q, strength, lname) = (e, e, Strength::Strong, &lname[..]);
-        return commands::after_name(Named {
-            line,
-            s,
-            e,
-            p,
-            q,
-            strength,
-            lname,
-        });
+    // Names that choose their reader themselves: a command's, a registry's, a file's, a
+    // network device's, and names that are no secret's.
+    if let Some(decided) = by_name::by_name(line, hit, s, e, flag, name, &lname) {
+        return decided;
     }
     let strength = match classify(name) {
         Some(strength) => strength,
@@ -290,11 +187,8 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     }
     // A name in Markdown's bold: `**Password**: …`, `**Admin password**: …`.
     // (`**Username / Password**: …`: the bold opens before the user's name.)
-    if p == e
-        && line[p..].starts_with(b"**")
-        && (bold_before(line, s)
-            || user_before_slash(line, s).is_some_and(|u| bold_before(line, u)))
-    {
+    let bold = prose::bold_label(line, s);
+    if p == e && line[p..].starts_with(b"**") && bold {
         p += 2;
     }
     // A name in a Markdown code span, as Claude writes one: `` `DB_PASSWORD`: … ``, ``I set
@@ -505,10 +399,7 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     // (A value's line may start with the number Claude Code's Read tool gives it.)
     let mut v = skip_read_number(line, gaps(q + op));
     // Markdown's bold around a label with its colon: `**API Key:** …`, `**Admin password:**`.
-    if line[v..].starts_with(b"**")
-        && (bold_before(line, s)
-            || user_before_slash(line, s).is_some_and(|u| bold_before(line, u)))
-    {
+    if line[v..].starts_with(b"**") && bold {
         v = gaps(v + 2);
     }
     // A YAML block scalar read in a view, where the line break after `|` is a blank (a tool's
@@ -651,25 +542,13 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         let (a, b) = commands::printed_by(line, v, shell::command_end(line, v + 2))?;
         return value(line, s, a, b, strength, &lname, false);
     }
-    // A user and a password after `credentials:`, split by a slash between blanks (`Default
-    // credentials: admin / …`).
+    // A user and a password split by a slash between blanks: after `credentials:` (`Default
+    // credentials: admin / …`, the user's name in any case) or after a label that pairs them
+    // (`**Username / Password**: `admin` / `…``).
+    let credentials = lname.ends_with(b"credentials") || lname.ends_with(b"credential");
     if quote.is_none()
-        && (lname.ends_with(b"credentials") || lname.ends_with(b"credential"))
-        && let Some(slash) = line[v..]
-            .iter()
-            .position(|b| !(b.is_ascii_alphanumeric() || b"_.@-".contains(b)))
-            .map(|n| v + n)
-        && slash > v
-        && line[slash..].starts_with(b" / ")
-    {
-        let (a, b) = quoted_or_word(line, blanks(line, slash + 3));
-        return value(line, s, a, b, Strength::Strong, &lname, false);
-    }
-    // A label that pairs a user's name with the password (`**Username / Password**: `admin` /
-    // `…``): the password after the slash.
-    if quote.is_none()
-        && user_before_slash(line, s).is_some()
-        && let Some((a, b)) = prose::user_slash_password(line, v)
+        && (credentials || prose::user_before_slash(line, s).is_some())
+        && let Some((a, b)) = prose::user_slash_password(line, v, credentials)
     {
         return value(line, s, a, b, Strength::Strong, &lname, false);
     }

@@ -108,7 +108,7 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
         // `…``): the password, its sentence ending after it.
         let pair = lname
             .starts_with(b"credential")
-            .then(|| user_slash_password(line, w))
+            .then(|| user_slash_password(line, w, false))
             .flatten();
         let (mut v, end) = match pair {
             Some((a, b)) => (a, b),
@@ -161,9 +161,15 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
 /// A user and a password split by a slash between blanks at `w` (`admin / …`, `` `admin` /
 /// `…` ``), as summaries give them after `credentials are` or a `Login:` label: the password's
 /// extent. The user's name is in lower case (`Google / GitHub` are choices, not credentials),
-/// each part a code span, a quoted word or a word.
-pub(super) fn user_slash_password(line: &[u8], w: usize) -> Option<(usize, usize)> {
-    let user = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._@-".contains(b);
+/// each part a code span, a quoted word or a word; after `credentials:` (`any_case`) the user's
+/// name may be in any case.
+pub(super) fn user_slash_password(line: &[u8], w: usize, any_case: bool) -> Option<(usize, usize)> {
+    let user = |b: &u8| {
+        b.is_ascii_lowercase()
+            || any_case && b.is_ascii_uppercase()
+            || b.is_ascii_digit()
+            || b"._@-".contains(b)
+    };
     let (u, ue, after) = match code_span(line, w) {
         Some((a, b)) => (a, b, b + 1),
         None => {
@@ -177,7 +183,7 @@ pub(super) fn user_slash_password(line: &[u8], w: usize) -> Option<(usize, usize
     if ue == u || !line[u..ue].iter().all(user) || !line[after..].starts_with(b" / ") {
         return None;
     }
-    let v = after + 3;
+    let v = blanks(line, after + 3);
     Some(code_span(line, v).unwrap_or_else(|| quoted_or_word(line, v)))
 }
 
@@ -201,7 +207,7 @@ pub(super) fn login_label(line: &[u8], hit: usize) -> Option<Found> {
     if w == p {
         return None;
     }
-    let (a, b) = user_slash_password(line, w)?;
+    let (a, b) = user_slash_password(line, w, false)?;
     value(line, hit, a, b, Strength::Strong, b"password", false)
 }
 
@@ -624,4 +630,33 @@ fn given_before(line: &[u8], s: usize, e: usize, lname: &[u8]) -> Option<Found> 
     }
     // (Judged from the quote that opens it: the name is after the value.)
     value(line, open, a, b, Strength::Strong, lname, false)
+}
+
+/// Where a user's name starts when it and a slash come before the name at `s` (`Username /
+/// Password`, `User/Password`, `Login / password`).
+pub(super) fn user_before_slash(line: &[u8], s: usize) -> Option<usize> {
+    let start = line_start(line, s);
+    let before = line[start..s].trim_ascii_end().strip_suffix(b"/")?;
+    let before = before.trim_ascii_end();
+    [&b"username"[..], b"user", b"login"].iter().find_map(|w| {
+        let at = before.len().checked_sub(w.len())?;
+        (before[at..].eq_ignore_ascii_case(w)
+            && !before[..at].last().is_some_and(|&b| super::name_byte(b)))
+        .then_some(start + at)
+    })
+}
+
+/// Whether a summary's `Login:` label at `hit` gives a user and a password (`admin / …`).
+pub(crate) fn login_label_at(line: &[u8], hit: usize) -> bool {
+    // (A bounded look: every `Login` of a line of megabytes asks.)
+    let reach = &line[hit..line.len().min(hit + 512)];
+    let end = memchr::memchr(b'\n', reach).map_or(hit + reach.len(), |p| hit + p);
+    login_label(&line[..end], hit).is_some()
+}
+
+/// Whether the name at `s` is in Markdown's bold: `**Password**`, or `**Username / Password**`
+/// with the bold opened before the user's name.
+pub(super) fn bold_label(line: &[u8], s: usize) -> bool {
+    super::bold_before(line, s)
+        || user_before_slash(line, s).is_some_and(|u| super::bold_before(line, u))
 }
