@@ -187,8 +187,9 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     }
     // A name in Markdown's bold: `**Password**: …`, `**Admin password**: …`.
     // (`**Username / Password**: …`: the bold opens before the user's name.)
-    let bold = prose::bold_label(line, s);
-    if p == e && line[p..].starts_with(b"**") && bold {
+    // (Asked only where `**` follows: every hit of a scanned line comes here.)
+    let bold = || prose::bold_label(line, s);
+    if p == e && line[p..].starts_with(b"**") && bold() {
         p += 2;
     }
     // A name in a Markdown code span, as Claude writes one: `` `DB_PASSWORD`: … ``, ``I set
@@ -399,7 +400,7 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     // (A value's line may start with the number Claude Code's Read tool gives it.)
     let mut v = skip_read_number(line, gaps(q + op));
     // Markdown's bold around a label with its colon: `**API Key:** …`, `**Admin password:**`.
-    if line[v..].starts_with(b"**") && bold {
+    if line[v..].starts_with(b"**") && bold() {
         v = gaps(v + 2);
     }
     // A YAML block scalar read in a view, where the line break after `|` is a blank (a tool's
@@ -547,8 +548,8 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     // (`**Username / Password**: `admin` / `…``).
     let credentials = lname.ends_with(b"credentials") || lname.ends_with(b"credential");
     if quote.is_none()
-        && (credentials || prose::user_before_slash(line, s).is_some())
         && let Some((a, b)) = prose::user_slash_password(line, v, credentials)
+        && (credentials || prose::user_before_slash(line, s).is_some())
     {
         return value(line, s, a, b, Strength::Strong, &lname, false);
     }
