@@ -5774,6 +5774,57 @@ fn a_user_and_a_password_split_by_a_slash_in_a_summary_are_redacted() {
     ]);
 }
 
+/// A user and a password after a link, as Claude's summaries give a service it set up:
+/// `Grafana: http://localhost:3000 (admin / …)`, `… — minioadmin / …`, `… and log in with
+/// `admin` / `…``. No secret's name is on these lines, and they went out whole. A pair of
+/// choices after a link (`(GET / POST)`, `(dev / prod builds)`, versions) stays.
+#[test]
+fn a_user_and_a_password_after_a_link_are_redacted() {
+    each_redacted(&[
+        "Grafana: http://localhost:3000 (admin / @@)",
+        "- RabbitMQ management: http://localhost:15672 (guest / @@)",
+        "Open http://localhost:8080 (admin / @@) to sign in.",
+        "- **pgAdmin**: http://localhost:5050 (`admin@example.com` / `@@`)",
+        "MinIO console: http://localhost:9001 \u{2014} minioadmin / @@",
+        "Open http://localhost:8080 and log in with admin / @@",
+        "Jenkins is at http://localhost:8080 with `admin` / `@@`.",
+        "Kibana: https://localhost:5601 - elastic / @@",
+        "The dashboard is at http://localhost:3000 (login admin / @@)",
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"Done.\n\n- **Grafana**: http://localhost:3000 (admin / @@)\n- **Prometheus**: http://localhost:9090\n"}]}}"#,
+    ]);
+    each_kept(&[
+        "See https://example.com/api (GET / POST)",
+        "Served at http://localhost:8080 (dev / prod builds)",
+        "Compare https://example.com/diff (v1.2.0 / v1.3.0)",
+        "Open http://localhost:3000 (frontend / backend) in two tabs",
+        "Docs: https://docs.rs/tokio (read / write halves)",
+        "https://example.com (Google / GitHub sign-in)",
+        "The app: http://localhost:8000 (admin / user roles)",
+    ]);
+}
+
+/// A Fernet key (32 bytes in URL-safe base64) given by its label in prose or a setting, as a
+/// summary or a Django or Airflow setup prints it: `Fernet key: …`, `fernet_key = …`,
+/// `AIRFLOW__CORE__FERNET_KEY=…`. `Fernet key: …` named no secret and went out whole.
+#[test]
+fn a_fernet_key_given_by_its_label_is_redacted() {
+    each_redacted_as(
+        &[
+            "Fernet key: @@",
+            "- Fernet key: @@",
+            "fernet_key = @@",
+            "\"fernet\": \"@@\"",
+            "AIRFLOW__CORE__FERNET_KEY=@@",
+        ],
+        |i| format!("8yQ2Xh7mV-3nRkP9sLt4Wz6cBd1fGj5aYe0uIo2qH{i:02}="),
+    );
+    each_kept(&[
+        "Fernet key rotation is documented in docs/security.md",
+        "from cryptography.fernet import Fernet",
+        "fernet_key = Fernet.generate_key()",
+    ]);
+}
+
 /// A Markdown table whose header names a secret's column, as Claude's summaries list the
 /// services they set up (`| Service | URL | Credentials |`, then `| Grafana | … | admin / … |`):
 /// each row's cell in that column is the value, the password of a `user / password` pair.

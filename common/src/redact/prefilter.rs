@@ -425,7 +425,8 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
     match lit {
         b"://" => {
             // User-info, `scheme://user:pass@host`, before the path; or a `key` parameter
-            // (`?key=VALUE`, `&key=VALUE`) before the next blank or quote, at most 512 bytes on.
+            // (`?key=VALUE`, `&key=VALUE`) before the next blank or quote, at most 512 bytes on;
+            // or a summary's `user / password` after the link.
             let rest = &buf[hit + 3..buf.len().min(hit + 3 + URL_REACH)];
             let end = rest
                 .iter()
@@ -433,7 +434,10 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
                 .unwrap_or(rest.len());
             let url = &rest[..end];
             let host = url.iter().position(|&b| b == b'/').unwrap_or(end);
-            url[..host].contains(&b'@') || context::url_key(url).is_some()
+            url[..host].contains(&b'@')
+                || context::url_key(url).is_some()
+                // A user and a password after it (`http://localhost:3000 (admin / …)`).
+                || context::pair_after_link_at(buf, hit)
         }
         b"-----BEGIN" | b"Private-Lines" | b"hooks.slack" | b"ebhook" | b"EBHOOK" => true,
         // A signed URL's signature: URL-encoded base64, cut by `%2B` into pieces too short
@@ -916,7 +920,10 @@ impl Finders {
                     .any(|m| anchor_counts(name, m.start(), m.len()))
             })
         };
-        if assigned_name(hay, s, e).is_some_and(&mut judge) {
+        if assigned_name(hay, s, e)
+            .map(|name| with_qualifier(hay, name))
+            .is_some_and(&mut judge)
+        {
             return true;
         }
         // The run may not start its value (`"salesforce": "6t7d2ygym.fg9ynp3.ebtpok5m…"`).
@@ -926,6 +933,22 @@ impl Finders {
             && (eq || v > 0 && (gap(hay[v - 1]) || operator(hay[v - 1])))
             && assigned_name(hay, v, s).is_some_and(judge)
     }
+}
+
+/// A name that is only `key` with the word before it (`Fernet key: …`, `Mapbox key = …`): a
+/// label in two words, whose first names the service.
+#[inline(always)]
+fn with_qualifier(hay: &[u8], name: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    let s = name.start;
+    if !(hay[name.clone()].eq_ignore_ascii_case(b"key") && s >= 2 && hay[s - 1] == b' ') {
+        return name;
+    }
+    let floor = (s - 1).saturating_sub(24);
+    let mut at = s - 1;
+    while at > floor && context::name_byte(hay[at - 1]) {
+        at -= 1;
+    }
+    if at < s - 1 { at..name.end } else { name }
 }
 
 /// Longest start of a value before its first run that [`value_start`] walks back over.

@@ -26,6 +26,12 @@ pub(super) fn by_literal(line: &[u8], hit: usize) -> Option<Option<Found>> {
         Some(b':') if rest.starts_with(b":thin:") && line[..hit].ends_with(b"oracle") => {
             return Some(tools::oracle_thin(line, hit + 6));
         }
+        // A summary's `user / password` after a link (`http://localhost:3000 (admin / …)`).
+        Some(b':') if rest.starts_with(b"://") => {
+            if let Some(f) = super::prose::pair_after_link(line, hit) {
+                return Some(Some(f));
+            }
+        }
         Some(b'd') if rest.starts_with(b"dle config") && line[..hit].ends_with(b"bun") => {
             return Some(registries::bundle_config(line, hit - 3));
         }

@@ -211,6 +211,93 @@ pub(super) fn login_label(line: &[u8], hit: usize) -> Option<Found> {
     value(line, hit, a, b, Strength::Strong, b"password", false)
 }
 
+/// What may come between a link and the user of a `user / password` pair after it
+/// (`http://localhost:3000 (admin / …)`, `… — minioadmin / …`, `… and log in with admin / …`).
+/// (The longer of two that start alike first.)
+const AFTER_LINK: &[&[u8]] = &[
+    b" (login: ",
+    b" (login ",
+    b" (",
+    " \u{2014} ".as_bytes(),
+    " \u{2013} ".as_bytes(),
+    b" - ",
+    b" with ",
+    b" using ",
+    b" and log in with ",
+    b" and sign in with ",
+    b" and login with ",
+    b", login ",
+];
+
+/// The password of a user and a password after a link, as a summary gives a service it set
+/// up (`Grafana: http://localhost:3000 (admin / …)`, `MinIO: http://localhost:9001 —
+/// minioadmin / …`), `hit` at the link's `://`. Judged as after a strong name, but only a
+/// pair that ends its parenthesis, its sentence or its line, whose user is a login (lower
+/// case; no version's digits) and whose password is no plain word (`(frontend / backend)`,
+/// `(dev / prod builds)` are choices).
+pub(super) fn pair_after_link(line: &[u8], hit: usize) -> Option<Found> {
+    let rest = line.get(hit + 3..)?;
+    let url_end = hit
+        + 3
+        + rest
+            .iter()
+            .position(|b| b.is_ascii_whitespace() || b"\"'<>`),".contains(b))
+            .unwrap_or(rest.len());
+    let gap = AFTER_LINK.iter().find(|g| line[url_end..].starts_with(g))?;
+    let w = url_end + gap.len();
+    let (a, mut b) = user_slash_password(line, w, false)?;
+    // (A word runs to the blank: `(admin / …)` closes its parenthesis after the password,
+    // and in raw stream-json a `\n` may follow it.)
+    if let Some(p) = memchr::memchr(b'\\', &line[a..b]) {
+        b = a + p;
+    }
+    while b > a && b")].,;!".contains(&line[b - 1]) {
+        b -= 1;
+    }
+    let user = match code_span(line, w) {
+        Some((u, ue)) => &line[u..ue],
+        None => &line[w..w + line[w..].iter().position(|&b| b == b' ').unwrap_or(0)],
+    };
+    if user.iter().any(u8::is_ascii_digit) && !user.contains(&b'@') {
+        return None;
+    }
+    let password = &line[a..b];
+    if password.len() < 6 || password.iter().all(u8::is_ascii_lowercase) {
+        return None;
+    }
+    // The pair ends the parenthesis it opened, or its sentence, its line or the JSON string
+    // that holds it (in raw stream-json a `\n` may follow).
+    let closed = b + usize::from(
+        matches!(line.get(b), Some(b'`' | b'\'' | b'"')) && a > 0 && line[a - 1] == line[b],
+    );
+    let after = &line[closed..];
+    let ends = if gap.ends_with(b"(") || gap.ends_with(b"(login ") || gap.ends_with(b"(login: ") {
+        after.first() == Some(&b')')
+    } else {
+        let tail = &after[after
+            .iter()
+            .position(|b| !b".,;!".contains(b))
+            .unwrap_or(after.len())..];
+        tail.iter().all(u8::is_ascii_whitespace)
+            || tail.starts_with(b"\\n")
+            || tail.first() == Some(&b'"')
+    };
+    if !ends {
+        return None;
+    }
+    value(line, hit, a, b, Strength::Strong, b"password", false)
+}
+
+/// Whether the link at `hit` (its `://`) has a user and a password after it (see
+/// [`pair_after_link`]).
+pub(crate) fn pair_after_link_at(line: &[u8], hit: usize) -> bool {
+    // (A bounded look: every link of a line of megabytes asks.)
+    let reach = &line[hit..line.len().min(hit + 1024)];
+    let end = memchr::memchr(b'\n', reach).map_or(hit + reach.len(), |p| hit + p);
+    memchr::memmem::find(&line[hit + 3..end], b" / ").is_some()
+        && pair_after_link(&line[..end], hit).is_some()
+}
+
 /// The value of a sentence that names a password at `s..e` and ends in `: VALUE`: a few plain
 /// words between (`for root@localhost`, `is`, `for the elastic built-in superuser is`), then
 /// the colon, then one word to the line's end or to the end of the JSON string that holds it.

@@ -18,6 +18,9 @@ pub(in crate::redact::families) const ROWS: &[Row] = &[
         ["encrypt", "consul_encrypt"],
         r"[a-z0-9+/]{43}="
     ),
+    // A Fernet key (Python's `cryptography`; Django's and Airflow's settings): 32 bytes in
+    // URL-safe base64.
+    kw!("fernet_key", ["fernet", "fernet key"], r"[a-z0-9_-]{43}="),
     kw!("dropbox_key", ["dropbox"], r"[a-z0-9]{15,}"),
     kw!("etsy_key", ["etsy"], r"[a-z0-9]{24}"),
     kw!("gitter_key", ["gitter"], r"[a-z0-9_-]{40}"),
