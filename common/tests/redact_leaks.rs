@@ -5825,6 +5825,49 @@ fn a_fernet_key_given_by_its_label_is_redacted() {
     ]);
 }
 
+/// `vault kv get` without `-field` prints a secret's every key and value, under names that say
+/// nothing (`api`, `conn`): as a table after its `Data` heading, or as JSON (`-format=json`,
+/// the values under `data.data`, or `data` in a version 1 engine). Each went out whole, and
+/// whole again when printed later. The metadata's values (times, versions) stay.
+#[test]
+fn the_values_vault_kv_get_prints_are_redacted() {
+    let secrets = ["Zq8wLmN3pX01vRkT", "hK2v9QzLw4Tx8BnM"];
+    let table = format!(
+        "====== Secret Path ======\nsecret/data/db\n\n======= Metadata =======\n\
+         Key                Value\n---                -----\n\
+         created_time       2026-12-06T10:00:00.123456Z\ndeletion_time      n/a\n\
+         destroyed          false\nversion            3\n\n\
+         ====== Data ======\nKey     Value\n---     -----\napi     {}\nconn    {}\n",
+        secrets[0], secrets[1]
+    );
+    let v2 = serde_json::json!({"request_id": "5d1c2d0e-7c1b-4b8e-9d7a-0c5b3f2e1a44", "lease_id": "",
+        "data": {"data": {"api": secrets[0], "conn": secrets[1]},
+                 "metadata": {"created_time": "2026-12-06T10:00:00.123456Z", "version": 3}}});
+    let v1 = serde_json::json!({"request_id": "5d1c2d0e-7c1b-4b8e-9d7a-0c5b3f2e1a44", "lease_id": "",
+        "data": {"api": secrets[0], "conn": secrets[1]}});
+    for (command, printed) in [
+        ("vault kv get secret/db", table.clone()),
+        ("vault kv get -mount=secret db", table),
+        ("vault kv get -format=json secret/db", format!("{v2:#}")),
+        ("vault kv get -format=json kv1/db", format!("{v1:#}")),
+    ] {
+        let id = "toolu_01VaultAbCdEfGhIjKlMnOp";
+        let text = format!(
+            "{}\n{}\nconnected with {} again\n",
+            bash_call(id, command),
+            bash_result(id, &printed),
+            secrets[1]
+        );
+        let out = red(&text);
+        for s in secrets {
+            assert!(!out.contains(s), "{command}:\n{out}");
+        }
+        if printed.contains("created_time") {
+            assert!(out.contains("2026-12-06T10:00:00.123456Z"), "{out}");
+        }
+    }
+}
+
 /// A Markdown table whose header names a secret's column, as Claude's summaries list the
 /// services they set up (`| Service | URL | Credentials |`, then `| Grafana | … | admin / … |`):
 /// each row's cell in that column is the value, the password of a `user / password` pair.

@@ -20,7 +20,7 @@
 //! reads their results.
 
 use super::context::{pgpass_password, secret_env_name, secret_path};
-use commands::{json_fields, makes_a_passphrase, prints_a_secret};
+use commands::{json_fields, makes_a_passphrase, prints_a_secret, reads_a_store_entry};
 use serde_json::Value;
 
 mod commands;
@@ -44,6 +44,9 @@ pub(crate) struct Call {
     /// The command makes a passphrase of words (`xkcdpass`, `diceware`): a result's line of
     /// words with blanks between is one.
     phrase: bool,
+    /// The command prints a secret store's entry whole (`vault kv get`): the entry's values
+    /// are the secrets ([`entry_values`]).
+    entry: bool,
 }
 
 /// Whether the run of token bytes `hay[s..e]` is the id of a Bash or Read tool call in Claude
@@ -109,6 +112,7 @@ pub(crate) fn secret_calls(line: &[u8], calls: &mut Vec<Call>) -> bool {
                     named: Vec::new(),
                     fields: &[],
                     phrase: false,
+                    entry: false,
                 }),
             Some("Bash") => b
                 .pointer("/input/command")
@@ -123,6 +127,7 @@ pub(crate) fn secret_calls(line: &[u8], calls: &mut Vec<Call>) -> bool {
                         .collect(),
                     fields: json_fields(command),
                     phrase: makes_a_passphrase(command),
+                    entry: reads_a_store_entry(command),
                 }),
             _ => None,
         };
@@ -180,6 +185,10 @@ fn one_word_lines(line: &[u8], calls: &mut Vec<Call>) -> Option<Vec<String>> {
             .collect(),
         _ => return None,
     };
+    if call.entry {
+        let found = entry_values(&text);
+        return (!found.is_empty()).then_some(found);
+    }
     if !call.fields.is_empty() {
         let mut found = Vec::new();
         match serde_json::from_str::<Value>(&text) {
@@ -226,6 +235,47 @@ fn one_word_lines(line: &[u8], calls: &mut Vec<Call>) -> Option<Vec<String>> {
         secrets.extend(words.iter().filter_map(|w| last_field(w)).map(String::from));
         secrets
     })
+}
+
+/// The values of a secret store's entry as `vault kv get` prints it, at least
+/// [`MIN_JSON_FIELD`] bytes, at most [`MAX_LINES`] of them: with `-format=json` the strings
+/// under `data.data` (a version 2 engine, beside the entry's `metadata`) or else under `data`;
+/// as a table, each row's value after the `Data` heading (the metadata's rows come before it).
+fn entry_values(text: &str) -> Vec<String> {
+    let long = |v: &str| v.len() >= MIN_JSON_FIELD;
+    if let Ok(json) = serde_json::from_str::<Value>(text) {
+        let data = json.get("data");
+        let entry = data
+            .and_then(|d| d.get("data"))
+            .filter(|d| d.is_object())
+            .or(data);
+        let Some(Value::Object(members)) = entry else {
+            return Vec::new();
+        };
+        return members
+            .values()
+            .filter_map(Value::as_str)
+            .filter(|v| long(v))
+            .take(MAX_LINES)
+            .map(String::from)
+            .collect();
+    }
+    let mut lines = text.lines().skip_while(|l| {
+        let l = l.trim();
+        !(l.starts_with('=') && l.trim_matches('=').trim() == "Data")
+    });
+    lines.next(); // the heading
+    lines
+        .map(str::trim)
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_once(char::is_whitespace))
+        // (The columns' heading and its rule: `Key  Value`, `---  -----`.)
+        .filter(|(k, _)| *k != "Key" && !k.starts_with("---"))
+        .map(|(_, v)| v.trim())
+        .filter(|v| long(v))
+        .take(MAX_LINES)
+        .map(String::from)
+        .collect()
 }
 
 /// The password of a line of fields that ends with one: `.pgpass`'

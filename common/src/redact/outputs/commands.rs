@@ -264,6 +264,18 @@ fn filter_names_a_secret(words: &[&str]) -> bool {
     last.is_some_and(secret_env_name)
 }
 
+/// Whether `command` prints a secret store's entry whole, every key with its value, under
+/// names that say nothing: `vault kv get PATH` without `-field` (as a table after its `Data`
+/// heading, or as JSON with `-format=json`).
+pub(super) fn reads_a_store_entry(command: &str) -> bool {
+    segments(command).iter().any(|words| {
+        words.first() == Some(&"vault")
+            && words.contains(&"kv")
+            && words.contains(&"get")
+            && !words.iter().any(|w| w.starts_with("-field"))
+    })
+}
+
 /// Whether `command` makes a passphrase of words and prints it (`xkcdpass -n 5`, `diceware
 /// -n 6`): its result's line, blanks and all, is the secret.
 pub(super) fn makes_a_passphrase(command: &str) -> bool {
@@ -453,7 +465,9 @@ fn reads_a_secret(words: &[&str]) -> bool {
         "bw" => has("get") && (has("password") || has("totp")),
         "pass" | "gopass" => has("show") || words.len() == 2 && !words[1].starts_with('-'),
         "security" => (has("find-generic-password") || has("find-internet-password")) && has("-w"),
-        "vault" => flag("-field") || has("print") && has("token"),
+        // (`vault kv get` without `-field` prints the secret's every key and value:
+        // [`reads_a_store_entry`].)
+        "vault" => flag("-field") || has("print") && has("token") || has("kv") && has("get"),
         "doppler" => has("secrets") && has("get"),
         "terraform" | "tofu" => has("output") && names_a_secret(&words[2..]),
         "pulumi" => has("config") && has("get") && names_a_secret(&words[3..]),
@@ -533,6 +547,7 @@ mod tests {
             "op read op://vault/db/password",
             "security find-generic-password -s app -w",
             "vault kv get -field=password secret/db",
+            "vault kv get secret/db",
             "terraform output -raw db_password",
             "git config --get github.token",
             "npm config get //registry.npmjs.org/:_authToken",
@@ -659,6 +674,21 @@ mod tests {
             "age -e -r age1abc -o out.age in.txt",
         ] {
             assert!(!prints_a_secret(c), "{c}");
+        }
+    }
+
+    #[test]
+    fn a_store_entry_is_read_whole_only_without_a_field() {
+        assert!(reads_a_store_entry("vault kv get secret/db"));
+        assert!(reads_a_store_entry("vault kv get -format=json -mount=secret db"));
+        assert!(reads_a_store_entry("export VAULT_ADDR=x; vault kv get kv/app | cat"));
+        for c in [
+            "vault kv get -field=password secret/db",
+            "vault kv list secret/",
+            "vault kv put secret/db api=@file",
+            "vault status",
+        ] {
+            assert!(!reads_a_store_entry(c), "{c}");
         }
     }
 
