@@ -169,7 +169,8 @@ pub(crate) fn next_run(buf: &[u8]) -> Option<(usize, usize)> {
 /// own in [`keyword_hit`] and `context::literals`:
 /// * URLs' user-info (`://`), key files (`-----BEGIN`, PuTTY's `Private-Lines`, a JSON Web
 ///   Key's `"kty`), webhooks (`hooks.slack`), signatures (`sig=`, `Signature=`), `Bearer`
-///   (`earer`), a JSON-escaped ESC (`\u001`);
+///   (`earer`), a JSON-escaped ESC (`\u001`), a session cookie's header or script (`ookie`,
+///   see `rules::SESSION_COOKIE`);
 /// * commands and calls that take a secret by their place: `mysql`/`mariadb`, `kubeadm`,
 ///   `vault login`, `operator unseal`, `mc alias`/`mc admin user add`, `net use`/`net.exe use`,
 ///   `::add-mask::`, `rabbitmqctl`, `etcdctl`, `curl`, `snmp…`, `smbclient`, `sqlplus`,
@@ -194,7 +195,7 @@ pub(crate) fn next_run(buf: &[u8]) -> Option<(usize, usize)> {
 /// share a bucket decides how many positions of ordinary text are looked at. This order is
 /// `keyword_layout.py --drop '$apr1$,$2y$,$2a$,$2b$,$5$,$6$,$y$' --search 100000 --seed 4
 /// SALT salt Salt` run on the order before it (BENCHMARKS.md, "The keywords' order, searched
-/// again"). The order cannot change which hits are found (no literal is a prefix of another,
+/// again"), then `ookie` placed by `keyword_layout.py ookie`. The order cannot change which hits are found (no literal is a prefix of another,
 /// so no two match at one place: tested).
 pub(crate) const KEYWORDS: &[&str] = &[
     "pass",
@@ -253,7 +254,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "mgur",
     "box",
     "hromatic",
-    "Salt",
+    "ookie",
     "BOX",
     "HROMATIC",
     "nio",
@@ -323,6 +324,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     ".KEY",
     "y-string",
     "ebhook",
+    "Salt",
 ];
 
 /// Services of the case-insensitive rows whose values can be shorter than a run (Dropbox's 15
@@ -440,6 +442,22 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
                 || context::pair_after_link_at(buf, hit)
         }
         b"-----BEGIN" | b"Private-Lines" | b"hooks.slack" | b"ebhook" | b"EBHOOK" => true,
+        // A `Cookie:` or `Set-Cookie:` header, a script's `document.cookie = "…"`: where the
+        // session cookie's rule (`rules::SESSION_COOKIE`) may begin a match.
+        b"ookie" => {
+            let rest = &buf[hit + 5..];
+            let blanks = |at: usize| {
+                at + rest[at..]
+                    .iter()
+                    .position(|b| !b.is_ascii_whitespace() && *b != 0x0b)
+                    .unwrap_or(rest.len() - at)
+            };
+            rest.first() == Some(&b':') || {
+                let eq = blanks(0);
+                rest.get(eq) == Some(&b'=')
+                    && matches!(rest.get(blanks(eq + 1)), Some(b'"' | b'\'' | b'`'))
+            }
+        }
         // A signed URL's signature: URL-encoded base64, cut by `%2B` into pieces too short
         // for a run.
         b"sig=" => true,

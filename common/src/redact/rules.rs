@@ -75,7 +75,17 @@ const CONTEXT_RULES: &[&str] = &[
     "bearer",
     "credential",
     "url_credentials",
+    "session_cookie",
 ];
+
+/// A session cookie is a credential: its value in a `Cookie` or `Set-Cookie` header (curl -v,
+/// HTTP logs) or set by a script (`document.cookie = "sessionid=…"`), up to three of them in
+/// one header, wherever they are in it. Other cookies (preferences, analytics) stay. A value
+/// ends where a cookie's octets do (RFC 6265: no blank, `;`, `"` or `\`) or at a quote. Read
+/// on the lines the keyword search keeps for its `ookie` (see `prefilter::keyword_hit`): a
+/// pattern of the configuration would search every byte for its literal once more (+3 % of
+/// a pass).
+const SESSION_COOKIE: &str = r#"ookie(?::|\s*=\s*["'`])[^\n]*?\b(?i:[a-z0-9_.]*sess(?:ion)?(?:id)?|[a-z0-9_.]*sid)=(?P<secret>[^;\s"'`\\]{8,})(?:[^\n]*?\b(?i:[a-z0-9_.]*sess(?:ion)?(?:id)?|[a-z0-9_.]*sid)=(?P<secret2>[^;\s"'`\\]{8,}))?(?:[^\n]*?\b(?i:[a-z0-9_.]*sess(?:ion)?(?:id)?|[a-z0-9_.]*sid)=(?P<secret3>[^;\s"'`\\]{8,}))?"#;
 
 /// A compiled rule set, shared (behind an `Arc`) by every redactor of a run: what one redactor
 /// learns, the others redact too.
@@ -87,6 +97,9 @@ pub struct Rules {
     context_base: usize,
     extra: Vec<Pattern>,
     extra_base: usize,
+    /// [`SESSION_COOKIE`], and its rule's index.
+    cookie: Pattern,
+    cookie_rule: usize,
     /// All extra patterns at once, for the prefilter.
     pub(crate) extra_finder: Option<Regex>,
     pub(crate) finders: Finders,
@@ -176,6 +189,11 @@ impl Rules {
         }
         let context_base = names.len();
         names.extend(CONTEXT_RULES.iter().map(|s| s.to_string()));
+        let cookie_rule = context_base
+            + CONTEXT_RULES
+                .iter()
+                .position(|&n| n == "session_cookie")
+                .expect("a context rule");
         let extra_base = names.len();
         let mut extras = Vec::new();
         let mut extra_alts = Vec::new();
@@ -228,6 +246,8 @@ impl Rules {
             context_base,
             extra: extras,
             extra_base,
+            cookie: pattern("session_cookie", SESSION_COOKIE)?,
+            cookie_rule,
             extra_finder,
             finders,
             url: compile(
@@ -395,6 +415,9 @@ impl Rules {
         }));
         for (i, p) in self.extra.iter().enumerate() {
             collect(p, view, self.extra_base + i, &mut found);
+        }
+        if memchr::memmem::find(view, b"ookie").is_some() {
+            collect(&self.cookie, view, self.cookie_rule, &mut found);
         }
         // Secrets' names followed by a value. `context::at` judges the whole name around a hit,
         // so one hit per name is enough: the keyword pass's literal search (leftmost hits, no
@@ -567,6 +590,60 @@ pub(crate) fn merge(mut spans: Vec<Span>) -> Vec<Span> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The session cookie's rule reads only the lines the keyword search keeps for its
+    /// `ookie`: every start of a match the rule can make is kept (blanks of every kind around a
+    /// script's `=`, each quote), and prose about cookies is not.
+    #[test]
+    fn the_keyword_search_keeps_every_line_the_session_cookie_rule_reads() {
+        let rule = compile("session_cookie", SESSION_COOKIE).unwrap();
+        let mut memo = crate::redact::prefilter::NameMemo::default();
+        let mut kept = 0;
+        for head in [
+            "Cookie",
+            "cookie",
+            "Set-Cookie",
+            "set-cookie",
+            "document.cookie",
+        ] {
+            for sep in [
+                ":",
+                ": ",
+                "=\"",
+                " = '",
+                "\t=\t`",
+                "  =  \"",
+                "\n=\n'",
+                "\r\n= \"",
+                "=",
+                " = ",
+                "s: ",
+                "\u{0b}=\"",
+            ] {
+                let line = format!("{head}{sep}theme=dark; sessionid=Zq8wLmN3pX01vRkT; lang=en\n");
+                let hit = line.find("ookie").unwrap();
+                let keeps = prefilter::keyword_hit(line.as_bytes(), hit, b"ookie", &mut memo);
+                if rule.is_match(line.as_bytes()) {
+                    assert!(keeps, "{line:?} is the rule's but not kept");
+                    kept += 1;
+                }
+            }
+        }
+        assert!(kept >= 40, "{kept}");
+        for prose in [
+            "Cookies are set by the server",
+            "the cookie jar",
+            "cookie-parser",
+        ] {
+            let hit = prose.find("ookie").unwrap();
+            assert!(!prefilter::keyword_hit(
+                prose.as_bytes(),
+                hit,
+                b"ookie",
+                &mut memo
+            ));
+        }
+    }
 
     #[test]
     fn names_are_stripped_for_the_prefilter() {

@@ -680,8 +680,12 @@ mod tests {
     #[test]
     fn a_store_entry_is_read_whole_only_without_a_field() {
         assert!(reads_a_store_entry("vault kv get secret/db"));
-        assert!(reads_a_store_entry("vault kv get -format=json -mount=secret db"));
-        assert!(reads_a_store_entry("export VAULT_ADDR=x; vault kv get kv/app | cat"));
+        assert!(reads_a_store_entry(
+            "vault kv get -format=json -mount=secret db"
+        ));
+        assert!(reads_a_store_entry(
+            "export VAULT_ADDR=x; vault kv get kv/app | cat"
+        ));
         for c in [
             "vault kv get -field=password secret/db",
             "vault kv list secret/",
