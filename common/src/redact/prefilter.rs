@@ -571,15 +571,28 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         b"mgur" | b"MGUR" | b"box" | b"BOX" | b"Box" | b"hromatic" | b"HROMATIC" | b"nio"
         | b"NIO" | b"nIO" | b"ekit" | b"EKIT" | b"sforce" | b"SFORCE" | b"sfdc" | b"SFDC"
         | b"Sfdc" | b"aces" | b"ACES" => short_service(buf, hit, lit),
-        _ => {
-            let (s, e) = context::name_extent(buf, hit, true);
-            // `API Key: …`: the name in two words.
-            let s = context::two_word_start(buf, s, e);
-            // `"Jwt": { "Key": "…" }`: a key named by its object.
-            memo.secret_name(&buf[s..e])
-                || &buf[s..e] == b"Key" && context::parent_qualified(buf, s)
+        // The hits of nearly every line of Claude's stream-json and of pytest's output, told
+        // by their bytes before the name's reading: the usage's counts (`"input_tokens":`,
+        // `"output_tokens":`, `"cache_read_input_tokens":`) and a test's `PASSED`.
+        b"oken" if buf[..hit].ends_with(b"put_t") && buf[hit + 4..].starts_with(b"s\":") => false,
+        b"PASS"
+            if buf[hit + 4..].starts_with(b"ED")
+                && !buf.get(hit + 6).is_some_and(|&b| context::name_byte(b))
+                && !(hit > 0 && context::name_byte(buf[hit - 1])) =>
+        {
+            false
         }
+        _ => name_hit(buf, hit, memo),
     }
+}
+
+/// Whether the name around the keyword hit at `hit` is a secret's.
+fn name_hit(buf: &[u8], hit: usize, memo: &mut NameMemo) -> bool {
+    let (s, e) = context::name_extent(buf, hit, true);
+    // `API Key: …`: the name in two words.
+    let s = context::two_word_start(buf, s, e);
+    // `"Jwt": { "Key": "…" }`: a key named by its object.
+    memo.secret_name(&buf[s..e]) || &buf[s..e] == b"Key" && context::parent_qualified(buf, s)
 }
 
 /// A set of literals searched in one pass: Teddy (SIMD) where the CPU has it, else an
@@ -1112,6 +1125,39 @@ fn anchor_region(buf: &[u8], start: usize, end: usize) -> std::ops::Range<usize>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hits told apart by their bytes before the name's reading (the usage's counts in
+    /// stream-json, pytest's `PASSED`) get the verdict the name's reading gives them, and the
+    /// names alike that are a secret's still get theirs.
+    #[test]
+    fn the_usage_counts_and_passed_tests_get_the_names_verdict() {
+        let mut memo = NameMemo::default();
+        let mut quick = 0;
+        for line in [
+            r#"{"usage":{"input_tokens":3592,"output_tokens":134}}"#,
+            r#""cache_creation_input_tokens":0,"cache_read_input_tokens":21030"#,
+            "tests/test_app.py::test_login PASSED                [ 18%]",
+            "PASSED",
+            r#""api_tokens": ["x"], "access_tokens":"y", "PASSWORD_PASSED": 1, PASSED_TOKEN=z"#,
+            r#""input_tokens": 12, "output_token":"q""#,
+        ] {
+            let b = line.as_bytes();
+            for lit in [&b"oken"[..], b"PASS"] {
+                for (hit, _) in line.match_indices(std::str::from_utf8(lit).unwrap()) {
+                    let fast = keyword_hit(b, hit, lit, &mut memo);
+                    let slow = name_hit(b, hit, &mut NameMemo::default());
+                    assert_eq!(fast, slow, "{line} at {hit}");
+                    quick += usize::from(
+                        b[hit..].starts_with(b"okens\":") || b[hit..].starts_with(b"PASSED"),
+                    );
+                }
+            }
+        }
+        assert!(quick >= 6, "{quick}");
+        // (And the names alike that are a secret's are one to the quick look too.)
+        let line = br#""access_tokens":"y""#;
+        assert!(keyword_hit(line, 9, b"oken", &mut memo));
+    }
     use proptest::prelude::Rng;
     use proptest::test_runner::{RngAlgorithm, TestRng};
 
