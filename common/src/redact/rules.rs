@@ -416,9 +416,8 @@ impl Rules {
         for (i, p) in self.extra.iter().enumerate() {
             collect(p, view, self.extra_base + i, &mut found);
         }
-        if memchr::memmem::find(view, b"ookie").is_some() {
-            collect(&self.cookie, view, self.cookie_rule, &mut found);
-        }
+        // (The regex's own first look is a search for `ookie`.)
+        collect(&self.cookie, view, self.cookie_rule, &mut found);
         // Secrets' names followed by a value. `context::at` judges the whole name around a hit,
         // so one hit per name is enough: the keyword pass's literal search (leftmost hits, no
         // overlaps) finds one in every name that holds a literal, at SIMD speed on long lines.

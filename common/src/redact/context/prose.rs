@@ -164,6 +164,15 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
 /// each part a code span, a quoted word or a word; after `credentials:` (`any_case`) the user's
 /// name may be in any case.
 pub(super) fn user_slash_password(line: &[u8], w: usize, any_case: bool) -> Option<(usize, usize)> {
+    user_slash_pair(line, w, any_case).map(|(_, password)| password)
+}
+
+/// [`user_slash_password`] with the user's extent too: `((user), (password))`.
+fn user_slash_pair(
+    line: &[u8],
+    w: usize,
+    any_case: bool,
+) -> Option<((usize, usize), (usize, usize))> {
     let user = |b: &u8| {
         b.is_ascii_lowercase()
             || any_case && b.is_ascii_uppercase()
@@ -184,7 +193,10 @@ pub(super) fn user_slash_password(line: &[u8], w: usize, any_case: bool) -> Opti
         return None;
     }
     let v = blanks(line, after + 3);
-    Some(code_span(line, v).unwrap_or_else(|| quoted_or_word(line, v)))
+    Some((
+        (u, ue),
+        code_span(line, v).unwrap_or_else(|| quoted_or_word(line, v)),
+    ))
 }
 
 /// The password after a `Login` label at `hit` (`Login: admin / …`, `**Login:** admin / …`,
@@ -245,7 +257,7 @@ pub(super) fn pair_after_link(line: &[u8], hit: usize) -> Option<Found> {
             .unwrap_or(rest.len());
     let gap = AFTER_LINK.iter().find(|g| line[url_end..].starts_with(g))?;
     let w = url_end + gap.len();
-    let (a, mut b) = user_slash_password(line, w, false)?;
+    let ((u, ue), (a, mut b)) = user_slash_pair(line, w, false)?;
     // (A word runs to the blank: `(admin / …)` closes its parenthesis after the password,
     // and in raw stream-json a `\n` may follow it.)
     if let Some(p) = memchr::memchr(b'\\', &line[a..b]) {
@@ -254,10 +266,7 @@ pub(super) fn pair_after_link(line: &[u8], hit: usize) -> Option<Found> {
     while b > a && b")].,;!".contains(&line[b - 1]) {
         b -= 1;
     }
-    let user = match code_span(line, w) {
-        Some((u, ue)) => &line[u..ue],
-        None => &line[w..w + line[w..].iter().position(|&b| b == b' ').unwrap_or(0)],
-    };
+    let user = &line[u..ue];
     if user.iter().any(u8::is_ascii_digit) && !user.contains(&b'@') {
         return None;
     }
@@ -271,7 +280,7 @@ pub(super) fn pair_after_link(line: &[u8], hit: usize) -> Option<Found> {
         matches!(line.get(b), Some(b'`' | b'\'' | b'"')) && a > 0 && line[a - 1] == line[b],
     );
     let after = &line[closed..];
-    let ends = if gap.ends_with(b"(") || gap.ends_with(b"(login ") || gap.ends_with(b"(login: ") {
+    let ends = if gap.contains(&b'(') {
         after.first() == Some(&b')')
     } else {
         let tail = &after[after
