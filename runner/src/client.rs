@@ -93,6 +93,43 @@ pub fn random_b64(n: usize) -> String {
     sign::encode_nonce(&buf)
 }
 
+/// The four signature headers of a request (`PROTOCOL.md` §2).
+///
+/// The timestamp, the nonce and the signature change from one request to the next, so they are
+/// marked sensitive: HTTP/2 then sends them as never-indexed literals (RFC 7541 §6.2.3) instead of
+/// adding each to the header tables at both ends, where every request's three new entries would
+/// push out, a few requests later, the ones that do repeat (the run, the content type), and the
+/// gateway would decode those again as literals too.
+pub fn signature_headers(
+    timestamp: i64,
+    nonce: &str,
+    run_id: &str,
+    signature: &str,
+) -> Result<reqwest::header::HeaderMap, reqwest::header::InvalidHeaderValue> {
+    use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+    let once = |value: &str| {
+        HeaderValue::from_str(value).map(|mut v| {
+            v.set_sensitive(true);
+            v
+        })
+    };
+    let mut headers = HeaderMap::with_capacity(4);
+    headers.insert(
+        HeaderName::from_static(sign::HEADER_TIMESTAMP),
+        once(&timestamp.to_string())?,
+    );
+    headers.insert(HeaderName::from_static(sign::HEADER_NONCE), once(nonce)?);
+    headers.insert(
+        HeaderName::from_static(sign::HEADER_RUN),
+        HeaderValue::from_str(run_id)?,
+    );
+    headers.insert(
+        HeaderName::from_static(sign::HEADER_SIGNATURE),
+        once(signature)?,
+    );
+    Ok(headers)
+}
+
 fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -200,10 +237,7 @@ impl GatewayClient {
         let mut req = self
             .http
             .request(method, url)
-            .header(sign::HEADER_TIMESTAMP, timestamp.to_string())
-            .header(sign::HEADER_NONCE, nonce)
-            .header(sign::HEADER_RUN, run_id)
-            .header(sign::HEADER_SIGNATURE, signature);
+            .headers(signature_headers(timestamp, &nonce, run_id, &signature)?);
         if body_len > 0 {
             req = req
                 .header(reqwest::header::CONTENT_TYPE, content_type)
@@ -551,6 +585,18 @@ pub(crate) mod testing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_run_of_the_signature_headers_may_be_indexed() {
+        let h = signature_headers(1_700_000_000, "bm9uY2U", "r1", "c2ln").unwrap();
+        let sensitive = |name: &str| h.get(name).map(|v| v.is_sensitive());
+        assert_eq!(sensitive(sign::HEADER_TIMESTAMP), Some(true));
+        assert_eq!(sensitive(sign::HEADER_NONCE), Some(true));
+        assert_eq!(sensitive(sign::HEADER_SIGNATURE), Some(true));
+        assert_eq!(sensitive(sign::HEADER_RUN), Some(false));
+        assert_eq!(h[sign::HEADER_TIMESTAMP], "1700000000");
+        assert!(signature_headers(1, "n\nx", "r1", "s").is_err());
+    }
 
     #[tokio::test]
     async fn redirects_are_not_followed_with_a_signed_body() {

@@ -232,14 +232,23 @@ pub async fn signed(
         },
     );
     http.post(format!("{base}{path}"))
-        .header(sign::HEADER_TIMESTAMP, timestamp.to_string())
-        .header(sign::HEADER_NONCE, nonce)
-        .header(sign::HEADER_RUN, run_id)
-        .header(sign::HEADER_SIGNATURE, signature)
+        .headers(signature_headers(timestamp, &nonce, run_id, &signature))
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .body(body)
         .send()
         .await
+}
+
+/// The signature headers as `claude-runner` sends them (the same sensitive marking, so the
+/// gateway decodes what it decodes from real runners).
+fn signature_headers(
+    timestamp: i64,
+    nonce: &str,
+    run_id: &str,
+    signature: &str,
+) -> reqwest::header::HeaderMap {
+    claude_runner::client::signature_headers(timestamp, nonce, run_id, signature)
+        .expect("signature headers are ASCII")
 }
 
 /// Create a run as a runner does and derive its key.
@@ -301,10 +310,7 @@ pub async fn long_poll(
         );
         let request = http
             .get(format!("{base}{path}?{query}"))
-            .header(sign::HEADER_TIMESTAMP, timestamp.to_string())
-            .header(sign::HEADER_NONCE, nonce)
-            .header(sign::HEADER_RUN, &run_id)
-            .header(sign::HEADER_SIGNATURE, signature)
+            .headers(signature_headers(timestamp, &nonce, &run_id, &signature))
             .timeout(Duration::from_secs(wait + 30))
             .send();
         let answer = tokio::select! {
