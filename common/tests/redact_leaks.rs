@@ -5825,6 +5825,29 @@ fn a_fernet_key_given_by_its_label_is_redacted() {
     ]);
 }
 
+/// The same label in a summary's Markdown: bold around the label (its colon inside or after
+/// the bold) and the value in a code span. `- **Fernet key**: \`…\`` went out whole, though
+/// each of the two alone was redacted: the name before the operator was not read past the
+/// bold's asterisks, nor the value's start past its backtick.
+#[test]
+fn a_service_key_labelled_in_markdown_is_redacted() {
+    each_redacted_as(
+        &[
+            "- **Fernet key**: `@@`",
+            "**Fernet key:** `@@`",
+            "* *Fernet key*: `@@`",
+            "- `fernet_key`: `@@`",
+        ],
+        |i| format!("8yQ2Xh7mV-3nRkP9sLt4Wz6cBd1fGj5aYe0uIo2qH{i:02}="),
+    );
+    each_kept(&[
+        "- **Fernet key**: rotate it with `airflow rotate-fernet-key`",
+        "**Fernet**: `cryptography.fernet.Fernet`",
+        "- **Build**: `cargo build --release --workspace --all-targets`",
+        "- **Commit**: `0123456789abcdef0123456789abcdef01234567`",
+    ]);
+}
+
 /// `vault kv get` without `-field` prints a secret's every key and value, under names that say
 /// nothing (`api`, `conn`): as a table after its `Data` heading, or as JSON (`-format=json`,
 /// the values under `data.data`, or `data` in a version 1 engine). Each went out whole, and

@@ -29,7 +29,7 @@ pub(crate) struct Family {
 
 /// What may sit between a service name and its value: more name (`_API_KEY`), closing quotes,
 /// blanks and an assignment operator, then opening quotes.
-const KW_GAP: &str = r#"[a-z0-9_.\-]{0,24}["']?[ \t]*(?:=|:|:=|=>|,)[ \t]*["']?"#;
+const KW_GAP: &str = r#"[a-z0-9_.\-]{0,24}\*{0,2}["'`]?[ \t]*(?:=|:|:=|=>|,)\*{0,2}[ \t]*["'`]?"#;
 
 macro_rules! tok {
     ($name:literal, [$($a:literal),+], $re:literal) => {

@@ -1077,9 +1077,11 @@ fn name_before_operator(hay: &[u8], s: usize) -> Option<std::ops::Range<usize>> 
     None
 }
 
-/// Quotes, blanks and JSON escapes' backslashes around an assignment's operator.
+/// Quotes, blanks and JSON escapes' backslashes around an assignment's operator, and the
+/// Markdown of a summary's label and value (`- **Fernet key**: \`…\``): emphasis' asterisks
+/// and a code span's backtick.
 fn gap(b: u8) -> bool {
-    matches!(b, b'"' | b'\'' | b' ' | b'\t' | b'\\')
+    matches!(b, b'"' | b'\'' | b' ' | b'\t' | b'\\' | b'`' | b'*')
 }
 
 /// An assignment's operator: `=`, `:`, `,`, `=>`'s `>`.
