@@ -5848,6 +5848,38 @@ fn a_service_key_labelled_in_markdown_is_redacted() {
     ]);
 }
 
+/// A summary lists the services it set up, each with its login after its name: `Postgres:
+/// postgres / …`, `- **pgAdmin**: admin@example.com / …`. No secret's name and no link is on
+/// such a line, and the password went out whole. Choices and versions given the same way
+/// stay, and so does a password that is a plain word (a default, `postgres / postgres`).
+#[test]
+fn a_login_after_a_services_label_is_redacted() {
+    each_redacted_as(
+        &[
+            "Postgres: postgres / @@",
+            "- **pgAdmin**: admin@example.com / @@",
+            "- **Grafana admin:** `admin` / `@@`",
+            "2. MySQL: app / @@",
+            "* RabbitMQ: guest / @@.",
+            "\u{2022} MinIO console: minioadmin / @@",
+        ],
+        |i| format!("S3cure!Pass{i}x"),
+    );
+    let stream = r#"{"type":"assistant","message":{"content":[{"type":"text","text":"Services:\n- Postgres: postgres / Zq8wLmN3pX!\n- Redis: none"}]}}"#;
+    let out = red(stream);
+    assert!(!out.contains("Zq8wLmN3pX"), "{out}");
+    each_kept(&[
+        "Mode: debug / Release",
+        "Database: reads / writes",
+        "Postgres: postgres / postgres",
+        "Branches: main / feature-123",
+        "DB: v14 / v15.2",
+        "Postgres: 5432 / 5433",
+        "Redis: cache / queue-2 for the workers",
+        "See the notes: admin / Adm1n-Guide.md",
+    ]);
+}
+
 /// `vault kv get` without `-field` prints a secret's every key and value, under names that say
 /// nothing (`api`, `conn`): as a table after its `Data` heading, or as JSON (`-format=json`,
 /// the values under `data.data`, or `data` in a version 1 engine). Each went out whole, and

@@ -324,6 +324,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     ".KEY",
     "y-string",
     "ebhook",
+    " / ",
     "Salt",
 ];
 
@@ -535,6 +536,8 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         b"PSK " => buf[..hit].ends_with(b": ") || buf[..hit].ends_with(b":\t"),
         // A summary's `Login: admin / …`: judged on its line.
         b"Login" => context::login_label_at(buf, hit),
+        // A service's label and its login: `Postgres: postgres / …`.
+        b" / " => context::pair_after_label_at(buf, hit),
         // MinIO's `mc admin user add ALIAS USER VALUE`: judged on its line.
         b"admin user" => buf[hit + 10..].starts_with(b" add "),
         b"mqctl" => {

@@ -23,6 +23,12 @@ pub(super) fn by_literal(line: &[u8], hit: usize) -> Option<Option<Found>> {
     // of a scanned line passes here).
     let rest = &line[hit..];
     match rest.first() {
+        // A service's label and its login (`Postgres: postgres / …`).
+        Some(b' ') if rest.starts_with(b" / ") => {
+            if let Some(f) = super::prose::pair_after_label(line, hit) {
+                return Some(Some(f));
+            }
+        }
         Some(b':') if rest.starts_with(b":thin:") && line[..hit].ends_with(b"oracle") => {
             return Some(tools::oracle_thin(line, hit + 6));
         }

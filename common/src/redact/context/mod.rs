@@ -44,7 +44,7 @@ pub(crate) use literals::{creds_flag, dash_password_name, positional_call, short
 pub(crate) use names::{
     Strength, classify, name_byte, parent_qualified, secret_env_name, secret_path,
 };
-pub(crate) use prose::{login_label_at, pair_after_link_at};
+pub(crate) use prose::{login_label_at, pair_after_label_at, pair_after_link_at};
 use tables::table_row;
 pub(crate) use tables::{delimiter as table_delimiter, is_row as table_row_line, table_in_view};
 pub(crate) use text::{COMMAND_REACH, VALUE_REACH};

@@ -297,6 +297,177 @@ pub(super) fn pair_after_link(line: &[u8], hit: usize) -> Option<Found> {
     value(line, hit, a, b, Strength::Strong, b"password", false)
 }
 
+/// Services (and the words for one) whose login a summary gives after the name as a label:
+/// `Postgres: postgres / …`, `- **pgAdmin**: admin@example.com / …`.
+const SERVICE_LABELS: &[&[u8]] = &[
+    b"admin",
+    b"adminer",
+    b"airflow",
+    b"argocd",
+    b"cassandra",
+    b"clickhouse",
+    b"couchdb",
+    b"database",
+    b"db",
+    b"elasticsearch",
+    b"gitea",
+    b"grafana",
+    b"harbor",
+    b"influxdb",
+    b"jenkins",
+    b"keycloak",
+    b"kibana",
+    b"mariadb",
+    b"metabase",
+    b"minio",
+    b"mongo",
+    b"mongodb",
+    b"mssql",
+    b"mysql",
+    b"neo4j",
+    b"nexus",
+    b"opensearch",
+    b"pgadmin",
+    b"phpmyadmin",
+    b"portainer",
+    b"postgres",
+    b"postgresql",
+    b"rabbitmq",
+    b"redis",
+    b"sonarqube",
+    b"superset",
+];
+
+/// The password of a user and a password given after a service's label, as a summary lists
+/// what it set up: `Postgres: postgres / …`, `- **pgAdmin**: admin@example.com / …`, `hit` at
+/// the ` / `. The label starts its line or list item (a JSON string's too) and holds a
+/// service's name ([`SERVICE_LABELS`]), in three words at most; the user is a login (lower
+/// case, no version's digits); the password is no plain word (`Mode: debug / Release`, `DB:
+/// reads / writes`) and ends its line.
+pub(super) fn pair_after_label(line: &[u8], hit: usize) -> Option<Found> {
+    const REACH: usize = 64;
+    let floor = hit.saturating_sub(REACH);
+    // The user before the slash: a code span, or a login's bytes.
+    let w = if hit > 0 && line[hit - 1] == b'`' {
+        floor + memchr::memrchr(b'`', &line[floor..hit - 1])?
+    } else {
+        let mut w = hit;
+        while w > floor
+            && (line[w - 1].is_ascii_lowercase()
+                || line[w - 1].is_ascii_digit()
+                || b"._@-".contains(&line[w - 1]))
+        {
+            w -= 1;
+        }
+        w
+    };
+    let ((u, ue), (a, mut b)) = user_slash_pair(line, w, false)?;
+    if ue != hit && ue + 1 != hit {
+        return None;
+    }
+    // The label before it: `Label: `, `**Label**: `, `**Label:** `.
+    let mut p = w;
+    while p > 0 && line[p - 1] == b' ' {
+        p -= 1;
+    }
+    if p == w {
+        return None;
+    }
+    let strip_bold = |p: usize| p - 2 * usize::from(line[..p].ends_with(b"**"));
+    p = strip_bold(p);
+    if p == 0 || line[p - 1] != b':' {
+        return None;
+    }
+    let end = strip_bold(p - 1);
+    let mut start = end;
+    while start > end.saturating_sub(40)
+        && (line[start - 1].is_ascii_alphanumeric() || line[start - 1] == b' ')
+    {
+        start -= 1;
+    }
+    let label = line[start..end].trim_ascii();
+    let mut words = label.split(|&b| b == b' ').filter(|w| !w.is_empty());
+    if label.is_empty()
+        || label
+            .split(|&b| b == b' ')
+            .filter(|w| !w.is_empty())
+            .count()
+            > 3
+        || !words.any(|w| SERVICE_LABELS.iter().any(|s| w.eq_ignore_ascii_case(s)))
+    {
+        return None;
+    }
+    // The label starts its line or list item.
+    let blanks_off = |v: &'_ [u8]| -> usize {
+        v.len()
+            - v.iter()
+                .rev()
+                .take_while(|b| matches!(b, b' ' | b'\t'))
+                .count()
+    };
+    let before = &line[..blanks_off(&line[..start])];
+    let before = before.strip_suffix(b"**").unwrap_or(before);
+    let before = &before[..blanks_off(before)];
+    let item = before.is_empty()
+        || before.ends_with(b"\\n")
+        || before.ends_with("\u{2022}".as_bytes())
+        || matches!(before.last(), Some(b'\n' | b'-' | b'*' | b'"' | b'|'))
+        || before.ends_with(b".")
+            && before[..before.len() - 1]
+                .last()
+                .is_some_and(u8::is_ascii_digit);
+    if !item {
+        return None;
+    }
+    // A word runs to the blank: in raw stream-json a `\n` may follow the password.
+    if let Some(q) = memchr::memchr(b'\\', &line[a..b]) {
+        b = a + q;
+    }
+    while b > a && b".,;!".contains(&line[b - 1]) {
+        b -= 1;
+    }
+    let user = &line[u..ue];
+    if user.iter().any(u8::is_ascii_digit) && !user.contains(&b'@') {
+        return None;
+    }
+    let password = &line[a..b];
+    let word = |v: &[u8]| {
+        v.iter().all(u8::is_ascii_lowercase)
+            || v[0].is_ascii_uppercase() && v[1..].iter().all(u8::is_ascii_lowercase)
+    };
+    if password.len() < 6 || word(password) {
+        return None;
+    }
+    // The pair ends its line, or the JSON string that holds it.
+    let closed = b + usize::from(
+        matches!(line.get(b), Some(b'`' | b'\'' | b'"')) && a > 0 && line[a - 1] == line[b],
+    );
+    let after = &line[closed..];
+    let tail = &after[after
+        .iter()
+        .position(|b| !b".,;!".contains(b))
+        .unwrap_or(after.len())..];
+    let ends = tail
+        .iter()
+        .take_while(|&&b| b != b'\n')
+        .all(u8::is_ascii_whitespace)
+        || tail.starts_with(b"\\n")
+        || tail.first() == Some(&b'"');
+    if !ends {
+        return None;
+    }
+    value(line, start, a, b, Strength::Strong, b"password", false)
+}
+
+/// Whether the ` / ` at `hit` is a service's label's user and password (see
+/// [`pair_after_label`]).
+pub(crate) fn pair_after_label_at(line: &[u8], hit: usize) -> bool {
+    // (A bounded look: every ` / ` of a line of megabytes asks.)
+    let reach = &line[hit..line.len().min(hit + 512)];
+    let end = memchr::memchr(b'\n', reach).map_or(hit + reach.len(), |p| hit + p);
+    pair_after_label(&line[..end], hit).is_some()
+}
+
 /// Whether the link at `hit` (its `://`) has a user and a password after it (see
 /// [`pair_after_link`]).
 pub(crate) fn pair_after_link_at(line: &[u8], hit: usize) -> bool {
