@@ -5973,7 +5973,8 @@ fn a_tables_secret_column_is_redacted_in_every_row() {
 /// A view of nothing but header rows with their delimiter rows, and a line of a megabyte of
 /// table rules and names of secrets: each header reads a bounded number of rows, each hit
 /// looks a bounded distance back and ahead. (The reader of a sentence ending in a colon read
-/// each hit's line to its end: the long line took 26 s, a 4 MiB one minutes.)
+/// each hit's line to its end: the long line took 26 s, a 4 MiB one minutes; later, the same
+/// reader's check of what follows a sentence's value did it again.)
 #[test]
 fn tables_of_headers_and_long_lines_of_rules_are_read_in_bounded_time() {
     let rows = "| x | Password |\n|---|---|\n".repeat(20_000);
@@ -5982,7 +5983,19 @@ fn tables_of_headers_and_long_lines_of_rules_are_read_in_bounded_time() {
         serde_json::json!({"type": "assistant", "message": {"content": [{"type": "text", "text": rows}]}})
     );
     let long = format!("{}\n", "| Password ".repeat(100_000));
-    for text in [rows.as_str(), json.as_str(), long.as_str()] {
+    // A line of 8 MB without a break, of sentences that name a password and end in a colon
+    // and a word: each looked for its line's end (and for a quote back to its start), 135 s
+    // for half of it in a release build, past this suite's 5 minutes in a test build.
+    let sentences = format!(
+        "{}\n",
+        "Reset the password for user alice: done ".repeat(200_000)
+    );
+    for text in [
+        rows.as_str(),
+        json.as_str(),
+        long.as_str(),
+        sentences.as_str(),
+    ] {
         let out = red(text);
         assert_eq!(out.len(), text.len(), "nothing to redact, nothing lost");
     }

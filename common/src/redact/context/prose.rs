@@ -402,6 +402,7 @@ pub(super) fn pair_after_label(line: &[u8], hit: usize) -> Option<Found> {
         v.len()
             - v.iter()
                 .rev()
+                .take(64)
                 .take_while(|b| matches!(b, b' ' | b'\t'))
                 .count()
     };
@@ -530,7 +531,9 @@ fn sentence_label(
         return None;
     }
     let w = blanks(line, at + 1);
-    let json = line[..s].contains(&b'"');
+    // In raw stream-json (a bounded look back: every hit of a line of megabytes asks).
+    let json = line.first() == Some(&b'{')
+        || memchr::memrchr(b'"', &line[s.saturating_sub(super::COMMAND_REACH)..s]).is_some();
     let (v, mut end) = quoted_or_word(line, w);
     if v == w && line.get(w) != Some(&b'`') {
         // A generated password holds any symbol (MySQL's temporary root password,
@@ -542,14 +545,15 @@ fn sentence_label(
     }
     let closed = end + usize::from(v > w && matches!(line.get(end), Some(b'\'' | b'"')));
     let rest = &line[closed..];
-    let rest = &rest[..rest
-        .iter()
-        .position(|&b| b == b'\n' || b == b'\r')
-        .unwrap_or(rest.len())];
     // Nothing after the value but the JSON string's end. Inside a JSON string (a tool's output
     // in stream-json) an escaped line break reads as a blank, so more text may follow there:
-    // then only a value no word is (a digit or a symbol in it) counts.
-    let ends = rest.trim_ascii().is_empty()
+    // then only a value no word is (a digit or a symbol in it) counts. (Only blanks before the
+    // line's break are read: every hit of a line of megabytes asks.)
+    let blank_to_break = rest
+        .iter()
+        .find(|&&b| !b.is_ascii_whitespace() || b == b'\n' || b == b'\r')
+        .is_none_or(|&b| b == b'\n' || b == b'\r');
+    let ends = blank_to_break
         || json && rest.starts_with(b"\"")
         || json && rest.starts_with(b" ") && no_word(&line[v..end]);
     if !ends {
