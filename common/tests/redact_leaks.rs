@@ -5791,6 +5791,10 @@ fn a_user_and_a_password_after_a_link_are_redacted() {
         "Kibana: https://localhost:5601 - elastic / @@",
         "The dashboard is at http://localhost:3000 (login admin / @@)",
         r#"{"type":"assistant","message":{"content":[{"type":"text","text":"Done.\n\n- **Grafana**: http://localhost:3000 (admin / @@)\n- **Prometheus**: http://localhost:9090\n"}]}}"#,
+        // The pair ending its line inside stream-json, more lines after it (the end was read
+        // to the whole text's end, where the escaped line breaks of a view are real ones).
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"Services:\n- MinIO: http://localhost:9001 — minioadmin / @@\n- Redis: none"}]}}"#,
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"Open http://localhost:8080 and log in with admin / @@\nThen go on."}]}}"#,
     ]);
     each_kept(&[
         "See https://example.com/api (GET / POST)",

@@ -223,6 +223,56 @@ pub(super) fn login_label(line: &[u8], hit: usize) -> Option<Found> {
     value(line, hit, a, b, Strength::Strong, b"password", false)
 }
 
+/// The password's end of a `user / password` pair a summary gives ([`user_slash_pair`]'s
+/// extents), if the pair is a login's: the word cut where a JSON escape's backslash starts (in
+/// raw stream-json a `\n` may follow it) and before closing punctuation (`closers`), the user
+/// in lower case with no version's digits (an address may hold some), the password six bytes
+/// or more and no plain lower-case word (`(dev / prod builds)`, `(frontend / backend)`).
+fn login_pair(
+    line: &[u8],
+    (u, ue): (usize, usize),
+    (a, mut b): (usize, usize),
+    closers: &[u8],
+) -> Option<usize> {
+    if let Some(p) = memchr::memchr(b'\\', &line[a..b]) {
+        b = a + p;
+    }
+    while b > a && closers.contains(&line[b - 1]) {
+        b -= 1;
+    }
+    let user = &line[u..ue];
+    let password = &line[a..b];
+    ((!user.iter().any(u8::is_ascii_digit) || user.contains(&b'@'))
+        && password.len() >= 6
+        && !password.iter().all(u8::is_ascii_lowercase))
+    .then_some(b)
+}
+
+/// Where what follows the value `line[a..b]` starts: past the quote or backtick that closes it,
+/// if one opened it.
+fn closing(line: &[u8], a: usize, b: usize) -> usize {
+    b + usize::from(
+        matches!(line.get(b), Some(b'`' | b'\'' | b'"')) && a > 0 && line[a - 1] == line[b],
+    )
+}
+
+/// Whether the value `line[a..b]` ends its sentence and its line: only closing punctuation
+/// and blanks up to the line's break, an escaped one (`\n`, in raw stream-json), or the end
+/// of the JSON string that holds it. (In a view of stream-json, the escaped breaks are real
+/// ones, and the text's next lines follow.)
+fn ends_line(line: &[u8], a: usize, b: usize) -> bool {
+    let after = &line[closing(line, a, b)..];
+    let tail = &after[after
+        .iter()
+        .position(|b| !b".,;!".contains(b))
+        .unwrap_or(after.len())..];
+    tail.iter()
+        .find(|&&b| !b.is_ascii_whitespace() || b == b'\n')
+        .is_none_or(|&b| b == b'\n')
+        || tail.starts_with(b"\\n")
+        || tail.first() == Some(&b'"')
+}
+
 /// What may come between a link and the user of a `user / password` pair after it
 /// (`http://localhost:3000 (admin / …)`, `… — minioadmin / …`, `… and log in with admin / …`).
 /// (The longer of two that start alike first.)
@@ -257,39 +307,13 @@ pub(super) fn pair_after_link(line: &[u8], hit: usize) -> Option<Found> {
             .unwrap_or(rest.len());
     let gap = AFTER_LINK.iter().find(|g| line[url_end..].starts_with(g))?;
     let w = url_end + gap.len();
-    let ((u, ue), (a, mut b)) = user_slash_pair(line, w, false)?;
-    // (A word runs to the blank: `(admin / …)` closes its parenthesis after the password,
-    // and in raw stream-json a `\n` may follow it.)
-    if let Some(p) = memchr::memchr(b'\\', &line[a..b]) {
-        b = a + p;
-    }
-    while b > a && b")].,;!".contains(&line[b - 1]) {
-        b -= 1;
-    }
-    let user = &line[u..ue];
-    if user.iter().any(u8::is_ascii_digit) && !user.contains(&b'@') {
-        return None;
-    }
-    let password = &line[a..b];
-    if password.len() < 6 || password.iter().all(u8::is_ascii_lowercase) {
-        return None;
-    }
-    // The pair ends the parenthesis it opened, or its sentence, its line or the JSON string
-    // that holds it (in raw stream-json a `\n` may follow).
-    let closed = b + usize::from(
-        matches!(line.get(b), Some(b'`' | b'\'' | b'"')) && a > 0 && line[a - 1] == line[b],
-    );
-    let after = &line[closed..];
+    let ((u, ue), (a, b)) = user_slash_pair(line, w, false)?;
+    let b = login_pair(line, (u, ue), (a, b), b")].,;!")?;
+    // The pair ends the parenthesis it opened, or its sentence and its line.
     let ends = if gap.contains(&b'(') {
-        after.first() == Some(&b')')
+        line.get(closing(line, a, b)) == Some(&b')')
     } else {
-        let tail = &after[after
-            .iter()
-            .position(|b| !b".,;!".contains(b))
-            .unwrap_or(after.len())..];
-        tail.iter().all(u8::is_ascii_whitespace)
-            || tail.starts_with(b"\\n")
-            || tail.first() == Some(&b'"')
+        ends_line(line, a, b)
     };
     if !ends {
         return None;
@@ -361,13 +385,13 @@ pub(super) fn pair_after_label(line: &[u8], hit: usize) -> Option<Found> {
         }
         w
     };
-    let ((u, ue), (a, mut b)) = user_slash_pair(line, w, false)?;
+    let ((u, ue), (a, b)) = user_slash_pair(line, w, false)?;
     if ue != hit && ue + 1 != hit {
         return None;
     }
     // The label before it: `Label: `, `**Label**: `, `**Label:** `.
     let mut p = w;
-    while p > 0 && line[p - 1] == b' ' {
+    while p > floor && line[p - 1] == b' ' {
         p -= 1;
     }
     if p == w {
@@ -385,16 +409,15 @@ pub(super) fn pair_after_label(line: &[u8], hit: usize) -> Option<Found> {
     {
         start -= 1;
     }
-    let label = line[start..end].trim_ascii();
-    let mut words = label.split(|&b| b == b' ').filter(|w| !w.is_empty());
-    if label.is_empty()
-        || label
-            .split(|&b| b == b' ')
-            .filter(|w| !w.is_empty())
-            .count()
-            > 3
-        || !words.any(|w| SERVICE_LABELS.iter().any(|s| w.eq_ignore_ascii_case(s)))
+    let (mut words, mut service) = (0, false);
+    for word in line[start..end]
+        .split(|&b| b == b' ')
+        .filter(|w| !w.is_empty())
     {
+        words += 1;
+        service |= SERVICE_LABELS.iter().any(|s| word.eq_ignore_ascii_case(s));
+    }
+    if words > 3 || !service {
         return None;
     }
     // The label starts its line or list item.
@@ -420,41 +443,11 @@ pub(super) fn pair_after_label(line: &[u8], hit: usize) -> Option<Found> {
     if !item {
         return None;
     }
-    // A word runs to the blank: in raw stream-json a `\n` may follow the password.
-    if let Some(q) = memchr::memchr(b'\\', &line[a..b]) {
-        b = a + q;
-    }
-    while b > a && b".,;!".contains(&line[b - 1]) {
-        b -= 1;
-    }
-    let user = &line[u..ue];
-    if user.iter().any(u8::is_ascii_digit) && !user.contains(&b'@') {
-        return None;
-    }
+    let b = login_pair(line, (u, ue), (a, b), b".,;!")?;
     let password = &line[a..b];
-    let word = |v: &[u8]| {
-        v.iter().all(u8::is_ascii_lowercase)
-            || v[0].is_ascii_uppercase() && v[1..].iter().all(u8::is_ascii_lowercase)
-    };
-    if password.len() < 6 || word(password) {
-        return None;
-    }
-    // The pair ends its line, or the JSON string that holds it.
-    let closed = b + usize::from(
-        matches!(line.get(b), Some(b'`' | b'\'' | b'"')) && a > 0 && line[a - 1] == line[b],
-    );
-    let after = &line[closed..];
-    let tail = &after[after
-        .iter()
-        .position(|b| !b".,;!".contains(b))
-        .unwrap_or(after.len())..];
-    let ends = tail
-        .iter()
-        .take_while(|&&b| b != b'\n')
-        .all(u8::is_ascii_whitespace)
-        || tail.starts_with(b"\\n")
-        || tail.first() == Some(&b'"');
-    if !ends {
+    if password[0].is_ascii_uppercase() && password[1..].iter().all(u8::is_ascii_lowercase)
+        || !ends_line(line, a, b)
+    {
         return None;
     }
     value(line, start, a, b, Strength::Strong, b"password", false)
