@@ -25,7 +25,7 @@ pub(super) fn by_literal(line: &[u8], hit: usize) -> Option<Option<Found>> {
     match rest.first() {
         // A service's label and its login (`Postgres: postgres / …`).
         Some(b' ') if rest.starts_with(b" / ") => {
-            if let Some(f) = super::prose::pair_after_label(line, hit) {
+            if let Some(f) = super::logins::pair_after_label(line, hit) {
                 return Some(Some(f));
             }
         }
@@ -34,7 +34,7 @@ pub(super) fn by_literal(line: &[u8], hit: usize) -> Option<Option<Found>> {
         }
         // A summary's `user / password` after a link (`http://localhost:3000 (admin / …)`).
         Some(b':') if rest.starts_with(b"://") => {
-            if let Some(f) = super::prose::pair_after_link(line, hit) {
+            if let Some(f) = super::logins::pair_after_link(line, hit) {
                 return Some(Some(f));
             }
         }
@@ -51,7 +51,7 @@ pub(super) fn by_literal(line: &[u8], hit: usize) -> Option<Option<Found>> {
         }
         // A `Login:` label in a summary: `admin / …`.
         Some(b'L') if rest.starts_with(b"Login") => {
-            if let Some(f) = super::prose::login_label(line, hit) {
+            if let Some(f) = super::logins::login_label(line, hit) {
                 return Some(Some(f));
             }
         }

@@ -20,6 +20,7 @@ mod devices;
 mod exemptions;
 mod lists;
 mod literals;
+mod logins;
 mod names;
 mod prose;
 mod registries;
@@ -41,10 +42,10 @@ pub(crate) use data::{
 use exemptions::dockerfile_env;
 pub(crate) use lists::{changed_to, next_in_list};
 pub(crate) use literals::{creds_flag, dash_password_name, positional_call, short_password_flag};
+pub(crate) use logins::{login_label_at, pair_after_label_at, pair_after_link_at};
 pub(crate) use names::{
     Strength, classify, name_byte, parent_qualified, secret_env_name, secret_path,
 };
-pub(crate) use prose::{login_label_at, pair_after_label_at, pair_after_link_at};
 use tables::table_row;
 pub(crate) use tables::{delimiter as table_delimiter, is_row as table_row_line, table_in_view};
 pub(crate) use text::{COMMAND_REACH, VALUE_REACH};
@@ -188,7 +189,7 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     // A name in Markdown's bold: `**Password**: …`, `**Admin password**: …`.
     // (`**Username / Password**: …`: the bold opens before the user's name.)
     // (Asked only where `**` follows: every hit of a scanned line comes here.)
-    let bold = || prose::bold_label(line, s);
+    let bold = || logins::bold_label(line, s);
     if p == e && line[p..].starts_with(b"**") && bold() {
         p += 2;
     }
@@ -548,8 +549,8 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     // (`**Username / Password**: `admin` / `…``).
     let credentials = lname.ends_with(b"credentials") || lname.ends_with(b"credential");
     if quote.is_none()
-        && let Some((a, b)) = prose::user_slash_password(line, v, credentials)
-        && (credentials || prose::user_before_slash(line, s).is_some())
+        && let Some((a, b)) = logins::user_slash_password(line, v, credentials)
+        && (credentials || logins::user_before_slash(line, s).is_some())
     {
         return value(line, s, a, b, Strength::Strong, &lname, false);
     }

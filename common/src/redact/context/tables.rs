@@ -255,7 +255,7 @@ pub(crate) fn column_value(row: &[u8], h: &Header) -> Option<(usize, usize)> {
     let (a, b) = *cells.get(h.col)?;
     let w = blanks(row, a);
     if h.pair
-        && let Some((va, vb)) = super::prose::user_slash_password(&row[..b], w, false)
+        && let Some((va, vb)) = super::logins::user_slash_password(&row[..b], w, false)
     {
         let closed = vb + usize::from(row.get(vb) == Some(&b'`'));
         return (va < vb
