@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 /// are ordinary words (`CACHE_KEY=session`). They are reported, not used.
 pub const MIN_KNOWN_LEN: usize = 8;
 /// Environment variable name endings whose values are secrets (besides every name
-/// [`super::context`] takes for a secret's: `*PASSWORD*`, `*SECRET*`, `*_PAT`, `*_DSN`, …).
+/// the redactor's `context` module takes for a secret's: `*PASSWORD*`, `*SECRET*`, `*_PAT`, `*_DSN`, …).
 pub const SECRET_ENV_SUFFIXES: &[&str] = &[
     "_KEY",
     "_TOKEN",
@@ -54,7 +54,7 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
 }
 
 /// Values of `env` whose name is a secret's: by its parts (case-insensitive, see
-/// [`super::context`]), ending in one of `suffixes`, or matching one of `names` (globs allowed).
+/// the redactor's `context` module), ending in one of `suffixes`, or matching one of `names` (globs allowed).
 /// Empty values are skipped; values shorter than [`MIN_KNOWN_LEN`] are named in `too_short`.
 pub fn secret_env_values(
     env: &BTreeMap<String, String>,
