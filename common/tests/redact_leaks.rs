@@ -5435,6 +5435,46 @@ fn match_guards_tuple_fields_and_grammar_rules_are_no_values() {
     });
 }
 
+/// Arithmetic after a name that holds a secret's word: a number literal times or over a
+/// variable (`error_per_key = 100000.0/first_set_max_id` in Redis' `test-lru.rb`; `let
+/// bytes_per_key = 2.0*total_len/num_keys;`) is code, not a value. After a strong name an
+/// integer first (`password = 2*n2xQ`) is still one, and so are a value whose operands are not
+/// all numbers and lower-case names, a key in groups with no `*` or `/` (`4820-ab12-cd34`),
+/// and base64 that starts with digits (`9/k3jx+ab/cdqz`: no `_` or `.` in its pieces).
+#[test]
+fn arithmetic_after_a_secrets_name_is_code() {
+    each_kept(&[
+        "    error_per_key = 100000.0/first_set_max_id",
+        "let bytes_per_key = 2.0*total_len/num_keys;",
+        "cost_per_token = 0.000003*tokens",
+        "    secret_ratio = 0.75*n",
+        "let key_bits = 8*key_len;",
+        "token_limit = 4096*max_ratio-reserved_tokens",
+        "  scale_per_token = 1.5e-3*self.ratio",
+    ]);
+    each_redacted_as(
+        &[
+            "password = @@",
+            "PASSWORD=@@",
+            "api_key = @@",
+            "secret = @@",
+            "api_key = @@",
+            "api_key = @@",
+        ],
+        |i| {
+            [
+                "2*n2xQ",
+                "3.5*Hunter2",
+                "8*kJ3mQ9zX",
+                "1.0*x/Zq8wLmN3pX",
+                "4820-ab12-cd34-ef56",
+                "9/k3jx+ab/cdqz",
+            ][i]
+                .to_string()
+        },
+    );
+}
+
 /// What else the registry's sources show after a secret's name that is none: `bearer
 /// authentication.` ending a sentence (the issue's own example, with a stop after it), a
 /// field given a variable that names a secret (`client_handshake_traffic_secret:

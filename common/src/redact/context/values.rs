@@ -298,6 +298,84 @@ pub(crate) fn code_literal(v: &[u8]) -> bool {
     )
 }
 
+/// Whether a value is arithmetic in code: a number literal, then operators (`*`, `/`, `+`,
+/// `-`) between numbers and lower-case names, one name at least and one `*` or `/` at least
+/// (`100000.0/first_set_max_id`, `2.0*total_len/num_keys`, `1.5e-3*self.ratio`). What tells
+/// it from a key:
+/// * a decimal fraction first (base64 has no `.`), or else, after a weak name only, a name
+///   with `_` or `.` (`8*key_len`; standard base64 has neither, URL-safe base64 no `*` or
+///   `/`); after a strong name an integer first is a value (`2*n2x` could be a password);
+/// * a `*` or `/`: `4820-ab12-cd34` is a key in groups, not a subtraction.
+fn arithmetic(v: &[u8], strength: Strength) -> bool {
+    // A number literal's length at `v[at..]`: digits, a fraction, an exponent; and whether it
+    // has a fraction or an exponent.
+    let number = |at: usize| {
+        let digits = |from: usize| v[from..].iter().take_while(|b| b.is_ascii_digit()).count();
+        let mut n = digits(at);
+        if n == 0 {
+            return (0, false);
+        }
+        let mut decimal = false;
+        if v.get(at + n) == Some(&b'.') && digits(at + n + 1) > 0 {
+            n += 1 + digits(at + n + 1);
+            decimal = true;
+        }
+        if matches!(v.get(at + n), Some(b'e' | b'E')) {
+            let sign = usize::from(matches!(v.get(at + n + 1), Some(b'+' | b'-')));
+            let e = digits(at + n + 1 + sign);
+            if e > 0 {
+                n += 1 + sign + e;
+                decimal = true;
+            }
+        }
+        (n, decimal)
+    };
+    // A lower-case name's length at `v[at..]`, members after `.` included (`self.ratio`).
+    let name = |at: usize| {
+        let mut n = 0;
+        loop {
+            let start = at + n;
+            if !v
+                .get(start)
+                .is_some_and(|b| b.is_ascii_lowercase() || *b == b'_')
+            {
+                return if n == 0 { 0 } else { n - 1 }; // (the `.` before it is no part)
+            }
+            n += v[start..]
+                .iter()
+                .take_while(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || **b == b'_')
+                .count();
+            if v.get(at + n) != Some(&b'.') {
+                return n;
+            }
+            n += 1;
+        }
+    };
+    let (mut at, decimal) = number(0);
+    if at == 0 || strength == Strength::Strong && !decimal {
+        return false;
+    }
+    let (mut names, mut code_names, mut times) = (0, 0, false);
+    while at < v.len() {
+        if !matches!(v[at], b'*' | b'/' | b'+' | b'-') {
+            return false;
+        }
+        times |= matches!(v[at], b'*' | b'/');
+        at += 1;
+        let (n, _) = number(at);
+        let len = if n > 0 { n } else { name(at) };
+        if len == 0 {
+            return false;
+        }
+        if n == 0 {
+            names += 1;
+            code_names += usize::from(v[at..at + len].iter().any(|b| b"_.".contains(b)));
+        }
+        at += len;
+    }
+    times && names > 0 && (decimal || code_names > 0)
+}
+
 /// Whether a value is a secret generated from every printable character (WordPress' keys and
 /// salts, `x#4>kP9!qL2@mN8&rT1*wY5^zB3(cF6)`): 16 bytes or more, letters and digits, and four or
 /// more different symbols that code and prose do not string together. Its brackets and blanks
@@ -511,6 +589,9 @@ pub(crate) fn plausible_in(v: &[u8], strength: Strength, typed: bool) -> bool {
     // (`self._tokenStartLine = -1`); four digits can be a PIN.
     let unsigned = v.strip_prefix(b"-").or(v.strip_prefix(b"+")).unwrap_or(v);
     if !unsigned.is_empty() && unsigned.len() <= 3 && unsigned.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    if arithmetic(v, strength) {
         return false;
     }
     // A number literal with Rust's type suffix (`9104u32`, `-1i64`, `0x7FFF_u16`, `1.5f32`).
