@@ -5475,6 +5475,47 @@ fn arithmetic_after_a_secrets_name_is_code() {
     );
 }
 
+/// Python's typed code, from the standard library and the packages beside it: after a weak
+/// secret's name, a type or a constant that names such a secret itself, alone or at the end
+/// of a module's or a class's path, is code (`private_key: PKCS7PrivateKeyTypes,`, `public_key:
+/// ed25519.Ed25519PublicKey`, `RegEnumKey = win32api.RegEnumKey`, `OID_CLIENT_AUTH =
+/// ExtendedKeyUsageOID.CLIENT_AUTH`); each was redacted, and learned, so every later mention
+/// of the type was too. After a strong name such a value is still one, and so is a path whose
+/// last piece names no secret or is no identifier.
+#[test]
+fn types_and_constants_that_name_a_secret_are_code() {
+    each_kept(&[
+        "MLKEM768X25519PrivateKey = rust_openssl.hpke.MLKEM768X25519PrivateKey",
+        "        RegEnumKey = win32api.RegEnumKey",
+        "OID_CLIENT_AUTH = ExtendedKeyUsageOID.CLIENT_AUTH",
+        "ERRORTOKEN = PythonTokenTypes.ERRORTOKEN",
+        "CERTIFICATE_PRIVATE_KEY_TYPES = CertificateIssuerPrivateKeyTypes",
+        "        private_key: PKCS7PrivateKeyTypes,",
+        "        self, public_key: ed25519.Ed25519PublicKey, f_pub: _FragList",
+        "    public_key: RSAPublicKey | Ed25519PublicKey,",
+        "    private_key: X25519PrivateKey",
+    ]);
+    each_redacted_as(
+        &[
+            "password = @@",
+            "PASSWORD=@@",
+            "api_key = @@",
+            "api_key = @@",
+            "secret_key = @@",
+        ],
+        |i| {
+            [
+                "MySecretKey2024",
+                "config.HunterKey2",
+                "t1.CJzPKH1Bx2v8kQ9",
+                "abc.Zq8wLmN3pX00vR",
+                "Tr0ub4dor3xK",
+            ][i]
+                .to_string()
+        },
+    );
+}
+
 /// What else the registry's sources show after a secret's name that is none: `bearer
 /// authentication.` ending a sentence (the issue's own example, with a stop after it), a
 /// field given a variable that names a secret (`client_handshake_traffic_secret:

@@ -298,6 +298,27 @@ pub(crate) fn code_literal(v: &[u8]) -> bool {
     )
 }
 
+/// Whether `v` is an identifier, alone or at the end of a path of identifiers, that names a
+/// secret by its parts (`Ed25519PublicKey`, `win32api.RegEnumKey`, `PythonTokenTypes.ERRORTOKEN`):
+/// one of several parts (words run together, or joined by `_`), or the end of a path.
+fn names_its_kind(v: &[u8]) -> bool {
+    let ident = |p: &[u8]| {
+        p.first()
+            .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+            && p.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+    };
+    let mut segs = v.rsplit(|&b| b == b'.');
+    let Some(last) = segs.next() else {
+        return false;
+    };
+    let path = v.len() > last.len();
+    let parts = last.contains(&b'_')
+        || last
+            .windows(2)
+            .any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase());
+    ident(last) && segs.all(ident) && (path || parts) && super::names::classify(last).is_some()
+}
+
 /// Whether a value is arithmetic in code: a number literal, then operators (`*`, `/`, `+`,
 /// `-`) between numbers and lower-case names, one name at least and one `*` or `/` at least
 /// (`100000.0/first_set_max_id`, `2.0*total_len/num_keys`, `1.5e-3*self.ratio`). What tells
@@ -653,6 +674,13 @@ pub(crate) fn plausible_in(v: &[u8], strength: Strength, typed: bool) -> bool {
         if typed && segs.any(capitalised_words) {
             return false;
         }
+    }
+    // After a weak name, a type or a constant that names such a secret itself, alone or at
+    // the end of a module's or a class's path (`private_key: PKCS7PrivateKeyTypes`,
+    // `public_key: ed25519.Ed25519PublicKey`, `OID_CLIENT_AUTH = ExtendedKeyUsageOID.CLIENT_AUTH`):
+    // code, where a key's value would be random.
+    if strength == Strength::Weak && names_its_kind(v) {
+        return false;
     }
     // A field path in code (`args.token`, `self.config.api_key`, `os.environ`,
     // `settings.CLIENT_SECRET`, TypeScript's `process.env.JWT_SECRET!`): an object's name, then
