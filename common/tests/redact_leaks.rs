@@ -5516,6 +5516,30 @@ fn types_and_constants_that_name_a_secret_are_code() {
     );
 }
 
+/// A prompt: a label and its colon alone in a string (`getpass(prompt='Password: ',
+/// stream=None)`, Python's `getpass.py`), followed by code. The quote after the colon closes
+/// the string the label is in; it opens no value, and what follows it is code (it was
+/// redacted, and learned: `, stream=None` went from every later line too). A value inside
+/// such a string, or after a quoted name, is still one.
+#[test]
+fn a_prompts_closing_quote_opens_no_value() {
+    each_kept(&[
+        "def unix_getpass(prompt='Password: ', stream=None):",
+        "prompt = 'Password: ' + user",
+        "    pw = getpass.getpass(prompt=\"Password: \", stream=sys.stderr)",
+        "    token = input(\"API token: \").strip()",
+    ]);
+    each_redacted_as(
+        &[
+            "echo 'password: @@'",
+            "{\"password\": \"@@\"}",
+            "'password': '@@',",
+            "PROMPT='Password: @@'",
+        ],
+        |_| "S3cretPw9x".to_string(),
+    );
+}
+
 /// What else the registry's sources show after a secret's name that is none: `bearer
 /// authentication.` ending a sentence (the issue's own example, with a stop after it), a
 /// field given a variable that names a secret (`client_handshake_traffic_secret:

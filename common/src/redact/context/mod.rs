@@ -400,6 +400,12 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     }
     // (A value's line may start with the number Claude Code's Read tool gives it.)
     let mut v = skip_read_number(line, gaps(q + op));
+    // A prompt: the name opens a string that holds only its label (`prompt='Password: ',
+    // stream=None`, `'Password: ' + user`); the quote after the colon closes that string and
+    // opens no value.
+    if p == e && s > 0 && matches!(line[s - 1], b'"' | b'\'') && line.get(v) == Some(&line[s - 1]) {
+        return None;
+    }
     // Markdown's bold around a label with its colon: `**API Key:** …`, `**Admin password:**`.
     if line[v..].starts_with(b"**") && bold() {
         v = gaps(v + 2);
