@@ -5540,6 +5540,35 @@ fn a_prompts_closing_quote_opens_no_value() {
     );
 }
 
+/// After a weak name, the name of a setting or a field in quotes (the AWS CLI's
+/// `EMRFS_CONSISTENT_KEY = 'fs.s3.consistent'`, `src_key='EmrManagedMasterSecurityGroup'`,
+/// `terminate_key = 'terminateBlueInstancesOnDeploymentSuccess'`): a property's dotted path of
+/// three names or more, or capitalised words run together, is a key's name, not a key. A
+/// random key of letters alone, long and mixed-case, is still one, and so is a dotted token
+/// (a JSON Web Token's family sees it whatever its context).
+#[test]
+fn settings_and_field_names_after_a_weak_name_are_no_values() {
+    each_kept(&[
+        "EMRFS_CONSISTENT_KEY = 'fs.s3.consistent'",
+        "EMRFS_CSE_KMS_KEY_ID_KEY = 'fs.s3.cse.kms.keyId'",
+        "            src_key='EmrManagedMasterSecurityGroup',",
+        "            terminate_key = 'terminateBlueInstancesOnDeploymentSuccess'",
+        "    CONTEXT_KEY = \"ApplyTypeAnnotationsVisitor\"",
+        "            constraints_key = \"NumberAttributeConstraints\"",
+    ]);
+    each_redacted_as(
+        &["api_key = '@@'", "SIGNING_KEY = '@@'", "auth_key: @@"],
+        |i| {
+            [
+                "QwErTyUiOpAsDfGhJkLzXcVbNm",
+                "kqzwmtbx.s3cr3tv4lue.hunter2x",
+                "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+            ][i]
+            .to_string()
+        },
+    );
+}
+
 /// What else the registry's sources show after a secret's name that is none: `bearer
 /// authentication.` ending a sentence (the issue's own example, with a stop after it), a
 /// field given a variable that names a secret (`client_handshake_traffic_secret:

@@ -319,6 +319,46 @@ fn names_its_kind(v: &[u8]) -> bool {
     ident(last) && segs.all(ident) && (path || parts) && super::names::classify(last).is_some()
 }
 
+/// Whether `v` is three or more capitalised words run together, the first perhaps in lower
+/// case (`EmrManagedMasterSecurityGroup`, `terminateBlueInstancesOnDeploymentSuccess`): a
+/// field's or an action's name. All but one of its words have three letters or more, which random
+/// letters that happen to alternate in case (`QwErTyUi…`) do not.
+fn words_run_together(v: &[u8]) -> bool {
+    if !capitalised_words(v) {
+        return false;
+    }
+    let mut lengths = Vec::new();
+    let mut at = 0;
+    while at < v.len() {
+        let len = 1 + v[at + 1..]
+            .iter()
+            .take_while(|b| b.is_ascii_lowercase())
+            .count();
+        lengths.push(len);
+        at += len;
+    }
+    lengths.len() >= 3 && lengths.iter().filter(|&&n| n < 3).count() <= 1
+}
+
+/// Whether `v` is a setting's dotted path of three names or more, each starting with a
+/// lower-case letter (`fs.s3.consistent`, `fs.s3.cse.kms.keyId`): digits only in a short name
+/// (`s3`, `ec2`, `k8s`) or at a name's end, as words have them, not inside a long one as a
+/// password's pieces do (`s3cr3tv4lue`).
+fn setting_path(v: &[u8]) -> bool {
+    let segs: Vec<&[u8]> = v.split(|&b| b == b'.').collect();
+    segs.len() >= 3
+        && v.len() <= 128
+        && segs.iter().all(|g| {
+            let digits_inside = g
+                .iter()
+                .skip_while(|b| !b.is_ascii_digit())
+                .any(|b| b.is_ascii_alphabetic());
+            g.first().is_some_and(u8::is_ascii_lowercase)
+                && g.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                && (g.len() <= 3 || !digits_inside)
+        })
+}
+
 /// Whether a value is arithmetic in code: a number literal, then operators (`*`, `/`, `+`,
 /// `-`) between numbers and lower-case names, one name at least and one `*` or `/` at least
 /// (`100000.0/first_set_max_id`, `2.0*total_len/num_keys`, `1.5e-3*self.ratio`). What tells
@@ -718,7 +758,12 @@ pub(crate) fn plausible_in(v: &[u8], strength: Strength, typed: bool) -> bool {
         // Keys have digits; a value without one is a word, an identifier or a setting
         // (`"sort_key": "created_at"`), unless it is long and mixed-case.
         let mixed = v.iter().any(u8::is_ascii_uppercase) && v.iter().any(u8::is_ascii_lowercase);
-        if !(v.iter().any(u8::is_ascii_digit) || mixed && v.len() >= 24) {
+        // (Words run together are a field's name, `EmrManagedMasterSecurityGroup`.)
+        if !(v.iter().any(u8::is_ascii_digit) || mixed && v.len() >= 24 && !words_run_together(v)) {
+            return false;
+        }
+        // A setting's dotted path (`fs.s3.consistent`, `fs.s3.cse.kms.keyId`).
+        if setting_path(v) {
             return false;
         }
         if matches!(first, b'/' | b'~') || v.starts_with(b"./") || v.starts_with(b"../") {
