@@ -5569,6 +5569,34 @@ fn settings_and_field_names_after_a_weak_name_are_no_values() {
     );
 }
 
+/// More of Python's code and docstrings after a secret's name: a sentence's first word
+/// (`password: The password part of the URL.`, `GetPassWarning: When we were unable …`), a flag
+/// named in prose (`the --username and --password options`), an encoding's name
+/// (`password.encode("latin1")`), a negative constant (`errSSLServerAuthCompleted = -9841`,
+/// which no PIN is) and a token's prefix (`TOKEN_PREFIX = 'k8s-aws-v1.'`). A word after a
+/// flag, a capitalised word of a password's length and four digits stay values.
+#[test]
+fn sentences_flags_encodings_and_constants_in_python_stay() {
+    each_kept(&[
+        "            password: The password part of the URL, or omit for no password.",
+        "      GetPassWarning: When we were unable to turn echo off on the input.",
+        "        --username and --password options instead of via the URL.",
+        "        information can be provided via the --username and --password options",
+        "        password = password.encode(\"latin1\")",
+        "    errSSLServerAuthCompleted = -9841",
+        "TOKEN_PREFIX = 'k8s-aws-v1.'",
+    ]);
+    each_redacted_as(
+        &[
+            "mysql --password @@",
+            "password: @@",
+            "password = @@",
+            "password = '@@'",
+        ],
+        |i| ["Sunshine9", "Thereafter", "9841", "latin1x9Q"][i].to_string(),
+    );
+}
+
 /// What else the registry's sources show after a secret's name that is none: `bearer
 /// authentication.` ending a sentence (the issue's own example, with a stop after it), a
 /// field given a variable that names a secret (`client_handshake_traffic_secret:

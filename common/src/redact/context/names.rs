@@ -154,8 +154,9 @@ pub(super) const WEAK: &[&[u8]] = &[
 /// Last parts that make a secret's name the name of something *about* the secret: where it is
 /// (`DB_PASSWORD_FILE`, `--token-file`, `secret_ref`), what it is called or what kind it is
 /// (`secret_name`, `auth_type`), its rules and lifetime (`passwordPolicy`, `TOKEN_EXPIRY`,
-/// `auth_timeout`, `tokenExpiresAt`), the variable it is read from (`--auth-token-env`). Their
-/// values are paths, names, words, times and durations. Not `id` (Vault's
+/// `auth_timeout`, `tokenExpiresAt`), the variable it is read from (`--auth-token-env`), the
+/// bytes it starts with (`TOKEN_PREFIX`). Their values are paths, names, words, times and
+/// durations. Not `id` (Vault's
 /// `secret_id` is a credential), `hash`, `value`, `url` (a webhook's URL is the secret) or
 /// `base` (`SECRET_KEY_BASE`).
 pub(super) const ABOUT: &[&[u8]] = &[
@@ -202,6 +203,9 @@ pub(super) const ABOUT: &[&[u8]] = &[
     b"helper",
     // What identifies a key without holding it (`SSH_KEY_FINGERPRINT=SHA256:…`).
     b"fingerprint",
+    // The bytes a token starts or ends with (`TOKEN_PREFIX = 'k8s-aws-v1.'`, `ghp_`).
+    b"prefix",
+    b"suffix",
 ];
 
 pub(super) fn eq_any(p: &[u8], words: &[&[u8]]) -> bool {

@@ -130,6 +130,32 @@ pub(super) const WORDS: &[&[u8]] = &[
     b"environ",
     b"getenv",
     b"process.env",
+    // A sentence's first word after a label in a docstring (`password: The password part of
+    // the URL.`, `GetPassWarning: When we were unable …`).
+    b"the",
+    b"when",
+    b"that",
+    b"if",
+    // A flag named in prose (`the --username and --password options`).
+    b"option",
+    b"options",
+    b"flag",
+    b"flags",
+    b"argument",
+    b"arguments",
+];
+
+/// A text's encoding as code names it, in lower case (`password.encode("latin1")`); in
+/// capitals after a strong name it may be a value, as any code in capitals and digits may.
+const ENCODINGS: &[&[u8]] = &[
+    b"ascii",
+    b"latin1",
+    b"latin-1",
+    b"utf8",
+    b"utf-8",
+    b"utf-16",
+    b"cp1252",
+    b"iso-8859-1",
 ];
 
 /// Whether `v` (a token or a value) is a documentation example or a placeholder in a token's
@@ -616,7 +642,11 @@ pub(crate) fn plausible_in(v: &[u8], strength: Strength, typed: bool) -> bool {
         return false; // masked (`ab***yz`) or a template
     }
     let lower = v.to_ascii_lowercase();
-    if WORDS.contains(&lower.as_slice()) || lower.starts_with(b"[redacted]") || placeholder(v) {
+    if WORDS.contains(&lower.as_slice())
+        || ENCODINGS.contains(&v)
+        || lower.starts_with(b"[redacted]")
+        || placeholder(v)
+    {
         return false;
     }
     // A placeholder in an example file: `your-api-key-here`, `your_session_secret`,
@@ -650,6 +680,13 @@ pub(crate) fn plausible_in(v: &[u8], strength: Strength, typed: bool) -> bool {
     // (`self._tokenStartLine = -1`); four digits can be a PIN.
     let unsigned = v.strip_prefix(b"-").or(v.strip_prefix(b"+")).unwrap_or(v);
     if !unsigned.is_empty() && unsigned.len() <= 3 && unsigned.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    // A negative number: a constant (`errSSLServerAuthCompleted = -9841`), which no PIN is.
+    if let Some(n) = v.strip_prefix(b"-")
+        && (1..=19).contains(&n.len())
+        && n.iter().all(u8::is_ascii_digit)
+    {
         return false;
     }
     if arithmetic(v, strength) {
