@@ -5597,6 +5597,26 @@ fn sentences_flags_encodings_and_constants_in_python_stay() {
     );
 }
 
+/// Still more of Python's code after a secret's name: an HTTP header's name given as a
+/// constant (`ALLOW_CREDENTIALS = "Access-Control-Allow-Credentials"`, SAM's and flask-cors'),
+/// a class's attribute (`"ApiKey": ApiGatewayApiKey.resource_type,`) and an object's
+/// attribute with digits in its path (`min_key = self.G2_node_order.__getitem__`). A passphrase
+/// of capitalised words joined by hyphens is no header's name, and stays a value.
+#[test]
+fn header_names_and_attributes_in_python_stay() {
+    each_kept(&[
+        "        ALLOW_CREDENTIALS = \"Access-Control-Allow-Credentials\"",
+        "ACL_CREDENTIALS = \"Access-Control-Allow-Credentials\"",
+        "PROXY_AUTH_HEADER = 'Proxy-Authorization'",
+        "        \"ApiKey\": ApiGatewayApiKey.resource_type,",
+        "        \"UsagePlanKey\": ApiGatewayUsagePlanKey.resource_type,",
+        "        min_key = self.G2_node_order.__getitem__",
+    ]);
+    each_redacted_as(&["password = \"@@\"", "api_key: @@"], |i| {
+        ["Correct-Horse-Battery-Staple", "Xq9ZkLw2.resource_type"][i].to_string()
+    });
+}
+
 /// What else the registry's sources show after a secret's name that is none: `bearer
 /// authentication.` ending a sentence (the issue's own example, with a stop after it), a
 /// field given a variable that names a secret (`client_handshake_traffic_secret:

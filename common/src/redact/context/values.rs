@@ -385,6 +385,35 @@ fn setting_path(v: &[u8]) -> bool {
         })
 }
 
+/// Whether `v` is the name of a CORS or an authentication header (`Access-Control-Allow-
+/// Credentials`, `Proxy-Authorization`, `WWW-Authenticate`): two words or more of those
+/// headers, capitalised, joined by `-`. A passphrase of other words joined so is a value.
+fn header_name(v: &[u8]) -> bool {
+    const WORDS: &[&[u8]] = &[
+        b"access",
+        b"control",
+        b"allow",
+        b"expose",
+        b"credentials",
+        b"headers",
+        b"methods",
+        b"origin",
+        b"request",
+        b"max",
+        b"age",
+        b"proxy",
+        b"authorization",
+        b"authenticate",
+        b"www",
+    ];
+    let mut words = v.split(|&b| b == b'-');
+    v.contains(&b'-')
+        && words.all(|w| {
+            w.first().is_some_and(u8::is_ascii_uppercase)
+                && WORDS.iter().any(|k| w.eq_ignore_ascii_case(k))
+        })
+}
+
 /// Whether a value is arithmetic in code: a number literal, then operators (`*`, `/`, `+`,
 /// `-`) between numbers and lower-case names, one name at least and one `*` or `/` at least
 /// (`100000.0/first_set_max_id`, `2.0*total_len/num_keys`, `1.5e-3*self.ratio`). What tells
@@ -768,11 +797,32 @@ pub(crate) fn plausible_in(v: &[u8], strength: Strength, typed: bool) -> bool {
             .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
             && p.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
     };
+    // (Digits too after the object itself: `self.G2_node_order.__getitem__`.)
+    let own = [&b"self."[..], b"cls.", b"this."]
+        .iter()
+        .any(|o| path.starts_with(o));
     if path.contains(&b'.')
         && (first.is_ascii_lowercase() || first == b'_')
         && path.split(|&b| b == b'.').all(ident)
-        && !path.iter().any(u8::is_ascii_digit)
+        && (own || !path.iter().any(u8::is_ascii_digit))
     {
+        return false;
+    }
+    // A class's attribute (`ApiGatewayApiKey.resource_type`): words run together, then fields
+    // in lower case.
+    if let Some(dot) = path.iter().position(|&b| b == b'.')
+        && let (class, fields) = (&path[..dot], &path[dot + 1..])
+        && capitalised_words(class)
+        && first.is_ascii_uppercase()
+        && fields
+            .split(|&b| b == b'.')
+            .all(|f| !f.is_empty() && f.iter().all(|b| b.is_ascii_lowercase() || *b == b'_'))
+    {
+        return false;
+    }
+    // An HTTP header's name given as a value (`ALLOW_CREDENTIALS =
+    // "Access-Control-Allow-Credentials"`): the words of CORS' and authentication's headers.
+    if header_name(v) {
         return false;
     }
     if strength == Strength::Weak {
