@@ -5544,8 +5544,8 @@ fn a_prompts_closing_quote_opens_no_value() {
 /// `EMRFS_CONSISTENT_KEY = 'fs.s3.consistent'`, `src_key='EmrManagedMasterSecurityGroup'`,
 /// `terminate_key = 'terminateBlueInstancesOnDeploymentSuccess'`): a property's dotted path of
 /// three names or more, or capitalised words run together, is a key's name, not a key. A
-/// random key of letters alone, long and mixed-case, is still one, and so is a dotted token
-/// (a JSON Web Token's family sees it whatever its context).
+/// random key of letters alone, long and mixed-case, is still one, and so are dotted tokens
+/// whose pieces are no words (a JSON Web Token's family sees one whatever its context).
 #[test]
 fn settings_and_field_names_after_a_weak_name_are_no_values() {
     each_kept(&[
@@ -5557,11 +5557,17 @@ fn settings_and_field_names_after_a_weak_name_are_no_values() {
         "            constraints_key = \"NumberAttributeConstraints\"",
     ]);
     each_redacted_as(
-        &["api_key = '@@'", "SIGNING_KEY = '@@'", "auth_key: @@"],
+        &[
+            "api_key = '@@'",
+            "SIGNING_KEY = '@@'",
+            "OPENAI_API_KEY=@@",
+            "auth_key: @@",
+        ],
         |i| {
             [
                 "QwErTyUiOpAsDfGhJkLzXcVbNm",
                 "kqzwmtbx.s3cr3tv4lue.hunter2x",
+                "live7.kqZPLmwx.abcRTYu2",
                 "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
             ][i]
             .to_string()

@@ -366,10 +366,11 @@ fn words_run_together(v: &[u8]) -> bool {
     lengths.len() >= 3 && lengths.iter().filter(|&&n| n < 3).count() <= 1
 }
 
-/// Whether `v` is a setting's dotted path of three names or more, each starting with a
-/// lower-case letter (`fs.s3.consistent`, `fs.s3.cse.kms.keyId`): digits only in a short name
+/// Whether `v` is a setting's dotted path of three names or more, each a word in lower case
+/// or in camelCase (`fs.s3.consistent`, `fs.s3.cse.kms.keyId`): digits only in a short name
 /// (`s3`, `ec2`, `k8s`) or at a name's end, as words have them, not inside a long one as a
-/// password's pieces do (`s3cr3tv4lue`).
+/// password's pieces do (`s3cr3tv4lue`); each capital followed by a lower-case letter, which
+/// random pieces (a token's) seldom keep to.
 fn setting_path(v: &[u8]) -> bool {
     let segs: Vec<&[u8]> = v.split(|&b| b == b'.').collect();
     segs.len() >= 3
@@ -379,8 +380,14 @@ fn setting_path(v: &[u8]) -> bool {
                 .iter()
                 .skip_while(|b| !b.is_ascii_digit())
                 .any(|b| b.is_ascii_alphabetic());
+            let humps = g
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.is_ascii_uppercase())
+                .all(|(i, _)| g.get(i + 1).is_some_and(u8::is_ascii_lowercase));
             g.first().is_some_and(u8::is_ascii_lowercase)
                 && g.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                && humps
                 && (g.len() <= 3 || !digits_inside)
         })
 }
