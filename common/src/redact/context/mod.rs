@@ -24,6 +24,7 @@ mod logins;
 mod names;
 mod prose;
 mod registries;
+mod shapes;
 mod shell;
 mod tables;
 mod text;
@@ -46,6 +47,7 @@ pub(crate) use logins::{login_label_at, pair_after_label_at, pair_after_link_at}
 pub(crate) use names::{
     Strength, classify, name_byte, parent_qualified, secret_env_name, secret_path,
 };
+pub(crate) use shapes::{capitalised_words, code_literal};
 use tables::table_row;
 pub(crate) use tables::{delimiter as table_delimiter, is_row as table_row_line, table_in_view};
 pub(crate) use text::{COMMAND_REACH, VALUE_REACH};
@@ -54,9 +56,7 @@ use text::{
     gaps, line_start, quoted_or_word, run_end, run_end_within, skip_read_number,
 };
 pub(crate) use tool_tokens::{login_token, snyk_api, token_after_login};
-pub(crate) use values::{
-    capitalised_words, code_literal, placeholder, plausible, token_as_user, type_place,
-};
+pub(crate) use values::{placeholder, plausible, token_as_user, type_place};
 use values::{symbol_led, symbol_salad, trim_value};
 
 /// How far a name is read each way from a keyword's hit: every hit of a line is judged by the
