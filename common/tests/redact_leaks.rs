@@ -6252,3 +6252,45 @@ fn a_git_credential_here_string_loses_only_its_password() {
         "printf 'protocol=https\\nhost=github.com\\nusername=bob\\npassword=@@\\n' | git credential approve",
     ]);
 }
+
+/// Code that passes a variable on under its own name (`elasticsearch_version=
+/// elasticsearch_version`, `self.elasticsearch_settings = elasticsearch_settings`,
+/// `user.password_reset_required = password_reset_required`), from the Python corpus: a
+/// service's name in the variable's made it a token's row, and a secret's word a password's
+/// value; each was learned, and every later mention of the variable went too. So did a
+/// password's last use (`password_last_used = "not_supported"`), a date, not the password.
+/// A value that differs from its name, or is quoted, is still one.
+#[test]
+fn a_variable_passed_on_under_its_own_name_is_code() {
+    each_kept(&[
+        "            elasticsearch_version=elasticsearch_version,",
+        "            elasticsearch_cluster_config=elasticsearch_cluster_config,",
+        "        self.elasticsearch_settings = elasticsearch_settings",
+        "        user.password_reset_required = password_reset_required",
+        "        secret.rotation_lambda_arn = rotation_lambda_arn or \"\"",
+        "    return Session(token=token, api_key=api_key)",
+        "            password_last_used = \"not_supported\"",
+        "  \"PasswordLastUsed\": \"2024-01-02T03:04:05Z\",",
+    ]);
+    each_redacted_as(
+        &[
+            "password=@@",
+            "DB_PASSWORD=@@",
+            "api_key = \"@@\"",
+            "elasticsearch_password=@@",
+            "password = '@@'",
+            "    return Session(token=@@, api_key=api_key)",
+        ],
+        |i| {
+            [
+                "passw0rd_Hunter",
+                "db_password_2",
+                "Zq8wLmN3pX00vR4t",
+                "Xk9mQ2vLp4Tz8wR",
+                "Tr0ub4dor3xK",
+                "Xk9mQ2vLp4Tz8wR",
+            ][i]
+                .to_string()
+        },
+    );
+}

@@ -412,6 +412,7 @@ impl Rules {
             !context::placeholder(v)
                 && (!action || !context::capitalised_words(v))
                 && !context::code_literal(v)
+                && !context::passed_under_its_own_name(view, s.start, s.end)
         }));
         for (i, p) in self.extra.iter().enumerate() {
             collect(p, view, self.extra_base + i, &mut found);

@@ -47,7 +47,7 @@ pub(crate) use logins::{login_label_at, pair_after_label_at, pair_after_link_at}
 pub(crate) use names::{
     Strength, classify, name_byte, parent_qualified, secret_env_name, secret_path,
 };
-pub(crate) use shapes::{capitalised_words, code_literal};
+pub(crate) use shapes::{capitalised_words, code_literal, passed_under_its_own_name};
 use tables::table_row;
 pub(crate) use tables::{delimiter as table_delimiter, is_row as table_row_line, table_in_view};
 pub(crate) use text::{COMMAND_REACH, VALUE_REACH};
@@ -581,9 +581,11 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         return None;
     }
     // Code giving a variable rather than a literal (`client_handshake_traffic_secret:
-    // client_secret,`; after a weak name C's `pass_height = height;`), the name of the
+    // client_secret,`; one passed on under its own name, `self.settings = settings`; after a
+    // weak name C's `pass_height = height;`), the name of the
     // variable a setting is read from (`MSI_SECRET_ENV_KEY = "IDENTITY_HEADER"`).
     if quote.is_none() && code::variable_naming_a_secret(line, v, end)
+        || quote.is_none() && shapes::passed_under_its_own_name(line, v, end)
         || quote.is_none()
             && strength == Strength::Weak
             && line[q] == b'='

@@ -293,6 +293,14 @@ pub(super) fn about_a_secret(name: &[u8], parts: &[(usize, usize)]) -> bool {
         {
             true
         }
+        // When a password was last used (`password_last_used`, IAM's `PasswordLastUsed`): a
+        // date. (`password_used` alone may be the password a log says was used.)
+        [.., (c, d), (a, b)]
+            if name[*a..*b].eq_ignore_ascii_case(b"used")
+                && name[*c..*d].eq_ignore_ascii_case(b"last") =>
+        {
+            true
+        }
         [.., _, (a, b)] => {
             eq_any(&name[*a..*b], ABOUT)
                 // Where a secret is fetched or sent (`token_uri` in every Google service

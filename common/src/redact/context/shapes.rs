@@ -269,3 +269,34 @@ pub(super) fn arithmetic(v: &[u8], strength: Strength) -> bool {
     }
     times && names > 0 && (decimal || code_names > 0)
 }
+
+/// Whether the unquoted value `line[v..end]` is the variable its name passes on: an identifier
+/// the same as the name's last piece, after `=` or `: ` (`elasticsearch_version=
+/// elasticsearch_version,`, `self.settings = settings`, `user.password_reset_required =
+/// password_reset_required`), with code or nothing after it. A secret is not spelled like the
+/// name it is given to; a default password that is (`password=password`) tells no one anything.
+pub(crate) fn passed_under_its_own_name(line: &[u8], v: usize, end: usize) -> bool {
+    let value = &line[v..end];
+    if !identifier(value) || v == 0 || matches!(line[v - 1], b'"' | b'\'' | b'`') {
+        return false;
+    }
+    if !line
+        .get(end)
+        .is_none_or(|b| matches!(b, b',' | b')' | b';' | b'}' | b' ' | b'\n' | b'\r'))
+    {
+        return false;
+    }
+    let before = line[..v].trim_ascii_end();
+    let Some(before) = before
+        .strip_suffix(b"=")
+        .or_else(|| before.strip_suffix(b":"))
+        .map(<[u8]>::trim_ascii_end)
+    else {
+        return false;
+    };
+    let start = before
+        .iter()
+        .rposition(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+        .map_or(0, |p| p + 1);
+    &before[start..] == value
+}
