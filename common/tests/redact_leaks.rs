@@ -6294,3 +6294,36 @@ fn a_variable_passed_on_under_its_own_name_is_code() {
         },
     );
 }
+
+/// A quoted key given a variable, as Python's and JavaScript's object literals do
+/// (`"SecretVersionsToStages": version_id_to_stages,`, `{"authorizationData": auth_data}`), from
+/// the Python corpus: the variable was taken for the secret and learned, and every later use of
+/// it went too. JSON quotes every string, so an unquoted name in several lower-case parts after
+/// a quoted key is code. A YAML value after an unquoted key, a quoted value and a single word
+/// are still values.
+#[test]
+fn a_quoted_key_given_a_variable_is_code() {
+    each_kept(&[
+        "                    \"SecretVersionsToStages\": version_id_to_stages,",
+        "        return ActionResult({\"authorizationData\": auth_data})",
+        "        schema = {\"AggregationAuthorization\": agg_auth}",
+        "    headers = {'X-Api-Key': api_key_value, 'Accept': 'application/json'}",
+    ]);
+    each_redacted_as(
+        &[
+            "password: @@",
+            "{\"password\": \"@@\"}",
+            "\"SECRET_BLOCK\": @@,",
+            "{\"token\": @@}",
+        ],
+        |i| {
+            [
+                "my_password_x",
+                "hunter2_x",
+                "Xk9mQ2vLp4Tz",
+                "ghx_9f8e7d6c5b4a3",
+            ][i]
+                .to_string()
+        },
+    );
+}

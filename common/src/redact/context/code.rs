@@ -552,6 +552,26 @@ pub(super) fn variable_naming_a_secret(line: &[u8], v: usize, end: usize) -> boo
         )
 }
 
+/// Whether the unquoted value `line[v..end]` is a variable given to a quoted key, as Python's and
+/// JavaScript's object literals do (`"SecretVersionsToStages": version_id_to_stages,`,
+/// `{"authorizationData": auth_data}`): the name `line[s..e]` in quotes, then at `v` two or
+/// more lower-case words joined by `_`, then `,`, `}` or `)`. JSON quotes every string it holds.
+pub(super) fn variable_for_quoted_key(line: &[u8], s: usize, e: usize, v: usize) -> bool {
+    let end = v + line[v..]
+        .iter()
+        .take_while(|b| b.is_ascii_lowercase() || **b == b'_')
+        .count();
+    let value = &line[v..end];
+    s > 0
+        && matches!(line[s - 1], b'"' | b'\'')
+        && line.get(e) == Some(&line[s - 1])
+        && value.contains(&b'_')
+        && value
+            .split(|&b| b == b'_')
+            .all(|w| !w.is_empty() && w.iter().all(u8::is_ascii_lowercase))
+        && matches!(line.get(super::blanks(line, end)), Some(b',' | b'}' | b')'))
+}
+
 /// Whether the unquoted value `line[v..end]` is C's variable (`pass_height = height;`): a
 /// lower-case name and the statement's `;`.
 pub(super) fn c_variable(line: &[u8], v: usize, end: usize) -> bool {

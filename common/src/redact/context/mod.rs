@@ -560,6 +560,11 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     {
         return value(line, s, a, b, Strength::Strong, &lname, false);
     }
+    // A variable given to a quoted key in code's object literal (`{"authorizationData":
+    // auth_data}`, `"SecretVersionsToStages": version_id_to_stages,`): JSON quotes its strings.
+    if quote.is_none() && colon_blank && code::variable_for_quoted_key(line, s, e, v) {
+        return None;
+    }
     if lname.ends_with(b"authorization") || lname == b"proxy-authorization" {
         return authorization::credentials(line, s, v, quote, &lname);
     }
