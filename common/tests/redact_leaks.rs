@@ -6327,3 +6327,43 @@ fn a_quoted_key_given_a_variable_is_code() {
         },
     );
 }
+
+/// More of the Python corpus: a keyword argument passed on under its own name before the
+/// call's `)` (`self.open(member, pwd=pwd)`: the `)` went with the value), an error message
+/// that names a parameter (`"pwd: expected bytes, got %s"`: `expected` was learned, and every
+/// later `expected` went), a mail server's SASL mechanism (`AUTH=CRAM-MD5`), and a service's
+/// name in words as a token row's value (`'elb': 'elastic-load-balancing'`). Passwords in
+/// such places are still redacted.
+#[test]
+fn names_messages_and_mechanisms_in_code_are_no_values() {
+    each_kept(&[
+        "        stream = self.root.open(self.at, zip_mode, pwd=pwd)",
+        "        with self.open(member, pwd=pwd) as source, \\",
+        "            raise TypeError(\"pwd: expected bytes, got %s\" % type(pwd).__name__)",
+        "        expected_msg = \"pwd: expected bytes, got str\"",
+        "            capabilities = 'LOGINDISABLED AUTH=CRAM-MD5'",
+        "        self.assertTrue('AUTH=CRAM-MD5' in client.capabilities)",
+        "250-AUTH=PLAIN LOGIN",
+        "    \"elasticloadbalancing\": \"elastic-load-balancing\",",
+        "    'elasticbeanstalkplugin': 'elasticbeanstalk_plugin',",
+    ]);
+    each_redacted_as(
+        &[
+            "        zf.pwd = @@",
+            "            raise ValueError(\"password: @@ was rejected\")",
+            "AUTH=@@",
+            "ELASTIC_API_KEY=@@",
+            "  \"password\": \"@@\",",
+        ],
+        |i| {
+            [
+                "Xk9mQ2vLp4Tz",
+                "hunter2x",
+                "Zq8wLmN3pX00vR4t",
+                "ZWxhc3RpYzpjaGFuZ2VtZQ1234567890ab",
+                "correct-horse-battery-staple",
+            ][i]
+                .to_string()
+        },
+    );
+}

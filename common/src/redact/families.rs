@@ -25,6 +25,8 @@ pub(crate) struct Family {
     pub name: &'static str,
     pub anchors: &'static [&'static str],
     pub regex: String,
+    /// A `kw` row: a service's name, then a value of its key's shape.
+    pub keyword: bool,
 }
 
 /// What may sit between a service name and its value: more name (`_API_KEY`), closing quotes,
@@ -93,6 +95,7 @@ pub(crate) fn families() -> Vec<Family> {
                 name,
                 anchors,
                 regex,
+                keyword,
             }
         })
         .collect()

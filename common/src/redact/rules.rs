@@ -46,6 +46,8 @@ pub(crate) enum Tail {
 struct Lazy {
     name: &'static str,
     source: String,
+    /// A service's row (a name, then a value of its key's shape), not a self-identifying token.
+    keyword: bool,
     cell: OnceLock<Pattern>,
 }
 
@@ -172,6 +174,7 @@ impl Rules {
             fams.push(Lazy {
                 name: f.name,
                 source: f.regex.clone(),
+                keyword: f.keyword,
                 cell: OnceLock::new(),
             });
             names.push(f.name.to_string());
@@ -402,17 +405,21 @@ impl Rules {
             collect(self.families[i].get(), view, i + 1, &mut shaped);
         }
         // Not a documentation key or an x-filled placeholder in a family's shape, nor an
-        // identifier after a service's name (`elasticloadbalancing:DescribeLoadBalancers`).
+        // identifier after a service's name (`elasticloadbalancing:DescribeLoadBalancers`), nor
+        // a name in lower-case words given to a service's name (`"elasticloadbalancing":
+        // "elastic-load-balancing"`).
         found.extend(shaped.into_iter().filter(|s| {
             let v = &view[s.start..s.end];
             // (Only glued to `service:`, IAM's form: a passphrase of words is a value.)
             let action = s.start >= 2
                 && view[s.start - 1] == b':'
                 && view[s.start - 2].is_ascii_alphanumeric();
-            !context::placeholder(v)
-                && (!action || !context::capitalised_words(v))
-                && !context::code_literal(v)
-                && !context::passed_under_its_own_name(view, s.start, s.end)
+            let service_words = self.families[s.rule - 1].keyword && context::words_joined(v);
+            !(context::placeholder(v)
+                || action && context::capitalised_words(v)
+                || context::code_literal(v)
+                || context::passed_under_its_own_name(view, s.start, s.end)
+                || service_words)
         }));
         for (i, p) in self.extra.iter().enumerate() {
             collect(p, view, self.extra_base + i, &mut found);

@@ -89,3 +89,24 @@ pub(super) fn variable_name_setting(lname: &[u8], value: &[u8]) -> bool {
             .iter()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_')
 }
+
+/// Whether `value`, given to `AUTH` (in lower case, `lname`), is a SASL mechanism's name, as a
+/// mail server's capabilities list them (`AUTH=CRAM-MD5`, `250-AUTH=PLAIN LOGIN`): a way to
+/// sign in, not a secret.
+pub(super) fn sasl_mechanism(lname: &[u8], value: &[u8]) -> bool {
+    const MECHANISMS: &[&[u8]] = &[
+        b"PLAIN",
+        b"LOGIN",
+        b"CRAM-MD5",
+        b"DIGEST-MD5",
+        b"NTLM",
+        b"GSSAPI",
+        b"EXTERNAL",
+        b"ANONYMOUS",
+        b"XOAUTH2",
+        b"OAUTHBEARER",
+        b"SCRAM-SHA-1",
+        b"SCRAM-SHA-256",
+    ];
+    lname.ends_with(b"auth") && MECHANISMS.iter().any(|m| value.eq_ignore_ascii_case(m))
+}

@@ -47,7 +47,7 @@ pub(crate) use logins::{login_label_at, pair_after_label_at, pair_after_link_at}
 pub(crate) use names::{
     Strength, classify, name_byte, parent_qualified, secret_env_name, secret_path,
 };
-pub(crate) use shapes::{capitalised_words, code_literal, passed_under_its_own_name};
+pub(crate) use shapes::{capitalised_words, code_literal, passed_under_its_own_name, words_joined};
 use tables::table_row;
 pub(crate) use tables::{delimiter as table_delimiter, is_row as table_row_line, table_in_view};
 pub(crate) use text::{COMMAND_REACH, VALUE_REACH};
@@ -596,6 +596,7 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
             && line[q] == b'='
             && code::c_variable(line, v, end)
         || exemptions::variable_name_setting(&lname, &line[v..end])
+        || exemptions::sasl_mechanism(&lname, &line[v..end])
     {
         return None;
     }
@@ -603,9 +604,13 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     let prose = colon_blank && quote.is_none() && s >= 2 && line[s - 1] == b' ' && {
         line[s - 2].is_ascii_alphabetic()
     };
-    // A sentence that goes on after the colon, or a comment's description after a file's name.
+    // A sentence that goes on after the colon, or a comment's description after a file's name,
+    // or a message that names a parameter (`TypeError("pwd: expected bytes, got %s")`).
     let comment = colon_blank && quote.is_none() && line[..s].ends_with(b"# ");
-    if (prose || comment) && prose::sentence_goes_on(line, v, end) {
+    let message = colon_blank && quote.is_none() && p == e && s >= 1 && {
+        matches!(line[s - 1], b'"' | b'\'')
+    };
+    if (prose || comment || message) && prose::sentence_goes_on(line, v, end) {
         return None;
     }
     let mut f = value(line, s, v, end, strength, &lname, prose)?;

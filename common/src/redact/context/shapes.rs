@@ -276,6 +276,11 @@ pub(super) fn arithmetic(v: &[u8], strength: Strength) -> bool {
 /// password_reset_required`), with code or nothing after it. A secret is not spelled like the
 /// name it is given to; a default password that is (`password=password`) tells no one anything.
 pub(crate) fn passed_under_its_own_name(line: &[u8], v: usize, end: usize) -> bool {
+    // (A value's run may take in the `)` or `,` after it: `open(member, pwd=pwd)`.)
+    let end = v + line[v..end]
+        .iter()
+        .position(|b| matches!(b, b')' | b','))
+        .unwrap_or(end - v);
     let value = &line[v..end];
     if !identifier(value) || v == 0 || matches!(line[v - 1], b'"' | b'\'' | b'`') {
         return false;
@@ -299,4 +304,16 @@ pub(crate) fn passed_under_its_own_name(line: &[u8], v: usize, end: usize) -> bo
         .rposition(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
         .map_or(0, |p| p + 1);
     &before[start..] == value
+}
+
+/// Whether `v` is a name in lower-case words joined by `-` or `_` (`elastic-load-balancing`,
+/// `elasticbeanstalk_plugin`): two words or more, letters only, each of three letters or more
+/// but one. A service's key is random; the words name the service or a part of it.
+pub(crate) fn words_joined(v: &[u8]) -> bool {
+    let words: Vec<&[u8]> = v.split(|&b| b == b'-' || b == b'_').collect();
+    words.len() >= 2
+        && words
+            .iter()
+            .all(|w| !w.is_empty() && w.iter().all(u8::is_ascii_lowercase))
+        && words.iter().filter(|w| w.len() < 3).count() <= 1
 }
