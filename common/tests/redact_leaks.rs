@@ -6367,3 +6367,25 @@ fn names_messages_and_mechanisms_in_code_are_no_values() {
         },
     );
 }
+
+/// A style given to a token type (pygments' styles: `Token.Comment: "italic #A3AAB2"`, `Token.Name.Builtin:
+/// "bold #08547A"`, `"bg:#ff0000 #ffffff"`): words of style and colours, from the Python
+/// corpus, where each style was redacted after `Token`'s name. A value with anything else in
+/// it is still one.
+#[test]
+fn a_style_of_words_and_colours_is_no_value() {
+    each_kept(&[
+        "        Token.Comment: \"italic #A3AAB2\",",
+        "        Token.Name.Builtin.MusicCommand: \"bold #08547A\",",
+        "        Token.Error: \"bg:#ff0000 #ffffff\",",
+        "        Token.Keyword: \"nobold noitalic #0000ff\",",
+    ]);
+    each_redacted_as(
+        &[
+            "        Token.Secret: \"@@\",",
+            "api_token: \"@@\"",
+            "password: \"@@\"",
+        ],
+        |i| ["bold #08547A9Qz", "italic Xk9mQ2vLp4Tz", "blue #1234567"][i].to_string(),
+    );
+}

@@ -317,3 +317,28 @@ pub(crate) fn words_joined(v: &[u8]) -> bool {
             .all(|w| !w.is_empty() && w.iter().all(u8::is_ascii_lowercase))
         && words.iter().filter(|w| w.len() < 3).count() <= 1
 }
+
+/// Whether `v` is a style of words and colours, as syntax highlighters give a token type
+/// (pygments' `Token.Comment: "italic #A3AAB2"`, `"bg:#ff0000 #ffffff"`): items between blanks,
+/// each a lower-case word of style or a colour (`#` and three or six hex digits, maybe after
+/// `bg:` or `border:`), one colour at least.
+pub(super) fn style(v: &[u8]) -> bool {
+    let colour = |c: &[u8]| {
+        let hex = c
+            .strip_prefix(b"bg:")
+            .or_else(|| c.strip_prefix(b"border:"))
+            .unwrap_or(c)
+            .strip_prefix(b"#");
+        hex.is_some_and(|h| matches!(h.len(), 3 | 6) && h.iter().all(u8::is_ascii_hexdigit))
+    };
+    let mut colours = 0;
+    let all = v.split(|&b| b == b' ').all(|item| {
+        if colour(item) {
+            colours += 1;
+            true
+        } else {
+            !item.is_empty() && item.len() <= 12 && item.iter().all(u8::is_ascii_lowercase)
+        }
+    });
+    all && colours > 0
+}

@@ -4,7 +4,7 @@
 use super::Strength;
 use super::shapes::{
     arithmetic, capitalised_words, code_path, header_name, names_its_kind, sentence, setting_path,
-    words_run_together,
+    style, words_run_together,
 };
 
 /// `v` without trailing punctuation that closes the surrounding code (`x),`, `y];`).
@@ -568,8 +568,9 @@ pub(crate) fn plausible_in(v: &[u8], strength: Strength, typed: bool) -> bool {
     if strength == Strength::Weak && names_its_kind(v) {
         return false;
     }
-    // A field path in code, or a class's attribute; an HTTP header's name.
-    if code_path(v) || header_name(v) {
+    // A field path in code, or a class's attribute; an HTTP header's name; a highlighter's
+    // style (`Token.Comment: "italic #A3AAB2"`).
+    if code_path(v) || header_name(v) || style(v) {
         return false;
     }
     if strength == Strength::Weak {
