@@ -6315,6 +6315,12 @@ fn a_quoted_key_given_a_variable_is_code() {
             "{\"password\": \"@@\"}",
             "\"SECRET_BLOCK\": @@,",
             "{\"token\": @@}",
+            // A YAML flow mapping, a hand-built JSON with a quote forgotten: words that are
+            // not the key's.
+            "credentials: {\"user\": admin, \"password\": @@}",
+            "+ curl -d '{\"username\": \"bob\", \"password\": @@}' https://api",
+            "    'db_password': @@,",
+            "\"secret\": @@}",
         ],
         |i| {
             [
@@ -6322,6 +6328,10 @@ fn a_quoted_key_given_a_variable_is_code() {
                 "hunter2_x",
                 "Xk9mQ2vLp4Tz",
                 "ghx_9f8e7d6c5b4a3",
+                "purple_monkey_dishwasher",
+                "tiger_lily_garden",
+                "purple_monkey_dishwasher",
+                "my_secret_sauce",
             ][i]
                 .to_string()
         },
@@ -6354,6 +6364,15 @@ fn names_messages_and_mechanisms_in_code_are_no_values() {
             "AUTH=@@",
             "ELASTIC_API_KEY=@@",
             "  \"password\": \"@@\",",
+            // A message's text in stream-json or a log's JSON, an alphabetic password in it.
+            "{\"type\":\"text\",\"text\":\"Password: @@ is the admin password.\"}",
+            "{\"level\":\"info\",\"msg\":\"password: @@ accepted for admin\"}",
+            "            raise ValueError(\"password: @@ was rejected\")",
+            // A passphrase of words a password manager made, given to a service's name.
+            "elastic_pw: @@",
+            "{\"elastic\": \"@@\"}",
+            // A value that only starts with its name.
+            "pwd=@@",
         ],
         |i| {
             [
@@ -6362,6 +6381,12 @@ fn names_messages_and_mechanisms_in_code_are_no_values() {
                 "Zq8wLmN3pX00vR4t",
                 "ZWxhc3RpYzpjaGFuZ2VtZQ1234567890ab",
                 "correct-horse-battery-staple",
+                "Swordfish",
+                "letmein",
+                "hunterxyz",
+                "mango-velvet-orbit-canyon",
+                "pickle-walrus-saffron-ember",
+                "pwd,Hunter2xyz",
             ][i]
                 .to_string()
         },

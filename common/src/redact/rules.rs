@@ -48,6 +48,8 @@ struct Lazy {
     source: String,
     /// A service's row (a name, then a value of its key's shape), not a self-identifying token.
     keyword: bool,
+    /// The row's anchors (for a service's row, the service's names).
+    anchors: &'static [&'static str],
     cell: OnceLock<Pattern>,
 }
 
@@ -175,6 +177,7 @@ impl Rules {
                 name: f.name,
                 source: f.regex.clone(),
                 keyword: f.keyword,
+                anchors: f.anchors,
                 cell: OnceLock::new(),
             });
             names.push(f.name.to_string());
@@ -414,7 +417,15 @@ impl Rules {
             let action = s.start >= 2
                 && view[s.start - 1] == b':'
                 && view[s.start - 2].is_ascii_alphanumeric();
-            let service_words = self.families[s.rule - 1].keyword && context::words_joined(v);
+            // (Words that hold the service's own name: a passphrase of other words, such as a
+            // password manager makes, stays a value.)
+            let row = &self.families[s.rule - 1];
+            let service_words = row.keyword
+                && context::words_joined(v)
+                && row.anchors.iter().any(|a| {
+                    v.windows(a.len())
+                        .any(|w| w.eq_ignore_ascii_case(a.as_bytes()))
+                });
             !(context::placeholder(v)
                 || action && context::capitalised_words(v)
                 || context::code_literal(v)

@@ -555,7 +555,8 @@ pub(super) fn variable_naming_a_secret(line: &[u8], v: usize, end: usize) -> boo
 /// Whether the unquoted value `line[v..end]` is a variable given to a quoted key, as Python's and
 /// JavaScript's object literals do (`"SecretVersionsToStages": version_id_to_stages,`,
 /// `{"authorizationData": auth_data}`): the name `line[s..e]` in quotes, then at `v` two or
-/// more lower-case words joined by `_`, then `,`, `}` or `)`. JSON quotes every string it holds.
+/// more lower-case words joined by `_`, one of them from the key's name ([`shares_a_word`]),
+/// then `,`, `}` or `)`. JSON quotes every string it holds.
 pub(super) fn variable_for_quoted_key(line: &[u8], s: usize, e: usize, v: usize) -> bool {
     let end = v + line[v..]
         .iter()
@@ -570,6 +571,27 @@ pub(super) fn variable_for_quoted_key(line: &[u8], s: usize, e: usize, v: usize)
             .split(|&b| b == b'_')
             .all(|w| !w.is_empty() && w.iter().all(u8::is_ascii_lowercase))
         && matches!(line.get(super::blanks(line, end)), Some(b',' | b'}' | b')'))
+        && shares_a_word(&line[s..e], value)
+}
+
+/// Whether a word of the variable `value` (three letters or more) starts a part of the key
+/// `key` that is no strong secret's word: the variable is named after the key
+/// (`version_id_to_stages` for `SecretVersionsToStages`, `agg_auth` for
+/// `AggregationAuthorization`), where a password given unquoted is not
+/// (`"password": purple_monkey_dishwasher`, `"secret": my_secret_sauce`).
+fn shares_a_word(key: &[u8], value: &[u8]) -> bool {
+    let (parts, n) = super::names::parts(key);
+    value
+        .split(|&b| b == b'_')
+        .filter(|w| w.len() >= 3)
+        .any(|w| {
+            parts[..n].iter().any(|&(a, b)| {
+                let p = &key[a..b];
+                !super::names::eq_any(p, super::names::STRONG)
+                    && p.len() >= w.len()
+                    && p[..w.len()].eq_ignore_ascii_case(w)
+            })
+        })
 }
 
 /// Whether the unquoted value `line[v..end]` is C's variable (`pass_height = height;`): a

@@ -607,10 +607,13 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     // A sentence that goes on after the colon, or a comment's description after a file's name,
     // or a message that names a parameter (`TypeError("pwd: expected bytes, got %s")`).
     let comment = colon_blank && quote.is_none() && line[..s].ends_with(b"# ");
-    let message = colon_blank && quote.is_none() && p == e && s >= 1 && {
-        matches!(line[s - 1], b'"' | b'\'')
-    };
-    if (prose || comment || message) && prose::sentence_goes_on(line, v, end) {
+    let message = colon_blank
+        && quote.is_none()
+        && p == e
+        && s >= 1
+        && matches!(line[s - 1], b'"' | b'\'')
+        && prose::message_about_a_parameter(line, s, v, end);
+    if message || (prose || comment) && prose::sentence_goes_on(line, v, end) {
         return None;
     }
     let mut f = value(line, s, v, end, strength, &lname, prose)?;

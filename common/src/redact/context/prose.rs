@@ -251,6 +251,31 @@ pub(super) fn sentence_goes_on(line: &[u8], v: usize, end: usize) -> bool {
         && line.get(end + 1).is_some_and(u8::is_ascii_lowercase)
 }
 
+/// Whether the name at `s`, just after a quote that opens a message, names a parameter and the
+/// message says what is wrong with it (`TypeError("pwd: expected bytes, got %s")`,
+/// `expected_msg = "pwd: expected bytes, got str"`): the quote comes after `(` or `=` (not a
+/// JSON value's, whose text may print a password), and the word after the colon is one of an
+/// error message's, with a sentence going on after it.
+pub(super) fn message_about_a_parameter(line: &[u8], s: usize, v: usize, end: usize) -> bool {
+    const WORDS: &[&[u8]] = &[
+        b"expected",
+        b"must",
+        b"should",
+        b"cannot",
+        b"invalid",
+        b"missing",
+        b"required",
+        b"not",
+        b"unknown",
+        b"unsupported",
+        b"empty",
+    ];
+    s >= 1
+        && matches!(line[..s - 1].trim_ascii_end().last(), Some(b'(' | b'='))
+        && eq_any(&line[v..end], WORDS)
+        && sentence_goes_on(line, v, end)
+}
+
 /// Whether one of the three words before `s` (in the same sentence) sets what follows:
 /// `set`, `changed`, `reset`, `updated`, `rotated` and their forms.
 fn set_before(line: &[u8], s: usize) -> bool {

@@ -276,11 +276,19 @@ pub(super) fn arithmetic(v: &[u8], strength: Strength) -> bool {
 /// password_reset_required`), with code or nothing after it. A secret is not spelled like the
 /// name it is given to; a default password that is (`password=password`) tells no one anything.
 pub(crate) fn passed_under_its_own_name(line: &[u8], v: usize, end: usize) -> bool {
-    // (A value's run may take in the `)` or `,` after it: `open(member, pwd=pwd)`.)
-    let end = v + line[v..end]
+    // (A value's run may take in the `)` or `,` after it: `open(member, pwd=pwd)`. Only
+    // those: `pwd=pwd,Hunter2` is a value.)
+    let cut = v + line[v..end]
         .iter()
         .position(|b| matches!(b, b')' | b','))
         .unwrap_or(end - v);
+    if !line[cut..end]
+        .iter()
+        .all(|b| matches!(b, b')' | b',' | b';'))
+    {
+        return false;
+    }
+    let end = cut;
     let value = &line[v..end];
     if !identifier(value) || v == 0 || matches!(line[v - 1], b'"' | b'\'' | b'`') {
         return false;
