@@ -6414,3 +6414,22 @@ fn a_style_of_words_and_colours_is_no_value() {
         |i| ["bold #08547A9Qz", "italic Xk9mQ2vLp4Tz", "blue #1234567"][i].to_string(),
     );
 }
+
+/// Python's `subprocess` takes file descriptors to pass on (`pass_fds=fds_to_keep`): a name
+/// about descriptors, from the Python corpus, where the variable given to it was learned and
+/// went from every later line. GnuPG's passphrase read from a descriptor is still found.
+#[test]
+fn descriptors_to_pass_are_no_password() {
+    each_kept(&[
+        "                             pass_fds=fds_to_keep)",
+        "    proc = subprocess.Popen(args, pass_fds=keep_fds, close_fds=True)",
+        "gpg --batch --passphrase-fd 0 --decrypt secret.gpg",
+    ]);
+    each_redacted_as(
+        &[
+            "echo @@ | gpg --batch --passphrase-fd 0 --decrypt secret.gpg",
+            "pass_phrase=@@",
+        ],
+        |i| ["hunter2pass", "Xk9mQ2vLp4Tz"][i].to_string(),
+    );
+}

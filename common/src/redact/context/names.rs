@@ -203,6 +203,9 @@ pub(super) const ABOUT: &[&[u8]] = &[
     b"helper",
     // What identifies a key without holding it (`SSH_KEY_FINGERPRINT=SHA256:…`).
     b"fingerprint",
+    // File descriptors to hand on (Python's `subprocess.Popen(…, pass_fds=…)`). (Not `fd`:
+    // GnuPG's `--passphrase-fd 0` says where the passphrase is read from.)
+    b"fds",
     // The bytes a token starts or ends with (`TOKEN_PREFIX = 'k8s-aws-v1.'`, `ghp_`).
     b"prefix",
     b"suffix",
