@@ -422,10 +422,10 @@ impl Rules {
             let row = &self.families[s.rule - 1];
             let service_words = row.keyword
                 && context::words_joined(v)
-                && row.anchors.iter().any(|a| {
-                    v.windows(a.len())
-                        .any(|w| w.eq_ignore_ascii_case(a.as_bytes()))
-                });
+                && row
+                    .anchors
+                    .iter()
+                    .any(|a| context::contains_ci(v, a.as_bytes()));
             !(context::placeholder(v)
                 || action && context::capitalised_words(v)
                 || context::code_literal(v)

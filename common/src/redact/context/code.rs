@@ -567,9 +567,7 @@ pub(super) fn variable_for_quoted_key(line: &[u8], s: usize, e: usize, v: usize)
         && matches!(line[s - 1], b'"' | b'\'')
         && line.get(e) == Some(&line[s - 1])
         && value.contains(&b'_')
-        && value
-            .split(|&b| b == b'_')
-            .all(|w| !w.is_empty() && w.iter().all(u8::is_ascii_lowercase))
+        && value.split(|&b| b == b'_').all(|w| !w.is_empty())
         && matches!(line.get(super::blanks(line, end)), Some(b',' | b'}' | b')'))
         && shares_a_word(&line[s..e], value)
 }

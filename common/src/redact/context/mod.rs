@@ -45,7 +45,7 @@ pub(crate) use lists::{changed_to, next_in_list};
 pub(crate) use literals::{creds_flag, dash_password_name, positional_call, short_password_flag};
 pub(crate) use logins::{login_label_at, pair_after_label_at, pair_after_link_at};
 pub(crate) use names::{
-    Strength, classify, name_byte, parent_qualified, secret_env_name, secret_path,
+    Strength, classify, contains_ci, name_byte, parent_qualified, secret_env_name, secret_path,
 };
 pub(crate) use shapes::{capitalised_words, code_literal, passed_under_its_own_name, words_joined};
 use tables::table_row;
@@ -400,10 +400,12 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     }
     // (A value's line may start with the number Claude Code's Read tool gives it.)
     let mut v = skip_read_number(line, gaps(q + op));
-    // A prompt: the name opens a string that holds only its label (`prompt='Password: ',
-    // stream=None`, `'Password: ' + user`); the quote after the colon closes that string and
-    // opens no value.
-    if p == e && s > 0 && matches!(line[s - 1], b'"' | b'\'') && line.get(v) == Some(&line[s - 1]) {
+    // The name opens a quoted string, and no quote closes the name (`'Password: '`, `"pwd:
+    // expected bytes"`): a prompt's label or a message, unless a value follows in the string.
+    let opens_string = p == e && s > 0 && matches!(line[s - 1], b'"' | b'\'');
+    // A prompt: the string holds only its label (`prompt='Password: ', stream=None`,
+    // `'Password: ' + user`); the quote after the colon closes that string and opens no value.
+    if opens_string && line.get(v) == Some(&line[s - 1]) {
         return None;
     }
     // Markdown's bold around a label with its colon: `**API Key:** …`, `**Admin password:**`.
@@ -609,9 +611,7 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     let comment = colon_blank && quote.is_none() && line[..s].ends_with(b"# ");
     let message = colon_blank
         && quote.is_none()
-        && p == e
-        && s >= 1
-        && matches!(line[s - 1], b'"' | b'\'')
+        && opens_string
         && prose::message_about_a_parameter(line, s, v, end);
     if message || (prose || comment) && prose::sentence_goes_on(line, v, end) {
         return None;

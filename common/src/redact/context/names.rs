@@ -215,7 +215,7 @@ pub(super) fn eq_any(p: &[u8], words: &[&[u8]]) -> bool {
     words.iter().any(|w| p.eq_ignore_ascii_case(w))
 }
 
-pub(super) fn contains_ci(p: &[u8], needle: &[u8]) -> bool {
+pub(crate) fn contains_ci(p: &[u8], needle: &[u8]) -> bool {
     p.windows(needle.len())
         .any(|w| w.eq_ignore_ascii_case(needle))
 }
