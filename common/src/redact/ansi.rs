@@ -33,9 +33,7 @@ pub(crate) fn splits_word(line: &[u8]) -> bool {
             j += sequence_len(&line[j..]);
         }
         let before = at.checked_sub(1).map(|k| line[k]);
-        let after = line.get(j).copied();
-        let solid = |b: Option<u8>| b.is_some_and(|b| !b.is_ascii_whitespace());
-        if solid(before) && solid(after) {
+        if solid(before) && solid(line.get(j).copied()) {
             return true;
         }
         i = j;
@@ -44,6 +42,38 @@ pub(crate) fn splits_word(line: &[u8]) -> bool {
         }
     }
     false
+}
+
+/// The first escape in `hay` (which starts a line) that [`splits_word`] must judge with its
+/// line: the first of a chain of colour codes (CSI, `ESC [ … m`) between two non-blank bytes,
+/// or the first escape of any other kind. A line whose escapes are only colour around words and
+/// at line edges (`\x1b[1m\x1b[32m    Finished\x1b[0m`, every tenth line of a cargo build)
+/// yields nothing, without being looked for, cut out and read again. A CSI sequence never
+/// reaches past a line's end (its bytes are all printable), so the bytes around a chain are
+/// those [`splits_word`] reads in the line.
+pub(crate) fn next_splitting(hay: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while let Some(p) = memchr::memchr(ESC, &hay[i..]) {
+        let at = i + p;
+        let mut j = at;
+        while j < hay.len() && hay[j] == ESC {
+            if hay.get(j + 1) != Some(&b'[') {
+                return Some(at);
+            }
+            j += sequence_len(&hay[j..]);
+        }
+        let before = at.checked_sub(1).map(|k| hay[k]);
+        if solid(before) && solid(hay.get(j).copied()) {
+            return Some(at);
+        }
+        i = j;
+    }
+    None
+}
+
+/// A byte that is there and not blank.
+fn solid(b: Option<u8>) -> bool {
+    b.is_some_and(|b| !b.is_ascii_whitespace())
 }
 
 /// Length of the escape sequence at the start of `s` (which starts with ESC).
@@ -106,6 +136,88 @@ mod tests {
         assert!(!splits_word(b"plain\n"));
         assert!(splits_word(b"ghp_abc\x1b[31mdef\n"));
         assert!(splits_word(b"password\x1b[0m\x1b[1m=x\n"));
+    }
+
+    /// The lines the redactor takes up for their escapes: from the start, the line of each
+    /// [`next_splitting`] hit if [`splits_word`] confirms it, the search going on after that
+    /// line either way (as `Redactor::lines` does).
+    fn lines_taken_up(text: &[u8]) -> Vec<usize> {
+        let mut taken = Vec::new();
+        let mut from = 0;
+        while let Some(p) = next_splitting(&text[from..]) {
+            let hit = from + p;
+            let start = text[..hit]
+                .iter()
+                .rposition(|&b| b == b'\n' || b == b'\r')
+                .map_or(0, |k| (k + 1).max(from));
+            let start = start.max(from);
+            let end = text[hit..]
+                .iter()
+                .position(|&b| b == b'\n' || b == b'\r')
+                .map_or(text.len(), |k| hit + k + 1);
+            if splits_word(&text[start..end]) {
+                taken.push(start);
+            }
+            from = end;
+        }
+        taken
+    }
+
+    #[test]
+    fn escapes_looked_for_in_place_find_the_lines_that_splitting_finds() {
+        // Every line `splits_word` calls split, and no other, for texts made of words, blanks,
+        // line ends and escapes of every kind, whole and cut short.
+        const PIECES: &[&[u8]] = &[
+            b"ab",
+            b"=",
+            b" ",
+            b"\t",
+            b"\n",
+            b"\r",
+            b"\r\n",
+            b"\x1b[31m",
+            b"\x1b[0m",
+            b"\x1b[1;2",
+            b"\x1b[",
+            b"\x1b",
+            b"\x1b]8;;http://x\x07",
+            b"\x1b]8;;x",
+            b"\x1b(B",
+            b"\x1b(",
+            b"\x1b\\",
+            b"\x1bM",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            let mut text = Vec::new();
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let mut r = seed;
+            for _ in 0..(r % 12 + 1) {
+                r = r.rotate_left(7).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                text.extend_from_slice(PIECES[(r >> 40) as usize % PIECES.len()]);
+            }
+            let mut expected = Vec::new();
+            let mut start = 0;
+            for (i, &b) in text.iter().enumerate() {
+                if b == b'\n' || b == b'\r' {
+                    if splits_word(&text[start..=i]) {
+                        expected.push(start);
+                    }
+                    start = i + 1;
+                }
+            }
+            if start < text.len() && splits_word(&text[start..]) {
+                expected.push(start);
+            }
+            assert_eq!(
+                lines_taken_up(&text),
+                expected,
+                "{:?}",
+                String::from_utf8_lossy(&text)
+            );
+        }
     }
 
     #[test]

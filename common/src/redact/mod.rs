@@ -386,7 +386,7 @@ impl Redactor {
         let none = usize::MAX;
         let hay = &batch[from..];
         let at = match src {
-            SRC_ESC => memchr::memchr(0x1b, hay),
+            SRC_ESC => ansi::next_splitting(hay),
             SRC_KEYWORD => rules
                 .finders
                 .keywords
