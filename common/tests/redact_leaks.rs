@@ -6433,3 +6433,44 @@ fn descriptors_to_pass_are_no_password() {
         |i| ["hunter2pass", "Xk9mQ2vLp4Tz"][i].to_string(),
     );
 }
+
+/// A key of a cipher's or a signature's given under its kind's label in two words (`AES key=`,
+/// `Encryption key: …`, `Master key: …`), as scripts and tools print a key they make or use:
+/// 16, 32 or 64 bytes in hex or padded base64. The labels of keys that are no secret (a public
+/// key, a cache's key, a table's primary key) keep their values.
+#[test]
+fn a_key_under_its_kinds_label_is_a_secret() {
+    let hex32 = "9f8e7d6c5b4a39281706f5e4d3c2b1a0";
+    let hex64 = "3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29";
+    let b64_16 = "n8Zq4kPv2Xw9LmT3rB7yHg==";
+    let b64_32 = "q3Zk9vX2mL8pR4tW7yB1nC6hJ0dF5sG3aE9uK2oI4lM=";
+    let cases = [
+        ("AES key=@@", hex32),
+        ("aes key: @@", hex64),
+        ("Master key: @@", hex32),
+        ("master key = \"@@\"", b64_32),
+        ("Encryption key: @@", hex64),
+        ("encryption key: '@@'", b64_16),
+        ("Decryption key: @@", hex32),
+        ("Signing key: @@", b64_32),
+        ("HMAC key: @@", hex64),
+        ("Session key: @@", hex32),
+        ("Shared key: @@", b64_16),
+        ("Symmetric key: @@", hex32),
+        ("Wrapping key: @@", hex64),
+        ("  \"encryption key\": \"@@\",", hex32),
+    ];
+    let lines: Vec<&str> = cases.iter().map(|(l, _)| *l).collect();
+    each_redacted_as(&lines, |i| cases[i].1.to_string());
+    each_kept(&[
+        "public key: 3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29",
+        "Public key: 3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29",
+        "primary key: id",
+        "Key ID: 0x9F8E7D6C5B4A3928",
+        "encryption key: not set",
+        "Master key: see config/master.key",
+        "signing key: ~/.ssh/id_ed25519",
+        "Encryption key: ok",
+        "the master key: rotate it every 90 days",
+    ]);
+}

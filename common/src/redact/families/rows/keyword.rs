@@ -21,6 +21,25 @@ pub(in crate::redact::families) const ROWS: &[Row] = &[
     // A Fernet key (Python's `cryptography`; Django's and Airflow's settings): 32 bytes in
     // URL-safe base64.
     kw!("fernet_key", ["fernet", "fernet key"], r"[a-z0-9_-]{43}="),
+    // A cipher's or a signature's key under its kind's label in two words (`AES key=…`,
+    // `Encryption key: …`), as scripts print a key they make: 16, 32 or 64 bytes in padded
+    // base64, or 16 bytes or more in hex. (A public key's label is none of these.)
+    kw!(
+        "labelled_key",
+        [
+            "aes key",
+            "master key",
+            "encryption key",
+            "decryption key",
+            "signing key",
+            "hmac key",
+            "session key",
+            "shared key",
+            "symmetric key",
+            "wrapping key"
+        ],
+        r"[a-z0-9+/]{22}==|[a-z0-9+/]{43}=|[a-z0-9+/]{86}==|[a-f0-9]{32,}"
+    ),
     kw!("dropbox_key", ["dropbox"], r"[a-z0-9]{15,}"),
     kw!("etsy_key", ["etsy"], r"[a-z0-9]{24}"),
     kw!("gitter_key", ["gitter"], r"[a-z0-9_-]{40}"),
