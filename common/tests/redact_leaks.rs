@@ -6474,3 +6474,54 @@ fn a_key_under_its_kinds_label_is_a_secret() {
         "the master key: rotate it every 90 days",
     ]);
 }
+
+/// A TLS key log (`SSLKEYLOGFILE`, NSS's format, which browsers, curl and Wireshark share):
+/// each line a label, the connection's client random and the secret that decrypts it. The
+/// random is no secret and stays; the secret goes.
+#[test]
+fn a_tls_key_log_loses_its_secrets() {
+    let random = "9c2e8b7d1a4f6e0c3b9a8d7f2e1c5b4a3d2c1e0f9a8b7c6d5e4f3a2b1c0d9e8f";
+    let cases: Vec<String> = [
+        "CLIENT_RANDOM",
+        "CLIENT_EARLY_TRAFFIC_SECRET",
+        "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+        "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+        "CLIENT_TRAFFIC_SECRET_0",
+        "SERVER_TRAFFIC_SECRET_0",
+        "EARLY_EXPORTER_SECRET",
+        "EXPORTER_SECRET",
+    ]
+    .iter()
+    .map(|label| format!("{label} {random} @@"))
+    .collect();
+    each_redacted_as(&cases, |i| {
+        // TLS 1.2's master secret is 48 bytes; TLS 1.3's traffic secrets 32 or 48.
+        let secret = "5a3f9c2e8b7d1a4f6e0c3b9a8d7f2e1c07b4e9d2a6f3c8b1e5d0a9f4c7b2e6d1a8f3c0b5e9d4a7f2c6b1e8d3a0f5c9e2";
+        secret[..[96, 64][i % 2]].to_string()
+    });
+}
+
+/// A licence's, a product's or a recovery key in groups of letters and digits under its
+/// label (`License key: Q7K2M-…`, BitLocker's recovery key of eight groups of six digits).
+#[test]
+fn a_licence_or_recovery_key_in_groups_is_a_secret() {
+    let cases = [
+        ("License key: @@", "Q7K2M-9XW4P-R8T3L-V6N5J-H2D4F"),
+        ("Licence key: @@", "Q7K2M-9XW4P-R8T3L-V6N5J"),
+        ("Product key: @@", "Q7K2M-9XW4P-R8T3L-V6N5J-H2D4F"),
+        ("Recovery key: @@", "8f3k-29dk-xk2m-39dj-4kd9-2mx8"),
+        (
+            "BitLocker recovery key: @@",
+            "482913-019283-746556-473829-102938-475610-293847-561029",
+        ),
+        ("Activation key = @@", "Q7K2M9XW-4PR8T3LV-6N5JH2D4"),
+    ];
+    let lines: Vec<&str> = cases.iter().map(|(l, _)| *l).collect();
+    each_redacted_as(&lines, |i| cases[i].1.to_string());
+    each_kept(&[
+        "License key: XXXXX-XXXXX-XXXXX-XXXXX-XXXXX",
+        "License key: see LICENSE-2024-APACHE-MIT",
+        "Recovery key: stored-in-the-vault-team-a",
+        "product key: none",
+    ]);
+}

@@ -204,6 +204,13 @@ pub(in crate::redact::families) const ROWS: &[Row] = &[
         ["AGE-SECRET-KEY-1"],
         r"\bAGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}"
     ),
+    // A TLS key log's line (`SSLKEYLOGFILE`, NSS's format): a label, the connection's client
+    // random (no secret) and the secret that decrypts the connection.
+    tok!(
+        "tls_key_log",
+        ["CLIENT_RANDOM", "_TRAFFIC_SECRET", "EXPORTER_SECRET"],
+        r"\b(?:CLIENT_RANDOM|(?:CLIENT|SERVER)_(?:EARLY|HANDSHAKE)_TRAFFIC_SECRET|(?:CLIENT|SERVER)_TRAFFIC_SECRET_[0-9]+|(?:EARLY_)?EXPORTER_SECRET) [0-9a-fA-F]{64} (?P<secret>[0-9a-fA-F]{32,128})\b"
+    ),
     tok!(
         "putty_encrypted_key",
         ["Private-MAC:"],

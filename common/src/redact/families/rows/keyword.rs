@@ -40,6 +40,20 @@ pub(in crate::redact::families) const ROWS: &[Row] = &[
         ],
         r"[a-z0-9+/]{22}==|[a-z0-9+/]{43}=|[a-z0-9+/]{86}==|[a-f0-9]{32,}"
     ),
+    // A licence's, a product's or a recovery key in groups of letters and digits (`License
+    // key: Q7K2M-9XW4P-…`, BitLocker's eight groups of six digits).
+    kw!(
+        "grouped_key",
+        [
+            "license key",
+            "licence key",
+            "product key",
+            "activation key",
+            "registration key",
+            "recovery key"
+        ],
+        r"[a-z0-9]{4,8}(?:-[a-z0-9]{4,8}){2,7}"
+    ),
     kw!("dropbox_key", ["dropbox"], r"[a-z0-9]{15,}"),
     kw!("etsy_key", ["etsy"], r"[a-z0-9]{24}"),
     kw!("gitter_key", ["gitter"], r"[a-z0-9_-]{40}"),
