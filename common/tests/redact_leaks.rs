@@ -6525,3 +6525,37 @@ fn a_licence_or_recovery_key_in_groups_is_a_secret() {
         "product key: none",
     ]);
 }
+
+/// A wallet's seed phrase in the environment (`MNEMONIC`, `SEED_PHRASE`, `WALLET_MNEMONIC`,
+/// `RECOVERY_PHRASE`): a secret's name, so its value is known and redacted wherever it is
+/// printed (`echo $MNEMONIC`), as the other secret variables' are.
+#[test]
+fn a_seed_phrase_in_the_environment_is_a_known_secret() {
+    let phrase =
+        "abandon ability able about above absent absorb abstract absurd abuse access accident";
+    for name in [
+        "MNEMONIC",
+        "WALLET_MNEMONIC",
+        "SEED_PHRASE",
+        "seed_phrase",
+        "RECOVERY_PHRASE",
+        "DEPLOYER_MNEMONIC",
+    ] {
+        let rules = rules_with(&[(name, phrase)]);
+        for line in [
+            format!("{phrase}\n"),
+            format!("export {name}=\"{phrase}\"\n"),
+            format!("{{\"type\":\"text\",\"text\":\"the phrase is {phrase}\"}}\n"),
+        ] {
+            let (out, _) = run(&rules, &[line.as_bytes()]);
+            assert!(!contains(&out, phrase), "{name}: {line}");
+        }
+    }
+    // Phrases that name no secret keep their variables' values out of the known ones.
+    let rules = rules_with(&[
+        ("CATCH_PHRASE", "ready when you are"),
+        ("PHRASE_COUNT", "12"),
+    ]);
+    let (out, _) = run(&rules, &[b"ready when you are, 12 of them\n"]);
+    assert_eq!(out, b"ready when you are, 12 of them\n");
+}

@@ -252,9 +252,16 @@ pub(crate) fn classify(name: &[u8]) -> Option<Strength> {
         let store = ends_ci(p, b"manager");
         let french =
             p.eq_ignore_ascii_case(b"passe") && prev.is_some_and(|q| q.eq_ignore_ascii_case(b"de"));
+        // A wallet's seed phrase (`MNEMONIC`, `SEED_PHRASE`, `RECOVERY_PHRASE`): its words are
+        // the wallet's keys.
+        let seed = p.eq_ignore_ascii_case(b"mnemonic")
+            || p.eq_ignore_ascii_case(b"seedphrase")
+            || p.eq_ignore_ascii_case(b"phrase")
+                && prev.is_some_and(|q| eq_any(q, &[b"seed", b"recovery", b"wallet"]));
         let s = if eq_any(p, STRONG)
             || psk
             || french
+            || seed
             || !store && (contains_ci(p, b"password") || contains_ci(p, b"secret"))
         {
             Some(Strength::Strong)
