@@ -6559,3 +6559,27 @@ fn a_seed_phrase_in_the_environment_is_a_known_secret() {
     let (out, _) = run(&rules, &[b"ready when you are, 12 of them\n"]);
     assert_eq!(out, b"ready when you are, 12 of them\n");
 }
+
+/// A password given to a call (`zf.extractall(pwd=…)`, `open(path, pwd=…)`) loses only the
+/// password: the call's `)` stays, as it does after every other name. ODBC's `Pwd=…;` is still
+/// taken whole.
+#[test]
+fn a_password_given_to_a_call_keeps_the_calls_parenthesis() {
+    each_redacted(&[
+        "zf.extractall(pwd=@@)",
+        "    with zipfile.ZipFile(p).open(name, pwd=@@) as f:",
+        "connect(user, password=@@)",
+        "Driver={ODBC Driver 18};Server=db;Uid=app;Pwd=@@;",
+        "DRIVER=x;PWD=@@ ",
+    ]);
+}
+
+/// A password in quotes given to a call in code (`open(name, pwd="…")`, from Python's tests)
+/// loses what the quotes hold, and the quotes and the call's `)` stay.
+#[test]
+fn a_quoted_password_given_to_a_call_keeps_its_quotes() {
+    each_redacted(&[
+        "            self.zip.open(\"test.txt\", pwd=\"@@\")",
+        "            self.zip.extract(\"test.txt\", pwd='@@')",
+    ]);
+}

@@ -12,7 +12,9 @@ pub(in crate::redact::families) const ROWS: &[Row] = &[
     tok!(
         "odbc_password",
         ["PWD=", "Pwd=", "pwd="],
-        r"(?i)(?:^|[;\s])pwd=(?P<secret>[^;\s/~][^;\s]{3,})"
+        // (Not a string in code, `pwd="…"`, nor its call's `)`, `open(name, pwd=…)`: those
+        // are the keyword's, which leaves the quotes and the call as they are.)
+        r#"(?i)(?:^|[;\s])pwd=(?P<secret>[^;\s/~"'][^;\s]{2,}[^;\s)])"#
     ),
     tok!(
         "redis_auth",
