@@ -6583,3 +6583,26 @@ fn a_quoted_password_given_to_a_call_keeps_its_quotes() {
         "            self.zip.extract(\"test.txt\", pwd='@@')",
     ]);
 }
+
+/// A passphrase of words given unquoted (`passphrase: correct horse battery staple`, a
+/// `.env`'s `PASSPHRASE=…`, in stream-json's text): every word of it, where only the first
+/// went before and the other three went out. Prose after the name is not taken as words.
+#[test]
+fn an_unquoted_passphrase_of_words_is_taken_whole() {
+    each_redacted_as(
+        &[
+            "passphrase: @@",
+            "PASSPHRASE=@@",
+            "pass_phrase = @@",
+            "gpg: passphrase: @@",
+            "{\"type\":\"text\",\"text\":\"passphrase: @@\\n\"}",
+            "  passphrase: @@\r",
+        ],
+        |i| ["correct horse battery staple", "Tr0ub4dor and 3 more words"][i % 2].to_string(),
+    );
+    each_kept(&[
+        "passphrase: wrong, try again",
+        "Bad passphrase: please try again",
+        "passphrase: required (min 12 chars)",
+    ]);
+}

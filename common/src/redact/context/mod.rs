@@ -617,12 +617,52 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         return None;
     }
     let mut f = value(line, s, v, end, strength, &lname, prose)?;
+    // A passphrase of words, unquoted (`passphrase: correct horse battery staple`): the words
+    // to the line's end, not the first alone.
+    if quote.is_none() && f.end == end && passphrase_name(&lname) {
+        f.end = words_to_line_end(line, end).unwrap_or(end);
+    }
     if goes_on {
         // Judged on its first bytes, redacted whole.
         let full = run_end(line, v, quote);
         f.end = v + trim_value(&line[v..full]).len();
     }
     Some(lists::unbracketed(line, f, quote, strength, &lname))
+}
+
+/// Whether a name (lower case) is a passphrase's, whose value is words: `passphrase`,
+/// `pass_phrase`, a seed phrase's `mnemonic`.
+fn passphrase_name(lname: &[u8]) -> bool {
+    [
+        &b"passphrase"[..],
+        b"pass_phrase",
+        b"pass-phrase",
+        b"mnemonic",
+        b"seed_phrase",
+    ]
+    .iter()
+    .any(|n| lname.ends_with(n))
+}
+
+/// The end of the words that follow `at` to the line's end, each after one blank (`horse
+/// battery staple` after `correct`): the line ends there (a line break, its JSON escape, or
+/// the string's closing quote), or `None` if anything else comes first (`wrong, try again`).
+fn words_to_line_end(line: &[u8], at: usize) -> Option<usize> {
+    let word = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'\'' | b'-');
+    let mut k = at;
+    while line.get(k) == Some(&b' ') {
+        let n = line[k + 1..].iter().take_while(|b| word(b)).count();
+        if n == 0 {
+            return None;
+        }
+        k += 1 + n;
+    }
+    let ends = match line.get(k) {
+        None | Some(b'\n' | b'\r' | b'"') => true,
+        Some(b'\\') => matches!(line.get(k + 1), Some(b'n' | b'r' | b'"')),
+        _ => false,
+    };
+    (ends && k > at).then_some(k)
 }
 
 /// Where a YAML tag or anchor before a value ends (`password: !!str …`, `api_key: &key …`):
