@@ -6606,3 +6606,21 @@ fn an_unquoted_passphrase_of_words_is_taken_whole() {
         "passphrase: required (min 12 chars)",
     ]);
 }
+
+/// A script's or a log's report of a password it set, with no auxiliary before the verb
+/// (`root password set to …`, `Admin password reset to …`), as `was set to …` already is.
+#[test]
+fn a_password_set_to_a_value_without_an_auxiliary_is_a_secret() {
+    each_redacted(&[
+        "root password set to @@",
+        "Admin password reset to @@",
+        "[entrypoint] password changed to '@@'",
+        "API token rotated to @@ for the staging app",
+    ]);
+    each_kept(&[
+        "password set to expire in 90 days",
+        "Password reset to default",
+        "password changed to something stronger",
+        "token set to null",
+    ]);
+}

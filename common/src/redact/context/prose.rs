@@ -296,10 +296,10 @@ fn set_before(line: &[u8], s: usize) -> bool {
         })
 }
 
-/// After a name, `has been reset to `, `was changed to `, `is now set to ` (an auxiliary, a
-/// verb that sets, `to`), or the same after whose it is (`for user 'admin' set to `, `for
-/// root has been reset to `, the auxiliary optional there): where the value starts, relative
-/// to `rest`.
+/// After a name, `has been reset to `, `was changed to `, `is now set to `, `set to ` (an
+/// auxiliary or none, a verb that sets, `to`), or the same after whose it is (`for user
+/// 'admin' set to `, `for root has been reset to `): where the value starts, relative to
+/// `rest`.
 fn changed_after(rest: &[u8]) -> Option<usize> {
     const AUX: &[&[u8]] = &[
         b"has been ",
@@ -312,11 +312,8 @@ fn changed_after(rest: &[u8]) -> Option<usize> {
     const VERBS: &[&[u8]] = &[b"reset", b"changed", b"set", b"updated", b"rotated"];
     let owner = owner_clause(rest, AUX, VERBS);
     let r = &rest[owner.unwrap_or(0)..];
-    let aux = match AUX.iter().find(|a| r.starts_with(a)) {
-        Some(a) => a.len(),
-        None if owner.is_some() => 0,
-        None => return None,
-    };
+    // (A script's or a log's report needs none: `root password set to …`.)
+    let aux = AUX.iter().find(|a| r.starts_with(a)).map_or(0, |a| a.len());
     let verb = VERBS.iter().find(|v| r[aux..].starts_with(v))?.len();
     r[aux + verb..]
         .starts_with(b" to ")
