@@ -6624,3 +6624,30 @@ fn a_password_set_to_a_value_without_an_auxiliary_is_a_secret() {
         "token set to null",
     ]);
 }
+
+/// A passphrase of words quoted in prose after its name (`Use passphrase "…" to unlock`, `The
+/// passphrase is "…".`): four words or more, as generated passphrases have; a shorter quote
+/// after the name is a message.
+#[test]
+fn a_quoted_passphrase_of_words_in_prose_is_a_secret() {
+    each_redacted_as(
+        &[
+            "Use passphrase \"@@\" to unlock",
+            "The passphrase is \"@@\".",
+            "wallet passphrase \"@@\"",
+            "I set the passphrase to \"@@\" for the key",
+        ],
+        |i| {
+            [
+                "correct horse battery staple",
+                "abandon ability able about above absent absorb abstract absurd abuse access accident",
+            ][i % 2]
+                .to_string()
+        },
+    );
+    each_kept(&[
+        "the passphrase \"is too short\" error",
+        "Enter passphrase (empty for no passphrase):",
+        "The passphrase is \"required\".",
+    ]);
+}

@@ -630,6 +630,16 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     Some(lists::unbracketed(line, f, quote, strength, &lname))
 }
 
+/// Whether `v`, quoted after the name `lname` (lower case), is a passphrase of words: four
+/// words or more of letters and digits, one blank apart, after a passphrase's name (a quote
+/// of fewer words there is a message: `passphrase "is too short"`).
+pub(super) fn quoted_phrase(lname: &[u8], v: &[u8]) -> bool {
+    passphrase_name(lname)
+        && v.split(|&b| b == b' ').count() >= 4
+        && v.split(|&b| b == b' ')
+            .all(|w| !w.is_empty() && w.iter().all(u8::is_ascii_alphanumeric))
+}
+
 /// Whether a name (lower case) is a passphrase's, whose value is words: `passphrase`,
 /// `pass_phrase`, a seed phrase's `mnemonic`.
 fn passphrase_name(lname: &[u8]) -> bool {

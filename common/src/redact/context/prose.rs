@@ -4,7 +4,7 @@
 //! it did), `The password is …`, and a numbered label (Vault's `Unseal Key 1: …`).
 
 use super::names::{Strength, eq_any};
-use super::{Found, Named, blanks, code_span, line_start, quoted_or_word, value};
+use super::{Found, Named, blanks, code_span, line_start, quoted_or_word, quoted_phrase, value};
 
 /// The prose forms after the name `n` with no operator after it: `Some` when one of them is
 /// there (`Some(None)`: its value is none, and no other form is tried), `None` when none is.
@@ -65,7 +65,11 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
     // authentication`, `with password protection` stay).
     if q == p + 1 && using_before(line, s) {
         let (v, end) = code_span(line, q).unwrap_or_else(|| quoted_or_word(line, q));
-        return Some(value(line, s, v, end, Strength::Weak, lname, false));
+        let strength = match v > q && quoted_phrase(lname, &line[v..end]) {
+            true => Strength::Strong,
+            false => Strength::Weak,
+        };
+        return Some(value(line, s, v, end, strength, lname, false));
     }
     // Claude's prose quoting a value it found, judged as after a weak name: a code span or a
     // quoted word right after the name (`the API key `…` in config.py`, `the hardcoded password
@@ -82,6 +86,9 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
     if q == p + 1 && line[q..].starts_with(b"to ") && set_before(line, s) {
         let w = blanks(line, q + 3);
         let (v, end) = code_span(line, w).unwrap_or_else(|| quoted_or_word(line, w));
+        if v > w && quoted_phrase(lname, &line[v..end]) {
+            return Some(value(line, s, v, end, Strength::Strong, lname, false));
+        }
         return Some(value(line, s, v, end, Strength::Weak, lname, true));
     }
     // Prose: `The admin password has been reset to …`, `password was changed to '…'`: the
@@ -518,7 +525,14 @@ fn quoted_after(line: &[u8], s: usize, e: usize, lname: &[u8]) -> Option<Found> 
     };
     // Directly after the name, only a quoted value; after other words, only after `is` (`with
     // named curve `secp256r1``).
-    if !copula && !label && (words > 0 || !quoted) || !random_token(&line[v..end]) {
+    if !copula && !label && (words > 0 || !quoted) {
+        return None;
+    }
+    // (A passphrase of words, quoted: `Use passphrase "…" to unlock`.)
+    if quoted && line[v - 1] == b'"' && quoted_phrase(lname, &line[v..end]) {
+        return value(line, s, v, end, Strength::Strong, lname, false);
+    }
+    if !random_token(&line[v..end]) {
         return None;
     }
     value(line, s, v, end, Strength::Weak, lname, false)
