@@ -930,6 +930,12 @@ fn each_redacted_as(cases: &[impl AsRef<str>], secret: impl Fn(usize) -> String)
     );
 }
 
+/// [`each_redacted_as`] of `(line, secret)` pairs.
+fn each_redacted_with(cases: &[(&str, &str)]) {
+    let lines: Vec<&str> = cases.iter().map(|(l, _)| *l).collect();
+    each_redacted_as(&lines, |i| cases[i].1.to_string());
+}
+
 /// Lines that hold no secret: each goes out as it came.
 fn each_kept(lines: &[&str]) {
     for line in lines {
@@ -6460,8 +6466,7 @@ fn a_key_under_its_kinds_label_is_a_secret() {
         ("Wrapping key: @@", hex64),
         ("  \"encryption key\": \"@@\",", hex32),
     ];
-    let lines: Vec<&str> = cases.iter().map(|(l, _)| *l).collect();
-    each_redacted_as(&lines, |i| cases[i].1.to_string());
+    each_redacted_with(&cases);
     each_kept(&[
         "public key: 3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29",
         "Public key: 3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29",
@@ -6516,8 +6521,7 @@ fn a_licence_or_recovery_key_in_groups_is_a_secret() {
         ),
         ("Activation key = @@", "Q7K2M9XW-4PR8T3LV-6N5JH2D4"),
     ];
-    let lines: Vec<&str> = cases.iter().map(|(l, _)| *l).collect();
-    each_redacted_as(&lines, |i| cases[i].1.to_string());
+    each_redacted_with(&cases);
     each_kept(&[
         "License key: XXXXX-XXXXX-XXXXX-XXXXX-XXXXX",
         "License key: see LICENSE-2024-APACHE-MIT",

@@ -25,55 +25,32 @@ pub(crate) fn strip(line: &[u8]) -> (Vec<u8>, Vec<usize>) {
 /// a secret or into a rule's keyword would. Colour around words and at line edges does not.
 #[inline]
 pub(crate) fn splits_word(line: &[u8]) -> bool {
-    let mut i = 0;
-    while let Some(p) = memchr::memchr(ESC, &line[i..]) {
-        let at = i + p;
-        let mut j = at;
-        while j < line.len() && line[j] == ESC {
-            j += sequence_len(&line[j..]);
-        }
-        let before = at.checked_sub(1).map(|k| line[k]);
-        if solid(before) && solid(line.get(j).copied()) {
-            return true;
-        }
-        i = j;
-        if i >= line.len() {
-            return false;
-        }
-    }
-    false
+    next_splitting(line).is_some()
 }
 
-/// The first escape in `hay` (which starts a line) that [`splits_word`] must judge with its
-/// line: the first of a chain of colour codes (CSI, `ESC [ … m`) between two non-blank bytes,
-/// or the first escape of any other kind. A line whose escapes are only colour around words and
-/// at line edges (`\x1b[1m\x1b[32m    Finished\x1b[0m`, every tenth line of a cargo build)
-/// yields nothing, without being looked for, cut out and read again. A CSI sequence never
-/// reaches past a line's end (its bytes are all printable), so the bytes around a chain are
-/// those [`splits_word`] reads in the line.
+/// The first chain of escape sequences in `hay` (sequences one right after the other) that sits
+/// between two non-blank bytes. Read over many lines at once (`hay` starting a line), it finds
+/// the lines [`splits_word`] calls split without cutting each out and reading it again: a line
+/// whose escapes are only colour around words and at line edges (`\x1b[1m\x1b[32m
+/// Finished\x1b[0m`, every tenth line of a cargo build) yields nothing. (A chain that swallows a
+/// line break, `ESC` or `ESC (` at a line's end, may be found where its line alone splits
+/// nothing, which that line's own reading settles; what it runs into is the next line's first
+/// chain, which has no byte before it in its line and splits nothing either.)
 pub(crate) fn next_splitting(hay: &[u8]) -> Option<usize> {
+    let solid = |b: Option<&u8>| b.is_some_and(|b| !b.is_ascii_whitespace());
     let mut i = 0;
     while let Some(p) = memchr::memchr(ESC, &hay[i..]) {
         let at = i + p;
-        let mut j = at;
-        while j < hay.len() && hay[j] == ESC {
-            if hay.get(j + 1) != Some(&b'[') {
-                return Some(at);
-            }
-            j += sequence_len(&hay[j..]);
+        let mut end = at;
+        while end < hay.len() && hay[end] == ESC {
+            end += sequence_len(&hay[end..]);
         }
-        let before = at.checked_sub(1).map(|k| hay[k]);
-        if solid(before) && solid(hay.get(j).copied()) {
+        if solid(at.checked_sub(1).map(|k| &hay[k])) && solid(hay.get(end)) {
             return Some(at);
         }
-        i = j;
+        i = end;
     }
     None
-}
-
-/// A byte that is there and not blank.
-fn solid(b: Option<u8>) -> bool {
-    b.is_some_and(|b| !b.is_ascii_whitespace())
 }
 
 /// Length of the escape sequence at the start of `s` (which starts with ESC).
@@ -146,11 +123,10 @@ mod tests {
         let mut from = 0;
         while let Some(p) = next_splitting(&text[from..]) {
             let hit = from + p;
-            let start = text[..hit]
+            let start = text[from..hit]
                 .iter()
                 .rposition(|&b| b == b'\n' || b == b'\r')
-                .map_or(0, |k| (k + 1).max(from));
-            let start = start.max(from);
+                .map_or(from, |k| from + k + 1);
             let end = text[hit..]
                 .iter()
                 .position(|&b| b == b'\n' || b == b'\r')

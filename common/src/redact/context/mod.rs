@@ -22,6 +22,7 @@ mod lists;
 mod literals;
 mod logins;
 mod names;
+mod phrases;
 mod prose;
 mod registries;
 mod shapes;
@@ -47,6 +48,7 @@ pub(crate) use logins::{login_label_at, pair_after_label_at, pair_after_link_at}
 pub(crate) use names::{
     Strength, classify, contains_ci, name_byte, parent_qualified, secret_env_name, secret_path,
 };
+use phrases::{passphrase_name, words_to_line_end};
 pub(crate) use shapes::{capitalised_words, code_literal, passed_under_its_own_name, words_joined};
 use tables::table_row;
 pub(crate) use tables::{delimiter as table_delimiter, is_row as table_row_line, table_in_view};
@@ -628,51 +630,6 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         f.end = v + trim_value(&line[v..full]).len();
     }
     Some(lists::unbracketed(line, f, quote, strength, &lname))
-}
-
-/// Whether `v`, quoted after the name `lname` (lower case), is a passphrase of words: four
-/// words or more of letters and digits, one blank apart, after a passphrase's name (a quote
-/// of fewer words there is a message: `passphrase "is too short"`).
-pub(super) fn quoted_phrase(lname: &[u8], v: &[u8]) -> bool {
-    passphrase_name(lname)
-        && v.split(|&b| b == b' ').count() >= 4
-        && v.split(|&b| b == b' ')
-            .all(|w| !w.is_empty() && w.iter().all(u8::is_ascii_alphanumeric))
-}
-
-/// Whether a name (lower case) is a passphrase's, whose value is words: `passphrase`,
-/// `pass_phrase`, a seed phrase's `mnemonic`.
-fn passphrase_name(lname: &[u8]) -> bool {
-    [
-        &b"passphrase"[..],
-        b"pass_phrase",
-        b"pass-phrase",
-        b"mnemonic",
-        b"seed_phrase",
-    ]
-    .iter()
-    .any(|n| lname.ends_with(n))
-}
-
-/// The end of the words that follow `at` to the line's end, each after one blank (`horse
-/// battery staple` after `correct`): the line ends there (a line break, its JSON escape, or
-/// the string's closing quote), or `None` if anything else comes first (`wrong, try again`).
-fn words_to_line_end(line: &[u8], at: usize) -> Option<usize> {
-    let word = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'\'' | b'-');
-    let mut k = at;
-    while line.get(k) == Some(&b' ') {
-        let n = line[k + 1..].iter().take_while(|b| word(b)).count();
-        if n == 0 {
-            return None;
-        }
-        k += 1 + n;
-    }
-    let ends = match line.get(k) {
-        None | Some(b'\n' | b'\r' | b'"') => true,
-        Some(b'\\') => matches!(line.get(k + 1), Some(b'n' | b'r' | b'"')),
-        _ => false,
-    };
-    (ends && k > at).then_some(k)
 }
 
 /// Where a YAML tag or anchor before a value ends (`password: !!str …`, `api_key: &key …`):

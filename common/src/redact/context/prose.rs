@@ -4,7 +4,8 @@
 //! it did), `The password is …`, and a numbered label (Vault's `Unseal Key 1: …`).
 
 use super::names::{Strength, eq_any};
-use super::{Found, Named, blanks, code_span, line_start, quoted_or_word, quoted_phrase, value};
+use super::phrases::quoted_phrase;
+use super::{Found, Named, blanks, code_span, line_start, quoted_or_word, value};
 
 /// The prose forms after the name `n` with no operator after it: `Some` when one of them is
 /// there (`Some(None)`: its value is none, and no other form is tried), `None` when none is.
@@ -65,10 +66,7 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
     // authentication`, `with password protection` stay).
     if q == p + 1 && using_before(line, s) {
         let (v, end) = code_span(line, q).unwrap_or_else(|| quoted_or_word(line, q));
-        let strength = match v > q && quoted_phrase(lname, &line[v..end]) {
-            true => Strength::Strong,
-            false => Strength::Weak,
-        };
+        let strength = judged_as(line, v, end, lname);
         return Some(value(line, s, v, end, strength, lname, false));
     }
     // Claude's prose quoting a value it found, judged as after a weak name: a code span or a
@@ -86,10 +84,8 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
     if q == p + 1 && line[q..].starts_with(b"to ") && set_before(line, s) {
         let w = blanks(line, q + 3);
         let (v, end) = code_span(line, w).unwrap_or_else(|| quoted_or_word(line, w));
-        if v > w && quoted_phrase(lname, &line[v..end]) {
-            return Some(value(line, s, v, end, Strength::Strong, lname, false));
-        }
-        return Some(value(line, s, v, end, Strength::Weak, lname, true));
+        let strength = judged_as(line, v, end, lname);
+        return Some(value(line, s, v, end, strength, lname, true));
     }
     // Prose: `The admin password has been reset to …`, `password was changed to '…'`: the
     // verb after the name, the value judged as prose.
@@ -528,14 +524,22 @@ fn quoted_after(line: &[u8], s: usize, e: usize, lname: &[u8]) -> Option<Found> 
     if !copula && !label && (words > 0 || !quoted) {
         return None;
     }
-    // (A passphrase of words, quoted: `Use passphrase "…" to unlock`.)
-    if quoted && line[v - 1] == b'"' && quoted_phrase(lname, &line[v..end]) {
-        return value(line, s, v, end, Strength::Strong, lname, false);
-    }
-    if !random_token(&line[v..end]) {
+    let strength = judged_as(line, v, end, lname);
+    if strength == Strength::Weak && !random_token(&line[v..end]) {
         return None;
     }
-    value(line, s, v, end, Strength::Weak, lname, false)
+    value(line, s, v, end, strength, lname, false)
+}
+
+/// How a value in prose, `line[v..end]` after the name `lname`, is judged: as after a weak
+/// name, unless it is a passphrase of words in quotes after a passphrase's name (`Use
+/// passphrase "…" to unlock`), which no weak name's value is.
+fn judged_as(line: &[u8], v: usize, end: usize, lname: &[u8]) -> Strength {
+    let quoted = v > 0 && matches!(line[v - 1], b'"' | b'\'');
+    match quoted && quoted_phrase(lname, &line[v..end]) {
+        true => Strength::Strong,
+        false => Strength::Weak,
+    }
 }
 
 /// Whether a value quoted in prose looks generated rather than named: 8 bytes or more of a
