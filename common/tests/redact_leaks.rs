@@ -753,6 +753,42 @@ fn session_cookies_are_redacted_in_cookie_headers() {
             "curl -s -b session=Sup3rS3cretC5abcdefgh https://x.example/",
             "curl -s -b session=[REDACTED] https://x.example/",
         ),
+        // Session ids and tokens named with a separator (Rails' `_session_id`, NextAuth's
+        // `session-token` under its `__Secure-` prefix), and the framework cookies that hold a
+        // signed-in user (ASP.NET's, WordPress').
+        (
+            "Cookie: theme=dark; _session_id=8f7e6d5c4b3a29180716f5e4",
+            "Cookie: theme=dark; _session_id=[REDACTED]",
+        ),
+        (
+            "< Set-Cookie: session_id=Sup3rS3cretC6abcdefgh; Path=/; HttpOnly",
+            "< Set-Cookie: session_id=[REDACTED]; Path=/; HttpOnly",
+        ),
+        (
+            "Cookie: __Secure-next-auth.session-token=eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..Xk82",
+            "Cookie: __Secure-next-auth.session-token=[REDACTED]",
+        ),
+        (
+            "set-cookie: .AspNetCore.Cookies=CfDJ8Nq82mLz0Xk9pWv3TyR7; path=/; secure",
+            "set-cookie: .AspNetCore.Cookies=[REDACTED]; path=/; secure",
+        ),
+        (
+            "Cookie: .ASPXAUTH=9F8E7D6C5B4A39281716F5E4D3C2B1A0",
+            "Cookie: .ASPXAUTH=[REDACTED]",
+        ),
+        (
+            "Cookie: wordpress_logged_in_5c016e8f0f95f039102cbe8366c5c7f3=admin%7C1700000000%7CXk82mLq0",
+            "Cookie: wordpress_logged_in_5c016e8f0f95f039102cbe8366c5c7f3=[REDACTED]",
+        ),
+        (
+            "curl -b \"sess_id=Sup3rS3cretC7abcdefgh\" https://app.example.com/api/me",
+            "curl -b \"sess_id=[REDACTED]\" https://app.example.com/api/me",
+        ),
+        // A cookie that only names a session's setting stays.
+        (
+            "Set-Cookie: session_timeout=3600000000; Path=/",
+            "Set-Cookie: session_timeout=3600000000; Path=/",
+        ),
         // Not a session: preferences, analytics; a cookie named alike in prose; `-b` of
         // another command.
         (

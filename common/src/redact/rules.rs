@@ -82,6 +82,18 @@ const CONTEXT_RULES: &[&str] = &[
     "session_cookie",
 ];
 
+/// A session cookie's name (see [`SESSION_COOKIE`]): one that ends in `sess`, `session` or
+/// `sid` (`JSESSIONID`, `PHPSESSID`, `connect.sid`, `_app_session`), those followed by an id, a
+/// token or a key (`_session_id`, `sess_id`, NextAuth's `__Secure-next-auth.session-token`),
+/// and the cookies of frameworks that hold a signed-in user (ASP.NET's `.ASPXAUTH` and
+/// `.AspNetCore.*`, WordPress' `wordpress_logged_in_*` and `wordpress_sec_*`).
+/// `context::clients::session_cookie` reads names by the same list.
+macro_rules! session_cookie_name {
+    () => {
+        r#"(?:\b(?i:[a-z0-9_.-]*sess(?:ion)?(?:[_.-]?(?:id|token|key))?|[a-z0-9_.]*sid|wordpress_(?:logged_in|sec)_[0-9a-f]*)|(?i:\.aspxauth|\.aspnetcore\.[a-z.]+))"#
+    };
+}
+
 /// A session cookie is a credential: its value in a `Cookie` or `Set-Cookie` header (curl -v,
 /// HTTP logs) or set by a script (`document.cookie = "sessionid=…"`), up to three of them in
 /// one header, wherever they are in it. Other cookies (preferences, analytics) stay. A value
@@ -89,7 +101,15 @@ const CONTEXT_RULES: &[&str] = &[
 /// on the lines the keyword search keeps for its `ookie` (see `prefilter::keyword_hit`): a
 /// pattern of the configuration would search every byte for its literal once more (+3 % of
 /// a pass).
-const SESSION_COOKIE: &str = r#"ookie(?::|\s*=\s*["'`])[^\n]*?\b(?i:[a-z0-9_.]*sess(?:ion)?(?:id)?|[a-z0-9_.]*sid)=(?P<secret>[^;\s"'`\\]{8,})(?:[^\n]*?\b(?i:[a-z0-9_.]*sess(?:ion)?(?:id)?|[a-z0-9_.]*sid)=(?P<secret2>[^;\s"'`\\]{8,}))?(?:[^\n]*?\b(?i:[a-z0-9_.]*sess(?:ion)?(?:id)?|[a-z0-9_.]*sid)=(?P<secret3>[^;\s"'`\\]{8,}))?"#;
+const SESSION_COOKIE: &str = concat!(
+    r#"ookie(?::|\s*=\s*["'`])[^\n]*?"#,
+    session_cookie_name!(),
+    r#"=(?P<secret>[^;\s"'`\\]{8,})(?:[^\n]*?"#,
+    session_cookie_name!(),
+    r#"=(?P<secret2>[^;\s"'`\\]{8,}))?(?:[^\n]*?"#,
+    session_cookie_name!(),
+    r#"=(?P<secret3>[^;\s"'`\\]{8,}))?"#
+);
 
 /// A compiled rule set, shared (behind an `Arc`) by every redactor of a run: what one redactor
 /// learns, the others redact too.

@@ -361,9 +361,30 @@ pub(super) fn registry_creds(line: &[u8], hit: usize) -> Option<Found> {
     )
 }
 
+/// Whether a cookie's name, in lower case, is a session's (the list of
+/// `rules::SESSION_COOKIE`): one that ends in `sess`, `session` or `sid`, or in `sess` or
+/// `session` and an id, a token or a key (`_session_id`, `next-auth.session-token`), or an
+/// ASP.NET or WordPress sign-in cookie.
+fn session_cookie_name(name: &[u8]) -> bool {
+    let base = [&b"id"[..], b"token", b"key"]
+        .iter()
+        .find_map(|s| name.strip_suffix(*s))
+        .map_or(name, |b| match b.last() {
+            Some(b'_' | b'-' | b'.') => &b[..b.len() - 1],
+            _ => b,
+        });
+    base.ends_with(b"sess")
+        || base.ends_with(b"session")
+        || name.ends_with(b"sid")
+        || name == b".aspxauth"
+        || name.starts_with(b".aspnetcore.")
+        || name.starts_with(b"wordpress_logged_in_")
+        || name.starts_with(b"wordpress_sec_")
+}
+
 /// The first session cookie's value in the cookie string at `at` (`name=value; name=value`,
-/// quoted or not): a cookie named `session`, `sessionid`, `*_session`, `*sess`, `*sid`
-/// (`JSESSIONID`, `PHPSESSID`, `connect.sid`), its value 8 bytes or more.
+/// quoted or not): a cookie whose name is a session's ([`session_cookie_name`]), its value 8
+/// bytes or more.
 fn session_cookie(line: &[u8], at: usize) -> Option<Found> {
     let (a, b) = quoted_or_word(line, at);
     let mut from = a;
@@ -373,10 +394,7 @@ fn session_cookie(line: &[u8], at: usize) -> Option<Found> {
         let Some(eq) = pair.iter().position(|&c| c == b'=') else {
             continue;
         };
-        let name = pair[..eq].trim_ascii().to_ascii_lowercase();
-        let session = [&b"sess"[..], b"session", b"sessid", b"sessionid", b"sid"]
-            .iter()
-            .any(|s| name.ends_with(s));
+        let session = session_cookie_name(&pair[..eq].trim_ascii().to_ascii_lowercase());
         let v = start + eq + 1;
         let end = start + pair.len();
         if session && end - v >= 8 {
