@@ -6691,3 +6691,39 @@ fn a_quoted_passphrase_of_words_in_prose_is_a_secret() {
         "The passphrase is \"required\".",
     ]);
 }
+
+/// Terraform's input variables: a secret's name as a `variable` block's label and its value
+/// the block's `default`, on a later line of the block (after its `type`, `description` or
+/// `sensitive`); as printed, and as a tool reads the file.
+#[test]
+fn a_terraform_variables_default_under_a_secrets_name_is_redacted() {
+    let block = "variable \"api_token\" {\n  type        = string\n  description = \"The API's token\"\n  sensitive   = true\n  default     = \"@@\"\n}";
+    let numbered: String = block
+        .lines()
+        .enumerate()
+        .map(|(i, l)| format!("{:>6}→{l}\n", i + 10))
+        .collect();
+    let cases = [
+        "variable \"db_password\" {\n  default = \"@@\"\n}".to_string(),
+        "variable \"db_password\" {\n\n  # kept out of the state\n  default = \"@@\"\n}\n"
+            .to_string(),
+        "  variable \"admin_pass\"   {\n    default=\"@@\"\n  }".to_string(),
+        block.to_string(),
+        tool_result(block),
+        tool_result(&numbered),
+    ];
+    each_redacted(&cases);
+}
+
+/// What the rule above must leave alone: no default, a default that is no secret, a variable
+/// that names none, a default past the block's end.
+#[test]
+fn terraform_variables_without_a_secret_default_stay_intact() {
+    each_kept(&[
+        "variable \"db_password\" {\n  type      = string\n  sensitive = true\n}",
+        "variable \"password_policy\" {\n  default = \"strict\"\n}",
+        "variable \"db_password\" {\n  default = null\n}",
+        "variable \"region\" {\n  default = \"eu-west-3a\"\n}",
+        "variable \"db_password\" {\n  type = string\n}\n\nlocals {\n  default = \"Zq8wLmN3pX01vR\"\n}",
+    ]);
+}

@@ -544,6 +544,15 @@ impl Redactor {
                             off += n;
                             continue;
                         }
+                        // A Terraform variable's other attributes before its `default`.
+                        if how == context::NextLine::Default
+                            && given.len() < 16
+                            && context::block_attribute(&seg[..n])
+                        {
+                            given.push((off, n, None));
+                            off += n;
+                            continue;
+                        }
                         // A table's row with no value in the column (`none`): the table goes on.
                         if matches!(how, context::NextLine::Column(_))
                             && context::table_row_line(&seg[..n])

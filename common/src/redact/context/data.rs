@@ -292,6 +292,9 @@ pub(crate) enum NextLine {
     /// A Markdown table's cell in a secret's column, on each row after the delimiter row
     /// until a line that is no row (`| Service | URL | Credentials |`).
     Column(super::tables::Header),
+    /// A Terraform `variable` block's `default`, on a line after its label's (`variable
+    /// "db_password" {`), other attributes, comments and blank lines allowed before it.
+    Default,
 }
 
 /// Words of a prompt that asks for a password rather than gives one.
@@ -403,6 +406,9 @@ pub(crate) fn name_given_as_data(line: &[u8]) -> Option<(Strength, usize, usize,
             .unwrap_or(r);
         (r.len(), NextLine::Items)
     } else if let Some(r) = t.strip_suffix(b"{") {
+        if let Some((a, b)) = terraform_variable(line, r.trim_ascii_end().len()) {
+            return Some((classify(&line[a..b])?, a, b, NextLine::Default));
+        }
         // Composer's `"bearer": {`: a token for each host on the lines after.
         let r = r.trim_ascii_end().strip_suffix(b":")?.trim_ascii_end();
         let r = r.strip_suffix(b"\"")?;
@@ -451,6 +457,31 @@ pub(crate) fn name_given_as_data(line: &[u8]) -> Option<(Strength, usize, usize,
     }
     // A flag keeps its dashes out of the name, which is judged by its parts.
     Some((classify(&line[start..end])?, start, end, next))
+}
+
+/// A Terraform variable's label, `line[..end]` being `variable "NAME"` after blanks: the
+/// name's place.
+fn terraform_variable(line: &[u8], end: usize) -> Option<(usize, usize)> {
+    let t = &line[..end];
+    let lead = t.len() - t.trim_ascii_start().len();
+    let rest = t[lead..].strip_prefix(b"variable")?;
+    let label = rest.trim_ascii_start();
+    let name = label.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    let a = end - 1 - name.len();
+    (rest.len() > label.len() && !name.is_empty() && name.iter().all(|&c| name_byte(c)))
+        .then_some((a, end - 1))
+}
+
+/// A line of a Terraform block that may come before its `default` (see
+/// [`NextLine::Default`]): blank, a comment, or another attribute (`type = string`,
+/// `sensitive = true`).
+pub(crate) fn block_attribute(line: &[u8]) -> bool {
+    let t = line.trim_ascii();
+    if t.is_empty() || t.starts_with(b"#") || t.starts_with(b"//") {
+        return true;
+    }
+    let key = t.iter().position(|&c| !name_byte(c)).unwrap_or(t.len());
+    key > 0 && t[key..].trim_ascii_start().starts_with(b"=") && !t.starts_with(b"default")
 }
 
 /// A pretty-printed JSON member that gives a secret's name as data, alone on its line:
@@ -577,6 +608,18 @@ pub(crate) fn value_line(line: &[u8], st: Strength, next: NextLine) -> Option<(u
     let (v, end) = match next {
         NextLine::Column(h) => return super::tables::column_value(line, &h),
         NextLine::ValueField => field_value(line, b"value:", false)?,
+        NextLine::Default => {
+            let (a, b) = field_value(line, b"default", false)?;
+            let a = skip(line, line[a..b].strip_prefix(b"=").map(|_| a + 1)?, b" \t");
+            // A quoted string, or a word (`null`, a number, `var.x` are judged as any value).
+            match line.get(a) {
+                Some(b'"') => (
+                    a + 1,
+                    a + 1 + line[a + 1..b].iter().position(|&c| c == b'"')?,
+                ),
+                _ => (a, b),
+            }
+        }
         NextLine::Whole => {
             let a = skip(line, 0, b" \t");
             let b = line.iter().rposition(|c| !c.is_ascii_whitespace())? + 1;
