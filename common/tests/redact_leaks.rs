@@ -6727,3 +6727,30 @@ fn terraform_variables_without_a_secret_default_stay_intact() {
         "variable \"db_password\" {\n  type = string\n}\n\nlocals {\n  default = \"Zq8wLmN3pX01vR\"\n}",
     ]);
 }
+
+/// A base64 value with one `=` of padding after a label, at the end of a quoted string: a
+/// Kubernetes secret's `data` as a tool prints it (the string a tool result's JSON), a
+/// message in quotes. The padding and the quote after it are no type annotation's `= "…"`.
+#[test]
+fn a_padded_value_that_ends_a_quoted_string_is_redacted() {
+    let id = "toolu_01Lq3ZkPadded000000000";
+    let yaml = "apiVersion: v1\ndata:\n  password: @@";
+    let cases = [
+        "\"password: @@\"".to_string(),
+        "'password: @@'".to_string(),
+        "log(\"password: @@\", level)".to_string(),
+        r#"{"content":"password: @@"}"#.to_string(),
+        tool_result(yaml),
+        format!(
+            "{}\n{}",
+            bash_call(id, "kubectl get secret db -o yaml"),
+            bash_result(id, yaml)
+        ),
+    ];
+    each_redacted_as(&cases, |i| format!("VHg4MnpMeDBLbTl{i:02}UXA="));
+    // A type annotation still reads as one.
+    assert_eq!(
+        red("API_KEY: Final = \"Zq8wLmN3pX77vR\""),
+        format!("API_KEY: Final = \"{REDACTED}\"")
+    );
+}

@@ -257,8 +257,15 @@ pub(super) fn annotated(line: &[u8], v: usize) -> Option<(usize, bool)> {
     let quote = super::after_string_prefix(line, w);
     let quoted = matches!(line.get(quote), Some(b'"' | b'\''));
     // Code writes a blank around the `=` or a string after it (`api_key: str="…"`); a value
-    // glued to an `=` is base64's padding or a value's own (`password: c2VjcmV0IHZhbHVl=`).
-    if eq == ty && w == eq + 1 && !quoted {
+    // glued to an `=` is base64's padding or a value's own (`password: c2VjcmV0IHZhbHVl=`),
+    // and so is one whose quote closes a string rather than opens one (`"password:
+    // c2VjcmV0IHZhbA="`, `log("password: c2VjcmV0IHZhbA=", level)`, a tool's output that
+    // ends so inside stream-json).
+    let closes = || {
+        line.get(quote + 1)
+            .is_none_or(|&b| b.is_ascii_whitespace() || b"}]),;".contains(&b))
+    };
+    if eq == ty && w == eq + 1 && (!quoted || closes()) {
         return None;
     }
     Some((w, quoted))
