@@ -6754,3 +6754,34 @@ fn a_padded_value_that_ends_a_quoted_string_is_redacted() {
         format!("API_KEY: Final = \"{REDACTED}\"")
     );
 }
+
+/// Claude's prose giving a value after `is` and going on in the same sentence (`The token is
+/// … — keep it safe.`, `Your password is …, change it after login`): a value with letters and
+/// digits mixed is the secret, whatever follows a dash, comma, semicolon or bracket.
+#[test]
+fn a_value_after_is_with_the_sentence_going_on_is_redacted() {
+    each_redacted(&[
+        "The token is @@ — keep it safe.",
+        "The token is @@ – keep it safe.",
+        "Your token is @@, keep it safe.",
+        "The password is @@ - change it after the first login.",
+        "The admin password is @@; it expires in a day.",
+        "The API key is @@ (it was in config.py).",
+        "The database password is `@@`, as set in .env.",
+        "{\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"The token is @@ — keep it safe.\"}]}}",
+    ]);
+}
+
+/// What the rule above must leave alone: a word, a size or a version after `is`, with the
+/// sentence going on.
+#[test]
+fn prose_about_a_secret_with_the_sentence_going_on_stays_intact() {
+    each_kept(&[
+        "The token is Required, and must be sent on every request.",
+        "The password is 12 characters long, with one digit.",
+        "The key is RS256-signed, so verify it first.",
+        "The token is v2, the one the API issues since May.",
+        "The secret is base64, not hex - decode it first.",
+        "The key is 2048-bit RSA, which is enough.",
+    ]);
+}

@@ -151,7 +151,13 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
                 .take_while(|b| !matches!(b, b'\n' | b'\r'))
                 .all(|b| b.is_ascii_whitespace() || b".,;!'\")".contains(b))
             // In a view the next line of a tool's output may follow (see `sentence_label`).
-            || json && tail.first() == Some(&b' ') && no_word(&line[v..end]);
+            || json && tail.first() == Some(&b' ') && no_word(&line[v..end])
+            // The sentence goes on after a dash, a comma, a semicolon or a bracket (`The token
+            // is … — keep it safe.`): a value of letters and digits mixed.
+            || [&b", "[..], b" \xe2\x80\x94 ", b" \xe2\x80\x93 ", b" - ", b"; ", b" ("]
+                .iter()
+                .any(|p| after.starts_with(p))
+                && mixed_token(&line[v..end]);
         return Some(if ends {
             value(line, s, v, end, strength, lname, false)
         } else {
@@ -159,6 +165,19 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
         });
     }
     None
+}
+
+/// Whether `v` is a token of letters and digits mixed (two of each or more, ten bytes or
+/// more, no blank), no word joined to it (`RS256-signed`, `v2-compatible`).
+fn mixed_token(v: &[u8]) -> bool {
+    let count = |f: fn(&u8) -> bool| v.iter().filter(|b| f(b)).count();
+    (10..=200).contains(&v.len())
+        && v.iter().all(u8::is_ascii_graphic)
+        && count(u8::is_ascii_digit) >= 2
+        && count(u8::is_ascii_alphabetic) >= 2
+        && !v
+            .split(|b| b"-_./".contains(b))
+            .any(|w| w.len() >= 4 && w.iter().all(u8::is_ascii_lowercase))
 }
 
 /// The value of a sentence that names a password at `s..e` and ends in `: VALUE`: a few plain
