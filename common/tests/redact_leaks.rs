@@ -3606,6 +3606,11 @@ fn a_password_given_to_a_windows_admin_tool_or_x11vnc_is_redacted() {
         "crackmapexec winrm 10.0.0.5 -u svc -p @@",
         "smbmap -H 10.0.0.5 -u guest -p @@",
         "x11vnc -storepasswd @@ ~/.vnc/passwd",
+        // PuTTY's command-line tools: `-pw VALUE`.
+        "plink -ssh -pw @@ admin@10.0.0.5",
+        r"C:\Tools\pscp.exe -pw @@ build.zip deploy@srv01:/tmp",
+        "psftp -pw \"@@\" admin@srv01",
+        "plink.exe -batch -l admin -pw '@@' srv01 uptime",
     ];
     each_redacted(&cases);
 }
@@ -3618,6 +3623,8 @@ fn windows_admin_tools_given_no_password_stay_intact() {
         "evil-winrm -i 10.0.0.5 -u Administrator -H 0123456789abcdef",
         "nxc smb 10.0.0.0/24 --gen-relay-list relay.txt",
         "x11vnc -storepasswd",
+        "plink -ssh -i key.ppk admin@10.0.0.5",
+        "7z x -pw archive.7z",
     ]);
 }
 

@@ -411,7 +411,8 @@ fn session_cookie(line: &[u8], at: usize) -> Option<Found> {
 /// …) by `-w`, `zip`, `unzip`, SQL Server's `sqlcmd`, `bcp` and `osql`, `isql`, Perforce's `p4`
 /// and Mosquitto's clients by `-P`,
 /// `redis-cli` by `-a`, `lftp` by `-u` (as `USER,VALUE`), Net-SNMP's tools by `-A` and `-X`
-/// (the authentication and privacy passphrases), `nuget push` by `-k`. An archiver (`7z`,
+/// (the authentication and privacy passphrases), `nuget push` by `-k`, PuTTY's `plink`,
+/// `pscp` and `psftp` by `-pw`. An archiver (`7z`,
 /// `unrar`) takes its `-p` glued to the value (`-pVALUE`; `-p` alone asks for one), as the
 /// clients above may.
 pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
@@ -425,6 +426,9 @@ pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
         _ => return None,
     };
     let command = &line[command_start(line, hit)..hit];
+    if putty_pw(line, hit) {
+        return Some(flag);
+    }
     if glued && words(command).any(archiver) {
         return Some(flag);
     }
@@ -535,11 +539,29 @@ pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
     (words(command).any(takes) || keychain()).then_some(flag)
 }
 
+/// Whether ` -pw ` at `hit` is PuTTY's password flag: `plink`, `pscp`, `psftp` (by a path,
+/// with `.exe`, in any case).
+fn putty_pw(line: &[u8], hit: usize) -> bool {
+    line[hit..].starts_with(b" -pw ")
+        && words(&line[command_start(line, hit)..hit]).any(|w| {
+            let w = program(w);
+            let base = w.strip_suffix(b".exe").unwrap_or(w);
+            [&b"plink"[..], b"pscp", b"psftp"]
+                .iter()
+                .any(|t| base.eq_ignore_ascii_case(t))
+        })
+}
+
 /// The password after the short flag at `hit` (see [`short_flag`]).
 pub(super) fn short_flag_value(line: &[u8], hit: usize) -> Option<Found> {
     short_flag(line, hit)?;
     let glued = line[hit + 3] != b' ';
-    let (a, b) = quoted_or_word(line, hit + 4 - usize::from(glued));
+    let at = if putty_pw(line, hit) {
+        hit + 5
+    } else {
+        hit + 4 - usize::from(glued)
+    };
+    let (a, b) = quoted_or_word(line, at);
     if line.get(a) == Some(&b'-') {
         return None; // no value: the next flag
     }
