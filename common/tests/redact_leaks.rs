@@ -1434,6 +1434,10 @@ fn a_password_a_tool_prints_or_is_given_is_redacted() {
         "Unseal Key 1: @@",
         "Unseal Key 5: @@",
         "Password for the elastic user (reset with `bin/elasticsearch-reset-password -u elastic`):\n  @@",
+        // `elasticsearch-reset-password` without `-s`.
+        "Password for the [elastic] user successfully reset.\nNew value: @@",
+        "Password for the [kibana_system] user successfully reset.\r\nNew value: @@\r\n",
+        r#"{"type":"user","message":{"content":[{"type":"tool_result","content":"Do you want to continue [y/N]y\n\n\nPassword for the [elastic] user successfully reset.\nNew value: @@\n"}]}}"#,
         "Your new password is:\n@@",
         "Generated root password:\n    @@",
         r#"{"type":"user","message":{"content":[{"type":"tool_result","content":"Starting...\nA temporary password is generated for root@localhost: @@\nDone"}]}}"#,
@@ -1471,6 +1475,8 @@ fn sentences_and_tools_that_print_no_password_stay_intact() {
         "Your new password is:\nhidden",
         "Unseal Progress: 1/3",
         "Key 1: value",
+        "Password for the [elastic] user successfully reset.\nNew value: <hidden>",
+        "Password for the [elastic] user successfully reset.\nok",
     ] {
         assert_eq!(red(line), line, "{line}");
     }

@@ -536,8 +536,10 @@ impl Redactor {
                         // once; a blank line before a word alone, once.)
                         if (how == context::NextLine::ValueMember
                             && context::type_member(&seg[..n])
-                            || how == context::NextLine::Alone
-                                && seg[..n].iter().all(u8::is_ascii_whitespace))
+                            || matches!(
+                                how,
+                                context::NextLine::Alone | context::NextLine::NewValue
+                            ) && seg[..n].iter().all(u8::is_ascii_whitespace))
                             && given.is_empty()
                         {
                             given.push((off, n, None));

@@ -292,9 +292,43 @@ pub(crate) enum NextLine {
     /// A Markdown table's cell in a secret's column, on each row after the delimiter row
     /// until a line that is no row (`| Service | URL | Credentials |`).
     Column(super::tables::Header),
+    /// A `New value:` label's value: Elasticsearch's `elasticsearch-reset-password`, after
+    /// `Password for the [elastic] user successfully reset.`
+    NewValue,
     /// A Terraform `variable` block's `default`, on a line after its label's (`variable
     /// "db_password" {`), other attributes, comments and blank lines allowed before it.
     Default,
+}
+
+/// Elasticsearch's `Password for the [USER] user successfully reset.`, whose next line gives
+/// the new password (`New value: …`): the place of `Password`.
+fn password_reset(line: &[u8]) -> Option<(usize, usize)> {
+    let t = line.trim_ascii();
+    let lead = line.len() - line.trim_ascii_start().len();
+    (t.len() > 13
+        && t[..13].eq_ignore_ascii_case(b"password for ")
+        && t.ends_with(b" user successfully reset."))
+    .then_some((lead, lead + 8))
+}
+
+/// In a view of a tool's output: the new password on the line after Elasticsearch's
+/// `Password for the [USER] user successfully reset.` at `s` (see [`password_reset`]), as
+/// [`alone_after_sentence`] reads it.
+pub(crate) fn new_value_after_reset(line: &[u8], s: usize) -> Option<(usize, usize)> {
+    let from = super::line_start(line, s);
+    let reach = line.len().min(s + super::COMMAND_REACH);
+    let end = from + memchr::memchr2(b'\n', b'\r', &line[from..reach])?;
+    if password_reset(&line[from..end])?.0 + from != s {
+        return None;
+    }
+    let next = end + 1 + usize::from(line[end] == b'\r' && line.get(end + 1) == Some(&b'\n'));
+    let stop = next
+        + line[next..]
+            .iter()
+            .position(|&b| matches!(b, b'\n' | b'\r' | b'"'))
+            .unwrap_or(line.len() - next);
+    let (v, e) = value_line(&line[next..stop], Strength::Strong, NextLine::NewValue)?;
+    Some((next + v, next + e))
 }
 
 /// Words of a prompt that asks for a password rather than gives one.
@@ -379,6 +413,9 @@ pub(crate) fn name_given_as_data(line: &[u8]) -> Option<(Strength, usize, usize,
             return None;
         }
         return Some((classify(&line[a..b])?, a, b, NextLine::ValueField));
+    }
+    if let Some((a, b)) = password_reset(line) {
+        return Some((Strength::Strong, a, b, NextLine::NewValue));
     }
     if let Some((a, b)) = sentence_ending_in_colon(line) {
         return Some((Strength::Weak, a, b, NextLine::Alone));
@@ -608,6 +645,7 @@ pub(crate) fn value_line(line: &[u8], st: Strength, next: NextLine) -> Option<(u
     let (v, end) = match next {
         NextLine::Column(h) => return super::tables::column_value(line, &h),
         NextLine::ValueField => field_value(line, b"value:", false)?,
+        NextLine::NewValue => field_value(line, b"New value:", false)?,
         NextLine::Default => {
             let (a, b) = field_value(line, b"default", false)?;
             let a = skip(line, line[a..b].strip_prefix(b"=").map(|_| a + 1)?, b" \t");

@@ -38,8 +38,8 @@ pub(crate) use clients::next_password_flag;
 pub(crate) use commands::pgpass_password;
 use data::beside;
 pub(crate) use data::{
-    NextLine, alone_after_sentence, block_attribute, name_given_as_data, type_member, url_key,
-    url_key_at, value_line,
+    NextLine, alone_after_sentence, block_attribute, name_given_as_data, new_value_after_reset,
+    type_member, url_key, url_key_at, value_line,
 };
 use exemptions::dockerfile_env;
 pub(crate) use lists::{changed_to, next_in_list};
