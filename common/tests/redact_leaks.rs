@@ -6798,3 +6798,26 @@ fn prose_about_a_secret_with_the_sentence_going_on_stays_intact() {
         "The key is 2048-bit RSA, which is enough.",
     ]);
 }
+
+/// GitHub Actions' older workflow commands that set a step's output or state under a secret's
+/// name (`::set-output name=token::VALUE`, `::save-state name=password::VALUE`), as a
+/// workflow's script echoes them and as a runner's log shows them.
+#[test]
+fn a_step_output_set_under_a_secrets_name_is_redacted() {
+    each_redacted(&with_stream_json(
+        &[
+            "::set-output name=token::@@",
+            "echo \"::set-output name=api_token::@@\"",
+            "echo '::save-state name=DB_PASSWORD::@@' && ./next.sh",
+            "  ::set-output name=client_secret::\"@@\"",
+        ],
+        &['"', '\''],
+        |c| c.to_string(),
+    ));
+    each_kept(&[
+        "echo \"::set-output name=token::$TOKEN\"",
+        "echo \"::set-output name=token::${{ steps.auth.outputs.token }}\"",
+        "::set-output name=version::1.4.2",
+        "::set-output name=token_expiry::2024-05-01T10:00:00Z",
+    ]);
+}

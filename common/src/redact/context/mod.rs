@@ -181,6 +181,17 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if code::documents_a_parameter(line, s) {
         return None; // `:param str secret_key: The secret key part of …`
     }
+    // GitHub Actions' workflow commands that set a step's output or state:
+    // `::set-output name=token::VALUE`, `::save-state name=NAME::VALUE`.
+    if line[e..].starts_with(b"::") && line[..s].ends_with(b"name=") {
+        let before = &line[line_start(line, s)..s];
+        if memchr::memmem::find(before, b"::set-output ").is_some()
+            || memchr::memmem::find(before, b"::save-state ").is_some()
+        {
+            let (a, b) = quoted_or_word(line, e + 2);
+            return value(line, s, a, b, strength, &lname, false);
+        }
+    }
     let xml = s > 0 && line[s - 1] == b'<';
     let mut p = e;
     // Closing quotes of a quoted name, then blanks, then the operator; a subscript's bracket
