@@ -6821,3 +6821,19 @@ fn a_step_output_set_under_a_secrets_name_is_redacted() {
         "::set-output name=token_expiry::2024-05-01T10:00:00Z",
     ]);
 }
+
+/// The forms whose value is on the line after its name, with Windows' `\r\n` breaks (a file
+/// written on Windows, a Windows program's output): the `\n` is the break's, not a blank line
+/// between the name and its value.
+#[test]
+fn a_value_on_the_next_line_after_a_crlf_break_is_redacted() {
+    each_redacted(&[
+        "- name: DB_PASSWORD\r\n  value: @@\r\n",
+        "{\r\n  \"password\":\r\n    \"@@\"\r\n}\r\n",
+        "password: |\r\n  @@\r\n",
+        "\"api_keys\": [\r\n  \"@@\",\r\n  \"@@\"\r\n]\r\n",
+        "export DB_PASSWORD=\\\r\n  @@\r\n",
+        "Password for the [elastic] user successfully reset.\r\nNew value: @@\r\n",
+        "| Service | Password |\r\n|---|---|\r\n| db | @@ |\r\n",
+    ]);
+}

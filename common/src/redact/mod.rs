@@ -505,6 +505,8 @@ impl Redactor {
                 let after = &rest[start + line.len()..];
                 let rule = self.rules.context_rule(&line[a..b]);
                 let mut off = 0;
+                // (How many of `given` are such breaks: "once" below counts lines.)
+                let mut breaks = 0;
                 loop {
                     let seg = &after[off..];
                     if seg.is_empty() && !given.is_empty() {
@@ -514,6 +516,17 @@ impl Redactor {
                         }
                         break;
                     }
+                    // The `\n` of a `\r\n` break is the break's, not a line of its own.
+                    let prev = match off {
+                        0 => line.last(),
+                        _ => after.get(off - 1),
+                    };
+                    if seg.first() == Some(&b'\n') && prev == Some(&b'\r') {
+                        given.push((off, 1, None));
+                        off += 1;
+                        breaks += 1;
+                        continue;
+                    }
                     let n = match seg.iter().position(is_sep) {
                         // Wait for the value's line, a bounded amount: past it, output goes on.
                         None if !fin && after.len() < MAX_MATCH => return Flow::Hold(start),
@@ -522,7 +535,7 @@ impl Redactor {
                     };
                     // A table's header is one only with its delimiter row after it.
                     if let context::NextLine::Column(_) = how
-                        && given.is_empty()
+                        && given.len() == breaks
                     {
                         if !context::table_delimiter(&seg[..n]) {
                             break;
@@ -536,11 +549,9 @@ impl Redactor {
                         // once; a blank line before a word alone, once.)
                         if (how == context::NextLine::ValueMember
                             && context::type_member(&seg[..n])
-                            || matches!(
-                                how,
-                                context::NextLine::Alone | context::NextLine::NewValue
-                            ) && seg[..n].iter().all(u8::is_ascii_whitespace))
-                            && given.is_empty()
+                            || how == context::NextLine::Alone
+                                && seg[..n].iter().all(u8::is_ascii_whitespace))
+                            && given.len() == breaks
                         {
                             given.push((off, n, None));
                             off += n;
