@@ -6822,6 +6822,35 @@ fn a_step_output_set_under_a_secrets_name_is_redacted() {
     ]);
 }
 
+/// A property list's value under a secret's key (macOS configuration profiles, launchd's
+/// `EnvironmentVariables`, Xcode's export options): `<key>NAME</key>` and the `<string>` after
+/// it, on one line, on the next, and as a tool reads the file.
+#[test]
+fn a_property_lists_string_under_a_secrets_key_is_redacted() {
+    let plist = "<dict>\n\t<key>EnvironmentVariables</key>\n\t<dict>\n\t\t<key>DB_PASSWORD</key>\n\t\t<string>@@</string>\n\t\t<key>LOG_LEVEL</key>\n\t\t<string>info</string>\n\t</dict>\n</dict>";
+    let cases = [
+        "<key>APIKey</key><string>@@</string>".to_string(),
+        "    <key>Password</key> <string>@@</string>".to_string(),
+        "\t<key>Password</key>\n\t<string>@@</string>".to_string(),
+        "<key>api_token</key>\r\n    <string>@@</string>\r\n".to_string(),
+        plist.to_string(),
+        tool_result(plist),
+    ];
+    each_redacted(&cases);
+}
+
+/// What the rule above must leave alone.
+#[test]
+fn property_lists_without_a_secret_stay_intact() {
+    each_kept(&[
+        "<key>APIKey</key>\n<string>$(API_KEY)</string>",
+        "<key>PasswordPolicy</key>\n<string>strict</string>",
+        "<key>KeepAlive</key>\n<true/>",
+        "<key>Password</key>\n<data>\n</data>",
+        "<key>TokenEndpoint</key><string>https://login.example.com/oauth2/token</string>",
+    ]);
+}
+
 /// The forms whose value is on the line after its name, with Windows' `\r\n` breaks (a file
 /// written on Windows, a Windows program's output): the `\n` is the break's, not a blank line
 /// between the name and its value.
@@ -6833,6 +6862,7 @@ fn a_value_on_the_next_line_after_a_crlf_break_is_redacted() {
         "password: |\r\n  @@\r\n",
         "\"api_keys\": [\r\n  \"@@\",\r\n  \"@@\"\r\n]\r\n",
         "export DB_PASSWORD=\\\r\n  @@\r\n",
+        "<key>api_token</key>\r\n    <string>@@</string>\r\n",
         "Password for the [elastic] user successfully reset.\r\nNew value: @@\r\n",
         "| Service | Password |\r\n|---|---|\r\n| db | @@ |\r\n",
     ]);

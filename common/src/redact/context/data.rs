@@ -295,6 +295,8 @@ pub(crate) enum NextLine {
     /// A `New value:` label's value: Elasticsearch's `elasticsearch-reset-password`, after
     /// `Password for the [elastic] user successfully reset.`
     NewValue,
+    /// A property list's `<string>…</string>` after `<key>NAME</key>` alone on its line.
+    PlistString,
     /// A Terraform `variable` block's `default`, on a line after its label's (`variable
     /// "db_password" {`), other attributes, comments and blank lines allowed before it.
     Default,
@@ -413,6 +415,15 @@ pub(crate) fn name_given_as_data(line: &[u8]) -> Option<(Strength, usize, usize,
             return None;
         }
         return Some((classify(&line[a..b])?, a, b, NextLine::ValueField));
+    }
+    // A property list's key alone on its line: `<key>DB_PASSWORD</key>`.
+    if let Some(k) = line.trim_ascii().strip_prefix(b"<key>")
+        && let Some(name) = k.strip_suffix(b"</key>")
+        && !name.is_empty()
+        && name.iter().all(|&c| name_byte(c))
+    {
+        let a = line.len() - line.trim_ascii_start().len() + 5;
+        return Some((classify(name)?, a, a + name.len(), NextLine::PlistString));
     }
     if let Some((a, b)) = password_reset(line) {
         return Some((Strength::Strong, a, b, NextLine::NewValue));
@@ -646,6 +657,11 @@ pub(crate) fn value_line(line: &[u8], st: Strength, next: NextLine) -> Option<(u
         NextLine::Column(h) => return super::tables::column_value(line, &h),
         NextLine::ValueField => field_value(line, b"value:", false)?,
         NextLine::NewValue => field_value(line, b"New value:", false)?,
+        NextLine::PlistString => {
+            let v = skip(line, 0, b" \t");
+            let (a, b) = super::plist_string(line, v)?;
+            line[b + 9..].trim_ascii().is_empty().then_some((a, b))?
+        }
         NextLine::Default => {
             let (a, b) = field_value(line, b"default", false)?;
             let a = skip(line, line[a..b].strip_prefix(b"=").map(|_| a + 1)?, b" \t");

@@ -137,6 +137,13 @@ const WRAPPERS: &[&[u8]] = &[
 
 /// Look at the name around `hit` (an anchor found in `line`) and, if an assignment of a secret
 /// follows it, return where the value is.
+/// The text of a property list's `<string>…</string>` at `v`: its place.
+pub(super) fn plist_string(line: &[u8], v: usize) -> Option<(usize, usize)> {
+    let a = v + line.get(v..)?.strip_prefix(b"<string>").map(|_| 8)?;
+    let b = a + line[a..].iter().position(|&c| c == b'<' || c == b'\n')?;
+    line[b..].starts_with(b"</string>").then_some((a, b))
+}
+
 pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if let Some(decided) = literals::by_literal(line, hit) {
         return decided;
@@ -180,6 +187,12 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     };
     if code::documents_a_parameter(line, s) {
         return None; // `:param str secret_key: The secret key part of …`
+    }
+    // A property list's `<key>NAME</key>` and the `<string>` after it (blanks between, and in
+    // a view a line break; the next line of plain output is `data::name_given_as_data`'s).
+    if s >= 5 && &line[s - 5..s] == b"<key>" && line[e..].starts_with(b"</key>") {
+        let (a, b) = plist_string(line, gaps(line, e + 6))?;
+        return value(line, s, a, b, strength, &lname, false);
     }
     // GitHub Actions' workflow commands that set a step's output or state:
     // `::set-output name=token::VALUE`, `::save-state name=NAME::VALUE`.
