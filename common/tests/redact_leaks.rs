@@ -6259,6 +6259,9 @@ fn a_value_before_its_name_or_after_an_arrow_is_redacted() {
         "Use '@@' as the password for the admin user.",
         "Enter `@@` as your password when prompted.",
         "Use \"@@\" as the API key",
+        // A two-word name that ends the sentence: its full stop is no name's dot.
+        "Use `@@` as the API key.",
+        "Enter '@@' as your API key.",
         "- Root password → `@@`",
         "Password → @@",
         "**Admin password** → `@@`",
@@ -6268,6 +6271,7 @@ fn a_value_before_its_name_or_after_an_arrow_is_redacted() {
         "Use the same value as the password.",
         "Use `--password-stdin` as the password source.",
         "Use `secret` as the password name.",
+        "Set api key.name to `billing` in the settings.",
         "Renamed `token` → `access_token`",
         "password → passphrase",
         "Token → see below",

@@ -156,7 +156,12 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         s = joined;
     } else if names::eq_any(&line[s..e], names::KEY_QUALIFIERS)
         && (line[e..].starts_with(b" Key") || line[e..].starts_with(b" key"))
-        && !line.get(e + 4).is_some_and(|&b| name_byte(b))
+        && {
+            // (A full stop that ends the sentence is no name's dot: `… as the API key.`)
+            let stop =
+                line.get(e + 4) == Some(&b'.') && !line.get(e + 5).is_some_and(|&c| name_byte(c));
+            stop || !line.get(e + 4).is_some_and(|&b| name_byte(b))
+        }
     {
         e += 4;
     }
