@@ -6871,3 +6871,37 @@ fn a_value_on_the_next_line_after_a_crlf_break_is_redacted() {
         "| Service | Password |\r\n|---|---|\r\n| db | @@ |\r\n",
     ]);
 }
+
+/// A query's result as the MySQL and MariaDB clients draw it, its header row between `+---+`
+/// borders: a column named for a secret has its value in every row, as Claude's `mysql -e
+/// "SELECT …"` prints them, in the terminal's lines and in a tool's result.
+#[test]
+fn a_mysql_result_tables_secret_column_is_redacted_in_every_row() {
+    let table = "+----+-------+--------------+\n| id | name  | password     |\n+----+-------+--------------+\n|  1 | admin | @@           |\n|  2 | app   | @@           |\n+----+-------+--------------+\n2 rows in set (0.00 sec)\n";
+    let each = |i: usize| format!("Zq8wLmN3pX{i:02}vR");
+    for (n, form) in [table.to_string(), tool_result(table) + "\n"]
+        .iter()
+        .enumerate()
+    {
+        let mut text = form.clone();
+        let mut secrets = Vec::new();
+        while let Some(at) = text.find("@@") {
+            let s = each(secrets.len() + 10 * n);
+            text.replace_range(at..at + 2, &s);
+            secrets.push(s);
+        }
+        for cut in [text.len(), 11] {
+            let (out, _) = red_in_chunks(&text, cut);
+            for s in &secrets {
+                assert!(!out.contains(s.as_str()), "{s} in chunks of {cut}:\n{out}");
+            }
+            assert!(
+                out.contains("admin") && out.contains("2 rows in set"),
+                "{out}"
+            );
+        }
+    }
+    // A column that names no secret, and a border alone.
+    let kept = "+----+----------+\n| id | password_changed_at |\n+----+----------+\n|  1 | 2024-05-01 |\n+----+----------+\n";
+    assert_eq!(red(kept), kept);
+}

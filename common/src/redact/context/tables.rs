@@ -229,8 +229,14 @@ pub(crate) fn header(row: &[u8]) -> Option<Header> {
     })
 }
 
-/// Whether `row` is a Markdown table's delimiter row (`|---|:--:|`).
+/// Whether `row` is a Markdown table's delimiter row (`|---|:--:|`), or the border under a
+/// MySQL client's header row (`+----+------+`).
 pub(crate) fn delimiter(row: &[u8]) -> bool {
+    // The MySQL and MariaDB clients' border, `+----+-------+`, under their header row.
+    let t = row.trim_ascii();
+    if t.len() >= 3 && t[0] == b'+' && t[t.len() - 1] == b'+' {
+        return t.contains(&b'-') && t.iter().all(|c| matches!(c, b'-' | b'+'));
+    }
     cells(row).is_some_and(|cells| {
         cells.iter().all(|&(a, b)| {
             let t = row[a..b].trim_ascii();
