@@ -1005,6 +1005,15 @@ fn tool_result(text: &str) -> String {
     )
 }
 
+/// `text` as Claude Code's Read tool shows a file, each line after its number (from `first`)
+/// and an arrow.
+fn read_view(text: &str, first: usize) -> String {
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| format!("{:>6}→{l}\n", i + first))
+        .collect()
+}
+
 /// A Bash tool call as Claude Code writes it in stream-json: the name right after the id
 /// (`serde_json` would sort the keys), an id of `toolu_01` and 22 letters and digits.
 fn bash_call(id: &str, command: &str) -> String {
@@ -3529,11 +3538,7 @@ fn password_commands_that_print_no_literal_stay_intact() {
 #[test]
 fn tokens_keyed_by_host_in_composers_auth_json_are_redacted() {
     let pretty = "{\n    \"bearer\": {\n        \"repo.example.org\": \"@@\",\n        \"pkg.example.com\": \"@@\"\n    },\n    \"github-oauth\": {\n        \"github.com\": \"@@\"\n    }\n}";
-    let numbered: String = pretty
-        .lines()
-        .enumerate()
-        .map(|(i, l)| format!("{:>6}→{l}\n", i + 1))
-        .collect();
+    let numbered = read_view(pretty, 1);
     let cases = [
         r#"{"bearer": {"repo.example.org": "@@"}}"#.to_string(),
         r#"{"github-oauth": {"github.com": "@@"}, "gitlab-token": {"gitlab.example.com": "@@"}}"#
@@ -6715,11 +6720,7 @@ fn a_quoted_passphrase_of_words_in_prose_is_a_secret() {
 #[test]
 fn a_terraform_variables_default_under_a_secrets_name_is_redacted() {
     let block = "variable \"api_token\" {\n  type        = string\n  description = \"The API's token\"\n  sensitive   = true\n  default     = \"@@\"\n}";
-    let numbered: String = block
-        .lines()
-        .enumerate()
-        .map(|(i, l)| format!("{:>6}→{l}\n", i + 10))
-        .collect();
+    let numbered = read_view(block, 10);
     let cases = [
         "variable \"db_password\" {\n  default = \"@@\"\n}".to_string(),
         "variable \"db_password\" {\n\n  # kept out of the state\n  default = \"@@\"\n}\n"

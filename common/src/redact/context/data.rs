@@ -313,26 +313,6 @@ fn password_reset(line: &[u8]) -> Option<(usize, usize)> {
     .then_some((lead, lead + 8))
 }
 
-/// In a view of a tool's output: the new password on the line after Elasticsearch's
-/// `Password for the [USER] user successfully reset.` at `s` (see [`password_reset`]), as
-/// [`alone_after_sentence`] reads it.
-pub(crate) fn new_value_after_reset(line: &[u8], s: usize) -> Option<(usize, usize)> {
-    let from = super::line_start(line, s);
-    let reach = line.len().min(s + super::COMMAND_REACH);
-    let end = from + memchr::memchr2(b'\n', b'\r', &line[from..reach])?;
-    if password_reset(&line[from..end])?.0 + from != s {
-        return None;
-    }
-    let next = end + 1 + usize::from(line[end] == b'\r' && line.get(end + 1) == Some(&b'\n'));
-    let stop = next
-        + line[next..]
-            .iter()
-            .position(|&b| matches!(b, b'\n' | b'\r' | b'"'))
-            .unwrap_or(line.len() - next);
-    let (v, e) = value_line(&line[next..stop], Strength::Strong, NextLine::NewValue)?;
-    Some((next + v, next + e))
-}
-
 /// Words of a prompt that asks for a password rather than gives one.
 const PROMPT_WORDS: &[&[u8]] = &[b"enter", b"re-enter", b"retype", b"confirm", b"type"];
 
@@ -367,12 +347,49 @@ fn sentence_ending_in_colon(line: &[u8]) -> Option<(usize, usize)> {
 /// then one word alone on the next line, or on the one after a blank line (Jenkins' first
 /// start): the word's range, judged as [`NextLine::Alone`] judges it.
 pub(crate) fn alone_after_sentence(line: &[u8], s: usize) -> Option<(usize, usize)> {
+    value_after_line_in_view(
+        line,
+        s,
+        sentence_ending_in_colon,
+        Strength::Weak,
+        NextLine::Alone,
+    )
+}
+
+/// In a view of a tool's output: the new password on the line after Elasticsearch's
+/// `Password for the [USER] user successfully reset.` at `s` (see [`password_reset`]).
+pub(crate) fn new_value_after_reset(line: &[u8], s: usize) -> Option<(usize, usize)> {
+    if !line
+        .get(s..s + 13)
+        .is_some_and(|w| w.eq_ignore_ascii_case(b"password for "))
+    {
+        return None;
+    }
+    value_after_line_in_view(
+        line,
+        s,
+        password_reset,
+        Strength::Strong,
+        NextLine::NewValue,
+    )
+}
+
+/// In a view, where a tool's output is one line with its breaks: the value on the line after
+/// the one at `s`, when `head` finds its name at `s` (one blank line may come between), read
+/// as `how` at strength `st`.
+fn value_after_line_in_view(
+    line: &[u8],
+    s: usize,
+    head: fn(&[u8]) -> Option<(usize, usize)>,
+    st: Strength,
+    how: NextLine,
+) -> Option<(usize, usize)> {
     let from = super::line_start(line, s);
     // (At most `COMMAND_REACH` bytes on: every hit of a scanned line asks, and reading each
     // to the end of a line of megabytes was quadratic.)
     let reach = line.len().min(s + super::COMMAND_REACH);
     let end = from + memchr::memchr2(b'\n', b'\r', &line[from..reach])?;
-    let (a, _) = sentence_ending_in_colon(&line[from..end])?;
+    let (a, _) = head(&line[from..end])?;
     if from + a != s {
         return None;
     }
@@ -393,7 +410,7 @@ pub(crate) fn alone_after_sentence(line: &[u8], s: usize) -> Option<(usize, usiz
             next = stop;
             continue; // one blank line between
         }
-        let (v, e) = value_line(&line[next..stop], Strength::Weak, NextLine::Alone)?;
+        let (v, e) = value_line(&line[next..stop], st, how)?;
         return Some((next + v, next + e));
     }
     None

@@ -135,8 +135,6 @@ const WRAPPERS: &[&[u8]] = &[
     b"Buffer.from(",
 ];
 
-/// Look at the name around `hit` (an anchor found in `line`) and, if an assignment of a secret
-/// follows it, return where the value is.
 /// The text of a property list's `<string>…</string>` at `v`: its place.
 pub(super) fn plist_string(line: &[u8], v: usize) -> Option<(usize, usize)> {
     let a = v + line.get(v..)?.strip_prefix(b"<string>").map(|_| 8)?;
@@ -144,6 +142,8 @@ pub(super) fn plist_string(line: &[u8], v: usize) -> Option<(usize, usize)> {
     line[b..].starts_with(b"</string>").then_some((a, b))
 }
 
+/// Look at the name around `hit` (an anchor found in `line`) and, if an assignment of a secret
+/// follows it, return where the value is.
 pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if let Some(decided) = literals::by_literal(line, hit) {
         return decided;

@@ -30,11 +30,7 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
     // `elasticsearch-reset-password`'s `Password for the [elastic] user successfully reset.`
     // in a view of a tool's output, `New value: …` on the next line (the raw stream's lines
     // are read in `Redactor::lines`).
-    if line
-        .get(s..s + 13)
-        .is_some_and(|w| w.eq_ignore_ascii_case(b"password for "))
-        && let Some((v, end)) = super::new_value_after_reset(line, s)
-    {
+    if let Some((v, end)) = super::new_value_after_reset(line, s) {
         return Some(value(line, s, v, end, Strength::Strong, lname, false));
     }
     // A summary's arrow: `Root password → `…``, judged as prose (`token → access_token`, a
