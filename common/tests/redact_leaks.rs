@@ -6906,3 +6906,48 @@ fn a_mysql_result_tables_secret_column_is_redacted_in_every_row() {
     let kept = "+----+----------+\n| id | password_changed_at |\n+----+----------+\n|  1 | 2024-05-01 |\n+----+----------+\n";
     assert_eq!(red(kept), kept);
 }
+
+#[test]
+fn a_psql_result_tables_secret_column_is_redacted_in_every_row() {
+    // psql's aligned output as it prints it: a centred header with a blank at each end, a
+    // delimiter of the same width with `+` under each `|`, no rule at a row's ends; the secret's
+    // column last, first, or alone, and a two-word name.
+    let tables = [
+        " id | username |     password     \n----+----------+------------------\n  1 | admin    | @@\n 22 | app      | @@\n(2 rows)\n\n",
+        "     password     | username \n------------------+----------\n @@ | admin\n @@ | app\n(2 rows)\n\n",
+        "     password     \n------------------\n @@\n @@\n(2 rows)\n\n",
+        "     API Key      | x \n------------------+---\n @@ | a\n(1 row)\n\n",
+    ];
+    let each = |i: usize| format!("Zq8wLmN3pX{i:02}vR");
+    for (t, table) in tables.iter().enumerate() {
+        for (n, form) in [table.to_string(), tool_result(table) + "\n"]
+            .iter()
+            .enumerate()
+        {
+            let mut text = form.clone();
+            let mut secrets = Vec::new();
+            while let Some(at) = text.find("@@") {
+                let s = each(secrets.len() + 10 * n + 20 * t);
+                text.replace_range(at..at + 2, &s);
+                secrets.push(s);
+            }
+            for cut in [text.len(), 7] {
+                let (out, _) = red_in_chunks(&text, cut);
+                for s in &secrets {
+                    assert!(!out.contains(s.as_str()), "{s} in chunks of {cut}:\n{out}");
+                }
+                assert!(out.contains(" row"), "{out}");
+            }
+        }
+    }
+    // A column that names no secret; a header whose bars are not over the delimiter's `+`; a
+    // Markdown heading underlined; a shell pipe over a rule (no blank after it).
+    for kept in [
+        " id | password_changed_at \n----+---------------------\n  1 | 2024-05-01\n",
+        " id | password \n------+--------\n  1 | Zq8wLmN3pX99vR\n",
+        "Password\n--------\nZq8wLmN3pX99vR\n",
+        " cat creds | grep password\n--------------------------\n Zq8wLmN3pX99vR\n",
+    ] {
+        assert_eq!(red(kept), kept);
+    }
+}

@@ -534,10 +534,10 @@ impl Redactor {
                         found => found.map_or(seg.len(), |p| p + 1),
                     };
                     // A table's header is one only with its delimiter row after it.
-                    if let context::NextLine::Column(_) = how
+                    if let context::NextLine::Column(h) = how
                         && given.len() == breaks
                     {
-                        if !context::table_delimiter(&seg[..n]) {
+                        if !context::table_delimiter(&h, &seg[..n]) {
                             break;
                         }
                         given.push((off, n, None));
@@ -567,8 +567,8 @@ impl Redactor {
                             continue;
                         }
                         // A table's row with no value in the column (`none`): the table goes on.
-                        if matches!(how, context::NextLine::Column(_))
-                            && context::table_row_line(&seg[..n])
+                        if let context::NextLine::Column(h) = how
+                            && context::table_row_line(&h, &seg[..n])
                         {
                             given.push((off, n, None));
                             off += n;

@@ -422,7 +422,8 @@ fn value_after_line_in_view(
 /// (`--password \`). The name's strength, where it is, and how to read the next line
 /// ([`value_line`]).
 pub(crate) fn name_given_as_data(line: &[u8]) -> Option<(Strength, usize, usize, NextLine)> {
-    if line.trim_ascii_start().starts_with(b"|")
+    // (A Markdown row, or psql's header with a blank first.)
+    if (line.trim_ascii_start().starts_with(b"|") || line.first() == Some(&b' '))
         && let Some(h) = super::tables::header(line)
     {
         return Some((h.strength, h.name.0, h.name.1, NextLine::Column(h)));

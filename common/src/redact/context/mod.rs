@@ -51,7 +51,9 @@ pub(crate) use names::{
 use phrases::{passphrase_name, words_to_line_end};
 pub(crate) use shapes::{capitalised_words, code_literal, passed_under_its_own_name, words_joined};
 use tables::table_row;
-pub(crate) use tables::{delimiter as table_delimiter, is_row as table_row_line, table_in_view};
+pub(crate) use tables::{
+    delimiter_under as table_delimiter, is_row as table_row_line, table_in_view,
+};
 pub(crate) use text::{COMMAND_REACH, VALUE_REACH};
 use text::{
     READ_ARROW, after_string_prefix, before_json_end, blanks, bold_before, bold_open, code_span,

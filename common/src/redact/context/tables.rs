@@ -1,6 +1,7 @@
 //! Printed tables: a secret's name and its value in aligned columns (`vault kv get`), a
 //! Markdown or box-drawn row (`| password | VALUE |`, `│ DB_PASSWORD │ VALUE │`), psql's
-//! expanded display (`password | VALUE`).
+//! expanded display (`password | VALUE`); a query result's secret column, in a Markdown table,
+//! MySQL's or psql's.
 
 use super::names::{Strength, name_byte};
 use super::{Found, Named, before_json_end, blanks, line_start, run_end, value};
@@ -146,6 +147,70 @@ pub(crate) struct Header {
     pub pair: bool,
     /// The column's name in the row it was read from.
     pub name: (usize, usize),
+    /// A psql table's layout (its rows have no rule at their ends); `None` for a Markdown or
+    /// MySQL table.
+    pub psql: Option<Layout>,
+}
+
+/// The layout of psql's aligned output (`psql -c …`), read off its header row: the row's width
+/// and where its bars are, which the delimiter row under it repeats (` id | password ` over
+/// `----+----------`, the same width, a `+` under each `|`), and its number of columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Layout {
+    width: usize,
+    cols: usize,
+    /// The places of the bars (or the delimiter's `+`), hashed.
+    bars: u64,
+}
+
+/// A row without its line break.
+fn body(row: &[u8]) -> &[u8] {
+    let row = row.strip_suffix(b"\n").unwrap_or(row);
+    row.strip_suffix(b"\r").unwrap_or(row)
+}
+
+/// The places of `bar` in `row`, hashed, and how many there are.
+fn bars(row: &[u8], bar: u8) -> (u64, usize) {
+    memchr::memchr_iter(bar, row).fold((0xcbf2_9ce4_8422_2325, 0), |(h, n), i| {
+        ((h ^ i as u64).wrapping_mul(0x100_0000_01b3), n + 1)
+    })
+}
+
+/// The cells of a psql row (` a | b | c`, the line break allowed after it): split at each
+/// ` | `, the first from the row's start and the last to its end. `None` unless the row starts
+/// with a blank, as psql pads every cell.
+fn psql_cells(row: &[u8]) -> Option<Vec<(usize, usize)>> {
+    let row = body(row);
+    if row.first() != Some(&b' ') {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in memchr::memchr_iter(b'|', row) {
+        if row[i - 1] != b' ' || row.get(i + 1).is_some_and(|&c| c != b' ') {
+            return None;
+        }
+        out.push((start, i));
+        start = i + 1;
+    }
+    out.push((start, row.len()));
+    Some(out)
+}
+
+/// The layout of `row` if it can be psql's header row: a blank at each end (psql centres each
+/// name in its column and pads the last too), and bars between blanks.
+fn psql_layout(row: &[u8]) -> Option<Layout> {
+    let b = body(row);
+    if b.len() < 3 || b[b.len() - 1] != b' ' || b.trim_ascii().is_empty() {
+        return None;
+    }
+    let cols = psql_cells(b)?.len();
+    let (bars, _) = bars(b, b'|');
+    Some(Layout {
+        width: b.len(),
+        cols,
+        bars,
+    })
 }
 
 /// The cells of a Markdown table row, `| a | b |` (blanks around it allowed), as their
@@ -185,11 +250,19 @@ fn cell_text(row: &[u8], (a, b): (usize, usize)) -> (usize, usize) {
 /// The header row `row` if it names a secret's column (see [`Header`]): a cell of a name's
 /// words only (`API Key`, `Username / Password`) that names a secret, not the first.
 pub(crate) fn header(row: &[u8]) -> Option<Header> {
-    let cells = cells(row)?;
-    if row.len() > HEADER_REACH || delimiter(row) {
+    if row.len() > HEADER_REACH {
         return None;
     }
-    cells.iter().enumerate().skip(1).find_map(|(col, &c)| {
+    // (psql's first column may be the secret's: its rows name nothing.)
+    let (cells, first, psql) = match cells(row) {
+        Some(_) if delimiter(row) => return None,
+        Some(cells) => (cells, 1, None),
+        None => {
+            let layout = psql_layout(row)?;
+            (psql_cells(row)?, 0, Some(layout))
+        }
+    };
+    cells.iter().enumerate().skip(first).find_map(|(col, &c)| {
         let (a, b) = cell_text(row, c);
         let text = &row[a..b];
         if text.is_empty()
@@ -225,6 +298,7 @@ pub(crate) fn header(row: &[u8]) -> Option<Header> {
             strength,
             pair,
             name: (n, b),
+            psql,
         })
     })
 }
@@ -245,19 +319,42 @@ pub(crate) fn delimiter(row: &[u8]) -> bool {
     })
 }
 
-/// Whether `row` is a Markdown table's row: the table goes on.
-pub(crate) fn is_row(row: &[u8]) -> bool {
-    cells(row).is_some()
+/// Whether `row` is the delimiter row under the header `h`: a Markdown or MySQL delimiter
+/// ([`delimiter`]), or for psql's header its dashes, of the header's width with a `+` under each
+/// of its bars.
+pub(crate) fn delimiter_under(h: &Header, row: &[u8]) -> bool {
+    let Some(layout) = h.psql else {
+        return delimiter(row);
+    };
+    let b = body(row);
+    b.len() == layout.width
+        && b.first() == Some(&b'-')
+        && b.last() == Some(&b'-')
+        && b.iter().all(|c| matches!(c, b'-' | b'+'))
+        && bars(b, b'+').0 == layout.bars
+}
+
+/// Whether `row` is a row of the table under `h`: the table goes on.
+pub(crate) fn is_row(h: &Header, row: &[u8]) -> bool {
+    row_cells(h, row).is_some()
+}
+
+/// The cells of `row` as a row of the table under `h`.
+fn row_cells(h: &Header, row: &[u8]) -> Option<Vec<(usize, usize)>> {
+    match h.psql {
+        None => cells(row),
+        Some(layout) => psql_cells(row).filter(|c| c.len() == layout.cols),
+    }
 }
 
 /// The value a row of the table under `h` gives in its secret's column, judged at the column
 /// name's strength (a `user / password` pair's password as after a strong name): its range in
 /// `row`. Words (`none`, `see .env`) are none.
 pub(crate) fn column_value(row: &[u8], h: &Header) -> Option<(usize, usize)> {
-    if delimiter(row) {
+    if h.psql.is_none() && delimiter(row) {
         return None;
     }
-    let cells = cells(row)?;
+    let cells = row_cells(h, row)?;
     let (a, b) = *cells.get(h.col)?;
     let w = blanks(row, a);
     if h.pair
@@ -289,19 +386,10 @@ const MOST_ROWS: usize = 256;
 pub(crate) fn table_in_view(line: &[u8], s: usize) -> Option<(Header, Vec<(usize, usize)>)> {
     // (Bounded looks: every hit of a scanned line asks, and a line may be megabytes long. A
     // header's cell holds a short name, its row at most `HEADER_REACH` bytes.)
-    let near = s.saturating_sub(64);
-    memchr::memrchr(b'|', &line[near..s])?;
-    let floor = s.saturating_sub(HEADER_REACH);
-    let mut start = memchr::memrchr(b'\n', &line[floor..s]).map_or(floor, |p| floor + p + 1);
-    if !line[start..s].trim_ascii_start().starts_with(b"|") {
-        // The first row of a JSON string: `"text":"| Service | …`.
-        start += memchr::memmem::find(&line[start..s], b"\"|")? + 1;
-    }
-    let reach = line.len().min(s + HEADER_REACH);
-    let end = memchr::memchr(b'\n', &line[s..reach]).map_or(reach, |p| s + p);
-    if end == reach && reach < line.len() {
-        return None;
-    }
+    let (start, end) = match markdown_header_in_view(line, s) {
+        Some(row) => row,
+        None => psql_header_in_view(line, s)?,
+    };
     let mut h = header(&line[start..end])?;
     h.name = (start + h.name.0, start + h.name.1);
     if !(h.name.0..h.name.1).contains(&s) || end == line.len() {
@@ -316,17 +404,20 @@ pub(crate) fn table_in_view(line: &[u8], s: usize) -> Option<(Header, Vec<(usize
     while at < line.len() && rows < MOST_ROWS {
         rows += 1;
         let e = memchr::memchr(b'\n', &line[at..]).map_or(line.len(), |p| at + p);
-        // The last row of a JSON string ends at its closing quote: `… |","type":…`.
-        let row = match memchr::memmem::find(&line[at..e], b"|\"") {
-            Some(p) => &line[at..at + p + 1],
-            None => &line[at..e],
+        // The last row of a JSON string ends at its closing quote: `… |","type":…`, or psql's
+        // `… | VALUE","tool_use_id":…`.
+        let close = match h.psql {
+            None => memchr::memmem::find(&line[at..e], b"|\"").map(|p| p + 1),
+            Some(_) => memchr::memchr_iter(b'"', &line[at..e])
+                .find(|&p| matches!(line.get(at + p + 1), Some(b',' | b'}') | None)),
         };
+        let row = &line[at..close.map_or(e, |p| at + p)];
         if first {
-            if !delimiter(row) {
+            if !delimiter_under(&h, row) {
                 return None;
             }
             first = false;
-        } else if !is_row(row) {
+        } else if !is_row(&h, row) {
             break;
         } else if let Some((a, b)) = column_value(row, &h) {
             out.push((at + a, at + b));
@@ -334,4 +425,38 @@ pub(crate) fn table_in_view(line: &[u8], s: usize) -> Option<(Header, Vec<(usize
         at = e + 1;
     }
     Some((h, out))
+}
+
+/// The Markdown row around `s` in a view (from its line's start or its JSON string's, to its
+/// line's end), if it starts with a rule: `(start, end)`.
+fn markdown_header_in_view(line: &[u8], s: usize) -> Option<(usize, usize)> {
+    let near = s.saturating_sub(64);
+    memchr::memrchr(b'|', &line[near..s])?;
+    let floor = s.saturating_sub(HEADER_REACH);
+    let mut start = memchr::memrchr(b'\n', &line[floor..s]).map_or(floor, |p| floor + p + 1);
+    if !line[start..s].trim_ascii_start().starts_with(b"|") {
+        // The first row of a JSON string: `"text":"| Service | …`.
+        start += memchr::memmem::find(&line[start..s], b"\"|")? + 1;
+    }
+    let reach = line.len().min(s + HEADER_REACH);
+    let end = memchr::memchr(b'\n', &line[s..reach]).map_or(reach, |p| s + p);
+    if end == reach && reach < line.len() {
+        return None;
+    }
+    Some((start, end))
+}
+
+/// The row around `s` in a view if it can be psql's header row (a tool's output in
+/// stream-json): names, blanks and bars only, from a line break or a JSON string's quote to a
+/// line break. `(start, end)`.
+fn psql_header_in_view(line: &[u8], s: usize) -> Option<(usize, usize)> {
+    let in_row = |c: &u8| name_byte(*c) || matches!(c, b' ' | b'|' | b'/');
+    let floor = s.saturating_sub(HEADER_REACH);
+    let before = floor + line[floor..s].iter().rposition(|c| !in_row(c))?;
+    if !matches!(line[before], b'\n' | b'"') {
+        return None;
+    }
+    let reach = line.len().min(s + HEADER_REACH);
+    let end = s + line[s..reach].iter().position(|c| !in_row(c))?;
+    (line[end] == b'\n').then_some((before + 1, end))
 }
