@@ -5134,7 +5134,8 @@ fn keychain_and_signing_passwords_on_macos_are_redacted() {
 /// Claude's prose about what it set: a name in a code span (``I've set `DB_PASSWORD` to
 /// `…` ``, `` - `API_KEY`: `…` ``, a Markdown row `` | `DB_PASSWORD` | `…` | ``) and a verb after
 /// the name (`The admin password has been reset to …`, `password was changed to '…'`), whose
-/// it is between them too (`Password for user 'admin' set to '…'`).
+/// it is between them too (`Password for user 'admin' set to '…'`, `Setting password for user
+/// 'admin' to '…'`).
 #[test]
 fn claudes_prose_about_a_secret_it_set_is_redacted() {
     each_redacted(&with_stream_json(
@@ -5151,6 +5152,11 @@ fn claudes_prose_about_a_secret_it_set_is_redacted() {
             "password for user bob was changed to `@@`",
             // A plural's `are`.
             "The credentials are admin:@@",
+            // The verb before the name, whose it is between the name and `to`.
+            "Setting password for user 'admin' to '@@'",
+            "Setting password for user \"admin\" to \"@@\"",
+            "Changing password for admin to @@",
+            "I reset the API token for the deploy bot to `@@`.",
         ],
         &['"'],
         |c| format!("Done.\n{c}"),
@@ -5163,6 +5169,8 @@ fn claudes_prose_about_a_secret_it_set_is_redacted() {
         "Your credentials are invalid",
         "The password for the account was set to something stronger.",
         "The password is reset to default on reboot.",
+        "Setting password for user admin to expire in 30 days",
+        "Changing the password for every user to something stronger.",
         "Set `password` to your own value",
         "The `password` field is required",
         "set `token` to `null`",

@@ -86,9 +86,13 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
     }
     // Prose: `I set the password to …`, `changed the admin password to `…``: a verb that
     // sets it a few words before the name, the value judged as prose (`to expire`, `to
-    // something stronger` stay).
-    if q == p + 1 && line[q..].starts_with(b"to ") && set_before(line, s) {
-        let w = blanks(line, q + 3);
+    // something stronger` stay). Whose it is may come between (`Setting password for user
+    // 'admin' to '…'`).
+    if q == p + 1
+        && let Some(to) = to_after(&line[q..])
+        && set_before(line, s)
+    {
+        let w = blanks(line, q + to);
         let (v, end) = code_span(line, w).unwrap_or_else(|| quoted_or_word(line, w));
         let strength = judged_as(line, v, end, lname);
         return Some(value(line, s, v, end, strength, lname, true));
@@ -308,8 +312,24 @@ pub(super) fn message_about_a_parameter(line: &[u8], s: usize, v: usize, end: us
 /// `set`, `changed`, `reset`, `updated`, `rotated` and their forms.
 fn set_before(line: &[u8], s: usize) -> bool {
     const VERBS: &[&[u8]] = &[
-        b"set", b"sets", b"setting", b"change", b"changed", b"changes", b"reset", b"resets",
-        b"update", b"updated", b"updates", b"rotate", b"rotated", b"rotates",
+        b"set",
+        b"sets",
+        b"setting",
+        b"change",
+        b"changed",
+        b"changes",
+        b"changing",
+        b"reset",
+        b"resets",
+        b"resetting",
+        b"update",
+        b"updated",
+        b"updates",
+        b"updating",
+        b"rotate",
+        b"rotated",
+        b"rotates",
+        b"rotating",
     ];
     let from = line_start(line, s);
     line[from..s]
@@ -319,9 +339,22 @@ fn set_before(line: &[u8], s: usize) -> bool {
         .take(4)
         .take_while(|w| !w.ends_with(b".") && !w.ends_with(b":"))
         .any(|w| {
-            let w = w.to_ascii_lowercase();
-            eq_any(&w, VERBS)
+            // (The first word of a JSON string: `"command":"Setting`.)
+            let w = w.rsplit(|&b| b == b'"').next().unwrap_or(w);
+            eq_any(&w.to_ascii_lowercase(), VERBS)
         })
+}
+
+/// After a name, `to `, or whose it is and `to ` (`for user 'admin' to `): where the value
+/// starts, relative to `rest`.
+fn to_after(rest: &[u8]) -> Option<usize> {
+    if rest.starts_with(b"to ") {
+        return Some(3);
+    }
+    if !rest.starts_with(b"for ") {
+        return None;
+    }
+    owner_clause(rest, &[b"to "], &[]).map(|i| i + 3)
 }
 
 /// After a name, `has been reset to `, `was changed to `, `is now set to `, `set to ` (an
