@@ -1391,6 +1391,12 @@ fn a_password_given_by_a_clients_syntax_is_redacted() {
         "127.0.0.1:6379> AUTH @@",
         "127.0.0.1:6379> AUTH default @@",
         r#"{"type":"assistant","message":{"content":[{"type":"tool_use","name":"Bash","input":{"command":"cqlsh -u cassandra -p @@ db1"}}]}}"#,
+        // A long flag, one dash, after a client whose `-p` takes the password: InfluxDB 1's
+        // `influx -password`, PowerShell's `-Password`.
+        "influx -username admin -password @@ -execute 'SHOW DATABASES'",
+        "influx -password '@@'",
+        "cqlsh -u cassandra -passwd @@",
+        "mongosh -u admin -Password @@",
     ]);
 }
 

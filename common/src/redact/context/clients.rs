@@ -425,6 +425,21 @@ pub(super) fn short_flag(line: &[u8], hit: usize) -> Option<u8> {
         Some(&c) if flag == b'p' && !c.is_ascii_whitespace() && c != b'-' => true,
         _ => return None,
     };
+    // A long flag with one dash (`influx -password VALUE`, PowerShell's `-Password`) is no
+    // `-p` glued to its value: its name gives the value, as any flag's does.
+    if glued {
+        let word = &line[hit + 2..];
+        let n = word
+            .iter()
+            .position(|&c| c == b' ' || c == b'=')
+            .unwrap_or(word.len());
+        if [&b"password"[..], b"passwd", b"pass", b"passphrase", b"pwd"]
+            .iter()
+            .any(|f| word[..n].eq_ignore_ascii_case(f))
+        {
+            return None;
+        }
+    }
     let command = &line[command_start(line, hit)..hit];
     if putty_pw(line, hit) {
         return Some(flag);
