@@ -155,6 +155,20 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
         let (a, b) = quoted_word(line, blanks(line, q + 1))?;
         return value(line, s, a, b, Strength::Strong, lname, false);
     }
+    // PowerShell's `New-Object System.Net.NetworkCredential -ArgumentList USER, "…"` (the list
+    // in brackets or not; its `[…]::new(USER, "…")` is read with the brackets, `at`).
+    let list = b"-argumentlist ";
+    let args = blanks(line, p);
+    if !quoted
+        && lname.ends_with(b"credential")
+        && line.len() >= args + list.len()
+        && line[args..args + list.len()].eq_ignore_ascii_case(list)
+    {
+        let v = blanks(line, args + list.len());
+        let v = v + usize::from(line[v..].starts_with(b"@("));
+        let (a, b) = pair_second(line, v).or_else(|| list_second(line, v))?;
+        return value(line, s, a, b, Strength::Strong, lname, false);
+    }
     if !quoted && line.get(p) == Some(&b'(') {
         let method = lname.rsplit(|&b| b == b'.').next().unwrap_or(lname);
         // A user and a password by their places, given to an HTTP client's basic
@@ -276,7 +290,12 @@ pub(super) fn pair_second(line: &[u8], v: usize) -> Option<(usize, usize)> {
     if !matches!(line.get(v), Some(b'(' | b'[')) {
         return None;
     }
-    let (_, first_end) = quoted_word(line, blanks(line, v + 1))?;
+    list_second(line, v + 1)
+}
+
+/// The second of two string literals split by a comma, the first at `v` or after blanks.
+fn list_second(line: &[u8], v: usize) -> Option<(usize, usize)> {
+    let (_, first_end) = quoted_word(line, blanks(line, v))?;
     let comma = blanks(line, first_end + 1);
     if line.get(comma) != Some(&b',') {
         return None;

@@ -277,6 +277,16 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if p == e && line.get(p) == Some(&b']') && s >= 1 && line[s - 1] == b'[' {
         p += 1;
     }
+    // PowerShell's constructor of a credential: `[System.Net.NetworkCredential]::new(USER,
+    // "…")`.
+    if p > e
+        && line[p - 1] == b']'
+        && line[p..].starts_with(b"::new(")
+        && lname.ends_with(b"credential")
+    {
+        let (a, b) = code::pair_second(line, p + 5)?;
+        return value(line, s, a, b, Strength::Strong, &lname, false);
+    }
     if xml {
         // `<password>VALUE</password>`: the closing tag must follow.
         if line.get(p) != Some(&b'>') {
