@@ -451,12 +451,15 @@ fn markdown_header_in_view(line: &[u8], s: usize) -> Option<(usize, usize)> {
 /// line break. `(start, end)`.
 fn psql_header_in_view(line: &[u8], s: usize) -> Option<(usize, usize)> {
     let in_row = |c: &u8| name_byte(*c) || matches!(c, b' ' | b'|' | b'/');
-    let floor = s.saturating_sub(HEADER_REACH);
-    let before = floor + line[floor..s].iter().rposition(|c| !in_row(c))?;
-    if !matches!(line[before], b'\n' | b'"') {
+    // (Every hit of a view asks: first the row's break, a blank before it and the delimiter's
+    // first dash after it, which turn away all but such a header.)
+    let reach = line.len().min(s + HEADER_REACH);
+    let end = s + memchr::memchr(b'\n', &line[s..reach])?;
+    if line[end - 1] != b' ' || line.get(end + 1) != Some(&b'-') || !line[s..end].iter().all(in_row)
+    {
         return None;
     }
-    let reach = line.len().min(s + HEADER_REACH);
-    let end = s + line[s..reach].iter().position(|c| !in_row(c))?;
-    (line[end] == b'\n').then_some((before + 1, end))
+    let floor = s.saturating_sub(HEADER_REACH);
+    let before = floor + line[floor..s].iter().rposition(|c| !in_row(c))?;
+    matches!(line[before], b'\n' | b'"').then_some((before + 1, end))
 }
