@@ -1089,6 +1089,8 @@ fn a_password_passed_to_a_command_by_its_syntax_is_redacted() {
         "jarsigner -keystore ks.jks -storepass @@ -keypass @@ app.jar alias",
         "htpasswd -b .htpasswd deploy @@",
         "htpasswd -nb deploy @@",
+        "mosquitto_passwd -b /etc/mosquitto/passwd deploy @@",
+        "sudo mosquitto_passwd -b passwd deploy '@@'",
         "curl --oauth2-bearer @@ https://api.example.com",
         "echo 'deploy:@@' | chpasswd",
         "chpasswd <<< 'deploy:@@'",

@@ -40,6 +40,8 @@ pub(super) const PASSWORD_COMMANDS: &[&[u8]] = &[
     b"ldappasswd",
     // `mkpasswd [-m METHOD] VALUE [SALT]` (it prints the hash), found by `pass`.
     b"mkpasswd",
+    // Mosquitto's `mosquitto_passwd -b FILE USER VALUE`, as `htpasswd -b`.
+    b"mosquitto_passwd",
 ];
 
 /// Whether `name` (in any case) is one of [`PASSWORD_COMMANDS`] or a FreeRDP client.
@@ -47,7 +49,8 @@ pub(super) fn password_command_name(name: &[u8]) -> bool {
     // Every keyword hit of a scanned line asks: its length and first letter first
     // (`input_tokens`, `password`, `token` are turned away there; a test keeps these in step
     // with the list).
-    const LENGTHS: u32 = 1 << 4 | 1 << 7 | 1 << 8 | 1 << 9 | 1 << 10 | 1 << 11 | 1 << 12 | 1 << 14;
+    const LENGTHS: u32 =
+        1 << 4 | 1 << 7 | 1 << 8 | 1 << 9 | 1 << 10 | 1 << 11 | 1 << 12 | 1 << 14 | 1 << 16;
     let first = name.first().map_or(0, u8::to_ascii_lowercase);
     if name.len() >= 32 || LENGTHS >> name.len() & 1 == 0 || !b"cehlmorstvwx".contains(&first) {
         return false;
@@ -123,7 +126,7 @@ pub(super) fn password_command(line: &[u8], s: usize, e: usize, lname: &[u8]) ->
             };
             value(line, s, va, vb, Strength::Strong, lname, false)
         }
-        b"htpasswd" => {
+        b"htpasswd" | b"mosquitto_passwd" => {
             let flags: Vec<u8> = args
                 .iter()
                 .take_while(|&&a| word(a).starts_with(b"-"))
@@ -137,7 +140,8 @@ pub(super) fn password_command(line: &[u8], s: usize, e: usize, lname: &[u8]) ->
                 .take_while(|&&a| word(a).starts_with(b"-"))
                 .count();
             let positional = if flags.contains(&b'n') { 2 } else { 3 };
-            let (va, vb) = *args.get(nflags + positional - 1)?;
+            let &(va, _) = args.get(nflags + positional - 1)?;
+            let (va, vb) = quoted_or_word(line, va);
             value(line, s, va, vb, Strength::Strong, lname, false)
         }
         b"rabbitmqctl" => {
