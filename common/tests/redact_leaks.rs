@@ -4017,8 +4017,8 @@ fn parameters_stored_and_documented_stay_intact() {
 }
 
 /// An API key given as a URL's `key` parameter (Google's Maps and YouTube APIs, many others:
-/// `?key=VALUE`, `&key=VALUE`), a secret set by `npx convex env set NAME VALUE`, and Snyk's
-/// `snyk config set api=TOKEN`.
+/// `?key=VALUE`, `&key=VALUE`), VS Code's connection token (`?tkn=VALUE`), a secret set by
+/// `npx convex env set NAME VALUE`, and Snyk's `snyk config set api=TOKEN`.
 #[test]
 fn a_urls_key_parameter_and_convex_env_set_are_redacted() {
     let cases = [
@@ -4026,6 +4026,9 @@ fn a_urls_key_parameter_and_convex_env_set_are_redacted() {
         "GET https://maps.example.com/api/geocode/json?address=Main+St&key=@@&region=us",
         "fetch(`https://www.example.com/youtube/v3/videos?part=id&key=@@`)",
         "npx convex env set OPENAI_API_KEY @@",
+        // VS Code's web server: its connection token opens the editor, and a terminal in it.
+        "Web UI available at http://127.0.0.1:8000?tkn=@@",
+        "open http://localhost:8000/?folder=/home/me/app&tkn=@@",
     ];
     each_redacted(&with_stream_json(&cases, &['"'], |c| format!("$ {c}\nok")));
     // Snyk's `config set api=TOKEN`: its token is a UUID, a run of token bytes.
@@ -4043,6 +4046,7 @@ fn a_urls_key_parameter_and_convex_env_set_are_redacted() {
 fn url_keys_that_name_stay_intact() {
     each_kept(&[
         "https://example.com/search?q=rust&key=",
+        "http://127.0.0.1:8000?tkn=",
         "https://example.com/items?sort=asc&key=created_at",
         "https://example.com/docs?key=YOUR_API_KEY",
         "https://example.com/docs/api?key=${API_KEY}",

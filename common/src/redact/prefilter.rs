@@ -872,8 +872,16 @@ pub(crate) struct Finders {
 }
 
 /// Where a secret is given with no name before it: a tool's token after its `login` (`wandb
-/// login KEY`, `cargo login TOKEN`), a URL's `key` parameter, Snyk's `config set api=TOKEN`.
-pub(crate) const PLACES: &[&str] = &[" login ", "?key=", "&key=", "config set api="];
+/// login KEY`, `cargo login TOKEN`), a URL's `key` parameter or VS Code's connection token
+/// (`?tkn=`), Snyk's `config set api=TOKEN`.
+pub(crate) const PLACES: &[&str] = &[
+    " login ",
+    "?key=",
+    "&key=",
+    "?tkn=",
+    "&tkn=",
+    "config set api=",
+];
 
 /// Whether an anchor found at `at` in `hay` counts. A short anchor that begins with a letter or
 /// digit (`SK`, `pat`, `re_`) must begin a word, or follow a JSON escape (`\nghp_`): inside a

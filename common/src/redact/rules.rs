@@ -500,12 +500,14 @@ impl Rules {
             }
         });
         // Secrets given with no name, found by their place: a tool's token after its `login`
-        // (`wandb login KEY`), a URL's `key` parameter (`?key=VALUE`), Snyk's `config set
-        // api=TOKEN`. One search of the line for all of them.
+        // (`wandb login KEY`), a URL's `key` parameter (`?key=VALUE`) or VS Code's connection
+        // token (`?tkn=VALUE`), Snyk's `config set api=TOKEN`. One search of the line for all
+        // of them.
         self.finders.places.each(view, |s, e| {
             let (f, name): (_, &[u8]) = match &view[s..e] {
                 b" login " => (context::login_token(view, s), b"token"),
                 b"config set api=" => (context::snyk_api(view, s, e), b"token"),
+                b"?tkn=" | b"&tkn=" => (context::url_key_at(view, e), b"token"),
                 _ => (context::url_key_at(view, e), b"key"),
             };
             if let Some(f) = f {

@@ -780,12 +780,15 @@ pub(crate) fn value_line(line: &[u8], st: Strength, next: NextLine) -> Option<(u
 }
 
 /// Where a URL's `key` parameter is in `url` (`?key=VALUE`, `&key=VALUE`: Google's APIs and
-/// many others take their API key so), as `(start, end)` of its value: to the next `&`, `#`,
-/// blank, quote or bracket. Judged as after a weak name: `key=created_at` names a column.
+/// many others take their API key so), or VS Code's connection token (`?tkn=VALUE`), as
+/// `(start, end)` of its value: to the next `&`, `#`, blank, quote or bracket. Judged as after
+/// a weak name: `key=created_at` names a column.
 pub(crate) fn url_key(url: &[u8]) -> Option<(usize, usize)> {
-    memchr::memmem::find_iter(url, b"key=")
-        .filter(|&k| k > 0 && matches!(url[k - 1], b'?' | b'&'))
-        .find_map(|k| url_key_at(url, k + 4).map(|f| (f.start, f.end)))
+    memchr::memchr_iter(b'=', url)
+        .filter(|&k| {
+            k >= 4 && matches!(url[k - 4], b'?' | b'&') && matches!(&url[k - 3..k], b"key" | b"tkn")
+        })
+        .find_map(|k| url_key_at(url, k + 1).map(|f| (f.start, f.end)))
 }
 
 /// The value of a URL's `key` parameter whose value starts at `v` (see [`url_key`]), at most
