@@ -2017,7 +2017,7 @@ fn code_that_names_a_secret_without_one_stays_intact() {
 }
 
 /// A secret's name at a line's end and its value on the next line: a YAML block scalar,
-/// pretty-printed JSON, a shell line continued; whole and cut into chunks of 1, 7 and 40
+/// pretty-printed JSON, a shell line continued, a heredoc (HCL's, Ruby's); whole and cut into chunks of 1, 7 and 40
 /// bytes. Their benign twins (a YAML key that opens a mapping, a continued line with a flag
 /// and no value) stay as written.
 #[test]
@@ -2028,6 +2028,10 @@ fn a_value_on_the_line_after_its_name_is_redacted() {
         "{\n  \"password\":\n    \"Sup3rS3cretM3\"\n}\n",
         "export DB_PASSWORD=\\\n  Sup3rS3cretM4\n",
         "mysqldump --password \\\n  Sup3rS3cretM5 \\\n  --all-databases\n",
+        // A heredoc's first line: HCL's, Ruby's squiggly one.
+        "api_token = <<EOF\nSup3rS3cretM6\nEOF\n",
+        "  private_token = <<-EOT\n    Sup3rS3cretM7\n  EOT\n",
+        "API_KEY = <<~KEY\n  Sup3rS3cretM8\nKEY\n",
     ];
     for text in cases {
         let secret = text
@@ -2053,7 +2057,12 @@ fn a_value_on_the_line_after_its_name_is_redacted() {
         // next flag.
         "bail!(\"refusing to start without a password \\\n    configured for the admin user\")\n",
         "mysqldump --password \\\n  --all-databases > dump.sql\n",
+        "description = <<EOF\nThe API token for the deploy bot\nEOF\n",
+        "password = <<EOF\nchange me before the first deploy\nEOF\n",
     ] {
+        // (And in a tool's output in stream-json.)
+        let text = format!("{text}{}\n", tool_result(text));
+        let text = text.as_str();
         assert_eq!(red(text), text, "{text}");
     }
 }
@@ -2134,6 +2143,7 @@ fn the_new_forms_inside_stream_json_are_redacted() {
         "<add key=\"ApiKey\" value=\"@@\" />",
         "HTTPBasicAuth(\"user\", \"@@\")",
         "variable \"db_password\" {\n  type    = string\n  default = \"@@\"\n}\n",
+        "api_token = <<EOF\n@@\nEOF\n",
     ]
     .iter()
     .map(|t| tool_result(t))

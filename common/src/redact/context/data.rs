@@ -494,6 +494,9 @@ pub(crate) fn name_given_as_data(line: &[u8]) -> Option<(Strength, usize, usize,
             _ if r.trim_ascii_start().iter().all(|&c| name_byte(c)) => (r.len(), NextLine::Dashed),
             _ => return None,
         }
+    } else if let Some(n) = heredoc(t) {
+        // `api_token = <<EOF`: the heredoc's first line, one word (words are its text).
+        (n, NextLine::Alone)
     } else {
         // `password: |`, `|-`, `|+`, `>`, `>-`, `>+`
         let r = t
@@ -523,6 +526,55 @@ pub(crate) fn name_given_as_data(line: &[u8]) -> Option<(Strength, usize, usize,
     }
     // A flag keeps its dashes out of the name, which is judged by its parts.
     Some((classify(&line[start..end])?, start, end, next))
+}
+
+/// `NAME = <<EOF`, `<<-EOT`, `<<~KEY` at the end of `t` (HCL's and Ruby's heredocs, the
+/// marker in capitals, quoted or not): where the name before the `=` ends.
+fn heredoc(t: &[u8]) -> Option<usize> {
+    // (Every scanned line asks, and a line may be megabytes long: its last bytes only.)
+    let last = *t.last()?;
+    if !(last.is_ascii_uppercase() || last.is_ascii_digit() || matches!(last, b'_' | b'"' | b'\''))
+    {
+        return None;
+    }
+    let from = t.len().saturating_sub(64);
+    let at = from + memchr::memmem::rfind(&t[from..], b"<<")?;
+    if heredoc_opener(&t[at..])? != t.len() - at {
+        return None;
+    }
+    Some(
+        t[..at]
+            .trim_ascii_end()
+            .strip_suffix(b"=")?
+            .trim_ascii_end()
+            .len(),
+    )
+}
+
+/// The length of the heredoc opener at `r`'s start: `<<`, a `-` or `~`, the marker in
+/// capitals (two or more of them, digits and `_`), quoted or not.
+pub(crate) fn heredoc_opener(r: &[u8]) -> Option<usize> {
+    let mut i = 2 + usize::from(matches!(r.get(2), Some(b'-' | b'~')));
+    let quote = match r.get(i) {
+        Some(&q @ (b'"' | b'\'')) => {
+            i += 1;
+            Some(q)
+        }
+        _ => None,
+    };
+    let n = r[i..]
+        .iter()
+        .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || **c == b'_')
+        .count();
+    if !r.starts_with(b"<<") || n < 2 {
+        return None;
+    }
+    i += n;
+    match quote {
+        Some(q) if r.get(i) == Some(&q) => Some(i + 1),
+        Some(_) => None,
+        None => Some(i),
+    }
 }
 
 /// A Terraform variable's label, `line[..end]` being `variable "NAME"` after blanks: the

@@ -464,8 +464,43 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     }) {
         v = gaps(v + ind.len());
     }
+    // A heredoc read in a view (HCL's `api_token = <<EOF`, Ruby's `<<~KEY`), the line break
+    // after its opener a blank: the value is its first line, one word (words are its text).
+    if line[v..].starts_with(b"<<")
+        && let Some(n) = data::heredoc_opener(&line[v..])
+        && matches!(line.get(v + n), Some(b'\n' | b'\r'))
+    {
+        v = gaps(v + n);
+        let reach = line.len().min(v + COMMAND_REACH);
+        let stop = line[v..reach]
+            .iter()
+            .position(|&b| matches!(b, b'\n' | b'\r' | b'"'))
+            .map_or(reach, |n| v + n);
+        if line[v..stop]
+            .trim_ascii_end()
+            .iter()
+            .any(u8::is_ascii_whitespace)
+        {
+            return None;
+        }
+    }
     if let Some(after) = yaml_tag_or_anchor(line, v) {
         v = gaps(after);
+    }
+    // In a view, a YAML key on the line after the name (`password:\n  min_length: 12`,
+    // Compose's `db_password:\n    file: ./db_password.txt`): the name opens a mapping and
+    // gives no value.
+    if line[q..v].contains(&b'\n') {
+        let k = line[v..].iter().take_while(|&&b| name_byte(b)).count();
+        if k > 0
+            && line.get(v + k) == Some(&b':')
+            && matches!(
+                line.get(v + k + 1),
+                None | Some(b' ' | b'\t' | b'\n' | b'\r')
+            )
+        {
+            return None;
+        }
     }
     // PHP's `var_dump`: `["password"]=> string(16) "…"`.
     if line[v..].starts_with(b"string(")
