@@ -4885,6 +4885,27 @@ fn a_bcrypt_hash_is_redacted_wherever_it_stands() {
     ]);
 }
 
+/// An Argon2 hash (`$argon2id$v=19$m=…,t=…,p=…$SALT$HASH`, what Django, Passlib and most new
+/// applications store) went out wherever it stood: crackable offline, kept as bcrypt's.
+#[test]
+fn an_argon2_hash_is_redacted_wherever_it_stands() {
+    each_redacted_as(
+        &[
+            "password_hash: @@",
+            "  \"hash\": \"@@\",",
+            "@@",
+            "  1 | bob@example.com | @@ | 2024-01-01",
+        ],
+        |i| {
+            format!(
+                "$argon2{}$v=19$m=65536,t=3,p=4$c2FsdHNhbHQxMjM0NTY{i}$Zq8wLmN3pXvR4sT6uV8wXy0zA2bXq7rTb9wPz3kXq7r",
+                ["id", "i", "d", "id"][i]
+            )
+        },
+    );
+    each_kept(&["Argon2's hashes start $argon2id$ and a version"]);
+}
+
 /// Google Cloud's `gcloud secrets versions add NAME --data-file=-` given its data by a
 /// here-string or an `echo` piped in (only `secrets create` with three words between was read),
 /// and `gh secret set NAME -bVALUE` with the short flag glued to its value.

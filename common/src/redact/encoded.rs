@@ -80,7 +80,7 @@ fn escape_at(buf: &[u8], i: usize) -> Option<u8> {
 /// the first `@tcp(` or `@unix(` of a Go MySQL DSN (`USER:VALUE@tcp(HOST)/DB`), whose
 /// password may make no run and whose line may name no secret (`GOOSE_DBSTRING=…`), or the
 /// first password hash (htpasswd's `$apr1$…`, bcrypt's `$2b$…`, crypt(3)'s `$6$…`, `$5$…`,
-/// yescrypt's `$y$…`), cut by `.` and `/` into pieces too short for a run: one pass looks for
+/// yescrypt's `$y$…`, Argon2's `$argon2id$…`), cut by `.` and `/` into pieces too short for a run: one pass looks for
 /// the three bytes.
 pub(crate) fn next_escape_dsn_or_hash(hay: &[u8]) -> Option<usize> {
     memchr::memchr3_iter(b'%', b'@', b'$', hay).find(|&p| match hay[p] {
@@ -91,12 +91,12 @@ pub(crate) fn next_escape_dsn_or_hash(hay: &[u8]) -> Option<usize> {
 }
 
 /// Whether `rest` starts with a password hash's prefix: `$apr1$`, `$2a$`, `$2b$`, `$2y$`,
-/// `$5$`, `$6$` or `$y$`.
+/// `$5$`, `$6$`, `$y$` or `$argon2`.
 fn password_hash_at(rest: &[u8]) -> bool {
     match rest {
         [b'$', b'5' | b'6' | b'y', b'$', ..] => true,
         [b'$', b'2', b'a' | b'b' | b'y', b'$', ..] => true,
-        _ => rest.starts_with(b"$apr1$"),
+        _ => rest.starts_with(b"$apr1$") || rest.starts_with(b"$argon2"),
     }
 }
 
