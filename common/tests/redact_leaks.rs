@@ -415,6 +415,9 @@ fn encodings_of_context_secrets() {
     let mut lines = vec![
         format!(r#"{{"text":"token:\t{secret}"}}"#),
         format!("<password>{secret}</password>"),
+        // Windows' answer file (`autounattend.xml`): the value in a `<Value>` element.
+        format!("<Password><Value>{secret}</Value><PlainText>true</PlainText></Password>"),
+        format!("<AdministratorPassword><Value>{secret}</Value></AdministratorPassword>"),
         format!("password: \"{secret}\""),
         format!("machine api.example.com login me password {secret}"),
         format!(
@@ -4882,6 +4885,25 @@ fn a_bcrypt_hash_is_redacted_wherever_it_stands() {
     each_kept(&[
         "bcrypt's hashes start $2b$ and a cost",
         "if hash.startswith('$2b$'):",
+    ]);
+}
+
+/// An LDAP or Dovecot password's hash after its scheme (`userPassword: {SSHA}…`, `{CRYPT}…`,
+/// `{PBKDF2-SHA512}…`), and LDIF's value given base64-encoded (`userPassword:: …`), as
+/// `ldapsearch` and `slapcat` print them: crackable offline, or the password itself.
+#[test]
+fn an_ldap_password_hash_or_base64_value_is_redacted() {
+    each_redacted(&[
+        "userPassword: {SSHA}@@",
+        "userPassword: {PBKDF2-SHA512}@@",
+        "password={SSHA512}@@",
+        "userPassword:: @@",
+    ]);
+    each_kept(&[
+        "password: {{ vault_password }}",
+        "password: {password}",
+        "impl Password { fn new() }",
+        "let hash = password::hash(&input);",
     ]);
 }
 

@@ -292,7 +292,13 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         if line.get(p) != Some(&b'>') {
             return None;
         }
-        let v = p + 1;
+        let mut v = p + 1;
+        // Windows' answer file: the value in a `<Value>` element (`<Password><Value>…</Value>`).
+        let mut name = name;
+        if line.len() >= v + 7 && line[v..v + 7].eq_ignore_ascii_case(b"<Value>") {
+            name = &line[v + 1..v + 6];
+            v += 7;
+        }
         let end = v + line[v..].iter().position(|&b| b == b'<' || b == b'\n')?;
         let close = &line[end..];
         let closes = close.starts_with(b"</")
@@ -486,6 +492,26 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     }
     if let Some(after) = yaml_tag_or_anchor(line, v) {
         v = gaps(after);
+    }
+    // LDIF's value given base64-encoded (`userPassword:: …`), and an LDAP or Dovecot
+    // password's scheme before its hash (`{SSHA}…`, `{CRYPT}$6$…`, `{PBKDF2-SHA512}…`): the
+    // value is what follows.
+    if op == 1 && line[q] == b':' && line.get(v) == Some(&b':') && line.get(v + 1) == Some(&b' ') {
+        v = blanks(line, v + 1);
+    }
+    if line.get(v) == Some(&b'{') {
+        let n = line[v + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || **c == b'-')
+            .count();
+        if n >= 3
+            && line.get(v + 1 + n) == Some(&b'}')
+            && line
+                .get(v + 2 + n)
+                .is_some_and(|c| !c.is_ascii_whitespace())
+        {
+            v += n + 2;
+        }
     }
     // In a view, a YAML key on the line after the name (`password:\n  min_length: 12`,
     // Compose's `db_password:\n    file: ./db_password.txt`): the name opens a mapping and
