@@ -3165,6 +3165,9 @@ fn a_value_claude_quotes_in_its_prose_is_redacted() {
         "- `DB_PASSWORD` is set to `@@`",
         "The password for the admin user is @@.",
         "I'll use the password @@ for the test account.",
+        // A word that qualifies the name between the article and it.
+        "Use the API token @@ to fetch the list of users.",
+        "I'll use the admin password @@ for the test account.",
         r#"{"type":"assistant","message":{"content":[{"type":"text","text":"I found the API key `@@` in config.py."}]}}"#,
     ]);
     each_kept(&[
@@ -3172,6 +3175,8 @@ fn a_value_claude_quotes_in_its_prose_is_redacted() {
         "The token limit for this model is 4096.",
         "The password for user bob is stored in Vault.",
         "I'll use the password manager for the test account.",
+        "Use the refresh token flow to renew the session.",
+        "We use the API key header for authentication.",
         "The API key `OPENAI_API_KEY` must be set.",
         "The secret `db-credentials` is mounted at /etc/creds.",
         "The token appears to be expired.",

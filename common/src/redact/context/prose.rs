@@ -448,11 +448,19 @@ fn using_before(line: &[u8], s: usize) -> bool {
         return name.is_some_and(|n| !n.is_empty() && n.len() <= 64)
             && user.is_some_and(|u| eq_any(u, users));
     }
-    let (mut word, w) = last_word(before);
-    if eq_any(
-        word,
-        &[b"the", b"a", b"an", b"this", b"that", b"your", b"my"],
-    ) && let Some(b) = before[..w].strip_suffix(b" ")
+    let articles: &[&[u8]] = &[b"the", b"a", b"an", b"this", b"that", b"your", b"my"];
+    let (mut word, mut w) = last_word(before);
+    // (A word that qualifies the name may come between the article and it: `use the API
+    // token …`, `the admin password`.)
+    if !eq_any(word, articles)
+        && !word.is_empty()
+        && let Some(b) = before[..w].strip_suffix(b" ")
+        && eq_any(last_word(b).0, articles)
+    {
+        (word, w) = last_word(b);
+    }
+    if eq_any(word, articles)
+        && let Some(b) = before[..w].strip_suffix(b" ")
     {
         word = last_word(b).0;
     }
