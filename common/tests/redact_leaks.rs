@@ -2956,6 +2956,12 @@ fn a_secret_printed_by_a_command_that_names_none_is_redacted() {
         "age -d -i ~/.config/age/key.txt .env.prod.age",
         "infisical secrets get DB_PASSWORD --plain --env=prod",
         "chamber read api stripe_key -q",
+        // A kubeconfig's credential picked out of `config view --raw`, a file decrypted by
+        // OpenSSL.
+        "kubectl config view --raw -o jsonpath='{.users[0].user.token}'",
+        "kubectl config view --raw -o=jsonpath={.users[0].user.client-key-data}",
+        "openssl enc -d -aes-256-cbc -pbkdf2 -in secret.enc -pass env:PASS",
+        "openssl aes-256-cbc -d -in db_password.enc -k \"$KEY\"",
     ] {
         let text = format!(
             "{}\n{}\nusing {secret} from now on\n",
@@ -2978,6 +2984,10 @@ fn a_secret_printed_by_a_command_that_names_none_is_redacted() {
         "keyring --help",
         "php artisan route:list",
         "kubeadm token list",
+        "kubectl config view --raw -o jsonpath='{.clusters[0].cluster.server}'",
+        "kubectl config view -o jsonpath='{.users[0].user.token}'",
+        "openssl enc -d -aes-256-cbc -in secret.enc -out secret.txt",
+        "openssl base64 -d -in cert.b64",
     ] {
         let text = format!("{}\n{}\n", call(command), result(&format!("{secret}\n")));
         assert_eq!(red(&text), text, "{command}");

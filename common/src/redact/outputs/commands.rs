@@ -424,6 +424,15 @@ fn reads_a_secret(words: &[&str]) -> bool {
         // (`db_password.txt`, `.secrets/api_key`).
         "cat" | "head" | "tail" => words[1..].iter().any(|w| secret_path(w.as_bytes())),
         "kubectl" | "oc" if has("view-secret") => true,
+        // A kubeconfig's credential picked out whole (`config view --raw -o
+        // jsonpath='{.users[0].user.token}'`; without `--raw` kubectl prints `REDACTED`).
+        "kubectl" | "oc" if has("config") && has("view") => {
+            has("--raw")
+                && words.iter().any(|w| {
+                    w.find("jsonpath")
+                        .is_some_and(|at| filter_names_a_secret(&[&w[at..]]))
+                })
+        }
         "kubectl" | "oc" => {
             has("get")
                 && words
@@ -435,8 +444,23 @@ fn reads_a_secret(words: &[&str]) -> bool {
         }
         "argocd" => has("initial-password"),
         // A secret made to be used as one: `openssl rand -hex 32` (unless written to a file),
-        // `rails secret`, Phoenix's `mix phx.gen.secret`.
-        "openssl" => has("rand") && !has("-out"),
+        // `rails secret`, Phoenix's `mix phx.gen.secret`; and a file OpenSSL decrypts to the
+        // terminal (`openssl enc -d -aes-256-cbc …`, `openssl aes-256-cbc -d …`), as GnuPG's.
+        "openssl" => {
+            let cipher = |w: &str| {
+                let w = w.trim_start_matches('-');
+                [
+                    "aes", "des", "chacha", "camellia", "aria", "sm4", "bf", "cast",
+                ]
+                .iter()
+                .any(|c| w.starts_with(c))
+            };
+            !has("-out")
+                && (has("rand")
+                    || has("-d")
+                        && (has("enc") || words.get(1).is_some_and(|w| cipher(w)))
+                        && words.iter().any(|w| cipher(w)))
+        }
         "rails" | "bin/rails" | "./bin/rails" | "rake" | "bin/rake" | "./bin/rake" => has("secret"),
         "mix" => has("phx.gen.secret"),
         // `--query Credentials.SecretAccessKey --output text`: a query whose last key names
