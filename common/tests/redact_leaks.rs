@@ -2962,6 +2962,8 @@ fn a_secret_printed_by_a_command_that_names_none_is_redacted() {
         "kubectl config view --raw -o=jsonpath={.users[0].user.client-key-data}",
         "openssl enc -d -aes-256-cbc -pbkdf2 -in secret.enc -pass env:PASS",
         "openssl aes-256-cbc -d -in db_password.enc -k \"$KEY\"",
+        // NetworkManager's Wi-Fi key, shown (`-s`) and picked out (`-g`).
+        "nmcli -s -g 802-11-wireless-security.psk connection show HomeWifi",
     ] {
         let text = format!(
             "{}\n{}\nusing {secret} from now on\n",
@@ -2988,6 +2990,7 @@ fn a_secret_printed_by_a_command_that_names_none_is_redacted() {
         "kubectl config view -o jsonpath='{.users[0].user.token}'",
         "openssl enc -d -aes-256-cbc -in secret.enc -out secret.txt",
         "openssl base64 -d -in cert.b64",
+        "nmcli -g 802-11-wireless-security.psk connection show HomeWifi",
     ] {
         let text = format!("{}\n{}\n", call(command), result(&format!("{secret}\n")));
         assert_eq!(red(&text), text, "{command}");
@@ -4919,6 +4922,27 @@ fn an_ldap_password_hash_or_base64_value_is_redacted() {
         "password: {password}",
         "impl Password { fn new() }",
         "let hash = password::hash(&input);",
+    ]);
+}
+
+/// Windows' own printouts of a stored password: `reg query … /v DefaultPassword` (Winlogon's
+/// automatic logon) and `netsh wlan show profile name=… key=clear` (a Wi-Fi network's key).
+#[test]
+fn a_password_windows_prints_from_its_registry_or_wifi_profiles_is_redacted() {
+    each_redacted(&with_stream_json(
+        &[
+            "    DefaultPassword    REG_SZ    @@",
+            "    DB_PASSWORD    REG_EXPAND_SZ    @@",
+            "    Key Content            : @@",
+        ],
+        &['"'],
+        |c| format!("HKEY_LOCAL_MACHINE\\SOFTWARE\n{c}\n"),
+    ));
+    each_kept(&[
+        "    AutoAdminLogon    REG_SZ    1",
+        "    DefaultPassword    REG_SZ    ",
+        "    Key Content            : Absent",
+        "The Key Content field shows the key.",
     ]);
 }
 

@@ -596,8 +596,10 @@ fn name_hit(buf: &[u8], hit: usize, memo: &mut NameMemo) -> bool {
     let (s, e) = context::name_extent(buf, hit, true);
     // `API Key: …`: the name in two words.
     let s = context::two_word_start(buf, s, e);
-    // `"Jwt": { "Key": "…" }`: a key named by its object.
-    memo.secret_name(&buf[s..e]) || &buf[s..e] == b"Key" && context::parent_qualified(buf, s)
+    // `"Jwt": { "Key": "…" }`: a key named by its object; netsh's `Key Content : …`.
+    memo.secret_name(&buf[s..e])
+        || &buf[s..e] == b"Key"
+            && (context::parent_qualified(buf, s) || buf[e..].starts_with(b" Content"))
 }
 
 /// A set of literals searched in one pass: Teddy (SIMD) where the CPU has it, else an

@@ -31,6 +31,12 @@ pub(super) fn by_name(
     {
         return Some(Some(f));
     }
+    // Windows' printouts: `reg query`'s `DefaultPassword    REG_SZ    VALUE` and `netsh wlan
+    // show profile … key=clear`'s `Key Content            : VALUE`, each to the line's end.
+    let t = blanks(line, e);
+    if line[t..].starts_with(b"REG_") || name == b"Key" && line[e..].starts_with(b" Content") {
+        return windows_value(line, s, e, t, lname);
+    }
     // (hostapd's `wpa_passphrase=VALUE` is the name of a setting, not the command.)
     let assigned = matches!(line.get(blanks(line, e)), Some(b'=' | b':'));
     if clients::password_command_name(lname) && !assigned {
@@ -114,4 +120,41 @@ pub(super) fn by_name(
         }));
     }
     None
+}
+
+/// See [`by_name`]: the value of a registry entry named for a secret (`NAME    REG_SZ
+/// VALUE`, a string's kind: `REG_SZ`, `REG_EXPAND_SZ`, `REG_MULTI_SZ`), or of a Wi-Fi
+/// profile's `Key Content` (`t` past the blanks after the name), to the line's end; none for
+/// other kinds (`REG_DWORD`), an empty value, or netsh's `Absent`.
+fn windows_value(line: &[u8], s: usize, e: usize, t: usize, lname: &[u8]) -> Option<Option<Found>> {
+    let (v, strength, lname) = if lname == b"key" {
+        let c = blanks(line, e + 8);
+        if line.get(c) != Some(&b':') {
+            return None;
+        }
+        (blanks(line, c + 1), Strength::Strong, &b"password"[..])
+    } else {
+        let kind = [&b"REG_SZ"[..], b"REG_EXPAND_SZ", b"REG_MULTI_SZ"]
+            .into_iter()
+            .find(|k| {
+                line[t..].starts_with(k) && matches!(line.get(t + k.len()), Some(b' ' | b'\t'))
+            });
+        let Some(kind) = kind else {
+            return Some(None);
+        };
+        (
+            blanks(line, t + kind.len()),
+            names::classify(&line[s..e])?,
+            lname,
+        )
+    };
+    let end = line[v..]
+        .iter()
+        .position(|&b| matches!(b, b'\n' | b'\r' | b'"'))
+        .map_or(line.len(), |n| v + n);
+    let end = v + line[v..end].trim_ascii_end().len();
+    if end == v || &line[v..end] == b"Absent" {
+        return Some(None);
+    }
+    Some(value(line, s, v, end, strength, lname, false))
 }

@@ -443,6 +443,13 @@ fn reads_a_secret(words: &[&str]) -> bool {
                 })
         }
         "argocd" => has("initial-password"),
+        // NetworkManager's stored Wi-Fi key, shown (`-s`) and picked out (`-g …psk`).
+        "nmcli" => {
+            (has("-s") || has("--show-secrets"))
+                && words
+                    .iter()
+                    .any(|w| w.contains(".psk") || w.contains(".password"))
+        }
         // A secret made to be used as one: `openssl rand -hex 32` (unless written to a file),
         // `rails secret`, Phoenix's `mix phx.gen.secret`; and a file OpenSSL decrypts to the
         // terminal (`openssl enc -d -aes-256-cbc …`, `openssl aes-256-cbc -d …`), as GnuPG's.
