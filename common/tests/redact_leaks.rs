@@ -4943,6 +4943,7 @@ fn a_password_windows_prints_from_its_registry_or_wifi_profiles_is_redacted() {
         "    DefaultPassword    REG_SZ    ",
         "    Key Content            : Absent",
         "The Key Content field shows the key.",
+        "* `reg query` prints `DefaultPassword    REG_SZ    …` for the logon, in clear",
     ]);
 }
 

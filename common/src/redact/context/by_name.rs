@@ -32,9 +32,15 @@ pub(super) fn by_name(
         return Some(Some(f));
     }
     // Windows' printouts: `reg query`'s `DefaultPassword    REG_SZ    VALUE` and `netsh wlan
-    // show profile … key=clear`'s `Key Content            : VALUE`, each to the line's end.
+    // show profile … key=clear`'s `Key Content            : VALUE`, each to the line's end,
+    // the name first on its line (both indent it) or in its JSON string.
     let t = blanks(line, e);
-    if line[t..].starts_with(b"REG_") || name == b"Key" && line[e..].starts_with(b" Content") {
+    if (line[t..].starts_with(b"REG_") || name == b"Key" && line[e..].starts_with(b" Content"))
+        && line[super::line_start(line, s)..s]
+            .rsplit(|&b| b == b'"')
+            .next()
+            .is_some_and(|b| b.iter().all(|&b| b == b' ' || b == b'\t'))
+    {
         return windows_value(line, s, e, t, lname);
     }
     // (hostapd's `wpa_passphrase=VALUE` is the name of a setting, not the command.)
