@@ -4917,6 +4917,10 @@ fn an_ldap_password_hash_or_base64_value_is_redacted() {
         "password={SSHA512}@@",
         "userPassword:: @@",
     ]);
+    // A crypt(3) hash under its scheme: the whole hash.
+    let crypt = "$6$rounds=5000$Xq7rTb9wPz3kXq7r$Zq8wLmN3pXvR4sT6uV8wXy0zA2bXq7rTb9wPz3kXq7rTb9wPz3kXq7rTb9wPz3kXq7rTb9wPz3kX";
+    let out = red(&format!("userPassword: {{CRYPT}}{crypt}\n"));
+    assert!(!out.contains("Zq8wLmN3pXvR4sT6"), "{out}");
     each_kept(&[
         "password: {{ vault_password }}",
         "password: {password}",

@@ -38,11 +38,11 @@ pub(in crate::redact::families) const ROWS: &[Row] = &[
     ),
     // A password hash of crypt(3)'s SHA and yescrypt kinds, bcrypt's (`$2b$12$` and 53 bytes:
     // a users table's `password_hash`, a config's admin hash) and Argon2's
-    // (`$argon2id$v=19$m=…,t=…,p=…$SALT$HASH`), as files and tables print them: crackable
-    // offline, so kept like the passwords they stand for.
+    // (`$argon2id$v=19$m=…,t=…,p=…$SALT$HASH`), as files and tables print them (LDAP's after
+    // its `{CRYPT}` scheme too): crackable offline, so kept like the passwords they stand for.
     tok!(
         "shadow_hash",
         ["$6$", "$5$", "$y$", "$2a$", "$2b$", "$2y$", "$argon2"],
-        r#"(?:\b[a-z_][a-z0-9_.-]*:|(?:^|[\s"'=(,\[]))(?P<secret>\$(?:6|5|y)\$(?:rounds=[0-9]{1,9}\$)?[./A-Za-z0-9$+=]{20,}|\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53,}|\$argon2(?:id|i|d)\$v=[0-9]{1,3}\$m=[0-9]{1,9},t=[0-9]{1,9},p=[0-9]{1,4}\$[A-Za-z0-9+/]{8,}\$[A-Za-z0-9+/]{16,})"#
+        r#"(?:\b[a-z_][a-z0-9_.-]*:|(?:^|[\s"'=(,\[}]))(?P<secret>\$(?:6|5|y)\$(?:rounds=[0-9]{1,9}\$)?[./A-Za-z0-9$+=]{20,}|\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53,}|\$argon2(?:id|i|d)\$v=[0-9]{1,3}\$m=[0-9]{1,9},t=[0-9]{1,9},p=[0-9]{1,4}\$[A-Za-z0-9+/]{8,}\$[A-Za-z0-9+/]{16,})"#
     ),
 ];
