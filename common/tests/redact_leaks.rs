@@ -1384,6 +1384,8 @@ fn a_password_given_by_a_clients_syntax_is_redacted() {
         "security add-internet-password -a me -s host.example -w '@@'",
         "doppler secrets set DB_PASSWORD @@",
         "doppler secrets set API_TOKEN '@@' --project web",
+        "cf set-env web-app API_TOKEN @@",
+        "cf set-env web-app DB_PASSWORD '@@' && cf restage web-app",
         "rclone config create s3 s3 access_key_id AKIAEXAMPLEID secret_access_key @@",
         "rclone config update r2 secret_access_key '@@'",
         "consul kv put secret/db/password @@",

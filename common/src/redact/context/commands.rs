@@ -16,7 +16,7 @@ use super::{Found, Named, blanks, line_start, quoted_or_word, value};
 /// argument is its value: `setx`, `setenv` (csh, `launchctl`), fish's `set -x`/`-gx`/`-Ux`,
 /// `config set` (npm, yarn, pnpm, pip, Redis' `CONFIG SET`), `configure set` (the AWS CLI),
 /// `config` with or without a scope flag (git, poetry), `user-secrets set` (.NET), Netlify's
-/// `env:set [--secret]`, dotenvx's `set [-f FILE]`,
+/// `env:set [--secret]`, dotenvx's `set [-f FILE]`, Cloud Foundry's `cf set-env APP`,
 /// `mysqladmin … password` and `nmcli … password`.
 fn setter(line: &[u8], s: usize, lname: &[u8]) -> bool {
     let before = words_before(line, s);
@@ -60,6 +60,10 @@ fn setter(line: &[u8], s: usize, lname: &[u8]) -> bool {
         return true;
     }
     let prev = ws.next().unwrap_or_default();
+    // Cloud Foundry's `cf set-env APP NAME VALUE`.
+    if prev == b"set-env" && ws.next().is_some_and(|w| program(w) == b"cf") {
+        return true;
+    }
     // Poetry's `config http-basic.REPO USER VALUE`: PyPI's user `__token__` before its token.
     if prev == b"config" && last.starts_with(b"http-basic.") {
         return true;
