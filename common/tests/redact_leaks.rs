@@ -7004,6 +7004,16 @@ fn a_value_on_the_next_line_after_a_crlf_break_is_redacted() {
 #[test]
 fn a_mysql_result_tables_secret_column_is_redacted_in_every_row() {
     let table = "+----+-------+--------------+\n| id | name  | password     |\n+----+-------+--------------+\n|  1 | admin | @@           |\n|  2 | app   | @@           |\n+----+-------+--------------+\n2 rows in set (0.00 sec)\n";
+    table_rows_redacted(table, 0, 11, &["admin", "2 rows in set"]);
+    // A column that names no secret, and a border alone.
+    let kept = "+----+----------+\n| id | password_changed_at |\n+----+----------+\n|  1 | 2024-05-01 |\n+----+----------+\n";
+    assert_eq!(red(kept), kept);
+}
+
+/// `table` printed and as a tool's result in stream-json, each `@@` a secret of its own
+/// (numbered from `first`), whole and in chunks of `cut` bytes: no secret goes out, and each of
+/// `kept` stays.
+fn table_rows_redacted(table: &str, first: usize, cut: usize, kept: &[&str]) {
     let each = |i: usize| format!("Zq8wLmN3pX{i:02}vR");
     for (n, form) in [table.to_string(), tool_result(table) + "\n"]
         .iter()
@@ -7012,26 +7022,22 @@ fn a_mysql_result_tables_secret_column_is_redacted_in_every_row() {
         let mut text = form.clone();
         let mut secrets = Vec::new();
         while let Some(at) = text.find("@@") {
-            let s = each(secrets.len() + 10 * n);
+            let s = each(secrets.len() + 10 * n + first);
             text.replace_range(at..at + 2, &s);
             secrets.push(s);
         }
-        for cut in [text.len(), 11] {
+        for cut in [text.len(), cut] {
             let (out, _) = red_in_chunks(&text, cut);
             for s in &secrets {
                 assert!(!out.contains(s.as_str()), "{s} in chunks of {cut}:\n{out}");
             }
-            assert!(
-                out.contains("admin") && out.contains("2 rows in set"),
-                "{out}"
-            );
+            assert!(kept.iter().all(|k| out.contains(k)), "{out}");
         }
     }
-    // A column that names no secret, and a border alone.
-    let kept = "+----+----------+\n| id | password_changed_at |\n+----+----------+\n|  1 | 2024-05-01 |\n+----+----------+\n";
-    assert_eq!(red(kept), kept);
 }
 
+/// psql's result table (`psql -c "SELECT …"`): a secret's column redacted in every row, as
+/// MySQL's above.
 #[test]
 fn a_psql_result_tables_secret_column_is_redacted_in_every_row() {
     // psql's aligned output as it prints it: a centred header with a blank at each end, a
@@ -7043,27 +7049,8 @@ fn a_psql_result_tables_secret_column_is_redacted_in_every_row() {
         "     password     \n------------------\n @@\n @@\n(2 rows)\n\n",
         "     API Key      | x \n------------------+---\n @@ | a\n(1 row)\n\n",
     ];
-    let each = |i: usize| format!("Zq8wLmN3pX{i:02}vR");
     for (t, table) in tables.iter().enumerate() {
-        for (n, form) in [table.to_string(), tool_result(table) + "\n"]
-            .iter()
-            .enumerate()
-        {
-            let mut text = form.clone();
-            let mut secrets = Vec::new();
-            while let Some(at) = text.find("@@") {
-                let s = each(secrets.len() + 10 * n + 20 * t);
-                text.replace_range(at..at + 2, &s);
-                secrets.push(s);
-            }
-            for cut in [text.len(), 7] {
-                let (out, _) = red_in_chunks(&text, cut);
-                for s in &secrets {
-                    assert!(!out.contains(s.as_str()), "{s} in chunks of {cut}:\n{out}");
-                }
-                assert!(out.contains(" row"), "{out}");
-            }
-        }
+        table_rows_redacted(table, 20 * t, 7, &[" row"]);
     }
     // A column that names no secret; a header whose bars are not over the delimiter's `+`; a
     // Markdown heading underlined; a shell pipe over a rule (no blank after it).

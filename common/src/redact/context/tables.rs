@@ -169,10 +169,10 @@ fn body(row: &[u8]) -> &[u8] {
     row.strip_suffix(b"\r").unwrap_or(row)
 }
 
-/// The places of `bar` in `row`, hashed, and how many there are.
-fn bars(row: &[u8], bar: u8) -> (u64, usize) {
-    memchr::memchr_iter(bar, row).fold((0xcbf2_9ce4_8422_2325, 0), |(h, n), i| {
-        ((h ^ i as u64).wrapping_mul(0x100_0000_01b3), n + 1)
+/// The places of `bar` in `row`, hashed.
+fn bars(row: &[u8], bar: u8) -> u64 {
+    memchr::memchr_iter(bar, row).fold(0xcbf2_9ce4_8422_2325, |h, i| {
+        (h ^ i as u64).wrapping_mul(0x100_0000_01b3)
     })
 }
 
@@ -197,20 +197,21 @@ fn psql_cells(row: &[u8]) -> Option<Vec<(usize, usize)>> {
     Some(out)
 }
 
-/// The layout of `row` if it can be psql's header row: a blank at each end (psql centres each
-/// name in its column and pads the last too), and bars between blanks.
-fn psql_layout(row: &[u8]) -> Option<Layout> {
+/// The layout of `row` if it can be psql's header row, and its cells: a blank at each end
+/// (psql centres each name in its column and pads the last too), and bars between blanks.
+fn psql_header(row: &[u8]) -> Option<(Layout, Vec<(usize, usize)>)> {
     let b = body(row);
     if b.len() < 3 || b[b.len() - 1] != b' ' || b.trim_ascii().is_empty() {
         return None;
     }
-    let cols = psql_cells(b)?.len();
-    let (bars, _) = bars(b, b'|');
-    Some(Layout {
+    let cells = psql_cells(b)?;
+    let bars = bars(b, b'|');
+    let layout = Layout {
         width: b.len(),
-        cols,
+        cols: cells.len(),
         bars,
-    })
+    };
+    Some((layout, cells))
 }
 
 /// The cells of a Markdown table row, `| a | b |` (blanks around it allowed), as their
@@ -258,8 +259,8 @@ pub(crate) fn header(row: &[u8]) -> Option<Header> {
         Some(_) if delimiter(row) => return None,
         Some(cells) => (cells, 1, None),
         None => {
-            let layout = psql_layout(row)?;
-            (psql_cells(row)?, 0, Some(layout))
+            let (layout, cells) = psql_header(row)?;
+            (cells, 0, Some(layout))
         }
     };
     cells.iter().enumerate().skip(first).find_map(|(col, &c)| {
@@ -331,7 +332,7 @@ pub(crate) fn delimiter_under(h: &Header, row: &[u8]) -> bool {
         && b.first() == Some(&b'-')
         && b.last() == Some(&b'-')
         && b.iter().all(|c| matches!(c, b'-' | b'+'))
-        && bars(b, b'+').0 == layout.bars
+        && bars(b, b'+') == layout.bars
 }
 
 /// Whether `row` is a row of the table under `h`: the table goes on.
