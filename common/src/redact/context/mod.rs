@@ -22,6 +22,7 @@ mod lists;
 mod literals;
 mod logins;
 mod names;
+mod next_line;
 mod phrases;
 mod prose;
 mod registries;
@@ -32,21 +33,23 @@ mod text;
 mod tool_tokens;
 mod tools;
 mod unassigned;
+mod value_start;
 mod values;
 
 pub(crate) use clients::next_password_flag;
 pub(crate) use commands::pgpass_password;
 use data::beside;
-pub(crate) use data::{
-    NextLine, alone_after_sentence, block_attribute, name_given_as_data, new_value_after_reset,
-    type_member, url_key, url_key_at, value_line,
-};
+pub(crate) use data::{url_key, url_key_at};
 use exemptions::dockerfile_env;
 pub(crate) use lists::{changed_to, next_in_list};
 pub(crate) use literals::{creds_flag, dash_password_name, positional_call, short_password_flag};
 pub(crate) use logins::{login_label_at, pair_after_label_at, pair_after_link_at};
 pub(crate) use names::{
     Strength, classify, contains_ci, name_byte, parent_qualified, secret_env_name, secret_path,
+};
+pub(crate) use next_line::{
+    NextLine, alone_after_sentence, block_attribute, name_given_as_data, new_value_after_reset,
+    type_member, value_line,
 };
 use phrases::{passphrase_name, words_to_line_end};
 pub(crate) use shapes::{capitalised_words, code_literal, passed_under_its_own_name, words_joined};
@@ -196,7 +199,7 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         return None; // `:param str secret_key: The secret key part of …`
     }
     // A property list's `<key>NAME</key>` and the `<string>` after it (blanks between, and in
-    // a view a line break; the next line of plain output is `data::name_given_as_data`'s).
+    // a view a line break; the next line of plain output is `next_line::name_given_as_data`'s).
     if s >= 5 && &line[s - 5..s] == b"<key>" && line[e..].starts_with(b"</key>") {
         let (a, b) = plist_string(line, gaps(line, e + 6))?;
         return value(line, s, a, b, strength, &lname, false);
@@ -461,90 +464,7 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if line[v..].starts_with(b"**") && bold() {
         v = gaps(v + 2);
     }
-    // A YAML block scalar read in a view, where the line break after `|` is a blank (a tool's
-    // output inside stream-json): the value is the next line's.
-    if let Some(ind) = line.get(v..).and_then(|r| {
-        [&b"|-"[..], b"|+", b">-", b">+", b"|", b">"]
-            .into_iter()
-            .find(|i| r.starts_with(i) && matches!(r.get(i.len()), Some(b' ' | b'\t' | b'\n')))
-    }) {
-        v = gaps(v + ind.len());
-    }
-    // A heredoc read in a view (HCL's `api_token = <<EOF`, Ruby's `<<~KEY`), the line break
-    // after its opener a blank: the value is its first line, one word (words are its text).
-    if line[v..].starts_with(b"<<")
-        && let Some(n) = data::heredoc_opener(&line[v..])
-        && matches!(line.get(v + n), Some(b'\n' | b'\r'))
-    {
-        v = gaps(v + n);
-        let reach = line.len().min(v + COMMAND_REACH);
-        let stop = line[v..reach]
-            .iter()
-            .position(|&b| matches!(b, b'\n' | b'\r' | b'"'))
-            .map_or(reach, |n| v + n);
-        if line[v..stop]
-            .trim_ascii_end()
-            .iter()
-            .any(u8::is_ascii_whitespace)
-        {
-            return None;
-        }
-    }
-    if let Some(after) = yaml_tag_or_anchor(line, v) {
-        v = gaps(after);
-    }
-    // LDIF's value given base64-encoded (`userPassword:: …`), and an LDAP or Dovecot
-    // password's scheme before its hash (`{SSHA}…`, `{CRYPT}$6$…`, `{PBKDF2-SHA512}…`): the
-    // value is what follows.
-    if op == 1 && line[q] == b':' && line.get(v) == Some(&b':') && line.get(v + 1) == Some(&b' ') {
-        v = blanks(line, v + 1);
-    }
-    if line.get(v) == Some(&b'{') {
-        let n = line[v + 1..]
-            .iter()
-            .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || **c == b'-')
-            .count();
-        if n >= 3
-            && line.get(v + 1 + n) == Some(&b'}')
-            && line
-                .get(v + 2 + n)
-                .is_some_and(|c| !c.is_ascii_whitespace())
-        {
-            v += n + 2;
-        }
-    }
-    // In a view, a YAML key on the line after the name (`password:\n  min_length: 12`,
-    // Compose's `db_password:\n    file: ./db_password.txt`): the name opens a mapping and
-    // gives no value.
-    if line[q..v].contains(&b'\n') {
-        let k = line[v..].iter().take_while(|&&b| name_byte(b)).count();
-        if k > 0
-            && line.get(v + k) == Some(&b':')
-            && matches!(
-                line.get(v + k + 1),
-                None | Some(b' ' | b'\t' | b'\n' | b'\r')
-            )
-        {
-            return None;
-        }
-    }
-    // PHP's `var_dump`: `["password"]=> string(16) "…"`.
-    if line[v..].starts_with(b"string(")
-        && let Some(close) = line[v..].iter().position(|&b| b == b')')
-        && line[v + 7..v + close].iter().all(u8::is_ascii_digit)
-    {
-        v = gaps(v + close + 1);
-    }
-    // A string literal wrapped in a conversion or a secret's type: Rust's `Debug` of an
-    // optional value (`password: Some("…")`), `String::from("…")`, `SecretString::new("…"…)`,
-    // Go's `[]byte("…")`, pydantic's `SecretStr("…")`; base64 decoded (`b64decode("…")`,
-    // `atob("…")`, `Buffer.from("…", "base64")`): the literal is the secret, or its encoding.
-    if let Some(w) = WRAPPERS
-        .iter()
-        .find(|w| line[v..].starts_with(w) && matches!(line.get(v + w.len()), Some(b'"' | b'\'')))
-    {
-        v += w.len();
-    }
+    v = value_start::past_wrappings(line, q, op, v)?;
     // A list of secrets (`"api_keys": ["…", "…"]`): its first item; the others are read by
     // [`lists::next_in_list`].
     if let Some(first) = lists::first_item(line, s, q, v, strength, &lname) {
@@ -732,36 +652,6 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         f.end = v + trim_value(&line[v..full]).len();
     }
     Some(lists::unbracketed(line, f, quote, strength, &lname))
-}
-
-/// Where a YAML tag or anchor before a value ends (`password: !!str …`, `api_key: &key …`):
-/// `!!` or `&`, a word, blanks, and the value alone to the line's end. Code has `&` before a
-/// type (`secret: &[u8], run_id: &str`, `token: &mut Vec<u8>)`), with more after it.
-fn yaml_tag_or_anchor(line: &[u8], v: usize) -> Option<usize> {
-    let word = if line[v..].starts_with(b"!!") {
-        v + 2
-    } else if line.get(v) == Some(&b'&') {
-        v + 1
-    } else {
-        return None;
-    };
-    let w = word
-        + line[word..]
-            .iter()
-            .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-')))?;
-    if w == word || !matches!(line[w], b' ' | b'\t') {
-        return None;
-    }
-    let eol = line[w..]
-        .iter()
-        .position(|&b| b == b'\n')
-        .map_or(line.len(), |p| w + p);
-    let rest = line[w..w + before_json_end(&line[w..eol])].trim_ascii();
-    let alone = match rest {
-        [q @ (b'"' | b'\''), inner @ .., last] => last == q && !inner.contains(q),
-        _ => !rest.is_empty() && !rest.iter().any(|b| b" \t,;(){}<>&".contains(b)),
-    };
-    alone.then_some(w)
 }
 
 /// Where a name in two words starts when `line[s..e]` is its `Key` (`API Key`, `Access Key`):

@@ -1,0 +1,128 @@
+//! Where a secret's value starts when something stands between its name's operator and it:
+//! a YAML block scalar's indicator or a heredoc's opener read in a view (the line break after
+//! it a blank), a YAML tag or anchor, LDIF's base64 marker, an LDAP password's scheme, PHP's
+//! `string(N)`, a call that wraps the literal (`Some(…)`, `SecretStr(…)`, `b64decode(…)`).
+
+use super::text::{COMMAND_REACH, before_json_end, blanks, gaps};
+use super::{WRAPPERS, name_byte, next_line};
+
+/// The value's start, `v` the first byte after the name's operator (`line[q..q + op]`) and its
+/// blanks, moved past what stands before the value (see the module's list); `None` where what
+/// follows names no value here: a heredoc of words, a YAML key on the next line of a view.
+pub(super) fn past_wrappings(line: &[u8], q: usize, op: usize, mut v: usize) -> Option<usize> {
+    // A YAML block scalar read in a view, where the line break after `|` is a blank (a tool's
+    // output inside stream-json): the value is the next line's.
+    if let Some(ind) = line.get(v..).and_then(|r| {
+        [&b"|-"[..], b"|+", b">-", b">+", b"|", b">"]
+            .into_iter()
+            .find(|i| r.starts_with(i) && matches!(r.get(i.len()), Some(b' ' | b'\t' | b'\n')))
+    }) {
+        v = gaps(line, v + ind.len());
+    }
+    // A heredoc read in a view (HCL's `api_token = <<EOF`, Ruby's `<<~KEY`), the line break
+    // after its opener a blank: the value is its first line, one word (words are its text).
+    if line[v..].starts_with(b"<<")
+        && let Some(n) = next_line::heredoc_opener(&line[v..])
+        && matches!(line.get(v + n), Some(b'\n' | b'\r'))
+    {
+        v = gaps(line, v + n);
+        let reach = line.len().min(v + COMMAND_REACH);
+        let stop = line[v..reach]
+            .iter()
+            .position(|&b| matches!(b, b'\n' | b'\r' | b'"'))
+            .map_or(reach, |n| v + n);
+        if line[v..stop]
+            .trim_ascii_end()
+            .iter()
+            .any(u8::is_ascii_whitespace)
+        {
+            return None;
+        }
+    }
+    if let Some(after) = yaml_tag_or_anchor(line, v) {
+        v = gaps(line, after);
+    }
+    // LDIF's value given base64-encoded (`userPassword:: …`), and an LDAP or Dovecot
+    // password's scheme before its hash (`{SSHA}…`, `{CRYPT}$6$…`, `{PBKDF2-SHA512}…`): the
+    // value is what follows.
+    if op == 1 && line[q] == b':' && line.get(v) == Some(&b':') && line.get(v + 1) == Some(&b' ') {
+        v = blanks(line, v + 1);
+    }
+    if line.get(v) == Some(&b'{') {
+        let n = line[v + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || **c == b'-')
+            .count();
+        if n >= 3
+            && line.get(v + 1 + n) == Some(&b'}')
+            && line
+                .get(v + 2 + n)
+                .is_some_and(|c| !c.is_ascii_whitespace())
+        {
+            v += n + 2;
+        }
+    }
+    // In a view, a YAML key on the line after the name (`password:\n  min_length: 12`,
+    // Compose's `db_password:\n    file: ./db_password.txt`): the name opens a mapping and
+    // gives no value.
+    if line[q..v].contains(&b'\n') {
+        let k = line[v..].iter().take_while(|&&b| name_byte(b)).count();
+        if k > 0
+            && line.get(v + k) == Some(&b':')
+            && matches!(
+                line.get(v + k + 1),
+                None | Some(b' ' | b'\t' | b'\n' | b'\r')
+            )
+        {
+            return None;
+        }
+    }
+    // PHP's `var_dump`: `["password"]=> string(16) "…"`.
+    if line[v..].starts_with(b"string(")
+        && let Some(close) = line[v..].iter().position(|&b| b == b')')
+        && line[v + 7..v + close].iter().all(u8::is_ascii_digit)
+    {
+        v = gaps(line, v + close + 1);
+    }
+    // A string literal wrapped in a conversion or a secret's type: Rust's `Debug` of an
+    // optional value (`password: Some("…")`), `String::from("…")`, `SecretString::new("…"…)`,
+    // Go's `[]byte("…")`, pydantic's `SecretStr("…")`; base64 decoded (`b64decode("…")`,
+    // `atob("…")`, `Buffer.from("…", "base64")`): the literal is the secret, or its encoding.
+    if let Some(w) = WRAPPERS
+        .iter()
+        .find(|w| line[v..].starts_with(w) && matches!(line.get(v + w.len()), Some(b'"' | b'\'')))
+    {
+        v += w.len();
+    }
+    Some(v)
+}
+
+/// Where a YAML tag or anchor before a value ends (`password: !!str …`, `api_key: &key …`):
+/// `!!` or `&`, a word, blanks, and the value alone to the line's end. Code has `&` before a
+/// type (`secret: &[u8], run_id: &str`, `token: &mut Vec<u8>)`), with more after it.
+fn yaml_tag_or_anchor(line: &[u8], v: usize) -> Option<usize> {
+    let word = if line[v..].starts_with(b"!!") {
+        v + 2
+    } else if line.get(v) == Some(&b'&') {
+        v + 1
+    } else {
+        return None;
+    };
+    let w = word
+        + line[word..]
+            .iter()
+            .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-')))?;
+    if w == word || !matches!(line[w], b' ' | b'\t') {
+        return None;
+    }
+    let eol = line[w..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(line.len(), |p| w + p);
+    let rest = line[w..w + before_json_end(&line[w..eol])].trim_ascii();
+    let alone = match rest {
+        [q @ (b'"' | b'\''), inner @ .., last] => last == q && !inner.contains(q),
+        _ => !rest.is_empty() && !rest.iter().any(|b| b" \t,;(){}<>&".contains(b)),
+    };
+    alone.then_some(w)
+}
