@@ -4622,6 +4622,47 @@ fn a_secret_directive_alone_on_its_line_is_redacted() {
     ]);
 }
 
+/// sssd's and PAM's name for a password, `authtok` (`ldap_default_authtok = VALUE`, the bind
+/// password of sssd.conf), as a name's part; its type beside it names none.
+#[test]
+fn an_sssd_authtok_is_redacted() {
+    each_redacted(&[
+        "ldap_default_authtok = @@",
+        "ldap_default_authtok=@@",
+        "    ldap_default_authtok = @@",
+        "krb5_authtok: @@",
+    ]);
+    each_kept(&[
+        "ldap_default_authtok_type = password",
+        "ldap_default_authtok_type = obfuscated_password",
+        "pam_sss.so use_authtok",
+        "password sufficient pam_unix.so use_authtok try_first_pass",
+    ]);
+}
+
+/// A setting about a password or a secret whose value is its state (`PasswordAutoFill=Enabled`,
+/// Windows' and browsers' policies, an application's flags): `Enabled` and `Disabled` name a
+/// state, in any case, as `true` and `false` do. A value that only starts so is judged as any.
+#[test]
+fn a_settings_state_after_a_secrets_name_stays_intact() {
+    each_kept(&[
+        "PasswordAutoFill=Enabled",
+        "PasswordAutoSave=Disabled",
+        "EnablePasswordReveal=Enabled",
+        "password_login=enabled",
+        "PASSWORD_REQUIRED=Enabled",
+        "passwordless: Enabled",
+        "password_auth: disabled",
+        "secret_rotation = Disabled",
+        "\"PasswordManagerEnabled\": \"Disabled\",",
+    ]);
+    each_redacted_with(&[
+        ("password=@@", "Enabled-2024!"),
+        ("DB_PASSWORD=@@", "EnabledDisabled7"),
+        ("password: @@", "Disabledx9q"),
+    ]);
+}
+
 /// A default after an environment lookup given by keyword (django-environ's `env("NAME",
 /// default="…")`, `configparser`'s `fallback="…"`) or a block (Ruby's `ENV.fetch("NAME") {
 /// "…" }`).

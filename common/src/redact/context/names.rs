@@ -122,6 +122,8 @@ pub(super) const STRONG: &[&[u8]] = &[
     b"keypasswd",
     b"sslkeypasswd",
     b"sslcertpasswd",
+    // sssd's and PAM's word for a password (`ldap_default_authtok`, `krb5_authtok`).
+    b"authtok",
 ];
 pub(super) const WEAK: &[&[u8]] = &[
     b"token",

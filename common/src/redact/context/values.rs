@@ -81,6 +81,9 @@ pub(super) const WORDS: &[&[u8]] = &[
     b"nil",
     b"true",
     b"false",
+    // A setting's state (`PasswordAutoFill=Enabled`, `password_login=disabled`).
+    b"enabled",
+    b"disabled",
     b"undefined",
     b"redacted",
     b"self",
