@@ -4663,6 +4663,39 @@ fn a_settings_state_after_a_secrets_name_stays_intact() {
     ]);
 }
 
+/// A setting that says how a secret is kept, made or checked, not the secret: its last part a
+/// store, a backend, a source, a hasher or an encoder, an algorithm, a strength, a reset
+/// (`SECRET_STORE=Vault`, `PASSWORD_HASHERS = Argon2`, `password_strength: Strong`); and a
+/// password's state as tools print it (`Password: Not set`, `password: Locked`).
+#[test]
+fn how_a_secret_is_kept_and_its_state_stay_intact() {
+    each_kept(&[
+        "PASSWORD_HASHERS = Argon2",
+        "password_hash_algo: Argon2id",
+        "secret_backend: Vault",
+        "SECRET_STORE=Vault",
+        "password_storage: Keychain",
+        "password_strength: Strong",
+        "password_reset: Allowed",
+        "passwordReset=Allowed",
+        "secret_source: Environment",
+        "DB_PASSWORD_SOURCE=Environment",
+        "PasswordEncoder=BCrypt",
+        "password_encoder: BCrypt",
+        "PasswordHasher=Pbkdf2",
+        "password_algorithm: Sha512",
+        "Password: Not set",
+        "password: Set",
+        "password: Locked",
+        "password: Unchanged",
+    ]);
+    each_redacted_with(&[
+        ("password: @@", "Notset4life"),
+        ("SECRET_STORE_TOKEN=@@", "Vault7x9qLmN2"),
+        ("password_store_pass=@@", "Keychain9q"),
+    ]);
+}
+
 /// A default after an environment lookup given by keyword (django-environ's `env("NAME",
 /// default="…")`, `configparser`'s `fallback="…"`) or a block (Ruby's `ENV.fetch("NAME") {
 /// "…" }`).

@@ -211,6 +211,20 @@ pub(super) const ABOUT: &[&[u8]] = &[
     // The bytes a token starts or ends with (`TOKEN_PREFIX = 'k8s-aws-v1.'`, `ghp_`).
     b"prefix",
     b"suffix",
+    // Where and how it is kept, made or checked (`SECRET_STORE=Vault`, `secret_backend: Vault`,
+    // `DB_PASSWORD_SOURCE=Environment`, Django's `PASSWORD_HASHERS`, `PasswordEncoder=BCrypt`,
+    // `password_hash_algo: Argon2id`, `password_strength: Strong`, `password_reset: Allowed`).
+    b"store",
+    b"storage",
+    b"backend",
+    b"source",
+    b"hasher",
+    b"hashers",
+    b"encoder",
+    b"algo",
+    b"algorithm",
+    b"strength",
+    b"reset",
 ];
 
 pub(super) fn eq_any(p: &[u8], words: &[&[u8]]) -> bool {

@@ -81,9 +81,15 @@ pub(super) const WORDS: &[&[u8]] = &[
     b"nil",
     b"true",
     b"false",
-    // A setting's state (`PasswordAutoFill=Enabled`, `password_login=disabled`).
+    // A setting's state (`PasswordAutoFill=Enabled`, `password_login=disabled`), a password's
+    // as tools print it (`Password: Not set`, `password: Locked`).
     b"enabled",
     b"disabled",
+    b"not",
+    b"set",
+    b"locked",
+    b"unlocked",
+    b"unchanged",
     b"undefined",
     b"redacted",
     b"self",
