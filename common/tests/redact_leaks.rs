@@ -4696,6 +4696,41 @@ fn how_a_secret_is_kept_and_its_state_stay_intact() {
     ]);
 }
 
+/// What a directory's or an account tool prints about a password: when it was last set
+/// (`Get-ADUser`'s `PasswordLastSet : 12/1/2026 10:22:01 AM`, a date with slashes, or a
+/// FILETIME's number), its status (`PasswordStatus: Normal`, `secret_status: Pending`), and
+/// the word a check or a change gives back (`Password: Accepted`, `Secret: Created`).
+#[test]
+fn a_passwords_status_and_when_it_was_set_stay_intact() {
+    each_kept(&[
+        "PasswordLastSet : 1/2/2024 3:04:05 PM",
+        "PasswordLastSet    : 12/1/2026 10:22:01 AM",
+        "PasswordLastSet=133456789012345678",
+        "password_last_changed: 2024-01-02",
+        "secret_last_rotated: 12/01/2026",
+        "password: 1/2/2024",
+        "PasswordStatus: Normal",
+        "secret_status: Pending",
+        "token_state: Active",
+        "Secret: Created",
+        "password: Generated",
+        "Password: Accepted",
+        "Password: Rejected",
+        "Password: Valid",
+        "Password: Weak",
+        "Password: Strong",
+        "password: Changed",
+        "secret=Approved",
+        "password: Verified",
+    ]);
+    each_redacted_with(&[
+        ("password: @@", "1/2/2024x"),
+        ("password: @@", "12/1/20267"),
+        ("PASSWORD_LAST=@@", "Verified9q!"),
+        ("password_set=@@", "Accepted-42"),
+    ]);
+}
+
 /// A default after an environment lookup given by keyword (django-environ's `env("NAME",
 /// default="…")`, `configparser`'s `fallback="…"`) or a block (Ruby's `ENV.fetch("NAME") {
 /// "…" }`).

@@ -225,6 +225,9 @@ pub(super) const ABOUT: &[&[u8]] = &[
     b"algorithm",
     b"strength",
     b"reset",
+    // Its status (`PasswordStatus: Normal`, `secret_status: Pending`, `token_state: Active`).
+    b"status",
+    b"state",
 ];
 
 pub(super) fn eq_any(p: &[u8], words: &[&[u8]]) -> bool {
@@ -319,11 +322,21 @@ pub(super) fn about_a_secret(name: &[u8], parts: &[(usize, usize)]) -> bool {
         {
             true
         }
-        // When a password was last used (`password_last_used`, IAM's `PasswordLastUsed`): a
-        // date. (`password_used` alone may be the password a log says was used.)
+        // When a password was last used or set (`password_last_used`, IAM's `PasswordLastUsed`,
+        // Active Directory's `PasswordLastSet`, `secret_last_rotated`): a date. (`password_used`
+        // alone may be the password a log says was used.)
         [.., (c, d), (a, b)]
-            if name[*a..*b].eq_ignore_ascii_case(b"used")
-                && name[*c..*d].eq_ignore_ascii_case(b"last") =>
+            if eq_any(
+                &name[*a..*b],
+                &[
+                    b"used",
+                    b"set",
+                    b"changed",
+                    b"updated",
+                    b"rotated",
+                    b"modified",
+                ],
+            ) && name[*c..*d].eq_ignore_ascii_case(b"last") =>
         {
             true
         }

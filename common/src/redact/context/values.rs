@@ -90,6 +90,18 @@ pub(super) const WORDS: &[&[u8]] = &[
     b"locked",
     b"unlocked",
     b"unchanged",
+    // What a check or a change gives back (`Password: Accepted`, `Secret: Created`).
+    b"created",
+    b"generated",
+    b"changed",
+    b"accepted",
+    b"rejected",
+    b"pending",
+    b"approved",
+    b"verified",
+    b"valid",
+    b"weak",
+    b"strong",
     b"undefined",
     b"redacted",
     b"self",
@@ -329,6 +341,24 @@ pub(crate) fn plausible(v: &[u8], strength: Strength) -> bool {
     plausible_in(v, strength, true)
 }
 
+/// A date written with slashes, day or month first and the year last (`1/2/2024`,
+/// `12/01/2026`, PowerShell's `PasswordLastSet : 12/1/2026 10:22:01 AM`), alone.
+fn slashed_date(v: &[u8]) -> bool {
+    let mut parts = v.split(|&b| b == b'/');
+    let mut part = |most: usize| {
+        parts
+            .next()
+            .is_some_and(|p| (1..=most).contains(&p.len()) && p.iter().all(u8::is_ascii_digit))
+    };
+    v.len() <= 10
+        && part(2)
+        && part(2)
+        && v.len() >= 8
+        && v[v.len() - 5] == b'/'
+        && part(4)
+        && parts.next().is_none()
+}
+
 /// [`plausible`], where `typed` says whether a type may stand in the value's place: where none
 /// can ([`type_place`]: after an environment's name, a flag or `=` with no blank; in quotes or
 /// at a line's end unless its last word is a type's), words in CamelCase are a value someone
@@ -366,7 +396,7 @@ pub(crate) fn plausible_in(v: &[u8], strength: Strength, typed: bool) -> bool {
                 .all(|&i| d[i].is_ascii_digit())
         }
     };
-    if date(v) {
+    if date(v) || slashed_date(v) {
         return false; // a date or a time stamp (`gh secret list`'s `API_TOKEN  2024-05-01T…`)
     }
     if v.starts_with(b"file://") || v.starts_with(b"fileb://") {
