@@ -4619,6 +4619,18 @@ fn a_secret_directive_alone_on_its_line_is_redacted() {
         "        storePassword System.getenv(\"STORE_PASSWORD\")",
         "        keyPassword 'is required'",
         "        keyPassword 'changeme' // not used",
+        // A setting after the name, not its value: a log's `key=value` pairs.
+        "access_token expires_in=3600",
+        "auth_pass x=1",
+        "password changed=yes",
+        "password reset_required=true user=bob",
+    ]);
+    each_redacted(&["machine git.example.com login bob password @@"]);
+    each_redacted_with(&[
+        ("auth_pass @@", "Zq8wLmN3pX00vR="),
+        ("password @@", "dGhpcyBpcyBhIHNlY3JldA=="),
+        ("auth_pass @@", "Abc=def9xQ"),
+        ("machine h login u password @@", "pass=word1"),
     ]);
 }
 

@@ -24,6 +24,9 @@ pub(super) fn netrc(line: &[u8], s: usize, e: usize, v: usize) -> bool {
     }
     let rest = &line[v..];
     let rest = &rest[..rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len())];
+    if setting(rest) {
+        return false;
+    }
     // The command `passwd USER` at a line's start: a user's name alone after it.
     let user = |w: &[u8]| {
         (1..=32).contains(&w.len())
@@ -48,6 +51,18 @@ pub(super) fn netrc(line: &[u8], s: usize, e: usize, v: usize) -> bool {
         ]
         .iter()
         .any(|k| after.starts_with(k))
+}
+
+/// Whether `rest` starts with a setting of a log's or a command's, a lower-case name, `=` and
+/// a value (`expires_in=3600`, `changed=yes`): what follows a name given with no operator is
+/// then the line's next field, not the name's value. (A value ending in base64's `=` padding
+/// has none after it; one in mixed case or after a digit is judged as any.)
+fn setting(rest: &[u8]) -> bool {
+    let n = rest
+        .iter()
+        .take_while(|&&b| matches!(b, b'a'..=b'z' | b'_'))
+        .count();
+    n > 0 && rest.get(n) == Some(&b'=') && rest.get(n + 1).is_some_and(|&b| b > b' ' && b != b'=')
 }
 
 /// The credentials of an `Authorization` header given quoted after the header's name and a
@@ -98,6 +113,9 @@ pub(super) fn directive_value(line: &[u8], s: usize, e: usize, q: usize) -> Opti
         ws.next() == Some(&b"user"[..]) && ws.next().is_some() && ws.next().is_none()
     };
     if !before.is_empty() && !haproxy() {
+        return None;
+    }
+    if setting(&line[q..]) {
         return None;
     }
     // One word, or a quoted one (a sentence in quotes is no value): see `code::quoted_word`.
