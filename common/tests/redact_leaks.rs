@@ -4743,6 +4743,33 @@ fn a_passwords_status_and_when_it_was_set_stay_intact() {
     ]);
 }
 
+/// How a password or a login is checked, named after it: PostgreSQL's `password_encryption =
+/// scram-sha-256`, MongoDB's `authMechanism=SCRAM-SHA-256`, and the name of a scheme of
+/// authentication as a value (`Auth: OAuth2`, `auth = SigV4`, `auth: Kerberos5`).
+#[test]
+fn how_a_login_is_checked_stays_intact() {
+    each_kept(&[
+        "password_encryption = scram-sha-256",
+        "password_encryption = md5",
+        "#password_encryption = scram-sha-256\t\t# scram-sha-256 or md5",
+        "auth_mechanism: SCRAM-SHA-1",
+        "authMechanism=SCRAM-SHA-256",
+        "mongodb://db.example.com/?authSource=admin&authMechanism=SCRAM-SHA-256",
+        "token_scheme: Bearer2",
+        "Auth: OAuth2",
+        "auth = SigV4",
+        "Auth: AWS4-HMAC-SHA256",
+        "auth: Kerberos5",
+        "auth: Ed25519",
+        "auth: WPA2-PSK",
+        "Auth: OAuth2 (scopes: repo, read:org)",
+    ]);
+    each_redacted_with(&[
+        ("auth: @@", "OAuth2x9Q7mL"),
+        ("password_encryption_key = @@", "Zq8wLmN3pX00vR"),
+    ]);
+}
+
 /// A default after an environment lookup given by keyword (django-environ's `env("NAME",
 /// default="…")`, `configparser`'s `fallback="…"`) or a block (Ruby's `ENV.fetch("NAME") {
 /// "…" }`).

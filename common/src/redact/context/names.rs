@@ -225,6 +225,13 @@ pub(super) const ABOUT: &[&[u8]] = &[
     b"algorithm",
     b"strength",
     b"reset",
+    // How it is checked (PostgreSQL's `password_encryption = scram-sha-256`, MongoDB's
+    // `authMechanism=SCRAM-SHA-256`, `token_scheme`).
+    b"encryption",
+    b"mechanism",
+    b"mechanisms",
+    b"scheme",
+    b"schemes",
     // Its status (`PasswordStatus: Normal`, `secret_status: Pending`, `token_state: Active`).
     b"status",
     b"state",

@@ -90,6 +90,17 @@ pub(super) const WORDS: &[&[u8]] = &[
     b"locked",
     b"unlocked",
     b"unchanged",
+    // A scheme of authentication named as a value (`Auth: OAuth2`, `auth = SigV4`).
+    b"oauth1",
+    b"oauth2",
+    b"sigv4",
+    b"aws4-hmac-sha256",
+    b"kerberos5",
+    b"ed25519",
+    b"wpa2-psk",
+    b"wpa3-sae",
+    b"scram-sha-1",
+    b"scram-sha-256",
     // What a check or a change gives back (`Password: Accepted`, `Secret: Created`).
     b"created",
     b"generated",
