@@ -4770,6 +4770,30 @@ fn how_a_login_is_checked_stays_intact() {
     ]);
 }
 
+/// An SSH key's file name (`ssh_key: id_ed25519`, `SSH_KEY=id_ed25519.pub`,
+/// `deploy_key: id_ed25519_deploy`) and a version (`token: v1`, `secret: v1.0.0`) given as a
+/// value: what a key's or an API's setting names, not a secret.
+#[test]
+fn an_ssh_keys_file_name_and_a_version_stay_intact() {
+    each_kept(&[
+        "ssh_key: id_ed25519",
+        "SSH_KEY=id_ed25519.pub",
+        "deploy_key: id_ed25519_deploy",
+        "private_key: id_ecdsa_sk",
+        "ssh_key = \"id_rsa.pub\"",
+        "token: v1",
+        "token: v2.3.1",
+        "auth: v2",
+        "secret: v1.0.0",
+        "token = \"v1\"",
+    ]);
+    each_redacted_with(&[
+        ("ssh_key: @@", "id_ed25519x9QmL7"),
+        ("token: @@", "v1Zq8wLmN3pX"),
+        ("password: @@", "v1.2.3x"),
+    ]);
+}
+
 /// A default after an environment lookup given by keyword (django-environ's `env("NAME",
 /// default="…")`, `configparser`'s `fallback="…"`) or a block (Ruby's `ENV.fetch("NAME") {
 /// "…" }`).

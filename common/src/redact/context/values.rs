@@ -370,6 +370,34 @@ fn slashed_date(v: &[u8]) -> bool {
         && parts.next().is_none()
 }
 
+/// A version, `v` and numbers apart by dots (`v1`, `v2.3.1`): an API's or a secret's
+/// version given where its value could stand (`token: v1`).
+fn version(v: &[u8]) -> bool {
+    v.len() >= 2
+        && v[0] == b'v'
+        && v[1..]
+            .split(|&b| b == b'.')
+            .all(|n| !n.is_empty() && n.iter().all(u8::is_ascii_digit))
+}
+
+/// An SSH key's file name as `ssh-keygen` gives it, a suffix allowed (`id_ed25519`,
+/// `id_rsa.pub`, `id_ed25519_deploy`, `id_ecdsa_sk`): what a key's setting names.
+fn ssh_key_file(v: &[u8]) -> bool {
+    let Some(rest) = v.strip_prefix(b"id_") else {
+        return false;
+    };
+    [&b"ed25519"[..], b"ecdsa", b"rsa", b"dsa"]
+        .iter()
+        .find_map(|k| rest.strip_prefix(*k))
+        .is_some_and(|tail| {
+            tail.is_empty()
+                || matches!(tail[0], b'_' | b'.' | b'-')
+                    && tail[1..]
+                        .iter()
+                        .all(|b| b.is_ascii_lowercase() || matches!(b, b'_' | b'.' | b'-'))
+        })
+}
+
 /// [`plausible`], where `typed` says whether a type may stand in the value's place: where none
 /// can ([`type_place`]: after an environment's name, a flag or `=` with no blank; in quotes or
 /// at a line's end unless its last word is a type's), words in CamelCase are a value someone
@@ -407,7 +435,7 @@ pub(crate) fn plausible_in(v: &[u8], strength: Strength, typed: bool) -> bool {
                 .all(|&i| d[i].is_ascii_digit())
         }
     };
-    if date(v) || slashed_date(v) {
+    if date(v) || slashed_date(v) || version(v) || ssh_key_file(v) {
         return false; // a date or a time stamp (`gh secret list`'s `API_TOKEN  2024-05-01T…`)
     }
     if v.starts_with(b"file://") || v.starts_with(b"fileb://") {
