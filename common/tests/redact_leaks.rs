@@ -4794,6 +4794,39 @@ fn an_ssh_keys_file_name_and_a_version_stay_intact() {
     ]);
 }
 
+/// What this machine's own configuration files hold that names a secret without one, found by
+/// redacting every text file under `/etc`: login.defs' `PASS_MAX_DAYS 99999`, redis.conf's
+/// `# masterauth <master-password>`, Maven's `<privateKey>/path/to/private/key</privateKey>`, a
+/// setting's choices (`… = true|false`).
+#[test]
+fn what_etc_names_without_a_secret_stays_intact() {
+    each_kept(&[
+        "PASS_MAX_DAYS\t99999",
+        "PASS_MIN_DAYS\t0",
+        "PASS_WARN_AGE\t7",
+        "password_max_age: 90000",
+        "TOKEN_TTL_SECONDS=86400000",
+        "password_lockout_minutes = 1440000",
+        "# masterauth <master-password>",
+        "requirepass <your-password-here>",
+        "      <privateKey>/path/to/private/key</privateKey>",
+        "<privateKey>~/.ssh/id_rsa</privateKey>",
+        "# com.sun.management.jmxremote.password.toHashes = true|false",
+        "password=yes|no",
+        "secret: on|off",
+    ]);
+    each_redacted(&[
+        "masterauth @@",
+        "requirepass @@",
+        "<privateKey>@@</privateKey>",
+    ]);
+    each_redacted_with(&[
+        ("password: @@", "open|Sesame9"),
+        ("password=@@", "Zq8wLmN3pX|x"),
+        ("<password>@@</password>", "/Zq8wLmN3pX"),
+    ]);
+}
+
 /// A default after an environment lookup given by keyword (django-environ's `env("NAME",
 /// default="…")`, `configparser`'s `fallback="…"`) or a block (Ruby's `ENV.fetch("NAME") {
 /// "…" }`).

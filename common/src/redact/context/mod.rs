@@ -311,15 +311,13 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         if !closes {
             return None;
         }
-        return value(
-            line,
-            s,
-            v,
-            end,
-            Strength::Strong.max(strength),
-            &lname,
-            false,
-        );
+        // (A path stays a weak name's: Maven's `<privateKey>/path/to/key</privateKey>`.)
+        let st = if matches!(line.get(v), Some(b'/' | b'~')) {
+            strength
+        } else {
+            Strength::Strong.max(strength)
+        };
+        return value(line, s, v, end, st, &lname, false);
     }
     // Blanks, and in a view escaped line breaks: a value may be on the next line there.
     let gaps = |p: usize| gaps(line, p);

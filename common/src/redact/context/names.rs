@@ -232,6 +232,15 @@ pub(super) const ABOUT: &[&[u8]] = &[
     b"mechanisms",
     b"scheme",
     b"schemes",
+    // Its lifetime and its checks in units (login.defs' `PASS_MAX_DAYS 99999`, `PASS_WARN_AGE`,
+    // `TOKEN_TTL_SECONDS`, `password_lockout_minutes`, `password_retries`).
+    b"days",
+    b"age",
+    b"hours",
+    b"minutes",
+    b"seconds",
+    b"retries",
+    b"attempts",
     // Its status (`PasswordStatus: Normal`, `secret_status: Pending`, `token_state: Active`).
     b"status",
     b"state",

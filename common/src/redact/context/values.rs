@@ -370,6 +370,14 @@ fn slashed_date(v: &[u8]) -> bool {
         && parts.next().is_none()
 }
 
+/// A setting's choices, lower-case words of up to eight letters between `|` (`true|false`,
+/// `yes|no`, `on|off`), as a configuration file's comment documents them.
+fn choices(v: &[u8]) -> bool {
+    v.contains(&b'|')
+        && v.split(|&b| b == b'|')
+            .all(|w| (1..=8).contains(&w.len()) && w.iter().all(u8::is_ascii_lowercase))
+}
+
 /// A version, `v` and numbers apart by dots (`v1`, `v2.3.1`): an API's or a secret's
 /// version given where its value could stand (`token: v1`).
 fn version(v: &[u8]) -> bool {
@@ -435,7 +443,7 @@ pub(crate) fn plausible_in(v: &[u8], strength: Strength, typed: bool) -> bool {
                 .all(|&i| d[i].is_ascii_digit())
         }
     };
-    if date(v) || slashed_date(v) || version(v) || ssh_key_file(v) {
+    if date(v) || slashed_date(v) || version(v) || ssh_key_file(v) || choices(v) {
         return false; // a date or a time stamp (`gh secret list`'s `API_TOKEN  2024-05-01T…`)
     }
     if v.starts_with(b"file://") || v.starts_with(b"fileb://") {

@@ -16,10 +16,11 @@ pub(in crate::redact::families) const ROWS: &[Row] = &[
         // are the keyword's, which leaves the quotes and the call as they are.)
         r#"(?i)(?:^|[;\s])pwd=(?P<secret>[^;\s/~"'][^;\s]{2,}[^;\s)])"#
     ),
+    // (Not a placeholder in angle brackets, redis.conf's `# masterauth <master-password>`.)
     tok!(
         "redis_auth",
         ["requirepass", "masterauth"],
-        r"(?i)\b(?:requirepass|masterauth)[ \t]+(?P<secret>\S{6,})"
+        r"(?i)\b(?:requirepass|masterauth)[ \t]+(?P<secret>[^\s<]\S{5,})"
     ),
     tok!(
         "mysql_cli",
