@@ -4827,6 +4827,34 @@ fn what_etc_names_without_a_secret_stays_intact() {
     ]);
 }
 
+/// What a database server and a package manager print that names a secret without one, found
+/// by redacting this machine's command output: MariaDB's `SHOW VARIABLES` (`old_passwords
+/// OFF`, `max_password_errors 4294967295`, whose value, once taken, was learned and went from
+/// every later row that held it), `dpkg -l`'s `libsecret-1-0:amd64`.
+#[test]
+fn server_variables_and_package_architectures_stay_intact() {
+    let show_variables = "Variable_name\tValue\n\
+        disconnect_on_expired_password\tOFF\n\
+        max_password_errors\t4294967295\n\
+        max_seeks_for_key\t4294967295\n\
+        max_write_lock_count\t4294967295\n\
+        old_passwords\tOFF\n\
+        strict_password_validation\tON\n";
+    assert_eq!(red(show_variables), show_variables);
+    each_kept(&[
+        "ii  libsecret-1-0:amd64                       0.20.5-3     amd64        Secret store",
+        "ii  gir1.2-secret-1:arm64   0.20.5-3   arm64   Secret store (GObject-Introspection)",
+        "libsecret-1-dev:i386",
+        "password_reuse_check_interval = 0",
+        "password: off",
+        "secret=Yes",
+    ]);
+    each_redacted_with(&[
+        ("password\t@@", "OFF4294967295"),
+        ("libsecret:@@", "amd64Zq8wLmN3pX"),
+    ]);
+}
+
 /// A default after an environment lookup given by keyword (django-environ's `env("NAME",
 /// default="…")`, `configparser`'s `fallback="…"`) or a block (Ruby's `ENV.fetch("NAME") {
 /// "…" }`).

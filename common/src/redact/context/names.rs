@@ -241,6 +241,10 @@ pub(super) const ABOUT: &[&[u8]] = &[
     b"seconds",
     b"retries",
     b"attempts",
+    // Its checks and their outcomes (MariaDB's `strict_password_validation`,
+    // `max_password_errors`).
+    b"validation",
+    b"errors",
     // Its status (`PasswordStatus: Normal`, `secret_status: Pending`, `token_state: Active`).
     b"status",
     b"state",
@@ -329,6 +333,12 @@ pub(crate) fn classify(name: &[u8]) -> Option<Strength> {
 /// Whether the name with these parts names something about a secret rather than the secret:
 /// its last part is one of [`ABOUT`] (and it has a part before it).
 pub(super) fn about_a_secret(name: &[u8], parts: &[(usize, usize)]) -> bool {
+    // A limit (MariaDB's `max_seeks_for_key`, `max_password_errors`, `MinPasswordLength`).
+    if let [(a, b), _, ..] = parts
+        && eq_any(&name[*a..*b], &[b"max", b"min", b"maximum", b"minimum"])
+    {
+        return true;
+    }
     match parts {
         // A certificate's hash pins it, secret to no one: kubeadm's
         // `--discovery-token-ca-cert-hash sha256:…` beside the join token.
