@@ -4855,6 +4855,40 @@ fn server_variables_and_package_architectures_stay_intact() {
     ]);
 }
 
+/// What manual pages say of flags and files, found by redacting `man`'s text of this machine's
+/// tools: GnuPG's commands that take a key's or a user's id (`--edit-key alice@example.com`,
+/// `--passwd USER-ID`, `--export-secret-keys ID`), a flag that ends a sentence (`See also
+/// --proxy-key. Added in 7.52.0.`), and `login` in prose before `/etc/passwd` (`.netrc`'s
+/// `login USER password VALUE` has one word between).
+#[test]
+fn what_manual_pages_say_of_flags_and_files_stays_intact() {
+    each_kept(&[
+        "gpg --edit-key alice@example.com",
+        "gpg --edit-key 0xABCDEF0123456789",
+        "\t      --edit-key command \"tsign\").",
+        "gpg --passwd alice@example.com",
+        "gpg2 --batch --passwd 0xABCDEF01",
+        "       --change-passphrase user-id",
+        "gpg --export-secret-keys ABCDEF0123456789 > key.asc",
+        "gpg --export-secret-subkeys --armor 3AA5C34371567BD2!",
+        "gpg --quick-generate-key \"Alice <alice@example.com>\" ed25519 sign 1y",
+        "       --quick-generate-key user-id [algo [usage [expire]]]",
+        "gpg --delete-secret-keys 3AA5C34371567BD2",
+        "\t      See also -x, --proxy and --proxy-key. Added in 7.52.0.",
+        "\t      See also -x, --proxy and --proxy-tlspassword. Added in 7.52.0.",
+        "\t   the login shell in /etc/passwd remains empty.",
+    ]);
+    each_redacted(&[
+        "tool --passwd @@",
+        "vncserver --passwd @@ :1",
+        "gpg --batch --passphrase @@ -d f.gpg",
+        "machine git.example.com login bob password @@",
+        "login bob password @@",
+        "machine imap login tzz@example.com port imaps password @@",
+        "curl --proxy-key @@ https://x",
+    ]);
+}
+
 /// A default after an environment lookup given by keyword (django-environ's `env("NAME",
 /// default="…")`, `configparser`'s `fallback="…"`) or a block (Ruby's `ENV.fetch("NAME") {
 /// "…" }`).

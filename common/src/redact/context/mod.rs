@@ -180,6 +180,13 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
             && !line[e..].starts_with(b" HTTP/");
     let name = trim_name(&line[s..e]);
     let lname = name.to_ascii_lowercase();
+    // A flag that ends a sentence (`See also --proxy-key. Added in 7.52.0.`), and GnuPG's
+    // commands whose argument is a key's or a user's id (`gpg --edit-key alice@example.com`).
+    if flag
+        && (line[e - 1] == b'.' && line.get(e) == Some(&b' ') || gpg_id_command(line, s, &lname))
+    {
+        return None;
+    }
     // Names that choose their reader themselves: a command's, a registry's, a file's, a
     // network device's, and names that are no secret's.
     if let Some(decided) = by_name::by_name(line, hit, s, e, flag, name, &lname) {
@@ -691,6 +698,35 @@ pub(crate) fn worth_a_look(name: &[u8]) -> bool {
 }
 
 /// A name without the quotes or dashes around it.
+/// GnuPG's commands named for a key, a secret key or a passphrase whose argument is a key's or
+/// a user's id, not a secret (`--edit-key ID`, `--export-secret-keys ID`,
+/// `--change-passphrase USER-ID`); and `--passwd`, which other tools give a password, after
+/// `gpg` or `gpg2` on the line.
+fn gpg_id_command(line: &[u8], s: usize, lname: &[u8]) -> bool {
+    const COMMANDS: &[&[u8]] = &[
+        b"edit-key",
+        b"quick-generate-key",
+        b"quick-gen-key",
+        b"quick-add-key",
+        b"export-secret-keys",
+        b"export-secret-subkeys",
+        b"delete-secret-keys",
+        b"delete-secret-and-public-keys",
+        b"sign-key",
+        b"lsign-key",
+        b"quick-sign-key",
+        b"quick-lsign-key",
+        b"change-passphrase",
+    ];
+    names::eq_any(lname, COMMANDS)
+        || lname == b"passwd" && {
+            let before = &line[line_start(line, s)..s];
+            before
+                .split(|&b| b == b' ' || b == b'\t')
+                .any(|w| w == b"gpg" || w == b"gpg2" || w.ends_with(b"/gpg"))
+        }
+}
+
 fn trim_name(name: &[u8]) -> &[u8] {
     let a = name
         .iter()

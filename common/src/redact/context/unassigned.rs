@@ -16,8 +16,16 @@ pub(super) fn netrc(line: &[u8], s: usize, e: usize, v: usize) -> bool {
         return false;
     }
     let before = &line[line_start(line, s)..s];
-    if before.windows(6).any(|w| w == b"login ") {
-        return true;
+    // `login USER password VALUE`: the user between, and other entries' pairs (`port imaps`),
+    // so an odd count of words (not prose's `the login shell in /etc/passwd remains empty`).
+    if let Some(l) = memchr::memmem::rfind(before, b"login ")
+        && (l == 0 || matches!(before[l - 1], b' ' | b'\t'))
+    {
+        let words = before[l + 6..]
+            .split(|&b| b == b' ' || b == b'\t')
+            .filter(|w| !w.is_empty())
+            .count();
+        return words % 2 == 1 && words <= 7 && matches!(before.last(), Some(b' ' | b'\t'));
     }
     if !before.iter().all(|b| *b == b' ' || *b == b'\t') {
         return false;
