@@ -4889,6 +4889,31 @@ fn what_manual_pages_say_of_flags_and_files_stays_intact() {
     ]);
 }
 
+/// Settings whose value names a mechanism, not a secret, found by redacting this machine's
+/// manual pages: D-Bus' `<auth>EXTERNAL</auth>` (a SASL mechanism), systemd-networkd's
+/// `Token=eui64` (how an IPv6 address is made); and GnuPG's `--generate-revocation NAME`.
+#[test]
+fn mechanisms_named_as_values_stay_intact() {
+    each_kept(&[
+        "  <auth>EXTERNAL</auth>",
+        "Example: <auth>DBUS_COOKIE_SHA1</auth>",
+        "<auth>ANONYMOUS</auth>",
+        "auth_mechanisms = plain login",
+        "sasl_mechanism: GSSAPI",
+        "auth: CRAM-MD5",
+        "auth: XOAUTH2",
+        "Token=eui64",
+        "Token=prefixstable",
+        "gpg --generate-revocation alice",
+        "gpg --gen-revoke 0xABCDEF01",
+        "gpg --delete-secret-and-public-key alice",
+    ]);
+    each_redacted_with(&[
+        ("<auth>@@</auth>", "EXTERNALx9Q7"),
+        ("Token=@@", "eui64Zq8wLmN3pX"),
+    ]);
+}
+
 /// A default after an environment lookup given by keyword (django-environ's `env("NAME",
 /// default="…")`, `configparser`'s `fallback="…"`) or a block (Ruby's `ENV.fetch("NAME") {
 /// "…" }`).

@@ -115,6 +115,18 @@ pub(super) const WORDS: &[&[u8]] = &[
     b"wpa3-sae",
     b"scram-sha-1",
     b"scram-sha-256",
+    // SASL's mechanisms (D-Bus' `<auth>EXTERNAL</auth>`, `sasl_mechanism: GSSAPI`), and how
+    // systemd-networkd makes an IPv6 address (`Token=eui64`).
+    b"external",
+    b"anonymous",
+    b"dbus_cookie_sha1",
+    b"gssapi",
+    b"cram-md5",
+    b"digest-md5",
+    b"xoauth2",
+    b"oauthbearer",
+    b"eui64",
+    b"prefixstable",
     // What a check or a change gives back (`Password: Accepted`, `Secret: Created`).
     b"created",
     b"generated",
