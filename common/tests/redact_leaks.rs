@@ -4914,6 +4914,31 @@ fn mechanisms_named_as_values_stay_intact() {
     ]);
 }
 
+/// Cloud tools that take a secret's or a resource's name where a secret's name is the flag or
+/// the command: Secret Manager's `gcloud secrets versions access latest --secret=NAME`, AWS'
+/// `secretsmanager get-secret-value --secret-id NAME`, and gcloud's `set-password USER` or
+/// `reset-windows-password INSTANCE`, whose password is a flag's (redacted as ever).
+#[test]
+fn cloud_tools_naming_a_secret_or_a_resource_stay_intact() {
+    each_kept(&[
+        "gcloud secrets versions access latest --secret=db-password",
+        "gcloud secrets versions access 3 --secret my-secret --project prod",
+        "aws secretsmanager get-secret-value --secret-id prod/db",
+        "aws secretsmanager get-secret-value --secret-id arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf --query SecretString",
+        "aws secretsmanager describe-secret --secret-id prod/db2024",
+        "Run `gcloud secrets versions access latest --secret=db-password` to read it.",
+        "gcloud compute reset-windows-password my-instance --user=admin --zone us-central1-a",
+        "gcloud active-directory domains reset-admin-password my-domain.com",
+    ]);
+    each_redacted(&[
+        "gcloud alloydb users set-password my-username --cluster=c --password=@@",
+        "gcloud sql users set-password root --host=% --instance=db --password=@@",
+        "neo4j-admin dbms set-initial-password @@",
+        "tool --secret=@@",
+        "aws secretsmanager put-secret-value --secret-id prod/db --secret-string @@",
+    ]);
+}
+
 /// A default after an environment lookup given by keyword (django-environ's `env("NAME",
 /// default="…")`, `configparser`'s `fallback="…"`) or a block (Ruby's `ENV.fetch("NAME") {
 /// "…" }`).

@@ -28,12 +28,13 @@ fn setter(line: &[u8], s: usize, lname: &[u8]) -> bool {
         return true;
     }
     // `neo4j-admin dbms set-initial-password VALUE`, `grafana-cli admin reset-admin-password
-    // VALUE`: the subcommand names the secret.
+    // VALUE`: the subcommand names the secret. (gcloud's `users set-password USER`,
+    // `reset-windows-password INSTANCE` take a name, the password by `--password`.)
     if line[s] != b'-'
         && (lname.starts_with(b"set-") || lname.starts_with(b"reset-"))
         && lname.ends_with(b"password")
     {
-        return true;
+        return !words(before).any(|w| program(w) == b"gcloud");
     }
     let mut ws = words(before).rev();
     let last = ws.next().unwrap_or_default();

@@ -183,7 +183,9 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     // A flag that ends a sentence (`See also --proxy-key. Added in 7.52.0.`), and GnuPG's
     // commands whose argument is a key's or a user's id (`gpg --edit-key alice@example.com`).
     if flag
-        && (line[e - 1] == b'.' && line.get(e) == Some(&b' ') || gpg_id_command(line, s, &lname))
+        && (line[e - 1] == b'.' && line.get(e) == Some(&b' ')
+            || gpg_id_command(line, s, &lname)
+            || secret_reference(line, s, &lname))
     {
         return None;
     }
@@ -728,6 +730,21 @@ fn gpg_id_command(line: &[u8], s: usize, lname: &[u8]) -> bool {
                 .split(|&b| b == b' ' || b == b'\t')
                 .any(|w| w == b"gpg" || w == b"gpg2" || w.ends_with(b"/gpg"))
         }
+}
+
+/// A flag whose value is a secret's name in a secrets manager's command: gcloud's `--secret`
+/// (`gcloud secrets versions access latest --secret=NAME`), AWS' `--secret-id` after
+/// `secretsmanager`.
+fn secret_reference(line: &[u8], s: usize, lname: &[u8]) -> bool {
+    let tool: &[u8] = match lname {
+        b"secret" => b"gcloud",
+        b"secret-id" => b"secretsmanager",
+        _ => return false,
+    };
+    // (A command quoted in prose or code starts with its quote: `` `gcloud secrets … ``.)
+    line[line_start(line, s)..s]
+        .split(|&b| b == b' ' || b == b'\t')
+        .any(|w| w.strip_prefix(b"`").unwrap_or(w) == tool)
 }
 
 fn trim_name(name: &[u8]) -> &[u8] {
