@@ -4927,6 +4927,8 @@ fn cloud_tools_naming_a_secret_or_a_resource_stay_intact() {
         "aws secretsmanager get-secret-value --secret-id arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf --query SecretString",
         "aws secretsmanager describe-secret --secret-id prod/db2024",
         "Run `gcloud secrets versions access latest --secret=db-password` to read it.",
+        r#"{"type":"assistant","message":{"content":[{"type":"tool_use","id":"toolu_01","name":"Bash","input":{"command":"gcloud secrets versions access latest --secret=db-password"}}]}}"#,
+        r#"{"type":"assistant","message":{"content":[{"type":"tool_use","id":"toolu_01","name":"Bash","input":{"command":"/usr/bin/gpg --batch --passwd alice@example.com"}}]}}"#,
         "gcloud compute reset-windows-password my-instance --user=admin --zone us-central1-a",
         "gcloud active-directory domains reset-admin-password my-domain.com",
     ]);

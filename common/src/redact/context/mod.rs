@@ -724,12 +724,14 @@ fn gpg_id_command(line: &[u8], s: usize, lname: &[u8]) -> bool {
         b"change-passphrase",
     ];
     names::eq_any(lname, COMMANDS)
-        || lname == b"passwd" && {
-            let before = &line[line_start(line, s)..s];
-            before
-                .split(|&b| b == b' ' || b == b'\t')
-                .any(|w| w == b"gpg" || w == b"gpg2" || w.ends_with(b"/gpg"))
-        }
+        || lname == b"passwd" && word_before(line, s, |w| w == b"gpg" || w == b"gpg2")
+}
+
+/// Whether a shell word before `s` on its line, its directory left out, is one `is` takes:
+/// also inside a JSON string (`"command":"gpg …`) and in a Markdown code span (`` `gpg …``).
+fn word_before(line: &[u8], s: usize, is: impl Fn(&[u8]) -> bool) -> bool {
+    shell::words(&line[line_start(line, s)..s])
+        .any(|w| is(shell::program(w.strip_prefix(b"`").unwrap_or(w))))
 }
 
 /// A flag whose value is a secret's name in a secrets manager's command: gcloud's `--secret`
@@ -741,10 +743,7 @@ fn secret_reference(line: &[u8], s: usize, lname: &[u8]) -> bool {
         b"secret-id" => b"secretsmanager",
         _ => return false,
     };
-    // (A command quoted in prose or code starts with its quote: `` `gcloud secrets … ``.)
-    line[line_start(line, s)..s]
-        .split(|&b| b == b' ' || b == b'\t')
-        .any(|w| w.strip_prefix(b"`").unwrap_or(w) == tool)
+    word_before(line, s, |w| w == tool)
 }
 
 fn trim_name(name: &[u8]) -> &[u8] {
