@@ -4941,6 +4941,38 @@ fn cloud_tools_naming_a_secret_or_a_resource_stay_intact() {
     ]);
 }
 
+/// What manual pages of this machine's servers and tools show, rendered: nginx's upstream
+/// directives (`proxy_pass http://127.0.0.1:8080;`, in every reverse proxy's configuration),
+/// systemd's `PassEnvironment=VAR1 VAR2`, `systemd-creds --with-key=tpm2`, OpenSSL's `-pass
+/// file:PATH`, and a wrapped sentence that starts its line with `password authentication.`.
+#[test]
+fn what_rendered_manual_pages_show_stays_intact() {
+    each_kept(&[
+        "        proxy_pass http://127.0.0.1:8080;",
+        "    proxy_pass http://backend;",
+        "\t\t  proxy_pass localhost:873;",
+        "  fastcgi_pass unix:/run/php/php8.2-fpm.sock;",
+        "  uwsgi_pass 127.0.0.1:3031;",
+        "  grpc_pass grpc://127.0.0.1:50051;",
+        "PassEnvironment=VAR1 VAR2 VAR3",
+        "systemd-creds encrypt --with-key=tpm2 in out",
+        "systemd-creds encrypt --with-key=host+tpm2 in out",
+        "openssl enc -d -aes-256-cbc -in f -pass file:/tmp/pw",
+        "\t   -pass file:<passfile>",
+        "\t   password authentication.",
+    ]);
+    each_redacted(&[
+        "PROXY_PASS=@@",
+        "proxy_password = @@",
+        "password @@",
+        "  password @@",
+    ]);
+    each_redacted_with(&[(
+        "openssl enc -d -aes-256-cbc -in f -pass @@",
+        "pass:Zq8wLmN3pX",
+    )]);
+}
+
 /// A default after an environment lookup given by keyword (django-environ's `env("NAME",
 /// default="…")`, `configparser`'s `fallback="…"`) or a block (Ruby's `ENV.fetch("NAME") {
 /// "…" }`).

@@ -211,6 +211,8 @@ pub(super) const ABOUT: &[&[u8]] = &[
     // The bytes a token starts or ends with (`TOKEN_PREFIX = 'k8s-aws-v1.'`, `ghp_`).
     b"prefix",
     b"suffix",
+    // What it passes on (systemd's `PassEnvironment=VAR1 VAR2`).
+    b"environment",
     // Where and how it is kept, made or checked (`SECRET_STORE=Vault`, `secret_backend: Vault`,
     // `DB_PASSWORD_SOURCE=Environment`, Django's `PASSWORD_HASHERS`, `PasswordEncoder=BCrypt`,
     // `password_hash_algo: Argon2id`, `password_strength: Strong`, `password_reset: Allowed`).
@@ -267,6 +269,19 @@ pub(super) fn ends_ci(p: &[u8], suffix: &[u8]) -> bool {
 pub(crate) fn classify(name: &[u8]) -> Option<Strength> {
     // WebSocket's handshake nonce: a key by name, random by design, secret to no one.
     if name.eq_ignore_ascii_case(b"sec-websocket-key") {
+        return None;
+    }
+    // nginx's directives that pass a request upstream (`proxy_pass http://backend;`), in lower
+    // case as nginx spells them (`PROXY_PASS=…` may be a proxy's password).
+    if matches!(
+        name,
+        b"proxy_pass"
+            | b"fastcgi_pass"
+            | b"uwsgi_pass"
+            | b"scgi_pass"
+            | b"grpc_pass"
+            | b"memcached_pass"
+    ) {
         return None;
     }
     let (ranges, n) = parts(name);

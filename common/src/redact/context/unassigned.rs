@@ -32,7 +32,14 @@ pub(super) fn netrc(line: &[u8], s: usize, e: usize, v: usize) -> bool {
     }
     let rest = &line[v..];
     let rest = &rest[..rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len())];
-    if setting(rest) {
+    // A sentence wrapped after `password` (`password authentication.` starting a line of a
+    // manual page): a lower-case word that ends it.
+    let word = rest.trim_ascii();
+    if setting(rest)
+        || word.len() > 1
+            && word.ends_with(b".")
+            && word[..word.len() - 1].iter().all(u8::is_ascii_lowercase)
+    {
         return false;
     }
     // The command `passwd USER` at a line's start: a user's name alone after it.

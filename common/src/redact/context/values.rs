@@ -127,6 +127,9 @@ pub(super) const WORDS: &[&[u8]] = &[
     b"oauthbearer",
     b"eui64",
     b"prefixstable",
+    // What `systemd-creds` seals a credential with (`--with-key=tpm2`).
+    b"tpm2",
+    b"host+tpm2",
     // What a check or a change gives back (`Password: Accepted`, `Secret: Created`).
     b"created",
     b"generated",
@@ -472,7 +475,8 @@ pub(crate) fn plausible_in(v: &[u8], strength: Strength, typed: bool) -> bool {
     if date(v) || slashed_date(v) || version(v) || ssh_key_file(v) || choices(v) {
         return false; // a date or a time stamp (`gh secret list`'s `API_TOKEN  2024-05-01T…`)
     }
-    if v.starts_with(b"file://") || v.starts_with(b"fileb://") {
+    // (OpenSSL's `-pass file:PATH` too.)
+    if v.starts_with(b"file:") || v.starts_with(b"fileb://") {
         return false; // a file the value is read from (the AWS CLI's `--value file://pw.txt`)
     }
     // After a weak name, an HTTP header's name (`TOKEN_HEADER = "X-aws-ec2-metadata-token"`,
