@@ -4954,6 +4954,9 @@ fn what_rendered_manual_pages_show_stays_intact() {
         "  fastcgi_pass unix:/run/php/php8.2-fpm.sock;",
         "  uwsgi_pass 127.0.0.1:3031;",
         "  grpc_pass grpc://127.0.0.1:50051;",
+        "    proxy_pass_header Authorization;",
+        "    fastcgi_pass_header Authorization;",
+        "    proxy_pass_request_headers on;",
         "PassEnvironment=VAR1 VAR2 VAR3",
         "systemd-creds encrypt --with-key=tpm2 in out",
         "systemd-creds encrypt --with-key=host+tpm2 in out",
@@ -4963,6 +4966,7 @@ fn what_rendered_manual_pages_show_stays_intact() {
     ]);
     each_redacted(&[
         "PROXY_PASS=@@",
+        "proxy_pass_word=@@",
         "proxy_password = @@",
         "password @@",
         "  password @@",

@@ -271,17 +271,26 @@ pub(crate) fn classify(name: &[u8]) -> Option<Strength> {
     if name.eq_ignore_ascii_case(b"sec-websocket-key") {
         return None;
     }
-    // nginx's directives that pass a request upstream (`proxy_pass http://backend;`), in lower
-    // case as nginx spells them (`PROXY_PASS=…` may be a proxy's password).
-    if matches!(
-        name,
-        b"proxy_pass"
-            | b"fastcgi_pass"
-            | b"uwsgi_pass"
-            | b"scgi_pass"
-            | b"grpc_pass"
-            | b"memcached_pass"
-    ) {
+    // nginx's directives that pass a request upstream and say what it takes along
+    // (`proxy_pass http://backend;`, `proxy_pass_header Authorization;`), in lower case as
+    // nginx spells them (`PROXY_PASS=…` may be a proxy's password).
+    if [
+        &b"proxy_pass"[..],
+        b"fastcgi_pass",
+        b"uwsgi_pass",
+        b"scgi_pass",
+        b"grpc_pass",
+        b"memcached_pass",
+    ]
+    .iter()
+    .any(|d| {
+        name.strip_prefix(*d).is_some_and(|r| {
+            matches!(
+                r,
+                b"" | b"_header" | b"_request_body" | b"_request_headers" | b"_trailers"
+            )
+        })
+    }) {
         return None;
     }
     let (ranges, n) = parts(name);
