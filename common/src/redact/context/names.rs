@@ -273,24 +273,19 @@ pub(crate) fn classify(name: &[u8]) -> Option<Strength> {
     }
     // nginx's directives that pass a request upstream and say what it takes along
     // (`proxy_pass http://backend;`, `proxy_pass_header Authorization;`), in lower case as
-    // nginx spells them (`PROXY_PASS=…` may be a proxy's password).
-    if [
-        &b"proxy_pass"[..],
-        b"fastcgi_pass",
-        b"uwsgi_pass",
-        b"scgi_pass",
-        b"grpc_pass",
-        b"memcached_pass",
-    ]
-    .iter()
-    .any(|d| {
-        name.strip_prefix(*d).is_some_and(|r| {
-            matches!(
-                r,
-                b"" | b"_header" | b"_request_body" | b"_request_headers" | b"_trailers"
-            )
-        })
-    }) {
+    // nginx spells them (`PROXY_PASS=…` may be a proxy's password). (Every keyword hit's name
+    // is classified: the first `_` first, no search.)
+    if let Some(u) = name.iter().position(|&b| b == b'_')
+        && name[u..].starts_with(b"_pass")
+        && matches!(
+            &name[..u],
+            b"proxy" | b"fastcgi" | b"uwsgi" | b"scgi" | b"grpc" | b"memcached"
+        )
+        && matches!(
+            &name[u + 5..],
+            b"" | b"_header" | b"_request_body" | b"_request_headers" | b"_trailers"
+        )
+    {
         return None;
     }
     let (ranges, n) = parts(name);
