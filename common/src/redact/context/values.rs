@@ -89,6 +89,11 @@ pub(super) const WORDS: &[&[u8]] = &[
     b"off",
     b"yes",
     b"no",
+    b"not",
+    b"set",
+    b"locked",
+    b"unlocked",
+    b"unchanged",
     // A package's architecture (`dpkg -l`'s `libsecret-1-0:amd64`).
     b"amd64",
     b"arm64",
@@ -99,11 +104,6 @@ pub(super) const WORDS: &[&[u8]] = &[
     b"s390x",
     b"x86_64",
     b"aarch64",
-    b"not",
-    b"set",
-    b"locked",
-    b"unlocked",
-    b"unchanged",
     // A scheme of authentication named as a value (`Auth: OAuth2`, `auth = SigV4`).
     b"oauth1",
     b"oauth2",
@@ -472,8 +472,10 @@ pub(crate) fn plausible_in(v: &[u8], strength: Strength, typed: bool) -> bool {
                 .all(|&i| d[i].is_ascii_digit())
         }
     };
+    // A date or a time stamp (`gh secret list`'s `API_TOKEN  2024-05-01T…`), a version, an SSH
+    // key's file name, a setting's choices.
     if date(v) || slashed_date(v) || version(v) || ssh_key_file(v) || choices(v) {
-        return false; // a date or a time stamp (`gh secret list`'s `API_TOKEN  2024-05-01T…`)
+        return false;
     }
     // (OpenSSL's `-pass file:PATH` too.)
     if v.starts_with(b"file:") || v.starts_with(b"fileb://") {
