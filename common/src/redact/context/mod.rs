@@ -353,14 +353,6 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         return None;
     }
     if op == 0 {
-        // An HTML form's `<input type="password" value="…">`.
-        if let Some(f) = data::password_field(line, s, e) {
-            return Some(f);
-        }
-        // The name given as data, its value in the field beside it.
-        if let Some(f) = beside(line, s, e, strength, &lname) {
-            return Some(f);
-        }
         let named = Named {
             line,
             s,
@@ -370,85 +362,7 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
             strength,
             lname: &lname,
         };
-        // A command's own syntax: `setx NAME VALUE`, `gh secret set NAME --body VALUE`,
-        // `--password-stdin <<< VALUE`, SQL's `PASSWORD 'VALUE'`.
-        if let Some(f) = commands::after_name(named) {
-            return Some(f);
-        }
-        // Prose and its labels: `Your password is: …`, `I set the password to …`, `The
-        // password is …` (each decides when its form is there).
-        if let Some(found) = prose::after_name(named) {
-            return found;
-        }
-        // A numbered label: Vault's `Unseal Key 1: …`.
-        if let Some(f) = prose::numbered_label(line, s, q, strength, &lname) {
-            return Some(f);
-        }
-        // Code's syntax: `define('NAME', '…')`, `setPassword("…")`, `#define NAME "…"`.
-        if let Some(f) = code::after_name(named) {
-            return Some(f);
-        }
-        // FTP's `PASS` as a client's trace shows what it sends: `> PASS …` (`curl -v`), `--->
-        // PASS …` (`ftp -d`, lftp's debug).
-        // Any other `PASS` with no operator is a test runner's verdict: Jest's ` PASS
-        // src/app.test.js`, whose path was taken for a table's value and learned.
-        if name == b"PASS" {
-            let before = &line[line_start(line, s)..s];
-            if q > e && q < line.len() && (before == b"> " || before == b"---> ") {
-                return value_run(line, s, q, Strength::Strong, &lname);
-            }
-            return None;
-        }
-        // A printed table: `api_key            VALUE` (`vault kv get`), `| password | VALUE |`.
-        if let Some(f) = table_row(named) {
-            return Some(f);
-        }
-        // No operator: `--token VALUE`, `.netrc`'s `password VALUE`.
-        let spaced = q > e && q < line.len();
-        if flag && q == e + 1 && q < line.len() && line[q] != b'-' {
-            // Quoted, as shell commands write it (`--password 'VALUE'`): inside the quotes.
-            if matches!(line[q], b'"' | b'\'') {
-                let (a, b) = quoted_or_word(line, q);
-                return value(line, s, a, b, Strength::Strong, &lname, false);
-            }
-            return value_run(line, s, q, Strength::Strong, &lname);
-        }
-        if spaced && unassigned::netrc(line, s, e, q) {
-            return value_run(line, s, q, Strength::Strong, &lname);
-        }
-        if spaced && dockerfile_env(line, s) {
-            return value_run(line, s, q, strength, &lname);
-        }
-        // Go's typed declaration: `var apiKey string = "…"`, `const token string = "…"`
-        // (`var apiKey string = os.Getenv("API_KEY")` is no literal).
-        if spaced
-            && code::go_declaration(line, s)
-            && let Some((w, true)) = code::annotated(line, q)
-        {
-            let (a, b) = code::quoted_word(line, w)?;
-            return value(line, s, a, b, strength, &lname, false);
-        }
-        // A server's configuration setting the header: nginx's `proxy_set_header
-        // Authorization "Basic …";`, Apache's `RequestHeader set Authorization "…"`.
-        if spaced
-            && lname.ends_with(b"authorization")
-            && let Some(f) = unassigned::quoted_credentials(line, s, q, &lname)
-        {
-            return Some(f);
-        }
-        // keepalived's `auth_pass VALUE`, HAProxy's `user NAME insecure-password VALUE`.
-        if spaced && let Some((v, end)) = unassigned::directive_value(line, s, e, q) {
-            return value(line, s, v, end, strength, &lname, true);
-        }
-        // Nomad's ACL token as `nomad acl bootstrap` and `acl token create` print it:
-        // `Secret ID    = …` (beside `Accessor ID  = …`, which is none).
-        if spaced && name == b"Secret" && line[q..].starts_with(b"ID ") {
-            let o = blanks(line, q + 2);
-            if line.get(o) == Some(&b'=') && line.get(o + 1) == Some(&b' ') {
-                return value_run(line, s, blanks(line, o + 1), strength, &lname);
-            }
-        }
-        return None;
+        return unassigned::after_name(named, name, flag);
     }
     let colon_blank = line[q] == b':' && op == 1 && matches!(line.get(q + 1), Some(b' '));
     // `PASS: tests/foo`, `--- PASS: TestX/case (0.00s)`: a test runner's verdict (automake,

@@ -1,11 +1,15 @@
-//! Names given their value with no operator between them, where a form's syntax says so:
-//! `.netrc`'s `password VALUE`, a server's configuration setting an `Authorization` header
+//! Names given their value with no operator between them, where a form's syntax says so
+//! ([`after_name`] tries them in order, the other modules' forms among them): `.netrc`'s
+//! `password VALUE`, a server's configuration setting an `Authorization` header
 //! (`proxy_set_header Authorization "Basic …";`), and a directive alone on its line
 //! (keepalived's `auth_pass VALUE`).
 
 use super::authorization::scheme_word;
 use super::names::Strength;
-use super::{Found, blanks, line_start, run_end, skip_read_number, value};
+use super::{
+    Found, Named, beside, blanks, code, commands, data, dockerfile_env, line_start, prose,
+    quoted_or_word, run_end, skip_read_number, table_row, value, value_run,
+};
 
 /// Whether the `password` at `s..e`, its value at `v`, is a `.netrc` entry: the token in lower
 /// case, as `.netrc` spells it, after `login X` on the same line, or at the start of a line with
@@ -148,4 +152,110 @@ pub(super) fn directive_value(line: &[u8], s: usize, e: usize, q: usize) -> Opti
     let rest = &line[close..];
     let rest = &rest[..rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len())];
     matches!(rest.trim_ascii(), b"" | b";").then_some((v, end))
+}
+
+/// A secret's name with no operator after it (`op == 0` in [`super::at`]), `name` as written
+/// and `flag` whether it is a flag's: the forms that place its value by their own syntax, in
+/// the order they are tried. An HTML form's field and a value beside the name given as data;
+/// a command's, prose's, a numbered label's and code's syntax; FTP's `PASS` in a client's
+/// trace; a printed table's row; then a value after a blank: a flag's (`--token VALUE`),
+/// `.netrc`'s, a Dockerfile's `ENV NAME VALUE`, Go's typed declaration, a server's
+/// `Authorization` header, a directive alone on its line, Nomad's `Secret ID = …`.
+pub(super) fn after_name(named: Named, name: &[u8], flag: bool) -> Option<Found> {
+    let Named {
+        line,
+        s,
+        e,
+        q,
+        strength,
+        lname,
+        ..
+    } = named;
+    // An HTML form's `<input type="password" value="…">`.
+    if let Some(f) = data::password_field(line, s, e) {
+        return Some(f);
+    }
+    // The name given as data, its value in the field beside it.
+    if let Some(f) = beside(line, s, e, strength, lname) {
+        return Some(f);
+    }
+    // A command's own syntax: `setx NAME VALUE`, `gh secret set NAME --body VALUE`,
+    // `--password-stdin <<< VALUE`, SQL's `PASSWORD 'VALUE'`.
+    if let Some(f) = commands::after_name(named) {
+        return Some(f);
+    }
+    // Prose and its labels: `Your password is: …`, `I set the password to …`, `The
+    // password is …` (each decides when its form is there).
+    if let Some(found) = prose::after_name(named) {
+        return found;
+    }
+    // A numbered label: Vault's `Unseal Key 1: …`.
+    if let Some(f) = prose::numbered_label(line, s, q, strength, lname) {
+        return Some(f);
+    }
+    // Code's syntax: `define('NAME', '…')`, `setPassword("…")`, `#define NAME "…"`.
+    if let Some(f) = code::after_name(named) {
+        return Some(f);
+    }
+    // FTP's `PASS` as a client's trace shows what it sends: `> PASS …` (`curl -v`), `--->
+    // PASS …` (`ftp -d`, lftp's debug).
+    // Any other `PASS` with no operator is a test runner's verdict: Jest's ` PASS
+    // src/app.test.js`, whose path was taken for a table's value and learned.
+    if name == b"PASS" {
+        let before = &line[line_start(line, s)..s];
+        if q > e && q < line.len() && (before == b"> " || before == b"---> ") {
+            return value_run(line, s, q, Strength::Strong, lname);
+        }
+        return None;
+    }
+    // A printed table: `api_key            VALUE` (`vault kv get`), `| password | VALUE |`.
+    if let Some(f) = table_row(named) {
+        return Some(f);
+    }
+    // No operator: `--token VALUE`, `.netrc`'s `password VALUE`.
+    let spaced = q > e && q < line.len();
+    if flag && q == e + 1 && q < line.len() && line[q] != b'-' {
+        // Quoted, as shell commands write it (`--password 'VALUE'`): inside the quotes.
+        if matches!(line[q], b'"' | b'\'') {
+            let (a, b) = quoted_or_word(line, q);
+            return value(line, s, a, b, Strength::Strong, lname, false);
+        }
+        return value_run(line, s, q, Strength::Strong, lname);
+    }
+    if spaced && netrc(line, s, e, q) {
+        return value_run(line, s, q, Strength::Strong, lname);
+    }
+    if spaced && dockerfile_env(line, s) {
+        return value_run(line, s, q, strength, lname);
+    }
+    // Go's typed declaration: `var apiKey string = "…"`, `const token string = "…"`
+    // (`var apiKey string = os.Getenv("API_KEY")` is no literal).
+    if spaced
+        && code::go_declaration(line, s)
+        && let Some((w, true)) = code::annotated(line, q)
+    {
+        let (a, b) = code::quoted_word(line, w)?;
+        return value(line, s, a, b, strength, lname, false);
+    }
+    // A server's configuration setting the header: nginx's `proxy_set_header
+    // Authorization "Basic …";`, Apache's `RequestHeader set Authorization "…"`.
+    if spaced
+        && lname.ends_with(b"authorization")
+        && let Some(f) = quoted_credentials(line, s, q, lname)
+    {
+        return Some(f);
+    }
+    // keepalived's `auth_pass VALUE`, HAProxy's `user NAME insecure-password VALUE`.
+    if spaced && let Some((v, end)) = directive_value(line, s, e, q) {
+        return value(line, s, v, end, strength, lname, true);
+    }
+    // Nomad's ACL token as `nomad acl bootstrap` and `acl token create` print it:
+    // `Secret ID    = …` (beside `Accessor ID  = …`, which is none).
+    if spaced && name == b"Secret" && line[q..].starts_with(b"ID ") {
+        let o = blanks(line, q + 2);
+        if line.get(o) == Some(&b'=') && line.get(o + 1) == Some(&b' ') {
+            return value_run(line, s, blanks(line, o + 1), strength, lname);
+        }
+    }
+    None
 }
