@@ -1196,6 +1196,9 @@ fn a_password_by_a_calls_or_a_tools_syntax_is_redacted() {
         "    imap.login(self.username, '@@')",
         "$pw = ConvertTo-SecureString \"@@\" -AsPlainText -Force",
         "$pw = ConvertTo-SecureString -String '@@' -AsPlainText -Force",
+        // (The cmdlet is no value of the variable's strong name.)
+        "$password = ConvertTo-SecureString \"@@\" -AsPlainText -Force",
+        "$DB_PW = ConvertTo-SecureString -String '@@' -AsPlainText -Force",
         "New-LocalUser -Name ops -Password (ConvertTo-SecureString \"@@\" -AsPlainText -Force)",
         "smbclient //files/share -U alice%@@",
         "smbclient -U 'CORP\\alice%@@' //files/share -c ls",

@@ -240,6 +240,7 @@ pub(super) fn after_operator(n: Named, name: &[u8], op: usize, subscript: bool) 
             && strength == Strength::Weak
             && line[q] == b'='
             && code::c_variable(line, v, end)
+        || quote.is_none() && line[q] == b'=' && code::powershell_cmdlet(line, s, v, end)
         || exemptions::variable_name_setting(lname, &line[v..end])
         || exemptions::sasl_mechanism(lname, &line[v..end])
     {

@@ -627,6 +627,23 @@ pub(super) fn c_variable(line: &[u8], v: usize, end: usize) -> bool {
             .all(|b| b.is_ascii_lowercase() || *b == b'_')
 }
 
+/// Whether the unquoted value `line[v..end]` given to PowerShell's variable at `s` is a
+/// cmdlet it runs (`$pw = ConvertTo-SecureString "…" -AsPlainText`, `$DB_PW = Get-Content
+/// C:\pw.txt`): a capitalised verb, a hyphen and a capitalised noun. PowerShell quotes its
+/// strings; a bare word there is a command.
+pub(super) fn powershell_cmdlet(line: &[u8], s: usize, v: usize, end: usize) -> bool {
+    let word = |w: &[u8]| {
+        w.len() >= 2 && w[0].is_ascii_uppercase() && w.iter().all(u8::is_ascii_alphanumeric)
+    };
+    s > 0
+        && line[s - 1] == b'$'
+        && matches!(line.get(end), None | Some(b' ' | b'\n' | b'\r'))
+        && line[v..end]
+            .iter()
+            .position(|&b| b == b'-')
+            .is_some_and(|h| word(&line[v..v + h]) && word(&line[v + h + 1..end]))
+}
+
 /// Whether the name at `s` is a declaration's type, after the variable and its colon (`let
 /// key: AmazonS3ConfigKey = …`, `const mode: TokenMode = …`): the value is the variable's,
 /// judged by the variable's own name where it names a secret.
