@@ -7421,3 +7421,49 @@ fn a_psql_result_tables_secret_column_is_redacted_in_every_row() {
         assert_eq!(red(kept), kept);
     }
 }
+
+/// A long value given to a secret's name that holds none of the keyword pass's literals:
+/// Bitwarden's `bw unlock` prints the vault's session key as an `export` to copy, LDAP's
+/// `BIND_PW`, a Wi-Fi network's hex `psk`, a lower-case `_pw`. Each went out whole, and so did
+/// its bare repeat.
+#[test]
+fn a_long_value_after_a_secret_name_with_no_keyword_in_it_is_redacted() {
+    let key = "5PBYGU+5yt3RHcCjoeJKx/wByU34vokGRZjXpSH7Ylo8w==";
+    let unlock = format!(
+        "Your vault is now unlocked!\n\nTo unlock your vault, set your session key to the \
+         `BW_SESSION` environment variable. ex:\n$ export BW_SESSION=\"{key}\"\n> \
+         $env:BW_SESSION=\"{key}\"\n\nbw list items --session {key}\n"
+    );
+    for cut in [unlock.len(), 9] {
+        let (out, _) = red_in_chunks(&unlock, cut);
+        for piece in key.split(['+', '/']) {
+            assert!(!out.contains(piece), "{piece} in chunks of {cut}:\n{out}");
+        }
+        assert!(out.contains("`BW_SESSION` environment variable."), "{out}");
+    }
+    for (line, value) in [
+        ("LDAP_BIND_PW=Zq8wLmN3pX99vR4t7Kc2", "Zq8wLmN3pX99vR4t7Kc2"),
+        ("  db_pw: \"k29Xq8wLmN3pX99vR4t7\"", "k29Xq8wLmN3pX99vR4t7"),
+        (
+            "    psk=6f0c3ad54e2b91a7d8c3e5f7a9b1c3d5e7f9a1b3c5d7e9f1a3b5c7d9e1f3a5b7",
+            "6f0c3ad54e2b91a7d8c3e5f7a9b1c3d5",
+        ),
+        (
+            "{\"rootpw\": \"W6ph5Mm5Pz8GgiULbPgzG37\"}",
+            "W6ph5Mm5Pz8GgiULbPgzG37",
+        ),
+    ] {
+        let out = red(&format!("{line}\n"));
+        assert!(!out.contains(value), "{line:?} -> {out:?}");
+    }
+    // Names of other things with a long value: an id, a hash, a path, a session's id.
+    for kept in [
+        "{\"session_id\": \"8f3c2a1b-4d5e-6f7a-8b9c-0d1e2f3a4b5c\"}\n",
+        "BW_SESSION_TIMEOUT=86400000000000000000\n",
+        "commit_sha=9fceb02d0ae598e95dc970b74767f19372d61af8\n",
+        "pw_hash_algorithm=\"pbkdf2_sha256_iterations_600000\"\n",
+        "$DB_PW = Get-Content \"C:\\secrets\\dbpw.txt\"\n",
+    ] {
+        assert_eq!(red(kept), kept);
+    }
+}

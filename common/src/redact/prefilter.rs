@@ -957,28 +957,58 @@ impl Finders {
     /// Most runs are no value, or the value of a name without one (`"id": "msg_…"`).
     /// Each name's verdict is remembered in `memo` (`"id"` comes before a value on every
     /// stream-json line).
+    ///
+    /// Or a secret's name that holds none of the keyword literals (`BW_SESSION="…"`, `db_pw:
+    /// …`, `psk=…`): such a name is read by `context` only where this finds it
+    /// ([`run_secret_names`]).
     pub fn run_after_service(&self, hay: &[u8], s: usize, e: usize, memo: &mut NameMemo) -> bool {
-        let mut judge = |name: std::ops::Range<usize>| {
+        run_name(hay, s, e, |name| {
             memo.remember(&hay[name], |name| {
                 self.anchors
                     .any_case
                     .find_overlapping_iter(name)
                     .any(|m| anchor_counts(name, m.start(), m.len()))
+                    || context::classify(name).is_some()
             })
-        };
-        if assigned_name(hay, s, e)
-            .map(|name| with_qualifier(hay, name))
-            .is_some_and(&mut judge)
-        {
-            return true;
-        }
-        // The run may not start its value (`"salesforce": "6t7d2ygym.fg9ynp3.ebtpok5m…"`).
-        // (A `=` in the run itself was the first look's: `NAME=` is looked for before it.)
-        let (v, eq) = value_start(hay, s);
-        v < s
-            && (eq || v > 0 && (gap(hay[v - 1]) || operator(hay[v - 1])))
-            && assigned_name(hay, v, s).is_some_and(judge)
+        })
+        .is_some()
     }
+}
+
+/// The first name the run `hay[s..e]` may be the value of that `judge` accepts: the name
+/// assigned the run, or the value the run is in (`"salesforce": "6t7d2ygym.fg9ynp3.ebtpok5m…"`).
+#[inline(always)]
+fn run_name(
+    hay: &[u8],
+    s: usize,
+    e: usize,
+    mut judge: impl FnMut(std::ops::Range<usize>) -> bool,
+) -> Option<std::ops::Range<usize>> {
+    if let Some(name) = assigned_name(hay, s, e).map(|name| with_qualifier(hay, name))
+        && judge(name.clone())
+    {
+        return Some(name);
+    }
+    // (A `=` in the run itself was the first look's: `NAME=` is looked for before it.)
+    let (v, eq) = value_start(hay, s);
+    if v < s && (eq || v > 0 && (gap(hay[v - 1]) || operator(hay[v - 1]))) {
+        return assigned_name(hay, v, s).filter(|name| judge(name.clone()));
+    }
+    None
+}
+
+/// Where the secret's names that hold no keyword literal and are given a run (see
+/// [`Finders::run_after_service`]) start in `line`, for `context` to read.
+pub(crate) fn run_secret_names(finders: &Finders, line: &[u8], mut f: impl FnMut(usize)) {
+    find_run(line, |s, e| {
+        if let Some(name) = run_name(line, s, e, |name| {
+            context::classify(&line[name.clone()]).is_some()
+                && finders.keywords.first(&line[name], |_, _| true).is_none()
+        }) {
+            f(name.start);
+        }
+        false
+    });
 }
 
 /// A name that is only `key` with the word before it (`Fernet key: …`, `Mapbox key = …`): a
@@ -1010,6 +1040,7 @@ const VALUE_REACH: usize = 48;
 /// Also whether a `=` may be among the bytes walked over (`true` when one is, and sometimes
 /// when one is just before them): without one, and without an operator or a quote before the
 /// start, no name is there to judge, the common case of a path.
+#[inline(always)]
 fn value_start(hay: &[u8], s: usize) -> (usize, bool) {
     if s == 0 || !matches!(hay[s - 1], b'.' | b'+' | b'/' | b'!') {
         return (s, false);

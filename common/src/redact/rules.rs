@@ -499,6 +499,18 @@ impl Rules {
                 }
             }
         });
+        // A secret's name with no keyword literal in it, given a run (`BW_SESSION="…"`).
+        prefilter::run_secret_names(&self.finders, view, |s| {
+            if let Some(f) = context::at(view, s) {
+                push(
+                    &mut found,
+                    f.start,
+                    f.end,
+                    self.context_rule(&view[f.ctx..f.start]),
+                    f.ctx,
+                );
+            }
+        });
         // Secrets given with no name, found by their place: a tool's token after its `login`
         // (`wandb login KEY`), a URL's `key` parameter (`?key=VALUE`) or VS Code's connection
         // token (`?tkn=VALUE`), Snyk's `config set api=TOKEN`. One search of the line for all

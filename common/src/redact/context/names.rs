@@ -124,6 +124,9 @@ pub(super) const STRONG: &[&[u8]] = &[
     b"sslcertpasswd",
     // sssd's and PAM's word for a password (`ldap_default_authtok`, `krb5_authtok`).
     b"authtok",
+    // OpenLDAP's and nslcd's (`rootpw`, `bindpw`).
+    b"rootpw",
+    b"bindpw",
 ];
 pub(super) const WEAK: &[&[u8]] = &[
     b"token",
@@ -312,6 +315,9 @@ pub(crate) fn classify(name: &[u8]) -> Option<Strength> {
             p.eq_ignore_ascii_case(b"passe") && prev.is_some_and(|q| q.eq_ignore_ascii_case(b"de"));
         // A wallet's seed phrase (`MNEMONIC`, `SEED_PHRASE`, `RECOVERY_PHRASE`): its words are
         // the wallet's keys.
+        // Bitwarden's CLI session key (`BW_SESSION`), which unlocks the vault.
+        let bitwarden = p.eq_ignore_ascii_case(b"session")
+            && prev.is_some_and(|q| q.eq_ignore_ascii_case(b"bw"));
         let seed = p.eq_ignore_ascii_case(b"mnemonic")
             || p.eq_ignore_ascii_case(b"seedphrase")
             || p.eq_ignore_ascii_case(b"phrase")
@@ -320,6 +326,7 @@ pub(crate) fn classify(name: &[u8]) -> Option<Strength> {
             || psk
             || french
             || seed
+            || bitwarden
             || !store && (contains_ci(p, b"password") || contains_ci(p, b"secret"))
         {
             Some(Strength::Strong)
