@@ -7467,3 +7467,41 @@ fn a_long_value_after_a_secret_name_with_no_keyword_in_it_is_redacted() {
         assert_eq!(red(kept), kept);
     }
 }
+
+/// What manual pages and sample files put where a secret's name takes a value, each redacted
+/// before: curl's `--mail-auth` takes an address, blkid's `--match-token` a filter's term,
+/// mysqladmin's manual writes `new-password`, Maven's sample settings describe the element.
+/// Values that only start the same way are still redacted.
+#[test]
+fn an_address_a_filter_and_a_samples_description_are_no_secrets() {
+    for kept in [
+        "curl --mail-auth user@example.com smtp://mail.example.com\n",
+        "curl --mail-auth=user@example.com --mail-from a@example.com smtp://mail.example.com\n",
+        "SMTP_AUTH=alice@mail.example.org\n",
+        "blkid --match-token LABEL=root\n",
+        "blkid --match-token TYPE=ext4 /dev/sda1\n",
+        "shell> mysqladmin -u root -p password new-password\n",
+        "      <passphrase>optional; leave empty if not used.</passphrase>\n",
+    ] {
+        assert_eq!(red(kept), kept);
+    }
+    for (line, value) in [
+        (
+            "curl --mail-auth Zq8wLmN3pX99vR smtp://x\n",
+            "Zq8wLmN3pX99vR",
+        ),
+        (
+            "SMTP_AUTH=alice@example.com:Zq8wLmN3pX99vR\n",
+            "Zq8wLmN3pX99vR",
+        ),
+        ("gh auth --token Zq8wLmN3pX99vRt7\n", "Zq8wLmN3pX99vRt7"),
+        ("mysqladmin -u root password new-Zq8wLmN3\n", "new-Zq8wLmN3"),
+        (
+            "<passphrase>optional;Zq8wLmN3pX99vR</passphrase>\n",
+            "Zq8wLmN3pX99vR",
+        ),
+    ] {
+        let out = red(line);
+        assert!(!out.contains(value), "{line:?} -> {out:?}");
+    }
+}

@@ -39,6 +39,17 @@ pub(super) fn element(
     if !closes {
         return None;
     }
+    // A description in a sample's element (Maven's `<passphrase>optional; leave empty if not
+    // used.</passphrase>`): `optional` or `required`, then a clause.
+    let described = |w: &[u8]| {
+        line[v..end].len() > w.len() + 2
+            && line[v..v + w.len()].eq_ignore_ascii_case(w)
+            && matches!(line[v + w.len()], b';' | b',' | b':')
+            && line[v + w.len() + 1] == b' '
+    };
+    if described(b"optional") || described(b"required") {
+        return None;
+    }
     // (A path stays a weak name's: Maven's `<privateKey>/path/to/key</privateKey>`.)
     let st = if matches!(line.get(v), Some(b'/' | b'~')) {
         strength

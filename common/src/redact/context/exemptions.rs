@@ -110,3 +110,26 @@ pub(super) fn sasl_mechanism(lname: &[u8], value: &[u8]) -> bool {
     ];
     lname.ends_with(b"auth") && MECHANISMS.iter().any(|m| value.eq_ignore_ascii_case(m))
 }
+
+/// Whether `value`, given to a name ending in `auth` (in lower case, `lname`), is an email
+/// address: whom a message is sent on behalf of (curl's `--mail-auth user@example.com`, SMTP's
+/// `AUTH=<address>`), not a secret. An address and a password run together
+/// (`user@example.com:VALUE`) is none.
+pub(super) fn address_for_auth(lname: &[u8], value: &[u8]) -> bool {
+    let Some(at) = value.iter().position(|&b| b == b'@') else {
+        return false;
+    };
+    let (local, domain) = (&value[..at], &value[at + 1..]);
+    let labels = || domain.split(|&b| b == b'.');
+    lname.ends_with(b"auth")
+        && !local.is_empty()
+        && local
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"._+-".contains(&b))
+        && labels().count() >= 2
+        && labels()
+            .all(|l| !l.is_empty() && l.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-'))
+        && labels()
+            .last()
+            .is_some_and(|tld| tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic))
+}

@@ -469,6 +469,9 @@ fn value(
     if (lname == b"pwd" || lname == b"oldpwd") && matches!(trimmed[0], b'/' | b'~') {
         return None; // the shell's working directory
     }
+    if exemptions::address_for_auth(lname, trimmed) {
+        return None; // `--mail-auth user@example.com`
+    }
     // The name spelled as its value is a label (`SharedSecret => b"shared_secret"`), as is the
     // end of the name (`"Proxy-Authorization" : "Authorization"`).
     if trimmed.len() <= 64 && spelled(trimmed).eq(spelled(lname)) {

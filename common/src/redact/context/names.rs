@@ -359,9 +359,13 @@ pub(crate) fn classify(name: &[u8]) -> Option<Strength> {
 /// Whether the name with these parts names something about a secret rather than the secret:
 /// its last part is one of [`ABOUT`] (and it has a part before it).
 pub(super) fn about_a_secret(name: &[u8], parts: &[(usize, usize)]) -> bool {
-    // A limit (MariaDB's `max_seeks_for_key`, `max_password_errors`, `MinPasswordLength`).
+    // A limit (MariaDB's `max_seeks_for_key`, `max_password_errors`, `MinPasswordLength`), or
+    // a filter's term (blkid's `--match-token LABEL=root`).
     if let [(a, b), _, ..] = parts
-        && eq_any(&name[*a..*b], &[b"max", b"min", b"maximum", b"minimum"])
+        && eq_any(
+            &name[*a..*b],
+            &[b"max", b"min", b"maximum", b"minimum", b"match"],
+        )
     {
         return true;
     }

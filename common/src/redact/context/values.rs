@@ -595,6 +595,11 @@ pub(crate) fn plausible_in(v: &[u8], strength: Strength, typed: bool) -> bool {
                     | b"change-me"
                     | b"change_me"
                     | b"changeit"
+                    // A manual's (`mysqladmin -u root password new-password`).
+                    | b"new-password"
+                    | b"new_password"
+                    | b"old-password"
+                    | b"old_password"
             ))
     {
         return false;
