@@ -7505,3 +7505,36 @@ fn an_address_a_filter_and_a_samples_description_are_no_secrets() {
         assert!(!out.contains(value), "{line:?} -> {out:?}");
     }
 }
+
+/// A wallet's seed phrase, as a web3 project's `.env`, its code and its configuration give it:
+/// the words are the wallet's keys, and no run or keyword found them. Code that reads the
+/// phrase from elsewhere and prose about it stay intact.
+#[test]
+fn a_wallets_mnemonic_is_redacted_in_every_casing() {
+    let words =
+        "abandon ability able about above absent absorb abstract absurd abuse access accident";
+    for line in [
+        format!("MNEMONIC=\"{words}\""),
+        format!("export WALLET_MNEMONIC={words}"),
+        format!("const mnemonic = \"{words}\";"),
+        format!("  \"mnemonic\": \"{words}\","),
+        format!("Mnemonic: {words}"),
+    ] {
+        for cut in [line.len() + 1, 5] {
+            let (out, _) = red_in_chunks(&format!("{line}\n{words}\n"), cut);
+            assert!(
+                !out.contains("absurd"),
+                "{line:?} in chunks of {cut} -> {out:?}"
+            );
+        }
+    }
+    for kept in [
+        "    mnemonic: process.env.MNEMONIC,\n",
+        "const mnemonic = ethers.Wallet.createRandom().mnemonic.phrase;\n",
+        "The mnemonic is stored in your keychain.\n",
+        "    (mnemonic: Bracelets can be viewed Backwards, but Not Necklaces.)\n",
+        "DEMONIC_MODE=true\n",
+    ] {
+        assert_eq!(red(kept), kept);
+    }
+}

@@ -163,9 +163,10 @@ pub(crate) fn next_run(buf: &[u8]) -> Option<(usize, usize)> {
 }
 
 /// Keyword literals, searched together in one pass. Each is a piece of a secret's name in the
-/// casings names come in (`ASSW`, `pass`/`PASS`/`Pass`, `ecret`/`ECRET`, `oken`/`OKEN`,
+/// casings names come in (`pass`/`PASS`/`Pass`, `ecret`/`ECRET`, `oken`/`OKEN`,
 /// `auth`, `pwd`, `dsn`, `ebhook`, `redential`, `pikey`, `_pat`, `_key`, `-key`, `.key`,
-/// `Key`, `KEY=`, `_auth`, `salt`/`SALT`/`Salt`, `_PW`), or stands for something with a check of its
+/// `Key`, `KEY=`, `_auth`, `salt`/`SALT`/`Salt`, `_PW`, a wallet's `nemonic`/`EMONIC`), or
+/// stands for something with a check of its
 /// own in [`keyword_hit`] and `context::literals`:
 /// * URLs' user-info (`://`), key files (`-----BEGIN`, PuTTY's `Private-Lines`, a JSON Web
 ///   Key's `"kty`), webhooks (`hooks.slack`), signatures (`sig=`, `Signature=`), `Bearer`
@@ -197,7 +198,8 @@ pub(crate) fn next_run(buf: &[u8]) -> Option<(usize, usize)> {
 /// `keyword_layout.py --drop '$apr1$,$2y$,$2a$,$2b$,$5$,$6$,$y$' --search 100000 --seed 4
 /// SALT salt Salt` run on the order before it (BENCHMARKS.md, "The keywords' order, searched
 /// again"), then `ookie` and ` / ` placed by `keyword_layout.py ookie` and `" / "` (the
-/// second the cheapest of its 128 places when each was timed). The order cannot change which hits are found (no literal is a prefix of another,
+/// second the cheapest of its 128 places when each was timed), then `keyword_layout.py
+/// --drop 'ASSW,Sfdc' 'nemonic|mnemonic|emonic' 'NEMONIC|MNEMONIC|EMONIC'`. The order cannot change which hits are found (no literal is a prefix of another,
 /// so no two match at one place: tested).
 pub(crate) const KEYWORDS: &[&str] = &[
     "pass",
@@ -212,7 +214,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "oken",
     "SK=",
     "REDENTIAL",
-    "ASSW",
+    "EMONIC",
     "I key",
     "auth",
     "Hmac(",
@@ -273,7 +275,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "TP(",
     "IED BY",
     "etConnection(",
-    "Sfdc",
+    "nemonic",
     "snmp",
     " -P ",
     "mqctl",
@@ -335,8 +337,8 @@ pub(crate) const KEYWORDS: &[&str] = &[
 /// every few bytes (Imagekit's `private_…`, Salesforce's, DigitalOcean Spaces'):
 /// `"dropbox": "…"` has no run for [`Finders::run_after_service`] to find, so a piece of each
 /// name is a keyword literal, with where in the name it starts. The pieces come in lower and
-/// upper case, which take the capitalised names too (`Dropbox`, `Imgur`), and in `MinIO`'s,
-/// `DropBox`'s and `Sfdc`'s casings.
+/// upper case, which take the capitalised names too (`Dropbox`, `Imgur`), and in `MinIO`'s
+/// and `DropBox`'s casings.
 const SHORT_SERVICES: &[(&[u8], &[u8], usize)] = &[
     (b"mgur", b"imgur", 1),
     (b"box", b"dropbox", 4),
@@ -575,7 +577,7 @@ pub(crate) fn keyword_hit(buf: &[u8], hit: usize, lit: &[u8], memo: &mut NameMem
         b"pass" if buf[..hit].ends_with(b"go") && buf.get(hit + 4) == Some(&b' ') => true,
         b"mgur" | b"MGUR" | b"box" | b"BOX" | b"Box" | b"hromatic" | b"HROMATIC" | b"nio"
         | b"NIO" | b"nIO" | b"ekit" | b"EKIT" | b"sforce" | b"SFORCE" | b"sfdc" | b"SFDC"
-        | b"Sfdc" | b"aces" | b"ACES" => short_service(buf, hit, lit),
+        | b"aces" | b"ACES" => short_service(buf, hit, lit),
         // The hits of nearly every line of Claude's stream-json and of pytest's output, told
         // by their bytes before the name's reading: the usage's counts (`"input_tokens":`,
         // `"output_tokens":`, `"cache_read_input_tokens":`) and a test's `PASSED`.

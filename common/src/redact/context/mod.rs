@@ -469,8 +469,8 @@ fn value(
     if (lname == b"pwd" || lname == b"oldpwd") && matches!(trimmed[0], b'/' | b'~') {
         return None; // the shell's working directory
     }
-    if exemptions::address_for_auth(lname, trimmed) {
-        return None; // `--mail-auth user@example.com`
+    if exemptions::address_for_auth(lname, trimmed) || exemptions::memory_aid(lname, trimmed) {
+        return None; // `--mail-auth user@example.com`, `mnemonic: Every Good Boy …`
     }
     // The name spelled as its value is a label (`SharedSecret => b"shared_secret"`), as is the
     // end of the name (`"Proxy-Authorization" : "Authorization"`).
