@@ -7441,6 +7441,22 @@ fn a_long_value_after_a_secret_name_with_no_keyword_in_it_is_redacted() {
         }
         assert!(out.contains("`BW_SESSION` environment variable."), "{out}");
     }
+    // The same output as Claude's tool result, in a stream-json line of 100 KiB.
+    let filler = "compiling crate_name v0.1.0 (/home/user/project/crate_name)\n".repeat(1700);
+    let result = serde_json::json!({"type": "user", "message": {"content": [
+        {"type": "tool_result", "tool_use_id": "toolu_01", "content": format!("{filler}{unlock}")}
+    ]}});
+    let line = format!("{result}\n");
+    assert!(line.len() > 100 * 1024);
+    for cut in [line.len(), 4096] {
+        let (out, _) = red_in_chunks(&line, cut);
+        for piece in key.split(['+', '/']) {
+            assert!(
+                !out.contains(piece),
+                "{piece} in a long line in chunks of {cut}"
+            );
+        }
+    }
     for (line, value) in [
         ("LDAP_BIND_PW=Zq8wLmN3pX99vR4t7Kc2", "Zq8wLmN3pX99vR4t7Kc2"),
         ("  db_pw: \"k29Xq8wLmN3pX99vR4t7\"", "k29Xq8wLmN3pX99vR4t7"),
@@ -7534,6 +7550,49 @@ fn a_wallets_mnemonic_is_redacted_in_every_casing() {
         "The mnemonic is stored in your keychain.\n",
         "    (mnemonic: Bracelets can be viewed Backwards, but Not Necklaces.)\n",
         "DEMONIC_MODE=true\n",
+    ] {
+        assert_eq!(red(kept), kept);
+    }
+}
+
+/// A value learned from its context and printed again further on the same line went out the
+/// second time: the learned values were looked for from the next line on, and Claude's tool
+/// result is one stream-json line however many lines the tool printed.
+#[test]
+fn a_bare_repeat_on_the_line_that_taught_it_is_redacted() {
+    let secret = "Zq8wLmN3pX99vR";
+    let printed = format!("DB_PASSWORD={secret}\nconnecting as app with {secret}\n");
+    let filler = "test tests::parse::case ... ok\n".repeat(3000);
+    let result = |text: String| {
+        let v = serde_json::json!({"type": "user", "message": {"content": [
+            {"type": "tool_result", "tool_use_id": "toolu_01", "content": text}
+        ]}});
+        format!("{v}\n")
+    };
+    for line in [
+        format!("password={secret} later {secret}\n"),
+        result(printed.clone()),
+        // The repeat 90 KiB after the assignment, past the hold-back's release point.
+        result(format!(
+            "DB_PASSWORD={secret}\n{filler}connecting with {secret}\n"
+        )),
+        result(format!("{filler}{printed}")),
+    ] {
+        for cut in [line.len(), 7, 4096] {
+            let (out, counts) = red_in_chunks(&line, cut);
+            assert!(
+                !out.contains(secret),
+                "{secret} in a line of {} in chunks of {cut}",
+                line.len()
+            );
+            assert!(counts.contains_key("learned_value"), "{counts:?}");
+        }
+    }
+    // A field that does not apply is no value, so nothing is learned from it for the rest of
+    // the line (moto's tests: `resourceArn="not applicable", secretArn="not applicable"`).
+    for kept in [
+        "execute_statement(resourceArn=\"not applicable\", secretArn=\"not applicable\")\n",
+        "password: n/a (key only) and n/a for the token\n",
     ] {
         assert_eq!(red(kept), kept);
     }

@@ -683,9 +683,25 @@ impl Redactor {
         let learned = self.learned.learned.clone();
         let view = View::of(line);
         let bytes = view.as_ref().map_or(line, |v| &v.bytes[..]);
+        let generation = self.rules.learned.generation();
         let (mut spans, mut tail, learn) = self.rules.spans(bytes, complete, learned.as_deref());
         for (s, e) in learn {
             self.rules.learned.add(&bytes[s..e]);
+        }
+        // A value learned here may appear again further on this line (a tool's whole result
+        // is one stream-json line): there too.
+        if self.rules.learned.generation() != generation {
+            self.refresh_learned();
+            if let Some(l) = &self.learned.learned {
+                let rule = self.rules.learned_rule();
+                spans.extend(l.find(bytes).into_iter().map(|(start, end)| Span {
+                    start,
+                    end,
+                    rule,
+                    ctx: start,
+                }));
+                spans = rules::merge(spans);
+            }
         }
         if let Some(v) = &view {
             for s in &mut spans {

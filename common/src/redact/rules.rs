@@ -352,7 +352,7 @@ impl Rules {
         self.names.len() - 2
     }
 
-    fn learned_rule(&self) -> usize {
+    pub(crate) fn learned_rule(&self) -> usize {
         self.names.len() - 1
     }
 

@@ -190,6 +190,9 @@ pub(super) const WORDS: &[&[u8]] = &[
     b"invalid",
     b"expired",
     b"unset",
+    // A field that does not apply (moto's `secretArn="not applicable"`).
+    b"not applicable",
+    b"n/a",
     b"default",
     b"env",
     b"environ",
