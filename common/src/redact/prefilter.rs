@@ -1000,12 +1000,18 @@ fn run_name(
 }
 
 /// Where the secret's names that hold no keyword literal and are given a run (see
-/// [`Finders::run_after_service`]) start in `line`, for `context` to read.
+/// [`Finders::run_after_service`]) start in `line`, for `context` to read. In a long line
+/// (a tool's result in one stream-json line) the same few names come before most runs: their
+/// verdicts are remembered for the line.
 pub(crate) fn run_secret_names(finders: &Finders, line: &[u8], mut f: impl FnMut(usize)) {
+    let judge = |name: &[u8]| {
+        context::classify(name).is_some() && finders.keywords.first(name, |_, _| true).is_none()
+    };
+    let mut memo = (line.len() >= LONG_LINE).then(NameMemo::default);
     find_run(line, |s, e| {
-        if let Some(name) = run_name(line, s, e, |name| {
-            context::classify(&line[name.clone()]).is_some()
-                && finders.keywords.first(&line[name], |_, _| true).is_none()
+        if let Some(name) = run_name(line, s, e, |name| match memo.as_mut() {
+            Some(m) => m.remember(&line[name], judge),
+            None => judge(&line[name]),
         }) {
             f(name.start);
         }
