@@ -7549,6 +7549,7 @@ fn a_wallets_mnemonic_is_redacted_in_every_casing() {
         "const mnemonic = ethers.Wallet.createRandom().mnemonic.phrase;\n",
         "The mnemonic is stored in your keychain.\n",
         "    (mnemonic: Bracelets can be viewed Backwards, but Not Necklaces.)\n",
+        "            Lists foreign servers (mnemonic: “external servers”). If pattern is\n",
         "DEMONIC_MODE=true\n",
     ] {
         assert_eq!(red(kept), kept);

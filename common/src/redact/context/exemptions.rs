@@ -134,12 +134,10 @@ pub(super) fn address_for_auth(lname: &[u8], value: &[u8]) -> bool {
             .is_some_and(|tld| tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic))
 }
 
-/// Whether `value`, given to a name ending in `mnemonic` (in lower case, `lname`), is a
-/// capitalised word: prose's memory aid (`(mnemonic: Bracelets can be viewed Backwards …)`),
-/// where a wallet's seed phrase is words in lower case.
+/// Whether `value`, given to a name ending in `mnemonic` (in lower case, `lname`), starts
+/// otherwise than a wallet's seed phrase, whose words are in lower case: prose's memory aid,
+/// capitalised or quoted (`(mnemonic: Bracelets can be viewed Backwards …)`, psql's
+/// `(mnemonic: “external servers”)`).
 pub(super) fn memory_aid(lname: &[u8], value: &[u8]) -> bool {
-    lname.ends_with(b"mnemonic")
-        && value.first().is_some_and(u8::is_ascii_uppercase)
-        && value.len() >= 2
-        && value[1..].iter().all(u8::is_ascii_lowercase)
+    lname.ends_with(b"mnemonic") && !value.first().is_some_and(u8::is_ascii_lowercase)
 }
