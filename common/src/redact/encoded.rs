@@ -243,9 +243,10 @@ fn may_hold_text(window: &[u8]) -> bool {
     may_hold_text_at(window, 0, window.len())
 }
 
-/// [`may_hold_text`] of `hay[lo..hi]`, read in place where 64 bytes follow `lo` (bytes past
-/// `hi` are masked off): a copy into a block would be read back before its stores are done,
-/// which stalled the loads (17 % of this check's samples).
+/// Whether some base64 text could start in `hay[lo..hi]`, as `may_hold_text` (the tests' form)
+/// tells of a window: read in place where 64 bytes follow `lo` (bytes past `hi` are masked
+/// off), as a copy into a block would be read back before its stores are done, which stalled
+/// the loads (17 % of this check's samples).
 fn may_hold_text_at(hay: &[u8], lo: usize, hi: usize) -> bool {
     use wide::i8x16;
     debug_assert!(hi - lo <= 64);

@@ -166,8 +166,7 @@ pub(crate) fn next_run(buf: &[u8]) -> Option<(usize, usize)> {
 /// casings names come in (`pass`/`PASS`/`Pass`, `ecret`/`ECRET`, `oken`/`OKEN`,
 /// `auth`, `pwd`, `dsn`, `ebhook`, `redential`, `pikey`, `_pat`, `_key`, `-key`, `.key`,
 /// `Key`, `KEY=`, `_auth`, `salt`/`SALT`/`Salt`, `_PW`, a wallet's `nemonic`/`EMONIC`), or
-/// stands for something with a check of its
-/// own in [`keyword_hit`] and `context::literals`:
+/// stands for something with a check of its own in [`keyword_hit`] and `context::literals`:
 /// * URLs' user-info (`://`), key files (`-----BEGIN`, PuTTY's `Private-Lines`, a JSON Web
 ///   Key's `"kty`), webhooks (`hooks.slack`), signatures (`sig=`, `Signature=`), `Bearer`
 ///   (`earer`), a JSON-escaped ESC (`\u001`), a session cookie's header or script (`ookie`,
@@ -199,8 +198,9 @@ pub(crate) fn next_run(buf: &[u8]) -> Option<(usize, usize)> {
 /// SALT salt Salt` run on the order before it (BENCHMARKS.md, "The keywords' order, searched
 /// again"), then `ookie` and ` / ` placed by `keyword_layout.py ookie` and `" / "` (the
 /// second the cheapest of its 128 places when each was timed), then `keyword_layout.py
-/// --drop 'ASSW,Sfdc' 'nemonic|mnemonic|emonic' 'NEMONIC|MNEMONIC|EMONIC'`. The order cannot change which hits are found (no literal is a prefix of another,
-/// so no two match at one place: tested).
+/// --drop 'ASSW,Sfdc' 'nemonic|mnemonic|emonic' 'NEMONIC|MNEMONIC|EMONIC'`. The order cannot
+/// change which hits are found (no literal is a prefix of another, so no two match at one
+/// place: tested).
 pub(crate) const KEYWORDS: &[&str] = &[
     "pass",
     "SFORCE",

@@ -467,7 +467,7 @@ pub(super) fn fstring_field(line: &[u8], v: usize, quote: Option<u8>) -> bool {
 }
 
 /// Whether the name at `s` is an object's member (`self.secret_key`, `this.token`, Ruby's
-/// `@password`) or an item of a tuple being unpacked ([`tuple`]).
+/// `@password`) or an item of a tuple being unpacked ([`tuple()`]).
 pub(super) fn member_or_tuple(line: &[u8], s: usize) -> bool {
     line[s..].starts_with(b"self.")
         || line[s..].starts_with(b"this.")
