@@ -7598,3 +7598,42 @@ fn a_bare_repeat_on_the_line_that_taught_it_is_redacted() {
         assert_eq!(red(kept), kept);
     }
 }
+
+/// OpenLDAP's and nslcd's configuration, as `cat` prints it: `rootpw` and `bindpw` alone on
+/// their lines, the value after blanks or a tab, a hash after its scheme. Each went out whole;
+/// a commented line, a short value and other directives stay as they are (a short value still
+/// needs a keyword literal to be found).
+#[test]
+fn slapd_and_nslcd_directives_with_a_long_value_are_redacted() {
+    for (line, value) in [
+        (
+            "rootpw          {SSHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g5gK0\n",
+            "W6ph5Mm5Pz8GgiULbPgzG37mj9g5gK0",
+        ),
+        (
+            "rootpw\t{SSHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g5gK0\n",
+            "W6ph5Mm5Pz8GgiULbPgzG37mj9g5gK0",
+        ),
+        (
+            "bindpw Xk93jdKq2ZZpXk93jdKq2ZZp\n",
+            "Xk93jdKq2ZZpXk93jdKq2ZZp",
+        ),
+    ] {
+        let text = format!("database mdb\nsuffix \"dc=example,dc=com\"\n{line}");
+        for cut in [text.len(), 5] {
+            let (out, _) = red_in_chunks(&text, cut);
+            assert!(
+                !out.contains(value),
+                "{line:?} in chunks of {cut} -> {out:?}"
+            );
+            assert!(out.contains("suffix \"dc=example,dc=com\""), "{out}");
+        }
+    }
+    for kept in [
+        "# rootpw {SSHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g5gK0\n",
+        "commit 9fceb02d0ae598e95dc970b74767f19372d61af8\n",
+        "rootdn \"cn=Manager,dc=example,dc=com\"\n",
+    ] {
+        assert_eq!(red(kept), kept);
+    }
+}

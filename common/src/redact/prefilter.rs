@@ -996,7 +996,34 @@ fn run_name(
     if v < s && (eq || v > 0 && (gap(hay[v - 1]) || operator(hay[v - 1]))) {
         return assigned_name(hay, v, s).filter(|name| judge(name.clone()));
     }
-    None
+    // A directive alone on its line, its value after blanks (slapd.conf's `rootpw {SSHA}…`).
+    directive_name(hay, s).filter(|name| judge(name.clone()))
+}
+
+/// The name at the start of the line (blanks before it allowed) with only blanks between it
+/// and `s`.
+#[inline(always)]
+fn directive_name(hay: &[u8], s: usize) -> Option<std::ops::Range<usize>> {
+    let blank = |b: u8| b == b' ' || b == b'\t';
+    if s == 0 || !blank(hay[s - 1]) {
+        return None;
+    }
+    // (Directives' values are aligned in columns: up to 32 blanks.)
+    let floor = s.saturating_sub(32);
+    let mut end = s - 1;
+    while end > floor && blank(hay[end - 1]) {
+        end -= 1;
+    }
+    let floor = end.saturating_sub(NAME_REACH);
+    let mut at = end;
+    while at > floor && context::name_byte(hay[at - 1]) {
+        at -= 1;
+    }
+    let mut before = at;
+    while before > 0 && blank(hay[before - 1]) {
+        before -= 1;
+    }
+    (at < end && (before == 0 || hay[before - 1] == b'\n')).then_some(at..end)
 }
 
 /// Where the secret's names that hold no keyword literal and are given a run (see

@@ -112,7 +112,11 @@ pub(super) fn directive_value(line: &[u8], s: usize, e: usize, q: usize) -> Opti
         name.windows(2)
             .any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
     };
-    if !name.iter().any(|&b| b == b'_' || b == b'-') && !camel() {
+    // (OpenLDAP's and nslcd's `rootpw` and `bindpw` are words of their own.)
+    if !name.iter().any(|&b| b == b'_' || b == b'-')
+        && !camel()
+        && !matches!(name, b"rootpw" | b"bindpw")
+    {
         return None;
     }
     let start = line_start(line, s);
@@ -247,6 +251,7 @@ pub(super) fn after_name(named: Named, name: &[u8], flag: bool) -> Option<Found>
     }
     // keepalived's `auth_pass VALUE`, HAProxy's `user NAME insecure-password VALUE`.
     if spaced && let Some((v, end)) = directive_value(line, s, e, q) {
+        let v = super::value_start::past_scheme(line, v).min(end);
         return value(line, s, v, end, strength, lname, true);
     }
     // Nomad's ACL token as `nomad acl bootstrap` and `acl token create` print it:

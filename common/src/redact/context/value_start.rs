@@ -48,20 +48,7 @@ pub(super) fn past_wrappings(line: &[u8], q: usize, op: usize, mut v: usize) -> 
     if op == 1 && line[q] == b':' && line.get(v) == Some(&b':') && line.get(v + 1) == Some(&b' ') {
         v = blanks(line, v + 1);
     }
-    if line.get(v) == Some(&b'{') {
-        let n = line[v + 1..]
-            .iter()
-            .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || **c == b'-')
-            .count();
-        if n >= 3
-            && line.get(v + 1 + n) == Some(&b'}')
-            && line
-                .get(v + 2 + n)
-                .is_some_and(|c| !c.is_ascii_whitespace())
-        {
-            v += n + 2;
-        }
-    }
+    v = past_scheme(line, v);
     // In a view, a YAML key on the line after the name (`password:\n  min_length: 12`,
     // Compose's `db_password:\n    file: ./db_password.txt`): the name opens a mapping and
     // gives no value.
@@ -125,4 +112,26 @@ fn yaml_tag_or_anchor(line: &[u8], v: usize) -> Option<usize> {
         _ => !rest.is_empty() && !rest.iter().any(|b| b" \t,;(){}<>&".contains(b)),
     };
     alone.then_some(w)
+}
+
+/// Past an LDAP or Dovecot password's scheme at `v` (`{SSHA}…`, `{PBKDF2-SHA512}…`), where the
+/// hash follows it directly; else `v`.
+pub(super) fn past_scheme(line: &[u8], v: usize) -> usize {
+    if line.get(v) != Some(&b'{') {
+        return v;
+    }
+    let n = line[v + 1..]
+        .iter()
+        .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || **c == b'-')
+        .count();
+    if n >= 3
+        && line.get(v + 1 + n) == Some(&b'}')
+        && line
+            .get(v + 2 + n)
+            .is_some_and(|c| !c.is_ascii_whitespace())
+    {
+        v + n + 2
+    } else {
+        v
+    }
 }
