@@ -872,6 +872,8 @@ pub(crate) struct Finders {
     /// The places of secrets that no name marks ([`PLACES`]), searched only in the lines
     /// matched rule by rule.
     pub places: Literals,
+    /// Pieces of the names no keyword literal finds ([`UNKEYED`]), likewise.
+    pub unkeyed: Literals,
     pub anchors: Anchors,
 }
 
@@ -961,8 +963,8 @@ impl Finders {
     /// stream-json line).
     ///
     /// Or a secret's name that holds none of the keyword literals (`BW_SESSION="…"`, `db_pw:
-    /// …`, `psk=…`): such a name is read by `context` only where this finds it
-    /// ([`run_secret_names`]).
+    /// …`, `psk=…`): such a name is read by `context` only in a line matched rule by rule
+    /// ([`unkeyed_names`]), and this is what marks a line for it.
     pub fn run_after_service(&self, hay: &[u8], s: usize, e: usize, memo: &mut NameMemo) -> bool {
         run_name(hay, s, e, |name| {
             memo.remember(&hay[name], |name| {
@@ -1026,25 +1028,72 @@ fn directive_name(hay: &[u8], s: usize) -> Option<std::ops::Range<usize>> {
     (at < end && (before == 0 || hay[before - 1] == b'\n')).then_some(at..end)
 }
 
-/// Where the secret's names that hold no keyword literal and are given a run (see
-/// [`Finders::run_after_service`]) start in `line`, for `context` to read. In a long line
-/// (a tool's result in one stream-json line) the same few names come before most runs: their
-/// verdicts are remembered for the line.
-pub(crate) fn run_secret_names(finders: &Finders, line: &[u8], mut f: impl FnMut(usize)) {
+/// Where secrets' names that hold no keyword literal are in `line` (a place in each), for
+/// `context` to read: found by the pieces of [`UNKEYED`], each name judged whole. A line is
+/// matched rule by rule for such a name where the run pass finds a run given to it
+/// ([`Finders::run_after_service`]), or for other evidence. In a long line (a tool's result in
+/// one stream-json line) the same few names recur: their verdicts are remembered for the line.
+pub(crate) fn unkeyed_names(finders: &Finders, line: &[u8], mut f: impl FnMut(usize)) {
     let judge = |name: &[u8]| {
         context::classify(name).is_some() && finders.keywords.first(name, |_, _| true).is_none()
     };
     let mut memo = (line.len() >= LONG_LINE).then(NameMemo::default);
-    find_run(line, |s, e| {
-        if let Some(name) = run_name(line, s, e, |name| match memo.as_mut() {
-            Some(m) => m.remember(&line[name], judge),
-            None => judge(&line[name]),
-        }) {
-            f(name.start);
+    let mut judged_to = 0;
+    finders.unkeyed.each(line, |h, _| {
+        if h < judged_to {
+            return; // another piece of a name already judged
         }
-        false
+        let (s, e) = context::name_extent(line, h, false);
+        judged_to = e;
+        let name = &line[s..e];
+        // A short flag and its value run together (7-Zip's `-pw…` is the password `w…`):
+        // short flags are the keyword literals' (` -p`, ` -P `, …).
+        if name.starts_with(b"-") && !name.starts_with(b"--") {
+            return;
+        }
+        let secret = match memo.as_mut() {
+            Some(m) => m.remember(name, judge),
+            None => judge(name),
+        };
+        if secret {
+            f(h);
+        }
     });
 }
+
+/// Pieces of secrets' names in which no [`KEYWORDS`] literal lies, in the casings names come in:
+/// `pw` (`rootpw`, `bindpw`, `db_pw`), a Wi-Fi network's `psk`, Bitwarden's
+/// `BW_SESSION`, a seed phrase's `phrase`, keys' names run together in one case
+/// (`accesskey`, `PRIVATEKEY`, `signingkey`, `masterkey`), a connection string's, a camel-case
+/// `WebHook`. Searched only in the lines matched rule by rule, never over every byte.
+pub(crate) const UNKEYED: &[&str] = &[
+    "_pw",
+    "tpw",
+    "dpw",
+    "TPW",
+    "DPW",
+    "psk",
+    "Psk",
+    "PSK",
+    "hrase",
+    "HRASE",
+    "W_SESSION",
+    "w_session",
+    "ccesskey",
+    "CCESSKEY",
+    "ivatekey",
+    "IVATEKEY",
+    "gningkey",
+    "GNINGKEY",
+    "sterkey",
+    "STERKEY",
+    "onnstr",
+    "ONNSTR",
+    "onnectionstring",
+    "onnectionString",
+    "ONNECTIONSTRING",
+    "ebHook",
+];
 
 /// A name that is only `key` with the word before it (`Fernet key: …`, `Mapbox key = …`): a
 /// label in two words, whose first names the service.

@@ -257,6 +257,7 @@ impl Rules {
         let finders = Finders {
             keywords: prefilter::Literals::new(prefilter::KEYWORDS),
             places: prefilter::Literals::new(prefilter::PLACES),
+            unkeyed: prefilter::Literals::new(prefilter::UNKEYED),
             anchors: prefilter::Anchors {
                 pairs: prefilter::Pairs::new(&exact),
                 exact: automaton(&exact, false),
@@ -499,8 +500,8 @@ impl Rules {
                 }
             }
         });
-        // A secret's name with no keyword literal in it, given a run (`BW_SESSION="…"`).
-        prefilter::run_secret_names(&self.finders, view, |s| {
+        // A secret's name with no keyword literal in it (`BW_SESSION="…"`, `rootpw …`).
+        prefilter::unkeyed_names(&self.finders, view, |s| {
             if let Some(f) = context::at(view, s) {
                 push(
                     &mut found,

@@ -130,7 +130,7 @@ pub(super) fn address_for_auth(lname: &[u8], value: &[u8]) -> bool {
         && labels()
             .all(|l| !l.is_empty() && l.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-'))
         && labels()
-            .last()
+            .next_back()
             .is_some_and(|tld| tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic))
 }
 
