@@ -7468,6 +7468,8 @@ fn a_long_value_after_a_secret_name_with_no_keyword_in_it_is_redacted() {
             "{\"rootpw\": \"W6ph5Mm5Pz8GgiULbPgzG37\"}",
             "W6ph5Mm5Pz8GgiULbPgzG37",
         ),
+        ("  dbPw: \"k29Xq8wLmN3pX99vR4t7\"", "k29Xq8wLmN3pX99vR4t7"),
+        ("adminPw=k29Xq8wLmN3pX99vR4t7", "k29Xq8wLmN3pX99vR4t7"),
     ] {
         let out = red(&format!("{line}\n"));
         assert!(!out.contains(value), "{line:?} -> {out:?}");

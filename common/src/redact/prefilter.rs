@@ -1062,7 +1062,7 @@ pub(crate) fn unkeyed_names(finders: &Finders, line: &[u8], mut f: impl FnMut(us
 }
 
 /// Pieces of secrets' names in which no [`KEYWORDS`] literal lies, in the casings names come in:
-/// `pw` (`rootpw`, `bindpw`, `db_pw`), a Wi-Fi network's `psk`, Bitwarden's
+/// `pw` (`rootpw`, `bindpw`, `db_pw`, `dbPw: …`), a Wi-Fi network's `psk`, Bitwarden's
 /// `BW_SESSION`, a seed phrase's `phrase`, keys' names run together in one case
 /// (`accesskey`, `PRIVATEKEY`, `signingkey`, `masterkey`), a connection string's, a camel-case
 /// `WebHook`. Searched only in the lines matched rule by rule, never over every byte.
@@ -1072,6 +1072,17 @@ pub(crate) const UNKEYED: &[&str] = &[
     "dpw",
     "TPW",
     "DPW",
+    // A name that ends in `pw` in any case, before its operator or quote (`dbPw: …`,
+    // `adminpw=…`).
+    "pw=",
+    "pw:",
+    "pw\"",
+    "Pw=",
+    "Pw:",
+    "Pw\"",
+    "PW=",
+    "PW:",
+    "PW\"",
     "psk",
     "Psk",
     "PSK",
