@@ -7443,10 +7443,7 @@ fn a_long_value_after_a_secret_name_with_no_keyword_in_it_is_redacted() {
     }
     // The same output as Claude's tool result, in a stream-json line of 100 KiB.
     let filler = "compiling crate_name v0.1.0 (/home/user/project/crate_name)\n".repeat(1700);
-    let result = serde_json::json!({"type": "user", "message": {"content": [
-        {"type": "tool_result", "tool_use_id": "toolu_01", "content": format!("{filler}{unlock}")}
-    ]}});
-    let line = format!("{result}\n");
+    let line = format!("{}\n", tool_result(&format!("{filler}{unlock}")));
     assert!(line.len() > 100 * 1024);
     for cut in [line.len(), 4096] {
         let (out, _) = red_in_chunks(&line, cut);
@@ -7475,15 +7472,13 @@ fn a_long_value_after_a_secret_name_with_no_keyword_in_it_is_redacted() {
         assert!(!out.contains(value), "{line:?} -> {out:?}");
     }
     // Names of other things with a long value: an id, a hash, a path, a session's id.
-    for kept in [
+    each_kept(&[
         "{\"session_id\": \"8f3c2a1b-4d5e-6f7a-8b9c-0d1e2f3a4b5c\"}\n",
         "BW_SESSION_TIMEOUT=86400000000000000000\n",
         "commit_sha=9fceb02d0ae598e95dc970b74767f19372d61af8\n",
         "pw_hash_algorithm=\"pbkdf2_sha256_iterations_600000\"\n",
         "$DB_PW = Get-Content \"C:\\secrets\\dbpw.txt\"\n",
-    ] {
-        assert_eq!(red(kept), kept);
-    }
+    ]);
 }
 
 /// What manual pages and sample files put where a secret's name takes a value, each redacted
@@ -7492,7 +7487,7 @@ fn a_long_value_after_a_secret_name_with_no_keyword_in_it_is_redacted() {
 /// Values that only start the same way are still redacted.
 #[test]
 fn an_address_a_filter_and_a_samples_description_are_no_secrets() {
-    for kept in [
+    each_kept(&[
         "curl --mail-auth user@example.com smtp://mail.example.com\n",
         "curl --mail-auth=user@example.com --mail-from a@example.com smtp://mail.example.com\n",
         "SMTP_AUTH=alice@mail.example.org\n",
@@ -7500,9 +7495,7 @@ fn an_address_a_filter_and_a_samples_description_are_no_secrets() {
         "blkid --match-token TYPE=ext4 /dev/sda1\n",
         "shell> mysqladmin -u root -p password new-password\n",
         "      <passphrase>optional; leave empty if not used.</passphrase>\n",
-    ] {
-        assert_eq!(red(kept), kept);
-    }
+    ]);
     for (line, value) in [
         (
             "curl --mail-auth Zq8wLmN3pX99vR smtp://x\n",
@@ -7546,16 +7539,14 @@ fn a_wallets_mnemonic_is_redacted_in_every_casing() {
             );
         }
     }
-    for kept in [
+    each_kept(&[
         "    mnemonic: process.env.MNEMONIC,\n",
         "const mnemonic = ethers.Wallet.createRandom().mnemonic.phrase;\n",
         "The mnemonic is stored in your keychain.\n",
         "    (mnemonic: Bracelets can be viewed Backwards, but Not Necklaces.)\n",
         "            Lists foreign servers (mnemonic: “external servers”). If pattern is\n",
         "DEMONIC_MODE=true\n",
-    ] {
-        assert_eq!(red(kept), kept);
-    }
+    ]);
 }
 
 /// A value learned from its context and printed again further on the same line went out the
@@ -7566,12 +7557,7 @@ fn a_bare_repeat_on_the_line_that_taught_it_is_redacted() {
     let secret = "Zq8wLmN3pX99vR";
     let printed = format!("DB_PASSWORD={secret}\nconnecting as app with {secret}\n");
     let filler = "test tests::parse::case ... ok\n".repeat(3000);
-    let result = |text: String| {
-        let v = serde_json::json!({"type": "user", "message": {"content": [
-            {"type": "tool_result", "tool_use_id": "toolu_01", "content": text}
-        ]}});
-        format!("{v}\n")
-    };
+    let result = |text: String| format!("{}\n", tool_result(&text));
     for line in [
         format!("password={secret} later {secret}\n"),
         result(printed.clone()),
@@ -7593,12 +7579,10 @@ fn a_bare_repeat_on_the_line_that_taught_it_is_redacted() {
     }
     // A field that does not apply is no value, so nothing is learned from it for the rest of
     // the line (moto's tests: `resourceArn="not applicable", secretArn="not applicable"`).
-    for kept in [
+    each_kept(&[
         "execute_statement(resourceArn=\"not applicable\", secretArn=\"not applicable\")\n",
         "password: n/a (key only) and n/a for the token\n",
-    ] {
-        assert_eq!(red(kept), kept);
-    }
+    ]);
 }
 
 /// OpenLDAP's and nslcd's configuration, as `cat` prints it: `rootpw` and `bindpw` alone on
@@ -7631,11 +7615,9 @@ fn slapd_and_nslcd_directives_with_a_long_value_are_redacted() {
             assert!(out.contains("suffix \"dc=example,dc=com\""), "{out}");
         }
     }
-    for kept in [
+    each_kept(&[
         "# rootpw {SSHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g5gK0\n",
         "commit 9fceb02d0ae598e95dc970b74767f19372d61af8\n",
         "rootdn \"cn=Manager,dc=example,dc=com\"\n",
-    ] {
-        assert_eq!(red(kept), kept);
-    }
+    ]);
 }

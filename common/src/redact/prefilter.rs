@@ -966,7 +966,7 @@ impl Finders {
     /// …`, `psk=…`): such a name is read by `context` only in a line matched rule by rule
     /// ([`unkeyed_names`]), and this is what marks a line for it.
     pub fn run_after_service(&self, hay: &[u8], s: usize, e: usize, memo: &mut NameMemo) -> bool {
-        run_name(hay, s, e, |name| {
+        run_named(hay, s, e, |name| {
             memo.remember(&hay[name], |name| {
                 self.anchors
                     .any_case
@@ -975,31 +975,32 @@ impl Finders {
                     || context::classify(name).is_some()
             })
         })
-        .is_some()
     }
 }
 
-/// The first name the run `hay[s..e]` may be the value of that `judge` accepts: the name
-/// assigned the run, or the value the run is in (`"salesforce": "6t7d2ygym.fg9ynp3.ebtpok5m…"`).
+/// Whether `judge` accepts a name the run `hay[s..e]` may be the value of: the name assigned
+/// the run, the name of the value the run is in (`"salesforce": "6t7d2ygym.fg9ynp3.ebtpok5m…"`),
+/// or a directive's alone on its line.
 #[inline(always)]
-fn run_name(
+fn run_named(
     hay: &[u8],
     s: usize,
     e: usize,
     mut judge: impl FnMut(std::ops::Range<usize>) -> bool,
-) -> Option<std::ops::Range<usize>> {
-    if let Some(name) = assigned_name(hay, s, e).map(|name| with_qualifier(hay, name))
-        && judge(name.clone())
+) -> bool {
+    if assigned_name(hay, s, e)
+        .map(|name| with_qualifier(hay, name))
+        .is_some_and(&mut judge)
     {
-        return Some(name);
+        return true;
     }
     // (A `=` in the run itself was the first look's: `NAME=` is looked for before it.)
     let (v, eq) = value_start(hay, s);
     if v < s && (eq || v > 0 && (gap(hay[v - 1]) || operator(hay[v - 1]))) {
-        return assigned_name(hay, v, s).filter(|name| judge(name.clone()));
+        return assigned_name(hay, v, s).is_some_and(judge);
     }
     // A directive alone on its line, its value after blanks (slapd.conf's `rootpw {SSHA}…`).
-    directive_name(hay, s).filter(|name| judge(name.clone()))
+    directive_name(hay, s).is_some_and(judge)
 }
 
 /// The name at the start of the line (blanks before it allowed) with only blanks between it
