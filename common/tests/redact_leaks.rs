@@ -7621,3 +7621,29 @@ fn slapd_and_nslcd_directives_with_a_long_value_are_redacted() {
         "rootdn \"cn=Manager,dc=example,dc=com\"\n",
     ]);
 }
+
+/// A value `printf` or `echo -e` pipes in with an escaped line break after it (`printf
+/// '@@\n' | docker login --password-stdin`, `printf '%s\n' @@ | …`): the line's view reads the
+/// `\n` as a line break, which cut the `printf` off from the value and the command it feeds.
+/// Each went out whole.
+#[test]
+fn a_value_piped_in_with_an_escaped_line_break_is_redacted() {
+    each_redacted(&with_stream_json(
+        &[
+            "printf '@@\\n' | docker login -u deploy --password-stdin",
+            "printf \"@@\\n\" | docker login -u deploy --password-stdin",
+            "printf '%s\\n' @@ | docker login -u deploy --password-stdin",
+            "printf '%s\\n' '@@' | gh auth login --with-token",
+            "echo -e \"@@\\n\" | docker login -u deploy --password-stdin",
+            "printf '@@\\n' | sudo passwd --stdin deploy",
+        ],
+        &['"'],
+        |c| format!("$ {c}\nLogin Succeeded"),
+    ));
+    // What the printf prints but no secret's reader takes, and a variable, stay as they are.
+    each_kept(&[
+        "printf '%s\\n' \"$TOKEN\" | docker login -u deploy --password-stdin",
+        "printf 'line one\\nline two\\n' | sort | uniq -c",
+        "printf '%s\\n' build test | xargs -n1 make",
+    ]);
+}

@@ -142,7 +142,13 @@ pub(super) fn echoed(line: &[u8], s: usize) -> Option<(usize, usize)> {
     let bar = from + line[from..s].iter().rposition(|&b| b == b'|')?;
     // Where the `echo` starts: after a separator, or the quote that opens a JSON string
     // (`"command":"echo … | sudo -S …"`).
-    let seg = command_start(line, bar).max(from);
+    let mut seg = command_start(line, bar).max(from);
+    // `printf 'VALUE\n' | …`, `printf '%s\n' VALUE | …`: a view of escaped text reads the
+    // `\n` as a line break, so a quote left open before the `|` opened on the line before.
+    let open = |q: u8| line[from..bar].iter().filter(|&&b| b == q).count() % 2 == 1;
+    if seg == from && from > 0 && line[from - 1] == b'\n' && (open(b'\'') || open(b'"')) {
+        seg = command_start(line, from - 1);
+    }
     let body = line[seg..bar].trim_ascii();
     // The segment's last `echo` or `printf`: in a view of a tool's output the lines before
     // the command read as words before it (`$ date Thu Dec 3 … echo … | …`).
@@ -153,7 +159,12 @@ pub(super) fn echoed(line: &[u8], s: usize) -> Option<(usize, usize)> {
     match line[end - 1] {
         q @ (b'"' | b'\'') => {
             let open = line[seg..end - 1].iter().rposition(|&b| b == q)? + seg;
-            Some((open + 1, end - 1))
+            // Without the line break the value ends with (`printf 'VALUE\n'`).
+            let mut close = end - 1;
+            while close > open + 1 && matches!(line[close - 1], b'\n' | b'\r') {
+                close -= 1;
+            }
+            Some((open + 1, close))
         }
         _ => {
             let w = line[seg..end]
