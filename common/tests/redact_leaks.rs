@@ -7647,3 +7647,20 @@ fn a_value_piped_in_with_an_escaped_line_break_is_redacted() {
         "printf '%s\\n' build test | xargs -n1 make",
     ]);
 }
+
+/// `ssh-keygen -p -P '' -N NEW`: adding a passphrase to a key that had none. The empty old one
+/// ended the look, and the new one went out.
+#[test]
+fn a_new_passphrase_after_an_empty_old_one_is_redacted() {
+    each_redacted(&with_stream_json(
+        &[
+            "ssh-keygen -p -P '' -N @@ -f ~/.ssh/id_ed25519",
+            "ssh-keygen -p -P \"\" -N \"@@\" -f key",
+            "ssh-keygen -p -f key -P '' -N '@@'",
+            "ssh-keygen -p -f key -N '' -P @@",
+        ],
+        &['"'],
+        |c| format!("$ {c}\nYour identification has been saved with the new passphrase."),
+    ));
+    each_kept(&["ssh-keygen -p -P '' -N '' -f key"]);
+}

@@ -206,10 +206,14 @@ pub(super) fn password_command(line: &[u8], s: usize, e: usize, lname: &[u8]) ->
             value(line, a, pc + 1, b, Strength::Strong, lname, false)
         }
         b"ssh-keygen" => {
-            // `ssh-keygen -N NEW`, `-P OLD`: passphrases (`-N ''`, none, has no value).
-            let v = flag_argument(&args, &word, &[b"-N", b"-P"])?;
-            let (a, b) = quoted_or_word(line, v.0);
-            value(line, a, a, b, Strength::Strong, lname, false)
+            // `ssh-keygen -N NEW`, `-P OLD`: passphrases. `-N ''` or `-P ''` is none, and the
+            // other flag may still give one (`-p -P '' -N NEW` adds a passphrase to a key).
+            (0..args.len().saturating_sub(1))
+                .filter(|&i| matches!(word(args[i]), b"-N" | b"-P"))
+                .find_map(|i| {
+                    let (a, b) = quoted_or_word(line, args[i + 1].0);
+                    value(line, a, a, b, Strength::Strong, lname, false)
+                })
         }
         b"openssl" => {
             // `openssl enc … -k VALUE` (the passphrase), `openssl passwd [-6] [-salt S] VALUE`.
