@@ -7664,3 +7664,30 @@ fn a_new_passphrase_after_an_empty_old_one_is_redacted() {
     ));
     each_kept(&["ssh-keygen -p -P '' -N '' -f key"]);
 }
+
+/// A key named only `key` in JSON, inside an object whose name says what kind of key it is
+/// (`{"api": {"key": …}}`, `"encryption": {"key": …}`), as `"Jwt": {"Key": …}` already was: a
+/// long value went out whole. An object named for something else keeps its `key`.
+#[test]
+fn a_lower_case_key_in_an_object_named_for_its_kind_is_redacted() {
+    let value = "a8Fk29sLq0ZxY3kd93JdkQ";
+    for line in [
+        r#"{"api": {"key": "@@"}}"#,
+        r#"{"service": {"name": "billing", "key": "@@"}}"#,
+        r#"  "auth": { "key": "@@" },"#,
+        r#"{"license":{"key":"@@"}}"#,
+        r#"{"encryption": {"key": "@@", "cipher": "aes-256-gcm"}}"#,
+    ] {
+        let line = line.replace("@@", value);
+        for text in [line.clone(), tool_result(&format!("{line}\n"))] {
+            let out = red(&text);
+            assert!(!out.contains(value), "{text}\n   -> {out}");
+        }
+    }
+    each_kept(&[
+        r#"{"cache": {"key": "a8Fk29sLq0ZxY3kd93JdkQ"}}"#,
+        r#"{"sort": {"key": "created_at_desc_then_name"}}"#,
+        r#"{"s3": {"bucket": "assets", "key": "uploads/2024/05/report-final.pdf"}}"#,
+        r#"{"items": [{"key": "a8Fk29sLq0ZxY3kd93JdkQ", "label": "first"}]}"#,
+    ]);
+}

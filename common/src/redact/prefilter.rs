@@ -967,7 +967,12 @@ impl Finders {
     /// ([`unkeyed_names`]), and this is what marks a line for it.
     pub fn run_after_service(&self, hay: &[u8], s: usize, e: usize, memo: &mut NameMemo) -> bool {
         run_named(hay, s, e, |name| {
-            memo.remember(&hay[name], |name| {
+            // `{"api": {"key": "…"}}`: the object's name says whose key it is.
+            let key = &hay[name.clone()] == b"key"
+                && name.start > 0
+                && hay[name.start - 1] == b'"'
+                && context::parent_qualified(hay, name.start);
+            key || memo.remember(&hay[name], |name| {
                 self.anchors
                     .any_case
                     .find_overlapping_iter(name)
@@ -1044,6 +1049,14 @@ pub(crate) fn unkeyed_names(finders: &Finders, line: &[u8], mut f: impl FnMut(us
         if h < judged_to {
             return; // another piece of a name already judged
         }
+        if line[h] == b'"' {
+            // `"key"`: a secret's name where its object's name says whose key it is.
+            judged_to = h + 5;
+            if context::parent_qualified(line, h + 1) {
+                f(h + 1);
+            }
+            return;
+        }
         let (s, e) = context::name_extent(line, h, false);
         judged_to = e;
         let name = &line[s..e];
@@ -1105,6 +1118,8 @@ pub(crate) const UNKEYED: &[&str] = &[
     "onnectionString",
     "ONNECTIONSTRING",
     "ebHook",
+    // A key named only `key` in an object named for what it opens (`{"api": {"key": …}}`).
+    "\"key\"",
 ];
 
 /// A name that is only `key` with the word before it (`Fernet key: …`, `Mapbox key = …`): a

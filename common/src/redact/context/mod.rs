@@ -198,7 +198,8 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     }
     let strength = match classify(name) {
         Some(strength) => strength,
-        None if name == b"Key" && parent_qualified(line, s) => Strength::Weak,
+        // `"Jwt": { "Key": … }`, `{"api": {"key": …}}`: the object's name says whose key.
+        None if (name == b"Key" || name == b"key") && parent_qualified(line, s) => Strength::Weak,
         // `--vault-password-file <(echo VALUE)`: the file is the value.
         None if names::secret_file(name) => {
             return commands::substituted_echo(line, e, shell::command_end(line, e))
