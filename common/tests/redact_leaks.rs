@@ -7691,3 +7691,29 @@ fn a_lower_case_key_in_an_object_named_for_its_kind_is_redacted() {
         r#"{"items": [{"key": "a8Fk29sLq0ZxY3kd93JdkQ", "label": "first"}]}"#,
     ]);
 }
+
+/// A secret piped into a reader that takes it on standard input by a flag or an argument of its
+/// own: `vault login -`, OpenSSL's `-pass stdin` (`-passin`, `-passout`) and `openssl passwd
+/// -stdin`. Each went out whole.
+#[test]
+fn a_secret_piped_into_vault_login_or_openssl_is_redacted() {
+    each_redacted(&with_stream_json(
+        &[
+            "echo @@ | vault login -",
+            "echo -n '@@' | vault login -method=token -",
+            "echo @@ | openssl enc -aes-256-cbc -pbkdf2 -pass stdin -in notes.txt -out notes.enc",
+            "printf '%s' @@ | openssl pkcs12 -export -passout stdin -in c.pem -out c.p12",
+            "echo '@@' | openssl rsa -in key.pem -passin stdin -out plain.pem",
+            "echo '@@' | openssl passwd -6 -stdin",
+        ],
+        &['"'],
+        |c| format!("$ {c}\ndone"),
+    ));
+    each_kept(&[
+        "echo $VAULT_TOKEN | vault login -",
+        "cat token.txt | vault login -",
+        "echo hello | openssl enc -base64",
+        "echo -n 'release-1.4.2' | openssl dgst -sha256",
+        "openssl enc -aes-256-cbc -pass stdin -in notes.txt < pass.txt",
+    ]);
+}

@@ -216,8 +216,18 @@ pub(super) fn password_command(line: &[u8], s: usize, e: usize, lname: &[u8]) ->
                 })
         }
         b"openssl" => {
+            // `echo VALUE | openssl enc … -pass stdin` (`-passin`, `-passout`), `… | openssl
+            // passwd -stdin`: the password piped in.
+            let passwd = args.first().is_some_and(|&a| word(a) == b"passwd");
+            if args.windows(2).any(|w| {
+                matches!(word(w[0]), b"-pass" | b"-passin" | b"-passout") && word(w[1]) == b"stdin"
+            }) || passwd && args.iter().any(|&a| word(a) == b"-stdin")
+            {
+                let (a, b) = echoed(line, s)?;
+                return value(line, a, a, b, Strength::Strong, lname, false);
+            }
             // `openssl enc … -k VALUE` (the passphrase), `openssl passwd [-6] [-salt S] VALUE`.
-            let (a, b) = if args.first().is_some_and(|&a| word(a) == b"passwd") {
+            let (a, b) = if passwd {
                 // The last word, unless the password comes from a file or standard input.
                 if args.len() < 2
                     || args.iter().any(|&a| {

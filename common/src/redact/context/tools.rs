@@ -4,7 +4,9 @@
 //! Windows' `net user` and `net use`, and MySQL's `-pVALUE` in an argument vector.
 
 use super::names::Strength;
-use super::shell::{command_end, command_start, program, starts_command_word, words, words_at};
+use super::shell::{
+    command_end, command_start, echoed, program, starts_command_word, words, words_at,
+};
 use super::{Found, blanks, line_start, quoted_or_word, value};
 
 /// Oracle's `USER/VALUE[@DB]` in the word at `w..end` (`sqlplus`'s login, a JDBC URL's after
@@ -56,7 +58,12 @@ pub(super) fn vault_login(line: &[u8], hit: usize) -> Option<Found> {
     if !starts_command_word(line, hit) || !matches!(line.get(hit + 11), Some(b' ' | b'\t')) {
         return None;
     }
-    let (a, b) = vault_argument(line, hit + 11, &[b"-no-print", b"-no-store"], &[b"-"])?;
+    let Some((a, b)) = vault_argument(line, hit + 11, &[b"-no-print", b"-no-store"], &[b"-"])
+    else {
+        // `echo TOKEN | vault login -`: the token read from standard input.
+        let (a, b) = echoed(line, hit)?;
+        return value(line, a, a, b, Strength::Weak, b"token", false);
+    };
     if line[a..b].contains(&b'=') {
         return None; // `username=…`: another auth method's fields
     }
