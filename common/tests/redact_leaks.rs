@@ -7717,3 +7717,38 @@ fn a_secret_piped_into_vault_login_or_openssl_is_redacted() {
         "openssl enc -aes-256-cbc -pass stdin -in notes.txt < pass.txt",
     ]);
 }
+
+/// The same `key` in YAML, as Claude reads a configuration file (its Read tool's lines in one
+/// stream-json line): the mapping above it, indented less, names what kind of key it is.
+#[test]
+fn a_key_in_a_yaml_mapping_named_for_its_kind_is_redacted() {
+    let value = "a8Fk29sLq0ZxY3kd93JdkQ";
+    for text in [
+        "api:\n  key: @@\n",
+        "encryption:\n  cipher: aes-256-gcm\n  key: \"@@\"\n",
+        "services:\n  billing:\n    url: https://billing.internal\n  auth:\n    key: '@@'\n",
+    ] {
+        let text = text.replace("@@", value);
+        for line in [tool_result(&text), tool_result(&read_view(&text, 1))] {
+            let out = red(&line);
+            assert!(!out.contains(value), "{line}\n   -> {out}");
+        }
+    }
+    for text in [
+        "cache:\n  key: a8Fk29sLq0ZxY3kd93JdkQ\n",
+        "api:\n  version: 2\nsort:\n  key: created_at_desc_then_name_asc\n",
+        "Press the key: a8Fk29sLq0ZxY3kd93JdkQ\n",
+    ] {
+        let line = tool_result(&read_view(text, 1));
+        assert_eq!(red(&line), line);
+    }
+    // A line above indented more and longer than the look back (400 bytes): the mapping's
+    // name is out of reach, and the value stays.
+    let text = format!(
+        "    {}\n  key: a8Fk29sLq0ZxY3kd93JdkQ\n",
+        "word ".repeat(120)
+    );
+    for line in [tool_result(&text), tool_result(&read_view(&text, 1))] {
+        assert_eq!(red(&line), line);
+    }
+}

@@ -967,11 +967,16 @@ impl Finders {
     /// ([`unkeyed_names`]), and this is what marks a line for it.
     pub fn run_after_service(&self, hay: &[u8], s: usize, e: usize, memo: &mut NameMemo) -> bool {
         run_named(hay, s, e, |name| {
-            // `{"api": {"key": "…"}}`: the object's name says whose key it is.
+            // `{"api": {"key": "…"}}`: the object's name says whose key it is; `  key: …`
+            // indented at a line's start may be a YAML mapping's (judged in the line's view,
+            // where an escaped line break is one).
             let key = &hay[name.clone()] == b"key"
                 && name.start > 0
-                && hay[name.start - 1] == b'"'
-                && context::parent_qualified(hay, name.start);
+                && match hay[name.start - 1] {
+                    b'"' => context::parent_qualified(hay, name.start),
+                    b' ' => indented(hay, name.start),
+                    _ => false,
+                };
             key || memo.remember(&hay[name], |name| {
                 self.anchors
                     .any_case
@@ -981,6 +986,20 @@ impl Finders {
             })
         })
     }
+}
+
+/// Whether only blanks come before `s` on its line: after a line break, an escaped one (`\n`
+/// in a JSON string) or the arrow of Claude Code's Read tool.
+fn indented(hay: &[u8], s: usize) -> bool {
+    let mut at = s;
+    while at > 0 && hay[at - 1] == b' ' && s - at < 32 {
+        at -= 1;
+    }
+    at < s
+        && (at == 0
+            || hay[at - 1] == b'\n'
+            || hay[..at].ends_with(b"\\n")
+            || hay[..at].ends_with(context::READ_ARROW))
 }
 
 /// Whether `judge` accepts a name the run `hay[s..e]` may be the value of: the name assigned
@@ -1049,8 +1068,8 @@ pub(crate) fn unkeyed_names(finders: &Finders, line: &[u8], mut f: impl FnMut(us
         if h < judged_to {
             return; // another piece of a name already judged
         }
-        if line[h] == b'"' {
-            // `"key"`: a secret's name where its object's name says whose key it is.
+        if matches!(line[h], b'"' | b' ') {
+            // `"key"`, ` key:`: a secret's name where its object's name says whose key it is.
             judged_to = h + 5;
             if context::parent_qualified(line, h + 1) {
                 f(h + 1);
@@ -1118,8 +1137,10 @@ pub(crate) const UNKEYED: &[&str] = &[
     "onnectionString",
     "ONNECTIONSTRING",
     "ebHook",
-    // A key named only `key` in an object named for what it opens (`{"api": {"key": …}}`).
+    // A key named only `key` in an object named for what it opens (`{"api": {"key": …}}`), or
+    // in a YAML mapping (`api:` above `  key: …`).
     "\"key\"",
+    " key:",
 ];
 
 /// A name that is only `key` with the word before it (`Fernet key: …`, `Mapbox key = …`): a

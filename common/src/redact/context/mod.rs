@@ -58,10 +58,10 @@ use tables::table_row;
 pub(crate) use tables::{
     delimiter_under as table_delimiter, is_row as table_row_line, table_in_view,
 };
-pub(crate) use text::{COMMAND_REACH, VALUE_REACH};
+pub(crate) use text::{COMMAND_REACH, READ_ARROW, VALUE_REACH};
 use text::{
-    READ_ARROW, after_string_prefix, before_json_end, blanks, bold_before, bold_open, code_span,
-    gaps, line_start, quoted_or_word, run_end, run_end_within, skip_read_number,
+    after_string_prefix, before_json_end, blanks, bold_before, bold_open, code_span, gaps,
+    line_start, quoted_or_word, run_end, run_end_within, skip_read_number,
 };
 pub(crate) use tool_tokens::{login_token, snyk_api, token_after_login};
 pub(crate) use values::{placeholder, plausible, token_as_user, type_place};
@@ -507,6 +507,22 @@ mod tests {
     fn found(line: &str, anchor: &str) -> Option<String> {
         let hit = line.find(anchor).unwrap();
         at(line.as_bytes(), hit).map(|f| line[f.start..f.end].to_string())
+    }
+
+    /// A YAML mapping's name is looked for at most 400 bytes above its key: a line above
+    /// indented more whose start lies farther back ends the look (its start was sliced past
+    /// the look's floor, a panic the corpora found in a man page).
+    #[test]
+    fn a_yaml_parent_is_looked_for_a_bounded_way_up() {
+        let deep = format!(
+            "api:\n    {}\n  key: a8Fk29sLq0ZxY3kd93JdkQ\n",
+            "word ".repeat(120)
+        );
+        let near = "api:\n    url: https://example.com\n  key: a8Fk29sLq0ZxY3kd93JdkQ\n";
+        for (text, parent) in [(deep.as_str(), false), (near, true)] {
+            let s = text.find("key:").unwrap();
+            assert_eq!(parent_qualified(text.as_bytes(), s), parent, "{text}");
+        }
     }
 
     /// A name is read at most [`NAME_REACH`] bytes each way from its hit: a line made of one

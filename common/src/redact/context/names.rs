@@ -567,8 +567,12 @@ pub(crate) fn secret_command(name: &[u8]) -> bool {
 /// Whether the `Key` whose name starts at `s` (or its quote does) is a member of an object
 /// named for what the key is for: ASP.NET's `"Jwt": { "Issuer": "…", "Key": "…" }`,
 /// `"Encryption": {"Key": …}` (a qualifier of `key`, as in `jwt_key`), also in the view of a
-/// tool's output, where the object's lines are one and Claude Code's Read tool numbers them.
+/// tool's output, where the object's lines are one and Claude Code's Read tool numbers them;
+/// there, a YAML mapping's too (`api:` above an indented `key: …`).
 pub(crate) fn parent_qualified(line: &[u8], s: usize) -> bool {
+    if yaml_parent(line, s).is_some_and(|p| eq_any(p, KEY_QUALIFIERS)) {
+        return true;
+    }
     let from = s.saturating_sub(400);
     let Some(open) = line[from..s].iter().rposition(|&b| b == b'{' || b == b'}') else {
         return false;
@@ -606,6 +610,37 @@ pub(crate) fn parent_qualified(line: &[u8], s: usize) -> bool {
     let parent = &line[from + start + 1..end];
     let parent = parent.strip_suffix(b"\\").unwrap_or(parent);
     eq_any(parent, KEY_QUALIFIERS)
+}
+
+/// The name of the YAML mapping that holds the key starting at `s`, the first thing on its
+/// line after blanks, in a view of several lines: the nearest line above it (400 bytes back at
+/// most) indented less, when that line ends in `NAME:` (the first line of a tool's output
+/// starts after the JSON around it, `…"content":"api:`).
+fn yaml_parent(line: &[u8], s: usize) -> Option<&[u8]> {
+    let floor = s.saturating_sub(400);
+    let start = super::line_start(line, s);
+    if start == s || line[start..s].iter().any(|&b| b != b' ') {
+        return None;
+    }
+    let indent = s - start;
+    // The line break before the key's line, then before each line above it.
+    let mut brk = floor + memchr::memrchr(b'\n', &line[floor..start.max(floor)])?;
+    while brk > floor {
+        let above = super::line_start(line, brk);
+        let text = &line[above..brk];
+        let blanks = text.iter().take_while(|&&b| b == b' ').count();
+        let body = text[blanks..].trim_ascii_end();
+        if !body.is_empty() && blanks < indent {
+            let name = body.strip_suffix(b":")?;
+            let at = name
+                .iter()
+                .rposition(|&b| !name_byte(b))
+                .map_or(0, |p| p + 1);
+            return (at < name.len()).then(|| &name[at..]);
+        }
+        brk = floor + memchr::memrchr(b'\n', &line[floor..above.max(floor)])?;
+    }
+    None
 }
 
 /// Whether `name` has the part `key`.

@@ -149,7 +149,7 @@ pub(super) fn run_end(line: &[u8], v: usize, quote: Option<u8>) -> usize {
 }
 
 /// The line number Claude Code's Read tool puts before each line of a file (`     12→`).
-pub(super) const READ_ARROW: &[u8] = "\u{2192}".as_bytes();
+pub(crate) const READ_ARROW: &[u8] = "\u{2192}".as_bytes();
 
 /// Past a Read tool's line number and the blanks after it at `at` (`12→    `), or `at`.
 pub(super) fn skip_read_number(line: &[u8], at: usize) -> usize {
