@@ -7752,3 +7752,28 @@ fn a_key_in_a_yaml_mapping_named_for_its_kind_is_redacted() {
         assert_eq!(red(&line), line);
     }
 }
+
+/// SQL that inserts a password by its column's place: `INSERT INTO users (email, password)
+/// VALUES ('…', '@@')`, as seed files and migrations Claude writes do. The value went out
+/// whole; the other columns, a hash function's call and a parameter stay.
+#[test]
+fn a_password_inserted_by_its_column_is_redacted() {
+    each_redacted(&with_stream_json(
+        &[
+            "INSERT INTO users (email, password) VALUES ('ops@example.com', '@@');",
+            "insert into accounts (id, name, api_token, created_at) values (1, 'ci', '@@', now());",
+            "INSERT INTO users(username,passwd,role) VALUES('admin','@@','admin')",
+            "INSERT INTO creds (note, secret) VALUES ('it''s, (here)', '@@');",
+            "INSERT INTO users (email, password) VALUES (lower('A@B.C'), '@@');",
+        ],
+        &['"'],
+        |c| format!("$ psql -c \"{c}\"\nINSERT 0 1"),
+    ));
+    each_kept(&[
+        "INSERT INTO users (email, password) VALUES ('ops@example.com', crypt('x', gen_salt('bf')));",
+        "INSERT INTO users (email, password) VALUES ($1, $2)",
+        "INSERT INTO users (email, password) VALUES (?, ?)",
+        "INSERT INTO users (email, password) SELECT email, password FROM old_users;",
+        "INSERT INTO settings (name, value) VALUES ('password_min_length', '12');",
+    ]);
+}

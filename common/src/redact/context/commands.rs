@@ -758,3 +758,79 @@ pub(super) fn add_mask(line: &[u8], at: usize) -> Option<Found> {
     }
     value(line, start, at, b, Strength::Strong, b"secret", false)
 }
+
+/// SQL's `INSERT INTO TABLE (…, password, …) VALUES (…, 'VALUE', …)`, the column's name at
+/// `s..e`: the item in its place in the first row of values, when that item is a quoted string
+/// (a call, `crypt(…)`, or a parameter, `$2`, `?`, gives none).
+pub(super) fn sql_inserted(
+    line: &[u8],
+    s: usize,
+    e: usize,
+    strength: Strength,
+    lname: &[u8],
+) -> Option<Found> {
+    let from = line_start(line, s);
+    let open = from + line[from..s].iter().rposition(|&b| b == b'(')?;
+    let head = &line[from..open];
+    if line[open..s].contains(&b')')
+        || !head
+            .windows(11)
+            .any(|w| w.eq_ignore_ascii_case(b"insert into"))
+    {
+        return None;
+    }
+    let close = e + line[e..].iter().position(|&b| b == b')')?;
+    let column = line[open..s].iter().filter(|&&b| b == b',').count();
+    let v = blanks(line, close + 1);
+    if !line
+        .get(v..v + 6)
+        .is_some_and(|w| w.eq_ignore_ascii_case(b"values"))
+    {
+        return None;
+    }
+    let row = blanks(line, v + 6);
+    if line.get(row) != Some(&b'(') {
+        return None;
+    }
+    // The row's items, split at commas outside quotes (SQL doubles a quote inside one) and
+    // outside a call's parentheses.
+    let (mut item, mut at, mut depth, mut quote) = (0, row + 1, 0usize, None::<u8>);
+    let mut start = at;
+    while at < line.len() {
+        let b = line[at];
+        match quote {
+            Some(q) if b == q => {
+                if line.get(at + 1) == Some(&q) {
+                    at += 1; // a doubled quote
+                } else {
+                    quote = None;
+                }
+            }
+            Some(_) => {}
+            None => match b {
+                b'\'' | b'"' => quote = Some(b),
+                b'(' => depth += 1,
+                b')' if depth > 0 => depth -= 1,
+                b',' | b')' if depth == 0 => {
+                    if item == column {
+                        let t = &line[start..at];
+                        let a = start + (t.len() - t.trim_ascii_start().len());
+                        let end = start + t.trim_ascii_end().len();
+                        let q = line[a];
+                        return (end > a + 1 && matches!(q, b'\'' | b'"') && line[end - 1] == q)
+                            .then(|| value(line, s, a + 1, end - 1, strength, lname, false))
+                            .flatten();
+                    }
+                    if b == b')' {
+                        return None;
+                    }
+                    item += 1;
+                    start = at + 1;
+                }
+                _ => {}
+            },
+        }
+        at += 1;
+    }
+    None
+}

@@ -339,6 +339,12 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         lname: &lname,
     };
     if op == 0 {
+        // SQL's `INSERT INTO users (email, password) VALUES ('…', '…')`.
+        if matches!(line.get(q), Some(b',' | b')'))
+            && let Some(f) = commands::sql_inserted(line, s, e, strength, &lname)
+        {
+            return Some(f);
+        }
         return unassigned::after_name(named, name, flag);
     }
     assigned::after_operator(named, name, op, subscript)
