@@ -7777,3 +7777,33 @@ fn a_password_inserted_by_its_column_is_redacted() {
         "INSERT INTO settings (name, value) VALUES ('password_min_length', '12');",
     ]);
 }
+
+/// A password given as a literal to the call that hashes or checks it, as seed scripts and
+/// tests Claude writes do: Werkzeug's `generate_password_hash`, Django's `make_password` and
+/// `check_password`, PHP's `password_hash` and `password_verify`, Go's
+/// `bcrypt.GenerateFromPassword([]byte("…"), …)`. The literal went out whole; a variable, the
+/// functions' names in prose and their definitions stay.
+#[test]
+fn a_password_literal_given_to_a_hashing_call_is_redacted() {
+    each_redacted(&with_stream_json(
+        &[
+            "hashed = generate_password_hash('@@')",
+            "user = User(email='ops@example.com', password=make_password('@@'))",
+            "assert user.check_password('@@')",
+            "$hash = password_hash('@@', PASSWORD_DEFAULT);",
+            "if (password_verify('@@', $row['hash'])) {",
+            "hash, _ := bcrypt.GenerateFromPassword([]byte(\"@@\"), bcrypt.DefaultCost)",
+            "pw = generate_password_hash(b'@@', method='scrypt')",
+        ],
+        &['"'],
+        |c| format!("     1→{c}\n"),
+    ));
+    each_kept(&[
+        "hashed = generate_password_hash(form.password.data)",
+        "user.password = make_password(password)",
+        "$hash = password_hash($_POST['password'], PASSWORD_DEFAULT);",
+        "def check_password(self, raw_password):",
+        "Use generate_password_hash() to store passwords, never the plain text.",
+        "hash, _ := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)",
+    ]);
+}

@@ -43,6 +43,20 @@ pub(super) fn by_name(
     {
         return windows_value(line, s, e, t, lname);
     }
+    // `generate_password_hash('VALUE')`, Go's `GenerateFromPassword([]byte("VALUE"), …)`: a
+    // literal, not a variable, given to the call that hashes a password.
+    if line.get(e) == Some(&b'(') && names::password_hasher(name) {
+        let mut a = blanks(line, e + 1);
+        if line[a..].starts_with(b"[]byte(") {
+            a += 7;
+        }
+        let a = super::after_string_prefix(line, a);
+        if !matches!(line.get(a), Some(b'"' | b'\'')) {
+            return Some(None);
+        }
+        let (va, vb) = quoted_or_word(line, a);
+        return Some(value(line, s, va, vb, Strength::Strong, b"password", false));
+    }
     // (hostapd's `wpa_passphrase=VALUE` is the name of a setting, not the command.)
     let assigned = matches!(line.get(blanks(line, e)), Some(b'=' | b':'));
     if clients::password_command_name(lname) && !assigned {

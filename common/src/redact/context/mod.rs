@@ -380,6 +380,7 @@ pub(crate) fn worth_a_look(name: &[u8]) -> bool {
     classify(name).is_some()
         || names::secret_file(name)
         || names::secret_command(name)
+        || names::password_hasher(name)
         || data::host_tokens_name(name)
         || registries::bundler_host_name(name)
         || clients::password_command_name(trim_name(name))

@@ -539,6 +539,26 @@ pub(crate) fn secret_file(name: &[u8]) -> bool {
     }
 }
 
+/// Whether a name is a call that hashes or checks the password given to it (Werkzeug's
+/// `generate_password_hash`, Django's `make_password`, PHP's `password_hash` and
+/// `password_verify`, Go's `bcrypt.GenerateFromPassword`): its first argument is the password.
+pub(crate) fn password_hasher(name: &[u8]) -> bool {
+    let last = name
+        .rsplit(|&b| b == b'.' || b == b':')
+        .next()
+        .unwrap_or(name);
+    eq_any(
+        last,
+        &[
+            b"generate_password_hash",
+            b"make_password",
+            b"password_hash",
+            b"password_verify",
+            b"GenerateFromPassword",
+        ],
+    )
+}
+
 /// Whether a name is a command that prints a secret (`--password-command`,
 /// `RESTIC_PASSWORD_COMMAND`, `BORG_PASSCOMMAND`): its value is a command, and an `echo` or
 /// `printf` there prints the secret itself.
