@@ -7807,3 +7807,27 @@ fn a_password_literal_given_to_a_hashing_call_is_redacted() {
         "hash, _ := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)",
     ]);
 }
+
+/// A summary's user and password in bold (`Login: **admin** / **…**`), and after a sentence's
+/// `Log in with` with no link before it (`Log in with **admin** / **…**.`). Both went out
+/// whole: only code spans and plain words were read as the pair's parts, and only a label or a
+/// link led to one. Choices in bold and a sentence that goes on stay.
+#[test]
+fn a_user_and_a_password_in_bold_or_after_log_in_with_are_redacted() {
+    each_redacted(&[
+        "Login: **admin** / **@@**",
+        "- **Login**: **admin** / **@@**",
+        "Log in with **admin** / **@@**.",
+        "Log in with admin / @@",
+        "You can now log in with `admin` / `@@`.",
+        "- Sign in with admin@example.com / @@",
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"Done. Log in with **admin** / **@@**.\n"}]}}"#,
+    ]);
+    each_kept(&[
+        "Login: **Google** / **GitHub**",
+        "Log in with Google / GitHub",
+        "Log in with email / password",
+        "Log in with **email** / **password** or a passkey",
+        "log in with sso / saml instead of a password",
+    ]);
+}

@@ -29,6 +29,7 @@ fn user_slash_pair(
     let user = |b: &u8| login_byte(*b) || any_case && b.is_ascii_uppercase();
     let (u, ue, after) = match code_span(line, w) {
         Some((a, b)) => (a, b, b + 1),
+        None if let Some((a, b)) = bold(line, w) => (a, b, b + 2),
         None => {
             let e = w + line[w..]
                 .iter()
@@ -43,8 +44,25 @@ fn user_slash_pair(
     let v = blanks(line, after + 3);
     Some((
         (u, ue),
-        code_span(line, v).unwrap_or_else(|| quoted_or_word(line, v)),
+        code_span(line, v)
+            .or_else(|| bold(line, v))
+            .unwrap_or_else(|| quoted_or_word(line, v)),
     ))
+}
+
+/// A word in Markdown's bold at `v` (`**admin**`), its asterisks left out.
+fn bold(line: &[u8], v: usize) -> Option<(usize, usize)> {
+    if !line[v..].starts_with(b"**") {
+        return None;
+    }
+    let a = v + 2;
+    let reach = line.len().min(a + 128);
+    let b = a + memchr::memmem::find(&line[a..reach], b"**")?;
+    (b > a
+        && !line[a..b]
+            .iter()
+            .any(|&c| c.is_ascii_whitespace() || c == b'*'))
+    .then_some((a, b))
 }
 
 /// The password after a `Login` label at `hit` (`Login: admin / …`, `**Login:** admin / …`,
@@ -99,6 +117,9 @@ fn login_pair(
 /// Where what follows the value `line[a..b]` starts: past the quote or backtick that closes it,
 /// if one opened it.
 fn closing(line: &[u8], a: usize, b: usize) -> usize {
+    if a >= 2 && line[..a].ends_with(b"**") && line[b..].starts_with(b"**") {
+        return b + 2;
+    }
     b + usize::from(
         matches!(line.get(b), Some(b'`' | b'\'' | b'"')) && a > 0 && line[a - 1] == line[b],
     )
@@ -219,9 +240,11 @@ const SERVICE_LABELS: &[&[u8]] = &[
 pub(super) fn pair_after_label(line: &[u8], hit: usize) -> Option<Found> {
     const REACH: usize = 64;
     let floor = hit.saturating_sub(REACH);
-    // The user before the slash: a code span, or a login's bytes.
+    // The user before the slash: a code span, a word in bold, or a login's bytes.
     let w = if hit > 0 && line[hit - 1] == b'`' {
         floor + memchr::memrchr(b'`', &line[floor..hit - 1])?
+    } else if hit >= 4 && line[..hit].ends_with(b"**") {
+        floor + memchr::memmem::rfind(&line[floor..hit - 2], b"**")?
     } else {
         let mut w = hit;
         while w > floor && login_byte(line[w - 1]) {
@@ -230,10 +253,36 @@ pub(super) fn pair_after_label(line: &[u8], hit: usize) -> Option<Found> {
         w
     };
     let ((u, ue), (a, b)) = user_slash_pair(line, w, false)?;
-    if ue != hit && ue + 1 != hit {
+    if ue != hit && ue + 1 != hit && ue + 2 != hit {
         return None;
     }
-    // The label before it: `Label: `, `**Label**: `, `**Label:** `.
+    // A sentence that says what the pair is for: `Log in with admin / …`.
+    let lead = LOG_IN_WITH.iter().find_map(|l| {
+        let n = l.len();
+        (w >= n && line[w - n..w].eq_ignore_ascii_case(l)).then_some(w - n)
+    });
+    let start = match lead {
+        Some(start) => start,
+        None => label_start(line, w, floor)?,
+    };
+    let b = login_pair(line, (u, ue), (a, b), b".,;!")?;
+    let password = &line[a..b];
+    if password[0].is_ascii_uppercase() && password[1..].iter().all(u8::is_ascii_lowercase)
+        || !ends_line(line, a, b)
+    {
+        return None;
+    }
+    value(line, start, a, b, Strength::Strong, b"password", false)
+}
+
+/// What a sentence says before a user and a password it gives (`Log in with admin / …`,
+/// `You can now sign in with …`): no label or link is needed after it.
+const LOG_IN_WITH: &[&[u8]] = &[b"log in with ", b"sign in with ", b"login with "];
+
+/// Where the label of a service ends before the user at `w`, as [`pair_after_label`] takes it
+/// (`Label: `, `**Label**: `, `**Label:** `, a service's name in it, starting its line or its
+/// list item): the label's start.
+fn label_start(line: &[u8], w: usize, floor: usize) -> Option<usize> {
     let mut p = w;
     while p > floor && line[p - 1] == b' ' {
         p -= 1;
@@ -284,17 +333,7 @@ pub(super) fn pair_after_label(line: &[u8], hit: usize) -> Option<Found> {
             && before[..before.len() - 1]
                 .last()
                 .is_some_and(u8::is_ascii_digit);
-    if !item {
-        return None;
-    }
-    let b = login_pair(line, (u, ue), (a, b), b".,;!")?;
-    let password = &line[a..b];
-    if password[0].is_ascii_uppercase() && password[1..].iter().all(u8::is_ascii_lowercase)
-        || !ends_line(line, a, b)
-    {
-        return None;
-    }
-    value(line, start, a, b, Strength::Strong, b"password", false)
+    item.then_some(start)
 }
 
 /// Whether the ` / ` at `hit` is a service's label's user and password (see
