@@ -7831,3 +7831,23 @@ fn a_user_and_a_password_in_bold_or_after_log_in_with_are_redacted() {
         "log in with sso / saml instead of a password",
     ]);
 }
+
+/// A value in Markdown's bold after its name, as Claude's summaries give one: `Admin password:
+/// **…**`, `The password is **…**.` Both went out whole (a code span was read there, bold was
+/// not). Bold words that are no value stay.
+#[test]
+fn a_value_in_bold_after_its_name_is_redacted() {
+    each_redacted(&[
+        "Admin password: **@@**",
+        "- **Root password**: **@@**",
+        "The password is **@@**.",
+        "The generated API key is **@@**",
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"Done.\n\nAdmin password: **@@**\n"}]}}"#,
+    ]);
+    each_kept(&[
+        "Password: **required**",
+        "The password is **not** stored anywhere.",
+        "Token: **expired** (run `gh auth refresh`)",
+        "The API key is **optional** for local runs.",
+    ]);
+}

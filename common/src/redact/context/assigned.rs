@@ -5,9 +5,10 @@
 
 use super::names::Strength;
 use super::{
-    Found, Named, WRAPPERS, after_string_prefix, authorization, code, code_span, commands,
-    exemptions, gaps, lists, logins, name_byte, passphrase_name, prose, run_end, run_end_within,
-    shapes, shell, skip_read_number, trim_value, value, value_start, words_to_line_end,
+    Found, Named, WRAPPERS, after_string_prefix, authorization, bold_word, code, code_span,
+    commands, exemptions, gaps, lists, logins, name_byte, passphrase_name, prose, run_end,
+    run_end_within, shapes, shell, skip_read_number, trim_value, value, value_start,
+    words_to_line_end,
 };
 
 /// `<password>VALUE</password>`: the value of the element the name at `line[s..p]` opens (the
@@ -90,8 +91,9 @@ pub(super) fn after_operator(n: Named, name: &[u8], op: usize, subscript: bool) 
     if opens_string && line.get(v) == Some(&line[s - 1]) {
         return None;
     }
-    // Markdown's bold around a label with its colon: `**API Key:** …`, `**Admin password:**`.
-    if line[v..].starts_with(b"**") && bold() {
+    // Markdown's bold around a label with its colon: `**API Key:** …`, `**Admin password:**`
+    // (right after the colon: after a blank, `**Admin password**: **…**`, it opens the value's).
+    if v == q + op && line[v..].starts_with(b"**") && bold() {
         v = gaps(v + 2);
     }
     v = value_start::past_wrappings(line, q, op, v)?;
@@ -229,6 +231,14 @@ pub(super) fn after_operator(n: Named, name: &[u8], op: usize, subscript: bool) 
     if quote.is_none() && line.get(v) == Some(&b'`') && !(line[q] == b'=' && v == q + 1) {
         let (a, b) = code_span(line, v)?;
         return value(line, s, a, b, strength, lname, false);
+    }
+    // A word in Markdown's bold after a label's colon, as a summary gives a value: `Admin
+    // password: **…**`.
+    if quote.is_none()
+        && line[q] == b':'
+        && let Some((a, b)) = bold_word(line, v)
+    {
+        return value(line, s, a, b, strength, lname, true);
     }
     let (end, goes_on) = run_end_within(line, v, quote);
     // A generic type in code (`in_interest_pass: Cell<usize>,`, `signature: Vec<u8>,`): a

@@ -4,7 +4,7 @@
 //! value.
 
 use super::names::Strength;
-use super::{Found, blanks, code_span, line_start, quoted_or_word, value};
+use super::{Found, blanks, bold_word, code_span, line_start, quoted_or_word, value};
 
 /// A user and a password split by a slash between blanks at `w` (`admin / …`, `` `admin` /
 /// `…` ``), as summaries give them after `credentials are` or a `Login:` label: the password's
@@ -29,7 +29,7 @@ fn user_slash_pair(
     let user = |b: &u8| login_byte(*b) || any_case && b.is_ascii_uppercase();
     let (u, ue, after) = match code_span(line, w) {
         Some((a, b)) => (a, b, b + 1),
-        None if let Some((a, b)) = bold(line, w) => (a, b, b + 2),
+        None if let Some((a, b)) = bold_word(line, w) => (a, b, b + 2),
         None => {
             let e = w + line[w..]
                 .iter()
@@ -45,24 +45,9 @@ fn user_slash_pair(
     Some((
         (u, ue),
         code_span(line, v)
-            .or_else(|| bold(line, v))
+            .or_else(|| bold_word(line, v))
             .unwrap_or_else(|| quoted_or_word(line, v)),
     ))
-}
-
-/// A word in Markdown's bold at `v` (`**admin**`), its asterisks left out.
-fn bold(line: &[u8], v: usize) -> Option<(usize, usize)> {
-    if !line[v..].starts_with(b"**") {
-        return None;
-    }
-    let a = v + 2;
-    let reach = line.len().min(a + 128);
-    let b = a + memchr::memmem::find(&line[a..reach], b"**")?;
-    (b > a
-        && !line[a..b]
-            .iter()
-            .any(|&c| c.is_ascii_whitespace() || c == b'*'))
-    .then_some((a, b))
 }
 
 /// The password after a `Login` label at `hit` (`Login: admin / …`, `**Login:** admin / …`,

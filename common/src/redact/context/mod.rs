@@ -60,8 +60,8 @@ pub(crate) use tables::{
 };
 pub(crate) use text::{COMMAND_REACH, READ_ARROW, VALUE_REACH};
 use text::{
-    after_string_prefix, before_json_end, blanks, bold_before, bold_open, code_span, gaps,
-    line_start, quoted_or_word, run_end, run_end_within, skip_read_number,
+    after_string_prefix, before_json_end, blanks, bold_before, bold_open, bold_word, code_span,
+    gaps, line_start, quoted_or_word, run_end, run_end_within, skip_read_number,
 };
 pub(crate) use tool_tokens::{login_token, snyk_api, token_after_login};
 pub(crate) use values::{placeholder, plausible, token_as_user, type_place};

@@ -5,7 +5,7 @@
 
 use super::names::{Strength, eq_any};
 use super::phrases::quoted_phrase;
-use super::{Found, Named, blanks, code_span, line_start, quoted_or_word, value};
+use super::{Found, Named, blanks, bold_word, code_span, line_start, quoted_or_word, value};
 
 /// The prose forms after the name `n` with no operator after it: `Some` when one of them is
 /// there (`Some(None)`: its value is none, and no other form is tried), `None` when none is.
@@ -123,9 +123,12 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
             .starts_with(b"credential")
             .then(|| super::logins::user_slash_password(line, w, false))
             .flatten();
+        let bold = bold_word(line, w);
         let (mut v, end) = match pair {
             Some((a, b)) => (a, b),
-            None => code_span(line, w).unwrap_or_else(|| quoted_or_word(line, w)),
+            None => code_span(line, w)
+                .or(bold)
+                .unwrap_or_else(|| quoted_or_word(line, w)),
         };
         let opened = match pair {
             Some((a, _)) => line[a - 1] == b'`' || line[a - 1] == b'"' || line[a - 1] == b'\'',
@@ -144,9 +147,12 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
         {
             v += c + 1;
         }
-        // Past the code span's or the quotes' closing byte.
-        let closed =
-            end + usize::from(opened && matches!(line.get(end), Some(b'`' | b'\'' | b'"')));
+        // Past the code span's, the bold's or the quotes' closing bytes.
+        let closed = if pair.is_none() && bold.is_some() {
+            end + 2
+        } else {
+            end + usize::from(opened && matches!(line.get(end), Some(b'`' | b'\'' | b'"')))
+        };
         let after = line.get(closed..).unwrap_or_default();
         // The sentence ends: punctuation or nothing to the line's end, or the JSON string
         // that holds it (a tool's output in stream-json).

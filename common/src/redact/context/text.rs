@@ -96,6 +96,21 @@ pub(super) fn after_string_prefix(line: &[u8], v: usize) -> usize {
     v + usize::from(prefixed)
 }
 
+/// A word in Markdown's bold at `v` (`**admin**`), its asterisks left out.
+pub(super) fn bold_word(line: &[u8], v: usize) -> Option<(usize, usize)> {
+    if !line.get(v..)?.starts_with(b"**") {
+        return None;
+    }
+    let a = v + 2;
+    let reach = line.len().min(a + 128);
+    let b = a + memchr::memmem::find(&line[a..reach], b"**")?;
+    (b > a
+        && !line[a..b]
+            .iter()
+            .any(|&c| c.is_ascii_whitespace() || c == b'*'))
+    .then_some((a, b))
+}
+
 /// A Markdown code span of one word at `v` (`` `…` ``), its backticks left out.
 pub(super) fn code_span(line: &[u8], v: usize) -> Option<(usize, usize)> {
     if line.get(v) != Some(&b'`') {
