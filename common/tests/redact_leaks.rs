@@ -7843,6 +7843,9 @@ fn a_value_in_bold_after_its_name_is_redacted() {
         "The password is **@@**.",
         "The generated API key is **@@**",
         r#"{"type":"assistant","message":{"content":[{"type":"text","text":"Done.\n\nAdmin password: **@@**\n"}]}}"#,
+        // A table's cell.
+        "| Password | **@@** |",
+        "| **Admin password** | **@@** |",
     ]);
     each_kept(&[
         "Password: **required**",

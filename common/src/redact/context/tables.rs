@@ -91,6 +91,10 @@ pub(super) fn table_row(n: Named) -> Option<Found> {
         while b > a && matches!(line[b - 1], b' ' | b'`') {
             b -= 1;
         }
+        // A value in bold (`| Password | **…** |`).
+        if b >= a + 5 && line[a..b].starts_with(b"**") && line[a..b].ends_with(b"**") {
+            (a, b) = (a + 2, b - 2);
+        }
         return value(line, s, a, b, Strength::Weak, lname, false);
     }
     // psql's expanded display (`\x`): `password | VALUE`, the value one word to the line's end
