@@ -243,8 +243,8 @@ pub(super) fn pair_after_label(line: &[u8], hit: usize) -> Option<Found> {
     }
     // A sentence that says what the pair is for: `Log in with admin / …`.
     let lead = LOG_IN_WITH.iter().find_map(|l| {
-        let n = l.len();
-        (w >= n && line[w - n..w].eq_ignore_ascii_case(l)).then_some(w - n)
+        w.checked_sub(l.len())
+            .filter(|&a| line[a..w].eq_ignore_ascii_case(l))
     });
     let start = match lead {
         Some(start) => start,
