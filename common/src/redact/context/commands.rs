@@ -779,7 +779,9 @@ pub(super) fn sql_inserted(
     {
         return None;
     }
-    let close = e + line[e..].iter().position(|&b| b == b')')?;
+    // (At most `COMMAND_REACH` bytes on, to the row's end: every hit of a scanned line asks.)
+    let reach = line.len().min(e + super::COMMAND_REACH);
+    let close = e + line[e..reach].iter().position(|&b| b == b')')?;
     let column = line[open..s].iter().filter(|&&b| b == b',').count();
     let v = blanks(line, close + 1);
     if !line
@@ -796,7 +798,8 @@ pub(super) fn sql_inserted(
     // outside a call's parentheses.
     let (mut item, mut at, mut depth, mut quote) = (0, row + 1, 0usize, None::<u8>);
     let mut start = at;
-    while at < line.len() {
+    let reach = line.len().min(row + super::COMMAND_REACH);
+    while at < reach {
         let b = line[at];
         match quote {
             Some(q) if b == q => {

@@ -516,6 +516,24 @@ mod tests {
         at(line.as_bytes(), hit).map(|f| line[f.start..f.end].to_string())
     }
 
+    /// SQL's row of values is read at most `COMMAND_REACH` bytes on from its `(`: an unclosed
+    /// quote in a line of megabytes was read to the line's end for each name in the column
+    /// list. The row's item in reach is found, one past it is not.
+    #[test]
+    fn an_inserted_row_is_read_a_bounded_way() {
+        let row = |filler: usize| {
+            format!(
+                "INSERT INTO t (note, password) VALUES ('{}', 'Zq8wLmN3pX00vR')",
+                "x".repeat(filler)
+            )
+        };
+        assert_eq!(
+            found(&row(100), "password").as_deref(),
+            Some("Zq8wLmN3pX00vR")
+        );
+        assert_eq!(found(&row(COMMAND_REACH), "password"), None);
+    }
+
     /// A YAML mapping's name is looked for at most 400 bytes above its key: a line above
     /// indented more whose start lies farther back ends the look (its start was sliced past
     /// the look's floor, a panic the corpora found in a man page).
