@@ -7,7 +7,7 @@
 use super::exemptions::{in_arn, is_file_name, resource_type};
 use super::{
     Found, Named, Strength, authorization, blanks, clients, commands, data, devices, names,
-    quoted_or_word, registries, shell, value,
+    quoted_or_word, registries, shell, sql, value,
 };
 
 /// The verdict for the name `line[s..e]` (`name`, `lname` in lower case; its keyword hit at
@@ -111,7 +111,7 @@ pub(super) fn by_name(
         return Some(Some(f));
     }
     if lname == b"identified" {
-        return Some(commands::identified_by(line, s, e));
+        return Some(sql::identified_by(line, s, e));
     }
     if is_file_name(lname) {
         return Some(None); // `src/auth.rs:42:9`

@@ -29,6 +29,7 @@ mod prose;
 mod registries;
 mod shapes;
 mod shell;
+mod sql;
 mod tables;
 mod text;
 mod tool_tokens;
@@ -341,7 +342,7 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     if op == 0 {
         // SQL's `INSERT INTO users (email, password) VALUES ('…', '…')`.
         if matches!(line.get(q), Some(b',' | b')'))
-            && let Some(f) = commands::sql_inserted(line, s, e, strength, &lname)
+            && let Some(f) = sql::sql_inserted(line, s, e, strength, &lname)
         {
             return Some(f);
         }
