@@ -7854,3 +7854,69 @@ fn a_value_in_bold_after_its_name_is_redacted() {
         "The API key is **optional** for local runs.",
     ]);
 }
+
+/// A password literal given to a hashing call on the right of its name, as seeders Claude
+/// writes do: Laravel's `'password' => Hash::make('…')` and `bcrypt('…')`, Node's `password:
+/// await bcrypt.hash("…", 10)` and `bcrypt.hashSync`, `argon2.hash`, Python's
+/// `bcrypt.hashpw(b"…", …)`. The literal went out whole (a call is no value); a variable
+/// given to the same calls stays.
+#[test]
+fn a_password_literal_hashed_on_the_right_of_its_name_is_redacted() {
+    each_redacted(&with_stream_json(
+        &[
+            "'password' => Hash::make('@@'),",
+            "        'password' => bcrypt('@@'),",
+            "  password: await bcrypt.hash(\"@@\", 10),",
+            "  password: bcrypt.hashSync('@@', 10),",
+            "  const passwordHash = await argon2.hash('@@');",
+            "password_hash = bcrypt.hashpw(b'@@', bcrypt.gensalt())",
+            "$user->password = Hash::make('@@');",
+        ],
+        &['"'],
+        |c| format!("     1→{c}\n"),
+    ));
+    each_kept(&[
+        "'password' => Hash::make($request->password),",
+        "  password: await bcrypt.hash(req.body.password, 10),",
+        "password_hash = bcrypt.hashpw(password.encode(), bcrypt.gensalt())",
+        "  const passwordHash = await argon2.hash(plain);",
+    ]);
+}
+
+/// A label and its value after a dash, as Claude's summaries write one: `Admin password —
+/// `…``, `**Password** – …`. The value went out whole (only `:`, `is` and an arrow led to
+/// one). A dash before more words (a description) stays.
+#[test]
+fn a_value_after_a_dash_in_a_summary_is_redacted() {
+    each_redacted(&[
+        "- Admin password — `@@`",
+        "- **Admin password** — @@",
+        "Password — @@",
+        "Root password – `@@`",
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"Done.\n\n- Admin password — `@@`\n"}]}}"#,
+    ]);
+    each_kept(&[
+        "- `password` — the user's password, hashed with bcrypt",
+        "Password — required",
+        "Token — see the section below.",
+        "- **API key** — optional for local runs",
+        "Password – not set",
+    ]);
+}
+
+/// A value in Markdown's italics after its name (`Password: *…*`, `The password is *…*.`):
+/// it went out whole, as bold did before. Italic words that are no value stay.
+#[test]
+fn a_value_in_italics_after_its_name_is_redacted() {
+    each_redacted(&[
+        "Admin password: *@@*",
+        "The password is *@@*.",
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"Admin password: *@@*\n"}]}}"#,
+    ]);
+    each_kept(&[
+        "Password: *required*",
+        "The password is *not* stored anywhere.",
+        "Password: ********",
+        "password: *.example.com",
+    ]);
+}

@@ -5,8 +5,8 @@
 
 use super::names::Strength;
 use super::{
-    Found, Named, WRAPPERS, after_string_prefix, authorization, bold_word, code, code_span,
-    commands, exemptions, gaps, lists, logins, name_byte, passphrase_name, prose, run_end,
+    Found, Named, WRAPPERS, after_string_prefix, authorization, code, code_span, commands,
+    emphasized_word, exemptions, gaps, lists, logins, name_byte, passphrase_name, prose, run_end,
     run_end_within, shapes, shell, skip_read_number, trim_value, value, value_start,
     words_to_line_end,
 };
@@ -232,11 +232,11 @@ pub(super) fn after_operator(n: Named, name: &[u8], op: usize, subscript: bool) 
         let (a, b) = code_span(line, v)?;
         return value(line, s, a, b, strength, lname, false);
     }
-    // A word in Markdown's bold after a label's colon, as a summary gives a value: `Admin
-    // password: **…**`.
+    // A word in Markdown's bold or italics after a label's colon, as a summary gives a value:
+    // `Admin password: **…**`, `Password: *…*`.
     if quote.is_none()
         && line[q] == b':'
-        && let Some((a, b)) = bold_word(line, v)
+        && let Some((a, b)) = emphasized_word(line, v)
     {
         return value(line, s, a, b, strength, lname, true);
     }

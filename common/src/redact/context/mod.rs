@@ -62,7 +62,7 @@ pub(crate) use tables::{
 pub(crate) use text::{COMMAND_REACH, READ_ARROW, VALUE_REACH};
 use text::{
     after_string_prefix, before_json_end, blanks, bold_before, bold_open, bold_word, code_span,
-    gaps, line_start, quoted_or_word, run_end, run_end_within, skip_read_number,
+    emphasized_word, gaps, line_start, quoted_or_word, run_end, run_end_within, skip_read_number,
 };
 pub(crate) use tool_tokens::{login_token, snyk_api, token_after_login};
 pub(crate) use values::{placeholder, plausible, token_as_user, type_place};
@@ -141,6 +141,14 @@ const WRAPPERS: &[&[u8]] = &[
     b"base64.b64decode(",
     b"atob(",
     b"Buffer.from(",
+    // A password hashed where it is given (seeders: Laravel's `Hash::make('…')` and
+    // `bcrypt('…')`, Node's `bcrypt.hash("…", 10)`, Python's `bcrypt.hashpw(b"…", …)`).
+    b"Hash::make(",
+    b"bcrypt(",
+    b"bcrypt.hash(",
+    b"bcrypt.hashSync(",
+    b"bcrypt.hashpw(",
+    b"argon2.hash(",
 ];
 
 /// The text of a property list's `<string>…</string>` at `v`: its place.

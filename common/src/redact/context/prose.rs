@@ -5,7 +5,7 @@
 
 use super::names::{Strength, eq_any};
 use super::phrases::quoted_phrase;
-use super::{Found, Named, blanks, bold_word, code_span, line_start, quoted_or_word, value};
+use super::{Found, Named, blanks, code_span, emphasized_word, line_start, quoted_or_word, value};
 
 /// The prose forms after the name `n` with no operator after it: `Some` when one of them is
 /// there (`Some(None)`: its value is none, and no other form is tried), `None` when none is.
@@ -33,10 +33,15 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
     if let Some((v, end)) = super::new_value_after_reset(line, s) {
         return Some(value(line, s, v, end, Strength::Strong, lname, false));
     }
-    // A summary's arrow: `Root password → `…``, judged as prose (`token → access_token`, a
-    // rename, stays).
-    if q == p + 1 && line[q..].starts_with("→ ".as_bytes()) {
-        let w = blanks(line, q + "→".len());
+    // A summary's arrow or dash: `Root password → `…``, `Admin password — `…``, judged as
+    // prose (`token → access_token`, a rename, and `Password — required` stay).
+    let sign = ["→ ", "— ", "– "]
+        .into_iter()
+        .find(|a| line[q..].starts_with(a.as_bytes()));
+    if q == p + 1
+        && let Some(sign) = sign
+    {
+        let w = blanks(line, q + sign.len());
         let (v, end) = code_span(line, w).unwrap_or_else(|| quoted_or_word(line, w));
         let closed = end + usize::from(v > w && matches!(line.get(end), Some(b'`' | b'"' | b'\'')));
         let after = line[closed..]
@@ -123,7 +128,7 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
             .starts_with(b"credential")
             .then(|| super::logins::user_slash_password(line, w, false))
             .flatten();
-        let bold = bold_word(line, w);
+        let bold = emphasized_word(line, w);
         let (mut v, end) = match pair {
             Some((a, b)) => (a, b),
             None => code_span(line, w)
@@ -148,8 +153,10 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
             v += c + 1;
         }
         // Past the code span's, the bold's or the quotes' closing bytes.
-        let closed = if pair.is_none() && bold.is_some() {
-            end + 2
+        let closed = if pair.is_none()
+            && let Some((a, _)) = bold
+        {
+            end + (a - w)
         } else {
             end + usize::from(opened && matches!(line.get(end), Some(b'`' | b'\'' | b'"')))
         };

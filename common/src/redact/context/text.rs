@@ -98,17 +98,23 @@ pub(super) fn after_string_prefix(line: &[u8], v: usize) -> usize {
 
 /// A word in Markdown's bold at `v` (`**admin**`), its asterisks left out.
 pub(super) fn bold_word(line: &[u8], v: usize) -> Option<(usize, usize)> {
-    if !line.get(v..)?.starts_with(b"**") {
-        return None;
-    }
-    let a = v + 2;
+    emphasized_word(line, v).filter(|&(a, _)| a == v + 2)
+}
+
+/// A word in Markdown's bold or italics at `v` (`**admin**`, `*admin*`), its asterisks left
+/// out: a value as a summary gives one (a mask, `********`, is none).
+pub(super) fn emphasized_word(line: &[u8], v: usize) -> Option<(usize, usize)> {
+    let n = match line.get(v..)? {
+        [b'*', b'*', ..] => 2,
+        [b'*', ..] => 1,
+        _ => return None,
+    };
+    let a = v + n;
     let reach = line.len().min(a + 128);
-    let b = a + memchr::memmem::find(&line[a..reach], b"**")?;
-    (b > a
-        && !line[a..b]
-            .iter()
-            .any(|&c| c.is_ascii_whitespace() || c == b'*'))
-    .then_some((a, b))
+    let b = a + line[a..reach]
+        .iter()
+        .position(|&c| c.is_ascii_whitespace() || c == b'*')?;
+    (b > a && line[b..].starts_with(&b"**"[..n])).then_some((a, b))
 }
 
 /// A Markdown code span of one word at `v` (`` `…` ``), its backticks left out.

@@ -1,9 +1,10 @@
 //! Where a secret's value starts when something stands between its name's operator and it:
 //! a YAML block scalar's indicator or a heredoc's opener read in a view (the line break after
 //! it a blank), a YAML tag or anchor, LDIF's base64 marker, an LDAP password's scheme, PHP's
-//! `string(N)`, a call that wraps the literal (`Some(…)`, `SecretStr(…)`, `b64decode(…)`).
+//! `string(N)`, a call that wraps the literal (`Some(…)`, `SecretStr(…)`, `b64decode(…)`, a
+//! password hash's `Hash::make(…)`, awaited or not).
 
-use super::text::{COMMAND_REACH, before_json_end, blanks, gaps};
+use super::text::{COMMAND_REACH, after_string_prefix, before_json_end, blanks, gaps};
 use super::{WRAPPERS, name_byte, next_line};
 
 /// The value's start, `v` the first byte after the name's operator (`line[q..q + op]`) and its
@@ -75,11 +76,20 @@ pub(super) fn past_wrappings(line: &[u8], q: usize, op: usize, mut v: usize) -> 
     // optional value (`password: Some("…")`), `String::from("…")`, `SecretString::new("…"…)`,
     // Go's `[]byte("…")`, pydantic's `SecretStr("…")`; base64 decoded (`b64decode("…")`,
     // `atob("…")`, `Buffer.from("…", "base64")`): the literal is the secret, or its encoding.
-    if let Some(w) = WRAPPERS
-        .iter()
-        .find(|w| line[v..].starts_with(w) && matches!(line.get(v + w.len()), Some(b'"' | b'\'')))
-    {
-        v += w.len();
+    // (A hashing call may be awaited: `password: await bcrypt.hash("…", 10)`.)
+    let call = v + if line[v..].starts_with(b"await ") {
+        6
+    } else {
+        0
+    };
+    if let Some(w) = WRAPPERS.iter().find(|w| {
+        line[call..].starts_with(w)
+            && matches!(
+                line.get(after_string_prefix(line, call + w.len())),
+                Some(b'"' | b'\'')
+            )
+    }) {
+        v = call + w.len();
     }
     Some(v)
 }
