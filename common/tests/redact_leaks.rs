@@ -7920,3 +7920,26 @@ fn a_value_in_italics_after_its_name_is_redacted() {
         "password: *.example.com",
     ]);
 }
+
+/// `INSERT … VALUES (…, '…'), (…, '…')`: every row's value in the password's column, rows on
+/// one line or, in a file Claude writes, each on its own line. Only the first row's was read.
+#[test]
+fn every_rows_password_of_an_insert_is_redacted() {
+    for case in [
+        "INSERT INTO users (email, password) VALUES ('a@example.com', '@@1'), ('b@example.com', '@@2');",
+        "insert into users (email, password) values ('a@example.com','@@1'),('b@example.com','@@2'),('c@example.com','@@3');",
+        r#"{"type":"assistant","message":{"content":[{"type":"tool_use","name":"Write","input":{"file_path":"/app/seed.sql","content":"INSERT INTO users (email, password) VALUES\n  ('a@example.com', '@@1'),\n  ('b@example.com', '@@2');\n"}}]}}"#,
+    ] {
+        let (mut line, mut want) = (case.to_string(), case.to_string());
+        for i in 1..=3 {
+            let secret = format!("Zq8wLmN3pX{i:02}vR");
+            line = line.replace(&format!("@@{i}"), &secret);
+            want = want.replace(&format!("@@{i}"), REDACTED);
+        }
+        assert_eq!(red(&line), want);
+    }
+    each_kept(&[
+        "INSERT INTO users (email, password) VALUES ('a@example.com', crypt('x', gen_salt('bf'))), ('b@example.com', $2);",
+        "INSERT INTO users (email, password) VALUES ($1, $2), ($3, $4)",
+    ]);
+}

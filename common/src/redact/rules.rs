@@ -482,6 +482,12 @@ impl Rules {
                     push(&mut found, g.start, g.end, rule, g.ctx);
                     item = g;
                 }
+                // The rows after an inserted row (`VALUES ('…', '…'), ('…', '…')`).
+                let mut row = f;
+                while let Some(g) = context::next_inserted_row(view, &row) {
+                    push(&mut found, g.start, g.end, rule, g.ctx);
+                    row = g;
+                }
                 // A changed setting's new value (Terraform's plan: `"OLD" -> "NEW"`).
                 if let Some(g) = context::changed_to(view, &f) {
                     push(&mut found, g.start, g.end, rule, g.ctx);

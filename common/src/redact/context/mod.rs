@@ -55,6 +55,7 @@ pub(crate) use next_line::{
 };
 use phrases::{passphrase_name, words_to_line_end};
 pub(crate) use shapes::{capitalised_words, code_literal, passed_under_its_own_name, words_joined};
+pub(crate) use sql::next_inserted_row;
 use tables::table_row;
 pub(crate) use tables::{
     delimiter_under as table_delimiter, is_row as table_row_line, table_in_view,
