@@ -7943,3 +7943,31 @@ fn every_rows_password_of_an_insert_is_redacted() {
         "INSERT INTO users (email, password) VALUES ($1, $2), ($3, $4)",
     ]);
 }
+
+/// A password piped into `passwd`: `yes '…' | passwd bob`, `echo -e "…\n…" | passwd bob`,
+/// `printf '…\n…\n' | passwd bob`. Each went out whole (`chpasswd`'s `user:…` was read).
+#[test]
+fn a_password_piped_into_passwd_is_redacted() {
+    each_redacted(&["yes '@@' | passwd bob", "yes @@ | sudo passwd bob"]);
+    // The password and its confirmation, an escaped line break between: both go.
+    for line in [
+        "printf 'Zq8wLmN3pX01vR\\nZq8wLmN3pX01vR\\n' | passwd bob",
+        "echo -e \"Zq8wLmN3pX01vR\\nZq8wLmN3pX01vR\" | passwd bob",
+        "echo -e \"OldPw8wLmN3pX\\nZq8wLmN3pX01vR\\nZq8wLmN3pX01vR\" | passwd",
+    ] {
+        let out = red(line);
+        assert!(
+            !out.contains("Zq8wLmN3pX01vR") && !out.contains("OldPw8"),
+            "{line}\n -> {out}"
+        );
+        assert!(
+            out.ends_with("| passwd bob") || out.ends_with("| passwd"),
+            "{out}"
+        );
+    }
+    each_kept(&[
+        "yes | passwd -d bob",
+        "echo 'changing the password now' ; passwd bob",
+        "echo $NEW_PASSWORD | passwd --stdin bob",
+    ]);
+}

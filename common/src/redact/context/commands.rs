@@ -276,8 +276,11 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
     // --with-token`.
     // (The value comes first: the evidence starts there, for the release of a long line.)
     let redirected = line[e..cmd_end].windows(2).any(|w| w == b"< ");
-    let stdin_flag =
-        lname == b"passwd" && line[e..cmd_end].trim_ascii_start().starts_with(b"--stdin");
+    // (`passwd` reads the password, and its confirmation, from a pipe without the flag too:
+    // `yes '…' | passwd bob`, `echo -e "…\n…" | sudo passwd bob`.)
+    let stdin_flag = lname == b"passwd"
+        && (line[e..cmd_end].trim_ascii_start().starts_with(b"--stdin")
+            || matches!(line[command_start(line, s)..s].trim_ascii(), b"" | b"sudo"));
     if (lname.ends_with(b"stdin")
         || lname.ends_with(b"with-token")
         || named
@@ -286,6 +289,22 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
         && !redirected
         && let Some((a, b)) = echoed(line, s)
     {
+        // `passwd` is given the password and its confirmation (and before them, for one's
+        // own, the old one) a line each: `printf '…\n…\n'`, `echo -e "…\n…"`. The first is
+        // judged; the marker stands for them all.
+        // (In a view an escaped line break is a line break.)
+        let breaks = |v: &[u8]| v.ends_with(b"\\n") || v.ends_with(b"\n");
+        if lname == b"passwd"
+            && let Some(n) = (a..b)
+                .find(|&i| line[i] == b'\n' || line[i] == b'\\' && line.get(i + 1) == Some(&b'n'))
+        {
+            let mut end = b;
+            while end > n && breaks(&line[a..end]) {
+                end -= if line[end - 1] == b'\n' { 1 } else { 2 };
+            }
+            return value(line, a, a, n, Strength::Strong, lname, false)
+                .map(|f| Found { end, ..f });
+        }
         return value(line, a, a, b, Strength::Strong, lname, false);
     }
     if q <= p || q >= line.len() {

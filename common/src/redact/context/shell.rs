@@ -135,7 +135,7 @@ pub(super) fn words_at(
     })
 }
 
-/// The last argument of an `echo` or `printf` piped into the command that holds `s`, as
+/// The last argument of an `echo`, `printf` or `yes` piped into the command that holds `s`, as
 /// `(start, end)` without its quotes.
 pub(super) fn echoed(line: &[u8], s: usize) -> Option<(usize, usize)> {
     let from = line_start(line, s);
@@ -145,16 +145,22 @@ pub(super) fn echoed(line: &[u8], s: usize) -> Option<(usize, usize)> {
     let mut seg = command_start(line, bar).max(from);
     // `printf 'VALUE\n' | …`, `printf '%s\n' VALUE | …`: a view of escaped text reads the
     // `\n` as a line break, so a quote left open before the `|` opened on the line before.
-    let open = |q: u8| line[from..bar].iter().filter(|&&b| b == q).count() % 2 == 1;
-    if seg == from && from > 0 && line[from - 1] == b'\n' && (open(b'\'') || open(b'"')) {
-        seg = command_start(line, from - 1);
+    // (`printf '…\n…\n' | passwd bob`: as many lines back as the quote holds, within reach.)
+    let open = |seg: usize, q: u8| line[seg..bar].iter().filter(|&&b| b == q).count() % 2 == 1;
+    while seg == line_start(line, seg)
+        && seg > 0
+        && bar - seg < COMMAND_REACH
+        && line[seg - 1] == b'\n'
+        && (open(seg, b'\'') || open(seg, b'"'))
+    {
+        seg = command_start(line, seg - 1);
     }
     let body = line[seg..bar].trim_ascii();
     // The segment's last `echo` or `printf`: in a view of a tool's output the lines before
     // the command read as words before it (`$ date Thu Dec 3 … echo … | …`).
     let first = words(body)
         .rev()
-        .find(|w| matches!(*w, b"echo" | b"printf"))?;
+        .find(|w| matches!(*w, b"echo" | b"printf" | b"yes"))?;
     let end = seg + (line[seg..bar].trim_ascii_end().len());
     match line[end - 1] {
         q @ (b'"' | b'\'') => {
