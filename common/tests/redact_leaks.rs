@@ -7971,3 +7971,54 @@ fn a_password_piped_into_passwd_is_redacted() {
         "echo $NEW_PASSWORD | passwd --stdin bob",
     ]);
 }
+
+/// A password typed into a login form by a browser test, as the end-to-end tests Claude writes
+/// do: Playwright's `page.fill('#password', '…')` and `getByLabel('Password').fill('…')`,
+/// Cypress' `cy.get('#password').type('…')`, Selenium's `find_element(By.ID,
+/// "password").send_keys("…")`, Testing Library's `userEvent.type(screen.getByLabelText(/password/i),
+/// '…')` and `fireEvent.change(passwordInput, { target: { value: '…' } })`, Capybara's
+/// `fill_in 'Password', with: '…'`. Each went out whole. A variable, an environment lookup,
+/// an empty string and an assertion on the field stay.
+#[test]
+fn a_password_a_browser_test_types_into_its_field_is_redacted() {
+    each_redacted(&with_stream_json(
+        &[
+            "await page.fill('#password', '@@');",
+            "await page.fill('input[name=\"password\"]', '@@')",
+            "await page.type('#password', '@@', { delay: 50 })",
+            "page.fill(\"#password\", \"@@\")",
+            "cy.get('#password').type('@@')",
+            "cy.get('[data-cy=password]').clear().type('@@')",
+            "cy.get('input[type=password]').type('@@', { log: false })",
+            "driver.find_element(By.ID, \"password\").send_keys(\"@@\")",
+            "driver.findElement(By.name(\"password\")).sendKeys(\"@@\");",
+            "await page.getByLabel('Password').fill('@@');",
+            "await page.getByPlaceholder('Password').fill('@@')",
+            "await page.locator('#pass').fill('@@');",
+            "await page.locator('input[name=\"password\"]').pressSequentially('@@')",
+            "page.get_by_label(\"Password\").fill(\"@@\")",
+            "await userEvent.type(screen.getByLabelText(/password/i), '@@')",
+            "await user.type(screen.getByLabelText('Password'), '@@')",
+            "await userEvent.type(passwordInput, '@@')",
+            "fireEvent.change(passwordInput, { target: { value: '@@' } })",
+            "fireEvent.change(screen.getByLabelText(/password/i), { target: { value: '@@' } })",
+            "await $('#password').setValue('@@')",
+            "fill_in 'Password', with: '@@'",
+            "fill_in \"user[password]\", with: \"@@\"",
+        ],
+        &['"'],
+        |c| format!("     1→{c}\n"),
+    ));
+    each_kept(&[
+        "await page.fill('#password', password);",
+        "await page.fill('#password', process.env.TEST_PASSWORD!);",
+        "cy.get('#password').type(Cypress.env('password'))",
+        "await page.getByLabel('Password').fill(user.password);",
+        "await expect(page.getByLabel('Password')).toHaveValue('')",
+        "await page.getByLabel('Password').fill('');",
+        "cy.get('#password').should('have.value', '')",
+        "fill_in 'Password', with: user.password",
+        "await userEvent.type(passwordInput, password)",
+        "await page.fill('#password', `${password}`)",
+    ]);
+}

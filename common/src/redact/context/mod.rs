@@ -19,6 +19,7 @@ mod commands;
 mod data;
 mod devices;
 mod exemptions;
+mod fills;
 mod lists;
 mod literals;
 mod logins;
@@ -349,6 +350,10 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         lname: &lname,
     };
     if op == 0 {
+        // A browser test typing into a login form: `page.fill('#password', '…')`.
+        if let Some(f) = fills::filled(line, s, e, &lname) {
+            return Some(f);
+        }
         // SQL's `INSERT INTO users (email, password) VALUES ('…', '…')`.
         if matches!(line.get(q), Some(b',' | b')'))
             && let Some(f) = sql::sql_inserted(line, s, e, strength, &lname)
