@@ -8022,3 +8022,27 @@ fn a_password_a_browser_test_types_into_its_field_is_redacted() {
         "await page.fill('#password', `${password}`)",
     ]);
 }
+
+/// A label with a remark in brackets before its colon, as a tool prints a secret it shows
+/// once (`API Key (save this, it won't be shown again): …`, `Token (expires in 1h): …`): the
+/// value went out whole. A parameter's documentation (`api_key (str): The key …`) stays.
+#[test]
+fn a_value_after_a_remark_in_brackets_is_redacted() {
+    each_redacted(&with_stream_json(
+        &[
+            "API Key (save this, it won't be shown again): @@",
+            "Password (keep it safe): @@",
+            "Token (expires in 1h): @@",
+            "Your API key (copy it now): @@",
+        ],
+        &['"'],
+        |c| format!("{c}\n"),
+    ));
+    each_kept(&[
+        "    api_key (str): The key for the service.",
+        "    password (str, optional): Defaults to None.",
+        "Token (optional): see below",
+        "password (see the docs): required",
+        "API key (in the dashboard): Settings > API",
+    ]);
+}

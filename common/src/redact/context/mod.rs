@@ -319,7 +319,7 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
     // Blanks, and in a view escaped line breaks: a value may be on the next line there.
     let gaps = |p: usize| gaps(line, p);
     let q = gaps(p);
-    let op = match line.get(q..q + 2) {
+    let mut op = match line.get(q..q + 2) {
         // Ruby's `||=`, JavaScript's `??=`: a default assigned.
         Some(b"||") | Some(b"??") if line.get(q + 2) == Some(&b'=') => 3,
         Some(b":=") | Some(b"=>") | Some(b"?=") => 2,
@@ -330,6 +330,14 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
             _ => 0,
         },
     };
+    // A label with a remark in brackets before its colon, as a tool prints a secret it shows
+    // once: `API Key (save this, it won't be shown again): …`.
+    let mut q = q;
+    if op == 0
+        && let Some(colon) = text::remark_colon(line, q)
+    {
+        (q, op) = (colon, 1);
+    }
     // A match arm in Rust (`Self::ClientSecret => "client_secret"`, `ServerTrafficSecret =>
     // b"s ap traffic"`): an enum's variant, named in CamelCase or by its path, mapped to its
     // label. (Perl's and PHP's `password => '…'` and Ruby's `:password => …` name a key.)

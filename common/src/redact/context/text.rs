@@ -181,3 +181,35 @@ pub(super) fn skip_read_number(line: &[u8], at: usize) -> usize {
         at
     }
 }
+
+/// The colon after a remark in brackets at `q` (`(save this, it won't be shown again): …`), when
+/// the remark has two words or more (`(str)`, a type in a parameter's documentation, has one)
+/// and one word follows the colon to the line's end (or its JSON string's): a value, where a
+/// description has more words.
+pub(super) fn remark_colon(line: &[u8], q: usize) -> Option<usize> {
+    if line.get(q) != Some(&b'(') {
+        return None;
+    }
+    let reach = line.len().min(q + 64);
+    let close = q + line[q..reach].iter().position(|&b| b == b')')?;
+    let remark = &line[q + 1..close];
+    if !remark.contains(&b' ')
+        || remark
+            .iter()
+            .any(|&b| matches!(b, b'(' | b'\n' | b'\r' | b'"'))
+        || !line[close..].starts_with(b"): ")
+    {
+        return None;
+    }
+    let v = blanks(line, close + 3);
+    let end = v + line[v..]
+        .iter()
+        .position(|&b| b.is_ascii_whitespace() || b == b'"')
+        .unwrap_or(line.len() - v);
+    let rest = &line[end..];
+    let alone = rest
+        .iter()
+        .position(|&b| !matches!(b, b' ' | b'\t'))
+        .is_none_or(|i| matches!(rest[i], b'\n' | b'\r' | b'"'));
+    (end > v && alone).then_some(close + 1)
+}
