@@ -8046,3 +8046,18 @@ fn a_value_after_a_remark_in_brackets_is_redacted() {
         "API key (in the dashboard): Settings > API",
     ]);
 }
+
+/// A cell that ends in a slash (` AKIAQWERTYUIOP234567 / `, read as a psql header whose second
+/// cell is `/`; `| Service | User / |`): the reader of a `Username / Password` header took the
+/// name after the slash past the cell's end, and the redactor panicked (found by
+/// `redact_props`' planted secrets).
+#[test]
+fn a_header_cell_that_ends_in_a_slash_is_read_without_a_panic() {
+    assert_eq!(red(" AKIAQWERTYUIOP234567 / "), format!(" {REDACTED} / "));
+    for line in [
+        "| Service | User / |\n|---|---|\n| db | admin |\n",
+        " name | / \n------+---\n x | y \n",
+    ] {
+        assert_eq!(red(line), line);
+    }
+}

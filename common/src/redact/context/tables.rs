@@ -281,7 +281,8 @@ pub(crate) fn header(row: &[u8]) -> Option<Header> {
             Some(p) => (true, a + p + 1),
             None => (false, a),
         };
-        let n = blanks(row, n);
+        // (A cell may end in the slash, `User /`: no name after it, and no blank past the cell.)
+        let n = blanks(row, n).min(b);
         // A name of two words at most (`API Key`, `Admin Password`), not a measure's (`ms per
         // pass`) or a test's verdict (`Pass`).
         let mut words = row[n..b].split(|&c| c == b' ').filter(|w| !w.is_empty());
