@@ -8047,6 +8047,28 @@ fn a_value_after_a_remark_in_brackets_is_redacted() {
     ]);
 }
 
+/// Django's superuser made in code, its password by its place: `User.objects.create_superuser('admin',
+/// 'admin@example.com', '…')`, as Docker entrypoints and seed scripts pipe it into `manage.py
+/// shell`. No name marked the line, and the password went out whole. A variable or a lookup
+/// stays.
+#[test]
+fn a_django_superusers_password_by_its_place_is_redacted() {
+    each_redacted(&with_stream_json(
+        &[
+            "User.objects.create_superuser('admin', 'admin@example.com', '@@')",
+            "echo \"from django.contrib.auth import get_user_model; get_user_model().objects.create_superuser('admin', 'admin@example.com', '@@')\" | python manage.py shell",
+            "get_user_model().objects.create_superuser(\"admin\", \"a@example.com\", \"@@\")",
+        ],
+        &['"'],
+        |c| format!("     1→{c}\n"),
+    ));
+    each_kept(&[
+        "User.objects.create_superuser('admin', 'admin@example.com', os.environ['ADMIN_PW'])",
+        "User.objects.create_superuser(username, email, pw)",
+        "def create_superuser(self, username, email=None, **extra_fields):",
+    ]);
+}
+
 /// A cell that ends in a slash (` AKIAQWERTYUIOP234567 / `, read as a psql header whose second
 /// cell is `/`; `| Service | User / |`): the reader of a `Username / Password` header took the
 /// name after the slash past the cell's end, and the redactor panicked (found by

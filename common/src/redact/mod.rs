@@ -397,6 +397,7 @@ impl Redactor {
                     || rules.finders.run_after_service(hay, s, e, services)
                     || context::token_after_login(hay, s)
                     || outputs::bash_call_id(hay, s, e)
+                    || prefilter::superuser_call(hay, s, e)
             })
             .map(|(s, _)| s),
             // Known and learned values in one search once something is learned.

@@ -526,6 +526,7 @@ impl Rules {
             let (f, name): (_, &[u8]) = match &view[s..e] {
                 b" login " => (context::login_token(view, s), b"token"),
                 b"config set api=" => (context::snyk_api(view, s, e), b"token"),
+                b"e_superuser(" => (context::password_argument(view, e, 2), b"password"),
                 b"?tkn=" | b"&tkn=" => (context::url_key_at(view, e), b"token"),
                 _ => (context::url_key_at(view, e), b"key"),
             };

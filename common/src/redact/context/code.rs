@@ -349,7 +349,8 @@ pub(super) fn plain_text_secure_string(line: &[u8], hit: usize) -> Option<Found>
 /// USER, "…")` and `FTP_TLS` (`TP(`, `TP_TLS(`), `pymysql.connect(HOST, USER, "…", DB)`,
 /// python-ldap's `simple_bind_s(DN, "…")`, PHP's `new PDO(DSN, USER, "…")` (`DO(`),
 /// `mysqli_connect(…)`, `new mysqli(…)` and `mysql_connect(…)` and C's `mysql_real_connect(…)`
-/// (found by the `mysql` of their names).
+/// (found by the `mysql` of their names), Django's `create_superuser(USER, EMAIL, "…")`
+/// (`e_superuser(`).
 const POSITIONAL: &[(&[u8], usize, usize)] = &[
     (b"getConnection(", 1, 2),
     (b"FTP(", 1, 2),
@@ -361,6 +362,8 @@ const POSITIONAL: &[(&[u8], usize, usize)] = &[
     (b"mysqli(", 0, 2),
     (b"mysql_connect(", 0, 2),
     (b"mysql_real_connect(", 0, 3),
+    // Django's `User.objects.create_superuser(USER, EMAIL, "…")`.
+    (b"e_superuser(", 0, 2),
     // Java's `new PasswordAuthentication(USER, "…".toCharArray())`, found by `Pass`.
     (b"PasswordAuthentication(", 0, 1),
 ];
@@ -370,7 +373,10 @@ const POSITIONAL: &[(&[u8], usize, usize)] = &[
 pub(super) fn positional_call(line: &[u8], hit: usize) -> Option<(usize, usize)> {
     // Every keyword hit of a line passes here: its literal's first two bytes first.
     let first = line.get(hit..hit + 2);
-    if !matches!(first, Some(b"et" | b"TP" | b"DO" | b"_b" | b"my" | b"Pa")) {
+    if !matches!(
+        first,
+        Some(b"et" | b"TP" | b"DO" | b"_b" | b"my" | b"Pa" | b"e_")
+    ) {
         return None;
     }
     POSITIONAL.iter().find_map(|&(call, off, nth)| {
@@ -381,7 +387,7 @@ pub(super) fn positional_call(line: &[u8], hit: usize) -> Option<(usize, usize)>
 /// The password given as argument `nth` of the call whose arguments start at `at`, a string
 /// literal (in Rust's `Some(…)` too); names and lookups (`getConnection(url, user, pass)`) are
 /// none.
-pub(super) fn password_argument(line: &[u8], at: usize, nth: usize) -> Option<Found> {
+pub(crate) fn password_argument(line: &[u8], at: usize, nth: usize) -> Option<Found> {
     let mut v = blanks(line, at);
     for _ in 0..nth {
         let end = argument_end(line, v)?;

@@ -40,6 +40,7 @@ mod value_start;
 mod values;
 
 pub(crate) use clients::next_password_flag;
+pub(crate) use code::password_argument;
 pub(crate) use commands::pgpass_password;
 use data::beside;
 pub(crate) use data::{url_key, url_key_at};
