@@ -41,6 +41,10 @@ use view::View;
 
 /// What a secret is replaced with.
 pub const REDACTED: &str = "[REDACTED]";
+
+/// The name under which [`Redactor::counts`] and [`Rules::tally`] count the chunks a failure of
+/// the redactor's own code dropped (see [`Redactor::push`]).
+pub const REDACTOR_FAILURE: &str = "redactor_failure";
 /// Longest stretch without a line end held back before part of it is released anyway.
 pub const MAX_PENDING: usize = 64 * 1024;
 /// Longest match a line without end is guaranteed to catch whole (a longer one is replaced up to
@@ -113,6 +117,8 @@ pub struct Redactor {
     /// Claude Code's Bash calls whose commands print a secret, by id, until their results come
     /// (see [`outputs`]).
     calls: Vec<outputs::Call>,
+    /// After a failure (see [`Redactor::push`]): the rest of the line it cut is dropped too.
+    resync: bool,
 }
 
 impl fmt::Debug for Redactor {
@@ -139,6 +145,11 @@ fn first_sep(bytes: &[u8]) -> Option<usize> {
 fn last_sep(bytes: &[u8]) -> Option<usize> {
     memchr::memrchr2(b'\n', b'\r', bytes)
 }
+
+/// Bytes that make [`Redactor::push`] and [`Redactor::finish`] panic in this crate's tests, to
+/// check their guard.
+#[cfg(test)]
+const FAULT: &[u8] = b"\x00fault-injected-by-a-test\x00";
 
 /// Bytes that end a value (where a carried redaction stops).
 fn ends_value(b: u8) -> bool {
@@ -171,6 +182,7 @@ impl Redactor {
             names: prefilter::NameMemo::default(),
             services: prefilter::NameMemo::default(),
             calls: Vec::new(),
+            resync: false,
         }
     }
 
@@ -184,7 +196,65 @@ impl Redactor {
     }
 
     /// Feed a chunk; append the bytes that are now safe to emit to `out`.
+    ///
+    /// A failure of the redactor's own code (a panic: a reader's bug, never the input's fault)
+    /// fails closed and loses no more than it must: what this call had appended, every byte
+    /// held back and the rest of the line the failure cut (in the chunks after it) are dropped,
+    /// never emitted unredacted, and a marker line saying how many bytes were dropped takes
+    /// their place; the failure is counted under
+    /// [`REDACTOR_FAILURE`], and the redactor starts afresh on the next chunk (the run's
+    /// learned values kept). Without this a panic ended the task that reads the child's pipe:
+    /// the rest of the output was lost with no word of it, and the child blocked on a full pipe.
     pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        let mut chunk = chunk;
+        if self.resync {
+            // The rest of the line a failure cut: a secret's end may be in it.
+            let Some(p) = first_sep(chunk) else { return };
+            chunk = &chunk[p + 1..];
+            self.resync = false;
+        }
+        self.guarded(chunk.len(), out, |r, out| r.push_unguarded(chunk, out));
+    }
+
+    /// Run `step` (which appends to `out`) with [`Redactor::push`]'s guard; `len` is how many
+    /// new bytes it was given.
+    fn guarded(
+        &mut self,
+        len: usize,
+        out: &mut Vec<u8>,
+        step: impl FnOnce(&mut Self, &mut Vec<u8>),
+    ) {
+        let base = out.len();
+        let held = self.pending.len();
+        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| step(self, out)));
+        if ok.is_err() {
+            out.truncate(base);
+            let dropped = held + len;
+            out.extend_from_slice(
+                format!(
+                    "[REDACTED: {dropped} bytes of output and the rest of their line dropped: \
+                     the redactor failed on them]\n"
+                )
+                .as_bytes(),
+            );
+            *self = Self {
+                counts: std::mem::take(&mut self.counts),
+                counted: self.counted,
+                resync: true,
+                ..Self::new(Arc::clone(&self.rules))
+            };
+            *self.counts.entry(REDACTOR_FAILURE.to_string()).or_default() += 1;
+            if self.counted {
+                self.rules.count_named(REDACTOR_FAILURE);
+            }
+        }
+    }
+
+    fn push_unguarded(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        #[cfg(test)]
+        if chunk.windows(FAULT.len()).any(|w| w == FAULT) {
+            panic!("a fault injected by a test");
+        }
         self.refresh_learned();
         if self.pending.is_empty() && self.key.is_none() && !self.carry {
             // The common case: no carry-over, so lines are taken straight from the chunk.
@@ -231,8 +301,16 @@ impl Redactor {
         self.pending.drain(..done);
     }
 
-    /// End of stream: release what is held back, redacted.
+    /// End of stream: release what is held back, redacted (guarded as [`Redactor::push`] is).
     pub fn finish(&mut self, out: &mut Vec<u8>) {
+        self.guarded(0, out, Self::finish_unguarded);
+    }
+
+    fn finish_unguarded(&mut self, out: &mut Vec<u8>) {
+        #[cfg(test)]
+        if self.pending.windows(FAULT.len()).any(|w| w == FAULT) {
+            panic!("a fault injected by a test");
+        }
         self.refresh_learned();
         let pending = std::mem::take(&mut self.pending);
         self.drain(&pending, out, true);
@@ -740,6 +818,56 @@ impl Redactor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A failure of the redactor's own code (a panic, injected here) drops what it was given
+    /// and the rest of that line, never emits it, says so in a marker line, counts it, and the
+    /// redactor goes on with the next line; the same at the end of the stream.
+    #[test]
+    fn a_failure_of_the_redactor_drops_its_bytes_says_so_and_goes_on() {
+        let rules = Arc::new(Rules::new(&[], Vec::new()).expect("rules"));
+        let mut r = Redactor::new(Arc::clone(&rules));
+        let mut out = Vec::new();
+        r.push(b"before\nheld back password=hunt", &mut out);
+        let fault = [&b"er2 "[..], FAULT, b" more"].concat();
+        r.push(&fault, &mut out);
+        r.push(
+            b" still the same line\nafter ghp_abcdefghijklmnopqrstuvwxyz0123456789\n",
+            &mut out,
+        );
+        r.finish(&mut out);
+        let text = String::from_utf8(out).expect("utf-8");
+        let dropped = "held back password=hunt".len() + fault.len();
+        assert_eq!(
+            text,
+            format!(
+                "before\n[REDACTED: {dropped} bytes of output and the rest of their line dropped: \
+                 the redactor failed on them]\nafter [REDACTED]\n"
+            )
+        );
+        assert_eq!(r.counts().get(REDACTOR_FAILURE), Some(&1));
+        assert_eq!(rules.tally().get(REDACTOR_FAILURE), Some(&1));
+        // At the end of the stream: the held-back bytes go, the marker says so.
+        let mut r = Redactor::new(Arc::clone(&rules));
+        let mut out = Vec::new();
+        r.push(&[&b"line\nno end "[..], FAULT].concat(), &mut out);
+        assert!(
+            out.starts_with(b"[REDACTED:"),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+        let mut out = Vec::new();
+        let mut r = Redactor::new(Arc::clone(&rules));
+        r.push(b"ok\n", &mut out);
+        r.pending.extend_from_slice(FAULT);
+        r.finish(&mut out);
+        let marker = format!("ok\n[REDACTED: {} bytes", FAULT.len());
+        assert!(
+            out.starts_with(marker.as_bytes()),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+        assert_eq!(rules.tally().get(REDACTOR_FAILURE), Some(&3));
+    }
 
     fn red(text: &str) -> String {
         redact_text(&Arc::new(Rules::seed()), text)

@@ -303,8 +303,13 @@ impl Rules {
     }
 
     pub(crate) fn count(&self, rule: usize) {
+        self.count_named(&self.names[rule]);
+    }
+
+    /// One more for the tally's entry `name` (a rule's, or [`super::REDACTOR_FAILURE`]).
+    pub(crate) fn count_named(&self, name: &str) {
         let mut t = self.tally.lock().unwrap_or_else(|e| e.into_inner());
-        *t.entry(self.names[rule].clone()).or_default() += 1;
+        *t.entry(name.to_string()).or_default() += 1;
     }
 
     /// How many values were learned from context so far in this run.
