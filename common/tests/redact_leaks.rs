@@ -8083,3 +8083,26 @@ fn a_header_cell_that_ends_in_a_slash_is_read_without_a_panic() {
         assert_eq!(red(line), line);
     }
 }
+
+/// A password a test's factory or seed gives in Ruby's block (FactoryBot's `password {
+/// "…" }`) or hashed by a bare imported call (`password: await hash('…', 12)`, `hashSync('…',
+/// 10)`, bcryptjs' named imports): each went out whole. A block that computes it stays.
+#[test]
+fn a_password_in_a_factorys_block_or_a_bare_hash_call_is_redacted() {
+    each_redacted(&with_stream_json(
+        &[
+            "    password { \"@@\" }",
+            "    password_confirmation { '@@' }",
+            "  password: await hash('@@', 12),",
+            "  password: hashSync('@@', 10),",
+        ],
+        &['"'],
+        |c| format!("     1→{c}\n"),
+    ));
+    each_kept(&[
+        "    password { Faker::Internet.password }",
+        "    password { SecureRandom.hex(8) }",
+        "  password: await hash(plain, 12),",
+        "    password { }",
+    ]);
+}

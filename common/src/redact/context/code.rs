@@ -404,6 +404,16 @@ pub(crate) fn password_argument(line: &[u8], at: usize, nth: usize) -> Option<Fo
     value(line, at, a, b, Strength::Strong, b"password", false)
 }
 
+/// A string literal alone in Ruby's block at `q` (FactoryBot's `password { "…" }`), its quotes
+/// left out; a block that computes the value (`{ Faker::Internet.password }`) gives none.
+pub(super) fn block_literal(line: &[u8], q: usize) -> Option<(usize, usize)> {
+    if !line.get(q..)?.starts_with(b"{ ") {
+        return None;
+    }
+    let (a, b) = quoted_word(line, blanks(line, q + 2))?;
+    (line.get(blanks(line, b + 1)) == Some(&b'}')).then_some((a, b))
+}
+
 /// A raw string of one word at `v`, its delimiters left out: Go's `` `…` ``, Rust's `r"…"` and
 /// `r#"…"#`.
 fn raw_string(line: &[u8], v: usize) -> Option<(usize, usize)> {

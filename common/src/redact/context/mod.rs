@@ -152,6 +152,9 @@ const WRAPPERS: &[&[u8]] = &[
     b"bcrypt.hashSync(",
     b"bcrypt.hashpw(",
     b"argon2.hash(",
+    // bcryptjs' named imports: `password: await hash("…", 12)`, `hashSync("…", 10)`.
+    b"hash(",
+    b"hashSync(",
 ];
 
 /// The text of a property list's `<string>…</string>` at `v`: its place.
@@ -359,6 +362,10 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         lname: &lname,
     };
     if op == 0 {
+        // FactoryBot's attribute given in Ruby's block: `password { "…" }`.
+        if let Some((a, b)) = code::block_literal(line, q) {
+            return value(line, s, a, b, strength, &lname, false);
+        }
         // A browser test typing into a login form: `page.fill('#password', '…')`.
         if let Some(f) = fills::filled(line, s, e, &lname) {
             return Some(f);
