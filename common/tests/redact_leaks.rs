@@ -8106,3 +8106,22 @@ fn a_password_in_a_factorys_block_or_a_bare_hash_call_is_redacted() {
         "    password { }",
     ]);
 }
+
+/// French's label for a password in a summary Claude writes in French, `Mot de passe : …`
+/// (a blank before the colon, as French sets it): the name was read as `passe`, no secret's.
+/// German's `Passwort: …` was already found. Prose that says what happens (`se passe`) stays.
+#[test]
+fn a_french_password_label_is_redacted() {
+    each_redacted(&[
+        "Mot de passe : @@",
+        "- Mot de passe : `@@`",
+        "- **Mot de passe** : `@@`",
+        "mot de passe: @@",
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"Compte créé.\n\n- Mot de passe : `@@`\n"}]}}"#,
+    ]);
+    each_kept(&[
+        "Que se passe-t-il ensuite ?",
+        "Voici ce qui se passe : le serveur redémarre.",
+        "Le mot de passe doit contenir 12 caractères.",
+    ]);
+}

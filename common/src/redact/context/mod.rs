@@ -382,9 +382,17 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
 }
 
 /// Where a name in two words starts when `line[s..e]` is its `Key` (`API Key`, `Access Key`):
-/// at the qualifier one blank before it; else `s`.
+/// at the qualifier one blank before it; French's `Mot de passe` at its `Mot`; else `s`.
 #[inline]
 pub(crate) fn two_word_start(line: &[u8], s: usize, e: usize) -> usize {
+    // French's password in three words, `Mot de passe : …`.
+    if e - s == 5
+        && s >= 7
+        && line[s..e].eq_ignore_ascii_case(b"passe")
+        && line[s - 7..s].eq_ignore_ascii_case(b"mot de ")
+    {
+        return s - 7;
+    }
     // Every keyword hit passes here: the length and the blank first.
     if e - s != 3 || s < 2 || line[s - 1] != b' ' || !line[s..e].eq_ignore_ascii_case(b"key") {
         return s;
