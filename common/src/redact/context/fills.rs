@@ -7,7 +7,7 @@
 //! WebdriverIO's `.setValue('…')`, Capybara's `fill_in 'Password', with: '…'`).
 
 use super::names::Strength;
-use super::{Found, blanks, gaps, value};
+use super::{COMMAND_REACH, Found, blanks, gaps, value};
 
 /// Calls whose first argument names the field and whose next one is typed into it.
 const FILL_CALLS: &[&[u8]] = &[b"fill", b"type", b"change", b"setValue", b"fillField"];
@@ -106,7 +106,9 @@ fn literal(line: &[u8], s: usize, v: usize, lname: &[u8]) -> Option<Found> {
     if !matches!(q, b'"' | b'\'') {
         return None;
     }
-    let end = v + 1 + line[v + 1..].iter().position(|&b| b == q)?;
+    // (At most `COMMAND_REACH` bytes on: an unclosed quote in a line of megabytes.)
+    let reach = line.len().min(v + 1 + COMMAND_REACH);
+    let end = v + 1 + line[v + 1..reach].iter().position(|&b| b == q)?;
     value(line, s, v + 1, end, Strength::Strong, lname, false)
 }
 

@@ -573,6 +573,19 @@ mod tests {
         assert_eq!(found(&row(COMMAND_REACH), "password"), None);
     }
 
+    /// A browser test's typed literal and a value after a remark in brackets are read at most
+    /// `COMMAND_REACH` bytes on: an unclosed quote, or a run of megabytes, in a long line was
+    /// read to the line's end for each hit. The value in reach is found, one past it is not.
+    #[test]
+    fn a_typed_literal_and_a_remarks_value_are_read_a_bounded_way() {
+        let typed = |n: usize| format!("page.fill('#password', 'Zq8wLmN3{}')", "k7Q".repeat(n / 3));
+        assert!(found(&typed(100), "password").is_some());
+        assert_eq!(found(&typed(COMMAND_REACH), "password"), None);
+        let remark = |n: usize| format!("Token (expires in 1h): Zq8wLmN3{}", "k7Q".repeat(n / 3));
+        assert!(found(&remark(100), "Token").is_some());
+        assert_eq!(found(&remark(COMMAND_REACH), "Token"), None);
+    }
+
     /// A YAML mapping's name is looked for at most 400 bytes above its key: a line above
     /// indented more whose start lies farther back ends the look (its start was sliced past
     /// the look's floor, a panic the corpora found in a man page).

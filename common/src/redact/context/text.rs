@@ -202,10 +202,15 @@ pub(super) fn remark_colon(line: &[u8], q: usize) -> Option<usize> {
         return None;
     }
     let v = blanks(line, close + 3);
-    let end = v + line[v..]
+    // (At most `COMMAND_REACH` bytes on: a run of megabytes after a remark is no value.)
+    let reach = line.len().min(v + COMMAND_REACH);
+    let end = v + line[v..reach]
         .iter()
         .position(|&b| b.is_ascii_whitespace() || b == b'"')
         .unwrap_or(line.len() - v);
+    if end > reach {
+        return None;
+    }
     let rest = &line[end..];
     let alone = rest
         .iter()
