@@ -8125,3 +8125,21 @@ fn a_french_password_label_is_redacted() {
         "Le mot de passe doit contenir 12 caractères.",
     ]);
 }
+
+/// A `key` member of an object named for a secret itself (`{"apiKey": {"key": "…"}}`,
+/// `"api_key": {"key": "…", "created": …}`), as an API that creates a key answers: the value
+/// went out whole (only qualifiers, `api`, `jwt`, named such an object). A reference to a
+/// secret by its key (`"secretKeyRef": {"name": "db", "key": "password"}`) stays.
+#[test]
+fn a_key_member_of_an_object_named_for_a_secret_is_redacted() {
+    each_redacted(&[
+        r#"{"apiKey":{"key":"@@"}}"#,
+        r#"{"api_key": {"id": "k_1", "key": "@@", "created": 1700000000}}"#,
+        r#"{"encryption_key": {"key": "@@"}}"#,
+    ]);
+    each_kept(&[
+        r#"{"secretKeyRef": {"name": "db", "key": "password"}}"#,
+        r#"{"valueFrom": {"secretKeyRef": {"name": "db-creds", "key": "DB_PASSWORD"}}}"#,
+        r#"{"api_key": {"type": "apiKey", "name": "api_key", "in": "header"}}"#,
+    ]);
+}

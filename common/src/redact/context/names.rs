@@ -629,7 +629,9 @@ pub(crate) fn parent_qualified(line: &[u8], s: usize) -> bool {
     // (A quote escaped in a raw JSON string: `\"Jwt\": {`.)
     let parent = &line[from + start + 1..end];
     let parent = parent.strip_suffix(b"\\").unwrap_or(parent);
-    eq_any(parent, KEY_QUALIFIERS)
+    // An object named for a secret itself (`{"apiKey": {"key": "…"}}`, an API's answer that
+    // created a key); not one that refers to a secret (`"secretKeyRef": {…, "key": NAME}`).
+    eq_any(parent, KEY_QUALIFIERS) || classify(parent).is_some()
 }
 
 /// The name of the YAML mapping that holds the key starting at `s`, the first thing on its
