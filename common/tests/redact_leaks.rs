@@ -8143,3 +8143,27 @@ fn a_key_member_of_an_object_named_for_a_secret_is_redacted() {
         r#"{"api_key": {"type": "apiKey", "name": "api_key", "in": "header"}}"#,
     ]);
 }
+
+/// A password given with no colon at the end of a line, after a comma or a word that says
+/// whose or what kind it is (`Admin user: admin@example.com, password …`, `Temporary password
+/// …`, `Generated password …`): it went out whole. More words after it, or a plain word, stay.
+#[test]
+fn a_password_ending_its_line_after_a_comma_or_its_kind_is_redacted() {
+    each_redacted(&[
+        "Admin user: admin@example.com, password @@",
+        "Created admin@example.com, password @@.",
+        "Temporary password @@",
+        "Generated password @@",
+        "Initial password @@",
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"Admin user: admin@example.com, password @@\n"}]}}"#,
+    ]);
+    each_kept(&[
+        "Temporary password expired, ask for a new one",
+        "Login disabled, password reset",
+        "Generated password",
+        "Set a new password and confirm it.",
+        "Initial password policy",
+        "Generated password hashes",
+        "flags. If linking with the clang driver, pass -fprofile-instr-generate",
+    ]);
+}

@@ -80,6 +80,22 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
         let strength = judged_as(line, v, end, lname);
         return Some(value(line, s, v, end, strength, lname, false));
     }
+    // A password ending its line after a comma or a word for its kind, with no colon: `Admin
+    // user: admin@example.com, password …`, `Temporary password …` (judged as prose: a plain
+    // word stays, as do more words after it, `Initial password policy`).
+    // (`password` or `passphrase` only: `, pass -fprofile…` is a verb's.)
+    if q == p + 1 && matches!(lname, b"password" | b"passphrase") && kind_before(line, s) {
+        let (v, end) = code_span(line, q).unwrap_or_else(|| quoted_or_word(line, q));
+        let closed = end + usize::from(v > q && matches!(line.get(end), Some(b'`' | b'"' | b'\'')));
+        let ends = line[closed..]
+            .iter()
+            .take_while(|b| !matches!(b, b'\n' | b'\r'))
+            .all(|b| b.is_ascii_whitespace() || b".,;!)".contains(b));
+        if ends && end > v {
+            let strength = judged_as(line, v, end, lname);
+            return Some(value(line, s, v, end, strength, lname, true));
+        }
+    }
     // Claude's prose quoting a value it found, judged as after a weak name: a code span or a
     // quoted word right after the name (`the API key `…` in config.py`, `the hardcoded password
     // "…" on line 12`), or after a few words and `is`, `is set to`, `appears to be` (`The
@@ -493,6 +509,32 @@ fn using_before(line: &[u8], s: usize) -> bool {
                     && by(words[3]));
     }
     eq_any(word, &[b"using", b"use", b"with"])
+}
+
+/// Whether a comma or a word for a password's kind comes right before the name at `s`
+/// (`…, password`, `Temporary password`).
+fn kind_before(line: &[u8], s: usize) -> bool {
+    if line[..s].ends_with(b", ") {
+        return true;
+    }
+    let Some(b) = line[..s].strip_suffix(b" ") else {
+        return false;
+    };
+    let w = b
+        .iter()
+        .rposition(|c| !c.is_ascii_alphabetic())
+        .map_or(0, |p| p + 1);
+    eq_any(
+        &b[w..],
+        &[
+            b"temporary",
+            b"initial",
+            b"generated",
+            b"default",
+            b"random",
+            b"new",
+        ],
+    )
 }
 
 /// See [`after_name`]: the value Claude's prose quotes after the name at `s..e`.
