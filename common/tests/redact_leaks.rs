@@ -8167,3 +8167,23 @@ fn a_password_ending_its_line_after_a_comma_or_its_kind_is_redacted() {
         "flags. If linking with the clang driver, pass -fprofile-instr-generate",
     ]);
 }
+
+/// Basic credentials encoded where the header is given: `curl -H "Authorization: Basic
+/// $(echo -n 'admin:…' | base64)"`, as Claude calls a local API: the password went out whole
+/// (the substitution was read as the credentials, and judged none). A variable encoded so stays.
+#[test]
+fn basic_credentials_encoded_in_a_command_substitution_are_redacted() {
+    each_redacted(&with_stream_json(
+        &[
+            "curl -H \"Authorization: Basic $(echo -n 'admin:@@' | base64)\" http://localhost:8080/api",
+            "curl -H \"Authorization: Basic $(printf '%s' 'elastic:@@' | base64 -w0)\" https://localhost:9200",
+            "curl -H 'Authorization: Basic '\"$(echo -n \"admin:@@\" | base64)\" http://x",
+        ],
+        &['"'],
+        |c| format!("$ {c}\n"),
+    ));
+    each_kept(&[
+        "curl -H \"Authorization: Basic $(echo -n \"$USER:$PASS\" | base64)\" http://localhost:8080/api",
+        "curl -H \"Authorization: Basic $(echo -n admin:$PASSWORD | base64)\" http://x",
+    ]);
+}

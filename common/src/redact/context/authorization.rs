@@ -5,7 +5,7 @@
 
 use super::names::Strength;
 use super::values::plausible;
-use super::{Found, VALUE_REACH, blanks, gaps, run_end, trim_value, value};
+use super::{COMMAND_REACH, Found, VALUE_REACH, blanks, gaps, run_end, trim_value, value};
 
 /// Scheme words after `Authorization:`.
 const SCHEMES: &[&[u8]] = &[
@@ -55,6 +55,13 @@ pub(super) fn credentials(
         listed = known;
         v = c;
     }
+    // Basic credentials encoded where they are given: `Basic $(echo -n 'USER:…' | base64)`
+    // (after the header's closing quote too, `'Authorization: Basic '"$(…)"`): the password
+    // of the quoted pair the substitution prints.
+    let sub = v + usize::from(line[v..].starts_with(b"'\"$("));
+    if line[sub..].starts_with(b"\"$(") || line[sub..].starts_with(b"$(") {
+        return encoded_pair(line, s, sub + usize::from(line[sub] == b'"'), lname);
+    }
     // Parameters (Digest's `username="a", nonce="…", response="…"`, AWS's `Credential=…,
     // SignedHeaders=…, Signature=…`) are comma-separated, some quoted: all of them go, to
     // the line's end or the quote around the header (`curl -H '…'`).
@@ -76,6 +83,24 @@ pub(super) fn credentials(
         return value(line, s, start, end, Strength::Strong, lname, false);
     }
     value(line, s, v, end, Strength::Strong, lname, false)
+}
+
+/// The password of a quoted `USER:VALUE` that an `echo` or a `printf` prints in the command
+/// substitution at `v` (`$(echo -n 'admin:…' | base64)`), at most [`COMMAND_REACH`] bytes on.
+fn encoded_pair(line: &[u8], s: usize, v: usize, lname: &[u8]) -> Option<Found> {
+    let reach = line.len().min(v + COMMAND_REACH);
+    let close = v + line[v..reach].iter().position(|&b| b == b')')?;
+    let bar = v + line[v..close].iter().position(|&b| b == b'|')?;
+    let printed = &line[v + 2..bar];
+    if !printed.starts_with(b"echo ") && !printed.starts_with(b"printf ") {
+        return None;
+    }
+    // The last quoted string before the pipe (`printf '%s' 'USER:…'`).
+    let end = v + 2 + printed.iter().rposition(|&b| b == b'\'' || b == b'"')?;
+    let q = line[end];
+    let open = v + 2 + printed[..end - v - 2].iter().rposition(|&b| b == q)?;
+    let colon = open + 1 + line[open + 1..end].iter().position(|&b| b == b':')?;
+    value(line, s, colon + 1, end, Strength::Strong, lname, false)
 }
 
 /// The length of the scheme word at `v` when a blank and more follow it, and whether it is a
