@@ -4,6 +4,7 @@
 //! line's end; and `Bearer VALUE` without the header's name.
 
 use super::names::Strength;
+use super::shell::echoed;
 use super::values::plausible;
 use super::{COMMAND_REACH, Found, VALUE_REACH, blanks, gaps, run_end, trim_value, value};
 
@@ -86,21 +87,18 @@ pub(super) fn credentials(
 }
 
 /// The password of a quoted `USER:VALUE` that an `echo` or a `printf` prints in the command
-/// substitution at `v` (`$(echo -n 'admin:…' | base64)`), at most [`COMMAND_REACH`] bytes on.
+/// substitution at `v` (`$(echo -n 'admin:…' | base64)`), its pipe within [`COMMAND_REACH`]
+/// bytes: the printed argument as [`echoed`] reads one piped into a command.
 fn encoded_pair(line: &[u8], s: usize, v: usize, lname: &[u8]) -> Option<Found> {
     let reach = line.len().min(v + COMMAND_REACH);
     let close = v + line[v..reach].iter().position(|&b| b == b')')?;
     let bar = v + line[v..close].iter().position(|&b| b == b'|')?;
-    let printed = &line[v + 2..bar];
-    if !printed.starts_with(b"echo ") && !printed.starts_with(b"printf ") {
+    let (a, b) = echoed(line, bar + 1)?;
+    if !matches!(line[a - 1], b'\'' | b'"') {
         return None;
     }
-    // The last quoted string before the pipe (`printf '%s' 'USER:…'`).
-    let end = v + 2 + printed.iter().rposition(|&b| b == b'\'' || b == b'"')?;
-    let q = line[end];
-    let open = v + 2 + printed[..end - v - 2].iter().rposition(|&b| b == q)?;
-    let colon = open + 1 + line[open + 1..end].iter().position(|&b| b == b':')?;
-    value(line, s, colon + 1, end, Strength::Strong, lname, false)
+    let colon = a + line[a..b].iter().position(|&c| c == b':')?;
+    value(line, s, colon + 1, b, Strength::Strong, lname, false)
 }
 
 /// The length of the scheme word at `v` when a blank and more follow it, and whether it is a

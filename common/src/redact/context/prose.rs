@@ -41,13 +41,7 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
     if q == p + 1
         && let Some(sign) = sign
     {
-        let w = blanks(line, q + sign.len());
-        let (v, end) = code_span(line, w).unwrap_or_else(|| quoted_or_word(line, w));
-        let closed = end + usize::from(v > w && matches!(line.get(end), Some(b'`' | b'"' | b'\'')));
-        let after = line[closed..]
-            .iter()
-            .take_while(|b| !matches!(b, b'\n' | b'\r'))
-            .all(|b| b.is_ascii_whitespace() || b".,;)\"".contains(b));
+        let (v, end, after) = word_ending_line(line, blanks(line, q + sign.len()), b".,;)\"");
         return Some(if after {
             value(line, s, v, end, Strength::Weak, lname, true)
         } else {
@@ -85,12 +79,7 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
     // word stays, as do more words after it, `Initial password policy`).
     // (`password` or `passphrase` only: `, pass -fprofile…` is a verb's.)
     if q == p + 1 && matches!(lname, b"password" | b"passphrase") && kind_before(line, s) {
-        let (v, end) = code_span(line, q).unwrap_or_else(|| quoted_or_word(line, q));
-        let closed = end + usize::from(v > q && matches!(line.get(end), Some(b'`' | b'"' | b'\'')));
-        let ends = line[closed..]
-            .iter()
-            .take_while(|b| !matches!(b, b'\n' | b'\r'))
-            .all(|b| b.is_ascii_whitespace() || b".,;!)".contains(b));
+        let (v, end, ends) = word_ending_line(line, q, b".,;!)");
         if ends && end > v {
             let strength = judged_as(line, v, end, lname);
             return Some(value(line, s, v, end, strength, lname, true));
@@ -509,6 +498,18 @@ fn using_before(line: &[u8], s: usize) -> bool {
                     && by(words[3]));
     }
     eq_any(word, &[b"using", b"use", b"with"])
+}
+
+/// The word, quoted word or code span at `w` (its quotes left out) and whether only blanks and
+/// bytes of `punctuation` follow it (past its closing quote) to the line's end.
+fn word_ending_line(line: &[u8], w: usize, punctuation: &[u8]) -> (usize, usize, bool) {
+    let (v, end) = code_span(line, w).unwrap_or_else(|| quoted_or_word(line, w));
+    let closed = end + usize::from(v > w && matches!(line.get(end), Some(b'`' | b'"' | b'\'')));
+    let alone = line[closed..]
+        .iter()
+        .take_while(|b| !matches!(b, b'\n' | b'\r'))
+        .all(|b| b.is_ascii_whitespace() || punctuation.contains(b));
+    (v, end, alone)
 }
 
 /// Whether a comma or a word for a password's kind comes right before the name at `s`
