@@ -8187,3 +8187,35 @@ fn basic_credentials_encoded_in_a_command_substitution_are_redacted() {
         "curl -H \"Authorization: Basic $(echo -n admin:$PASSWORD | base64)\" http://x",
     ]);
 }
+
+/// A value that holds digits or turns case every letter or two, after a name's colon and
+/// before an `=` (`api_key: QwErTy123456UiOp = …`, a setting's line with more after it): it
+/// was taken for an annotation's type (`api_key: SecretStr = …`) and went out whole. Found by
+/// `redact_props` with a random seed (the `=` began the text after the plant). Types with
+/// digits or capitals in a row stay types.
+#[test]
+fn a_value_before_an_equals_sign_is_no_type_unless_it_reads_as_one() {
+    each_redacted_with(&[
+        (
+            "api_key: QwErTy123456UiOp = oa91q2785cfwk",
+            "QwErTy123456UiOp",
+        ),
+        (
+            " a\x1b[31mpi_key: QwErTy123456UiOp\x1b[0m = oa91q2785cfwk",
+            "QwErTy123456UiOp",
+        ),
+        ("password: Zq8wLmN3pX00vR = old", "Zq8wLmN3pX00vR"),
+        ("token: aZ3kP9qLm2XvB7tR = expired", "aZ3kP9qLm2XvB7tR"),
+    ]);
+    each_kept(&[
+        "api_key: str = os.environ['API_KEY']",
+        "public_key: Ed25519PublicKey = load_key(path)",
+        "signing_key: X509Certificate = cert",
+        "token: OAuth2Token = fetch_token()",
+        "address: IPv4Address = parse(host)",
+        "pub const SIGNING_KEY_ERROR: WIN32_ERROR = 9104u32;",
+        "secret_key: Sha256Hash = digest",
+        "auth: HTTPBasicAuth = None",
+        "key: KeyType = KeyType.RSA",
+    ]);
+}

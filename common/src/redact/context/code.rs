@@ -262,6 +262,10 @@ pub(super) fn annotated(line: &[u8], v: usize) -> Option<(usize, bool)> {
     if ty == v || !(line[v].is_ascii_alphabetic() || line[v] == b'[') {
         return None;
     }
+    // A value with more after it (`api_key: QwErTy123456UiOp = …`) is no type.
+    if super::values::generated_word(&line[v..ty]) {
+        return None;
+    }
     let eq = blanks(line, ty);
     if line.get(eq) != Some(&b'=') || line.get(eq + 1) == Some(&b'=') {
         return None;

@@ -270,6 +270,40 @@ const TYPE_ENDINGS: &str = "\
     future tree pass passes cache table version location span kit impl trait any unknown \
     optional nullable wrapped like";
 
+/// Whether a word of letters and digits reads as a value made by a generator or a person
+/// rather than a type's name: digits in two groups or more (`Zq8wLmN3pX00vR`), or the case
+/// turning every letter or two (`QwErTy…`: a capital and one small letter, four times, or
+/// twice with digits). Type names run whole words together (`Ed25519PublicKey`,
+/// `IPv4Address`, `OAuth2Token`, `MyId`); one that ends in a type's word ([`TYPE_ENDINGS`])
+/// is a type whatever comes before.
+pub(super) fn generated_word(word: &[u8]) -> bool {
+    if word.is_empty() || !word.iter().all(u8::is_ascii_alphanumeric) {
+        return false;
+    }
+    let groups = word
+        .iter()
+        .enumerate()
+        .filter(|&(i, b)| b.is_ascii_digit() && (i == 0 || !word[i - 1].is_ascii_digit()))
+        .count();
+    // A capital, one small letter, then no small letter: `Qw` in `QwEr`, `Ty` in `Ty12`.
+    let humps = (0..word.len())
+        .filter(|&i| {
+            word[i].is_ascii_uppercase()
+                && word.get(i + 1).is_some_and(u8::is_ascii_lowercase)
+                && !word.get(i + 2).is_some_and(u8::is_ascii_lowercase)
+        })
+        .count();
+    let generated = groups >= 2 || humps >= 4 || groups == 1 && humps >= 2;
+    let last = word
+        .iter()
+        .rposition(u8::is_ascii_uppercase)
+        .map_or(word, |p| &word[p..]);
+    generated
+        && !TYPE_ENDINGS
+            .split(' ')
+            .any(|w| w.as_bytes().eq_ignore_ascii_case(last))
+}
+
 /// Whether a type may stand where the value at `v` is: not after a flag (`--password VALUE`)
 /// or a name in capitals (an environment's or a constant's, `DB_PASSWORD=VALUE`,
 /// `POSTGRES_PASSWORD: VALUE`), not after `=` with no blank (`signing.password=VALUE`). Where
