@@ -8219,3 +8219,35 @@ fn a_value_before_an_equals_sign_is_no_type_unless_it_reads_as_one() {
         "key: KeyType = KeyType.RSA",
     ]);
 }
+
+/// Terraform's `terraform output -json`: each output an object named for it, pretty-printed,
+/// its `"value"` after `"sensitive"` and `"type"` (`{"db_password": {"sensitive": true, "type":
+/// "string", "value": "…"}}`). On one line the object's name was read; pretty-printed, as
+/// Terraform writes it, in a command's output or a file, the value went out whole. Outputs
+/// with other names, and an object that names a secret but whose member is a schema's, keep
+/// their values.
+#[test]
+fn a_terraform_outputs_value_under_its_secret_name_is_redacted() {
+    let secret = "Zq8wLmN3pX00vR";
+    let pretty = format!(
+        "{{\n  \"db_password\": {{\n    \"sensitive\": true,\n    \"type\": \"string\",\n    \"value\": \"{secret}\"\n  }},\n  \"region\": {{\n    \"sensitive\": false,\n    \"type\": \"string\",\n    \"value\": \"eu-west-1\"\n  }}\n}}\n"
+    );
+    let bare = format!("{{\n  \"api_key\": {{\n    \"value\": \"{secret}\"\n  }}\n}}\n");
+    for text in [&pretty, &bare, &tool_result(&pretty)] {
+        let bytes = text.as_bytes();
+        for chunk in [bytes.len(), 7, 1] {
+            let rules = rules_with(&[]);
+            let chunks: Vec<&[u8]> = bytes.chunks(chunk).collect();
+            let (out, _) = run(&rules, &chunks);
+            let out = String::from_utf8(out).unwrap();
+            assert_eq!(out, text.replace(secret, REDACTED), "chunks of {chunk}");
+        }
+    }
+    for kept in [
+        "{\n  \"region\": {\n    \"sensitive\": false,\n    \"type\": \"string\",\n    \"value\": \"eu-west-1\"\n  }\n}\n",
+        "{\n  \"password\": {\n    \"type\": \"string\",\n    \"format\": \"password\",\n    \"minLength\": 12\n  }\n}\n",
+        "\"api_key\": {\n  \"description\": \"The key\",\n  \"value\": \"see below\"\n}\n",
+    ] {
+        assert_eq!(red(kept), kept);
+    }
+}

@@ -636,6 +636,15 @@ impl Redactor {
                             off += n;
                             continue;
                         }
+                        // A Terraform output's `sensitive` and `type` before its `value`.
+                        if how == context::NextLine::ObjectValue
+                            && given.len() < 3
+                            && context::output_member(&seg[..n])
+                        {
+                            given.push((off, n, None));
+                            off += n;
+                            continue;
+                        }
                         // A Terraform variable's other attributes before its `default`.
                         if how == context::NextLine::Default
                             && given.len() < 16

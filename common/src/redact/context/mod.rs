@@ -53,7 +53,7 @@ pub(crate) use names::{
 };
 pub(crate) use next_line::{
     NextLine, alone_after_sentence, block_attribute, name_given_as_data, new_value_after_reset,
-    type_member, value_line,
+    output_member, type_member, value_line,
 };
 use phrases::{passphrase_name, words_to_line_end};
 pub(crate) use shapes::{capitalised_words, code_literal, passed_under_its_own_name, words_joined};

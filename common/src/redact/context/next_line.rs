@@ -49,6 +49,10 @@ pub(crate) enum NextLine {
     /// A Terraform `variable` block's `default`, on a line after its label's (`variable
     /// "db_password" {`), other attributes, comments and blank lines allowed before it.
     Default,
+    /// The `"value":` member of an object named for a secret (`"db_password": {` at a line's
+    /// end), its `"sensitive"` and `"type"` members allowed before it: Terraform's `output
+    /// -json`.
+    ObjectValue,
 }
 
 /// Elasticsearch's `Password for the [USER] user successfully reset.`, whose next line gives
@@ -224,15 +228,22 @@ pub(crate) fn name_given_as_data(line: &[u8]) -> Option<(Strength, usize, usize,
         if let Some((a, b)) = terraform_variable(line, r.trim_ascii_end().len()) {
             return Some((classify(&line[a..b])?, a, b, NextLine::Default));
         }
-        // Composer's `"bearer": {`: a token for each host on the lines after.
+        // Composer's `"bearer": {`: a token for each host on the lines after. Another
+        // secret's name: its object's `"value"` (Terraform's outputs).
         let r = r.trim_ascii_end().strip_suffix(b":")?.trim_ascii_end();
         let r = r.strip_suffix(b"\"")?;
         let start = r.iter().rposition(|&c| !name_byte(c)).map_or(0, |p| p + 1);
-        return (start < r.len() && host_tokens_name(&r[start..])).then_some((
-            Strength::Strong,
+        if start == r.len() || start == 0 || line[start - 1] != b'"' {
+            return None;
+        }
+        if host_tokens_name(&r[start..]) {
+            return Some((Strength::Strong, start, r.len(), NextLine::Members));
+        }
+        return Some((
+            classify(&r[start..])?,
             start,
             r.len(),
-            NextLine::Members,
+            NextLine::ObjectValue,
         ));
     } else if let Some(r) = t.strip_suffix(b":") {
         // `"password":`; a YAML key alone opens a mapping or a block sequence (`api_keys:`,
@@ -408,6 +419,22 @@ pub(crate) fn type_member(line: &[u8]) -> bool {
     typed || empty
 }
 
+/// Whether `line` is a member of a Terraform output that may come before its `"value"` (see
+/// [`NextLine::ObjectValue`]): `"sensitive": true,` (or `false`), `"type": "string",`.
+pub(crate) fn output_member(line: &[u8]) -> bool {
+    let t = line.trim_ascii();
+    let sensitive = t.strip_prefix(b"\"sensitive\":").is_some_and(|v| {
+        let v = v.trim_ascii_start();
+        v == b"true," || v == b"false,"
+    });
+    sensitive
+        || member(line).is_some_and(|(k, ke, v, ve)| {
+            &line[k..ke] == b"type"
+                && line[v..ve].iter().all(u8::is_ascii_alphabetic)
+                && line[ve + 1..].trim_ascii() == b","
+        })
+}
+
 /// The value the line after a secret's name gives (see [`NextLine`]), if it is a plausible
 /// secret after a name of strength `st`: its range in `line`.
 pub(crate) fn value_line(line: &[u8], st: Strength, next: NextLine) -> Option<(usize, usize)> {
@@ -494,6 +521,13 @@ pub(crate) fn value_line(line: &[u8], st: Strength, next: NextLine) -> Option<(u
         NextLine::ValueMember => {
             let (k, ke, v, ve) = member(line)?;
             if !eq_any(&line[k..ke], VALUE_KEYS) {
+                return None;
+            }
+            (v, ve)
+        }
+        NextLine::ObjectValue => {
+            let (k, ke, v, ve) = member(line)?;
+            if &line[k..ke] != b"value" {
                 return None;
             }
             (v, ve)
