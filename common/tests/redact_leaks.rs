@@ -8251,3 +8251,43 @@ fn a_terraform_outputs_value_under_its_secret_name_is_redacted() {
         assert_eq!(red(kept), kept);
     }
 }
+
+/// Lines read as the value of a name on a line before them (a table's rows under a secret's
+/// column, a Terraform variable's attributes before its `default`) went out with that value
+/// redacted and nothing else looked at: a GitHub token in another column or in the variable's
+/// `description` went out whole. Found by trying
+/// `psql`'s table of users with a `password_hash` column. Each such line is now scanned as
+/// any line is, the value's span added.
+#[test]
+fn every_line_read_for_a_names_value_is_scanned_itself() {
+    let token = "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789";
+    let texts = [
+        format!(
+            " id | username | password_hash \n----+----------+---------------\n  1 | {token} | x\n"
+        ),
+        format!(
+            " id | username | password_hash \n----+----------+---------------\n  1 | admin    | x\n  2 | {token} | y\n"
+        ),
+        format!(
+            "variable \"db_password\" {{\n  description = \"{token}\"\n  type = string\n  default = \"Zq8wLmN3pX00vR\"\n}}\n"
+        ),
+        format!(
+            "| Service | Password | Token |\n|---|---|---|\n| api | Zq8wLmN3pX00vR | {token} |\n"
+        ),
+        format!("| Service | Password | Note |\n|---|---|---|\n| api | none | {token} |\n"),
+    ];
+    for text in &texts {
+        let bytes = text.as_bytes();
+        for chunk in [bytes.len(), 7, 1] {
+            let rules = rules_with(&[]);
+            let chunks: Vec<&[u8]> = bytes.chunks(chunk).collect();
+            let (out, _) = run(&rules, &chunks);
+            let out = String::from_utf8(out).unwrap();
+            assert!(
+                !out.contains(token) && !out.contains("Zq8wLmN3pX00vR"),
+                "chunks of {chunk}: {text}\n   -> {out}"
+            );
+            assert_eq!(out.lines().count(), text.lines().count(), "{out}");
+        }
+    }
+}

@@ -715,13 +715,15 @@ impl Redactor {
             }
             for &(off, n, span) in &given {
                 let value_line = &batch[line_end + off..line_end + off + n];
-                match span {
-                    Some(span) => {
-                        self.rules.learned.add(&value_line[span.start..span.end]);
-                        self.emit(value_line, &[span], out);
-                    }
-                    None => self.emit(value_line, &[], out),
+                // The line is scanned as any line is: it may hold other secrets (a token in
+                // another column, in a variable's `description`).
+                let (mut spans, _) = self.scan(value_line, true);
+                if let Some(span) = span {
+                    self.rules.learned.add(&value_line[span.start..span.end]);
+                    spans.push(span);
+                    spans = rules::merge(spans);
                 }
+                self.emit(value_line, &spans, out);
                 (emitted, from) = (line_end + off + n, line_end + off + n);
             }
             if !given.is_empty() {
