@@ -8291,3 +8291,48 @@ fn every_line_read_for_a_names_value_is_scanned_itself() {
         }
     }
 }
+
+/// A Redis hash's fields and values as `redis-cli HGETALL` prints them (`CONFIG GET` alike):
+/// each field alone on its line and its value alone on the next, bare when the output is no
+/// terminal (as a tool's is, in Claude's stream-json too), numbered and quoted when it is (`1)
+/// "password"`, `2) "…"`). The values went out whole. Another name, a word in lower case or a sentence after the field,
+/// and a list of field names (`HKEYS`), stay.
+#[test]
+fn a_redis_hashs_secret_field_and_its_value_on_the_next_line_are_redacted() {
+    let secret = "Zq8wLmN3pX00vR";
+    let raw = format!("email\nbob@example.com\npassword\n{secret}\nrole\nadmin\n");
+    let numbered = format!("1) \"requirepass\"\n2) \"{secret}\"\n");
+    let token = format!("1) \"user\"\n2) \"bob\"\n3) \"api_token\"\n4) \"{secret}\"\n");
+    let raw_token = format!("user\nbob\napi_token\n{secret}\n");
+    for text in [
+        &raw,
+        &numbered,
+        &token,
+        &tool_result(&raw),
+        &tool_result(&raw_token),
+    ] {
+        let bytes = text.as_bytes();
+        for chunk in [bytes.len(), 5, 1] {
+            let rules = rules_with(&[]);
+            let chunks: Vec<&[u8]> = bytes.chunks(chunk).collect();
+            let (out, _) = run(&rules, &chunks);
+            let out = String::from_utf8(out).unwrap();
+            assert_eq!(out, text.replace(secret, REDACTED), "chunks of {chunk}");
+        }
+    }
+    for kept in [
+        "password\ntoken\nemail\n",
+        "1) \"password\"\n2) \"token\"\n",
+        "password\nrequired\n",
+        "Password\nEnter the password for the admin user\n",
+        "secret\n\nNext section\n",
+        // Code and shell sessions found so in the corpora.
+        "        pass\n    else:\n",
+        "pwd\n/examples\n",
+        "    SSL2_MT_CLIENT_MASTER_KEY\n    SSL2_MT_CLIENT_FINISHED\n",
+        "        self.key\n            .k_2\n",
+    ] {
+        assert_eq!(red(kept), kept);
+        assert_eq!(red(&tool_result(kept)), tool_result(kept));
+    }
+}

@@ -52,8 +52,8 @@ pub(crate) use names::{
     Strength, classify, contains_ci, name_byte, parent_qualified, secret_env_name, secret_path,
 };
 pub(crate) use next_line::{
-    NextLine, alone_after_sentence, block_attribute, name_given_as_data, new_value_after_reset,
-    output_member, type_member, value_line,
+    NextLine, alone_after_name, alone_after_sentence, block_attribute, name_given_as_data,
+    new_value_after_reset, output_member, type_member, value_line,
 };
 use phrases::{passphrase_name, words_to_line_end};
 pub(crate) use shapes::{capitalised_words, code_literal, passed_under_its_own_name, words_joined};

@@ -53,6 +53,44 @@ pub(crate) enum NextLine {
     /// end), its `"sensitive"` and `"type"` members allowed before it: Terraform's `output
     /// -json`.
     ObjectValue,
+    /// A word alone on the next line, bare or quoted after a number (`2) "…"`), after a
+    /// secret's name alone on its line: a Redis hash's field and value as `redis-cli HGETALL`
+    /// prints them.
+    Paired,
+}
+
+/// `1) ` before an item of `redis-cli`'s numbered list: where the item starts in `t`.
+fn after_number(t: &[u8]) -> usize {
+    let d = t.iter().take_while(|b| b.is_ascii_digit()).count();
+    if d > 0 && t[d..].starts_with(b") ") {
+        d + 2
+    } else {
+        0
+    }
+}
+
+/// A secret's name alone on its line, bare or quoted after a number (`password`, `1)
+/// "requirepass"`): its range.
+fn name_alone(line: &[u8]) -> Option<(usize, usize)> {
+    let lead = skip(line, 0, b" \t");
+    let t = line[lead..].trim_ascii_end();
+    let n = after_number(t);
+    let (a, b) = match t[n..].strip_prefix(b"\"") {
+        Some(q) if n > 0 => (n + 1, n + 1 + q.strip_suffix(b"\"")?.len()),
+        _ => (n, t.len()),
+    };
+    let name = &t[a..b];
+    (!name.is_empty()
+        && name.len() <= 64
+        && name.iter().all(|&c| name_byte(c))
+        && name.iter().any(u8::is_ascii_alphabetic))
+    .then_some((lead + a, lead + b))
+}
+
+/// In a view of a tool's output: the value alone on the line after a secret's name alone on
+/// its line at `s` (see [`NextLine::Paired`]), read at strength `st`.
+pub(crate) fn alone_after_name(line: &[u8], s: usize, st: Strength) -> Option<(usize, usize)> {
+    value_after_line_in_view(line, s, name_alone, st, NextLine::Paired)
 }
 
 /// Elasticsearch's `Password for the [USER] user successfully reset.`, whose next line gives
@@ -204,6 +242,13 @@ pub(crate) fn name_given_as_data(line: &[u8]) -> Option<(Strength, usize, usize,
     }
     if let Some((a, b)) = name_member(line) {
         return Some((classify(&line[a..b])?, a, b, NextLine::ValueMember));
+    }
+    // (Not Python's `pass` statement alone on its line.)
+    if let Some((a, b)) = name_alone(line)
+        && !line[a..b].eq_ignore_ascii_case(b"pass")
+        && !line[a..b].eq_ignore_ascii_case(b"pwd")
+    {
+        return Some((classify(&line[a..b])?, a, b, NextLine::Paired));
     }
     let t = line.trim_ascii_end();
     let (end, next) = if let Some(r) = t.strip_suffix(b"\\") {
@@ -524,6 +569,40 @@ pub(crate) fn value_line(line: &[u8], st: Strength, next: NextLine) -> Option<(u
                 return None;
             }
             (v, ve)
+        }
+        NextLine::Paired => {
+            let lead = skip(line, 0, b" \t");
+            let t = line[lead..].trim_ascii_end();
+            let n = after_number(t);
+            let (a, b) = match t[n..].strip_prefix(b"\"") {
+                Some(q) if n > 0 => (n + 1, n + 1 + q.strip_suffix(b"\"")?.len()),
+                _ => (n, t.len()),
+            };
+            let word = &t[a..b];
+            // One word, not in lower case alone, not another field's name (`HKEYS`' list),
+            // and no code: a block's `else:`, a call, an assignment, a member (`.k_2`), roff.
+            // A path, or a constant's name after another's (a list of constants in code).
+            let constant = word
+                .iter()
+                .all(|&c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_')
+                && word.contains(&b'_');
+            let code = constant
+                || matches!(word.first(), Some(b'.' | b'\\' | b'/'))
+                || matches!(word.last(), Some(b':' | b';' | b',' | b'{'))
+                || word.iter().any(|&c| matches!(c, b'(' | b')'))
+                || word
+                    .iter()
+                    .position(|&c| c == b'=')
+                    .is_some_and(|p| word[p..].iter().any(|&c| c != b'='));
+            if word.is_empty()
+                || code
+                || word.iter().any(u8::is_ascii_whitespace)
+                || word.iter().all(u8::is_ascii_lowercase)
+                || word.iter().all(|&c| name_byte(c)) && classify(word).is_some()
+            {
+                return None;
+            }
+            (lead + a, lead + b)
         }
         NextLine::ObjectValue => {
             let (k, ke, v, ve) = member(line)?;

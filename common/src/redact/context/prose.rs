@@ -65,6 +65,13 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
     {
         return Some(Some(f));
     }
+    // A Redis hash's field alone on its line in a view of a tool's output, its value alone
+    // on the next (the raw stream's lines are read in `Redactor::lines`).
+    if let Some((v, end)) = super::alone_after_name(line, s, strength)
+        && let Some(f) = value(line, s, v, end, strength, lname, false)
+    {
+        return Some(Some(f));
+    }
     // Logs and prose: `Using API key …`, `Using token … for auth`, `connecting with password
     // …`, `I'll use the password …`: `using`, `use` or `with` before the name (an article
     // between), the next word its value, judged as after a weak name (`using token
