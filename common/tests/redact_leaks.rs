@@ -8336,3 +8336,33 @@ fn a_redis_hashs_secret_field_and_its_value_on_the_next_line_are_redacted() {
         assert_eq!(red(&tool_result(kept)), tool_result(kept));
     }
 }
+
+/// A query's result as the MySQL client prints it when its output is no terminal (`mysql -e
+/// "SELECT * FROM users"` run by a tool, `psql -A -F $'\t'`): a header row of names split by
+/// tabs, no delimiter row, then the rows. The psql and MySQL tables a terminal shows were
+/// read; the password column of this one went out whole, in a command's output and in
+/// Claude's stream-json. Other columns, and a tab-separated file whose header names no
+/// secret, stay.
+#[test]
+fn a_tab_separated_results_secret_column_is_redacted() {
+    let secret = "Zq8wLmN3pX00vR";
+    let text = format!("id\tusername\tpassword\n1\tadmin\t{secret}\n2\tbob\t{secret}\n");
+    for text in [&text, &tool_result(&text), &tool_result(text.trim_end())] {
+        let bytes = text.as_bytes();
+        for chunk in [bytes.len(), 6, 1] {
+            let rules = rules_with(&[]);
+            let chunks: Vec<&[u8]> = bytes.chunks(chunk).collect();
+            let (out, _) = run(&rules, &chunks);
+            let out = String::from_utf8(out).unwrap();
+            assert_eq!(out, text.replace(secret, REDACTED), "chunks of {chunk}");
+        }
+    }
+    for kept in [
+        "id\tusername\temail\n1\tadmin\tadmin@example.com\n",
+        "id\tusername\tpassword\n1\tadmin\tNULL\n",
+        "name\tvalue\nregion\teu-west-1\n",
+    ] {
+        assert_eq!(red(kept), kept);
+        assert_eq!(red(&tool_result(kept)), tool_result(kept));
+    }
+}

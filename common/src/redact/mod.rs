@@ -615,6 +615,7 @@ impl Redactor {
                     // A table's header is one only with its delimiter row after it.
                     if let context::NextLine::Column(h) = how
                         && given.len() == breaks
+                        && context::table_has_delimiter(&h)
                     {
                         if !context::table_delimiter(&h, &seg[..n]) {
                             break;

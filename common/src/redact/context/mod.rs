@@ -60,7 +60,8 @@ pub(crate) use shapes::{capitalised_words, code_literal, passed_under_its_own_na
 pub(crate) use sql::next_inserted_row;
 use tables::table_row;
 pub(crate) use tables::{
-    delimiter_under as table_delimiter, is_row as table_row_line, table_in_view,
+    delimiter_under as table_delimiter, has_delimiter as table_has_delimiter,
+    is_row as table_row_line, table_in_view,
 };
 pub(crate) use text::{COMMAND_REACH, READ_ARROW, VALUE_REACH};
 use text::{

@@ -214,7 +214,9 @@ fn value_after_line_in_view(
 /// ([`value_line`]).
 pub(crate) fn name_given_as_data(line: &[u8]) -> Option<(Strength, usize, usize, NextLine)> {
     // (A Markdown row, or psql's header with a blank first.)
-    if (line.trim_ascii_start().starts_with(b"|") || line.first() == Some(&b' '))
+    if (line.trim_ascii_start().starts_with(b"|")
+        || line.first() == Some(&b' ')
+        || memchr::memchr(b'\t', line).is_some())
         && let Some(h) = super::tables::header(line)
     {
         return Some((h.strength, h.name.0, h.name.1, NextLine::Column(h)));

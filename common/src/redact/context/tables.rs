@@ -154,6 +154,9 @@ pub(crate) struct Header {
     /// A psql table's layout (its rows have no rule at their ends); `None` for a Markdown or
     /// MySQL table.
     pub psql: Option<Layout>,
+    /// A tab-separated table's number of columns (the MySQL client's batch output, as a
+    /// command whose output is no terminal prints it): no delimiter row under its header.
+    pub tabbed: Option<usize>,
 }
 
 /// The layout of psql's aligned output (`psql -c …`), read off its header row: the row's width
@@ -218,6 +221,29 @@ fn psql_header(row: &[u8]) -> Option<(Layout, Vec<(usize, usize)>)> {
     Some((layout, cells))
 }
 
+/// The cells of a tab-separated row (`id\tuser\tpassword`), two or more.
+fn tab_cells(row: &[u8]) -> Option<Vec<(usize, usize)>> {
+    let row = body(row);
+    memchr::memchr(b'\t', row)?;
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in memchr::memchr_iter(b'\t', row) {
+        out.push((start, i));
+        start = i + 1;
+    }
+    out.push((start, row.len()));
+    Some(out)
+}
+
+/// A tab-separated header row: every cell a column's name (name bytes only), none empty.
+fn tab_header(row: &[u8]) -> Option<Vec<(usize, usize)>> {
+    let cells = tab_cells(row)?;
+    cells
+        .iter()
+        .all(|&(a, b)| a < b && b - a <= 64 && body(row)[a..b].iter().all(|&c| name_byte(c)))
+        .then_some(cells)
+}
+
 /// The cells of a Markdown table row, `| a | b |` (blanks around it allowed), as their
 /// ranges in `row` between the rules; `None` if `row` is no such row.
 fn cells(row: &[u8]) -> Option<Vec<(usize, usize)>> {
@@ -259,13 +285,20 @@ pub(crate) fn header(row: &[u8]) -> Option<Header> {
         return None;
     }
     // (psql's first column may be the secret's: its rows name nothing.)
+    let mut tabbed = None;
     let (cells, first, psql) = match cells(row) {
         Some(_) if delimiter(row) => return None,
         Some(cells) => (cells, 1, None),
-        None => {
-            let (layout, cells) = psql_header(row)?;
-            (cells, 0, Some(layout))
-        }
+        None => match psql_header(row) {
+            Some((layout, cells)) => (cells, 0, Some(layout)),
+            None => {
+                // (Not the first column: a row of names and values, `SHOW VARIABLES`'
+                // `old_passwords\tOFF`, would read as a header.)
+                let cells = tab_header(row)?;
+                tabbed = Some(cells.len());
+                (cells, 1, None)
+            }
+        },
     };
     cells.iter().enumerate().skip(first).find_map(|(col, &c)| {
         let (a, b) = cell_text(row, c);
@@ -305,6 +338,7 @@ pub(crate) fn header(row: &[u8]) -> Option<Header> {
             pair,
             name: (n, b),
             psql,
+            tabbed,
         })
     })
 }
@@ -340,6 +374,11 @@ pub(crate) fn delimiter_under(h: &Header, row: &[u8]) -> bool {
         && bars(b, b'+') == layout.bars
 }
 
+/// Whether a delimiter row comes under the header `h` (none under a tab-separated one).
+pub(crate) fn has_delimiter(h: &Header) -> bool {
+    h.tabbed.is_none()
+}
+
 /// Whether `row` is a row of the table under `h`: the table goes on.
 pub(crate) fn is_row(h: &Header, row: &[u8]) -> bool {
     row_cells(h, row).is_some()
@@ -347,6 +386,9 @@ pub(crate) fn is_row(h: &Header, row: &[u8]) -> bool {
 
 /// The cells of `row` as a row of the table under `h`.
 fn row_cells(h: &Header, row: &[u8]) -> Option<Vec<(usize, usize)>> {
+    if let Some(cols) = h.tabbed {
+        return tab_cells(row).filter(|c| c.len() == cols);
+    }
     match h.psql {
         None => cells(row),
         Some(layout) => psql_cells(row).filter(|c| c.len() == layout.cols),
@@ -357,7 +399,7 @@ fn row_cells(h: &Header, row: &[u8]) -> Option<Vec<(usize, usize)>> {
 /// name's strength (a `user / password` pair's password as after a strong name): its range in
 /// `row`. Words (`none`, `see .env`) are none.
 pub(crate) fn column_value(row: &[u8], h: &Header) -> Option<(usize, usize)> {
-    if h.psql.is_none() && delimiter(row) {
+    if h.psql.is_none() && h.tabbed.is_none() && delimiter(row) {
         return None;
     }
     let cells = row_cells(h, row)?;
@@ -394,7 +436,10 @@ pub(crate) fn table_in_view(line: &[u8], s: usize) -> Option<(Header, Vec<(usize
     // header's cell holds a short name, its row at most `HEADER_REACH` bytes.)
     let (start, end) = match markdown_header_in_view(line, s) {
         Some(row) => row,
-        None => psql_header_in_view(line, s)?,
+        None => match psql_header_in_view(line, s) {
+            Some(row) => row,
+            None => tab_header_in_view(line, s)?,
+        },
     };
     let mut h = header(&line[start..end])?;
     h.name = (start + h.name.0, start + h.name.1);
@@ -412,13 +457,13 @@ pub(crate) fn table_in_view(line: &[u8], s: usize) -> Option<(Header, Vec<(usize
         let e = memchr::memchr(b'\n', &line[at..]).map_or(line.len(), |p| at + p);
         // The last row of a JSON string ends at its closing quote: `… |","type":…`, or psql's
         // `… | VALUE","tool_use_id":…`.
-        let close = match h.psql {
-            None => memchr::memmem::find(&line[at..e], b"|\"").map(|p| p + 1),
-            Some(_) => memchr::memchr_iter(b'"', &line[at..e])
+        let close = match h.psql.is_some() || h.tabbed.is_some() {
+            false => memchr::memmem::find(&line[at..e], b"|\"").map(|p| p + 1),
+            true => memchr::memchr_iter(b'"', &line[at..e])
                 .find(|&p| matches!(line.get(at + p + 1), Some(b',' | b'}') | None)),
         };
         let row = &line[at..close.map_or(e, |p| at + p)];
-        if first {
+        if first && has_delimiter(&h) {
             if !delimiter_under(&h, row) {
                 return None;
             }
@@ -468,4 +513,21 @@ fn psql_header_in_view(line: &[u8], s: usize) -> Option<(usize, usize)> {
     let floor = s.saturating_sub(HEADER_REACH);
     let before = floor + line[floor..s].iter().rposition(|c| !in_row(c))?;
     matches!(line[before], b'\n' | b'"').then_some((before + 1, end))
+}
+
+/// The row around `s` in a view if it can be a tab-separated header row (the MySQL client's
+/// batch output in stream-json): names and tabs only, a tab among them, from a line break or
+/// a JSON string's quote to a line break. `(start, end)`.
+fn tab_header_in_view(line: &[u8], s: usize) -> Option<(usize, usize)> {
+    let in_row = |c: &u8| name_byte(*c) || *c == b'\t';
+    let reach = line.len().min(s + HEADER_REACH);
+    let end = s + memchr::memchr(b'\n', &line[s..reach])?;
+    if !line[s..end].iter().all(in_row) {
+        return None;
+    }
+    let floor = s.saturating_sub(HEADER_REACH);
+    let before = floor + line[floor..s].iter().rposition(|c| !in_row(c))?;
+    (matches!(line[before], b'\n' | b'"')
+        && memchr::memchr(b'\t', &line[before + 1..end]).is_some())
+    .then_some((before + 1, end))
 }
