@@ -89,7 +89,18 @@ fn name_alone(line: &[u8]) -> Option<(usize, usize)> {
 
 /// In a view of a tool's output: the value alone on the line after a secret's name alone on
 /// its line at `s` (see [`NextLine::Paired`]), read at strength `st`.
-pub(crate) fn alone_after_name(line: &[u8], s: usize, st: Strength) -> Option<(usize, usize)> {
+pub(crate) fn alone_after_name(
+    line: &[u8],
+    s: usize,
+    e: usize,
+    st: Strength,
+) -> Option<(usize, usize)> {
+    // (Every such hit of a view asks: a line break, or a quote and one, right after the name
+    // turns away all others at once.)
+    let after = &line[e.min(line.len())..];
+    if !matches!(after, [b'\n' | b'\r', ..] | [b'"', b'\n' | b'\r', ..]) {
+        return None;
+    }
     value_after_line_in_view(line, s, name_alone, st, NextLine::Paired)
 }
 

@@ -67,7 +67,7 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
     }
     // A Redis hash's field alone on its line in a view of a tool's output, its value alone
     // on the next (the raw stream's lines are read in `Redactor::lines`).
-    if let Some((v, end)) = super::alone_after_name(line, s, strength)
+    if let Some((v, end)) = super::alone_after_name(line, s, e, strength)
         && let Some(f) = value(line, s, v, end, strength, lname, false)
     {
         return Some(Some(f));
