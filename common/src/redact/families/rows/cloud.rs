@@ -181,6 +181,13 @@ pub(in crate::redact::families) const ROWS: &[Row] = &[
         ["kubeadm"],
         r"kubeadm\b[^\n]*?\b(?P<secret>[a-z0-9]{6}\.[a-z0-9]{16})\b"
     ),
+    // `kubeadm token list`'s rows: the token first, its group (`system:bootstrappers:kubeadm:…`)
+    // at the row's end.
+    tok!(
+        "kubernetes_token_listed",
+        ["kubeadm"],
+        r"\b(?P<secret>[a-z0-9]{6}\.[a-z0-9]{16})\b[^\n]*?\bsystem:bootstrappers:kubeadm\b"
+    ),
     // A cluster's join token: Docker Swarm's, and K3s' server token (the CA's hash, then
     // `::server:` and the password).
     tok!(
