@@ -72,6 +72,18 @@ fn after_number(t: &[u8]) -> usize {
 /// A secret's name alone on its line, bare or quoted after a number (`password`, `1)
 /// "requirepass"`): its range.
 fn name_alone(line: &[u8]) -> Option<(usize, usize)> {
+    let (a, b) = item_alone(line)?;
+    let name = &line[a..b];
+    (!name.is_empty()
+        && name.len() <= 64
+        && name.iter().all(|&c| name_byte(c))
+        && name.iter().any(u8::is_ascii_alphabetic))
+    .then_some((a, b))
+}
+
+/// What stands alone on `line`, blanks around it: the line's text, or `redis-cli`'s numbered
+/// item in its quotes (`2) "…"`). Its range.
+fn item_alone(line: &[u8]) -> Option<(usize, usize)> {
     let lead = skip(line, 0, b" \t");
     let t = line[lead..].trim_ascii_end();
     let n = after_number(t);
@@ -79,12 +91,7 @@ fn name_alone(line: &[u8]) -> Option<(usize, usize)> {
         Some(q) if n > 0 => (n + 1, n + 1 + q.strip_suffix(b"\"")?.len()),
         _ => (n, t.len()),
     };
-    let name = &t[a..b];
-    (!name.is_empty()
-        && name.len() <= 64
-        && name.iter().all(|&c| name_byte(c))
-        && name.iter().any(u8::is_ascii_alphabetic))
-    .then_some((lead + a, lead + b))
+    Some((lead + a, lead + b))
 }
 
 /// In a view of a tool's output: the value alone on the line after a secret's name alone on
@@ -584,14 +591,8 @@ pub(crate) fn value_line(line: &[u8], st: Strength, next: NextLine) -> Option<(u
             (v, ve)
         }
         NextLine::Paired => {
-            let lead = skip(line, 0, b" \t");
-            let t = line[lead..].trim_ascii_end();
-            let n = after_number(t);
-            let (a, b) = match t[n..].strip_prefix(b"\"") {
-                Some(q) if n > 0 => (n + 1, n + 1 + q.strip_suffix(b"\"")?.len()),
-                _ => (n, t.len()),
-            };
-            let word = &t[a..b];
+            let (a, b) = item_alone(line)?;
+            let word = &line[a..b];
             // One word, not in lower case alone, not another field's name (`HKEYS`' list),
             // and no code: a block's `else:`, a call, an assignment, a member (`.k_2`), roff.
             // A path, or a constant's name after another's (a list of constants in code).
@@ -615,7 +616,7 @@ pub(crate) fn value_line(line: &[u8], st: Strength, next: NextLine) -> Option<(u
             {
                 return None;
             }
-            (lead + a, lead + b)
+            (a, b)
         }
         NextLine::ObjectValue => {
             let (k, ke, v, ve) = member(line)?;
