@@ -8220,6 +8220,30 @@ fn a_value_before_an_equals_sign_is_no_type_unless_it_reads_as_one() {
     ]);
 }
 
+/// Each of `texts` goes out as it came, alone and as a tool's output in stream-json.
+fn kept_raw_and_in_a_tool_result(texts: &[&str]) {
+    for kept in texts {
+        assert_eq!(red(kept), *kept);
+        assert_eq!(red(&tool_result(kept)), tool_result(kept));
+    }
+}
+
+/// Each of `texts` redacted whole and in chunks of `chunk` bytes and of one byte, with fresh
+/// rules each time (a value learned from one text is not carried to the next): `secret`
+/// replaced, nothing else changed.
+fn redacted_in_any_chunks(texts: &[&String], secret: &str, chunk: usize) {
+    for text in texts {
+        let bytes = text.as_bytes();
+        for chunk in [bytes.len(), chunk, 1] {
+            let rules = rules_with(&[]);
+            let chunks: Vec<&[u8]> = bytes.chunks(chunk).collect();
+            let (out, _) = run(&rules, &chunks);
+            let out = String::from_utf8(out).unwrap();
+            assert_eq!(out, text.replace(secret, REDACTED), "chunks of {chunk}");
+        }
+    }
+}
+
 /// Terraform's `terraform output -json`: each output an object named for it, pretty-printed,
 /// its `"value"` after `"sensitive"` and `"type"` (`{"db_password": {"sensitive": true, "type":
 /// "string", "value": "…"}}`). On one line the object's name was read; pretty-printed, as
@@ -8233,23 +8257,12 @@ fn a_terraform_outputs_value_under_its_secret_name_is_redacted() {
         "{{\n  \"db_password\": {{\n    \"sensitive\": true,\n    \"type\": \"string\",\n    \"value\": \"{secret}\"\n  }},\n  \"region\": {{\n    \"sensitive\": false,\n    \"type\": \"string\",\n    \"value\": \"eu-west-1\"\n  }}\n}}\n"
     );
     let bare = format!("{{\n  \"api_key\": {{\n    \"value\": \"{secret}\"\n  }}\n}}\n");
-    for text in [&pretty, &bare, &tool_result(&pretty)] {
-        let bytes = text.as_bytes();
-        for chunk in [bytes.len(), 7, 1] {
-            let rules = rules_with(&[]);
-            let chunks: Vec<&[u8]> = bytes.chunks(chunk).collect();
-            let (out, _) = run(&rules, &chunks);
-            let out = String::from_utf8(out).unwrap();
-            assert_eq!(out, text.replace(secret, REDACTED), "chunks of {chunk}");
-        }
-    }
-    for kept in [
+    redacted_in_any_chunks(&[&pretty, &bare, &tool_result(&pretty)], secret, 7);
+    kept_raw_and_in_a_tool_result(&[
         "{\n  \"region\": {\n    \"sensitive\": false,\n    \"type\": \"string\",\n    \"value\": \"eu-west-1\"\n  }\n}\n",
         "{\n  \"password\": {\n    \"type\": \"string\",\n    \"format\": \"password\",\n    \"minLength\": 12\n  }\n}\n",
         "\"api_key\": {\n  \"description\": \"The key\",\n  \"value\": \"see below\"\n}\n",
-    ] {
-        assert_eq!(red(kept), kept);
-    }
+    ]);
 }
 
 /// Lines read as the value of a name on a line before them (a table's rows under a secret's
@@ -8304,23 +8317,18 @@ fn a_redis_hashs_secret_field_and_its_value_on_the_next_line_are_redacted() {
     let numbered = format!("1) \"requirepass\"\n2) \"{secret}\"\n");
     let token = format!("1) \"user\"\n2) \"bob\"\n3) \"api_token\"\n4) \"{secret}\"\n");
     let raw_token = format!("user\nbob\napi_token\n{secret}\n");
-    for text in [
-        &raw,
-        &numbered,
-        &token,
-        &tool_result(&raw),
-        &tool_result(&raw_token),
-    ] {
-        let bytes = text.as_bytes();
-        for chunk in [bytes.len(), 5, 1] {
-            let rules = rules_with(&[]);
-            let chunks: Vec<&[u8]> = bytes.chunks(chunk).collect();
-            let (out, _) = run(&rules, &chunks);
-            let out = String::from_utf8(out).unwrap();
-            assert_eq!(out, text.replace(secret, REDACTED), "chunks of {chunk}");
-        }
-    }
-    for kept in [
+    redacted_in_any_chunks(
+        &[
+            &raw,
+            &numbered,
+            &token,
+            &tool_result(&raw),
+            &tool_result(&raw_token),
+        ],
+        secret,
+        5,
+    );
+    kept_raw_and_in_a_tool_result(&[
         "password\ntoken\nemail\n",
         "1) \"password\"\n2) \"token\"\n",
         "password\nrequired\n",
@@ -8331,10 +8339,7 @@ fn a_redis_hashs_secret_field_and_its_value_on_the_next_line_are_redacted() {
         "pwd\n/examples\n",
         "    SSL2_MT_CLIENT_MASTER_KEY\n    SSL2_MT_CLIENT_FINISHED\n",
         "        self.key\n            .k_2\n",
-    ] {
-        assert_eq!(red(kept), kept);
-        assert_eq!(red(&tool_result(kept)), tool_result(kept));
-    }
+    ]);
 }
 
 /// A query's result as the MySQL client prints it when its output is no terminal (`mysql -e
@@ -8347,24 +8352,16 @@ fn a_redis_hashs_secret_field_and_its_value_on_the_next_line_are_redacted() {
 fn a_tab_separated_results_secret_column_is_redacted() {
     let secret = "Zq8wLmN3pX00vR";
     let text = format!("id\tusername\tpassword\n1\tadmin\t{secret}\n2\tbob\t{secret}\n");
-    for text in [&text, &tool_result(&text), &tool_result(text.trim_end())] {
-        let bytes = text.as_bytes();
-        for chunk in [bytes.len(), 6, 1] {
-            let rules = rules_with(&[]);
-            let chunks: Vec<&[u8]> = bytes.chunks(chunk).collect();
-            let (out, _) = run(&rules, &chunks);
-            let out = String::from_utf8(out).unwrap();
-            assert_eq!(out, text.replace(secret, REDACTED), "chunks of {chunk}");
-        }
-    }
-    for kept in [
+    redacted_in_any_chunks(
+        &[&text, &tool_result(&text), &tool_result(text.trim_end())],
+        secret,
+        6,
+    );
+    kept_raw_and_in_a_tool_result(&[
         "id\tusername\temail\n1\tadmin\tadmin@example.com\n",
         "id\tusername\tpassword\n1\tadmin\tNULL\n",
         "name\tvalue\nregion\teu-west-1\n",
-    ] {
-        assert_eq!(red(kept), kept);
-        assert_eq!(red(&tool_result(kept)), tool_result(kept));
-    }
+    ]);
 }
 
 /// `kubeadm token list` prints each bootstrap token first on its row and its group
