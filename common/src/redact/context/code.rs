@@ -263,7 +263,7 @@ pub(super) fn annotated(line: &[u8], v: usize) -> Option<(usize, bool)> {
         return None;
     }
     // A value with more after it (`api_key: QwErTy123456UiOp = …`) is no type.
-    if super::values::generated_word(&line[v..ty]) {
+    if super::types::generated_word(&line[v..ty]) {
         return None;
     }
     let eq = blanks(line, ty);

@@ -35,6 +35,7 @@ mod tables;
 mod text;
 mod tool_tokens;
 mod tools;
+mod types;
 mod unassigned;
 mod value_start;
 mod values;
@@ -69,7 +70,8 @@ use text::{
     emphasized_word, gaps, line_start, quoted_or_word, run_end, run_end_within, skip_read_number,
 };
 pub(crate) use tool_tokens::{login_token, snyk_api, token_after_login};
-pub(crate) use values::{placeholder, plausible, token_as_user, type_place};
+pub(crate) use types::type_place;
+pub(crate) use values::{placeholder, plausible, token_as_user};
 use values::{symbol_led, symbol_salad, trim_value};
 
 /// How far a name is read each way from a keyword's hit: every hit of a line is judged by the
