@@ -8379,3 +8379,51 @@ fn a_listed_bootstrap_token_is_redacted() {
         assert_eq!(out, text.replace(token, REDACTED));
     }
 }
+
+/// HTTP clients' basic authentication under the other names it goes by (Laravel's
+/// `Http::withBasicAuth(USER, "…")`, Spring's `.basicAuth(USER, "…")` and
+/// `basicAuthentication(USER, "…")`, RestAssured's `.auth().basic(USER, "…")`, Ruby's
+/// `req.basic_auth USER, "…"` without brackets), a Redis client's `.auth("…")` given the
+/// password alone (Jedis, node-redis, redis-rb), and Spring Security's plain-text password
+/// behind its encoder's id (`.password("{noop}…")`): each went out whole, in code and in a
+/// tool's view of a file.
+#[test]
+fn basic_auth_by_other_names_redis_clients_auth_and_noop_passwords_are_redacted() {
+    let code = [
+        r#"$response = Http::withBasicAuth('taylor@laravel.com', '@@')->get('http://example.com');"#,
+        r#"WebClient.builder().defaultHeaders(h -> h.setBasicAuth("admin", "@@")).build();"#,
+        r#"RestClient.builder().requestInterceptor(new BasicAuthenticationInterceptor("admin", "@@"))"#,
+        r#"WebClient.builder().filter(ExchangeFilterFunctions.basicAuthentication("admin", "@@"))"#,
+        r#"webClient.get().uri(url).headers(h -> h.basicAuth("admin", "@@"))"#,
+        r#"given().auth().basic("admin", "@@").when().get("/api")"#,
+        r#"given().auth().preemptive().basic("admin", "@@").get("/api");"#,
+        "req.basic_auth 'admin', '@@'",
+        r#"request.basic_auth "admin", "@@""#,
+        r#"jedis.auth("@@");"#,
+        "await redisClient.auth('@@');",
+        r#"redis.auth("@@")"#,
+        r#"UserDetails user = User.withUsername("admin").password("{noop}@@").roles("ADMIN").build();"#,
+        r#"auth.inMemoryAuthentication().withUser("admin").password("{noop}@@").roles("USER");"#,
+    ];
+    let mut all: Vec<String> = code.iter().map(|c| c.to_string()).collect();
+    all.extend(
+        code.iter()
+            .map(|c| tool_result(&read_view(&format!("import x\n{c}\n"), 1))),
+    );
+    each_redacted(&all);
+    each_kept(&[
+        "Http::withBasicAuth($user, $password)->get($url);",
+        r#"h.setBasicAuth(user, password)"#,
+        ".basicAuth(props.getUser(), props.getPassword())",
+        "given().auth().basic(user, pass)",
+        "req.basic_auth user, pass",
+        "req.basic_auth ENV['USER'], ENV['PASSWORD']",
+        "client.auth(password)",
+        "client.auth(process.env.REDIS_PASSWORD)",
+        "const auth = firebase.auth();",
+        ".auth(token, { type: 'bearer' })",
+        r#".password("{noop}" + password)"#,
+        r#".password(encoder.encode(password))"#,
+        r#"@Value("${app.password}") String password;"#,
+    ]);
+}

@@ -175,14 +175,40 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
         // authentication: Go's `req.SetBasicAuth(USER, "…")`, reqwest's `.basic_auth(USER,
         // Some("…"))`, OkHttp's `Credentials.basic(USER, "…")`, superagent's `.auth(USER,
         // "…")` (with one argument, `.auth("…")` is a builder's, below).
-        if (matches!(method, b"setbasicauth" | b"basic_auth" | b"auth")
-            || method == b"basic" && lname.ends_with(b"credentials.basic"))
+        if (matches!(
+            method,
+            b"setbasicauth"
+                | b"withbasicauth"
+                | b"basicauth"
+                | b"basic_auth"
+                | b"basicauthentication"
+                | b"basicauthenticationinterceptor"
+                | b"auth"
+        ) || method == b"basic" && lname.ends_with(b"credentials.basic"))
             && let Some(f) = password_argument(line, p + 1, 1)
             // `.auth(…)` is a bare word's method: its second string is judged as after a
             // weak name (`.auth("Content-Type", "application/json")` is none).
             && (method != b"auth" || super::plausible(&line[f.start..f.end], Strength::Weak))
         {
             return Some(f);
+        }
+        // RestAssured's `.auth().basic(USER, "…")` (`.preemptive()` between, or `.digest`,
+        // `.form`), and its `.auth().oauth2("…")`.
+        if method == b"auth" && line.get(p + 1) == Some(&b')') {
+            let mut r = p + 2;
+            if line[r..].starts_with(b".preemptive()") {
+                r += 13;
+            }
+            for (scheme, nth) in [(&b".basic("[..], 1), (b".digest(", 1), (b".form(", 1)] {
+                if line[r..].starts_with(scheme) {
+                    return password_argument(line, r + scheme.len(), nth);
+                }
+            }
+            if line[r..].starts_with(b".oauth2(") {
+                let (a, b) = quoted_word(line, blanks(line, r + 8))?;
+                return value(line, s, a, b, Strength::Strong, lname, false);
+            }
+            return None;
         }
         // SQL's `PASSWORD('…')` (MySQL's `SET PASSWORD FOR … = PASSWORD('…')`).
         if matches!(&line[s..e], b"PASSWORD" | b"OLD_PASSWORD") {
@@ -218,8 +244,18 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
             .iter()
             .any(|w| method.ends_with(w))
         {
-            let (a, b) = pair_second(line, p)?;
-            return value(line, s, a, b, Strength::Strong, lname, false);
+            if let Some((a, b)) = pair_second(line, p) {
+                return value(line, s, a, b, Strength::Strong, lname, false);
+            }
+            // A Redis client's `.auth("…")` (Jedis, node-redis, redis-rb): the password alone.
+            if method != b"auth" || !lname.contains(&b'.') {
+                return None;
+            }
+            let (a, b) = quoted_word(line, blanks(line, p + 1))?;
+            if line.get(blanks(line, b + 1)) != Some(&b')') {
+                return None;
+            }
+            return literal(line, s, a, b, lname);
         }
         // A package's function named for the secret: Go's `ssh.Password("…")`.
         if lname.contains(&b'.') {
@@ -227,6 +263,11 @@ pub(super) fn after_name(n: Named) -> Option<Found> {
             return literal(line, s, a, b, lname);
         }
         return None;
+    }
+    // Ruby's call without brackets: Net::HTTP's `req.basic_auth USER, "…"`.
+    if !quoted && p == e && line.get(p) == Some(&b' ') && lname.ends_with(b"basic_auth") {
+        let (a, b) = list_second(line, q)?;
+        return value(line, s, a, b, Strength::Strong, lname, false);
     }
     // C's `#define API_KEY "…"`, CMake's `set(API_TOKEN "…")`.
     if !quoted && q > p {

@@ -504,10 +504,16 @@ fn value(
     lname: &[u8],
     prose: bool,
 ) -> Option<Found> {
-    let raw = &line[v..end.min(line.len())];
     // In quotes, a secret of every printable character keeps its last `)` or `;`.
     let quoted =
         v > 0 && matches!(line[v - 1], b'"' | b'\'') && line.get(end) == Some(&line[v - 1]);
+    // Spring Security's password in plain text behind its encoder's id (`"{noop}…"`): the
+    // password is what follows the id.
+    let v = match line[v..end.min(line.len())].starts_with(b"{noop}") {
+        true => v + 6,
+        false => v,
+    };
+    let raw = &line[v..end.min(line.len())];
     let trimmed = if quoted && symbol_salad(raw) {
         raw
     } else {

@@ -340,6 +340,9 @@ pub(crate) fn classify(name: &[u8]) -> Option<Strength> {
                         || i == n - 1 && n > 1 && !name.iter().any(u8::is_ascii_lowercase))
                 || p.eq_ignore_ascii_case(b"string")
                     && prev.is_some_and(|q| q.eq_ignore_ascii_case(b"connection"))
+                // Spring's `basicAuthentication(USER, "…")`, `BasicAuthenticationInterceptor`.
+                || p.eq_ignore_ascii_case(b"authentication")
+                    && prev.is_some_and(|q| q.eq_ignore_ascii_case(b"basic"))
                 || (ends_ci(p, b"token") && p.len() > 5)
                 || ends_ci(p, b"apikey")
                 // A qualifier and `key` in one word: Tailscale's `TS_AUTHKEY`, `LICENSEKEY`.
