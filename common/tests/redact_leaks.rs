@@ -8427,3 +8427,37 @@ fn basic_auth_by_other_names_redis_clients_auth_and_noop_passwords_are_redacted(
         r#"@Value("${app.password}") String password;"#,
     ]);
 }
+
+/// Azure's app settings as `az webapp config appsettings list` (and `az functionapp …`) prints
+/// them: by default pretty-printed JSON, `"name"`, `"slotSetting": false`, `"value"` one member a
+/// line, and with `-o table` a `Name  SlotSetting  Value` table; every setting's value went out
+/// whole, the secrets' among them, raw and in a tool's result.
+#[test]
+fn azure_app_settings_values_are_redacted() {
+    let secret = "Zq8wLmN3pX00vR";
+    let json = format!(
+        "[\n  {{\n    \"name\": \"WEBSITE_NODE_DEFAULT_VERSION\",\n    \"slotSetting\": false,\n    \"value\": \"~18\"\n  }},\n  {{\n    \"name\": \"DB_PASSWORD\",\n    \"slotSetting\": false,\n    \"value\": \"{secret}\"\n  }},\n  {{\n    \"name\": \"STRIPE_SECRET_KEY\",\n    \"slotSetting\": true,\n    \"value\": \"{secret}\"\n  }}\n]\n"
+    );
+    let table = format!(
+        "Name                          SlotSetting    Value\n----------------------------  -------------  --------------\nWEBSITE_NODE_DEFAULT_VERSION  False          ~18\nDB_PASSWORD                   False          {secret}\nSTRIPE_SECRET_KEY             True           {secret}\n"
+    );
+    for text in [&json, &table, &tool_result(&json), &tool_result(&table)] {
+        let bytes = text.as_bytes();
+        for chunk in [bytes.len(), 7, 1] {
+            let rules = rules_with(&[]);
+            let chunks: Vec<&[u8]> = bytes.chunks(chunk).collect();
+            let (out, _) = run(&rules, &chunks);
+            let out = String::from_utf8(out).unwrap();
+            assert_eq!(
+                out,
+                text.replace(secret, REDACTED),
+                "chunks of {chunk}:\n{text}"
+            );
+        }
+    }
+    // Settings that are no secret's keep their values.
+    kept_raw_and_in_a_tool_result(&[
+        "[\n  {\n    \"name\": \"REGION\",\n    \"slotSetting\": false,\n    \"value\": \"westeurope\"\n  }\n]\n",
+        "Name    SlotSetting    Value\n------  -------------  ----------\nREGION  False          westeurope\n",
+    ]);
+}

@@ -462,8 +462,8 @@ fn member(line: &[u8]) -> Option<(usize, usize, usize, usize)> {
 }
 
 /// Whether `line` is a member that may sit between a name member and its value (see
-/// [`NextLine::ValueMember`]): AWS's `"Type": "WORD",`, or one whose value is empty or null
-/// (Azure Key Vault's `"tags": {},`).
+/// [`NextLine::ValueMember`]): AWS's `"Type": "WORD",`, or one whose value is empty, null or
+/// a boolean (Azure Key Vault's `"tags": {},`, Azure app settings' `"slotSetting": false,`).
 pub(crate) fn type_member(line: &[u8]) -> bool {
     let typed = member(line).is_some_and(|(k, ke, v, ve)| {
         line[k..ke].eq_ignore_ascii_case(b"type")
@@ -479,7 +479,7 @@ pub(crate) fn type_member(line: &[u8]) -> bool {
                 && rest
                     .strip_prefix(b":")
                     .map(<[u8]>::trim_ascii_start)
-                    .is_some_and(|v| matches!(v, b"{}," | b"[]," | b"null,"))
+                    .is_some_and(|v| matches!(v, b"{}," | b"[]," | b"null," | b"true," | b"false,"))
         });
     typed || empty
 }

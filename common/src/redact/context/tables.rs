@@ -127,7 +127,15 @@ pub(super) fn table_row(n: Named) -> Option<Found> {
     if !before.iter().all(|b| matches!(b, b' ' | b'\t')) || p != e || !aligned || q >= eol {
         return None;
     }
-    let end = run_end(line, q, None);
+    let (mut q, mut end) = (q, run_end(line, q, None));
+    // Azure's app settings with `-o table`: `NAME  False  VALUE`, the setting's slot flag
+    // between its name and its value.
+    if matches!(&line[q..end], b"False" | b"True" | b"false" | b"true")
+        && line[end..eol].starts_with(b"  ")
+    {
+        q = blanks(line, end);
+        end = run_end(line, q, None);
+    }
     let rest = &line[end..eol];
     if !rest[..before_json_end(rest)]
         .iter()
