@@ -8461,3 +8461,88 @@ fn azure_app_settings_values_are_redacted() {
         "Name    SlotSetting    Value\n------  -------------  ----------\nREGION  False          westeurope\n",
     ]);
 }
+
+/// A password (or a key or a token) under its label in another language, as Claude writes it to
+/// someone who asked in that language and as localised tools print it: Spanish, Russian,
+/// Japanese, Chinese, Korean, Polish, Turkish, Vietnamese, Swedish, Hungarian, Romanian, Greek,
+/// Hebrew, Arabic, Hindi and Thai labels, after a colon (a full-width one too), `=`, or the
+/// word or particle that says "is". No keyword literal is in any of them: every one went out
+/// whole, raw and in Claude's text in stream-json.
+#[test]
+fn passwords_under_labels_in_other_languages_are_redacted() {
+    let lines = [
+        "Contraseña: @@",
+        "**Contraseña:** `@@`",
+        "- Usuario: admin\n- Contraseña: @@",
+        "La contraseña es @@",
+        "CONTRASEÑA=@@",
+        "Пароль: @@",
+        "пароль: @@",
+        "Логин: admin, пароль: @@",
+        "Токен: @@",
+        "パスワード：@@",
+        "パスワード: @@",
+        "初期パスワードは @@ です",
+        "トークン: @@",
+        "密码：@@",
+        "数据库密码是 @@",
+        "密碼: @@",
+        "API密钥：@@",
+        "令牌: @@",
+        "비밀번호: @@",
+        "비밀번호는 @@입니다",
+        "Hasło: @@",
+        "Şifre: @@",
+        "Mật khẩu: @@",
+        "Lösenord: @@",
+        "Jelszó: @@",
+        "Parolă: @@",
+        "Κωδικός: @@",
+        "סיסמה: @@",
+        "كلمة المرور: @@",
+        "पासवर्ड: @@",
+        "รหัสผ่าน: @@",
+    ];
+    let mut all: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    for l in lines {
+        let text = serde_json::to_string(&format!("Listo.\n{l}\n")).expect("a string");
+        all.push(format!(
+            r#"{{"type":"assistant","message":{{"content":[{{"type":"text","text":{text}}}]}}}}"#
+        ));
+        all.push(tool_result(&format!("ok\n{l}\n")));
+    }
+    each_redacted(&all);
+    // In a line of megabytes, the label where the held-back part of the line starts.
+    let secret = "Zq8wLmN3pX00vR";
+    use common::redact::{MAX_MATCH, MAX_PENDING};
+    for at in [MAX_PENDING - MAX_MATCH - 14, MAX_PENDING - 7, 300_000] {
+        let line = format!(
+            "{}Пароль: {secret} {}\n",
+            "ж".repeat(at / 2),
+            "x".repeat(400_000)
+        );
+        for chunk in [4096, 65_536, 1_000_003] {
+            let chunks: Vec<&[u8]> = line.as_bytes().chunks(chunk).collect();
+            let (out, _) = run(&rules_with(&[]), &chunks);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                line.replace(secret, REDACTED),
+                "at {at}, chunks of {chunk}"
+            );
+        }
+    }
+    // The labels alone, what is said of a password, and values that are none.
+    kept_raw_and_in_a_tool_result(&[
+        "Пароль изменён.",
+        "Введите пароль:",
+        "パスワードを入力してください",
+        "密码错误",
+        "Contraseña incorrecta",
+        "Contraseña: ********",
+        "Пароль: не задан",
+        "密码：无",
+        "La contraseña es obligatoria",
+        "비밀번호를 입력하세요",
+        "Şifre: (boş)",
+    ]);
+}

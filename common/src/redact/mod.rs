@@ -157,8 +157,8 @@ fn ends_value(b: u8) -> bool {
 }
 
 /// Sources of evidence in `lines`: ESC, keyword literals, long runs, known and learned values,
-/// extra patterns, percent escapes, and while a call that prints a secret waits for its result,
-/// tool results.
+/// extra patterns, percent escapes, while a call that prints a secret waits for its result,
+/// tool results, and secrets' labels in other languages.
 const SRC_ESC: usize = 0;
 const SRC_KEYWORD: usize = 1;
 const SRC_RUN: usize = 2;
@@ -166,7 +166,8 @@ const SRC_VALUES: usize = 3;
 const SRC_EXTRA: usize = 4;
 const SRC_ESCAPE: usize = 5;
 const SRC_RESULT: usize = 6;
-const SOURCES: usize = 7;
+const SRC_FOREIGN: usize = 7;
+const SOURCES: usize = 8;
 
 impl Redactor {
     pub fn new(rules: Arc<Rules>) -> Self {
@@ -484,6 +485,7 @@ impl Redactor {
                 None => rules.known.as_ref().and_then(|k| k.find_at(hay, 0)),
             },
             SRC_ESCAPE => encoded::next_escape_dsn_or_hash(hay),
+            SRC_FOREIGN => prefilter::next_foreign_label(hay, &rules.finders.foreign),
             SRC_RESULT if !self.calls.is_empty() => memchr::memmem::find(hay, b"\"tool_use_id\""),
             SRC_EXTRA => rules
                 .extra_finder

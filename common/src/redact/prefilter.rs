@@ -874,7 +874,47 @@ pub(crate) struct Finders {
     pub places: Literals,
     /// Pieces of the names no keyword literal finds ([`UNKEYED`]), likewise.
     pub unkeyed: Literals,
+    /// Secrets' labels in other languages (`context::LABELS`): looked for in a line only where
+    /// it holds a byte that is not ASCII ([`next_foreign_label`]).
+    pub foreign: Literals,
     pub anchors: Anchors,
+}
+
+/// Where the first byte that is not ASCII is in `buf`: 128 bytes at a time, their high bits
+/// gathered by SIMD (through `wide`) and looked at once.
+pub(crate) fn first_non_ascii(buf: &[u8]) -> Option<usize> {
+    use wide::i8x16;
+    let mut at = 0;
+    for b in buf.as_chunks::<128>().0 {
+        // A byte's high bit is its sign: set in the union where any byte is not ASCII.
+        let any = b.as_chunks::<16>().0.iter().fold(i8x16::ZERO, |any, c| {
+            any | i8x16::new(wide::bytemuck::cast(*c))
+        });
+        if any.to_bitmask() != 0 {
+            break;
+        }
+        at += 128;
+    }
+    buf[at..]
+        .iter()
+        .position(|&b| !b.is_ascii())
+        .map(|p| at + p)
+}
+
+/// The first label of a secret in another language in `hay` (`context::LABELS`): only the
+/// lines that hold a byte that is not ASCII are searched for one, each once.
+pub(crate) fn next_foreign_label(hay: &[u8], labels: &Literals) -> Option<usize> {
+    let mut at = 0;
+    while let Some(p) = first_non_ascii(&hay[at..]) {
+        let p = at + p;
+        let start = memchr::memrchr2(b'\n', b'\r', &hay[at..p]).map_or(at, |k| at + k + 1);
+        let end = memchr::memchr2(b'\n', b'\r', &hay[p..]).map_or(hay.len(), |k| p + k);
+        if let Some(h) = labels.first(&hay[start..end], |_, _| true) {
+            return Some(start + h);
+        }
+        at = end;
+    }
+    None
 }
 
 /// Where a secret is given with no name before it: a tool's token after its `login` (`wandb
@@ -1351,6 +1391,26 @@ mod tests {
     }
     use proptest::prelude::Rng;
     use proptest::test_runner::{RngAlgorithm, TestRng};
+
+    /// The first byte that is not ASCII, found 64 bytes at a time, is the one a byte at a
+    /// time finds, wherever it is in a block and whatever the length (a generated test: one
+    /// such byte or none, or several, at every place of the first blocks).
+    #[test]
+    fn the_first_byte_not_ascii_is_found_wherever_it_is() {
+        let mut rng = TestRng::deterministic_rng(RngAlgorithm::XorShift);
+        for _ in 0..20_000 {
+            let len = (rng.next_u64() % 700) as usize;
+            let mut buf: Vec<u8> = (0..len).map(|_| (rng.next_u64() % 128) as u8).collect();
+            for _ in 0..rng.next_u64() % 3 {
+                if len > 0 {
+                    let at = (rng.next_u64() % len as u64) as usize;
+                    buf[at] = 0x80 | (rng.next_u64() % 128) as u8;
+                }
+            }
+            let slow = buf.iter().position(|&b| b >= 0x80);
+            assert_eq!(first_non_ascii(&buf), slow, "{buf:?}");
+        }
+    }
 
     #[cfg(target_arch = "x86_64")]
     #[test]

@@ -258,6 +258,7 @@ impl Rules {
             keywords: prefilter::Literals::new(prefilter::KEYWORDS),
             places: prefilter::Literals::new(prefilter::PLACES),
             unkeyed: prefilter::Literals::new(prefilter::UNKEYED),
+            foreign: prefilter::Literals::new(context::LABELS),
             anchors: prefilter::Anchors {
                 pairs: prefilter::Pairs::new(&exact),
                 exact: automaton(&exact, false),
@@ -539,6 +540,21 @@ impl Rules {
                 push(&mut found, f.start, f.end, self.context_rule(name), f.ctx);
             }
         });
+        // A secret under its label in another language (`Contraseña: …`, `密码：…`), where the
+        // line holds a byte that is not ASCII.
+        if !view.is_ascii() {
+            self.finders.foreign.each(view, |s, e| {
+                if let Some(f) = context::labelled(view, s, e) {
+                    push(
+                        &mut found,
+                        f.start,
+                        f.end,
+                        self.context_rule(b"password"),
+                        f.ctx,
+                    );
+                }
+            });
+        }
         for caps in self.url.captures_iter(view) {
             let Some(u) = caps.get(1) else { continue };
             // A token as the user, no password or GitHub's `x-oauth-basic` in its place
