@@ -8546,3 +8546,42 @@ fn passwords_under_labels_in_other_languages_are_redacted() {
         "Şifre: (boş)",
     ]);
 }
+
+/// Basic authentication's credentials encoded in code where they are given, the password in
+/// a `user:password` literal: `'Basic ' + btoa('user:…')`, Node's `Buffer.from('user:…')
+/// .toString('base64')`, Python's `base64.b64encode(b'user:…')`, Go's
+/// `base64.StdEncoding.EncodeToString([]byte("user:…"))`, Java's
+/// `Base64.getEncoder().encodeToString("user:…".getBytes())`, Ruby's `Base64.strict_encode64`,
+/// PHP's `base64_encode`, C#'s `Convert.ToBase64String(Encoding.UTF8.GetBytes("user:…"))`,
+/// and a shell's `$(echo -n user:… | base64)` in an `Authorization: Basic` header: each went
+/// out whole after an `Authorization` or `auth` name.
+#[test]
+fn basic_credentials_encoded_where_they_are_given_are_redacted() {
+    let code = [
+        "headers: { Authorization: 'Basic ' + btoa('admin:@@') }",
+        "const auth = 'Basic ' + Buffer.from('admin:@@').toString('base64');",
+        "const authHeader = `Basic ${btoa('admin:@@')}`;",
+        "'Authorization': 'Basic ' + base64.b64encode(b'admin:@@').decode()",
+        r#"auth_header = base64.b64encode(b"admin:@@").decode("ascii")"#,
+        r#"authHeader := "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:@@"))"#,
+        r#"String auth = Base64.getEncoder().encodeToString("admin:@@".getBytes());"#,
+        "auth = Base64.strict_encode64('admin:@@')",
+        "$auth = base64_encode('admin:@@');",
+        r#"var auth = Convert.ToBase64String(Encoding.UTF8.GetBytes("admin:@@"));"#,
+        r#"curl -H "Authorization: Basic $(echo -n admin:@@ | base64)" https://api.example.com"#,
+    ];
+    let mut all: Vec<String> = code.iter().map(|c| c.to_string()).collect();
+    all.extend(
+        code.iter()
+            .map(|c| tool_result(&read_view(&format!("import x\n{c}\n"), 1))),
+    );
+    each_redacted(&all);
+    each_kept(&[
+        "const auth = 'Basic ' + btoa(`${user}:${pass}`);",
+        "const auth = 'Basic ' + btoa(user + ':' + pass);",
+        r#"auth_header = base64.b64encode(f"{user}:{password}".encode())"#,
+        "const auth = 'Basic ' + Buffer.from(credentials).toString('base64');",
+        "headers: { Authorization: 'Basic ' + btoa('admin:') }",
+        r#"curl -H "Authorization: Basic $(echo -n "$USER:$PASS" | base64)" https://x"#,
+    ]);
+}

@@ -72,6 +72,11 @@ pub(super) fn past_wrappings(line: &[u8], q: usize, op: usize, mut v: usize) -> 
     {
         v = gaps(line, v + close + 1);
     }
+    // Basic authentication's `user:password` encoded where it is given (`'Basic ' +
+    // btoa('user:…')`, `base64.b64encode(b'user:…')`): the password, after the user's colon.
+    if let Some(p) = encoded_credentials(line, v) {
+        return Some(p);
+    }
     // A string literal wrapped in a conversion or a secret's type: Rust's `Debug` of an
     // optional value (`password: Some("…")`), `String::from("…")`, `SecretString::new("…"…)`,
     // Go's `[]byte("…")`, pydantic's `SecretStr("…")`; base64 decoded (`b64decode("…")`,
@@ -92,6 +97,76 @@ pub(super) fn past_wrappings(line: &[u8], q: usize, op: usize, mut v: usize) -> 
         v = call + w.len();
     }
     Some(v)
+}
+
+/// Calls that encode their argument in base64, as code builds basic authentication's
+/// credentials: JavaScript's `btoa` and Node's `Buffer.from(…).toString('base64')`, Python's,
+/// Go's, Java's (`"…".getBytes()` after it), Ruby's, PHP's, C#'s (the bytes of the string
+/// first), and a shell's `$(echo -n …` piped to `base64`.
+const ENCODERS: &[&[u8]] = &[
+    b"btoa(",
+    b"Buffer.from(",
+    b"base64.b64encode(",
+    b"b64encode(",
+    b"base64.StdEncoding.EncodeToString([]byte(",
+    b"Base64.getEncoder().encodeToString(",
+    b"Base64.encode64(",
+    b"Base64.strict_encode64(",
+    b"base64_encode(",
+    b"Convert.ToBase64String(Encoding.UTF8.GetBytes(",
+    b"Convert.ToBase64String(Encoding.ASCII.GetBytes(",
+    b"$(echo -n ",
+];
+
+/// Where the password starts in basic authentication's credentials encoded at `v`, after
+/// the scheme's string and a `+` or inside a template (`'Basic ' + btoa('user:…')`,
+/// `` `Basic ${btoa('user:…')}` ``, Go's `"Basic " + base64.…`): a literal `user:password`
+/// given to one of [`ENCODERS`], the user a name of its own (not interpolated), a password
+/// after it. (A shell's `$(echo -n user:… | base64)` unquoted, its word.)
+fn encoded_credentials(line: &[u8], v: usize) -> Option<usize> {
+    let mut c = v;
+    for scheme in [
+        &b"'Basic ' + "[..],
+        b"\"Basic \" + ",
+        b"`Basic ${",
+        b"Basic ",
+    ] {
+        if line[c..].starts_with(scheme) {
+            c += scheme.len();
+            break;
+        }
+    }
+    let call = ENCODERS.iter().find(|e| line[c..].starts_with(e))?;
+    let shell = call.starts_with(b"$(");
+    let q = after_string_prefix(line, c + call.len());
+    let (a, close) = match line.get(q) {
+        Some(&quote @ (b'"' | b'\'')) => {
+            let a = q + 1;
+            let n = line[a..]
+                .iter()
+                .take(COMMAND_REACH)
+                .position(|&b| b == quote || b == b'\n')?;
+            (a, a + n)
+        }
+        Some(_) if shell => {
+            let n = line[q..]
+                .iter()
+                .take(COMMAND_REACH)
+                .position(|&b| b.is_ascii_whitespace())?;
+            if !line[q + n..].starts_with(b" | base64") {
+                return None;
+            }
+            (q, q + n)
+        }
+        _ => return None,
+    };
+    let colon = a + line[a..close].iter().position(|&b| b == b':')?;
+    let user = &line[a..colon];
+    let named = !user.is_empty()
+        && user
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(b));
+    (named && close > colon + 1).then_some(colon + 1)
 }
 
 /// Where a YAML tag or anchor before a value ends (`password: !!str …`, `api_key: &key …`):
