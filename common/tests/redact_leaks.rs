@@ -8585,3 +8585,58 @@ fn basic_credentials_encoded_where_they_are_given_are_redacted() {
         r#"curl -H "Authorization: Basic $(echo -n "$USER:$PASS" | base64)" https://x"#,
     ]);
 }
+
+/// More commands that print a secret's value alone, named by the command: WP-CLI's `wp config
+/// get DB_PASSWORD`, Symfony's `secrets:reveal NAME`, python-dotenv's `dotenv get NAME`,
+/// CyberArk Conjur's `conjur variable get -i …/password`, Akeyless' `get-secret-value`,
+/// Berglas' `access`, and the same run on a Fly.io machine (`fly ssh console -C "printenv
+/// NAME"`): each result, the bare value in Claude Code's stream-json, went out whole.
+#[test]
+fn more_commands_that_print_a_secret_alone_are_redacted() {
+    let secret = "Zq8wLmN3pX07vR";
+    for command in [
+        "wp config get DB_PASSWORD",
+        "wp config get AUTH_KEY --type=constant",
+        "wp --path=/var/www/html config get DB_PASSWORD",
+        "php bin/console secrets:reveal DATABASE_PASSWORD",
+        "symfony console secrets:reveal STRIPE_SECRET_KEY",
+        "dotenv get DB_PASSWORD",
+        "dotenv -f .env.production get API_KEY",
+        "conjur variable get -i prod/db/password",
+        "akeyless get-secret-value -n /prod/db/password",
+        "berglas access sm://my-project/api-token",
+        "fly ssh console -C \"printenv DB_PASSWORD\"",
+        "flyctl ssh console -a app -C 'printenv STRIPE_SECRET_KEY'",
+    ] {
+        let id = "toolu_01BbCdEfGhIjKlMnOpQrStUv";
+        let text = format!(
+            "{}\n{}\nthe value was {secret}\n",
+            bash_call(id, command),
+            bash_result(id, &format!("{secret}\n")),
+        );
+        for cut in [text.len(), 64, 7] {
+            let (out, _) = red_in_chunks(&text, cut);
+            assert!(
+                !contains(out.as_bytes(), secret),
+                "{command} in chunks of {cut}:\n{out}"
+            );
+        }
+    }
+    // Getters of what is no secret, and the same commands' other verbs, keep their results.
+    for command in [
+        "wp config get DB_NAME",
+        "wp config set DB_HOST localhost",
+        "php bin/console secrets:list",
+        "dotenv get APP_ENV",
+        "conjur variable get -i prod/db/host",
+        "fly ssh console -C 'printenv HOSTNAME'",
+    ] {
+        let id = "toolu_01CbCdEfGhIjKlMnOpQrStUv";
+        let text = format!(
+            "{}\n{}\n",
+            bash_call(id, command),
+            bash_result(id, &format!("{secret}\n")),
+        );
+        assert_eq!(red(&text), text, "{command}");
+    }
+}

@@ -354,8 +354,8 @@ fn names_a_secret(words: &[&str]) -> bool {
 
 /// The command that `words` runs through another, if it does: `sudo [-u USER]`, `bundle exec`,
 /// `poetry run`, `uv run`, `pipenv run`, `cmd /c`, `sh -c`, `docker exec [FLAGS] CONTAINER`,
-/// `docker compose exec [FLAGS] SERVICE`, `ssh [FLAGS] HOST`, and what follows `--` in
-/// `kubectl exec POD -- …`.
+/// `docker compose exec [FLAGS] SERVICE`, `ssh [FLAGS] HOST`, what follows `--` in
+/// `kubectl exec POD -- …`, and `fly ssh console -C COMMAND`.
 fn inner_command<'a>(words: &'a [&'a str]) -> Option<&'a [&'a str]> {
     /// What follows the flags and the container or host at `words[0]..`; `valued` are the
     /// flags that take a value.
@@ -388,6 +388,10 @@ fn inner_command<'a>(words: &'a [&'a str]) -> Option<&'a [&'a str]> {
         | ["docker-compose", "exec", rest @ ..] => after_target(rest, DOCKER)?,
         ["ssh", rest @ ..] => after_target(rest, SSH)?,
         ["kubectl" | "oc", ..] => &words[words.iter().position(|w| *w == "--")? + 1..],
+        // Fly.io's `fly ssh console -C "COMMAND"` (its quotes gone with the words').
+        ["fly" | "flyctl", "ssh", "console", rest @ ..] => {
+            &rest[rest.iter().position(|w| *w == "-C" || *w == "--command")? + 1..]
+        }
         _ => return None,
     };
     (!rest.is_empty()).then_some(rest)
@@ -547,7 +551,17 @@ fn reads_a_secret(words: &[&str]) -> bool {
         "pwgen" | "makepasswd" | "apg" => true,
         // Passphrases of words: see `makes_a_passphrase`.
         "xkcdpass" | "diceware" => !has("-h") && !has("--help") && !has("--version"),
-        "php" => has("key:generate") && has("--show"),
+        // Symfony's secrets vault, a value revealed by its name (`php bin/console
+        // secrets:reveal NAME`, `symfony console secrets:reveal NAME`).
+        "php" => has("key:generate") && has("--show") || has("secrets:reveal"),
+        "symfony" | "bin/console" | "./bin/console" => has("secrets:reveal"),
+        // WP-CLI's `wp config get DB_PASSWORD` (`AUTH_KEY`, `SECURE_AUTH_SALT`, …), and
+        // python-dotenv's `dotenv get NAME`.
+        "wp" | "dotenv" => has("get") && names_a_secret(&words[1..]),
+        // CyberArk Conjur's, Akeyless' and Berglas' getters of one value, printed alone.
+        "conjur" => has("variable") && has("get") && names_a_secret(&words[1..]),
+        "akeyless" => has("get-secret-value"),
+        "berglas" => has("access"),
         "kubeadm" | "k3s" | "rke2" => has("token") && has("create"),
         "dokku" => has("config:get") && names_a_secret(&words[2..]),
         _ => false,
