@@ -8640,3 +8640,37 @@ fn more_commands_that_print_a_secret_alone_are_redacted() {
         assert_eq!(red(&text), text, "{command}");
     }
 }
+
+/// Claude's report of a password it used or changed: `I used the password '…' for …`, and both
+/// values of `Changed the root password from `…` to `…``: the one used, and the old one of a
+/// change, went out whole.
+#[test]
+fn a_password_used_and_both_sides_of_a_change_are_redacted() {
+    each_redacted(&[
+        "I used the password '@@' for the test account.",
+        "I used the admin password `@@` to log in.",
+        "Changed the root password to `@@`.",
+    ]);
+    let (old, new) = ("Qm3nB8vLp2Wx41", "Zq8wLmN3pX00vR");
+    for line in [
+        format!("Changed the root password from {old} to {new}."),
+        format!("I changed the admin password from `{old}` to `{new}`."),
+        format!("Updated the DB password from '{old}' to '{new}'"),
+    ] {
+        for text in [line.clone(), tool_result(&line)] {
+            let out = red(&text);
+            assert_eq!(
+                out,
+                text.replace(old, REDACTED).replace(new, REDACTED),
+                "{text}"
+            );
+        }
+    }
+    each_kept(&[
+        "I used the password field on the login form.",
+        "We used the token budget from the config.",
+        "Changed the password from optional to required.",
+        "Changed the password policy from 8 to 12 characters.",
+        "Changed the password from the default to a generated one.",
+    ]);
+}

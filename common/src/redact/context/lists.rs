@@ -6,7 +6,7 @@
 //! lines are the redactor's, held as the other next-line forms ([`super::NextLine::Items`]).
 
 use super::values::plausible_item;
-use super::{Found, Strength, gaps, quoted_or_word, skip_read_number, value};
+use super::{Found, Strength, blanks, code_span, gaps, quoted_or_word, skip_read_number, value};
 
 /// The first item of a list given as the value at `v` of the name at `s` (`q` at its
 /// operator): `None` if no list is there, else what [`super::at`] returns.
@@ -109,8 +109,18 @@ pub(crate) fn next_in_list(line: &[u8], f: &Found) -> Option<Found> {
 
 /// The new value of a changed setting after the quoted value `f` (Terraform's plan: `~
 /// api_token = "OLD" -> "NEW"`), judged as after a strong name; `-> (sensitive value)` and `->
-/// null` are none.
+/// null` are none. In prose, after `from OLD` (`Changed the root password from `…` to `…``),
+/// the word after `to`, judged as the old one was.
 pub(crate) fn changed_to(line: &[u8], f: &Found) -> Option<Found> {
+    let opened = f.start > 0 && matches!(line[f.start - 1], b'`' | b'\'' | b'"');
+    let closed = f.end + usize::from(opened && line.get(f.end) == Some(&line[f.start - 1]));
+    if line[..f.start - usize::from(opened)].ends_with(b"from ")
+        && line[closed..].starts_with(b" to ")
+    {
+        let w = blanks(line, closed + 4);
+        let (a, b) = code_span(line, w).unwrap_or_else(|| quoted_or_word(line, w));
+        return value(line, f.ctx, a, b, Strength::Weak, b"password", true);
+    }
     let quote = *line.get(f.start.checked_sub(1)?)?;
     if !matches!(quote, b'"' | b'\'') || line.get(f.end) != Some(&quote) {
         return None;

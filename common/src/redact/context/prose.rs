@@ -101,6 +101,17 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
     {
         return Some(Some(f));
     }
+    // Prose: `Changed the root password from `…` to `…``: the old value, judged as the new
+    // one is below (the new one after it is the change's, `lists::changed_to`).
+    if q == p + 1 && line[q..].starts_with(b"from ") && set_before(line, s) {
+        let w = blanks(line, q + 5);
+        let (v, end) = code_span(line, w).unwrap_or_else(|| quoted_or_word(line, w));
+        let closed = end + usize::from(v > w && matches!(line.get(end), Some(b'`' | b'\'' | b'"')));
+        if line[closed..].starts_with(b" to ") {
+            let strength = judged_as(line, v, end, lname);
+            return Some(value(line, s, v, end, strength, lname, true));
+        }
+    }
     // Prose: `I set the password to …`, `changed the admin password to `…``: a verb that
     // sets it a few words before the name, the value judged as prose (`to expire`, `to
     // something stronger` stay). Whose it is may come between (`Setting password for user
@@ -504,7 +515,7 @@ fn using_before(line: &[u8], s: usize) -> bool {
                     && eq_any(words[2], &[b"the", b"a", b"an", b"your"])
                     && by(words[3]));
     }
-    eq_any(word, &[b"using", b"use", b"with"])
+    eq_any(word, &[b"using", b"use", b"used", b"with"])
 }
 
 /// The word, quoted word or code span at `w` (its quotes left out) and whether only blanks and
