@@ -8674,3 +8674,26 @@ fn a_password_used_and_both_sides_of_a_change_are_redacted() {
         "Changed the password from the default to a generated one.",
     ]);
 }
+
+/// AWS's parameter store in its other outputs: `get-parameter --with-decryption --output text`
+/// (tab-separated, the value after its type `SecureString`), and parameters listed by path
+/// with `--query 'Parameters[*].[Name,Value]' --output text` (a path that ends in a secret's
+/// name, a tab, the value): both went out whole, raw and in a tool's result.
+#[test]
+fn parameter_store_values_in_text_output_are_redacted() {
+    let secret = "Zq8wLmN3pX00vR";
+    let text = format!(
+        "PARAMETER\tarn:aws:ssm:us-east-1:123456789012:parameter/prod/stripe/live\t2024-01-01T00:00:00+00:00\t/prod/stripe/live\tSecureString\t{secret}\t1\n"
+    );
+    let listed = format!(
+        "/prod/db/host\tdb.internal\n/prod/db/password\t{secret}\n/prod/api/token\t{secret}\n"
+    );
+    for text in [&text, &listed, &tool_result(&text), &tool_result(&listed)] {
+        assert_eq!(red(text), text.replace(secret, REDACTED), "{text}");
+    }
+    kept_raw_and_in_a_tool_result(&[
+        "PARAMETER\tarn:aws:ssm:us-east-1:123456789012:parameter/prod/region\t2024-01-01T00:00:00+00:00\t/prod/region\tString\teu-west-1\t1\n",
+        "/prod/db/host\tdb.internal\n/prod/db/port\t5432\n",
+        "src/auth/password.rs\t12\t3\n",
+    ]);
+}

@@ -456,8 +456,18 @@ pub(super) fn echo_command(line: &[u8], e: usize) -> Option<(usize, usize)> {
 }
 
 /// The value of `aws ssm put-parameter … --type SecureString … --value VALUE`, `hit` at the
-/// type's keyword literal (`cureString`) in the same command.
+/// type's keyword literal (`cureString`) in the same command; or, in `get-parameter`'s text
+/// output (`PARAMETER  ARN  DATE  NAME  SecureString  VALUE  VERSION`, tab-separated), the
+/// field after the type.
 pub(super) fn secure_string(line: &[u8], hit: usize) -> Option<Found> {
+    if line[hit..].starts_with(b"cureString\t") && line[..hit].ends_with(b"\tSe") {
+        let v = hit + 11;
+        let end = line[v..]
+            .iter()
+            .position(|&b| matches!(b, b'\t' | b'\n' | b'\r'))
+            .map_or(line.len(), |n| v + n);
+        return value(line, hit - 2, v, end, Strength::Strong, b"password", false);
+    }
     let start = command_start(line, hit);
     let end = command_end(line, hit);
     let cmd = &line[start..end];

@@ -124,7 +124,14 @@ pub(super) fn table_row(n: Named) -> Option<Found> {
     }
     let gap = &line[e..q];
     let aligned = gap.contains(&b'\t') || gap.len() >= 2 && gap.iter().all(|&b| b == b' ');
-    if !before.iter().all(|b| matches!(b, b' ' | b'\t')) || p != e || !aligned || q >= eol {
+    // (Or the name ends a path at the line's start, a tab after it: AWS's parameters listed
+    // as `--query 'Parameters[*].[Name,Value]' --output text`, `/prod/db/password<TAB>…`.)
+    let path = before.first() == Some(&b'/')
+        && before.ends_with(b"/")
+        && !before.iter().any(u8::is_ascii_whitespace)
+        && gap == b"\t";
+    if !(path || before.iter().all(|b| matches!(b, b' ' | b'\t'))) || p != e || !aligned || q >= eol
+    {
         return None;
     }
     let (mut q, mut end) = (q, run_end(line, q, None));
