@@ -8441,20 +8441,11 @@ fn azure_app_settings_values_are_redacted() {
     let table = format!(
         "Name                          SlotSetting    Value\n----------------------------  -------------  --------------\nWEBSITE_NODE_DEFAULT_VERSION  False          ~18\nDB_PASSWORD                   False          {secret}\nSTRIPE_SECRET_KEY             True           {secret}\n"
     );
-    for text in [&json, &table, &tool_result(&json), &tool_result(&table)] {
-        let bytes = text.as_bytes();
-        for chunk in [bytes.len(), 7, 1] {
-            let rules = rules_with(&[]);
-            let chunks: Vec<&[u8]> = bytes.chunks(chunk).collect();
-            let (out, _) = run(&rules, &chunks);
-            let out = String::from_utf8(out).unwrap();
-            assert_eq!(
-                out,
-                text.replace(secret, REDACTED),
-                "chunks of {chunk}:\n{text}"
-            );
-        }
-    }
+    redacted_in_any_chunks(
+        &[&json, &table, &tool_result(&json), &tool_result(&table)],
+        secret,
+        7,
+    );
     // Settings that are no secret's keep their values.
     kept_raw_and_in_a_tool_result(&[
         "[\n  {\n    \"name\": \"REGION\",\n    \"slotSetting\": false,\n    \"value\": \"westeurope\"\n  }\n]\n",

@@ -18,7 +18,6 @@ pub(crate) const LABELS: &[&str] = &[
     // Russian, Ukrainian: password, token
     "ароль",
     "АРОЛЬ",
-    "океном",
     "окен",
     "ОКЕН",
     // Japanese: password, token
