@@ -8688,3 +8688,44 @@ fn parameter_store_values_in_text_output_are_redacted() {
         "src/auth/password.rs\t12\t3\n",
     ]);
 }
+
+/// Labels in other languages written in ASCII alone (Portuguese `Senha`, German `Kennwort`,
+/// Dutch `wachtwoord`, Czech `heslo`, Finnish `salasana`, Danish `adgangskode`), in Claude's
+/// text in stream-json, where the message around them holds the language's other letters:
+/// the label's line there is the whole message, and it holds a byte that is not ASCII. (A
+/// plain line of ASCII alone is not looked at for them: no keyword literal is in them.)
+#[test]
+fn ascii_labels_of_other_languages_in_a_message_are_redacted() {
+    let lines = [
+        "Pronto! O usuário foi criado. Senha: @@",
+        "Configuração concluída. A senha é `@@`.",
+        "Der Benutzer wurde angelegt. Kennwort: @@ (bitte ändern)",
+        "Gebruiker aangemaakt, één wachtwoord: @@",
+        "Uživatel vytvořen. Heslo: @@",
+        "Käyttäjä luotu. Salasana: @@",
+        "Brugeren er oprettet på serveren. Adgangskode: @@",
+    ];
+    let mut all = Vec::new();
+    for l in lines {
+        let text = serde_json::to_string(l).expect("a string");
+        all.push(format!(
+            r#"{{"type":"assistant","message":{{"content":[{{"type":"text","text":{text}}}]}}}}"#
+        ));
+        all.push(tool_result(l));
+        all.push(l.to_string());
+    }
+    // Over two lines, the label's line of ASCII alone: one line in stream-json.
+    let two = "Pronto! O usuário foi criado.\n- Senha: @@";
+    let text = serde_json::to_string(two).expect("a string");
+    all.push(format!(
+        r#"{{"type":"assistant","message":{{"content":[{{"type":"text","text":{text}}}]}}}}"#
+    ));
+    all.push(tool_result(two));
+    each_redacted(&all);
+    kept_raw_and_in_a_tool_result(&[
+        "Não foi possível enhance a senha: muito curta",
+        "Geben Sie Ihr Kennwort ein: ",
+        "Das Kennwort ist falsch, bitte prüfen",
+        "O campo senha é obrigatório",
+    ]);
+}

@@ -61,11 +61,32 @@ pub(crate) const LABELS: &[&str] = &[
     "كلمة السر",
     "पासवर्ड",
     "รหัสผ่าน",
+    // Labels of ASCII alone, found only where their line holds a byte that is not ASCII (in
+    // stream-json a whole message of the language's other letters): Portuguese, German,
+    // Dutch, Czech, Finnish, Danish; whole words, in their casings.
+    "Senha",
+    "senha",
+    "SENHA",
+    "Kennwort",
+    "kennwort",
+    "KENNWORT",
+    "Wachtwoord",
+    "wachtwoord",
+    "WACHTWOORD",
+    "Heslo",
+    "heslo",
+    "HESLO",
+    "Salasana",
+    "salasana",
+    "SALASANA",
+    "Adgangskode",
+    "adgangskode",
+    "ADGANGSKODE",
 ];
 
 /// What may come between a label and its value: a colon (a full-width one too) or `=`, or
-/// the word or particle that says "is" (`es`, `は`, `是`, `为`, `는`, `은`), after which the value
-/// is judged as after `The password is` (a path or a word is none).
+/// the word or particle that says "is" (`es`, `é`, `ist`, `は`, `是`, `为`, `는`, `은`), after
+/// which the value is judged as after `The password is` (a path or a word is none).
 const SEPARATORS: &[(&str, Strength)] = &[
     (":", Strength::Strong),
     ("：", Strength::Strong),
@@ -77,6 +98,8 @@ const SEPARATORS: &[(&str, Strength)] = &[
     ("는", Strength::Weak),
     ("은", Strength::Weak),
     ("es ", Strength::Weak),
+    ("é ", Strength::Weak),
+    ("ist ", Strength::Weak),
 ];
 
 /// The value after the label `line[s..e]` (a hit of [`LABELS`]), judged as after a password's
@@ -85,8 +108,11 @@ const SEPARATORS: &[(&str, Strength)] = &[
 /// ASCII is none of it. A label that is a field's name in a list of them (`passwd(5)`'s
 /// `usernév:jelszó:UID:GID:…`) gives none.
 pub(crate) fn labelled(line: &[u8], s: usize, e: usize) -> Option<Found> {
-    // (The label's word goes on in a letter: another word, `contraseñas`.)
-    if line.get(e).is_some_and(u8::is_ascii_alphabetic) {
+    // (The label's word goes on in a letter: another word, `contraseñas`; or a word of ASCII
+    // alone starts before it.)
+    if line.get(e).is_some_and(u8::is_ascii_alphabetic)
+        || line[s..e].is_ascii() && s > 0 && line[s - 1].is_ascii_alphanumeric()
+    {
         return None;
     }
     // (Its first letter, before the literal in a cased word, is at most two bytes back.)
