@@ -1000,6 +1000,12 @@ fn with_stream_json(
     all
 }
 
+/// `text` as Claude's own text in stream-json: one line, its line breaks escaped.
+fn assistant_text(text: &str) -> String {
+    let body = serde_json::to_string(text).expect("a string serialises");
+    format!(r#"{{"type":"assistant","message":{{"content":[{{"type":"text","text":{body}}}]}}}}"#)
+}
+
 /// `text` as a tool's output in Claude's stream-json: one line, its line breaks escaped.
 fn tool_result(text: &str) -> String {
     let body = serde_json::to_string(text).expect("a string serialises");
@@ -8496,10 +8502,7 @@ fn passwords_under_labels_in_other_languages_are_redacted() {
     ];
     let mut all: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
     for l in lines {
-        let text = serde_json::to_string(&format!("Listo.\n{l}\n")).expect("a string");
-        all.push(format!(
-            r#"{{"type":"assistant","message":{{"content":[{{"type":"text","text":{text}}}]}}}}"#
-        ));
+        all.push(assistant_text(&format!("Listo.\n{l}\n")));
         all.push(tool_result(&format!("ok\n{l}\n")));
     }
     each_redacted(&all);
@@ -8707,19 +8710,13 @@ fn ascii_labels_of_other_languages_in_a_message_are_redacted() {
     ];
     let mut all = Vec::new();
     for l in lines {
-        let text = serde_json::to_string(l).expect("a string");
-        all.push(format!(
-            r#"{{"type":"assistant","message":{{"content":[{{"type":"text","text":{text}}}]}}}}"#
-        ));
+        all.push(assistant_text(l));
         all.push(tool_result(l));
         all.push(l.to_string());
     }
     // Over two lines, the label's line of ASCII alone: one line in stream-json.
     let two = "Pronto! O usuário foi criado.\n- Senha: @@";
-    let text = serde_json::to_string(two).expect("a string");
-    all.push(format!(
-        r#"{{"type":"assistant","message":{{"content":[{{"type":"text","text":{text}}}]}}}}"#
-    ));
+    all.push(assistant_text(two));
     all.push(tool_result(two));
     each_redacted(&all);
     kept_raw_and_in_a_tool_result(&[
