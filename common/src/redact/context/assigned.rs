@@ -5,7 +5,7 @@
 
 use super::names::Strength;
 use super::{
-    Found, Named, WRAPPERS, after_string_prefix, authorization, code, code_span, commands,
+    Found, Named, WRAPPERS, after_string_prefix, authorization, calls, code, code_span, commands,
     emphasized_word, exemptions, gaps, lists, logins, name_byte, passphrase_name, prose, run_end,
     run_end_within, shapes, shell, skip_read_number, trim_value, value, value_start,
     words_to_line_end,
@@ -118,7 +118,7 @@ pub(super) fn after_operator(n: Named, name: &[u8], op: usize, subscript: bool) 
     }
     // A user and a password as a pair: `auth=("user", "…")`, `session.auth = ('user', '…')`.
     if lname.ends_with(b"auth")
-        && let Some((a, b)) = code::pair_second(line, v)
+        && let Some((a, b)) = calls::pair_second(line, v)
     {
         return value(line, s, a, b, Strength::Strong, lname, false);
     }

@@ -4,7 +4,7 @@
 //! `mysql`, `vault login`, `net use`, `jwt.`, `Hmac(`, `login(`, …), and the checks the keyword
 //! search asks of some of them before it keeps a line.
 
-use super::{Found, clients, code, commands, data, devices, registries, tools};
+use super::{Found, calls, clients, commands, data, devices, registries, tools};
 
 /// The secret the keyword literal at `hit` stands for, when it is one of those that name a
 /// command or a call: `Some` with the verdict (a value or none), or `None` when the hit is a
@@ -119,30 +119,30 @@ pub(super) fn by_literal(line: &[u8], hit: usize) -> Option<Option<Found>> {
         };
         let open = hit + 4 + p;
         return Some(match &line[hit + 4..open] {
-            b"sign" | b"encode" | b"decode" | b"verify" => code::signing_key(line, open + 1, 1),
+            b"sign" | b"encode" | b"decode" | b"verify" => calls::signing_key(line, open + 1, 1),
             _ => None,
         });
     }
     if line[hit..].starts_with(b"Hmac(") && line[..hit].ends_with(b"create") {
-        return Some(code::signing_key(line, hit + 5, 1));
+        return Some(calls::signing_key(line, hit + 5, 1));
     }
     if hit >= 1 && line[hit..].starts_with(b"mac.new(") && line[hit - 1] == b'h' {
-        return Some(code::signing_key(line, hit + 8, 0));
+        return Some(calls::signing_key(line, hit + 8, 0));
     }
     if line[hit..].starts_with(b"\"kty") {
         return Some(data::private_jwk(line, hit));
     }
-    if let Some((args, nth)) = code::positional_call(line, hit) {
-        return Some(code::password_argument(line, args, nth));
+    if let Some((args, nth)) = calls::positional_call(line, hit) {
+        return Some(calls::password_argument(line, args, nth));
     }
     if line[hit..].starts_with(b"cureString") {
         return Some(commands::secure_string(line, hit));
     }
     if line[hit..].starts_with(b"login(") {
-        return Some(code::login_call(line, hit + 6));
+        return Some(calls::login_call(line, hit + 6));
     }
     if line[hit..].starts_with(b"lainText") && hit > 0 {
-        return Some(code::plain_text_secure_string(line, hit - 1));
+        return Some(calls::plain_text_secure_string(line, hit - 1));
     }
     None
 }
@@ -150,7 +150,7 @@ pub(super) fn by_literal(line: &[u8], hit: usize) -> Option<Option<Found>> {
 /// Whether the keyword literal at `hit` is in a call that takes a password by its place
 /// (`getConnection(URL, USER, "…")`, `pymysql.connect(…)`).
 pub(crate) fn positional_call(line: &[u8], hit: usize) -> bool {
-    code::positional_call(line, hit).is_some()
+    calls::positional_call(line, hit).is_some()
 }
 
 /// Whether the short flag at `hit` (` -p `, ` -w `, ` -P `) gives a password by its command's

@@ -13,6 +13,7 @@
 mod assigned;
 mod authorization;
 mod by_name;
+mod calls;
 mod clients;
 mod code;
 mod commands;
@@ -41,8 +42,8 @@ mod unassigned;
 mod value_start;
 mod values;
 
+pub(crate) use calls::password_argument;
 pub(crate) use clients::next_password_flag;
-pub(crate) use code::password_argument;
 pub(crate) use commands::pgpass_password;
 use data::beside;
 pub(crate) use data::{url_key, url_key_at};
@@ -319,7 +320,7 @@ pub(crate) fn at(line: &[u8], hit: usize) -> Option<Found> {
         && line[p..].starts_with(b"::new(")
         && lname.ends_with(b"credential")
     {
-        let (a, b) = code::pair_second(line, p + 5)?;
+        let (a, b) = calls::pair_second(line, p + 5)?;
         return value(line, s, a, b, Strength::Strong, &lname, false);
     }
     if xml {
