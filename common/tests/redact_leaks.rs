@@ -1513,6 +1513,58 @@ fn sentences_and_tools_that_print_no_password_stay_intact() {
     }
 }
 
+/// A new token or secret a service shows once, after a sentence that names it and tells the
+/// user to keep it, with commas, a full stop or an apostrophe before its colon (GitHub's
+/// `Make sure to copy your personal access token now. You won't be able to see it again`, a
+/// CLI's `Copy this token now, it won't be shown again: …`), as a terminal shows it, in
+/// Claude's text and in a tool's output. After a name that is not a password's, only a value
+/// shaped like a token counts (letters and digits, sixteen bytes or more).
+#[test]
+fn a_token_after_a_sentence_that_says_to_keep_it_is_redacted() {
+    let sentences = [
+        "Make sure to copy your personal access token now. You won't be able to see it again: @@",
+        "Copy this token now, it won't be shown again: @@",
+        "Here is your new API token, store it somewhere safe: @@",
+        "Save this token somewhere safe: @@",
+        "Your token will only be shown once: @@",
+        "Token created. Copy it now: @@",
+        "Your token, shown once: @@",
+        "Copy this token now: @@",
+        "Your client secret (copy it now, it will not be shown again): @@",
+        "API key generated. Store it in a safe place; it won't be displayed again: @@",
+        "New password set, please write it down: @@",
+        "Your deploy token for project web, valid for 30 days: @@",
+    ];
+    let mut cases: Vec<String> = sentences.iter().map(|s| s.to_string()).collect();
+    cases.extend(sentences.iter().map(|s| assistant_text(s)));
+    cases.extend(
+        sentences
+            .iter()
+            .map(|s| tool_result(&format!("created\n{s}\n"))),
+    );
+    each_redacted(&cases);
+}
+
+/// What the sentences above must leave alone: a word, a number, a path or a command after
+/// the colon, or a value with more of the sentence after it.
+#[test]
+fn sentences_about_tokens_that_give_none_stay_intact() {
+    kept_raw_and_in_a_tool_result(&[
+        "error: invalid token: expired",
+        "The token expired. Run this to log in again: gh auth login",
+        "The token was rejected by the server, status: 401",
+        "Token usage for this session, cached included: 123456789012345678",
+        "The token is stored in the keychain, see: ~/.config/gh/hosts.yml",
+        "Token endpoint for this client, as configured: https://auth.example.com/oauth/token",
+        "Your token, as the docs say: YOUR_API_TOKEN_HERE",
+        "The secret was rotated, new version: v2024-05-01",
+        "The secret's value is not shown, run: kubectl get secret db-creds -o yaml",
+        "Tokens used so far, by model: claude-sonnet-4-5-20250929",
+        "Secret rotated. New version id: 3f2a9c1e-7b4d-4e8a-9f1c-2d3e4f5a6b7c",
+        "Secret scanning found a token in this commit, see advisory: GHSA-5xq3-7hm2-9vfp",
+    ]);
+}
+
 /// A password a tool prints alone on a line of its own after a sentence that announces it:
 /// Jenkins' first start (`Please use the following password to proceed to installation:`, a
 /// blank line, the password), as a terminal shows it and inside a tool's output in Claude's

@@ -231,8 +231,11 @@ fn mixed_token(v: &[u8]) -> bool {
 /// the colon, then one word to the line's end or to the end of the JSON string that holds it.
 /// Judged as prose: a lower-case word (`password reset for user: bob`) is none.
 ///
-/// After a weaker name (a token, a key), only a sentence that says it was made: `Your API
-/// token has been generated: …`, `New deploy token created: …`.
+/// After a weaker name (a token, a key), only a sentence that says it was made (`Your API
+/// token has been generated: …`, `New deploy token created: …`), or a value shaped like a
+/// token ([`mixed_token`]): a service's note to keep a new one, commas and full stops and all
+/// (`Make sure to copy your personal access token now. You won't be able to see it again:
+/// …`, `Copy this token now, it won't be shown again: …`).
 fn sentence_label(
     line: &[u8],
     s: usize,
@@ -240,7 +243,7 @@ fn sentence_label(
     lname: &[u8],
     strength: Strength,
 ) -> Option<Found> {
-    const MOST_WORDS: usize = 8;
+    const MOST_WORDS: usize = 14;
     const MADE: &[&[u8]] = &[
         b"generated",
         b"created",
@@ -249,26 +252,38 @@ fn sentence_label(
         b"rotated",
     ];
     let mut at = e;
+    // Whether the words are more than a plain label's: punctuation, an apostrophe, many.
+    let mut sentence = false;
+    // (The name's clause may end at a comma or a full stop: `Your token, shown once: …`.)
+    if matches!(line.get(at), Some(b',' | b'.' | b';' | b'!')) && line.get(at + 1) == Some(&b' ') {
+        at += 1;
+        sentence = true;
+    }
     let mut words = 0;
     let mut made = false;
+    // The last word before the colon: what the value is (`New version id: …`).
+    let mut last = at..at;
     while line.get(at) == Some(&b' ') {
         let w = at + 1;
+        // Words of a sentence: an apostrophe in them (`won't`, `won’t`), punctuation after
+        // them or a bracket around them.
         let end = w + line[w..]
             .iter()
-            .position(|&b| !(b.is_ascii_alphanumeric() || b"@._-".contains(&b)))
+            .position(|&b| !(b.is_ascii_alphanumeric() || b"@._-',;!()".contains(&b) || b >= 0x80))
             .unwrap_or(line.len() - w);
         if end == w {
             break;
         }
         made |= eq_any(&line[w..end], MADE);
+        sentence |= line[w..end]
+            .iter()
+            .any(|b| !(b.is_ascii_alphanumeric() || b"@._-".contains(b)));
         words += 1;
+        last = w..end;
         if words > MOST_WORDS {
             return None;
         }
         at = end;
-    }
-    if strength != Strength::Strong && !made {
-        return None;
     }
     // `… superuser is : VALUE`
     if line[at..].starts_with(b" :") {
@@ -303,7 +318,29 @@ fn sentence_label(
     let ends = blank_to_break
         || json && rest.starts_with(b"\"")
         || json && rest.starts_with(b" ") && no_word(&line[v..end]);
-    if !ends {
+    // After a sentence, only a token's shape; after a label, a password's value or a made one.
+    // (A sentence that ends naming another thing gives that: `Secret rotated. New version
+    // id: …`, `… found a token, see advisory: …`.)
+    const OTHER: &[&[u8]] = &[
+        b"id",
+        b"version",
+        b"advisory",
+        b"name",
+        b"fingerprint",
+        b"hash",
+        b"digest",
+        b"commit",
+        b"url",
+        b"arn",
+        b"path",
+        b"file",
+        b"type",
+        b"header",
+        b"expiry",
+        b"date",
+    ];
+    let plain = !sentence && words <= 8 && (strength == Strength::Strong || made);
+    if !ends || eq_any(&line[last], OTHER) || !plain && !mixed_token(&line[v..end]) {
         return None;
     }
     value(line, s, v, end, Strength::Weak, lname, true)
