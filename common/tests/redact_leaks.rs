@@ -6824,6 +6824,37 @@ fn a_value_before_its_name_or_after_an_arrow_is_redacted() {
     ]);
 }
 
+/// A summary's arrow after a word that says what was done to the secret (`Password updated →
+/// …`, `Admin password reset → `…``, `API token rotated → …`): the arrow was read only right
+/// after the name, and these went out whole. A change of a setting that is no value stays.
+#[test]
+fn a_value_after_a_verb_and_an_arrow_is_redacted() {
+    let cases = [
+        "Password updated → @@",
+        "Admin password updated → `@@`",
+        "- Root password reset → `@@`",
+        "**DB password** changed → `@@`",
+        "API token rotated → @@",
+        "Deploy token regenerated → `@@`",
+        "Password set → @@",
+    ];
+    let mut all: Vec<String> = cases.iter().map(|c| c.to_string()).collect();
+    all.extend(cases.iter().map(|c| assistant_text(c)));
+    each_redacted(&all);
+    let kept = [
+        "Password updated → see the vault",
+        "Password policy updated → stricter",
+        "Token updated → `access_token`",
+        "Password changed → required on next login",
+        "Token rotated → every 30 days",
+        "Password → required",
+    ];
+    each_kept(&kept);
+    for k in kept {
+        assert_eq!(red(&assistant_text(k)), assistant_text(k));
+    }
+}
+
 /// `PW` as a password's name in an environment's (`DB_PW`, `MYSQL_ROOT_PW`, `ADMIN_PW`): no
 /// keyword literal was in them, and their values went out whole. What names something about
 /// it stays.

@@ -33,15 +33,34 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
     if let Some((v, end)) = super::new_value_after_reset(line, s) {
         return Some(value(line, s, v, end, Strength::Strong, lname, false));
     }
-    // A summary's arrow or dash: `Root password → `…``, `Admin password — `…``, judged as
-    // prose (`token → access_token`, a rename, and `Password — required` stay).
+    // A summary's arrow or dash: `Root password → `…``, `Admin password — `…``, `Password
+    // updated → …`, judged as prose (`token → access_token`, a rename, and `Password —
+    // required` stay).
+    // (A word that says what was done may come before it: `Password updated → …`.)
+    const DONE: &[&[u8]] = &[
+        b"updated",
+        b"changed",
+        b"reset",
+        b"set",
+        b"rotated",
+        b"generated",
+        b"regenerated",
+        b"created",
+    ];
+    let arrow = DONE
+        .iter()
+        .find(|d| {
+            line.get(q..q + d.len() + 1)
+                .is_some_and(|w| w[..d.len()].eq_ignore_ascii_case(d) && w[d.len()] == b' ')
+        })
+        .map_or(q, |d| q + d.len() + 1);
     let sign = ["→ ", "— ", "– "]
         .into_iter()
-        .find(|a| line[q..].starts_with(a.as_bytes()));
+        .find(|a| line[arrow..].starts_with(a.as_bytes()));
     if q == p + 1
         && let Some(sign) = sign
     {
-        let (v, end, after) = word_ending_line(line, blanks(line, q + sign.len()), b".,;)\"");
+        let (v, end, after) = word_ending_line(line, blanks(line, arrow + sign.len()), b".,;)\"");
         return Some(if after {
             value(line, s, v, end, Strength::Weak, lname, true)
         } else {
@@ -556,14 +575,22 @@ fn using_before(line: &[u8], s: usize) -> bool {
 }
 
 /// The word, quoted word or code span at `w` (its quotes left out) and whether only blanks and
-/// bytes of `punctuation` follow it (past its closing quote) to the line's end.
+/// bytes of `punctuation` follow it (past its closing quote) to the line's end, or, in a line
+/// of stream-json, to the end of the JSON string that holds it (Claude's text).
 fn word_ending_line(line: &[u8], w: usize, punctuation: &[u8]) -> (usize, usize, bool) {
     let (v, end) = code_span(line, w).unwrap_or_else(|| quoted_or_word(line, w));
     let closed = end + usize::from(v > w && matches!(line.get(end), Some(b'`' | b'"' | b'\'')));
-    let alone = line[closed..]
+    let rest = line[closed..]
         .iter()
-        .take_while(|b| !matches!(b, b'\n' | b'\r'))
-        .all(|b| b.is_ascii_whitespace() || punctuation.contains(b));
+        .take_while(|b| !matches!(b, b'\n' | b'\r'));
+    let alone = rest
+        .clone()
+        .all(|b| b.is_ascii_whitespace() || punctuation.contains(b))
+        || line.first() == Some(&b'{')
+            && rest
+                .clone()
+                .find(|&&b| b == b'"' || !(b == b' ' || punctuation.contains(&b)))
+                == Some(&b'"');
     (v, end, alone)
 }
 
