@@ -2193,6 +2193,41 @@ fn secrets_in_printed_tables_are_redacted() {
     }
 }
 
+/// A name and its value in aligned columns with more columns after them: `gh variable list`
+/// piped (`NAME<TAB>VALUE<TAB>UPDATED`), a listing's columns padded with blanks. The value had
+/// to end its line, so these went out whole. After another column only a token's shape counts
+/// (letters and digits mixed): listings of secrets' names, their dates, types and counts stay.
+#[test]
+fn a_value_in_aligned_columns_with_more_after_it_is_redacted() {
+    let cases = [
+        "DB_PASSWORD\t@@\t2024-05-01T10:00:00Z",
+        "API_TOKEN\t@@\tabout 2 days ago",
+        "DB_PASSWORD   @@   about 2 days ago",
+        "api_key            @@      (from .env)",
+    ];
+    each_redacted(&cases);
+    // (A tool's output, its first line right after the string's quote, or after a header.)
+    let mut all: Vec<String> = cases
+        .iter()
+        .map(|c| tool_result(&format!("{c}\n")))
+        .collect();
+    all.push(tool_result(&format!(
+        "NAME\tVALUE\tUPDATED\n{}\n",
+        cases[0]
+    )));
+    all.push(tool_result("api_key            @@\n"));
+    each_redacted(&all);
+    kept_raw_and_in_a_tool_result(&[
+        "API_TOKEN\t2024-05-01T12:00:00Z\tabout 2 days ago",
+        "db-password   Opaque   1   5d",
+        "DB_PASSWORD   Updated   2024-05-01",
+        "GITHUB_TOKEN  Repository  2024-05-01T10:00:00Z",
+        "api_key            (none)      default",
+        "token_ttl          768h        policy default",
+        "password   required   string   The user's password.",
+    ]);
+}
+
 /// The forms above inside a tool's output in stream-json, where the output's line breaks are
 /// `\n` escapes.
 #[test]

@@ -234,7 +234,7 @@ pub(super) fn after_name(n: Named) -> Option<Option<Found>> {
 
 /// Whether `v` is a token of letters and digits mixed (two of each or more, ten bytes or
 /// more, no blank), no word joined to it (`RS256-signed`, `v2-compatible`).
-fn mixed_token(v: &[u8]) -> bool {
+pub(super) fn mixed_token(v: &[u8]) -> bool {
     let count = |f: fn(&u8) -> bool| v.iter().filter(|b| f(b)).count();
     (10..=200).contains(&v.len())
         && v.iter().all(u8::is_ascii_graphic)

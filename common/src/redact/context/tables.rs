@@ -19,8 +19,8 @@ fn cell_rule(b: &[u8]) -> usize {
 }
 
 /// A secret's name and its value in a printed table: aligned columns at a line's start (two
-/// blanks or more, or a tab, between them and nothing after the value: `vault kv get`'s
-/// `api_key    VALUE`), or a Markdown row's first two cells (`| password | VALUE |`, judged as
+/// blanks or more, or a tab, between them, and nothing after the value, `vault kv get`'s
+/// `api_key    VALUE`, or another column after a value shaped like a token), or a Markdown row's first two cells (`| password | VALUE |`, judged as
 /// after a weak name: documentation tables describe).
 pub(super) fn table_row(n: Named) -> Option<Found> {
     let Named {
@@ -130,7 +130,12 @@ pub(super) fn table_row(n: Named) -> Option<Found> {
         && before.ends_with(b"/")
         && !before.iter().any(u8::is_ascii_whitespace)
         && gap == b"\t";
-    if !(path || before.iter().all(|b| matches!(b, b' ' | b'\t'))) || p != e || !aligned || q >= eol
+    // (Or the first line of a tool's output in stream-json, right after its string's quote.)
+    let string_start = line.first() == Some(&b'{') && before.ends_with(b"\":\"");
+    if !(path || string_start || before.iter().all(|b| matches!(b, b' ' | b'\t')))
+        || p != e
+        || !aligned
+        || q >= eol
     {
         return None;
     }
@@ -144,11 +149,14 @@ pub(super) fn table_row(n: Named) -> Option<Found> {
         end = run_end(line, q, None);
     }
     let rest = &line[end..eol];
-    if !rest[..before_json_end(rest)]
-        .iter()
-        .all(u8::is_ascii_whitespace)
+    let rest = &rest[..before_json_end(rest)];
+    // More words: prose, or another column (`gh variable list`'s `NAME<TAB>VALUE<TAB>UPDATED`),
+    // where only a token's shape counts (a listing of secrets gives their dates and types).
+    if !rest.iter().all(u8::is_ascii_whitespace)
+        && !((rest.starts_with(b"\t") || rest.starts_with(b"  "))
+            && super::prose::mixed_token(&line[q..end]))
     {
-        return None; // more words: prose or another column
+        return None;
     }
     value(line, s, q, end, strength, lname, false)
 }
