@@ -1006,6 +1006,12 @@ fn assistant_text(text: &str) -> String {
     format!(r#"{{"type":"assistant","message":{{"content":[{{"type":"text","text":{body}}}]}}}}"#)
 }
 
+/// Each of `texts` as it is, then each as Claude's text in stream-json ([`assistant_text`]).
+fn raw_and_in_claudes_text(texts: &[&str]) -> Vec<String> {
+    let raw = texts.iter().map(|t| t.to_string());
+    raw.chain(texts.iter().map(|t| assistant_text(t))).collect()
+}
+
 /// `text` as a tool's output in Claude's stream-json: one line, its line breaks escaped.
 fn tool_result(text: &str) -> String {
     let body = serde_json::to_string(text).expect("a string serialises");
@@ -1153,6 +1159,35 @@ fn a_password_in_a_clients_credentials_flag_is_redacted() {
         "redis-cli -h cache -a @@ ping",
         "redis-cli -a '@@' --no-auth-warning info",
         r#"{"type":"assistant","message":{"content":[{"type":"tool_use","name":"Bash","input":{"command":"curl -s -u deploy:@@ https://api.example.com/v1"}}]}}"#,
+    ]);
+}
+
+/// An API key given to curl as the user, with an empty password or a placeholder `x`, as
+/// Stripe's, Recurly's, Chargebee's, Intercom's, BambooHR's and Freshdesk's documentation
+/// writes it (`curl -u KEY:`, `-u KEY:X`): the password after the colon was the only value
+/// read, and the key went out whole. A user's name with no password stays (curl asks for it).
+#[test]
+fn an_api_key_given_to_curl_as_the_user_is_redacted() {
+    let cases = [
+        "curl -u @@: https://api.example.com/v1/charges",
+        "curl -s -u '@@:' https://api.recurly.com/accounts",
+        "curl --user @@: https://api.example.com",
+        "curl --user=@@: -X POST https://api.example.com",
+        "curl -u @@:x https://api.bamboohr.com/api/gateway.php/acme/v1/employees/directory",
+        "curl -u @@:X https://acme.freshdesk.com/api/v2/tickets",
+    ];
+    let mut all: Vec<String> = cases.iter().map(|c| c.to_string()).collect();
+    all.extend(
+        cases
+            .iter()
+            .map(|c| bash_call("toolu_01CurlKeyAsUser0000000", c)),
+    );
+    each_redacted_as(&all, |i| format!("Zq8wLmN3pX{i:02}vRt7Ka2Bc9Dx4Ey"));
+    kept_raw_and_in_a_tool_result(&[
+        "curl -u deploy: https://api.example.com",
+        "curl -u jane.doe@example.com: https://api.example.com",
+        "curl -u ci-deploy-bot-account-user: https://api.example.com",
+        "curl -u deploy:x https://api.example.com",
     ]);
 }
 
@@ -1535,8 +1570,7 @@ fn a_token_after_a_sentence_that_says_to_keep_it_is_redacted() {
         "New password set, please write it down: @@",
         "Your deploy token for project web, valid for 30 days: @@",
     ];
-    let mut cases: Vec<String> = sentences.iter().map(|s| s.to_string()).collect();
-    cases.extend(sentences.iter().map(|s| assistant_text(s)));
+    let mut cases = raw_and_in_claudes_text(&sentences);
     cases.extend(
         sentences
             .iter()
@@ -6873,9 +6907,7 @@ fn a_value_after_a_verb_and_an_arrow_is_redacted() {
         "Deploy token regenerated → `@@`",
         "Password set → @@",
     ];
-    let mut all: Vec<String> = cases.iter().map(|c| c.to_string()).collect();
-    all.extend(cases.iter().map(|c| assistant_text(c)));
-    each_redacted(&all);
+    each_redacted(&raw_and_in_claudes_text(&cases));
     let kept = [
         "Password updated → see the vault",
         "Password policy updated → stricter",

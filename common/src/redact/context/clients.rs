@@ -340,7 +340,8 @@ pub(super) fn password_command(line: &[u8], s: usize, e: usize, lname: &[u8]) ->
 }
 
 /// The password of a client's `USER:VALUE` argument to one of `flags` (given after a blank or
-/// an `=`): the bytes after the first colon.
+/// an `=`): the bytes after the first colon. Or the user, where it is a token and the password
+/// is empty or a placeholder `x` (an API key as the user: `curl -u KEY:`, `-u KEY:X`).
 fn user_password(
     line: &[u8],
     args: &[(usize, usize)],
@@ -351,6 +352,9 @@ fn user_password(
     let v = flag_argument(args, &word, flags)?;
     let (a, b) = quoted_or_word(line, v.0);
     let colon = a + line[a..b].iter().position(|&c| c == b':')?;
+    if matches!(&line[colon + 1..b], b"" | b"x" | b"X") && super::token_as_user(&line[a..colon]) {
+        return value(line, a, a, colon, Strength::Strong, lname, false);
+    }
     value(line, a, colon + 1, b, Strength::Strong, lname, false)
 }
 
